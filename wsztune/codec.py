@@ -1,0 +1,221 @@
+"""The permessage-deflate model (RFC 7692), framed exactly as python-websockets frames it.
+
+Per stream (one connection, one direction) one raw-deflate compressor
+``compressobj(level, DEFLATED, -window_bits, mem_level, strategy)``; per message
+``compress(payload) + flush(Z_SYNC_FLUSH)`` with the trailing ``00 00 ff ff`` removed. Without
+context takeover a fresh compressor per message. The receiver appends the four bytes back and
+inflates with ``decompressobj(-window_bits)``.
+
+This module does no timing and no measuring: it only encodes and decodes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from wsztune.errors import BackendUnavailable, SettingError
+
+EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
+
+WINDOW_BITS_RANGE = range(8, 16)
+MEM_LEVEL_RANGE = range(1, 10)
+LEVEL_RANGE = range(-1, 10)
+
+# zlib's strategy constants, by the names users type. Same values in every backend.
+STRATEGIES: dict[str, int] = {
+    "default": 0,
+    "filtered": 1,
+    "huffman": 2,
+    "rle": 3,
+    "fixed": 4,
+}
+
+
+class WindowBits8Warning(UserWarning):
+    """windowBits 8 is accepted by permessage-deflate but zlib >= 1.2.9 deflates it as 9."""
+
+
+@dataclass(frozen=True, order=True)
+class Setting:
+    """One permessage-deflate configuration, as a server would negotiate it.
+
+    ``window_bits`` is the server's window (its compressor, and the client's decompressor);
+    ``client_window_bits`` the client's (the client's compressor and the server's decompressor),
+    equal to ``window_bits`` unless given, as websockets configures both.
+    """
+
+    window_bits: int = 15
+    mem_level: int = 8
+    level: int = -1
+    strategy: str = "default"
+    context_takeover: bool = True
+    client_window_bits: int | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        _check_window_bits("window bits", self.window_bits)
+        if self.client_window_bits is not None:
+            _check_window_bits("client window bits", self.client_window_bits)
+        if self.mem_level not in MEM_LEVEL_RANGE:
+            raise SettingError(f"memLevel must be between 1 and 9, not {self.mem_level!r}")
+        if self.level not in LEVEL_RANGE:
+            raise SettingError(
+                f"compression level must be between 0 and 9 (or -1 for zlib's default), "
+                f"not {self.level!r}"
+            )
+        if self.strategy not in STRATEGIES:
+            names = ", ".join(STRATEGIES)
+            raise SettingError(f"strategy must be one of {names}, not {self.strategy!r}")
+
+    @property
+    def server_bits(self) -> int:
+        """Window bits the server's compressor really uses (8 deflates as 9 in zlib)."""
+        return effective_window_bits(self.window_bits)
+
+    @property
+    def client_bits(self) -> int:
+        """Window bits of client-to-server traffic (the server's decompressor)."""
+        bits = self.window_bits if self.client_window_bits is None else self.client_window_bits
+        return effective_window_bits(bits)
+
+    @property
+    def label(self) -> str:
+        """Short ``WB:ML`` name, as users type it on the command line."""
+        return f"{self.window_bits}:{self.mem_level}"
+
+    def bits_for(self, direction: str) -> int:
+        """Window bits of the compressor that sends in ``direction`` ("server" or "client")."""
+        return self.server_bits if direction == "server" else self.client_bits
+
+
+def _check_window_bits(what: str, bits: int) -> None:
+    if bits not in WINDOW_BITS_RANGE:
+        raise SettingError(f"{what} must be between 8 and 15 (9-15 in practice), not {bits!r}")
+
+
+def effective_window_bits(bits: int) -> int:
+    """zlib >= 1.2.9 refuses raw deflate with 8 bits; permessage-deflate peers then use 9."""
+    if bits == 8:
+        warnings.warn(
+            "windowBits 8 is accepted by permessage-deflate, but zlib compresses it as 9",
+            WindowBits8Warning,
+            stacklevel=3,
+        )
+        return 9
+    return bits
+
+
+def parse_setting(text: str) -> tuple[int, int]:
+    """Parse ``"12:5"`` (windowBits:memLevel) into ``(12, 5)``, validating both numbers."""
+    parts = text.strip().split(":")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise SettingError(f"a setting is WINDOW_BITS:MEM_LEVEL, such as 12:5, not {text!r}")
+    setting = Setting(int(parts[0]), int(parts[1]))
+    return setting.window_bits, setting.mem_level
+
+
+# Backends ---------------------------------------------------------------------------------------
+
+BACKEND_MODULES = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng"}
+BACKEND_INSTALL_HINT = {"zlib-ng": "pip install 'wsztune[zlib-ng]'  (or: pip install zlib-ng)"}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A zlib-compatible module: the interpreter's zlib, or zlib-ng's Python binding."""
+
+    name: str
+    module: ModuleType
+    version: str
+
+
+def get_backend(name: str = "zlib") -> Backend:
+    """Return the codec backend called ``name``, or say how to install it."""
+    if name not in BACKEND_MODULES:
+        raise SettingError(f"codec must be one of {', '.join(BACKEND_MODULES)}, not {name!r}")
+    try:
+        module = importlib.import_module(BACKEND_MODULES[name])
+    except ImportError:
+        raise BackendUnavailable(
+            f"the {name} codec is not installed: {BACKEND_INSTALL_HINT.get(name, '')}"
+        ) from None
+    version = getattr(module, "ZLIBNG_RUNTIME_VERSION", None) or module.ZLIB_RUNTIME_VERSION
+    return Backend(name, module, str(version))
+
+
+# Encoding and decoding ----------------------------------------------------------------------------
+
+
+def new_compressor(setting: Setting, bits: int, backend: Backend) -> Any:
+    """A raw-deflate compressor for one permessage-deflate sender with ``bits`` of window."""
+    zlib = backend.module
+    return zlib.compressobj(
+        setting.level, zlib.DEFLATED, -bits, setting.mem_level, STRATEGIES[setting.strategy]
+    )
+
+
+def new_decompressor(bits: int, backend: Backend) -> Any:
+    """A raw-inflate decompressor for one permessage-deflate receiver."""
+    return backend.module.decompressobj(-bits)
+
+
+def compress_stream(
+    payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend
+) -> list[bytes]:
+    """Compress one stream's messages as permessage-deflate does; return each frame payload.
+
+    ``bits`` is the sending side's window (``setting.bits_for(direction)``).
+    """
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    out: list[bytes] = []
+    append = out.append
+    if setting.context_takeover:
+        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+        compress, flush = encoder.compress, encoder.flush
+        for payload in payloads:
+            append((compress(payload) + flush(sync))[:-4])
+    else:
+        for payload in payloads:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            append((encoder.compress(payload) + encoder.flush(sync))[:-4])
+    return out
+
+
+def decompress_stream(
+    frames: Iterable[bytes], setting: Setting, bits: int, backend: Backend
+) -> list[bytes]:
+    """Inflate frame payloads made by :func:`compress_stream` with the same setting and bits."""
+    zlib = backend.module
+    decompressobj = zlib.decompressobj
+    tail = EMPTY_BLOCK_TAIL
+    out: list[bytes] = []
+    append = out.append
+    if setting.context_takeover:
+        decompress = decompressobj(-bits).decompress
+        for frame in frames:
+            append(decompress(frame + tail))
+    else:
+        for frame in frames:
+            append(decompressobj(-bits).decompress(frame + tail))
+    return out
+
+
+def check_round_trip(original: Sequence[bytes], decoded: Sequence[bytes], what: str) -> None:
+    """Raise :class:`RoundTripError` naming the first message that did not survive."""
+    from wsztune.errors import RoundTripError
+
+    if len(original) != len(decoded):
+        raise RoundTripError(f"{what}: {len(original)} messages in, {len(decoded)} out")
+    for index, (before, after) in enumerate(zip(original, decoded, strict=True)):
+        if before != after:
+            raise RoundTripError(
+                f"{what}: message {index} changed in a compress/decompress round trip "
+                f"({len(before)} bytes in, {len(after)} out); please report this"
+            )

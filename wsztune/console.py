@@ -1,0 +1,58 @@
+"""Terminal output helpers: rich consoles and progress bars, imported only when used."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def stdout_console() -> Console:
+    """A rich console on stdout (tables and reports)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr (progress, warnings), so stdout stays clean for pipes."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def progress_enabled(quiet: bool) -> bool:
+    """Progress bars only for a person watching: not with --quiet, not when stderr is a pipe."""
+    return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar (done/total, elapsed, ETA); yields ``advance_to(done)``."""
+    if not enabled:
+        yield lambda done: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr_console(), transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)

@@ -1,0 +1,60 @@
+"""The errors wsztune shows to its users, each carrying the exit code it ends the command with.
+
+Exit codes: 0 success, 1 a check that ran and failed (``recommend --check``, ``live``),
+2 a user error (bad input file, bad option, missing run). Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+
+class WsztuneError(Exception):
+    """An error the user can act on: printed as one line on stderr, never as a traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+class SettingError(WsztuneError, ValueError):
+    """A compression setting outside what permessage-deflate and zlib accept."""
+
+
+class CorpusError(WsztuneError):
+    """A corpus that cannot be read, with the place (file, line or item) where it went wrong."""
+
+    def __init__(
+        self, path: object, reason: str, *, line: int | None = None, where: str = ""
+    ) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        self.where = where
+        place = self.path
+        if line is not None:
+            place += f":{line}"
+        if where:
+            place += f": {where}"
+        super().__init__(f"{place}: {reason}")
+
+
+class ResultsError(WsztuneError):
+    """A results file that is missing, unreadable, foreign or of a newer schema."""
+
+
+class BackendUnavailable(WsztuneError):
+    """A codec backend that is not installed here."""
+
+
+class CheckFailed(WsztuneError):
+    """A check that ran to completion and said no (exit code 1)."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class RoundTripError(Exception):
+    """The decoder did not give back what the encoder was given: a bug, never a number.
+
+    Deliberately not a WsztuneError: it must surface loudly, with a traceback, to be reported.
+    """

@@ -1,0 +1,249 @@
+"""The Run: one sweep's metadata and cells, saved as one JSON document (a contract).
+
+``{"schema": "wsztune.run/1", "meta": {...}, "cells": [...]}``. Every cell field is declared once,
+in :data:`CELL_FIELDS`: loading validates against it and the README documents it from it.
+Files are written atomically (temporary file, fsync, rename), so a killed run never leaves a
+truncated results file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wsztune.errors import ResultsError
+
+if TYPE_CHECKING:
+    import pandas
+
+SCHEMA = "wsztune.run/1"
+SCHEMA_FAMILY = "wsztune.run/"
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS_DIR = "results"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a cell: its name, JSON type, unit and meaning."""
+
+    name: str
+    kind: type | tuple[type, ...]
+    unit: str
+    meaning: str
+
+
+_NUMBER = (int, float)
+
+# The one table of cell fields: validation and documentation both read it.
+CELL_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("window_bits", int, "bits", "server_max_window_bits: the server's compressor window"),
+    FieldSpec("client_window_bits", int, "bits", "client_max_window_bits: window of client frames"),
+    FieldSpec("mem_level", int, "", "zlib memLevel of the compressors (1-9)"),
+    FieldSpec("level", int, "", "zlib compression level (-1 is zlib's default, 6)"),
+    FieldSpec("strategy", str, "", "zlib strategy: default, filtered, huffman, rle or fixed"),
+    FieldSpec("context_takeover", bool, "", "true: one compressor per stream; false: per message"),
+    FieldSpec("messages", int, "", "messages compressed (every direction)"),
+    FieldSpec("raw_bytes", int, "B", "sum of uncompressed payload sizes"),
+    FieldSpec("compressed_bytes", int, "B", "sum of permessage-deflate payload sizes (exact)"),
+    FieldSpec("savings", _NUMBER, "ratio", "1 - compressed_bytes / raw_bytes"),
+    FieldSpec("server_raw_bytes", int, "B", "raw bytes sent by the server"),
+    FieldSpec("server_compressed_bytes", int, "B", "compressed bytes sent by the server"),
+    FieldSpec("client_raw_bytes", int, "B", "raw bytes sent by clients"),
+    FieldSpec("client_compressed_bytes", int, "B", "compressed bytes sent by clients"),
+    FieldSpec(
+        "wire_raw_bytes", int, "B", "uncompressed: payloads + frame headers (+ client masks)"
+    ),
+    FieldSpec("wire_compressed_bytes", int, "B", "compressed: payloads + frame headers (+ masks)"),
+    FieldSpec("compress_seconds", _NUMBER, "s", "compressing the whole corpus: median of samples"),
+    FieldSpec("compress_seconds_min", _NUMBER, "s", "fastest compress sample"),
+    FieldSpec("compress_seconds_max", _NUMBER, "s", "slowest compress sample"),
+    FieldSpec("compress_seconds_iqr", _NUMBER, "s", "interquartile range of compress samples"),
+    FieldSpec("decompress_seconds", _NUMBER, "s", "decompressing the whole corpus: median"),
+    FieldSpec("decompress_seconds_min", _NUMBER, "s", "fastest decompress sample"),
+    FieldSpec("decompress_seconds_max", _NUMBER, "s", "slowest decompress sample"),
+    FieldSpec("decompress_seconds_iqr", _NUMBER, "s", "interquartile range of decompress samples"),
+    FieldSpec("timing_repeat", int, "", "timed samples per measurement (after the warm-up)"),
+    FieldSpec("timing_loops_compress", int, "", "corpus passes inside one compress sample"),
+    FieldSpec("timing_loops_decompress", int, "", "corpus passes inside one decompress sample"),
+    FieldSpec("timing_unstable", bool, "", "true when a timing's IQR exceeds 10% of its median"),
+    FieldSpec("compress_memory_theoretical", int, "B", "(1 << (wb + 2)) + (1 << (ml + 9))"),
+    FieldSpec("compress_memory_observed", int, "B", "tracemalloc: held by one compressor"),
+    FieldSpec("compress_memory_peak", int, "B", "tracemalloc: peak while compressing"),
+    FieldSpec("decompress_memory_theoretical", int, "B", "1 << client_window_bits"),
+    FieldSpec("decompress_memory_observed", int, "B", "tracemalloc: held by one decompressor"),
+    FieldSpec("decompress_memory_peak", int, "B", "tracemalloc: peak while decompressing"),
+    FieldSpec("connection_memory_theoretical", int, "B", "compressor + decompressor, theory"),
+    FieldSpec("connection_memory", int, "B", "per connection: compressor + decompressor, observed"),
+)
+CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS)
+
+
+@dataclass
+class Run:
+    """A sweep's results: metadata, cells, and the file they came from (if any)."""
+
+    meta: dict[str, Any]
+    cells: list[dict[str, Any]]
+    path: Path | None = field(default=None)
+
+    @property
+    def partial(self) -> bool:
+        """True when the sweep was interrupted and kept with ``--keep-partial``."""
+        return bool(self.meta.get("partial"))
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document, as saved."""
+        return {"schema": SCHEMA, "meta": self.meta, "cells": self.cells}
+
+    def frame(self) -> pandas.DataFrame:
+        """The cells as a pandas DataFrame, one row per cell, one column per field."""
+        import pandas
+
+        return pandas.DataFrame(self.cells, columns=list(CELL_FIELD_NAMES))
+
+    def find(self, window_bits: int, mem_level: int) -> dict[str, Any] | None:
+        """The first cell with these window bits and memLevel (grid order), if any."""
+        for cell in self.cells:
+            if cell["window_bits"] == window_bits and cell["mem_level"] == mem_level:
+                return cell
+        return None
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, for metadata and file names."""
+    return datetime.now(UTC)
+
+
+def default_path(results_dir: str | os.PathLike[str], corpus_stem: str, started: datetime) -> Path:
+    """``results/<corpus-stem>-<UTC timestamp>.json``."""
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path(results_dir) / f"{corpus_stem}-{stamp}.json"
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work starts if ``path`` cannot be written (missing or read-only dir)."""
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".wsztune-probe-"):
+            pass
+    except OSError as error:
+        raise ResultsError(
+            f"{directory}: cannot write results there ({error.strerror or error}); "
+            "choose another place with --output"
+        ) from None
+
+
+def save(run: Run, path: str | os.PathLike[str]) -> Path:
+    """Write ``run`` to ``path`` atomically: a temporary file, fsync, then rename over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(run.to_document(), indent=1, sort_keys=False).encode("utf-8") + b"\n"
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    run.path = path
+    return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def load(path: str | os.PathLike[str]) -> Run:
+    """Read and validate a results file; every problem is a :class:`ResultsError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such results file (run `wsztune run` first)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path}: cannot read the results file ({error})") from None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ResultsError(
+            f"{path}: not valid JSON at line {getattr(error, 'lineno', '?')} (truncated or "
+            "damaged?); run `wsztune run` again"
+        ) from None
+    return from_document(document, path)
+
+
+def from_document(document: object, path: Path | None = None) -> Run:
+    """Validate a parsed results document against the schema and the cell field table."""
+    where = str(path) if path else "results"
+    schema = document.get("schema") if isinstance(document, dict) else None
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY):
+        raise ResultsError(f'{where}: not a wsztune results file (no "schema": "{SCHEMA}")')
+    try:
+        version = int(schema[len(SCHEMA_FAMILY) :])
+    except ValueError:
+        raise ResultsError(f"{where}: unknown schema {schema!r}") from None
+    if version > SCHEMA_VERSION:
+        raise ResultsError(
+            f"{where}: written by a newer wsztune (schema {schema}); this one reads {SCHEMA}: "
+            "upgrade wsztune (pip install -U wsztune)"
+        )
+    meta, cells = document.get("meta"), document.get("cells")
+    if not isinstance(meta, dict) or not isinstance(cells, list):
+        raise ResultsError(f'{where}: a results file needs a "meta" object and a "cells" list')
+    if not cells:
+        raise ResultsError(f"{where}: the run has no cells; run `wsztune run` again")
+    for index, cell in enumerate(cells):
+        _validate_cell(where, index, cell)
+    return Run(meta, cells, path)
+
+
+def _validate_cell(where: str, index: int, cell: object) -> None:
+    if not isinstance(cell, dict):
+        raise ResultsError(f"{where}: cells[{index}] is not an object")
+    for spec in CELL_FIELDS:
+        value = cell.get(spec.name)
+        ok = isinstance(value, spec.kind) and (spec.kind is bool or not isinstance(value, bool))
+        if not ok:
+            raise ResultsError(
+                f"{where}: cells[{index}].{spec.name} is missing or not "
+                f"{getattr(spec.kind, '__name__', 'a number')}; the file is damaged or foreign"
+            )
+
+
+def newest(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> Path:
+    """The most recently written results file in ``results_dir``."""
+    directory = Path(results_dir)
+    candidates = [p for p in directory.glob("*.json") if p.is_file()] if directory.is_dir() else []
+    if not candidates:
+        raise ResultsError(
+            f"no results in {directory}/: run `wsztune run CORPUS` first, or pass --results FILE"
+        )
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def load_newest_or(
+    path: str | os.PathLike[str] | None, results_dir: str = DEFAULT_RESULTS_DIR
+) -> Run:
+    """Load ``path`` if given, else the newest run in ``results_dir``."""
+    return load(path if path is not None else newest(results_dir))

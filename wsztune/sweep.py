@@ -1,0 +1,488 @@
+"""The sweep: every cell of a grid of settings measured on one corpus, in parallel.
+
+A cell is measured in three phases, in this order, in one process:
+
+1. warm-up: compress and decompress the whole corpus once; this pass also gives the exact sizes
+   and the round-trip check (every message must come back unchanged);
+2. timing: ``repeat`` samples of compressing, then of decompressing, the whole corpus with the
+   garbage collector off; a sample repeats the corpus ``loops`` times when one pass is shorter
+   than ``min_sample_seconds``, so that every sample stands well above timer noise;
+3. memory: one compressor and one decompressor observed with tracemalloc, never while timing.
+
+Cells are visited in a seeded shuffled order, so that drift (heat, other load) spreads evenly over
+the grid instead of favouring the first cells. Nothing here renders anything: progress is reported
+through a callback.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import random
+import re
+import signal
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from wsztune.codec import (
+    Backend,
+    Setting,
+    check_round_trip,
+    compress_stream,
+    decompress_stream,
+    get_backend,
+)
+from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
+from wsztune.environment import describe_environment
+from wsztune.errors import SettingError
+from wsztune.memory import (
+    compressor_theory,
+    decompressor_theory,
+    observe_compressor,
+    observe_decompressor,
+)
+from wsztune.results import Run, utc_now
+
+DEFAULT_WINDOW_BITS = tuple(range(9, 16))
+DEFAULT_MEM_LEVELS = tuple(range(1, 10))
+# A timing sample whose interquartile range exceeds this fraction of its median is flagged.
+UNSTABLE_IQR_RATIO = 0.10
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The settings to sweep: the product of every axis."""
+
+    window_bits: tuple[int, ...] = DEFAULT_WINDOW_BITS
+    mem_levels: tuple[int, ...] = DEFAULT_MEM_LEVELS
+    levels: tuple[int, ...] = (-1,)
+    strategies: tuple[str, ...] = ("default",)
+    context_takeover: tuple[bool, ...] = (True,)
+    client_window_bits: int | None = None
+
+    def settings(self) -> list[Setting]:
+        """Every cell's setting, validated, in a stable order."""
+        return [
+            Setting(wb, ml, level, strategy, takeover, self.client_window_bits)
+            for takeover in self.context_takeover
+            for strategy in self.strategies
+            for level in self.levels
+            for wb in self.window_bits
+            for ml in self.mem_levels
+        ]
+
+    def describe(self) -> dict[str, object]:
+        """Plain metadata for a results file."""
+        return {
+            "window_bits": list(self.window_bits),
+            "mem_levels": list(self.mem_levels),
+            "levels": list(self.levels),
+            "strategies": list(self.strategies),
+            "context_takeover": list(self.context_takeover),
+            "client_window_bits": self.client_window_bits,
+        }
+
+
+_RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
+
+
+def parse_int_range(text: str, what: str, allowed: range) -> tuple[int, ...]:
+    """Parse ``"9-15"``, ``"12"``, ``"9,12,15"`` or a mix into sorted unique integers."""
+    values: set[int] = set()
+    for part in text.split(","):
+        match = _RANGE_PART.match(part)
+        if match is None:
+            raise SettingError(
+                f"{what} takes numbers or ranges such as 9-15 or 9,12,15, not {text!r}"
+            )
+        low = int(match[1])
+        high = int(match[2]) if match[2] is not None else low
+        if low > high:
+            raise SettingError(f"{what}: the range {part.strip()!r} is empty (write it low-high)")
+        for value in (low, high):
+            if value not in allowed:
+                raise SettingError(
+                    f"{what} must be within {allowed.start} to {allowed.stop - 1}, not {value}"
+                )
+        values.update(range(low, high + 1))
+    return tuple(sorted(values))
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How each cell is timed."""
+
+    repeat: int = 5
+    warmup: int = 1
+    min_sample_seconds: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise SettingError(f"--repeat must be at least 1, not {self.repeat}")
+        if self.warmup < 1:
+            raise SettingError(f"--warmup must be at least 1, not {self.warmup}")
+        if not 0 <= self.min_sample_seconds <= 10:
+            raise SettingError(
+                f"--min-sample-time must be between 0 and 10 seconds, not {self.min_sample_seconds}"
+            )
+
+
+def frame_header_size(length: int, masked: bool) -> int:
+    """Bytes of WebSocket frame header (RFC 6455) for a payload of ``length`` bytes."""
+    size = 2 if length < 126 else 4 if length < 65536 else 10
+    return size + 4 if masked else size
+
+
+def _wire_bytes(payload_sizes: Iterable[int], masked: bool) -> int:
+    return sum(size + frame_header_size(size, masked) for size in payload_sizes)
+
+
+def _time_samples(work: Callable[[], object], repeat: int, loops: int) -> list[float]:
+    """``repeat`` samples of ``work`` run ``loops`` times, in seconds per single run."""
+    perf_counter = time.perf_counter
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = perf_counter()
+            for _ in range(loops):
+                work()
+            samples.append((perf_counter() - start) / loops)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
+def _summary(samples: Sequence[float], prefix: str) -> dict[str, float]:
+    ordered = sorted(samples)
+    if len(ordered) >= 4:
+        quartiles = statistics.quantiles(ordered, n=4)
+        iqr = quartiles[2] - quartiles[0]
+    else:
+        iqr = ordered[-1] - ordered[0]
+    return {
+        f"{prefix}_seconds": statistics.median(ordered),
+        f"{prefix}_seconds_min": ordered[0],
+        f"{prefix}_seconds_max": ordered[-1],
+        f"{prefix}_seconds_iqr": iqr,
+    }
+
+
+def _loops_for(one_pass_seconds: float, min_sample_seconds: float) -> int:
+    if one_pass_seconds <= 0:
+        return 1000
+    return max(1, math.ceil(min_sample_seconds / one_pass_seconds))
+
+
+def _largest(streams: Sequence[Stream], direction: str) -> Stream | None:
+    candidates = [stream for stream in streams if stream.direction == direction]
+    return max(candidates, key=lambda stream: stream.raw_bytes, default=None)
+
+
+def measure_cell(
+    streams: Sequence[Stream], setting: Setting, backend: Backend, plan: TimingPlan
+) -> dict[str, object]:
+    """Measure one setting on the whole corpus: sizes (exact), times, memory. Plain dict out."""
+    work = [(stream.payloads, setting.bits_for(stream.direction)) for stream in streams]
+
+    # 1. Warm-up; the first pass yields the sizes and is checked message by message.
+    started = time.perf_counter()
+    compressed = [compress_stream(payloads, setting, bits, backend) for payloads, bits in work]
+    compress_once = time.perf_counter() - started
+    started = time.perf_counter()
+    decoded = [
+        decompress_stream(frames, setting, bits, backend)
+        for frames, (_, bits) in zip(compressed, work, strict=True)
+    ]
+    decompress_once = time.perf_counter() - started
+    for stream, back in zip(streams, decoded, strict=True):
+        check_round_trip(
+            stream.payloads, back, f"{setting.label} on {stream.connection}/{stream.direction}"
+        )
+    del decoded
+
+    def compress_all() -> None:
+        for payloads, bits in work:
+            compress_stream(payloads, setting, bits, backend)
+
+    def decompress_all() -> None:
+        for frames, (_, bits) in zip(compressed, work, strict=True):
+            decompress_stream(frames, setting, bits, backend)
+
+    for _ in range(plan.warmup - 1):
+        compress_all()
+        decompress_all()
+
+    # 2. Timing.
+    loops_compress = _loops_for(compress_once, plan.min_sample_seconds)
+    loops_decompress = _loops_for(decompress_once, plan.min_sample_seconds)
+    compress_timing = _summary(_time_samples(compress_all, plan.repeat, loops_compress), "compress")
+    decompress_timing = _summary(
+        _time_samples(decompress_all, plan.repeat, loops_decompress), "decompress"
+    )
+    unstable = any(
+        timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
+        for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+    )
+
+    # 3. Memory: the server's compressor on its largest stream, its decompressor on what the
+    # largest client stream sent (or, with no client traffic, the server stream compressed with
+    # the client's window, which is what the server would have to inflate).
+    server = _largest(streams, SERVER) or max(streams, key=lambda stream: stream.raw_bytes)
+    client = _largest(streams, CLIENT)
+    compressor = observe_compressor(setting, setting.server_bits, server.payloads, backend)
+    inflate_source = client or server
+    if inflate_source is server and setting.client_bits == setting.bits_for(server.direction):
+        inflate_frames = compressed[streams.index(server)]
+    elif inflate_source is client:
+        inflate_frames = compressed[streams.index(client)]
+    else:
+        inflate_frames = compress_stream(
+            inflate_source.payloads, setting, setting.client_bits, backend
+        )
+    decompressor = observe_decompressor(setting, setting.client_bits, inflate_frames, backend)
+
+    sizes = {SERVER: [0, 0], CLIENT: [0, 0]}  # raw, compressed
+    wire = [0, 0]
+    messages = 0
+    for stream, frames in zip(streams, compressed, strict=True):
+        masked = stream.direction == CLIENT
+        sizes[stream.direction][0] += stream.raw_bytes
+        sizes[stream.direction][1] += sum(map(len, frames))
+        wire[0] += _wire_bytes(map(len, stream.payloads), masked)
+        wire[1] += _wire_bytes(map(len, frames), masked)
+        messages += len(frames)
+    raw_bytes = sizes[SERVER][0] + sizes[CLIENT][0]
+    compressed_bytes = sizes[SERVER][1] + sizes[CLIENT][1]
+    compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
+    decompress_theory = decompressor_theory(setting.client_bits)
+    return {
+        "window_bits": setting.window_bits,
+        "client_window_bits": setting.client_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+        "messages": messages,
+        "raw_bytes": raw_bytes,
+        "compressed_bytes": compressed_bytes,
+        "savings": 1 - compressed_bytes / raw_bytes if raw_bytes else 0.0,
+        "server_raw_bytes": sizes[SERVER][0],
+        "server_compressed_bytes": sizes[SERVER][1],
+        "client_raw_bytes": sizes[CLIENT][0],
+        "client_compressed_bytes": sizes[CLIENT][1],
+        "wire_raw_bytes": wire[0],
+        "wire_compressed_bytes": wire[1],
+        **compress_timing,
+        **decompress_timing,
+        "timing_repeat": plan.repeat,
+        "timing_loops_compress": loops_compress,
+        "timing_loops_decompress": loops_decompress,
+        "timing_unstable": unstable,
+        "compress_memory_theoretical": compress_theory,
+        "compress_memory_observed": compressor.held,
+        "compress_memory_peak": compressor.peak,
+        "decompress_memory_theoretical": decompress_theory,
+        "decompress_memory_observed": decompressor.held,
+        "decompress_memory_peak": decompressor.peak,
+        "connection_memory_theoretical": compress_theory + decompress_theory,
+        "connection_memory": compressor.held + decompressor.held,
+    }
+
+
+# Parallel execution -------------------------------------------------------------------------------
+
+_worker_state: dict[str, object] = {}
+
+
+def _init_worker(streams: Sequence[Stream], backend_name: str, plan: TimingPlan) -> None:
+    # Ctrl-C is the parent's to handle: it stops the workers itself, without their tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_state.update(streams=streams, backend=get_backend(backend_name), plan=plan)
+
+
+def _worker_measure(setting: Setting) -> dict[str, object]:
+    return measure_cell(
+        _worker_state["streams"],  # type: ignore[arg-type]
+        setting,
+        _worker_state["backend"],  # type: ignore[arg-type]
+        _worker_state["plan"],  # type: ignore[arg-type]
+    )
+
+
+class SweepInterrupted(Exception):
+    """The sweep was stopped (Ctrl-C) before every cell was measured; carries the finished ones."""
+
+    def __init__(self, cells: list[dict[str, object]], total: int) -> None:
+        super().__init__(f"interrupted after {len(cells)} of {total} cells")
+        self.cells = cells
+        self.total = total
+        self.run: Run | None = None
+
+
+CellCallback = Callable[[dict[str, object], int, int], None]
+
+
+def default_jobs() -> int:
+    """Worker processes by default: every core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def sort_key(cell: dict[str, object]) -> tuple:
+    """Stable cell order for results files: the grid's axes."""
+    return (
+        not cell["context_takeover"],
+        cell["strategy"],
+        cell["level"],
+        cell["window_bits"],
+        cell["mem_level"],
+    )
+
+
+def run_sweep(
+    streams: Sequence[Stream],
+    settings: Sequence[Setting],
+    *,
+    backend_name: str = "zlib",
+    plan: TimingPlan | None = None,
+    jobs: int = 1,
+    seed: int = 0,
+    on_cell: CellCallback | None = None,
+) -> list[dict[str, object]]:
+    """Measure every setting on the streams; cells come back in grid order.
+
+    Sizes and memory are the same whatever ``jobs`` is; only timings feel the other workers.
+    """
+    plan = plan or TimingPlan()
+    if jobs < 1:
+        raise SettingError(f"--jobs must be at least 1, not {jobs}")
+    order = list(settings)
+    random.Random(seed).shuffle(order)
+    total = len(order)
+    cells: list[dict[str, object]] = []
+
+    def finished(cell: dict[str, object]) -> None:
+        cells.append(cell)
+        if on_cell is not None:
+            on_cell(cell, len(cells), total)
+
+    backend = get_backend(backend_name)
+    jobs = min(jobs, total) or 1
+    try:
+        if jobs == 1:
+            for setting in order:
+                finished(measure_cell(streams, setting, backend, plan))
+        else:
+            _run_parallel(streams, order, backend_name, plan, jobs, finished)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(sorted(cells, key=sort_key), total) from None
+    return sorted(cells, key=sort_key)
+
+
+def _run_parallel(
+    streams: Sequence[Stream],
+    order: Sequence[Setting],
+    backend_name: str,
+    plan: TimingPlan,
+    jobs: int,
+    finished: Callable[[dict[str, object]], None],
+) -> None:
+    executor = ProcessPoolExecutor(
+        max_workers=jobs, initializer=_init_worker, initargs=(streams, backend_name, plan)
+    )
+    try:
+        # Keep only as many cells in flight as there are workers, so that an interrupt has
+        # little queued work to throw away and finished cells report promptly.
+        pending: set[Future] = set()
+        queue = list(reversed(order))
+        while queue or pending:
+            while queue and len(pending) < jobs * 2:
+                pending.add(executor.submit(_worker_measure, queue.pop()))
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(future.result())
+    except BaseException:
+        # Interrupted or failed: stop the workers now rather than wait for their cells.
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def sweep(
+    corpus: Corpus,
+    grid: Grid,
+    *,
+    backend_name: str = "zlib",
+    plan: TimingPlan | None = None,
+    jobs: int = 1,
+    seed: int = 0,
+    on_cell: CellCallback | None = None,
+) -> Run:
+    """Sweep ``grid`` over ``corpus`` and return the Run, metadata included (not yet saved).
+
+    On Ctrl-C this raises :class:`SweepInterrupted` whose ``run`` holds the finished cells,
+    marked partial, for the caller to keep or drop.
+    """
+    plan = plan or TimingPlan()
+    backend = get_backend(backend_name)
+    settings = grid.settings()
+    started = utc_now()
+    meta: dict[str, Any] = {
+        **describe_environment(backend),
+        "started_at": started.isoformat(timespec="seconds"),
+        "corpus": corpus.describe(),
+        "grid": grid.describe(),
+        "timing": {
+            "repeat": plan.repeat,
+            "warmup": plan.warmup,
+            "min_sample_seconds": plan.min_sample_seconds,
+            "jobs": jobs,
+            "order": f"shuffled, seed {seed}",
+            "note": (
+                "cells were timed one at a time"
+                if jobs == 1
+                else f"cells were timed {jobs} at a time in parallel processes: compare times "
+                "between cells of this run, not absolute times with other runs"
+            ),
+        },
+        "seed": seed,
+        "partial": False,
+    }
+
+    def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
+        finished = utc_now()
+        meta.update(
+            finished_at=finished.isoformat(timespec="seconds"),
+            duration_seconds=round((finished - started).total_seconds(), 3),
+            cells=len(cells),
+            cells_planned=len(settings),
+            partial=partial,
+        )
+        return Run(meta, cells)
+
+    try:
+        cells = run_sweep(
+            corpus.streams(),
+            settings,
+            backend_name=backend_name,
+            plan=plan,
+            jobs=jobs,
+            seed=seed,
+            on_cell=on_cell,
+        )
+    except SweepInterrupted as interrupted:
+        interrupted.run = finish(interrupted.cells, partial=True)
+        raise
+    return finish(cells, partial=False)
