@@ -336,9 +336,12 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
     digest = hashlib.sha256()
     try:
         entries = sorted(
-            entry
-            for entry in os.scandir(path)
-            if entry.is_file() and not entry.name.startswith(".")
+            (
+                entry
+                for entry in os.scandir(path)
+                if entry.is_file() and not entry.name.startswith(".")
+            ),
+            key=lambda entry: entry.name,
         )
     except OSError as error:
         raise CorpusError(path, f"cannot list the directory: {error.strerror or error}") from None

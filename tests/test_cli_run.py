@@ -1,0 +1,250 @@
+"""``wsztune run`` end to end: through click's CliRunner and as the installed command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wsztune.cli import cli
+
+FAST = ["--repeat", "1", "--min-sample-time", "0", "--jobs", "1", "--quiet"]
+
+
+def invoke(*args: str | Path) -> object:
+    return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+def assert_one_line_error(result: object, *fragments: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("wsztune: error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_run_writes_a_results_file(tmp_path: Path, chat_corpus_path: Path) -> None:
+    out = tmp_path / "run.json"
+    result = invoke(
+        "run", chat_corpus_path, "--window-bits", "11-12", "--mem-level", "4,5", *FAST, "-o", out
+    )
+    assert result.exit_code == 0, result.output
+    assert f"results: {out}" in result.stdout
+    document = json.loads(out.read_text())
+    assert document["schema"] == "wsztune.run/1"
+    assert [(c["window_bits"], c["mem_level"]) for c in document["cells"]] == [
+        (11, 4),
+        (11, 5),
+        (12, 4),
+        (12, 5),
+    ]
+    assert document["meta"]["corpus"]["path"] == str(chat_corpus_path)
+    assert document["meta"]["timing"]["jobs"] == 1
+
+
+def test_run_summary_shows_smallest_and_reference(tmp_path: Path, chat_corpus_path: Path) -> None:
+    result = invoke(
+        "run",
+        chat_corpus_path,
+        "--window-bits",
+        "9,12,15",
+        "--mem-level",
+        "5,8",
+        "--repeat",
+        "1",
+        "--min-sample-time",
+        "0",
+        "--jobs",
+        "1",
+        "-o",
+        tmp_path / "r.json",
+    )
+    assert result.exit_code == 0, result.output
+    assert "12:5" in result.stdout
+    assert "smallest" in result.stdout
+
+
+def test_run_without_corpus_uses_the_bundled_demo(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--window-bits",
+            "12",
+            "--mem-level",
+            "5",
+            "--repeat",
+            "1",
+            "--min-sample-time",
+            "0",
+            "--results-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "bundled demo corpus" in result.stderr
+    (written,) = tmp_path.glob("demo-*.json")
+    meta = json.loads(written.read_text())["meta"]
+    assert meta["corpus"]["format"] == "records"
+    assert meta["corpus"]["connections"] > 1
+
+
+def test_no_context_takeover_and_levels(tmp_path: Path, chat_corpus_path: Path) -> None:
+    out = tmp_path / "r.json"
+    result = invoke(
+        "run",
+        chat_corpus_path,
+        "--window-bits",
+        "12",
+        "--mem-level",
+        "5",
+        "--level",
+        "1,9",
+        "--context-takeover",
+        "both",
+        *FAST,
+        "-o",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    cells = json.loads(out.read_text())["cells"]
+    assert {(c["level"], c["context_takeover"]) for c in cells} == {
+        (1, True),
+        (9, True),
+        (1, False),
+        (9, False),
+    }
+    on = {c["level"]: c["compressed_bytes"] for c in cells if c["context_takeover"]}
+    off = {c["level"]: c["compressed_bytes"] for c in cells if not c["context_takeover"]}
+    assert all(on[level] < off[level] for level in on)
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--window-bits", "16"], "--window-bits must be within 8 to 15"),
+        (["--window-bits", "nine"], "--window-bits takes numbers"),
+        (["--mem-level", "0"], "--mem-level must be within 1 to 9"),
+        (["--level", "10"], "--level must be within -1 to 9"),
+        (["--strategy", "fast"], "--strategy takes"),
+        (["--repeat", "0"], "--repeat must be at least 1"),
+        (["--repeat", "many"], "'many' is not a valid integer"),
+        (["--jobs", "0"], "must be at least 1"),
+        (["--min-sample-time", "-1"], "--min-sample-time"),
+        (["--client-window-bits", "7"], "client window bits"),
+        (["--codec", "brotli"], "'brotli' is not one of"),
+        (["--sample", "0"], "must be at least 1"),
+        (["--bogus"], "No such option"),
+    ],
+)
+def test_bad_options_are_one_line(
+    tmp_path: Path, chat_corpus_path: Path, options: list[str], fragment: str
+) -> None:
+    result = invoke("run", chat_corpus_path, *options, "--results-dir", tmp_path)
+    assert_one_line_error(result, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "fragment"),
+    [
+        ("empty.jsonl", b"", "empty.jsonl: no messages"),
+        ("bad.jsonl", b'{"a":1}\n{oops}\n', "bad.jsonl:2: not valid JSON"),
+        ("utf.jsonl", b'"\xff"\n', "utf.jsonl:1: not valid UTF-8"),
+    ],
+)
+def test_bad_corpus_is_one_line_and_writes_nothing(
+    tmp_path: Path, name: str, data: bytes, fragment: str
+) -> None:
+    corpus_path = tmp_path / name
+    corpus_path.write_bytes(data)
+    results_dir = tmp_path / "results"
+    result = invoke("run", corpus_path, "--results-dir", results_dir)
+    assert_one_line_error(result, fragment)
+    assert not results_dir.exists() or list(results_dir.iterdir()) == []
+
+
+def test_missing_corpus(tmp_path: Path) -> None:
+    assert_one_line_error(invoke("run", tmp_path / "nope.jsonl"), "no such file")
+
+
+def test_unwritable_output_fails_before_the_sweep(tmp_path: Path, chat_corpus_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke("run", chat_corpus_path, "-o", blocker / "run.json")
+    assert_one_line_error(result, "cannot write results there")
+
+
+def test_help_lists_the_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "run" in result.stdout
+
+
+def installed_command() -> str:
+    candidate = Path(sys.executable).parent / "wsztune"
+    found = str(candidate) if candidate.exists() else shutil.which("wsztune")
+    if not found:
+        pytest.skip("wsztune is not installed in this environment (pip install -e .)")
+    return found
+
+
+def test_installed_command_end_to_end(tmp_path: Path, chat_corpus_path: Path) -> None:
+    out = tmp_path / "run.json"
+    completed = subprocess.run(
+        [
+            installed_command(),
+            "run",
+            str(chat_corpus_path),
+            "--window-bits",
+            "12",
+            "--mem-level",
+            "5",
+            *FAST,
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(out.read_text())["cells"][0]["window_bits"] == 12
+
+
+def test_installed_command_bad_input_has_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"{\n")
+    completed = subprocess.run(
+        [installed_command(), "run", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (
+        f"wsztune: error: {bad}:1: not valid JSON (Expecting property name enclosed in double "
+        "quotes at column 2); each line of a JSONL corpus is one JSON message (use --format "
+        "lines for text)"
+    )
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "wsztune", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0
+    assert "wsztune" in completed.stdout

@@ -1,0 +1,137 @@
+"""The codec must frame exactly as python-websockets does, byte for byte, and round-trip."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from tests.conftest import chat_messages, document_messages
+from tests.websockets_reference import websockets_frames
+from wsztune.codec import (
+    Setting,
+    WindowBits8Warning,
+    check_round_trip,
+    compress_stream,
+    decompress_stream,
+    get_backend,
+    parse_setting,
+)
+from wsztune.errors import BackendUnavailable, RoundTripError, SettingError
+
+ZLIB = get_backend("zlib")
+GRID = [(wb, ml) for wb in range(9, 16) for ml in range(1, 10)]
+CORPORA = {"chat": chat_messages(200), "documents": document_messages(25)}
+
+
+@pytest.mark.parametrize("takeover", [True, False], ids=["takeover", "no-takeover"])
+@pytest.mark.parametrize("corpus_name", sorted(CORPORA))
+def test_frames_equal_websockets_byte_for_byte(corpus_name: str, takeover: bool) -> None:
+    payloads = CORPORA[corpus_name]
+    for wb, ml in GRID:
+        setting = Setting(wb, ml, context_takeover=takeover)
+        ours = compress_stream(payloads, setting, setting.server_bits, ZLIB)
+        theirs = websockets_frames(payloads, wb, ml, context_takeover=takeover)
+        assert ours == theirs, f"{wb}:{ml} differs from websockets"
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+def test_levels_equal_websockets(level: int) -> None:
+    payloads = CORPORA["chat"]
+    setting = Setting(12, 5, level=level)
+    ours = compress_stream(payloads, setting, 12, ZLIB)
+    assert ours == websockets_frames(payloads, 12, 5, level=level)
+
+
+@pytest.mark.parametrize("takeover", [True, False])
+@pytest.mark.parametrize("strategy", ["default", "filtered", "huffman", "rle", "fixed"])
+def test_round_trip_every_strategy(strategy: str, takeover: bool) -> None:
+    payloads = [*CORPORA["chat"][:50], b"", b"\x00\xff" * 300]
+    setting = Setting(10, 3, strategy=strategy, context_takeover=takeover)
+    frames = compress_stream(payloads, setting, 10, ZLIB)
+    assert decompress_stream(frames, setting, 10, ZLIB) == payloads
+
+
+def test_context_takeover_compresses_repetition() -> None:
+    payloads = [b'{"type":"tick","symbol":"ACME","price":101.25}'] * 20
+    with_takeover = compress_stream(payloads, Setting(12, 5), 12, ZLIB)
+    without = compress_stream(payloads, Setting(12, 5, context_takeover=False), 12, ZLIB)
+    assert sum(map(len, with_takeover)) < sum(map(len, without)) / 3
+
+
+def test_round_trip_check_names_the_message() -> None:
+    with pytest.raises(RoundTripError, match="message 1 changed"):
+        check_round_trip([b"a", b"b"], [b"a", b"c"], "12:5")
+    with pytest.raises(RoundTripError, match="2 messages in, 1 out"):
+        check_round_trip([b"a", b"b"], [b"a"], "12:5")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window_bits": 7}, "window bits must be between 8 and 15"),
+        ({"window_bits": 16}, "window bits must be between 8 and 15"),
+        ({"client_window_bits": 16}, "client window bits"),
+        ({"mem_level": 0}, "memLevel must be between 1 and 9"),
+        ({"mem_level": 10}, "memLevel must be between 1 and 9"),
+        ({"level": 10}, "compression level must be between 0 and 9"),
+        ({"level": -2}, "compression level"),
+        ({"strategy": "best"}, "strategy must be one of"),
+    ],
+)
+def test_settings_out_of_range_are_rejected(kwargs: dict, message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        Setting(**kwargs)
+
+
+def test_window_bits_8_is_accepted_and_behaves_as_9() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        setting = Setting(8, 5)
+        assert setting.server_bits == 9
+    assert any(issubclass(w.category, WindowBits8Warning) for w in caught)
+    payloads = CORPORA["chat"][:30]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frames = compress_stream(payloads, setting, setting.server_bits, ZLIB)
+        assert frames == compress_stream(payloads, Setting(9, 5), 9, ZLIB)
+
+
+def test_client_window_bits_default_to_server_bits() -> None:
+    assert Setting(11, 4).client_bits == 11
+    assert Setting(11, 4, client_window_bits=15).client_bits == 15
+    assert Setting(11, 4, client_window_bits=15).bits_for("server") == 11
+    assert Setting(11, 4, client_window_bits=15).bits_for("client") == 15
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("12:5", (12, 5)), (" 15:8 ", (15, 8)), ("9:1", (9, 1))]
+)
+def test_parse_setting(text: str, expected: tuple[int, int]) -> None:
+    assert parse_setting(text) == expected
+
+
+@pytest.mark.parametrize("text", ["12", "12:", "a:b", "12:5:1", "16:5", "12:0"])
+def test_parse_setting_rejects(text: str) -> None:
+    with pytest.raises(SettingError):
+        parse_setting(text)
+
+
+def test_unknown_backend_is_a_setting_error() -> None:
+    with pytest.raises(SettingError, match="codec must be one of"):
+        get_backend("brotli")
+
+
+def test_missing_backend_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real_import = importlib.import_module
+
+    def fake_import(name: str, *args: object) -> object:
+        if name.startswith("zlib_ng"):
+            raise ImportError(name)
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    with pytest.raises(BackendUnavailable, match="pip install"):
+        get_backend("zlib-ng")
