@@ -15,7 +15,22 @@ def chat_messages(count: int = 300, seed: int = 1) -> list[bytes]:
     """Short chat-like JSON messages (40-200 bytes), compact, deterministic."""
     rng = random.Random(seed)
     users = ["ana", "bo", "chen", "dmitri", "eve", "farah", "gus"]
-    words = "hello ship it looks good merge later lunch deploy rollback why not sure thanks".split()
+    words = [
+        "hello",
+        "ship",
+        "it",
+        "looks",
+        "good",
+        "merge",
+        "later",
+        "lunch",
+        "deploy",
+        "rollback",
+        "why",
+        "not",
+        "sure",
+        "thanks",
+    ]
     out = []
     for index in range(count):
         kind = rng.choice(["message", "message", "message", "typing", "presence"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -126,9 +127,9 @@ def test_unwritable_place_is_refused_before_work(tmp_path: Path) -> None:
 
 
 def test_default_path_names_corpus_and_utc_time() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    started = datetime(2026, 11, 24, 5, 6, 7, tzinfo=timezone.utc)
+    started = datetime(2026, 11, 24, 5, 6, 7, tzinfo=UTC)
     assert results.default_path("results", "chat", started) == Path(
         "results/chat-20261124T050607Z.json"
     )
