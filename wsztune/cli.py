@@ -236,6 +236,39 @@ def run(
     click.echo(f"results: {path}")
 
 
+# wsztune corpus stats -----------------------------------------------------------------------------
+
+
+@cli.group()
+def corpus() -> None:
+    """Look at a corpus before sweeping it."""
+
+
+@corpus.command("stats")
+@click.argument("corpus_path", metavar="CORPUS", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "corpus_format",
+    type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
+    help="Corpus format; guessed from the name when omitted.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) -> None:
+    """Messages, connections, directions, sizes and kinds (JSON, text, binary) of CORPUS."""
+    import json
+
+    from wsztune import corpus as corpus_module
+    from wsztune.stats import describe_corpus
+
+    stats = describe_corpus(corpus_module.load(corpus_path, corpus_format))
+    if as_json:
+        click.echo(json.dumps(stats.to_dict(), indent=2))
+        return
+    from wsztune.report import render_corpus_stats
+
+    render_corpus_stats(stats)
+
+
 def _file_size(path: Path) -> int:
     try:
         return path.stat().st_size if path.is_file() else 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsztune.results import Run
+
+if TYPE_CHECKING:
+    from wsztune.stats import CorpusStats
 
 REFERENCE = (12, 5)  # python-websockets' serve() default: 12 window bits, memLevel 5
 
@@ -54,4 +57,37 @@ def print_run_summary(run: Run) -> None:
             f"{cell['compress_seconds'] * 1000:.1f} ms",
             format_bytes(cell["connection_memory"]),
         )
+    stdout_console().print(table)
+
+
+def render_corpus_stats(stats: CorpusStats) -> None:
+    """Print ``wsztune corpus stats`` as a two-column rich table."""
+    from rich.table import Table
+
+    from wsztune.console import stdout_console
+
+    def share(part: int, whole: int) -> str:
+        return f"{part:,} ({part / whole:.0%})" if whole else "0"
+
+    sizes = stats.sizes
+    table = Table(title=f"{stats.path} ({stats.format})", show_header=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    rows = [
+        ("messages", f"{stats.messages:,}"),
+        ("connections", f"{stats.connections:,}"),
+        ("server to client", share(stats.server_messages, stats.messages)),
+        ("client to server", share(stats.client_messages, stats.messages)),
+        ("raw bytes", f"{stats.raw_bytes:,} ({format_bytes(stats.raw_bytes)})"),
+        ("JSON text", share(stats.json_messages, stats.messages)),
+        ("other text", share(stats.text_messages, stats.messages)),
+        ("binary", share(stats.binary_messages, stats.messages)),
+        (
+            "size min / median / mean",
+            f"{sizes.minimum:,} / {sizes.median:,.0f} / {sizes.mean:,.0f} B",
+        ),
+        ("size p95 / p99 / max", f"{sizes.p95:,} / {sizes.p99:,} / {sizes.maximum:,} B"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
     stdout_console().print(table)
