@@ -584,6 +584,7 @@ def run_live(
     Two server runs, each with its own client process: compression on, then off (the baseline).
     """
     import websockets
+    from websockets.exceptions import WebSocketException
 
     if not setting.context_takeover:
         raise SettingError("live checks context takeover only (websockets' default)")
@@ -610,7 +611,15 @@ def run_live(
             off = await _serve_once(plan, None, plan_path, workdir, timeout)
             return on, off
 
-        on, off = asyncio.run(both())
+        try:
+            on, off = asyncio.run(both())
+        except TimeoutError:
+            raise LiveError(
+                f"a step took longer than --timeout {timeout:g} s; the server and the client "
+                "were stopped"
+            ) from None
+        except (OSError, WebSocketException) as error:
+            raise LiveError(f"{type(error).__name__}: {error}") from None
 
     # Bytes: the server's count, the client's count and the model must all agree.
     for index in range(plan.connections):
