@@ -281,7 +281,10 @@ async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path:
     if not line:
         detail = stderr_path.read_text(errors="replace").strip().splitlines()
         raise LiveError("the client process ended early" + (f": {detail[-1]}" if detail else ""))
-    reply = json.loads(line)
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        raise LiveError(f"the client process said something unexpected: {line[:80]!r}") from None
     if "error" in reply:
         raise LiveError(f"client: {reply['error']}")
     return reply
