@@ -1,0 +1,730 @@
+"""``wsztune live``: check the model against a real python-websockets server on 127.0.0.1.
+
+A server with the chosen setting listens on an ephemeral loopback port, in this process, under
+tracemalloc. A separate client process (``python -m wsztune.live``) opens connections one at a
+time; on each, both sides replay one corpus connection in order: server-direction messages are
+sent by the server, client-direction ones by the client. Then:
+
+* bytes: the payloads the server actually sent and received, counted on the frames by the
+  permessage-deflate extension itself (after compression, before inflation), and counted again
+  independently by the client; they must equal the model (:func:`wsztune.codec.compress_stream`
+  per connection and direction) byte for byte;
+* memory: after each connection's exchange, traced memory and RSS are read; the growth from one
+  connection to the next is what a connection costs. The first connection is discarded (it pays
+  one-off costs), as in websockets' own experiments/compression/server.py. The same run with
+  compression off is the baseline subtracted, connection by connection, to isolate compression.
+
+Which corpus connection each live connection replays: live connection ``i`` replays corpus
+connection ``i mod M`` (M connections in the corpus, in order of first appearance). A flat corpus
+(JSONL, lines, a directory) is one connection, so every live connection replays all of it.
+
+Everything is bounded: each step runs under ``asyncio.timeout``, the server is closed and the
+client process reaped in ``finally``, and nothing listens or connects beyond 127.0.0.1.
+websockets always compresses with the interpreter's zlib, so the model here is always the
+``zlib`` backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsztune.codec import (
+    EMPTY_BLOCK_TAIL,
+    Setting,
+    compress_stream,
+    get_backend,
+    new_compressor,
+    new_decompressor,
+)
+from wsztune.corpus import CLIENT, SERVER, Corpus
+from wsztune.errors import SettingError, WsztuneError
+from wsztune.memory import observe
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_CONNECTIONS = 10
+DEFAULT_TOLERANCE = 0.10
+DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
+
+
+class LiveError(WsztuneError):
+    """The live check could not run to the end (a timeout, a refused connection, a mismatch
+    between what was sent and what arrived). Exit code 2: there is no verdict to give."""
+
+
+# The replay plan ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Script:
+    """One corpus connection's messages in order: ``(direction, is_text, payload)``."""
+
+    connection: str
+    messages: tuple[tuple[str, bool, bytes], ...]
+
+    def payloads(self, direction: str) -> list[bytes]:
+        """The payloads one side sends, in order: what its compressor sees."""
+        return [payload for sender, _, payload in self.messages if sender == direction]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the live run replays: the scripts, and which one each live connection plays."""
+
+    scripts: tuple[Script, ...]
+    assignment: tuple[int, ...]  # live connection index -> script index
+
+    @property
+    def connections(self) -> int:
+        """Number of live connections."""
+        return len(self.assignment)
+
+    def script_for(self, index: int) -> Script:
+        """The script live connection ``index`` replays."""
+        return self.scripts[self.assignment[index]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as JSON for the client process (payloads in base64)."""
+        return {
+            "scripts": [
+                [[d, t, base64.b64encode(p).decode("ascii")] for d, t, p in script.messages]
+                for script in self.scripts
+            ],
+            "assignment": list(self.assignment),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        """Inverse of :meth:`to_json` (connection names are not needed by the client)."""
+        scripts = tuple(
+            Script(str(n), tuple((d, bool(t), base64.b64decode(p)) for d, t, p in messages))
+            for n, messages in enumerate(data["scripts"])
+        )
+        return cls(scripts, tuple(int(i) for i in data["assignment"]))
+
+
+def build_plan(corpus: Corpus, connections: int) -> Plan:
+    """Live connection ``i`` replays corpus connection ``i mod M``, whole and in order."""
+    if connections < 2:
+        raise SettingError(
+            f"--connections must be at least 2, not {connections}: the first connection pays "
+            "one-off costs and is discarded from the memory figure"
+        )
+    grouped: dict[str, list[tuple[str, bool, bytes]]] = {}
+    for message in corpus.messages:
+        grouped.setdefault(message.connection, []).append(
+            (message.direction, message.is_text, message.payload)
+        )
+    names = list(grouped)
+    used = names[:connections]  # scripts no live connection plays are not shipped
+    scripts = tuple(Script(name, tuple(grouped[name])) for name in used)
+    return Plan(scripts, tuple(index % len(scripts) for index in range(connections)))
+
+
+# The model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptModel:
+    """The model's figures for one script at one setting."""
+
+    server_bytes: int  # compressed payload bytes the server sends
+    client_bytes: int  # compressed payload bytes the client sends (the server receives)
+    server_raw_bytes: int
+    client_raw_bytes: int
+    compressor_memory: int
+    decompressor_memory: int
+
+    @property
+    def connection_memory(self) -> int:
+        """What the server holds for this connection's compression."""
+        return self.compressor_memory + self.decompressor_memory
+
+
+def model_script(script: Script, setting: Setting) -> ScriptModel:
+    """Sizes from the codec model; memory from tracemalloc on a lone compressor/decompressor.
+
+    Memory is observed on exactly what a live connection does: websockets builds both objects at
+    the handshake, even for a side that never sends, and zlib allocates the inflate window only
+    on the first ``decompress()``, so a connection whose client sends nothing holds no window.
+    """
+    backend = get_backend("zlib")  # websockets compresses with the interpreter's zlib
+    server_payloads = script.payloads(SERVER)
+    client_payloads = script.payloads(CLIENT)
+    server_frames = compress_stream(server_payloads, setting, setting.server_bits, backend)
+    client_frames = compress_stream(client_payloads, setting, setting.client_bits, backend)
+    sync_flush = backend.module.Z_SYNC_FLUSH
+
+    def compressor() -> object:
+        encoder = new_compressor(setting, setting.server_bits, backend)
+        for payload in server_payloads:
+            encoder.compress(payload)
+            encoder.flush(sync_flush)
+        return encoder
+
+    def decompressor() -> object:
+        decoder = new_decompressor(setting.client_bits, backend)
+        for frame in client_frames:
+            decoder.decompress(frame + EMPTY_BLOCK_TAIL)
+        return decoder
+
+    return ScriptModel(
+        server_bytes=sum(map(len, server_frames)),
+        client_bytes=sum(map(len, client_frames)),
+        server_raw_bytes=sum(map(len, server_payloads)),
+        client_raw_bytes=sum(map(len, client_payloads)),
+        compressor_memory=observe(compressor).held,
+        decompressor_memory=observe(decompressor).held,
+    )
+
+
+# The live server (this process) -------------------------------------------------------------
+
+
+@dataclass
+class ServerRun:
+    """What one server run observed, per live connection."""
+
+    compression: bool
+    port: int = 0
+    traced: list[int] = field(default_factory=list)  # traced memory after connection i (0: none)
+    rss: list[int] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)  # payload bytes the server sent on connection i
+    received: list[int] = field(default_factory=list)
+    client_sent: list[int] = field(default_factory=list)  # as counted by the client process
+    client_received: list[int] = field(default_factory=list)
+
+    def deltas(self, marks: Sequence[int]) -> list[int]:
+        """Growth per connection: ``marks[i + 1] - marks[i]``."""
+        return [after - before for before, after in zip(marks, marks[1:], strict=False)]
+
+
+def _counting_extension_class() -> type:
+    """PerMessageDeflate that also adds up the payload bytes it puts on and takes off the wire."""
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+    from websockets.frames import CTRL_OPCODES
+
+    class CountingPerMessageDeflate(PerMessageDeflate):
+        sent_bytes = 0
+        received_bytes = 0
+
+        def encode(self, frame: Any) -> Any:
+            frame = super().encode(frame)
+            if frame.opcode not in CTRL_OPCODES:
+                self.sent_bytes += len(frame.data)  # compressed, exactly as it goes on the wire
+            return frame
+
+        def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+            if frame.opcode not in CTRL_OPCODES:
+                self.received_bytes += len(frame.data)  # still compressed, as it came in
+            return super().decode(frame, max_size=max_size)
+
+    return CountingPerMessageDeflate
+
+
+def _server_factory(setting: Setting) -> Any:
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
+    counting = _counting_extension_class()
+
+    class CountingFactory(ServerPerMessageDeflateFactory):
+        def process_request_params(self, params: Any, accepted_extensions: Any) -> Any:
+            response, extension = super().process_request_params(params, accepted_extensions)
+            # Swap the class rather than build a second extension: a second one would allocate
+            # (and free) another compressor in the middle of the measurement.
+            extension.__class__ = counting
+            return response, extension
+
+    return CountingFactory(
+        server_max_window_bits=setting.server_bits,
+        client_max_window_bits=setting.client_bits,
+        compress_settings={"memLevel": setting.mem_level},
+    )
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the system (glibc), so that RSS growth is not absorbed by
+    memory this process freed earlier (loading the corpus, the model)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path: Path) -> dict:
+    async with asyncio.timeout(timeout):
+        line = await stream.readline()
+    if not line:
+        detail = stderr_path.read_text(errors="replace").strip().splitlines()
+        raise LiveError("the client process ended early" + (f": {detail[-1]}" if detail else ""))
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        raise LiveError(f"the client process said something unexpected: {line[:80]!r}") from None
+    if "error" in reply:
+        raise LiveError(f"client: {reply['error']}")
+    return reply
+
+
+async def _serve_once(
+    plan: Plan, setting: Setting | None, plan_path: Path, workdir: Path, timeout: float
+) -> ServerRun:
+    """One server run (compression per ``setting``, or off with ``None``), measured."""
+    from websockets.asyncio.server import serve
+
+    run = ServerRun(compression=setting is not None)
+    count = plan.connections
+    marked = [asyncio.Event() for _ in range(count)]
+    failures: list[str] = []
+    run.traced = [0] * (count + 1)
+    run.rss = [0] * (count + 1)
+    run.sent = [0] * count
+    run.received = [0] * count
+    stop = asyncio.Event()
+
+    async def handler(ws: Any) -> None:
+        index = -1
+        try:
+            index = int(ws.request.path.strip("/"))
+            script = plan.script_for(index)
+            async with asyncio.timeout(timeout):
+                for direction, is_text, payload in script.messages:
+                    if direction == SERVER:
+                        await ws.send(payload, text=is_text)
+                    else:
+                        message = await ws.recv(decode=False)
+                        if message != payload:
+                            raise LiveError(f"connection {index}: a client message changed")
+                        del message  # not held at the mark below
+                # The client answers the ping only after it has read every frame before it: the
+                # server's send buffer is empty, nothing in flight is counted at the mark.
+                pong = await ws.ping()
+                await pong
+            for extension in ws.protocol.extensions:
+                run.sent[index] = getattr(extension, "sent_bytes", 0)
+                run.received[index] = getattr(extension, "received_bytes", 0)
+            gc.collect()
+            run.traced[index + 1] = tracemalloc.get_traced_memory()[0]
+            run.rss[index + 1] = _rss()
+            marked[index].set()
+            # Hold the connection open until every connection has been measured.
+            async with asyncio.timeout(timeout * (count + 2)):
+                await stop.wait()
+        except Exception as error:  # reported by the parent, which then stops waiting
+            failures.append(f"server connection {index}: {error!r}")
+            if 0 <= index < count:
+                marked[index].set()
+
+    extensions = [_server_factory(setting)] if setting is not None else []
+    config: dict[str, Any] = {
+        "plan": str(plan_path),
+        "timeout": timeout,
+        "compression": None
+        if setting is None
+        else [setting.server_bits, setting.client_bits, setting.mem_level],
+    }
+    stderr_path = workdir / f"client-{'on' if setting else 'off'}.stderr"
+    started_tracing = not tracemalloc.is_tracing()
+    client: asyncio.subprocess.Process | None = None
+    server: Any = None
+    try:
+        gc.collect()
+        _trim_heap()
+        if started_tracing:
+            tracemalloc.start()
+        async with asyncio.timeout(timeout):
+            server = await serve(
+                handler,
+                LOOPBACK,
+                0,
+                compression=None,  # only the extension configured here, never websockets' default
+                extensions=extensions,
+                max_size=None,  # a corpus message may exceed websockets' 1 MiB default
+                ping_interval=None,  # keepalive pings would only add noise
+                close_timeout=timeout,
+            )
+        run.port = server.sockets[0].getsockname()[1]
+        config["port"] = run.port
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [_package_root(), os.environ.get("PYTHONPATH")])
+            ),
+        }
+        with stderr_path.open("wb") as stderr:
+            async with asyncio.timeout(timeout):
+                client = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "wsztune.live",
+                    json.dumps(config),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=stderr,
+                    env=env,
+                )
+        assert client.stdin is not None and client.stdout is not None
+        await _read_reply(client.stdout, timeout, stderr_path)  # ready
+        gc.collect()
+        run.traced[0] = tracemalloc.get_traced_memory()[0]
+        run.rss[0] = _rss()
+        for index in range(count):
+            client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
+            async with asyncio.timeout(timeout):
+                await client.stdin.drain()
+            reply = await _read_reply(client.stdout, timeout, stderr_path)
+            async with asyncio.timeout(timeout):
+                await marked[index].wait()
+            if failures:
+                raise LiveError(failures[0])
+            run.client_sent.append(int(reply["sent"]))
+            run.client_received.append(int(reply["received"]))
+        client.stdin.write(b'{"close": true}\n')
+        async with asyncio.timeout(timeout):
+            await client.stdin.drain()
+        await _read_reply(client.stdout, timeout, stderr_path)
+        async with asyncio.timeout(timeout):
+            await client.wait()
+        return run
+    finally:
+        stop.set()
+        if started_tracing:
+            tracemalloc.stop()
+        if client is not None and client.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                client.kill()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await client.wait()
+        if server is not None:
+            server.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await server.wait_closed()
+
+
+# The client process -------------------------------------------------------------------------
+
+
+def _client_factory(compression: Sequence[int]) -> Any:
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+    server_bits, client_bits, mem_level = compression
+    counting = _counting_extension_class()
+
+    class CountingFactory(ClientPerMessageDeflateFactory):
+        def process_response_params(self, params: Any, accepted_extensions: Any) -> Any:
+            extension = super().process_response_params(params, accepted_extensions)
+            extension.__class__ = counting
+            return extension
+
+    # The client compresses with the same memLevel as the server: that is what the model assumes
+    # for client-to-server traffic (a browser picks its own; see docs/live.md).
+    return CountingFactory(
+        server_max_window_bits=server_bits,
+        client_max_window_bits=client_bits,
+        compress_settings={"memLevel": mem_level},
+    )
+
+
+async def _client_main(config: dict[str, Any]) -> None:
+    """Open connections when told to on stdin, replay their scripts, report on stdout."""
+    from websockets.asyncio.client import connect
+
+    plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
+    timeout = float(config["timeout"])
+    compression = config["compression"]
+    extensions = [_client_factory(compression)] if compression else []
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    open_connections: list[Any] = []
+
+    def reply(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    reply({"ready": True})
+    try:
+        while True:
+            # The parent answers within its own timeouts; waiting longer means it is gone.
+            async with asyncio.timeout(timeout * 3):
+                line = await commands.readline()
+            if not line:
+                return  # the parent closed the pipe: stop
+            command = json.loads(line)
+            if command.get("close"):
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*(ws.close() for ws in open_connections))
+                reply({"closed": True})
+                return
+            index = int(command["open"])
+            async with asyncio.timeout(timeout):
+                ws = await connect(
+                    f"ws://{LOOPBACK}:{config['port']}/{index}",
+                    compression=None,
+                    extensions=extensions,
+                    proxy=None,  # never through a proxy from the environment: loopback only
+                    max_size=None,
+                    ping_interval=None,
+                    close_timeout=timeout,
+                    open_timeout=timeout,
+                )
+                open_connections.append(ws)
+                for direction, is_text, payload in plan.script_for(index).messages:
+                    if direction == CLIENT:
+                        await ws.send(payload, text=is_text)
+                    elif await ws.recv(decode=False) != payload:
+                        raise LiveError(f"connection {index}: a server message changed")
+            counters = [e for e in ws.protocol.extensions if hasattr(e, "sent_bytes")]
+            sent = counters[0].sent_bytes if counters else 0
+            received = counters[0].received_bytes if counters else 0
+            reply({"done": index, "sent": sent, "received": received})
+    finally:
+        for ws in open_connections:
+            ws.transport.abort()  # no-op on connections already closed cleanly
+
+
+def client_process_main(argv: Sequence[str]) -> int:
+    """Entry point of the client process: ``python -m wsztune.live CONFIG_JSON``."""
+    try:
+        asyncio.run(_client_main(json.loads(argv[0])))
+    except Exception as error:  # the parent shows it as one line
+        sys.stdout.write(json.dumps({"error": f"{type(error).__name__}: {error}"}) + "\n")
+        sys.stdout.flush()
+        return 1
+    return 0
+
+
+# The check ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LiveResult:
+    """Model against live for one setting: bytes, memory, verdict. ``to_json()`` for --json."""
+
+    window_bits: int
+    client_window_bits: int
+    mem_level: int
+    connections: int
+    corpus: dict[str, Any]
+    replay: str
+    model_bytes: int
+    live_bytes: int
+    model_server_bytes: int
+    live_server_bytes: int
+    model_client_bytes: int
+    live_client_bytes: int
+    raw_bytes: int
+    model_connection_memory: float
+    live_connection_memory: float
+    live_connection_memory_with_baseline: float
+    live_baseline_connection_memory: float
+    live_rss_per_connection: float
+    live_rss_compression_per_connection: float
+    live_rss_baseline_per_connection: float
+    tolerance: float
+    memory_difference: float
+    bytes_equal: bool
+    memory_within_tolerance: bool
+    passed: bool
+    per_connection: list[dict[str, Any]]
+    ports: list[int]
+    websockets_version: str
+    zlib_version: str
+    python_version: str
+    duration_seconds: float
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data: every field, JSON-ready."""
+        return asdict(self)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+def _slope(marks: Sequence[int]) -> float:
+    """Growth per connection from connection 1 to the last (the first one discarded)."""
+    return (marks[-1] - marks[1]) / (len(marks) - 2) if len(marks) > 2 else 0.0
+
+
+def run_live(
+    corpus: Corpus,
+    setting: Setting,
+    *,
+    connections: int = DEFAULT_CONNECTIONS,
+    tolerance: float = DEFAULT_TOLERANCE,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> LiveResult:
+    """Replay ``corpus`` through a real websockets server at ``setting``; compare with the model.
+
+    Two server runs, each with its own client process: compression on, then off (the baseline).
+    """
+    import websockets
+    from websockets.exceptions import WebSocketException
+
+    if not setting.context_takeover:
+        raise SettingError("live checks context takeover only (websockets' default)")
+    if 8 in (setting.window_bits, setting.client_window_bits):
+        raise SettingError("websockets cannot compress with windowBits 8; use 9 to 15")
+    if not 0 < tolerance < 10:
+        raise SettingError(f"--tolerance must be a fraction such as 0.1, not {tolerance}")
+    if timeout <= 0:
+        raise SettingError(f"--timeout must be positive, not {timeout}")
+    plan = build_plan(corpus, connections)
+    started = time.perf_counter()
+
+    # The model first, before tracemalloc traces the server.
+    models = [model_script(script, setting) for script in plan.scripts]
+    per_live = [models[plan.assignment[i]] for i in range(plan.connections)]
+
+    with tempfile.TemporaryDirectory(prefix="wsztune-live-") as tmp:
+        workdir = Path(tmp)
+        plan_path = workdir / "plan.json"
+        plan_path.write_text(json.dumps(plan.to_json()))
+
+        async def both() -> tuple[ServerRun, ServerRun]:
+            on = await _serve_once(plan, setting, plan_path, workdir, timeout)
+            off = await _serve_once(plan, None, plan_path, workdir, timeout)
+            return on, off
+
+        try:
+            on, off = asyncio.run(both())
+        except TimeoutError:
+            raise LiveError(
+                f"a step took longer than --timeout {timeout:g} s; the server and the client "
+                "were stopped"
+            ) from None
+        except (OSError, WebSocketException) as error:
+            raise LiveError(f"{type(error).__name__}: {error}") from None
+
+    # Bytes: the server's count, the client's count and the model must all agree.
+    for index in range(plan.connections):
+        if (on.client_received[index], on.client_sent[index]) != (
+            on.sent[index],
+            on.received[index],
+        ):
+            raise LiveError(
+                f"connection {index}: the server counted {on.sent[index]} B sent and "
+                f"{on.received[index]} B received, the client {on.client_received[index]} B "
+                f"received and {on.client_sent[index]} B sent"
+            )
+    model_server = sum(model.server_bytes for model in per_live)
+    model_client = sum(model.client_bytes for model in per_live)
+    live_server, live_client = sum(on.sent), sum(on.received)
+    bytes_equal = (model_server, model_client) == (live_server, live_client)
+
+    # Memory: per connection, with compression minus without, first connection discarded.
+    traced_on, traced_off = on.deltas(on.traced), off.deltas(off.traced)
+    compression_part = [a - b for a, b in zip(traced_on, traced_off, strict=True)]
+    measured = range(1, plan.connections)
+    live_memory = _mean([compression_part[i] for i in measured])
+    model_memory = _mean([per_live[i].connection_memory for i in measured])
+    difference = (live_memory - model_memory) / model_memory if model_memory else 0.0
+    within = abs(difference) <= tolerance
+    rss_on, rss_off = _slope(on.rss), _slope(off.rss)
+
+    per_connection = [
+        {
+            "index": i,
+            "corpus_connection": plan.script_for(i).connection,
+            "messages": len(plan.script_for(i).messages),
+            "model_server_bytes": per_live[i].server_bytes,
+            "live_server_bytes": on.sent[i],
+            "model_client_bytes": per_live[i].client_bytes,
+            "live_client_bytes": on.received[i],
+            "model_connection_memory": per_live[i].connection_memory,
+            "traced_growth": traced_on[i],
+            "traced_growth_baseline": traced_off[i],
+            "live_connection_memory": compression_part[i],
+            "discarded": i == 0,
+        }
+        for i in range(plan.connections)
+    ]
+    corpus_connections = len(corpus.connections)
+    if corpus_connections == 1:
+        replay = "every live connection replays the whole corpus (one connection)"
+    elif plan.connections <= corpus_connections:
+        replay = (
+            f"live connection i replays corpus connection i: the first {plan.connections} "
+            f"of {corpus_connections}"
+        )
+    else:
+        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
+    notes = [
+        "bytes: compressed payloads, counted on the frames by the server and by the client",
+        "memory: tracemalloc growth per open connection, compression on minus off, "
+        "first connection discarded; the model is zlib's compressor + decompressor alone, "
+        "websockets also keeps its extension object and the negotiated headers (~1.4 KB)",
+        "RSS: psutil growth per connection; a page counts once touched, so it is noisy",
+    ]
+    if all(model.client_bytes == 0 for model in per_live):
+        notes.append(
+            "no client-to-server messages: the server's inflate window is never allocated, "
+            "neither live nor in the model"
+        )
+    raw = sum(model.server_raw_bytes + model.client_raw_bytes for model in per_live)
+    return LiveResult(
+        window_bits=setting.server_bits,
+        client_window_bits=setting.client_bits,
+        mem_level=setting.mem_level,
+        connections=plan.connections,
+        corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
+        replay=replay,
+        model_bytes=model_server + model_client,
+        live_bytes=live_server + live_client,
+        model_server_bytes=model_server,
+        live_server_bytes=live_server,
+        model_client_bytes=model_client,
+        live_client_bytes=live_client,
+        raw_bytes=raw,
+        model_connection_memory=model_memory,
+        live_connection_memory=live_memory,
+        live_connection_memory_with_baseline=_mean([traced_on[i] for i in measured]),
+        live_baseline_connection_memory=_mean([traced_off[i] for i in measured]),
+        live_rss_per_connection=rss_on,
+        live_rss_compression_per_connection=rss_on - rss_off,
+        live_rss_baseline_per_connection=rss_off,
+        tolerance=tolerance,
+        memory_difference=difference,
+        bytes_equal=bytes_equal,
+        memory_within_tolerance=within,
+        passed=bytes_equal and within,
+        per_connection=per_connection,
+        ports=[on.port, off.port],
+        websockets_version=websockets.__version__,
+        zlib_version=zlib.ZLIB_RUNTIME_VERSION,
+        python_version=platform.python_version(),
+        duration_seconds=round(time.perf_counter() - started, 3),
+        notes=notes,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(client_process_main(sys.argv[1:]))
