@@ -550,13 +550,15 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
     slice_ = decision.slice
     cell = slice_.get((window_bits, mem_level))
     if cell is None:
+        hint = "; sweep it with wsztune run --window-bits/--mem-level"
         if window_bits in slice_.window_bits and mem_level in slice_.mem_levels:
             problem = "was not measured in this (partial) run"
-        else:
+        elif 8 <= window_bits <= 15 and 1 <= mem_level <= 9:
             problem = "is outside this run's grid"
+        else:
+            problem, hint = "is not a setting (windowBits 8-15, memLevel 1-9); this run's grid", ""
         raise WsztuneError(
-            f"--check {window_bits}:{mem_level} {problem} ({slice_.grid_description}); "
-            "sweep it with wsztune run --window-bits/--mem-level"
+            f"--check {window_bits}:{mem_level} {problem} ({slice_.grid_description}){hint}"
         )
     name = label(cell)
     constraints = decision.constraints

@@ -7,7 +7,7 @@ chosen with :func:`select_slice`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -263,13 +263,16 @@ MISSING = "·"
 
 
 def relative_text(metric: Metric, value: float, reference: float) -> str:
-    """``+10%``, ``-4.2%``, ``=`` (or ``+0.7 pt`` for savings) of ``value`` against ``reference``.
+    """``+10%``, ``-4.2%`` or ``=`` for ``value`` against ``reference``.
+
+    Savings change in percentage points (``+0.7``): a percentage of a percentage misleads.
 
     One decimal below 10%, whole percents above; ``=`` when the change rounds to nothing.
     """
     if metric.relative_in_points:
         points = (value - reference) * 100
-        return "=" if round(points, 1) == 0 else f"{points:+.1f} pt"
+        # The caption says "percentage points": a " pt" in every cell would not fit 80 columns.
+        return "=" if round(points, 1) == 0 else f"{points:+.1f}"
     if reference == 0:
         return "=" if value == 0 else "n/a"
     change = (value / reference - 1) * 100
@@ -342,14 +345,14 @@ def grid_table(
     )
 
 
-def legend(table: GridTable, recommended_note: str = "") -> str:
+def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "") -> str:
     """One line naming the highlighted cells."""
     parts = []
     if table.reference is not None:
         name = "websockets' default" if table.reference == REFERENCE else "the reference"
-        parts.append(f"{label(table.reference)}: {name}")
+        parts.append(f"{reference_mark}{label(table.reference)}, {name}")
     if table.recommended is not None:
-        parts.append(f"★ {label(table.recommended)}: recommended{recommended_note}")
+        parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
     return " · ".join(parts)
 
 
@@ -373,7 +376,7 @@ def markdown_grid(table: GridTable, recommended_note: str = "") -> str:
             cells.append(text)
         rows.append(f"| **{wb}** | " + " | ".join(cells) + " |")
     lines = [f"**{table.caption}**", "", header, align, *rows]
-    extra = [legend(table, recommended_note), *table.notes]
+    extra = [legend(table, recommended_note, reference_mark="bold = "), *table.notes]
     extra = [line for line in extra if line]
     if extra:
         lines += ["", *(f"_{line}_" for line in extra)]
@@ -382,24 +385,37 @@ def markdown_grid(table: GridTable, recommended_note: str = "") -> str:
 
 def rich_grid(table: GridTable, recommended_note: str = "") -> RenderableType:
     """A rich table of the grid with the reference and recommended cells highlighted."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    caption = legend(table, recommended_note)
+    caption = legend(table, recommended_note, reference_mark="◆ = ")
     if table.notes:
         caption = " · ".join([caption, *table.notes]) if caption else " · ".join(table.notes)
-    grid = Table(title=table.caption, caption=caption or None, title_justify="left")
-    grid.add_column("wb \\ ml", justify="right", style="bold")
+    # No vertical rules and a star glued to its number: a full 7 x 9 grid fits 80 columns.
+    grid = Table(
+        title=table.caption,
+        caption=caption or None,
+        title_justify="left",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        min_width=60,
+    )
+    grid.add_column("wb\\ml", justify="right", style="bold", no_wrap=True)
     for ml in table.mem_levels:
-        grid.add_column(str(ml), justify="right")
+        grid.add_column(str(ml), justify="right", no_wrap=True)
     for wb in table.window_bits:
         row: list[Text | str] = [str(wb)]
         for ml in table.mem_levels:
             text = table.text((wb, ml))
             style = ""
             if (wb, ml) == table.recommended:
-                text, style = f"★ {text}", "bold green"
+                text, style = f"★{text}", "bold green"
             if (wb, ml) == table.reference:
+                # Reverse video for a terminal, a mark for a pipe or a log that has no colour.
+                text = f"◆{text}"
                 style = "bold reverse" if not style else f"{style} reverse"
             row.append(Text(text, style=style or ("dim" if text == MISSING else "")))
         grid.add_row(*row)
@@ -466,17 +482,27 @@ def compare_notes(old: Run, new: Run) -> list[str]:
 # recommend: rendering -----------------------------------------------------------------------------
 
 
-def _rows(decision: Decision, verdict: Verdict | None) -> Iterable[tuple[str, Cell]]:
+def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]:
+    """The cells a recommendation talks about, each once, with every role it plays."""
+    roles: list[tuple[str, Cell]] = []
     if decision.chosen is not None:
-        yield "recommended", decision.chosen
-    if decision.best is not None and decision.best is not decision.chosen:
-        yield "smallest in budget", decision.best
+        roles.append(("recommended", decision.chosen))
+    if decision.best is not None:
+        roles.append(("smallest in budget", decision.best))
     if decision.closest is not None:
-        yield "closest (over budget)", decision.closest
+        roles.append(("closest (over budget)", decision.closest))
     if verdict is not None:
-        yield "checked", verdict.cell
+        roles.append(("checked", verdict.cell))
     if decision.reference is not None:
-        yield "websockets default", decision.reference
+        name = "websockets default" if label(decision.reference) == label(REFERENCE) else "ref"
+        roles.append((name, decision.reference))
+    merged: dict[str, tuple[list[str], Cell]] = {}
+    for name, cell in roles:
+        merged.setdefault(label(cell), ([], cell))[0].append(name)
+    return [(", ".join(names), cell) for names, cell in merged.values()]
+
+
+_COMPARISON_HEADERS = ("", "wb:ml", "memory", "compressed", "savings", "compress")
 
 
 def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
@@ -496,17 +522,13 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
         mark = "✅" if verdict.ok else "❌"
         lines += [f"{mark} **{verdict.reason}**", ""]
     lines += [
-        f"_{corpus_caption(run)} · {decision.slice_description}_",
+        f"_{corpus_caption(run)} · {decision.slice_description}; "
+        "memory is per connection (compressor + decompressor, observed)_",
         "",
-        "| | wb:ml | per connection | compressed | savings | compress |",
+        "| " + " | ".join(_COMPARISON_HEADERS) + " |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    seen = set()
     for name, cell in _rows(decision, verdict):
-        key = (name, label(cell))
-        if key in seen:
-            continue
-        seen.add(key)
         lines.append(f"| {name} | " + " | ".join(_comparison_cells(cell)) + " |")
     lines += ["", *(f"- {line}" for line in decision.explanation)]
     lines += [f"- ⚠️ {warning}" for warning in decision.warnings]
@@ -518,7 +540,6 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
     from rich.console import Group
     from rich.markup import escape
     from rich.padding import Padding
-    from rich.syntax import Syntax
     from rich.table import Table
     from rich.text import Text
 
@@ -531,13 +552,11 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         head.append("No setting fits the constraints", style="bold red")
     parts.append(head)
     table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
-    for header in ("", "wb:ml", "per connection", "compressed", "savings", "compress"):
-        table.add_column(header, justify="left" if header in ("", "wb:ml") else "right")
-    seen = set()
+    for header in _COMPARISON_HEADERS:
+        table.add_column(
+            header, justify="left" if header in ("", "wb:ml") else "right", no_wrap=True
+        )
     for name, cell in _rows(decision, verdict):
-        if (name, label(cell)) in seen:
-            continue
-        seen.add((name, label(cell)))
         table.add_row(name, *_comparison_cells(cell))
     parts.append(Padding(table, (1, 0, 1, 2)))
     for line in decision.explanation:
@@ -548,12 +567,12 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         parts.append(Text(""))
         parts.append(Text("Fleet", style="bold"))
         for line in decision.fleet:
-            parts.append(Text(f"  {line}"))
-    if decision.snippets:
+            parts.append(Text(f"• {line}"))
+    for title, (_, code) in decision.snippets.items():
+        # Plain, unwrapped, unindented: a snippet must survive copy and paste as it is.
         parts.append(Text(""))
-        for title, (lexer, code) in decision.snippets.items():
-            parts.append(Text(title, style="bold"))
-            parts.append(Padding(Syntax(code, lexer, theme="ansi_dark", word_wrap=True), (0, 2)))
+        parts.append(Text(title, style="bold"))
+        parts.append(Text(code, no_wrap=True, overflow="ignore"))
     if verdict is not None:
         style = "bold green" if verdict.ok else "bold red"
         parts.append(Text(""))
