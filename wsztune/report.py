@@ -482,13 +482,23 @@ def compare_notes(old: Run, new: Run) -> list[str]:
 # recommend: rendering -----------------------------------------------------------------------------
 
 
+_SHORT_ROLES = {
+    "recommended": "recommended",
+    "smallest that fits": "smallest",
+    "closest (over budget)": "closest",
+    "checked": "checked",
+    "websockets default": "default",
+    "ref": "ref",
+}
+
+
 def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]:
     """The cells a recommendation talks about, each once, with every role it plays."""
     roles: list[tuple[str, Cell]] = []
     if decision.chosen is not None:
         roles.append(("recommended", decision.chosen))
     if decision.best is not None:
-        roles.append(("smallest in budget", decision.best))
+        roles.append(("smallest that fits", decision.best))
     if decision.closest is not None:
         roles.append(("closest (over budget)", decision.closest))
     if verdict is not None:
@@ -499,7 +509,11 @@ def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]
     merged: dict[str, tuple[list[str], Cell]] = {}
     for name, cell in roles:
         merged.setdefault(label(cell), ([], cell))[0].append(name)
-    return [(", ".join(names), cell) for names, cell in merged.values()]
+    # One row per cell; a cell with two roles keeps short names so the table fits 80 columns.
+    return [
+        (names[0] if len(names) == 1 else " & ".join(_SHORT_ROLES[n] for n in names), cell)
+        for names, cell in merged.values()
+    ]
 
 
 _COMPARISON_HEADERS = ("", "wb:ml", "memory", "compressed", "savings", "compress")
