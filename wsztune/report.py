@@ -485,7 +485,7 @@ def compare_notes(old: Run, new: Run) -> list[str]:
 _SHORT_ROLES = {
     "recommended": "recommended",
     "smallest that fits": "smallest",
-    "closest (over budget)": "closest",
+    "closest": "closest",
     "checked": "checked",
     "websockets default": "default",
     "ref": "ref",
@@ -500,7 +500,7 @@ def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]
     if decision.best is not None:
         roles.append(("smallest that fits", decision.best))
     if decision.closest is not None:
-        roles.append(("closest (over budget)", decision.closest))
+        roles.append(("closest", decision.closest))
     if verdict is not None:
         roles.append(("checked", verdict.cell))
     if decision.reference is not None:
