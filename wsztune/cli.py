@@ -475,3 +475,414 @@ def _print_live(result: Any) -> None:
         f"{result.memory_difference:+.1%} (tolerance {result.tolerance:.0%}); websockets "
         f"{result.websockets_version}, zlib {result.zlib_version}, {result.duration_seconds:.1f} s"
     )
+
+
+# wsztune table, plot, recommend, compare: read a saved run, never re-run the codec ----------------
+
+RESULTS_HELP = "Results file to read [default: the newest in --results-dir]."
+METRIC_NAMES = ("savings", "size", "time", "decompress-time", "memory", "memory-theory")
+
+
+def _results_options(command: Any) -> Any:
+    """``--results FILE`` and ``--results-dir DIR``, shared by every reading command."""
+    command = click.option(
+        "--results-dir",
+        type=click.Path(path_type=Path),
+        default=Path("results"),
+        show_default=True,
+        help="Where to look for the newest run.",
+    )(command)
+    return click.option(
+        "--results", "results_path", type=click.Path(path_type=Path), help=RESULTS_HELP
+    )(command)
+
+
+def _slice_options(command: Any) -> Any:
+    """Which level/strategy/takeover slice of a run the grids show (when a run has several)."""
+    command = click.option(
+        "--context-takeover",
+        "slice_takeover",
+        type=click.Choice(["on", "off"]),
+        help="Slice to show when the run swept both [default: on].",
+    )(command)
+    command = click.option(
+        "--strategy", "slice_strategy", help="Slice to show [default: the run's first]."
+    )(command)
+    return click.option(
+        "--level", "slice_level", type=int, help="Slice to show [default: the run's first]."
+    )(command)
+
+
+def _budget_option(command: Any) -> Any:
+    return click.option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Memory budget per connection, compressor + decompressor, observed: "
+        "65536, 64KiB, 64KB, 1.5MiB (a bare K or M is refused as ambiguous).",
+    )(command)
+
+
+def _metric_option(default: tuple[str, ...], what: str) -> Any:
+    return click.option(
+        "--metric",
+        "metrics",
+        type=click.Choice(METRIC_NAMES),
+        multiple=True,
+        help=f"{what}; repeat for several [default: {', '.join(default)}].",
+    )
+
+
+def _load_run(results_path: Path | None, results_dir: Path) -> Any:
+    from wsztune import results
+
+    return results.load_newest_or(results_path, str(results_dir))
+
+
+def _select(run: Any, level: int | None, strategy: str | None, takeover: str | None) -> Any:
+    from wsztune.report import select_slice
+
+    return select_slice(run, level, strategy, None if takeover is None else takeover == "on")
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(f"wsztune: warning: {line}", err=True)
+
+
+def _setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
+    from wsztune.codec import parse_setting
+    from wsztune.errors import SettingError
+
+    if text is None:
+        return None
+    try:
+        return parse_setting(text)
+    except SettingError as error:
+        raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
+
+
+def _check_arg(text: str | None) -> tuple[int, int] | None:
+    # Only the shape here: whether the setting is in the run's grid is for recommend.check to
+    # say, naming the grid's range, once the run is loaded.
+    if text is None:
+        return None
+    parts = text.strip().split(":")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise click.BadParameter(
+            f"a setting is WINDOW_BITS:MEM_LEVEL, such as 12:5, not {text!r}",
+            param_hint="'--check'",
+        )
+    return int(parts[0]), int(parts[1])
+
+
+def _size_arg(text: str | None) -> int | None:
+    from wsztune.recommend import parse_size
+
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except WsztuneError as error:
+        raise click.BadParameter(
+            str(error).removeprefix("--max-memory "), param_hint="'--max-memory'"
+        ) from None
+
+
+def _highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -> tuple[Any, str]:
+    """The recommendation the grids mark with a star, and the words that qualify it."""
+    from wsztune.recommend import Constraints, recommend
+    from wsztune.report import format_bytes
+
+    decision = recommend(slice_, Constraints(max_memory=max_memory, reference=reference))
+    if decision.chosen is None:
+        return decision, ""
+    if max_memory is None:
+        return decision, " with no memory budget (set one with --max-memory)"
+    return decision, f" within {format_bytes(max_memory)} per connection"
+
+
+@cli.command()
+@_metric_option(("savings", "time", "memory"), "Grid to show")
+@click.option(
+    "--relative-to",
+    metavar="WB:ML",
+    is_flag=False,
+    flag_value="12:5",
+    help="Show each cell against this one (+10%, -4%, =); alone, against 12:5 "
+    "(websockets' default). Savings change in percentage points.",
+)
+@click.option(
+    "--markdown", is_flag=True, help="GitHub-flavoured markdown (PR comment, job summary)."
+)
+@click.option("--csv", "as_csv", is_flag=True, help="Long form: one row per cell, every field.")
+@_budget_option
+@_results_options
+@_slice_options
+def table(
+    metrics: tuple[str, ...],
+    relative_to: str | None,
+    markdown: bool,
+    as_csv: bool,
+    max_memory: str | None,
+    results_path: Path | None,
+    results_dir: Path,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+) -> None:
+    """Grids of a saved run: windowBits down, memLevel across, one grid per metric.
+
+    The reference cell (12:5, or --relative-to) is highlighted, and so is the cell
+    `wsztune recommend` would choose (within --max-memory, when given).
+    """
+    if markdown and as_csv:
+        raise click.UsageError("choose one of --markdown and --csv")
+    reference = _setting_arg(relative_to, "--relative-to")
+    budget = _size_arg(max_memory)
+    run = _load_run(results_path, results_dir)
+    from wsztune import report
+
+    if as_csv:
+        _warn(report.run_warnings(run))
+        click.echo(report.csv_long(run), nl=False)
+        return
+    slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
+    _warn(report.run_warnings(run, slice_))
+    decision, note = _highlight(slice_, budget, reference or report.REFERENCE)
+    recommended = (
+        None
+        if decision.chosen is None
+        else (decision.chosen["window_bits"], decision.chosen["mem_level"])
+    )
+    tables = [
+        report.grid_table(
+            run,
+            slice_,
+            report.METRICS[name],
+            relative_to=reference,
+            reference=reference or report.REFERENCE,
+            recommended=recommended,
+        )
+        for name in (metrics or report.DEFAULT_METRICS)
+    ]
+    if markdown:
+        click.echo("\n\n".join(report.markdown_grid(t, note) for t in tables))
+        return
+    from wsztune.console import stdout_console
+
+    console = stdout_console()
+    for index, grid in enumerate(tables):
+        if index:
+            console.print()
+        console.print(report.rich_grid(grid, note))
+
+
+@cli.command()
+@_metric_option(METRIC_NAMES, "Heatmap to draw")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["png", "svg"]),
+    multiple=True,
+    help="Image format; repeat for both [default: png].",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for the images [default: next to the results file].",
+)
+@_budget_option
+@_results_options
+@_slice_options
+def plot(
+    metrics: tuple[str, ...],
+    formats: tuple[str, ...],
+    output: Path | None,
+    max_memory: str | None,
+    results_path: Path | None,
+    results_dir: Path,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+) -> None:
+    """Heatmaps (one per metric) and a Pareto chart of memory against size, as images.
+
+    Prints the paths written. Works without a display (matplotlib's Agg canvas).
+    """
+    budget = _size_arg(max_memory)
+    run = _load_run(results_path, results_dir)
+    from wsztune import report
+
+    slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
+    _warn(report.run_warnings(run, slice_))
+    decision, _ = _highlight(slice_, budget, report.REFERENCE)
+    directory = output or (run.path.parent if run.path is not None else Path("."))
+    from wsztune import plots
+
+    try:
+        written = plots.write_plots(
+            run,
+            slice_,
+            directory,
+            metrics=metrics or METRIC_NAMES,
+            formats=formats or ("png",),
+            decision=decision,
+        )
+    except OSError as error:
+        raise WsztuneError(
+            f"{directory}: cannot write images there ({error.strerror or error}); "
+            "choose another place with --output"
+        ) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@cli.command()
+@_budget_option
+@click.option(
+    "--max-time-ratio",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="R",
+    help="Compress time at most R times the reference cell's (e.g. 1.5).",
+)
+@click.option(
+    "--connections", type=click.IntRange(min=1), metavar="N", help="Print the fleet cost."
+)
+@click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
+@click.option(
+    "--cliff",
+    default="10%",
+    show_default=True,
+    help="A cell is on a cliff edge when one step down compresses this much worse.",
+)
+@click.option(
+    "--relative-to",
+    "reference_text",
+    default="12:5",
+    show_default=True,
+    metavar="WB:ML",
+    help="Reference cell for comparisons and --max-time-ratio (websockets' default).",
+)
+@click.option(
+    "--check",
+    "check_text",
+    metavar="WB:ML",
+    help="CI gate: exit 1 unless this setting fits and is within --tolerance of the choice.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@_results_options
+@_slice_options
+def recommend(
+    max_memory: str | None,
+    max_time_ratio: float | None,
+    connections: int | None,
+    tolerance: str,
+    cliff: str,
+    reference_text: str,
+    check_text: str | None,
+    as_json: bool,
+    results_path: Path | None,
+    results_dir: Path,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+) -> None:
+    """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
+
+    Among the cells within --max-memory (and --max-time-ratio), take those within --tolerance
+    of the smallest output, drop those on a cliff edge, and keep the one needing the least
+    memory. Exit codes: 0 fine, 1 check failed or nothing fits, 2 usage error.
+    """
+    import json
+    import os
+
+    from wsztune import recommend as recommend_module
+    from wsztune import report
+    from wsztune.errors import CheckFailed
+
+    budget = _size_arg(max_memory)
+    try:
+        tolerance_value = recommend_module.parse_fraction(tolerance, "--tolerance")
+        cliff_value = recommend_module.parse_fraction(cliff, "--cliff")
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
+    reference = _setting_arg(reference_text, "--relative-to")
+    checked = _check_arg(check_text)
+    run = _load_run(results_path, results_dir)
+    slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
+    _warn(report.run_warnings(run, slice_))
+    constraints = recommend_module.Constraints(
+        max_memory=budget,
+        max_time_ratio=max_time_ratio,
+        tolerance=tolerance_value,
+        cliff=cliff_value,
+        reference=reference or report.REFERENCE,
+        connections=connections,
+    )
+    decision = recommend_module.recommend(slice_, constraints)
+    verdict = None
+    if checked is not None:
+        verdict = recommend_module.check(decision, *checked, tolerance_value)
+
+    if as_json:
+        document = recommend_module.decision_json(decision, verdict)
+        document["results"] = str(run.path) if run.path else None
+        document["partial"] = run.partial
+        click.echo(json.dumps(document, indent=2))
+    else:
+        from wsztune.console import stdout_console
+
+        stdout_console().print(report.decision_renderable(decision, verdict), soft_wrap=True)
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as stream:
+                stream.write(report.decision_markdown(decision, run, verdict) + "\n")
+        except OSError as error:
+            _warn([f"cannot append to GITHUB_STEP_SUMMARY {summary}: {error}"])
+
+    if decision.chosen is None:
+        raise CheckFailed(decision.reason)
+    if verdict is not None and not verdict.ok:
+        raise CheckFailed(f"check failed: {verdict.reason}")
+
+
+@cli.command()
+@click.argument("old_path", metavar="OLD", type=click.Path(path_type=Path))
+@click.argument("new_path", metavar="NEW", type=click.Path(path_type=Path))
+@_metric_option(("savings", "time", "memory"), "Grid to compare")
+@click.option("--markdown", is_flag=True, help="GitHub-flavoured markdown.")
+@_slice_options
+def compare(
+    old_path: Path,
+    new_path: Path,
+    metrics: tuple[str, ...],
+    markdown: bool,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+) -> None:
+    """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib)."""
+    from wsztune import report, results
+
+    old, new = results.load(old_path), results.load(new_path)
+    old_slice = _select(old, slice_level, slice_strategy, slice_takeover)
+    new_slice = _select(new, slice_level, slice_strategy, slice_takeover)
+    _warn([f"OLD: {w}" for w in report.run_warnings(old, old_slice)])
+    _warn([f"NEW: {w}" for w in report.run_warnings(new, new_slice)])
+    tables = [
+        report.compare_table(old, old_slice, new, new_slice, report.METRICS[name])
+        for name in (metrics or report.DEFAULT_METRICS)
+    ]
+    if markdown:
+        click.echo("\n\n".join(report.markdown_grid(t) for t in tables))
+        return
+    from wsztune.console import stdout_console
+
+    console = stdout_console()
+    for index, grid in enumerate(tables):
+        if index:
+            console.print()
+        console.print(report.rich_grid(grid))

@@ -1,15 +1,29 @@
-"""Tables from a Run: terminal (rich), markdown and CSV. Never re-runs the codec."""
+"""Tables from a Run: terminal (rich), markdown and CSV. Never re-runs the codec.
+
+Everything here returns strings or rich renderables; the CLI prints them. A run may sweep several
+levels, strategies or context-takeover values: the grids show one *slice* of it (one of each),
+chosen with :func:`select_slice`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wsztune.errors import WsztuneError
 from wsztune.results import Run
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from wsztune.recommend import Decision, Verdict
     from wsztune.stats import CorpusStats
 
 REFERENCE = (12, 5)  # python-websockets' serve() default: 12 window bits, memLevel 5
+
+Cell = dict[str, Any]
+Key = tuple[int, int]
 
 
 def format_bytes(value: float) -> str:
@@ -22,15 +36,563 @@ def format_bytes(value: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _summary_rows(run: Run) -> list[tuple[str, dict[str, Any]]]:
-    smallest = sorted(
-        run.cells, key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"])
+def label(key: Key | Cell) -> str:
+    """``WB:ML`` of a cell or a ``(wb, ml)`` pair, as users type it."""
+    if isinstance(key, dict):
+        return f"{key['window_bits']}:{key['mem_level']}"
+    return f"{key[0]}:{key[1]}"
+
+
+def describe_values(values: Sequence[int]) -> str:
+    """``9-13`` for a contiguous run of integers, else ``9,12,15``."""
+    values = sorted(values)
+    if not values:
+        return "none"
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}-{values[-1]}"
+    return ",".join(str(value) for value in values)
+
+
+# Slices and grids ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The cells of a run that share one level, strategy and context-takeover value.
+
+    ``window_bits`` and ``mem_levels`` are the grid's axes: the values planned in the run's
+    metadata and the values present in its cells, so that an interrupted (partial) run shows
+    its missing cells as gaps rather than hiding them.
+    """
+
+    level: int
+    strategy: str
+    context_takeover: bool
+    cells: dict[Key, Cell]
+    window_bits: tuple[int, ...]
+    mem_levels: tuple[int, ...]
+    other_slices: int = 0
+
+    def get(self, key: Key) -> Cell | None:
+        """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
+        return self.cells.get(key)
+
+    @property
+    def description(self) -> str:
+        """``level -1, strategy default, context takeover on``."""
+        takeover = "on" if self.context_takeover else "off"
+        return f"level {self.level}, strategy {self.strategy}, context takeover {takeover}"
+
+    @property
+    def grid_description(self) -> str:
+        """``windowBits 9-13 x memLevel 1,3,5,8``."""
+        return (
+            f"windowBits {describe_values(self.window_bits)} x "
+            f"memLevel {describe_values(self.mem_levels)}"
+        )
+
+    def step_down(self, key: Key, axis: int) -> Key | None:
+        """The next smaller grid value on ``axis`` (0: windowBits, 1: memLevel), if any.
+
+        "One step down" means within this run's grid: on a grid of 9,12,15 the step below 12
+        is 9. Cliffs are judged only against measured neighbours.
+        """
+        values = self.window_bits if axis == 0 else self.mem_levels
+        lower = [value for value in values if value < key[axis]]
+        if not lower:
+            return None
+        return (max(lower), key[1]) if axis == 0 else (key[0], max(lower))
+
+
+def select_slice(
+    run: Run,
+    level: int | None = None,
+    strategy: str | None = None,
+    context_takeover: bool | None = None,
+) -> Slice:
+    """One level x strategy x takeover slice of ``run``.
+
+    Defaults: the run's first level and strategy (grid order) and context takeover on when the
+    run has it (what servers use), else off.
+    """
+    cells = run.cells
+    level = cells[0]["level"] if level is None else level
+    strategy = cells[0]["strategy"] if strategy is None else strategy
+    if context_takeover is None:
+        context_takeover = any(cell["context_takeover"] for cell in cells)
+    chosen = [
+        cell
+        for cell in cells
+        if cell["level"] == level
+        and cell["strategy"] == strategy
+        and cell["context_takeover"] == context_takeover
+    ]
+    if not chosen:
+        available = sorted(
+            {
+                f"level {c['level']}, strategy {c['strategy']}, "
+                f"context takeover {'on' if c['context_takeover'] else 'off'}"
+                for c in cells
+            }
+        )
+        raise WsztuneError(
+            f"the run has no cells with level {level}, strategy {strategy}, context takeover "
+            f"{'on' if context_takeover else 'off'}; it has: {'; '.join(available)}"
+        )
+    by_key: dict[Key, Cell] = {}
+    for cell in chosen:
+        by_key.setdefault((cell["window_bits"], cell["mem_level"]), cell)
+    planned = run.meta.get("grid") or {}
+    window_bits = set(planned.get("window_bits") or ()) | {key[0] for key in by_key}
+    mem_levels = set(planned.get("mem_levels") or ()) | {key[1] for key in by_key}
+    slices = {(c["level"], c["strategy"], c["context_takeover"]) for c in cells}
+    return Slice(
+        level=level,
+        strategy=strategy,
+        context_takeover=context_takeover,
+        cells=by_key,
+        window_bits=tuple(sorted(window_bits)),
+        mem_levels=tuple(sorted(mem_levels)),
+        other_slices=len(slices) - 1,
     )
-    rows = [("smallest", cell) for cell in smallest[:3]]
-    reference = run.find(*REFERENCE)
-    if reference is not None:
-        rows.append(("websockets default", reference))
-    return rows
+
+
+def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
+    """Warnings a reader must see before trusting the grids: partial run, hidden slices."""
+    warnings = []
+    if run.partial:
+        done, planned = run.meta.get("cells", len(run.cells)), run.meta.get("cells_planned", "?")
+        warnings.append(
+            f"partial run: only {done} of {planned} cells were measured (interrupted); "
+            "missing cells show as '·'"
+        )
+    if slice_ is not None and slice_.other_slices:
+        warnings.append(
+            f"the run has {slice_.other_slices + 1} level/strategy/context-takeover slices; "
+            f"showing {slice_.description} (choose with --level, --strategy, --context-takeover)"
+        )
+    return warnings
+
+
+def corpus_caption(run: Run) -> str:
+    """``websockets-commits: 1,837 messages, 2.3 MiB``."""
+    corpus = run.meta.get("corpus", {})
+    name = corpus.get("name") or "corpus"
+    messages = corpus.get("messages")
+    raw = corpus.get("raw_bytes")
+    if messages is None or raw is None:
+        return str(name)
+    return f"{name}: {messages:,} messages, {format_bytes(raw)}"
+
+
+# Metrics ------------------------------------------------------------------------------------------
+
+
+def _format_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    if ms < 1:
+        return f"{ms:.2f}"
+    if ms < 100:
+        return f"{ms:.1f}"
+    return f"{ms:.0f}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One grid a user can ask for: where its number comes from and how it reads."""
+
+    name: str
+    field: str
+    title: str
+    unit: str
+    format: Callable[[float], str]
+    # Every metric but savings is "bigger is worse"; charts and arrows depend on it.
+    bigger_is_worse: bool = True
+    # Savings are a percentage already: their change is in percentage points, not in percent.
+    relative_in_points: bool = False
+
+    def value(self, cell: Cell) -> float:
+        """The number this metric reads from ``cell``."""
+        return float(cell[self.field])
+
+
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        Metric(
+            "savings",
+            "savings",
+            "savings",
+            "1 - compressed/raw, %",
+            lambda v: f"{v:.1%}",
+            bigger_is_worse=False,
+            relative_in_points=True,
+        ),
+        Metric("size", "compressed_bytes", "compressed size", "bytes", lambda v: f"{v:,.0f}"),
+        Metric(
+            "time",
+            "compress_seconds",
+            "compress time",
+            "ms for the whole corpus, median",
+            _format_ms,
+        ),
+        Metric(
+            "decompress-time",
+            "decompress_seconds",
+            "decompress time",
+            "ms for the whole corpus, median",
+            _format_ms,
+        ),
+        Metric(
+            "memory",
+            "connection_memory",
+            "memory per connection",
+            "KiB, compressor + decompressor, observed",
+            lambda v: f"{v / 1024:.1f}",
+        ),
+        Metric(
+            "memory-theory",
+            "connection_memory_theoretical",
+            "memory per connection, theory",
+            "KiB, zlib's formula",
+            lambda v: f"{v / 1024:.1f}",
+        ),
+    )
+}
+DEFAULT_METRICS = ("savings", "time", "memory")
+MISSING = "·"
+
+
+def relative_text(metric: Metric, value: float, reference: float) -> str:
+    """``+10%``, ``-4.2%`` or ``=`` for ``value`` against ``reference``.
+
+    Savings change in percentage points (``+0.7``): a percentage of a percentage misleads.
+
+    One decimal below 10%, whole percents above; ``=`` when the change rounds to nothing.
+    """
+    if metric.relative_in_points:
+        points = (value - reference) * 100
+        # The caption says "percentage points": a " pt" in every cell would not fit 80 columns.
+        return "=" if round(points, 1) == 0 else f"{points:+.1f}"
+    if reference == 0:
+        return "=" if value == 0 else "n/a"
+    change = (value / reference - 1) * 100
+    if round(change, 1) == 0:
+        return "="
+    return f"{change:+.1f}%" if abs(change) < 10 else f"{change:+.0f}%"
+
+
+@dataclass(frozen=True)
+class GridTable:
+    """One metric's grid as text: rows are window bits, columns memLevel. Rendered 3 ways."""
+
+    metric: Metric
+    caption: str
+    window_bits: tuple[int, ...]
+    mem_levels: tuple[int, ...]
+    values: dict[Key, str]
+    reference: Key | None = None
+    recommended: Key | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def text(self, key: Key) -> str:
+        """The cell's text, or the missing-cell mark."""
+        return self.values.get(key, MISSING)
+
+
+def grid_table(
+    run: Run,
+    slice_: Slice,
+    metric: Metric,
+    *,
+    relative_to: Key | None = None,
+    reference: Key = REFERENCE,
+    recommended: Key | None = None,
+) -> GridTable:
+    """The grid of ``metric`` over ``slice_``, absolute or relative to the ``relative_to`` cell.
+
+    When ``relative_to`` is not in the grid (a partial grid), values stay absolute and the
+    caption says why instead of failing.
+    """
+    notes: list[str] = []
+    base = slice_.get(relative_to) if relative_to is not None else None
+    if relative_to is not None and base is None:
+        notes.append(
+            f"{label(relative_to)} is not in this run ({slice_.grid_description}): "
+            "absolute values shown"
+        )
+    values: dict[Key, str] = {}
+    for key, cell in slice_.cells.items():
+        if base is not None:
+            values[key] = relative_text(metric, metric.value(cell), metric.value(base))
+        else:
+            values[key] = metric.format(metric.value(cell))
+    if base is not None:
+        how = "percentage points" if metric.relative_in_points else "change"
+        unit = f"{how} against {label(relative_to)}"  # type: ignore[arg-type]
+        reference = relative_to  # type: ignore[assignment]
+    else:
+        unit = metric.unit
+    caption = f"{metric.title} ({unit}) · {corpus_caption(run)} · {slice_.description}"
+    return GridTable(
+        metric=metric,
+        caption=caption,
+        window_bits=slice_.window_bits,
+        mem_levels=slice_.mem_levels,
+        values=values,
+        reference=reference if slice_.get(reference) is not None else None,
+        recommended=recommended,
+        notes=notes,
+    )
+
+
+def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "") -> str:
+    """One line naming the highlighted cells."""
+    parts = []
+    if table.reference is not None:
+        name = "websockets' default" if table.reference == REFERENCE else "the reference"
+        parts.append(f"{reference_mark}{label(table.reference)}, {name}")
+    if table.recommended is not None:
+        parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
+    return " · ".join(parts)
+
+
+def markdown_grid(table: GridTable, recommended_note: str = "") -> str:
+    """GitHub-flavoured markdown: a bold caption line, the table, a legend line.
+
+    The reference cell is bold and the recommended one carries a ★, which renders in a PR
+    comment or a job summary as-is.
+    """
+    header = "| wb \\ ml | " + " | ".join(str(ml) for ml in table.mem_levels) + " |"
+    align = "|---:|" + "---:|" * len(table.mem_levels)
+    rows = []
+    for wb in table.window_bits:
+        cells = []
+        for ml in table.mem_levels:
+            text = table.text((wb, ml))
+            if (wb, ml) == table.recommended:
+                text = f"{text} ★"
+            if (wb, ml) == table.reference:
+                text = f"**{text}**"
+            cells.append(text)
+        rows.append(f"| **{wb}** | " + " | ".join(cells) + " |")
+    lines = [f"**{table.caption}**", "", header, align, *rows]
+    extra = [legend(table, recommended_note, reference_mark="bold = "), *table.notes]
+    extra = [line for line in extra if line]
+    if extra:
+        lines += ["", *(f"_{line}_" for line in extra)]
+    return "\n".join(lines)
+
+
+def rich_grid(table: GridTable, recommended_note: str = "") -> RenderableType:
+    """A rich table of the grid with the reference and recommended cells highlighted."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    caption = legend(table, recommended_note, reference_mark="◆ = ")
+    if table.notes:
+        caption = " · ".join([caption, *table.notes]) if caption else " · ".join(table.notes)
+    # No vertical rules and a star glued to its number: a full 7 x 9 grid fits 80 columns.
+    grid = Table(
+        title=table.caption,
+        caption=caption or None,
+        title_justify="left",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        min_width=60,
+    )
+    grid.add_column("wb\\ml", justify="right", style="bold", no_wrap=True)
+    for ml in table.mem_levels:
+        grid.add_column(str(ml), justify="right", no_wrap=True)
+    for wb in table.window_bits:
+        row: list[Text | str] = [str(wb)]
+        for ml in table.mem_levels:
+            text = table.text((wb, ml))
+            style = ""
+            if (wb, ml) == table.recommended:
+                text, style = f"★{text}", "bold green"
+            if (wb, ml) == table.reference:
+                # Reverse video for a terminal, a mark for a pipe or a log that has no colour.
+                text = f"◆{text}"
+                style = "bold reverse" if not style else f"{style} reverse"
+            row.append(Text(text, style=style or ("dim" if text == MISSING else "")))
+        grid.add_row(*row)
+    return grid
+
+
+def csv_long(run: Run) -> str:
+    """Every cell of the run (every slice), one row each, every field of the results file."""
+    return run.frame().to_csv(index=False, lineterminator="\n")
+
+
+# compare ------------------------------------------------------------------------------------------
+
+
+def compare_table(
+    old: Run, old_slice: Slice, new: Run, new_slice: Slice, metric: Metric
+) -> GridTable:
+    """The change of ``metric`` from ``old`` to ``new``, cell by cell, on the union of grids.
+
+    Cells measured in only one of the runs show as missing.
+    """
+    window_bits = tuple(sorted(set(old_slice.window_bits) | set(new_slice.window_bits)))
+    mem_levels = tuple(sorted(set(old_slice.mem_levels) | set(new_slice.mem_levels)))
+    values: dict[Key, str] = {}
+    for key, cell in new_slice.cells.items():
+        before = old_slice.get(key)
+        if before is not None:
+            values[key] = relative_text(metric, metric.value(cell), metric.value(before))
+    how = "percentage points" if metric.relative_in_points else "change"
+    caption = (
+        f"{metric.title} ({how}, new against old) · old {corpus_caption(old)} · "
+        f"new {corpus_caption(new)}"
+    )
+    notes = compare_notes(old, new)
+    if old_slice.description != new_slice.description:
+        notes.append(f"old: {old_slice.description}; new: {new_slice.description}")
+    return GridTable(
+        metric=metric,
+        caption=caption,
+        window_bits=window_bits,
+        mem_levels=mem_levels,
+        values=values,
+        notes=notes,
+    )
+
+
+def compare_notes(old: Run, new: Run) -> list[str]:
+    """What changed between two runs besides the numbers: corpus, zlib, codec, machine."""
+    notes = []
+    old_corpus, new_corpus = old.meta.get("corpus", {}), new.meta.get("corpus", {})
+    if old_corpus.get("sha256") != new_corpus.get("sha256"):
+        notes.append("the corpora differ")
+    for key, what in (
+        ("codec", "codec"),
+        ("codec_version", "codec version"),
+        ("zlib_runtime_version", "zlib"),
+        ("cpu", "CPU (times are not comparable)"),
+    ):
+        if old.meta.get(key) != new.meta.get(key):
+            notes.append(f"{what}: {old.meta.get(key)} → {new.meta.get(key)}")
+    return notes
+
+
+# recommend: rendering -----------------------------------------------------------------------------
+
+
+_SHORT_ROLES = {
+    "recommended": "recommended",
+    "smallest that fits": "smallest",
+    "closest": "closest",
+    "checked": "checked",
+    "websockets default": "default",
+    "ref": "ref",
+}
+
+
+def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]:
+    """The cells a recommendation talks about, each once, with every role it plays."""
+    roles: list[tuple[str, Cell]] = []
+    if decision.chosen is not None:
+        roles.append(("recommended", decision.chosen))
+    if decision.best is not None:
+        roles.append(("smallest that fits", decision.best))
+    if decision.closest is not None:
+        roles.append(("closest", decision.closest))
+    if verdict is not None:
+        roles.append(("checked", verdict.cell))
+    if decision.reference is not None:
+        name = "websockets default" if label(decision.reference) == label(REFERENCE) else "ref"
+        roles.append((name, decision.reference))
+    merged: dict[str, tuple[list[str], Cell]] = {}
+    for name, cell in roles:
+        merged.setdefault(label(cell), ([], cell))[0].append(name)
+    # One row per cell; a cell with two roles keeps short names so the table fits 80 columns.
+    return [
+        (names[0] if len(names) == 1 else " & ".join(_SHORT_ROLES[n] for n in names), cell)
+        for names, cell in merged.values()
+    ]
+
+
+_COMPARISON_HEADERS = ("", "wb:ml", "memory", "compressed", "savings", "compress")
+
+
+def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
+    return (
+        label(cell),
+        format_bytes(cell["connection_memory"]),
+        f"{cell['compressed_bytes']:,} B",
+        f"{cell['savings']:.1%}",
+        f"{_format_ms(cell['compress_seconds'])} ms",
+    )
+
+
+def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = None) -> str:
+    """A markdown summary of a recommendation (and check), for ``$GITHUB_STEP_SUMMARY``."""
+    lines = ["### wsztune recommend", ""]
+    if verdict is not None:
+        mark = "✅" if verdict.ok else "❌"
+        lines += [f"{mark} **{verdict.reason}**", ""]
+    lines += [
+        f"_{corpus_caption(run)} · {decision.slice_description}; "
+        "memory is per connection (compressor + decompressor, observed)_",
+        "",
+        "| " + " | ".join(_COMPARISON_HEADERS) + " |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, cell in _rows(decision, verdict):
+        lines.append(f"| {name} | " + " | ".join(_comparison_cells(cell)) + " |")
+    lines += ["", *(f"- {line}" for line in decision.explanation)]
+    lines += [f"- ⚠️ {warning}" for warning in decision.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> RenderableType:
+    """Rich text of a recommendation: the cells side by side, the reasons, the snippets."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[RenderableType] = []
+    head = Text()
+    if decision.chosen is not None:
+        head.append(f"Recommended: {label(decision.chosen)}", style="bold green")
+        head.append(f"  ({decision.slice_description})", style="dim")
+    else:
+        head.append("No setting fits the constraints", style="bold red")
+    parts.append(head)
+    table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
+    for header in _COMPARISON_HEADERS:
+        table.add_column(
+            header, justify="left" if header in ("", "wb:ml") else "right", no_wrap=True
+        )
+    for name, cell in _rows(decision, verdict):
+        table.add_row(name, *_comparison_cells(cell))
+    parts.append(Padding(table, (1, 0, 1, 2)))
+    for line in decision.explanation:
+        parts.append(Text.from_markup(f"• {escape(line)}"))
+    for warning in decision.warnings:
+        parts.append(Text.from_markup(f"[yellow]warning:[/] {escape(warning)}"))
+    if decision.fleet:
+        parts.append(Text(""))
+        parts.append(Text("Fleet", style="bold"))
+        for line in decision.fleet:
+            parts.append(Text(f"• {line}"))
+    for title, (_, code) in decision.snippets.items():
+        # Plain, unwrapped, unindented: a snippet must survive copy and paste as it is.
+        parts.append(Text(""))
+        parts.append(Text(title, style="bold"))
+        parts.append(Text(code, no_wrap=True, overflow="ignore"))
+    if verdict is not None:
+        style = "bold green" if verdict.ok else "bold red"
+        parts.append(Text(""))
+        parts.append(Text(f"check: {verdict.reason}", style=style))
+    return Group(*parts)
 
 
 def print_run_summary(run: Run) -> None:
@@ -48,9 +610,9 @@ def print_run_summary(run: Run) -> None:
     )
     for header in ("", "wb:ml", "compressed", "savings", "compress", "per connection"):
         table.add_column(header, justify="left" if header in ("", "wb:ml") else "right")
-    for label, cell in _summary_rows(run):
+    for label_, cell in _summary_rows(run):
         table.add_row(
-            label,
+            label_,
             f"{cell['window_bits']}:{cell['mem_level']}",
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
@@ -91,3 +653,14 @@ def render_corpus_stats(stats: CorpusStats) -> None:
     for name, value in rows:
         table.add_row(name, value)
     stdout_console().print(table)
+
+
+def _summary_rows(run: Run) -> list[tuple[str, dict[str, Any]]]:
+    smallest = sorted(
+        run.cells, key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"])
+    )
+    rows = [("smallest", cell) for cell in smallest[:3]]
+    reference = run.find(*REFERENCE)
+    if reference is not None:
+        rows.append(("websockets default", reference))
+    return rows

@@ -1,0 +1,300 @@
+"""table, plot, recommend, compare through the CLI, on small real runs made in the tests."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from wsztune import results
+from wsztune.cli import cli
+from wsztune.results import CELL_FIELD_NAMES
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, [str(arg) for arg in args], env=env)
+
+
+def markdown_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every markdown table in ``text``: header cells and body rows."""
+    tables, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif current:
+            header, align, *rows = current
+            assert all(set(cell) <= set("-:") for cell in align)
+            assert all(len(row) == len(header) for row in rows)
+            tables.append((header, rows))
+            current = []
+    return tables
+
+
+@pytest.fixture(scope="module")
+def restricted_run(tmp_path_factory: pytest.TempPathFactory, chat_corpus_path: Path) -> Path:
+    """A real run made through the CLI, restricted to windowBits 13-14 x memLevel 4, 6."""
+    out = tmp_path_factory.mktemp("restricted") / "chat-13-14.json"
+    result = invoke(
+        "run", chat_corpus_path, "--window-bits", "13-14", "--mem-level", "4,6",
+        "--repeat", "1", "--min-sample-time", "0", "-j", "1", "-q", "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    return out
+
+
+# table ------------------------------------------------------------------------------------------
+
+
+def test_table_markdown_rows_and_columns(small_run_path: Path) -> None:
+    result = invoke("table", "--results", small_run_path, "--markdown")
+    assert result.exit_code == 0, result.stderr
+    tables = markdown_tables(result.stdout)
+    assert len(tables) == 3  # savings, time, memory
+    for header, rows in tables:
+        assert header == ["wb \\ ml", "1", "3", "5", "8"]
+        assert [row[0].strip("*") for row in rows] == ["9", "10", "11", "12", "13"]
+    assert "★" in result.stdout  # the recommended cell is marked
+    run = results.load(small_run_path)
+    header, rows = tables[0]
+    assert rows[0][1] == f"{run.find(9, 1)['savings']:.1%}"
+
+
+def test_table_relative_markdown(small_run_path: Path) -> None:
+    result = invoke(
+        "table", "--results", small_run_path, "--markdown", "--metric", "size", "--relative-to"
+    )
+    assert result.exit_code == 0, result.stderr
+    [(header, rows)] = markdown_tables(result.stdout)
+    assert rows[3][3] == "**=**"  # 12:5 against itself
+    assert all(cell.strip("*★ ")[0] in "+-=" for row in rows for cell in row[1:])
+
+
+def test_table_rich_default(small_run_path: Path) -> None:
+    result = invoke("table", "--results", small_run_path)
+    assert result.exit_code == 0, result.stderr
+    assert "savings" in result.stdout and "memory per connection" in result.stdout
+    assert "◆" in result.stdout and "websockets' default" in result.stdout
+
+
+def test_table_csv(small_run_path: Path) -> None:
+    result = invoke("table", "--results", small_run_path, "--csv")
+    assert result.exit_code == 0, result.stderr
+    frame = pandas.read_csv(io.StringIO(result.stdout))
+    assert list(frame.columns) == list(CELL_FIELD_NAMES)
+    assert len(frame) == 20
+
+
+def test_table_on_a_restricted_grid(restricted_run: Path) -> None:
+    result = invoke("table", "--results", restricted_run, "--markdown", "--relative-to", "12:5")
+    assert result.exit_code == 0, result.stderr
+    assert "12:5 is not in this run" in result.stdout
+    for header, rows in markdown_tables(result.stdout):
+        assert header == ["wb \\ ml", "4", "6"]
+        assert [row[0].strip("*") for row in rows] == ["13", "14"]
+
+
+def test_table_warns_about_a_partial_run(small_run_path: Path, tmp_path: Path) -> None:
+    document = json.loads(small_run_path.read_text())
+    document["meta"]["partial"] = True
+    document["cells"] = document["cells"][:7]
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(document))
+    result = invoke("table", "--results", partial, "--markdown", "--metric", "size")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: partial run" in result.stderr
+    [(_, rows)] = markdown_tables(result.stdout)
+    assert rows[-1][-1] == "·"
+
+
+def test_table_reads_the_newest_run(small_run_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "x.json").write_bytes(small_run_path.read_bytes())
+    result = invoke("table", "--results-dir", tmp_path / "results", "--markdown")
+    assert result.exit_code == 0, result.stderr
+    assert len(markdown_tables(result.stdout)) == 3
+
+
+def test_table_usage_errors(small_run_path: Path, tmp_path: Path) -> None:
+    result = invoke("table", "--results-dir", tmp_path)
+    assert result.exit_code == 2 and "no results" in result.stderr
+    result = invoke("table", "--results", small_run_path, "--csv", "--markdown")
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# plot -------------------------------------------------------------------------------------------
+
+
+def test_plot_writes_real_images(small_run_path: Path, tmp_path: Path) -> None:
+    result = invoke(
+        "plot", "--results", small_run_path, "-o", tmp_path, "--metric", "savings",
+        "--metric", "memory", "--max-memory", "64KiB",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    paths = [Path(line) for line in result.stdout.split()]
+    assert [p.name for p in paths] == [
+        "chat-run-savings.png",
+        "chat-run-memory.png",
+        "chat-run-pareto.png",
+    ]
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size[0] >= 500 and image.size[1] >= 300
+
+
+def test_plot_svg_next_to_the_run(restricted_run: Path) -> None:
+    result = invoke("plot", "--results", restricted_run, "--format", "svg", "--metric", "time")
+    assert result.exit_code == 0, result.stderr
+    paths = [Path(line) for line in result.stdout.split()]
+    assert all(p.parent == restricted_run.parent and p.suffix == ".svg" for p in paths)
+    assert all(p.read_text().lstrip().startswith("<?xml") for p in paths)
+
+
+# recommend --------------------------------------------------------------------------------------
+
+
+def test_recommend_text(small_run_path: Path) -> None:
+    result = invoke("recommend", "--results", small_run_path, "--max-memory", "64KiB")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Recommended:" in out and "ServerPerMessageDeflateFactory(" in out
+    assert "perMessageDeflate" in out and "DEDICATED_COMPRESSOR_" in out
+
+
+def test_recommend_json_and_fleet(small_run_path: Path) -> None:
+    result = invoke(
+        "recommend", "--results", small_run_path, "--max-memory", "65536", "--json",
+        "--connections", "1000",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["connection_memory"] <= 65536
+    assert {"window_bits", "mem_level", "compressed_bytes", "savings", "reason"} <= set(document)
+    assert document["fleet"] and "check" not in document
+
+
+def test_recommend_check_exit_codes(small_run_path: Path) -> None:
+    base = ("recommend", "--results", small_run_path, "--max-memory", "64KiB", "--json")
+    chosen = json.loads(invoke(*base).stdout)
+    setting = f"{chosen['window_bits']}:{chosen['mem_level']}"
+
+    passed = invoke(*base, "--check", setting)
+    assert passed.exit_code == 0
+    assert json.loads(passed.stdout)["check"]["ok"] is True
+
+    run = results.load(small_run_path)
+    over = next(c for c in run.cells if c["connection_memory"] > 65536)
+    failed = invoke(*base, "--check", f"{over['window_bits']}:{over['mem_level']}")
+    assert failed.exit_code == 1
+    assert json.loads(failed.stdout)["check"]["ok"] is False
+    assert len(failed.stderr.strip().splitlines()) == 1 and "budget" in failed.stderr
+
+    worst = invoke(*base, "--check", "9:1")
+    assert worst.exit_code == 1 and "larger than the recommended" in worst.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--max-memory", "64K"),  # ambiguous unit
+        ("--max-memory", "lots"),
+        ("--check", "15:5"),  # outside the run's grid (9-13)
+        ("--check", "12"),
+        ("--tolerance", "5"),
+    ],
+)
+def test_recommend_usage_errors_exit_2(small_run_path: Path, args: tuple[str, ...]) -> None:
+    result = invoke("recommend", "--results", small_run_path, *args)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("wsztune: error:")
+
+
+def test_recommend_grid_error_names_the_range(small_run_path: Path) -> None:
+    result = invoke("recommend", "--results", small_run_path, "--check", "15:5")
+    assert "windowBits 9-13" in result.stderr and "memLevel 1,3,5,8" in result.stderr
+
+
+def test_recommend_without_a_run_exits_2(tmp_path: Path) -> None:
+    result = invoke("recommend", "--results-dir", tmp_path, "--max-memory", "64KiB")
+    assert result.exit_code == 2 and "no results" in result.stderr
+
+
+def test_recommend_nothing_fits_exits_1(small_run_path: Path) -> None:
+    result = invoke("recommend", "--results", small_run_path, "--max-memory", "1KiB")
+    assert result.exit_code == 1
+    assert "closest" in result.stdout and "closest" in result.stderr
+
+
+def test_recommend_appends_a_job_summary(small_run_path: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    result = invoke(
+        "recommend", "--results", small_run_path, "--max-memory", "64KiB", "--check", "9:1",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )  # fmt: skip
+    assert result.exit_code == 1
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "### wsztune recommend" in text
+    assert "❌" in text
+    [(header, rows)] = markdown_tables(text)
+    assert header[1:] == ["wb:ml", "memory", "compressed", "savings", "compress"]
+    assert any(row[0].startswith("checked") and row[1] == "9:1" for row in rows)
+
+
+def test_recommend_avoids_a_constructed_cliff(tmp_path: Path) -> None:
+    from test_recommend import cliff_corpus
+
+    corpus = cliff_corpus(tmp_path / "cliff.jsonl")
+    out = tmp_path / "cliff.json"
+    made = invoke(
+        "run", corpus, "--window-bits", "10-13", "--mem-level", "4,8", "--repeat", "1",
+        "--min-sample-time", "0", "-j", "1", "-q", "-o", out,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    result = invoke("recommend", "--results", out, "--max-memory", "64KiB", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert (document["window_bits"], document["mem_level"]) == (12, 4)
+    assert document["avoided"][0]["setting"] == "11:4"
+    assert document["best"]["window_bits"] == 11
+    check = invoke("recommend", "--results", out, "--max-memory", "64KiB", "--check", "11:4")
+    assert check.exit_code == 0  # within tolerance: shipping it passes, with a note
+    assert "cliff edge" in check.stdout
+
+
+# compare ----------------------------------------------------------------------------------------
+
+
+def test_compare_markdown(small_run_path: Path, restricted_run: Path) -> None:
+    result = invoke("compare", small_run_path, restricted_run, "--markdown", "--metric", "size")
+    assert result.exit_code == 0, result.stderr
+    [(header, rows)] = markdown_tables(result.stdout)
+    assert header == ["wb \\ ml", "1", "3", "4", "5", "6", "8"]
+    assert [row[0].strip("*") for row in rows] == ["9", "10", "11", "12", "13", "14"]
+    by_wb = {row[0].strip("*"): row[1:] for row in rows}
+    assert by_wb["9"] == ["·"] * 6  # only in OLD
+    assert by_wb["13"][2] == "·" and by_wb["13"][0] == "·"  # 13:4 only in NEW, 13:1 only in OLD
+
+
+def test_compare_two_corpora(small_run_path: Path, tmp_path: Path) -> None:
+    from conftest import document_messages, write_jsonl
+
+    corpus = write_jsonl(tmp_path / "docs.jsonl", document_messages(20))
+    out = tmp_path / "docs.json"
+    made = invoke(
+        "run", corpus, "--window-bits", "12-13", "--mem-level", "5,8", "--repeat", "1",
+        "--min-sample-time", "0", "-j", "1", "-q", "-o", out,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    result = invoke("compare", small_run_path, out, "--markdown", "--metric", "savings")
+    assert result.exit_code == 0, result.stderr
+    [(_, rows)] = markdown_tables(result.stdout)
+    row12 = next(row for row in rows if row[0].strip("*") == "12")
+    assert row12[3] not in ("·", "=")  # 12:5 measured in both, on different corpora
+    assert "corpora differ" in result.stdout

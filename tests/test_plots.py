@@ -1,0 +1,63 @@
+"""plots.py: real image files of a sensible size, written without a display."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from PIL import Image
+
+from wsztune import plots, recommend, report, results
+
+
+def test_write_plots_png_and_svg(small_run_path: Path, tmp_path: Path) -> None:
+    run = results.load(small_run_path)
+    slice_ = report.select_slice(run)
+    decision = recommend.recommend(slice_, recommend.Constraints(max_memory=64 * 1024))
+    written = plots.write_plots(
+        run,
+        slice_,
+        tmp_path,
+        metrics=("savings", "memory"),
+        formats=("png", "svg"),
+        decision=decision,
+    )
+    names = sorted(path.name for path in written)
+    assert names == sorted(
+        f"chat-run-{what}.{fmt}"
+        for what in ("savings", "memory", "pareto")
+        for fmt in ("png", "svg")
+    )
+    for path in written:
+        assert path.stat().st_size > 10_000
+        if path.suffix == ".png":
+            with Image.open(path) as image:
+                assert image.format == "PNG"
+                width, height = image.size
+                assert 500 <= width <= 2500 and 300 <= height <= 1500
+        else:
+            root = ElementTree.parse(path).getroot()
+            assert root.tag.endswith("svg")
+
+
+def test_heatmap_of_a_partial_grid(small_run_path: Path, tmp_path: Path) -> None:
+    run = results.load(small_run_path)
+    run.cells = [c for c in run.cells if c["mem_level"] != 3]
+    path = plots.heatmap(
+        run, report.select_slice(run), report.METRICS["time"], tmp_path / "time.png"
+    )
+    with Image.open(path) as image:
+        assert image.size[0] > 400
+
+
+def test_pareto_frontier() -> None:
+    def cell(memory: int, size: int) -> dict:
+        return {"connection_memory": memory, "compressed_bytes": size}
+
+    cells = [cell(10, 100), cell(20, 80), cell(30, 90), cell(40, 70), cell(50, 70)]
+    frontier = plots.pareto_frontier(cells)
+    assert [(c["connection_memory"], c["compressed_bytes"]) for c in frontier] == [
+        (10, 100),
+        (20, 80),
+        (40, 70),
+    ]
