@@ -143,8 +143,8 @@ def _has_records_header(path: Path) -> bool:
                 if raw.strip():
                     try:
                         header = json.loads(raw)
-                    except ValueError:
-                        return False
+                    except (ValueError, RecursionError):
+                        return False  # not a header: the reader reports the line itself
                     return (
                         isinstance(header, dict)
                         and header.get(RECORDS_HEADER_KEY) == RECORDS_HEADER_VALUE
@@ -230,6 +230,11 @@ def _decode_utf8(path: Path, number: int, raw: bytes) -> str:
 def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
     try:
         return json.loads(text)
+    except RecursionError:
+        # json's scanner recurses per nesting level: thousands of "[" exhaust the stack.
+        raise CorpusError(
+            path, f"JSON nested too deeply for Python's parser; {hint}", line=number
+        ) from None
     except ValueError as error:
         reason = getattr(error, "msg", str(error))
         column = getattr(error, "colno", None)
@@ -380,7 +385,10 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
         raise CorpusError(
             path, "not a HAR file: not valid JSON (export it again from the browser)", line=line
         ) from None
-    entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
+    except RecursionError:
+        raise CorpusError(path, "not a HAR file: JSON nested too deeply to parse") from None
+    log = document.get("log") if isinstance(document, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise CorpusError(path, 'not a HAR file: no "log.entries" list')
     messages: list[Message] = []
@@ -389,6 +397,10 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
         frames = entry.get("_webSocketMessages") if isinstance(entry, dict) else None
         if not frames:
             continue
+        if not isinstance(frames, list):
+            raise CorpusError(
+                path, "_webSocketMessages must be a list", where=f"entries[{entry_index}]"
+            )
         websocket_entries += 1
         connection = f"ws{websocket_entries}"
         for frame_index, frame in enumerate(frames):
