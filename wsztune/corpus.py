@@ -336,7 +336,9 @@ def _b64decode(path: Path, data: object, *, line: int | None = None, where: str 
 def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list[Message], str]:
     """One message per regular file, in sorted name order, as websockets' own benchmark lays out.
 
-    Subdirectories and hidden files are skipped (a checkout's ``.git``, an editor's swap files).
+    Subdirectories, hidden files and special files (FIFOs, sockets) are skipped (a checkout's
+    ``.git``, an editor's swap files). A symbolic link that leads nowhere is an error rather than
+    silently skipped: it stands for a message that the user meant to include.
     """
     digest = hashlib.sha256()
     try:
@@ -344,7 +346,7 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
             (
                 entry
                 for entry in os.scandir(path)
-                if entry.is_file() and not entry.name.startswith(".")
+                if (entry.is_file() or _is_broken_link(entry)) and not entry.name.startswith(".")
             ),
             key=lambda entry: entry.name,
         )
@@ -352,6 +354,11 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
         raise CorpusError(path, f"cannot list the directory: {error.strerror or error}") from None
     messages: list[Message] = []
     for index, entry in enumerate(entries, start=1):
+        if _is_broken_link(entry):
+            raise CorpusError(
+                entry.path,
+                "cannot read: a symbolic link to a missing file; restore its target or remove it",
+            )
         try:
             payload = Path(entry.path).read_bytes()
         except OSError as error:
@@ -367,6 +374,11 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
         if progress is not None:
             progress(index, len(entries))
     return messages, digest.hexdigest()
+
+
+def _is_broken_link(entry: os.DirEntry[str]) -> bool:
+    """A symlink whose target is missing (or a link loop): ``is_file()`` alone hides it."""
+    return entry.is_symlink() and not os.path.exists(entry.path)
 
 
 # HAR capture --------------------------------------------------------------------------------------
