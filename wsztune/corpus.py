@@ -208,6 +208,8 @@ def _iter_lines(
                     progress(done, total)
                 if raw.endswith(b"\n"):
                     raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+                elif raw.endswith(b"\r"):
+                    raw = raw[:-1]  # a CRLF file cut after its last "\r": still a line ending
                 yield number, raw
     except OSError as error:
         raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
