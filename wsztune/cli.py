@@ -192,6 +192,14 @@ def run(
         if not quiet:
             err.print(f"No corpus given: using the bundled demo corpus {corpus_path.name}")
 
+    # The results place is known from the corpus path alone: check it before reading the corpus,
+    # so that a read-only results/ costs no loading time.
+    started = results.utc_now()
+    target = output or results.default_path(
+        results_dir, corpus_module.corpus_name(corpus_path), started
+    )
+    results.check_writable(target)
+
     show_progress = progress_enabled(quiet)
     with progress_bar(_file_size(corpus_path), "loading", show_progress) as advance:
         corpus = corpus_module.load(
@@ -199,12 +207,6 @@ def run(
         )
     if sample is not None:
         corpus = corpus_module.sample_connections(corpus, sample, seed)
-
-    started = results.utc_now()
-    target = output or results.default_path(
-        results_dir, corpus_module.corpus_name(corpus_path), started
-    )
-    results.check_writable(target)
 
     with progress_bar(len(settings), "sweeping", show_progress) as advance:
         try:
