@@ -255,7 +255,7 @@ def run(
         except sweep.SweepInterrupted as interrupted:
             _let_worker_pools_finish()
             if keep_partial and interrupted.run is not None and interrupted.cells:
-                path = results.save(interrupted.run, target)
+                path = _save_or_rescue(interrupted.run, target)
                 _error_line(
                     f"interrupted: kept {len(interrupted.cells)} of {interrupted.total} cells "
                     f"in {path} (marked partial)"
@@ -271,7 +271,7 @@ def run(
                 )
             sys.exit(INTERRUPTED_EXIT)
 
-    path = results.save(run_result, target)
+    path = _save_or_rescue(run_result, target)
     if not quiet:
         from wsztune.report import print_run_summary
 
@@ -293,6 +293,34 @@ def _let_worker_pools_finish(timeout: float = 2.0) -> None:
     for thread in threading.enumerate():
         if type(thread).__module__ == "concurrent.futures.process":
             thread.join(timeout)
+
+
+def _save_or_rescue(run_result: Any, target: Path) -> Path:
+    """Save the run to ``target``; if that fails now (disk full, directory gone), keep it anyway.
+
+    ``check_writable`` passed before the sweep, so a failure here comes after minutes of work:
+    the run is written to the temporary directory instead and the error says where.
+    """
+    import tempfile
+
+    from wsztune import results
+    from wsztune.errors import ResultsError
+
+    try:
+        return results.save(run_result, target)
+    except OSError as error:
+        reason = error.strerror or str(error)
+    rescue = Path(tempfile.gettempdir()) / target.name
+    try:
+        kept = results.save(run_result, rescue)
+    except OSError:
+        raise ResultsError(
+            f"{target}: cannot write the results ({reason}), nor to {rescue.parent}; "
+            "free some space or choose another place with --output"
+        ) from None
+    raise ResultsError(
+        f"{target}: cannot write the results ({reason}); they were saved to {kept} instead"
+    )
 
 
 def _file_size(path: Path) -> int:
