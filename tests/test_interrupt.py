@@ -149,16 +149,17 @@ def test_ctrl_c_with_keep_partial_keeps_a_marked_run(tmp_path: Path) -> None:
 
 
 def test_impatient_double_ctrl_c_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    # Before the fix this printed a KeyboardInterrupt traceback from threading's exit hook (or a
+    # "RuntimeError: release unlocked lock" with exit code 1) nearly every time.
     results_dir = tmp_path / "results"
-    process = start_run(results_dir, "--keep-partial")
+    process = start_run(results_dir)
     workers = workers_once_sweeping(process, settle=1.0)
     elapsed, out, err = interrupt(process, times=2)
     assert process.returncode == 130, err
     assert elapsed < STOP_WITHIN_SECONDS, elapsed
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
-    for kept in results_dir.glob("*.json"):
-        assert results.load(kept).partial
+    assert list(results_dir.iterdir()) == []
     assert_gone(workers)
 
 
