@@ -7,6 +7,8 @@ Only click is imported at start-up; every command imports what it needs when it 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,36 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point."""
     cli.main()
+
+
+@contextmanager
+def _first_interrupt_only() -> Iterator[None]:
+    """Make the first Ctrl-C stop the run and every further one wait for that stop to finish.
+
+    A second SIGINT arriving while the workers are being stopped, the partial run saved or the
+    interpreter exiting (impatient users press twice) used to land in concurrent.futures' or
+    threading's cleanup and print their tracebacks, or break a lock mid-release. Stopping takes
+    well under a second, so nothing is lost by waiting. After an interrupt the process is on its
+    way out and SIGINT stays ignored; otherwise the previous handler comes back (in-process
+    callers such as tests keep theirs). Only in the main thread, the one place handlers can be set.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is on_interrupt:
+            signal.signal(signal.SIGINT, previous)
 
 
 # wsztune run --------------------------------------------------------------------------------------
@@ -133,6 +165,7 @@ def main() -> None:
 )
 @click.option("--keep-partial", is_flag=True, help="On Ctrl-C, save the finished cells (marked).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@_first_interrupt_only()
 def run(
     corpus_path: Path | None,
     corpus_format: str | None,
@@ -192,6 +225,14 @@ def run(
         if not quiet:
             err.print(f"No corpus given: using the bundled demo corpus {corpus_path.name}")
 
+    # The results place is known from the corpus path alone: check it before reading the corpus,
+    # so that a read-only results/ costs no loading time.
+    started = results.utc_now()
+    target = output or results.default_path(
+        results_dir, corpus_module.corpus_name(corpus_path), started
+    )
+    results.check_writable(target)
+
     show_progress = progress_enabled(quiet)
     with progress_bar(_file_size(corpus_path), "loading", show_progress) as advance:
         corpus = corpus_module.load(
@@ -199,12 +240,6 @@ def run(
         )
     if sample is not None:
         corpus = corpus_module.sample_connections(corpus, sample, seed)
-
-    started = results.utc_now()
-    target = output or results.default_path(
-        results_dir, corpus_module.corpus_name(corpus_path), started
-    )
-    results.check_writable(target)
 
     with progress_bar(len(settings), "sweeping", show_progress) as advance:
         try:
@@ -218,9 +253,17 @@ def run(
                 on_cell=lambda cell, done, total: advance(done),
             )
         except sweep.SweepInterrupted as interrupted:
+            _let_worker_pools_finish()
             if keep_partial and interrupted.run is not None and interrupted.cells:
-                path = results.save(interrupted.run, target)
-                _error_line(f"interrupted: kept {len(interrupted.cells)} cells in {path}")
+                path = _save_or_rescue(interrupted.run, target)
+                _error_line(
+                    f"interrupted: kept {len(interrupted.cells)} of {interrupted.total} cells "
+                    f"in {path} (marked partial)"
+                )
+            elif keep_partial:
+                _error_line(
+                    f"interrupted before any of {interrupted.total} cells finished; nothing written"
+                )
             else:
                 _error_line(
                     f"interrupted after {len(interrupted.cells)} of {interrupted.total} cells; "
@@ -228,12 +271,56 @@ def run(
                 )
             sys.exit(INTERRUPTED_EXIT)
 
-    path = results.save(run_result, target)
+    path = _save_or_rescue(run_result, target)
     if not quiet:
         from wsztune.report import print_run_summary
 
         print_run_summary(run_result)
     click.echo(f"results: {path}")
+
+
+def _let_worker_pools_finish(timeout: float = 2.0) -> None:
+    """Wait (briefly) for a stopped process pool's manager thread to end before exiting.
+
+    The sweep terminates its workers and shuts the pool down without waiting; if the interpreter
+    then exits while the pool's manager thread is closing its wake-up pipe, CPython's exit hook
+    writes to the closed pipe and prints an OSError traceback (a race in 3.11's
+    concurrent.futures). Joining the thread first closes that window. Only the pool's own threads
+    are joined: any other thread is none of this command's business.
+    """
+    import threading
+
+    for thread in threading.enumerate():
+        if type(thread).__module__ == "concurrent.futures.process":
+            thread.join(timeout)
+
+
+def _save_or_rescue(run_result: Any, target: Path) -> Path:
+    """Save the run to ``target``; if that fails now (disk full, directory gone), keep it anyway.
+
+    ``check_writable`` passed before the sweep, so a failure here comes after minutes of work:
+    the run is written to the temporary directory instead and the error says where.
+    """
+    import tempfile
+
+    from wsztune import results
+    from wsztune.errors import ResultsError
+
+    try:
+        return results.save(run_result, target)
+    except OSError as error:
+        reason = error.strerror or str(error)
+    rescue = Path(tempfile.gettempdir()) / target.name
+    try:
+        kept = results.save(run_result, rescue)
+    except OSError:
+        raise ResultsError(
+            f"{target}: cannot write the results ({reason}), nor to {rescue.parent}; "
+            "free some space or choose another place with --output"
+        ) from None
+    raise ResultsError(
+        f"{target}: cannot write the results ({reason}); they were saved to {kept} instead"
+    )
 
 
 # wsztune corpus stats -----------------------------------------------------------------------------

@@ -143,8 +143,8 @@ def _has_records_header(path: Path) -> bool:
                 if raw.strip():
                     try:
                         header = json.loads(raw)
-                    except ValueError:
-                        return False
+                    except (ValueError, RecursionError):
+                        return False  # not a header: the reader reports the line itself
                     return (
                         isinstance(header, dict)
                         and header.get(RECORDS_HEADER_KEY) == RECORDS_HEADER_VALUE
@@ -208,6 +208,8 @@ def _iter_lines(
                     progress(done, total)
                 if raw.endswith(b"\n"):
                     raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+                elif raw.endswith(b"\r"):
+                    raw = raw[:-1]  # a CRLF file cut after its last "\r": still a line ending
                 yield number, raw
     except OSError as error:
         raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
@@ -230,6 +232,11 @@ def _decode_utf8(path: Path, number: int, raw: bytes) -> str:
 def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
     try:
         return json.loads(text)
+    except RecursionError:
+        # json's scanner recurses per nesting level: thousands of "[" exhaust the stack.
+        raise CorpusError(
+            path, f"JSON nested too deeply for Python's parser; {hint}", line=number
+        ) from None
     except ValueError as error:
         reason = getattr(error, "msg", str(error))
         column = getattr(error, "colno", None)
@@ -331,7 +338,9 @@ def _b64decode(path: Path, data: object, *, line: int | None = None, where: str 
 def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list[Message], str]:
     """One message per regular file, in sorted name order, as websockets' own benchmark lays out.
 
-    Subdirectories and hidden files are skipped (a checkout's ``.git``, an editor's swap files).
+    Subdirectories, hidden files and special files (FIFOs, sockets) are skipped (a checkout's
+    ``.git``, an editor's swap files). A symbolic link that leads nowhere is an error rather than
+    silently skipped: it stands for a message that the user meant to include.
     """
     digest = hashlib.sha256()
     try:
@@ -339,7 +348,7 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
             (
                 entry
                 for entry in os.scandir(path)
-                if entry.is_file() and not entry.name.startswith(".")
+                if (entry.is_file() or _is_broken_link(entry)) and not entry.name.startswith(".")
             ),
             key=lambda entry: entry.name,
         )
@@ -347,6 +356,11 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
         raise CorpusError(path, f"cannot list the directory: {error.strerror or error}") from None
     messages: list[Message] = []
     for index, entry in enumerate(entries, start=1):
+        if _is_broken_link(entry):
+            raise CorpusError(
+                entry.path,
+                "cannot read: a symbolic link to a missing file; restore its target or remove it",
+            )
         try:
             payload = Path(entry.path).read_bytes()
         except OSError as error:
@@ -362,6 +376,11 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
         if progress is not None:
             progress(index, len(entries))
     return messages, digest.hexdigest()
+
+
+def _is_broken_link(entry: os.DirEntry[str]) -> bool:
+    """A symlink whose target is missing (or a link loop): ``is_file()`` alone hides it."""
+    return entry.is_symlink() and not os.path.exists(entry.path)
 
 
 # HAR capture --------------------------------------------------------------------------------------
@@ -380,7 +399,10 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
         raise CorpusError(
             path, "not a HAR file: not valid JSON (export it again from the browser)", line=line
         ) from None
-    entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
+    except RecursionError:
+        raise CorpusError(path, "not a HAR file: JSON nested too deeply to parse") from None
+    log = document.get("log") if isinstance(document, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise CorpusError(path, 'not a HAR file: no "log.entries" list')
     messages: list[Message] = []
@@ -389,6 +411,10 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
         frames = entry.get("_webSocketMessages") if isinstance(entry, dict) else None
         if not frames:
             continue
+        if not isinstance(frames, list):
+            raise CorpusError(
+                path, "_webSocketMessages must be a list", where=f"entries[{entry_index}]"
+            )
         websocket_entries += 1
         connection = f"ws{websocket_entries}"
         for frame_index, frame in enumerate(frames):
