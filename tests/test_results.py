@@ -133,3 +133,9 @@ def test_default_path_names_corpus_and_utc_time() -> None:
     assert results.default_path("results", "chat", started) == Path(
         "results/chat-20261124T050607Z.json"
     )
+
+
+def test_readme_documents_every_cell_field() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in results.CELL_FIELD_NAMES if f"`{name}`" not in readme]
+    assert missing == []
