@@ -7,21 +7,40 @@ Only click is imported at start-up; every command imports what it needs when it 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from wsztune import __version__
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 INTERRUPTED_EXIT = 130
 
 
 def _error_line(message: str) -> None:
     click.echo(f"wsztune: error: {message}", err=True)
+
+
+def corpus_options(required: bool) -> Callable[[F], F]:
+    """The CORPUS argument and its ``--format`` option, the same on every command that reads one."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--format",
+            "corpus_format",
+            type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
+            help="Corpus format; guessed from the name when omitted.",
+        )(function)
+        return click.argument(
+            "corpus_path", metavar="CORPUS", required=required, type=click.Path(path_type=Path)
+        )(function)
+
+    return decorate
 
 
 class WsztuneGroup(click.Group):
@@ -103,13 +122,7 @@ def _first_interrupt_only() -> Iterator[None]:
 
 
 @cli.command()
-@click.argument("corpus_path", metavar="CORPUS", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "corpus_format",
-    type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
-    help="Corpus format; guessed from the name when omitted.",
-)
+@corpus_options(required=False)
 @click.option("--window-bits", default="9-15", show_default=True, help="Range or list, e.g. 9-15.")
 @click.option("--mem-level", default="1-9", show_default=True, help="Range or list, e.g. 1-9.")
 @click.option(
@@ -332,13 +345,7 @@ def corpus() -> None:
 
 
 @corpus.command("stats")
-@click.argument("corpus_path", metavar="CORPUS", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "corpus_format",
-    type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
-    help="Corpus format; guessed from the name when omitted.",
-)
+@corpus_options(required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) -> None:
     """Messages, connections, directions, sizes and kinds (JSON, text, binary) of CORPUS."""
@@ -384,13 +391,7 @@ def _takeover_axis(choice: str) -> tuple[bool, ...]:
 
 
 @cli.command()
-@click.argument("corpus_path", metavar="CORPUS", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "corpus_format",
-    type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
-    help="Corpus format; guessed from the name when omitted.",
-)
+@corpus_options(required=False)
 @click.option("--setting", "setting_text", metavar="WB:ML", help="Both at once, e.g. 12:5.")
 @click.option("--window-bits", type=int, help="Server window bits, 9-15 [default: 12].")
 @click.option("--mem-level", type=int, help="memLevel, 1-9 [default: 5].")
