@@ -309,18 +309,24 @@ def _record_message(path: Path, number: int, record: object) -> Message:
             line=number,
         )
     if has_text:
-        text = record["text"]
-        if not isinstance(text, str):
-            raise CorpusError(path, '"text" must be a string', line=number)
-        try:
-            payload = text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise CorpusError(
-                path, '"text" is not valid Unicode (lone surrogate)', line=number
-            ) from None
+        payload = _encode_text(path, record["text"], '"text"', line=number)
         return Message(payload, True, str(connection), direction)
     payload = _b64decode(path, record["base64"], line=number)
     return Message(payload, False, str(connection), direction)
+
+
+def _encode_text(
+    path: Path, text: object, what: str, *, line: int | None = None, where: str = ""
+) -> bytes:
+    """The UTF-8 payload of a text frame given as a JSON string."""
+    if not isinstance(text, str):
+        raise CorpusError(path, f"{what} must be a string", line=line, where=where)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CorpusError(
+            path, f"{what} is not valid Unicode (lone surrogate)", line=line, where=where
+        ) from None
 
 
 def _b64decode(path: Path, data: object, *, line: int | None = None, where: str = "") -> bytes:
@@ -444,14 +450,7 @@ def _har_message(path: Path, frame: object, connection: str, where: str) -> Mess
     direction = CLIENT if kind == "send" else SERVER
     if opcode == 2:
         return Message(_b64decode(path, data, where=where), False, connection, direction)
-    if not isinstance(data, str):
-        raise CorpusError(path, '"data" of a text frame must be a string', where=where)
-    try:
-        payload = data.encode("utf-8")
-    except UnicodeEncodeError:
-        raise CorpusError(
-            path, '"data" is not valid Unicode (lone surrogate)', where=where
-        ) from None
+    payload = _encode_text(path, data, '"data" of a text frame', where=where)
     return Message(payload, True, connection, direction)
 
 
