@@ -6,7 +6,9 @@ A cell is measured in three phases, in this order, in one process:
    and the round-trip check (every message must come back unchanged);
 2. timing: ``repeat`` samples of compressing, then of decompressing, the whole corpus with the
    garbage collector off; a sample repeats the corpus ``loops`` times when one pass is shorter
-   than ``min_sample_seconds``, so that every sample stands well above timer noise;
+   than ``min_sample_seconds``, so that every sample stands well above timer noise. Samples are
+   CPU time of the measuring thread (:data:`CLOCK`), not wall time: on a busy machine another
+   process taking turns on the same core doubles a wall-clock sample but leaves CPU time alone;
 3. memory: one compressor and one decompressor observed with tracemalloc, never while timing.
 
 Cells are visited in a seeded shuffled order, so that drift (heat, other load) spreads evenly over
@@ -52,6 +54,13 @@ DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
 # A timing sample whose interquartile range exceeds this fraction of its median is flagged.
 UNSTABLE_IQR_RATIO = 0.10
+# The clock of timing samples: CPU seconds of this thread. Compression is pure computation, so CPU
+# time is what a setting costs a server; unlike wall time it does not count the time this thread
+# waits while other processes (other workers beyond the core count, a test suite, a browser) run
+# on its core. With wall time, cells measured while something else ran read up to twice as slow
+# and the sweep's ranking changed from run to run (see bench/sweep.py and docs/performance.md).
+CLOCK = time.thread_time
+CLOCK_NAME = "thread CPU time (time.thread_time)"
 
 
 @dataclass(frozen=True)
@@ -144,16 +153,16 @@ def _wire_bytes(payload_sizes: Iterable[int], masked: bool) -> int:
 
 def _time_samples(work: Callable[[], object], repeat: int, loops: int) -> list[float]:
     """``repeat`` samples of ``work`` run ``loops`` times, in seconds per single run."""
-    perf_counter = time.perf_counter
+    clock = CLOCK
     samples = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeat):
-            start = perf_counter()
+            start = clock()
             for _ in range(loops):
                 work()
-            samples.append((perf_counter() - start) / loops)
+            samples.append((clock() - start) / loops)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -193,15 +202,15 @@ def measure_cell(
     work = [(stream.payloads, setting.bits_for(stream.direction)) for stream in streams]
 
     # 1. Warm-up; the first pass yields the sizes and is checked message by message.
-    started = time.perf_counter()
+    started = CLOCK()
     compressed = [compress_stream(payloads, setting, bits, backend) for payloads, bits in work]
-    compress_once = time.perf_counter() - started
-    started = time.perf_counter()
+    compress_once = CLOCK() - started
+    started = CLOCK()
     decoded = [
         decompress_stream(frames, setting, bits, backend)
         for frames, (_, bits) in zip(compressed, work, strict=True)
     ]
-    decompress_once = time.perf_counter() - started
+    decompress_once = CLOCK() - started
     for stream, back in zip(streams, decoded, strict=True):
         check_round_trip(
             stream.payloads, back, f"{setting.label} on {stream.connection}/{stream.direction}"
@@ -448,6 +457,7 @@ def sweep(
             "repeat": plan.repeat,
             "warmup": plan.warmup,
             "min_sample_seconds": plan.min_sample_seconds,
+            "clock": CLOCK_NAME,
             "jobs": jobs,
             "order": f"shuffled, seed {seed}",
             "note": (
