@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,18 +48,25 @@ def wsztune_env() -> dict[str, str]:
     return env
 
 
-def timed_run(command: list[str]) -> float:
-    """Wall-clock seconds of one subprocess, which must succeed."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child and grandchild so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(command: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one subprocess, which must succeed; CPU includes its workers."""
+    cpu = children_cpu()
     started = time.perf_counter()
     completed = subprocess.run(command, env=wsztune_env(), capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         sys.exit(f"bench: {' '.join(command)} failed:\n{completed.stderr}")
-    return elapsed
+    return elapsed, children_cpu() - cpu
 
 
-def wsztune_run(corpus: Path, jobs: int, output: Path, extra: list[str]) -> float:
-    """Wall seconds of ``wsztune run`` on ``corpus`` with ``jobs`` workers."""
+def wsztune_run(corpus: Path, jobs: int, output: Path, extra: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``wsztune run`` on ``corpus`` with ``jobs`` workers."""
     command = [sys.executable, "-m", "wsztune", "run", str(corpus), "--quiet"]
     command += ["--jobs", str(jobs), "--output", str(output), *extra]
     return timed_run(command)
@@ -67,10 +75,11 @@ def wsztune_run(corpus: Path, jobs: int, output: Path, extra: list[str]) -> floa
 # The limit ----------------------------------------------------------------------------------------
 
 
-def limit_seconds(corpus: Path, results_file: Path) -> tuple[float, int, int]:
+def limit_seconds(corpus: Path, results_file: Path) -> tuple[float, float, int, int]:
     """Seconds the bare codec loop takes for the passes the run in ``results_file`` made.
 
-    Returns (seconds, compress passes, decompress passes), passes summed over cells.
+    Returns (wall seconds, CPU seconds, compress passes, decompress passes), passes summed
+    over cells.
     """
     from wsztune.corpus import load  # the same messages and streams, loaded outside the timing
 
@@ -80,7 +89,7 @@ def limit_seconds(corpus: Path, results_file: Path) -> tuple[float, int, int]:
     compressobj, decompressobj = zlib.compressobj, zlib.decompressobj
     deflated, sync, tail = zlib.DEFLATED, zlib.Z_SYNC_FLUSH, b"\x00\x00\xff\xff"
     total_compress = total_decompress = 0
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     for cell in document["cells"]:
         if not cell["context_takeover"]:
             sys.exit("bench: the limit loop models context takeover only; sweep with it on")
@@ -107,7 +116,8 @@ def limit_seconds(corpus: Path, results_file: Path) -> tuple[float, int, int]:
                 decompress = decompressobj(wbits).decompress
                 for frame in frames:
                     decompress(frame + tail)
-    return time.perf_counter() - started, total_compress, total_decompress
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    return wall, cpu, total_compress, total_decompress
 
 
 # Consistency --------------------------------------------------------------------------------------
@@ -146,7 +156,7 @@ def consistency(first: Path, second: Path) -> tuple[float, float]:
 def median_wall(command: list[str], runs: int) -> float:
     """Median wall seconds of ``runs`` runs of ``command`` (after one untimed run for the cache)."""
     timed_run(command)
-    return statistics.median(timed_run(command) for _ in range(runs))
+    return statistics.median(timed_run(command)[0] for _ in range(runs))
 
 
 # Main ---------------------------------------------------------------------------------------------
@@ -186,17 +196,19 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         one, first, second = out / "jobs1.json", out / "jobsN-a.json", out / "jobsN-b.json"
         print(f"corpus: {args.corpus}  cores: {os.cpu_count()}  python: {sys.version.split()[0]}")
+        load_before = os.getloadavg()[0]
         print(f"wsztune run options: --jobs 1 / --jobs {args.jobs} {' '.join(extra)}".rstrip())
 
-        wall_one = wsztune_run(args.corpus, 1, one, extra)
-        wall_first = wsztune_run(args.corpus, args.jobs, first, extra)
-        wall_second = wsztune_run(args.corpus, args.jobs, second, extra)
-        limit, compress_passes, decompress_passes = limit_seconds(args.corpus, one)
+        wall_one, cpu_one = wsztune_run(args.corpus, 1, one, extra)
+        wall_first, cpu_first = wsztune_run(args.corpus, args.jobs, first, extra)
+        wall_second, cpu_second = wsztune_run(args.corpus, args.jobs, second, extra)
+        limit, limit_cpu, compress_passes, decompress_passes = limit_seconds(args.corpus, one)
         median_dev, max_dev = consistency(first, second)
         cells = len(json.loads(one.read_text())["cells"])
         python_pass = median_wall([sys.executable, "-c", "pass"], args.help_runs)
         wsztune_help = median_wall([sys.executable, "-m", "wsztune", "--help"], args.help_runs)
 
+    load_after = os.getloadavg()[0]
     overhead = wall_one / limit
     scaling = max(wall_first, wall_second) / wall_one
     help_ms = (wsztune_help - python_pass) * 1000
@@ -207,6 +219,13 @@ def main() -> int:
     )
     print(f"wall seconds: limit {limit:.2f}, --jobs 1 {wall_one:.2f}, ", end="")
     print(f"--jobs {args.jobs} {wall_first:.2f} then {wall_second:.2f}")
+    # CPU seconds (workers included) do not count time spent waiting for a core another program
+    # holds: when the machine is busy they tell what the wall figures can no longer.
+    print(f"CPU seconds:  limit {limit_cpu:.2f}, --jobs 1 {cpu_one:.2f}, ", end="")
+    print(f"--jobs {args.jobs} {cpu_first:.2f} then {cpu_second:.2f}", end="")
+    print(f"  (--jobs 1 / limit in CPU time: {cpu_one / limit_cpu:.3f})")
+    # Other work on the machine slows wall times (not CPU-time samples): rerun if this is high.
+    print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
     print()
     goals = [
         (
