@@ -6,7 +6,9 @@ A cell is measured in three phases, in this order, in one process:
    and the round-trip check (every message must come back unchanged);
 2. timing: ``repeat`` samples of compressing, then of decompressing, the whole corpus with the
    garbage collector off; a sample repeats the corpus ``loops`` times when one pass is shorter
-   than ``min_sample_seconds``, so that every sample stands well above timer noise;
+   than ``min_sample_seconds``, so that every sample stands well above timer noise. Samples are
+   CPU time of the measuring thread (:data:`CLOCK`), not wall time: on a busy machine another
+   process taking turns on the same core doubles a wall-clock sample but leaves CPU time alone;
 3. memory: one compressor and one decompressor observed with tracemalloc, never while timing.
 
 Cells are visited in a seeded shuffled order, so that drift (heat, other load) spreads evenly over
@@ -30,16 +32,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsztune.codec import (
+    EMPTY_BLOCK_TAIL,
     Backend,
     Setting,
-    check_round_trip,
     compress_stream,
-    decompress_stream,
     get_backend,
+    new_compressor,
+    new_decompressor,
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.environment import describe_environment
-from wsztune.errors import SettingError
+from wsztune.errors import RoundTripError, SettingError
 from wsztune.memory import (
     compressor_theory,
     decompressor_theory,
@@ -52,6 +55,13 @@ DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
 # A timing sample whose interquartile range exceeds this fraction of its median is flagged.
 UNSTABLE_IQR_RATIO = 0.10
+# The clock of timing samples: CPU seconds of this thread. Compression is pure computation, so CPU
+# time is what a setting costs a server; unlike wall time it does not count the time this thread
+# waits while other processes (other workers beyond the core count, a test suite, a browser) run
+# on its core. With wall time, cells measured while something else ran read up to twice as slow
+# and the sweep's ranking changed from run to run (see bench/sweep.py and docs/performance.md).
+CLOCK = time.thread_time
+CLOCK_NAME = "thread CPU time (time.thread_time)"
 
 
 @dataclass(frozen=True)
@@ -144,16 +154,16 @@ def _wire_bytes(payload_sizes: Iterable[int], masked: bool) -> int:
 
 def _time_samples(work: Callable[[], object], repeat: int, loops: int) -> list[float]:
     """``repeat`` samples of ``work`` run ``loops`` times, in seconds per single run."""
-    perf_counter = time.perf_counter
+    clock = CLOCK
     samples = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeat):
-            start = perf_counter()
+            start = clock()
             for _ in range(loops):
                 work()
-            samples.append((perf_counter() - start) / loops)
+            samples.append((clock() - start) / loops)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -181,6 +191,62 @@ def _loops_for(one_pass_seconds: float, min_sample_seconds: float) -> int:
     return max(1, math.ceil(min_sample_seconds / one_pass_seconds))
 
 
+# The timing passes below do what codec.compress_stream and codec.decompress_stream do, message
+# for message, but keep no output: building a list of every decompressed message held a second copy
+# of the corpus per cell (3.7 x a 200 MB corpus at peak, bench/bigcorpus.py), and filling fresh
+# memory for it is page faults a server sending and forgetting its frames never pays.
+
+
+def _compress_pass(
+    payloads: Sequence[bytes], setting: Setting, bits: int, backend: Backend
+) -> None:
+    """Compress one stream as permessage-deflate does, discarding the frames."""
+    sync = backend.module.Z_SYNC_FLUSH
+    if setting.context_takeover:
+        encoder = new_compressor(setting, bits, backend)
+        compress, flush = encoder.compress, encoder.flush
+        for payload in payloads:
+            _frame = (compress(payload) + flush(sync))[:-4]
+    else:
+        for payload in payloads:
+            encoder = new_compressor(setting, bits, backend)
+            _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
+
+
+def _decompress_pass(
+    frames: Sequence[bytes],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    expected: Sequence[bytes] | None = None,
+    what: str = "",
+) -> None:
+    """Inflate one stream's frames, discarding the messages, or checking them against ``expected``.
+
+    The check compares each message as soon as it is inflated, so it never holds a decoded copy.
+    """
+    if expected is not None and len(expected) != len(frames):
+        raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
+    tail = EMPTY_BLOCK_TAIL
+    takeover = setting.context_takeover
+    decompress = new_decompressor(bits, backend).decompress
+    if expected is None:  # timing: nothing but the codec calls
+        for frame in frames:
+            if not takeover:
+                decompress = new_decompressor(bits, backend).decompress
+            _message = decompress(frame + tail)
+        return
+    for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
+        if not takeover:
+            decompress = new_decompressor(bits, backend).decompress
+        message = decompress(frame + tail)
+        if message != original:
+            raise RoundTripError(
+                f"{what}: message {index} changed in a compress/decompress round trip "
+                f"({len(original)} bytes in, {len(message)} out); please report this"
+            )
+
+
 def _largest(streams: Sequence[Stream], direction: str) -> Stream | None:
     candidates = [stream for stream in streams if stream.direction == direction]
     return max(candidates, key=lambda stream: stream.raw_bytes, default=None)
@@ -193,28 +259,22 @@ def measure_cell(
     work = [(stream.payloads, setting.bits_for(stream.direction)) for stream in streams]
 
     # 1. Warm-up; the first pass yields the sizes and is checked message by message.
-    started = time.perf_counter()
+    started = CLOCK()
     compressed = [compress_stream(payloads, setting, bits, backend) for payloads, bits in work]
-    compress_once = time.perf_counter() - started
-    started = time.perf_counter()
-    decoded = [
-        decompress_stream(frames, setting, bits, backend)
-        for frames, (_, bits) in zip(compressed, work, strict=True)
-    ]
-    decompress_once = time.perf_counter() - started
-    for stream, back in zip(streams, decoded, strict=True):
-        check_round_trip(
-            stream.payloads, back, f"{setting.label} on {stream.connection}/{stream.direction}"
-        )
-    del decoded
+    compress_once = CLOCK() - started
+    started = CLOCK()
+    for stream, frames, (payloads, bits) in zip(streams, compressed, work, strict=True):
+        what = f"{setting.label} on {stream.connection}/{stream.direction}"
+        _decompress_pass(frames, setting, bits, backend, payloads, what)
+    decompress_once = CLOCK() - started
 
     def compress_all() -> None:
         for payloads, bits in work:
-            compress_stream(payloads, setting, bits, backend)
+            _compress_pass(payloads, setting, bits, backend)
 
     def decompress_all() -> None:
         for frames, (_, bits) in zip(compressed, work, strict=True):
-            decompress_stream(frames, setting, bits, backend)
+            _decompress_pass(frames, setting, bits, backend)
 
     for _ in range(plan.warmup - 1):
         compress_all()
@@ -448,6 +508,7 @@ def sweep(
             "repeat": plan.repeat,
             "warmup": plan.warmup,
             "min_sample_seconds": plan.min_sample_seconds,
+            "clock": CLOCK_NAME,
             "jobs": jobs,
             "order": f"shuffled, seed {seed}",
             "note": (
