@@ -125,3 +125,20 @@ def test_compare_shows_changes_and_gaps(small_run_path: Path) -> None:
     assert table.values[(12, 5)] == "+100%"
     assert table.text((9, 1)) == report.MISSING
     assert "the corpora differ" in table.notes
+
+
+def test_unstable_timings_are_marked_in_time_grids(small_run_path: Path) -> None:
+    from wsztune import report, results
+
+    run = results.load(small_run_path)
+    run.cells[0]["timing_unstable"] = True
+    for cell in run.cells[1:]:
+        cell["timing_unstable"] = False
+    slice_ = report.select_slice(run)
+    first = (run.cells[0]["window_bits"], run.cells[0]["mem_level"])
+    time_grid = report.grid_table(run, slice_, report.METRICS["time"])
+    assert time_grid.text(first).endswith(report.UNSTABLE_MARK)
+    assert sum(text.endswith(report.UNSTABLE_MARK) for text in time_grid.values.values()) == 1
+    assert any("timing unstable in 1 cells" in note for note in time_grid.notes)
+    size_grid = report.grid_table(run, slice_, report.METRICS["size"])
+    assert not any(text.endswith(report.UNSTABLE_MARK) for text in size_grid.values.values())

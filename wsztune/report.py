@@ -210,6 +210,8 @@ class Metric:
     bigger_is_worse: bool = True
     # Savings are a percentage already: their change is in percentage points, not in percent.
     relative_in_points: bool = False
+    # Timings carry a spread: cells whose spread is large are marked in the grid.
+    is_timing: bool = False
 
     def value(self, cell: Cell) -> float:
         """The number this metric reads from ``cell``."""
@@ -235,6 +237,7 @@ METRICS: dict[str, Metric] = {
             "compress time",
             "ms for the whole corpus, median",
             _format_ms,
+            is_timing=True,
         ),
         Metric(
             "decompress-time",
@@ -242,6 +245,7 @@ METRICS: dict[str, Metric] = {
             "decompress time",
             "ms for the whole corpus, median",
             _format_ms,
+            is_timing=True,
         ),
         Metric(
             "memory",
@@ -261,6 +265,7 @@ METRICS: dict[str, Metric] = {
 }
 DEFAULT_METRICS = ("savings", "time", "memory")
 MISSING = "·"
+UNSTABLE_MARK = "~"
 
 
 def relative_text(metric: Metric, value: float, reference: float) -> str:
@@ -322,11 +327,20 @@ def grid_table(
             "absolute values shown"
         )
     values: dict[Key, str] = {}
+    unstable = 0
     for key, cell in slice_.cells.items():
         if base is not None:
             values[key] = relative_text(metric, metric.value(cell), metric.value(base))
         else:
             values[key] = metric.format(metric.value(cell))
+        if metric.is_timing and cell["timing_unstable"]:
+            values[key] += UNSTABLE_MARK
+            unstable += 1
+    if unstable:
+        notes.append(
+            f"{UNSTABLE_MARK} = timing unstable in {unstable} cells (spread over 10% of the "
+            "median): compare with care, or re-run on a quieter machine with more --repeat"
+        )
     if base is not None:
         how = "percentage points" if metric.relative_in_points else "change"
         unit = f"{how} against {label(relative_to)}"  # type: ignore[arg-type]

@@ -475,7 +475,7 @@ def _run_parallel(
         # Interrupted or failed: stop the workers now rather than wait for their cells.
         for process in list(getattr(executor, "_processes", {}).values()):
             process.terminate()
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
 
