@@ -139,3 +139,12 @@ def test_readme_documents_every_cell_field() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [name for name in results.CELL_FIELD_NAMES if f"`{name}`" not in readme]
     assert missing == []
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path: Path, small_run_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        target = results.save(results.load(small_run_path), tmp_path / "run.json")
+    finally:
+        os.umask(previous)
+    assert target.stat().st_mode & 0o777 == 0o644

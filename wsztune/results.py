@@ -149,6 +149,8 @@ def save(run: Run, path: str | os.PathLike[str]) -> Path:
     )
     try:
         with os.fdopen(descriptor, "wb") as stream:
+            # mkstemp makes the file private (0600); a results file is shared like any other.
+            os.fchmod(stream.fileno(), 0o666 & ~_current_umask())
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
@@ -159,6 +161,12 @@ def save(run: Run, path: str | os.PathLike[str]) -> Path:
     _fsync_directory(path.parent)
     run.path = path
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:
