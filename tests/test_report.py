@@ -142,3 +142,15 @@ def test_unstable_timings_are_marked_in_time_grids(small_run_path: Path) -> None
     assert any("timing unstable in 1 cells" in note for note in time_grid.notes)
     size_grid = report.grid_table(run, slice_, report.METRICS["size"])
     assert not any(text.endswith(report.UNSTABLE_MARK) for text in size_grid.values.values())
+
+
+def test_memory_grids_warn_when_the_codec_is_not_zlib(small_run_path: Path) -> None:
+    from wsztune import report, results
+
+    run = results.load(small_run_path)
+    slice_ = report.select_slice(run)
+    assert not report.grid_table(run, slice_, report.METRICS["memory"]).notes
+    run.meta["codec"], run.meta["codec_version"] = "zlib-ng", "2.3.3"
+    notes = report.grid_table(run, slice_, report.METRICS["memory"]).notes
+    assert any("zlib-ng 2.3.3" in note for note in notes)
+    assert not report.grid_table(run, slice_, report.METRICS["savings"]).notes

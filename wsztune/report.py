@@ -336,6 +336,12 @@ def grid_table(
         if metric.is_timing and cell["timing_unstable"]:
             values[key] += UNSTABLE_MARK
             unstable += 1
+    codec = run.meta.get("codec", "zlib")
+    if metric.field.startswith("connection_memory") and codec != "zlib":
+        notes.append(
+            f"codec {codec} {run.meta.get('codec_version', '')}: its allocations do not follow "
+            "zlib's formula, compare observed with theory"
+        )
     if unstable:
         notes.append(
             f"{UNSTABLE_MARK} = timing unstable in {unstable} cells (spread over 10% of the "
