@@ -628,8 +628,9 @@ def print_run_summary(run: Run) -> None:
             f"{len(run.cells)} cells"
         )
     )
-    for header in ("", "wb:ml", "compressed", "savings", "compress", "per connection"):
-        table.add_column(header, justify="left" if header in ("", "wb:ml") else "right")
+    for header in ("", "wb:ml", "compressed", "savings", "compress", "memory/conn"):
+        left = header in ("", "wb:ml")
+        table.add_column(header, justify="left" if left else "right", no_wrap=True)
     for label_, cell in _summary_rows(run):
         table.add_row(
             label_,
@@ -639,7 +640,11 @@ def print_run_summary(run: Run) -> None:
             f"{cell['compress_seconds'] * 1000:.1f} ms",
             format_bytes(cell["connection_memory"]),
         )
-    stdout_console().print(table)
+    console = stdout_console()
+    console.print(table)
+    console.print(
+        "next: wsztune table · wsztune plot · wsztune recommend --max-memory 64KiB", style="dim"
+    )
 
 
 def render_corpus_stats(stats: CorpusStats) -> None:
@@ -679,7 +684,7 @@ def _summary_rows(run: Run) -> list[tuple[str, dict[str, Any]]]:
     smallest = sorted(
         run.cells, key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"])
     )
-    rows = [("smallest", cell) for cell in smallest[:3]]
+    rows = list(zip(("smallest", "2nd smallest", "3rd smallest"), smallest, strict=False))
     reference = run.find(*REFERENCE)
     if reference is not None:
         rows.append(("websockets default", reference))
