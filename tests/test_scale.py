@@ -1,6 +1,6 @@
 """Memory at scale, kept fast: a ~20 MB corpus stands in for the 200 MB of bench/bigcorpus.py.
 
-Each measurement runs in a fresh interpreter so that its peak RSS (``ru_maxrss``, which only
+Each measurement runs in a fresh interpreter so that its peak RSS (``VmHWM``, which only
 grows) belongs to that measurement alone. What is asserted is proportional: the memory a corpus
 adds over the interpreter and wsztune's imports, as a multiple of the corpus size.
 """
@@ -28,7 +28,13 @@ import json, resource, sys
 from wsztune import codec, corpus, sweep
 
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec,
+    # so a big pytest process would leak its own peak into this measurement.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 def current():
     with open("/proc/self/statm") as statm:  # resident pages, now (not the peak)
