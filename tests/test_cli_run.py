@@ -248,3 +248,50 @@ def test_python_dash_m(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0
     assert "wsztune" in completed.stdout
+
+
+def test_output_that_is_a_directory_fails_before_the_sweep(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    result = invoke("run", chat_corpus_path, "-o", tmp_path)
+    assert_one_line_error(result, "is a directory", "--output takes a file name")
+
+
+def test_same_stem_same_second_does_not_overwrite(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from wsztune import results
+
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = results.default_path(tmp_path, "chat", started)
+    first.write_text("{}")
+    second = results.default_path(tmp_path, "chat", started)
+    assert second != first
+    assert second.name == "chat-20260102T030405Z-2.json"
+
+
+def test_sample_larger_than_the_corpus_warns(tmp_path: Path) -> None:
+    records = tmp_path / "r.jsonl"
+    lines = ['{"wsztune":"records/1"}'] + [
+        json.dumps({"connection": f"c{i % 3}", "direction": "server", "text": f"m{i}"})
+        for i in range(30)
+    ]
+    records.write_text("\n".join(lines) + "\n")
+    result = invoke(
+        "run",
+        records,
+        "--sample",
+        "10",
+        "--window-bits",
+        "12",
+        "--mem-level",
+        "5",
+        "--repeat",
+        "1",
+        "--min-sample-time",
+        "0",
+        "-o",
+        tmp_path / "o.json",
+    )
+    assert result.exit_code == 0, result.output
+    assert "the corpus has 3 connections; all are kept" in result.stderr

@@ -232,3 +232,11 @@ def test_invalid_json_in_the_middle_of_a_long_file_names_its_line(tmp_path: Path
 )
 def test_corpus_name(name: str, expected: str) -> None:
     assert corpus.corpus_name(name) == expected
+
+
+def test_json_error_reads_as_a_sentence(tmp_path: Path) -> None:
+    path = write(tmp_path, "ctrl.jsonl", b'{"a": "x\x01y"}\n')
+    with pytest.raises(CorpusError) as caught:
+        corpus.load(path)
+    assert "Invalid control character at column 9" in str(caught.value)
+    assert " at at " not in str(caught.value)

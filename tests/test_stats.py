@@ -61,3 +61,11 @@ def test_cli_stats_bad_file_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "bad.jsonl:1: not valid JSON" in result.stderr
+
+
+def test_deeply_nested_text_is_counted_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "deep.txt"
+    path.write_text("[" * 100_000 + "\n")
+    result = CliRunner().invoke(cli, ["corpus", "stats", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["text_messages"] == 1

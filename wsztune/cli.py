@@ -252,7 +252,13 @@ def run(
             corpus_path, corpus_format, progress=lambda done, total: advance(done)
         )
     if sample is not None:
+        available = len(corpus.connections)
         corpus = corpus_module.sample_connections(corpus, sample, seed)
+        if sample >= available > 1:
+            err.print(
+                f"[yellow]warning:[/] --sample {sample}: the corpus has {available} "
+                "connections; all are kept"
+            )
 
     with progress_bar(len(settings), "sweeping", show_progress) as advance:
         try:
@@ -323,7 +329,7 @@ def _save_or_rescue(run_result: Any, target: Path) -> Path:
         return results.save(run_result, target)
     except OSError as error:
         reason = error.strerror or str(error)
-    rescue = Path(tempfile.gettempdir()) / target.name
+    rescue = Path(tempfile.gettempdir()) / f"wsztune-rescued-{target.name}"
     try:
         kept = results.save(run_result, rescue)
     except OSError:

@@ -238,7 +238,8 @@ def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
             path, f"JSON nested too deeply for Python's parser; {hint}", line=number
         ) from None
     except ValueError as error:
-        reason = getattr(error, "msg", str(error))
+        # json's messages for some errors end in " at", expecting the position to follow.
+        reason = getattr(error, "msg", str(error)).removesuffix(" at")
         column = getattr(error, "colno", None)
         where = f" at column {column}" if column else ""
         raise CorpusError(path, f"not valid JSON ({reason}{where}); {hint}", line=number) from None

@@ -122,11 +122,22 @@ def utc_now() -> datetime:
 def default_path(results_dir: str | os.PathLike[str], corpus_stem: str, started: datetime) -> Path:
     """``results/<corpus-stem>-<UTC timestamp>.json``."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path(results_dir) / f"{corpus_stem}-{stamp}.json"
+    path = Path(results_dir) / f"{corpus_stem}-{stamp}.json"
+    # Two corpora with the same stem (chat.har, chat.records.jsonl) swept in the same second
+    # must not overwrite each other.
+    count = 2
+    while path.exists():
+        path = Path(results_dir) / f"{corpus_stem}-{stamp}-{count}.json"
+        count += 1
+    return path
 
 
 def check_writable(path: Path) -> None:
     """Fail before any work starts if ``path`` cannot be written (missing or read-only dir)."""
+    if path.is_dir():
+        raise ResultsError(
+            f"{path}: is a directory; --output takes a file name, such as {path / 'run.json'}"
+        )
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)

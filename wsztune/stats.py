@@ -54,7 +54,7 @@ def percentile(ordered: list[int], fraction: float) -> int:
 def _is_json(payload: bytes) -> bool:
     try:
         json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON is still JSON-shaped text
         return False
     return True
 
