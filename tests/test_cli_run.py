@@ -295,3 +295,28 @@ def test_sample_larger_than_the_corpus_warns(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "the corpus has 3 connections; all are kept" in result.stderr
+
+
+def test_metadata_records_the_workers_really_used(tmp_path: Path, chat_corpus_path: Path) -> None:
+    out = tmp_path / "r.json"
+    result = invoke(
+        "run",
+        chat_corpus_path,
+        "--window-bits",
+        "12",
+        "--mem-level",
+        "5",
+        "--jobs",
+        "2",
+        "--repeat",
+        "1",
+        "--min-sample-time",
+        "0",
+        "-q",
+        "-o",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    timing = json.loads(out.read_text())["meta"]["timing"]
+    assert timing["jobs"] == 1
+    assert "one at a time" in timing["note"]

@@ -498,6 +498,8 @@ def sweep(
     plan = plan or TimingPlan()
     backend = get_backend(backend_name)
     settings = grid.settings()
+    # No more workers than cells: the metadata must say how the cells were really timed.
+    jobs = max(1, min(jobs, len(settings)))
     started = utc_now()
     meta: dict[str, Any] = {
         **describe_environment(backend),
