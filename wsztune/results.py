@@ -62,11 +62,13 @@ CELL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("compress_seconds", _NUMBER, "s", "compressing the whole corpus: median of samples"),
     FieldSpec("compress_seconds_min", _NUMBER, "s", "fastest compress sample"),
     FieldSpec("compress_seconds_max", _NUMBER, "s", "slowest compress sample"),
-    FieldSpec("compress_seconds_iqr", _NUMBER, "s", "interquartile range of compress samples"),
+    FieldSpec("compress_seconds_iqr", _NUMBER, "s", "IQR of compress samples (max - min below 4)"),
     FieldSpec("decompress_seconds", _NUMBER, "s", "decompressing the whole corpus: median"),
     FieldSpec("decompress_seconds_min", _NUMBER, "s", "fastest decompress sample"),
     FieldSpec("decompress_seconds_max", _NUMBER, "s", "slowest decompress sample"),
-    FieldSpec("decompress_seconds_iqr", _NUMBER, "s", "interquartile range of decompress samples"),
+    FieldSpec(
+        "decompress_seconds_iqr", _NUMBER, "s", "IQR of decompress samples (max - min below 4)"
+    ),
     FieldSpec("timing_repeat", int, "", "timed samples per measurement (after the warm-up)"),
     FieldSpec("timing_loops_compress", int, "", "corpus passes inside one compress sample"),
     FieldSpec("timing_loops_decompress", int, "", "corpus passes inside one decompress sample"),
