@@ -61,3 +61,24 @@ def test_pareto_frontier() -> None:
         (20, 80),
         (40, 70),
     ]
+
+
+def test_heatmap_names_a_reference_other_than_12_5_plainly(
+    small_run_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from matplotlib.axes import Axes
+
+    labels: list[str] = []
+    original = Axes.set_xlabel
+
+    def spy(self, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        labels.append(text)
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_xlabel", spy)
+    run = results.load(small_run_path)
+    slice_ = report.select_slice(run)
+    plots.heatmap(run, slice_, report.METRICS["savings"], tmp_path / "a.png", reference=(13, 3))
+    assert "13:3, the reference" in labels[-1] and "websockets" not in labels[-1]
+    plots.heatmap(run, slice_, report.METRICS["savings"], tmp_path / "b.png")
+    assert "12:5, websockets' default" in labels[-1]

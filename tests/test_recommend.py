@@ -205,3 +205,15 @@ def test_decision_json_has_the_promised_keys(small_run_path: Path) -> None:
         assert name in document
     assert document["check"]["setting"] == "12:5"
     json.dumps(document)  # plain data all the way down
+
+
+def test_the_reference_is_websockets_default_only_when_it_is_12_5(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    other = recommend.recommend(run, Constraints(max_memory=64 * 1024, reference=(13, 3)))
+    text = " ".join(other.explanation)
+    assert "websockets' default" not in text
+    assert "13:3 (the reference)" in text or "That is 13:3, the reference" in text
+    default = recommend.recommend(run, Constraints(max_memory=64 * 1024))
+    assert "websockets' default" in " ".join(default.explanation)
+    assert report.reference_name((12, 5)) == "websockets' default"
+    assert report.reference_name((13, 4)) == "the reference"

@@ -737,11 +737,7 @@ def table(
     slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
     _warn(report.run_warnings(run, slice_))
     decision, note = _highlight(slice_, budget, reference or report.REFERENCE)
-    recommended = (
-        None
-        if decision.chosen is None
-        else (decision.chosen["window_bits"], decision.chosen["mem_level"])
-    )
+    recommended = None if decision.chosen is None else report.cell_key(decision.chosen)
     tables = [
         report.grid_table(
             run,

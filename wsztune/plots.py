@@ -20,9 +20,11 @@ from wsztune.report import (
     Key,
     Metric,
     Slice,
+    cell_key,
     corpus_caption,
     format_bytes,
     label,
+    reference_name,
 )
 from wsztune.results import Run
 
@@ -146,7 +148,7 @@ def heatmap(
     ax.set_yticks(range(len(rows)), [str(wb) for wb in rows])
     marks = []
     if reference in slice_.cells:
-        marks.append(f"blue box: {label(reference)}, websockets' default")
+        marks.append(f"blue box: {label(reference)}, {reference_name(reference)}")
     if recommended is not None and recommended in slice_.cells:
         marks.append(f"green box: {label(recommended)}, recommended")
     if metric.name == "size":
@@ -268,7 +270,7 @@ def _pareto_panel(
             edgecolor="#1f4e99",
             linewidth=2,
             zorder=5,
-            label=f"{label(reference)}: websockets' default",
+            label=f"{label(reference)}: {reference_name(reference)}",
         )
     if decision is not None and decision.chosen is not None:
         chosen = decision.chosen
@@ -355,7 +357,7 @@ def write_plots(
     stem = run.path.stem if run.path is not None else "run"
     recommended = None
     if decision is not None and decision.chosen is not None:
-        recommended = (decision.chosen["window_bits"], decision.chosen["mem_level"])
+        recommended = cell_key(decision.chosen)
     written = []
     for fmt in formats:
         for name in metrics:

@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.report import REFERENCE, Cell, Key, Slice, format_bytes, label, select_slice
+from wsztune.report import (
+    REFERENCE,
+    Cell,
+    Key,
+    Slice,
+    cell_key,
+    format_bytes,
+    label,
+    reference_name,
+    select_slice,
+)
 from wsztune.results import Run
 
 DEFAULT_TOLERANCE = 0.01
@@ -193,10 +203,6 @@ def _precise_percent(ratio: float) -> str:
     return f"{ratio * 100:.2f}%"
 
 
-def _key(cell: Cell) -> Key:
-    return (cell["window_bits"], cell["mem_level"])
-
-
 def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
     """Every cell on a cliff edge, with its worst lower neighbour."""
     edges: dict[Key, Cliff] = {}
@@ -223,7 +229,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     """Choose a setting from a run (its default slice) or from one slice of it."""
     constraints = constraints or Constraints()
     slice_ = select_slice(source) if isinstance(source, Run) else source
-    cells = sorted(slice_.cells.values(), key=_key)
+    cells = sorted(slice_.cells.values(), key=cell_key)
     reference = slice_.get(constraints.reference)
     if constraints.max_time_ratio is not None and reference is None:
         raise WsztuneError(
@@ -260,11 +266,11 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     if not feasible:
         return _nothing_fits(decision, cells, budget)
 
-    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], _key(c)))
+    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
     candidates = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
-    safe = [cell for cell in candidates if _key(cell) not in cliffs]
-    avoided = [cliffs[_key(cell)] for cell in candidates if _key(cell) in cliffs]
+    safe = [cell for cell in candidates if cell_key(cell) not in cliffs]
+    avoided = [cliffs[cell_key(cell)] for cell in candidates if cell_key(cell) in cliffs]
     tolerance = _option_percent(constraints.tolerance)
     if safe:
         chosen = min(
@@ -318,7 +324,7 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
             over = max(over, _time_ratio(cell, reference) / constraints.max_time_ratio)
         return over
 
-    closest = min(cells, key=lambda c: (excess(c), c["compressed_bytes"], _key(c)))
+    closest = min(cells, key=lambda c: (excess(c), c["compressed_bytes"], cell_key(c)))
     decision.closest = closest
     decision.reason = (
         f"no cell fits {budget}; the closest is {label(closest)} at "
@@ -337,7 +343,7 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
 def _edge_warnings(slice_: Slice, chosen: Cell) -> list[str]:
     # A cell at the bottom of a restricted grid has no measured neighbour below it, so a cliff
     # there would go unseen: say so rather than imply it was checked.
-    key = _key(chosen)
+    key = cell_key(chosen)
     unchecked = []
     if slice_.step_down(key, 0) is None and key[0] > 9:
         unchecked.append(f"windowBits {key[0] - 1}")
@@ -385,19 +391,19 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     if reference is None:
         lines.append(f"{label(constraints.reference)} is not in this run: no comparison with it.")
     elif reference is chosen:
-        lines.append(f"That is {label(reference)}, websockets' default: keep it.")
+        lines.append(f"That is {label(reference)}, {reference_name(reference)}: keep it.")
     else:
         memory = chosen["connection_memory"] - reference["connection_memory"]
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
         time = _time_ratio(chosen, reference) - 1
         lines.append(
-            f"Against {label(reference)} (websockets' default): "
+            f"Against {label(reference)} ({reference_name(reference)}): "
             f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection "
             f"({memory / reference['connection_memory']:+.0%}), output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "
             f"compress time {time:+.0%}."
         )
-        ref_cliff = decision.cliffs.get(_key(reference))
+        ref_cliff = decision.cliffs.get(cell_key(reference))
         if ref_cliff is not None:
             lines.append(f"{label(reference)} itself sits on a cliff edge: {ref_cliff.reason}.")
     return lines
@@ -590,7 +596,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
             f"{label(chosen)}'s (tolerance {_option_percent(tolerance)})",
             cell,
         )
-    cliff = decision.cliffs.get(_key(cell))
+    cliff = decision.cliffs.get(cell_key(cell))
     tail = f"; note: it sits on a cliff edge ({cliff.reason})" if cliff is not None else ""
     return Verdict(
         True,

@@ -43,6 +43,17 @@ def label(key: Key | Cell) -> str:
     return f"{key[0]}:{key[1]}"
 
 
+def cell_key(cell: Cell) -> Key:
+    """The ``(window_bits, mem_level)`` pair a cell is filed under."""
+    return (cell["window_bits"], cell["mem_level"])
+
+
+def reference_name(key: Key | Cell) -> str:
+    """What to call the reference cell: websockets' default only when it is 12:5."""
+    pair = cell_key(key) if isinstance(key, dict) else tuple(key)
+    return "websockets' default" if pair == REFERENCE else "the reference"
+
+
 def describe_values(values: Sequence[int]) -> str:
     """``9-13`` for a contiguous run of integers, else ``9,12,15``."""
     values = sorted(values)
@@ -141,7 +152,7 @@ def select_slice(
         )
     by_key: dict[Key, Cell] = {}
     for cell in chosen:
-        by_key.setdefault((cell["window_bits"], cell["mem_level"]), cell)
+        by_key.setdefault(cell_key(cell), cell)
     planned = run.meta.get("grid") or {}
     window_bits = set(planned.get("window_bits") or ()) | {key[0] for key in by_key}
     mem_levels = set(planned.get("mem_levels") or ()) | {key[1] for key in by_key}
@@ -370,8 +381,7 @@ def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "
     """One line naming the highlighted cells."""
     parts = []
     if table.reference is not None:
-        name = "websockets' default" if table.reference == REFERENCE else "the reference"
-        parts.append(f"{reference_mark}{label(table.reference)}, {name}")
+        parts.append(f"{reference_mark}{label(table.reference)}, {reference_name(table.reference)}")
     if table.recommended is not None:
         parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
     return " · ".join(parts)
