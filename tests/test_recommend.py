@@ -217,3 +217,30 @@ def test_the_reference_is_websockets_default_only_when_it_is_12_5(small_run_path
     assert "websockets' default" in " ".join(default.explanation)
     assert report.reference_name((12, 5)) == "websockets' default"
     assert report.reference_name((13, 4)) == "the reference"
+
+
+def test_the_fallback_explains_itself_without_contradiction(cliff_run: Run) -> None:
+    # Within 50 KiB every candidate is on a cliff edge: 11:4 (the smallest) and 11:1.
+    decision = recommend.recommend(cliff_run, Constraints(max_memory=50 * 1024))
+    chosen = key(decision.chosen)
+    assert chosen not in [key(cliff.cell) for cliff in decision.avoided]
+    document = recommend.decision_json(decision)
+    assert "11:4" not in [entry["setting"] for entry in document["avoided"]]
+    text = "\n".join(decision.explanation)
+    assert "all on a cliff edge" in text or "sits on a cliff edge" in text
+    assert "Avoided 11:4" not in text and "none off a cliff edge" not in text
+    assert "is recommended" in text
+    cheapest = min(decision.candidates, key=lambda c: c["connection_memory"])
+    if key(cheapest) != chosen:
+        assert f"{report.label(cheapest)} would save" in text
+    [warning] = [w for w in decision.warnings if "cliff edge" in w]
+    assert "raise --max-memory" in warning
+
+
+def test_the_fallback_warning_does_not_ask_to_raise_a_budget_never_given(cliff_run: Run) -> None:
+    # Only 11:x kept: every cell's window step down (10:x) falls off the cliff.
+    run = Run(cliff_run.meta, [c for c in cliff_run.cells if c["window_bits"] in (10, 11)])
+    decision = recommend.recommend(run, Constraints())
+    assert key(decision.chosen) in decision.cliffs
+    [warning] = [w for w in decision.warnings if "cliff edge" in w]
+    assert "budget" not in warning and "--max-memory" not in warning

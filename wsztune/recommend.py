@@ -221,6 +221,11 @@ def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
     return edges
 
 
+def _cheapest(cell: Cell) -> tuple[int, float, int]:
+    # The rule's order among candidates: least connection memory, then least compress time.
+    return (cell["connection_memory"], cell["compress_seconds"], cell["compressed_bytes"])
+
+
 def _time_ratio(cell: Cell, reference: Cell) -> float:
     return cell["compress_seconds"] / reference["compress_seconds"]
 
@@ -270,13 +275,9 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
     candidates = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
     safe = [cell for cell in candidates if cell_key(cell) not in cliffs]
-    avoided = [cliffs[cell_key(cell)] for cell in candidates if cell_key(cell) in cliffs]
     tolerance = _option_percent(constraints.tolerance)
     if safe:
-        chosen = min(
-            safe,
-            key=lambda c: (c["connection_memory"], c["compress_seconds"], c["compressed_bytes"]),
-        )
+        chosen = min(safe, key=_cheapest)
         reason = (
             f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
             f"within {tolerance} of the smallest output that fits ({label(best)}), "
@@ -284,12 +285,26 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         )
     else:
         chosen = best
+        loosen = ""
+        if constraints.max_memory is not None:
+            loosen = " or raise --max-memory"
+        elif constraints.max_time_ratio is not None:
+            loosen = " or raise --max-time-ratio"
         decision.warnings.append(
             f"every cell within {tolerance} of the smallest output is on a cliff edge: "
             f"recommending the smallest, {label(best)}, but a slightly different corpus could "
-            "compress much worse; measure a larger corpus or raise the budget"
+            f"compress much worse; measure a larger corpus{loosen}"
         )
-        reason = f"{label(chosen)}: the smallest output that fits (every alternative on a cliff)"
+        reason = (
+            f"{label(chosen)}: the smallest output that fits; every cell within {tolerance} of "
+            "it is on a cliff edge"
+        )
+    # The chosen cell is never "avoided", even when it sits on a cliff edge itself.
+    avoided = [
+        cliffs[cell_key(cell)]
+        for cell in candidates
+        if cell_key(cell) in cliffs and cell is not chosen
+    ]
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.avoided, decision.reason = candidates, avoided, reason
     decision.warnings += _edge_warnings(slice_, chosen)
@@ -371,6 +386,8 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     )
     others = ", ".join(label(cell) for cell in decision.candidates)
     within = f"Within {_option_percent(constraints.tolerance)} of it"
+    # Only in the fallback is the chosen cell itself on a cliff edge (every candidate is).
+    fallback = cell_key(chosen) in decision.cliffs
     if chosen is not best:
         lines.append(
             f"{within}: {others}. {label(chosen)} needs "
@@ -378,11 +395,14 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
             f"{format_bytes(chosen['connection_memory'])}, {chosen['compressed_bytes']:,} B "
             f"(+{_percent(chosen['compressed_bytes'] / best['compressed_bytes'] - 1)})."
         )
+    elif fallback:
+        lines.append(_all_on_a_cliff(decision, within))
     elif len(decision.candidates) > 1:
         lines.append(
             f"{within}: {others}; none off a cliff edge needs less memory than {label(chosen)}."
         )
-    for cliff in decision.avoided:
+    # In the fallback the line above already says why the others were not chosen.
+    for cliff in () if fallback else decision.avoided:
         lines.append(
             f"Avoided {label(cliff.cell)} ({format_bytes(cliff.cell['connection_memory'])}): "
             f"{cliff.reason}; a corpus a little different could fall off that cliff."
@@ -407,6 +427,36 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         if ref_cliff is not None:
             lines.append(f"{label(reference)} itself sits on a cliff edge: {ref_cliff.reason}.")
     return lines
+
+
+def _all_on_a_cliff(decision: Decision, within: str) -> str:
+    """The fallback in words: every candidate on a cliff edge, so the smallest is chosen."""
+    chosen = decision.chosen
+    assert chosen is not None
+    edges = [decision.cliffs[cell_key(cell)] for cell in decision.candidates]
+    low = _percent(min(edge.worse_by for edge in edges))
+    high = _percent(max(edge.worse_by for edge in edges))
+    by = low if low == high else f"{low} to {high}"
+    if len(decision.candidates) == 1:
+        text = (
+            f"Nothing else is within {_option_percent(decision.constraints.tolerance)} of it, "
+            f"and it sits on a cliff edge ({edges[0].reason}), so it is recommended"
+        )
+    else:
+        others = ", ".join(label(cell) for cell in decision.candidates)
+        text = (
+            f"{within}: {others}, all on a cliff edge (one step down compresses {by} worse), "
+            f"so the smallest, {label(chosen)}, is recommended"
+        )
+    cheapest = min(decision.candidates, key=_cheapest)
+    if cheapest is not chosen:
+        saved = chosen["connection_memory"] - cheapest["connection_memory"]
+        larger = cheapest["compressed_bytes"] / chosen["compressed_bytes"] - 1
+        text += (
+            f"; {label(cheapest)} would save {format_bytes(saved)} per connection for "
+            f"+{_percent(larger)} output"
+        )
+    return text + "."
 
 
 def fleet_lines(chosen: Cell, reference: Cell | None, connections: int) -> list[str]:
