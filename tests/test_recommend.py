@@ -244,3 +244,20 @@ def test_the_fallback_warning_does_not_ask_to_raise_a_budget_never_given(cliff_r
     assert key(decision.chosen) in decision.cliffs
     [warning] = [w for w in decision.warnings if "cliff edge" in w]
     assert "budget" not in warning and "--max-memory" not in warning
+
+
+def test_a_neighbour_missing_from_a_partial_run_is_not_a_silent_no_cliff(cliff_run: Run) -> None:
+    run = restricted(cliff_run, (4, 8))
+    full = recommend.recommend(run, Constraints(max_memory=64 * 1024))
+    assert key(full.chosen) == (12, 4)
+    assert not any("missing from this run" in w for w in full.warnings)
+    # Interrupted before 11:4 was measured: 12:4's window step down is in the grid, not the run.
+    partial = Run(
+        {**run.meta, "partial": True}, [c for c in run.cells if key(c) not in {(11, 4), (11, 8)}]
+    )
+    decision = recommend.recommend(partial, Constraints(max_memory=64 * 1024))
+    assert key(decision.chosen) == (12, 4)
+    [warning] = [w for w in decision.warnings if "missing from this run" in w]
+    assert "11:4" in warning and "not checked" in warning
+    # The lower-edge warning is still there, with its verb agreeing with one setting.
+    assert any("memLevel 3 was not measured" in w for w in decision.warnings)

@@ -30,6 +30,7 @@ from wsztune.report import (
     cell_key,
     format_bytes,
     label,
+    plural,
     reference_name,
     select_slice,
 )
@@ -356,20 +357,35 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
 
 
 def _edge_warnings(slice_: Slice, chosen: Cell) -> list[str]:
-    # A cell at the bottom of a restricted grid has no measured neighbour below it, so a cliff
-    # there would go unseen: say so rather than imply it was checked.
+    # No measured neighbour below the chosen cell means no cliff check there: say so rather than
+    # imply it was checked. Two cases: the cell is at the bottom of a restricted grid, or its
+    # neighbour is inside the grid but absent from the run (an interrupted, partial run).
     key = cell_key(chosen)
-    unchecked = []
-    if slice_.step_down(key, 0) is None and key[0] > 9:
-        unchecked.append(f"windowBits {key[0] - 1}")
-    if slice_.step_down(key, 1) is None and key[1] > 1:
-        unchecked.append(f"memLevel {key[1] - 1}")
-    if not unchecked:
-        return []
-    return [
-        f"{label(chosen)} is at the lower edge of this run's grid ({slice_.grid_description}): "
-        f"{' and '.join(unchecked)} were not measured, so a cliff below it was not checked"
-    ]
+    below_grid, missing = [], []
+    for axis, name, lowest in ((0, "windowBits", 9), (1, "memLevel", 1)):
+        below = slice_.step_down(key, axis)
+        if below is None:
+            if key[axis] > lowest:
+                below_grid.append(f"{name} {key[axis] - 1}")
+        elif slice_.get(below) is None:
+            missing.append(label(below))
+    warnings = []
+    if below_grid:
+        verb = plural(len(below_grid), "was", "were", show=False)
+        warnings.append(
+            f"{label(chosen)} is at the lower edge of this run's grid "
+            f"({slice_.grid_description}): {' and '.join(below_grid)} {verb} not measured, so "
+            "a cliff below it was not checked"
+        )
+    if missing:
+        neighbours = plural(len(missing), "neighbour", show=False)
+        verb = plural(len(missing), "is", "are", show=False)
+        warnings.append(
+            f"{label(chosen)}'s {neighbours} one step down, {' and '.join(missing)}, {verb} "
+            "in the grid but missing from this run (a partial run?), so a cliff below it was "
+            "not checked"
+        )
+    return warnings
 
 
 def _explain(decision: Decision, budget: str, total: int) -> list[str]:

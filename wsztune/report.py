@@ -43,6 +43,12 @@ def label(key: Key | Cell) -> str:
     return f"{key[0]}:{key[1]}"
 
 
+def plural(count: int, singular: str, plural_form: str | None = None, *, show: bool = True) -> str:
+    """``1 cell``, ``2 cells``; ``plural(n, "was", "were", show=False)`` for the verb alone."""
+    word = singular if count == 1 else (plural_form or f"{singular}s")
+    return f"{count:,} {word}" if show else word
+
+
 def cell_key(cell: Cell) -> Key:
     """The ``(window_bits, mem_level)`` pair a cell is filed under."""
     return (cell["window_bits"], cell["mem_level"])
