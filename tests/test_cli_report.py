@@ -298,3 +298,10 @@ def test_compare_two_corpora(small_run_path: Path, tmp_path: Path) -> None:
     row12 = next(row for row in rows if row[0].strip("*") == "12")
     assert row12[3] not in ("·", "=")  # 12:5 measured in both, on different corpora
     assert "corpora differ" in result.stdout
+
+
+def test_recommend_nothing_fits_by_time_says_so_in_the_error(small_run_path: Path) -> None:
+    result = invoke("recommend", "--results", small_run_path, "--max-time-ratio", "0.000001")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "time limit" in line and "memory" not in line.split("closest")[1]

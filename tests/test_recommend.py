@@ -261,3 +261,16 @@ def test_a_neighbour_missing_from_a_partial_run_is_not_a_silent_no_cliff(cliff_r
     assert "11:4" in warning and "not checked" in warning
     # The lower-edge warning is still there, with its verb agreeing with one setting.
     assert any("memLevel 3 was not measured" in w for w in decision.warnings)
+
+
+def test_nothing_fits_names_the_constraint_it_breaks(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    by_time = recommend.recommend(run, Constraints(max_time_ratio=1e-6))
+    assert by_time.chosen is None
+    line = by_time.explanation[1]
+    assert "time limit" in line and "memory budget" not in line
+    assert "time limit" in by_time.reason
+    assert by_time.explanation[-1] == "Raise --max-time-ratio."
+    by_memory = recommend.recommend(run, Constraints(max_memory=1024))
+    assert "over the 1.0 KiB memory budget" in by_memory.explanation[1]
+    assert "memory budget" in by_memory.reason and "time limit" not in by_memory.reason

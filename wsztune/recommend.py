@@ -331,27 +331,55 @@ def _budget_words(constraints: Constraints, reference: Cell | None) -> str:
 def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decision:
     constraints, reference = decision.constraints, decision.reference
 
-    def excess(cell: Cell) -> float:
-        # How far over the tightest constraint a cell is: 1.2 means 20% over.
-        over = 0.0
+    def overs(cell: Cell) -> dict[str, float]:
+        # How far over each constraint a cell is: 1.2 means 20% over.
+        ratios = {}
         if constraints.max_memory is not None:
-            over = max(over, cell["connection_memory"] / constraints.max_memory)
+            ratios["memory"] = cell["connection_memory"] / constraints.max_memory
         if constraints.max_time_ratio is not None and reference is not None:
-            over = max(over, _time_ratio(cell, reference) / constraints.max_time_ratio)
-        return over
+            ratios["time"] = _time_ratio(cell, reference) / constraints.max_time_ratio
+        return ratios
+
+    def excess(cell: Cell) -> float:
+        return max(overs(cell).values(), default=0.0)
 
     closest = min(cells, key=lambda c: (excess(c), c["compressed_bytes"], cell_key(c)))
     decision.closest = closest
-    decision.reason = (
-        f"no cell fits {budget}; the closest is {label(closest)} at "
-        f"{format_bytes(closest['connection_memory'])} per connection"
-    )
+    memory = f"{format_bytes(closest['connection_memory'])} per connection"
+    # Name the constraint the closest cell breaks: a percentage alone does not say over what.
+    broken = []
+    for what, ratio in overs(closest).items():
+        if ratio <= 1:
+            continue
+        if what == "memory":
+            broken.append(
+                f"{_percent(ratio - 1)} over the {format_bytes(constraints.max_memory or 0)} "
+                "memory budget"
+            )
+        else:
+            assert reference is not None
+            broken.append(
+                f"compress time {_time_ratio(closest, reference):.2f}x {label(reference)}'s, "
+                f"{_percent(ratio - 1)} over the {constraints.max_time_ratio:g}x time limit"
+            )
+    over = " and ".join(broken)
+    options = [
+        option
+        for option, given in (
+            ("--max-memory", constraints.max_memory is not None),
+            ("--max-time-ratio", constraints.max_time_ratio is not None),
+        )
+        if given
+    ]
+    advice = f"Raise {' or '.join(options)}"
+    if constraints.max_memory is not None:
+        advice += ", or serve without compression on connections that cannot afford it"
+    decision.reason = f"no cell fits {budget}; the closest is {label(closest)}, {over}"
     decision.explanation = [
         f"No cell of this run fits {budget}.",
-        f"The closest is {label(closest)}: {format_bytes(closest['connection_memory'])} per "
-        f"connection, {_percent(excess(closest) - 1)} over, "
+        f"The closest is {label(closest)}: {memory}, {over}; "
         f"{closest['compressed_bytes']:,} B ({closest['savings']:.1%} saved).",
-        "Raise the budget, or serve without compression on connections that cannot afford it.",
+        f"{advice}.",
     ]
     return decision
 
