@@ -738,6 +738,11 @@ def table(
     _warn(report.run_warnings(run, slice_))
     decision, note = _highlight(slice_, budget, reference or report.REFERENCE)
     recommended = None if decision.chosen is None else report.cell_key(decision.chosen)
+    console = None
+    if not markdown:
+        from wsztune.console import stdout_console
+
+        console = stdout_console()
     tables = [
         report.grid_table(
             run,
@@ -746,15 +751,14 @@ def table(
             relative_to=reference,
             reference=reference or report.REFERENCE,
             recommended=recommended,
+            # A terminal or a CI log has a width; markdown has none.
+            width=None if console is None else console.width,
         )
         for name in (metrics or report.DEFAULT_METRICS)
     ]
-    if markdown:
+    if console is None:
         click.echo("\n\n".join(report.markdown_grid(t, note) for t in tables))
         return
-    from wsztune.console import stdout_console
-
-    console = stdout_console()
     for index, grid in enumerate(tables):
         if index:
             console.print()
