@@ -392,3 +392,11 @@ def test_recommend_fits_80_columns(full_grid_run: Path, one_cell_run: Path) -> N
         assert result.exit_code in (0, 1), result.stderr
         assert_fits_80_columns(result.stdout.split("python-websockets")[0])
     assert "recommended &" in result.stdout and "default" in result.stdout
+
+
+def test_table_says_why_there_is_no_star(small_run_path: Path) -> None:
+    for args in ((), ("--markdown",)):
+        result = invoke("table", "--results", small_run_path, "--max-memory", "1KiB", *args)
+        assert result.exit_code == 0, result.stderr
+        assert "★" not in result.stdout
+        assert "no cell fits 1.0 KiB per connection" in " ".join(result.stdout.split())

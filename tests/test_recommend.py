@@ -274,3 +274,20 @@ def test_nothing_fits_names_the_constraint_it_breaks(small_run_path: Path) -> No
     by_memory = recommend.recommend(run, Constraints(max_memory=1024))
     assert "over the 1.0 KiB memory budget" in by_memory.explanation[1]
     assert "memory budget" in by_memory.reason and "time limit" not in by_memory.reason
+
+
+def test_wording_of_one_cell_and_of_a_non_setting(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    one = Run(run.meta, [c for c in run.cells if key(c) == (12, 5)])
+    decision = recommend.recommend(one, Constraints())
+    assert "all 1 cells" not in decision.explanation[0]
+    assert "only cell" in decision.explanation[0]
+    budget = recommend.recommend(one, Constraints(max_memory=10**9))
+    assert budget.explanation[0].endswith(": 1 of 1 cell.")
+    with pytest.raises(WsztuneError) as error:
+        check(decision, 16, 5, 0.01)
+    message = str(error.value)
+    assert message.startswith("--check 16:5 is not a setting: windowBits goes from 8 to 15")
+    assert ";" not in message
+    assert report.plural(1, "cell") == "1 cell" and report.plural(2, "cell") == "2 cells"
+    assert report.plural(1, "was", "were", show=False) == "was"

@@ -683,7 +683,8 @@ def _highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) 
 
     decision = recommend(slice_, Constraints(max_memory=max_memory, reference=reference))
     if decision.chosen is None:
-        return decision, ""
+        # No star: the legend says why rather than letting it vanish without a word.
+        return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
     if max_memory is None:
         return decision, " with no memory budget (set one with --max-memory)"
     return decision, f" within {format_bytes(max_memory)} per connection"

@@ -421,7 +421,9 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     assert chosen is not None and best is not None
     lines = []
     if budget:
-        lines.append(f"Fits {budget}: {len(decision.feasible)} of {total} cells.")
+        lines.append(f"Fits {budget}: {len(decision.feasible)} of {plural(total, 'cell')}.")
+    elif total == 1:
+        lines.append("No budget given (--max-memory): the run's only cell counts as fitting.")
     else:
         lines.append(f"No budget given (--max-memory): all {total} cells count as fitting.")
     lines.append(
@@ -656,7 +658,10 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
         elif 8 <= window_bits <= 15 and 1 <= mem_level <= 9:
             problem = "is outside this run's grid"
         else:
-            problem, hint = "is not a setting (windowBits 8-15, memLevel 1-9); this run's grid", ""
+            raise WsztuneError(
+                f"--check {window_bits}:{mem_level} is not a setting: windowBits goes from 8 to "
+                f"15 and memLevel from 1 to 9 (this run measured {slice_.grid_description})"
+            )
         raise WsztuneError(
             f"--check {window_bits}:{mem_level} {problem} ({slice_.grid_description}){hint}"
         )

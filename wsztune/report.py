@@ -184,8 +184,9 @@ def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
     warnings = []
     if run.partial:
         done, planned = run.meta.get("cells", len(run.cells)), run.meta.get("cells_planned", "?")
+        verb = plural(done, "was", "were", show=False)
         warnings.append(
-            f"partial run: only {done} of {planned} cells were measured (interrupted); "
+            f"partial run: only {done} of {planned} cells {verb} measured (interrupted); "
             "missing cells show as '·'"
         )
     if slice_ is not None and slice_.other_slices:
@@ -368,8 +369,8 @@ def grid_table(
         )
     if unstable:
         notes.append(
-            f"{UNSTABLE_MARK} = timing unstable in {unstable} cells (spread over 10% of the "
-            "median): compare with care, or re-run on a quieter machine with more --repeat"
+            f"{UNSTABLE_MARK} = timing unstable in {plural(unstable, 'cell')} (spread over 10% of "
+            "the median): compare with care, or re-run on a quieter machine with more --repeat"
         )
     reference_key = relative_to if base is not None else reference
     unit = metric.unit
@@ -401,12 +402,18 @@ def grid_table(
 
 
 def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "") -> str:
-    """One line naming the highlighted cells."""
+    """One line naming the highlighted cells.
+
+    ``recommended_note`` qualifies the star (`` within 64.0 KiB per connection``) or, when
+    there is no recommended cell, says why there is no star (``no cell fits 10.0 KiB ...``).
+    """
     parts = []
     if table.reference is not None:
         parts.append(f"{reference_mark}{label(table.reference)}, {reference_name(table.reference)}")
     if table.recommended is not None:
         parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
+    elif recommended_note:
+        parts.append(recommended_note.strip())
     return " · ".join(parts)
 
 
