@@ -161,3 +161,22 @@ def test_partial_run_warning_agrees_with_one_cell(small_run_path: Path) -> None:
     run.meta["cells_planned"] = 20
     [warning] = report.run_warnings(run)
     assert "only 1 of 20 cells was measured" in warning
+
+
+def test_run_summary_shows_only_the_default_slice(
+    small_run_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = results.load(small_run_path)
+    # A second level whose every cell is far smaller: it must not leak into the summary.
+    other = [{**cell, "level": 9, "compressed_bytes": 7} for cell in run.cells]
+    both = Run(run.meta, run.cells + other)
+    report.print_run_summary(both)
+    out = capsys.readouterr().out
+    assert " 7 B" not in out
+    assert "level -1, strategy default, context takeover on (1 of 2 slices)" in out
+    smallest = min(run.cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"]))
+    assert f"{smallest['compressed_bytes']:,} B" in out
+    assert report._format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
+
+    report.print_run_summary(run)
+    assert "slices" not in capsys.readouterr().out

@@ -675,28 +675,34 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
 
 
 def print_run_summary(run: Run) -> None:
-    """A compact table after ``wsztune run``: the three smallest cells and 12:5."""
+    """A compact table after ``wsztune run``: the three smallest cells and 12:5.
+
+    Only the default slice (see :func:`select_slice`): with several levels, strategies or
+    context-takeover values the title says which one is shown, so no row mixes them.
+    """
     from rich.table import Table
 
     from wsztune.console import stdout_console
 
+    slice_ = select_slice(run)
     corpus = run.meta["corpus"]
-    table = Table(
-        title=(
-            f"{corpus['messages']:,} messages, {format_bytes(corpus['raw_bytes'])} raw, "
-            f"{len(run.cells)} cells"
-        )
+    title = (
+        f"{corpus['messages']:,} messages, {format_bytes(corpus['raw_bytes'])} raw, "
+        f"{plural(len(run.cells), 'cell')}"
     )
+    if slice_.other_slices:
+        title += f"\n{slice_.description} (1 of {slice_.other_slices + 1} slices)"
+    table = Table(title=title)
     for header in ("", "wb:ml", "compressed", "savings", "compress", "memory/conn"):
         left = header in ("", "wb:ml")
         table.add_column(header, justify="left" if left else "right", no_wrap=True)
-    for label_, cell in _summary_rows(run):
+    for name, cell in _summary_rows(slice_):
         table.add_row(
-            label_,
-            f"{cell['window_bits']}:{cell['mem_level']}",
+            name,
+            label(cell),
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
-            f"{cell['compress_seconds'] * 1000:.1f} ms",
+            f"{_format_ms(cell['compress_seconds'])} ms",
             format_bytes(cell["connection_memory"]),
         )
     console = stdout_console()
@@ -739,12 +745,13 @@ def render_corpus_stats(stats: CorpusStats) -> None:
     stdout_console().print(table)
 
 
-def _summary_rows(run: Run) -> list[tuple[str, dict[str, Any]]]:
+def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:
     smallest = sorted(
-        run.cells, key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"])
+        slice_.cells.values(),
+        key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"]),
     )
     rows = list(zip(("smallest", "2nd smallest", "3rd smallest"), smallest, strict=False))
-    reference = run.find(*REFERENCE)
+    reference = slice_.get(REFERENCE)
     if reference is not None:
         rows.append(("websockets default", reference))
     return rows
