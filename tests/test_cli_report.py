@@ -400,3 +400,19 @@ def test_table_says_why_there_is_no_star(small_run_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
         assert "★" not in result.stdout
         assert "no cell fits 1.0 KiB per connection" in " ".join(result.stdout.split())
+
+
+def test_check_is_parsed_like_every_other_setting(small_run_path: Path) -> None:
+    # Shape and ranges come from codec.parse_setting, as for --relative-to: one rule, one message.
+    result = invoke("recommend", "--results", small_run_path, "--check", "16:5")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "'--check'" in line and "window bits must be between 8 and 15" in line
+
+
+def test_metric_choices_are_the_reports_metrics() -> None:
+    from wsztune import report
+
+    for command in ("table", "plot", "compare"):
+        option = next(p for p in cli.commands[command].params if p.name == "metrics")
+        assert list(option.type.choices) == list(report.METRICS)

@@ -17,6 +17,10 @@ import click
 from wsztune import __version__
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
+# report imports only the standard library and wsztune.results at module level (rich, pandas
+# and matplotlib when a function runs): cheap enough to hold the one list of metric names.
+from wsztune.report import DEFAULT_METRICS, METRICS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 INTERRUPTED_EXIT = 130
@@ -451,6 +455,7 @@ def live(
     from wsztune import live as live_module
     from wsztune.codec import Setting, parse_setting
     from wsztune.errors import CheckFailed, SettingError
+    from wsztune.recommend import parse_fraction
 
     # Validate every option before reading anything, so a typo costs nothing.
     if setting_text is not None:
@@ -462,7 +467,7 @@ def live(
         mem_level if mem_level is not None else 5,
         client_window_bits=client_window_bits,
     )
-    fraction = _parse_tolerance(tolerance)
+    fraction = parse_fraction(tolerance, "--tolerance")
     if connections < 2:
         raise SettingError(
             f"--connections must be at least 2, not {connections} (the first is discarded)"
@@ -495,19 +500,6 @@ def live(
                 f"(tolerance {result.tolerance:.0%})"
             )
         raise CheckFailed(f"live check failed at {setting.label}: {'; '.join(reasons)}")
-
-
-def _parse_tolerance(text: str) -> float:
-    from wsztune.errors import SettingError
-
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise SettingError(f"--tolerance takes 10% or 0.1, not {text!r}") from None
-    if not 0 < value < 10:
-        raise SettingError(f"--tolerance must be above 0, such as 10% or 0.1, not {text!r}")
-    return value
 
 
 def _print_live(result: Any) -> None:
@@ -568,7 +560,6 @@ def _print_live(result: Any) -> None:
 # wsztune table, plot, recommend, compare: read a saved run, never re-run the codec ----------------
 
 RESULTS_HELP = "Results file to read [default: the newest in --results-dir]."
-METRIC_NAMES = ("savings", "size", "time", "decompress-time", "memory", "memory-theory")
 
 
 def _results_options(command: Any) -> Any:
@@ -614,7 +605,7 @@ def _metric_option(default: tuple[str, ...], what: str) -> Any:
     return click.option(
         "--metric",
         "metrics",
-        type=click.Choice(METRIC_NAMES),
+        type=click.Choice(list(METRICS)),
         multiple=True,
         help=f"{what}; repeat for several [default: {', '.join(default)}].",
     )
@@ -649,20 +640,6 @@ def _setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
         raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
 
 
-def _check_arg(text: str | None) -> tuple[int, int] | None:
-    # Only the shape here: whether the setting is in the run's grid is for recommend.check to
-    # say, naming the grid's range, once the run is loaded.
-    if text is None:
-        return None
-    parts = text.strip().split(":")
-    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise click.BadParameter(
-            f"a setting is WINDOW_BITS:MEM_LEVEL, such as 12:5, not {text!r}",
-            param_hint="'--check'",
-        )
-    return int(parts[0]), int(parts[1])
-
-
 def _size_arg(text: str | None) -> int | None:
     from wsztune.recommend import parse_size
 
@@ -691,7 +668,7 @@ def _highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) 
 
 
 @cli.command()
-@_metric_option(("savings", "time", "memory"), "Grid to show")
+@_metric_option(DEFAULT_METRICS, "Grid to show")
 @click.option(
     "--relative-to",
     metavar="WB:ML",
@@ -767,7 +744,7 @@ def table(
 
 
 @cli.command()
-@_metric_option(METRIC_NAMES, "Heatmap to draw")
+@_metric_option(tuple(METRICS), "Heatmap to draw")
 @click.option(
     "--format",
     "formats",
@@ -814,7 +791,7 @@ def plot(
             run,
             slice_,
             directory,
-            metrics=metrics or METRIC_NAMES,
+            metrics=metrics or tuple(METRICS),
             formats=formats or ("png",),
             decision=decision,
         )
@@ -897,7 +874,8 @@ def recommend(
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
     reference = _setting_arg(reference_text, "--relative-to")
-    checked = _check_arg(check_text)
+    # The shape and the ranges here; whether the run measured it is for recommend.check.
+    checked = _setting_arg(check_text, "--check")
     run = _load_run(results_path, results_dir)
     slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
     _warn(report.run_warnings(run, slice_))
@@ -941,7 +919,7 @@ def recommend(
 @cli.command()
 @click.argument("old_path", metavar="OLD", type=click.Path(path_type=Path))
 @click.argument("new_path", metavar="NEW", type=click.Path(path_type=Path))
-@_metric_option(("savings", "time", "memory"), "Grid to compare")
+@_metric_option(DEFAULT_METRICS, "Grid to compare")
 @click.option("--markdown", is_flag=True, help="GitHub-flavoured markdown.")
 @_slice_options
 def compare(
