@@ -298,3 +298,121 @@ def test_compare_two_corpora(small_run_path: Path, tmp_path: Path) -> None:
     row12 = next(row for row in rows if row[0].strip("*") == "12")
     assert row12[3] not in ("·", "=")  # 12:5 measured in both, on different corpora
     assert "corpora differ" in result.stdout
+
+
+def test_recommend_nothing_fits_by_time_says_so_in_the_error(small_run_path: Path) -> None:
+    result = invoke("recommend", "--results", small_run_path, "--max-time-ratio", "0.000001")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "time limit" in line and "memory" not in line.split("closest")[1]
+
+
+# 80 columns (a CI log: not a TTY) -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_grid_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run of the full 7 x 9 grid (63 cells) on a tiny corpus, timed once per cell."""
+    from conftest import chat_messages
+
+    from wsztune import corpus, sweep
+
+    directory = tmp_path_factory.mktemp("full")
+    path = directory / "tiny.jsonl"
+    path.write_bytes(b"".join(payload + b"\n" for payload in chat_messages(40)))
+    grid = sweep.Grid(window_bits=tuple(range(9, 16)), mem_levels=tuple(range(1, 10)))
+    plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+    run = sweep.sweep(corpus.load(path), grid, plan=plan)
+    assert len(run.cells) == 63
+    return results.save(run, directory / "tiny-full.json")
+
+
+def assert_fits_80_columns(output: str) -> None:
+    assert "…" not in output, output
+    table_lines = [line for line in output.splitlines() if not line.startswith(("•", "warning"))]
+    assert max(len(line.rstrip()) for line in table_lines) <= 80, output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("--metric", "size", "--metric", "decompress-time", "--metric", "memory-theory"),
+        ("--metric", "size", "--metric", "savings", "--relative-to", "--max-memory", "40KiB"),
+        ("--metric", "time", "--relative-to", "9:1", "--max-memory", "20KiB"),
+    ],
+)
+def test_full_grids_fit_80_columns(full_grid_run: Path, args: tuple[str, ...]) -> None:
+    result = invoke("table", "--results", full_grid_run, *args)
+    assert result.exit_code == 0, result.stderr
+    assert "◆" in result.stdout and "★" in result.stdout
+    assert_fits_80_columns(result.stdout)
+
+
+def test_sizes_too_wide_for_80_columns_are_shown_in_kib(
+    full_grid_run: Path, tmp_path: Path
+) -> None:
+    document = json.loads(full_grid_run.read_text())
+    for cell in document["cells"]:
+        cell["compressed_bytes"] *= 1000  # millions of bytes: "5,123,000" x 9 columns
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(document))
+    result = invoke("table", "--results", big, "--metric", "size")
+    assert result.exit_code == 0, result.stderr
+    assert_fits_80_columns(result.stdout)
+    assert "KiB: bytes would not fit 80 columns" in result.stdout
+    cell = document["cells"][0]
+    assert f"{cell['compressed_bytes'] / 1024:.1f}" in result.stdout
+    # Markdown has no width: bytes, as measured.
+    markdown = invoke("table", "--results", big, "--metric", "size", "--markdown")
+    assert f"{cell['compressed_bytes']:,}" in markdown.stdout
+    assert "would not fit" not in markdown.stdout
+
+
+@pytest.fixture
+def one_cell_run(small_run_path: Path, tmp_path: Path) -> Path:
+    document = json.loads(small_run_path.read_text())
+    document["cells"] = [
+        c for c in document["cells"] if (c["window_bits"], c["mem_level"]) == (12, 5)
+    ]
+    document["meta"]["grid"] = {**document["meta"]["grid"], "window_bits": [12], "mem_levels": [5]}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_recommend_fits_80_columns(full_grid_run: Path, one_cell_run: Path) -> None:
+    for args in (
+        ("--results", full_grid_run, "--max-memory", "64KiB"),
+        ("--results", full_grid_run, "--max-memory", "64KiB", "--check", "9:1"),
+        ("--results", one_cell_run),
+        ("--results", one_cell_run, "--check", "12:5"),
+    ):
+        result = invoke("recommend", *args)
+        assert result.exit_code in (0, 1), result.stderr
+        assert_fits_80_columns(result.stdout.split("python-websockets")[0])
+    assert "recommended &" in result.stdout and "default" in result.stdout
+
+
+def test_table_says_why_there_is_no_star(small_run_path: Path) -> None:
+    for args in ((), ("--markdown",)):
+        result = invoke("table", "--results", small_run_path, "--max-memory", "1KiB", *args)
+        assert result.exit_code == 0, result.stderr
+        assert "★" not in result.stdout
+        assert "no cell fits 1.0 KiB per connection" in " ".join(result.stdout.split())
+
+
+def test_check_is_parsed_like_every_other_setting(small_run_path: Path) -> None:
+    # Shape and ranges come from codec.parse_setting, as for --relative-to: one rule, one message.
+    result = invoke("recommend", "--results", small_run_path, "--check", "16:5")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "'--check'" in line and "window bits must be between 8 and 15" in line
+
+
+def test_metric_choices_are_the_reports_metrics() -> None:
+    from wsztune import report
+
+    for command in ("table", "plot", "compare"):
+        option = next(p for p in cli.commands[command].params if p.name == "metrics")
+        assert list(option.type.choices) == list(report.METRICS)

@@ -61,3 +61,46 @@ def test_pareto_frontier() -> None:
         (20, 80),
         (40, 70),
     ]
+
+
+def test_heatmap_names_a_reference_other_than_12_5_plainly(
+    small_run_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from matplotlib.axes import Axes
+
+    labels: list[str] = []
+    original = Axes.set_xlabel
+
+    def spy(self, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        labels.append(text)
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_xlabel", spy)
+    run = results.load(small_run_path)
+    slice_ = report.select_slice(run)
+    plots.heatmap(run, slice_, report.METRICS["savings"], tmp_path / "a.png", reference=(13, 3))
+    assert "13:3, the reference" in labels[-1] and "websockets" not in labels[-1]
+    plots.heatmap(run, slice_, report.METRICS["savings"], tmp_path / "b.png")
+    assert "12:5, websockets' default" in labels[-1]
+
+
+def test_a_one_cell_run_plots_without_clipping_or_warnings(
+    small_run_path: Path, tmp_path: Path
+) -> None:
+    import warnings
+
+    run = results.load(small_run_path)
+    run.cells = [c for c in run.cells if (c["window_bits"], c["mem_level"]) == (12, 5)]
+    run.meta["grid"] = {**run.meta["grid"], "window_bits": [12], "mem_levels": [5]}
+    slice_ = report.select_slice(run)
+    decision = recommend.recommend(slice_, recommend.Constraints(max_memory=64 * 1024))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = plots.write_plots(
+            run, slice_, tmp_path, metrics=tuple(report.METRICS), decision=decision
+        )
+    assert [str(warning.message) for warning in caught] == []
+    for path in written:
+        with Image.open(path) as image:
+            # At least the minimum width: room for the title, the colour bar and the legend.
+            assert image.size[0] >= plots.MIN_HEATMAP_SIZE[0] * plots.DPI - 1

@@ -205,3 +205,89 @@ def test_decision_json_has_the_promised_keys(small_run_path: Path) -> None:
         assert name in document
     assert document["check"]["setting"] == "12:5"
     json.dumps(document)  # plain data all the way down
+
+
+def test_the_reference_is_websockets_default_only_when_it_is_12_5(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    other = recommend.recommend(run, Constraints(max_memory=64 * 1024, reference=(13, 3)))
+    text = " ".join(other.explanation)
+    assert "websockets' default" not in text
+    assert "13:3 (the reference)" in text or "That is 13:3, the reference" in text
+    default = recommend.recommend(run, Constraints(max_memory=64 * 1024))
+    assert "websockets' default" in " ".join(default.explanation)
+    assert report.reference_name((12, 5)) == "websockets' default"
+    assert report.reference_name((13, 4)) == "the reference"
+
+
+def test_the_fallback_explains_itself_without_contradiction(cliff_run: Run) -> None:
+    # Within 50 KiB every candidate is on a cliff edge: 11:4 (the smallest) and 11:1.
+    decision = recommend.recommend(cliff_run, Constraints(max_memory=50 * 1024))
+    chosen = key(decision.chosen)
+    assert chosen not in [key(cliff.cell) for cliff in decision.avoided]
+    document = recommend.decision_json(decision)
+    assert "11:4" not in [entry["setting"] for entry in document["avoided"]]
+    text = "\n".join(decision.explanation)
+    assert "all on a cliff edge" in text or "sits on a cliff edge" in text
+    assert "Avoided 11:4" not in text and "none off a cliff edge" not in text
+    assert "is recommended" in text
+    cheapest = min(decision.candidates, key=lambda c: c["connection_memory"])
+    if key(cheapest) != chosen:
+        assert f"{report.label(cheapest)} would save" in text
+    [warning] = [w for w in decision.warnings if "cliff edge" in w]
+    assert "raise --max-memory" in warning
+
+
+def test_the_fallback_warning_does_not_ask_to_raise_a_budget_never_given(cliff_run: Run) -> None:
+    # Only 11:x kept: every cell's window step down (10:x) falls off the cliff.
+    run = Run(cliff_run.meta, [c for c in cliff_run.cells if c["window_bits"] in (10, 11)])
+    decision = recommend.recommend(run, Constraints())
+    assert key(decision.chosen) in decision.cliffs
+    [warning] = [w for w in decision.warnings if "cliff edge" in w]
+    assert "budget" not in warning and "--max-memory" not in warning
+
+
+def test_a_neighbour_missing_from_a_partial_run_is_not_a_silent_no_cliff(cliff_run: Run) -> None:
+    run = restricted(cliff_run, (4, 8))
+    full = recommend.recommend(run, Constraints(max_memory=64 * 1024))
+    assert key(full.chosen) == (12, 4)
+    assert not any("missing from this run" in w for w in full.warnings)
+    # Interrupted before 11:4 was measured: 12:4's window step down is in the grid, not the run.
+    partial = Run(
+        {**run.meta, "partial": True}, [c for c in run.cells if key(c) not in {(11, 4), (11, 8)}]
+    )
+    decision = recommend.recommend(partial, Constraints(max_memory=64 * 1024))
+    assert key(decision.chosen) == (12, 4)
+    [warning] = [w for w in decision.warnings if "missing from this run" in w]
+    assert "11:4" in warning and "not checked" in warning
+    # The lower-edge warning is still there, with its verb agreeing with one setting.
+    assert any("memLevel 3 was not measured" in w for w in decision.warnings)
+
+
+def test_nothing_fits_names_the_constraint_it_breaks(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    by_time = recommend.recommend(run, Constraints(max_time_ratio=1e-6))
+    assert by_time.chosen is None
+    line = by_time.explanation[1]
+    assert "time limit" in line and "memory budget" not in line
+    assert "time limit" in by_time.reason
+    assert by_time.explanation[-1] == "Raise --max-time-ratio."
+    by_memory = recommend.recommend(run, Constraints(max_memory=1024))
+    assert "over the 1.0 KiB memory budget" in by_memory.explanation[1]
+    assert "memory budget" in by_memory.reason and "time limit" not in by_memory.reason
+
+
+def test_wording_of_one_cell_and_of_a_non_setting(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    one = Run(run.meta, [c for c in run.cells if key(c) == (12, 5)])
+    decision = recommend.recommend(one, Constraints())
+    assert "all 1 cells" not in decision.explanation[0]
+    assert "only cell" in decision.explanation[0]
+    budget = recommend.recommend(one, Constraints(max_memory=10**9))
+    assert budget.explanation[0].endswith(": 1 of 1 cell.")
+    with pytest.raises(WsztuneError) as error:
+        check(decision, 16, 5, 0.01)
+    message = str(error.value)
+    assert message.startswith("--check 16:5 is not a setting: windowBits goes from 8 to 15")
+    assert ";" not in message
+    assert report.plural(1, "cell") == "1 cell" and report.plural(2, "cell") == "2 cells"
+    assert report.plural(1, "was", "were", show=False) == "was"

@@ -139,7 +139,7 @@ def test_unstable_timings_are_marked_in_time_grids(small_run_path: Path) -> None
     time_grid = report.grid_table(run, slice_, report.METRICS["time"])
     assert time_grid.text(first).endswith(report.UNSTABLE_MARK)
     assert sum(text.endswith(report.UNSTABLE_MARK) for text in time_grid.values.values()) == 1
-    assert any("timing unstable in 1 cells" in note for note in time_grid.notes)
+    assert any("timing unstable in 1 cell (" in note for note in time_grid.notes)
     size_grid = report.grid_table(run, slice_, report.METRICS["size"])
     assert not any(text.endswith(report.UNSTABLE_MARK) for text in size_grid.values.values())
 
@@ -154,3 +154,29 @@ def test_memory_grids_warn_when_the_codec_is_not_zlib(small_run_path: Path) -> N
     notes = report.grid_table(run, slice_, report.METRICS["memory"]).notes
     assert any("zlib-ng 2.3.3" in note for note in notes)
     assert not report.grid_table(run, slice_, report.METRICS["savings"]).notes
+
+
+def test_partial_run_warning_agrees_with_one_cell(small_run_path: Path) -> None:
+    run = partial_of(results.load(small_run_path), {(13, 1)})
+    run.meta["cells_planned"] = 20
+    [warning] = report.run_warnings(run)
+    assert "only 1 of 20 cells was measured" in warning
+
+
+def test_run_summary_shows_only_the_default_slice(
+    small_run_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = results.load(small_run_path)
+    # A second level whose every cell is far smaller: it must not leak into the summary.
+    other = [{**cell, "level": 9, "compressed_bytes": 7} for cell in run.cells]
+    both = Run(run.meta, run.cells + other)
+    report.print_run_summary(both)
+    out = capsys.readouterr().out
+    assert " 7 B" not in out
+    assert "level -1, strategy default, context takeover on (1 of 2 slices)" in out
+    smallest = min(run.cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"]))
+    assert f"{smallest['compressed_bytes']:,} B" in out
+    assert report._format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
+
+    report.print_run_summary(run)
+    assert "slices" not in capsys.readouterr().out

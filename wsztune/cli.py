@@ -17,6 +17,10 @@ import click
 from wsztune import __version__
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
+# report imports only the standard library and wsztune.results at module level (rich, pandas
+# and matplotlib when a function runs): cheap enough to hold the one list of metric names.
+from wsztune.report import DEFAULT_METRICS, METRICS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 INTERRUPTED_EXIT = 130
@@ -457,6 +461,7 @@ def live(
     from wsztune import live as live_module
     from wsztune.codec import Setting, parse_setting
     from wsztune.errors import CheckFailed, SettingError
+    from wsztune.recommend import parse_fraction
 
     # Validate every option before reading anything, so a typo costs nothing.
     if setting_text is not None:
@@ -468,7 +473,7 @@ def live(
         mem_level if mem_level is not None else 5,
         client_window_bits=client_window_bits,
     )
-    fraction = _parse_tolerance(tolerance)
+    fraction = parse_fraction(tolerance, "--tolerance")
     if connections < 2:
         raise SettingError(
             f"--connections must be at least 2, not {connections} (the first is discarded)"
@@ -501,19 +506,6 @@ def live(
                 f"(tolerance {result.tolerance:.0%})"
             )
         raise CheckFailed(f"live check failed at {setting.label}: {'; '.join(reasons)}")
-
-
-def _parse_tolerance(text: str) -> float:
-    from wsztune.errors import SettingError
-
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise SettingError(f"--tolerance takes 10% or 0.1, not {text!r}") from None
-    if not 0 < value < 10:
-        raise SettingError(f"--tolerance must be above 0, such as 10% or 0.1, not {text!r}")
-    return value
 
 
 def _print_live(result: Any) -> None:
@@ -574,7 +566,6 @@ def _print_live(result: Any) -> None:
 # wsztune table, plot, recommend, compare: read a saved run, never re-run the codec ----------------
 
 RESULTS_HELP = "Results file to read [default: the newest in --results-dir]."
-METRIC_NAMES = ("savings", "size", "time", "decompress-time", "memory", "memory-theory")
 
 
 def _results_options(command: Any) -> Any:
@@ -620,7 +611,7 @@ def _metric_option(default: tuple[str, ...], what: str) -> Any:
     return click.option(
         "--metric",
         "metrics",
-        type=click.Choice(METRIC_NAMES),
+        type=click.Choice(list(METRICS)),
         multiple=True,
         help=f"{what}; repeat for several [default: {', '.join(default)}].",
     )
@@ -655,20 +646,6 @@ def _setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
         raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
 
 
-def _check_arg(text: str | None) -> tuple[int, int] | None:
-    # Only the shape here: whether the setting is in the run's grid is for recommend.check to
-    # say, naming the grid's range, once the run is loaded.
-    if text is None:
-        return None
-    parts = text.strip().split(":")
-    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise click.BadParameter(
-            f"a setting is WINDOW_BITS:MEM_LEVEL, such as 12:5, not {text!r}",
-            param_hint="'--check'",
-        )
-    return int(parts[0]), int(parts[1])
-
-
 def _size_arg(text: str | None) -> int | None:
     from wsztune.recommend import parse_size
 
@@ -689,14 +666,15 @@ def _highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) 
 
     decision = recommend(slice_, Constraints(max_memory=max_memory, reference=reference))
     if decision.chosen is None:
-        return decision, ""
+        # No star: the legend says why rather than letting it vanish without a word.
+        return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
     if max_memory is None:
         return decision, " with no memory budget (set one with --max-memory)"
     return decision, f" within {format_bytes(max_memory)} per connection"
 
 
 @cli.command()
-@_metric_option(("savings", "time", "memory"), "Grid to show")
+@_metric_option(DEFAULT_METRICS, "Grid to show")
 @click.option(
     "--relative-to",
     metavar="WB:ML",
@@ -743,11 +721,12 @@ def table(
     slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
     _warn(report.run_warnings(run, slice_))
     decision, note = _highlight(slice_, budget, reference or report.REFERENCE)
-    recommended = (
-        None
-        if decision.chosen is None
-        else (decision.chosen["window_bits"], decision.chosen["mem_level"])
-    )
+    recommended = None if decision.chosen is None else report.cell_key(decision.chosen)
+    console = None
+    if not markdown:
+        from wsztune.console import stdout_console
+
+        console = stdout_console()
     tables = [
         report.grid_table(
             run,
@@ -756,15 +735,14 @@ def table(
             relative_to=reference,
             reference=reference or report.REFERENCE,
             recommended=recommended,
+            # A terminal or a CI log has a width; markdown has none.
+            width=None if console is None else console.width,
         )
         for name in (metrics or report.DEFAULT_METRICS)
     ]
-    if markdown:
+    if console is None:
         click.echo("\n\n".join(report.markdown_grid(t, note) for t in tables))
         return
-    from wsztune.console import stdout_console
-
-    console = stdout_console()
     for index, grid in enumerate(tables):
         if index:
             console.print()
@@ -772,7 +750,7 @@ def table(
 
 
 @cli.command()
-@_metric_option(METRIC_NAMES, "Heatmap to draw")
+@_metric_option(tuple(METRICS), "Heatmap to draw")
 @click.option(
     "--format",
     "formats",
@@ -819,7 +797,7 @@ def plot(
             run,
             slice_,
             directory,
-            metrics=metrics or METRIC_NAMES,
+            metrics=metrics or tuple(METRICS),
             formats=formats or ("png",),
             decision=decision,
         )
@@ -902,7 +880,8 @@ def recommend(
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
     reference = _setting_arg(reference_text, "--relative-to")
-    checked = _check_arg(check_text)
+    # The shape and the ranges here; whether the run measured it is for recommend.check.
+    checked = _setting_arg(check_text, "--check")
     run = _load_run(results_path, results_dir)
     slice_ = _select(run, slice_level, slice_strategy, slice_takeover)
     _warn(report.run_warnings(run, slice_))
@@ -946,7 +925,7 @@ def recommend(
 @cli.command()
 @click.argument("old_path", metavar="OLD", type=click.Path(path_type=Path))
 @click.argument("new_path", metavar="NEW", type=click.Path(path_type=Path))
-@_metric_option(("savings", "time", "memory"), "Grid to compare")
+@_metric_option(DEFAULT_METRICS, "Grid to compare")
 @click.option("--markdown", is_flag=True, help="GitHub-flavoured markdown.")
 @_slice_options
 def compare(

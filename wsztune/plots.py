@@ -20,9 +20,11 @@ from wsztune.report import (
     Key,
     Metric,
     Slice,
+    cell_key,
     corpus_caption,
     format_bytes,
     label,
+    reference_name,
 )
 from wsztune.results import Run
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("png", "svg")
 DPI = 120
+MIN_HEATMAP_SIZE = (6.0, 3.6)  # inches: room for the title, colour bar and legend of one cell
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,11 @@ def heatmap(
         values[rows.index(wb), columns.index(ml)] = metric.value(cell) * scale.factor
     masked = numpy.ma.masked_invalid(values)
 
-    figure = _figure(1.6 + 0.78 * len(columns), 1.5 + 0.5 * len(rows))
+    # A narrow grid (one cell, a restricted run) still needs room for the title, the colour bar
+    # and the legend: below a minimum size they are clipped and the layout gives up with a
+    # warning.
+    width = max(MIN_HEATMAP_SIZE[0], 1.6 + 0.78 * len(columns))
+    figure = _figure(width, max(MIN_HEATMAP_SIZE[1], 1.5 + 0.5 * len(rows)))
     ax = figure.add_subplot()
     # Redder is worse whichever way the metric points; cells the run lacks are grey.
     cmap = colormaps["YlOrRd" if metric.bigger_is_worse else "YlOrRd_r"].with_extremes(
@@ -146,13 +153,18 @@ def heatmap(
     ax.set_yticks(range(len(rows)), [str(wb) for wb in rows])
     marks = []
     if reference in slice_.cells:
-        marks.append(f"blue box: {label(reference)}, websockets' default")
+        marks.append(f"blue box: {label(reference)}, {reference_name(reference)}")
     if recommended is not None and recommended in slice_.cells:
         marks.append(f"green box: {label(recommended)}, recommended")
     if metric.name == "size":
         marks.append("values in KiB")
-    # The legend rides on the x label so that the constrained layout makes room for it.
-    ax.set_xlabel("memLevel" + (f"\n{' · '.join(marks)}" if marks else ""), fontsize=9)
+    # The legend rides on the x label so that the constrained layout makes room for it; one
+    # line when the figure is wide enough (about 11 characters an inch at this size), else one
+    # mark a line.
+    legend = " · ".join(marks)
+    if len(legend) > 11 * width:
+        legend = "\n".join(marks)
+    ax.set_xlabel("memLevel" + (f"\n{legend}" if marks else ""), fontsize=9)
     ax.set_ylabel("windowBits", fontsize=9)
     ax.set_title(
         f"{metric.title}: {corpus_caption(run)}\n{slice_.description}", fontsize=10, loc="left"
@@ -268,7 +280,7 @@ def _pareto_panel(
             edgecolor="#1f4e99",
             linewidth=2,
             zorder=5,
-            label=f"{label(reference)}: websockets' default",
+            label=f"{label(reference)}: {reference_name(reference)}",
         )
     if decision is not None and decision.chosen is not None:
         chosen = decision.chosen
@@ -355,7 +367,7 @@ def write_plots(
     stem = run.path.stem if run.path is not None else "run"
     recommended = None
     if decision is not None and decision.chosen is not None:
-        recommended = (decision.chosen["window_bits"], decision.chosen["mem_level"])
+        recommended = cell_key(decision.chosen)
     written = []
     for fmt in formats:
         for name in metrics:

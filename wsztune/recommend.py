@@ -22,7 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.report import REFERENCE, Cell, Key, Slice, format_bytes, label, select_slice
+from wsztune.report import (
+    REFERENCE,
+    Cell,
+    Key,
+    Slice,
+    cell_key,
+    format_bytes,
+    label,
+    plural,
+    reference_name,
+    select_slice,
+)
 from wsztune.results import Run
 
 DEFAULT_TOLERANCE = 0.01
@@ -193,10 +204,6 @@ def _precise_percent(ratio: float) -> str:
     return f"{ratio * 100:.2f}%"
 
 
-def _key(cell: Cell) -> Key:
-    return (cell["window_bits"], cell["mem_level"])
-
-
 def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
     """Every cell on a cliff edge, with its worst lower neighbour."""
     edges: dict[Key, Cliff] = {}
@@ -215,6 +222,11 @@ def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
     return edges
 
 
+def _cheapest(cell: Cell) -> tuple[int, float, int]:
+    # The rule's order among candidates: least connection memory, then least compress time.
+    return (cell["connection_memory"], cell["compress_seconds"], cell["compressed_bytes"])
+
+
 def _time_ratio(cell: Cell, reference: Cell) -> float:
     return cell["compress_seconds"] / reference["compress_seconds"]
 
@@ -223,7 +235,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     """Choose a setting from a run (its default slice) or from one slice of it."""
     constraints = constraints or Constraints()
     slice_ = select_slice(source) if isinstance(source, Run) else source
-    cells = sorted(slice_.cells.values(), key=_key)
+    cells = sorted(slice_.cells.values(), key=cell_key)
     reference = slice_.get(constraints.reference)
     if constraints.max_time_ratio is not None and reference is None:
         raise WsztuneError(
@@ -260,17 +272,13 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     if not feasible:
         return _nothing_fits(decision, cells, budget)
 
-    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], _key(c)))
+    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
     candidates = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
-    safe = [cell for cell in candidates if _key(cell) not in cliffs]
-    avoided = [cliffs[_key(cell)] for cell in candidates if _key(cell) in cliffs]
+    safe = [cell for cell in candidates if cell_key(cell) not in cliffs]
     tolerance = _option_percent(constraints.tolerance)
     if safe:
-        chosen = min(
-            safe,
-            key=lambda c: (c["connection_memory"], c["compress_seconds"], c["compressed_bytes"]),
-        )
+        chosen = min(safe, key=_cheapest)
         reason = (
             f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
             f"within {tolerance} of the smallest output that fits ({label(best)}), "
@@ -278,12 +286,26 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         )
     else:
         chosen = best
+        loosen = ""
+        if constraints.max_memory is not None:
+            loosen = " or raise --max-memory"
+        elif constraints.max_time_ratio is not None:
+            loosen = " or raise --max-time-ratio"
         decision.warnings.append(
             f"every cell within {tolerance} of the smallest output is on a cliff edge: "
             f"recommending the smallest, {label(best)}, but a slightly different corpus could "
-            "compress much worse; measure a larger corpus or raise the budget"
+            f"compress much worse; measure a larger corpus{loosen}"
         )
-        reason = f"{label(chosen)}: the smallest output that fits (every alternative on a cliff)"
+        reason = (
+            f"{label(chosen)}: the smallest output that fits; every cell within {tolerance} of "
+            "it is on a cliff edge"
+        )
+    # The chosen cell is never "avoided", even when it sits on a cliff edge itself.
+    avoided = [
+        cliffs[cell_key(cell)]
+        for cell in candidates
+        if cell_key(cell) in cliffs and cell is not chosen
+    ]
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.avoided, decision.reason = candidates, avoided, reason
     decision.warnings += _edge_warnings(slice_, chosen)
@@ -309,46 +331,89 @@ def _budget_words(constraints: Constraints, reference: Cell | None) -> str:
 def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decision:
     constraints, reference = decision.constraints, decision.reference
 
-    def excess(cell: Cell) -> float:
-        # How far over the tightest constraint a cell is: 1.2 means 20% over.
-        over = 0.0
+    def overs(cell: Cell) -> dict[str, float]:
+        # How far over each constraint a cell is: 1.2 means 20% over.
+        ratios = {}
         if constraints.max_memory is not None:
-            over = max(over, cell["connection_memory"] / constraints.max_memory)
+            ratios["memory"] = cell["connection_memory"] / constraints.max_memory
         if constraints.max_time_ratio is not None and reference is not None:
-            over = max(over, _time_ratio(cell, reference) / constraints.max_time_ratio)
-        return over
+            ratios["time"] = _time_ratio(cell, reference) / constraints.max_time_ratio
+        return ratios
 
-    closest = min(cells, key=lambda c: (excess(c), c["compressed_bytes"], _key(c)))
+    def excess(cell: Cell) -> float:
+        return max(overs(cell).values(), default=0.0)
+
+    closest = min(cells, key=lambda c: (excess(c), c["compressed_bytes"], cell_key(c)))
     decision.closest = closest
-    decision.reason = (
-        f"no cell fits {budget}; the closest is {label(closest)} at "
-        f"{format_bytes(closest['connection_memory'])} per connection"
-    )
+    memory = f"{format_bytes(closest['connection_memory'])} per connection"
+    # Name the constraint the closest cell breaks: a percentage alone does not say over what.
+    broken = []
+    for what, ratio in overs(closest).items():
+        if ratio <= 1:
+            continue
+        if what == "memory":
+            broken.append(
+                f"{_percent(ratio - 1)} over the {format_bytes(constraints.max_memory or 0)} "
+                "memory budget"
+            )
+        else:
+            assert reference is not None
+            broken.append(
+                f"compress time {_time_ratio(closest, reference):.2f}x {label(reference)}'s, "
+                f"{_percent(ratio - 1)} over the {constraints.max_time_ratio:g}x time limit"
+            )
+    over = " and ".join(broken)
+    options = [
+        option
+        for option, given in (
+            ("--max-memory", constraints.max_memory is not None),
+            ("--max-time-ratio", constraints.max_time_ratio is not None),
+        )
+        if given
+    ]
+    advice = f"Raise {' or '.join(options)}"
+    if constraints.max_memory is not None:
+        advice += ", or serve without compression on connections that cannot afford it"
+    decision.reason = f"no cell fits {budget}; the closest is {label(closest)}, {over}"
     decision.explanation = [
         f"No cell of this run fits {budget}.",
-        f"The closest is {label(closest)}: {format_bytes(closest['connection_memory'])} per "
-        f"connection, {_percent(excess(closest) - 1)} over, "
+        f"The closest is {label(closest)}: {memory}, {over}; "
         f"{closest['compressed_bytes']:,} B ({closest['savings']:.1%} saved).",
-        "Raise the budget, or serve without compression on connections that cannot afford it.",
+        f"{advice}.",
     ]
     return decision
 
 
 def _edge_warnings(slice_: Slice, chosen: Cell) -> list[str]:
-    # A cell at the bottom of a restricted grid has no measured neighbour below it, so a cliff
-    # there would go unseen: say so rather than imply it was checked.
-    key = _key(chosen)
-    unchecked = []
-    if slice_.step_down(key, 0) is None and key[0] > 9:
-        unchecked.append(f"windowBits {key[0] - 1}")
-    if slice_.step_down(key, 1) is None and key[1] > 1:
-        unchecked.append(f"memLevel {key[1] - 1}")
-    if not unchecked:
-        return []
-    return [
-        f"{label(chosen)} is at the lower edge of this run's grid ({slice_.grid_description}): "
-        f"{' and '.join(unchecked)} were not measured, so a cliff below it was not checked"
-    ]
+    # No measured neighbour below the chosen cell means no cliff check there: say so rather than
+    # imply it was checked. Two cases: the cell is at the bottom of a restricted grid, or its
+    # neighbour is inside the grid but absent from the run (an interrupted, partial run).
+    key = cell_key(chosen)
+    below_grid, missing = [], []
+    for axis, name, lowest in ((0, "windowBits", 9), (1, "memLevel", 1)):
+        below = slice_.step_down(key, axis)
+        if below is None:
+            if key[axis] > lowest:
+                below_grid.append(f"{name} {key[axis] - 1}")
+        elif slice_.get(below) is None:
+            missing.append(label(below))
+    warnings = []
+    if below_grid:
+        verb = plural(len(below_grid), "was", "were", show=False)
+        warnings.append(
+            f"{label(chosen)} is at the lower edge of this run's grid "
+            f"({slice_.grid_description}): {' and '.join(below_grid)} {verb} not measured, so "
+            "a cliff below it was not checked"
+        )
+    if missing:
+        neighbours = plural(len(missing), "neighbour", show=False)
+        verb = plural(len(missing), "is", "are", show=False)
+        warnings.append(
+            f"{label(chosen)}'s {neighbours} one step down, {' and '.join(missing)}, {verb} "
+            "in the grid but missing from this run (a partial run?), so a cliff below it was "
+            "not checked"
+        )
+    return warnings
 
 
 def _explain(decision: Decision, budget: str, total: int) -> list[str]:
@@ -356,7 +421,9 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     assert chosen is not None and best is not None
     lines = []
     if budget:
-        lines.append(f"Fits {budget}: {len(decision.feasible)} of {total} cells.")
+        lines.append(f"Fits {budget}: {len(decision.feasible)} of {plural(total, 'cell')}.")
+    elif total == 1:
+        lines.append("No budget given (--max-memory): the run's only cell counts as fitting.")
     else:
         lines.append(f"No budget given (--max-memory): all {total} cells count as fitting.")
     lines.append(
@@ -365,6 +432,8 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     )
     others = ", ".join(label(cell) for cell in decision.candidates)
     within = f"Within {_option_percent(constraints.tolerance)} of it"
+    # Only in the fallback is the chosen cell itself on a cliff edge (every candidate is).
+    fallback = cell_key(chosen) in decision.cliffs
     if chosen is not best:
         lines.append(
             f"{within}: {others}. {label(chosen)} needs "
@@ -372,11 +441,14 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
             f"{format_bytes(chosen['connection_memory'])}, {chosen['compressed_bytes']:,} B "
             f"(+{_percent(chosen['compressed_bytes'] / best['compressed_bytes'] - 1)})."
         )
+    elif fallback:
+        lines.append(_all_on_a_cliff(decision, within))
     elif len(decision.candidates) > 1:
         lines.append(
             f"{within}: {others}; none off a cliff edge needs less memory than {label(chosen)}."
         )
-    for cliff in decision.avoided:
+    # In the fallback the line above already says why the others were not chosen.
+    for cliff in () if fallback else decision.avoided:
         lines.append(
             f"Avoided {label(cliff.cell)} ({format_bytes(cliff.cell['connection_memory'])}): "
             f"{cliff.reason}; a corpus a little different could fall off that cliff."
@@ -385,22 +457,52 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     if reference is None:
         lines.append(f"{label(constraints.reference)} is not in this run: no comparison with it.")
     elif reference is chosen:
-        lines.append(f"That is {label(reference)}, websockets' default: keep it.")
+        lines.append(f"That is {label(reference)}, {reference_name(reference)}: keep it.")
     else:
         memory = chosen["connection_memory"] - reference["connection_memory"]
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
         time = _time_ratio(chosen, reference) - 1
         lines.append(
-            f"Against {label(reference)} (websockets' default): "
+            f"Against {label(reference)} ({reference_name(reference)}): "
             f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection "
             f"({memory / reference['connection_memory']:+.0%}), output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "
             f"compress time {time:+.0%}."
         )
-        ref_cliff = decision.cliffs.get(_key(reference))
+        ref_cliff = decision.cliffs.get(cell_key(reference))
         if ref_cliff is not None:
             lines.append(f"{label(reference)} itself sits on a cliff edge: {ref_cliff.reason}.")
     return lines
+
+
+def _all_on_a_cliff(decision: Decision, within: str) -> str:
+    """The fallback in words: every candidate on a cliff edge, so the smallest is chosen."""
+    chosen = decision.chosen
+    assert chosen is not None
+    edges = [decision.cliffs[cell_key(cell)] for cell in decision.candidates]
+    low = _percent(min(edge.worse_by for edge in edges))
+    high = _percent(max(edge.worse_by for edge in edges))
+    by = low if low == high else f"{low} to {high}"
+    if len(decision.candidates) == 1:
+        text = (
+            f"Nothing else is within {_option_percent(decision.constraints.tolerance)} of it, "
+            f"and it sits on a cliff edge ({edges[0].reason}), so it is recommended"
+        )
+    else:
+        others = ", ".join(label(cell) for cell in decision.candidates)
+        text = (
+            f"{within}: {others}, all on a cliff edge (one step down compresses {by} worse), "
+            f"so the smallest, {label(chosen)}, is recommended"
+        )
+    cheapest = min(decision.candidates, key=_cheapest)
+    if cheapest is not chosen:
+        saved = chosen["connection_memory"] - cheapest["connection_memory"]
+        larger = cheapest["compressed_bytes"] / chosen["compressed_bytes"] - 1
+        text += (
+            f"; {label(cheapest)} would save {format_bytes(saved)} per connection for "
+            f"+{_percent(larger)} output"
+        )
+    return text + "."
 
 
 def fleet_lines(chosen: Cell, reference: Cell | None, connections: int) -> list[str]:
@@ -556,7 +658,10 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
         elif 8 <= window_bits <= 15 and 1 <= mem_level <= 9:
             problem = "is outside this run's grid"
         else:
-            problem, hint = "is not a setting (windowBits 8-15, memLevel 1-9); this run's grid", ""
+            raise WsztuneError(
+                f"--check {window_bits}:{mem_level} is not a setting: windowBits goes from 8 to "
+                f"15 and memLevel from 1 to 9 (this run measured {slice_.grid_description})"
+            )
         raise WsztuneError(
             f"--check {window_bits}:{mem_level} {problem} ({slice_.grid_description}){hint}"
         )
@@ -590,7 +695,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
             f"{label(chosen)}'s (tolerance {_option_percent(tolerance)})",
             cell,
         )
-    cliff = decision.cliffs.get(_key(cell))
+    cliff = decision.cliffs.get(cell_key(cell))
     tail = f"; note: it sits on a cliff edge ({cliff.reason})" if cliff is not None else ""
     return Verdict(
         True,

@@ -43,6 +43,28 @@ def label(key: Key | Cell) -> str:
     return f"{key[0]}:{key[1]}"
 
 
+def plural(count: int, singular: str, plural_form: str | None = None, *, show: bool = True) -> str:
+    """``1 cell``, ``2 cells``; ``plural(n, "was", "were", show=False)`` for the verb alone."""
+    word = singular if count == 1 else (plural_form or f"{singular}s")
+    return f"{count:,} {word}" if show else word
+
+
+def cell_key(cell: Cell) -> Key:
+    """The ``(window_bits, mem_level)`` pair a cell is filed under."""
+    return (cell["window_bits"], cell["mem_level"])
+
+
+def reference_name(key: Key | Cell, *, short: bool = False) -> str:
+    """What to call the reference cell: websockets' default only when it is 12:5.
+
+    ``short`` gives a table's role name: ``default`` or ``reference``.
+    """
+    pair = cell_key(key) if isinstance(key, dict) else tuple(key)
+    if pair == REFERENCE:
+        return "default" if short else "websockets' default"
+    return "reference" if short else "the reference"
+
+
 def describe_values(values: Sequence[int]) -> str:
     """``9-13`` for a contiguous run of integers, else ``9,12,15``."""
     values = sorted(values)
@@ -141,7 +163,7 @@ def select_slice(
         )
     by_key: dict[Key, Cell] = {}
     for cell in chosen:
-        by_key.setdefault((cell["window_bits"], cell["mem_level"]), cell)
+        by_key.setdefault(cell_key(cell), cell)
     planned = run.meta.get("grid") or {}
     window_bits = set(planned.get("window_bits") or ()) | {key[0] for key in by_key}
     mem_levels = set(planned.get("mem_levels") or ()) | {key[1] for key in by_key}
@@ -162,8 +184,9 @@ def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
     warnings = []
     if run.partial:
         done, planned = run.meta.get("cells", len(run.cells)), run.meta.get("cells_planned", "?")
+        verb = plural(done, "was", "were", show=False)
         warnings.append(
-            f"partial run: only {done} of {planned} cells were measured (interrupted); "
+            f"partial run: only {done} of {planned} cells {verb} measured (interrupted); "
             "missing cells show as '·'"
         )
     if slice_ is not None and slice_.other_slices:
@@ -313,11 +336,13 @@ def grid_table(
     relative_to: Key | None = None,
     reference: Key = REFERENCE,
     recommended: Key | None = None,
+    width: int | None = None,
 ) -> GridTable:
     """The grid of ``metric`` over ``slice_``, absolute or relative to the ``relative_to`` cell.
 
     When ``relative_to`` is not in the grid (a partial grid), values stay absolute and the
-    caption says why instead of failing.
+    caption says why instead of failing. ``width`` is the terminal's, for :func:`rich_grid`:
+    sizes in bytes that would not fit it are shown in KiB instead, and the caption says so.
     """
     notes: list[str] = []
     base = slice_.get(relative_to) if relative_to is not None else None
@@ -344,15 +369,25 @@ def grid_table(
         )
     if unstable:
         notes.append(
-            f"{UNSTABLE_MARK} = timing unstable in {unstable} cells (spread over 10% of the "
-            "median): compare with care, or re-run on a quieter machine with more --repeat"
+            f"{UNSTABLE_MARK} = timing unstable in {plural(unstable, 'cell')} (spread over 10% of "
+            "the median): compare with care, or re-run on a quieter machine with more --repeat"
         )
+    reference_key = relative_to if base is not None else reference
+    unit = metric.unit
+    if base is None and metric.name == "size" and width is not None:
+        marks = _Marks(
+            reference_key if slice_.get(reference_key) is not None else None,  # type: ignore[arg-type]
+            recommended,
+        )
+        if grid_width(values, slice_.mem_levels, marks) > width:
+            values = {
+                key: f"{cell['compressed_bytes'] / 1024:.1f}" for key, cell in slice_.cells.items()
+            }
+            unit = f"KiB: bytes would not fit {width} columns"
     if base is not None:
         how = "percentage points" if metric.relative_in_points else "change"
         unit = f"{how} against {label(relative_to)}"  # type: ignore[arg-type]
         reference = relative_to  # type: ignore[assignment]
-    else:
-        unit = metric.unit
     caption = f"{metric.title} ({unit}) · {corpus_caption(run)} · {slice_.description}"
     return GridTable(
         metric=metric,
@@ -367,13 +402,18 @@ def grid_table(
 
 
 def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "") -> str:
-    """One line naming the highlighted cells."""
+    """One line naming the highlighted cells.
+
+    ``recommended_note`` qualifies the star (`` within 64.0 KiB per connection``) or, when
+    there is no recommended cell, says why there is no star (``no cell fits 10.0 KiB ...``).
+    """
     parts = []
     if table.reference is not None:
-        name = "websockets' default" if table.reference == REFERENCE else "the reference"
-        parts.append(f"{reference_mark}{label(table.reference)}, {name}")
+        parts.append(f"{reference_mark}{label(table.reference)}, {reference_name(table.reference)}")
     if table.recommended is not None:
         parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
+    elif recommended_note:
+        parts.append(recommended_note.strip())
     return " · ".join(parts)
 
 
@@ -404,6 +444,33 @@ def markdown_grid(table: GridTable, recommended_note: str = "") -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Marks:
+    reference: Key | None
+    recommended: Key | None
+
+    def text(self, key: Key, text: str) -> str:
+        # A star glued to its number, then the reference's diamond: "★◆66.2%".
+        if key == self.recommended:
+            text = f"★{text}"
+        if key == self.reference:
+            text = f"◆{text}"
+        return text
+
+
+ROW_HEADER = "wb\\ml"
+
+
+def grid_width(values: dict[Key, str], mem_levels: Sequence[int], marks: _Marks) -> int:
+    """The width :func:`rich_grid` needs: each column is a space of rule, a space of padding,
+    and its widest text (marks included); no outer edge."""
+    width = len(ROW_HEADER)
+    for ml in mem_levels:
+        texts = [marks.text(key, text) for key, text in values.items() if key[1] == ml]
+        width += 2 + max([len(str(ml)), len(MISSING), *(len(text) for text in texts)])
+    return width
+
+
 def rich_grid(table: GridTable, recommended_note: str = "") -> RenderableType:
     """A rich table of the grid with the reference and recommended cells highlighted."""
     from rich import box
@@ -413,32 +480,35 @@ def rich_grid(table: GridTable, recommended_note: str = "") -> RenderableType:
     caption = legend(table, recommended_note, reference_mark="◆ = ")
     if table.notes:
         caption = " · ".join([caption, *table.notes]) if caption else " · ".join(table.notes)
-    # No vertical rules and a star glued to its number: a full 7 x 9 grid fits 80 columns.
+    # No vertical rules, no outer edge, one space before each column and the marks glued to
+    # their numbers: a full 7 x 9 grid with both marks fits 80 columns (see grid_width).
     grid = Table(
         title=table.caption,
         caption=caption or None,
         title_justify="left",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
-        padding=(0, 1),
+        padding=(0, 0, 0, 1),
         min_width=60,
     )
-    grid.add_column("wb\\ml", justify="right", style="bold", no_wrap=True)
+    grid.add_column(ROW_HEADER, justify="right", style="bold", no_wrap=True)
     for ml in table.mem_levels:
         grid.add_column(str(ml), justify="right", no_wrap=True)
+    marks = _Marks(table.reference, table.recommended)
     for wb in table.window_bits:
         row: list[Text | str] = [str(wb)]
         for ml in table.mem_levels:
-            text = table.text((wb, ml))
-            style = ""
-            if (wb, ml) == table.recommended:
-                text, style = f"★{text}", "bold green"
-            if (wb, ml) == table.reference:
+            key = (wb, ml)
+            text = table.text(key)
+            style = "dim" if text == MISSING else ""
+            if key == table.recommended:
+                style = "bold green"
+            if key == table.reference:
                 # Reverse video for a terminal, a mark for a pipe or a log that has no colour.
-                text = f"◆{text}"
-                style = "bold reverse" if not style else f"{style} reverse"
-            row.append(Text(text, style=style or ("dim" if text == MISSING else "")))
+                style = f"{style} reverse" if style else "bold reverse"
+            row.append(Text(marks.text(key, text), style=style))
         grid.add_row(*row)
     return grid
 
@@ -503,38 +573,26 @@ def compare_notes(old: Run, new: Run) -> list[str]:
 # recommend: rendering -----------------------------------------------------------------------------
 
 
-_SHORT_ROLES = {
-    "recommended": "recommended",
-    "smallest that fits": "smallest",
-    "closest": "closest",
-    "checked": "checked",
-    "websockets default": "default",
-    "ref": "ref",
-}
-
-
 def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]:
     """The cells a recommendation talks about, each once, with every role it plays."""
+    # Short role names, so that the table fits 80 columns; "smallest" is the smallest output
+    # that fits, as the explanation below the table says.
     roles: list[tuple[str, Cell]] = []
     if decision.chosen is not None:
         roles.append(("recommended", decision.chosen))
     if decision.best is not None:
-        roles.append(("smallest that fits", decision.best))
+        roles.append(("smallest", decision.best))
     if decision.closest is not None:
         roles.append(("closest", decision.closest))
     if verdict is not None:
         roles.append(("checked", verdict.cell))
     if decision.reference is not None:
-        name = "websockets default" if label(decision.reference) == label(REFERENCE) else "ref"
-        roles.append((name, decision.reference))
+        roles.append((reference_name(decision.reference, short=True), decision.reference))
     merged: dict[str, tuple[list[str], Cell]] = {}
     for name, cell in roles:
         merged.setdefault(label(cell), ([], cell))[0].append(name)
-    # One row per cell; a cell with two roles keeps short names so the table fits 80 columns.
-    return [
-        (names[0] if len(names) == 1 else " & ".join(_SHORT_ROLES[n] for n in names), cell)
-        for names, cell in merged.values()
-    ]
+    # One row per cell, with every role it plays.
+    return [(" & ".join(names), cell) for names, cell in merged.values()]
 
 
 _COMPARISON_HEADERS = ("", "wb:ml", "memory", "compressed", "savings", "compress")
@@ -586,10 +644,11 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
     else:
         head.append("No setting fits the constraints", style="bold red")
     parts.append(head)
-    table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
-    for header in _COMPARISON_HEADERS:
+    # The role column wraps ("recommended &" / "smallest"); the numbers never do.
+    table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+    for index, header in enumerate(_COMPARISON_HEADERS):
         table.add_column(
-            header, justify="left" if header in ("", "wb:ml") else "right", no_wrap=True
+            header, justify="left" if header in ("", "wb:ml") else "right", no_wrap=index > 0
         )
     for name, cell in _rows(decision, verdict):
         table.add_row(name, *_comparison_cells(cell))
@@ -616,28 +675,34 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
 
 
 def print_run_summary(run: Run) -> None:
-    """A compact table after ``wsztune run``: the three smallest cells and 12:5."""
+    """A compact table after ``wsztune run``: the three smallest cells and 12:5.
+
+    Only the default slice (see :func:`select_slice`): with several levels, strategies or
+    context-takeover values the title says which one is shown, so no row mixes them.
+    """
     from rich.table import Table
 
     from wsztune.console import stdout_console
 
+    slice_ = select_slice(run)
     corpus = run.meta["corpus"]
-    table = Table(
-        title=(
-            f"{corpus['messages']:,} messages, {format_bytes(corpus['raw_bytes'])} raw, "
-            f"{len(run.cells)} cells"
-        )
+    title = (
+        f"{corpus['messages']:,} messages, {format_bytes(corpus['raw_bytes'])} raw, "
+        f"{plural(len(run.cells), 'cell')}"
     )
+    if slice_.other_slices:
+        title += f"\n{slice_.description} (1 of {slice_.other_slices + 1} slices)"
+    table = Table(title=title)
     for header in ("", "wb:ml", "compressed", "savings", "compress", "memory/conn"):
         left = header in ("", "wb:ml")
         table.add_column(header, justify="left" if left else "right", no_wrap=True)
-    for label_, cell in _summary_rows(run):
+    for name, cell in _summary_rows(slice_):
         table.add_row(
-            label_,
-            f"{cell['window_bits']}:{cell['mem_level']}",
+            name,
+            label(cell),
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
-            f"{cell['compress_seconds'] * 1000:.1f} ms",
+            f"{_format_ms(cell['compress_seconds'])} ms",
             format_bytes(cell["connection_memory"]),
         )
     console = stdout_console()
@@ -680,12 +745,13 @@ def render_corpus_stats(stats: CorpusStats) -> None:
     stdout_console().print(table)
 
 
-def _summary_rows(run: Run) -> list[tuple[str, dict[str, Any]]]:
+def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:
     smallest = sorted(
-        run.cells, key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"])
+        slice_.cells.values(),
+        key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"]),
     )
     rows = list(zip(("smallest", "2nd smallest", "3rd smallest"), smallest, strict=False))
-    reference = run.find(*REFERENCE)
+    reference = slice_.get(REFERENCE)
     if reference is not None:
         rows.append(("websockets default", reference))
     return rows
