@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import chat_messages, document_messages
 from tests.websockets_reference import websockets_frames
+from wsztune import corpus, sweep
+from wsztune.cli import cli
 from wsztune.codec import (
     Setting,
-    WindowBits8Warning,
     check_round_trip,
     compress_stream,
     decompress_stream,
@@ -85,16 +89,47 @@ def test_settings_out_of_range_are_rejected(kwargs: dict, message: str) -> None:
 
 
 def test_window_bits_8_is_accepted_and_behaves_as_9() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        setting = Setting(8, 5)
-        assert setting.server_bits == 9
-    assert any(issubclass(w.category, WindowBits8Warning) for w in caught)
     payloads = CORPORA["chat"][:30]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # the codec warns about nothing: the CLI tells the user
+        setting = Setting(8, 5)
+        assert (setting.server_bits, setting.client_bits, setting.nominal_client_bits) == (9, 9, 8)
         frames = compress_stream(payloads, setting, setting.server_bits, ZLIB)
-        assert frames == compress_stream(payloads, Setting(9, 5), 9, ZLIB)
+    assert frames == compress_stream(payloads, Setting(9, 5), 9, ZLIB)
+
+
+def test_a_window_bits_8_cell_says_8_and_measures_9(chat_corpus_path: Path) -> None:
+    streams = corpus.load(chat_corpus_path).streams()
+    plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eight = sweep.measure_cell(streams, Setting(8, 5), ZLIB, plan)
+    nine = sweep.measure_cell(streams, Setting(9, 5), ZLIB, plan)
+    assert (eight["window_bits"], eight["client_window_bits"]) == (8, 8)  # as asked
+    for key in ("compressed_bytes", "compress_memory_theoretical", "decompress_memory_theoretical"):
+        assert eight[key] == nine[key], key
+    assert eight["decompress_memory_theoretical"] == 1 << 9
+
+
+def test_run_with_window_bits_8_warns_once(
+    chat_corpus_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def to_stderr(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    # Python's own warning display, as outside pytest (which records warnings instead), into the
+    # stderr CliRunner captures. --jobs 1: every cell in this process.
+    monkeypatch.setattr(warnings, "showwarning", to_stderr)
+    options = ["--window-bits", "8-9", "--mem-level", "5", "--repeat", "1", "--jobs", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        outcome = CliRunner().invoke(
+            cli, ["run", str(chat_corpus_path), *options, "-q", "--results-dir", str(tmp_path)]
+        )
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "windowBits 8" in lines[0] and "as 9" in lines[0]
 
 
 def test_client_window_bits_default_to_server_bits() -> None:

@@ -12,7 +12,6 @@ This module does no timing and no measuring: it only encodes and decodes.
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -34,10 +33,6 @@ STRATEGIES: dict[str, int] = {
     "rle": 3,
     "fixed": 4,
 }
-
-
-class WindowBits8Warning(UserWarning):
-    """windowBits 8 is accepted by permessage-deflate but zlib >= 1.2.9 deflates it as 9."""
 
 
 @dataclass(frozen=True, order=True)
@@ -77,10 +72,14 @@ class Setting:
         return effective_window_bits(self.window_bits)
 
     @property
+    def nominal_client_bits(self) -> int:
+        """client_max_window_bits as negotiated: 8 stays 8 (compare :attr:`client_bits`)."""
+        return self.window_bits if self.client_window_bits is None else self.client_window_bits
+
+    @property
     def client_bits(self) -> int:
-        """Window bits of client-to-server traffic (the server's decompressor)."""
-        bits = self.window_bits if self.client_window_bits is None else self.client_window_bits
-        return effective_window_bits(bits)
+        """Window bits of client-to-server traffic (the server's decompressor), 8 read as 9."""
+        return effective_window_bits(self.nominal_client_bits)
 
     @property
     def label(self) -> str:
@@ -98,15 +97,12 @@ def _check_window_bits(what: str, bits: int) -> None:
 
 
 def effective_window_bits(bits: int) -> int:
-    """zlib >= 1.2.9 refuses raw deflate with 8 bits; permessage-deflate peers then use 9."""
-    if bits == 8:
-        warnings.warn(
-            "windowBits 8 is accepted by permessage-deflate, but zlib compresses it as 9",
-            WindowBits8Warning,
-            stacklevel=3,
-        )
-        return 9
-    return bits
+    """zlib >= 1.2.9 refuses raw deflate with 8 bits; permessage-deflate peers then use 9.
+
+    Silent: this runs for every cell and every stream. Telling the user once is the caller's
+    job (``wsztune run`` prints one warning line when its grid asks for 8).
+    """
+    return 9 if bits == 8 else bits
 
 
 def parse_setting(text: str) -> tuple[int, int]:

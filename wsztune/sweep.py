@@ -325,7 +325,7 @@ def measure_cell(
     decompress_theory = decompressor_theory(setting.client_bits)
     return {
         "window_bits": setting.window_bits,
-        "client_window_bits": setting.client_bits,
+        "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
         "mem_level": setting.mem_level,
         "level": setting.level,
         "strategy": setting.strategy,
