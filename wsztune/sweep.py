@@ -32,17 +32,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsztune.codec import (
-    EMPTY_BLOCK_TAIL,
     Backend,
     Setting,
+    check_stream,
+    compress_pass,
     compress_stream,
+    decompress_pass,
     get_backend,
-    new_compressor,
-    new_decompressor,
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.environment import describe_environment
-from wsztune.errors import RoundTripError, SettingError
+from wsztune.errors import SettingError
 from wsztune.memory import (
     compressor_theory,
     decompressor_theory,
@@ -191,62 +191,6 @@ def _loops_for(one_pass_seconds: float, min_sample_seconds: float) -> int:
     return max(1, math.ceil(min_sample_seconds / one_pass_seconds))
 
 
-# The timing passes below do what codec.compress_stream and codec.decompress_stream do, message
-# for message, but keep no output: building a list of every decompressed message held a second copy
-# of the corpus per cell (3.7 x a 200 MB corpus at peak, bench/bigcorpus.py), and filling fresh
-# memory for it is page faults a server sending and forgetting its frames never pays.
-
-
-def _compress_pass(
-    payloads: Sequence[bytes], setting: Setting, bits: int, backend: Backend
-) -> None:
-    """Compress one stream as permessage-deflate does, discarding the frames."""
-    sync = backend.module.Z_SYNC_FLUSH
-    if setting.context_takeover:
-        encoder = new_compressor(setting, bits, backend)
-        compress, flush = encoder.compress, encoder.flush
-        for payload in payloads:
-            _frame = (compress(payload) + flush(sync))[:-4]
-    else:
-        for payload in payloads:
-            encoder = new_compressor(setting, bits, backend)
-            _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
-
-
-def _decompress_pass(
-    frames: Sequence[bytes],
-    setting: Setting,
-    bits: int,
-    backend: Backend,
-    expected: Sequence[bytes] | None = None,
-    what: str = "",
-) -> None:
-    """Inflate one stream's frames, discarding the messages, or checking them against ``expected``.
-
-    The check compares each message as soon as it is inflated, so it never holds a decoded copy.
-    """
-    if expected is not None and len(expected) != len(frames):
-        raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
-    tail = EMPTY_BLOCK_TAIL
-    takeover = setting.context_takeover
-    decompress = new_decompressor(bits, backend).decompress
-    if expected is None:  # timing: nothing but the codec calls
-        for frame in frames:
-            if not takeover:
-                decompress = new_decompressor(bits, backend).decompress
-            _message = decompress(frame + tail)
-        return
-    for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
-        if not takeover:
-            decompress = new_decompressor(bits, backend).decompress
-        message = decompress(frame + tail)
-        if message != original:
-            raise RoundTripError(
-                f"{what}: message {index} changed in a compress/decompress round trip "
-                f"({len(original)} bytes in, {len(message)} out); please report this"
-            )
-
-
 def _largest(streams: Sequence[Stream], direction: str) -> Stream | None:
     candidates = [stream for stream in streams if stream.direction == direction]
     return max(candidates, key=lambda stream: stream.raw_bytes, default=None)
@@ -265,16 +209,16 @@ def measure_cell(
     started = CLOCK()
     for stream, frames, (payloads, bits) in zip(streams, compressed, work, strict=True):
         what = f"{setting.label} on {stream.connection}/{stream.direction}"
-        _decompress_pass(frames, setting, bits, backend, payloads, what)
+        check_stream(frames, payloads, setting, bits, backend, what)
     decompress_once = CLOCK() - started
 
     def compress_all() -> None:
         for payloads, bits in work:
-            _compress_pass(payloads, setting, bits, backend)
+            compress_pass(payloads, setting, bits, backend)
 
     def decompress_all() -> None:
         for frames, (_, bits) in zip(compressed, work, strict=True):
-            _decompress_pass(frames, setting, bits, backend)
+            decompress_pass(frames, setting, bits, backend)
 
     for _ in range(plan.warmup - 1):
         compress_all()
