@@ -240,3 +240,14 @@ def test_grid_settings_cover_the_product() -> None:
     settings = grid.settings()
     assert len(settings) == 16
     assert len(set(settings)) == 16
+
+
+def test_a_compressor_exists_before_its_first_message() -> None:
+    # websockets builds the compressor at the handshake and zlib allocates all of it there: a
+    # side that sends nothing still holds it.
+    from wsztune.memory import compressor_theory, observe_compressor
+
+    backend = get_backend()
+    idle = observe_compressor(Setting(12, 5), 12, [], backend).held
+    busy = observe_compressor(Setting(12, 5), 12, chat_messages(20), backend).held
+    assert compressor_theory(12, 5) < idle <= busy < idle + 256

@@ -55,7 +55,7 @@ from wsztune.codec import (
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
-from wsztune.memory import observe
+from wsztune.memory import observe, rss_bytes
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
@@ -265,12 +265,6 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def _rss() -> int:
-    import psutil
-
-    return int(psutil.Process().memory_info().rss)
-
-
 def _package_root() -> str:
     return str(Path(__file__).resolve().parent.parent)
 
@@ -329,7 +323,7 @@ async def _serve_once(
                 run.received[index] = getattr(extension, "received_bytes", 0)
             gc.collect()
             run.traced[index + 1] = tracemalloc.get_traced_memory()[0]
-            run.rss[index + 1] = _rss()
+            run.rss[index + 1] = rss_bytes()
             marked[index].set()
             # Hold the connection open until every connection has been measured.
             async with asyncio.timeout(timeout * (count + 2)):
@@ -391,7 +385,7 @@ async def _serve_once(
         await _read_reply(client.stdout, timeout, stderr_path)  # ready
         gc.collect()
         run.traced[0] = tracemalloc.get_traced_memory()[0]
-        run.rss[0] = _rss()
+        run.rss[0] = rss_bytes()
         for index in range(count):
             client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
             async with asyncio.timeout(timeout):
