@@ -405,8 +405,9 @@ def _run_parallel(
         max_workers=jobs, initializer=_init_worker, initargs=(streams, backend_name, plan)
     )
     try:
-        # Keep only as many cells in flight as there are workers, so that an interrupt has
-        # little queued work to throw away and finished cells report promptly.
+        # Keep at most two cells per worker in flight: one running and one queued keeps every
+        # worker busy, while an interrupt has little queued work to throw away and finished cells
+        # report promptly.
         pending: set[Future] = set()
         queue = list(reversed(order))
         while queue or pending:
