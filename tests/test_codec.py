@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import chat_messages, document_messages
 from tests.websockets_reference import websockets_frames
+from wsztune import corpus, sweep
+from wsztune.cli import cli
 from wsztune.codec import (
     Setting,
-    WindowBits8Warning,
-    check_round_trip,
+    check_stream,
+    compress_pass,
     compress_stream,
-    decompress_stream,
+    decompress_pass,
     get_backend,
     parse_setting,
 )
@@ -49,7 +54,10 @@ def test_round_trip_every_strategy(strategy: str, takeover: bool) -> None:
     payloads = [*CORPORA["chat"][:50], b"", b"\x00\xff" * 300]
     setting = Setting(10, 3, strategy=strategy, context_takeover=takeover)
     frames = compress_stream(payloads, setting, 10, ZLIB)
-    assert decompress_stream(frames, setting, 10, ZLIB) == payloads
+    check_stream(frames, payloads, setting, 10, ZLIB, "10:3")  # raises on any difference
+    # The timed passes do the same codec work and keep nothing.
+    assert compress_pass(payloads, setting, 10, ZLIB) is None
+    assert decompress_pass(frames, setting, 10, ZLIB) is None
 
 
 def test_context_takeover_compresses_repetition() -> None:
@@ -59,11 +67,15 @@ def test_context_takeover_compresses_repetition() -> None:
     assert sum(map(len, with_takeover)) < sum(map(len, without)) / 3
 
 
-def test_round_trip_check_names_the_message() -> None:
-    with pytest.raises(RoundTripError, match="message 1 changed"):
-        check_round_trip([b"a", b"b"], [b"a", b"c"], "12:5")
-    with pytest.raises(RoundTripError, match="2 messages in, 1 out"):
-        check_round_trip([b"a", b"b"], [b"a"], "12:5")
+@pytest.mark.parametrize("takeover", [True, False])
+def test_round_trip_check_names_the_first_changed_message(takeover: bool) -> None:
+    setting = Setting(12, 5, context_takeover=takeover)
+    payloads = [b'{"a":1}', b'{"a":2}', b'{"a":3}']
+    frames = compress_stream(payloads, setting, 12, ZLIB)
+    with pytest.raises(RoundTripError, match="12:5: message 1 changed"):
+        check_stream(frames, [payloads[0], b"other", payloads[2]], setting, 12, ZLIB, "12:5")
+    with pytest.raises(RoundTripError, match="3 messages in, 2 out"):
+        check_stream(frames[:2], payloads, setting, 12, ZLIB, "12:5")
 
 
 @pytest.mark.parametrize(
@@ -85,16 +97,47 @@ def test_settings_out_of_range_are_rejected(kwargs: dict, message: str) -> None:
 
 
 def test_window_bits_8_is_accepted_and_behaves_as_9() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        setting = Setting(8, 5)
-        assert setting.server_bits == 9
-    assert any(issubclass(w.category, WindowBits8Warning) for w in caught)
     payloads = CORPORA["chat"][:30]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # the codec warns about nothing: the CLI tells the user
+        setting = Setting(8, 5)
+        assert (setting.server_bits, setting.client_bits, setting.nominal_client_bits) == (9, 9, 8)
         frames = compress_stream(payloads, setting, setting.server_bits, ZLIB)
-        assert frames == compress_stream(payloads, Setting(9, 5), 9, ZLIB)
+    assert frames == compress_stream(payloads, Setting(9, 5), 9, ZLIB)
+
+
+def test_a_window_bits_8_cell_says_8_and_measures_9(chat_corpus_path: Path) -> None:
+    streams = corpus.load(chat_corpus_path).streams()
+    plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eight = sweep.measure_cell(streams, Setting(8, 5), ZLIB, plan)
+    nine = sweep.measure_cell(streams, Setting(9, 5), ZLIB, plan)
+    assert (eight["window_bits"], eight["client_window_bits"]) == (8, 8)  # as asked
+    for key in ("compressed_bytes", "compress_memory_theoretical", "decompress_memory_theoretical"):
+        assert eight[key] == nine[key], key
+    assert eight["decompress_memory_theoretical"] == 1 << 9
+
+
+def test_run_with_window_bits_8_warns_once(
+    chat_corpus_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def to_stderr(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    # Python's own warning display, as outside pytest (which records warnings instead), into the
+    # stderr CliRunner captures. --jobs 1: every cell in this process.
+    monkeypatch.setattr(warnings, "showwarning", to_stderr)
+    options = ["--window-bits", "8-9", "--mem-level", "5", "--repeat", "1", "--jobs", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        outcome = CliRunner().invoke(
+            cli, ["run", str(chat_corpus_path), *options, "-q", "--results-dir", str(tmp_path)]
+        )
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "windowBits 8" in lines[0] and "as 9" in lines[0]
 
 
 def test_client_window_bits_default_to_server_bits() -> None:

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, document_messages, write_jsonl
-from wsztune import corpus, live
+from wsztune import corpus, live, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting
+from wsztune.codec import Setting, get_backend
 from wsztune.errors import SettingError
 
 pytest.importorskip("websockets")
@@ -74,8 +74,52 @@ def test_flat_corpus_every_live_connection_replays_all_of_it(chat_corpus_path: P
     loaded = corpus.load(chat_corpus_path)
     plan = live.build_plan(loaded, 3)
     assert plan.assignment == (0, 0, 0)
-    assert len(plan.scripts[0].messages) == len(loaded.messages)
     assert plan.script_for(2).payloads("server") == [m.payload for m in loaded.messages]
+    # All of it is server-to-client: the client then sends the probe, once, at the end, so that
+    # the server inflates something and holds the window the sweep's connection_memory counts.
+    script = plan.scripts[0]
+    assert script.probed
+    assert script.messages == (
+        *((m.direction, m.is_text, m.payload) for m in loaded.messages),
+        live.PROBE,
+    )
+    assert script.payloads("client") == [live.PROBE[2]]
+
+
+def test_only_connections_without_client_messages_get_the_probe(tmp_path: Path) -> None:
+    lines = [json.dumps({"wsztune": "records/1"})]
+    for connection, direction in (("a", "server"), ("a", "client"), ("b", "server")):
+        lines.append(json.dumps({"connection": connection, "direction": direction, "text": "hi"}))
+    path = tmp_path / "mixed.records.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    plan = live.build_plan(corpus.load(path), 2)
+    assert [script.probed for script in plan.scripts] == [False, True]
+    assert plan.scripts[0].payloads("client") == [b"hi"]
+    assert plan.scripts[1].payloads("client") == [live.PROBE[2]]
+    back = live.Plan.from_json(json.loads(json.dumps(plan.to_json())))
+    assert back.scripts[1].messages[-1] == live.PROBE  # the client process sends it too
+
+
+ZERO_PLAN = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [Setting(12, 5), Setting(15, 8), Setting(10, 3, client_window_bits=13)],
+    ids=["12:5", "15:8", "10:3 client 13"],
+)
+@pytest.mark.parametrize("which", ["server only", "both directions"])
+def test_the_model_memory_is_the_sweeps_connection_memory(
+    chat_corpus_path: Path, records_path: Path, which: str, setting: Setting
+) -> None:
+    # One definition: what live compares with is the figure run saves and recommend budgets
+    # with, the inflate window included even when the corpus has no client traffic.
+    loaded = corpus.load(chat_corpus_path if which == "server only" else records_path)
+    cell = sweep.measure_cell(loaded.streams(), setting, get_backend(), ZERO_PLAN)
+    memory = live.model_memory(loaded, setting)
+    assert memory.held == cell["connection_memory"]
+    assert memory.decompressor.held == cell["decompress_memory_observed"]
+    assert memory.decompressor.held > 1 << setting.client_bits  # the window is in it
 
 
 def test_records_live_connections_cycle_over_corpus_connections(records_path: Path) -> None:
@@ -109,9 +153,13 @@ def test_fewer_than_two_connections_is_a_setting_error(chat_corpus_path: Path) -
 
 @pytest.mark.live
 @pytest.mark.parametrize(("window_bits", "mem_level"), [(12, 5), (15, 8)])
-def test_live_agrees_with_the_model(records_path: Path, window_bits: int, mem_level: int) -> None:
-    loaded = corpus.load(records_path)
-    result = live.run_live(loaded, Setting(window_bits, mem_level), connections=4, timeout=20)
+@pytest.mark.parametrize("which", ["server only", "both directions"])
+def test_live_agrees_with_the_model(
+    chat_corpus_path: Path, records_path: Path, which: str, window_bits: int, mem_level: int
+) -> None:
+    loaded = corpus.load(chat_corpus_path if which == "server only" else records_path)
+    setting = Setting(window_bits, mem_level)
+    result = live.run_live(loaded, setting, connections=4, timeout=20)
 
     # Bytes: equal to the model exactly, in each direction and on each connection.
     assert result.bytes_equal
@@ -122,10 +170,16 @@ def test_live_agrees_with_the_model(records_path: Path, window_bits: int, mem_le
         assert row["live_client_bytes"] == row["model_client_bytes"]
     assert result.live_bytes < result.raw_bytes  # compression did happen on the wire
 
-    # Memory: the compression part of a connection is the model within the tolerance.
+    # Memory: the compression part of a connection is the model within the tolerance, and the
+    # model is the sweep's connection_memory for the setting, whether or not the corpus has
+    # client traffic (without any, each client sent the probe, and only then).
     assert result.memory_within_tolerance, result.memory_difference
     assert abs(result.memory_difference) <= 0.10
     assert result.passed
+    cell = sweep.measure_cell(loaded.streams(), setting, get_backend(), ZERO_PLAN)
+    assert result.model_connection_memory == cell["connection_memory"]
+    assert abs(result.live_connection_memory / cell["connection_memory"] - 1) <= 0.10
+    assert result.probed_connections == (4 if which == "server only" else 0)
     # The baseline is a real connection without compression (ANCHORS section 1: ~12-14 KiB).
     assert 4 * 1024 < result.live_baseline_connection_memory < 32 * 1024
     assert result.per_connection[0]["discarded"]
@@ -156,10 +210,12 @@ def test_live_json_on_a_flat_corpus(chat_corpus_path: Path) -> None:
         assert key in data
     assert (data["window_bits"], data["mem_level"], data["connections"]) == (12, 5, 3)
     assert data["live_bytes"] == data["model_bytes"]
-    assert data["live_client_bytes"] == 0  # a flat corpus is all server-to-client
-    # Each of the three connections replayed the whole corpus.
+    # A flat corpus is all server-to-client: what the server received is the clients' probes.
+    assert data["probed_connections"] == 3
+    assert data["live_client_bytes"] == data["model_client_bytes"] > 0
+    # Each of the three connections replayed the whole corpus, then its client sent the probe.
     loaded = corpus.load(chat_corpus_path)
-    assert data["raw_bytes"] == 3 * loaded.raw_bytes
+    assert data["raw_bytes"] == 3 * (loaded.raw_bytes + len(live.PROBE[2]))
 
 
 @pytest.mark.live

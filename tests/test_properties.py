@@ -25,7 +25,7 @@ from websockets.frames import Frame, Opcode
 
 from tests.websockets_reference import websockets_frames
 from wsztune import corpus
-from wsztune.codec import Setting, compress_stream, decompress_stream, get_backend
+from wsztune.codec import Setting, check_stream, compress_stream, get_backend
 from wsztune.errors import CorpusError
 
 BACKEND = get_backend("zlib")
@@ -56,7 +56,7 @@ valid_settings = st.builds(
 @given(payloads=st.lists(payload, max_size=12), setting=valid_settings)
 def test_codec_round_trips_and_matches_websockets(payloads: list[bytes], setting: Setting) -> None:
     frames = compress_stream(payloads, setting, setting.server_bits, BACKEND)
-    assert decompress_stream(frames, setting, setting.server_bits, BACKEND) == payloads
+    check_stream(frames, payloads, setting, setting.server_bits, BACKEND, setting.label)
     reference = websockets_frames(
         payloads,
         setting.window_bits,

@@ -240,3 +240,34 @@ def test_grid_settings_cover_the_product() -> None:
     settings = grid.settings()
     assert len(settings) == 16
     assert len(set(settings)) == 16
+
+
+def test_a_compressor_exists_before_its_first_message() -> None:
+    # websockets builds the compressor at the handshake and zlib allocates all of it there: a
+    # side that sends nothing still holds it.
+    from wsztune.memory import compressor_theory, observe_compressor
+
+    backend = get_backend()
+    idle = observe_compressor(Setting(12, 5), 12, [], backend).held
+    busy = observe_compressor(Setting(12, 5), 12, chat_messages(20), backend).held
+    assert compressor_theory(12, 5) < idle <= busy < idle + 256
+
+
+def test_corpus_summary_is_what_every_cell_repeats(three_corpora: dict[str, corpus.Corpus]) -> None:
+    loaded = three_corpora["bundled demo"]
+    streams = loaded.streams()
+    summary = sweep.CorpusSummary.of(streams)
+    assert summary.messages == len(loaded.messages)
+    assert summary.server_raw_bytes + summary.client_raw_bytes == loaded.raw_bytes
+    # Memory is observed on the largest stream of each direction.
+    assert streams[summary.compressor_stream].direction == "server"
+    assert streams[summary.decompressor_stream].direction == "client"
+    assert streams[summary.compressor_stream].raw_bytes == max(
+        s.raw_bytes for s in streams if s.direction == "server"
+    )
+    backend = get_backend()
+    given = sweep.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN, summary)
+    computed = sweep.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN)
+    untimed = [key for key in given if "seconds" not in key and "timing" not in key]
+    assert {k: given[k] for k in untimed} == {k: computed[k] for k in untimed}
+    assert given["wire_raw_bytes"] == summary.wire_raw_bytes

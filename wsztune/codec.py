@@ -12,13 +12,12 @@ This module does no timing and no measuring: it only encodes and decodes.
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from wsztune.errors import BackendUnavailable, SettingError
+from wsztune.errors import BackendUnavailable, RoundTripError, SettingError
 
 EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 
@@ -34,10 +33,6 @@ STRATEGIES: dict[str, int] = {
     "rle": 3,
     "fixed": 4,
 }
-
-
-class WindowBits8Warning(UserWarning):
-    """windowBits 8 is accepted by permessage-deflate but zlib >= 1.2.9 deflates it as 9."""
 
 
 @dataclass(frozen=True, order=True)
@@ -77,10 +72,14 @@ class Setting:
         return effective_window_bits(self.window_bits)
 
     @property
+    def nominal_client_bits(self) -> int:
+        """client_max_window_bits as negotiated: 8 stays 8 (compare :attr:`client_bits`)."""
+        return self.window_bits if self.client_window_bits is None else self.client_window_bits
+
+    @property
     def client_bits(self) -> int:
-        """Window bits of client-to-server traffic (the server's decompressor)."""
-        bits = self.window_bits if self.client_window_bits is None else self.client_window_bits
-        return effective_window_bits(bits)
+        """Window bits of client-to-server traffic (the server's decompressor), 8 read as 9."""
+        return effective_window_bits(self.nominal_client_bits)
 
     @property
     def label(self) -> str:
@@ -98,15 +97,12 @@ def _check_window_bits(what: str, bits: int) -> None:
 
 
 def effective_window_bits(bits: int) -> int:
-    """zlib >= 1.2.9 refuses raw deflate with 8 bits; permessage-deflate peers then use 9."""
-    if bits == 8:
-        warnings.warn(
-            "windowBits 8 is accepted by permessage-deflate, but zlib compresses it as 9",
-            WindowBits8Warning,
-            stacklevel=3,
-        )
-        return 9
-    return bits
+    """zlib >= 1.2.9 refuses raw deflate with 8 bits; permessage-deflate peers then use 9.
+
+    Silent: this runs for every cell and every stream. Telling the user once is the caller's
+    job (``wsztune run`` prints one warning line when its grid asks for 8).
+    """
+    return 9 if bits == 8 else bits
 
 
 def parse_setting(text: str) -> tuple[int, int]:
@@ -163,6 +159,16 @@ def new_decompressor(bits: int, backend: Backend) -> Any:
     return backend.module.decompressobj(-bits)
 
 
+# One stream's messages, three ways: compress keeping the frames (sizes, and what the other passes
+# inflate), compress discarding them, inflate discarding the messages (both timed, so nothing but
+# the codec calls and the framing), and inflate checking each message against the original as
+# soon as it comes out. None of them builds a list of decompressed messages: that held a second
+# copy of the corpus per cell (3.7 x a 200 MB corpus at peak, bench/bigcorpus.py), and filling
+# fresh memory for it is page faults a server sending and forgetting its frames never pays. Each
+# picks its loop once, outside the messages: the timed loops are as tight as bench/sweep.py's
+# bare-codec limit.
+
+
 def compress_stream(
     payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend
 ) -> list[bytes]:
@@ -188,34 +194,62 @@ def compress_stream(
     return out
 
 
-def decompress_stream(
-    frames: Iterable[bytes], setting: Setting, bits: int, backend: Backend
-) -> list[bytes]:
-    """Inflate frame payloads made by :func:`compress_stream` with the same setting and bits."""
+def compress_pass(payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
+    """:func:`compress_stream`, discarding the frames as a server does once they are sent."""
     zlib = backend.module
-    decompressobj = zlib.decompressobj
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    if setting.context_takeover:
+        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+        compress, flush = encoder.compress, encoder.flush
+        for payload in payloads:
+            _frame = (compress(payload) + flush(sync))[:-4]
+    else:
+        for payload in payloads:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
+
+
+def decompress_pass(frames: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
+    """Inflate frame payloads made by :func:`compress_stream` (same setting and bits), discarding
+    the messages as a server does once it has handled them."""
+    decompressobj = backend.module.decompressobj
     tail = EMPTY_BLOCK_TAIL
-    out: list[bytes] = []
-    append = out.append
     if setting.context_takeover:
         decompress = decompressobj(-bits).decompress
         for frame in frames:
-            append(decompress(frame + tail))
+            _message = decompress(frame + tail)
     else:
         for frame in frames:
-            append(decompressobj(-bits).decompress(frame + tail))
-    return out
+            _message = decompressobj(-bits).decompress(frame + tail)
 
 
-def check_round_trip(original: Sequence[bytes], decoded: Sequence[bytes], what: str) -> None:
-    """Raise :class:`RoundTripError` naming the first message that did not survive."""
-    from wsztune.errors import RoundTripError
+def check_stream(
+    frames: Sequence[bytes],
+    expected: Sequence[bytes],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    what: str,
+) -> None:
+    """Inflate ``frames`` and compare each message with ``expected`` as soon as it comes out.
 
-    if len(original) != len(decoded):
-        raise RoundTripError(f"{what}: {len(original)} messages in, {len(decoded)} out")
-    for index, (before, after) in enumerate(zip(original, decoded, strict=True)):
-        if before != after:
+    Raises :class:`RoundTripError` naming the first message that did not survive; holds one
+    decoded message at a time, never a copy of the stream.
+    """
+    if len(expected) != len(frames):
+        raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
+    decompressobj = backend.module.decompressobj
+    tail = EMPTY_BLOCK_TAIL
+    takeover = setting.context_takeover
+    decompress = decompressobj(-bits).decompress
+    for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
+        if not takeover:
+            decompress = decompressobj(-bits).decompress
+        message = decompress(frame + tail)
+        if message != original:
             raise RoundTripError(
                 f"{what}: message {index} changed in a compress/decompress round trip "
-                f"({len(before)} bytes in, {len(after)} out); please report this"
+                f"({len(original)} bytes in, {len(message)} out); please report this"
             )

@@ -13,6 +13,11 @@ sent by the server, client-direction ones by the client. Then:
   connection to the next is what a connection costs. The first connection is discarded (it pays
   one-off costs), as in websockets' own experiments/compression/server.py. The same run with
   compression off is the baseline subtracted, connection by connection, to isolate compression.
+  The model it is compared with is the sweep's own ``connection_memory`` for the setting
+  (:func:`wsztune.sweep.observe_connection`): compressor plus decompressor, inflate window
+  included. zlib allocates that window on the first message a server inflates, so a live client
+  whose corpus connection sends nothing sends one short :data:`PROBE` message at the end, as a
+  real client sends something; its bytes are counted like any other client message.
 
 Which corpus connection each live connection replays: live connection ``i`` replays corpus
 connection ``i mod M`` (M connections in the corpus, in order of first appearance). A flat corpus
@@ -45,22 +50,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import (
-    EMPTY_BLOCK_TAIL,
-    Setting,
-    compress_stream,
-    get_backend,
-    new_compressor,
-    new_decompressor,
-)
+from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
-from wsztune.memory import observe
+from wsztune.memory import rss_bytes
+from wsztune.sweep import ConnectionMemory, observe_connection
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
 DEFAULT_TOLERANCE = 0.10
 DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
+# What a live client sends when its corpus connection has no client-to-server message: the server
+# then inflates something and allocates its inflate window, which the sweep's connection_memory
+# includes. Any non-empty message does (zlib allocates the whole window on the first output).
+PROBE = (CLIENT, True, b'{"wsztune":"live probe"}')
 
 
 class LiveError(WsztuneError):
@@ -73,10 +76,14 @@ class LiveError(WsztuneError):
 
 @dataclass(frozen=True)
 class Script:
-    """One corpus connection's messages in order: ``(direction, is_text, payload)``."""
+    """One corpus connection's messages in order: ``(direction, is_text, payload)``.
+
+    ``probed``: the corpus connection has no client message, and :data:`PROBE` was appended.
+    """
 
     connection: str
     messages: tuple[tuple[str, bool, bytes], ...]
+    probed: bool = False
 
     def payloads(self, direction: str) -> list[bytes]:
         """The payloads one side sends, in order: what its compressor sees."""
@@ -120,7 +127,10 @@ class Plan:
 
 
 def build_plan(corpus: Corpus, connections: int) -> Plan:
-    """Live connection ``i`` replays corpus connection ``i mod M``, whole and in order."""
+    """Live connection ``i`` replays corpus connection ``i mod M``, whole and in order.
+
+    A corpus connection without client messages gets :data:`PROBE` at its end.
+    """
     if connections < 2:
         raise SettingError(
             f"--connections must be at least 2, not {connections}: the first connection pays "
@@ -133,8 +143,14 @@ def build_plan(corpus: Corpus, connections: int) -> Plan:
         )
     names = list(grouped)
     used = names[:connections]  # scripts no live connection plays are not shipped
-    scripts = tuple(Script(name, tuple(grouped[name])) for name in used)
+    scripts = tuple(_script(name, grouped[name]) for name in used)
     return Plan(scripts, tuple(index % len(scripts) for index in range(connections)))
+
+
+def _script(name: str, messages: list[tuple[str, bool, bytes]]) -> Script:
+    if any(direction == CLIENT for direction, _, _ in messages):
+        return Script(name, tuple(messages))
+    return Script(name, (*messages, PROBE), probed=True)
 
 
 # The model ----------------------------------------------------------------------------------
@@ -142,56 +158,34 @@ def build_plan(corpus: Corpus, connections: int) -> Plan:
 
 @dataclass(frozen=True)
 class ScriptModel:
-    """The model's figures for one script at one setting."""
+    """The codec model's bytes for one script at one setting (memory is per setting, not per
+    script: :func:`model_memory`)."""
 
     server_bytes: int  # compressed payload bytes the server sends
     client_bytes: int  # compressed payload bytes the client sends (the server receives)
     server_raw_bytes: int
     client_raw_bytes: int
-    compressor_memory: int
-    decompressor_memory: int
-
-    @property
-    def connection_memory(self) -> int:
-        """What the server holds for this connection's compression."""
-        return self.compressor_memory + self.decompressor_memory
 
 
 def model_script(script: Script, setting: Setting) -> ScriptModel:
-    """Sizes from the codec model; memory from tracemalloc on a lone compressor/decompressor.
-
-    Memory is observed on exactly what a live connection does: websockets builds both objects at
-    the handshake, even for a side that never sends, and zlib allocates the inflate window only
-    on the first ``decompress()``, so a connection whose client sends nothing holds no window.
-    """
+    """Compressed sizes of one script, from the codec model, one compressor per direction."""
     backend = get_backend("zlib")  # websockets compresses with the interpreter's zlib
     server_payloads = script.payloads(SERVER)
     client_payloads = script.payloads(CLIENT)
     server_frames = compress_stream(server_payloads, setting, setting.server_bits, backend)
     client_frames = compress_stream(client_payloads, setting, setting.client_bits, backend)
-    sync_flush = backend.module.Z_SYNC_FLUSH
-
-    def compressor() -> object:
-        encoder = new_compressor(setting, setting.server_bits, backend)
-        for payload in server_payloads:
-            encoder.compress(payload)
-            encoder.flush(sync_flush)
-        return encoder
-
-    def decompressor() -> object:
-        decoder = new_decompressor(setting.client_bits, backend)
-        for frame in client_frames:
-            decoder.decompress(frame + EMPTY_BLOCK_TAIL)
-        return decoder
-
     return ScriptModel(
         server_bytes=sum(map(len, server_frames)),
         client_bytes=sum(map(len, client_frames)),
         server_raw_bytes=sum(map(len, server_payloads)),
         client_raw_bytes=sum(map(len, client_payloads)),
-        compressor_memory=observe(compressor).held,
-        decompressor_memory=observe(decompressor).held,
     )
+
+
+def model_memory(corpus: Corpus, setting: Setting) -> ConnectionMemory:
+    """The sweep's memory per connection for ``setting`` on ``corpus``: the figure ``run`` saves
+    as ``connection_memory`` and ``recommend`` budgets with, computed by the same function."""
+    return observe_connection(corpus.streams(), setting, get_backend("zlib"))
 
 
 # The live server (this process) -------------------------------------------------------------
@@ -265,12 +259,6 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def _rss() -> int:
-    import psutil
-
-    return int(psutil.Process().memory_info().rss)
-
-
 def _package_root() -> str:
     return str(Path(__file__).resolve().parent.parent)
 
@@ -329,7 +317,7 @@ async def _serve_once(
                 run.received[index] = getattr(extension, "received_bytes", 0)
             gc.collect()
             run.traced[index + 1] = tracemalloc.get_traced_memory()[0]
-            run.rss[index + 1] = _rss()
+            run.rss[index + 1] = rss_bytes()
             marked[index].set()
             # Hold the connection open until every connection has been measured.
             async with asyncio.timeout(timeout * (count + 2)):
@@ -391,7 +379,7 @@ async def _serve_once(
         await _read_reply(client.stdout, timeout, stderr_path)  # ready
         gc.collect()
         run.traced[0] = tracemalloc.get_traced_memory()[0]
-        run.rss[0] = _rss()
+        run.rss[0] = rss_bytes()
         for index in range(count):
             client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
             async with asyncio.timeout(timeout):
@@ -541,6 +529,9 @@ class LiveResult:
     live_client_bytes: int
     raw_bytes: int
     model_connection_memory: float
+    model_compressor_memory: int
+    model_decompressor_memory: int
+    probed_connections: int
     live_connection_memory: float
     live_connection_memory_with_baseline: float
     live_baseline_connection_memory: float
@@ -603,6 +594,8 @@ def run_live(
     # The model first, before tracemalloc traces the server.
     models = [model_script(script, setting) for script in plan.scripts]
     per_live = [models[plan.assignment[i]] for i in range(plan.connections)]
+    memory = model_memory(corpus, setting)
+    model_connection = memory.held  # the same for every connection, as in the sweep
 
     with tempfile.TemporaryDirectory(prefix="wsztune-live-") as tmp:
         workdir = Path(tmp)
@@ -645,8 +638,7 @@ def run_live(
     compression_part = [a - b for a, b in zip(traced_on, traced_off, strict=True)]
     measured = range(1, plan.connections)
     live_memory = _mean([compression_part[i] for i in measured])
-    model_memory = _mean([per_live[i].connection_memory for i in measured])
-    difference = (live_memory - model_memory) / model_memory if model_memory else 0.0
+    difference = (live_memory - model_connection) / model_connection
     within = abs(difference) <= tolerance
     rss_on, rss_off = _slope(on.rss), _slope(off.rss)
 
@@ -659,10 +651,11 @@ def run_live(
             "live_server_bytes": on.sent[i],
             "model_client_bytes": per_live[i].client_bytes,
             "live_client_bytes": on.received[i],
-            "model_connection_memory": per_live[i].connection_memory,
+            "model_connection_memory": model_connection,
             "traced_growth": traced_on[i],
             "traced_growth_baseline": traced_off[i],
             "live_connection_memory": compression_part[i],
+            "probe": plan.script_for(i).probed,
             "discarded": i == 0,
         }
         for i in range(plan.connections)
@@ -680,14 +673,18 @@ def run_live(
     notes = [
         "bytes: compressed payloads, counted on the frames by the server and by the client",
         "memory: tracemalloc growth per open connection, compression on minus off, "
-        "first connection discarded; the model is zlib's compressor + decompressor alone, "
-        "websockets also keeps its extension object and the negotiated headers (~1.4 KB)",
+        "first connection discarded; the model is the sweep's connection_memory (zlib's "
+        "compressor + decompressor with its inflate window), websockets also keeps its "
+        "extension object and the negotiated headers (~1.4 KB)",
         "RSS: psutil growth per connection; a page counts once touched, so it is noisy",
     ]
-    if all(model.client_bytes == 0 for model in per_live):
+    probed = sum(plan.script_for(i).probed for i in range(plan.connections))
+    if probed:
         notes.append(
-            "no client-to-server messages: the server's inflate window is never allocated, "
-            "neither live nor in the model"
+            f"{probed} of {plan.connections} connections replay a corpus connection with no "
+            f"client-to-server message: their client sent one {len(PROBE[2])}-byte probe at the "
+            "end, so that the server allocates its inflate window as the model assumes "
+            "(counted in the client bytes, model and live)"
         )
     raw = sum(model.server_raw_bytes + model.client_raw_bytes for model in per_live)
     return LiveResult(
@@ -704,7 +701,10 @@ def run_live(
         model_client_bytes=model_client,
         live_client_bytes=live_client,
         raw_bytes=raw,
-        model_connection_memory=model_memory,
+        model_connection_memory=model_connection,
+        model_compressor_memory=memory.compressor.held,
+        model_decompressor_memory=memory.decompressor.held,
+        probed_connections=probed,
         live_connection_memory=live_memory,
         live_connection_memory_with_baseline=_mean([traced_on[i] for i in measured]),
         live_baseline_connection_memory=_mean([traced_off[i] for i in measured]),

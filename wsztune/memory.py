@@ -62,15 +62,20 @@ def observe_compressor(
 ) -> Observation:
     """Memory held by a compressor after compressing ``payloads`` as permessage-deflate does.
 
-    Without context takeover a compressor lives for one message: the last one is observed.
+    The compressor exists even for no payloads, as websockets builds it at the handshake (and
+    zlib allocates all of a compressor's memory when it is built). Without context takeover a
+    compressor lives for one message: the last one is observed.
     """
     sync_flush = backend.module.Z_SYNC_FLUSH
+    takeover = setting.context_takeover
 
-    def work() -> object:
-        encoder = None
+    def work() -> object:  # allocates nothing but the codec's objects: the peak is theirs
+        encoder = new_compressor(setting, bits, backend)
+        used = False
         for payload in payloads:
-            if encoder is None or not setting.context_takeover:
+            if used and not takeover:
                 encoder = new_compressor(setting, bits, backend)
+            used = True
             encoder.compress(payload)
             encoder.flush(sync_flush)
         return encoder
@@ -81,13 +86,20 @@ def observe_compressor(
 def observe_decompressor(
     setting: Setting, bits: int, frames: Sequence[bytes], backend: Backend
 ) -> Observation:
-    """Memory held by a decompressor after inflating ``frames`` (its window included)."""
+    """Memory held by a decompressor after inflating ``frames``.
+
+    zlib allocates the window on the first inflate that produces output: after no frames, or
+    only empty messages, the decompressor holds no window (see :mod:`wsztune.live`).
+    """
+    takeover = setting.context_takeover
 
     def work() -> object:
-        decoder = None
+        decoder = new_decompressor(bits, backend)
+        used = False
         for frame in frames:
-            if decoder is None or not setting.context_takeover:
+            if used and not takeover:
                 decoder = new_decompressor(bits, backend)
+            used = True
             decoder.decompress(frame + EMPTY_BLOCK_TAIL)
         return decoder
 
@@ -95,7 +107,7 @@ def observe_decompressor(
 
 
 def rss_bytes() -> int:
-    """Resident set size of this process (psutil), for fleet-level checks such as ``live``."""
+    """Resident set size of this process (psutil), as ``wsztune live`` reads it per connection."""
     import psutil
 
     return int(psutil.Process().memory_info().rss)

@@ -76,11 +76,16 @@ CELL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("compress_memory_theoretical", int, "B", "(1 << (wb + 2)) + (1 << (ml + 9))"),
     FieldSpec("compress_memory_observed", int, "B", "tracemalloc: held by one compressor"),
     FieldSpec("compress_memory_peak", int, "B", "tracemalloc: peak while compressing"),
-    FieldSpec("decompress_memory_theoretical", int, "B", "1 << client_window_bits"),
+    FieldSpec("decompress_memory_theoretical", int, "B", "1 << client_window_bits (8 counts as 9)"),
     FieldSpec("decompress_memory_observed", int, "B", "tracemalloc: held by one decompressor"),
     FieldSpec("decompress_memory_peak", int, "B", "tracemalloc: peak while decompressing"),
     FieldSpec("connection_memory_theoretical", int, "B", "compressor + decompressor, theory"),
-    FieldSpec("connection_memory", int, "B", "per connection: compressor + decompressor, observed"),
+    FieldSpec(
+        "connection_memory",
+        int,
+        "B",
+        "per connection: compressor + decompressor (window included), observed",
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS)
 

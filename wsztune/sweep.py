@@ -32,18 +32,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsztune.codec import (
-    EMPTY_BLOCK_TAIL,
     Backend,
     Setting,
+    check_stream,
+    compress_pass,
     compress_stream,
+    decompress_pass,
     get_backend,
-    new_compressor,
-    new_decompressor,
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.environment import describe_environment
-from wsztune.errors import RoundTripError, SettingError
+from wsztune.errors import SettingError
 from wsztune.memory import (
+    Observation,
     compressor_theory,
     decompressor_theory,
     observe_compressor,
@@ -191,71 +192,99 @@ def _loops_for(one_pass_seconds: float, min_sample_seconds: float) -> int:
     return max(1, math.ceil(min_sample_seconds / one_pass_seconds))
 
 
-# The timing passes below do what codec.compress_stream and codec.decompress_stream do, message
-# for message, but keep no output: building a list of every decompressed message held a second copy
-# of the corpus per cell (3.7 x a 200 MB corpus at peak, bench/bigcorpus.py), and filling fresh
-# memory for it is page faults a server sending and forgetting its frames never pays.
+def _largest(streams: Sequence[Stream], direction: str) -> int | None:
+    """Index of the stream of ``direction`` with the most raw bytes, None if there is none."""
+    candidates = [index for index, stream in enumerate(streams) if stream.direction == direction]
+    return max(candidates, key=lambda index: streams[index].raw_bytes, default=None)
 
 
-def _compress_pass(
-    payloads: Sequence[bytes], setting: Setting, bits: int, backend: Backend
-) -> None:
-    """Compress one stream as permessage-deflate does, discarding the frames."""
-    sync = backend.module.Z_SYNC_FLUSH
-    if setting.context_takeover:
-        encoder = new_compressor(setting, bits, backend)
-        compress, flush = encoder.compress, encoder.flush
-        for payload in payloads:
-            _frame = (compress(payload) + flush(sync))[:-4]
-    else:
-        for payload in payloads:
-            encoder = new_compressor(setting, bits, backend)
-            _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
+@dataclass(frozen=True)
+class CorpusSummary:
+    """What a cell needs of the corpus that no setting changes, worked out once per sweep."""
+
+    messages: int
+    server_raw_bytes: int
+    client_raw_bytes: int
+    wire_raw_bytes: int
+    compressor_stream: int  # the stream the server's compressor memory is observed on
+    decompressor_stream: int  # the stream the server's decompressor memory is observed inflating
+
+    @classmethod
+    def of(cls, streams: Sequence[Stream]) -> CorpusSummary:
+        """Summarize ``streams`` (at least one) as :func:`measure_cell` uses them."""
+        raw = {SERVER: 0, CLIENT: 0}
+        wire = 0
+        for stream in streams:
+            raw[stream.direction] += stream.raw_bytes
+            wire += _wire_bytes(map(len, stream.payloads), stream.direction == CLIENT)
+        server = _largest(streams, SERVER)
+        if server is None:
+            server = max(range(len(streams)), key=lambda index: streams[index].raw_bytes)
+        client = _largest(streams, CLIENT)
+        return cls(
+            messages=sum(len(stream.payloads) for stream in streams),
+            server_raw_bytes=raw[SERVER],
+            client_raw_bytes=raw[CLIENT],
+            wire_raw_bytes=wire,
+            compressor_stream=server,
+            decompressor_stream=server if client is None else client,
+        )
 
 
-def _decompress_pass(
-    frames: Sequence[bytes],
+@dataclass(frozen=True)
+class ConnectionMemory:
+    """The server's compression memory for one connection: compressor and decompressor."""
+
+    compressor: Observation
+    decompressor: Observation
+
+    @property
+    def held(self) -> int:
+        """Bytes held for the connection: the results' ``connection_memory``."""
+        return self.compressor.held + self.decompressor.held
+
+
+def observe_connection(
+    streams: Sequence[Stream],
     setting: Setting,
-    bits: int,
     backend: Backend,
-    expected: Sequence[bytes] | None = None,
-    what: str = "",
-) -> None:
-    """Inflate one stream's frames, discarding the messages, or checking them against ``expected``.
+    summary: CorpusSummary | None = None,
+    compressed: Sequence[list[bytes]] | None = None,
+) -> ConnectionMemory:
+    """What a connection costs the server at ``setting``, as tracemalloc sees it.
 
-    The check compares each message as soon as it is inflated, so it never holds a decoded copy.
+    The compressor after compressing the largest server stream; the decompressor after inflating
+    the largest client stream or, on a corpus with no client traffic, the largest server stream
+    compressed with the client's window: every connection pays for an inflate window, because a
+    real client sends something and zlib then allocates the whole window (``wsztune live`` has
+    its clients send a message for the same reason). ``compressed`` (frames per stream, at this
+    setting) saves compressing again.
     """
-    if expected is not None and len(expected) != len(frames):
-        raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
-    tail = EMPTY_BLOCK_TAIL
-    takeover = setting.context_takeover
-    decompress = new_decompressor(bits, backend).decompress
-    if expected is None:  # timing: nothing but the codec calls
-        for frame in frames:
-            if not takeover:
-                decompress = new_decompressor(bits, backend).decompress
-            _message = decompress(frame + tail)
-        return
-    for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
-        if not takeover:
-            decompress = new_decompressor(bits, backend).decompress
-        message = decompress(frame + tail)
-        if message != original:
-            raise RoundTripError(
-                f"{what}: message {index} changed in a compress/decompress round trip "
-                f"({len(original)} bytes in, {len(message)} out); please report this"
-            )
-
-
-def _largest(streams: Sequence[Stream], direction: str) -> Stream | None:
-    candidates = [stream for stream in streams if stream.direction == direction]
-    return max(candidates, key=lambda stream: stream.raw_bytes, default=None)
+    summary = summary or CorpusSummary.of(streams)
+    sender = streams[summary.compressor_stream]
+    compressor = observe_compressor(setting, setting.server_bits, sender.payloads, backend)
+    index = summary.decompressor_stream
+    source = streams[index]
+    if compressed is not None and setting.bits_for(source.direction) == setting.client_bits:
+        frames = compressed[index]
+    else:
+        frames = compress_stream(source.payloads, setting, setting.client_bits, backend)
+    decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
+    return ConnectionMemory(compressor, decompressor)
 
 
 def measure_cell(
-    streams: Sequence[Stream], setting: Setting, backend: Backend, plan: TimingPlan
+    streams: Sequence[Stream],
+    setting: Setting,
+    backend: Backend,
+    plan: TimingPlan,
+    summary: CorpusSummary | None = None,
 ) -> dict[str, object]:
-    """Measure one setting on the whole corpus: sizes (exact), times, memory. Plain dict out."""
+    """Measure one setting on the whole corpus: sizes (exact), times, memory. Plain dict out.
+
+    ``summary`` is :meth:`CorpusSummary.of` ``streams``, given when many cells share it.
+    """
+    summary = summary or CorpusSummary.of(streams)
     work = [(stream.payloads, setting.bits_for(stream.direction)) for stream in streams]
 
     # 1. Warm-up; the first pass yields the sizes and is checked message by message.
@@ -265,16 +294,16 @@ def measure_cell(
     started = CLOCK()
     for stream, frames, (payloads, bits) in zip(streams, compressed, work, strict=True):
         what = f"{setting.label} on {stream.connection}/{stream.direction}"
-        _decompress_pass(frames, setting, bits, backend, payloads, what)
+        check_stream(frames, payloads, setting, bits, backend, what)
     decompress_once = CLOCK() - started
 
     def compress_all() -> None:
         for payloads, bits in work:
-            _compress_pass(payloads, setting, bits, backend)
+            compress_pass(payloads, setting, bits, backend)
 
     def decompress_all() -> None:
         for frames, (_, bits) in zip(compressed, work, strict=True):
-            _decompress_pass(frames, setting, bits, backend)
+            decompress_pass(frames, setting, bits, backend)
 
     for _ in range(plan.warmup - 1):
         compress_all()
@@ -292,54 +321,35 @@ def measure_cell(
         for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
     )
 
-    # 3. Memory: the server's compressor on its largest stream, its decompressor on what the
-    # largest client stream sent (or, with no client traffic, the server stream compressed with
-    # the client's window, which is what the server would have to inflate).
-    server = _largest(streams, SERVER) or max(streams, key=lambda stream: stream.raw_bytes)
-    client = _largest(streams, CLIENT)
-    compressor = observe_compressor(setting, setting.server_bits, server.payloads, backend)
-    inflate_source = client or server
-    if inflate_source is server and setting.client_bits == setting.bits_for(server.direction):
-        inflate_frames = compressed[streams.index(server)]
-    elif inflate_source is client:
-        inflate_frames = compressed[streams.index(client)]
-    else:
-        inflate_frames = compress_stream(
-            inflate_source.payloads, setting, setting.client_bits, backend
-        )
-    decompressor = observe_decompressor(setting, setting.client_bits, inflate_frames, backend)
+    # 3. Memory, never while timing.
+    memory = observe_connection(streams, setting, backend, summary, compressed)
 
-    sizes = {SERVER: [0, 0], CLIENT: [0, 0]}  # raw, compressed
-    wire = [0, 0]
-    messages = 0
+    compressed_bytes = {SERVER: 0, CLIENT: 0}
+    wire_compressed = 0
     for stream, frames in zip(streams, compressed, strict=True):
-        masked = stream.direction == CLIENT
-        sizes[stream.direction][0] += stream.raw_bytes
-        sizes[stream.direction][1] += sum(map(len, frames))
-        wire[0] += _wire_bytes(map(len, stream.payloads), masked)
-        wire[1] += _wire_bytes(map(len, frames), masked)
-        messages += len(frames)
-    raw_bytes = sizes[SERVER][0] + sizes[CLIENT][0]
-    compressed_bytes = sizes[SERVER][1] + sizes[CLIENT][1]
+        compressed_bytes[stream.direction] += sum(map(len, frames))
+        wire_compressed += _wire_bytes(map(len, frames), stream.direction == CLIENT)
+    raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
+    total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
     return {
         "window_bits": setting.window_bits,
-        "client_window_bits": setting.client_bits,
+        "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
         "mem_level": setting.mem_level,
         "level": setting.level,
         "strategy": setting.strategy,
         "context_takeover": setting.context_takeover,
-        "messages": messages,
+        "messages": summary.messages,
         "raw_bytes": raw_bytes,
-        "compressed_bytes": compressed_bytes,
-        "savings": 1 - compressed_bytes / raw_bytes if raw_bytes else 0.0,
-        "server_raw_bytes": sizes[SERVER][0],
-        "server_compressed_bytes": sizes[SERVER][1],
-        "client_raw_bytes": sizes[CLIENT][0],
-        "client_compressed_bytes": sizes[CLIENT][1],
-        "wire_raw_bytes": wire[0],
-        "wire_compressed_bytes": wire[1],
+        "compressed_bytes": total_compressed,
+        "savings": 1 - total_compressed / raw_bytes if raw_bytes else 0.0,
+        "server_raw_bytes": summary.server_raw_bytes,
+        "server_compressed_bytes": compressed_bytes[SERVER],
+        "client_raw_bytes": summary.client_raw_bytes,
+        "client_compressed_bytes": compressed_bytes[CLIENT],
+        "wire_raw_bytes": summary.wire_raw_bytes,
+        "wire_compressed_bytes": wire_compressed,
         **compress_timing,
         **decompress_timing,
         "timing_repeat": plan.repeat,
@@ -347,13 +357,13 @@ def measure_cell(
         "timing_loops_decompress": loops_decompress,
         "timing_unstable": unstable,
         "compress_memory_theoretical": compress_theory,
-        "compress_memory_observed": compressor.held,
-        "compress_memory_peak": compressor.peak,
+        "compress_memory_observed": memory.compressor.held,
+        "compress_memory_peak": memory.compressor.peak,
         "decompress_memory_theoretical": decompress_theory,
-        "decompress_memory_observed": decompressor.held,
-        "decompress_memory_peak": decompressor.peak,
+        "decompress_memory_observed": memory.decompressor.held,
+        "decompress_memory_peak": memory.decompressor.peak,
         "connection_memory_theoretical": compress_theory + decompress_theory,
-        "connection_memory": compressor.held + decompressor.held,
+        "connection_memory": memory.held,
     }
 
 
@@ -362,10 +372,14 @@ def measure_cell(
 _worker_state: dict[str, object] = {}
 
 
-def _init_worker(streams: Sequence[Stream], backend_name: str, plan: TimingPlan) -> None:
+def _init_worker(
+    streams: Sequence[Stream], backend_name: str, plan: TimingPlan, summary: CorpusSummary
+) -> None:
     # Ctrl-C is the parent's to handle: it stops the workers itself, without their tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_state.update(streams=streams, backend=get_backend(backend_name), plan=plan)
+    _worker_state.update(
+        streams=streams, backend=get_backend(backend_name), plan=plan, summary=summary
+    )
 
 
 def _worker_measure(setting: Setting) -> dict[str, object]:
@@ -374,6 +388,7 @@ def _worker_measure(setting: Setting) -> dict[str, object]:
         setting,
         _worker_state["backend"],  # type: ignore[arg-type]
         _worker_state["plan"],  # type: ignore[arg-type]
+        _worker_state["summary"],  # type: ignore[arg-type]
     )
 
 
@@ -438,12 +453,13 @@ def run_sweep(
 
     backend = get_backend(backend_name)
     jobs = min(jobs, total) or 1
+    summary = CorpusSummary.of(streams)
     try:
         if jobs == 1:
             for setting in order:
-                finished(measure_cell(streams, setting, backend, plan))
+                finished(measure_cell(streams, setting, backend, plan, summary))
         else:
-            _run_parallel(streams, order, backend_name, plan, jobs, finished)
+            _run_parallel(streams, order, backend_name, plan, jobs, finished, summary)
     except KeyboardInterrupt:
         raise SweepInterrupted(sorted(cells, key=sort_key), total) from None
     return sorted(cells, key=sort_key)
@@ -456,13 +472,17 @@ def _run_parallel(
     plan: TimingPlan,
     jobs: int,
     finished: Callable[[dict[str, object]], None],
+    summary: CorpusSummary,
 ) -> None:
     executor = ProcessPoolExecutor(
-        max_workers=jobs, initializer=_init_worker, initargs=(streams, backend_name, plan)
+        max_workers=jobs,
+        initializer=_init_worker,
+        initargs=(streams, backend_name, plan, summary),
     )
     try:
-        # Keep only as many cells in flight as there are workers, so that an interrupt has
-        # little queued work to throw away and finished cells report promptly.
+        # Keep at most two cells per worker in flight: one running and one queued keeps every
+        # worker busy, while an interrupt has little queued work to throw away and finished cells
+        # report promptly.
         pending: set[Future] = set()
         queue = list(reversed(order))
         while queue or pending:
