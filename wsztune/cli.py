@@ -47,6 +47,13 @@ def corpus_options(required: bool) -> Callable[[F], F]:
     return decorate
 
 
+client_window_bits_option = click.option(
+    "--client-window-bits",
+    type=int,
+    help="Window bits of client-to-server traffic (default: the same as --window-bits).",
+)
+
+
 class WsztuneGroup(click.Group):
     """A click group whose every error is one line on stderr with the right exit code.
 
@@ -146,11 +153,7 @@ def _first_interrupt_only() -> Iterator[None]:
     help="Keep one compressor per stream (on), a fresh one per message (off), or sweep both.",
 )
 @click.option("--no-context-takeover", is_flag=True, help="Same as --context-takeover off.")
-@click.option(
-    "--client-window-bits",
-    type=int,
-    help="Window bits of client-to-server traffic (default: the same as --window-bits).",
-)
+@client_window_bits_option
 @click.option(
     "--codec",
     type=click.Choice(["zlib", "zlib-ng"]),
@@ -405,11 +408,7 @@ def _takeover_axis(choice: str) -> tuple[bool, ...]:
 @click.option("--setting", "setting_text", metavar="WB:ML", help="Both at once, e.g. 12:5.")
 @click.option("--window-bits", type=int, help="Server window bits, 9-15 [default: 12].")
 @click.option("--mem-level", type=int, help="memLevel, 1-9 [default: 5].")
-@click.option(
-    "--client-window-bits",
-    type=int,
-    help="Window bits of client-to-server traffic (default: the same as --window-bits).",
-)
+@client_window_bits_option
 @click.option(
     "--connections",
     "-n",
