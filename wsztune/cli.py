@@ -279,7 +279,6 @@ def run(
                 on_cell=lambda cell, done, total: advance(done),
             )
         except sweep.SweepInterrupted as interrupted:
-            _let_worker_pools_finish()
             if keep_partial and interrupted.run is not None and interrupted.cells:
                 path = _save_or_rescue(interrupted.run, target)
                 _error_line(
@@ -303,22 +302,6 @@ def run(
 
         print_run_summary(run_result)
     click.echo(f"results: {path}")
-
-
-def _let_worker_pools_finish(timeout: float = 2.0) -> None:
-    """Wait (briefly) for a stopped process pool's manager thread to end before exiting.
-
-    The sweep terminates its workers and shuts the pool down without waiting; if the interpreter
-    then exits while the pool's manager thread is closing its wake-up pipe, CPython's exit hook
-    writes to the closed pipe and prints an OSError traceback (a race in 3.11's
-    concurrent.futures). Joining the thread first closes that window. Only the pool's own threads
-    are joined: any other thread is none of this command's business.
-    """
-    import threading
-
-    for thread in threading.enumerate():
-        if type(thread).__module__ == "concurrent.futures.process":
-            thread.join(timeout)
 
 
 def _save_or_rescue(run_result: Any, target: Path) -> Path:
