@@ -64,7 +64,7 @@ from wsztune.memory import (
     observe_compressor,
     observe_decompressor,
 )
-from wsztune.results import Run, utc_now
+from wsztune.results import TIME_FIELD_NAMES, Run, utc_now
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
@@ -312,21 +312,6 @@ def _observed_messages(stream: Stream, takeover: bool, until_output: bool) -> li
     return [bytes(payload) for payload in itertools.islice(stream.buffers(), count)]
 
 
-# Every time field of a cell, None when time was not measured (``--no-timing``): not zero, which
-# would read as infinitely fast.
-TIME_FIELDS = (
-    *(
-        f"{name}_seconds{suffix}"
-        for name in ("compress", "decompress")
-        for suffix in ("", "_min", "_max", "_iqr")
-    ),
-    "timing_repeat",
-    "timing_loops_compress",
-    "timing_loops_decompress",
-    "timing_unstable",
-)
-
-
 def _time_cell(
     compressed: Sequence[Frames],
     work: Sequence[tuple[Stream, int]],
@@ -403,7 +388,8 @@ def measure_cell(
             compressed, work, setting, backend, plan, compress_once, decompress_once
         )
     else:
-        timing = dict.fromkeys(TIME_FIELDS)
+        # Not measured is None, never zero, which would read as infinitely fast.
+        timing = dict.fromkeys(TIME_FIELD_NAMES)
 
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, backend, summary)
@@ -454,8 +440,11 @@ _worker_state: dict[str, object] = {}
 def _init_worker(
     streams: Sequence[Stream], backend_name: str, plan: TimingPlan, summary: CorpusSummary
 ) -> None:
-    # Ctrl-C is the parent's to handle: it stops the workers itself, without their tracebacks.
+    # Ctrl-C and SIGTERM (sent to the whole process group by a terminal, an orchestrator or a CI
+    # runner) are the parent's to handle: it stops the workers itself (SIGKILL: they hold nothing
+    # worth saving), without their tracebacks, and keeps the finished cells.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_state.update(
         streams=streams, backend=get_backend(backend_name), plan=plan, summary=summary
     )
@@ -573,7 +562,7 @@ def _run_parallel(
     except BaseException:
         # Interrupted or failed: stop the workers now rather than wait for their cells.
         for process in list(getattr(executor, "_processes", {}).values()):
-            process.terminate()
+            process.kill()  # they ignore SIGTERM
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
@@ -605,20 +594,31 @@ def sweep(
         "started_at": started.isoformat(timespec="seconds"),
         "corpus": corpus.describe(),
         "grid": grid.describe(),
-        "timing": {
-            "repeat": plan.repeat,
-            "warmup": plan.warmup,
-            "min_sample_seconds": plan.min_sample_seconds,
-            "clock": CLOCK_NAME,
-            "jobs": jobs,
-            "order": f"shuffled, seed {seed}",
-            "note": (
-                "cells were timed one at a time"
-                if jobs == 1
-                else f"cells were timed {jobs} at a time in parallel processes: compare times "
-                "between cells of this run, not absolute times with other runs"
-            ),
-        },
+        "timing": (
+            {
+                "measured": True,
+                "repeat": plan.repeat,
+                "warmup": plan.warmup,
+                "min_sample_seconds": plan.min_sample_seconds,
+                "clock": CLOCK_NAME,
+                "jobs": jobs,
+                "order": f"shuffled, seed {seed}",
+                "note": (
+                    "cells were timed one at a time"
+                    if jobs == 1
+                    else f"cells were timed {jobs} at a time in parallel processes: compare "
+                    "times between cells of this run, not absolute times with other runs"
+                ),
+            }
+            if plan.measure_time
+            else {
+                "measured": False,
+                "jobs": jobs,
+                "order": f"shuffled, seed {seed}",
+                "note": "time was not measured (--no-timing): sizes and memory only, every "
+                "time field of the cells is null",
+            }
+        ),
         "seed": seed,
         "partial": False,
     }
