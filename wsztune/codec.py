@@ -303,6 +303,44 @@ def decompress_pass(
             _message = decompressobj(-bits).decompress(data)
 
 
+def round_trip_sizes(
+    payloads: Iterable[bytes | memoryview],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    what: str,
+) -> array:
+    """Compress each message and inflate it back at once, checking it; return the frame sizes.
+
+    What ``--no-timing`` needs and nothing more: the exact sizes and the round-trip check, with
+    one frame alive at a time (no frames kept: there is no decompress pass to time). The sizes
+    are an ``array`` of frame payload sizes (``00 00 ff ff`` removed), one per message.
+    """
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    decompressobj = zlib.decompressobj
+    takeover = setting.context_takeover
+    encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+    decompress = decompressobj(-bits).decompress
+    sizes = array("q")
+    append = sizes.append
+    for index, payload in enumerate(payloads):
+        if not takeover and index:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            decompress = decompressobj(-bits).decompress
+        output = encoder.compress(payload) + encoder.flush(sync)
+        append(len(output) - 4)
+        message = decompress(output)
+        if message != payload:
+            raise RoundTripError(
+                f"{what}: message {index} changed in a compress/decompress round trip "
+                f"({len(payload)} bytes in, {len(message)} out); please report this"
+            )
+    return sizes
+
+
 def check_stream(
     frames: Sequence[bytes] | Frames,
     expected: Iterable[bytes | memoryview],

@@ -38,6 +38,7 @@ import re
 import signal
 import statistics
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from wsztune.codec import (
     compress_stream,
     decompress_pass,
     get_backend,
+    round_trip_sizes,
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.environment import describe_environment
@@ -312,6 +314,10 @@ def _observed_messages(stream: Stream, takeover: bool, until_output: bool) -> li
     return [bytes(payload) for payload in itertools.islice(stream.buffers(), count)]
 
 
+def _what(setting: Setting, stream: Stream) -> str:
+    return f"{setting.label} on {stream.connection}/{stream.direction}"
+
+
 def _time_cell(
     compressed: Sequence[Frames],
     work: Sequence[tuple[Stream, int]],
@@ -369,25 +375,32 @@ def measure_cell(
     summary = summary or CorpusSummary.of(streams)
     work = [(stream, setting.bits_for(stream.direction)) for stream in streams]
 
-    # 1. Warm-up; the first pass yields the sizes and is checked message by message. Payloads are
-    # views of the corpus buffer and frames are packed: no object per message outlives its call.
-    started = CLOCK()
-    compressed = [
-        compress_frames(stream.buffers(), setting, bits, backend) for stream, bits in work
-    ]
-    compress_once = CLOCK() - started
-    started = CLOCK()
-    for frames, (stream, bits) in zip(compressed, work, strict=True):
-        what = f"{setting.label} on {stream.connection}/{stream.direction}"
-        check_stream(frames, stream.buffers(), setting, bits, backend, what)
-    decompress_once = CLOCK() - started
-
-    timing: dict[str, object]
+    sizes: list[Iterable[int]]
     if plan.measure_time:
+        # 1. Warm-up; the first pass yields the sizes and is checked message by message.
+        # Payloads are views of the corpus buffer and the frames are packed: no object per
+        # message outlives its call.
+        started = CLOCK()
+        compressed = [
+            compress_frames(stream.buffers(), setting, bits, backend) for stream, bits in work
+        ]
+        compress_once = CLOCK() - started
+        started = CLOCK()
+        for frames, (stream, bits) in zip(compressed, work, strict=True):
+            check_stream(frames, stream.buffers(), setting, bits, backend, _what(setting, stream))
+        decompress_once = CLOCK() - started
+        # 2. Timing.
         timing = _time_cell(
             compressed, work, setting, backend, plan, compress_once, decompress_once
         )
+        sizes = [array("q", frames.sizes()) for frames in compressed]
+        del compressed
     else:
+        # Sizes only: each message compressed and inflated back at once, no frame kept.
+        sizes = [
+            round_trip_sizes(stream.buffers(), setting, bits, backend, _what(setting, stream))
+            for stream, bits in work
+        ]
         # Not measured is None, never zero, which would read as infinitely fast.
         timing = dict.fromkeys(TIME_FIELD_NAMES)
 
@@ -396,9 +409,9 @@ def measure_cell(
 
     compressed_bytes = {SERVER: 0, CLIENT: 0}
     wire_compressed = 0
-    for stream, frames in zip(streams, compressed, strict=True):
-        compressed_bytes[stream.direction] += sum(frames.sizes())
-        wire_compressed += _wire_bytes(frames.sizes(), stream.direction == CLIENT)
+    for stream, frame_sizes in zip(streams, sizes, strict=True):
+        compressed_bytes[stream.direction] += sum(frame_sizes)
+        wire_compressed += _wire_bytes(frame_sizes, stream.direction == CLIENT)
     raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
