@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import itertools
 import math
+import multiprocessing
 import os
 import random
 import re
@@ -555,8 +556,14 @@ def _run_parallel(
     finished: Callable[[dict[str, object]], None],
     summary: CorpusSummary,
 ) -> None:
+    # Forked, explicitly (Python 3.14 makes forkserver the default on Linux): the workers then
+    # inherit the corpus buffer page for page, shared with this process, instead of receiving a
+    # pickled copy each.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     executor = ProcessPoolExecutor(
         max_workers=jobs,
+        mp_context=context,
         initializer=_init_worker,
         initargs=(streams, backend_name, plan, summary),
     )
