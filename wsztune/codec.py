@@ -217,6 +217,15 @@ class Frames:
 _MISSING = object()
 
 
+def _same(message: bytes, original: bytes | memoryview) -> bool:
+    """``message == original``, fast when ``original`` is a memoryview of the corpus buffer.
+
+    bytes == memoryview goes through memoryview's generic comparison, 50 times slower than
+    comparing bytes (about 6 us per KB message): a third of a --no-timing sweep's overhead.
+    """
+    return len(message) == len(original) and message.startswith(original)
+
+
 def _payload_size(start: int, end: int) -> int:
     return end - start - 4
 
@@ -333,7 +342,7 @@ def round_trip_sizes(
         output = encoder.compress(payload) + encoder.flush(sync)
         append(len(output) - 4)
         message = decompress(output)
-        if message != payload:
+        if not _same(message, payload):
             raise RoundTripError(
                 f"{what}: message {index} changed in a compress/decompress round trip "
                 f"({len(payload)} bytes in, {len(message)} out); please report this"
@@ -369,7 +378,7 @@ def check_stream(
         if not takeover:
             decompress = decompressobj(-bits).decompress
         message = decompress(data)
-        if message != original:
+        if not _same(message, original):
             raise RoundTripError(
                 f"{what}: message {index} changed in a compress/decompress round trip "
                 f"({len(original)} bytes in, {len(message)} out); please report this"
