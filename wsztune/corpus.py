@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
+import math
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -42,12 +44,17 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One WebSocket message as it was sent, before compression."""
+    """One WebSocket message as it was sent, before compression.
+
+    ``t`` is when it was sent, in seconds since the start of the capture, when the corpus says
+    (a records line's ``"t"``); ``None`` otherwise. Only rates use it, never the codec.
+    """
 
     payload: bytes
     is_text: bool = True
     connection: str = DEFAULT_CONNECTION
     direction: str = SERVER
+    t: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +259,10 @@ def _read_lines(
     messages: list[Message] = []
     append = messages.append
     header_seen = False
+    # Rates need every message's time: a file where only some records carry "t" is refused,
+    # naming the first line that breaks the pattern, rather than giving rates that mean nothing.
+    timed_line: int | None = None
+    untimed_line: int | None = None
     for number, raw in _iter_lines(path, digest, progress):
         if not raw.strip():
             continue  # blank lines separate nothing and carry no message
@@ -280,7 +291,19 @@ def _read_lines(
                 header_seen = True
                 continue
             header_seen = True
-            append(_record_message(path, number, record))
+            message = _record_message(path, number, record)
+            if message.t is None:
+                untimed_line = untimed_line or number
+            else:
+                timed_line = timed_line or number
+            if timed_line is not None and untimed_line is not None:
+                raise CorpusError(
+                    path,
+                    f'give every record a "t" (seconds since the start) or none: line '
+                    f"{timed_line} has one, line {untimed_line} has none",
+                    line=number,
+                )
+            append(message)
     return messages, digest.hexdigest()
 
 
@@ -302,6 +325,7 @@ def _record_message(path: Path, number: int, record: object) -> Message:
             f"client), not {direction!r}",
             line=number,
         )
+    t = _record_time(path, number, record)
     has_text, has_base64 = "text" in record, "base64" in record
     if has_text == has_base64:
         raise CorpusError(
@@ -311,9 +335,30 @@ def _record_message(path: Path, number: int, record: object) -> Message:
         )
     if has_text:
         payload = _encode_text(path, record["text"], '"text"', line=number)
-        return Message(payload, True, str(connection), direction)
+        return Message(payload, True, str(connection), direction, t)
     payload = _b64decode(path, record["base64"], line=number)
-    return Message(payload, False, str(connection), direction)
+    return Message(payload, False, str(connection), direction, t)
+
+
+def _record_time(path: Path, number: int, record: dict[str, object]) -> float | None:
+    """The optional ``"t"`` of a record: seconds since the start, a finite number >= 0."""
+    if "t" not in record:
+        return None
+    t = record["t"]
+    seconds = math.nan
+    # An integer literal too big for a float overflows: refused below like any bad value.
+    if isinstance(t, int | float) and not isinstance(t, bool):
+        with contextlib.suppress(OverflowError):
+            seconds = float(t)
+    if not math.isfinite(seconds) or seconds < 0:
+        shown = repr(t) if len(repr(t)) <= 40 else f"{repr(t)[:37]}..."
+        raise CorpusError(
+            path,
+            f'"t" must be the seconds since the start of the capture, a number >= 0, '
+            f"not {shown}",
+            line=number,
+        )
+    return seconds
 
 
 def _encode_text(
