@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -615,4 +615,126 @@ def test_bad_options_are_refused_before_listening(
     assert not (tmp_path / "x.jsonl").exists()
 
 
-_ = (Callable, signal, sys)  # used by the command-line tests below
+# The command: a real `wsztune record` process, stopped mid-traffic -------------------------------
+
+
+async def chatter_forever(url: str, index: int, sent: dict[int, int]) -> None:
+    """Send numbered messages, each echoed back, until the proxy closes the connection."""
+    try:
+        async with connect(url) as ws:
+            await ws.send(json.dumps({"client": index}))
+            while True:
+                await ws.send(f"{index}:{sent.get(index, 0)}")
+                await ws.recv()
+                sent[index] = sent.get(index, 0) + 1
+    except (ConnectionClosed, OSError):
+        pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_traffic_leaves_a_file_whose_every_line_parses(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    output = tmp_path / "stopped.records.jsonl"
+
+    async def scenario() -> tuple[int, bytes, bytes, dict[int, int]]:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "wsztune", "record",
+                "--upstream", f"ws://127.0.0.1:{port}",
+                "--listen", "127.0.0.1:0",
+                "-o", str(output),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                assert process.stderr is not None
+                first = (await process.stderr.readline()).decode()
+                assert first.startswith("wsztune: recording ws://127.0.0.1:"), first
+                url = first.split()[2]
+                sent: dict[int, int] = {}
+                clients = [asyncio.create_task(chatter_forever(url, i, sent)) for i in range(3)]
+                # Mid-traffic: wait for some recorded lines while all three keep sending.
+                while output.read_bytes().count(b"\n") < 60:
+                    await asyncio.sleep(0.02)
+                process.send_signal(signum)
+                stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
+                await asyncio.wait_for(asyncio.gather(*clients), 15)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+            assert process.returncode is not None
+            return process.returncode, stdout, first.encode() + stderr, sent
+
+    returncode, stdout, stderr, sent = run(scenario())
+    assert returncode == 0, stderr
+    assert b"Traceback" not in stderr
+    expected = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+    assert f"({expected})" in stdout.decode() and "recorded " in stdout.decode()
+    data = output.read_bytes()
+    assert data.endswith(b"\n")
+    for line in data.splitlines():
+        json.loads(line)  # every line parses: none was cut
+    loaded = corpus.load(output)
+    recorded = by_connection(loaded)
+    assert sorted(recorded) == [0, 1, 2]
+    for index, script in recorded.items():
+        numbers = [int(str(message).split(":")[1]) for message in script.client[1:]]
+        assert numbers == list(range(len(numbers)))  # in order, none missing
+        assert script.server == script.client[1 : 1 + len(script.server)]  # echoes, in order
+        assert len(numbers) <= sent.get(index, 0) + 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--listen", "nowhere"], "--listen must be PORT or HOST:PORT"),
+        (["--max-bytes", "10K"], "--max-bytes '10K' is ambiguous"),
+        (["--duration", "soon"], "takes seconds or a number with s, m or h"),
+        (["--duration", "0"], "--duration must be a positive number"),
+        (["--duration", "inf"], "--duration must be a positive number"),
+        (["--connections", "2"], "--connections 2: write a percentage"),
+        (["--upstream", "http://example.test"], "must be a ws:// or wss:// URL"),
+        (["--insecure"], "wss:// upstream only"),
+    ],
+)
+def test_command_errors_are_one_line(
+    tmp_path: Path, arguments: list[str], reason: str
+) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    base = ["record", "--upstream", "ws://127.0.0.1:1", "-o", str(tmp_path / "r.jsonl")]
+    result = CliRunner().invoke(cli, base + arguments)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("wsztune: error: ") and reason in line
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_command_refuses_an_existing_recording(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"wsztune":"records/1"}\n{"text":"keep me"}\n')
+    result = CliRunner().invoke(
+        cli, ["record", "--upstream", "ws://127.0.0.1:1", "--listen", "0", "-o", str(old)]
+    )
+    assert result.exit_code == 2
+    assert "exists and is not empty" in result.stderr
+    assert "keep me" in old.read_text()
+
+
+def test_duration_units() -> None:
+    from wsztune.cli.record import parse_duration
+
+    assert parse_duration("90") == 90.0
+    assert parse_duration("1.5m") == 90.0
+    assert parse_duration("2h") == 7200.0
+    assert parse_duration("30s") == 30.0
+    assert parse_duration(None) is None

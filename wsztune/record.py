@@ -41,6 +41,7 @@ import ipaddress
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -205,7 +206,7 @@ def check_options(options: RecordOptions) -> SplitResult:
     for name, value in limits:
         if value is not None and value < 1:
             raise RecordError(f"{name} must be at least 1, not {value}")
-    if options.duration is not None and not options.duration > 0:
+    if options.duration is not None and not 0 < options.duration < math.inf:
         raise RecordError(
             f"--duration must be a positive number of seconds, not {options.duration}"
         )
@@ -388,7 +389,7 @@ class Recorder:
             return connection.respond(response.status_code, body or f"{response.reason_phrase}\n")
         except (OSError, TimeoutError, InvalidHandshake) as error:
             self.status.upstream_failures += 1
-            self.warn(f"upstream {_without_query(target)}: {_describe(error)}; the client got 502")
+            self.warn(f"upstream {without_query(target)}: {_describe(error)}; the client got 502")
             return connection.respond(502, "wsztune record: cannot reach the upstream server\n")
         self.pending[connection] = upstream
         return None
@@ -558,7 +559,7 @@ class Recorder:
         return RecordSummary(
             path=str(writer.path),
             listen=self.status.listen,
-            upstream=_without_query(options.upstream),
+            upstream=without_query(options.upstream),
             messages=self.status.messages,
             raw_bytes=self.status.raw_bytes,
             connections=self.status.connections,
@@ -606,7 +607,7 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _without_query(url: str) -> str:
+def without_query(url: str) -> str:
     """A URL fit for printing: query strings often carry tokens."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
