@@ -297,3 +297,19 @@ def test_timestamps_on_some_records_only_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match='line 2 has one, line 4 has none') as caught:
         corpus.load(path)
     assert caught.value.line == 4
+
+
+def test_har_frame_times_become_t_from_the_first_frame(tmp_path: Path) -> None:
+    def har(frames: list[dict[str, object]]) -> bytes:
+        return json.dumps({"log": {"entries": [{"_webSocketMessages": frames}]}}).encode()
+
+    timed = [
+        {"type": "send", "time": 1709542801.25, "opcode": 1, "data": "a"},
+        {"type": "receive", "time": 1709542803.75, "opcode": 1, "data": "b"},
+    ]
+    loaded = corpus.load(write(tmp_path, "timed.har", har(timed)))
+    assert [message.t for message in loaded.messages] == [0.0, 2.5]
+    # One frame without a time: no message keeps one (rates need them all).
+    untimed = [*timed, {"type": "receive", "opcode": 1, "data": "c"}]
+    loaded = corpus.load(write(tmp_path, "untimed.har", har(untimed)))
+    assert [message.t for message in loaded.messages] == [None, None, None]

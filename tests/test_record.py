@@ -411,7 +411,9 @@ def test_a_limit_ends_the_recording_cleanly(
     assert closed == [1001, 1001]  # going away, as a restarting server says
 
 
-def test_duration_and_a_seeded_sample_of_connections(tmp_path: Path) -> None:
+def test_a_seeded_sample_of_connections_is_recorded_and_all_are_forwarded(
+    tmp_path: Path,
+) -> None:
     output = tmp_path / "sampled.jsonl"
     closed: list[int] = []
     connections = 8
@@ -419,27 +421,45 @@ def test_duration_and_a_seeded_sample_of_connections(tmp_path: Path) -> None:
     async def scenario() -> record.RecordSummary:
         async with serve(echo, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            _, task, url = await start_recorder(
-                options_for(
-                    f"ws://127.0.0.1:{port}", output, duration=0.5, fraction=0.5, seed=3
-                )
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output, fraction=0.5, seed=3)
             )
-            # Connections open one after another, so their numbers (c1, c2...) are known.
-            for index in range(connections):
-                await chatter(url, index, 3, closed)
+            try:
+                # Connections open one after another, so their numbers (c1, c2...) are known.
+                for index in range(connections):
+                    await chatter(url, index, 3, closed)
+            finally:
+                recorder.stop("test")
             return await task
 
-    started = time.monotonic()
     summary = run(scenario())
-    assert summary.stopped_by == "duration"
-    assert 0.5 <= summary.seconds < 5 and time.monotonic() - started < 10
-    assert summary.connections == connections  # all forwarded
+    assert closed == []  # every connection went through to the end
+    assert summary.connections == connections
     rng = random.Random(3)
     expected = [f"c{n}" for n in range(1, connections + 1) if rng.random() < 0.5]
+    assert 0 < len(expected) < connections  # the seed makes a real sample
     loaded = corpus.load(output)
     assert loaded.connections == expected
     assert summary.recorded_connections == len(expected)
     assert len(loaded.messages) == 7 * len(expected)  # 1 + 3 client, 3 server each
+
+
+def test_duration_ends_the_recording_by_itself(tmp_path: Path) -> None:
+    output = tmp_path / "idle.jsonl"
+
+    async def scenario() -> record.RecordSummary:
+        _, task, _ = await start_recorder(
+            options_for("ws://127.0.0.1:1", output, duration=0.3)
+        )
+        return await task
+
+    started = time.monotonic()
+    summary = run(scenario())
+    assert summary.stopped_by == "duration"
+    assert 0.3 <= summary.seconds < TEST_TIMEOUT
+    assert time.monotonic() - started >= 0.3
+    assert summary.messages == 0
+    assert json.loads(output.read_text())["wsztune"] == "records/1"  # the header alone
 
 
 # TLS upstream -------------------------------------------------------------------------------------

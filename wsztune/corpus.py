@@ -16,7 +16,7 @@ import math
 import os
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wsztune.errors import CorpusError
@@ -47,14 +47,15 @@ class Message:
     """One WebSocket message as it was sent, before compression.
 
     ``t`` is when it was sent, in seconds since the start of the capture, when the corpus says
-    (a records line's ``"t"``); ``None`` otherwise. Only rates use it, never the codec.
+    (a records line's ``"t"``, a HAR frame's ``time``); ``None`` otherwise. Only rates use it,
+    never the codec, and equality ignores it: the same message sent later is the same message.
     """
 
     payload: bytes
     is_text: bool = True
     connection: str = DEFAULT_CONNECTION
     direction: str = SERVER
-    t: float | None = None
+    t: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +481,18 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
             "no WebSocket messages in this HAR; in Chrome DevTools, open the Network panel "
             "before the page connects, then 'Save all as HAR with content'",
         )
-    return messages, hashlib.sha256(raw).hexdigest()
+    return _har_times(messages), hashlib.sha256(raw).hexdigest()
+
+
+def _har_times(messages: list[Message]) -> list[Message]:
+    """Browsers stamp each frame with ``time`` (seconds since the epoch): make it ``t``, seconds
+    since the first frame, when every message has one; otherwise drop them all (rates need all).
+    """
+    known = [message.t for message in messages if message.t is not None]
+    if len(known) < len(messages):
+        return [replace(message, t=None) for message in messages] if known else messages
+    start = min(known)
+    return [replace(message, t=round((message.t or 0.0) - start, 6)) for message in messages]
 
 
 def _har_message(path: Path, frame: object, connection: str, where: str) -> Message | None:
@@ -494,10 +506,19 @@ def _har_message(path: Path, frame: object, connection: str, where: str) -> Mess
         return None  # control frames (ping, pong, close) are never compressed
     data = frame.get("data", "")
     direction = CLIENT if kind == "send" else SERVER
+    # Absolute for now (seconds since the epoch); _har_times makes it relative. Not a number:
+    # no time, rather than an error, since HAR writers differ and the payloads are what count.
+    time = frame.get("time")
+    stamp: float | None = None
+    if isinstance(time, int | float) and not isinstance(time, bool):
+        with contextlib.suppress(OverflowError):
+            stamp = float(time)
+        if stamp is not None and not math.isfinite(stamp):
+            stamp = None
     if opcode == 2:
-        return Message(_b64decode(path, data, where=where), False, connection, direction)
+        return Message(_b64decode(path, data, where=where), False, connection, direction, stamp)
     payload = _encode_text(path, data, '"data" of a text frame', where=where)
-    return Message(payload, True, connection, direction)
+    return Message(payload, True, connection, direction, stamp)
 
 
 # Sampling -----------------------------------------------------------------------------------------

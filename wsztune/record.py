@@ -392,7 +392,18 @@ class Recorder:
             self.warn(f"upstream {without_query(target)}: {_describe(error)}; the client got 502")
             return connection.respond(502, "wsztune record: cannot reach the upstream server\n")
         self.pending[connection] = upstream
+        # A client that vanishes between here and the end of its handshake never reaches the
+        # handler, which would take this upstream connection: close it if nobody has by then.
+        asyncio.get_running_loop().call_later(
+            UPSTREAM_OPEN_TIMEOUT * 2, self.reap, connection, upstream
+        )
         return None
+
+    def reap(self, connection: ServerConnection, upstream: ClientConnection) -> None:
+        """Drop an upstream connection whose client never completed its handshake."""
+        if self.pending.get(connection) is upstream:
+            del self.pending[connection]
+            upstream.transport.abort()
 
     def select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
         upstream = self.pending.get(connection)
