@@ -183,9 +183,8 @@ def test_every_message_of_every_connection_both_ways_in_order(tmp_path: Path) ->
                     *(play_client(url, i, script) for i, script in enumerate(scripts))
                 )
                 # Let the closing handshakes reach the upstream before stopping.
-                for _ in range(200):
-                    if len(upstream.close_codes) == len(scripts):
-                        break
+                deadline = time.monotonic() + 10
+                while len(upstream.close_codes) < len(scripts) and time.monotonic() < deadline:
                     await asyncio.sleep(0.01)
             finally:
                 recorder.stop("test")
