@@ -757,3 +757,35 @@ def test_duration_units() -> None:
     assert parse_duration("2h") == 7200.0
     assert parse_duration("30s") == 30.0
     assert parse_duration(None) is None
+
+
+def test_hurry_drops_connections_whose_close_never_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Closing handshakes that would wait a minute: only hurry() (a second Ctrl-C) ends it sooner.
+    monkeypatch.setattr(record, "SHUTDOWN_TIMEOUT", 60.0)
+    output = tmp_path / "hurried.jsonl"
+
+    async def scenario() -> record.RecordSummary:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output)
+            )
+            async with connect(url, close_timeout=60) as ws:
+                await ws.send(json.dumps({"client": 0}))
+                await ws.send("hello")
+                await ws.recv()
+                ws.transport.pause_reading()  # deaf: the proxy's close frame is never answered
+                recorder.stop("SIGINT")
+                await asyncio.sleep(0.2)
+                assert not task.done()  # still waiting for the closing handshake
+                recorder.hurry()
+                summary = await asyncio.wait_for(task, TEST_TIMEOUT / 2)
+                ws.transport.abort()
+            return summary
+
+    summary = run(scenario())
+    assert summary.stopped_by == "SIGINT"
+    payloads = [message.payload for message in corpus.load(output).messages]
+    assert payloads == [b'{"client": 0}', b"hello", b"hello"]
