@@ -352,7 +352,7 @@ class Recorder:
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Any:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.exceptions import InvalidStatus, WebSocketException
         from websockets.headers import parse_subprotocol
 
         if not self.recording:
@@ -371,11 +371,11 @@ class Recorder:
         try:
             upstream = await connect(
                 target,
-                origin=request.headers.get("Origin"),  # type: ignore[arg-type]
+                origin=_first(request, "Origin"),  # type: ignore[arg-type]
                 subprotocols=offered or None,
                 additional_headers=headers,
                 # The client's own User-Agent, or none when it sent none.
-                user_agent_header=request.headers.get("User-Agent"),
+                user_agent_header=_first(request, "User-Agent"),
                 ssl=self.ssl,
                 max_size=None,
                 open_timeout=UPSTREAM_OPEN_TIMEOUT,
@@ -387,7 +387,7 @@ class Recorder:
             self.status.upstream_failures += 1
             body = response.body.decode("utf-8", "replace") if response.body else ""
             return connection.respond(response.status_code, body or f"{response.reason_phrase}\n")
-        except (OSError, TimeoutError, InvalidHandshake) as error:
+        except (OSError, TimeoutError, WebSocketException) as error:
             self.status.upstream_failures += 1
             self.warn(f"upstream {without_query(target)}: {_describe(error)}; the client got 502")
             return connection.respond(502, "wsztune record: cannot reach the upstream server\n")
@@ -586,6 +586,12 @@ class Recorder:
             if self.callbacks.on_status is not None:
                 self.callbacks.on_status(self.status)
             await asyncio.sleep(STATUS_INTERVAL)
+
+
+def _first(request: Request, name: str) -> str | None:
+    """A header's first value: ``headers.get`` raises when a client repeats the header."""
+    values = request.headers.get_all(name)
+    return values[0] if values else None
 
 
 async def _close_like(target: Connection, closed: Exception) -> None:
