@@ -33,7 +33,6 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 
-pytestmark = pytest.mark.live
 TEST_TIMEOUT = 30.0  # seconds: any test here that takes longer is stuck, not slow
 
 
@@ -167,6 +166,7 @@ def by_connection(loaded: corpus.Corpus) -> dict[int, Script]:
 # The proxy loses nothing --------------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_every_message_of_every_connection_both_ways_in_order(tmp_path: Path) -> None:
     scripts = make_scripts(5)
     upstream = Upstream(scripts)
@@ -256,6 +256,7 @@ def test_every_message_of_every_connection_both_ways_in_order(tmp_path: Path) ->
 # The handshake goes upstream ----------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_path_query_headers_subprotocol_and_close_codes_go_through(tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []
 
@@ -316,6 +317,7 @@ def test_path_query_headers_subprotocol_and_close_codes_go_through(tmp_path: Pat
     assert headers["Sec-WebSocket-Protocol"] == "chat.v2, chat.v1"
 
 
+@pytest.mark.live
 def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
     def refuse(connection: Any, request: Any) -> Any:
         return connection.respond(403, "no entry\n")
@@ -382,6 +384,7 @@ async def echo(ws: ServerConnection) -> None:
     ("limit", "expected_stop"),
     [({"max_messages": 7}, "max-messages"), ({"max_bytes": 200}, "max-bytes")],
 )
+@pytest.mark.live
 def test_a_limit_ends_the_recording_cleanly(
     tmp_path: Path, limit: dict[str, int], expected_stop: str
 ) -> None:
@@ -410,6 +413,7 @@ def test_a_limit_ends_the_recording_cleanly(
     assert closed == [1001, 1001]  # going away, as a restarting server says
 
 
+@pytest.mark.live
 def test_a_seeded_sample_of_connections_is_recorded_and_all_are_forwarded(
     tmp_path: Path,
 ) -> None:
@@ -443,6 +447,7 @@ def test_a_seeded_sample_of_connections_is_recorded_and_all_are_forwarded(
     assert len(loaded.messages) == 7 * len(expected)  # 1 + 3 client, 3 server each
 
 
+@pytest.mark.live
 def test_duration_ends_the_recording_by_itself(tmp_path: Path) -> None:
     output = tmp_path / "idle.jsonl"
 
@@ -485,6 +490,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("trust", ["ca-file", "insecure", "none"])
+@pytest.mark.live
 def test_wss_upstream(tmp_path: Path, certificate: tuple[Path, Path], trust: str) -> None:
     import ssl
 
@@ -564,6 +570,7 @@ def test_an_existing_recording_is_never_overwritten(tmp_path: Path) -> None:
     assert path.read_text() == '{"wsztune":"records/1"}\n'
 
 
+@pytest.mark.live
 def test_a_busy_port_is_one_error_and_leaves_no_file(tmp_path: Path) -> None:
     output = tmp_path / "never.jsonl"
 
@@ -651,6 +658,7 @@ async def chatter_forever(url: str, index: int, sent: dict[int, int]) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.live
 def test_a_signal_mid_traffic_leaves_a_file_whose_every_line_parses(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
@@ -759,6 +767,7 @@ def test_duration_units() -> None:
     assert parse_duration(None) is None
 
 
+@pytest.mark.live
 def test_hurry_drops_connections_whose_close_never_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
