@@ -124,11 +124,12 @@ def describe_corpus(corpus: Corpus) -> CorpusStats:
 
 def traffic_rates(corpus: Corpus) -> TrafficRates | None:
     """Duration and rates of a corpus whose messages carry ``t``; ``None`` when they do not."""
-    times = [message.t for message in corpus.messages]
-    if not times or any(t is None for t in times):
+    messages = corpus.messages
+    # The first message settles the common case (no timestamps) without a pass over a big corpus.
+    if not messages or messages[0].t is None or any(m.t is None for m in messages):
         return None
     spans: dict[str, tuple[float, float, int]] = {}
-    for message in corpus.messages:
+    for message in messages:
         t = message.t
         assert t is not None  # every t was checked above
         first, last, count = spans.get(message.connection, (t, t, 0))
@@ -144,7 +145,7 @@ def traffic_rates(corpus: Corpus) -> TrafficRates | None:
     return TrafficRates(
         duration_seconds=duration,
         # All messages at one instant have no rate: None rather than a division by zero.
-        messages_per_second=len(times) / duration if duration > 0 else None,
+        messages_per_second=len(messages) / duration if duration > 0 else None,
         bytes_per_second=corpus.raw_bytes / duration if duration > 0 else None,
         rated_connections=len(per_connection),
         connection_messages_per_second_median=(
