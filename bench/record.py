@@ -56,7 +56,7 @@ async def traffic(url: str, clients: int, messages: int) -> float:
     """Seconds for every client to send its messages and get each echo."""
 
     async def one(index: int) -> None:
-        async with connect(url) as ws:
+        async with connect(url, proxy=None) as ws:
             for message in chat(messages, index):
                 await ws.send(message)
                 await ws.recv()

@@ -118,7 +118,7 @@ class Upstream:
 
 async def play_client(url: str, index: int, script: Script) -> list[str | bytes]:
     """Send the client side of ``script`` while receiving the server's; close with 4000+index."""
-    async with connect(url, max_size=None) as ws:
+    async with connect(url, max_size=None, proxy=None) as ws:
 
         async def send_all() -> None:
             for message in script.client:
@@ -284,6 +284,7 @@ def test_path_query_headers_subprotocol_and_close_codes_go_through(tmp_path: Pat
             try:
                 async with connect(
                     f"{url}/chat/room?user=ana",
+                    proxy=None,
                     subprotocols=["chat.v2", "chat.v1"],  # type: ignore[list-item]
                     origin="https://app.example.test",  # type: ignore[arg-type]
                     additional_headers={"Cookie": "sid=123", "Authorization": "Bearer tok"},
@@ -332,7 +333,7 @@ def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
             )
             try:
                 with pytest.raises(InvalidStatus) as refused:
-                    async with connect(url):
+                    async with connect(url, proxy=None):
                         pass
             finally:
                 recorder.stop("test")
@@ -343,7 +344,7 @@ def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
         )
         try:
             with pytest.raises(InvalidStatus) as unreachable:
-                async with connect(url):
+                async with connect(url, proxy=None):
                     pass
         finally:
             recorder.stop("test")
@@ -361,7 +362,7 @@ def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
 async def chatter(url: str, index: int, count: int, closed: list[int]) -> None:
     """Send ``count`` messages through the proxy, echoed back; stop quietly when cut off."""
     try:
-        async with connect(url) as ws:
+        async with connect(url, proxy=None) as ws:
             await ws.send(json.dumps({"client": index}))
             for number in range(count):
                 await ws.send(f"message {number} of client {index}")
@@ -510,7 +511,7 @@ def test_wss_upstream(tmp_path: Path, certificate: tuple[Path, Path], trust: str
                 options_for(f"wss://127.0.0.1:{port}", output, **extra), warnings
             )
             try:
-                async with connect(url) as ws:
+                async with connect(url, proxy=None) as ws:
                     await ws.send(json.dumps({"client": 0}))
                     await ws.send("over TLS")
                     answer: str | int = await ws.recv()  # type: ignore[assignment]
@@ -647,7 +648,7 @@ def test_bad_options_are_refused_before_listening(
 async def chatter_forever(url: str, index: int, sent: dict[int, int]) -> None:
     """Send numbered messages, each echoed back, until the proxy closes the connection."""
     try:
-        async with connect(url) as ws:
+        async with connect(url, proxy=None) as ws:
             await ws.send(json.dumps({"client": index}))
             while True:
                 await ws.send(f"{index}:{sent.get(index, 0)}")
@@ -781,7 +782,7 @@ def test_hurry_drops_connections_whose_close_never_completes(
             recorder, task, url = await start_recorder(
                 options_for(f"ws://127.0.0.1:{port}", output)
             )
-            async with connect(url, close_timeout=60) as ws:
+            async with connect(url, close_timeout=60, proxy=None) as ws:
                 await ws.send(json.dumps({"client": 0}))
                 await ws.send("hello")
                 await ws.recv()

@@ -377,6 +377,9 @@ class Recorder:
                 # The client's own User-Agent, or none when it sent none.
                 user_agent_header=_first(request, "User-Agent"),
                 ssl=self.ssl,
+                # HTTP(S)_PROXY from the environment applies (as for any client here), except
+                # to a server on this machine, which no proxy can reach better than we can.
+                proxy=None if is_loopback(self.url.hostname or "") else True,
                 max_size=None,
                 open_timeout=UPSTREAM_OPEN_TIMEOUT,
                 logger=_quiet_logger(),
