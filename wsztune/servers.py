@@ -57,6 +57,6 @@ def mismatch_note(stack: str, codec: str | None) -> str | None:
         return None
     option = f"--server {wanted.name}" if wanted.codec == "node" else f"--codec {wanted.codec}"
     return (
-        f"measured with {CODEC_TITLES.get(codec, codec)}, not {wanted.title}'s "
-        f"{CODEC_TITLES.get(wanted.codec, wanted.codec)}: run with {option} for {wanted.title}"
+        f"measured with {CODEC_TITLES.get(codec, codec)}; {wanted.title} compresses with "
+        f"{CODEC_TITLES.get(wanted.codec, wanted.codec)}: run with {option} for it"
     )
