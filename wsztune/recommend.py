@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.report import (
+from wsztune.grid import (
     REFERENCE,
     Cell,
     Key,
