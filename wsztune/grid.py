@@ -8,7 +8,7 @@ plots draw from these, recommend decides on them, and none of those three import
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
@@ -88,6 +88,10 @@ class Slice:
     window_bits: tuple[int, ...]
     mem_levels: tuple[int, ...]
     other_slices: int = 0
+    # The run's resampling units (meta.units; None before schema 2) and corpus metadata: what
+    # recommend needs beyond the cells, so that a slice alone is enough to decide on.
+    units: dict[str, Any] | None = None
+    corpus: dict[str, Any] = field(default_factory=dict)
 
     def get(self, key: Key) -> Cell | None:
         """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
@@ -170,6 +174,8 @@ def select_slice(
         window_bits=tuple(sorted(window_bits)),
         mem_levels=tuple(sorted(mem_levels)),
         other_slices=len(slices) - 1,
+        units=run.meta.get("units"),
+        corpus=run.meta.get("corpus") or {},
     )
 
 

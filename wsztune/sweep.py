@@ -51,6 +51,7 @@ from wsztune.memory import (
     observe_decompressor,
 )
 from wsztune.results import Run, utc_now
+from wsztune.units import UnitLayout
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
@@ -208,6 +209,7 @@ class CorpusSummary:
     wire_raw_bytes: int
     compressor_stream: int  # the stream the server's compressor memory is observed on
     decompressor_stream: int  # the stream the server's decompressor memory is observed inflating
+    units: UnitLayout | None = None  # how each cell's compressed sizes are kept per unit
 
     @classmethod
     def of(cls, streams: Sequence[Stream]) -> CorpusSummary:
@@ -228,6 +230,7 @@ class CorpusSummary:
             wire_raw_bytes=wire,
             compressor_stream=server,
             decompressor_stream=server if client is None else client,
+            units=UnitLayout.of(streams),
         )
 
 
@@ -333,6 +336,11 @@ def measure_cell(
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
+    units = {}
+    if summary.units is not None:
+        # Exact sizes per resampling unit, from the frames of the checked first pass.
+        per_stream = [[len(frame) for frame in frames] for frames in compressed]
+        units["unit_compressed_bytes"] = summary.units.sizes(per_stream)
     return {
         "window_bits": setting.window_bits,
         "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
@@ -364,6 +372,7 @@ def measure_cell(
         "decompress_memory_peak": memory.decompressor.peak,
         "connection_memory_theoretical": compress_theory + decompress_theory,
         "connection_memory": memory.held,
+        **units,
     }
 
 
@@ -543,6 +552,9 @@ def sweep(
         "seed": seed,
         "partial": False,
     }
+    streams = corpus.streams()
+    # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
+    meta["units"] = UnitLayout.of(streams).describe()
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()
@@ -557,7 +569,7 @@ def sweep(
 
     try:
         cells = run_sweep(
-            corpus.streams(),
+            streams,
             settings,
             backend_name=backend_name,
             plan=plan,
