@@ -76,7 +76,7 @@ def test_no_results_says_what_to_do(tmp_path: Path) -> None:
         ('{"schema": "wsztune.run/1", "meta": {', "not valid JSON"),
         ('{"hello": 1}', "not a wsztune results file"),
         ("[1, 2]", "not a wsztune results file"),
-        ('{"schema": "wsztune.run/2", "meta": {}, "cells": []}', "newer wsztune"),
+        ('{"schema": "wsztune.run/3", "meta": {}, "cells": []}', "newer wsztune"),
         ('{"schema": "wsztune.run/x"}', "unknown schema"),
         ('{"schema": "wsztune.run/1", "meta": {}, "cells": []}', "no cells"),
         (
