@@ -642,9 +642,14 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     if robustness is not None:
         share = robustness.of(chosen) or 0.0
         low, high = robustness.savings_interval or (chosen["savings"], chosen["savings"])
+        held = (
+            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each "
+            "time)"
+            if constraints.objective == "memory"
+            else f"within {tolerance} of the smallest output in {_share(share)} of resamples"
+        )
         lines.append(
-            f"{label(chosen)}: chosen in {_share(share)} of resamples (within {tolerance} of "
-            f"the smallest each time); savings {chosen['savings']:.1%}, 95% interval "
+            f"{label(chosen)}: {held}; savings {chosen['savings']:.1%}, 95% interval "
             f"{low:.1%} to {high:.1%}."
         )
     if decision.fragile:

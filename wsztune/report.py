@@ -393,7 +393,83 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
         lines.append(f"| {name} | " + " | ".join(_comparison_cells(cell)) + " |")
     lines += ["", *(f"- {line}" for line in decision.explanation)]
     lines += [f"- ⚠️ {warning}" for warning in decision.warnings]
+    if decision.costs is not None:
+        caption, headers, rows = cost_table(decision)
+        lines += ["", "| " + " | ".join(headers) + " |", "|---|---|" + "---:|" * (len(headers) - 2)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["", f"_{caption}_"]
     return "\n".join(lines) + "\n"
+
+
+COST_ROWS = 8  # the rows of the cost table beyond the named cells: the cheapest others
+
+
+def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
+    """The fleet's monthly cost, one row per cell worth seeing: (caption, headers, rows).
+
+    The chosen, smallest, reference and cheapest cells, the candidates of the rule, then the
+    cheapest others up to :data:`COST_ROWS`, and no compression at all for scale.
+    """
+    fleet = decision.costs
+    assert fleet is not None
+    by_key = {cell_key(cost.cell): cost for cost in fleet.costs if cost.cell is not None}
+    feasible = {id(cell) for cell in decision.feasible}
+    cheapest = min(
+        (cost for cost in fleet.costs if id(cost.cell) in feasible),
+        key=lambda cost: cost.total,
+        default=None,
+    )
+    named: dict[Key, str] = {}
+    for role, cell in (
+        ("recommended", decision.chosen),
+        ("smallest", decision.best),
+        ("cheapest", None if cheapest is None else cheapest.cell),
+        (reference_name(decision.constraints.reference, short=True), decision.reference),
+    ):
+        if cell is not None:
+            key = cell_key(cell)
+            named[key] = f"{named[key]} & {role}" if key in named else role
+    keys = list(named)
+    for cell in decision.candidates:
+        if len(keys) >= COST_ROWS:
+            break
+        if cell_key(cell) not in keys:
+            keys.append(cell_key(cell))
+    rated = fleet.rate is not None
+
+    def money(value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+    rows = []
+    for key in keys:
+        cost = by_key[key]
+        memory = cost.cell["connection_memory"] if cost.cell else 0
+        rows.append(
+            [named.get(key, ""), label(key), format_bytes(fleet.connections * memory),
+             money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
+        )  # fmt: skip
+    if fleet.uncompressed is not None and rated:
+        none = fleet.uncompressed
+        rows.append(["no compression", "-", "0 B", money(0), money(none.egress), money(0),
+                     money(none.total)])  # fmt: skip
+    headers = ["", "wb:ml", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
+    prices = fleet.prices
+    rate = (
+        f"{fleet.rate:,.0f} messages/s ({fleet.rate_source})"
+        if rated
+        else "no message rate (pass --messages-per-second): memory only"
+    )
+    caption = (
+        f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
+        f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
+        f"{prices.cpu_month:g}/vCPU-month"
+        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
+           if prices.examples else "")  # fmt: skip
+        + "; egress is what the server sends, CPU the measured compress time of its share"
+    )
+    return caption, headers, rows
 
 
 def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> RenderableType:
@@ -430,6 +506,15 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         parts.append(Text("Fleet", style="bold"))
         for line in decision.fleet:
             parts.append(Text(f"• {line}"))
+    if decision.costs is not None:
+        caption, headers, rows = cost_table(decision)
+        costs = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+        for index, header in enumerate(headers):
+            costs.add_column(header, justify="left" if index < 2 else "right", no_wrap=index > 0)
+        for row in rows:
+            costs.add_row(*row)
+        parts.append(Padding(costs, (1, 0, 0, 2)))
+        parts.append(Text(caption, style="dim"))
     for title, (_, code) in decision.snippets.items():
         # Plain, unwrapped, unindented: a snippet must survive copy and paste as it is.
         parts.append(Text(""))
