@@ -419,3 +419,44 @@ def test_metric_choices_are_the_reports_metrics() -> None:
     for command in ("table", "plot", "compare"):
         option = next(p for p in cli.commands[command].params if p.name == "metrics")
         assert list(option.type.choices) == list(report.METRICS)
+
+
+def test_recommend_prints_robustness_and_the_fleets_monthly_cost(small_run_path: Path) -> None:
+    base = ("recommend", "--results", small_run_path, "--max-memory", "64KiB")
+    result = invoke(*base, "--connections", "50000", "--messages-per-second", "2000")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "chosen in" in text and "of resamples" in text and "95% interval" in text
+    assert "Monthly cost, 50,000 connections, 2,000 messages/s" in text
+    assert "EXAMPLE prices" in text and "no compression" in text
+    priced = invoke(
+        *base, "--connections", "50000", "--messages-per-second", "2000", "--price-memory", "4",
+        "--price-egress", "0.1", "--price-cpu", "30", "--objective", "cost", "--json",
+    )  # fmt: skip
+    assert priced.exit_code == 0, priced.stderr
+    document = json.loads(priced.stdout)
+    costs = document["costs"]
+    assert costs["prices"]["examples"] is False and costs["messages_per_second"] == 2000
+    fitting = [c for c in costs["per_month"] if c["setting"] in document["candidates"]]
+    chosen = f"{document['window_bits']}:{document['mem_level']}"
+    budget = {f"{c['window_bits']}:{c['mem_level']}" for c in results.load(small_run_path).cells
+              if c["connection_memory"] <= 65536}  # fmt: skip
+    cheapest = min((c for c in costs["per_month"] if c["setting"] in budget),
+                   key=lambda c: c["total"])  # fmt: skip
+    assert chosen == cheapest["setting"] and fitting
+    missing = invoke(*base, "--objective", "cost", "--connections", "10")
+    assert missing.exit_code == 2 and "--messages-per-second" in missing.stderr
+
+
+def test_recommend_on_a_version_1_results_file(small_run_path: Path, tmp_path: Path) -> None:
+    document = json.loads(small_run_path.read_text())
+    document["schema"] = "wsztune.run/1"
+    del document["meta"]["units"]
+    for cell in document["cells"]:
+        del cell["unit_compressed_bytes"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    result = invoke("recommend", "--results", old, "--max-memory", "64KiB")
+    assert result.exit_code == 0, result.stderr
+    assert "no resampling data" in " ".join(result.stdout.split())
+    assert invoke("table", "--results", old).exit_code == 0
