@@ -696,7 +696,7 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
 
 
 def _money(value: float) -> str:
-    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
 
 
 def message_rate(slice_: Slice, constraints: Constraints) -> tuple[float | None, str]:

@@ -440,7 +440,7 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
     def money(value: float | None) -> str:
         if value is None:
             return "-"
-        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+        return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
 
     rows = []
     for key in keys:
