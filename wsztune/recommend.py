@@ -240,6 +240,8 @@ class Decision:
     chosen: Cell | None
     best: Cell | None
     candidates: list[Cell]
+    # Cells the old cliff rule passed over. The resampling rule avoids nothing for a cliff, so
+    # this stays empty; kept so that callers written against the old Decision still run.
     avoided: list[Cliff]
     warnings: list[str]
     explanation: list[str]
