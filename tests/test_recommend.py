@@ -376,10 +376,15 @@ def test_fleet_cost_and_the_cost_objective() -> None:
         recommend.recommend(run, Constraints(objective="cost"))
     with pytest.raises(WsztuneError, match="messages-per-second"):
         recommend.recommend(run, Constraints(objective="cost", connections=10))
-    # A rate from the corpus's timestamps, when the run's metadata has one.
-    timed = Run({**run.meta, "corpus": {"messages": 40, "duration_seconds": 4.0}}, run.cells)
-    rated = recommend.recommend(timed, Constraints(connections=10))
-    assert rated.costs.rate == 10.0 and "timestamps" in rated.costs.rate_source
+    # A rate from the corpus's timestamps, when the run's metadata has one: the corpus's own
+    # 4 connections' rate, scaled per connection to the fleet.
+    corpus_meta = {"messages": 40, "connections": 4, "duration_seconds": 4.0}
+    timed = Run({**run.meta, "corpus": corpus_meta}, run.cells)
+    rated = recommend.recommend(timed, Constraints(connections=100))
+    assert rated.costs.rate == pytest.approx(10.0 / 4 * 100)
+    assert "timestamps: 10.0/s on its 4 connections, scaled to 100" in rated.costs.rate_source
+    timed.meta["corpus"] = {**corpus_meta, "messages_per_second": 2.0}
+    assert recommend.recommend(timed, Constraints(connections=2)).costs.rate == pytest.approx(1.0)
 
 
 def test_the_half_split_check_meets_its_goals_on_a_small_held_out_corpus() -> None:

@@ -704,19 +704,29 @@ def _money(value: float) -> str:
 def message_rate(slice_: Slice, constraints: Constraints) -> tuple[float | None, str]:
     """Messages per second over the fleet, and where the figure came from.
 
-    ``--messages-per-second`` first; else a rate the corpus's timestamps gave the run's
-    metadata (``corpus.messages_per_second``, or ``messages`` over ``duration_seconds``).
+    ``--messages-per-second`` (the whole fleet's) first. Else the rate the corpus's timestamps
+    gave the run's metadata (``corpus.messages_per_second``, or ``messages`` over
+    ``duration_seconds``): that is the rate of the corpus's own connections, so it is scaled
+    to the fleet, per connection, by ``constraints.connections`` over the corpus's connections.
     """
     if constraints.messages_per_second is not None:
         return constraints.messages_per_second, "--messages-per-second"
     corpus = slice_.corpus
     rate = corpus.get("messages_per_second")
-    if isinstance(rate, int | float) and rate > 0:
-        return float(rate), "the corpus's timestamps"
     duration, messages = corpus.get("duration_seconds"), corpus.get("messages")
-    if isinstance(duration, int | float) and duration > 0 and isinstance(messages, int):
-        return messages / duration, "the corpus's timestamps"
-    return None, ""
+    if not (isinstance(rate, int | float) and rate > 0):
+        if not (isinstance(duration, int | float) and duration > 0 and isinstance(messages, int)):
+            return None, ""
+        rate = messages / duration
+    recorded = corpus.get("connections")
+    if not isinstance(recorded, int) or recorded < 1:
+        recorded = 1
+    fleet = constraints.connections or recorded
+    return (
+        float(rate) / recorded * fleet,
+        f"the corpus's timestamps: {rate:,.1f}/s on its {plural(recorded, 'connection')}, "
+        f"scaled to {fleet:,}",
+    )
 
 
 def cell_cost(cell: Cell | None, like: Cell, connections: int, rate: float | None,
