@@ -405,3 +405,10 @@ def test_the_half_split_check_meets_its_goals_on_a_small_held_out_corpus() -> No
     mean, worst, wasteful = bench.summarize(choices)
     assert mean <= bench.GOAL_MEAN_REGRET and worst <= bench.GOAL_WORST_REGRET
     assert wasteful == 0
+
+
+def test_few_units_are_flagged() -> None:
+    run = synthetic({(15, 1): (200_000, [100] * 5), (14, 1): (100_000, [101] * 5)})
+    decision = recommend.recommend(run, Constraints())
+    assert key(decision.chosen) == (14, 1)
+    assert any("only 5 resampling units" in warning for warning in decision.warnings)

@@ -53,3 +53,24 @@ def test_sweep_keeps_exact_sizes_per_unit(chat_corpus_path) -> None:
     better = sum(a >= b for a, b in zip(small["unit_compressed_bytes"],
                                         large["unit_compressed_bytes"], strict=True))  # fmt: skip
     assert better >= 0.9 * units["count"]
+
+
+def test_blocks_always_cover_every_message_once() -> None:
+    import random
+
+    rng = random.Random(11)
+    for _ in range(200):
+        streams = [
+            (f"c{i}", rng.choice(["server", "client"]),
+             [rng.choice([0, 1, 50, 3000, 70_000]) for _ in range(rng.randint(0, 40))])
+            for i in range(rng.randint(1, 12))
+        ]  # fmt: skip
+        layout = UnitLayout.of_sizes(streams)
+        assert layout.count <= MAX_UNITS
+        for (_, _, sizes), blocks in zip(streams, layout.blocks, strict=True):
+            covered = [index for start, stop, _ in blocks for index in range(start, stop)]
+            assert covered == list(range(len(sizes)))
+            assert all(stop > start for start, stop, _ in blocks) or not sizes
+        per_stream = [list(sizes) for _, _, sizes in streams]
+        assert sum(layout.sizes(per_stream)) == sum(map(sum, per_stream))
+        assert list(layout.raw_bytes) == layout.sizes(per_stream)
