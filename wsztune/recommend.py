@@ -443,7 +443,9 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         )
         # A share equal to the threshold passes: compare with a hair of slack for float noise.
         candidates = [
-            c for c in feasible if robustness.of(c) >= constraints.confidence - 1e-9  # type: ignore[operator]
+            cell
+            for cell, share in zip(feasible, shares, strict=True)
+            if share >= constraints.confidence - 1e-9
         ]
         if len(raw) < FEW_UNITS:
             decision.warnings.append(
@@ -494,11 +496,12 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         )
         reason = f"{label(chosen)}: the most often within {tolerance} of the smallest output"
     if robustness is not None:
-        index = feasible.index(chosen)
-        savings = 1 - totals[:, index] / raw_totals
-        excess = totals[:, index] / totals.min(axis=1) - 1
         import numpy
 
+        index = next(i for i, cell in enumerate(feasible) if cell is chosen)
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # a corpus of empty messages
+            savings = 1 - totals[:, index] / raw_totals
+            excess = totals[:, index] / totals.min(axis=1) - 1
         robustness = replace(
             robustness,
             savings_interval=(
@@ -511,7 +514,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             (
                 c
                 for c in within_here
-                if c not in candidates and _cheapest(c) < _cheapest(chosen)
+                if all(c is not other for other in candidates) and _cheapest(c) < _cheapest(chosen)
             ),
             key=_cheapest,
         )
