@@ -8,9 +8,10 @@ shapes the recommender was not tuned on), it
    :data:`CONNECTION_SPLIT` connections (the first half of the connections, in order of first
    appearance, against the second), otherwise by message (each stream's first half of its
    messages against its second half);
-2. sweeps windowBits 9-15 x memLevel 1-9 over each half with wsztune's own functions, sizes
-   only (no timing): exact permessage-deflate sizes per stream, the per-unit sizes the results
-   file keeps, and the observed connection memory of the first half;
+2. sweeps windowBits 9-15 x memLevel 1-9 over each half with wsztune's own cell measurement,
+   sizes and memory only (as ``wsztune run --no-timing``): exact permessage-deflate sizes, the
+   per-unit sizes the results file keeps, and the observed connection memory of the first half
+   (used for both halves, so that a budget means the same cells);
 3. recommends on the first half at each budget of :data:`BUDGETS`, exactly as
    ``wsztune recommend --max-memory B`` does (default tolerance 1%, 1,000 resamples);
 4. judges the choice on the second half: its *size regret* (its output against the smallest
@@ -40,10 +41,10 @@ sys.path.insert(0, str(REPO))  # this checkout's wsztune, installed or not
 
 from wsztune import corpus as corpus_module  # noqa: E402
 from wsztune import recommend  # noqa: E402
-from wsztune.codec import Setting, compress_stream, get_backend  # noqa: E402
+from wsztune.codec import Setting, get_backend  # noqa: E402
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message, Stream  # noqa: E402
-from wsztune.results import UNIT_SIZES, Run  # noqa: E402
-from wsztune.sweep import CorpusSummary, observe_connection  # noqa: E402
+from wsztune.results import Run  # noqa: E402
+from wsztune.sweep import CorpusSummary, TimingPlan, measure_cell  # noqa: E402
 
 KIB = 1024
 BUDGETS: tuple[int | None, ...] = (None, 24 * KIB, 32 * KIB, 48 * KIB, 64 * KIB, 96 * KIB,
@@ -90,61 +91,32 @@ def sweep_sizes(
     grid: Sequence[tuple[int, int]],
     memory: dict[tuple[int, int], int] | None = None,
 ) -> tuple[Run, dict[tuple[int, int], int]]:
-    """A Run of ``grid`` over ``streams``: exact sizes per unit, observed memory, no timing.
+    """A Run of ``grid`` over ``streams`` made by wsztune's own cell measurement, sizes and
+    memory only (``wsztune run --no-timing``): exact sizes per unit, observed memory.
 
-    ``memory`` reuses per-connection memory measured before (the first half's) instead of
-    observing it again.
+    ``memory`` replaces each cell's memory with the one measured before (the first half's), so
+    that a budget means the same cells on both halves.
     """
     backend = get_backend("zlib")
     summary = CorpusSummary.of(streams)
-    layout = summary.units
-    assert layout is not None
-    raw = {SERVER: 0, CLIENT: 0}
-    for stream in streams:
-        raw[stream.direction] += stream.raw_bytes
-    measured = dict(memory or {})
+    assert summary.units is not None
+    plan = TimingPlan(measure_time=False)
     cells = []
     for wb, ml in grid:
-        setting = Setting(wb, ml)
-        frames = [
-            compress_stream(s.payloads, setting, setting.bits_for(s.direction), backend)
-            for s in streams
-        ]
-        if (wb, ml) not in measured:
-            measured[(wb, ml)] = observe_connection(streams, setting, backend, summary, frames).held
-        sent = {SERVER: 0, CLIENT: 0}
-        for stream, out in zip(streams, frames, strict=True):
-            sent[stream.direction] += sum(map(len, out))
-        total = sent[SERVER] + sent[CLIENT]
-        cells.append(
-            {
-                "window_bits": wb,
-                "client_window_bits": wb,
-                "mem_level": ml,
-                "level": -1,
-                "strategy": "default",
-                "context_takeover": True,
-                "messages": summary.messages,
-                "raw_bytes": raw[SERVER] + raw[CLIENT],
-                "compressed_bytes": total,
-                "savings": 1 - total / (raw[SERVER] + raw[CLIENT]),
-                "server_raw_bytes": raw[SERVER],
-                "server_compressed_bytes": sent[SERVER],
-                "client_raw_bytes": raw[CLIENT],
-                "client_compressed_bytes": sent[CLIENT],
-                "compress_seconds": 1.0,  # not timed (the same for all): time only breaks ties
-                "connection_memory": measured[(wb, ml)],
-                UNIT_SIZES: layout.sizes([[len(f) for f in out] for out in frames]),
-            }
-        )
+        cell = measure_cell(streams, Setting(wb, ml), backend, plan, summary)
+        if memory is not None:
+            cell["connection_memory"] = memory[(wb, ml)]
+        cells.append(cell)
     meta = {
         "grid": {
             "window_bits": sorted({wb for wb, _ in grid}),
             "mem_levels": sorted({ml for _, ml in grid}),
         },
-        "units": layout.describe(),
+        "units": summary.units.describe(),
         "corpus": {"messages": summary.messages},
+        "timing": {"measured": False},
     }
+    measured = {(c["window_bits"], c["mem_level"]): c["connection_memory"] for c in cells}
     return Run(meta, cells), measured
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from pathlib import Path
 
@@ -240,3 +241,27 @@ def test_json_error_reads_as_a_sentence(tmp_path: Path) -> None:
         corpus.load(path)
     assert "Invalid control character at column 9" in str(caught.value)
     assert " at at " not in str(caught.value)
+
+
+def test_a_loaded_corpus_holds_no_object_per_message(tmp_path: Path) -> None:
+    """One buffer and a few arrays, whatever the message count: forked workers then share it."""
+    import gc
+    import sys
+
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"".join(b'{"n":%d}\n' % n for n in range(20_000)))
+    gc.collect()
+    before = len(gc.get_objects())
+    loaded = corpus.load(path)
+    streams = loaded.streams()
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100  # a list of 20,000 messages would add 20,000
+    assert loaded.raw_bytes == sum(len(b'{"n":%d}' % n) for n in range(20_000))
+    assert sys.getsizeof(loaded.packed.data) < 2 * loaded.raw_bytes
+    # Views on demand, equal to what a list of messages gave.
+    assert loaded.messages[19_999] == corpus.Message(b'{"n":19999}')
+    assert list(streams[0].payloads[:2]) == [b'{"n":0}', b'{"n":1}']
+    assert [bytes(view) for view in itertools.islice(streams[0].buffers(), 2)] == [
+        b'{"n":0}',
+        b'{"n":1}',
+    ]

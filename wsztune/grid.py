@@ -193,13 +193,28 @@ def corpus_caption(run: Run) -> str:
 # Metrics ------------------------------------------------------------------------------------------
 
 
-def _format_ms(seconds: float) -> str:
+NOT_MEASURED = "not measured"
+# In a grid cell, where "not measured" would not fit 80 columns; a note under the grid says it.
+NOT_MEASURED_MARK = "n/m"
+NOT_MEASURED_NOTE = (
+    f"{NOT_MEASURED_MARK} = not measured: the run was made with --no-timing (sizes and memory only)"
+)
+
+
+def _format_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return NOT_MEASURED
     ms = seconds * 1000
     if ms < 1:
         return f"{ms:.2f}"
     if ms < 100:
         return f"{ms:.1f}"
     return f"{ms:.0f}"
+
+
+def _ms_text(seconds: float | None) -> str:
+    """``34.0 ms``, or ``not measured``."""
+    return NOT_MEASURED if seconds is None else f"{_format_ms(seconds)} ms"
 
 
 @dataclass(frozen=True)
@@ -218,9 +233,10 @@ class Metric:
     # Timings carry a spread: cells whose spread is large are marked in the grid.
     is_timing: bool = False
 
-    def value(self, cell: Cell) -> float:
-        """The number this metric reads from ``cell``."""
-        return float(cell[self.field])
+    def value(self, cell: Cell) -> float | None:
+        """The number this metric reads from ``cell``; None when it was not measured."""
+        value = cell[self.field]
+        return None if value is None else float(value)
 
 
 METRICS: dict[str, Metric] = {

@@ -313,11 +313,20 @@ def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
 
 
 def _cheapest(cell: Cell) -> tuple[int, float, int]:
-    # The rule's order among candidates: least connection memory, then least compress time.
-    return (cell["connection_memory"], cell["compress_seconds"], cell["compressed_bytes"])
+    # The rule's order among candidates: least connection memory, then least compress time
+    # (in a --no-timing run no time was measured: every cell counts alike, 0).
+    seconds = cell["compress_seconds"]
+    return (
+        cell["connection_memory"],
+        0.0 if seconds is None else seconds,
+        cell["compressed_bytes"],
+    )
 
 
-def _time_ratio(cell: Cell, reference: Cell) -> float:
+def _time_ratio(cell: Cell, reference: Cell) -> float | None:
+    """Compress time against the reference's; None when the run did not measure time."""
+    if cell["compress_seconds"] is None or reference["compress_seconds"] is None:
+        return None
     return cell["compress_seconds"] / reference["compress_seconds"]
 
 
@@ -374,6 +383,13 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     slice_ = select_slice(source) if isinstance(source, Run) else source
     cells = sorted(slice_.cells.values(), key=cell_key)
     reference = slice_.get(constraints.reference)
+    if constraints.max_time_ratio is not None and any(
+        cell["compress_seconds"] is None for cell in cells
+    ):
+        raise WsztuneError(
+            "--max-time-ratio needs compress times, and this run did not measure time "
+            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
+        )
     if constraints.max_time_ratio is not None and reference is None:
         raise WsztuneError(
             f"--max-time-ratio compares with {label(constraints.reference)}, which is not in "
@@ -686,13 +702,14 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     else:
         memory = chosen["connection_memory"] - reference["connection_memory"]
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
-        time = _time_ratio(chosen, reference) - 1
+        ratio = _time_ratio(chosen, reference)
+        time = "not measured" if ratio is None else f"{ratio - 1:+.0%}"
         lines.append(
             f"Against {label(reference)} ({reference_name(reference)}): "
             f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection "
             f"({memory / reference['connection_memory']:+.0%}), output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "
-            f"compress time {time:+.0%}."
+            f"compress time {time}."
         )
         ref_cliff = decision.cliffs.get(cell_key(reference))
         if ref_cliff is not None:
@@ -732,26 +749,30 @@ def message_rate(slice_: Slice, constraints: Constraints) -> tuple[float | None,
     )
 
 
-def cell_cost(cell: Cell | None, like: Cell, connections: int, rate: float | None,
-              prices: Prices) -> Cost:
+def cell_cost(
+    cell: Cell | None, like: Cell, connections: int, rate: float | None, prices: Prices
+) -> Cost:
     """Monthly cost of one cell (``None``: no compression, priced from ``like``'s raw bytes).
 
     Memory: ``connections`` x ``connection_memory``. Egress: what the server sends (its
     compressed payloads) for ``rate`` messages per second mixed like the corpus. Compress CPU:
-    the measured compress time, the server's share of it by raw bytes, at that rate, in vCPUs.
+    the measured compress time, the server's share of it by raw bytes, at that rate, in vCPUs;
+    None in a ``--no-timing`` run (not measured, not free).
     """
+    cpu_per_message: float | None
     if cell is None:
         memory, sent, cpu_per_message = 0.0, like["server_raw_bytes"], 0.0
     else:
         memory = connections * cell["connection_memory"] / 1024**3 * prices.memory_gib_month
         sent = cell["server_compressed_bytes"]
         share = cell["server_raw_bytes"] / cell["raw_bytes"] if cell["raw_bytes"] else 0.0
-        cpu_per_message = cell["compress_seconds"] * share / cell["messages"]
+        seconds = cell["compress_seconds"]
+        cpu_per_message = None if seconds is None else seconds * share / cell["messages"]
     if rate is None:
         return Cost(cell, memory, None, None)
     per_month = rate * SECONDS_PER_MONTH
     egress = per_month * sent / like["messages"] / 1e9 * prices.egress_gb
-    cpu = rate * cpu_per_message * prices.cpu_month
+    cpu = None if cpu_per_message is None else rate * cpu_per_message * prices.cpu_month
     return Cost(cell, memory, egress, cpu)
 
 

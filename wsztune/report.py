@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING
 # Re-exported (``X as X``): callers written before the model moved to grid import them from here.
 from wsztune.grid import DEFAULT_METRICS as DEFAULT_METRICS
 from wsztune.grid import METRICS as METRICS
+from wsztune.grid import NOT_MEASURED as NOT_MEASURED
+from wsztune.grid import NOT_MEASURED_MARK as NOT_MEASURED_MARK
+from wsztune.grid import NOT_MEASURED_NOTE as NOT_MEASURED_NOTE
 from wsztune.grid import REFERENCE as REFERENCE
 from wsztune.grid import Cell as Cell
 from wsztune.grid import Key as Key
 from wsztune.grid import Metric as Metric
 from wsztune.grid import Slice as Slice
 from wsztune.grid import _format_ms as _format_ms
+from wsztune.grid import _ms_text as _ms_text
 from wsztune.grid import cell_key as cell_key
 from wsztune.grid import corpus_caption as corpus_caption
 from wsztune.grid import describe_values as describe_values
@@ -52,7 +56,6 @@ def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
             f"showing {slice_.description} (choose with --level, --strategy, --context-takeover)"
         )
     return warnings
-
 
 
 MISSING = "·"
@@ -121,11 +124,18 @@ def grid_table(
         )
     values: dict[Key, str] = {}
     unstable = 0
+    not_measured = 0
     for key, cell in slice_.cells.items():
-        if base is not None:
-            values[key] = relative_text(metric, metric.value(cell), metric.value(base))
+        value = metric.value(cell)
+        base_value = metric.value(base) if base is not None else None
+        if value is None or (base is not None and base_value is None):
+            values[key] = NOT_MEASURED_MARK
+            not_measured += 1
+            continue
+        if base_value is not None:
+            values[key] = relative_text(metric, value, base_value)
         else:
-            values[key] = metric.format(metric.value(cell))
+            values[key] = metric.format(value)
         if metric.is_timing and cell["timing_unstable"]:
             values[key] += UNSTABLE_MARK
             unstable += 1
@@ -135,6 +145,8 @@ def grid_table(
             f"codec {codec} {run.meta.get('codec_version', '')}: its allocations do not follow "
             "zlib's formula, compare observed with theory"
         )
+    if not_measured:
+        notes.append(NOT_MEASURED_NOTE)
     if unstable:
         notes.append(
             f"{UNSTABLE_MARK} = timing unstable in {plural(unstable, 'cell')} (spread over 10% of "
@@ -302,13 +314,19 @@ def compare_table(
     for key, cell in new_slice.cells.items():
         before = old_slice.get(key)
         if before is not None:
-            values[key] = relative_text(metric, metric.value(cell), metric.value(before))
+            value, old_value = metric.value(cell), metric.value(before)
+            if value is None or old_value is None:
+                values[key] = NOT_MEASURED_MARK
+            else:
+                values[key] = relative_text(metric, value, old_value)
     how = "percentage points" if metric.relative_in_points else "change"
     caption = (
         f"{metric.title} ({how}, new against old) · old {corpus_caption(old)} · "
         f"new {corpus_caption(new)}"
     )
     notes = compare_notes(old, new)
+    if NOT_MEASURED_MARK in values.values():
+        notes.append(NOT_MEASURED_NOTE.replace("the run was", "a run was"))
     if old_slice.description != new_slice.description:
         notes.append(f"old: {old_slice.description}; new: {new_slice.description}")
     return GridTable(
@@ -372,7 +390,7 @@ def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
         format_bytes(cell["connection_memory"]),
         f"{cell['compressed_bytes']:,} B",
         f"{cell['savings']:.1%}",
-        f"{_format_ms(cell['compress_seconds'])} ms",
+        _ms_text(cell["compress_seconds"]),
     )
 
 
@@ -468,6 +486,8 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
            if prices.examples else "")  # fmt: skip
         + "; egress is what the server sends, CPU the measured compress time of its share"
+        + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
+           else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
     )
     return caption, headers, rows
 
@@ -555,7 +575,7 @@ def print_run_summary(run: Run) -> None:
             label(cell),
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
-            f"{_format_ms(cell['compress_seconds'])} ms",
+            _ms_text(cell["compress_seconds"]),
             format_bytes(cell["connection_memory"]),
         )
     console = stdout_console()

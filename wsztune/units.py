@@ -64,10 +64,9 @@ class UnitLayout:
 
     @classmethod
     def of(cls, streams: Sequence[Any]) -> UnitLayout:
-        """The layout of ``streams`` (objects with ``connection``, ``direction``, ``payloads``)."""
-        return cls.of_sizes(
-            [(s.connection, s.direction, [len(p) for p in s.payloads]) for s in streams]
-        )
+        """The layout of ``streams`` (:class:`wsztune.corpus.Stream`: ``connection``,
+        ``direction`` and ``sizes()``, each payload's size, read without copying payloads)."""
+        return cls.of_sizes([(s.connection, s.direction, list(s.sizes())) for s in streams])
 
     @classmethod
     def of_sizes(

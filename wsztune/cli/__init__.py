@@ -14,7 +14,7 @@ import click
 
 from wsztune import __version__
 from wsztune.cli import compare, corpus, live, plot, recommend, run, table
-from wsztune.cli.common import INTERRUPTED_EXIT, error_line
+from wsztune.cli.common import INTERRUPTED_EXIT, error_line, interrupted_exit_code
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
 
@@ -39,9 +39,10 @@ class WsztuneGroup(click.Group):
         except WsztuneError as error:
             error_line(str(error))
             sys.exit(error.exit_code)
-        except (KeyboardInterrupt, click.Abort):
-            error_line("interrupted")
-            sys.exit(INTERRUPTED_EXIT)
+        except (KeyboardInterrupt, click.Abort) as error:
+            code = interrupted_exit_code(error)
+            error_line("terminated (SIGTERM)" if code != INTERRUPTED_EXIT else "interrupted")
+            sys.exit(code)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -61,8 +62,6 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point."""
     cli.main()
-
-
 
 
 for _command in (
