@@ -68,6 +68,7 @@ from wsztune.memory import (
     observe_decompressor,
 )
 from wsztune.results import TIME_FIELD_NAMES, Run, utc_now
+from wsztune.stats import messages_per_second
 from wsztune.units import UnitLayout
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
@@ -650,6 +651,9 @@ def sweep(
         "seed": seed,
         "partial": False,
     }
+    rate = messages_per_second(corpus)
+    if rate is not None:  # optional: only corpora whose records carry "t" have a rate
+        meta["corpus"]["messages_per_second"] = rate
     streams = corpus.streams()
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
     meta["units"] = UnitLayout.of(streams).describe()
