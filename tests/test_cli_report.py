@@ -460,3 +460,26 @@ def test_recommend_on_a_version_1_results_file(small_run_path: Path, tmp_path: P
     assert result.exit_code == 0, result.stderr
     assert "no resampling data" in " ".join(result.stdout.split())
     assert invoke("table", "--results", old).exit_code == 0
+
+
+def test_recommend_prices_the_rate_of_a_timestamped_corpus(tmp_path: Path) -> None:
+    lines = ['{"wsztune":"records/1"}']
+    for index in range(60):
+        text = json.dumps({"seq": index, "note": "hello " * (index % 7)})
+        record = {"connection": f"c{index % 3}", "direction": "server", "text": text}
+        lines.append(json.dumps({**record, "t": index * 0.5}))
+    corpus = tmp_path / "timed.records.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "timed.json"
+    made = invoke(
+        "run", corpus, "--window-bits", "12,13", "--mem-level", "2,5", "--no-timing", "-q",
+        "-j", "1", "-o", out,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    result = invoke("recommend", "--results", out, "--connections", "300", "--json")
+    assert result.exit_code == 0, result.stderr
+    costs = json.loads(result.stdout)["costs"]
+    # 60 messages over 29.5 s on 3 connections, scaled per connection to 300.
+    assert costs["messages_per_second"] == pytest.approx(60 / 29.5 / 3 * 300, rel=0.02)
+    assert "the corpus's timestamps" in costs["rate_source"]
+    assert all(entry["egress"] is not None for entry in costs["per_month"])
