@@ -638,7 +638,10 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"{format_bytes(chosen['connection_memory'])}, {chosen['compressed_bytes']:,} B "
         f"(+{_percent(extra)})"
     )
-    names = ", ".join(label(cell) for cell in sorted(decision.candidates, key=cell_key))
+    ordered = [label(cell) for cell in sorted(decision.candidates, key=cell_key)]
+    # A full grid can have dozens: name a few, count the rest (--json lists them all).
+    more = f" and {len(ordered) - 10} more" if len(ordered) > 10 else ""
+    names = ", ".join(ordered[:10]) + more
     if robustness is not None:
         lines.append(
             f"Resampled the corpus's {robustness.units:,} units (streams, and blocks of "
