@@ -38,7 +38,7 @@ def test_run_writes_a_results_file(tmp_path: Path, chat_corpus_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert f"results: {out}" in result.stdout
     document = json.loads(out.read_text())
-    assert document["schema"] == "wsztune.run/1"
+    assert document["schema"] == "wsztune.run/2"
     assert [(c["window_bits"], c["mem_level"]) for c in document["cells"]] == [
         (11, 4),
         (11, 5),

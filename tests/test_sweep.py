@@ -67,7 +67,10 @@ def test_cells_have_exactly_the_documented_fields(small_run_path: Path) -> None:
 
     run = results.load(small_run_path)
     for cell in run.cells:
-        assert tuple(cell) == CELL_FIELD_NAMES
+        # The documented fields, then the per-unit sizes (aligned with meta.units).
+        assert tuple(cell) == (*CELL_FIELD_NAMES, results.UNIT_SIZES)
+        assert sum(cell[results.UNIT_SIZES]) == cell["compressed_bytes"]
+        assert len(cell[results.UNIT_SIZES]) == run.meta["units"]["count"]
 
 
 def test_directions_and_wire_bytes_add_up(three_corpora: dict[str, corpus.Corpus]) -> None:
