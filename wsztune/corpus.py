@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
+import math
 import operator
 import os
 import random
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wsztune.errors import CorpusError
@@ -44,12 +46,18 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One WebSocket message as it was sent, before compression."""
+    """One WebSocket message as it was sent, before compression.
+
+    ``t`` is when it was sent, in seconds since the start of the capture, when the corpus says
+    (a records line's ``"t"``, a HAR frame's ``time``); ``None`` otherwise. Only rates use it,
+    never the codec, and equality ignores it: the same message sent later is the same message.
+    """
 
     payload: bytes
     is_text: bool = True
     connection: str = DEFAULT_CONNECTION
     direction: str = SERVER
+    t: float | None = field(default=None, compare=False)
 
 
 # One copy of the corpus ------------------------------------------------------------------------
@@ -67,16 +75,19 @@ class Packed:
 
     ``data`` holds the payloads back to back; message ``i`` is ``data[ends[i - 1]:ends[i]]``
     (``ends[-1]`` is 0); ``stream_of[i]`` indexes ``keys``, the (connection, direction) pairs in
-    order of first appearance; ``text[i]`` is 1 for a text frame.
+    order of first appearance; ``text[i]`` is 1 for a text frame. ``times[i]`` is message
+    ``i``'s ``t`` when every message has one; ``times`` is empty when none has (readers refuse or
+    drop a corpus where only some have, so a partial array never means anything).
     """
 
-    __slots__ = ("data", "ends", "stream_of", "text", "keys", "_stream_index")
+    __slots__ = ("data", "ends", "stream_of", "text", "times", "keys", "_stream_index")
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.ends = array("q")
         self.stream_of = array("I")
         self.text = bytearray()
+        self.times = array("d")
         self.keys: list[tuple[str, str]] = []
         self._stream_index: dict[tuple[str, str], int] = {}
 
@@ -86,6 +97,7 @@ class Packed:
         is_text: bool = True,
         connection: str = DEFAULT_CONNECTION,
         direction: str = SERVER,
+        t: float | None = None,
     ) -> None:
         """Append one message (its bytes are copied into the buffer)."""
         key = (connection, direction)
@@ -97,6 +109,13 @@ class Packed:
         self.ends.append(len(self.data))
         self.stream_of.append(stream)
         self.text.append(1 if is_text else 0)
+        if t is not None:
+            self.times.append(t)
+
+    @property
+    def timed(self) -> bool:
+        """Whether every message carries its ``t``."""
+        return len(self.times) == len(self.ends) > 0
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -110,7 +129,8 @@ class Packed:
         start, end = self.bounds(index)
         connection, direction = self.keys[self.stream_of[index]]
         payload = bytes(memoryview(self.data)[start:end])
-        return Message(payload, bool(self.text[index]), connection, direction)
+        t = self.times[index] if self.timed else None
+        return Message(payload, bool(self.text[index]), connection, direction, t)
 
 
 def _sequence_eq(ours: Sequence[object], other: object) -> bool:
@@ -327,7 +347,9 @@ class Corpus:
 def _pack(messages: Iterable[Message]) -> Packed:
     packed = Packed()
     for message in messages:
-        packed.add(message.payload, message.is_text, message.connection, message.direction)
+        packed.add(
+            message.payload, message.is_text, message.connection, message.direction, message.t
+        )
     return packed
 
 
@@ -469,6 +491,10 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
     messages = Packed()  # streamed in: no object is kept per message
     add = messages.add
     header_seen = False
+    # Rates need every message's time: a file where only some records carry "t" is refused,
+    # naming the first line that breaks the pattern, rather than giving rates that mean nothing.
+    timed_line: int | None = None
+    untimed_line: int | None = None
     for number, raw in _iter_lines(path, digest, progress):
         if not raw.strip():
             continue  # blank lines separate nothing and carry no message
@@ -498,7 +524,18 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
                 continue
             header_seen = True
             message = _record_message(path, number, record)
-            add(message.payload, message.is_text, message.connection, message.direction)
+            if message.t is None:
+                untimed_line = untimed_line or number
+            else:
+                timed_line = timed_line or number
+            if timed_line is not None and untimed_line is not None:
+                raise CorpusError(
+                    path,
+                    f'give every record a "t" (seconds since the start) or none: line '
+                    f"{timed_line} has one, line {untimed_line} has none",
+                    line=number,
+                )
+            add(message.payload, message.is_text, message.connection, message.direction, message.t)
     return messages, digest.hexdigest()
 
 
@@ -520,6 +557,7 @@ def _record_message(path: Path, number: int, record: object) -> Message:
             f"client), not {direction!r}",
             line=number,
         )
+    t = _record_time(path, number, record)
     has_text, has_base64 = "text" in record, "base64" in record
     if has_text == has_base64:
         raise CorpusError(
@@ -529,9 +567,30 @@ def _record_message(path: Path, number: int, record: object) -> Message:
         )
     if has_text:
         payload = _encode_text(path, record["text"], '"text"', line=number)
-        return Message(payload, True, str(connection), direction)
+        return Message(payload, True, str(connection), direction, t)
     payload = _b64decode(path, record["base64"], line=number)
-    return Message(payload, False, str(connection), direction)
+    return Message(payload, False, str(connection), direction, t)
+
+
+def _record_time(path: Path, number: int, record: dict[str, object]) -> float | None:
+    """The optional ``"t"`` of a record: seconds since the start, a finite number >= 0."""
+    if "t" not in record:
+        return None
+    t = record["t"]
+    seconds = math.nan
+    # An integer literal too big for a float overflows: refused below like any bad value.
+    if isinstance(t, int | float) and not isinstance(t, bool):
+        with contextlib.suppress(OverflowError):
+            seconds = float(t)
+    if not math.isfinite(seconds) or seconds < 0:
+        shown = repr(t) if len(repr(t)) <= 40 else f"{repr(t)[:37]}..."
+        raise CorpusError(
+            path,
+            f'"t" must be the seconds since the start of the capture, a number >= 0, '
+            f"not {shown}",
+            line=number,
+        )
+    return seconds
 
 
 def _encode_text(
@@ -647,7 +706,11 @@ def _read_har(path: Path) -> tuple[Packed, str]:
             message = _har_message(path, frame, connection, where)
             if message is not None:
                 messages.add(
-                    message.payload, message.is_text, message.connection, message.direction
+                    message.payload,
+                    message.is_text,
+                    message.connection,
+                    message.direction,
+                    math.nan if message.t is None else message.t,
                 )
     if not messages:
         raise CorpusError(
@@ -655,7 +718,20 @@ def _read_har(path: Path) -> tuple[Packed, str]:
             "no WebSocket messages in this HAR; in Chrome DevTools, open the Network panel "
             "before the page connects, then 'Save all as HAR with content'",
         )
-    return messages, hashlib.sha256(raw).hexdigest()
+    return _har_times(messages), hashlib.sha256(raw).hexdigest()
+
+
+def _har_times(messages: Packed) -> Packed:
+    """Browsers stamp each frame with ``time`` (seconds since the epoch; NaN where a frame had
+    none): make it ``t``, seconds since the first frame, when every message has one; otherwise
+    drop them all (rates need all).
+    """
+    if any(map(math.isnan, messages.times)):
+        messages.times = array("d")
+        return messages
+    start = min(messages.times)
+    messages.times = array("d", (round(t - start, 6) for t in messages.times))
+    return messages
 
 
 def _har_message(path: Path, frame: object, connection: str, where: str) -> Message | None:
@@ -669,10 +745,19 @@ def _har_message(path: Path, frame: object, connection: str, where: str) -> Mess
         return None  # control frames (ping, pong, close) are never compressed
     data = frame.get("data", "")
     direction = CLIENT if kind == "send" else SERVER
+    # Absolute for now (seconds since the epoch); _har_times makes it relative. Not a number:
+    # no time, rather than an error, since HAR writers differ and the payloads are what count.
+    time = frame.get("time")
+    stamp: float | None = None
+    if isinstance(time, int | float) and not isinstance(time, bool):
+        with contextlib.suppress(OverflowError):
+            stamp = float(time)
+        if stamp is not None and not math.isfinite(stamp):
+            stamp = None
     if opcode == 2:
-        return Message(_b64decode(path, data, where=where), False, connection, direction)
+        return Message(_b64decode(path, data, where=where), False, connection, direction, stamp)
     payload = _encode_text(path, data, '"data" of a text frame', where=where)
-    return Message(payload, True, connection, direction)
+    return Message(payload, True, connection, direction, stamp)
 
 
 # Sampling -----------------------------------------------------------------------------------------
@@ -696,10 +781,12 @@ def sample_connections(corpus: Corpus, count: int, seed: int = 0) -> Corpus:
     keep_stream = [connection in kept for connection, _ in source.keys]
     data = memoryview(source.data)
     messages = Packed()  # copied message by message, never as a list of objects
+    timed = source.timed
     start = 0
     for index, (stream, end) in enumerate(zip(source.stream_of, source.ends, strict=True)):
         if keep_stream[stream]:
-            messages.add(data[start:end], bool(source.text[index]), *source.keys[stream])
+            t = source.times[index] if timed else None
+            messages.add(data[start:end], bool(source.text[index]), *source.keys[stream], t)
         start = end
     sampled = {"connections": count, "of_connections": len(connections), "seed": seed}
     return Corpus(corpus.path, corpus.format, corpus.sha256, messages, sampled)

@@ -770,10 +770,40 @@ def render_corpus_stats(stats: CorpusStats) -> None:
             f"{sizes.minimum:,} / {sizes.median:,.0f} / {sizes.mean:,.0f} B",
         ),
         ("size p95 / p99 / max", f"{sizes.p95:,} / {sizes.p99:,} / {sizes.maximum:,} B"),
+        *_rate_rows(stats),
     ]
     for name, value in rows:
         table.add_row(name, value)
     stdout_console().print(table)
+
+
+def _rate_rows(stats: CorpusStats) -> list[tuple[str, str]]:
+    """Duration and rates, when the corpus's records carry ``t``."""
+    rates = stats.rates
+    if rates is None:
+        return [("duration", 'unknown (no "t" in the records)')]
+
+    def per_second(value: float | None) -> str:
+        if value is None:
+            return "-"  # every message at one instant: no rate to give
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+    rows = [
+        ("duration", f"{rates.duration_seconds:,.1f} s"),
+        ("messages/s overall", per_second(rates.messages_per_second)),
+    ]
+    if rates.rated_connections:
+        rows.append(
+            (
+                "messages/s per connection (median / p95)",
+                f"{per_second(rates.connection_messages_per_second_median)} / "
+                f"{per_second(rates.connection_messages_per_second_p95)} "
+                f"({rates.rated_connections:,} connections)",
+            )
+        )
+    if rates.bytes_per_second is not None:
+        rows.append(("bytes/s overall", f"{format_bytes(round(rates.bytes_per_second))}/s"))
+    return rows
 
 
 def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:

@@ -68,6 +68,7 @@ from wsztune.memory import (
     observe_decompressor,
 )
 from wsztune.results import TIME_FIELD_NAMES, Run, utc_now
+from wsztune.stats import messages_per_second
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
@@ -642,6 +643,9 @@ def sweep(
         "seed": seed,
         "partial": False,
     }
+    rate = messages_per_second(corpus)
+    if rate is not None:  # optional: only corpora whose records carry "t" have a rate
+        meta["corpus"]["messages_per_second"] = rate
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()
