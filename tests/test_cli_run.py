@@ -385,6 +385,14 @@ def test_max_time_ratio_on_an_untimed_run_is_a_usage_error(untimed_run: Path) ->
     assert_one_line_error(result, "--max-time-ratio", "--no-timing")
 
 
+def test_compare_with_an_untimed_run_says_not_measured(
+    untimed_run: Path, small_run_path: Path
+) -> None:
+    result = invoke("compare", small_run_path, untimed_run, "--metric", "time", "--markdown")
+    assert result.exit_code == 0, result.output
+    assert "n/m = not measured: a run was made with --no-timing" in result.stdout
+
+
 # Node.js servers: --server, --codec node, --threshold ------------------------------------------
 
 
