@@ -607,6 +607,20 @@ def records_lines(messages: Iterable[Message]) -> Iterator[str]:
         yield json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
+def check_output(path: str | os.PathLike[str]) -> None:
+    """Fail before any work if ``path`` cannot be written (a directory, a missing or read-only
+    parent)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ScrubError(
+            f"{path}: is a directory; -o takes a file name, such as {path / 'scrubbed.jsonl'}"
+        )
+    if not path.parent.is_dir():
+        raise ScrubError(f"{path.parent}: no such directory; create it or choose another -o")
+    if not os.access(path.parent, os.W_OK):
+        raise ScrubError(f"{path.parent}: cannot write there; choose another -o")
+
+
 def write_records(messages: Iterable[Message], path: str | os.PathLike[str]) -> Path:
     """Write ``messages`` as a records file, atomically: all of it or, on any error, nothing."""
     path = Path(path)
