@@ -343,12 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         for path in paths:
             corpus = corpus_module.load(path)
-            row = f"{corpus_module.corpus_name(path):<26} {len(corpus.messages):>8,}  "
+            sizes = scrub.grid_sizes(corpus)
+            row = f"{path.name:<30} {len(corpus.messages):>8,}  "
             for mode in ("tokens", "permute"):
                 started = time.perf_counter()
                 scrubbed, _ = scrub.scrub_corpus(corpus, mode, KEY)
                 seconds = time.perf_counter() - started
-                comparison = scrub.compare_sizes(corpus, scrubbed)
+                comparison = scrub.compare_sizes(corpus, scrubbed, sizes)
                 worst = comparison.worst(mode)
                 value = worst.savings_points if mode == "tokens" else worst.size_percent
                 unit = "pp" if mode == "tokens" else "%"

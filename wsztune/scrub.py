@@ -2,28 +2,34 @@
 
 Two modes, both keyed (HMAC-SHA256 of a secret key) and consistent (the same input always gives
 the same output under one key), both keeping every message's length, connection, direction and
-time, and the JSON structure (keys, nesting, separators, whitespace, escapes) byte for byte:
+time, and the JSON structure (nesting, separators, whitespace, escapes, literals) byte for byte.
 
-``tokens`` (the default) replaces every string value and number, token by token. A token is a run
-of letters and digits; separators (``/ . _ - :`` spaces, punctuation, emoji) stay. Within a token,
-each character is moved to another of its class (lowercase, uppercase, digit, or a non-ASCII letter
-of the same 64-code-point block, so that its UTF-8 length and lead bytes stay) by a rotation chosen
-by HMAC(key, the token's characters before it): tokens that share a prefix share the replacement's
-prefix (URLs, ids, timestamps, prices keep their shared prefixes), and different tokens never merge.
-Rotations stay within bands of characters of about the same frequency in this corpus, so the
-character distribution, which deflate's Huffman codes pay for, barely moves. Every letter and
-nonzero digit changes; ``0`` stays, because it carries the magnitude and roundness of numbers
-(trailing zeros, padding), most of what makes real numbers compressible. Object keys are kept.
+``tokens`` (the default) keeps object keys and replaces every string value and number, token by
+token. A token is a run of letters or a run of digits; what separates tokens (``/ . _ - :``,
+spaces, punctuation, emoji) stays. Each character moves to another of its class (lowercase,
+uppercase, nonzero digit, or a non-ASCII letter of the same 64-code-point block, which keeps its
+UTF-8 length and lead bytes) by a rotation keyed by HMAC(key, context), the context being what
+precedes the character in its token (digits; letters in the first half of a word) or what follows
+it (letters in the second half). So the same token always gets the same replacement, different
+tokens never get one, and shared prefixes (URLs, ids, timestamps, prices) and word suffixes stay
+shared. Rotations stay within bands of characters of about the same frequency in the corpus, and
+letters a-f of a hex-looking run stay within a-f, so the character distribution that deflate's
+Huffman codes pay for barely moves. ``0`` stays (the magnitude and roundness of numbers), and so do
+words that are also object keys (the schema's vocabulary, which small messages repeat between keys
+and values). No input string value of 4 or more characters comes out as a value unless it is also a
+key, and no replacement token equals an input token of 4 or more characters.
 
-``permute`` applies one keyed permutation of the lowercase letters, the uppercase letters and the
-nonzero digits to everything, keys included. Every repetition survives exactly, so compressed sizes
-barely move; but it only obscures: a frequency analysis undoes it.
+``permute`` applies one keyed rotation of the lowercase letters, of the uppercase letters and of
+the digits 1-9 to everything, keys included. Every repetition survives exactly; rotations (rather
+than random permutations) also keep deflate's dynamic Huffman headers the same size. It only
+obscures: a frequency analysis undoes it.
 
-Binary frames: ASCII letter-and-digit runs of 4 bytes or more (embedded text) are mapped as tokens
-(tokens mode) or permuted (permute mode); every other byte goes through one keyed byte
-substitution, which keeps lengths, repetition and the byte distribution, and only obscures.
+Binary frames keep their length: ASCII letter-and-digit runs of 4 bytes or more (embedded text) are
+mapped like tokens, and every other byte goes through one keyed rotation of the byte values, which
+keeps repetition and the byte distribution, and only obscures.
 
-Nothing here reads or writes files except :func:`write_records`; nothing compresses anything.
+:func:`write_records` is the only function that writes a file; :func:`grid_sizes` and
+:func:`compare_sizes` compress (sizes only) to show how much compressibility moved.
 """
 
 from __future__ import annotations
@@ -57,7 +63,6 @@ _ASCII_CLASSES = (
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "123456789",  # "0" is kept: see the module docstring
 )
-_DIGITS_KEPT = "0"
 
 # JSON tokens worth rewriting: strings (keys or values) and numbers. Everything else (structure,
 # whitespace, true/false/null) is copied.
@@ -180,8 +185,8 @@ class TokenMap:
         out = []
         for index, char in enumerate(token):
             entry = bands.get(char) or self.bands.get(char)
-            if entry is None:
-                out.append(char)
+            if entry is None or len(entry[0]) < 2:
+                out.append(char)  # not a letter or digit, or alone in its class (a rare block)
                 continue
             band, position = entry
             # Never a rotation of 0: every character changes, so no token maps to itself.
@@ -554,36 +559,54 @@ class Comparison:
         return max(self.cells, key=lambda cell: abs(cell.size_percent))
 
 
-def compare_sizes(
-    original: Corpus,
-    scrubbed: Corpus,
+def grid_sizes(
+    corpus: Corpus,
     window_bits: Iterable[int] = range(9, 16),
     mem_levels: Iterable[int] = range(1, 10),
-) -> Comparison:
-    """Compress both corpora at every (window bits, memLevel), level -1, context takeover.
+) -> dict[tuple[int, int], int]:
+    """Compressed bytes of ``corpus`` at every (window bits, memLevel), level -1, context takeover.
 
-    Sizes only, with the codec the sweep uses (stdlib zlib): exact and deterministic.
+    Sizes only, with the codec functions and backend (stdlib zlib) the sweep uses: exact and
+    deterministic.
     """
     from wsztune import codec
 
     backend = codec.get_backend("zlib")
+    streams = corpus.streams()
     levels = list(mem_levels)
-    cells = []
+    sizes = {}
     for bits in window_bits:
         for level in levels:
             setting = codec.Setting(bits, level)
-            sizes = [
-                sum(
-                    len(frame)
-                    for stream in corpus.streams()
-                    for frame in codec.compress_stream(
-                        stream.payloads, setting, setting.bits_for(stream.direction), backend
-                    )
+            sizes[bits, level] = sum(
+                len(frame)
+                for stream in streams
+                for frame in codec.compress_stream(
+                    stream.payloads, setting, setting.bits_for(stream.direction), backend
                 )
-                for corpus in (original, scrubbed)
-            ]
-            cells.append(CellChange(bits, level, original.raw_bytes, sizes[0], sizes[1]))
-    return Comparison(cells)
+            )
+    return sizes
+
+
+def compare_sizes(
+    original: Corpus,
+    scrubbed: Corpus,
+    original_sizes: dict[tuple[int, int], int] | None = None,
+) -> Comparison:
+    """Compressed sizes of ``original`` and ``scrubbed`` over the 63-cell grid, cell by cell.
+
+    ``original_sizes`` (from :func:`grid_sizes`) saves compressing the original again.
+    """
+    before = original_sizes if original_sizes is not None else grid_sizes(original)
+    window_bits = sorted({bits for bits, _ in before})
+    mem_levels = sorted({level for _, level in before})
+    after = grid_sizes(scrubbed, window_bits, mem_levels)
+    return Comparison(
+        [
+            CellChange(bits, level, original.raw_bytes, before[bits, level], after[bits, level])
+            for (bits, level) in before
+        ]
+    )
 
 
 # Writing ------------------------------------------------------------------------------------------
