@@ -206,6 +206,7 @@ def test_cli_scrub_writes_the_same_shape(tmp_path: Path) -> None:
         (["-o", "{missing}/x.jsonl"], "no such directory"),
         (["-o", "{tmp}"], "is a directory"),
         (["--mode", "rot13"], "Invalid value for '--mode'"),
+        (["-o", "{tmp}/sample.txt"], "give it a .jsonl name"),
     ],
 )
 def test_cli_scrub_errors(tmp_path: Path, arguments: list[str], message: str) -> None:

@@ -634,6 +634,11 @@ def check_output(path: str | os.PathLike[str]) -> None:
     """Fail before any work if ``path`` cannot be written (a directory, a missing or read-only
     parent)."""
     path = Path(path)
+    if not path.is_dir() and path.suffix.lower() not in (".jsonl", ".ndjson"):
+        raise ScrubError(
+            f"{path}: the output is a records file; give it a .jsonl name (such as "
+            f"{path.with_suffix('.jsonl').name}) so that wsztune reads it back as one"
+        )
     if path.is_dir():
         raise ScrubError(
             f"{path}: is a directory; -o takes a file name, such as {path / 'scrubbed.jsonl'}"
