@@ -20,9 +20,9 @@ and values). No input string value of 4 or more characters comes out as a value 
 key, and no replacement token equals an input token of 4 or more characters.
 
 ``permute`` applies one keyed rotation of the lowercase letters, of the uppercase letters and of
-the digits 1-9 to everything, keys included. Every repetition survives exactly; rotations (rather
-than random permutations) also keep deflate's dynamic Huffman headers the same size. It only
-obscures: a frequency analysis undoes it.
+the digits 1-9 to everything, keys included. Every repetition survives exactly, and rotations
+(rather than random permutations) keep neighbouring characters neighbours, which deflate's Huffman
+headers and hash care about. It only obscures: a frequency analysis undoes it.
 
 Binary frames keep their length: ASCII letter-and-digit runs of 4 bytes or more (embedded text) are
 mapped like tokens, and every other byte goes through one keyed rotation of the byte values, which
@@ -245,10 +245,10 @@ def _rotation_amount(key: bytes, label: str, size: int) -> int:
 def _rotation(key: bytes, label: str, alphabet: Sequence[str]) -> dict[str, str]:
     """A keyed rotation of ``alphabet`` (a Caesar shift: with 3, a->d, b->e, ..., z->c).
 
-    Of all permutations, rotations keep deflate's dynamic Huffman headers the same size: they
-    list code lengths in alphabet order, run-length coded, and a rotation keeps neighbours
-    neighbours. A random permutation of the letters moved compressed sizes by up to 1.2% at
-    memLevel 1, whose blocks of 128 symbols each pay a header.
+    A rotation keeps neighbouring characters neighbours: deflate's dynamic Huffman headers list
+    code lengths in alphabet order, run-length coded, and its hash mixes the low bits of three
+    bytes. Measured on the bundled corpora, a random permutation of each class moved compressed
+    sizes by up to 1.2% (api.jsonl at 15:1), rotations by up to 0.3%.
     """
     if len(alphabet) < 2:
         return {char: char for char in alphabet}

@@ -1,4 +1,4 @@
-"""``wsztune corpus``: look at a corpus before sweeping it."""
+"""``wsztune corpus``: look at a corpus before sweeping it; scrub it before committing it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from wsztune.cli.common import corpus_options
 
 @click.group()
 def corpus() -> None:
-    """Look at a corpus before sweeping it."""
+    """Look at a corpus before sweeping it; scrub it before committing it."""
 
 
 @corpus.command("stats")
