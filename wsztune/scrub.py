@@ -450,27 +450,35 @@ def scrub_messages(
     if mode not in MODES:
         raise ScrubError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     key = key if key is not None else secrets.token_bytes(32)
-    texts = [m.payload.decode("utf-8", "surrogatepass") for m in messages if m.is_text]
-    documents = [_parse_json(text) for text in texts]
-    mapper: TokenMap | CharMap
-    guard: _ValueGuard | None = None
-    if mode == "tokens":
-        counts: Counter[str] = Counter()
-        tokens: set[str] = set()
-        values: set[str] = set()
-        keys: set[str] = set()
-        for text, document in zip(texts, documents, strict=True):
+    tokens_mode = mode == "tokens"
+    # First pass: which texts are JSON and, for tokens mode, the corpus's character frequencies,
+    # tokens, string values and keys. Parsed documents are dropped at once: a big corpus parsed
+    # whole would take several times its size in memory.
+    is_json: list[bool] = []
+    counts: Counter[str] = Counter()
+    tokens: set[str] = set()
+    values: set[str] = set()
+    keys: set[str] = set()
+    for message in messages:
+        if not message.is_text:
+            if tokens_mode:
+                for match in _BINARY_RUN.finditer(message.payload):
+                    counts.update(match.group().decode("ascii"))
+                    tokens.add(match.group().decode("ascii"))
+            continue
+        text = message.payload.decode("utf-8", "surrogatepass")
+        document = _parse_json(text)
+        is_json.append(document is not _NOT_JSON)
+        if tokens_mode:
             counts.update(text)
             tokens.update(token for token in _TOKEN.findall(text) if len(token) >= 4)
             if document is not _NOT_JSON:
                 _strings(document, values, keys)
-        kept = {token for key in keys for token in _TOKEN.findall(key)}
-        for message in messages:
-            if not message.is_text:
-                for match in _BINARY_RUN.finditer(message.payload):
-                    counts.update(match.group().decode("ascii"))
-                    tokens.add(match.group().decode("ascii"))
+    mapper: TokenMap | CharMap
+    guard: _ValueGuard | None = None
+    if tokens_mode:
         bands = _bands(counts)
+        kept = {token for key in keys for token in _TOKEN.findall(key)}
         mapper = TokenMap(key, bands, frozenset(tokens), kept)
         protected = {
             value
@@ -485,9 +493,9 @@ def scrub_messages(
     index = 0
     for message in messages:
         if message.is_text:
-            text = texts[index]
-            if documents[index] is not _NOT_JSON:
-                scrubbed = scrub_json(text, mapper, keys=mode == "permute", guard=guard)
+            text = message.payload.decode("utf-8", "surrogatepass")
+            if is_json[index]:
+                scrubbed = scrub_json(text, mapper, keys=not tokens_mode, guard=guard)
             else:
                 scrubbed = mapper.text(text)
             index += 1
@@ -495,13 +503,13 @@ def scrub_messages(
         else:
             payload = scrub_binary(message.payload, mapper, substitution)
         out.append(replace(message, payload=payload))
-    json_count = sum(document is not _NOT_JSON for document in documents)
+    json_count = sum(is_json)
     report = ScrubReport(
         mode=mode,
         messages=len(messages),
         json_messages=json_count,
-        text_messages=len(texts) - json_count,
-        binary_messages=len(messages) - len(texts),
+        text_messages=len(is_json) - json_count,
+        binary_messages=len(messages) - len(is_json),
         raw_bytes=sum(len(m.payload) for m in out),
         distinct_tokens=len(mapper._tokens) if isinstance(mapper, TokenMap) else 0,
         remapped_values=guard.remapped if guard is not None else 0,
