@@ -17,7 +17,7 @@ letters a-f of a hex-looking run stay within a-f, so the character distribution 
 Huffman codes pay for barely moves. ``0`` stays (the magnitude and roundness of numbers), and so do
 words that are also object keys (the schema's vocabulary, which small messages repeat between keys
 and values). No input string value of 4 or more characters comes out as a value unless it is also a
-key, and no replacement token equals an input token of 4 or more characters.
+key, and no token is replaced by another input token of 4 or more characters.
 
 ``permute`` applies one keyed rotation of the lowercase letters, of the uppercase letters and of
 the digits 1-9 to everything, keys included. Every repetition survives exactly, and rotations
