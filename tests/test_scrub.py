@@ -92,7 +92,7 @@ def test_tokens_no_input_value_reappears() -> None:
     # "No string value of 4 or more characters from the input may appear in the output, unless
     # it is also a key": not as a value, and not inside one either.
     corpus = corpus_module.load(HAR)
-    messages = corpus.messages + _messages(TRICKY)
+    messages = list(corpus.messages) + _messages(TRICKY)
     out, _ = scrub.scrub_messages(messages, "tokens", KEY)
     values: list[str] = []
     keys: list[str] = []

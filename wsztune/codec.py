@@ -12,7 +12,10 @@ This module does no timing and no measuring: it only encodes and decodes.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+import itertools
+import operator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -166,35 +169,110 @@ def new_decompressor(bits: int, backend: Backend) -> Any:
 # copy of the corpus per cell (3.7 x a 200 MB corpus at peak, bench/bigcorpus.py), and filling
 # fresh memory for it is page faults a server sending and forgetting its frames never pays. Each
 # picks its loop once, outside the messages: the timed loops are as tight as bench/sweep.py's
-# bare-codec limit.
+# bare-codec limit. The sweep keeps a cell's frames packed (:class:`Frames`, one buffer per
+# stream) and reads payloads as views of the corpus buffer, so a worker holds no object per message.
+
+
+class Frames:
+    """One stream's compressed frames in one buffer, with their end offsets: no object per frame.
+
+    Each frame is stored as zlib emitted it, still ending in ``00 00 ff ff``: its
+    permessage-deflate payload is all but those four bytes, and the whole of it is exactly what a
+    receiver inflates (payload + ``00 00 ff ff``), so inflating needs neither a copy nor a
+    concatenation per message.
+    """
+
+    __slots__ = ("data", "ends")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("q")
+
+    def add(self, output: bytes) -> None:
+        """Append one frame, as ``compress() + flush(Z_SYNC_FLUSH)`` returned it."""
+        self.data += output
+        self.ends.append(len(self.data))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def _starts(self) -> Iterator[int]:
+        return itertools.chain((0,), self.ends)
+
+    def sizes(self) -> Iterator[int]:
+        """Each frame's permessage-deflate payload size (the four tail bytes removed)."""
+        return map(_payload_size, self._starts(), self.ends)
+
+    def inflatable(self) -> Iterator[memoryview]:
+        """Each frame as a receiver inflates it (payload + ``00 00 ff ff``), as a view."""
+        return map(memoryview(self.data).__getitem__, map(slice, self._starts(), self.ends))
+
+    def payloads(self) -> list[bytes]:
+        """The frame payloads as bytes, as :func:`compress_stream` returns them."""
+        view = memoryview(self.data)
+        pairs = zip(self._starts(), self.ends, strict=False)  # starts has one more: the end
+        return [bytes(view[start : end - 4]) for start, end in pairs]
+
+
+_MISSING = object()
+
+
+def _same(message: bytes, original: bytes | memoryview) -> bool:
+    """``message == original``, fast when ``original`` is a memoryview of the corpus buffer.
+
+    bytes == memoryview goes through memoryview's generic comparison, 50 times slower than
+    comparing bytes (about 6 us per KB message): a third of a --no-timing sweep's overhead.
+    """
+    return len(message) == len(original) and message.startswith(original)
+
+
+def _payload_size(start: int, end: int) -> int:
+    return end - start - 4
+
+
+def _deflate_outputs(
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+) -> Iterator[bytes]:
+    """What zlib emits per message, tail included: the one encoding loop of the kept frames."""
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    if setting.context_takeover:
+        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+        compress, flush = encoder.compress, encoder.flush
+        for payload in payloads:
+            yield compress(payload) + flush(sync)
+    else:
+        for payload in payloads:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            yield encoder.compress(payload) + encoder.flush(sync)
 
 
 def compress_stream(
-    payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
 ) -> list[bytes]:
     """Compress one stream's messages as permessage-deflate does; return each frame payload.
 
     ``bits`` is the sending side's window (``setting.bits_for(direction)``).
     """
-    zlib = backend.module
-    level, mem_level = setting.level, setting.mem_level
-    strategy = STRATEGIES[setting.strategy]
-    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
-    out: list[bytes] = []
-    append = out.append
-    if setting.context_takeover:
-        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
-        compress, flush = encoder.compress, encoder.flush
-        for payload in payloads:
-            append((compress(payload) + flush(sync))[:-4])
-    else:
-        for payload in payloads:
-            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
-            append((encoder.compress(payload) + encoder.flush(sync))[:-4])
-    return out
+    return [output[:-4] for output in _deflate_outputs(payloads, setting, bits, backend)]
 
 
-def compress_pass(payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
+def compress_frames(
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+) -> Frames:
+    """:func:`compress_stream`, keeping the frames packed in one buffer (:class:`Frames`)."""
+    frames = Frames()
+    add = frames.add
+    for output in _deflate_outputs(payloads, setting, bits, backend):
+        add(output)
+    return frames
+
+
+def compress_pass(
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+) -> None:
     """:func:`compress_stream`, discarding the frames as a server does once they are sent."""
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
@@ -211,23 +289,70 @@ def compress_pass(payloads: Iterable[bytes], setting: Setting, bits: int, backen
             _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
 
 
-def decompress_pass(frames: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
-    """Inflate frame payloads made by :func:`compress_stream` (same setting and bits), discarding
-    the messages as a server does once it has handled them."""
+def _inflatable(frames: Iterable[bytes] | Frames) -> Iterable[bytes | memoryview]:
+    """Frame payloads with ``00 00 ff ff`` appended, as a receiver inflates them."""
+    if isinstance(frames, Frames):
+        return frames.inflatable()
+    return map(operator.add, frames, itertools.repeat(EMPTY_BLOCK_TAIL))
+
+
+def decompress_pass(
+    frames: Iterable[bytes] | Frames, setting: Setting, bits: int, backend: Backend
+) -> None:
+    """Inflate frame payloads made by :func:`compress_stream` or :func:`compress_frames` (same
+    setting and bits), discarding the messages as a server does once it has handled them."""
     decompressobj = backend.module.decompressobj
-    tail = EMPTY_BLOCK_TAIL
+    inputs = _inflatable(frames)
     if setting.context_takeover:
         decompress = decompressobj(-bits).decompress
-        for frame in frames:
-            _message = decompress(frame + tail)
+        for data in inputs:
+            _message = decompress(data)
     else:
-        for frame in frames:
-            _message = decompressobj(-bits).decompress(frame + tail)
+        for data in inputs:
+            _message = decompressobj(-bits).decompress(data)
+
+
+def round_trip_sizes(
+    payloads: Iterable[bytes | memoryview],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    what: str,
+) -> array:
+    """Compress each message and inflate it back at once, checking it; return the frame sizes.
+
+    What ``--no-timing`` needs and nothing more: the exact sizes and the round-trip check, with
+    one frame alive at a time (no frames kept: there is no decompress pass to time). The sizes
+    are an ``array`` of frame payload sizes (``00 00 ff ff`` removed), one per message.
+    """
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    decompressobj = zlib.decompressobj
+    takeover = setting.context_takeover
+    encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+    decompress = decompressobj(-bits).decompress
+    sizes = array("q")
+    append = sizes.append
+    for index, payload in enumerate(payloads):
+        if not takeover and index:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            decompress = decompressobj(-bits).decompress
+        output = encoder.compress(payload) + encoder.flush(sync)
+        append(len(output) - 4)
+        message = decompress(output)
+        if not _same(message, payload):
+            raise RoundTripError(
+                f"{what}: message {index} changed in a compress/decompress round trip "
+                f"({len(payload)} bytes in, {len(message)} out); please report this"
+            )
+    return sizes
 
 
 def check_stream(
-    frames: Sequence[bytes],
-    expected: Sequence[bytes],
+    frames: Sequence[bytes] | Frames,
+    expected: Iterable[bytes | memoryview],
     setting: Setting,
     bits: int,
     backend: Backend,
@@ -238,17 +363,22 @@ def check_stream(
     Raises :class:`RoundTripError` naming the first message that did not survive; holds one
     decoded message at a time, never a copy of the stream.
     """
-    if len(expected) != len(frames):
+    if isinstance(expected, Sized) and len(expected) != len(frames):
         raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
     decompressobj = backend.module.decompressobj
-    tail = EMPTY_BLOCK_TAIL
     takeover = setting.context_takeover
     decompress = decompressobj(-bits).decompress
-    for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
+    # ``expected`` may be an iterator (views of the corpus buffer): counted as it goes, not listed.
+    pairs = itertools.zip_longest(_inflatable(frames), expected, fillvalue=_MISSING)
+    for index, (data, original) in enumerate(pairs):
+        if data is _MISSING or original is _MISSING:
+            # Out of frames: count the messages left; out of messages: there were ``index``.
+            count = index + 1 + sum(1 for _ in pairs) if data is _MISSING else index
+            raise RoundTripError(f"{what}: {count} messages in, {len(frames)} out")
         if not takeover:
             decompress = decompressobj(-bits).decompress
-        message = decompress(frame + tail)
-        if message != original:
+        message = decompress(data)
+        if not _same(message, original):
             raise RoundTripError(
                 f"{what}: message {index} changed in a compress/decompress round trip "
                 f"({len(original)} bytes in, {len(message)} out); please report this"
