@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick:
             paths += write_generated(Path(scratch))
         print(
-            f"{'corpus':<26} {'messages':>8}  {'tokens: worst savings change':<34}"
+            f"{'corpus':<30} {'messages':>8}  {'tokens: worst savings change':<34}"
             f"{'permute: worst size change':<30}"
         )
         for path in paths:
