@@ -52,7 +52,8 @@ KEY = b"bench-scrub-key-0"
 
 
 def _sentences() -> list[str]:
-    """Real English: the docstrings of a few standard-library modules, cut into sentences."""
+    """Real English: the docstrings of a few standard-library modules, cut into sentences (so
+    this corpus differs a little from one Python version to another)."""
     import argparse as a
     import asyncio
     import collections
