@@ -85,3 +85,19 @@ def small_run_path(tmp_path_factory: pytest.TempPathFactory, chat_corpus_path: P
     loaded = corpus.load(chat_corpus_path)
     run = sweep.sweep(loaded, SMALL_GRID, plan=FAST_PLAN)
     return results.save(run, tmp_path_factory.mktemp("results") / "chat-run.json")
+
+
+@pytest.fixture(scope="session")
+def ws_dir() -> Path:
+    """The real ``ws`` npm package, installed once into a cache reused across test runs.
+
+    Skips only when node or npm is missing; an install that fails on a machine that has them
+    is a failure, not a skip.
+    """
+    import shutil
+
+    from wsztune.nodejs import install
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to install the ws package")
+    return install.ensure_ws(Path.home() / ".cache" / "wsztune-test")

@@ -4,7 +4,11 @@ Per stream (one connection, one direction) one raw-deflate compressor
 ``compressobj(level, DEFLATED, -window_bits, mem_level, strategy)``; per message
 ``compress(payload) + flush(Z_SYNC_FLUSH)`` with the trailing ``00 00 ff ff`` removed. Without
 context takeover a fresh compressor per message. The receiver appends the four bytes back and
-inflates with ``decompressobj(-window_bits)``.
+inflates with ``decompressobj(-window_bits)``. A message shorter than the setting's threshold
+(ws's option; 0 by default) is sent as is and never reaches the compressor: every function here
+leaves it out of what it compresses, inflates or checks (:func:`sent_payloads`), and
+:func:`compress_stream` returns it as a :class:`Raw` frame.
+Node's zlib, as ws calls it, lives in :mod:`wsztune.nodejs` (it runs in a node process).
 
 This module does no timing and no measuring: it only encodes and decodes.
 """
@@ -16,7 +20,7 @@ import itertools
 import operator
 from array import array
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -53,8 +57,13 @@ class Setting:
     strategy: str = "default"
     context_takeover: bool = True
     client_window_bits: int | None = field(default=None)
+    # Messages shorter than this many bytes go out uncompressed and never reach the compressor,
+    # as with ws's ``threshold`` option. 0 compresses every message (websockets has no threshold).
+    threshold: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.threshold, int) or self.threshold < 0:
+            raise SettingError(f"threshold must be a number of bytes >= 0, not {self.threshold!r}")
         _check_window_bits("window bits", self.window_bits)
         if self.client_window_bits is not None:
             _check_window_bits("client window bits", self.client_window_bits)
@@ -162,6 +171,55 @@ def new_decompressor(bits: int, backend: Backend) -> Any:
     return backend.module.decompressobj(-bits)
 
 
+class Raw(bytes):
+    """A message sent uncompressed because it is under the threshold: its frame is the payload.
+
+    A ``bytes`` like any frame (its length is its size on the wire), marked so that the receiving
+    side does not inflate it, as a receiver does not inflate a frame without RSV1.
+    """
+
+    __slots__ = ()
+
+
+def sent_payloads(
+    payloads: Iterable[bytes | memoryview], threshold: int
+) -> Iterable[bytes | memoryview]:
+    """The payloads that reach the compressor: those at least ``threshold`` bytes long (all of
+    them when the threshold is 0), in order, as ws's Sender decides per message."""
+    if not threshold:
+        return payloads
+    return (payload for payload in payloads if len(payload) >= threshold)
+
+
+def frame_sizes(
+    payload_sizes: Iterable[int], compressed_sizes: Iterable[int], threshold: int
+) -> Iterator[int]:
+    """Each message's frame payload size: its own size when under ``threshold`` (sent as is),
+    else the next of ``compressed_sizes`` (the frames of :func:`sent_payloads`, in order)."""
+    if not threshold:
+        yield from compressed_sizes
+        return
+    compressed = iter(compressed_sizes)
+    for size in payload_sizes:
+        yield size if size < threshold else next(compressed)
+
+
+def _split_threshold(
+    payloads: Iterable[bytes], threshold: int
+) -> tuple[list[bytes | None], list[bytes]]:
+    """Per message: None if it goes to the compressor, else its :class:`Raw` frame; and the list
+    of payloads that reach the compressor, in order."""
+    marks: list[bytes | None] = []
+    compressed: list[bytes] = []
+    for payload in payloads:
+        if len(payload) < threshold:
+            marks.append(Raw(payload))
+        else:
+            marks.append(None)
+            compressed.append(payload)
+    return marks, compressed
+
+
 # One stream's messages, three ways: compress keeping the frames (sizes, and what the other passes
 # inflate), compress discarding them, inflate discarding the messages (both timed, so nothing but
 # the codec calls and the framing), and inflate checking each message against the original as
@@ -254,18 +312,27 @@ def compress_stream(
 ) -> list[bytes]:
     """Compress one stream's messages as permessage-deflate does; return each frame payload.
 
-    ``bits`` is the sending side's window (``setting.bits_for(direction)``).
+    ``bits`` is the sending side's window (``setting.bits_for(direction)``). A message under
+    ``setting.threshold`` comes back as a :class:`Raw` frame: itself, never compressed.
     """
+    if setting.threshold:
+        marks, sent = _split_threshold(payloads, setting.threshold)
+        frames = iter(compress_stream(sent, replace(setting, threshold=0), bits, backend))
+        return [next(frames) if mark is None else mark for mark in marks]
     return [output[:-4] for output in _deflate_outputs(payloads, setting, bits, backend)]
 
 
 def compress_frames(
     payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
 ) -> Frames:
-    """:func:`compress_stream`, keeping the frames packed in one buffer (:class:`Frames`)."""
+    """:func:`compress_stream`, keeping the frames packed in one buffer (:class:`Frames`).
+
+    Only the messages that reach the compressor have a frame (:func:`sent_payloads`).
+    """
     frames = Frames()
     add = frames.add
-    for output in _deflate_outputs(payloads, setting, bits, backend):
+    sent = sent_payloads(payloads, setting.threshold)
+    for output in _deflate_outputs(sent, setting, bits, backend):
         add(output)
     return frames
 
@@ -274,6 +341,8 @@ def compress_pass(
     payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
 ) -> None:
     """:func:`compress_stream`, discarding the frames as a server does once they are sent."""
+    # The threshold decision is the sender's work too: timed with it.
+    payloads = sent_payloads(payloads, setting.threshold)
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
@@ -290,10 +359,15 @@ def compress_pass(
 
 
 def _inflatable(frames: Iterable[bytes] | Frames) -> Iterable[bytes | memoryview]:
-    """Frame payloads with ``00 00 ff ff`` appended, as a receiver inflates them."""
+    """Frame payloads with ``00 00 ff ff`` appended, as a receiver inflates them.
+
+    :class:`Raw` frames (under the threshold) are left out, as a receiver does not inflate a
+    frame without RSV1; :class:`Frames` never holds one.
+    """
     if isinstance(frames, Frames):
         return frames.inflatable()
-    return map(operator.add, frames, itertools.repeat(EMPTY_BLOCK_TAIL))
+    compressed = (frame for frame in frames if type(frame) is not Raw)
+    return map(operator.add, compressed, itertools.repeat(EMPTY_BLOCK_TAIL))
 
 
 def decompress_pass(
@@ -323,8 +397,10 @@ def round_trip_sizes(
 
     What ``--no-timing`` needs and nothing more: the exact sizes and the round-trip check, with
     one frame alive at a time (no frames kept: there is no decompress pass to time). The sizes
-    are an ``array`` of frame payload sizes (``00 00 ff ff`` removed), one per message.
+    are an ``array`` of frame payload sizes (``00 00 ff ff`` removed), one per message that
+    reaches the compressor (:func:`sent_payloads`).
     """
+    payloads = sent_payloads(payloads, setting.threshold)
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
@@ -361,8 +437,14 @@ def check_stream(
     """Inflate ``frames`` and compare each message with ``expected`` as soon as it comes out.
 
     Raises :class:`RoundTripError` naming the first message that did not survive; holds one
-    decoded message at a time, never a copy of the stream.
+    decoded message at a time, never a copy of the stream. Messages under the threshold are
+    not compared: they were sent as they are (a :class:`Raw` frame, or no frame in
+    :class:`Frames`).
     """
+    if setting.threshold:
+        expected = sent_payloads(expected, setting.threshold)
+        if not isinstance(frames, Frames):
+            frames = [frame for frame in frames if type(frame) is not Raw]
     if isinstance(expected, Sized) and len(expected) != len(frames):
         raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
     decompressobj = backend.module.decompressobj

@@ -58,3 +58,7 @@ class RoundTripError(Exception):
 
     Deliberately not a WsztuneError: it must surface loudly, with a traceback, to be reported.
     """
+
+
+class NodeUnavailable(BackendUnavailable):
+    """``node`` or ``npm`` is missing, or installing an npm package failed (exit code 2)."""

@@ -29,6 +29,7 @@ through a callback.
 
 from __future__ import annotations
 
+import collections
 import gc
 import itertools
 import math
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsztune.codec import (
+    STRATEGIES,
     Backend,
     Frames,
     Setting,
@@ -54,8 +56,10 @@ from wsztune.codec import (
     compress_pass,
     compress_stream,
     decompress_pass,
+    frame_sizes,
     get_backend,
     round_trip_sizes,
+    sent_payloads,
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.environment import describe_environment
@@ -72,6 +76,7 @@ from wsztune.stats import messages_per_second
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
+THRESHOLD_RULES = ("always", "ws")
 # A timing sample whose interquartile range exceeds this fraction of its median is flagged.
 UNSTABLE_IQR_RATIO = 0.10
 # The clock of timing samples: CPU seconds of this thread. Compression is pure computation, so CPU
@@ -93,17 +98,32 @@ class Grid:
     strategies: tuple[str, ...] = ("default",)
     context_takeover: tuple[bool, ...] = (True,)
     client_window_bits: int | None = None
+    thresholds: tuple[int, ...] = (0,)
+    # When a threshold applies: "always" (a message under it is never compressed), or "ws": only
+    # without context takeover, as ws's Sender decides (lib/sender.js: with takeover on, ws
+    # compresses every message whatever its threshold option says).
+    threshold_rule: str = "always"
+
+    def __post_init__(self) -> None:
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise SettingError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}")
 
     def settings(self) -> list[Setting]:
         """Every cell's setting, validated, in a stable order."""
-        return [
-            Setting(wb, ml, level, strategy, takeover, self.client_window_bits)
-            for takeover in self.context_takeover
-            for strategy in self.strategies
-            for level in self.levels
-            for wb in self.window_bits
-            for ml in self.mem_levels
-        ]
+        out = []
+        for takeover in self.context_takeover:
+            thresholds = self.thresholds
+            if takeover and self.threshold_rule == "ws":
+                thresholds = (0,)  # ws ignores its threshold with context takeover
+            out += [
+                Setting(wb, ml, level, strategy, takeover, self.client_window_bits, threshold)
+                for threshold in thresholds
+                for strategy in self.strategies
+                for level in self.levels
+                for wb in self.window_bits
+                for ml in self.mem_levels
+            ]
+        return out
 
     def describe(self) -> dict[str, object]:
         """Plain metadata for a results file."""
@@ -114,10 +134,25 @@ class Grid:
             "strategies": list(self.strategies),
             "context_takeover": list(self.context_takeover),
             "client_window_bits": self.client_window_bits,
+            "thresholds": list(self.thresholds),
+            "threshold_rule": self.threshold_rule,
         }
 
 
 _RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
+
+
+def parse_thresholds(text: str) -> tuple[int, ...]:
+    """Parse ``--threshold 0,1024`` (bytes, comma-separated) into sorted unique integers."""
+    values: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise SettingError(
+                f"--threshold takes byte counts such as 0 or 0,1024, not {text!r}"
+            )
+        values.add(int(part))
+    return tuple(sorted(values))
 
 
 def parse_int_range(text: str, what: str, allowed: range) -> tuple[int, ...]:
@@ -289,31 +324,42 @@ def observe_connection(
     accepted for compatibility and unused: these few frames cost nothing to make.
     """
     summary = summary or CorpusSummary.of(streams)
-    takeover = setting.context_takeover
     sender = streams[summary.compressor_stream]
-    first = _observed_messages(sender, takeover, until_output=False)
+    first = _observed_messages(sender, setting, until_output=False)
     compressor = observe_compressor(setting, setting.server_bits, first, backend)
     source = streams[summary.decompressor_stream]
-    first = _observed_messages(source, takeover, until_output=True)
+    first = _observed_messages(source, setting, until_output=True)
     frames = compress_stream(first, setting, setting.client_bits, backend)
     decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
     return ConnectionMemory(compressor, decompressor)
 
 
-def _observed_messages(stream: Stream, takeover: bool, until_output: bool) -> list[bytes]:
+def _observed_messages(stream: Stream, setting: Setting, until_output: bool) -> list[bytes]:
     """The payloads whose processing leaves a codec object holding all it will ever hold.
 
+    Only messages that reach the compressor count (a message under the threshold never does).
     Without context takeover each message has its own codec object and the last one is
     observed, as a server is left with it. With context takeover: the first message, or (for a
     decompressor, whose window comes with its first output) every message up to the first that
     is not empty.
     """
-    if not takeover:
-        return [bytes(stream.payloads[-1])] if len(stream) else []
-    count = 1
-    if until_output:
-        count = next((n for n, size in enumerate(stream.sizes(), 1) if size), len(stream))
-    return [bytes(payload) for payload in itertools.islice(stream.buffers(), count)]
+    threshold = setting.threshold
+    if not setting.context_takeover:
+        if not threshold:
+            return [bytes(stream.payloads[-1])] if len(stream) else []
+        last = collections.deque(sent_payloads(stream.buffers(), threshold), maxlen=1)
+        return [bytes(payload) for payload in last]
+    if not threshold:
+        count = 1
+        if until_output:
+            count = next((n for n, size in enumerate(stream.sizes(), 1) if size), len(stream))
+        return [bytes(payload) for payload in itertools.islice(stream.buffers(), count)]
+    observed: list[bytes] = []
+    for payload in sent_payloads(stream.buffers(), threshold):
+        observed.append(bytes(payload))
+        if len(payload) or not until_output:
+            break
+    return observed
 
 
 def _what(setting: Setting, stream: Stream) -> str:
@@ -395,25 +441,33 @@ def measure_cell(
         timing = _time_cell(
             compressed, work, setting, backend, plan, compress_once, decompress_once
         )
-        sizes = [array("q", frames.sizes()) for frames in compressed]
+        sent = [array("q", frames.sizes()) for frames in compressed]
         del compressed
     else:
         # Sizes only: each message compressed and inflated back at once, no frame kept.
-        sizes = [
+        sent = [
             round_trip_sizes(stream.buffers(), setting, bits, backend, _what(setting, stream))
             for stream, bits in work
         ]
         # Not measured is None, never zero, which would read as infinitely fast.
         timing = dict.fromkeys(TIME_FIELD_NAMES)
 
+    # Every message's frame size: a message under the threshold is its own frame.
+    sizes = [
+        sent_sizes
+        if not setting.threshold
+        else array("q", frame_sizes(stream.sizes(), sent_sizes, setting.threshold))
+        for stream, sent_sizes in zip(streams, sent, strict=True)
+    ]
+
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, backend, summary)
 
     compressed_bytes = {SERVER: 0, CLIENT: 0}
     wire_compressed = 0
-    for stream, frame_sizes in zip(streams, sizes, strict=True):
-        compressed_bytes[stream.direction] += sum(frame_sizes)
-        wire_compressed += _wire_bytes(frame_sizes, stream.direction == CLIENT)
+    for stream, stream_sizes in zip(streams, sizes, strict=True):
+        compressed_bytes[stream.direction] += sum(stream_sizes)
+        wire_compressed += _wire_bytes(stream_sizes, stream.direction == CLIENT)
     raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
@@ -444,6 +498,145 @@ def measure_cell(
         "decompress_memory_peak": memory.decompressor.peak,
         "connection_memory_theoretical": compress_theory + decompress_theory,
         "connection_memory": memory.held,
+        "threshold": setting.threshold,
+        "compressed_messages": sum(map(len, sent)),
+    }
+
+
+# Node's zlib (ws, Socket.IO) ----------------------------------------------------------------------
+
+NODE = "node"
+
+
+def node_backend() -> Backend:
+    """The node codec as a :class:`Backend` for metadata: its zlib runs in node, not here."""
+    from wsztune.nodejs import node_versions
+
+    # module is None: nothing in this process compresses with node's zlib; the sweep hands
+    # node cells to wsztune.nodejs.backend instead of the zlib loops.
+    return Backend(NODE, None, node_versions()["zlib"])  # type: ignore[arg-type]
+
+
+def _node_cells(
+    streams: Sequence[Stream],
+    order: Sequence[Setting],
+    plan: TimingPlan,
+    jobs: int,
+    finished: Callable[[dict[str, object]], None],
+) -> list[dict[str, object]]:
+    """Measure every setting with Node's zlib as ws calls it (sizes, round trip, timing), then
+    the memory of a connection in fresh node processes; report cells as they complete."""
+    from wsztune.nodejs import backend as node
+
+    summary = CorpusSummary.of(streams)
+    directions = [stream.direction for stream in streams]
+    jobs_for = [
+        node.NodeJob(
+            id=index,
+            server_bits=setting.server_bits,
+            client_bits=setting.client_bits,
+            mem_level=setting.mem_level,
+            level=setting.level,
+            strategy=STRATEGIES[setting.strategy],
+            context_takeover=setting.context_takeover,
+            threshold=setting.threshold,
+        )
+        for index, setting in enumerate(order)
+    ]
+    timing = (
+        {
+            "repeat": plan.repeat,
+            "warmup": plan.warmup,
+            "min_sample_seconds": plan.min_sample_seconds,
+        }
+        if plan.measure_time
+        else None  # sizes (round trip checked) only
+    )
+    cells: list[dict[str, object]] = []
+    with node.corpus_file([stream.payloads for stream in streams]) as path:
+        # Memory first, in its own processes, never while timing.
+        memory = node.measure_memory(
+            path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
+        )
+
+        def done(result: node.NodeCell) -> None:
+            job = jobs_for[result.id]
+            cell = node_cell(
+                streams, order[result.id], result, memory[node.memory_key(job)], plan, summary
+            )
+            cells.append(cell)
+            finished(cell)
+
+        node.run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
+    return cells
+
+
+def node_cell(
+    streams: Sequence[Stream],
+    setting: Setting,
+    result: Any,
+    memory: Any,
+    plan: TimingPlan,
+    summary: CorpusSummary,
+) -> dict[str, object]:
+    """A results cell from what node measured (``NodeCell``, ``NodeMemory``): the same fields,
+    in the same order, as :func:`measure_cell` gives."""
+    compressed_bytes = {SERVER: 0, CLIENT: 0}
+    wire_compressed = 0
+    for stream, sizes in zip(streams, result.sizes, strict=True):
+        compressed_bytes[stream.direction] += sum(sizes)
+        wire_compressed += _wire_bytes(sizes, stream.direction == CLIENT)
+    raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
+    total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
+    if plan.measure_time:
+        compress_timing = _summary(result.compress_samples, "compress")
+        decompress_timing = _summary(result.decompress_samples, "decompress")
+        unstable = any(
+            timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
+            for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+        )
+        timing: dict[str, object] = {
+            **compress_timing,
+            **decompress_timing,
+            "timing_repeat": plan.repeat,
+            "timing_loops_compress": result.loops_compress,
+            "timing_loops_decompress": result.loops_decompress,
+            "timing_unstable": unstable,
+        }
+    else:
+        # Not measured is None, never zero, which would read as infinitely fast.
+        timing = dict.fromkeys(TIME_FIELD_NAMES)
+    compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
+    decompress_theory = decompressor_theory(setting.client_bits)
+    return {
+        "window_bits": setting.window_bits,
+        "client_window_bits": setting.nominal_client_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+        "messages": summary.messages,
+        "raw_bytes": raw_bytes,
+        "compressed_bytes": total_compressed,
+        "savings": 1 - total_compressed / raw_bytes if raw_bytes else 0.0,
+        "server_raw_bytes": summary.server_raw_bytes,
+        "server_compressed_bytes": compressed_bytes[SERVER],
+        "client_raw_bytes": summary.client_raw_bytes,
+        "client_compressed_bytes": compressed_bytes[CLIENT],
+        "wire_raw_bytes": summary.wire_raw_bytes,
+        "wire_compressed_bytes": wire_compressed,
+        **timing,
+        "compress_memory_theoretical": compress_theory,
+        # RSS never shrinks back within the probe: what it holds after the work covers the peak.
+        "compress_memory_observed": memory.compressor,
+        "compress_memory_peak": memory.compressor,
+        "decompress_memory_theoretical": decompress_theory,
+        "decompress_memory_observed": memory.decompressor,
+        "decompress_memory_peak": memory.decompressor,
+        "connection_memory_theoretical": compress_theory + decompress_theory,
+        "connection_memory": memory.connection,
+        "threshold": setting.threshold,
+        "compressed_messages": sum(result.compressed_messages),
     }
 
 
@@ -502,6 +695,7 @@ def sort_key(cell: dict[str, object]) -> tuple:
         not cell["context_takeover"],
         cell["strategy"],
         cell["level"],
+        cell.get("threshold", 0),
         cell["window_bits"],
         cell["mem_level"],
     )
@@ -534,6 +728,12 @@ def run_sweep(
         if on_cell is not None:
             on_cell(cell, len(cells), total)
 
+    if backend_name == NODE:
+        try:
+            cells = _node_cells(streams, order, plan, jobs, finished)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(sorted(cells, key=sort_key), total) from None
+        return sorted(cells, key=sort_key)
     backend = get_backend(backend_name)
     jobs = min(jobs, total) or 1
     summary = CorpusSummary.of(streams)
@@ -598,14 +798,17 @@ def sweep(
     jobs: int = 1,
     seed: int = 0,
     on_cell: CellCallback | None = None,
+    server: str | None = None,
 ) -> Run:
     """Sweep ``grid`` over ``corpus`` and return the Run, metadata included (not yet saved).
+
+    ``server`` names the stack tuned (``wsztune run --server``), recorded in the metadata.
 
     On Ctrl-C this raises :class:`SweepInterrupted` whose ``run`` holds the finished cells,
     marked partial, for the caller to keep or drop.
     """
     plan = plan or TimingPlan()
-    backend = get_backend(backend_name)
+    backend = node_backend() if backend_name == NODE else get_backend(backend_name)
     settings = grid.settings()
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
@@ -646,6 +849,14 @@ def sweep(
     rate = messages_per_second(corpus)
     if rate is not None:  # optional: only corpora whose records carry "t" have a rate
         meta["corpus"]["messages_per_second"] = rate
+    if server is not None:
+        meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
+    if backend_name == NODE:
+        from wsztune.nodejs import backend as node
+
+        meta["node"] = node.describe()
+        meta["timing"]["clock"] = node.CLOCK_NAME
+        meta["memory_method"] = node.MEMORY_METHOD.format(n=node.MEMORY_CONNECTIONS)
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()

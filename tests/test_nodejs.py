@@ -1,0 +1,57 @@
+"""wsztune.nodejs: finding node, its versions, installing ws into a cache."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from wsztune import nodejs
+from wsztune.errors import EXIT_USAGE, NodeUnavailable
+from wsztune.nodejs import install
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+needs_npm = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="node/npm not installed"
+)
+
+
+def test_missing_node_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(nodejs.NODE_ENV, raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(NodeUnavailable) as caught:
+        nodejs.find_node()
+    assert caught.value.exit_code == EXIT_USAGE
+    assert "node is not installed" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_npm_fails_the_install_cleanly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    node = shutil.which("node") or "/bin/true"
+    monkeypatch.setenv(nodejs.NODE_ENV, node)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(NodeUnavailable, match="npm is not installed"):
+        install.ensure_ws(tmp_path / "cache")
+    assert not install.ws_package_dir(tmp_path / "cache").exists()
+
+
+@needs_node
+def test_node_versions_name_node_and_its_zlib() -> None:
+    versions = nodejs.node_versions()
+    assert versions["node"].split(".")[0].isdigit()
+    assert versions["zlib"]
+
+
+@needs_npm
+def test_ensure_ws_installs_once_and_concurrently(ws_dir: Path) -> None:
+    # ws_dir (conftest) already installed it into the shared test cache; concurrent calls on the
+    # same cache all get the same complete package back.
+    cache = ws_dir.parents[2]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: install.ensure_ws(cache), range(4)))
+    assert set(found) == {ws_dir}
+    assert (ws_dir / "lib" / "permessage-deflate.js").is_file()

@@ -1,0 +1,301 @@
+"""Run cells through Node's zlib (``codec.js``) and read back sizes, digests and timings.
+
+The corpus goes to node once per sweep, as one temporary file of length-prefixed payloads (no JSON
+per message); the cells go as one small JSON job per node process. ``jobs`` node processes share
+the cells. Node answers one JSON line per cell: per stream the compressed bytes and every message's
+frame payload size (a message under the threshold counts its raw size), the sha256 of all frames,
+and, when timing is asked for, CPU-time samples of the calls as ws makes them.
+
+This module knows nothing of the sweep's cell format: it hands back :class:`NodeCell`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from wsztune.nodejs import find_node, helper
+
+CLOCK_NAME = (
+    "node process CPU time (process.cpuUsage: main thread and libuv pool), "
+    "async zlib stream calls as ws makes them"
+)
+
+
+@dataclass(frozen=True)
+class NodeJob:
+    """One cell for node: what ws would be configured with, bits already made effective."""
+
+    id: int
+    server_bits: int
+    client_bits: int
+    mem_level: int
+    level: int
+    strategy: int
+    context_takeover: bool
+    threshold: int
+
+
+@dataclass
+class NodeCell:
+    """What node measured for one cell."""
+
+    id: int
+    sizes: list[list[int]]  # per stream, per message: frame payload bytes
+    compressed_messages: list[int]  # per stream: messages that went through the compressor
+    sha256: str
+    compress_samples: list[float] = field(default_factory=list)
+    decompress_samples: list[float] = field(default_factory=list)
+    loops_compress: int = 0
+    loops_decompress: int = 0
+
+
+def write_corpus(streams: Sequence[Sequence[bytes]], path: Path) -> None:
+    """Write payloads as node reads them: per stream a u32 count, per message u32 length + bytes."""
+    pack = struct.Struct("<I").pack
+    with open(path, "wb") as out:
+        for payloads in streams:
+            out.write(pack(len(payloads)))
+            for payload in payloads:
+                out.write(pack(len(payload)))
+                out.write(payload)
+
+
+@contextmanager
+def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
+    """A temporary corpus file for node, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="wsztune-node-") as directory:
+        path = Path(directory) / "corpus.bin"
+        write_corpus(streams, path)
+        yield path
+
+
+def _decode(line: str) -> NodeCell:
+    data = json.loads(line)
+    sizes = []
+    for stream in data["streams"]:
+        values = array("I")
+        values.frombytes(base64.b64decode(stream["sizes"]))
+        if sys.byteorder != "little":  # pragma: no cover - node wrote little-endian
+            values.byteswap()
+        sizes.append(values.tolist())
+    return NodeCell(
+        id=data["id"],
+        sizes=sizes,
+        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
+        sha256=data["sha256"],
+        compress_samples=data.get("compress_samples", []),
+        decompress_samples=data.get("decompress_samples", []),
+        loops_compress=data.get("loops_compress", 0),
+        loops_decompress=data.get("loops_decompress", 0),
+    )
+
+
+def run_cells(
+    corpus: Path,
+    directions: Sequence[str],
+    cells: Sequence[NodeJob],
+    *,
+    timing: dict[str, float] | None = None,
+    jobs: int = 1,
+    on_cell: Callable[[NodeCell], None] | None = None,
+) -> list[NodeCell]:
+    """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
+
+    ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
+    A node that fails is a bug or a broken node install: its message is raised.
+    """
+    node = find_node()
+    jobs = max(1, min(jobs, len(cells)))
+    shares = [list(cells[index::jobs]) for index in range(jobs)]
+    with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
+        processes = []
+        try:
+            for index, share in enumerate(shares):
+                job_path = Path(directory) / f"job-{index}.json"
+                job = {
+                    "corpus": str(corpus),
+                    "directions": list(directions),
+                    "cells": [vars(cell) for cell in share],
+                    "timing": timing,
+                }
+                job_path.write_text(json.dumps(job), encoding="utf-8")
+                processes.append(
+                    subprocess.Popen(
+                        [node, str(helper("codec.js")), str(job_path)],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            found: dict[int, NodeCell] = {}
+            lines: queue.Queue[str | None] = queue.Queue()
+
+            def pump(stream: IO[str]) -> None:
+                # One reader per process: a process never waits on a full pipe for another's.
+                for line in stream:
+                    lines.put(line)
+                lines.put(None)
+
+            readers = [
+                threading.Thread(target=pump, args=(process.stdout,), daemon=True)
+                for process in processes
+            ]
+            for reader in readers:
+                reader.start()
+            running = len(readers)
+            while running:
+                line = lines.get()
+                if line is None:
+                    running -= 1
+                    continue
+                cell = _decode(line)
+                found[cell.id] = cell
+                if on_cell is not None:
+                    on_cell(cell)
+            for process in processes:
+                _, stderr = process.communicate()
+                if process.returncode != 0:
+                    raise RuntimeError(f"node codec failed: {stderr.strip()}")
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    missing = [cell.id for cell in cells if cell.id not in found]
+    if missing:
+        raise RuntimeError(f"node codec returned no result for cells {missing}")
+    return [found[cell.id] for cell in cells]
+
+
+def describe() -> dict[str, object]:
+    """What a results file records of the node codec: versions, framing, threshold rule."""
+    from wsztune.nodejs import node_versions
+
+    versions = node_versions()
+    return {
+        "node_version": versions.get("node"),
+        "zlib_version": versions.get("zlib"),
+        "v8_version": versions.get("v8"),
+        "uv_version": versions.get("uv"),
+        "framing": "ws 8 PerMessageDeflate: write, flush(Z_SYNC_FLUSH), drop 4 bytes; "
+        "reset() per message without context takeover",
+    }
+
+
+MEMORY_CONNECTIONS = 200  # fewer reads noisier: at 60, +-20 KiB between runs of one setting
+MEMORY_METHOD = (
+    "RSS of a fresh node process per setting, after gc, over {n} connections made as ws makes "
+    "them (after a warm-up): compressors sending the largest server stream's first messages "
+    "until twice the window went through (at most 32), then decompressors inflating the "
+    "other stream's; "
+    "(RSS after - RSS before) / {n}. Includes each zlib stream's JS object and 16 KiB output "
+    "buffer."
+)
+
+
+@dataclass(frozen=True)
+class NodeMemory:
+    """Resident bytes one connection's compressor and decompressor add to a node process."""
+
+    compressor: int
+    decompressor: int
+
+    @property
+    def connection(self) -> int:
+        """Compressor + decompressor: the cell's ``connection_memory``."""
+        return self.compressor + self.decompressor
+
+
+def memory_key(cell: NodeJob) -> tuple:
+    """Cells that cost the same memory share one probe (the threshold changes what is sent)."""
+    return (
+        cell.server_bits,
+        cell.client_bits,
+        cell.mem_level,
+        cell.level,
+        cell.strategy,
+        cell.context_takeover,
+        cell.threshold,
+    )
+
+
+def measure_memory(
+    corpus: Path,
+    compressor_stream: int,
+    decompressor_stream: int,
+    cells: Sequence[NodeJob],
+    *,
+    connections: int = MEMORY_CONNECTIONS,
+    jobs: int = 1,
+) -> dict[tuple, NodeMemory]:
+    """One fresh node process per distinct :func:`memory_key`; ``jobs`` of them at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    node = find_node()
+    distinct: dict[tuple, NodeJob] = {}
+    for cell in cells:
+        distinct.setdefault(memory_key(cell), cell)
+
+    running: set[subprocess.Popen[str]] = set()
+    stopping = threading.Event()
+
+    def probe(item: tuple[tuple, NodeJob]) -> tuple[tuple, NodeMemory]:
+        key, cell = item
+        if stopping.is_set():
+            raise RuntimeError("stopped")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
+            json.dump(
+                {
+                    "corpus": str(corpus),
+                    "compressor_stream": compressor_stream,
+                    "decompressor_stream": decompressor_stream,
+                    "cell": vars(cell),
+                    "connections": connections,
+                },
+                job_file,
+            )
+        try:
+            process = subprocess.Popen(
+                [node, "--expose-gc", str(helper("memory.js")), job_file.name],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            running.add(process)
+            try:
+                stdout, stderr = process.communicate(timeout=600)
+            finally:
+                running.discard(process)
+        finally:
+            os.unlink(job_file.name)
+        if process.returncode != 0:
+            raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
+        data = json.loads(stdout)
+        return key, NodeMemory(data["compressor"], data["decompressor"])
+
+    pool = ThreadPoolExecutor(max(1, jobs))
+    try:
+        found = dict(pool.map(probe, distinct.items()))
+    except BaseException:
+        # Interrupted or failed: no new probe starts, the running ones are killed now.
+        stopping.set()
+        for process in list(running):
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return found
