@@ -122,6 +122,19 @@ def test_tokens_shared_prefixes_and_zeros_survive() -> None:
     assert len("https://ex.test/u/") == 18 and url[:18] in link and "https" not in url
 
 
+def test_tokens_pieces_of_words_repeat_after_two_letters() -> None:
+    # English repeats pieces of words ("ation"): after its first two letters a piece maps the
+    # same in every word, case folded, so deflate still finds it; the words themselves do not.
+    words = ["information", "configuration", "Nation", "unrelated"]
+    text = json.dumps({"text": " ".join(words)})
+    out, _ = scrub.scrub_messages(_messages([text]), "tokens", KEY)
+    scrubbed = json.loads(out[0].payload)["text"].split()
+    assert [len(w) for w in scrubbed] == [len(w) for w in words]
+    assert scrubbed[0][-3:] == scrubbed[1][-3:] == scrubbed[2][-3:]
+    assert scrubbed[0][-5:] != scrubbed[1][-5:]  # the first two letters of the piece differ
+    assert not set(words) & set(scrubbed)
+
+
 def test_permute_is_a_consistent_permutation_keys_included() -> None:
     messages = _messages(TRICKY)
     out, _ = scrub.scrub_messages(messages, "permute", KEY)
