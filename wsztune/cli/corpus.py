@@ -95,6 +95,11 @@ def corpus_scrub(
             f"{report.distinct_tokens:,} distinct tokens replaced or kept; "
             f"{report.remapped_values:,} values mapped again so that no input value reappears"
         )
+    else:
+        click.echo(
+            f"permutation {report.permutation + 1} of the key's {scrub.PERMUTE_CANDIDATES}: the "
+            "one that moved compressed sizes least (measured at memLevel 1-3)"
+        )
     if check:
         comparison = scrub.compare_sizes(original, scrubbed)
         worst = comparison.worst(mode)
