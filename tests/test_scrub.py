@@ -146,6 +146,32 @@ def test_permute_is_a_consistent_permutation_keys_included() -> None:
     assert json.loads(out[0].payload)[keys[1]] == json.loads(out[1].payload)[keys[1]]
 
 
+def test_permute_keeps_the_candidate_that_moves_sizes_least() -> None:
+    # The key gives several candidate permutations; the scrub measures each on the probe cells
+    # and keeps the best, so the choice is part of the key's output: same key, same choice.
+    messages = _messages(TRICKY * 20)
+    out, report = scrub.scrub_messages(messages, "permute", KEY)
+    assert 0 <= report.permutation < scrub.PERMUTE_CANDIDATES
+    again, second = scrub.scrub_messages(messages, "permute", KEY)
+    assert second.permutation == report.permutation
+    assert [m.payload for m in again] == [m.payload for m in out]
+    maps = {scrub.CharMap(KEY, variant).text("abcxyzABC123") for variant in range(4)}
+    assert len(maps) == 4  # the candidates are different permutations
+    texts = [m for m in messages if m.is_text]
+    before = scrub._cell_sizes(texts, scrub.PROBE_CELLS)
+
+    def worst(variant: int) -> float:
+        mapper = scrub.CharMap(KEY, variant)
+        substitution = scrub._byte_substitution(KEY, variant)
+        permuted = [
+            scrub._scrub_message(m, True, mapper, substitution, None, keys=True) for m in texts
+        ]
+        after = scrub._cell_sizes(permuted, scrub.PROBE_CELLS)
+        return max(abs(after[c] / before[c] - 1) for c in scrub.PROBE_CELLS)
+
+    assert worst(report.permutation) == min(map(worst, range(scrub.PERMUTE_CANDIDATES)))
+
+
 def test_binary_frames_keep_length_and_repetition() -> None:
     frame = b"\x09\x00\x00\x00\x01" + b"PLAYERNAME" + bytes(range(20)) * 3
     messages = [Message(frame, False, "c1", "client"), Message(frame, False, "c2", "client")]
