@@ -1,0 +1,531 @@
+"""``wsztune live --server ws``: check the node-codec model against a real Node ``ws`` server.
+
+A Node process runs a ``ws`` WebSocketServer with permessage-deflate at the setting
+(serverMaxWindowBits, clientMaxWindowBits, zlibDeflateOptions memLevel/level/strategy,
+threshold, no-context-takeover flags) on an ephemeral 127.0.0.1 port. A second Node process
+runs ``ws`` clients with the same options, so both directions are Node's zlib and ws's framing.
+Live connection ``i`` replays the corpus connection :func:`wsztune.live.build_plan` assigns it,
+as ``live --server websockets`` does: server-direction messages are sent by the server,
+client-direction ones by the client. wsztune drives both processes over JSON lines
+(``wsztune/nodejs/live_ws.js``).
+
+* bytes: both processes count the payload bytes of data frames on their own socket, with a frame
+  parser of their own (not ws's code): what the server wrote and read must equal what the client
+  read and wrote, and both must equal the node-codec model, byte for byte. The model is a sweep of
+  one cell with the ``node`` codec over exactly the messages replayed, one corpus connection per
+  live connection.
+* memory: RSS of the server process after each connection's exchange (garbage collected first,
+  ``--expose-gc``), every connection held open. The growth per connection from the second
+  connection to the last (the first pays one-off costs) with compression, minus the same without
+  compression in a fresh server process, is what compression costs a connection. It is compared
+  with the model's ``connection_memory`` within ``--tolerance``.
+
+ws allocates its compressor on the first message it compresses and its decompressor on the first
+it inflates; the model counts both for every connection. So a script in which one side sends
+nothing gets one :data:`wsztune.live.PROBE`-like message from that side at its end (padded to
+the threshold, so that ws compresses it), counted in the bytes of both the model and the live run.
+
+Everything stops by itself: every step has a timeout, both Node processes are killed in
+``finally`` (and stop on their own when their stdin closes or after a deadline), and nothing
+listens or connects beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsztune.codec import Setting
+from wsztune.corpus import CLIENT, SERVER, Corpus, Message
+from wsztune.errors import SettingError
+from wsztune.live import PROBE, LiveError, Plan, Script, build_plan
+from wsztune.nodejs import find_node, helper
+
+WS_THRESHOLD_DEFAULT = 1024  # ws's own default: messages shorter than this go uncompressed
+SCRIPT_NAME = "live_ws.js"
+
+
+# The replay plan, ws flavour ------------------------------------------------------------------
+
+
+def probe_payload(threshold: int) -> bytes:
+    """The probe a silent side sends: long enough that ws compresses it whatever the threshold."""
+    probe = PROBE[2]
+    if len(probe) >= threshold:
+        return probe
+    return probe[:-2] + b" " * (threshold - len(probe)) + probe[-2:]  # still valid JSON
+
+
+def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
+    """:func:`wsztune.live.build_plan`, with a probe for either side that sends nothing.
+
+    ws allocates a compressor or decompressor only when first used; a real server pays for both
+    once a connection has carried a message each way, and the model counts both.
+    """
+    plan = build_plan(corpus, connections)
+    probe = probe_payload(threshold)
+    scripts = []
+    for script in plan.scripts:
+        messages = list(script.messages)
+        if script.probed:  # build_plan appended PROBE: the ws-sized one instead
+            messages[-1] = (CLIENT, True, probe)
+        probed = script.probed
+        if not any(direction == SERVER for direction, _, _ in messages):
+            messages.append((SERVER, True, probe))
+            probed = True
+        scripts.append(Script(script.connection, tuple(messages), probed))
+    return Plan(tuple(scripts), plan.assignment)
+
+
+def replay_corpus(corpus: Corpus, plan: Plan) -> Corpus:
+    """Exactly what the live run sends, one corpus connection per live connection: the corpus the
+    model is swept over, so that its sums are the live sums."""
+    messages = [
+        Message(payload, is_text, f"live-{index}", direction)
+        for index in range(plan.connections)
+        for direction, is_text, payload in plan.script_for(index).messages
+    ]
+    return Corpus(corpus.path, corpus.format, corpus.sha256, messages, corpus.sampled)
+
+
+# Node and ws ------------------------------------------------------------------------------------
+
+
+def resolve_ws_dir(ws_dir: Path) -> Path:
+    """The ``ws`` package inside ``ws_dir``: the package itself, or a project or cache directory
+    with ``node_modules/ws``. A one-line error when there is none."""
+    for candidate in (ws_dir, ws_dir / "node_modules" / "ws"):
+        manifest = candidate / "package.json"
+        try:
+            name = json.loads(manifest.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if name == "ws":
+            return candidate.resolve()
+    raise SettingError(
+        f"--ws-dir {ws_dir}: no ws package there (no package.json of ws, nor "
+        "node_modules/ws/package.json); give the directory where `npm install ws` ran, or leave "
+        "--ws-dir out to let wsztune install ws into its cache"
+    )
+
+
+def script_path() -> Path:
+    """The Node script that runs the server and the clients (shipped in this package)."""
+    return helper(SCRIPT_NAME)
+
+
+# Running the two Node processes -----------------------------------------------------------------
+
+
+@dataclass
+class NodeSide:
+    """What one server run observed, per live connection."""
+
+    compression: bool
+    port: int = 0
+    info: dict[str, Any] = field(default_factory=dict)  # node, zlib and ws versions
+    rss: list[int] = field(default_factory=list)  # server RSS: at listen, after connection i
+    external: list[int] = field(default_factory=list)  # V8's external memory, same marks
+    server_sent: list[int] = field(default_factory=list)
+    server_received: list[int] = field(default_factory=list)
+    client_sent: list[int] = field(default_factory=list)
+    client_received: list[int] = field(default_factory=list)
+    compressed_frames: list[int] = field(default_factory=list)  # frames with RSV1, both ways
+    extensions: str = ""
+
+
+class _Process:
+    """One Node process spoken to in JSON lines, its stderr kept for the error message."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process, stderr: Path) -> None:
+        self.name = name
+        self.process = process
+        self.stderr = stderr
+
+    async def send(self, message: dict[str, Any], timeout: float) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        async with asyncio.timeout(timeout):
+            await self.process.stdin.drain()
+
+    async def read(self, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        async with asyncio.timeout(timeout):
+            line = await self.process.stdout.readline()
+        if not line:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await self.process.wait()
+            detail = self.stderr.read_text(errors="replace").strip().splitlines()
+            raise LiveError(
+                f"the ws {self.name} process ended early"
+                + (f": {detail[-1]}" if detail else f" (exit code {self.process.returncode})")
+            )
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise LiveError(
+                f"the ws {self.name} said something unexpected: {line[:80]!r}"
+            ) from None
+        if "error" in reply:
+            raise LiveError(f"ws {self.name}: {reply['error']}")
+        return reply
+
+    async def stop(self, timeout: float) -> None:
+        """Ask nicely, then kill: no node process outlives the check."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.process.wait()
+
+
+async def _start(
+    node: str, name: str, args: Sequence[str], config: dict[str, Any], workdir: Path
+) -> _Process:
+    stderr_path = workdir / f"{name}.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            node,
+            *args,
+            str(script_path()),
+            name,
+            json.dumps(config),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            # Node reads no options from the user's environment here (NODE_OPTIONS could add a
+            # preload or a heap flag that changes what RSS measures).
+            env={key: value for key, value in os.environ.items() if key != "NODE_OPTIONS"},
+            limit=1 << 20,
+        )
+    return _Process(name, process, stderr_path)
+
+
+def compression_options(setting: Setting, threshold: int) -> dict[str, Any]:
+    """ws's perMessageDeflate options for ``setting`` (the server's; the clients offer the same)."""
+    from wsztune.codec import STRATEGIES
+
+    return {
+        "serverMaxWindowBits": setting.server_bits,
+        "clientMaxWindowBits": setting.client_bits,
+        "memLevel": setting.mem_level,
+        "level": setting.level,
+        "strategy": STRATEGIES[setting.strategy],
+        "threshold": threshold,
+        "serverNoContextTakeover": not setting.context_takeover,
+        "clientNoContextTakeover": not setting.context_takeover,
+    }
+
+
+async def _serve_once(
+    node: str,
+    ws_package: Path,
+    plan: Plan,
+    compression: dict[str, Any] | None,
+    plan_path: Path,
+    workdir: Path,
+    timeout: float,
+) -> NodeSide:
+    """One fresh server process (compression per ``compression``, or off), measured."""
+    count = plan.connections
+    side = NodeSide(compression=compression is not None)
+    config: dict[str, Any] = {
+        "ws": str(ws_package),
+        "plan": str(plan_path),
+        "timeout": timeout,
+        "deadline": timeout * 3,  # silence from wsztune this long: the node process stops
+        "compression": compression,
+    }
+    tag = "on" if compression else "off"
+    server: _Process | None = None
+    client: _Process | None = None
+    try:
+        server = await _start(node, "server", ["--expose-gc"], config, workdir / tag)
+        hello = await server.read(timeout)
+        side.port = int(hello["port"])
+        side.info = {key: hello[key] for key in ("node", "zlib", "ws")}
+        side.rss.append(int(hello["rss"]))
+        side.external.append(int(hello["external"]))
+        client = await _start(node, "client", [], {**config, "port": side.port}, workdir / tag)
+        await client.read(timeout)  # ready
+        for index in range(count):
+            await client.send({"open": index}, timeout)
+            from_client, from_server = await asyncio.gather(
+                client.read(timeout), server.read(timeout)
+            )
+            if from_client.get("done") != index or from_server.get("done") != index:
+                raise LiveError(f"connection {index}: replies out of order")
+            side.rss.append(int(from_server["rss"]))
+            side.external.append(int(from_server["external"]))
+            side.server_sent.append(int(from_server["sent"]["bytes"]))
+            side.server_received.append(int(from_server["received"]["bytes"]))
+            side.client_sent.append(int(from_client["sent"]["bytes"]))
+            side.client_received.append(int(from_client["received"]["bytes"]))
+            side.compressed_frames.append(
+                int(from_server["sent"]["compressed"]) + int(from_server["received"]["compressed"])
+            )
+            side.extensions = str(from_server.get("extensions") or "")
+        await client.send({"close": True}, timeout)
+        await client.read(timeout)
+        await server.send({"close": True}, timeout)
+        await server.read(timeout)
+        return side
+    finally:
+        for process in (client, server):
+            if process is not None:
+                await process.stop(timeout)
+
+
+# The check ----------------------------------------------------------------------------------
+
+
+@dataclass
+class WsLiveResult:
+    """Model against a live ws server for one setting. ``to_json()`` for --json."""
+
+    server: str
+    window_bits: int
+    client_window_bits: int
+    mem_level: int
+    level: int
+    strategy: str
+    context_takeover: bool
+    threshold: int
+    connections: int
+    corpus: dict[str, Any]
+    replay: str
+    model_bytes: int
+    live_bytes: int
+    model_server_bytes: int
+    live_server_bytes: int
+    model_client_bytes: int
+    live_client_bytes: int
+    raw_bytes: int
+    compressed_frames: int
+    data_frames: int
+    model_connection_memory: float
+    model_compressor_memory: float
+    model_decompressor_memory: float
+    live_connection_memory: float  # RSS growth per connection, compression on minus off
+    live_rss_per_connection: float  # with compression
+    live_rss_baseline_per_connection: float  # without
+    live_external_per_connection: float  # V8's external memory, on minus off
+    memory_marks: dict[str, list[int]]
+    tolerance: float
+    memory_difference: float
+    bytes_equal: bool
+    memory_within_tolerance: bool
+    passed: bool
+    probed_connections: int
+    negotiated: str
+    per_connection: list[dict[str, Any]]
+    ports: list[int]
+    node_version: str
+    node_zlib_version: str
+    ws_version: str
+    ws_path: str
+    duration_seconds: float
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data: every field, JSON-ready."""
+        return asdict(self)
+
+
+def _slope(marks: Sequence[int]) -> float:
+    """Growth per connection from connection 1 to the last (marks[0] is the empty server,
+    marks[1] after connection 0, which pays one-off costs and is discarded)."""
+    return (marks[-1] - marks[1]) / (len(marks) - 2) if len(marks) > 2 else 0.0
+
+
+def run_live_ws(
+    corpus: Corpus,
+    setting: Setting,
+    model: Any,
+    *,
+    ws_package: Path,
+    connections: int,
+    tolerance: float,
+    timeout: float,
+    threshold: int = WS_THRESHOLD_DEFAULT,
+    node: str | None = None,
+) -> WsLiveResult:
+    """Replay ``corpus`` through a real ws server at ``setting``; compare with the model.
+
+    ``model(corpus, setting, threshold)`` returns the node-codec cell of ``corpus`` at
+    ``setting`` (a dict with ``compressed_bytes``, ``connection_memory``, ...), computed by the
+    node codec backend: the caller passes it, so that this module needs none of its internals.
+    Two server runs, each a fresh Node process with its own client process: compression on,
+    then off (the baseline).
+    """
+    node = node or find_node()
+    if 8 in (setting.window_bits, setting.nominal_client_bits):
+        raise SettingError("live --server ws checks windowBits 9 to 15 (zlib deflates 8 as 9)")
+    if not 0 < tolerance < 10:
+        raise SettingError(f"--tolerance must be a fraction such as 0.3, not {tolerance}")
+    if timeout <= 0:
+        raise SettingError(f"--timeout must be positive, not {timeout}")
+    if threshold < 0:
+        raise SettingError(f"--threshold must be 0 or more bytes, not {threshold}")
+    plan = ws_plan(corpus, connections, threshold)
+    started = time.perf_counter()
+
+    # The model: the node codec over exactly what is replayed, one connection per live one; the
+    # server and client sums come from the same codec on each direction alone.
+    replayed = replay_corpus(corpus, plan)
+    cell = model(replayed, setting, threshold)
+    server_only = Corpus(
+        corpus.path,
+        corpus.format,
+        corpus.sha256,
+        [m for m in replayed.messages if m.direction == SERVER],
+    )
+    model_server = int(model(server_only, setting, threshold)["compressed_bytes"])
+    model_total = int(cell["compressed_bytes"])
+    model_client = model_total - model_server
+    model_memory = float(cell["connection_memory"])
+
+    with tempfile.TemporaryDirectory(prefix="wsztune-live-ws-") as tmp:
+        workdir = Path(tmp)
+        for tag in ("on", "off"):
+            (workdir / tag).mkdir()
+        plan_path = workdir / "plan.json"
+        plan_path.write_text(json.dumps(plan.to_json()))
+        options = compression_options(setting, threshold)
+
+        async def both() -> tuple[NodeSide, NodeSide]:
+            on = await _serve_once(node, ws_package, plan, options, plan_path, workdir, timeout)
+            off = await _serve_once(node, ws_package, plan, None, plan_path, workdir, timeout)
+            return on, off
+
+        try:
+            on, off = asyncio.run(both())
+        except TimeoutError:
+            raise LiveError(
+                f"a step took longer than --timeout {timeout:g} s; the ws server and clients "
+                "were stopped"
+            ) from None
+        except OSError as error:
+            raise LiveError(f"{type(error).__name__}: {error}") from None
+
+    for index in range(plan.connections):
+        if (on.client_received[index], on.client_sent[index]) != (
+            on.server_sent[index],
+            on.server_received[index],
+        ):
+            raise LiveError(
+                f"connection {index}: the server counted {on.server_sent[index]} B sent and "
+                f"{on.server_received[index]} B received, the client "
+                f"{on.client_received[index]} B received and {on.client_sent[index]} B sent"
+            )
+    live_server, live_client = sum(on.server_sent), sum(on.server_received)
+    bytes_equal = (model_server, model_client) == (live_server, live_client)
+
+    rss_on, rss_off = _slope(on.rss), _slope(off.rss)
+    live_memory = rss_on - rss_off
+    difference = (live_memory - model_memory) / model_memory if model_memory else float("inf")
+    within = abs(difference) <= tolerance
+    raw = replayed.raw_bytes
+    messages = len(replayed.messages)
+
+    corpus_connections = len(corpus.connections)
+    if corpus_connections == 1:
+        replay = "every live connection replays the whole corpus (one connection)"
+    elif plan.connections <= corpus_connections:
+        replay = (
+            f"live connection i replays corpus connection i: the first {plan.connections} "
+            f"of {corpus_connections}"
+        )
+    else:
+        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
+    probed = sum(plan.script_for(i).probed for i in range(plan.connections))
+    notes = [
+        "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
+        "clients (a frame parser of wsztune's, not ws's code); the model is the node codec "
+        "swept over the same messages",
+        "memory: RSS of the server process per connection held open, after gc, compression on "
+        "minus off (two fresh servers), first connection discarded; the model is the node "
+        "codec's connection_memory",
+        "external: V8's external memory per connection, on minus off (shown, not checked)",
+    ]
+    if probed:
+        notes.append(
+            f"{probed} of {plan.connections} connections replay a corpus connection in which "
+            "one side sends nothing: that side sent one probe message at the end, so that ws "
+            "allocates its compressor and decompressor as the model assumes (counted in the "
+            "bytes, model and live)"
+        )
+    per_connection = [
+        {
+            "index": i,
+            "corpus_connection": plan.script_for(i).connection,
+            "messages": len(plan.script_for(i).messages),
+            "live_server_bytes": on.server_sent[i],
+            "live_client_bytes": on.server_received[i],
+            "rss_after": on.rss[i + 1],
+            "rss_after_baseline": off.rss[i + 1],
+            "probe": plan.script_for(i).probed,
+            "discarded": i == 0,
+        }
+        for i in range(plan.connections)
+    ]
+    return WsLiveResult(
+        server="ws",
+        window_bits=setting.server_bits,
+        client_window_bits=setting.client_bits,
+        mem_level=setting.mem_level,
+        level=setting.level,
+        strategy=setting.strategy,
+        context_takeover=setting.context_takeover,
+        threshold=threshold,
+        connections=plan.connections,
+        corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
+        replay=replay,
+        model_bytes=model_total,
+        live_bytes=live_server + live_client,
+        model_server_bytes=model_server,
+        live_server_bytes=live_server,
+        model_client_bytes=model_client,
+        live_client_bytes=live_client,
+        raw_bytes=raw,
+        compressed_frames=sum(on.compressed_frames),
+        data_frames=messages,
+        model_connection_memory=model_memory,
+        model_compressor_memory=float(cell.get("compress_memory_observed", 0.0)),
+        model_decompressor_memory=float(cell.get("decompress_memory_observed", 0.0)),
+        live_connection_memory=live_memory,
+        live_rss_per_connection=rss_on,
+        live_rss_baseline_per_connection=rss_off,
+        live_external_per_connection=_slope(on.external) - _slope(off.external),
+        memory_marks={
+            "rss_on": on.rss,
+            "rss_off": off.rss,
+            "external_on": on.external,
+            "external_off": off.external,
+        },
+        tolerance=tolerance,
+        memory_difference=difference,
+        bytes_equal=bytes_equal,
+        memory_within_tolerance=within,
+        passed=bytes_equal and within,
+        probed_connections=probed,
+        negotiated=on.extensions,
+        per_connection=per_connection,
+        ports=[on.port, off.port],
+        node_version=str(on.info.get("node", "")),
+        node_zlib_version=str(on.info.get("zlib", "")),
+        ws_version=str(on.info.get("ws", "")),
+        ws_path=str(ws_package),
+        duration_seconds=round(time.perf_counter() - started, 3),
+        notes=notes,
+    )
