@@ -191,7 +191,13 @@ function memory() {
     global.gc();
   }
   const usage = process.memoryUsage();
-  return { rss: usage.rss, external: usage.external, heapUsed: usage.heapUsed, arrayBuffers: usage.arrayBuffers };
+  return {
+    rss: usage.rss,
+    heapTotal: usage.heapTotal,
+    heapUsed: usage.heapUsed,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+  };
 }
 
 function commands(handle) {

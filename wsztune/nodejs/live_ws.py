@@ -15,10 +15,12 @@ client-direction ones by the client. wsztune drives both processes over JSON lin
   one cell with the ``node`` codec over exactly the messages replayed, one corpus connection per
   live connection.
 * memory: RSS of the server process after each connection's exchange (garbage collected first,
-  ``--expose-gc``), every connection held open. The growth per connection from the second
-  connection to the last (the first pays one-off costs) with compression, minus the same without
-  compression in a fresh server process, is what compression costs a connection. It is compared
-  with the model's ``connection_memory`` within ``--tolerance``.
+  ``--expose-gc``), every connection held open. The growth per connection over the second half
+  of the connections (the first half warms the server up: :func:`warmup_connections`) with
+  compression, minus the same without compression in a fresh server process, is what
+  compression costs a connection. It is compared with the model's ``connection_memory`` within
+  ``--tolerance``. RSS, not a count of allocations: nothing here asks zlib or the model what it
+  holds.
 
 ws allocates its compressor on the first message it compresses and its decompressor on the first
 it inflates; the model counts both for every connection. So a script in which one side sends
@@ -51,6 +53,10 @@ from wsztune.nodejs import find_node, helper
 
 WS_THRESHOLD_DEFAULT = 1024  # ws's own default: messages shorter than this go uncompressed
 SCRIPT_NAME = "live_ws.js"
+# gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
+# semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
+# of a measurement is one 8 MB step in RSS that no connection causes.
+SERVER_FLAGS = ("--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16")
 
 
 # The replay plan, ws flavour ------------------------------------------------------------------
@@ -134,6 +140,7 @@ class NodeSide:
     info: dict[str, Any] = field(default_factory=dict)  # node, zlib and ws versions
     rss: list[int] = field(default_factory=list)  # server RSS: at listen, after connection i
     external: list[int] = field(default_factory=list)  # V8's external memory, same marks
+    heap: list[int] = field(default_factory=list)  # V8's heap (heapTotal), same marks
     server_sent: list[int] = field(default_factory=list)
     server_received: list[int] = field(default_factory=list)
     client_sent: list[int] = field(default_factory=list)
@@ -180,7 +187,12 @@ class _Process:
         return reply
 
     async def stop(self, timeout: float) -> None:
-        """Ask nicely, then kill: no node process outlives the check."""
+        """Let it exit, else kill it: no node process outlives the check."""
+        # Wait before killing: kill() polls the child first, and reaping one that just exited
+        # there races asyncio's own watcher, which then logs "Unknown child process".
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1):
+                await self.process.wait()
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
@@ -250,12 +262,19 @@ async def _serve_once(
     server: _Process | None = None
     client: _Process | None = None
     try:
-        server = await _start(node, "server", ["--expose-gc"], config, workdir / tag)
+        server = await _start(
+            node,
+            "server",
+            ["--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16"],
+            config,
+            workdir / tag,
+        )
         hello = await server.read(timeout)
         side.port = int(hello["port"])
         side.info = {key: hello[key] for key in ("node", "zlib", "ws")}
         side.rss.append(int(hello["rss"]))
         side.external.append(int(hello["external"]))
+        side.heap.append(int(hello["heapTotal"]))
         client = await _start(node, "client", [], {**config, "port": side.port}, workdir / tag)
         await client.read(timeout)  # ready
         for index in range(count):
@@ -267,6 +286,7 @@ async def _serve_once(
                 raise LiveError(f"connection {index}: replies out of order")
             side.rss.append(int(from_server["rss"]))
             side.external.append(int(from_server["external"]))
+            side.heap.append(int(from_server["heapTotal"]))
             side.server_sent.append(int(from_server["sent"]["bytes"]))
             side.server_received.append(int(from_server["received"]["bytes"]))
             side.client_sent.append(int(from_client["sent"]["bytes"]))
@@ -320,6 +340,7 @@ class WsLiveResult:
     live_rss_per_connection: float  # with compression
     live_rss_baseline_per_connection: float  # without
     live_external_per_connection: float  # V8's external memory, on minus off
+    warmup_connections: int  # the first ones, not measured
     memory_marks: dict[str, list[int]]
     tolerance: float
     memory_difference: float
@@ -342,10 +363,22 @@ class WsLiveResult:
         return asdict(self)
 
 
-def _slope(marks: Sequence[int]) -> float:
-    """Growth per connection from connection 1 to the last (marks[0] is the empty server,
-    marks[1] after connection 0, which pays one-off costs and is discarded)."""
-    return (marks[-1] - marks[1]) / (len(marks) - 2) if len(marks) > 2 else 0.0
+def warmup_connections(connections: int) -> int:
+    """How many connections warm the server up before memory is measured: the first half.
+
+    A fresh Node server's first connections pay one-off costs (V8's heap, malloc's arenas in the
+    libuv pool threads, code compiled on first use): on the bundled corpora the growth per
+    connection settles after 5 to 15 connections. The second half is the steady state a server
+    that has run for a while is in.
+    """
+    return max(1, connections // 2)
+
+
+def per_connection_growth(marks: Sequence[int], warmup: int) -> float:
+    """Growth per connection after ``warmup`` connections (``marks[0]``: the empty server,
+    ``marks[i]``: after connection ``i - 1``)."""
+    measured = len(marks) - 1 - warmup
+    return (marks[-1] - marks[warmup]) / measured if measured > 0 else 0.0
 
 
 def run_live_ws(
@@ -431,7 +464,9 @@ def run_live_ws(
     live_server, live_client = sum(on.server_sent), sum(on.server_received)
     bytes_equal = (model_server, model_client) == (live_server, live_client)
 
-    rss_on, rss_off = _slope(on.rss), _slope(off.rss)
+    warmup = warmup_connections(plan.connections)
+    rss_on = per_connection_growth(on.rss, warmup)
+    rss_off = per_connection_growth(off.rss, warmup)
     live_memory = rss_on - rss_off
     difference = (live_memory - model_memory) / model_memory if model_memory else float("inf")
     within = abs(difference) <= tolerance
@@ -453,9 +488,10 @@ def run_live_ws(
         "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
         "clients (a frame parser of wsztune's, not ws's code); the model is the node codec "
         "swept over the same messages",
-        "memory: RSS of the server process per connection held open, after gc, compression on "
-        "minus off (two fresh servers), first connection discarded; the model is the node "
-        "codec's connection_memory",
+        f"memory: RSS of the server process per connection held open, after gc, compression on "
+        f"minus off (two fresh servers), over the last {plan.connections - warmup} connections "
+        f"(the first {warmup} warm the server up); the model is the node codec's "
+        "connection_memory",
         "external: V8's external memory per connection, on minus off (shown, not checked)",
     ]
     if probed:
@@ -475,7 +511,7 @@ def run_live_ws(
             "rss_after": on.rss[i + 1],
             "rss_after_baseline": off.rss[i + 1],
             "probe": plan.script_for(i).probed,
-            "discarded": i == 0,
+            "warmup": i < warmup,
         }
         for i in range(plan.connections)
     ]
@@ -506,12 +542,16 @@ def run_live_ws(
         live_connection_memory=live_memory,
         live_rss_per_connection=rss_on,
         live_rss_baseline_per_connection=rss_off,
-        live_external_per_connection=_slope(on.external) - _slope(off.external),
+        live_external_per_connection=per_connection_growth(on.external, warmup)
+        - per_connection_growth(off.external, warmup),
+        warmup_connections=warmup,
         memory_marks={
             "rss_on": on.rss,
             "rss_off": off.rss,
             "external_on": on.external,
             "external_off": off.external,
+            "heap_on": on.heap,
+            "heap_off": off.heap,
         },
         tolerance=tolerance,
         memory_difference=difference,
