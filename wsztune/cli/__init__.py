@@ -1,0 +1,77 @@
+"""The ``wsztune`` command line: one module per command, each a thin shell over the modules.
+
+A command parses and validates its input, calls the modules that do the work with plain data,
+renders what they return and maps errors to exit codes. Only click is imported at start-up; every
+command imports what it needs when it runs, so that ``wsztune --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from wsztune import __version__
+from wsztune.cli import compare, corpus, live, plot, recommend, run, table
+from wsztune.cli.common import INTERRUPTED_EXIT, error_line
+from wsztune.errors import EXIT_USAGE, WsztuneError
+
+
+class WsztuneGroup(click.Group):
+    """A click group whose every error is one line on stderr with the right exit code.
+
+    Overriding ``main`` (rather than wrapping it) means click's CliRunner sees exactly what a
+    user sees.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        """Run the command; errors become one line and an exit code, never a traceback."""
+        extra.pop("standalone_mode", None)
+        try:
+            result = super().main(args, prog_name or "wsztune", standalone_mode=False, **extra)
+        except click.ClickException as error:
+            hint = ""
+            if isinstance(error, click.UsageError) and error.ctx is not None:
+                hint = f" (see '{error.ctx.command_path} --help')"
+            error_line(f"{error.format_message()}{hint}")
+            sys.exit(EXIT_USAGE)
+        except WsztuneError as error:
+            error_line(str(error))
+            sys.exit(error.exit_code)
+        except (KeyboardInterrupt, click.Abort):
+            error_line("interrupted")
+            sys.exit(INTERRUPTED_EXIT)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=WsztuneGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wsztune")
+def cli() -> None:
+    """Tune permessage-deflate (windowBits, memLevel) from a corpus of your real messages.
+
+    \b
+    Everyday use:
+      wsztune run corpus.jsonl        sweep windowBits 9-15 x memLevel 1-9, save results/
+      wsztune table --markdown        the grids, ready to paste into a pull request
+      wsztune recommend --check 12:5  in CI: is the setting you ship still right?
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main()
+
+
+
+
+for _command in (
+    run.run,
+    corpus.corpus,
+    live.live,
+    table.table,
+    plot.plot,
+    recommend.recommend,
+    compare.compare,
+):
+    cli.add_command(_command)

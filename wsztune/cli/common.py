@@ -1,0 +1,199 @@
+"""What the commands share: the corpus and reading options, argument parsers, warnings, Ctrl-C.
+
+Only click is imported here at module level; every helper imports what it needs when it runs, so
+that ``wsztune --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from wsztune.errors import WsztuneError
+
+# report imports only the standard library and wsztune.results at module level (rich, pandas
+# and matplotlib when a function runs): cheap enough to hold the one list of metric names.
+from wsztune.report import METRICS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INTERRUPTED_EXIT = 130
+
+
+def error_line(message: str) -> None:
+    click.echo(f"wsztune: error: {message}", err=True)
+
+
+def corpus_options(required: bool) -> Callable[[F], F]:
+    """The CORPUS argument and its ``--format`` option, the same on every command that reads one."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--format",
+            "corpus_format",
+            type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
+            help="Corpus format; guessed from the name when omitted.",
+        )(function)
+        return click.argument(
+            "corpus_path", metavar="CORPUS", required=required, type=click.Path(path_type=Path)
+        )(function)
+
+    return decorate
+
+
+client_window_bits_option = click.option(
+    "--client-window-bits",
+    type=int,
+    help="Window bits of client-to-server traffic (default: the same as --window-bits).",
+)
+
+
+@contextmanager
+def first_interrupt_only() -> Iterator[None]:
+    """Make the first Ctrl-C stop the run and every further one wait for that stop to finish.
+
+    A second SIGINT arriving while the workers are being stopped, the partial run saved or the
+    interpreter exiting (impatient users press twice) used to land in concurrent.futures' or
+    threading's cleanup and print their tracebacks, or break a lock mid-release. Stopping takes
+    well under a second, so nothing is lost by waiting. After an interrupt the process is on its
+    way out and SIGINT stays ignored; otherwise the previous handler comes back (in-process
+    callers such as tests keep theirs). Only in the main thread, the one place handlers can be set.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is on_interrupt:
+            signal.signal(signal.SIGINT, previous)
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+RESULTS_HELP = "Results file to read [default: the newest in --results-dir]."
+
+
+def results_options(command: Any) -> Any:
+    """``--results FILE`` and ``--results-dir DIR``, shared by every reading command."""
+    command = click.option(
+        "--results-dir",
+        type=click.Path(path_type=Path),
+        default=Path("results"),
+        show_default=True,
+        help="Where to look for the newest run.",
+    )(command)
+    return click.option(
+        "--results", "results_path", type=click.Path(path_type=Path), help=RESULTS_HELP
+    )(command)
+
+
+def slice_options(command: Any) -> Any:
+    """Which level/strategy/takeover slice of a run the grids show (when a run has several)."""
+    command = click.option(
+        "--context-takeover",
+        "slice_takeover",
+        type=click.Choice(["on", "off"]),
+        help="Slice to show when the run swept both [default: on].",
+    )(command)
+    command = click.option(
+        "--strategy", "slice_strategy", help="Slice to show [default: the run's first]."
+    )(command)
+    return click.option(
+        "--level", "slice_level", type=int, help="Slice to show [default: the run's first]."
+    )(command)
+
+
+def budget_option(command: Any) -> Any:
+    return click.option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Memory budget per connection, compressor + decompressor, observed: "
+        "65536, 64KiB, 64KB, 1.5MiB (a bare K or M is refused as ambiguous).",
+    )(command)
+
+
+def metric_option(default: tuple[str, ...], what: str) -> Any:
+    return click.option(
+        "--metric",
+        "metrics",
+        type=click.Choice(list(METRICS)),
+        multiple=True,
+        help=f"{what}; repeat for several [default: {', '.join(default)}].",
+    )
+
+
+def load_run(results_path: Path | None, results_dir: Path) -> Any:
+    from wsztune import results
+
+    return results.load_newest_or(results_path, str(results_dir))
+
+
+def select(run: Any, level: int | None, strategy: str | None, takeover: str | None) -> Any:
+    from wsztune.report import select_slice
+
+    return select_slice(run, level, strategy, None if takeover is None else takeover == "on")
+
+
+def warn(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(f"wsztune: warning: {line}", err=True)
+
+
+def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
+    from wsztune.codec import parse_setting
+    from wsztune.errors import SettingError
+
+    if text is None:
+        return None
+    try:
+        return parse_setting(text)
+    except SettingError as error:
+        raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
+
+
+def size_arg(text: str | None) -> int | None:
+    from wsztune.recommend import parse_size
+
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except WsztuneError as error:
+        raise click.BadParameter(
+            str(error).removeprefix("--max-memory "), param_hint="'--max-memory'"
+        ) from None
+
+
+def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -> tuple[Any, str]:
+    """The recommendation the grids mark with a star, and the words that qualify it."""
+    from wsztune.recommend import Constraints, recommend
+    from wsztune.report import format_bytes
+
+    decision = recommend(slice_, Constraints(max_memory=max_memory, reference=reference))
+    if decision.chosen is None:
+        # No star: the legend says why rather than letting it vanish without a word.
+        return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
+    if max_memory is None:
+        return decision, " with no memory budget (set one with --max-memory)"
+    return decision, f" within {format_bytes(max_memory)} per connection"
+
+

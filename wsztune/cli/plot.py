@@ -1,0 +1,84 @@
+"""``wsztune plot``: heatmaps and a Pareto chart of a saved run, as images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wsztune.cli.common import (
+    budget_option,
+    highlight,
+    load_run,
+    metric_option,
+    results_options,
+    select,
+    size_arg,
+    slice_options,
+    warn,
+)
+from wsztune.errors import WsztuneError
+from wsztune.report import METRICS
+
+
+@click.command()
+@metric_option(tuple(METRICS), "Heatmap to draw")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["png", "svg"]),
+    multiple=True,
+    help="Image format; repeat for both [default: png].",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for the images [default: next to the results file].",
+)
+@budget_option
+@results_options
+@slice_options
+def plot(
+    metrics: tuple[str, ...],
+    formats: tuple[str, ...],
+    output: Path | None,
+    max_memory: str | None,
+    results_path: Path | None,
+    results_dir: Path,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+) -> None:
+    """Heatmaps (one per metric) and a Pareto chart of memory against size, as images.
+
+    Prints the paths written. Works without a display (matplotlib's Agg canvas).
+    """
+    budget = size_arg(max_memory)
+    run = load_run(results_path, results_dir)
+    from wsztune import report
+
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover)
+    warn(report.run_warnings(run, slice_))
+    decision, _ = highlight(slice_, budget, report.REFERENCE)
+    directory = output or (run.path.parent if run.path is not None else Path("."))
+    from wsztune import plots
+
+    try:
+        written = plots.write_plots(
+            run,
+            slice_,
+            directory,
+            metrics=metrics or tuple(METRICS),
+            formats=formats or ("png",),
+            decision=decision,
+        )
+    except OSError as error:
+        raise WsztuneError(
+            f"{directory}: cannot write images there ({error.strerror or error}); "
+            "choose another place with --output"
+        ) from None
+    for path in written:
+        click.echo(str(path))
+
+

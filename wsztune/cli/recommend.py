@@ -1,0 +1,133 @@
+"""``wsztune recommend``: a setting for a memory budget, and the CI gate (``--check``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wsztune.cli.common import (
+    budget_option,
+    load_run,
+    results_options,
+    select,
+    setting_arg,
+    size_arg,
+    slice_options,
+    warn,
+)
+from wsztune.errors import WsztuneError
+
+
+@click.command()
+@budget_option
+@click.option(
+    "--max-time-ratio",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="R",
+    help="Compress time at most R times the reference cell's (e.g. 1.5).",
+)
+@click.option(
+    "--connections", type=click.IntRange(min=1), metavar="N", help="Print the fleet cost."
+)
+@click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
+@click.option(
+    "--cliff",
+    default="10%",
+    show_default=True,
+    help="A cell is on a cliff edge when one step down compresses this much worse.",
+)
+@click.option(
+    "--relative-to",
+    "reference_text",
+    default="12:5",
+    show_default=True,
+    metavar="WB:ML",
+    help="Reference cell for comparisons and --max-time-ratio (websockets' default).",
+)
+@click.option(
+    "--check",
+    "check_text",
+    metavar="WB:ML",
+    help="CI gate: exit 1 unless this setting fits and is within --tolerance of the choice.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@results_options
+@slice_options
+def recommend(
+    max_memory: str | None,
+    max_time_ratio: float | None,
+    connections: int | None,
+    tolerance: str,
+    cliff: str,
+    reference_text: str,
+    check_text: str | None,
+    as_json: bool,
+    results_path: Path | None,
+    results_dir: Path,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+) -> None:
+    """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
+
+    Among the cells within --max-memory (and --max-time-ratio), take those within --tolerance
+    of the smallest output, drop those on a cliff edge, and keep the one needing the least
+    memory. Exit codes: 0 fine, 1 check failed or nothing fits, 2 usage error.
+    """
+    import json
+    import os
+
+    from wsztune import recommend as recommend_module
+    from wsztune import report
+    from wsztune.errors import CheckFailed
+
+    budget = size_arg(max_memory)
+    try:
+        tolerance_value = recommend_module.parse_fraction(tolerance, "--tolerance")
+        cliff_value = recommend_module.parse_fraction(cliff, "--cliff")
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
+    reference = setting_arg(reference_text, "--relative-to")
+    # The shape and the ranges here; whether the run measured it is for recommend.check.
+    checked = setting_arg(check_text, "--check")
+    run = load_run(results_path, results_dir)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover)
+    warn(report.run_warnings(run, slice_))
+    constraints = recommend_module.Constraints(
+        max_memory=budget,
+        max_time_ratio=max_time_ratio,
+        tolerance=tolerance_value,
+        cliff=cliff_value,
+        reference=reference or report.REFERENCE,
+        connections=connections,
+    )
+    decision = recommend_module.recommend(slice_, constraints)
+    verdict = None
+    if checked is not None:
+        verdict = recommend_module.check(decision, *checked, tolerance_value)
+
+    if as_json:
+        document = recommend_module.decision_json(decision, verdict)
+        document["results"] = str(run.path) if run.path else None
+        document["partial"] = run.partial
+        click.echo(json.dumps(document, indent=2))
+    else:
+        from wsztune.console import stdout_console
+
+        stdout_console().print(report.decision_renderable(decision, verdict), soft_wrap=True)
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as stream:
+                stream.write(report.decision_markdown(decision, run, verdict) + "\n")
+        except OSError as error:
+            warn([f"cannot append to GITHUB_STEP_SUMMARY {summary}: {error}"])
+
+    if decision.chosen is None:
+        raise CheckFailed(decision.reason)
+    if verdict is not None and not verdict.ok:
+        raise CheckFailed(f"check failed: {verdict.reason}")
+
+

@@ -1,0 +1,237 @@
+"""``wsztune run``: sweep the settings over a corpus with the real codec and save the results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wsztune.cli.common import (
+    INTERRUPTED_EXIT,
+    client_window_bits_option,
+    corpus_options,
+    error_line,
+    file_size,
+    first_interrupt_only,
+)
+
+
+@click.command()
+@corpus_options(required=False)
+@click.option("--window-bits", default="9-15", show_default=True, help="Range or list, e.g. 9-15.")
+@click.option("--mem-level", default="1-9", show_default=True, help="Range or list, e.g. 1-9.")
+@click.option(
+    "--level", default="-1", show_default=True, help="zlib level(s); -1 is zlib's default."
+)
+@click.option(
+    "--strategy",
+    default="default",
+    show_default=True,
+    help="zlib strategies, comma-separated: default, filtered, huffman, rle, fixed.",
+)
+@click.option(
+    "--context-takeover",
+    type=click.Choice(["on", "off", "both"]),
+    default="on",
+    show_default=True,
+    help="Keep one compressor per stream (on), a fresh one per message (off), or sweep both.",
+)
+@click.option("--no-context-takeover", is_flag=True, help="Same as --context-takeover off.")
+@client_window_bits_option
+@click.option(
+    "--codec",
+    type=click.Choice(["zlib", "zlib-ng"]),
+    default="zlib",
+    show_default=True,
+    help="Compression library.",
+)
+@click.option("--repeat", type=int, default=5, show_default=True, help="Timed samples per cell.")
+@click.option("--warmup", type=int, default=1, show_default=True, help="Warm-up passes per cell.")
+@click.option(
+    "--min-sample-time",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help="Seconds a timed sample lasts at least (the corpus is repeated inside it).",
+)
+@click.option("--jobs", "-j", type=int, help="Worker processes [default: all cores].")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of cell order, sampling."
+)
+@click.option("--sample", type=int, help="Keep N whole connections, chosen at random (seeded).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Results file to write.")
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Where results files go when --output is not given.",
+)
+@click.option("--keep-partial", is_flag=True, help="On Ctrl-C, save the finished cells (marked).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@first_interrupt_only()
+def run(
+    corpus_path: Path | None,
+    corpus_format: str | None,
+    window_bits: str,
+    mem_level: str,
+    level: str,
+    strategy: str,
+    context_takeover: str,
+    no_context_takeover: bool,
+    client_window_bits: int | None,
+    codec: str,
+    repeat: int,
+    warmup: int,
+    min_sample_time: float,
+    jobs: int | None,
+    seed: int,
+    sample: int | None,
+    output: Path | None,
+    results_dir: Path,
+    keep_partial: bool,
+    quiet: bool,
+) -> None:
+    """Sweep the settings over CORPUS with the real codec and save the results.
+
+    CORPUS is a .jsonl file (one message per line), a .txt file (one text message per line),
+    a records .jsonl (connections and directions), a .har capture or a directory (one message
+    per file). Without CORPUS, the bundled demo corpus is used.
+    """
+    from wsztune import codec as codec_module
+    from wsztune import corpus as corpus_module
+    from wsztune import results, sweep
+    from wsztune.console import progress_bar, progress_enabled, stderr_console
+
+    # Validate every option before reading anything, so a typo costs nothing.
+    grid = sweep.Grid(
+        window_bits=sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
+        mem_levels=sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
+        levels=sweep.parse_int_range(level, "--level", range(-1, 10)),
+        strategies=_parse_strategies(strategy),
+        context_takeover=_takeover_axis("off" if no_context_takeover else context_takeover),
+        client_window_bits=client_window_bits,
+    )
+    settings = grid.settings()  # validates every combination
+    plan = sweep.TimingPlan(repeat=repeat, warmup=warmup, min_sample_seconds=min_sample_time)
+    jobs = sweep.default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise click.BadParameter(f"must be at least 1, not {jobs}", param_hint="'--jobs'")
+    if sample is not None and sample < 1:
+        raise click.BadParameter(f"must be at least 1, not {sample}", param_hint="'--sample'")
+    codec_module.get_backend(codec)
+    err = stderr_console()
+    if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
+        err.print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
+
+    if corpus_path is None:
+        corpus_path = corpus_module.demo_corpus_path()
+        if not quiet:
+            err.print(f"No corpus given: using the bundled demo corpus {corpus_path.name}")
+
+    # The results place is known from the corpus path alone: check it before reading the corpus,
+    # so that a read-only results/ costs no loading time.
+    started = results.utc_now()
+    target = output or results.default_path(
+        results_dir, corpus_module.corpus_name(corpus_path), started
+    )
+    results.check_writable(target)
+
+    show_progress = progress_enabled(quiet)
+    with progress_bar(file_size(corpus_path), "loading", show_progress) as advance:
+        corpus = corpus_module.load(
+            corpus_path, corpus_format, progress=lambda done, total: advance(done)
+        )
+    if sample is not None:
+        available = len(corpus.connections)
+        corpus = corpus_module.sample_connections(corpus, sample, seed)
+        if sample >= available > 1:
+            err.print(
+                f"[yellow]warning:[/] --sample {sample}: the corpus has {available} "
+                "connections; all are kept"
+            )
+
+    with progress_bar(len(settings), "sweeping", show_progress) as advance:
+        try:
+            run_result = sweep.sweep(
+                corpus,
+                grid,
+                backend_name=codec,
+                plan=plan,
+                jobs=jobs,
+                seed=seed,
+                on_cell=lambda cell, done, total: advance(done),
+            )
+        except sweep.SweepInterrupted as interrupted:
+            if keep_partial and interrupted.run is not None and interrupted.cells:
+                path = _save_or_rescue(interrupted.run, target)
+                error_line(
+                    f"interrupted: kept {len(interrupted.cells)} of {interrupted.total} cells "
+                    f"in {path} (marked partial)"
+                )
+            elif keep_partial:
+                error_line(
+                    f"interrupted before any of {interrupted.total} cells finished; nothing written"
+                )
+            else:
+                error_line(
+                    f"interrupted after {len(interrupted.cells)} of {interrupted.total} cells; "
+                    "nothing written (--keep-partial keeps finished cells)"
+                )
+            sys.exit(INTERRUPTED_EXIT)
+
+    path = _save_or_rescue(run_result, target)
+    if not quiet:
+        from wsztune.report import print_run_summary
+
+        print_run_summary(run_result)
+    click.echo(f"results: {path}")
+
+
+def _save_or_rescue(run_result: Any, target: Path) -> Path:
+    """Save the run to ``target``; if that fails now (disk full, directory gone), keep it anyway.
+
+    ``check_writable`` passed before the sweep, so a failure here comes after minutes of work:
+    the run is written to the temporary directory instead and the error says where.
+    """
+    import tempfile
+
+    from wsztune import results
+    from wsztune.errors import ResultsError
+
+    try:
+        return results.save(run_result, target)
+    except OSError as error:
+        reason = error.strerror or str(error)
+    rescue = Path(tempfile.gettempdir()) / f"wsztune-rescued-{target.name}"
+    try:
+        kept = results.save(run_result, rescue)
+    except OSError:
+        raise ResultsError(
+            f"{target}: cannot write the results ({reason}), nor to {rescue.parent}; "
+            "free some space or choose another place with --output"
+        ) from None
+    raise ResultsError(
+        f"{target}: cannot write the results ({reason}); they were saved to {kept} instead"
+    )
+
+
+def _parse_strategies(text: str) -> tuple[str, ...]:
+    from wsztune.codec import STRATEGIES
+    from wsztune.errors import SettingError
+
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or not names:
+        raise SettingError(
+            f"--strategy takes {', '.join(STRATEGIES)} (comma-separated), not {text!r}"
+        )
+    return names
+
+
+def _takeover_axis(choice: str) -> tuple[bool, ...]:
+    return {"on": (True,), "off": (False,), "both": (True, False)}[choice]
+
+
