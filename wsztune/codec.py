@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -50,8 +50,13 @@ class Setting:
     strategy: str = "default"
     context_takeover: bool = True
     client_window_bits: int | None = field(default=None)
+    # Messages shorter than this many bytes go out uncompressed and never reach the compressor,
+    # as with ws's ``threshold`` option. 0 compresses every message (websockets has no threshold).
+    threshold: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.threshold, int) or self.threshold < 0:
+            raise SettingError(f"threshold must be a number of bytes >= 0, not {self.threshold!r}")
         _check_window_bits("window bits", self.window_bits)
         if self.client_window_bits is not None:
             _check_window_bits("client window bits", self.client_window_bits)
@@ -159,6 +164,32 @@ def new_decompressor(bits: int, backend: Backend) -> Any:
     return backend.module.decompressobj(-bits)
 
 
+class Raw(bytes):
+    """A message sent uncompressed because it is under the threshold: its frame is the payload.
+
+    A ``bytes`` like any frame (its length is its size on the wire), marked so that the receiving
+    side does not inflate it, as a receiver does not inflate a frame without RSV1.
+    """
+
+    __slots__ = ()
+
+
+def _split_threshold(
+    payloads: Iterable[bytes], threshold: int
+) -> tuple[list[bytes | None], list[bytes]]:
+    """Per message: None if it goes to the compressor, else its :class:`Raw` frame; and the list
+    of payloads that reach the compressor, in order."""
+    marks: list[bytes | None] = []
+    compressed: list[bytes] = []
+    for payload in payloads:
+        if len(payload) < threshold:
+            marks.append(Raw(payload))
+        else:
+            marks.append(None)
+            compressed.append(payload)
+    return marks, compressed
+
+
 # One stream's messages, three ways: compress keeping the frames (sizes, and what the other passes
 # inflate), compress discarding them, inflate discarding the messages (both timed, so nothing but
 # the codec calls and the framing), and inflate checking each message against the original as
@@ -174,8 +205,13 @@ def compress_stream(
 ) -> list[bytes]:
     """Compress one stream's messages as permessage-deflate does; return each frame payload.
 
-    ``bits`` is the sending side's window (``setting.bits_for(direction)``).
+    ``bits`` is the sending side's window (``setting.bits_for(direction)``). A message under
+    ``setting.threshold`` comes back as a :class:`Raw` frame: itself, never compressed.
     """
+    if setting.threshold:
+        marks, sent = _split_threshold(payloads, setting.threshold)
+        frames = iter(compress_stream(sent, replace(setting, threshold=0), bits, backend))
+        return [next(frames) if mark is None else mark for mark in marks]
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
@@ -196,6 +232,10 @@ def compress_stream(
 
 def compress_pass(payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
     """:func:`compress_stream`, discarding the frames as a server does once they are sent."""
+    if setting.threshold:  # the threshold decision is the sender's work too: timed with it
+        threshold = setting.threshold
+        payloads = [payload for payload in payloads if len(payload) >= threshold]
+        setting = replace(setting, threshold=0)
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
@@ -216,6 +256,8 @@ def decompress_pass(frames: Iterable[bytes], setting: Setting, bits: int, backen
     the messages as a server does once it has handled them."""
     decompressobj = backend.module.decompressobj
     tail = EMPTY_BLOCK_TAIL
+    if setting.threshold:  # Raw frames are not inflated, as a frame without RSV1 is not
+        frames = [frame for frame in frames if type(frame) is not Raw]
     if setting.context_takeover:
         decompress = decompressobj(-bits).decompress
         for frame in frames:
@@ -245,6 +287,10 @@ def check_stream(
     takeover = setting.context_takeover
     decompress = decompressobj(-bits).decompress
     for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
+        if type(frame) is Raw:
+            if frame != original:
+                raise RoundTripError(f"{what}: uncompressed message {index} changed")
+            continue
         if not takeover:
             decompress = decompressobj(-bits).decompress
         message = decompress(frame + tail)

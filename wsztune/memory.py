@@ -14,7 +14,14 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from wsztune.codec import EMPTY_BLOCK_TAIL, Backend, Setting, new_compressor, new_decompressor
+from wsztune.codec import (
+    EMPTY_BLOCK_TAIL,
+    Backend,
+    Raw,
+    Setting,
+    new_compressor,
+    new_decompressor,
+)
 
 
 def compressor_theory(window_bits: int, mem_level: int) -> int:
@@ -68,6 +75,8 @@ def observe_compressor(
     """
     sync_flush = backend.module.Z_SYNC_FLUSH
     takeover = setting.context_takeover
+    # Messages under the threshold never reach the compressor.
+    payloads = [payload for payload in payloads if len(payload) >= setting.threshold]
 
     def work() -> object:  # allocates nothing but the codec's objects: the peak is theirs
         encoder = new_compressor(setting, bits, backend)
@@ -92,6 +101,7 @@ def observe_decompressor(
     only empty messages, the decompressor holds no window (see :mod:`wsztune.live`).
     """
     takeover = setting.context_takeover
+    frames = [frame for frame in frames if type(frame) is not Raw]  # sent uncompressed
 
     def work() -> object:
         decoder = new_decompressor(bits, backend)

@@ -87,7 +87,28 @@ CELL_FIELDS: tuple[FieldSpec, ...] = (
         "per connection: compressor + decompressor (window included), observed",
     ),
 )
-CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS)
+# Fields added after schema 1 was published: optional, so that older files still load; a file
+# without one reads as holding its default.
+OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "threshold",
+        int,
+        "B",
+        "messages shorter than this went out uncompressed (ws's threshold); 0: none",
+    ),
+    FieldSpec(
+        "compressed_messages", int, "", "messages that reached the compressor (compress calls)"
+    ),
+)
+CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
+
+
+def _optional_default(name: str, cell: dict[str, Any]) -> Any:
+    if name == "threshold":
+        return 0
+    if name == "compressed_messages":  # no threshold then: every message was compressed
+        return cell["messages"]
+    return None
 
 
 @dataclass
@@ -253,6 +274,14 @@ def _validate_cell(where: str, index: int, cell: object) -> None:
         if not ok:
             raise ResultsError(
                 f"{where}: cells[{index}].{spec.name} is missing or not "
+                f"{getattr(spec.kind, '__name__', 'a number')}; the file is damaged or foreign"
+            )
+    for spec in OPTIONAL_CELL_FIELDS:
+        if spec.name not in cell:
+            cell[spec.name] = _optional_default(spec.name, cell)
+        elif not isinstance(cell[spec.name], spec.kind) or isinstance(cell[spec.name], bool):
+            raise ResultsError(
+                f"{where}: cells[{index}].{spec.name} is not "
                 f"{getattr(spec.kind, '__name__', 'a number')}; the file is damaged or foreign"
             )
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from wsztune.codec import (
     Backend,
+    Raw,
     Setting,
     check_stream,
     compress_pass,
@@ -54,6 +55,7 @@ from wsztune.results import Run, utc_now
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
+THRESHOLD_RULES = ("always", "ws")
 # A timing sample whose interquartile range exceeds this fraction of its median is flagged.
 UNSTABLE_IQR_RATIO = 0.10
 # The clock of timing samples: CPU seconds of this thread. Compression is pure computation, so CPU
@@ -75,17 +77,32 @@ class Grid:
     strategies: tuple[str, ...] = ("default",)
     context_takeover: tuple[bool, ...] = (True,)
     client_window_bits: int | None = None
+    thresholds: tuple[int, ...] = (0,)
+    # When a threshold applies: "always" (a message under it is never compressed), or "ws": only
+    # without context takeover, as ws's Sender decides (lib/sender.js: with takeover on, ws
+    # compresses every message whatever its threshold option says).
+    threshold_rule: str = "always"
+
+    def __post_init__(self) -> None:
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise SettingError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}")
 
     def settings(self) -> list[Setting]:
         """Every cell's setting, validated, in a stable order."""
-        return [
-            Setting(wb, ml, level, strategy, takeover, self.client_window_bits)
-            for takeover in self.context_takeover
-            for strategy in self.strategies
-            for level in self.levels
-            for wb in self.window_bits
-            for ml in self.mem_levels
-        ]
+        out = []
+        for takeover in self.context_takeover:
+            thresholds = self.thresholds
+            if takeover and self.threshold_rule == "ws":
+                thresholds = (0,)  # ws ignores its threshold with context takeover
+            out += [
+                Setting(wb, ml, level, strategy, takeover, self.client_window_bits, threshold)
+                for threshold in thresholds
+                for strategy in self.strategies
+                for level in self.levels
+                for wb in self.window_bits
+                for ml in self.mem_levels
+            ]
+        return out
 
     def describe(self) -> dict[str, object]:
         """Plain metadata for a results file."""
@@ -96,10 +113,25 @@ class Grid:
             "strategies": list(self.strategies),
             "context_takeover": list(self.context_takeover),
             "client_window_bits": self.client_window_bits,
+            "thresholds": list(self.thresholds),
+            "threshold_rule": self.threshold_rule,
         }
 
 
 _RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
+
+
+def parse_thresholds(text: str) -> tuple[int, ...]:
+    """Parse ``--threshold 0,1024`` (bytes, comma-separated) into sorted unique integers."""
+    values: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise SettingError(
+                f"--threshold takes byte counts such as 0 or 0,1024, not {text!r}"
+            )
+        values.add(int(part))
+    return tuple(sorted(values))
 
 
 def parse_int_range(text: str, what: str, allowed: range) -> tuple[int, ...]:
@@ -364,6 +396,10 @@ def measure_cell(
         "decompress_memory_peak": memory.decompressor.peak,
         "connection_memory_theoretical": compress_theory + decompress_theory,
         "connection_memory": memory.held,
+        "threshold": setting.threshold,
+        "compressed_messages": sum(
+            sum(type(frame) is not Raw for frame in frames) for frames in compressed
+        ),
     }
 
 
@@ -419,6 +455,7 @@ def sort_key(cell: dict[str, object]) -> tuple:
         not cell["context_takeover"],
         cell["strategy"],
         cell["level"],
+        cell.get("threshold", 0),
         cell["window_bits"],
         cell["mem_level"],
     )

@@ -1,0 +1,249 @@
+'use strict';
+// wsztune's Node.js codec: permessage-deflate with Node's own zlib, called exactly as ws's
+// PerMessageDeflate calls it (lib/permessage-deflate.js of ws 8):
+//   compress:   deflate.write(payload); deflate.flush(Z_SYNC_FLUSH, cb); drop the last 4 bytes;
+//               without context takeover deflate.reset() after the message.
+//   decompress: inflate.write(frame); inflate.write(00 00 ff ff); inflate.flush(cb);
+//               without context takeover inflate.reset() after the message.
+// A message shorter than the cell's threshold is sent as is: it never reaches the compressor
+// (ws's Sender decides before calling compress) nor the decompressor (RSV1 is not set).
+// No npm dependency: only node's own modules.
+//
+// Usage: node codec.js JOB.json   (JOB names the corpus file; see wsztune/nodejs/backend.py)
+// Corpus file: per stream, u32le message count, then per message u32le length + payload bytes.
+// Output: one JSON line per cell on stdout, in the job's order.
+
+const fs = require('fs');
+const zlib = require('zlib');
+const crypto = require('crypto');
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+function readCorpus(path, count) {
+  const data = fs.readFileSync(path);
+  const streams = [];
+  let at = 0;
+  for (let s = 0; s < count; s++) {
+    const n = data.readUInt32LE(at);
+    at += 4;
+    const payloads = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const len = data.readUInt32LE(at);
+      at += 4;
+      payloads[i] = data.subarray(at, at + len);
+      at += len;
+    }
+    streams.push(payloads);
+  }
+  if (at !== data.length) throw new Error(`corpus file ${path}: ${data.length - at} bytes left over`);
+  return streams;
+}
+
+// One sender as ws builds it: a DeflateRaw stream with ws's zlibDeflateOptions and windowBits.
+class Sender {
+  constructor(cell, bits) {
+    this.takeover = cell.context_takeover;
+    this.deflate = zlib.createDeflateRaw({
+      level: cell.level,
+      memLevel: cell.mem_level,
+      strategy: cell.strategy,
+      windowBits: bits,
+    });
+    this.chunks = [];
+    this.length = 0;
+    this.deflate.on('data', (chunk) => {
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+    });
+  }
+
+  compress(payload) {
+    return new Promise((resolve, reject) => {
+      this.deflate.write(payload);
+      this.deflate.flush(zlib.Z_SYNC_FLUSH, () => {
+        const data = Buffer.concat(this.chunks, this.length);
+        this.chunks = [];
+        this.length = 0;
+        if (!this.takeover) this.deflate.reset();
+        if (data.length < 4) reject(new Error('deflate flush gave under 4 bytes'));
+        else resolve(data.subarray(0, data.length - 4));
+      });
+    });
+  }
+
+  close() {
+    this.deflate.close();
+  }
+}
+
+class Receiver {
+  constructor(cell, bits) {
+    this.takeover = cell.context_takeover;
+    this.inflate = zlib.createInflateRaw({ windowBits: bits });
+    this.chunks = [];
+    this.length = 0;
+    this.error = null;
+    this.inflate.on('data', (chunk) => {
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+    });
+    this.inflate.on('error', (error) => {
+      this.error = error;
+    });
+  }
+
+  decompress(frame) {
+    return new Promise((resolve, reject) => {
+      this.inflate.write(frame);
+      this.inflate.write(TRAILER);
+      this.inflate.flush(() => {
+        if (this.error) return reject(this.error);
+        const data = Buffer.concat(this.chunks, this.length);
+        this.chunks = [];
+        this.length = 0;
+        if (!this.takeover) this.inflate.reset();
+        resolve(data);
+      });
+    });
+  }
+
+  close() {
+    this.inflate.close();
+  }
+}
+
+function bitsFor(cell, direction) {
+  return direction === 'server' ? cell.server_bits : cell.client_bits;
+}
+
+// Compress every stream once; frames[s][i] is null for a message sent uncompressed.
+async function compressAll(streams, directions, cell, keep) {
+  const out = [];
+  for (let s = 0; s < streams.length; s++) {
+    const sender = new Sender(cell, bitsFor(cell, directions[s]));
+    const frames = keep ? new Array(streams[s].length) : null;
+    const payloads = streams[s];
+    for (let i = 0; i < payloads.length; i++) {
+      const payload = payloads[i];
+      if (payload.length < cell.threshold) {
+        if (keep) frames[i] = null;
+        continue;
+      }
+      const frame = await sender.compress(payload);
+      if (keep) frames[i] = frame;
+    }
+    sender.close();
+    out.push(frames);
+  }
+  return out;
+}
+
+async function decompressAll(compressed, streams, directions, cell, check) {
+  for (let s = 0; s < compressed.length; s++) {
+    const receiver = new Receiver(cell, bitsFor(cell, directions[s]));
+    const frames = compressed[s];
+    for (let i = 0; i < frames.length; i++) {
+      if (frames[i] === null) continue;
+      const message = await receiver.decompress(frames[i]);
+      if (check && !message.equals(streams[s][i])) {
+        throw new Error(
+          `stream ${s} message ${i} changed in a compress/decompress round trip ` +
+            `(${streams[s][i].length} bytes in, ${message.length} out); please report this`,
+        );
+      }
+    }
+    receiver.close();
+  }
+}
+
+// CPU seconds of the whole process (main thread and libuv's pool, where zlib runs): what a ws
+// server pays for the calls, whichever thread runs them.
+function cpuSeconds() {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+async function timeSamples(work, repeat, loops) {
+  const samples = [];
+  for (let r = 0; r < repeat; r++) {
+    const start = cpuSeconds();
+    for (let l = 0; l < loops; l++) await work();
+    samples.push((cpuSeconds() - start) / loops);
+  }
+  return samples;
+}
+
+function loopsFor(onePass, minSample) {
+  if (onePass <= 0) return 1000;
+  return Math.max(1, Math.ceil(minSample / onePass));
+}
+
+async function measureCell(streams, directions, cell, timing) {
+  let started = cpuSeconds();
+  const compressed = await compressAll(streams, directions, cell, true);
+  const compressOnce = cpuSeconds() - started;
+  started = cpuSeconds();
+  await decompressAll(compressed, streams, directions, cell, true);
+  const decompressOnce = cpuSeconds() - started;
+
+  const digest = crypto.createHash('sha256');
+  const result = { id: cell.id, streams: [] };
+  for (let s = 0; s < streams.length; s++) {
+    const sizes = new Uint32Array(streams[s].length);
+    let compressedBytes = 0;
+    let compressedMessages = 0;
+    for (let i = 0; i < sizes.length; i++) {
+      const frame = compressed[s][i];
+      if (frame === null) {
+        sizes[i] = streams[s][i].length;
+      } else {
+        sizes[i] = frame.length;
+        compressedMessages += 1;
+        digest.update(frame);
+      }
+      compressedBytes += sizes[i];
+    }
+    result.streams.push({
+      compressed_bytes: compressedBytes,
+      compressed_messages: compressedMessages,
+      sizes: Buffer.from(sizes.buffer).toString('base64'),
+    });
+  }
+  result.sha256 = digest.digest('hex');
+
+  if (timing) {
+    for (let w = 1; w < timing.warmup; w++) {
+      await compressAll(streams, directions, cell, false);
+      await decompressAll(compressed, streams, directions, cell, false);
+    }
+    const loopsC = loopsFor(compressOnce, timing.min_sample_seconds);
+    const loopsD = loopsFor(decompressOnce, timing.min_sample_seconds);
+    result.compress_samples = await timeSamples(
+      () => compressAll(streams, directions, cell, false),
+      timing.repeat,
+      loopsC,
+    );
+    result.decompress_samples = await timeSamples(
+      () => decompressAll(compressed, streams, directions, cell, false),
+      timing.repeat,
+      loopsD,
+    );
+    result.loops_compress = loopsC;
+    result.loops_decompress = loopsD;
+  }
+  return result;
+}
+
+async function main() {
+  const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const streams = readCorpus(job.corpus, job.directions.length);
+  for (const cell of job.cells) {
+    const result = await measureCell(streams, job.directions, cell, job.timing);
+    process.stdout.write(JSON.stringify(result) + '\n');
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`wsztune node codec: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});
