@@ -40,7 +40,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -381,25 +381,46 @@ def per_connection_growth(marks: Sequence[int], warmup: int) -> float:
     return (marks[-1] - marks[warmup]) / measured if measured > 0 else 0.0
 
 
+def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, Any]:
+    """The node codec's cell for ``setting`` on ``corpus``: a sweep of that one cell, the same
+    function ``wsztune run --codec node`` measures every cell with (ws's threshold rule: ws
+    ignores its threshold under context takeover)."""
+    from wsztune.sweep import Grid, TimingPlan, sweep
+
+    grid = Grid(
+        window_bits=(setting.window_bits,),
+        mem_levels=(setting.mem_level,),
+        levels=(setting.level,),
+        strategies=(setting.strategy,),
+        context_takeover=(setting.context_takeover,),
+        client_window_bits=setting.client_window_bits,
+        thresholds=(threshold,),
+        threshold_rule="ws",
+    )
+    # Sizes and memory are what is compared; one quick timing pass is all a cell needs here.
+    plan = TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+    run = sweep(corpus, grid, backend_name="node", plan=plan, jobs=1)
+    (cell,) = run.cells
+    return cell
+
+
 def run_live_ws(
     corpus: Corpus,
     setting: Setting,
-    model: Any,
     *,
     ws_package: Path,
     connections: int,
     tolerance: float,
     timeout: float,
     threshold: int = WS_THRESHOLD_DEFAULT,
+    model: Callable[[Corpus, Setting, int], dict[str, Any]] = node_model,
     node: str | None = None,
 ) -> WsLiveResult:
     """Replay ``corpus`` through a real ws server at ``setting``; compare with the model.
 
-    ``model(corpus, setting, threshold)`` returns the node-codec cell of ``corpus`` at
-    ``setting`` (a dict with ``compressed_bytes``, ``connection_memory``, ...), computed by the
-    node codec backend: the caller passes it, so that this module needs none of its internals.
-    Two server runs, each a fresh Node process with its own client process: compression on,
-    then off (the baseline).
+    ``model(corpus, setting, threshold)`` is the node codec's cell (:func:`node_model`): a dict
+    with ``compressed_bytes`` and ``connection_memory``. Two server runs, each a fresh Node
+    process with its own client process: compression on, then off (the baseline).
     """
     node = node or find_node()
     if 8 in (setting.window_bits, setting.nominal_client_bits):
