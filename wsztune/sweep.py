@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsztune.codec import (
+    STRATEGIES,
     Backend,
     Raw,
     Setting,
@@ -403,6 +404,132 @@ def measure_cell(
     }
 
 
+# Node's zlib (ws, Socket.IO) ----------------------------------------------------------------------
+
+NODE = "node"
+
+
+def node_backend() -> Backend:
+    """The node codec as a :class:`Backend` for metadata: its zlib runs in node, not here."""
+    from wsztune.nodejs import node_versions
+
+    # module is None: nothing in this process compresses with node's zlib; the sweep hands
+    # node cells to wsztune.nodejs.backend instead of the zlib loops.
+    return Backend(NODE, None, node_versions()["zlib"])  # type: ignore[arg-type]
+
+
+def _node_cells(
+    streams: Sequence[Stream],
+    order: Sequence[Setting],
+    plan: TimingPlan,
+    jobs: int,
+    finished: Callable[[dict[str, object]], None],
+) -> list[dict[str, object]]:
+    """Measure every setting with Node's zlib as ws calls it (sizes, round trip, timing), then
+    the memory of a connection in fresh node processes; report cells as they complete."""
+    from wsztune.nodejs import backend as node
+
+    summary = CorpusSummary.of(streams)
+    directions = [stream.direction for stream in streams]
+    jobs_for = [
+        node.NodeJob(
+            id=index,
+            server_bits=setting.server_bits,
+            client_bits=setting.client_bits,
+            mem_level=setting.mem_level,
+            level=setting.level,
+            strategy=STRATEGIES[setting.strategy],
+            context_takeover=setting.context_takeover,
+            threshold=setting.threshold,
+        )
+        for index, setting in enumerate(order)
+    ]
+    timing = {
+        "repeat": plan.repeat,
+        "warmup": plan.warmup,
+        "min_sample_seconds": plan.min_sample_seconds,
+    }
+    cells: list[dict[str, object]] = []
+    with node.corpus_file([stream.payloads for stream in streams]) as path:
+        # Memory first, in its own processes, never while timing.
+        memory = node.measure_memory(
+            path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
+        )
+
+        def done(result: node.NodeCell) -> None:
+            job = jobs_for[result.id]
+            cell = node_cell(
+                streams, order[result.id], result, memory[node.memory_key(job)], plan, summary
+            )
+            cells.append(cell)
+            finished(cell)
+
+        node.run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
+    return cells
+
+
+def node_cell(
+    streams: Sequence[Stream],
+    setting: Setting,
+    result: Any,
+    memory: Any,
+    plan: TimingPlan,
+    summary: CorpusSummary,
+) -> dict[str, object]:
+    """A results cell from what node measured (``NodeCell``, ``NodeMemory``): the same fields,
+    in the same order, as :func:`measure_cell` gives."""
+    compressed_bytes = {SERVER: 0, CLIENT: 0}
+    wire_compressed = 0
+    for stream, sizes in zip(streams, result.sizes, strict=True):
+        compressed_bytes[stream.direction] += sum(sizes)
+        wire_compressed += _wire_bytes(sizes, stream.direction == CLIENT)
+    raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
+    total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
+    compress_timing = _summary(result.compress_samples, "compress")
+    decompress_timing = _summary(result.decompress_samples, "decompress")
+    unstable = any(
+        timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
+        for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+    )
+    compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
+    decompress_theory = decompressor_theory(setting.client_bits)
+    return {
+        "window_bits": setting.window_bits,
+        "client_window_bits": setting.nominal_client_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+        "messages": summary.messages,
+        "raw_bytes": raw_bytes,
+        "compressed_bytes": total_compressed,
+        "savings": 1 - total_compressed / raw_bytes if raw_bytes else 0.0,
+        "server_raw_bytes": summary.server_raw_bytes,
+        "server_compressed_bytes": compressed_bytes[SERVER],
+        "client_raw_bytes": summary.client_raw_bytes,
+        "client_compressed_bytes": compressed_bytes[CLIENT],
+        "wire_raw_bytes": summary.wire_raw_bytes,
+        "wire_compressed_bytes": wire_compressed,
+        **compress_timing,
+        **decompress_timing,
+        "timing_repeat": plan.repeat,
+        "timing_loops_compress": result.loops_compress,
+        "timing_loops_decompress": result.loops_decompress,
+        "timing_unstable": unstable,
+        "compress_memory_theoretical": compress_theory,
+        # RSS never shrinks back within the probe: what it holds after the work covers the peak.
+        "compress_memory_observed": memory.compressor,
+        "compress_memory_peak": memory.compressor,
+        "decompress_memory_theoretical": decompress_theory,
+        "decompress_memory_observed": memory.decompressor,
+        "decompress_memory_peak": memory.decompressor,
+        "connection_memory_theoretical": compress_theory + decompress_theory,
+        "connection_memory": memory.connection,
+        "threshold": setting.threshold,
+        "compressed_messages": sum(result.compressed_messages),
+    }
+
+
 # Parallel execution -------------------------------------------------------------------------------
 
 _worker_state: dict[str, object] = {}
@@ -488,6 +615,12 @@ def run_sweep(
         if on_cell is not None:
             on_cell(cell, len(cells), total)
 
+    if backend_name == NODE:
+        try:
+            cells = _node_cells(streams, order, plan, jobs, finished)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(sorted(cells, key=sort_key), total) from None
+        return sorted(cells, key=sort_key)
     backend = get_backend(backend_name)
     jobs = min(jobs, total) or 1
     summary = CorpusSummary.of(streams)
@@ -553,7 +686,7 @@ def sweep(
     marked partial, for the caller to keep or drop.
     """
     plan = plan or TimingPlan()
-    backend = get_backend(backend_name)
+    backend = node_backend() if backend_name == NODE else get_backend(backend_name)
     settings = grid.settings()
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
@@ -580,6 +713,12 @@ def sweep(
         "seed": seed,
         "partial": False,
     }
+    if backend_name == NODE:
+        from wsztune.nodejs import backend as node
+
+        meta["node"] = node.describe()
+        meta["timing"]["clock"] = node.CLOCK_NAME
+        meta["memory_method"] = node.MEMORY_METHOD.format(n=node.MEMORY_CONNECTIONS)
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()

@@ -14,17 +14,19 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-from wsztune.errors import NodeUnavailable
 from wsztune.nodejs import find_node, helper
 
 CLOCK_NAME = (
@@ -140,13 +142,30 @@ def run_cells(
                     )
                 )
             found: dict[int, NodeCell] = {}
-            for process in processes:  # read each in turn: the others keep running meanwhile
-                assert process.stdout is not None
-                for line in process.stdout:
-                    cell = _decode(line)
-                    found[cell.id] = cell
-                    if on_cell is not None:
-                        on_cell(cell)
+            lines: queue.Queue[str | None] = queue.Queue()
+
+            def pump(stream: IO[str]) -> None:
+                # One reader per process: a process never waits on a full pipe for another's.
+                for line in stream:
+                    lines.put(line)
+                lines.put(None)
+
+            readers = [
+                threading.Thread(target=pump, args=(process.stdout,), daemon=True)
+                for process in processes
+            ]
+            for reader in readers:
+                reader.start()
+            running = len(readers)
+            while running:
+                line = lines.get()
+                if line is None:
+                    running -= 1
+                    continue
+                cell = _decode(line)
+                found[cell.id] = cell
+                if on_cell is not None:
+                    on_cell(cell)
             for process in processes:
                 _, stderr = process.communicate()
                 if process.returncode != 0:
@@ -162,9 +181,100 @@ def run_cells(
     return [found[cell.id] for cell in cells]
 
 
-def check_node_runs() -> str:
-    """Fail early, in one line, when node is missing; return its path."""
+def describe() -> dict[str, object]:
+    """What a results file records of the node codec: versions, framing, threshold rule."""
+    from wsztune.nodejs import node_versions
+
+    versions = node_versions()
+    return {
+        "node_version": versions.get("node"),
+        "zlib_version": versions.get("zlib"),
+        "v8_version": versions.get("v8"),
+        "uv_version": versions.get("uv"),
+        "framing": "ws 8 PerMessageDeflate: write, flush(Z_SYNC_FLUSH), drop 4 bytes; "
+        "reset() per message without context takeover",
+    }
+
+
+MEMORY_CONNECTIONS = 60  # as many as the real ws server check opens (wsztune live --server ws)
+MEMORY_METHOD = (
+    "RSS of a fresh node process per setting, after gc, over {n} connections made as ws makes "
+    "them (after a warm-up): compressors sending the largest server stream's first messages "
+    "until twice the window went through, then decompressors inflating the other stream's; "
+    "(RSS after - RSS before) / {n}. Includes each zlib stream's JS object and 16 KiB output "
+    "buffer."
+)
+
+
+@dataclass(frozen=True)
+class NodeMemory:
+    """Resident bytes one connection's compressor and decompressor add to a node process."""
+
+    compressor: int
+    decompressor: int
+
+    @property
+    def connection(self) -> int:
+        """Compressor + decompressor: the cell's ``connection_memory``."""
+        return self.compressor + self.decompressor
+
+
+def memory_key(cell: NodeJob) -> tuple:
+    """Cells that cost the same memory share one probe (the threshold changes what is sent)."""
+    return (
+        cell.server_bits,
+        cell.client_bits,
+        cell.mem_level,
+        cell.level,
+        cell.strategy,
+        cell.context_takeover,
+        cell.threshold,
+    )
+
+
+def measure_memory(
+    corpus: Path,
+    compressor_stream: int,
+    decompressor_stream: int,
+    cells: Sequence[NodeJob],
+    *,
+    connections: int = MEMORY_CONNECTIONS,
+    jobs: int = 1,
+) -> dict[tuple, NodeMemory]:
+    """One fresh node process per distinct :func:`memory_key`; ``jobs`` of them at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     node = find_node()
-    if not os.access(node, os.X_OK) and not Path(node).is_file():  # pragma: no cover
-        raise NodeUnavailable(f"{node} is not executable")
-    return node
+    distinct: dict[tuple, NodeJob] = {}
+    for cell in cells:
+        distinct.setdefault(memory_key(cell), cell)
+
+    def probe(item: tuple[tuple, NodeJob]) -> tuple[tuple, NodeMemory]:
+        key, cell = item
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
+            json.dump(
+                {
+                    "corpus": str(corpus),
+                    "compressor_stream": compressor_stream,
+                    "decompressor_stream": decompressor_stream,
+                    "cell": vars(cell),
+                    "connections": connections,
+                },
+                job_file,
+            )
+        try:
+            completed = subprocess.run(
+                [node, "--expose-gc", str(helper("memory.js")), job_file.name],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        finally:
+            os.unlink(job_file.name)
+        if completed.returncode != 0:
+            raise RuntimeError(f"node memory probe failed: {completed.stderr.strip()}")
+        data = json.loads(completed.stdout)
+        return key, NodeMemory(data["compressor"], data["decompressor"])
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return dict(pool.map(probe, distinct.items()))
