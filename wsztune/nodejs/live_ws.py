@@ -12,14 +12,15 @@ client-direction ones by the client. wsztune drives both processes over JSON lin
 * bytes: both processes count the payload bytes of data frames on their own socket, with a frame
   parser of their own (not ws's code): what the server wrote and read must equal what the client
   read and wrote, and both must equal the node-codec model, byte for byte. The model is a sweep of
-  one cell with the ``node`` codec over exactly the messages replayed, one corpus connection per
-  live connection.
+  one cell with the ``node`` codec over exactly the scripts replayed (:func:`scripts_corpus`),
+  each script's sizes counted once per live connection that replays it.
 * memory: RSS of the server process after each connection's exchange (garbage collected first,
   ``--expose-gc``), every connection held open. The growth per connection over the second half
   of the connections (the first half warms the server up: :func:`warmup_connections`) with
   compression, minus the same without compression in a fresh server process, is what
-  compression costs a connection. It is compared with the model's ``connection_memory`` within
-  ``--tolerance``. RSS, not a count of allocations: nothing here asks zlib or the model what it
+  compression costs a connection. It is compared within ``--tolerance`` with the
+  ``connection_memory`` of the node codec's cell for the corpus (what ``wsztune run --codec node``
+  saves and ``recommend`` budgets with). RSS, not a count of allocations: nothing here asks zlib or the model what it
   holds.
 
 ws allocates its compressor on the first message it compresses and its decompressor on the first
@@ -40,6 +41,7 @@ import json
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,13 +93,14 @@ def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
     return Plan(tuple(scripts), plan.assignment)
 
 
-def replay_corpus(corpus: Corpus, plan: Plan) -> Corpus:
-    """Exactly what the live run sends, one corpus connection per live connection: the corpus the
-    model is swept over, so that its sums are the live sums."""
+def scripts_corpus(corpus: Corpus, plan: Plan, indices: Sequence[int]) -> Corpus:
+    """The scripts ``indices`` of ``plan``, each once, each its own connection: what the model
+    is swept over (a script that several live connections replay is compressed once and its
+    sizes multiplied: every connection has its own compressors, so they are the same)."""
     messages = [
-        Message(payload, is_text, f"live-{index}", direction)
-        for index in range(plan.connections)
-        for direction, is_text, payload in plan.script_for(index).messages
+        Message(payload, is_text, f"script-{index}", direction)
+        for index in indices
+        for direction, is_text, payload in plan.scripts[index].messages
     ]
     return Corpus(corpus.path, corpus.format, corpus.sha256, messages, corpus.sampled)
 
@@ -434,20 +437,23 @@ def run_live_ws(
     plan = ws_plan(corpus, connections, threshold)
     started = time.perf_counter()
 
-    # The model: the node codec over exactly what is replayed, one connection per live one; the
-    # server and client sums come from the same codec on each direction alone.
-    replayed = replay_corpus(corpus, plan)
-    cell = model(replayed, setting, threshold)
-    server_only = Corpus(
-        corpus.path,
-        corpus.format,
-        corpus.sha256,
-        [m for m in replayed.messages if m.direction == SERVER],
-    )
-    model_server = int(model(server_only, setting, threshold)["compressed_bytes"])
-    model_total = int(cell["compressed_bytes"])
-    model_client = model_total - model_server
-    model_memory = float(cell["connection_memory"])
+    # The model's bytes: the node codec over exactly what is replayed. Scripts replayed by the
+    # same number of live connections are swept together, once, and their sizes multiplied.
+    uses = Counter(plan.assignment)
+    groups: dict[int, list[int]] = {}
+    for index in sorted(uses):
+        groups.setdefault(uses[index], []).append(index)
+    model_server = model_client = raw = 0
+    for count, indices in sorted(groups.items()):
+        cell = model(scripts_corpus(corpus, plan, indices), setting, threshold)
+        model_server += count * int(cell["server_compressed_bytes"])
+        model_client += count * int(cell["client_compressed_bytes"])
+        raw += count * int(cell["raw_bytes"])
+    model_total = model_server + model_client
+    # The model's memory: the cell `wsztune run --codec node` saves for this corpus, the figure
+    # `recommend` budgets with.
+    memory_cell = model(corpus, setting, threshold)
+    model_memory = float(memory_cell["connection_memory"])
 
     with tempfile.TemporaryDirectory(prefix="wsztune-live-ws-") as tmp:
         workdir = Path(tmp)
@@ -491,8 +497,7 @@ def run_live_ws(
     live_memory = rss_on - rss_off
     difference = (live_memory - model_memory) / model_memory if model_memory else float("inf")
     within = abs(difference) <= tolerance
-    raw = replayed.raw_bytes
-    messages = len(replayed.messages)
+    messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
 
     corpus_connections = len(corpus.connections)
     if corpus_connections == 1:
@@ -558,8 +563,8 @@ def run_live_ws(
         compressed_frames=sum(on.compressed_frames),
         data_frames=messages,
         model_connection_memory=model_memory,
-        model_compressor_memory=float(cell.get("compress_memory_observed", 0.0)),
-        model_decompressor_memory=float(cell.get("decompress_memory_observed", 0.0)),
+        model_compressor_memory=float(memory_cell["compress_memory_observed"]),
+        model_decompressor_memory=float(memory_cell["decompress_memory_observed"]),
         live_connection_memory=live_memory,
         live_rss_per_connection=rss_on,
         live_rss_baseline_per_connection=rss_off,
