@@ -139,10 +139,13 @@ function send(ws, payload, isText) {
 }
 
 async function replay(ws, script, me, next, index) {
-  // Play one script: send my messages, check the other side's, in order.
+  // Play one script: send my messages, check the other side's, in order. Sends are not awaited
+  // one by one (ws keeps them in order, compressing one at a time): a wait per message would be
+  // a round trip to the zlib thread pool each, for nothing. All are awaited at the end.
+  const sending = [];
   for (const [direction, isText, payload] of script) {
     if (direction === me) {
-      await send(ws, payload, isText);
+      sending.push(send(ws, payload, isText));
     } else {
       const { data, isBinary } = await next();
       if (isBinary === isText || !Buffer.from(data).equals(payload)) {
@@ -150,6 +153,7 @@ async function replay(ws, script, me, next, index) {
       }
     }
   }
+  await Promise.all(sending);
 }
 
 function withTimeout(promise, what) {
@@ -191,7 +195,18 @@ function memory() {
     global.gc();
   }
   const usage = process.memoryUsage();
+  const status = {};
+  try {
+    // Linux: resident memory by kind (anonymous: heaps; file: the node binary's pages).
+    for (const line of fs.readFileSync("/proc/self/status", "utf8").split("\n")) {
+      const match = /^(RssAnon|RssFile):\s+(\d+) kB/.exec(line);
+      if (match) status[match[1]] = Number(match[2]) * 1024;
+    }
+  } catch (error) {
+    // not Linux: RSS alone
+  }
   return {
+    ...status,
     rss: usage.rss,
     heapTotal: usage.heapTotal,
     heapUsed: usage.heapUsed,
@@ -237,6 +252,7 @@ function server() {
     const next = inbox(ws);
     const script = plan.scripts[plan.assignment[index]];
     const work = (async () => {
+      const started = process.hrtime.bigint();
       await replay(ws, script, "server", next, index);
       // The client answers the ping only after reading every frame before it: nothing the
       // server sent is still in flight when it is measured.
@@ -244,14 +260,16 @@ function server() {
         ws.once("pong", resolve);
         ws.ping();
       });
-      const extensions = Object.keys(ws._extensions || {});
+      const replayed = process.hrtime.bigint();
+      const usage = memory();
       reply({
         done: index,
         sent: counters.outgoing.toJSON(),
         received: counters.incoming.toJSON(),
         extensions: ws.extensions,
-        negotiated: extensions,
-        ...memory(),
+        replay_ms: Number(replayed - started) / 1e6,
+        gc_ms: Number(process.hrtime.bigint() - replayed) / 1e6,
+        ...usage,
       });
     })();
     withTimeout(work, `server connection ${index}`).catch(fail);

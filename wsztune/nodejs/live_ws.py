@@ -15,13 +15,15 @@ client-direction ones by the client. wsztune drives both processes over JSON lin
   one cell with the ``node`` codec over exactly the scripts replayed (:func:`scripts_corpus`),
   each script's sizes counted once per live connection that replays it.
 * memory: RSS of the server process after each connection's exchange (garbage collected first,
-  ``--expose-gc``), every connection held open. The growth per connection over the second half
-  of the connections (the first half warms the server up: :func:`warmup_connections`) with
-  compression, minus the same without compression in a fresh server process, is what
-  compression costs a connection. It is compared within ``--tolerance`` with the
-  ``connection_memory`` of the node codec's cell for the corpus (what ``wsztune run --codec node``
-  saves and ``recommend`` budgets with). RSS, not a count of allocations: nothing here asks zlib or the model what it
-  holds.
+  ``--expose-gc``), every connection held open: its resident anonymous memory (RssAnon, the
+  heaps; RSS where /proc is not there). What each connection of the second half (the first half
+  warms the server up: :func:`warmup_connections`) adds with compression, minus what the same
+  script's connection adds in a fresh server without compression, averaged over the middle
+  half of those differences (:func:`interquartile_mean`), is what compression costs a
+  connection. It is compared within ``--tolerance`` with the
+  ``connection_memory`` of the node codec's cell for the corpus (what ``wsztune run --codec
+  node`` saves and ``recommend`` budgets with). RSS, not a count of allocations: nothing here
+  asks zlib or the model what it holds.
 
 ws allocates its compressor on the first message it compresses and its decompressor on the first
 it inflates; the model counts both for every connection. So a script in which one side sends
@@ -43,6 +45,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,9 +144,14 @@ class NodeSide:
     compression: bool
     port: int = 0
     info: dict[str, Any] = field(default_factory=dict)  # node, zlib and ws versions
-    rss: list[int] = field(default_factory=list)  # server RSS: at listen, after connection i
-    external: list[int] = field(default_factory=list)  # V8's external memory, same marks
-    heap: list[int] = field(default_factory=list)  # V8's heap (heapTotal), same marks
+    # The server's memory at listen, then after each connection: process.memoryUsage() (rss,
+    # heapTotal, heapUsed, external, arrayBuffers) and, on Linux, RssAnon and RssFile.
+    usage: list[dict[str, int]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[int]:
+        """One figure at every mark (RssAnon falls back to rss where /proc is not there)."""
+        return [int(mark.get(key, mark["rss"])) for mark in self.usage]
+
     server_sent: list[int] = field(default_factory=list)
     server_received: list[int] = field(default_factory=list)
     client_sent: list[int] = field(default_factory=list)
@@ -242,6 +250,13 @@ def compression_options(setting: Setting, threshold: int) -> dict[str, Any]:
     }
 
 
+USAGE_KEYS = ("rss", "RssAnon", "RssFile", "heapTotal", "heapUsed", "external", "arrayBuffers")
+
+
+def _usage(reply: dict[str, Any]) -> dict[str, int]:
+    return {key: int(reply[key]) for key in USAGE_KEYS if key in reply}
+
+
 async def _serve_once(
     node: str,
     ws_package: Path,
@@ -275,9 +290,7 @@ async def _serve_once(
         hello = await server.read(timeout)
         side.port = int(hello["port"])
         side.info = {key: hello[key] for key in ("node", "zlib", "ws")}
-        side.rss.append(int(hello["rss"]))
-        side.external.append(int(hello["external"]))
-        side.heap.append(int(hello["heapTotal"]))
+        side.usage.append(_usage(hello))
         client = await _start(node, "client", [], {**config, "port": side.port}, workdir / tag)
         await client.read(timeout)  # ready
         for index in range(count):
@@ -287,9 +300,7 @@ async def _serve_once(
             )
             if from_client.get("done") != index or from_server.get("done") != index:
                 raise LiveError(f"connection {index}: replies out of order")
-            side.rss.append(int(from_server["rss"]))
-            side.external.append(int(from_server["external"]))
-            side.heap.append(int(from_server["heapTotal"]))
+            side.usage.append(_usage(from_server))
             side.server_sent.append(int(from_server["sent"]["bytes"]))
             side.server_received.append(int(from_server["received"]["bytes"]))
             side.client_sent.append(int(from_client["sent"]["bytes"]))
@@ -339,12 +350,14 @@ class WsLiveResult:
     model_connection_memory: float
     model_compressor_memory: float
     model_decompressor_memory: float
-    live_connection_memory: float  # RSS growth per connection, compression on minus off
-    live_rss_per_connection: float  # with compression
+    live_connection_memory: float  # the check: resident growth per connection, on minus off
+    live_connection_memory_endpoints: float  # the same from the first and last marks alone
+    live_rss_per_connection: float  # with compression (endpoints)
     live_rss_baseline_per_connection: float  # without
     live_external_per_connection: float  # V8's external memory, on minus off
+    memory_figure: str  # which resident figure: RssAnon (Linux) or rss
     warmup_connections: int  # the first ones, not measured
-    memory_marks: dict[str, list[int]]
+    memory_marks: dict[str, list[dict[str, int]]]
     tolerance: float
     memory_difference: float
     bytes_equal: bool
@@ -384,6 +397,20 @@ def per_connection_growth(marks: Sequence[int], warmup: int) -> float:
     return (marks[-1] - marks[warmup]) / measured if measured > 0 else 0.0
 
 
+def interquartile_mean(values: Sequence[float]) -> float:
+    """The mean of the middle half of ``values`` (all of them when fewer than 4)."""
+    ordered = sorted(values)
+    quarter = len(ordered) // 4
+    middle = ordered[quarter : len(ordered) - quarter] if quarter else ordered
+    return sum(middle) / len(middle) if middle else 0.0
+
+
+def paired_growth(on: Sequence[int], off: Sequence[int], warmup: int) -> list[int]:
+    """Per measured connection, what it added with compression minus what the same script's
+    connection added without: ``(on[i+1] - on[i]) - (off[i+1] - off[i])``."""
+    return [(on[i + 1] - on[i]) - (off[i + 1] - off[i]) for i in range(warmup, len(on) - 1)]
+
+
 def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, Any]:
     """The node codec's cell for ``setting`` on ``corpus``: a sweep of that one cell, the same
     function ``wsztune run --codec node`` measures every cell with (ws's threshold rule: ws
@@ -405,6 +432,42 @@ def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, An
     run = sweep(corpus, grid, backend_name="node", plan=plan, jobs=1)
     (cell,) = run.cells
     return cell
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """What the node codec predicts for the live run."""
+
+    server_bytes: int
+    client_bytes: int
+    raw_bytes: int
+    cell: dict[str, Any]  # the corpus's own cell: its connection_memory is the one compared
+
+
+def model_figures(
+    corpus: Corpus,
+    plan: Plan,
+    setting: Setting,
+    threshold: int,
+    model: Callable[[Corpus, Setting, int], dict[str, Any]],
+) -> ModelFigures:
+    """The model's bytes for exactly what ``plan`` replays, and its memory for ``corpus``.
+
+    Bytes: scripts replayed by the same number of live connections are swept together, once,
+    and their sizes multiplied. Memory: the cell ``wsztune run --codec node`` saves for this
+    corpus, the figure ``recommend`` budgets with.
+    """
+    uses = Counter(plan.assignment)
+    groups: dict[int, list[int]] = {}
+    for index in sorted(uses):
+        groups.setdefault(uses[index], []).append(index)
+    server = client = raw = 0
+    for count, indices in sorted(groups.items()):
+        cell = model(scripts_corpus(corpus, plan, indices), setting, threshold)
+        server += count * int(cell["server_compressed_bytes"])
+        client += count * int(cell["client_compressed_bytes"])
+        raw += count * int(cell["raw_bytes"])
+    return ModelFigures(server, client, raw, model(corpus, setting, threshold))
 
 
 def run_live_ws(
@@ -437,24 +500,6 @@ def run_live_ws(
     plan = ws_plan(corpus, connections, threshold)
     started = time.perf_counter()
 
-    # The model's bytes: the node codec over exactly what is replayed. Scripts replayed by the
-    # same number of live connections are swept together, once, and their sizes multiplied.
-    uses = Counter(plan.assignment)
-    groups: dict[int, list[int]] = {}
-    for index in sorted(uses):
-        groups.setdefault(uses[index], []).append(index)
-    model_server = model_client = raw = 0
-    for count, indices in sorted(groups.items()):
-        cell = model(scripts_corpus(corpus, plan, indices), setting, threshold)
-        model_server += count * int(cell["server_compressed_bytes"])
-        model_client += count * int(cell["client_compressed_bytes"])
-        raw += count * int(cell["raw_bytes"])
-    model_total = model_server + model_client
-    # The model's memory: the cell `wsztune run --codec node` saves for this corpus, the figure
-    # `recommend` budgets with.
-    memory_cell = model(corpus, setting, threshold)
-    model_memory = float(memory_cell["connection_memory"])
-
     with tempfile.TemporaryDirectory(prefix="wsztune-live-ws-") as tmp:
         workdir = Path(tmp)
         for tag in ("on", "off"):
@@ -468,15 +513,21 @@ def run_live_ws(
             off = await _serve_once(node, ws_package, plan, None, plan_path, workdir, timeout)
             return on, off
 
-        try:
-            on, off = asyncio.run(both())
-        except TimeoutError:
-            raise LiveError(
-                f"a step took longer than --timeout {timeout:g} s; the ws server and clients "
-                "were stopped"
-            ) from None
-        except OSError as error:
-            raise LiveError(f"{type(error).__name__}: {error}") from None
+        # The model runs meanwhile, in its own node processes: it only needs sizes and the
+        # memory probe's RSS, neither of which another process's load changes (its timings,
+        # which are, are not used), and the check takes half as long.
+        with ThreadPoolExecutor(1) as pool:
+            modelled = pool.submit(model_figures, corpus, plan, setting, threshold, model)
+            try:
+                on, off = asyncio.run(both())
+            except TimeoutError:
+                raise LiveError(
+                    f"a step took longer than --timeout {timeout:g} s; the ws server and "
+                    "clients were stopped"
+                ) from None
+            except OSError as error:
+                raise LiveError(f"{type(error).__name__}: {error}") from None
+            figures = modelled.result()
 
     for index in range(plan.connections):
         if (on.client_received[index], on.client_sent[index]) != (
@@ -489,12 +540,25 @@ def run_live_ws(
                 f"{on.client_received[index]} B received and {on.client_sent[index]} B sent"
             )
     live_server, live_client = sum(on.server_sent), sum(on.server_received)
+    model_server, model_client = figures.server_bytes, figures.client_bytes
+    model_total = model_server + model_client
+    model_memory = float(figures.cell["connection_memory"])
     bytes_equal = (model_server, model_client) == (live_server, live_client)
 
+    # Memory: resident anonymous memory (the heaps: malloc's, V8's; not the node binary's pages
+    # mapped in as code runs the first time), RSS where /proc is not there.
+    figure = "RssAnon" if all("RssAnon" in mark for mark in on.usage + off.usage) else "rss"
     warmup = warmup_connections(plan.connections)
-    rss_on = per_connection_growth(on.rss, warmup)
-    rss_off = per_connection_growth(off.rss, warmup)
-    live_memory = rss_on - rss_off
+    resident_on, resident_off = on.series(figure), off.series(figure)
+    # Each measured connection against the same script's connection without compression; the
+    # middle half of those differences, because a heap that grows by a large block now and then
+    # (malloc's top, a V8 page) puts one connection's step up to 1.4 MB off, in either run.
+    live_memory = interquartile_mean(paired_growth(resident_on, resident_off, warmup))
+    endpoints = per_connection_growth(resident_on, warmup) - per_connection_growth(
+        resident_off, warmup
+    )
+    rss_on = per_connection_growth(on.series("rss"), warmup)
+    rss_off = per_connection_growth(off.series("rss"), warmup)
     difference = (live_memory - model_memory) / model_memory if model_memory else float("inf")
     within = abs(difference) <= tolerance
     messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
@@ -514,10 +578,11 @@ def run_live_ws(
         "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
         "clients (a frame parser of wsztune's, not ws's code); the model is the node codec "
         "swept over the same messages",
-        f"memory: RSS of the server process per connection held open, after gc, compression on "
-        f"minus off (two fresh servers), over the last {plan.connections - warmup} connections "
-        f"(the first {warmup} warm the server up); the model is the node codec's "
-        "connection_memory",
+        f"memory: resident memory of the server process ({figure}) after each connection, "
+        f"after gc, every connection held open; compression on minus off (two fresh servers), "
+        f"connection by connection, over the last {plan.connections - warmup} connections (the "
+        f"first {warmup} warm the server up), mean of the middle half; the model is the node "
+        "codec's connection_memory for the corpus",
         "external: V8's external memory per connection, on minus off (shown, not checked)",
     ]
     if probed:
@@ -534,8 +599,8 @@ def run_live_ws(
             "messages": len(plan.script_for(i).messages),
             "live_server_bytes": on.server_sent[i],
             "live_client_bytes": on.server_received[i],
-            "rss_after": on.rss[i + 1],
-            "rss_after_baseline": off.rss[i + 1],
+            "resident_after": resident_on[i + 1],
+            "resident_after_baseline": resident_off[i + 1],
             "probe": plan.script_for(i).probed,
             "warmup": i < warmup,
         }
@@ -559,26 +624,21 @@ def run_live_ws(
         live_server_bytes=live_server,
         model_client_bytes=model_client,
         live_client_bytes=live_client,
-        raw_bytes=raw,
+        raw_bytes=figures.raw_bytes,
         compressed_frames=sum(on.compressed_frames),
         data_frames=messages,
         model_connection_memory=model_memory,
-        model_compressor_memory=float(memory_cell["compress_memory_observed"]),
-        model_decompressor_memory=float(memory_cell["decompress_memory_observed"]),
+        model_compressor_memory=float(figures.cell["compress_memory_observed"]),
+        model_decompressor_memory=float(figures.cell["decompress_memory_observed"]),
         live_connection_memory=live_memory,
+        live_connection_memory_endpoints=endpoints,
         live_rss_per_connection=rss_on,
         live_rss_baseline_per_connection=rss_off,
-        live_external_per_connection=per_connection_growth(on.external, warmup)
-        - per_connection_growth(off.external, warmup),
+        live_external_per_connection=per_connection_growth(on.series("external"), warmup)
+        - per_connection_growth(off.series("external"), warmup),
+        memory_figure=figure,
         warmup_connections=warmup,
-        memory_marks={
-            "rss_on": on.rss,
-            "rss_off": off.rss,
-            "external_on": on.external,
-            "external_off": off.external,
-            "heap_on": on.heap,
-            "heap_off": off.heap,
-        },
+        memory_marks={"on": on.usage, "off": off.usage},
         tolerance=tolerance,
         memory_difference=difference,
         bytes_equal=bytes_equal,
