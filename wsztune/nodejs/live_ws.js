@@ -245,6 +245,11 @@ function server() {
     clientTracking: true,
   });
   wss.on("error", fail);
+  // What the server answered to the offer: the negotiated permessage-deflate parameters.
+  wss.on("headers", (headers, request) => {
+    const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
+    request.wsztuneExtensions = line ? line.replace(/^[^:]*:\s*/, "") : "";
+  });
   wss.on("connection", (ws, request) => {
     const index = Number(request.url.replace(/^\//, ""));
     const counters = tap(request.socket);
@@ -266,7 +271,7 @@ function server() {
         done: index,
         sent: counters.outgoing.toJSON(),
         received: counters.incoming.toJSON(),
-        extensions: ws.extensions,
+        extensions: request.wsztuneExtensions,
         replay_ms: Number(replayed - started) / 1e6,
         gc_ms: Number(process.hrtime.bigint() - replayed) / 1e6,
         ...usage,
