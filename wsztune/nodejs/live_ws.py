@@ -455,19 +455,23 @@ def model_figures(
 
     Bytes: scripts replayed by the same number of live connections are swept together, once,
     and their sizes multiplied. Memory: the cell ``wsztune run --codec node`` saves for this
-    corpus, the figure ``recommend`` budgets with.
+    corpus, the figure ``recommend`` budgets with. The sweeps are independent node processes:
+    they run side by side.
     """
     uses = Counter(plan.assignment)
     groups: dict[int, list[int]] = {}
     for index in sorted(uses):
         groups.setdefault(uses[index], []).append(index)
+    counts = sorted(groups)
+    parts = [scripts_corpus(corpus, plan, groups[count]) for count in counts] + [corpus]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        cells = list(pool.map(lambda part: model(part, setting, threshold), parts))
     server = client = raw = 0
-    for count, indices in sorted(groups.items()):
-        cell = model(scripts_corpus(corpus, plan, indices), setting, threshold)
+    for count, cell in zip(counts, cells, strict=False):
         server += count * int(cell["server_compressed_bytes"])
         client += count * int(cell["client_compressed_bytes"])
         raw += count * int(cell["raw_bytes"])
-    return ModelFigures(server, client, raw, model(corpus, setting, threshold))
+    return ModelFigures(server, client, raw, cells[-1])
 
 
 def run_live_ws(
