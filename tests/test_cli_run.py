@@ -320,3 +320,58 @@ def test_metadata_records_the_workers_really_used(tmp_path: Path, chat_corpus_pa
     timing = json.loads(out.read_text())["meta"]["timing"]
     assert timing["jobs"] == 1
     assert "one at a time" in timing["note"]
+
+
+# Node.js servers: --server, --codec node, --threshold ------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_run_server_ws_measures_with_node_at_ws_threshold(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    out = tmp_path / "ws.json"
+    result = invoke(
+        "run", chat_corpus_path, "--server", "ws", "--window-bits", "9,12", "--mem-level", "1",
+        "--context-takeover", "both", "-o", out, *FAST, "--jobs", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())
+    assert run["meta"]["codec"] == "node" and run["meta"]["server"] == "ws"
+    assert run["meta"]["node"]["zlib_version"] == run["meta"]["codec_version"]
+    # ws's default threshold, applied only without context takeover (ws's Sender).
+    thresholds = {(c["context_takeover"], c["threshold"]) for c in run["cells"]}
+    assert thresholds == {(True, 0), (False, 1024)}
+    assert "only without context takeover" in result.stderr
+    table = invoke("table", "--results", out, "--context-takeover", "off", "--threshold", "1024")
+    assert table.exit_code == 0, table.output
+    assert "threshold 1024 B" in table.output
+
+
+def test_run_codec_must_match_server(tmp_path: Path, chat_corpus_path: Path) -> None:
+    result = invoke("run", chat_corpus_path, "--server", "ws", "--codec", "zlib", *FAST)
+    assert result.exit_code == 2
+    assert "--server ws is measured with --codec node" in result.stderr
+
+
+def test_run_threshold_applies_to_zlib_too(tmp_path: Path, chat_corpus_path: Path) -> None:
+    out = tmp_path / "t.json"
+    result = invoke(
+        "run", chat_corpus_path, "--window-bits", "12", "--mem-level", "5",
+        "--threshold", "0,100", "-o", out, *FAST,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cells = {c["threshold"]: c for c in json.loads(out.read_text())["cells"]}
+    assert set(cells) == {0, 100}
+    assert cells[100]["compressed_messages"] < cells[0]["compressed_messages"]
+    bad = invoke("run", chat_corpus_path, "--threshold", "big", *FAST)
+    assert_one_line_error(bad, "--threshold")
+
+
+def test_run_codec_node_without_node_is_one_line(
+    tmp_path: Path, chat_corpus_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WSZTUNE_NODE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = invoke("run", chat_corpus_path, "--codec", "node", "-o", tmp_path / "x.json", *FAST)
+    assert_one_line_error(result, "node is not installed")
+    assert not (tmp_path / "x.json").exists()

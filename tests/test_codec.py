@@ -178,3 +178,63 @@ def test_missing_backend_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(importlib, "import_module", fake_import)
     with pytest.raises(BackendUnavailable, match="pip install"):
         get_backend("zlib-ng")
+
+
+# Threshold -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("takeover", [True, False])
+def test_threshold_sends_short_messages_raw_and_skips_the_compressor(takeover: bool) -> None:
+    from wsztune.codec import Raw, check_stream, compress_stream, get_backend
+
+    backend = get_backend("zlib")
+    payloads = chat_messages(60) + document_messages(10)
+    threshold = 100
+    setting = Setting(12, 5, context_takeover=takeover, threshold=threshold)
+    frames = compress_stream(payloads, setting, 12, backend)
+    long_ones = [p for p in payloads if len(p) >= threshold]
+    # What reaches the compressor is exactly the long messages, as if the short never existed.
+    expected = iter(
+        compress_stream(long_ones, Setting(12, 5, context_takeover=takeover), 12, backend)
+    )
+    for payload, frame in zip(payloads, frames, strict=True):
+        if len(payload) < threshold:
+            assert type(frame) is Raw and frame == payload
+        else:
+            assert type(frame) is bytes and frame == next(expected)
+    check_stream(frames, payloads, setting, 12, backend, "threshold")
+    assert 0 < sum(type(f) is Raw for f in frames) < len(frames)
+
+
+def test_threshold_must_be_a_byte_count() -> None:
+    with pytest.raises(SettingError, match="threshold"):
+        Setting(12, 5, threshold=-1)
+    with pytest.raises(SettingError, match="--threshold"):
+        sweep.parse_thresholds("0,1k")
+    assert sweep.parse_thresholds("1024, 0,1024") == (0, 1024)
+
+
+def test_ws_rule_measures_takeover_cells_at_threshold_zero() -> None:
+    grid = sweep.Grid(
+        window_bits=(12,), mem_levels=(5,), context_takeover=(True, False),
+        thresholds=(0, 1024), threshold_rule="ws",
+    )  # fmt: skip
+    cells = {(s.context_takeover, s.threshold) for s in grid.settings()}
+    assert cells == {(True, 0), (False, 0), (False, 1024)}
+    always = sweep.Grid(window_bits=(12,), mem_levels=(5,), thresholds=(0, 1024))
+    assert {s.threshold for s in always.settings()} == {0, 1024}
+
+
+def test_sweep_cells_record_threshold_and_compress_calls() -> None:
+    payloads = chat_messages(80) + document_messages(5)
+    loaded = corpus.Corpus(
+        "mem", "jsonl", "0" * 64,
+        [corpus.Message(p, True, "c1", "server") for p in payloads],
+    )  # fmt: skip
+    grid = sweep.Grid(window_bits=(12,), mem_levels=(5,), thresholds=(0, 150))
+    plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+    cells = {c["threshold"]: c for c in sweep.sweep(loaded, grid, plan=plan).cells}
+    short = sum(len(p) < 150 for p in payloads)
+    assert cells[0]["compressed_messages"] == len(payloads)
+    assert cells[150]["compressed_messages"] == len(payloads) - short
+    assert cells[150]["compressed_bytes"] > cells[0]["compressed_bytes"]

@@ -291,3 +291,64 @@ def test_wording_of_one_cell_and_of_a_non_setting(small_run_path: Path) -> None:
     assert ";" not in message
     assert report.plural(1, "cell") == "1 cell" and report.plural(2, "cell") == "2 cells"
     assert report.plural(1, "was", "were", show=False) == "was"
+
+
+# Threshold and stacks --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def threshold_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A real zlib run of short chat messages and a few long documents at thresholds 0,
+    120 and 4096 (context takeover off, where ws applies its threshold)."""
+    from tests.conftest import chat_messages, document_messages, write_jsonl
+
+    path = write_jsonl(
+        tmp_path_factory.mktemp("threshold") / "mixed.jsonl",
+        chat_messages(120) + document_messages(8),
+    )
+    grid = sweep.Grid(
+        window_bits=(11, 12), mem_levels=(4, 8), context_takeover=(False,),
+        thresholds=(0, 120, 4096),
+    )  # fmt: skip
+    return sweep.sweep(corpus.load(path), grid, plan=FAST_PLAN)
+
+
+def test_slices_by_threshold(threshold_run: Run) -> None:
+    smallest = report.select_slice(threshold_run)
+    assert smallest.threshold == 0 and set(smallest.by_threshold) == {0, 120, 4096}
+    assert "threshold 0 B" in smallest.description
+    other = report.select_slice(threshold_run, threshold=4096)
+    assert {cell["threshold"] for cell in other.cells.values()} == {4096}
+    with pytest.raises(WsztuneError, match="threshold 77"):
+        report.select_slice(threshold_run, threshold=77)
+
+
+def test_recommend_says_which_threshold_and_what_it_trades(threshold_run: Run) -> None:
+    decision = recommend.recommend(threshold_run, Constraints(tolerance=0.05))
+    advice = decision.threshold
+    assert advice is not None
+    chosen = {t: cells[key(decision.chosen)] for t, cells in decision.slice.by_threshold.items()}
+    best = min(cell["compressed_bytes"] for cell in chosen.values())
+    fitting = [t for t, c in chosen.items() if c["compressed_bytes"] <= best * 1.05]
+    assert advice.threshold == max(fitting)
+    assert any("compress calls" in line for line in decision.explanation)
+    skipped = chosen[4096]["messages"] - chosen[4096]["compressed_messages"]
+    assert any(f"{skipped:,} messages" in line or f"{skipped} messages" in line
+               for line in advice.lines)  # fmt: skip
+    # ws's snippet carries the advised threshold (takeover off: ws applies it).
+    assert f"threshold: {advice.threshold}," in decision.snippets["Node ws"][1]
+    assert recommend.decision_json(decision)["threshold"] == advice.threshold
+
+
+def test_snippets_are_marked_unless_the_run_measured_that_stack(threshold_run: Run) -> None:
+    decision = recommend.recommend(threshold_run, Constraints())
+    assert decision.snippets["Node ws"][1].startswith("// measured with CPython's zlib")
+    assert "--server ws" in decision.snippets["Node ws"][1].splitlines()[0]
+    assert "--server socketio" in decision.snippets["Socket.IO"][1].splitlines()[0]
+    assert decision.snippets["python-websockets (serve)"][1].startswith("from websockets")
+    as_node = Run({**threshold_run.meta, "codec": "node"}, threshold_run.cells)
+    decision = recommend.recommend(as_node, Constraints())
+    assert decision.snippets["Node ws"][1].startswith("const wss")
+    assert decision.snippets["python-websockets (serve)"][1].startswith(
+        "# measured with Node's zlib"
+    )

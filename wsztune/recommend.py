@@ -154,6 +154,14 @@ class Cliff:
         return f"one step down, {label(self.neighbour)} compresses {_percent(self.worse_by)} worse"
 
 
+@dataclass(frozen=True)
+class ThresholdAdvice:
+    """Which threshold to use for the chosen setting, and what it trades."""
+
+    threshold: int  # the one to use
+    lines: list[str]  # one per threshold measured, and why
+
+
 @dataclass
 class Decision:
     """The outcome of :func:`recommend`: what was chosen, from what, and why."""
@@ -173,6 +181,7 @@ class Decision:
     closest: Cell | None = None
     fleet: list[str] = field(default_factory=list)
     cliffs: dict[Key, Cliff] = field(default_factory=dict)
+    threshold: ThresholdAdvice | None = None
 
     @property
     def slice_description(self) -> str:
@@ -310,7 +319,13 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.candidates, decision.avoided, decision.reason = candidates, avoided, reason
     decision.warnings += _edge_warnings(slice_, chosen)
     decision.explanation = _explain(decision, budget, len(cells))
-    decision.snippets = snippets(chosen, slice_, constraints.max_memory)
+    decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
+    if decision.threshold is not None:
+        decision.explanation += decision.threshold.lines
+    configured = chosen
+    if decision.threshold is not None:  # the snippets carry the advised threshold
+        configured = {**chosen, "threshold": decision.threshold.threshold}
+    decision.snippets = snippets(configured, slice_, constraints.max_memory)
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, reference, constraints.connections)
     return decision
@@ -530,6 +545,44 @@ def fleet_lines(chosen: Cell, reference: Cell | None, connections: int) -> list[
     return lines
 
 
+# Threshold ----------------------------------------------------------------------------------------
+
+
+def threshold_advice(chosen: Cell, slice_: Slice, tolerance: float) -> ThresholdAdvice | None:
+    """What the thresholds the run swept trade at the chosen setting: compress calls saved
+    against bytes. Use the largest threshold whose output stays within ``tolerance`` of the
+    smallest: it spares the compressor the most messages at a cost already accepted.
+    None when the run has one threshold only (nothing to compare).
+    """
+    key = cell_key(chosen)
+    options = {
+        threshold: cells[key] for threshold, cells in slice_.by_threshold.items() if key in cells
+    }
+    if len(options) < 2:
+        return None
+    smallest = min(options.values(), key=lambda cell: cell["compressed_bytes"])
+    limit = smallest["compressed_bytes"] * (1 + tolerance)
+    pick = max(t for t, cell in options.items() if cell["compressed_bytes"] <= limit)
+    lines = []
+    for threshold, cell in sorted(options.items()):
+        skipped = cell["messages"] - cell["compressed_messages"]
+        extra = cell["compressed_bytes"] - smallest["compressed_bytes"]
+        share = extra / smallest["compressed_bytes"] if smallest["compressed_bytes"] else 0.0
+        lines.append(
+            f"threshold {threshold} B at {label(chosen)}: "
+            f"{plural(skipped, 'message')} of {cell['messages']:,} "
+            f"({skipped / cell['messages']:.1%} of compress calls) skip the compressor, "
+            f"{extra:+,} B ({share:+.2%}) output" + (" (this one)" if threshold == pick else "")
+        )
+    lines.insert(
+        0,
+        f"threshold: use {pick} B, the largest whose output stays within "
+        f"{_option_percent(tolerance)} of the smallest (--tolerance); a larger threshold saves "
+        "compress calls (CPU) on short messages and costs their compression",
+    )
+    return ThresholdAdvice(pick, lines)
+
+
 # Snippets ---------------------------------------------------------------------------------------
 
 
@@ -567,23 +620,41 @@ def _python_snippet(cell: Cell) -> str:
     )
 
 
-def _ws_snippet(cell: Cell) -> str:
+def _ws_options(cell: Cell, indent: str) -> str:
+    """ws's perMessageDeflate options for ``cell`` (Socket.IO passes the same object to ws)."""
     options = [f"memLevel: {cell['mem_level']}"]
     if cell["level"] != -1:
         options.append(f"level: {cell['level']}")
     if cell["strategy"] != "default":
         options.append(f"strategy: zlib.constants.Z_{cell['strategy'].upper()}")
-    takeover = ""
+    lines = [
+        f"serverMaxWindowBits: {cell['window_bits']},",
+        f"clientMaxWindowBits: {cell['client_window_bits']},",
+    ]
     if not cell["context_takeover"]:
-        takeover = "    serverNoContextTakeover: true,\n    clientNoContextTakeover: true,\n"
+        lines += ["serverNoContextTakeover: true,", "clientNoContextTakeover: true,"]
+        # ws only applies its threshold without context takeover (lib/sender.js).
+        lines.append(f"threshold: {cell.get('threshold', 0)},")
+    lines.append(f"zlibDeflateOptions: {{ {', '.join(options)} }},")
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
+def _socketio_snippet(cell: Cell) -> str:
+    return (
+        "const io = new Server(httpServer, {\n"
+        "  perMessageDeflate: {\n"
+        f"{_ws_options(cell, '    ')}"
+        "  },\n"
+        "});"
+    )
+
+
+def _ws_snippet(cell: Cell) -> str:
     return (
         "const wss = new WebSocketServer({\n"
         "  port: 8080,\n"
         "  perMessageDeflate: {\n"
-        f"    serverMaxWindowBits: {cell['window_bits']},\n"
-        f"    clientMaxWindowBits: {cell['client_window_bits']},\n"
-        f"{takeover}"
-        f"    zlibDeflateOptions: {{ {', '.join(options)} }},\n"
+        f"{_ws_options(cell, '    ')}"
         "  },\n"
         "});"
     )
@@ -633,9 +704,20 @@ def snippets(chosen: Cell, slice_: Slice, max_memory: int | None) -> dict[str, t
         f".compression = uWS::CompressOptions(uWS::{name} | uWS::{UWS_DECOMPRESSORS[wb]}),\n"
         f"// uWebSockets.js: compression: uWS.{name} | uWS.{UWS_DECOMPRESSORS[wb]}"
     )
+    from wsztune.servers import mismatch_note
+
+    def marked(stack: str, comment: str, code: str) -> str:
+        # A snippet for a stack whose codec this run did not measure says so on its first line.
+        note = mismatch_note(stack, slice_.codec)
+        return code if note is None else f"{comment} {note}\n{code}"
+
     return {
-        "python-websockets (serve)": ("python", _python_snippet(chosen)),
-        "Node ws": ("javascript", _ws_snippet(chosen)),
+        "python-websockets (serve)": (
+            "python",
+            marked("websockets", "#", _python_snippet(chosen)),
+        ),
+        "Node ws": ("javascript", marked("ws", "//", _ws_snippet(chosen))),
+        "Socket.IO": ("javascript", marked("socketio", "//", _socketio_snippet(chosen))),
         "uWebSockets (presets only)": ("cpp", uws),
     }
 
@@ -752,6 +834,7 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
             "connections": constraints.connections,
         },
         "fleet": decision.fleet,
+        "threshold": None if decision.threshold is None else decision.threshold.threshold,
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
     }
     if verdict is not None:

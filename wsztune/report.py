@@ -94,6 +94,12 @@ class Slice:
     window_bits: tuple[int, ...]
     mem_levels: tuple[int, ...]
     other_slices: int = 0
+    # ws's threshold (bytes) of the cells; 0 when the run has none (older runs, websockets).
+    threshold: int = 0
+    # The same level/strategy/takeover cells at every threshold the run swept (this one too),
+    # so that recommend can say what another threshold would trade.
+    by_threshold: dict[int, dict[Key, Cell]] = field(default_factory=dict)
+    codec: str = "zlib"  # the run's codec: which stacks' snippets it measured
 
     def get(self, key: Key) -> Cell | None:
         """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
@@ -103,7 +109,10 @@ class Slice:
     def description(self) -> str:
         """``level -1, strategy default, context takeover on``."""
         takeover = "on" if self.context_takeover else "off"
-        return f"level {self.level}, strategy {self.strategy}, context takeover {takeover}"
+        text = f"level {self.level}, strategy {self.strategy}, context takeover {takeover}"
+        if self.threshold or len(self.by_threshold) > 1:
+            text += f", threshold {self.threshold} B"
+        return text
 
     @property
     def grid_description(self) -> str:
@@ -131,24 +140,36 @@ def select_slice(
     level: int | None = None,
     strategy: str | None = None,
     context_takeover: bool | None = None,
+    threshold: int | None = None,
 ) -> Slice:
-    """One level x strategy x takeover slice of ``run``.
+    """One level x strategy x takeover x threshold slice of ``run``.
 
-    Defaults: the run's first level and strategy (grid order) and context takeover on when the
-    run has it (what servers use), else off.
+    Defaults: the run's first level and strategy (grid order), context takeover on when the
+    run has it (what servers use), else off, and the threshold of the run's ``--server`` when
+    its cells have it (ws: 1024), else the smallest.
     """
     cells = run.cells
     level = cells[0]["level"] if level is None else level
     strategy = cells[0]["strategy"] if strategy is None else strategy
     if context_takeover is None:
         context_takeover = any(cell["context_takeover"] for cell in cells)
-    chosen = [
+    matching = [
         cell
         for cell in cells
         if cell["level"] == level
         and cell["strategy"] == strategy
         and cell["context_takeover"] == context_takeover
     ]
+    thresholds = sorted({cell.get("threshold", 0) for cell in matching})
+    if threshold is None and thresholds:
+        preferred = _server_threshold(run)
+        threshold = preferred if preferred in thresholds else thresholds[0]
+    if threshold is not None and matching and threshold not in thresholds:
+        raise WsztuneError(
+            f"the run has no cells with threshold {threshold} B in this slice; it has "
+            f"{', '.join(map(str, thresholds))}"
+        )
+    chosen = [cell for cell in matching if cell.get("threshold", 0) == threshold]
     if not chosen:
         available = sorted(
             {
@@ -164,10 +185,15 @@ def select_slice(
     by_key: dict[Key, Cell] = {}
     for cell in chosen:
         by_key.setdefault(cell_key(cell), cell)
+    by_threshold: dict[int, dict[Key, Cell]] = {}
+    for cell in matching:
+        by_threshold.setdefault(cell.get("threshold", 0), {}).setdefault(cell_key(cell), cell)
     planned = run.meta.get("grid") or {}
     window_bits = set(planned.get("window_bits") or ()) | {key[0] for key in by_key}
     mem_levels = set(planned.get("mem_levels") or ()) | {key[1] for key in by_key}
-    slices = {(c["level"], c["strategy"], c["context_takeover"]) for c in cells}
+    slices = {
+        (c["level"], c["strategy"], c["context_takeover"], c.get("threshold", 0)) for c in cells
+    }
     return Slice(
         level=level,
         strategy=strategy,
@@ -176,7 +202,21 @@ def select_slice(
         window_bits=tuple(sorted(window_bits)),
         mem_levels=tuple(sorted(mem_levels)),
         other_slices=len(slices) - 1,
+        threshold=threshold or 0,
+        by_threshold=by_threshold,
+        codec=str(run.meta.get("codec") or "zlib"),
     )
+
+
+def _server_threshold(run: Run) -> int | None:
+    """The default threshold of the stack a run tuned (``run --server``), if it named one."""
+    name = run.meta.get("server")
+    if not name:
+        return None
+    from wsztune.servers import SERVERS
+
+    stack = SERVERS.get(name)
+    return None if stack is None else stack.threshold
 
 
 def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
@@ -191,8 +231,9 @@ def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
         )
     if slice_ is not None and slice_.other_slices:
         warnings.append(
-            f"the run has {slice_.other_slices + 1} level/strategy/context-takeover slices; "
-            f"showing {slice_.description} (choose with --level, --strategy, --context-takeover)"
+            f"the run has {slice_.other_slices + 1} level/strategy/context-takeover/threshold "
+            f"slices; showing {slice_.description} (choose with --level, --strategy, "
+            "--context-takeover, --threshold)"
         )
     return warnings
 

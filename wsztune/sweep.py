@@ -679,8 +679,11 @@ def sweep(
     jobs: int = 1,
     seed: int = 0,
     on_cell: CellCallback | None = None,
+    server: str | None = None,
 ) -> Run:
     """Sweep ``grid`` over ``corpus`` and return the Run, metadata included (not yet saved).
+
+    ``server`` names the stack tuned (``wsztune run --server``), recorded in the metadata.
 
     On Ctrl-C this raises :class:`SweepInterrupted` whose ``run`` holds the finished cells,
     marked partial, for the caller to keep or drop.
@@ -713,6 +716,8 @@ def sweep(
         "seed": seed,
         "partial": False,
     }
+    if server is not None:
+        meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
     if backend_name == NODE:
         from wsztune.nodejs import backend as node
 

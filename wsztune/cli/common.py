@@ -107,7 +107,15 @@ def results_options(command: Any) -> Any:
 
 
 def slice_options(command: Any) -> Any:
-    """Which level/strategy/takeover slice of a run the grids show (when a run has several)."""
+    """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several)."""
+    command = click.option(
+        "--threshold",
+        "slice_threshold",
+        type=click.IntRange(min=0),
+        metavar="BYTES",
+        help="Slice to show when the run swept several thresholds [default: the --server's, "
+        "else the smallest].",
+    )(command)
     command = click.option(
         "--context-takeover",
         "slice_takeover",
@@ -147,10 +155,18 @@ def load_run(results_path: Path | None, results_dir: Path) -> Any:
     return results.load_newest_or(results_path, str(results_dir))
 
 
-def select(run: Any, level: int | None, strategy: str | None, takeover: str | None) -> Any:
+def select(
+    run: Any,
+    level: int | None,
+    strategy: str | None,
+    takeover: str | None,
+    threshold: int | None = None,
+) -> Any:
     from wsztune.report import select_slice
 
-    return select_slice(run, level, strategy, None if takeover is None else takeover == "on")
+    return select_slice(
+        run, level, strategy, None if takeover is None else takeover == "on", threshold
+    )
 
 
 def warn(lines: list[str]) -> None:

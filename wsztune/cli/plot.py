@@ -49,6 +49,7 @@ def plot(
     slice_level: int | None,
     slice_strategy: str | None,
     slice_takeover: str | None,
+    slice_threshold: int | None,
 ) -> None:
     """Heatmaps (one per metric) and a Pareto chart of memory against size, as images.
 
@@ -58,7 +59,7 @@ def plot(
     run = load_run(results_path, results_dir)
     from wsztune import report
 
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
     warn(report.run_warnings(run, slice_))
     decision, _ = highlight(slice_, budget, report.REFERENCE)
     directory = output or (run.path.parent if run.path is not None else Path("."))

@@ -68,6 +68,7 @@ def recommend(
     slice_level: int | None,
     slice_strategy: str | None,
     slice_takeover: str | None,
+    slice_threshold: int | None,
 ) -> None:
     """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
 
@@ -92,7 +93,7 @@ def recommend(
     # The shape and the ranges here; whether the run measured it is for recommend.check.
     checked = setting_arg(check_text, "--check")
     run = load_run(results_path, results_dir)
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
     warn(report.run_warnings(run, slice_))
     constraints = recommend_module.Constraints(
         max_memory=budget,

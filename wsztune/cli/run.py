@@ -41,11 +41,25 @@ from wsztune.cli.common import (
 @click.option("--no-context-takeover", is_flag=True, help="Same as --context-takeover off.")
 @client_window_bits_option
 @click.option(
+    "--server",
+    "server_name",
+    type=click.Choice(["websockets", "ws", "socketio"]),
+    help="The server stack to tune: picks its codec (ws, socketio: node), its default "
+    "--threshold (ws, socketio: 1024) and when the threshold applies (ws: only without "
+    "context takeover).",
+)
+@click.option(
     "--codec",
-    type=click.Choice(["zlib", "zlib-ng"]),
-    default="zlib",
-    show_default=True,
-    help="Compression library.",
+    type=click.Choice(["zlib", "zlib-ng", "node"]),
+    help="Compression library: CPython's zlib, zlib-ng, or Node's own zlib called as ws "
+    "calls it (needs node) [default: the --server's, else zlib].",
+)
+@click.option(
+    "--threshold",
+    "threshold_text",
+    metavar="N[,N...]",
+    help="Bytes: a message shorter than N goes out uncompressed and never reaches the "
+    "compressor (ws's threshold) [default: the --server's, else 0].",
 )
 @click.option("--repeat", type=int, default=5, show_default=True, help="Timed samples per cell.")
 @click.option("--warmup", type=int, default=1, show_default=True, help="Warm-up passes per cell.")
@@ -82,7 +96,9 @@ def run(
     context_takeover: str,
     no_context_takeover: bool,
     client_window_bits: int | None,
-    codec: str,
+    server_name: str | None,
+    codec: str | None,
+    threshold_text: str | None,
     repeat: int,
     warmup: int,
     min_sample_time: float,
@@ -102,10 +118,21 @@ def run(
     """
     from wsztune import codec as codec_module
     from wsztune import corpus as corpus_module
-    from wsztune import results, sweep
+    from wsztune import results, servers, sweep
     from wsztune.console import progress_bar, progress_enabled, stderr_console
 
     # Validate every option before reading anything, so a typo costs nothing.
+    stack = servers.server(server_name) if server_name else None
+    if stack is not None and codec is not None and codec != stack.codec:
+        raise click.UsageError(
+            f"--server {stack.name} is measured with --codec {stack.codec}, not {codec}: "
+            "drop --codec (or --server)"
+        )
+    codec = codec or (stack.codec if stack else "zlib")
+    if threshold_text is None:
+        thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
+    else:
+        thresholds = sweep.parse_thresholds(threshold_text)
     grid = sweep.Grid(
         window_bits=sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
         mem_levels=sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
@@ -113,6 +140,8 @@ def run(
         strategies=_parse_strategies(strategy),
         context_takeover=_takeover_axis("off" if no_context_takeover else context_takeover),
         client_window_bits=client_window_bits,
+        thresholds=thresholds,
+        threshold_rule=stack.threshold_rule if stack else "always",
     )
     settings = grid.settings()  # validates every combination
     plan = sweep.TimingPlan(repeat=repeat, warmup=warmup, min_sample_seconds=min_sample_time)
@@ -121,8 +150,21 @@ def run(
         raise click.BadParameter(f"must be at least 1, not {jobs}", param_hint="'--jobs'")
     if sample is not None and sample < 1:
         raise click.BadParameter(f"must be at least 1, not {sample}", param_hint="'--sample'")
-    codec_module.get_backend(codec)
+    if codec == "node":
+        from wsztune.nodejs import node_versions
+
+        node_versions()  # node missing or broken: one line, exit 2, before any work
+    else:
+        codec_module.get_backend(codec)
     err = stderr_console()
+    if stack is not None and stack.threshold_rule == "ws" and any(thresholds) and (
+        True in grid.context_takeover
+    ):
+        err.print(
+            f"[yellow]note:[/] {stack.title} applies its threshold only without context "
+            "takeover (ws's Sender compresses every message otherwise): context-takeover cells "
+            "are measured at threshold 0"
+        )
     if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
         err.print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
 
@@ -163,6 +205,7 @@ def run(
                 jobs=jobs,
                 seed=seed,
                 on_cell=lambda cell, done, total: advance(done),
+                server=stack.name if stack else None,
             )
         except sweep.SweepInterrupted as interrupted:
             if keep_partial and interrupted.run is not None and interrupted.cells:

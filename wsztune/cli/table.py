@@ -49,6 +49,7 @@ def table(
     slice_level: int | None,
     slice_strategy: str | None,
     slice_takeover: str | None,
+    slice_threshold: int | None,
 ) -> None:
     """Grids of a saved run: windowBits down, memLevel across, one grid per metric.
 
@@ -66,7 +67,7 @@ def table(
         warn(report.run_warnings(run))
         click.echo(report.csv_long(run), nl=False)
         return
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
     warn(report.run_warnings(run, slice_))
     decision, note = highlight(slice_, budget, reference or report.REFERENCE)
     recommended = None if decision.chosen is None else report.cell_key(decision.chosen)

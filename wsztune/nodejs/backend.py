@@ -196,11 +196,12 @@ def describe() -> dict[str, object]:
     }
 
 
-MEMORY_CONNECTIONS = 60  # as many as the real ws server check opens (wsztune live --server ws)
+MEMORY_CONNECTIONS = 200  # fewer reads noisier: at 60, +-20 KiB between runs of one setting
 MEMORY_METHOD = (
     "RSS of a fresh node process per setting, after gc, over {n} connections made as ws makes "
     "them (after a warm-up): compressors sending the largest server stream's first messages "
-    "until twice the window went through, then decompressors inflating the other stream's; "
+    "until twice the window went through (at most 32), then decompressors inflating the "
+    "other stream's; "
     "(RSS after - RSS before) / {n}. Includes each zlib stream's JS object and 16 KiB output "
     "buffer."
 )

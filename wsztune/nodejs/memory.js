@@ -12,7 +12,7 @@
 //   1. warm-up: WARMUP connections, kept, so that libuv's pool threads, their malloc arenas and
 //      V8's code exist before the baseline (first-use costs a server pays once, not per client);
 //   2. baseline RSS (after gc); N compressors, each sending the stream's first messages until
-//      twice its window went through; RSS again: (delta) / N is one compressor;
+//      twice its window went through (at most 32 messages); RSS again: (delta) / N is one compressor;
 //   3. the same for N decompressors, each inflating the other stream's first frames.
 //
 // Usage: node --expose-gc memory.js JOB.json ; prints one JSON line.
@@ -40,7 +40,9 @@ function readStream(path, wanted) {
   }
 }
 
-// The first messages of a stream, until `limit` bytes went through (at least one message).
+// The first messages of a stream, until `limit` bytes went through (at least one message) or
+// MAX_MESSAGES did: a stream of short messages would otherwise take seconds per probe.
+const MAX_MESSAGES = 32;
 function firstMessages(payloads, threshold, limit) {
   const out = [];
   let total = 0;
@@ -48,7 +50,7 @@ function firstMessages(payloads, threshold, limit) {
     if (payload.length < threshold) continue; // never reaches the compressor
     out.push(payload);
     total += payload.length;
-    if (total >= limit) break;
+    if (total >= limit || out.length >= MAX_MESSAGES) break;
   }
   return out;
 }
@@ -103,6 +105,17 @@ async function decompressor(cell, frames, keep) {
   keep.push(inflate);
 }
 
+// n connections, CONCURRENT at a time, as a server serves many at once (ws's zlib concurrency
+// limit is 10): libuv's pool then works on several streams together, and the probe is quicker.
+const CONCURRENT = 8;
+async function batches(n, connect) {
+  for (let done = 0; done < n; done += CONCURRENT) {
+    const batch = [];
+    for (let i = done; i < Math.min(n, done + CONCURRENT); i++) batch.push(connect());
+    await Promise.all(batch);
+  }
+}
+
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const cell = job.cell;
@@ -129,9 +142,9 @@ async function main() {
 
   const keep = [];
   const before = await rssAfterGc();
-  for (let i = 0; i < n; i++) await compressor(cell, sent, keep);
+  await batches(n, () => compressor(cell, sent, keep));
   const middle = await rssAfterGc();
-  for (let i = 0; i < n; i++) await decompressor(cell, frames, keep);
+  await batches(n, () => decompressor(cell, frames, keep));
   const after = await rssAfterGc();
   process.stdout.write(
     JSON.stringify({
