@@ -55,8 +55,9 @@ from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
 from wsztune.live import PROBE, LiveError, Plan, Script, build_plan
 from wsztune.nodejs import find_node, helper
+from wsztune.servers import SERVERS
 
-WS_THRESHOLD_DEFAULT = 1024  # ws's own default: messages shorter than this go uncompressed
+WS_THRESHOLD_DEFAULT = SERVERS["ws"].threshold  # ws's: shorter messages go uncompressed
 SCRIPT_NAME = "live_ws.js"
 # gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
 # semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
