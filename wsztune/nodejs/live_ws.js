@@ -9,8 +9,8 @@
 //               "port": the server's port (client only)}
 //
 // Both processes talk to wsztune in JSON lines: commands on stdin, replies on stdout. Each stops
-// by itself when stdin closes (wsztune is gone) or after a hard deadline, so that no node process
-// outlives the check, whatever happens to its parent.
+// by itself when stdin closes (wsztune is gone) or when nothing happens for a while (a parent
+// that hangs with the pipe open), so that no node process outlives the check.
 //
 // Bytes are counted on the wire, independently of ws: every byte the socket reads or is asked to
 // write goes through a frame parser that adds up the payload length of data frames (opcodes 0, 1,
@@ -37,8 +37,15 @@ function fail(error) {
 
 process.on("uncaughtException", fail);
 process.on("unhandledRejection", fail);
-// The parent answers within its own timeouts; a silence this long means it is gone.
-setTimeout(() => fail(`no word from wsztune for ${config.deadline} s`), config.deadline * 1000).unref();
+// wsztune bounds every step by its --timeout; nothing happening for `deadline` seconds (no
+// command, no connection finished) means it is stuck or gone.
+let idle = null;
+function alive() {
+  clearTimeout(idle);
+  idle = setTimeout(() => fail(`nothing happened for ${config.deadline} s`), config.deadline * 1000);
+  idle.unref();
+}
+alive();
 
 // Frames -------------------------------------------------------------------------------------
 
@@ -226,6 +233,7 @@ function commands(handle) {
     while ((newline = buffered.indexOf("\n")) >= 0) {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
+      alive();
       if (line.trim()) chain = chain.then(() => handle(JSON.parse(line))).catch(fail);
     }
   });
@@ -265,6 +273,7 @@ function server() {
         ws.once("pong", resolve);
         ws.ping();
       });
+      alive();
       const replayed = process.hrtime.bigint();
       const usage = memory();
       reply({

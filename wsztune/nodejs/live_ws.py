@@ -31,8 +31,8 @@ nothing gets one :data:`wsztune.live.PROBE`-like message from that side at its e
 the threshold, so that ws compresses it), counted in the bytes of both the model and the live run.
 
 Everything stops by itself: every step has a timeout, both Node processes are killed in
-``finally`` (and stop on their own when their stdin closes or after a deadline), and nothing
-listens or connects beyond 127.0.0.1.
+``finally`` (and stop on their own when their stdin closes or nothing happens for three
+timeouts), and nothing listens or connects beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ async def _serve_once(
         "ws": str(ws_package),
         "plan": str(plan_path),
         "timeout": timeout,
-        "deadline": timeout * 3,  # silence from wsztune this long: the node process stops
+        "deadline": timeout * 3,  # nothing happening this long: the node process stops
         "compression": compression,
     }
     tag = "on" if compression else "off"
