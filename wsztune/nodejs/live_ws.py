@@ -590,6 +590,12 @@ def run_live_ws(
         "codec's connection_memory for the corpus",
         "external: V8's external memory per connection, on minus off (shown, not checked)",
     ]
+    ws_version = str(on.info.get("ws", ""))
+    if not ws_version.startswith("8."):
+        notes.append(
+            f"ws {ws_version} from {ws_package}: the node codec models ws 8's PerMessageDeflate "
+            "and Sender; another major version may frame or apply the threshold differently"
+        )
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection in which "
@@ -655,7 +661,7 @@ def run_live_ws(
         ports=[on.port, off.port],
         node_version=str(on.info.get("node", "")),
         node_zlib_version=str(on.info.get("zlib", "")),
-        ws_version=str(on.info.get("ws", "")),
+        ws_version=ws_version,
         ws_path=str(ws_package),
         duration_seconds=round(time.perf_counter() - started, 3),
         notes=notes,
