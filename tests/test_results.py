@@ -148,3 +148,21 @@ def test_saved_file_has_ordinary_permissions(tmp_path: Path, small_run_path: Pat
     finally:
         os.umask(previous)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_file_from_before_the_threshold_loads_with_defaults(
+    tmp_path: Path, small_run_path: Path
+) -> None:
+    document = json.loads(small_run_path.read_text())
+    for cell in document["cells"]:
+        del cell["threshold"], cell["compressed_messages"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    loaded = results.load(old)
+    assert {cell["threshold"] for cell in loaded.cells} == {0}
+    assert all(cell["compressed_messages"] == cell["messages"] for cell in loaded.cells)
+    assert "threshold" in loaded.frame().columns
+    document["cells"][0]["threshold"] = "1024"
+    old.write_text(json.dumps(document))
+    with pytest.raises(ResultsError, match=r"cells\[0\].threshold"):
+        results.load(old)

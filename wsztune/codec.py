@@ -4,7 +4,9 @@ Per stream (one connection, one direction) one raw-deflate compressor
 ``compressobj(level, DEFLATED, -window_bits, mem_level, strategy)``; per message
 ``compress(payload) + flush(Z_SYNC_FLUSH)`` with the trailing ``00 00 ff ff`` removed. Without
 context takeover a fresh compressor per message. The receiver appends the four bytes back and
-inflates with ``decompressobj(-window_bits)``.
+inflates with ``decompressobj(-window_bits)``. A message shorter than the setting's threshold
+(ws's option; 0 by default) is sent as is, a :class:`Raw` frame, and never reaches the compressor.
+Node's zlib, as ws calls it, lives in :mod:`wsztune.nodejs` (it runs in a node process).
 
 This module does no timing and no measuring: it only encodes and decodes.
 """

@@ -608,6 +608,10 @@ def compare_notes(old: Run, new: Run) -> list[str]:
     ):
         if old.meta.get(key) != new.meta.get(key):
             notes.append(f"{what}: {old.meta.get(key)} → {new.meta.get(key)}")
+    old_clock = (old.meta.get("timing") or {}).get("clock")
+    new_clock = (new.meta.get("timing") or {}).get("clock")
+    if old_clock != new_clock:  # node times async calls by process CPU: not the same quantity
+        notes.append(f"timing clock (times are not comparable): {old_clock} → {new_clock}")
     return notes
 
 

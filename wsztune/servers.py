@@ -55,7 +55,7 @@ def mismatch_note(stack: str, codec: str | None) -> str | None:
     codec = codec or "zlib"
     if wanted.codec == codec:
         return None
-    option = f"--server {wanted.name}" if wanted.codec == "node" else f"--codec {wanted.codec}"
+    option = f"--server {wanted.name}"
     return (
         f"measured with {CODEC_TITLES.get(codec, codec)}; {wanted.title} compresses with "
         f"{CODEC_TITLES.get(wanted.codec, wanted.codec)}: run with {option} for it"

@@ -250,8 +250,13 @@ def measure_memory(
     for cell in cells:
         distinct.setdefault(memory_key(cell), cell)
 
+    running: set[subprocess.Popen[str]] = set()
+    stopping = threading.Event()
+
     def probe(item: tuple[tuple, NodeJob]) -> tuple[tuple, NodeMemory]:
         key, cell = item
+        if stopping.is_set():
+            raise RuntimeError("stopped")
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
             json.dump(
                 {
@@ -264,18 +269,33 @@ def measure_memory(
                 job_file,
             )
         try:
-            completed = subprocess.run(
+            process = subprocess.Popen(
                 [node, "--expose-gc", str(helper("memory.js")), job_file.name],
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=600,
             )
+            running.add(process)
+            try:
+                stdout, stderr = process.communicate(timeout=600)
+            finally:
+                running.discard(process)
         finally:
             os.unlink(job_file.name)
-        if completed.returncode != 0:
-            raise RuntimeError(f"node memory probe failed: {completed.stderr.strip()}")
-        data = json.loads(completed.stdout)
+        if process.returncode != 0:
+            raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
+        data = json.loads(stdout)
         return key, NodeMemory(data["compressor"], data["decompressor"])
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return dict(pool.map(probe, distinct.items()))
+    pool = ThreadPoolExecutor(max(1, jobs))
+    try:
+        found = dict(pool.map(probe, distinct.items()))
+    except BaseException:
+        # Interrupted or failed: no new probe starts, the running ones are killed now.
+        stopping.set()
+        for process in list(running):
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return found
