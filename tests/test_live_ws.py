@@ -37,6 +37,14 @@ def records(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
+def runs_live_ws(process: psutil.Process) -> bool:
+    """``process`` is a live --server ws node process (and still there)."""
+    try:
+        return "live_ws.js" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+
+
 def no_node_left() -> None:
     """No child process of this test process is still running."""
     assert [p for p in psutil.Process().children(recursive=True) if p.is_running()] == []
@@ -238,3 +246,41 @@ def test_ws_only_options_need_server_ws(tmp_path: Path) -> None:
     ):
         one_line_exit_2(["live", str(path), *args], message)
     one_line_exit_2(["live", "--server", "ws", str(path), "-n", "3"], "at least 4")
+
+
+@pytest.mark.live
+@needs_node
+def test_ctrl_c_stops_everything_with_one_line(ws_dir: Path) -> None:
+    # SIGINT to wsztune alone (not to its process group, as a terminal would): wsztune itself
+    # must stop its node server, its node clients and the model's node processes.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wsztune", "live", "--server", "ws", str(CHAT)]
+        + ["--ws-dir", str(ws_dir), "--setting", "12:5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        # A child started from a shell in the background would ignore SIGINT: not this one.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline and not any(map(runs_live_ws, children)):
+            time.sleep(0.1)
+            children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "the ws server never started"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert stderr.decode().strip().splitlines() == ["wsztune: error: interrupted"]
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
