@@ -329,11 +329,14 @@ def _print_live_ws(result: Any) -> None:
         kib(result.live_connection_memory),
         f"{result.memory_difference:+.1%}",
     )
-    table.add_row("RSS/conn, compression on", "", kib(result.live_rss_per_connection), "")
-    table.add_row("RSS/conn, compression off", "", kib(result.live_rss_baseline_per_connection), "")
+    table.add_row("RSS/conn, compression on (*)", "", kib(result.live_rss_per_connection), "")
+    table.add_row(
+        "RSS/conn, compression off (*)", "", kib(result.live_rss_baseline_per_connection), ""
+    )
     table.add_row("V8 external/conn, on - off", "", kib(result.live_external_per_connection), "")
     console = stdout_console()
     console.print(table)
+    console.print("(*) the process's whole RSS, first and last measured marks: shown, not checked")
     console.print(
         f"replay: {result.replay}; raw payload {result.raw_bytes:,} B; "
         f"{result.compressed_frames:,} of {result.data_frames:,} messages compressed"

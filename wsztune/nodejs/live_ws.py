@@ -59,6 +59,7 @@ from wsztune.servers import SERVERS
 
 WS_THRESHOLD_DEFAULT = SERVERS["ws"].threshold  # ws's: shorter messages go uncompressed
 SCRIPT_NAME = "live_ws.js"
+MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is noise (say so)
 # gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
 # semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
 # of a measurement is one 8 MB step in RSS that no connection causes.
@@ -590,6 +591,13 @@ def run_live_ws(
         "codec's connection_memory for the corpus",
         "external: V8's external memory per connection, on minus off (shown, not checked)",
     ]
+    measured = plan.connections - warmup
+    if measured < MIN_MEASURED:
+        notes.append(
+            f"only {measured} connections measured: a heap's steps make RSS noisy at this count "
+            f"(one connection's step can be off by 1 MB); use --connections "
+            f"{2 * MIN_MEASURED} or more for a memory figure worth checking"
+        )
     ws_version = str(on.info.get("ws", ""))
     if not ws_version.startswith("8."):
         notes.append(
