@@ -322,6 +322,69 @@ def test_metadata_records_the_workers_really_used(tmp_path: Path, chat_corpus_pa
     assert "one at a time" in timing["note"]
 
 
+# --no-timing --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def untimed_run(tmp_path_factory: pytest.TempPathFactory, chat_corpus_path: Path) -> Path:
+    """A --no-timing run of the chat corpus, with the 12:5 reference cell."""
+    out = tmp_path_factory.mktemp("untimed") / "untimed.json"
+    result = invoke(
+        "run", chat_corpus_path, "--window-bits", "11-13", "--mem-level", "4-6", "--no-timing",
+        "--jobs", "1", "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "not measured" in result.stdout  # the summary's compress column
+    return out
+
+
+def test_no_timing_records_sizes_and_memory_and_null_times(
+    untimed_run: Path, tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    from wsztune import results
+    from wsztune.results import TIME_FIELD_NAMES
+
+    run = results.load(untimed_run)  # null times load
+    assert run.timing_measured is False
+    assert run.meta["timing"]["measured"] is False
+    assert "not measured" in run.meta["timing"]["note"]
+    for cell in run.cells:
+        assert all(cell[name] is None for name in TIME_FIELD_NAMES), cell
+        assert cell["compressed_bytes"] > 0 and cell["connection_memory"] > 0
+    # Sizes and memory are those of a timed run, cell for cell.
+    timed = tmp_path / "timed.json"
+    args = ["--window-bits", "11-13", "--mem-level", "4-6", *FAST, "-o", timed]
+    assert invoke("run", chat_corpus_path, *args).exit_code == 0
+    for untimed_cell, timed_cell in zip(run.cells, results.load(timed).cells, strict=True):
+        for name in ("compressed_bytes", "wire_compressed_bytes", "connection_memory"):
+            assert untimed_cell[name] == timed_cell[name]
+
+
+def test_no_timing_grids_say_not_measured(untimed_run: Path) -> None:
+    result = invoke(
+        "table", "--results", untimed_run, "--metric", "time", "--metric", "size", "--markdown"
+    )
+    assert result.exit_code == 0, result.output
+    assert "n/m" in result.stdout
+    assert "n/m = not measured: the run was made with --no-timing" in result.stdout
+    assert " 0.00" not in result.stdout
+
+
+def test_recommend_works_on_an_untimed_run(untimed_run: Path) -> None:
+    result = invoke("recommend", "--results", untimed_run, "--max-memory", "64KiB", "--json")
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    assert decision["compress_seconds"] is None
+    text = invoke("recommend", "--results", untimed_run, "--max-memory", "64KiB")
+    assert text.exit_code == 0, text.output
+    assert "compress time not measured" in text.stdout
+
+
+def test_max_time_ratio_on_an_untimed_run_is_a_usage_error(untimed_run: Path) -> None:
+    result = invoke("recommend", "--results", untimed_run, "--max-time-ratio", "1.5")
+    assert_one_line_error(result, "--max-time-ratio", "--no-timing")
+
+
 # Node.js servers: --server, --codec node, --threshold ------------------------------------------
 
 

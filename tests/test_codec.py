@@ -180,6 +180,25 @@ def test_missing_backend_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
         get_backend("zlib-ng")
 
 
+@pytest.mark.parametrize("takeover", [True, False])
+def test_packed_frames_and_lockstep_sizes_match_compress_stream(takeover: bool) -> None:
+    """The sweep's packed frames and --no-timing's lockstep round trip give the same frames."""
+    from wsztune.codec import compress_frames, round_trip_sizes
+
+    payloads = [b"", *chat_messages(40, seed=11), b""]
+    setting = Setting(11, 4, context_takeover=takeover)
+    expected = compress_stream(payloads, setting, 11, ZLIB)
+    frames = compress_frames(map(memoryview, payloads), setting, 11, ZLIB)
+    assert frames.payloads() == expected
+    assert list(frames.sizes()) == [len(frame) for frame in expected]
+    check_stream(frames, iter(payloads), setting, 11, ZLIB, "packed")
+    decompress_pass(frames, setting, 11, ZLIB)
+    sizes = round_trip_sizes(map(memoryview, payloads), setting, 11, ZLIB, "lockstep")
+    assert list(sizes) == [len(frame) for frame in expected]
+    with pytest.raises(RoundTripError, match="41 messages in, 42 out"):
+        check_stream(frames, iter(payloads[:-1]), setting, 11, ZLIB, "short")
+
+
 # Threshold -----------------------------------------------------------------------------------
 
 

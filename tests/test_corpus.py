@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from pathlib import Path
 
@@ -240,3 +241,100 @@ def test_json_error_reads_as_a_sentence(tmp_path: Path) -> None:
         corpus.load(path)
     assert "Invalid control character at column 9" in str(caught.value)
     assert " at at " not in str(caught.value)
+
+
+def test_a_loaded_corpus_holds_no_object_per_message(tmp_path: Path) -> None:
+    """One buffer and a few arrays, whatever the message count: forked workers then share it."""
+    import gc
+    import sys
+
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"".join(b'{"n":%d}\n' % n for n in range(20_000)))
+    gc.collect()
+    before = len(gc.get_objects())
+    loaded = corpus.load(path)
+    streams = loaded.streams()
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100  # a list of 20,000 messages would add 20,000
+    assert loaded.raw_bytes == sum(len(b'{"n":%d}' % n) for n in range(20_000))
+    assert sys.getsizeof(loaded.packed.data) < 2 * loaded.raw_bytes
+    # Views on demand, equal to what a list of messages gave.
+    assert loaded.messages[19_999] == corpus.Message(b'{"n":19999}')
+    assert list(streams[0].payloads[:2]) == [b'{"n":0}', b'{"n":1}']
+    assert [bytes(view) for view in itertools.islice(streams[0].buffers(), 2)] == [
+        b'{"n":0}',
+        b'{"n":1}',
+    ]
+
+
+# Timestamps: an optional "t" per record -----------------------------------------------------------
+
+
+def test_records_carry_optional_timestamps(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "t.jsonl",
+        b'{"wsztune":"records/1"}\n'
+        b'{"connection":"a","direction":"client","t":0,"text":"hi"}\n'
+        b'{"connection":"a","direction":"server","t":1.25,"base64":"AAE="}\n',
+    )
+    loaded = corpus.load(path)
+    assert [message.t for message in loaded.messages] == [0.0, 1.25]
+    assert [message.payload for message in loaded.messages] == [b"hi", b"\0\1"]
+    # Without "t" nothing changes: the field defaults to None.
+    assert corpus.Message(b"x").t is None
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (b'"t":-1', '"t" must be the seconds since the start'),
+        (b'"t":"3"', "not '3'"),
+        (b'"t":true', "not True"),
+        (b'"t":NaN', "not nan"),
+        (b'"t":1' + b"0" * 400, "..."),
+    ],
+)
+def test_bad_timestamp_names_its_line(tmp_path: Path, record: bytes, reason: str) -> None:
+    path = write(
+        tmp_path,
+        "t.jsonl",
+        b'{"wsztune":"records/1"}\n{"connection":"a","direction":"server","text":"x",'
+        + record
+        + b"}\n",
+    )
+    with pytest.raises(CorpusError) as caught:
+        corpus.load(path)
+    assert caught.value.line == 2
+    assert reason in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
+def test_timestamps_on_some_records_only_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "t.jsonl",
+        b'{"wsztune":"records/1"}\n'
+        b'{"connection":"a","t":0.5,"text":"x"}\n'
+        b'{"connection":"a","t":0.7,"text":"y"}\n'
+        b'{"connection":"a","text":"z"}\n',
+    )
+    with pytest.raises(CorpusError, match='line 2 has one, line 4 has none') as caught:
+        corpus.load(path)
+    assert caught.value.line == 4
+
+
+def test_har_frame_times_become_t_from_the_first_frame(tmp_path: Path) -> None:
+    def har(frames: list[dict[str, object]]) -> bytes:
+        return json.dumps({"log": {"entries": [{"_webSocketMessages": frames}]}}).encode()
+
+    timed = [
+        {"type": "send", "time": 1709542801.25, "opcode": 1, "data": "a"},
+        {"type": "receive", "time": 1709542803.75, "opcode": 1, "data": "b"},
+    ]
+    loaded = corpus.load(write(tmp_path, "timed.har", har(timed)))
+    assert [message.t for message in loaded.messages] == [0.0, 2.5]
+    # One frame without a time: no message keeps one (rates need them all).
+    untimed = [*timed, {"type": "receive", "opcode": 1, "data": "c"}]
+    loaded = corpus.load(write(tmp_path, "untimed.har", har(untimed)))
+    assert [message.t for message in loaded.messages] == [None, None, None]

@@ -3,6 +3,8 @@
 * Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a ``--jobs 2``
   sweep stops within a second with exit code 130 and one line, leaves no file (or, with
   ``--keep-partial``, a loadable run marked partial) and no worker process behind.
+* SIGTERM (how orchestrators and CI runners stop a job), to the main process alone or to the
+  whole group, is handled the same way, with exit code 143.
 * ``kill -9`` while a results file is being written never leaves a truncated file where the
   results go, and the temporary files it may leave are never taken for results.
 """
@@ -82,13 +84,21 @@ def workers_once_sweeping(process: subprocess.Popen[str], settle: float) -> list
     raise AssertionError("the sweep never started its workers")
 
 
-def interrupt(process: subprocess.Popen[str], times: int = 1) -> tuple[float, str, str]:
-    """Send Ctrl-C to the group (``times`` times, a few ms apart); return (seconds to exit, out,
-    err)."""
+def interrupt(
+    process: subprocess.Popen[str],
+    times: int = 1,
+    signum: int = signal.SIGINT,
+    group: bool = True,
+) -> tuple[float, str, str]:
+    """Send Ctrl-C (or ``signum``) to the group, or to the main process alone (``times`` times, a
+    few ms apart); return (seconds to exit, out, err)."""
     started = time.monotonic()
     for _ in range(times):
         try:
-            os.killpg(process.pid, signal.SIGINT)
+            if group:
+                os.killpg(process.pid, signum)
+            else:
+                os.kill(process.pid, signum)
         except ProcessLookupError:
             break
         time.sleep(0.003)
@@ -174,6 +184,45 @@ def test_ctrl_c_with_one_job(tmp_path: Path) -> None:
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
     assert list(results_dir.iterdir()) == []
+
+
+# SIGTERM ------------------------------------------------------------------------------------------
+
+
+def test_sigterm_to_the_main_process_keeps_a_partial_run_and_exits_143(tmp_path: Path) -> None:
+    results_dir = tmp_path / "results"
+    process = start_run(results_dir, "--keep-partial")
+    workers = workers_once_sweeping(process, settle=1.5)
+    elapsed, out, err = interrupt(process, signum=signal.SIGTERM, group=False)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    (kept,) = results_dir.glob("*.json")
+    run = results.load(kept)
+    assert lines[0] == (
+        f"wsztune: error: interrupted: kept {len(run.cells)} of 63 cells in {kept} (marked partial)"
+    )
+    assert run.partial is True
+    assert 0 < len(run.cells) < 63
+    assert [p.name for p in results_dir.iterdir()] == [kept.name]  # no temporary left
+    assert_gone(workers)
+
+
+def test_sigterm_to_the_group_writes_nothing_and_exits_143(tmp_path: Path) -> None:
+    # As `docker stop` of a shell, or a CI runner killing the job's process group: the workers
+    # get SIGTERM too, and must leave stopping to the main process.
+    results_dir = tmp_path / "results"
+    process = start_run(results_dir)
+    workers = workers_once_sweeping(process, settle=0.8)
+    elapsed, out, err = interrupt(process, signum=signal.SIGTERM)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("wsztune: error: interrupted after ")
+    assert list(results_dir.iterdir()) == []
+    assert_gone(workers)
 
 
 # kill -9 while writing ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from wsztune import corpus
 from wsztune.cli import cli
-from wsztune.stats import describe_corpus, percentile
+from wsztune.stats import describe_corpus, messages_per_second, percentile
 
 
 def test_percentile_nearest_rank() -> None:
@@ -69,3 +69,56 @@ def test_deeply_nested_text_is_counted_not_a_crash(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["corpus", "stats", str(path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["text_messages"] == 1
+
+
+def write_timed(path: Path, records: list[tuple[str, float, int]]) -> Path:
+    """A records file of (connection, t, payload size) with "t" on every line."""
+    lines = ['{"wsztune":"records/1"}']
+    for connection, t, size in records:
+        lines.append(json.dumps({"connection": connection, "t": t, "text": "x" * size}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_rates_from_timestamps(tmp_path: Path) -> None:
+    # Connection a: 5 messages over 2 s (2.0/s between them); b: 3 over 4 s (0.5/s);
+    # c: one message, no rate of its own. The capture spans 1.0 .. 6.0 s.
+    records = [("a", 1.0 + 0.5 * i, 10) for i in range(5)]
+    records += [("b", 2.0 + 2.0 * i, 20) for i in range(3)]
+    records += [("c", 2.5, 30)]
+    stats = describe_corpus(corpus.load(write_timed(tmp_path / "t.jsonl", records)))
+    rates = stats.rates
+    assert rates is not None
+    assert rates.duration_seconds == 5.0
+    assert rates.messages_per_second == 9 / 5.0
+    assert rates.bytes_per_second == (50 + 60 + 30) / 5.0
+    assert rates.rated_connections == 2
+    assert rates.connection_messages_per_second_median == (2.0 + 0.5) / 2
+    assert rates.connection_messages_per_second_p95 == 2.0
+    assert messages_per_second(corpus.load(tmp_path / "t.jsonl")) == 9 / 5.0
+
+
+def test_no_timestamps_no_rates(chat_corpus_path: Path) -> None:
+    loaded = corpus.load(chat_corpus_path)
+    assert describe_corpus(loaded).rates is None
+    assert messages_per_second(loaded) is None
+
+
+def test_all_at_one_instant_has_a_duration_but_no_rate(tmp_path: Path) -> None:
+    path = write_timed(tmp_path / "t.jsonl", [("a", 3.0, 5), ("b", 3.0, 5)])
+    rates = describe_corpus(corpus.load(path)).rates
+    assert rates is not None
+    assert rates.duration_seconds == 0.0
+    assert rates.messages_per_second is None and rates.bytes_per_second is None
+    assert rates.rated_connections == 0
+
+
+def test_cli_stats_shows_rates(tmp_path: Path) -> None:
+    path = write_timed(tmp_path / "t.jsonl", [("a", 0.0, 10), ("a", 4.0, 10), ("b", 2.0, 10)])
+    result = CliRunner().invoke(cli, ["corpus", "stats", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "duration" in result.stdout and "4.0 s" in result.stdout
+    assert "0.75" in result.stdout  # 3 messages in 4 s
+    data = json.loads(CliRunner().invoke(cli, ["corpus", "stats", str(path), "--json"]).stdout)
+    assert data["rates"]["messages_per_second"] == 0.75
+    assert data["rates"]["connection_messages_per_second_median"] == 0.25

@@ -271,3 +271,17 @@ def test_corpus_summary_is_what_every_cell_repeats(three_corpora: dict[str, corp
     untimed = [key for key in given if "seconds" not in key and "timing" not in key]
     assert {k: given[k] for k in untimed} == {k: computed[k] for k in untimed}
     assert given["wire_raw_bytes"] == summary.wire_raw_bytes
+
+
+def test_run_meta_carries_the_message_rate_of_a_timed_corpus(tmp_path: Path) -> None:
+    grid = sweep.Grid(window_bits=(12,), mem_levels=(5,))
+    timed = tmp_path / "t.jsonl"
+    timed.write_text(
+        '{"wsztune":"records/1"}\n'
+        + "".join(f'{{"connection":"a","t":{i / 4},"text":"m{i}"}}\n' for i in range(9))
+    )
+    run = sweep.sweep(corpus.load(timed), grid, plan=FAST_PLAN)
+    assert run.meta["corpus"]["messages_per_second"] == 9 / 2.0  # 9 messages over 2 s
+    # A corpus without timestamps has no rate, and the key stays absent (optional field).
+    untimed = corpus.load(write_jsonl(tmp_path / "u.jsonl", chat_messages(20)))
+    assert "messages_per_second" not in sweep.sweep(untimed, grid, plan=FAST_PLAN).meta["corpus"]

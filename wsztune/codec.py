@@ -5,7 +5,9 @@ Per stream (one connection, one direction) one raw-deflate compressor
 ``compress(payload) + flush(Z_SYNC_FLUSH)`` with the trailing ``00 00 ff ff`` removed. Without
 context takeover a fresh compressor per message. The receiver appends the four bytes back and
 inflates with ``decompressobj(-window_bits)``. A message shorter than the setting's threshold
-(ws's option; 0 by default) is sent as is, a :class:`Raw` frame, and never reaches the compressor.
+(ws's option; 0 by default) is sent as is and never reaches the compressor: every function here
+leaves it out of what it compresses, inflates or checks (:func:`sent_payloads`), and
+:func:`compress_stream` returns it as a :class:`Raw` frame.
 Node's zlib, as ws calls it, lives in :mod:`wsztune.nodejs` (it runs in a node process).
 
 This module does no timing and no measuring: it only encodes and decodes.
@@ -14,7 +16,10 @@ This module does no timing and no measuring: it only encodes and decodes.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+import itertools
+import operator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
@@ -176,6 +181,29 @@ class Raw(bytes):
     __slots__ = ()
 
 
+def sent_payloads(
+    payloads: Iterable[bytes | memoryview], threshold: int
+) -> Iterable[bytes | memoryview]:
+    """The payloads that reach the compressor: those at least ``threshold`` bytes long (all of
+    them when the threshold is 0), in order, as ws's Sender decides per message."""
+    if not threshold:
+        return payloads
+    return (payload for payload in payloads if len(payload) >= threshold)
+
+
+def frame_sizes(
+    payload_sizes: Iterable[int], compressed_sizes: Iterable[int], threshold: int
+) -> Iterator[int]:
+    """Each message's frame payload size: its own size when under ``threshold`` (sent as is),
+    else the next of ``compressed_sizes`` (the frames of :func:`sent_payloads`, in order)."""
+    if not threshold:
+        yield from compressed_sizes
+        return
+    compressed = iter(compressed_sizes)
+    for size in payload_sizes:
+        yield size if size < threshold else next(compressed)
+
+
 def _split_threshold(
     payloads: Iterable[bytes], threshold: int
 ) -> tuple[list[bytes | None], list[bytes]]:
@@ -199,11 +227,88 @@ def _split_threshold(
 # copy of the corpus per cell (3.7 x a 200 MB corpus at peak, bench/bigcorpus.py), and filling
 # fresh memory for it is page faults a server sending and forgetting its frames never pays. Each
 # picks its loop once, outside the messages: the timed loops are as tight as bench/sweep.py's
-# bare-codec limit.
+# bare-codec limit. The sweep keeps a cell's frames packed (:class:`Frames`, one buffer per
+# stream) and reads payloads as views of the corpus buffer, so a worker holds no object per message.
+
+
+class Frames:
+    """One stream's compressed frames in one buffer, with their end offsets: no object per frame.
+
+    Each frame is stored as zlib emitted it, still ending in ``00 00 ff ff``: its
+    permessage-deflate payload is all but those four bytes, and the whole of it is exactly what a
+    receiver inflates (payload + ``00 00 ff ff``), so inflating needs neither a copy nor a
+    concatenation per message.
+    """
+
+    __slots__ = ("data", "ends")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("q")
+
+    def add(self, output: bytes) -> None:
+        """Append one frame, as ``compress() + flush(Z_SYNC_FLUSH)`` returned it."""
+        self.data += output
+        self.ends.append(len(self.data))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def _starts(self) -> Iterator[int]:
+        return itertools.chain((0,), self.ends)
+
+    def sizes(self) -> Iterator[int]:
+        """Each frame's permessage-deflate payload size (the four tail bytes removed)."""
+        return map(_payload_size, self._starts(), self.ends)
+
+    def inflatable(self) -> Iterator[memoryview]:
+        """Each frame as a receiver inflates it (payload + ``00 00 ff ff``), as a view."""
+        return map(memoryview(self.data).__getitem__, map(slice, self._starts(), self.ends))
+
+    def payloads(self) -> list[bytes]:
+        """The frame payloads as bytes, as :func:`compress_stream` returns them."""
+        view = memoryview(self.data)
+        pairs = zip(self._starts(), self.ends, strict=False)  # starts has one more: the end
+        return [bytes(view[start : end - 4]) for start, end in pairs]
+
+
+_MISSING = object()
+
+
+def _same(message: bytes, original: bytes | memoryview) -> bool:
+    """``message == original``, fast when ``original`` is a memoryview of the corpus buffer.
+
+    bytes == memoryview goes through memoryview's generic comparison, 50 times slower than
+    comparing bytes (about 6 us per KB message): a third of a --no-timing sweep's overhead.
+    """
+    return len(message) == len(original) and message.startswith(original)
+
+
+def _payload_size(start: int, end: int) -> int:
+    return end - start - 4
+
+
+def _deflate_outputs(
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+) -> Iterator[bytes]:
+    """What zlib emits per message, tail included: the one encoding loop of the kept frames."""
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    if setting.context_takeover:
+        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+        compress, flush = encoder.compress, encoder.flush
+        for payload in payloads:
+            yield compress(payload) + flush(sync)
+    else:
+        for payload in payloads:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            yield encoder.compress(payload) + encoder.flush(sync)
 
 
 def compress_stream(
-    payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
 ) -> list[bytes]:
     """Compress one stream's messages as permessage-deflate does; return each frame payload.
 
@@ -214,30 +319,30 @@ def compress_stream(
         marks, sent = _split_threshold(payloads, setting.threshold)
         frames = iter(compress_stream(sent, replace(setting, threshold=0), bits, backend))
         return [next(frames) if mark is None else mark for mark in marks]
-    zlib = backend.module
-    level, mem_level = setting.level, setting.mem_level
-    strategy = STRATEGIES[setting.strategy]
-    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
-    out: list[bytes] = []
-    append = out.append
-    if setting.context_takeover:
-        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
-        compress, flush = encoder.compress, encoder.flush
-        for payload in payloads:
-            append((compress(payload) + flush(sync))[:-4])
-    else:
-        for payload in payloads:
-            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
-            append((encoder.compress(payload) + encoder.flush(sync))[:-4])
-    return out
+    return [output[:-4] for output in _deflate_outputs(payloads, setting, bits, backend)]
 
 
-def compress_pass(payloads: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
+def compress_frames(
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+) -> Frames:
+    """:func:`compress_stream`, keeping the frames packed in one buffer (:class:`Frames`).
+
+    Only the messages that reach the compressor have a frame (:func:`sent_payloads`).
+    """
+    frames = Frames()
+    add = frames.add
+    sent = sent_payloads(payloads, setting.threshold)
+    for output in _deflate_outputs(sent, setting, bits, backend):
+        add(output)
+    return frames
+
+
+def compress_pass(
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+) -> None:
     """:func:`compress_stream`, discarding the frames as a server does once they are sent."""
-    if setting.threshold:  # the threshold decision is the sender's work too: timed with it
-        threshold = setting.threshold
-        payloads = [payload for payload in payloads if len(payload) >= threshold]
-        setting = replace(setting, threshold=0)
+    # The threshold decision is the sender's work too: timed with it.
+    payloads = sent_payloads(payloads, setting.threshold)
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
@@ -253,25 +358,77 @@ def compress_pass(payloads: Iterable[bytes], setting: Setting, bits: int, backen
             _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
 
 
-def decompress_pass(frames: Iterable[bytes], setting: Setting, bits: int, backend: Backend) -> None:
-    """Inflate frame payloads made by :func:`compress_stream` (same setting and bits), discarding
-    the messages as a server does once it has handled them."""
+def _inflatable(frames: Iterable[bytes] | Frames) -> Iterable[bytes | memoryview]:
+    """Frame payloads with ``00 00 ff ff`` appended, as a receiver inflates them.
+
+    :class:`Raw` frames (under the threshold) are left out, as a receiver does not inflate a
+    frame without RSV1; :class:`Frames` never holds one.
+    """
+    if isinstance(frames, Frames):
+        return frames.inflatable()
+    compressed = (frame for frame in frames if type(frame) is not Raw)
+    return map(operator.add, compressed, itertools.repeat(EMPTY_BLOCK_TAIL))
+
+
+def decompress_pass(
+    frames: Iterable[bytes] | Frames, setting: Setting, bits: int, backend: Backend
+) -> None:
+    """Inflate frame payloads made by :func:`compress_stream` or :func:`compress_frames` (same
+    setting and bits), discarding the messages as a server does once it has handled them."""
     decompressobj = backend.module.decompressobj
-    tail = EMPTY_BLOCK_TAIL
-    if setting.threshold:  # Raw frames are not inflated, as a frame without RSV1 is not
-        frames = [frame for frame in frames if type(frame) is not Raw]
+    inputs = _inflatable(frames)
     if setting.context_takeover:
         decompress = decompressobj(-bits).decompress
-        for frame in frames:
-            _message = decompress(frame + tail)
+        for data in inputs:
+            _message = decompress(data)
     else:
-        for frame in frames:
-            _message = decompressobj(-bits).decompress(frame + tail)
+        for data in inputs:
+            _message = decompressobj(-bits).decompress(data)
+
+
+def round_trip_sizes(
+    payloads: Iterable[bytes | memoryview],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    what: str,
+) -> array:
+    """Compress each message and inflate it back at once, checking it; return the frame sizes.
+
+    What ``--no-timing`` needs and nothing more: the exact sizes and the round-trip check, with
+    one frame alive at a time (no frames kept: there is no decompress pass to time). The sizes
+    are an ``array`` of frame payload sizes (``00 00 ff ff`` removed), one per message that
+    reaches the compressor (:func:`sent_payloads`).
+    """
+    payloads = sent_payloads(payloads, setting.threshold)
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    decompressobj = zlib.decompressobj
+    takeover = setting.context_takeover
+    encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+    decompress = decompressobj(-bits).decompress
+    sizes = array("q")
+    append = sizes.append
+    for index, payload in enumerate(payloads):
+        if not takeover and index:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+            decompress = decompressobj(-bits).decompress
+        output = encoder.compress(payload) + encoder.flush(sync)
+        append(len(output) - 4)
+        message = decompress(output)
+        if not _same(message, payload):
+            raise RoundTripError(
+                f"{what}: message {index} changed in a compress/decompress round trip "
+                f"({len(payload)} bytes in, {len(message)} out); please report this"
+            )
+    return sizes
 
 
 def check_stream(
-    frames: Sequence[bytes],
-    expected: Sequence[bytes],
+    frames: Sequence[bytes] | Frames,
+    expected: Iterable[bytes | memoryview],
     setting: Setting,
     bits: int,
     backend: Backend,
@@ -280,23 +437,30 @@ def check_stream(
     """Inflate ``frames`` and compare each message with ``expected`` as soon as it comes out.
 
     Raises :class:`RoundTripError` naming the first message that did not survive; holds one
-    decoded message at a time, never a copy of the stream.
+    decoded message at a time, never a copy of the stream. Messages under the threshold are
+    not compared: they were sent as they are (a :class:`Raw` frame, or no frame in
+    :class:`Frames`).
     """
-    if len(expected) != len(frames):
+    if setting.threshold:
+        expected = sent_payloads(expected, setting.threshold)
+        if not isinstance(frames, Frames):
+            frames = [frame for frame in frames if type(frame) is not Raw]
+    if isinstance(expected, Sized) and len(expected) != len(frames):
         raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
     decompressobj = backend.module.decompressobj
-    tail = EMPTY_BLOCK_TAIL
     takeover = setting.context_takeover
     decompress = decompressobj(-bits).decompress
-    for index, (frame, original) in enumerate(zip(frames, expected, strict=True)):
-        if type(frame) is Raw:
-            if frame != original:
-                raise RoundTripError(f"{what}: uncompressed message {index} changed")
-            continue
+    # ``expected`` may be an iterator (views of the corpus buffer): counted as it goes, not listed.
+    pairs = itertools.zip_longest(_inflatable(frames), expected, fillvalue=_MISSING)
+    for index, (data, original) in enumerate(pairs):
+        if data is _MISSING or original is _MISSING:
+            # Out of frames: count the messages left; out of messages: there were ``index``.
+            count = index + 1 + sum(1 for _ in pairs) if data is _MISSING else index
+            raise RoundTripError(f"{what}: {count} messages in, {len(frames)} out")
         if not takeover:
             decompress = decompressobj(-bits).decompress
-        message = decompress(frame + tail)
-        if message != original:
+        message = decompress(data)
+        if not _same(message, original):
             raise RoundTripError(
                 f"{what}: message {index} changed in a compress/decompress round trip "
                 f"({len(original)} bytes in, {len(message)} out); please report this"

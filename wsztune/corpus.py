@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
+import math
+import operator
 import os
 import random
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,74 +46,311 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One WebSocket message as it was sent, before compression."""
+    """One WebSocket message as it was sent, before compression.
+
+    ``t`` is when it was sent, in seconds since the start of the capture, when the corpus says
+    (a records line's ``"t"``, a HAR frame's ``time``); ``None`` otherwise. Only rates use it,
+    never the codec, and equality ignores it: the same message sent later is the same message.
+    """
 
     payload: bytes
     is_text: bool = True
     connection: str = DEFAULT_CONNECTION
     direction: str = SERVER
+    t: float | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+# One copy of the corpus ------------------------------------------------------------------------
+#
+# A corpus lives in one contiguous buffer with a few arrays of numbers beside it, never as a list of
+# Python objects per message. Forked sweep workers then share it page for page: a list of bytes
+# objects is copied into every worker as soon as the worker touches a reference count, which is on
+# every page of it (issue 12: 268 + 314 + 314 MiB for a 200 MiB corpus and two workers). Messages
+# and streams are views, made on demand: :class:`Message` objects for the code that wants them,
+# memoryview slices (no copy at all) for the codec's hot loops.
+
+
+class Packed:
+    """Every payload of a corpus in one buffer, in corpus order, with per-message numbers.
+
+    ``data`` holds the payloads back to back; message ``i`` is ``data[ends[i - 1]:ends[i]]``
+    (``ends[-1]`` is 0); ``stream_of[i]`` indexes ``keys``, the (connection, direction) pairs in
+    order of first appearance; ``text[i]`` is 1 for a text frame. ``times[i]`` is message
+    ``i``'s ``t`` when every message has one; ``times`` is empty when none has (readers refuse or
+    drop a corpus where only some have, so a partial array never means anything).
+    """
+
+    __slots__ = ("data", "ends", "stream_of", "text", "times", "keys", "_stream_index")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("q")
+        self.stream_of = array("I")
+        self.text = bytearray()
+        self.times = array("d")
+        self.keys: list[tuple[str, str]] = []
+        self._stream_index: dict[tuple[str, str], int] = {}
+
+    def add(
+        self,
+        payload: bytes | bytearray | memoryview,
+        is_text: bool = True,
+        connection: str = DEFAULT_CONNECTION,
+        direction: str = SERVER,
+        t: float | None = None,
+    ) -> None:
+        """Append one message (its bytes are copied into the buffer)."""
+        key = (connection, direction)
+        stream = self._stream_index.get(key)
+        if stream is None:
+            stream = self._stream_index[key] = len(self.keys)
+            self.keys.append(key)
+        self.data += payload
+        self.ends.append(len(self.data))
+        self.stream_of.append(stream)
+        self.text.append(1 if is_text else 0)
+        if t is not None:
+            self.times.append(t)
+
+    @property
+    def timed(self) -> bool:
+        """Whether every message carries its ``t``."""
+        return len(self.times) == len(self.ends) > 0
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        """(start, end) of message ``index`` in :attr:`data`."""
+        return (self.ends[index - 1] if index else 0), self.ends[index]
+
+    def message(self, index: int) -> Message:
+        """Message ``index`` as a :class:`Message` (its payload copied out as bytes)."""
+        start, end = self.bounds(index)
+        connection, direction = self.keys[self.stream_of[index]]
+        payload = bytes(memoryview(self.data)[start:end])
+        t = self.times[index] if self.timed else None
+        return Message(payload, bool(self.text[index]), connection, direction, t)
+
+
+def _sequence_eq(ours: Sequence[object], other: object) -> bool:
+    if not isinstance(other, Sequence) or isinstance(other, str | bytes | bytearray):
+        return NotImplemented  # type: ignore[return-value]
+    return len(ours) == len(other) and all(a == b for a, b in zip(ours, other, strict=True))
+
+
+class MessageView(Sequence[Message]):
+    """A corpus's messages as a read-only sequence of :class:`Message`, each made when asked for.
+
+    Compares equal to a list of the same messages.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, packed: Packed) -> None:
+        self._packed = packed
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self._packed.message(i) for i in range(len(self))[index]]
+        count = len(self)
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError("message index out of range")
+        return self._packed.message(index)
+
+    def __iter__(self) -> Iterator[Message]:
+        return map(self._packed.message, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return _sequence_eq(self, other)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} messages>"
+
+
+class PayloadView(Sequence[bytes]):
+    """One stream's payloads as a read-only sequence of bytes, each copied out when asked for.
+
+    The codec loops use :meth:`Stream.buffers` instead, which copies nothing.
+    """
+
+    __slots__ = ("_data", "_starts", "_ends")
+
+    def __init__(self, data: bytearray | bytes, starts: array, ends: array) -> None:
+        self._data, self._starts, self._ends = data, starts, ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        return bytes(memoryview(self._data)[self._starts[index] : self._ends[index]])
+
+    def __iter__(self) -> Iterator[bytes]:
+        return map(bytes, self.buffers())
+
+    def buffers(self) -> Iterator[memoryview]:
+        """Each payload as a memoryview slice of the corpus buffer: no copy."""
+        return map(memoryview(self._data).__getitem__, map(slice, self._starts, self._ends))
+
+    def sizes(self) -> Iterator[int]:
+        """Each payload's size, without slicing anything."""
+        return map(operator.sub, self._ends, self._starts)
+
+    def __eq__(self, other: object) -> bool:
+        return _sequence_eq(self, other)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} payloads>"
+
+
 class Stream:
-    """The messages one side of one connection sent, in order: what one compressor sees."""
+    """The messages one side of one connection sent, in order: what one compressor sees.
 
-    connection: str
-    direction: str
-    payloads: list[bytes]
+    Built from a list of payloads (``Stream("c1", "server", [b"...", ...])``) or, by
+    :meth:`Corpus.streams`, as a view of the corpus buffer that holds no per-message objects.
+    """
+
+    __slots__ = ("connection", "direction", "_payloads")
+
+    def __init__(
+        self, connection: str, direction: str, payloads: Sequence[bytes] | PayloadView
+    ) -> None:
+        self.connection = connection
+        self.direction = direction
+        self._payloads = payloads
+
+    @property
+    def payloads(self) -> Sequence[bytes]:
+        """The payloads, in order (bytes; a view of the corpus copies each one out on demand)."""
+        return self._payloads
+
+    def buffers(self) -> Iterable[bytes | memoryview]:
+        """The payloads for the codec: memoryview slices of the corpus buffer, never copied."""
+        if isinstance(self._payloads, PayloadView):
+            return self._payloads.buffers()
+        return self._payloads
+
+    def sizes(self) -> Iterable[int]:
+        """Each payload's size in bytes."""
+        if isinstance(self._payloads, PayloadView):
+            return self._payloads.sizes()
+        return map(len, self._payloads)
+
+    def __len__(self) -> int:
+        return len(self._payloads)
 
     @property
     def raw_bytes(self) -> int:
         """Sum of the uncompressed payload sizes."""
-        return sum(map(len, self.payloads))
+        return sum(self.sizes())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stream):
+            return NotImplemented
+        return (self.connection, self.direction) == (other.connection, other.direction) and (
+            list(self.payloads) == list(other.payloads)
+        )
+
+    def __repr__(self) -> str:
+        return f"Stream({self.connection!r}, {self.direction!r}, <{len(self)} payloads>)"
 
 
-@dataclass
 class Corpus:
-    """A loaded corpus: its messages in order, and where they came from."""
+    """A loaded corpus: its messages in order, and where they came from.
 
-    path: str
-    format: str
-    sha256: str
-    messages: list[Message]
-    sampled: dict[str, int] | None = field(default=None)
+    The messages are stored once, packed (:class:`Packed`); ``messages`` is a view of them.
+    ``Corpus(path, format, sha256, messages)`` still accepts a list of :class:`Message`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        format: str,  # noqa: A002 - the field's name since the first results file
+        sha256: str,
+        messages: Iterable[Message] | Packed = (),
+        sampled: dict[str, int] | None = None,
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.sha256 = sha256
+        self.sampled = sampled
+        self.packed = messages if isinstance(messages, Packed) else _pack(messages)
+
+    @property
+    def messages(self) -> MessageView:
+        """The messages in order, each a :class:`Message` made on demand."""
+        return MessageView(self.packed)
+
+    @messages.setter
+    def messages(self, messages: Iterable[Message]) -> None:
+        self.packed = _pack(messages)
 
     @property
     def raw_bytes(self) -> int:
         """Sum of all payload sizes, every direction."""
-        return sum(len(message.payload) for message in self.messages)
+        return len(self.packed.data)
 
     @property
     def connections(self) -> list[str]:
         """Connection names in order of first appearance."""
-        return list(dict.fromkeys(message.connection for message in self.messages))
+        return list(dict.fromkeys(connection for connection, _ in self.packed.keys))
 
     def streams(self) -> list[Stream]:
         """One stream per (connection, direction), in order of first appearance.
 
-        Context takeover never crosses a stream: each one gets its own compressor.
+        Context takeover never crosses a stream: each one gets its own compressor. The streams
+        are views of the corpus buffer: no payload is copied.
         """
-        grouped: dict[tuple[str, str], list[bytes]] = {}
-        for message in self.messages:
-            grouped.setdefault((message.connection, message.direction), []).append(message.payload)
+        packed = self.packed
+        if len(packed.keys) == 1:  # the common case: every message in one stream
+            starts = array("q", [0])
+            starts.extend(packed.ends[:-1])
+            return [Stream(*packed.keys[0], PayloadView(packed.data, starts, packed.ends))]
+        bounds = [(array("q"), array("q")) for _ in packed.keys]
+        start = 0
+        for stream, end in zip(packed.stream_of, packed.ends, strict=True):
+            starts, ends = bounds[stream]
+            starts.append(start)
+            ends.append(end)
+            start = end
         return [
-            Stream(conn, direction, payloads) for (conn, direction), payloads in grouped.items()
+            Stream(connection, direction, PayloadView(packed.data, starts, ends))
+            for (connection, direction), (starts, ends) in zip(packed.keys, bounds, strict=True)
         ]
 
     def describe(self) -> dict[str, object]:
         """Plain metadata for a results file."""
-        directions = sorted({message.direction for message in self.messages})
+        directions = sorted({direction for _, direction in self.packed.keys})
         return {
             "path": self.path,
             "name": corpus_name(self.path),
             "format": self.format,
             "sha256": self.sha256,
-            "messages": len(self.messages),
+            "messages": len(self.packed),
             "raw_bytes": self.raw_bytes,
             "connections": len(self.connections),
             "directions": directions,
             "sampled": self.sampled,
         }
+
+    def __repr__(self) -> str:
+        return f"Corpus({self.path!r}, {self.format!r}, {len(self.packed)} messages)"
+
+
+def _pack(messages: Iterable[Message]) -> Packed:
+    packed = Packed()
+    for message in messages:
+        packed.add(
+            message.payload, message.is_text, message.connection, message.direction, message.t
+        )
+    return packed
 
 
 def corpus_name(path: str | os.PathLike[str]) -> str:
@@ -245,19 +486,21 @@ def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
         raise CorpusError(path, f"not valid JSON ({reason}{where}); {hint}", line=number) from None
 
 
-def _read_lines(
-    path: Path, fmt: str, progress: ProgressCallback | None
-) -> tuple[list[Message], str]:
+def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tuple[Packed, str]:
     digest = hashlib.sha256()
-    messages: list[Message] = []
-    append = messages.append
+    messages = Packed()  # streamed in: no object is kept per message
+    add = messages.add
     header_seen = False
+    # Rates need every message's time: a file where only some records carry "t" is refused,
+    # naming the first line that breaks the pattern, rather than giving rates that mean nothing.
+    timed_line: int | None = None
+    untimed_line: int | None = None
     for number, raw in _iter_lines(path, digest, progress):
         if not raw.strip():
             continue  # blank lines separate nothing and carry no message
         text = _decode_utf8(path, number, raw)
         if fmt == "lines":
-            append(Message(raw))
+            add(raw)
         elif fmt == "jsonl":
             _parse_json(
                 path,
@@ -266,7 +509,7 @@ def _read_lines(
                 "each line of a JSONL corpus is one JSON message (use --format lines for text)",
             )
             # The payload is the line exactly as written: re-serializing would change the sizes.
-            append(Message(raw))
+            add(raw)
         else:
             record = _parse_json(path, number, text, "each line of a records corpus is one object")
             if not header_seen and isinstance(record, dict) and RECORDS_HEADER_KEY in record:
@@ -280,7 +523,19 @@ def _read_lines(
                 header_seen = True
                 continue
             header_seen = True
-            append(_record_message(path, number, record))
+            message = _record_message(path, number, record)
+            if message.t is None:
+                untimed_line = untimed_line or number
+            else:
+                timed_line = timed_line or number
+            if timed_line is not None and untimed_line is not None:
+                raise CorpusError(
+                    path,
+                    f'give every record a "t" (seconds since the start) or none: line '
+                    f"{timed_line} has one, line {untimed_line} has none",
+                    line=number,
+                )
+            add(message.payload, message.is_text, message.connection, message.direction, message.t)
     return messages, digest.hexdigest()
 
 
@@ -302,6 +557,7 @@ def _record_message(path: Path, number: int, record: object) -> Message:
             f"client), not {direction!r}",
             line=number,
         )
+    t = _record_time(path, number, record)
     has_text, has_base64 = "text" in record, "base64" in record
     if has_text == has_base64:
         raise CorpusError(
@@ -311,9 +567,30 @@ def _record_message(path: Path, number: int, record: object) -> Message:
         )
     if has_text:
         payload = _encode_text(path, record["text"], '"text"', line=number)
-        return Message(payload, True, str(connection), direction)
+        return Message(payload, True, str(connection), direction, t)
     payload = _b64decode(path, record["base64"], line=number)
-    return Message(payload, False, str(connection), direction)
+    return Message(payload, False, str(connection), direction, t)
+
+
+def _record_time(path: Path, number: int, record: dict[str, object]) -> float | None:
+    """The optional ``"t"`` of a record: seconds since the start, a finite number >= 0."""
+    if "t" not in record:
+        return None
+    t = record["t"]
+    seconds = math.nan
+    # An integer literal too big for a float overflows: refused below like any bad value.
+    if isinstance(t, int | float) and not isinstance(t, bool):
+        with contextlib.suppress(OverflowError):
+            seconds = float(t)
+    if not math.isfinite(seconds) or seconds < 0:
+        shown = repr(t) if len(repr(t)) <= 40 else f"{repr(t)[:37]}..."
+        raise CorpusError(
+            path,
+            f'"t" must be the seconds since the start of the capture, a number >= 0, '
+            f"not {shown}",
+            line=number,
+        )
+    return seconds
 
 
 def _encode_text(
@@ -342,7 +619,7 @@ def _b64decode(path: Path, data: object, *, line: int | None = None, where: str 
 # Directory: one message per file -----------------------------------------------------------------
 
 
-def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list[Message], str]:
+def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[Packed, str]:
     """One message per regular file, in sorted name order, as websockets' own benchmark lays out.
 
     Subdirectories, hidden files and special files (FIFOs, sockets) are skipped (a checkout's
@@ -361,7 +638,7 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
         )
     except OSError as error:
         raise CorpusError(path, f"cannot list the directory: {error.strerror or error}") from None
-    messages: list[Message] = []
+    messages = Packed()
     for index, entry in enumerate(entries, start=1):
         if _is_broken_link(entry):
             raise CorpusError(
@@ -379,7 +656,7 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[list
             is_text = True
         except UnicodeDecodeError:
             is_text = False
-        messages.append(Message(payload, is_text))
+        messages.add(payload, is_text)
         if progress is not None:
             progress(index, len(entries))
     return messages, digest.hexdigest()
@@ -393,7 +670,7 @@ def _is_broken_link(entry: os.DirEntry[str]) -> bool:
 # HAR capture --------------------------------------------------------------------------------------
 
 
-def _read_har(path: Path) -> tuple[list[Message], str]:
+def _read_har(path: Path) -> tuple[Packed, str]:
     """Every WebSocket entry of a HAR (Chrome's ``_webSocketMessages``) becomes a connection."""
     try:
         raw = path.read_bytes()
@@ -412,7 +689,7 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise CorpusError(path, 'not a HAR file: no "log.entries" list')
-    messages: list[Message] = []
+    messages = Packed()
     websocket_entries = 0
     for entry_index, entry in enumerate(entries):
         frames = entry.get("_webSocketMessages") if isinstance(entry, dict) else None
@@ -428,14 +705,33 @@ def _read_har(path: Path) -> tuple[list[Message], str]:
             where = f"entries[{entry_index}]._webSocketMessages[{frame_index}]"
             message = _har_message(path, frame, connection, where)
             if message is not None:
-                messages.append(message)
+                messages.add(
+                    message.payload,
+                    message.is_text,
+                    message.connection,
+                    message.direction,
+                    math.nan if message.t is None else message.t,
+                )
     if not messages:
         raise CorpusError(
             path,
             "no WebSocket messages in this HAR; in Chrome DevTools, open the Network panel "
             "before the page connects, then 'Save all as HAR with content'",
         )
-    return messages, hashlib.sha256(raw).hexdigest()
+    return _har_times(messages), hashlib.sha256(raw).hexdigest()
+
+
+def _har_times(messages: Packed) -> Packed:
+    """Browsers stamp each frame with ``time`` (seconds since the epoch; NaN where a frame had
+    none): make it ``t``, seconds since the first frame, when every message has one; otherwise
+    drop them all (rates need all).
+    """
+    if any(map(math.isnan, messages.times)):
+        messages.times = array("d")
+        return messages
+    start = min(messages.times)
+    messages.times = array("d", (round(t - start, 6) for t in messages.times))
+    return messages
 
 
 def _har_message(path: Path, frame: object, connection: str, where: str) -> Message | None:
@@ -449,10 +745,19 @@ def _har_message(path: Path, frame: object, connection: str, where: str) -> Mess
         return None  # control frames (ping, pong, close) are never compressed
     data = frame.get("data", "")
     direction = CLIENT if kind == "send" else SERVER
+    # Absolute for now (seconds since the epoch); _har_times makes it relative. Not a number:
+    # no time, rather than an error, since HAR writers differ and the payloads are what count.
+    time = frame.get("time")
+    stamp: float | None = None
+    if isinstance(time, int | float) and not isinstance(time, bool):
+        with contextlib.suppress(OverflowError):
+            stamp = float(time)
+        if stamp is not None and not math.isfinite(stamp):
+            stamp = None
     if opcode == 2:
-        return Message(_b64decode(path, data, where=where), False, connection, direction)
+        return Message(_b64decode(path, data, where=where), False, connection, direction, stamp)
     payload = _encode_text(path, data, '"data" of a text frame', where=where)
-    return Message(payload, True, connection, direction)
+    return Message(payload, True, connection, direction, stamp)
 
 
 # Sampling -----------------------------------------------------------------------------------------
@@ -472,7 +777,17 @@ def sample_connections(corpus: Corpus, count: int, seed: int = 0) -> Corpus:
     if count >= len(connections):
         return corpus
     kept = set(random.Random(seed).sample(connections, count))
-    messages = [message for message in corpus.messages if message.connection in kept]
+    source = corpus.packed
+    keep_stream = [connection in kept for connection, _ in source.keys]
+    data = memoryview(source.data)
+    messages = Packed()  # copied message by message, never as a list of objects
+    timed = source.timed
+    start = 0
+    for index, (stream, end) in enumerate(zip(source.stream_of, source.ends, strict=True)):
+        if keep_stream[stream]:
+            t = source.times[index] if timed else None
+            messages.add(data[start:end], bool(source.text[index]), *source.keys[stream], t)
+        start = end
     sampled = {"connections": count, "of_connections": len(connections), "seed": seed}
     return Corpus(corpus.path, corpus.format, corpus.sha256, messages, sampled)
 

@@ -362,7 +362,10 @@ def write_plots(
     reference: Key = REFERENCE,
     decision: Decision | None = None,
 ) -> list[Path]:
-    """Every heatmap and the Pareto chart, in each format; returns the paths written."""
+    """Every heatmap and the Pareto chart, in each format; returns the paths written.
+
+    Time heatmaps are skipped for a run made with ``--no-timing``: nothing was measured.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     stem = run.path.stem if run.path is not None else "run"
     recommended = None
@@ -371,6 +374,8 @@ def write_plots(
     written = []
     for fmt in formats:
         for name in metrics:
+            if METRICS[name].is_timing and not run.timing_measured:
+                continue  # a --no-timing run: no time to draw (the caller says so)
             path = directory / f"{stem}-{name}.{fmt}"
             written.append(
                 heatmap(

@@ -232,11 +232,20 @@ def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
 
 
 def _cheapest(cell: Cell) -> tuple[int, float, int]:
-    # The rule's order among candidates: least connection memory, then least compress time.
-    return (cell["connection_memory"], cell["compress_seconds"], cell["compressed_bytes"])
+    # The rule's order among candidates: least connection memory, then least compress time
+    # (in a --no-timing run no time was measured: every cell counts alike, 0).
+    seconds = cell["compress_seconds"]
+    return (
+        cell["connection_memory"],
+        0.0 if seconds is None else seconds,
+        cell["compressed_bytes"],
+    )
 
 
-def _time_ratio(cell: Cell, reference: Cell) -> float:
+def _time_ratio(cell: Cell, reference: Cell) -> float | None:
+    """Compress time against the reference's; None when the run did not measure time."""
+    if cell["compress_seconds"] is None or reference["compress_seconds"] is None:
+        return None
     return cell["compress_seconds"] / reference["compress_seconds"]
 
 
@@ -246,6 +255,13 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     slice_ = select_slice(source) if isinstance(source, Run) else source
     cells = sorted(slice_.cells.values(), key=cell_key)
     reference = slice_.get(constraints.reference)
+    if constraints.max_time_ratio is not None and any(
+        cell["compress_seconds"] is None for cell in cells
+    ):
+        raise WsztuneError(
+            "--max-time-ratio needs compress times, and this run did not measure time "
+            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
+        )
     if constraints.max_time_ratio is not None and reference is None:
         raise WsztuneError(
             f"--max-time-ratio compares with {label(constraints.reference)}, which is not in "
@@ -476,13 +492,14 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     else:
         memory = chosen["connection_memory"] - reference["connection_memory"]
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
-        time = _time_ratio(chosen, reference) - 1
+        ratio = _time_ratio(chosen, reference)
+        time = "not measured" if ratio is None else f"{ratio - 1:+.0%}"
         lines.append(
             f"Against {label(reference)} ({reference_name(reference)}): "
             f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection "
             f"({memory / reference['connection_memory']:+.0%}), output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "
-            f"compress time {time:+.0%}."
+            f"compress time {time}."
         )
         ref_cliff = decision.cliffs.get(cell_key(reference))
         if ref_cliff is not None:

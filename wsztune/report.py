@@ -252,13 +252,28 @@ def corpus_caption(run: Run) -> str:
 # Metrics ------------------------------------------------------------------------------------------
 
 
-def _format_ms(seconds: float) -> str:
+NOT_MEASURED = "not measured"
+# In a grid cell, where "not measured" would not fit 80 columns; a note under the grid says it.
+NOT_MEASURED_MARK = "n/m"
+NOT_MEASURED_NOTE = (
+    f"{NOT_MEASURED_MARK} = not measured: the run was made with --no-timing (sizes and memory only)"
+)
+
+
+def _format_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return NOT_MEASURED
     ms = seconds * 1000
     if ms < 1:
         return f"{ms:.2f}"
     if ms < 100:
         return f"{ms:.1f}"
     return f"{ms:.0f}"
+
+
+def _ms_text(seconds: float | None) -> str:
+    """``34.0 ms``, or ``not measured``."""
+    return NOT_MEASURED if seconds is None else f"{_format_ms(seconds)} ms"
 
 
 @dataclass(frozen=True)
@@ -277,9 +292,10 @@ class Metric:
     # Timings carry a spread: cells whose spread is large are marked in the grid.
     is_timing: bool = False
 
-    def value(self, cell: Cell) -> float:
-        """The number this metric reads from ``cell``."""
-        return float(cell[self.field])
+    def value(self, cell: Cell) -> float | None:
+        """The number this metric reads from ``cell``; None when it was not measured."""
+        value = cell[self.field]
+        return None if value is None else float(value)
 
 
 METRICS: dict[str, Metric] = {
@@ -394,11 +410,18 @@ def grid_table(
         )
     values: dict[Key, str] = {}
     unstable = 0
+    not_measured = 0
     for key, cell in slice_.cells.items():
-        if base is not None:
-            values[key] = relative_text(metric, metric.value(cell), metric.value(base))
+        value = metric.value(cell)
+        base_value = metric.value(base) if base is not None else None
+        if value is None or (base is not None and base_value is None):
+            values[key] = NOT_MEASURED_MARK
+            not_measured += 1
+            continue
+        if base_value is not None:
+            values[key] = relative_text(metric, value, base_value)
         else:
-            values[key] = metric.format(metric.value(cell))
+            values[key] = metric.format(value)
         if metric.is_timing and cell["timing_unstable"]:
             values[key] += UNSTABLE_MARK
             unstable += 1
@@ -408,6 +431,8 @@ def grid_table(
             f"codec {codec} {run.meta.get('codec_version', '')}: its allocations do not follow "
             "zlib's formula, compare observed with theory"
         )
+    if not_measured:
+        notes.append(NOT_MEASURED_NOTE)
     if unstable:
         notes.append(
             f"{UNSTABLE_MARK} = timing unstable in {plural(unstable, 'cell')} (spread over 10% of "
@@ -575,13 +600,19 @@ def compare_table(
     for key, cell in new_slice.cells.items():
         before = old_slice.get(key)
         if before is not None:
-            values[key] = relative_text(metric, metric.value(cell), metric.value(before))
+            value, old_value = metric.value(cell), metric.value(before)
+            if value is None or old_value is None:
+                values[key] = NOT_MEASURED_MARK
+            else:
+                values[key] = relative_text(metric, value, old_value)
     how = "percentage points" if metric.relative_in_points else "change"
     caption = (
         f"{metric.title} ({how}, new against old) · old {corpus_caption(old)} · "
         f"new {corpus_caption(new)}"
     )
     notes = compare_notes(old, new)
+    if NOT_MEASURED_MARK in values.values():
+        notes.append(NOT_MEASURED_NOTE.replace("the run was", "a run was"))
     if old_slice.description != new_slice.description:
         notes.append(f"old: {old_slice.description}; new: {new_slice.description}")
     return GridTable(
@@ -649,7 +680,7 @@ def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
         format_bytes(cell["connection_memory"]),
         f"{cell['compressed_bytes']:,} B",
         f"{cell['savings']:.1%}",
-        f"{_format_ms(cell['compress_seconds'])} ms",
+        _ms_text(cell["compress_seconds"]),
     )
 
 
@@ -747,7 +778,7 @@ def print_run_summary(run: Run) -> None:
             label(cell),
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
-            f"{_format_ms(cell['compress_seconds'])} ms",
+            _ms_text(cell["compress_seconds"]),
             format_bytes(cell["connection_memory"]),
         )
     console = stdout_console()
@@ -784,10 +815,40 @@ def render_corpus_stats(stats: CorpusStats) -> None:
             f"{sizes.minimum:,} / {sizes.median:,.0f} / {sizes.mean:,.0f} B",
         ),
         ("size p95 / p99 / max", f"{sizes.p95:,} / {sizes.p99:,} / {sizes.maximum:,} B"),
+        *_rate_rows(stats),
     ]
     for name, value in rows:
         table.add_row(name, value)
     stdout_console().print(table)
+
+
+def _rate_rows(stats: CorpusStats) -> list[tuple[str, str]]:
+    """Duration and rates, when the corpus's records carry ``t``."""
+    rates = stats.rates
+    if rates is None:
+        return [("duration", 'unknown (no "t" in the records)')]
+
+    def per_second(value: float | None) -> str:
+        if value is None:
+            return "-"  # every message at one instant: no rate to give
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+    rows = [
+        ("duration", f"{rates.duration_seconds:,.1f} s"),
+        ("messages/s overall", per_second(rates.messages_per_second)),
+    ]
+    if rates.rated_connections:
+        rows.append(
+            (
+                "messages/s per connection (median / p95)",
+                f"{per_second(rates.connection_messages_per_second_median)} / "
+                f"{per_second(rates.connection_messages_per_second_p95)} "
+                f"({rates.rated_connections:,} connections)",
+            )
+        )
+    if rates.bytes_per_second is not None:
+        rows.append(("bytes/s overall", f"{format_bytes(round(rates.bytes_per_second))}/s"))
+    return rows
 
 
 def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:

@@ -35,6 +35,8 @@ class FieldSpec:
     kind: type | tuple[type, ...]
     unit: str
     meaning: str
+    # Null allowed: the time fields of a run made with ``--no-timing`` (not measured, not zero).
+    nullable: bool = False
 
 
 _NUMBER = (int, float)
@@ -87,6 +89,18 @@ CELL_FIELDS: tuple[FieldSpec, ...] = (
         "per connection: compressor + decompressor (window included), observed",
     ),
 )
+# What ``wsztune run --no-timing`` leaves null: every field of the timing phase.
+TIME_FIELD_NAMES = tuple(
+    spec.name
+    for spec in CELL_FIELDS
+    if spec.name.startswith(("compress_seconds", "decompress_seconds", "timing_"))
+)
+CELL_FIELDS = tuple(
+    FieldSpec(spec.name, spec.kind, spec.unit, spec.meaning, nullable=True)
+    if spec.name in TIME_FIELD_NAMES
+    else spec
+    for spec in CELL_FIELDS
+)
 # Fields added after schema 1 was published: optional, so that older files still load; a file
 # without one reads as holding its default.
 OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
@@ -118,6 +132,12 @@ class Run:
     meta: dict[str, Any]
     cells: list[dict[str, Any]]
     path: Path | None = field(default=None)
+
+    @property
+    def timing_measured(self) -> bool:
+        """False for a run made with ``--no-timing``: its time fields are null."""
+        timing = self.meta.get("timing")
+        return not isinstance(timing, dict) or timing.get("measured", True) is not False
 
     @property
     def partial(self) -> bool:
@@ -270,6 +290,8 @@ def _validate_cell(where: str, index: int, cell: object) -> None:
         raise ResultsError(f"{where}: cells[{index}] is not an object")
     for spec in CELL_FIELDS:
         value = cell.get(spec.name)
+        if value is None and spec.nullable and spec.name in cell:
+            continue
         ok = isinstance(value, spec.kind) and (spec.kind is bool or not isinstance(value, bool))
         if not ok:
             raise ResultsError(

@@ -1,13 +1,17 @@
-"""What is in a corpus, before sweeping it: counts, directions, sizes, JSON/text/binary."""
+"""What is in a corpus, before sweeping it: counts, directions, sizes, JSON/text/binary, rates."""
 
 from __future__ import annotations
 
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from wsztune.corpus import CLIENT, SERVER, Corpus
+
+T = TypeVar("T", int, float)
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,23 @@ class SizeDistribution:
     p95: int
     p99: int
     maximum: int
+
+
+@dataclass(frozen=True)
+class TrafficRates:
+    """How fast the messages came, from the records' ``t`` (seconds since the start).
+
+    Overall: messages (or bytes) divided by the duration, first ``t`` to last. Per connection:
+    (messages - 1) / (last t - first t), the inverse of its mean gap between messages, over the
+    connections with at least two messages at different times (``rated_connections``).
+    """
+
+    duration_seconds: float
+    messages_per_second: float | None
+    bytes_per_second: float | None
+    rated_connections: int
+    connection_messages_per_second_median: float | None
+    connection_messages_per_second_p95: float | None
 
 
 @dataclass(frozen=True)
@@ -39,13 +60,15 @@ class CorpusStats:
     text_messages: int
     binary_messages: int
     sizes: SizeDistribution
+    # None when the corpus carries no timestamps (anything but records with "t").
+    rates: TrafficRates | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict (for ``--json``)."""
         return asdict(self)
 
 
-def percentile(ordered: list[int], fraction: float) -> int:
+def percentile(ordered: Sequence[T], fraction: float) -> T:
     """Nearest-rank percentile of an already sorted, non-empty list."""
     rank = max(1, math.ceil(len(ordered) * fraction))
     return ordered[rank - 1]
@@ -95,4 +118,49 @@ def describe_corpus(corpus: Corpus) -> CorpusStats:
             p99=percentile(sizes, 0.99),
             maximum=sizes[-1],
         ),
+        rates=traffic_rates(corpus),
     )
+
+
+def traffic_rates(corpus: Corpus) -> TrafficRates | None:
+    """Duration and rates of a corpus whose messages carry ``t``; ``None`` when they do not."""
+    messages = corpus.messages
+    # The first message settles the common case (no timestamps) without a pass over a big corpus.
+    if not messages or messages[0].t is None or any(m.t is None for m in messages):
+        return None
+    spans: dict[str, tuple[float, float, int]] = {}
+    for message in messages:
+        t = message.t
+        assert t is not None  # every t was checked above
+        first, last, count = spans.get(message.connection, (t, t, 0))
+        spans[message.connection] = (min(first, t), max(last, t), count + 1)
+    start = min(first for first, _, _ in spans.values())
+    end = max(last for _, last, _ in spans.values())
+    duration = end - start
+    per_connection = sorted(
+        (count - 1) / (last - first)
+        for first, last, count in spans.values()
+        if count >= 2 and last > first
+    )
+    return TrafficRates(
+        duration_seconds=duration,
+        # All messages at one instant have no rate: None rather than a division by zero.
+        messages_per_second=len(messages) / duration if duration > 0 else None,
+        bytes_per_second=corpus.raw_bytes / duration if duration > 0 else None,
+        rated_connections=len(per_connection),
+        connection_messages_per_second_median=(
+            statistics.median(per_connection) if per_connection else None
+        ),
+        connection_messages_per_second_p95=(
+            percentile(per_connection, 0.95) if per_connection else None
+        ),
+    )
+
+
+def messages_per_second(corpus: Corpus) -> float | None:
+    """The corpus's overall message rate (every connection, both directions), if it has times.
+
+    What a run's metadata carries as ``corpus.messages_per_second`` (fleet cost uses it).
+    """
+    rates = traffic_rates(corpus)
+    return rates.messages_per_second if rates is not None else None

@@ -9,7 +9,18 @@ A cell is measured in three phases, in this order, in one process:
    than ``min_sample_seconds``, so that every sample stands well above timer noise. Samples are
    CPU time of the measuring thread (:data:`CLOCK`), not wall time: on a busy machine another
    process taking turns on the same core doubles a wall-clock sample but leaves CPU time alone;
-3. memory: one compressor and one decompressor observed with tracemalloc, never while timing.
+3. memory: one compressor and one decompressor observed with tracemalloc, never while timing, on
+   the first messages only: zlib allocates all of a compressor's memory when it is built and a
+   decompressor's window on its first output, so what they hold then is what they hold for the
+   rest of the stream (``tests/test_memory.py`` proves it for every cell, on every backend).
+
+With ``TimingPlan(measure_time=False)`` (``wsztune run --no-timing``) phase 2 is skipped: the cell
+gets its exact sizes (round trip checked) and its memory, and ``None`` for every time field.
+
+The corpus is never copied per worker nor held as one object per message: streams are views of
+the corpus's one buffer (inherited by forked workers page for page), payloads reach the codec as
+memoryview slices of it, and a cell's frames are packed in one buffer per stream
+(:class:`wsztune.codec.Frames`).
 
 Cells are visited in a seeded shuffled order, so that drift (heat, other load) spreads evenly over
 the grid instead of favouring the first cells. Nothing here renders anything: progress is reported
@@ -18,14 +29,18 @@ through a callback.
 
 from __future__ import annotations
 
+import collections
 import gc
+import itertools
 import math
+import multiprocessing
 import os
 import random
 import re
 import signal
 import statistics
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -34,13 +49,17 @@ from typing import Any
 from wsztune.codec import (
     STRATEGIES,
     Backend,
-    Raw,
+    Frames,
     Setting,
     check_stream,
+    compress_frames,
     compress_pass,
     compress_stream,
     decompress_pass,
+    frame_sizes,
     get_backend,
+    round_trip_sizes,
+    sent_payloads,
 )
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.environment import describe_environment
@@ -52,7 +71,8 @@ from wsztune.memory import (
     observe_compressor,
     observe_decompressor,
 )
-from wsztune.results import Run, utc_now
+from wsztune.results import TIME_FIELD_NAMES, Run, utc_now
+from wsztune.stats import messages_per_second
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
@@ -164,6 +184,8 @@ class TimingPlan:
     repeat: int = 5
     warmup: int = 1
     min_sample_seconds: float = 0.02
+    # False: sizes and memory only (``--no-timing``); every time field of a cell is then None.
+    measure_time: bool = True
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -249,13 +271,13 @@ class CorpusSummary:
         wire = 0
         for stream in streams:
             raw[stream.direction] += stream.raw_bytes
-            wire += _wire_bytes(map(len, stream.payloads), stream.direction == CLIENT)
+            wire += _wire_bytes(stream.sizes(), stream.direction == CLIENT)
         server = _largest(streams, SERVER)
         if server is None:
             server = max(range(len(streams)), key=lambda index: streams[index].raw_bytes)
         client = _largest(streams, CLIENT)
         return cls(
-            messages=sum(len(stream.payloads) for stream in streams),
+            messages=sum(len(stream) for stream in streams),
             server_raw_bytes=raw[SERVER],
             client_raw_bytes=raw[CLIENT],
             wire_raw_bytes=wire,
@@ -282,28 +304,109 @@ def observe_connection(
     setting: Setting,
     backend: Backend,
     summary: CorpusSummary | None = None,
-    compressed: Sequence[list[bytes]] | None = None,
+    compressed: object = None,
 ) -> ConnectionMemory:
     """What a connection costs the server at ``setting``, as tracemalloc sees it.
 
-    The compressor after compressing the largest server stream; the decompressor after inflating
-    the largest client stream or, on a corpus with no client traffic, the largest server stream
-    compressed with the client's window: every connection pays for an inflate window, because a
-    real client sends something and zlib then allocates the whole window (``wsztune live`` has
-    its clients send a message for the same reason). ``compressed`` (frames per stream, at this
-    setting) saves compressing again.
+    The compressor of the largest server stream; the decompressor of the largest client stream
+    or, on a corpus with no client traffic, of the largest server stream compressed with the
+    client's window: every connection pays for an inflate window, because a real client sends
+    something and zlib then allocates the whole window (``wsztune live`` has its clients send a
+    message for the same reason).
+
+    Only the first messages are observed, and they give what the whole stream would (the held
+    bytes; the peaks are those of the messages observed): zlib allocates all of a compressor's
+    memory when it is built, so with context takeover its first message shows it all, and
+    without, the compressor of the stream's last message is the one left (as before); a
+    decompressor allocates its window on its first output, so with context takeover it inflates
+    up to the first message that is not empty, and without, the last message's frame alone
+    (frames of a compressor per message do not depend on each other). ``compressed`` is
+    accepted for compatibility and unused: these few frames cost nothing to make.
     """
     summary = summary or CorpusSummary.of(streams)
     sender = streams[summary.compressor_stream]
-    compressor = observe_compressor(setting, setting.server_bits, sender.payloads, backend)
-    index = summary.decompressor_stream
-    source = streams[index]
-    if compressed is not None and setting.bits_for(source.direction) == setting.client_bits:
-        frames = compressed[index]
-    else:
-        frames = compress_stream(source.payloads, setting, setting.client_bits, backend)
+    first = _observed_messages(sender, setting, until_output=False)
+    compressor = observe_compressor(setting, setting.server_bits, first, backend)
+    source = streams[summary.decompressor_stream]
+    first = _observed_messages(source, setting, until_output=True)
+    frames = compress_stream(first, setting, setting.client_bits, backend)
     decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
     return ConnectionMemory(compressor, decompressor)
+
+
+def _observed_messages(stream: Stream, setting: Setting, until_output: bool) -> list[bytes]:
+    """The payloads whose processing leaves a codec object holding all it will ever hold.
+
+    Only messages that reach the compressor count (a message under the threshold never does).
+    Without context takeover each message has its own codec object and the last one is
+    observed, as a server is left with it. With context takeover: the first message, or (for a
+    decompressor, whose window comes with its first output) every message up to the first that
+    is not empty.
+    """
+    threshold = setting.threshold
+    if not setting.context_takeover:
+        if not threshold:
+            return [bytes(stream.payloads[-1])] if len(stream) else []
+        last = collections.deque(sent_payloads(stream.buffers(), threshold), maxlen=1)
+        return [bytes(payload) for payload in last]
+    if not threshold:
+        count = 1
+        if until_output:
+            count = next((n for n, size in enumerate(stream.sizes(), 1) if size), len(stream))
+        return [bytes(payload) for payload in itertools.islice(stream.buffers(), count)]
+    observed: list[bytes] = []
+    for payload in sent_payloads(stream.buffers(), threshold):
+        observed.append(bytes(payload))
+        if len(payload) or not until_output:
+            break
+    return observed
+
+
+def _what(setting: Setting, stream: Stream) -> str:
+    return f"{setting.label} on {stream.connection}/{stream.direction}"
+
+
+def _time_cell(
+    compressed: Sequence[Frames],
+    work: Sequence[tuple[Stream, int]],
+    setting: Setting,
+    backend: Backend,
+    plan: TimingPlan,
+    compress_once: float,
+    decompress_once: float,
+) -> dict[str, object]:
+    """Phase 2 of :func:`measure_cell`: the time fields of a cell."""
+
+    def compress_all() -> None:
+        for stream, bits in work:
+            compress_pass(stream.buffers(), setting, bits, backend)
+
+    def decompress_all() -> None:
+        for frames, (_, bits) in zip(compressed, work, strict=True):
+            decompress_pass(frames, setting, bits, backend)
+
+    for _ in range(plan.warmup - 1):
+        compress_all()
+        decompress_all()
+
+    loops_compress = _loops_for(compress_once, plan.min_sample_seconds)
+    loops_decompress = _loops_for(decompress_once, plan.min_sample_seconds)
+    compress_timing = _summary(_time_samples(compress_all, plan.repeat, loops_compress), "compress")
+    decompress_timing = _summary(
+        _time_samples(decompress_all, plan.repeat, loops_decompress), "decompress"
+    )
+    unstable = any(
+        timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
+        for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+    )
+    return {
+        **compress_timing,
+        **decompress_timing,
+        "timing_repeat": plan.repeat,
+        "timing_loops_compress": loops_compress,
+        "timing_loops_decompress": loops_decompress,
+        "timing_unstable": unstable,
+    }
 
 
 def measure_cell(
@@ -318,50 +421,53 @@ def measure_cell(
     ``summary`` is :meth:`CorpusSummary.of` ``streams``, given when many cells share it.
     """
     summary = summary or CorpusSummary.of(streams)
-    work = [(stream.payloads, setting.bits_for(stream.direction)) for stream in streams]
+    work = [(stream, setting.bits_for(stream.direction)) for stream in streams]
 
-    # 1. Warm-up; the first pass yields the sizes and is checked message by message.
-    started = CLOCK()
-    compressed = [compress_stream(payloads, setting, bits, backend) for payloads, bits in work]
-    compress_once = CLOCK() - started
-    started = CLOCK()
-    for stream, frames, (payloads, bits) in zip(streams, compressed, work, strict=True):
-        what = f"{setting.label} on {stream.connection}/{stream.direction}"
-        check_stream(frames, payloads, setting, bits, backend, what)
-    decompress_once = CLOCK() - started
+    sizes: list[Iterable[int]]
+    if plan.measure_time:
+        # 1. Warm-up; the first pass yields the sizes and is checked message by message.
+        # Payloads are views of the corpus buffer and the frames are packed: no object per
+        # message outlives its call.
+        started = CLOCK()
+        compressed = [
+            compress_frames(stream.buffers(), setting, bits, backend) for stream, bits in work
+        ]
+        compress_once = CLOCK() - started
+        started = CLOCK()
+        for frames, (stream, bits) in zip(compressed, work, strict=True):
+            check_stream(frames, stream.buffers(), setting, bits, backend, _what(setting, stream))
+        decompress_once = CLOCK() - started
+        # 2. Timing.
+        timing = _time_cell(
+            compressed, work, setting, backend, plan, compress_once, decompress_once
+        )
+        sent = [array("q", frames.sizes()) for frames in compressed]
+        del compressed
+    else:
+        # Sizes only: each message compressed and inflated back at once, no frame kept.
+        sent = [
+            round_trip_sizes(stream.buffers(), setting, bits, backend, _what(setting, stream))
+            for stream, bits in work
+        ]
+        # Not measured is None, never zero, which would read as infinitely fast.
+        timing = dict.fromkeys(TIME_FIELD_NAMES)
 
-    def compress_all() -> None:
-        for payloads, bits in work:
-            compress_pass(payloads, setting, bits, backend)
-
-    def decompress_all() -> None:
-        for frames, (_, bits) in zip(compressed, work, strict=True):
-            decompress_pass(frames, setting, bits, backend)
-
-    for _ in range(plan.warmup - 1):
-        compress_all()
-        decompress_all()
-
-    # 2. Timing.
-    loops_compress = _loops_for(compress_once, plan.min_sample_seconds)
-    loops_decompress = _loops_for(decompress_once, plan.min_sample_seconds)
-    compress_timing = _summary(_time_samples(compress_all, plan.repeat, loops_compress), "compress")
-    decompress_timing = _summary(
-        _time_samples(decompress_all, plan.repeat, loops_decompress), "decompress"
-    )
-    unstable = any(
-        timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
-        for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
-    )
+    # Every message's frame size: a message under the threshold is its own frame.
+    sizes = [
+        sent_sizes
+        if not setting.threshold
+        else array("q", frame_sizes(stream.sizes(), sent_sizes, setting.threshold))
+        for stream, sent_sizes in zip(streams, sent, strict=True)
+    ]
 
     # 3. Memory, never while timing.
-    memory = observe_connection(streams, setting, backend, summary, compressed)
+    memory = observe_connection(streams, setting, backend, summary)
 
     compressed_bytes = {SERVER: 0, CLIENT: 0}
     wire_compressed = 0
-    for stream, frames in zip(streams, compressed, strict=True):
-        compressed_bytes[stream.direction] += sum(map(len, frames))
-        wire_compressed += _wire_bytes(map(len, frames), stream.direction == CLIENT)
+    for stream, stream_sizes in zip(streams, sizes, strict=True):
+        compressed_bytes[stream.direction] += sum(stream_sizes)
+        wire_compressed += _wire_bytes(stream_sizes, stream.direction == CLIENT)
     raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
@@ -383,12 +489,7 @@ def measure_cell(
         "client_compressed_bytes": compressed_bytes[CLIENT],
         "wire_raw_bytes": summary.wire_raw_bytes,
         "wire_compressed_bytes": wire_compressed,
-        **compress_timing,
-        **decompress_timing,
-        "timing_repeat": plan.repeat,
-        "timing_loops_compress": loops_compress,
-        "timing_loops_decompress": loops_decompress,
-        "timing_unstable": unstable,
+        **timing,
         "compress_memory_theoretical": compress_theory,
         "compress_memory_observed": memory.compressor.held,
         "compress_memory_peak": memory.compressor.peak,
@@ -398,9 +499,7 @@ def measure_cell(
         "connection_memory_theoretical": compress_theory + decompress_theory,
         "connection_memory": memory.held,
         "threshold": setting.threshold,
-        "compressed_messages": sum(
-            sum(type(frame) is not Raw for frame in frames) for frames in compressed
-        ),
+        "compressed_messages": sum(map(len, sent)),
     }
 
 
@@ -444,11 +543,15 @@ def _node_cells(
         )
         for index, setting in enumerate(order)
     ]
-    timing = {
-        "repeat": plan.repeat,
-        "warmup": plan.warmup,
-        "min_sample_seconds": plan.min_sample_seconds,
-    }
+    timing = (
+        {
+            "repeat": plan.repeat,
+            "warmup": plan.warmup,
+            "min_sample_seconds": plan.min_sample_seconds,
+        }
+        if plan.measure_time
+        else None  # sizes (round trip checked) only
+    )
     cells: list[dict[str, object]] = []
     with node.corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
@@ -485,12 +588,24 @@ def node_cell(
         wire_compressed += _wire_bytes(sizes, stream.direction == CLIENT)
     raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
-    compress_timing = _summary(result.compress_samples, "compress")
-    decompress_timing = _summary(result.decompress_samples, "decompress")
-    unstable = any(
-        timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
-        for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
-    )
+    if plan.measure_time:
+        compress_timing = _summary(result.compress_samples, "compress")
+        decompress_timing = _summary(result.decompress_samples, "decompress")
+        unstable = any(
+            timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
+            for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+        )
+        timing: dict[str, object] = {
+            **compress_timing,
+            **decompress_timing,
+            "timing_repeat": plan.repeat,
+            "timing_loops_compress": result.loops_compress,
+            "timing_loops_decompress": result.loops_decompress,
+            "timing_unstable": unstable,
+        }
+    else:
+        # Not measured is None, never zero, which would read as infinitely fast.
+        timing = dict.fromkeys(TIME_FIELD_NAMES)
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
     return {
@@ -510,12 +625,7 @@ def node_cell(
         "client_compressed_bytes": compressed_bytes[CLIENT],
         "wire_raw_bytes": summary.wire_raw_bytes,
         "wire_compressed_bytes": wire_compressed,
-        **compress_timing,
-        **decompress_timing,
-        "timing_repeat": plan.repeat,
-        "timing_loops_compress": result.loops_compress,
-        "timing_loops_decompress": result.loops_decompress,
-        "timing_unstable": unstable,
+        **timing,
         "compress_memory_theoretical": compress_theory,
         # RSS never shrinks back within the probe: what it holds after the work covers the peak.
         "compress_memory_observed": memory.compressor,
@@ -538,8 +648,11 @@ _worker_state: dict[str, object] = {}
 def _init_worker(
     streams: Sequence[Stream], backend_name: str, plan: TimingPlan, summary: CorpusSummary
 ) -> None:
-    # Ctrl-C is the parent's to handle: it stops the workers itself, without their tracebacks.
+    # Ctrl-C and SIGTERM (sent to the whole process group by a terminal, an orchestrator or a CI
+    # runner) are the parent's to handle: it stops the workers itself (SIGKILL: they hold nothing
+    # worth saving), without their tracebacks, and keeps the finished cells.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_state.update(
         streams=streams, backend=get_backend(backend_name), plan=plan, summary=summary
     )
@@ -644,8 +757,14 @@ def _run_parallel(
     finished: Callable[[dict[str, object]], None],
     summary: CorpusSummary,
 ) -> None:
+    # Forked, explicitly (Python 3.14 makes forkserver the default on Linux): the workers then
+    # inherit the corpus buffer page for page, shared with this process, instead of receiving a
+    # pickled copy each.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     executor = ProcessPoolExecutor(
         max_workers=jobs,
+        mp_context=context,
         initializer=_init_worker,
         initargs=(streams, backend_name, plan, summary),
     )
@@ -664,7 +783,7 @@ def _run_parallel(
     except BaseException:
         # Interrupted or failed: stop the workers now rather than wait for their cells.
         for process in list(getattr(executor, "_processes", {}).values()):
-            process.terminate()
+            process.kill()  # they ignore SIGTERM
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
@@ -699,23 +818,37 @@ def sweep(
         "started_at": started.isoformat(timespec="seconds"),
         "corpus": corpus.describe(),
         "grid": grid.describe(),
-        "timing": {
-            "repeat": plan.repeat,
-            "warmup": plan.warmup,
-            "min_sample_seconds": plan.min_sample_seconds,
-            "clock": CLOCK_NAME,
-            "jobs": jobs,
-            "order": f"shuffled, seed {seed}",
-            "note": (
-                "cells were timed one at a time"
-                if jobs == 1
-                else f"cells were timed {jobs} at a time in parallel processes: compare times "
-                "between cells of this run, not absolute times with other runs"
-            ),
-        },
+        "timing": (
+            {
+                "measured": True,
+                "repeat": plan.repeat,
+                "warmup": plan.warmup,
+                "min_sample_seconds": plan.min_sample_seconds,
+                "clock": CLOCK_NAME,
+                "jobs": jobs,
+                "order": f"shuffled, seed {seed}",
+                "note": (
+                    "cells were timed one at a time"
+                    if jobs == 1
+                    else f"cells were timed {jobs} at a time in parallel processes: compare "
+                    "times between cells of this run, not absolute times with other runs"
+                ),
+            }
+            if plan.measure_time
+            else {
+                "measured": False,
+                "jobs": jobs,
+                "order": f"shuffled, seed {seed}",
+                "note": "time was not measured (--no-timing): sizes and memory only, every "
+                "time field of the cells is null",
+            }
+        ),
         "seed": seed,
         "partial": False,
     }
+    rate = messages_per_second(corpus)
+    if rate is not None:  # optional: only corpora whose records carry "t" have a rate
+        meta["corpus"]["messages_per_second"] = rate
     if server is not None:
         meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
     if backend_name == NODE:

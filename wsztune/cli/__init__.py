@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from wsztune import __version__
-from wsztune.cli import compare, corpus, live, plot, recommend, run, table
-from wsztune.cli.common import INTERRUPTED_EXIT, error_line
+from wsztune.cli import compare, corpus, live, plot, recommend, record, run, table
+from wsztune.cli.common import INTERRUPTED_EXIT, error_line, interrupted_exit_code
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
 
@@ -39,9 +39,10 @@ class WsztuneGroup(click.Group):
         except WsztuneError as error:
             error_line(str(error))
             sys.exit(error.exit_code)
-        except (KeyboardInterrupt, click.Abort):
-            error_line("interrupted")
-            sys.exit(INTERRUPTED_EXIT)
+        except (KeyboardInterrupt, click.Abort) as error:
+            code = interrupted_exit_code(error)
+            error_line("terminated (SIGTERM)" if code != INTERRUPTED_EXIT else "interrupted")
+            sys.exit(code)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -63,8 +64,6 @@ def main() -> None:
     cli.main()
 
 
-
-
 for _command in (
     run.run,
     corpus.corpus,
@@ -73,5 +72,6 @@ for _command in (
     plot.plot,
     recommend.recommend,
     compare.compare,
+    record.record,
 ):
     cli.add_command(_command)

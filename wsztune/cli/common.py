@@ -21,7 +21,8 @@ from wsztune.report import METRICS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-INTERRUPTED_EXIT = 130
+INTERRUPTED_EXIT = 130  # 128 + SIGINT
+TERMINATED_EXIT = 143  # 128 + SIGTERM
 
 
 def error_line(message: str) -> None:
@@ -52,16 +53,35 @@ client_window_bits_option = click.option(
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt so that it stops a run the same way:
+    workers stopped, nothing truncated, ``--keep-partial`` honoured; only the exit code differs
+    (143, 128 + SIGTERM, as container orchestrators and CI runners expect)."""
+
+
+def interrupted_exit_code(error: BaseException | None = None) -> int:
+    """130 after Ctrl-C, 143 after SIGTERM (``error``, or the last stop signal received)."""
+    if isinstance(error, Terminated) or _stop_signal.get("name") == "SIGTERM":
+        return TERMINATED_EXIT
+    return INTERRUPTED_EXIT
+
+
+_stop_signal: dict[str, str] = {}
+
+
 @contextmanager
 def first_interrupt_only() -> Iterator[None]:
-    """Make the first Ctrl-C stop the run and every further one wait for that stop to finish.
+    """Make the first Ctrl-C or SIGTERM stop the run and every further one wait for that stop.
 
     A second SIGINT arriving while the workers are being stopped, the partial run saved or the
     interpreter exiting (impatient users press twice) used to land in concurrent.futures' or
     threading's cleanup and print their tracebacks, or break a lock mid-release. Stopping takes
     well under a second, so nothing is lost by waiting. After an interrupt the process is on its
-    way out and SIGINT stays ignored; otherwise the previous handler comes back (in-process
+    way out and both signals stay ignored; otherwise the previous handlers come back (in-process
     callers such as tests keep theirs). Only in the main thread, the one place handlers can be set.
+
+    SIGTERM (how orchestrators and CI runners stop a job) is handled as Ctrl-C: it raises
+    :class:`Terminated`, a KeyboardInterrupt, and the exit code is 143.
     """
     import signal
     import threading
@@ -70,16 +90,20 @@ def first_interrupt_only() -> Iterator[None]:
         yield
         return
 
-    def on_interrupt(signum: int, frame: object) -> None:
+    def on_stop(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop_signal["name"] = signal.Signals(signum).name
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    _stop_signal.clear()
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is on_interrupt:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is on_stop:
+                signal.signal(sig, handler)
 
 
 def file_size(path: Path) -> int:
@@ -211,5 +235,3 @@ def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -
     if max_memory is None:
         return decision, " with no memory budget (set one with --max-memory)"
     return decision, f" within {format_bytes(max_memory)} per connection"
-
-

@@ -61,6 +61,9 @@ def plot(
 
     slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
     warn(report.run_warnings(run, slice_))
+    skipped = [m for m in metrics or tuple(METRICS) if METRICS[m].is_timing]
+    if skipped and not run.timing_measured:
+        warn([f"time was not measured (--no-timing): no {' or '.join(skipped)} heatmap"])
     decision, _ = highlight(slice_, budget, report.REFERENCE)
     directory = output or (run.path.parent if run.path is not None else Path("."))
     from wsztune import plots
@@ -81,5 +84,3 @@ def plot(
         ) from None
     for path in written:
         click.echo(str(path))
-
-

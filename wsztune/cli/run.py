@@ -9,12 +9,12 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
-    INTERRUPTED_EXIT,
     client_window_bits_option,
     corpus_options,
     error_line,
     file_size,
     first_interrupt_only,
+    interrupted_exit_code,
 )
 
 
@@ -61,6 +61,12 @@ from wsztune.cli.common import (
     help="Bytes: a message shorter than N goes out uncompressed and never reaches the "
     "compressor (ws's threshold) [default: the --server's, else 0].",
 )
+@click.option(
+    "--no-timing",
+    is_flag=True,
+    help="Sizes (round trip checked) and memory only, one pass per cell: for CI. Times are "
+    "recorded as not measured.",
+)
 @click.option("--repeat", type=int, default=5, show_default=True, help="Timed samples per cell.")
 @click.option("--warmup", type=int, default=1, show_default=True, help="Warm-up passes per cell.")
 @click.option(
@@ -83,7 +89,11 @@ from wsztune.cli.common import (
     show_default=True,
     help="Where results files go when --output is not given.",
 )
-@click.option("--keep-partial", is_flag=True, help="On Ctrl-C, save the finished cells (marked).")
+@click.option(
+    "--keep-partial",
+    is_flag=True,
+    help="On Ctrl-C or SIGTERM, save the finished cells (marked partial).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @first_interrupt_only()
 def run(
@@ -99,6 +109,7 @@ def run(
     server_name: str | None,
     codec: str | None,
     threshold_text: str | None,
+    no_timing: bool,
     repeat: int,
     warmup: int,
     min_sample_time: float,
@@ -144,7 +155,12 @@ def run(
         threshold_rule=stack.threshold_rule if stack else "always",
     )
     settings = grid.settings()  # validates every combination
-    plan = sweep.TimingPlan(repeat=repeat, warmup=warmup, min_sample_seconds=min_sample_time)
+    plan = sweep.TimingPlan(
+        repeat=repeat,
+        warmup=warmup,
+        min_sample_seconds=min_sample_time,
+        measure_time=not no_timing,
+    )
     jobs = sweep.default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise click.BadParameter(f"must be at least 1, not {jobs}", param_hint="'--jobs'")
@@ -223,7 +239,7 @@ def run(
                     f"interrupted after {len(interrupted.cells)} of {interrupted.total} cells; "
                     "nothing written (--keep-partial keeps finished cells)"
                 )
-            sys.exit(INTERRUPTED_EXIT)
+            sys.exit(interrupted_exit_code())
 
     path = _save_or_rescue(run_result, target)
     if not quiet:
@@ -276,5 +292,3 @@ def _parse_strategies(text: str) -> tuple[str, ...]:
 
 def _takeover_axis(choice: str) -> tuple[bool, ...]:
     return {"on": (True,), "off": (False,), "both": (True, False)}[choice]
-
-

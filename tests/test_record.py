@@ -1,0 +1,801 @@
+"""``wsztune record``: real websockets clients -> the recording proxy -> a real websockets server.
+
+Everything listens on 127.0.0.1 (port 0: any free one) and stops by itself: each test runs its
+own event loop under a time limit, and the proxy and the servers close in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FAST_PLAN, chat_messages, document_messages
+from wsztune import corpus, record, sweep
+from wsztune.corpus import CLIENT, SERVER, Message
+
+pytest.importorskip("websockets")
+
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+
+TEST_TIMEOUT = 30.0  # seconds: any test here that takes longer is stuck, not slow
+
+
+def run(coroutine: Awaitable[Any]) -> Any:
+    """Run one test's coroutine in a fresh loop, bounded in time."""
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coroutine, TEST_TIMEOUT)
+
+    return asyncio.run(bounded())
+
+
+# Traffic: what each client and the server send on one connection ---------------------------------
+
+
+@dataclass
+class Script:
+    """One connection's traffic: what the client sends, what the server sends."""
+
+    client: list[str | bytes]
+    server: list[str | bytes]
+
+
+def make_scripts(connections: int, seed: int = 7) -> list[Script]:
+    """Chat text both ways, JSON documents as binary frames down, one big document, empties."""
+    rng = random.Random(seed)
+    chat = [message.decode() for message in chat_messages(40 * connections, seed=seed)]
+    documents = document_messages(3 * connections, seed=seed)
+    scripts = []
+    for index in range(connections):
+        # The first client message names the connection, so both ends can match them up.
+        client: list[str | bytes] = [json.dumps({"client": index})]
+        client += [chat.pop() for _ in range(rng.randint(5, 15))]
+        client.append(bytes(rng.randrange(256) for _ in range(rng.randint(1, 300))))
+        server: list[str | bytes] = [chat.pop() for _ in range(rng.randint(5, 20))]
+        server += [documents.pop() for _ in range(2)]
+        server.append("")  # an empty text message is a message too
+        scripts.append(Script(client, server))
+    scripts[0].server.append(documents.pop() * 40)  # ~100 KB+: beyond a frame, no size limit
+    scripts[-1].client.append("é ✓ 🎉 unicode stays text")
+    return scripts
+
+
+@dataclass
+class Upstream:
+    """A real websockets server that plays the server side of the scripts, and what it saw."""
+
+    scripts: list[Script]
+    received: dict[int, list[str | bytes]] = field(default_factory=dict)
+    close_codes: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    async def handler(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None
+        self.requests.append(
+            {
+                "path": request.path,
+                "headers": {name: value for name, value in request.headers.raw_items()},
+                "subprotocol": ws.subprotocol,
+            }
+        )
+        first = await ws.recv()
+        index = json.loads(first)["client"]
+        self.received[index] = [first]
+
+        async def send_all() -> None:
+            for message in self.scripts[index].server:
+                await ws.send(message)
+
+        async def receive_all() -> None:
+            with_closed = ConnectionClosed
+            try:
+                async for message in ws:
+                    self.received[index].append(message)
+            except with_closed:
+                pass
+
+        await asyncio.gather(send_all(), receive_all())
+        await ws.wait_closed()
+        self.close_codes[index] = (ws.close_code, ws.close_reason)
+
+
+async def play_client(url: str, index: int, script: Script) -> list[str | bytes]:
+    """Send the client side of ``script`` while receiving the server's; close with 4000+index."""
+    async with connect(url, max_size=None, proxy=None) as ws:
+
+        async def send_all() -> None:
+            for message in script.client:
+                await ws.send(message)
+
+        async def receive_all() -> list[str | bytes]:
+            return [await ws.recv() for _ in script.server]
+
+        _, received = await asyncio.gather(send_all(), receive_all())
+        await ws.close(4000 + index, f"bye {index}")
+    return received
+
+
+async def start_recorder(
+    options: record.RecordOptions, warnings: list[str] | None = None
+) -> tuple[record.Recorder, asyncio.Task[record.RecordSummary], str]:
+    """Start the proxy; return it, its task and the URL it listens on."""
+    listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    callbacks = record.Callbacks(
+        on_listening=listening.set_result,
+        on_warning=(warnings.append if warnings is not None else None),
+    )
+    recorder = record.Recorder(options, callbacks)
+    task = asyncio.create_task(recorder.run())
+    done, _ = await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # raises the error that kept it from listening
+    return recorder, task, listening.result()
+
+
+def options_for(upstream_url: str, output: Path, **extra: Any) -> record.RecordOptions:
+    return record.RecordOptions(upstream=upstream_url, output=output, port=0, **extra)
+
+
+def by_connection(loaded: corpus.Corpus) -> dict[int, Script]:
+    """The recording's connections, keyed by the client index their first message carries."""
+    grouped: dict[str, Script] = {}
+    for message in loaded.messages:
+        script = grouped.setdefault(message.connection, Script([], []))
+        payload: str | bytes = message.payload.decode() if message.is_text else message.payload
+        (script.client if message.direction == CLIENT else script.server).append(payload)
+    return {json.loads(script.client[0])["client"]: script for script in grouped.values()}
+
+
+# The proxy loses nothing --------------------------------------------------------------------------
+
+
+@pytest.mark.live
+def test_every_message_of_every_connection_both_ways_in_order(tmp_path: Path) -> None:
+    scripts = make_scripts(5)
+    upstream = Upstream(scripts)
+    output = tmp_path / "capture.records.jsonl"
+
+    async def scenario() -> tuple[list[list[str | bytes]], record.RecordSummary]:
+        async with serve(upstream.handler, "127.0.0.1", 0, max_size=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output)
+            )
+            try:
+                received = await asyncio.gather(
+                    *(play_client(url, i, script) for i, script in enumerate(scripts))
+                )
+                # Let the closing handshakes reach the upstream before stopping.
+                deadline = time.monotonic() + 10
+                while len(upstream.close_codes) < len(scripts) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+            finally:
+                recorder.stop("test")
+            return received, await task
+
+    received, summary = run(scenario())
+
+    # Both ends got exactly what the other sent: forwarding is transparent, types included.
+    for index, script in enumerate(scripts):
+        assert received[index] == script.server
+        assert upstream.received[index] == script.client
+        assert upstream.close_codes[index] == (4000 + index, f"bye {index}")
+
+    # The recording holds every message of every connection and direction, in order.
+    loaded = corpus.load(output)
+    assert loaded.format == "records"
+    recorded = by_connection(loaded)
+    assert sorted(recorded) == list(range(len(scripts)))
+    for index, script in enumerate(scripts):
+        assert recorded[index].client == script.client
+        assert recorded[index].server == script.server
+    sent = sum(len(s.client) + len(s.server) for s in scripts)
+    assert summary.messages == len(loaded.messages) == sent
+    assert summary.connections == summary.recorded_connections == len(scripts)
+    assert summary.raw_bytes == loaded.raw_bytes
+    assert summary.stopped_by == "test"
+
+    # Every record carries t, in order of writing, within the recording's time.
+    times = [message.t for message in loaded.messages]
+    assert all(t is not None for t in times)
+    assert times == sorted(times)  # type: ignore[type-var]
+    assert 0 <= times[0] <= times[-1] <= summary.seconds  # type: ignore[operator]
+    header = json.loads(output.read_text().splitlines()[0])
+    assert header["wsztune"] == "records/1" and "started_at" in header
+    assert os.stat(output).st_mode & 0o777 == 0o600
+
+    # A sweep of the recording equals a sweep of the messages that were sent.
+    def message(index: int, direction: str, payload: str | bytes) -> Message:
+        is_text = isinstance(payload, str)
+        data = payload.encode() if isinstance(payload, str) else payload
+        return Message(data, is_text, f"sent-{index}", direction)
+
+    sent_messages = [
+        message(index, direction, payload)
+        for index, script in enumerate(scripts)
+        for direction, payloads in ((CLIENT, script.client), (SERVER, script.server))
+        for payload in payloads
+    ]
+    sent_corpus = corpus.Corpus("sent", "records", "-", sent_messages)
+    grid = sweep.Grid(window_bits=(9, 12), mem_levels=(8,))
+    size_fields = (
+        "messages",
+        "raw_bytes",
+        "compressed_bytes",
+        "server_compressed_bytes",
+        "client_compressed_bytes",
+        "wire_compressed_bytes",
+    )
+
+    def sizes(run_: Any) -> list[tuple[Any, ...]]:
+        cells = sorted(run_.cells, key=sweep.sort_key)
+        return [tuple(cell[name] for name in size_fields) for cell in cells]
+
+    recorded_run = sweep.sweep(loaded, grid, plan=FAST_PLAN)
+    assert sizes(recorded_run) == sizes(sweep.sweep(sent_corpus, grid, plan=FAST_PLAN))
+    assert recorded_run.meta["corpus"]["messages_per_second"] > 0
+
+
+# The handshake goes upstream ----------------------------------------------------------------------
+
+
+@pytest.mark.live
+def test_path_query_headers_subprotocol_and_close_codes_go_through(tmp_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def upstream_handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        seen.append({"path": ws.request.path, "headers": ws.request.headers})
+        await ws.send(await ws.recv())
+        await ws.close(4002, "done here")
+
+    def set_cookie(connection: Any, request: Any, response: Any) -> None:
+        response.headers["Set-Cookie"] = "session=abc; HttpOnly"
+
+    async def scenario() -> tuple[Any, ...]:
+        async with serve(
+            upstream_handler,
+            "127.0.0.1",
+            0,
+            subprotocols=["chat.v1"],
+            process_response=set_cookie,
+        ) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}/api?v=2", tmp_path / "r.jsonl")
+            )
+            try:
+                async with connect(
+                    f"{url}/chat/room?user=ana",
+                    proxy=None,
+                    subprotocols=["chat.v2", "chat.v1"],  # type: ignore[list-item]
+                    origin="https://app.example.test",  # type: ignore[arg-type]
+                    additional_headers={"Cookie": "sid=123", "Authorization": "Bearer tok"},
+                    user_agent_header="test-agent/1.0",
+                ) as ws:
+                    await ws.send("ping me")
+                    echoed = await ws.recv()
+                    subprotocol = ws.subprotocol
+                    cookie = ws.response.headers.get("Set-Cookie")
+                    with pytest.raises(ConnectionClosed):
+                        await ws.recv()
+                    await ws.wait_closed()
+                    closed = (ws.close_code, ws.close_reason)
+            finally:
+                recorder.stop("test")
+            await task
+            return echoed, subprotocol, cookie, closed
+
+    echoed, subprotocol, cookie, closed = run(scenario())
+    assert echoed == "ping me"
+    assert subprotocol == "chat.v1"  # the upstream's choice, among what the client offered
+    assert cookie == "session=abc; HttpOnly"
+    assert closed == (4002, "done here")  # the upstream's close reached the client
+    (request,) = seen
+    assert request["path"] == "/api/chat/room?v=2&user=ana"
+    headers = request["headers"]
+    assert headers["Origin"] == "https://app.example.test"
+    assert headers["Cookie"] == "sid=123"
+    assert headers["Authorization"] == "Bearer tok"
+    assert headers["User-Agent"] == "test-agent/1.0"
+    assert headers["Sec-WebSocket-Protocol"] == "chat.v2, chat.v1"
+
+
+@pytest.mark.live
+def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
+    def refuse(connection: Any, request: Any) -> Any:
+        return connection.respond(403, "no entry\n")
+
+    warnings: list[str] = []
+
+    async def scenario() -> tuple[int, int]:
+        async with serve(lambda ws: ws.close(), "127.0.0.1", 0, process_request=refuse) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", tmp_path / "a.jsonl")
+            )
+            try:
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(url, proxy=None):
+                        pass
+            finally:
+                recorder.stop("test")
+            await task
+        # Now nothing listens on that port: the client gets 502 Bad Gateway and a warning.
+        recorder, task, url = await start_recorder(
+            options_for(f"ws://127.0.0.1:{port}", tmp_path / "b.jsonl"), warnings
+        )
+        try:
+            with pytest.raises(InvalidStatus) as unreachable:
+                async with connect(url, proxy=None):
+                    pass
+        finally:
+            recorder.stop("test")
+        summary = await task
+        assert summary.upstream_failures == 1
+        return refused.value.response.status_code, unreachable.value.response.status_code
+
+    assert run(scenario()) == (403, 502)
+    assert any("connection refused" in warning for warning in warnings), warnings
+
+
+# Limits -------------------------------------------------------------------------------------------
+
+
+async def chatter(url: str, index: int, count: int, closed: list[int]) -> None:
+    """Send ``count`` messages through the proxy, echoed back; stop quietly when cut off."""
+    try:
+        async with connect(url, proxy=None) as ws:
+            await ws.send(json.dumps({"client": index}))
+            for number in range(count):
+                await ws.send(f"message {number} of client {index}")
+                await ws.recv()
+    except ConnectionClosed as error:
+        closed.append(error.rcvd.code if error.rcvd else 1006)
+
+
+async def echo(ws: ServerConnection) -> None:
+    try:
+        first = await ws.recv()
+        del first
+        async for message in ws:
+            await ws.send(message)
+    except ConnectionClosed:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected_stop"),
+    [({"max_messages": 7}, "max-messages"), ({"max_bytes": 200}, "max-bytes")],
+)
+@pytest.mark.live
+def test_a_limit_ends_the_recording_cleanly(
+    tmp_path: Path, limit: dict[str, int], expected_stop: str
+) -> None:
+    output = tmp_path / "limited.jsonl"
+    closed: list[int] = []
+
+    async def scenario() -> record.RecordSummary:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            _, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output, **limit)
+            )
+            # More traffic than the limit allows: the proxy stops mid-way and closes with 1001.
+            await asyncio.gather(*(chatter(url, i, 50, closed) for i in range(2)))
+            return await task
+
+    summary = run(scenario())
+    assert summary.stopped_by == expected_stop
+    loaded = corpus.load(output)
+    assert len(loaded.messages) == summary.messages
+    if "max_messages" in limit:
+        assert summary.messages == 7
+    else:
+        assert 0 < summary.raw_bytes == loaded.raw_bytes <= 200
+        assert summary.raw_bytes + 30 > 200  # it stopped at the message that did not fit
+    assert closed == [1001, 1001]  # going away, as a restarting server says
+
+
+@pytest.mark.live
+def test_a_seeded_sample_of_connections_is_recorded_and_all_are_forwarded(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "sampled.jsonl"
+    closed: list[int] = []
+    connections = 8
+
+    async def scenario() -> record.RecordSummary:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output, fraction=0.5, seed=3)
+            )
+            try:
+                # Connections open one after another, so their numbers (c1, c2...) are known.
+                for index in range(connections):
+                    await chatter(url, index, 3, closed)
+            finally:
+                recorder.stop("test")
+            return await task
+
+    summary = run(scenario())
+    assert closed == []  # every connection went through to the end
+    assert summary.connections == connections
+    rng = random.Random(3)
+    expected = [f"c{n}" for n in range(1, connections + 1) if rng.random() < 0.5]
+    assert 0 < len(expected) < connections  # the seed makes a real sample
+    loaded = corpus.load(output)
+    assert loaded.connections == expected
+    assert summary.recorded_connections == len(expected)
+    assert len(loaded.messages) == 7 * len(expected)  # 1 + 3 client, 3 server each
+
+
+@pytest.mark.live
+def test_duration_ends_the_recording_by_itself(tmp_path: Path) -> None:
+    output = tmp_path / "idle.jsonl"
+
+    async def scenario() -> record.RecordSummary:
+        _, task, _ = await start_recorder(
+            options_for("ws://127.0.0.1:1", output, duration=0.3)
+        )
+        return await task
+
+    started = time.monotonic()
+    summary = run(scenario())
+    assert summary.stopped_by == "duration"
+    assert 0.3 <= summary.seconds < TEST_TIMEOUT
+    assert time.monotonic() - started >= 0.3
+    assert summary.messages == 0
+    assert json.loads(output.read_text())["wsztune"] == "records/1"  # the header alone
+
+
+# TLS upstream -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.parametrize("trust", ["ca-file", "insecure", "none"])
+@pytest.mark.live
+def test_wss_upstream(tmp_path: Path, certificate: tuple[Path, Path], trust: str) -> None:
+    import ssl
+
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    extra: dict[str, Any] = {"ca_file": cert} if trust == "ca-file" else {}
+    if trust == "insecure":
+        extra["insecure"] = True
+    output = tmp_path / "tls.jsonl"
+    warnings: list[str] = []
+
+    async def scenario() -> str | int:
+        async with serve(echo, "127.0.0.1", 0, ssl=context) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"wss://127.0.0.1:{port}", output, **extra), warnings
+            )
+            try:
+                async with connect(url, proxy=None) as ws:
+                    await ws.send(json.dumps({"client": 0}))
+                    await ws.send("over TLS")
+                    answer: str | int = await ws.recv()  # type: ignore[assignment]
+            except InvalidStatus as refused:
+                answer = refused.response.status_code
+            finally:
+                recorder.stop("test")
+            await task
+            return answer
+
+    answer = run(scenario())
+    if trust == "none":
+        # A self-signed certificate is not trusted by default: the client hears 502, and why.
+        assert answer == 502
+        assert any("certificate" in warning.lower() for warning in warnings), warnings
+    else:
+        assert answer == "over TLS"
+        assert [m.payload for m in corpus.load(output).messages] == [
+            b'{"client": 0}',
+            b"over TLS",
+            b"over TLS",
+        ]
+
+
+# The file and the options -------------------------------------------------------------------------
+
+
+def test_a_full_disk_never_leaves_half_a_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "full.jsonl"
+    writer = record.RecordsWriter(path)
+    writer.write({"wsztune": "records/1"})
+    writer.write({"connection": "c1", "direction": "server", "t": 0.1, "text": "fits"})
+    real_write = os.write
+
+    def half_then_full(fd: int, data: Any) -> int:
+        if len(data) > 10:
+            real_write(fd, bytes(data[: len(data) // 2]))  # the kernel took half a line...
+            return len(data) // 2
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # ...then the disk is full
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(record.RecordError, match="No space left.*2 lines written so far"):
+        writer.write({"connection": "c1", "direction": "server", "t": 0.2, "text": "x" * 50})
+    monkeypatch.undo()
+    writer.close()
+    assert path.read_bytes().count(b"\n") == 2
+    assert [m.payload for m in corpus.load(path).messages] == [b"fits"]
+
+
+def test_an_existing_recording_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "old.jsonl"
+    path.write_text('{"wsztune":"records/1"}\n')
+    with pytest.raises(record.RecordError, match="exists and is not empty"):
+        record.RecordsWriter(path)
+    assert path.read_text() == '{"wsztune":"records/1"}\n'
+
+
+@pytest.mark.live
+def test_a_busy_port_is_one_error_and_leaves_no_file(tmp_path: Path) -> None:
+    output = tmp_path / "never.jsonl"
+
+    async def scenario() -> None:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            options = record.RecordOptions(upstream="ws://127.0.0.1:1", output=output, port=port)
+            await record.Recorder(options).run()
+
+    with pytest.raises(record.RecordError, match="cannot listen on 127.0.0.1:.*choose another"):
+        run(scenario())
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("8765", ("127.0.0.1", 8765)),
+        ("0.0.0.0:9000", ("0.0.0.0", 9000)),
+        ("[::1]:0", ("::1", 0)),
+        ("localhost:80", ("localhost", 80)),
+    ],
+)
+def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
+    assert record.parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "host", "127.0.0.1:", ":80", "1:99999", "a:b"])
+def test_parse_listen_rejects(text: str) -> None:
+    with pytest.raises(record.RecordError, match="--listen must be"):
+        record.parse_listen(text)
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "expected"),
+    [
+        ("ws://up:8000", "/", "ws://up:8000/"),
+        ("ws://up:8000", "/chat?x=1", "ws://up:8000/chat?x=1"),
+        ("ws://up:8000/ws", "/", "ws://up:8000/ws"),
+        ("ws://up:8000/ws/", "/chat", "ws://up:8000/ws/chat"),
+        ("wss://up/ws?key=k", "/?room=2", "wss://up/ws?key=k&room=2"),
+    ],
+)
+def test_upstream_url(base: str, path: str, expected: str) -> None:
+    assert record.upstream_url(record.parse_upstream(base), path) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"upstream": "http://x"}, "ws:// or wss://"),
+        ({"upstream": "ws://user:pw@x"}, "user:password@"),
+        ({"upstream": "ws://x:99999"}, "not a valid URL"),
+        ({"max_messages": 0}, "--max-messages must be at least 1"),
+        ({"duration": -1.0}, "--duration must be a positive"),
+        ({"fraction": 0.0}, "--connections must be a fraction"),
+        ({"insecure": True}, "wss:// upstream only"),
+        ({"upstream": "wss://x", "ca_file": Path("/nonexistent.pem")}, "no such file"),
+    ],
+)
+def test_bad_options_are_refused_before_listening(
+    tmp_path: Path, changes: dict[str, Any], reason: str
+) -> None:
+    options = record.RecordOptions(upstream="ws://127.0.0.1:1", output=tmp_path / "x.jsonl")
+    options = record.RecordOptions(**{**options.__dict__, **changes})
+    with pytest.raises(record.RecordError, match=reason):
+        record.check_options(options)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+# The command: a real `wsztune record` process, stopped mid-traffic -------------------------------
+
+
+async def chatter_forever(url: str, index: int, sent: dict[int, int]) -> None:
+    """Send numbered messages, each echoed back, until the proxy closes the connection."""
+    try:
+        async with connect(url, proxy=None) as ws:
+            await ws.send(json.dumps({"client": index}))
+            while True:
+                await ws.send(f"{index}:{sent.get(index, 0)}")
+                await ws.recv()
+                sent[index] = sent.get(index, 0) + 1
+    except (ConnectionClosed, OSError):
+        pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.live
+def test_a_signal_mid_traffic_leaves_a_file_whose_every_line_parses(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    output = tmp_path / "stopped.records.jsonl"
+
+    async def scenario() -> tuple[int, bytes, bytes, dict[int, int]]:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "wsztune", "record",
+                "--upstream", f"ws://127.0.0.1:{port}",
+                "--listen", "127.0.0.1:0",
+                "-o", str(output),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                assert process.stderr is not None
+                first = (await process.stderr.readline()).decode()
+                assert first.startswith("wsztune: recording ws://127.0.0.1:"), first
+                url = first.split()[2]
+                sent: dict[int, int] = {}
+                clients = [asyncio.create_task(chatter_forever(url, i, sent)) for i in range(3)]
+                # Mid-traffic: wait for some recorded lines while all three keep sending.
+                while output.read_bytes().count(b"\n") < 60:
+                    await asyncio.sleep(0.02)
+                process.send_signal(signum)
+                stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
+                await asyncio.wait_for(asyncio.gather(*clients), 15)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+            assert process.returncode is not None
+            return process.returncode, stdout, first.encode() + stderr, sent
+
+    returncode, stdout, stderr, sent = run(scenario())
+    assert returncode == 0, stderr
+    assert b"Traceback" not in stderr
+    expected = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+    assert f"({expected})" in stdout.decode() and "recorded " in stdout.decode()
+    data = output.read_bytes()
+    assert data.endswith(b"\n")
+    for line in data.splitlines():
+        json.loads(line)  # every line parses: none was cut
+    loaded = corpus.load(output)
+    recorded = by_connection(loaded)
+    assert sorted(recorded) == [0, 1, 2]
+    for index, script in recorded.items():
+        numbers = [int(str(message).split(":")[1]) for message in script.client[1:]]
+        assert numbers == list(range(len(numbers)))  # in order, none missing
+        assert script.server == script.client[1 : 1 + len(script.server)]  # echoes, in order
+        assert len(numbers) <= sent.get(index, 0) + 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--listen", "nowhere"], "--listen must be PORT or HOST:PORT"),
+        (["--max-bytes", "10K"], "--max-bytes '10K' is ambiguous"),
+        (["--duration", "soon"], "takes seconds or a number with s, m or h"),
+        (["--duration", "0"], "--duration must be a positive number"),
+        (["--duration", "inf"], "--duration must be a positive number"),
+        (["--connections", "2"], "--connections 2: write a percentage"),
+        (["--upstream", "http://example.test"], "must be a ws:// or wss:// URL"),
+        (["--insecure"], "wss:// upstream only"),
+    ],
+)
+def test_command_errors_are_one_line(
+    tmp_path: Path, arguments: list[str], reason: str
+) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    base = ["record", "--upstream", "ws://127.0.0.1:1", "-o", str(tmp_path / "r.jsonl")]
+    result = CliRunner().invoke(cli, base + arguments)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("wsztune: error: ") and reason in line
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_command_refuses_an_existing_recording(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"wsztune":"records/1"}\n{"text":"keep me"}\n')
+    result = CliRunner().invoke(
+        cli, ["record", "--upstream", "ws://127.0.0.1:1", "--listen", "0", "-o", str(old)]
+    )
+    assert result.exit_code == 2
+    assert "exists and is not empty" in result.stderr
+    assert "keep me" in old.read_text()
+
+
+def test_duration_units() -> None:
+    from wsztune.cli.record import parse_duration
+
+    assert parse_duration("90") == 90.0
+    assert parse_duration("1.5m") == 90.0
+    assert parse_duration("2h") == 7200.0
+    assert parse_duration("30s") == 30.0
+    assert parse_duration(None) is None
+
+
+@pytest.mark.live
+def test_hurry_drops_connections_whose_close_never_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Closing handshakes that would wait a minute: only hurry() (a second Ctrl-C) ends it sooner.
+    monkeypatch.setattr(record, "SHUTDOWN_TIMEOUT", 60.0)
+    output = tmp_path / "hurried.jsonl"
+
+    async def scenario() -> record.RecordSummary:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output)
+            )
+            async with connect(url, close_timeout=60, proxy=None) as ws:
+                await ws.send(json.dumps({"client": 0}))
+                await ws.send("hello")
+                await ws.recv()
+                ws.transport.pause_reading()  # deaf: the proxy's close frame is never answered
+                recorder.stop("SIGINT")
+                await asyncio.sleep(0.2)
+                assert not task.done()  # still waiting for the closing handshake
+                recorder.hurry()
+                summary = await asyncio.wait_for(task, TEST_TIMEOUT / 2)
+                ws.transport.abort()
+            return summary
+
+    summary = run(scenario())
+    assert summary.stopped_by == "SIGINT"
+    payloads = [message.payload for message in corpus.load(output).messages]
+    assert payloads == [b'{"client": 0}', b"hello", b"hello"]

@@ -1,0 +1,691 @@
+"""``wsztune record``: a WebSocket proxy that records the messages it forwards, as a records file.
+
+Clients connect to the proxy (``127.0.0.1:8765`` unless told otherwise); for each one it opens
+one connection to the upstream server, with the client's path and query string, the
+subprotocols it offers and the headers an application reads (:data:`FORWARDED_HEADERS`). When
+the upstream refuses (401, 403, 404...), the client gets the same status; when it cannot be
+reached, 502. Then every message is forwarded both ways, unchanged: text stays text, binary stays
+binary, fragmented messages arrive whole. A close code and reason from one side are sent on to
+the other; a connection that drops without a close frame is dropped on the other side too.
+
+Messages, not frames: the proxy terminates the WebSocket protocol on both hops, so each hop
+negotiates permessage-deflate on its own, as websockets does by default. It does not turn
+compression off: forwarding raw frames would require that (a proxy cannot read frames compressed
+with a context it did not negotiate), and it would change what client and server exchange in
+production. What is recorded is what a sweep needs: each message's payload before compression,
+exactly as the application sent it, whatever the hops negotiated. Pings and pongs are answered
+on each hop, not forwarded, and neither hop limits message sizes (``max_size=None``): the
+upstream's own limit applies, and its close code comes back to the client.
+
+The file: a header line, ``{"wsztune":"records/1","started_at":...}``, then one line per
+recorded message: ``connection`` (``c1``, ``c2``... in the order connections open),
+``direction`` (who sent it: ``client`` or ``server``), ``t`` (seconds since the proxy started,
+monotonic clock, microseconds) and ``text`` or ``base64``. Each line is written with one
+``write()`` as soon as its message arrives, before the message is forwarded, so every line on
+disk is whole: Ctrl-C, SIGTERM, a limit or a full disk (the partial line is cut off again) leave
+a file that loads. The file is created ``0600``: it holds whatever the traffic held, tokens
+included. It must be new or empty; a recording is never mixed into another.
+
+Limits end the recording and the proxy: ``max_messages`` and ``max_bytes`` (payload bytes, as
+``corpus stats`` counts them; the file is larger), ``duration`` in seconds. ``fraction`` records
+a seeded random sample of connections and forwards them all. Stopping closes every connection
+with 1001 (going away), on both hops, as a restarting server would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ipaddress
+import itertools
+import json
+import logging
+import math
+import os
+import random
+import signal
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from wsztune.corpus import CLIENT, RECORDS_HEADER_KEY, RECORDS_HEADER_VALUE, SERVER
+from wsztune.errors import WsztuneError
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+    from websockets.asyncio.connection import Connection
+    from websockets.asyncio.server import ServerConnection
+    from websockets.http11 import Request, Response
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8765
+# The request headers an application decides on: who the client is, where the page came from,
+# its session. Host and the Sec-WebSocket-* headers belong to each hop and are made afresh;
+# Sec-WebSocket-Protocol (the subprotocols) is forwarded through websockets' own negotiation.
+FORWARDED_HEADERS = ("Origin", "Cookie", "Authorization", "User-Agent")
+UPSTREAM_OPEN_TIMEOUT = 10.0  # seconds for the upstream handshake; the client then gets a 502
+SHUTDOWN_TIMEOUT = 5.0  # seconds for closing handshakes once stopping; then connections drop
+STATUS_INTERVAL = 0.5  # seconds between status updates
+
+
+class RecordError(WsztuneError):
+    """A recording that cannot start or go on: bad options, busy port, unwritable file."""
+
+
+# Options and results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """What to proxy, where to listen, where to write, and when to stop."""
+
+    upstream: str
+    output: Path
+    host: str = LOOPBACK
+    port: int = DEFAULT_PORT
+    max_messages: int | None = None
+    max_bytes: int | None = None
+    duration: float | None = None
+    fraction: float = 1.0
+    seed: int = 0
+    ca_file: Path | None = None
+    insecure: bool = False
+
+
+@dataclass
+class RecordStatus:
+    """Counters while the proxy runs: what the status line and the final summary show."""
+
+    listen: str = ""
+    connections_open: int = 0
+    connections: int = 0
+    recorded_connections: int = 0
+    messages: int = 0
+    raw_bytes: int = 0
+    upstream_failures: int = 0
+    elapsed: float = 0.0
+    stopped_by: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """What a finished recording holds and why it stopped."""
+
+    path: str
+    listen: str
+    upstream: str
+    messages: int
+    raw_bytes: int
+    connections: int
+    recorded_connections: int
+    upstream_failures: int
+    seconds: float
+    stopped_by: str
+
+
+@dataclass
+class Callbacks:
+    """Where the proxy reports, all optional: the CLI prints, tests listen."""
+
+    on_listening: Callable[[str], None] | None = None
+    on_status: Callable[[RecordStatus], None] | None = None
+    on_warning: Callable[[str], None] | None = None
+
+
+# Parsing and checking -----------------------------------------------------------------------------
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` to ``(host, port)``; the host defaults to
+    127.0.0.1."""
+    host, port_text = LOOPBACK, text.strip()
+    if ":" in port_text:
+        host, _, port_text = port_text.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535 or not host:
+        raise RecordError(
+            f"--listen must be PORT or HOST:PORT (e.g. 127.0.0.1:8765, port 0 for any free "
+            f"one), not {text!r}"
+        )
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def parse_upstream(text: str) -> SplitResult:
+    """A ``ws://`` or ``wss://`` URL with a host, checked; user info and fragments refused."""
+    try:
+        url = urlsplit(text)
+        url.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as error:
+        raise RecordError(f"--upstream {text!r} is not a valid URL: {error}") from None
+    if url.scheme not in ("ws", "wss") or not url.hostname:
+        raise RecordError(
+            f"--upstream must be a ws:// or wss:// URL such as ws://127.0.0.1:8000/ws, not {text!r}"
+        )
+    if url.username is not None or url.fragment:
+        raise RecordError(
+            "--upstream takes no user:password@ or #fragment; clients' Authorization and "
+            "Cookie headers are forwarded"
+        )
+    return url
+
+
+def upstream_url(base: SplitResult, request_path: str) -> str:
+    """The upstream URL for a client's request path: the client's path appended to the
+    upstream's, its query string joined to the upstream's.
+
+    ``ws://up:8000/ws`` and ``/`` give ``ws://up:8000/ws``; with ``/chat?room=1``,
+    ``ws://up:8000/ws/chat?room=1``.
+    """
+    path, _, query = request_path.partition("?")
+    root = path in ("", "/") and base.path
+    joined = base.path if root else base.path.rstrip("/") + path
+    queries = "&".join(part for part in (base.query, query) if part)
+    return urlunsplit((base.scheme, base.netloc, joined or "/", queries, ""))
+
+
+def check_options(options: RecordOptions) -> SplitResult:
+    """Refuse options that cannot work, before anything listens or is written."""
+    url = parse_upstream(options.upstream)
+    limits = (("--max-messages", options.max_messages), ("--max-bytes", options.max_bytes))
+    for name, value in limits:
+        if value is not None and value < 1:
+            raise RecordError(f"{name} must be at least 1, not {value}")
+    if options.duration is not None and not 0 < options.duration < math.inf:
+        raise RecordError(
+            f"--duration must be a positive number of seconds, not {options.duration}"
+        )
+    if not 0 < options.fraction <= 1:
+        raise RecordError(
+            f"--connections must be a fraction in (0, 1], e.g. 0.1 or 10%, not {options.fraction}"
+        )
+    if url.scheme == "ws" and (options.ca_file is not None or options.insecure):
+        raise RecordError("--ca-file and --insecure apply to a wss:// upstream only")
+    if options.ca_file is not None and options.insecure:
+        raise RecordError(
+            "choose one of --ca-file (verify with this CA) and --insecure (do not verify)"
+        )
+    if options.ca_file is not None and not options.ca_file.is_file():
+        raise RecordError(f"{options.ca_file}: no such file (--ca-file takes a PEM certificate)")
+    if not 0 <= options.port <= 65535:
+        raise RecordError(f"--listen port must be 0-65535, not {options.port}")
+    return url
+
+
+def _ssl_context(url: SplitResult, options: RecordOptions) -> ssl.SSLContext | None:
+    """TLS towards a wss:// upstream: the system's trust store, ``--ca-file``, or none at all."""
+    if url.scheme != "wss":
+        return None
+    if options.insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    try:
+        return ssl.create_default_context(
+            cafile=str(options.ca_file) if options.ca_file is not None else None
+        )
+    except (ssl.SSLError, OSError) as error:
+        raise RecordError(
+            f"{options.ca_file}: not a usable CA certificate (PEM): {error}"
+        ) from None
+
+
+# The records file ---------------------------------------------------------------------------------
+
+
+class RecordsWriter:
+    """Appends whole records lines to a new file, one ``write()`` each; never a partial line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            existed = path.exists()
+            # 0600: a recording holds whatever the traffic held (tokens, personal data).
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as error:
+            raise RecordError(f"{path}: cannot create: {error.strerror or error}") from None
+        self.created = not existed
+        self.size = os.fstat(self.fd).st_size
+        if self.size:
+            os.close(self.fd)
+            raise RecordError(
+                f"{path}: exists and is not empty; record into a new file (-o), "
+                "recordings are never overwritten or mixed"
+            )
+        self.lines = 0
+
+    def write(self, record: dict[str, object]) -> None:
+        """Append one line. On a write error the line is cut off again, and RecordError raised."""
+        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError as error:
+            # A full disk can take half a line: take it back so that every line stays whole.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, self.size)
+            raise RecordError(
+                f"{self.path}: cannot write: {error.strerror or error}; the {self.lines:,} "
+                "lines written so far are intact"
+            ) from None
+        self.size += len(data)
+        self.lines += 1
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        with contextlib.suppress(OSError):
+            os.fsync(self.fd)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+    def discard(self) -> None:
+        """Undo the file: the recording never started (say, the port was busy)."""
+        self.close()
+        with contextlib.suppress(OSError):
+            if self.created:
+                self.path.unlink()
+            else:
+                os.truncate(self.path, 0)
+
+
+# The proxy ----------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """The recording proxy: one listening server, one upstream connection per client, one
+    records file. :meth:`run` it in an event loop; :meth:`stop` ends it from anywhere in that
+    loop (a signal handler, a test)."""
+
+    def __init__(self, options: RecordOptions, callbacks: Callbacks | None = None) -> None:
+        self.options = options
+        self.url = check_options(options)
+        self.ssl = _ssl_context(self.url, options)
+        self.callbacks = callbacks or Callbacks()
+        self.status = RecordStatus()
+        self.started = time.monotonic()
+        self.recording = True
+        self.stopped = asyncio.Event()
+        self.error: RecordError | None = None
+        self.numbers = itertools.count(1)
+        self.sample = random.Random(options.seed)
+        self.writer: RecordsWriter | None = None
+        # Upstream connections opened during a client's handshake, until its handler takes them.
+        self.pending: dict[ServerConnection, ClientConnection] = {}
+        self.open: set[Connection] = set()
+
+    def warn(self, text: str) -> None:
+        if self.callbacks.on_warning is not None:
+            self.callbacks.on_warning(text)
+
+    def stop(self, reason: str) -> None:
+        """Stop recording now and let the proxy close its connections (first reason wins)."""
+        self.recording = False
+        if self.status.stopped_by is None:
+            self.status.stopped_by = reason
+        self.stopped.set()
+
+    def hurry(self) -> None:
+        """Drop every connection now, without closing handshakes (a second Ctrl-C)."""
+        self.stop("interrupted")
+        for connection in [*self.open, *self.pending.values()]:
+            connection.transport.abort()
+
+    # Handshake: the upstream first, so that its answer (status, subprotocol) is the client's.
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Any:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus, WebSocketException
+        from websockets.headers import parse_subprotocol
+
+        if not self.recording:
+            return connection.respond(503, "wsztune record: the recording is over\n")
+        target = upstream_url(self.url, request.path)
+        headers = [
+            (name, value)
+            for name in ("Cookie", "Authorization")
+            for value in request.headers.get_all(name)
+        ]
+        offered = [
+            subprotocol
+            for value in request.headers.get_all("Sec-WebSocket-Protocol")
+            for subprotocol in parse_subprotocol(value)
+        ]
+        try:
+            upstream = await connect(
+                target,
+                origin=_first(request, "Origin"),  # type: ignore[arg-type]
+                subprotocols=offered or None,
+                additional_headers=headers,
+                # The client's own User-Agent, or none when it sent none.
+                user_agent_header=_first(request, "User-Agent"),
+                ssl=self.ssl,
+                # HTTP(S)_PROXY from the environment applies (as for any client here), except
+                # to a server on this machine, which no proxy can reach better than we can.
+                proxy=None if is_loopback(self.url.hostname or "") else True,
+                max_size=None,
+                open_timeout=UPSTREAM_OPEN_TIMEOUT,
+                logger=_quiet_logger(),
+            )
+        except InvalidStatus as refused:
+            # The upstream said no (401, 403, 404...): the client hears the same.
+            response = refused.response
+            self.status.upstream_failures += 1
+            body = response.body.decode("utf-8", "replace") if response.body else ""
+            return connection.respond(response.status_code, body or f"{response.reason_phrase}\n")
+        except (OSError, TimeoutError, WebSocketException) as error:
+            self.status.upstream_failures += 1
+            self.warn(f"upstream {without_query(target)}: {_describe(error)}; the client got 502")
+            return connection.respond(502, "wsztune record: cannot reach the upstream server\n")
+        self.pending[connection] = upstream
+        # A client that vanishes between here and the end of its handshake never reaches the
+        # handler, which would take this upstream connection: close it if nobody has by then.
+        asyncio.get_running_loop().call_later(
+            UPSTREAM_OPEN_TIMEOUT * 2, self.reap, connection, upstream
+        )
+        return None
+
+    def reap(self, connection: ServerConnection, upstream: ClientConnection) -> None:
+        """Drop an upstream connection whose client never completed its handshake."""
+        if self.pending.get(connection) is upstream:
+            del self.pending[connection]
+            upstream.transport.abort()
+
+    def select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
+        upstream = self.pending.get(connection)
+        return upstream.subprotocol if upstream is not None else None
+
+    async def process_response(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> None:
+        upstream = self.pending.get(connection)
+        if upstream is None:
+            return
+        if response.status_code != 101:  # the client's handshake failed after all
+            self.pending.pop(connection, None)
+            await upstream.close()
+            return
+        # Cookies the upstream sets during its handshake reach the client.
+        for value in upstream.response.headers.get_all("Set-Cookie"):
+            response.headers["Set-Cookie"] = value
+
+    # Forwarding
+
+    async def handler(self, client: ServerConnection) -> None:
+        upstream = self.pending.pop(client, None)
+        if upstream is None:
+            await client.close(1011, "wsztune record: upstream connection lost")
+            return
+        number = next(self.numbers)
+        # One draw per connection, in the order they open: the same seed, the same sample.
+        recorded = self.options.fraction >= 1 or self.sample.random() < self.options.fraction
+        name = f"c{number}" if recorded else None
+        self.status.connections += 1
+        self.status.connections_open += 1
+        self.status.recorded_connections += recorded
+        self.open.update((client, upstream))
+        try:
+            await asyncio.gather(
+                self.pump(client, upstream, name, CLIENT),
+                self.pump(upstream, client, name, SERVER),
+            )
+        finally:
+            self.status.connections_open -= 1
+            self.open.difference_update((client, upstream))
+            await upstream.close()
+
+    async def pump(
+        self, source: Connection, target: Connection, name: str | None, direction: str
+    ) -> None:
+        """Forward ``source``'s messages to ``target`` until ``source`` closes, then close
+        ``target`` the same way."""
+        from websockets.exceptions import ConnectionClosed
+
+        while True:
+            try:
+                message = await source.recv()
+            except ConnectionClosed as closed:
+                await _close_like(target, closed)
+                return
+            if name is not None and self.recording:
+                self.record(name, direction, message)
+            try:
+                await target.send(message)
+            except ConnectionClosed:
+                return  # the other pump sees target closed and closes source like it
+
+    def record(self, name: str, direction: str, message: str | bytes) -> None:
+        """Write one message's line, unless a limit says the recording is over."""
+        payload = message.encode() if isinstance(message, str) else message
+        options, status = self.options, self.status
+        if options.max_bytes is not None and status.raw_bytes + len(payload) > options.max_bytes:
+            self.stop("max-bytes")
+            return
+        line: dict[str, object] = {
+            "connection": name,
+            "direction": direction,
+            "t": round(time.monotonic() - self.started, 6),
+        }
+        if isinstance(message, str):
+            line["text"] = message
+        else:
+            line["base64"] = base64.b64encode(message).decode("ascii")
+        assert self.writer is not None  # run() opens it before anything listens
+        try:
+            self.writer.write(line)
+        except RecordError as error:
+            self.error = error
+            self.stop("write error")
+            return
+        status.messages += 1
+        status.raw_bytes += len(payload)
+        if options.max_messages is not None and status.messages >= options.max_messages:
+            self.stop("max-messages")
+
+    # Running
+
+    async def run(self) -> RecordSummary:
+        """Listen, forward and record until :meth:`stop`, a limit or a write error."""
+        try:
+            from websockets.asyncio.server import serve
+        except ImportError:
+            raise RecordError(
+                "wsztune record needs websockets: pip install 'wsztune[capture]'"
+            ) from None
+        options = self.options
+        # The file first: an unwritable path fails before anything listens.
+        writer = self.writer = RecordsWriter(options.output)
+        try:
+            server = await serve(
+                self.handler,
+                options.host,
+                options.port,
+                process_request=self.process_request,
+                process_response=self.process_response,
+                select_subprotocol=self.select_subprotocol,
+                max_size=None,
+                close_timeout=SHUTDOWN_TIMEOUT,
+                logger=_quiet_logger(self.warn),
+            )
+        except OSError as error:
+            writer.discard()
+            raise RecordError(
+                f"cannot listen on {options.host}:{options.port}: {error.strerror or error}; "
+                "choose another --listen"
+            ) from None
+        host, port = server.sockets[0].getsockname()[:2]
+        self.status.listen = f"ws://{f'[{host}]' if ':' in host else host}:{port}"
+        self.started = time.monotonic()
+        header = {
+            RECORDS_HEADER_KEY: RECORDS_HEADER_VALUE,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            writer.write(header)
+        except RecordError:
+            server.close()
+            writer.discard()
+            raise
+        if self.callbacks.on_listening is not None:
+            self.callbacks.on_listening(self.status.listen)
+        ticker = asyncio.create_task(self.tick())
+        timer = (
+            asyncio.get_running_loop().call_later(options.duration, self.stop, "duration")
+            if options.duration is not None
+            else None
+        )
+        try:
+            await self.stopped.wait()
+            self.recording = False
+            # Close every client with 1001 (going away); the pumps pass it on upstream.
+            server.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), SHUTDOWN_TIMEOUT * 2)
+        finally:
+            self.recording = False
+            if timer is not None:
+                timer.cancel()
+            ticker.cancel()
+            server.close()
+            for connection in [*self.open, *self.pending.values()]:
+                connection.transport.abort()
+            writer.close()
+        if self.error is not None:
+            raise self.error
+        self.status.elapsed = time.monotonic() - self.started
+        return RecordSummary(
+            path=str(writer.path),
+            listen=self.status.listen,
+            upstream=without_query(options.upstream),
+            messages=self.status.messages,
+            raw_bytes=self.status.raw_bytes,
+            connections=self.status.connections,
+            recorded_connections=self.status.recorded_connections,
+            upstream_failures=self.status.upstream_failures,
+            seconds=self.status.elapsed,
+            stopped_by=self.status.stopped_by or "stopped",
+        )
+
+    async def tick(self) -> None:
+        while True:
+            self.status.elapsed = time.monotonic() - self.started
+            if self.callbacks.on_status is not None:
+                self.callbacks.on_status(self.status)
+            await asyncio.sleep(STATUS_INTERVAL)
+
+
+def _first(request: Request, name: str) -> str | None:
+    """A header's first value: ``headers.get`` raises when a client repeats the header."""
+    values = request.headers.get_all(name)
+    return values[0] if values else None
+
+
+async def _close_like(target: Connection, closed: Exception) -> None:
+    """Close ``target`` as ``source`` was closed: same code and reason, or dropped if it was."""
+    received = getattr(closed, "rcvd", None)
+    if received is None:
+        # No close frame came (the peer vanished): drop the other side alike, without one.
+        target.transport.abort()
+        return
+    if received.code == 1005:  # an empty close frame: send an empty one
+        await target.close(None, "")  # type: ignore[arg-type]
+    else:
+        await target.close(received.code, received.reason)
+
+
+def _describe(error: BaseException) -> str:
+    """One short clause for a failed upstream connection or handshake."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"its certificate is not trusted ({error.verify_message}); pass --ca-file CA.pem, "
+            "or --insecure to skip verification"
+        )
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error ({error.reason or error})"
+    if isinstance(error, OSError) and error.errno:
+        # asyncio words it "Connect call failed ('127.0.0.1', 8000)": the errno says why.
+        return os.strerror(error.errno).lower()
+    if isinstance(error, TimeoutError):
+        return "no answer (timed out)"
+    return str(error) or type(error).__name__
+
+
+def without_query(url: str) -> str:
+    """A URL fit for printing: query strings often carry tokens."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class _WarningHandler(logging.Handler):
+    """websockets' log records as one-line warnings (a port scanner's bad handshake is not a
+    traceback)."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.warn = warn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {_describe(record.exc_info[1])}"
+        self.warn(text)
+
+
+def _quiet_logger(warn: Callable[[str], None] | None = None) -> logging.Logger:
+    logger = logging.getLogger("wsztune.record.server" if warn else "wsztune.record.upstream")
+    logger.propagate = False
+    logger.handlers.clear()
+    logger.addHandler(_WarningHandler(warn) if warn is not None else logging.NullHandler())
+    return logger
+
+
+# Entry point --------------------------------------------------------------------------------------
+
+
+def record(options: RecordOptions, callbacks: Callbacks | None = None) -> RecordSummary:
+    """Run the recording proxy in its own event loop until a limit or a signal stops it.
+
+    SIGINT (Ctrl-C) and SIGTERM stop recording and close every connection (1001, going away);
+    a second signal drops them without waiting. Either way every line on disk is whole.
+    """
+
+    async def main() -> RecordSummary:
+        recorder = Recorder(options, callbacks)
+        loop = asyncio.get_running_loop()
+        installed = []
+
+        def on_signal(signum: int) -> None:
+            if recorder.stopped.is_set():
+                recorder.hurry()
+            else:
+                recorder.stop(signal.Signals(signum).name)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Only the main thread of a Unix process can take signals in an event loop.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, on_signal, signum)
+                installed.append(signum)
+        try:
+            return await recorder.run()
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+    return asyncio.run(main())
