@@ -429,8 +429,8 @@ def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, An
         thresholds=(threshold,),
         threshold_rule="ws",
     )
-    # Sizes and memory are what is compared; one quick timing pass is all a cell needs here.
-    plan = TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
+    # Sizes and memory are what is compared: no timing (``run --no-timing``).
+    plan = TimingPlan(measure_time=False)
     run = sweep(corpus, grid, backend_name="node", plan=plan, jobs=1)
     (cell,) = run.cells
     return cell
