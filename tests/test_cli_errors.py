@@ -14,7 +14,7 @@ BAD_RESULTS = {
     "missing": None,
     "truncated": '{"schema": "wsztune.run/1", "meta": {"corpus": ',
     "foreign": '{"name": "some other tool", "values": [1, 2, 3]}',
-    "newer": '{"schema": "wsztune.run/2", "meta": {}, "cells": [{}]}',
+    "newer": '{"schema": "wsztune.run/3", "meta": {}, "cells": [{}]}',
 }
 EXPECTED = {
     "missing": "no such results file",

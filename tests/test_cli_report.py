@@ -195,7 +195,7 @@ def test_recommend_check_exit_codes(small_run_path: Path) -> None:
     assert len(failed.stderr.strip().splitlines()) == 1 and "budget" in failed.stderr
 
     worst = invoke(*base, "--check", "9:1")
-    assert worst.exit_code == 1 and "larger than the recommended" in worst.stderr
+    assert worst.exit_code == 1 and "resamples (needs 95%" in worst.stderr
 
 
 @pytest.mark.parametrize(
@@ -247,7 +247,7 @@ def test_recommend_appends_a_job_summary(small_run_path: Path, tmp_path: Path) -
     assert any(row[0].startswith("checked") and row[1] == "9:1" for row in rows)
 
 
-def test_recommend_avoids_a_constructed_cliff(tmp_path: Path) -> None:
+def test_recommend_explains_a_constructed_cliff_without_paying_for_it(tmp_path: Path) -> None:
     from test_recommend import cliff_corpus
 
     corpus = cliff_corpus(tmp_path / "cliff.jsonl")
@@ -260,11 +260,13 @@ def test_recommend_avoids_a_constructed_cliff(tmp_path: Path) -> None:
     result = invoke("recommend", "--results", out, "--max-memory", "64KiB", "--json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
-    assert (document["window_bits"], document["mem_level"]) == (12, 4)
-    assert document["avoided"][0]["setting"] == "11:4"
-    assert document["best"]["window_bits"] == 11
+    # 11:4 stays the smallest in every resample: chosen, its cliff edge only explained.
+    assert (document["window_bits"], document["mem_level"]) == (11, 4)
+    cliffs = {entry["setting"]: entry["neighbour"] for entry in document["cliffs"]}
+    assert cliffs["11:4"] == "10:4"
+    assert document["robustness"]["chosen_share"] == 1.0
     check = invoke("recommend", "--results", out, "--max-memory", "64KiB", "--check", "11:4")
-    assert check.exit_code == 0  # within tolerance: shipping it passes, with a note
+    assert check.exit_code == 0  # shipping it passes, with a note
     assert "cliff edge" in check.stdout
 
 
@@ -355,6 +357,7 @@ def test_sizes_too_wide_for_80_columns_are_shown_in_kib(
     document = json.loads(full_grid_run.read_text())
     for cell in document["cells"]:
         cell["compressed_bytes"] *= 1000  # millions of bytes: "5,123,000" x 9 columns
+        cell["unit_compressed_bytes"] = [size * 1000 for size in cell["unit_compressed_bytes"]]
     big = tmp_path / "big.json"
     big.write_text(json.dumps(document))
     result = invoke("table", "--results", big, "--metric", "size")
@@ -416,3 +419,67 @@ def test_metric_choices_are_the_reports_metrics() -> None:
     for command in ("table", "plot", "compare"):
         option = next(p for p in cli.commands[command].params if p.name == "metrics")
         assert list(option.type.choices) == list(report.METRICS)
+
+
+def test_recommend_prints_robustness_and_the_fleets_monthly_cost(small_run_path: Path) -> None:
+    base = ("recommend", "--results", small_run_path, "--max-memory", "64KiB")
+    result = invoke(*base, "--connections", "50000", "--messages-per-second", "2000")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "chosen in" in text and "of resamples" in text and "95% interval" in text
+    assert "Monthly cost, 50,000 connections, 2,000 messages/s" in text
+    assert "EXAMPLE prices" in text and "no compression" in text
+    priced = invoke(
+        *base, "--connections", "50000", "--messages-per-second", "2000", "--price-memory", "4",
+        "--price-egress", "0.1", "--price-cpu", "30", "--objective", "cost", "--json",
+    )  # fmt: skip
+    assert priced.exit_code == 0, priced.stderr
+    document = json.loads(priced.stdout)
+    costs = document["costs"]
+    assert costs["prices"]["examples"] is False and costs["messages_per_second"] == 2000
+    fitting = [c for c in costs["per_month"] if c["setting"] in document["candidates"]]
+    chosen = f"{document['window_bits']}:{document['mem_level']}"
+    budget = {f"{c['window_bits']}:{c['mem_level']}" for c in results.load(small_run_path).cells
+              if c["connection_memory"] <= 65536}  # fmt: skip
+    cheapest = min((c for c in costs["per_month"] if c["setting"] in budget),
+                   key=lambda c: c["total"])  # fmt: skip
+    assert chosen == cheapest["setting"] and fitting
+    missing = invoke(*base, "--objective", "cost", "--connections", "10")
+    assert missing.exit_code == 2 and "--messages-per-second" in missing.stderr
+
+
+def test_recommend_on_a_version_1_results_file(small_run_path: Path, tmp_path: Path) -> None:
+    document = json.loads(small_run_path.read_text())
+    document["schema"] = "wsztune.run/1"
+    del document["meta"]["units"]
+    for cell in document["cells"]:
+        del cell["unit_compressed_bytes"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    result = invoke("recommend", "--results", old, "--max-memory", "64KiB")
+    assert result.exit_code == 0, result.stderr
+    assert "no resampling data" in " ".join(result.stdout.split())
+    assert invoke("table", "--results", old).exit_code == 0
+
+
+def test_recommend_prices_the_rate_of_a_timestamped_corpus(tmp_path: Path) -> None:
+    lines = ['{"wsztune":"records/1"}']
+    for index in range(60):
+        text = json.dumps({"seq": index, "note": "hello " * (index % 7)})
+        record = {"connection": f"c{index % 3}", "direction": "server", "text": text}
+        lines.append(json.dumps({**record, "t": index * 0.5}))
+    corpus = tmp_path / "timed.records.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "timed.json"
+    made = invoke(
+        "run", corpus, "--window-bits", "12,13", "--mem-level", "2,5", "--no-timing", "-q",
+        "-j", "1", "-o", out,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    result = invoke("recommend", "--results", out, "--connections", "300", "--json")
+    assert result.exit_code == 0, result.stderr
+    costs = json.loads(result.stdout)["costs"]
+    # 60 messages over 29.5 s on 3 connections, scaled per connection to 300.
+    assert costs["messages_per_second"] == pytest.approx(60 / 29.5 / 3 * 300, rel=0.02)
+    assert "the corpus's timestamps" in costs["rate_source"]
+    assert all(entry["egress"] is not None for entry in costs["per_month"])

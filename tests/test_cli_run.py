@@ -38,7 +38,7 @@ def test_run_writes_a_results_file(tmp_path: Path, chat_corpus_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert f"results: {out}" in result.stdout
     document = json.loads(out.read_text())
-    assert document["schema"] == "wsztune.run/1"
+    assert document["schema"] == "wsztune.run/2"
     assert [(c["window_bits"], c["mem_level"]) for c in document["cells"]] == [
         (11, 4),
         (11, 5),
@@ -383,6 +383,14 @@ def test_recommend_works_on_an_untimed_run(untimed_run: Path) -> None:
 def test_max_time_ratio_on_an_untimed_run_is_a_usage_error(untimed_run: Path) -> None:
     result = invoke("recommend", "--results", untimed_run, "--max-time-ratio", "1.5")
     assert_one_line_error(result, "--max-time-ratio", "--no-timing")
+
+
+def test_compare_with_an_untimed_run_says_not_measured(
+    untimed_run: Path, small_run_path: Path
+) -> None:
+    result = invoke("compare", small_run_path, untimed_run, "--metric", "time", "--markdown")
+    assert result.exit_code == 0, result.output
+    assert "n/m = not measured: a run was made with --no-timing" in result.stdout
 
 
 # Node.js servers: --server, --codec node, --threshold ------------------------------------------

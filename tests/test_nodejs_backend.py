@@ -175,7 +175,7 @@ def test_sweep_with_node_fills_every_field(tmp_path: Path) -> None:
     assert len(saved.cells) == 4
     assert {cell["threshold"] for cell in saved.cells} == {0, 1024}
     for cell in saved.cells:
-        assert list(cell) == list(results.CELL_FIELD_NAMES)
+        assert tuple(cell) == (*results.CELL_FIELD_NAMES, results.UNIT_SIZES)
         assert cell["compressed_messages"] <= cell["messages"]
         assert cell["compress_seconds"] > 0 and cell["connection_memory"] > 0
     assert saved.meta["codec"] == "node"

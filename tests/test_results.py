@@ -76,7 +76,7 @@ def test_no_results_says_what_to_do(tmp_path: Path) -> None:
         ('{"schema": "wsztune.run/1", "meta": {', "not valid JSON"),
         ('{"hello": 1}', "not a wsztune results file"),
         ("[1, 2]", "not a wsztune results file"),
-        ('{"schema": "wsztune.run/2", "meta": {}, "cells": []}', "newer wsztune"),
+        ('{"schema": "wsztune.run/3", "meta": {}, "cells": []}', "newer wsztune"),
         ('{"schema": "wsztune.run/x"}', "unknown schema"),
         ('{"schema": "wsztune.run/1", "meta": {}, "cells": []}', "no cells"),
         (
@@ -99,6 +99,36 @@ def test_wrong_type_in_a_cell(tmp_path: Path, small_run_path: Path) -> None:
     path.write_text(json.dumps(document))
     with pytest.raises(ResultsError, match=r"cells\[3\]\.context_takeover"):
         results.load(path)
+
+
+def test_unit_sizes_that_do_not_add_up_are_refused(tmp_path: Path, small_run_path: Path) -> None:
+    document = json.loads(small_run_path.read_text())
+    assert document["schema"] == results.SCHEMA == "wsztune.run/2"
+    path = tmp_path / "bad.json"
+    for damage, reason in (
+        (lambda c, m: c["unit_compressed_bytes"].append(1), "does not match"),
+        (lambda c, m: c.update(compressed_bytes=c["compressed_bytes"] + 1), "does not match"),
+        (lambda c, m: c.update(unit_compressed_bytes="many"), "not a list of integers"),
+        (lambda c, m: m["units"].update(raw_bytes=None), "meta.units.raw_bytes"),
+    ):
+        broken = json.loads(json.dumps(document))
+        damage(broken["cells"][2], broken["meta"])
+        path.write_text(json.dumps(broken))
+        with pytest.raises(ResultsError, match=reason):
+            results.load(path)
+
+
+def test_a_version_1_file_still_loads(tmp_path: Path, small_run_path: Path) -> None:
+    document = json.loads(small_run_path.read_text())
+    document["schema"] = "wsztune.run/1"
+    del document["meta"]["units"]
+    for cell in document["cells"]:
+        del cell["unit_compressed_bytes"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(document))
+    run = results.load(path)
+    assert run.schema == "wsztune.run/1" and len(run.cells) == len(document["cells"])
+    assert list(run.frame().columns) == list(results.CELL_FIELD_NAMES)
 
 
 def test_missing_results_file(tmp_path: Path) -> None:
@@ -137,7 +167,8 @@ def test_default_path_names_corpus_and_utc_time() -> None:
 
 def test_readme_documents_every_cell_field() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in results.CELL_FIELD_NAMES if f"`{name}`" not in readme]
+    names = (*results.CELL_FIELD_NAMES, results.UNIT_SIZES, "meta.units")
+    missing = [name for name in names if f"`{name}`" not in readme]
     assert missing == []
 
 

@@ -67,7 +67,10 @@ def test_cells_have_exactly_the_documented_fields(small_run_path: Path) -> None:
 
     run = results.load(small_run_path)
     for cell in run.cells:
-        assert tuple(cell) == CELL_FIELD_NAMES
+        # The documented fields, then the per-unit sizes (aligned with meta.units).
+        assert tuple(cell) == (*CELL_FIELD_NAMES, results.UNIT_SIZES)
+        assert sum(cell[results.UNIT_SIZES]) == cell["compressed_bytes"]
+        assert len(cell[results.UNIT_SIZES]) == run.meta["units"]["count"]
 
 
 def test_directions_and_wire_bytes_add_up(three_corpora: dict[str, corpus.Corpus]) -> None:
@@ -285,3 +288,35 @@ def test_run_meta_carries_the_message_rate_of_a_timed_corpus(tmp_path: Path) -> 
     # A corpus without timestamps has no rate, and the key stays absent (optional field).
     untimed = corpus.load(write_jsonl(tmp_path / "u.jsonl", chat_messages(20)))
     assert "messages_per_second" not in sweep.sweep(untimed, grid, plan=FAST_PLAN).meta["corpus"]
+
+
+@pytest.mark.parametrize("takeover", [True, False], ids=["takeover", "no-takeover"])
+@pytest.mark.parametrize("threshold", [0, 200])
+def test_a_threshold_gives_the_same_cell_timed_or_not(
+    three_corpora: dict[str, corpus.Corpus], threshold: int, takeover: bool
+) -> None:
+    """Timed (packed frames) and --no-timing (lockstep round trip) agree field for field on
+    sizes, units and memory, with messages under the threshold sent as they are."""
+    loaded = three_corpora["bundled demo"]
+    streams = loaded.streams()
+    summary = sweep.CorpusSummary.of(streams)
+    backend = get_backend("zlib")
+    untimed_plan = sweep.TimingPlan(measure_time=False)
+    for wb, ml in ((9, 1), (12, 5), (15, 8)):
+        setting = Setting(wb, ml, context_takeover=takeover, threshold=threshold)
+        timed = sweep.measure_cell(streams, setting, backend, ZERO_PLAN, summary)
+        untimed = sweep.measure_cell(streams, setting, backend, untimed_plan, summary)
+        kept = {k: v for k, v in timed.items() if "seconds" not in k and "timing" not in k}
+        assert kept == {k: v for k, v in untimed.items() if k in kept}
+        # Under the threshold a message is its own frame and never reaches the compressor.
+        small = sum(1 for message in loaded.messages if len(message.payload) < threshold)
+        assert timed["compressed_messages"] == timed["messages"] - small
+        assert (small > 0) == bool(threshold)  # the demo has messages on both sides of 200 B
+        expected = sum(
+            len(frame)
+            for stream in streams
+            for frame in compress_stream(
+                stream.payloads, setting, setting.bits_for(stream.direction), backend
+            )
+        )
+        assert timed["compressed_bytes"] == expected

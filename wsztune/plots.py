@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wsztune.report import (
+from wsztune.grid import (
     METRICS,
     REFERENCE,
     Cell,

@@ -1,28 +1,34 @@
-"""Pick a setting from a saved run: constraints, objective, cliff check, explanation, snippets.
+"""Pick a setting from a saved run: constraints, objective, robustness, fleet cost, snippets.
 
 Pure: :func:`recommend` returns a :class:`Decision` and :func:`check` a :class:`Verdict`; nothing
-here prints. The rule, in order:
+here prints (report renders them). The rule, in order:
 
 1. feasible cells fit the memory budget (``connection_memory``: compressor + decompressor,
    observed) and, if given, the compress-time ratio against the reference cell;
 2. ``best`` is the feasible cell with the smallest compressed size;
-3. a cell is on a *cliff edge* when the next smaller windowBits (same memLevel) or the next
-   smaller memLevel (same windowBits) in the run's grid compresses more than ``cliff`` worse:
-   a corpus a little different from this one could fall off;
-4. among feasible cells within ``tolerance`` of ``best`` and not on a cliff edge, the one with the
-   least connection memory wins (then the least compress time); if every one of them is on a
-   cliff edge, ``best`` wins with a warning.
+3. robustness, from the data: the corpus's resampling units (streams, and blocks of messages of
+   long streams, see :mod:`wsztune.units`) are drawn with replacement :data:`RESAMPLES` times
+   (seeded); in each resample every feasible cell's output is compared with the smallest
+   feasible output of that resample;
+4. the least connection memory (then compress time) among the feasible cells that stay within
+   ``tolerance`` of it in at least :data:`CONFIDENCE` (95%) of the resamples wins.
+
+A cliff edge (one step down in windowBits or memLevel compresses more than ``cliff`` worse) is
+only explained, never a reason to spend memory: on corpora where every step costs 10-20%, every
+cell is "on a cliff" and avoiding them bought the largest setting for nothing. A run without
+units (schema ``wsztune.run/1``) falls back to the same rule on the corpus alone, and says so.
+With ``objective="cost"`` the feasible cell of least monthly fleet cost wins instead.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.report import (
+from wsztune.grid import (
     REFERENCE,
     Cell,
     Key,
@@ -34,7 +40,7 @@ from wsztune.report import (
     reference_name,
     select_slice,
 )
-from wsztune.results import Run
+from wsztune.results import UNIT_SIZES, Run
 
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_CLIFF = 0.10
@@ -127,6 +133,26 @@ def parse_fraction(text: str, option: str) -> float:
 
 # Decision ---------------------------------------------------------------------------------------
 
+# The bootstrap: how many resamples, and in how many of them a cell must stay within tolerance of
+# the best in-budget cell to count as robust. 1,000 resamples put the 95% threshold within about
+# +-1.4 points (two binomial standard errors at p = 0.95), and take well under a second with numpy.
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+# Below this many units a bootstrap says little: the decision says so.
+FEW_UNITS = 10
+SECONDS_PER_MONTH = 365.25 / 12 * 86400
+OBJECTIVES = ("memory", "cost")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Prices for the fleet's cost. The defaults are EXAMPLES, not anyone's real prices."""
+
+    memory_gib_month: float = 3.65  # e.g. ~0.005 per GiB-hour of on-demand cloud RAM
+    egress_gb: float = 0.09  # e.g. a public cloud's first internet-egress tier
+    cpu_month: float = 29.2  # e.g. ~0.04 per vCPU-hour
+    examples: bool = True  # True while any of the above is a default example
+
 
 @dataclass(frozen=True)
 class Constraints:
@@ -138,6 +164,12 @@ class Constraints:
     cliff: float = DEFAULT_CLIFF
     reference: Key = REFERENCE
     connections: int | None = None
+    objective: str = "memory"
+    messages_per_second: float | None = None
+    prices: Prices = Prices()
+    resamples: int = RESAMPLES
+    confidence: float = CONFIDENCE
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +194,53 @@ class ThresholdAdvice:
     lines: list[str]  # one per threshold measured, and why
 
 
+@dataclass(frozen=True)
+class Robustness:
+    """What the bootstrap found: per feasible cell, the share of resamples in which its output
+    stays within tolerance of the smallest in-budget output of that resample."""
+
+    resamples: int
+    units: int
+    confidence: float
+    seed: int
+    share: dict[Key, float]
+    # For the chosen cell: its savings, 2.5th and 97.5th percentile over the resamples, and
+    # how much more it sends than each resample's best (95th percentile).
+    savings_interval: tuple[float, float] | None = None
+    excess_p95: float | None = None
+
+    def of(self, cell: Cell) -> float | None:
+        """The share for ``cell``, None if it was not resampled (not feasible)."""
+        return self.share.get(cell_key(cell))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One cell's monthly cost for the fleet. ``None`` parts need a message rate."""
+
+    cell: Cell | None  # None: no compression at all
+    memory: float
+    egress: float | None
+    cpu: float | None
+
+    @property
+    def total(self) -> float:
+        """The sum of the parts that could be computed."""
+        return self.memory + (self.egress or 0.0) + (self.cpu or 0.0)
+
+
+@dataclass
+class Fleet:
+    """The fleet the costs are for: connections, message rate (and where it came from), prices."""
+
+    connections: int
+    rate: float | None
+    rate_source: str
+    prices: Prices
+    costs: list[Cost] = field(default_factory=list)
+    uncompressed: Cost | None = None
+
+
 @dataclass
 class Decision:
     """The outcome of :func:`recommend`: what was chosen, from what, and why."""
@@ -169,6 +248,8 @@ class Decision:
     chosen: Cell | None
     best: Cell | None
     candidates: list[Cell]
+    # Cells the old cliff rule passed over. The resampling rule avoids nothing for a cliff, so
+    # this stays empty; kept so that callers written against the old Decision still run.
     avoided: list[Cliff]
     warnings: list[str]
     explanation: list[str]
@@ -182,6 +263,10 @@ class Decision:
     fleet: list[str] = field(default_factory=list)
     cliffs: dict[Key, Cliff] = field(default_factory=dict)
     threshold: ThresholdAdvice | None = None
+    robustness: Robustness | None = None
+    # Cheaper than the chosen cell and within tolerance on this corpus, but not robust.
+    fragile: list[Cell] = field(default_factory=list)
+    costs: Fleet | None = None
 
     @property
     def slice_description(self) -> str:
@@ -211,6 +296,11 @@ def _option_percent(ratio: float) -> str:
 def _precise_percent(ratio: float) -> str:
     # Enough digits that a gate failing at 1.01% against a 1% tolerance does not read "1.0%".
     return f"{ratio * 100:.2f}%"
+
+
+def _share(share: float) -> str:
+    # 99.95% must not read 100%, nor 94.96% read 95%: one decimal, never rounded up to a limit.
+    return f"{math.floor(share * 1000) / 10:.1f}%"
 
 
 def cliff_edges(slice_: Slice, cliff: float) -> dict[Key, Cliff]:
@@ -249,8 +339,55 @@ def _time_ratio(cell: Cell, reference: Cell) -> float | None:
     return cell["compress_seconds"] / reference["compress_seconds"]
 
 
+def resampling_units(slice_: Slice, cells: list[Cell]) -> list[int] | None:
+    """Raw bytes per unit when every cell keeps its per-unit sizes, else None (no resampling)."""
+    units = slice_.units
+    if not units or not cells or any(UNIT_SIZES not in cell for cell in cells):
+        return None
+    return list(units["raw_bytes"])
+
+
+def bootstrap(
+    cells: list[Cell],
+    raw: list[int],
+    tolerance: float,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> tuple[Any, Any, Any]:
+    """Resample the units with replacement ``resamples`` times (seeded).
+
+    Returns ``(within, totals, raw_totals)``: ``within[b, c]`` is true when cell ``c``'s output
+    in resample ``b`` is within ``tolerance`` of the smallest among ``cells`` in that resample;
+    ``totals[b, c]`` its compressed bytes there; ``raw_totals[b]`` the resample's raw bytes.
+    """
+    import numpy
+
+    sizes = numpy.array([cell[UNIT_SIZES] for cell in cells], dtype=numpy.float64)
+    count = sizes.shape[1]
+    rng = numpy.random.default_rng(seed)
+    # Each row: how many times each unit is drawn in that resample (a bootstrap of `count`
+    # draws), counted for all resamples at once with one bincount (faster than multinomial).
+    draws = rng.integers(0, count, size=(resamples, count))
+    draws += numpy.arange(resamples)[:, None] * count
+    weights = numpy.bincount(draws.ravel(), minlength=resamples * count).reshape(resamples, count)
+    weights = weights.astype(numpy.float64)
+    totals = weights @ sizes.T
+    best = totals.min(axis=1, keepdims=True)
+    # A hair of slack so that cells tied with the best (identical outputs) always count as within.
+    within = totals <= best * (1 + tolerance) + 1e-6
+    raw_totals = weights @ numpy.array(raw, dtype=numpy.float64)
+    return within, totals, raw_totals
+
+
 def recommend(source: Run | Slice, constraints: Constraints | None = None) -> Decision:
-    """Choose a setting from a run (its default slice) or from one slice of it."""
+    """Choose a setting from a run (its default slice) or from one slice of it.
+
+    With the default objective (``memory``): among the feasible cells, the least connection
+    memory whose output stays within ``tolerance`` of the smallest feasible output in at least
+    ``confidence`` (95%) of ``resamples`` bootstrap resamples of the corpus's units. A run with
+    no units (schema 1) falls back to the same rule on this corpus alone, and says so. With
+    ``cost``: the feasible cell of least monthly cost for the fleet.
+    """
     constraints = constraints or Constraints()
     slice_ = select_slice(source) if isinstance(source, Run) else source
     cells = sorted(slice_.cells.values(), key=cell_key)
@@ -266,6 +403,10 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         raise WsztuneError(
             f"--max-time-ratio compares with {label(constraints.reference)}, which is not in "
             f"this run ({slice_.grid_description}); pass --relative-to WB:ML from the grid"
+        )
+    if constraints.objective not in OBJECTIVES:
+        raise WsztuneError(
+            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
         )
 
     def fits(cell: Cell) -> bool:
@@ -293,47 +434,118 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         feasible=feasible,
         cliffs=cliffs,
     )
+    fleet = fleet_costs(slice_, cells, constraints) if constraints.connections else None
+    decision.costs = fleet
+    if constraints.objective == "cost":
+        if fleet is None:
+            raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
+        if fleet.rate is None:
+            raise WsztuneError(
+                "--objective cost needs a message rate: pass --messages-per-second, or sweep a "
+                "records corpus with timestamps"
+            )
     budget = _budget_words(constraints, reference)
     if not feasible:
         return _nothing_fits(decision, cells, budget)
 
     best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
-    candidates = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
-    safe = [cell for cell in candidates if cell_key(cell) not in cliffs]
+    within_here = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
+    raw = resampling_units(slice_, feasible)
     tolerance = _option_percent(constraints.tolerance)
-    if safe:
-        chosen = min(safe, key=_cheapest)
-        reason = (
-            f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
-            f"within {tolerance} of the smallest output that fits ({label(best)}), "
-            "off any cliff edge"
+    robustness = None
+    if raw is not None:
+        within, totals, raw_totals = bootstrap(
+            feasible, raw, constraints.tolerance, constraints.resamples, constraints.seed
         )
+        shares = within.mean(axis=0)
+        robustness = Robustness(
+            resamples=constraints.resamples,
+            units=len(raw),
+            confidence=constraints.confidence,
+            seed=constraints.seed,
+            share={cell_key(c): float(s) for c, s in zip(feasible, shares, strict=True)},
+        )
+        # A share equal to the threshold passes: compare with a hair of slack for float noise.
+        candidates = [
+            cell
+            for cell, share in zip(feasible, shares, strict=True)
+            if share >= constraints.confidence - 1e-9
+        ]
+        if len(raw) < FEW_UNITS:
+            decision.warnings.append(
+                f"the corpus has only {plural(len(raw), 'resampling unit')} (streams and blocks "
+                "of messages): the robustness figures are rough; record more connections"
+            )
     else:
-        chosen = best
-        loosen = ""
-        if constraints.max_memory is not None:
-            loosen = " or raise --max-memory"
-        elif constraints.max_time_ratio is not None:
-            loosen = " or raise --max-time-ratio"
+        candidates = within_here
         decision.warnings.append(
-            f"every cell within {tolerance} of the smallest output is on a cliff edge: "
-            f"recommending the smallest, {label(best)}, but a slightly different corpus could "
-            f"compress much worse; measure a larger corpus{loosen}"
+            "this run has no resampling data (results schema "
+            f"{_schema_of(slice_)}, or a tool that keeps no per-unit sizes): the choice rests "
+            f"on this corpus alone, with no check that it holds on other traffic; run "
+            "`wsztune run` again for one"
+        )
+    if constraints.objective == "cost":
+        assert fleet is not None
+        by_cell = {id(cost.cell): cost for cost in fleet.costs}
+        chosen = min(
+            feasible,
+            key=lambda c: (by_cell[id(c)].total, c["connection_memory"], cell_key(c)),
         )
         reason = (
-            f"{label(chosen)}: the smallest output that fits; every cell within {tolerance} of "
-            "it is on a cliff edge"
+            f"{label(chosen)}: the least monthly cost for {fleet.connections:,} connections at "
+            f"{fleet.rate:,.0f} messages/s among the cells that fit"
         )
-    # The chosen cell is never "avoided", even when it sits on a cliff edge itself.
-    avoided = [
-        cliffs[cell_key(cell)]
-        for cell in candidates
-        if cell_key(cell) in cliffs and cell is not chosen
-    ]
+    elif candidates:
+        chosen = min(candidates, key=_cheapest)
+        if robustness is not None:
+            reason = (
+                f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
+                f"whose output stays within {tolerance} of the smallest that fits in at least "
+                f"{_option_percent(constraints.confidence)} of {constraints.resamples:,} "
+                "resamples of the corpus"
+            )
+        else:
+            reason = (
+                f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
+                f"within {tolerance} of the smallest output that fits ({label(best)})"
+            )
+    else:
+        assert robustness is not None
+        chosen = max(feasible, key=lambda c: (robustness.of(c), [-v for v in _cheapest(c)]))
+        decision.warnings.append(
+            f"no cell stays within {tolerance} of the smallest output in "
+            f"{_option_percent(constraints.confidence)} of the resamples: recommending the most "
+            f"robust, {label(chosen)} ({_share(robustness.of(chosen) or 0)}); raise --tolerance "
+            "or measure a larger corpus"
+        )
+        reason = f"{label(chosen)}: the most often within {tolerance} of the smallest output"
+    if robustness is not None:
+        import numpy
+
+        index = next(i for i, cell in enumerate(feasible) if cell is chosen)
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # a corpus of empty messages
+            savings = 1 - totals[:, index] / raw_totals
+            excess = totals[:, index] / totals.min(axis=1) - 1
+        robustness = replace(
+            robustness,
+            savings_interval=(
+                float(numpy.percentile(savings, 2.5)),
+                float(numpy.percentile(savings, 97.5)),
+            ),
+            excess_p95=float(numpy.percentile(excess, 95)),
+        )
+        decision.fragile = sorted(
+            (
+                c
+                for c in within_here
+                if all(c is not other for other in candidates) and _cheapest(c) < _cheapest(chosen)
+            ),
+            key=_cheapest,
+        )
+    decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
-    decision.candidates, decision.avoided, decision.reason = candidates, avoided, reason
-    decision.warnings += _edge_warnings(slice_, chosen)
+    decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
     decision.explanation = _explain(decision, budget, len(cells))
     decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
     if decision.threshold is not None:
@@ -345,6 +557,11 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, reference, constraints.connections)
     return decision
+
+
+def _schema_of(slice_: Slice) -> str:
+    # A slice does not know its file's schema; no units there means version 1 for wsztune's own.
+    return "wsztune.run/1" if slice_.units is None else "wsztune.run/2"
 
 
 def _budget_words(constraints: Constraints, reference: Cell | None) -> str:
@@ -415,38 +632,6 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
     return decision
 
 
-def _edge_warnings(slice_: Slice, chosen: Cell) -> list[str]:
-    # No measured neighbour below the chosen cell means no cliff check there: say so rather than
-    # imply it was checked. Two cases: the cell is at the bottom of a restricted grid, or its
-    # neighbour is inside the grid but absent from the run (an interrupted, partial run).
-    key = cell_key(chosen)
-    below_grid, missing = [], []
-    for axis, name, lowest in ((0, "windowBits", 9), (1, "memLevel", 1)):
-        below = slice_.step_down(key, axis)
-        if below is None:
-            if key[axis] > lowest:
-                below_grid.append(f"{name} {key[axis] - 1}")
-        elif slice_.get(below) is None:
-            missing.append(label(below))
-    warnings = []
-    if below_grid:
-        verb = plural(len(below_grid), "was", "were", show=False)
-        warnings.append(
-            f"{label(chosen)} is at the lower edge of this run's grid "
-            f"({slice_.grid_description}): {' and '.join(below_grid)} {verb} not measured, so "
-            "a cliff below it was not checked"
-        )
-    if missing:
-        neighbours = plural(len(missing), "neighbour", show=False)
-        verb = plural(len(missing), "is", "are", show=False)
-        warnings.append(
-            f"{label(chosen)}'s {neighbours} one step down, {' and '.join(missing)}, {verb} "
-            "in the grid but missing from this run (a partial run?), so a cliff below it was "
-            "not checked"
-        )
-    return warnings
-
-
 def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     chosen, best, constraints = decision.chosen, decision.best, decision.constraints
     assert chosen is not None and best is not None
@@ -461,28 +646,71 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"Smallest output that fits: {label(best)}, {best['compressed_bytes']:,} B "
         f"({best['savings']:.1%} saved), {format_bytes(best['connection_memory'])} per connection."
     )
-    others = ", ".join(label(cell) for cell in decision.candidates)
-    within = f"Within {_option_percent(constraints.tolerance)} of it"
-    # Only in the fallback is the chosen cell itself on a cliff edge (every candidate is).
-    fallback = cell_key(chosen) in decision.cliffs
-    if chosen is not best:
+    tolerance = _option_percent(constraints.tolerance)
+    robustness = decision.robustness
+    extra = chosen["compressed_bytes"] / best["compressed_bytes"] - 1
+    chosen_words = (
+        f"{format_bytes(chosen['connection_memory'])}, {chosen['compressed_bytes']:,} B "
+        f"(+{_percent(extra)})"
+    )
+    ordered = [label(cell) for cell in sorted(decision.candidates, key=cell_key)]
+    # A full grid can have dozens: name a few, count the rest (--json lists them all).
+    more = f" and {len(ordered) - 10} more" if len(ordered) > 10 else ""
+    names = ", ".join(ordered[:10]) + more
+    if robustness is not None:
         lines.append(
-            f"{within}: {others}. {label(chosen)} needs "
-            f"the least memory of those off a cliff edge: "
-            f"{format_bytes(chosen['connection_memory'])}, {chosen['compressed_bytes']:,} B "
-            f"(+{_percent(chosen['compressed_bytes'] / best['compressed_bytes'] - 1)})."
+            f"Resampled the corpus's {robustness.units:,} units (streams, and blocks of "
+            f"consecutive messages) {robustness.resamples:,} times (seed {robustness.seed}): "
+            + (
+                f"within {tolerance} of the smallest output that fits in at least "
+                f"{_option_percent(robustness.confidence)} of them: {names}."
+                if decision.candidates
+                else f"no cell stays within {tolerance} of the smallest output that fits in "
+                f"{_option_percent(robustness.confidence)} of them."
+            )
         )
-    elif fallback:
-        lines.append(_all_on_a_cliff(decision, within))
-    elif len(decision.candidates) > 1:
+    elif decision.candidates:
+        lines.append(f"Within {tolerance} of it on this corpus: {names}.")
+    if constraints.objective == "cost" and decision.costs is not None:
+        cost = next(c for c in decision.costs.costs if c.cell is chosen)
         lines.append(
-            f"{within}: {others}; none off a cliff edge needs less memory than {label(chosen)}."
+            f"{label(chosen)} costs the least per month: {_money(cost.total)} "
+            f"(memory {_money(cost.memory)}, egress {_money(cost.egress or 0)}, compress CPU "
+            f"{_money(cost.cpu or 0)}); {chosen_words}."
         )
-    # In the fallback the line above already says why the others were not chosen.
-    for cliff in () if fallback else decision.avoided:
+    elif chosen is not best or len(decision.candidates) > 1:
+        lines.append(f"{label(chosen)} needs the least memory of those: {chosen_words}.")
+    if robustness is not None:
+        share = robustness.of(chosen) or 0.0
+        low, high = robustness.savings_interval or (chosen["savings"], chosen["savings"])
+        held = (
+            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each "
+            "time)"
+            if constraints.objective == "memory"
+            else f"within {tolerance} of the smallest output in {_share(share)} of resamples"
+        )
         lines.append(
-            f"Avoided {label(cliff.cell)} ({format_bytes(cliff.cell['connection_memory'])}): "
-            f"{cliff.reason}; a corpus a little different could fall off that cliff."
+            f"{label(chosen)}: {held}; savings {chosen['savings']:.1%}, 95% interval "
+            f"{low:.1%} to {high:.1%}."
+        )
+    if decision.fragile:
+        assert robustness is not None
+        words = ", ".join(
+            f"{label(cell)} ({format_bytes(cell['connection_memory'])}, "
+            f"{_share(robustness.of(cell) or 0)})"
+            for cell in decision.fragile[:4]
+        )
+        more = f" and {len(decision.fragile) - 4} more" if len(decision.fragile) > 4 else ""
+        lines.append(
+            f"Less memory and within {tolerance} on this corpus, but not in "
+            f"{_option_percent(robustness.confidence)} of resamples: {words}{more}."
+        )
+    cliff = decision.cliffs.get(cell_key(chosen))
+    if cliff is not None:
+        # Only an explanation: the resamples decided; a neighbour is no reason to spend memory.
+        lines.append(
+            f"Note: {label(chosen)} sits on a cliff edge ({cliff.reason}); traffic much unlike "
+            "this corpus could compress worse there."
         )
     reference = decision.reference
     if reference is None:
@@ -507,34 +735,76 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     return lines
 
 
-def _all_on_a_cliff(decision: Decision, within: str) -> str:
-    """The fallback in words: every candidate on a cliff edge, so the smallest is chosen."""
-    chosen = decision.chosen
-    assert chosen is not None
-    edges = [decision.cliffs[cell_key(cell)] for cell in decision.candidates]
-    low = _percent(min(edge.worse_by for edge in edges))
-    high = _percent(max(edge.worse_by for edge in edges))
-    by = low if low == high else f"{low} to {high}"
-    if len(decision.candidates) == 1:
-        text = (
-            f"Nothing else is within {_option_percent(decision.constraints.tolerance)} of it, "
-            f"and it sits on a cliff edge ({edges[0].reason}), so it is recommended"
-        )
+def _money(value: float) -> str:
+    return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
+
+
+def message_rate(slice_: Slice, constraints: Constraints) -> tuple[float | None, str]:
+    """Messages per second over the fleet, and where the figure came from.
+
+    ``--messages-per-second`` (the whole fleet's) first. Else the rate the corpus's timestamps
+    gave the run's metadata (``corpus.messages_per_second``, or ``messages`` over
+    ``duration_seconds``): that is the rate of the corpus's own connections, so it is scaled
+    to the fleet, per connection, by ``constraints.connections`` over the corpus's connections.
+    """
+    if constraints.messages_per_second is not None:
+        return constraints.messages_per_second, "--messages-per-second"
+    corpus = slice_.corpus
+    rate = corpus.get("messages_per_second")
+    duration, messages = corpus.get("duration_seconds"), corpus.get("messages")
+    if not (isinstance(rate, int | float) and rate > 0):
+        if not (isinstance(duration, int | float) and duration > 0 and isinstance(messages, int)):
+            return None, ""
+        rate = messages / duration
+    recorded = corpus.get("connections")
+    if not isinstance(recorded, int) or recorded < 1:
+        recorded = 1
+    fleet = constraints.connections or recorded
+    return (
+        float(rate) / recorded * fleet,
+        f"the corpus's timestamps: {rate:,.1f}/s on its {plural(recorded, 'connection')}, "
+        f"scaled to {fleet:,}",
+    )
+
+
+def cell_cost(
+    cell: Cell | None, like: Cell, connections: int, rate: float | None, prices: Prices
+) -> Cost:
+    """Monthly cost of one cell (``None``: no compression, priced from ``like``'s raw bytes).
+
+    Memory: ``connections`` x ``connection_memory``. Egress: what the server sends (its
+    compressed payloads) for ``rate`` messages per second mixed like the corpus. Compress CPU:
+    the measured compress time, the server's share of it by raw bytes, at that rate, in vCPUs;
+    None in a ``--no-timing`` run (not measured, not free).
+    """
+    cpu_per_message: float | None
+    if cell is None:
+        memory, sent, cpu_per_message = 0.0, like["server_raw_bytes"], 0.0
     else:
-        others = ", ".join(label(cell) for cell in decision.candidates)
-        text = (
-            f"{within}: {others}, all on a cliff edge (one step down compresses {by} worse), "
-            f"so the smallest, {label(chosen)}, is recommended"
-        )
-    cheapest = min(decision.candidates, key=_cheapest)
-    if cheapest is not chosen:
-        saved = chosen["connection_memory"] - cheapest["connection_memory"]
-        larger = cheapest["compressed_bytes"] / chosen["compressed_bytes"] - 1
-        text += (
-            f"; {label(cheapest)} would save {format_bytes(saved)} per connection for "
-            f"+{_percent(larger)} output"
-        )
-    return text + "."
+        memory = connections * cell["connection_memory"] / 1024**3 * prices.memory_gib_month
+        sent = cell["server_compressed_bytes"]
+        share = cell["server_raw_bytes"] / cell["raw_bytes"] if cell["raw_bytes"] else 0.0
+        seconds = cell["compress_seconds"]
+        cpu_per_message = None if seconds is None else seconds * share / cell["messages"]
+    if rate is None:
+        return Cost(cell, memory, None, None)
+    per_month = rate * SECONDS_PER_MONTH
+    egress = per_month * sent / like["messages"] / 1e9 * prices.egress_gb
+    cpu = None if cpu_per_message is None else rate * cpu_per_message * prices.cpu_month
+    return Cost(cell, memory, egress, cpu)
+
+
+def fleet_costs(slice_: Slice, cells: list[Cell], constraints: Constraints) -> Fleet:
+    """Every cell's monthly cost for ``constraints.connections`` connections."""
+    assert constraints.connections
+    rate, source = message_rate(slice_, constraints)
+    fleet = Fleet(constraints.connections, rate, source, constraints.prices)
+    fleet.costs = [
+        cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells
+    ]
+    if cells:
+        fleet.uncompressed = cell_cost(None, cells[0], fleet.connections, rate, fleet.prices)
+    return fleet
 
 
 def fleet_lines(chosen: Cell, reference: Cell | None, connections: int) -> list[str]:
@@ -743,9 +1013,11 @@ def snippets(chosen: Cell, slice_: Slice, max_memory: int | None) -> dict[str, t
 
 
 def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float) -> Verdict:
-    """Is the shipped ``window_bits:mem_level`` still right? ``ok`` when it fits the constraints
-    and its output is within ``tolerance`` of the recommended cell's.
+    """Is the shipped ``window_bits:mem_level`` still right?
 
+    The same logic as the recommendation: ``ok`` when it fits the constraints and its output
+    stays within ``tolerance`` of the smallest output that fits in at least the confidence
+    share (95%) of the resamples; without resampling data, within ``tolerance`` on this corpus.
     A setting outside the run's grid is a usage error (:class:`WsztuneError`), not a failure.
     """
     slice_ = decision.slice
@@ -783,24 +1055,39 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"{constraints.max_time_ratio:g}x limit",
                 cell,
             )
-    chosen = decision.chosen
-    if chosen is None:
+    chosen, best = decision.chosen, decision.best
+    if chosen is None or best is None:
         return Verdict(False, decision.reason, cell)
-    change = cell["compressed_bytes"] / chosen["compressed_bytes"] - 1
-    if change > tolerance:
-        return Verdict(
-            False,
-            f"{name}'s output is {_precise_percent(change)} larger than the recommended "
-            f"{label(chosen)}'s (tolerance {_option_percent(tolerance)})",
-            cell,
-        )
+    within = _option_percent(tolerance)
+    change = cell["compressed_bytes"] / best["compressed_bytes"] - 1
+    robustness = decision.robustness
+    if robustness is not None and tolerance == constraints.tolerance:
+        share = robustness.of(cell) or 0.0
+        needed = _option_percent(robustness.confidence)
+        if share < robustness.confidence - 1e-9:
+            return Verdict(
+                False,
+                f"{name}'s output is within {within} of the smallest that fits ({label(best)}) "
+                f"in only {_share(share)} of {robustness.resamples:,} resamples (needs "
+                f"{needed}; {change:+.2%} on this corpus); {label(chosen)} is recommended",
+                cell,
+            )
+        how = f"in {_share(share)} of {robustness.resamples:,} resamples (needs {needed})"
+    else:
+        if change > tolerance:
+            return Verdict(
+                False,
+                f"{name}'s output is {_precise_percent(change)} larger than the smallest that "
+                f"fits, {label(best)}'s (tolerance {within}); {label(chosen)} is recommended",
+                cell,
+            )
+        how = f"on this corpus ({change:+.2%}; no resampling data)"
     cliff = decision.cliffs.get(cell_key(cell))
     tail = f"; note: it sits on a cliff edge ({cliff.reason})" if cliff is not None else ""
     return Verdict(
         True,
         f"{name} fits ({format_bytes(cell['connection_memory'])} per connection) and its output "
-        f"is within {_option_percent(tolerance)} of the recommended {label(chosen)}'s "
-        f"({change:+.2%}){tail}",
+        f"is within {within} of the smallest that fits ({label(best)}) {how}{tail}",
         cell,
     )
 
@@ -826,6 +1113,7 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         + ("compressed_bytes", "savings", "compress_seconds")
     )
     constraints = decision.constraints
+    robustness = decision.robustness
     document: dict[str, Any] = {
         **chosen,
         "level": decision.slice.level,
@@ -838,10 +1126,23 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         "reference": brief(decision.reference),
         "closest": brief(decision.closest),
         "candidates": [label(cell) for cell in decision.candidates],
-        "avoided": [
+        "fragile": [label(cell) for cell in decision.fragile],
+        "cliffs": [
             {"setting": label(c.cell), "neighbour": label(c.neighbour), "worse_by": c.worse_by}
-            for c in decision.avoided
+            for c in sorted(decision.cliffs.values(), key=lambda c: cell_key(c.cell))
         ],
+        "robustness": None
+        if robustness is None
+        else {
+            "resamples": robustness.resamples,
+            "units": robustness.units,
+            "confidence": robustness.confidence,
+            "seed": robustness.seed,
+            "chosen_share": None if decision.chosen is None else robustness.of(decision.chosen),
+            "savings_interval": robustness.savings_interval,
+            "excess_p95": robustness.excess_p95,
+            "share": {label(key): share for key, share in sorted(robustness.share.items())},
+        },
         "constraints": {
             "max_memory": constraints.max_memory,
             "max_time_ratio": constraints.max_time_ratio,
@@ -849,9 +1150,12 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
             "cliff": constraints.cliff,
             "reference": label(constraints.reference),
             "connections": constraints.connections,
+            "objective": constraints.objective,
+            "messages_per_second": constraints.messages_per_second,
         },
         "fleet": decision.fleet,
         "threshold": None if decision.threshold is None else decision.threshold.threshold,
+        "costs": _costs_json(decision.costs),
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
     }
     if verdict is not None:
@@ -861,3 +1165,31 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
             "reason": verdict.reason,
         }
     return document
+
+
+def _costs_json(fleet: Fleet | None) -> dict[str, Any] | None:
+    if fleet is None:
+        return None
+
+    def one(cost: Cost) -> dict[str, Any]:
+        return {
+            "setting": "none" if cost.cell is None else label(cost.cell),
+            "memory": cost.memory,
+            "egress": cost.egress,
+            "cpu": cost.cpu,
+            "total": cost.total,
+        }
+
+    return {
+        "connections": fleet.connections,
+        "messages_per_second": fleet.rate,
+        "rate_source": fleet.rate_source,
+        "prices": {
+            "memory_per_gib_month": fleet.prices.memory_gib_month,
+            "egress_per_gb": fleet.prices.egress_gb,
+            "cpu_per_vcpu_month": fleet.prices.cpu_month,
+            "examples": fleet.prices.examples,
+        },
+        "per_month": [one(cost) for cost in fleet.costs],
+        "uncompressed": None if fleet.uncompressed is None else one(fleet.uncompressed),
+    }

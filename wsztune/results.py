@@ -1,7 +1,12 @@
 """The Run: one sweep's metadata and cells, saved as one JSON document (a contract).
 
-``{"schema": "wsztune.run/1", "meta": {...}, "cells": [...]}``. Every cell field is declared once,
+``{"schema": "wsztune.run/2", "meta": {...}, "cells": [...]}``. Every cell field is declared once,
 in :data:`CELL_FIELDS`: loading validates against it and the README documents it from it.
+
+Version 2 added the resampling units: ``meta.units`` (how the corpus was cut, raw bytes and
+messages per unit, stored once) and each cell's ``unit_compressed_bytes`` (exact compressed
+bytes per unit, aligned with ``meta.units``). Version 1 files still load; they have no units,
+and ``recommend`` says so. Other fields added since are optional, with defaults.
 Files are written atomically (temporary file, fsync, rename), so a killed run never leaves a
 truncated results file behind.
 """
@@ -21,9 +26,10 @@ from wsztune.errors import ResultsError
 if TYPE_CHECKING:
     import pandas
 
-SCHEMA = "wsztune.run/1"
 SCHEMA_FAMILY = "wsztune.run/"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA = f"{SCHEMA_FAMILY}{SCHEMA_VERSION}"
+UNIT_SIZES = "unit_compressed_bytes"  # per-cell list, aligned with meta["units"]
 DEFAULT_RESULTS_DIR = "results"
 
 
@@ -132,6 +138,8 @@ class Run:
     meta: dict[str, Any]
     cells: list[dict[str, Any]]
     path: Path | None = field(default=None)
+    # The schema the file was written with; a run made in this process has today's.
+    schema: str = SCHEMA
 
     @property
     def timing_measured(self) -> bool:
@@ -282,7 +290,34 @@ def from_document(document: object, path: Path | None = None) -> Run:
         raise ResultsError(f"{where}: the run has no cells; run `wsztune run` again")
     for index, cell in enumerate(cells):
         _validate_cell(where, index, cell)
-    return Run(meta, cells, path)
+    _validate_units(where, meta, cells)
+    return Run(meta, cells, path, schema)
+
+
+def _validate_units(where: str, meta: dict[str, Any], cells: list[dict[str, Any]]) -> None:
+    # Units are optional (version 1 files, foreign tools); when present they must line up, or a
+    # robustness figure would be computed from sizes that do not add up.
+    units = meta.get("units")
+    if units is None:
+        return
+    raw = units.get("raw_bytes") if isinstance(units, dict) else None
+    if not isinstance(raw, list) or not raw or not all(_is_int(value) for value in raw):
+        raise ResultsError(f"{where}: meta.units.raw_bytes is missing or not a list of integers")
+    for index, cell in enumerate(cells):
+        sizes = cell.get(UNIT_SIZES)
+        if sizes is None:
+            continue
+        if not isinstance(sizes, list) or not all(_is_int(value) for value in sizes):
+            raise ResultsError(f"{where}: cells[{index}].{UNIT_SIZES} is not a list of integers")
+        if len(sizes) != len(raw) or sum(sizes) != cell["compressed_bytes"]:
+            raise ResultsError(
+                f"{where}: cells[{index}].{UNIT_SIZES} does not match meta.units or "
+                "compressed_bytes; the file is damaged"
+            )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _validate_cell(where: str, index: int, cell: object) -> None:

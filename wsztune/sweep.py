@@ -73,6 +73,7 @@ from wsztune.memory import (
 )
 from wsztune.results import TIME_FIELD_NAMES, Run, utc_now
 from wsztune.stats import messages_per_second
+from wsztune.units import UnitLayout
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
@@ -263,6 +264,7 @@ class CorpusSummary:
     wire_raw_bytes: int
     compressor_stream: int  # the stream the server's compressor memory is observed on
     decompressor_stream: int  # the stream the server's decompressor memory is observed inflating
+    units: UnitLayout | None = None  # how each cell's compressed sizes are kept per unit
 
     @classmethod
     def of(cls, streams: Sequence[Stream]) -> CorpusSummary:
@@ -283,6 +285,7 @@ class CorpusSummary:
             wire_raw_bytes=wire,
             compressor_stream=server,
             decompressor_stream=server if client is None else client,
+            units=UnitLayout.of(streams),
         )
 
 
@@ -472,6 +475,7 @@ def measure_cell(
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
+    units = _unit_sizes(summary, sizes)
     return {
         "window_bits": setting.window_bits,
         "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
@@ -500,7 +504,16 @@ def measure_cell(
         "connection_memory": memory.held,
         "threshold": setting.threshold,
         "compressed_messages": sum(map(len, sent)),
+        **units,
     }
+
+
+def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[str, object]:
+    """``unit_compressed_bytes``: exact sizes per resampling unit, from a cell's per-message
+    frame sizes per stream (empty when the summary has no unit layout)."""
+    if summary.units is None:
+        return {}
+    return {"unit_compressed_bytes": summary.units.sizes([list(s) for s in sizes])}
 
 
 # Node's zlib (ws, Socket.IO) ----------------------------------------------------------------------
@@ -637,6 +650,7 @@ def node_cell(
         "connection_memory": memory.connection,
         "threshold": setting.threshold,
         "compressed_messages": sum(result.compressed_messages),
+        **_unit_sizes(summary, result.sizes),
     }
 
 
@@ -857,6 +871,9 @@ def sweep(
         meta["node"] = node.describe()
         meta["timing"]["clock"] = node.CLOCK_NAME
         meta["memory_method"] = node.MEMORY_METHOD.format(n=node.MEMORY_CONNECTIONS)
+    streams = corpus.streams()
+    # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
+    meta["units"] = UnitLayout.of(streams).describe()
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()
@@ -871,7 +888,7 @@ def sweep(
 
     try:
         cells = run_sweep(
-            corpus.streams(),
+            streams,
             settings,
             backend_name=backend_name,
             plan=plan,

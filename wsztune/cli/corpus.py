@@ -1,4 +1,4 @@
-"""``wsztune corpus``: look at a corpus before sweeping it."""
+"""``wsztune corpus``: look at a corpus before sweeping it; scrub it before committing it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from wsztune.cli.common import corpus_options
 
 @click.group()
 def corpus() -> None:
-    """Look at a corpus before sweeping it."""
+    """Look at a corpus before sweeping it; scrub it before committing it."""
 
 
 @corpus.command("stats")
@@ -33,3 +33,74 @@ def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) ->
     render_corpus_stats(stats)
 
 
+@corpus.command("scrub")
+@corpus_options(required=True)
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the scrubbed corpus (a records file).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["tokens", "permute"]),
+    default="tokens",
+    show_default=True,
+    help="tokens: replace values token by token (keys kept); permute: a keyed letter and "
+    "digit permutation of everything (only obscures).",
+)
+@click.option(
+    "--key",
+    metavar="TEXT",
+    help="Secret key (8+ characters): the same key gives the same output. Random when omitted.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also sweep the 63-cell grid (sizes only) on both and print the worst cell's change.",
+)
+def corpus_scrub(
+    corpus_path: Path,
+    corpus_format: str | None,
+    output_path: Path,
+    mode: str,
+    key: str | None,
+    check: bool,
+) -> None:
+    """Write a copy of CORPUS safe to commit: content out, compressibility kept.
+
+    Connections, directions, times and every message's length stay; see the README's
+    "Scrubbing" section for what each mode protects.
+    """
+    from wsztune import corpus as corpus_module
+    from wsztune import scrub
+
+    secret = scrub.parse_key(key)
+    if output_path.resolve() == corpus_path.resolve():
+        raise click.UsageError("-o must not be the input file: scrubbing it in place loses it")
+    scrub.check_output(output_path)
+    original = corpus_module.load(corpus_path, corpus_format)
+    scrubbed, report = scrub.scrub_corpus(original, mode, secret)
+    scrub.write_records(scrubbed.messages, output_path)
+    kinds = f"{report.json_messages:,} JSON, {report.text_messages:,} text, "
+    kinds += f"{report.binary_messages:,} binary"
+    click.echo(
+        f"scrubbed {report.messages:,} messages ({kinds}), {report.raw_bytes:,} bytes, "
+        f"mode {mode}" + ("" if key else ", random key (not kept)")
+    )
+    if mode == "tokens":
+        click.echo(
+            f"{report.distinct_tokens:,} distinct tokens replaced or kept; "
+            f"{report.remapped_values:,} values mapped again so that no input value reappears"
+        )
+    if check:
+        comparison = scrub.compare_sizes(original, scrubbed)
+        worst = comparison.worst(mode)
+        click.echo(
+            f"check: worst cell {worst.label}: savings {worst.savings_points:+.2f} points, "
+            f"compressed size {worst.size_percent:+.2f}% "
+            f"({worst.original_bytes:,} B -> {worst.scrubbed_bytes:,} B)"
+        )
+    click.echo(f"written: {output_path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,14 +29,55 @@ from wsztune.errors import WsztuneError
     help="Compress time at most R times the reference cell's (e.g. 1.5).",
 )
 @click.option(
-    "--connections", type=click.IntRange(min=1), metavar="N", help="Print the fleet cost."
+    "--connections", type=click.IntRange(min=1), metavar="N", help="Print the fleet's cost."
 )
+@click.option(
+    "--messages-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="RATE",
+    help="Messages per second over the fleet (default: from the corpus's timestamps, if any).",
+)
+@click.option(
+    "--price-memory",
+    type=click.FloatRange(min=0),
+    metavar="PRICE",
+    help="Price of 1 GiB of RAM for a month [example default: 3.65].",
+)
+@click.option(
+    "--price-egress",
+    type=click.FloatRange(min=0),
+    metavar="PRICE",
+    help="Price of 1 GB sent [example default: 0.09].",
+)
+@click.option(
+    "--price-cpu",
+    type=click.FloatRange(min=0),
+    metavar="PRICE",
+    help="Price of one vCPU for a month [example default: 29.2].",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["memory", "cost"]),
+    default="memory",
+    show_default=True,
+    help="memory: least memory within --tolerance; cost: least monthly cost (needs "
+    "--connections and a message rate).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100, max=100_000),
+    default=1000,
+    show_default=True,
+    metavar="N",
+    help="Bootstrap resamples of the corpus for the robustness check.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
 @click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
 @click.option(
     "--cliff",
     default="10%",
     show_default=True,
-    help="A cell is on a cliff edge when one step down compresses this much worse.",
+    help="Flag (explain) a cell when one step down compresses this much worse.",
 )
 @click.option(
     "--relative-to",
@@ -49,7 +91,8 @@ from wsztune.errors import WsztuneError
     "--check",
     "check_text",
     metavar="WB:ML",
-    help="CI gate: exit 1 unless this setting fits and is within --tolerance of the choice.",
+    help="CI gate: exit 1 unless this setting fits and stays within --tolerance of the "
+    "smallest output that fits in 95% of the resamples.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @results_options
@@ -58,6 +101,13 @@ def recommend(
     max_memory: str | None,
     max_time_ratio: float | None,
     connections: int | None,
+    messages_per_second: float | None,
+    price_memory: float | None,
+    price_egress: float | None,
+    price_cpu: float | None,
+    objective: str,
+    resamples: int,
+    seed: int,
     tolerance: str,
     cliff: str,
     reference_text: str,
@@ -72,9 +122,10 @@ def recommend(
 ) -> None:
     """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
 
-    Among the cells within --max-memory (and --max-time-ratio), take those within --tolerance
-    of the smallest output, drop those on a cliff edge, and keep the one needing the least
-    memory. Exit codes: 0 fine, 1 check failed or nothing fits, 2 usage error.
+    Among the cells within --max-memory (and --max-time-ratio), keep those whose output stays
+    within --tolerance of the smallest in at least 95% of --resamples bootstrap resamples of the
+    corpus, and choose the one needing the least memory (--objective cost: the cheapest per
+    month for --connections). Exit codes: 0 fine, 1 check failed or nothing fits, 2 usage error.
     """
     import json
     import os
@@ -102,6 +153,11 @@ def recommend(
         cliff=cliff_value,
         reference=reference or report.REFERENCE,
         connections=connections,
+        objective=objective,
+        messages_per_second=messages_per_second,
+        prices=prices(price_memory, price_egress, price_cpu),
+        resamples=resamples,
+        seed=seed,
     )
     decision = recommend_module.recommend(slice_, constraints)
     verdict = None
@@ -132,3 +188,16 @@ def recommend(
         raise CheckFailed(f"check failed: {verdict.reason}")
 
 
+
+
+def prices(memory: float | None, egress: float | None, cpu: float | None) -> Any:
+    """The prices given, the EXAMPLE defaults for the others (and whether any is an example)."""
+    from wsztune.recommend import Prices
+
+    example = Prices()
+    return Prices(
+        memory_gib_month=example.memory_gib_month if memory is None else memory,
+        egress_gb=example.egress_gb if egress is None else egress,
+        cpu_month=example.cpu_month if cpu is None else cpu,
+        examples=None in (memory, egress, cpu),
+    )

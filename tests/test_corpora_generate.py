@@ -1,17 +1,20 @@
-"""Tests for the seeded corpus generator and the committed corpora."""
+"""Tests for the seeded corpus generator (``corpora/generate/``) and the committed corpora."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
 import struct
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from wsztune import synth
+from corpora import generate as synth
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT / "corpora"
@@ -62,7 +65,7 @@ def test_different_seed_different_bytes() -> None:
 
 def test_committed_corpora_match_generator(generated: Path) -> None:
     # If this fails, the generator changed: rerun
-    # `python -m wsztune.synth corpora/ --package-data` and commit the result.
+    # `python -m corpora.generate corpora/ --package-data` and commit the result.
     for name in GENERATED:
         assert _sha(CORPORA / name) == _sha(generated / name), name
 
@@ -208,3 +211,42 @@ def test_har_shape(generated: Path) -> None:
 def test_cli_requires_a_target() -> None:
     with pytest.raises(SystemExit):
         synth.main([])
+
+
+def test_runs_as_a_script(tmp_path: Path) -> None:
+    # `python corpora/generate OUTDIR`, from anywhere: the bundled files' own command.
+    script = ROOT / "corpora" / "generate"
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), "--seed", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "chat.records.jsonl" in done.stdout
+    assert _sha(tmp_path / "chat.har") == hashlib.sha256(synth.har_bytes(1)).hexdigest()
+
+
+def test_wsztune_never_imports_the_generators() -> None:
+    # The generators are tooling: importing every runtime module must not pull them in.
+    code = (
+        "import importlib, pkgutil, sys, wsztune\n"
+        "for info in pkgutil.walk_packages(wsztune.__path__, 'wsztune.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "print(sorted(m for m in sys.modules if m == 'corpora' or m.startswith('corpora.')"
+        " or m.endswith('synth')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+    assert not (ROOT / "wsztune" / "synth.py").exists()
+    for source in (ROOT / "wsztune").rglob("*.py"):
+        tree = ast.parse(source.read_text("utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [alias.name for alias in node.names]
+            assert not any(n.split(".")[0] in ("corpora", "synth") for n in names), source

@@ -1,0 +1,257 @@
+"""Tests for wsztune.scrub and ``wsztune corpus scrub``: content out, compressibility kept."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsztune import corpus as corpus_module
+from wsztune import scrub
+from wsztune.cli import cli
+from wsztune.corpus import Message
+from wsztune.stats import describe_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+HAR = ROOT / "corpora" / "chat.har"
+KEY = b"test-key-0123"
+
+TRICKY = [
+    '{"type":"message","user":"alice","text":"caf\\u00e9 \\"quoted\\" \\n line","n":-12.50e+3}',
+    '{"type":"message","user":"alice","text":"hello alice, see https://ex.test/u/alice?id=42"}',
+    '{"url":"https://ex.test/u/bob","message":"type url","ids":[1709542801251,1709542801300,0]}',
+    '{"name":"José Ålvarez 陈伟","hex":"4f2c9eab01","escaped":"\\u0041BC\\u00E9"}',
+    '["plain", "array", 3.14159, true, null, {"nested": {"deep": "secretvalue"}}]',
+    '"a bare JSON string value"',
+]
+
+
+def _messages(texts: list[str]) -> list[Message]:
+    return [
+        Message(text.encode("utf-8"), True, f"c{i % 2}", "server") for i, text in enumerate(texts)
+    ]
+
+
+def _strings(document: object, values: list[str], keys: list[str]) -> None:
+    if isinstance(document, dict):
+        keys.extend(document)
+        for value in document.values():
+            _strings(value, values, keys)
+    elif isinstance(document, list):
+        for item in document:
+            _strings(item, values, keys)
+    elif isinstance(document, str):
+        values.append(document)
+
+
+def _shape(document: object) -> object:
+    """Keys and types, without the values."""
+    if isinstance(document, dict):
+        return {key: _shape(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [_shape(item) for item in document]
+    return type(document).__name__
+
+
+def test_tokens_keep_keys_structure_lengths_and_escapes() -> None:
+    messages = _messages(TRICKY)
+    out, report = scrub.scrub_messages(messages, "tokens", KEY)
+    assert report.json_messages == len(TRICKY)
+    for before, after in zip(messages, out, strict=True):
+        assert len(after.payload) == len(before.payload)
+        assert (after.connection, after.direction, after.is_text) == (
+            before.connection,
+            before.direction,
+            before.is_text,
+        )
+        original, scrubbed = json.loads(before.payload), json.loads(after.payload)
+        assert _shape(scrubbed) == _shape(original)
+        # Escapes stay escapes, in the same places: only letters and digits moved.
+        assert after.payload.count(b"\\") == before.payload.count(b"\\")
+    first = out[0].payload.decode()
+    assert '\\"' in first and "\\n" in first and "\\u00" in first
+    assert json.loads(out[0].payload)["n"] != json.loads(messages[0].payload)["n"]
+    assert "0e+" in first  # the exponent marker and the zero stay
+    # Consistent: "alice" is the same replacement in both messages and inside the URL.
+    alias = json.loads(out[0].payload)["user"]
+    assert alias != "alice" and alias in json.loads(out[1].payload)["text"]
+    # Deterministic for a key, different under another.
+    again, _ = scrub.scrub_messages(messages, "tokens", KEY)
+    other, _ = scrub.scrub_messages(messages, "tokens", b"another-key-456")
+    assert [m.payload for m in again] == [m.payload for m in out]
+    assert [m.payload for m in other] != [m.payload for m in out]
+
+
+def test_tokens_no_input_value_reappears() -> None:
+    # "No string value of 4 or more characters from the input may appear in the output, unless
+    # it is also a key": not as a value, and not inside one either.
+    corpus = corpus_module.load(HAR)
+    messages = list(corpus.messages) + _messages(TRICKY)
+    out, _ = scrub.scrub_messages(messages, "tokens", KEY)
+    values: list[str] = []
+    keys: list[str] = []
+    for message in messages:
+        if message.is_text:
+            _strings(json.loads(message.payload), values, keys)
+    protected = {v for v in set(values) - set(keys) if len(v) >= 4 and any(c.isalnum() for c in v)}
+    assert len(protected) > 300
+    output_values: list[str] = []
+    for message in out:
+        if message.is_text:
+            _strings(json.loads(message.payload), output_values, [])
+    assert not protected & set(output_values)
+    text = "\n".join(output_values)
+    assert [value for value in protected if value in text] == []
+    # A value made only of key words ("type url") is not kept either.
+    assert json.loads(out[len(corpus.messages) + 2].payload)["message"] != "type url"
+
+
+def test_tokens_shared_prefixes_and_zeros_survive() -> None:
+    out, _ = scrub.scrub_messages(_messages(TRICKY), "tokens", KEY)
+    ids = json.loads(out[2].payload)["ids"]
+    first, second, zero = (str(i) for i in ids)
+    assert first[:10] == second[:10] and first[10] != second[10] and zero == "0"
+    url = json.loads(out[2].payload)["url"]
+    link = json.loads(out[1].payload)["text"]
+    assert len("https://ex.test/u/") == 18 and url[:18] in link and "https" not in url
+
+
+def test_permute_is_a_consistent_permutation_keys_included() -> None:
+    messages = _messages(TRICKY)
+    out, _ = scrub.scrub_messages(messages, "permute", KEY)
+    for before, after in zip(messages, out, strict=True):
+        assert len(after.payload) == len(before.payload)
+        json.loads(after.payload)  # still valid JSON, escapes included
+    keys = list(json.loads(out[0].payload))
+    assert keys != ["type", "user", "text", "n"] and len(keys) == 4
+    assert json.loads(out[0].payload)[keys[1]] == json.loads(out[1].payload)[keys[1]]
+
+
+def test_binary_frames_keep_length_and_repetition() -> None:
+    frame = b"\x09\x00\x00\x00\x01" + b"PLAYERNAME" + bytes(range(20)) * 3
+    messages = [Message(frame, False, "c1", "client"), Message(frame, False, "c2", "client")]
+    for mode in scrub.MODES:
+        out, report = scrub.scrub_messages(messages, mode, KEY)
+        assert report.binary_messages == 2
+        assert not out[0].is_text and len(out[0].payload) == len(frame)
+        assert out[0].payload == out[1].payload != frame
+        assert b"PLAYERNAME" not in out[0].payload
+
+
+def test_plain_text_is_scrubbed_token_by_token() -> None:
+    line = "2024-11-02 09:00:01,123 INFO [worker-3] GET /api/v1/users/12345 200 12ms"
+    out, report = scrub.scrub_messages(_messages([line]), "tokens", KEY)
+    scrubbed = out[0].payload.decode()
+    assert report.text_messages == 1 and len(scrubbed) == len(line)
+    assert [c for c in scrubbed if not c.isalnum()] == [c for c in line if not c.isalnum()]
+    assert "worker" not in scrubbed and "users" not in scrubbed and "INFO" not in scrubbed
+
+
+def test_compressibility_goals_on_a_small_corpus() -> None:
+    # The issue's goals, on the bundled HAR (400 messages; the whole grid in about a second):
+    # tokens mode within 2 points of savings, permute within 0.5% of size, in every cell.
+    corpus = corpus_module.load(HAR)
+    sizes = scrub.grid_sizes(corpus)
+    assert len(sizes) == 63
+    tokens, _ = scrub.scrub_corpus(corpus, "tokens", KEY)
+    worst = scrub.compare_sizes(corpus, tokens, sizes).worst("tokens")
+    assert abs(worst.savings_points) <= 2.0, worst
+    permuted, _ = scrub.scrub_corpus(corpus, "permute", KEY)
+    worst = scrub.compare_sizes(corpus, permuted, sizes).worst("permute")
+    assert abs(worst.size_percent) <= 0.5, worst
+
+
+def test_records_lines_keep_time_when_present() -> None:
+    if "t" not in {f.name for f in dataclasses.fields(Message)}:
+        pytest.skip("this wsztune's Message carries no time yet (records 't', issue 13)")
+    message = Message(b'{"a":"bcde"}', True, "c1", "client", t=1.25)  # type: ignore[call-arg]
+    out, _ = scrub.scrub_messages([message], "tokens", KEY)
+    line = json.loads(list(scrub.records_lines(out))[1])
+    assert line["t"] == 1.25 and line["connection"] == "c1" and line["direction"] == "client"
+
+
+def test_cli_scrub_writes_the_same_shape(tmp_path: Path) -> None:
+    output = tmp_path / "sample.jsonl"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["corpus", "scrub", str(HAR), "-o", str(output), "--key", "a-long-key"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "scrubbed 400 messages" in result.output
+    before = describe_corpus(corpus_module.load(HAR)).to_dict()
+    after = describe_corpus(corpus_module.load(output)).to_dict()
+    for field in ("path", "format"):
+        before.pop(field), after.pop(field)
+    assert after == before
+    lines = output.read_text("utf-8").splitlines()
+    assert lines[0] == '{"wsztune":"records/1"}'
+    binary = [json.loads(line) for line in lines[1:] if '"base64"' in line]
+    assert binary and all(base64.b64decode(r["base64"]) for r in binary)
+    # Same key, same file.
+    again = tmp_path / "again.jsonl"
+    runner.invoke(cli, ["corpus", "scrub", str(HAR), "-o", str(again), "--key", "a-long-key"])
+    assert again.read_bytes() == output.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--key", "short"], "--key must be at least 8 characters"),
+        (["-o", "{missing}/x.jsonl"], "no such directory"),
+        (["-o", "{tmp}"], "is a directory"),
+        (["--mode", "rot13"], "Invalid value for '--mode'"),
+        (["-o", "{tmp}/sample.txt"], "give it a .jsonl name"),
+    ],
+)
+def test_cli_scrub_errors(tmp_path: Path, arguments: list[str], message: str) -> None:
+    arguments = [a.format(missing=tmp_path / "missing", tmp=tmp_path) for a in arguments]
+    if "-o" not in arguments:
+        arguments += ["-o", str(tmp_path / "out.jsonl")]
+    result = CliRunner().invoke(cli, ["corpus", "scrub", str(HAR), *arguments])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_cli_scrub_bad_corpus_leaves_no_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"ok": 1}\n{not json\n', encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["corpus", "scrub", str(bad), "-o", str(output)])
+    assert result.exit_code == 2 and "bad.jsonl:2" in result.output
+    assert list(tmp_path.iterdir()) == [bad]
+    result = CliRunner().invoke(cli, ["corpus", "scrub", str(bad), "-o", str(bad)])
+    assert result.exit_code == 2 and "must not be the input" in result.output
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=json_values, ascii_only=st.booleans(), mode=st.sampled_from(scrub.MODES))
+def test_any_json_stays_json_of_the_same_shape_and_length(
+    document: object, ascii_only: bool, mode: str
+) -> None:
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    payload = text.encode("utf-8", "surrogatepass")
+    out, _ = scrub.scrub_messages([Message(payload, True)], mode, KEY)
+    assert len(out[0].payload) == len(payload)
+    scrubbed = json.loads(out[0].payload.decode("utf-8", "surrogatepass"))
+    if mode == "tokens":
+        assert _shape(scrubbed) == _shape(document)

@@ -1,0 +1,327 @@
+"""The grid model shared by report, plots and recommend: cell keys, slices, metrics.
+
+A run may sweep several levels, strategies or context-takeover values; the grids show one *slice*
+of it (one of each), chosen with :func:`select_slice`. Nothing here renders or decides: report and
+plots draw from these, recommend decides on them, and none of those three imports another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsztune.errors import WsztuneError
+from wsztune.results import Run
+
+REFERENCE = (12, 5)  # python-websockets' serve() default: 12 window bits, memLevel 5
+
+Cell = dict[str, Any]
+Key = tuple[int, int]
+
+
+def format_bytes(value: float) -> str:
+    """Human-readable bytes with binary units: ``317.7 KiB``."""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def label(key: Key | Cell) -> str:
+    """``WB:ML`` of a cell or a ``(wb, ml)`` pair, as users type it."""
+    if isinstance(key, dict):
+        return f"{key['window_bits']}:{key['mem_level']}"
+    return f"{key[0]}:{key[1]}"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None, *, show: bool = True) -> str:
+    """``1 cell``, ``2 cells``; ``plural(n, "was", "were", show=False)`` for the verb alone."""
+    word = singular if count == 1 else (plural_form or f"{singular}s")
+    return f"{count:,} {word}" if show else word
+
+
+def cell_key(cell: Cell) -> Key:
+    """The ``(window_bits, mem_level)`` pair a cell is filed under."""
+    return (cell["window_bits"], cell["mem_level"])
+
+
+def reference_name(key: Key | Cell, *, short: bool = False) -> str:
+    """What to call the reference cell: websockets' default only when it is 12:5.
+
+    ``short`` gives a table's role name: ``default`` or ``reference``.
+    """
+    pair = cell_key(key) if isinstance(key, dict) else tuple(key)
+    if pair == REFERENCE:
+        return "default" if short else "websockets' default"
+    return "reference" if short else "the reference"
+
+
+def describe_values(values: Sequence[int]) -> str:
+    """``9-13`` for a contiguous run of integers, else ``9,12,15``."""
+    values = sorted(values)
+    if not values:
+        return "none"
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}-{values[-1]}"
+    return ",".join(str(value) for value in values)
+
+
+# Slices and grids ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The cells of a run that share one level, strategy and context-takeover value.
+
+    ``window_bits`` and ``mem_levels`` are the grid's axes: the values planned in the run's
+    metadata and the values present in its cells, so that an interrupted (partial) run shows
+    its missing cells as gaps rather than hiding them.
+    """
+
+    level: int
+    strategy: str
+    context_takeover: bool
+    cells: dict[Key, Cell]
+    window_bits: tuple[int, ...]
+    mem_levels: tuple[int, ...]
+    other_slices: int = 0
+    # ws's threshold (bytes) of the cells; 0 when the run has none (older runs, websockets).
+    threshold: int = 0
+    # The same level/strategy/takeover cells at every threshold the run swept (this one too),
+    # so that recommend can say what another threshold would trade.
+    by_threshold: dict[int, dict[Key, Cell]] = field(default_factory=dict)
+    codec: str = "zlib"  # the run's codec: which stacks' snippets it measured
+    # The run's resampling units (meta.units; None before schema 2) and corpus metadata: what
+    # recommend needs beyond the cells, so that a slice alone is enough to decide on.
+    units: dict[str, Any] | None = None
+    corpus: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: Key) -> Cell | None:
+        """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
+        return self.cells.get(key)
+
+    @property
+    def description(self) -> str:
+        """``level -1, strategy default, context takeover on``."""
+        takeover = "on" if self.context_takeover else "off"
+        text = f"level {self.level}, strategy {self.strategy}, context takeover {takeover}"
+        if self.threshold or len(self.by_threshold) > 1:
+            text += f", threshold {self.threshold} B"
+        return text
+
+    @property
+    def grid_description(self) -> str:
+        """``windowBits 9-13 x memLevel 1,3,5,8``."""
+        return (
+            f"windowBits {describe_values(self.window_bits)} x "
+            f"memLevel {describe_values(self.mem_levels)}"
+        )
+
+    def step_down(self, key: Key, axis: int) -> Key | None:
+        """The next smaller grid value on ``axis`` (0: windowBits, 1: memLevel), if any.
+
+        "One step down" means within this run's grid: on a grid of 9,12,15 the step below 12
+        is 9. Cliffs are judged only against measured neighbours.
+        """
+        values = self.window_bits if axis == 0 else self.mem_levels
+        lower = [value for value in values if value < key[axis]]
+        if not lower:
+            return None
+        return (max(lower), key[1]) if axis == 0 else (key[0], max(lower))
+
+
+def select_slice(
+    run: Run,
+    level: int | None = None,
+    strategy: str | None = None,
+    context_takeover: bool | None = None,
+    threshold: int | None = None,
+) -> Slice:
+    """One level x strategy x takeover x threshold slice of ``run``.
+
+    Defaults: the run's first level and strategy (grid order), context takeover on when the
+    run has it (what servers use), else off, and the threshold of the run's ``--server`` when
+    its cells have it (ws: 1024), else the smallest.
+    """
+    cells = run.cells
+    level = cells[0]["level"] if level is None else level
+    strategy = cells[0]["strategy"] if strategy is None else strategy
+    if context_takeover is None:
+        context_takeover = any(cell["context_takeover"] for cell in cells)
+    matching = [
+        cell
+        for cell in cells
+        if cell["level"] == level
+        and cell["strategy"] == strategy
+        and cell["context_takeover"] == context_takeover
+    ]
+    thresholds = sorted({cell.get("threshold", 0) for cell in matching})
+    if threshold is None and thresholds:
+        preferred = _server_threshold(run)
+        threshold = preferred if preferred in thresholds else thresholds[0]
+    if threshold is not None and matching and threshold not in thresholds:
+        raise WsztuneError(
+            f"the run has no cells with threshold {threshold} B in this slice; it has "
+            f"{', '.join(map(str, thresholds))}"
+        )
+    chosen = [cell for cell in matching if cell.get("threshold", 0) == threshold]
+    if not chosen:
+        available = sorted(
+            {
+                f"level {c['level']}, strategy {c['strategy']}, "
+                f"context takeover {'on' if c['context_takeover'] else 'off'}"
+                for c in cells
+            }
+        )
+        raise WsztuneError(
+            f"the run has no cells with level {level}, strategy {strategy}, context takeover "
+            f"{'on' if context_takeover else 'off'}; it has: {'; '.join(available)}"
+        )
+    by_key: dict[Key, Cell] = {}
+    for cell in chosen:
+        by_key.setdefault(cell_key(cell), cell)
+    by_threshold: dict[int, dict[Key, Cell]] = {}
+    for cell in matching:
+        by_threshold.setdefault(cell.get("threshold", 0), {}).setdefault(cell_key(cell), cell)
+    planned = run.meta.get("grid") or {}
+    window_bits = set(planned.get("window_bits") or ()) | {key[0] for key in by_key}
+    mem_levels = set(planned.get("mem_levels") or ()) | {key[1] for key in by_key}
+    slices = {
+        (c["level"], c["strategy"], c["context_takeover"], c.get("threshold", 0)) for c in cells
+    }
+    return Slice(
+        level=level,
+        strategy=strategy,
+        context_takeover=context_takeover,
+        cells=by_key,
+        window_bits=tuple(sorted(window_bits)),
+        mem_levels=tuple(sorted(mem_levels)),
+        other_slices=len(slices) - 1,
+        threshold=threshold or 0,
+        by_threshold=by_threshold,
+        codec=str(run.meta.get("codec") or "zlib"),
+        units=run.meta.get("units"),
+        corpus=run.meta.get("corpus") or {},
+    )
+
+
+def _server_threshold(run: Run) -> int | None:
+    """The default threshold of the stack a run tuned (``run --server``), if it named one."""
+    name = run.meta.get("server")
+    if not name:
+        return None
+    from wsztune.servers import SERVERS
+
+    stack = SERVERS.get(name)
+    return None if stack is None else stack.threshold
+
+
+def corpus_caption(run: Run) -> str:
+    """``websockets-commits: 1,837 messages, 2.3 MiB``."""
+    corpus = run.meta.get("corpus", {})
+    name = corpus.get("name") or "corpus"
+    messages = corpus.get("messages")
+    raw = corpus.get("raw_bytes")
+    if messages is None or raw is None:
+        return str(name)
+    return f"{name}: {messages:,} messages, {format_bytes(raw)}"
+
+
+# Metrics ------------------------------------------------------------------------------------------
+
+
+NOT_MEASURED = "not measured"
+# In a grid cell, where "not measured" would not fit 80 columns; a note under the grid says it.
+NOT_MEASURED_MARK = "n/m"
+NOT_MEASURED_NOTE = (
+    f"{NOT_MEASURED_MARK} = not measured: the run was made with --no-timing (sizes and memory only)"
+)
+
+
+def _format_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return NOT_MEASURED
+    ms = seconds * 1000
+    if ms < 1:
+        return f"{ms:.2f}"
+    if ms < 100:
+        return f"{ms:.1f}"
+    return f"{ms:.0f}"
+
+
+def _ms_text(seconds: float | None) -> str:
+    """``34.0 ms``, or ``not measured``."""
+    return NOT_MEASURED if seconds is None else f"{_format_ms(seconds)} ms"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One grid a user can ask for: where its number comes from and how it reads."""
+
+    name: str
+    field: str
+    title: str
+    unit: str
+    format: Callable[[float], str]
+    # Every metric but savings is "bigger is worse"; charts and arrows depend on it.
+    bigger_is_worse: bool = True
+    # Savings are a percentage already: their change is in percentage points, not in percent.
+    relative_in_points: bool = False
+    # Timings carry a spread: cells whose spread is large are marked in the grid.
+    is_timing: bool = False
+
+    def value(self, cell: Cell) -> float | None:
+        """The number this metric reads from ``cell``; None when it was not measured."""
+        value = cell[self.field]
+        return None if value is None else float(value)
+
+
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        Metric(
+            "savings",
+            "savings",
+            "savings",
+            "1 - compressed/raw, %",
+            lambda v: f"{v:.1%}",
+            bigger_is_worse=False,
+            relative_in_points=True,
+        ),
+        Metric("size", "compressed_bytes", "compressed size", "bytes", lambda v: f"{v:,.0f}"),
+        Metric(
+            "time",
+            "compress_seconds",
+            "compress time",
+            "ms for the whole corpus, median",
+            _format_ms,
+            is_timing=True,
+        ),
+        Metric(
+            "decompress-time",
+            "decompress_seconds",
+            "decompress time",
+            "ms for the whole corpus, median",
+            _format_ms,
+            is_timing=True,
+        ),
+        Metric(
+            "memory",
+            "connection_memory",
+            "memory per connection",
+            "KiB, compressor + decompressor, observed",
+            lambda v: f"{v / 1024:.1f}",
+        ),
+        Metric(
+            "memory-theory",
+            "connection_memory_theoretical",
+            "memory per connection, theory",
+            "KiB, zlib's formula",
+            lambda v: f"{v / 1024:.1f}",
+        ),
+    )
+}
+DEFAULT_METRICS = ("savings", "time", "memory")
