@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, write_jsonl
-from wsztune import corpus, live
+from wsztune import corpus, live, sweep
 from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER
@@ -53,20 +53,42 @@ def no_node_left() -> None:
 # The plan and the model's bookkeeping (no node needed) ---------------------------------------
 
 
-def test_a_silent_side_gets_a_probe_long_enough_to_be_compressed(tmp_path: Path) -> None:
+def test_a_silent_client_sends_the_models_probe_and_a_silent_server_nothing(
+    tmp_path: Path,
+) -> None:
+    # ws builds a zlib stream on first use, and the model counts the connections that do: the
+    # probe is the one the model assumes (compressed or not by the threshold's rule), and a
+    # server that says nothing builds no compressor, live as in the model.
     path = records(
         tmp_path / "silent.records.jsonl",
         [("a", SERVER, "down"), ("b", CLIENT, "up"), ("c", SERVER, "x"), ("c", CLIENT, "y")],
     )
     plan = live_ws.ws_plan(corpus.load(path), 3, threshold=1024)
-    probe = live_ws.probe_payload(1024)
-    assert len(probe) == 1024 and json.loads(probe)  # ws compresses it, and it is still JSON
     a, b, c = (plan.script_for(i) for i in range(3))
-    assert a.messages[-1] == (CLIENT, True, probe) and a.probed
-    assert b.messages[-1] == (SERVER, True, probe) and b.probed
+    assert a.messages == ((SERVER, True, b"down"), live.PROBE) and a.probed
+    assert live.PROBE[2] == sweep.PROBE_PAYLOAD
+    assert b.messages == ((CLIENT, True, b"up"),) and not b.probed
     assert c.messages == ((SERVER, True, b"x"), (CLIENT, True, b"y")) and not c.probed
-    # Under its length, the probe is websockets' own.
-    assert live_ws.probe_payload(0) == live.PROBE[2]
+    # Under a 1024-byte threshold nothing is compressed; with none (takeover), everything.
+    assert [live_ws.script_builds(s, 1024) for s in (a, b, c)] == [(False, False)] * 3
+    assert [live_ws.script_builds(s, 0) for s in (a, b, c)] == [
+        (True, True),
+        (False, True),
+        (True, True),
+    ]
+
+
+def test_memory_of_a_mix_of_connections_weighs_each_kind() -> None:
+    # A fifth of the connections build a 100 KiB compressor: 20 KiB per connection, which a
+    # middle half over all of them would miss (it sees none of the five).
+    growth = [100_000.0] * 5 + [0.0] * 20
+    kinds = [(True, False)] * 5 + [(False, False)] * 20
+    assert live_ws.interquartile_mean(growth) == 0
+    assert live_ws.grouped_growth(growth, kinds) == 20_000
+    # One kind: the middle half of all, robust to one heap step as before.
+    assert live_ws.grouped_growth([90, 90, 2090, 90], [(True, True)] * 4) == 90
+    builds = [(True, True), (False, True), (False, False), (True, False)]
+    assert live_ws.model_connection_memory(builds, 100.0, 40.0) == (140 + 40 + 0 + 100) / 4
 
 
 def test_the_model_counts_each_script_once_per_live_connection(tmp_path: Path) -> None:

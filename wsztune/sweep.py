@@ -504,6 +504,9 @@ def measure_cell(
         "connection_memory": memory.held,
         "threshold": setting.threshold,
         "compressed_messages": sum(map(len, sent)),
+        # python-websockets builds both codec objects with the connection: every one pays.
+        "compressor_share": 1.0,
+        "decompressor_share": 1.0,
         **units,
     }
 
@@ -519,6 +522,55 @@ def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[
 # Node's zlib (ws, Socket.IO) ----------------------------------------------------------------------
 
 NODE = "node"
+
+# What a client whose corpus connection records nothing from it is assumed to send: one short
+# message (``wsztune live`` replays it, as :data:`wsztune.live.PROBE`). Whether it reaches the
+# compressor (and the server then inflates, building its inflate stream) follows the threshold.
+PROBE_PAYLOAD = b'{"wsztune":"live probe"}'
+
+
+@dataclass(frozen=True)
+class ZlibShares:
+    """Share of a corpus's connections on which a ws server builds each zlib stream.
+
+    ws creates a connection's deflate stream on the first message it compresses, and its
+    inflate stream on the first compressed message it receives (``lib/permessage-deflate.js``:
+    ``_compress`` / ``_decompress``), then keeps them (``reset()`` without context takeover
+    does not free zlib's memory). A message under the threshold goes out raw and builds
+    nothing, so a connection whose messages one way are all short never pays for that stream.
+    """
+
+    compressor: float
+    decompressor: float
+
+
+def node_shares(
+    streams: Sequence[Stream], compressed_messages: Sequence[int], threshold: int
+) -> ZlibShares:
+    """:class:`ZlibShares` of ``streams`` from node's count of compressed messages per stream.
+
+    A server stream with a compressed message builds the server's deflate stream; a client
+    stream with one, the server's inflate stream. A connection with no client message is
+    assumed to send :data:`PROBE_PAYLOAD` (a real client says something; ``live`` replays it),
+    which is compressed when it reaches ``threshold`` (the effective one: 0 means every
+    message). A corpus with no connection counts as one that builds both.
+    """
+    built: dict[str, list[bool]] = {}
+    for stream, count in zip(streams, compressed_messages, strict=True):
+        flags = built.setdefault(stream.connection, [False, False, False])
+        if stream.direction == SERVER:
+            flags[0] = flags[0] or count > 0
+        else:
+            flags[1] = flags[1] or count > 0
+            flags[2] = flags[2] or len(stream) > 0  # the client said something itself
+    if not built:
+        return ZlibShares(1.0, 1.0)
+    probe_compressed = len(PROBE_PAYLOAD) >= threshold
+    compressors = sum(flags[0] for flags in built.values())
+    decompressors = sum(
+        flags[1] or (not flags[2] and probe_compressed) for flags in built.values()
+    )
+    return ZlibShares(compressors / len(built), decompressors / len(built))
 
 
 def node_backend() -> Backend:
@@ -621,6 +673,10 @@ def node_cell(
         timing = dict.fromkeys(TIME_FIELD_NAMES)
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
+    # ws builds each zlib stream lazily: a connection pays for the ones it uses (ZlibShares);
+    # the *_observed fields stay what one built stream holds.
+    shares = node_shares(streams, result.compressed_messages, setting.threshold)
+    expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
     return {
         "window_bits": setting.window_bits,
         "client_window_bits": setting.nominal_client_bits,
@@ -647,9 +703,11 @@ def node_cell(
         "decompress_memory_observed": memory.decompressor,
         "decompress_memory_peak": memory.decompressor,
         "connection_memory_theoretical": compress_theory + decompress_theory,
-        "connection_memory": memory.connection,
+        "connection_memory": round(expected),
         "threshold": setting.threshold,
         "compressed_messages": sum(result.compressed_messages),
+        "compressor_share": shares.compressor,
+        "decompressor_share": shares.decompressor,
         **_unit_sizes(summary, result.sizes),
     }
 
@@ -870,7 +928,9 @@ def sweep(
 
         meta["node"] = node.describe()
         meta["timing"]["clock"] = node.CLOCK_NAME
-        meta["memory_method"] = node.MEMORY_METHOD.format(n=node.MEMORY_CONNECTIONS)
+        meta["memory_method"] = node.MEMORY_METHOD.format(
+            n=node.MEMORY_CONNECTIONS, probe=len(PROBE_PAYLOAD)
+        )
     streams = corpus.streams()
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
     meta["units"] = UnitLayout.of(streams).describe()

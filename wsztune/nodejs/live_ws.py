@@ -26,9 +26,14 @@ client-direction ones by the client. wsztune drives both processes over JSON lin
   asks zlib or the model what it holds.
 
 ws allocates its compressor on the first message it compresses and its decompressor on the first
-it inflates; the model counts both for every connection. So a script in which one side sends
-nothing gets one :data:`wsztune.live.PROBE`-like message from that side at its end (padded to
-the threshold, so that ws compresses it), counted in the bytes of both the model and the live run.
+it inflates: a connection whose messages one way are all under the threshold never pays for that
+stream. The model counts each stream for the share of connections that build it
+(:func:`wsztune.sweep.node_shares`), and so does the check: the live connections are grouped by
+what the server built (seen on the wire: RSV1 frames sent, received), each group's growth is the
+middle half of its own connections', and the model's figure is the same mix of connections
+(:func:`model_connection_memory`). A script in which the client sends nothing gets
+:data:`wsztune.live.PROBE` at its end, as the model assumes, compressed or not by the threshold's
+rule (counted in the bytes of both the model and the live run).
 
 Everything stops by itself: every step has a timeout, both Node processes are killed in
 ``finally`` (and stop on their own when their stdin closes or nothing happens for three
@@ -40,7 +45,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -53,7 +60,7 @@ from typing import Any
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
-from wsztune.live import PROBE, LiveError, Plan, Script, build_plan
+from wsztune.live import LiveError, Plan, Script, build_plan
 from wsztune.nodejs import find_node, helper
 from wsztune.servers import SERVERS
 
@@ -64,38 +71,37 @@ MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is 
 # semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
 # of a measurement is one 8 MB step in RSS that no connection causes.
 SERVER_FLAGS = ("--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16")
+# Below this many bytes a difference of memory per connection is RSS's grain, not a finding: a
+# page (4 KiB), which is what a connection without compression moves RSS by, either way. It is
+# what the check allows when the model expects (nearly) nothing, e.g. no connection compressing.
+MEMORY_FLOOR = 4096
 
 
 # The replay plan, ws flavour ------------------------------------------------------------------
 
 
-def probe_payload(threshold: int) -> bytes:
-    """The probe a silent side sends: long enough that ws compresses it whatever the threshold."""
-    probe = PROBE[2]
-    if len(probe) >= threshold:
-        return probe
-    return probe[:-2] + b" " * (threshold - len(probe)) + probe[-2:]  # still valid JSON
-
-
 def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
-    """:func:`wsztune.live.build_plan`, with a probe for either side that sends nothing.
+    """:func:`wsztune.live.build_plan`: a silent client sends :data:`wsztune.live.PROBE`.
 
-    ws allocates a compressor or decompressor only when first used; a real server pays for both
-    once a connection has carried a message each way, and the model counts both.
+    The probe is not padded to the threshold: the node codec's model assumes a silent client
+    sends that message (:data:`wsztune.sweep.PROBE_PAYLOAD`), and counts the server's inflate
+    stream for it only when ws would compress it. A silent server gets no probe: ws never builds
+    its compressor, and the model counts that connection without one. ``threshold`` is accepted
+    for compatibility.
     """
-    plan = build_plan(corpus, connections)
-    probe = probe_payload(threshold)
-    scripts = []
-    for script in plan.scripts:
-        messages = list(script.messages)
-        if script.probed:  # build_plan appended PROBE: the ws-sized one instead
-            messages[-1] = (CLIENT, True, probe)
-        probed = script.probed
-        if not any(direction == SERVER for direction, _, _ in messages):
-            messages.append((SERVER, True, probe))
-            probed = True
-        scripts.append(Script(script.connection, tuple(messages), probed))
-    return Plan(tuple(scripts), plan.assignment)
+    del threshold
+    return build_plan(corpus, connections)
+
+
+def script_builds(script: Script, threshold: int) -> tuple[bool, bool]:
+    """Whether ws's server builds (its compressor, its decompressor) replaying ``script``:
+    some server message, resp. client message, reaches the compressor (``threshold`` the
+    effective one: 0 with context takeover, where ws ignores it)."""
+    reaches = [(d, len(payload) >= threshold) for d, _, payload in script.messages]
+    return (
+        any(ok for d, ok in reaches if d == SERVER),
+        any(ok for d, ok in reaches if d == CLIENT),
+    )
 
 
 def scripts_corpus(corpus: Corpus, plan: Plan, indices: Sequence[int]) -> Corpus:
@@ -159,6 +165,8 @@ class NodeSide:
     client_sent: list[int] = field(default_factory=list)
     client_received: list[int] = field(default_factory=list)
     compressed_frames: list[int] = field(default_factory=list)  # frames with RSV1, both ways
+    compressed_sent: list[int] = field(default_factory=list)  # RSV1 frames the server sent
+    compressed_received: list[int] = field(default_factory=list)  # ... and received
     extensions: str = ""
 
 
@@ -307,9 +315,9 @@ async def _serve_once(
             side.server_received.append(int(from_server["received"]["bytes"]))
             side.client_sent.append(int(from_client["sent"]["bytes"]))
             side.client_received.append(int(from_client["received"]["bytes"]))
-            side.compressed_frames.append(
-                int(from_server["sent"]["compressed"]) + int(from_server["received"]["compressed"])
-            )
+            side.compressed_sent.append(int(from_server["sent"]["compressed"]))
+            side.compressed_received.append(int(from_server["received"]["compressed"]))
+            side.compressed_frames.append(side.compressed_sent[-1] + side.compressed_received[-1])
             side.extensions = str(from_server.get("extensions") or "")
         await client.send({"close": True}, timeout)
         await client.read(timeout)
@@ -349,9 +357,16 @@ class WsLiveResult:
     raw_bytes: int
     compressed_frames: int
     data_frames: int
-    model_connection_memory: float
-    model_compressor_memory: float
-    model_decompressor_memory: float
+    model_connection_memory: float  # the check's: the model for the measured connections' mix
+    model_compressor_memory: float  # one built compressor
+    model_decompressor_memory: float  # one built decompressor
+    model_corpus_connection_memory: float  # the corpus cell's (what run --codec node saves)
+    model_compressor_share: float  # of the corpus's connections (the cell's)
+    model_decompressor_share: float
+    model_measured_compressor_share: float  # of the measured live connections, predicted
+    model_measured_decompressor_share: float
+    live_compressor_share: float  # of the measured live connections: the server sent RSV1
+    live_decompressor_share: float  # ... received RSV1
     live_connection_memory: float  # the check: resident growth per connection, on minus off
     live_connection_memory_endpoints: float  # the same from the first and last marks alone
     live_rss_per_connection: float  # with compression (endpoints)
@@ -362,6 +377,9 @@ class WsLiveResult:
     memory_marks: dict[str, list[dict[str, int]]]
     tolerance: float
     memory_difference: float
+    memory_difference_bytes: float
+    memory_uncertainty: float  # standard error of live_connection_memory (growth_uncertainty)
+    memory_floor: int
     bytes_equal: bool
     memory_within_tolerance: bool
     passed: bool
@@ -411,6 +429,59 @@ def paired_growth(on: Sequence[int], off: Sequence[int], warmup: int) -> list[in
     """Per measured connection, what it added with compression minus what the same script's
     connection added without: ``(on[i+1] - on[i]) - (off[i+1] - off[i])``."""
     return [(on[i + 1] - on[i]) - (off[i + 1] - off[i]) for i in range(warmup, len(on) - 1)]
+
+
+def grouped_growth(growth: Sequence[float], groups: Sequence[object]) -> float:
+    """Growth per connection over connections of different kinds (``groups[i]``: what
+    connection ``i`` built): each kind's middle half (:func:`interquartile_mean`), weighted by
+    its number of connections. With one kind, the interquartile mean of all: a middle half over
+    a mix would drop the minority kind (a fifth of connections compressing counts as none)."""
+    kinds: dict[object, list[float]] = {}
+    for value, kind in zip(growth, groups, strict=True):
+        kinds.setdefault(kind, []).append(value)
+    if not growth:
+        return 0.0
+    return sum(len(values) * interquartile_mean(values) for values in kinds.values()) / len(growth)
+
+
+def growth_uncertainty(growth: Sequence[float], groups: Sequence[object]) -> float:
+    """Standard error of :func:`grouped_growth`: per kind, a robust spread (1.4826 x the median
+    absolute deviation from the kind's middle-half mean; pooled over all connections for a kind
+    of fewer than 5) over the root of its count, weighed as the kinds are.
+
+    A kind of a few connections whose heap steps by hundreds of KiB now and then (a corpus
+    connection with many messages) gives a figure this uncertain, whatever the model says.
+    """
+    if not growth:
+        return 0.0
+    kinds: dict[object, list[float]] = {}
+    for value, kind in zip(growth, groups, strict=True):
+        kinds.setdefault(kind, []).append(value)
+    centre = {kind: interquartile_mean(values) for kind, values in kinds.items()}
+
+    def spread(deviations: list[float]) -> float:
+        return 1.4826 * statistics.median(deviations) if deviations else 0.0
+
+    pooled = spread([abs(v - centre[k]) for v, k in zip(growth, groups, strict=True)])
+    variance = 0.0
+    for kind, values in kinds.items():
+        sd = spread([abs(v - centre[kind]) for v in values]) if len(values) >= 5 else pooled
+        variance += (len(values) / len(growth)) ** 2 * sd**2 / len(values)
+    return math.sqrt(variance)
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def model_connection_memory(
+    builds: Sequence[tuple[bool, bool]], compressor: float, decompressor: float
+) -> float:
+    """The model's memory per connection for connections that build ``builds`` (per
+    connection: compressor, decompressor), one built stream costing what the cell measured."""
+    if not builds:
+        return 0.0
+    return sum(c * compressor + d * decompressor for c, d in builds) / len(builds)
 
 
 def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, Any]:
@@ -548,7 +619,6 @@ def run_live_ws(
     live_server, live_client = sum(on.server_sent), sum(on.server_received)
     model_server, model_client = figures.server_bytes, figures.client_bytes
     model_total = model_server + model_client
-    model_memory = float(figures.cell["connection_memory"])
     bytes_equal = (model_server, model_client) == (live_server, live_client)
 
     # Memory: resident anonymous memory (the heaps: malloc's, V8's; not the node binary's pages
@@ -559,14 +629,30 @@ def run_live_ws(
     # Each measured connection against the same script's connection without compression; the
     # middle half of those differences, because a heap that grows by a large block now and then
     # (malloc's top, a V8 page) puts one connection's step up to 1.4 MB off, in either run.
-    live_memory = interquartile_mean(paired_growth(resident_on, resident_off, warmup))
+    # ws builds its zlib streams lazily: connections of each kind (what the server built, seen
+    # on the wire) are their own population; the model is weighed over the same connections.
+    measured_range = range(warmup, plan.connections)
+    built = [(on.compressed_sent[i] > 0, on.compressed_received[i] > 0) for i in measured_range]
+    growth = paired_growth(resident_on, resident_off, warmup)
+    live_memory = grouped_growth(growth, built)
+    uncertainty = growth_uncertainty(growth, built)
+    effective = 0 if setting.context_takeover else threshold  # ws ignores it under takeover
+    predicted = [script_builds(plan.script_for(i), effective) for i in measured_range]
+    compressor = float(figures.cell["compress_memory_observed"])
+    decompressor = float(figures.cell["decompress_memory_observed"])
+    model_memory = model_connection_memory(predicted, compressor, decompressor)
     endpoints = per_connection_growth(resident_on, warmup) - per_connection_growth(
         resident_off, warmup
     )
     rss_on = per_connection_growth(on.series("rss"), warmup)
     rss_off = per_connection_growth(off.series("rss"), warmup)
-    difference = (live_memory - model_memory) / model_memory if model_memory else float("inf")
-    within = abs(difference) <= tolerance
+    difference_bytes = live_memory - model_memory
+    # Relative to the model, or to RSS's grain when the model expects less than that. The
+    # check allows the tolerance, or two standard errors of the live figure when it is that
+    # uncertain (then the run cannot tell; a note says so), or RSS's grain.
+    difference = difference_bytes / max(model_memory, MEMORY_FLOOR)
+    allowed = max(tolerance * model_memory, 2 * uncertainty, MEMORY_FLOOR)
+    within = abs(difference_bytes) <= allowed
     messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
 
     corpus_connections = len(corpus.connections)
@@ -587,8 +673,10 @@ def run_live_ws(
         f"memory: resident memory of the server process ({figure}) after each connection, "
         f"after gc, every connection held open; compression on minus off (two fresh servers), "
         f"connection by connection, over the last {plan.connections - warmup} connections (the "
-        f"first {warmup} warm the server up), mean of the middle half; the model is the node "
-        "codec's connection_memory for the corpus",
+        f"first {warmup} warm the server up), mean of the middle half of each kind of "
+        "connection (what the server built: compressor, decompressor, both, none) weighed by "
+        "its count; the model: the node codec's compressor and decompressor memory, counted for "
+        "the measured connections that build them (ws builds each on first use)",
         "external: V8's external memory per connection, on minus off (shown, not checked)",
     ]
     measured = plan.connections - warmup
@@ -607,9 +695,26 @@ def run_live_ws(
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection in which "
-            "one side sends nothing: that side sent one probe message at the end, so that ws "
-            "allocates its compressor and decompressor as the model assumes (counted in the "
-            "bytes, model and live)"
+            "the client sends nothing: it sent one probe message at the end, as the model "
+            "assumes (counted in the bytes, model and live)"
+        )
+    if within and abs(difference_bytes) > max(tolerance * model_memory, MEMORY_FLOOR):
+        notes.append(
+            f"memory: {difference_bytes / 1024:+.1f} KiB from the model is outside the "
+            f"tolerance but within two standard errors of the live figure (+-"
+            f"{uncertainty / 1024:.1f} KiB): this run cannot tell; more --connections narrow it"
+        )
+    if built != predicted:
+        notes.append(
+            "the server built zlib streams on other connections than the model predicts "
+            "(RSV1 frames): ws's threshold rule differs from the model's"
+        )
+    shares = (sum(c for c, _ in built), sum(d for _, d in built))
+    if model_memory < MEMORY_FLOOR:
+        notes.append(
+            f"the model expects {model_memory / 1024:.1f} KiB per connection (of "
+            f"{measured} measured, {shares[0]} build a compressor, {shares[1]} a "
+            f"decompressor): the check allows {MEMORY_FLOOR // 1024} KiB either way, RSS's grain"
         )
     per_connection = [
         {
@@ -647,8 +752,15 @@ def run_live_ws(
         compressed_frames=sum(on.compressed_frames),
         data_frames=messages,
         model_connection_memory=model_memory,
-        model_compressor_memory=float(figures.cell["compress_memory_observed"]),
-        model_decompressor_memory=float(figures.cell["decompress_memory_observed"]),
+        model_compressor_memory=compressor,
+        model_decompressor_memory=decompressor,
+        model_corpus_connection_memory=float(figures.cell["connection_memory"]),
+        model_compressor_share=float(figures.cell.get("compressor_share", 1.0)),
+        model_decompressor_share=float(figures.cell.get("decompressor_share", 1.0)),
+        model_measured_compressor_share=_share([c for c, _ in predicted]),
+        model_measured_decompressor_share=_share([d for _, d in predicted]),
+        live_compressor_share=shares[0] / measured if measured > 0 else 0.0,
+        live_decompressor_share=shares[1] / measured if measured > 0 else 0.0,
         live_connection_memory=live_memory,
         live_connection_memory_endpoints=endpoints,
         live_rss_per_connection=rss_on,
@@ -660,6 +772,9 @@ def run_live_ws(
         memory_marks={"on": on.usage, "off": off.usage},
         tolerance=tolerance,
         memory_difference=difference,
+        memory_difference_bytes=difference_bytes,
+        memory_uncertainty=uncertainty,
+        memory_floor=MEMORY_FLOOR,
         bytes_equal=bytes_equal,
         memory_within_tolerance=within,
         passed=bytes_equal and within,
