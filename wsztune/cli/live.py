@@ -108,7 +108,7 @@ def live(
     from wsztune import corpus as corpus_module
     from wsztune import live as live_module
     from wsztune.codec import Setting, parse_setting
-    from wsztune.errors import CheckFailed, SettingError
+    from wsztune.errors import SettingError
     from wsztune.recommend import parse_fraction
 
     # Validate every option before reading anything, so a typo costs nothing.
@@ -160,16 +160,24 @@ def live(
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_live(result)
-    if not result.passed:
-        reasons = []
-        if not result.bytes_equal:
-            reasons.append(f"bytes differ by {result.live_bytes - result.model_bytes:+,}")
-        if not result.memory_within_tolerance:
-            reasons.append(
-                f"memory per connection differs by {result.memory_difference:+.1%} "
-                f"(tolerance {result.tolerance:.0%})"
-            )
-        raise CheckFailed(f"live check failed at {setting.label}: {'; '.join(reasons)}")
+    _fail_unless_passed(result, setting.label)
+
+
+def _fail_unless_passed(result: Any, label: str) -> None:
+    """Exit code 1 with the reasons when a live check (either server) did not pass."""
+    from wsztune.errors import CheckFailed
+
+    if result.passed:
+        return
+    reasons = []
+    if not result.bytes_equal:
+        reasons.append(f"bytes differ by {result.live_bytes - result.model_bytes:+,}")
+    if not result.memory_within_tolerance:
+        reasons.append(
+            f"memory per connection differs by {result.memory_difference:+.1%} "
+            f"(tolerance {result.tolerance:.0%})"
+        )
+    raise CheckFailed(f"live check failed at {label}: {'; '.join(reasons)}")
 
 
 def _print_live(result: Any) -> None:
@@ -242,7 +250,7 @@ def _live_ws(
     import json
 
     from wsztune import corpus as corpus_module
-    from wsztune.errors import CheckFailed, SettingError
+    from wsztune.errors import SettingError
     from wsztune.nodejs import find_node, install, live_ws
 
     if connections < 4:
@@ -280,16 +288,7 @@ def _live_ws(
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_live_ws(result)
-    if not result.passed:
-        reasons = []
-        if not result.bytes_equal:
-            reasons.append(f"bytes differ by {result.live_bytes - result.model_bytes:+,}")
-        if not result.memory_within_tolerance:
-            reasons.append(
-                f"memory per connection differs by {result.memory_difference:+.1%} "
-                f"(tolerance {result.tolerance:.0%})"
-            )
-        raise CheckFailed(f"live check failed at {setting.label}: {'; '.join(reasons)}")
+    _fail_unless_passed(result, setting.label)
 
 
 def _print_live_ws(result: Any) -> None:
