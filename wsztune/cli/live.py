@@ -174,10 +174,20 @@ def _fail_unless_passed(result: Any, label: str) -> None:
         reasons.append(f"bytes differ by {result.live_bytes - result.model_bytes:+,}")
     if not result.memory_within_tolerance:
         reasons.append(
-            f"memory per connection differs by {result.memory_difference:+.1%} "
+            f"memory per connection differs by {_memory_difference(result)} "
             f"(tolerance {result.tolerance:.0%})"
         )
     raise CheckFailed(f"live check failed at {label}: {'; '.join(reasons)}")
+
+
+def _memory_difference(result: Any) -> str:
+    """Relative to the model; in KiB when the model expects less than RSS's grain (``live
+    --server ws`` on connections that compress nothing: a ratio to nearly nothing means
+    nothing)."""
+    floor = getattr(result, "memory_floor", 0)
+    if result.model_connection_memory < floor:
+        return f"{result.memory_difference_bytes / 1024:+.1f} KiB"
+    return f"{result.memory_difference:+.1%}"
 
 
 def _print_live(result: Any) -> None:
@@ -325,9 +335,23 @@ def _print_live_ws(result: Any) -> None:
     table.add_row(
         "memory/conn, compression",
         kib(result.model_connection_memory),
-        kib(result.live_connection_memory),
-        f"{result.memory_difference:+.1%}",
+        f"{kib(result.live_connection_memory)} +- {kib(result.memory_uncertainty)}",
+        _memory_difference(result),
     )
+    # ws builds a zlib stream on first use: how many of the measured connections did.
+    for label, model_share, live_share in (
+        (
+            "conns building a compressor",
+            result.model_measured_compressor_share,
+            result.live_compressor_share,
+        ),
+        (
+            "conns building a decompressor",
+            result.model_measured_decompressor_share,
+            result.live_decompressor_share,
+        ),
+    ):
+        table.add_row(label, f"{model_share:.0%}", f"{live_share:.0%}", "")
     table.add_row("RSS/conn, compression on (*)", "", kib(result.live_rss_per_connection), "")
     table.add_row(
         "RSS/conn, compression off (*)", "", kib(result.live_rss_baseline_per_connection), ""
@@ -337,6 +361,13 @@ def _print_live_ws(result: Any) -> None:
     console.print(table)
     console.print("(*) the process's whole RSS, first and last measured marks: shown, not checked")
     console.print(
+        f"model: one compressor {kib(result.model_compressor_memory)}, one decompressor "
+        f"{kib(result.model_decompressor_memory)}; over the whole corpus (run --codec node's "
+        f"cell) {kib(result.model_corpus_connection_memory)} per connection, "
+        f"{result.model_compressor_share:.0%} of connections building a compressor, "
+        f"{result.model_decompressor_share:.0%} a decompressor"
+    )
+    console.print(
         f"replay: {result.replay}; raw payload {result.raw_bytes:,} B; "
         f"{result.compressed_frames:,} of {result.data_frames:,} messages compressed"
     )
@@ -345,7 +376,7 @@ def _print_live_ws(result: Any) -> None:
     verdict = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
     console.print(
         f"{verdict}: bytes {'equal' if result.bytes_equal else 'differ'}, memory "
-        f"{result.memory_difference:+.1%} (tolerance {result.tolerance:.0%}); ws "
+        f"{_memory_difference(result)} (tolerance {result.tolerance:.0%}); ws "
         f"{result.ws_version}, Node {result.node_version}, zlib {result.node_zlib_version}, "
         f"{result.duration_seconds:.1f} s"
     )
