@@ -306,3 +306,27 @@ def test_ctrl_c_stops_everything_with_one_line(ws_dir: Path) -> None:
     assert stderr.decode().strip().splitlines() == ["wsztune: error: interrupted"]
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
+
+
+@pytest.mark.live
+@needs_node
+def test_no_takeover_with_ws_threshold_counts_only_connections_that_compress(
+    ws_dir: Path,
+) -> None:
+    # chat.har: of its 4 connections one server sends a message over 1024 B and no client does.
+    # ws builds a compressor on that connection alone and no decompressor anywhere: the model
+    # counts one compressor for a quarter of the connections, as the wire shows (RSV1 frames).
+    outcome = CliRunner().invoke(
+        cli,
+        ["live", "--server", "ws", str(REPO / "corpora" / "chat.har"), "--ws-dir", str(ws_dir)]
+        + ["--setting", "12:5", "--no-context-takeover", "--threshold", "1024", "--json"],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    assert data["passed"] and data["bytes_equal"]
+    assert data["live_compressor_share"] == data["model_measured_compressor_share"] == 0.25
+    assert data["live_decompressor_share"] == data["model_measured_decompressor_share"] == 0
+    assert data["model_compressor_share"] == 0.25 and data["model_decompressor_share"] == 0
+    assert data["model_connection_memory"] == pytest.approx(0.25 * data["model_compressor_memory"])
+    assert data["model_corpus_connection_memory"] == round(0.25 * data["model_compressor_memory"])
+    no_node_left()
