@@ -335,18 +335,19 @@ def _print_live_ws(result: Any) -> None:
     table.add_row(
         "memory/conn, compression",
         kib(result.model_connection_memory),
-        f"{kib(result.live_connection_memory)} +- {kib(result.memory_uncertainty)}",
+        kib(result.live_connection_memory),
         _memory_difference(result),
     )
+    table.add_row("  its standard error", "", kib(result.memory_uncertainty), "")
     # ws builds a zlib stream on first use: how many of the measured connections did.
     for label, model_share, live_share in (
         (
-            "conns building a compressor",
+            "conns with a compressor",
             result.model_measured_compressor_share,
             result.live_compressor_share,
         ),
         (
-            "conns building a decompressor",
+            "conns with a decompressor",
             result.model_measured_decompressor_share,
             result.live_decompressor_share,
         ),
