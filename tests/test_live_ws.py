@@ -330,3 +330,14 @@ def test_no_takeover_with_ws_threshold_counts_only_connections_that_compress(
     assert data["model_connection_memory"] == pytest.approx(0.25 * data["model_compressor_memory"])
     assert data["model_corpus_connection_memory"] == round(0.25 * data["model_compressor_memory"])
     no_node_left()
+
+
+def test_default_connections_grow_until_each_kind_is_measured_ten_times(tmp_path: Path) -> None:
+    # One connection of four compresses (a long server message): 40 connections would measure
+    # 5 of that kind, too few for RSS; 80 measure 10. With takeover, all are of one kind.
+    rows = [(name, SERVER, ("x" * 2000) if name == "a" else "hi") for name in "abcd"]
+    loaded = corpus.load(records(tmp_path / "mixed.records.jsonl", rows))
+    no_takeover = Setting(12, 5, context_takeover=False)
+    assert live_ws.connections_for(loaded, no_takeover, 1024, 40) == 80
+    assert live_ws.connections_for(loaded, Setting(12, 5), 1024, 40) == 40
+    assert live_ws.connections_for(loaded, no_takeover, 0, 40) == 40

@@ -39,7 +39,8 @@ SERVER_DEFAULTS = {
     "-n",
     type=int,
     help="Live connections, opened one at a time and held open [default: websockets 10 (the "
-    "first is discarded), ws 40 (the first half warms the server up)].",
+    "first is discarded), ws 40 (the first half warms the server up), more (up to 200) until "
+    "10 measured connections build each kind of zlib stream set].",
 )
 @click.option(
     "--tolerance",
@@ -125,11 +126,12 @@ def live(
         client_window_bits=client_window_bits,
     )
     fraction = parse_fraction(tolerance or defaults["tolerance"], "--tolerance")
+    auto_connections = connections is None
     if connections is None:
         connections = defaults["connections"]
     if server == "ws":
         _live_ws(corpus_path, corpus_format, setting, connections, fraction, threshold, ws_dir,
-                 timeout, as_json)  # fmt: skip
+                 timeout, as_json, auto_connections)  # fmt: skip
         return
     for option, given in (
         ("--threshold", threshold is not None),
@@ -255,8 +257,12 @@ def _live_ws(
     ws_dir: Path | None,
     timeout: float,
     as_json: bool,
+    auto_connections: bool = False,
 ) -> None:
-    """``live --server ws``: find node and ws (installing ws on first use), run, render."""
+    """``live --server ws``: find node and ws (installing ws on first use), run, render.
+
+    ``auto_connections`` (no --connections given): as many as each kind of connection needs
+    (:func:`wsztune.nodejs.live_ws.connections_for`)."""
     import json
 
     from wsztune import corpus as corpus_module
@@ -284,6 +290,9 @@ def _live_ws(
     if corpus_path is None:
         corpus_path = corpus_module.demo_corpus_path()
     corpus = corpus_module.load(corpus_path, corpus_format)
+    threshold = live_ws.WS_THRESHOLD_DEFAULT if threshold is None else threshold
+    if auto_connections:
+        connections = live_ws.connections_for(corpus, setting, threshold, connections)
     result = live_ws.run_live_ws(
         corpus,
         setting,
@@ -291,7 +300,7 @@ def _live_ws(
         connections=connections,
         tolerance=tolerance,
         timeout=timeout,
-        threshold=live_ws.WS_THRESHOLD_DEFAULT if threshold is None else threshold,
+        threshold=threshold,
         node=node,
     )
     if as_json:

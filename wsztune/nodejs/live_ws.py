@@ -75,6 +75,30 @@ SERVER_FLAGS = ("--expose-gc", "--min-semi-space-size=16", "--max-semi-space-siz
 # page (4 KiB), which is what a connection without compression moves RSS by, either way. It is
 # what the check allows when the model expects (nearly) nothing, e.g. no connection compressing.
 MEMORY_FLOOR = 4096
+# A kind of connection (what the server builds: compressor, decompressor, both, none) measured on
+# fewer connections than this is at the mercy of malloc: a new compressor often lands in memory
+# freed earlier and moves RSS by nothing (the demo without context takeover, threshold 1024, 4
+# compressing connections of 20 measured: -7 KiB against 23 KiB one run, -8% the next; 100
+# connections: +5% and -6%). The default number of connections grows until each kind has this many.
+MIN_PER_KIND = 10
+MAX_AUTO_CONNECTIONS = 200
+
+
+def connections_for(corpus: Corpus, setting: Setting, threshold: int, default: int) -> int:
+    """``default`` live connections, or more (by 20, at most :data:`MAX_AUTO_CONNECTIONS`)
+    until every kind of connection has :data:`MIN_PER_KIND` in the measured half."""
+    plan = ws_plan(corpus, MAX_AUTO_CONNECTIONS, threshold)
+    effective = 0 if setting.context_takeover else threshold
+    kinds = [script_builds(script, effective) for script in plan.scripts]
+    count = default
+    while count < MAX_AUTO_CONNECTIONS:
+        measured = Counter(
+            kinds[plan.assignment[i]] for i in range(warmup_connections(count), count)
+        )
+        if min(measured.values()) >= MIN_PER_KIND:
+            break
+        count += 20
+    return min(count, max(default, MAX_AUTO_CONNECTIONS))
 
 
 # The replay plan, ws flavour ------------------------------------------------------------------
@@ -710,6 +734,14 @@ def run_live_ws(
             "(RSV1 frames): ws's threshold rule differs from the model's"
         )
     shares = (sum(c for c, _ in built), sum(d for _, d in built))
+    kinds = Counter(built)
+    if len(kinds) > 1 and min(kinds.values()) < MIN_PER_KIND:
+        notes.append(
+            f"of {measured} measured connections, {min(kinds.values())} are of one kind (what "
+            f"the server built): fewer than {MIN_PER_KIND}, and malloc's reuse of freed memory "
+            "makes such a figure noisy; more --connections (or none given: wsztune picks) "
+            "narrow it"
+        )
     if model_memory < MEMORY_FLOOR:
         notes.append(
             f"the model expects {model_memory / 1024:.1f} KiB per connection (of "
