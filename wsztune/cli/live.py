@@ -192,26 +192,11 @@ def _memory_difference(result: Any) -> str:
     return f"{result.memory_difference:+.1%}"
 
 
-def _print_live(result: Any) -> None:
+def _bytes_table(title: str, result: Any) -> Any:
+    """A model / live / difference table, its byte rows filled (the same for both servers)."""
     from rich.table import Table
 
-    from wsztune.console import stdout_console
-
-    def kib(value: float) -> str:
-        return f"{value / 1024:,.1f} KiB"
-
-    table = Table(
-        title=(
-            f"wsztune live {result.window_bits}:{result.mem_level}"
-            + (
-                f" (client bits {result.client_window_bits})"
-                if result.client_window_bits != result.window_bits
-                else ""
-            )
-            + f", {result.connections} connections, {result.corpus['name']}"
-        ),
-        title_justify="left",
-    )
+    table = Table(title=title, title_justify="left")
     table.add_column("")
     table.add_column("model", justify="right")
     table.add_column("live", justify="right")
@@ -222,6 +207,28 @@ def _print_live(result: Any) -> None:
         ("bytes, both ways", result.model_bytes, result.live_bytes),
     ):
         table.add_row(label, f"{model:,}", f"{measured:,}", f"{measured - model:+,}")
+    return table
+
+
+def _print_live(result: Any) -> None:
+
+    from wsztune.console import stdout_console
+
+    def kib(value: float) -> str:
+        return f"{value / 1024:,.1f} KiB"
+
+    table = _bytes_table(
+        (
+            f"wsztune live {result.window_bits}:{result.mem_level}"
+            + (
+                f" (client bits {result.client_window_bits})"
+                if result.client_window_bits != result.window_bits
+                else ""
+            )
+            + f", {result.connections} connections, {result.corpus['name']}"
+        ),
+        result,
+    )
     table.add_row(
         "memory/conn, compression",
         kib(result.model_connection_memory),
@@ -311,7 +318,6 @@ def _live_ws(
 
 
 def _print_live_ws(result: Any) -> None:
-    from rich.table import Table
 
     from wsztune.console import stdout_console
 
@@ -323,24 +329,14 @@ def _print_live_ws(result: Any) -> None:
         details.append(f"client bits {result.client_window_bits}")
     if not result.context_takeover:
         details.append(f"no context takeover, threshold {result.threshold}")
-    table = Table(
-        title=(
+    table = _bytes_table(
+        (
             f"wsztune live --server ws {result.window_bits}:{result.mem_level}"
             + (f" ({', '.join(details)})" if details else "")
             + f", {result.connections} connections, {result.corpus['name']}"
         ),
-        title_justify="left",
+        result,
     )
-    table.add_column("")
-    table.add_column("model", justify="right")
-    table.add_column("live", justify="right")
-    table.add_column("difference", justify="right")
-    for label, model, measured in (
-        ("bytes sent by server", result.model_server_bytes, result.live_server_bytes),
-        ("bytes received by server", result.model_client_bytes, result.live_client_bytes),
-        ("bytes, both ways", result.model_bytes, result.live_bytes),
-    ):
-        table.add_row(label, f"{model:,}", f"{measured:,}", f"{measured - model:+,}")
     table.add_row(
         "memory/conn, compression",
         kib(result.model_connection_memory),
