@@ -185,3 +185,41 @@ def test_sweep_with_node_fills_every_field(tmp_path: Path) -> None:
     by_key = {(c["window_bits"], c["mem_level"], c["threshold"]): c for c in saved.cells}
     # A 15-bit window costs more resident memory than a 9-bit one (64 KiB more window alone).
     assert by_key[(15, 1, 0)]["connection_memory"] > by_key[(9, 1, 0)]["connection_memory"]
+
+
+def test_node_connection_memory_counts_only_connections_that_compress(tmp_path: Path) -> None:
+    """ws builds a zlib stream on first use: with a threshold and no context takeover, a
+    connection whose messages are all short pays for nothing. Four connections, one with a
+    long server message and one with a long client message: each stream is paid by a quarter
+    of the connections; with takeover (ws ignores the threshold) by all."""
+    long = "x" * 600 + "".join(f"{i:05d}" for i in range(200))  # 1,600 B, over 1024
+    lines = [{"wsztune": "records/1"}]
+    for name in "abcd":
+        for direction, mine in (("server", "a"), ("client", "b")):
+            text = long if name == mine else "hi"
+            lines.append({"connection": name, "direction": direction, "text": text})
+    path = tmp_path / "four.records.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    grid = sweep.Grid(
+        window_bits=(12,),
+        mem_levels=(5,),
+        context_takeover=(False, True),
+        thresholds=(1024,),
+        threshold_rule="ws",
+    )
+    run = sweep.sweep(
+        corpus.load(path), grid, backend_name="node", plan=sweep.TimingPlan(measure_time=False)
+    )
+    by_takeover = {cell["context_takeover"]: cell for cell in run.cells}
+    for takeover, share in ((False, 0.25), (True, 1.0)):
+        cell = by_takeover[takeover]
+        assert cell["compressor_share"] == cell["decompressor_share"] == share
+        # One built stream costs what the probe measured (a 12-bit window and more)...
+        assert cell["compress_memory_observed"] > 16 * 1024
+        assert cell["decompress_memory_observed"] > 4 * 1024
+        # ... and a connection the share of each.
+        assert cell["connection_memory"] == round(
+            share * cell["compress_memory_observed"] + share * cell["decompress_memory_observed"]
+        )
+    assert by_takeover[False]["compressed_messages"] == 2
+    assert "compressor_share" in run.meta["memory_method"]

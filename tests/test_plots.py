@@ -104,3 +104,22 @@ def test_a_one_cell_run_plots_without_clipping_or_warnings(
         with Image.open(path) as image:
             # At least the minimum width: room for the title, the colour bar and the legend.
             assert image.size[0] >= plots.MIN_HEATMAP_SIZE[0] * plots.DPI - 1
+
+
+def test_cells_of_zero_memory_plot_and_recommend(small_run_path: Path, tmp_path: Path) -> None:
+    # A node cell without context takeover whose connections never reach ws's threshold holds
+    # 0 B per connection (ws builds zlib streams on first use): no log axis, no ratio to zero.
+    run = results.load(small_run_path)
+    for cell in run.cells:
+        if cell["window_bits"] <= 10:
+            cell["connection_memory"] = 0
+    slice_ = report.select_slice(run)
+    decision = recommend.recommend(slice_, recommend.Constraints())
+    assert decision.chosen is not None and decision.explanation
+    path = plots.pareto(run, slice_, tmp_path / "pareto.png", decision=decision)
+    with Image.open(path) as image:
+        assert image.size[0] > 400
+    for cell in run.cells:
+        cell["connection_memory"] = 0
+    decision = recommend.recommend(report.select_slice(run), recommend.Constraints())
+    assert any("per connection," in line for line in decision.explanation)

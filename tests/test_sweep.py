@@ -320,3 +320,27 @@ def test_a_threshold_gives_the_same_cell_timed_or_not(
             )
         )
         assert timed["compressed_bytes"] == expected
+
+
+def test_node_shares_count_the_connections_ws_builds_each_zlib_stream_on() -> None:
+    # ws builds its deflate stream on the first message it compresses and its inflate stream on
+    # the first compressed message it receives: a connection that compresses nothing one way
+    # never pays for that stream.
+    def stream(connection: str, direction: str) -> corpus.Stream:
+        return corpus.Stream(connection, direction, [b"x"])
+
+    streams = [
+        stream("a", corpus.SERVER),  # a: the server compresses, the client too
+        stream("a", corpus.CLIENT),
+        stream("b", corpus.SERVER),  # b: neither (all under the threshold)
+        stream("b", corpus.CLIENT),
+        stream("c", corpus.SERVER),  # c: the client says nothing: the probe stands in
+        stream("d", corpus.CLIENT),  # d: no server message, the client compresses
+    ]
+    counts = [3, 1, 0, 0, 2, 5]
+    shares = sweep.node_shares(streams, counts, threshold=1024)  # the probe is under it
+    assert (shares.compressor, shares.decompressor) == (2 / 4, 2 / 4)
+    # Without a threshold (or with takeover: ws ignores it) the probe is compressed.
+    shares = sweep.node_shares(streams, counts, threshold=0)
+    assert (shares.compressor, shares.decompressor) == (2 / 4, 3 / 4)
+    assert len(sweep.PROBE_PAYLOAD) < 1024

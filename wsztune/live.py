@@ -54,7 +54,7 @@ from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
 from wsztune.memory import rss_bytes
-from wsztune.sweep import ConnectionMemory, observe_connection
+from wsztune.sweep import PROBE_PAYLOAD, ConnectionMemory, observe_connection
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
@@ -63,7 +63,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one conn
 # What a live client sends when its corpus connection has no client-to-server message: the server
 # then inflates something and allocates its inflate window, which the sweep's connection_memory
 # includes. Any non-empty message does (zlib allocates the whole window on the first output).
-PROBE = (CLIENT, True, b'{"wsztune":"live probe"}')
+PROBE = (CLIENT, True, PROBE_PAYLOAD)  # the node codec's model assumes the same message
 
 
 class LiveError(WsztuneError):

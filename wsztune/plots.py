@@ -213,14 +213,16 @@ def _label_frontier(ax: Axes, frontier: Sequence[Cell], low: float, high: float)
     import math
 
     xmin, xmax = ax.get_xlim()
-    span_x = math.log10(xmax) - math.log10(xmin)
+    # Linear when some cell holds nothing (a node cell whose connections build no zlib stream).
+    scale = math.log10 if ax.get_xscale() == "log" else float
+    span_x = (scale(xmax) - scale(xmin)) or 1.0
     span_y = (high - low) or 1.0
     last: tuple[float, float] | None = None
     for cell in frontier:
         y = _size_kib(cell)
         if not low <= y <= high:
             continue
-        x = (math.log10(_kib(cell)) - math.log10(xmin)) / span_x
+        x = (scale(_kib(cell)) - scale(xmin)) / span_x
         position = (x, (y - low) / span_y)
         if (
             last is not None
@@ -305,9 +307,13 @@ def _pareto_panel(
             label=f"budget: {format_bytes(budget)}",
             zorder=1,
         )
-    _log_ticks(ax)
+    # A log axis cannot show 0 B: a node cell whose connections build no zlib stream holds that.
+    if all(_kib(c) > 0 for c in cells):
+        _log_ticks(ax)
+        ax.set_xlabel("memory per connection, KiB (observed, log scale)", fontsize=9)
+    else:
+        ax.set_xlabel("memory per connection, KiB (observed)", fontsize=9)
     ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
-    ax.set_xlabel("memory per connection, KiB (observed, log scale)", fontsize=9)
 
 
 def pareto(
@@ -335,7 +341,12 @@ def pareto(
     top = smallest * (1 + ZOOM)
     zoom.set_ylim(smallest - (top - smallest) * 0.05, top)
     near = [c for c in cells if _size_kib(c) <= top]
-    zoom.set_xlim(min(_kib(c) for c in near) / 1.15, max(_kib(c) for c in near) * 1.15)
+    low, high = min(_kib(c) for c in near), max(_kib(c) for c in near)
+    if zoom.get_xscale() == "log":
+        zoom.set_xlim(low / 1.15, high * 1.15)
+    else:
+        margin = (high - low) * 0.15 or 1.0
+        zoom.set_xlim(low - margin, high + margin)
     _label_frontier(full, frontier, smallest, largest)
     _label_frontier(zoom, frontier, smallest, top)
     full.set_ylabel("compressed size of the corpus, KiB (lower is better)", fontsize=9)

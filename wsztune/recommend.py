@@ -722,10 +722,17 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
         ratio = _time_ratio(chosen, reference)
         time = "not measured" if ratio is None else f"{ratio - 1:+.0%}"
+        # A node cell's connection_memory is 0 when no connection builds a zlib stream (ws
+        # builds them on first use): no ratio to nothing.
+        relative = (
+            f" ({memory / reference['connection_memory']:+.0%})"
+            if reference["connection_memory"]
+            else ""
+        )
         lines.append(
             f"Against {label(reference)} ({reference_name(reference)}): "
-            f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection "
-            f"({memory / reference['connection_memory']:+.0%}), output "
+            f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection"
+            f"{relative}, output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "
             f"compress time {time}."
         )

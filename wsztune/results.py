@@ -119,6 +119,18 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "compressed_messages", int, "", "messages that reached the compressor (compress calls)"
     ),
+    FieldSpec(
+        "compressor_share",
+        _NUMBER,
+        "ratio",
+        "share of connections whose server builds a compressor (node: ws builds it lazily)",
+    ),
+    FieldSpec(
+        "decompressor_share",
+        _NUMBER,
+        "ratio",
+        "share of connections whose server builds a decompressor (node: ws builds it lazily)",
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 
@@ -128,6 +140,8 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return 0
     if name == "compressed_messages":  # no threshold then: every message was compressed
         return cell["messages"]
+    if name in ("compressor_share", "decompressor_share"):  # built eagerly: every connection
+        return 1.0
     return None
 
 

@@ -394,10 +394,25 @@ def _time_cell(
 
     loops_compress = _loops_for(compress_once, plan.min_sample_seconds)
     loops_decompress = _loops_for(decompress_once, plan.min_sample_seconds)
-    compress_timing = _summary(_time_samples(compress_all, plan.repeat, loops_compress), "compress")
-    decompress_timing = _summary(
-        _time_samples(decompress_all, plan.repeat, loops_decompress), "decompress"
+    return timing_fields(
+        _time_samples(compress_all, plan.repeat, loops_compress),
+        _time_samples(decompress_all, plan.repeat, loops_decompress),
+        plan.repeat,
+        loops_compress,
+        loops_decompress,
     )
+
+
+def timing_fields(
+    compress_samples: Sequence[float],
+    decompress_samples: Sequence[float],
+    repeat: int,
+    loops_compress: int,
+    loops_decompress: int,
+) -> dict[str, object]:
+    """The time fields of a cell from its samples (seconds per whole-corpus pass), any codec."""
+    compress_timing = _summary(compress_samples, "compress")
+    decompress_timing = _summary(decompress_samples, "decompress")
     unstable = any(
         timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
         for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
@@ -405,7 +420,7 @@ def _time_cell(
     return {
         **compress_timing,
         **decompress_timing,
-        "timing_repeat": plan.repeat,
+        "timing_repeat": repeat,
         "timing_loops_compress": loops_compress,
         "timing_loops_decompress": loops_decompress,
         "timing_unstable": unstable,
@@ -466,6 +481,50 @@ def measure_cell(
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, backend, summary)
 
+    return cell_fields(
+        streams,
+        setting,
+        summary,
+        sizes,
+        timing,
+        CellMemory(
+            compressor=memory.compressor.held,
+            compressor_peak=memory.compressor.peak,
+            decompressor=memory.decompressor.held,
+            decompressor_peak=memory.decompressor.peak,
+            connection=memory.held,
+            # python-websockets builds both codec objects with the connection: every one pays.
+            compressor_share=1.0,
+            decompressor_share=1.0,
+        ),
+        compressed_messages=sum(map(len, sent)),
+    )
+
+
+@dataclass(frozen=True)
+class CellMemory:
+    """What a backend observed of one connection's codec objects, in bytes."""
+
+    compressor: int
+    compressor_peak: int
+    decompressor: int
+    decompressor_peak: int
+    connection: int  # what a connection costs, the results' connection_memory
+    compressor_share: float  # share of connections that build a compressor
+    decompressor_share: float
+
+
+def cell_fields(
+    streams: Sequence[Stream],
+    setting: Setting,
+    summary: CorpusSummary,
+    sizes: Sequence[Sequence[int]],
+    timing: dict[str, object],
+    memory: CellMemory,
+    compressed_messages: int,
+) -> dict[str, object]:
+    """A results cell, every field in the documented order, from what any backend measured:
+    each stream's per-message frame sizes, the time fields and the memory."""
     compressed_bytes = {SERVER: 0, CLIENT: 0}
     wire_compressed = 0
     for stream, stream_sizes in zip(streams, sizes, strict=True):
@@ -475,7 +534,6 @@ def measure_cell(
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
-    units = _unit_sizes(summary, sizes)
     return {
         "window_bits": setting.window_bits,
         "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
@@ -495,16 +553,18 @@ def measure_cell(
         "wire_compressed_bytes": wire_compressed,
         **timing,
         "compress_memory_theoretical": compress_theory,
-        "compress_memory_observed": memory.compressor.held,
-        "compress_memory_peak": memory.compressor.peak,
+        "compress_memory_observed": memory.compressor,
+        "compress_memory_peak": memory.compressor_peak,
         "decompress_memory_theoretical": decompress_theory,
-        "decompress_memory_observed": memory.decompressor.held,
-        "decompress_memory_peak": memory.decompressor.peak,
+        "decompress_memory_observed": memory.decompressor,
+        "decompress_memory_peak": memory.decompressor_peak,
         "connection_memory_theoretical": compress_theory + decompress_theory,
-        "connection_memory": memory.held,
+        "connection_memory": memory.connection,
         "threshold": setting.threshold,
-        "compressed_messages": sum(map(len, sent)),
-        **units,
+        "compressed_messages": compressed_messages,
+        "compressor_share": memory.compressor_share,
+        "decompressor_share": memory.decompressor_share,
+        **_unit_sizes(summary, sizes),
     }
 
 
@@ -519,6 +579,55 @@ def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[
 # Node's zlib (ws, Socket.IO) ----------------------------------------------------------------------
 
 NODE = "node"
+
+# What a client whose corpus connection records nothing from it is assumed to send: one short
+# message (``wsztune live`` replays it, as :data:`wsztune.live.PROBE`). Whether it reaches the
+# compressor (and the server then inflates, building its inflate stream) follows the threshold.
+PROBE_PAYLOAD = b'{"wsztune":"live probe"}'
+
+
+@dataclass(frozen=True)
+class ZlibShares:
+    """Share of a corpus's connections on which a ws server builds each zlib stream.
+
+    ws creates a connection's deflate stream on the first message it compresses, and its
+    inflate stream on the first compressed message it receives (``lib/permessage-deflate.js``:
+    ``_compress`` / ``_decompress``), then keeps them (``reset()`` without context takeover
+    does not free zlib's memory). A message under the threshold goes out raw and builds
+    nothing, so a connection whose messages one way are all short never pays for that stream.
+    """
+
+    compressor: float
+    decompressor: float
+
+
+def node_shares(
+    streams: Sequence[Stream], compressed_messages: Sequence[int], threshold: int
+) -> ZlibShares:
+    """:class:`ZlibShares` of ``streams`` from node's count of compressed messages per stream.
+
+    A server stream with a compressed message builds the server's deflate stream; a client
+    stream with one, the server's inflate stream. A connection with no client message is
+    assumed to send :data:`PROBE_PAYLOAD` (a real client says something; ``live`` replays it),
+    which is compressed when it reaches ``threshold`` (the effective one: 0 means every
+    message). A corpus with no connection counts as one that builds both.
+    """
+    built: dict[str, list[bool]] = {}
+    for stream, count in zip(streams, compressed_messages, strict=True):
+        flags = built.setdefault(stream.connection, [False, False, False])
+        if stream.direction == SERVER:
+            flags[0] = flags[0] or count > 0
+        else:
+            flags[1] = flags[1] or count > 0
+            flags[2] = flags[2] or len(stream) > 0  # the client said something itself
+    if not built:
+        return ZlibShares(1.0, 1.0)
+    probe_compressed = len(PROBE_PAYLOAD) >= threshold
+    compressors = sum(flags[0] for flags in built.values())
+    decompressors = sum(
+        flags[1] or (not flags[2] and probe_compressed) for flags in built.values()
+    )
+    return ZlibShares(compressors / len(built), decompressors / len(built))
 
 
 def node_backend() -> Backend:
@@ -594,64 +703,39 @@ def node_cell(
 ) -> dict[str, object]:
     """A results cell from what node measured (``NodeCell``, ``NodeMemory``): the same fields,
     in the same order, as :func:`measure_cell` gives."""
-    compressed_bytes = {SERVER: 0, CLIENT: 0}
-    wire_compressed = 0
-    for stream, sizes in zip(streams, result.sizes, strict=True):
-        compressed_bytes[stream.direction] += sum(sizes)
-        wire_compressed += _wire_bytes(sizes, stream.direction == CLIENT)
-    raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
-    total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     if plan.measure_time:
-        compress_timing = _summary(result.compress_samples, "compress")
-        decompress_timing = _summary(result.decompress_samples, "decompress")
-        unstable = any(
-            timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
-            for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+        timing = timing_fields(
+            result.compress_samples,
+            result.decompress_samples,
+            plan.repeat,
+            result.loops_compress,
+            result.loops_decompress,
         )
-        timing: dict[str, object] = {
-            **compress_timing,
-            **decompress_timing,
-            "timing_repeat": plan.repeat,
-            "timing_loops_compress": result.loops_compress,
-            "timing_loops_decompress": result.loops_decompress,
-            "timing_unstable": unstable,
-        }
     else:
         # Not measured is None, never zero, which would read as infinitely fast.
         timing = dict.fromkeys(TIME_FIELD_NAMES)
-    compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
-    decompress_theory = decompressor_theory(setting.client_bits)
-    return {
-        "window_bits": setting.window_bits,
-        "client_window_bits": setting.nominal_client_bits,
-        "mem_level": setting.mem_level,
-        "level": setting.level,
-        "strategy": setting.strategy,
-        "context_takeover": setting.context_takeover,
-        "messages": summary.messages,
-        "raw_bytes": raw_bytes,
-        "compressed_bytes": total_compressed,
-        "savings": 1 - total_compressed / raw_bytes if raw_bytes else 0.0,
-        "server_raw_bytes": summary.server_raw_bytes,
-        "server_compressed_bytes": compressed_bytes[SERVER],
-        "client_raw_bytes": summary.client_raw_bytes,
-        "client_compressed_bytes": compressed_bytes[CLIENT],
-        "wire_raw_bytes": summary.wire_raw_bytes,
-        "wire_compressed_bytes": wire_compressed,
-        **timing,
-        "compress_memory_theoretical": compress_theory,
-        # RSS never shrinks back within the probe: what it holds after the work covers the peak.
-        "compress_memory_observed": memory.compressor,
-        "compress_memory_peak": memory.compressor,
-        "decompress_memory_theoretical": decompress_theory,
-        "decompress_memory_observed": memory.decompressor,
-        "decompress_memory_peak": memory.decompressor,
-        "connection_memory_theoretical": compress_theory + decompress_theory,
-        "connection_memory": memory.connection,
-        "threshold": setting.threshold,
-        "compressed_messages": sum(result.compressed_messages),
-        **_unit_sizes(summary, result.sizes),
-    }
+    # ws builds each zlib stream lazily: a connection pays for the ones it uses (ZlibShares);
+    # the *_observed fields stay what one built stream holds. RSS never shrinks back within
+    # the probe: what it holds after the work covers the peak.
+    shares = node_shares(streams, result.compressed_messages, setting.threshold)
+    expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
+    return cell_fields(
+        streams,
+        setting,
+        summary,
+        result.sizes,
+        timing,
+        CellMemory(
+            compressor=memory.compressor,
+            compressor_peak=memory.compressor,
+            decompressor=memory.decompressor,
+            decompressor_peak=memory.decompressor,
+            connection=round(expected),
+            compressor_share=shares.compressor,
+            decompressor_share=shares.decompressor,
+        ),
+        compressed_messages=sum(result.compressed_messages),
+    )
 
 
 # Parallel execution -------------------------------------------------------------------------------
@@ -870,7 +954,9 @@ def sweep(
 
         meta["node"] = node.describe()
         meta["timing"]["clock"] = node.CLOCK_NAME
-        meta["memory_method"] = node.MEMORY_METHOD.format(n=node.MEMORY_CONNECTIONS)
+        meta["memory_method"] = node.MEMORY_METHOD.format(
+            n=node.MEMORY_CONNECTIONS, probe=len(PROBE_PAYLOAD)
+        )
     streams = corpus.streams()
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
     meta["units"] = UnitLayout.of(streams).describe()

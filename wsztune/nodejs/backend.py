@@ -203,7 +203,13 @@ MEMORY_METHOD = (
     "until twice the window went through (at most 32), then decompressors inflating the "
     "other stream's; "
     "(RSS after - RSS before) / {n}. Includes each zlib stream's JS object and 16 KiB output "
-    "buffer."
+    "buffer. These are compress/decompress_memory_observed: what one stream holds once built. "
+    "ws builds a connection's deflate stream on the first message it compresses and its inflate "
+    "stream on the first compressed message it receives, so connection_memory = "
+    "compressor_share x compressor + decompressor_share x decompressor, the shares being the "
+    "corpus connections with at least one message that reaches the compressor (at or over the "
+    "threshold) from the server, resp. from the client (a connection with no client message "
+    "counts wsztune live's probe message, {probe} B)."
 )
 
 
@@ -216,7 +222,8 @@ class NodeMemory:
 
     @property
     def connection(self) -> int:
-        """Compressor + decompressor: the cell's ``connection_memory``."""
+        """Compressor + decompressor: a connection that builds both (the cell's
+        ``connection_memory`` weighs each by the share of connections that build it)."""
         return self.compressor + self.decompressor
 
 

@@ -1,0 +1,823 @@
+"""``wsztune live --server ws``: check the node-codec model against a real Node ``ws`` server.
+
+A Node process runs a ``ws`` WebSocketServer with permessage-deflate at the setting
+(serverMaxWindowBits, clientMaxWindowBits, zlibDeflateOptions memLevel/level/strategy,
+threshold, no-context-takeover flags) on an ephemeral 127.0.0.1 port. A second Node process
+runs ``ws`` clients with the same options, so both directions are Node's zlib and ws's framing.
+Live connection ``i`` replays the corpus connection :func:`wsztune.live.build_plan` assigns it,
+as ``live --server websockets`` does: server-direction messages are sent by the server,
+client-direction ones by the client. wsztune drives both processes over JSON lines
+(``wsztune/nodejs/live_ws.js``).
+
+* bytes: both processes count the payload bytes of data frames on their own socket, with a frame
+  parser of their own (not ws's code): what the server wrote and read must equal what the client
+  read and wrote, and both must equal the node-codec model, byte for byte. The model is a sweep of
+  one cell with the ``node`` codec over exactly the scripts replayed (:func:`scripts_corpus`),
+  each script's sizes counted once per live connection that replays it.
+* memory: RSS of the server process after each connection's exchange (garbage collected first,
+  ``--expose-gc``), every connection held open: its resident anonymous memory (RssAnon, the
+  heaps; RSS where /proc is not there). What each connection of the second half (the first half
+  warms the server up: :func:`warmup_connections`) adds with compression, minus what the same
+  script's connection adds in a fresh server without compression, averaged over the middle
+  half of those differences (:func:`interquartile_mean`), is what compression costs a
+  connection. It is compared within ``--tolerance`` with the
+  ``connection_memory`` of the node codec's cell for the corpus (what ``wsztune run --codec
+  node`` saves and ``recommend`` budgets with). RSS, not a count of allocations: nothing here
+  asks zlib or the model what it holds.
+
+ws allocates its compressor on the first message it compresses and its decompressor on the first
+it inflates: a connection whose messages one way are all under the threshold never pays for that
+stream. The model counts each stream for the share of connections that build it
+(:func:`wsztune.sweep.node_shares`), and so does the check: the live connections are grouped by
+what the server built (seen on the wire: RSV1 frames sent, received), each group's growth is the
+middle half of its own connections', and the model's figure is the same mix of connections
+(:func:`model_connection_memory`). A script in which the client sends nothing gets
+:data:`wsztune.live.PROBE` at its end, as the model assumes, compressed or not by the threshold's
+rule (counted in the bytes of both the model and the live run).
+
+Everything stops by itself: every step has a timeout, both Node processes are killed in
+``finally`` (and stop on their own when their stdin closes or nothing happens for three
+timeouts), and nothing listens or connects beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsztune.codec import Setting
+from wsztune.corpus import CLIENT, SERVER, Corpus, Message
+from wsztune.errors import SettingError
+from wsztune.live import LiveError, Plan, Script, build_plan
+from wsztune.nodejs import find_node, helper
+from wsztune.servers import SERVERS
+
+WS_THRESHOLD_DEFAULT = SERVERS["ws"].threshold  # ws's: shorter messages go uncompressed
+SCRIPT_NAME = "live_ws.js"
+MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is noise (say so)
+# gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
+# semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
+# of a measurement is one 8 MB step in RSS that no connection causes.
+SERVER_FLAGS = ("--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16")
+# Below this many bytes a difference of memory per connection is RSS's grain, not a finding: a
+# page (4 KiB), which is what a connection without compression moves RSS by, either way. It is
+# what the check allows when the model expects (nearly) nothing, e.g. no connection compressing.
+MEMORY_FLOOR = 4096
+# A kind of connection (what the server builds: compressor, decompressor, both, none) measured on
+# fewer connections than this is at the mercy of malloc: a new compressor often lands in memory
+# freed earlier and moves RSS by nothing (the demo without context takeover, threshold 1024, 4
+# compressing connections of 20 measured: -7 KiB against 23 KiB one run, -8% the next; 100
+# connections: +5% and -6%). The default number of connections grows until each kind has this many.
+MIN_PER_KIND = 10
+MAX_AUTO_CONNECTIONS = 200
+
+
+def connections_for(corpus: Corpus, setting: Setting, threshold: int, default: int) -> int:
+    """``default`` live connections, or more (by 20, at most :data:`MAX_AUTO_CONNECTIONS`)
+    until every kind of connection has :data:`MIN_PER_KIND` in the measured half."""
+    plan = ws_plan(corpus, MAX_AUTO_CONNECTIONS, threshold)
+    effective = 0 if setting.context_takeover else threshold
+    kinds = [script_builds(script, effective) for script in plan.scripts]
+    count = default
+    while count < MAX_AUTO_CONNECTIONS:
+        measured = Counter(
+            kinds[plan.assignment[i]] for i in range(warmup_connections(count), count)
+        )
+        if min(measured.values()) >= MIN_PER_KIND:
+            break
+        count += 20
+    return min(count, max(default, MAX_AUTO_CONNECTIONS))
+
+
+# The replay plan, ws flavour ------------------------------------------------------------------
+
+
+def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
+    """:func:`wsztune.live.build_plan`: a silent client sends :data:`wsztune.live.PROBE`.
+
+    The probe is not padded to the threshold: the node codec's model assumes a silent client
+    sends that message (:data:`wsztune.sweep.PROBE_PAYLOAD`), and counts the server's inflate
+    stream for it only when ws would compress it. A silent server gets no probe: ws never builds
+    its compressor, and the model counts that connection without one. ``threshold`` is accepted
+    for compatibility.
+    """
+    del threshold
+    return build_plan(corpus, connections)
+
+
+def script_builds(script: Script, threshold: int) -> tuple[bool, bool]:
+    """Whether ws's server builds (its compressor, its decompressor) replaying ``script``:
+    some server message, resp. client message, reaches the compressor (``threshold`` the
+    effective one: 0 with context takeover, where ws ignores it)."""
+    reaches = [(d, len(payload) >= threshold) for d, _, payload in script.messages]
+    return (
+        any(ok for d, ok in reaches if d == SERVER),
+        any(ok for d, ok in reaches if d == CLIENT),
+    )
+
+
+def scripts_corpus(corpus: Corpus, plan: Plan, indices: Sequence[int]) -> Corpus:
+    """The scripts ``indices`` of ``plan``, each once, each its own connection: what the model
+    is swept over (a script that several live connections replay is compressed once and its
+    sizes multiplied: every connection has its own compressors, so they are the same)."""
+    messages = [
+        Message(payload, is_text, f"script-{index}", direction)
+        for index in indices
+        for direction, is_text, payload in plan.scripts[index].messages
+    ]
+    return Corpus(corpus.path, corpus.format, corpus.sha256, messages, corpus.sampled)
+
+
+# Node and ws ------------------------------------------------------------------------------------
+
+
+def resolve_ws_dir(ws_dir: Path) -> Path:
+    """The ``ws`` package inside ``ws_dir``: the package itself, or a project or cache directory
+    with ``node_modules/ws``. A one-line error when there is none."""
+    for candidate in (ws_dir, ws_dir / "node_modules" / "ws"):
+        manifest = candidate / "package.json"
+        try:
+            name = json.loads(manifest.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if name == "ws":
+            return candidate.resolve()
+    raise SettingError(
+        f"--ws-dir {ws_dir}: no ws package there (no package.json of ws, nor "
+        "node_modules/ws/package.json); give the directory where `npm install ws` ran, or leave "
+        "--ws-dir out to let wsztune install ws into its cache"
+    )
+
+
+def script_path() -> Path:
+    """The Node script that runs the server and the clients (shipped in this package)."""
+    return helper(SCRIPT_NAME)
+
+
+# Running the two Node processes -----------------------------------------------------------------
+
+
+@dataclass
+class NodeSide:
+    """What one server run observed, per live connection."""
+
+    compression: bool
+    port: int = 0
+    info: dict[str, Any] = field(default_factory=dict)  # node, zlib and ws versions
+    # The server's memory at listen, then after each connection: process.memoryUsage() (rss,
+    # heapTotal, heapUsed, external, arrayBuffers) and, on Linux, RssAnon and RssFile.
+    usage: list[dict[str, int]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[int]:
+        """One figure at every mark (RssAnon falls back to rss where /proc is not there)."""
+        return [int(mark.get(key, mark["rss"])) for mark in self.usage]
+
+    server_sent: list[int] = field(default_factory=list)
+    server_received: list[int] = field(default_factory=list)
+    client_sent: list[int] = field(default_factory=list)
+    client_received: list[int] = field(default_factory=list)
+    compressed_frames: list[int] = field(default_factory=list)  # frames with RSV1, both ways
+    compressed_sent: list[int] = field(default_factory=list)  # RSV1 frames the server sent
+    compressed_received: list[int] = field(default_factory=list)  # ... and received
+    extensions: str = ""
+
+
+class _Process:
+    """One Node process spoken to in JSON lines, its stderr kept for the error message."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process, stderr: Path) -> None:
+        self.name = name
+        self.process = process
+        self.stderr = stderr
+
+    async def send(self, message: dict[str, Any], timeout: float) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        async with asyncio.timeout(timeout):
+            await self.process.stdin.drain()
+
+    async def read(self, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        async with asyncio.timeout(timeout):
+            line = await self.process.stdout.readline()
+        if not line:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await self.process.wait()
+            detail = self.stderr.read_text(errors="replace").strip().splitlines()
+            raise LiveError(
+                f"the ws {self.name} process ended early"
+                + (f": {detail[-1]}" if detail else f" (exit code {self.process.returncode})")
+            )
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise LiveError(
+                f"the ws {self.name} said something unexpected: {line[:80]!r}"
+            ) from None
+        if "error" in reply:
+            raise LiveError(f"ws {self.name}: {reply['error']}")
+        return reply
+
+    async def stop(self, timeout: float) -> None:
+        """Let it exit, else kill it: no node process outlives the check."""
+        # Wait before killing: kill() polls the child first, and reaping one that just exited
+        # there races asyncio's own watcher, which then logs "Unknown child process".
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1):
+                await self.process.wait()
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.process.wait()
+
+
+async def _start(
+    node: str, name: str, args: Sequence[str], config: dict[str, Any], workdir: Path
+) -> _Process:
+    stderr_path = workdir / f"{name}.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            node,
+            *args,
+            str(script_path()),
+            name,
+            json.dumps(config),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            # Node reads no options from the user's environment here (NODE_OPTIONS could add a
+            # preload or a heap flag that changes what RSS measures).
+            env={key: value for key, value in os.environ.items() if key != "NODE_OPTIONS"},
+            limit=1 << 20,
+        )
+    return _Process(name, process, stderr_path)
+
+
+def compression_options(setting: Setting, threshold: int) -> dict[str, Any]:
+    """ws's perMessageDeflate options for ``setting`` (the server's; the clients offer the same)."""
+    from wsztune.codec import STRATEGIES
+
+    return {
+        "serverMaxWindowBits": setting.server_bits,
+        "clientMaxWindowBits": setting.client_bits,
+        "memLevel": setting.mem_level,
+        "level": setting.level,
+        "strategy": STRATEGIES[setting.strategy],
+        "threshold": threshold,
+        "serverNoContextTakeover": not setting.context_takeover,
+        "clientNoContextTakeover": not setting.context_takeover,
+    }
+
+
+USAGE_KEYS = ("rss", "RssAnon", "RssFile", "heapTotal", "heapUsed", "external", "arrayBuffers")
+
+
+def _usage(reply: dict[str, Any]) -> dict[str, int]:
+    return {key: int(reply[key]) for key in USAGE_KEYS if key in reply}
+
+
+async def _serve_once(
+    node: str,
+    ws_package: Path,
+    plan: Plan,
+    compression: dict[str, Any] | None,
+    plan_path: Path,
+    workdir: Path,
+    timeout: float,
+) -> NodeSide:
+    """One fresh server process (compression per ``compression``, or off), measured."""
+    count = plan.connections
+    side = NodeSide(compression=compression is not None)
+    config: dict[str, Any] = {
+        "ws": str(ws_package),
+        "plan": str(plan_path),
+        "timeout": timeout,
+        "deadline": timeout * 3,  # nothing happening this long: the node process stops
+        "compression": compression,
+    }
+    tag = "on" if compression else "off"
+    server: _Process | None = None
+    client: _Process | None = None
+    try:
+        server = await _start(
+            node,
+            "server",
+            ["--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16"],
+            config,
+            workdir / tag,
+        )
+        hello = await server.read(timeout)
+        side.port = int(hello["port"])
+        side.info = {key: hello[key] for key in ("node", "zlib", "ws")}
+        side.usage.append(_usage(hello))
+        client = await _start(node, "client", [], {**config, "port": side.port}, workdir / tag)
+        await client.read(timeout)  # ready
+        for index in range(count):
+            await client.send({"open": index}, timeout)
+            from_client, from_server = await asyncio.gather(
+                client.read(timeout), server.read(timeout)
+            )
+            if from_client.get("done") != index or from_server.get("done") != index:
+                raise LiveError(f"connection {index}: replies out of order")
+            side.usage.append(_usage(from_server))
+            side.server_sent.append(int(from_server["sent"]["bytes"]))
+            side.server_received.append(int(from_server["received"]["bytes"]))
+            side.client_sent.append(int(from_client["sent"]["bytes"]))
+            side.client_received.append(int(from_client["received"]["bytes"]))
+            side.compressed_sent.append(int(from_server["sent"]["compressed"]))
+            side.compressed_received.append(int(from_server["received"]["compressed"]))
+            side.compressed_frames.append(side.compressed_sent[-1] + side.compressed_received[-1])
+            side.extensions = str(from_server.get("extensions") or "")
+        await client.send({"close": True}, timeout)
+        await client.read(timeout)
+        await server.send({"close": True}, timeout)
+        await server.read(timeout)
+        return side
+    finally:
+        for process in (client, server):
+            if process is not None:
+                await process.stop(timeout)
+
+
+# The check ----------------------------------------------------------------------------------
+
+
+@dataclass
+class WsLiveResult:
+    """Model against a live ws server for one setting. ``to_json()`` for --json."""
+
+    server: str
+    window_bits: int
+    client_window_bits: int
+    mem_level: int
+    level: int
+    strategy: str
+    context_takeover: bool
+    threshold: int
+    connections: int
+    corpus: dict[str, Any]
+    replay: str
+    model_bytes: int
+    live_bytes: int
+    model_server_bytes: int
+    live_server_bytes: int
+    model_client_bytes: int
+    live_client_bytes: int
+    raw_bytes: int
+    compressed_frames: int
+    data_frames: int
+    model_connection_memory: float  # the check's: the model for the measured connections' mix
+    model_compressor_memory: float  # one built compressor
+    model_decompressor_memory: float  # one built decompressor
+    model_corpus_connection_memory: float  # the corpus cell's (what run --codec node saves)
+    model_compressor_share: float  # of the corpus's connections (the cell's)
+    model_decompressor_share: float
+    model_measured_compressor_share: float  # of the measured live connections, predicted
+    model_measured_decompressor_share: float
+    live_compressor_share: float  # of the measured live connections: the server sent RSV1
+    live_decompressor_share: float  # ... received RSV1
+    live_connection_memory: float  # the check: resident growth per connection, on minus off
+    live_connection_memory_endpoints: float  # the same from the first and last marks alone
+    live_rss_per_connection: float  # with compression (endpoints)
+    live_rss_baseline_per_connection: float  # without
+    live_external_per_connection: float  # V8's external memory, on minus off
+    memory_figure: str  # which resident figure: RssAnon (Linux) or rss
+    warmup_connections: int  # the first ones, not measured
+    memory_marks: dict[str, list[dict[str, int]]]
+    tolerance: float
+    memory_difference: float
+    memory_difference_bytes: float
+    memory_uncertainty: float  # standard error of live_connection_memory (growth_uncertainty)
+    memory_floor: int
+    bytes_equal: bool
+    memory_within_tolerance: bool
+    passed: bool
+    probed_connections: int
+    negotiated: str
+    per_connection: list[dict[str, Any]]
+    ports: list[int]
+    node_version: str
+    node_zlib_version: str
+    ws_version: str
+    ws_path: str
+    duration_seconds: float
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data: every field, JSON-ready."""
+        return asdict(self)
+
+
+def warmup_connections(connections: int) -> int:
+    """How many connections warm the server up before memory is measured: the first half.
+
+    A fresh Node server's first connections pay one-off costs (V8's heap, malloc's arenas in the
+    libuv pool threads, code compiled on first use): on the bundled corpora the growth per
+    connection settles after 5 to 15 connections. The second half is the steady state a server
+    that has run for a while is in.
+    """
+    return max(1, connections // 2)
+
+
+def per_connection_growth(marks: Sequence[int], warmup: int) -> float:
+    """Growth per connection after ``warmup`` connections (``marks[0]``: the empty server,
+    ``marks[i]``: after connection ``i - 1``)."""
+    measured = len(marks) - 1 - warmup
+    return (marks[-1] - marks[warmup]) / measured if measured > 0 else 0.0
+
+
+def interquartile_mean(values: Sequence[float]) -> float:
+    """The mean of the middle half of ``values`` (all of them when fewer than 4)."""
+    ordered = sorted(values)
+    quarter = len(ordered) // 4
+    middle = ordered[quarter : len(ordered) - quarter] if quarter else ordered
+    return sum(middle) / len(middle) if middle else 0.0
+
+
+def paired_growth(on: Sequence[int], off: Sequence[int], warmup: int) -> list[int]:
+    """Per measured connection, what it added with compression minus what the same script's
+    connection added without: ``(on[i+1] - on[i]) - (off[i+1] - off[i])``."""
+    return [(on[i + 1] - on[i]) - (off[i + 1] - off[i]) for i in range(warmup, len(on) - 1)]
+
+
+def grouped_growth(growth: Sequence[float], groups: Sequence[object]) -> float:
+    """Growth per connection over connections of different kinds (``groups[i]``: what
+    connection ``i`` built): each kind's middle half (:func:`interquartile_mean`), weighted by
+    its number of connections. With one kind, the interquartile mean of all: a middle half over
+    a mix would drop the minority kind (a fifth of connections compressing counts as none)."""
+    kinds: dict[object, list[float]] = {}
+    for value, kind in zip(growth, groups, strict=True):
+        kinds.setdefault(kind, []).append(value)
+    if not growth:
+        return 0.0
+    return sum(len(values) * interquartile_mean(values) for values in kinds.values()) / len(growth)
+
+
+def growth_uncertainty(growth: Sequence[float], groups: Sequence[object]) -> float:
+    """Standard error of :func:`grouped_growth`: per kind, a robust spread (1.4826 x the median
+    absolute deviation from the kind's middle-half mean; pooled over all connections for a kind
+    of fewer than 5) over the root of its count, weighed as the kinds are.
+
+    A kind of a few connections whose heap steps by hundreds of KiB now and then (a corpus
+    connection with many messages) gives a figure this uncertain, whatever the model says.
+    """
+    if not growth:
+        return 0.0
+    kinds: dict[object, list[float]] = {}
+    for value, kind in zip(growth, groups, strict=True):
+        kinds.setdefault(kind, []).append(value)
+    centre = {kind: interquartile_mean(values) for kind, values in kinds.items()}
+
+    def spread(deviations: list[float]) -> float:
+        return 1.4826 * statistics.median(deviations) if deviations else 0.0
+
+    pooled = spread([abs(v - centre[k]) for v, k in zip(growth, groups, strict=True)])
+    variance = 0.0
+    for kind, values in kinds.items():
+        sd = spread([abs(v - centre[kind]) for v in values]) if len(values) >= 5 else pooled
+        variance += (len(values) / len(growth)) ** 2 * sd**2 / len(values)
+    return math.sqrt(variance)
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def model_connection_memory(
+    builds: Sequence[tuple[bool, bool]], compressor: float, decompressor: float
+) -> float:
+    """The model's memory per connection for connections that build ``builds`` (per
+    connection: compressor, decompressor), one built stream costing what the cell measured."""
+    if not builds:
+        return 0.0
+    return sum(c * compressor + d * decompressor for c, d in builds) / len(builds)
+
+
+def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, Any]:
+    """The node codec's cell for ``setting`` on ``corpus``: a sweep of that one cell, the same
+    function ``wsztune run --codec node`` measures every cell with (ws's threshold rule: ws
+    ignores its threshold under context takeover)."""
+    from wsztune.sweep import Grid, TimingPlan, sweep
+
+    grid = Grid(
+        window_bits=(setting.window_bits,),
+        mem_levels=(setting.mem_level,),
+        levels=(setting.level,),
+        strategies=(setting.strategy,),
+        context_takeover=(setting.context_takeover,),
+        client_window_bits=setting.client_window_bits,
+        thresholds=(threshold,),
+        threshold_rule="ws",
+    )
+    # Sizes and memory are what is compared: no timing (``run --no-timing``).
+    plan = TimingPlan(measure_time=False)
+    run = sweep(corpus, grid, backend_name="node", plan=plan, jobs=1)
+    (cell,) = run.cells
+    return cell
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """What the node codec predicts for the live run."""
+
+    server_bytes: int
+    client_bytes: int
+    raw_bytes: int
+    cell: dict[str, Any]  # the corpus's own cell: its connection_memory is the one compared
+
+
+def model_figures(
+    corpus: Corpus,
+    plan: Plan,
+    setting: Setting,
+    threshold: int,
+    model: Callable[[Corpus, Setting, int], dict[str, Any]],
+) -> ModelFigures:
+    """The model's bytes for exactly what ``plan`` replays, and its memory for ``corpus``.
+
+    Bytes: scripts replayed by the same number of live connections are swept together, once,
+    and their sizes multiplied. Memory: the cell ``wsztune run --codec node`` saves for this
+    corpus, the figure ``recommend`` budgets with. The sweeps are independent node processes:
+    they run side by side.
+    """
+    uses = Counter(plan.assignment)
+    groups: dict[int, list[int]] = {}
+    for index in sorted(uses):
+        groups.setdefault(uses[index], []).append(index)
+    counts = sorted(groups)
+    parts = [scripts_corpus(corpus, plan, groups[count]) for count in counts] + [corpus]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        cells = list(pool.map(lambda part: model(part, setting, threshold), parts))
+    server = client = raw = 0
+    for count, cell in zip(counts, cells, strict=False):
+        server += count * int(cell["server_compressed_bytes"])
+        client += count * int(cell["client_compressed_bytes"])
+        raw += count * int(cell["raw_bytes"])
+    return ModelFigures(server, client, raw, cells[-1])
+
+
+def run_live_ws(
+    corpus: Corpus,
+    setting: Setting,
+    *,
+    ws_package: Path,
+    connections: int,
+    tolerance: float,
+    timeout: float,
+    threshold: int = WS_THRESHOLD_DEFAULT,
+    model: Callable[[Corpus, Setting, int], dict[str, Any]] = node_model,
+    node: str | None = None,
+) -> WsLiveResult:
+    """Replay ``corpus`` through a real ws server at ``setting``; compare with the model.
+
+    ``model(corpus, setting, threshold)`` is the node codec's cell (:func:`node_model`): a dict
+    with ``compressed_bytes`` and ``connection_memory``. Two server runs, each a fresh Node
+    process with its own client process: compression on, then off (the baseline).
+    """
+    node = node or find_node()
+    if 8 in (setting.window_bits, setting.nominal_client_bits):
+        raise SettingError("live --server ws checks windowBits 9 to 15 (zlib deflates 8 as 9)")
+    if not 0 < tolerance < 10:
+        raise SettingError(f"--tolerance must be a fraction such as 0.3, not {tolerance}")
+    if timeout <= 0:
+        raise SettingError(f"--timeout must be positive, not {timeout}")
+    if threshold < 0:
+        raise SettingError(f"--threshold must be 0 or more bytes, not {threshold}")
+    plan = ws_plan(corpus, connections, threshold)
+    started = time.perf_counter()
+
+    with tempfile.TemporaryDirectory(prefix="wsztune-live-ws-") as tmp:
+        workdir = Path(tmp)
+        for tag in ("on", "off"):
+            (workdir / tag).mkdir()
+        plan_path = workdir / "plan.json"
+        plan_path.write_text(json.dumps(plan.to_json()))
+        options = compression_options(setting, threshold)
+
+        async def both() -> tuple[NodeSide, NodeSide]:
+            on = await _serve_once(node, ws_package, plan, options, plan_path, workdir, timeout)
+            off = await _serve_once(node, ws_package, plan, None, plan_path, workdir, timeout)
+            return on, off
+
+        # The model runs meanwhile, in its own node processes: it only needs sizes and the
+        # memory probe's RSS, neither of which another process's load changes (its timings,
+        # which are, are not used), and the check takes half as long.
+        with ThreadPoolExecutor(1) as pool:
+            modelled = pool.submit(model_figures, corpus, plan, setting, threshold, model)
+            try:
+                on, off = asyncio.run(both())
+            except TimeoutError:
+                raise LiveError(
+                    f"a step took longer than --timeout {timeout:g} s; the ws server and "
+                    "clients were stopped"
+                ) from None
+            except OSError as error:
+                raise LiveError(f"{type(error).__name__}: {error}") from None
+            figures = modelled.result()
+
+    for index in range(plan.connections):
+        if (on.client_received[index], on.client_sent[index]) != (
+            on.server_sent[index],
+            on.server_received[index],
+        ):
+            raise LiveError(
+                f"connection {index}: the server counted {on.server_sent[index]} B sent and "
+                f"{on.server_received[index]} B received, the client "
+                f"{on.client_received[index]} B received and {on.client_sent[index]} B sent"
+            )
+    live_server, live_client = sum(on.server_sent), sum(on.server_received)
+    model_server, model_client = figures.server_bytes, figures.client_bytes
+    model_total = model_server + model_client
+    bytes_equal = (model_server, model_client) == (live_server, live_client)
+
+    # Memory: resident anonymous memory (the heaps: malloc's, V8's; not the node binary's pages
+    # mapped in as code runs the first time), RSS where /proc is not there.
+    figure = "RssAnon" if all("RssAnon" in mark for mark in on.usage + off.usage) else "rss"
+    warmup = warmup_connections(plan.connections)
+    resident_on, resident_off = on.series(figure), off.series(figure)
+    # Each measured connection against the same script's connection without compression; the
+    # middle half of those differences, because a heap that grows by a large block now and then
+    # (malloc's top, a V8 page) puts one connection's step up to 1.4 MB off, in either run.
+    # ws builds its zlib streams lazily: connections of each kind (what the server built, seen
+    # on the wire) are their own population; the model is weighed over the same connections.
+    measured_range = range(warmup, plan.connections)
+    built = [(on.compressed_sent[i] > 0, on.compressed_received[i] > 0) for i in measured_range]
+    growth = paired_growth(resident_on, resident_off, warmup)
+    live_memory = grouped_growth(growth, built)
+    uncertainty = growth_uncertainty(growth, built)
+    effective = 0 if setting.context_takeover else threshold  # ws ignores it under takeover
+    predicted = [script_builds(plan.script_for(i), effective) for i in measured_range]
+    compressor = float(figures.cell["compress_memory_observed"])
+    decompressor = float(figures.cell["decompress_memory_observed"])
+    model_memory = model_connection_memory(predicted, compressor, decompressor)
+    endpoints = per_connection_growth(resident_on, warmup) - per_connection_growth(
+        resident_off, warmup
+    )
+    rss_on = per_connection_growth(on.series("rss"), warmup)
+    rss_off = per_connection_growth(off.series("rss"), warmup)
+    difference_bytes = live_memory - model_memory
+    # Relative to the model, or to RSS's grain when the model expects less than that. The
+    # check allows the tolerance, or two standard errors of the live figure when it is that
+    # uncertain (then the run cannot tell; a note says so), or RSS's grain.
+    difference = difference_bytes / max(model_memory, MEMORY_FLOOR)
+    allowed = max(tolerance * model_memory, 2 * uncertainty, MEMORY_FLOOR)
+    within = abs(difference_bytes) <= allowed
+    messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
+
+    corpus_connections = len(corpus.connections)
+    if corpus_connections == 1:
+        replay = "every live connection replays the whole corpus (one connection)"
+    elif plan.connections <= corpus_connections:
+        replay = (
+            f"live connection i replays corpus connection i: the first {plan.connections} "
+            f"of {corpus_connections}"
+        )
+    else:
+        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
+    probed = sum(plan.script_for(i).probed for i in range(plan.connections))
+    notes = [
+        "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
+        "clients (a frame parser of wsztune's, not ws's code); the model is the node codec "
+        "swept over the same messages",
+        f"memory: resident memory of the server process ({figure}) after each connection, "
+        f"after gc, every connection held open; compression on minus off (two fresh servers), "
+        f"connection by connection, over the last {plan.connections - warmup} connections (the "
+        f"first {warmup} warm the server up), mean of the middle half of each kind of "
+        "connection (what the server built: compressor, decompressor, both, none) weighed by "
+        "its count; the model: the node codec's compressor and decompressor memory, counted for "
+        "the measured connections that build them (ws builds each on first use)",
+        "external: V8's external memory per connection, on minus off (shown, not checked)",
+    ]
+    measured = plan.connections - warmup
+    if measured < MIN_MEASURED:
+        notes.append(
+            f"only {measured} connections measured: a heap's steps make RSS noisy at this count "
+            f"(one connection's step can be off by 1 MB); use --connections "
+            f"{2 * MIN_MEASURED} or more for a memory figure worth checking"
+        )
+    ws_version = str(on.info.get("ws", ""))
+    if not ws_version.startswith("8."):
+        notes.append(
+            f"ws {ws_version} from {ws_package}: the node codec models ws 8's PerMessageDeflate "
+            "and Sender; another major version may frame or apply the threshold differently"
+        )
+    if probed:
+        notes.append(
+            f"{probed} of {plan.connections} connections replay a corpus connection in which "
+            "the client sends nothing: it sent one probe message at the end, as the model "
+            "assumes (counted in the bytes, model and live)"
+        )
+    if within and abs(difference_bytes) > max(tolerance * model_memory, MEMORY_FLOOR):
+        notes.append(
+            f"memory: {difference_bytes / 1024:+.1f} KiB from the model is outside the "
+            f"tolerance but within two standard errors of the live figure (+-"
+            f"{uncertainty / 1024:.1f} KiB): this run cannot tell; more --connections narrow it"
+        )
+    if built != predicted:
+        notes.append(
+            "the server built zlib streams on other connections than the model predicts "
+            "(RSV1 frames): ws's threshold rule differs from the model's"
+        )
+    shares = (sum(c for c, _ in built), sum(d for _, d in built))
+    kinds = Counter(built)
+    if len(kinds) > 1 and min(kinds.values()) < MIN_PER_KIND:
+        notes.append(
+            f"of {measured} measured connections, {min(kinds.values())} are of one kind (what "
+            f"the server built): fewer than {MIN_PER_KIND}, and malloc's reuse of freed memory "
+            "makes such a figure noisy; more --connections (or none given: wsztune picks) "
+            "narrow it"
+        )
+    if model_memory < MEMORY_FLOOR:
+        notes.append(
+            f"the model expects {model_memory / 1024:.1f} KiB per connection (of "
+            f"{measured} measured, {shares[0]} build a compressor, {shares[1]} a "
+            f"decompressor): the check allows {MEMORY_FLOOR // 1024} KiB either way, RSS's grain"
+        )
+    per_connection = [
+        {
+            "index": i,
+            "corpus_connection": plan.script_for(i).connection,
+            "messages": len(plan.script_for(i).messages),
+            "live_server_bytes": on.server_sent[i],
+            "live_client_bytes": on.server_received[i],
+            "resident_after": resident_on[i + 1],
+            "resident_after_baseline": resident_off[i + 1],
+            "probe": plan.script_for(i).probed,
+            "warmup": i < warmup,
+        }
+        for i in range(plan.connections)
+    ]
+    return WsLiveResult(
+        server="ws",
+        window_bits=setting.server_bits,
+        client_window_bits=setting.client_bits,
+        mem_level=setting.mem_level,
+        level=setting.level,
+        strategy=setting.strategy,
+        context_takeover=setting.context_takeover,
+        threshold=threshold,
+        connections=plan.connections,
+        corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
+        replay=replay,
+        model_bytes=model_total,
+        live_bytes=live_server + live_client,
+        model_server_bytes=model_server,
+        live_server_bytes=live_server,
+        model_client_bytes=model_client,
+        live_client_bytes=live_client,
+        raw_bytes=figures.raw_bytes,
+        compressed_frames=sum(on.compressed_frames),
+        data_frames=messages,
+        model_connection_memory=model_memory,
+        model_compressor_memory=compressor,
+        model_decompressor_memory=decompressor,
+        model_corpus_connection_memory=float(figures.cell["connection_memory"]),
+        model_compressor_share=float(figures.cell.get("compressor_share", 1.0)),
+        model_decompressor_share=float(figures.cell.get("decompressor_share", 1.0)),
+        model_measured_compressor_share=_share([c for c, _ in predicted]),
+        model_measured_decompressor_share=_share([d for _, d in predicted]),
+        live_compressor_share=shares[0] / measured if measured > 0 else 0.0,
+        live_decompressor_share=shares[1] / measured if measured > 0 else 0.0,
+        live_connection_memory=live_memory,
+        live_connection_memory_endpoints=endpoints,
+        live_rss_per_connection=rss_on,
+        live_rss_baseline_per_connection=rss_off,
+        live_external_per_connection=per_connection_growth(on.series("external"), warmup)
+        - per_connection_growth(off.series("external"), warmup),
+        memory_figure=figure,
+        warmup_connections=warmup,
+        memory_marks={"on": on.usage, "off": off.usage},
+        tolerance=tolerance,
+        memory_difference=difference,
+        memory_difference_bytes=difference_bytes,
+        memory_uncertainty=uncertainty,
+        memory_floor=MEMORY_FLOOR,
+        bytes_equal=bytes_equal,
+        memory_within_tolerance=within,
+        passed=bytes_equal and within,
+        probed_connections=probed,
+        negotiated=on.extensions,
+        per_connection=per_connection,
+        ports=[on.port, off.port],
+        node_version=str(on.info.get("node", "")),
+        node_zlib_version=str(on.info.get("zlib", "")),
+        ws_version=ws_version,
+        ws_path=str(ws_package),
+        duration_seconds=round(time.perf_counter() - started, 3),
+        notes=notes,
+    )
