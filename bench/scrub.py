@@ -10,8 +10,13 @@ codec functions) on original and scrubbed, and prints the worst cell:
 - ``tokens`` mode: the change in savings (1 - compressed/raw), in percentage points; goal <= 2;
 - ``permute`` mode: the change in compressed size, in percent; goal <= 0.5.
 
-    python bench/scrub.py            # about a minute on 2 cores
+    python bench/scrub.py            # about five minutes on 2 cores (permute measures 16
+                                     # candidate permutations per corpus)
     python bench/scrub.py --quick    # the bundled corpora only
+    python bench/scrub.py --keys 4   # the worst cell over 4 keys: a goal must hold for any key
+
+A single key can be lucky: before permute mode measured its candidates, the bench's fixed key
+gave -0.63% at worst and four other keys up to -1.19%.
 
 Sizes are exact and deterministic: unlike timings, these figures do not depend on the machine.
 """
@@ -332,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     """Print the worst cell of every corpus and mode; exit 1 when a goal is missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the bundled corpora only")
+    parser.add_argument(
+        "--keys", type=int, default=1, help="scrub with this many keys, report the worst (1)"
+    )
     args = parser.parse_args(argv)
     missed = 0
     with tempfile.TemporaryDirectory() as scratch:
@@ -346,12 +354,18 @@ def main(argv: list[str] | None = None) -> int:
             corpus = corpus_module.load(path)
             sizes = scrub.grid_sizes(corpus)
             row = f"{path.name:<30} {len(corpus.messages):>8,}  "
+            keys = [KEY] + [KEY + b"-%d" % index for index in range(1, args.keys)]
             for mode in ("tokens", "permute"):
+                worsts = []
                 started = time.perf_counter()
-                scrubbed, _ = scrub.scrub_corpus(corpus, mode, KEY)
-                seconds = time.perf_counter() - started
-                comparison = scrub.compare_sizes(corpus, scrubbed, sizes)
-                worst = comparison.worst(mode)
+                for key in keys:
+                    scrubbed, _ = scrub.scrub_corpus(corpus, mode, key)
+                    worsts.append(scrub.compare_sizes(corpus, scrubbed, sizes).worst(mode))
+                seconds = (time.perf_counter() - started) / len(keys)
+                if mode == "tokens":
+                    worst = max(worsts, key=lambda cell: abs(cell.savings_points))
+                else:
+                    worst = max(worsts, key=lambda cell: abs(cell.size_percent))
                 value = worst.savings_points if mode == "tokens" else worst.size_percent
                 unit = "pp" if mode == "tokens" else "%"
                 ok = abs(value) <= GOALS[mode]
