@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,22 +173,26 @@ def run(
         node_versions()  # node missing or broken: one line, exit 2, before any work
     else:
         codec_module.get_backend(codec)
-    err = stderr_console()
+
+    @functools.cache
+    def err() -> Any:  # rich is imported only when there is something to say
+        return stderr_console()
+
     if stack is not None and stack.threshold_rule == "ws" and any(thresholds) and (
         True in grid.context_takeover
     ):
-        err.print(
+        err().print(
             f"[yellow]note:[/] {stack.title} applies its threshold only without context "
             "takeover (ws's Sender compresses every message otherwise): context-takeover cells "
             "are measured at threshold 0"
         )
     if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
-        err.print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
+        err().print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
 
     if corpus_path is None:
         corpus_path = corpus_module.demo_corpus_path()
         if not quiet:
-            err.print(f"No corpus given: using the bundled demo corpus {corpus_path.name}")
+            err().print(f"No corpus given: using the bundled demo corpus {corpus_path.name}")
 
     # The results place is known from the corpus path alone: check it before reading the corpus,
     # so that a read-only results/ costs no loading time.
@@ -206,7 +211,7 @@ def run(
         available = len(corpus.connections)
         corpus = corpus_module.sample_connections(corpus, sample, seed)
         if sample >= available > 1:
-            err.print(
+            err().print(
                 f"[yellow]warning:[/] --sample {sample}: the corpus has {available} "
                 "connections; all are kept"
             )
