@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wsztune import corpus, sweep
-from wsztune.codec import STRATEGIES, Setting
+from wsztune.codec import Setting
 from wsztune.nodejs import backend as node
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -21,16 +21,7 @@ WS_REFERENCE = Path(__file__).resolve().parent / "ws_reference.js"
 
 
 def _job(index: int, setting: Setting) -> node.NodeJob:
-    return node.NodeJob(
-        id=index,
-        server_bits=setting.server_bits,
-        client_bits=setting.client_bits,
-        mem_level=setting.mem_level,
-        level=setting.level,
-        strategy=STRATEGIES[setting.strategy],
-        context_takeover=setting.context_takeover,
-        threshold=setting.threshold,
-    )
+    return node.NodeJob.of(index, setting)
 
 
 def _sample_streams() -> tuple[list[list[bytes]], list[str]]:

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsztune.codec import (
-    STRATEGIES,
     Backend,
     Frames,
     Setting,
@@ -662,19 +661,7 @@ def _node_cells(
 
     summary = CorpusSummary.of(streams)
     directions = [stream.direction for stream in streams]
-    jobs_for = [
-        node.NodeJob(
-            id=index,
-            server_bits=setting.server_bits,
-            client_bits=setting.client_bits,
-            mem_level=setting.mem_level,
-            level=setting.level,
-            strategy=STRATEGIES[setting.strategy],
-            context_takeover=setting.context_takeover,
-            threshold=setting.threshold,
-        )
-        for index, setting in enumerate(order)
-    ]
+    jobs_for = [node.NodeJob.of(index, setting) for index, setting in enumerate(order)]
     timing = (
         {
             "repeat": plan.repeat,

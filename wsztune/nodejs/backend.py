@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from wsztune.codec import STRATEGIES, Setting
 from wsztune.nodejs import find_node, helper
 
 CLOCK_NAME = (
@@ -47,6 +48,20 @@ class NodeJob:
     strategy: int
     context_takeover: bool
     threshold: int
+
+    @classmethod
+    def of(cls, index: int, setting: Setting) -> NodeJob:
+        """The job for ``setting``, numbered ``index`` (how its results are matched back)."""
+        return cls(
+            id=index,
+            server_bits=setting.server_bits,
+            client_bits=setting.client_bits,
+            mem_level=setting.mem_level,
+            level=setting.level,
+            strategy=STRATEGIES[setting.strategy],
+            context_takeover=setting.context_takeover,
+            threshold=setting.threshold,
+        )
 
 
 @dataclass
