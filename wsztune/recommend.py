@@ -248,9 +248,6 @@ class Decision:
     chosen: Cell | None
     best: Cell | None
     candidates: list[Cell]
-    # Cells the old cliff rule passed over. The resampling rule avoids nothing for a cliff, so
-    # this stays empty; kept so that callers written against the old Decision still run.
-    avoided: list[Cliff]
     warnings: list[str]
     explanation: list[str]
     reference: Cell | None
@@ -423,7 +420,6 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         chosen=None,
         best=None,
         candidates=[],
-        avoided=[],
         warnings=[],
         explanation=[],
         reference=reference,

@@ -316,7 +316,6 @@ def observe_connection(
     setting: Setting,
     backend: Backend,
     summary: CorpusSummary | None = None,
-    compressed: object = None,
 ) -> ConnectionMemory:
     """What a connection costs the server at ``setting``, as tracemalloc sees it.
 
@@ -332,8 +331,7 @@ def observe_connection(
     without, the compressor of the stream's last message is the one left (as before); a
     decompressor allocates its window on its first output, so with context takeover it inflates
     up to the first message that is not empty, and without, the last message's frame alone
-    (frames of a compressor per message do not depend on each other). ``compressed`` is
-    accepted for compatibility and unused: these few frames cost nothing to make.
+    (frames of a compressor per message do not depend on each other).
     """
     summary = summary or CorpusSummary.of(streams)
     sender = streams[summary.compressor_stream]
