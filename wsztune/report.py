@@ -399,6 +399,14 @@ def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
     )
 
 
+def comparison_rows(
+    decision: Decision, verdict: Verdict | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The cells a recommendation talks about, as (headers, rows) for any renderer."""
+    rows = [[name, *_comparison_cells(cell)] for name, cell in _rows(decision, verdict)]
+    return list(_COMPARISON_HEADERS), rows
+
+
 def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = None) -> str:
     """A markdown summary of a recommendation (and check), for ``$GITHUB_STEP_SUMMARY``."""
     lines = ["### wsztune recommend", ""]

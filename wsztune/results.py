@@ -222,9 +222,17 @@ def check_writable(path: Path) -> None:
 
 def save(run: Run, path: str | os.PathLike[str]) -> Path:
     """Write ``run`` to ``path`` atomically: a temporary file, fsync, then rename over."""
+    data = json.dumps(run.to_document(), indent=1, sort_keys=False).encode("utf-8") + b"\n"
+    path = write_atomic(path, data)
+    run.path = path
+    return path
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` all at once or not at all: a temporary file beside it, fsync,
+    rename over. A reader never sees half a file, even after ``kill -9``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(run.to_document(), indent=1, sort_keys=False).encode("utf-8") + b"\n"
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
@@ -240,7 +248,6 @@ def save(run: Run, path: str | os.PathLike[str]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
-    run.path = path
     return path
 
 

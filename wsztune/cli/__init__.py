@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from wsztune import __version__
-from wsztune.cli import compare, corpus, live, plot, recommend, record, run, table
+from wsztune.cli import compare, corpus, live, plot, recommend, record, report, run, table
 from wsztune.cli.common import INTERRUPTED_EXIT, error_line, interrupted_exit_code
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
@@ -72,6 +72,7 @@ for _command in (
     plot.plot,
     recommend.recommend,
     compare.compare,
+    report.report,
     record.record,
 ):
     cli.add_command(_command)

@@ -235,3 +235,39 @@ def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -
     if max_memory is None:
         return decision, " with no memory budget (set one with --max-memory)"
     return decision, f" within {format_bytes(max_memory)} per connection"
+
+
+def fleet_options(command: Any) -> Any:
+    """``--connections``, ``--messages-per-second`` and the three prices: the fleet's cost."""
+    for name, help_text in reversed(
+        (
+            ("--price-memory", "Price of 1 GiB of RAM for a month [example default: 3.65]."),
+            ("--price-egress", "Price of 1 GB sent [example default: 0.09]."),
+            ("--price-cpu", "Price of one vCPU for a month [example default: 29.2]."),
+        )
+    ):
+        command = click.option(
+            name, type=click.FloatRange(min=0), metavar="PRICE", help=help_text
+        )(command)
+    command = click.option(
+        "--messages-per-second",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="RATE",
+        help="Messages per second over the fleet (default: from the corpus's timestamps, if any).",
+    )(command)
+    return click.option(
+        "--connections", type=click.IntRange(min=1), metavar="N", help="Show the fleet's cost."
+    )(command)
+
+
+def prices(memory: float | None, egress: float | None, cpu: float | None) -> Any:
+    """The prices given, the EXAMPLE defaults for the others (and whether any is an example)."""
+    from wsztune.recommend import Prices
+
+    example = Prices()
+    return Prices(
+        memory_gib_month=example.memory_gib_month if memory is None else memory,
+        egress_gb=example.egress_gb if egress is None else egress,
+        cpu_month=example.cpu_month if cpu is None else cpu,
+        examples=None in (memory, egress, cpu),
+    )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from wsztune.cli.common import (
     budget_option,
+    fleet_options,
     load_run,
+    prices,
     results_options,
     select,
     setting_arg,
@@ -28,33 +29,7 @@ from wsztune.errors import WsztuneError
     metavar="R",
     help="Compress time at most R times the reference cell's (e.g. 1.5).",
 )
-@click.option(
-    "--connections", type=click.IntRange(min=1), metavar="N", help="Print the fleet's cost."
-)
-@click.option(
-    "--messages-per-second",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="RATE",
-    help="Messages per second over the fleet (default: from the corpus's timestamps, if any).",
-)
-@click.option(
-    "--price-memory",
-    type=click.FloatRange(min=0),
-    metavar="PRICE",
-    help="Price of 1 GiB of RAM for a month [example default: 3.65].",
-)
-@click.option(
-    "--price-egress",
-    type=click.FloatRange(min=0),
-    metavar="PRICE",
-    help="Price of 1 GB sent [example default: 0.09].",
-)
-@click.option(
-    "--price-cpu",
-    type=click.FloatRange(min=0),
-    metavar="PRICE",
-    help="Price of one vCPU for a month [example default: 29.2].",
-)
+@fleet_options
 @click.option(
     "--objective",
     type=click.Choice(["memory", "cost"]),
@@ -186,18 +161,3 @@ def recommend(
         raise CheckFailed(decision.reason)
     if verdict is not None and not verdict.ok:
         raise CheckFailed(f"check failed: {verdict.reason}")
-
-
-
-
-def prices(memory: float | None, egress: float | None, cpu: float | None) -> Any:
-    """The prices given, the EXAMPLE defaults for the others (and whether any is an example)."""
-    from wsztune.recommend import Prices
-
-    example = Prices()
-    return Prices(
-        memory_gib_month=example.memory_gib_month if memory is None else memory,
-        egress_gb=example.egress_gb if egress is None else egress,
-        cpu_month=example.cpu_month if cpu is None else cpu,
-        examples=None in (memory, egress, cpu),
-    )

@@ -1,0 +1,153 @@
+"""wsztune report: one self-contained HTML page, checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests import chromium
+from wsztune import report_html, results
+from wsztune.cli import cli
+from wsztune.grid import select_slice
+from wsztune.recommend import Constraints, recommend
+
+pytestmark = pytest.mark.skipif(not chromium.available(), reason="chromium is not installed")
+
+DEMO_RUN = Path(__file__).resolve().parent.parent / "results" / "example-demo.json"
+
+
+def invoke(*args: object) -> Result:
+    return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed demo run's report, budget and fleet given: every section present."""
+    out = tmp_path_factory.mktemp("report") / "demo.html"
+    result = invoke(
+        "report", "--results", DEMO_RUN, "-o", out, "--max-memory", "64KiB",
+        "--connections", "50000", "--messages-per-second", "2000", "--check", "12:5",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(out)
+    return out
+
+
+def test_page_holds_every_section_and_nothing_external(demo_report: Path) -> None:
+    page = demo_report.read_text(encoding="utf-8")
+    for anchor in (
+        "decision", "recommended", "grids", "grid-savings", "grid-size", "grid-time",
+        "grid-memory", "charts", "chart-pareto", "chart-memory", "cost", "configuration",
+        "provenance",
+    ):  # fmt: skip
+        assert f'id="{anchor}"' in page, anchor
+    assert "Recommended: 13:2" in page
+    assert "chosen in 100.0% of 1,000 resamples" in page
+    assert "95% interval" in page
+    assert "check failed" in page  # 12:5 is no longer right on the demo at 64 KiB
+    assert "ServerPerMessageDeflateFactory" in page  # the stack's snippet
+    assert "9b98bf7c4c2e65bcb2553d713aba59d80814dace616065bf97fa072367b40598" in page
+    assert "complete: 63 of 63 cells" in page
+    # Self-contained: no URL the browser could fetch; the CSP forbids it anyway.
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
+    assert "Content-Security-Policy" in page
+    # The choice and the reference are marked in every grid.
+    assert page.count('class="choice"') == 4 and page.count('class="ref"') == 4
+
+
+def test_report_renders_in_chromium_without_errors_or_requests(demo_report: Path) -> None:
+    page = chromium.view(demo_report)
+    assert page.problems(expect_text=("Recommended: 13:2", "Provenance"), min_images=5) == []
+    assert page.dom["images"] == 5  # the Pareto chart and four heatmaps
+
+
+def test_report_reads_on_a_phone_in_dark_mode(demo_report: Path, tmp_path: Path) -> None:
+    page = chromium.view(demo_report, width=390, height=844, mobile=True, dark=True)
+    assert page.problems(expect_text=("Recommended: 13:2",), min_images=5) == []
+    # Wide grids scroll inside their box: the page itself never scrolls sideways.
+    assert page.dom["scroll_width"] <= page.dom["inner_width"]
+    red, green, blue = (int(v) for v in re.findall(r"\d+", page.dom["background"])[:3])
+    assert red + green + blue < 150, page.dom["background"]  # a dark background
+    (tmp_path / "phone-dark.png").write_bytes(page.screenshot)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",  # blank
+        '<p>Recommended: 13:2</p><img src="http://198.51.100.7/chart.png">',  # leaves the file
+        "<p>Recommended: 13:2</p><script>throw new Error('broken')</script>",  # breaks
+    ],
+    ids=["blank", "external", "script-error"],
+)
+def test_the_browser_check_fails_a_blank_or_broken_page(tmp_path: Path, body: str) -> None:
+    """The checks above are only worth something if they fail a bad page."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>", encoding="utf-8")
+    assert chromium.view(bad).problems(expect_text=("Recommended: 13:2",)) != []
+
+
+def test_comparison_of_two_runs(tmp_path: Path, small_run_path: Path) -> None:
+    out = tmp_path / "compare.html"
+    result = invoke("report", DEMO_RUN, small_run_path, "-o", out, "--no-charts")
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert 'id="changes"' in page and 'id="change-size"' in page
+    assert "the corpora differ" in page
+    assert "<h3>Old run</h3>" in page and "<h3>New run</h3>" in page
+    assert "<img" not in page
+    view = chromium.view(out)
+    assert view.problems(expect_text=("What changed", "Decision (new run)")) == []
+
+
+def test_render_from_a_run_without_timing_leaves_out_the_time_heatmap(
+    small_run_path: Path,
+) -> None:
+    run = results.load(small_run_path)
+    for cell in run.cells:
+        for name in list(cell):
+            if "seconds" in name or name.startswith("timing"):
+                cell[name] = None
+    run.meta["timing"] = {"measured": False}
+    slice_ = select_slice(run)
+    decision = recommend(slice_, Constraints())
+    page = report_html.render(report_html.ReportRun(run, slice_, decision))
+    assert 'id="chart-time"' not in page and 'id="chart-savings"' in page
+    assert "no time heatmap" in page
+    assert "not measured (--no-timing)" in page
+
+
+def test_partial_run_is_said_in_the_page(tmp_path: Path, small_run_path: Path) -> None:
+    document = results.load(small_run_path)
+    document.meta["partial"] = True
+    document.meta["cells_planned"] = len(document.cells) + 3
+    partial = results.save(document, tmp_path / "partial.json")
+    out = tmp_path / "partial.html"
+    result = invoke("report", "--results", partial, "-o", out, "--no-charts")
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "partial run" in page and "partial: " in page
+
+
+def test_default_output_is_next_to_the_run(tmp_path: Path, small_run_path: Path) -> None:
+    copy = tmp_path / "run.json"
+    copy.write_bytes(small_run_path.read_bytes())
+    result = invoke("report", copy, "--no-charts")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run.html").is_file()
+
+
+def test_usage_errors_are_one_line(tmp_path: Path, small_run_path: Path) -> None:
+    result = invoke("report", small_run_path, small_run_path, small_run_path)
+    assert result.exit_code == 2 and "give one run, or two" in result.output
+    result = invoke("report", small_run_path, "--results", small_run_path)
+    assert result.exit_code == 2
+    result = invoke("report", tmp_path / "missing.json")
+    assert result.exit_code == 2
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = invoke("report", small_run_path, "-o", blocker / "x.html", "--no-charts")
+    assert result.exit_code == 2 and "cannot write the report" in result.output

@@ -1,0 +1,125 @@
+"""``wsztune report``: one self-contained HTML page from a saved run, or from two (a comparison)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wsztune.cli.common import (
+    budget_option,
+    fleet_options,
+    load_run,
+    prices,
+    results_options,
+    select,
+    setting_arg,
+    size_arg,
+    slice_options,
+    warn,
+)
+from wsztune.errors import WsztuneError
+
+
+@click.command()
+@click.argument("runs", nargs=-1, metavar="[RUN | OLD NEW]", type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The HTML file to write [default: the run's results file, with .html].",
+)
+@budget_option
+@click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
+@click.option(
+    "--check",
+    "check_text",
+    metavar="WB:ML",
+    help="Show the CI gate's verdict for this setting (the page is written either way).",
+)
+@fleet_options
+@click.option("--no-charts", is_flag=True, help="Leave out the images (grids only).")
+@results_options
+@slice_options
+def report(
+    runs: tuple[Path, ...],
+    output: Path | None,
+    max_memory: str | None,
+    tolerance: str,
+    check_text: str | None,
+    connections: int | None,
+    messages_per_second: float | None,
+    price_memory: float | None,
+    price_egress: float | None,
+    price_cpu: float | None,
+    no_charts: bool,
+    results_path: Path | None,
+    results_dir: Path,
+    slice_level: int | None,
+    slice_strategy: str | None,
+    slice_takeover: str | None,
+    slice_threshold: int | None,
+) -> None:
+    """One self-contained HTML page: decision, grids, charts, cost, configuration, provenance.
+
+    \b
+    wsztune report                   the newest run in --results-dir
+    wsztune report RUN               that run (as --results RUN)
+    wsztune report OLD NEW           a comparison: what changed from OLD to NEW
+
+    The page needs no network to view (CSS and charts inline), reflows on a phone and follows
+    the system's dark mode. Prints the path written.
+    """
+    from wsztune import recommend as recommend_module
+    from wsztune import report_html, results
+    from wsztune.report import run_warnings
+
+    if len(runs) > 2:
+        raise click.UsageError("give one run, or two (OLD NEW) for a comparison")
+    if runs and results_path is not None:
+        raise click.UsageError("give the run either as an argument or with --results, not both")
+    budget = size_arg(max_memory)
+    try:
+        tolerance_value = recommend_module.parse_fraction(tolerance, "--tolerance")
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
+    checked = setting_arg(check_text, "--check")
+    constraints = recommend_module.Constraints(
+        max_memory=budget,
+        tolerance=tolerance_value,
+        connections=connections,
+        messages_per_second=messages_per_second,
+        prices=prices(price_memory, price_egress, price_cpu),
+    )
+
+    def prepare(run: Any, role: str) -> Any:
+        slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
+        warn([f"{role}{line}" for line in run_warnings(run, slice_)])
+        decision = recommend_module.recommend(slice_, constraints)
+        verdict = None
+        if checked is not None and decision.chosen is not None:
+            verdict = recommend_module.check(decision, *checked, tolerance_value)
+        return report_html.ReportRun(run, slice_, decision, verdict)
+
+    if len(runs) == 2:
+        old = prepare(results.load(runs[0]), "OLD: ")
+        main = prepare(results.load(runs[1]), "NEW: ")
+    else:
+        old = None
+        main = prepare(load_run(runs[0] if runs else results_path, results_dir), "")
+    run = main.run
+    page = report_html.render(
+        main, old, charts=not no_charts, warnings=run_warnings(run, main.slice)
+    )
+    target = output or (
+        run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
+    )
+    try:
+        results.write_atomic(target, page.encode("utf-8"))
+    except OSError as error:
+        raise WsztuneError(
+            f"{target}: cannot write the report there ({error.strerror or error}); "
+            "choose another place with --output"
+        ) from None
+    click.echo(str(target))
