@@ -222,6 +222,7 @@ def check_writable(path: Path) -> None:
 
 def save(run: Run, path: str | os.PathLike[str]) -> Path:
     """Write ``run`` to ``path`` atomically: a temporary file, fsync, then rename over."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # before the (slow) dumps, as always
     data = json.dumps(run.to_document(), indent=1, sort_keys=False).encode("utf-8") + b"\n"
     path = write_atomic(path, data)
     run.path = path
