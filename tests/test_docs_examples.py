@@ -84,9 +84,14 @@ def examples() -> list[Example]:
                     text = text[2:]
                 if fence in ("yaml", "yml"):
                     text = re.sub(r"^(-\s*)?run:\s*\|?\s*", "", text)
-                match = re.search(r"(?:^|\s)(wsztune\s.*|wsztune)$", text)
-                if match and fence != "plain" or (match and text.startswith("wsztune")):
-                    candidates = [match.group(1)]
+                text = re.sub(r"\s#.*$", "", text)  # a trailing comment
+                # `wsztune ...`, maybe after environment assignments (`WSZTUNE_CACHE=x wsztune`)
+                for part in re.split(r"&&|\|\||;|\|", text):
+                    match = re.match(
+                        r"(?:[A-Z_][A-Z0-9_]*=\S*\s+)*(wsztune(?:\s.*)?)$", part.strip()
+                    )
+                    if match:
+                        candidates.append(match.group(1))
             for text in candidates:
                 found.append(Example(name, number, text.strip(), inline=fence is None))
     return found

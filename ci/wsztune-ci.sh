@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# wsztune in CI: sweep a committed corpus (sizes and memory, no timing), write the report and the
+# job summary, then gate the setting you ship. The GitHub Action (action.yml) and the GitLab
+# template (ci/gitlab-ci.yml) both run this script; tests/test_ci_script.py runs it locally.
+#
+# Inputs, as environment variables:
+#   WSZTUNE_CORPUS        the corpus to sweep (a scrubbed sample of your traffic), required
+#                         unless WSZTUNE_RESULTS names a results file made earlier
+#   WSZTUNE_RESULTS       a results file to read instead of sweeping (the job then takes seconds)
+#   WSZTUNE_MAX_MEMORY    memory budget per connection, e.g. 64KiB (optional)
+#   WSZTUNE_CHECK         the setting you ship, WB:ML, e.g. 13:2 (optional: without it, no gate)
+#   WSZTUNE_SERVER        the stack you tune, as `wsztune run --server` (optional)
+#   WSZTUNE_TOLERANCE     as `wsztune recommend --tolerance` (default 1%)
+#   WSZTUNE_RUN_ARGS      more arguments for `wsztune run` (split on spaces)
+#   WSZTUNE_RECOMMEND_ARGS  more arguments for `wsztune recommend` and `wsztune report`
+#   WSZTUNE_OUTPUT_DIR    where run.json, report.html, summary.md and recommend.json go
+#                         (default wsztune-results)
+#   WSZTUNE               the command to call (default: wsztune)
+# GITHUB_STEP_SUMMARY and GITHUB_OUTPUT are used when set (GitHub Actions sets them).
+#
+# Exit code: the gate's. 0 passed (or no gate asked), 1 the setting you ship is no longer
+# right (or nothing fits the budget), 2 a usage error (no corpus, a bad option).
+set -uo pipefail
+
+wsztune=(${WSZTUNE:-wsztune})
+out=${WSZTUNE_OUTPUT_DIR:-wsztune-results}
+tolerance=${WSZTUNE_TOLERANCE:-1%}
+read -r -a run_args <<< "${WSZTUNE_RUN_ARGS:-}"
+read -r -a recommend_args <<< "${WSZTUNE_RECOMMEND_ARGS:-}"
+
+say() { printf 'wsztune-ci: %s\n' "$*" >&2; }
+
+mkdir -p "$out" || { say "cannot create $out"; exit 2; }
+
+# 1. The sweep: sizes (every message round-tripped) and memory, no timing: deterministic.
+if [[ -n "${WSZTUNE_RESULTS:-}" ]]; then
+    run_file=$WSZTUNE_RESULTS
+    say "reading $run_file (no sweep)"
+else
+    if [[ -z "${WSZTUNE_CORPUS:-}" ]]; then
+        say "error: set WSZTUNE_CORPUS (the corpus input) or WSZTUNE_RESULTS"
+        exit 2
+    fi
+    run_file=$out/run.json
+    server=()
+    [[ -n "${WSZTUNE_SERVER:-}" ]] && server=(--server "$WSZTUNE_SERVER")
+    "${wsztune[@]}" run "$WSZTUNE_CORPUS" --no-timing --quiet -o "$run_file" \
+        "${server[@]}" "${run_args[@]}" || exit $?
+fi
+
+budget=()
+[[ -n "${WSZTUNE_MAX_MEMORY:-}" ]] && budget=(--max-memory "$WSZTUNE_MAX_MEMORY")
+check=()
+[[ -n "${WSZTUNE_CHECK:-}" ]] && check=(--check "$WSZTUNE_CHECK")
+common=(--results "$run_file" "${budget[@]}" --tolerance "$tolerance" "${recommend_args[@]}")
+
+# 2. What a reviewer reads: the report (always written, pass or fail) and the grids.
+"${wsztune[@]}" report "${common[@]}" "${check[@]}" -o "$out/report.html" >/dev/null || exit $?
+{
+    "${wsztune[@]}" table --results "$run_file" "${budget[@]}" --markdown --metric savings \
+        --metric memory
+} > "$out/summary.md" || exit $?
+
+# 3. The gate. Its JSON goes to a file (not to the summary: recommend writes its own there).
+GITHUB_STEP_SUMMARY="" "${wsztune[@]}" recommend "${common[@]}" "${check[@]}" --json \
+    > "$out/recommend.json"
+status=$?
+if [[ $status -ge 2 ]]; then
+    exit $status
+fi
+# The human verdict in the log, and (on GitHub) recommend's own markdown in the job summary.
+"${wsztune[@]}" recommend "${common[@]}" "${check[@]}"
+if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+    {
+        echo
+        cat "$out/summary.md"
+        echo
+        echo "_The full report is the \`report.html\` artifact of this job._"
+    } >> "$GITHUB_STEP_SUMMARY"
+fi
+
+recommended=$(python3 - "$out/recommend.json" 2>/dev/null <<'PY' || true
+import json, sys
+decision = json.load(open(sys.argv[1]))
+if decision.get("window_bits") is not None:
+    print(f"{decision['window_bits']}:{decision['mem_level']}")
+PY
+)
+if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
+    {
+        echo "recommended=$recommended"
+        echo "status=$status"
+        echo "report=$out/report.html"
+        echo "results=$run_file"
+    } >> "$GITHUB_OUTPUT"
+fi
+say "recommended ${recommended:-nothing}; report: $out/report.html; exit $status"
+exit $status
