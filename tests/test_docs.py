@@ -66,3 +66,35 @@ def test_readme_keeps_the_two_quick_start_commands() -> None:
         "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && pytest -q"
         in readme
     )
+
+
+def _complete(words: str, cword: int) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "wsztune"],
+        env={
+            **os.environ,
+            "_WSZTUNE_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(cword),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines() if "," in line]
+
+
+def test_shell_completion_works_as_documented() -> None:
+    """docs/index.md's completion lines: click's completion, under wsztune's variable name."""
+    page = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert "_WSZTUNE_COMPLETE=bash_source wsztune" in page
+    source = subprocess.run(
+        [sys.executable, "-m", "wsztune"],
+        env={**os.environ, "_WSZTUNE_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "complete -o nosort -F _wsztune_completion wsztune" in source.stdout
+    assert _complete("wsztune rec", 1) == ["recommend", "record"]
+    assert "savings" in _complete("wsztune table --metric ", 3)
