@@ -13,7 +13,18 @@ from typing import Any
 import click
 
 from wsztune import __version__
-from wsztune.cli import compare, corpus, live, plot, recommend, record, report, run, table
+from wsztune.cli import (
+    compare,
+    corpus,
+    live,
+    plot,
+    recommend,
+    record,
+    report,
+    run,
+    stacks,
+    table,
+)
 from wsztune.cli.common import INTERRUPTED_EXIT, error_line, interrupted_exit_code
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
@@ -74,5 +85,6 @@ for _command in (
     compare.compare,
     report.report,
     record.record,
+    stacks.stacks,
 ):
     cli.add_command(_command)
