@@ -260,7 +260,7 @@ def _trim_heap() -> None:
 
 
 def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parent.parent.parent)
 
 
 async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path: Path) -> dict:
@@ -724,7 +724,3 @@ def run_live(
         duration_seconds=round(time.perf_counter() - started, 3),
         notes=notes,
     )
-
-
-if __name__ == "__main__":
-    sys.exit(client_process_main(sys.argv[1:]))
