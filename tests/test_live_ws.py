@@ -181,9 +181,9 @@ def test_no_context_takeover_with_a_threshold_equals_the_model(
         threshold=100,
     )
     assert result.bytes_equal, (result.model_bytes, result.live_bytes)
-    assert 0 < result.compressed_frames < result.data_frames
-    assert "server_no_context_takeover" in result.negotiated
-    assert "client_no_context_takeover" in result.negotiated
+    assert 0 < result.details["compressed_frames"] < result.details["data_frames"]
+    assert "server_no_context_takeover" in result.details["negotiated"]
+    assert "client_no_context_takeover" in result.details["negotiated"]
     no_node_left()
 
 
