@@ -148,6 +148,31 @@ def build_plan(corpus: Corpus, connections: int) -> Plan:
     return Plan(scripts, tuple(index % len(scripts) for index in range(connections)))
 
 
+def describe_replay(corpus: Corpus, plan: Plan) -> str:
+    """Which corpus connection each live connection replayed, in words (every live check)."""
+    corpus_connections = len(corpus.connections)
+    if corpus_connections == 1:
+        return "every live connection replays the whole corpus (one connection)"
+    if plan.connections <= corpus_connections:
+        return (
+            f"live connection i replays corpus connection i: the first {plan.connections} "
+            f"of {corpus_connections}"
+        )
+    return f"live connection i replays corpus connection i mod {corpus_connections}"
+
+
+def setting_fields(setting: Setting) -> dict[str, Any]:
+    """The setting's fields of a :class:`wsztune.live.result.LiveResult` (every live check)."""
+    return {
+        "window_bits": setting.server_bits,
+        "client_window_bits": setting.client_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+    }
+
+
 def _script(name: str, messages: list[tuple[str, bool, bytes]]) -> Script:
     if any(direction == CLIENT for direction, _, _ in messages):
         return Script(name, tuple(messages))
@@ -638,16 +663,6 @@ def run_live(
         }
         for i in range(plan.connections)
     ]
-    corpus_connections = len(corpus.connections)
-    if corpus_connections == 1:
-        replay = "every live connection replays the whole corpus (one connection)"
-    elif plan.connections <= corpus_connections:
-        replay = (
-            f"live connection i replays corpus connection i: the first {plan.connections} "
-            f"of {corpus_connections}"
-        )
-    else:
-        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
     notes = [
         "bytes: compressed payloads, counted on the frames by the server and by the client",
         "memory: tracemalloc growth per open connection, compression on minus off, "
@@ -669,16 +684,11 @@ def run_live(
         verdict,
         server="websockets",
         codec="zlib",
-        window_bits=setting.server_bits,
-        client_window_bits=setting.client_bits,
-        mem_level=setting.mem_level,
-        level=setting.level,
-        strategy=setting.strategy,
-        context_takeover=setting.context_takeover,
+        **setting_fields(setting),
         connections=plan.connections,
         measured_connections=len(measured),
         corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        replay=replay,
+        replay=describe_replay(corpus, plan),
         probed_connections=probed,
         model_bytes=model_server + model_client,
         live_bytes=live_server + live_client,

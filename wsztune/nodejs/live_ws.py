@@ -60,7 +60,14 @@ from typing import Any
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
-from wsztune.live import LiveError, Plan, Script, build_plan
+from wsztune.live import (
+    LiveError,
+    Plan,
+    Script,
+    build_plan,
+    describe_replay,
+    setting_fields,
+)
 from wsztune.live.result import LiveResult, judge
 from wsztune.nodejs import find_node, helper
 from wsztune.stacks import STACKS
@@ -640,16 +647,6 @@ def run_live_ws(
     within = abs(difference_bytes) <= verdict.allowed
     messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
 
-    corpus_connections = len(corpus.connections)
-    if corpus_connections == 1:
-        replay = "every live connection replays the whole corpus (one connection)"
-    elif plan.connections <= corpus_connections:
-        replay = (
-            f"live connection i replays corpus connection i: the first {plan.connections} "
-            f"of {corpus_connections}"
-        )
-    else:
-        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
     probed = sum(plan.script_for(i).probed for i in range(plan.connections))
     notes = [
         "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
@@ -726,17 +723,12 @@ def run_live_ws(
         verdict,
         server="ws",
         codec="node",
-        window_bits=setting.server_bits,
-        client_window_bits=setting.client_bits,
-        mem_level=setting.mem_level,
-        level=setting.level,
-        strategy=setting.strategy,
-        context_takeover=setting.context_takeover,
+        **setting_fields(setting),
         threshold=threshold,
         connections=plan.connections,
         measured_connections=measured,
         corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        replay=replay,
+        replay=describe_replay(corpus, plan),
         probed_connections=probed,
         model_bytes=model_total,
         live_bytes=live_server + live_client,
