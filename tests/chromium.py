@@ -90,37 +90,67 @@ def available() -> bool:
     return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
 
 
-def view(
-    path: Path,
-    *,
-    width: int = 1200,
-    height: int = 1600,
-    mobile: bool = False,
-    dark: bool = False,
-    timeout: float = 60.0,
-) -> PageView:
-    """Load ``path`` in a fresh headless Chromium and return what it saw."""
-    with tempfile.TemporaryDirectory(prefix="wsztune-chromium-") as profile:
-        process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+class Browser:
+    """One headless Chromium, started once, in which any number of pages are viewed.
+
+    ``with Browser() as browser: browser.view(path)``; each view gets a fresh tab.
+    """
+
+    def __init__(self, timeout: float = 60.0) -> None:
+        self.timeout = timeout
+        self._profile: tempfile.TemporaryDirectory[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._endpoint = ""
+
+    def __enter__(self) -> Browser:
+        self._profile = tempfile.TemporaryDirectory(prefix="wsztune-chromium-")
+        self._process = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
-            endpoint = _endpoint(Path(profile), process, timeout)
-            return asyncio.run(
-                asyncio.wait_for(
-                    _drive(endpoint, path.resolve().as_uri(), width, height, mobile, dark),
-                    timeout,
-                )
-            )
-        finally:
-            process.terminate()
+            self._endpoint = _endpoint(Path(self._profile.name), self._process, self.timeout)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
             try:
-                process.wait(10)
+                self._process.wait(10)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._profile is not None:
+            self._profile.cleanup()
+            self._profile = None
+
+    def view(
+        self,
+        path: Path,
+        *,
+        width: int = 1200,
+        height: int = 1600,
+        mobile: bool = False,
+        dark: bool = False,
+    ) -> PageView:
+        """Load ``path`` in a new tab and return what the browser saw."""
+        return asyncio.run(
+            asyncio.wait_for(
+                _drive(self._endpoint, path.resolve().as_uri(), width, height, mobile, dark),
+                self.timeout,
+            )
+        )
+
+
+def view(path: Path, **options: Any) -> PageView:
+    """Load ``path`` in a fresh headless Chromium of its own (see :class:`Browser`)."""
+    with Browser() as browser:
+        return browser.view(path, **options)
 
 
 def _endpoint(profile: Path, process: subprocess.Popen[bytes], timeout: float) -> str:
@@ -209,6 +239,7 @@ async def _drive(
         await asyncio.sleep(0.3)  # late console messages and image decoding
         probe = await cdp.send("Runtime.evaluate", session, expression=PROBE, returnByValue=True)
         shot = await cdp.send("Page.captureScreenshot", session, format="png")
+        await cdp.send("Target.closeTarget", targetId=target["targetId"])
         page = PageView(url=url, dom=json.loads(probe["result"]["value"]))
         page.screenshot = base64.b64decode(shot["data"])
         for event in cdp.events:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,13 @@ DEMO_RUN = Path(__file__).resolve().parent.parent / "results" / "example-demo.js
 
 def invoke(*args: object) -> Result:
     return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[chromium.Browser]:
+    """One Chromium for every page of this module (a start costs seconds)."""
+    with chromium.Browser() as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +66,18 @@ def test_page_holds_every_section_and_nothing_external(demo_report: Path) -> Non
     assert page.count('class="choice"') == 4 and page.count('class="ref"') == 4
 
 
-def test_report_renders_in_chromium_without_errors_or_requests(demo_report: Path) -> None:
-    page = chromium.view(demo_report)
+def test_report_renders_in_chromium_without_errors_or_requests(
+    demo_report: Path, browser: chromium.Browser
+) -> None:
+    page = browser.view(demo_report)
     assert page.problems(expect_text=("Recommended: 13:2", "Provenance"), min_images=5) == []
     assert page.dom["images"] == 5  # the Pareto chart and four heatmaps
 
 
-def test_report_reads_on_a_phone_in_dark_mode(demo_report: Path, tmp_path: Path) -> None:
-    page = chromium.view(demo_report, width=390, height=844, mobile=True, dark=True)
+def test_report_reads_on_a_phone_in_dark_mode(
+    demo_report: Path, browser: chromium.Browser, tmp_path: Path
+) -> None:
+    page = browser.view(demo_report, width=390, height=844, mobile=True, dark=True)
     assert page.problems(expect_text=("Recommended: 13:2",), min_images=5) == []
     # Wide grids scroll inside their box: the page itself never scrolls sideways.
     assert page.dom["scroll_width"] <= page.dom["inner_width"]
@@ -83,14 +95,18 @@ def test_report_reads_on_a_phone_in_dark_mode(demo_report: Path, tmp_path: Path)
     ],
     ids=["blank", "external", "script-error"],
 )
-def test_the_browser_check_fails_a_blank_or_broken_page(tmp_path: Path, body: str) -> None:
+def test_the_browser_check_fails_a_blank_or_broken_page(
+    tmp_path: Path, browser: chromium.Browser, body: str
+) -> None:
     """The checks above are only worth something if they fail a bad page."""
     bad = tmp_path / "bad.html"
     bad.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>", encoding="utf-8")
-    assert chromium.view(bad).problems(expect_text=("Recommended: 13:2",)) != []
+    assert browser.view(bad).problems(expect_text=("Recommended: 13:2",)) != []
 
 
-def test_comparison_of_two_runs(tmp_path: Path, small_run_path: Path) -> None:
+def test_comparison_of_two_runs(
+    tmp_path: Path, small_run_path: Path, browser: chromium.Browser
+) -> None:
     out = tmp_path / "compare.html"
     result = invoke("report", DEMO_RUN, small_run_path, "-o", out, "--no-charts")
     assert result.exit_code == 0, result.output
@@ -99,7 +115,7 @@ def test_comparison_of_two_runs(tmp_path: Path, small_run_path: Path) -> None:
     assert "the corpora differ" in page
     assert "<h3>Old run</h3>" in page and "<h3>New run</h3>" in page
     assert "<img" not in page
-    view = chromium.view(out)
+    view = browser.view(out)
     assert view.problems(expect_text=("What changed", "Decision (new run)")) == []
 
 
