@@ -125,6 +125,8 @@ def problems(example: Example) -> list[str]:
     if not words or words[0] != "wsztune":
         return []
     command, path, rest = resolve(words)
+    if rest[:1] in (["..."], ["…"]):
+        return []  # "every `wsztune ...` command": prose about commands, not one
     if isinstance(command, click.Group):
         if rest and not rest[0].startswith("-"):
             return [f"{example.where}: `wsztune {' '.join(path)}` has no command {rest[0]!r}"]
