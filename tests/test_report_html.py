@@ -167,3 +167,18 @@ def test_usage_errors_are_one_line(tmp_path: Path, small_run_path: Path) -> None
     blocker.write_text("")
     result = invoke("report", small_run_path, "-o", blocker / "x.html", "--no-charts")
     assert result.exit_code == 2 and "cannot write the report" in result.output
+
+
+@pytest.mark.parametrize(
+    "run_path",
+    sorted(p for p in DEMO_RUN.parent.glob("example-*.json") if p != DEMO_RUN),
+    ids=lambda p: p.stem,
+)
+def test_every_committed_example_run_reports_cleanly(
+    run_path: Path, tmp_path: Path, browser: chromium.Browser
+) -> None:
+    out = tmp_path / "report.html"
+    result = invoke("report", run_path, "-o", out, "--max-memory", "64KiB")
+    assert result.exit_code == 0, result.output
+    page = browser.view(out)
+    assert page.problems(expect_text=("Recommended:", "Provenance"), min_images=4) == []
