@@ -32,7 +32,7 @@ CHROMIUM_TOLERANCE = 0.001
 @functools.cache
 def messages(name: str) -> tuple[wire.Message, ...]:
     """A corpus's first server messages, loaded once per session."""
-    return tuple(wire.corpus_messages(name, 200))
+    return tuple(wire.corpus_messages(name, 150))
 
 
 @pytest.fixture(scope="module")
