@@ -20,13 +20,23 @@ import functools
 import pytest
 
 from tests import browsers, wire
+from wsztune import stacks
 from wsztune.codec import Setting
+from wsztune.corpus import CLIENT
+from wsztune.sweep import ClientVariant
 
 pytestmark = pytest.mark.live
 
 CORPORA = wire.verify_corpora()
 # Chromium's tolerance: the issue's bar where Chromium's own zlib cannot be had.
 CHROMIUM_TOLERANCE = 0.001
+
+
+def client_model(client: str, server: Setting, payloads: list[bytes]) -> list[int]:
+    """What ``wsztune run --client CLIENT`` models for the client direction of a server
+    configured as ``server``: the client profile's window, memLevel and level."""
+    setting = ClientVariant.of(stacks.CLIENTS[client]).apply(server)
+    return wire.model_sizes(payloads, setting.sender(CLIENT), setting.client_bits)
 
 
 @functools.cache
@@ -74,6 +84,9 @@ def test_firefox_frames_equal_zlib_15_8(firefox_runs: dict, corpus: str, grant: 
     assert record.messages == payloads
     assert all(record.compressed())
     assert record.sizes() == wire.model_sizes(payloads, Setting(15, 8, -1))
+    # --client firefox models exactly that, whatever the server would grant.
+    server = Setting(11, 5, client_window_bits=grant)
+    assert record.sizes() == client_model("firefox", server, payloads)
 
 
 @pytest.mark.parametrize("corpus", CORPORA)
@@ -90,7 +103,8 @@ def test_chromium_frames_within_a_tenth_of_a_percent(
     assert record.messages == payloads
     assert all(record.compressed())
     got = record.sizes()
-    model = wire.model_sizes(payloads, Setting(bits, 8, -1))  # Setting reads 8 as 9, as Chromium
+    model = client_model("chrome", Setting(bits, 5), payloads)  # 8 read as 9, as Chromium
+    assert model == wire.model_sizes(payloads, Setting(max(bits, 9), 8, -1))
     exact = sum(a == b for a, b in zip(got, model, strict=True))
     assert abs(sum(got) - sum(model)) <= CHROMIUM_TOLERANCE * sum(model), (
         f"Chromium at {bits} bits on {corpus}: {sum(got)} B on the wire, model {sum(model)} B, "

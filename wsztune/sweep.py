@@ -43,7 +43,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.codec import (
@@ -89,6 +89,53 @@ CLOCK_NAME = "thread CPU time (time.thread_time)"
 
 
 @dataclass(frozen=True)
+class ClientVariant:
+    """One kind of client a sweep models (``--client``), as plain numbers.
+
+    What its compressor is built with (``mem_level``, ``level``), and the window it really uses
+    for each ``client_max_window_bits`` a server can grant (``windows``): a browser that offers
+    no ``client_max_window_bits`` (Firefox) compresses at 15 bits whatever the server wants, so
+    the server's decompressor needs the 15-bit window; Chromium uses at least 9. ``share``: its
+    part of the connections in a mix. Made from a client profile by :meth:`of`.
+    """
+
+    name: str
+    share: float = 1.0
+    mem_level: int = 8
+    level: int = -1
+    windows: tuple[tuple[int, int], ...] = ()  # (granted, used); a window not listed is used as is
+
+    @classmethod
+    def of(cls, client: Any, share: float = 1.0) -> ClientVariant:
+        """The variant of a client profile (a ``wsztune.stacks.profile.Client``)."""
+        windows = tuple((granted, client.window_for(granted)) for granted in range(8, 16))
+        return cls(client.name, share, client.mem_level, client.level, windows)
+
+    def window_for(self, granted: int) -> int:
+        """The window bits this client compresses with when the server grants ``granted``."""
+        return dict(self.windows).get(granted, granted)
+
+    def apply(self, setting: Setting) -> Setting:
+        """``setting`` as this client makes it: its window, memLevel and level client-side."""
+        return replace(
+            setting,
+            client_window_bits=self.window_for(setting.nominal_client_bits),
+            client_mem_level=self.mem_level,
+            client_level=self.level,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """Plain metadata for a results file."""
+        return {
+            "name": self.name,
+            "share": self.share,
+            "mem_level": self.mem_level,
+            "level": self.level,
+            "windows": {str(granted): used for granted, used in self.windows},
+        }
+
+
+@dataclass(frozen=True)
 class Grid:
     """The settings to sweep: the product of every axis."""
 
@@ -103,13 +150,27 @@ class Grid:
     # without context takeover, as ws's Sender decides (lib/sender.js: with takeover on, ws
     # compresses every message whatever its threshold option says).
     threshold_rule: str = "always"
+    # The clients (``--client``): none models them as today (the client compresses like the
+    # server, at the server's client window); one or more (a mix, shares adding up to 1) gives
+    # each cell's client direction their windows, memLevels and levels.
+    clients: tuple[ClientVariant, ...] = ()
 
     def __post_init__(self) -> None:
         if self.threshold_rule not in THRESHOLD_RULES:
             raise SettingError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}")
+        if self.clients and abs(sum(c.share for c in self.clients) - 1) > 1e-6:
+            raise SettingError("the clients' shares must add up to 1")
 
     def settings(self) -> list[Setting]:
-        """Every cell's setting, validated, in a stable order."""
+        """Every setting to measure, validated, in a stable order: one per cell, or with
+        several clients one per cell and client (the same setting measured once)."""
+        base = self.base_settings()
+        if not self.clients:
+            return base
+        return list(dict.fromkeys(v.apply(s) for s in base for v in self.clients))
+
+    def base_settings(self) -> list[Setting]:
+        """Every cell's setting as the server is configured, before any client applies."""
         out = []
         for takeover in self.context_takeover:
             thresholds = self.thresholds
@@ -136,6 +197,7 @@ class Grid:
             "client_window_bits": self.client_window_bits,
             "thresholds": list(self.thresholds),
             "threshold_rule": self.threshold_rule,
+            **({"clients": [c.describe() for c in self.clients]} if self.clients else {}),
         }
 
 
@@ -339,7 +401,7 @@ def observe_connection(
     compressor = observe_compressor(setting, setting.server_bits, first, backend)
     source = streams[summary.decompressor_stream]
     first = _observed_messages(source, setting, until_output=True)
-    frames = compress_stream(first, setting, setting.client_bits, backend)
+    frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, backend)
     decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
     return ConnectionMemory(compressor, decompressor)
 
@@ -378,8 +440,7 @@ def _what(setting: Setting, stream: Stream) -> str:
 
 def _time_cell(
     compressed: Sequence[Frames],
-    work: Sequence[tuple[Stream, int]],
-    setting: Setting,
+    work: Sequence[tuple[Stream, int, Setting]],
     backend: Backend,
     plan: TimingPlan,
     compress_once: float,
@@ -388,12 +449,12 @@ def _time_cell(
     """Phase 2 of :func:`measure_cell`: the time fields of a cell."""
 
     def compress_all() -> None:
-        for stream, bits in work:
-            compress_pass(stream.buffers(), setting, bits, backend)
+        for stream, bits, sender in work:
+            compress_pass(stream.buffers(), sender, bits, backend)
 
     def decompress_all() -> None:
-        for frames, (_, bits) in zip(compressed, work, strict=True):
-            decompress_pass(frames, setting, bits, backend)
+        for frames, (_, bits, sender) in zip(compressed, work, strict=True):
+            decompress_pass(frames, sender, bits, backend)
 
     for _ in range(plan.warmup - 1):
         compress_all()
@@ -446,7 +507,12 @@ def measure_cell(
     ``summary`` is :meth:`CorpusSummary.of` ``streams``, given when many cells share it.
     """
     summary = summary or CorpusSummary.of(streams)
-    work = [(stream, setting.bits_for(stream.direction)) for stream in streams]
+    # Each stream with its sender's window and setting (a named client's memLevel and level
+    # for client streams: Setting.sender).
+    work = [
+        (stream, setting.bits_for(stream.direction), setting.sender(stream.direction))
+        for stream in streams
+    ]
 
     sizes: list[Iterable[int]]
     if plan.measure_time:
@@ -455,24 +521,25 @@ def measure_cell(
         # message outlives its call.
         started = CLOCK()
         compressed = [
-            compress_frames(stream.buffers(), setting, bits, backend) for stream, bits in work
+            compress_frames(stream.buffers(), sender, bits, backend)
+            for stream, bits, sender in work
         ]
         compress_once = CLOCK() - started
         started = CLOCK()
-        for frames, (stream, bits) in zip(compressed, work, strict=True):
-            check_stream(frames, stream.buffers(), setting, bits, backend, _what(setting, stream))
+        for frames, (stream, bits, sender) in zip(compressed, work, strict=True):
+            check_stream(frames, stream.buffers(), sender, bits, backend, _what(setting, stream))
         decompress_once = CLOCK() - started
         # 2. Timing.
         timing = _time_cell(
-            compressed, work, setting, backend, plan, compress_once, decompress_once
+            compressed, work, backend, plan, compress_once, decompress_once
         )
         sent = [array("q", frames.sizes()) for frames in compressed]
         del compressed
     else:
         # Sizes only: each message compressed and inflated back at once, no frame kept.
         sent = [
-            round_trip_sizes(stream.buffers(), setting, bits, backend, _what(setting, stream))
-            for stream, bits in work
+            round_trip_sizes(stream.buffers(), sender, bits, backend, _what(setting, stream))
+            for stream, bits, sender in work
         ]
         # Not measured is None, never zero, which would read as infinitely fast.
         timing = dict.fromkeys(TIME_FIELD_NAMES)
@@ -571,8 +638,18 @@ def cell_fields(
         "compressed_messages": compressed_messages,
         "compressor_share": memory.compressor_share,
         "decompressor_share": memory.decompressor_share,
+        **_client_fields(setting),
         **_unit_sizes(summary, sizes),
     }
+
+
+def _client_fields(setting: Setting) -> dict[str, object]:
+    """``client_mem_level`` and ``client_level``: what the client's compressor was built with,
+    when a client was named (``--client``); absent otherwise (the server's values)."""
+    if setting.client_mem_level is None and setting.client_level is None:
+        return {}
+    client = setting.sender(CLIENT)
+    return {"client_mem_level": client.mem_level, "client_level": client.level}
 
 
 def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[str, object]:
@@ -581,6 +658,120 @@ def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[
     if summary.units is None:
         return {}
     return {"unit_compressed_bytes": summary.units.sizes(sizes)}
+
+
+# A mix of clients ---------------------------------------------------------------------------------
+
+# Fields of a mixed cell that are each client's cell's, weighted by its share: what the client
+# direction changes (its compressed bytes, the server's decompressor and its time). The server's
+# compressor and what it sends are the same in every client's cell.
+_MIXED_NUMBERS = (
+    "compress_seconds",
+    "compress_seconds_min",
+    "compress_seconds_max",
+    "compress_seconds_iqr",
+    "decompress_seconds",
+    "decompress_seconds_min",
+    "decompress_seconds_max",
+    "decompress_seconds_iqr",
+    "decompress_memory_theoretical",
+    "decompress_memory_observed",
+    "decompress_memory_peak",
+    "connection_memory_theoretical",
+    "connection_memory",
+    "decompressor_share",
+    "wire_compressed_bytes",
+)
+
+
+def _setting_key(setting: Setting) -> tuple:
+    client = setting.sender(CLIENT)
+    return (
+        setting.window_bits,
+        setting.mem_level,
+        setting.level,
+        setting.strategy,
+        setting.context_takeover,
+        setting.threshold,
+        setting.nominal_client_bits,
+        client.mem_level,
+        client.level,
+    )
+
+
+def _cell_key(cell: dict[str, Any]) -> tuple:
+    return (
+        cell["window_bits"],
+        cell["mem_level"],
+        cell["level"],
+        cell["strategy"],
+        cell["context_takeover"],
+        cell.get("threshold", 0),
+        cell["client_window_bits"],
+        cell.get("client_mem_level", cell["mem_level"]),
+        cell.get("client_level", cell["level"]),
+    )
+
+
+def mix_cells(cells: Sequence[dict[str, Any]], grid: Grid) -> list[dict[str, Any]]:
+    """One cell per server setting from the cells of each of ``grid.clients``, weighted by their
+    shares (``--client chrome=0.7,firefox=0.3``): per-connection memory, the client direction's
+    bytes and the server's decompression time are the mix's; what the server sends is the same
+    for every client. A setting some client's cell is missing for (an interrupted sweep) is left
+    out. Each mixed cell lists its clients' own figures under ``clients``."""
+    by_key = {_cell_key(cell): cell for cell in cells}
+    mixed = []
+    for base in grid.base_settings():
+        parts = [(v, by_key.get(_setting_key(v.apply(base)))) for v in grid.clients]
+        if all(cell is not None for _, cell in parts):
+            mixed.append(_mixed_cell(base, parts))  # type: ignore[arg-type]
+    return sorted(mixed, key=sort_key)
+
+
+def _mixed_cell(
+    base: Setting, parts: Sequence[tuple[ClientVariant, dict[str, Any]]]
+) -> dict[str, Any]:
+    first = parts[0][1]
+    cell = {k: v for k, v in first.items() if k not in ("client_mem_level", "client_level")}
+    cell["client_window_bits"] = base.nominal_client_bits  # what the server grants
+    for name in _MIXED_NUMBERS:
+        values = [part.get(name) for _, part in parts]
+        if any(value is None for value in values):
+            continue
+        total = sum(v.share * value for (v, _), value in zip(parts, values, strict=True))
+        cell[name] = round(total) if isinstance(first[name], int) else total
+    cell["timing_unstable"] = any(part.get("timing_unstable") for _, part in parts) or (
+        first.get("timing_unstable")
+    )
+    units = [part.get("unit_compressed_bytes") for _, part in parts]
+    if all(unit is not None for unit in units):
+        # Rounded per unit, and the totals summed from them: they must add up (results.py).
+        weighted = [
+            round(sum(v.share * unit[i] for (v, _), unit in zip(parts, units, strict=True)))
+            for i in range(len(units[0]))  # type: ignore[index]
+        ]
+        cell["unit_compressed_bytes"] = weighted
+        cell["compressed_bytes"] = sum(weighted)
+    else:
+        client = sum(v.share * part["client_compressed_bytes"] for v, part in parts)
+        cell["compressed_bytes"] = cell["server_compressed_bytes"] + round(client)
+    cell["client_compressed_bytes"] = cell["compressed_bytes"] - cell["server_compressed_bytes"]
+    raw = cell["raw_bytes"]
+    cell["savings"] = 1 - cell["compressed_bytes"] / raw if raw else 0.0
+    cell["clients"] = [
+        {
+            "name": v.name,
+            "share": v.share,
+            "client_window_bits": part["client_window_bits"],
+            "client_mem_level": part.get("client_mem_level", part["mem_level"]),
+            "client_level": part.get("client_level", part["level"]),
+            "client_compressed_bytes": part["client_compressed_bytes"],
+            "decompress_memory_observed": part["decompress_memory_observed"],
+            "connection_memory": part["connection_memory"],
+        }
+        for v, part in parts
+    ]
+    return cell
 
 
 # Node's zlib (ws, Socket.IO) ----------------------------------------------------------------------
@@ -944,6 +1135,13 @@ def sweep(
         meta["corpus"]["messages_per_second"] = rate
     if server is not None:
         meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
+    if grid.clients:
+        # The clients modelled (``--client``): "firefox", or "chrome=0.7,firefox=0.3".
+        meta["client"] = (
+            grid.clients[0].name
+            if len(grid.clients) == 1
+            else ",".join(f"{c.name}={c.share:g}" for c in grid.clients)
+        )
     if backend_name == NODE:
         from wsztune.nodejs import backend as node
 
@@ -962,11 +1160,12 @@ def sweep(
             finished_at=finished.isoformat(timespec="seconds"),
             duration_seconds=round((finished - started).total_seconds(), 3),
             cells=len(cells),
-            cells_planned=len(settings),
+            cells_planned=len(grid.base_settings()),
             partial=partial,
         )
         return Run(meta, cells)
 
+    mixed = len(grid.clients) > 1
     try:
         cells = run_sweep(
             streams,
@@ -978,6 +1177,8 @@ def sweep(
             on_cell=on_cell,
         )
     except SweepInterrupted as interrupted:
+        if mixed:
+            interrupted.cells = mix_cells(interrupted.cells, grid)
         interrupted.run = finish(interrupted.cells, partial=True)
         raise
-    return finish(cells, partial=False)
+    return finish(mix_cells(cells, grid) if mixed else cells, partial=False)
