@@ -15,6 +15,14 @@ from wsztune.cli.common import client_window_bits_option, corpus_options
 SERVER_DEFAULTS = {
     "websockets": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
     "ws": {"setting": (15, 8), "connections": 40, "tolerance": "30%"},
+    # Python stacks run in this process like websockets, measured the same way (tracemalloc).
+    # Their setting is mostly fixed by the stack (wsztune.live.servers); these are their own.
+    "aiohttp": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "tornado": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "uvicorn": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
+    "uvicorn-sansio": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
+    "uvicorn-websockets": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "uvicorn-wsproto": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
 }
 
 
@@ -25,8 +33,11 @@ SERVER_DEFAULTS = {
     type=click.Choice(list(SERVER_DEFAULTS)),
     default="websockets",
     show_default=True,
-    help="The real server: python-websockets in this process, or Node's ws (needs node; npm "
-    "the first time, to install ws into wsztune's cache).",
+    help="The real server: python-websockets, aiohttp, tornado or uvicorn (uvicorn-websockets, "
+    "uvicorn-wsproto: other --ws backends) in this process, or Node's ws (needs node; npm the "
+    "first time, to install ws into wsztune's cache). The Python stacks fix what they fix: "
+    "aiohttp level 1 memLevel 8 (--window-bits is what the client asks), Tornado window 15, "
+    "uvicorn its backend's setting.",
 )
 @click.option("--setting", "setting_text", metavar="WB:ML", help="Both at once, e.g. 12:5.")
 @click.option(
@@ -117,6 +128,7 @@ def live(
     of the connections) within --tolerance of the model's connection_memory. Without a setting,
     ws's defaults: 15:8, threshold 1024.
     """
+    import importlib.util
     import json
 
     from wsztune import corpus as corpus_module
@@ -164,13 +176,17 @@ def live(
             "wsztune live needs websockets: pip install 'wsztune[live]'  (or: pip install "
             "websockets)"
         ) from None
+    framework = server.split("-")[0]
+    if importlib.util.find_spec(framework) is None:
+        raise SettingError(f"live --server {server} needs {framework}: pip install {framework}")
 
     if corpus_path is None:
         corpus_path = corpus_module.demo_corpus_path()
     corpus = corpus_module.load(corpus_path, corpus_format)
     result = live_module.run_live(
-        corpus, setting, connections=connections, tolerance=fraction, timeout=timeout
-    )
+        corpus, setting, connections=connections, tolerance=fraction, timeout=timeout,
+        server=server,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
