@@ -143,11 +143,13 @@ def test_snippets_carry_the_setting(small_run_path: Path) -> None:
 
 
 def test_uws_preset_is_at_or_below_the_budget(cliff_run: Run) -> None:
+    from wsztune.stacks.uwebsockets import uws_preset
+
     slice_ = report.select_slice(cliff_run)
     chosen = slice_.get((13, 8))
-    name, wb, ml, _ = recommend.uws_preset(slice_, chosen, 64 * 1024)
+    name, wb, ml, _ = uws_preset(slice_, chosen, 64 * 1024)
     assert (name, wb, ml) == ("DEDICATED_COMPRESSOR_32KB", 12, 5)  # 13/6 needs more than 64 KiB
-    name, *_ = recommend.uws_preset(slice_, chosen, 1000)
+    name, *_ = uws_preset(slice_, chosen, 1000)
     assert name == "DEDICATED_COMPRESSOR_3KB"
 
 

@@ -1,7 +1,7 @@
 """The Run: one sweep's metadata and cells, saved as one JSON document (a contract).
 
 ``{"schema": "wsztune.run/2", "meta": {...}, "cells": [...]}``. Every cell field is declared once,
-in :data:`CELL_FIELDS`: loading validates against it and the README documents it from it.
+in :data:`CELL_FIELDS`: loading validates against it and docs/results.md documents it from it.
 
 Version 2 added the resampling units: ``meta.units`` (how the corpus was cut, raw bytes and
 messages per unit, stored once) and each cell's ``unit_compressed_bytes`` (exact compressed

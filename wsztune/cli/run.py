@@ -128,12 +128,12 @@ def run(
     a records .jsonl (connections and directions), a .har capture or a directory (one message
     per file). Without CORPUS, the bundled demo corpus is used.
     """
-    from wsztune import codecs, results, servers, sweep
+    from wsztune import codecs, results, stacks, sweep
     from wsztune import corpus as corpus_module
     from wsztune.console import progress_bar, progress_enabled, stderr_console
 
     # Validate every option before reading anything, so a typo costs nothing.
-    stack = servers.server(server_name) if server_name else None
+    stack = stacks.stack(server_name) if server_name else None
     if stack is not None and codec is not None and codec != stack.codec:
         raise click.UsageError(
             f"--server {stack.name} is measured with --codec {stack.codec}, not {codec}: "

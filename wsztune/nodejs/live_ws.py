@@ -62,9 +62,9 @@ from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
 from wsztune.live import LiveError, Plan, Script, build_plan
 from wsztune.nodejs import find_node, helper
-from wsztune.servers import SERVERS
+from wsztune.stacks import STACKS
 
-WS_THRESHOLD_DEFAULT = SERVERS["ws"].threshold  # ws's: shorter messages go uncompressed
+WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed
 SCRIPT_NAME = "live_ws.js"
 MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is noise (say so)
 # gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
