@@ -16,7 +16,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from wsztune.stacks.profile import Cell, SnippetContext, Stack
+from wsztune.stacks.profile import Cell, Client, SnippetContext, Stack
 
 # Modules of this package that hold no profile.
 _NOT_STACKS = frozenset({"profile"})
@@ -32,27 +32,62 @@ CODEC_TITLES = {
 DEFAULT_SNIPPETS = ("websockets", "ws", "socketio", "uwebsockets")
 
 
-def _discover() -> dict[str, Stack]:
-    found: dict[str, Stack] = {}
+def _discover(attribute: str) -> dict[str, Any]:
+    """Every profile in ``attribute`` (PROFILES or CLIENTS) of this package's modules."""
+    found: dict[str, Any] = {}
     for module in pkgutil.iter_modules(__path__):
         if module.name.startswith("_") or module.name in _NOT_STACKS:
             continue
         loaded = importlib.import_module(f"{__name__}.{module.name}")
-        for profile in getattr(loaded, "PROFILES", ()):
+        for profile in getattr(loaded, attribute, ()):
             if profile.name in found:
-                raise RuntimeError(f"two stack profiles are called {profile.name!r}")
+                raise RuntimeError(f"two {attribute.lower()} are called {profile.name!r}")
             found[profile.name] = profile
     return found
 
 
 # Every profile by name. The modules are small and import nothing heavy: loading them all is
 # cheap, and only commands that name a stack import this package.
-STACKS: dict[str, Stack] = _discover()
+STACKS: dict[str, Stack] = _discover("PROFILES")
+# The clients (``--client``): a module defines CLIENTS to add one.
+CLIENTS: dict[str, Client] = _discover("CLIENTS")
 
 
 def stack(name: str) -> Stack:
     """The stack called ``name`` (a key of :data:`STACKS`)."""
     return STACKS[name]
+
+
+def resolve(text: str) -> tuple[Stack, str | None]:
+    """``uvicorn``, ``uvicorn@0.49`` or ``uvicorn==0.49.0`` -> the profile and the version.
+
+    Names are case-insensitive and aliases count (``fastapi`` is uvicorn). An unknown name is a
+    usage error that lists the known ones.
+    """
+    from wsztune.errors import WsztuneError
+
+    name, version = text.strip(), None
+    for separator in ("==", "@"):
+        if separator in name:
+            name, version = (part.strip() for part in name.split(separator, 1))
+            break
+    key = name.lower()
+    found = STACKS.get(key) or next(
+        (profile for profile in STACKS.values() if key in profile.aliases), None
+    )
+    if found is None:
+        raise WsztuneError(
+            f"--server {text!r}: no such stack; known: {', '.join(sorted(STACKS))} "
+            "(wsztune stacks lists them)"
+        )
+    if version is not None:
+        from wsztune.stacks.profile import version_tuple
+
+        if not version or not version_tuple(version):
+            raise WsztuneError(
+                f"--server {text!r}: the version after {name} must look like 0.49 or 0.49.0"
+            )
+    return found, version
 
 
 

@@ -50,7 +50,7 @@ def uws_preset(slice_: Any, chosen: Cell, max_memory: int | None) -> tuple[str, 
     limit = max_memory if max_memory is not None else chosen["connection_memory"]
     fitting = []
     for name, wb, ml in UWS_COMPRESSORS:
-        cell = slice_.get((wb, ml))
+        cell = slice_.get((wb, ml)) if slice_ is not None else None
         memory = (
             cell["connection_memory"]
             if cell is not None
@@ -75,6 +75,11 @@ def uws_preset(slice_: Any, chosen: Cell, max_memory: int | None) -> tuple[str, 
 
 def uws_snippet(cell: Cell, context: SnippetContext) -> str:
     """The preset nearest to ``cell`` within the budget, for uWebSockets and uWS.js."""
+    if cell.get("compression") is False:
+        return (
+            ".compression = uWS::DISABLED,  // the default\n"
+            "// uWebSockets.js: compression: uWS.DISABLED"
+        )
     name, wb, _, note = uws_preset(context.slice, cell, context.max_memory)
     return (
         f"// nearest preset within budget: {note}\n"
@@ -129,10 +134,7 @@ PROFILES = (
         snippet_title="uWebSockets (presets only)",
         lexer="cpp",
         family="uwebsockets",
+        pairs=tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS),
     ),
 )
 
-
-def preset_pairs() -> tuple[tuple[int, int], ...]:
-    """The (windowBits, memLevel) pairs uWebSockets can be set to."""
-    return tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS)
