@@ -64,31 +64,56 @@ _UNITS = {
 }
 
 
-def parse_size(text: str) -> int:
-    """Bytes from ``65536``, ``64KiB`` (65,536), ``64KB`` (64,000), ``1.5 MiB``, ``64Ki``.
+# Where a per-connection memory figure can fall: every cell measured is above 16 KiB (9:1 with
+# its decompressor), and no server needs 64 MiB per connection. A bare number is read in the
+# first unit that lands it there, to say what it probably meant.
+PLAUSIBLE_MEMORY = (16 * 1024, 64 * 1024**2)
+_GUESS_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3))
 
-    Units are case-insensitive and may follow a space. A bare ``K``/``M``/``G`` is refused:
-    half the tools that write ``64K`` mean 65,536 and the other half 64,000, and a CI budget
-    must not depend on a guess.
+
+def parse_size(
+    text: str, option: str = "--max-memory", plausible: tuple[int, int] = PLAUSIBLE_MEMORY
+) -> int:
+    """Bytes from ``65536B``, ``64KiB`` (65,536), ``64KB`` (64,000), ``1.5 MiB``, ``64Ki``.
+
+    Units are case-insensitive and may follow a space. A number without a unit is refused with
+    its likely meaning (``64: did you mean 64KiB?``, the first unit that puts it within
+    ``plausible``): read as bytes, ``--max-memory 64`` was a budget no cell can meet. A bare
+    ``K``/``M``/``G`` is refused too: half the tools that write ``64K`` mean 65,536 and the
+    other half 64,000, and a CI budget must not depend on a guess.
     """
     match = _SIZE.match(text)
     if match is None:
         raise WsztuneError(
-            f"--max-memory takes a size such as 65536, 64KiB, 64KB or 1.5MiB, not {text!r}"
+            f"{option} takes a size such as 64KiB, 64KB, 1.5MiB or 65536B, not {text!r}"
         )
     number, unit = float(match[1]), match[2].lower()
+    if unit == "":
+        guesses = [
+            (name, factor)
+            for name, factor in _GUESS_UNITS
+            if plausible[0] <= number * factor <= plausible[1]
+        ]
+        name, factor = guesses[0] if guesses else ("B", 1) if number > 1024 else ("KiB", 1024)
+        guess = f"{match[1]}{name}"
+        if factor == 1:
+            guess += f" ({format_bytes(number)})"
+        raise WsztuneError(
+            f"{option} {text.strip()}: a size needs a unit: did you mean {guess}? "
+            "(units: B, KB, KiB, MB, MiB)"
+        )
     if unit in ("k", "m", "g"):
         raise WsztuneError(
-            f"--max-memory {text.strip()!r} is ambiguous: write {match[1]}{unit.upper()}iB "
+            f"{option} {text.strip()!r} is ambiguous: write {match[1]}{unit.upper()}iB "
             f"(binary, 1024) or {match[1]}{unit.upper()}B (decimal, 1000)"
         )
     if unit not in _UNITS:
         raise WsztuneError(
-            f"--max-memory: unknown unit {match[2]!r} in {text!r} (use B, KB, KiB, MB, MiB)"
+            f"{option}: unknown unit {match[2]!r} in {text!r} (use B, KB, KiB, MB, MiB)"
         )
     value = number * _UNITS[unit]
     if value < 1 or not math.isfinite(value):
-        raise WsztuneError(f"--max-memory must be at least 1 byte, not {text!r}")
+        raise WsztuneError(f"{option} must be at least 1 byte, not {text!r}")
     return int(value)
 
 
@@ -661,8 +686,7 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         share = robustness.of(chosen) or 0.0
         low, high = robustness.savings_interval or (chosen["savings"], chosen["savings"])
         held = (
-            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each "
-            "time)"
+            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each time)"
             if constraints.objective == "memory"
             else f"within {tolerance} of the smallest output in {_share(share)} of resamples"
         )
@@ -783,9 +807,7 @@ def fleet_costs(slice_: Slice, cells: list[Cell], constraints: Constraints) -> F
     assert constraints.connections
     rate, source = message_rate(slice_, constraints)
     fleet = Fleet(constraints.connections, rate, source, constraints.prices)
-    fleet.costs = [
-        cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells
-    ]
+    fleet.costs = [cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells]
     if cells:
         fleet.uncompressed = cell_cost(None, cells[0], fleet.connections, rate, fleet.prices)
     return fleet
