@@ -1,4 +1,5 @@
-"""``wsztune live``: check the model against a real server on 127.0.0.1: websockets or ws."""
+"""``wsztune live``: check the model against a real server on 127.0.0.1: websockets, the other
+Python stacks (aiohttp, Tornado, uvicorn) or ws."""
 
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ def live(
     as_json: bool,
     verbose: bool,
 ) -> None:
-    """Check the model against a real websockets or ws server on 127.0.0.1.
+    """Check the model against a real websockets, aiohttp, Tornado, uvicorn or ws server on
+    127.0.0.1.
 
     A python-websockets server with the setting listens on a loopback port; a separate client
     process opens --connections connections and both replay CORPUS (server-direction messages
@@ -121,6 +123,11 @@ def live(
     memory measurement is too uncertain for the tolerance (more --connections, longer traffic).
 
     Without a setting, websockets' defaults: 12:5.
+
+    With --server aiohttp, tornado, uvicorn (uvicorn-websockets, uvicorn-wsproto) that real server
+    runs in this process instead, checked the same way; the model is the setting the stack really
+    runs (aiohttp: level 1, memLevel 8, the client's window uncapped; Tornado: window 15;
+    uvicorn: its backend's). docs/live.md says what each fixes.
 
     With --server ws, a Node ws server and ws clients (both directions Node's zlib and ws's
     framing) replay CORPUS the same way; the model is the node codec (run --codec node), bytes
@@ -274,7 +281,10 @@ def _print_live(result: Any) -> None:
 
     table = _bytes_table(
         (
-            f"wsztune live {result.window_bits}:{result.mem_level}"
+            "wsztune live "
+            + ("" if result.server == "websockets" else f"--server {result.server} ")
+            + f"{result.window_bits}:{result.mem_level}"
+            + (f" level {result.level}" if result.level != -1 else "")
             + (
                 f" (client bits {result.client_window_bits})"
                 if result.client_window_bits != result.window_bits
