@@ -174,6 +174,11 @@ def test_cli_run_client_mix_and_errors(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     assert document["meta"]["client"] == "chrome=0.7,firefox=0.3"
     assert document["meta"]["grid"]["clients"][1]["windows"]["9"] == 15
+    # recommend says whose memory it weighed.
+    advice = runner.invoke(cli, ["recommend", "--results", str(out), "--max-memory", "96KiB"])
+    assert advice.exit_code == 0, advice.output
+    assert "Clients: chrome=0.7,firefox=0.3" in advice.stdout
+    assert "chrome 12, firefox 15 bits" in advice.stdout
     result = runner.invoke(cli, [*args, "--client", "opera", "-o", str(tmp_path / "x.json")])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("wsztune: error: --client 'opera'")
