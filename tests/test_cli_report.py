@@ -168,7 +168,7 @@ def test_recommend_text(small_run_path: Path) -> None:
 
 def test_recommend_json_and_fleet(small_run_path: Path) -> None:
     result = invoke(
-        "recommend", "--results", small_run_path, "--max-memory", "65536", "--json",
+        "recommend", "--results", small_run_path, "--max-memory", "65536B", "--json",
         "--connections", "1000",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr

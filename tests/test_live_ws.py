@@ -181,9 +181,9 @@ def test_no_context_takeover_with_a_threshold_equals_the_model(
         threshold=100,
     )
     assert result.bytes_equal, (result.model_bytes, result.live_bytes)
-    assert 0 < result.compressed_frames < result.data_frames
-    assert "server_no_context_takeover" in result.negotiated
-    assert "client_no_context_takeover" in result.negotiated
+    assert 0 < result.details["compressed_frames"] < result.details["data_frames"]
+    assert "server_no_context_takeover" in result.details["negotiated"]
+    assert "client_no_context_takeover" in result.details["negotiated"]
     no_node_left()
 
 
@@ -321,9 +321,14 @@ def test_no_takeover_with_ws_threshold_counts_only_connections_that_compress(
         ["live", "--server", "ws", str(REPO / "corpora" / "chat.har"), "--ws-dir", str(ws_dir)]
         + ["--setting", "12:5", "--no-context-takeover", "--threshold", "1024", "--json"],
     )
-    assert outcome.exit_code == 0, outcome.output
+    # The memory of 10 compressing connections among 40 is at the mercy of RSS's steps: a pass
+    # or, when its standard error is too wide for the tolerance, inconclusive (exit 3), never a
+    # failure. The bytes and the shares are what this test is about.
+    assert outcome.exit_code in (0, 3), outcome.output
     data = json.loads(outcome.stdout)
-    assert data["passed"] and data["bytes_equal"]
+    assert data["verdict"] in ("pass", "inconclusive") and data["bytes_equal"]
+    if data["verdict"] == "pass":
+        assert data["memory_uncertainty"] <= data["memory_allowed"] / 2
     assert data["live_compressor_share"] == data["model_measured_compressor_share"] == 0.25
     assert data["live_decompressor_share"] == data["model_measured_decompressor_share"] == 0
     assert data["model_compressor_share"] == 0.25 and data["model_decompressor_share"] == 0

@@ -143,18 +143,20 @@ def test_snippets_carry_the_setting(small_run_path: Path) -> None:
 
 
 def test_uws_preset_is_at_or_below_the_budget(cliff_run: Run) -> None:
+    from wsztune.stacks.uwebsockets import uws_preset
+
     slice_ = report.select_slice(cliff_run)
     chosen = slice_.get((13, 8))
-    name, wb, ml, _ = recommend.uws_preset(slice_, chosen, 64 * 1024)
+    name, wb, ml, _ = uws_preset(slice_, chosen, 64 * 1024)
     assert (name, wb, ml) == ("DEDICATED_COMPRESSOR_32KB", 12, 5)  # 13/6 needs more than 64 KiB
-    name, *_ = recommend.uws_preset(slice_, chosen, 1000)
+    name, *_ = uws_preset(slice_, chosen, 1000)
     assert name == "DEDICATED_COMPRESSOR_3KB"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("65536", 65536),
+        ("65536B", 65536),
         ("64KiB", 65536),
         ("64kib", 65536),
         ("64 KiB", 65536),
@@ -175,6 +177,34 @@ def test_parse_size(text: str, expected: int) -> None:
 def test_parse_size_refuses(text: str) -> None:
     with pytest.raises(WsztuneError):
         parse_size(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        # A bare number is refused with the unit that makes it a plausible budget per connection.
+        ("64", "did you mean 64KiB?"),
+        ("32", "did you mean 32KiB?"),
+        ("16", "did you mean 16KiB?"),
+        ("1024", "did you mean 1024KiB?"),
+        ("1.5", "did you mean 1.5MiB?"),
+        ("2", "did you mean 2MiB?"),
+        ("65536", "did you mean 65536B (64.0 KiB)?"),
+        ("131072", "did you mean 131072B (128.0 KiB)?"),
+        ("100000000", "did you mean 100000000B (95.4 MiB)?"),
+        (" 48 ", "did you mean 48KiB?"),
+    ],
+)
+def test_parse_size_without_unit_names_the_likely_meaning(text: str, meant: str) -> None:
+    with pytest.raises(WsztuneError) as caught:
+        parse_size(text)
+    assert meant in str(caught.value)
+    assert str(caught.value).startswith(f"--max-memory {text.strip()}: a size needs a unit")
+
+
+def test_parse_size_names_the_option_it_parses() -> None:
+    with pytest.raises(WsztuneError, match=r"^--max-bytes 10: a size needs a unit"):
+        parse_size("10", "--max-bytes")
 
 
 def test_parse_fraction() -> None:
@@ -403,9 +433,7 @@ def test_a_version_1_run_falls_back_and_says_there_is_no_resampling_data(
 def test_when_no_cell_holds_the_most_robust_is_chosen_with_a_warning() -> None:
     # Two cells trade places unit by unit: with no tolerance, each is the best in half the
     # resamples, so neither reaches 95%.
-    run = synthetic(
-        {(15, 1): (200_000, [100, 110] * 20), (14, 1): (100_000, [110, 100] * 20)}
-    )
+    run = synthetic({(15, 1): (200_000, [100, 110] * 20), (14, 1): (100_000, [110, 100] * 20)})
     decision = recommend.recommend(run, Constraints(tolerance=0.0))
     assert decision.candidates == []
     assert decision.chosen is not None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import operator
+import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
@@ -118,10 +119,17 @@ def effective_window_bits(bits: int) -> int:
 
 
 def parse_setting(text: str) -> tuple[int, int]:
-    """Parse ``"12:5"`` (windowBits:memLevel) into ``(12, 5)``, validating both numbers."""
-    parts = text.strip().split(":")
+    """Parse ``"12:5"`` or ``"12/5"`` (windowBits, memLevel) into ``(12, 5)``, validating both.
+
+    The slash is how uWebSockets' presets and wsztune's own uWebSockets snippet write a setting;
+    every option that takes a setting goes through here, so both forms work everywhere.
+    """
+    parts = re.split(r"[:/]", text.strip())
     if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise SettingError(f"a setting is WINDOW_BITS:MEM_LEVEL, such as 12:5, not {text!r}")
+        raise SettingError(
+            f"a setting is WINDOW_BITS:MEM_LEVEL (or WINDOW_BITS/MEM_LEVEL), such as 12:5, "
+            f"not {text!r}"
+        )
     setting = Setting(int(parts[0]), int(parts[1]))
     return setting.window_bits, setting.mem_level
 

@@ -1,7 +1,9 @@
 """The errors wsztune shows to its users, each carrying the exit code it ends the command with.
 
 Exit codes: 0 success, 1 a check that ran and failed (``recommend --check``, ``live``),
-2 a user error (bad input file, bad option, missing run). Anything else is a bug.
+2 a user error (bad input file, bad option, missing run), 3 a check that ran but whose
+measurement was too uncertain to judge (``live``: inconclusive, never a pass). Anything else is
+a bug.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
 
 
 class WsztuneError(Exception):
@@ -51,6 +54,13 @@ class CheckFailed(WsztuneError):
     """A check that ran to completion and said no (exit code 1)."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class CheckInconclusive(WsztuneError):
+    """A check that ran to completion but could not tell: its measurement was too uncertain for
+    its tolerance (exit code 3). Never a pass; the message says what to change."""
+
+    exit_code = EXIT_INCONCLUSIVE
 
 
 class RoundTripError(Exception):

@@ -213,9 +213,9 @@ def _server_threshold(run: Run) -> int | None:
     name = run.meta.get("server")
     if not name:
         return None
-    from wsztune.servers import SERVERS
+    from wsztune.stacks import STACKS
 
-    stack = SERVERS.get(name)
+    stack = STACKS.get(name)
     return None if stack is None else stack.threshold
 
 

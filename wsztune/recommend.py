@@ -45,27 +45,6 @@ from wsztune.results import UNIT_SIZES, Run
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_CLIFF = 0.10
 
-# uWebSockets' CompressOptions presets (ANCHORS section 4): name -> (windowBits, memLevel).
-UWS_COMPRESSORS: tuple[tuple[str, int, int], ...] = (
-    ("DEDICATED_COMPRESSOR_3KB", 9, 1),
-    ("DEDICATED_COMPRESSOR_4KB", 9, 2),
-    ("DEDICATED_COMPRESSOR_8KB", 10, 3),
-    ("DEDICATED_COMPRESSOR_16KB", 11, 4),
-    ("DEDICATED_COMPRESSOR_32KB", 12, 5),
-    ("DEDICATED_COMPRESSOR_64KB", 13, 6),
-    ("DEDICATED_COMPRESSOR_128KB", 14, 7),
-    ("DEDICATED_COMPRESSOR_256KB", 15, 8),
-)
-UWS_DECOMPRESSORS = {
-    9: "DEDICATED_DECOMPRESSOR_512B",
-    10: "DEDICATED_DECOMPRESSOR_1KB",
-    11: "DEDICATED_DECOMPRESSOR_2KB",
-    12: "DEDICATED_DECOMPRESSOR_4KB",
-    13: "DEDICATED_DECOMPRESSOR_8KB",
-    14: "DEDICATED_DECOMPRESSOR_16KB",
-    15: "DEDICATED_DECOMPRESSOR_32KB",
-}
-
 # Sizes ------------------------------------------------------------------------------------------
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -85,31 +64,56 @@ _UNITS = {
 }
 
 
-def parse_size(text: str) -> int:
-    """Bytes from ``65536``, ``64KiB`` (65,536), ``64KB`` (64,000), ``1.5 MiB``, ``64Ki``.
+# Where a per-connection memory figure can fall: every cell measured is above 16 KiB (9:1 with
+# its decompressor), and no server needs 64 MiB per connection. A bare number is read in the
+# first unit that lands it there, to say what it probably meant.
+PLAUSIBLE_MEMORY = (16 * 1024, 64 * 1024**2)
+_GUESS_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3))
 
-    Units are case-insensitive and may follow a space. A bare ``K``/``M``/``G`` is refused:
-    half the tools that write ``64K`` mean 65,536 and the other half 64,000, and a CI budget
-    must not depend on a guess.
+
+def parse_size(
+    text: str, option: str = "--max-memory", plausible: tuple[int, int] = PLAUSIBLE_MEMORY
+) -> int:
+    """Bytes from ``65536B``, ``64KiB`` (65,536), ``64KB`` (64,000), ``1.5 MiB``, ``64Ki``.
+
+    Units are case-insensitive and may follow a space. A number without a unit is refused with
+    its likely meaning (``64: did you mean 64KiB?``, the first unit that puts it within
+    ``plausible``): read as bytes, ``--max-memory 64`` was a budget no cell can meet. A bare
+    ``K``/``M``/``G`` is refused too: half the tools that write ``64K`` mean 65,536 and the
+    other half 64,000, and a CI budget must not depend on a guess.
     """
     match = _SIZE.match(text)
     if match is None:
         raise WsztuneError(
-            f"--max-memory takes a size such as 65536, 64KiB, 64KB or 1.5MiB, not {text!r}"
+            f"{option} takes a size such as 64KiB, 64KB, 1.5MiB or 65536B, not {text!r}"
         )
     number, unit = float(match[1]), match[2].lower()
+    if unit == "":
+        guesses = [
+            (name, factor)
+            for name, factor in _GUESS_UNITS
+            if plausible[0] <= number * factor <= plausible[1]
+        ]
+        name, factor = guesses[0] if guesses else ("B", 1) if number > 1024 else ("KiB", 1024)
+        guess = f"{match[1]}{name}"
+        if factor == 1:
+            guess += f" ({format_bytes(number)})"
+        raise WsztuneError(
+            f"{option} {text.strip()}: a size needs a unit: did you mean {guess}? "
+            "(units: B, KB, KiB, MB, MiB)"
+        )
     if unit in ("k", "m", "g"):
         raise WsztuneError(
-            f"--max-memory {text.strip()!r} is ambiguous: write {match[1]}{unit.upper()}iB "
+            f"{option} {text.strip()!r} is ambiguous: write {match[1]}{unit.upper()}iB "
             f"(binary, 1024) or {match[1]}{unit.upper()}B (decimal, 1000)"
         )
     if unit not in _UNITS:
         raise WsztuneError(
-            f"--max-memory: unknown unit {match[2]!r} in {text!r} (use B, KB, KiB, MB, MiB)"
+            f"{option}: unknown unit {match[2]!r} in {text!r} (use B, KB, KiB, MB, MiB)"
         )
     value = number * _UNITS[unit]
     if value < 1 or not math.isfinite(value):
-        raise WsztuneError(f"--max-memory must be at least 1 byte, not {text!r}")
+        raise WsztuneError(f"{option} must be at least 1 byte, not {text!r}")
     return int(value)
 
 
@@ -549,6 +553,8 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     configured = chosen
     if decision.threshold is not None:  # the snippets carry the advised threshold
         configured = {**chosen, "threshold": decision.threshold.threshold}
+    from wsztune.stacks import snippets
+
     decision.snippets = snippets(configured, slice_, constraints.max_memory)
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, reference, constraints.connections)
@@ -680,8 +686,7 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         share = robustness.of(chosen) or 0.0
         low, high = robustness.savings_interval or (chosen["savings"], chosen["savings"])
         held = (
-            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each "
-            "time)"
+            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each time)"
             if constraints.objective == "memory"
             else f"within {tolerance} of the smallest output in {_share(share)} of resamples"
         )
@@ -802,9 +807,7 @@ def fleet_costs(slice_: Slice, cells: list[Cell], constraints: Constraints) -> F
     assert constraints.connections
     rate, source = message_rate(slice_, constraints)
     fleet = Fleet(constraints.connections, rate, source, constraints.prices)
-    fleet.costs = [
-        cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells
-    ]
+    fleet.costs = [cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells]
     if cells:
         fleet.uncompressed = cell_cost(None, cells[0], fleet.connections, rate, fleet.prices)
     return fleet
@@ -871,145 +874,6 @@ def threshold_advice(chosen: Cell, slice_: Slice, tolerance: float) -> Threshold
         "compress calls (CPU) on short messages and costs their compression",
     )
     return ThresholdAdvice(pick, lines)
-
-
-# Snippets ---------------------------------------------------------------------------------------
-
-
-def _python_snippet(cell: Cell) -> str:
-    settings = {"memLevel": cell["mem_level"]}
-    if cell["level"] != -1:
-        settings["level"] = cell["level"]
-    compress = ", ".join(f'"{k}": {v}' for k, v in settings.items())
-    strategy = ""
-    if cell["strategy"] != "default":
-        strategy = f'  # also add "strategy": zlib.Z_{cell["strategy"].upper()}\n'
-    takeover = ""
-    if not cell["context_takeover"]:
-        takeover = (
-            "            server_no_context_takeover=True,\n"
-            "            client_no_context_takeover=True,\n"
-        )
-    return (
-        "from websockets.asyncio.server import serve\n"
-        "from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory\n"
-        "\n"
-        "# Keep compression= at its default: websockets uses this factory and adds no other.\n"
-        "serve(\n"
-        "    handler, host, port,\n"
-        "    extensions=[\n"
-        "        ServerPerMessageDeflateFactory(\n"
-        f"            server_max_window_bits={cell['window_bits']},\n"
-        f"            client_max_window_bits={cell['client_window_bits']},\n"
-        f"{takeover}"
-        f"            compress_settings={{{compress}}},\n"
-        f"{strategy}"
-        "        ),\n"
-        "    ],\n"
-        ")"
-    )
-
-
-def _ws_options(cell: Cell, indent: str) -> str:
-    """ws's perMessageDeflate options for ``cell`` (Socket.IO passes the same object to ws)."""
-    options = [f"memLevel: {cell['mem_level']}"]
-    if cell["level"] != -1:
-        options.append(f"level: {cell['level']}")
-    if cell["strategy"] != "default":
-        options.append(f"strategy: zlib.constants.Z_{cell['strategy'].upper()}")
-    lines = [
-        f"serverMaxWindowBits: {cell['window_bits']},",
-        f"clientMaxWindowBits: {cell['client_window_bits']},",
-    ]
-    if not cell["context_takeover"]:
-        lines += ["serverNoContextTakeover: true,", "clientNoContextTakeover: true,"]
-        # ws only applies its threshold without context takeover (lib/sender.js).
-        lines.append(f"threshold: {cell.get('threshold', 0)},")
-    lines.append(f"zlibDeflateOptions: {{ {', '.join(options)} }},")
-    return "".join(f"{indent}{line}\n" for line in lines)
-
-
-def _socketio_snippet(cell: Cell) -> str:
-    return (
-        "const io = new Server(httpServer, {\n"
-        "  perMessageDeflate: {\n"
-        f"{_ws_options(cell, '    ')}"
-        "  },\n"
-        "});"
-    )
-
-
-def _ws_snippet(cell: Cell) -> str:
-    return (
-        "const wss = new WebSocketServer({\n"
-        "  port: 8080,\n"
-        "  perMessageDeflate: {\n"
-        f"{_ws_options(cell, '    ')}"
-        "  },\n"
-        "});"
-    )
-
-
-def uws_preset(slice_: Slice, chosen: Cell, max_memory: int | None) -> tuple[str, int, int, str]:
-    """The uWebSockets preset nearest to ``chosen`` at or below the budget.
-
-    uWebSockets only offers fixed (windowBits, memLevel) pairs. Take the largest preset whose
-    per-connection memory fits the budget (or, with no budget, the chosen cell's memory):
-    measured in this run when the run has that cell, else zlib's formula. Returns the name, its
-    windowBits and memLevel, and a note of how it compares.
-    """
-    from wsztune.memory import compressor_theory, decompressor_theory
-
-    limit = max_memory if max_memory is not None else chosen["connection_memory"]
-    fitting = []
-    for name, wb, ml in UWS_COMPRESSORS:
-        cell = slice_.get((wb, ml))
-        memory = (
-            cell["connection_memory"]
-            if cell is not None
-            else compressor_theory(wb, ml) + decompressor_theory(wb)
-        )
-        if memory <= limit:
-            fitting.append((name, wb, ml, cell, memory))
-    if not fitting:
-        name, wb, ml = UWS_COMPRESSORS[0]
-        return name, wb, ml, f"no preset fits {format_bytes(limit)}; this is the smallest"
-    name, wb, ml, cell, memory = fitting[-1]
-    if cell is None:
-        note = f"{wb}/{ml}, about {format_bytes(memory)} by zlib's formula (not in this run)"
-    else:
-        change = cell["compressed_bytes"] / chosen["compressed_bytes"] - 1
-        note = (
-            f"{wb}/{ml}: {format_bytes(memory)} per connection, output {change:+.1%} against "
-            f"{label(chosen)}"
-        )
-    return name, wb, ml, note
-
-
-def snippets(chosen: Cell, slice_: Slice, max_memory: int | None) -> dict[str, tuple[str, str]]:
-    """Configuration to paste: title -> (pygments lexer name, code)."""
-    name, wb, _, note = uws_preset(slice_, chosen, max_memory)
-    uws = (
-        f"// nearest preset within budget: {note}\n"
-        f".compression = uWS::CompressOptions(uWS::{name} | uWS::{UWS_DECOMPRESSORS[wb]}),\n"
-        f"// uWebSockets.js: compression: uWS.{name} | uWS.{UWS_DECOMPRESSORS[wb]}"
-    )
-    from wsztune.servers import mismatch_note
-
-    def marked(stack: str, comment: str, code: str) -> str:
-        # A snippet for a stack whose codec this run did not measure says so on its first line.
-        note = mismatch_note(stack, slice_.codec)
-        return code if note is None else f"{comment} {note}\n{code}"
-
-    return {
-        "python-websockets (serve)": (
-            "python",
-            marked("websockets", "#", _python_snippet(chosen)),
-        ),
-        "Node ws": ("javascript", marked("ws", "//", _ws_snippet(chosen))),
-        "Socket.IO": ("javascript", marked("socketio", "//", _socketio_snippet(chosen))),
-        "uWebSockets (presets only)": ("cpp", uws),
-    }
 
 
 # The CI gate ------------------------------------------------------------------------------------

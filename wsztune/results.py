@@ -1,7 +1,7 @@
 """The Run: one sweep's metadata and cells, saved as one JSON document (a contract).
 
 ``{"schema": "wsztune.run/2", "meta": {...}, "cells": [...]}``. Every cell field is declared once,
-in :data:`CELL_FIELDS`: loading validates against it and the README documents it from it.
+in :data:`CELL_FIELDS`: loading validates against it and docs/results.md documents it from it.
 
 Version 2 added the resampling units: ``meta.units`` (how the corpus was cut, raw bytes and
 messages per unit, stored once) and each cell's ``unit_compressed_bytes`` (exact compressed
@@ -271,15 +271,38 @@ def load(path: str | os.PathLike[str]) -> Run:
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file (run `wsztune run` first)") from None
     except (OSError, UnicodeDecodeError) as error:
+        _refuse_corpus(path)
         raise ResultsError(f"{path}: cannot read the results file ({error})") from None
     try:
         document = json.loads(text)
     except ValueError as error:
+        _refuse_corpus(path)
         raise ResultsError(
             f"{path}: not valid JSON at line {getattr(error, 'lineno', '?')} (truncated or "
             "damaged?); run `wsztune run` again"
         ) from None
-    return from_document(document, path)
+    try:
+        return from_document(document, path)
+    except ResultsError:
+        _refuse_corpus(path)
+        raise
+
+
+def _refuse_corpus(path: Path) -> None:
+    """A corpus given where a run was expected is named as a corpus, with the way on."""
+    from wsztune.corpus import corpus_kind
+
+    if path.is_dir():
+        raise ResultsError(
+            f"{path}: is a directory; --results takes a results file (use --results-dir "
+            f"{path} for the newest run in it)"
+        )
+    kind = corpus_kind(path)
+    if kind is not None:
+        raise ResultsError(
+            f"{path}: is {kind}, not a results file: sweep it with `wsztune run {path}` and "
+            "pass the results file that run writes"
+        )
 
 
 def from_document(document: object, path: Path | None = None) -> Run:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from wsztune import __version__
-from wsztune.cli import compare, corpus, live, plot, recommend, record, run, table
+from wsztune.cli import compare, corpus, live, plot, recommend, record, run, stacks, table
 from wsztune.cli.common import INTERRUPTED_EXIT, error_line, interrupted_exit_code
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
@@ -73,5 +73,6 @@ for _command in (
     recommend.recommend,
     compare.compare,
     record.record,
+    stacks.stacks,
 ):
     cli.add_command(_command)

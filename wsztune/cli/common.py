@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from wsztune.corpus import FORMATS  # the standard library only: cheap at start-up
 from wsztune.errors import WsztuneError
 
 # report imports only the standard library and wsztune.results at module level (rich, pandas
@@ -36,8 +37,9 @@ def corpus_options(required: bool) -> Callable[[F], F]:
         function = click.option(
             "--format",
             "corpus_format",
-            type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
-            help="Corpus format; guessed from the name when omitted.",
+            type=click.Choice(list(FORMATS)),
+            help="Corpus format; guessed from the name when omitted (json: one JSON array, one "
+            "message per element).",
         )(function)
         return click.argument(
             "corpus_path", metavar="CORPUS", required=required, type=click.Path(path_type=Path)
@@ -159,7 +161,7 @@ def budget_option(command: Any) -> Any:
         "--max-memory",
         metavar="SIZE",
         help="Memory budget per connection, compressor + decompressor, observed: "
-        "65536, 64KiB, 64KB, 1.5MiB (a bare K or M is refused as ambiguous).",
+        "64KiB, 64KB, 1.5MiB, 65536B (a unit is required; a bare K or M is refused as ambiguous).",
     )(command)
 
 

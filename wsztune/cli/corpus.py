@@ -83,8 +83,8 @@ def corpus_scrub(
 ) -> None:
     """Write a copy of CORPUS safe to commit: content out, compressibility kept.
 
-    Connections, directions, times and every message's length stay; see the README's
-    "Scrubbing" section for what each mode protects.
+    Connections, directions, times and every message's length stay; see docs/capture.md
+    ("Scrubbing a capture") for what each mode protects.
     """
     from wsztune import corpus as corpus_module
     from wsztune import scrub

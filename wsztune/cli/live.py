@@ -70,7 +70,18 @@ SERVER_DEFAULTS = {
     show_default=True,
     help="Seconds any one step (a handshake plus one connection's replay) may take.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON object (the shared live result: docs/live.md).",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Say where the time went: installing ws, starting the processes, measuring, the model.",
+)
 def live(
     corpus_path: Path | None,
     corpus_format: str | None,
@@ -86,6 +97,7 @@ def live(
     server: str,
     timeout: float,
     as_json: bool,
+    verbose: bool,
 ) -> None:
     """Check the model against a real websockets or ws server on 127.0.0.1.
 
@@ -94,7 +106,8 @@ def live(
     from the server, client-direction ones from the client). Compared with the model: the
     compressed bytes sent and received (must be equal) and the server's memory per connection
     (tracemalloc, compression on minus off; must be within --tolerance). RSS per connection
-    is shown but not checked. Exit code 0 when both agree, 1 when not.
+    is shown but not checked. Exit code 0 when both agree, 1 when not, 3 (INCONCLUSIVE) when the
+    memory measurement is too uncertain for the tolerance (more --connections, longer traffic).
 
     Without a setting, websockets' defaults: 12:5.
 
@@ -131,7 +144,7 @@ def live(
         connections = defaults["connections"]
     if server == "ws":
         _live_ws(corpus_path, corpus_format, setting, connections, fraction, threshold, ws_dir,
-                 timeout, as_json, auto_connections)  # fmt: skip
+                 timeout, as_json, auto_connections, verbose)  # fmt: skip
         return
     for option, given in (
         ("--threshold", threshold is not None),
@@ -162,24 +175,50 @@ def live(
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_live(result)
-    _fail_unless_passed(result, setting.label)
+        if verbose:
+            _print_timings(result)
+    _exit_for(result)
 
 
-def _fail_unless_passed(result: Any, label: str) -> None:
-    """Exit code 1 with the reasons when a live check (either server) did not pass."""
-    from wsztune.errors import CheckFailed
+def _exit_for(result: Any) -> None:
+    """Exit code 1 (failed) or 3 (inconclusive) with the reasons, 0 on a pass: every server."""
+    from wsztune.errors import CheckFailed, CheckInconclusive
 
     if result.passed:
         return
-    reasons = []
+    reasons = list(result.reasons)
     if not result.bytes_equal:
-        reasons.append(f"bytes differ by {result.live_bytes - result.model_bytes:+,}")
-    if not result.memory_within_tolerance:
-        reasons.append(
-            f"memory per connection differs by {_memory_difference(result)} "
-            f"(tolerance {result.tolerance:.0%})"
+        reasons = [f"bytes differ by {result.live_bytes - result.model_bytes:+,}"] + [
+            reason for reason in reasons if not reason.startswith("bytes")
+        ]
+    if result.inconclusive:
+        raise CheckInconclusive(
+            f"live check inconclusive at {result.label}: {'; '.join(reasons)}; to decide: "
+            + "; ".join(result.advice)
         )
-    raise CheckFailed(f"live check failed at {label}: {'; '.join(reasons)}")
+    raise CheckFailed(f"live check failed at {result.label}: {'; '.join(reasons)}")
+
+
+def _verdict_line(result: Any, versions: str) -> str:
+    """The last line both servers print: PASS, FAIL or INCONCLUSIVE, what was compared."""
+    verdict = {
+        "pass": "[green]PASS[/]",
+        "fail": "[red]FAIL[/]",
+        "inconclusive": "[yellow]INCONCLUSIVE[/]",
+    }[result.verdict]
+    return (
+        f"{verdict}: bytes {'equal' if result.bytes_equal else 'differ'}, memory "
+        f"{_memory_difference(result)} +- {result.memory_uncertainty / 1024:.1f} KiB "
+        f"(tolerance {result.tolerance:.0%}: +-{result.memory_allowed / 1024:.1f} KiB); "
+        f"{versions}, {result.duration_seconds:.1f} s"
+    )
+
+
+def _print_timings(result: Any) -> None:
+    """``--verbose``: seconds per phase of the check, on stderr (stdout stays the result)."""
+    total = result.duration_seconds + result.timings.get("install", 0.0)
+    parts = [f"{name} {seconds:.2f} s" for name, seconds in result.timings.items()]
+    click.echo(f"wsztune: time: {', '.join(parts)}; total {total:.2f} s", err=True)
 
 
 def _memory_difference(result: Any) -> str:
@@ -235,10 +274,13 @@ def _print_live(result: Any) -> None:
         kib(result.live_connection_memory),
         f"{result.memory_difference:+.1%}",
     )
-    table.add_row("memory/conn, whole", "", kib(result.live_connection_memory_with_baseline), "")
+    details = result.details
+    table.add_row("  its standard error", "", kib(result.memory_uncertainty), "")
+    whole = details["live_connection_memory_with_baseline"]
+    table.add_row("memory/conn, whole", "", kib(whole), "")
     table.add_row("memory/conn, uncompressed", "", kib(result.live_baseline_connection_memory), "")
     table.add_row(
-        "RSS/conn, compression (*)", "", kib(result.live_rss_compression_per_connection), ""
+        "RSS/conn, compression (*)", "", kib(details["live_rss_compression_per_connection"]), ""
     )
     console = stdout_console()
     console.print(table)
@@ -246,11 +288,9 @@ def _print_live(result: Any) -> None:
     console.print(f"replay: {result.replay}; raw payload {result.raw_bytes:,} B")
     for note in result.notes:
         console.print(f"note: {note}")
-    verdict = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
+    versions = result.versions
     console.print(
-        f"{verdict}: bytes {'equal' if result.bytes_equal else 'differ'}, memory "
-        f"{result.memory_difference:+.1%} (tolerance {result.tolerance:.0%}); websockets "
-        f"{result.websockets_version}, zlib {result.zlib_version}, {result.duration_seconds:.1f} s"
+        _verdict_line(result, f"websockets {versions['websockets']}, zlib {versions['zlib']}")
     )
 
 
@@ -265,12 +305,14 @@ def _live_ws(
     timeout: float,
     as_json: bool,
     auto_connections: bool = False,
+    verbose: bool = False,
 ) -> None:
     """``live --server ws``: find node and ws (installing ws on first use), run, render.
 
     ``auto_connections`` (no --connections given): as many as each kind of connection needs
     (:func:`wsztune.nodejs.live_ws.connections_for`)."""
     import json
+    import time
 
     from wsztune import corpus as corpus_module
     from wsztune.errors import SettingError
@@ -281,6 +323,7 @@ def _live_ws(
             f"--connections must be at least 4 with --server ws, not {connections} (the first "
             "half warms the server up, the growth over the second half is measured)"
         )
+    started = time.perf_counter()
     node = find_node()
     if ws_dir is not None:
         ws_package = live_ws.resolve_ws_dir(ws_dir)
@@ -294,6 +337,8 @@ def _live_ws(
                 err=True,
             )
         ws_package = install.ensure_ws(cache)
+    # Finding node and ws (installing ws the first time only: it stays in the cache).
+    installing = time.perf_counter() - started
     if corpus_path is None:
         corpus_path = corpus_module.demo_corpus_path()
     corpus = corpus_module.load(corpus_path, corpus_format)
@@ -310,11 +355,14 @@ def _live_ws(
         threshold=threshold,
         node=node,
     )
+    result.timings = {"install": round(installing, 3), **result.timings}
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_live_ws(result)
-    _fail_unless_passed(result, setting.label)
+        if verbose:
+            _print_timings(result)
+    _exit_for(result)
 
 
 def _print_live_ws(result: Any) -> None:
@@ -345,44 +393,50 @@ def _print_live_ws(result: Any) -> None:
     )
     table.add_row("  its standard error", "", kib(result.memory_uncertainty), "")
     # ws builds a zlib stream on first use: how many of the measured connections did.
+    details = result.details
     for label, model_share, live_share in (
         (
             "conns with a compressor",
-            result.model_measured_compressor_share,
-            result.live_compressor_share,
+            details["model_measured_compressor_share"],
+            details["live_compressor_share"],
         ),
         (
             "conns with a decompressor",
-            result.model_measured_decompressor_share,
-            result.live_decompressor_share,
+            details["model_measured_decompressor_share"],
+            details["live_decompressor_share"],
         ),
     ):
         table.add_row(label, f"{model_share:.0%}", f"{live_share:.0%}", "")
-    table.add_row("RSS/conn, compression on (*)", "", kib(result.live_rss_per_connection), "")
     table.add_row(
-        "RSS/conn, compression off (*)", "", kib(result.live_rss_baseline_per_connection), ""
+        f"{result.memory_figure}/conn, compression off", "",
+        kib(result.live_baseline_connection_memory), "",
+    )  # fmt: skip
+    table.add_row("RSS/conn, compression on (*)", "", kib(details["live_rss_per_connection"]), "")
+    table.add_row(
+        "RSS/conn, compression off (*)", "", kib(details["live_rss_baseline_per_connection"]), ""
     )
-    table.add_row("V8 external/conn, on - off", "", kib(result.live_external_per_connection), "")
+    table.add_row(
+        "V8 external/conn, on - off", "", kib(details["live_external_per_connection"]), ""
+    )
     console = stdout_console()
     console.print(table)
     console.print("(*) the process's whole RSS, first and last measured marks: shown, not checked")
     console.print(
         f"model: one compressor {kib(result.model_compressor_memory)}, one decompressor "
         f"{kib(result.model_decompressor_memory)}; over the whole corpus (run --codec node's "
-        f"cell) {kib(result.model_corpus_connection_memory)} per connection, "
-        f"{result.model_compressor_share:.0%} of connections building a compressor, "
-        f"{result.model_decompressor_share:.0%} a decompressor"
+        f"cell) {kib(details['model_corpus_connection_memory'])} per connection, "
+        f"{details['model_compressor_share']:.0%} of connections building a compressor, "
+        f"{details['model_decompressor_share']:.0%} a decompressor"
     )
     console.print(
         f"replay: {result.replay}; raw payload {result.raw_bytes:,} B; "
-        f"{result.compressed_frames:,} of {result.data_frames:,} messages compressed"
+        f"{details['compressed_frames']:,} of {details['data_frames']:,} messages compressed"
     )
     for note in result.notes:
         console.print(f"note: {note}")
-    verdict = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
+    versions = result.versions
     console.print(
-        f"{verdict}: bytes {'equal' if result.bytes_equal else 'differ'}, memory "
-        f"{_memory_difference(result)} (tolerance {result.tolerance:.0%}); ws "
-        f"{result.ws_version}, Node {result.node_version}, zlib {result.node_zlib_version}, "
-        f"{result.duration_seconds:.1f} s"
+        _verdict_line(
+            result, f"ws {versions['ws']}, Node {versions['node']}, zlib {versions['zlib']}"
+        )
     )

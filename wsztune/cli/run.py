@@ -130,11 +130,11 @@ def run(
     """
     from wsztune import codec as codec_module
     from wsztune import corpus as corpus_module
-    from wsztune import results, servers, sweep
+    from wsztune import results, stacks, sweep
     from wsztune.console import progress_bar, progress_enabled, stderr_console
 
     # Validate every option before reading anything, so a typo costs nothing.
-    stack = servers.server(server_name) if server_name else None
+    stack = stacks.stack(server_name) if server_name else None
     if stack is not None and codec is not None and codec != stack.codec:
         raise click.UsageError(
             f"--server {stack.name} is measured with --codec {stack.codec}, not {codec}: "

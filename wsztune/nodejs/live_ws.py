@@ -53,18 +53,26 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
-from wsztune.live import LiveError, Plan, Script, build_plan
+from wsztune.live import (
+    LiveError,
+    Plan,
+    Script,
+    build_plan,
+    describe_replay,
+    setting_fields,
+)
+from wsztune.live.result import LiveResult, judge
 from wsztune.nodejs import find_node, helper
-from wsztune.servers import SERVERS
+from wsztune.stacks import STACKS
 
-WS_THRESHOLD_DEFAULT = SERVERS["ws"].threshold  # ws's: shorter messages go uncompressed
+WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed
 SCRIPT_NAME = "live_ws.js"
 MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is noise (say so)
 # gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
@@ -192,6 +200,8 @@ class NodeSide:
     compressed_sent: list[int] = field(default_factory=list)  # RSV1 frames the server sent
     compressed_received: list[int] = field(default_factory=list)  # ... and received
     extensions: str = ""
+    spawn_seconds: float = 0.0  # starting both node processes until both said they are ready
+    measure_seconds: float = 0.0  # the connections, opened, replayed and measured
 
 
 class _Process:
@@ -314,6 +324,7 @@ async def _serve_once(
     server: _Process | None = None
     client: _Process | None = None
     try:
+        spawning = time.perf_counter()
         server = await _start(
             node,
             "server",
@@ -327,6 +338,8 @@ async def _serve_once(
         side.usage.append(_usage(hello))
         client = await _start(node, "client", [], {**config, "port": side.port}, workdir / tag)
         await client.read(timeout)  # ready
+        side.spawn_seconds = time.perf_counter() - spawning
+        measuring = time.perf_counter()
         for index in range(count):
             await client.send({"open": index}, timeout)
             from_client, from_server = await asyncio.gather(
@@ -343,6 +356,7 @@ async def _serve_once(
             side.compressed_received.append(int(from_server["received"]["compressed"]))
             side.compressed_frames.append(side.compressed_sent[-1] + side.compressed_received[-1])
             side.extensions = str(from_server.get("extensions") or "")
+        side.measure_seconds = time.perf_counter() - measuring
         await client.send({"close": True}, timeout)
         await client.read(timeout)
         await server.send({"close": True}, timeout)
@@ -355,72 +369,6 @@ async def _serve_once(
 
 
 # The check ----------------------------------------------------------------------------------
-
-
-@dataclass
-class WsLiveResult:
-    """Model against a live ws server for one setting. ``to_json()`` for --json."""
-
-    server: str
-    window_bits: int
-    client_window_bits: int
-    mem_level: int
-    level: int
-    strategy: str
-    context_takeover: bool
-    threshold: int
-    connections: int
-    corpus: dict[str, Any]
-    replay: str
-    model_bytes: int
-    live_bytes: int
-    model_server_bytes: int
-    live_server_bytes: int
-    model_client_bytes: int
-    live_client_bytes: int
-    raw_bytes: int
-    compressed_frames: int
-    data_frames: int
-    model_connection_memory: float  # the check's: the model for the measured connections' mix
-    model_compressor_memory: float  # one built compressor
-    model_decompressor_memory: float  # one built decompressor
-    model_corpus_connection_memory: float  # the corpus cell's (what run --codec node saves)
-    model_compressor_share: float  # of the corpus's connections (the cell's)
-    model_decompressor_share: float
-    model_measured_compressor_share: float  # of the measured live connections, predicted
-    model_measured_decompressor_share: float
-    live_compressor_share: float  # of the measured live connections: the server sent RSV1
-    live_decompressor_share: float  # ... received RSV1
-    live_connection_memory: float  # the check: resident growth per connection, on minus off
-    live_connection_memory_endpoints: float  # the same from the first and last marks alone
-    live_rss_per_connection: float  # with compression (endpoints)
-    live_rss_baseline_per_connection: float  # without
-    live_external_per_connection: float  # V8's external memory, on minus off
-    memory_figure: str  # which resident figure: RssAnon (Linux) or rss
-    warmup_connections: int  # the first ones, not measured
-    memory_marks: dict[str, list[dict[str, int]]]
-    tolerance: float
-    memory_difference: float
-    memory_difference_bytes: float
-    memory_uncertainty: float  # standard error of live_connection_memory (growth_uncertainty)
-    memory_floor: int
-    bytes_equal: bool
-    memory_within_tolerance: bool
-    passed: bool
-    probed_connections: int
-    negotiated: str
-    per_connection: list[dict[str, Any]]
-    ports: list[int]
-    node_version: str
-    node_zlib_version: str
-    ws_version: str
-    ws_path: str
-    duration_seconds: float
-    notes: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain data: every field, JSON-ready."""
-        return asdict(self)
 
 
 def warmup_connections(connections: int) -> int:
@@ -582,7 +530,7 @@ def run_live_ws(
     threshold: int = WS_THRESHOLD_DEFAULT,
     model: Callable[[Corpus, Setting, int], dict[str, Any]] = node_model,
     node: str | None = None,
-) -> WsLiveResult:
+) -> LiveResult:
     """Replay ``corpus`` through a real ws server at ``setting``; compare with the model.
 
     ``model(corpus, setting, threshold)`` is the node codec's cell (:func:`node_model`): a dict
@@ -628,7 +576,15 @@ def run_live_ws(
                 ) from None
             except OSError as error:
                 raise LiveError(f"{type(error).__name__}: {error}") from None
+            waiting = time.perf_counter()
             figures = modelled.result()
+            model_wait = time.perf_counter() - waiting
+    timings = {
+        "spawn": round(on.spawn_seconds + off.spawn_seconds, 3),
+        "measure": round(on.measure_seconds + off.measure_seconds, 3),
+        # The model's sweep runs meanwhile; only what the check still waited for it is here.
+        "model (after the servers)": round(model_wait, 3),
+    }
 
     for index in range(plan.connections):
         if (on.client_received[index], on.client_sent[index]) != (
@@ -671,24 +627,26 @@ def run_live_ws(
     rss_on = per_connection_growth(on.series("rss"), warmup)
     rss_off = per_connection_growth(off.series("rss"), warmup)
     difference_bytes = live_memory - model_memory
-    # Relative to the model, or to RSS's grain when the model expects less than that. The
-    # check allows the tolerance, or two standard errors of the live figure when it is that
-    # uncertain (then the run cannot tell; a note says so), or RSS's grain.
+    # Relative to the model, or to RSS's grain when the model expects less than that.
     difference = difference_bytes / max(model_memory, MEMORY_FLOOR)
-    allowed = max(tolerance * model_memory, 2 * uncertainty, MEMORY_FLOOR)
-    within = abs(difference_bytes) <= allowed
+    baseline = per_connection_growth(resident_off, warmup)
+    verdict = judge(
+        bytes_equal=bytes_equal,
+        model_memory=model_memory,
+        difference_bytes=difference_bytes,
+        uncertainty=uncertainty,
+        baseline=baseline,
+        tolerance=tolerance,
+        floor=MEMORY_FLOOR,
+        more=(
+            f"more --connections (this run measured {plan.connections - warmup} of "
+            f"{plan.connections}; the standard error falls as the root of the count), or "
+            "longer traffic per connection (a corpus whose connections carry more messages)"
+        ),
+    )
+    within = abs(difference_bytes) <= verdict.allowed
     messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
 
-    corpus_connections = len(corpus.connections)
-    if corpus_connections == 1:
-        replay = "every live connection replays the whole corpus (one connection)"
-    elif plan.connections <= corpus_connections:
-        replay = (
-            f"live connection i replays corpus connection i: the first {plan.connections} "
-            f"of {corpus_connections}"
-        )
-    else:
-        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
     probed = sum(plan.script_for(i).probed for i in range(plan.connections))
     notes = [
         "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
@@ -721,12 +679,6 @@ def run_live_ws(
             f"{probed} of {plan.connections} connections replay a corpus connection in which "
             "the client sends nothing: it sent one probe message at the end, as the model "
             "assumes (counted in the bytes, model and live)"
-        )
-    if within and abs(difference_bytes) > max(tolerance * model_memory, MEMORY_FLOOR):
-        notes.append(
-            f"memory: {difference_bytes / 1024:+.1f} KiB from the model is outside the "
-            f"tolerance but within two standard errors of the live figure (+-"
-            f"{uncertainty / 1024:.1f} KiB): this run cannot tell; more --connections narrow it"
         )
     if built != predicted:
         notes.append(
@@ -762,18 +714,22 @@ def run_live_ws(
         }
         for i in range(plan.connections)
     ]
-    return WsLiveResult(
+    versions = {
+        "node": str(on.info.get("node", "")),
+        "zlib": str(on.info.get("zlib", "")),
+        "ws": ws_version,
+    }
+    return LiveResult.build(
+        verdict,
         server="ws",
-        window_bits=setting.server_bits,
-        client_window_bits=setting.client_bits,
-        mem_level=setting.mem_level,
-        level=setting.level,
-        strategy=setting.strategy,
-        context_takeover=setting.context_takeover,
+        codec="node",
+        **setting_fields(setting),
         threshold=threshold,
         connections=plan.connections,
+        measured_connections=measured,
         corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        replay=replay,
+        replay=describe_replay(corpus, plan),
+        probed_connections=probed,
         model_bytes=model_total,
         live_bytes=live_server + live_client,
         model_server_bytes=model_server,
@@ -781,43 +737,47 @@ def run_live_ws(
         model_client_bytes=model_client,
         live_client_bytes=live_client,
         raw_bytes=figures.raw_bytes,
-        compressed_frames=sum(on.compressed_frames),
-        data_frames=messages,
+        bytes_equal=bytes_equal,
+        memory_figure=figure,
         model_connection_memory=model_memory,
         model_compressor_memory=compressor,
         model_decompressor_memory=decompressor,
-        model_corpus_connection_memory=float(figures.cell["connection_memory"]),
-        model_compressor_share=float(figures.cell.get("compressor_share", 1.0)),
-        model_decompressor_share=float(figures.cell.get("decompressor_share", 1.0)),
-        model_measured_compressor_share=_share([c for c, _ in predicted]),
-        model_measured_decompressor_share=_share([d for _, d in predicted]),
-        live_compressor_share=shares[0] / measured if measured > 0 else 0.0,
-        live_decompressor_share=shares[1] / measured if measured > 0 else 0.0,
         live_connection_memory=live_memory,
-        live_connection_memory_endpoints=endpoints,
-        live_rss_per_connection=rss_on,
-        live_rss_baseline_per_connection=rss_off,
-        live_external_per_connection=per_connection_growth(on.series("external"), warmup)
-        - per_connection_growth(off.series("external"), warmup),
-        memory_figure=figure,
-        warmup_connections=warmup,
-        memory_marks={"on": on.usage, "off": off.usage},
-        tolerance=tolerance,
+        live_baseline_connection_memory=baseline,
+        memory_uncertainty=uncertainty,
         memory_difference=difference,
         memory_difference_bytes=difference_bytes,
-        memory_uncertainty=uncertainty,
         memory_floor=MEMORY_FLOOR,
-        bytes_equal=bytes_equal,
+        tolerance=tolerance,
         memory_within_tolerance=within,
-        passed=bytes_equal and within,
-        probed_connections=probed,
-        negotiated=on.extensions,
         per_connection=per_connection,
         ports=[on.port, off.port],
-        node_version=str(on.info.get("node", "")),
-        node_zlib_version=str(on.info.get("zlib", "")),
-        ws_version=ws_version,
-        ws_path=str(ws_package),
+        versions=versions,
         duration_seconds=round(time.perf_counter() - started, 3),
+        timings=timings,
         notes=notes,
+        details={
+            "compressed_frames": sum(on.compressed_frames),
+            "data_frames": messages,
+            "model_corpus_connection_memory": float(figures.cell["connection_memory"]),
+            "model_compressor_share": float(figures.cell.get("compressor_share", 1.0)),
+            "model_decompressor_share": float(figures.cell.get("decompressor_share", 1.0)),
+            "model_measured_compressor_share": _share([c for c, _ in predicted]),
+            "model_measured_decompressor_share": _share([d for _, d in predicted]),
+            "live_compressor_share": shares[0] / measured if measured > 0 else 0.0,
+            "live_decompressor_share": shares[1] / measured if measured > 0 else 0.0,
+            "live_connection_memory_endpoints": endpoints,
+            "live_rss_per_connection": rss_on,
+            "live_rss_baseline_per_connection": rss_off,
+            "live_external_per_connection": per_connection_growth(on.series("external"), warmup)
+            - per_connection_growth(off.series("external"), warmup),
+            "warmup_connections": warmup,
+            "memory_marks": {"on": on.usage, "off": off.usage},
+            "negotiated": on.extensions,
+            # The names --json gave these before the shared type (kept for scripts).
+            "node_version": versions["node"],
+            "node_zlib_version": versions["zlib"],
+            "ws_version": ws_version,
+            "ws_path": str(ws_package),
+        },
     )

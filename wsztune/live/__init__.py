@@ -46,13 +46,14 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
+from wsztune.live.result import LiveResult, judge
 from wsztune.memory import rss_bytes
 from wsztune.sweep import PROBE_PAYLOAD, ConnectionMemory, observe_connection
 
@@ -145,6 +146,31 @@ def build_plan(corpus: Corpus, connections: int) -> Plan:
     used = names[:connections]  # scripts no live connection plays are not shipped
     scripts = tuple(_script(name, grouped[name]) for name in used)
     return Plan(scripts, tuple(index % len(scripts) for index in range(connections)))
+
+
+def describe_replay(corpus: Corpus, plan: Plan) -> str:
+    """Which corpus connection each live connection replayed, in words (every live check)."""
+    corpus_connections = len(corpus.connections)
+    if corpus_connections == 1:
+        return "every live connection replays the whole corpus (one connection)"
+    if plan.connections <= corpus_connections:
+        return (
+            f"live connection i replays corpus connection i: the first {plan.connections} "
+            f"of {corpus_connections}"
+        )
+    return f"live connection i replays corpus connection i mod {corpus_connections}"
+
+
+def setting_fields(setting: Setting) -> dict[str, Any]:
+    """The setting's fields of a :class:`wsztune.live.result.LiveResult` (every live check)."""
+    return {
+        "window_bits": setting.server_bits,
+        "client_window_bits": setting.client_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+    }
 
 
 def _script(name: str, messages: list[tuple[str, bool, bytes]]) -> Script:
@@ -260,7 +286,7 @@ def _trim_heap() -> None:
 
 
 def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parent.parent.parent)
 
 
 async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path: Path) -> dict:
@@ -511,53 +537,15 @@ def client_process_main(argv: Sequence[str]) -> int:
 # The check ----------------------------------------------------------------------------------
 
 
-@dataclass
-class LiveResult:
-    """Model against live for one setting: bytes, memory, verdict. ``to_json()`` for --json."""
-
-    window_bits: int
-    client_window_bits: int
-    mem_level: int
-    connections: int
-    corpus: dict[str, Any]
-    replay: str
-    model_bytes: int
-    live_bytes: int
-    model_server_bytes: int
-    live_server_bytes: int
-    model_client_bytes: int
-    live_client_bytes: int
-    raw_bytes: int
-    model_connection_memory: float
-    model_compressor_memory: int
-    model_decompressor_memory: int
-    probed_connections: int
-    live_connection_memory: float
-    live_connection_memory_with_baseline: float
-    live_baseline_connection_memory: float
-    live_rss_per_connection: float
-    live_rss_compression_per_connection: float
-    live_rss_baseline_per_connection: float
-    tolerance: float
-    memory_difference: float
-    bytes_equal: bool
-    memory_within_tolerance: bool
-    passed: bool
-    per_connection: list[dict[str, Any]]
-    ports: list[int]
-    websockets_version: str
-    zlib_version: str
-    python_version: str
-    duration_seconds: float
-    notes: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain data: every field, JSON-ready."""
-        return asdict(self)
-
-
 def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of the mean of ``values`` (0 with fewer than two)."""
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / len(values) ** 0.5
 
 
 def _slope(marks: Sequence[int]) -> float:
@@ -596,6 +584,7 @@ def run_live(
     per_live = [models[plan.assignment[i]] for i in range(plan.connections)]
     memory = model_memory(corpus, setting)
     model_connection = memory.held  # the same for every connection, as in the sweep
+    modelled = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="wsztune-live-") as tmp:
         workdir = Path(tmp)
@@ -617,6 +606,10 @@ def run_live(
         except (OSError, WebSocketException) as error:
             raise LiveError(f"{type(error).__name__}: {error}") from None
 
+    timings = {
+        "model": round(modelled - started, 3),
+        "servers and clients": round(time.perf_counter() - modelled, 3),
+    }
     # Bytes: the server's count, the client's count and the model must all agree.
     for index in range(plan.connections):
         if (on.client_received[index], on.client_sent[index]) != (
@@ -640,6 +633,16 @@ def run_live(
     live_memory = _mean([compression_part[i] for i in measured])
     difference = (live_memory - model_connection) / model_connection
     within = abs(difference) <= tolerance
+    uncertainty = standard_error([compression_part[i] for i in measured])
+    baseline = _mean([traced_off[i] for i in measured])
+    verdict = judge(
+        bytes_equal=bytes_equal,
+        model_memory=model_connection,
+        difference_bytes=live_memory - model_connection,
+        uncertainty=uncertainty,
+        baseline=baseline,
+        tolerance=tolerance,
+    )
     rss_on, rss_off = _slope(on.rss), _slope(off.rss)
 
     per_connection = [
@@ -660,16 +663,6 @@ def run_live(
         }
         for i in range(plan.connections)
     ]
-    corpus_connections = len(corpus.connections)
-    if corpus_connections == 1:
-        replay = "every live connection replays the whole corpus (one connection)"
-    elif plan.connections <= corpus_connections:
-        replay = (
-            f"live connection i replays corpus connection i: the first {plan.connections} "
-            f"of {corpus_connections}"
-        )
-    else:
-        replay = f"live connection i replays corpus connection i mod {corpus_connections}"
     notes = [
         "bytes: compressed payloads, counted on the frames by the server and by the client",
         "memory: tracemalloc growth per open connection, compression on minus off, "
@@ -687,13 +680,16 @@ def run_live(
             "(counted in the client bytes, model and live)"
         )
     raw = sum(model.server_raw_bytes + model.client_raw_bytes for model in per_live)
-    return LiveResult(
-        window_bits=setting.server_bits,
-        client_window_bits=setting.client_bits,
-        mem_level=setting.mem_level,
+    return LiveResult.build(
+        verdict,
+        server="websockets",
+        codec="zlib",
+        **setting_fields(setting),
         connections=plan.connections,
+        measured_connections=len(measured),
         corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        replay=replay,
+        replay=describe_replay(corpus, plan),
+        probed_connections=probed,
         model_bytes=model_server + model_client,
         live_bytes=live_server + live_client,
         model_server_bytes=model_server,
@@ -701,30 +697,36 @@ def run_live(
         model_client_bytes=model_client,
         live_client_bytes=live_client,
         raw_bytes=raw,
+        bytes_equal=bytes_equal,
+        memory_figure="tracemalloc",
         model_connection_memory=model_connection,
         model_compressor_memory=memory.compressor.held,
         model_decompressor_memory=memory.decompressor.held,
-        probed_connections=probed,
         live_connection_memory=live_memory,
-        live_connection_memory_with_baseline=_mean([traced_on[i] for i in measured]),
-        live_baseline_connection_memory=_mean([traced_off[i] for i in measured]),
-        live_rss_per_connection=rss_on,
-        live_rss_compression_per_connection=rss_on - rss_off,
-        live_rss_baseline_per_connection=rss_off,
-        tolerance=tolerance,
+        live_baseline_connection_memory=baseline,
+        memory_uncertainty=uncertainty,
         memory_difference=difference,
-        bytes_equal=bytes_equal,
+        memory_difference_bytes=live_memory - model_connection,
+        tolerance=tolerance,
         memory_within_tolerance=within,
-        passed=bytes_equal and within,
         per_connection=per_connection,
         ports=[on.port, off.port],
-        websockets_version=websockets.__version__,
-        zlib_version=zlib.ZLIB_RUNTIME_VERSION,
-        python_version=platform.python_version(),
+        versions={
+            "websockets": websockets.__version__,
+            "zlib": zlib.ZLIB_RUNTIME_VERSION,
+            "python": platform.python_version(),
+        },
         duration_seconds=round(time.perf_counter() - started, 3),
+        timings=timings,
         notes=notes,
+        details={
+            "live_connection_memory_with_baseline": _mean([traced_on[i] for i in measured]),
+            "live_rss_per_connection": rss_on,
+            "live_rss_compression_per_connection": rss_on - rss_off,
+            "live_rss_baseline_per_connection": rss_off,
+            # The names --json gave these before the shared type (kept for scripts).
+            "websockets_version": websockets.__version__,
+            "zlib_version": zlib.ZLIB_RUNTIME_VERSION,
+            "python_version": platform.python_version(),
+        },
     )
-
-
-if __name__ == "__main__":
-    sys.exit(client_process_main(sys.argv[1:]))

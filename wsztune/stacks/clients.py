@@ -1,0 +1,133 @@
+"""Clients: browsers and client libraries, what they compress with and what they let a server cap.
+
+The codec behaviour (``--client``) is wired by the verify work; these are the facts it uses.
+"""
+
+from __future__ import annotations
+
+from wsztune.stacks.profile import SAME_CODEC, VERIFIED, Client, Source
+
+CLIENTS = (
+    Client(
+        name="chrome",
+        title="Chromium / Chrome",
+        codec="zlib",
+        mem_level=8,
+        caps_window=True,
+        window=15,
+        min_window=9,
+        chunk=4096,
+        status=SAME_CODEC,
+        status_note="Chromium's own zlib fork; stock zlib at memLevel 8 matched 250 of 250 frames "
+        "at window 10, and 296 of 300 at window 12 (4 frames 1-2 bytes larger)",
+        sources=(
+            Source(
+                "Chromium",
+                "156",
+                "net/websockets/websocket_deflater.cc",
+                "deflateInit2(Z_DEFAULT_COMPRESSION, Z_DEFLATED, -window_bits, memLevel 8, "
+                "Z_DEFAULT_STRATEGY), window at least 9, output read in 4096-byte chunks",
+            ),
+            Source(
+                "ANCHORS.md section 6",
+                "Chromium 156 (Debian), headless",
+                "frame parser between client and server",
+                "offers permessage-deflate; client_max_window_bits",
+            ),
+        ),
+    ),
+    Client(
+        name="firefox",
+        title="Firefox",
+        codec="zlib",
+        mem_level=8,
+        caps_window=False,
+        window=15,
+        status=VERIFIED,
+        status_note="Firefox 153.8 ESR's frames equal stock zlib 15:8 level -1, 250 of 250",
+        sources=(
+            Source(
+                "ANCHORS.md section 6",
+                "Firefox 153.8 ESR (Debian), headless",
+                "frame parser between client and server",
+                "offers bare permessage-deflate: the server cannot cap its window; compresses "
+                "at 15 bits whatever server_max_window_bits says",
+            ),
+            Source(
+                "Firefox",
+                "153",
+                "netwerk/protocol/websocket/WebSocketChannel.cpp",
+                "PMCECompression: deflateInit2(Z_DEFAULT_COMPRESSION, Z_DEFLATED, "
+                "-windowBits, 8, Z_DEFAULT_STRATEGY)",
+            ),
+        ),
+        pitfalls=(
+            "the server's decompressor needs the full 32 KiB window for a Firefox client, "
+            "whatever client_max_window_bits the server would like",
+        ),
+    ),
+    Client(
+        name="safari",
+        title="Safari (WebKit)",
+        codec="zlib",
+        mem_level=8,
+        caps_window=True,
+        window=15,
+        status="unverified",
+        status_note="no Safari here: WebKit's source says what it does, nothing was measured",
+        sources=(
+            Source(
+                "WebKit",
+                "2024",
+                "Source/WebCore/Modules/websockets/WebSocketDeflater.cpp",
+                "deflateInit2(Z_DEFAULT_COMPRESSION, Z_DEFLATED, -windowBits, 8, "
+                "Z_DEFAULT_STRATEGY); offers permessage-deflate; client_max_window_bits",
+            ),
+        ),
+        pitfalls=(
+            "Safari 15+ on Apple platforms may use Network.framework's WebSocket instead of "
+            "WebCore's: unverified here",
+        ),
+    ),
+    Client(
+        name="websockets",
+        title="python-websockets connect()",
+        codec="zlib",
+        mem_level=5,
+        caps_window=True,
+        window=15,
+        min_window=8,
+        status=VERIFIED,
+        status_note="the same PerMessageDeflate class as its server, verified byte for byte",
+        sources=(
+            Source(
+                "websockets",
+                "17.4",
+                "src/websockets/extensions/permessage_deflate.py",
+                "enable_client_permessage_deflate: client_max_window_bits=True (offered without "
+                "a value), compress_settings={'memLevel': 5}",
+            ),
+        ),
+    ),
+    Client(
+        name="ws",
+        title="Node ws (client)",
+        codec="node",
+        mem_level=8,
+        caps_window=True,
+        window=15,
+        min_window=8,
+        threshold=1024,
+        status=VERIFIED,
+        status_note="the same PerMessageDeflate as ws's server, verified byte for byte",
+        sources=(
+            Source(
+                "ws",
+                "8.18",
+                "lib/websocket.js",
+                "perMessageDeflate defaults to true on the client, offering "
+                "client_max_window_bits; zlib's defaults (15, memLevel 8); threshold 1024",
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,140 @@
+"""uWebSockets and uWS.js: fixed (windowBits, memLevel) presets, no other knob."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wsztune.stacks.profile import (
+    APPROXIMATE,
+    Cell,
+    Defaults,
+    Knob,
+    SnippetContext,
+    Source,
+    Stack,
+)
+
+# uWebSockets' CompressOptions presets (ANCHORS section 4): name -> (windowBits, memLevel).
+UWS_COMPRESSORS: tuple[tuple[str, int, int], ...] = (
+    ("DEDICATED_COMPRESSOR_3KB", 9, 1),
+    ("DEDICATED_COMPRESSOR_4KB", 9, 2),
+    ("DEDICATED_COMPRESSOR_8KB", 10, 3),
+    ("DEDICATED_COMPRESSOR_16KB", 11, 4),
+    ("DEDICATED_COMPRESSOR_32KB", 12, 5),
+    ("DEDICATED_COMPRESSOR_64KB", 13, 6),
+    ("DEDICATED_COMPRESSOR_128KB", 14, 7),
+    ("DEDICATED_COMPRESSOR_256KB", 15, 8),
+)
+UWS_DECOMPRESSORS = {
+    9: "DEDICATED_DECOMPRESSOR_512B",
+    10: "DEDICATED_DECOMPRESSOR_1KB",
+    11: "DEDICATED_DECOMPRESSOR_2KB",
+    12: "DEDICATED_DECOMPRESSOR_4KB",
+    13: "DEDICATED_DECOMPRESSOR_8KB",
+    14: "DEDICATED_DECOMPRESSOR_16KB",
+    15: "DEDICATED_DECOMPRESSOR_32KB",
+}
+
+
+def uws_preset(slice_: Any, chosen: Cell, max_memory: int | None) -> tuple[str, int, int, str]:
+    """The uWebSockets preset nearest to ``chosen`` at or below the budget.
+
+    uWebSockets only offers fixed (windowBits, memLevel) pairs. Take the largest preset whose
+    per-connection memory fits the budget (or, with no budget, the chosen cell's memory):
+    measured in this run when the run has that cell, else zlib's formula. Returns the name, its
+    windowBits and memLevel, and a note of how it compares.
+    """
+    from wsztune.grid import format_bytes, label
+    from wsztune.memory import compressor_theory, decompressor_theory
+
+    limit = max_memory if max_memory is not None else chosen["connection_memory"]
+    fitting = []
+    for name, wb, ml in UWS_COMPRESSORS:
+        cell = slice_.get((wb, ml)) if slice_ is not None else None
+        memory = (
+            cell["connection_memory"]
+            if cell is not None
+            else compressor_theory(wb, ml) + decompressor_theory(wb)
+        )
+        if memory <= limit:
+            fitting.append((name, wb, ml, cell, memory))
+    if not fitting:
+        name, wb, ml = UWS_COMPRESSORS[0]
+        return name, wb, ml, f"no preset fits {format_bytes(limit)}; this is the smallest"
+    name, wb, ml, cell, memory = fitting[-1]
+    if cell is None:
+        note = f"{wb}/{ml}, about {format_bytes(memory)} by zlib's formula (not in this run)"
+    else:
+        change = cell["compressed_bytes"] / chosen["compressed_bytes"] - 1
+        note = (
+            f"{wb}/{ml}: {format_bytes(memory)} per connection, output {change:+.1%} against "
+            f"{label(chosen)}"
+        )
+    return name, wb, ml, note
+
+
+def uws_snippet(cell: Cell, context: SnippetContext) -> str:
+    """The preset nearest to ``cell`` within the budget, for uWebSockets and uWS.js."""
+    if cell.get("compression") is False:
+        return (
+            ".compression = uWS::DISABLED,  // the default\n"
+            "// uWebSockets.js: compression: uWS.DISABLED"
+        )
+    name, wb, _, note = uws_preset(context.slice, cell, context.max_memory)
+    return (
+        f"// nearest preset within budget: {note}\n"
+        f".compression = uWS::CompressOptions(uWS::{name} | uWS::{UWS_DECOMPRESSORS[wb]}),\n"
+        f"// uWebSockets.js: compression: uWS.{name} | uWS.{UWS_DECOMPRESSORS[wb]}"
+    )
+
+
+PROFILES = (
+    Stack(
+        name="uwebsockets",
+        aliases=("uws", "uws.js", "uwebsockets.js"),
+        title="uWebSockets / uWS.js",
+        codec="zlib",
+        defaults=Defaults(window_bits=15, mem_level=8, enabled=False),
+        knobs=(
+            Knob(
+                "compression (CompressOptions preset)",
+                "window_bits",
+                tuple(sorted({wb for _, wb, _ in UWS_COMPRESSORS})),
+                None,
+                "a DEDICATED_COMPRESSOR_* preset fixes windowBits and memLevel together",
+            ),
+            Knob(
+                "compression (CompressOptions preset)",
+                "mem_level",
+                tuple(ml for _, _, ml in UWS_COMPRESSORS),
+                None,
+                "paired with windowBits by the preset",
+            ),
+            Knob("compression: DISABLED", "enabled", (True, False), False),
+        ),
+        status=APPROXIMATE,
+        status_note="uWebSockets links the system zlib (or zlib-ng with its WITH_ZLIBNG "
+        "option); its framing is not checked here",
+        sources=(
+            Source(
+                "uWebSockets",
+                "20",
+                "src/PerMessageDeflate.h",
+                "CompressOptions: DEDICATED_COMPRESSOR_3KB = 9/1 ... 256KB = 15/8; "
+                "DEDICATED_DECOMPRESSOR_512B..32KB = window 9..15; SHARED_COMPRESSOR; "
+                "DISABLED by default",
+            ),
+        ),
+        pitfalls=(
+            "only the presets: the grid's other (windowBits, memLevel) pairs cannot be set",
+            "SHARED_COMPRESSOR shares one compressor per thread and never keeps context: "
+            "little memory, much worse compression on small messages",
+        ),
+        snippet=uws_snippet,
+        snippet_title="uWebSockets (presets only)",
+        lexer="cpp",
+        family="uwebsockets",
+        pairs=tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS),
+    ),
+)
+
