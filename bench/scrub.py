@@ -4,9 +4,10 @@ For every bundled corpus, and for a few corpora generated here in shapes the bun
 have (so that the scrubber's constants are not tuned to them): long natural-language chat, sensor
 telemetry, plain-text logs, non-Latin notifications with base64 blobs, binary RPC frames, and
 pretty-printed API documents, plus two adversarial ones made to hurt ``tokens`` mode where its
-privacy choices cost most (compound words, digit runs; reported, not counted), this scrubs the corpus in both modes (a fixed key), sweeps the 63-cell
-grid (windowBits 9-15 x memLevel 1-9, level -1, context takeover; sizes only, with wsztune's own
-codec functions) on original and scrubbed, and prints the worst cell:
+privacy choices cost most (compound words, digit runs; reported, not counted), this scrubs the
+corpus in both modes (a fixed key), sweeps the 63-cell grid (windowBits 9-15 x memLevel 1-9,
+level -1, context takeover; sizes only, with wsztune's own codec functions) on original and
+scrubbed, and prints the worst cell:
 
 - ``tokens`` mode: the change in savings (1 - compressed/raw), in percentage points; goal <= 2;
 - ``permute`` mode: the change in compressed size, in percent; goal <= 0.5.
