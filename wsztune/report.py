@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from wsztune.recommend import Decision, Verdict
     from wsztune.stats import CorpusStats
 
+
 def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
     """Warnings a reader must see before trusting the grids: partial run, hidden slices."""
     warnings = []
@@ -405,6 +406,8 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
     if verdict is not None:
         mark = "✅" if verdict.ok else "❌"
         lines += [f"{mark} **{verdict.reason}**", ""]
+        if verdict.advice is not None and verdict.ok:
+            lines += [f"💡 advice (not a failure): {verdict.advice}", ""]
     lines += [
         f"_{corpus_caption(run)} · {decision.slice_description}; "
         "memory is per connection (compressor + decompressor, observed)_",
@@ -488,11 +491,17 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
         f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
         f"{prices.cpu_month:g}/vCPU-month"
-        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
-           if prices.examples else "")  # fmt: skip
+        + (
+            " (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
+            if prices.examples
+            else ""
+        )  # fmt: skip
         + "; egress is what the server sends, CPU the measured compress time of its share"
-        + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
-           else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
+        + (
+            ""
+            if any(cost.cpu is not None for cost in fleet.costs) or not rated
+            else " (not measured in this run: --no-timing; totals leave it out)"
+        )  # fmt: skip
     )
     return caption, headers, rows
 
@@ -549,6 +558,8 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         style = "bold green" if verdict.ok else "bold red"
         parts.append(Text(""))
         parts.append(Text(f"check: {verdict.reason}", style=style))
+        if verdict.advice is not None and verdict.ok:
+            parts.append(Text(f"advice (not a failure): {verdict.advice}", style="yellow"))
     return Group(*parts)
 
 

@@ -96,5 +96,3 @@ def table(
         if index:
             console.print()
         console.print(report.rich_grid(grid, note))
-
-

@@ -137,4 +137,3 @@ PROFILES = (
         pairs=tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS),
     ),
 )
-
