@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from wsztune.recommend import Decision, Verdict
     from wsztune.stats import CorpusStats
 
-
 def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
     """Warnings a reader must see before trusting the grids: partial run, hidden slices."""
     warnings = []
@@ -491,17 +490,11 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
         f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
         f"{prices.cpu_month:g}/vCPU-month"
-        + (
-            " (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
-            if prices.examples
-            else ""
-        )  # fmt: skip
+        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
+           if prices.examples else "")  # fmt: skip
         + "; egress is what the server sends, CPU the measured compress time of its share"
-        + (
-            ""
-            if any(cost.cpu is not None for cost in fleet.costs) or not rated
-            else " (not measured in this run: --no-timing; totals leave it out)"
-        )  # fmt: skip
+        + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
+           else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
     )
     return caption, headers, rows
 

@@ -148,7 +148,9 @@ def parse_thresholds(text: str) -> tuple[int, ...]:
     for part in text.split(","):
         part = part.strip()
         if not part.isdigit():
-            raise SettingError(f"--threshold takes byte counts such as 0 or 0,1024, not {text!r}")
+            raise SettingError(
+                f"--threshold takes byte counts such as 0 or 0,1024, not {text!r}"
+            )
         values.add(int(part))
     return tuple(sorted(values))
 
@@ -629,7 +631,9 @@ def node_shares(
         return ZlibShares(1.0, 1.0)
     probe_compressed = len(PROBE_PAYLOAD) >= threshold
     compressors = sum(flags[0] for flags in built.values())
-    decompressors = sum(flags[1] or (not flags[2] and probe_compressed) for flags in built.values())
+    decompressors = sum(
+        flags[1] or (not flags[2] and probe_compressed) for flags in built.values()
+    )
     return ZlibShares(compressors / len(built), decompressors / len(built))
 
 

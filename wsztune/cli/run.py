@@ -178,11 +178,8 @@ def run(
     def err() -> Any:  # rich is imported only when there is something to say
         return stderr_console()
 
-    if (
-        stack is not None
-        and stack.threshold_rule == "ws"
-        and any(thresholds)
-        and (True in grid.context_takeover)
+    if stack is not None and stack.threshold_rule == "ws" and any(thresholds) and (
+        True in grid.context_takeover
     ):
         err().print(
             f"[yellow]note:[/] {stack.title} applies its threshold only without context "

@@ -96,3 +96,5 @@ def table(
         if index:
             console.print()
         console.print(report.rich_grid(grid, note))
+
+

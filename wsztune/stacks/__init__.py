@@ -90,6 +90,7 @@ def resolve(text: str) -> tuple[Stack, str | None]:
     return found, version
 
 
+
 def measured_by(codec: str | None) -> list[str]:
     """Names of the stacks a run of ``codec`` measured with their own codec."""
     return [item.name for item in STACKS.values() if item.codec == (codec or "zlib")]

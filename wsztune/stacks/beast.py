@@ -45,12 +45,8 @@ PROFILES = (
             Knob("client_max_window_bits", "client_window_bits", tuple(range(9, 16)), 15),
             Knob("memLevel", "mem_level", tuple(range(1, 10)), 4),
             Knob("compLevel", "level", tuple(range(0, 10)), 8),
-            Knob(
-                "server_no_context_takeover / client_no_context_takeover",
-                "context_takeover",
-                (True, False),
-                True,
-            ),
+            Knob("server_no_context_takeover / client_no_context_takeover", "context_takeover",
+                 (True, False), True),
         ),
         status=APPROXIMATE,
         status_note="Beast compresses with its own C++ port of zlib (boost/beast/zlib); stock "

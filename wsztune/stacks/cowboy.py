@@ -87,12 +87,8 @@ PROFILES = (
                 "negotiate_permessage_deflate: level best_compression, mem_level 8, strategy "
                 "default unless deflate_opts say otherwise; windows 15; 8 is deflated as 9",
             ),
-            Source(
-                "cowboy",
-                "2.12",
-                "src/cowboy_websocket.erl",
-                "compress => false by default; deflate_opts passed to cow_ws",
-            ),
+            Source("cowboy", "2.12", "src/cowboy_websocket.erl",
+                   "compress => false by default; deflate_opts passed to cow_ws"),
             ERLANG_ZLIB,
         ),
         pitfalls=("level best_compression (9) by default: more CPU than most stacks",),
@@ -137,7 +133,7 @@ PROFILES = (
         title="Phoenix (socket)",
         codec="zlib",
         defaults=Defaults(window_bits=15, mem_level=8, enabled=False),
-        knobs=(Knob("socket ..., websocket: [compress:]", "enabled", (True, False), False),),
+        knobs=(Knob('socket ..., websocket: [compress:]', "enabled", (True, False), False),),
         fixed={
             "window_bits": "the adapter's (Bandit or Cowboy): 15 by default",
             "mem_level": "the adapter's: 8",
@@ -147,12 +143,8 @@ PROFILES = (
         status_note="Phoenix passes compress to its adapter (Bandit since Phoenix 1.7.11's "
         "generators); Erlang's zlib, not checked on the wire here",
         sources=(
-            Source(
-                "phoenix",
-                "1.7",
-                "lib/phoenix/transports/websocket.ex",
-                "websocket: [compress: false] by default, handed to the adapter's upgrade",
-            ),
+            Source("phoenix", "1.7", "lib/phoenix/transports/websocket.ex",
+                   "websocket: [compress: false] by default, handed to the adapter's upgrade"),
             ERLANG_ZLIB,
         ),
         pitfalls=(

@@ -49,12 +49,8 @@ PROFILES = (
             Knob("WebSocketAcceptContext.DangerousDeflateOptions", "enabled", (True, False), False),
             Knob("ServerMaxWindowBits", "window_bits", WINDOWS, 15),
             Knob("ClientMaxWindowBits", "client_window_bits", WINDOWS, 15),
-            Knob(
-                "ServerContextTakeover / ClientContextTakeover",
-                "context_takeover",
-                (True, False),
-                True,
-            ),
+            Knob("ServerContextTakeover / ClientContextTakeover", "context_takeover",
+                 (True, False), True),
         ),
         fixed={
             "mem_level": "8 (Deflate_DefaultMemLevel)",

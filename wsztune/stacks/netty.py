@@ -39,23 +39,13 @@ PROFILES = (
         codec="zlib",
         defaults=Defaults(window_bits=15, mem_level=8, level=6),
         knobs=(
-            Knob(
-                "WebSocketServerCompressionHandler in the pipeline", "enabled", (True, False), True
-            ),
+            Knob("WebSocketServerCompressionHandler in the pipeline", "enabled", (True, False),
+                 True),
             Knob("compressionLevel", "level", tuple(range(0, 10)), 6),
-            Knob(
-                "preferredClientWindowSize",
-                "client_window_bits",
-                tuple(range(8, 16)),
-                15,
-                "applies when the client offers client_max_window_bits without a value",
-            ),
-            Knob(
-                "allowServerNoContext / preferredClientNoContext",
-                "context_takeover",
-                (True, False),
-                True,
-            ),
+            Knob("preferredClientWindowSize", "client_window_bits", tuple(range(8, 16)), 15,
+                 "applies when the client offers client_max_window_bits without a value"),
+            Knob("allowServerNoContext / preferredClientNoContext", "context_takeover",
+                 (True, False), True),
         ),
         fixed={
             "window_bits": "15 unless allowServerWindowSize and the client asks for less",

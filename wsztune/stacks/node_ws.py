@@ -59,9 +59,8 @@ WS_KNOBS = (
         ("default", "filtered", "huffman", "rle", "fixed"),
         "default",
     ),
-    Knob(
-        "serverNoContextTakeover / clientNoContextTakeover", "context_takeover", (True, False), True
-    ),
+    Knob("serverNoContextTakeover / clientNoContextTakeover", "context_takeover", (True, False),
+         True),
     Knob("threshold", "threshold", (0, 1024), 1024, "bytes; any value; only without takeover"),
 )
 

@@ -66,12 +66,8 @@ PROFILES = (
             Knob("client_max_window_bits", "client_window_bits", WINDOW_BITS, 12),
             Knob('compress_settings["memLevel"]', "mem_level", MEM_LEVELS, 5),
             Knob('compress_settings["level"]', "level", tuple(range(-1, 10)), -1),
-            Knob(
-                'compress_settings["strategy"]',
-                "strategy",
-                ("default", "filtered", "huffman", "rle", "fixed"),
-                "default",
-            ),
+            Knob('compress_settings["strategy"]', "strategy", ("default", "filtered",
+                 "huffman", "rle", "fixed"), "default"),
             Knob(
                 "server_no_context_takeover / client_no_context_takeover",
                 "context_takeover",

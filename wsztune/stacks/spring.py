@@ -27,7 +27,9 @@ PROFILES = (
         title="Spring (on Tomcat)",
         codec="zlib",
         defaults=Defaults(window_bits=15, mem_level=8),
-        knobs=(Knob("the container's (a Configurator on Tomcat)", "enabled", (True, False), True),),
+        knobs=(
+            Knob("the container's (a Configurator on Tomcat)", "enabled", (True, False), True),
+        ),
         fixed={
             "window_bits": "the container's: 15 on Tomcat and Jetty",
             "mem_level": "the container's: 8",

@@ -137,3 +137,4 @@ PROFILES = (
         pairs=tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS),
     ),
 )
+
