@@ -128,9 +128,8 @@ def run(
     a records .jsonl (connections and directions), a .har capture or a directory (one message
     per file). Without CORPUS, the bundled demo corpus is used.
     """
-    from wsztune import codec as codec_module
+    from wsztune import codecs, results, stacks, sweep
     from wsztune import corpus as corpus_module
-    from wsztune import results, stacks, sweep
     from wsztune.console import progress_bar, progress_enabled, stderr_console
 
     # Validate every option before reading anything, so a typo costs nothing.
@@ -167,12 +166,7 @@ def run(
         raise click.BadParameter(f"must be at least 1, not {jobs}", param_hint="'--jobs'")
     if sample is not None and sample < 1:
         raise click.BadParameter(f"must be at least 1, not {sample}", param_hint="'--sample'")
-    if codec == "node":
-        from wsztune.nodejs import node_versions
-
-        node_versions()  # node missing or broken: one line, exit 2, before any work
-    else:
-        codec_module.get_backend(codec)
+    codecs.get_codec(codec).check()  # missing or broken: one line, exit 2, before any work
 
     @functools.cache
     def err() -> Any:  # rich is imported only when there is something to say

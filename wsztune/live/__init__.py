@@ -14,7 +14,7 @@ sent by the server, client-direction ones by the client. Then:
   one-off costs), as in websockets' own experiments/compression/server.py. The same run with
   compression off is the baseline subtracted, connection by connection, to isolate compression.
   The model it is compared with is the sweep's own ``connection_memory`` for the setting
-  (:func:`wsztune.sweep.observe_connection`): compressor plus decompressor, inflate window
+  (:func:`wsztune.codecs.zlib.observe_connection`): compressor plus decompressor, inflate window
   included. zlib allocates that window on the first message a server inflates, so a live client
   whose corpus connection sends nothing sends one short :data:`PROBE` message at the end, as a
   real client sends something; its bytes are counted like any other client message.
@@ -51,11 +51,12 @@ from pathlib import Path
 from typing import Any
 
 from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codecs.base import PROBE_PAYLOAD
+from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.result import LiveResult, judge
 from wsztune.memory import rss_bytes
-from wsztune.sweep import PROBE_PAYLOAD, ConnectionMemory, observe_connection
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
