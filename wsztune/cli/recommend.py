@@ -83,10 +83,9 @@ from wsztune.errors import WsztuneError
 @click.option(
     "--relative-to",
     "reference_text",
-    default="12:5",
-    show_default=True,
     metavar="WB:ML",
-    help="Reference cell for comparisons and --max-time-ratio (websockets' default).",
+    help="Reference cell for comparisons and --max-time-ratio [default: the --server's default, "
+    "else 12:5, websockets' default].",
 )
 @click.option(
     "--check",
@@ -132,7 +131,7 @@ def recommend(
     seed: int,
     tolerance: str,
     cliff: str,
-    reference_text: str,
+    reference_text: str | None,
     check_text: str | None,
     baseline_path: Path | None,
     strict: bool,
@@ -144,6 +143,7 @@ def recommend(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
 
@@ -184,12 +184,9 @@ def recommend(
     say_read(run)
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
-    baseline_slice = None
-    if baseline_run is not None:
-        baseline_slice = select(
-            baseline_run, slice_level, slice_strategy, slice_takeover, slice_threshold
-        )
+    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    slice_ = select(run, *options)
+    baseline_slice = None if baseline_run is None else select(baseline_run, *options)
     if not allow_partial:
         recommend_module.require_complete(run, slice_)
         if baseline_run is not None:
@@ -200,7 +197,7 @@ def recommend(
         max_time_ratio=max_time_ratio,
         tolerance=tolerance_value,
         cliff=cliff_value,
-        reference=reference or report.REFERENCE,
+        reference=reference or slice_.default,
         connections=connections,
         objective=objective,
         messages_per_second=messages_per_second,
