@@ -1220,13 +1220,14 @@ def gate(
         )
         return replace(verdict, ok=True, reason=reason, kind="fits", advice=advice)
     regression = compare_with_baseline(decision, baseline, cell, tolerance, baseline_name)
-    words = _regression_words(label(cell), regression)
-    if regression.regressed:
-        return replace(
-            verdict, ok=False, reason=words, kind="regression", advice=advice, regression=regression
-        )
+    regressed = regression.regressed
     return replace(
-        verdict, ok=True, reason=words, kind="fits", advice=advice, regression=regression
+        verdict,
+        ok=not regressed,
+        reason=_regression_words(label(cell), regression),
+        kind="regression" if regressed else "fits",
+        advice=advice,
+        regression=regression,
     )
 
 
