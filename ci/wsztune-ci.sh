@@ -9,17 +9,23 @@
 #   WSZTUNE_RESULTS       a results file to read instead of sweeping (the job then takes seconds)
 #   WSZTUNE_MAX_MEMORY    memory budget per connection, e.g. 64KiB (optional)
 #   WSZTUNE_CHECK         the setting you ship, WB:ML, e.g. 13:2 (optional: without it, no gate)
+#   WSZTUNE_BASELINE      a results file made when the setting was chosen: fail only when the
+#                         setting became worse than there (`wsztune recommend --baseline`)
+#   WSZTUNE_STRICT        "true": also fail when a better setting exists (`--strict`)
+#   WSZTUNE_ALLOW_PARTIAL "true": decide even on a partial run (`--allow-partial`)
 #   WSZTUNE_SERVER        the stack you tune, as `wsztune run --server` (optional)
 #   WSZTUNE_TOLERANCE     as `wsztune recommend --tolerance` (default 1%)
 #   WSZTUNE_RUN_ARGS      more arguments for `wsztune run` (split on spaces)
-#   WSZTUNE_RECOMMEND_ARGS  more arguments for `wsztune recommend` and `wsztune report`
+#   WSZTUNE_RECOMMEND_ARGS  more arguments for `wsztune recommend`
 #   WSZTUNE_OUTPUT_DIR    where run.json, report.html, summary.md and recommend.json go
 #                         (default wsztune-results)
 #   WSZTUNE               the command to call (default: wsztune)
 # GITHUB_STEP_SUMMARY and GITHUB_OUTPUT are used when set (GitHub Actions sets them).
 #
-# Exit code: the gate's. 0 passed (or no gate asked), 1 the setting you ship is no longer
-# right (or nothing fits the budget), 2 a usage error (no corpus, a bad option).
+# Exit code: the gate's (`wsztune recommend`'s). 0 passed (or no gate asked; a better setting is
+# advice), 1 the setting you ship does not fit, became worse than at the baseline, or (strict) a
+# better one exists, or nothing fits the budget; 2 a usage error (no corpus, a bad option);
+# 4 a partial run, no decision.
 set -uo pipefail
 
 wsztune=(${WSZTUNE:-wsztune})
@@ -52,24 +58,35 @@ budget=()
 [[ -n "${WSZTUNE_MAX_MEMORY:-}" ]] && budget=(--max-memory "$WSZTUNE_MAX_MEMORY")
 check=()
 [[ -n "${WSZTUNE_CHECK:-}" ]] && check=(--check "$WSZTUNE_CHECK")
-common=(--results "$run_file" "${budget[@]}" --tolerance "$tolerance" "${recommend_args[@]}")
+# The gate's questions: the report shows the same verdict as recommend decides on.
+gate=()
+[[ -n "${WSZTUNE_BASELINE:-}" ]] && gate+=(--baseline "$WSZTUNE_BASELINE")
+[[ "${WSZTUNE_STRICT:-false}" == "true" ]] && gate+=(--strict)
+partial=()
+[[ "${WSZTUNE_ALLOW_PARTIAL:-false}" == "true" ]] && partial=(--allow-partial)
+common=(--results "$run_file" "${budget[@]}" --tolerance "$tolerance")
 
 # 2. What a reviewer reads: the report (always written, pass or fail) and the grids.
-"${wsztune[@]}" report "${common[@]}" "${check[@]}" -o "$out/report.html" >/dev/null || exit $?
+"${wsztune[@]}" report "${common[@]}" "${check[@]}" "${gate[@]}" -o "$out/report.html" \
+    >/dev/null || exit $?
 {
     "${wsztune[@]}" table --results "$run_file" "${budget[@]}" --markdown --metric savings \
         --metric memory
 } > "$out/summary.md" || exit $?
 
 # 3. The gate. Its JSON goes to a file (not to the summary: recommend writes its own there).
-GITHUB_STEP_SUMMARY="" "${wsztune[@]}" recommend "${common[@]}" "${check[@]}" --json \
-    > "$out/recommend.json"
+recommend=("${wsztune[@]}" recommend "${common[@]}" "${check[@]}" "${gate[@]}" "${partial[@]}"
+    "${recommend_args[@]}")
+# (its stderr repeats the human run's below: kept in a file, shown when it is a usage error)
+GITHUB_STEP_SUMMARY="" "${recommend[@]}" --json > "$out/recommend.json" 2> "$out/recommend.err"
 status=$?
 if [[ $status -ge 2 ]]; then
+    cat "$out/recommend.err" >&2
     exit $status
 fi
+rm -f "$out/recommend.err"
 # The human verdict in the log, and (on GitHub) recommend's own markdown in the job summary.
-"${wsztune[@]}" recommend "${common[@]}" "${check[@]}"
+"${recommend[@]}"
 if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
     {
         echo

@@ -7,6 +7,7 @@ checked to call that script with inputs it reads.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -78,6 +79,25 @@ def test_a_passing_gate_writes_report_summary_and_outputs(passed: Path) -> None:
     assert '"measured": false' in (out / "run.json").read_text()
 
 
+def test_a_better_setting_is_advice_and_a_baseline_is_passed_on(
+    passed: Path, tmp_path: Path
+) -> None:
+    run = passed / "wsztune-results" / "run.json"
+    done = run_script(
+        tmp_path,
+        WSZTUNE_RESULTS=str(run),
+        WSZTUNE_MAX_MEMORY="64KiB",
+        WSZTUNE_CHECK="12:5",
+        WSZTUNE_BASELINE=str(run),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "advice" in done.stdout
+    decision = json.loads((tmp_path / "wsztune-results" / "recommend.json").read_text())
+    assert decision["baseline"]["results"] == str(run)
+    report = (tmp_path / "wsztune-results" / "report.html").read_text(encoding="utf-8")
+    assert "as good as at the baseline" in report
+
+
 def test_a_failing_gate_exits_1_and_still_writes_the_report(passed: Path, tmp_path: Path) -> None:
     # A results file made earlier: no sweep, the job takes seconds.
     done = run_script(
@@ -85,6 +105,7 @@ def test_a_failing_gate_exits_1_and_still_writes_the_report(passed: Path, tmp_pa
         WSZTUNE_RESULTS=str(passed / "wsztune-results" / "run.json"),
         WSZTUNE_MAX_MEMORY="64KiB",
         WSZTUNE_CHECK="12:5",
+        WSZTUNE_STRICT="true",  # 12:5 fits: only --strict fails it for a better setting
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "check failed" in done.stderr

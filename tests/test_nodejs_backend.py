@@ -126,8 +126,7 @@ def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -
         assert cell.sha256 == expected["sha256"], job
     # ws really left some messages uncompressed (threshold, no takeover) and not others.
     skipped = [
-        sum(len(sizes) for sizes in cell.sizes) - sum(cell.compressed_messages)
-        for cell in measured
+        sum(len(sizes) for sizes in cell.sizes) - sum(cell.compressed_messages) for cell in measured
     ]
     assert max(skipped) > 0 and min(skipped) == 0
 

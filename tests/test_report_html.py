@@ -38,9 +38,11 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = invoke(
         "report", "--results", DEMO_RUN, "-o", out, "--max-memory", "64KiB",
         "--connections", "50000", "--messages-per-second", "2000", "--check", "12:5",
+        "--strict",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(out)
+    assert result.stdout.strip() == str(out)
+    assert "wsztune: read" in result.stderr  # the run it read, named
     return out
 
 
@@ -55,7 +57,7 @@ def test_page_holds_every_section_and_nothing_external(demo_report: Path) -> Non
     assert "Recommended: 13:2" in page
     assert "chosen in 100.0% of 1,000 resamples" in page
     assert "95% interval" in page
-    assert "check failed" in page  # 12:5 is no longer right on the demo at 64 KiB
+    assert "check failed" in page  # --strict: 12:5 is no longer the choice on the demo at 64 KiB
     assert "ServerPerMessageDeflateFactory" in page  # the stack's snippet
     assert "9b98bf7c4c2e65bcb2553d713aba59d80814dace616065bf97fa072367b40598" in page
     assert "complete: 63 of 63 cells" in page
@@ -182,3 +184,19 @@ def test_every_committed_example_run_reports_cleanly(
     assert result.exit_code == 0, result.output
     page = browser.view(out)
     assert page.problems(expect_text=("Recommended:", "Provenance"), min_images=4) == []
+
+
+def test_the_verdict_is_the_gates(tmp_path: Path) -> None:
+    """Without --strict a better setting is advice, as in `recommend --check`; a baseline run
+    is compared with as `recommend --baseline` does."""
+    out = tmp_path / "advice.html"
+    result = invoke(
+        "report", "--results", DEMO_RUN, "-o", out, "--no-charts", "--max-memory", "64KiB",
+        "--check", "12:5", "--baseline", DEMO_RUN,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "check passed" in page and "as good as at the baseline" in page
+    assert '<span class="pill">advice</span>' in page
+    result = invoke("report", "--results", DEMO_RUN, "--strict", "-o", out)
+    assert result.exit_code == 2 and "add one" in result.output

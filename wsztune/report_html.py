@@ -188,6 +188,8 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
         kind = "ok" if verdict.ok else "bad"
         word = "check passed" if verdict.ok else "check failed"
         out.append(f'<p><span class="pill {kind}">{word}</span> {escape(verdict.reason)}</p>')
+        if verdict.advice:
+            out.append(f'<p><span class="pill">advice</span> {escape(verdict.advice)}</p>')
     headers, rows = comparison_rows(decision, verdict)
     out.append('<p class="caption">memory per connection: compressor + decompressor, observed</p>')
     out.append('<div class="scroll"><table>')
@@ -401,35 +403,35 @@ def _comparison(old: ReportRun, new: ReportRun) -> list[str]:
 
 
 def provenance(run: Run) -> list[tuple[str, str]]:
-    """(what, value) pairs saying where a run's numbers came from."""
+    """(what, value) pairs saying where a run's numbers came from: what every reading command
+    names (:func:`wsztune.results.provenance`), plus the versions, machine and command."""
+    from wsztune.results import provenance as read_provenance
+
+    source = read_provenance(run)
     meta = run.meta
-    corpus = meta.get("corpus") or {}
-    timing = meta.get("timing") or {}
-    done, planned = meta.get("cells", len(run.cells)), meta.get("cells_planned", len(run.cells))
+    corpus = meta.get("corpus") if isinstance(meta.get("corpus"), dict) else {}
+    timing = meta.get("timing") if isinstance(meta.get("timing"), dict) else {}
     state = (
-        f"partial: {done} of {planned} cells (interrupted)"
-        if run.partial
-        else f"complete: {done} of {planned} cells"
+        f"partial: {source['cells']} of {source['cells_planned']} cells (interrupted)"
+        if source["partial"]
+        else f"complete: {source['cells']} of {source['cells_planned']} cells"
     )
-    codec = meta.get("codec") or "zlib"
-    rows = [
+    codec = " ".join(str(p) for p in (source["codec"] or "zlib", source["codec_version"]) if p)
+    timed = timing.get("measured", True)
+    return [
         ("run", state),
-        ("results file", str(run.path) if run.path is not None else "-"),
-        ("corpus", str(corpus.get("path", "-"))),
-        ("corpus sha256", str(corpus.get("sha256", "-"))),
+        ("results file", source["results"] or "-"),
+        ("corpus", str(source["corpus"] or source["corpus_name"] or "-")),
+        ("corpus sha256", str(source["corpus_sha256"] or "-")),
         (
             "corpus size",
             f"{corpus.get('messages', 0):,} messages, {corpus.get('raw_bytes', 0):,} bytes, "
             f"{corpus.get('connections', '?')} connections ({corpus.get('format', '?')})",
         ),
-        ("codec", f"{codec} {meta.get('codec_version', '')}".strip()),
-        ("server", str(meta.get("server") or "-")),
-        (
-            "timing",
-            "measured: " + str(timing.get("clock", "?"))
-            if timing.get("measured", True)
-            else "not measured (--no-timing): sizes and memory only",
-        ),  # fmt: skip
+        ("codec", codec),
+        ("stack", str(source["stack"] or "-")),
+        ("timing", f"measured: {timing.get('clock', '?')}" if timed
+         else "not measured (--no-timing): sizes and memory only"),  # fmt: skip
         ("wsztune", str(meta.get("wsztune_version", "?"))),
         (
             "Python, zlib",
@@ -437,9 +439,9 @@ def provenance(run: Run) -> list[tuple[str, str]]:
         ),
         ("machine", f"{meta.get('cpu', '?')}, {meta.get('cpu_count', '?')} cores"),
         ("command", str(meta.get("command_line", "-"))),
-        ("started", str(meta.get("started_at", "-"))),
+        ("started", str(source["started_at"] or "-")),
+        ("schema", str(source["schema"])),
     ]
-    return rows
 
 
 def _provenance(run: Run) -> list[str]:

@@ -36,8 +36,17 @@ from wsztune.errors import WsztuneError
     "--check",
     "check_text",
     metavar="WB:ML",
-    help="Show the CI gate's verdict for this setting (the page is written either way).",
+    help="Show the CI gate's verdict for this setting, as `recommend --check` gives it (the "
+    "page is written either way).",
 )
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="The saved run --check is gated against, as in `recommend --baseline`.",
+)
+@click.option("--strict", is_flag=True, help="The verdict of `recommend --check --strict`.")
 @fleet_options
 @click.option("--no-charts", is_flag=True, help="Leave out the images (grids only).")
 @results_options
@@ -48,6 +57,8 @@ def report(
     max_memory: str | None,
     tolerance: str,
     check_text: str | None,
+    baseline_path: Path | None,
+    strict: bool,
     connections: int | None,
     messages_per_second: float | None,
     price_memory: float | None,
@@ -60,6 +71,7 @@ def report(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """One self-contained HTML page: decision, grids, charts, cost, configuration, provenance.
 
@@ -69,10 +81,10 @@ def report(
     wsztune report OLD NEW           a comparison: what changed from OLD to NEW
 
     The page needs no network to view (CSS and charts inline), reflows on a phone and follows
-    the system's dark mode. Prints the path written.
+    the system's dark mode. A partial run is reported as partial. Prints the path written.
     """
     from wsztune import recommend as recommend_module
-    from wsztune import report_html, results
+    from wsztune import report_html
     from wsztune.report import run_warnings
 
     if len(runs) > 2:
@@ -85,26 +97,41 @@ def report(
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
     checked = setting_arg(check_text, "--check")
-    constraints = recommend_module.Constraints(
-        max_memory=budget,
-        tolerance=tolerance_value,
-        connections=connections,
-        messages_per_second=messages_per_second,
-        prices=prices(price_memory, price_egress, price_cpu),
-    )
+    if checked is None and (baseline_path is not None or strict):
+        raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
+    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    baseline_run = None if baseline_path is None else load_run(baseline_path, role="--baseline")
 
     def prepare(run: Any, role: str) -> Any:
-        slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
+        slice_ = select(run, *options)
         warn([f"{role}{line}" for line in run_warnings(run, slice_)])
+        constraints = recommend_module.Constraints(
+            max_memory=budget,
+            tolerance=tolerance_value,
+            reference=slice_.default,
+            connections=connections,
+            messages_per_second=messages_per_second,
+            prices=prices(price_memory, price_egress, price_cpu),
+        )
         decision = recommend_module.recommend(slice_, constraints)
         verdict = None
-        if checked is not None and decision.chosen is not None:
-            verdict = recommend_module.check(decision, *checked, tolerance_value)
+        if checked is not None:
+            baseline = None
+            if baseline_run is not None:
+                baseline = recommend_module.recommend(select(baseline_run, *options), constraints)
+            verdict = recommend_module.gate(
+                decision,
+                *checked,
+                tolerance_value,
+                strict=strict,
+                baseline=baseline,
+                baseline_name=str(baseline_path),
+            )
         return report_html.ReportRun(run, slice_, decision, verdict)
 
     if len(runs) == 2:
-        old = prepare(results.load(runs[0]), "OLD: ")
-        main = prepare(results.load(runs[1]), "NEW: ")
+        old = prepare(load_run(runs[0], role="OLD"), "OLD: ")
+        main = prepare(load_run(runs[1], role="NEW"), "NEW: ")
     else:
         old = None
         main = prepare(load_run(runs[0] if runs else results_path, results_dir), "")
@@ -115,6 +142,8 @@ def report(
     target = output or (
         run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
     )
+    from wsztune import results
+
     try:
         results.write_atomic(target, page.encode("utf-8"))
     except OSError as error:
