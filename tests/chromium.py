@@ -21,17 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = os.environ.get("WSZTUNE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-port=0",
-)
+from tests.browsers import CHROMIUM_FLAGS, chromium
+
+CHROMIUM = os.environ.get("WSZTUNE_CHROMIUM") or chromium() or "/usr/bin/chromium"
+# The verification tests' flags (headless, no sandbox, nothing called at start-up), and a
+# DevTools port the system picks, written to the profile's DevToolsActivePort.
+FLAGS = (*CHROMIUM_FLAGS, "--remote-debugging-port=0")
 
 # What the page is asked after load: the facts the tests check, in one round trip.
 PROBE = """(() => {
