@@ -576,7 +576,8 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
-    decision.explanation = _explain(decision, budget, len(cells))
+    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
+    decision.explanation = _explain(decision, budget, counted)
     if stack is not None:
         decision.explanation += _stack_lines(decision, stack)
         if chosen is off and stack.knob("enabled") is not None:
