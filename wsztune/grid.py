@@ -138,6 +138,16 @@ class Slice:
             f"memLevel {describe_values(self.mem_levels)}"
         )
 
+    @property
+    def missing(self) -> list[Key]:
+        """The grid's cells this slice has no measurement for (an interrupted run's gaps)."""
+        return [
+            (wb, ml)
+            for wb in self.window_bits
+            for ml in self.mem_levels
+            if (wb, ml) not in self.cells
+        ]
+
     def step_down(self, key: Key, axis: int) -> Key | None:
         """The next smaller grid value on ``axis`` (0: windowBits, 1: memLevel), if any.
 

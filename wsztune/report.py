@@ -420,6 +420,8 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
     if verdict is not None:
         mark = "✅" if verdict.ok else "❌"
         lines += [f"{mark} **{verdict.reason}**", ""]
+        if verdict.advice is not None and verdict.ok:
+            lines += [f"💡 advice (not a failure): {verdict.advice}", ""]
     lines += [
         f"_{corpus_caption(run)} · {decision.slice_description}; "
         "memory is per connection (compressor + decompressor, observed)_",
@@ -567,6 +569,8 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         style = "bold green" if verdict.ok else "bold red"
         parts.append(Text(""))
         parts.append(Text(f"check: {verdict.reason}", style=style))
+        if verdict.advice is not None and verdict.ok:
+            parts.append(Text(f"advice (not a failure): {verdict.advice}", style="yellow"))
     return Group(*parts)
 
 

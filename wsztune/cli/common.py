@@ -185,10 +185,27 @@ def metric_option(default: tuple[str, ...], what: str) -> Any:
     )
 
 
-def load_run(results_path: Path | None, results_dir: Path) -> Any:
+def load_run(
+    results_path: Path | None, results_dir: Path | None = None, role: str = "", *, say: bool = True
+) -> Any:
+    """The run every reading command reads: ``--results`` if given, else the newest in
+    ``--results-dir`` (never a committed example); named in one line on stderr (unless
+    ``say`` is false: the caller names it with :func:`say_read` once everything loaded), so
+    that no command decides on a run nobody saw it pick. ``role`` prefixes the line (``OLD``)."""
     from wsztune import results
 
-    return results.load_newest_or(results_path, str(results_dir))
+    run = results.load_newest_or(results_path, str(results_dir or results.DEFAULT_RESULTS_DIR))
+    if say:
+        say_read(run, role)
+    return run
+
+
+def say_read(run: Any, role: str = "") -> None:
+    """``wsztune: read [ROLE ]FILE: corpus ..., codec ..., stack ..., date, complete``."""
+    from wsztune.results import provenance, provenance_line
+
+    prefix = f"{role} " if role else ""
+    click.echo(f"wsztune: read {prefix}{provenance_line(provenance(run))}", err=True)
 
 
 def select(
