@@ -1082,7 +1082,11 @@ def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
     prefixes the message (``"--baseline "``). ``--allow-partial`` is the way past, by asking.
     """
     missing = slice_.missing
-    if not run.partial and not missing:
+    planned = run.meta.get("cells_planned")
+    # A run that planned more cells than it holds is partial whatever its flag says (a file
+    # edited, or written by another tool): the gaps may lie outside this slice's axes.
+    short = isinstance(planned, int) and planned > len(run.cells)
+    if not run.partial and not missing and not short:
         return
     name = f"{role}{run.path}" if run.path is not None else f"{role}the run".lstrip()
     if missing:
@@ -1093,7 +1097,7 @@ def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
         gap = f"{len(missing)} of {size} cells were never measured ({shown})"
     else:
         done, planned = len(run.cells), run.meta.get("cells_planned", "?")
-        gap = f"only {done} of {planned} cells were measured (the others in other slices)"
+        gap = f"only {done} of {planned} cells were measured"
     raise PartialRun(
         f"{name} is a partial run: {gap}; the best cell may be among those missing, so no "
         "decision is made: sweep again to the end, or pass --allow-partial to decide on the "
@@ -1227,13 +1231,14 @@ def gate(
         )
         return replace(verdict, ok=True, reason=reason, kind="fits", advice=advice)
     regression = compare_with_baseline(decision, baseline, cell, tolerance, baseline_name)
-    words = _regression_words(label(cell), regression)
-    if regression.regressed:
-        return replace(
-            verdict, ok=False, reason=words, kind="regression", advice=advice, regression=regression
-        )
+    regressed = regression.regressed
     return replace(
-        verdict, ok=True, reason=words, kind="fits", advice=advice, regression=regression
+        verdict,
+        ok=not regressed,
+        reason=_regression_words(label(cell), regression),
+        kind="regression" if regressed else "fits",
+        advice=advice,
+        regression=regression,
     )
 
 

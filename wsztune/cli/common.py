@@ -263,6 +263,9 @@ def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -
     if decision.chosen is None:
         # No star: the legend says why rather than letting it vanish without a word.
         return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
+    # A star on a partial grid is a choice among the cells measured, not a decision: say so.
+    missing = len(slice_.missing)
+    gaps = f", among the measured cells only ({missing} missing)" if missing else ""
     if max_memory is None:
-        return decision, " with no memory budget (set one with --max-memory)"
-    return decision, f" within {format_bytes(max_memory)} per connection"
+        return decision, f" with no memory budget (set one with --max-memory){gaps}"
+    return decision, f" within {format_bytes(max_memory)} per connection{gaps}"
