@@ -16,7 +16,7 @@ the main process itself. The kernel's peak RSS of each process (``VmHWM``) is pr
 ``--messages N`` makes the corpus N very big messages instead (issue 17: one 2 GiB line peaked
 at 3.9 x the input): the same documents, joined into N lines of about size / N bytes each, each
 line one JSON array, in a ``.txt`` file (``lines`` format: wsztune parses JSON lines only up to
-16 MiB, and a text message is swept the same whether it is JSON or not). Same goal, same
+64 MiB, and a text message is swept the same whether it is JSON or not). Same goal, same
 figures: ``python bench/bigcorpus.py --size-mb 1024 --messages 1 --jobs 1 2``.
 """
 

@@ -667,12 +667,14 @@ def _json_kind(value: object) -> str:
 # piece by piece (:class:`_LongLine`), so that a line of 2 GiB is never also a bytes object of
 # 2 GiB, nor the join of its pieces, nor a copy without its line ending.
 LINE_PIECE = 1 << 20
-# The longest line wsztune parses as JSON. Parsing makes Python objects, several times the
-# line's size (a str of it, then its values), so a longer JSONL line is refused, with the way
-# to read it unchecked (--format lines: the same text message for the sweep). A records line
-# holds one message as text or base64 and is parsed whole: up to 64 MiB (a 32 MiB binary
-# message in base64, the most `wsztune record --max-message-size` allows).
-MAX_JSONL_LINE = 16 << 20
+# The longest line wsztune parses as JSON. Parsing makes Python objects beside the line: a str of
+# it, then its values (objects are dropped as they are parsed, see _parse_json, but an array
+# keeps a pointer per element, and a string per string element: up to several times the line).
+# A longer JSONL line is refused, with the way to read it unchecked (--format lines: the same
+# text message for the sweep). A records line holds one message as text or base64 and is parsed
+# whole: up to 64 MiB too (a 32 MiB binary message in base64, the most
+# `wsztune record --max-message-size` allows).
+MAX_JSONL_LINE = 64 << 20
 MAX_RECORDS_LINE = 64 << 20
 
 
