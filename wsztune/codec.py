@@ -303,17 +303,22 @@ def _splittable(setting: Setting, backend: Backend) -> bool:
 
 
 def _compress_big(
-    encoder: Any, payload: bytes | memoryview, sync: int, out: bytearray, pieces: bool
+    encoder: Any, payload: bytes | memoryview, sync: int, out: bytearray | None, pieces: bool
 ) -> int:
     """Compress one big message into ``out`` (in pieces when ``pieces``), ``flush`` included;
-    return its length."""
-    before = len(out)
+    return its length. With no ``out`` the frame is dropped as it comes (a timed pass)."""
+    length = 0
     step = BIG_MESSAGE if pieces else len(payload) or 1
     with memoryview(payload) as view:
         for start in range(0, len(view), step):
-            out += encoder.compress(view[start : start + step])
-    out += encoder.flush(sync)
-    return len(out) - before
+            output = encoder.compress(view[start : start + step])
+            length += len(output)
+            if out is not None:
+                out += output
+    output = encoder.flush(sync)
+    if out is not None:
+        out += output
+    return length + len(output)
 
 
 def _inflate_pieces(decompress: Any, data: bytes | memoryview) -> Iterator[bytes]:
@@ -447,7 +452,7 @@ def compress_pass(
             if index and not setting.context_takeover:
                 encoder = compressobj(level, deflated, -bits, mem_level, strategy)
             if len(payload) > BIG_MESSAGE:
-                _compress_big(encoder, payload, sync, bytearray(), pieces)
+                _compress_big(encoder, payload, sync, None, pieces)
             else:
                 _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
         return
