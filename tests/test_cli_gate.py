@@ -235,3 +235,9 @@ def test_help_documents_the_exit_codes() -> None:
     for code in ("0", "1", "2", "4"):
         assert f"\n    {code} " in text, code
     assert "--baseline" in text and "--strict" in text and "--allow-partial" in text
+
+
+def test_the_star_of_a_partial_grid_says_it_is_among_the_measured_cells(partial_path: Path) -> None:
+    result = invoke("table", "--results", partial_path, "--markdown")
+    assert result.exit_code == 0
+    assert "among the measured cells only (8 missing)" in " ".join(result.stdout.split())

@@ -391,6 +391,7 @@ def one_cell_run(small_run_path: Path, tmp_path: Path) -> Path:
         c for c in document["cells"] if (c["window_bits"], c["mem_level"]) == (12, 5)
     ]
     document["meta"]["grid"] = {**document["meta"]["grid"], "window_bits": [12], "mem_levels": [5]}
+    document["meta"]["cells"] = document["meta"]["cells_planned"] = 1  # a complete run of one
     path = tmp_path / "one.json"
     path.write_text(json.dumps(document))
     return path

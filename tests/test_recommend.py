@@ -638,3 +638,8 @@ def test_require_complete_names_the_missing_cells(small_run_path: Path) -> None:
     holed = Run(run.meta, [c for c in run.cells if (c["window_bits"], c["mem_level"]) != (13, 8)])
     with pytest.raises(PartialRun, match=r"1 of 20 cells were never measured \(13:8\)"):
         recommend.require_complete(holed, report.select_slice(holed))
+    # Fewer cells than planned, the grid and the flag saying nothing: partial all the same.
+    meta = {**run.meta, "grid": None, "cells_planned": 24}
+    short = Run(meta, [c for c in run.cells if c["window_bits"] < 13])
+    with pytest.raises(PartialRun, match="only 16 of 24 cells were measured"):
+        recommend.require_complete(short, report.select_slice(short))

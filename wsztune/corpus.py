@@ -540,6 +540,7 @@ def load(
     if not path.is_dir():
         # Whatever the format asked for: a saved run read as messages is a wrong answer.
         _refuse_results(path, _read_head(path))
+    guessed = fmt is None
     fmt = fmt or detect_format(path)
     if fmt == "dir":
         if not path.is_dir():
@@ -554,7 +555,7 @@ def load(
     else:
         if fmt in ("jsonl", "lines"):
             _refuse_misread_lines(path, fmt)
-        messages, digest = _read_lines(path, fmt, progress)
+        messages, digest = _read_lines(path, fmt, progress, guessed=guessed)
         if fmt == "jsonl":
             _refuse_one_array(path, messages)
     if not messages:
@@ -813,6 +814,14 @@ def _discard(value: object) -> None:
     return None
 
 
+def _discard_pairs(pairs: list[tuple[str, object]]) -> dict[str, object] | None:
+    """An object of a long JSONL line, dropped once parsed, unless it may be a record (it has
+    ``connection`` or ``direction``): records without their header must still be recognised."""
+    if any(key in ("connection", "direction") for key, _ in pairs):
+        return dict(pairs)
+    return None
+
+
 def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool = False) -> object:
     """``json.loads(text)``, or a refusal naming the line. With ``discard`` (a long line only
     checked), objects and numbers are dropped as soon as they are parsed, so that checking
@@ -820,7 +829,7 @@ def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool 
     try:
         if discard:
             return json.loads(
-                text, object_pairs_hook=_discard, parse_int=_discard, parse_float=_discard
+                text, object_pairs_hook=_discard_pairs, parse_int=_discard, parse_float=_discard
             )
         return json.loads(text)
     except RecursionError:
@@ -836,8 +845,15 @@ def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool 
         raise CorpusError(path, f"not valid JSON ({reason}{where}); {hint}", line=number) from None
 
 
-def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tuple[Packed, str]:
+def _read_lines(
+    path: Path, fmt: str, progress: ProgressCallback | None, *, guessed: bool = False
+) -> tuple[Packed, str]:
+    """Read a line format. ``guessed``: the format came from the name, so a JSONL file every
+    line of which is a record (its first line too long for :func:`detect_format` to judge) is
+    refused like any records file without its header."""
     digest = hashlib.sha256()
+    first_record_like: int | None = None
+    all_record_like = fmt == "jsonl" and guessed
     messages = Packed()  # streamed in: no object is kept per message
     add = messages.add
     header_seen = False
@@ -858,9 +874,12 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
         if fmt == "lines":
             add(raw)
         elif fmt == "jsonl":
-            _parse_json(
+            value = _parse_json(
                 path, number, text, _jsonl_hint(number, text), discard=len(raw) > LINE_PIECE
             )
+            if all_record_like:
+                all_record_like = is_record_shaped(value)
+                first_record_like = first_record_like or number
             # The payload is the line exactly as written: re-serializing would change the sizes.
             add(raw)
         else:
@@ -883,11 +902,19 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
                     line=number,
                 )
             add(message.payload, message.is_text, message.connection, message.direction, message.t)
+    if all_record_like and first_record_like is not None:
+        raise CorpusError(
+            path,
+            f"every line looks like a record but the file has no records header: add "
+            f"{_HEADER_TEXT} as its first line or pass --format records; if these objects are "
+            "your messages, pass --format jsonl",
+            line=first_record_like,
+        )
     return messages, digest.hexdigest()
 
 
 def _jsonl_hint(number: int, text: str) -> str:
-    if number == 1 and text.strip() in ("[", "[{", "[ {"):
+    if number == 1 and text.lstrip().startswith("["):
         return "the file looks like one JSON array: pass --format json (one message per element)"
     return "each line of a JSONL corpus is one JSON message (use --format lines for text)"
 
@@ -908,9 +935,9 @@ def _check_header(path: Path, number: int, header: dict[str, object], *, first: 
         # Two files joined with cat: their connection names may collide and merge streams.
         raise CorpusError(
             path,
-            "a second records header, after records: files joined together? their connection "
-            "names may collide; record to one file, or give each file's connections their "
-            "own names and drop the extra header",
+            "a records header after records: files joined together? their connection names "
+            "may collide; record to one file, or give each file's connections their own names "
+            "and keep one header, on the first line",
             line=number,
         )
 

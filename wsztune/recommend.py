@@ -614,10 +614,11 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
-    decision.explanation = _explain(decision, budget, len(cells))
+    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
+    decision.explanation = _explain(decision, budget, counted)
     if stack is not None:
         decision.explanation += _stack_lines(decision, stack)
-        if chosen is off:
+        if chosen is off and stack.knob("enabled") is not None:
             decision.warnings.append(
                 "no compressed cell fits: recommending compression off"
                 if all(cell is off for cell in feasible)
@@ -696,8 +697,14 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     if not defaults.enabled:
         default_words += " once compression is turned on (it is off out of the box)"
     note = stack.version_note(version)
-    lines.append(default_words + (f" ({note})" if note else "") + ".")
     enabled = stack.knob("enabled")
+    never = enabled is None and not defaults.enabled
+    if never:
+        default_words = (
+            f"{named} never compresses: it has no permessage-deflate option, so compression off "
+            "is its only setting; the other rows show what another server would buy"
+        )
+    lines.append(default_words + (f" ({note})" if note else "") + ".")
     fixed = [
         _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
     ]
@@ -707,7 +714,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
             + ", ".join(fixed[:3])
             + "; every other cell of this run is for comparison only."
         )
-    elif fixed:
+    elif fixed and not never:
         lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
     off = slice_.off
     rows: list[tuple[str, Cell]] = []
@@ -725,7 +732,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     elif off is not None:
         rows.append(("off", off))
-    if default_cell is not None and chosen is not None and default_cell is not chosen:
+    if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
     for name in stack.alternatives:
         other = STACKS.get(name)
@@ -833,6 +840,15 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"Smallest output that fits: {label(best)}, {best['compressed_bytes']:,} B "
         f"({best['savings']:.1%} saved), {format_bytes(best['connection_memory'])} per connection."
     )
+    client = getattr(decision.slice, "client", None)
+    if client:
+        parts = chosen.get("clients") or [{"name": client, **chosen}]
+        windows = ", ".join(f"{part['name']} {part['client_window_bits']}" for part in parts)
+        lines.append(
+            f"Clients: {client} (run --client): the client direction is compressed as they "
+            "compress it, and the server's decompressor holds the window they really use (at "
+            f"{label(chosen)}: {windows} bits), in the memory above."
+        )
     tolerance = _option_percent(constraints.tolerance)
     robustness = decision.robustness
     extra = chosen["compressed_bytes"] / best["compressed_bytes"] - 1
@@ -1075,7 +1091,11 @@ def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
     prefixes the message (``"--baseline "``). ``--allow-partial`` is the way past, by asking.
     """
     missing = slice_.missing
-    if not run.partial and not missing:
+    planned = run.meta.get("cells_planned")
+    # A run that planned more cells than it holds is partial whatever its flag says (a file
+    # edited, or written by another tool): the gaps may lie outside this slice's axes.
+    short = isinstance(planned, int) and planned > len(run.cells)
+    if not run.partial and not missing and not short:
         return
     name = f"{role}{run.path}" if run.path is not None else f"{role}the run".lstrip()
     if missing:
@@ -1086,7 +1106,7 @@ def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
         gap = f"{len(missing)} of {size} cells were never measured ({shown})"
     else:
         done, planned = len(run.cells), run.meta.get("cells_planned", "?")
-        gap = f"only {done} of {planned} cells were measured (the others in other slices)"
+        gap = f"only {done} of {planned} cells were measured"
     raise PartialRun(
         f"{name} is a partial run: {gap}; the best cell may be among those missing, so no "
         "decision is made: sweep again to the end, or pass --allow-partial to decide on the "
@@ -1220,13 +1240,14 @@ def gate(
         )
         return replace(verdict, ok=True, reason=reason, kind="fits", advice=advice)
     regression = compare_with_baseline(decision, baseline, cell, tolerance, baseline_name)
-    words = _regression_words(label(cell), regression)
-    if regression.regressed:
-        return replace(
-            verdict, ok=False, reason=words, kind="regression", advice=advice, regression=regression
-        )
+    regressed = regression.regressed
     return replace(
-        verdict, ok=True, reason=words, kind="fits", advice=advice, regression=regression
+        verdict,
+        ok=not regressed,
+        reason=_regression_words(label(cell), regression),
+        kind="regression" if regressed else "fits",
+        advice=advice,
+        regression=regression,
     )
 
 
@@ -1395,6 +1416,12 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         "threshold": None if decision.threshold is None else decision.threshold.threshold,
         "costs": _costs_json(decision.costs),
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
+        "server": decision.slice.server,
+        "server_version": decision.slice.server_version,
+        "server_default": label(decision.slice.default) if decision.slice.server else None,
+        "stack_rows": [
+            {"role": role, **(brief(cell) or {})} for role, cell in decision.stack_rows
+        ],
     }
     if verdict is not None:
         regression = verdict.regression
