@@ -427,7 +427,19 @@ def compress_frames(
     message is compressed in pieces straight into the buffer (:data:`BIG_MESSAGE`).
     """
     frames = Frames()
-    payloads = sent_payloads(payloads, setting.threshold)
+    _compress_each(sent_payloads(payloads, setting.threshold), setting, bits, backend, frames)
+    return frames
+
+
+def _compress_each(
+    payloads: Iterable[bytes | memoryview],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    frames: Frames | None,
+) -> None:
+    """Compress every message, a big one in pieces; keep the frames in ``frames``, or drop
+    them as they come (``None``, a timed pass)."""
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     pieces = _splittable(setting, backend)
@@ -438,11 +450,13 @@ def compress_frames(
         if index and not setting.context_takeover:
             encoder = compressobj(level, deflated, -bits, mem_level, strategy)
         if len(payload) > BIG_MESSAGE:
-            _compress_big(encoder, payload, sync, frames.data, pieces)
-            frames.ends.append(len(frames.data))
+            _compress_big(encoder, payload, sync, None if frames is None else frames.data, pieces)
+            if frames is not None:
+                frames.ends.append(len(frames.data))
         else:
-            frames.add(encoder.compress(payload) + encoder.flush(sync))
-    return frames
+            output = encoder.compress(payload) + encoder.flush(sync)
+            if frames is not None:
+                frames.add(output)
 
 
 def compress_pass(
@@ -459,21 +473,13 @@ def compress_pass(
     """
     # The threshold decision is the sender's work too: timed with it.
     payloads = sent_payloads(payloads, setting.threshold)
+    if big:
+        _compress_each(payloads, setting, bits, backend, None)
+        return
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
-    pieces = _splittable(setting, backend)
     strategy = STRATEGIES[setting.strategy]
     compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
-    if big:
-        encoder = compressobj(level, deflated, -bits, mem_level, strategy)
-        for index, payload in enumerate(payloads):
-            if index and not setting.context_takeover:
-                encoder = compressobj(level, deflated, -bits, mem_level, strategy)
-            if len(payload) > BIG_MESSAGE:
-                _compress_big(encoder, payload, sync, None, pieces)
-            else:
-                _frame = (encoder.compress(payload) + encoder.flush(sync))[:-4]
-        return
     if setting.context_takeover:
         encoder = compressobj(level, deflated, -bits, mem_level, strategy)
         compress, flush = encoder.compress, encoder.flush
