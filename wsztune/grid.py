@@ -116,6 +116,8 @@ class Slice:
     default_owner: str = "websockets'"
     # The row of no compression: raw payloads and frame headers, no codec memory (see off_cell).
     off: Cell | None = None
+    # The clients the run modelled (``run --client``): "firefox" or "chrome=0.7,firefox=0.3".
+    client: str | None = None
 
     def get(self, key: Key) -> Cell | None:
         """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
@@ -227,6 +229,7 @@ def select_slice(
     return Slice(
         server=stack_name,
         server_version=stack_version,
+        client=run.meta.get("client"),
         default=default,
         default_owner=owner,
         off=off_cell(chosen[0], run.meta.get("units"))

@@ -831,6 +831,15 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"Smallest output that fits: {label(best)}, {best['compressed_bytes']:,} B "
         f"({best['savings']:.1%} saved), {format_bytes(best['connection_memory'])} per connection."
     )
+    client = getattr(decision.slice, "client", None)
+    if client:
+        parts = chosen.get("clients") or [{"name": client, **chosen}]
+        windows = ", ".join(f"{part['name']} {part['client_window_bits']}" for part in parts)
+        lines.append(
+            f"Clients: {client} (run --client): the client direction is compressed as they "
+            "compress it, and the server's decompressor holds the window they really use (at "
+            f"{label(chosen)}: {windows} bits), in the memory above."
+        )
     tolerance = _option_percent(constraints.tolerance)
     robustness = decision.robustness
     extra = chosen["compressed_bytes"] / best["compressed_bytes"] - 1

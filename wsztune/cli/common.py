@@ -54,6 +54,17 @@ client_window_bits_option = click.option(
     help="Window bits of client-to-server traffic (default: the same as --window-bits).",
 )
 
+client_option = click.option(
+    "--client",
+    "client_text",
+    metavar="NAME|NAME=SHARE,...",
+    help="The clients: chrome, firefox, safari, websockets or ws (wsztune stacks lists them), "
+    "or a mix such as chrome=0.7,firefox=0.3 (also mixed:chrome=0.7,firefox=0.3). Their "
+    "direction is compressed with their memLevel and level, and the server's decompressor "
+    "gets the window they really use (Firefox: 15, whatever the server asks) [default: the "
+    "client compresses like the server, at --client-window-bits].",
+)
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt so that it stops a run the same way:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    client_option,
     client_window_bits_option,
     corpus_options,
     error_line,
@@ -41,6 +42,7 @@ from wsztune.cli.common import (
 )
 @click.option("--no-context-takeover", is_flag=True, help="Same as --context-takeover off.")
 @client_window_bits_option
+@client_option
 @click.option(
     "--server",
     "server_name",
@@ -107,6 +109,7 @@ def run(
     context_takeover: str,
     no_context_takeover: bool,
     client_window_bits: int | None,
+    client_text: str | None,
     server_name: str | None,
     codec: str | None,
     threshold_text: str | None,
@@ -141,6 +144,7 @@ def run(
             "drop --codec (or --server)"
         )
     codec = codec or stack_codec or "zlib"
+    clients = stacks.resolve_clients(client_text) if client_text else []
     if threshold_text is None:
         thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
     else:
@@ -160,6 +164,7 @@ def run(
     grid = sweep.Grid(
         **axes,
         threshold_rule=stack.threshold_rule if stack else "always",
+        clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
     )
     settings = grid.settings()  # validates every combination
     plan = sweep.TimingPlan(
@@ -187,6 +192,8 @@ def run(
             "takeover (ws's Sender compresses every message otherwise): context-takeover cells "
             "are measured at threshold 0"
         )
+    for note in stacks.client_notes(clients, codec):
+        err().print(f"[yellow]note:[/] {note}")
     if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
         err().print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
 
