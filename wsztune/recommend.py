@@ -39,6 +39,7 @@ from wsztune.grid import (
     plural,
     reference_name,
     select_slice,
+    settable_cells,
 )
 from wsztune.results import UNIT_SIZES, Run
 
@@ -268,6 +269,9 @@ class Decision:
     # Cheaper than the chosen cell and within tolerance on this corpus, but not robust.
     fragile: list[Cell] = field(default_factory=list)
     costs: Fleet | None = None
+    # With a stack (--server): rows worth seeing beside the decision, (role, cell): compression
+    # off, and the defaults of the nearest alternatives (another uvicorn backend).
+    stack_rows: list[tuple[str, Cell]] = field(default_factory=list)
 
     @property
     def slice_description(self) -> str:
@@ -391,7 +395,15 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     """
     constraints = constraints or Constraints()
     slice_ = select_slice(source) if isinstance(source, Run) else source
-    cells = sorted(slice_.cells.values(), key=cell_key)
+    stack = _stack_of(slice_)
+    cells = sorted(
+        (settable_cells(slice_) if stack is not None else slice_.cells).values(), key=cell_key
+    )
+    if stack is not None and not cells and stack.defaults.enabled:
+        raise WsztuneError(
+            f"this run has no cell {stack.title} can be set to ({_settable_words(stack, slice_)}"
+            f", {slice_.description}); sweep it with wsztune run --server {stack.name}"
+        )
     reference = slice_.get(constraints.reference)
     if constraints.max_time_ratio is not None and any(
         cell["compress_seconds"] is None for cell in cells
@@ -419,7 +431,25 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         return True
 
     feasible = [cell for cell in cells if fits(cell)]
+    off = slice_.off
+    if (
+        stack is not None
+        and off is not None
+        and stack.settable(off)
+        and constraints.objective == "memory"
+        and fits(off)
+    ):
+        # Compression off is a choice of every stack that can turn it off: it wins only when no
+        # compressed cell fits, or when compressing does not pay within the tolerance.
+        feasible.append(off)
     cliffs = cliff_edges(slice_, constraints.cliff)
+    if stack is not None:  # a cliff to a cell the stack cannot be set to says nothing
+        settable = {cell_key(cell) for cell in cells}
+        cliffs = {
+            key: edge
+            for key, edge in cliffs.items()
+            if key in settable and cell_key(edge.neighbour) in settable
+        }
     decision = Decision(
         chosen=None,
         best=None,
@@ -547,6 +577,14 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
     decision.explanation = _explain(decision, budget, len(cells))
+    if stack is not None:
+        decision.explanation += _stack_lines(decision, stack)
+        if chosen is off:
+            decision.warnings.append(
+                "no compressed cell fits: recommending compression off"
+                if all(cell is off for cell in feasible)
+                else "compressing does not pay here: recommending compression off"
+            )
     decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
     if decision.threshold is not None:
         decision.explanation += decision.threshold.lines
@@ -555,10 +593,119 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         configured = {**chosen, "threshold": decision.threshold.threshold}
     from wsztune.stacks import snippets
 
-    decision.snippets = snippets(configured, slice_, constraints.max_memory)
+    if stack is not None:
+        decision.snippets = snippets(configured, slice_, constraints.max_memory, (stack.name,))
+    else:
+        decision.snippets = snippets(configured, slice_, constraints.max_memory)
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, reference, constraints.connections)
     return decision
+
+
+def _stack_of(slice_: Slice) -> Any:
+    """The profile of the stack the slice is read as (``--server``), or None."""
+    if not slice_.server:
+        return None
+    from wsztune.stacks import STACKS
+
+    return STACKS.get(slice_.server)
+
+
+def _settable_words(stack: Any, slice_: Slice) -> str:
+    pairs = stack.settable_pairs(slice_.server_version)
+    shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])
+    more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
+    return f"{shown}{more} at level {stack.defaults_for(slice_.server_version).level}"
+
+
+_AXIS_WORDS = {
+    "window_bits": "the window",
+    "mem_level": "memLevel",
+    "level": "the level",
+    "context_takeover": "context takeover",
+    "client_window_bits": "the client's window",
+}
+
+
+def _versus(cell: Cell, against: Cell) -> str:
+    """``306.0 KiB per connection (+244.0 KiB), 18,382 B (-2.1%, -391 B)``."""
+    memory = cell["connection_memory"] - against["connection_memory"]
+    size = cell["compressed_bytes"] - against["compressed_bytes"]
+    share = size / against["compressed_bytes"] if against["compressed_bytes"] else 0.0
+    return (
+        f"{format_bytes(cell['connection_memory'])} per connection "
+        f"({'+' if memory >= 0 else '-'}{format_bytes(abs(memory))}), "
+        f"{cell['compressed_bytes']:,} B ({share:+.1%}, {size:+,} B) against {label(against)}"
+    )
+
+
+def _stack_lines(decision: Decision, stack: Any) -> list[str]:
+    """What the stack's default is, what it cannot do, compression off, and the nearest
+    alternatives, with figures from the run."""
+    from wsztune.stacks import STACKS
+
+    slice_, chosen = decision.slice, decision.chosen
+    version = slice_.server_version
+    defaults = stack.defaults_for(version)
+    default_cell = slice_.get(stack.default_pair(version))
+    named = stack.title + (f" {version}" if version else "")
+    lines = []
+    default_words = f"{named}'s default is {defaults.label}"
+    if defaults.level != -1:
+        default_words += f" at level {defaults.level}"
+    if defaults.threshold:
+        default_words += f", threshold {defaults.threshold} B"
+    if not defaults.enabled:
+        default_words += " once compression is turned on (it is off out of the box)"
+    note = stack.version_note(version)
+    lines.append(default_words + (f" ({note})" if note else "") + ".")
+    enabled = stack.knob("enabled")
+    fixed = [
+        _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
+    ]
+    if stack.on_off_only and enabled is not None:
+        lines.append(
+            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
+            + ", ".join(fixed[:3])
+            + "; every other cell of this run is for comparison only."
+        )
+    elif fixed:
+        lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
+    off = slice_.off
+    rows: list[tuple[str, Cell]] = []
+    if off is not None and chosen is not None and chosen is not off:
+        how = f" ({enabled.name})" if enabled is not None else ""
+        saved = chosen["connection_memory"]
+        extra = off["compressed_bytes"] - chosen["compressed_bytes"]
+        wire = off["wire_compressed_bytes"] - chosen["wire_compressed_bytes"]
+        share = extra / chosen["compressed_bytes"] if chosen["compressed_bytes"] else 0.0
+        lines.append(
+            f"Compression off{how}: saves {format_bytes(saved)} per connection and sends "
+            f"{extra:+,} B of payload ({share:+.0%}; {wire:+,} B with frame headers) on this "
+            f"corpus against {label(chosen)}."
+        )
+        rows.append(("off", off))
+    elif off is not None:
+        rows.append(("off", off))
+    if default_cell is not None and chosen is not None and default_cell is not chosen:
+        lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
+    for name in stack.alternatives:
+        other = STACKS.get(name)
+        if other is None:
+            continue
+        cell = slice_.get(other.default_pair())
+        if (
+            cell is None
+            or chosen is None
+            or cell is chosen
+            or not other.settable(cell)
+            or other.codec != slice_.codec
+        ):
+            continue
+        lines.append(f"Alternative: {other.title} runs {label(cell)}: {_versus(cell, chosen)}.")
+        rows.append((other.name, cell))
+    decision.stack_rows = rows
+    return lines
 
 
 def _schema_of(slice_: Slice) -> str:
@@ -717,7 +864,10 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     if reference is None:
         lines.append(f"{label(constraints.reference)} is not in this run: no comparison with it.")
     elif reference is chosen:
-        lines.append(f"That is {label(reference)}, {reference_name(reference)}: keep it.")
+        lines.append(
+            f"That is {label(reference)}, {reference_name(reference, slice_=decision.slice)}: "
+            "keep it."
+        )
     else:
         memory = chosen["connection_memory"] - reference["connection_memory"]
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
@@ -731,7 +881,7 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
             else ""
         )
         lines.append(
-            f"Against {label(reference)} ({reference_name(reference)}): "
+            f"Against {label(reference)} ({reference_name(reference, slice_=decision.slice)}): "
             f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection"
             f"{relative}, output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "

@@ -132,8 +132,18 @@ def results_options(command: Any) -> Any:
     )(command)
 
 
+SERVER_HELP = (
+    "The stack the run is for, NAME or NAME@VERSION (wsztune stacks lists them): names its "
+    "default, its settable cells and the row of no compression [default: the run's --server]."
+)
+
+
 def slice_options(command: Any) -> Any:
-    """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several)."""
+    """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several),
+    and ``--server``: the stack to read it as."""
+    command = click.option("--server", "server_text", metavar="NAME[@VERSION]", help=SERVER_HELP)(
+        command
+    )
     command = click.option(
         "--threshold",
         "slice_threshold",
@@ -187,11 +197,13 @@ def select(
     strategy: str | None,
     takeover: str | None,
     threshold: int | None = None,
+    server: str | None = None,
 ) -> Any:
+    """The slice of ``run`` the options ask for, read as ``server``'s (or the run's stack)."""
     from wsztune.report import select_slice
 
     return select_slice(
-        run, level, strategy, None if takeover is None else takeover == "on", threshold
+        run, level, strategy, None if takeover is None else takeover == "on", threshold, server
     )
 
 

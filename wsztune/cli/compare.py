@@ -25,13 +25,14 @@ def compare(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib)."""
     from wsztune import report, results
 
     old, new = results.load(old_path), results.load(new_path)
-    old_slice = select(old, slice_level, slice_strategy, slice_takeover, slice_threshold)
-    new_slice = select(new, slice_level, slice_strategy, slice_takeover, slice_threshold)
+    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    old_slice, new_slice = select(old, *options), select(new, *options)
     warn([f"OLD: {w}" for w in report.run_warnings(old, old_slice)])
     warn([f"NEW: {w}" for w in report.run_warnings(new, new_slice)])
     tables = [

@@ -82,10 +82,9 @@ from wsztune.errors import WsztuneError
 @click.option(
     "--relative-to",
     "reference_text",
-    default="12:5",
-    show_default=True,
     metavar="WB:ML",
-    help="Reference cell for comparisons and --max-time-ratio (websockets' default).",
+    help="Reference cell for comparisons and --max-time-ratio [default: the --server's default, "
+    "else 12:5, websockets' default].",
 )
 @click.option(
     "--check",
@@ -110,7 +109,7 @@ def recommend(
     seed: int,
     tolerance: str,
     cliff: str,
-    reference_text: str,
+    reference_text: str | None,
     check_text: str | None,
     as_json: bool,
     results_path: Path | None,
@@ -119,6 +118,7 @@ def recommend(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
 
@@ -147,14 +147,14 @@ def recommend(
     if report.run_axes(run):
         _recommend_on_axes(run, budget, as_json, checked is not None)
         return
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     warn(report.run_warnings(run, slice_))
     constraints = recommend_module.Constraints(
         max_memory=budget,
         max_time_ratio=max_time_ratio,
         tolerance=tolerance_value,
         cliff=cliff_value,
-        reference=reference or report.REFERENCE,
+        reference=reference or slice_.default,
         connections=connections,
         objective=objective,
         messages_per_second=messages_per_second,

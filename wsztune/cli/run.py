@@ -44,10 +44,10 @@ from wsztune.cli.common import (
 @click.option(
     "--server",
     "server_name",
-    type=click.Choice(["websockets", "ws", "socketio", "gorilla", "coder", "centrifugo"]),
-    help="The server stack to tune: picks its codec (ws, socketio: node; gorilla, coder, "
-    "centrifugo: go), its default --threshold (ws, socketio: 1024) and when the threshold "
-    "applies (ws: only without context takeover).",
+    metavar="NAME[@VERSION]",
+    help="The server stack to tune (wsztune stacks lists them; uvicorn@0.49 for a version): "
+    "sweeps only what that stack can change, fixes the rest at its values, and picks its codec "
+    "and threshold rule.",
 )
 @click.option(
     "--codec",
@@ -134,36 +134,40 @@ def run(
     from wsztune.console import progress_bar, progress_enabled, stderr_console
 
     # Validate every option before reading anything, so a typo costs nothing.
-    stack = stacks.stack(server_name) if server_name else None
-    if stack is not None and codec is not None and codec != stack.codec.split("-")[0]:
+    stack, version = stacks.resolve(server_name) if server_name else (None, None)
+    stack_codec = stack.codec_for(version) if stack else None
+    if stack is not None and codec is not None and codec not in (
+        stack_codec,
+        str(stack_codec).split("-")[0],  # --codec go for a Go stack's go-gorilla/go-coder
+    ):
         raise click.UsageError(
-            f"--server {stack.name} is measured with --codec {stack.codec}, not {codec}: "
+            f"--server {stack.name} is measured with --codec {stack_codec}, not {codec}: "
             "drop --codec (or --server)"
         )
-    codec = stack.codec if stack else (codec or "zlib")
+    codec = (stack_codec if codec == "go" and stack else codec) or stack_codec or "zlib"
     if codec == "go":
         codec = "go-gorilla"  # --codec go alone: gorilla's bytes
     if threshold_text is None:
         thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
     else:
         thresholds = sweep.parse_thresholds(threshold_text)
+    takeover_choice = "off" if no_context_takeover else context_takeover
     if codec.startswith("go-"):
-        grid = _go_grid(
-            click.get_current_context(),
-            codec,
-            level,
-            "off" if no_context_takeover else context_takeover,
-            thresholds,
-        )
+        grid = _go_grid(click.get_current_context(), codec, level, takeover_choice, thresholds)
     else:
+        axes = {
+            "window_bits": sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
+            "mem_levels": sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
+            "levels": sweep.parse_int_range(level, "--level", range(-1, 10)),
+            "strategies": _parse_strategies(strategy),
+            "context_takeover": _takeover_axis(takeover_choice),
+            "client_window_bits": client_window_bits,
+            "thresholds": thresholds,
+        }
+        if stack is not None:
+            axes = _stack_axes(stack, version, axes)
         grid = sweep.Grid(
-            window_bits=sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
-            mem_levels=sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
-            levels=sweep.parse_int_range(level, "--level", range(-1, 10)),
-            strategies=_parse_strategies(strategy),
-            context_takeover=_takeover_axis("off" if no_context_takeover else context_takeover),
-            client_window_bits=client_window_bits,
-            thresholds=thresholds,
+            **axes,
             threshold_rule=stack.threshold_rule if stack else "always",
         )
     settings = grid.settings()  # validates every combination
@@ -252,12 +256,56 @@ def run(
                 )
             sys.exit(interrupted_exit_code())
 
+    if stack is not None:
+        # What the run was made for, so that every reading command names the stack's default.
+        run_result.meta["server_version"] = version
+        run_result.meta["stack"] = {
+            "name": stack.name,
+            "title": stack.title,
+            "version": version,
+            "default": stack.defaults_for(version).label,
+            "codec": codec,
+            "status": stack.status,
+        }
     path = _save_or_rescue(run_result, target)
     if not quiet:
         from wsztune.report import print_run_summary
 
         print_run_summary(run_result)
     click.echo(f"results: {path}")
+
+
+# The run options behind each axis a stack may fix, and the axis names of sweep_axes.
+_AXIS_PARAMETERS = {
+    "window_bits": ("window_bits", "window_bits"),
+    "mem_level": ("mem_level", "mem_levels"),
+    "level": ("level", "levels"),
+    "strategy": ("strategy", "strategies"),
+    "context_takeover": ("context_takeover", "context_takeover"),
+    "client_window_bits": ("client_window_bits", "client_window_bits"),
+    "threshold": ("threshold_text", "thresholds"),
+}
+
+
+def _stack_axes(stack: Any, version: str | None, parsed: dict[str, Any]) -> dict[str, Any]:
+    """The grid axes for ``--server``: the stack's knobs, and the values the user typed (an
+    option left at its default is the stack's to choose)."""
+    from click.core import ParameterSource
+
+    from wsztune.stacks._grid import sweep_axes
+
+    context = click.get_current_context()
+
+    def typed(parameter: str) -> bool:
+        source = context.get_parameter_source(parameter)
+        return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+    explicit: dict[str, tuple[Any, ...]] = {}
+    for axis, (parameter, key) in _AXIS_PARAMETERS.items():
+        if typed(parameter) or (axis == "context_takeover" and typed("no_context_takeover")):
+            value = parsed[key]
+            explicit[axis] = value if isinstance(value, tuple) else (value,)
+    return sweep_axes(stack, version, explicit)
 
 
 def _save_or_rescue(run_result: Any, target: Path) -> Path:
