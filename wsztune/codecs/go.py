@@ -43,7 +43,7 @@ from wsztune.codecs.base import (
     timing_fields,
     untimed_fields,
 )
-from wsztune.corpus import Stream
+from wsztune.corpus import SERVER, Stream
 from wsztune.errors import BackendUnavailable
 
 NAME = "go"
@@ -74,8 +74,10 @@ MEMORY_METHOD = (
     "go back to sync.Pools; coder keeps its 8 KiB write window and 32 KiB read window with "
     "context takeover); writing = one message in the middle of compression (gorilla: a "
     "flate.Writer per concurrent write, taken from the pool); reading = one inflater in the "
-    "middle of a message. connection_memory is the idle figure; compress/decompress_memory_peak "
-    "are per concurrent write/read."
+    "middle of a message. connection_memory = compressor_share x compressor idle + "
+    "decompressor_share x decompressor idle, the shares being the corpus connections whose "
+    "server sends, resp. receives, a compressed message (coder builds its windows on first "
+    "use); compress/decompress_memory_peak are per concurrent write/read."
 )
 
 
@@ -161,20 +163,28 @@ def cache_dir() -> Path:
 
 
 def helper_binary(notice: Callable[[str], None] | None = None) -> Path:
-    """The built helper, building it first (once per source and Go version) with a notice."""
+    """The built codec helper, building it first (once per source and Go version)."""
+    return build_go(HELPER_SOURCE, "wsztune-go", "wsztune's Go helper", notice)
+
+
+def build_go(
+    source: Path, name: str, what: str, notice: Callable[[str], None] | None = None
+) -> Path:
+    """``source`` built with the user's go into wsztune's cache, once per source and Go version,
+    with a notice the first time; a missing go or a failed build is one line (exit 2)."""
     go = find_go()
     version = _go_version(go)
-    digest = hashlib.sha256(HELPER_SOURCE.read_bytes() + version.encode()).hexdigest()[:16]
-    target = cache_dir() / f"go-helper-{digest}" / "wsztune-go"
+    digest = hashlib.sha256(source.read_bytes() + version.encode()).hexdigest()[:16]
+    target = cache_dir() / f"{name}-{digest}" / name
     if target.is_file():
         return target
     say = notice or (lambda text: print(text, file=sys.stderr))
-    say(f"note: building wsztune's Go helper with {version} (once) into {target.parent}")
+    say(f"note: building {what} with {version} (once) into {target.parent}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".wsztune-go-{os.getpid()}")
+    partial = target.with_name(f".{name}-{os.getpid()}")
     try:
         completed = subprocess.run(
-            [go, "build", "-o", str(partial), str(HELPER_SOURCE)],
+            [go, "build", "-o", str(partial), str(source)],
             capture_output=True,
             text=True,
             timeout=600,
@@ -182,16 +192,17 @@ def helper_binary(notice: Callable[[str], None] | None = None) -> Path:
             cwd=target.parent,
         )
     except (OSError, subprocess.SubprocessError) as error:
-        raise GoUnavailable(f"building the Go helper failed: {error}") from None
+        raise GoUnavailable(f"building {what} failed: {error}") from None
     if completed.returncode != 0:
         first = next((line for line in completed.stderr.splitlines() if line.strip()), "")
         hint = ""
         if "cannot find package" in completed.stderr:
             hint = (
-                " (install klauspost/compress: apt install golang-github-klauspost-compress-dev,"
-                " or put it in GOPATH)"
+                " (Debian: apt install golang-github-klauspost-compress-dev "
+                "golang-github-gorilla-websocket-dev golang-nhooyr-websocket-dev, or put the "
+                "package in GOPATH)"
             )
-        raise GoUnavailable(f"building the Go helper failed: {first.strip()}{hint}")
+        raise GoUnavailable(f"building {what} failed: {first.strip()}{hint}")
     os.replace(partial, target)  # atomic: a concurrent build never leaves half a binary
     return target
 
@@ -494,6 +505,8 @@ def go_cell(
     else:
         timing = untimed_fields()
     setting = replace(setting, threshold=job.threshold)
+    # coder builds its windows on first use: a connection pays for the ones it uses.
+    compressor_share, decompressor_share = shares(streams, result.compressed_messages)
     cell = cell_fields(
         streams,
         setting,
@@ -505,9 +518,12 @@ def go_cell(
             compressor_peak=memory.compressor_writing,
             decompressor=memory.decompressor_idle,
             decompressor_peak=memory.decompressor_reading,
-            connection=memory.compressor_idle + memory.decompressor_idle,
-            compressor_share=1.0,
-            decompressor_share=1.0,
+            connection=round(
+                compressor_share * memory.compressor_idle
+                + decompressor_share * memory.decompressor_idle
+            ),
+            compressor_share=compressor_share,
+            decompressor_share=decompressor_share,
         ),
         compressed_messages=sum(result.compressed_messages),
         frames=result.frames,
@@ -524,6 +540,28 @@ def go_cell(
     if job.library == CODER:
         cell["level"] = -1  # coder 1.8.7 has no level: StatelessDeflate has one way to compress
     return cell
+
+
+def shares(
+    streams: Sequence[Stream], compressed: Sequence[int], live: int | None = None
+) -> tuple[float, float]:
+    """Share of connections whose server builds a compressor (it sends a compressed message)
+    and a decompressor (it receives one): coder keeps its windows (and its reader's buffer)
+    only once it has used them. ``live``: over that many connections replaying the corpus's
+    connections in turn (``wsztune live``), else over the corpus's own."""
+    built: dict[str, list[bool]] = {}
+    for stream, count in zip(streams, compressed, strict=True):
+        flags = built.setdefault(stream.connection, [False, False])
+        flags[0 if stream.direction == SERVER else 1] |= count > 0
+    order = list(built)
+    if not order:
+        return 1.0, 1.0
+    count = live or len(order)
+    picked = [built[order[i % len(order)]] for i in range(count)]
+    return (
+        sum(flags[0] for flags in picked) / count,
+        sum(flags[1] for flags in picked) / count,
+    )
 
 
 def go_theory(job: GoJob) -> tuple[int, int]:
