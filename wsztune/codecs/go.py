@@ -77,7 +77,9 @@ MEMORY_METHOD = (
     "middle of a message. connection_memory = compressor_share x compressor idle + "
     "decompressor_share x decompressor idle, the shares being the corpus connections whose "
     "server sends, resp. receives, a compressed message (coder builds its windows on first "
-    "use); compress/decompress_memory_peak are per concurrent write/read."
+    "use), plus coder's flate reader on connections whose last message received was compressed "
+    "(coder 1.8.7 still points at it after putting it back in its pool); "
+    "compress/decompress_memory_peak are per concurrent write/read."
 )
 
 
@@ -226,6 +228,7 @@ class GoCell:
     sizes: list[list[int]]  # per stream, per message: payload bytes sent (all its frames)
     frames: list[list[int]]  # per stream: every frame's payload bytes, in order
     compressed_messages: list[int]
+    last_compressed: list[bool]  # per stream: was its last message compressed?
     sha256: str
     compress_samples: list[float] = field(default_factory=list)
     decompress_samples: list[float] = field(default_factory=list)
@@ -248,6 +251,7 @@ def _decode(line: str) -> GoCell:
         sizes=[_u32(stream["sizes"]) for stream in data["streams"]],
         frames=[_u32(stream["frames"]) for stream in data["streams"]],
         compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
+        last_compressed=[stream.get("last_compressed", False) for stream in data["streams"]],
         sha256=data["sha256"],
         compress_samples=data.get("compress_samples") or [],
         decompress_samples=data.get("decompress_samples") or [],
@@ -344,6 +348,7 @@ class GoMemory:
 
     compressor_idle: int
     decompressor_idle: int
+    decompressor_reader: int  # coder: the flate reader a connection keeps after a compressed one
     compressor_writing: int
     decompressor_reading: int
     rss_idle: int
@@ -506,7 +511,7 @@ def go_cell(
         timing = untimed_fields()
     setting = replace(setting, threshold=job.threshold)
     # coder builds its windows on first use: a connection pays for the ones it uses.
-    compressor_share, decompressor_share = shares(streams, result.compressed_messages)
+    share = shares(result, streams)
     cell = cell_fields(
         streams,
         setting,
@@ -518,12 +523,9 @@ def go_cell(
             compressor_peak=memory.compressor_writing,
             decompressor=memory.decompressor_idle,
             decompressor_peak=memory.decompressor_reading,
-            connection=round(
-                compressor_share * memory.compressor_idle
-                + decompressor_share * memory.decompressor_idle
-            ),
-            compressor_share=compressor_share,
-            decompressor_share=decompressor_share,
+            connection=round(share.memory(memory)),
+            compressor_share=share.compressor,
+            decompressor_share=share.decompressor,
         ),
         compressed_messages=sum(result.compressed_messages),
         frames=result.frames,
@@ -542,26 +544,40 @@ def go_cell(
     return cell
 
 
-def shares(
-    streams: Sequence[Stream], compressed: Sequence[int], live: int | None = None
-) -> tuple[float, float]:
-    """Share of connections whose server builds a compressor (it sends a compressed message)
-    and a decompressor (it receives one): coder keeps its windows (and its reader's buffer)
-    only once it has used them. ``live``: over that many connections replaying the corpus's
-    connections in turn (``wsztune live``), else over the corpus's own."""
+@dataclass(frozen=True)
+class Shares:
+    """Share of connections whose server holds each piece of coder's state between messages."""
+
+    compressor: float  # it sent a compressed message: the write window
+    decompressor: float  # it received one: the read window and buffer
+    reader: float  # the last message it received was compressed: a flate reader too
+
+    def memory(self, memory: GoMemory) -> float:
+        """Bytes per connection: each piece weighed by its share."""
+        return (
+            self.compressor * memory.compressor_idle
+            + self.decompressor * memory.decompressor_idle
+            + self.reader * memory.decompressor_reader
+        )
+
+
+def shares(cell: GoCell, streams: Sequence[Stream], live: int | None = None) -> Shares:
+    """:class:`Shares` over the corpus's connections or, with ``live``, over that many
+    connections replaying the corpus's in turn (``wsztune live``)."""
     built: dict[str, list[bool]] = {}
-    for stream, count in zip(streams, compressed, strict=True):
-        flags = built.setdefault(stream.connection, [False, False])
-        flags[0 if stream.direction == SERVER else 1] |= count > 0
+    for index, stream in enumerate(streams):
+        flags = built.setdefault(stream.connection, [False, False, False])
+        if stream.direction == SERVER:
+            flags[0] |= cell.compressed_messages[index] > 0
+        else:
+            flags[1] |= cell.compressed_messages[index] > 0
+            flags[2] = cell.last_compressed[index]
     order = list(built)
     if not order:
-        return 1.0, 1.0
+        return Shares(1.0, 1.0, 1.0)
     count = live or len(order)
     picked = [built[order[i % len(order)]] for i in range(count)]
-    return (
-        sum(flags[0] for flags in picked) / count,
-        sum(flags[1] for flags in picked) / count,
-    )
+    return Shares(*(sum(flags[k] for flags in picked) / count for k in range(3)))
 
 
 def go_theory(job: GoJob) -> tuple[int, int]:

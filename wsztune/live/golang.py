@@ -51,14 +51,26 @@ class ServerRun:
     heap: list[int]
     rss: list[int]
 
-    def slope(self, values: Sequence[int]) -> tuple[float, float]:
-        """Growth per connection over the second half, and its standard error."""
-        half = len(values) // 2
-        steps = [b - a for a, b in zip(values[half:], values[half + 1 :], strict=False)]
-        if not steps:
+    def slope(self, values: Sequence[int], cycle: int = 1) -> tuple[float, float]:
+        """Growth per connection over the second half, and its standard error.
+
+        Live connections replay the corpus's ``cycle`` connections in turn, which may cost very
+        different amounts (one receives a compressed message, the next none): the error is
+        taken over whole cycles (the growth of one pass over the corpus's connections), so
+        that this planned variety is not read as noise, when there are at least two of them."""
+        steps = [b - a for a, b in zip(values, values[1:], strict=False)]
+        measured = steps[len(steps) // 2 :]
+        if cycle > 1 and len(measured) >= 2 * cycle:
+            # Whole cycles, from the end: drop the warm-up side's remainder.
+            whole = len(measured) // cycle * cycle
+            measured = measured[len(measured) - whole :]
+            units = [sum(measured[i : i + cycle]) / cycle for i in range(0, whole, cycle)]
+        else:
+            units = measured
+        if not units:
             return 0.0, math.inf
-        mean = (values[-1] - values[half]) / len(steps)
-        error = statistics.stdev(steps) / math.sqrt(len(steps)) if len(steps) > 1 else math.inf
+        mean = statistics.fmean(units)
+        error = statistics.stdev(units) / math.sqrt(len(units)) if len(units) > 1 else math.inf
         return mean, error
 
 
@@ -181,12 +193,11 @@ def run_live_go(
         raw[stream.direction] += stream.raw_bytes
     raw_live = sum(raw_by_connection[order[i % len(order)]] for i in range(connections))
 
-    compressor_share, decompressor_share = go.shares(streams, cell.compressed_messages, connections)
-    model_memory = (
-        compressor_share * memory.compressor_idle + decompressor_share * memory.decompressor_idle
-    )
-    on_slope, on_error = on.slope(on.heap)
-    off_slope, off_error = off.slope(off.heap)
+    share = go.shares(cell, streams, connections)
+    model_memory = share.memory(memory)
+    cycle = len(order)
+    on_slope, on_error = on.slope(on.heap, cycle)
+    off_slope, off_error = off.slope(off.heap, cycle)
     live_memory = on_slope - off_slope
     uncertainty = math.hypot(on_error, off_error)
     rss_on, _ = on.slope(on.rss)
@@ -250,8 +261,10 @@ def run_live_go(
                 per_connection[order[i % len(order)]][2] for i in range(connections)
             ),
             "live_rss_compression_per_connection": rss_on - rss_off,
-            "model_compressor_share": compressor_share,
-            "model_decompressor_share": decompressor_share,
+            "model_compressor_share": share.compressor,
+            "model_decompressor_share": share.decompressor,
+            "model_reader_share": share.reader,
+            "model_reader_memory": memory.decompressor_reader,
             "model_write_memory": memory.compressor_writing,
         },
     )

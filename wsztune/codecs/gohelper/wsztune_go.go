@@ -473,6 +473,7 @@ type streamResult struct {
 	Sizes              string `json:"sizes"`  // base64 u32 LE: per message, payload bytes sent
 	Frames             string `json:"frames"` // base64 u32 LE: every frame's payload bytes
 	CompressedMessages int    `json:"compressed_messages"`
+	LastCompressed     bool   `json:"last_compressed"` // coder keeps the last one's reader
 }
 
 type cellResult struct {
@@ -609,6 +610,7 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 		}
 		result.Streams = append(result.Streams, streamResult{
 			Sizes: u32s(stream.sizes), Frames: u32s(stream.frames), CompressedMessages: stream.count,
+			LastCompressed: len(stream.compressed) > 0 && stream.compressed[len(stream.compressed)-1],
 		})
 	}
 	result.Sha256 = hex.EncodeToString(digest.Sum(nil))
@@ -709,6 +711,10 @@ type memoryResult struct {
 	// connection keeps between messages.
 	CompressorIdle   int64 `json:"compressor_idle"`
 	DecompressorIdle int64 `json:"decompressor_idle"`
+	// coder 1.8.7 returns its flate reader to a pool after a compressed message but its
+	// limitReader still points at it until the next message: a connection whose last message
+	// received was compressed keeps a reader (read.go resetFlate, Read).
+	DecompressorReader int64 `json:"decompressor_reader"`
 	// Per write (read) in progress: what one message being compressed (inflated) holds.
 	CompressorWriting   int64 `json:"compressor_writing"`
 	DecompressorReading int64 `json:"decompressor_reading"`
@@ -821,6 +827,27 @@ func runMemory(path string) error {
 	result.DecompressorIdle = perConnection(heap1, heap2, n)
 	result.RSSIdle = perConnection(rss0, rss2, n)
 	pin = append(pin, senders, receivers)
+	if cell.Library == coder {
+		keeping := make([]receiver, n)
+		for i := range keeping {
+			keeping[i] = newReceiver(cell)
+			for j, payload := range incoming.payloads {
+				if !incoming.compressed[j] {
+					continue
+				}
+				out.Reset()
+				if err := keeping[i].receive(payload, &out); err != nil {
+					return err
+				}
+			}
+		}
+		heapKept := liveHeap()
+		result.DecompressorReader = perConnection(heap2, heapKept, n) - result.DecompressorIdle
+		if result.DecompressorReader < 0 {
+			result.DecompressorReader = 0
+		}
+		pin = append(pin, keeping)
+	}
 
 	// Writing: n messages in the middle of being compressed at once (the writer between its
 	// Write and its Flush), as n connections writing concurrently hold them.
