@@ -269,6 +269,10 @@ def test_run_table_recommend_on_go_axes(go_cache: Path, tmp_path: Path) -> None:
     best = min(document["cells"], key=lambda c: c["wire_compressed_bytes"])
     assert decision["chosen"]["wire_compressed_bytes"] == best["wire_compressed_bytes"]
     assert "SetCompressionLevel" in decision["snippet"]
+    drawn = runner.invoke(cli, ["plot", "--results", str(output), "-o", str(tmp_path / "img")])
+    assert drawn.exit_code == 0, drawn.output
+    assert drawn.output.strip().endswith("run-axes.png")
+    assert (tmp_path / "img" / "run-axes.png").stat().st_size > 1000
 
 
 def test_missing_go_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from wsztune.stacks.profile import SAME_CODEC, Cell, Defaults, Knob, SnippetCont
 
 def centrifugo_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     """Centrifugo's config.json keys for ``cell`` (v5 spelling)."""
+    if cell.get("compression") is False:
+        return '{\n  "websocket_compression": false\n}'
     return (
         "{\n"
         '  "websocket_compression": true,\n'

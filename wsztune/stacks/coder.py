@@ -7,6 +7,12 @@ from wsztune.stacks.profile import VERIFIED, Cell, Defaults, Knob, SnippetContex
 
 def coder_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     """``AcceptOptions`` with the mode and threshold of ``cell``."""
+    if cell.get("compression") is False:
+        return (
+            "conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{\n"
+            "\tCompressionMode: websocket.CompressionDisabled,\n"
+            "})"
+        )
     mode = (
         "websocket.CompressionContextTakeover"
         if cell["context_takeover"]

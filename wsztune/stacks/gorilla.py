@@ -9,6 +9,8 @@ GO_LEVELS = tuple(range(-2, 10))  # compress/flate: -2 Huffman only, -1 default 
 
 def gorilla_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     """An ``Upgrader`` with compression on and the connection's level set to ``cell``'s."""
+    if cell.get("compression") is False:
+        return "upgrader := websocket.Upgrader{EnableCompression: false} // the default"
     return (
         "upgrader := websocket.Upgrader{EnableCompression: true}\n"
         "conn, err := upgrader.Upgrade(w, r, nil)\n"
