@@ -363,7 +363,9 @@ RECORD_B64 = b'{"connection":"c2","direction":"client","base64":"AAEC"}\n'
         ("v0.jsonl", b'{"wsztune": "records/0"}\n' + RECORD, None, 1, "'records/0'"),
         ("vnum.jsonl", b'{"wsztune": 1}\n' + RECORD, None, 1, "unsupported records version 1"),
         ("v9r.jsonl", b'{"wsztune":"records/9"}\n' + RECORD, "records", 1, "unsupported"),
-        ("cat.jsonl", HEADER + RECORD + HEADER + RECORD, None, 3, "a second records header"),
+        ("cat.jsonl", HEADER + RECORD + HEADER + RECORD, None, 3, "a records header after records"),
+        ("last.jsonl", RECORD + HEADER, "records", 2, "keep one header, on the first line"),
+        ("half.jsonl", b'[{"a": 1},\n {"a": 2}]\n', None, 1, "--format json"),
         # A header is never a message, whatever --format says.
         ("hdr.jsonl", HEADER + b'{"a":1}\n', "jsonl", 1, "pass --format records"),
         ("hdr.txt", HEADER + b"hello\n", "lines", 1, "records header"),
@@ -428,11 +430,21 @@ def test_many_array_lines_are_jsonl(tmp_path: Path) -> None:
 
 
 def test_long_first_record_is_still_recognised(tmp_path: Path) -> None:
-    # A first record longer than what the sniffer parses is recognised by its first key.
+    # A first record longer than what the sniffer parses is recognised by its first key, or,
+    # written text first, by every line being a record once all are read.
     big = json.dumps({"connection": "c", "direction": "server", "text": "x" * (2 << 20)})
     path = write(tmp_path, "big.jsonl", big.encode() + b"\n")
     with pytest.raises(CorpusError, match="looks like a record"):
         corpus.load(path)
+    text_first = json.dumps({"text": "x" * (2 << 20), "direction": "server", "connection": "c"})
+    path = write(tmp_path, "big2.jsonl", (text_first + "\n").encode() + RECORD + RECORD_B64)
+    with pytest.raises(CorpusError, match="every line looks like a record") as caught:
+        corpus.load(path)
+    assert caught.value.line == 1
+    # A long first message among ordinary ones stays a message.
+    path = write(tmp_path, "big3.jsonl", (text_first + "\n").encode() + b'{"a": 1}\n')
+    assert len(corpus.load(path).messages) == 2
+    assert len(corpus.load(write(tmp_path, "b.jsonl", RECORD * 2), "jsonl").messages) == 2
 
 
 def test_header_found_after_blank_lines(tmp_path: Path) -> None:

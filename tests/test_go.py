@@ -265,7 +265,7 @@ def test_run_table_recommend_on_go_axes(go_cache: Path, tmp_path: Path) -> None:
     assert "level -2" in table.output and "windowBits" not in table.output
     advice = runner.invoke(cli, ["recommend", "--results", str(output), "--json"])
     assert advice.exit_code == 0, advice.output
-    decision = json.loads(advice.output)
+    decision = json.loads(advice.stdout)
     best = min(document["cells"], key=lambda c: c["wire_compressed_bytes"])
     assert decision["chosen"]["wire_compressed_bytes"] == best["wire_compressed_bytes"]
     assert "SetCompressionLevel" in decision["snippet"]

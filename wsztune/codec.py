@@ -62,6 +62,10 @@ class Setting:
     # Messages shorter than this many bytes go out uncompressed and never reach the compressor,
     # as with ws's ``threshold`` option. 0 compresses every message (websockets has no threshold).
     threshold: int = 0
+    # The client's own compressor, when a client is named (``--client``): a browser compresses
+    # at its memLevel and level, not the server's. None: the server's values, as before.
+    client_mem_level: int | None = None
+    client_level: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.threshold, int) or self.threshold < 0:
@@ -69,14 +73,15 @@ class Setting:
         _check_window_bits("window bits", self.window_bits)
         if self.client_window_bits is not None:
             _check_window_bits("client window bits", self.client_window_bits)
-        if self.mem_level not in MEM_LEVEL_RANGE:
-            raise SettingError(f"memLevel must be between 1 and 9, not {self.mem_level!r}")
-        if self.level not in LEVEL_RANGE:
-            raise SettingError(
-                f"compression level must be between 0 and 9 (or -1 for the default, -2 for Go's "
-                f"Huffman only), "
-                f"not {self.level!r}"
-            )
+        for mem_level in (self.mem_level, self.client_mem_level):
+            if mem_level is not None and mem_level not in MEM_LEVEL_RANGE:
+                raise SettingError(f"memLevel must be between 1 and 9, not {mem_level!r}")
+        for level in (self.level, self.client_level):
+            if level is not None and level not in LEVEL_RANGE:
+                raise SettingError(
+                    f"compression level must be between 0 and 9 (or -1 for the default, -2 for "
+                    f"Go's Huffman only), not {level!r}"
+                )
         if self.strategy not in STRATEGIES:
             names = ", ".join(STRATEGIES)
             raise SettingError(f"strategy must be one of {names}, not {self.strategy!r}")
@@ -104,6 +109,18 @@ class Setting:
     def bits_for(self, direction: str) -> int:
         """Window bits of the compressor that sends in ``direction`` ("server" or "client")."""
         return self.server_bits if direction == "server" else self.client_bits
+
+    def sender(self, direction: str) -> Setting:
+        """The setting of the compressor that sends in ``direction``: the server's for "server",
+        and for "client" the client's memLevel and level when a client was named (this setting
+        otherwise). Its ``mem_level`` and ``level`` are what that compressor is built with."""
+        if direction == "server" or (self.client_mem_level is None and self.client_level is None):
+            return self
+        return replace(
+            self,
+            mem_level=self.mem_level if self.client_mem_level is None else self.client_mem_level,
+            level=self.level if self.client_level is None else self.client_level,
+        )
 
 
 def _check_window_bits(what: str, bits: int) -> None:

@@ -529,6 +529,7 @@ def load(
     if not path.is_dir():
         # Whatever the format asked for: a saved run read as messages is a wrong answer.
         _refuse_results(path, _read_head(path))
+    guessed = fmt is None
     fmt = fmt or detect_format(path)
     if fmt == "dir":
         if not path.is_dir():
@@ -543,7 +544,7 @@ def load(
     else:
         if fmt in ("jsonl", "lines"):
             _refuse_misread_lines(path, fmt)
-        messages, digest = _read_lines(path, fmt, progress)
+        messages, digest = _read_lines(path, fmt, progress, guessed=guessed)
         if fmt == "jsonl":
             _refuse_one_array(path, messages)
     if not messages:
@@ -704,8 +705,15 @@ def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
         raise CorpusError(path, f"not valid JSON ({reason}{where}); {hint}", line=number) from None
 
 
-def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tuple[Packed, str]:
+def _read_lines(
+    path: Path, fmt: str, progress: ProgressCallback | None, *, guessed: bool = False
+) -> tuple[Packed, str]:
+    """Read a line format. ``guessed``: the format came from the name, so a JSONL file every
+    line of which is a record (its first line too long for :func:`detect_format` to judge) is
+    refused like any records file without its header."""
     digest = hashlib.sha256()
+    first_record_like: int | None = None
+    all_record_like = fmt == "jsonl" and guessed
     messages = Packed()  # streamed in: no object is kept per message
     add = messages.add
     header_seen = False
@@ -720,7 +728,10 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
         if fmt == "lines":
             add(raw)
         elif fmt == "jsonl":
-            _parse_json(path, number, text, _jsonl_hint(number, text))
+            value = _parse_json(path, number, text, _jsonl_hint(number, text))
+            if all_record_like:
+                all_record_like = is_record_shaped(value)
+                first_record_like = first_record_like or number
             # The payload is the line exactly as written: re-serializing would change the sizes.
             add(raw)
         else:
@@ -743,11 +754,19 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
                     line=number,
                 )
             add(message.payload, message.is_text, message.connection, message.direction, message.t)
+    if all_record_like and first_record_like is not None:
+        raise CorpusError(
+            path,
+            f"every line looks like a record but the file has no records header: add "
+            f"{_HEADER_TEXT} as its first line or pass --format records; if these objects are "
+            "your messages, pass --format jsonl",
+            line=first_record_like,
+        )
     return messages, digest.hexdigest()
 
 
 def _jsonl_hint(number: int, text: str) -> str:
-    if number == 1 and text.strip() in ("[", "[{", "[ {"):
+    if number == 1 and text.lstrip().startswith("["):
         return "the file looks like one JSON array: pass --format json (one message per element)"
     return "each line of a JSONL corpus is one JSON message (use --format lines for text)"
 
@@ -768,9 +787,9 @@ def _check_header(path: Path, number: int, header: dict[str, object], *, first: 
         # Two files joined with cat: their connection names may collide and merge streams.
         raise CorpusError(
             path,
-            "a second records header, after records: files joined together? their connection "
-            "names may collide; record to one file, or give each file's connections their "
-            "own names and drop the extra header",
+            "a records header after records: files joined together? their connection names "
+            "may collide; record to one file, or give each file's connections their own names "
+            "and keep one header, on the first line",
             line=number,
         )
 

@@ -64,7 +64,7 @@ def reference_name(
     default, owner = REFERENCE, "websockets'"
     if slice_ is not None:
         default, owner = slice_.default, slice_.default_owner
-    if pair == default:
+    if pair == default and owner:  # no owner: the stack never compresses, it has no default
         return "default" if short else f"{owner} default"
     return "reference" if short else "the reference"
 
@@ -116,6 +116,8 @@ class Slice:
     default_owner: str = "websockets'"
     # The row of no compression: raw payloads and frame headers, no codec memory (see off_cell).
     off: Cell | None = None
+    # The clients the run modelled (``run --client``): "firefox" or "chrome=0.7,firefox=0.3".
+    client: str | None = None
 
     def get(self, key: Key) -> Cell | None:
         """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
@@ -137,6 +139,16 @@ class Slice:
             f"windowBits {describe_values(self.window_bits)} x "
             f"memLevel {describe_values(self.mem_levels)}"
         )
+
+    @property
+    def missing(self) -> list[Key]:
+        """The grid's cells this slice has no measurement for (an interrupted run's gaps)."""
+        return [
+            (wb, ml)
+            for wb in self.window_bits
+            for ml in self.mem_levels
+            if (wb, ml) not in self.cells
+        ]
 
     def step_down(self, key: Key, axis: int) -> Key | None:
         """The next smaller grid value on ``axis`` (0: windowBits, 1: memLevel), if any.
@@ -217,6 +229,7 @@ def select_slice(
     return Slice(
         server=stack_name,
         server_version=stack_version,
+        client=run.meta.get("client"),
         default=default,
         default_owner=owner,
         off=off_cell(chosen[0], run.meta.get("units"))
@@ -267,6 +280,8 @@ def _server_default(name: str | None, version: str | None) -> tuple[Key, str]:
     if stack is None:
         return REFERENCE, "websockets'"
     title = stack.title if version is None else f"{stack.title} {version}"
+    if stack.knob("enabled") is None and not stack.defaults_for(version).enabled:
+        return stack.default_pair(version), ""  # it never compresses (daphne)
     return stack.default_pair(version), f"{title}'s"
 
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wsztune.errors import WsztuneError
+from wsztune.errors import PartialRun, WsztuneError
 from wsztune.grid import (
     REFERENCE,
     Cell,
@@ -281,11 +281,49 @@ class Decision:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The CI gate's answer for one shipped setting."""
+    """The CI gate's answer for one shipped setting.
+
+    ``kind`` says why: ``fits`` (passed), ``budget`` or ``time`` (it does not fit), ``better``
+    (a cell would be chosen over it: a failure only in strict mode, else ``advice``),
+    ``nothing`` (no cell fits), ``regression`` (worse than at the baseline).
+    """
 
     ok: bool
     reason: str
     cell: Cell
+    kind: str = "fits"
+    # A better setting, said but not failed on (the default, non-strict gate).
+    advice: str | None = None
+    regression: Regression | None = None
+    mode: str = "strict"  # strict, advice or baseline: how the gate was asked to judge
+
+
+@dataclass(frozen=True)
+class Regression:
+    """The shipped setting now and at the baseline, each against the smallest output that fits
+    in its own run (``gap``: shipped / best - 1). Regressed when the gap grew by more than the
+    tolerance (in points) in at least the confidence share of the resamples (paired when both
+    runs cut the same corpus into the same units), or on the corpus alone without units."""
+
+    baseline: str  # the baseline run's file
+    gap_now: float
+    gap_baseline: float
+    best_now: Key
+    best_baseline: Key
+    savings_now: float
+    savings_baseline: float
+    memory_now: int
+    memory_baseline: int
+    tolerance: float
+    share: float | None  # resamples in which the gap grew by more than the tolerance
+    resamples: int | None
+    paired: bool
+    regressed: bool
+
+    @property
+    def change(self) -> float:
+        """How much the gap grew, as a fraction (0.012: 1.2 points)."""
+        return self.gap_now - self.gap_baseline
 
 
 def _percent(ratio: float) -> str:
@@ -576,10 +614,11 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
-    decision.explanation = _explain(decision, budget, len(cells))
+    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
+    decision.explanation = _explain(decision, budget, counted)
     if stack is not None:
         decision.explanation += _stack_lines(decision, stack)
-        if chosen is off:
+        if chosen is off and stack.knob("enabled") is not None:
             decision.warnings.append(
                 "no compressed cell fits: recommending compression off"
                 if all(cell is off for cell in feasible)
@@ -658,8 +697,14 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     if not defaults.enabled:
         default_words += " once compression is turned on (it is off out of the box)"
     note = stack.version_note(version)
-    lines.append(default_words + (f" ({note})" if note else "") + ".")
     enabled = stack.knob("enabled")
+    never = enabled is None and not defaults.enabled
+    if never:
+        default_words = (
+            f"{named} never compresses: it has no permessage-deflate option, so compression off "
+            "is its only setting; the other rows show what another server would buy"
+        )
+    lines.append(default_words + (f" ({note})" if note else "") + ".")
     fixed = [
         _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
     ]
@@ -669,7 +714,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
             + ", ".join(fixed[:3])
             + "; every other cell of this run is for comparison only."
         )
-    elif fixed:
+    elif fixed and not never:
         lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
     off = slice_.off
     rows: list[tuple[str, Cell]] = []
@@ -687,7 +732,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     elif off is not None:
         rows.append(("off", off))
-    if default_cell is not None and chosen is not None and default_cell is not chosen:
+    if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
     for name in stack.alternatives:
         other = STACKS.get(name)
@@ -795,6 +840,15 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"Smallest output that fits: {label(best)}, {best['compressed_bytes']:,} B "
         f"({best['savings']:.1%} saved), {format_bytes(best['connection_memory'])} per connection."
     )
+    client = getattr(decision.slice, "client", None)
+    if client:
+        parts = chosen.get("clients") or [{"name": client, **chosen}]
+        windows = ", ".join(f"{part['name']} {part['client_window_bits']}" for part in parts)
+        lines.append(
+            f"Clients: {client} (run --client): the client direction is compressed as they "
+            "compress it, and the server's decompressor holds the window they really use (at "
+            f"{label(chosen)}: {windows} bits), in the memory above."
+        )
     tolerance = _option_percent(constraints.tolerance)
     robustness = decision.robustness
     extra = chosen["compressed_bytes"] / best["compressed_bytes"] - 1
@@ -1029,6 +1083,37 @@ def threshold_advice(chosen: Cell, slice_: Slice, tolerance: float) -> Threshold
 # The CI gate ------------------------------------------------------------------------------------
 
 
+def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
+    """Refuse (:class:`PartialRun`, exit 4) to decide on a run that misses cells.
+
+    An interrupted run kept with ``--keep-partial`` may lack the very cell that would win: a
+    recommendation or a passed check from it is a wrong answer with exit code 0. ``role``
+    prefixes the message (``"--baseline "``). ``--allow-partial`` is the way past, by asking.
+    """
+    missing = slice_.missing
+    planned = run.meta.get("cells_planned")
+    # A run that planned more cells than it holds is partial whatever its flag says (a file
+    # edited, or written by another tool): the gaps may lie outside this slice's axes.
+    short = isinstance(planned, int) and planned > len(run.cells)
+    if not run.partial and not missing and not short:
+        return
+    name = f"{role}{run.path}" if run.path is not None else f"{role}the run".lstrip()
+    if missing:
+        shown = ", ".join(label(key) for key in missing[:10])
+        if len(missing) > 10:
+            shown += f" and {len(missing) - 10} more"
+        size = len(slice_.window_bits) * len(slice_.mem_levels)
+        gap = f"{len(missing)} of {size} cells were never measured ({shown})"
+    else:
+        done, planned = len(run.cells), run.meta.get("cells_planned", "?")
+        gap = f"only {done} of {planned} cells were measured"
+    raise PartialRun(
+        f"{name} is a partial run: {gap}; the best cell may be among those missing, so no "
+        "decision is made: sweep again to the end, or pass --allow-partial to decide on the "
+        "cells measured"
+    )
+
+
 def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float) -> Verdict:
     """Is the shipped ``window_bits:mem_level`` still right?
 
@@ -1061,6 +1146,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
             f"{name} needs {format_bytes(cell['connection_memory'])} per connection, over the "
             f"{format_bytes(constraints.max_memory)} budget",
             cell,
+            "budget",
         )
     reference = decision.reference
     if constraints.max_time_ratio is not None and reference is not None:
@@ -1071,10 +1157,11 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"{name} compresses {ratio:.2f}x as slowly as {label(reference)}, over the "
                 f"{constraints.max_time_ratio:g}x limit",
                 cell,
+                "time",
             )
     chosen, best = decision.chosen, decision.best
     if chosen is None or best is None:
-        return Verdict(False, decision.reason, cell)
+        return Verdict(False, decision.reason, cell, "nothing")
     within = _option_percent(tolerance)
     change = cell["compressed_bytes"] / best["compressed_bytes"] - 1
     robustness = decision.robustness
@@ -1088,6 +1175,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"in only {_share(share)} of {robustness.resamples:,} resamples (needs "
                 f"{needed}; {change:+.2%} on this corpus); {label(chosen)} is recommended",
                 cell,
+                "better",
             )
         how = f"in {_share(share)} of {robustness.resamples:,} resamples (needs {needed})"
     else:
@@ -1097,6 +1185,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"{name}'s output is {_precise_percent(change)} larger than the smallest that "
                 f"fits, {label(best)}'s (tolerance {within}); {label(chosen)} is recommended",
                 cell,
+                "better",
             )
         how = f"on this corpus ({change:+.2%}; no resampling data)"
     cliff = decision.cliffs.get(cell_key(cell))
@@ -1107,6 +1196,159 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
         f"is within {within} of the smallest that fits ({label(best)}) {how}{tail}",
         cell,
     )
+
+
+def gate(
+    decision: Decision,
+    window_bits: int,
+    mem_level: int,
+    tolerance: float,
+    *,
+    strict: bool = False,
+    baseline: Decision | None = None,
+    baseline_name: str = "the baseline",
+) -> Verdict:
+    """The CI gate: two questions answered apart.
+
+    1. Does the shipped setting still fit (budget, time ratio)? If not: a failure.
+    2. With a ``baseline`` decision (the same constraints on a saved run): has the shipped
+       setting become worse than it was there, by more than ``tolerance``? If so: a failure
+       (``regression``). Worse means its output against the smallest output that fits, in each
+       run: a corpus that compresses less overall moves every cell alike and fails nothing.
+    3. Is there a better setting (:func:`check`'s rule)? Advice, exit 0; a failure only when
+       ``strict`` (wsztune's original gate).
+    """
+    verdict = check(decision, window_bits, mem_level, tolerance)
+    mode = "baseline" if baseline is not None else ("strict" if strict else "advice")
+    verdict = replace(verdict, mode=mode)
+    if not verdict.ok and verdict.kind != "better":
+        return verdict  # it does not fit, or nothing does: no question of better or worse
+    advice = None
+    if verdict.kind == "better":
+        if strict:
+            return verdict
+        advice = verdict.reason
+    cell = verdict.cell
+    if baseline is None:
+        if advice is None:
+            return verdict
+        chosen = decision.chosen
+        reason = (
+            f"{label(cell)} fits ({format_bytes(cell['connection_memory'])} per connection); "
+            f"{label(chosen) if chosen else 'another cell'} would be chosen today (advice, "
+            "not a failure; --strict fails on it)"
+        )
+        return replace(verdict, ok=True, reason=reason, kind="fits", advice=advice)
+    regression = compare_with_baseline(decision, baseline, cell, tolerance, baseline_name)
+    regressed = regression.regressed
+    return replace(
+        verdict,
+        ok=not regressed,
+        reason=_regression_words(label(cell), regression),
+        kind="regression" if regressed else "fits",
+        advice=advice,
+        regression=regression,
+    )
+
+
+def compare_with_baseline(
+    decision: Decision, baseline: Decision, cell: Cell, tolerance: float, name: str
+) -> Regression:
+    """The shipped ``cell`` now (``decision``) and at the ``baseline``: see :class:`Regression`."""
+    key = cell_key(cell)
+    then = baseline.slice.get(key)
+    if then is None:
+        raise WsztuneError(
+            f"--baseline {name} did not measure {label(key)} "
+            f"({baseline.slice.grid_description}); save a baseline run that includes it"
+        )
+    best_now, best_then = decision.best, baseline.best
+    if best_now is None or best_then is None or all(c is not then for c in baseline.feasible):
+        over = format_bytes(then["connection_memory"])
+        raise WsztuneError(
+            f"--baseline {name}: {label(key)} ({over} per connection there) does not fit the "
+            "same constraints at the baseline, so it cannot say how good it was; check the "
+            "budget, or save a new baseline"
+        )
+    gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
+    gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
+    constraints = decision.constraints
+    share = None
+    resamples = None
+    paired = False
+    raw_now = resampling_units(decision.slice, decision.feasible)
+    raw_then = resampling_units(baseline.slice, baseline.feasible)
+    if raw_now is not None and raw_then is not None:
+        import numpy
+
+        # The same units (the same corpus, cut alike): the same draws for both, so that only
+        # the runs differ, not the luck of the draw. Otherwise independent draws.
+        paired = raw_now == raw_then
+        seed = constraints.seed
+        gaps = []
+        for dec, shipped, raw, draw_seed in (
+            (decision, cell, raw_now, seed),
+            (baseline, then, raw_then, seed if paired else seed + 1),
+        ):
+            _, totals, _ = bootstrap(
+                dec.feasible, raw, constraints.tolerance, constraints.resamples, draw_seed
+            )
+            index = next(i for i, c in enumerate(dec.feasible) if c is shipped)
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                gaps.append(totals[:, index] / totals.min(axis=1) - 1)
+        grew = gaps[0] - gaps[1]
+        share = float(numpy.mean(grew > tolerance + 1e-12))
+        resamples = constraints.resamples
+        regressed = share >= constraints.confidence - 1e-9
+    else:
+        regressed = gap_now - gap_then > tolerance + 1e-12
+    return Regression(
+        baseline=name,
+        gap_now=gap_now,
+        gap_baseline=gap_then,
+        best_now=cell_key(best_now),
+        best_baseline=cell_key(best_then),
+        savings_now=cell["savings"],
+        savings_baseline=then["savings"],
+        memory_now=cell["connection_memory"],
+        memory_baseline=then["connection_memory"],
+        tolerance=tolerance,
+        share=share,
+        resamples=resamples,
+        paired=paired,
+        regressed=regressed,
+    )
+
+
+def _points(fraction: float) -> str:
+    value = fraction * 100
+    return f"{value:g} point" + ("" if value == 1 else "s")
+
+
+def _regression_words(name: str, r: Regression) -> str:
+    points = r.change * 100
+    now = f"{_precise_percent(r.gap_now)} larger than the smallest that fits ({label(r.best_now)})"
+    then = (
+        f"{_precise_percent(r.gap_baseline)} ({label(r.best_baseline)}) at the baseline "
+        f"{r.baseline}"
+    )
+    if r.share is not None:
+        how = (
+            f"worse by more than {_points(r.tolerance)} (--tolerance) in "
+            f"{_share(r.share)} of {r.resamples:,} resamples (fails at "
+            f"{_option_percent(CONFIDENCE)})"
+        )
+    else:
+        how = f"against --tolerance {_points(r.tolerance)} on the corpus alone (no resampling data)"
+    if r.regressed:
+        verdict = "became worse"
+    elif r.change > r.tolerance:
+        verdict = "looks worse than at the baseline, but not reliably"
+    elif r.change > 0:
+        verdict = "is within --tolerance of the baseline"
+    else:
+        verdict = "is as good as at the baseline"
+    return f"{name} {verdict}: {now} now, {then}: {points:+.2f} points; {how}"
 
 
 def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -1174,12 +1416,40 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         "threshold": None if decision.threshold is None else decision.threshold.threshold,
         "costs": _costs_json(decision.costs),
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
+        "server": decision.slice.server,
+        "server_version": decision.slice.server_version,
+        "server_default": label(decision.slice.default) if decision.slice.server else None,
+        "stack_rows": [
+            {"role": role, **(brief(cell) or {})} for role, cell in decision.stack_rows
+        ],
     }
     if verdict is not None:
+        regression = verdict.regression
         document["check"] = {
             "setting": label(verdict.cell),
             "ok": verdict.ok,
             "reason": verdict.reason,
+            "kind": verdict.kind,
+            "mode": verdict.mode,
+            "advice": verdict.advice,
+            "baseline": None
+            if regression is None
+            else {
+                "results": regression.baseline,
+                "gap_now": regression.gap_now,
+                "gap_baseline": regression.gap_baseline,
+                "change": regression.change,
+                "best_now": label(regression.best_now),
+                "best_baseline": label(regression.best_baseline),
+                "savings_now": regression.savings_now,
+                "savings_baseline": regression.savings_baseline,
+                "memory_now": regression.memory_now,
+                "memory_baseline": regression.memory_baseline,
+                "share": regression.share,
+                "resamples": regression.resamples,
+                "paired": regression.paired,
+                "regressed": regression.regressed,
+            },
         }
     return document
 

@@ -423,6 +423,8 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
     if verdict is not None:
         mark = "✅" if verdict.ok else "❌"
         lines += [f"{mark} **{verdict.reason}**", ""]
+        if verdict.advice is not None and verdict.ok:
+            lines += [f"💡 advice (not a failure): {verdict.advice}", ""]
     lines += [
         f"_{corpus_caption(run)} · {decision.slice_description}; "
         "memory is per connection (compressor + decompressor, observed)_",
@@ -570,6 +572,8 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         style = "bold green" if verdict.ok else "bold red"
         parts.append(Text(""))
         parts.append(Text(f"check: {verdict.reason}", style=style))
+        if verdict.advice is not None and verdict.ok:
+            parts.append(Text(f"advice (not a failure): {verdict.advice}", style="yellow"))
     return Group(*parts)
 
 
@@ -631,7 +635,10 @@ def next_hint(slice_: Slice) -> str:
     stack = STACKS.get(slice_.server) if slice_.server else None
     cells = sorted(settable_cells(slice_).values(), key=lambda c: c["connection_memory"])
     if stack is not None and stack.on_off_only:
-        return f"{hint} --connections 10000 (on or off: memory against bandwidth)"
+        # On or off: memory against bandwidth, priced for a fleet (a rate prices the egress).
+        rated = slice_.corpus.get("messages_per_second") or slice_.corpus.get("duration_seconds")
+        rate = "" if rated else " --messages-per-second 1000"
+        return f"{hint} --connections 10000{rate}"
     memories = [cell["connection_memory"] for cell in cells if cell["connection_memory"] > 0]
     if len(memories) < 2:
         return hint

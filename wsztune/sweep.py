@@ -16,13 +16,13 @@ import os
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.codec import Setting
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
-from wsztune.corpus import Corpus, Stream
+from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
 from wsztune.results import Run, utc_now
@@ -45,6 +45,53 @@ DEFAULT_MEM_LEVELS = tuple(range(1, 10))
 THRESHOLD_RULES = ("always", "ws")
 
 @dataclass(frozen=True)
+class ClientVariant:
+    """One kind of client a sweep models (``--client``), as plain numbers.
+
+    What its compressor is built with (``mem_level``, ``level``), and the window it really uses
+    for each ``client_max_window_bits`` a server can grant (``windows``): a browser that offers
+    no ``client_max_window_bits`` (Firefox) compresses at 15 bits whatever the server wants, so
+    the server's decompressor needs the 15-bit window; Chromium uses at least 9. ``share``: its
+    part of the connections in a mix. Made from a client profile by :meth:`of`.
+    """
+
+    name: str
+    share: float = 1.0
+    mem_level: int = 8
+    level: int = -1
+    windows: tuple[tuple[int, int], ...] = ()  # (granted, used); a window not listed is used as is
+
+    @classmethod
+    def of(cls, client: Any, share: float = 1.0) -> ClientVariant:
+        """The variant of a client profile (a ``wsztune.stacks.profile.Client``)."""
+        windows = tuple((granted, client.window_for(granted)) for granted in range(8, 16))
+        return cls(client.name, share, client.mem_level, client.level, windows)
+
+    def window_for(self, granted: int) -> int:
+        """The window bits this client compresses with when the server grants ``granted``."""
+        return dict(self.windows).get(granted, granted)
+
+    def apply(self, setting: Setting) -> Setting:
+        """``setting`` as this client makes it: its window, memLevel and level client-side."""
+        return replace(
+            setting,
+            client_window_bits=self.window_for(setting.nominal_client_bits),
+            client_mem_level=self.mem_level,
+            client_level=self.level,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """Plain metadata for a results file."""
+        return {
+            "name": self.name,
+            "share": self.share,
+            "mem_level": self.mem_level,
+            "level": self.level,
+            "windows": {str(granted): used for granted, used in self.windows},
+        }
+
+
+@dataclass(frozen=True)
 class Grid:
     """The settings to sweep: the product of every axis."""
 
@@ -59,13 +106,27 @@ class Grid:
     # without context takeover, as ws's Sender decides (lib/sender.js: with takeover on, ws
     # compresses every message whatever its threshold option says).
     threshold_rule: str = "always"
+    # The clients (``--client``): none models them as today (the client compresses like the
+    # server, at the server's client window); one or more (a mix, shares adding up to 1) gives
+    # each cell's client direction their windows, memLevels and levels.
+    clients: tuple[ClientVariant, ...] = ()
 
     def __post_init__(self) -> None:
         if self.threshold_rule not in THRESHOLD_RULES:
             raise SettingError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}")
+        if self.clients and abs(sum(c.share for c in self.clients) - 1) > 1e-6:
+            raise SettingError("the clients' shares must add up to 1")
 
     def settings(self) -> list[Setting]:
-        """Every cell's setting, validated, in a stable order."""
+        """Every setting to measure, validated, in a stable order: one per cell, or with
+        several clients one per cell and client (the same setting measured once)."""
+        base = self.base_settings()
+        if not self.clients:
+            return base
+        return list(dict.fromkeys(v.apply(s) for s in base for v in self.clients))
+
+    def base_settings(self) -> list[Setting]:
+        """Every cell's setting as the server is configured, before any client applies."""
         out = []
         for takeover in self.context_takeover:
             thresholds = self.thresholds
@@ -92,6 +153,7 @@ class Grid:
             "client_window_bits": self.client_window_bits,
             "thresholds": list(self.thresholds),
             "threshold_rule": self.threshold_rule,
+            **({"clients": [c.describe() for c in self.clients]} if self.clients else {}),
         }
 
 
@@ -131,6 +193,120 @@ def parse_int_range(text: str, what: str, allowed: range) -> tuple[int, ...]:
                 )
         values.update(range(low, high + 1))
     return tuple(sorted(values))
+
+
+# A mix of clients ---------------------------------------------------------------------------------
+
+# Fields of a mixed cell that are each client's cell's, weighted by its share: what the client
+# direction changes (its compressed bytes, the server's decompressor and its time). The server's
+# compressor and what it sends are the same in every client's cell.
+_MIXED_NUMBERS = (
+    "compress_seconds",
+    "compress_seconds_min",
+    "compress_seconds_max",
+    "compress_seconds_iqr",
+    "decompress_seconds",
+    "decompress_seconds_min",
+    "decompress_seconds_max",
+    "decompress_seconds_iqr",
+    "decompress_memory_theoretical",
+    "decompress_memory_observed",
+    "decompress_memory_peak",
+    "connection_memory_theoretical",
+    "connection_memory",
+    "decompressor_share",
+    "wire_compressed_bytes",
+)
+
+
+def _setting_key(setting: Setting) -> tuple:
+    client = setting.sender(CLIENT)
+    return (
+        setting.window_bits,
+        setting.mem_level,
+        setting.level,
+        setting.strategy,
+        setting.context_takeover,
+        setting.threshold,
+        setting.nominal_client_bits,
+        client.mem_level,
+        client.level,
+    )
+
+
+def _cell_key(cell: dict[str, Any]) -> tuple:
+    return (
+        cell["window_bits"],
+        cell["mem_level"],
+        cell["level"],
+        cell["strategy"],
+        cell["context_takeover"],
+        cell.get("threshold", 0),
+        cell["client_window_bits"],
+        cell.get("client_mem_level", cell["mem_level"]),
+        cell.get("client_level", cell["level"]),
+    )
+
+
+def mix_cells(cells: Sequence[dict[str, Any]], grid: Grid) -> list[dict[str, Any]]:
+    """One cell per server setting from the cells of each of ``grid.clients``, weighted by their
+    shares (``--client chrome=0.7,firefox=0.3``): per-connection memory, the client direction's
+    bytes and the server's decompression time are the mix's; what the server sends is the same
+    for every client. A setting some client's cell is missing for (an interrupted sweep) is left
+    out. Each mixed cell lists its clients' own figures under ``clients``."""
+    by_key = {_cell_key(cell): cell for cell in cells}
+    mixed = []
+    for base in grid.base_settings():
+        parts = [(v, by_key.get(_setting_key(v.apply(base)))) for v in grid.clients]
+        if all(cell is not None for _, cell in parts):
+            mixed.append(_mixed_cell(base, parts))  # type: ignore[arg-type]
+    return sorted(mixed, key=sort_key)
+
+
+def _mixed_cell(
+    base: Setting, parts: Sequence[tuple[ClientVariant, dict[str, Any]]]
+) -> dict[str, Any]:
+    first = parts[0][1]
+    cell = {k: v for k, v in first.items() if k not in ("client_mem_level", "client_level")}
+    cell["client_window_bits"] = base.nominal_client_bits  # what the server grants
+    for name in _MIXED_NUMBERS:
+        values = [part.get(name) for _, part in parts]
+        if any(value is None for value in values):
+            continue
+        total = sum(v.share * value for (v, _), value in zip(parts, values, strict=True))
+        cell[name] = round(total) if isinstance(first[name], int) else total
+    cell["timing_unstable"] = any(part.get("timing_unstable") for _, part in parts) or (
+        first.get("timing_unstable")
+    )
+    units = [part.get("unit_compressed_bytes") for _, part in parts]
+    if all(unit is not None for unit in units):
+        # Rounded per unit, and the totals summed from them: they must add up (results.py).
+        weighted = [
+            round(sum(v.share * unit[i] for (v, _), unit in zip(parts, units, strict=True)))
+            for i in range(len(units[0]))  # type: ignore[index]
+        ]
+        cell["unit_compressed_bytes"] = weighted
+        cell["compressed_bytes"] = sum(weighted)
+    else:
+        client = sum(v.share * part["client_compressed_bytes"] for v, part in parts)
+        cell["compressed_bytes"] = cell["server_compressed_bytes"] + round(client)
+    cell["client_compressed_bytes"] = cell["compressed_bytes"] - cell["server_compressed_bytes"]
+    raw = cell["raw_bytes"]
+    cell["savings"] = 1 - cell["compressed_bytes"] / raw if raw else 0.0
+    cell["clients"] = [
+        {
+            "name": v.name,
+            "share": v.share,
+            "client_window_bits": part["client_window_bits"],
+            "client_mem_level": part.get("client_mem_level", part["mem_level"]),
+            "client_level": part.get("client_level", part["level"]),
+            "client_compressed_bytes": part["client_compressed_bytes"],
+            "decompress_memory_observed": part["decompress_memory_observed"],
+            "connection_memory": part["connection_memory"],
+        }
+        for v, part in parts
+    ]
+    return cell
 
 
 class SweepInterrupted(Exception):
@@ -263,6 +439,13 @@ def sweep(
         meta["corpus"]["messages_per_second"] = rate
     if server is not None:
         meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
+    if grid.clients:
+        # The clients modelled (``--client``): "firefox", or "chrome=0.7,firefox=0.3".
+        meta["client"] = (
+            grid.clients[0].name
+            if len(grid.clients) == 1
+            else ",".join(f"{c.name}={c.share:g}" for c in grid.clients)
+        )
     meta.update(info.meta)  # what the codec records of itself (node's versions, its memory method)
     streams = corpus.streams()
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
@@ -274,11 +457,12 @@ def sweep(
             finished_at=finished.isoformat(timespec="seconds"),
             duration_seconds=round((finished - started).total_seconds(), 3),
             cells=len(cells),
-            cells_planned=len(settings),
+            cells_planned=len(grid.base_settings()),
             partial=partial,
         )
         return Run(meta, cells)
 
+    mixed = len(grid.clients) > 1
     try:
         cells = run_sweep(
             streams,
@@ -290,6 +474,8 @@ def sweep(
             on_cell=on_cell,
         )
     except SweepInterrupted as interrupted:
+        if mixed:
+            interrupted.cells = mix_cells(interrupted.cells, grid)
         interrupted.run = finish(interrupted.cells, partial=True)
         raise
-    return finish(cells, partial=False)
+    return finish(mix_cells(cells, grid) if mixed else cells, partial=False)

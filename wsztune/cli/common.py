@@ -54,6 +54,17 @@ client_window_bits_option = click.option(
     help="Window bits of client-to-server traffic (default: the same as --window-bits).",
 )
 
+client_option = click.option(
+    "--client",
+    "client_text",
+    metavar="NAME|NAME=SHARE,...",
+    help="The clients: chrome, firefox, safari, websockets or ws (wsztune stacks lists them), "
+    "or a mix such as chrome=0.7,firefox=0.3 (also mixed:chrome=0.7,firefox=0.3). Their "
+    "direction is compressed with their memLevel and level, and the server's decompressor "
+    "gets the window they really use (Firefox: 15, whatever the server asks) [default: the "
+    "client compresses like the server, at --client-window-bits].",
+)
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt so that it stops a run the same way:
@@ -185,10 +196,27 @@ def metric_option(default: tuple[str, ...], what: str) -> Any:
     )
 
 
-def load_run(results_path: Path | None, results_dir: Path) -> Any:
+def load_run(
+    results_path: Path | None, results_dir: Path | None = None, role: str = "", *, say: bool = True
+) -> Any:
+    """The run every reading command reads: ``--results`` if given, else the newest in
+    ``--results-dir`` (never a committed example); named in one line on stderr (unless
+    ``say`` is false: the caller names it with :func:`say_read` once everything loaded), so
+    that no command decides on a run nobody saw it pick. ``role`` prefixes the line (``OLD``)."""
     from wsztune import results
 
-    return results.load_newest_or(results_path, str(results_dir))
+    run = results.load_newest_or(results_path, str(results_dir or results.DEFAULT_RESULTS_DIR))
+    if say:
+        say_read(run, role)
+    return run
+
+
+def say_read(run: Any, role: str = "") -> None:
+    """``wsztune: read [ROLE ]FILE: corpus ..., codec ..., stack ..., date, complete``."""
+    from wsztune.results import provenance, provenance_line
+
+    prefix = f"{role} " if role else ""
+    click.echo(f"wsztune: read {prefix}{provenance_line(provenance(run))}", err=True)
 
 
 def select(
@@ -246,6 +274,9 @@ def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -
     if decision.chosen is None:
         # No star: the legend says why rather than letting it vanish without a word.
         return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
+    # A star on a partial grid is a choice among the cells measured, not a decision: say so.
+    missing = len(slice_.missing)
+    gaps = f", among the measured cells only ({missing} missing)" if missing else ""
     if max_memory is None:
-        return decision, " with no memory budget (set one with --max-memory)"
-    return decision, f" within {format_bytes(max_memory)} per connection"
+        return decision, f" with no memory budget (set one with --max-memory){gaps}"
+    return decision, f" within {format_bytes(max_memory)} per connection{gaps}"

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    client_option,
     client_window_bits_option,
     corpus_options,
     error_line,
@@ -41,6 +42,7 @@ from wsztune.cli.common import (
 )
 @click.option("--no-context-takeover", is_flag=True, help="Same as --context-takeover off.")
 @client_window_bits_option
+@client_option
 @click.option(
     "--server",
     "server_name",
@@ -108,6 +110,7 @@ def run(
     context_takeover: str,
     no_context_takeover: bool,
     client_window_bits: int | None,
+    client_text: str | None,
     server_name: str | None,
     codec: str | None,
     threshold_text: str | None,
@@ -147,12 +150,18 @@ def run(
     codec = (stack_codec if codec == "go" and stack else codec) or stack_codec or "zlib"
     if codec == "go":
         codec = "go-gorilla"  # --codec go alone: gorilla's bytes
+    clients = stacks.resolve_clients(client_text) if client_text else []
     if threshold_text is None:
         thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
     else:
         thresholds = sweep.parse_thresholds(threshold_text)
     takeover_choice = "off" if no_context_takeover else context_takeover
     if codec.startswith("go-"):
+        if clients:
+            raise click.UsageError(
+                "--client models browser and library clients over zlib; a Go run's client "
+                f"direction is the Go library's own client ({codec}): drop --client"
+            )
         grid = _go_grid(click.get_current_context(), codec, level, takeover_choice, thresholds)
     else:
         axes = {
@@ -169,6 +178,7 @@ def run(
         grid = sweep.Grid(
             **axes,
             threshold_rule=stack.threshold_rule if stack else "always",
+            clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
         )
     settings = grid.settings()  # validates every combination
     plan = sweep.TimingPlan(
@@ -196,6 +206,8 @@ def run(
             "takeover (ws's Sender compresses every message otherwise): context-takeover cells "
             "are measured at threshold 0"
         )
+    for note in stacks.client_notes(clients, codec):
+        err().print(f"[yellow]note:[/] {note}")
     if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
         err().print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
 

@@ -319,8 +319,18 @@ def cell_fields(
         "compressor_share": memory.compressor_share,
         "decompressor_share": memory.decompressor_share,
         "frames": frame_count,
+        **_client_fields(setting),
         **_unit_sizes(summary, sizes),
     }
+
+
+def _client_fields(setting: Setting) -> dict[str, object]:
+    """``client_mem_level`` and ``client_level``: what the client's compressor was built with,
+    when a client was named (``--client``); absent otherwise (the server's values)."""
+    if setting.client_mem_level is None and setting.client_level is None:
+        return {}
+    client = setting.sender(CLIENT)
+    return {"client_mem_level": client.mem_level, "client_level": client.level}
 
 
 def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[str, object]:

@@ -59,7 +59,7 @@ from wsztune.codecs.base import (
     timing_fields,
     untimed_fields,
 )
-from wsztune.corpus import Stream
+from wsztune.corpus import CLIENT, Stream
 from wsztune.memory import Observation, observe_compressor, observe_decompressor
 
 
@@ -150,7 +150,7 @@ def observe_connection(
     compressor = observe_compressor(setting, setting.server_bits, first, backend)
     source = streams[summary.decompressor_stream]
     first = _observed_messages(source, setting, until_output=True)
-    frames = compress_stream(first, setting, setting.client_bits, backend)
+    frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, backend)
     decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
     return ConnectionMemory(compressor, decompressor)
 
@@ -189,8 +189,7 @@ def _what(setting: Setting, stream: Stream) -> str:
 
 def _time_cell(
     compressed: Sequence[Frames],
-    work: Sequence[tuple[Stream, int]],
-    setting: Setting,
+    work: Sequence[tuple[Stream, int, Setting]],
     backend: Backend,
     plan: TimingPlan,
     compress_once: float,
@@ -199,12 +198,12 @@ def _time_cell(
     """Phase 2 of :func:`measure_cell`: the time fields of a cell."""
 
     def compress_all() -> None:
-        for stream, bits in work:
-            compress_pass(stream.buffers(), setting, bits, backend)
+        for stream, bits, sender in work:
+            compress_pass(stream.buffers(), sender, bits, backend)
 
     def decompress_all() -> None:
-        for frames, (_, bits) in zip(compressed, work, strict=True):
-            decompress_pass(frames, setting, bits, backend)
+        for frames, (_, bits, sender) in zip(compressed, work, strict=True):
+            decompress_pass(frames, sender, bits, backend)
 
     for _ in range(plan.warmup - 1):
         compress_all()
@@ -233,7 +232,12 @@ def measure_cell(
     ``summary`` is :meth:`CorpusSummary.of` ``streams``, given when many cells share it.
     """
     summary = summary or CorpusSummary.of(streams)
-    work = [(stream, setting.bits_for(stream.direction)) for stream in streams]
+    # Each stream with its sender's window and setting (a named client's memLevel and level
+    # for client streams: Setting.sender).
+    work = [
+        (stream, setting.bits_for(stream.direction), setting.sender(stream.direction))
+        for stream in streams
+    ]
 
     sizes: list[Iterable[int]]
     if plan.measure_time:
@@ -242,24 +246,25 @@ def measure_cell(
         # message outlives its call.
         started = CLOCK()
         compressed = [
-            compress_frames(stream.buffers(), setting, bits, backend) for stream, bits in work
+            compress_frames(stream.buffers(), sender, bits, backend)
+            for stream, bits, sender in work
         ]
         compress_once = CLOCK() - started
         started = CLOCK()
-        for frames, (stream, bits) in zip(compressed, work, strict=True):
-            check_stream(frames, stream.buffers(), setting, bits, backend, _what(setting, stream))
+        for frames, (stream, bits, sender) in zip(compressed, work, strict=True):
+            check_stream(frames, stream.buffers(), sender, bits, backend, _what(setting, stream))
         decompress_once = CLOCK() - started
         # 2. Timing.
         timing = _time_cell(
-            compressed, work, setting, backend, plan, compress_once, decompress_once
+            compressed, work, backend, plan, compress_once, decompress_once
         )
         sent = [array("q", frames.sizes()) for frames in compressed]
         del compressed
     else:
         # Sizes only: each message compressed and inflated back at once, no frame kept.
         sent = [
-            round_trip_sizes(stream.buffers(), setting, bits, backend, _what(setting, stream))
-            for stream, bits in work
+            round_trip_sizes(stream.buffers(), sender, bits, backend, _what(setting, stream))
+            for stream, bits, sender in work
         ]
         timing = untimed_fields()
 

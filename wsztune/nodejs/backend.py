@@ -48,6 +48,9 @@ class NodeJob:
     strategy: int
     context_takeover: bool
     threshold: int
+    # A named client's compressor (--client): None compresses client streams like the server.
+    client_mem_level: int | None = None
+    client_level: int | None = None
 
     @classmethod
     def of(cls, index: int, setting: Setting) -> NodeJob:
@@ -61,6 +64,8 @@ class NodeJob:
             strategy=STRATEGIES[setting.strategy],
             context_takeover=setting.context_takeover,
             threshold=setting.threshold,
+            client_mem_level=setting.client_mem_level,
+            client_level=setting.client_level,
         )
 
 

@@ -134,7 +134,12 @@ async function main() {
   const received = messagesFor(job.decompressor_stream, cell.client_bits);
   // The frames the decompressors inflate: the received messages compressed with the client's
   // window, by a sender outside the measured phases.
-  const clientCell = { ...cell, server_bits: cell.client_bits };
+  const clientCell = {
+    ...cell,
+    server_bits: cell.client_bits,
+    mem_level: cell.client_mem_level ?? cell.mem_level,
+    level: cell.client_level ?? cell.level,
+  };
   const warm = [];
   const frames = await compressor(clientCell, received, warm);
   for (let i = 0; i < WARMUP; i++) {
