@@ -69,6 +69,16 @@ class TimingPlan:
                 f"--min-sample-time must be between 0 and 10 seconds, not {self.min_sample_seconds}"
             )
 
+    def helper_job(self) -> dict[str, float] | None:
+        """The plan as a helper process (node, Go) reads it; None for sizes only."""
+        if not self.measure_time:
+            return None
+        return {
+            "repeat": self.repeat,
+            "warmup": self.warmup,
+            "min_sample_seconds": self.min_sample_seconds,
+        }
+
 
 @dataclass(frozen=True)
 class CodecInfo:
@@ -192,6 +202,21 @@ def timing_fields(
         "timing_loops_decompress": loops_decompress,
         "timing_unstable": unstable,
     }
+
+
+def timing_of(result: Any, plan: TimingPlan) -> dict[str, object]:
+    """The time fields of a cell a helper process measured (its ``compress_samples``,
+    ``decompress_samples``, ``loops_compress``, ``loops_decompress``), or None fields when the
+    plan measured no time."""
+    if not plan.measure_time:
+        return untimed_fields()
+    return timing_fields(
+        result.compress_samples,
+        result.decompress_samples,
+        plan.repeat,
+        result.loops_compress,
+        result.loops_decompress,
+    )
 
 
 def untimed_fields() -> dict[str, object]:

@@ -40,8 +40,7 @@ from wsztune.codecs.base import (
     CorpusSummary,
     TimingPlan,
     cell_fields,
-    timing_fields,
-    untimed_fields,
+    timing_of,
 )
 from wsztune.corpus import SERVER, Stream
 from wsztune.errors import BackendUnavailable
@@ -456,15 +455,7 @@ class GoCodec:
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
         jobs_for = [GoJob.of(index, setting, self.library) for index, setting in enumerate(order)]
-        timing = (
-            {
-                "repeat": plan.repeat,
-                "warmup": plan.warmup,
-                "min_sample_seconds": plan.min_sample_seconds,
-            }
-            if plan.measure_time
-            else None
-        )
+        timing = plan.helper_job()
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
             path = Path(directory) / "corpus.bin"
             write_corpus([stream.payloads for stream in streams], path)
@@ -499,16 +490,7 @@ def go_cell(
 ) -> dict[str, Any]:
     """A results cell from what the helper measured: the fields every codec gives, with Go's
     axes (window and memLevel fixed, the threshold the library applied) and its frames."""
-    if plan.measure_time:
-        timing = timing_fields(
-            result.compress_samples,
-            result.decompress_samples,
-            plan.repeat,
-            result.loops_compress,
-            result.loops_decompress,
-        )
-    else:
-        timing = untimed_fields()
+    timing = timing_of(result, plan)
     setting = replace(setting, threshold=job.threshold)
     # coder builds its windows on first use: a connection pays for the ones it uses.
     share = shares(result, streams)
