@@ -24,7 +24,7 @@ PROFILES = (
         name="centrifugo",
         title="Centrifugo",
         codec="go-gorilla",
-        defaults=Defaults(window_bits=15, mem_level=8, level=1, context_takeover=False,
+        defaults=Defaults(window_bits=15, mem_level=0, level=1, context_takeover=False,
                           enabled=False),
         knobs=(
             Knob("websocket_compression", "enabled", (True, False), False),

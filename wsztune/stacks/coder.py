@@ -44,7 +44,7 @@ PROFILES = (
         name="coder",
         title="coder/websocket 1.8.7",
         codec="go-coder",
-        defaults=Defaults(window_bits=15, mem_level=8, level=-1, context_takeover=False,
+        defaults=Defaults(window_bits=15, mem_level=0, level=-1, context_takeover=False,
                           threshold=0),
         knobs=(
             Knob("AcceptOptions.CompressionMode", "context_takeover", (True, False), False,

@@ -38,7 +38,7 @@ PROFILES = (
         name="gorilla",
         title="gorilla/websocket",
         codec="go-gorilla",
-        defaults=Defaults(window_bits=15, mem_level=8, level=1, context_takeover=False,
+        defaults=Defaults(window_bits=15, mem_level=0, level=1, context_takeover=False,
                           enabled=False),
         knobs=(
             Knob("Upgrader.EnableCompression", "enabled", (True, False), False),
