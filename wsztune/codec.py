@@ -31,7 +31,8 @@ EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 
 WINDOW_BITS_RANGE = range(8, 16)
 MEM_LEVEL_RANGE = range(1, 10)
-LEVEL_RANGE = range(-1, 10)
+# -2 is Go's Huffman-only level (gorilla); zlib's levels are -1 to 9 (``run`` checks per codec).
+LEVEL_RANGE = range(-2, 10)
 
 # zlib's strategy constants, by the names users type. Same values in every backend.
 STRATEGIES: dict[str, int] = {
@@ -78,8 +79,8 @@ class Setting:
         for level in (self.level, self.client_level):
             if level is not None and level not in LEVEL_RANGE:
                 raise SettingError(
-                    f"compression level must be between 0 and 9 (or -1 for zlib's default), "
-                    f"not {level!r}"
+                    f"compression level must be between 0 and 9 (or -1 for the default, -2 for "
+                    f"Go's Huffman only), not {level!r}"
                 )
         if self.strategy not in STRATEGIES:
             names = ", ".join(STRATEGIES)

@@ -131,6 +131,13 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "ratio",
         "share of connections whose server builds a decompressor (node: ws builds it lazily)",
     ),
+    FieldSpec(
+        "frames",
+        int,
+        "",
+        "data frames on the wire (every direction): a message is one frame, except where the "
+        "library fragments it (coder, gorilla past its write buffer)",
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 
@@ -142,6 +149,8 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return cell["messages"]
     if name in ("compressor_share", "decompressor_share"):  # built eagerly: every connection
         return 1.0
+    if name == "frames":  # before Go's codecs every message was one frame
+        return cell["messages"]
     return None
 
 
