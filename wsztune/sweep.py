@@ -519,6 +519,9 @@ class CellMemory:
     connection: int  # what a connection costs, the results' connection_memory
     compressor_share: float  # share of connections that build a compressor
     decompressor_share: float
+    # Cells closer than this in connection memory are a tie: 0 for counted allocations (exact),
+    # the probe's resolution for RSS-based figures (node).
+    resolution: int = 0
 
 
 def cell_fields(
@@ -571,6 +574,7 @@ def cell_fields(
         "compressed_messages": compressed_messages,
         "compressor_share": memory.compressor_share,
         "decompressor_share": memory.decompressor_share,
+        "memory_resolution": memory.resolution,
         **_unit_sizes(summary, sizes),
     }
 
@@ -684,7 +688,10 @@ def _node_cells(
             cells.append(cell)
             finished(cell)
 
-        node.run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
+        # More node processes than cores: one alone keeps a core busy about half the time
+        # (each zlib call waits on libuv's pool); each times its cells with its own CPU time.
+        processes = jobs * node.PROCESSES_PER_CORE
+        node.run_cells(path, directions, jobs_for, timing=timing, jobs=processes, on_cell=done)
     return cells
 
 
@@ -714,6 +721,11 @@ def node_cell(
     # the probe: what it holds after the work covers the peak.
     shares = node_shares(streams, result.compressed_messages, setting.threshold)
     expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
+    # Two RSS-based figures closer than this are a tie (recommend breaks it by preference).
+    resolution = (
+        shares.compressor * memory.compressor_resolution
+        + shares.decompressor * memory.decompressor_resolution
+    )
     return cell_fields(
         streams,
         setting,
@@ -728,6 +740,7 @@ def node_cell(
             connection=round(expected),
             compressor_share=shares.compressor,
             decompressor_share=shares.decompressor,
+            resolution=round(resolution),
         ),
         compressed_messages=sum(result.compressed_messages),
     )
