@@ -3,9 +3,11 @@
 For every bundled corpus, and for a few corpora generated here in shapes the bundled ones do not
 have (so that the scrubber's constants are not tuned to them): long natural-language chat, sensor
 telemetry, plain-text logs, non-Latin notifications with base64 blobs, binary RPC frames, and
-pretty-printed API documents, this scrubs the corpus in both modes (a fixed key), sweeps the 63-cell
-grid (windowBits 9-15 x memLevel 1-9, level -1, context takeover; sizes only, with wsztune's own
-codec functions) on original and scrubbed, and prints the worst cell:
+pretty-printed API documents, plus two adversarial ones made to hurt ``tokens`` mode where its
+privacy choices cost most (compound words, digit runs; reported, not counted), this scrubs the
+corpus in both modes (a fixed key), sweeps the 63-cell grid (windowBits 9-15 x memLevel 1-9,
+level -1, context takeover; sizes only, with wsztune's own codec functions) on original and
+scrubbed, and prints the worst cell:
 
 - ``tokens`` mode: the change in savings (1 - compressed/raw), in percentage points; goal <= 2;
 - ``permute`` mode: the change in compressed size, in percent; goal <= 0.5.
@@ -49,7 +51,7 @@ BUNDLED = (
     "chat.har",
     "websockets-commits.jsonl",
 )
-GOALS = {"tokens": 2.0, "permute": 0.5}
+GOALS = scrub.GOALS
 KEY = b"bench-scrub-key-0"
 
 
@@ -308,6 +310,61 @@ def pretty_documents(rng: random.Random) -> list[dict]:
     return records
 
 
+# Two corpora made to hurt the scrub where its design is weakest (issue 17: corpora made by an
+# adversary moved savings by 2.02 and 2.46 points). Kept apart from the shapes above: they are
+# not what servers commonly send, they are where the margin ends.
+
+
+def compound_words(rng: random.Random) -> list[dict]:
+    """Adversarial: words glued from a few short morphemes, as in German or Finnish compounds or
+    camelCase-free identifiers. A letter's replacement depends on the two letters before it, so
+    every morpheme loses its first two letters to whatever precedes it, and morphemes are about
+    as short as deflate's shortest match (3 bytes)."""
+    morphemes = [
+        "".join(rng.choice("abcdefghijklmnoprstuvy") for _ in range(rng.randint(3, 5)))
+        for _ in range(40)
+    ]
+    records = []
+    for i in range(3000):
+        words = [
+            "".join(rng.choice(morphemes) for _ in range(rng.randint(2, 5)))
+            for _ in range(rng.randint(4, 14))
+        ]
+        doc = {"id": i, "lang": "xx", "text": " ".join(words)}
+        records.append(
+            {
+                "connection": f"c{rng.randrange(8)}",
+                "direction": rng.choice(["server", "server", "client"]),
+                "text": json.dumps(doc, separators=(",", ":")),
+            }
+        )
+    return records
+
+
+def digit_runs(rng: random.Random) -> list[dict]:
+    """Adversarial: long digit strings built from a few shared pieces at varying offsets
+    (packed account and card-like numbers, concatenated ids). A digit's replacement depends on
+    every digit before it in its run, so a piece shared at different offsets is never shared
+    once scrubbed."""
+    pieces = [f"{rng.randrange(10**6):06d}" for _ in range(60)]
+    records = []
+    for i in range(4000):
+        runs = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(2, 5)))[rng.randrange(4) :]
+            for _ in range(rng.randint(2, 6))
+        ]
+        doc = {"seq": i, "refs": runs, "sum": str(rng.randrange(10**9))}
+        records.append(
+            {
+                "connection": f"c{rng.randrange(8)}",
+                "direction": "server",
+                "text": json.dumps(doc, separators=(",", ":")),
+            }
+        )
+    return records
+
+
+# Counted against the goals.
 GENERATED = {
     "natural-chat": natural_chat,
     "telemetry": telemetry,
@@ -316,12 +373,17 @@ GENERATED = {
     "binary-rpc": binary_rpc,
     "pretty-documents": pretty_documents,
 }
+# Reported, outside the goals: where the tokens mode's privacy choices cost most.
+ADVERSARIAL = {
+    "compound-words": compound_words,
+    "digit-runs": digit_runs,
+}
 
 
-def write_generated(directory: Path) -> list[Path]:
+def write_generated(directory: Path, generators: dict = GENERATED) -> list[Path]:
     """Write every generated corpus as a records file; return the paths."""
     paths = []
-    for name, make in GENERATED.items():
+    for name, make in generators.items():
         path = directory / f"{name}.records.jsonl"
         lines = ['{"wsztune":"records/1"}']
         lines += [json.dumps(r, ensure_ascii=False) for r in make(random.Random(name))]
@@ -344,8 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     missed = 0
     with tempfile.TemporaryDirectory() as scratch:
         paths = [ROOT / "corpora" / name for name in BUNDLED]
+        adversarial = []
         if not args.quick:
             paths += write_generated(Path(scratch))
+            adversarial = write_generated(Path(scratch), ADVERSARIAL)
+            paths += adversarial
         print(
             f"{'corpus':<30} {'messages':>8}  {'tokens: worst savings change':<34}"
             f"{'permute: worst size change':<30}"
@@ -369,12 +434,15 @@ def main(argv: list[str] | None = None) -> int:
                 value = worst.savings_points if mode == "tokens" else worst.size_percent
                 unit = "pp" if mode == "tokens" else "%"
                 ok = abs(value) <= GOALS[mode]
-                missed += not ok
+                outside = path in adversarial
+                missed += not ok and not outside
                 cell = f"{value:+.2f} {unit} at {worst.label} ({seconds:.1f} s)"
-                row += f"{cell + ('' if ok else ' MISSED'):<34}"
+                mark = "" if ok else " over" if outside else " MISSED"
+                row += f"{cell + mark:<34}"
             print(row, flush=True)
     print(
-        f"goals: tokens <= {GOALS['tokens']} pp, permute <= {GOALS['permute']}% in every cell; "
+        f"goals: tokens <= {GOALS['tokens']} pp, permute <= {GOALS['permute']}% in every cell "
+        f"of every corpus but the adversarial ones ({', '.join(ADVERSARIAL)}, reported only); "
         f"{'all met' if not missed else f'{missed} missed'}"
     )
     return 1 if missed else 0

@@ -16,6 +16,11 @@ from wsztune.cli import cli
 from wsztune.results import CELL_FIELD_NAMES
 
 
+def stderr_lines(result: object) -> list[str]:
+    """stderr without the line naming the run read (every reading command prints one)."""
+    return [line for line in result.stderr.splitlines() if not line.startswith("wsztune: read ")]
+
+
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, [str(arg) for arg in args], env=env)
 
@@ -124,7 +129,7 @@ def test_table_usage_errors(small_run_path: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no results" in result.stderr
     result = invoke("table", "--results", small_run_path, "--csv", "--markdown")
     assert result.exit_code == 2
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert len(stderr_lines(result)) == 1
 
 
 # plot -------------------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ def test_recommend_text(small_run_path: Path) -> None:
 
 def test_recommend_json_and_fleet(small_run_path: Path) -> None:
     result = invoke(
-        "recommend", "--results", small_run_path, "--max-memory", "65536", "--json",
+        "recommend", "--results", small_run_path, "--max-memory", "65536B", "--json",
         "--connections", "1000",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
@@ -192,10 +197,17 @@ def test_recommend_check_exit_codes(small_run_path: Path) -> None:
     failed = invoke(*base, "--check", f"{over['window_bits']}:{over['mem_level']}")
     assert failed.exit_code == 1
     assert json.loads(failed.stdout)["check"]["ok"] is False
-    assert len(failed.stderr.strip().splitlines()) == 1 and "budget" in failed.stderr
+    assert len(stderr_lines(failed)) == 1 and "budget" in failed.stderr
 
+    # A better setting is advice by default, a failure with --strict (the original gate).
     worst = invoke(*base, "--check", "9:1")
-    assert worst.exit_code == 1 and "resamples (needs 95%" in worst.stderr
+    assert worst.exit_code == 0
+    check = json.loads(worst.stdout)["check"]
+    assert check["ok"] is True and check["mode"] == "advice"
+    assert "resamples (needs 95%" in check["advice"]
+    strict = invoke(*base, "--check", "9:1", "--strict")
+    assert strict.exit_code == 1 and "resamples (needs 95%" in strict.stderr
+    assert json.loads(strict.stdout)["check"]["kind"] == "better"
 
 
 @pytest.mark.parametrize(
@@ -211,8 +223,8 @@ def test_recommend_check_exit_codes(small_run_path: Path) -> None:
 def test_recommend_usage_errors_exit_2(small_run_path: Path, args: tuple[str, ...]) -> None:
     result = invoke("recommend", "--results", small_run_path, *args)
     assert result.exit_code == 2, result.output
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("wsztune: error:")
+    assert len(stderr_lines(result)) == 1
+    assert stderr_lines(result)[0].startswith("wsztune: error:")
 
 
 def test_recommend_grid_error_names_the_range(small_run_path: Path) -> None:
@@ -236,7 +248,7 @@ def test_recommend_appends_a_job_summary(small_run_path: Path, tmp_path: Path) -
     summary.write_text("earlier step\n")
     result = invoke(
         "recommend", "--results", small_run_path, "--max-memory", "64KiB", "--check", "9:1",
-        env={"GITHUB_STEP_SUMMARY": str(summary)},
+        "--strict", env={"GITHUB_STEP_SUMMARY": str(summary)},
     )  # fmt: skip
     assert result.exit_code == 1
     text = summary.read_text()
@@ -305,7 +317,7 @@ def test_compare_two_corpora(small_run_path: Path, tmp_path: Path) -> None:
 def test_recommend_nothing_fits_by_time_says_so_in_the_error(small_run_path: Path) -> None:
     result = invoke("recommend", "--results", small_run_path, "--max-time-ratio", "0.000001")
     assert result.exit_code == 1
-    [line] = result.stderr.strip().splitlines()
+    [line] = stderr_lines(result)
     assert "time limit" in line and "memory" not in line.split("closest")[1]
 
 
@@ -379,6 +391,7 @@ def one_cell_run(small_run_path: Path, tmp_path: Path) -> Path:
         c for c in document["cells"] if (c["window_bits"], c["mem_level"]) == (12, 5)
     ]
     document["meta"]["grid"] = {**document["meta"]["grid"], "window_bits": [12], "mem_levels": [5]}
+    document["meta"]["cells"] = document["meta"]["cells_planned"] = 1  # a complete run of one
     path = tmp_path / "one.json"
     path.write_text(json.dumps(document))
     return path
@@ -409,7 +422,7 @@ def test_check_is_parsed_like_every_other_setting(small_run_path: Path) -> None:
     # Shape and ranges come from codec.parse_setting, as for --relative-to: one rule, one message.
     result = invoke("recommend", "--results", small_run_path, "--check", "16:5")
     assert result.exit_code == 2
-    [line] = result.stderr.strip().splitlines()
+    [line] = stderr_lines(result)
     assert "'--check'" in line and "window bits must be between 8 and 15" in line
 
 

@@ -41,3 +41,161 @@ def test_one_stack_with_a_version() -> None:
 def test_unknown_stack_exits_2() -> None:
     result = CliRunner().invoke(cli, ["stacks", "nginx"])
     assert result.exit_code == 2 and "no such stack" in result.output
+
+
+# run --server NAME: only the stack's knobs --------------------------------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from wsztune import results  # noqa: E402
+
+
+def run_server(tmp_path: Path, corpus: Path, server: str, *extra: str) -> tuple[object, Path]:
+    """``wsztune run --server SERVER --no-timing`` on ``corpus``; the result and its path."""
+    out = tmp_path / f"{server.replace('@', '-')}.json"
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(corpus), "--server", server, "--no-timing", "-j", "1", "-o", str(out), *extra],
+        env={"COLUMNS": "100"},
+    )
+    return result, out
+
+
+@pytest.mark.parametrize(
+    ("server", "window_bits", "mem_levels", "levels"),
+    [
+        ("aiohttp", [15], [8], [1]),
+        ("tornado", [15], list(range(1, 10)), [6]),
+        ("uvicorn", [12, 15], [5, 8], [-1]),  # auto's 12:5 and the websockets backend's 15:8
+        ("tomcat", [15], [8], [-1]),
+    ],
+)
+def test_run_server_sweeps_only_its_knobs(
+    tmp_path: Path, chat_corpus_path: Path, server, window_bits, mem_levels, levels
+) -> None:
+    result, out = run_server(tmp_path, chat_corpus_path, server)
+    assert result.exit_code == 0, result.output
+    run = results.load(out)
+    grid = run.meta["grid"]
+    assert (grid["window_bits"], grid["mem_levels"], grid["levels"]) == (
+        window_bits,
+        mem_levels,
+        levels,
+    )
+    assert run.meta["server"] == server and run.meta["stack"]["name"] == server
+    # Compression off is always a row, and the stack's default is called its default.
+    assert "no compression" in result.output and "default" in result.output
+    assert "websockets default" not in result.output
+
+
+def test_run_server_refuses_a_value_the_stack_fixes(tmp_path: Path, chat_corpus_path: Path) -> None:
+    result, _ = run_server(tmp_path, chat_corpus_path, "aiohttp", "--mem-level", "5")
+    assert result.exit_code == 2
+    assert "aiohttp cannot set memLevel: it is fixed at 8" in result.output
+    result, _ = run_server(tmp_path, chat_corpus_path, "tornado", "--mem-level", "3,5")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def uvicorn_run(tmp_path_factory: pytest.TempPathFactory, chat_corpus_path: Path) -> Path:
+    result, out = run_server(tmp_path_factory.mktemp("uvicorn"), chat_corpus_path, "uvicorn")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_recommend_uvicorn_names_its_default_and_the_other_backend(uvicorn_run: Path) -> None:
+    result = CliRunner().invoke(cli, ["recommend", "--results", str(uvicorn_run)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "uvicorn --ws auto's default is 12:5" in text
+    assert "can only turn compression on or off (--ws-per-message-deflate)" in text
+    match = re.search(
+        r"Alternative: uvicorn --ws websockets runs 15:8: ([\d.]+) KiB per connection "
+        r"\(\+[\d.]+ KiB\), ([\d,]+) B",
+        text,
+    )
+    assert match is not None, text
+    assert "Compression off (--ws-per-message-deflate): saves" in text
+    assert "uvicorn app:app --ws websockets-sansio" in result.output
+
+
+@pytest.mark.parametrize(
+    ("server", "default"),
+    [("uvicorn@0.49", "15:8"), ("uvicorn-websockets", "15:8"), ("uvicorn@0.55.0", "12:5")],
+)
+def test_recommend_uvicorn_default_by_version_and_backend(
+    uvicorn_run: Path, server: str, default: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["recommend", "--results", str(uvicorn_run), "--server", server]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"'s default is {default}" in " ".join(result.output.split())
+
+
+def test_recommend_tomcat_is_on_or_off_with_memory_bandwidth_and_fleet_cost(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    _, out = run_server(tmp_path, chat_corpus_path, "tomcat")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "recommend",
+            "--results",
+            str(out),
+            "--connections",
+            "5000",
+            "--messages-per-second",
+            "1000",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Apache Tomcat can only turn compression on or off" in text
+    assert re.search(
+        r"Compression off \(ServerEndpointConfig.Configurator[^)]*\): saves [\d.]+ KiB "
+        r"per connection and sends \+[\d,]+ B",
+        text,
+    )
+    assert "5,000 connections" in text and "getNegotiatedExtensions" in result.output
+    # Compression off fits any budget: the decision for a tight one is off, not a failure.
+    tight = CliRunner().invoke(cli, ["recommend", "--results", str(out), "--max-memory", "1KiB"])
+    assert tight.exit_code == 0 and "Recommended: off" in tight.output
+
+
+def test_table_and_compare_name_the_codec_and_the_stack(uvicorn_run: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["table", "--results", str(uvicorn_run), "--metric", "size"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "measured with CPython's zlib for uvicorn --ws auto (default 12:5)" in text
+    result = CliRunner().invoke(
+        cli,
+        ["compare", str(uvicorn_run), str(uvicorn_run), "--metric", "size"],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0 and "for uvicorn --ws auto" in " ".join(result.output.split())
+
+
+def test_run_server_ws_never_calls_12_5_the_default_and_its_hint_works(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    result, out = run_server(
+        tmp_path, chat_corpus_path, "ws", "--window-bits", "10,12,15", "--mem-level", "1,5,8"
+    )
+    assert result.exit_code == 0, result.output
+    assert "websockets default" not in result.output
+    assert re.search(r"default\s+│\s+15:8", result.output), result.output
+    hint = re.search(r"recommend --max-memory (\d+KiB)", result.output)
+    assert hint is not None, result.output
+    followed = CliRunner().invoke(
+        cli, ["recommend", "--results", str(out), "--max-memory", hint[1]]
+    )
+    assert followed.exit_code == 0, followed.output
+    text = " ".join(followed.output.split())
+    assert "Node ws's default is 15:8, threshold 1024 B" in text
+    assert "12:5, websockets' default" not in text and "(websockets' default)" not in text

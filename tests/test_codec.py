@@ -22,6 +22,7 @@ from wsztune.codec import (
     get_backend,
     parse_setting,
 )
+from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import BackendUnavailable, RoundTripError, SettingError
 
 ZLIB = get_backend("zlib")
@@ -111,8 +112,8 @@ def test_a_window_bits_8_cell_says_8_and_measures_9(chat_corpus_path: Path) -> N
     plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        eight = sweep.measure_cell(streams, Setting(8, 5), ZLIB, plan)
-    nine = sweep.measure_cell(streams, Setting(9, 5), ZLIB, plan)
+        eight = zlib_codec.measure_cell(streams, Setting(8, 5), ZLIB, plan)
+    nine = zlib_codec.measure_cell(streams, Setting(9, 5), ZLIB, plan)
     assert (eight["window_bits"], eight["client_window_bits"]) == (8, 8)  # as asked
     for key in ("compressed_bytes", "compress_memory_theoretical", "decompress_memory_theoretical"):
         assert eight[key] == nine[key], key

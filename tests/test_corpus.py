@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -319,7 +320,7 @@ def test_timestamps_on_some_records_only_is_an_error(tmp_path: Path) -> None:
         b'{"connection":"a","t":0.7,"text":"y"}\n'
         b'{"connection":"a","text":"z"}\n',
     )
-    with pytest.raises(CorpusError, match='line 2 has one, line 4 has none') as caught:
+    with pytest.raises(CorpusError, match="line 2 has one, line 4 has none") as caught:
         corpus.load(path)
     assert caught.value.line == 4
 
@@ -338,3 +339,212 @@ def test_har_frame_times_become_t_from_the_first_frame(tmp_path: Path) -> None:
     untimed = [*timed, {"type": "receive", "opcode": 1, "data": "c"}]
     loaded = corpus.load(write(tmp_path, "untimed.har", har(untimed)))
     assert [message.t for message in loaded.messages] == [None, None, None]
+
+
+# Inputs read as what they are, or refused (issue 17) ----------------------------------------------
+
+RECORD = b'{"connection":"c1","direction":"server","text":"{\\"a\\":1}"}\n'
+RECORD_B64 = b'{"connection":"c2","direction":"client","base64":"AAEC"}\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "fmt", "line", "reason"),
+    [
+        # Records without their header: refused, naming both ways out (not guessed either way).
+        ("no-header.jsonl", RECORD * 3, None, 1, "looks like a record"),
+        ("no-header-b64.jsonl", RECORD_B64 + RECORD, None, 1, "--format records"),
+        ("blank-first.jsonl", b"\n\n" + RECORD, None, 3, "no records header"),
+        ("dir-only.jsonl", b'{"direction":"client","text":"hi"}\n', None, 1, "looks like a record"),
+        ("int-conn.ndjson", b'{"connection":7,"base64":""}\n', None, 1, "looks like a record"),
+        ("records.log", RECORD * 2, None, 1, "pass --format lines"),
+        # A header naming another version, or a second header: refused, with the line.
+        ("v9.jsonl", b'{"wsztune":"records/9"}\n' + RECORD, None, 1, "unsupported records"),
+        ("v9.txt", b'{"wsztune":"records/9"}\n' + RECORD, None, 1, "upgrade wsztune"),
+        ("v0.jsonl", b'{"wsztune": "records/0"}\n' + RECORD, None, 1, "'records/0'"),
+        ("vnum.jsonl", b'{"wsztune": 1}\n' + RECORD, None, 1, "unsupported records version 1"),
+        ("v9r.jsonl", b'{"wsztune":"records/9"}\n' + RECORD, "records", 1, "unsupported"),
+        ("cat.jsonl", HEADER + RECORD + HEADER + RECORD, None, 3, "a records header after records"),
+        ("last.jsonl", RECORD + HEADER, "records", 2, "keep one header, on the first line"),
+        ("half.jsonl", b'[{"a": 1},\n {"a": 2}]\n', None, 1, "--format json"),
+        # A header is never a message, whatever --format says.
+        ("hdr.jsonl", HEADER + b'{"a":1}\n', "jsonl", 1, "pass --format records"),
+        ("hdr.txt", HEADER + b"hello\n", "lines", 1, "records header"),
+        # A JSON array: --format json, not one message of JSONL.
+        ("array.jsonl", b'[{"a":1},{"a":2},{"a":3}]\n', None, None, "--format json"),
+        ("array2.jsonl", b"\n  [1, 2]  \n\n", "jsonl", None, "one JSON array"),
+        ("pretty.jsonl", b'[\n  {"a": 1},\n  {"a": 2}\n]\n', None, 1, "--format json"),
+        ("obj.json", b'{"a": [1, 2]}', None, None, "not an array"),
+        ("har.json", b'{"log": {"entries": []}}', None, None, "--format har"),
+        ("lines.json", b'{"a":1}\n{"a":2}\n', None, 2, "--format jsonl"),
+        ("recs.json", b'[{"connection":"a","text":"x"}]', None, None, "--format records"),
+        ("nan.json", b"[1, NaN]", None, None, "NaN"),
+        ("empty.json", b"[]", None, None, "no messages"),
+        ("str.json", b'"just a string"', None, None, "a JSON string, not an array"),
+        ("bad.json", b"[1, 2", None, 1, "not valid JSON"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, None, None, "nested too deeply"),
+        ("utf8.json", b'["\xff"]', None, None, "UTF-8"),
+    ],
+)
+def test_inputs_are_read_as_what_they_are_or_refused(
+    tmp_path: Path, name: str, data: bytes, fmt: str | None, line: int | None, reason: str
+) -> None:
+    path = write(tmp_path, name, data)
+    with pytest.raises(CorpusError) as caught:
+        corpus.load(path, fmt)
+    assert reason in str(caught.value)
+    assert caught.value.line == line
+    assert "\n" not in str(caught.value)
+
+
+def test_records_shaped_lines_read_as_told(tmp_path: Path) -> None:
+    # Explicit formats are honoured: records without a header, or objects that are messages.
+    path = write(tmp_path, "r.jsonl", RECORD + RECORD_B64)
+    as_records = corpus.load(path, "records")
+    assert [(m.connection, m.direction) for m in as_records.messages] == [
+        ("c1", "server"),
+        ("c2", "client"),
+    ]
+    as_jsonl = corpus.load(path, "jsonl")
+    assert [m.payload for m in as_jsonl.messages] == [RECORD.rstrip(), RECORD_B64.rstrip()]
+
+
+def test_objects_that_are_not_records_stay_jsonl(tmp_path: Path) -> None:
+    # Near misses: a "text" without a connection or a known direction; both payload fields.
+    lines = [
+        b'{"text":"hello","user":"ana"}',
+        b'{"direction":"north","text":"x"}',
+        b'{"connection":"c","text":"x","base64":"AA=="}',
+        b'{"connection":"c","text":5}',
+    ]
+    for line in lines:
+        loaded = corpus.load(write(tmp_path, "m.jsonl", line + b"\n" + line + b"\n"))
+        assert loaded.format == "jsonl" and len(loaded.messages) == 2
+
+
+def test_many_array_lines_are_jsonl(tmp_path: Path) -> None:
+    # Phoenix channels send arrays: a JSONL of arrays is a corpus, one message per line.
+    path = write(
+        tmp_path, "phx.jsonl", b'[null,"1","room:1","phx_join",{}]\n[null,"2","r","x",{}]\n'
+    )
+    assert len(corpus.load(path).messages) == 2
+
+
+def test_long_first_record_is_still_recognised(tmp_path: Path) -> None:
+    # A first record longer than what the sniffer parses is recognised by its first key, or,
+    # written text first, by every line being a record once all are read.
+    big = json.dumps({"connection": "c", "direction": "server", "text": "x" * (2 << 20)})
+    path = write(tmp_path, "big.jsonl", big.encode() + b"\n")
+    with pytest.raises(CorpusError, match="looks like a record"):
+        corpus.load(path)
+    text_first = json.dumps({"text": "x" * (2 << 20), "direction": "server", "connection": "c"})
+    path = write(tmp_path, "big2.jsonl", (text_first + "\n").encode() + RECORD + RECORD_B64)
+    with pytest.raises(CorpusError, match="every line looks like a record") as caught:
+        corpus.load(path)
+    assert caught.value.line == 1
+    # A long first message among ordinary ones stays a message.
+    path = write(tmp_path, "big3.jsonl", (text_first + "\n").encode() + b'{"a": 1}\n')
+    assert len(corpus.load(path).messages) == 2
+    assert len(corpus.load(write(tmp_path, "b.jsonl", RECORD * 2), "jsonl").messages) == 2
+
+
+def test_header_found_after_blank_lines(tmp_path: Path) -> None:
+    loaded = corpus.load(write(tmp_path, "r.jsonl", b"\n\r\n" + HEADER + RECORD))
+    assert loaded.format == "records" and len(loaded.messages) == 1
+
+
+def test_json_array_one_message_per_element(tmp_path: Path) -> None:
+    data = json.dumps(
+        [{"b": 1, "a": "é"}, "plain text", [1, 2], 3, None, {"n": {"m": []}}], indent=2
+    )
+    loaded = corpus.load(write(tmp_path, "msgs.json", data.encode()))
+    assert loaded.format == "json"
+    assert [m.payload for m in loaded.messages] == [
+        '{"b":1,"a":"é"}'.encode(),
+        b"plain text",
+        b"[1,2]",
+        b"3",
+        b"null",
+        b'{"n":{"m":[]}}',
+    ]
+    assert all(m.is_text for m in loaded.messages)
+    # The same array under another name, with --format json.
+    other = corpus.load(write(tmp_path, "msgs.dump", data.encode()), "json")
+    assert other.messages == loaded.messages and other.sha256 == loaded.sha256
+
+
+def test_results_are_never_read_as_a_corpus(tmp_path: Path, small_run_path: Path) -> None:
+    data = small_run_path.read_bytes()
+    compact = json.dumps(json.loads(data)).encode()
+    for name, content, fmt in [
+        ("run.json", data, None),
+        ("run.json", data, "lines"),
+        ("run.jsonl", compact, None),
+        ("run.jsonl", compact, "jsonl"),
+        ("run.txt", data, None),
+        ("run.unknown", data, None),
+    ]:
+        path = write(tmp_path, name, content)
+        with pytest.raises(CorpusError, match="is a wsztune results file"):
+            corpus.load(path, fmt)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"\x89PNG")
+    (folder / "demo-20260101T000000Z.json").write_bytes(data)
+    with pytest.raises(CorpusError, match="holds wsztune results files"):
+        corpus.load(folder)
+
+
+def test_corpus_kind_names_each_kind(tmp_path: Path, small_run_path: Path) -> None:
+    cases = {
+        "r.jsonl": (HEADER + RECORD, "a records corpus"),
+        "nh.jsonl": (RECORD, "a records corpus"),
+        "m.jsonl": (b'{"a":1}\n{"a":2}\n', "a JSONL corpus"),
+        "a.json": (b"[1,2]", "a JSON array"),
+        "c.har": (b'{\n "log": {}}', "a HAR capture"),
+        "l.txt": (b"hello\n", "a corpus of text lines"),
+    }
+    for name, (data, kind) in cases.items():
+        assert (corpus.corpus_kind(write(tmp_path, name, data)) or "").startswith(kind), name
+    assert corpus.corpus_kind(small_run_path) is None
+    assert corpus.corpus_kind(tmp_path) is not None
+
+
+def _logging_snippets() -> list[tuple[str, str]]:
+    """Every Python block of the README and the docs that writes a records file by hand."""
+    root = Path(__file__).resolve().parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    found = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"^( *)```python\n(.*?)^\1```", text, re.S | re.M):
+            code = "\n".join(line[len(match[1]) :] for line in match[2].splitlines())
+            if "records" in code and "open(" in code and "def record(" in code:
+                found.append((page.name, code))
+    return found
+
+
+def test_the_docs_logging_snippets_write_valid_records(tmp_path: Path, monkeypatch) -> None:
+    snippets = _logging_snippets()
+    assert snippets, "the README shows how to log records from a server"
+    monkeypatch.chdir(tmp_path)
+    for page, code in snippets:
+        for existing in (None, b""):  # a new file, and an empty one left by an earlier start
+            for name in list(tmp_path.iterdir()):
+                name.unlink()
+            if existing is not None:
+                for path in re.findall(r'open\("([^"]+)"', code):
+                    (tmp_path / path).write_bytes(existing)
+            # Two starts of the server appending to the same file, two connections each.
+            for start in range(2):
+                namespace: dict[str, object] = {}
+                exec(compile(code, page, "exec"), namespace)  # noqa: S102 - our own docs
+                record = namespace["record"]
+                for connection in (f"a{start}", f"b{start}"):
+                    record(connection, "client", '{"type":"join"}')
+                    record(connection, "server", b"\x00\x01binary")
+                namespace["log"].close()
+            (path,) = list(tmp_path.iterdir())
+            loaded = corpus.load(path)
+            assert loaded.format == "records", page
+            assert len(loaded.connections) == 4 and len(loaded.messages) == 8
+            assert path.read_bytes().count(b'"wsztune"') == 1

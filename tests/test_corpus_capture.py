@@ -21,6 +21,7 @@ from tests.conftest import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Message
 from wsztune.errors import CorpusError
 
@@ -43,7 +44,7 @@ def record(connection: str, direction: str, payload: bytes, is_text: bool = True
 
 def measure(path: Path, setting: Setting) -> dict:
     """One cell of the real sweep on the corpus at ``path``."""
-    return sweep.measure_cell(corpus.load(path).streams(), setting, ZLIB, FAST_PLAN)
+    return zlib_codec.measure_cell(corpus.load(path).streams(), setting, ZLIB, FAST_PLAN)
 
 
 # HAR ----------------------------------------------------------------------------------------

@@ -78,7 +78,9 @@ def test_crlf_never_reaches_a_payload_in_any_line_format(tmp_path: Path, fmt: st
         b'{"connection":"a","direction":"server","text":"one"}',
         b'{"connection":"a","direction":"client","text":"two"}',
     ]
-    data = HEADER.replace(b"\n", b"\r\n") + lines[0] + b"\r\n\r\n" + lines[1] + b"\r"
+    # A header is never a message: only the records reader takes one (issue 17).
+    header = HEADER.replace(b"\n", b"\r\n") if fmt == "records" else b""
+    data = header + lines[0] + b"\r\n\r\n" + lines[1] + b"\r"
     path = tmp_path / "c.data"
     path.write_bytes(data)
     loaded = corpus.load(path, fmt)
@@ -86,7 +88,7 @@ def test_crlf_never_reaches_a_payload_in_any_line_format(tmp_path: Path, fmt: st
     if fmt == "records":
         assert [m.payload for m in loaded.messages] == [b"one", b"two"]
     else:
-        assert [m.payload for m in loaded.messages][-2:] == lines
+        assert [m.payload for m in loaded.messages] == lines
 
 
 def test_a_nul_byte_is_a_legitimate_character_of_a_text_line(tmp_path: Path) -> None:

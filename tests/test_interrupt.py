@@ -177,6 +177,11 @@ def test_ctrl_c_with_one_job(tmp_path: Path) -> None:
     # No pool at all: the interrupt lands in the measuring code itself.
     results_dir = tmp_path / "results"
     process = start_run(results_dir, "--jobs", "1")
+    # The results folder is made once the options are checked, just before the sweep starts: on a
+    # loaded machine the interpreter may take longer than any fixed sleep to get there.
+    deadline = time.monotonic() + 60
+    while not results_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(1.5)
     elapsed, out, err = interrupt(process)
     assert process.returncode == 130, err

@@ -17,9 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, write_jsonl
-from wsztune import corpus, live, sweep
+from wsztune import corpus, live
 from wsztune.cli import cli
 from wsztune.codec import Setting
+from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
 from wsztune.nodejs import live_ws
 
@@ -66,7 +67,7 @@ def test_a_silent_client_sends_the_models_probe_and_a_silent_server_nothing(
     plan = live_ws.ws_plan(corpus.load(path), 3, threshold=1024)
     a, b, c = (plan.script_for(i) for i in range(3))
     assert a.messages == ((SERVER, True, b"down"), live.PROBE) and a.probed
-    assert live.PROBE[2] == sweep.PROBE_PAYLOAD
+    assert live.PROBE[2] == base.PROBE_PAYLOAD
     assert b.messages == ((CLIENT, True, b"up"),) and not b.probed
     assert c.messages == ((SERVER, True, b"x"), (CLIENT, True, b"y")) and not c.probed
     # Under a 1024-byte threshold nothing is compressed; with none (takeover), everything.

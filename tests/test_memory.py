@@ -1,8 +1,8 @@
 """Memory observed on the first messages only equals the whole-stream observation, every cell.
 
 The sweep observes a compressor on one message and a decompressor up to its first output
-(:func:`wsztune.sweep.observe_connection`), because zlib allocates all of a compressor's memory
-when it is built and a decompressor's window on its first output. These tests prove that the
+(:func:`wsztune.codecs.zlib.observe_connection`), because zlib allocates all of a compressor's
+memory when it is built and a decompressor's window on its first output. These tests prove that the
 held bytes are exactly what the old whole-stream observation gave: every windowBits 9-15 x
 memLevel 1-9, context takeover on and off, compressor and decompressor, on both backends.
 """
@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import chat_messages, document_messages
 from wsztune import sweep
 from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.memory import (
     compressor_theory,
@@ -55,7 +56,7 @@ def test_first_messages_hold_what_the_whole_stream_holds(backend_name: str, take
     for wb in range(9, 16):
         for ml in range(1, 10):
             setting = Setting(wb, ml, context_takeover=takeover)
-            first = sweep.observe_connection(streams, setting, backend, summary)
+            first = zlib_codec.observe_connection(streams, setting, backend, summary)
             whole = whole_stream(setting, backend_name)
             if (first.compressor.held, first.decompressor.held) != whole:
                 mismatches.append(
@@ -68,6 +69,6 @@ def test_the_window_is_observed_past_empty_messages() -> None:
     """Without going past the leading empty messages, the window would be missed."""
     backend = get_backend("zlib")
     streams = [Stream("c1", SERVER, SERVER_PAYLOADS), Stream("c1", CLIENT, CLIENT_PAYLOADS)]
-    memory = sweep.observe_connection(streams, Setting(12, 5), backend)
+    memory = zlib_codec.observe_connection(streams, Setting(12, 5), backend)
     assert memory.decompressor.held > decompressor_theory(12)
     assert memory.compressor.held > compressor_theory(12, 5)

@@ -156,7 +156,7 @@ def test_uws_preset_is_at_or_below_the_budget(cliff_run: Run) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("65536", 65536),
+        ("65536B", 65536),
         ("64KiB", 65536),
         ("64kib", 65536),
         ("64 KiB", 65536),
@@ -177,6 +177,34 @@ def test_parse_size(text: str, expected: int) -> None:
 def test_parse_size_refuses(text: str) -> None:
     with pytest.raises(WsztuneError):
         parse_size(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        # A bare number is refused with the unit that makes it a plausible budget per connection.
+        ("64", "did you mean 64KiB?"),
+        ("32", "did you mean 32KiB?"),
+        ("16", "did you mean 16KiB?"),
+        ("1024", "did you mean 1024KiB?"),
+        ("1.5", "did you mean 1.5MiB?"),
+        ("2", "did you mean 2MiB?"),
+        ("65536", "did you mean 65536B (64.0 KiB)?"),
+        ("131072", "did you mean 131072B (128.0 KiB)?"),
+        ("100000000", "did you mean 100000000B (95.4 MiB)?"),
+        (" 48 ", "did you mean 48KiB?"),
+    ],
+)
+def test_parse_size_without_unit_names_the_likely_meaning(text: str, meant: str) -> None:
+    with pytest.raises(WsztuneError) as caught:
+        parse_size(text)
+    assert meant in str(caught.value)
+    assert str(caught.value).startswith(f"--max-memory {text.strip()}: a size needs a unit")
+
+
+def test_parse_size_names_the_option_it_parses() -> None:
+    with pytest.raises(WsztuneError, match=r"^--max-bytes 10: a size needs a unit"):
+        parse_size("10", "--max-bytes")
 
 
 def test_parse_fraction() -> None:
@@ -405,9 +433,7 @@ def test_a_version_1_run_falls_back_and_says_there_is_no_resampling_data(
 def test_when_no_cell_holds_the_most_robust_is_chosen_with_a_warning() -> None:
     # Two cells trade places unit by unit: with no tolerance, each is the best in half the
     # resamples, so neither reaches 95%.
-    run = synthetic(
-        {(15, 1): (200_000, [100, 110] * 20), (14, 1): (100_000, [110, 100] * 20)}
-    )
+    run = synthetic({(15, 1): (200_000, [100, 110] * 20), (14, 1): (100_000, [110, 100] * 20)})
     decision = recommend.recommend(run, Constraints(tolerance=0.0))
     assert decision.candidates == []
     assert decision.chosen is not None
@@ -475,3 +501,145 @@ def test_few_units_are_flagged() -> None:
     decision = recommend.recommend(run, Constraints())
     assert key(decision.chosen) == (14, 1)
     assert any("only 5 resampling units" in warning for warning in decision.warnings)
+
+
+# The CI gate: advice, strict, baseline (issue 17) ------------------------------------------------
+
+# A fixed grid of three cells over 40 units: 15:3 the smallest, 12:5 shipped and 3% larger,
+# 9:1 much larger. Each scenario below is a "now" run made from it by a change.
+GATE = {
+    (15, 3): (300_000, [1000] * 40),
+    (12, 5): (60_000, [1030] * 40),
+    (9, 1): (20_000, [1400] * 40),
+}
+
+
+def changed(
+    cells: dict,
+    key_: tuple[int, int] | None = None,
+    factor: float = 1.0,
+    everything: float = 1.0,
+    noisy: bool = False,
+) -> dict:
+    """The GATE cells with ``key_`` scaled by ``factor``, every cell by ``everything``; noisy:
+    the change spread unevenly over units (the same total)."""
+    out = {}
+    for k, (memory, sizes) in cells.items():
+        scale = everything * (factor if k == key_ else 1.0)
+        new = [int(round(size * scale)) for size in sizes]
+        if noisy and k == key_:
+            extra = sum(new) - sum(sizes)
+            new = list(sizes)
+            new[0] += extra  # the whole change in one unit: a bootstrap cannot be sure of it
+        out[k] = (memory, new)
+    return out  # fmt: skip
+
+
+def verdict_for(
+    now_cells: dict,
+    base_cells: dict | None,
+    *,
+    strict: bool = False,
+    tolerance: float = 0.01,
+    budget: int | None = None,
+    units: bool = True,
+):
+    constraints = Constraints(tolerance=tolerance, max_memory=budget)
+
+    def decide(cells: dict) -> recommend.Decision:
+        run = synthetic(cells)
+        if not units:
+            run = Run({**run.meta, "units": None}, [
+                {k: v for k, v in c.items() if k != "unit_compressed_bytes"} for c in run.cells
+            ])  # fmt: skip
+        return recommend.recommend(run, constraints)
+
+    baseline = None if base_cells is None else decide(base_cells)
+    return recommend.gate(decide(now_cells), 12, 5, tolerance, strict=strict, baseline=baseline,
+                          baseline_name="base.json")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "now", "base", "options", "ok", "kind"),
+    [
+        # Without a baseline: a better cell is advice; --strict fails on it (the original gate).
+        ("advice", GATE, None, {}, True, "fits"),
+        ("strict", GATE, None, {"strict": True}, False, "better"),
+        ("strict-passes-when-shipped-holds", GATE, None,
+         {"strict": True, "tolerance": 0.05}, True, "fits"),
+        # Over budget fails whatever the mode.
+        ("budget", GATE, None, {"budget": 50_000}, False, "budget"),
+        ("budget-baseline", GATE, GATE, {"budget": 50_000}, False, "budget"),
+        # Day one: the baseline is today's run. Green although 15:3 is 3% smaller.
+        ("day-one", GATE, GATE, {}, True, "fits"),
+        ("day-one-no-units", GATE, GATE, {"units": False}, True, "fits"),
+        # The shipped cell got 4% larger against the best: a regression.
+        ("regression", changed(GATE, (12, 5), 1.04), GATE, {}, False, "regression"),
+        ("regression-no-units", changed(GATE, (12, 5), 1.04), GATE, {"units": False}, False,
+         "regression"),
+        # Within tolerance: +0.5 points.
+        ("small-drift", changed(GATE, (12, 5), 1.005), GATE, {}, True, "fits"),
+        # Traffic that compresses 20% worse everywhere: every cell alike, not the setting's fault.
+        ("corpus-worse-everywhere", changed(GATE, everything=1.2), GATE, {}, True, "fits"),
+        # The best cell got better while the shipped one stayed: the shipped one lost ground.
+        ("best-improved", changed(GATE, (15, 3), 0.95), GATE, {}, False, "regression"),
+        # The shipped cell got better than at the baseline: fine.
+        ("improved", changed(GATE, (12, 5), 0.97), GATE, {}, True, "fits"),
+        # A 4% change all in one unit of 40: not reliably worse, so not a failure.
+        ("unreliable", changed(GATE, (12, 5), 1.04, noisy=True), GATE, {}, True, "fits"),
+        # Strict with a baseline: both questions, either fails.
+        ("strict-baseline", GATE, GATE, {"strict": True}, False, "better"),
+    ],
+)  # fmt: skip
+def test_the_gate(name: str, now: dict, base: dict | None, options: dict, ok: bool, kind: str
+                  ) -> None:  # fmt: skip
+    verdict = verdict_for(now, base, **options)
+    assert (verdict.ok, verdict.kind) == (ok, kind), verdict.reason
+    assert "\n" not in verdict.reason
+    if base is not None and kind in ("fits", "regression"):
+        assert verdict.regression is not None and verdict.mode == "baseline"
+        assert "base.json" in verdict.reason
+    if ok and base is None and not options.get("strict"):
+        assert verdict.advice is not None and "15:3" in verdict.advice
+
+
+def test_the_regression_figures() -> None:
+    verdict = verdict_for(changed(GATE, (12, 5), 1.04), GATE)
+    regression = verdict.regression
+    assert regression.gap_baseline == pytest.approx(0.03)
+    assert regression.gap_now == pytest.approx(1030 * 1.04 / 1000 - 1, abs=1e-3)
+    assert regression.change == pytest.approx(0.041, abs=1e-3)
+    assert regression.paired and regression.share == 1.0 and regression.regressed
+    assert "became worse" in verdict.reason and "+4.10 points" in verdict.reason
+    unreliable = verdict_for(changed(GATE, (12, 5), 1.04, noisy=True), GATE).regression
+    assert unreliable.change > 0.01 and not unreliable.regressed
+    assert unreliable.share < recommend.CONFIDENCE
+
+
+def test_a_baseline_must_have_measured_the_shipped_setting() -> None:
+    base = {k: v for k, v in GATE.items() if k != (12, 5)}
+    with pytest.raises(WsztuneError, match="did not measure 12:5"):
+        verdict_for(GATE, base)
+
+
+def test_require_complete_names_the_missing_cells(small_run_path: Path) -> None:
+    run = results.load(small_run_path)
+    slice_ = report.select_slice(run)
+    recommend.require_complete(run, slice_)  # complete: nothing to say
+    partial = Run({**run.meta, "partial": True}, [c for c in run.cells if c["window_bits"] < 12])
+    from wsztune.errors import EXIT_PARTIAL, PartialRun
+
+    with pytest.raises(PartialRun) as caught:
+        recommend.require_complete(partial, report.select_slice(partial))
+    assert caught.value.exit_code == EXIT_PARTIAL == 4
+    assert "8 of 20 cells were never measured (12:1, 12:3, 12:5, 12:8, 13:1" in str(caught.value)
+    assert "--allow-partial" in str(caught.value)
+    # Holes in a run not marked partial (a damaged or hand-edited file) count the same.
+    holed = Run(run.meta, [c for c in run.cells if (c["window_bits"], c["mem_level"]) != (13, 8)])
+    with pytest.raises(PartialRun, match=r"1 of 20 cells were never measured \(13:8\)"):
+        recommend.require_complete(holed, report.select_slice(holed))
+    # Fewer cells than planned, the grid and the flag saying nothing: partial all the same.
+    meta = {**run.meta, "grid": None, "cells_planned": 24}
+    short = Run(meta, [c for c in run.cells if c["window_bits"] < 13])
+    with pytest.raises(PartialRun, match="only 16 of 24 cells were measured"):
+        recommend.require_complete(short, report.select_slice(short))

@@ -7,6 +7,7 @@ own event loop under a time limit, and the proxy and the servers close in ``fina
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -338,9 +339,11 @@ def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
             finally:
                 recorder.stop("test")
             await task
-        # Now nothing listens on that port: the client gets 502 Bad Gateway and a warning.
+        # Now nothing listens on that port (the check at start skipped): the client gets
+        # 502 Bad Gateway and a warning.
         recorder, task, url = await start_recorder(
-            options_for(f"ws://127.0.0.1:{port}", tmp_path / "b.jsonl"), warnings
+            options_for(f"ws://127.0.0.1:{port}", tmp_path / "b.jsonl", check_upstream=False),
+            warnings,
         )
         try:
             with pytest.raises(InvalidStatus) as unreachable:
@@ -354,6 +357,7 @@ def test_upstream_refusal_and_absence_reach_the_client(tmp_path: Path) -> None:
 
     assert run(scenario()) == (403, 502)
     assert any("connection refused" in warning for warning in warnings), warnings
+    assert not (tmp_path / "a.jsonl").exists() and not (tmp_path / "b.jsonl").exists()
 
 
 # Limits -------------------------------------------------------------------------------------------
@@ -454,7 +458,7 @@ def test_duration_ends_the_recording_by_itself(tmp_path: Path) -> None:
 
     async def scenario() -> record.RecordSummary:
         _, task, _ = await start_recorder(
-            options_for("ws://127.0.0.1:1", output, duration=0.3)
+            options_for("ws://127.0.0.1:1", output, duration=0.3, check_upstream=False)
         )
         return await task
 
@@ -464,7 +468,8 @@ def test_duration_ends_the_recording_by_itself(tmp_path: Path) -> None:
     assert 0.3 <= summary.seconds < TEST_TIMEOUT
     assert time.monotonic() - started >= 0.3
     assert summary.messages == 0
-    assert json.loads(output.read_text())["wsztune"] == "records/1"  # the header alone
+    # Nothing recorded: no header-only file left behind to block the next try.
+    assert summary.removed and not output.exists()
 
 
 # TLS upstream -------------------------------------------------------------------------------------
@@ -507,6 +512,12 @@ def test_wss_upstream(tmp_path: Path, certificate: tuple[Path, Path], trust: str
     async def scenario() -> str | int:
         async with serve(echo, "127.0.0.1", 0, ssl=context) as server:
             port = server.sockets[0].getsockname()[1]
+            if trust == "none":
+                # Checked at start: an untrusted certificate is one error before listening.
+                with pytest.raises(record.RecordError, match="certificate is not trusted"):
+                    await start_recorder(options_for(f"wss://127.0.0.1:{port}", output))
+                assert not output.exists()
+                extra["check_upstream"] = False
             recorder, task, url = await start_recorder(
                 options_for(f"wss://127.0.0.1:{port}", output, **extra), warnings
             )
@@ -548,13 +559,14 @@ def test_a_full_disk_never_leaves_half_a_line(
     writer.write({"connection": "c1", "direction": "server", "t": 0.1, "text": "fits"})
     real_write = os.write
 
-    def half_then_full(fd: int, data: Any) -> int:
+    def half_then_full(fd: int, buffers: Any) -> int:
+        data = b"".join(bytes(buffer) for buffer in buffers)
         if len(data) > 10:
-            real_write(fd, bytes(data[: len(data) // 2]))  # the kernel took half a line...
+            real_write(fd, data[: len(data) // 2])  # the kernel took half a line...
             return len(data) // 2
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # ...then the disk is full
 
-    monkeypatch.setattr(os, "write", half_then_full)
+    monkeypatch.setattr(os, "writev", half_then_full)
     with pytest.raises(record.RecordError, match="No space left.*2 lines written so far"):
         writer.write({"connection": "c1", "direction": "server", "t": 0.2, "text": "x" * 50})
     monkeypatch.undo()
@@ -566,7 +578,7 @@ def test_a_full_disk_never_leaves_half_a_line(
 def test_an_existing_recording_is_never_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "old.jsonl"
     path.write_text('{"wsztune":"records/1"}\n')
-    with pytest.raises(record.RecordError, match="exists and is not empty"):
+    with pytest.raises(record.RecordError, match="exists; record into a new file"):
         record.RecordsWriter(path)
     assert path.read_text() == '{"wsztune":"records/1"}\n'
 
@@ -578,7 +590,9 @@ def test_a_busy_port_is_one_error_and_leaves_no_file(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            options = record.RecordOptions(upstream="ws://127.0.0.1:1", output=output, port=port)
+            options = record.RecordOptions(
+                upstream="ws://127.0.0.1:1", output=output, port=port, check_upstream=False
+            )
             await record.Recorder(options).run()
 
     with pytest.raises(record.RecordError, match="cannot listen on 127.0.0.1:.*choose another"):
@@ -754,7 +768,7 @@ def test_command_refuses_an_existing_recording(tmp_path: Path) -> None:
         cli, ["record", "--upstream", "ws://127.0.0.1:1", "--listen", "0", "-o", str(old)]
     )
     assert result.exit_code == 2
-    assert "exists and is not empty" in result.stderr
+    assert "exists; record into a new file" in result.stderr
     assert "keep me" in old.read_text()
 
 
@@ -799,3 +813,333 @@ def test_hurry_drops_connections_whose_close_never_completes(
     assert summary.stopped_by == "SIGINT"
     payloads = [message.payload for message in corpus.load(output).messages]
     assert payloads == [b'{"client": 0}', b"hello", b"hello"]
+
+
+# Bounded and faithful (issue 17) ------------------------------------------------------------------
+
+
+def _status_kib(pid: int, field_name: str) -> int:
+    """A field of /proc/PID/status in KiB (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field_name} in /proc/{pid}/status")
+
+
+async def _start_command(arguments: list[str]) -> tuple[asyncio.subprocess.Process, str]:
+    """A real ``wsztune record`` process; return it and the URL it listens on."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wsztune", "record", "--listen", "127.0.0.1:0", *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    first = (await process.stderr.readline()).decode()
+    assert first.startswith("wsztune: recording "), first
+    return process, first.split()[2]
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_a_flooding_upstream_and_a_client_that_never_reads_keep_the_proxy_bounded(
+    tmp_path: Path,
+) -> None:
+    limit = 1 << 20  # --max-message-size 1MiB: a small limit keeps the test fast
+    connections = 3
+    payload = os.urandom(limit - 64)  # incompressible: the worst case on both hops
+    sent: dict[int, int] = {}
+
+    async def flood(ws: ServerConnection) -> None:
+        index = len(sent)
+        sent[index] = 0
+        with_closed = ConnectionClosed
+        try:
+            while True:
+                await ws.send(payload)
+                sent[index] += 1
+                await asyncio.sleep(0)  # let the clients of this same loop get a turn
+        except with_closed:
+            pass
+
+    async def scenario() -> tuple[int, dict[int, int], dict[int, int]]:
+        # No compression on the upstream's hop: it only saves this process's CPU; the hop
+        # towards the client, which holds what the proxy buffers, negotiates it as usual.
+        async with serve(flood, "127.0.0.1", 0, max_size=None, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            process, url = await _start_command(
+                ["--upstream", f"ws://127.0.0.1:{port}", "-o", str(tmp_path / "flood.jsonl"),
+                 "--max-message-size", "1MiB", "--no-upstream-check", "--quiet"]
+            )  # fmt: skip
+            clients = []
+            try:
+                for _ in range(connections):
+                    client = await connect(url, proxy=None, max_size=None)
+                    client.transport.pause_reading()  # never reads a byte
+                    clients.append(client)
+                # Flood until the upstream is stuck: its sends stop moving for a while.
+                deadline = time.monotonic() + 20
+                before: dict[int, int] = {}
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                    if len(sent) == connections and sent == before:
+                        break
+                    before = dict(sent)
+                stuck = dict(sent)
+                await asyncio.sleep(0.5)
+                peak = _status_kib(process.pid, "VmHWM") * 1024
+                return peak, stuck, dict(sent)
+            finally:
+                for client in clients:
+                    client.transport.abort()
+                process.kill()  # measured: how it stops is tested elsewhere
+                await process.communicate()
+
+    peak, stuck, later = run(scenario())
+    # The upstream cannot send faster than the client reads: it is held by TCP flow control
+    # after what the sockets' buffers take, not by the proxy's memory.
+    assert later == stuck, (stuck, later)
+    budget = 64 * (1 << 20) + 2 * limit * connections
+    assert peak < budget, f"proxy peak RSS {peak / (1 << 20):.1f} MiB over {budget >> 20} MiB"
+
+
+@pytest.mark.live
+def test_a_message_over_the_limit_closes_both_sides_with_1009_and_is_not_recorded(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "big.jsonl"
+    upstream_closed: list[tuple[int | None, str | None]] = []
+    warnings: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        request = await ws.recv()
+        if request == "send big":
+            await ws.send("small first")
+            await ws.send("x" * 5000)  # over the 4 KiB limit
+        with contextlib.suppress(ConnectionClosed):
+            await ws.recv()
+        await ws.wait_closed()
+        upstream_closed.append((ws.close_code, ws.close_reason))
+
+    async def scenario() -> tuple[Any, ...]:
+        async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output, max_message_size=4096), warnings
+            )
+            try:
+                # The server's big message: the client hears 1009 and why.
+                async with connect(url, proxy=None, max_size=None) as ws:
+                    await ws.send("send big")
+                    first = await ws.recv()
+                    with pytest.raises(ConnectionClosed) as server_big:
+                        await ws.recv()
+                # The client's big message: the client hears 1009 from the proxy, and the
+                # server hears the same.
+                async with connect(url, proxy=None, max_size=None) as ws:
+                    await ws.send("hello")
+                    await ws.send(b"y" * 5000)
+                    with pytest.raises(ConnectionClosed) as client_big:
+                        await ws.recv()
+                deadline = time.monotonic() + 10
+                while len(upstream_closed) < 2 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+            finally:
+                recorder.stop("test")
+            return first, server_big.value, client_big.value, await task
+
+    first, server_big, client_big, summary = run(scenario())
+    assert first == "small first"
+    assert server_big.rcvd.code == 1009 and "size limit" in server_big.rcvd.reason
+    assert client_big.rcvd.code == 1009 and "size limit" in client_big.rcvd.reason
+    assert [code for code, _ in upstream_closed] == [1009, 1009]
+    assert all("size limit" in (reason or "") for _, reason in upstream_closed)
+    payloads = [message.payload for message in corpus.load(output).messages]
+    assert payloads == [b"send big", b"small first", b"hello"]  # the big ones skipped
+    assert summary.too_big == 2
+    assert sum("over --max-message-size (4 KiB)" in warning for warning in warnings) == 2
+
+
+@pytest.mark.live
+def test_invalid_utf8_from_the_upstream_reaches_the_client_as_1007(tmp_path: Path) -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send(b"caf\xc3(", text=True)  # a text frame that is not UTF-8
+        with contextlib.suppress(ConnectionClosed):
+            await ws.recv()
+
+    async def scenario() -> ConnectionClosed:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", tmp_path / "utf8.jsonl")
+            )
+            try:
+                async with connect(url, proxy=None) as ws:
+                    await ws.send("go")
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await ws.recv()
+            finally:
+                recorder.stop("test")
+            await task
+            return closed.value
+
+    closed = run(scenario())
+    assert closed.rcvd is not None, "dropped without a close frame (1006)"
+    assert closed.rcvd.code == 1007
+    assert "invalid" in closed.rcvd.reason or "utf-8" in closed.rcvd.reason.lower()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", "/"),
+        ("", "/"),
+        ("/../admin", "/admin"),
+        ("/a/./b/../c", "/a/c"),
+        ("/a/b/..", "/a/"),
+        ("/%2e%2e/%2E%2e/admin", "/admin"),
+        ("//admin", "/admin"),
+        ("/chat/", "/chat/"),
+        ("/..", "/"),
+    ],
+)
+def test_client_paths_are_normalised(path: str, expected: str) -> None:
+    assert record.normalise_path(path) == expected
+
+
+def test_a_client_cannot_climb_out_of_the_upstream_path() -> None:
+    base = record.parse_upstream("ws://up:8000/api/ws")
+    assert record.upstream_url(base, "/../../admin?x=1") == "ws://up:8000/api/ws/admin?x=1"
+
+
+@pytest.mark.live
+def test_paths_reach_the_upstream_normalised(tmp_path: Path) -> None:
+    paths: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        paths.append(ws.request.path)
+        await ws.send(await ws.recv())
+
+    async def scenario() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}/app", tmp_path / "p.jsonl")
+            )
+            try:
+                async with connect(f"{url}/../admin", proxy=None) as ws:
+                    await ws.send("hi")
+                    await ws.recv()
+            finally:
+                recorder.stop("test")
+            await task
+
+    run(scenario())
+    assert paths[-1] == "/app/admin"
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "fifo", "empty file"])
+def test_output_must_be_a_new_file(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "out.jsonl"
+    target = tmp_path / "elsewhere.jsonl"
+    if kind == "symlink":
+        target.write_text("")
+        path.symlink_to(target)
+    elif kind == "dangling symlink":
+        path.symlink_to(target)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("")
+        path.chmod(0o666)
+    expected = {
+        "symlink": "is a symbolic link",
+        "dangling symlink": "is a symbolic link",
+        "fifo": "not a regular file",
+        "empty file": r"exists \(it is empty: remove it first\)",
+    }[kind]
+    with pytest.raises(record.RecordError, match=expected):
+        record.RecordsWriter(path)
+    assert not target.exists() or target.read_text() == ""
+    if kind == "empty file":
+        assert path.stat().st_mode & 0o777 == 0o666  # left as it was
+
+
+def test_unreachable_upstream_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    output = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(
+        cli, ["record", "--upstream", "ws://127.0.0.1:1", "--listen", "0", "-o", str(output)]
+    )
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert "upstream ws://127.0.0.1:1 (checked before listening): connection refused" in line
+    assert "--no-upstream-check" in line
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--max-message-size", "64MiB"], "--max-message-size must be 1 B to 32 MiB"),
+        (["--max-message-size", "lots"], "--max-message-size takes a size"),
+        (["--certfile", "{cert}"], "--certfile and --keyfile go together"),
+        (["--certfile", "{tmp}/no.pem", "--keyfile", "{tmp}/no.pem"], "no such file"),
+    ],
+)
+def test_new_options_are_checked(
+    tmp_path: Path, certificate: tuple[Path, Path], arguments: list[str], reason: str
+) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    arguments = [a.format(cert=certificate[0], tmp=tmp_path) for a in arguments]
+    base = ["record", "--upstream", "ws://127.0.0.1:1", "-o", str(tmp_path / "r.jsonl")]
+    result = CliRunner().invoke(cli, base + arguments)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert reason in line
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.live
+def test_tls_on_the_listening_side(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    import ssl
+
+    cert, key = certificate
+    output = tmp_path / "wss.jsonl"
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario() -> tuple[str, str]:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder, task, url = await start_recorder(
+                options_for(f"ws://127.0.0.1:{port}", output, certfile=cert, keyfile=key)
+            )
+            try:
+                async with connect(url, proxy=None, ssl=trust) as ws:
+                    await ws.send(json.dumps({"client": 0}))
+                    await ws.send("from an https page")
+                    answer = await ws.recv()
+            finally:
+                recorder.stop("test")
+            await task
+            return url, str(answer)
+
+    url, answer = run(scenario())
+    assert url.startswith("wss://127.0.0.1:")
+    assert answer == "from an https page"
+    assert [m.payload for m in corpus.load(output).messages][-1] == b"from an https page"
+
+
+def test_text_lines_are_written_as_json_dumps_writes_them(tmp_path: Path) -> None:
+    text = 'quote " backslash \\ newline \n tab \t nul \x00 \x1f é ✓ 🎉 \u2028'
+    assert json.loads(b'"' + record.json_string_bytes(text.encode()) + b'"') == text
+    assert record.json_string_bytes(text.encode()) == json.dumps(text, ensure_ascii=False)[
+        1:-1
+    ].encode()

@@ -75,7 +75,8 @@ def test_no_results_says_what_to_do(tmp_path: Path) -> None:
         ("", "not valid JSON"),
         ('{"schema": "wsztune.run/1", "meta": {', "not valid JSON"),
         ('{"hello": 1}', "not a wsztune results file"),
-        ("[1, 2]", "not a wsztune results file"),
+        # An array is what --format json reads: named as a corpus, with the way on.
+        ("[1, 2]", "is a JSON array of messages .a corpus., not a results file"),
         ('{"schema": "wsztune.run/3", "meta": {}, "cells": []}', "newer wsztune"),
         ('{"schema": "wsztune.run/x"}', "unknown schema"),
         ('{"schema": "wsztune.run/1", "meta": {}, "cells": []}', "no cells"),

@@ -24,6 +24,7 @@ SIZE = 20 << 20
 PROBE = """
 import json, resource, sys
 from wsztune import codec, corpus, sweep
+from wsztune.codecs import zlib as zlib_codec
 
 def peak():
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec,
@@ -43,7 +44,7 @@ loaded = corpus.load(sys.argv[1])
 after_load = peak()
 streams = loaded.streams()
 plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
-sweep.measure_cell(streams, codec.Setting(12, 5), codec.get_backend(), plan)
+zlib_codec.measure_cell(streams, codec.Setting(12, 5), codec.get_backend(), plan)
 after_cell = peak()
 print(json.dumps({"baseline": baseline, "after_load": after_load, "after_cell": after_cell}))
 """

@@ -294,3 +294,95 @@ def test_any_json_stays_json_of_the_same_shape_and_length(
     scrubbed = json.loads(out[0].payload.decode("utf-8", "surrogatepass"))
     if mode == "tokens":
         assert _shape(scrubbed) == _shape(document)
+
+
+def test_cli_scrub_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
+    output = tmp_path / "sample.jsonl"
+    output.write_text("committed sample\n")
+    arguments = ["corpus", "scrub", str(HAR), "-o", str(output), "--key", "a-long-key"]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 2
+    assert "exists; choose another -o, or pass --overwrite" in result.output
+    assert output.read_text() == "committed sample\n"
+    # A symlink is an existing output too, even a dangling one.
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "nowhere.jsonl")
+    result = CliRunner().invoke(cli, [*arguments[:4], str(link), "--key", "a-long-key"])
+    assert result.exit_code == 2 and "exists" in result.output
+    assert not (tmp_path / "nowhere.jsonl").exists()
+    result = CliRunner().invoke(cli, [*arguments, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert corpus_module.load(output).format == "records"
+
+
+def test_cli_scrub_key_file_is_created_once_then_read(tmp_path: Path) -> None:
+    key_file = tmp_path / "scrub.key"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    runner = CliRunner()
+    base = ["corpus", "scrub", str(HAR), "--key-file", str(key_file), "-o"]
+    result = runner.invoke(cli, [*base, str(first)])
+    assert result.exit_code == 0, result.output
+    assert f"key created in {key_file}" in result.output
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) == 64
+    result = runner.invoke(cli, [*base, str(second)])
+    assert result.exit_code == 0, result.output
+    assert f"key read from {key_file}" in result.output
+    assert key_file.read_text().strip() == key  # read, never rewritten
+    assert second.read_bytes() == first.read_bytes()  # the same mapping on every run
+    # The file holds the key as --key takes it.
+    third = tmp_path / "third.jsonl"
+    runner.invoke(cli, ["corpus", "scrub", str(HAR), "--key", key, "-o", str(third)])
+    assert third.read_bytes() == first.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("short\n", [], "the key must be at least 8 characters"),
+        (None, ["--key", "a-long-key"], "choose one of --key and --key-file"),
+    ],
+)
+def test_cli_scrub_key_file_errors(
+    tmp_path: Path, content: str | None, extra: list[str], message: str
+) -> None:
+    key_file = tmp_path / "scrub.key"
+    if content is not None:
+        key_file.write_text(content)
+    output = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(
+        cli,
+        ["corpus", "scrub", str(HAR), "--key-file", str(key_file), "-o", str(output), *extra],
+    )
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not output.exists()
+
+
+def test_cli_scrub_check_fails_when_over_the_goal(tmp_path: Path) -> None:
+    # Digit runs sharing pieces at varying offsets: a digit's replacement depends on every digit
+    # before it, so the shared pieces are lost and savings drop far beyond 2 points.
+    import random
+
+    rng = random.Random(1)
+    pieces = [f"{rng.randrange(10**6):06d}" for _ in range(20)]
+    capture = tmp_path / "digits.jsonl"
+    lines = []
+    for _ in range(120):
+        runs = ["".join(rng.choices(pieces, k=4))[rng.randrange(4) :] for _ in range(4)]
+        lines.append(json.dumps({"refs": runs}))
+    capture.write_text("\n".join(lines) + "\n")
+    output = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(
+        cli, ["corpus", "scrub", str(capture), "-o", str(output), "--key", KEY.decode(), "--check"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "check failed: the scrub moved compressibility by" in result.stderr
+    assert "over its 2 goal" in result.stderr and "--mode permute" in result.stderr
+    assert output.exists()  # written, and said so: the user decides
+    result = CliRunner().invoke(
+        cli,
+        ["corpus", "scrub", str(capture), "-o", str(output), "--key", KEY.decode(), "--check",
+         "--mode", "permute", "--overwrite"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output

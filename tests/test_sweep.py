@@ -10,6 +10,9 @@ from tests.conftest import FAST_PLAN, chat_messages, document_messages, write_js
 from tests.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
 from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codecs import base
+from wsztune.codecs import node as node_codec
+from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
 from wsztune.results import CELL_FIELD_NAMES
 
@@ -76,7 +79,7 @@ def test_cells_have_exactly_the_documented_fields(small_run_path: Path) -> None:
 def test_directions_and_wire_bytes_add_up(three_corpora: dict[str, corpus.Corpus]) -> None:
     loaded = three_corpora["bundled demo"]
     backend = get_backend()
-    cell = sweep.measure_cell(loaded.streams(), Setting(12, 5), backend, ZERO_PLAN)
+    cell = zlib_codec.measure_cell(loaded.streams(), Setting(12, 5), backend, ZERO_PLAN)
     assert cell["server_raw_bytes"] + cell["client_raw_bytes"] == cell["raw_bytes"]
     assert (
         cell["server_compressed_bytes"] + cell["client_compressed_bytes"]
@@ -202,7 +205,7 @@ def test_timing_fields_are_sane(small_run_path: Path) -> None:
 def test_calibration_repeats_a_small_corpus_inside_a_sample() -> None:
     streams = [corpus.Stream("c", "server", chat_messages(5))]
     plan = sweep.TimingPlan(repeat=2, min_sample_seconds=0.01)
-    cell = sweep.measure_cell(streams, Setting(12, 5), get_backend(), plan)
+    cell = zlib_codec.measure_cell(streams, Setting(12, 5), get_backend(), plan)
     assert cell["timing_loops_compress"] > 1
     assert cell["timing_loops_decompress"] > 1
 
@@ -269,8 +272,8 @@ def test_corpus_summary_is_what_every_cell_repeats(three_corpora: dict[str, corp
         s.raw_bytes for s in streams if s.direction == "server"
     )
     backend = get_backend()
-    given = sweep.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN, summary)
-    computed = sweep.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN)
+    given = zlib_codec.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN, summary)
+    computed = zlib_codec.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN)
     untimed = [key for key in given if "seconds" not in key and "timing" not in key]
     assert {k: given[k] for k in untimed} == {k: computed[k] for k in untimed}
     assert given["wire_raw_bytes"] == summary.wire_raw_bytes
@@ -304,8 +307,8 @@ def test_a_threshold_gives_the_same_cell_timed_or_not(
     untimed_plan = sweep.TimingPlan(measure_time=False)
     for wb, ml in ((9, 1), (12, 5), (15, 8)):
         setting = Setting(wb, ml, context_takeover=takeover, threshold=threshold)
-        timed = sweep.measure_cell(streams, setting, backend, ZERO_PLAN, summary)
-        untimed = sweep.measure_cell(streams, setting, backend, untimed_plan, summary)
+        timed = zlib_codec.measure_cell(streams, setting, backend, ZERO_PLAN, summary)
+        untimed = zlib_codec.measure_cell(streams, setting, backend, untimed_plan, summary)
         kept = {k: v for k, v in timed.items() if "seconds" not in k and "timing" not in k}
         assert kept == {k: v for k, v in untimed.items() if k in kept}
         # Under the threshold a message is its own frame and never reaches the compressor.
@@ -338,9 +341,9 @@ def test_node_shares_count_the_connections_ws_builds_each_zlib_stream_on() -> No
         stream("d", corpus.CLIENT),  # d: no server message, the client compresses
     ]
     counts = [3, 1, 0, 0, 2, 5]
-    shares = sweep.node_shares(streams, counts, threshold=1024)  # the probe is under it
+    shares = node_codec.node_shares(streams, counts, threshold=1024)  # the probe is under it
     assert (shares.compressor, shares.decompressor) == (2 / 4, 2 / 4)
     # Without a threshold (or with takeover: ws ignores it) the probe is compressed.
-    shares = sweep.node_shares(streams, counts, threshold=0)
+    shares = node_codec.node_shares(streams, counts, threshold=0)
     assert (shares.compressor, shares.decompressor) == (2 / 4, 3 / 4)
-    assert len(sweep.PROBE_PAYLOAD) < 1024
+    assert len(base.PROBE_PAYLOAD) < 1024

@@ -14,6 +14,7 @@ import pytest
 from conftest import FAST_PLAN, SMALL_GRID
 
 from wsztune import corpus, sweep
+from wsztune.codecs import zlib as zlib_codec
 
 # Fields that depend on time and load; every other field is deterministic.
 TIMING_FIELDS = ("timing_loops_compress", "timing_loops_decompress", "timing_unstable")
@@ -94,7 +95,7 @@ def wait_for_no_children(timeout: float) -> list[psutil.Process]:
     return alive
 
 
-real_measure_cell = sweep.measure_cell
+real_measure_cell = zlib_codec.measure_cell
 
 
 def measure_or_hang(streams, setting, backend, plan, summary=None):  # type: ignore[no-untyped-def]
@@ -111,7 +112,7 @@ def measure_or_hang(streams, setting, backend, plan, summary=None):  # type: ign
 def test_interrupt_with_jobs_stops_promptly_and_leaves_no_workers(
     streams: list[corpus.Stream], how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sweep, "measure_cell", measure_or_hang)
+    monkeypatch.setattr(zlib_codec, "measure_cell", measure_or_hang)
     assert not live_children()
     settings = SMALL_GRID.settings()
     finished: list[dict[str, object]] = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import operator
+import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,10 @@ class Setting:
     # Messages shorter than this many bytes go out uncompressed and never reach the compressor,
     # as with ws's ``threshold`` option. 0 compresses every message (websockets has no threshold).
     threshold: int = 0
+    # The client's own compressor, when a client is named (``--client``): a browser compresses
+    # at its memLevel and level, not the server's. None: the server's values, as before.
+    client_mem_level: int | None = None
+    client_level: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.threshold, int) or self.threshold < 0:
@@ -67,13 +72,15 @@ class Setting:
         _check_window_bits("window bits", self.window_bits)
         if self.client_window_bits is not None:
             _check_window_bits("client window bits", self.client_window_bits)
-        if self.mem_level not in MEM_LEVEL_RANGE:
-            raise SettingError(f"memLevel must be between 1 and 9, not {self.mem_level!r}")
-        if self.level not in LEVEL_RANGE:
-            raise SettingError(
-                f"compression level must be between 0 and 9 (or -1 for zlib's default), "
-                f"not {self.level!r}"
-            )
+        for mem_level in (self.mem_level, self.client_mem_level):
+            if mem_level is not None and mem_level not in MEM_LEVEL_RANGE:
+                raise SettingError(f"memLevel must be between 1 and 9, not {mem_level!r}")
+        for level in (self.level, self.client_level):
+            if level is not None and level not in LEVEL_RANGE:
+                raise SettingError(
+                    f"compression level must be between 0 and 9 (or -1 for zlib's default), "
+                    f"not {level!r}"
+                )
         if self.strategy not in STRATEGIES:
             names = ", ".join(STRATEGIES)
             raise SettingError(f"strategy must be one of {names}, not {self.strategy!r}")
@@ -102,6 +109,18 @@ class Setting:
         """Window bits of the compressor that sends in ``direction`` ("server" or "client")."""
         return self.server_bits if direction == "server" else self.client_bits
 
+    def sender(self, direction: str) -> Setting:
+        """The setting of the compressor that sends in ``direction``: the server's for "server",
+        and for "client" the client's memLevel and level when a client was named (this setting
+        otherwise). Its ``mem_level`` and ``level`` are what that compressor is built with."""
+        if direction == "server" or (self.client_mem_level is None and self.client_level is None):
+            return self
+        return replace(
+            self,
+            mem_level=self.mem_level if self.client_mem_level is None else self.client_mem_level,
+            level=self.level if self.client_level is None else self.client_level,
+        )
+
 
 def _check_window_bits(what: str, bits: int) -> None:
     if bits not in WINDOW_BITS_RANGE:
@@ -118,10 +137,17 @@ def effective_window_bits(bits: int) -> int:
 
 
 def parse_setting(text: str) -> tuple[int, int]:
-    """Parse ``"12:5"`` (windowBits:memLevel) into ``(12, 5)``, validating both numbers."""
-    parts = text.strip().split(":")
+    """Parse ``"12:5"`` or ``"12/5"`` (windowBits, memLevel) into ``(12, 5)``, validating both.
+
+    The slash is how uWebSockets' presets and wsztune's own uWebSockets snippet write a setting;
+    every option that takes a setting goes through here, so both forms work everywhere.
+    """
+    parts = re.split(r"[:/]", text.strip())
     if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise SettingError(f"a setting is WINDOW_BITS:MEM_LEVEL, such as 12:5, not {text!r}")
+        raise SettingError(
+            f"a setting is WINDOW_BITS:MEM_LEVEL (or WINDOW_BITS/MEM_LEVEL), such as 12:5, "
+            f"not {text!r}"
+        )
     setting = Setting(int(parts[0]), int(parts[1]))
     return setting.window_bits, setting.mem_level
 

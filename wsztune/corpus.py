@@ -16,6 +16,7 @@ import math
 import operator
 import os
 import random
+import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ DIRECTIONS = (SERVER, CLIENT)
 
 RECORDS_HEADER_KEY = "wsztune"
 RECORDS_HEADER_VALUE = "records/1"
+_HEADER_TEXT = f'{{"{RECORDS_HEADER_KEY}":"{RECORDS_HEADER_VALUE}"}}'
 
-FORMATS = ("jsonl", "lines", "records", "dir", "har")
+FORMATS = ("jsonl", "lines", "records", "dir", "har", "json")
 _FORMAT_BY_SUFFIX = {
+    ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".txt": "lines",
@@ -363,7 +366,14 @@ def corpus_name(path: str | os.PathLike[str]) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """Choose a reader from the path: a directory, its suffix, or a records header line."""
+    """Choose a reader from the path: a directory, its suffix, or a records header line.
+
+    A line file whose first line is a wsztune header is records, whatever its name; one whose
+    first line looks like a record but has no header is refused, naming both ways out: the
+    lines are either records (add the header, or ``--format records``) or messages that happen
+    to look like records (``--format jsonl``). A guess either way could be a wrong answer with
+    exit code 0; the user knows in one word.
+    """
     if path.is_dir():
         return "dir"
     fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
@@ -372,27 +382,136 @@ def detect_format(path: Path) -> str:
             path,
             f"cannot tell the format from the name; pass --format ({', '.join(FORMATS)})",
         )
-    if fmt == "jsonl" and _has_records_header(path):
-        return "records"
+    if fmt in ("jsonl", "lines"):
+        first = _first_line(path)
+        if first is not None and _is_records_header(first[1]):
+            return "records"
+        if first is not None and _looks_like_record(first[1]):
+            raise CorpusError(
+                path,
+                "this line looks like a record (connection/direction and text/base64) but the "
+                f"file has no records header: add {_HEADER_TEXT} as its first line or pass "
+                "--format records; if these objects are your messages, "
+                f"pass --format {fmt}",
+                line=first[0],
+            )
     return fmt
 
 
-def _has_records_header(path: Path) -> bool:
+# How much of a first line the sniffers read: a header or a record's first keys fit easily, and a
+# corpus of one 2 GiB message is never read whole just to choose its reader.
+_SNIFF_BYTES = 1 << 20
+_HEADER_PREFIX = re.compile(rb'^\s*\{\s*"' + RECORDS_HEADER_KEY.encode() + rb'"\s*:')
+_RECORD_PREFIX = re.compile(rb'^\s*\{\s*"(?:connection|direction)"\s*:')
+_RESULTS_SIGNATURE = re.compile(rb'"schema"\s*:\s*"wsztune\.run/')
+
+
+def _first_line(path: Path) -> tuple[int, bytes] | None:
+    """(line number, first bytes) of the first non-blank line, at most :data:`_SNIFF_BYTES`."""
     try:
         with path.open("rb") as stream:
-            for raw in stream:
+            number = 0
+            while True:
+                raw = stream.readline(_SNIFF_BYTES)
+                if not raw:
+                    return None
+                number += 1
                 if raw.strip():
-                    try:
-                        header = json.loads(raw)
-                    except (ValueError, RecursionError):
-                        return False  # not a header: the reader reports the line itself
-                    return (
-                        isinstance(header, dict)
-                        and header.get(RECORDS_HEADER_KEY) == RECORDS_HEADER_VALUE
-                    )
+                    return number, raw
+                # A blank line longer than the limit is only read in pieces: count it once.
+                while not raw.endswith(b"\n") and raw:
+                    raw = stream.readline(_SNIFF_BYTES)
     except OSError:
-        return False  # the reader itself reports the real error
-    return False
+        return None  # the reader itself reports the real error
+
+
+def _parse_small(raw: bytes) -> object:
+    """The JSON value of a whole line, or None when it is not one (or was cut at the limit)."""
+    if len(raw) >= _SNIFF_BYTES and not raw.endswith(b"\n"):
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _is_records_header(raw: bytes) -> bool:
+    """A first line that is a wsztune header object, whichever version it names."""
+    value = _parse_small(raw)
+    if isinstance(value, dict):
+        return RECORDS_HEADER_KEY in value
+    return value is None and bool(_HEADER_PREFIX.match(raw))
+
+
+def _looks_like_record(raw: bytes) -> bool:
+    """A line shaped like a records line: a connection or direction, and one text or base64."""
+    value = _parse_small(raw)
+    if value is None:
+        # A first line too long to parse: its first key is enough (writers put them first).
+        return bool(_RECORD_PREFIX.match(raw))
+    return is_record_shaped(value)
+
+
+def is_record_shaped(value: object) -> bool:
+    """An object with ``connection`` or a ``direction`` of server/client, and exactly one of
+    ``text`` (a string) and ``base64``: what a records line holds."""
+    if not isinstance(value, dict):
+        return False
+    if ("text" in value) == ("base64" in value):
+        return False
+    payload = value.get("text", value.get("base64"))
+    return isinstance(payload, str) and (
+        "connection" in value or value.get("direction") in DIRECTIONS
+    )
+
+
+def is_results_head(head: bytes) -> bool:
+    """Whether the first bytes of a file are those of a wsztune results file (a saved run)."""
+    return head.lstrip()[:1] == b"{" and bool(_RESULTS_SIGNATURE.search(head))
+
+
+def corpus_kind(path: str | os.PathLike[str]) -> str | None:
+    """What kind of corpus ``path`` looks like (``"a records corpus"``), or None.
+
+    For the reading commands: a corpus given where a saved run was expected is named as one,
+    rather than reported as a damaged results file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return "a directory (a corpus of one message per file?)"
+    if is_results_head(_read_head(path)):
+        return None
+    fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    first = _first_line(path)
+    if first is None:
+        return None
+    raw = first[1]
+    if _is_records_header(raw) or _looks_like_record(raw):
+        return "a records corpus"
+    if fmt == "har" or raw.lstrip()[:1] == b"[":
+        return "a HAR capture" if fmt == "har" else "a JSON array of messages (a corpus)"
+    if fmt == "lines":
+        return "a corpus of text lines"
+    if fmt == "jsonl" and _parse_small(raw) is not None:
+        return "a JSONL corpus (one message per line)"
+    return None  # a JSON object in a .json file: a foreign document, not a corpus
+
+
+def _refuse_results(path: Path, head: bytes) -> None:
+    if is_results_head(head):
+        raise CorpusError(
+            path,
+            "is a wsztune results file (a saved run), not a corpus: read it with "
+            f"`wsztune table --results {path}` (or recommend, plot); a corpus holds messages",
+        )
+
+
+def _read_head(path: Path, size: int = 4096) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(size)
+    except OSError:
+        return b""  # the reader itself reports the real error
 
 
 def load(
@@ -405,9 +524,13 @@ def load(
     path = Path(path)
     if not path.exists():
         raise CorpusError(path, "no such file or directory")
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise CorpusError(path, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not path.is_dir():
+        # Whatever the format asked for: a saved run read as messages is a wrong answer.
+        _refuse_results(path, _read_head(path))
+    guessed = fmt is None
+    fmt = fmt or detect_format(path)
     if fmt == "dir":
         if not path.is_dir():
             raise CorpusError(path, "--format dir needs a directory")
@@ -416,8 +539,14 @@ def load(
         raise CorpusError(path, f"is a directory, but --format {fmt} reads a file")
     elif fmt == "har":
         messages, digest = _read_har(path)
+    elif fmt == "json":
+        messages, digest = _read_json_array(path)
     else:
-        messages, digest = _read_lines(path, fmt, progress)
+        if fmt in ("jsonl", "lines"):
+            _refuse_misread_lines(path, fmt)
+        messages, digest = _read_lines(path, fmt, progress, guessed=guessed)
+        if fmt == "jsonl":
+            _refuse_one_array(path, messages)
     if not messages:
         raise CorpusError(path, _empty_reason(path, fmt))
     return Corpus(str(path), fmt, digest, messages)
@@ -429,6 +558,96 @@ def _empty_reason(path: Path, fmt: str) -> str:
     if path.stat().st_size == 0:
         return "no messages: the file is empty"
     return "no messages: the file holds only blank lines or a header"
+
+
+def _refuse_misread_lines(path: Path, fmt: str) -> None:
+    """Refuse line files that ``--format jsonl``/``lines`` would count wrongly, even when asked:
+    a records header, which is never a message."""
+    first = _first_line(path)
+    if first is None:
+        return
+    number, raw = first
+    if _is_records_header(raw):
+        raise CorpusError(
+            path,
+            f"this is a records header, which --format {fmt} would count as a message: "
+            "pass --format records (or no --format)",
+            line=number,
+        )
+
+
+def _refuse_one_array(path: Path, messages: Packed) -> None:
+    """A JSONL file of one message that is a JSON array: almost surely an array of messages."""
+    if len(messages) == 1 and bytes(messages.data[:64]).lstrip()[:1] == b"[":
+        raise CorpusError(
+            path,
+            "the file is one JSON array on one line, which JSONL reads as one message: pass "
+            "--format json for one message per element (or --format lines if it is one message)",
+        )
+
+
+# JSON array: one message per element ----------------------------------------------------------
+
+
+def _read_json_array(path: Path) -> tuple[Packed, str]:
+    """A file holding one JSON array: each element is one text message.
+
+    A string element is the message's text; any other value (an object, an array, a number)
+    is the message as JSON, written compactly (``separators=(",", ":")``, non-ASCII kept), the
+    form ``JSON.stringify`` and most servers send. The sizes are those of that form: a file
+    pretty-printed for reading does not inflate them.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
+    hint = "--format json reads a file holding one JSON array, one message per element"
+    try:
+        document = json.loads(raw)
+    except UnicodeDecodeError:
+        raise CorpusError(path, f"not valid UTF-8; {hint}") from None
+    except RecursionError:
+        raise CorpusError(path, f"JSON nested too deeply for Python's parser; {hint}") from None
+    except ValueError as error:
+        line = getattr(error, "lineno", None)
+        reason = getattr(error, "msg", str(error)).removesuffix(" at")
+        jsonl = reason == "Extra data"  # a second value after the first: JSONL, or junk
+        more = " (one JSON value per line is JSONL: --format jsonl)" if jsonl else ""
+        raise CorpusError(path, f"not valid JSON ({reason}); {hint}{more}", line=line) from None
+    if not isinstance(document, list):
+        if isinstance(document, dict) and "log" in document:
+            har = 'holds an object with a "log", not an array: a HAR? pass --format har'
+            raise CorpusError(path, har)
+        raise CorpusError(path, f"holds a JSON {_json_kind(document)}, not an array; {hint}")
+    if document and all(is_record_shaped(item) for item in document):
+        raise CorpusError(
+            path,
+            "every element looks like a record (connection/direction and text/base64): write "
+            f"them one per line after a {_HEADER_TEXT} "
+            "header line and read that with --format records",
+        )
+    messages = Packed()
+    for index, item in enumerate(document):
+        if isinstance(item, str):
+            payload = _encode_text(path, item, "a string element", where=f"[{index}]")
+        else:
+            try:
+                text = json.dumps(item, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            except ValueError:  # NaN or Infinity: not JSON a peer would send
+                raise CorpusError(path, "holds NaN or Infinity", where=f"[{index}]") from None
+            payload = _encode_text(path, text, "the element", where=f"[{index}]")
+        messages.add(payload)
+    return messages, hashlib.sha256(raw).hexdigest()
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "number" if not isinstance(value, bool) else "boolean"
 
 
 # Line formats: jsonl, lines, records --------------------------------------------------------------
@@ -486,8 +705,15 @@ def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
         raise CorpusError(path, f"not valid JSON ({reason}{where}); {hint}", line=number) from None
 
 
-def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tuple[Packed, str]:
+def _read_lines(
+    path: Path, fmt: str, progress: ProgressCallback | None, *, guessed: bool = False
+) -> tuple[Packed, str]:
+    """Read a line format. ``guessed``: the format came from the name, so a JSONL file every
+    line of which is a record (its first line too long for :func:`detect_format` to judge) is
+    refused like any records file without its header."""
     digest = hashlib.sha256()
+    first_record_like: int | None = None
+    all_record_like = fmt == "jsonl" and guessed
     messages = Packed()  # streamed in: no object is kept per message
     add = messages.add
     header_seen = False
@@ -502,24 +728,16 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
         if fmt == "lines":
             add(raw)
         elif fmt == "jsonl":
-            _parse_json(
-                path,
-                number,
-                text,
-                "each line of a JSONL corpus is one JSON message (use --format lines for text)",
-            )
+            value = _parse_json(path, number, text, _jsonl_hint(number, text))
+            if all_record_like:
+                all_record_like = is_record_shaped(value)
+                first_record_like = first_record_like or number
             # The payload is the line exactly as written: re-serializing would change the sizes.
             add(raw)
         else:
             record = _parse_json(path, number, text, "each line of a records corpus is one object")
-            if not header_seen and isinstance(record, dict) and RECORDS_HEADER_KEY in record:
-                if record[RECORDS_HEADER_KEY] != RECORDS_HEADER_VALUE:
-                    raise CorpusError(
-                        path,
-                        f"unsupported records version {record[RECORDS_HEADER_KEY]!r}; this "
-                        f"wsztune reads {RECORDS_HEADER_VALUE!r}",
-                        line=number,
-                    )
+            if isinstance(record, dict) and RECORDS_HEADER_KEY in record:
+                _check_header(path, number, record, first=not header_seen)
                 header_seen = True
                 continue
             header_seen = True
@@ -536,7 +754,44 @@ def _read_lines(path: Path, fmt: str, progress: ProgressCallback | None) -> tupl
                     line=number,
                 )
             add(message.payload, message.is_text, message.connection, message.direction, message.t)
+    if all_record_like and first_record_like is not None:
+        raise CorpusError(
+            path,
+            f"every line looks like a record but the file has no records header: add "
+            f"{_HEADER_TEXT} as its first line or pass --format records; if these objects are "
+            "your messages, pass --format jsonl",
+            line=first_record_like,
+        )
     return messages, digest.hexdigest()
+
+
+def _jsonl_hint(number: int, text: str) -> str:
+    if number == 1 and text.lstrip().startswith("["):
+        return "the file looks like one JSON array: pass --format json (one message per element)"
+    return "each line of a JSONL corpus is one JSON message (use --format lines for text)"
+
+
+def _check_header(path: Path, number: int, header: dict[str, object], *, first: bool) -> None:
+    """A records header names the version this reader knows, and comes before every record."""
+    version = header[RECORDS_HEADER_KEY]
+    if version != RECORDS_HEADER_VALUE:
+        newer = isinstance(version, str) and version.startswith("records/")
+        raise CorpusError(
+            path,
+            f"unsupported records version {version!r}; this wsztune reads "
+            f"{RECORDS_HEADER_VALUE!r}"
+            + ("; upgrade wsztune (pip install -U wsztune)" if newer else ""),
+            line=number,
+        )
+    if not first:
+        # Two files joined with cat: their connection names may collide and merge streams.
+        raise CorpusError(
+            path,
+            "a records header after records: files joined together? their connection names "
+            "may collide; record to one file, or give each file's connections their own names "
+            "and keep one header, on the first line",
+            line=number,
+        )
 
 
 def _record_message(path: Path, number: int, record: object) -> Message:
@@ -586,8 +841,7 @@ def _record_time(path: Path, number: int, record: dict[str, object]) -> float | 
         shown = repr(t) if len(repr(t)) <= 40 else f"{repr(t)[:37]}..."
         raise CorpusError(
             path,
-            f'"t" must be the seconds since the start of the capture, a number >= 0, '
-            f"not {shown}",
+            f'"t" must be the seconds since the start of the capture, a number >= 0, not {shown}',
             line=number,
         )
     return seconds
@@ -649,6 +903,13 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[Pack
             payload = Path(entry.path).read_bytes()
         except OSError as error:
             raise CorpusError(entry.path, f"cannot read: {error.strerror or error}") from None
+        if is_results_head(payload[:4096]):
+            # results/ read as a corpus: its runs (and any image beside them) are not messages.
+            raise CorpusError(
+                path,
+                f"holds wsztune results files ({entry.name}), not a corpus of messages: read "
+                f"runs with `wsztune table --results {entry.path}`; give run a corpus",
+            )
         digest.update(entry.name.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(len(payload).to_bytes(8, "big") + payload)
         try:

@@ -9,7 +9,7 @@ import sys
 import zlib
 
 from wsztune import __version__
-from wsztune.codec import Backend
+from wsztune.codecs.base import CodecInfo
 
 
 def cpu_model() -> str:
@@ -24,7 +24,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def describe_environment(backend: Backend) -> dict[str, object]:
+def describe_environment(codec: CodecInfo) -> dict[str, object]:
     """Versions and machine facts that decide what a run's numbers mean."""
     return {
         "wsztune_version": __version__,
@@ -32,8 +32,8 @@ def describe_environment(backend: Backend) -> dict[str, object]:
         "python_implementation": platform.python_implementation(),
         "zlib_version": zlib.ZLIB_VERSION,
         "zlib_runtime_version": zlib.ZLIB_RUNTIME_VERSION,
-        "codec": backend.name,
-        "codec_version": backend.version,
+        "codec": codec.name,
+        "codec_version": codec.version,
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": cpu_model(),

@@ -2,8 +2,9 @@
 
 Exit codes: 0 success, 1 a check that ran and failed (``recommend --check``, ``live``),
 2 a user error (bad input file, bad option, missing run), 3 a check that ran but whose
-measurement was too uncertain to judge (``live``: inconclusive, never a pass). Anything else is
-a bug.
+measurement was too uncertain to judge (``live``: inconclusive, never a pass), 4 a decision
+refused because the run it would rest on is partial (``recommend`` without ``--allow-partial``).
+Anything else is a bug.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_PARTIAL = 4
 
 
 class WsztuneError(Exception):
@@ -72,3 +74,12 @@ class RoundTripError(Exception):
 
 class NodeUnavailable(BackendUnavailable):
     """``node`` or ``npm`` is missing, or installing an npm package failed (exit code 2)."""
+
+
+class PartialRun(WsztuneError):
+    """A decision asked of a run that misses cells (interrupted, ``--keep-partial``): exit 4.
+
+    Neither a pass nor a failed check: the best cell may be among those never measured.
+    """
+
+    exit_code = EXIT_PARTIAL

@@ -15,6 +15,7 @@ from wsztune.errors import WsztuneError
 from wsztune.results import Run
 
 REFERENCE = (12, 5)  # python-websockets' serve() default: 12 window bits, memLevel 5
+OFF = "off"  # the label of the row of no compression
 
 Cell = dict[str, Any]
 Key = tuple[int, int]
@@ -31,8 +32,11 @@ def format_bytes(value: float) -> str:
 
 
 def label(key: Key | Cell) -> str:
-    """``WB:ML`` of a cell or a ``(wb, ml)`` pair, as users type it."""
+    """``WB:ML`` of a cell or a ``(wb, ml)`` pair, as users type it; ``off`` for the row of no
+    compression."""
     if isinstance(key, dict):
+        if key.get("compression") is False:
+            return OFF
         return f"{key['window_bits']}:{key['mem_level']}"
     return f"{key[0]}:{key[1]}"
 
@@ -48,14 +52,20 @@ def cell_key(cell: Cell) -> Key:
     return (cell["window_bits"], cell["mem_level"])
 
 
-def reference_name(key: Key | Cell, *, short: bool = False) -> str:
-    """What to call the reference cell: websockets' default only when it is 12:5.
+def reference_name(
+    key: Key | Cell, *, short: bool = False, slice_: Slice | None = None
+) -> str:
+    """What to call the reference cell: the default of the run's stack (``--server``) when it is
+    that stack's default, else websockets' default only when it is 12:5 on a run of no stack.
 
     ``short`` gives a table's role name: ``default`` or ``reference``.
     """
     pair = cell_key(key) if isinstance(key, dict) else tuple(key)
-    if pair == REFERENCE:
-        return "default" if short else "websockets' default"
+    default, owner = REFERENCE, "websockets'"
+    if slice_ is not None:
+        default, owner = slice_.default, slice_.default_owner
+    if pair == default:
+        return "default" if short else f"{owner} default"
     return "reference" if short else "the reference"
 
 
@@ -98,6 +108,16 @@ class Slice:
     # recommend needs beyond the cells, so that a slice alone is enough to decide on.
     units: dict[str, Any] | None = None
     corpus: dict[str, Any] = field(default_factory=dict)
+    # The stack the run tuned (``run --server``, or ``--server`` when reading), its version, its
+    # default cell and whose default that is ("Node ws's"); without a stack, websockets' 12:5.
+    server: str | None = None
+    server_version: str | None = None
+    default: Key = REFERENCE
+    default_owner: str = "websockets'"
+    # The row of no compression: raw payloads and frame headers, no codec memory (see off_cell).
+    off: Cell | None = None
+    # The clients the run modelled (``run --client``): "firefox" or "chrome=0.7,firefox=0.3".
+    client: str | None = None
 
     def get(self, key: Key) -> Cell | None:
         """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
@@ -120,6 +140,16 @@ class Slice:
             f"memLevel {describe_values(self.mem_levels)}"
         )
 
+    @property
+    def missing(self) -> list[Key]:
+        """The grid's cells this slice has no measurement for (an interrupted run's gaps)."""
+        return [
+            (wb, ml)
+            for wb in self.window_bits
+            for ml in self.mem_levels
+            if (wb, ml) not in self.cells
+        ]
+
     def step_down(self, key: Key, axis: int) -> Key | None:
         """The next smaller grid value on ``axis`` (0: windowBits, 1: memLevel), if any.
 
@@ -139,14 +169,17 @@ def select_slice(
     strategy: str | None = None,
     context_takeover: bool | None = None,
     threshold: int | None = None,
+    server: str | None = None,
 ) -> Slice:
     """One level x strategy x takeover x threshold slice of ``run``.
 
     Defaults: the run's first level and strategy (grid order), context takeover on when the
     run has it (what servers use), else off, and the threshold of the run's ``--server`` when
-    its cells have it (ws: 1024), else the smallest.
+    its cells have it (ws: 1024), else the smallest. ``server`` (``NAME`` or ``NAME@VERSION``)
+    reads the run as that stack's, whatever stack (if any) it was made for.
     """
-    cells = run.cells
+    stack_name, stack_version = _run_server(run, server)
+    cells = [cell for cell in run.cells if cell.get("compression") is not False]
     level = cells[0]["level"] if level is None else level
     strategy = cells[0]["strategy"] if strategy is None else strategy
     if context_takeover is None:
@@ -160,7 +193,7 @@ def select_slice(
     ]
     thresholds = sorted({cell.get("threshold", 0) for cell in matching})
     if threshold is None and thresholds:
-        preferred = _server_threshold(run)
+        preferred = _server_threshold(stack_name)
         threshold = preferred if preferred in thresholds else thresholds[0]
     if threshold is not None and matching and threshold not in thresholds:
         raise WsztuneError(
@@ -192,7 +225,16 @@ def select_slice(
     slices = {
         (c["level"], c["strategy"], c["context_takeover"], c.get("threshold", 0)) for c in cells
     }
+    default, owner = _server_default(stack_name, stack_version)
     return Slice(
+        server=stack_name,
+        server_version=stack_version,
+        client=run.meta.get("client"),
+        default=default,
+        default_owner=owner,
+        off=off_cell(chosen[0], run.meta.get("units"))
+        if {"raw_bytes", "server_raw_bytes", "client_raw_bytes"} <= chosen[0].keys()
+        else None,
         level=level,
         strategy=strategy,
         context_takeover=context_takeover,
@@ -208,15 +250,98 @@ def select_slice(
     )
 
 
-def _server_threshold(run: Run) -> int | None:
-    """The default threshold of the stack a run tuned (``run --server``), if it named one."""
-    name = run.meta.get("server")
+def _run_server(run: Run, server: str | None) -> tuple[str | None, str | None]:
+    """The stack (name, version) to read ``run`` as: ``server`` if given, else the run's own."""
+    if server is None:
+        name = run.meta.get("server")
+        version = run.meta.get("server_version")
+        return (str(name) if name else None), (str(version) if version else None)
+    from wsztune.stacks import resolve
+
+    profile, version = resolve(server)
+    return profile.name, version
+
+
+def _server_threshold(name: str | None) -> int | None:
+    """The default threshold of the stack ``name``, if it is a known one."""
     if not name:
         return None
     from wsztune.stacks import STACKS
 
     stack = STACKS.get(name)
     return None if stack is None else stack.threshold
+
+
+def _server_default(name: str | None, version: str | None) -> tuple[Key, str]:
+    """The default cell of the stack ``name`` at ``version`` and whose default it is."""
+    from wsztune.stacks import STACKS
+
+    stack = STACKS.get(name) if name else None
+    if stack is None:
+        return REFERENCE, "websockets'"
+    title = stack.title if version is None else f"{stack.title} {version}"
+    return stack.default_pair(version), f"{title}'s"
+
+
+def off_cell(like: Cell, units: dict[str, Any] | None = None) -> Cell:
+    """The row of no compression, measured exactly from ``like``'s corpus: every payload as it
+    is, its frame headers counted (``wire_compressed_bytes`` = ``wire_raw_bytes``), no codec
+    memory and no compress time. Labelled ``off``; its key is (0, 0)."""
+    raw = like["raw_bytes"]
+    cell: Cell = {
+        **like,
+        "compression": False,
+        "window_bits": 0,
+        "client_window_bits": 0,
+        "mem_level": 0,
+        "compressed_bytes": raw,
+        "savings": 0.0,
+        "server_compressed_bytes": like["server_raw_bytes"],
+        "client_compressed_bytes": like["client_raw_bytes"],
+        "wire_compressed_bytes": like.get("wire_raw_bytes", raw),
+        "compressed_messages": 0,
+        "compressor_share": 0.0,
+        "decompressor_share": 0.0,
+        "threshold": 0,
+    }
+    for name in list(cell):
+        if name.startswith(("compress_seconds", "decompress_seconds")):
+            cell[name] = None if cell[name] is None else 0.0  # nothing to time, when timed
+        elif name.startswith(("compress_memory", "decompress_memory", "connection_memory")):
+            cell[name] = 0
+    if "unit_compressed_bytes" in like and units and "raw_bytes" in units:
+        cell["unit_compressed_bytes"] = list(units["raw_bytes"])
+    return cell
+
+
+def settable_cells(slice_: Slice) -> dict[Key, Cell]:
+    """The cells of ``slice_`` its stack can be set to (every cell when the run names none)."""
+    if not slice_.server:
+        return dict(slice_.cells)
+    from wsztune.stacks import STACKS
+
+    stack = STACKS.get(slice_.server)
+    if stack is None:
+        return dict(slice_.cells)
+    return {
+        key: cell
+        for key, cell in slice_.cells.items()
+        if stack.settable(cell, slice_.server_version)
+    }
+
+
+def stack_caption(slice_: Slice) -> str:
+    """``measured with CPython's zlib for aiohttp (default 15:8)``: the codec and the stack."""
+    from wsztune.stacks import CODEC_TITLES, STACKS
+
+    codec = CODEC_TITLES.get(slice_.codec, slice_.codec)
+    stack = STACKS.get(slice_.server) if slice_.server else None
+    if stack is None:
+        return f"measured with {codec}"
+    version = f" {slice_.server_version}" if slice_.server_version else ""
+    return (
+        f"measured with {codec} for {stack.title}{version} (default {label(slice_.default)})"
+    )
 
 
 def corpus_caption(run: Run) -> str:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from wsztune.grid import (
     METRICS,
-    REFERENCE,
     Cell,
     Key,
     Metric,
@@ -25,6 +24,7 @@ from wsztune.grid import (
     format_bytes,
     label,
     reference_name,
+    stack_caption,
 )
 from wsztune.results import Run
 
@@ -89,7 +89,7 @@ def heatmap(
     metric: Metric,
     path: Path,
     *,
-    reference: Key = REFERENCE,
+    reference: Key | None = None,
     recommended: Key | None = None,
 ) -> Path:
     """A windowBits x memLevel heatmap of ``metric``, every cell annotated; returns ``path``."""
@@ -144,6 +144,7 @@ def heatmap(
         for c, ml in enumerate(columns):
             if slice_.get((wb, ml)) is None:
                 ax.text(c, r, "not run", ha="center", va="center", fontsize=6, color="#666666")
+    reference = slice_.default if reference is None else reference
     if reference in slice_.cells:
         _outline(ax, columns.index(reference[1]), rows.index(reference[0]), "#1f4e99", 2.2)
     if recommended is not None and recommended in slice_.cells:
@@ -153,7 +154,9 @@ def heatmap(
     ax.set_yticks(range(len(rows)), [str(wb) for wb in rows])
     marks = []
     if reference in slice_.cells:
-        marks.append(f"blue box: {label(reference)}, {reference_name(reference)}")
+        marks.append(
+            f"blue box: {label(reference)}, {reference_name(reference, slice_=slice_)}"
+        )
     if recommended is not None and recommended in slice_.cells:
         marks.append(f"green box: {label(recommended)}, recommended")
     if metric.name == "size":
@@ -167,7 +170,9 @@ def heatmap(
     ax.set_xlabel("memLevel" + (f"\n{legend}" if marks else ""), fontsize=9)
     ax.set_ylabel("windowBits", fontsize=9)
     ax.set_title(
-        f"{metric.title}: {corpus_caption(run)}\n{slice_.description}", fontsize=10, loc="left"
+        f"{metric.title}: {corpus_caption(run)}\n{slice_.description}\n{stack_caption(slice_)}",
+        fontsize=10,
+        loc="left",
     )
     figure.savefig(path, dpi=DPI)
     return path
@@ -247,6 +252,7 @@ def _pareto_panel(
     frontier: Sequence[Cell],
     reference: Cell | None,
     decision: Decision | None,
+    reference_words: str = "",
 ) -> None:
     ax.scatter(
         [_kib(c) for c in cells],
@@ -282,7 +288,7 @@ def _pareto_panel(
             edgecolor="#1f4e99",
             linewidth=2,
             zorder=5,
-            label=f"{label(reference)}: {reference_name(reference)}",
+            label=f"{label(reference)}: {reference_words or reference_name(reference)}",
         )
     if decision is not None and decision.chosen is not None:
         chosen = decision.chosen
@@ -321,7 +327,7 @@ def pareto(
     slice_: Slice,
     path: Path,
     *,
-    reference: Key = REFERENCE,
+    reference: Key | None = None,
     decision: Decision | None = None,
 ) -> Path:
     """Connection memory (x, log) against compressed size (y), frontier drawn; returns ``path``.
@@ -331,13 +337,15 @@ def pareto(
     """
     cells = list(slice_.cells.values())
     frontier = pareto_frontier(cells)
+    reference = slice_.default if reference is None else reference
     ref = slice_.get(reference)
+    words = reference_name(reference, slice_=slice_)
     figure = _figure(12.0, 5.4)
     full, zoom = figure.subplots(1, 2, width_ratios=(1, 1.25))
     smallest = min(_size_kib(c) for c in cells)
     largest = max(_size_kib(c) for c in cells)
     for ax in (full, zoom):
-        _pareto_panel(ax, cells, frontier, ref, decision)
+        _pareto_panel(ax, cells, frontier, ref, decision, words)
     top = smallest * (1 + ZOOM)
     zoom.set_ylim(smallest - (top - smallest) * 0.05, top)
     near = [c for c in cells if _size_kib(c) <= top]
@@ -354,7 +362,8 @@ def pareto(
     zoom.set_title(f"within {ZOOM:.0%} of the smallest output", fontsize=9, loc="left")
     zoom.legend(fontsize=8, loc="upper right")
     figure.suptitle(
-        f"Memory against size: {corpus_caption(run)} · {slice_.description}",
+        f"Memory against size: {corpus_caption(run)} · {slice_.description}\n"
+        f"{stack_caption(slice_)}",
         fontsize=10,
         x=0.01,
         ha="left",
@@ -370,7 +379,7 @@ def write_plots(
     *,
     metrics: Sequence[str] = tuple(METRICS),
     formats: Sequence[str] = ("png",),
-    reference: Key = REFERENCE,
+    reference: Key | None = None,
     decision: Decision | None = None,
 ) -> list[Path]:
     """Every heatmap and the Pareto chart, in each format; returns the paths written.

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wsztune.errors import WsztuneError
+from wsztune.errors import PartialRun, WsztuneError
 from wsztune.grid import (
     REFERENCE,
     Cell,
@@ -39,6 +39,7 @@ from wsztune.grid import (
     plural,
     reference_name,
     select_slice,
+    settable_cells,
 )
 from wsztune.results import UNIT_SIZES, Run
 
@@ -64,31 +65,56 @@ _UNITS = {
 }
 
 
-def parse_size(text: str) -> int:
-    """Bytes from ``65536``, ``64KiB`` (65,536), ``64KB`` (64,000), ``1.5 MiB``, ``64Ki``.
+# Where a per-connection memory figure can fall: every cell measured is above 16 KiB (9:1 with
+# its decompressor), and no server needs 64 MiB per connection. A bare number is read in the
+# first unit that lands it there, to say what it probably meant.
+PLAUSIBLE_MEMORY = (16 * 1024, 64 * 1024**2)
+_GUESS_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3))
 
-    Units are case-insensitive and may follow a space. A bare ``K``/``M``/``G`` is refused:
-    half the tools that write ``64K`` mean 65,536 and the other half 64,000, and a CI budget
-    must not depend on a guess.
+
+def parse_size(
+    text: str, option: str = "--max-memory", plausible: tuple[int, int] = PLAUSIBLE_MEMORY
+) -> int:
+    """Bytes from ``65536B``, ``64KiB`` (65,536), ``64KB`` (64,000), ``1.5 MiB``, ``64Ki``.
+
+    Units are case-insensitive and may follow a space. A number without a unit is refused with
+    its likely meaning (``64: did you mean 64KiB?``, the first unit that puts it within
+    ``plausible``): read as bytes, ``--max-memory 64`` was a budget no cell can meet. A bare
+    ``K``/``M``/``G`` is refused too: half the tools that write ``64K`` mean 65,536 and the
+    other half 64,000, and a CI budget must not depend on a guess.
     """
     match = _SIZE.match(text)
     if match is None:
         raise WsztuneError(
-            f"--max-memory takes a size such as 65536, 64KiB, 64KB or 1.5MiB, not {text!r}"
+            f"{option} takes a size such as 64KiB, 64KB, 1.5MiB or 65536B, not {text!r}"
         )
     number, unit = float(match[1]), match[2].lower()
+    if unit == "":
+        guesses = [
+            (name, factor)
+            for name, factor in _GUESS_UNITS
+            if plausible[0] <= number * factor <= plausible[1]
+        ]
+        name, factor = guesses[0] if guesses else ("B", 1) if number > 1024 else ("KiB", 1024)
+        guess = f"{match[1]}{name}"
+        if factor == 1:
+            guess += f" ({format_bytes(number)})"
+        raise WsztuneError(
+            f"{option} {text.strip()}: a size needs a unit: did you mean {guess}? "
+            "(units: B, KB, KiB, MB, MiB)"
+        )
     if unit in ("k", "m", "g"):
         raise WsztuneError(
-            f"--max-memory {text.strip()!r} is ambiguous: write {match[1]}{unit.upper()}iB "
+            f"{option} {text.strip()!r} is ambiguous: write {match[1]}{unit.upper()}iB "
             f"(binary, 1024) or {match[1]}{unit.upper()}B (decimal, 1000)"
         )
     if unit not in _UNITS:
         raise WsztuneError(
-            f"--max-memory: unknown unit {match[2]!r} in {text!r} (use B, KB, KiB, MB, MiB)"
+            f"{option}: unknown unit {match[2]!r} in {text!r} (use B, KB, KiB, MB, MiB)"
         )
     value = number * _UNITS[unit]
     if value < 1 or not math.isfinite(value):
-        raise WsztuneError(f"--max-memory must be at least 1 byte, not {text!r}")
+        raise WsztuneError(f"{option} must be at least 1 byte, not {text!r}")
     return int(value)
 
 
@@ -243,6 +269,9 @@ class Decision:
     # Cheaper than the chosen cell and within tolerance on this corpus, but not robust.
     fragile: list[Cell] = field(default_factory=list)
     costs: Fleet | None = None
+    # With a stack (--server): rows worth seeing beside the decision, (role, cell): compression
+    # off, and the defaults of the nearest alternatives (another uvicorn backend).
+    stack_rows: list[tuple[str, Cell]] = field(default_factory=list)
 
     @property
     def slice_description(self) -> str:
@@ -252,11 +281,49 @@ class Decision:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The CI gate's answer for one shipped setting."""
+    """The CI gate's answer for one shipped setting.
+
+    ``kind`` says why: ``fits`` (passed), ``budget`` or ``time`` (it does not fit), ``better``
+    (a cell would be chosen over it: a failure only in strict mode, else ``advice``),
+    ``nothing`` (no cell fits), ``regression`` (worse than at the baseline).
+    """
 
     ok: bool
     reason: str
     cell: Cell
+    kind: str = "fits"
+    # A better setting, said but not failed on (the default, non-strict gate).
+    advice: str | None = None
+    regression: Regression | None = None
+    mode: str = "strict"  # strict, advice or baseline: how the gate was asked to judge
+
+
+@dataclass(frozen=True)
+class Regression:
+    """The shipped setting now and at the baseline, each against the smallest output that fits
+    in its own run (``gap``: shipped / best - 1). Regressed when the gap grew by more than the
+    tolerance (in points) in at least the confidence share of the resamples (paired when both
+    runs cut the same corpus into the same units), or on the corpus alone without units."""
+
+    baseline: str  # the baseline run's file
+    gap_now: float
+    gap_baseline: float
+    best_now: Key
+    best_baseline: Key
+    savings_now: float
+    savings_baseline: float
+    memory_now: int
+    memory_baseline: int
+    tolerance: float
+    share: float | None  # resamples in which the gap grew by more than the tolerance
+    resamples: int | None
+    paired: bool
+    regressed: bool
+
+    @property
+    def change(self) -> float:
+        """How much the gap grew, as a fraction (0.012: 1.2 points)."""
+        return self.gap_now - self.gap_baseline
 
 
 def _percent(ratio: float) -> str:
@@ -366,7 +433,15 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     """
     constraints = constraints or Constraints()
     slice_ = select_slice(source) if isinstance(source, Run) else source
-    cells = sorted(slice_.cells.values(), key=cell_key)
+    stack = _stack_of(slice_)
+    cells = sorted(
+        (settable_cells(slice_) if stack is not None else slice_.cells).values(), key=cell_key
+    )
+    if stack is not None and not cells and stack.defaults.enabled:
+        raise WsztuneError(
+            f"this run has no cell {stack.title} can be set to ({_settable_words(stack, slice_)}"
+            f", {slice_.description}); sweep it with wsztune run --server {stack.name}"
+        )
     reference = slice_.get(constraints.reference)
     if constraints.max_time_ratio is not None and any(
         cell["compress_seconds"] is None for cell in cells
@@ -394,7 +469,25 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         return True
 
     feasible = [cell for cell in cells if fits(cell)]
+    off = slice_.off
+    if (
+        stack is not None
+        and off is not None
+        and stack.settable(off)
+        and constraints.objective == "memory"
+        and fits(off)
+    ):
+        # Compression off is a choice of every stack that can turn it off: it wins only when no
+        # compressed cell fits, or when compressing does not pay within the tolerance.
+        feasible.append(off)
     cliffs = cliff_edges(slice_, constraints.cliff)
+    if stack is not None:  # a cliff to a cell the stack cannot be set to says nothing
+        settable = {cell_key(cell) for cell in cells}
+        cliffs = {
+            key: edge
+            for key, edge in cliffs.items()
+            if key in settable and cell_key(edge.neighbour) in settable
+        }
     decision = Decision(
         chosen=None,
         best=None,
@@ -522,6 +615,14 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
     decision.explanation = _explain(decision, budget, len(cells))
+    if stack is not None:
+        decision.explanation += _stack_lines(decision, stack)
+        if chosen is off:
+            decision.warnings.append(
+                "no compressed cell fits: recommending compression off"
+                if all(cell is off for cell in feasible)
+                else "compressing does not pay here: recommending compression off"
+            )
     decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
     if decision.threshold is not None:
         decision.explanation += decision.threshold.lines
@@ -530,10 +631,119 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         configured = {**chosen, "threshold": decision.threshold.threshold}
     from wsztune.stacks import snippets
 
-    decision.snippets = snippets(configured, slice_, constraints.max_memory)
+    if stack is not None:
+        decision.snippets = snippets(configured, slice_, constraints.max_memory, (stack.name,))
+    else:
+        decision.snippets = snippets(configured, slice_, constraints.max_memory)
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, reference, constraints.connections)
     return decision
+
+
+def _stack_of(slice_: Slice) -> Any:
+    """The profile of the stack the slice is read as (``--server``), or None."""
+    if not slice_.server:
+        return None
+    from wsztune.stacks import STACKS
+
+    return STACKS.get(slice_.server)
+
+
+def _settable_words(stack: Any, slice_: Slice) -> str:
+    pairs = stack.settable_pairs(slice_.server_version)
+    shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])
+    more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
+    return f"{shown}{more} at level {stack.defaults_for(slice_.server_version).level}"
+
+
+_AXIS_WORDS = {
+    "window_bits": "the window",
+    "mem_level": "memLevel",
+    "level": "the level",
+    "context_takeover": "context takeover",
+    "client_window_bits": "the client's window",
+}
+
+
+def _versus(cell: Cell, against: Cell) -> str:
+    """``306.0 KiB per connection (+244.0 KiB), 18,382 B (-2.1%, -391 B)``."""
+    memory = cell["connection_memory"] - against["connection_memory"]
+    size = cell["compressed_bytes"] - against["compressed_bytes"]
+    share = size / against["compressed_bytes"] if against["compressed_bytes"] else 0.0
+    return (
+        f"{format_bytes(cell['connection_memory'])} per connection "
+        f"({'+' if memory >= 0 else '-'}{format_bytes(abs(memory))}), "
+        f"{cell['compressed_bytes']:,} B ({share:+.1%}, {size:+,} B) against {label(against)}"
+    )
+
+
+def _stack_lines(decision: Decision, stack: Any) -> list[str]:
+    """What the stack's default is, what it cannot do, compression off, and the nearest
+    alternatives, with figures from the run."""
+    from wsztune.stacks import STACKS
+
+    slice_, chosen = decision.slice, decision.chosen
+    version = slice_.server_version
+    defaults = stack.defaults_for(version)
+    default_cell = slice_.get(stack.default_pair(version))
+    named = stack.title + (f" {version}" if version else "")
+    lines = []
+    default_words = f"{named}'s default is {defaults.label}"
+    if defaults.level != -1:
+        default_words += f" at level {defaults.level}"
+    if defaults.threshold:
+        default_words += f", threshold {defaults.threshold} B"
+    if not defaults.enabled:
+        default_words += " once compression is turned on (it is off out of the box)"
+    note = stack.version_note(version)
+    lines.append(default_words + (f" ({note})" if note else "") + ".")
+    enabled = stack.knob("enabled")
+    fixed = [
+        _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
+    ]
+    if stack.on_off_only and enabled is not None:
+        lines.append(
+            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
+            + ", ".join(fixed[:3])
+            + "; every other cell of this run is for comparison only."
+        )
+    elif fixed:
+        lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
+    off = slice_.off
+    rows: list[tuple[str, Cell]] = []
+    if off is not None and chosen is not None and chosen is not off:
+        how = f" ({enabled.name})" if enabled is not None else ""
+        saved = chosen["connection_memory"]
+        extra = off["compressed_bytes"] - chosen["compressed_bytes"]
+        wire = off["wire_compressed_bytes"] - chosen["wire_compressed_bytes"]
+        share = extra / chosen["compressed_bytes"] if chosen["compressed_bytes"] else 0.0
+        lines.append(
+            f"Compression off{how}: saves {format_bytes(saved)} per connection and sends "
+            f"{extra:+,} B of payload ({share:+.0%}; {wire:+,} B with frame headers) on this "
+            f"corpus against {label(chosen)}."
+        )
+        rows.append(("off", off))
+    elif off is not None:
+        rows.append(("off", off))
+    if default_cell is not None and chosen is not None and default_cell is not chosen:
+        lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
+    for name in stack.alternatives:
+        other = STACKS.get(name)
+        if other is None:
+            continue
+        cell = slice_.get(other.default_pair())
+        if (
+            cell is None
+            or chosen is None
+            or cell is chosen
+            or not other.settable(cell)
+            or other.codec != slice_.codec
+        ):
+            continue
+        lines.append(f"Alternative: {other.title} runs {label(cell)}: {_versus(cell, chosen)}.")
+        rows.append((other.name, cell))
+    decision.stack_rows = rows
+    return lines
 
 
 def _schema_of(slice_: Slice) -> str:
@@ -623,6 +833,15 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"Smallest output that fits: {label(best)}, {best['compressed_bytes']:,} B "
         f"({best['savings']:.1%} saved), {format_bytes(best['connection_memory'])} per connection."
     )
+    client = getattr(decision.slice, "client", None)
+    if client:
+        parts = chosen.get("clients") or [{"name": client, **chosen}]
+        windows = ", ".join(f"{part['name']} {part['client_window_bits']}" for part in parts)
+        lines.append(
+            f"Clients: {client} (run --client): the client direction is compressed as they "
+            "compress it, and the server's decompressor holds the window they really use (at "
+            f"{label(chosen)}: {windows} bits), in the memory above."
+        )
     tolerance = _option_percent(constraints.tolerance)
     robustness = decision.robustness
     extra = chosen["compressed_bytes"] / best["compressed_bytes"] - 1
@@ -661,8 +880,7 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         share = robustness.of(chosen) or 0.0
         low, high = robustness.savings_interval or (chosen["savings"], chosen["savings"])
         held = (
-            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each "
-            "time)"
+            f"chosen in {_share(share)} of resamples (within {tolerance} of the smallest each time)"
             if constraints.objective == "memory"
             else f"within {tolerance} of the smallest output in {_share(share)} of resamples"
         )
@@ -693,7 +911,10 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     if reference is None:
         lines.append(f"{label(constraints.reference)} is not in this run: no comparison with it.")
     elif reference is chosen:
-        lines.append(f"That is {label(reference)}, {reference_name(reference)}: keep it.")
+        lines.append(
+            f"That is {label(reference)}, {reference_name(reference, slice_=decision.slice)}: "
+            "keep it."
+        )
     else:
         memory = chosen["connection_memory"] - reference["connection_memory"]
         size = chosen["compressed_bytes"] - reference["compressed_bytes"]
@@ -707,7 +928,7 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
             else ""
         )
         lines.append(
-            f"Against {label(reference)} ({reference_name(reference)}): "
+            f"Against {label(reference)} ({reference_name(reference, slice_=decision.slice)}): "
             f"{'+' if memory >= 0 else '-'}{format_bytes(abs(memory))} per connection"
             f"{relative}, output "
             f"{size / reference['compressed_bytes']:+.1%} ({size:+,} B on this corpus), "
@@ -783,9 +1004,7 @@ def fleet_costs(slice_: Slice, cells: list[Cell], constraints: Constraints) -> F
     assert constraints.connections
     rate, source = message_rate(slice_, constraints)
     fleet = Fleet(constraints.connections, rate, source, constraints.prices)
-    fleet.costs = [
-        cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells
-    ]
+    fleet.costs = [cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells]
     if cells:
         fleet.uncompressed = cell_cost(None, cells[0], fleet.connections, rate, fleet.prices)
     return fleet
@@ -857,6 +1076,37 @@ def threshold_advice(chosen: Cell, slice_: Slice, tolerance: float) -> Threshold
 # The CI gate ------------------------------------------------------------------------------------
 
 
+def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
+    """Refuse (:class:`PartialRun`, exit 4) to decide on a run that misses cells.
+
+    An interrupted run kept with ``--keep-partial`` may lack the very cell that would win: a
+    recommendation or a passed check from it is a wrong answer with exit code 0. ``role``
+    prefixes the message (``"--baseline "``). ``--allow-partial`` is the way past, by asking.
+    """
+    missing = slice_.missing
+    planned = run.meta.get("cells_planned")
+    # A run that planned more cells than it holds is partial whatever its flag says (a file
+    # edited, or written by another tool): the gaps may lie outside this slice's axes.
+    short = isinstance(planned, int) and planned > len(run.cells)
+    if not run.partial and not missing and not short:
+        return
+    name = f"{role}{run.path}" if run.path is not None else f"{role}the run".lstrip()
+    if missing:
+        shown = ", ".join(label(key) for key in missing[:10])
+        if len(missing) > 10:
+            shown += f" and {len(missing) - 10} more"
+        size = len(slice_.window_bits) * len(slice_.mem_levels)
+        gap = f"{len(missing)} of {size} cells were never measured ({shown})"
+    else:
+        done, planned = len(run.cells), run.meta.get("cells_planned", "?")
+        gap = f"only {done} of {planned} cells were measured"
+    raise PartialRun(
+        f"{name} is a partial run: {gap}; the best cell may be among those missing, so no "
+        "decision is made: sweep again to the end, or pass --allow-partial to decide on the "
+        "cells measured"
+    )
+
+
 def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float) -> Verdict:
     """Is the shipped ``window_bits:mem_level`` still right?
 
@@ -889,6 +1139,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
             f"{name} needs {format_bytes(cell['connection_memory'])} per connection, over the "
             f"{format_bytes(constraints.max_memory)} budget",
             cell,
+            "budget",
         )
     reference = decision.reference
     if constraints.max_time_ratio is not None and reference is not None:
@@ -899,10 +1150,11 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"{name} compresses {ratio:.2f}x as slowly as {label(reference)}, over the "
                 f"{constraints.max_time_ratio:g}x limit",
                 cell,
+                "time",
             )
     chosen, best = decision.chosen, decision.best
     if chosen is None or best is None:
-        return Verdict(False, decision.reason, cell)
+        return Verdict(False, decision.reason, cell, "nothing")
     within = _option_percent(tolerance)
     change = cell["compressed_bytes"] / best["compressed_bytes"] - 1
     robustness = decision.robustness
@@ -916,6 +1168,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"in only {_share(share)} of {robustness.resamples:,} resamples (needs "
                 f"{needed}; {change:+.2%} on this corpus); {label(chosen)} is recommended",
                 cell,
+                "better",
             )
         how = f"in {_share(share)} of {robustness.resamples:,} resamples (needs {needed})"
     else:
@@ -925,6 +1178,7 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 f"{name}'s output is {_precise_percent(change)} larger than the smallest that "
                 f"fits, {label(best)}'s (tolerance {within}); {label(chosen)} is recommended",
                 cell,
+                "better",
             )
         how = f"on this corpus ({change:+.2%}; no resampling data)"
     cliff = decision.cliffs.get(cell_key(cell))
@@ -935,6 +1189,159 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
         f"is within {within} of the smallest that fits ({label(best)}) {how}{tail}",
         cell,
     )
+
+
+def gate(
+    decision: Decision,
+    window_bits: int,
+    mem_level: int,
+    tolerance: float,
+    *,
+    strict: bool = False,
+    baseline: Decision | None = None,
+    baseline_name: str = "the baseline",
+) -> Verdict:
+    """The CI gate: two questions answered apart.
+
+    1. Does the shipped setting still fit (budget, time ratio)? If not: a failure.
+    2. With a ``baseline`` decision (the same constraints on a saved run): has the shipped
+       setting become worse than it was there, by more than ``tolerance``? If so: a failure
+       (``regression``). Worse means its output against the smallest output that fits, in each
+       run: a corpus that compresses less overall moves every cell alike and fails nothing.
+    3. Is there a better setting (:func:`check`'s rule)? Advice, exit 0; a failure only when
+       ``strict`` (wsztune's original gate).
+    """
+    verdict = check(decision, window_bits, mem_level, tolerance)
+    mode = "baseline" if baseline is not None else ("strict" if strict else "advice")
+    verdict = replace(verdict, mode=mode)
+    if not verdict.ok and verdict.kind != "better":
+        return verdict  # it does not fit, or nothing does: no question of better or worse
+    advice = None
+    if verdict.kind == "better":
+        if strict:
+            return verdict
+        advice = verdict.reason
+    cell = verdict.cell
+    if baseline is None:
+        if advice is None:
+            return verdict
+        chosen = decision.chosen
+        reason = (
+            f"{label(cell)} fits ({format_bytes(cell['connection_memory'])} per connection); "
+            f"{label(chosen) if chosen else 'another cell'} would be chosen today (advice, "
+            "not a failure; --strict fails on it)"
+        )
+        return replace(verdict, ok=True, reason=reason, kind="fits", advice=advice)
+    regression = compare_with_baseline(decision, baseline, cell, tolerance, baseline_name)
+    regressed = regression.regressed
+    return replace(
+        verdict,
+        ok=not regressed,
+        reason=_regression_words(label(cell), regression),
+        kind="regression" if regressed else "fits",
+        advice=advice,
+        regression=regression,
+    )
+
+
+def compare_with_baseline(
+    decision: Decision, baseline: Decision, cell: Cell, tolerance: float, name: str
+) -> Regression:
+    """The shipped ``cell`` now (``decision``) and at the ``baseline``: see :class:`Regression`."""
+    key = cell_key(cell)
+    then = baseline.slice.get(key)
+    if then is None:
+        raise WsztuneError(
+            f"--baseline {name} did not measure {label(key)} "
+            f"({baseline.slice.grid_description}); save a baseline run that includes it"
+        )
+    best_now, best_then = decision.best, baseline.best
+    if best_now is None or best_then is None or all(c is not then for c in baseline.feasible):
+        over = format_bytes(then["connection_memory"])
+        raise WsztuneError(
+            f"--baseline {name}: {label(key)} ({over} per connection there) does not fit the "
+            "same constraints at the baseline, so it cannot say how good it was; check the "
+            "budget, or save a new baseline"
+        )
+    gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
+    gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
+    constraints = decision.constraints
+    share = None
+    resamples = None
+    paired = False
+    raw_now = resampling_units(decision.slice, decision.feasible)
+    raw_then = resampling_units(baseline.slice, baseline.feasible)
+    if raw_now is not None and raw_then is not None:
+        import numpy
+
+        # The same units (the same corpus, cut alike): the same draws for both, so that only
+        # the runs differ, not the luck of the draw. Otherwise independent draws.
+        paired = raw_now == raw_then
+        seed = constraints.seed
+        gaps = []
+        for dec, shipped, raw, draw_seed in (
+            (decision, cell, raw_now, seed),
+            (baseline, then, raw_then, seed if paired else seed + 1),
+        ):
+            _, totals, _ = bootstrap(
+                dec.feasible, raw, constraints.tolerance, constraints.resamples, draw_seed
+            )
+            index = next(i for i, c in enumerate(dec.feasible) if c is shipped)
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                gaps.append(totals[:, index] / totals.min(axis=1) - 1)
+        grew = gaps[0] - gaps[1]
+        share = float(numpy.mean(grew > tolerance + 1e-12))
+        resamples = constraints.resamples
+        regressed = share >= constraints.confidence - 1e-9
+    else:
+        regressed = gap_now - gap_then > tolerance + 1e-12
+    return Regression(
+        baseline=name,
+        gap_now=gap_now,
+        gap_baseline=gap_then,
+        best_now=cell_key(best_now),
+        best_baseline=cell_key(best_then),
+        savings_now=cell["savings"],
+        savings_baseline=then["savings"],
+        memory_now=cell["connection_memory"],
+        memory_baseline=then["connection_memory"],
+        tolerance=tolerance,
+        share=share,
+        resamples=resamples,
+        paired=paired,
+        regressed=regressed,
+    )
+
+
+def _points(fraction: float) -> str:
+    value = fraction * 100
+    return f"{value:g} point" + ("" if value == 1 else "s")
+
+
+def _regression_words(name: str, r: Regression) -> str:
+    points = r.change * 100
+    now = f"{_precise_percent(r.gap_now)} larger than the smallest that fits ({label(r.best_now)})"
+    then = (
+        f"{_precise_percent(r.gap_baseline)} ({label(r.best_baseline)}) at the baseline "
+        f"{r.baseline}"
+    )
+    if r.share is not None:
+        how = (
+            f"worse by more than {_points(r.tolerance)} (--tolerance) in "
+            f"{_share(r.share)} of {r.resamples:,} resamples (fails at "
+            f"{_option_percent(CONFIDENCE)})"
+        )
+    else:
+        how = f"against --tolerance {_points(r.tolerance)} on the corpus alone (no resampling data)"
+    if r.regressed:
+        verdict = "became worse"
+    elif r.change > r.tolerance:
+        verdict = "looks worse than at the baseline, but not reliably"
+    elif r.change > 0:
+        verdict = "is within --tolerance of the baseline"
+    else:
+        verdict = "is as good as at the baseline"
+    return f"{name} {verdict}: {now} now, {then}: {points:+.2f} points; {how}"
 
 
 def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -1004,10 +1411,32 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
     }
     if verdict is not None:
+        regression = verdict.regression
         document["check"] = {
             "setting": label(verdict.cell),
             "ok": verdict.ok,
             "reason": verdict.reason,
+            "kind": verdict.kind,
+            "mode": verdict.mode,
+            "advice": verdict.advice,
+            "baseline": None
+            if regression is None
+            else {
+                "results": regression.baseline,
+                "gap_now": regression.gap_now,
+                "gap_baseline": regression.gap_baseline,
+                "change": regression.change,
+                "best_now": label(regression.best_now),
+                "best_baseline": label(regression.best_baseline),
+                "savings_now": regression.savings_now,
+                "savings_baseline": regression.savings_baseline,
+                "memory_now": regression.memory_now,
+                "memory_baseline": regression.memory_baseline,
+                "share": regression.share,
+                "resamples": regression.resamples,
+                "paired": regression.paired,
+                "regressed": regression.regressed,
+            },
         }
     return document
 

@@ -14,8 +14,29 @@ compression off: forwarding raw frames would require that (a proxy cannot read f
 with a context it did not negotiate), and it would change what client and server exchange in
 production. What is recorded is what a sweep needs: each message's payload before compression,
 exactly as the application sent it, whatever the hops negotiated. Pings and pongs are answered
-on each hop, not forwarded, and neither hop limits message sizes (``max_size=None``): the
-upstream's own limit applies, and its close code comes back to the client.
+on each hop, not forwarded.
+
+Bounded memory: both hops take messages up to ``max_message_size`` (16 MiB unless told). A
+bigger one is never read whole: websockets closes the connection that sent it with 1009
+(message too big) and its reason, the proxy closes the other side with the same code and
+reason, and nothing of that message is recorded (it is skipped, with a warning). And the proxy
+never reads from one side faster than the other side takes: once a message is received, its
+sender's socket is paused until the message has been written to the other side's socket and
+that socket's buffer has drained (websockets' ``write_limit``), so a client that stops reading
+stops the server's sending through TCP flow control, not by filling the proxy's memory. Each
+connection holds, per direction, about the message in hand and its encoded copy in the
+socket's buffer: about twice the limit at worst.
+
+Faithful: close codes and reasons from one side reach the other, including those websockets
+sends itself when a side breaks the protocol (1007 for invalid UTF-8 in a text message, 1009,
+1002); a connection that drops without any close frame is dropped on the other side too.
+Client paths are normalised (``/a/../b`` is ``/b``, and ``%2e`` counts as a dot) before they
+are appended to the upstream's path, so a client cannot climb out of it.
+
+The upstream is checked before anything listens: one WebSocket handshake to its URL (an
+answer of any HTTP status is an answer; no answer, a refused connection or a TLS failure is an
+error), unless ``check_upstream`` is off. ``certfile`` and ``keyfile`` make the proxy listen
+with TLS (``wss://``), for pages served over https.
 
 The file: a header line, ``{"wsztune":"records/1","started_at":...}``, then one line per
 recorded message: ``connection`` (``c1``, ``c2``... in the order connections open),
@@ -23,8 +44,9 @@ recorded message: ``connection`` (``c1``, ``c2``... in the order connections ope
 monotonic clock, microseconds) and ``text`` or ``base64``. Each line is written with one
 ``write()`` as soon as its message arrives, before the message is forwarded, so every line on
 disk is whole: Ctrl-C, SIGTERM, a limit or a full disk (the partial line is cut off again) leave
-a file that loads. The file is created ``0600``: it holds whatever the traffic held, tokens
-included. It must be new or empty; a recording is never mixed into another.
+a file that loads. The file is created ``0600``, and must not exist (a symlink, a special file
+or any existing file is refused): it holds whatever the traffic held, tokens included, and a
+recording is never mixed into another. A recording that recorded nothing removes it again.
 
 Limits end the recording and the proxy: ``max_messages`` and ``max_bytes`` (payload bytes, as
 ``corpus stats`` counts them; the file is larger), ``duration`` in seconds. ``fraction`` records
@@ -44,6 +66,7 @@ import logging
 import math
 import os
 import random
+import re
 import signal
 import ssl
 import time
@@ -72,6 +95,25 @@ FORWARDED_HEADERS = ("Origin", "Cookie", "Authorization", "User-Agent")
 UPSTREAM_OPEN_TIMEOUT = 10.0  # seconds for the upstream handshake; the client then gets a 502
 SHUTDOWN_TIMEOUT = 5.0  # seconds for closing handshakes once stopping; then connections drop
 STATUS_INTERVAL = 0.5  # seconds between status updates
+MiB = 1 << 20
+DEFAULT_MAX_MESSAGE_SIZE = 16 * MiB
+# A records line holds a binary message as base64 (4/3 of it) and wsztune reads records lines
+# up to corpus.MAX_RECORDS_LINE (64 MiB): a bigger limit would record what cannot be read back.
+MAX_MESSAGE_SIZE_LIMIT = 32 * MiB
+
+# websockets applies max_size to each frame as sent, compressed, as well as to the message once
+# inflated; deflate makes an incompressible message longer (websockets' own settings: +0.24% on
+# random bytes; zlib's deflateBound for any settings: up to 1/8 + 1/64 more), so each hop allows
+# that much more and the pumps check the limit exactly, on the message itself.
+
+
+def _hop_max_size(limit: int) -> int:
+    return limit + (limit + 7) // 8 + (limit + 63) // 64 + 1024
+
+
+# Frames of a fragmented message waiting for the proxy to read them (websockets' max_queue):
+# the pumps read one message at a time, so a short queue costs nothing but bounds memory.
+MAX_QUEUE = 4
 
 
 class RecordError(WsztuneError):
@@ -96,6 +138,10 @@ class RecordOptions:
     seed: int = 0
     ca_file: Path | None = None
     insecure: bool = False
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    check_upstream: bool = True
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
 
 @dataclass
@@ -109,6 +155,7 @@ class RecordStatus:
     messages: int = 0
     raw_bytes: int = 0
     upstream_failures: int = 0
+    too_big: int = 0
     elapsed: float = 0.0
     stopped_by: str | None = None
 
@@ -127,6 +174,8 @@ class RecordSummary:
     upstream_failures: int
     seconds: float
     stopped_by: str
+    too_big: int = 0
+    removed: bool = False  # nothing was recorded: the file was removed again
 
 
 @dataclass
@@ -185,14 +234,37 @@ def parse_upstream(text: str) -> SplitResult:
     return url
 
 
+_ENCODED_DOT = re.compile("%2e", re.IGNORECASE)
+
+
+def normalise_path(path: str) -> str:
+    """A client's request path with its dot segments removed (RFC 3986, 5.2.4), so that it
+    cannot climb out of the upstream's path: ``/../admin`` is ``/admin``, ``/a/./b/../c`` is
+    ``/a/c``. ``%2e`` counts as a dot, as many servers decode it; repeated slashes become one.
+    """
+    segments = _ENCODED_DOT.sub(".", path).split("/")
+    out: list[str] = []
+    for segment in segments[1:] if segments and segments[0] == "" else segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment not in (".", ""):
+            out.append(segment)
+    # A path ending in a slash or a dot segment names a directory: it keeps its final slash.
+    trailing = len(segments) > 1 and segments[-1] in ("", ".", "..") and bool(out)
+    return "/" + "/".join(out) + ("/" if trailing else "")
+
+
 def upstream_url(base: SplitResult, request_path: str) -> str:
-    """The upstream URL for a client's request path: the client's path appended to the
-    upstream's, its query string joined to the upstream's.
+    """The upstream URL for a client's request path: the client's path, normalised
+    (:func:`normalise_path`), appended to the upstream's, its query string joined to the
+    upstream's.
 
     ``ws://up:8000/ws`` and ``/`` give ``ws://up:8000/ws``; with ``/chat?room=1``,
-    ``ws://up:8000/ws/chat?room=1``.
+    ``ws://up:8000/ws/chat?room=1``; with ``/../admin``, ``ws://up:8000/ws/admin``.
     """
     path, _, query = request_path.partition("?")
+    path = normalise_path(path)
     root = path in ("", "/") and base.path
     joined = base.path if root else base.path.rstrip("/") + path
     queries = "&".join(part for part in (base.query, query) if part)
@@ -224,7 +296,35 @@ def check_options(options: RecordOptions) -> SplitResult:
         raise RecordError(f"{options.ca_file}: no such file (--ca-file takes a PEM certificate)")
     if not 0 <= options.port <= 65535:
         raise RecordError(f"--listen port must be 0-65535, not {options.port}")
+    if not 1 <= options.max_message_size <= MAX_MESSAGE_SIZE_LIMIT:
+        raise RecordError(
+            f"--max-message-size must be 1 B to {MAX_MESSAGE_SIZE_LIMIT // MiB} MiB (a records "
+            f"line holds a binary message as base64, and wsztune reads lines up to 64 MiB), "
+            f"not {options.max_message_size:,} B"
+        )
+    if (options.certfile is None) != (options.keyfile is None):
+        raise RecordError(
+            "--certfile and --keyfile go together: the certificate (PEM) and its private key"
+        )
+    for name, tls_path in (("--certfile", options.certfile), ("--keyfile", options.keyfile)):
+        if tls_path is not None and not tls_path.is_file():
+            raise RecordError(f"{tls_path}: no such file ({name} takes a PEM file)")
     return url
+
+
+def _listen_ssl(options: RecordOptions) -> ssl.SSLContext | None:
+    """TLS on the listening side (``--certfile``/``--keyfile``), or none."""
+    if options.certfile is None or options.keyfile is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(options.certfile, options.keyfile)
+    except (ssl.SSLError, OSError) as error:
+        raise RecordError(
+            f"{options.certfile}, {options.keyfile}: not a usable certificate and key (PEM): "
+            f"{getattr(error, 'reason', None) or error}"
+        ) from None
+    return context
 
 
 def _ssl_context(url: SplitResult, options: RecordOptions) -> ssl.SSLContext | None:
@@ -250,34 +350,47 @@ def _ssl_context(url: SplitResult, options: RecordOptions) -> ssl.SSLContext | N
 
 
 class RecordsWriter:
-    """Appends whole records lines to a new file, one ``write()`` each; never a partial line."""
+    """Appends whole records lines to a new file, one ``write()`` each; never a partial line.
+
+    The file is created here, ``0600``, and must not exist: ``O_EXCL`` refuses any existing
+    path, a symlink (even a dangling one), a FIFO or a device included, so a recording never
+    follows a link somewhere else, never inherits another file's mode, and never mixes with
+    another recording.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         try:
-            existed = path.exists()
             # 0600: a recording holds whatever the traffic held (tokens, personal data).
-            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self.fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            raise RecordError(f"{path}: {_existing(path)}") from None
         except OSError as error:
             raise RecordError(f"{path}: cannot create: {error.strerror or error}") from None
-        self.created = not existed
-        self.size = os.fstat(self.fd).st_size
-        if self.size:
-            os.close(self.fd)
-            raise RecordError(
-                f"{path}: exists and is not empty; record into a new file (-o), "
-                "recordings are never overwritten or mixed"
-            )
+        self.created = True
+        self.size = 0
         self.lines = 0
 
     def write(self, record: dict[str, object]) -> None:
         """Append one line. On a write error the line is cut off again, and RecordError raised."""
-        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        view = memoryview(data)
+        self.write_parts(
+            [(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()]
+        )
+
+    def write_parts(self, parts: list[bytes]) -> None:
+        """Append one line given in pieces (no concatenated copy of a big message); the same
+        guarantees as :meth:`write`."""
+        total = sum(map(len, parts))
+        views = [memoryview(part) for part in parts if part]
         try:
-            while view:
-                written = os.write(self.fd, view)
-                view = view[written:]
+            while views:
+                written = os.writev(self.fd, views)
+                while views and written >= len(views[0]):
+                    written -= len(views[0])
+                    views.pop(0)
+                if views and written:
+                    views[0] = views[0][written:]
         except OSError as error:
             # A full disk can take half a line: take it back so that every line stays whole.
             with contextlib.suppress(OSError):
@@ -286,7 +399,7 @@ class RecordsWriter:
                 f"{self.path}: cannot write: {error.strerror or error}; the {self.lines:,} "
                 "lines written so far are intact"
             ) from None
-        self.size += len(data)
+        self.size += total
         self.lines += 1
 
     def close(self) -> None:
@@ -297,13 +410,44 @@ class RecordsWriter:
             os.close(self.fd)
 
     def discard(self) -> None:
-        """Undo the file: the recording never started (say, the port was busy)."""
+        """Undo the file: the recording never started (say, the port was busy) or recorded
+        nothing."""
         self.close()
         with contextlib.suppress(OSError):
-            if self.created:
-                self.path.unlink()
-            else:
-                os.truncate(self.path, 0)
+            self.path.unlink()
+
+
+def _existing(path: Path) -> str:
+    """Why an existing ``-o`` is refused, and what to do."""
+    if path.is_symlink():
+        return "is a symbolic link; -o takes a new file (a recording never follows a link)"
+    if path.exists() and not path.is_file():
+        return "exists and is not a regular file; -o takes a new file"
+    empty = " (it is empty: remove it first)" if path.stat().st_size == 0 else ""
+    return (
+        f"exists{empty}; record into a new file (-o): recordings are never overwritten or "
+        "mixed, and each one is created readable by you only"
+    )
+
+
+# JSON string escapes as json.dumps(ensure_ascii=False) writes them, applied to UTF-8 bytes.
+_JSON_ESCAPES = {
+    **{bytes([code]): f"\\u{code:04x}".encode() for code in range(0x20)},
+    b"\b": b"\\b",
+    b"\t": b"\\t",
+    b"\n": b"\\n",
+    b"\f": b"\\f",
+    b"\r": b"\\r",
+    b'"': b'\\"',
+    b"\\": b"\\\\",
+}
+_JSON_SPECIAL = re.compile(rb'["\\\x00-\x1f]')
+
+
+def json_string_bytes(text: bytes) -> bytes:
+    """UTF-8 text as the body of a JSON string (no quotes), escaped exactly as
+    ``json.dumps(..., ensure_ascii=False)`` escapes it, without decoding it to ``str``."""
+    return _JSON_SPECIAL.sub(lambda match: _JSON_ESCAPES[match[0]], text)
 
 
 # The proxy ----------------------------------------------------------------------------------------
@@ -318,6 +462,7 @@ class Recorder:
         self.options = options
         self.url = check_options(options)
         self.ssl = _ssl_context(self.url, options)
+        self.listen_ssl = _listen_ssl(options)
         self.callbacks = callbacks or Callbacks()
         self.status = RecordStatus()
         self.started = time.monotonic()
@@ -351,14 +496,13 @@ class Recorder:
     # Handshake: the upstream first, so that its answer (status, subprotocol) is the client's.
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Any:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidStatus, WebSocketException
         from websockets.headers import parse_subprotocol
 
         if not self.recording:
             return connection.respond(503, "wsztune record: the recording is over\n")
         target = upstream_url(self.url, request.path)
-        headers = [
+        headers: list[tuple[str, str]] = [
             (name, value)
             for name in ("Cookie", "Authorization")
             for value in request.headers.get_all(name)
@@ -369,20 +513,13 @@ class Recorder:
             for subprotocol in parse_subprotocol(value)
         ]
         try:
-            upstream = await connect(
+            upstream = await self.connect_upstream(
                 target,
-                origin=_first(request, "Origin"),  # type: ignore[arg-type]
+                origin=_first(request, "Origin"),
                 subprotocols=offered or None,
-                additional_headers=headers,
+                headers=headers,
                 # The client's own User-Agent, or none when it sent none.
-                user_agent_header=_first(request, "User-Agent"),
-                ssl=self.ssl,
-                # HTTP(S)_PROXY from the environment applies (as for any client here), except
-                # to a server on this machine, which no proxy can reach better than we can.
-                proxy=None if is_loopback(self.url.hostname or "") else True,
-                max_size=None,
-                open_timeout=UPSTREAM_OPEN_TIMEOUT,
-                logger=_quiet_logger(),
+                user_agent=_first(request, "User-Agent"),
             )
         except InvalidStatus as refused:
             # The upstream said no (401, 403, 404...): the client hears the same.
@@ -401,6 +538,61 @@ class Recorder:
             UPSTREAM_OPEN_TIMEOUT * 2, self.reap, connection, upstream
         )
         return None
+
+    async def connect_upstream(
+        self,
+        url: str,
+        origin: str | None = None,
+        subprotocols: list[Any] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        user_agent: str | None = None,
+    ) -> ClientConnection:
+        """Open one connection to the upstream, with the proxy's limits on that hop."""
+        from websockets.asyncio.client import connect
+
+        return await connect(
+            url,
+            origin=origin,  # type: ignore[arg-type]
+            subprotocols=subprotocols,
+            additional_headers=headers or [],
+            user_agent_header=user_agent,
+            ssl=self.ssl,
+            # HTTP(S)_PROXY from the environment applies (as for any client here), except
+            # to a server on this machine, which no proxy can reach better than we can.
+            proxy=None if is_loopback(self.url.hostname or "") else True,
+            max_size=_hop_max_size(self.options.max_message_size),
+            max_queue=MAX_QUEUE,
+            open_timeout=UPSTREAM_OPEN_TIMEOUT,
+            logger=_quiet_logger(),
+        )
+
+    async def check_upstream(self) -> None:
+        """One handshake to the upstream's own URL before anything listens: an answer of any
+        status will do (clients bring their own Cookie and Authorization); no answer is an
+        error, said in one line."""
+        from websockets.exceptions import InvalidStatus, WebSocketException
+
+        shown = without_query(self.options.upstream)
+        try:
+            upstream = await self.connect_upstream(urlunsplit(self.url))
+        except InvalidStatus as refused:
+            status = refused.response.status_code
+            self.warn(
+                f"upstream {shown} answered {status} to a handshake without a client's "
+                "headers: it is there; clients' own Cookie and Authorization may fare better"
+            )
+            return
+        except (OSError, TimeoutError, WebSocketException) as error:
+            todo = "" if isinstance(error, ssl.SSLError) else "; start the server, check --upstream"
+            raise RecordError(
+                f"upstream {shown} (checked before listening): {_describe(error)}{todo}; "
+                "or pass --no-upstream-check to listen anyway"
+            ) from None
+        # A clean close, but not a wait behind whatever the upstream started sending at once
+        # (the check connection reads little: its frames are not forwarded anywhere).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(upstream.close(1000, "wsztune record: checked"), 1.0)
+        upstream.transport.abort()
 
     def reap(self, connection: ServerConnection, upstream: ClientConnection) -> None:
         """Drop an upstream connection whose client never completed its handshake."""
@@ -449,7 +641,7 @@ class Recorder:
         finally:
             self.status.connections_open -= 1
             self.open.difference_update((client, upstream))
-            await upstream.close()
+            await _close(upstream, 1000, "")
 
     async def pump(
         self, source: Connection, target: Connection, name: str | None, direction: str
@@ -462,40 +654,88 @@ class Recorder:
             try:
                 message = await source.recv()
             except ConnectionClosed as closed:
+                self.note_too_big(closed, name, direction)
                 await _close_like(target, closed)
                 return
-            if name is not None and self.recording:
-                self.record(name, direction, message)
+            # Backpressure: read nothing more from the sender until the other side has taken
+            # this message (send() returns once the socket's buffer is under write_limit).
+            # A receiver that stops reading stops the sender through TCP flow control,
+            # rather than piling its messages up here.
+            source.transport.pause_reading()
             try:
+                if not self.take(name, direction, message):
+                    reason = (
+                        f"over size limit ({_length(message):,} > "
+                        f"{self.options.max_message_size:,} bytes)"
+                    )
+                    await asyncio.gather(_close(source, 1009, reason), _close(target, 1009, reason))
+                    return
                 await target.send(message)
             except ConnectionClosed:
                 return  # the other pump sees target closed and closes source like it
+            finally:
+                del message
+                source.transport.resume_reading()
 
-    def record(self, name: str, direction: str, message: str | bytes) -> None:
-        """Write one message's line, unless a limit says the recording is over."""
+    def note_too_big(self, closed: Exception, name: str | None, direction: str) -> None:
+        """Warn when websockets closed ``source`` for a message over the limit (1009)."""
+        sent = getattr(closed, "sent", None)
+        if getattr(closed, "rcvd", None) is None and sent is not None and sent.code == 1009:
+            self.warn_too_big(name, direction)
+
+    def warn_too_big(self, name: str | None, direction: str) -> None:
+        self.status.too_big += 1
+        who = "the client" if direction == CLIENT else "the server"
+        self.warn(
+            f"{name or 'a connection not recorded'}: {who} sent a message over "
+            f"--max-message-size ({_size(self.options.max_message_size)}); both sides "
+            "closed with 1009 (message too big), that message not recorded"
+        )
+
+    def take(self, name: str | None, direction: str, message: str | bytes) -> bool:
+        """Check one message against the size limit and record it; False when it is over the
+        limit (then it is neither recorded nor forwarded)."""
         payload = message.encode() if isinstance(message, str) else message
+        if len(payload) > self.options.max_message_size:
+            self.warn_too_big(name, direction)
+            return False
+        if name is not None and self.recording:
+            self.record(name, direction, message, payload)
+        return True
+
+    def record(
+        self, name: str, direction: str, message: str | bytes, payload: bytes | None = None
+    ) -> None:
+        """Write one message's line, unless a limit says the recording is over."""
+        if payload is None:
+            payload = message.encode() if isinstance(message, str) else message
         options, status = self.options, self.status
         if options.max_bytes is not None and status.raw_bytes + len(payload) > options.max_bytes:
             self.stop("max-bytes")
             return
-        line: dict[str, object] = {
+        head = {
             "connection": name,
             "direction": direction,
             "t": round(time.monotonic() - self.started, 6),
         }
+        # The line as json.dumps would write it, in pieces: a big message is escaped or
+        # base64-encoded once, never copied again into one string.
+        prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
         if isinstance(message, str):
-            line["text"] = message
+            parts = [f'{prefix},"text":"'.encode(), json_string_bytes(payload), b'"}\n']
         else:
-            line["base64"] = base64.b64encode(message).decode("ascii")
+            parts = [f'{prefix},"base64":"'.encode(), base64.b64encode(payload), b'"}\n']
+        size = len(payload)
+        del payload
         assert self.writer is not None  # run() opens it before anything listens
         try:
-            self.writer.write(line)
+            self.writer.write_parts(parts)
         except RecordError as error:
             self.error = error
             self.stop("write error")
             return
         status.messages += 1
-        status.raw_bytes += len(payload)
+        status.raw_bytes += size
         if options.max_messages is not None and status.messages >= options.max_messages:
             self.stop("max-messages")
 
@@ -513,6 +753,8 @@ class Recorder:
         # The file first: an unwritable path fails before anything listens.
         writer = self.writer = RecordsWriter(options.output)
         try:
+            if options.check_upstream:
+                await self.check_upstream()
             server = await serve(
                 self.handler,
                 options.host,
@@ -520,7 +762,9 @@ class Recorder:
                 process_request=self.process_request,
                 process_response=self.process_response,
                 select_subprotocol=self.select_subprotocol,
-                max_size=None,
+                max_size=_hop_max_size(options.max_message_size),
+                max_queue=MAX_QUEUE,
+                ssl=self.listen_ssl,
                 close_timeout=SHUTDOWN_TIMEOUT,
                 logger=_quiet_logger(self.warn),
             )
@@ -530,8 +774,12 @@ class Recorder:
                 f"cannot listen on {options.host}:{options.port}: {error.strerror or error}; "
                 "choose another --listen"
             ) from None
+        except BaseException:
+            writer.discard()
+            raise
         host, port = server.sockets[0].getsockname()[:2]
-        self.status.listen = f"ws://{f'[{host}]' if ':' in host else host}:{port}"
+        scheme = "wss" if self.listen_ssl is not None else "ws"
+        self.status.listen = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
         self.started = time.monotonic()
         header = {
             RECORDS_HEADER_KEY: RECORDS_HEADER_VALUE,
@@ -554,7 +802,10 @@ class Recorder:
         try:
             await self.stopped.wait()
             self.recording = False
-            # Close every client with 1001 (going away); the pumps pass it on upstream.
+            # Close every client with 1001 (going away); the pumps pass it on upstream. Reading
+            # resumes everywhere first, so that the answers to the close frames are read.
+            for connection in self.open:
+                connection.transport.resume_reading()
             server.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), SHUTDOWN_TIMEOUT * 2)
@@ -566,7 +817,12 @@ class Recorder:
             server.close()
             for connection in [*self.open, *self.pending.values()]:
                 connection.transport.abort()
-            writer.close()
+            # Nothing recorded: no header-only file left to block the next try.
+            removed = self.status.messages == 0
+            if removed:
+                writer.discard()
+            else:
+                writer.close()
         if self.error is not None:
             raise self.error
         self.status.elapsed = time.monotonic() - self.started
@@ -581,6 +837,8 @@ class Recorder:
             upstream_failures=self.status.upstream_failures,
             seconds=self.status.elapsed,
             stopped_by=self.status.stopped_by or "stopped",
+            too_big=self.status.too_big,
+            removed=removed,
         )
 
     async def tick(self) -> None:
@@ -598,16 +856,44 @@ def _first(request: Request, name: str) -> str | None:
 
 
 async def _close_like(target: Connection, closed: Exception) -> None:
-    """Close ``target`` as ``source`` was closed: same code and reason, or dropped if it was."""
+    """Close ``target`` as ``source`` was closed: same code and reason, or dropped if it was.
+
+    The close frame that counts is the one ``source`` sent, or else the one the proxy sent
+    ``source`` itself when websockets failed that connection (1007 invalid UTF-8, 1009 message
+    too big, 1002 protocol error): the other side hears the same code and reason.
+    """
     received = getattr(closed, "rcvd", None)
+    if received is None:
+        received = getattr(closed, "sent", None)
     if received is None:
         # No close frame came (the peer vanished): drop the other side alike, without one.
         target.transport.abort()
         return
     if received.code == 1005:  # an empty close frame: send an empty one
-        await target.close(None, "")  # type: ignore[arg-type]
+        await _close(target, None, "")
     else:
-        await target.close(received.code, received.reason)
+        await _close(target, received.code, received.reason)
+
+
+async def _close(connection: Connection, code: int | None, reason: str) -> None:
+    """Close with a closing handshake. The other pump may hold ``connection``'s reading paused
+    (backpressure) while it waits to send: reading resumes, or the answer to our close frame
+    would never be read and closing would wait for its timeout."""
+    connection.transport.resume_reading()
+    await connection.close(code, reason)  # type: ignore[arg-type]
+
+
+def _length(message: str | bytes) -> int:
+    """A message's payload size in bytes."""
+    return len(message.encode()) if isinstance(message, str) else len(message)
+
+
+def _size(size: int) -> str:
+    """``16 MiB``, ``1 KiB``, ``1,000 B``: a limit as a user would write it."""
+    for unit, scale in (("MiB", MiB), ("KiB", 1024)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale:,} {unit}"
+    return f"{size:,} B"
 
 
 def _describe(error: BaseException) -> str:

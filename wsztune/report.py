@@ -32,6 +32,8 @@ from wsztune.grid import label as label
 from wsztune.grid import plural as plural
 from wsztune.grid import reference_name as reference_name
 from wsztune.grid import select_slice as select_slice
+from wsztune.grid import settable_cells as settable_cells
+from wsztune.grid import stack_caption as stack_caption
 from wsztune.results import Run
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ class GridTable:
     reference: Key | None = None
     recommended: Key | None = None
     notes: list[str] = field(default_factory=list)
+    reference_words: str = ""  # "Node ws's default": what the reference cell is
 
     def text(self, key: Key) -> str:
         """The cell's text, or the missing-cell mark."""
@@ -106,7 +109,7 @@ def grid_table(
     metric: Metric,
     *,
     relative_to: Key | None = None,
-    reference: Key = REFERENCE,
+    reference: Key | None = None,
     recommended: Key | None = None,
     width: int | None = None,
 ) -> GridTable:
@@ -117,6 +120,7 @@ def grid_table(
     sizes in bytes that would not fit it are shown in KiB instead, and the caption says so.
     """
     notes: list[str] = []
+    reference = slice_.default if reference is None else reference
     base = slice_.get(relative_to) if relative_to is not None else None
     if relative_to is not None and base is None:
         notes.append(
@@ -169,7 +173,10 @@ def grid_table(
         how = "percentage points" if metric.relative_in_points else "change"
         unit = f"{how} against {label(relative_to)}"  # type: ignore[arg-type]
         reference = relative_to  # type: ignore[assignment]
-    caption = f"{metric.title} ({unit}) · {corpus_caption(run)} · {slice_.description}"
+    caption = (
+        f"{metric.title} ({unit}) · {corpus_caption(run)} · {slice_.description} · "
+        f"{stack_caption(slice_)}"
+    )
     return GridTable(
         metric=metric,
         caption=caption,
@@ -179,6 +186,7 @@ def grid_table(
         reference=reference if slice_.get(reference) is not None else None,
         recommended=recommended,
         notes=notes,
+        reference_words=reference_name(reference, slice_=slice_),
     )
 
 
@@ -190,7 +198,8 @@ def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "
     """
     parts = []
     if table.reference is not None:
-        parts.append(f"{reference_mark}{label(table.reference)}, {reference_name(table.reference)}")
+        words = table.reference_words or reference_name(table.reference)
+        parts.append(f"{reference_mark}{label(table.reference)}, {words}")
     if table.recommended is not None:
         parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
     elif recommended_note:
@@ -322,8 +331,8 @@ def compare_table(
                 values[key] = relative_text(metric, value, old_value)
     how = "percentage points" if metric.relative_in_points else "change"
     caption = (
-        f"{metric.title} ({how}, new against old) · old {corpus_caption(old)} · "
-        f"new {corpus_caption(new)}"
+        f"{metric.title} ({how}, new against old) · old {corpus_caption(old)}, "
+        f"{stack_caption(old_slice)} · new {corpus_caption(new)}, {stack_caption(new_slice)}"
     )
     notes = compare_notes(old, new)
     if NOT_MEASURED_MARK in values.values():
@@ -378,7 +387,13 @@ def _rows(decision: Decision, verdict: Verdict | None) -> list[tuple[str, Cell]]
     if verdict is not None:
         roles.append(("checked", verdict.cell))
     if decision.reference is not None:
-        roles.append((reference_name(decision.reference, short=True), decision.reference))
+        roles.append(
+            (
+                reference_name(decision.reference, short=True, slice_=decision.slice),
+                decision.reference,
+            )
+        )
+    roles += decision.stack_rows
     merged: dict[str, tuple[list[str], Cell]] = {}
     for name, cell in roles:
         merged.setdefault(label(cell), ([], cell))[0].append(name)
@@ -405,6 +420,8 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
     if verdict is not None:
         mark = "✅" if verdict.ok else "❌"
         lines += [f"{mark} **{verdict.reason}**", ""]
+        if verdict.advice is not None and verdict.ok:
+            lines += [f"💡 advice (not a failure): {verdict.advice}", ""]
     lines += [
         f"_{corpus_caption(run)} · {decision.slice_description}; "
         "memory is per connection (compressor + decompressor, observed)_",
@@ -447,7 +464,10 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         ("recommended", decision.chosen),
         ("smallest", decision.best),
         ("cheapest", None if cheapest is None else cheapest.cell),
-        (reference_name(decision.constraints.reference, short=True), decision.reference),
+        (
+            reference_name(decision.constraints.reference, short=True, slice_=decision.slice),
+            decision.reference,
+        ),
     ):
         if cell is not None:
             key = cell_key(cell)
@@ -549,6 +569,8 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
         style = "bold green" if verdict.ok else "bold red"
         parts.append(Text(""))
         parts.append(Text(f"check: {verdict.reason}", style=style))
+        if verdict.advice is not None and verdict.ok:
+            parts.append(Text(f"advice (not a failure): {verdict.advice}", style="yellow"))
     return Group(*parts)
 
 
@@ -566,7 +588,7 @@ def print_run_summary(run: Run) -> None:
     corpus = run.meta["corpus"]
     title = (
         f"{corpus['messages']:,} messages, {format_bytes(corpus['raw_bytes'])} raw, "
-        f"{plural(len(run.cells), 'cell')}"
+        f"{plural(len(run.cells), 'cell')}\n{stack_caption(slice_)}"
     )
     if slice_.other_slices:
         title += f"\n{slice_.description} (1 of {slice_.other_slices + 1} slices)"
@@ -585,9 +607,30 @@ def print_run_summary(run: Run) -> None:
         )
     console = stdout_console()
     console.print(table)
-    console.print(
-        "next: wsztune table · wsztune plot · wsztune recommend --max-memory 64KiB", style="dim"
-    )
+    console.print(next_hint(slice_), style="dim")
+
+
+def next_hint(slice_: Slice) -> str:
+    """``next: wsztune table · wsztune plot · wsztune recommend --max-memory 150KiB``.
+
+    The budget is one that cells of this run fit: the median memory of the cells the stack
+    can be set to, rounded up to a whole KiB. A stack that can only turn compression on or off
+    gets the fleet question instead (--connections).
+    """
+    import math
+
+    from wsztune.stacks import STACKS
+
+    hint = "next: wsztune table · wsztune plot · wsztune recommend"
+    stack = STACKS.get(slice_.server) if slice_.server else None
+    cells = sorted(settable_cells(slice_).values(), key=lambda c: c["connection_memory"])
+    if stack is not None and stack.on_off_only:
+        return f"{hint} --connections 10000 (on or off: memory against bandwidth)"
+    memories = [cell["connection_memory"] for cell in cells if cell["connection_memory"] > 0]
+    if len(memories) < 2:
+        return hint
+    median = memories[(len(memories) - 1) // 2]
+    return f"{hint} --max-memory {math.ceil(median / 1024)}KiB"
 
 
 def render_corpus_stats(stats: CorpusStats) -> None:
@@ -654,12 +697,26 @@ def _rate_rows(stats: CorpusStats) -> list[tuple[str, str]]:
 
 
 def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:
+    """The three smallest cells (those the run's stack can be set to), the stack's default (or
+    websockets' 12:5), and compression off."""
     smallest = sorted(
-        slice_.cells.values(),
+        settable_cells(slice_).values(),
         key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"]),
     )
     rows = list(zip(("smallest", "2nd smallest", "3rd smallest"), smallest, strict=False))
-    reference = slice_.get(REFERENCE)
-    if reference is not None:
-        rows.append(("websockets default", reference))
+    default = slice_.get(slice_.default)
+    if default is not None:
+        name = "websockets default" if not slice_.server else "default"
+        rows.append((name, default))
+    if slice_.server:
+        from wsztune.stacks import STACKS
+
+        stack = STACKS.get(slice_.server)
+        for name in stack.alternatives if stack is not None else ():
+            other = STACKS.get(name)
+            cell = slice_.get(other.default_pair()) if other is not None else None
+            if cell is not None and other.settable(cell) and cell is not default:
+                rows.append((name, cell))
+        if slice_.off is not None:
+            rows.append(("no compression", slice_.off))
     return rows

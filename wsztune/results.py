@@ -164,6 +164,8 @@ class Run:
     path: Path | None = field(default=None)
     # The schema the file was written with; a run made in this process has today's.
     schema: str = SCHEMA
+    # How a reading command came to read it: "named" (--results) or "newest" (the lookup).
+    chosen_by: str = "named"
 
     @property
     def timing_measured(self) -> bool:
@@ -281,15 +283,38 @@ def load(path: str | os.PathLike[str]) -> Run:
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file (run `wsztune run` first)") from None
     except (OSError, UnicodeDecodeError) as error:
+        _refuse_corpus(path)
         raise ResultsError(f"{path}: cannot read the results file ({error})") from None
     try:
         document = json.loads(text)
     except ValueError as error:
+        _refuse_corpus(path)
         raise ResultsError(
             f"{path}: not valid JSON at line {getattr(error, 'lineno', '?')} (truncated or "
             "damaged?); run `wsztune run` again"
         ) from None
-    return from_document(document, path)
+    try:
+        return from_document(document, path)
+    except ResultsError:
+        _refuse_corpus(path)
+        raise
+
+
+def _refuse_corpus(path: Path) -> None:
+    """A corpus given where a run was expected is named as a corpus, with the way on."""
+    from wsztune.corpus import corpus_kind
+
+    if path.is_dir():
+        raise ResultsError(
+            f"{path}: is a directory; --results takes a results file (use --results-dir "
+            f"{path} for the newest run in it)"
+        )
+    kind = corpus_kind(path)
+    if kind is not None:
+        raise ResultsError(
+            f"{path}: is {kind}, not a results file: sweep it with `wsztune run {path}` and "
+            "pass the results file that run writes"
+        )
 
 
 def from_document(document: object, path: Path | None = None) -> Run:
@@ -367,13 +392,35 @@ def _validate_cell(where: str, index: int, cell: object) -> None:
             )
 
 
+# Committed example runs (results/example-demo.json, ...) illustrate the docs. A fresh clone holds
+# nothing else, so the newest-run lookup would read them as if they were the user's own run.
+EXAMPLE_PREFIX = "example-"
+
+
+def is_example(path: str | os.PathLike[str] | None) -> bool:
+    """Whether ``path`` is one of the committed example runs (``example-*.json``)."""
+    return path is not None and Path(path).name.startswith(EXAMPLE_PREFIX)
+
+
 def newest(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> Path:
-    """The most recently written results file in ``results_dir``."""
+    """The most recently written results file in ``results_dir``, never an example run.
+
+    Example runs (``example-*.json``) are read only when named with ``--results``.
+    """
     directory = Path(results_dir)
-    candidates = [p for p in directory.glob("*.json") if p.is_file()] if directory.is_dir() else []
+    found = [p for p in directory.glob("*.json") if p.is_file()] if directory.is_dir() else []
+    candidates = [p for p in found if not is_example(p)]
     if not candidates:
+        examples = sorted(p.name for p in found if is_example(p))
+        also = (
+            f" (the example runs there, {', '.join(examples)}, are read only when named: "
+            f"--results {directory / examples[0]})"
+            if examples
+            else ""
+        )
         raise ResultsError(
-            f"no results in {directory}/: run `wsztune run CORPUS` first, or pass --results FILE"
+            f"no results in {directory}/: run `wsztune run CORPUS` first, or pass --results "
+            f"FILE{also}"
         )
     return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
 
@@ -381,5 +428,78 @@ def newest(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> Path:
 def load_newest_or(
     path: str | os.PathLike[str] | None, results_dir: str = DEFAULT_RESULTS_DIR
 ) -> Run:
-    """Load ``path`` if given, else the newest run in ``results_dir``."""
-    return load(path if path is not None else newest(results_dir))
+    """Load ``path`` if given, else the newest run in ``results_dir`` (never an example)."""
+    if path is not None:
+        return load(path)
+    run = load(newest(results_dir))
+    run.chosen_by = "newest"
+    return run
+
+
+# What a reading command read ------------------------------------------------------------------
+
+
+def provenance(run: Run) -> dict[str, Any]:
+    """What a reading command says it read: the file (and how it was chosen), the corpus,
+    codec, stack, date and whether the run is complete."""
+    meta = run.meta
+    corpus = meta.get("corpus") if isinstance(meta.get("corpus"), dict) else {}
+    planned = meta.get("cells_planned")
+    return {
+        "results": None if run.path is None else str(run.path),
+        "chosen_by": run.chosen_by,
+        "example": is_example(run.path),
+        "corpus": corpus.get("path"),
+        "corpus_name": corpus.get("name"),
+        "corpus_sha256": corpus.get("sha256"),
+        "messages": corpus.get("messages"),
+        "codec": meta.get("codec"),
+        "codec_version": meta.get("codec_version"),
+        "stack": meta.get("stack") or meta.get("server"),
+        "started_at": meta.get("started_at"),
+        "partial": run.partial,
+        "cells": len(run.cells),
+        "cells_planned": planned if isinstance(planned, int) else len(run.cells),
+        "schema": run.schema,
+    }
+
+
+def provenance_line(source: dict[str, Any]) -> str:
+    """``results/x.json (newest in results/): corpus chat.jsonl (300 messages, sha256 1a2b3c4d),
+    codec zlib 1.2.13, stack websockets, 2026-12-04 16:20 UTC, complete (63 cells)``."""
+    where = source["results"] or "a run in memory"
+    if source["chosen_by"] == "newest":
+        where += " (the newest run there; name one with --results)"
+    if source["example"]:
+        where += " (a committed example run)"
+    corpus = source["corpus"] or source["corpus_name"] or "an unnamed corpus"
+    details = []
+    if isinstance(source["messages"], int):
+        details.append(f"{source['messages']:,} messages")
+    if isinstance(source["corpus_sha256"], str):
+        details.append(f"sha256 {source['corpus_sha256'][:8]}")
+    if details:
+        corpus += f" ({', '.join(details)})"
+    codec = " ".join(str(p) for p in (source["codec"] or "zlib", source["codec_version"]) if p)
+    stack = f"stack {source['stack']}" if source["stack"] else "no stack named"
+    state = (
+        f"PARTIAL ({source['cells']} of {source['cells_planned']} cells)"
+        if source["partial"]
+        else f"complete ({source['cells']} cells)"
+    )
+    return (
+        f"{where}: corpus {corpus}, codec {codec}, {stack}, {_when(source['started_at'])}, {state}"
+    )
+
+
+def _when(started_at: object) -> str:
+    """``2026-12-04 16:20 UTC`` from a run's ISO start time (as written, when unparsable)."""
+    if not isinstance(started_at, str):
+        return "date unknown"
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except ValueError:
+        return started_at
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO))
 
 from wsztune import corpus, sweep  # noqa: E402
 from wsztune.codec import get_backend  # noqa: E402
+from wsztune.codecs import zlib as zlib_codec  # noqa: E402
 
 CORPORA = [
     "wsztune/data/demo.records.jsonl",
@@ -58,7 +59,7 @@ def main() -> None:
         streams = corpus.load(REPO / name).streams()
         summary = sweep.CorpusSummary.of(streams)
         cells = [
-            sweep.measure_cell(streams, setting, backend, plan, summary)
+            zlib_codec.measure_cell(streams, setting, backend, plan, summary)
             for setting in GRID.settings()
         ]
         out["corpora"][name] = [{k: cell[k] for k in KEYS + FIELDS} for cell in cells]

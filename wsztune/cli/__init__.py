@@ -55,7 +55,8 @@ def cli() -> None:
     Everyday use:
       wsztune run corpus.jsonl        sweep windowBits 9-15 x memLevel 1-9, save results/
       wsztune table --markdown        the grids, ready to paste into a pull request
-      wsztune recommend --check 12:5  in CI: is the setting you ship still right?
+      wsztune recommend --check 12:5 --baseline FILE
+                                      in CI: has the setting you ship become worse?
     """
 
 

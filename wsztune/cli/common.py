@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from wsztune.corpus import FORMATS  # the standard library only: cheap at start-up
 from wsztune.errors import WsztuneError
 
 # report imports only the standard library and wsztune.results at module level (rich, pandas
@@ -36,8 +37,9 @@ def corpus_options(required: bool) -> Callable[[F], F]:
         function = click.option(
             "--format",
             "corpus_format",
-            type=click.Choice(["jsonl", "lines", "records", "dir", "har"]),
-            help="Corpus format; guessed from the name when omitted.",
+            type=click.Choice(list(FORMATS)),
+            help="Corpus format; guessed from the name when omitted (json: one JSON array, one "
+            "message per element).",
         )(function)
         return click.argument(
             "corpus_path", metavar="CORPUS", required=required, type=click.Path(path_type=Path)
@@ -50,6 +52,17 @@ client_window_bits_option = click.option(
     "--client-window-bits",
     type=int,
     help="Window bits of client-to-server traffic (default: the same as --window-bits).",
+)
+
+client_option = click.option(
+    "--client",
+    "client_text",
+    metavar="NAME|NAME=SHARE,...",
+    help="The clients: chrome, firefox, safari, websockets or ws (wsztune stacks lists them), "
+    "or a mix such as chrome=0.7,firefox=0.3 (also mixed:chrome=0.7,firefox=0.3). Their "
+    "direction is compressed with their memLevel and level, and the server's decompressor "
+    "gets the window they really use (Firefox: 15, whatever the server asks) [default: the "
+    "client compresses like the server, at --client-window-bits].",
 )
 
 
@@ -130,8 +143,18 @@ def results_options(command: Any) -> Any:
     )(command)
 
 
+SERVER_HELP = (
+    "The stack the run is for, NAME or NAME@VERSION (wsztune stacks lists them): names its "
+    "default, its settable cells and the row of no compression [default: the run's --server]."
+)
+
+
 def slice_options(command: Any) -> Any:
-    """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several)."""
+    """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several),
+    and ``--server``: the stack to read it as."""
+    command = click.option("--server", "server_text", metavar="NAME[@VERSION]", help=SERVER_HELP)(
+        command
+    )
     command = click.option(
         "--threshold",
         "slice_threshold",
@@ -159,7 +182,7 @@ def budget_option(command: Any) -> Any:
         "--max-memory",
         metavar="SIZE",
         help="Memory budget per connection, compressor + decompressor, observed: "
-        "65536, 64KiB, 64KB, 1.5MiB (a bare K or M is refused as ambiguous).",
+        "64KiB, 64KB, 1.5MiB, 65536B (a unit is required; a bare K or M is refused as ambiguous).",
     )(command)
 
 
@@ -173,10 +196,27 @@ def metric_option(default: tuple[str, ...], what: str) -> Any:
     )
 
 
-def load_run(results_path: Path | None, results_dir: Path) -> Any:
+def load_run(
+    results_path: Path | None, results_dir: Path | None = None, role: str = "", *, say: bool = True
+) -> Any:
+    """The run every reading command reads: ``--results`` if given, else the newest in
+    ``--results-dir`` (never a committed example); named in one line on stderr (unless
+    ``say`` is false: the caller names it with :func:`say_read` once everything loaded), so
+    that no command decides on a run nobody saw it pick. ``role`` prefixes the line (``OLD``)."""
     from wsztune import results
 
-    return results.load_newest_or(results_path, str(results_dir))
+    run = results.load_newest_or(results_path, str(results_dir or results.DEFAULT_RESULTS_DIR))
+    if say:
+        say_read(run, role)
+    return run
+
+
+def say_read(run: Any, role: str = "") -> None:
+    """``wsztune: read [ROLE ]FILE: corpus ..., codec ..., stack ..., date, complete``."""
+    from wsztune.results import provenance, provenance_line
+
+    prefix = f"{role} " if role else ""
+    click.echo(f"wsztune: read {prefix}{provenance_line(provenance(run))}", err=True)
 
 
 def select(
@@ -185,11 +225,13 @@ def select(
     strategy: str | None,
     takeover: str | None,
     threshold: int | None = None,
+    server: str | None = None,
 ) -> Any:
+    """The slice of ``run`` the options ask for, read as ``server``'s (or the run's stack)."""
     from wsztune.report import select_slice
 
     return select_slice(
-        run, level, strategy, None if takeover is None else takeover == "on", threshold
+        run, level, strategy, None if takeover is None else takeover == "on", threshold, server
     )
 
 
@@ -232,6 +274,9 @@ def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -
     if decision.chosen is None:
         # No star: the legend says why rather than letting it vanish without a word.
         return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
+    # A star on a partial grid is a choice among the cells measured, not a decision: say so.
+    missing = len(slice_.missing)
+    gaps = f", among the measured cells only ({missing} missing)" if missing else ""
     if max_memory is None:
-        return decision, " with no memory budget (set one with --max-memory)"
-    return decision, f" within {format_bytes(max_memory)} per connection"
+        return decision, f" with no memory budget (set one with --max-memory){gaps}"
+    return decision, f" within {format_bytes(max_memory)} per connection{gaps}"

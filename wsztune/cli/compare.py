@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wsztune.cli.common import metric_option, select, slice_options, warn
+from wsztune.cli.common import load_run, metric_option, say_read, select, slice_options, warn
 from wsztune.report import DEFAULT_METRICS
 
 
@@ -25,13 +25,17 @@ def compare(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib)."""
-    from wsztune import report, results
+    from wsztune import report
 
-    old, new = results.load(old_path), results.load(new_path)
-    old_slice = select(old, slice_level, slice_strategy, slice_takeover, slice_threshold)
-    new_slice = select(new, slice_level, slice_strategy, slice_takeover, slice_threshold)
+    # Both read before either is named: a bad NEW is one error line, as for any user error.
+    old, new = load_run(old_path, say=False), load_run(new_path, say=False)
+    say_read(old, "OLD")
+    say_read(new, "NEW")
+    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    old_slice, new_slice = select(old, *options), select(new, *options)
     warn([f"OLD: {w}" for w in report.run_warnings(old, old_slice)])
     warn([f"NEW: {w}" for w in report.run_warnings(new, new_slice)])
     tables = [

@@ -57,9 +57,19 @@ def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) ->
     help="Secret key (8+ characters): the same key gives the same output. Random when omitted.",
 )
 @click.option(
+    "--key-file",
+    type=click.Path(path_type=Path),
+    help="Read the key from this file, or create it (random key, mode 0600) if it does not "
+    "exist: the same mapping on every run. Never commit it.",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace -o if it exists (refused otherwise)."
+)
+@click.option(
     "--check",
     is_flag=True,
-    help="Also sweep the 63-cell grid (sizes only) on both and print the worst cell's change.",
+    help="Also sweep the 63-cell grid (sizes only) on both, print the worst cell's change, "
+    "and exit 1 when it is over the mode's goal (2 points of savings; permute 0.5%).",
 )
 def corpus_scrub(
     corpus_path: Path,
@@ -67,6 +77,8 @@ def corpus_scrub(
     output_path: Path,
     mode: str,
     key: str | None,
+    key_file: Path | None,
+    overwrite: bool,
     check: bool,
 ) -> None:
     """Write a copy of CORPUS safe to commit: content out, compressibility kept.
@@ -77,10 +89,21 @@ def corpus_scrub(
     from wsztune import corpus as corpus_module
     from wsztune import scrub
 
-    secret = scrub.parse_key(key)
+    if key is not None and key_file is not None:
+        raise click.UsageError("choose one of --key and --key-file")
     if output_path.resolve() == corpus_path.resolve():
         raise click.UsageError("-o must not be the input file: scrubbing it in place loses it")
-    scrub.check_output(output_path)
+    if key_file is not None and key_file.resolve() in (
+        output_path.resolve(),
+        corpus_path.resolve(),
+    ):
+        raise click.UsageError("--key-file must be a file of its own, not the input or -o")
+    scrub.check_output(output_path, overwrite)
+    secret = scrub.parse_key(key)
+    key_note = "" if key else ", random key (not kept)"
+    if key_file is not None:
+        secret, created = scrub.key_from_file(key_file)
+        key_note = f", key {'created in' if created else 'read from'} {key_file}"
     original = corpus_module.load(corpus_path, corpus_format)
     scrubbed, report = scrub.scrub_corpus(original, mode, secret)
     scrub.write_records(scrubbed.messages, output_path)
@@ -88,7 +111,7 @@ def corpus_scrub(
     kinds += f"{report.binary_messages:,} binary"
     click.echo(
         f"scrubbed {report.messages:,} messages ({kinds}), {report.raw_bytes:,} bytes, "
-        f"mode {mode}" + ("" if key else ", random key (not kept)")
+        f"mode {mode}{key_note}"
     )
     if mode == "tokens":
         click.echo(
@@ -100,6 +123,7 @@ def corpus_scrub(
             f"permutation {report.permutation + 1} of the key's {scrub.PERMUTE_CANDIDATES}: the "
             "one that moved compressed sizes least (measured at memLevel 1-3)"
         )
+    missed = None
     if check:
         comparison = scrub.compare_sizes(original, scrubbed)
         worst = comparison.worst(mode)
@@ -108,4 +132,21 @@ def corpus_scrub(
             f"compressed size {worst.size_percent:+.2f}% "
             f"({worst.original_bytes:,} B -> {worst.scrubbed_bytes:,} B)"
         )
+        moved = worst.savings_points if mode == "tokens" else worst.size_percent
+        if abs(moved) > scrub.GOALS[mode]:
+            unit = "points of savings" if mode == "tokens" else "% of compressed size"
+            missed = (
+                f"the scrub moved compressibility by {abs(moved):.2f} {unit}, over its "
+                f"{scrub.GOALS[mode]:g} goal: a sweep of {output_path} would not stand for "
+                "the capture"
+                + (
+                    "; try --mode permute (it only obscures)"
+                    if mode == "tokens"
+                    else "; try another --key"
+                )
+            )
     click.echo(f"written: {output_path}")
+    if missed is not None:
+        from wsztune.errors import CheckFailed
+
+        raise CheckFailed(f"check failed: {missed}")

@@ -1,4 +1,5 @@
-"""``wsztune live``: check the model against a real server on 127.0.0.1: websockets or ws."""
+"""``wsztune live``: check the model against a real server on 127.0.0.1: websockets, the other
+Python stacks (aiohttp, Tornado, uvicorn) or ws."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from wsztune.cli.common import client_window_bits_option, corpus_options
 SERVER_DEFAULTS = {
     "websockets": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
     "ws": {"setting": (15, 8), "connections": 40, "tolerance": "30%"},
+    # Python stacks run in this process like websockets, measured the same way (tracemalloc).
+    # Their setting is mostly fixed by the stack (wsztune.live.servers); these are their own.
+    "aiohttp": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "tornado": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "uvicorn": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
+    "uvicorn-sansio": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
+    "uvicorn-websockets": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "uvicorn-wsproto": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
 }
 
 
@@ -25,8 +34,11 @@ SERVER_DEFAULTS = {
     type=click.Choice(list(SERVER_DEFAULTS)),
     default="websockets",
     show_default=True,
-    help="The real server: python-websockets in this process, or Node's ws (needs node; npm "
-    "the first time, to install ws into wsztune's cache).",
+    help="The real server: python-websockets, aiohttp, tornado or uvicorn (uvicorn-websockets, "
+    "uvicorn-wsproto: other --ws backends) in this process, or Node's ws (needs node; npm the "
+    "first time, to install ws into wsztune's cache). The Python stacks fix what they fix: "
+    "aiohttp level 1 memLevel 8 (--window-bits is what the client asks), Tornado window 15, "
+    "uvicorn its backend's setting.",
 )
 @click.option("--setting", "setting_text", metavar="WB:ML", help="Both at once, e.g. 12:5.")
 @click.option(
@@ -99,7 +111,8 @@ def live(
     as_json: bool,
     verbose: bool,
 ) -> None:
-    """Check the model against a real websockets or ws server on 127.0.0.1.
+    """Check the model against a real websockets, aiohttp, Tornado, uvicorn or ws server on
+    127.0.0.1.
 
     A python-websockets server with the setting listens on a loopback port; a separate client
     process opens --connections connections and both replay CORPUS (server-direction messages
@@ -111,12 +124,18 @@ def live(
 
     Without a setting, websockets' defaults: 12:5.
 
+    With --server aiohttp, tornado, uvicorn (uvicorn-websockets, uvicorn-wsproto) that real server
+    runs in this process instead, checked the same way; the model is the setting the stack really
+    runs (aiohttp: level 1, memLevel 8, the client's window uncapped; Tornado: window 15;
+    uvicorn: its backend's). docs/live.md says what each fixes.
+
     With --server ws, a Node ws server and ws clients (both directions Node's zlib and ws's
     framing) replay CORPUS the same way; the model is the node codec (run --codec node), bytes
     must be equal and the server's RSS per connection (compression on minus off, the second half
     of the connections) within --tolerance of the model's connection_memory. Without a setting,
     ws's defaults: 15:8, threshold 1024.
     """
+    import importlib.util
     import json
 
     from wsztune import corpus as corpus_module
@@ -164,13 +183,17 @@ def live(
             "wsztune live needs websockets: pip install 'wsztune[live]'  (or: pip install "
             "websockets)"
         ) from None
+    framework = server.split("-")[0]
+    if importlib.util.find_spec(framework) is None:
+        raise SettingError(f"live --server {server} needs {framework}: pip install {framework}")
 
     if corpus_path is None:
         corpus_path = corpus_module.demo_corpus_path()
     corpus = corpus_module.load(corpus_path, corpus_format)
     result = live_module.run_live(
-        corpus, setting, connections=connections, tolerance=fraction, timeout=timeout
-    )
+        corpus, setting, connections=connections, tolerance=fraction, timeout=timeout,
+        server=server,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -258,7 +281,10 @@ def _print_live(result: Any) -> None:
 
     table = _bytes_table(
         (
-            f"wsztune live {result.window_bits}:{result.mem_level}"
+            "wsztune live "
+            + ("" if result.server == "websockets" else f"--server {result.server} ")
+            + f"{result.window_bits}:{result.mem_level}"
+            + (f" level {result.level}" if result.level != -1 else "")
             + (
                 f" (client bits {result.client_window_bits})"
                 if result.client_window_bits != result.window_bits

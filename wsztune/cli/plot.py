@@ -50,6 +50,7 @@ def plot(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """Heatmaps (one per metric) and a Pareto chart of memory against size, as images.
 
@@ -59,12 +60,12 @@ def plot(
     run = load_run(results_path, results_dir)
     from wsztune import report
 
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     warn(report.run_warnings(run, slice_))
     skipped = [m for m in metrics or tuple(METRICS) if METRICS[m].is_timing]
     if skipped and not run.timing_measured:
         warn([f"time was not measured (--no-timing): no {' or '.join(skipped)} heatmap"])
-    decision, _ = highlight(slice_, budget, report.REFERENCE)
+    decision, _ = highlight(slice_, budget, slice_.default)
     directory = output or (run.path.parent if run.path is not None else Path("."))
     from wsztune import plots
 

@@ -11,6 +11,7 @@ from wsztune.cli.common import (
     budget_option,
     load_run,
     results_options,
+    say_read,
     select,
     setting_arg,
     size_arg,
@@ -82,17 +83,37 @@ from wsztune.errors import WsztuneError
 @click.option(
     "--relative-to",
     "reference_text",
-    default="12:5",
-    show_default=True,
     metavar="WB:ML",
-    help="Reference cell for comparisons and --max-time-ratio (websockets' default).",
+    help="Reference cell for comparisons and --max-time-ratio [default: the --server's default, "
+    "else 12:5, websockets' default].",
 )
 @click.option(
     "--check",
     "check_text",
     metavar="WB:ML",
-    help="CI gate: exit 1 unless this setting fits and stays within --tolerance of the "
-    "smallest output that fits in 95% of the resamples.",
+    help="CI gate for the setting you ship (WB:ML or WB/ML): exit 1 if it does not fit "
+    "--max-memory (and --max-time-ratio), or, with --baseline, if it became worse than there by "
+    "more than --tolerance. A better setting is advice (exit 0) unless --strict.",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A saved run (results file) to gate --check against: fail only when the shipped "
+    "setting's output, against the smallest that fits, grew by more than --tolerance points "
+    "since that run.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="With --check: also fail when another setting would be chosen (the shipped one is not "
+    "within --tolerance of the smallest that fits in 95% of the resamples).",
+)
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Decide even on a partial (interrupted) run or baseline; without it they exit 4.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @results_options
@@ -110,8 +131,11 @@ def recommend(
     seed: int,
     tolerance: str,
     cliff: str,
-    reference_text: str,
+    reference_text: str | None,
     check_text: str | None,
+    baseline_path: Path | None,
+    strict: bool,
+    allow_partial: bool,
     as_json: bool,
     results_path: Path | None,
     results_dir: Path,
@@ -119,13 +143,23 @@ def recommend(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
 
     Among the cells within --max-memory (and --max-time-ratio), keep those whose output stays
     within --tolerance of the smallest in at least 95% of --resamples bootstrap resamples of the
     corpus, and choose the one needing the least memory (--objective cost: the cheapest per
-    month for --connections). Exit codes: 0 fine, 1 check failed or nothing fits, 2 usage error.
+    month for --connections).
+
+    \b
+    Exit codes:
+      0  a setting was recommended; with --check, the shipped setting passed
+         (a better one, if any, is printed as advice)
+      1  --check failed (over budget, worse than --baseline, or --strict and a
+         better setting exists), or no cell fits the budget
+      2  usage error: bad option, no run, a setting outside the run's grid
+      4  the run (or --baseline) is partial: no decision (see --allow-partial)
     """
     import json
     import os
@@ -143,15 +177,27 @@ def recommend(
     reference = setting_arg(reference_text, "--relative-to")
     # The shape and the ranges here; whether the run measured it is for recommend.check.
     checked = setting_arg(check_text, "--check")
-    run = load_run(results_path, results_dir)
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
+    if checked is None and (baseline_path is not None or strict):
+        raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
+    run = load_run(results_path, results_dir, say=False)
+    baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
+    say_read(run)
+    if baseline_run is not None:
+        say_read(baseline_run, "--baseline")
+    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    slice_ = select(run, *options)
+    baseline_slice = None if baseline_run is None else select(baseline_run, *options)
+    if not allow_partial:
+        recommend_module.require_complete(run, slice_)
+        if baseline_run is not None:
+            recommend_module.require_complete(baseline_run, baseline_slice, "--baseline ")
     warn(report.run_warnings(run, slice_))
     constraints = recommend_module.Constraints(
         max_memory=budget,
         max_time_ratio=max_time_ratio,
         tolerance=tolerance_value,
         cliff=cliff_value,
-        reference=reference or report.REFERENCE,
+        reference=reference or slice_.default,
         connections=connections,
         objective=objective,
         messages_per_second=messages_per_second,
@@ -162,12 +208,34 @@ def recommend(
     decision = recommend_module.recommend(slice_, constraints)
     verdict = None
     if checked is not None:
-        verdict = recommend_module.check(decision, *checked, tolerance_value)
+        baseline = None
+        if baseline_slice is not None:
+            if baseline_slice.codec != slice_.codec:
+                warn(
+                    [
+                        f"--baseline was measured with codec {baseline_slice.codec}, this run "
+                        f"with {slice_.codec}: the comparison mixes codecs"
+                    ]
+                )
+            baseline = recommend_module.recommend(baseline_slice, constraints)
+        verdict = recommend_module.gate(
+            decision,
+            *checked,
+            tolerance_value,
+            strict=strict,
+            baseline=baseline,
+            baseline_name=str(baseline_path),
+        )
 
     if as_json:
+        from wsztune.results import provenance
+
         document = recommend_module.decision_json(decision, verdict)
         document["results"] = str(run.path) if run.path else None
         document["partial"] = run.partial
+        document["read"] = provenance(run)
+        if baseline_run is not None:
+            document["baseline"] = provenance(baseline_run)
         click.echo(json.dumps(document, indent=2))
     else:
         from wsztune.console import stdout_console
@@ -186,8 +254,6 @@ def recommend(
         raise CheckFailed(decision.reason)
     if verdict is not None and not verdict.ok:
         raise CheckFailed(f"check failed: {verdict.reason}")
-
-
 
 
 def prices(memory: float | None, egress: float | None, cpu: float | None) -> Any:

@@ -51,7 +51,7 @@ def parse_duration(text: str | None) -> float | None:
     "-o",
     required=True,
     type=click.Path(path_type=Path),
-    help="Records file to write; new or empty, never overwritten.",
+    help="Records file to create (0600); an existing path is refused, never overwritten.",
 )
 @click.option("--max-messages", type=int, help="Stop after recording this many messages.")
 @click.option(
@@ -73,6 +73,28 @@ def parse_duration(text: str | None) -> float | None:
     help="Verify a wss:// upstream with this CA certificate (PEM).",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify a wss:// upstream's certificate.")
+@click.option(
+    "--max-message-size",
+    "max_message_text",
+    default="16MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest message taken from either side (up to 32MiB); a bigger one closes its "
+    "connection with 1009 on both sides and is not recorded.",
+)
+@click.option(
+    "--no-upstream-check",
+    is_flag=True,
+    help="Listen without first checking that the upstream answers a handshake.",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(path_type=Path),
+    help="Listen with TLS (wss://): this certificate chain (PEM), with --keyfile.",
+)
+@click.option(
+    "--keyfile", type=click.Path(path_type=Path), help="The private key of --certfile (PEM)."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No status line, no summary.")
 def record(
     upstream: str,
@@ -85,6 +107,10 @@ def record(
     seed: int,
     ca_file: Path | None,
     insecure: bool,
+    max_message_text: str,
+    no_upstream_check: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
     quiet: bool,
 ) -> None:
     """Record real traffic: a WebSocket proxy that writes every message it forwards to a
@@ -102,11 +128,15 @@ def record(
     from wsztune.recommend import parse_fraction, parse_size
 
     host, port = recorder.parse_listen(listen)
-    try:
-        byte_limit = parse_size(max_bytes) if max_bytes is not None else None
-    except WsztuneError as error:
-        # One size parser for every option; its messages name --max-memory, its first user.
-        raise WsztuneError(str(error).replace("--max-memory", "--max-bytes")) from None
+
+    def size(text: str, option: str) -> int:
+        try:
+            return parse_size(text)
+        except WsztuneError as error:
+            # One size parser for every option; its messages name --max-memory, its first user.
+            raise WsztuneError(str(error).replace("--max-memory", option)) from None
+
+    byte_limit = size(max_bytes, "--max-bytes") if max_bytes is not None else None
     options = recorder.RecordOptions(
         upstream=upstream,
         output=output,
@@ -119,6 +149,10 @@ def record(
         seed=seed,
         ca_file=ca_file,
         insecure=insecure,
+        max_message_size=size(max_message_text, "--max-message-size"),
+        check_upstream=not no_upstream_check,
+        certfile=certfile,
+        keyfile=keyfile,
     )
     recorder.check_options(options)
     console = stderr_console()
@@ -196,12 +230,18 @@ def summary_text(summary: RecordSummary) -> str:
         if summary.recorded_connections != summary.connections
         else ""
     )
+    where = "no file written" if summary.removed else summary.path
     lines = [
         f"recorded {plural(summary.messages, 'message')} ({format_bytes(summary.raw_bytes)}) "
         f"on {summary.recorded_connections:,}{sampled} "
         f"{'connection' if summary.connections == 1 else 'connections'} "
-        f"in {summary.seconds:,.1f} s ({stopped}): {summary.path}"
+        f"in {summary.seconds:,.1f} s ({stopped}): {where}"
     ]
+    if summary.too_big:
+        lines.append(
+            f"{plural(summary.too_big, 'message')} over --max-message-size not recorded "
+            "(their connections were closed with 1009)"
+        )
     if summary.messages:
         lines.append(f"next: wsztune corpus stats {summary.path} · wsztune run {summary.path}")
     else:

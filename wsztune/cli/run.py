@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    client_option,
     client_window_bits_option,
     corpus_options,
     error_line,
@@ -41,13 +42,14 @@ from wsztune.cli.common import (
 )
 @click.option("--no-context-takeover", is_flag=True, help="Same as --context-takeover off.")
 @client_window_bits_option
+@client_option
 @click.option(
     "--server",
     "server_name",
-    type=click.Choice(["websockets", "ws", "socketio"]),
-    help="The server stack to tune: picks its codec (ws, socketio: node), its default "
-    "--threshold (ws, socketio: 1024) and when the threshold applies (ws: only without "
-    "context takeover).",
+    metavar="NAME[@VERSION]",
+    help="The server stack to tune (wsztune stacks lists them; uvicorn@0.49 for a version): "
+    "sweeps only what that stack can change, fixes the rest at its values, and picks its codec "
+    "and threshold rule.",
 )
 @click.option(
     "--codec",
@@ -107,6 +109,7 @@ def run(
     context_takeover: str,
     no_context_takeover: bool,
     client_window_bits: int | None,
+    client_text: str | None,
     server_name: str | None,
     codec: str | None,
     threshold_text: str | None,
@@ -128,32 +131,40 @@ def run(
     a records .jsonl (connections and directions), a .har capture or a directory (one message
     per file). Without CORPUS, the bundled demo corpus is used.
     """
-    from wsztune import codec as codec_module
+    from wsztune import codecs, results, stacks, sweep
     from wsztune import corpus as corpus_module
-    from wsztune import results, stacks, sweep
     from wsztune.console import progress_bar, progress_enabled, stderr_console
 
     # Validate every option before reading anything, so a typo costs nothing.
-    stack = stacks.stack(server_name) if server_name else None
-    if stack is not None and codec is not None and codec != stack.codec:
+    stack, version = stacks.resolve(server_name) if server_name else (None, None)
+    stack_codec = stack.codec_for(version) if stack else None
+    if stack is not None and codec is not None and codec != stack_codec:
         raise click.UsageError(
-            f"--server {stack.name} is measured with --codec {stack.codec}, not {codec}: "
+            f"--server {stack.name} is measured with --codec {stack_codec}, not {codec}: "
             "drop --codec (or --server)"
         )
-    codec = codec or (stack.codec if stack else "zlib")
+    codec = codec or stack_codec or "zlib"
+    clients = stacks.resolve_clients(client_text) if client_text else []
     if threshold_text is None:
         thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
     else:
         thresholds = sweep.parse_thresholds(threshold_text)
+    takeover_choice = "off" if no_context_takeover else context_takeover
+    axes = {
+        "window_bits": sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
+        "mem_levels": sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
+        "levels": sweep.parse_int_range(level, "--level", range(-1, 10)),
+        "strategies": _parse_strategies(strategy),
+        "context_takeover": _takeover_axis(takeover_choice),
+        "client_window_bits": client_window_bits,
+        "thresholds": thresholds,
+    }
+    if stack is not None:
+        axes = _stack_axes(stack, version, axes)
     grid = sweep.Grid(
-        window_bits=sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
-        mem_levels=sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
-        levels=sweep.parse_int_range(level, "--level", range(-1, 10)),
-        strategies=_parse_strategies(strategy),
-        context_takeover=_takeover_axis("off" if no_context_takeover else context_takeover),
-        client_window_bits=client_window_bits,
-        thresholds=thresholds,
+        **axes,
         threshold_rule=stack.threshold_rule if stack else "always",
+        clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
     )
     settings = grid.settings()  # validates every combination
     plan = sweep.TimingPlan(
@@ -167,12 +178,7 @@ def run(
         raise click.BadParameter(f"must be at least 1, not {jobs}", param_hint="'--jobs'")
     if sample is not None and sample < 1:
         raise click.BadParameter(f"must be at least 1, not {sample}", param_hint="'--sample'")
-    if codec == "node":
-        from wsztune.nodejs import node_versions
-
-        node_versions()  # node missing or broken: one line, exit 2, before any work
-    else:
-        codec_module.get_backend(codec)
+    codecs.get_codec(codec).check()  # missing or broken: one line, exit 2, before any work
 
     @functools.cache
     def err() -> Any:  # rich is imported only when there is something to say
@@ -186,6 +192,8 @@ def run(
             "takeover (ws's Sender compresses every message otherwise): context-takeover cells "
             "are measured at threshold 0"
         )
+    for note in stacks.client_notes(clients, codec):
+        err().print(f"[yellow]note:[/] {note}")
     if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
         err().print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
 
@@ -246,12 +254,56 @@ def run(
                 )
             sys.exit(interrupted_exit_code())
 
+    if stack is not None:
+        # What the run was made for, so that every reading command names the stack's default.
+        run_result.meta["server_version"] = version
+        run_result.meta["stack"] = {
+            "name": stack.name,
+            "title": stack.title,
+            "version": version,
+            "default": stack.defaults_for(version).label,
+            "codec": codec,
+            "status": stack.status,
+        }
     path = _save_or_rescue(run_result, target)
     if not quiet:
         from wsztune.report import print_run_summary
 
         print_run_summary(run_result)
     click.echo(f"results: {path}")
+
+
+# The run options behind each axis a stack may fix, and the axis names of sweep_axes.
+_AXIS_PARAMETERS = {
+    "window_bits": ("window_bits", "window_bits"),
+    "mem_level": ("mem_level", "mem_levels"),
+    "level": ("level", "levels"),
+    "strategy": ("strategy", "strategies"),
+    "context_takeover": ("context_takeover", "context_takeover"),
+    "client_window_bits": ("client_window_bits", "client_window_bits"),
+    "threshold": ("threshold_text", "thresholds"),
+}
+
+
+def _stack_axes(stack: Any, version: str | None, parsed: dict[str, Any]) -> dict[str, Any]:
+    """The grid axes for ``--server``: the stack's knobs, and the values the user typed (an
+    option left at its default is the stack's to choose)."""
+    from click.core import ParameterSource
+
+    from wsztune.stacks._grid import sweep_axes
+
+    context = click.get_current_context()
+
+    def typed(parameter: str) -> bool:
+        source = context.get_parameter_source(parameter)
+        return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+    explicit: dict[str, tuple[Any, ...]] = {}
+    for axis, (parameter, key) in _AXIS_PARAMETERS.items():
+        if typed(parameter) or (axis == "context_takeover" and typed("no_context_takeover")):
+            value = parsed[key]
+            explicit[axis] = value if isinstance(value, tuple) else (value,)
+    return sweep_axes(stack, version, explicit)
 
 
 def _save_or_rescue(run_result: Any, target: Path) -> Path:

@@ -50,6 +50,7 @@ def table(
     slice_strategy: str | None,
     slice_takeover: str | None,
     slice_threshold: int | None,
+    server_text: str | None,
 ) -> None:
     """Grids of a saved run: windowBits down, memLevel across, one grid per metric.
 
@@ -67,9 +68,9 @@ def table(
         warn(report.run_warnings(run))
         click.echo(report.csv_long(run), nl=False)
         return
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold)
+    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     warn(report.run_warnings(run, slice_))
-    decision, note = highlight(slice_, budget, reference or report.REFERENCE)
+    decision, note = highlight(slice_, budget, reference or slice_.default)
     recommended = None if decision.chosen is None else report.cell_key(decision.chosen)
     console = None
     if not markdown:
@@ -82,7 +83,7 @@ def table(
             slice_,
             report.METRICS[name],
             relative_to=reference,
-            reference=reference or report.REFERENCE,
+            reference=reference or slice_.default,
             recommended=recommended,
             # A terminal or a CI log has a width; markdown has none.
             width=None if console is None else console.width,

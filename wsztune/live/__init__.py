@@ -14,7 +14,7 @@ sent by the server, client-direction ones by the client. Then:
   one-off costs), as in websockets' own experiments/compression/server.py. The same run with
   compression off is the baseline subtracted, connection by connection, to isolate compression.
   The model it is compared with is the sweep's own ``connection_memory`` for the setting
-  (:func:`wsztune.sweep.observe_connection`): compressor plus decompressor, inflate window
+  (:func:`wsztune.codecs.zlib.observe_connection`): compressor plus decompressor, inflate window
   included. zlib allocates that window on the first message a server inflates, so a live client
   whose corpus connection sends nothing sends one short :data:`PROBE` message at the end, as a
   real client sends something; its bytes are counted like any other client message.
@@ -51,11 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codecs.base import PROBE_PAYLOAD
+from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.result import LiveResult, judge
+from wsztune.live.servers import Connection, LiveServer
 from wsztune.memory import rss_bytes
-from wsztune.sweep import PROBE_PAYLOAD, ConnectionMemory, observe_connection
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
@@ -199,7 +201,8 @@ def model_script(script: Script, setting: Setting) -> ScriptModel:
     server_payloads = script.payloads(SERVER)
     client_payloads = script.payloads(CLIENT)
     server_frames = compress_stream(server_payloads, setting, setting.server_bits, backend)
-    client_frames = compress_stream(client_payloads, setting, setting.client_bits, backend)
+    client = setting.sender(CLIENT)  # the client's own memLevel and level, when it has them
+    client_frames = compress_stream(client_payloads, client, setting.client_bits, backend)
     return ScriptModel(
         server_bytes=sum(map(len, server_frames)),
         client_bytes=sum(map(len, client_frames)),
@@ -305,42 +308,54 @@ async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path:
 
 
 async def _serve_once(
-    plan: Plan, setting: Setting | None, plan_path: Path, workdir: Path, timeout: float
+    plan: Plan,
+    setting: Setting | None,
+    plan_path: Path,
+    workdir: Path,
+    timeout: float,
+    server: LiveServer | None = None,
 ) -> ServerRun:
-    """One server run (compression per ``setting``, or off with ``None``), measured."""
-    from websockets.asyncio.server import serve
+    """One server run (compression per ``setting``, or off with ``None``), measured.
 
+    ``server``: the stack that serves (:mod:`wsztune.live.servers`; python-websockets by
+    default), in this process; the replay, the client process and the marks are the same for
+    every one. ``setting`` is the server's model setting (:meth:`LiveServer.model`).
+    """
+    from wsztune.live.servers import SERVERS
+
+    server = server or SERVERS["websockets"]
     run = ServerRun(compression=setting is not None)
     count = plan.connections
     marked = [asyncio.Event() for _ in range(count)]
+    # Set by the parent once the client has read everything this connection sent: only then is
+    # nothing in flight counted at the mark, whatever the server (websockets also pings).
+    replayed = [asyncio.Event() for _ in range(count)]
     failures: list[str] = []
     run.traced = [0] * (count + 1)
     run.rss = [0] * (count + 1)
     run.sent = [0] * count
     run.received = [0] * count
+    counted = [False] * count
     stop = asyncio.Event()
 
-    async def handler(ws: Any) -> None:
-        index = -1
+    async def replay(index: int, connection: Connection) -> None:
         try:
-            index = int(ws.request.path.strip("/"))
             script = plan.script_for(index)
             async with asyncio.timeout(timeout):
                 for direction, is_text, payload in script.messages:
                     if direction == SERVER:
-                        await ws.send(payload, text=is_text)
+                        await connection.send(payload, is_text)
                     else:
-                        message = await ws.recv(decode=False)
+                        message = await connection.recv()
                         if message != payload:
                             raise LiveError(f"connection {index}: a client message changed")
                         del message  # not held at the mark below
-                # The client answers the ping only after it has read every frame before it: the
-                # server's send buffer is empty, nothing in flight is counted at the mark.
-                pong = await ws.ping()
-                await pong
-            for extension in ws.protocol.extensions:
-                run.sent[index] = getattr(extension, "sent_bytes", 0)
-                run.received[index] = getattr(extension, "received_bytes", 0)
+                await connection.flush()
+                await replayed[index].wait()
+            counts = connection.counts()
+            if counts is not None:
+                run.sent[index], run.received[index] = counts
+                counted[index] = True
             gc.collect()
             run.traced[index + 1] = tracemalloc.get_traced_memory()[0]
             run.rss[index + 1] = rss_bytes()
@@ -353,76 +368,74 @@ async def _serve_once(
             if 0 <= index < count:
                 marked[index].set()
 
-    extensions = [_server_factory(setting)] if setting is not None else []
     config: dict[str, Any] = {
         "plan": str(plan_path),
         "timeout": timeout,
-        "compression": None
-        if setting is None
-        else [setting.server_bits, setting.client_bits, setting.mem_level],
+        "compression": None if setting is None else server.offer(setting).to_json(),
     }
     stderr_path = workdir / f"client-{'on' if setting else 'off'}.stderr"
     started_tracing = not tracemalloc.is_tracing()
     client: asyncio.subprocess.Process | None = None
-    server: Any = None
     try:
         gc.collect()
         _trim_heap()
         if started_tracing:
             tracemalloc.start()
-        async with asyncio.timeout(timeout):
-            server = await serve(
-                handler,
-                LOOPBACK,
-                0,
-                compression=None,  # only the extension configured here, never websockets' default
-                extensions=extensions,
-                max_size=None,  # a corpus message may exceed websockets' 1 MiB default
-                ping_interval=None,  # keepalive pings would only add noise
-                close_timeout=timeout,
-            )
-        run.port = server.sockets[0].getsockname()[1]
-        config["port"] = run.port
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [_package_root(), os.environ.get("PYTHONPATH")])
-            ),
-        }
-        with stderr_path.open("wb") as stderr:
-            async with asyncio.timeout(timeout):
-                client = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "wsztune.live",
-                    json.dumps(config),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=stderr,
-                    env=env,
-                )
-        assert client.stdin is not None and client.stdout is not None
-        await _read_reply(client.stdout, timeout, stderr_path)  # ready
-        gc.collect()
-        run.traced[0] = tracemalloc.get_traced_memory()[0]
-        run.rss[0] = rss_bytes()
-        for index in range(count):
-            client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
-            async with asyncio.timeout(timeout):
-                await client.stdin.drain()
-            reply = await _read_reply(client.stdout, timeout, stderr_path)
-            async with asyncio.timeout(timeout):
-                await marked[index].wait()
-            if failures:
-                raise LiveError(failures[0])
-            run.client_sent.append(int(reply["sent"]))
-            run.client_received.append(int(reply["received"]))
-        client.stdin.write(b'{"close": true}\n')
-        async with asyncio.timeout(timeout):
-            await client.stdin.drain()
-        await _read_reply(client.stdout, timeout, stderr_path)
-        async with asyncio.timeout(timeout):
-            await client.wait()
+        async with server.serve(replay, setting, timeout) as port:
+            try:
+                run.port = port
+                config["port"] = run.port
+                env = {
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(
+                        filter(None, [_package_root(), os.environ.get("PYTHONPATH")])
+                    ),
+                }
+                with stderr_path.open("wb") as stderr:
+                    async with asyncio.timeout(timeout):
+                        client = await asyncio.create_subprocess_exec(
+                            sys.executable,
+                            "-m",
+                            "wsztune.live",
+                            json.dumps(config),
+                            stdin=asyncio.subprocess.PIPE,
+                            stdout=asyncio.subprocess.PIPE,
+                            stderr=stderr,
+                            env=env,
+                        )
+                assert client.stdin is not None and client.stdout is not None
+                await _read_reply(client.stdout, timeout, stderr_path)  # ready
+                gc.collect()
+                run.traced[0] = tracemalloc.get_traced_memory()[0]
+                run.rss[0] = rss_bytes()
+                for index in range(count):
+                    client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
+                    async with asyncio.timeout(timeout):
+                        await client.stdin.drain()
+                    reply = await _read_reply(client.stdout, timeout, stderr_path)
+                    replayed[index].set()
+                    async with asyncio.timeout(timeout):
+                        await marked[index].wait()
+                    if failures:
+                        raise LiveError(failures[0])
+                    run.client_sent.append(int(reply["sent"]))
+                    run.client_received.append(int(reply["received"]))
+                    if not counted[index]:
+                        # No counter in this server: the client's count of the same frames is it.
+                        run.sent[index] = run.client_received[-1]
+                        run.received[index] = run.client_sent[-1]
+                # Every connection is measured: the handlers may close theirs (aiohttp answers
+                # the client's close only from its handler).
+                stop.set()
+                client.stdin.write(b'{"close": true}\n')
+                async with asyncio.timeout(timeout):
+                    await client.stdin.drain()
+                await _read_reply(client.stdout, timeout, stderr_path)
+                async with asyncio.timeout(timeout):
+                    await client.wait()
+            finally:
+                # Handlers wait for this before closing: set it before the server stops.
+                stop.set()
         return run
     finally:
         stop.set()
@@ -434,17 +447,12 @@ async def _serve_once(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await client.wait()
-        if server is not None:
-            server.close()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await server.wait_closed()
 
 
 # The client process -------------------------------------------------------------------------
 
 
-def _client_factory(compression: Sequence[int]) -> Any:
+def _client_factory(compression: Sequence[Any]) -> Any:
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     server_bits, client_bits, mem_level = compression
@@ -456,8 +464,9 @@ def _client_factory(compression: Sequence[int]) -> Any:
             extension.__class__ = counting
             return extension
 
-    # The client compresses with the same memLevel as the server: that is what the model assumes
-    # for client-to-server traffic (a browser picks its own; see docs/live.md).
+    # server_bits None: not offered (the server picks); client_bits True: offered without a
+    # value, so the server may cap it. The client compresses at the memLevel the model gives
+    # the client direction (the server's own by default; a browser picks its own: --client).
     return CountingFactory(
         server_max_window_bits=server_bits,
         client_max_window_bits=client_bits,
@@ -560,13 +569,24 @@ def run_live(
     connections: int = DEFAULT_CONNECTIONS,
     tolerance: float = DEFAULT_TOLERANCE,
     timeout: float = DEFAULT_TIMEOUT,
+    server: str = "websockets",
 ) -> LiveResult:
-    """Replay ``corpus`` through a real websockets server at ``setting``; compare with the model.
+    """Replay ``corpus`` through a real server at ``setting``; compare with the model.
 
+    ``server``: python-websockets, or another Python stack of :mod:`wsztune.live.servers`
+    (aiohttp, tornado, uvicorn and its backends), run in this process; the model is then the
+    setting that stack really runs (``LiveServer.model``: its fixed level, memLevel, windows).
     Two server runs, each with its own client process: compression on, then off (the baseline).
     """
-    import websockets
+    import importlib
+    import importlib.metadata
+
     from websockets.exceptions import WebSocketException
+
+    from wsztune.live.servers import SERVERS
+
+    runner = SERVERS[server]
+    setting = runner.model(setting)
 
     if not setting.context_takeover:
         raise SettingError("live checks context takeover only (websockets' default)")
@@ -592,8 +612,8 @@ def run_live(
         plan_path.write_text(json.dumps(plan.to_json()))
 
         async def both() -> tuple[ServerRun, ServerRun]:
-            on = await _serve_once(plan, setting, plan_path, workdir, timeout)
-            off = await _serve_once(plan, None, plan_path, workdir, timeout)
+            on = await _serve_once(plan, setting, plan_path, workdir, timeout, runner)
+            off = await _serve_once(plan, None, plan_path, workdir, timeout, runner)
             return on, off
 
         try:
@@ -680,9 +700,19 @@ def run_live(
             "(counted in the client bytes, model and live)"
         )
     raw = sum(model.server_raw_bytes + model.client_raw_bytes for model in per_live)
+    if runner.name != "websockets":
+        notes[0] = (
+            "bytes: compressed payloads, counted on the frames by the client (before it "
+            f"inflates them); {runner.title} has no counter of its own"
+        )
+        notes[1] = notes[1].replace(
+            ", websockets also keeps its extension object and the negotiated headers (~1.4 KB)",
+            f"; {runner.title} keeps its own objects per connection beside them",
+        )
+    stack_version = importlib.metadata.version(runner.version_module)
     return LiveResult.build(
         verdict,
-        server="websockets",
+        server=runner.name,
         codec="zlib",
         **setting_fields(setting),
         connections=plan.connections,
@@ -712,7 +742,8 @@ def run_live(
         per_connection=per_connection,
         ports=[on.port, off.port],
         versions={
-            "websockets": websockets.__version__,
+            **({runner.version_module: stack_version}),
+            "websockets": importlib.import_module("websockets").__version__,
             "zlib": zlib.ZLIB_RUNTIME_VERSION,
             "python": platform.python_version(),
         },
@@ -725,7 +756,7 @@ def run_live(
             "live_rss_compression_per_connection": rss_on - rss_off,
             "live_rss_baseline_per_connection": rss_off,
             # The names --json gave these before the shared type (kept for scripts).
-            "websockets_version": websockets.__version__,
+            "websockets_version": importlib.import_module("websockets").__version__,
             "zlib_version": zlib.ZLIB_RUNTIME_VERSION,
             "python_version": platform.python_version(),
         },

@@ -55,6 +55,9 @@ class NodeJob:
     strategy: int
     context_takeover: bool
     threshold: int
+    # A named client's compressor (--client): None compresses client streams like the server.
+    client_mem_level: int | None = None
+    client_level: int | None = None
 
     @classmethod
     def of(cls, index: int, setting: Setting) -> NodeJob:
@@ -68,6 +71,8 @@ class NodeJob:
             strategy=STRATEGIES[setting.strategy],
             context_takeover=setting.context_takeover,
             threshold=setting.threshold,
+            client_mem_level=setting.client_mem_level,
+            client_level=setting.client_level,
         )
 
 
@@ -302,7 +307,14 @@ def compressor_key(cell: NodeJob) -> tuple:
 
 def decompressor_key(cell: NodeJob) -> tuple:
     """Cells whose decompressors cost the same (inflate has no memLevel): one probe."""
-    return (cell.client_bits, cell.context_takeover, cell.threshold)
+    # The client's memLevel and level make the frames inflated (a --client's), not the inflater.
+    return (
+        cell.client_bits,
+        cell.context_takeover,
+        cell.threshold,
+        cell.client_mem_level,
+        cell.client_level,
+    )
 
 
 def measure_memory(

@@ -117,11 +117,22 @@ function bitsFor(cell, direction) {
   return direction === 'server' ? cell.server_bits : cell.client_bits;
 }
 
+// The cell as the sender of ``direction`` builds its compressor: a named client (--client)
+// compresses at its own memLevel and level.
+function senderCell(cell, direction) {
+  if (direction === 'server') return cell;
+  return {
+    ...cell,
+    mem_level: cell.client_mem_level ?? cell.mem_level,
+    level: cell.client_level ?? cell.level,
+  };
+}
+
 // Compress every stream once; frames[s][i] is null for a message sent uncompressed.
 async function compressAll(streams, directions, cell, keep) {
   const out = [];
   for (let s = 0; s < streams.length; s++) {
-    const sender = new Sender(cell, bitsFor(cell, directions[s]));
+    const sender = new Sender(senderCell(cell, directions[s]), bitsFor(cell, directions[s]));
     const frames = keep ? new Array(streams[s].length) : null;
     const payloads = streams[s];
     for (let i = 0; i < payloads.length; i++) {

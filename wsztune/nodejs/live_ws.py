@@ -28,8 +28,8 @@ client-direction ones by the client. wsztune drives both processes over JSON lin
 ws allocates its compressor on the first message it compresses and its decompressor on the first
 it inflates: a connection whose messages one way are all under the threshold never pays for that
 stream. The model counts each stream for the share of connections that build it
-(:func:`wsztune.sweep.node_shares`), and so does the check: the live connections are grouped by
-what the server built (seen on the wire: RSV1 frames sent, received), each group's growth is the
+(:func:`wsztune.codecs.node.node_shares`), and so does the check: the live connections are grouped
+by what the server built (seen on the wire: RSV1 frames sent, received), each group's growth is the
 middle half of its own connections', and the model's figure is the same mix of connections
 (:func:`model_connection_memory`). A script in which the client sends nothing gets
 :data:`wsztune.live.PROBE` at its end, as the model assumes, compressed or not by the threshold's
@@ -116,7 +116,7 @@ def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
     """:func:`wsztune.live.build_plan`: a silent client sends :data:`wsztune.live.PROBE`.
 
     The probe is not padded to the threshold: the node codec's model assumes a silent client
-    sends that message (:data:`wsztune.sweep.PROBE_PAYLOAD`), and counts the server's inflate
+    sends that message (:data:`wsztune.codecs.base.PROBE_PAYLOAD`), and counts the server's inflate
     stream for it only when ws would compress it. A silent server gets no probe: ws never builds
     its compressor, and the model counts that connection without one. ``threshold`` is accepted
     for compatibility.

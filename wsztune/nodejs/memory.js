@@ -191,7 +191,13 @@ async function main() {
     // The frames the decompressors inflate: the received messages compressed with the client's
     // window, by a sender before the measured phase.
     const received = messagesFor(job.decompressor_stream, cell.client_bits);
-    messages = await compressor({ ...cell, server_bits: cell.client_bits }, received, warm);
+    const clientCell = {
+      ...cell,
+      server_bits: cell.client_bits,
+      mem_level: cell.client_mem_level ?? cell.mem_level,
+      level: cell.client_level ?? cell.level,
+    };
+    messages = await compressor(clientCell, received, warm);
     connect = () => decompressor(cell, messages, keep);
   }
   for (let i = 0; i < WARMUP; i++) await connect();

@@ -90,6 +90,74 @@ def resolve(text: str) -> tuple[Stack, str | None]:
     return found, version
 
 
+# How close a mix's shares must add up to 1 (they are typed by hand: 0.7 + 0.2 + 0.1).
+_SHARE_SLACK = 0.001
+
+
+def resolve_clients(text: str) -> list[tuple[Client, float]]:
+    """``--client``: ``firefox`` -> [(firefox, 1.0)]; ``chrome=0.7,firefox=0.3`` (or
+    ``mixed:chrome=0.7,firefox=0.3``) -> each client with its share of the connections.
+
+    Unknown names, shares that are not numbers in (0, 1] or that do not add up to 1, and a
+    bare ``mixed`` are usage errors naming what to write instead.
+    """
+    from wsztune.errors import WsztuneError
+
+    known = ", ".join(sorted(CLIENTS))
+    spec = text.strip()
+    if spec.lower().startswith("mixed"):
+        spec = spec[len("mixed") :].lstrip(":= ")
+        if not spec:
+            raise WsztuneError(
+                "--client mixed needs the shares of each client, e.g. "
+                "--client mixed:chrome=0.7,firefox=0.3"
+            )
+    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    if len(parts) == 1 and "=" not in parts[0]:
+        parts = [f"{parts[0]}=1"]
+    found: list[tuple[Client, float]] = []
+    for part in parts:
+        name, _, share_text = (piece.strip() for piece in part.partition("="))
+        client = CLIENTS.get(name.lower())
+        if client is None:
+            raise WsztuneError(f"--client {text!r}: no client called {name!r}; known: {known}")
+        try:
+            share = float(share_text)
+        except ValueError:
+            raise WsztuneError(
+                f"--client {text!r}: {part!r} needs a share, e.g. {name}=0.3"
+            ) from None
+        if not 0 < share <= 1:
+            raise WsztuneError(f"--client {text!r}: a share is above 0 and at most 1, not {share}")
+        if any(other.name == client.name for other, _ in found):
+            raise WsztuneError(f"--client {text!r}: {client.name} is named twice")
+        found.append((client, share))
+    total = sum(share for _, share in found)
+    if not found or abs(total - 1) > _SHARE_SLACK:
+        raise WsztuneError(
+            f"--client {text!r}: the shares add up to {total:g}, not 1 "
+            "(e.g. chrome=0.7,firefox=0.3)"
+        )
+    # Exactly 1 once checked: the sweep's weights must add up.
+    return [(client, share / total) for client, share in found]
+
+
+def client_notes(clients: list[tuple[Client, float]], codec: str) -> list[str]:
+    """What a run of ``codec`` for these clients should say: a client whose own codec is not the
+    run's (its direction is measured with the run's at the client's memLevel and level), and a
+    client whose model is not verified."""
+    notes = []
+    for client, _ in clients:
+        if client.codec != codec:
+            notes.append(
+                f"{client.title} compresses with {CODEC_TITLES.get(client.codec, client.codec)}; "
+                f"its direction is measured with {CODEC_TITLES.get(codec, codec)} at its "
+                f"memLevel {client.mem_level}"
+            )
+        if client.status not in ("verified",):
+            notes.append(f"{client.title}: {client.status} ({client.status_note})")
+    return notes
+
 
 def measured_by(codec: str | None) -> list[str]:
     """Names of the stacks a run of ``codec`` measured with their own codec."""

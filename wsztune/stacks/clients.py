@@ -5,7 +5,7 @@ The codec behaviour (``--client``) is wired by the verify work; these are the fa
 
 from __future__ import annotations
 
-from wsztune.stacks.profile import SAME_CODEC, VERIFIED, Client, Source
+from wsztune.stacks.profile import APPROXIMATE, VERIFIED, Client, Source
 
 CLIENTS = (
     Client(
@@ -17,9 +17,11 @@ CLIENTS = (
         window=15,
         min_window=9,
         chunk=4096,
-        status=SAME_CODEC,
-        status_note="Chromium's own zlib fork; stock zlib at memLevel 8 matched 250 of 250 frames "
-        "at window 10, and 296 of 300 at window 12 (4 frames 1-2 bytes larger)",
+        status=APPROXIMATE,
+        status_note="Chrome bundles Chromium's zlib fork (third_party/zlib), not available here: "
+        "stock zlib at memLevel 8 is the model, within 0.1%. Debian's Chromium 156 links the "
+        "system zlib and matched it exactly: 12,000 of 12,000 frames, 5 corpora, every grant "
+        "8-15 (tests/test_verify_browsers.py)",
         sources=(
             Source(
                 "Chromium",
@@ -44,7 +46,8 @@ CLIENTS = (
         caps_window=False,
         window=15,
         status=VERIFIED,
-        status_note="Firefox 153.8 ESR's frames equal stock zlib 15:8 level -1, 250 of 250",
+        status_note="Firefox 153.8 ESR's frames equal stock zlib 15:8 level -1 byte for byte, "
+        "whatever the server grants (tests/test_verify_browsers.py, 5 corpora)",
         sources=(
             Source(
                 "ANCHORS.md section 6",
@@ -71,22 +74,42 @@ CLIENTS = (
         title="Safari (WebKit)",
         codec="zlib",
         mem_level=8,
-        caps_window=True,
+        # Modelled as a client the server cannot cap: Safari 15+ talks WebSocket through
+        # NSURLSession (Network.framework), reported to offer bare permessage-deflate. That is
+        # also the safe side for the server's memory (the full 32 KiB inflate window).
+        caps_window=False,
         window=15,
         status="unverified",
-        status_note="no Safari here: WebKit's source says what it does, nothing was measured",
+        status_note="no Safari here: modelled from WebKit's source and field reports, nothing "
+        "was measured; assumed to offer bare permessage-deflate (the server's decompressor "
+        "then needs 15 bits) and to compress like WebKit's deflater (memLevel 8, level -1)",
         sources=(
             Source(
                 "WebKit",
                 "2024",
                 "Source/WebCore/Modules/websockets/WebSocketDeflater.cpp",
-                "deflateInit2(Z_DEFAULT_COMPRESSION, Z_DEFLATED, -windowBits, 8, "
-                "Z_DEFAULT_STRATEGY); offers permessage-deflate; client_max_window_bits",
+                "deflateInit2(Z_DEFAULT_COMPRESSION, Z_DEFLATED, -windowBits, memLevel 8, "
+                "Z_DEFAULT_STRATEGY)",
+            ),
+            Source(
+                "nginx-push-stream-module",
+                "issue 295 (2021)",
+                "github.com/wandenberg/nginx-push-stream-module/issues/295",
+                "Safari on macOS 12 uses NSURLSession WebSocket, which offers "
+                "Sec-WebSocket-Extensions: permessage-deflate (no parameters)",
+            ),
+            Source(
+                "uWebSockets",
+                "issue 1347 (2022)",
+                "github.com/uNetworking/uWebSockets/issues/1347",
+                "permessage-deflate broken with Safari 15.0-15.3, working again from 15.4",
             ),
         ),
         pitfalls=(
-            "Safari 15+ on Apple platforms may use Network.framework's WebSocket instead of "
-            "WebCore's: unverified here",
+            "Safari 15.0-15.3 (NSURLSession WebSocket) mishandled permessage-deflate: servers "
+            "disabled compression for them",
+            "Apple's WebSocket stack is closed source: its compressor's memLevel and level are "
+            "WebKit's, assumed, not measured",
         ),
     ),
     Client(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wsztune.stacks.profile import SAME_CODEC, Cell, Defaults, SnippetContext, Source, Stack
+from wsztune.stacks.profile import VERIFIED, Cell, Defaults, SnippetContext, Source, Stack
 
 
 def daphne_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
@@ -26,8 +26,10 @@ PROFILES = (
             "enabled": "off: daphne sets no perMessageCompressionAccept, and autobahn's default "
             "accepts no offer",
         },
-        status=SAME_CODEC,
-        status_note="nothing to measure: compression off is the only row; autobahn's "
+        status=VERIFIED,
+        status_note="daphne 4.2 refused every permessage-deflate offer on the wire, frames "
+        "uncompressed (tests/test_verify_python_stacks.py): compression off is the only row; "
+        "autobahn's "
         "PerMessageDeflate (if a subclass enabled it) calls CPython's zlib at level -1, "
         "memLevel 8",
         sources=(

@@ -1,0 +1,33 @@
+"""The codecs: one module per codec behind one interface (:class:`wsztune.codecs.base.Codec`).
+
+A codec measures cells exactly as a stack's library makes its bytes: CPython's zlib and zlib-ng
+(:mod:`wsztune.codecs.zlib`), Node's zlib as ws calls it (:mod:`wsztune.codecs.node`). The sweep
+asks :func:`get_codec` for one by name and never names one itself: adding a codec is a new module
+with a ``codec(name)`` constructor and one entry in :data:`CODECS`.
+
+Light on purpose: the CLI reads :data:`CODECS` for its choices, so nothing is imported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from wsztune.errors import SettingError
+
+if TYPE_CHECKING:
+    from wsztune.codecs.base import Codec
+
+# name -> the module whose ``codec(name)`` builds it.
+CODECS: dict[str, str] = {
+    "zlib": "wsztune.codecs.zlib",
+    "zlib-ng": "wsztune.codecs.zlib",
+    "node": "wsztune.codecs.node",
+}
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called ``name`` (not yet checked: :meth:`Codec.check` says if it can run)."""
+    if name not in CODECS:
+        raise SettingError(f"codec must be one of {', '.join(CODECS)}, not {name!r}")
+    return importlib.import_module(CODECS[name]).codec(name)  # type: ignore[no-any-return]

@@ -1,0 +1,420 @@
+"""What every codec shares: the interface the sweep calls, and the pieces of a results cell.
+
+A codec measures cells: given the corpus's streams, the settings (in the order to visit them), a
+:class:`TimingPlan` and a number of jobs, it hands back one results cell per setting, as each
+completes, through a callback. How it gets there is its own business: CPython's zlib measures in
+this process (forked workers for ``jobs`` > 1, :func:`measure_in_processes`), Node's zlib in node
+processes. Every codec builds its cells with :func:`cell_fields`, so that the fields, their order
+and their meaning are the same whatever measured them.
+
+Nothing here names a codec: the registry (:mod:`wsztune.codecs`) does.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import multiprocessing
+import signal
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wsztune.codec import Setting
+from wsztune.corpus import CLIENT, SERVER, Stream
+from wsztune.errors import SettingError
+from wsztune.memory import compressor_theory, decompressor_theory
+from wsztune.results import TIME_FIELD_NAMES
+from wsztune.units import UnitLayout
+
+# A timing sample whose interquartile range exceeds this fraction of its median is flagged.
+UNSTABLE_IQR_RATIO = 0.10
+# The clock of timing samples: CPU seconds of this thread. Compression is pure computation, so CPU
+# time is what a setting costs a server; unlike wall time it does not count the time this thread
+# waits while other processes (other workers beyond the core count, a test suite, a browser) run
+# on its core. With wall time, cells measured while something else ran read up to twice as slow
+# and the sweep's ranking changed from run to run (see bench/sweep.py and docs/performance.md).
+CLOCK = time.thread_time
+CLOCK_NAME = "thread CPU time (time.thread_time)"
+
+# What a client whose corpus connection records nothing from it is assumed to send: one short
+# message (``wsztune live`` replays it, as :data:`wsztune.live.PROBE`). Whether it reaches the
+# compressor (and the server then inflates, building its inflate stream) follows the threshold.
+PROBE_PAYLOAD = b'{"wsztune":"live probe"}'
+
+Cell = dict[str, object]
+CellDone = Callable[[Cell], None]
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How each cell is timed."""
+
+    repeat: int = 5
+    warmup: int = 1
+    min_sample_seconds: float = 0.02
+    # False: sizes and memory only (``--no-timing``); every time field of a cell is then None.
+    measure_time: bool = True
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise SettingError(f"--repeat must be at least 1, not {self.repeat}")
+        if self.warmup < 1:
+            raise SettingError(f"--warmup must be at least 1, not {self.warmup}")
+        if not 0 <= self.min_sample_seconds <= 10:
+            raise SettingError(
+                f"--min-sample-time must be between 0 and 10 seconds, not {self.min_sample_seconds}"
+            )
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """What a results file records of the codec that measured a run."""
+
+    name: str  # the results' ``codec``
+    version: str  # the results' ``codec_version``
+    clock: str = CLOCK_NAME  # what the timing samples count
+    meta: dict[str, Any] = field(default_factory=dict)  # more run metadata (e.g. ``node``)
+
+
+class Codec(Protocol):
+    """One codec behind the sweep: a new codec is a module with a class like this one and an
+    entry in :data:`wsztune.codecs.CODECS`."""
+
+    name: str
+
+    def check(self) -> None:
+        """Raise a one-line user error (exit 2) when the codec cannot run here."""
+
+    def describe(self) -> CodecInfo:
+        """Versions and method notes for the results file."""
+
+    def measure(
+        self,
+        streams: Sequence[Stream],
+        order: Sequence[Setting],
+        plan: TimingPlan,
+        jobs: int,
+        finished: CellDone,
+    ) -> None:
+        """Measure every setting of ``order`` on ``streams`` with ``jobs`` workers, calling
+        ``finished`` with each cell as it completes (any order; the sweep sorts them)."""
+
+
+# Frames on the wire ------------------------------------------------------------------------------
+
+
+def frame_header_size(length: int, masked: bool) -> int:
+    """Bytes of WebSocket frame header (RFC 6455) for a payload of ``length`` bytes."""
+    size = 2 if length < 126 else 4 if length < 65536 else 10
+    return size + 4 if masked else size
+
+
+def wire_bytes(payload_sizes: Iterable[int], masked: bool) -> int:
+    """Payloads plus their frame headers (:func:`frame_header_size`), counted in one pass."""
+    total = count = extended = long = 0
+    for size in payload_sizes:
+        total += size
+        count += 1
+        if size >= 126:
+            extended += 1
+            if size >= 65536:
+                long += 1
+    # 2 bytes each, 2 more from 126 B, 6 more from 64 KiB, and a 4-byte mask from clients.
+    return total + count * (6 if masked else 2) + 2 * extended + 6 * long
+
+
+# Timing ------------------------------------------------------------------------------------------
+
+
+def time_samples(work: Callable[[], object], repeat: int, loops: int) -> list[float]:
+    """``repeat`` samples of ``work`` run ``loops`` times, in seconds per single run."""
+    clock = CLOCK
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = clock()
+            for _ in range(loops):
+                work()
+            samples.append((clock() - start) / loops)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
+def _summary(samples: Sequence[float], prefix: str) -> dict[str, float]:
+    ordered = sorted(samples)
+    if len(ordered) >= 4:
+        quartiles = statistics.quantiles(ordered, n=4)
+        iqr = quartiles[2] - quartiles[0]
+    else:
+        iqr = ordered[-1] - ordered[0]
+    return {
+        f"{prefix}_seconds": statistics.median(ordered),
+        f"{prefix}_seconds_min": ordered[0],
+        f"{prefix}_seconds_max": ordered[-1],
+        f"{prefix}_seconds_iqr": iqr,
+    }
+
+
+def loops_for(one_pass_seconds: float, min_sample_seconds: float) -> int:
+    """How many passes one timing sample repeats so that it lasts ``min_sample_seconds``."""
+    if one_pass_seconds <= 0:
+        return 1000
+    return max(1, math.ceil(min_sample_seconds / one_pass_seconds))
+
+
+def timing_fields(
+    compress_samples: Sequence[float],
+    decompress_samples: Sequence[float],
+    repeat: int,
+    loops_compress: int,
+    loops_decompress: int,
+) -> dict[str, object]:
+    """The time fields of a cell from its samples (seconds per whole-corpus pass), any codec."""
+    compress_timing = _summary(compress_samples, "compress")
+    decompress_timing = _summary(decompress_samples, "decompress")
+    unstable = any(
+        timing[f"{name}_seconds_iqr"] > UNSTABLE_IQR_RATIO * timing[f"{name}_seconds"]
+        for name, timing in (("compress", compress_timing), ("decompress", decompress_timing))
+    )
+    return {
+        **compress_timing,
+        **decompress_timing,
+        "timing_repeat": repeat,
+        "timing_loops_compress": loops_compress,
+        "timing_loops_decompress": loops_decompress,
+        "timing_unstable": unstable,
+    }
+
+
+def untimed_fields() -> dict[str, object]:
+    """The time fields of a cell whose time was not measured: None, never zero, which would
+    read as infinitely fast."""
+    return dict.fromkeys(TIME_FIELD_NAMES)
+
+
+# The corpus as cells see it ----------------------------------------------------------------------
+
+
+def _largest(streams: Sequence[Stream], direction: str) -> int | None:
+    """Index of the stream of ``direction`` with the most raw bytes, None if there is none."""
+    candidates = [index for index, stream in enumerate(streams) if stream.direction == direction]
+    return max(candidates, key=lambda index: streams[index].raw_bytes, default=None)
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    """What a cell needs of the corpus that no setting changes, worked out once per sweep."""
+
+    messages: int
+    server_raw_bytes: int
+    client_raw_bytes: int
+    wire_raw_bytes: int
+    compressor_stream: int  # the stream the server's compressor memory is observed on
+    decompressor_stream: int  # the stream the server's decompressor memory is observed inflating
+    units: UnitLayout | None = None  # how each cell's compressed sizes are kept per unit
+
+    @classmethod
+    def of(cls, streams: Sequence[Stream]) -> CorpusSummary:
+        """Summarize ``streams`` (at least one) as the codecs use them."""
+        raw = {SERVER: 0, CLIENT: 0}
+        wire = 0
+        for stream in streams:
+            raw[stream.direction] += stream.raw_bytes
+            wire += wire_bytes(stream.sizes(), stream.direction == CLIENT)
+        server = _largest(streams, SERVER)
+        if server is None:
+            server = max(range(len(streams)), key=lambda index: streams[index].raw_bytes)
+        client = _largest(streams, CLIENT)
+        return cls(
+            messages=sum(len(stream) for stream in streams),
+            server_raw_bytes=raw[SERVER],
+            client_raw_bytes=raw[CLIENT],
+            wire_raw_bytes=wire,
+            compressor_stream=server,
+            decompressor_stream=server if client is None else client,
+            units=UnitLayout.of(streams),
+        )
+
+
+# A results cell ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellMemory:
+    """What a backend observed of one connection's codec objects, in bytes."""
+
+    compressor: int
+    compressor_peak: int
+    decompressor: int
+    decompressor_peak: int
+    connection: int  # what a connection costs, the results' connection_memory
+    compressor_share: float  # share of connections that build a compressor
+    decompressor_share: float
+    # Cells closer than this in connection memory are a tie: 0 for counted allocations (exact),
+    # the probe's resolution for RSS-based figures (node).
+    resolution: int = 0
+
+
+def cell_fields(
+    streams: Sequence[Stream],
+    setting: Setting,
+    summary: CorpusSummary,
+    sizes: Sequence[Sequence[int]],
+    timing: dict[str, object],
+    memory: CellMemory,
+    compressed_messages: int,
+) -> dict[str, object]:
+    """A results cell, every field in the documented order, from what any backend measured:
+    each stream's per-message frame sizes, the time fields and the memory."""
+    compressed_bytes = {SERVER: 0, CLIENT: 0}
+    wire_compressed = 0
+    for stream, stream_sizes in zip(streams, sizes, strict=True):
+        compressed_bytes[stream.direction] += sum(stream_sizes)
+        wire_compressed += wire_bytes(stream_sizes, stream.direction == CLIENT)
+    raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
+    total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
+    compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
+    decompress_theory = decompressor_theory(setting.client_bits)
+    return {
+        "window_bits": setting.window_bits,
+        "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+        "messages": summary.messages,
+        "raw_bytes": raw_bytes,
+        "compressed_bytes": total_compressed,
+        "savings": 1 - total_compressed / raw_bytes if raw_bytes else 0.0,
+        "server_raw_bytes": summary.server_raw_bytes,
+        "server_compressed_bytes": compressed_bytes[SERVER],
+        "client_raw_bytes": summary.client_raw_bytes,
+        "client_compressed_bytes": compressed_bytes[CLIENT],
+        "wire_raw_bytes": summary.wire_raw_bytes,
+        "wire_compressed_bytes": wire_compressed,
+        **timing,
+        "compress_memory_theoretical": compress_theory,
+        "compress_memory_observed": memory.compressor,
+        "compress_memory_peak": memory.compressor_peak,
+        "decompress_memory_theoretical": decompress_theory,
+        "decompress_memory_observed": memory.decompressor,
+        "decompress_memory_peak": memory.decompressor_peak,
+        "connection_memory_theoretical": compress_theory + decompress_theory,
+        "connection_memory": memory.connection,
+        "threshold": setting.threshold,
+        "compressed_messages": compressed_messages,
+        "compressor_share": memory.compressor_share,
+        "decompressor_share": memory.decompressor_share,
+        "memory_resolution": memory.resolution,
+        **_client_fields(setting),
+        **_unit_sizes(summary, sizes),
+    }
+
+
+def _client_fields(setting: Setting) -> dict[str, object]:
+    """``client_mem_level`` and ``client_level``: what the client's compressor was built with,
+    when a client was named (``--client``); absent otherwise (the server's values)."""
+    if setting.client_mem_level is None and setting.client_level is None:
+        return {}
+    client = setting.sender(CLIENT)
+    return {"client_mem_level": client.mem_level, "client_level": client.level}
+
+
+def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[str, object]:
+    """``unit_compressed_bytes``: exact sizes per resampling unit, from a cell's per-message
+    frame sizes per stream (empty when the summary has no unit layout)."""
+    if summary.units is None:
+        return {}
+    return {"unit_compressed_bytes": summary.units.sizes(sizes)}
+
+
+# Cells measured in this process, in parallel -----------------------------------------------------
+
+
+class InProcessCodec(Protocol):
+    """A codec that measures one cell at a time in this process (picklable: it crosses into
+    the workers)."""
+
+    def measure_cell(
+        self,
+        streams: Sequence[Stream],
+        setting: Setting,
+        plan: TimingPlan,
+        summary: CorpusSummary,
+    ) -> Cell:
+        """Measure one setting on the whole corpus."""
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(
+    streams: Sequence[Stream], codec: InProcessCodec, plan: TimingPlan, summary: CorpusSummary
+) -> None:
+    # Ctrl-C and SIGTERM (sent to the whole process group by a terminal, an orchestrator or a CI
+    # runner) are the parent's to handle: it stops the workers itself (SIGKILL: they hold nothing
+    # worth saving), without their tracebacks, and keeps the finished cells.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _worker_state.update(streams=streams, codec=codec, plan=plan, summary=summary)
+
+
+def _worker_measure(setting: Setting) -> Cell:
+    state = _worker_state
+    return state["codec"].measure_cell(state["streams"], setting, state["plan"], state["summary"])
+
+
+def measure_in_processes(
+    codec: InProcessCodec,
+    streams: Sequence[Stream],
+    order: Sequence[Setting],
+    plan: TimingPlan,
+    jobs: int,
+    finished: CellDone,
+) -> None:
+    """Measure every setting with ``codec.measure_cell``: here when ``jobs`` is 1, else in
+    ``jobs`` forked worker processes; ``finished`` gets each cell as it completes."""
+    summary = CorpusSummary.of(streams)
+    jobs = min(jobs, len(order)) or 1
+    if jobs == 1:
+        for setting in order:
+            finished(codec.measure_cell(streams, setting, plan, summary))
+        return
+    # Forked, explicitly (Python 3.14 makes forkserver the default on Linux): the workers then
+    # inherit the corpus buffer page for page, shared with this process, instead of receiving a
+    # pickled copy each.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    executor = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(streams, codec, plan, summary),
+    )
+    try:
+        # Keep at most two cells per worker in flight: one running and one queued keeps every
+        # worker busy, while an interrupt has little queued work to throw away and finished cells
+        # report promptly.
+        pending: set[Future] = set()
+        queue = list(reversed(order))
+        while queue or pending:
+            while queue and len(pending) < jobs * 2:
+                pending.add(executor.submit(_worker_measure, queue.pop()))
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(future.result())
+    except BaseException:
+        # Interrupted or failed: stop the workers now rather than wait for their cells.
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()  # they ignore SIGTERM
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)

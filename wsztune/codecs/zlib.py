@@ -1,0 +1,299 @@
+"""CPython's zlib and zlib-ng, measured in this process, framed as python-websockets frames.
+
+The model itself (encoding, decoding, the threshold) is :mod:`wsztune.codec`; this module measures
+a cell with it, in three phases, in this order, in one process:
+
+1. warm-up: compress and decompress the whole corpus once; this pass also gives the exact sizes
+   and the round-trip check (every message must come back unchanged);
+2. timing: ``repeat`` samples of compressing, then of decompressing, the whole corpus with the
+   garbage collector off; a sample repeats the corpus ``loops`` times when one pass is shorter
+   than ``min_sample_seconds``, so that every sample stands well above timer noise. Samples are
+   CPU time of the measuring thread (:data:`wsztune.codecs.base.CLOCK`), not wall time;
+3. memory: one compressor and one decompressor observed with tracemalloc, never while timing, on
+   the first messages only: zlib allocates all of a compressor's memory when it is built and a
+   decompressor's window on its first output, so what they hold then is what they hold for the
+   rest of the stream (``tests/test_memory.py`` proves it for every cell, on every backend).
+
+With ``TimingPlan(measure_time=False)`` (``wsztune run --no-timing``) phase 2 is skipped: the cell
+gets its exact sizes (round trip checked) and its memory, and ``None`` for every time field.
+
+The corpus is never copied per worker nor held as one object per message: streams are views of
+the corpus's one buffer (inherited by forked workers page for page), payloads reach the codec as
+memoryview slices of it, and a cell's frames are packed in one buffer per stream
+(:class:`wsztune.codec.Frames`).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from wsztune.codec import (
+    Backend,
+    Frames,
+    Setting,
+    check_stream,
+    compress_frames,
+    compress_pass,
+    compress_stream,
+    decompress_pass,
+    frame_sizes,
+    get_backend,
+    round_trip_sizes,
+    sent_payloads,
+)
+from wsztune.codecs.base import (
+    CLOCK,
+    CellDone,
+    CellMemory,
+    CodecInfo,
+    CorpusSummary,
+    TimingPlan,
+    cell_fields,
+    loops_for,
+    measure_in_processes,
+    time_samples,
+    timing_fields,
+    untimed_fields,
+)
+from wsztune.corpus import CLIENT, Stream
+from wsztune.memory import Observation, observe_compressor, observe_decompressor
+
+
+@dataclass(frozen=True)
+class ZlibCodec:
+    """A zlib-compatible Python module as the sweep's codec (``zlib`` or ``zlib-ng``)."""
+
+    name: str = "zlib"
+
+    def backend(self) -> Backend:
+        """The module itself, or a one-line error saying how to install it."""
+        return get_backend(self.name)
+
+    def check(self) -> None:
+        """Raise :class:`~wsztune.errors.BackendUnavailable` when the module is missing."""
+        self.backend()
+
+    def describe(self) -> CodecInfo:
+        """The module's name and runtime version."""
+        backend = self.backend()
+        return CodecInfo(backend.name, backend.version)
+
+    def measure(
+        self,
+        streams: Sequence[Stream],
+        order: Sequence[Setting],
+        plan: TimingPlan,
+        jobs: int,
+        finished: CellDone,
+    ) -> None:
+        """Measure every setting in this process, or in ``jobs`` forked workers."""
+        measure_in_processes(self, streams, order, plan, jobs, finished)
+
+    def measure_cell(
+        self,
+        streams: Sequence[Stream],
+        setting: Setting,
+        plan: TimingPlan,
+        summary: CorpusSummary,
+    ) -> dict[str, object]:
+        """One cell, by :func:`measure_cell` (looked up when called, so tests may patch it)."""
+        return measure_cell(streams, setting, self.backend(), plan, summary)
+
+
+def codec(name: str) -> ZlibCodec:
+    """The registry's constructor (:data:`wsztune.codecs.CODECS`)."""
+    return ZlibCodec(name)
+
+
+@dataclass(frozen=True)
+class ConnectionMemory:
+    """The server's compression memory for one connection: compressor and decompressor."""
+
+    compressor: Observation
+    decompressor: Observation
+
+    @property
+    def held(self) -> int:
+        """Bytes held for the connection: the results' ``connection_memory``."""
+        return self.compressor.held + self.decompressor.held
+
+
+def observe_connection(
+    streams: Sequence[Stream],
+    setting: Setting,
+    backend: Backend,
+    summary: CorpusSummary | None = None,
+) -> ConnectionMemory:
+    """What a connection costs the server at ``setting``, as tracemalloc sees it.
+
+    The compressor of the largest server stream; the decompressor of the largest client stream
+    or, on a corpus with no client traffic, of the largest server stream compressed with the
+    client's window: every connection pays for an inflate window, because a real client sends
+    something and zlib then allocates the whole window (``wsztune live`` has its clients send a
+    message for the same reason).
+
+    Only the first messages are observed, and they give what the whole stream would (the held
+    bytes; the peaks are those of the messages observed): zlib allocates all of a compressor's
+    memory when it is built, so with context takeover its first message shows it all, and
+    without, the compressor of the stream's last message is the one left (as before); a
+    decompressor allocates its window on its first output, so with context takeover it inflates
+    up to the first message that is not empty, and without, the last message's frame alone
+    (frames of a compressor per message do not depend on each other).
+    """
+    summary = summary or CorpusSummary.of(streams)
+    sender = streams[summary.compressor_stream]
+    first = _observed_messages(sender, setting, until_output=False)
+    compressor = observe_compressor(setting, setting.server_bits, first, backend)
+    source = streams[summary.decompressor_stream]
+    first = _observed_messages(source, setting, until_output=True)
+    frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, backend)
+    decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
+    return ConnectionMemory(compressor, decompressor)
+
+
+def _observed_messages(stream: Stream, setting: Setting, until_output: bool) -> list[bytes]:
+    """The payloads whose processing leaves a codec object holding all it will ever hold.
+
+    Only messages that reach the compressor count (a message under the threshold never does).
+    Without context takeover each message has its own codec object and the last one is
+    observed, as a server is left with it. With context takeover: the first message, or (for a
+    decompressor, whose window comes with its first output) every message up to the first that
+    is not empty.
+    """
+    threshold = setting.threshold
+    if not setting.context_takeover:
+        if not threshold:
+            return [bytes(stream.payloads[-1])] if len(stream) else []
+        last = collections.deque(sent_payloads(stream.buffers(), threshold), maxlen=1)
+        return [bytes(payload) for payload in last]
+    if not threshold:
+        count = 1
+        if until_output:
+            count = next((n for n, size in enumerate(stream.sizes(), 1) if size), len(stream))
+        return [bytes(payload) for payload in itertools.islice(stream.buffers(), count)]
+    observed: list[bytes] = []
+    for payload in sent_payloads(stream.buffers(), threshold):
+        observed.append(bytes(payload))
+        if len(payload) or not until_output:
+            break
+    return observed
+
+
+def _what(setting: Setting, stream: Stream) -> str:
+    return f"{setting.label} on {stream.connection}/{stream.direction}"
+
+
+def _time_cell(
+    compressed: Sequence[Frames],
+    work: Sequence[tuple[Stream, int, Setting]],
+    backend: Backend,
+    plan: TimingPlan,
+    compress_once: float,
+    decompress_once: float,
+) -> dict[str, object]:
+    """Phase 2 of :func:`measure_cell`: the time fields of a cell."""
+
+    def compress_all() -> None:
+        for stream, bits, sender in work:
+            compress_pass(stream.buffers(), sender, bits, backend)
+
+    def decompress_all() -> None:
+        for frames, (_, bits, sender) in zip(compressed, work, strict=True):
+            decompress_pass(frames, sender, bits, backend)
+
+    for _ in range(plan.warmup - 1):
+        compress_all()
+        decompress_all()
+
+    loops_compress = loops_for(compress_once, plan.min_sample_seconds)
+    loops_decompress = loops_for(decompress_once, plan.min_sample_seconds)
+    return timing_fields(
+        time_samples(compress_all, plan.repeat, loops_compress),
+        time_samples(decompress_all, plan.repeat, loops_decompress),
+        plan.repeat,
+        loops_compress,
+        loops_decompress,
+    )
+
+
+def measure_cell(
+    streams: Sequence[Stream],
+    setting: Setting,
+    backend: Backend,
+    plan: TimingPlan,
+    summary: CorpusSummary | None = None,
+) -> dict[str, object]:
+    """Measure one setting on the whole corpus: sizes (exact), times, memory. Plain dict out.
+
+    ``summary`` is :meth:`CorpusSummary.of` ``streams``, given when many cells share it.
+    """
+    summary = summary or CorpusSummary.of(streams)
+    # Each stream with its sender's window and setting (a named client's memLevel and level
+    # for client streams: Setting.sender).
+    work = [
+        (stream, setting.bits_for(stream.direction), setting.sender(stream.direction))
+        for stream in streams
+    ]
+
+    sizes: list[Iterable[int]]
+    if plan.measure_time:
+        # 1. Warm-up; the first pass yields the sizes and is checked message by message.
+        # Payloads are views of the corpus buffer and the frames are packed: no object per
+        # message outlives its call.
+        started = CLOCK()
+        compressed = [
+            compress_frames(stream.buffers(), sender, bits, backend)
+            for stream, bits, sender in work
+        ]
+        compress_once = CLOCK() - started
+        started = CLOCK()
+        for frames, (stream, bits, sender) in zip(compressed, work, strict=True):
+            check_stream(frames, stream.buffers(), sender, bits, backend, _what(setting, stream))
+        decompress_once = CLOCK() - started
+        # 2. Timing.
+        timing = _time_cell(
+            compressed, work, backend, plan, compress_once, decompress_once
+        )
+        sent = [array("q", frames.sizes()) for frames in compressed]
+        del compressed
+    else:
+        # Sizes only: each message compressed and inflated back at once, no frame kept.
+        sent = [
+            round_trip_sizes(stream.buffers(), sender, bits, backend, _what(setting, stream))
+            for stream, bits, sender in work
+        ]
+        timing = untimed_fields()
+
+    # Every message's frame size: a message under the threshold is its own frame.
+    sizes = [
+        sent_sizes
+        if not setting.threshold
+        else array("q", frame_sizes(stream.sizes(), sent_sizes, setting.threshold))
+        for stream, sent_sizes in zip(streams, sent, strict=True)
+    ]
+
+    # 3. Memory, never while timing.
+    memory = observe_connection(streams, setting, backend, summary)
+
+    return cell_fields(
+        streams,
+        setting,
+        summary,
+        sizes,
+        timing,
+        CellMemory(
+            compressor=memory.compressor.held,
+            compressor_peak=memory.compressor.peak,
+            decompressor=memory.decompressor.held,
+            decompressor_peak=memory.decompressor.peak,
+            connection=memory.held,
+            # python-websockets builds both codec objects with the connection: every one pays.
+            compressor_share=1.0,
+            decompressor_share=1.0,
+        ),
+        compressed_messages=sum(map(len, sent)),
+    )
