@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
-TIMEOUT = 120.0
+TIMEOUT = 300.0  # a whole session: browser start-up and every connection, on a busy machine
 
 Message = tuple[bool, bytes]  # (is_text, payload)
 

@@ -199,3 +199,12 @@ def test_run_server_ws_never_calls_12_5_the_default_and_its_hint_works(
     text = " ".join(followed.output.split())
     assert "Node ws's default is 15:8, threshold 1024 B" in text
     assert "12:5, websockets' default" not in text and "(websockets' default)" not in text
+
+
+def test_stacks_markdown_is_a_table_of_every_stack() -> None:
+    result = CliRunner().invoke(cli, ["stacks", "--markdown"])
+    assert result.exit_code == 0
+    rows = [line for line in result.output.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 20
+    daphne = next(row for row in rows if row.startswith("| `daphne` |"))
+    assert "| never compresses (no option) | nothing |" in daphne

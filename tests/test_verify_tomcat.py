@@ -146,3 +146,23 @@ def test_tomcat_refuses_a_smaller_server_window(
     for bits in (9, 12, 14):
         assert run_tomcat(tomcat, path, f"server_max_window_bits={bits}")[0] == "refused"
     assert run_tomcat(tomcat, path, "server_max_window_bits=15")[0].startswith("extension")
+
+
+def test_tomcat_splits_big_messages_into_buffer_sized_frames(
+    tomcat: list[str], tmp_path: Path
+) -> None:
+    """A message compressing to more than Tomcat's buffer goes out as several frames (8 KiB
+    each but the last): the payload bytes still add up to the model's, only frame headers
+    differ from one frame per message."""
+    import base64
+    import random
+
+    rng = random.Random(7)
+    payloads = [base64.b64encode(rng.randbytes(30_000)) for _ in range(3)]
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"".join(b"\x01" + struct.pack(">I", len(p)) + p for p in payloads))
+    answer, frames = run_tomcat(tomcat, path)
+    assert answer == "extension permessage-deflate"
+    assert [sum(sizes) for sizes in frames] == wire.model_sizes(payloads, Setting(15, 8, -1))
+    assert all(len(sizes) > 1 for sizes in frames)
+    assert all(size == TOMCAT_BUFFER for sizes in frames for size in sizes[:-1])

@@ -64,7 +64,7 @@ def reference_name(
     default, owner = REFERENCE, "websockets'"
     if slice_ is not None:
         default, owner = slice_.default, slice_.default_owner
-    if pair == default:
+    if pair == default and owner:  # no owner: the stack never compresses, it has no default
         return "default" if short else f"{owner} default"
     return "reference" if short else "the reference"
 
@@ -280,6 +280,8 @@ def _server_default(name: str | None, version: str | None) -> tuple[Key, str]:
     if stack is None:
         return REFERENCE, "websockets'"
     title = stack.title if version is None else f"{stack.title} {version}"
+    if stack.knob("enabled") is None and not stack.defaults_for(version).enabled:
+        return stack.default_pair(version), ""  # it never compresses (daphne)
     return stack.default_pair(version), f"{title}'s"
 
 

@@ -657,12 +657,13 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
-    decision.explanation = _explain(decision, budget, len(cells))
+    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
+    decision.explanation = _explain(decision, budget, counted)
     if tie_line:
         decision.explanation.append(tie_line)
     if stack is not None:
         decision.explanation += _stack_lines(decision, stack)
-        if chosen is off:
+        if chosen is off and stack.knob("enabled") is not None:
             decision.warnings.append(
                 "no compressed cell fits: recommending compression off"
                 if all(cell is off for cell in feasible)
@@ -741,8 +742,14 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     if not defaults.enabled:
         default_words += " once compression is turned on (it is off out of the box)"
     note = stack.version_note(version)
-    lines.append(default_words + (f" ({note})" if note else "") + ".")
     enabled = stack.knob("enabled")
+    never = enabled is None and not defaults.enabled
+    if never:
+        default_words = (
+            f"{named} never compresses: it has no permessage-deflate option, so compression off "
+            "is its only setting; the other rows show what another server would buy"
+        )
+    lines.append(default_words + (f" ({note})" if note else "") + ".")
     fixed = [
         _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
     ]
@@ -752,7 +759,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
             + ", ".join(fixed[:3])
             + "; every other cell of this run is for comparison only."
         )
-    elif fixed:
+    elif fixed and not never:
         lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
     off = slice_.off
     rows: list[tuple[str, Cell]] = []
@@ -770,7 +777,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     elif off is not None:
         rows.append(("off", off))
-    if default_cell is not None and chosen is not None and default_cell is not chosen:
+    if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
     for name in stack.alternatives:
         other = STACKS.get(name)
@@ -1454,6 +1461,12 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         "threshold": None if decision.threshold is None else decision.threshold.threshold,
         "costs": _costs_json(decision.costs),
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
+        "server": decision.slice.server,
+        "server_version": decision.slice.server_version,
+        "server_default": label(decision.slice.default) if decision.slice.server else None,
+        "stack_rows": [
+            {"role": role, **(brief(cell) or {})} for role, cell in decision.stack_rows
+        ],
     }
     if verdict is not None:
         regression = verdict.regression

@@ -625,7 +625,10 @@ def next_hint(slice_: Slice) -> str:
     stack = STACKS.get(slice_.server) if slice_.server else None
     cells = sorted(settable_cells(slice_).values(), key=lambda c: c["connection_memory"])
     if stack is not None and stack.on_off_only:
-        return f"{hint} --connections 10000 (on or off: memory against bandwidth)"
+        # On or off: memory against bandwidth, priced for a fleet (a rate prices the egress).
+        rated = slice_.corpus.get("messages_per_second") or slice_.corpus.get("duration_seconds")
+        rate = "" if rated else " --messages-per-second 1000"
+        return f"{hint} --connections 10000{rate}"
     memories = [cell["connection_memory"] for cell in cells if cell["connection_memory"] > 0]
     if len(memories) < 2:
         return hint

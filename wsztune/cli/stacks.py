@@ -9,7 +9,8 @@ import click
 @click.command()
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def stacks(name: str | None, as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="The list as markdown tables (for docs, PRs).")
+def stacks(name: str | None, as_json: bool, markdown: bool) -> None:
     """List the server stacks and clients: knobs, defaults, codec, verification, sources.
 
     With NAME (a stack, e.g. uvicorn or uvicorn@0.49, or a client), everything its profile says.
@@ -44,7 +45,45 @@ def stacks(name: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"servers": servers, "clients": clients}, indent=2))
         return
+    if markdown:
+        click.echo(_markdown(servers, clients))
+        return
     _print_all(servers, clients)
+
+
+def _can_set(item: dict) -> str:
+    """``on/off; window_bits 9-15, mem_level 1-9``: what a user can change."""
+    knobs = ", ".join(f"{k['axis']} {k['range']}" for k in item["knobs"] if k["axis"] != "enabled")
+    on_off = any(k["axis"] == "enabled" for k in item["knobs"])
+    return "; ".join(part for part in ("on/off" if on_off else "", knobs) if part) or "nothing"
+
+
+def _markdown(servers: list[dict], clients: list[dict]) -> str:
+    lines = [
+        "| `--server` | stack | codec | status | default | can set | fixed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for item in servers:
+        lines.append(
+            f"| `{item['name']}` | {item['title']} | {item['codec']} | {item['status']} | "
+            f"{item['default']['description']} | {_can_set(item)} | {_fixed_short(item)} |"
+        )
+    lines += [
+        "",
+        "| client | codec | status | memLevel | window |",
+        "|---|---|---|---|---|",
+    ]
+    for item in clients:
+        window = (
+            f"the server's cap (at least {item['min_window']})"
+            if item["caps_window"]
+            else f"{item['window']}, cannot be capped"
+        )
+        lines.append(
+            f"| `{item['name']}` ({item['title']}) | {item['codec']} | {item['status']} | "
+            f"{item['mem_level']} | {window} |"
+        )
+    return "\n".join(lines)
 
 
 def _ordered(profiles: object) -> list:
@@ -61,17 +100,13 @@ def _print_all(servers: list[dict], clients: list[dict]) -> None:
     for header in ("stack", "codec", "status", "default", "can set", "fixed"):
         table.add_column(header, overflow="fold")
     for item in servers:
-        knobs = ", ".join(
-            f"{k['axis']} {k['range']}" for k in item["knobs"] if k["axis"] != "enabled"
-        )
-        on_off = next((k for k in item["knobs"] if k["axis"] == "enabled"), None)
-        can_set = "; ".join(part for part in ("on/off" if on_off else "", knobs) if part)
+        can_set = _can_set(item)
         table.add_row(
             f"{item['name']}\n[dim]{item['title']}[/]",
             item["codec"],
             item["status"],
             item["default"]["description"],
-            can_set or "nothing",
+            can_set,
             _fixed_short(item),
         )
     console = stdout_console()

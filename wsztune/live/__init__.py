@@ -56,7 +56,7 @@ from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.result import LiveResult, judge
-from wsztune.live.servers import Connection, LiveServer
+from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.memory import rss_bytes
 
 LOOPBACK = "127.0.0.1"
@@ -238,49 +238,6 @@ class ServerRun:
         return [after - before for before, after in zip(marks, marks[1:], strict=False)]
 
 
-def _counting_extension_class() -> type:
-    """PerMessageDeflate that also adds up the payload bytes it puts on and takes off the wire."""
-    from websockets.extensions.permessage_deflate import PerMessageDeflate
-    from websockets.frames import CTRL_OPCODES
-
-    class CountingPerMessageDeflate(PerMessageDeflate):
-        sent_bytes = 0
-        received_bytes = 0
-
-        def encode(self, frame: Any) -> Any:
-            frame = super().encode(frame)
-            if frame.opcode not in CTRL_OPCODES:
-                self.sent_bytes += len(frame.data)  # compressed, exactly as it goes on the wire
-            return frame
-
-        def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
-            if frame.opcode not in CTRL_OPCODES:
-                self.received_bytes += len(frame.data)  # still compressed, as it came in
-            return super().decode(frame, max_size=max_size)
-
-    return CountingPerMessageDeflate
-
-
-def _server_factory(setting: Setting) -> Any:
-    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-
-    counting = _counting_extension_class()
-
-    class CountingFactory(ServerPerMessageDeflateFactory):
-        def process_request_params(self, params: Any, accepted_extensions: Any) -> Any:
-            response, extension = super().process_request_params(params, accepted_extensions)
-            # Swap the class rather than build a second extension: a second one would allocate
-            # (and free) another compressor in the middle of the measurement.
-            extension.__class__ = counting
-            return response, extension
-
-    return CountingFactory(
-        server_max_window_bits=setting.server_bits,
-        client_max_window_bits=setting.client_bits,
-        compress_settings={"memLevel": setting.mem_level},
-    )
-
-
 def _trim_heap() -> None:
     """Give freed heap pages back to the system (glibc), so that RSS growth is not absorbed by
     memory this process freed earlier (loading the corpus, the model)."""
@@ -456,7 +413,7 @@ def _client_factory(compression: Sequence[Any]) -> Any:
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     server_bits, client_bits, mem_level = compression
-    counting = _counting_extension_class()
+    counting = counting_extension_class()
 
     class CountingFactory(ClientPerMessageDeflateFactory):
         def process_response_params(self, params: Any, accepted_extensions: Any) -> Any:

@@ -102,6 +102,51 @@ def _index(path: str) -> int:
 # python-websockets ----------------------------------------------------------------------------
 
 
+def counting_extension_class() -> type:
+    """PerMessageDeflate that also adds up the payload bytes it puts on and takes off the wire."""
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+    from websockets.frames import CTRL_OPCODES
+
+    class CountingPerMessageDeflate(PerMessageDeflate):
+        sent_bytes = 0
+        received_bytes = 0
+
+        def encode(self, frame: Any) -> Any:
+            frame = super().encode(frame)
+            if frame.opcode not in CTRL_OPCODES:
+                self.sent_bytes += len(frame.data)  # compressed, exactly as it goes on the wire
+            return frame
+
+        def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+            if frame.opcode not in CTRL_OPCODES:
+                self.received_bytes += len(frame.data)  # still compressed, as it came in
+            return super().decode(frame, max_size=max_size)
+
+    return CountingPerMessageDeflate
+
+
+def websockets_server_factory(setting: Setting) -> Any:
+    """A python-websockets server extension factory for ``setting`` whose extensions count their
+    frames' bytes (:func:`counting_extension_class`)."""
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
+    counting = counting_extension_class()
+
+    class CountingFactory(ServerPerMessageDeflateFactory):
+        def process_request_params(self, params: Any, accepted_extensions: Any) -> Any:
+            response, extension = super().process_request_params(params, accepted_extensions)
+            # Swap the class rather than build a second extension: a second one would allocate
+            # (and free) another compressor in the middle of the measurement.
+            extension.__class__ = counting
+            return response, extension
+
+    return CountingFactory(
+        server_max_window_bits=setting.server_bits,
+        client_max_window_bits=setting.client_bits,
+        compress_settings={"memLevel": setting.mem_level},
+    )
+
+
 class _WebsocketsConnection(Connection):
     def __init__(self, ws: Any) -> None:
         self.ws = ws
@@ -133,8 +178,6 @@ class Websockets(LiveServer):
     ) -> AsyncIterator[int]:
         from websockets.asyncio.server import serve
 
-        from wsztune.live import _server_factory
-
         async def handler(ws: Any) -> None:
             await replay(_index(ws.request.path), _WebsocketsConnection(ws))
 
@@ -146,7 +189,7 @@ class Websockets(LiveServer):
                     LOOPBACK,
                     0,
                     compression=None,  # only the extension configured here
-                    extensions=[_server_factory(model)] if model is not None else [],
+                    extensions=[websockets_server_factory(model)] if model is not None else [],
                     max_size=None,  # a corpus message may exceed websockets' 1 MiB default
                     ping_interval=None,  # keepalive pings would only add noise
                     close_timeout=timeout,
@@ -200,9 +243,7 @@ class Aiohttp(LiveServer):
         if setting.client_window_bits not in (None, 15):
             raise SettingError("aiohttp never caps the client's window: drop --client-window-bits")
         # The check's client compresses at memLevel 8 and zlib's default level.
-        return replace(
-            setting, level=1, client_window_bits=15, client_mem_level=8, client_level=-1
-        )
+        return replace(setting, level=1, client_window_bits=15, client_mem_level=8, client_level=-1)
 
     def offer(self, model: Setting) -> Offer:
         bits = model.server_bits
@@ -425,7 +466,10 @@ SERVERS: dict[str, LiveServer] = {
     "tornado": Tornado("tornado", "Tornado", "tornado"),
     "uvicorn": Uvicorn("uvicorn", "uvicorn --ws auto", "uvicorn", "auto", (12, 5, 12)),
     "uvicorn-sansio": Uvicorn(
-        "uvicorn-sansio", "uvicorn --ws websockets-sansio", "uvicorn", "websockets-sansio",
+        "uvicorn-sansio",
+        "uvicorn --ws websockets-sansio",
+        "uvicorn",
+        "websockets-sansio",
         (12, 5, 12),
     ),  # fmt: skip
     "uvicorn-websockets": Uvicorn(

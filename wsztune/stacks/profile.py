@@ -69,6 +69,9 @@ class Knob:
         if all(isinstance(v, int) for v in values):
             from wsztune.grid import describe_values
 
+            if values[0] < 0 and values == list(range(values[0], values[-1] + 1)):
+                return f"{values[0]} to {values[-1]}"  # "-1-9" would read as a subtraction
+
             return describe_values(values)
         return ",".join(str(v) for v in values)
 
@@ -334,7 +337,11 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         "status_note": stack.status_note,
         "default": {
             "setting": defaults.label,
-            "description": defaults.describe(),
+            "description": (
+                "never compresses (no option)"
+                if stack.knob("enabled") is None and not defaults.enabled
+                else defaults.describe()
+            ),
             "window_bits": defaults.window_bits,
             "client_window_bits": defaults.client_window_bits or defaults.window_bits,
             "mem_level": defaults.mem_level,
