@@ -68,6 +68,7 @@ class NodeCodec:
         """Measure every setting with Node's zlib as ws calls it (sizes, round trip, timing),
         then the memory of a connection in fresh node processes; report cells as they complete."""
         from wsztune.nodejs import backend as node
+        from wsztune.nodejs import phase
 
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
@@ -83,9 +84,14 @@ class NodeCodec:
         )
         with node.corpus_file([stream.payloads for stream in streams]) as path:
             # Memory first, in its own processes, never while timing.
-            memory = node.measure_memory(
-                path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
-            )
+            with phase("memory probes"):
+                memory = node.measure_memory(
+                    path,
+                    summary.compressor_stream,
+                    summary.decompressor_stream,
+                    jobs_for,
+                    jobs=jobs,
+                )
 
             def done(result: node.NodeCell) -> None:
                 job = jobs_for[result.id]
@@ -103,9 +109,10 @@ class NodeCodec:
             # More node processes than cores: one alone keeps a core busy about half the time
             # (each zlib call waits on libuv's pool); each times its cells with its own CPU time.
             processes = jobs * node.PROCESSES_PER_CORE
-            node.run_cells(
-                path, directions, jobs_for, timing=timing, jobs=processes, on_cell=done
-            )
+            with phase("timing passes" if timing else "sizes"):
+                node.run_cells(
+                    path, directions, jobs_for, timing=timing, jobs=processes, on_cell=done
+                )
 
 
 def codec(name: str = NAME) -> NodeCodec:
