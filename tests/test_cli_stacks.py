@@ -208,3 +208,17 @@ def test_stacks_markdown_is_a_table_of_every_stack() -> None:
     assert len(rows) >= 20
     daphne = next(row for row in rows if row.startswith("| `daphne` |"))
     assert "| never compresses (no option) | nothing |" in daphne
+
+
+def test_charts_of_a_stack_show_only_cells_it_or_its_alternatives_can_run(
+    uvicorn_run: Path,
+) -> None:
+    from wsztune.grid import relevant_cells, select_slice, settable_cells
+
+    slice_ = select_slice(results.load(uvicorn_run))
+    assert set(slice_.cells) == {(12, 5), (12, 8), (15, 5), (15, 8)}
+    assert set(settable_cells(slice_)) == {(12, 5)}
+    assert set(relevant_cells(slice_)) == {(12, 5), (15, 8)}
+    assert slice_.off is not None and slice_.off["connection_memory"] == 0
+    assert slice_.off["compressed_bytes"] == slice_.off["raw_bytes"]
+    assert slice_.off["wire_compressed_bytes"] == slice_.off["wire_raw_bytes"]

@@ -332,6 +332,24 @@ def settable_cells(slice_: Slice) -> dict[Key, Cell]:
     }
 
 
+def relevant_cells(slice_: Slice) -> dict[Key, Cell]:
+    """The cells the slice's stack, or one of its alternatives, can be set to: what a chart of
+    choices shows (uvicorn's run also holds 12:8 and 15:5, which no backend runs)."""
+    cells = settable_cells(slice_)
+    if not slice_.server:
+        return cells
+    from wsztune.stacks import STACKS
+
+    stack = STACKS.get(slice_.server)
+    for name in stack.alternatives if stack is not None else ():
+        other = STACKS.get(name)
+        key = other.default_pair() if other is not None else None
+        cell = slice_.cells.get(key) if key is not None else None
+        if cell is not None and other.settable(cell):
+            cells[key] = cell
+    return cells or dict(slice_.cells)
+
+
 def stack_caption(slice_: Slice) -> str:
     """``measured with CPython's zlib for aiohttp (default 15:8)``: the codec and the stack."""
     from wsztune.stacks import CODEC_TITLES, STACKS

@@ -24,6 +24,7 @@ from wsztune.grid import (
     format_bytes,
     label,
     reference_name,
+    relevant_cells,
     stack_caption,
 )
 from wsztune.results import Run
@@ -334,8 +335,9 @@ def pareto(
 
     Two panels: every cell, and a zoom on the cells within 10% of the smallest output, where
     the choice is made (the full view squeezes them into one line when small windows are bad).
+    With a stack (``--server``), only the cells it or its alternatives can be set to.
     """
-    cells = list(slice_.cells.values())
+    cells = list(relevant_cells(slice_).values())
     frontier = pareto_frontier(cells)
     reference = slice_.default if reference is None else reference
     ref = slice_.get(reference)

@@ -663,6 +663,11 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         decision.explanation.append(tie_line)
     if stack is not None:
         decision.explanation += _stack_lines(decision, stack)
+        from wsztune.stacks import mismatch_note
+
+        note = mismatch_note(stack.name, slice_.codec)
+        if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
+            decision.warnings.append(note)
         if chosen is off and stack.knob("enabled") is not None:
             decision.warnings.append(
                 "no compressed cell fits: recommending compression off"
