@@ -667,3 +667,17 @@ def test_cells_within_the_memory_resolution_are_a_tie_decided_by_preference() ->
     for cell in run.cells:
         cell["memory_resolution"] = 3_000
     assert key(recommend.recommend(run, Constraints()).chosen) == (12, 2)
+
+
+def test_a_cell_within_its_resolution_of_the_budget_is_named() -> None:
+    sizes = [100] * 40
+    run = synthetic({(12, 2): (100_000, sizes), (13, 1): (130_000, sizes)})
+    for cell in run.cells:
+        cell["memory_resolution"] = 3_000
+    decision = recommend.recommend(run, Constraints(max_memory=120_000))
+    assert not any("resolution of the" in warning for warning in decision.warnings)
+    decision = recommend.recommend(run, Constraints(max_memory=131_000))
+    assert any(
+        "13:1 need within the measurement's resolution of the" in warning
+        for warning in decision.warnings
+    ), decision.warnings

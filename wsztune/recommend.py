@@ -548,6 +548,24 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             )
     budget = _budget_words(constraints, reference)
     tie_line = ""
+    if constraints.max_memory is not None:
+        # A cell whose memory is within its measurement's resolution of the budget fits or not
+        # by noise: say so, rather than let a second sweep change the answer silently.
+        limit = constraints.max_memory
+        edge = [
+            cell
+            for cell in cells
+            if _resolution(cell) and abs(cell["connection_memory"] - limit) <= _resolution(cell)
+        ]
+        if edge:
+            decision.warnings.append(
+                f"{', '.join(label(cell) for cell in edge[:4])}"
+                f"{f' and {len(edge) - 4} more' if len(edge) > 4 else ''} need within the "
+                f"measurement's resolution of the {format_bytes(limit)} budget: whether "
+                f"{'they fit' if len(edge) > 1 else 'it fits'} is below what the memory figure "
+                "resolves, and another sweep may answer otherwise; a budget further from "
+                f"{format_bytes(limit)} gives a steady choice"
+            )
     if not feasible:
         return _nothing_fits(decision, cells, budget)
 
