@@ -222,3 +222,9 @@ def test_charts_of_a_stack_show_only_cells_it_or_its_alternatives_can_run(
     assert slice_.off is not None and slice_.off["connection_memory"] == 0
     assert slice_.off["compressed_bytes"] == slice_.off["raw_bytes"]
     assert slice_.off["wire_compressed_bytes"] == slice_.off["wire_raw_bytes"]
+
+
+def test_the_line_naming_the_run_read_names_its_stack(uvicorn_run: Path) -> None:
+    result = CliRunner().invoke(cli, ["recommend", "--results", str(uvicorn_run)])
+    assert "stack uvicorn," in " ".join(result.output.split())
+    assert "{'name'" not in result.output

@@ -365,6 +365,8 @@ RECORD_B64 = b'{"connection":"c2","direction":"client","base64":"AAEC"}\n'
         ("v9r.jsonl", b'{"wsztune":"records/9"}\n' + RECORD, "records", 1, "unsupported"),
         ("cat.jsonl", HEADER + RECORD + HEADER + RECORD, None, 3, "a records header after records"),
         ("last.jsonl", RECORD + HEADER, "records", 2, "keep one header, on the first line"),
+        ("pretty.txt", b'[\n  "hello",\n  "world"\n]\n', None, 1, "--format json"),
+        ("rec.json", HEADER + RECORD, None, 2, "--format records"),
         ("half.jsonl", b'[{"a": 1},\n {"a": 2}]\n', None, 1, "--format json"),
         # A header is never a message, whatever --format says.
         ("hdr.jsonl", HEADER + b'{"a":1}\n', "jsonl", 1, "pass --format records"),

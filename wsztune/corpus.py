@@ -386,6 +386,15 @@ def detect_format(path: Path) -> str:
         first = _first_line(path)
         if first is not None and _is_records_header(first[1]):
             return "records"
+        if fmt == "lines" and first is not None and first[1].strip() in (b"[", b"{", b"[{"):
+            # A lone bracket is no text message: a JSON document, one line per message wrong.
+            raise CorpusError(
+                path,
+                "this file starts a JSON document, which --format lines would read one line "
+                "per message: pass --format json for an array of messages (or --format lines "
+                "if every line really is a message)",
+                line=first[0],
+            )
         if first is not None and _looks_like_record(first[1]):
             raise CorpusError(
                 path,
@@ -611,8 +620,12 @@ def _read_json_array(path: Path) -> tuple[Packed, str]:
     except ValueError as error:
         line = getattr(error, "lineno", None)
         reason = getattr(error, "msg", str(error)).removesuffix(" at")
-        jsonl = reason == "Extra data"  # a second value after the first: JSONL, or junk
-        more = " (one JSON value per line is JSONL: --format jsonl)" if jsonl else ""
+        more = ""
+        if reason == "Extra data":  # a second value after the first: JSONL, records, or junk
+            first = _first_line(path)
+            records = first is not None and _is_records_header(first[1])
+            kind = "records: --format records" if records else "JSONL: --format jsonl"
+            more = f" (one JSON value per line is {kind})"
         raise CorpusError(path, f"not valid JSON ({reason}); {hint}{more}", line=line) from None
     if not isinstance(document, list):
         if isinstance(document, dict) and "log" in document:

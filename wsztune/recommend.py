@@ -1330,22 +1330,36 @@ def compare_with_baseline(
             f"--baseline {name} did not measure {label(key)} "
             f"({baseline.slice.grid_description}); save a baseline run that includes it"
         )
-    best_now, best_then = decision.best, baseline.best
-    if best_now is None or best_then is None or all(c is not then for c in baseline.feasible):
+    if decision.best is None or all(c is not then for c in baseline.feasible):
         over = format_bytes(then["connection_memory"])
         raise WsztuneError(
             f"--baseline {name}: {label(key)} ({over} per connection there) does not fit the "
             "same constraints at the baseline, so it cannot say how good it was; check the "
             "budget, or save a new baseline"
         )
+    # Only the cells both runs measured and that fit in both compete: a cell added to today's
+    # grid (or dropped from it) would otherwise move the bar and read as the setting's change.
+    keys_then = {cell_key(c) for c in baseline.feasible}
+    now_cells = [c for c in decision.feasible if cell_key(c) in keys_then]
+    keys_now = {cell_key(c) for c in now_cells}
+    then_cells = [c for c in baseline.feasible if cell_key(c) in keys_now]
+    order = {cell_key(c): i for i, c in enumerate(now_cells)}
+    then_cells.sort(key=lambda c: order[cell_key(c)])
+
+    def smallest(cells: list[Cell]) -> Cell:
+        return min(
+            cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c))
+        )
+
+    best_now, best_then = smallest(now_cells), smallest(then_cells)
     gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
     gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
     constraints = decision.constraints
     share = None
     resamples = None
     paired = False
-    raw_now = resampling_units(decision.slice, decision.feasible)
-    raw_then = resampling_units(baseline.slice, baseline.feasible)
+    raw_now = resampling_units(decision.slice, now_cells)
+    raw_then = resampling_units(baseline.slice, then_cells)
     if raw_now is not None and raw_then is not None:
         import numpy
 
@@ -1354,14 +1368,14 @@ def compare_with_baseline(
         paired = raw_now == raw_then
         seed = constraints.seed
         gaps = []
-        for dec, shipped, raw, draw_seed in (
-            (decision, cell, raw_now, seed),
-            (baseline, then, raw_then, seed if paired else seed + 1),
+        for cells, shipped, raw, draw_seed in (
+            (now_cells, cell, raw_now, seed),
+            (then_cells, then, raw_then, seed if paired else seed + 1),
         ):
             _, totals, _ = bootstrap(
-                dec.feasible, raw, constraints.tolerance, constraints.resamples, draw_seed
+                cells, raw, constraints.tolerance, constraints.resamples, draw_seed
             )
-            index = next(i for i, c in enumerate(dec.feasible) if c is shipped)
+            index = next(i for i, c in enumerate(cells) if c is shipped)
             with numpy.errstate(divide="ignore", invalid="ignore"):
                 gaps.append(totals[:, index] / totals.min(axis=1) - 1)
         grew = gaps[0] - gaps[1]

@@ -455,13 +455,24 @@ def provenance(run: Run) -> dict[str, Any]:
         "messages": corpus.get("messages"),
         "codec": meta.get("codec"),
         "codec_version": meta.get("codec_version"),
-        "stack": meta.get("stack") or meta.get("server"),
+        "stack": _stack_name(meta),
         "started_at": meta.get("started_at"),
         "partial": run.partial,
         "cells": len(run.cells),
         "cells_planned": planned if isinstance(planned, int) else len(run.cells),
         "schema": run.schema,
     }
+
+
+def _stack_name(meta: dict[str, Any]) -> str | None:
+    """``uvicorn@0.49``: the stack a run was made for (``run --server``), or None. ``meta.stack``
+    is the profile's summary (a dict) that ``run --server`` records."""
+    stack = meta.get("stack")
+    if isinstance(stack, dict):
+        name, version = stack.get("name"), stack.get("version")
+        return None if not name else f"{name}@{version}" if version else str(name)
+    server = stack or meta.get("server")
+    return str(server) if server else None
 
 
 def provenance_line(source: dict[str, Any]) -> str:
