@@ -12,6 +12,12 @@ corpus pages that forked workers share with the main process once per process).
 Goal (issue 12): the peak of that sum stays within 1.3 x corpus size + 250 MiB, and flat as jobs
 grow: one copy of the corpus, shared by every worker. With ``--jobs 1`` the cells are measured in
 the main process itself. The kernel's peak RSS of each process (``VmHWM``) is printed too.
+
+``--messages N`` makes the corpus N very big messages instead (issue 17: one 2 GiB line peaked
+at 3.9 x the input): the same documents, joined into N lines of about size / N bytes each, each
+line one JSON array, in a ``.txt`` file (``lines`` format: wsztune parses JSON lines only up to
+64 MiB, and a text message is swept the same whether it is JSON or not). Same goal, same
+figures: ``python bench/bigcorpus.py --size-mb 1024 --messages 1 --jobs 1 2``.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ REPO = Path(__file__).resolve().parent.parent
 MB = 1 << 20
 
 
-def generate(path: Path, size: int, seed: int = 5) -> tuple[int, int]:
-    """Write a JSONL corpus of about ``size`` bytes; return (bytes, messages).
+def generate(path: Path, size: int, seed: int = 5, lines: int | None = None) -> tuple[int, int]:
+    """Write a JSONL corpus of about ``size`` bytes; return (bytes, messages). With ``lines``,
+    that many lines instead, each a JSON array of the documents (few, very big messages).
 
     Three kinds of messages, as a busy server sends them: short chat events (~100-200 B), presence
     updates (~80 B) and API documents (1-6 KB), all compact JSON with realistic repetition.
@@ -84,13 +91,25 @@ def generate(path: Path, size: int, seed: int = 5) -> tuple[int, int]:
                         for _ in range(rng.randint(8, 40))
                     ],
                 }
-            line = json.dumps(doc, separators=(",", ":")).encode() + b"\n"
+            line = json.dumps(doc, separators=(",", ":")).encode()
+            if lines is None:
+                line += b"\n"
+            else:
+                # Documents of one big message: "[" before the first, "," or "]\n" after each.
+                first = written == 0 or written >= (messages + 1) * size // lines
+                if first and written:
+                    batch.append(b"]\n")
+                    messages += 1
+                line = (b"[" if first else b",") + line
             batch.append(line)
             written += len(line)
-            messages += 1
+            messages += lines is None
             if len(batch) >= 10_000:
                 out.write(b"".join(batch))
                 batch.clear()
+        if lines is not None:
+            batch.append(b"]\n")
+            messages += 1
         out.write(b"".join(batch))
     return written, messages
 
@@ -162,6 +181,9 @@ def main() -> int:
     """Generate the corpus, measure a run per --jobs value, print the peaks against the goal."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=200, help="Corpus size in MiB.")
+    parser.add_argument(
+        "--messages", type=int, help="Few very big messages: this many lines of size / N each."
+    )
     parser.add_argument("--keep", type=Path, help="Write the corpus here and keep it.")
     parser.add_argument(
         "--jobs", type=int, nargs="+", default=[1, 2, 4], help="--jobs values to measure."
@@ -171,9 +193,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wsztune-big-") as scratch:
-        corpus = args.keep or Path(scratch) / "big.jsonl"
+        name = "big.jsonl" if args.messages is None else "big.txt"
+        corpus = args.keep or Path(scratch) / name
         if not corpus.exists():
-            size, messages = generate(corpus, int(args.size_mb * MB))
+            size, messages = generate(corpus, int(args.size_mb * MB), lines=args.messages)
         else:
             size, messages = corpus.stat().st_size, sum(1 for _ in corpus.open("rb"))
         goal = 1.3 * size + 250 * MB

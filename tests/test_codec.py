@@ -88,7 +88,7 @@ def test_round_trip_check_names_the_first_changed_message(takeover: bool) -> Non
         ({"mem_level": 0}, "memLevel must be between 1 and 9"),
         ({"mem_level": 10}, "memLevel must be between 1 and 9"),
         ({"level": 10}, "compression level must be between 0 and 9"),
-        ({"level": -2}, "compression level"),
+        ({"level": -3}, "compression level"),  # -2 is Go's Huffman-only level
         ({"strategy": "best"}, "strategy must be one of"),
     ],
 )
@@ -258,3 +258,52 @@ def test_sweep_cells_record_threshold_and_compress_calls() -> None:
     assert cells[0]["compressed_messages"] == len(payloads)
     assert cells[150]["compressed_messages"] == len(payloads) - short
     assert cells[150]["compressed_bytes"] > cells[0]["compressed_bytes"]
+
+
+@pytest.mark.parametrize("backend_name", ["zlib", "zlib-ng"])
+@pytest.mark.parametrize(
+    ("level", "strategy", "takeover"),
+    [(-1, "default", True), (-1, "default", False), (1, "filtered", True), (9, "huffman", True),
+     (0, "default", True), (6, "rle", False), (1, "default", True), (4, "default", False)],
+)  # fmt: skip
+def test_big_messages_in_pieces_give_the_same_sizes_and_round_trip(
+    monkeypatch: pytest.MonkeyPatch, level: int, strategy: str, takeover: bool, backend_name: str
+) -> None:
+    """Messages over BIG_MESSAGE are compressed and inflated in pieces (issue 17): the frames
+    must be those of one compress() call, byte for byte, and every check and pass must work on
+    them. A tiny BIG_MESSAGE makes ordinary messages "big" here."""
+    import os
+
+    from wsztune import codec as codec_module
+    from wsztune.codec import (
+        Frames,
+        check_stream,
+        compress_frames,
+        compress_pass,
+        decompress_pass,
+        round_trip_sizes,
+    )
+
+    payloads = [
+        *document_messages(6, seed=3),
+        b"x" * 50_000,  # inflates a thousand times: pending output with all input consumed
+        os.urandom(9_000),  # incompressible
+        b"",
+        *chat_messages(5, seed=4),
+    ]
+    setting = Setting(12, 5, level=level, strategy=strategy, context_takeover=takeover)
+    backend = get_backend(backend_name)
+    whole = compress_stream(payloads, setting, 12, backend)
+    monkeypatch.setattr(codec_module, "BIG_MESSAGE", 1000)
+    monkeypatch.setattr(codec_module, "_BIG_FRAME", 0)
+    frames = compress_frames(payloads, setting, 12, backend)
+    assert isinstance(frames, Frames)
+    assert frames.payloads() == whole  # byte for byte
+    check_stream(frames, payloads, setting, 12, backend, "big")
+    assert list(round_trip_sizes(payloads, setting, 12, backend, "big")) == list(map(len, whole))
+    compress_pass(payloads, setting, 12, backend, big=True)
+    decompress_pass(frames, setting, 12, backend, big=True)
+    # A changed message is still caught, in pieces.
+    changed = [*payloads[:6], b"x" * 49_999 + b"y", *payloads[7:]]
+    with pytest.raises(RoundTripError, match="message 6 changed"):
+        check_stream(frames, changed, setting, 12, backend, "big")

@@ -550,3 +550,40 @@ def test_the_docs_logging_snippets_write_valid_records(tmp_path: Path, monkeypat
             assert loaded.format == "records", page
             assert len(loaded.connections) == 4 and len(loaded.messages) == 8
             assert path.read_bytes().count(b'"wsztune"') == 1
+
+
+def test_long_lines_go_straight_into_the_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines longer than LINE_PIECE are read into the corpus buffer piece by piece (issue 17):
+    the same messages as short lines give, blank ones dropped, bad UTF-8 and JSON lines over
+    the limit refused with the line and the way out."""
+    monkeypatch.setattr(corpus, "LINE_PIECE", 16)
+    long_text = "é long text line " * 10
+    lines_file = tmp_path / "long.txt"
+    lines_file.write_bytes(
+        b"short\r\n" + long_text.encode() + b"\r\n" + b" " * 40 + b"\n" + b"x" * 32 + b"\nend"
+    )
+    loaded = corpus.load(lines_file)
+    assert [m.payload for m in loaded.messages] == [
+        b"short", long_text.encode(), b"x" * 32, b"end"
+    ]
+    assert loaded.raw_bytes == len(loaded.packed.data)  # nothing left behind in the buffer
+
+    document = {"items": [{"id": n, "name": f"item {n}"} for n in range(20)]}
+    jsonl = tmp_path / "long.jsonl"
+    jsonl.write_text(json.dumps({"a": 1}) + "\n" + json.dumps(document) + "\n")
+    assert [json.loads(m.payload) for m in corpus.load(jsonl).messages] == [{"a": 1}, document]
+
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n" + b"y" * 40 + b"\xff" + b"y" * 10 + b"\n")
+    with pytest.raises(CorpusError, match=r"bad.txt:2: not valid UTF-8 at byte 41 of the line"):
+        corpus.load(bad)
+
+    monkeypatch.setattr(corpus, "MAX_JSONL_LINE", 100)
+    big = tmp_path / "big.jsonl"
+    big.write_text(json.dumps({"a": 1}) + "\n" + json.dumps(document) + "\n")
+    refused = r"big.jsonl:2: a line of .* bytes, over the .*--format lines"
+    with pytest.raises(CorpusError, match=refused):
+        corpus.load(big)
+    assert len(corpus.load(big, "lines").messages) == 2  # the way out works

@@ -31,7 +31,8 @@ EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 
 WINDOW_BITS_RANGE = range(8, 16)
 MEM_LEVEL_RANGE = range(1, 10)
-LEVEL_RANGE = range(-1, 10)
+# -2 is Go's Huffman-only level (gorilla); zlib's levels are -1 to 9 (``run`` checks per codec).
+LEVEL_RANGE = range(-2, 10)
 
 # zlib's strategy constants, by the names users type. Same values in every backend.
 STRATEGIES: dict[str, int] = {
@@ -78,8 +79,8 @@ class Setting:
         for level in (self.level, self.client_level):
             if level is not None and level not in LEVEL_RANGE:
                 raise SettingError(
-                    f"compression level must be between 0 and 9 (or -1 for zlib's default), "
-                    f"not {level!r}"
+                    f"compression level must be between 0 and 9 (or -1 for the default, -2 for "
+                    f"Go's Huffman only), not {level!r}"
                 )
         if self.strategy not in STRATEGIES:
             names = ", ".join(STRATEGIES)
@@ -300,6 +301,76 @@ class Frames:
 
 _MISSING = object()
 
+# Big messages, a piece at a time. A message longer than BIG_MESSAGE is fed to the compressor in
+# pieces of that size, its frame built in place, and a frame that may inflate to more than that
+# is inflated BIG_MESSAGE bytes of output at a time, each piece compared with the original and
+# dropped. zlib's output does not depend on how its input is cut (CPython itself feeds more than
+# 4 GiB in pieces; the tests check it), but for level 0, whose stored blocks end where the input
+# did, and zlib-ng's does: those compress a big message in one call (exact; the frame, up to
+# three times over while CPython joins its output, is what they hold). So sizes stay exact, and
+# a corpus of one
+# 2 GiB message costs the frame and a few pieces beside the corpus, not two more copies of it.
+# Smaller messages keep the one-call loops, as tight as before.
+BIG_MESSAGE = 4 << 20
+# The most deflate can expand: a frame this long may inflate to more than BIG_MESSAGE.
+_BIG_FRAME = BIG_MESSAGE // 1032
+
+
+def _splittable(setting: Setting, backend: Backend) -> bool:
+    """Whether a message's input may be fed in pieces without changing a byte of the frame."""
+    return backend.name == "zlib" and setting.level != 0
+
+
+def _compress_big(
+    encoder: Any, payload: bytes | memoryview, sync: int, out: bytearray | None, pieces: bool
+) -> int:
+    """Compress one big message into ``out`` (in pieces when ``pieces``), ``flush`` included;
+    return its length. With no ``out`` the frame is dropped as it comes (a timed pass)."""
+    length = 0
+    step = BIG_MESSAGE if pieces else len(payload) or 1
+    with memoryview(payload) as view:
+        for start in range(0, len(view), step):
+            output = encoder.compress(view[start : start + step])
+            length += len(output)
+            if out is not None:
+                out += output
+    output = encoder.flush(sync)
+    if out is not None:
+        out += output
+    return length + len(output)
+
+
+def _inflate_pieces(decompress: Any, data: bytes | memoryview) -> Iterator[bytes]:
+    """Inflate ``data`` (a frame with its tail) with ``decompress`` (a decompressor's bound
+    method), at most :data:`BIG_MESSAGE` bytes of output at a time, input in pieces too (so that
+    ``unconsumed_tail``, a copy, stays small)."""
+    step = BIG_MESSAGE
+    with memoryview(data) as view:
+        for start in range(0, len(view), step):
+            piece = decompress(view[start : start + step], step)
+            yield piece
+            tail = decompress.__self__.unconsumed_tail
+            # Output can be pending with all input consumed: ask until a short answer.
+            while tail or len(piece) == step:
+                piece = decompress(tail, step)
+                if not piece and not tail:
+                    break
+                yield piece
+                tail = decompress.__self__.unconsumed_tail
+
+
+def _same_pieces(pieces: Iterable[bytes], original: bytes | memoryview) -> tuple[bool, int]:
+    """Whether the inflated ``pieces`` equal ``original``; and how many bytes came out."""
+    same = True
+    position = 0
+    with memoryview(original) as view:
+        for piece in pieces:
+            end = position + len(piece)
+            if same and (end > len(view) or not piece.startswith(view[position:end])):
+                same = False
+            position = end
+    return same and position == len(original), position
+
 
 def _same(message: bytes, original: bytes | memoryview) -> bool:
     """``message == original``, fast when ``original`` is a memoryview of the corpus buffer.
@@ -353,22 +424,59 @@ def compress_frames(
 ) -> Frames:
     """:func:`compress_stream`, keeping the frames packed in one buffer (:class:`Frames`).
 
-    Only the messages that reach the compressor have a frame (:func:`sent_payloads`).
+    Only the messages that reach the compressor have a frame (:func:`sent_payloads`). A big
+    message is compressed in pieces straight into the buffer (:data:`BIG_MESSAGE`).
     """
     frames = Frames()
-    add = frames.add
-    sent = sent_payloads(payloads, setting.threshold)
-    for output in _deflate_outputs(sent, setting, bits, backend):
-        add(output)
+    _compress_each(sent_payloads(payloads, setting.threshold), setting, bits, backend, frames)
     return frames
 
 
-def compress_pass(
-    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+def _compress_each(
+    payloads: Iterable[bytes | memoryview],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    frames: Frames | None,
 ) -> None:
-    """:func:`compress_stream`, discarding the frames as a server does once they are sent."""
+    """Compress every message, a big one in pieces; keep the frames in ``frames``, or drop
+    them as they come (``None``, a timed pass)."""
+    zlib = backend.module
+    level, mem_level = setting.level, setting.mem_level
+    pieces = _splittable(setting, backend)
+    strategy = STRATEGIES[setting.strategy]
+    compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
+    encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+    for index, payload in enumerate(payloads):
+        if index and not setting.context_takeover:
+            encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+        if len(payload) > BIG_MESSAGE:
+            _compress_big(encoder, payload, sync, None if frames is None else frames.data, pieces)
+            if frames is not None:
+                frames.ends.append(len(frames.data))
+        else:
+            output = encoder.compress(payload) + encoder.flush(sync)
+            if frames is not None:
+                frames.add(output)
+
+
+def compress_pass(
+    payloads: Iterable[bytes | memoryview],
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    big: bool = False,
+) -> None:
+    """:func:`compress_stream`, discarding the frames as a server does once they are sent.
+
+    ``big``: the stream holds a message over :data:`BIG_MESSAGE`, compressed in pieces (a
+    slower loop, chosen only then).
+    """
     # The threshold decision is the sender's work too: timed with it.
     payloads = sent_payloads(payloads, setting.threshold)
+    if big:
+        _compress_each(payloads, setting, bits, backend, None)
+        return
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
@@ -397,12 +505,31 @@ def _inflatable(frames: Iterable[bytes] | Frames) -> Iterable[bytes | memoryview
 
 
 def decompress_pass(
-    frames: Iterable[bytes] | Frames, setting: Setting, bits: int, backend: Backend
+    frames: Iterable[bytes] | Frames,
+    setting: Setting,
+    bits: int,
+    backend: Backend,
+    big: bool = False,
 ) -> None:
     """Inflate frame payloads made by :func:`compress_stream` or :func:`compress_frames` (same
-    setting and bits), discarding the messages as a server does once it has handled them."""
+    setting and bits), discarding the messages as a server does once it has handled them.
+
+    ``big``: the stream holds a message over :data:`BIG_MESSAGE`; a frame that may inflate to
+    more is inflated a piece of output at a time.
+    """
     decompressobj = backend.module.decompressobj
     inputs = _inflatable(frames)
+    if big:
+        decompress = decompressobj(-bits).decompress
+        for data in inputs:
+            if not setting.context_takeover:
+                decompress = decompressobj(-bits).decompress
+            if len(data) > _BIG_FRAME:
+                for _piece in _inflate_pieces(decompress, data):
+                    pass
+            else:
+                _message = decompress(data)
+        return
     if setting.context_takeover:
         decompress = decompressobj(-bits).decompress
         for data in inputs:
@@ -436,6 +563,7 @@ def round_trip_sizes(
     payloads = sent_payloads(payloads, setting.threshold)
     zlib = backend.module
     level, mem_level = setting.level, setting.mem_level
+    pieces = _splittable(setting, backend)
     strategy = STRATEGIES[setting.strategy]
     compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
     decompressobj = zlib.decompressobj
@@ -465,6 +593,23 @@ def round_trip_sizes(
     for index, payload in enumerate(payloads):
         if not takeover and index:
             encoder = compressobj(level, deflated, -bits, mem_level, strategy)
+        if len(payload) > BIG_MESSAGE:
+            # A big message: built and checked in pieces, on its own (after the block before).
+            check_block()
+            held = 0
+            frame = bytearray()
+            append(_compress_big(encoder, payload, sync, frame, pieces) - 4)
+            if not takeover:
+                decompress = decompressobj(-bits).decompress
+            same, size = _same_pieces(_inflate_pieces(decompress, frame), payload)
+            if not same:
+                raise RoundTripError(
+                    f"{what}: message {checked} changed in a compress/decompress round trip "
+                    f"({len(payload)} bytes in, {size} out); please report this"
+                )
+            checked += 1
+            del frame
+            continue
         output = encoder.compress(payload) + encoder.flush(sync)
         append(len(output) - 4)
         block.append((output, payload))
@@ -509,6 +654,14 @@ def check_stream(
             raise RoundTripError(f"{what}: {count} messages in, {len(frames)} out")
         if not takeover:
             decompress = decompressobj(-bits).decompress
+        if len(original) > BIG_MESSAGE:  # type: ignore[arg-type]
+            same, size = _same_pieces(_inflate_pieces(decompress, data), original)  # type: ignore[arg-type]
+            if not same:
+                raise RoundTripError(
+                    f"{what}: message {index} changed in a compress/decompress round trip "
+                    f"({len(original)} bytes in, {size} out); please report this"  # type: ignore[arg-type]
+                )
+            continue
         message = decompress(data)
         if not _same(message, original):
             raise RoundTripError(

@@ -103,12 +103,23 @@ class Packed:
         t: float | None = None,
     ) -> None:
         """Append one message (its bytes are copied into the buffer)."""
+        self.data += payload
+        self.close_message(is_text, connection, direction, t)
+
+    def close_message(
+        self,
+        is_text: bool = True,
+        connection: str = DEFAULT_CONNECTION,
+        direction: str = SERVER,
+        t: float | None = None,
+    ) -> None:
+        """End a message whose bytes a reader has already appended to ``data``: one big
+        message is read straight into the buffer, never held whole anywhere else first."""
         key = (connection, direction)
         stream = self._stream_index.get(key)
         if stream is None:
             stream = self._stream_index[key] = len(self.keys)
             self.keys.append(key)
-        self.data += payload
         self.ends.append(len(self.data))
         self.stream_of.append(stream)
         self.text.append(1 if is_text else 0)
@@ -666,28 +677,138 @@ def _json_kind(value: object) -> str:
 # Line formats: jsonl, lines, records --------------------------------------------------------------
 
 
+# Lines are read this many bytes at a time; a longer one goes straight into the corpus buffer,
+# piece by piece (:class:`_LongLine`), so that a line of 2 GiB is never also a bytes object of
+# 2 GiB, nor the join of its pieces, nor a copy without its line ending.
+LINE_PIECE = 1 << 20
+# The longest line wsztune parses as JSON. Parsing makes Python objects beside the line: a str of
+# it, then its values (objects are dropped as they are parsed, see _parse_json, but an array
+# keeps a pointer per element, and a string per string element: up to several times the line).
+# A longer JSONL line is refused, with the way to read it unchecked (--format lines: the same
+# text message for the sweep). A records line holds one message as text or base64 and is parsed
+# whole: up to 64 MiB too (a 32 MiB binary message in base64, the most
+# `wsztune record --max-message-size` allows).
+MAX_JSONL_LINE = 64 << 20
+MAX_RECORDS_LINE = 64 << 20
+
+
+@dataclass(frozen=True)
+class _LongLine:
+    """A line longer than :data:`LINE_PIECE`, read into the buffer: it is ``data[start:]``."""
+
+    start: int
+
+
+def _strip_ending(raw: bytes) -> bytes:
+    if raw.endswith(b"\n"):
+        return raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+    if raw.endswith(b"\r"):
+        return raw[:-1]  # a CRLF file cut after its last "\r": still a line ending
+    return raw
+
+
 def _iter_lines(
-    path: Path, digest: hashlib._Hash, progress: ProgressCallback | None
-) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, line without its ending), hashing the file as it goes."""
+    path: Path, digest: hashlib._Hash, progress: ProgressCallback | None, sink: bytearray
+) -> Iterator[tuple[int, bytes | _LongLine]]:
+    """Yield (line number, line without its ending), hashing the file as it goes.
+
+    A line longer than :data:`LINE_PIECE` is appended to ``sink`` (the corpus buffer) as it is
+    read and yielded as a :class:`_LongLine`; the caller keeps it there or takes it out again.
+    """
     total = path.stat().st_size
     done = 0
+    number = 0
     try:
         with path.open("rb") as stream:
-            for number, raw in enumerate(stream, start=1):
-                digest.update(raw)
-                done += len(raw)
+            while piece := stream.readline(LINE_PIECE):
+                number += 1
+                digest.update(piece)
+                done += len(piece)
                 if progress is not None and number % 4096 == 0:
                     progress(done, total)
-                if raw.endswith(b"\n"):
-                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-                elif raw.endswith(b"\r"):
-                    raw = raw[:-1]  # a CRLF file cut after its last "\r": still a line ending
-                yield number, raw
+                if len(piece) < LINE_PIECE or piece.endswith(b"\n"):
+                    yield number, _strip_ending(piece)
+                    continue
+                start = len(sink)
+                sink += piece
+                while not piece.endswith(b"\n") and (piece := stream.readline(LINE_PIECE)):
+                    digest.update(piece)
+                    done += len(piece)
+                    sink += piece
+                    if progress is not None:
+                        progress(done, total)
+                ending = 2 if sink.endswith(b"\r\n") else 1 if sink[-1:] in (b"\n", b"\r") else 0
+                if ending:
+                    del sink[len(sink) - ending :]
+                yield number, _LongLine(start)
     except OSError as error:
         raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
     if progress is not None:
         progress(done, total)
+
+
+_NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+
+
+def _long_line(path: Path, number: int, fmt: str, messages: Packed, start: int) -> bytes | None:
+    """Handle a line :func:`_iter_lines` left in the buffer: keep it as a message (``lines``),
+    drop it (blank), or take it out for the JSON formats (within their limit; refused above)."""
+    data = messages.data
+    size = len(data) - start
+    if _NOT_SPACE.search(data, start) is None:
+        del data[start:]
+        return None
+    if fmt == "lines":
+        _check_utf8(path, number, data, start)
+        messages.close_message()
+        return None
+    limit = MAX_JSONL_LINE if fmt == "jsonl" else MAX_RECORDS_LINE
+    if size > limit:
+        del data[start:]
+        hint = (
+            "read it with --format lines: the same text message for the sweep, its JSON "
+            "left unchecked"
+            if fmt == "jsonl"
+            else "a records line holds one message; record big messages with "
+            "wsztune record (at most 32 MiB each)"
+        )
+        raise CorpusError(
+            path,
+            f"a line of {size:,} bytes, over the {limit >> 20} MiB wsztune parses as JSON "
+            f"(parsing takes several times a line's size in memory); {hint}",
+            line=number,
+        )
+    raw = bytes(memoryview(data)[start:])
+    del data[start:]
+    return raw
+
+
+def _check_utf8(path: Path, number: int, data: bytearray, start: int) -> None:
+    """Check ``data[start:]`` is UTF-8, a piece at a time: never decoded whole."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    position = None
+    with memoryview(data) as view:
+        for offset in range(start, len(data), LINE_PIECE):
+            try:
+                decoder.decode(view[offset : offset + LINE_PIECE])
+            except UnicodeDecodeError as error:
+                position = offset - start + error.start + 1
+                break
+        else:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                position = len(data) - start
+    if position is not None:
+        del data[start:]
+        raise CorpusError(
+            path,
+            f"not valid UTF-8 at byte {position} of the line; text messages must be "
+            "UTF-8 (use a directory or records with base64 for binary messages)",
+            line=number,
+        )
 
 
 def _decode_utf8(path: Path, number: int, raw: bytes) -> str:
@@ -702,8 +823,27 @@ def _decode_utf8(path: Path, number: int, raw: bytes) -> str:
         ) from None
 
 
-def _parse_json(path: Path, number: int, text: str, hint: str) -> object:
+def _discard(value: object) -> None:
+    return None
+
+
+def _discard_pairs(pairs: list[tuple[str, object]]) -> dict[str, object] | None:
+    """An object of a long JSONL line, dropped once parsed, unless it may be a record (it has
+    ``connection`` or ``direction``): records without their header must still be recognised."""
+    if any(key in ("connection", "direction") for key, _ in pairs):
+        return dict(pairs)
+    return None
+
+
+def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool = False) -> object:
+    """``json.loads(text)``, or a refusal naming the line. With ``discard`` (a long line only
+    checked), objects and numbers are dropped as soon as they are parsed, so that checking
+    costs less than the whole document's Python objects."""
     try:
+        if discard:
+            return json.loads(
+                text, object_pairs_hook=_discard_pairs, parse_int=_discard, parse_float=_discard
+            )
         return json.loads(text)
     except RecursionError:
         # json's scanner recurses per nesting level: thousands of "[" exhaust the stack.
@@ -734,14 +874,22 @@ def _read_lines(
     # naming the first line that breaks the pattern, rather than giving rates that mean nothing.
     timed_line: int | None = None
     untimed_line: int | None = None
-    for number, raw in _iter_lines(path, digest, progress):
+    for number, line in _iter_lines(path, digest, progress, messages.data):
+        if isinstance(line, _LongLine):
+            taken = _long_line(path, number, fmt, messages, line.start)
+            if taken is None:
+                continue
+            line = taken
+        raw = line
         if not raw.strip():
             continue  # blank lines separate nothing and carry no message
         text = _decode_utf8(path, number, raw)
         if fmt == "lines":
             add(raw)
         elif fmt == "jsonl":
-            value = _parse_json(path, number, text, _jsonl_hint(number, text))
+            value = _parse_json(
+                path, number, text, _jsonl_hint(number, text), discard=len(raw) > LINE_PIECE
+            )
             if all_record_like:
                 all_record_like = is_record_shaped(value)
                 first_record_like = first_record_like or number

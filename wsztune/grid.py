@@ -470,3 +470,64 @@ METRICS: dict[str, Metric] = {
     )
 }
 DEFAULT_METRICS = ("savings", "time", "memory")
+
+
+# Runs on a library's own axes (Go) ----------------------------------------------------------------
+
+AXIS_TITLES = {"level": "level", "context_takeover": "takeover", "threshold": "threshold"}
+
+
+def run_axes(run: Run) -> tuple[str, ...]:
+    """The axes a run's cells vary on when they are not windowBits x memLevel: a Go run records
+    them (``meta.axes``: gorilla's level and threshold, coder's takeover mode and threshold).
+    Empty for a zlib or node run, which the windowBits x memLevel grids show."""
+    return tuple(run.meta.get("axes") or ())
+
+
+def axes_label(cell: Cell, axes: Sequence[str]) -> str:
+    """``level 1, threshold 0 B`` or ``takeover on, threshold 128 B``: a cell on its axes."""
+    parts = []
+    for axis in axes:
+        value = cell.get(axis, 0)
+        if axis == "context_takeover":
+            parts.append(f"takeover {'on' if value else 'off'}")
+        elif axis == "threshold":
+            parts.append(f"threshold {value} B")
+        else:
+            parts.append(f"{AXIS_TITLES.get(axis, axis)} {value}")
+    return ", ".join(parts)
+
+
+def axes_cells(run: Run) -> list[Cell]:
+    """A run's cells in the order of its axes (takeover on first)."""
+    axes = run_axes(run)
+
+    def key(cell: Cell) -> tuple:
+        return tuple(
+            not cell.get(axis) if axis == "context_takeover" else cell.get(axis, 0)
+            for axis in axes
+        )
+
+    return sorted(run.cells, key=key)
+
+
+def choose_on_axes(run: Run, max_memory: int | None = None) -> tuple[Cell | None, str]:
+    """The cell of an axes run with the fewest bytes on the wire (headers of every frame
+    counted) whose memory per connection fits ``max_memory``; ties go to the faster cell.
+    Returns the cell (None when none fits) and why."""
+    fitting = [
+        cell
+        for cell in run.cells
+        if max_memory is None or cell["connection_memory"] <= max_memory
+    ]
+    if not fitting:
+        return None, (
+            f"no cell keeps a connection within {format_bytes(max_memory or 0)}: the smallest "
+            f"holds {format_bytes(min(c['connection_memory'] for c in run.cells))}"
+        )
+    best = min(
+        fitting,
+        key=lambda cell: (cell["wire_compressed_bytes"], cell.get("compress_seconds") or 0.0),
+    )
+    budget = "" if max_memory is None else f" within {format_bytes(max_memory)} per connection"
+    return best, f"fewest bytes on the wire (frame headers counted){budget}"

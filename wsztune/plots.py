@@ -407,3 +407,49 @@ def write_plots(
         path = directory / f"{stem}-pareto.{fmt}"
         written.append(pareto(run, slice_, path, reference=reference, decision=decision))
     return written
+
+
+def axes_chart(run: Run, directory: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """A Go run on its own axes (level, takeover mode, threshold): bars of the bytes on the wire
+    (frame headers counted), of the memory a connection keeps, and of the memory per write."""
+    from wsztune.grid import axes_cells, axes_label, run_axes
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = run.path.stem if run.path is not None else "run"
+    cells = axes_cells(run)
+    axes = tuple(a for a in run_axes(run) if len({c.get(a) for c in run.cells}) > 1) or run_axes(
+        run
+    )
+    names = [axes_label(cell, axes) for cell in cells]
+    panels = (
+        ("on the wire, KiB (payload + frame headers)", "wire_compressed_bytes", 1 / 1024),
+        ("kept per connection, KiB (Go heap, idle)", "connection_memory", 1 / 1024),
+        ("per concurrent write, KiB (Go heap)", "compress_memory_peak", 1 / 1024),
+    )
+    written = []
+    for fmt in formats:
+        figure = _figure(11.0, 1.2 + 0.35 * len(cells) * 1.0 + 1.0)
+        plots = figure.subplots(1, len(panels), sharey=True)
+        positions = list(range(len(cells)))
+        for ax, (title, field, factor) in zip(plots, panels, strict=True):
+            values = [cell[field] * factor for cell in cells]
+            ax.barh(positions, values, color="#4c72b0")
+            ax.set_title(title, fontsize=9)
+            ax.invert_yaxis()
+            for y, value in zip(positions, values, strict=True):
+                ax.text(value, y, f" {value:,.1f}", va="center", fontsize=7)
+        raw = run.cells[0]["wire_raw_bytes"] / 1024 if run.cells else 0.0
+        plots[0].axvline(raw, color="#c44e52", linestyle="--", linewidth=1)
+        plots[0].text(raw, -0.6, " uncompressed", color="#c44e52", fontsize=7)
+        plots[0].set_yticks(positions, names, fontsize=8)
+        figure.suptitle(
+            f"{run.meta.get('codec')} on {run.meta['corpus'].get('name', '')}: "
+            f"{run.meta['corpus']['messages']:,} messages",
+            fontsize=10,
+            x=0.01,
+            ha="left",
+        )
+        path = directory / f"{stem}-axes.{fmt}"
+        figure.savefig(path, dpi=DPI)
+        written.append(path)
+    return written

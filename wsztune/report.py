@@ -24,6 +24,8 @@ from wsztune.grid import Metric as Metric
 from wsztune.grid import Slice as Slice
 from wsztune.grid import _format_ms as _format_ms
 from wsztune.grid import _ms_text as _ms_text
+from wsztune.grid import axes_cells as axes_cells
+from wsztune.grid import axes_label as axes_label
 from wsztune.grid import cell_key as cell_key
 from wsztune.grid import corpus_caption as corpus_caption
 from wsztune.grid import describe_values as describe_values
@@ -31,6 +33,7 @@ from wsztune.grid import format_bytes as format_bytes
 from wsztune.grid import label as label
 from wsztune.grid import plural as plural
 from wsztune.grid import reference_name as reference_name
+from wsztune.grid import run_axes as run_axes
 from wsztune.grid import select_slice as select_slice
 from wsztune.grid import settable_cells as settable_cells
 from wsztune.grid import stack_caption as stack_caption
@@ -584,6 +587,13 @@ def print_run_summary(run: Run) -> None:
 
     from wsztune.console import stdout_console
 
+    if run_axes(run):
+        from wsztune.console import stdout_console
+
+        console = stdout_console()
+        console.print(axes_table(run))
+        console.print("next: wsztune table · wsztune plot · wsztune recommend", style="dim")
+        return
     slice_ = select_slice(run)
     corpus = run.meta["corpus"]
     title = (
@@ -723,3 +733,81 @@ def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:
         if slice_.off is not None:
             rows.append(("no compression", slice_.off))
     return rows
+
+
+# Runs on a library's own axes (Go) ----------------------------------------------------------
+
+
+AXES_HEADERS = (
+    "setting", "payload", "saved", "wire", "frames", "compress", "mem/conn", "per write"
+)
+
+
+def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
+    """One row per cell of an axes run (:data:`AXES_HEADERS`), the chosen one marked."""
+    # Only the axes this run varies: a constant one says nothing per row (the title has it).
+    axes = tuple(
+        axis for axis in run_axes(run) if len({c.get(axis) for c in run.cells}) > 1
+    ) or run_axes(run)
+    rows = []
+    for cell in axes_cells(run):
+        mark = " *" if chosen is not None and cell is chosen else ""
+        rows.append(
+            [
+                axes_label(cell, axes) + mark,
+                format_bytes(cell["compressed_bytes"]),
+                f"{cell['savings']:.0%}",
+                format_bytes(cell["wire_compressed_bytes"]),
+                f"{cell.get('frames', cell['messages']):,}",
+                _ms_text(cell["compress_seconds"]),
+                format_bytes(cell["connection_memory"]),
+                format_bytes(cell["compress_memory_peak"]),
+            ]
+        )
+    return rows
+
+
+def axes_title(run: Run) -> str:
+    """``3,000 messages, 375.2 KiB raw (389.4 KiB on the wire), go-gorilla, 12 cells``."""
+    corpus = run.meta["corpus"]
+    wire = run.cells[0]["wire_raw_bytes"] if run.cells else 0
+    fixed = [
+        axes_label(run.cells[0], (axis,))
+        for axis in run_axes(run)
+        if run.cells and len({c.get(axis) for c in run.cells}) == 1
+    ]
+    return (
+        f"{run.meta.get('codec')}: {corpus['messages']:,} messages, "
+        f"{format_bytes(corpus['raw_bytes'])} raw ({format_bytes(wire)} on the wire), "
+        f"{plural(len(run.cells), 'cell')}" + "".join(f", {text}" for text in fixed)
+    )
+
+
+def axes_table(run: Run, chosen: Cell | None = None) -> RenderableType:
+    """A Go run as a rich table on its own axes (no windowBits x memLevel grid)."""
+    from rich.table import Table
+
+    table = Table(title=axes_title(run))
+    for header in AXES_HEADERS:
+        table.add_column(header, justify="left" if header == "setting" else "right", no_wrap=True)
+    for row in axes_rows(run, chosen):
+        table.add_row(*row)
+    table.caption = (
+        ("* recommended. " if chosen is not None else "")
+        + "wire: payloads + frame headers. mem/conn: what a connection keeps between messages "
+        "(Go heap); per write: what one message being compressed holds (gorilla pools it: "
+        "paid per concurrent write)"
+    )
+    return table
+
+
+def axes_markdown(run: Run, chosen: Cell | None = None) -> str:
+    """The same table as GitHub-flavoured markdown."""
+    lines = [
+        f"**{axes_title(run)}**",
+        "",
+        "| " + " | ".join(AXES_HEADERS) + " |",
+        "|---" + "|---:" * (len(AXES_HEADERS) - 1) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in axes_rows(run, chosen)]
+    return "\n".join(lines)

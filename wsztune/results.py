@@ -139,6 +139,13 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "than that are a tie (node: RSS-based, two standard errors, at least 2 KiB per stream); "
         "0: exact (zlib: counted allocations)",
     ),
+    FieldSpec(
+        "frames",
+        int,
+        "",
+        "data frames on the wire (every direction): a message is one frame, except where the "
+        "library fragments it (coder, gorilla past its write buffer)",
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 
@@ -152,6 +159,8 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return 1.0
     if name == "memory_resolution":  # counted allocations (zlib): exact
         return 0
+    if name == "frames":  # before Go's codecs every message was one frame
+        return cell["messages"]
     return None
 
 

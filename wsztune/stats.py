@@ -124,16 +124,17 @@ def describe_corpus(corpus: Corpus) -> CorpusStats:
 
 def traffic_rates(corpus: Corpus) -> TrafficRates | None:
     """Duration and rates of a corpus whose messages carry ``t``; ``None`` when they do not."""
-    messages = corpus.messages
-    # The first message settles the common case (no timestamps) without a pass over a big corpus.
-    if not messages or messages[0].t is None or any(m.t is None for m in messages):
+    # Times and connections straight from the packed arrays: a Message per message would copy
+    # every payload out of the buffer, the whole of a 2 GiB one just to read its "t".
+    packed = corpus.packed
+    if not packed.timed:
         return None
+    messages = packed
     spans: dict[str, tuple[float, float, int]] = {}
-    for message in messages:
-        t = message.t
-        assert t is not None  # every t was checked above
-        first, last, count = spans.get(message.connection, (t, t, 0))
-        spans[message.connection] = (min(first, t), max(last, t), count + 1)
+    for t, stream in zip(packed.times, packed.stream_of, strict=True):
+        connection = packed.keys[stream][0]
+        first, last, count = spans.get(connection, (t, t, 0))
+        spans[connection] = (min(first, t), max(last, t), count + 1)
     start = min(first for first, _, _ in spans.values())
     end = max(last for _, last, _ in spans.values())
     duration = end - start

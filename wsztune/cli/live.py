@@ -24,6 +24,9 @@ SERVER_DEFAULTS = {
     "uvicorn-sansio": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
     "uvicorn-websockets": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
     "uvicorn-wsproto": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    # Go: no windowBits/memLevel; the Go heap per connection, the issue's 30% (or 2 KiB).
+    "gorilla": {"setting": (15, 8), "connections": 60, "tolerance": "30%"},
+    "coder": {"setting": (15, 8), "connections": 60, "tolerance": "30%"},
 }
 
 
@@ -35,10 +38,16 @@ SERVER_DEFAULTS = {
     default="websockets",
     show_default=True,
     help="The real server: python-websockets, aiohttp, tornado or uvicorn (uvicorn-websockets, "
-    "uvicorn-wsproto: other --ws backends) in this process, or Node's ws (needs node; npm the "
-    "first time, to install ws into wsztune's cache). The Python stacks fix what they fix: "
-    "aiohttp level 1 memLevel 8 (--window-bits is what the client asks), Tornado window 15, "
-    "uvicorn its backend's setting.",
+    "uvicorn-wsproto: other --ws backends) in this process, Node's ws (needs node; npm the "
+    "first time, to install ws into wsztune's cache), or Go's gorilla/websocket or "
+    "coder/websocket (needs go and the libraries in GOPATH; built on first use). The Python "
+    "stacks fix what they fix: aiohttp level 1 memLevel 8 (--window-bits is what the client "
+    "asks), Tornado window 15, uvicorn its backend's setting.",
+)
+@click.option(
+    "--level",
+    type=click.IntRange(-2, 9),
+    help="gorilla only: its compression level, -2 to 9 [default: 1, gorilla's].",
 )
 @click.option("--setting", "setting_text", metavar="WB:ML", help="Both at once, e.g. 12:5.")
 @click.option(
@@ -107,6 +116,7 @@ def live(
     context_takeover: bool,
     ws_dir: Path | None,
     server: str,
+    level: int | None,
     timeout: float,
     as_json: bool,
     verbose: bool,
@@ -146,6 +156,15 @@ def live(
 
     # Validate every option before reading anything, so a typo costs nothing.
     defaults = SERVER_DEFAULTS[server]
+    if server in ("gorilla", "coder"):
+        _live_go(server, corpus_path, corpus_format, level, context_takeover, threshold,
+                 connections or defaults["connections"],
+                 parse_fraction(tolerance or defaults["tolerance"], "--tolerance"),
+                 setting_text or window_bits or mem_level or client_window_bits or ws_dir,
+                 timeout, as_json)  # fmt: skip
+        return
+    if level is not None:
+        raise click.UsageError("--level needs --server gorilla")
     if setting_text is not None:
         if window_bits is not None or mem_level is not None:
             raise click.UsageError("give --setting or --window-bits/--mem-level, not both")
@@ -464,5 +483,105 @@ def _print_live_ws(result: Any) -> None:
     console.print(
         _verdict_line(
             result, f"ws {versions['ws']}, Node {versions['node']}, zlib {versions['zlib']}"
+        )
+    )
+
+
+def _live_go(
+    server: str,
+    corpus_path: Path | None,
+    corpus_format: str | None,
+    level: int | None,
+    context_takeover: bool,
+    threshold: int | None,
+    connections: int,
+    tolerance: float,
+    zlib_option: Any,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """``live --server gorilla`` / ``coder``: a real Go server, Go clients, the go codec's model."""
+    import json
+
+    from wsztune import corpus as corpus_module
+    from wsztune.codec import Setting
+    from wsztune.errors import SettingError
+    from wsztune.live import golang
+
+    if zlib_option:
+        raise click.UsageError(
+            f"--server {server} has no windowBits or memLevel (Go's flate): drop --setting, "
+            "--window-bits, --mem-level, --client-window-bits and --ws-dir"
+        )
+    if server == "gorilla":
+        context_takeover = False  # gorilla never takes over context
+    elif level is not None:
+        raise click.UsageError("coder 1.8.7 has no compression level: drop --level")
+    if connections < 4:
+        raise SettingError(
+            f"--connections must be at least 4 with --server {server}, not {connections} (the "
+            "first half warms the server up, the growth over the second half is measured)"
+        )
+    setting = Setting(
+        15, 8, 1 if level is None and server == "gorilla" else (level or -1),
+        context_takeover=context_takeover, threshold=threshold or 0,
+    )  # fmt: skip
+    if corpus_path is None:
+        corpus_path = corpus_module.demo_corpus_path()
+    corpus = corpus_module.load(corpus_path, corpus_format)
+    result = golang.run_live_go(
+        corpus, server, setting, connections=connections, tolerance=tolerance, timeout=timeout
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        _print_live_go(result)
+    _exit_for(result)
+
+
+def _print_live_go(result: Any) -> None:
+    """The byte rows every live check shows, then the Go heap per connection."""
+    from wsztune.console import stdout_console
+
+    def kib(value: float) -> str:
+        return f"{value / 1024:,.1f} KiB"
+
+    setting = (
+        f"level {result.level}"
+        if result.server == "gorilla"
+        else f"context takeover {'on' if result.context_takeover else 'off'}"
+    )
+    table = _bytes_table(
+        f"wsztune live --server {result.server}, {setting}, threshold {result.threshold} B, "
+        f"{result.connections} connections, {result.corpus['name']}",
+        result,
+    )
+    details = result.details
+    table.add_row(
+        "frames, both ways",
+        f"{details['model_frames_live']:,}",
+        f"{details['live_frames_server'] + details['live_frames_client']:,}",
+        "",
+    )
+    table.add_row(
+        "Go heap/conn, compression",
+        kib(result.model_connection_memory),
+        kib(result.live_connection_memory),
+        _memory_difference(result),
+    )
+    table.add_row("  its standard error", "", kib(result.memory_uncertainty), "")
+    table.add_row("Go heap/conn, uncompressed", "", kib(result.live_baseline_connection_memory), "")
+    table.add_row(
+        "RSS/conn, compression (*)", "", kib(details["live_rss_compression_per_connection"]), ""
+    )
+    table.add_row("per concurrent write (model)", kib(details["model_write_memory"]), "", "")
+    console = stdout_console()
+    console.print(table)
+    console.print("(*) /proc/self/statm, noisy: shown, not checked")
+    console.print(f"replay: {result.replay}; raw payload {result.raw_bytes:,} B")
+    versions = result.versions
+    console.print(
+        _verdict_line(
+            result, f"{result.server} {versions[result.server]}, {versions['go']}"
         )
     )

@@ -60,6 +60,23 @@ def plot(
     run = load_run(results_path, results_dir)
     from wsztune import report
 
+    if report.run_axes(run):
+        # A Go run: bars on its own axes, not windowBits x memLevel heatmaps.
+        from wsztune import plots
+
+        warn(report.run_warnings(run))
+        directory = output or (run.path.parent if run.path is not None else Path("."))
+        try:
+            written = plots.axes_chart(run, directory, formats or ("png",))
+        except OSError as error:
+            raise WsztuneError(
+                f"{directory}: cannot write images there ({error.strerror or error}); "
+                "choose another place with --output"
+            ) from None
+        for path in written:
+            click.echo(str(path))
+        return
+
     slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     warn(report.run_warnings(run, slice_))
     skipped = [m for m in metrics or tuple(METRICS) if METRICS[m].is_timing]

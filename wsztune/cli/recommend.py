@@ -182,6 +182,9 @@ def recommend(
     run = load_run(results_path, results_dir, say=False)
     baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
     say_read(run)
+    if report.run_axes(run):
+        _recommend_on_axes(run, budget, as_json, checked is not None)
+        return
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
     options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
@@ -254,6 +257,56 @@ def recommend(
         raise CheckFailed(decision.reason)
     if verdict is not None and not verdict.ok:
         raise CheckFailed(f"check failed: {verdict.reason}")
+
+
+
+
+def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bool) -> None:
+    """A Go run: the cell with the fewest bytes on the wire within the budget, on the
+    library's own axes, and the stack's snippet for it."""
+    import json
+
+    from wsztune import report
+    from wsztune.errors import CheckFailed
+    from wsztune.grid import axes_label, choose_on_axes
+
+    if checking:
+        raise click.UsageError(
+            "--check takes WB:ML, which a Go run does not have (its axes are "
+            f"{', '.join(report.run_axes(run))}): compare runs with wsztune compare"
+        )
+    warn(report.run_warnings(run))
+    chosen, reason = choose_on_axes(run, budget)
+    snippet = ""
+    server = run.meta.get("server")
+    if chosen is not None and server:
+        from wsztune import stacks
+
+        profile = stacks.STACKS.get(server)
+        if profile is not None and profile.snippet is not None:
+            snippet = profile.snippet(chosen, None)
+    if as_json:
+        document = {
+            "axes": list(report.run_axes(run)),
+            "chosen": chosen,
+            "reason": reason,
+            "server": server,
+            "snippet": snippet or None,
+            "results": str(run.path) if run.path else None,
+            "partial": run.partial,
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        from wsztune.console import stdout_console
+
+        console = stdout_console()
+        console.print(report.axes_table(run, chosen))
+        if chosen is not None:
+            console.print(f"recommended: {axes_label(chosen, report.run_axes(run))} ({reason})")
+            if snippet:
+                console.print(snippet, markup=False, highlight=False)
+    if chosen is None:
+        raise CheckFailed(reason)
 
 
 def prices(memory: float | None, egress: float | None, cpu: float | None) -> Any:

@@ -54,9 +54,10 @@ from wsztune.cli.common import (
 )
 @click.option(
     "--codec",
-    type=click.Choice(["zlib", "zlib-ng", "node"]),
-    help="Compression library: CPython's zlib, zlib-ng, or Node's own zlib called as ws "
-    "calls it (needs node) [default: the --server's, else zlib].",
+    type=click.Choice(["zlib", "zlib-ng", "node", "go"]),
+    help="Compression library: CPython's zlib, zlib-ng, Node's own zlib called as ws "
+    "calls it (needs node), or Go's as gorilla (default) or coder call it (needs go; "
+    "pick the library with --server) [default: the --server's, else zlib].",
 )
 @click.option(
     "--threshold",
@@ -147,34 +148,47 @@ def run(
     # Validate every option before reading anything, so a typo costs nothing.
     stack, version = stacks.resolve(server_name) if server_name else (None, None)
     stack_codec = stack.codec_for(version) if stack else None
-    if stack is not None and codec is not None and codec != stack_codec:
+    if stack is not None and codec is not None and codec not in (
+        stack_codec,
+        str(stack_codec).split("-")[0],  # --codec go for a Go stack's go-gorilla/go-coder
+    ):
         raise click.UsageError(
             f"--server {stack.name} is measured with --codec {stack_codec}, not {codec}: "
             "drop --codec (or --server)"
         )
-    codec = codec or stack_codec or "zlib"
+    codec = (stack_codec if codec == "go" and stack else codec) or stack_codec or "zlib"
+    if codec == "go":
+        codec = "go-gorilla"  # --codec go alone: gorilla's bytes
     clients = stacks.resolve_clients(client_text) if client_text else []
     if threshold_text is None:
         thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
     else:
         thresholds = sweep.parse_thresholds(threshold_text)
     takeover_choice = "off" if no_context_takeover else context_takeover
-    axes = {
-        "window_bits": sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
-        "mem_levels": sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
-        "levels": sweep.parse_int_range(level, "--level", range(-1, 10)),
-        "strategies": _parse_strategies(strategy),
-        "context_takeover": _takeover_axis(takeover_choice),
-        "client_window_bits": client_window_bits,
-        "thresholds": thresholds,
-    }
-    if stack is not None:
-        axes = _stack_axes(stack, version, axes)
-    grid = sweep.Grid(
-        **axes,
-        threshold_rule=stack.threshold_rule if stack else "always",
-        clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
-    )
+    if codec.startswith("go-"):
+        if clients:
+            raise click.UsageError(
+                "--client models browser and library clients over zlib; a Go run's client "
+                f"direction is the Go library's own client ({codec}): drop --client"
+            )
+        grid = _go_grid(click.get_current_context(), codec, level, takeover_choice, thresholds)
+    else:
+        axes = {
+            "window_bits": sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
+            "mem_levels": sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
+            "levels": sweep.parse_int_range(level, "--level", range(-1, 10)),
+            "strategies": _parse_strategies(strategy),
+            "context_takeover": _takeover_axis(takeover_choice),
+            "client_window_bits": client_window_bits,
+            "thresholds": thresholds,
+        }
+        if stack is not None:
+            axes = _stack_axes(stack, version, axes)
+        grid = sweep.Grid(
+            **axes,
+            threshold_rule=stack.threshold_rule if stack else "always",
+            clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
+        )
     settings = grid.settings()  # validates every combination
     plan = sweep.TimingPlan(
         repeat=repeat,
@@ -376,3 +390,60 @@ def _parse_strategies(text: str) -> tuple[str, ...]:
 
 def _takeover_axis(choice: str) -> tuple[bool, ...]:
     return {"on": (True,), "off": (False,), "both": (True, False)}[choice]
+
+
+def _go_grid(
+    context: click.Context,
+    codec: str,
+    level: str,
+    takeover: str,
+    thresholds: tuple[int, ...],
+) -> Any:
+    """The grid of a Go library's real axes: level (gorilla: -2 to 9, all of them unless
+    --level says otherwise), takeover mode (coder: both unless told), threshold. Go's flate has
+    no windowBits and no memLevel: asking for them is an error, not silently ignored."""
+    from click.core import ParameterSource
+
+    from wsztune import sweep
+
+    for name, option in (
+        ("window_bits", "--window-bits"),
+        ("mem_level", "--mem-level"),
+        ("strategy", "--strategy"),
+        ("client_window_bits", "--client-window-bits"),
+    ):
+        if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT):
+            raise click.UsageError(
+                f"{option} does not exist in Go's flate ({codec}): its window is always 32 KiB "
+                "and it has no memLevel or strategy; sweep --level, --context-takeover and "
+                "--threshold"
+            )
+    level_given = context.get_parameter_source("level") not in (None, ParameterSource.DEFAULT)
+    takeover_given = context.get_parameter_source("context_takeover") not in (
+        None,
+        ParameterSource.DEFAULT,
+    ) or bool(context.params.get("no_context_takeover"))
+    if codec == "go-gorilla":
+        levels = (
+            sweep.parse_int_range(level, "--level", range(-2, 10))
+            if level_given
+            else tuple(range(-2, 10))
+        )
+        if takeover_given and takeover != "off":
+            raise click.UsageError(
+                "gorilla compresses without context takeover only: drop --context-takeover"
+            )
+        modes: tuple[bool, ...] = (False,)
+    else:
+        if level_given:
+            raise click.UsageError("coder 1.8.7 has no compression level: drop --level")
+        levels = (-1,)
+        modes = _takeover_axis(takeover if takeover_given else "both")
+    # One (window, memLevel) pair stands for Go's fixed ones; the cells record 15 and none.
+    return sweep.Grid(
+        window_bits=(15,),
+        mem_levels=(8,),
+        levels=levels,
+        context_takeover=modes,
+        thresholds=thresholds,
+    )

@@ -68,6 +68,19 @@ def table(
         warn(report.run_warnings(run))
         click.echo(report.csv_long(run), nl=False)
         return
+    if report.run_axes(run):
+        # A Go run: its own axes (level, takeover, threshold), not a windowBits x memLevel grid.
+        from wsztune.grid import choose_on_axes
+
+        warn(report.run_warnings(run))
+        chosen, _ = choose_on_axes(run, budget)
+        if markdown:
+            click.echo(report.axes_markdown(run, chosen))
+        else:
+            from wsztune.console import stdout_console
+
+            stdout_console().print(report.axes_table(run, chosen))
+        return
     slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     warn(report.run_warnings(run, slice_))
     decision, note = highlight(slice_, budget, reference or slice_.default)

@@ -1,7 +1,9 @@
 """The codecs: one module per codec behind one interface (:class:`wsztune.codecs.base.Codec`).
 
 A codec measures cells exactly as a stack's library makes its bytes: CPython's zlib and zlib-ng
-(:mod:`wsztune.codecs.zlib`), Node's zlib as ws calls it (:mod:`wsztune.codecs.node`). The sweep
+(:mod:`wsztune.codecs.zlib`), Node's zlib as ws calls it (:mod:`wsztune.codecs.node`), Go's
+compress/flate and klauspost's StatelessDeflate as gorilla and coder call them
+(:mod:`wsztune.codecs.go`). The sweep
 asks :func:`get_codec` for one by name and never names one itself: adding a codec is a new module
 with a ``codec(name)`` constructor and one entry in :data:`CODECS`.
 
@@ -23,6 +25,10 @@ CODECS: dict[str, str] = {
     "zlib": "wsztune.codecs.zlib",
     "zlib-ng": "wsztune.codecs.zlib",
     "node": "wsztune.codecs.node",
+    # Go's WebSocket libraries, measured by a Go helper: "go" is gorilla's bytes.
+    "go": "wsztune.codecs.go",
+    "go-gorilla": "wsztune.codecs.go",
+    "go-coder": "wsztune.codecs.go",
 }
 
 

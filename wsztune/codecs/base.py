@@ -69,6 +69,16 @@ class TimingPlan:
                 f"--min-sample-time must be between 0 and 10 seconds, not {self.min_sample_seconds}"
             )
 
+    def helper_job(self) -> dict[str, float] | None:
+        """The plan as a helper process (node, Go) reads it; None for sizes only."""
+        if not self.measure_time:
+            return None
+        return {
+            "repeat": self.repeat,
+            "warmup": self.warmup,
+            "min_sample_seconds": self.min_sample_seconds,
+        }
+
 
 @dataclass(frozen=True)
 class CodecInfo:
@@ -194,6 +204,21 @@ def timing_fields(
     }
 
 
+def timing_of(result: Any, plan: TimingPlan) -> dict[str, object]:
+    """The time fields of a cell a helper process measured (its ``compress_samples``,
+    ``decompress_samples``, ``loops_compress``, ``loops_decompress``), or None fields when the
+    plan measured no time."""
+    if not plan.measure_time:
+        return untimed_fields()
+    return timing_fields(
+        result.compress_samples,
+        result.decompress_samples,
+        plan.repeat,
+        result.loops_compress,
+        result.loops_decompress,
+    )
+
+
 def untimed_fields() -> dict[str, object]:
     """The time fields of a cell whose time was not measured: None, never zero, which would
     read as infinitely fast."""
@@ -271,14 +296,22 @@ def cell_fields(
     timing: dict[str, object],
     memory: CellMemory,
     compressed_messages: int,
+    frames: Sequence[Sequence[int]] | None = None,
 ) -> dict[str, object]:
     """A results cell, every field in the documented order, from what any backend measured:
-    each stream's per-message frame sizes, the time fields and the memory."""
+    each stream's per-message payload sizes, the time fields and the memory.
+
+    ``frames``: per stream, every frame's payload size, for a library that sends a message in
+    several frames (coder, gorilla's full write buffer); by default a message is one frame.
+    """
     compressed_bytes = {SERVER: 0, CLIENT: 0}
     wire_compressed = 0
-    for stream, stream_sizes in zip(streams, sizes, strict=True):
+    frame_count = 0
+    for index, (stream, stream_sizes) in enumerate(zip(streams, sizes, strict=True)):
         compressed_bytes[stream.direction] += sum(stream_sizes)
-        wire_compressed += wire_bytes(stream_sizes, stream.direction == CLIENT)
+        on_wire = stream_sizes if frames is None else frames[index]
+        wire_compressed += wire_bytes(on_wire, stream.direction == CLIENT)
+        frame_count += len(on_wire)
     raw_bytes = summary.server_raw_bytes + summary.client_raw_bytes
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
@@ -314,6 +347,7 @@ def cell_fields(
         "compressor_share": memory.compressor_share,
         "decompressor_share": memory.decompressor_share,
         "memory_resolution": memory.resolution,
+        "frames": frame_count,
         **_client_fields(setting),
         **_unit_sizes(summary, sizes),
     }

@@ -20,8 +20,7 @@ from wsztune.codecs.base import (
     CorpusSummary,
     TimingPlan,
     cell_fields,
-    timing_fields,
-    untimed_fields,
+    timing_of,
 )
 from wsztune.corpus import SERVER, Stream
 
@@ -73,15 +72,7 @@ class NodeCodec:
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
         jobs_for = [node.NodeJob.of(index, setting) for index, setting in enumerate(order)]
-        timing = (
-            {
-                "repeat": plan.repeat,
-                "warmup": plan.warmup,
-                "min_sample_seconds": plan.min_sample_seconds,
-            }
-            if plan.measure_time
-            else None  # sizes (round trip checked) only
-        )
+        timing = plan.helper_job()  # None: sizes (round trip checked) only
         with node.corpus_file([stream.payloads for stream in streams]) as path:
             # Memory first, in its own processes, never while timing.
             with phase("memory probes"):
@@ -174,16 +165,7 @@ def node_cell(
 ) -> dict[str, object]:
     """A results cell from what node measured (``NodeCell``, ``NodeMemory``): the same fields,
     in the same order, as every codec gives."""
-    if plan.measure_time:
-        timing = timing_fields(
-            result.compress_samples,
-            result.decompress_samples,
-            plan.repeat,
-            result.loops_compress,
-            result.loops_decompress,
-        )
-    else:
-        timing = untimed_fields()
+    timing = timing_of(result, plan)
     # ws builds each zlib stream lazily: a connection pays for the ones it uses (ZlibShares);
     # the *_observed fields stay what one built stream holds. RSS never shrinks back within
     # the probe: what it holds after the work covers the peak.

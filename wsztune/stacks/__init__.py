@@ -25,6 +25,8 @@ CODEC_TITLES = {
     "zlib": "CPython's zlib",
     "zlib-ng": "zlib-ng",
     "node": "Node's zlib",
+    "go-gorilla": "Go's compress/flate as gorilla calls it",
+    "go-coder": "klauspost's StatelessDeflate as coder 1.8.7 calls it",
 }
 
 # The snippets a run made without --server shows, in this order (the stacks wsztune measured

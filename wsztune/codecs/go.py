@@ -1,0 +1,570 @@
+"""Go's permessage-deflate: gorilla/websocket 1.5.0 and coder/websocket (nhooyr) 1.8.7.
+
+Neither library uses zlib. gorilla compresses every message with a fresh (pooled) Go
+``compress/flate`` writer at the connection's level, without context takeover, and frames the
+output through its 4 KiB write buffer; coder 1.8.7 compresses with klauspost/compress's
+``StatelessDeflate`` over an 8 KiB window of the connection's previous messages (context takeover)
+or none, only messages at or over its threshold (128 B with takeover, 512 B without, by default),
+and sends every write of the compressor as a frame of its own, then an empty final frame.
+
+The measuring is done by a Go helper shipped as source in this package (``gohelper/``), built on
+first use with the user's ``go`` into wsztune's cache directory (GOPATH mode: the Debian packages
+under ``/usr/share/gocode`` are found there). Its axes are the libraries' real ones: the level
+(gorilla: -2 Huffman only, -1 default, 0-9), the takeover mode (coder) and the threshold; a Go
+cell has no windowBits and no memLevel (Go's window is always 32 KiB: ``window_bits`` 15,
+``mem_level`` 0), which the run's metadata says (``grid.axes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from wsztune.codec import Setting
+from wsztune.codecs.base import (
+    CellDone,
+    CellMemory,
+    CodecInfo,
+    CorpusSummary,
+    TimingPlan,
+    cell_fields,
+    timing_of,
+)
+from wsztune.corpus import SERVER, Stream
+from wsztune.errors import BackendUnavailable
+
+NAME = "go"
+GORILLA = "gorilla"
+CODER = "coder"
+LIBRARIES = (GORILLA, CODER)
+LIBRARY_VERSIONS = {GORILLA: "1.5.0", CODER: "1.8.7"}
+GO_ENV = "WSZTUNE_GO"  # a go binary to use instead of the one on PATH
+DEBIAN_GOPATH = "/usr/share/gocode"
+HELPER_SOURCE = Path(__file__).resolve().parent / "gohelper" / "wsztune_go.go"
+LEVELS = tuple(range(-2, 10))  # Go's compress/flate: -2 Huffman only, -1 default (6), 0-9
+GORILLA_DEFAULT_LEVEL = 1  # gorilla's defaultCompressionLevel (compression.go)
+# coder's threshold when none is configured (conn_notjs.go newConn): by takeover mode.
+CODER_DEFAULT_THRESHOLD = {True: 128, False: 512}
+# The axes a cell of each library has (the results' grid.axes): what table, plot and recommend
+# lay Go runs out on instead of windowBits x memLevel.
+AXES = {GORILLA: ("level", "threshold"), CODER: ("context_takeover", "threshold")}
+# Go's flate window is always 32 KiB; cells say so rather than leave the field out.
+WINDOW_BITS = 15
+MEM_LEVEL = 0  # no such knob in Go
+MEMORY_CONNECTIONS = 200
+CLOCK_NAME = "Go thread CPU time (getrusage RUSAGE_THREAD, goroutine locked to its thread)"
+MEMORY_METHOD = (
+    "Go runtime heap (runtime.MemStats.HeapAlloc after two collections) of a fresh helper "
+    "process per setting, over {n} connections, beside RSS: idle = what a connection keeps "
+    "between messages after sending the largest server stream's first compressed message and "
+    "inflating the largest client stream's (gorilla keeps nothing: its flate writers and readers "
+    "go back to sync.Pools; coder keeps its 8 KiB write window and 32 KiB read window with "
+    "context takeover); writing = one message in the middle of compression (gorilla: a "
+    "flate.Writer per concurrent write, taken from the pool); reading = one inflater in the "
+    "middle of a message. connection_memory = compressor_share x compressor idle + "
+    "decompressor_share x decompressor idle, the shares being the corpus connections whose "
+    "server sends, resp. receives, a compressed message (coder builds its windows on first "
+    "use), plus coder's flate reader on connections whose last message received was compressed "
+    "(coder 1.8.7 still points at it after putting it back in its pool); "
+    "compress/decompress_memory_peak are per concurrent write/read."
+)
+
+
+@dataclass(frozen=True)
+class GoJob:
+    """One cell for the helper."""
+
+    id: int
+    library: str
+    level: int
+    context_takeover: bool
+    threshold: int
+
+    @classmethod
+    def of(cls, index: int, setting: Setting, library: str) -> GoJob:
+        """The job for ``setting`` (threshold 0 on coder: the library's default)."""
+        return cls(index, library, setting.level, setting.context_takeover,
+                   effective_threshold(library, setting))
+
+
+def effective_threshold(library: str, setting: Setting) -> int:
+    """The threshold the library applies: coder replaces 0 with its default by takeover mode."""
+    if library == CODER and setting.threshold == 0:
+        return CODER_DEFAULT_THRESHOLD[setting.context_takeover]
+    return setting.threshold
+
+
+def library_of(setting_or_name: str | None) -> str:
+    """The library a Go run models (gorilla unless named)."""
+    return setting_or_name if setting_or_name in LIBRARIES else GORILLA
+
+
+# Finding go and building the helper ---------------------------------------------------------
+
+
+class GoUnavailable(BackendUnavailable):
+    """go is missing or the helper does not build: one line, exit 2."""
+
+
+def find_go() -> str:
+    """Path of the ``go`` executable (``$WSZTUNE_GO``, else PATH), or a one-line error."""
+    override = os.environ.get(GO_ENV)
+    if override:
+        if shutil.which(override) is None:
+            raise GoUnavailable(f"{GO_ENV}={override} is not an executable go")
+        return override
+    go = shutil.which("go")
+    if go is None:
+        raise GoUnavailable(
+            "go is not installed or not on PATH: install Go 1.19 or newer (Debian: apt install "
+            f"golang-go golang-github-klauspost-compress-dev) or set {GO_ENV} to its path"
+        )
+    return go
+
+
+def go_environment(go: str) -> dict[str, str]:
+    """The environment the helper builds in: GOPATH mode, the Debian Go packages included."""
+    env = dict(os.environ)
+    paths = [path for path in env.get("GOPATH", "").split(os.pathsep) if path]
+    if not paths:
+        paths = [str(Path.home() / "go")]
+    if DEBIAN_GOPATH not in paths:
+        paths.append(DEBIAN_GOPATH)
+    env.update(GOPATH=os.pathsep.join(paths), GO111MODULE="off", GOFLAGS="")
+    return env
+
+
+def _go_version(go: str) -> str:
+    try:
+        completed = subprocess.run(
+            [go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise GoUnavailable(f"{go} does not run: {error}") from None
+    return completed.stdout.strip() or "unknown"
+
+
+def cache_dir() -> Path:
+    """Where the built helper is kept (wsztune's cache: ``$WSZTUNE_CACHE`` or XDG)."""
+    from wsztune.nodejs.install import default_cache_dir
+
+    return default_cache_dir()
+
+
+def helper_binary(notice: Callable[[str], None] | None = None) -> Path:
+    """The built codec helper, building it first (once per source and Go version)."""
+    return build_go(HELPER_SOURCE, "wsztune-go", "wsztune's Go helper", notice)
+
+
+def build_go(
+    source: Path, name: str, what: str, notice: Callable[[str], None] | None = None
+) -> Path:
+    """``source`` built with the user's go into wsztune's cache, once per source and Go version,
+    with a notice the first time; a missing go or a failed build is one line (exit 2)."""
+    go = find_go()
+    version = _go_version(go)
+    digest = hashlib.sha256(source.read_bytes() + version.encode()).hexdigest()[:16]
+    target = cache_dir() / f"{name}-{digest}" / name
+    if target.is_file():
+        return target
+    say = notice or (lambda text: print(text, file=sys.stderr))
+    say(f"note: building {what} with {version} (once) into {target.parent}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{name}-{os.getpid()}")
+    try:
+        completed = subprocess.run(
+            [go, "build", "-o", str(partial), str(source)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=go_environment(go),
+            cwd=target.parent,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise GoUnavailable(f"building {what} failed: {error}") from None
+    if completed.returncode != 0:
+        first = next((line for line in completed.stderr.splitlines() if line.strip()), "")
+        hint = ""
+        if "cannot find package" in completed.stderr:
+            hint = (
+                " (Debian: apt install golang-github-klauspost-compress-dev "
+                "golang-github-gorilla-websocket-dev golang-nhooyr-websocket-dev, or put the "
+                "package in GOPATH)"
+            )
+        raise GoUnavailable(f"building {what} failed: {first.strip()}{hint}")
+    os.replace(partial, target)  # atomic: a concurrent build never leaves half a binary
+    return target
+
+
+def helper_versions() -> dict[str, str]:
+    """The helper's ``version`` answer: Go's version and the library versions modelled."""
+    completed = subprocess.run(
+        [str(helper_binary()), "version"], capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(completed.stdout)
+
+
+# Running cells ----------------------------------------------------------------------------
+
+
+@dataclass
+class GoCell:
+    """What the helper measured for one cell."""
+
+    id: int
+    sizes: list[list[int]]  # per stream, per message: payload bytes sent (all its frames)
+    frames: list[list[int]]  # per stream: every frame's payload bytes, in order
+    compressed_messages: list[int]
+    last_compressed: list[bool]  # per stream: was its last message compressed?
+    sha256: str
+    compress_samples: list[float] = field(default_factory=list)
+    decompress_samples: list[float] = field(default_factory=list)
+    loops_compress: int = 0
+    loops_decompress: int = 0
+
+
+def _u32(text: str) -> list[int]:
+    values = array("I")
+    values.frombytes(base64.b64decode(text))
+    if sys.byteorder != "little":  # pragma: no cover - the helper writes little-endian
+        values.byteswap()
+    return values.tolist()
+
+
+def _decode(line: str) -> GoCell:
+    data = json.loads(line)
+    return GoCell(
+        id=data["id"],
+        sizes=[_u32(stream["sizes"]) for stream in data["streams"]],
+        frames=[_u32(stream["frames"]) for stream in data["streams"]],
+        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
+        last_compressed=[stream.get("last_compressed", False) for stream in data["streams"]],
+        sha256=data["sha256"],
+        compress_samples=data.get("compress_samples") or [],
+        decompress_samples=data.get("decompress_samples") or [],
+        loops_compress=data.get("loops_compress", 0),
+        loops_decompress=data.get("loops_decompress", 0),
+    )
+
+
+def write_corpus(streams: Sequence[Sequence[bytes | memoryview]], path: Path) -> None:
+    """The corpus as the helper reads it (node's format: per stream a u32 count, per message a
+    u32 length and the bytes, little-endian)."""
+    from wsztune.nodejs.backend import write_corpus as write
+
+    write(streams, path)  # type: ignore[arg-type]
+
+
+def run_cells(
+    corpus: Path,
+    directions: Sequence[str],
+    jobs_for: Sequence[GoJob],
+    *,
+    timing: dict[str, float] | None = None,
+    jobs: int = 1,
+    on_cell: Callable[[GoCell], None] | None = None,
+) -> list[GoCell]:
+    """Measure ``jobs_for`` in ``jobs`` helper processes; results in job order."""
+    binary = helper_binary()
+    jobs = max(1, min(jobs, len(jobs_for)))
+    shares = [list(jobs_for[index::jobs]) for index in range(jobs)]
+    found: dict[int, GoCell] = {}
+    lock = threading.Lock()
+    with tempfile.TemporaryDirectory(prefix="wsztune-go-job-") as directory:
+        processes: list[subprocess.Popen[str]] = []
+        try:
+            for index, share in enumerate(shares):
+                job_path = Path(directory) / f"job-{index}.json"
+                job_path.write_text(
+                    json.dumps(
+                        {
+                            "corpus": str(corpus),
+                            "directions": list(directions),
+                            "cells": [vars(job) for job in share],
+                            "timing": timing,
+                        }
+                    ),
+                    encoding="utf-8",
+                )
+                processes.append(
+                    subprocess.Popen(
+                        [str(binary), "cells", str(job_path)],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            errors: list[str] = []
+
+            def pump(process: subprocess.Popen[str]) -> None:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    cell = _decode(line)
+                    with lock:
+                        found[cell.id] = cell
+                        if on_cell is not None:
+                            on_cell(cell)
+
+            readers = [threading.Thread(target=pump, args=(p,), daemon=True) for p in processes]
+            for reader in readers:
+                reader.start()
+            for reader in readers:
+                # Joined with a timeout so that Ctrl-C reaches this thread promptly.
+                while reader.is_alive():
+                    reader.join(0.1)
+            for process in processes:
+                _, stderr = process.communicate()
+                if process.returncode != 0:
+                    errors.append(stderr.strip())
+            if errors:
+                raise RuntimeError(f"Go codec failed: {errors[0]}")
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    missing = [job.id for job in jobs_for if job.id not in found]
+    if missing:
+        raise RuntimeError(f"Go codec returned no result for cells {missing}")
+    return [found[job.id] for job in jobs_for]
+
+
+@dataclass(frozen=True)
+class GoMemory:
+    """Per connection, in bytes, as the helper measured it (Go heap; RSS beside it)."""
+
+    compressor_idle: int
+    decompressor_idle: int
+    decompressor_reader: int  # coder: the flate reader a connection keeps after a compressed one
+    compressor_writing: int
+    decompressor_reading: int
+    rss_idle: int
+    rss_writing: int
+
+
+def memory_key(job: GoJob) -> tuple:
+    """Cells that cost the same memory share one probe."""
+    return (job.library, job.level, job.context_takeover, job.threshold)
+
+
+def measure_memory(
+    corpus: Path,
+    compressor_stream: int,
+    decompressor_stream: int,
+    jobs_for: Sequence[GoJob],
+    *,
+    connections: int = MEMORY_CONNECTIONS,
+    jobs: int = 1,
+) -> dict[tuple, GoMemory]:
+    """One fresh helper process per distinct :func:`memory_key`, ``jobs`` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    binary = helper_binary()
+    distinct: dict[tuple, GoJob] = {}
+    for job in jobs_for:
+        distinct.setdefault(memory_key(job), job)
+
+    def probe(item: tuple[tuple, GoJob]) -> tuple[tuple, GoMemory]:
+        key, job = item
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
+            json.dump(
+                {
+                    "corpus": str(corpus),
+                    "compressor_stream": compressor_stream,
+                    "decompressor_stream": decompressor_stream,
+                    "cell": vars(job),
+                    "connections": connections,
+                },
+                job_file,
+            )
+        try:
+            completed = subprocess.run(
+                [str(binary), "memory", job_file.name],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        finally:
+            os.unlink(job_file.name)
+        if completed.returncode != 0:
+            raise RuntimeError(f"Go memory probe failed: {completed.stderr.strip()}")
+        return key, GoMemory(**json.loads(completed.stdout))
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return dict(pool.map(probe, distinct.items()))
+
+
+# The codec --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoCodec:
+    """Go's WebSocket libraries as the sweep's codec; ``library`` says which one's bytes."""
+
+    name: str = NAME
+    library: str = GORILLA
+
+    def check(self) -> None:
+        """go missing, or the helper not building: one line, exit 2, before any work."""
+        helper_binary()
+
+    def describe(self) -> CodecInfo:
+        """Go's version, the library modelled, the timing clock and the memory method."""
+        versions = helper_versions()
+        return CodecInfo(
+            self.name,
+            versions["go"],
+            clock=CLOCK_NAME,
+            meta={
+                "go": {
+                    "go_version": versions["go"],
+                    "library": self.library,
+                    "library_version": LIBRARY_VERSIONS[self.library],
+                    "compressor": "compress/flate (Go standard library)"
+                    if self.library == GORILLA
+                    else "github.com/klauspost/compress/flate StatelessDeflate",
+                },
+                # The axes this run's cells vary on: table, plot and recommend lay it out on
+                # them (a run without "axes" is a windowBits x memLevel grid).
+                "axes": list(AXES[self.library]),
+                "memory_method": MEMORY_METHOD.format(n=MEMORY_CONNECTIONS),
+            },
+        )
+
+    def measure(
+        self,
+        streams: Sequence[Stream],
+        order: Sequence[Setting],
+        plan: TimingPlan,
+        jobs: int,
+        finished: CellDone,
+    ) -> None:
+        """Sizes (round trip checked in Go), timing, then memory in fresh processes."""
+        summary = CorpusSummary.of(streams)
+        directions = [stream.direction for stream in streams]
+        jobs_for = [GoJob.of(index, setting, self.library) for index, setting in enumerate(order)]
+        timing = plan.helper_job()
+        with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
+            path = Path(directory) / "corpus.bin"
+            write_corpus([stream.payloads for stream in streams], path)
+            # Memory first, in its own processes, never while timing.
+            memory = measure_memory(
+                path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
+            )
+
+            def done(result: GoCell) -> None:
+                job = jobs_for[result.id]
+                finished(go_cell(streams, order[result.id], job, result,
+                                 memory[memory_key(job)], plan, summary))
+
+            run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
+
+
+def codec(name: str = NAME) -> GoCodec:
+    """The registry's constructor (:data:`wsztune.codecs.CODECS`): ``go`` (gorilla's bytes),
+    ``go-gorilla`` or ``go-coder``."""
+    library = name.removeprefix("go-") if name.startswith("go-") else GORILLA
+    return GoCodec(f"go-{library}", library)
+
+
+def go_cell(
+    streams: Sequence[Stream],
+    setting: Setting,
+    job: GoJob,
+    result: GoCell,
+    memory: GoMemory,
+    plan: TimingPlan,
+    summary: CorpusSummary,
+) -> dict[str, Any]:
+    """A results cell from what the helper measured: the fields every codec gives, with Go's
+    axes (window and memLevel fixed, the threshold the library applied) and its frames."""
+    timing = timing_of(result, plan)
+    setting = replace(setting, threshold=job.threshold)
+    # coder builds its windows on first use: a connection pays for the ones it uses.
+    share = shares(result, streams)
+    cell = cell_fields(
+        streams,
+        setting,
+        summary,
+        result.sizes,
+        timing,
+        CellMemory(
+            compressor=memory.compressor_idle,
+            compressor_peak=memory.compressor_writing,
+            decompressor=memory.decompressor_idle,
+            decompressor_peak=memory.decompressor_reading,
+            connection=round(share.memory(memory)),
+            compressor_share=share.compressor,
+            decompressor_share=share.decompressor,
+        ),
+        compressed_messages=sum(result.compressed_messages),
+        frames=result.frames,
+    )
+    theory = go_theory(job)
+    cell.update(
+        window_bits=WINDOW_BITS,
+        client_window_bits=WINDOW_BITS,
+        mem_level=MEM_LEVEL,
+        compress_memory_theoretical=theory[0],
+        decompress_memory_theoretical=theory[1],
+        connection_memory_theoretical=theory[0] + theory[1],
+    )
+    if job.library == CODER:
+        cell["level"] = -1  # coder 1.8.7 has no level: StatelessDeflate has one way to compress
+    return cell
+
+
+@dataclass(frozen=True)
+class Shares:
+    """Share of connections whose server holds each piece of coder's state between messages."""
+
+    compressor: float  # it sent a compressed message: the write window
+    decompressor: float  # it received one: the read window and buffer
+    reader: float  # the last message it received was compressed: a flate reader too
+
+    def memory(self, memory: GoMemory) -> float:
+        """Bytes per connection: each piece weighed by its share."""
+        return (
+            self.compressor * memory.compressor_idle
+            + self.decompressor * memory.decompressor_idle
+            + self.reader * memory.decompressor_reader
+        )
+
+
+def shares(cell: GoCell, streams: Sequence[Stream], live: int | None = None) -> Shares:
+    """:class:`Shares` over the corpus's connections or, with ``live``, over that many
+    connections replaying the corpus's in turn (``wsztune live``)."""
+    built: dict[str, list[bool]] = {}
+    for index, stream in enumerate(streams):
+        flags = built.setdefault(stream.connection, [False, False, False])
+        if stream.direction == SERVER:
+            flags[0] |= cell.compressed_messages[index] > 0
+        else:
+            flags[1] |= cell.compressed_messages[index] > 0
+            flags[2] = cell.last_compressed[index]
+    order = list(built)
+    if not order:
+        return Shares(1.0, 1.0, 1.0)
+    count = live or len(order)
+    picked = [built[order[i % len(order)]] for i in range(count)]
+    return Shares(*(sum(flags[k] for flags in picked) / count for k in range(3)))
+
+
+def go_theory(job: GoJob) -> tuple[int, int]:
+    """What the library's source says a connection keeps between messages: coder's windows
+    with context takeover (8 KiB to write, 32 KiB to read), nothing otherwise (pooled)."""
+    if job.library == CODER and job.context_takeover:
+        return 8192, 32768
+    return 0, 0

@@ -1,0 +1,956 @@
+// Command wsztune-go is wsztune's Go codec: permessage-deflate as gorilla/websocket 1.5.0 and
+// coder/websocket (nhooyr.io/websocket) 1.8.7 make it, measured in Go.
+//
+// wsztune builds it on first use (GOPATH mode, GO111MODULE=off) and runs it with a job file:
+//
+//	wsztune-go cells JOB.json    one JSON line per cell: frame sizes, digests, timing samples
+//	wsztune-go memory JOB.json   one JSON object: heap and RSS per connection, idle and writing
+//	wsztune-go version           Go's version and the libraries modelled
+//
+// The compressors are the libraries' own: Go's compress/flate as gorilla calls it (a flate.Writer
+// per message at the connection's level, Write then Flush, the last four bytes held back), and
+// klauspost/compress's StatelessDeflate as coder 1.8.7 calls it (over an 8 KiB window of the
+// connection's previous messages with context takeover). The framing is the libraries' too:
+// gorilla buffers a message's bytes in its write buffer and sends a frame each time it fills;
+// coder sends a frame for every write that reaches it from the compressor and ends each message
+// with an empty final frame. tests/test_go.py proves the frames equal what the real libraries put
+// on the wire, byte for byte.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	kflate "github.com/klauspost/compress/flate"
+)
+
+const (
+	gorilla = "gorilla"
+	coder   = "coder"
+
+	// gorilla's frame header room at the start of its write buffer (conn.go maxFrameHeaderSize).
+	gorillaHeaderRoom = 14
+	// A gorilla server built with net/http reuses the hijacked 4 KiB bufio.Writer buffer as its
+	// write buffer (server.go, Upgrade: WriteBufferSize 0 and no pool); a client allocates
+	// WriteBufferSize (4096 by default) plus the header room (conn.go newConn).
+	gorillaServerBuffer = 4096
+	gorillaClientBuffer = 4096 + gorillaHeaderRoom
+
+	// coder's windows (write.go ensureFlate, read.go resetFlate).
+	coderWriteWindow = 8192
+	coderReadWindow  = 32768
+)
+
+// syncTail is what permessage-deflate drops from every message and the receiver adds back.
+var syncTail = []byte{0, 0, 0xff, 0xff}
+
+// gorilla's reader also appends a final empty stored block so that flate's reader ends cleanly.
+const gorillaReadTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
+
+type cellJob struct {
+	ID        int    `json:"id"`
+	Library   string `json:"library"`
+	Level     int    `json:"level"`
+	Takeover  bool   `json:"context_takeover"`
+	Threshold int    `json:"threshold"`
+}
+
+type timingPlan struct {
+	Repeat           int     `json:"repeat"`
+	Warmup           int     `json:"warmup"`
+	MinSampleSeconds float64 `json:"min_sample_seconds"`
+}
+
+type cellsJob struct {
+	Corpus     string      `json:"corpus"`
+	Directions []string    `json:"directions"`
+	Cells      []cellJob   `json:"cells"`
+	Timing     *timingPlan `json:"timing"`
+}
+
+// readCorpus reads what wsztune writes: per stream a u32 count, per message a u32 length and
+// the payload (little-endian).
+func readCorpus(path string) ([][][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var streams [][][]byte
+	for offset := 0; offset < len(data); {
+		if offset+4 > len(data) {
+			return nil, errors.New("truncated corpus")
+		}
+		count := int(binary.LittleEndian.Uint32(data[offset:]))
+		offset += 4
+		stream := make([][]byte, 0, count)
+		for i := 0; i < count; i++ {
+			if offset+4 > len(data) {
+				return nil, errors.New("truncated corpus")
+			}
+			size := int(binary.LittleEndian.Uint32(data[offset:]))
+			offset += 4
+			if offset+size > len(data) {
+				return nil, errors.New("truncated corpus")
+			}
+			stream = append(stream, data[offset:offset+size:offset+size])
+			offset += size
+		}
+		streams = append(streams, stream)
+	}
+	return streams, nil
+}
+
+// Frames ------------------------------------------------------------------------------------
+
+// message is one message as sent: its frames' payload sizes and all its payload bytes.
+type message struct {
+	frames     []int
+	payload    []byte
+	compressed bool
+}
+
+func (m *message) reset() {
+	m.frames = m.frames[:0]
+	m.payload = m.payload[:0]
+	m.compressed = false
+}
+
+// gorillaFrames follows gorilla's messageWriter: bytes fill the write buffer after the header
+// room and a full buffer goes out as a frame before more is copied in; on a server, one write
+// larger than twice the buffer goes out at once with what was buffered (conn.go Write, ncopy,
+// flushFrame). Close sends what is left as the final frame.
+type gorillaFrames struct {
+	msg      *message
+	buffer   int // len(c.writeBuf)
+	server   bool
+	buffered int // w.pos - maxFrameHeaderSize
+}
+
+func (g *gorillaFrames) Write(p []byte) (int, error) {
+	g.msg.payload = append(g.msg.payload, p...)
+	if len(p) > 2*g.buffer && g.server {
+		g.msg.frames = append(g.msg.frames, g.buffered+len(p))
+		g.buffered = 0
+		return len(p), nil
+	}
+	room := g.buffer - gorillaHeaderRoom
+	for rest := len(p); rest > 0; {
+		free := room - g.buffered
+		if free <= 0 {
+			g.msg.frames = append(g.msg.frames, g.buffered)
+			g.buffered = 0
+			free = room
+		}
+		if free > rest {
+			free = rest
+		}
+		g.buffered += free
+		rest -= free
+	}
+	return len(p), nil
+}
+
+func (g *gorillaFrames) Close() error {
+	g.msg.frames = append(g.msg.frames, g.buffered)
+	g.buffered = 0
+	return nil
+}
+
+// holdBack passes everything but the last four bytes of a stream on, with the calls gorilla's
+// truncWriter makes: the held bytes that the new ones push out, then the new ones but their last
+// four (compression.go).
+type holdBack struct {
+	next io.Writer
+	n    int
+	held [4]byte
+}
+
+func (h *holdBack) Write(p []byte) (int, error) {
+	n := 0
+	if h.n < len(h.held) {
+		n = copy(h.held[h.n:], p)
+		p = p[n:]
+		h.n += n
+		if len(p) == 0 {
+			return n, nil
+		}
+	}
+	m := len(p)
+	if m > len(h.held) {
+		m = len(h.held)
+	}
+	if _, err := h.next.Write(h.held[:m]); err != nil {
+		return n, err
+	}
+	copy(h.held[:], h.held[m:])
+	copy(h.held[len(h.held)-m:], p[len(p)-m:])
+	written, err := h.next.Write(p[:len(p)-m])
+	return n + written, err
+}
+
+// trimTail passes everything but the last four bytes on with the calls coder's
+// trimLastFourBytesWriter makes (compress_notjs.go): each call that reaches the connection is a
+// frame of its own.
+type trimTail struct {
+	next io.Writer
+	tail []byte
+}
+
+func (t *trimTail) Write(p []byte) (int, error) {
+	extra := len(t.tail) + len(p) - 4
+	if extra <= 0 {
+		t.tail = append(t.tail, p...)
+		return len(p), nil
+	}
+	if extra > len(t.tail) {
+		extra = len(t.tail)
+	}
+	if extra > 0 {
+		if _, err := t.next.Write(t.tail[:extra]); err != nil {
+			return 0, err
+		}
+		t.tail = t.tail[:copy(t.tail, t.tail[extra:])]
+	}
+	if len(p) <= 4 {
+		t.tail = append(t.tail, p...)
+		return len(p), nil
+	}
+	t.tail = append(t.tail, p[len(p)-4:]...)
+	n, err := t.next.Write(p[:len(p)-4])
+	return n + 4, err
+}
+
+// frameWriter makes each write a frame (coder's msgWriterState.write -> writeFrame).
+type frameWriter struct{ msg *message }
+
+func (f frameWriter) Write(p []byte) (int, error) {
+	f.msg.frames = append(f.msg.frames, len(p))
+	f.msg.payload = append(f.msg.payload, p...)
+	return len(p), nil
+}
+
+// window is a sliding window of the last bytes written, as coder's slidingWindow keeps them.
+type window struct {
+	buf  []byte
+	size int
+}
+
+func (w *window) open(size int) {
+	if w.buf == nil {
+		w.buf = make([]byte, 0, size)
+		w.size = size
+	}
+}
+
+func (w *window) close() { w.buf = nil }
+
+func (w *window) write(p []byte) {
+	if len(p) >= cap(w.buf) {
+		w.buf = w.buf[:cap(w.buf)]
+		copy(w.buf, p[len(p)-cap(w.buf):])
+		return
+	}
+	if left := cap(w.buf) - len(w.buf); left < len(p) {
+		shift := len(p) - left
+		copy(w.buf, w.buf[shift:])
+		w.buf = w.buf[:len(w.buf)-shift]
+	}
+	w.buf = append(w.buf, p...)
+}
+
+// Senders ------------------------------------------------------------------------------------
+
+// sender is one connection's compressing side, for one direction.
+type sender interface {
+	send(p []byte, msg *message) error
+}
+
+// gorilla keeps its flate writers in one sync.Pool per level, shared by every connection
+// (compression.go flateWriterPools): a connection holds a writer only while writing a message.
+var gorillaWriters [12]sync.Pool
+
+type gorillaSender struct {
+	level     int
+	threshold int
+	server    bool
+	frames    gorillaFrames
+	hold      holdBack
+}
+
+func newGorillaSender(job cellJob, server bool) *gorillaSender {
+	s := &gorillaSender{level: job.Level, threshold: job.Threshold, server: server}
+	s.frames.server = server
+	s.frames.buffer = gorillaClientBuffer
+	if server {
+		s.frames.buffer = gorillaServerBuffer
+	}
+	s.hold.next = &s.frames
+	return s
+}
+
+func (s *gorillaSender) send(p []byte, msg *message) error {
+	s.frames.msg = msg
+	s.frames.buffered = 0
+	if len(p) < s.threshold {
+		// Compression off for this message (Centrifugo's compression min size toggles
+		// EnableWriteCompression): a server writes it as one frame (WriteMessage's fast path),
+		// a client through its message writer.
+		if s.server {
+			msg.frames = append(msg.frames, len(p))
+			msg.payload = append(msg.payload, p...)
+			return nil
+		}
+		s.frames.Write(p)
+		return s.frames.Close()
+	}
+	msg.compressed = true
+	s.hold.n = 0
+	pool := &gorillaWriters[s.level+2]
+	writer, _ := pool.Get().(*flate.Writer)
+	if writer == nil {
+		w, err := flate.NewWriter(&s.hold, s.level)
+		if err != nil {
+			return err
+		}
+		writer = w
+	} else {
+		writer.Reset(&s.hold)
+	}
+	if _, err := writer.Write(p); err != nil {
+		return err
+	}
+	if err := writer.Flush(); err != nil {
+		return err
+	}
+	pool.Put(writer)
+	if s.hold.n != 4 || !bytes.Equal(s.hold.held[:], syncTail) {
+		return errors.New("flate stream does not end with 00 00 ff ff")
+	}
+	return s.frames.Close()
+}
+
+type coderSender struct {
+	threshold int
+	takeover  bool
+	dict      window
+	trim      trimTail
+	out       frameWriter
+}
+
+func newCoderSender(job cellJob) *coderSender {
+	s := &coderSender{threshold: job.Threshold, takeover: job.Takeover}
+	s.trim.next = &s.out
+	return s
+}
+
+func (s *coderSender) send(p []byte, msg *message) error {
+	s.out.msg = msg
+	if len(p) < s.threshold {
+		msg.frames = append(msg.frames, len(p), 0) // the data, then an empty final frame
+		msg.payload = append(msg.payload, p...)
+		return nil
+	}
+	msg.compressed = true
+	s.dict.open(coderWriteWindow)
+	s.trim.tail = s.trim.tail[:0]
+	if err := kflate.StatelessDeflate(&s.trim, p, false, s.dict.buf); err != nil {
+		return err
+	}
+	s.dict.write(p)
+	msg.frames = append(msg.frames, 0) // Close: the empty final frame
+	if !s.takeover {
+		s.dict.close()
+	}
+	return nil
+}
+
+func newSender(job cellJob, server bool) (sender, error) {
+	switch job.Library {
+	case gorilla:
+		return newGorillaSender(job, server), nil
+	case coder:
+		return newCoderSender(job), nil
+	}
+	return nil, fmt.Errorf("unknown library %q", job.Library)
+}
+
+// Receivers ----------------------------------------------------------------------------------
+
+// receiver is one connection's inflating side, for one direction.
+type receiver interface {
+	receive(payload []byte, out *bytes.Buffer) error
+}
+
+// gorilla's flate readers share one sync.Pool too (compression.go flateReaderPool).
+var gorillaReaders sync.Pool
+
+type gorillaReceiver struct {
+	source bytes.Reader
+	tail   strings.Reader
+}
+
+func (r *gorillaReceiver) receive(payload []byte, out *bytes.Buffer) error {
+	r.source.Reset(payload)
+	r.tail.Reset(gorillaReadTail)
+	in := io.MultiReader(&r.source, &r.tail)
+	reader, _ := gorillaReaders.Get().(io.ReadCloser)
+	if reader == nil {
+		reader = flate.NewReader(in)
+	} else if err := reader.(flate.Resetter).Reset(in, nil); err != nil {
+		return err
+	}
+	_, err := io.Copy(out, reader)
+	gorillaReaders.Put(reader)
+	return err
+}
+
+type coderReceiver struct {
+	takeover bool
+	dict     window
+	reader   io.Reader
+	buffered *bufio.Reader // coder keeps one per connection once a message was compressed
+	source   bytes.Reader
+	tail     strings.Reader
+}
+
+func (r *coderReceiver) receive(payload []byte, out *bytes.Buffer) error {
+	if r.takeover {
+		r.dict.open(coderReadWindow)
+	}
+	r.source.Reset(payload)
+	r.tail.Reset(string(syncTail))
+	var in io.Reader = io.MultiReader(&r.source, &r.tail)
+	if r.buffered == nil {
+		r.buffered = bufio.NewReader(in) // read.go resetFlate: getBufioReader, 4 KiB
+	} else {
+		r.buffered.Reset(in)
+	}
+	in = r.buffered
+	if r.reader == nil {
+		r.reader = kflate.NewReaderDict(in, r.dict.buf)
+	} else if err := r.reader.(kflate.Resetter).Reset(in, r.dict.buf); err != nil {
+		return err
+	}
+	start := out.Len()
+	_, err := io.Copy(out, r.reader)
+	// The stream ends after a sync flush, not a final block: coder reads io.ErrUnexpectedEOF
+	// at the end of a message's frames as its end (read.go).
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
+	}
+	if r.takeover {
+		r.dict.write(out.Bytes()[start:])
+	}
+	return err
+}
+
+func newReceiver(job cellJob) receiver {
+	if job.Library == coder {
+		return &coderReceiver{takeover: job.Takeover}
+	}
+	return &gorillaReceiver{}
+}
+
+// Cells ------------------------------------------------------------------------------------
+
+type streamResult struct {
+	Sizes              string `json:"sizes"`  // base64 u32 LE: per message, payload bytes sent
+	Frames             string `json:"frames"` // base64 u32 LE: every frame's payload bytes
+	CompressedMessages int    `json:"compressed_messages"`
+	LastCompressed     bool   `json:"last_compressed"` // coder keeps the last one's reader
+}
+
+type cellResult struct {
+	ID                int            `json:"id"`
+	Streams           []streamResult `json:"streams"`
+	Sha256            string         `json:"sha256"`
+	CompressSamples   []float64      `json:"compress_samples,omitempty"`
+	DecompressSamples []float64      `json:"decompress_samples,omitempty"`
+	LoopsCompress     int            `json:"loops_compress,omitempty"`
+	LoopsDecompress   int            `json:"loops_decompress,omitempty"`
+}
+
+func u32s(values []int) string {
+	buf := make([]byte, 4*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(buf[4*i:], uint32(v))
+	}
+	return base64.StdEncoding.EncodeToString(buf)
+}
+
+// sent is one stream as a connection sends it: every message's frames and payload.
+type sent struct {
+	sizes      []int
+	frames     []int
+	payloads   [][]byte
+	compressed []bool
+	count      int
+}
+
+func sendStream(job cellJob, direction string, payloads [][]byte) (*sent, error) {
+	s, err := newSender(job, direction == "server")
+	if err != nil {
+		return nil, err
+	}
+	out := &sent{}
+	var msg message
+	for _, p := range payloads {
+		msg.reset()
+		if err := s.send(p, &msg); err != nil {
+			return nil, err
+		}
+		out.sizes = append(out.sizes, len(msg.payload))
+		out.frames = append(out.frames, msg.frames...)
+		out.payloads = append(out.payloads, append([]byte(nil), msg.payload...))
+		out.compressed = append(out.compressed, msg.compressed)
+		if msg.compressed {
+			out.count++
+		}
+	}
+	return out, nil
+}
+
+// check inflates every compressed message as the receiving library does and compares it with
+// the original.
+func check(job cellJob, stream *sent, payloads [][]byte) error {
+	r := newReceiver(job)
+	var out bytes.Buffer
+	for i, payload := range stream.payloads {
+		if !stream.compressed[i] {
+			if !bytes.Equal(payload, payloads[i]) {
+				return fmt.Errorf("message %d: raw frame differs", i)
+			}
+			continue
+		}
+		out.Reset()
+		if err := r.receive(payload, &out); err != nil {
+			return fmt.Errorf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(out.Bytes(), payloads[i]) {
+			return fmt.Errorf("message %d does not round-trip", i)
+		}
+	}
+	return nil
+}
+
+// threadCPU is the CPU time of the calling OS thread (the goroutine is locked to it).
+func threadCPU() float64 {
+	var usage syscall.Rusage
+	const rusageThread = 1 // RUSAGE_THREAD (Linux)
+	if err := syscall.Getrusage(rusageThread, &usage); err != nil {
+		return 0
+	}
+	return float64(usage.Utime.Nano()+usage.Stime.Nano()) / 1e9
+}
+
+func samples(work func() error, repeat, loops int) ([]float64, error) {
+	out := make([]float64, 0, repeat)
+	for i := 0; i < repeat; i++ {
+		start := threadCPU()
+		for j := 0; j < loops; j++ {
+			if err := work(); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, (threadCPU()-start)/float64(loops))
+	}
+	return out, nil
+}
+
+func loopsFor(once, minSample float64) int {
+	if once <= 0 {
+		return 1000
+	}
+	loops := int(minSample/once + 0.999999)
+	if loops < 1 {
+		loops = 1
+	}
+	return loops
+}
+
+func measureCell(job cellJob, directions []string, streams [][][]byte, plan *timingPlan) (*cellResult, error) {
+	result := &cellResult{ID: job.ID}
+	digest := sha256.New()
+	all := make([]*sent, len(streams))
+	compressOnce := threadCPU()
+	for i, payloads := range streams {
+		stream, err := sendStream(job, directions[i], payloads)
+		if err != nil {
+			return nil, err
+		}
+		all[i] = stream
+	}
+	compressOnce = threadCPU() - compressOnce
+	decompressOnce := threadCPU()
+	for i, stream := range all {
+		if err := check(job, stream, streams[i]); err != nil {
+			return nil, fmt.Errorf("cell %d, stream %d: %v", job.ID, i, err)
+		}
+	}
+	decompressOnce = threadCPU() - decompressOnce
+	for _, stream := range all {
+		for _, payload := range stream.payloads {
+			digest.Write(payload)
+		}
+		result.Streams = append(result.Streams, streamResult{
+			Sizes: u32s(stream.sizes), Frames: u32s(stream.frames), CompressedMessages: stream.count,
+			LastCompressed: len(stream.compressed) > 0 && stream.compressed[len(stream.compressed)-1],
+		})
+	}
+	result.Sha256 = hex.EncodeToString(digest.Sum(nil))
+	if plan == nil {
+		return result, nil
+	}
+	var msg message
+	compressAll := func() error {
+		for i, payloads := range streams {
+			s, err := newSender(job, directions[i] == "server")
+			if err != nil {
+				return err
+			}
+			for _, p := range payloads {
+				msg.reset()
+				if err := s.send(p, &msg); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var out bytes.Buffer
+	decompressAll := func() error {
+		for _, stream := range all {
+			r := newReceiver(job)
+			for i, payload := range stream.payloads {
+				if !stream.compressed[i] {
+					continue
+				}
+				out.Reset()
+				if err := r.receive(payload, &out); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for i := 1; i < plan.Warmup; i++ {
+		if err := compressAll(); err != nil {
+			return nil, err
+		}
+		if err := decompressAll(); err != nil {
+			return nil, err
+		}
+	}
+	result.LoopsCompress = loopsFor(compressOnce, plan.MinSampleSeconds)
+	result.LoopsDecompress = loopsFor(decompressOnce, plan.MinSampleSeconds)
+	var err error
+	if result.CompressSamples, err = samples(compressAll, plan.Repeat, result.LoopsCompress); err != nil {
+		return nil, err
+	}
+	if result.DecompressSamples, err = samples(decompressAll, plan.Repeat, result.LoopsDecompress); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+func runCells(path string) error {
+	var job cellsJob
+	if err := readJSON(path, &job); err != nil {
+		return err
+	}
+	streams, err := readCorpus(job.Corpus)
+	if err != nil {
+		return err
+	}
+	if len(streams) != len(job.Directions) {
+		return fmt.Errorf("%d streams but %d directions", len(streams), len(job.Directions))
+	}
+	// Timing samples are CPU time of this thread: keep the measuring goroutine on it.
+	runtime.LockOSThread()
+	encoder := json.NewEncoder(os.Stdout)
+	for _, cell := range job.Cells {
+		result, err := measureCell(cell, job.Directions, streams, job.Timing)
+		if err != nil {
+			return err
+		}
+		if err := encoder.Encode(result); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Memory -----------------------------------------------------------------------------------
+
+type memoryJob struct {
+	Corpus             string  `json:"corpus"`
+	CompressorStream   int     `json:"compressor_stream"`
+	DecompressorStream int     `json:"decompressor_stream"`
+	Cell               cellJob `json:"cell"`
+	Connections        int     `json:"connections"`
+}
+
+type memoryResult struct {
+	// Live heap (runtime.MemStats.HeapAlloc after a collection) per connection, idle: what a
+	// connection keeps between messages.
+	CompressorIdle   int64 `json:"compressor_idle"`
+	DecompressorIdle int64 `json:"decompressor_idle"`
+	// coder 1.8.7 returns its flate reader to a pool after a compressed message but its
+	// limitReader still points at it until the next message: a connection whose last message
+	// received was compressed keeps a reader (read.go resetFlate, Read).
+	DecompressorReader int64 `json:"decompressor_reader"`
+	// Per write (read) in progress: what one message being compressed (inflated) holds.
+	CompressorWriting   int64 `json:"compressor_writing"`
+	DecompressorReading int64 `json:"decompressor_reading"`
+	// Resident memory per connection over the same steps, beside the heap figures.
+	RSSIdle    int64 `json:"rss_idle"`
+	RSSWriting int64 `json:"rss_writing"`
+}
+
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC() // the second collection frees what the first one's sync.Pool cleanup released
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	return int64(stats.HeapAlloc)
+}
+
+func rss() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(fields[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// firstMessages returns the payloads that leave a connection's state as it will stay: up to
+// the first one the library compresses (or all of them when none is).
+func firstMessages(stream [][]byte, threshold int) [][]byte {
+	for i, p := range stream {
+		if len(p) >= threshold {
+			return stream[:i+1]
+		}
+	}
+	return stream
+}
+
+// perConnection is (after - before) / n, never below zero (noise around a cost of nothing).
+func perConnection(before, after int64, n int) int64 {
+	if after <= before {
+		return 0
+	}
+	return (after - before) / int64(n)
+}
+
+// pin holds onto what a connection keeps, so that the collector cannot free it while measured.
+var pin []interface{}
+
+func runMemory(path string) error {
+	var job memoryJob
+	if err := readJSON(path, &job); err != nil {
+		return err
+	}
+	streams, err := readCorpus(job.Corpus)
+	if err != nil {
+		return err
+	}
+	n := job.Connections
+	cell := job.Cell
+	debug.SetGCPercent(-1) // collections only when measuring
+	sending := firstMessages(streams[job.CompressorStream], cell.Threshold)
+	incoming, err := sendStream(cell, "client", firstMessages(streams[job.DecompressorStream], cell.Threshold))
+	if err != nil {
+		return err
+	}
+	// Warm-up: pools, the flate tables Go builds once per process.
+	warm, _ := newSender(cell, true)
+	var msg message
+	for _, p := range sending {
+		msg.reset()
+		if err := warm.send(p, &msg); err != nil {
+			return err
+		}
+	}
+	result := memoryResult{}
+
+	// Idle: n connections that each sent and received their first messages.
+	heap0, rss0 := liveHeap(), rss()
+	senders := make([]sender, n)
+	for i := range senders {
+		senders[i], _ = newSender(cell, true)
+		for _, p := range sending {
+			msg.reset()
+			if err := senders[i].send(p, &msg); err != nil {
+				return err
+			}
+		}
+	}
+	heap1 := liveHeap()
+	receivers := make([]receiver, n)
+	var out bytes.Buffer
+	for i := range receivers {
+		receivers[i] = newReceiver(cell)
+		for j, payload := range incoming.payloads {
+			if !incoming.compressed[j] {
+				continue
+			}
+			out.Reset()
+			if err := receivers[i].receive(payload, &out); err != nil {
+				return err
+			}
+		}
+		idleReceiver(receivers[i])
+	}
+	heap2, rss2 := liveHeap(), rss()
+	result.CompressorIdle = perConnection(heap0, heap1, n)
+	result.DecompressorIdle = perConnection(heap1, heap2, n)
+	result.RSSIdle = perConnection(rss0, rss2, n)
+	pin = append(pin, senders, receivers)
+	if cell.Library == coder {
+		keeping := make([]receiver, n)
+		for i := range keeping {
+			keeping[i] = newReceiver(cell)
+			for j, payload := range incoming.payloads {
+				if !incoming.compressed[j] {
+					continue
+				}
+				out.Reset()
+				if err := keeping[i].receive(payload, &out); err != nil {
+					return err
+				}
+			}
+		}
+		heapKept := liveHeap()
+		result.DecompressorReader = perConnection(heap2, heapKept, n) - result.DecompressorIdle
+		if result.DecompressorReader < 0 {
+			result.DecompressorReader = 0
+		}
+		pin = append(pin, keeping)
+	}
+
+	// Writing: n messages in the middle of being compressed at once (the writer between its
+	// Write and its Flush), as n connections writing concurrently hold them.
+	heap3, rss3 := liveHeap(), rss()
+	writers := make([]interface{}, n)
+	var sink bytes.Buffer
+	for i := range writers {
+		writers[i], err = openWriter(cell, &sink, sending[len(sending)-1])
+		if err != nil {
+			return err
+		}
+		sink.Reset()
+	}
+	heap4, rss4 := liveHeap(), rss()
+	result.CompressorWriting = perConnection(heap3, heap4, n)
+	result.RSSWriting = perConnection(rss3, rss4, n)
+	pin = append(pin, writers)
+
+	// Reading: n inflaters in the middle of a message.
+	heap5 := liveHeap()
+	readers := make([]io.Reader, n)
+	if len(incoming.payloads) > 0 {
+		last := incoming.payloads[len(incoming.payloads)-1]
+		for i := range readers {
+			readers[i] = openReader(cell, last)
+		}
+	}
+	heap6 := liveHeap()
+	result.DecompressorReading = perConnection(heap5, heap6, n)
+	pin = append(pin, readers)
+	return json.NewEncoder(os.Stdout).Encode(result)
+}
+
+// idleReceiver leaves a receiver as the library leaves it between messages: its flate reader
+// back in a pool (gorilla, coder), only coder's window kept with context takeover.
+func idleReceiver(r receiver) {
+	if r, ok := r.(*coderReceiver); ok {
+		r.reader = nil
+	}
+}
+
+// openWriter starts a message as the library does and stops before its end: the state one
+// write in progress holds.
+func openWriter(cell cellJob, sink io.Writer, p []byte) (interface{}, error) {
+	if cell.Library == gorilla {
+		w, err := flate.NewWriter(sink, cell.Level)
+		if err != nil {
+			return nil, err
+		}
+		_, err = w.Write(p)
+		return w, err
+	}
+	// coder's StatelessDeflate keeps nothing between calls: a write in progress holds the
+	// window it compresses against and the block it builds, both freed when it returns.
+	dict := make([]byte, 0, coderWriteWindow)
+	return dict, kflate.StatelessDeflate(sink, p, false, dict)
+}
+
+func openReader(cell cellJob, payload []byte) io.Reader {
+	in := io.MultiReader(bytes.NewReader(payload), strings.NewReader(string(syncTail)))
+	var r io.Reader
+	if cell.Library == gorilla {
+		r = flate.NewReader(in)
+	} else {
+		r = kflate.NewReader(in)
+	}
+	var one [1]byte
+	r.Read(one[:])
+	return r
+}
+
+// Main -------------------------------------------------------------------------------------
+
+func readJSON(path string, into interface{}) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, into)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: wsztune-go cells|memory JOB.json | version")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "version":
+		err = json.NewEncoder(os.Stdout).Encode(map[string]string{
+			"go":      runtime.Version(),
+			"gorilla": "1.5.0",
+			"coder":   "1.8.7",
+		})
+	case "cells":
+		err = runCells(os.Args[2])
+	case "memory":
+		err = runMemory(os.Args[2])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,704 @@
+// Command wsztune-live-go runs real gorilla/websocket and coder/websocket (nhooyr.io/websocket)
+// servers and clients on 127.0.0.1 and reports what went over the wire, read below the
+// libraries on the TCP connection itself: every data frame's payload size per stream, whether
+// each message was compressed, and a digest of the payload bytes.
+//
+//	wsztune-live-go replay JOB.json   one server and its clients in this process, one connection
+//	                                  per corpus connection: the frames (tests/test_go.py)
+//	wsztune-live-go serve JOB.json    a server only: prints its port, serves the live
+//	                                  connections, holds them open, and prints its Go heap and
+//	                                  RSS (one JSON line) before and after each one's replay
+//	wsztune-live-go clients JOB.json  the clients of serve, in another process: opens each
+//	                                  connection on a line of stdin, replays, counts bytes on the
+//	                                  wire (one JSON line), holds the connections until stdin ends
+//
+// wsztune builds it on first use against the libraries in GOPATH (Debian: /usr/share/gocode,
+// GO111MODULE=off).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	gorilla "github.com/gorilla/websocket"
+	coder "nhooyr.io/websocket"
+)
+
+type job struct {
+	Library     string   `json:"library"`
+	Level       int      `json:"level"`
+	Takeover    bool     `json:"context_takeover"`
+	Threshold   int      `json:"threshold"`
+	Corpus      string   `json:"corpus"`
+	Directions  []string `json:"directions"`
+	Connections []int    `json:"connections"` // per stream: its connection's number
+	Live        int      `json:"live"`        // serve, clients: live connections
+	Compression bool     `json:"compression"` // serve, clients: negotiate permessage-deflate
+	Port        int      `json:"port"`        // clients: the server's port
+}
+
+type streamReport struct {
+	Frames     []int  `json:"frames"`
+	Compressed []bool `json:"compressed"`
+}
+
+type report struct {
+	Streams []streamReport `json:"streams"`
+	Sha256  string         `json:"sha256"`
+}
+
+func readCorpus(path string) ([][][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var streams [][][]byte
+	for offset := 0; offset < len(data); {
+		count := int(binary.LittleEndian.Uint32(data[offset:]))
+		offset += 4
+		var stream [][]byte
+		for i := 0; i < count; i++ {
+			size := int(binary.LittleEndian.Uint32(data[offset:]))
+			offset += 4
+			stream = append(stream, data[offset:offset+size])
+			offset += size
+		}
+		streams = append(streams, stream)
+	}
+	return streams, nil
+}
+
+// recorder keeps every byte a client connection writes and reads.
+type recorder struct {
+	net.Conn
+	mu      sync.Mutex
+	written bytes.Buffer
+	read    bytes.Buffer
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	r.read.Write(p[:n])
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	r.written.Write(p)
+	r.mu.Unlock()
+	return r.Conn.Write(p)
+}
+
+type frame struct {
+	fin, rsv1 bool
+	opcode    byte
+	payload   []byte
+}
+
+// parseFrames reads RFC 6455 frames after the HTTP head, unmasking client frames.
+func parseFrames(raw []byte) ([]frame, error) {
+	head := bytes.Index(raw, []byte("\r\n\r\n"))
+	if head < 0 {
+		return nil, errors.New("no HTTP head")
+	}
+	raw = raw[head+4:]
+	var frames []frame
+	for len(raw) > 0 {
+		if len(raw) < 2 {
+			return nil, errors.New("truncated frame")
+		}
+		f := frame{fin: raw[0]&0x80 != 0, rsv1: raw[0]&0x40 != 0, opcode: raw[0] & 0x0f}
+		masked := raw[1]&0x80 != 0
+		length := uint64(raw[1] & 0x7f)
+		raw = raw[2:]
+		switch length {
+		case 126:
+			length = uint64(binary.BigEndian.Uint16(raw))
+			raw = raw[2:]
+		case 127:
+			length = binary.BigEndian.Uint64(raw)
+			raw = raw[8:]
+		}
+		var key []byte
+		if masked {
+			key = raw[:4]
+			raw = raw[4:]
+		}
+		if uint64(len(raw)) < length {
+			return nil, errors.New("truncated payload")
+		}
+		f.payload = append([]byte(nil), raw[:length]...)
+		for i := range f.payload {
+			if masked {
+				f.payload[i] ^= key[i%4]
+			}
+		}
+		raw = raw[length:]
+		frames = append(frames, f)
+	}
+	return frames, nil
+}
+
+// messagesOf groups data frames into messages: per message its frames' sizes, whether the
+// first frame had RSV1, and its payload bytes.
+func messagesOf(frames []frame, into *streamReport, digest *bytes.Buffer) {
+	for _, f := range frames {
+		if f.opcode >= 8 {
+			continue // control frames (close) are no part of the corpus
+		}
+		if f.opcode != 0 {
+			into.Compressed = append(into.Compressed, f.rsv1)
+		}
+		into.Frames = append(into.Frames, len(f.payload))
+		digest.Write(f.payload)
+	}
+}
+
+// connection replays one connection's streams: the client sends its messages, then the server
+// sends its own, each side reading what the other sends.
+type connection struct {
+	server, client [][]byte
+}
+
+func serveGorilla(j job, conns chan *gorilla.Conn) http.Handler {
+	upgrader := gorilla.Upgrader{EnableCompression: true}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.SetCompressionLevel(j.Level)
+		conns <- c
+	})
+}
+
+func replayGorilla(j job, url string, conns chan *gorilla.Conn, conn connection) (*recorder, error) {
+	var rec *recorder
+	dialer := gorilla.Dialer{
+		EnableCompression: true,
+		NetDial: func(network, addr string) (net.Conn, error) {
+			c, err := net.Dial(network, addr)
+			rec = &recorder{Conn: c}
+			return rec, err
+		},
+	}
+	client, _, err := dialer.Dial(url, nil)
+	if err != nil {
+		return nil, err
+	}
+	client.SetCompressionLevel(j.Level)
+	server := <-conns
+	write := func(c *gorilla.Conn, p []byte) error {
+		// A threshold as Centrifugo applies it: compression off for short messages.
+		c.EnableWriteCompression(len(p) >= j.Threshold)
+		return c.WriteMessage(gorilla.BinaryMessage, p)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for range conn.client {
+			if _, _, err := server.ReadMessage(); err != nil {
+				done <- err
+				return
+			}
+		}
+		for _, p := range conn.server {
+			if err := write(server, p); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for _, p := range conn.client {
+		if err := write(client, p); err != nil {
+			return nil, err
+		}
+	}
+	for range conn.server {
+		if _, _, err := client.ReadMessage(); err != nil {
+			return nil, err
+		}
+	}
+	if err := <-done; err != nil {
+		return nil, err
+	}
+	client.Close()
+	server.Close()
+	return rec, nil
+}
+
+func coderMode(j job) coder.CompressionMode {
+	if j.Takeover {
+		return coder.CompressionContextTakeover
+	}
+	return coder.CompressionNoContextTakeover
+}
+
+func serveCoder(j job, conns chan *coder.Conn) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{
+			CompressionMode:      coderMode(j),
+			CompressionThreshold: j.Threshold,
+		})
+		if err != nil {
+			return
+		}
+		c.SetReadLimit(1 << 30)
+		conns <- c
+		<-r.Context().Done()
+	})
+}
+
+func replayCoder(j job, url string, conns chan *coder.Conn, conn connection) (*recorder, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var rec *recorder
+	transport := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			rec = &recorder{Conn: c}
+			return rec, err
+		},
+	}
+	client, _, err := coder.Dial(ctx, url, &coder.DialOptions{
+		HTTPClient:           &http.Client{Transport: transport},
+		CompressionMode:      coderMode(j),
+		CompressionThreshold: j.Threshold,
+	})
+	if err != nil {
+		return nil, err
+	}
+	client.SetReadLimit(1 << 30)
+	server := <-conns
+	done := make(chan error, 1)
+	go func() {
+		for range conn.client {
+			if _, _, err := server.Read(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		for _, p := range conn.server {
+			if err := server.Write(ctx, coder.MessageBinary, p); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for _, p := range conn.client {
+		if err := client.Write(ctx, coder.MessageBinary, p); err != nil {
+			return nil, err
+		}
+	}
+	for range conn.server {
+		if _, _, err := client.Read(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := <-done; err != nil {
+		return nil, err
+	}
+	// No close handshake: every data frame has been read, and closing would wait for the peer.
+	_ = client
+	return rec, nil
+}
+
+func run(j job) (*report, error) {
+	streams, err := readCorpus(j.Corpus)
+	if err != nil {
+		return nil, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close()
+	url := "ws://" + listener.Addr().String() + "/"
+	gorillaConns := make(chan *gorilla.Conn, 1)
+	coderConns := make(chan *coder.Conn, 1)
+	var handler http.Handler
+	switch j.Library {
+	case "gorilla":
+		handler = serveGorilla(j, gorillaConns)
+	case "coder":
+		handler = serveCoder(j, coderConns)
+	default:
+		return nil, fmt.Errorf("unknown library %q", j.Library)
+	}
+	go http.Serve(listener, handler)
+
+	// Streams grouped by connection, in order of first appearance.
+	var order []int
+	byConn := map[int]*connection{}
+	indexes := map[int][2]int{}
+	for i, number := range j.Connections {
+		if _, ok := byConn[number]; !ok {
+			byConn[number] = &connection{}
+			indexes[number] = [2]int{-1, -1}
+			order = append(order, number)
+		}
+		pair := indexes[number]
+		if j.Directions[i] == "server" {
+			byConn[number].server = streams[i]
+			pair[0] = i
+		} else {
+			byConn[number].client = streams[i]
+			pair[1] = i
+		}
+		indexes[number] = pair
+	}
+	out := &report{Streams: make([]streamReport, len(streams))}
+	payloads := make([]bytes.Buffer, len(streams))
+	for _, number := range order {
+		var rec *recorder
+		if j.Library == "gorilla" {
+			rec, err = replayGorilla(j, url, gorillaConns, *byConn[number])
+		} else {
+			rec, err = replayCoder(j, url, coderConns, *byConn[number])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("connection %d: %v", number, err)
+		}
+		rec.mu.Lock()
+		sentFrames, err := parseFrames(rec.written.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		receivedFrames, err := parseFrames(rec.read.Bytes())
+		rec.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		pair := indexes[number]
+		if pair[0] >= 0 {
+			messagesOf(receivedFrames, &out.Streams[pair[0]], &payloads[pair[0]])
+		}
+		if pair[1] >= 0 {
+			messagesOf(sentFrames, &out.Streams[pair[1]], &payloads[pair[1]])
+		}
+	}
+	digest := sha256.New()
+	for i := range payloads {
+		digest.Write(payloads[i].Bytes())
+	}
+	out.Sha256 = hex.EncodeToString(digest.Sum(nil))
+	return out, nil
+}
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: wsztune-live-go replay|serve|clients JOB.json")
+		os.Exit(2)
+	}
+	data, err := os.ReadFile(os.Args[2])
+	if err == nil {
+		var j job
+		if err = json.Unmarshal(data, &j); err == nil {
+			switch os.Args[1] {
+			case "replay":
+				var out *report
+				if out, err = run(j); err == nil {
+					err = json.NewEncoder(os.Stdout).Encode(out)
+				}
+			case "serve":
+				err = serve(j)
+			case "clients":
+				err = clients(j)
+			default:
+				err = fmt.Errorf("unknown command %q", os.Args[1])
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// Live: a server process and a clients process ---------------------------------------------
+
+// plan is the replay of live connection i: corpus connection i modulo their number.
+func plan(j job) ([]connection, error) {
+	streams, err := readCorpus(j.Corpus)
+	if err != nil {
+		return nil, err
+	}
+	var order []int
+	byConn := map[int]*connection{}
+	for i, number := range j.Connections {
+		c, ok := byConn[number]
+		if !ok {
+			c = &connection{}
+			byConn[number] = c
+			order = append(order, number)
+		}
+		if j.Directions[i] == "server" {
+			c.server = streams[i]
+		} else {
+			c.client = streams[i]
+		}
+	}
+	out := make([]connection, len(order))
+	for i, number := range order {
+		out[i] = *byConn[number]
+	}
+	return out, nil
+}
+
+type sample struct {
+	Heap int64 `json:"heap"`
+	RSS  int64 `json:"rss"`
+}
+
+func measure() sample {
+	runtime.GC()
+	runtime.GC() // the second frees what the first moved out of sync.Pools
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	var rss int64
+	if data, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, resident int64
+		fmt.Sscan(string(data), &size, &resident)
+		rss = resident * int64(os.Getpagesize())
+	}
+	return sample{Heap: int64(stats.HeapAlloc), RSS: rss}
+}
+
+// serve answers j.Live connections, each replaying its corpus connection, and holds them open;
+// after each replay it samples its own heap and RSS. Compression as j.Compression says.
+func serve(j job) error {
+	conns, err := plan(j)
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	done := make(chan error)
+	var mu sync.Mutex
+	var kept []interface{}
+	next := 0
+	hold := make(chan struct{}) // never closed: connections stay open until the process exits
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conn := conns[next%len(conns)]
+		next++
+		mu.Unlock()
+		held, err := serveOne(j, w, r, conn)
+		mu.Lock()
+		// Keep the connection reachable: an unreferenced Conn is collected (coder even closes
+		// it from a finalizer), and what it holds must count.
+		kept = append(kept, held)
+		mu.Unlock()
+		done <- err
+		<-hold
+	})
+	go http.Serve(listener, handler)
+	fmt.Printf("PORT %d\n", listener.Addr().(*net.TCPAddr).Port)
+	// One line per sample: the clients wait for it before opening the next connection, so that
+	// no other connection is writing (holding a pooled flate writer) while this one is measured.
+	encoder := json.NewEncoder(os.Stdout)
+	if err := encoder.Encode(measure()); err != nil {
+		return err
+	}
+	for i := 0; i < j.Live; i++ {
+		if err := <-done; err != nil {
+			return fmt.Errorf("live connection %d: %v", i, err)
+		}
+		if err := encoder.Encode(measure()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func serveOne(j job, w http.ResponseWriter, r *http.Request, conn connection) (interface{}, error) {
+	ctx := context.Background()
+	if j.Library == "gorilla" {
+		upgrader := gorilla.Upgrader{EnableCompression: j.Compression}
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return nil, err
+		}
+		if j.Compression {
+			c.SetCompressionLevel(j.Level)
+		}
+		for range conn.client {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return c, err
+			}
+		}
+		for _, p := range conn.server {
+			c.EnableWriteCompression(j.Compression && len(p) >= j.Threshold)
+			if err := c.WriteMessage(gorilla.BinaryMessage, p); err != nil {
+				return c, err
+			}
+		}
+		return c, nil
+	}
+	mode := coderMode(j)
+	if !j.Compression {
+		mode = coder.CompressionDisabled
+	}
+	c, err := coder.Accept(w, r, &coder.AcceptOptions{
+		CompressionMode: mode, CompressionThreshold: j.Threshold,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 30)
+	for range conn.client {
+		if _, _, err := c.Read(ctx); err != nil {
+			return c, err
+		}
+	}
+	for _, p := range conn.server {
+		if err := c.Write(ctx, coder.MessageBinary, p); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// clients opens j.Live connections to j.Port one after the other, replays each, and reports
+// the payload bytes seen on the wire each way; then holds the connections until stdin closes.
+func clients(j job) error {
+	conns, err := plan(j)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", j.Port)
+	var sent, received, sentFrames, receivedFrames, compressedSent, compressedReceived int
+	var keep []interface{}
+	input := bufio.NewReader(os.Stdin)
+	for i := 0; i < j.Live; i++ {
+		// Go on only once the server has measured the previous connection (a line on stdin).
+		if _, err := input.ReadString('\n'); err != nil {
+			return fmt.Errorf("live connection %d: no go-ahead: %v", i, err)
+		}
+		conn := conns[i%len(conns)]
+		rec, held, err := dialAndReplay(j, url, conn)
+		if err != nil {
+			return fmt.Errorf("live connection %d: %v", i, err)
+		}
+		keep = append(keep, held)
+		rec.mu.Lock()
+		out, err1 := parseFrames(rec.written.Bytes())
+		in, err2 := parseFrames(rec.read.Bytes())
+		rec.mu.Unlock()
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("live connection %d: cannot read the frames", i)
+		}
+		for _, f := range out {
+			if f.opcode < 8 {
+				sent += len(f.payload)
+				sentFrames++
+				if f.rsv1 {
+					compressedSent++
+				}
+			}
+		}
+		for _, f := range in {
+			if f.opcode < 8 {
+				received += len(f.payload)
+				receivedFrames++
+				if f.rsv1 {
+					compressedReceived++
+				}
+			}
+		}
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(map[string]int{
+		"client_bytes": sent, "server_bytes": received,
+		"client_frames": sentFrames, "server_frames": receivedFrames,
+		"client_compressed": compressedSent, "server_compressed": compressedReceived,
+	}); err != nil {
+		return err
+	}
+	io.Copy(io.Discard, input) // hold every connection until told to go
+	_ = keep
+	return nil
+}
+
+func dialAndReplay(j job, url string, conn connection) (*recorder, interface{}, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var rec *recorder
+	if j.Library == "gorilla" {
+		dialer := gorilla.Dialer{
+			EnableCompression: j.Compression,
+			NetDial: func(network, addr string) (net.Conn, error) {
+				c, err := net.Dial(network, addr)
+				rec = &recorder{Conn: c}
+				return rec, err
+			},
+		}
+		c, _, err := dialer.Dial(url, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if j.Compression {
+			c.SetCompressionLevel(j.Level)
+		}
+		for _, p := range conn.client {
+			c.EnableWriteCompression(j.Compression && len(p) >= j.Threshold)
+			if err := c.WriteMessage(gorilla.BinaryMessage, p); err != nil {
+				return nil, nil, err
+			}
+		}
+		for range conn.server {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return nil, nil, err
+			}
+		}
+		return rec, c, nil
+	}
+	transport := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			rec = &recorder{Conn: c}
+			return rec, err
+		},
+	}
+	mode := coderMode(j)
+	if !j.Compression {
+		mode = coder.CompressionDisabled
+	}
+	c, _, err := coder.Dial(ctx, url, &coder.DialOptions{
+		HTTPClient: &http.Client{Transport: transport}, CompressionMode: mode,
+		CompressionThreshold: j.Threshold,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	c.SetReadLimit(1 << 30)
+	for _, p := range conn.client {
+		if err := c.Write(ctx, coder.MessageBinary, p); err != nil {
+			return nil, nil, err
+		}
+	}
+	for range conn.server {
+		if _, _, err := c.Read(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rec, c, nil
+}

@@ -1,0 +1,79 @@
+"""coder/websocket (formerly nhooyr.io/websocket) 1.8.7: StatelessDeflate, mode, threshold."""
+
+from __future__ import annotations
+
+from wsztune.stacks.profile import VERIFIED, Cell, Defaults, Knob, SnippetContext, Source, Stack
+
+
+def coder_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
+    """``AcceptOptions`` with the mode and threshold of ``cell``."""
+    if cell.get("compression") is False:
+        return (
+            "conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{\n"
+            "\tCompressionMode: websocket.CompressionDisabled,\n"
+            "})"
+        )
+    mode = (
+        "websocket.CompressionContextTakeover"
+        if cell["context_takeover"]
+        else "websocket.CompressionNoContextTakeover"
+    )
+    return (
+        "conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{\n"
+        f"\tCompressionMode:      {mode},\n"
+        f"\tCompressionThreshold: {cell.get('threshold', 0)},\n"
+        "})"
+    )
+
+
+CODER_SOURCES = (
+    Source("nhooyr.io/websocket", "1.8.7", "write.go",
+           "a message at or over the threshold is compressed with klauspost/compress "
+           "StatelessDeflate over an 8 KiB window of previous messages (context takeover); "
+           "every write of the compressor is a frame, then an empty final frame"),
+    Source("nhooyr.io/websocket", "1.8.7", "conn_notjs.go",
+           "CompressionThreshold 0 means 128 B with context takeover, 512 B without"),
+    Source("nhooyr.io/websocket", "1.8.7", "read.go",
+           "the reader keeps a 32 KiB window with context takeover and a 4 KiB bufio.Reader"),
+    Source("nhooyr.io/websocket", "1.8.7", "compress.go",
+           "CompressionNoContextTakeover is the default mode; there is no level"),
+)
+
+PROFILES = (
+    Stack(
+        name="coder",
+        title="coder/websocket 1.8.7",
+        codec="go-coder",
+        defaults=Defaults(window_bits=15, mem_level=0, level=-1, context_takeover=False,
+                          threshold=0),
+        knobs=(
+            Knob("AcceptOptions.CompressionMode", "context_takeover", (True, False), False,
+                 "CompressionContextTakeover / CompressionNoContextTakeover / Disabled"),
+            Knob("AcceptOptions.CompressionThreshold", "threshold", (0, 128, 512, 1024), 0,
+                 "bytes; 0 means 128 with takeover, 512 without"),
+            Knob("CompressionDisabled", "enabled", (True, False), True),
+        ),
+        fixed={
+            "window_bits": "32 KiB on the wire; the compressor looks back 8 KiB only",
+            "mem_level": "no such knob",
+            "level": "StatelessDeflate has one level",
+        },
+        status=VERIFIED,
+        status_note="tests/test_go.py compares the go codec with real coder servers and "
+        "clients on 127.0.0.1, frame by frame, byte for byte",
+        sources=CODER_SOURCES,
+        pitfalls=(
+            "every compressed message goes out in several frames (the compressor's writes, "
+            "then an empty final frame): count their headers",
+            "without context takeover the default threshold is 512 B: short messages are "
+            "never compressed",
+            "later versions (1.8.8+) changed the compressor: these figures are 1.8.7's",
+        ),
+        snippet=coder_snippet,
+        snippet_title="coder/websocket",
+        lexer="go",
+        alternatives=("gorilla",),
+        family="go",
+        aliases=("nhooyr",),
+    ),
+)
