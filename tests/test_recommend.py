@@ -637,10 +637,20 @@ def test_require_complete_names_the_missing_cells(small_run_path: Path) -> None:
     assert caught.value.exit_code == EXIT_PARTIAL == 4
     assert "8 of 20 cells were never measured (12:1, 12:3, 12:5, 12:8, 13:1" in str(caught.value)
     assert "--allow-partial" in str(caught.value)
-    # Holes in a run not marked partial (a damaged or hand-edited file) count the same.
+    # Fewer cells than planned in a run not marked partial (a damaged or edited file): the same.
     holed = Run(run.meta, [c for c in run.cells if (c["window_bits"], c["mem_level"]) != (13, 8)])
     with pytest.raises(PartialRun, match=r"1 of 20 cells were never measured \(13:8\)"):
         recommend.require_complete(holed, report.select_slice(holed))
+    # A complete run whose grid is not a full product (a stack's presets) is not partial.
+    diagonal = Run(
+        {**run.meta, "cells_planned": 4},
+        [
+            c
+            for c in run.cells
+            if (c["window_bits"], c["mem_level"]) in {(9, 1), (10, 3), (12, 5), (13, 8)}
+        ],
+    )
+    recommend.require_complete(diagonal, report.select_slice(diagonal))
     # Fewer cells than planned, the grid and the flag saying nothing: partial all the same.
     meta = {**run.meta, "grid": None, "cells_planned": 24}
     short = Run(meta, [c for c in run.cells if c["window_bits"] < 13])

@@ -1158,13 +1158,14 @@ def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
     recommendation or a passed check from it is a wrong answer with exit code 0. ``role``
     prefixes the message (``"--baseline "``). ``--allow-partial`` is the way past, by asking.
     """
-    missing = slice_.missing
     planned = run.meta.get("cells_planned")
     # A run that planned more cells than it holds is partial whatever its flag says (a file
-    # edited, or written by another tool): the gaps may lie outside this slice's axes.
+    # edited, or written by another tool). Holes alone are not: a stack's grid need not be a
+    # full windowBits x memLevel product.
     short = isinstance(planned, int) and planned > len(run.cells)
-    if not run.partial and not missing and not short:
+    if not run.partial and not short:
         return
+    missing = slice_.missing
     name = f"{role}{run.path}" if run.path is not None else f"{role}the run".lstrip()
     if missing:
         shown = ", ".join(label(key) for key in missing[:10])

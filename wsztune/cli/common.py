@@ -265,8 +265,11 @@ def size_arg(text: str | None) -> int | None:
         ) from None
 
 
-def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -> tuple[Any, str]:
-    """The recommendation the grids mark with a star, and the words that qualify it."""
+def highlight(
+    slice_: Any, max_memory: int | None, reference: tuple[int, int], partial: bool = False
+) -> tuple[Any, str]:
+    """The recommendation the grids mark with a star, and the words that qualify it (``partial``:
+    the run is, so the star is only a choice among the cells measured)."""
     from wsztune.recommend import Constraints, recommend
     from wsztune.report import format_bytes
 
@@ -276,7 +279,7 @@ def highlight(slice_: Any, max_memory: int | None, reference: tuple[int, int]) -
         return decision, f"no cell fits {format_bytes(max_memory or 0)} per connection"
     # A star on a partial grid is a choice among the cells measured, not a decision: say so.
     missing = len(slice_.missing)
-    gaps = f", among the measured cells only ({missing} missing)" if missing else ""
+    gaps = f", among the measured cells only ({missing} missing)" if partial else ""
     if max_memory is None:
         return decision, f" with no memory budget (set one with --max-memory){gaps}"
     return decision, f" within {format_bytes(max_memory)} per connection{gaps}"

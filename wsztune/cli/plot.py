@@ -82,7 +82,7 @@ def plot(
     skipped = [m for m in metrics or tuple(METRICS) if METRICS[m].is_timing]
     if skipped and not run.timing_measured:
         warn([f"time was not measured (--no-timing): no {' or '.join(skipped)} heatmap"])
-    decision, _ = highlight(slice_, budget, slice_.default)
+    decision, _ = highlight(slice_, budget, slice_.default, run.partial)
     directory = output or (run.path.parent if run.path is not None else Path("."))
     from wsztune import plots
 

@@ -83,7 +83,7 @@ def table(
         return
     slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     warn(report.run_warnings(run, slice_))
-    decision, note = highlight(slice_, budget, reference or slice_.default)
+    decision, note = highlight(slice_, budget, reference or slice_.default, run.partial)
     recommended = None if decision.chosen is None else report.cell_key(decision.chosen)
     console = None
     if not markdown:
