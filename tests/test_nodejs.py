@@ -55,3 +55,36 @@ def test_ensure_ws_installs_once_and_concurrently(ws_dir: Path) -> None:
         found = list(pool.map(lambda _: install.ensure_ws(cache), range(4)))
     assert set(found) == {ws_dir}
     assert (ws_dir / "lib" / "permessage-deflate.js").is_file()
+
+
+def test_node_versions_are_asked_once_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up paid once: the second process (here: the cache in memory cleared) reads the
+    versions of the same node binary from the cache instead of starting node."""
+    import wsztune.nodejs as nodejs
+
+    monkeypatch.setenv("WSZTUNE_CACHE", str(tmp_path))
+    nodejs._versions.cache_clear()
+    first = nodejs.node_versions()
+    assert (tmp_path / "node-versions.json").is_file()
+    nodejs._versions.cache_clear()
+    monkeypatch.setattr(nodejs, "_ask_versions", lambda node: pytest.fail("node asked again"))
+    assert nodejs.node_versions() == first
+    nodejs._versions.cache_clear()
+
+
+def test_run_verbose_says_where_the_time_went(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    corpus_path = Path(__file__).resolve().parent.parent / "corpora" / "chat.records.jsonl"
+    outcome = CliRunner().invoke(
+        cli,
+        ["run", str(corpus_path), "--server", "ws", "--window-bits", "12", "--mem-level", "5"]
+        + ["--no-timing", "--quiet", "--verbose", "-o", str(tmp_path / "run.json")],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert "wsztune: time: loading" in outcome.stderr
+    assert "memory probes" in outcome.stderr and "sizes" in outcome.stderr

@@ -656,3 +656,41 @@ def test_require_complete_names_the_missing_cells(small_run_path: Path) -> None:
     short = Run(meta, [c for c in run.cells if c["window_bits"] < 13])
     with pytest.raises(PartialRun, match="only 16 of 24 cells were measured"):
         recommend.require_complete(short, report.select_slice(short))
+
+
+def test_cells_within_the_memory_resolution_are_a_tie_decided_by_preference() -> None:
+    # Node-style figures: 12:2 and 12:1 differ by 1 KiB with a 3 KiB resolution: a tie, and
+    # the smaller memLevel wins whichever of the two the noise put lower. 13:1 is 20 KiB more:
+    # no tie. Same sizes everywhere: all are candidates.
+    sizes = [100] * 40
+    for low, high in (((12, 2), (12, 1)), ((12, 1), (12, 2))):
+        cells = {low: (100_000, sizes), high: (101_000, sizes), (13, 1): (120_000, sizes)}
+        run = synthetic(cells)
+        for cell in run.cells:
+            cell["memory_resolution"] = 3_000
+        decision = recommend.recommend(run, Constraints())
+        assert key(decision.chosen) == (12, 1), low
+        text = "\n".join(decision.explanation)
+        assert "12:1, 12:2 need the same memory within what the measurement resolves" in text
+    # Without a resolution (counted allocations, the zlib codecs) the least memory wins.
+    run = synthetic({(12, 2): (100_000, sizes), (12, 1): (101_000, sizes)})
+    assert key(recommend.recommend(run, Constraints()).chosen) == (12, 2)
+    # A tie needs the difference within the resolution: 12:2 4 KiB lower is no tie at 3 KiB.
+    run = synthetic({(12, 2): (100_000, sizes), (12, 1): (104_000, sizes)})
+    for cell in run.cells:
+        cell["memory_resolution"] = 3_000
+    assert key(recommend.recommend(run, Constraints()).chosen) == (12, 2)
+
+
+def test_a_cell_within_its_resolution_of_the_budget_is_named() -> None:
+    sizes = [100] * 40
+    run = synthetic({(12, 2): (100_000, sizes), (13, 1): (130_000, sizes)})
+    for cell in run.cells:
+        cell["memory_resolution"] = 3_000
+    decision = recommend.recommend(run, Constraints(max_memory=120_000))
+    assert not any("resolution of the" in warning for warning in decision.warnings)
+    decision = recommend.recommend(run, Constraints(max_memory=131_000))
+    assert any(
+        "13:1 need within the measurement's resolution of the" in warning
+        for warning in decision.warnings
+    ), decision.warnings

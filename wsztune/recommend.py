@@ -375,6 +375,40 @@ def _cheapest(cell: Cell) -> tuple[int, float, int]:
     )
 
 
+def _resolution(cell: Cell) -> float:
+    # What the cell's memory figure resolves (node: RSS-based); 0 for counted allocations.
+    return float(cell.get("memory_resolution") or 0)
+
+
+def memory_ties(candidates: list[Cell]) -> list[Cell]:
+    """The candidates whose connection memory is within the measurement's resolution of the
+    least (``memory_resolution``: node's RSS-based figures): a difference that small is noise,
+    not a ranking. Exact figures (resolution 0) tie only with an equal figure."""
+    least = min(candidates, key=_cheapest)
+    return [
+        cell
+        for cell in candidates
+        if cell["connection_memory"] - least["connection_memory"]
+        <= max(_resolution(cell), _resolution(least))
+    ]
+
+
+def _preferred(cell: Cell) -> tuple:
+    # The stack's preference among cells the memory cannot tell apart: the smaller memLevel,
+    # then the smaller window (each costs memory everywhere else), then the rule's order.
+    return (cell["mem_level"], cell["window_bits"], cell["client_window_bits"], *_cheapest(cell))
+
+
+def least_memory(candidates: list[Cell]) -> Cell:
+    """The rule's pick among ``candidates``: the least connection memory (then compress time);
+    cells tied within the measurement's resolution (:func:`memory_ties`) are decided by
+    preference (smaller memLevel, then smaller window), never by the noise between them."""
+    tied = memory_ties(candidates)
+    if len(tied) > 1 and any(_resolution(cell) for cell in tied):
+        return min(tied, key=_preferred)
+    return min(candidates, key=_cheapest)
+
+
 def _time_ratio(cell: Cell, reference: Cell) -> float | None:
     """Compress time against the reference's; None when the run did not measure time."""
     if cell["compress_seconds"] is None or reference["compress_seconds"] is None:
@@ -513,6 +547,25 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
                 "records corpus with timestamps"
             )
     budget = _budget_words(constraints, reference)
+    tie_line = ""
+    if constraints.max_memory is not None:
+        # A cell whose memory is within its measurement's resolution of the budget fits or not
+        # by noise: say so, rather than let a second sweep change the answer silently.
+        limit = constraints.max_memory
+        edge = [
+            cell
+            for cell in cells
+            if _resolution(cell) and abs(cell["connection_memory"] - limit) <= _resolution(cell)
+        ]
+        if edge:
+            decision.warnings.append(
+                f"{', '.join(label(cell) for cell in edge[:4])}"
+                f"{f' and {len(edge) - 4} more' if len(edge) > 4 else ''} need within the "
+                f"measurement's resolution of the {format_bytes(limit)} budget: whether "
+                f"{'they fit' if len(edge) > 1 else 'it fits'} is below what the memory figure "
+                "resolves, and another sweep may answer otherwise; a budget further from "
+                f"{format_bytes(limit)} gives a steady choice"
+            )
     if not feasible:
         return _nothing_fits(decision, cells, budget)
 
@@ -565,7 +618,15 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             f"{fleet.rate:,.0f} messages/s among the cells that fit"
         )
     elif candidates:
-        chosen = min(candidates, key=_cheapest)
+        chosen = least_memory(candidates)
+        tied = memory_ties(candidates)
+        if len(tied) > 1 and any(_resolution(cell) for cell in tied):
+            tie_line = (
+                f"{', '.join(label(cell) for cell in sorted(tied, key=_preferred))} need the same "
+                f"memory within what the measurement resolves (+-"
+                f"{format_bytes(max(_resolution(cell) for cell in tied))}): a tie, decided by "
+                f"preference (the smaller memLevel, then the smaller window): {label(chosen)}."
+            )
         if robustness is not None:
             reason = (
                 f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
@@ -616,6 +677,8 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
     counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
     decision.explanation = _explain(decision, budget, counted)
+    if tie_line:
+        decision.explanation.append(tie_line)
     if stack is not None:
         decision.explanation += _stack_lines(decision, stack)
         from wsztune.stacks import mismatch_note

@@ -132,6 +132,14 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "share of connections whose server builds a decompressor (node: ws builds it lazily)",
     ),
     FieldSpec(
+        "memory_resolution",
+        _NUMBER,
+        "B",
+        "the smallest difference of connection_memory the measurement resolves: cells closer "
+        "than that are a tie (node: RSS-based, two standard errors, at least 2 KiB per stream); "
+        "0: exact (zlib: counted allocations)",
+    ),
+    FieldSpec(
         "frames",
         int,
         "",
@@ -149,6 +157,8 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return cell["messages"]
     if name in ("compressor_share", "decompressor_share"):  # built eagerly: every connection
         return 1.0
+    if name == "memory_resolution":  # counted allocations (zlib): exact
+        return 0
     if name == "frames":  # before Go's codecs every message was one frame
         return cell["messages"]
     return None

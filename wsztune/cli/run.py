@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,13 @@ from wsztune.cli.common import (
     help="On Ctrl-C or SIGTERM, save the finished cells (marked partial).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Say where the time went (loading, sweeping; with node: versions, memory probes, "
+    "timing passes), on stderr.",
+)
 @first_interrupt_only()
 def run(
     corpus_path: Path | None,
@@ -125,6 +133,7 @@ def run(
     results_dir: Path,
     keep_partial: bool,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Sweep the settings over CORPUS with the real codec and save the results.
 
@@ -225,6 +234,7 @@ def run(
     results.check_writable(target)
 
     show_progress = progress_enabled(quiet)
+    clock = time.perf_counter()
     with progress_bar(file_size(corpus_path), "loading", show_progress) as advance:
         corpus = corpus_module.load(
             corpus_path, corpus_format, progress=lambda done, total: advance(done)
@@ -238,6 +248,7 @@ def run(
                 "connections; all are kept"
             )
 
+    loaded_at = time.perf_counter()
     with progress_bar(len(settings), "sweeping", show_progress) as advance:
         try:
             run_result = sweep.sweep(
@@ -279,12 +290,28 @@ def run(
             "codec": codec,
             "status": stack.status,
         }
+    swept_at = time.perf_counter()
     path = _save_or_rescue(run_result, target)
+    if verbose:
+        _print_times(loaded_at - clock, swept_at - loaded_at, time.perf_counter() - swept_at)
     if not quiet:
         from wsztune.report import print_run_summary
 
         print_run_summary(run_result)
     click.echo(f"results: {path}")
+
+
+def _print_times(loading: float, sweeping: float, saving: float) -> None:
+    """``--verbose``: where the time went, on stderr; node's own phases when it ran."""
+    from wsztune.nodejs import PHASES
+
+    node = "".join(f", {name} {seconds:.2f} s" for name, seconds in PHASES.items())
+    click.echo(
+        f"wsztune: time: loading {loading:.2f} s, sweeping {sweeping:.2f} s"
+        + (f" (of which{node[1:]})" if node else "")
+        + f", saving {saving:.2f} s",
+        err=True,
+    )
 
 
 # The run options behind each axis a stack may fix, and the axis names of sweep_axes.

@@ -283,6 +283,9 @@ class CellMemory:
     connection: int  # what a connection costs, the results' connection_memory
     compressor_share: float  # share of connections that build a compressor
     decompressor_share: float
+    # Cells closer than this in connection memory are a tie: 0 for counted allocations (exact),
+    # the probe's resolution for RSS-based figures (node).
+    resolution: int = 0
 
 
 def cell_fields(
@@ -343,6 +346,7 @@ def cell_fields(
         "compressed_messages": compressed_messages,
         "compressor_share": memory.compressor_share,
         "decompressor_share": memory.decompressor_share,
+        "memory_resolution": memory.resolution,
         "frames": frame_count,
         **_client_fields(setting),
         **_unit_sizes(summary, sizes),

@@ -67,6 +67,7 @@ class NodeCodec:
         """Measure every setting with Node's zlib as ws calls it (sizes, round trip, timing),
         then the memory of a connection in fresh node processes; report cells as they complete."""
         from wsztune.nodejs import backend as node
+        from wsztune.nodejs import phase
 
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
@@ -74,9 +75,14 @@ class NodeCodec:
         timing = plan.helper_job()  # None: sizes (round trip checked) only
         with node.corpus_file([stream.payloads for stream in streams]) as path:
             # Memory first, in its own processes, never while timing.
-            memory = node.measure_memory(
-                path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
-            )
+            with phase("memory probes"):
+                memory = node.measure_memory(
+                    path,
+                    summary.compressor_stream,
+                    summary.decompressor_stream,
+                    jobs_for,
+                    jobs=jobs,
+                )
 
             def done(result: node.NodeCell) -> None:
                 job = jobs_for[result.id]
@@ -91,7 +97,13 @@ class NodeCodec:
                     )
                 )
 
-            node.run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
+            # More node processes than cores: one alone keeps a core busy about half the time
+            # (each zlib call waits on libuv's pool); each times its cells with its own CPU time.
+            processes = jobs * node.PROCESSES_PER_CORE
+            with phase("timing passes" if timing else "sizes"):
+                node.run_cells(
+                    path, directions, jobs_for, timing=timing, jobs=processes, on_cell=done
+                )
 
 
 def codec(name: str = NAME) -> NodeCodec:
@@ -159,6 +171,11 @@ def node_cell(
     # the probe: what it holds after the work covers the peak.
     shares = node_shares(streams, result.compressed_messages, setting.threshold)
     expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
+    # Two RSS-based figures closer than this are a tie (recommend breaks it by preference).
+    resolution = (
+        shares.compressor * memory.compressor_resolution
+        + shares.decompressor * memory.decompressor_resolution
+    )
     return cell_fields(
         streams,
         setting,
@@ -173,6 +190,7 @@ def node_cell(
             connection=round(expected),
             compressor_share=shares.compressor,
             decompressor_share=shares.decompressor,
+            resolution=round(resolution),
         ),
         compressed_messages=sum(result.compressed_messages),
     )

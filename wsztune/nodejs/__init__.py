@@ -8,11 +8,14 @@ ws`` and the tests need the ``ws`` package itself: see :mod:`wsztune.nodejs.inst
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from wsztune.errors import NodeUnavailable
@@ -52,8 +55,56 @@ def helper(name: str) -> Path:
     return HERE / name
 
 
+# Seconds spent per phase of the node work in this process (``--verbose`` prints them):
+# "node versions", "memory probes", "timing passes", ...
+PHASES: dict[str, float] = {}
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Add the time the block takes to :data:`PHASES` under ``name``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - started
+
+
+def _versions_cache(node: str) -> tuple[Path, str] | None:
+    """Where the versions of this node binary are cached, and the key that must match (its
+    resolved path, size and mtime: another or an upgraded node asks again)."""
+    from wsztune.nodejs.install import default_cache_dir
+
+    try:
+        real = Path(shutil.which(node) or node).resolve()
+        stat = real.stat()
+    except OSError:
+        return None
+    return default_cache_dir() / "node-versions.json", f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 @functools.lru_cache(maxsize=4)
 def _versions(node: str) -> tuple[tuple[str, str], ...]:
+    # Start-up paid once: a node binary's versions are read from the cache when it is the same
+    # binary (path, size, mtime) as last time, instead of starting node to ask.
+    cache = _versions_cache(node)
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError, AttributeError):
+            data = json.loads(cache[0].read_text(encoding="utf-8"))
+            if data["key"] == cache[1]:
+                return tuple(sorted((str(k), str(v)) for k, v in data["versions"].items()))
+    with phase("node versions"):
+        versions = _ask_versions(node)
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache[0].parent.mkdir(parents=True, exist_ok=True)
+            temporary = cache[0].with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps({"key": cache[1], "versions": versions}))
+            os.replace(temporary, cache[0])  # whole or not at all, under concurrent runs
+    return tuple(sorted((str(key), str(value)) for key, value in versions.items()))
+
+
+def _ask_versions(node: str) -> dict[str, str]:
     try:
         completed = subprocess.run(
             [node, "-e", "process.stdout.write(JSON.stringify(process.versions))"],
@@ -64,7 +115,7 @@ def _versions(node: str) -> tuple[tuple[str, str], ...]:
         versions = json.loads(completed.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as error:
         raise NodeUnavailable(f"{node} does not run: {error}") from None
-    return tuple(sorted((str(key), str(value)) for key, value in versions.items()))
+    return {str(key): str(value) for key, value in versions.items()}
 
 
 def node_versions(node: str | None = None) -> dict[str, str]:

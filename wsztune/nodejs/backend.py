@@ -30,6 +30,13 @@ from typing import IO
 from wsztune.codec import STRATEGIES, Setting
 from wsztune.nodejs import find_node, helper
 
+# Node processes per core for the sweep's timing passes and the memory probes. One node process
+# keeps a core busy about half the time: each zlib call is a round trip to libuv's pool, and its
+# main thread waits for it. Measured on the commits corpus (docs/node.md): 2 per core fill the
+# cores; each process measures its own CPU time (process.cpuUsage), which the others do not add
+# to, so a cell's timing stays its own.
+PROCESSES_PER_CORE = 2
+
 CLOCK_NAME = (
     "node process CPU time (process.cpuUsage: main thread and libuv pool), "
     "async zlib stream calls as ws makes them"
@@ -135,27 +142,30 @@ def run_cells(
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
+    Each process measures one cell at a time and times it with its own CPU time: ``jobs`` may
+    exceed the cores (:data:`PROCESSES_PER_CORE`) without one cell's time counting another's.
+
     ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
     A node that fails is a bug or a broken node install: its message is raised.
     """
     node = find_node()
     jobs = max(1, min(jobs, len(cells)))
-    shares = [list(cells[index::jobs]) for index in range(jobs)]
+    todo = list(reversed(cells))  # popped from the end: cell order
+    handing = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
         processes = []
         try:
-            for index, share in enumerate(shares):
-                job_path = Path(directory) / f"job-{index}.json"
-                job = {
-                    "corpus": str(corpus),
-                    "directions": list(directions),
-                    "cells": [vars(cell) for cell in share],
-                    "timing": timing,
-                }
-                job_path.write_text(json.dumps(job), encoding="utf-8")
+            # One job file for all: the corpus and the plan. The cells go one at a time on each
+            # process's stdin, the next one when it answers the last: a process that drew cheap
+            # cells takes more, and every process stays busy until the end.
+            job_path = Path(directory) / "job.json"
+            job = {"corpus": str(corpus), "directions": list(directions), "timing": timing}
+            job_path.write_text(json.dumps(job), encoding="utf-8")
+            for _ in range(jobs):
                 processes.append(
                     subprocess.Popen(
                         [node, str(helper("codec.js")), str(job_path)],
+                        stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                         text=True,
@@ -164,14 +174,29 @@ def run_cells(
             found: dict[int, NodeCell] = {}
             lines: queue.Queue[str | None] = queue.Queue()
 
-            def pump(stream: IO[str]) -> None:
+            def hand_next(stdin: IO[str]) -> None:
+                with handing:
+                    cell = todo.pop() if todo else None
+                try:
+                    if cell is None:
+                        stdin.close()  # no more cells: the process ends
+                    else:
+                        stdin.write(json.dumps(vars(cell)) + "\n")
+                        stdin.flush()
+                except (BrokenPipeError, OSError, ValueError):
+                    pass  # the process died: its stderr says why, below
+
+            def pump(process: subprocess.Popen[str]) -> None:
                 # One reader per process: a process never waits on a full pipe for another's.
-                for line in stream:
+                assert process.stdin is not None and process.stdout is not None
+                hand_next(process.stdin)
+                for line in process.stdout:
                     lines.put(line)
+                    hand_next(process.stdin)
                 lines.put(None)
 
             readers = [
-                threading.Thread(target=pump, args=(process.stdout,), daemon=True)
+                threading.Thread(target=pump, args=(process,), daemon=True)
                 for process in processes
             ]
             for reader in readers:
@@ -186,8 +211,12 @@ def run_cells(
                 found[cell.id] = cell
                 if on_cell is not None:
                     on_cell(cell)
+            for reader in readers:
+                reader.join()
             for process in processes:
-                _, stderr = process.communicate()
+                assert process.stderr is not None
+                stderr = process.stderr.read()
+                process.wait()
                 if process.returncode != 0:
                     raise RuntimeError(f"node codec failed: {stderr.strip()}")
         finally:
@@ -216,29 +245,41 @@ def describe() -> dict[str, object]:
     }
 
 
-MEMORY_CONNECTIONS = 200  # fewer reads noisier: at 60, +-20 KiB between runs of one setting
+MEMORY_CONNECTIONS = 800  # streams per probe: at 200, two sweeps differed by up to 6% per cell
 MEMORY_METHOD = (
-    "RSS of a fresh node process per setting, after gc, over {n} connections made as ws makes "
-    "them (after a warm-up): compressors sending the largest server stream's first messages "
-    "until twice the window went through (at most 32), then decompressors inflating the "
-    "other stream's; "
-    "(RSS after - RSS before) / {n}. Includes each zlib stream's JS object and 16 KiB output "
-    "buffer. These are compress/decompress_memory_observed: what one stream holds once built. "
+    "a fresh node process per distinct compressor (window bits, memLevel, level, strategy, "
+    "takeover, threshold) and per distinct decompressor (client window bits, takeover, "
+    "threshold), UV_THREADPOOL_SIZE=1; after a warm-up, {n} streams made as ws makes them "
+    "(compressors sending the largest server stream's first messages until twice the window "
+    "went through, at most 32; decompressors inflating the other stream's), held open, 8 at a "
+    "time; every 50 streams, after gc, resident anonymous memory minus V8's committed heap plus "
+    "V8's live objects; one stream is the least-squares slope over the last three quarters of "
+    "those marks (its standard error kept). Includes each zlib stream's JS objects and 16 KiB "
+    "output buffer. These are compress/decompress_memory_observed: what one stream holds once "
+    "built. "
     "ws builds a connection's deflate stream on the first message it compresses and its inflate "
     "stream on the first compressed message it receives, so connection_memory = "
     "compressor_share x compressor + decompressor_share x decompressor, the shares being the "
     "corpus connections with at least one message that reaches the compressor (at or over the "
     "threshold) from the server, resp. from the client (a connection with no client message "
-    "counts wsztune live's probe message, {probe} B)."
+    "counts wsztune live's probe message, {probe} B). memory_resolution: what two sweeps of "
+    "the same corpus can differ by (cells closer than that are a tie)."
 )
+# The smallest difference of memory per stream the probe resolves, whatever its regression
+# says: two sweeps of the bundled corpora differ by up to this much per stream (measured: 0.3-1.5
+# KiB per stream between repeated probes, the spread a few marks cannot show).
+MEMORY_GRAIN = 2048
 
 
 @dataclass(frozen=True)
 class NodeMemory:
-    """Resident bytes one connection's compressor and decompressor add to a node process."""
+    """Resident bytes one connection's compressor and decompressor add to a node process, and
+    what each figure is uncertain by (bytes: two standard errors, at least the grain)."""
 
     compressor: int
     decompressor: int
+    compressor_resolution: int = 0
+    decompressor_resolution: int = 0
 
     @property
     def connection(self) -> int:
@@ -249,14 +290,30 @@ class NodeMemory:
 
 def memory_key(cell: NodeJob) -> tuple:
     """Cells that cost the same memory share one probe (the threshold changes what is sent)."""
+    return compressor_key(cell) + decompressor_key(cell)
+
+
+def compressor_key(cell: NodeJob) -> tuple:
+    """Cells whose compressors cost the same: one compressor probe."""
     return (
         cell.server_bits,
-        cell.client_bits,
         cell.mem_level,
         cell.level,
         cell.strategy,
         cell.context_takeover,
         cell.threshold,
+    )
+
+
+def decompressor_key(cell: NodeJob) -> tuple:
+    """Cells whose decompressors cost the same (inflate has no memLevel): one probe."""
+    # The client's memLevel and level make the frames inflated (a --client's), not the inflater.
+    return (
+        cell.client_bits,
+        cell.context_takeover,
+        cell.threshold,
+        cell.client_mem_level,
+        cell.client_level,
     )
 
 
@@ -269,19 +326,26 @@ def measure_memory(
     connections: int = MEMORY_CONNECTIONS,
     jobs: int = 1,
 ) -> dict[tuple, NodeMemory]:
-    """One fresh node process per distinct :func:`memory_key`; ``jobs`` of them at a time."""
+    """One fresh node process per distinct compressor and per distinct decompressor
+    (:func:`compressor_key`, :func:`decompressor_key`), ``jobs`` of them at a time; the
+    figures by :func:`memory_key`."""
     from concurrent.futures import ThreadPoolExecutor
 
     node = find_node()
-    distinct: dict[tuple, NodeJob] = {}
+    probes: dict[tuple, tuple[str, NodeJob]] = {}
     for cell in cells:
-        distinct.setdefault(memory_key(cell), cell)
+        probes.setdefault(("compressor", *compressor_key(cell)), ("compressor", cell))
+        probes.setdefault(("decompressor", *decompressor_key(cell)), ("decompressor", cell))
 
     running: set[subprocess.Popen[str]] = set()
     stopping = threading.Event()
+    # One pool thread: every zlib allocation from one malloc arena (the figure's spread between
+    # runs halves); the probe times nothing, so it loses nothing.
+    env = {key: value for key, value in os.environ.items() if key != "NODE_OPTIONS"}
+    env["UV_THREADPOOL_SIZE"] = "1"
 
-    def probe(item: tuple[tuple, NodeJob]) -> tuple[tuple, NodeMemory]:
-        key, cell = item
+    def probe(item: tuple[tuple, tuple[str, NodeJob]]) -> tuple[tuple, tuple[int, int]]:
+        key, (kind, cell) = item
         if stopping.is_set():
             raise RuntimeError("stopped")
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
@@ -291,6 +355,7 @@ def measure_memory(
                     "compressor_stream": compressor_stream,
                     "decompressor_stream": decompressor_stream,
                     "cell": vars(cell),
+                    "kind": kind,
                     "connections": connections,
                 },
                 job_file,
@@ -301,6 +366,7 @@ def measure_memory(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                env=env,
             )
             running.add(process)
             try:
@@ -312,11 +378,13 @@ def measure_memory(
         if process.returncode != 0:
             raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
         data = json.loads(stdout)
-        return key, NodeMemory(data["compressor"], data["decompressor"])
+        return key, (int(data["held"]), max(MEMORY_GRAIN, 2 * int(data["error"])))
 
-    pool = ThreadPoolExecutor(max(1, jobs))
+    # The probes time nothing: more at once than cores keeps the cores busy while each waits
+    # on its pool thread; RSS is per process, so they do not disturb one another's figures.
+    pool = ThreadPoolExecutor(max(1, jobs * PROCESSES_PER_CORE))
     try:
-        found = dict(pool.map(probe, distinct.items()))
+        found = dict(pool.map(probe, probes.items()))
     except BaseException:
         # Interrupted or failed: no new probe starts, the running ones are killed now.
         stopping.set()
@@ -325,4 +393,11 @@ def measure_memory(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    return found
+    out: dict[tuple, NodeMemory] = {}
+    for cell in cells:
+        compressor, compressor_error = found[("compressor", *compressor_key(cell))]
+        decompressor, decompressor_error = found[("decompressor", *decompressor_key(cell))]
+        out[memory_key(cell)] = NodeMemory(
+            compressor, decompressor, compressor_error, decompressor_error
+        )
+    return out

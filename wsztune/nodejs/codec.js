@@ -10,6 +10,7 @@
 // No npm dependency: only node's own modules.
 //
 // Usage: node codec.js JOB.json   (JOB names the corpus file; see wsztune/nodejs/backend.py)
+// The cells: JOB's "cells", or one JSON line each on stdin.
 // Corpus file: per stream, u32le message count, then per message u32le length + payload bytes.
 // Output: one JSON line per cell on stdout, in the job's order.
 
@@ -248,9 +249,20 @@ async function measureCell(streams, directions, cell, timing) {
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const streams = readCorpus(job.corpus, job.directions.length);
-  for (const cell of job.cells) {
+  const cells = job.cells || readCells();
+  for await (const cell of cells) {
     const result = await measureCell(streams, job.directions, cell, job.timing);
     process.stdout.write(JSON.stringify(result) + '\n');
+  }
+}
+
+// Without "cells" in the job, the cells come one JSON line at a time on stdin, the next once this
+// process has answered the last (wsztune hands them out as processes finish: every process stays
+// busy until the end); stdin closed: done.
+async function* readCells() {
+  const lines = require('readline').createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (line.trim()) yield JSON.parse(line);
   }
 }
 

@@ -1,19 +1,25 @@
 'use strict';
-// wsztune's Node.js memory probe: what one connection's permessage-deflate costs a ws server, in
-// resident memory (RSS), measured in this fresh node process.
+// wsztune's Node.js memory probe: what one zlib stream of a ws connection (its compressor, or
+// its decompressor) costs a ws server in resident memory, measured in this fresh node process.
 //
-// Node's zlib allocates through malloc and does not report it to V8: process.memoryUsage()
-// .external and .arrayBuffers only see the 16 KiB output buffer of each zlib stream. So the
-// probe counts RSS. zlib state is only allocated on a stream's first write (node initialises it
-// lazily, in its thread pool), and RSS only counts pages touched, so each probe connection does
-// what a server's connection does: its deflate stream sends messages, its inflate stream receives
-// them, both created and called as ws's PerMessageDeflate does.
+// Node's zlib allocates zlib's state through malloc (not reported to V8) and each stream's 16 KiB
+// output buffer outside V8's heap; the stream's JavaScript objects live in V8's heap. zlib state
+// is only allocated on a stream's first write, and RSS only counts pages touched, so each probe
+// stream does what a server's does: its deflate stream sends messages, or its inflate stream
+// receives them, created and called as ws's PerMessageDeflate does.
 //
-//   1. warm-up: WARMUP connections, kept, so that libuv's pool threads, their malloc arenas and
-//      V8's code exist before the baseline (first-use costs a server pays once, not per client);
-//   2. baseline RSS (after gc); N compressors, each sending the stream's first messages until
-//      twice its window went through (at most 32 messages); RSS again: (delta) / N is one compressor;
-//   3. the same for N decompressors, each inflating the other stream's first frames.
+// The figure read at every mark: resident anonymous memory (RssAnon) minus V8's committed heap
+// (heapTotal), plus V8's live objects (heapUsed), after gc. That is the native memory (malloc's,
+// the ArrayBuffers') and what the JavaScript objects really hold, without the steps in which V8
+// commits and releases its heap pages (256 KiB to 16 MiB at a time: one of them over 200 streams
+// moved the old figure, RSS, by up to 80 KiB per stream). wsztune runs this probe with
+// UV_THREADPOOL_SIZE=1: every zlib allocation comes from one malloc arena, as one pool thread's.
+//
+//   1. warm-up: WARMUP streams, kept, so that libuv's pool thread, its malloc arena and V8's code
+//      exist before the first mark (first-use costs a server pays once, not per client);
+//   2. N streams of the kind measured, a mark every STEP streams; the figure per stream is the
+//      least-squares slope of the marks after the first quarter (the steady state, as a server
+//      that has served many connections is in), with its standard error.
 //
 // Usage: node --expose-gc memory.js JOB.json ; prints one JSON line.
 
@@ -59,12 +65,44 @@ function settle() {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function rssAfterGc() {
+function rssAnon() {
+  try {
+    for (const line of fs.readFileSync('/proc/self/status', 'utf8').split('\n')) {
+      const match = /^RssAnon:\s+(\d+) kB/.exec(line);
+      if (match) return Number(match[1]) * 1024;
+    }
+  } catch (error) {
+    // no /proc (not Linux): the whole RSS below
+  }
+  return process.memoryUsage.rss();
+}
+
+// The figure at a mark (see the top of this file).
+async function heldAfterGc() {
   for (let i = 0; i < 3; i++) {
     global.gc();
     await settle();
   }
-  return process.memoryUsage.rss();
+  const usage = process.memoryUsage();
+  return rssAnon() - usage.heapTotal + usage.heapUsed;
+}
+
+// Least-squares slope of ys over xs, and its standard error.
+function slope(xs, ys) {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i] - mx) ** 2;
+    sxy += (xs[i] - mx) * (ys[i] - my);
+  }
+  const b = sxy / sxx;
+  let sse = 0;
+  for (let i = 0; i < n; i++) sse += (ys[i] - my - b * (xs[i] - mx)) ** 2;
+  const error = n > 2 ? Math.sqrt(sse / (n - 2) / sxx) : 0;
+  return [b, error];
 }
 
 function deflateOptions(cell) {
@@ -105,15 +143,27 @@ async function decompressor(cell, frames, keep) {
   keep.push(inflate);
 }
 
-// n connections, CONCURRENT at a time, as a server serves many at once (ws's zlib concurrency
-// limit is 10): libuv's pool then works on several streams together, and the probe is quicker.
+// n streams, CONCURRENT at a time, as a server serves many at once (ws's zlib concurrency
+// limit is 10): the probe is quicker.
 const CONCURRENT = 8;
-async function batches(n, connect) {
-  for (let done = 0; done < n; done += CONCURRENT) {
-    const batch = [];
-    for (let i = done; i < Math.min(n, done + CONCURRENT); i++) batch.push(connect());
-    await Promise.all(batch);
+const STEP = 50;
+
+async function measure(n, connect) {
+  const xs = [];
+  const ys = [];
+  for (let done = 0; done < n; ) {
+    const upto = Math.min(n, done + STEP);
+    while (done < upto) {
+      const batch = [];
+      for (let i = done; i < Math.min(upto, done + CONCURRENT); i++) batch.push(connect());
+      await Promise.all(batch);
+      done += batch.length;
+    }
+    xs.push(done);
+    ys.push(await heldAfterGc());
   }
+  const skip = Math.floor(xs.length / 4); // the first quarter settles the heap
+  return slope(xs.slice(skip), ys.slice(skip));
 }
 
 async function main() {
@@ -130,36 +180,35 @@ async function main() {
     const over = firstMessages(payloads, cell.threshold, limit);
     return over.length ? over : firstMessages(payloads, 0, limit);
   };
-  const sent = messagesFor(job.compressor_stream, cell.server_bits);
-  const received = messagesFor(job.decompressor_stream, cell.client_bits);
-  // The frames the decompressors inflate: the received messages compressed with the client's
-  // window, by a sender outside the measured phases.
-  const clientCell = {
-    ...cell,
-    server_bits: cell.client_bits,
-    mem_level: cell.client_mem_level ?? cell.mem_level,
-    level: cell.client_level ?? cell.level,
-  };
   const warm = [];
-  const frames = await compressor(clientCell, received, warm);
-  for (let i = 0; i < WARMUP; i++) {
-    await compressor(cell, sent, warm);
-    await decompressor(cell, frames, warm);
-  }
-
   const keep = [];
-  const before = await rssAfterGc();
-  await batches(n, () => compressor(cell, sent, keep));
-  const middle = await rssAfterGc();
-  await batches(n, () => decompressor(cell, frames, keep));
-  const after = await rssAfterGc();
+  let connect;
+  let messages;
+  if (job.kind === 'compressor') {
+    messages = messagesFor(job.compressor_stream, cell.server_bits);
+    connect = () => compressor(cell, messages, keep);
+  } else {
+    // The frames the decompressors inflate: the received messages compressed with the client's
+    // window, by a sender before the measured phase.
+    const received = messagesFor(job.decompressor_stream, cell.client_bits);
+    const clientCell = {
+      ...cell,
+      server_bits: cell.client_bits,
+      mem_level: cell.client_mem_level ?? cell.mem_level,
+      level: cell.client_level ?? cell.level,
+    };
+    messages = await compressor(clientCell, received, warm);
+    connect = () => decompressor(cell, messages, keep);
+  }
+  for (let i = 0; i < WARMUP; i++) await connect();
+  const [held, error] = await measure(n, connect);
   process.stdout.write(
     JSON.stringify({
-      compressor: Math.round((middle - before) / n),
-      decompressor: Math.round((after - middle) / n),
+      kind: job.kind,
+      held: Math.round(held),
+      error: Math.round(error),
       connections: n,
-      sent_messages: sent.length,
-      received_messages: frames.length,
+      messages: messages.length,
       streams_alive: keep.length + warm.length,
     }) + '\n',
   );
