@@ -10,6 +10,7 @@ from wsztune.stacks.profile import (
     SnippetContext,
     Source,
     Stack,
+    zlib_level,
 )
 
 
@@ -17,7 +18,7 @@ def beast_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     """``websocket::permessage_deflate`` set to ``cell``."""
     if cell.get("compression") is False:
         return "// leave permessage_deflate::server_enable at its default, false"
-    level = 6 if cell["level"] == -1 else cell["level"]
+    level = zlib_level(cell)
     takeover = "false" if cell["context_takeover"] else "true"
     return (
         "websocket::permessage_deflate pmd;\n"

@@ -10,6 +10,7 @@ from wsztune.stacks.profile import (
     SnippetContext,
     Source,
     Stack,
+    zlib_level,
 )
 
 
@@ -17,7 +18,7 @@ def netty_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     """The handshaker for ``cell``'s level and client window."""
     if cell.get("compression") is False:
         return "// leave WebSocketServerCompressionHandler out of the pipeline"
-    level = 6 if cell["level"] == -1 else cell["level"]
+    level = zlib_level(cell)
     takeover = "false" if cell["context_takeover"] else "true"
     return (
         "pipeline.addLast(new WebSocketServerExtensionHandler(\n"

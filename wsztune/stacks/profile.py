@@ -248,6 +248,12 @@ class Stack:
         return ""
 
 
+def zlib_level(cell: Cell) -> int:
+    """``cell``'s level as a number to write in a snippet: zlib's default (-1) is level 6,
+    for the stacks whose option takes a number and has no "default" spelling."""
+    return 6 if cell["level"] == -1 else cell["level"]
+
+
 def version_tuple(text: str) -> tuple[int, ...]:
     """``0.30.1`` -> (0, 30, 1); stops at the first part that is not a number."""
     parts = []

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from wsztune.stacks.profile import VERIFIED, Cell, Defaults, Knob, SnippetContext, Source, Stack
+from wsztune.stacks.profile import (
+    VERIFIED,
+    Cell,
+    Defaults,
+    Knob,
+    SnippetContext,
+    Source,
+    Stack,
+    zlib_level,
+)
 
 
 def tornado_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
@@ -13,7 +22,7 @@ def tornado_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
             "    def get_compression_options(self):\n"
             "        return None  # the default: no compression"
         )
-    level = 6 if cell["level"] == -1 else cell["level"]
+    level = zlib_level(cell)
     return (
         "class Handler(tornado.websocket.WebSocketHandler):\n"
         "    def get_compression_options(self):\n"
