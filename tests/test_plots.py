@@ -123,3 +123,20 @@ def test_cells_of_zero_memory_plot_and_recommend(small_run_path: Path, tmp_path:
         cell["connection_memory"] = 0
     decision = recommend.recommend(report.select_slice(run), recommend.Constraints())
     assert any("per connection," in line for line in decision.explanation)
+
+
+def test_plot_to_a_place_it_cannot_write_is_one_line_exit_2(
+    small_run_path: Path, tmp_path: Path
+) -> None:
+    """An --output below a file (root writes anywhere else): one line naming it, no traceback."""
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    arguments = ["plot", "--results", str(small_run_path), "--metric", "savings"]
+    outcome = CliRunner().invoke(cli, [*arguments, "--output", str(blocker / "images")])
+    assert outcome.exit_code == 2, outcome.output
+    assert f"{blocker / 'images'}: cannot write images there" in outcome.output
+    assert "Traceback" not in outcome.output
