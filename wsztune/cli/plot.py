@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -66,15 +67,7 @@ def plot(
 
         warn(report.run_warnings(run))
         directory = output or (run.path.parent if run.path is not None else Path("."))
-        try:
-            written = plots.axes_chart(run, directory, formats or ("png",))
-        except OSError as error:
-            raise WsztuneError(
-                f"{directory}: cannot write images there ({error.strerror or error}); "
-                "choose another place with --output"
-            ) from None
-        for path in written:
-            click.echo(str(path))
+        _write_images(directory, lambda: plots.axes_chart(run, directory, formats or ("png",)))
         return
 
     slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
@@ -86,15 +79,24 @@ def plot(
     directory = output or (run.path.parent if run.path is not None else Path("."))
     from wsztune import plots
 
-    try:
-        written = plots.write_plots(
+    _write_images(
+        directory,
+        lambda: plots.write_plots(
             run,
             slice_,
             directory,
             metrics=metrics or tuple(METRICS),
             formats=formats or ("png",),
             decision=decision,
-        )
+        ),
+    )
+
+
+def _write_images(directory: Path, write: Callable[[], Sequence[Path]]) -> None:
+    """Run ``write`` and print each image it wrote; a directory it cannot write to is a user
+    error (one line, exit 2), whichever chart was asked for."""
+    try:
+        written = write()
     except OSError as error:
         raise WsztuneError(
             f"{directory}: cannot write images there ({error.strerror or error}); "
