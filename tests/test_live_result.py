@@ -194,3 +194,16 @@ def test_verbose_says_where_the_time_went(monkeypatch: pytest.MonkeyPatch) -> No
     outcome = invoke_with(monkeypatch, result, "--verbose")
     assert outcome.exit_code == 0, outcome.output
     assert "time: model 0.50 s, servers and clients 1.25 s" in outcome.stderr
+
+
+def test_count_mismatch_names_the_first_connection_whose_counts_disagree() -> None:
+    """What the server sent the client must have received, and the other way round."""
+    agree = live_result.count_mismatch(2, [10, 20], [3, 4], [3, 4], [10, 20])
+    assert agree is None
+    # Connection 0 agrees; connection 1's client received 19 B where the server sent 20 B.
+    assert live_result.count_mismatch(3, [10, 20, 30], [3, 4, 5], [3, 4, 5], [10, 19, 29]) == (
+        "connection 1: the server counted 20 B sent and 4 B received, the client 19 B received "
+        "and 4 B sent"
+    )
+    # Only the first ``connections`` are compared.
+    assert live_result.count_mismatch(1, [10, 20], [3, 4], [3, 9], [10, 20]) is None

@@ -55,7 +55,7 @@ from wsztune.codecs.base import PROBE_PAYLOAD
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
-from wsztune.live.result import LiveResult, judge
+from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.memory import rss_bytes
 
@@ -588,16 +588,11 @@ def run_live(
         "servers and clients": round(time.perf_counter() - modelled, 3),
     }
     # Bytes: the server's count, the client's count and the model must all agree.
-    for index in range(plan.connections):
-        if (on.client_received[index], on.client_sent[index]) != (
-            on.sent[index],
-            on.received[index],
-        ):
-            raise LiveError(
-                f"connection {index}: the server counted {on.sent[index]} B sent and "
-                f"{on.received[index]} B received, the client {on.client_received[index]} B "
-                f"received and {on.client_sent[index]} B sent"
-            )
+    mismatch = count_mismatch(
+        plan.connections, on.sent, on.received, on.client_sent, on.client_received
+    )
+    if mismatch:
+        raise LiveError(mismatch)
     model_server = sum(model.server_bytes for model in per_live)
     model_client = sum(model.client_bytes for model in per_live)
     live_server, live_client = sum(on.sent), sum(on.received)

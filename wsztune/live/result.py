@@ -40,6 +40,31 @@ class Verdict:
     advice: tuple[str, ...] = ()  # what to change for a verdict (inconclusive only)
 
 
+def count_mismatch(
+    connections: int,
+    server_sent: list[int],
+    server_received: list[int],
+    client_sent: list[int],
+    client_received: list[int],
+) -> str | None:
+    """The first of ``connections`` whose server and client byte counts disagree (what one
+    side sent, the other must have received), as a sentence; None when every one agrees.
+
+    Both live checks stop on it before judging: a disagreement is a broken measurement, not a
+    verdict."""
+    for index in range(connections):
+        if (client_received[index], client_sent[index]) != (
+            server_sent[index],
+            server_received[index],
+        ):
+            return (
+                f"connection {index}: the server counted {server_sent[index]} B sent and "
+                f"{server_received[index]} B received, the client {client_received[index]} B "
+                f"received and {client_sent[index]} B sent"
+            )
+    return None
+
+
 def judge(
     *,
     bytes_equal: bool,

@@ -68,7 +68,7 @@ from wsztune.live import (
     describe_replay,
     setting_fields,
 )
-from wsztune.live.result import LiveResult, judge
+from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.nodejs import find_node, helper
 from wsztune.stacks import STACKS
 
@@ -586,16 +586,11 @@ def run_live_ws(
         "model (after the servers)": round(model_wait, 3),
     }
 
-    for index in range(plan.connections):
-        if (on.client_received[index], on.client_sent[index]) != (
-            on.server_sent[index],
-            on.server_received[index],
-        ):
-            raise LiveError(
-                f"connection {index}: the server counted {on.server_sent[index]} B sent and "
-                f"{on.server_received[index]} B received, the client "
-                f"{on.client_received[index]} B received and {on.client_sent[index]} B sent"
-            )
+    mismatch = count_mismatch(
+        plan.connections, on.server_sent, on.server_received, on.client_sent, on.client_received
+    )
+    if mismatch:
+        raise LiveError(mismatch)
     live_server, live_client = sum(on.server_sent), sum(on.server_received)
     model_server, model_client = figures.server_bytes, figures.client_bytes
     model_total = model_server + model_client
