@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests import chromium
+from tests.test_go import LIBRARIES_PRESENT
 from wsztune import report_html, results
 from wsztune.cli import cli
 from wsztune.grid import select_slice
@@ -200,3 +203,36 @@ def test_the_verdict_is_the_gates(tmp_path: Path) -> None:
     assert '<span class="pill">advice</span>' in page
     result = invoke("report", "--results", DEMO_RUN, "--strict", "-o", out)
     assert result.exit_code == 2 and "add one" in result.output
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+@pytest.mark.skipif(not LIBRARIES_PRESENT, reason="the Debian Go websocket libraries are missing")
+def test_a_go_run_reports_on_its_own_axes(tmp_path: Path, browser: chromium.Browser) -> None:
+    """A gorilla run has level x threshold cells, not windowBits x memLevel: the page shows the
+    choice `recommend` makes on them, the table `table` prints and the chart `plot` draws."""
+    run_path = tmp_path / "go.json"
+    result = invoke(
+        "run", DEMO_RUN.parent.parent / "corpora" / "chat.har", "--server", "gorilla",
+        "--level", "1,9", "--no-timing", "-o", run_path, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    advice = invoke("recommend", "--results", run_path, "--json")
+    assert advice.exit_code == 0, advice.output
+    chosen = json.loads(advice.stdout)["chosen"]
+    out = tmp_path / "go.html"
+    result = invoke("report", run_path, "-o", out)
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert f"Recommended: level {chosen['level']}" in page
+    assert "windowBits" in page and "wb \\ ml" not in page  # said to be absent, not drawn
+    assert f"level {chosen['level']} *" in page and "SetCompressionLevel" in page
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
+    view = browser.view(out)
+    assert view.problems(expect_text=("Recommended: level", "Provenance"), min_images=1) == []
+    assert view.dom["images"] == 1  # the bars `plot` draws for a Go run
+    # What a Go run has no answer for is a one-line usage error, not a traceback.
+    for args in (("--check", "12:5"), (DEMO_RUN,)):
+        refused = invoke("report", run_path, *args, "-o", tmp_path / "no.html")
+        assert refused.exit_code == 2, refused.output
+        assert "Go run" in refused.output and "Traceback" not in refused.output
+        assert not (tmp_path / "no.html").exists()

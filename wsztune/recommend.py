@@ -718,6 +718,20 @@ def _stack_of(slice_: Slice) -> Any:
     return STACKS.get(slice_.server)
 
 
+def axes_snippet(run: Run, chosen: Cell | None) -> str:
+    """The run's stack's configuration for ``chosen``, a cell of a Go run on its own axes
+    (what ``recommend`` and ``report`` print); empty when there is no choice or no snippet."""
+    server = run.meta.get("server")
+    if chosen is None or not server:
+        return ""
+    from wsztune.stacks import STACKS
+
+    profile = STACKS.get(server)
+    if profile is None or profile.snippet is None:
+        return ""
+    return profile.snippet(chosen, None)
+
+
 def _settable_words(stack: Any, slice_: Slice) -> str:
     pairs = stack.settable_pairs(slice_.server_version)
     shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])

@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsztune.grid import METRICS, Key, Slice, cell_key, corpus_caption, label
+from wsztune.grid import METRICS, Cell, Key, Slice, cell_key, corpus_caption, label
 from wsztune.results import Run
 
 if TYPE_CHECKING:
@@ -119,23 +119,7 @@ def render(
         title = f"wsztune comparison: {old.run.meta.get('corpus', {}).get('name', 'old')} → " + (
             f"{run.meta.get('corpus', {}).get('name', 'new')}"
         )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta name="color-scheme" content="light dark">',
-        f"<title>{escape(title)}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body><main>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="muted">{escape(main.slice.description)} · {escape(_source(run))}</p>',
-    ]
-    for line in warnings:
-        parts.append(f'<p class="verdict bad">warning: {escape(line)}</p>')
+    parts = _head(title, main.slice.description, run, warnings)
     if old is not None:
         parts += _comparison(old, main)
     parts += _decision(main, heading="Decision" if old is None else "Decision (new run)")
@@ -151,6 +135,95 @@ def render(
         parts += _provenance(old.run)
         parts.append("<h3>New run</h3>")
     parts += _provenance(run)
+    return _foot(parts)
+
+
+def render_axes(
+    run: Run,
+    chosen: Cell | None,
+    reason: str,
+    snippet: str = "",
+    *,
+    charts: bool = True,
+    warnings: Sequence[str] = (),
+) -> str:
+    """The page of a Go run, on the library's own axes (level, takeover mode, threshold), not
+    windowBits x memLevel: the choice ``recommend`` makes on them (``chosen``, None when none
+    fits, and ``reason``), the table ``wsztune table`` prints, the chart ``wsztune plot``
+    draws, the stack's ``snippet`` and the provenance."""
+    from wsztune.grid import axes_label, run_axes
+    from wsztune.report import AXES_HEADERS, axes_rows, axes_title
+
+    title = f"wsztune report: {corpus_caption(run)}"
+    axes = ", ".join(run_axes(run))
+    parts = _head(title, f"{run.meta.get('codec', 'go')} on its own axes: {axes}", run, warnings)
+    parts.append('<h2 id="decision">Decision</h2>')
+    if chosen is not None:
+        text = f"Recommended: {axes_label(chosen, run_axes(run))} · {reason}"
+        parts.append(f'<p class="verdict" id="recommended">{escape(text)}</p>')
+    else:
+        parts.append(f'<p class="verdict bad" id="recommended">{escape(reason)}</p>')
+    parts.append(
+        '<p class="muted">This codec is swept on its own axes, not windowBits x memLevel: '
+        "no robustness resampling, fleet cost or --check verdict is made for them yet.</p>"
+    )
+    parts.append('<h2 id="grids">Cells</h2>')
+    parts.append(f'<p class="caption">{escape(axes_title(run))}</p>')
+    parts.append('<div class="scroll" id="grid-axes"><table>')
+    parts.append("<tr>" + "".join(_th(h, i == 0) for i, h in enumerate(AXES_HEADERS)) + "</tr>")
+    for row in axes_rows(run, chosen):
+        css = "choice" if row[0].endswith(" *") else ""
+        cells = [_td(v, i == 0, css) for i, v in enumerate(row)]
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</table></div>")
+    parts.append(
+        '<p class="legend">'
+        + ("* recommended · " if chosen is not None else "")
+        + "wire: payloads + frame headers · mem/conn: what a connection keeps between messages "
+        "(Go heap) · per write: what one message being compressed holds</p>"
+    )
+    if charts:
+        from wsztune import plots
+
+        parts.append('<h2 id="charts">Charts</h2>')
+        with tempfile.TemporaryDirectory(prefix="wsztune-report-") as scratch:
+            for path in plots.axes_chart(run, Path(scratch), ("svg",)):
+                parts.append(
+                    f'<figure id="chart-axes"><img alt="Bytes on the wire, memory per '
+                    f'connection and per write, per cell" src="{_data_uri(path)}"><figcaption>'
+                    "Bytes on the wire (frame headers counted), memory a connection keeps and "
+                    "memory per concurrent write, per cell.</figcaption></figure>"
+                )
+    if snippet:
+        parts.append('<h2 id="configuration">Configuration</h2>')
+        parts.append(f"<pre><code>{escape(snippet)}</code></pre>")
+    parts.append('<h2 id="provenance">Provenance</h2>')
+    parts += _provenance(run)
+    return _foot(parts)
+
+
+def _head(title: str, description: str, run: Run, warnings: Sequence[str]) -> list[str]:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="color-scheme" content="light dark">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body><main>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="muted">{escape(description)} · {escape(_source(run))}</p>',
+    ]
+    for line in warnings:
+        parts.append(f'<p class="verdict bad">warning: {escape(line)}</p>')
+    return parts
+
+
+def _foot(parts: list[str]) -> str:
     parts.append(
         '<p class="muted">Made by wsztune from a saved run: nothing was re-measured. '
         "Sizes are exact; times are medians of CPU time on the machine named above.</p>"

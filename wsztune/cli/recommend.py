@@ -242,6 +242,7 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
     library's own axes, and the stack's snippet for it."""
     import json
 
+    from wsztune import recommend as recommend_module
     from wsztune import report
     from wsztune.errors import CheckFailed
     from wsztune.grid import axes_label, choose_on_axes
@@ -253,14 +254,8 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
         )
     warn(report.run_warnings(run))
     chosen, reason = choose_on_axes(run, budget)
-    snippet = ""
+    snippet = recommend_module.axes_snippet(run, chosen)
     server = run.meta.get("server")
-    if chosen is not None and server:
-        from wsztune import stacks
-
-        profile = stacks.STACKS.get(server)
-        if profile is not None and profile.snippet is not None:
-            snippet = profile.snippet(chosen, None)
     if as_json:
         document = {
             "axes": list(report.run_axes(run)),

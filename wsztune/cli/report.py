@@ -84,7 +84,7 @@ def report(
     the system's dark mode. A partial run is reported as partial. Prints the path written.
     """
     from wsztune import recommend as recommend_module
-    from wsztune import report_html
+    from wsztune import report, report_html
     from wsztune.report import run_warnings
 
     if len(runs) > 2:
@@ -130,15 +130,17 @@ def report(
         return report_html.ReportRun(run, slice_, decision, verdict)
 
     if len(runs) == 2:
-        old = prepare(load_run(runs[0], role="OLD"), "OLD: ")
-        main = prepare(load_run(runs[1], role="NEW"), "NEW: ")
+        old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
     else:
-        old = None
-        main = prepare(load_run(runs[0] if runs else results_path, results_dir), "")
-    run = main.run
-    page = report_html.render(
-        main, old, charts=not no_charts, warnings=run_warnings(run, main.slice)
-    )
+        old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
+    if any(report.run_axes(r) for r in (old_run, run) if r is not None):
+        page = _axes_page(run, old_run, budget, checked is not None, no_charts)
+    else:
+        old = None if old_run is None else prepare(old_run, "OLD: ")
+        main = prepare(run, "NEW: " if old_run is not None else "")
+        page = report_html.render(
+            main, old, charts=not no_charts, warnings=run_warnings(run, main.slice)
+        )
     target = output or (
         run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
     )
@@ -152,3 +154,29 @@ def report(
             "choose another place with --output"
         ) from None
     click.echo(str(target))
+
+
+def _axes_page(run: Any, old_run: Any, budget: int | None, checking: bool, no_charts: bool) -> str:
+    """The page of a Go run on its own axes, with the choice ``recommend`` makes on them."""
+    from wsztune import recommend as recommend_module
+    from wsztune import report, report_html
+    from wsztune.grid import choose_on_axes
+
+    axes = ", ".join(report.run_axes(run if report.run_axes(run) else old_run))
+    if old_run is not None:
+        raise click.UsageError(
+            f"a comparison page takes two windowBits x memLevel runs, and a Go run's axes are "
+            f"{axes}: report each run alone, or compare them with wsztune compare"
+        )
+    if checking:
+        raise click.UsageError(
+            f"--check takes WB:ML, which a Go run does not have (its axes are {axes}): "
+            "leave --check out"
+        )
+    warnings = report.run_warnings(run)
+    warn(warnings)
+    chosen, reason = choose_on_axes(run, budget)
+    snippet = recommend_module.axes_snippet(run, chosen)
+    return report_html.render_axes(
+        run, chosen, reason, snippet, charts=not no_charts, warnings=warnings
+    )
