@@ -751,6 +751,14 @@ AXES_HEADERS = (
 )
 
 
+# What the columns of an axes table mean (under the table, in the terminal and in the report).
+AXES_LEGEND = (
+    "wire: payloads + frame headers. mem/conn: what a connection keeps between messages "
+    "(Go heap); per write: what one message being compressed holds (gorilla pools it: "
+    "paid per concurrent write)"
+)
+
+
 def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
     """One row per cell of an axes run (:data:`AXES_HEADERS`), the chosen one marked."""
     # Only the axes this run varies: a constant one says nothing per row (the title has it).
@@ -800,12 +808,7 @@ def axes_table(run: Run, chosen: Cell | None = None) -> RenderableType:
         table.add_column(header, justify="left" if header == "setting" else "right", no_wrap=True)
     for row in axes_rows(run, chosen):
         table.add_row(*row)
-    table.caption = (
-        ("* recommended. " if chosen is not None else "")
-        + "wire: payloads + frame headers. mem/conn: what a connection keeps between messages "
-        "(Go heap); per write: what one message being compressed holds (gorilla pools it: "
-        "paid per concurrent write)"
-    )
+    table.caption = ("* recommended. " if chosen is not None else "") + AXES_LEGEND
     return table
 
 

@@ -152,7 +152,7 @@ def render_axes(
     fits, and ``reason``), the table ``wsztune table`` prints, the chart ``wsztune plot``
     draws, the stack's ``snippet`` and the provenance."""
     from wsztune.grid import axes_label, run_axes
-    from wsztune.report import AXES_HEADERS, axes_rows, axes_title
+    from wsztune.report import AXES_HEADERS, AXES_LEGEND, axes_rows, axes_title
 
     title = f"wsztune report: {corpus_caption(run)}"
     axes = ", ".join(run_axes(run))
@@ -178,9 +178,9 @@ def render_axes(
     parts.append("</table></div>")
     parts.append(
         '<p class="legend">'
-        + ("* recommended · " if chosen is not None else "")
-        + "wire: payloads + frame headers · mem/conn: what a connection keeps between messages "
-        "(Go heap) · per write: what one message being compressed holds</p>"
+        + ("* recommended. " if chosen is not None else "")
+        + escape(AXES_LEGEND)
+        + "</p>"
     )
     if charts:
         from wsztune import plots
