@@ -21,7 +21,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import SERVER, Stream
 from wsztune.errors import BackendUnavailable
+from wsztune.programs import find_program
 
 NAME = "go"
 GORILLA = "gorilla"
@@ -120,18 +120,13 @@ class GoUnavailable(BackendUnavailable):
 
 def find_go() -> str:
     """Path of the ``go`` executable (``$WSZTUNE_GO``, else PATH), or a one-line error."""
-    override = os.environ.get(GO_ENV)
-    if override:
-        if shutil.which(override) is None:
-            raise GoUnavailable(f"{GO_ENV}={override} is not an executable go")
-        return override
-    go = shutil.which("go")
-    if go is None:
-        raise GoUnavailable(
-            "go is not installed or not on PATH: install Go 1.19 or newer (Debian: apt install "
-            f"golang-go golang-github-klauspost-compress-dev) or set {GO_ENV} to its path"
-        )
-    return go
+    return find_program(
+        "go",
+        GO_ENV,
+        GoUnavailable,
+        "install Go 1.19 or newer (Debian: apt install golang-go "
+        "golang-github-klauspost-compress-dev)",
+    )
 
 
 def go_environment(go: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wsztune.errors import NodeUnavailable
+from wsztune.programs import find_program
 
 HERE = Path(__file__).resolve().parent
 NODE_ENV = "WSZTUNE_NODE"  # a node binary to use instead of the one on PATH
@@ -26,18 +27,9 @@ NODE_ENV = "WSZTUNE_NODE"  # a node binary to use instead of the one on PATH
 
 def find_node() -> str:
     """Path of the ``node`` executable (``$WSZTUNE_NODE``, else PATH), or a one-line error."""
-    override = os.environ.get(NODE_ENV)
-    if override:
-        if shutil.which(override) is None:
-            raise NodeUnavailable(f"{NODE_ENV}={override} is not an executable node")
-        return override
-    node = shutil.which("node")
-    if node is None:
-        raise NodeUnavailable(
-            "node is not installed or not on PATH: install Node.js 18 or newer "
-            f"(https://nodejs.org) or set {NODE_ENV} to its path"
-        )
-    return node
+    return find_program(
+        "node", NODE_ENV, NodeUnavailable, "install Node.js 18 or newer (https://nodejs.org)"
+    )
 
 
 def find_npm() -> str:
