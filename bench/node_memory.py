@@ -1,8 +1,8 @@
 """Benchmark: do the node codec's memory figures rank cells the same way twice?
 
 Run from anywhere as ``python bench/node_memory.py [CORPUS ...]`` (default: every bundled
-corpus). For each corpus it sweeps twice, ``wsztune run --server ws --no-timing`` (the default
-grid), and prints
+corpus and the demo). For each corpus it sweeps twice, ``wsztune run --server ws
+--no-timing`` (the default grid), and prints
 
 - the largest difference of a cell's ``connection_memory`` between the two sweeps (goal: every
   cell within 3%), and how many cells differ by more than their ``memory_resolution``;
@@ -42,7 +42,7 @@ def sweep(corpus: Path, output: Path) -> None:
 def main() -> int:
     """Sweep each corpus twice, compare, exit 1 when a goal is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpora", nargs="*", type=Path, default=CORPORA)
+    parser.add_argument("corpora", nargs="*", type=Path, default=[*CORPORA, *_demo()])
     args = parser.parse_args()
 
     from wsztune.recommend import Constraints, recommend
@@ -89,6 +89,13 @@ def main() -> int:
         )
     print("all goals met" if ok else "a goal is NOT met")
     return 0 if ok else 1
+
+
+def _demo() -> list[Path]:
+    """The demo corpus bundled as package data (what ``wsztune run`` sweeps without a corpus)."""
+    from wsztune.corpus import demo_corpus_path
+
+    return [demo_corpus_path()]
 
 
 def _key(cell: dict) -> tuple:

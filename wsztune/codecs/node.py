@@ -97,9 +97,9 @@ class NodeCodec:
                     )
                 )
 
-            # More node processes than cores: one alone keeps a core busy about half the time
-            # (each zlib call waits on libuv's pool); each times its cells with its own CPU time.
-            processes = jobs * node.PROCESSES_PER_CORE
+            # One node process per core, pinned to it (or two per core where they cannot be
+            # pinned); each times its cells with its own CPU time.
+            processes = node.processes_for(jobs)
             with phase("timing passes" if timing else "sizes"):
                 node.run_cells(
                     path, directions, jobs_for, timing=timing, jobs=processes, on_cell=done

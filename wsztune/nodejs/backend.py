@@ -30,12 +30,53 @@ from typing import IO
 from wsztune.codec import STRATEGIES, Setting
 from wsztune.nodejs import find_node, helper
 
-# Node processes per core for the sweep's timing passes and the memory probes. One node process
-# keeps a core busy about half the time: each zlib call is a round trip to libuv's pool, and its
-# main thread waits for it. Measured on the commits corpus (docs/node.md): 2 per core fill the
-# cores; each process measures its own CPU time (process.cpuUsage), which the others do not add
-# to, so a cell's timing stays its own.
-PROCESSES_PER_CORE = 2
+# Each node process runs on one core of its own, where the system lets us say so (Linux). Every
+# zlib call ws makes is a hand-off from node's main thread to libuv's pool thread and back. On one
+# core that is a context switch; across two it wakes an idle core each time, which cost 2.5-3.5x
+# the calls' CPU time on a quiet 2-core machine, less the busier the machine (docs/node.md): a
+# figure of the machine's idleness, not of the cell. Pinned, the hand-offs cost the same whatever
+# else runs, and one process keeps its core busy. Where processes cannot be pinned, two per core
+# keep the cores busy instead (one alone keeps a core busy about half the time).
+UNPINNED_PROCESSES_PER_CORE = 2
+
+
+def pinnable_cores() -> list[int]:
+    """The cores a node process can be pinned to (the ones this process may use); empty where
+    the system cannot pin a process (no ``sched_setaffinity``)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return []
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except OSError:
+        return []
+
+
+def processes_for(jobs: int) -> int:
+    """How many node processes keep ``jobs`` cores busy: one per core when pinned."""
+    return jobs if pinnable_cores() else jobs * UNPINNED_PROCESSES_PER_CORE
+
+
+@contextmanager
+def on_core(core: int | None) -> Iterator[None]:
+    """Processes started inside run on ``core`` only (None: anywhere), and so do the threads they
+    start (node's libuv pool). Only the calling thread's affinity changes, and it is restored:
+    other threads keep starting processes of their own meanwhile."""
+    if core is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def core_for(index: int) -> int | None:
+    """The core node process number ``index`` is pinned to: the cores in turn; None unpinned."""
+    cores = pinnable_cores()
+    return cores[index % len(cores)] if cores else None
+
 
 CLOCK_NAME = (
     "node process CPU time (process.cpuUsage: main thread and libuv pool), "
@@ -139,11 +180,13 @@ def run_cells(
     timing: dict[str, float] | None = None,
     jobs: int = 1,
     on_cell: Callable[[NodeCell], None] | None = None,
+    pin: bool = True,
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
-    Each process measures one cell at a time and times it with its own CPU time: ``jobs`` may
-    exceed the cores (:data:`PROCESSES_PER_CORE`) without one cell's time counting another's.
+    Each process measures one cell at a time and times it with its own CPU time, pinned to a core
+    (:func:`core_for`): ``jobs`` may exceed the cores without one cell's time counting another's.
+    ``pin=False`` lets them run anywhere, as before pinning (``bench/node.py``'s reference).
 
     ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
     A node that fails is a bug or a broken node install: its message is raised.
@@ -161,16 +204,17 @@ def run_cells(
             job_path = Path(directory) / "job.json"
             job = {"corpus": str(corpus), "directions": list(directions), "timing": timing}
             job_path.write_text(json.dumps(job), encoding="utf-8")
-            for _ in range(jobs):
-                processes.append(
-                    subprocess.Popen(
-                        [node, str(helper("codec.js")), str(job_path)],
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
+            for index in range(jobs):
+                with on_core(core_for(index) if pin else None):
+                    processes.append(
+                        subprocess.Popen(
+                            [node, str(helper("codec.js")), str(job_path)],
+                            stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                        )
                     )
-                )
             found: dict[int, NodeCell] = {}
             lines: queue.Queue[str | None] = queue.Queue()
 
@@ -245,14 +289,17 @@ def describe() -> dict[str, object]:
     }
 
 
-MEMORY_CONNECTIONS = 800  # streams per probe: at 200, two sweeps differed by up to 6% per cell
+# Streams per probe: at 200, two sweeps differed by up to 6% per cell; at 800, up to 3.9%. The
+# slope's error shrinks faster than the streams grow (more marks, over a longer range): six probes
+# of 9:1 on the commits corpus spread over 3.1% at 800 streams, 1.0% at 1600.
+MEMORY_CONNECTIONS = 1600
 MEMORY_METHOD = (
     "a fresh node process per distinct compressor (window bits, memLevel, level, strategy, "
     "takeover, threshold) and per distinct decompressor (client window bits, takeover, "
     "threshold), UV_THREADPOOL_SIZE=1; after a warm-up, {n} streams made as ws makes them "
     "(compressors sending the largest server stream's first messages until twice the window "
-    "went through, at most 32; decompressors inflating the other stream's), held open, 8 at a "
-    "time; every 50 streams, after gc, resident anonymous memory minus V8's committed heap plus "
+    "went through, at most 8; decompressors inflating the other stream's), held open, 8 at a "
+    "time; every 40 streams, after gc, resident anonymous memory minus V8's committed heap plus "
     "V8's live objects; one stream is the least-squares slope over the last three quarters of "
     "those marks (its standard error kept). Includes each zlib stream's JS objects and 16 KiB "
     "output buffer. These are compress/decompress_memory_observed: what one stream holds once "
@@ -360,29 +407,37 @@ def measure_memory(
                 },
                 job_file,
             )
+        core = slots.get()
         try:
-            process = subprocess.Popen(
-                [node, "--expose-gc", str(helper("memory.js")), job_file.name],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
+            with on_core(core):
+                process = subprocess.Popen(
+                    [node, "--expose-gc", str(helper("memory.js")), job_file.name],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
             running.add(process)
             try:
                 stdout, stderr = process.communicate(timeout=600)
             finally:
                 running.discard(process)
         finally:
+            slots.put(core)
             os.unlink(job_file.name)
         if process.returncode != 0:
             raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
         data = json.loads(stdout)
         return key, (int(data["held"]), max(MEMORY_GRAIN, 2 * int(data["error"])))
 
-    # The probes time nothing: more at once than cores keeps the cores busy while each waits
-    # on its pool thread; RSS is per process, so they do not disturb one another's figures.
-    pool = ThreadPoolExecutor(max(1, jobs * PROCESSES_PER_CORE))
+    # As many probes at once as keep the cores busy (:func:`processes_for`), each pinned like the
+    # timing passes (it then takes a third of the CPU time); RSS is per process, so they do not
+    # disturb one another's figures.
+    workers = max(1, processes_for(jobs))
+    slots: queue.Queue[int | None] = queue.Queue()
+    for index in range(workers):
+        slots.put(core_for(index))
+    pool = ThreadPoolExecutor(workers)
     try:
         found = dict(pool.map(probe, probes.items()))
     except BaseException:
