@@ -1,11 +1,18 @@
-"""External programs wsztune runs (``go``, ``node``): where they are, or a one-line user error."""
+"""External programs wsztune runs (``go``, ``node``): where they are, or a one-line user error;
+the cores they run on; and the helper processes that measure cells, run side by side."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TypeVar
 
 from wsztune.errors import WsztuneError
+
+T = TypeVar("T")
 
 
 def find_program(name: str, env: str, error: type[WsztuneError], install: str) -> str:
@@ -20,3 +27,126 @@ def find_program(name: str, env: str, error: type[WsztuneError], install: str) -
     if found is None:
         raise error(f"{name} is not installed or not on PATH: {install} or set {env} to its path")
     return found
+
+
+def pinnable_cores() -> list[int]:
+    """The cores a helper process can be pinned to (the ones this process may use); empty where
+    the system cannot pin a process (no ``sched_setaffinity``)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return []
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except OSError:
+        return []
+
+
+def core_for(index: int) -> int | None:
+    """The core helper process number ``index`` is pinned to: the cores in turn; None unpinned."""
+    cores = pinnable_cores()
+    return cores[index % len(cores)] if cores else None
+
+
+@contextmanager
+def on_core(core: int | None) -> Iterator[None]:
+    """Processes started inside run on ``core`` only (None: anywhere), and so do the threads they
+    start (node's libuv pool). Only the calling thread's affinity changes, and it is restored:
+    other threads keep starting processes of their own meanwhile."""
+    if core is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@dataclass(frozen=True)
+class Helper:
+    """One helper process to start: its command line, and the core it runs on (None: any)."""
+
+    argv: list[str]
+    core: int | None = None
+
+
+def run_helpers(
+    helpers: Sequence[Helper],
+    decode: Callable[[str], T],
+    *,
+    name: str,
+    feed: Callable[[IO[str]], None] | None = None,
+    on_result: Callable[[T], None] | None = None,
+) -> list[T]:
+    """Start ``helpers`` side by side and read one result per line of their stdout
+    (``decode``); the results in the order they arrived.
+
+    ``feed``, when given, writes a helper's next piece of work to its stdin (or closes it): once
+    at the start and again after every line the helper answers, so that a helper that drew cheap
+    work takes more and none idles while another has a queue. ``decode`` and ``on_result`` run
+    in the calling thread, one result at a time. A helper that fails raises ``RuntimeError``
+    with its stderr (``name`` says which program); every helper still running when this returns
+    or raises (Ctrl-C) is killed.
+    """
+    import queue
+    import subprocess
+    import threading
+
+    results: list[T] = []
+    lines: queue.Queue[str | None] = queue.Queue()
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        for helper in helpers:
+            with on_core(helper.core):
+                processes.append(
+                    subprocess.Popen(
+                        helper.argv,
+                        stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+
+        def pump(process: subprocess.Popen[str]) -> None:
+            # One reader per helper: a helper never waits on a full pipe for another's.
+            assert process.stdout is not None
+            if feed is not None:
+                assert process.stdin is not None
+                feed(process.stdin)
+            for line in process.stdout:
+                lines.put(line)
+                if feed is not None:
+                    feed(process.stdin)  # type: ignore[arg-type]
+            lines.put(None)
+
+        for process in processes:
+            threading.Thread(target=pump, args=(process,), daemon=True).start()
+        running = len(processes)
+        while running:
+            try:
+                # With a timeout, so that Ctrl-C reaches this thread promptly.
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                running -= 1
+                continue
+            result = decode(line)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        errors = []
+        for process in processes:
+            assert process.stderr is not None
+            stderr = process.stderr.read()
+            if process.wait() != 0:
+                errors.append(stderr.strip())
+        if errors:
+            raise RuntimeError(f"{name} failed: {errors[0]}")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return results

@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,7 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import SERVER, Stream
 from wsztune.errors import BackendUnavailable
-from wsztune.programs import find_program
+from wsztune.programs import Helper, find_program, run_helpers
 
 NAME = "go"
 GORILLA = "gorilla"
@@ -275,61 +274,24 @@ def run_cells(
     binary = helper_binary()
     jobs = max(1, min(jobs, len(jobs_for)))
     shares = [list(jobs_for[index::jobs]) for index in range(jobs)]
-    found: dict[int, GoCell] = {}
-    lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="wsztune-go-job-") as directory:
-        processes: list[subprocess.Popen[str]] = []
-        try:
-            for index, share in enumerate(shares):
-                job_path = Path(directory) / f"job-{index}.json"
-                job_path.write_text(
-                    json.dumps(
-                        {
-                            "corpus": str(corpus),
-                            "directions": list(directions),
-                            "cells": [vars(job) for job in share],
-                            "timing": timing,
-                        }
-                    ),
-                    encoding="utf-8",
-                )
-                processes.append(
-                    subprocess.Popen(
-                        [str(binary), "cells", str(job_path)],
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                    )
-                )
-            errors: list[str] = []
-
-            def pump(process: subprocess.Popen[str]) -> None:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    cell = _decode(line)
-                    with lock:
-                        found[cell.id] = cell
-                        if on_cell is not None:
-                            on_cell(cell)
-
-            readers = [threading.Thread(target=pump, args=(p,), daemon=True) for p in processes]
-            for reader in readers:
-                reader.start()
-            for reader in readers:
-                # Joined with a timeout so that Ctrl-C reaches this thread promptly.
-                while reader.is_alive():
-                    reader.join(0.1)
-            for process in processes:
-                _, stderr = process.communicate()
-                if process.returncode != 0:
-                    errors.append(stderr.strip())
-            if errors:
-                raise RuntimeError(f"Go codec failed: {errors[0]}")
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+        helpers = []
+        for index, share in enumerate(shares):
+            job_path = Path(directory) / f"job-{index}.json"
+            job_path.write_text(
+                json.dumps(
+                    {
+                        "corpus": str(corpus),
+                        "directions": list(directions),
+                        "cells": [vars(job) for job in share],
+                        "timing": timing,
+                    }
+                ),
+                encoding="utf-8",
+            )
+            helpers.append(Helper([str(binary), "cells", str(job_path)]))
+        results = run_helpers(helpers, _decode, name="Go codec", on_result=on_cell)
+    found = {cell.id: cell for cell in results}
     missing = [job.id for job in jobs_for if job.id not in found]
     if missing:
         raise RuntimeError(f"Go codec returned no result for cells {missing}")

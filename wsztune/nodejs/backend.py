@@ -29,6 +29,7 @@ from typing import IO
 
 from wsztune.codec import STRATEGIES, Setting
 from wsztune.nodejs import find_node, helper
+from wsztune.programs import Helper, core_for, on_core, pinnable_cores, run_helpers
 
 # Each node process runs on one core of its own, where the system lets us say so (Linux). Every
 # zlib call ws makes is a hand-off from node's main thread to libuv's pool thread and back. On one
@@ -40,42 +41,9 @@ from wsztune.nodejs import find_node, helper
 UNPINNED_PROCESSES_PER_CORE = 2
 
 
-def pinnable_cores() -> list[int]:
-    """The cores a node process can be pinned to (the ones this process may use); empty where
-    the system cannot pin a process (no ``sched_setaffinity``)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return []
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except OSError:
-        return []
-
-
 def processes_for(jobs: int) -> int:
     """How many node processes keep ``jobs`` cores busy: one per core when pinned."""
     return jobs if pinnable_cores() else jobs * UNPINNED_PROCESSES_PER_CORE
-
-
-@contextmanager
-def on_core(core: int | None) -> Iterator[None]:
-    """Processes started inside run on ``core`` only (None: anywhere), and so do the threads they
-    start (node's libuv pool). Only the calling thread's affinity changes, and it is restored:
-    other threads keep starting processes of their own meanwhile."""
-    if core is None:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
-def core_for(index: int) -> int | None:
-    """The core node process number ``index`` is pinned to: the cores in turn; None unpinned."""
-    cores = pinnable_cores()
-    return cores[index % len(cores)] if cores else None
 
 
 CLOCK_NAME = (
@@ -195,79 +163,35 @@ def run_cells(
     jobs = max(1, min(jobs, len(cells)))
     todo = list(reversed(cells))  # popped from the end: cell order
     handing = threading.Lock()
-    with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
-        processes = []
+
+    def hand_next(stdin: IO[str]) -> None:
+        # The cells go one at a time on each process's stdin, the next one when it answers the
+        # last: a process that drew cheap cells takes more, and every process stays busy.
+        with handing:
+            cell = todo.pop() if todo else None
         try:
-            # One job file for all: the corpus and the plan. The cells go one at a time on each
-            # process's stdin, the next one when it answers the last: a process that drew cheap
-            # cells takes more, and every process stays busy until the end.
-            job_path = Path(directory) / "job.json"
-            job = {"corpus": str(corpus), "directions": list(directions), "timing": timing}
-            job_path.write_text(json.dumps(job), encoding="utf-8")
-            for index in range(jobs):
-                with on_core(core_for(index) if pin else None):
-                    processes.append(
-                        subprocess.Popen(
-                            [node, str(helper("codec.js")), str(job_path)],
-                            stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            text=True,
-                        )
-                    )
-            found: dict[int, NodeCell] = {}
-            lines: queue.Queue[str | None] = queue.Queue()
+            if cell is None:
+                stdin.close()  # no more cells: the process ends
+            else:
+                stdin.write(json.dumps(vars(cell)) + "\n")
+                stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the process died: its stderr says why
 
-            def hand_next(stdin: IO[str]) -> None:
-                with handing:
-                    cell = todo.pop() if todo else None
-                try:
-                    if cell is None:
-                        stdin.close()  # no more cells: the process ends
-                    else:
-                        stdin.write(json.dumps(vars(cell)) + "\n")
-                        stdin.flush()
-                except (BrokenPipeError, OSError, ValueError):
-                    pass  # the process died: its stderr says why, below
-
-            def pump(process: subprocess.Popen[str]) -> None:
-                # One reader per process: a process never waits on a full pipe for another's.
-                assert process.stdin is not None and process.stdout is not None
-                hand_next(process.stdin)
-                for line in process.stdout:
-                    lines.put(line)
-                    hand_next(process.stdin)
-                lines.put(None)
-
-            readers = [
-                threading.Thread(target=pump, args=(process,), daemon=True)
-                for process in processes
-            ]
-            for reader in readers:
-                reader.start()
-            running = len(readers)
-            while running:
-                line = lines.get()
-                if line is None:
-                    running -= 1
-                    continue
-                cell = _decode(line)
-                found[cell.id] = cell
-                if on_cell is not None:
-                    on_cell(cell)
-            for reader in readers:
-                reader.join()
-            for process in processes:
-                assert process.stderr is not None
-                stderr = process.stderr.read()
-                process.wait()
-                if process.returncode != 0:
-                    raise RuntimeError(f"node codec failed: {stderr.strip()}")
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+    with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
+        # One job file for all: the corpus and the plan.
+        job_path = Path(directory) / "job.json"
+        job = {"corpus": str(corpus), "directions": list(directions), "timing": timing}
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        argv = [node, str(helper("codec.js")), str(job_path)]
+        results = run_helpers(
+            [Helper(argv, core_for(index) if pin else None) for index in range(jobs)],
+            _decode,
+            name="node codec",
+            feed=hand_next,
+            on_result=on_cell,
+        )
+    found = {cell.id: cell for cell in results}
     missing = [cell.id for cell in cells if cell.id not in found]
     if missing:
         raise RuntimeError(f"node codec returned no result for cells {missing}")
