@@ -47,6 +47,7 @@ def main() -> int:
 
     from wsztune.recommend import Constraints, recommend
     from wsztune.results import load
+    from wsztune.sweep import cell_setting_key
 
     ok = True
     print(f"load average {os.getloadavg()}")
@@ -57,7 +58,7 @@ def main() -> int:
                 output = Path(tmp) / f"run-{index}.json"
                 sweep(corpus, output)
                 runs.append(load(output))
-        first, second = ({_key(c): c for c in run.cells} for run in runs)
+        first, second = ({cell_setting_key(c): c for c in run.cells} for run in runs)
         worst, worst_key, beyond = 0.0, None, 0
         for key, cell in first.items():
             other = second[key]
@@ -96,17 +97,6 @@ def _demo() -> list[Path]:
     from wsztune.corpus import demo_corpus_path
 
     return [demo_corpus_path()]
-
-
-def _key(cell: dict) -> tuple:
-    return (
-        cell["window_bits"],
-        cell["mem_level"],
-        cell["level"],
-        cell["strategy"],
-        cell["context_takeover"],
-        cell.get("threshold", 0),
-    )
 
 
 if __name__ == "__main__":

@@ -138,22 +138,15 @@ def limit_seconds(
 
 def relative_times(results_file: Path) -> dict[tuple, float]:
     """Each cell's compress time divided by the 12:5 cell's, keyed by the cell's setting."""
-    cells = json.loads(results_file.read_text())["cells"]
+    from wsztune.sweep import cell_setting_key
 
-    def key(cell: dict) -> tuple:
-        return (
-            cell["window_bits"],
-            cell["mem_level"],
-            cell["level"],
-            cell["strategy"],
-            cell["context_takeover"],
-        )
+    cells = json.loads(results_file.read_text())["cells"]
 
     reference = [c for c in cells if (c["window_bits"], c["mem_level"]) == REFERENCE]
     if not reference:
         sys.exit("bench: the sweep must include the 12:5 cell (the reference)")
     base = reference[0]["compress_seconds"]
-    return {key(cell): cell["compress_seconds"] / base for cell in cells}
+    return {cell_setting_key(cell): cell["compress_seconds"] / base for cell in cells}
 
 
 def consistency(first: Path, second: Path) -> tuple[float, float]:

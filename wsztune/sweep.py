@@ -234,7 +234,9 @@ def _setting_key(setting: Setting) -> tuple:
     )
 
 
-def _cell_key(cell: dict[str, Any]) -> tuple:
+def cell_setting_key(cell: dict[str, Any]) -> tuple:
+    """Everything a results cell was measured at, as a key: two cells of two runs with the same
+    key measured the same setting (server, client, level, strategy, takeover, threshold)."""
     return (
         cell["window_bits"],
         cell["mem_level"],
@@ -254,7 +256,7 @@ def mix_cells(cells: Sequence[dict[str, Any]], grid: Grid) -> list[dict[str, Any
     bytes and the server's decompression time are the mix's; what the server sends is the same
     for every client. A setting some client's cell is missing for (an interrupted sweep) is left
     out. Each mixed cell lists its clients' own figures under ``clients``."""
-    by_key = {_cell_key(cell): cell for cell in cells}
+    by_key = {cell_setting_key(cell): cell for cell in cells}
     mixed = []
     for base in grid.base_settings():
         parts = [(v, by_key.get(_setting_key(v.apply(base)))) for v in grid.clients]
