@@ -27,6 +27,7 @@ CODEC_TITLES = {
     "node": "Node's zlib",
     "go-gorilla": "Go's compress/flate as gorilla calls it",
     "go-coder": "klauspost's StatelessDeflate as coder 1.8.7 calls it",
+    "bun": "Bun's zlib (Cloudflare's fork) as Bun.serve calls it",
 }
 
 # The snippets a run made without --server shows, in this order (the stacks wsztune measured
