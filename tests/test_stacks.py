@@ -59,7 +59,7 @@ def test_at_least_fifteen_server_stacks_and_four_clients() -> None:
 @pytest.mark.parametrize("name", SERVER_NAMES)
 def test_every_profile_is_complete(name: str) -> None:
     profile = STACKS[name]
-    assert profile.title and profile.codec in CODECS  # a codec wsztune can run
+    assert profile.title and profile.codec in CODECS
     assert profile.status in STATUSES and profile.status_note
     assert profile.sources, "every fact cites a source"
     for source in profile.sources:
