@@ -1491,3 +1491,41 @@ def test_a_hanging_upstream_gets_clients_a_502_and_unanswered_clients_are_counte
     text = summary_text(summary)
     assert "4 connections got no HTTP answer (1 closed before its request, 1 left" in text
     assert "2 clients turned away" in text
+
+
+def test_text_base64_records_run_and_stat_like_the_same_text_escaped(tmp_path: Path) -> None:
+    # The same messages, written by record (text_base64 for the control characters) and by
+    # json.dumps (escaped text): `corpus stats` and `run` see the same corpus.
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    messages: list[str | bytes] = ["\x01\x02" * 3000, '{"type":"chat","text":"hi"}', b"\x00\xff"]
+    ours, theirs = tmp_path / "ours.records.jsonl", tmp_path / "theirs.records.jsonl"
+    _write_and_load(ours, messages)
+    with theirs.open("w") as plain:
+        plain.write('{"wsztune":"records/1"}\n')
+        for message in messages:
+            key, value = (
+                ("text", message) if isinstance(message, str) else ("base64", "AP8=")
+            )
+            plain.write(json.dumps({**HEAD, key: value}) + "\n")
+    assert b'"text_base64":' in ours.read_bytes()
+
+    def invoke(*args: str | Path) -> Any:
+        result = CliRunner().invoke(cli, [str(arg) for arg in args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    stats = [json.loads(invoke("corpus", "stats", "--json", p).stdout) for p in (ours, theirs)]
+    for entry in stats:
+        del entry["path"]
+    assert stats[0] == stats[1] and stats[0]["text_messages"] == 1
+    runs = []
+    for path in (ours, theirs):
+        output = tmp_path / f"{path.stem}.json"
+        invoke("run", path, "--window-bits", "9,15", "--mem-level", "8", "--repeat", "1",
+               "--min-sample-time", "0", "--jobs", "1", "--quiet", "-o", output)  # fmt: skip
+        cells = json.loads(output.read_text())["cells"]
+        runs.append([(c["window_bits"], c["raw_bytes"], c["compressed_bytes"]) for c in cells])
+    assert runs[0] == runs[1]

@@ -24,8 +24,11 @@ never reads from one side faster than the other side takes: once a message is re
 sender's socket is paused until the message has been written to the other side's socket and
 that socket's buffer has drained (websockets' ``write_limit``), so a client that stops reading
 stops the server's sending through TCP flow control, not by filling the proxy's memory. Each
-connection holds, per direction, about the message in hand and its encoded copy in the
-socket's buffer: about twice the limit at worst.
+connection holds, per direction, the message in hand: while websockets inflates and decodes it,
+its compressed frame, the inflated bytes and the text, about 3 x the limit at worst (2 x for a
+message that compresses well). Its records line is made and written 256 KiB at a time, and a
+message over 256 KiB is forwarded in fragments with a turn for every other connection between
+two, so that one big message never holds the others' traffic for long.
 
 Faithful: close codes and reasons from one side reach the other, including those websockets
 sends itself when a side breaks the protocol (1007 for invalid UTF-8 in a text message, 1009,
@@ -35,18 +38,22 @@ are appended to the upstream's path, so a client cannot climb out of it.
 
 The upstream is checked before anything listens: one WebSocket handshake to its URL (an
 answer of any HTTP status is an answer; no answer, a refused connection or a TLS failure is an
-error), unless ``check_upstream`` is off. ``certfile`` and ``keyfile`` make the proxy listen
-with TLS (``wss://``), for pages served over https.
+error), unless ``check_upstream`` is off. A client has CLIENT_OPEN_TIMEOUT for its handshake and
+the upstream's handshake gets less than what is left, so a hanging upstream means a 502, never a
+silent cut; a connection that gets no HTTP answer at all is counted, with why. ``certfile``
+and ``keyfile`` make the proxy listen with TLS (``wss://``), for pages served over https.
 
 The file: a header line, ``{"wsztune":"records/1","started_at":...}``, then one line per
 recorded message: ``connection`` (``c1``, ``c2``... in the order connections open),
 ``direction`` (who sent it: ``client`` or ``server``), ``t`` (seconds since the proxy started,
-monotonic clock, microseconds) and ``text`` or ``base64``. Each line is written with one
-``write()`` as soon as its message arrives, before the message is forwarded, so every line on
-disk is whole: Ctrl-C, SIGTERM, a limit or a full disk (the partial line is cut off again) leave
-a file that loads. The file is created ``0600``, and must not exist (a symlink, a special file
-or any existing file is refused): it holds whatever the traffic held, tokens included, and a
-recording is never mixed into another. A recording that recorded nothing removes it again.
+monotonic clock, microseconds) and ``text``, ``text_base64`` (text that JSON escaping would
+make longer than base64: a line is at most 4/3 of its message) or ``base64``. Each line is
+written as soon as its message arrives, before the message is forwarded, with nothing else in
+between (a write error cuts it off again), so every line on disk is whole: Ctrl-C, SIGTERM, a
+limit or a full disk leave a file that loads. The file is created ``0600``, and must not exist
+(a symlink, a special file or any existing file is refused): it holds whatever the traffic
+held, tokens included, and a recording is never mixed into another. A recording that recorded
+nothing removes it again.
 
 Limits end the recording and the proxy: ``max_messages`` and ``max_bytes`` (payload bytes, as
 ``corpus stats`` counts them; the file is larger), ``duration`` in seconds. ``fraction`` records
