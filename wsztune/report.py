@@ -611,13 +611,21 @@ def print_run_summary(run: Run) -> None:
     if slice_.other_slices:
         title += f"\n{slice_.description} (1 of {slice_.other_slices + 1} slices)"
     table = Table(title=title)
-    for header in ("", "wb:ml", "compressed", "savings", "compress", "memory/conn"):
-        left = header in ("", "wb:ml")
+    # A run whose cells name their own codec (Netty: zlib at 15:8, JZlib elsewhere) shows it.
+    per_cell_codec = any("codec" in cell for cell in run.cells)
+    headers = ["", "wb:ml", "compressed", "savings", "compress", "memory/conn"]
+    if per_cell_codec:
+        headers.insert(2, "codec")
+    for header in headers:
+        left = header in ("", "wb:ml", "codec")
         table.add_column(header, justify="left" if left else "right", no_wrap=True)
     for name, cell in _summary_rows(slice_):
+        off = cell.get("compression") is False
+        codec = [str(cell.get("codec", "-")) if not off else "-"] if per_cell_codec else []
         table.add_row(
             name,
             label(cell),
+            *codec,
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
             _ms_text(cell["compress_seconds"]),
