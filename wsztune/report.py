@@ -611,21 +611,13 @@ def print_run_summary(run: Run) -> None:
     if slice_.other_slices:
         title += f"\n{slice_.description} (1 of {slice_.other_slices + 1} slices)"
     table = Table(title=title)
-    # A run whose cells name their own codec (Netty: zlib at 15:8, JZlib elsewhere) shows it.
-    per_cell_codec = any("codec" in cell for cell in run.cells)
-    headers = ["", "wb:ml", "compressed", "savings", "compress", "memory/conn"]
-    if per_cell_codec:
-        headers.insert(2, "codec")
-    for header in headers:
-        left = header in ("", "wb:ml", "codec")
+    for header in ("", "wb:ml", "compressed", "savings", "compress", "memory/conn"):
+        left = header in ("", "wb:ml")
         table.add_column(header, justify="left" if left else "right", no_wrap=True)
     for name, cell in _summary_rows(slice_):
-        off = cell.get("compression") is False
-        codec = [str(cell.get("codec", "-")) if not off else "-"] if per_cell_codec else []
         table.add_row(
             name,
             label(cell),
-            *codec,
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
             _ms_text(cell["compress_seconds"]),
@@ -633,7 +625,22 @@ def print_run_summary(run: Run) -> None:
         )
     console = stdout_console()
     console.print(table)
+    codecs = cell_codecs(run.cells)
+    if codecs:
+        console.print(f"codec per cell: {codecs}")
     console.print(next_hint(slice_), style="dim")
+
+
+def cell_codecs(cells: list[dict[str, object]]) -> str:
+    """``zlib at 15:8; JZlib at 9:8, 10:8``: what measured each cell, for a run whose cells name
+    their own codec (Netty picks zlib or JZlib by window); empty for every other run."""
+    by_codec: dict[str, list[str]] = {}
+    for cell in cells:
+        if "codec" in cell and cell.get("compression") is not False:
+            labels = by_codec.setdefault(str(cell["codec"]), [])
+            if label(cell) not in labels:
+                labels.append(label(cell))
+    return "; ".join(f"{codec} at {', '.join(labels)}" for codec, labels in by_codec.items())
 
 
 def next_hint(slice_: Slice) -> str:
