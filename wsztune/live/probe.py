@@ -690,8 +690,9 @@ def connection_memory(
     total = compressor_theory(negotiated.server_window, level) + decompressor_theory(
         negotiated.client_window
     )
+    owner = f"{stack.title}'" if stack.title.endswith("s") else f"{stack.title}'s"
     return total, (
-        f"theory: {stack.name}'s {negotiated.server_window}-bit compressor at memLevel {level} "
+        f"theory: {owner} {negotiated.server_window}-bit compressor at memLevel {level} "
         f"+ {negotiated.client_window}-bit inflater"
     )
 
