@@ -169,26 +169,27 @@ def go_ports(go_peer: Path) -> Iterator[dict[str, int]]:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def node_ports(ws_dir: Path) -> Iterator[dict[str, int]]:
+def _node_peers(kind: str, module: Path, options: dict[str, str]) -> Iterator[dict[str, int]]:
+    """tests/probe_peers.js servers of ``kind``, one per perMessageDeflate option."""
     script = str(HERE / "probe_peers.js")
     yield from _peers(
-        {
-            "ws-default": ["node", script, "ws", str(ws_dir), "default"],
-            "ws-on": ["node", script, "ws", str(ws_dir), "true"],
-            "ws-window10": ["node", script, "ws", str(ws_dir), '{"serverMaxWindowBits": 10}'],
-        }
+        {name: ["node", script, kind, str(module), text] for name, text in options.items()}
+    )
+
+
+@pytest.fixture(scope="module")
+def node_ports(ws_dir: Path) -> Iterator[dict[str, int]]:
+    yield from _node_peers(
+        "ws",
+        ws_dir,
+        {"ws-default": "default", "ws-on": "true", "ws-window10": '{"serverMaxWindowBits": 10}'},
     )
 
 
 @pytest.fixture(scope="module")
 def socketio_ports(socketio_dir: Path) -> Iterator[dict[str, int]]:
-    script = str(HERE / "probe_peers.js")
-    yield from _peers(
-        {
-            "socketio-default": ["node", script, "socketio", str(socketio_dir), "default"],
-            "socketio-on": ["node", script, "socketio", str(socketio_dir), "true"],
-        }
+    yield from _node_peers(
+        "socketio", socketio_dir, {"socketio-default": "default", "socketio-on": "true"}
     )
 
 

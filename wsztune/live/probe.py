@@ -892,32 +892,20 @@ def judge(
                     "accept the offer, declining only the parameters the server cannot honour",
                 )
             )
-    by_violation: dict[str, list[str]] = {}
-    for probe in accepted:
-        for violation in probe.negotiated.violations if probe.negotiated else ():
-            by_violation.setdefault(violation, []).append(probe.client.name)
-    for violation, names in by_violation.items():
-        findings.append(
-            Finding(
-                f"the response fails the connection: {violation}",
-                tuple(names),
-                _violation_fix(violation),
+    # What a client refuses fails; what only breaks the RFC (a client may carry on) is a note.
+    for attribute, failing in (("violations", True), ("deviations", False)):
+        by_kind: dict[str, list[str]] = {}
+        for probe in accepted:
+            for kind in getattr(probe.negotiated, attribute, ()):
+                by_kind.setdefault(kind, []).append(probe.client.name)
+        for kind, names in by_kind.items():
+            problem = (
+                f"the response fails the connection: {kind}"
+                if failing
+                else f"the response breaks RFC 7692: {kind} (the server keeps its context "
+                "between messages, which the client asked it not to)"
             )
-        )
-    by_deviation: dict[str, list[str]] = {}
-    for probe in accepted:
-        for deviation in probe.negotiated.deviations if probe.negotiated else ():
-            by_deviation.setdefault(deviation, []).append(probe.client.name)
-    for deviation, names in by_deviation.items():
-        findings.append(
-            Finding(
-                f"the response breaks RFC 7692: {deviation} (the server keeps its context "
-                "between messages, which the client asked it not to)",
-                tuple(names),
-                _violation_fix(deviation),
-                failing=False,
-            )
-        )
+            findings.append(Finding(problem, tuple(names), _violation_fix(kind), failing))
     if expectation is not None and expectation.window_bits is not None:
         wrong = [
             probe for probe in accepted
