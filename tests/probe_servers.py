@@ -59,11 +59,12 @@ class Loop:
 
 @contextlib.asynccontextmanager
 async def websockets_server(
-    default: bool = False, offers: list[str] | None = None, **factory: Any
+    default: bool = False, offers: list[str] | None = None, greet: bool = True, **factory: Any
 ) -> AsyncIterator[int]:
     """python-websockets greeting then echoing: with serve()'s own default compression
     (``default``), one ServerPerMessageDeflateFactory(**factory), or none (no ``factory``).
-    Every request's Sec-WebSocket-Extensions header is appended to ``offers`` when given."""
+    Every request's Sec-WebSocket-Extensions header is appended to ``offers`` when given;
+    ``greet`` false: an echo only, silent until the client speaks."""
     from websockets.asyncio.server import serve
     from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
@@ -72,7 +73,8 @@ async def websockets_server(
             offers.append(request.headers.get("Sec-WebSocket-Extensions", ""))
 
     async def handler(ws: Any) -> None:
-        await ws.send(GREETING)
+        if greet:
+            await ws.send(GREETING)
         with contextlib.suppress(Exception):
             async for message in ws:
                 await ws.send(message)
