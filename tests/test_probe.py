@@ -72,6 +72,17 @@ WINDOWS = {
 WINDOWS["uvicorn"] = WINDOWS["uvicorn-sansio"] = WINDOWS["websockets"]
 
 
+# Compression planted off in each Python stack, and the knob the fix must name.
+OFF_KNOBS = {
+    "aiohttp": "WebSocketResponse(compress=)",
+    "tornado": "get_compression_options() -> dict | None",
+    **dict.fromkeys(
+        ("uvicorn", "uvicorn-sansio", "uvicorn-websockets", "uvicorn-wsproto"),
+        "--ws-per-message-deflate",
+    ),
+}
+
+
 def _live(name: str) -> functools.partial:
     server = SERVERS[name]
     wb, ml, cw = getattr(server, "fixed", (15, 8, 15))
@@ -99,6 +110,12 @@ def ports() -> Iterator[dict[str, int]]:
                 require_client_max_window_bits=True,
             )
         )
+        for name in OFF_KNOBS:
+            server = SERVERS[name]
+            found[f"{name}-off"] = loop.start(
+                functools.partial(server.serve, greet_then_echo, None, 10)
+            )
+        found["echo"] = loop.start(lambda: websockets_server(default=True, greet=False))
         found["403"] = loop.start(lambda: http_answer("403 Forbidden"))
         found["400"] = loop.start(lambda: http_answer("400 Bad Request"))
         found["redirect"] = loop.start(
@@ -215,6 +232,17 @@ def test_compression_off_is_named_with_its_fix(ports: dict[str, int]) -> None:
     assert "fix: turn permessage-deflate on (python-websockets: compression=None)" in out
     assert err.strip().startswith("wsztune: error: probe: 1 problem(s); first: compression is off")
     assert probe(url, "--expect", "off")[0] == 0
+
+
+@pytest.mark.parametrize("server", sorted(OFF_KNOBS))
+def test_compression_off_in_each_python_stack(ports: dict[str, int], server: str) -> None:
+    url = f"ws://127.0.0.1:{ports[server + '-off']}/0"
+    code, found = probe_json(url)
+    assert all(item["response"] is None and item["compressed"] is False for item in found.values())
+    code, out, _ = probe(url, "--expect", "15", "--server", server, "--client", "firefox")
+    assert code == 1
+    assert "problem: compression is off" in out
+    assert "fix: turn permessage-deflate on (" in out and OFF_KNOBS[server] in out
 
 
 def test_other_window_than_expected_fails_the_gate(ports: dict[str, int]) -> None:
@@ -353,6 +381,20 @@ def test_send_on_an_echo_path_and_a_custom_offer(ports: dict[str, int]) -> None:
         "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12"
     )
     assert found["custom"]["compressed"] is True
+
+
+def test_send_shows_compression_on_a_silent_echo_path(ports: dict[str, int]) -> None:
+    """A server that speaks only when spoken to: without --send, compressed is unknown (null)
+    and the text says to use --send; with it, the echo comes back compressed."""
+    url = f"ws://127.0.0.1:{ports['echo']}/"
+    code, found = probe_json(url, "--client", "chrome", "--wait", "0.3")
+    assert code == 0 and found["chrome"]["compressed"] is None
+    assert found["chrome"]["message"] is None
+    code, out, _ = probe(url, "--client", "chrome", "--wait", "0.3")
+    assert "compressed  unknown: no message from the server within 0.3 s (try --send" in out
+    code, found = probe_json(url, "--client", "chrome", "--send", GREETING)
+    assert found["chrome"]["compressed"] is True
+    assert found["chrome"]["message"]["raw_bytes"] == len(GREETING)
 
 
 @pytest.fixture(scope="module")
