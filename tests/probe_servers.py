@@ -106,3 +106,23 @@ async def http_answer(status_line: str, headers: str = "") -> AsyncIterator[int]
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
+
+
+@contextlib.asynccontextmanager
+async def guarded_server(origin: str, token: str) -> AsyncIterator[int]:
+    """python-websockets (default compression) that answers 403 to another Origin and 401
+    without ``Authorization: Bearer TOKEN``."""
+    from http import HTTPStatus
+
+    from websockets.asyncio.server import serve
+
+    def check(connection: Any, request: Any) -> Any:
+        if request.headers.get("Authorization") != f"Bearer {token}":
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "token needed\n")
+        return None
+
+    async def handler(ws: Any) -> None:
+        await ws.send(GREETING)
+
+    async with serve(handler, HOST, 0, origins=[origin], process_request=check) as server:
+        yield server.sockets[0].getsockname()[1]
