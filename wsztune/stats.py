@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 from wsztune.corpus import CLIENT, SERVER, Corpus
+from wsztune.fanout import DEFAULT_WINDOW_SECONDS, FanOut, detect_fanout
 
 T = TypeVar("T", int, float)
 
@@ -62,10 +63,14 @@ class CorpusStats:
     sizes: SizeDistribution
     # None when the corpus carries no timestamps (anything but records with "t").
     rates: TrafficRates | None = None
+    # Broadcasts (the same payload to many connections); None without timestamps.
+    fanout: FanOut | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict (for ``--json``)."""
-        return asdict(self)
+        data = asdict(self)
+        data["fanout"] = self.fanout.to_dict() if self.fanout is not None else None
+        return data
 
 
 def percentile(ordered: Sequence[T], fraction: float) -> T:
@@ -82,8 +87,11 @@ def _is_json(payload: bytes) -> bool:
     return True
 
 
-def describe_corpus(corpus: Corpus) -> CorpusStats:
-    """Count and measure what ``corpus`` holds."""
+def describe_corpus(
+    corpus: Corpus, broadcast_window: float = DEFAULT_WINDOW_SECONDS
+) -> CorpusStats:
+    """Count and measure what ``corpus`` holds; broadcasts are grouped within
+    ``broadcast_window`` seconds (:func:`wsztune.fanout.detect_fanout`)."""
     sizes = sorted(len(message.payload) for message in corpus.messages)
     counts = {SERVER: 0, CLIENT: 0}
     volumes = {SERVER: 0, CLIENT: 0}
@@ -119,6 +127,7 @@ def describe_corpus(corpus: Corpus) -> CorpusStats:
             maximum=sizes[-1],
         ),
         rates=traffic_rates(corpus),
+        fanout=detect_fanout(corpus, broadcast_window),
     )
 
 

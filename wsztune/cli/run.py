@@ -101,6 +101,13 @@ from wsztune.cli.common import (
     is_flag=True,
     help="On Ctrl-C or SIGTERM, save the finished cells (marked partial).",
 )
+@click.option(
+    "--fanout",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Each server message goes to K connections (a broadcast): recorded in the results "
+    "when the corpus cannot tell [default: the fan-out the corpus shows, if timed].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option(
     "--verbose",
@@ -134,6 +141,7 @@ def run(
     output: Path | None,
     results_dir: Path,
     keep_partial: bool,
+    fanout: int | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -262,6 +270,7 @@ def run(
                 seed=seed,
                 on_cell=lambda cell, done, total: advance(done),
                 server=stack.name if stack else None,
+                fanout=fanout,
             )
         except sweep.SweepInterrupted as interrupted:
             if keep_partial and interrupted.run is not None and interrupted.cells:

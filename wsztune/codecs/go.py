@@ -90,12 +90,17 @@ class GoJob:
     level: int
     context_takeover: bool
     threshold: int
+    # gorilla: the server broadcasts with PreparedMessage (compress once, the same frames to
+    # every subscriber); its frames are cut at 4096 payload bytes, not the connection's 4082.
+    prepared: bool = False
 
     @classmethod
-    def of(cls, index: int, setting: Setting, library: str) -> GoJob:
+    def of(cls, index: int, setting: Setting, library: str, prepared: bool = False) -> GoJob:
         """The job for ``setting`` (threshold 0 on coder: the library's default)."""
+        if prepared and library != GORILLA:
+            raise ValueError("only gorilla has PreparedMessage")
         return cls(index, library, setting.level, setting.context_takeover,
-                   effective_threshold(library, setting))
+                   effective_threshold(library, setting), prepared)
 
 
 def effective_threshold(library: str, setting: Setting) -> int:
