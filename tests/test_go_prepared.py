@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from test_go import REPO, big_messages, go_cache, pytestmark, reference, wire_report  # noqa: F401
+
 from wsztune import corpus
 from wsztune.codec import Setting
 from wsztune.codecs import go

@@ -747,7 +747,7 @@ def _fanout_rows(stats: CorpusStats) -> list[tuple[str, str]]:
             "broadcast share of deliveries",
             f"{fanout.share:.1%} ({fanout.broadcast_deliveries:,} of {fanout.deliveries:,})",
         ),
-        ("fan-out: broadcasts", spread if len(spread) < 120 else spread[:117] + "..."),
+        ("broadcasts by fan-out", spread if len(spread) < 120 else spread[:117] + "..."),
     ]
 
 
