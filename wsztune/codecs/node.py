@@ -68,6 +68,7 @@ class NodeCodec:
         then the memory of a connection in fresh node processes; report cells as they complete."""
         from wsztune.nodejs import backend as node
         from wsztune.nodejs import phase
+        from wsztune.nodejs.memory_cache import default_cache
 
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
@@ -78,10 +79,13 @@ class NodeCodec:
             with phase("memory probes"):
                 memory = node.measure_memory(
                     path,
+                    [list(stream.sizes()) for stream in streams],
                     summary.compressor_stream,
                     summary.decompressor_stream,
                     jobs_for,
                     jobs=jobs,
+                    cache=default_cache(read=plan.use_cache),
+                    derive=plan.derive_memory,
                 )
 
             def done(result: node.NodeCell) -> None:
@@ -191,6 +195,7 @@ def node_cell(
             compressor_share=shares.compressor,
             decompressor_share=shares.decompressor,
             resolution=round(resolution),
+            source=memory.source,
         ),
         compressed_messages=sum(result.compressed_messages),
     )
