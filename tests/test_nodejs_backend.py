@@ -331,7 +331,7 @@ def test_memory_probes_are_cached_reused_and_measured_afresh_with_no_cache(
             ["run", str(corpus_path), "--server", "ws", "--window-bits", "9,15"]
             + ["--mem-level", "8", "--no-timing", "--quiet", "-o", str(output), *extra],
         )
-        assert outcome.exit_code == 0, outcome.output
+        assert outcome.exit_code == 0, (outcome.output, repr(outcome.exception))
         return results.load(output).cells
 
     cold = sweep_memory(first)
