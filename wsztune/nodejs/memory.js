@@ -63,13 +63,15 @@ function rssAnon() {
 }
 
 // The figure at a mark (see the top of this file).
-// One full gc: the streams are all held, so what it leaves is at most the last batch's buffers
-// (a few KiB against a mark's own +-100 KiB). Three, as before, took a third of the probe's
-// time; four probes of the 9:1 compressor (commits corpus) spread over 1.2% with one and 0.5%
-// with three, with the same standard errors (bench/node_memory.py checks whole sweeps).
+// Three full gcs. One would save a third of the probe's time, but four probes of the 9:1
+// compressor (commits corpus) then spread over 1.2% against 0.5% with three, and derived cells
+// (backend.py: derivable) add three probes' noise: with one gc, two sweeps of the chat records
+// differed by up to 2.6% in a cell (goal 3%).
 async function heldAfterGc() {
-  global.gc();
-  await settle();
+  for (let i = 0; i < 3; i++) {
+    global.gc();
+    await settle();
+  }
   const usage = process.memoryUsage();
   return rssAnon() - usage.heapTotal + usage.heapUsed;
 }
