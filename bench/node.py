@@ -10,8 +10,11 @@ subprocess, ``--quiet``; wall clock, and CPU time of it and every process it sta
 2. ``wsztune run CORPUS --server ws`` with an empty cache (``$WSZTUNE_CACHE`` a fresh
    directory): cold, every memory probe runs;
 3. the same again with that cache: warm, the memory probes' figures read back;
+4. ``wsztune run CORPUS`` again: of 1 and 4, the quicker is the zlib wall Node is held against
+   (a burst of other work on a shared machine stretches one sweep, not both);
 
-and prints Node's wall against zlib's, cold (goal <= 2.0) and warm (goal <= 1.3), and checks that
+and prints Node's wall against zlib's, cold (goal <= 2.0) and warm (goal <= 1.3), their CPU
+time against zlib's (what the wall ratios tend to on an idle machine), and checks that
 the warm run's cells hold the cold run's sizes and memory figures. For the first corpus it then
 runs the sweep's timing passes one cell after another in one node process, pinned to one core
 (the way each of the sweep's processes runs them) and, unless ``--no-unpinned``, free to run on
@@ -94,9 +97,13 @@ def memory_figures(cells: list[dict[str, Any]]) -> list[tuple[int, int]]:
 def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[bool, Timed, Timed]:
     """zlib, Node cold, Node warm on ``corpus``: print the ratios; whether the goals are met."""
     cache = tmp / f"cache-{corpus.stem}"
-    zlib = run_wsztune([str(corpus), *grid], tmp / "zlib.json", cache)
+    before = run_wsztune([str(corpus), *grid], tmp / "zlib.json", cache)
     cold = run_wsztune([str(corpus), "--server", "ws", *grid], tmp / "cold.json", cache)
     warm = run_wsztune([str(corpus), "--server", "ws", *grid], tmp / "warm.json", cache)
+    after = run_wsztune([str(corpus), *grid], tmp / "zlib.json", cache)
+    # zlib before and after Node: on a shared machine a burst of other work can stretch one
+    # sweep's wall; the quicker of the two is the one Node is held against (the harder goal).
+    zlib = min(before, after, key=lambda timed: timed.wall)
     sources = {cell["memory_source"] for cell in cold.run.cells}
     warm_sources = {cell["memory_source"] for cell in warm.run.cells}
     same_sizes = [c["compressed_bytes"] for c in cold.run.cells] == [
@@ -105,14 +112,19 @@ def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[bool, Time
     same_memory = memory_figures(cold.run.cells) == memory_figures(warm.run.cells)
     cold_ratio, warm_ratio = cold.wall / zlib.wall, warm.wall / zlib.wall
     print(
-        f"{corpus.name}: {len(cold.run.cells)} cells; zlib sweep wall {zlib.wall:.1f} s "
-        f"(CPU {zlib.cpu:.1f} s); node cold {cold.wall:.1f} s (CPU {cold.cpu:.1f} s), "
-        f"warm {warm.wall:.1f} s (CPU {warm.cpu:.1f} s)"
+        f"{corpus.name}: {len(cold.run.cells)} cells; zlib sweep wall {before.wall:.1f} s "
+        f"before and {after.wall:.1f} s after (CPU {before.cpu:.1f} and {after.cpu:.1f} s); "
+        f"node cold {cold.wall:.1f} s (CPU {cold.cpu:.1f} s), warm {warm.wall:.1f} s (CPU "
+        f"{warm.cpu:.1f} s)"
     )
     print(
         f"  node / zlib wall: cold {cold_ratio:.2f} (goal <= {GOAL_COLD}: "
         f"{'met' if cold_ratio <= GOAL_COLD else 'NOT met'}), warm {warm_ratio:.2f} (goal <= "
         f"{GOAL_WARM}: {'met' if warm_ratio <= GOAL_WARM else 'NOT met'})"
+    )
+    print(
+        f"  node / zlib CPU: cold {cold.cpu / zlib.cpu:.2f}, warm {warm.cpu / zlib.cpu:.2f} "
+        "(what the wall ratios tend to on an idle machine, both sweeps using every core)"
     )
     print(
         f"  memory sources: cold {sorted(sources)}, warm {sorted(warm_sources)}; warm cells "
