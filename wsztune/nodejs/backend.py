@@ -156,6 +156,7 @@ def run_cells(
     jobs: int = 1,
     on_cell: Callable[[NodeCell], None] | None = None,
     pin: bool = True,
+    node: str | None = None,
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
@@ -164,9 +165,10 @@ def run_cells(
     ``pin=False`` lets them run anywhere, as before pinning (``bench/node.py``'s reference).
 
     ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
-    A node that fails is a bug or a broken node install: its message is raised.
+    A node that fails is a bug or a broken node install: its message is raised. ``node``: the
+    runtime to run ``codec.js`` with (Bun runs it too, with Bun's zlib), by default node.
     """
-    node = find_node()
+    node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
     todo = list(reversed(cells))  # popped from the end: cell order
     handing = threading.Lock()
@@ -396,19 +398,21 @@ def measure_memory(
     jobs: int = 1,
     cache: MemoryCache | None = None,
     derive: bool = True,
+    node: str | None = None,
 ) -> dict[tuple, NodeMemory]:
     """One fresh node process per distinct compressor and per distinct decompressor
     (:func:`compressor_key`, :func:`decompressor_key`) not found in ``cache``, ``jobs`` of them
     at a time; the figures by :func:`memory_key`. ``sizes``: the corpus's payload sizes per
     stream (which messages a probe sends, and the traffic shape its figure is cached by).
     ``derive``: compressors of a windowBits x memLevel rectangle from one row and one column
-    of it (:func:`derivable`); False probes every one."""
+    of it (:func:`derivable`); False probes every one. ``node``: the runtime to probe with
+    (default: node)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from wsztune.nodejs import node_identity, node_versions
 
     connections = MEMORY_CONNECTIONS if connections is None else connections
-    node = find_node()
+    node = node or find_node()
     script = helper("memory.js")
     binary = node_identity(node)
     if binary is None:
