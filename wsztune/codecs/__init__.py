@@ -29,6 +29,7 @@ CODECS: dict[str, str] = {
     "go": "wsztune.codecs.go",
     "go-gorilla": "wsztune.codecs.go",
     "go-coder": "wsztune.codecs.go",
+    "go-nats": "wsztune.codecs.go",
 }
 
 
