@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from wsztune.codecs import CODECS
 from wsztune.errors import WsztuneError
 from wsztune.stacks import CLIENTS, STACKS, resolve, snippets
-from wsztune.codecs import CODECS
 from wsztune.stacks.profile import (
     AXES,
     CANNOT_COMPRESS,

@@ -60,7 +60,9 @@ PROFILES = (
                  "the client's offer, or lws_set_extension_option before the first write"),
             Knob("mem_level", "mem_level", tuple(range(1, 10)), 8,
                  "lws_set_extension_option(wsi, \"permessage-deflate\", \"mem_level\", ...)"),
-            Knob("compression_level", "level", tuple(range(0, 10)), 1),
+            Knob("compression_level", "level", tuple(range(1, 10)), 1,
+                 "0 (stored) is accepted too, but its blocks follow lws's 1 KiB buffer: not "
+                 "modelled"),
             Knob("client_no_context_takeover (resets the server's own deflater)",
                  "context_takeover", (True, False), True,
                  "lws resets its deflater after each message when this argument is set"),
@@ -72,8 +74,8 @@ PROFILES = (
         status=VERIFIED,
         status_note="tests/test_verify_lws.py: a C server on Debian's libwebsockets 4.1.6, "
         "compiled on first use, sends the five bundled corpora; every frame's payload equals "
-        "CPython's zlib byte for byte (levels, memLevels, windows, takeover), split into its "
-        "1 KiB output buffers",
+        "CPython's zlib byte for byte (levels 1-9, memLevels, windows, takeover); wsztune counts "
+        "one frame header a message, lws sends one per 1 KiB of output (see pitfalls)",
         sources=(
             Source("libwebsockets", "4.1", EXTENSION_SOURCE,
                    "LWS_EXT_CB_OPTION_DEFAULT: server/client_max_window_bits 15, rx/tx_buf_size "
@@ -91,9 +93,12 @@ PROFILES = (
             "compression is off unless the extension table is passed to the context",
             "every 1 KiB of compressed output is its own frame (tx_buf_size): a 10 KiB "
             "message is ten frames, each with its own header; raise tx_buf_size for fewer",
-            "its deflater is reset on client_no_context_takeover, not on "
-            "server_no_context_takeover (the server keeps context when a client asks for "
-            "server_no_context_takeover; its inflater is reset instead)",
+            "it answers server_no_context_takeover but keeps its deflater's context (checked on "
+            "the wire): a client that resets its inflater as agreed fails on back-references; "
+            "the deflater is reset on client_no_context_takeover instead",
+            "when its output buffer fills inside a message's last 4-5 bytes, the message carries "
+            "the sync trailer and one more byte (zlib flushes twice): 5 bytes, rarely",
+            "level 0 (stored) blocks are cut by the 1 KiB buffer, not as zlib alone cuts them",
         ),
         snippet=lws_snippet,
         snippet_title="libwebsockets",
