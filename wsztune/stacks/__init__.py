@@ -28,6 +28,8 @@ CODEC_TITLES = {
     "go-gorilla": "Go's compress/flate as gorilla calls it",
     "go-coder": "klauspost's StatelessDeflate as coder 1.8.7 calls it",
     "go-nats": "Go's compress/flate as nats-server calls it",
+    "jzlib": "JZlib (Java) as Netty calls it",
+    "netty": "Netty's encoder (the JDK's zlib at 15:8, JZlib elsewhere)",
 }
 
 # The snippets a run made without --server shows, in this order (the stacks wsztune measured

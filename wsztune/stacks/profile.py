@@ -320,11 +320,23 @@ class Client:
     min_window: int = 9
     chunk: int = 0  # output chunk size in bytes, 0: one piece per message
     threshold: int = 0
+    # The Sec-WebSocket-Extensions header it sends, exactly (``wsztune probe`` sends it);
+    # empty: derived from ``caps_window``.
+    offer: str = ""
     status: str = SAME_CODEC
     status_note: str = ""
     sources: tuple[Source, ...] = ()
     pitfalls: tuple[str, ...] = ()
     kind: str = "client"
+
+    @property
+    def offer_header(self) -> str:
+        """The ``Sec-WebSocket-Extensions`` header it offers, as it writes it."""
+        if self.offer:
+            return self.offer
+        if self.caps_window:
+            return "permessage-deflate; client_max_window_bits"
+        return "permessage-deflate"
 
     def window_for(self, server_cap: int | None) -> int:
         """The window it compresses with when the server grants ``server_cap`` (None: no cap)."""
@@ -407,6 +419,7 @@ def client_json(client: Client) -> dict[str, Any]:
         "min_window": client.min_window,
         "chunk": client.chunk,
         "threshold": client.threshold,
+        "offer": client.offer_header,
         "status": client.status,
         "status_note": client.status_note,
         "pitfalls": list(client.pitfalls),

@@ -22,8 +22,8 @@ NETTY_HANDSHAKER = Source(
     "netty",
     "4.1",
     "codec-http/.../compression/PerMessageDeflateServerExtensionHandshaker.java",
-    "the handshaker Vert.x builds from its options: Netty's PerMessageDeflateEncoder "
-    "(the JDK's Deflater at window 15, memLevel 8)",
+    "the handshaker Vert.x builds from its options: Netty's PerMessageDeflateEncoder (the JDK's "
+    "Deflater at window 15 and memLevel 8, JZlib at any other window: the netty codec)",
 )
 CODEC_NOTE = (
     "runs Netty's permessage-deflate codec (see --server netty); Vert.x itself is not checked "
@@ -84,7 +84,7 @@ PROFILES = (
         name="vertx",
         aliases=("vert.x",),
         title="Vert.x (HttpServerOptions)",
-        codec="zlib",
+        codec="netty",
         defaults=Defaults(window_bits=15, mem_level=8, level=6),
         knobs=_KNOBS,
         fixed=dict(_FIXED),
@@ -109,7 +109,7 @@ PROFILES = (
         name="quarkus",
         aliases=("quarkus-websockets-next",),
         title="Quarkus (WebSockets Next on Vert.x)",
-        codec="zlib",
+        codec="netty",
         defaults=Defaults(window_bits=15, mem_level=8, level=6),
         knobs=(
             Knob("quarkus.websockets-next.server.per-message-compression-supported",
