@@ -30,6 +30,7 @@ CODEC_TITLES = {
     "go-nats": "Go's compress/flate as nats-server calls it",
     "jzlib": "JZlib (Java) as Netty calls it",
     "netty": "Netty's encoder (the JDK's zlib at 15:8, JZlib elsewhere)",
+    "bun": "Bun's zlib (Cloudflare's fork) as Bun.serve calls it",
 }
 
 # The snippets a run made without --server shows, in this order (the stacks wsztune measured

@@ -169,6 +169,11 @@ class Stack:
     # Stacks without permessage-deflate (status CANNOT_COMPRESS): what teams do instead, said
     # when ``--server`` names one (nothing to sweep).
     instead: str = ""
+    # The (windowBits, memLevel, context takeover) combinations it can be set to, when its modes
+    # fix all three together (Bun: the shared compressor is 15:8 without takeover, the dedicated
+    # presets keep it); empty: every combination of ``pairs`` (or of its knobs) and takeover.
+    # A sweep of the stack measures these cells only.
+    cells: tuple[tuple[int, int, bool], ...] = ()
 
     @property
     def threshold(self) -> int:
@@ -193,6 +198,8 @@ class Stack:
         """Every (windowBits, memLevel) pair the stack can be set to."""
         if self.pairs:
             return self.pairs
+        if self.cells:
+            return tuple(dict.fromkeys((wb, ml) for wb, ml, _ in self.cells))
         if self.knob("window_bits") is None and self.knob("mem_level") is None:
             return (self.default_pair(version),)
         windows = self.axis_values("window_bits", SWEPT_WINDOW_BITS, version)
@@ -214,6 +221,10 @@ class Stack:
         if self.knob("enabled") is None and not self.defaults.enabled:
             return False  # it never compresses (daphne)
         if (cell["window_bits"], cell["mem_level"]) not in self.settable_pairs(version):
+            return False
+        if self.cells and (
+            (cell["window_bits"], cell["mem_level"], cell["context_takeover"]) not in self.cells
+        ):
             return False
         defaults = self.defaults_for(version)
         for axis in ("level", "strategy", "context_takeover"):
@@ -388,6 +399,16 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         ],
         "fixed": dict(stack.fixed),
         "settable": [f"{wb}:{ml}" for wb, ml in stack.settable_pairs()],
+        **(
+            {
+                "cells": [
+                    {"setting": f"{wb}:{ml}", "context_takeover": takeover}
+                    for wb, ml, takeover in stack.cells
+                ]
+            }
+            if stack.cells
+            else {}
+        ),
         "on_off_only": stack.on_off_only,
         "versions": [
             {
