@@ -771,7 +771,9 @@ def stack_limits(run: Run) -> str:
     from wsztune.stacks import STACKS
 
     profile = STACKS.get(server)
-    return cannot_set(profile) if profile is not None else ""
+    if profile is None:
+        return ""
+    return " ".join(part for part in (cannot_set(profile), *profile.limits) if part)
 
 
 def _settable_words(stack: Any, slice_: Slice) -> str:
@@ -832,6 +834,10 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     limits = cannot_set(stack)
     if limits and not never:
         lines.append(limits)
+    lines.extend(stack.limits)
+    codec_line = _cell_codec_line(stack, chosen, default_cell)
+    if codec_line:
+        lines.append(codec_line)
     off = slice_.off
     rows: list[tuple[str, Cell]] = []
     if off is not None and chosen is not None and chosen is not off:
@@ -867,6 +873,21 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append((other.name, cell))
     decision.stack_rows = rows
     return lines
+
+
+def _cell_codec_line(stack: Any, chosen: Cell | None, default_cell: Cell | None) -> str:
+    """When the stack runs another codec at the chosen cell than at its default (Netty: JZlib
+    below window 15), say so: the cells' ``codec`` fields name what measured each."""
+    if chosen is None or default_cell is None or chosen is default_cell:
+        return ""
+    ours, theirs = chosen.get("codec"), default_cell.get("codec")
+    if not ours or not theirs or ours == theirs:
+        return ""
+    return (
+        f"{stack.title} compresses {label(chosen)} with {ours}, not {theirs} as at its default "
+        f"{label(default_cell)}: this run measured each cell with the codec {stack.title} runs "
+        "there (the cells' codec field)."
+    )
 
 
 def _schema_of(slice_: Slice) -> str:

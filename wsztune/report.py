@@ -625,7 +625,22 @@ def print_run_summary(run: Run) -> None:
         )
     console = stdout_console()
     console.print(table)
+    codecs = cell_codecs(run.cells)
+    if codecs:
+        console.print(f"codec per cell: {codecs}")
     console.print(next_hint(slice_), style="dim")
+
+
+def cell_codecs(cells: list[dict[str, object]]) -> str:
+    """``zlib at 15:8; JZlib at 9:8, 10:8``: what measured each cell, for a run whose cells name
+    their own codec (Netty picks zlib or JZlib by window); empty for every other run."""
+    by_codec: dict[str, list[str]] = {}
+    for cell in cells:
+        if "codec" in cell and cell.get("compression") is not False:
+            labels = by_codec.setdefault(str(cell["codec"]), [])
+            if label(cell) not in labels:
+                labels.append(label(cell))
+    return "; ".join(f"{codec} at {', '.join(labels)}" for codec, labels in by_codec.items())
 
 
 def next_hint(slice_: Slice) -> str:

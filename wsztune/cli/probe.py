@@ -182,6 +182,8 @@ def _message_line(item: Any) -> str:
     if message is None:
         return f"unknown: {item.error or 'no message'} (try --send MESSAGE on an echo path)"
     frames = f", {message.frames} frames" if message.frames > 1 else ""
+    if message.seen > 1:
+        frames += f"; {message.seen} messages read"
     if not message.rsv1:
         return f"no: a {format_bytes(message.wire_bytes)} message arrived with RSV1 clear{frames}"
     if message.raw_bytes is None:
@@ -210,7 +212,8 @@ def render(url: str, probes: list[Any], findings: list[Any]) -> None:
         click.echo(f"  compressed  {_message_line(item)}")
         if item.negotiated is not None and (item.memory is not None or item.memory_how):
             memory = format_bytes(item.memory) if item.memory is not None else "unknown"
-            click.echo(f"  memory      {memory} per connection ({item.memory_how})")
+            click.echo(f"  memory      {memory} per connection")
+            click.echo(f"              ({item.memory_how})")
     click.echo("")
     if not findings:
         click.echo("ok: nothing wrong found")

@@ -216,7 +216,7 @@ def status_text(status: RecordStatus) -> str:
 
 def summary_text(summary: RecordSummary) -> str:
     """What was recorded, why it stopped, and what to do next."""
-    from wsztune.record import CLIENT_OPEN_TIMEOUT
+    from wsztune.record import REQUEST_TIMEOUT
     from wsztune.report import format_bytes
 
     stopped = {
@@ -255,7 +255,7 @@ def summary_text(summary: RecordSummary) -> str:
         count = sum(summary.unanswered.values())
         lines.append(
             f"{plural(count, 'connection')} got no HTTP answer ({reasons}; "
-            f"a client has {CLIENT_OPEN_TIMEOUT:.0f} s for its handshake)"
+            f"a client has {REQUEST_TIMEOUT:.0f} s to send its handshake request)"
         )
     if summary.messages:
         lines.append(f"next: wsztune corpus stats {summary.path} · wsztune run {summary.path}")

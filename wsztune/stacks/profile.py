@@ -155,6 +155,8 @@ class Stack:
     status_note: str = ""
     sources: tuple[Source, ...] = ()
     pitfalls: tuple[str, ...] = ()
+    # What it cannot do beyond its fixed axes, one sentence each: ``recommend`` says them.
+    limits: tuple[str, ...] = ()
     versions: tuple[Version, ...] = ()
     snippet: Snippet | None = None
     snippet_title: str = ""
