@@ -92,3 +92,23 @@ def test_the_netty_summary_names_each_rows_codec(
     print_run_summary(run)
     shown = capsys.readouterr().out
     assert "codec per cell: JZlib at 9:1, " in shown and "; zlib at 13:1, " in shown
+
+
+def test_without_context_takeover_netty_holds_no_compressor_between_messages() -> None:
+    """DeflateEncoder drops its encoder after each message without context takeover: the
+    connection's idle memory is its decompressor's, the compressor only its peak."""
+    from wsztune.codecs.netty import idle_without_takeover
+
+    cell = {
+        "context_takeover": False,
+        "compress_memory_observed": 268_296,
+        "compress_memory_peak": 268_400,
+        "decompress_memory_observed": 40_128,
+        "connection_memory": 308_424,
+    }
+    idle_without_takeover(cell)
+    assert cell["compress_memory_observed"] == 0
+    assert cell["compress_memory_peak"] == 268_400
+    assert cell["connection_memory"] == 40_128
+    kept = {**cell, "context_takeover": True, "compress_memory_observed": 5, "connection_memory": 7}
+    assert idle_without_takeover(dict(kept)) == kept

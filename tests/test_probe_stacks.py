@@ -304,6 +304,33 @@ def test_go_clients_refuse_what_the_probe_says_they_refuse(
     assert real_ok == expected_ok, dial.stdout
 
 
+def test_the_real_clients_send_the_profiles_offers(go_peer: Path, ws_dir: Path) -> None:
+    """gorilla's Dialer, coder's Dial and ws's client, as a user dials with compression on, send
+    exactly the offer their probe profile sends (Chromium's and Firefox's are checked in
+    tests/test_verify_browsers.py, python-websockets' in tests/test_probe.py)."""
+    from wsztune.live import probe as probing
+
+    offers: list[str] = []
+    loop = Loop()
+    try:
+        port = loop.start(lambda: websockets_server(default=True, offers=offers))
+        url = f"ws://127.0.0.1:{port}/"
+        seen = {}
+        for library in ("gorilla", "coder"):
+            subprocess.run([str(go_peer), "dial", library, url], timeout=30, capture_output=True)
+            seen[library] = offers[-1]
+        script = (
+            f"const W = require({json.dumps(str(ws_dir))}); const ws = new W({json.dumps(url)});"
+            "ws.on('open', () => ws.close()); ws.on('error', () => process.exit(1));"
+        )
+        subprocess.run(["node", "-e", script], timeout=30, capture_output=True, check=True)
+        seen["ws"] = offers[-1]
+    finally:
+        loop.close()
+    profiles = {client.name: client.offer for client in probing.client_profiles()}
+    assert seen == {name: profiles[name] for name in ("gorilla", "coder", "ws")}
+
+
 # Node: ws and Socket.IO -----------------------------------------------------------------------
 
 

@@ -1484,8 +1484,10 @@ def test_a_hanging_upstream_gets_clients_a_502_and_unanswered_clients_are_counte
         record.UNANSWERED_LEFT: 1,
         record.UNANSWERED_INVALID: 1,
     }
-    from wsztune.cli.record import summary_text
+    from wsztune.cli.record import status_text, summary_text
 
+    status = record.RecordStatus(upstream_failures=2, unanswered=dict(summary.unanswered))
+    assert "2 refused · 4 unanswered" in status_text(status)
     text = summary_text(summary)
     assert "4 connections got no HTTP answer (1 closed before its request, 1 left" in text
     assert "2 clients turned away" in text

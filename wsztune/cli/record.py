@@ -206,6 +206,8 @@ def status_text(status: RecordStatus) -> str:
 
     minutes, seconds = divmod(int(status.elapsed), 60)
     failed = f" · {status.upstream_failures:,} refused" if status.upstream_failures else ""
+    unanswered = sum(status.unanswered.values())
+    failed += f" · {unanswered:,} unanswered" if unanswered else ""
     return (
         f"{status.connections_open:,} open, {plural(status.connections, 'connection')} "
         f"({status.recorded_connections:,} recorded){failed} · "
