@@ -151,8 +151,9 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         str,
         "",
         "where the memory figures came from: measured (in this run), cached (node: an earlier "
-        "run's probe of the same node, setting and traffic shape), or compressor+decompressor "
-        "when they differ (cached+measured)",
+        "run's probe of the same node, setting and traffic shape), derived (node: from a row "
+        "and a column of probes of the windowBits x memLevel grid), or compressor+decompressor "
+        "when they differ (derived+cached)",
     ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
