@@ -751,6 +751,35 @@ def axes_snippet(run: Run, chosen: Cell | None) -> str:
     return profile.snippet(chosen, None)
 
 
+def cannot_set(stack: Any) -> str:
+    """What ``stack`` cannot set, as a sentence (empty when it can set every axis): the
+    axes without a knob, or that compression on or off is its only choice."""
+    fixed = [_AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None]
+    enabled = stack.knob("enabled")
+    if stack.on_off_only and enabled is not None:
+        return (
+            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
+            + ", ".join(fixed)
+            + "; every other cell of this run is for comparison only."
+        )
+    if fixed:
+        return f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values."
+    return ""
+
+
+def stack_limits(run: Run) -> str:
+    """:func:`cannot_set` for the stack ``run`` was made for (empty without one)."""
+    server = run.meta.get("server")
+    if not server:
+        return ""
+    from wsztune.stacks import STACKS
+
+    profile = STACKS.get(server)
+    if profile is None:
+        return ""
+    return " ".join(part for part in (cannot_set(profile), *profile.limits) if part)
+
+
 def _settable_words(stack: Any, slice_: Slice) -> str:
     pairs = stack.settable_pairs(slice_.server_version)
     shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])
@@ -806,17 +835,9 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
             "is its only setting; the other rows show what another server would buy"
         )
     lines.append(default_words + (f" ({note})" if note else "") + ".")
-    fixed = [
-        _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
-    ]
-    if stack.on_off_only and enabled is not None:
-        lines.append(
-            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
-            + ", ".join(fixed[:3])
-            + "; every other cell of this run is for comparison only."
-        )
-    elif fixed and not never:
-        lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
+    limits = cannot_set(stack)
+    if limits and not never:
+        lines.append(limits)
     lines.extend(stack.limits)
     codec_line = _cell_codec_line(stack, chosen, default_cell)
     if codec_line:
