@@ -860,7 +860,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
-    for name in stack.alternatives:
+    for name in stack.alternatives_for(version):
         other = STACKS.get(name)
         if other is None:
             continue
