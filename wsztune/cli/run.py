@@ -425,7 +425,16 @@ def _go_grid(
         None,
         ParameterSource.DEFAULT,
     ) or bool(context.params.get("no_context_takeover"))
-    if codec == "go-gorilla":
+    if codec == "go-nats":
+        # nats-server fixes everything: BestSpeed, no context takeover, its 64-byte threshold.
+        if level_given or takeover_given:
+            raise click.UsageError(
+                "nats-server has no level or takeover setting (BestSpeed, no context takeover): "
+                "drop --level and --context-takeover"
+            )
+        levels: tuple[int, ...] = (1,)
+        modes: tuple[bool, ...] = (False,)
+    elif codec == "go-gorilla":
         levels = (
             sweep.parse_int_range(level, "--level", range(-2, 10))
             if level_given
@@ -435,7 +444,7 @@ def _go_grid(
             raise click.UsageError(
                 "gorilla compresses without context takeover only: drop --context-takeover"
             )
-        modes: tuple[bool, ...] = (False,)
+        modes = (False,)
     else:
         if level_given:
             raise click.UsageError("coder 1.8.7 has no compression level: drop --level")
