@@ -985,6 +985,25 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
     return decision
 
 
+def action_words(decision: Decision) -> str | None:
+    """The decision as the action a team takes, for a headline: ``Keep 12:5, uvicorn --ws
+    auto's default``, ``Change 12:5 (websockets' default) to 13:2``, ``Turn compression off``.
+    None when nothing was chosen."""
+    chosen, reference = decision.chosen, decision.reference
+    if chosen is None:
+        return None
+    if chosen.get("compression") is False:
+        return "Turn compression off"
+    if reference is None:
+        return f"Use {label(chosen)}"
+    name = reference_name(reference, slice_=decision.slice)
+    if reference is chosen:
+        return f"Keep {label(chosen)}, {name}"
+    if reference.get("compression") is False:
+        return f"Turn compression on at {label(chosen)}"
+    return f"Change {label(reference)} ({name}) to {label(chosen)}"
+
+
 def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:
     """What the client mix means for the chosen cell: each client's window and memory per
     connection, the worst beside the mixed mean (a Firefox connection over the budget must be

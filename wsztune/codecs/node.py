@@ -91,6 +91,7 @@ def measure_with_runtime(
     every message deflated into a fresh output buffer (uWebSockets' way, Bun's)."""
     from wsztune.nodejs import backend as node
     from wsztune.nodejs import phase
+    from wsztune.nodejs.memory_cache import default_cache
 
     make_cell = make_cell or node_cell
     summary = CorpusSummary.of(streams)
@@ -102,11 +103,16 @@ def measure_with_runtime(
         with phase("memory probes"):
             memory = node.measure_memory(
                 path,
+                [list(stream.sizes()) for stream in streams],
                 summary.compressor_stream,
                 summary.decompressor_stream,
                 jobs_for,
                 jobs=jobs,
                 node=runtime,
+                cache=default_cache(read=plan.use_cache),
+                # Derived cells were measured to hold for Node's zlib (Chromium's), not for
+                # another runtime's (Bun: Cloudflare's): that one probes every cell.
+                derive=plan.derive_memory and runtime is None,
             )
 
         def done(result: node.NodeCell) -> None:
@@ -226,6 +232,7 @@ def node_cell(
             compressor_share=shares.compressor,
             decompressor_share=shares.decompressor,
             resolution=round(resolution),
+            source=memory.source,
         ),
         compressed_messages=sum(result.compressed_messages),
     )
