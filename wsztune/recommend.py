@@ -751,6 +751,35 @@ def axes_snippet(run: Run, chosen: Cell | None) -> str:
     return profile.snippet(chosen, None)
 
 
+def cannot_set(stack: Any) -> str:
+    """What ``stack`` cannot set, as a sentence (empty when it can set every axis): the
+    axes without a knob, or that compression on or off is its only choice."""
+    fixed = [_AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None]
+    enabled = stack.knob("enabled")
+    if stack.on_off_only and enabled is not None:
+        return (
+            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
+            + ", ".join(fixed)
+            + "; every other cell of this run is for comparison only."
+        )
+    if fixed:
+        return f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values."
+    return ""
+
+
+def stack_limits(run: Run) -> str:
+    """:func:`cannot_set` for the stack ``run`` was made for (empty without one)."""
+    server = run.meta.get("server")
+    if not server:
+        return ""
+    from wsztune.stacks import STACKS
+
+    profile = STACKS.get(server)
+    if profile is None:
+        return ""
+    return " ".join(part for part in (cannot_set(profile), *profile.limits) if part)
+
+
 def _settable_words(stack: Any, slice_: Slice) -> str:
     pairs = stack.settable_pairs(slice_.server_version)
     shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])
@@ -777,6 +806,22 @@ def _versus(cell: Cell, against: Cell) -> str:
         f"({'+' if memory >= 0 else '-'}{format_bytes(abs(memory))}), "
         f"{cell['compressed_bytes']:,} B ({share:+.1%}, {size:+,} B) against {label(against)}"
     )
+
+
+def _modes_line(stack: Any, takeover: bool) -> str:
+    """What a stack whose modes fix window, memLevel and takeover together can be set to: the
+    cells of this slice's takeover, and where the others are."""
+    here = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on == takeover]
+    there = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on != takeover]
+    state = "on" if takeover else "off"
+    text = (
+        f"{stack.title} sets window, memLevel and context takeover together: with takeover "
+        f"{state} only {', '.join(here) or 'no cell'}"
+    )
+    if there:
+        other = "off" if takeover else "on"
+        text += f"; with it {other}, {', '.join(there)} (--context-takeover {other} shows them)"
+    return text + "; no other cell."
 
 
 def _stack_lines(decision: Decision, stack: Any) -> list[str]:
@@ -806,18 +851,12 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
             "is its only setting; the other rows show what another server would buy"
         )
     lines.append(default_words + (f" ({note})" if note else "") + ".")
-    fixed = [
-        _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
-    ]
-    if stack.on_off_only and enabled is not None:
-        lines.append(
-            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
-            + ", ".join(fixed[:3])
-            + "; every other cell of this run is for comparison only."
-        )
-    elif fixed and not never:
-        lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
+    limits = cannot_set(stack)
+    if limits and not never:
+        lines.append(limits)
     lines.extend(stack.limits)
+    if stack.cells:
+        lines.append(_modes_line(stack, slice_.context_takeover))
     codec_line = _cell_codec_line(stack, chosen, default_cell)
     if codec_line:
         lines.append(codec_line)
@@ -839,7 +878,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
-    for name in stack.alternatives:
+    for name in stack.alternatives_for(version):
         other = STACKS.get(name)
         if other is None:
             continue
@@ -944,6 +983,25 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
         f"{advice}.",
     ]
     return decision
+
+
+def action_words(decision: Decision) -> str | None:
+    """The decision as the action a team takes, for a headline: ``Keep 12:5, uvicorn --ws
+    auto's default``, ``Change 12:5 (websockets' default) to 13:2``, ``Turn compression off``.
+    None when nothing was chosen."""
+    chosen, reference = decision.chosen, decision.reference
+    if chosen is None:
+        return None
+    if chosen.get("compression") is False:
+        return "Turn compression off"
+    if reference is None:
+        return f"Use {label(chosen)}"
+    name = reference_name(reference, slice_=decision.slice)
+    if reference is chosen:
+        return f"Keep {label(chosen)}, {name}"
+    if reference.get("compression") is False:
+        return f"Turn compression on at {label(chosen)}"
+    return f"Change {label(reference)} ({name}) to {label(chosen)}"
 
 
 def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:

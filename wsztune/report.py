@@ -200,11 +200,15 @@ def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "
     there is no recommended cell, says why there is no star (``no cell fits 10.0 KiB ...``).
     """
     parts = []
+    words = None
     if table.reference is not None:
         words = table.reference_words or reference_name(table.reference)
+    if table.reference is not None and table.reference != table.recommended:
         parts.append(f"{reference_mark}{label(table.reference)}, {words}")
     if table.recommended is not None:
-        parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
+        # The star's mark hides the reference's on the same cell: one entry says both.
+        both = f" and {words}" if table.reference == table.recommended else ""
+        parts.append(f"★ = {label(table.recommended)}, recommended{both}{recommended_note}")
     elif recommended_note:
         parts.append(recommended_note.strip())
     return " · ".join(parts)
@@ -811,7 +815,8 @@ def _summary_others(slice_: Slice) -> list[tuple[str, Cell]]:
         from wsztune.stacks import STACKS
 
         stack = STACKS.get(slice_.server)
-        for name in stack.alternatives if stack is not None else ():
+        version = slice_.server_version
+        for name in stack.alternatives_for(version) if stack is not None else ():
             other = STACKS.get(name)
             cell = slice_.get(other.default_pair()) if other is not None else None
             if cell is not None and other.settable(cell) and cell is not default:

@@ -126,11 +126,11 @@ def probe(
             if client.name in client_names or (client.name.startswith("custom") and offers)
         ]
     expectation = probing.parse_expect(expect) if expect is not None else None
-    stack = None
+    stack, version = None, None
     if server_text is not None:
         from wsztune.stacks import resolve
 
-        stack, _ = resolve(server_text)
+        stack, version = resolve(server_text)
     budget = None
     if max_memory is not None:
         from wsztune.recommend import parse_size
@@ -156,7 +156,10 @@ def probe(
         wait=wait,
     )
     probes = probing.probe_all(target, clients, options)
+    # The wire cannot show memLevel: the expected one, else the stack's (at its version).
     mem_level = expectation.mem_level if expectation else None
+    if mem_level is None and stack is not None and stack.defaults_for(version).mem_level:
+        mem_level = stack.defaults_for(version).mem_level
     for item in probes:
         if item.negotiated is not None:
             item.memory, item.memory_how = probing.connection_memory(

@@ -285,6 +285,7 @@ def _recommend_on_axes(
     warn(report.run_warnings(run))
     chosen, reason = choose_on_axes(run, budget)
     snippet = recommend_module.axes_snippet(run, chosen)
+    limits = recommend_module.stack_limits(run)
     server = run.meta.get("server")
     if as_json:
         document = {
@@ -292,6 +293,7 @@ def _recommend_on_axes(
             "chosen": chosen,
             "reason": reason,
             "server": server,
+            "cannot_set": limits or None,
             "snippet": snippet or None,
             "results": str(run.path) if run.path else None,
             "partial": run.partial,
@@ -305,6 +307,8 @@ def _recommend_on_axes(
         console.print(report.axes_table(run, chosen))
         if chosen is not None:
             console.print(f"recommended: {axes_label(chosen, report.run_axes(run))} ({reason})")
+            if limits:
+                console.print(limits, markup=False, highlight=False)
             if snippet:
                 console.print(snippet, markup=False, highlight=False)
     if chosen is None:

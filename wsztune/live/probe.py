@@ -26,7 +26,7 @@ import os
 import ssl
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -998,12 +998,3 @@ def gate(findings: Sequence[Finding], gating: bool) -> None:
             f"probe: {len(failing)} problem(s); first: {failing[0].problem} "
             f"({', '.join(failing[0].clients)})"
         )
-
-
-@dataclass
-class Report:
-    """Everything ``wsztune probe`` found: the probes and the findings."""
-
-    target: Target
-    probes: list[Probe] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)

@@ -66,7 +66,7 @@ def netty_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
 PROFILES = (
     Stack(
         name="netty",
-        aliases=("reactor-netty", "vertx"),
+        aliases=("reactor-netty",),
         title="Netty",
         codec="netty",
         defaults=Defaults(window_bits=15, mem_level=8, level=6),

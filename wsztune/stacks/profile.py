@@ -15,7 +15,8 @@ from typing import Any
 VERIFIED = "verified"  # exact, and checked byte for byte against the real library
 SAME_CODEC = "same codec"  # the codec it runs (same library, same calls), not checked here
 APPROXIMATE = "approximate"  # a codec close to the stack's own (a port or a fork of zlib)
-STATUSES = (VERIFIED, SAME_CODEC, APPROXIMATE)
+CANNOT_COMPRESS = "cannot compress"  # no permessage-deflate at all: --server refuses it
+STATUSES = (VERIFIED, SAME_CODEC, APPROXIMATE, CANNOT_COMPRESS)
 
 # The wsztune axes a knob can move (the sweep's Grid axes, plus compression on/off).
 AXES = (
@@ -118,6 +119,9 @@ class Version:
     defaults: Defaults
     note: str
     codec: str = ""  # when the version runs another codec than the profile's
+    # Alternatives (stack names) that do not exist in these versions: uvicorn's
+    # websockets-sansio backend came in 0.35.0, so no advice may name it before.
+    lacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,9 @@ class Stack:
     # The (windowBits, memLevel) pairs it can be set to, when it offers fixed pairs only
     # (uWebSockets' presets, uvicorn's backends); empty: every combination of its knobs.
     pairs: tuple[tuple[int, int], ...] = ()
+    # Stacks without permessage-deflate (status CANNOT_COMPRESS): what teams do instead, said
+    # when ``--server`` names one (nothing to sweep).
+    instead: str = ""
     # The (windowBits, memLevel, context takeover) combinations it can be set to, when its modes
     # fix all three together (Bun: the shared compressor is 15:8 without takeover, the dedicated
     # presets keep it); empty: every combination of ``pairs`` (or of its knobs) and takeover.
@@ -253,6 +260,14 @@ class Stack:
                 if version_matches(version, entry.spec) and entry.codec:
                     return entry.codec
         return self.codec
+
+    def alternatives_for(self, version: str | None) -> tuple[str, ...]:
+        """The alternatives that exist in ``version`` (None: the current one)."""
+        if version is not None:
+            for entry in self.versions:
+                if version_matches(version, entry.spec):
+                    return tuple(a for a in self.alternatives if a not in entry.lacks)
+        return self.alternatives
 
     def version_note(self, version: str | None) -> str:
         """What differs for ``version``, or an empty string."""
@@ -372,7 +387,9 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         "default": {
             "setting": defaults.label,
             "description": (
-                "never compresses (no option)"
+                "no permessage-deflate: cannot compress"
+                if stack.status == CANNOT_COMPRESS
+                else "never compresses (no option)"
                 if stack.knob("enabled") is None and not defaults.enabled
                 else defaults.describe()
             ),
@@ -422,6 +439,7 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         "alternatives": list(stack.alternatives),
         "sources": [source.__dict__.copy() for source in stack.sources],
         "broadcast": stack.broadcast.__dict__.copy() if stack.broadcast else None,
+        **({"instead": stack.instead} if stack.instead else {}),
     }
 
 
