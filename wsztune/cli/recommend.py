@@ -9,6 +9,7 @@ import click
 
 from wsztune.cli.common import (
     budget_option,
+    fanout_option,
     fleet_options,
     load_run,
     prices,
@@ -50,13 +51,7 @@ from wsztune.errors import WsztuneError
     help="Bootstrap resamples of the corpus for the robustness check.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
-@click.option(
-    "--fanout",
-    type=click.IntRange(min=1),
-    metavar="K",
-    help="Each server message goes to K connections (a broadcast), when the run's corpus "
-    "cannot tell; stated in the output [default: the run's fan-out, if recorded].",
-)
+@fanout_option
 @click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
 @click.option(
     "--cliff",

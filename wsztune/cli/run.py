@@ -15,6 +15,7 @@ from wsztune.cli.common import (
     client_window_bits_option,
     corpus_options,
     error_line,
+    fanout_option,
     file_size,
     first_interrupt_only,
     interrupted_exit_code,
@@ -114,13 +115,7 @@ from wsztune.cli.common import (
     is_flag=True,
     help="On Ctrl-C or SIGTERM, save the finished cells (marked partial).",
 )
-@click.option(
-    "--fanout",
-    type=click.IntRange(min=1),
-    metavar="K",
-    help="Each server message goes to K connections (a broadcast): recorded in the results "
-    "when the corpus cannot tell [default: the fan-out the corpus shows, if timed].",
-)
+@fanout_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option(
     "--verbose",
