@@ -30,6 +30,17 @@ def error_line(message: str) -> None:
     click.echo(f"wsztune: error: {message}", err=True)
 
 
+def permission_message(error: PermissionError) -> str:
+    """The one line a permission error becomes: the file, and what to do."""
+    place = error.filename if error.filename is not None else ""
+    if error.filename2 is not None:
+        place = f"{place} -> {error.filename2}"
+    return (
+        f"{place or 'a file'}: permission denied: this user may not read or write it, or not "
+        "enter a folder on its way; change the permissions or choose another path"
+    )
+
+
 def corpus_options(required: bool) -> Callable[[F], F]:
     """The CORPUS argument and its ``--format`` option, the same on every command that reads one."""
 
