@@ -110,6 +110,9 @@ class Grid:
     # server, at the server's client window); one or more (a mix, shares adding up to 1) gives
     # each cell's client direction their windows, memLevels and levels.
     clients: tuple[ClientVariant, ...] = ()
+    # When not empty, only the cells whose (windowBits, memLevel, context takeover) is listed: a
+    # stack whose modes fix the three together (``Stack.cells``) is swept over its modes only.
+    only: tuple[tuple[int, int, bool], ...] = ()
 
     def __post_init__(self) -> None:
         if self.threshold_rule not in THRESHOLD_RULES:
@@ -139,6 +142,7 @@ class Grid:
                 for level in self.levels
                 for wb in self.window_bits
                 for ml in self.mem_levels
+                if not self.only or (wb, ml, takeover) in self.only
             ]
         return out
 
@@ -154,6 +158,7 @@ class Grid:
             "thresholds": list(self.thresholds),
             "threshold_rule": self.threshold_rule,
             **({"clients": [c.describe() for c in self.clients]} if self.clients else {}),
+            **({"only": [list(cell) for cell in self.only]} if self.only else {}),
         }
 
 

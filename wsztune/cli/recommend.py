@@ -13,6 +13,7 @@ from wsztune.cli.common import (
     load_run,
     prices,
     results_options,
+    savings_drop_option,
     say_read,
     select,
     setting_arg,
@@ -80,6 +81,7 @@ from wsztune.errors import WsztuneError
     "setting's output, against the smallest that fits, grew by more than --tolerance points "
     "since that run.",
 )
+@savings_drop_option
 @click.option(
     "--strict",
     is_flag=True,
@@ -110,6 +112,7 @@ def recommend(
     reference_text: str | None,
     check_text: str | None,
     baseline_path: Path | None,
+    max_savings_drop: float,
     strict: bool,
     allow_partial: bool,
     as_json: bool,
@@ -183,6 +186,7 @@ def recommend(
         prices=prices(price_memory, price_egress, price_cpu),
         resamples=resamples,
         seed=seed,
+        max_savings_drop=max_savings_drop / 100,
     )
     decision = recommend_module.recommend(slice_, constraints)
     verdict = None
@@ -255,6 +259,7 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
     warn(report.run_warnings(run))
     chosen, reason = choose_on_axes(run, budget)
     snippet = recommend_module.axes_snippet(run, chosen)
+    limits = recommend_module.stack_limits(run)
     server = run.meta.get("server")
     if as_json:
         document = {
@@ -262,6 +267,7 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
             "chosen": chosen,
             "reason": reason,
             "server": server,
+            "cannot_set": limits or None,
             "snippet": snippet or None,
             "results": str(run.path) if run.path else None,
             "partial": run.partial,
@@ -274,6 +280,8 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
         console.print(report.axes_table(run, chosen))
         if chosen is not None:
             console.print(f"recommended: {axes_label(chosen, report.run_axes(run))} ({reason})")
+            if limits:
+                console.print(limits, markup=False, highlight=False)
             if snippet:
                 console.print(snippet, markup=False, highlight=False)
     if chosen is None:

@@ -206,6 +206,8 @@ def status_text(status: RecordStatus) -> str:
 
     minutes, seconds = divmod(int(status.elapsed), 60)
     failed = f" · {status.upstream_failures:,} refused" if status.upstream_failures else ""
+    unanswered = sum(status.unanswered.values())
+    failed += f" · {unanswered:,} unanswered" if unanswered else ""
     return (
         f"{status.connections_open:,} open, {plural(status.connections, 'connection')} "
         f"({status.recorded_connections:,} recorded){failed} · "
@@ -216,6 +218,7 @@ def status_text(status: RecordStatus) -> str:
 
 def summary_text(summary: RecordSummary) -> str:
     """What was recorded, why it stopped, and what to do next."""
+    from wsztune.record import REQUEST_TIMEOUT
     from wsztune.report import format_bytes
 
     stopped = {
@@ -241,6 +244,20 @@ def summary_text(summary: RecordSummary) -> str:
         lines.append(
             f"{plural(summary.too_big, 'message')} over --max-message-size not recorded "
             "(their connections were closed with 1009)"
+        )
+    if summary.upstream_failures:
+        lines.append(
+            f"{plural(summary.upstream_failures, 'client')} turned away: the upstream refused "
+            "them (they got its status) or could not be reached (502; the warnings say why)"
+        )
+    if summary.unanswered:
+        reasons = ", ".join(
+            f"{count:,} {reason}" for reason, count in sorted(summary.unanswered.items())
+        )
+        count = sum(summary.unanswered.values())
+        lines.append(
+            f"{plural(count, 'connection')} got no HTTP answer ({reasons}; "
+            f"a client has {REQUEST_TIMEOUT:.0f} s to send its handshake request)"
         )
     if summary.messages:
         lines.append(f"next: wsztune corpus stats {summary.path} · wsztune run {summary.path}")
