@@ -808,6 +808,22 @@ def _versus(cell: Cell, against: Cell) -> str:
     )
 
 
+def _modes_line(stack: Any, takeover: bool) -> str:
+    """What a stack whose modes fix window, memLevel and takeover together can be set to: the
+    cells of this slice's takeover, and where the others are."""
+    here = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on == takeover]
+    there = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on != takeover]
+    state = "on" if takeover else "off"
+    text = (
+        f"{stack.title} sets window, memLevel and context takeover together: with takeover "
+        f"{state} only {', '.join(here) or 'no cell'}"
+    )
+    if there:
+        other = "off" if takeover else "on"
+        text += f"; with it {other}, {', '.join(there)} (--context-takeover {other} shows them)"
+    return text + "; no other cell."
+
+
 def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     """What the stack's default is, what it cannot do, compression off, and the nearest
     alternatives, with figures from the run."""
@@ -839,6 +855,8 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     if limits and not never:
         lines.append(limits)
     lines.extend(stack.limits)
+    if stack.cells:
+        lines.append(_modes_line(stack, slice_.context_takeover))
     codec_line = _cell_codec_line(stack, chosen, default_cell)
     if codec_line:
         lines.append(codec_line)
@@ -860,7 +878,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
-    for name in stack.alternatives:
+    for name in stack.alternatives_for(version):
         other = STACKS.get(name)
         if other is None:
             continue
