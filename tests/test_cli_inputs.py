@@ -343,3 +343,27 @@ def test_permission_errors_of_a_real_user_are_one_line(tmp_path: Path) -> None:
             assert line.startswith(f"wsztune: error: {hidden}/") and "permission denied" in line
     finally:
         hidden.chmod(0o700)
+
+
+def test_a_terminal_given_as_the_corpus_is_refused_not_waited_on() -> None:
+    """Reading a terminal whole would wait for Ctrl-D: the one input refused for being one."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        result = subprocess.run(
+            [sys.executable, "-m", "wsztune", "corpus", "stats", "/dev/stdin", "--format", "jsonl"],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("wsztune: error: /dev/stdin: is a terminal, not a corpus: pipe")
