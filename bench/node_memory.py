@@ -46,8 +46,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from wsztune.recommend import Constraints, recommend
-    from wsztune.results import load
-    from wsztune.sweep import cell_setting_key
+    from wsztune.results import cell_setting_key, load
 
     ok = True
     print(f"load average {os.getloadavg()}")
