@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC
 from pathlib import Path
 
@@ -361,3 +362,76 @@ def test_a_wide_valid_run_validates_and_renders(small_run_path: Path, tmp_path: 
     result = CliRunner().invoke(cli, ["table", "--results", str(path), "--markdown"])
     assert result.exit_code == 0, result.output
     assert "complete (2400 cells)" in result.stderr
+
+
+# Nothing from a corpus or a results file becomes markup or code (issue 29, item 9) -------------
+
+EVIL_NAME = "x<img src=x onerror=alert(1)>![](https://evil.example/p.png)|`rm`[a](b)\n# h"
+
+
+def _unescaped(text: str, char: str) -> int:
+    """How many times ``char`` occurs in ``text`` not preceded by a backslash."""
+    return len(re.findall(rf"(?<!\\){re.escape(char)}", text))
+
+
+@pytest.mark.parametrize("command", ["table", "compare", "recommend"])
+def test_markdown_escapes_what_comes_from_the_corpus_or_the_run(
+    small_run_path: Path, tmp_path: Path, command: str
+) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    document = json.loads(small_run_path.read_text())
+    document["meta"]["corpus"]["name"] = EVIL_NAME
+    document["meta"]["codec_version"] = "1.2<script>"
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps(document))
+    summary = tmp_path / "summary.md"
+    args = {
+        "table": ["table", "--results", path, "--markdown"],
+        "compare": ["compare", small_run_path, path, "--markdown"],
+        "recommend": ["recommend", "--results", path],
+    }[command]
+    result = CliRunner().invoke(
+        cli, [str(arg) for arg in args], env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert result.exit_code == 0, result.output
+    out = summary.read_text() if command == "recommend" else result.stdout
+    assert "evil.example" in out  # the name is there, as text
+    for char in "<>[]!`":
+        assert _unescaped(out, char) == 0, (char, out)
+    assert "\n# h" not in out  # a line break never starts a heading
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert rows
+    for table in _tables(rows):  # every row of a table keeps its columns
+        assert len({_unescaped(row, "|") for row in table}) == 1, table
+
+
+def _tables(rows: list[str]) -> list[list[str]]:
+    """Rows grouped by table: a new one starts at each header (the row before a ``|---``)."""
+    tables: list[list[str]] = []
+    for index, row in enumerate(rows):
+        if index + 1 < len(rows) and rows[index + 1].startswith("|---"):
+            tables.append([])
+        if tables:
+            tables[-1].append(row)
+    return tables
+
+
+def test_a_crafted_strategy_never_reaches_a_snippet(small_run_path: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    document = json.loads(small_run_path.read_text())
+    crafted = 'default, x: require("child_process").execSync("id")'
+    for cell in document["cells"]:
+        cell["strategy"] = crafted
+    document["meta"]["grid"]["strategies"] = [crafted]
+    path = tmp_path / "crafted.json"
+    path.write_text(json.dumps(document))
+    result = CliRunner().invoke(cli, ["recommend", "--results", str(path), "--server", "ws"])
+    assert result.exit_code == 2
+    assert "child_process" not in result.stdout
+    assert "strategy is" in result.stderr and "not one of default" in result.stderr

@@ -81,8 +81,8 @@ CELL_FIELDS: tuple[FieldSpec, ...] = (
         "mem_level",
         int,
         "",
-        "zlib memLevel of the compressors (1-9)",
-        low=MEM_LEVEL_RANGE.start,
+        "zlib memLevel of the compressors (1-9; 0 in a Go run: Go's flate has none)",
+        low=0,
         high=MEM_LEVEL_RANGE.stop - 1,
     ),
     FieldSpec(
@@ -380,7 +380,7 @@ CORPUS_FIELDS: tuple[FieldSpec, ...] = (
 # meta.grid: each axis a list of the values swept (Grid.describe writes them).
 GRID_FIELDS: tuple[FieldSpec, ...] = (
     CELL_FIELDS[0],  # window_bits
-    replace(CELL_FIELDS[2], name="mem_levels"),
+    replace(CELL_FIELDS[2], name="mem_levels", low=MEM_LEVEL_RANGE.start),
     replace(CELL_FIELDS[3], name="levels"),
     replace(CELL_FIELDS[4], name="strategies"),
     FieldSpec("context_takeover", bool, "", "context takeover values"),
@@ -677,20 +677,27 @@ def _validate_grid(
     run says it is partial: a duplicate, a cell off the grid or missing cells of a run that
     calls itself complete would each let a table or a gate read something never measured."""
     places = set(planned)
+    # A Go run (meta.axes: its own axes) records what the library did: no memLevel (0) and the
+    # threshold it applied (coder's default where the grid says 0). Its cells are placed on the
+    # axes that the grid and the cells share: level and context takeover.
+    go_axes = bool(meta.get("axes"))
+    if go_axes:
+        places = {(level, takeover) for _, _, level, _, takeover, _ in planned}
     seen: dict[tuple, int] = {}
     for index, cell in enumerate(cells):
-        key = grid_key(cell)
-        if key not in places:
+        key = cell_setting_key(cell) if go_axes else grid_key(cell)
+        place = (key[2], key[4]) if go_axes else key
+        if place not in places:
             raise _refusal(
                 where,
-                f"cells[{index}] ({_describe_key(key)}) is not in the grid meta.grid plans",
+                f"cells[{index}] ({_describe_key(key[:6])}) is not in the grid meta.grid plans",
             )
         first = seen.setdefault(key, index)
         if first != index:
             raise _refusal(
                 where,
                 f"cells[{index}] measures the same setting as cells[{first}] "
-                f"({_describe_key(key)}): a run holds one cell per setting",
+                f"({_describe_key(key[:6])}): a run holds one cell per setting",
             )
     count = meta.get("cells")
     if count is not None and count != len(cells):
