@@ -11,6 +11,8 @@
 #   WSZTUNE_CHECK         the setting you ship, WB:ML, e.g. 13:2 (optional: without it, no gate)
 #   WSZTUNE_BASELINE      a results file made when the setting was chosen: fail only when the
 #                         setting became worse than there (`wsztune recommend --baseline`)
+#   WSZTUNE_MAX_SAVINGS_DROP  with a baseline: fail when the setting's savings fell by more
+#                         than this many points (`--max-savings-drop`, default 2)
 #   WSZTUNE_STRICT        "true": also fail when a better setting exists (`--strict`)
 #   WSZTUNE_ALLOW_PARTIAL "true": decide even on a partial run (`--allow-partial`)
 #   WSZTUNE_SERVER        the stack you tune, as `wsztune run --server` (optional)
@@ -61,6 +63,8 @@ check=()
 # The gate's questions: the report shows the same verdict as recommend decides on.
 gate=()
 [[ -n "${WSZTUNE_BASELINE:-}" ]] && gate+=(--baseline "$WSZTUNE_BASELINE")
+[[ -n "${WSZTUNE_BASELINE:-}" && -n "${WSZTUNE_MAX_SAVINGS_DROP:-}" ]] \
+    && gate+=(--max-savings-drop "$WSZTUNE_MAX_SAVINGS_DROP")
 [[ "${WSZTUNE_STRICT:-false}" == "true" ]] && gate+=(--strict)
 partial=()
 [[ "${WSZTUNE_ALLOW_PARTIAL:-false}" == "true" ]] && partial=(--allow-partial)

@@ -197,15 +197,23 @@ def test_the_gate_is_red_on_a_real_regression(small_run_path: Path, tmp_path: Pa
     assert loose.exit_code == 0, loose.output
 
 
-def test_a_corpus_that_compresses_worse_everywhere_is_not_a_regression(
+def test_a_corpus_that_compresses_worse_everywhere_fails_on_its_savings(
     small_run_path: Path, tmp_path: Path
 ) -> None:
+    # Every cell was 20% smaller at the baseline: no cell lost ground against the others, but
+    # the traffic got less compressible, which is what a team wants to hear (issue 26).
     every = {(c["window_bits"], c["mem_level"]): 0.8 for c in json.loads(
         small_run_path.read_text())["cells"]}  # fmt: skip
     baseline = edited(small_run_path, tmp_path / "base.json", scale=every)
-    result = invoke("recommend", "--results", small_run_path, "--check", "12:5", "--baseline",
-                    baseline)  # fmt: skip
-    assert result.exit_code == 0, result.output
+    args = ("recommend", "--results", small_run_path, "--check", "12:5", "--baseline", baseline)
+    result = invoke(*args, "--json")
+    assert result.exit_code == 1, result.output
+    check = json.loads(result.stdout)["check"]["baseline"]
+    assert check["savings_dropped"] and not check["gap_regressed"]
+    assert check["drop_share"] >= 0.95 and check["max_savings_drop"] == 0.02
+    assert "12:5's savings fell since the baseline" in result.stderr
+    # --max-savings-drop decides: 10 points is more than the 4-point fall.
+    assert invoke(*args, "--max-savings-drop", "10").exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -247,3 +255,62 @@ def test_the_star_of_a_partial_grid_says_it_is_among_the_measured_cells(partial_
     result = invoke("table", "--results", partial_path, "--markdown")
     assert result.exit_code == 0
     assert "among the measured cells only (8 missing)" in " ".join(result.stdout.split())
+
+
+# The gate sees the traffic change (issue 26) -------------------------------------------------
+
+API_CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "api.jsonl"
+
+
+def sampled(lines: list[str], seed: int, target: Path, *, field: str | None = None) -> Path:
+    """Half of ``lines`` drawn at random (in their order), each JSON message given ``field``
+    as an extra "blob" value when asked: a fresh sample of the same traffic, or a changed one."""
+    import random
+
+    chosen = sorted(random.Random(seed).sample(range(len(lines)), len(lines) // 2))
+    out = []
+    for index in chosen:
+        line = lines[index]
+        if field is not None:
+            line = json.dumps({**json.loads(line), "blob": field}, separators=(",", ":"))
+        out.append(line)
+    target.write_text("\n".join(out) + "\n")
+    return target
+
+
+def gate_exit(corpus: Path, baseline: Path, tmp_path: Path) -> tuple[int, dict]:
+    """Sweep ``corpus`` for uvicorn (one cell in a 64 KiB budget: 12:5) and gate 12:5 on it."""
+    run = tmp_path / f"{corpus.stem}.json"
+    swept = invoke("run", corpus, "--server", "uvicorn", "--no-timing", "--quiet", "-o", run)
+    assert swept.exit_code == 0, swept.output
+    result = invoke("recommend", "--results", run, "--max-memory", "64KiB", "--check", "12:5",
+                    "--baseline", baseline, "--json")  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)["check"]["baseline"]
+
+
+def test_the_gate_fails_on_a_repeated_field_and_passes_fresh_samples(tmp_path: Path) -> None:
+    import base64
+    import random
+
+    lines = API_CORPUS.read_text().splitlines()
+    base_corpus = sampled(lines, 0, tmp_path / "base.jsonl")
+    baseline = tmp_path / "baseline.json"
+    swept = invoke("run", base_corpus, "--server", "uvicorn", "--no-timing", "--quiet",
+                   "-o", baseline)  # fmt: skip
+    assert swept.exit_code == 0, swept.output
+    # A 6 KB field repeated in every message: beyond 12:5's 4 KiB window, so 12:5 (the only
+    # cell in budget, its own best) loses most of its savings while 15:8 gains.
+    blob = base64.b64encode(random.Random(7).randbytes(4500)).decode()
+    changed = sampled(lines, 0, tmp_path / "changed.jsonl", field=blob)
+    code, check = gate_exit(changed, baseline, tmp_path)
+    assert code == 1 and check["savings_dropped"] and not check["gap_regressed"]
+    assert check["savings_baseline"] - check["savings_now"] > 0.2
+    assert check["moved"] and "uvicorn --ws websockets" in check["moved"]
+    # Fresh samples of the unchanged traffic: 20 of 20 pass.
+    passed = 0
+    for seed in range(1, 21):
+        code, check = gate_exit(sampled(lines, seed, tmp_path / f"s{seed}.jsonl"), baseline,
+                                tmp_path)  # fmt: skip
+        passed += code == 0 and not check["savings_dropped"]
+    assert passed == 20

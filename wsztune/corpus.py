@@ -31,6 +31,12 @@ DIRECTIONS = (SERVER, CLIENT)
 RECORDS_HEADER_KEY = "wsztune"
 RECORDS_HEADER_VALUE = "records/1"
 _HEADER_TEXT = f'{{"{RECORDS_HEADER_KEY}":"{RECORDS_HEADER_VALUE}"}}'
+# A records line's payload, exactly one of: "text" (a text frame, as a JSON string), "base64" (a
+# binary frame) or "text_base64" (a text frame given as its UTF-8 bytes in base64: how
+# `wsztune record` writes text that JSON escaping would blow up, such as control characters,
+# which take 6 bytes each as \u0001, so that a line is never more than 4/3 of its message).
+TEXT_BASE64 = "text_base64"
+RECORD_PAYLOAD_KEYS = ("text", "base64", TEXT_BASE64)
 
 FORMATS = ("jsonl", "lines", "records", "dir", "har", "json")
 _FORMAT_BY_SUFFIX = {
@@ -474,13 +480,13 @@ def _looks_like_record(raw: bytes) -> bool:
 
 def is_record_shaped(value: object) -> bool:
     """An object with ``connection`` or a ``direction`` of server/client, and exactly one of
-    ``text`` (a string) and ``base64``: what a records line holds."""
+    ``text``, ``base64`` and ``text_base64`` (a string): what a records line holds."""
     if not isinstance(value, dict):
         return False
-    if ("text" in value) == ("base64" in value):
+    payloads = [value[key] for key in RECORD_PAYLOAD_KEYS if key in value]
+    if len(payloads) != 1:
         return False
-    payload = value.get("text", value.get("base64"))
-    return isinstance(payload, str) and (
+    return isinstance(payloads[0], str) and (
         "connection" in value or value.get("direction") in DIRECTIONS
     )
 
@@ -974,18 +980,48 @@ def _record_message(path: Path, number: int, record: object) -> Message:
             line=number,
         )
     t = _record_time(path, number, record)
-    has_text, has_base64 = "text" in record, "base64" in record
-    if has_text == has_base64:
+    keys = [key for key in RECORD_PAYLOAD_KEYS if key in record]
+    if len(keys) != 1:
         raise CorpusError(
             path,
-            'a record needs exactly one payload: "text" (a text frame) or "base64" (binary)',
+            'a record needs exactly one payload: "text" (a text frame), "base64" (binary) or '
+            '"text_base64" (a text frame as its UTF-8 bytes in base64)',
             line=number,
         )
-    if has_text:
+    if keys[0] == "text":
         payload = _encode_text(path, record["text"], '"text"', line=number)
         return Message(payload, True, str(connection), direction, t)
-    payload = _b64decode(path, record["base64"], line=number)
-    return Message(payload, False, str(connection), direction, t)
+    payload = _b64decode(path, record[keys[0]], line=number)
+    if keys[0] == TEXT_BASE64:
+        _check_text_payload(path, number, payload)
+    return Message(payload, keys[0] == TEXT_BASE64, str(connection), direction, t)
+
+
+def _check_text_payload(path: Path, number: int, payload: bytes) -> None:
+    """A ``text_base64`` payload is a text frame's: UTF-8, checked a piece at a time (never a
+    ``str`` copy of a big message)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with memoryview(payload) as view:
+        for offset in range(0, len(payload), LINE_PIECE):
+            try:
+                decoder.decode(view[offset : offset + LINE_PIECE])
+            except UnicodeDecodeError as error:
+                position = offset + error.start + 1
+                break
+        else:
+            try:
+                decoder.decode(b"", final=True)
+                return
+            except UnicodeDecodeError:
+                position = len(payload)
+    raise CorpusError(
+        path,
+        f'"text_base64" is not UTF-8 at byte {position} of the message; a text frame is UTF-8 '
+        '(write a binary message as "base64")',
+        line=number,
+    )
 
 
 def _record_time(path: Path, number: int, record: dict[str, object]) -> float | None:

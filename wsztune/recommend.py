@@ -45,6 +45,10 @@ from wsztune.results import UNIT_SIZES, Run
 
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_CLIFF = 0.10
+# The baseline gate fails when the shipped setting's savings fell by more than this (2 points):
+# more than resampling noise on a corpus of tens of units, less than a real change of traffic
+# (a repeated 6 KB field took 12:5 from 74% to 37% on the api corpus).
+DEFAULT_MAX_SAVINGS_DROP = 0.02
 
 # Sizes ------------------------------------------------------------------------------------------
 
@@ -175,6 +179,8 @@ class Constraints:
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE
     seed: int = 0
+    # The baseline gate: the most the shipped setting's savings may fall, in points (0.02: 2).
+    max_savings_drop: float = DEFAULT_MAX_SAVINGS_DROP
 
 
 @dataclass(frozen=True)
@@ -318,7 +324,16 @@ class Regression:
     share: float | None  # resamples in which the gap grew by more than the tolerance
     resamples: int | None
     paired: bool
-    regressed: bool
+    regressed: bool  # the gap grew (gap_regressed) or the savings fell (savings_dropped)
+    # The traffic itself: the shipped setting's savings fell by more than max_savings_drop
+    # (points) in at least the confidence share of the resamples, or on the corpus alone.
+    max_savings_drop: float = DEFAULT_MAX_SAVINGS_DROP
+    drop_share: float | None = None  # resamples in which the savings fell by more than that
+    savings_dropped: bool = False
+    gap_regressed: bool = False
+    # The best option the shipped setting's knobs or budget rule out, when its lead over the
+    # shipped setting moved by more than the tolerance: said, never failed on.
+    moved: str | None = None
 
     @property
     def change(self) -> float:
@@ -1337,7 +1352,13 @@ def gate(
 def compare_with_baseline(
     decision: Decision, baseline: Decision, cell: Cell, tolerance: float, name: str
 ) -> Regression:
-    """The shipped ``cell`` now (``decision``) and at the ``baseline``: see :class:`Regression`."""
+    """The shipped ``cell`` now (``decision``) and at the ``baseline``: see :class:`Regression`.
+
+    Two questions: did the shipped setting lose ground against the smallest output that fits
+    (its gap grew), and did the traffic itself become less compressible for it (its savings
+    fell by more than ``max_savings_drop``)? The first fails a setting that a better one has
+    overtaken; the second fails a change of traffic even when the setting is its own best."""
+    _require_same_question(decision.slice, baseline.slice, name)
     key = cell_key(cell)
     then = baseline.slice.get(key)
     if then is None:
@@ -1361,17 +1382,12 @@ def compare_with_baseline(
     order = {cell_key(c): i for i, c in enumerate(now_cells)}
     then_cells.sort(key=lambda c: order[cell_key(c)])
 
-    def smallest(cells: list[Cell]) -> Cell:
-        return min(
-            cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c))
-        )
-
-    best_now, best_then = smallest(now_cells), smallest(then_cells)
+    best_now, best_then = _smallest(now_cells), _smallest(then_cells)
     gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
     gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
     constraints = decision.constraints
-    share = None
-    resamples = None
+    max_drop = constraints.max_savings_drop
+    share = drop_share = resamples = None
     paired = False
     raw_now = resampling_units(decision.slice, now_cells)
     raw_then = resampling_units(baseline.slice, then_cells)
@@ -1382,23 +1398,26 @@ def compare_with_baseline(
         # the runs differ, not the luck of the draw. Otherwise independent draws.
         paired = raw_now == raw_then
         seed = constraints.seed
-        gaps = []
+        gaps, savings = [], []
         for cells, shipped, raw, draw_seed in (
             (now_cells, cell, raw_now, seed),
             (then_cells, then, raw_then, seed if paired else seed + 1),
         ):
-            _, totals, _ = bootstrap(
+            _, totals, raw_totals = bootstrap(
                 cells, raw, constraints.tolerance, constraints.resamples, draw_seed
             )
             index = next(i for i, c in enumerate(cells) if c is shipped)
             with numpy.errstate(divide="ignore", invalid="ignore"):
                 gaps.append(totals[:, index] / totals.min(axis=1) - 1)
-        grew = gaps[0] - gaps[1]
-        share = float(numpy.mean(grew > tolerance + 1e-12))
+                savings.append(1 - totals[:, index] / raw_totals)
+        share = float(numpy.mean(gaps[0] - gaps[1] > tolerance + 1e-12))
+        drop_share = float(numpy.mean(savings[1] - savings[0] > max_drop + 1e-12))
         resamples = constraints.resamples
-        regressed = share >= constraints.confidence - 1e-9
+        gap_regressed = share >= constraints.confidence - 1e-9
+        savings_dropped = drop_share >= constraints.confidence - 1e-9
     else:
-        regressed = gap_now - gap_then > tolerance + 1e-12
+        gap_regressed = gap_now - gap_then > tolerance + 1e-12
+        savings_dropped = then["savings"] - cell["savings"] > max_drop + 1e-12
     return Regression(
         baseline=name,
         gap_now=gap_now,
@@ -1413,8 +1432,76 @@ def compare_with_baseline(
         share=share,
         resamples=resamples,
         paired=paired,
-        regressed=regressed,
+        regressed=gap_regressed or savings_dropped,
+        max_savings_drop=max_drop,
+        drop_share=drop_share,
+        savings_dropped=savings_dropped,
+        gap_regressed=gap_regressed,
+        moved=_moved_outside(decision, baseline, cell, then, tolerance),
     )
+
+
+def _require_same_question(now: Slice, then: Slice, name: str) -> None:
+    """Refuse a baseline made for another stack or another client mix: its figures answer
+    another question (other knobs, other frames on the wire), so any change would be read as
+    the traffic's. A different codec is the caller's to flag: it may be the change to watch."""
+    for option, ours, theirs in (
+        ("--server", now.server, then.server),
+        ("--client", now.client, then.client),
+    ):
+        if ours != theirs:
+
+            def words(value: str | None, option: str = option) -> str:
+                return f"{option} {value}" if value else f"no {option}"
+
+            raise WsztuneError(
+                f"--baseline {name} was made with {words(theirs)}, this run with {words(ours)}: "
+                f"they answer different questions; re-make the baseline with the same {option}"
+            )
+
+
+def _smallest(cells: list[Cell]) -> Cell:
+    """The cell with the fewest compressed bytes (then the least memory, then its key)."""
+    return min(cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
+
+
+def _moved_outside(
+    decision: Decision, baseline: Decision, cell: Cell, then: Cell, tolerance: float
+) -> str | None:
+    """The best option outside the budget or the stack's knobs, when its lead over the shipped
+    setting (in savings points) moved by more than ``tolerance`` since the baseline: what a team
+    would want to hear when its traffic changed ("15:8 (uvicorn --ws websockets) would now
+    save 92.8%"). None when nothing moved, or nothing lies outside."""
+    fits = {cell_key(c) for c in decision.feasible}
+    outside = [c for c in decision.slice.cells.values() if cell_key(c) not in fits]
+    if not outside:
+        return None
+    best = _smallest(outside)
+    best_then = baseline.slice.get(cell_key(best))
+    if best_then is None:
+        return None
+    lead_now = best["savings"] - cell["savings"]
+    lead_then = best_then["savings"] - then["savings"]
+    if abs(lead_now - lead_then) <= tolerance + 1e-12:
+        return None
+    roles = [role for role, row in decision.stack_rows if row is best and role != "off"]
+    name = label(best) + (f" ({_role_title(roles[0])})" if roles else "")
+    budget = decision.constraints.max_memory
+    over = budget is not None and best["connection_memory"] > budget
+    why = "over the budget" if over else "outside the stack's knobs"
+    return (
+        f"{name}, {why}, would now save {_precise_percent(best['savings'])} against "
+        f"{label(cell)}'s {_precise_percent(cell['savings'])} (at the baseline "
+        f"{_precise_percent(best_then['savings'])} against {_precise_percent(then['savings'])})"
+    )
+
+
+def _role_title(role: str) -> str:
+    """A stack row's role (``uvicorn-websockets``) as the stack's title, else as it is."""
+    from wsztune.stacks import STACKS
+
+    stack = STACKS.get(role)
+    return stack.title if stack is not None else role
 
 
 def _points(fraction: float) -> str:
@@ -1437,7 +1524,7 @@ def _regression_words(name: str, r: Regression) -> str:
         )
     else:
         how = f"against --tolerance {_points(r.tolerance)} on the corpus alone (no resampling data)"
-    if r.regressed:
+    if r.gap_regressed:
         verdict = "became worse"
     elif r.change > r.tolerance:
         verdict = "looks worse than at the baseline, but not reliably"
@@ -1445,7 +1532,34 @@ def _regression_words(name: str, r: Regression) -> str:
         verdict = "is within --tolerance of the baseline"
     else:
         verdict = "is as good as at the baseline"
-    return f"{name} {verdict}: {now} now, {then}: {points:+.2f} points; {how}"
+    gap = f"{name} {verdict}: {now} now, {then}: {points:+.2f} points; {how}"
+    drop = _savings_words(r)
+    words = (
+        f"{name}'s savings fell since the baseline: {drop}. Against the other cells: {gap}"
+        if r.savings_dropped
+        else f"{gap}. Savings: {drop}"
+    )
+    return words + (f". Meanwhile {r.moved}" if r.moved else "")
+
+
+def _savings_words(r: Regression) -> str:
+    """The shipped setting's savings now and at the baseline, and how the drop was judged."""
+    change = (r.savings_now - r.savings_baseline) * 100
+    if r.drop_share is not None:
+        how = (
+            f"fell by more than {_points(r.max_savings_drop)} (--max-savings-drop) in "
+            f"{_share(r.drop_share)} of {r.resamples:,} resamples (fails at "
+            f"{_option_percent(CONFIDENCE)})"
+        )
+    else:
+        how = (
+            f"against --max-savings-drop {_points(r.max_savings_drop)} on the corpus alone "
+            "(no resampling data)"
+        )
+    return (
+        f"{_precise_percent(r.savings_now)} now, {_precise_percent(r.savings_baseline)} at the "
+        f"baseline ({change:+.2f} points); {how}"
+    )
 
 
 def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -1546,6 +1660,11 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
                 "resamples": regression.resamples,
                 "paired": regression.paired,
                 "regressed": regression.regressed,
+                "gap_regressed": regression.gap_regressed,
+                "max_savings_drop": regression.max_savings_drop,
+                "drop_share": regression.drop_share,
+                "savings_dropped": regression.savings_dropped,
+                "moved": regression.moved,
             },
         }
     return document

@@ -24,8 +24,11 @@ never reads from one side faster than the other side takes: once a message is re
 sender's socket is paused until the message has been written to the other side's socket and
 that socket's buffer has drained (websockets' ``write_limit``), so a client that stops reading
 stops the server's sending through TCP flow control, not by filling the proxy's memory. Each
-connection holds, per direction, about the message in hand and its encoded copy in the
-socket's buffer: about twice the limit at worst.
+connection holds, per direction, the message in hand: while websockets inflates and decodes it,
+its compressed frame, the inflated bytes and the text, about 3 x the limit at worst (2 x for a
+message that compresses well). Its records line is made and written 256 KiB at a time, and a
+message over 256 KiB is forwarded in fragments with a turn for every other connection between
+two, so that one big message never holds the others' traffic for long.
 
 Faithful: close codes and reasons from one side reach the other, including those websockets
 sends itself when a side breaks the protocol (1007 for invalid UTF-8 in a text message, 1009,
@@ -35,18 +38,22 @@ are appended to the upstream's path, so a client cannot climb out of it.
 
 The upstream is checked before anything listens: one WebSocket handshake to its URL (an
 answer of any HTTP status is an answer; no answer, a refused connection or a TLS failure is an
-error), unless ``check_upstream`` is off. ``certfile`` and ``keyfile`` make the proxy listen
-with TLS (``wss://``), for pages served over https.
+error), unless ``check_upstream`` is off. A client has CLIENT_OPEN_TIMEOUT for its handshake and
+the upstream's handshake gets less than what is left, so a hanging upstream means a 502, never a
+silent cut; a connection that gets no HTTP answer at all is counted, with why. ``certfile``
+and ``keyfile`` make the proxy listen with TLS (``wss://``), for pages served over https.
 
 The file: a header line, ``{"wsztune":"records/1","started_at":...}``, then one line per
 recorded message: ``connection`` (``c1``, ``c2``... in the order connections open),
 ``direction`` (who sent it: ``client`` or ``server``), ``t`` (seconds since the proxy started,
-monotonic clock, microseconds) and ``text`` or ``base64``. Each line is written with one
-``write()`` as soon as its message arrives, before the message is forwarded, so every line on
-disk is whole: Ctrl-C, SIGTERM, a limit or a full disk (the partial line is cut off again) leave
-a file that loads. The file is created ``0600``, and must not exist (a symlink, a special file
-or any existing file is refused): it holds whatever the traffic held, tokens included, and a
-recording is never mixed into another. A recording that recorded nothing removes it again.
+monotonic clock, microseconds) and ``text``, ``text_base64`` (text that JSON escaping would
+make longer than base64: a line is at most 4/3 of its message) or ``base64``. Each line is
+written as soon as its message arrives, before the message is forwarded, with nothing else in
+between (a write error cuts it off again), so every line on disk is whole: Ctrl-C, SIGTERM, a
+limit or a full disk leave a file that loads. The file is created ``0600``, and must not exist
+(a symlink, a special file or any existing file is refused): it holds whatever the traffic
+held, tokens included, and a recording is never mixed into another. A recording that recorded
+nothing removes it again.
 
 Limits end the recording and the proxy: ``max_messages`` and ``max_bytes`` (payload bytes, as
 ``corpus stats`` counts them; the file is larger), ``duration`` in seconds. ``fraction`` records
@@ -70,14 +77,14 @@ import re
 import signal
 import ssl
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from wsztune.corpus import CLIENT, RECORDS_HEADER_KEY, RECORDS_HEADER_VALUE, SERVER
+from wsztune.corpus import CLIENT, RECORDS_HEADER_KEY, RECORDS_HEADER_VALUE, SERVER, TEXT_BASE64
 from wsztune.errors import WsztuneError
 
 if TYPE_CHECKING:
@@ -92,7 +99,17 @@ DEFAULT_PORT = 8765
 # its session. Host and the Sec-WebSocket-* headers belong to each hop and are made afresh;
 # Sec-WebSocket-Protocol (the subprotocols) is forwarded through websockets' own negotiation.
 FORWARDED_HEADERS = ("Origin", "Cookie", "Authorization", "User-Agent")
-UPSTREAM_OPEN_TIMEOUT = 10.0  # seconds for the upstream handshake; the client then gets a 502
+# A client's whole opening handshake (its request, the upstream's handshake, the answer) must
+# end within CLIENT_OPEN_TIMEOUT, or websockets drops it without a word. The upstream's handshake
+# gets at most UPSTREAM_OPEN_TIMEOUT of that, and always ANSWER_MARGIN less than what is left:
+# a client whose upstream hangs hears 502 before its own deadline, never silence (issue 29).
+UPSTREAM_OPEN_TIMEOUT = 10.0
+CLIENT_OPEN_TIMEOUT = 20.0
+ANSWER_MARGIN = 2.0
+# Connections the kernel holds for the proxy to accept (asyncio's default is 100; a burst of
+# thousands of clients would see SYNs dropped, which the proxy cannot count). Linux caps it at
+# net.core.somaxconn (4096 by default).
+LISTEN_BACKLOG = 4096
 SHUTDOWN_TIMEOUT = 5.0  # seconds for closing handshakes once stopping; then connections drop
 STATUS_INTERVAL = 0.5  # seconds between status updates
 MiB = 1 << 20
@@ -110,6 +127,10 @@ MAX_MESSAGE_SIZE_LIMIT = 32 * MiB
 def _hop_max_size(limit: int) -> int:
     return limit + (limit + 7) // 8 + (limit + 63) // 64 + 1024
 
+
+# A message over this many bytes (or characters) is forwarded in fragments of this size: see
+# _forward. Smaller ones, most of them, go on as one frame, as they came.
+FORWARD_FRAGMENT = 256 << 10
 
 # Frames of a fragmented message waiting for the proxy to read them (websockets' max_queue):
 # the pumps read one message at a time, so a short queue costs nothing but bounds memory.
@@ -156,6 +177,8 @@ class RecordStatus:
     raw_bytes: int = 0
     upstream_failures: int = 0
     too_big: int = 0
+    # Connections that got no HTTP answer at all, by why (see Recorder.note_unanswered).
+    unanswered: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     stopped_by: str | None = None
 
@@ -176,6 +199,10 @@ class RecordSummary:
     stopped_by: str
     too_big: int = 0
     removed: bool = False  # nothing was recorded: the file was removed again
+    # Connections that got no HTTP answer, by why: "closed before its request", "not an HTTP
+    # request", "no request in time", "left before the answer", "no answer in time" (the last
+    # never expected: the timeouts are ordered so that it cannot happen).
+    unanswered: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -378,29 +405,50 @@ class RecordsWriter:
             [(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()]
         )
 
-    def write_parts(self, parts: list[bytes]) -> None:
-        """Append one line given in pieces (no concatenated copy of a big message); the same
-        guarantees as :meth:`write`."""
-        total = sum(map(len, parts))
-        views = [memoryview(part) for part in parts if part]
+    def write_parts(self, parts: Iterable[bytes]) -> None:
+        """Append one line given in pieces, made as they are written: a line up to
+        :data:`WRITE_BATCH` is one ``writev()``, a longer one goes out a batch at a time, so
+        that a big message's line is never whole in memory. Nothing else is written in
+        between (the proxy awaits nothing meanwhile), and on any error the part of the line
+        already written is cut off again (RecordError for an OSError): every line stays whole.
+        """
+        written = 0
+        batch: list[bytes] = []
+        batched = 0
         try:
-            while views:
-                written = os.writev(self.fd, views)
-                while views and written >= len(views[0]):
-                    written -= len(views[0])
-                    views.pop(0)
-                if views and written:
-                    views[0] = views[0][written:]
-        except OSError as error:
+            for part in parts:
+                if part:
+                    batch.append(part)
+                    batched += len(part)
+                if batched >= WRITE_BATCH:
+                    written += self._writev(batch)
+                    batch, batched = [], 0
+            written += self._writev(batch)
+        except BaseException as error:
             # A full disk can take half a line: take it back so that every line stays whole.
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, self.size)
+            if not isinstance(error, OSError):
+                raise
             raise RecordError(
                 f"{self.path}: cannot write: {error.strerror or error}; the {self.lines:,} "
                 "lines written so far are intact"
             ) from None
-        self.size += total
+        self.size += written
         self.lines += 1
+
+    def _writev(self, parts: list[bytes]) -> int:
+        """Write ``parts`` whole (``writev`` may take less than asked); their total size."""
+        total = sum(map(len, parts))
+        views = [memoryview(part) for part in parts]
+        while views:
+            written = os.writev(self.fd, views)
+            while views and written >= len(views[0]):
+                written -= len(views[0])
+                views.pop(0)
+            if views and written:
+                views[0] = views[0][written:]
+        return total
 
     def close(self) -> None:
         """Flush to disk and close."""
@@ -430,24 +478,105 @@ def _existing(path: Path) -> str:
     )
 
 
-# JSON string escapes as json.dumps(ensure_ascii=False) writes them, applied to UTF-8 bytes.
-_JSON_ESCAPES = {
-    **{bytes([code]): f"\\u{code:04x}".encode() for code in range(0x20)},
-    b"\b": b"\\b",
-    b"\t": b"\\t",
-    b"\n": b"\\n",
-    b"\f": b"\\f",
-    b"\r": b"\\r",
-    b'"': b'\\"',
-    b"\\": b"\\\\",
-}
-_JSON_SPECIAL = re.compile(rb'["\\\x00-\x1f]')
+# Records lines in bounded memory and time -------------------------------------------------------
+#
+# A text message is written as a JSON string when escaping costs no more than base64 would (4/3 of
+# its UTF-8 bytes), and as "text_base64" otherwise: a control character is 6 bytes once escaped
+# (\u0001), so 12 MiB of them would make a 72 MiB line that wsztune refuses to parse. Either way a
+# line is at most 4/3 of its message plus its head. Both are made a piece at a time, by C code
+# (bytes.translate to count, json's encode_basestring to escape, b2a_base64), never one Python
+# call per character: 16 MiB of control characters take tens of milliseconds on the event loop,
+# not seconds, and the proxy holds a piece of the line at a time, not the whole line.
+
+# Characters per piece: a multiple of 3, so that base64 pieces join without padding. The escaped
+# form of a piece can be 6 times the piece (all control characters): still under 2 MiB.
+ENCODE_PIECE = 3 << 16
+# A line's pieces go to the file in batches of about this size; a smaller line is one writev().
+WRITE_BATCH = 256 << 10
+_LONG_ESCAPES = bytes(code for code in range(0x20) if code not in b"\b\t\n\f\r")  # \u00XX
+_SHORT_ESCAPES = b'\b\t\n\f\r"\\'  # a backslash and one letter (or the character itself)
 
 
-def json_string_bytes(text: bytes) -> bytes:
-    """UTF-8 text as the body of a JSON string (no quotes), escaped exactly as
-    ``json.dumps(..., ensure_ascii=False)`` escapes it, without decoding it to ``str``."""
-    return _JSON_SPECIAL.sub(lambda match: _JSON_ESCAPES[match[0]], text)
+@dataclass(frozen=True)
+class TextSize:
+    """A text message's size as UTF-8 (its payload) and as the body of a JSON string."""
+
+    payload: int
+    escaped: int
+
+    @property
+    def as_base64(self) -> bool:
+        """Whether the records line holds it as ``text_base64``: escaping would cost more."""
+        return self.escaped > _base64_size(self.payload)
+
+
+def _base64_size(size: int) -> int:
+    return (size + 2) // 3 * 4
+
+
+def _utf8_pieces(text: str) -> Iterator[bytes]:
+    for start in range(0, len(text), ENCODE_PIECE):
+        yield text[start : start + ENCODE_PIECE].encode()
+
+
+def text_size(text: str) -> TextSize:
+    """How big ``text`` is as UTF-8 and once JSON-escaped, counted a piece at a time."""
+    payload = escaped = 0
+    for piece in _utf8_pieces(text):
+        size = len(piece)
+        long_escapes = size - len(piece.translate(None, _LONG_ESCAPES))
+        short_escapes = size - len(piece.translate(None, _SHORT_ESCAPES))
+        payload += size
+        escaped += size + 5 * long_escapes + short_escapes
+    return TextSize(payload, escaped)
+
+
+def json_string_pieces(text: str) -> Iterator[bytes]:
+    """The body of ``text``'s JSON string (no quotes), as UTF-8 pieces, escaped exactly as
+    ``json.dumps(text, ensure_ascii=False)`` escapes it."""
+    from json.encoder import encode_basestring  # json's C escaper, as json.dumps uses
+
+    for start in range(0, len(text), ENCODE_PIECE):
+        yield encode_basestring(text[start : start + ENCODE_PIECE])[1:-1].encode()
+
+
+def base64_pieces(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes]:
+    """The base64 of the concatenation of ``pieces``, a piece at a time (pieces of any
+    length: what does not fill 3 bytes is carried over to the next)."""
+    carry = b""
+    for piece in pieces:
+        data = carry + piece if carry else piece
+        cut = len(data) - len(data) % 3
+        if cut:
+            yield base64.b64encode(data[:cut])
+        carry = bytes(data[cut:])
+    if carry:
+        yield base64.b64encode(carry)
+
+
+def message_line_pieces(
+    head: dict[str, object], message: str | bytes, size: TextSize | None = None
+) -> Iterator[bytes]:
+    """One records line for ``message`` (head: connection, direction, t), as pieces: text
+    escaped, or as ``text_base64`` when escaping would cost more (:class:`TextSize`), binary
+    as ``base64``. The line parses to what ``json.loads`` of the same record gives."""
+    # The head as json.dumps writes it, without its closing brace: the payload follows.
+    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    if isinstance(message, str):
+        size = size or text_size(message)
+        if size.as_base64:
+            yield f'{prefix},"{TEXT_BASE64}":"'.encode()
+            yield from base64_pieces(_utf8_pieces(message))
+        else:
+            yield f'{prefix},"text":"'.encode()
+            yield from json_string_pieces(message)
+    else:
+        yield f'{prefix},"base64":"'.encode()
+        with memoryview(message) as view:
+            yield from base64_pieces(
+                view[start : start + ENCODE_PIECE] for start in range(0, len(view), ENCODE_PIECE)
+            )
+    yield b'"}\n'
 
 
 # The proxy ----------------------------------------------------------------------------------------
@@ -512,9 +641,18 @@ class Recorder:
             for value in request.headers.get_all("Sec-WebSocket-Protocol")
             for subprotocol in parse_subprotocol(value)
         ]
+        # What is left of the client's handshake deadline, less the time to answer it.
+        opened_at = getattr(connection, "opened_at", time.monotonic())
+        budget = min(
+            UPSTREAM_OPEN_TIMEOUT,
+            opened_at + CLIENT_OPEN_TIMEOUT - ANSWER_MARGIN - time.monotonic(),
+        )
         try:
+            if budget <= 0:
+                raise TimeoutError
             upstream = await self.connect_upstream(
                 target,
+                timeout=budget,
                 origin=_first(request, "Origin"),
                 subprotocols=offered or None,
                 headers=headers,
@@ -535,13 +673,14 @@ class Recorder:
         # A client that vanishes between here and the end of its handshake never reaches the
         # handler, which would take this upstream connection: close it if nobody has by then.
         asyncio.get_running_loop().call_later(
-            UPSTREAM_OPEN_TIMEOUT * 2, self.reap, connection, upstream
+            CLIENT_OPEN_TIMEOUT * 2, self.reap, connection, upstream
         )
         return None
 
     async def connect_upstream(
         self,
         url: str,
+        timeout: float = UPSTREAM_OPEN_TIMEOUT,
         origin: str | None = None,
         subprotocols: list[Any] | None = None,
         headers: list[tuple[str, str]] | None = None,
@@ -562,7 +701,7 @@ class Recorder:
             proxy=None if is_loopback(self.url.hostname or "") else True,
             max_size=_hop_max_size(self.options.max_message_size),
             max_queue=MAX_QUEUE,
-            open_timeout=UPSTREAM_OPEN_TIMEOUT,
+            open_timeout=timeout,
             logger=_quiet_logger(),
         )
 
@@ -599,6 +738,13 @@ class Recorder:
         if self.pending.get(connection) is upstream:
             del self.pending[connection]
             upstream.transport.abort()
+
+    def note_unanswered(self, reason: str) -> None:
+        """Count a client connection that got no HTTP answer (the summary says how many, and
+        why): most are clients that gave up or never asked, but none goes unnoticed."""
+        self.status.unanswered[reason] = self.status.unanswered.get(reason, 0) + 1
+        if reason == UNANSWERED_LATE:  # the deadlines above should make this impossible
+            self.warn("a client's handshake timed out before the proxy could answer it")
 
     def select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
         upstream = self.pending.get(connection)
@@ -670,7 +816,7 @@ class Recorder:
                     )
                     await asyncio.gather(_close(source, 1009, reason), _close(target, 1009, reason))
                     return
-                await target.send(message)
+                await _forward(target, message)
             except ConnectionClosed:
                 return  # the other pump sees target closed and closes source like it
             finally:
@@ -695,22 +841,23 @@ class Recorder:
     def take(self, name: str | None, direction: str, message: str | bytes) -> bool:
         """Check one message against the size limit and record it; False when it is over the
         limit (then it is neither recorded nor forwarded)."""
-        payload = message.encode() if isinstance(message, str) else message
-        if len(payload) > self.options.max_message_size:
+        text = text_size(message) if isinstance(message, str) else None
+        if (text.payload if text else len(message)) > self.options.max_message_size:
             self.warn_too_big(name, direction)
             return False
         if name is not None and self.recording:
-            self.record(name, direction, message, payload)
+            self.record(name, direction, message, text)
         return True
 
     def record(
-        self, name: str, direction: str, message: str | bytes, payload: bytes | None = None
+        self, name: str, direction: str, message: str | bytes, text: TextSize | None = None
     ) -> None:
         """Write one message's line, unless a limit says the recording is over."""
-        if payload is None:
-            payload = message.encode() if isinstance(message, str) else message
+        if isinstance(message, str):
+            text = text or text_size(message)
+        size = text.payload if text is not None else len(message)
         options, status = self.options, self.status
-        if options.max_bytes is not None and status.raw_bytes + len(payload) > options.max_bytes:
+        if options.max_bytes is not None and status.raw_bytes + size > options.max_bytes:
             self.stop("max-bytes")
             return
         head = {
@@ -718,18 +865,9 @@ class Recorder:
             "direction": direction,
             "t": round(time.monotonic() - self.started, 6),
         }
-        # The line as json.dumps would write it, in pieces: a big message is escaped or
-        # base64-encoded once, never copied again into one string.
-        prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
-        if isinstance(message, str):
-            parts = [f'{prefix},"text":"'.encode(), json_string_bytes(payload), b'"}\n']
-        else:
-            parts = [f'{prefix},"base64":"'.encode(), base64.b64encode(payload), b'"}\n']
-        size = len(payload)
-        del payload
         assert self.writer is not None  # run() opens it before anything listens
         try:
-            self.writer.write_parts(parts)
+            self.writer.write_parts(message_line_pieces(head, message, text))
         except RecordError as error:
             self.error = error
             self.stop("write error")
@@ -766,6 +904,9 @@ class Recorder:
                 max_queue=MAX_QUEUE,
                 ssl=self.listen_ssl,
                 close_timeout=SHUTDOWN_TIMEOUT,
+                open_timeout=CLIENT_OPEN_TIMEOUT,
+                backlog=LISTEN_BACKLOG,
+                create_connection=_counting_connection(self.note_unanswered),
                 logger=_quiet_logger(self.warn),
             )
         except OSError as error:
@@ -839,6 +980,7 @@ class Recorder:
             stopped_by=self.status.stopped_by or "stopped",
             too_big=self.status.too_big,
             removed=removed,
+            unanswered=dict(self.status.unanswered),
         )
 
     async def tick(self) -> None:
@@ -849,10 +991,80 @@ class Recorder:
             await asyncio.sleep(STATUS_INTERVAL)
 
 
+UNANSWERED_CLOSED = "closed before its request"
+UNANSWERED_INVALID = "not an HTTP request"
+UNANSWERED_SLOW = "no request in time"
+UNANSWERED_LEFT = "left before the answer"
+UNANSWERED_LATE = "no answer in time"
+
+
+def _counting_connection(note: Callable[[str], None]) -> type[ServerConnection]:
+    """websockets' server connection, which also knows when it was opened (the handshake's
+    deadline counts from then) and tells ``note`` why it ended without any HTTP answer, which
+    websockets itself does silently: a client that closed before sending its request, sent
+    something else than HTTP, sent no request within CLIENT_OPEN_TIMEOUT, or left while the
+    upstream was being asked."""
+    from websockets.asyncio.server import ServerConnection
+
+    class CountingConnection(ServerConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.opened_at = time.monotonic()
+            self.answered = False
+            send_response = self.protocol.send_response
+
+            def answer(response: Response) -> None:
+                self.answered = True
+                send_response(response)
+
+            # Every answer goes through here: the handshake's and the ones websockets' own
+            # parser sends to a malformed request (400, 431).
+            self.protocol.send_response = answer  # type: ignore[method-assign]
+
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                await super().handshake(*args, **kwargs)
+            except asyncio.CancelledError:  # websockets' open_timeout ran out
+                if not self.answered:
+                    note(UNANSWERED_SLOW if self.request is None else UNANSWERED_LATE)
+                raise
+            if self.answered:
+                return
+            if self.request is not None:
+                note(UNANSWERED_LEFT)
+                return
+            # websockets' parser closes a connection that sends no valid request; it notes
+            # why, and a client that hung up is a request cut short (EOFError).
+            failed = self.protocol.handshake_exc
+            closed = failed is None or isinstance(failed.__cause__, EOFError)
+            note(UNANSWERED_CLOSED if closed else UNANSWERED_INVALID)
+
+    return CountingConnection
+
+
 def _first(request: Request, name: str) -> str | None:
     """A header's first value: ``headers.get`` raises when a client repeats the header."""
     values = request.headers.get_all(name)
     return values[0] if values else None
+
+
+async def _forward(target: Connection, message: str | bytes) -> None:
+    """Send ``message`` on; one over :data:`FORWARD_FRAGMENT` in fragments of that size, with
+    a turn for every other connection between two (compressing 16 MiB in one go would hold
+    the event loop, and every other connection's traffic, for up to a second)."""
+    if len(message) <= FORWARD_FRAGMENT:
+        await target.send(message)
+        return
+
+    async def fragments() -> AsyncIterator[str | bytes]:
+        # Whole characters per fragment: each text fragment is valid UTF-8 on its own, which
+        # the RFC does not require but some receivers check.
+        pieces = memoryview(message) if isinstance(message, bytes) else message
+        for start in range(0, len(message), FORWARD_FRAGMENT):
+            yield pieces[start : start + FORWARD_FRAGMENT]  # type: ignore[misc]
+            await asyncio.sleep(0)
+
+    await target.send(fragments())
 
 
 async def _close_like(target: Connection, closed: Exception) -> None:
@@ -885,7 +1097,7 @@ async def _close(connection: Connection, code: int | None, reason: str) -> None:
 
 def _length(message: str | bytes) -> int:
     """A message's payload size in bytes."""
-    return len(message.encode()) if isinstance(message, str) else len(message)
+    return text_size(message).payload if isinstance(message, str) else len(message)
 
 
 def _size(size: int) -> str:

@@ -18,7 +18,7 @@ import math
 import operator
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -602,6 +602,9 @@ def _validate_meta(where: str, meta: dict[str, Any]) -> list[tuple]:
     rule = grid.get("threshold_rule", "always")
     if rule not in THRESHOLD_RULES:
         raise _refusal(where, f"meta.grid.threshold_rule is {_shown(rule)}, not one of always, ws")
+    only = grid.get("only") or []
+    if not isinstance(only, list) or not all(_is_mode(mode) for mode in only):
+        raise _refusal(where, "meta.grid.only is not a list of [window bits, memLevel, takeover]")
     keys = planned_keys(
         axes["window_bits"],
         axes["mem_levels"],
@@ -610,10 +613,22 @@ def _validate_meta(where: str, meta: dict[str, Any]) -> list[tuple]:
         axes["context_takeover"],
         axes["thresholds"],
         rule,
+        {tuple(mode) for mode in only},
     )
     if len(keys) > MAX_CELLS:
         raise _refusal(where, f"meta.grid plans {len(keys):,} cells, over {MAX_CELLS:,}")
     return keys
+
+
+def _is_mode(mode: object) -> bool:
+    """Whether ``mode`` is a ``[window bits, memLevel, context takeover]`` of meta.grid.only."""
+    return (
+        isinstance(mode, list)
+        and len(mode) == 3
+        and type(mode[0]) is int
+        and type(mode[1]) is int
+        and isinstance(mode[2], bool)
+    )
 
 
 def planned_keys(
@@ -624,9 +639,12 @@ def planned_keys(
     context_takeover: Sequence[bool],
     thresholds: Sequence[int],
     threshold_rule: str,
+    only: Collection[tuple[int, int, bool]] = (),
 ) -> list[tuple[int, int, int, str, bool, int]]:
     """Every cell a grid plans, as (window bits, memLevel, level, strategy, context takeover,
-    threshold), in the sweep's order: the one product both the sweep and validation take."""
+    threshold), in the sweep's order: the one product both the sweep and validation take.
+    ``only``, when not empty, keeps the cells whose (window bits, memLevel, takeover) it lists
+    (a stack whose modes fix the three together: Bun)."""
     out = []
     for takeover in context_takeover:
         # ws ignores its threshold with context takeover (lib/sender.js): one cell, threshold 0.
@@ -638,6 +656,7 @@ def planned_keys(
             for level in levels
             for wb in window_bits
             for ml in mem_levels
+            if not only or (wb, ml, takeover) in only
         ]
     return out
 

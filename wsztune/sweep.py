@@ -109,6 +109,9 @@ class Grid:
     # server, at the server's client window); one or more (a mix, shares adding up to 1) gives
     # each cell's client direction their windows, memLevels and levels.
     clients: tuple[ClientVariant, ...] = ()
+    # When not empty, only the cells whose (windowBits, memLevel, context takeover) is listed: a
+    # stack whose modes fix the three together (``Stack.cells``) is swept over its modes only.
+    only: tuple[tuple[int, int, bool], ...] = ()
 
     def __post_init__(self) -> None:
         if self.threshold_rule not in THRESHOLD_RULES:
@@ -136,6 +139,7 @@ class Grid:
                 self.context_takeover,
                 self.thresholds,
                 self.threshold_rule,
+                self.only,
             )
         ]
 
@@ -151,6 +155,7 @@ class Grid:
             "thresholds": list(self.thresholds),
             "threshold_rule": self.threshold_rule,
             **({"clients": [c.describe() for c in self.clients]} if self.clients else {}),
+            **({"only": [list(cell) for cell in self.only]} if self.only else {}),
         }
 
 

@@ -18,6 +18,7 @@ from wsztune.cli import (
     corpus,
     live,
     plot,
+    probe,
     recommend,
     record,
     report,
@@ -87,5 +88,6 @@ for _command in (
     report.report,
     record.record,
     stacks.stacks,
+    probe.probe,
 ):
     cli.add_command(_command)

@@ -186,6 +186,20 @@ def budget_option(command: Any) -> Any:
     )(command)
 
 
+def savings_drop_option(command: Any) -> Any:
+    """``--max-savings-drop POINTS``: the baseline gate's bound on the shipped setting's savings."""
+    return click.option(
+        "--max-savings-drop",
+        type=click.FloatRange(min=0, max=100),
+        default=2.0,
+        show_default=True,
+        metavar="POINTS",
+        help="With --baseline: also fail when the shipped setting's savings fell by more than "
+        "POINTS percentage points since the baseline (the traffic became less compressible), "
+        "in 95% of the resamples.",
+    )(command)
+
+
 def metric_option(default: tuple[str, ...], what: str) -> Any:
     return click.option(
         "--metric",

@@ -13,6 +13,7 @@ from wsztune.cli.common import (
     load_run,
     prices,
     results_options,
+    savings_drop_option,
     say_read,
     select,
     setting_arg,
@@ -80,6 +81,7 @@ from wsztune.errors import WsztuneError
     "setting's output, against the smallest that fits, grew by more than --tolerance points "
     "since that run.",
 )
+@savings_drop_option
 @click.option(
     "--strict",
     is_flag=True,
@@ -110,6 +112,7 @@ def recommend(
     reference_text: str | None,
     check_text: str | None,
     baseline_path: Path | None,
+    max_savings_drop: float,
     strict: bool,
     allow_partial: bool,
     as_json: bool,
@@ -183,6 +186,7 @@ def recommend(
         prices=prices(price_memory, price_egress, price_cpu),
         resamples=resamples,
         seed=seed,
+        max_savings_drop=max_savings_drop / 100,
     )
     decision = recommend_module.recommend(slice_, constraints)
     verdict = None

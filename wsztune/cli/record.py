@@ -216,6 +216,7 @@ def status_text(status: RecordStatus) -> str:
 
 def summary_text(summary: RecordSummary) -> str:
     """What was recorded, why it stopped, and what to do next."""
+    from wsztune.record import CLIENT_OPEN_TIMEOUT
     from wsztune.report import format_bytes
 
     stopped = {
@@ -241,6 +242,20 @@ def summary_text(summary: RecordSummary) -> str:
         lines.append(
             f"{plural(summary.too_big, 'message')} over --max-message-size not recorded "
             "(their connections were closed with 1009)"
+        )
+    if summary.upstream_failures:
+        lines.append(
+            f"{plural(summary.upstream_failures, 'client')} turned away: the upstream refused "
+            "them (they got its status) or could not be reached (502; the warnings say why)"
+        )
+    if summary.unanswered:
+        reasons = ", ".join(
+            f"{count:,} {reason}" for reason, count in sorted(summary.unanswered.items())
+        )
+        count = sum(summary.unanswered.values())
+        lines.append(
+            f"{plural(count, 'connection')} got no HTTP answer ({reasons}; "
+            f"a client has {CLIENT_OPEN_TIMEOUT:.0f} s for its handshake)"
         )
     if summary.messages:
         lines.append(f"next: wsztune corpus stats {summary.path} · wsztune run {summary.path}")

@@ -13,6 +13,7 @@ from wsztune.cli.common import (
     load_run,
     prices,
     results_options,
+    savings_drop_option,
     select,
     setting_arg,
     size_arg,
@@ -46,6 +47,7 @@ from wsztune.errors import WsztuneError
     metavar="FILE",
     help="The saved run --check is gated against, as in `recommend --baseline`.",
 )
+@savings_drop_option
 @click.option("--strict", is_flag=True, help="The verdict of `recommend --check --strict`.")
 @fleet_options
 @click.option("--no-charts", is_flag=True, help="Leave out the images (grids only).")
@@ -58,6 +60,7 @@ def report(
     tolerance: str,
     check_text: str | None,
     baseline_path: Path | None,
+    max_savings_drop: float,
     strict: bool,
     connections: int | None,
     messages_per_second: float | None,
@@ -112,6 +115,7 @@ def report(
             connections=connections,
             messages_per_second=messages_per_second,
             prices=prices(price_memory, price_egress, price_cpu),
+            max_savings_drop=max_savings_drop / 100,
         )
         decision = recommend_module.recommend(slice_, constraints)
         verdict = None

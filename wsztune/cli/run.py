@@ -54,10 +54,12 @@ from wsztune.cli.common import (
 )
 @click.option(
     "--codec",
-    type=click.Choice(["zlib", "zlib-ng", "node", "go"]),
+    type=click.Choice(["zlib", "zlib-ng", "node", "go", "jzlib", "netty", "bun"]),
     help="Compression library: CPython's zlib, zlib-ng, Node's own zlib called as ws "
-    "calls it (needs node), or Go's as gorilla (default) or coder call it (needs go; "
-    "pick the library with --server) [default: the --server's, else zlib].",
+    "calls it (needs node), Go's as gorilla (default) or coder call it (needs go; "
+    "pick the library with --server), JZlib as Netty calls it, Netty's own choice per cell "
+    "(zlib at 15:8, JZlib elsewhere; both need a JDK and libjzlib-java), or Bun's as "
+    "Bun.serve calls it (bun from npm) [default: the --server's, else zlib].",
 )
 @click.option(
     "--threshold",

@@ -3,7 +3,9 @@
 A codec measures cells exactly as a stack's library makes its bytes: CPython's zlib and zlib-ng
 (:mod:`wsztune.codecs.zlib`), Node's zlib as ws calls it (:mod:`wsztune.codecs.node`), Go's
 compress/flate and klauspost's StatelessDeflate as gorilla and coder call them
-(:mod:`wsztune.codecs.go`). The sweep
+(:mod:`wsztune.codecs.go`), JZlib as Netty calls it (:mod:`wsztune.codecs.jzlib`), Netty's
+choice between the JDK's zlib and JZlib per cell (:mod:`wsztune.codecs.netty`) and Bun's zlib
+as Bun.serve calls it (:mod:`wsztune.codecs.bun`). The sweep
 asks :func:`get_codec` for one by name and never names one itself: adding a codec is a new module
 with a ``codec(name)`` constructor and one entry in :data:`CODECS`.
 
@@ -29,6 +31,12 @@ CODECS: dict[str, str] = {
     "go": "wsztune.codecs.go",
     "go-gorilla": "wsztune.codecs.go",
     "go-coder": "wsztune.codecs.go",
+    # JZlib (the pure-Java zlib port) as Netty calls it, measured by a Java helper.
+    "jzlib": "wsztune.codecs.jzlib",
+    # Netty's encoder: zlib at 15:8, JZlib elsewhere; each cell says which.
+    "netty": "wsztune.codecs.netty",
+    # Bun.serve's zlib (Cloudflare's fork), measured by the real bun.
+    "bun": "wsztune.codecs.bun",
 }
 
 

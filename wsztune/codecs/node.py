@@ -7,7 +7,7 @@ this module turns what they measure into results cells, as every codec does
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,44 +66,73 @@ class NodeCodec:
     ) -> None:
         """Measure every setting with Node's zlib as ws calls it (sizes, round trip, timing),
         then the memory of a connection in fresh node processes; report cells as they complete."""
-        from wsztune.nodejs import backend as node
-        from wsztune.nodejs import phase
+        measure_with_runtime(streams, order, plan, jobs, finished)
 
-        summary = CorpusSummary.of(streams)
-        directions = [stream.direction for stream in streams]
-        jobs_for = [node.NodeJob.of(index, setting) for index, setting in enumerate(order)]
-        timing = plan.helper_job()  # None: sizes (round trip checked) only
-        with node.corpus_file([stream.payloads for stream in streams]) as path:
-            # Memory first, in its own processes, never while timing.
-            with phase("memory probes"):
-                memory = node.measure_memory(
-                    path,
-                    summary.compressor_stream,
-                    summary.decompressor_stream,
-                    jobs_for,
-                    jobs=jobs,
-                )
 
-            def done(result: node.NodeCell) -> None:
-                job = jobs_for[result.id]
-                finished(
-                    node_cell(
-                        streams,
-                        order[result.id],
-                        result,
-                        memory[node.memory_key(job)],
-                        plan,
-                        summary,
-                    )
-                )
+CellMaker = Callable[
+    [Sequence[Stream], Setting, Any, Any, TimingPlan, CorpusSummary], dict[str, object]
+]
 
-            # One node process per core, pinned to it (or two per core where they cannot be
-            # pinned); each times its cells with its own CPU time.
-            processes = node.processes_for(jobs)
-            with phase("timing passes" if timing else "sizes"):
-                node.run_cells(
-                    path, directions, jobs_for, timing=timing, jobs=processes, on_cell=done
+
+def measure_with_runtime(
+    streams: Sequence[Stream],
+    order: Sequence[Setting],
+    plan: TimingPlan,
+    jobs: int,
+    finished: CellDone,
+    *,
+    runtime: str | None = None,
+    make_cell: CellMaker | None = None,
+) -> None:
+    """Run ``codec.js`` and ``memory.js`` over every setting with ``runtime`` (node by default;
+    Bun runs them too, with its own zlib) and report each cell, built by ``make_cell`` (by
+    default :func:`node_cell`: ws's lazily built streams), as it completes."""
+    from wsztune.nodejs import backend as node
+    from wsztune.nodejs import phase
+
+    make_cell = make_cell or node_cell
+    summary = CorpusSummary.of(streams)
+    directions = [stream.direction for stream in streams]
+    jobs_for = [node.NodeJob.of(index, setting) for index, setting in enumerate(order)]
+    timing = plan.helper_job()  # None: sizes (round trip checked) only
+    with node.corpus_file([stream.payloads for stream in streams]) as path:
+        # Memory first, in its own processes, never while timing.
+        with phase("memory probes"):
+            memory = node.measure_memory(
+                path,
+                summary.compressor_stream,
+                summary.decompressor_stream,
+                jobs_for,
+                jobs=jobs,
+                node=runtime,
+            )
+
+        def done(result: node.NodeCell) -> None:
+            job = jobs_for[result.id]
+            finished(
+                make_cell(
+                    streams,
+                    order[result.id],
+                    result,
+                    memory[node.memory_key(job)],
+                    plan,
+                    summary,
                 )
+            )
+
+        # One process per core, pinned to it (or two per core where they cannot be pinned);
+        # each times its cells with its own CPU time.
+        processes = node.processes_for(jobs)
+        with phase("timing passes" if timing else "sizes"):
+            node.run_cells(
+                path,
+                directions,
+                jobs_for,
+                timing=timing,
+                jobs=processes,
+                on_cell=done,
+                node=runtime,
+            )
 
 
 def codec(name: str = NAME) -> NodeCodec:
@@ -162,14 +191,17 @@ def node_cell(
     memory: Any,
     plan: TimingPlan,
     summary: CorpusSummary,
+    shares: ZlibShares | None = None,
 ) -> dict[str, object]:
     """A results cell from what node measured (``NodeCell``, ``NodeMemory``): the same fields,
-    in the same order, as every codec gives."""
+    in the same order, as every codec gives. ``shares``: the connections that build each stream
+    (default: ws's, built lazily, :func:`node_shares`)."""
     timing = timing_of(result, plan)
     # ws builds each zlib stream lazily: a connection pays for the ones it uses (ZlibShares);
     # the *_observed fields stay what one built stream holds. RSS never shrinks back within
     # the probe: what it holds after the work covers the peak.
-    shares = node_shares(streams, result.compressed_messages, setting.threshold)
+    if shares is None:
+        shares = node_shares(streams, result.compressed_messages, setting.threshold)
     expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
     # Two RSS-based figures closer than this are a tie (recommend breaks it by preference).
     resolution = (

@@ -149,6 +149,7 @@ def run_cells(
     jobs: int = 1,
     on_cell: Callable[[NodeCell], None] | None = None,
     pin: bool = True,
+    node: str | None = None,
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
@@ -157,9 +158,10 @@ def run_cells(
     ``pin=False`` lets them run anywhere, as before pinning (``bench/node.py``'s reference).
 
     ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
-    A node that fails is a bug or a broken node install: its message is raised.
+    A node that fails is a bug or a broken node install: its message is raised. ``node``: the
+    runtime to run ``codec.js`` with (Bun runs it too, with Bun's zlib), by default node.
     """
-    node = find_node()
+    node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
     todo = list(reversed(cells))  # popped from the end: cell order
     handing = threading.Lock()
@@ -296,13 +298,14 @@ def measure_memory(
     *,
     connections: int = MEMORY_CONNECTIONS,
     jobs: int = 1,
+    node: str | None = None,
 ) -> dict[tuple, NodeMemory]:
     """One fresh node process per distinct compressor and per distinct decompressor
     (:func:`compressor_key`, :func:`decompressor_key`), ``jobs`` of them at a time; the
-    figures by :func:`memory_key`."""
+    figures by :func:`memory_key`. ``node``: the runtime to probe with (default: node)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    node = find_node()
+    node = node or find_node()
     probes: dict[tuple, tuple[str, NodeJob]] = {}
     for cell in cells:
         probes.setdefault(("compressor", *compressor_key(cell)), ("compressor", cell))

@@ -1,7 +1,9 @@
-"""Install the ``ws`` npm package into a cache directory, once, safely under concurrent use.
+"""Install npm packages into a cache directory, once, safely under concurrent use: ``ws``, and
+``bun`` (whose npm package ships the Bun runtime's binary).
 
 ``wsztune live --server ws`` and the byte-equality tests need ws itself; the codec does not.
-The package is installed with npm from the npm registry into ``<cache>/ws-<version>/`` and reused
+``wsztune run --server bun`` needs Bun: its own zlib makes Bun's bytes (:mod:`wsztune.codecs.bun`).
+A package is installed with npm from the npm registry into ``<cache>/<name>-<version>/`` and reused
 afterwards. Two processes installing at once (pytest-xdist, two shells) are serialised by a lock
 file, and an install only becomes visible once complete (npm installs into a temporary directory
 that is then renamed), so a half-installed package is never used.
@@ -22,6 +24,8 @@ from wsztune.nodejs import find_node, find_npm
 # Pinned so that a byte-equality check means the same thing everywhere; ws 8 frames as the issue's
 # measurements did.
 WS_VERSION = "8.23.0"
+# Pinned for the same reason: Bun's wire bytes are its bundled zlib's, checked against this one.
+BUN_VERSION = "1.4.5"
 CACHE_ENV = "WSZTUNE_CACHE"
 INSTALL_TIMEOUT_SECONDS = 300
 
@@ -50,31 +54,53 @@ def ensure_ws(cache_dir: Path | None = None, version: str = WS_VERSION) -> Path:
     find_node()
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = ws_package_dir(cache_dir, version)
-    if (target / "package.json").is_file():
-        return target
+    ensure_package(cache_dir, "ws", version, target / "package.json")
+    return target
+
+
+def bun_binary_path(cache_dir: Path, version: str = BUN_VERSION) -> Path:
+    """Where :func:`ensure_bun` puts the ``bun`` executable of ``version`` under ``cache_dir``
+    (the npm package's install script links the platform's binary there)."""
+    return Path(cache_dir) / f"bun-{version}" / "node_modules" / "bun" / "bin" / "bun.exe"
+
+
+def ensure_bun(cache_dir: Path | None = None, version: str = BUN_VERSION) -> Path:
+    """Return the path of a ``bun`` executable of ``version``, installing the npm package ``bun``
+    into the cache first if it is not there yet. Raises :class:`NodeUnavailable` (one line)
+    when npm is missing or the install fails."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = bun_binary_path(cache_dir, version)
+    ensure_package(cache_dir, "bun", version, target)
+    return target
+
+
+def ensure_package(cache_dir: Path, name: str, version: str, marker: Path) -> None:
+    """Install npm package ``name@version`` under ``cache_dir/<name>-<version>`` unless
+    ``marker`` (a file inside it) exists; concurrent callers wait for one install."""
+    if marker.is_file():
+        return
     npm = find_npm()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with open(cache_dir / ".install.lock", "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            if (target / "package.json").is_file():  # another process installed it meanwhile
-                return target
-            _npm_install(npm, cache_dir, version, target)
+            if marker.is_file():  # another process installed it meanwhile
+                return
+            _npm_install(npm, cache_dir, name, version, marker)
     except OSError as error:
         raise NodeUnavailable(
-            f"cannot install ws {version} into {cache_dir}: {error.strerror or error}; "
+            f"cannot install {name} {version} into {cache_dir}: {error.strerror or error}; "
             f"set {CACHE_ENV} to a writable directory"
         ) from None
-    return target
 
 
-def _npm_install(npm: str, cache_dir: Path, version: str, target: Path) -> None:
-    prefix = target.parent.parent
-    staging = Path(tempfile.mkdtemp(prefix=f".ws-{version}-", dir=cache_dir))
+def _npm_install(npm: str, cache_dir: Path, name: str, version: str, marker: Path) -> None:
+    prefix = cache_dir / f"{name}-{version}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-{version}-", dir=cache_dir))
     try:
         command = [
             npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-            "--no-save", "--loglevel=error", f"ws@{version}",
+            "--no-save", "--loglevel=error", f"{name}@{version}",
         ]  # fmt: skip
         try:
             completed = subprocess.run(
@@ -82,14 +108,17 @@ def _npm_install(npm: str, cache_dir: Path, version: str, target: Path) -> None:
             )
         except subprocess.TimeoutExpired:
             raise NodeUnavailable(
-                f"npm install ws@{version} took over {INSTALL_TIMEOUT_SECONDS} s: "
+                f"npm install {name}@{version} took over {INSTALL_TIMEOUT_SECONDS} s: "
                 "check the network or the npm registry, then try again"
             ) from None
-        if completed.returncode != 0 or not (staging / "node_modules/ws/package.json").is_file():
+        staged_marker = staging / marker.relative_to(prefix)
+        if completed.returncode != 0 or not staged_marker.is_file():
             lines = [line for line in (completed.stderr or "").splitlines() if line.strip()]
             last = lines[-1].strip() if lines else f"exit code {completed.returncode}"
+            if completed.returncode == 0:
+                last = f"no {marker.relative_to(prefix)} after the install"
             raise NodeUnavailable(
-                f"npm install ws@{version} failed ({last}): check the network or the npm "
+                f"npm install {name}@{version} failed ({last}): check the network or the npm "
                 "registry, then try again"
             )
         if prefix.exists():  # a stale, incomplete directory from an interrupted older layout

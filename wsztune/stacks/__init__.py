@@ -27,6 +27,9 @@ CODEC_TITLES = {
     "node": "Node's zlib",
     "go-gorilla": "Go's compress/flate as gorilla calls it",
     "go-coder": "klauspost's StatelessDeflate as coder 1.8.7 calls it",
+    "jzlib": "JZlib (Java) as Netty calls it",
+    "netty": "Netty's encoder (the JDK's zlib at 15:8, JZlib elsewhere)",
+    "bun": "Bun's zlib (Cloudflare's fork) as Bun.serve calls it",
 }
 
 # The snippets a run made without --server shows, in this order (the stacks wsztune measured

@@ -43,7 +43,8 @@ def sweep_axes(
 
     A value given for an axis the stack fixes, or outside a knob's range, is a usage error.
     Returns ``window_bits``, ``mem_levels``, ``levels``, ``strategies``, ``context_takeover``
-    (tuples), ``client_window_bits`` (int or None) and ``thresholds`` (tuple).
+    (tuples), ``client_window_bits`` (int or None), ``thresholds`` (tuple) and ``only`` (the
+    stack's ``cells``: empty, or the (windowBits, memLevel, takeover) cells to keep).
     """
     defaults = stack.defaults_for(version)
     values: dict[str, tuple[Any, ...]] = {}
@@ -83,12 +84,25 @@ def sweep_axes(
     if stack.pairs and "window_bits" not in explicit and "mem_level" not in explicit:
         values["window_bits"] = tuple(sorted({wb for wb, _ in stack.pairs}))
         values["mem_level"] = tuple(sorted({ml for _, ml in stack.pairs}))
+    if stack.cells:
+        # Its modes are the cells: sweep every one of them (the shared mode and the presets).
+        if "window_bits" not in explicit and "mem_level" not in explicit:
+            values["window_bits"] = tuple(sorted({wb for wb, _, _ in stack.cells}))
+            values["mem_level"] = tuple(sorted({ml for _, ml, _ in stack.cells}))
+        if "context_takeover" not in explicit:
+            values["context_takeover"] = tuple(
+                sorted({takeover for _, _, takeover in stack.cells}, reverse=True)
+            )
     windows, levels_ = set(values["window_bits"]), set(values["mem_level"])
     for pair in alternative_pairs(stack, version):
         windows.add(pair[0])
         levels_.add(pair[1])
     client = values["client_window_bits"]
-    if client == (defaults.window_bits,) and "client_window_bits" not in explicit:
+    if (
+        client == (defaults.window_bits,)
+        and "client_window_bits" not in explicit
+        and not stack.cells  # its modes fix the client's window whatever the server's (Bun)
+    ):
         # The client's window equals the server's: let it follow the window axis, so that the
         # alternatives' cells (15:8 beside uvicorn's 12:5) get theirs too.
         client = (None,)
@@ -100,6 +114,8 @@ def sweep_axes(
         "context_takeover": values["context_takeover"],
         "client_window_bits": None if len(client) != 1 else client[0],
         "thresholds": tuple(sorted(set(values["threshold"]))),
+        # A stack whose modes fix window, memLevel and takeover together: only those cells.
+        "only": stack.cells,
     }
 
 

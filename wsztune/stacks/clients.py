@@ -17,6 +17,7 @@ CLIENTS = (
         window=15,
         min_window=9,
         chunk=4096,
+        offer="permessage-deflate; client_max_window_bits",
         status=APPROXIMATE,
         status_note="Chrome bundles Chromium's zlib fork (third_party/zlib), not available here: "
         "stock zlib at memLevel 8 is the model, within 0.1%. Debian's Chromium 156 links the "
@@ -45,6 +46,7 @@ CLIENTS = (
         mem_level=8,
         caps_window=False,
         window=15,
+        offer="permessage-deflate",
         status=VERIFIED,
         status_note="Firefox 153.8 ESR's frames equal stock zlib 15:8 level -1 byte for byte, "
         "whatever the server grants (tests/test_verify_browsers.py, 5 corpora)",
@@ -79,6 +81,7 @@ CLIENTS = (
         # also the safe side for the server's memory (the full 32 KiB inflate window).
         caps_window=False,
         window=15,
+        offer="permessage-deflate",
         status="unverified",
         status_note="no Safari here: modelled from WebKit's source and field reports, nothing "
         "was measured; assumed to offer bare permessage-deflate (the server's decompressor "
@@ -120,6 +123,7 @@ CLIENTS = (
         caps_window=True,
         window=15,
         min_window=8,
+        offer="permessage-deflate; client_max_window_bits",
         status=VERIFIED,
         status_note="the same PerMessageDeflate class as its server, verified byte for byte",
         sources=(
@@ -141,6 +145,7 @@ CLIENTS = (
         window=15,
         min_window=8,
         threshold=1024,
+        offer="permessage-deflate; client_max_window_bits",
         status=VERIFIED,
         status_note="the same PerMessageDeflate as ws's server, verified byte for byte",
         sources=(

@@ -39,6 +39,19 @@ CODER_SOURCES = (
            "CompressionNoContextTakeover is the default mode; there is no level"),
 )
 
+# What coder's Dial offers in its default mode, CompressionNoContextTakeover (compress_notjs.go
+# setHeader), exactly: ``wsztune probe`` sends it as the coder client.
+CLIENT_OFFER = "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+CLIENT_OFFER_SOURCE = Source(
+    "nhooyr.io/websocket", "1.8.7", "compress_notjs.go",
+    "setHeader: permessage-deflate, then client_no_context_takeover and "
+    "server_no_context_takeover in CompressionNoContextTakeover (Dial's default mode)",
+)  # fmt: skip
+
+# What that Dial accepts back (dial.go verifyServerExtensions): any other parameter, such as
+# server_max_window_bits, fails the dial ("unsupported permessage-deflate parameter").
+CLIENT_ALLOWS = ("client_no_context_takeover", "server_no_context_takeover")
+
 PROFILES = (
     Stack(
         name="coder",

@@ -33,6 +33,18 @@ GORILLA_SOURCES = (
            "EnableWriteCompression toggles compression per message"),
 )
 
+# What gorilla's Dialer{EnableCompression: true} offers (client.go), exactly: ``wsztune probe``
+# sends it as the gorilla client.
+CLIENT_OFFER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+CLIENT_OFFER_SOURCE = Source(
+    "gorilla/websocket", "1.5.0", "client.go",
+    f'DialContext with EnableCompression sets Sec-WebSocket-Extensions: "{CLIENT_OFFER}"',
+)  # fmt: skip
+
+# What that Dialer accepts back (client.go): a permessage-deflate response without both
+# no-context-takeover parameters fails the dial with errInvalidCompression.
+CLIENT_REQUIRES = ("server_no_context_takeover", "client_no_context_takeover")
+
 PROFILES = (
     Stack(
         name="gorilla",

@@ -165,6 +165,11 @@ class Stack:
     # The (windowBits, memLevel) pairs it can be set to, when it offers fixed pairs only
     # (uWebSockets' presets, uvicorn's backends); empty: every combination of its knobs.
     pairs: tuple[tuple[int, int], ...] = ()
+    # The (windowBits, memLevel, context takeover) combinations it can be set to, when its modes
+    # fix all three together (Bun: the shared compressor is 15:8 without takeover, the dedicated
+    # presets keep it); empty: every combination of ``pairs`` (or of its knobs) and takeover.
+    # A sweep of the stack measures these cells only.
+    cells: tuple[tuple[int, int, bool], ...] = ()
 
     @property
     def threshold(self) -> int:
@@ -189,6 +194,8 @@ class Stack:
         """Every (windowBits, memLevel) pair the stack can be set to."""
         if self.pairs:
             return self.pairs
+        if self.cells:
+            return tuple(dict.fromkeys((wb, ml) for wb, ml, _ in self.cells))
         if self.knob("window_bits") is None and self.knob("mem_level") is None:
             return (self.default_pair(version),)
         windows = self.axis_values("window_bits", SWEPT_WINDOW_BITS, version)
@@ -210,6 +217,10 @@ class Stack:
         if self.knob("enabled") is None and not self.defaults.enabled:
             return False  # it never compresses (daphne)
         if (cell["window_bits"], cell["mem_level"]) not in self.settable_pairs(version):
+            return False
+        if self.cells and (
+            (cell["window_bits"], cell["mem_level"], cell["context_takeover"]) not in self.cells
+        ):
             return False
         defaults = self.defaults_for(version)
         for axis in ("level", "strategy", "context_takeover"):
@@ -316,11 +327,23 @@ class Client:
     min_window: int = 9
     chunk: int = 0  # output chunk size in bytes, 0: one piece per message
     threshold: int = 0
+    # The Sec-WebSocket-Extensions header it sends, exactly (``wsztune probe`` sends it);
+    # empty: derived from ``caps_window``.
+    offer: str = ""
     status: str = SAME_CODEC
     status_note: str = ""
     sources: tuple[Source, ...] = ()
     pitfalls: tuple[str, ...] = ()
     kind: str = "client"
+
+    @property
+    def offer_header(self) -> str:
+        """The ``Sec-WebSocket-Extensions`` header it offers, as it writes it."""
+        if self.offer:
+            return self.offer
+        if self.caps_window:
+            return "permessage-deflate; client_max_window_bits"
+        return "permessage-deflate"
 
     def window_for(self, server_cap: int | None) -> int:
         """The window it compresses with when the server grants ``server_cap`` (None: no cap)."""
@@ -370,6 +393,16 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         ],
         "fixed": dict(stack.fixed),
         "settable": [f"{wb}:{ml}" for wb, ml in stack.settable_pairs()],
+        **(
+            {
+                "cells": [
+                    {"setting": f"{wb}:{ml}", "context_takeover": takeover}
+                    for wb, ml, takeover in stack.cells
+                ]
+            }
+            if stack.cells
+            else {}
+        ),
         "on_off_only": stack.on_off_only,
         "versions": [
             {
@@ -400,6 +433,7 @@ def client_json(client: Client) -> dict[str, Any]:
         "min_window": client.min_window,
         "chunk": client.chunk,
         "threshold": client.threshold,
+        "offer": client.offer_header,
         "status": client.status,
         "status_note": client.status_note,
         "pitfalls": list(client.pitfalls),

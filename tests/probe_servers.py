@@ -1,0 +1,97 @@
+"""Real servers for the probe tests, on 127.0.0.1, in one background event loop per module.
+
+Each server greets every connection with one compressible message (:data:`GREETING`, above ws's
+1024 B and coder's 512 B thresholds, so a server that compresses at all compresses it), then
+echoes what it receives. The Python stacks are the live check's own servers
+(:mod:`wsztune.live.servers`), started with compression on or off; the planted misconfigurations
+are plain python-websockets servers with the wrong options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+GREETING = json.dumps(
+    {
+        "type": "snapshot",
+        "items": [{"id": i, "name": f"item {i}", "price": i * 3} for i in range(60)],
+    }
+)
+HOST = "127.0.0.1"
+
+
+async def greet_then_echo(index: int, connection: Any) -> None:
+    """The replay each live server runs: the greeting, then an echo until the client leaves."""
+    await connection.send(GREETING.encode(), True)
+    with contextlib.suppress(Exception):
+        while True:
+            await connection.send(await connection.recv(), True)
+
+
+class Loop:
+    """An event loop in a thread that keeps servers running until :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.stack = contextlib.AsyncExitStack()
+
+    def start(self, server: Callable[[], contextlib.AbstractAsyncContextManager[int]]) -> int:
+        """Enter ``server()`` (an async context manager yielding its port) in the loop."""
+        future = asyncio.run_coroutine_threadsafe(
+            self.stack.enter_async_context(server()), self.loop
+        )
+        return future.result(timeout=30)
+
+    def close(self) -> None:
+        """Stop every server, then the loop."""
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self.stack.aclose(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def websockets_server(default: bool = False, **factory: Any) -> AsyncIterator[int]:
+    """python-websockets greeting then echoing: with serve()'s own default compression
+    (``default``), one ServerPerMessageDeflateFactory(**factory), or none (no ``factory``)."""
+    from websockets.asyncio.server import serve
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
+    async def handler(ws: Any) -> None:
+        await ws.send(GREETING)
+        with contextlib.suppress(Exception):
+            async for message in ws:
+                await ws.send(message)
+
+    extensions = [ServerPerMessageDeflateFactory(**factory)] if factory else []
+    compression = "deflate" if default else None
+    async with serve(handler, HOST, 0, compression=compression, extensions=extensions) as server:
+        yield server.sockets[0].getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def http_answer(status_line: str, headers: str = "") -> AsyncIterator[int]:
+    """A server that answers every request with ``status_line`` (a refusal, a redirect)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                f"HTTP/1.1 {status_line}\r\n{headers}Content-Length: 0\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, HOST, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
