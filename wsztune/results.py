@@ -675,14 +675,10 @@ def grid_key(cell: dict[str, Any]) -> tuple[int, int, int, str, bool, int]:
 
 def cell_setting_key(cell: dict[str, Any]) -> tuple:
     """Everything a results cell was measured at, as a key: two cells of two runs with the same
-    key measured the same setting (server, client, level, strategy, takeover, threshold)."""
+    key measured the same setting (server, client, level, strategy, takeover, threshold).
+    Its first six are the cell's :func:`grid_key`."""
     return (
-        cell["window_bits"],
-        cell["mem_level"],
-        cell["level"],
-        cell["strategy"],
-        cell["context_takeover"],
-        cell.get("threshold", 0),
+        *grid_key(cell),
         cell["client_window_bits"],
         cell.get("client_mem_level", cell["mem_level"]),
         cell.get("client_level", cell["level"]),
