@@ -103,8 +103,8 @@ fi
 recommended=$(python3 - "$out/recommend.json" 2>/dev/null <<'PY' || true
 import json, sys
 decision = json.load(open(sys.argv[1]))
-if decision.get("window_bits") is not None:
-    print(f"{decision['window_bits']}:{decision['mem_level']}")
+if decision.get("setting") is not None:
+    print(decision["setting"])  # "13:2", or "off" when compression off is the recommendation
 PY
 )
 if [[ -n "${GITHUB_OUTPUT:-}" ]]; then

@@ -58,21 +58,32 @@ class Loop:
 
 
 @contextlib.asynccontextmanager
-async def websockets_server(default: bool = False, **factory: Any) -> AsyncIterator[int]:
+async def websockets_server(
+    default: bool = False, offers: list[str] | None = None, greet: bool = True, **factory: Any
+) -> AsyncIterator[int]:
     """python-websockets greeting then echoing: with serve()'s own default compression
-    (``default``), one ServerPerMessageDeflateFactory(**factory), or none (no ``factory``)."""
+    (``default``), one ServerPerMessageDeflateFactory(**factory), or none (no ``factory``).
+    Every request's Sec-WebSocket-Extensions header is appended to ``offers`` when given;
+    ``greet`` false: an echo only, silent until the client speaks."""
     from websockets.asyncio.server import serve
     from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
+    def record(connection: Any, request: Any) -> None:
+        if offers is not None:
+            offers.append(request.headers.get("Sec-WebSocket-Extensions", ""))
+
     async def handler(ws: Any) -> None:
-        await ws.send(GREETING)
+        if greet:
+            await ws.send(GREETING)
         with contextlib.suppress(Exception):
             async for message in ws:
                 await ws.send(message)
 
     extensions = [ServerPerMessageDeflateFactory(**factory)] if factory else []
     compression = "deflate" if default else None
-    async with serve(handler, HOST, 0, compression=compression, extensions=extensions) as server:
+    async with serve(
+        handler, HOST, 0, compression=compression, extensions=extensions, process_request=record
+    ) as server:
         yield server.sockets[0].getsockname()[1]
 
 
@@ -95,3 +106,23 @@ async def http_answer(status_line: str, headers: str = "") -> AsyncIterator[int]
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
+
+
+@contextlib.asynccontextmanager
+async def guarded_server(origin: str, token: str) -> AsyncIterator[int]:
+    """python-websockets (default compression) that answers 403 to another Origin and 401
+    without ``Authorization: Bearer TOKEN``."""
+    from http import HTTPStatus
+
+    from websockets.asyncio.server import serve
+
+    def check(connection: Any, request: Any) -> Any:
+        if request.headers.get("Authorization") != f"Bearer {token}":
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "token needed\n")
+        return None
+
+    async def handler(ws: Any) -> None:
+        await ws.send(GREETING)
+
+    async with serve(handler, HOST, 0, origins=[origin], process_request=check) as server:
+        yield server.sockets[0].getsockname()[1]

@@ -448,3 +448,51 @@ def test_run_codec_node_without_node_is_one_line(
     result = invoke("run", chat_corpus_path, "--codec", "node", "-o", tmp_path / "x.json", *FAST)
     assert_one_line_error(result, "node is not installed")
     assert not (tmp_path / "x.json").exists()
+
+
+# What a person reads at 80 columns (issue 26) ------------------------------------------------
+
+API = Path(__file__).resolve().parent.parent / "corpora" / "api.jsonl"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--server", "uvicorn", "--no-timing"],
+        ["--window-bits", "9,12,15", "--mem-level", "1,5,8", *FAST[:4]],
+        ["--window-bits", "12-15", "--mem-level", "4-6", "--no-timing", "--client",
+         "chrome=0.7,firefox=0.3"],
+    ],
+)  # fmt: skip
+def test_the_run_summary_at_80_columns_cuts_no_value_and_labels_are_true(
+    tmp_path: Path, extra: list[str]
+) -> None:
+    out = tmp_path / "run.json"
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["run", str(API), *extra, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout, result.stdout
+    assert "0:0" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    rows = [line.split() for line in result.stdout.splitlines() if " B " in line]
+    sizes = {tuple(row[:2]): int(row[row.index("B") - 1].replace(",", "")) for row in rows}
+    smallest = min(sizes.values())
+    for row in rows:
+        size = sizes[tuple(row[:2])]
+        if row[:2] == ["smallest", "settable"]:  # another stack's default is smaller (uvicorn)
+            assert size > smallest
+        elif row[0] == "smallest":  # "smallest" is the smallest of every row the table shows
+            assert size == smallest
+        if row[0] == "no":
+            assert row[2] == "off"
+    # The commands that read it, at 80 columns, cut nothing either.
+    results = ["--results", str(out)]
+    for command in (["table", *results], ["recommend", "--max-memory", "64KiB", *results],
+                    ["compare", str(out), str(out)],
+                    ["recommend", "--max-memory", "64KiB", "--connections", "40000", *results]
+                    ):  # fmt: skip
+        read = CliRunner(env={"COLUMNS": "80"}).invoke(cli, command)
+        assert read.exit_code in (0, 1), read.output
+        assert "…" not in read.stdout, (command, read.stdout)
+        assert "0:0" not in read.stdout, (command, read.stdout)

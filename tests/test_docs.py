@@ -32,9 +32,45 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (site / "index.html").is_file()
+    flattened = []
     for page in doc_pages():
         built = site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
         assert built.is_file(), f"{page.name} was not built"
+        flattened += [f"{page.name}: {text[:70]!r}" for text in lists_in_paragraphs(built)]
+    # A list written without a blank line before it renders as one run-on paragraph on the
+    # site (Python-Markdown), though it reads as a list on GitHub (issue 26).
+    assert flattened == [], "lists rendered as paragraphs (add a blank line before the list):\n" + (
+        "\n".join(flattened)
+    )
+
+
+def lists_in_paragraphs(html_file: Path) -> list[str]:
+    """The paragraphs of a built page that hold a markdown list item on a line of their own."""
+    from html.parser import HTMLParser
+
+    class Paragraphs(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth, self.texts, self.current = 0, [], []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag == "p":
+                self.depth += 1
+                self.current = []
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "p" and self.depth:
+                self.depth -= 1
+                self.texts.append("".join(self.current))
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                self.current.append(data)
+
+    parser = Paragraphs()
+    parser.feed(html_file.read_text(encoding="utf-8"))
+    item = re.compile(r"\n\s*(?:[-*+]|\d+\.)\s+\S")
+    return [text for text in parser.texts if item.search(text)]
 
 
 def test_readme_is_a_front_page_linking_every_docs_page() -> None:

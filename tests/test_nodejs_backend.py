@@ -268,10 +268,11 @@ def test_memory_of_the_same_corpus_twice_within_3_percent() -> None:
     summary = sweep.CorpusSummary.of(streams)
     settings = [Setting(9, 1), Setting(12, 5), Setting(15, 8)]
     jobs = [_job(i, setting) for i, setting in enumerate(settings)]
+    sizes = [list(stream.sizes()) for stream in streams]
     with node.corpus_file([stream.payloads for stream in streams]) as path:
         runs = [
             node.measure_memory(
-                path, summary.compressor_stream, summary.decompressor_stream, jobs, jobs=2
+                path, sizes, summary.compressor_stream, summary.decompressor_stream, jobs, jobs=2
             )
             for _ in range(2)
         ]
@@ -295,3 +296,105 @@ def test_unpinned_two_processes_per_core(monkeypatch: pytest.MonkeyPatch) -> Non
     assert node.processes_for(2) == 2
     monkeypatch.setattr(node, "pinnable_cores", lambda: [])
     assert node.processes_for(2) == 4
+
+
+def _tiny_corpus(tmp_path: Path, name: str, texts: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(text + "\n" for text in texts))
+    return path
+
+
+def test_memory_probes_are_cached_reused_and_measured_afresh_with_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probes' figures go to $WSZTUNE_CACHE: the same run again reads them back (the cells
+    say ``cached``, the figures are equal), so does another corpus whose probe traffic has the
+    same shape (message sizes), a corpus of another shape is probed, and --no-cache probes
+    afresh. Probes of 120 streams: the cache is under test, not the probe."""
+    from click.testing import CliRunner
+
+    from wsztune import results
+    from wsztune.cli import cli
+
+    monkeypatch.setenv("WSZTUNE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(node, "MEMORY_CONNECTIONS", 120)
+    texts = [f'{{"n": {i}, "text": "{"abc" * (40 + i)}"}}' for i in range(6)]
+    first = _tiny_corpus(tmp_path, "a.jsonl", texts)
+    # Same sizes, other bytes: the same traffic shape.
+    same_shape = _tiny_corpus(tmp_path, "b.jsonl", [text.replace("abc", "xyz") for text in texts])
+    other_shape = _tiny_corpus(tmp_path, "c.jsonl", [text.replace("}", ' }') for text in texts])
+
+    def sweep_memory(corpus_path: Path, *extra: str) -> list[dict[str, object]]:
+        output = tmp_path / f"{corpus_path.stem}-{len(list(tmp_path.glob('*.json')))}.json"
+        outcome = CliRunner().invoke(
+            cli,
+            ["run", str(corpus_path), "--server", "ws", "--window-bits", "9,15"]
+            + ["--mem-level", "8", "--no-timing", "--quiet", "-o", str(output), *extra],
+        )
+        assert outcome.exit_code == 0, (outcome.output, repr(outcome.exception))
+        return results.load(output).cells
+
+    cold = sweep_memory(first)
+    assert {cell["memory_source"] for cell in cold} == {"measured"}
+    probes = sorted((tmp_path / "cache" / "node-memory").glob("*.json"))
+    assert len(probes) == 4  # two compressors, two decompressors
+
+    def figures(cells: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [
+            (c["compress_memory_observed"], c["decompress_memory_observed"], c["memory_resolution"])
+            for c in cells
+        ]
+
+    warm = sweep_memory(first)
+    assert {cell["memory_source"] for cell in warm} == {"cached"}
+    assert figures(warm) == figures(cold)
+    assert [c["compressed_bytes"] for c in warm] == [c["compressed_bytes"] for c in cold]
+    assert {c["memory_source"] for c in sweep_memory(same_shape)} == {"cached"}
+    assert {c["memory_source"] for c in sweep_memory(other_shape)} == {"measured"}
+    assert {c["memory_source"] for c in sweep_memory(first, "--no-cache")} == {"measured"}
+    # --no-cache refreshed the entries it measured, and added none.
+    assert len(list((tmp_path / "cache" / "node-memory").glob("*.json"))) == 8
+
+
+def test_memory_cache_misses_on_another_key_or_a_damaged_entry(tmp_path: Path) -> None:
+    """An entry is read back only under its own key: another node binary, setting or traffic
+    shape is a miss; so is a damaged file; ``read=False`` (--no-cache) never reads."""
+    from wsztune.nodejs.memory_cache import MemoryCache, ProbeFigure
+
+    cache = MemoryCache(tmp_path)
+    key = {"node": "/usr/bin/node:1:2", "kind": "compressor", "setting": [9, 8], "sizes": [10]}
+    cache.put(key, ProbeFigure(100_000, 300))
+    assert cache.get(dict(key)) == ProbeFigure(100_000, 300)
+    for change in ({"node": "/usr/bin/node:1:3"}, {"setting": [9, 7]}, {"sizes": [11]}):
+        assert cache.get({**key, **change}) is None
+    assert MemoryCache(tmp_path, read=False).get(key) is None
+    (entry,) = tmp_path.glob("*.json")
+    entry.write_text("{not json")
+    assert cache.get(key) is None
+
+
+def test_derived_compressors_are_a_row_and_a_column_of_probes() -> None:
+    """A windowBits x memLevel rectangle of compressors: one row and one column of probes give
+    the rest (the middle window and memLevel); smaller than 3 x 3, every cell is probed;
+    decompressors are always probed."""
+    names = [
+        ("compressor", bits, mem_level, -1, 0, True, 0)
+        for bits in (9, 12, 15)
+        for mem_level in (1, 5, 8, 9)
+    ]
+    names += [("decompressor", 9, True, 0, None, None)]
+    derived = node.derivable(names)
+    assert len(derived) == 12 - (3 + 4 - 1)
+    assert derived[("compressor", 9, 1, -1, 0, True, 0)] == (
+        ("compressor", 9, 8, -1, 0, True, 0),
+        ("compressor", 12, 1, -1, 0, True, 0),
+        ("compressor", 12, 8, -1, 0, True, 0),
+    )
+    assert node.derivable([n for n in names if n[1] != 15]) == {}
+    figure = node._Figure.derived(
+        node._Figure(100, 2048, "measured"),
+        node._Figure(50, 2048, "cached"),
+        node._Figure(40, 2048, "measured"),
+    )
+    assert (figure.held, figure.source) == (110, "derived")
+    assert 2048 < figure.resolution < 3 * 2048

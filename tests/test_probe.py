@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.probe_servers import GREETING, Loop, greet_then_echo, http_answer, websockets_server
+from tests.probe_servers import (
+    GREETING,
+    Loop,
+    greet_then_echo,
+    guarded_server,
+    http_answer,
+    websockets_server,
+)
 from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.live import probe as probing
@@ -72,6 +79,17 @@ WINDOWS = {
 WINDOWS["uvicorn"] = WINDOWS["uvicorn-sansio"] = WINDOWS["websockets"]
 
 
+# Compression planted off in each Python stack, and the knob the fix must name.
+OFF_KNOBS = {
+    "aiohttp": "WebSocketResponse(compress=)",
+    "tornado": "get_compression_options() -> dict | None",
+    **dict.fromkeys(
+        ("uvicorn", "uvicorn-sansio", "uvicorn-websockets", "uvicorn-wsproto"),
+        "--ws-per-message-deflate",
+    ),
+}
+
+
 def _live(name: str) -> functools.partial:
     server = SERVERS[name]
     wb, ml, cw = getattr(server, "fixed", (15, 8, 15))
@@ -99,6 +117,13 @@ def ports() -> Iterator[dict[str, int]]:
                 require_client_max_window_bits=True,
             )
         )
+        for name in OFF_KNOBS:
+            server = SERVERS[name]
+            found[f"{name}-off"] = loop.start(
+                functools.partial(server.serve, greet_then_echo, None, 10)
+            )
+        found["guarded"] = loop.start(lambda: guarded_server("https://app.test", "s3cret"))
+        found["echo"] = loop.start(lambda: websockets_server(default=True, greet=False))
         found["403"] = loop.start(lambda: http_answer("403 Forbidden"))
         found["400"] = loop.start(lambda: http_answer("400 Bad Request"))
         found["redirect"] = loop.start(
@@ -191,9 +216,13 @@ def test_incompatible_answers_are_named_with_the_client(ports: dict[str, int]) -
         "the response fails the connection: gorilla requires client_no_context_takeover"
     ]
     _, found = probe_json(f"ws://127.0.0.1:{ports['tornado']}/0", "--client", "gorilla")
-    problems = [f["problem"] for f in found["gorilla"]["findings"]]
-    assert "the response fails the connection: server_no_context_takeover offered but not " \
-        "agreed" in problems  # fmt: skip
+    problems = [(f["problem"], f["failing"]) for f in found["gorilla"]["findings"]]
+    assert problems == [
+        ("the response fails the connection: gorilla requires server_no_context_takeover", True),
+        ("the response fails the connection: gorilla requires client_no_context_takeover", True),
+        ("the response breaks RFC 7692: server_no_context_takeover offered but not agreed (the "
+         "server keeps its context between messages, which the client asked it not to)", False),
+    ]  # fmt: skip
 
 
 def test_compression_off_is_named_with_its_fix(ports: dict[str, int]) -> None:
@@ -208,9 +237,20 @@ def test_compression_off_is_named_with_its_fix(ports: dict[str, int]) -> None:
     code, out, err = probe(url, "--expect", "12:5", "--server", "websockets")
     assert code == 1
     assert "problem: compression is off: the server accepted permessage-deflate for no offer" in out
-    assert "fix: set python-websockets's compression=None to on" in out
+    assert "fix: turn permessage-deflate on (python-websockets: compression=None)" in out
     assert err.strip().startswith("wsztune: error: probe: 1 problem(s); first: compression is off")
     assert probe(url, "--expect", "off")[0] == 0
+
+
+@pytest.mark.parametrize("server", sorted(OFF_KNOBS))
+def test_compression_off_in_each_python_stack(ports: dict[str, int], server: str) -> None:
+    url = f"ws://127.0.0.1:{ports[server + '-off']}/0"
+    code, found = probe_json(url)
+    assert all(item["response"] is None and item["compressed"] is False for item in found.values())
+    code, out, _ = probe(url, "--expect", "15", "--server", server, "--client", "firefox")
+    assert code == 1
+    assert "problem: compression is off" in out
+    assert "fix: turn permessage-deflate on (" in out and OFF_KNOBS[server] in out
 
 
 def test_other_window_than_expected_fails_the_gate(ports: dict[str, int]) -> None:
@@ -277,6 +317,18 @@ def test_memory_from_a_run(ports: dict[str, int], tmp_path: Path) -> None:
     cell = next(c for c in cells if (c["window_bits"], c["client_window_bits"]) == (12, 12))
     assert found["chrome"]["memory"] == cell["connection_memory"]
     assert found["chrome"]["memory_source"].startswith("run, cell 12:5 client 12")
+    # Firefox's 12/15 is no cell of this run: the 12-bit compressor plus a 15-bit inflater.
+    wide = next(c for c in cells if c["client_window_bits"] == 15)
+    firefox = cell["compress_memory_observed"] + wide["decompress_memory_observed"]
+    args = ("--results", str(results), "--client", "chrome", "--client", "firefox")
+    code, found = probe_json(f"ws://127.0.0.1:{ports['websockets']}/", *args)
+    assert found["firefox"]["memory"] == firefox
+    assert "+ inflater of 15 bits" in found["firefox"]["memory_source"]
+    # The gate: a budget between the two fails for Firefox only.
+    budget = f"{(cell['connection_memory'] + firefox) // 2}B"
+    code, out, _ = probe(f"ws://127.0.0.1:{ports['websockets']}/", *args, "--max-memory", budget)
+    assert code == 1
+    assert "over the budget" in out and "clients: firefox\n" in out
 
 
 @pytest.mark.parametrize(
@@ -293,6 +345,21 @@ def test_http_refusals_are_one_line(ports: dict[str, int], server: str, expected
     assert out == ""
     assert len(err.splitlines()) == 1
     assert expected in err
+
+
+def test_origin_and_header_reach_the_server(ports: dict[str, int]) -> None:
+    """--origin and --header are sent as given: without them, one line naming both (401, 403);
+    with them, the probe goes through."""
+    url = f"ws://127.0.0.1:{ports['guarded']}/"
+    code, _, err = probe(url)
+    assert code == 2 and "HTTP 401 Unauthorized: it refuses this client; check --origin" in err
+    code, _, err = probe(url, "--header", "Authorization: Bearer s3cret")
+    assert code == 2 and "HTTP 403 Forbidden" in err
+    code, found = probe_json(
+        url, "--header", "Authorization: Bearer s3cret", "--origin", "https://app.test",
+        "--client", "firefox",
+    )  # fmt: skip
+    assert code == 0 and found["firefox"]["response"] == WEBSOCKETS_12["firefox"]
 
 
 def test_unreachable_host_is_one_line() -> None:
@@ -349,6 +416,20 @@ def test_send_on_an_echo_path_and_a_custom_offer(ports: dict[str, int]) -> None:
         "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12"
     )
     assert found["custom"]["compressed"] is True
+
+
+def test_send_shows_compression_on_a_silent_echo_path(ports: dict[str, int]) -> None:
+    """A server that speaks only when spoken to: without --send, compressed is unknown (null)
+    and the text says to use --send; with it, the echo comes back compressed."""
+    url = f"ws://127.0.0.1:{ports['echo']}/"
+    code, found = probe_json(url, "--client", "chrome", "--wait", "0.3")
+    assert code == 0 and found["chrome"]["compressed"] is None
+    assert found["chrome"]["message"] is None
+    code, out, _ = probe(url, "--client", "chrome", "--wait", "0.3")
+    assert "compressed  unknown: no message from the server within 0.3 s (try --send" in out
+    code, found = probe_json(url, "--client", "chrome", "--send", GREETING)
+    assert found["chrome"]["compressed"] is True
+    assert found["chrome"]["message"]["raw_bytes"] == len(GREETING)
 
 
 @pytest.fixture(scope="module")

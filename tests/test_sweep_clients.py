@@ -178,7 +178,12 @@ def test_cli_run_client_mix_and_errors(tmp_path: Path) -> None:
     advice = runner.invoke(cli, ["recommend", "--results", str(out), "--max-memory", "96KiB"])
     assert advice.exit_code == 0, advice.output
     assert "Clients: chrome=0.7,firefox=0.3" in advice.stdout
-    assert "chrome 12, firefox 15 bits" in advice.stdout
+    text = " ".join(advice.stdout.split())
+    assert "chrome 12 bits, 49.2 KiB; firefox 15 bits, 77.2 KiB per connection" in text
+    # The worst client's memory is in the text beside the mean, over the budget it is.
+    tight = runner.invoke(cli, ["recommend", "--results", str(out), "--max-memory", "64KiB"])
+    worst = "The worst client, firefox, needs 77.2 KiB per connection, over the 64.0 KiB"
+    assert worst in " ".join(tight.stdout.split())
     result = runner.invoke(cli, [*args, "--client", "opera", "-o", str(tmp_path / "x.json")])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("wsztune: error: --client 'opera'")

@@ -226,3 +226,15 @@ def test_a_netty_run_names_each_cells_codec_and_matches_netty_on_the_wire(
         offer = () if window == 15 else (f"server_max_window_bits={window}",)
         _, _, frames = run_netty(netty, 6, path, *offer)
         assert cells[window]["server_compressed_bytes"] == sum(map(len, frames))
+    # recommend names what Netty cannot do, and the codec Netty runs at the chosen cell.
+    advice = CliRunner().invoke(
+        cli, ["recommend", "--results", str(results), "--max-memory", "250KiB"]
+    )
+    assert advice.exit_code == 0, advice.output
+    text = " ".join(advice.output.split())
+    assert "Netty cannot set memLevel" in text
+    assert "Netty 4.1 cannot pick its own window" in text
+    assert "Netty cannot compress at window 8" in text
+    chosen = next(line for line in advice.output.splitlines() if line.startswith("Recommended:"))
+    if "15:8" not in chosen:
+        assert "with JZlib, not zlib as at its default 15:8" in text

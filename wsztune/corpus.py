@@ -791,22 +791,7 @@ def _long_line(path: Path, number: int, fmt: str, messages: Packed, start: int) 
 
 def _check_utf8(path: Path, number: int, data: bytearray, start: int) -> None:
     """Check ``data[start:]`` is UTF-8, a piece at a time: never decoded whole."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    position = None
-    with memoryview(data) as view:
-        for offset in range(start, len(data), LINE_PIECE):
-            try:
-                decoder.decode(view[offset : offset + LINE_PIECE])
-            except UnicodeDecodeError as error:
-                position = offset - start + error.start + 1
-                break
-        else:
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                position = len(data) - start
+    position = _first_bad_utf8(data, start)
     if position is not None:
         del data[start:]
         raise CorpusError(
@@ -815,6 +800,25 @@ def _check_utf8(path: Path, number: int, data: bytearray, start: int) -> None:
             "UTF-8 (use a directory or records with base64 for binary messages)",
             line=number,
         )
+
+
+def _first_bad_utf8(data: bytes | bytearray, start: int = 0) -> int | None:
+    """Where ``data[start:]`` stops being UTF-8 (1 for its first byte), or None: checked a
+    piece at a time, never decoded whole into a ``str``."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with memoryview(data) as view:
+        for offset in range(start, len(data), LINE_PIECE):
+            try:
+                decoder.decode(view[offset : offset + LINE_PIECE])
+            except UnicodeDecodeError as error:
+                return offset - start + error.start + 1
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return len(data) - start
+    return None
 
 
 def _decode_utf8(path: Path, number: int, raw: bytes) -> str:
@@ -1000,22 +1004,9 @@ def _record_message(path: Path, number: int, record: object) -> Message:
 def _check_text_payload(path: Path, number: int, payload: bytes) -> None:
     """A ``text_base64`` payload is a text frame's: UTF-8, checked a piece at a time (never a
     ``str`` copy of a big message)."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with memoryview(payload) as view:
-        for offset in range(0, len(payload), LINE_PIECE):
-            try:
-                decoder.decode(view[offset : offset + LINE_PIECE])
-            except UnicodeDecodeError as error:
-                position = offset + error.start + 1
-                break
-        else:
-            try:
-                decoder.decode(b"", final=True)
-                return
-            except UnicodeDecodeError:
-                position = len(payload)
+    position = _first_bad_utf8(payload)
+    if position is None:
+        return
     raise CorpusError(
         path,
         f'"text_base64" is not UTF-8 at byte {position} of the message; a text frame is UTF-8 '

@@ -38,6 +38,8 @@ def label(key: Key | Cell) -> str:
         if key.get("compression") is False:
             return OFF
         return f"{key['window_bits']}:{key['mem_level']}"
+    if key[0] == 0:  # the key of the row of no compression (off_cell): no window is 0
+        return OFF
     return f"{key[0]}:{key[1]}"
 
 

@@ -702,11 +702,15 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
             decision.warnings.append(note)
         if chosen is off and stack.knob("enabled") is not None:
+            nothing_fits = all(cell is off for cell in feasible)
             decision.warnings.append(
                 "no compressed cell fits: recommending compression off"
-                if all(cell is off for cell in feasible)
+                if nothing_fits
                 else "compressing does not pay here: recommending compression off"
             )
+            nearest = _nearest_over(cells, off, constraints.max_memory) if nothing_fits else None
+            if nearest is not None:
+                decision.explanation.append(nearest)
     decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
     if decision.threshold is not None:
         decision.explanation += decision.threshold.lines
@@ -747,6 +751,35 @@ def axes_snippet(run: Run, chosen: Cell | None) -> str:
     return profile.snippet(chosen, None)
 
 
+def cannot_set(stack: Any) -> str:
+    """What ``stack`` cannot set, as a sentence (empty when it can set every axis): the
+    axes without a knob, or that compression on or off is its only choice."""
+    fixed = [_AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None]
+    enabled = stack.knob("enabled")
+    if stack.on_off_only and enabled is not None:
+        return (
+            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
+            + ", ".join(fixed)
+            + "; every other cell of this run is for comparison only."
+        )
+    if fixed:
+        return f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values."
+    return ""
+
+
+def stack_limits(run: Run) -> str:
+    """:func:`cannot_set` for the stack ``run`` was made for (empty without one)."""
+    server = run.meta.get("server")
+    if not server:
+        return ""
+    from wsztune.stacks import STACKS
+
+    profile = STACKS.get(server)
+    if profile is None:
+        return ""
+    return " ".join(part for part in (cannot_set(profile), *profile.limits) if part)
+
+
 def _settable_words(stack: Any, slice_: Slice) -> str:
     pairs = stack.settable_pairs(slice_.server_version)
     shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])
@@ -773,6 +806,22 @@ def _versus(cell: Cell, against: Cell) -> str:
         f"({'+' if memory >= 0 else '-'}{format_bytes(abs(memory))}), "
         f"{cell['compressed_bytes']:,} B ({share:+.1%}, {size:+,} B) against {label(against)}"
     )
+
+
+def _modes_line(stack: Any, takeover: bool) -> str:
+    """What a stack whose modes fix window, memLevel and takeover together can be set to: the
+    cells of this slice's takeover, and where the others are."""
+    here = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on == takeover]
+    there = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on != takeover]
+    state = "on" if takeover else "off"
+    text = (
+        f"{stack.title} sets window, memLevel and context takeover together: with takeover "
+        f"{state} only {', '.join(here) or 'no cell'}"
+    )
+    if there:
+        other = "off" if takeover else "on"
+        text += f"; with it {other}, {', '.join(there)} (--context-takeover {other} shows them)"
+    return text + "; no other cell."
 
 
 def _stack_lines(decision: Decision, stack: Any) -> list[str]:
@@ -802,17 +851,15 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
             "is its only setting; the other rows show what another server would buy"
         )
     lines.append(default_words + (f" ({note})" if note else "") + ".")
-    fixed = [
-        _AXIS_WORDS[axis] for axis in _AXIS_WORDS if stack.knob(axis) is None
-    ]
-    if stack.on_off_only and enabled is not None:
-        lines.append(
-            f"{stack.title} can only turn compression on or off ({enabled.name}): it cannot set "
-            + ", ".join(fixed[:3])
-            + "; every other cell of this run is for comparison only."
-        )
-    elif fixed and not never:
-        lines.append(f"{stack.title} cannot set {', '.join(fixed)}: fixed at its values.")
+    limits = cannot_set(stack)
+    if limits and not never:
+        lines.append(limits)
+    lines.extend(stack.limits)
+    if stack.cells:
+        lines.append(_modes_line(stack, slice_.context_takeover))
+    codec_line = _cell_codec_line(stack, chosen, default_cell)
+    if codec_line:
+        lines.append(codec_line)
     off = slice_.off
     rows: list[tuple[str, Cell]] = []
     if off is not None and chosen is not None and chosen is not off:
@@ -848,6 +895,21 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append((other.name, cell))
     decision.stack_rows = rows
     return lines
+
+
+def _cell_codec_line(stack: Any, chosen: Cell | None, default_cell: Cell | None) -> str:
+    """When the stack runs another codec at the chosen cell than at its default (Netty: JZlib
+    below window 15), say so: the cells' ``codec`` fields name what measured each."""
+    if chosen is None or default_cell is None or chosen is default_cell:
+        return ""
+    ours, theirs = chosen.get("codec"), default_cell.get("codec")
+    if not ours or not theirs or ours == theirs:
+        return ""
+    return (
+        f"{stack.title} compresses {label(chosen)} with {ours}, not {theirs} as at its default "
+        f"{label(default_cell)}: this run measured each cell with the codec {stack.title} runs "
+        "there (the cells' codec field)."
+    )
 
 
 def _schema_of(slice_: Slice) -> str:
@@ -923,6 +985,74 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
     return decision
 
 
+def action_words(decision: Decision) -> str | None:
+    """The decision as the action a team takes, for a headline: ``Keep 12:5, uvicorn --ws
+    auto's default``, ``Change 12:5 (websockets' default) to 13:2``, ``Turn compression off``.
+    None when nothing was chosen."""
+    chosen, reference = decision.chosen, decision.reference
+    if chosen is None:
+        return None
+    if chosen.get("compression") is False:
+        return "Turn compression off"
+    if reference is None:
+        return f"Use {label(chosen)}"
+    name = reference_name(reference, slice_=decision.slice)
+    if reference is chosen:
+        return f"Keep {label(chosen)}, {name}"
+    if reference.get("compression") is False:
+        return f"Turn compression on at {label(chosen)}"
+    return f"Change {label(reference)} ({name}) to {label(chosen)}"
+
+
+def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:
+    """What the client mix means for the chosen cell: each client's window and memory per
+    connection, the worst beside the mixed mean (a Firefox connection over the budget must be
+    visible in the text, not only in the JSON)."""
+    parts = chosen.get("clients") or [{"name": client, **chosen}]
+    each = "; ".join(
+        f"{part['name']} {part['client_window_bits']} bits, "
+        f"{format_bytes(part['connection_memory'])}"
+        for part in parts
+    )
+    worst = max(parts, key=lambda part: part["connection_memory"])
+    worst_words = ""
+    if len(parts) > 1:
+        over = budget is not None and worst["connection_memory"] > budget
+        worst_words = (
+            f" The worst client, {worst['name']}, needs "
+            f"{format_bytes(worst['connection_memory'])} per connection"
+            + (f", over the {format_bytes(budget)} budget the mean fits" if over else "")
+            + "."
+        )
+    return (
+        f"Clients: {client} (run --client): the client direction is compressed as they "
+        "compress it, and the server's decompressor holds the window they really use (at "
+        f"{label(chosen)}: {each} per connection; "
+        f"{format_bytes(chosen['connection_memory'])} on the mix's mean), in the memory above."
+        + worst_words
+    )
+
+
+def _nearest_over(cells: list[Cell], off: Cell, budget: int | None) -> str | None:
+    """When the budget turned compression off: the nearest compressed cell over the budget,
+    what it would save against off, and the --max-memory that would keep it."""
+    import math
+
+    over = [cell for cell in cells if cell is not off and cell["connection_memory"] > 0]
+    if budget is None or not over:
+        return None
+    near = min(over, key=lambda cell: (cell["connection_memory"], cell["compressed_bytes"]))
+    memory = near["connection_memory"]
+    fewer = off["compressed_bytes"] - near["compressed_bytes"]
+    return (
+        f"Compression off because nothing compressed fits {format_bytes(budget)}: the nearest "
+        f"cell over the budget is {label(near)}, {format_bytes(memory)} per connection "
+        f"({_percent(memory / budget - 1)} over), saving {near['savings']:.1%} "
+        f"({fewer:,} B fewer than off on this corpus); under the budget there is only "
+        f"compression off. --max-memory {math.ceil(memory / 1024)}KiB keeps compression."
+    )
+
+
 def _explain(decision: Decision, budget: str, total: int) -> list[str]:
     chosen, best, constraints = decision.chosen, decision.best, decision.constraints
     assert chosen is not None and best is not None
@@ -938,14 +1068,8 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
         f"({best['savings']:.1%} saved), {format_bytes(best['connection_memory'])} per connection."
     )
     client = getattr(decision.slice, "client", None)
-    if client:
-        parts = chosen.get("clients") or [{"name": client, **chosen}]
-        windows = ", ".join(f"{part['name']} {part['client_window_bits']}" for part in parts)
-        lines.append(
-            f"Clients: {client} (run --client): the client direction is compressed as they "
-            "compress it, and the server's decompressor holds the window they really use (at "
-            f"{label(chosen)}: {windows} bits), in the memory above."
-        )
+    if client and chosen.get("compression") is not False:
+        lines.append(_clients_line(chosen, client, constraints.max_memory))
     tolerance = _option_percent(constraints.tolerance)
     robustness = decision.robustness
     extra = chosen["compressed_bytes"] / best["compressed_bytes"] - 1
@@ -1569,6 +1693,7 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         if cell is None:
             return None
         return {
+            "setting": label(cell),  # "12:5", or "off" for the row of no compression
             "window_bits": cell["window_bits"],
             "client_window_bits": cell["client_window_bits"],
             "mem_level": cell["mem_level"],
@@ -1579,7 +1704,7 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
         }
 
     chosen = brief(decision.chosen) or dict.fromkeys(
-        ("window_bits", "client_window_bits", "mem_level", "connection_memory")
+        ("setting", "window_bits", "client_window_bits", "mem_level", "connection_memory")
         + ("compressed_bytes", "savings", "compress_seconds")
     )
     constraints = decision.constraints

@@ -38,9 +38,10 @@ are appended to the upstream's path, so a client cannot climb out of it.
 
 The upstream is checked before anything listens: one WebSocket handshake to its URL (an
 answer of any HTTP status is an answer; no answer, a refused connection or a TLS failure is an
-error), unless ``check_upstream`` is off. A client has CLIENT_OPEN_TIMEOUT for its handshake and
-the upstream's handshake gets less than what is left, so a hanging upstream means a 502, never a
-silent cut; a connection that gets no HTTP answer at all is counted, with why. ``certfile``
+error), unless ``check_upstream`` is off. A client has REQUEST_TIMEOUT to send its handshake
+request; then the upstream's handshake has UPSTREAM_OPEN_TIMEOUT, and nothing cuts the client
+meanwhile, so a hanging upstream means a 502, never a silent cut; a connection that gets no HTTP
+answer at all is counted, with why. ``certfile``
 and ``keyfile`` make the proxy listen with TLS (``wss://``), for pages served over https.
 
 The file: a header line, ``{"wsztune":"records/1","started_at":...}``, then one line per
@@ -99,13 +100,16 @@ DEFAULT_PORT = 8765
 # its session. Host and the Sec-WebSocket-* headers belong to each hop and are made afresh;
 # Sec-WebSocket-Protocol (the subprotocols) is forwarded through websockets' own negotiation.
 FORWARDED_HEADERS = ("Origin", "Cookie", "Authorization", "User-Agent")
-# A client's whole opening handshake (its request, the upstream's handshake, the answer) must
-# end within CLIENT_OPEN_TIMEOUT, or websockets drops it without a word. The upstream's handshake
-# gets at most UPSTREAM_OPEN_TIMEOUT of that, and always ANSWER_MARGIN less than what is left:
-# a client whose upstream hangs hears 502 before its own deadline, never silence (issue 29).
+# A client's opening handshake in two steps, each with its own deadline, one after the other:
+# REQUEST_TIMEOUT for its request to arrive, then UPSTREAM_OPEN_TIMEOUT for the upstream's
+# handshake, after which it gets its answer (101, the upstream's status, or 502). websockets' own
+# open_timeout, one deadline over the whole, is off: with both at 10 s it cut clients of a hanging
+# upstream without the 502 (issue 29), and any single deadline over both steps can still fire
+# first when a loaded event loop wakes up late. HANDSHAKE_GUARD only drops what hangs after the
+# request for far longer than the upstream may (never expected; counted if it happens).
+REQUEST_TIMEOUT = 10.0
 UPSTREAM_OPEN_TIMEOUT = 10.0
-CLIENT_OPEN_TIMEOUT = 20.0
-ANSWER_MARGIN = 2.0
+HANDSHAKE_GUARD = 30.0
 # Connections the kernel holds for the proxy to accept (asyncio's default is 100; a burst of
 # thousands of clients would see SYNs dropped, which the proxy cannot count). Linux caps it at
 # net.core.somaxconn (4096 by default).
@@ -201,7 +205,7 @@ class RecordSummary:
     removed: bool = False  # nothing was recorded: the file was removed again
     # Connections that got no HTTP answer, by why: "closed before its request", "not an HTTP
     # request", "no request in time", "left before the answer", "no answer in time" (the last
-    # never expected: the timeouts are ordered so that it cannot happen).
+    # never expected: only HANDSHAKE_GUARD, far beyond the upstream's deadline, gives it).
     unanswered: dict[str, int] = field(default_factory=dict)
 
 
@@ -641,18 +645,10 @@ class Recorder:
             for value in request.headers.get_all("Sec-WebSocket-Protocol")
             for subprotocol in parse_subprotocol(value)
         ]
-        # What is left of the client's handshake deadline, less the time to answer it.
-        opened_at = getattr(connection, "opened_at", time.monotonic())
-        budget = min(
-            UPSTREAM_OPEN_TIMEOUT,
-            opened_at + CLIENT_OPEN_TIMEOUT - ANSWER_MARGIN - time.monotonic(),
-        )
         try:
-            if budget <= 0:
-                raise TimeoutError
             upstream = await self.connect_upstream(
                 target,
-                timeout=budget,
+                timeout=UPSTREAM_OPEN_TIMEOUT,
                 origin=_first(request, "Origin"),
                 subprotocols=offered or None,
                 headers=headers,
@@ -673,7 +669,7 @@ class Recorder:
         # A client that vanishes between here and the end of its handshake never reaches the
         # handler, which would take this upstream connection: close it if nobody has by then.
         asyncio.get_running_loop().call_later(
-            CLIENT_OPEN_TIMEOUT * 2, self.reap, connection, upstream
+            HANDSHAKE_GUARD, self.reap, connection, upstream
         )
         return None
 
@@ -904,7 +900,9 @@ class Recorder:
                 max_queue=MAX_QUEUE,
                 ssl=self.listen_ssl,
                 close_timeout=SHUTDOWN_TIMEOUT,
-                open_timeout=CLIENT_OPEN_TIMEOUT,
+                open_timeout=None,  # see REQUEST_TIMEOUT
+                # (asyncio refuses a TLS handshake timeout without TLS)
+                **({"ssl_handshake_timeout": REQUEST_TIMEOUT} if self.listen_ssl else {}),
                 backlog=LISTEN_BACKLOG,
                 create_connection=_counting_connection(self.note_unanswered),
                 logger=_quiet_logger(self.warn),
@@ -999,17 +997,16 @@ UNANSWERED_LATE = "no answer in time"
 
 
 def _counting_connection(note: Callable[[str], None]) -> type[ServerConnection]:
-    """websockets' server connection, which also knows when it was opened (the handshake's
-    deadline counts from then) and tells ``note`` why it ended without any HTTP answer, which
-    websockets itself does silently: a client that closed before sending its request, sent
-    something else than HTTP, sent no request within CLIENT_OPEN_TIMEOUT, or left while the
-    upstream was being asked."""
+    """websockets' server connection with the handshake's deadlines (:data:`REQUEST_TIMEOUT`,
+    then the upstream's), which tells ``note`` why a connection ended without any HTTP answer,
+    which websockets itself does silently: a client that closed before sending its request,
+    sent something else than HTTP, sent no request in time, or left while the upstream was
+    being asked."""
     from websockets.asyncio.server import ServerConnection
 
     class CountingConnection(ServerConnection):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.opened_at = time.monotonic()
             self.answered = False
             send_response = self.protocol.send_response
 
@@ -1022,11 +1019,18 @@ def _counting_connection(note: Callable[[str], None]) -> type[ServerConnection]:
             self.protocol.send_response = answer  # type: ignore[method-assign]
 
         async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            arrived = (self.request_rcvd, self.connection_lost_waiter)
+            done, _ = await asyncio.wait(
+                arrived, timeout=REQUEST_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                note(UNANSWERED_SLOW)
+                raise TimeoutError  # websockets drops the connection
             try:
-                await super().handshake(*args, **kwargs)
-            except asyncio.CancelledError:  # websockets' open_timeout ran out
-                if not self.answered:
-                    note(UNANSWERED_SLOW if self.request is None else UNANSWERED_LATE)
+                async with asyncio.timeout(HANDSHAKE_GUARD):
+                    await super().handshake(*args, **kwargs)
+            except TimeoutError:
+                note(UNANSWERED_LATE)
                 raise
             if self.answered:
                 return

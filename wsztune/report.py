@@ -215,11 +215,15 @@ def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "
     there is no recommended cell, says why there is no star (``no cell fits 10.0 KiB ...``).
     """
     parts = []
+    words = None
     if table.reference is not None:
         words = table.reference_words or reference_name(table.reference)
+    if table.reference is not None and table.reference != table.recommended:
         parts.append(f"{reference_mark}{label(table.reference)}, {words}")
     if table.recommended is not None:
-        parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
+        # The star's mark hides the reference's on the same cell: one entry says both.
+        both = f" and {words}" if table.reference == table.recommended else ""
+        parts.append(f"★ = {label(table.recommended)}, recommended{both}{recommended_note}")
     elif recommended_note:
         parts.append(recommended_note.strip())
     return " · ".join(parts)
@@ -607,6 +611,7 @@ def print_run_summary(run: Run) -> None:
     Only the default slice (see :func:`select_slice`): with several levels, strategies or
     context-takeover values the title says which one is shown, so no row mixes them.
     """
+    from rich import box
     from rich.table import Table
 
     from wsztune.console import stdout_console
@@ -626,30 +631,61 @@ def print_run_summary(run: Run) -> None:
     )
     if slice_.other_slices:
         title += f"\n{slice_.description} (1 of {slice_.other_slices + 1} slices)"
-    table = Table(title=title)
-    for header in ("", "wb:ml", "compressed", "savings", "compress", "memory/conn"):
+    rows = _summary_rows(slice_)
+    timed = any(cell["compress_seconds"] is not None for _, cell in rows)
+    # No vertical rules and the role column free to wrap: the table fits 80 columns (CI logs)
+    # without cutting a value; an untimed run drops the compress column and says so.
+    table = Table(
+        title=title,
+        caption=None if timed else "compress time not measured (--no-timing)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    headers = ("", "wb:ml", "compressed", "savings", *(("compress",) if timed else ()), "mem/conn")
+    for index, header in enumerate(headers):
         left = header in ("", "wb:ml")
-        table.add_column(header, justify="left" if left else "right", no_wrap=True)
-    for name, cell in _summary_rows(slice_):
+        table.add_column(header, justify="left" if left else "right", no_wrap=index > 0)
+    for name, cell in rows:
+        timing = (_ms_text(cell["compress_seconds"]),) if timed else ()
         table.add_row(
             name,
             label(cell),
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
-            _ms_text(cell["compress_seconds"]),
+            *timing,
             format_bytes(cell["connection_memory"]),
         )
     console = stdout_console()
     console.print(table)
+    codecs = cell_codecs(run.cells)
+    if codecs:
+        console.print(f"codec per cell: {codecs}")
     console.print(next_hint(slice_), style="dim")
+
+
+def cell_codecs(cells: list[dict[str, object]]) -> str:
+    """``zlib at 15:8; JZlib at 9:8, 10:8``: what measured each cell, for a run whose cells name
+    their own codec (Netty picks zlib or JZlib by window); empty for every other run."""
+    by_codec: dict[str, list[str]] = {}
+    for cell in cells:
+        if "codec" in cell and cell.get("compression") is not False:
+            labels = by_codec.setdefault(str(cell["codec"]), [])
+            if label(cell) not in labels:
+                labels.append(label(cell))
+    return "; ".join(f"{codec} at {', '.join(labels)}" for codec, labels in by_codec.items())
+
+
+# The example budget of the README and the docs (64 KiB per connection).
+EXAMPLE_BUDGET = 64 * 1024
 
 
 def next_hint(slice_: Slice) -> str:
     """``next: wsztune table · wsztune plot · wsztune recommend --max-memory 150KiB``.
 
-    The budget is one that cells of this run fit: the median memory of the cells the stack
-    can be set to, rounded up to a whole KiB. A stack that can only turn compression on or off
-    gets the fleet question instead (--connections).
+    The budget is one that cells of this run fit: 64 KiB (the docs' example) when it splits the
+    cells the stack can be set to, else their median memory rounded up to a whole KiB. A stack
+    that can only turn compression on or off gets the fleet question instead (--connections).
     """
     import math
 
@@ -666,6 +702,10 @@ def next_hint(slice_: Slice) -> str:
     memories = [cell["connection_memory"] for cell in cells if cell["connection_memory"] > 0]
     if len(memories) < 2:
         return hint
+    if memories[0] <= EXAMPLE_BUDGET < memories[-1]:
+        # The budget the README and the docs use, whenever it splits this run's cells: one
+        # budget in the hint and in the pages a user reads next.
+        return f"{hint} --max-memory {EXAMPLE_BUDGET // 1024}KiB"
     median = memories[(len(memories) - 1) // 2]
     return f"{hint} --max-memory {math.ceil(median / 1024)}KiB"
 
@@ -741,6 +781,21 @@ def _summary_rows(slice_: Slice) -> list[tuple[str, Cell]]:
         key=lambda cell: (cell["compressed_bytes"], cell["connection_memory"]),
     )
     rows = list(zip(("smallest", "2nd smallest", "3rd smallest"), smallest, strict=False))
+    rows += _summary_others(slice_)
+    if rows and any(cell["compressed_bytes"] < rows[0][1]["compressed_bytes"] for _, cell in rows):
+        # Another stack's default below the stack's own best: "smallest" must stay true of the
+        # table it heads, so the stack's own rows say they are its.
+        rows = [
+            (f"{name} settable" if name.endswith("smallest") else name, cell)
+            for name, cell in rows
+        ]
+    return rows
+
+
+def _summary_others(slice_: Slice) -> list[tuple[str, Cell]]:
+    """The rows of the run summary beside the smallest: the default, the stack's
+    alternatives, compression off."""
+    rows: list[tuple[str, Cell]] = []
     default = slice_.get(slice_.default)
     if default is not None:
         name = "websockets default" if not slice_.server else "default"

@@ -193,6 +193,15 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "data frames on the wire (every direction): a message is one frame, except where the "
         "library fragments it (coder, gorilla past its write buffer)",
     ),
+    FieldSpec(
+        "memory_source",
+        str,
+        "",
+        "where the memory figures came from: measured (in this run), cached (node: an earlier "
+        "run's probe of the same node, setting and traffic shape), derived (node: from a row "
+        "and a column of probes of the windowBits x memLevel grid), or compressor+decompressor "
+        "when they differ (derived+cached)",
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 
@@ -208,6 +217,8 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return 0
     if name == "frames":  # before Go's codecs every message was one frame
         return cell["messages"]
+    if name == "memory_source":  # before the node probe cache every figure was measured
+        return "measured"
     return None
 
 

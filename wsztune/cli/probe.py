@@ -126,11 +126,11 @@ def probe(
             if client.name in client_names or (client.name.startswith("custom") and offers)
         ]
     expectation = probing.parse_expect(expect) if expect is not None else None
-    stack = None
+    stack, version = None, None
     if server_text is not None:
         from wsztune.stacks import resolve
 
-        stack, _ = resolve(server_text)
+        stack, version = resolve(server_text)
     budget = None
     if max_memory is not None:
         from wsztune.recommend import parse_size
@@ -156,7 +156,10 @@ def probe(
         wait=wait,
     )
     probes = probing.probe_all(target, clients, options)
+    # The wire cannot show memLevel: the expected one, else the stack's (at its version).
     mem_level = expectation.mem_level if expectation else None
+    if mem_level is None and stack is not None and stack.defaults_for(version).mem_level:
+        mem_level = stack.defaults_for(version).mem_level
     for item in probes:
         if item.negotiated is not None:
             item.memory, item.memory_how = probing.connection_memory(
@@ -182,6 +185,8 @@ def _message_line(item: Any) -> str:
     if message is None:
         return f"unknown: {item.error or 'no message'} (try --send MESSAGE on an echo path)"
     frames = f", {message.frames} frames" if message.frames > 1 else ""
+    if message.seen > 1:
+        frames += f"; {message.seen} messages read"
     if not message.rsv1:
         return f"no: a {format_bytes(message.wire_bytes)} message arrived with RSV1 clear{frames}"
     if message.raw_bytes is None:
@@ -210,7 +215,8 @@ def render(url: str, probes: list[Any], findings: list[Any]) -> None:
         click.echo(f"  compressed  {_message_line(item)}")
         if item.negotiated is not None and (item.memory is not None or item.memory_how):
             memory = format_bytes(item.memory) if item.memory is not None else "unknown"
-            click.echo(f"  memory      {memory} per connection ({item.memory_how})")
+            click.echo(f"  memory      {memory} per connection")
+            click.echo(f"              ({item.memory_how})")
     click.echo("")
     if not findings:
         click.echo("ok: nothing wrong found")

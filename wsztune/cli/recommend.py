@@ -259,6 +259,7 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
     warn(report.run_warnings(run))
     chosen, reason = choose_on_axes(run, budget)
     snippet = recommend_module.axes_snippet(run, chosen)
+    limits = recommend_module.stack_limits(run)
     server = run.meta.get("server")
     if as_json:
         document = {
@@ -266,6 +267,7 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
             "chosen": chosen,
             "reason": reason,
             "server": server,
+            "cannot_set": limits or None,
             "snippet": snippet or None,
             "results": str(run.path) if run.path else None,
             "partial": run.partial,
@@ -278,6 +280,8 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
         console.print(report.axes_table(run, chosen))
         if chosen is not None:
             console.print(f"recommended: {axes_label(chosen, report.run_axes(run))} ({reason})")
+            if limits:
+                console.print(limits, markup=False, highlight=False)
             if snippet:
                 console.print(snippet, markup=False, highlight=False)
     if chosen is None:

@@ -206,6 +206,8 @@ def status_text(status: RecordStatus) -> str:
 
     minutes, seconds = divmod(int(status.elapsed), 60)
     failed = f" · {status.upstream_failures:,} refused" if status.upstream_failures else ""
+    unanswered = sum(status.unanswered.values())
+    failed += f" · {unanswered:,} unanswered" if unanswered else ""
     return (
         f"{status.connections_open:,} open, {plural(status.connections, 'connection')} "
         f"({status.recorded_connections:,} recorded){failed} · "
@@ -216,7 +218,7 @@ def status_text(status: RecordStatus) -> str:
 
 def summary_text(summary: RecordSummary) -> str:
     """What was recorded, why it stopped, and what to do next."""
-    from wsztune.record import CLIENT_OPEN_TIMEOUT
+    from wsztune.record import REQUEST_TIMEOUT
     from wsztune.report import format_bytes
 
     stopped = {
@@ -255,7 +257,7 @@ def summary_text(summary: RecordSummary) -> str:
         count = sum(summary.unanswered.values())
         lines.append(
             f"{plural(count, 'connection')} got no HTTP answer ({reasons}; "
-            f"a client has {CLIENT_OPEN_TIMEOUT:.0f} s for its handshake)"
+            f"a client has {REQUEST_TIMEOUT:.0f} s to send its handshake request)"
         )
     if summary.messages:
         lines.append(f"next: wsztune corpus stats {summary.path} · wsztune run {summary.path}")

@@ -74,6 +74,19 @@ from wsztune.cli.common import (
     help="Sizes (round trip checked) and memory only, one pass per cell: for CI. Times are "
     "recorded as not measured.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Measure memory afresh: node's memory probes are otherwise read back from earlier "
+    "runs with the same node, setting and traffic shape (kept under $WSZTUNE_CACHE).",
+)
+@click.option(
+    "--probe-every-cell",
+    is_flag=True,
+    help="Give every cell its own node memory probe, instead of deriving a windowBits x "
+    "memLevel grid's compressors from one row and one column of probes (slower; checks the "
+    "derivation).",
+)
 @click.option("--repeat", type=int, default=5, show_default=True, help="Timed samples per cell.")
 @click.option("--warmup", type=int, default=1, show_default=True, help="Warm-up passes per cell.")
 @click.option(
@@ -125,6 +138,8 @@ def run(
     codec: str | None,
     threshold_text: str | None,
     no_timing: bool,
+    no_cache: bool,
+    probe_every_cell: bool,
     repeat: int,
     warmup: int,
     min_sample_time: float,
@@ -197,6 +212,8 @@ def run(
         warmup=warmup,
         min_sample_seconds=min_sample_time,
         measure_time=not no_timing,
+        use_cache=not no_cache,
+        derive_memory=not probe_every_cell,
     )
     jobs = sweep.default_jobs() if jobs is None else jobs
     if jobs < 1:
@@ -425,7 +442,16 @@ def _go_grid(
         None,
         ParameterSource.DEFAULT,
     ) or bool(context.params.get("no_context_takeover"))
-    if codec == "go-gorilla":
+    if codec == "go-nats":
+        # nats-server fixes everything: BestSpeed, no context takeover, its 64-byte threshold.
+        if level_given or takeover_given:
+            raise click.UsageError(
+                "nats-server has no level or takeover setting (BestSpeed, no context takeover): "
+                "drop --level and --context-takeover"
+            )
+        levels: tuple[int, ...] = (1,)
+        modes: tuple[bool, ...] = (False,)
+    elif codec == "go-gorilla":
         levels = (
             sweep.parse_int_range(level, "--level", range(-2, 10))
             if level_given
@@ -435,7 +461,7 @@ def _go_grid(
             raise click.UsageError(
                 "gorilla compresses without context takeover only: drop --context-takeover"
             )
-        modes: tuple[bool, ...] = (False,)
+        modes = (False,)
     else:
         if level_given:
             raise click.UsageError("coder 1.8.7 has no compression level: drop --level")

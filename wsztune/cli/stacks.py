@@ -27,7 +27,7 @@ def stacks(name: str | None, as_json: bool, markdown: bool) -> None:
         if client is not None and name.lower() not in STACKS:
             document = client_json(client)
         else:
-            profile, version = resolve(name)
+            profile, version = resolve(name, to_measure=False)
             document = stack_json(profile)
             if version is not None:
                 document["version"] = version
@@ -194,6 +194,8 @@ def _print_one(item: dict) -> None:
     if item.get("pitfalls"):
         lines.append("pitfalls:")
         lines += [f"  - {p}" for p in item["pitfalls"]]
+    if item.get("instead"):
+        lines.append(f"instead: {item['instead']}")
     if item.get("alternatives"):
         lines.append(f"alternatives: {', '.join(item['alternatives'])}")
     lines.append("sources:")

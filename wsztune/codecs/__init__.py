@@ -31,6 +31,7 @@ CODECS: dict[str, str] = {
     "go": "wsztune.codecs.go",
     "go-gorilla": "wsztune.codecs.go",
     "go-coder": "wsztune.codecs.go",
+    "go-nats": "wsztune.codecs.go",
     # JZlib (the pure-Java zlib port) as Netty calls it, measured by a Java helper.
     "jzlib": "wsztune.codecs.jzlib",
     # Netty's encoder: zlib at 15:8, JZlib elsewhere; each cell says which.

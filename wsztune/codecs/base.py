@@ -58,6 +58,12 @@ class TimingPlan:
     min_sample_seconds: float = 0.02
     # False: sizes and memory only (``--no-timing``); every time field of a cell is then None.
     measure_time: bool = True
+    # False (``--no-cache``): memory figures a codec keeps on disk between runs (node's probes)
+    # are measured afresh instead of read back.
+    use_cache: bool = True
+    # False (``--probe-every-cell``): a codec that derives some cells' memory from other cells'
+    # probes (node) probes every cell instead.
+    derive_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -286,6 +292,9 @@ class CellMemory:
     # Cells closer than this in connection memory are a tie: 0 for counted allocations (exact),
     # the probe's resolution for RSS-based figures (node).
     resolution: int = 0
+    # Where the figures came from: "measured" in this run, "cached" from an earlier run's probe
+    # (node), "cached+measured" when the compressor's and the decompressor's differ.
+    source: str = "measured"
 
 
 def cell_fields(
@@ -348,6 +357,7 @@ def cell_fields(
         "decompressor_share": memory.decompressor_share,
         "memory_resolution": memory.resolution,
         "frames": frame_count,
+        "memory_source": memory.source,
         **_client_fields(setting),
         **_unit_sizes(summary, sizes),
     }

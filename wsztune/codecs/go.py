@@ -47,8 +47,10 @@ from wsztune.programs import Helper, find_program, run_helpers
 NAME = "go"
 GORILLA = "gorilla"
 CODER = "coder"
-LIBRARIES = (GORILLA, CODER)
-LIBRARY_VERSIONS = {GORILLA: "1.5.0", CODER: "1.8.7"}
+NATS = "nats"  # nats-server's WebSocket listener (server/websocket.go)
+LIBRARIES = (GORILLA, CODER)  # the Go WebSocket libraries (wsztune live runs them)
+MODELLED = (*LIBRARIES, NATS)  # everything the helper can measure
+LIBRARY_VERSIONS = {GORILLA: "1.5.0", CODER: "1.8.7", NATS: "2.9.10"}
 GO_ENV = "WSZTUNE_GO"  # a go binary to use instead of the one on PATH
 DEBIAN_GOPATH = "/usr/share/gocode"
 HELPER_SOURCE = Path(__file__).resolve().parent / "gohelper" / "wsztune_go.go"
@@ -58,7 +60,11 @@ GORILLA_DEFAULT_LEVEL = 1  # gorilla's defaultCompressionLevel (compression.go)
 CODER_DEFAULT_THRESHOLD = {True: 128, False: 512}
 # The axes a cell of each library has (the results' grid.axes): what table, plot and recommend
 # lay Go runs out on instead of windowBits x memLevel.
-AXES = {GORILLA: ("level", "threshold"), CODER: ("context_takeover", "threshold")}
+AXES = {
+    GORILLA: ("level", "threshold"),
+    CODER: ("context_takeover", "threshold"),
+    NATS: ("level", "threshold"),  # both fixed by nats-server: one cell beside "off"
+}
 # Go's flate window is always 32 KiB; cells say so rather than leave the field out.
 WINDOW_BITS = 15
 MEM_LEVEL = 0  # no such knob in Go
@@ -107,7 +113,7 @@ def effective_threshold(library: str, setting: Setting) -> int:
 
 def library_of(setting_or_name: str | None) -> str:
     """The library a Go run models (gorilla unless named)."""
-    return setting_or_name if setting_or_name in LIBRARIES else GORILLA
+    return setting_or_name if setting_or_name in MODELLED else GORILLA
 
 
 # Finding go and building the helper ---------------------------------------------------------
@@ -390,7 +396,7 @@ class GoCodec:
                     "library": self.library,
                     "library_version": LIBRARY_VERSIONS[self.library],
                     "compressor": "compress/flate (Go standard library)"
-                    if self.library == GORILLA
+                    if self.library in (GORILLA, NATS)
                     else "github.com/klauspost/compress/flate StatelessDeflate",
                 },
                 # The axes this run's cells vary on: table, plot and recommend lay it out on
@@ -431,7 +437,7 @@ class GoCodec:
 
 def codec(name: str = NAME) -> GoCodec:
     """The registry's constructor (:data:`wsztune.codecs.CODECS`): ``go`` (gorilla's bytes),
-    ``go-gorilla`` or ``go-coder``."""
+    ``go-gorilla``, ``go-coder`` or ``go-nats``."""
     library = name.removeprefix("go-") if name.startswith("go-") else GORILLA
     return GoCodec(f"go-{library}", library)
 

@@ -14,6 +14,8 @@ Netty 4.2.16 adds a server-side ``serverWindowSize`` and
 So one Netty run measures two codecs: cells at 15:8 with :mod:`wsztune.codecs.zlib` (the JDK's
 Deflater is zlib: byte for byte the same, tests/test_verify_netty.py), every other cell with
 :mod:`wsztune.codecs.jzlib`. Each cell says which in its ``codec`` field (``zlib`` or ``JZlib``).
+Without context takeover a Netty connection holds no compressor between messages
+(:func:`idle_without_takeover`).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class NettyCodec:
         def tagged(codec_name: str) -> CellDone:
             def done(cell: dict[str, object]) -> None:
                 cell["codec"] = codec_name
-                finished(cell)
+                finished(idle_without_takeover(cell))
 
             return done
 
@@ -107,6 +109,21 @@ class NettyCodec:
             jzlib.JZlibCodec().measure(streams, ported, plan, jobs, tagged(jzlib.TITLE))
         if jdk:
             ZlibCodec().measure(streams, jdk, plan, jobs, tagged(JDK_CODEC))
+
+
+def idle_without_takeover(cell: dict[str, object]) -> dict[str, object]:
+    """Without context takeover Netty keeps no compressor between messages: DeflateEncoder drops
+    its encoder after each final fragment (``cleanup()``: the JDK's ``Deflater.end()``, or JZlib's
+    arrays left to the collector), so a connection holds none while idle, and one message's
+    compressor is the peak. The decompressor stays: Netty drops it only on
+    ``client_no_context_takeover``, which browsers do not offer."""
+    if cell["context_takeover"] is False:
+        held, peak = cell["compress_memory_observed"], cell["compress_memory_peak"]
+        assert isinstance(held, int) and isinstance(peak, int)
+        cell["compress_memory_peak"] = max(held, peak)
+        cell["compress_memory_observed"] = 0
+        cell["connection_memory"] = cell["decompress_memory_observed"]
+    return cell
 
 
 def codec(name: str = NAME) -> NettyCodec:

@@ -83,12 +83,15 @@ def measure_with_runtime(
     *,
     runtime: str | None = None,
     make_cell: CellMaker | None = None,
+    fresh_output: bool = False,
 ) -> None:
     """Run ``codec.js`` and ``memory.js`` over every setting with ``runtime`` (node by default;
     Bun runs them too, with its own zlib) and report each cell, built by ``make_cell`` (by
-    default :func:`node_cell`: ws's lazily built streams), as it completes."""
+    default :func:`node_cell`: ws's lazily built streams), as it completes. ``fresh_output``:
+    every message deflated into a fresh output buffer (uWebSockets' way, Bun's)."""
     from wsztune.nodejs import backend as node
     from wsztune.nodejs import phase
+    from wsztune.nodejs.memory_cache import default_cache
 
     make_cell = make_cell or node_cell
     summary = CorpusSummary.of(streams)
@@ -100,11 +103,16 @@ def measure_with_runtime(
         with phase("memory probes"):
             memory = node.measure_memory(
                 path,
+                [list(stream.sizes()) for stream in streams],
                 summary.compressor_stream,
                 summary.decompressor_stream,
                 jobs_for,
                 jobs=jobs,
                 node=runtime,
+                cache=default_cache(read=plan.use_cache),
+                # Derived cells were measured to hold for Node's zlib (Chromium's), not for
+                # another runtime's (Bun: Cloudflare's): that one probes every cell.
+                derive=plan.derive_memory and runtime is None,
             )
 
         def done(result: node.NodeCell) -> None:
@@ -132,6 +140,7 @@ def measure_with_runtime(
                 jobs=processes,
                 on_cell=done,
                 node=runtime,
+                fresh_output=fresh_output,
             )
 
 
@@ -223,6 +232,7 @@ def node_cell(
             compressor_share=shares.compressor,
             decompressor_share=shares.decompressor,
             resolution=round(resolution),
+            source=memory.source,
         ),
         compressed_messages=sum(result.compressed_messages),
     )

@@ -26,7 +26,7 @@ import os
 import ssl
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -197,6 +197,8 @@ class Negotiated:
     server_takeover: bool
     client_takeover: bool
     violations: tuple[str, ...] = ()
+    # What breaks RFC 7692 without making every client fail (a client may tolerate it).
+    deviations: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The parsed windows for ``--json``."""
@@ -206,6 +208,7 @@ class Negotiated:
             "server_context_takeover": self.server_takeover,
             "client_context_takeover": self.client_takeover,
             "violations": list(self.violations),
+            "deviations": list(self.deviations),
         }
 
     def describe(self) -> str:
@@ -258,8 +261,11 @@ def negotiate(
         windows[name] = int(value)
     if "client_max_window_bits" in params and "client_max_window_bits" not in offered:
         violations.append("client_max_window_bits answered but not offered")
+    deviations = []
     if "server_no_context_takeover" in offered and "server_no_context_takeover" not in params:
-        violations.append("server_no_context_takeover offered but not agreed")
+        # RFC 7692 7.1.1.1: the server must agree to it or decline the offer. gorilla's Dialer
+        # fails the connection (its requires); coder's Dial carries on.
+        deviations.append("server_no_context_takeover offered but not agreed")
     if client is not None:
         for name in client.requires:
             if name not in params:
@@ -274,6 +280,7 @@ def negotiate(
         server_takeover="server_no_context_takeover" not in params,
         client_takeover="client_no_context_takeover" not in params,
         violations=tuple(violations),
+        deviations=tuple(deviations),
     )
 
 
@@ -302,7 +309,8 @@ class Options:
 
 @dataclass
 class Message:
-    """The server's first data message: on the wire and inflated."""
+    """The server's message the probe reports (its first compressed one, else its largest):
+    on the wire and inflated."""
 
     opcode: int
     rsv1: bool
@@ -310,10 +318,12 @@ class Message:
     wire_bytes: int  # payload bytes on the wire (compressed if rsv1)
     raw_bytes: int | None  # after inflating (None: it did not inflate)
     error: str = ""  # why it did not inflate, or was cut
+    seen: int = 1  # data messages read from the server, this one included
 
     def to_json(self) -> dict[str, Any]:
         """``--json``'s ``message``."""
         return {
+            "messages_read": self.seen,
             "rsv1": self.rsv1,
             "frames": self.frames,
             "wire_bytes": self.wire_bytes,
@@ -465,6 +475,45 @@ async def _first_message(
     return Message(opcode, rsv1, frames, len(wire), len(raw))
 
 
+MAX_MESSAGES = 8  # messages read at most, looking for a compressed one
+
+
+async def _messages(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    negotiated: Negotiated | None,
+    wait: float,
+) -> Message:
+    """The server's first compressed message within ``wait`` seconds (at most
+    :data:`MAX_MESSAGES` read), else its largest; a server's first messages are often short
+    control chatter under its threshold (Socket.IO's open packet). Raises TimeoutError when
+    none arrives."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    best: Message | None = None
+    seen = 0
+    while seen < MAX_MESSAGES:
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await _first_message(reader, writer, negotiated)
+        except TimeoutError:
+            if best is None:
+                raise
+            break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if best is None:
+                raise
+            break
+        seen += 1
+        if best is None or message.rsv1 or message.wire_bytes > best.wire_bytes:
+            best = message
+        if message.rsv1 or negotiated is None:
+            break  # found it, or nothing can be compressed anyway
+    assert best is not None
+    best.seen = seen
+    return best
+
+
 async def _handshake(
     target: Target, client: ProbeClient, options: Options, context: ssl.SSLContext | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int, str, dict[str, list[str]]]:
@@ -548,8 +597,7 @@ async def probe_one(
         if options.send is not None:
             writer.write(_mask_frame(0x1, options.send.encode("utf-8")))
         try:
-            async with asyncio.timeout(options.wait):
-                result.message = await _first_message(reader, writer, result.negotiated)
+            result.message = await _messages(reader, writer, result.negotiated, options.wait)
         except TimeoutError:
             result.error = f"no message from the server within {options.wait:g} s"
         except (ConnectionError, asyncio.IncompleteReadError) as error:
@@ -642,8 +690,9 @@ def connection_memory(
     total = compressor_theory(negotiated.server_window, level) + decompressor_theory(
         negotiated.client_window
     )
+    owner = f"{stack.title}'" if stack.title.endswith("s") else f"{stack.title}'s"
     return total, (
-        f"theory: {stack.name}'s {negotiated.server_window}-bit compressor at memLevel {level} "
+        f"theory: {owner} {negotiated.server_window}-bit compressor at memLevel {level} "
         f"+ {negotiated.client_window}-bit inflater"
     )
 
@@ -771,6 +820,9 @@ def _violation_fix(violation: str) -> str:
 
 def _knob_fix(stack: Any, axis: str, value: str) -> str:
     knob = None if stack is None else stack.knob(axis)
+    if axis == "enabled":
+        where = "" if knob is None else f" ({stack.title}: {knob.name})"
+        return f"turn permessage-deflate {value}{where}"
     if knob is None:
         return f"set the server's {axis.replace('_', ' ')} to {value}"
     return f"set {stack.title}'s {knob.name} to {value}"
@@ -840,18 +892,20 @@ def judge(
                     "accept the offer, declining only the parameters the server cannot honour",
                 )
             )
-    by_violation: dict[str, list[str]] = {}
-    for probe in accepted:
-        for violation in probe.negotiated.violations if probe.negotiated else ():
-            by_violation.setdefault(violation, []).append(probe.client.name)
-    for violation, names in by_violation.items():
-        findings.append(
-            Finding(
-                f"the response fails the connection: {violation}",
-                tuple(names),
-                _violation_fix(violation),
+    # What a client refuses fails; what only breaks the RFC (a client may carry on) is a note.
+    for attribute, failing in (("violations", True), ("deviations", False)):
+        by_kind: dict[str, list[str]] = {}
+        for probe in accepted:
+            for kind in getattr(probe.negotiated, attribute, ()):
+                by_kind.setdefault(kind, []).append(probe.client.name)
+        for kind, names in by_kind.items():
+            problem = (
+                f"the response fails the connection: {kind}"
+                if failing
+                else f"the response breaks RFC 7692: {kind} (the server keeps its context "
+                "between messages, which the client asked it not to)"
             )
-        )
+            findings.append(Finding(problem, tuple(names), _violation_fix(kind), failing))
     if expectation is not None and expectation.window_bits is not None:
         wrong = [
             probe for probe in accepted
@@ -944,12 +998,3 @@ def gate(findings: Sequence[Finding], gating: bool) -> None:
             f"probe: {len(failing)} problem(s); first: {failing[0].problem} "
             f"({', '.join(failing[0].clients)})"
         )
-
-
-@dataclass
-class Report:
-    """Everything ``wsztune probe`` found: the probes and the findings."""
-
-    target: Target
-    probes: list[Probe] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)

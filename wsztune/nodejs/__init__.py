@@ -62,17 +62,26 @@ def phase(name: str) -> Iterator[None]:
         PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - started
 
 
-def _versions_cache(node: str) -> tuple[Path, str] | None:
-    """Where the versions of this node binary are cached, and the key that must match (its
-    resolved path, size and mtime: another or an upgraded node asks again)."""
-    from wsztune.nodejs.install import default_cache_dir
-
+def node_identity(node: str) -> str | None:
+    """This node binary as caches key it: its resolved path, size and mtime (another or an
+    upgraded node is another key); None when it cannot be read."""
     try:
         real = Path(shutil.which(node) or node).resolve()
         stat = real.stat()
     except OSError:
         return None
-    return default_cache_dir() / "node-versions.json", f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _versions_cache(node: str) -> tuple[Path, str] | None:
+    """Where the versions of this node binary are cached, and the key that must match
+    (:func:`node_identity`)."""
+    from wsztune.nodejs.install import default_cache_dir
+
+    identity = node_identity(node)
+    if identity is None:
+        return None
+    return default_cache_dir() / "node-versions.json", identity
 
 
 @functools.lru_cache(maxsize=4)

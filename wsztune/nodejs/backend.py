@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import queue
 import struct
@@ -25,10 +26,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from wsztune.codec import STRATEGIES, Setting
 from wsztune.nodejs import find_node, helper
+from wsztune.nodejs.memory_cache import (
+    MemoryCache,
+    ProbeFigure,
+    machine_fingerprint,
+    probe_identity,
+)
 from wsztune.programs import Helper, core_for, on_core, pinnable_cores, run_helpers
 
 # Each node process runs on one core of its own, where the system lets us say so (Linux). Every
@@ -150,6 +157,7 @@ def run_cells(
     on_cell: Callable[[NodeCell], None] | None = None,
     pin: bool = True,
     node: str | None = None,
+    fresh_output: bool = False,
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
@@ -160,6 +168,7 @@ def run_cells(
     ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
     A node that fails is a bug or a broken node install: its message is raised. ``node``: the
     runtime to run ``codec.js`` with (Bun runs it too, with Bun's zlib), by default node.
+    ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
     """
     node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
@@ -183,7 +192,12 @@ def run_cells(
     with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
         # One job file for all: the corpus and the plan.
         job_path = Path(directory) / "job.json"
-        job = {"corpus": str(corpus), "directions": list(directions), "timing": timing}
+        job = {
+            "corpus": str(corpus),
+            "directions": list(directions),
+            "timing": timing,
+            "fresh_output": fresh_output,
+        }
         job_path.write_text(json.dumps(job), encoding="utf-8")
         argv = [node, str(helper("codec.js")), str(job_path)]
         results = run_helpers(
@@ -224,7 +238,8 @@ MEMORY_METHOD = (
     "takeover, threshold) and per distinct decompressor (client window bits, takeover, "
     "threshold), UV_THREADPOOL_SIZE=1; after a warm-up, {n} streams made as ws makes them "
     "(compressors sending the largest server stream's first messages until twice the window "
-    "went through, at most 8; decompressors inflating the other stream's), held open, 8 at a "
+    "went through, at most 8; decompressors inflating the other stream's, compressed by the "
+    "client's compressor: zlib's defaults unless a --client names its own), held open, 8 at a "
     "time; every 40 streams, after gc, resident anonymous memory minus V8's committed heap plus "
     "V8's live objects; one stream is the least-squares slope over the last three quarters of "
     "those marks (its standard error kept). Includes each zlib stream's JS objects and 16 KiB "
@@ -236,7 +251,11 @@ MEMORY_METHOD = (
     "corpus connections with at least one message that reaches the compressor (at or over the "
     "threshold) from the server, resp. from the client (a connection with no client message "
     "counts wsztune live's probe message, {probe} B). memory_resolution: what two sweeps of "
-    "the same corpus can differ by (cells closer than that are a tie)."
+    "the same corpus can differ by (cells closer than that are a tie). "
+    "A probe's figure is kept on disk (wsztune's cache directory) keyed by the probe, the node "
+    "binary and its versions, the machine's CPU and libc, the setting and the sizes of the "
+    "messages the probe sent; a later run with the same key reads it back (the cell's "
+    "memory_source says cached) unless run with --no-cache."
 )
 # The smallest difference of memory per stream the probe resolves, whatever its regression
 # says: two sweeps of the bundled corpora differ by up to this much per stream (measured: 0.3-1.5
@@ -244,21 +263,67 @@ MEMORY_METHOD = (
 MEMORY_GRAIN = 2048
 
 
+# The sender of the frames a decompressor probe inflates, unless a --client names its own:
+# zlib's defaults (a browser's and ws's client compress with them). Fixed, so that a
+# decompressor's figure does not hang on which cell of the grid happened to be probed first.
+PROBE_SENDER = {"mem_level": 8, "level": -1, "strategy": 0}
+# At most this many messages per probe stream: each is a round trip to libuv's pool, and
+# Chromium's zlib zeroes (so makes resident) its window, prev and hash tables when it allocates
+# them, so more messages only add the pending buffer's and output buffers' touched pages (at 15:8
+# on the commits corpus, 8 messages hold 2% less than 32, in half the time).
+PROBE_MESSAGES = 8
+MEMORY_SOURCES = ("measured", "cached", "derived")
+
+
+def probe_messages(sizes: Sequence[int], threshold: int, bits: int) -> list[int]:
+    """Indices of the messages a probe stream sends: the stream's first ones that reach the
+    compressor (at least ``threshold`` bytes) until twice the window went through, at most
+    :data:`PROBE_MESSAGES`. When none reaches the threshold (no connection like it builds that
+    stream: the cell's share says so), the first ones whatever their size stand in, because a
+    stream never written allocates nothing to measure."""
+
+    def first(least: int) -> list[int]:
+        chosen: list[int] = []
+        total = 0
+        for index, size in enumerate(sizes):
+            if size < least:
+                continue
+            chosen.append(index)
+            total += size
+            if total >= 2 << bits or len(chosen) >= PROBE_MESSAGES:
+                break
+        return chosen
+
+    return first(threshold) or first(0)
+
+
 @dataclass(frozen=True)
 class NodeMemory:
     """Resident bytes one connection's compressor and decompressor add to a node process, and
-    what each figure is uncertain by (bytes: two standard errors, at least the grain)."""
+    what each figure is uncertain by (bytes: two standard errors, at least the grain), and
+    where each came from (:data:`MEMORY_SOURCES`: probed in this run, read from the probe cache,
+    or derived from other probes' figures)."""
 
     compressor: int
     decompressor: int
     compressor_resolution: int = 0
     decompressor_resolution: int = 0
+    compressor_source: str = "measured"
+    decompressor_source: str = "measured"
 
     @property
     def connection(self) -> int:
         """Compressor + decompressor: a connection that builds both (the cell's
         ``connection_memory`` weighs each by the share of connections that build it)."""
         return self.compressor + self.decompressor
+
+    @property
+    def source(self) -> str:
+        """Where the figures came from: one word when both agree, else
+        ``compressor+decompressor`` (``cached+measured``)."""
+        if self.compressor_source == self.decompressor_source:
+            return self.compressor_source
+        return f"{self.compressor_source}+{self.decompressor_source}"
 
 
 def memory_key(cell: NodeJob) -> tuple:
@@ -290,26 +355,93 @@ def decompressor_key(cell: NodeJob) -> tuple:
     )
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """One memory probe to run: its job for ``memory.js`` and its key in the cache."""
+
+    kind: str
+    cell: NodeJob
+    stream: int
+    messages: list[int]
+    cache_key: dict[str, Any]
+
+
+def _probes(
+    cells: Sequence[NodeJob],
+    sizes: Sequence[Sequence[int]],
+    compressor_stream: int,
+    decompressor_stream: int,
+    identity: dict[str, Any],
+) -> dict[tuple, _Probe]:
+    """The distinct probes ``cells`` need, by (kind, :func:`compressor_key` /
+    :func:`decompressor_key`), each with the cache key of what it depends on."""
+    probes: dict[tuple, _Probe] = {}
+    for cell in cells:
+        for kind, setting, stream, bits in (
+            ("compressor", compressor_key(cell), compressor_stream, cell.server_bits),
+            ("decompressor", decompressor_key(cell), decompressor_stream, cell.client_bits),
+        ):
+            if (kind, *setting) in probes:
+                continue
+            messages = probe_messages(sizes[stream], cell.threshold, bits)
+            key = {
+                **identity,
+                "kind": kind,
+                "setting": list(setting),
+                "sizes": [sizes[stream][index] for index in messages],
+            }
+            probes[(kind, *setting)] = _Probe(kind, cell, stream, messages, key)
+    return probes
+
+
 def measure_memory(
     corpus: Path,
+    sizes: Sequence[Sequence[int]],
     compressor_stream: int,
     decompressor_stream: int,
     cells: Sequence[NodeJob],
     *,
-    connections: int = MEMORY_CONNECTIONS,
+    connections: int | None = None,
     jobs: int = 1,
+    cache: MemoryCache | None = None,
+    derive: bool = True,
     node: str | None = None,
 ) -> dict[tuple, NodeMemory]:
     """One fresh node process per distinct compressor and per distinct decompressor
-    (:func:`compressor_key`, :func:`decompressor_key`), ``jobs`` of them at a time; the
-    figures by :func:`memory_key`. ``node``: the runtime to probe with (default: node)."""
+    (:func:`compressor_key`, :func:`decompressor_key`) not found in ``cache``, ``jobs`` of them
+    at a time; the figures by :func:`memory_key`. ``sizes``: the corpus's payload sizes per
+    stream (which messages a probe sends, and the traffic shape its figure is cached by).
+    ``derive``: compressors of a windowBits x memLevel rectangle from one row and one column
+    of it (:func:`derivable`); False probes every one. ``node``: the runtime to probe with
+    (default: node)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from wsztune.nodejs import node_identity, node_versions
+
+    connections = MEMORY_CONNECTIONS if connections is None else connections
     node = node or find_node()
-    probes: dict[tuple, tuple[str, NodeJob]] = {}
-    for cell in cells:
-        probes.setdefault(("compressor", *compressor_key(cell)), ("compressor", cell))
-        probes.setdefault(("decompressor", *decompressor_key(cell)), ("decompressor", cell))
+    script = helper("memory.js")
+    binary = node_identity(node)
+    if binary is None:
+        cache = None  # a binary we cannot identify: nothing to key its figures by
+    versions = node_versions(node)
+    identity = {
+        "probe": probe_identity(script, connections),
+        "node": binary,
+        "versions": {name: versions.get(name) for name in ("node", "zlib", "v8", "uv")},
+        "machine": machine_fingerprint(),
+    }
+    probes = _probes(cells, sizes, compressor_stream, decompressor_stream, identity)
+    derived = derivable(list(probes)) if derive else {}
+    found: dict[tuple, _Figure] = {}
+    if cache is not None:
+        for name, item in probes.items():
+            figure = cache.get(item.cache_key) if name not in derived else None
+            if figure is not None:
+                found[name] = _Figure.of(figure, "cached")
+    todo = [
+        (name, item) for name, item in probes.items() if name not in found and name not in derived
+    ]
 
     running: set[subprocess.Popen[str]] = set()
     stopping = threading.Event()
@@ -318,18 +450,21 @@ def measure_memory(
     env = {key: value for key, value in os.environ.items() if key != "NODE_OPTIONS"}
     env["UV_THREADPOOL_SIZE"] = "1"
 
-    def probe(item: tuple[tuple, tuple[str, NodeJob]]) -> tuple[tuple, tuple[int, int]]:
-        key, (kind, cell) = item
+    def probe(entry: tuple[tuple, _Probe]) -> tuple[tuple, tuple[int, int, str]]:
+        name, item = entry
         if stopping.is_set():
             raise RuntimeError("stopped")
+        named = {"mem_level": item.cell.client_mem_level, "level": item.cell.client_level}
+        sender = {**PROBE_SENDER, **{k: v for k, v in named.items() if v is not None}}
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
             json.dump(
                 {
                     "corpus": str(corpus),
-                    "compressor_stream": compressor_stream,
-                    "decompressor_stream": decompressor_stream,
-                    "cell": vars(cell),
-                    "kind": kind,
+                    "stream": item.stream,
+                    "messages": item.messages,
+                    "sender": sender,
+                    "cell": vars(item.cell),
+                    "kind": item.kind,
                     "connections": connections,
                 },
                 job_file,
@@ -338,7 +473,7 @@ def measure_memory(
         try:
             with on_core(core):
                 process = subprocess.Popen(
-                    [node, "--expose-gc", str(helper("memory.js")), job_file.name],
+                    [node, "--expose-gc", str(script), job_file.name],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -355,18 +490,21 @@ def measure_memory(
         if process.returncode != 0:
             raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
         data = json.loads(stdout)
-        return key, (int(data["held"]), max(MEMORY_GRAIN, 2 * int(data["error"])))
+        figure = ProbeFigure(int(data["held"]), int(data["error"]))
+        if cache is not None:
+            cache.put(item.cache_key, figure)
+        return name, _Figure.of(figure, "measured")
 
     # As many probes at once as keep the cores busy (:func:`processes_for`), each pinned like the
     # timing passes (it then takes a third of the CPU time); RSS is per process, so they do not
     # disturb one another's figures.
-    workers = max(1, processes_for(jobs))
+    workers = max(1, min(processes_for(jobs), len(todo)))
     slots: queue.Queue[int | None] = queue.Queue()
     for index in range(workers):
         slots.put(core_for(index))
     pool = ThreadPoolExecutor(workers)
     try:
-        found = dict(pool.map(probe, probes.items()))
+        found.update(pool.map(probe, todo))
     except BaseException:
         # Interrupted or failed: no new probe starts, the running ones are killed now.
         stopping.set()
@@ -375,11 +513,76 @@ def measure_memory(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    for name, (row, column, corner) in derived.items():
+        found[name] = _Figure.derived(found[row], found[column], found[corner])
     out: dict[tuple, NodeMemory] = {}
     for cell in cells:
-        compressor, compressor_error = found[("compressor", *compressor_key(cell))]
-        decompressor, decompressor_error = found[("decompressor", *decompressor_key(cell))]
+        compressor = found[("compressor", *compressor_key(cell))]
+        decompressor = found[("decompressor", *decompressor_key(cell))]
         out[memory_key(cell)] = NodeMemory(
-            compressor, decompressor, compressor_error, decompressor_error
+            compressor.held,
+            decompressor.held,
+            compressor.resolution,
+            decompressor.resolution,
+            compressor.source,
+            decompressor.source,
         )
+    return out
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """One stream's figure as a cell uses it: bytes held, resolution, where it came from."""
+
+    held: int
+    resolution: int
+    source: str
+
+    @classmethod
+    def of(cls, figure: ProbeFigure, source: str) -> _Figure:
+        """A probe's figure: its resolution is two standard errors, at least the grain."""
+        return cls(figure.held, max(MEMORY_GRAIN, 2 * figure.error), source)
+
+    @classmethod
+    def derived(cls, row: _Figure, column: _Figure, corner: _Figure) -> _Figure:
+        """(window, memLevel) from (window, memLevel0) + (window0, memLevel) - (window0,
+        memLevel0); its resolution adds the three figures' in quadrature."""
+        spread = math.sqrt(row.resolution**2 + column.resolution**2 + corner.resolution**2)
+        return cls(row.held + column.held - corner.held, math.ceil(spread), "derived")
+
+
+def derivable(names: Sequence[tuple]) -> dict[tuple, tuple[tuple, tuple, tuple]]:
+    """The compressor probes that need not run, each with the three probed figures it is
+    derived from: ``(row, column, corner)`` such that figure = row + column - corner.
+
+    A Node compressor's memory is a window part (window and ``prev``, zeroed when allocated:
+    ``4 << windowBits`` bytes) plus a memLevel part (the hash table, ``2 << max(memLevel + 7,
+    15)`` bytes, and the pending buffer's touched pages) plus what every stream holds
+    (docs/node.md). So, among compressors that differ only in window bits and memLevel, one row
+    (every memLevel at one window, ``window0``) and one column (every window at one memLevel,
+    ``memLevel0``) give the rest: measured on the bundled corpora, within the probes' own
+    resolution (docs/node.md, bench/node_memory.py). Only a full rectangle of at least 3 x 3 is
+    derived (fewer saves at most one probe). ``window0`` and ``memLevel0`` are the middle ones
+    (the residuals were smallest there).
+    """
+    groups: dict[tuple, dict[tuple[int, int], tuple]] = {}
+    for name in names:
+        if name[0] != "compressor":
+            continue
+        bits, mem_level, *rest = name[1:]
+        groups.setdefault(tuple(rest), {})[(bits, mem_level)] = name
+    out: dict[tuple, tuple[tuple, tuple, tuple]] = {}
+    for cells in groups.values():
+        windows = sorted({bits for bits, _ in cells})
+        levels = sorted({mem_level for _, mem_level in cells})
+        if len(windows) < 3 or len(levels) < 3 or len(cells) != len(windows) * len(levels):
+            continue
+        window0, level0 = windows[len(windows) // 2], levels[len(levels) // 2]
+        for (bits, mem_level), name in cells.items():
+            if bits != window0 and mem_level != level0:
+                out[name] = (
+                    cells[(bits, level0)],
+                    cells[(window0, mem_level)],
+                    cells[(window0, level0)],
+                )
     return out

@@ -46,25 +46,6 @@ function readStream(path, wanted) {
   }
 }
 
-// The first messages of a stream, until `limit` bytes went through (at least one message) or
-// MAX_MESSAGES did: a stream of short messages would otherwise take seconds per probe. Each
-// message is a round trip to libuv's pool; Chromium's zlib zeroes (so makes resident) its window,
-// prev and hash tables when it allocates them, so what more messages add is only the pending
-// buffer's and output buffers' touched pages: at 15:8 on the commits corpus, 8 messages hold 2%
-// less than 32 and take half the time, which buys twice the streams per probe.
-const MAX_MESSAGES = 8;
-function firstMessages(payloads, threshold, limit) {
-  const out = [];
-  let total = 0;
-  for (const payload of payloads) {
-    if (payload.length < threshold) continue; // never reaches the compressor
-    out.push(payload);
-    total += payload.length;
-    if (total >= limit || out.length >= MAX_MESSAGES) break;
-  }
-  return out;
-}
-
 function settle() {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -82,6 +63,10 @@ function rssAnon() {
 }
 
 // The figure at a mark (see the top of this file).
+// Three full gcs. One would save a third of the probe's time, but four probes of the 9:1
+// compressor (commits corpus) then spread over 1.2% against 0.5% with three, and derived cells
+// (backend.py: derivable) add three probes' noise: with one gc, two sweeps of the chat records
+// differed by up to 2.6% in a cell (goal 3%).
 async function heldAfterGc() {
   for (let i = 0; i < 3; i++) {
     global.gc();
@@ -174,34 +159,23 @@ async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const cell = job.cell;
   const n = job.connections;
-  // What one zlib stream costs once ws has built it. When the threshold keeps every message of
-  // the observed stream from the compressor, no connection like it builds one (the sweep counts
-  // the share of connections that do): the stream's own messages then stand in for those that
-  // build one elsewhere, because a stream that is never written allocates nothing to measure.
-  const messagesFor = (stream, bits) => {
-    const payloads = readStream(job.corpus, stream);
-    const limit = 2 << bits;
-    const over = firstMessages(payloads, cell.threshold, limit);
-    return over.length ? over : firstMessages(payloads, 0, limit);
-  };
+  // The messages each probe stream sends: chosen by wsztune (backend.py: probe_messages), whose
+  // cache keys a figure by their sizes.
+  const payloads = readStream(job.corpus, job.stream);
+  const chosen = job.messages.map((index) => payloads[index]);
   const warm = [];
   const keep = [];
   let connect;
   let messages;
   if (job.kind === 'compressor') {
-    messages = messagesFor(job.compressor_stream, cell.server_bits);
+    messages = chosen;
     connect = () => compressor(cell, messages, keep);
   } else {
-    // The frames the decompressors inflate: the received messages compressed with the client's
-    // window, by a sender before the measured phase.
-    const received = messagesFor(job.decompressor_stream, cell.client_bits);
-    const clientCell = {
-      ...cell,
-      server_bits: cell.client_bits,
-      mem_level: cell.client_mem_level ?? cell.mem_level,
-      level: cell.client_level ?? cell.level,
-    };
-    messages = await compressor(clientCell, received, warm);
+    // The frames the decompressors inflate: the chosen messages compressed with the client's
+    // window by the client's compressor (job.sender: memLevel, level, strategy), by a sender
+    // before the measured phase.
+    const clientCell = { ...cell, ...job.sender, server_bits: cell.client_bits };
+    messages = await compressor(clientCell, chosen, warm);
     connect = () => decompressor(cell, messages, keep);
   }
   for (let i = 0; i < WARMUP; i++) await connect();

@@ -16,7 +16,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from wsztune.stacks.profile import Cell, Client, SnippetContext, Stack
+from wsztune.stacks.profile import CANNOT_COMPRESS, Cell, Client, SnippetContext, Stack
 
 # Modules of this package that hold no profile.
 _NOT_STACKS = frozenset({"profile"})
@@ -27,6 +27,7 @@ CODEC_TITLES = {
     "node": "Node's zlib",
     "go-gorilla": "Go's compress/flate as gorilla calls it",
     "go-coder": "klauspost's StatelessDeflate as coder 1.8.7 calls it",
+    "go-nats": "Go's compress/flate as nats-server calls it",
     "jzlib": "JZlib (Java) as Netty calls it",
     "netty": "Netty's encoder (the JDK's zlib at 15:8, JZlib elsewhere)",
     "bun": "Bun's zlib (Cloudflare's fork) as Bun.serve calls it",
@@ -63,11 +64,13 @@ def stack(name: str) -> Stack:
     return STACKS[name]
 
 
-def resolve(text: str) -> tuple[Stack, str | None]:
+def resolve(text: str, to_measure: bool = True) -> tuple[Stack, str | None]:
     """``uvicorn``, ``uvicorn@0.49`` or ``uvicorn==0.49.0`` -> the profile and the version.
 
     Names are case-insensitive and aliases count (``fastapi`` is uvicorn). An unknown name is a
-    usage error that lists the known ones.
+    usage error that lists the known ones. With ``to_measure`` (``--server``), a stack that has
+    no permessage-deflate is a usage error too: it says so, what teams do instead, and where
+    that is written (``wsztune stacks NAME`` passes False to describe it).
     """
     from wsztune.errors import WsztuneError
 
@@ -84,6 +87,13 @@ def resolve(text: str) -> tuple[Stack, str | None]:
         raise WsztuneError(
             f"--server {text!r}: no such stack; known: {', '.join(sorted(STACKS))} "
             "(wsztune stacks lists them)"
+        )
+    if to_measure and found.status == CANNOT_COMPRESS:
+        source = found.sources[0].describe() if found.sources else ""
+        raise WsztuneError(
+            f"--server {text!r}: {found.title} cannot compress: it has no permessage-deflate "
+            f"(source: {source}). Instead: {found.instead}. Nothing to sweep: drop --server, "
+            "or name the stack that fronts it"
         )
     if version is not None:
         from wsztune.stacks.profile import version_tuple

@@ -39,17 +39,20 @@ def phoenix_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     return f'socket "/socket", MyAppWeb.UserSocket, websocket: [compress: {compress}]'
 
 
+BANDIT_STRATEGIES = ("default", "filtered", "huffman_only", "rle")
+
+
 def bandit_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
-    """Bandit's websocket deflate options for ``cell``."""
+    """Bandit's websocket deflate options for ``cell`` (window_bits is not among them)."""
     if cell.get("compression") is False:
         return "WebSockAdapter.upgrade(conn, Handler, state, compress: false)"
     level = ":default" if cell["level"] == -1 else cell["level"]
     return (
-        "# Bandit options (e.g. in the endpoint's http: [websocket_options: ...])\n"
+        "# the endpoint's http: [websocket_options: ...] (Bandit with PR 540, issue 527)\n"
         "websocket_options: [\n"
         "  compress: true,\n"
-        f"  deflate_options: [level: {level}, memory_level: {cell['mem_level']}, "
-        f"window_bits: {cell['window_bits']}]\n"
+        f"  deflate_options: [level: {level}, mem_level: {cell['mem_level']}, "
+        f"strategy: :{cell['strategy']}]\n"
         "]\n"
         "# and per upgrade: WebSockAdapter.upgrade(conn, Handler, state, compress: true)"
     )
@@ -105,22 +108,41 @@ PROFILES = (
         defaults=Defaults(window_bits=15, mem_level=8, enabled=False),
         knobs=(
             Knob("WebSockAdapter.upgrade(..., compress: true)", "enabled", (True, False), False),
-            Knob("deflate_options.window_bits", "window_bits", tuple(range(9, 16)), 15),
-            Knob("deflate_options.memory_level", "mem_level", MEM_LEVELS, 8),
-            Knob("deflate_options.level", "level", (-1, *LEVELS), -1),
+            Knob("websocket_options: [deflate_options: [mem_level:]]", "mem_level", MEM_LEVELS,
+                 8, "spelled mem_level: memory_level (the old typedoc) is silently ignored"),
+            Knob("websocket_options: [deflate_options: [level:]]", "level", (-1, *LEVELS), -1),
+            Knob("websocket_options: [deflate_options: [strategy:]]", "strategy",
+                 BANDIT_STRATEGIES, "default"),
         ),
+        fixed={
+            "window_bits": "15 unless the client offers server_max_window_bits: "
+            "deflate_options' window_bits is ignored (the window is negotiated)",
+        },
         status=SAME_CODEC,
         status_note="Erlang's zlib (the system zlib); not checked on the wire here",
         sources=(
             Source(
                 "bandit",
-                "1.5",
+                "1.10",
                 "lib/bandit/websocket/permessage_deflate.ex",
-                ":zlib.deflateInit(level :default, :deflated, -window_bits, memory_level 8, "
-                ":default) unless deflate_options say otherwise; compress needs the upgrade's "
-                "compress: true",
+                ":zlib.deflateInit(level, :deflated, -server_max_window_bits, mem_level, "
+                "strategy) from websocket_options' deflate_options (level :default, mem_level "
+                "8, strategy :default); the window comes from the negotiation only",
             ),
+            Source("bandit", "1.10", "mtrudel/bandit issue 527, PR 540",
+                   "deflate_options for WebSocket per-message deflate (before: not "
+                   "configurable, http_options' deflate_options are HTTP-only)"),
+            Source("bandit", "1.11", "mtrudel/bandit PR 659 (issue 644), PR 678",
+                   "max_inflate_ratio defaults to 25 (a frame inflating more is closed with "
+                   "1009); the typedoc's memory_level is corrected to mem_level"),
             ERLANG_ZLIB,
+        ),
+        pitfalls=(
+            "releases before PR 540 take no deflate_options: level :default, mem_level 8",
+            "max_inflate_ratio 25: a client message that inflates more than 25 times is "
+            "refused with close code 1009 (highly repetitive JSON can)",
+            "compression needs both the listener's websocket_options compress (default true) "
+            "and the upgrade's compress: true",
         ),
         snippet=bandit_snippet,
         snippet_title="Bandit",

@@ -66,7 +66,7 @@ def netty_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
 PROFILES = (
     Stack(
         name="netty",
-        aliases=("reactor-netty", "vertx"),
+        aliases=("reactor-netty",),
         title="Netty",
         codec="netty",
         defaults=Defaults(window_bits=15, mem_level=8, level=6),
@@ -150,6 +150,13 @@ PROFILES = (
             "a client offering server_no_context_takeover gets no compression unless "
             "allowServerNoContext is on",
             "netty#13083: hundreds of KB per connection at 15:8",
+        ),
+        limits=(
+            "Netty 4.1 cannot pick its own window: it compresses at the server_max_window_bits a "
+            "client offers (allowServerWindowSize, on by default) and at 15 otherwise; "
+            "Netty 4.2.16 adds a serverWindowSize (netty#16809).",
+            "Netty cannot compress at window 8: it accepts server_max_window_bits=8 in the "
+            "handshake, then every compressed write fails (JZlibEncoder takes 9-15, netty#8702).",
         ),
         snippet=netty_snippet,
         snippet_title="Netty",

@@ -15,7 +15,8 @@ from typing import Any
 VERIFIED = "verified"  # exact, and checked byte for byte against the real library
 SAME_CODEC = "same codec"  # the codec it runs (same library, same calls), not checked here
 APPROXIMATE = "approximate"  # a codec close to the stack's own (a port or a fork of zlib)
-STATUSES = (VERIFIED, SAME_CODEC, APPROXIMATE)
+CANNOT_COMPRESS = "cannot compress"  # no permessage-deflate at all: --server refuses it
+STATUSES = (VERIFIED, SAME_CODEC, APPROXIMATE, CANNOT_COMPRESS)
 
 # The wsztune axes a knob can move (the sweep's Grid axes, plus compression on/off).
 AXES = (
@@ -154,6 +155,8 @@ class Stack:
     status_note: str = ""
     sources: tuple[Source, ...] = ()
     pitfalls: tuple[str, ...] = ()
+    # What it cannot do beyond its fixed axes, one sentence each: ``recommend`` says them.
+    limits: tuple[str, ...] = ()
     versions: tuple[Version, ...] = ()
     snippet: Snippet | None = None
     snippet_title: str = ""
@@ -165,6 +168,9 @@ class Stack:
     # The (windowBits, memLevel) pairs it can be set to, when it offers fixed pairs only
     # (uWebSockets' presets, uvicorn's backends); empty: every combination of its knobs.
     pairs: tuple[tuple[int, int], ...] = ()
+    # Stacks without permessage-deflate (status CANNOT_COMPRESS): what teams do instead, said
+    # when ``--server`` names one (nothing to sweep).
+    instead: str = ""
     # The (windowBits, memLevel, context takeover) combinations it can be set to, when its modes
     # fix all three together (Bun: the shared compressor is 15:8 without takeover, the dedicated
     # presets keep it); empty: every combination of ``pairs`` (or of its knobs) and takeover.
@@ -367,7 +373,9 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         "default": {
             "setting": defaults.label,
             "description": (
-                "never compresses (no option)"
+                "no permessage-deflate: cannot compress"
+                if stack.status == CANNOT_COMPRESS
+                else "never compresses (no option)"
                 if stack.knob("enabled") is None and not defaults.enabled
                 else defaults.describe()
             ),
@@ -416,6 +424,7 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         "pitfalls": list(stack.pitfalls),
         "alternatives": list(stack.alternatives),
         "sources": [source.__dict__.copy() for source in stack.sources],
+        **({"instead": stack.instead} if stack.instead else {}),
     }
 
 

@@ -42,7 +42,10 @@ import (
 
 const (
 	gorilla = "gorilla"
-	coder   = "coder"
+	// nats-server's WebSocket listener (server/websocket.go): Go's flate at BestSpeed, no
+	// context takeover, what is pending sent as one frame.
+	nats  = "nats"
+	coder = "coder"
 
 	// gorilla's frame header room at the start of its write buffer (conn.go maxFrameHeaderSize).
 	gorillaHeaderRoom = 14
@@ -380,8 +383,66 @@ func (s *coderSender) send(p []byte, msg *message) error {
 	return nil
 }
 
+// natsSender follows nats-server's wsCollapsePtoNB for a client that is not a browser: the
+// pending bytes are compressed only when more than wsCompressThreshold (the job's threshold is
+// that plus one), by a flate.Writer the connection keeps and Resets before each write; Flush,
+// the last 4 bytes dropped, one frame.
+type natsSender struct {
+	level     int
+	threshold int
+	writer    *flate.Writer
+	hold      holdBack
+	frame     oneFrame
+}
+
+// oneFrame collects a message's bytes as a single frame.
+type oneFrame struct {
+	msg  *message
+	size int
+}
+
+func (f *oneFrame) Write(p []byte) (int, error) {
+	f.msg.payload = append(f.msg.payload, p...)
+	f.size += len(p)
+	return len(p), nil
+}
+
+func (s *natsSender) send(p []byte, msg *message) error {
+	if len(p) < s.threshold {
+		msg.frames = append(msg.frames, len(p))
+		msg.payload = append(msg.payload, p...)
+		return nil
+	}
+	msg.compressed = true
+	s.frame = oneFrame{msg: msg}
+	s.hold.n = 0
+	s.hold.next = &s.frame
+	if s.writer == nil {
+		w, err := flate.NewWriter(&s.hold, s.level)
+		if err != nil {
+			return err
+		}
+		s.writer = w
+	} else {
+		s.writer.Reset(&s.hold)
+	}
+	if _, err := s.writer.Write(p); err != nil {
+		return err
+	}
+	if err := s.writer.Flush(); err != nil {
+		return err
+	}
+	if s.hold.n != 4 || !bytes.Equal(s.hold.held[:], syncTail) {
+		return errors.New("flate stream does not end with 00 00 ff ff")
+	}
+	msg.frames = append(msg.frames, s.frame.size)
+	return nil
+}
+
 func newSender(job cellJob, server bool) (sender, error) {
 	switch job.Library {
+	case nats:
+		return &natsSender{level: job.Level, threshold: job.Threshold}, nil
 	case gorilla:
 		return newGorillaSender(job, server), nil
 	case coder:
@@ -892,7 +953,7 @@ func idleReceiver(r receiver) {
 // openWriter starts a message as the library does and stops before its end: the state one
 // write in progress holds.
 func openWriter(cell cellJob, sink io.Writer, p []byte) (interface{}, error) {
-	if cell.Library == gorilla {
+	if cell.Library == gorilla || cell.Library == nats {
 		w, err := flate.NewWriter(sink, cell.Level)
 		if err != nil {
 			return nil, err
@@ -909,7 +970,7 @@ func openWriter(cell cellJob, sink io.Writer, p []byte) (interface{}, error) {
 func openReader(cell cellJob, payload []byte) io.Reader {
 	in := io.MultiReader(bytes.NewReader(payload), strings.NewReader(string(syncTail)))
 	var r io.Reader
-	if cell.Library == gorilla {
+	if cell.Library == gorilla || cell.Library == nats {
 		r = flate.NewReader(in)
 	} else {
 		r = kflate.NewReader(in)
@@ -941,6 +1002,7 @@ func main() {
 			"go":      runtime.Version(),
 			"gorilla": "1.5.0",
 			"coder":   "1.8.7",
+			"nats":    "2.9.10",
 		})
 	case "cells":
 		err = runCells(os.Args[2])
