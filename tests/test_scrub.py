@@ -275,7 +275,7 @@ def test_cli_scrub_bad_corpus_leaves_no_file(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "bad.jsonl:2" in result.output
     assert list(tmp_path.iterdir()) == [bad]
     result = CliRunner().invoke(cli, ["corpus", "scrub", str(bad), "-o", str(bad)])
-    assert result.exit_code == 2 and "must not be the input" in result.output
+    assert result.exit_code == 2 and "is the input corpus" in result.output
 
 
 json_values = st.recursive(

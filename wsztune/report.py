@@ -804,7 +804,8 @@ def _summary_others(slice_: Slice) -> list[tuple[str, Cell]]:
         from wsztune.stacks import STACKS
 
         stack = STACKS.get(slice_.server)
-        for name in stack.alternatives if stack is not None else ():
+        version = slice_.server_version
+        for name in stack.alternatives_for(version) if stack is not None else ():
             other = STACKS.get(name)
             cell = slice_.get(other.default_pair()) if other is not None else None
             if cell is not None and other.settable(cell) and cell is not default:

@@ -24,6 +24,7 @@ whatever the number of connections, so a shared cell's ``connection_memory`` is 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,19 @@ def find_bun() -> str:
 
     if os.environ.get(BUN_ENV):
         return find_program("bun", BUN_ENV, NodeUnavailable, "install Bun (npm install bun)")
-    return str(ensure_bun())
+    from wsztune.nodejs.install import BUN_VERSION, bun_binary_path, default_cache_dir
+
+    cache = default_cache_dir()
+    if not bun_binary_path(cache).is_file():
+        from wsztune.nodejs import find_npm
+
+        find_npm()  # no npm: its one-line error, not a promise to install
+        # About 100 MB from the npm registry, once: say so before the wait.
+        sys.stderr.write(
+            f"wsztune: installing Bun {BUN_VERSION} into {cache} with npm (first use only; "
+            f"{BUN_ENV}=/path/to/bun uses an existing one)\n"
+        )
+    return str(ensure_bun(cache))
 
 
 def bun_shares(setting: Setting) -> ZlibShares:
