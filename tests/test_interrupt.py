@@ -237,7 +237,11 @@ WRITER = """
 import sys
 from wsztune import results
 run = results.load(sys.argv[1])
-run.cells = run.cells * 250  # a few MB of JSON: each save takes a noticeable time
+# A few MB of JSON, so that each save takes a noticeable time: 250 thresholds of every cell (a
+# results file holds one cell per setting, and its grid plans them all).
+run.cells = [dict(cell, threshold=copy) for copy in range(250) for cell in run.cells]
+run.meta["grid"]["thresholds"] = list(range(250))
+run.meta["cells"] = run.meta["cells_planned"] = len(run.cells)
 print("ready", len(run.cells), flush=True)
 while True:
     results.save(run, sys.argv[2])

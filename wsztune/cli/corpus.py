@@ -48,7 +48,7 @@ def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) ->
     type=click.Choice(["tokens", "permute"]),
     default="tokens",
     show_default=True,
-    help="tokens: replace values token by token (keys kept); permute: a keyed letter and "
+    help="tokens: replace keys and values token by token; permute: a keyed letter and "
     "digit permutation of everything (only obscures).",
 )
 @click.option(
