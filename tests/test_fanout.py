@@ -153,3 +153,15 @@ def test_untimed_run_has_no_fanout_unless_stated(tmp_path: Path) -> None:
     assert "fanout" not in json.loads((tmp_path / "r.json").read_text())["meta"]
     bad = runner.invoke(cli, [*sweep_args(untimed, tmp_path / "x.json"), "--fanout", "0"])
     assert bad.exit_code == 2 and not (tmp_path / "x.json").exists()
+
+
+def test_a_damaged_fanout_is_refused_on_load(tmp_path: Path) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    runner = CliRunner()
+    assert runner.invoke(cli, sweep_args(timed, tmp_path / "r.json")).exit_code == 0
+    document = json.loads((tmp_path / "r.json").read_text())
+    document["meta"]["fanout"]["share"] = 1.5
+    (tmp_path / "r.json").write_text(json.dumps(document))
+    result = runner.invoke(cli, ["recommend", "--results", str(tmp_path / "r.json")])
+    assert result.exit_code == 2
+    assert "meta.fanout.share" in result.output
