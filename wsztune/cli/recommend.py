@@ -282,6 +282,9 @@ def _recommend_on_axes(
     snippet = recommend_module.axes_snippet(run, chosen)
     limits = recommend_module.stack_limits(run)
     server = run.meta.get("server")
+    from wsztune.fanout import compress_once_summary, describe_compress_once
+
+    once = compress_once_summary(chosen, broadcast) if chosen is not None else None
     if as_json:
         document = {
             "axes": list(report.run_axes(run)),
@@ -293,6 +296,7 @@ def _recommend_on_axes(
             "results": str(run.path) if run.path else None,
             "partial": run.partial,
             "fanout": broadcast,
+            "compress_once": once,
         }
         click.echo(json.dumps(document, indent=2))
     else:
@@ -306,5 +310,7 @@ def _recommend_on_axes(
                 console.print(limits, markup=False, highlight=False)
             if snippet:
                 console.print(snippet, markup=False, highlight=False)
+            if once is not None:
+                console.print(describe_compress_once(once), markup=False, highlight=False)
     if chosen is None:
         raise CheckFailed(reason)
