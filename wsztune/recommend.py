@@ -274,6 +274,9 @@ class Decision:
     robustness: Robustness | None = None
     # Cheaper than the chosen cell and within tolerance on this corpus, but not robust.
     fragile: list[Cell] = field(default_factory=list)
+    # For the cheapest fragile cell: how many times this much traffic (of the same kind) the
+    # resampling would need to hold it within tolerance in the confidence share of resamples.
+    settle_factor: float | None = None
     costs: Fleet | None = None
     # With a stack (--server): rows worth seeing beside the decision, (role, cell): compression
     # off, and the defaults of the nearest alternatives (another uvicorn backend).
@@ -469,6 +472,28 @@ def bootstrap(
     within = totals <= best * (1 + tolerance) + 1e-6
     raw_totals = weights @ numpy.array(raw, dtype=numpy.float64)
     return within, totals, raw_totals
+
+
+def settle_factor(gaps: Any, point: float, tolerance: float, confidence: float) -> float | None:
+    """How many times the corpus's traffic would let a cell whose gap to the best is ``point``
+    on the corpus (within ``tolerance``) stay within it in ``confidence`` of the resamples.
+
+    The spread of a resampled gap shrinks as one over the square root of the traffic (the
+    units are independent draws), so with ``gaps``' standard deviation ``s`` the share holds
+    once ``point + z * s / sqrt(k) <= tolerance``: ``k = (z * s / (tolerance - point))^2``,
+    ``z`` the normal quantile of ``confidence``. None when nothing would settle it (no slack).
+    """
+    import statistics
+
+    import numpy
+
+    finite = gaps[numpy.isfinite(gaps)]
+    slack = tolerance - point
+    if slack <= 0 or len(finite) < 2:
+        return None
+    spread = float(numpy.std(finite))
+    z = statistics.NormalDist().inv_cdf(confidence)
+    return max(1.0, (z * spread / slack) ** 2)
 
 
 def recommend(source: Run | Slice, constraints: Constraints | None = None) -> Decision:
@@ -687,6 +712,14 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             ),
             key=_cheapest,
         )
+        if decision.fragile:
+            index = next(i for i, c in enumerate(feasible) if c is decision.fragile[0])
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                gaps = totals[:, index] / totals.min(axis=1) - 1
+            point = decision.fragile[0]["compressed_bytes"] / best["compressed_bytes"] - 1
+            decision.settle_factor = settle_factor(
+                gaps, point, constraints.tolerance, constraints.confidence
+            )
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
@@ -1004,6 +1037,23 @@ def action_words(decision: Decision) -> str | None:
     return f"Change {label(reference)} ({name}) to {label(chosen)}"
 
 
+def _settle_words(decision: Decision) -> str:
+    """The corpus is too small to separate the cheapest fragile cell from the chosen one: say
+    so, what the certainty costs, and how much more traffic would settle it."""
+    chosen, cheap = decision.chosen, decision.fragile[0]
+    assert chosen is not None and decision.settle_factor is not None
+    factor = decision.settle_factor
+    raw = decision.slice.corpus.get("raw_bytes") or chosen["raw_bytes"]
+    extra = chosen["connection_memory"] - cheap["connection_memory"]
+    return (
+        f"The corpus ({format_bytes(raw)}) is too small to separate {label(cheap)} from "
+        f"{label(chosen)}: {label(chosen)} spends {format_bytes(extra)} more per connection on "
+        f"a certainty the corpus cannot give. About {factor:.1f}x as much traffic of this kind "
+        f"(a corpus of {format_bytes(round(raw * factor))}) would settle whether "
+        f"{label(cheap)} holds."
+    )
+
+
 def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:
     """What the client mix means for the chosen cell: each client's window and memory per
     connection, the worst beside the mixed mean (a Firefox connection over the budget must be
@@ -1128,6 +1178,8 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
             f"Less memory and within {tolerance} on this corpus, but not in "
             f"{_option_percent(robustness.confidence)} of resamples: {words}{more}."
         )
+        if decision.settle_factor is not None:
+            lines.append(_settle_words(decision))
     cliff = decision.cliffs.get(cell_key(chosen))
     if cliff is not None:
         # Only an explanation: the resamples decided; a neighbour is no reason to spend memory.
