@@ -9,6 +9,7 @@ import click
 
 from wsztune.cli.common import (
     budget_option,
+    fanout_option,
     fleet_options,
     load_run,
     prices,
@@ -50,6 +51,7 @@ from wsztune.errors import WsztuneError
     help="Bootstrap resamples of the corpus for the robustness check.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
+@fanout_option
 @click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
 @click.option(
     "--cliff",
@@ -107,6 +109,7 @@ def recommend(
     objective: str,
     resamples: int,
     seed: int,
+    fanout: int | None,
     tolerance: str,
     cliff: str,
     reference_text: str | None,
@@ -161,8 +164,9 @@ def recommend(
     run = load_run(results_path, results_dir, say=False)
     baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
     say_read(run)
+    broadcast = _say_fanout(run, fanout)
     if report.run_axes(run):
-        _recommend_on_axes(run, budget, as_json, checked is not None)
+        _recommend_on_axes(run, budget, as_json, checked is not None, broadcast)
         return
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
@@ -217,6 +221,7 @@ def recommend(
         document["results"] = str(run.path) if run.path else None
         document["partial"] = run.partial
         document["read"] = provenance(run)
+        document["fanout"] = broadcast
         if baseline_run is not None:
             document["baseline"] = provenance(baseline_run)
         click.echo(json.dumps(document, indent=2))
@@ -241,7 +246,23 @@ def recommend(
 
 
 
-def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bool) -> None:
+def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
+    """The fan-out this recommendation goes by (``--fanout`` over the run's), said on stderr."""
+    from wsztune.fanout import describe, stated_over
+
+    broadcast = stated_over(run.meta.get("fanout"), stated)
+    if broadcast is not None:
+        click.echo(f"wsztune: {describe(broadcast)}", err=True)
+    return broadcast
+
+
+def _recommend_on_axes(
+    run: Any,
+    budget: int | None,
+    as_json: bool,
+    checking: bool,
+    broadcast: dict[str, Any] | None = None,
+) -> None:
     """A Go run: the cell with the fewest bytes on the wire within the budget, on the
     library's own axes, and the stack's snippet for it."""
     import json
@@ -271,6 +292,7 @@ def _recommend_on_axes(run: Any, budget: int | None, as_json: bool, checking: bo
             "snippet": snippet or None,
             "results": str(run.path) if run.path else None,
             "partial": run.partial,
+            "fanout": broadcast,
         }
         click.echo(json.dumps(document, indent=2))
     else:
