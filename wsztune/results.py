@@ -295,7 +295,11 @@ def check_writable(path: Path) -> None:
         raise ResultsError(
             f"{path}: is a directory; --output takes a file name, such as {path / 'run.json'}"
         )
-    directory = path.parent
+    if writes_through(path):
+        if os.access(path, os.W_OK):
+            return
+        raise ResultsError(f"{path}: cannot write there; choose another place with --output")
+    directory = _rename_target(path).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".wsztune-probe-"):
@@ -320,6 +324,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` all at once or not at all: a temporary file beside it, fsync,
     rename over. A reader never sees half a file, even after ``kill -9``."""
     path = Path(path)
+    if writes_through(path):
+        with open(path, "wb") as stream:
+            stream.write(data)
+        return path
+    link, path = path, _rename_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
@@ -336,7 +345,18 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
-    return path
+    return link
+
+
+def writes_through(path: Path) -> bool:
+    """A FIFO, a device or a pipe (``-o /dev/stdout``) is written into, not renamed over: a
+    rename would put a regular file in place of the device node or of the link to it."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def _rename_target(path: Path) -> Path:
+    """The file a write replaces: a symlink's target (the link stays a link), else ``path``."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def _current_umask() -> int:
