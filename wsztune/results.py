@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsztune.codec import LEVEL_RANGE, MEM_LEVEL_RANGE, STRATEGIES, WINDOW_BITS_RANGE
+from wsztune.console import terminal_text
 from wsztune.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -1018,12 +1019,12 @@ def _stack_name(meta: dict[str, Any]) -> str | None:
 def provenance_line(source: dict[str, Any]) -> str:
     """``results/x.json (newest in results/): corpus chat.jsonl (300 messages, sha256 1a2b3c4d),
     codec zlib 1.2.13, stack websockets, 2026-12-04 16:20 UTC, complete (63 cells)``."""
-    where = source["results"] or "a run in memory"
+    where = terminal_text(source["results"] or "a run in memory")
     if source["chosen_by"] == "newest":
         where += " (the newest run there; name one with --results)"
     if source["example"]:
         where += " (a committed example run)"
-    corpus = source["corpus"] or source["corpus_name"] or "an unnamed corpus"
+    corpus = terminal_text(source["corpus"] or source["corpus_name"] or "an unnamed corpus")
     details = []
     if isinstance(source["messages"], int):
         details.append(f"{source['messages']:,} messages")
@@ -1032,7 +1033,7 @@ def provenance_line(source: dict[str, Any]) -> str:
     if details:
         corpus += f" ({', '.join(details)})"
     codec = " ".join(str(p) for p in (source["codec"] or "zlib", source["codec_version"]) if p)
-    stack = f"stack {source['stack']}" if source["stack"] else "no stack named"
+    stack = f"stack {terminal_text(source['stack'])}" if source["stack"] else "no stack named"
     state = (
         f"PARTIAL ({source['cells']} of {source['cells_planned']} cells)"
         if source["partial"]
