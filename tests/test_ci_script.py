@@ -64,7 +64,7 @@ def test_a_passing_gate_writes_report_summary_and_outputs(passed: Path) -> None:
         "recommend.json",
     }
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert "check passed" in report and "Recommended: 13:3" in report
+    assert "check passed" in report and "to 13:3: saves" in report
     summary = (passed / "summary.md").read_text(encoding="utf-8")
     assert "### wsztune recommend" in summary and "✅" in summary  # recommend's own verdict
     assert "| wb \\ ml |" in summary  # the grids

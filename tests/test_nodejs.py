@@ -39,6 +39,16 @@ def test_missing_npm_fails_the_install_cleanly(
     assert not install.ws_package_dir(tmp_path / "cache").exists()
 
 
+def test_missing_npm_fails_the_bun_install_cleanly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(NodeUnavailable, match="npm is not installed") as caught:
+        install.ensure_bun(tmp_path / "cache")
+    assert "\n" not in str(caught.value)
+    assert not install.bun_binary_path(tmp_path / "cache").exists()
+
+
 @needs_node
 def test_node_versions_name_node_and_its_zlib() -> None:
     versions = nodejs.node_versions()

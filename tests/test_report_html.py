@@ -57,7 +57,7 @@ def test_page_holds_every_section_and_nothing_external(demo_report: Path) -> Non
         "provenance",
     ):  # fmt: skip
         assert f'id="{anchor}"' in page, anchor
-    assert "Recommended: 13:2" in page
+    assert "Recommended: change 12:5 (websockets&#x27; default) to 13:2: saves" in page
     assert "chosen in 100.0% of 1,000 resamples" in page
     assert "95% interval" in page
     assert "check failed" in page  # --strict: 12:5 is no longer the choice on the demo at 64 KiB
@@ -75,7 +75,7 @@ def test_report_renders_in_chromium_without_errors_or_requests(
     demo_report: Path, browser: chromium.Browser
 ) -> None:
     page = browser.view(demo_report)
-    assert page.problems(expect_text=("Recommended: 13:2", "Provenance"), min_images=5) == []
+    assert page.problems(expect_text=("to 13:2: saves", "Provenance"), min_images=5) == []
     assert page.dom["images"] == 5  # the Pareto chart and four heatmaps
 
 
@@ -83,7 +83,7 @@ def test_report_reads_on_a_phone_in_dark_mode(
     demo_report: Path, browser: chromium.Browser, tmp_path: Path
 ) -> None:
     page = browser.view(demo_report, width=390, height=844, mobile=True, dark=True)
-    assert page.problems(expect_text=("Recommended: 13:2",), min_images=5) == []
+    assert page.problems(expect_text=("to 13:2: saves",), min_images=5) == []
     # Wide grids scroll inside their box: the page itself never scrolls sideways.
     assert page.dom["scroll_width"] <= page.dom["inner_width"]
     red, green, blue = (int(v) for v in re.findall(r"\d+", page.dom["background"])[:3])
@@ -236,3 +236,20 @@ def test_a_go_run_reports_on_its_own_axes(tmp_path: Path, browser: chromium.Brow
         assert refused.exit_code == 2, refused.output
         assert "Go run" in refused.output and "Traceback" not in refused.output
         assert not (tmp_path / "no.html").exists()
+
+
+def test_a_one_cell_stack_page_reads_right(tmp_path: Path, browser: chromium.Browser) -> None:
+    """Issue 26: the headline is the action, the legend names only what is drawn (the star's
+    cell is also the default: one entry), the corpus of one connection is "1 connection"."""
+    corpus = Path(__file__).resolve().parent.parent / "corpora" / "api.jsonl"
+    run, out = tmp_path / "run.json", tmp_path / "page.html"
+    assert invoke("run", corpus, "--server", "uvicorn", "--no-timing", "-q", "-o", run
+                  ).exit_code == 0  # fmt: skip
+    assert invoke("report", "--results", run, "--max-memory", "64KiB", "-o", out).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    headline = re.search(r'id="recommended">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    assert headline.startswith("Recommended: keep 12:5, uvicorn --ws auto&#x27;s default: saves")
+    assert "outlined blue" not in page
+    assert "★ = 12:5, recommended and uvicorn --ws auto&#x27;s default" in page
+    assert "1 connection (" in page and "1 connections" not in page
+    assert browser.view(out).problems(expect_text=("Recommended: keep 12:5",), min_images=4) == []

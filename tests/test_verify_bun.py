@@ -36,8 +36,9 @@ from wsztune.stacks import STACKS
 from wsztune.stacks.bun import BUN_PRESETS
 
 SERVER_SCRIPT = Path(__file__).parent / "bun_server.js"
-# A fixed subset per corpus: the first messages, enough for every mode to differ and fast.
-MESSAGES = 120
+# A fixed subset per corpus: the first messages. At 120, a node stream's way of cutting the output
+# (instead of uWebSockets' fresh buffer per message) still matched everywhere; at 400 it shows.
+MESSAGES = 400
 # Every mode Bun.serve offers: the cell each stands for (windowBits, memLevel, takeover).
 MODES = {
     "shared": (15, 8, False),
@@ -102,7 +103,7 @@ def _model(bun: str, payloads: list[bytes]) -> dict[str, node.NodeCell]:
         for index, (wb, ml, takeover) in enumerate(MODES.values())
     ]
     with node.corpus_file([payloads]) as path:
-        cells = node.run_cells(path, ["server"], jobs, node=bun)
+        cells = node.run_cells(path, ["server"], jobs, node=bun, fresh_output=True)
     return dict(zip(MODES, cells, strict=True))
 
 
@@ -182,6 +183,22 @@ def test_run_server_bun_sweeps_its_modes_only(
             assert cell["connection_memory"] > 0 and cell["compressor_share"] == 1.0
         else:
             assert cell["connection_memory"] == 0 and cell["compressor_share"] == 0.0
+
+    # recommend names what Bun cannot do, and where its other mode is.
+    advice = CliRunner().invoke(
+        cli, ["recommend", "--results", str(out), "--resamples", "100", "--max-memory", "240KiB"]
+    )
+    assert advice.exit_code == 0, advice.output
+    text = " ".join(advice.output.split())
+    assert "cannot set the level, the client's window" in text
+    assert "with takeover on only 9:1, 9:2, 10:3, 11:4, 12:5, 13:6, 14:7, 15:8" in text
+    assert "with it off, 15:8 (--context-takeover off shows them)" in text
+    assert 'decompress: "dedicated"' in advice.output
+    shared = CliRunner().invoke(
+        cli, ["recommend", "--results", str(out), "--resamples", "100", "--context-takeover", "off"]
+    )
+    assert shared.exit_code == 0, shared.output
+    assert "perMessageDeflate: true" in shared.output
 
 
 def test_run_server_bun_refuses_what_bun_cannot_set(tmp_path: Path) -> None:

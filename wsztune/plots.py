@@ -154,12 +154,13 @@ def heatmap(
     ax.set_xticks(range(len(columns)), [str(ml) for ml in columns])
     ax.set_yticks(range(len(rows)), [str(wb) for wb in rows])
     marks = []
-    if reference in slice_.cells:
-        marks.append(
-            f"blue box: {label(reference)}, {reference_name(reference, slice_=slice_)}"
-        )
+    reference_words = reference_name(reference, slice_=slice_)
+    same = recommended == reference  # the green box hides the blue one: one mark says both
+    if reference in slice_.cells and not same:
+        marks.append(f"blue box: {label(reference)}, {reference_words}")
     if recommended is not None and recommended in slice_.cells:
-        marks.append(f"green box: {label(recommended)}, recommended")
+        both = f" and {reference_words}" if same else ""
+        marks.append(f"green box: {label(recommended)}, recommended{both}")
     if metric.name == "size":
         marks.append("values in KiB")
     # The legend rides on the x label so that the constrained layout makes room for it; one
@@ -342,27 +343,33 @@ def pareto(
     reference = slice_.default if reference is None else reference
     ref = slice_.get(reference)
     words = reference_name(reference, slice_=slice_)
-    figure = _figure(12.0, 5.4)
-    full, zoom = figure.subplots(1, 2, width_ratios=(1, 1.25))
     smallest = min(_size_kib(c) for c in cells)
     largest = max(_size_kib(c) for c in cells)
-    for ax in (full, zoom):
-        _pareto_panel(ax, cells, frontier, ref, decision, words)
     top = smallest * (1 + ZOOM)
-    zoom.set_ylim(smallest - (top - smallest) * 0.05, top)
     near = [c for c in cells if _size_kib(c) <= top]
-    low, high = min(_kib(c) for c in near), max(_kib(c) for c in near)
-    if zoom.get_xscale() == "log":
-        zoom.set_xlim(low / 1.15, high * 1.15)
+    # A zoom on one point says nothing: then the chart is the one panel of every cell.
+    zoomed = len({cell_key(c) for c in near}) > 1
+    figure = _figure(12.0 if zoomed else 7.0, 5.4)
+    if zoomed:
+        full, zoom = figure.subplots(1, 2, width_ratios=(1, 1.25))
     else:
-        margin = (high - low) * 0.15 or 1.0
-        zoom.set_xlim(low - margin, high + margin)
+        full, zoom = figure.subplots(1, 1), None
+    for ax in (full, zoom) if zoom is not None else (full,):
+        _pareto_panel(ax, cells, frontier, ref, decision, words)
     _label_frontier(full, frontier, smallest, largest)
-    _label_frontier(zoom, frontier, smallest, top)
     full.set_ylabel("compressed size of the corpus, KiB (lower is better)", fontsize=9)
     full.set_title("every cell", fontsize=9, loc="left")
-    zoom.set_title(f"within {ZOOM:.0%} of the smallest output", fontsize=9, loc="left")
-    zoom.legend(fontsize=8, loc="upper right")
+    if zoom is not None:
+        zoom.set_ylim(smallest - (top - smallest) * 0.05, top)
+        low, high = min(_kib(c) for c in near), max(_kib(c) for c in near)
+        if zoom.get_xscale() == "log":
+            zoom.set_xlim(low / 1.15, high * 1.15)
+        else:
+            margin = (high - low) * 0.15 or 1.0
+            zoom.set_xlim(low - margin, high + margin)
+        _label_frontier(zoom, frontier, smallest, top)
+        zoom.set_title(f"within {ZOOM:.0%} of the smallest output", fontsize=9, loc="left")
+    (zoom or full).legend(fontsize=8, loc="upper right")
     figure.suptitle(
         f"Memory against size: {corpus_caption(run)} · {slice_.description}\n"
         f"{stack_caption(slice_)}",

@@ -1242,6 +1242,22 @@ def _versus(cell: Cell, against: Cell) -> str:
     )
 
 
+def _modes_line(stack: Any, takeover: bool) -> str:
+    """What a stack whose modes fix window, memLevel and takeover together can be set to: the
+    cells of this slice's takeover, and where the others are."""
+    here = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on == takeover]
+    there = [f"{wb}:{ml}" for wb, ml, on in stack.cells if on != takeover]
+    state = "on" if takeover else "off"
+    text = (
+        f"{stack.title} sets window, memLevel and context takeover together: with takeover "
+        f"{state} only {', '.join(here) or 'no cell'}"
+    )
+    if there:
+        other = "off" if takeover else "on"
+        text += f"; with it {other}, {', '.join(there)} (--context-takeover {other} shows them)"
+    return text + "; no other cell."
+
+
 def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     """What the stack's default is, what it cannot do, compression off, and the nearest
     alternatives, with figures from the run."""
@@ -1273,6 +1289,8 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
     if limits and not never:
         lines.append(limits)
     lines.extend(stack.limits)
+    if stack.cells:
+        lines.append(_modes_line(stack, slice_.context_takeover))
     codec_line = _cell_codec_line(stack, chosen, default_cell)
     if codec_line:
         lines.append(codec_line)
@@ -1399,6 +1417,25 @@ def _nothing_fits(decision: Decision, cells: list[Cell], budget: str) -> Decisio
         f"{advice}.",
     ]
     return decision
+
+
+def action_words(decision: Decision) -> str | None:
+    """The decision as the action a team takes, for a headline: ``Keep 12:5, uvicorn --ws
+    auto's default``, ``Change 12:5 (websockets' default) to 13:2``, ``Turn compression off``.
+    None when nothing was chosen."""
+    chosen, reference = decision.chosen, decision.reference
+    if chosen is None:
+        return None
+    if chosen.get("compression") is False:
+        return "Turn compression off"
+    if reference is None:
+        return f"Use {label(chosen)}"
+    name = reference_name(reference, slice_=decision.slice)
+    if reference is chosen:
+        return f"Keep {label(chosen)}, {name}"
+    if reference.get("compression") is False:
+        return f"Turn compression on at {label(chosen)}"
+    return f"Change {label(reference)} ({name}) to {label(chosen)}"
 
 
 def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:

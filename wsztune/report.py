@@ -202,11 +202,15 @@ def legend(table: GridTable, recommended_note: str = "", reference_mark: str = "
     there is no recommended cell, says why there is no star (``no cell fits 10.0 KiB ...``).
     """
     parts = []
+    words = None
     if table.reference is not None:
         words = table.reference_words or reference_name(table.reference)
+    if table.reference is not None and table.reference != table.recommended:
         parts.append(f"{reference_mark}{label(table.reference)}, {words}")
     if table.recommended is not None:
-        parts.append(f"★ = {label(table.recommended)}, recommended{recommended_note}")
+        # The star's mark hides the reference's on the same cell: one entry says both.
+        both = f" and {words}" if table.reference == table.recommended else ""
+        parts.append(f"★ = {label(table.recommended)}, recommended{both}{recommended_note}")
     elif recommended_note:
         parts.append(recommended_note.strip())
     return " · ".join(parts)

@@ -21,7 +21,17 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsztune.grid import METRICS, Cell, Key, Slice, cell_key, corpus_caption, label
+from wsztune.grid import (
+    METRICS,
+    Cell,
+    Key,
+    Slice,
+    cell_key,
+    corpus_caption,
+    format_bytes,
+    label,
+    plural,
+)
 from wsztune.results import Run
 
 if TYPE_CHECKING:
@@ -76,7 +86,8 @@ figure { margin: 12px 0; }
 figure img { display: block; width: 100%; height: auto; max-width: 100%;
   background: #ffffff; border-radius: 6px; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 0.85rem; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px; }
+.charts { display: grid; gap: 12px;
+  grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr)); }
 pre { background: var(--code); border: 1px solid var(--line); border-radius: 6px; padding: 10px;
   overflow-x: auto; font-size: 0.85rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
@@ -245,16 +256,28 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
     decision, verdict = item.decision, item.verdict
     out = [f'<h2 id="decision">{escape(heading)}</h2>']
     if decision.chosen is not None:
-        text = f"Recommended: {label(decision.chosen)}"
+        from wsztune.recommend import action_words
+
+        # The headline is the action; how sure the resampling is comes under it.
+        chosen = decision.chosen
+        action = action_words(decision) or f"use {label(chosen)}"
+        memory = format_bytes(chosen["connection_memory"])
+        text = (
+            f"Recommended: {action[0].lower()}{action[1:]}: saves {chosen['savings']:.1%} of the "
+            f"payload, {memory} per connection"
+        )
+        out.append(f'<p class="verdict" id="recommended">{escape(text)}</p>')
         robustness = decision.robustness
-        share = robustness.of(decision.chosen) if robustness is not None else None
+        share = robustness.of(chosen) if robustness is not None else None
+        sure = []
         if share is not None:
-            text += f" · chosen in {share:.1%} of {robustness.resamples:,} resamples"  # type: ignore[union-attr]
+            sure.append(f"{label(chosen)} chosen in {share:.1%} of {robustness.resamples:,} "  # type: ignore[union-attr]
+                        "resamples of the corpus")  # fmt: skip
         if robustness is not None and robustness.savings_interval is not None:
             low, high = robustness.savings_interval
-            savings = decision.chosen["savings"]
-            text += f" · savings {savings:.1%} (95% interval {low:.1%} to {high:.1%})"
-        out.append(f'<p class="verdict" id="recommended">{escape(text)}</p>')
+            sure.append(f"savings 95% interval {low:.1%} to {high:.1%}")
+        if sure:
+            out.append(f'<p class="muted">{escape(" · ".join(sure))}</p>')
     else:
         out.append(f'<p class="verdict bad" id="recommended">{escape(decision.reason)}</p>')
     if verdict is not None:
@@ -499,7 +522,7 @@ def provenance(run: Run) -> list[tuple[str, str]]:
         (
             "corpus size",
             f"{corpus.get('messages', 0):,} messages, {corpus.get('raw_bytes', 0):,} bytes, "
-            f"{corpus.get('connections', '?')} connections ({corpus.get('format', '?')})",
+            f"{_connections(corpus.get('connections'))} ({corpus.get('format', '?')})",
         ),
         ("codec", codec),
         ("stack", str(source["stack"] or "-")),
@@ -523,3 +546,8 @@ def _provenance(run: Run) -> list[str]:
         out.append(f"<dt>{escape(what)}</dt><dd>{escape(value)}</dd>")
     out.append("</dl>")
     return out
+
+
+def _connections(count: object) -> str:
+    """``1 connection``, ``24 connections``, ``? connections`` when the run does not say."""
+    return plural(count, "connection") if isinstance(count, int) else "? connections"

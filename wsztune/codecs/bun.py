@@ -9,7 +9,11 @@ bytes; ``tests/test_verify_bun.py`` checks them against a real ``Bun.serve`` byt
 How uWebSockets calls it (``packages/bun-uws/src/PerMessageDeflate.h``, ``WebSocket.h``):
 ``deflateInit2(Z_DEFAULT_COMPRESSION, windowBits, memLevel)``, ``deflate(Z_SYNC_FLUSH)``, the last
 4 bytes dropped; the shared compressor is reset after every message (no context takeover), a
-dedicated one never is. That is ws's call sequence, which ``codec.js`` makes.
+dedicated one never is. That is ws's call sequence, which ``codec.js`` makes, with one difference
+that matters: uWebSockets deflates every message into a fresh 16 KiB output buffer, and Cloudflare's
+zlib makes other bytes (for the small presets, a few messages in a thousand) when its output is cut
+elsewhere, as a node stream's leftover buffer cuts it; so the job asks for a fresh buffer per
+message (``fresh_output``).
 
 Memory: a dedicated compressor and decompressor are built with the connection
 (``WebSocketData.h``), so every connection pays for both; the shared ones are one per event loop,
@@ -20,6 +24,7 @@ whatever the number of connections, so a shared cell's ``connection_memory`` is 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +58,19 @@ def find_bun() -> str:
 
     if os.environ.get(BUN_ENV):
         return find_program("bun", BUN_ENV, NodeUnavailable, "install Bun (npm install bun)")
-    return str(ensure_bun())
+    from wsztune.nodejs.install import BUN_VERSION, bun_binary_path, default_cache_dir
+
+    cache = default_cache_dir()
+    if not bun_binary_path(cache).is_file():
+        from wsztune.nodejs import find_npm
+
+        find_npm()  # no npm: its one-line error, not a promise to install
+        # About 100 MB from the npm registry, once: say so before the wait.
+        sys.stderr.write(
+            f"wsztune: installing Bun {BUN_VERSION} into {cache} with npm (first use only; "
+            f"{BUN_ENV}=/path/to/bun uses an existing one)\n"
+        )
+    return str(ensure_bun(cache))
 
 
 def bun_shares(setting: Setting) -> ZlibShares:
@@ -125,7 +142,14 @@ class BunCodec:
     ) -> None:
         """Measure every setting with Bun's zlib as Bun.serve calls it, in bun processes."""
         measure_with_runtime(
-            streams, order, plan, jobs, finished, runtime=find_bun(), make_cell=bun_cell
+            streams,
+            order,
+            plan,
+            jobs,
+            finished,
+            runtime=find_bun(),
+            make_cell=bun_cell,
+            fresh_output=True,
         )
 
 

@@ -83,10 +83,12 @@ def measure_with_runtime(
     *,
     runtime: str | None = None,
     make_cell: CellMaker | None = None,
+    fresh_output: bool = False,
 ) -> None:
     """Run ``codec.js`` and ``memory.js`` over every setting with ``runtime`` (node by default;
     Bun runs them too, with its own zlib) and report each cell, built by ``make_cell`` (by
-    default :func:`node_cell`: ws's lazily built streams), as it completes."""
+    default :func:`node_cell`: ws's lazily built streams), as it completes. ``fresh_output``:
+    every message deflated into a fresh output buffer (uWebSockets' way, Bun's)."""
     from wsztune.nodejs import backend as node
     from wsztune.nodejs import phase
     from wsztune.nodejs.memory_cache import default_cache
@@ -138,6 +140,7 @@ def measure_with_runtime(
                 jobs=processes,
                 on_cell=done,
                 node=runtime,
+                fresh_output=fresh_output,
             )
 
 

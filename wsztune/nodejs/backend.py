@@ -157,6 +157,7 @@ def run_cells(
     on_cell: Callable[[NodeCell], None] | None = None,
     pin: bool = True,
     node: str | None = None,
+    fresh_output: bool = False,
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
@@ -167,6 +168,7 @@ def run_cells(
     ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
     A node that fails is a bug or a broken node install: its message is raised. ``node``: the
     runtime to run ``codec.js`` with (Bun runs it too, with Bun's zlib), by default node.
+    ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
     """
     node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
@@ -190,7 +192,12 @@ def run_cells(
     with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
         # One job file for all: the corpus and the plan.
         job_path = Path(directory) / "job.json"
-        job = {"corpus": str(corpus), "directions": list(directions), "timing": timing}
+        job = {
+            "corpus": str(corpus),
+            "directions": list(directions),
+            "timing": timing,
+            "fresh_output": fresh_output,
+        }
         job_path.write_text(json.dumps(job), encoding="utf-8")
         argv = [node, str(helper("codec.js")), str(job_path)]
         results = run_helpers(

@@ -19,6 +19,11 @@ const zlib = require('zlib');
 const crypto = require('crypto');
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+// Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
+// stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
+// bytes when its output is cut at another place, so the job's "fresh_output" gives every message
+// a fresh buffer, as uWebSockets does (tests/test_verify_bun.py).
+let freshOutput = false;
 
 function readCorpus(path, count) {
   const data = fs.readFileSync(path);
@@ -60,6 +65,10 @@ class Sender {
 
   compress(payload) {
     return new Promise((resolve, reject) => {
+      if (freshOutput) {
+        this.deflate._outOffset = 0;
+        this.deflate._outBuffer = Buffer.allocUnsafe(this.deflate._chunkSize);
+      }
       this.deflate.write(payload);
       this.deflate.flush(zlib.Z_SYNC_FLUSH, () => {
         const data = Buffer.concat(this.chunks, this.length);
@@ -248,6 +257,7 @@ async function measureCell(streams, directions, cell, timing) {
 
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  freshOutput = Boolean(job.fresh_output);
   const streams = readCorpus(job.corpus, job.directions.length);
   const cells = job.cells || readCells();
   for await (const cell of cells) {
