@@ -368,19 +368,7 @@ def test_go_recommend_refuses_what_does_not_apply(
 
 
 def test_run_table_recommend_on_go_axes(go_cache: Path, tmp_path: Path) -> None:
-    small = tmp_path / "small.records.jsonl"
-    loaded = corpus.load(REPO / "corpora" / "chat.records.jsonl")
-    sampled = corpus.sample_connections(loaded, 3, 5)
-    with open(small, "w", encoding="utf-8") as out:
-        out.write(json.dumps({"wsztune": "records/1"}) + "\n")
-        for stream in sampled.streams():
-            for payload in stream.payloads:
-                record = {
-                    "connection": stream.connection,
-                    "direction": stream.direction,
-                    "text": bytes(payload).decode(),
-                }
-                out.write(json.dumps(record) + "\n")
+    small = small_chat(tmp_path / "small.records.jsonl")
     runner = CliRunner()
     output = tmp_path / "run.json"
     result = runner.invoke(

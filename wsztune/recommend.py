@@ -838,6 +838,11 @@ def axes_name(cell: Cell, axes: tuple[str, ...]) -> str:
     return OFF if cell.get("compression") is False else axes_label(cell, axes)
 
 
+# Go's idle memory per connection is a heap difference over the helper's connections: gorilla's
+# levels all keep nothing, yet read 213 B or 222 B from one sweep to the next (the helper's own
+# bookkeeping). Differences this small are a tie, decided by the stack's default.
+AXES_MEMORY_RESOLUTION = 1024
+
 # What ``--check`` takes on a Go run: the axes in the library's terms.
 _AXES_CHECK_FORM = "off, or level=N,takeover=on|off,threshold=N (any of them; e.g. level=1)"
 
@@ -1006,22 +1011,30 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
             f"{decision.costs.rate:,.0f} messages/s among the cells that fit"
         )
     elif candidates:
-        tied = memory_ties(candidates)
-        if default is not None and any(cell is default for cell in tied):
+        least = min(candidates, key=_cheapest)
+        tied = [
+            cell
+            for cell in candidates
+            if cell["connection_memory"] - least["connection_memory"]
+            <= max(AXES_MEMORY_RESOLUTION, _resolution(cell))
+        ]
+        within = f"whose output stays within {tolerance} of the smallest ({name(best)})"
+        if off is not None and any(cell is off for cell in candidates):
+            chosen = off
+            reason = f"compressing does not pay: no compression is {within}"
+        elif default is not None and any(cell is default for cell in tied):
             chosen = default
             reason = (
                 f"the stack's default: the least memory "
-                f"({format_bytes(chosen['connection_memory'])}) whose output stays within "
-                f"{tolerance} of the smallest ({name(best)})"
+                f"({format_bytes(chosen['connection_memory'])}, a tie within "
+                f"{format_bytes(AXES_MEMORY_RESOLUTION)}) {within}"
             )
         else:
-            chosen = least_memory(candidates)
+            chosen = min(tied, key=lambda cell: _cheapest(cell)[1:])
             reason = (
-                f"the least memory ({format_bytes(chosen['connection_memory'])}) whose output "
-                f"stays within {tolerance} of the smallest ({name(best)})"
+                f"the least memory ({format_bytes(chosen['connection_memory'])}), then the "
+                f"least compress time, {within}"
             )
-        if chosen is off:
-            reason = f"compressing does not pay: {reason}"
         reason += (
             f" in at least {_option_percent(constraints.confidence)} of "
             f"{constraints.resamples:,} resamples of the corpus"

@@ -44,7 +44,7 @@ from wsztune.results import Run
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from wsztune.recommend import AxesDecision, Decision, Verdict
+    from wsztune.recommend import AxesDecision, Decision, Fleet, Verdict
     from wsztune.stats import CorpusStats
 
 def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
@@ -461,6 +461,23 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
 COST_ROWS = 8  # the rows of the cost table beyond the named cells: the cheapest others
 
 
+def fleet_caption(fleet: Fleet) -> str:
+    """``Monthly cost, 40,000 connections, 5,000 messages/s (...); prices ...``."""
+    prices = fleet.prices
+    rate = (
+        f"{fleet.rate:,.0f} messages/s ({fleet.rate_source})"
+        if fleet.rate is not None
+        else "no message rate (pass --messages-per-second): memory only"
+    )
+    return (
+        f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
+        f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
+        f"{prices.cpu_month:g}/vCPU-month"
+        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
+           if prices.examples else "")  # fmt: skip
+    )
+
+
 def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
     """The fleet's monthly cost, one row per cell worth seeing: (caption, headers, rows).
 
@@ -515,18 +532,8 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         rows.append(["no compression", "-", "0 B", money(0), money(none.egress), money(0),
                      money(none.total)])  # fmt: skip
     headers = ["", "wb:ml", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
-    prices = fleet.prices
-    rate = (
-        f"{fleet.rate:,.0f} messages/s ({fleet.rate_source})"
-        if rated
-        else "no message rate (pass --messages-per-second): memory only"
-    )
     caption = (
-        f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
-        f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
-        f"{prices.cpu_month:g}/vCPU-month"
-        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
-           if prices.examples else "")  # fmt: skip
+        fleet_caption(fleet)
         + "; egress is what the server sends, CPU the measured compress time of its share"
         + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
            else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
@@ -925,19 +932,8 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
         role = "recommended" if decision.chosen is decision.off else ""
         rows.append([role, "off (no compression)", "0 B", money(0), money(none.egress),
                      money(0 if none.egress is not None else None), money(none.total)])  # fmt: skip
-    rate = (
-        f"{fleet.rate:,.0f} messages/s ({fleet.rate_source})"
-        if fleet.rate is not None
-        else "no message rate (pass --messages-per-second): memory only"
-    )
-    prices = fleet.prices
-    caption = (
-        f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
-        f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
-        f"{prices.cpu_month:g}/vCPU-month"
-        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
-           if prices.examples else "")  # fmt: skip
-        + "; memory is what connections keep between messages (Go pools the writers: the "
+    caption = fleet_caption(fleet) + (
+        "; memory is what connections keep between messages (Go pools the writers: the "
         "per-write memory is not in it)"
     )
     headers = ["", "setting", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]

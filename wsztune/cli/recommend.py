@@ -142,6 +142,7 @@ def recommend(
     """
     import json
     import os
+    from dataclasses import replace
 
     from wsztune import recommend as recommend_module
     from wsztune import report
@@ -156,22 +157,23 @@ def recommend(
     if check_text is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check setting; add one")
     run = load_run(results_path, results_dir, say=False)
+    # What both kinds of run decide with; a windowBits x memLevel run adds its own below.
+    constraints = recommend_module.Constraints(
+        max_memory=budget,
+        max_time_ratio=max_time_ratio,
+        tolerance=tolerance_value,
+        connections=connections,
+        objective=objective,
+        messages_per_second=messages_per_second,
+        prices=prices(price_memory, price_egress, price_cpu),
+        resamples=resamples,
+        seed=seed,
+    )
     if report.run_axes(run):
         say_read(run)
         _refuse_on_axes(run)
         if not allow_partial and run.partial:
             recommend_module.require_complete(run, None)
-        constraints = recommend_module.Constraints(
-            max_memory=budget,
-            max_time_ratio=max_time_ratio,
-            tolerance=tolerance_value,
-            connections=connections,
-            objective=objective,
-            messages_per_second=messages_per_second,
-            prices=prices(price_memory, price_egress, price_cpu),
-            resamples=resamples,
-            seed=seed,
-        )
         _recommend_on_axes(run, constraints, check_text, strict, as_json)
         return
     reference = setting_arg(reference_text, "--relative-to")
@@ -189,18 +191,10 @@ def recommend(
         if baseline_run is not None:
             recommend_module.require_complete(baseline_run, baseline_slice, "--baseline ")
     warn(report.run_warnings(run, slice_))
-    constraints = recommend_module.Constraints(
-        max_memory=budget,
-        max_time_ratio=max_time_ratio,
-        tolerance=tolerance_value,
+    constraints = replace(
+        constraints,
         cliff=cliff_value,
         reference=reference or slice_.default,
-        connections=connections,
-        objective=objective,
-        messages_per_second=messages_per_second,
-        prices=prices(price_memory, price_egress, price_cpu),
-        resamples=resamples,
-        seed=seed,
         max_savings_drop=max_savings_drop / 100,
     )
     decision = recommend_module.recommend(slice_, constraints)
