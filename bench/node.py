@@ -126,6 +126,18 @@ def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[bool, Time
         f"  node / zlib CPU: cold {cold.cpu / zlib.cpu:.2f}, warm {warm.cpu / zlib.cpu:.2f} "
         "(what the wall ratios tend to on an idle machine, both sweeps using every core)"
     )
+    cores = len(os.sched_getaffinity(0))
+    busy = {
+        name: timed.cpu / timed.wall / cores for name, timed in (("zlib", zlib), ("cold", cold))
+    }
+    if min(busy.values()) < 0.8:
+        # A loaded machine does not share itself out evenly: node's processes, which sleep and
+        # wake at every call, get more of it than zlib's workers, which compute without pause.
+        print(
+            "  note: the machine was loaded (cores kept busy: "
+            + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
+            + "): the wall ratios say little, the CPU ratios more"
+        )
     print(
         f"  memory sources: cold {sorted(sources)}, warm {sorted(warm_sources)}; warm cells "
         f"hold the cold sizes: {same_sizes}, the cold memory figures: {same_memory}"

@@ -43,8 +43,7 @@ sys.path.insert(0, str(REPO))  # this checkout's wsztune, installed or not
 
 def sweep(corpus: Path, output: Path, cache: Path, *options: str) -> dict[tuple, dict[str, Any]]:
     """One ``wsztune run --server ws --no-timing`` of ``corpus``; its cells by setting."""
-    from wsztune.results import load
-    from wsztune.sweep import cell_setting_key
+    from wsztune.results import cell_setting_key, load
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))

@@ -445,7 +445,33 @@ def main(argv: list[str] | None = None) -> int:
         f"of every corpus but the adversarial ones ({', '.join(ADVERSARIAL)}, reported only); "
         f"{'all met' if not missed else f'{missed} missed'}"
     )
-    return 1 if missed else 0
+    leaked = planted_secrets(args.keys)
+    return 1 if missed or leaked else 0
+
+
+def planted_secrets(keys: int = 1) -> int:
+    """Scrub the planted-secret corpus (corpora/planted.py) in both modes, with ``keys`` keys;
+    print how many of its secrets survive verbatim; return that count (goal: 0)."""
+    from corpora.planted import CARRIERS, SECRETS, planted_messages, survivors
+
+    messages = planted_messages()
+    planted = survivors("\n".join(scrub.records_lines(messages)))
+    assert planted == list(SECRETS), "every secret is in the corpus before the scrub"
+    print(
+        f"planted secrets: {len(SECRETS)} secrets in {len(CARRIERS)} carriers "
+        f"({', '.join(CARRIERS)}), {len(messages)} messages"
+    )
+    total = 0
+    for mode in scrub.MODES:
+        found: set[str] = set()
+        for index in range(keys):
+            out, _ = scrub.scrub_messages(messages, mode, KEY + str(index).encode())
+            found.update(survivors("\n".join(scrub.records_lines(out))))
+        total += len(found)
+        names = f": {', '.join(sorted(found))}" if found else ""
+        print(f"  {mode:<8} {len(found)} of {len(SECRETS)} survive verbatim{names}")
+    print(f"planted secrets: goal 0 survive in either mode; {'met' if not total else 'MISSED'}")
+    return total
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def limit_seconds(
 
 def relative_times(results_file: Path) -> dict[tuple, float]:
     """Each cell's compress time divided by the 12:5 cell's, keyed by the cell's setting."""
-    from wsztune.sweep import cell_setting_key
+    from wsztune.results import cell_setting_key
 
     cells = json.loads(results_file.read_text())["cells"]
 

@@ -107,6 +107,7 @@ def test_table_warns_about_a_partial_run(small_run_path: Path, tmp_path: Path) -
     document = json.loads(small_run_path.read_text())
     document["meta"]["partial"] = True
     document["cells"] = document["cells"][:7]
+    document["meta"]["cells"] = 7
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(document))
     result = invoke("table", "--results", partial, "--markdown", "--metric", "size")
@@ -370,6 +371,10 @@ def test_sizes_too_wide_for_80_columns_are_shown_in_kib(
     for cell in document["cells"]:
         cell["compressed_bytes"] *= 1000  # millions of bytes: "5,123,000" x 9 columns
         cell["unit_compressed_bytes"] = [size * 1000 for size in cell["unit_compressed_bytes"]]
+        # What goes with it, or the file is refused as edited: the directions' sums, savings.
+        cell["server_compressed_bytes"] *= 1000
+        cell["client_compressed_bytes"] *= 1000
+        cell["savings"] = 1 - cell["compressed_bytes"] / cell["raw_bytes"]
     big = tmp_path / "big.json"
     big.write_text(json.dumps(document))
     result = invoke("table", "--results", big, "--metric", "size")

@@ -189,7 +189,7 @@ def test_run_server_ws_never_calls_12_5_the_default_and_its_hint_works(
     )
     assert result.exit_code == 0, result.output
     assert "websockets default" not in result.output
-    assert re.search(r"default\s+│\s+15:8", result.output), result.output
+    assert re.search(r"default\s+15:8", result.output), result.output
     hint = re.search(r"recommend --max-memory (\d+KiB)", result.output)
     assert hint is not None, result.output
     followed = CliRunner().invoke(
@@ -228,3 +228,31 @@ def test_the_line_naming_the_run_read_names_its_stack(uvicorn_run: Path) -> None
     result = CliRunner().invoke(cli, ["recommend", "--results", str(uvicorn_run)])
     assert "stack uvicorn," in " ".join(result.output.split())
     assert "{'name'" not in result.output
+
+
+def test_uvicorn_before_035_is_never_told_to_use_websockets_sansio(tmp_path: Path) -> None:
+    """Issue 26: version facts per version. uvicorn 0.30 has no websockets-sansio backend
+    (it came in 0.35.0), so no row, alternative or snippet may name it."""
+    from wsztune.stacks import STACKS
+    from wsztune.stacks.uvicorn import uvicorn_snippet
+
+    corpus = Path(__file__).resolve().parent.parent / "corpora" / "chat.records.jsonl"
+    out = tmp_path / "u.json"
+    result = CliRunner().invoke(cli, ["run", str(corpus), "--server", "uvicorn@0.30",
+                                      "--no-timing", "-q", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    advice = CliRunner().invoke(cli, ["recommend", "--results", str(out), "--max-memory", "64KiB"])
+    assert advice.exit_code == 0, advice.output
+    assert "--ws websockets-sansio" not in advice.stdout
+    assert "no websockets-sansio backend (it came in 0.35.0)" in " ".join(advice.stdout.split())
+    assert "uvicorn-sansio" not in STACKS["uvicorn"].alternatives_for("0.30")
+    assert "uvicorn-sansio" in STACKS["uvicorn"].alternatives_for("0.35.0")
+
+    class Old:
+        server_version = "0.34.3"
+
+    from wsztune.stacks.profile import SnippetContext
+
+    cell = {"window_bits": 12, "mem_level": 5, "level": -1}
+    assert "has no websockets-sansio backend" in uvicorn_snippet(cell, SnippetContext(Old()))
+    assert "--ws websockets-sansio" in uvicorn_snippet(cell, SnippetContext(None))

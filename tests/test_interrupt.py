@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -236,7 +237,11 @@ WRITER = """
 import sys
 from wsztune import results
 run = results.load(sys.argv[1])
-run.cells = run.cells * 250  # a few MB of JSON: each save takes a noticeable time
+# A few MB of JSON, so that each save takes a noticeable time: 250 thresholds of every cell (a
+# results file holds one cell per setting, and its grid plans them all).
+run.cells = [dict(cell, threshold=copy) for copy in range(250) for cell in run.cells]
+run.meta["grid"]["thresholds"] = list(range(250))
+run.meta["cells"] = run.meta["cells_planned"] = len(run.cells)
 print("ready", len(run.cells), flush=True)
 while True:
     results.save(run, sys.argv[2])
@@ -276,3 +281,61 @@ def test_kill_9_while_saving_never_leaves_a_truncated_file(
             assert results.newest(target.parent) == target
         except ResultsError:
             assert not target.exists()
+
+
+# live: SIGTERM as run handles it ------------------------------------------------------------------
+
+
+def _live_started(tmp: Path, server: str) -> bool:
+    """The moment worth interrupting: the corpus is on disk in a temporary folder (plan.json),
+    and, for ws, the model's node processes are measuring (their corpus files are on disk too)."""
+    plans = list(tmp.glob("wsztune-live-*/plan.json"))
+    return bool(plans) and (server != "ws" or any(tmp.glob("wsztune-node-*")))
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("server", ["websockets", "ws"])
+def test_sigterm_stops_live_with_its_children_and_temporary_files(
+    tmp_path: Path, server: str, request: pytest.FixtureRequest
+) -> None:
+    """Issue 29 item 6: SIGTERM to ``wsztune live`` alone (the children get no signal) used to
+    kill it on the spot, leaving plan.json (the whole corpus) and node's corpus files behind."""
+    pytest.importorskip("websockets")
+    extra: list[str] = []
+    if server == "ws":
+        if shutil.which("node") is None:
+            pytest.skip("node is not installed")
+        extra = ["--ws-dir", str(request.getfixturevalue("ws_dir"))]
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = environment()
+    env["TMPDIR"] = str(tmp)  # every temporary file of wsztune and its children lands here
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wsztune", "live", "--server", server]
+        + ["--connections", "400", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        children: list[psutil.Process] = []
+        while not (children and _live_started(tmp, server)):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "live never got going"
+            time.sleep(0.05)
+            children = psutil.Process(process.pid).children(recursive=True)
+        time.sleep(0.5)  # into the replay (and the model's measurements)
+        children = psutil.Process(process.pid).children(recursive=True)
+        elapsed, out, err = interrupt(process, signum=signal.SIGTERM, group=False)
+    finally:
+        if process.poll() is None:  # pragma: no cover - a failure; do not leak the group
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 143, err
+    assert err.strip().splitlines() == ["wsztune: error: terminated (SIGTERM)"]
+    assert sorted(p.name for p in tmp.rglob("*")) == []  # plan.json, node's corpus: all gone
+    assert_gone(children)
+    assert elapsed < 10  # the model's node processes are stopped, not waited for

@@ -704,3 +704,38 @@ def test_a_cell_within_its_resolution_of_the_budget_is_named() -> None:
         "13:1 need within the measurement's resolution of the" in warning
         for warning in decision.warnings
     ), decision.warnings
+
+
+def test_settle_factor_is_the_traffic_that_would_hold_a_cell() -> None:
+    """The spread of a resampled gap shrinks as 1/sqrt(traffic): a gap of 0.5 points with a
+    spread of 0.5 points holds in 95% of resamples at (1.645 * 0.5 / 0.5)^2 = 2.7x the traffic."""
+    import numpy
+
+    gaps = numpy.random.default_rng(1).normal(0.005, 0.005, 200_000)
+    factor = recommend.settle_factor(gaps, 0.005, 0.01, 0.95)
+    assert factor == pytest.approx(2.706, rel=0.01)
+    assert recommend.settle_factor(gaps, 0.011, 0.01, 0.95) is None  # no slack: never settles
+
+
+def test_a_tiny_corpus_says_it_is_too_small_and_how_much_would_settle_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    source = Path(__file__).resolve().parent.parent / "corpora" / "market.records.jsonl"
+    lines, size = [], 0
+    for line in source.read_text().splitlines():
+        lines.append(line)
+        size += len(line)
+        if size > 4096:
+            break
+    corpus = tmp_path / "tiny.records.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run.json"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(corpus), "--no-timing", "-q", "-o", str(out)]
+                         ).exit_code == 0  # fmt: skip
+    result = runner.invoke(cli, ["recommend", "--results", str(out), "--max-memory", "64KiB"])
+    text = " ".join(result.stdout.split())
+    assert "is too small to separate 11:2 from 12:2" in text, text
+    assert "as much traffic of this kind" in text

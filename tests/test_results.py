@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC
 from pathlib import Path
 
@@ -108,7 +109,10 @@ def test_unit_sizes_that_do_not_add_up_are_refused(tmp_path: Path, small_run_pat
     path = tmp_path / "bad.json"
     for damage, reason in (
         (lambda c, m: c["unit_compressed_bytes"].append(1), "does not match"),
-        (lambda c, m: c.update(compressed_bytes=c["compressed_bytes"] + 1), "does not match"),
+        (
+            lambda c, m: c.update(compressed_bytes=c["compressed_bytes"] + 1),
+            "is not server_compressed_bytes . client_compressed_bytes",
+        ),
         (lambda c, m: c.update(unit_compressed_bytes="many"), "not a list of integers"),
         (lambda c, m: m["units"].update(raw_bytes=None), "meta.units.raw_bytes"),
     ):
@@ -199,3 +203,235 @@ def test_a_file_from_before_the_threshold_loads_with_defaults(
     old.write_text(json.dumps(document))
     with pytest.raises(ResultsError, match=r"cells\[0\].threshold"):
         results.load(old)
+
+
+# A results file cannot fool a reader or the gate (issue 29, item 3) ---------------------------
+
+
+def _tampered(small_run_path: Path, tmp_path: Path, damage) -> Path:
+    """A copy of the small run with ``damage(document)`` applied, as raw JSON text when it
+    returns a string."""
+    document = json.loads(small_run_path.read_text())
+    text = damage(document)
+    path = tmp_path / "tampered.json"
+    path.write_text(text if isinstance(text, str) else json.dumps(document))
+    return path
+
+
+def _gate(path: Path) -> object:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    return CliRunner().invoke(
+        cli, ["recommend", "--results", str(path), "--check", "12:5", "--strict"]
+    )
+
+
+def _duplicate_12_5_smaller_first(document: dict) -> None:
+    cells = document["cells"]
+    original = next(c for c in cells if (c["window_bits"], c["mem_level"]) == (12, 5))
+    forged = json.loads(json.dumps(original))
+    sizes = [size // 2 for size in forged["unit_compressed_bytes"]]
+    forged.update(unit_compressed_bytes=sizes, compressed_bytes=sum(sizes))
+    server = min(sum(sizes), forged["server_compressed_bytes"] // 2)
+    forged.update(server_compressed_bytes=server, client_compressed_bytes=sum(sizes) - server)
+    forged["savings"] = 1 - sum(sizes) / forged["raw_bytes"]
+    cells.insert(0, forged)
+    document["meta"]["cells"] += 1
+
+
+def _drop_13_with_partial_and_planned(document: dict) -> None:
+    document["cells"] = [c for c in document["cells"] if c["window_bits"] < 13]
+    document["meta"]["cells"] = len(document["cells"])
+    del document["meta"]["partial"], document["meta"]["cells_planned"]
+
+
+def _drop_13_keep_complete(document: dict) -> None:
+    _drop_13_with_partial_and_planned(document)
+    document["meta"]["partial"] = False
+
+
+def _deep(document: dict) -> str:
+    text = json.dumps(document)
+    return text.replace('"seed": 0', '"seed": ' + "[" * 100_000 + "]" * 100_000)
+
+
+CASES = [
+    (_duplicate_12_5_smaller_first, r"cells\[\d+\] measures the same setting as cells\[0\]"),
+    (_drop_13_with_partial_and_planned, r"meta\.partial is missing"),
+    (_drop_13_keep_complete, r"meta\.grid plans 20 cells and the file holds 16"),
+    (lambda d: d["cells"][5].update(savings=0.99), r"cells\[5\] .*savings 0\.990000 is not 1 - "),
+    (lambda d: d["cells"][2].update(raw_bytes=10**400), r"raw_bytes is an integer of 401 digits"),
+    (lambda d: d["cells"][2].update(compressed_bytes=-5), r"compressed_bytes is -5, outside 0"),
+    (lambda d: d["meta"].update(grid=7), r"meta\.grid is 7, not an object"),
+    (lambda d: d.update(meta={}), r"meta\.grid is missing"),
+    (_deep, r"nested deeper than"),
+    (
+        lambda d: json.dumps(d).replace(
+            '"seed": 0', '"seed": 0, "extra": [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]'
+        ),
+        r"meta is nested deeper than 16 levels",
+    ),  # fmt: skip
+    (
+        lambda d: json.dumps(d).replace('"savings": 0.', '"savings": NaN, "x": 0.', 1),
+        r"holds NaN, which is not a number",
+    ),  # fmt: skip
+    (
+        lambda d: json.dumps(d).replace(
+            '"compress_seconds": ', '"compress_seconds": 1e400, "x": ', 1
+        ),
+        r"compress_seconds is inf, not a finite number",
+    ),  # fmt: skip
+    (lambda d: d["cells"][1].update(window_bits=99), r"window_bits is 99, outside 8 to 15"),
+    (
+        lambda d: d["meta"]["grid"].update(window_bits=[9, 10, 11, 12]),
+        r"cells\[\d+\] \(13:\d, .*\) is not in the grid meta\.grid plans",
+    ),  # fmt: skip
+    (lambda d: d["meta"].update(cells_planned=63), r"meta\.cells_planned says 63, .* plans 20"),
+    (
+        lambda d: d["cells"][0].update(strategy='default"}); require("child_process").exec("x'),
+        r"cells\[0\]\.strategy is .*, not one of default, filtered, huffman, rle, fixed",
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("damage", "reason"), CASES)
+def test_a_tampered_file_is_one_line_exit_2_and_never_passes_the_gate(
+    small_run_path: Path, tmp_path: Path, damage, reason: str
+) -> None:
+    path = _tampered(small_run_path, tmp_path, damage)
+    with pytest.raises(ResultsError, match=reason):
+        results.load(path)
+    result = _gate(path)
+    assert result.exit_code == 2, result.output
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wsztune: error: "), lines
+    assert "damaged or was edited" in lines[0] or "not a number" in lines[0]
+
+
+def test_the_untampered_run_passes_the_same_gate(small_run_path: Path) -> None:
+    assert _gate(small_run_path).exit_code in (0, 1)  # decided: never refused as damaged
+
+
+def test_committed_example_runs_validate() -> None:
+    for path in sorted((Path(__file__).parent.parent / "results").glob("*.json")):
+        run = results.load(path)
+        assert len(run.cells) == run.meta["cells_planned"], path
+
+
+def test_a_partial_run_that_says_so_loads(small_run_path: Path, tmp_path: Path) -> None:
+    def partial(document: dict) -> None:
+        _drop_13_with_partial_and_planned(document)
+        document["meta"].update(partial=True, cells_planned=20)
+
+    assert len(results.load(_tampered(small_run_path, tmp_path, partial)).cells) == 16
+
+
+def test_a_wide_valid_run_validates_and_renders(small_run_path: Path, tmp_path: Path) -> None:
+    # 20 cells x 12 levels x 5 strategies x 2 takeovers = 2,400 cells, every one distinct and
+    # in the grid: loads, and table reads it (bench/results_scale.py times 100k cells).
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    document = json.loads(small_run_path.read_text())
+    levels, strategies = (
+        list(range(-1, 10)) + [-2],
+        ["default", "filtered", "huffman", "rle", "fixed"],
+    )
+    document["cells"] = [
+        dict(cell, level=level, strategy=strategy, context_takeover=takeover)
+        for takeover in (True, False)
+        for strategy in strategies
+        for level in levels
+        for cell in document["cells"]
+    ]
+    document["meta"]["grid"].update(
+        levels=levels, strategies=strategies, context_takeover=[True, False]
+    )
+    document["meta"].update(cells=2400, cells_planned=2400)
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps(document))
+    assert len(results.load(path).cells) == 2400
+    result = CliRunner().invoke(cli, ["table", "--results", str(path), "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert "complete (2400 cells)" in result.stderr
+
+
+# Nothing from a corpus or a results file becomes markup or code (issue 29, item 9) -------------
+
+EVIL_NAME = "x<img src=x onerror=alert(1)>![](https://evil.example/p.png)|`rm`[a](b)\n# h"
+
+
+def _unescaped(text: str, char: str) -> int:
+    """How many times ``char`` occurs in ``text`` not preceded by a backslash."""
+    return len(re.findall(rf"(?<!\\){re.escape(char)}", text))
+
+
+@pytest.mark.parametrize("command", ["table", "compare", "recommend"])
+def test_markdown_escapes_what_comes_from_the_corpus_or_the_run(
+    small_run_path: Path, tmp_path: Path, command: str
+) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    document = json.loads(small_run_path.read_text())
+    document["meta"]["corpus"]["name"] = EVIL_NAME
+    document["meta"]["codec_version"] = "1.2<script>"
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps(document))
+    summary = tmp_path / "summary.md"
+    args = {
+        "table": ["table", "--results", path, "--markdown"],
+        "compare": ["compare", small_run_path, path, "--markdown"],
+        "recommend": ["recommend", "--results", path],
+    }[command]
+    result = CliRunner().invoke(
+        cli, [str(arg) for arg in args], env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert result.exit_code == 0, result.output
+    out = summary.read_text() if command == "recommend" else result.stdout
+    assert "evil.example" in out  # the name is there, as text
+    for char in "<>[]!`":
+        assert _unescaped(out, char) == 0, (char, out)
+    assert "\n# h" not in out  # a line break never starts a heading
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert rows
+    for table in _tables(rows):  # every row of a table keeps its columns
+        assert len({_unescaped(row, "|") for row in table}) == 1, table
+
+
+def _tables(rows: list[str]) -> list[list[str]]:
+    """Rows grouped by table: a new one starts at each header (the row before a ``|---``)."""
+    tables: list[list[str]] = []
+    for index, row in enumerate(rows):
+        if index + 1 < len(rows) and rows[index + 1].startswith("|---"):
+            tables.append([])
+        if tables:
+            tables[-1].append(row)
+    return tables
+
+
+def test_a_crafted_strategy_never_reaches_a_snippet(small_run_path: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    document = json.loads(small_run_path.read_text())
+    crafted = 'default, x: require("child_process").execSync("id")'
+    for cell in document["cells"]:
+        cell["strategy"] = crafted
+    document["meta"]["grid"]["strategies"] = [crafted]
+    path = tmp_path / "crafted.json"
+    path.write_text(json.dumps(document))
+    result = CliRunner().invoke(cli, ["recommend", "--results", str(path), "--server", "ws"])
+    assert result.exit_code == 2
+    assert "child_process" not in result.stdout
+    assert "strategy is" in result.stderr and "not one of default" in result.stderr

@@ -51,36 +51,44 @@ def _strings(document: object, values: list[str], keys: list[str]) -> None:
 
 
 def _shape(document: object) -> object:
-    """Keys and types, without the values."""
+    """Nesting, key counts and types, without the values (keys are scrubbed too)."""
     if isinstance(document, dict):
-        return {key: _shape(value) for key, value in document.items()}
+        return ("{}", [_shape(value) for value in document.values()])
     if isinstance(document, list):
         return [_shape(item) for item in document]
     return type(document).__name__
 
 
-def test_tokens_keep_keys_structure_lengths_and_escapes() -> None:
+def _at(message: Message, index: int) -> object:
+    """The value at ``index`` of a JSON object message (its keys are scrubbed: by position)."""
+    return list(json.loads(message.payload).values())[index]
+
+
+def test_tokens_keep_structure_lengths_and_escapes() -> None:
     messages = _messages(TRICKY)
     out, report = scrub.scrub_messages(messages, "tokens", KEY)
     assert report.json_messages == len(TRICKY)
+    names = scrub.connection_pseudonyms((m.connection for m in messages), KEY)
     for before, after in zip(messages, out, strict=True):
         assert len(after.payload) == len(before.payload)
         assert (after.connection, after.direction, after.is_text) == (
-            before.connection,
+            names[before.connection],
             before.direction,
             before.is_text,
         )
+        assert after.connection.startswith("conn-") and before.connection not in after.connection
         original, scrubbed = json.loads(before.payload), json.loads(after.payload)
         assert _shape(scrubbed) == _shape(original)
         # Escapes stay escapes, in the same places: only letters and digits moved.
         assert after.payload.count(b"\\") == before.payload.count(b"\\")
     first = out[0].payload.decode()
     assert '\\"' in first and "\\n" in first and "\\u00" in first
-    assert json.loads(out[0].payload)["n"] != json.loads(messages[0].payload)["n"]
+    assert _at(out[0], 3) != _at(messages[0], 3)
+    assert list(json.loads(out[0].payload)) != ["type", "user", "text", "n"]  # keys too
     assert "0e+" in first  # the exponent marker and the zero stay
     # Consistent: "alice" is the same replacement in both messages and inside the URL.
-    alias = json.loads(out[0].payload)["user"]
-    assert alias != "alice" and alias in json.loads(out[1].payload)["text"]
+    alias = _at(out[0], 1)
+    assert alias != "alice" and alias in _at(out[1], 2)
     # Deterministic for a key, different under another.
     again, _ = scrub.scrub_messages(messages, "tokens", KEY)
     other, _ = scrub.scrub_messages(messages, "tokens", b"another-key-456")
@@ -89,8 +97,8 @@ def test_tokens_keep_keys_structure_lengths_and_escapes() -> None:
 
 
 def test_tokens_no_input_value_reappears() -> None:
-    # "No string value of 4 or more characters from the input may appear in the output, unless
-    # it is also a key": not as a value, and not inside one either.
+    # "No string value of 4 or more characters from the input may appear in the output", not as
+    # a value and not inside one, also when it is a key somewhere (issue 29).
     corpus = corpus_module.load(HAR)
     messages = list(corpus.messages) + _messages(TRICKY)
     out, _ = scrub.scrub_messages(messages, "tokens", KEY)
@@ -99,7 +107,7 @@ def test_tokens_no_input_value_reappears() -> None:
     for message in messages:
         if message.is_text:
             _strings(json.loads(message.payload), values, keys)
-    protected = {v for v in set(values) - set(keys) if len(v) >= 4 and any(c.isalnum() for c in v)}
+    protected = {v for v in set(values) if len(v) >= 4 and any(c.isalnum() for c in v)}
     assert len(protected) > 300
     output_values: list[str] = []
     for message in out:
@@ -109,16 +117,16 @@ def test_tokens_no_input_value_reappears() -> None:
     text = "\n".join(output_values)
     assert [value for value in protected if value in text] == []
     # A value made only of key words ("type url") is not kept either.
-    assert json.loads(out[len(corpus.messages) + 2].payload)["message"] != "type url"
+    assert _at(out[len(corpus.messages) + 2], 1) != "type url"
 
 
 def test_tokens_shared_prefixes_and_zeros_survive() -> None:
     out, _ = scrub.scrub_messages(_messages(TRICKY), "tokens", KEY)
-    ids = json.loads(out[2].payload)["ids"]
+    ids = _at(out[2], 2)
     first, second, zero = (str(i) for i in ids)
     assert first[:10] == second[:10] and first[10] != second[10] and zero == "0"
-    url = json.loads(out[2].payload)["url"]
-    link = json.loads(out[1].payload)["text"]
+    url = _at(out[2], 0)
+    link = _at(out[1], 2)
     assert len("https://ex.test/u/") == 18 and url[:18] in link and "https" not in url
 
 
@@ -128,7 +136,7 @@ def test_tokens_pieces_of_words_repeat_after_two_letters() -> None:
     words = ["information", "configuration", "Nation", "unrelated"]
     text = json.dumps({"text": " ".join(words)})
     out, _ = scrub.scrub_messages(_messages([text]), "tokens", KEY)
-    scrubbed = json.loads(out[0].payload)["text"].split()
+    scrubbed = _at(out[0], 0).split()
     assert [len(w) for w in scrubbed] == [len(w) for w in words]
     assert scrubbed[0][-3:] == scrubbed[1][-3:] == scrubbed[2][-3:]
     assert scrubbed[0][-5:] != scrubbed[1][-5:]  # the first two letters of the piece differ
@@ -212,7 +220,8 @@ def test_records_lines_keep_time_when_present() -> None:
     message = Message(b'{"a":"bcde"}', True, "c1", "client", t=1.25)  # type: ignore[call-arg]
     out, _ = scrub.scrub_messages([message], "tokens", KEY)
     line = json.loads(list(scrub.records_lines(out))[1])
-    assert line["t"] == 1.25 and line["connection"] == "c1" and line["direction"] == "client"
+    assert line["t"] == 1.25 and line["direction"] == "client"
+    assert line["connection"] == scrub.connection_pseudonyms(["c1"], KEY)["c1"] != "c1"
 
 
 def test_cli_scrub_writes_the_same_shape(tmp_path: Path) -> None:
@@ -266,7 +275,7 @@ def test_cli_scrub_bad_corpus_leaves_no_file(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "bad.jsonl:2" in result.output
     assert list(tmp_path.iterdir()) == [bad]
     result = CliRunner().invoke(cli, ["corpus", "scrub", str(bad), "-o", str(bad)])
-    assert result.exit_code == 2 and "must not be the input" in result.output
+    assert result.exit_code == 2 and "is the input corpus" in result.output
 
 
 json_values = st.recursive(
@@ -386,3 +395,47 @@ def test_cli_scrub_check_fails_when_over_the_goal(tmp_path: Path) -> None:
          "--mode", "permute", "--overwrite"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+
+
+# Planted secrets (issue 29, item 5) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", scrub.MODES)
+def test_no_planted_secret_survives(mode: str) -> None:
+    from corpora.planted import SECRETS, planted_messages, survivors
+
+    messages = planted_messages()
+    assert survivors("\n".join(scrub.records_lines(messages))) == list(SECRETS)
+    for key in (KEY, b"another-key-456"):
+        out, _ = scrub.scrub_messages(messages, mode, key)
+        assert survivors("\n".join(scrub.records_lines(out))) == []
+
+
+def test_a_value_is_never_kept_for_being_a_key_somewhere() -> None:
+    card = "4111111111111111"
+    messages = _messages([json.dumps({card: {"a": 1}}), json.dumps({"card": card, "note": card})])
+    out, _ = scrub.scrub_messages(messages, "tokens", KEY)
+    assert all(card.encode() not in message.payload for message in out)
+    assert _at(out[1], 0) == _at(out[1], 1) == list(json.loads(out[0].payload))[0]  # consistent
+
+
+def test_binary_frames_map_every_run_however_short() -> None:
+    frame = b"\x01192.168.17.42\x00Bob\x07pin:123\xffA"
+    for mode in scrub.MODES:
+        out, _ = scrub.scrub_messages([Message(frame, False, "c1", "client")], mode, KEY)
+        payload = out[0].payload
+        assert len(payload) == len(frame)
+        for run in (b"192", b"168", b"17", b"42", b"Bob", b"pin", b"123"):
+            assert run not in payload, (mode, run, payload)
+        # Letters stay letters and digits digits: the shape of embedded text is kept.
+        assert [chr(b).isdigit() for b in payload[1:4]] == [True] * 3
+
+
+def test_connection_names_are_pseudonymised_consistently() -> None:
+    names = ["192.168.17.42:51234", "alice-laptop", "192.168.17.42:51234"]
+    messages = [Message(b'{"a":"b"}', True, name, "client") for name in names]
+    for mode in scrub.MODES:
+        out, _ = scrub.scrub_messages(messages, mode, KEY)
+        assert out[0].connection == out[2].connection != out[1].connection
+        assert all(m.connection.startswith("conn-") for m in out)
+        assert not {m.connection for m in out} & set(names)

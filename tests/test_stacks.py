@@ -148,7 +148,8 @@ def test_uvicorn_auto_depends_on_the_version() -> None:
     assert version == "0.49" and profile.default_pair(version) == (15, 8)
     assert profile.default_pair("0.50.0") == (12, 5) and profile.default_pair(None) == (12, 5)
     assert resolve("FastAPI==0.55.0")[0].name == "uvicorn"
-    assert "0.50.0" in profile.version_note("0.30.1")
+    assert "0.50.0" in profile.version_note("0.40.1")
+    assert "no websockets-sansio backend" in profile.version_note("0.30.1")
 
 
 def test_dotnet_codec_follows_the_version() -> None:

@@ -6,7 +6,10 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wsztune import corpus
 from wsztune.cli import cli
@@ -122,3 +125,99 @@ def test_cli_stats_shows_rates(tmp_path: Path) -> None:
     data = json.loads(CliRunner().invoke(cli, ["corpus", "stats", str(path), "--json"]).stdout)
     assert data["rates"]["messages_per_second"] == 0.75
     assert data["rates"]["connection_messages_per_second_median"] == 0.25
+
+
+# A big line, checked as JSON where it lies (issue 29 item 10) ----------------------------------
+
+
+def _json_or_not(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _big_payloads(size: int) -> dict[str, bytes]:
+    item = json.dumps({"id": 12345, "name": "abcdefghij", "tags": ["x", "y"], "v": 1.5})
+    return {
+        "array of objects": ("[" + ",".join([item] * (size // (len(item) + 1))) + "]").encode(),
+        "array of numbers": ("[" + ",".join(["12345"] * (size // 6)) + "]").encode(),
+        "one long string": ('{"a":"' + "é" * (size // 2) + '"}').encode(),
+        "plain text": b"plain text " * (size // 11),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_big_payloads(100)))
+def test_corpus_stats_keeps_one_copy_of_a_big_line(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line of N bytes costs the corpus's one copy of it, plus a window: `corpus stats` used to
+    hold a copy of the payload, its text and its parsed values beside it (904 MB for 300 MB)."""
+    import tracemalloc
+
+    from wsztune import stats
+
+    monkeypatch.setattr(stats, "_WINDOW", 1 << 16)  # the window is constant; keep it small here
+    ratios = []
+    for size in (1 << 21, 1 << 22):
+        path = tmp_path / f"{size}.txt"
+        payload = _big_payloads(size)[kind]
+        path.write_bytes(payload + b"\n")
+        loaded = corpus.load(path, "lines")
+        tracemalloc.start()
+        try:
+            described = stats.describe_corpus(loaded)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (described.json_messages, described.text_messages) == (
+            (0, 1) if kind == "plain text" else (1, 0)
+        )
+        ratios.append(peak / len(payload))
+    # Beside the corpus: a few windows, never a copy: the same small share at 2 and at 4 MiB.
+    assert max(ratios) < 0.15, ratios
+
+
+json_documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    document=json_documents,
+    indent=st.sampled_from([None, 1]),
+    ascii_only=st.booleans(),
+    cut=st.integers(min_value=0, max_value=400),
+    insert=st.sampled_from(["", ",", "]", "}", '"', "x", " ", "1", ":", "\\", "\x01", "[", "."]),
+    window=st.sampled_from([8, 13, 64]),
+)
+def test_checking_in_place_agrees_with_json_loads(
+    document: object, indent: int | None, ascii_only: bool, cut: int, insert: str, window: int
+) -> None:
+    """Whatever the window cuts (a number, a string, a character in two), the in-place check
+    says what json.loads says, for valid documents and for broken ones."""
+    from wsztune import stats
+
+    text = json.dumps(document, indent=indent, ensure_ascii=ascii_only)
+    broken = text[:cut] + insert + text[cut + 1 :]
+    previous = stats._WINDOW
+    stats._WINDOW = window
+    try:
+        for candidate in (text, broken):
+            data = candidate.encode("utf-8", "surrogatepass")
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # text payloads are UTF-8: the readers refuse anything else
+            assert stats._is_json_in_place(memoryview(bytearray(data))) == _json_or_not(data)
+    finally:
+        stats._WINDOW = previous

@@ -11,16 +11,19 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import io
 import json
 import math
 import operator
 import os
 import random
 import re
+import stat
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from wsztune.errors import CorpusError
 
@@ -373,6 +376,68 @@ def _pack(messages: Iterable[Message]) -> Packed:
     return packed
 
 
+# Where a reader reads: the file, or what a pipe held ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Input:
+    """The bytes a reader reads: ``path`` itself, or, when ``path`` is a pipe, a FIFO or a
+    terminal (``/dev/stdin``, ``<(zcat x.gz)``), ``content``: all it gave, read once.
+
+    A pipe gives its bytes once: every sniff and probe before the real read (the results
+    signature, the first line, the format) consumed them, and the reader then started mid-line
+    (issue 29: 2,872 of 3,000 messages, exit code 0). They all read ``content`` instead.
+    """
+
+    path: Path
+    content: bytes | None = None
+
+    @classmethod
+    def of(cls, path: Path) -> Input:
+        """``path`` to read as often as needed, or the whole of a pipe's bytes, read now."""
+        if path.is_dir() or _rereadable(path):
+            return cls(path)
+        return cls(path, _read_once(path))
+
+    def open(self) -> BinaryIO:
+        """A binary stream from the first byte (a view of ``content``: no copy)."""
+        if self.content is not None:
+            return io.BytesIO(self.content)
+        return self.path.open("rb")
+
+    def read_bytes(self) -> bytes:
+        """Every byte."""
+        return self.content if self.content is not None else self.path.read_bytes()
+
+    def size(self) -> int:
+        """The size in bytes."""
+        return len(self.content) if self.content is not None else self.path.stat().st_size
+
+
+def _rereadable(path: Path) -> bool:
+    """A file (or block device) that gives the same bytes on every open; not a pipe or FIFO."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return True  # the reader reports the real error when it opens it
+    return stat.S_ISREG(mode) or stat.S_ISBLK(mode) or stat.S_ISDIR(mode)
+
+
+def _read_once(path: Path) -> bytes:
+    """All of a pipe's bytes (a terminal is refused: reading it would wait for Ctrl-D)."""
+    try:
+        with path.open("rb", buffering=0) as stream:
+            if stream.isatty():
+                raise CorpusError(
+                    path,
+                    "is a terminal, not a corpus: pipe a corpus into it "
+                    "(cat corpus.jsonl | wsztune ...) or give the corpus's path",
+                )
+            return stream.readall()
+    except OSError as error:
+        raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
+
+
 def corpus_name(path: str | os.PathLike[str]) -> str:
     """A short name for file names: ``chat`` for ``corpora/chat.records.jsonl``."""
     name = Path(path).name
@@ -382,25 +447,31 @@ def corpus_name(path: str | os.PathLike[str]) -> str:
     return name or "corpus"
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path | Input) -> str:
     """Choose a reader from the path: a directory, its suffix, or a records header line.
 
     A line file whose first line is a wsztune header is records, whatever its name; one whose
     first line looks like a record but has no header is refused, naming both ways out: the
     lines are either records (add the header, or ``--format records``) or messages that happen
     to look like records (``--format jsonl``). A guess either way could be a wrong answer with
-    exit code 0; the user knows in one word.
+    exit code 0; the user knows in one word. A name that says nothing (``/dev/stdin``, a FIFO)
+    is read as records when its first line is a records header, and refused otherwise.
     """
+    source = path if isinstance(path, Input) else Input(Path(path))
+    path = source.path
     if path.is_dir():
         return "dir"
     fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if fmt is None:
+        first = _first_line(source)
+        if first is not None and _is_records_header(first[1]):
+            return "records"
         raise CorpusError(
             path,
             f"cannot tell the format from the name; pass --format ({', '.join(FORMATS)})",
         )
     if fmt in ("jsonl", "lines"):
-        first = _first_line(path)
+        first = _first_line(source)
         if first is not None and _is_records_header(first[1]):
             return "records"
         if fmt == "lines" and first is not None and first[1].strip() in (b"[", b"{", b"[{"):
@@ -432,10 +503,10 @@ _RECORD_PREFIX = re.compile(rb'^\s*\{\s*"(?:connection|direction)"\s*:')
 _RESULTS_SIGNATURE = re.compile(rb'"schema"\s*:\s*"wsztune\.run/')
 
 
-def _first_line(path: Path) -> tuple[int, bytes] | None:
+def _first_line(source: Input) -> tuple[int, bytes] | None:
     """(line number, first bytes) of the first non-blank line, at most :data:`_SNIFF_BYTES`."""
     try:
-        with path.open("rb") as stream:
+        with source.open() as stream:
             number = 0
             while True:
                 raw = stream.readline(_SNIFF_BYTES)
@@ -505,10 +576,13 @@ def corpus_kind(path: str | os.PathLike[str]) -> str | None:
     path = Path(path)
     if path.is_dir():
         return "a directory (a corpus of one message per file?)"
-    if is_results_head(_read_head(path)):
+    if not _rereadable(path):
+        return None  # a pipe the caller has read already: nothing left to look at
+    source = Input(path)
+    if is_results_head(_read_head(source)):
         return None
     fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
-    first = _first_line(path)
+    first = _first_line(source)
     if first is None:
         return None
     raw = first[1]
@@ -532,9 +606,9 @@ def _refuse_results(path: Path, head: bytes) -> None:
         )
 
 
-def _read_head(path: Path, size: int = 4096) -> bytes:
+def _read_head(source: Input, size: int = 4096) -> bytes:
     try:
-        with path.open("rb") as stream:
+        with source.open() as stream:
             return stream.read(size)
     except OSError:
         return b""  # the reader itself reports the real error
@@ -552,11 +626,12 @@ def load(
         raise CorpusError(path, "no such file or directory")
     if fmt is not None and fmt not in FORMATS:
         raise CorpusError(path, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    source = Input.of(path)  # a pipe is read here, whole and once
     if not path.is_dir():
         # Whatever the format asked for: a saved run read as messages is a wrong answer.
-        _refuse_results(path, _read_head(path))
+        _refuse_results(path, _read_head(source))
     guessed = fmt is None
-    fmt = fmt or detect_format(path)
+    fmt = fmt or detect_format(source)
     if fmt == "dir":
         if not path.is_dir():
             raise CorpusError(path, "--format dir needs a directory")
@@ -564,32 +639,33 @@ def load(
     elif path.is_dir():
         raise CorpusError(path, f"is a directory, but --format {fmt} reads a file")
     elif fmt == "har":
-        messages, digest = _read_har(path)
+        messages, digest = _read_har(source)
     elif fmt == "json":
-        messages, digest = _read_json_array(path)
+        messages, digest = _read_json_array(source)
     else:
         if fmt in ("jsonl", "lines"):
-            _refuse_misread_lines(path, fmt)
-        messages, digest = _read_lines(path, fmt, progress, guessed=guessed)
+            _refuse_misread_lines(source, fmt)
+        messages, digest = _read_lines(source, fmt, progress, guessed=guessed)
         if fmt == "jsonl":
             _refuse_one_array(path, messages)
     if not messages:
-        raise CorpusError(path, _empty_reason(path, fmt))
+        raise CorpusError(path, _empty_reason(source, fmt))
     return Corpus(str(path), fmt, digest, messages)
 
 
-def _empty_reason(path: Path, fmt: str) -> str:
+def _empty_reason(source: Input, fmt: str) -> str:
     if fmt == "dir":
         return "no messages: the directory holds no files (one file is one message)"
-    if path.stat().st_size == 0:
+    if source.size() == 0:
         return "no messages: the file is empty"
     return "no messages: the file holds only blank lines or a header"
 
 
-def _refuse_misread_lines(path: Path, fmt: str) -> None:
+def _refuse_misread_lines(source: Input, fmt: str) -> None:
     """Refuse line files that ``--format jsonl``/``lines`` would count wrongly, even when asked:
     a records header, which is never a message."""
-    first = _first_line(path)
+    path = source.path
+    first = _first_line(source)
     if first is None:
         return
     number, raw = first
@@ -615,7 +691,7 @@ def _refuse_one_array(path: Path, messages: Packed) -> None:
 # JSON array: one message per element ----------------------------------------------------------
 
 
-def _read_json_array(path: Path) -> tuple[Packed, str]:
+def _read_json_array(source: Input) -> tuple[Packed, str]:
     """A file holding one JSON array: each element is one text message.
 
     A string element is the message's text; any other value (an object, an array, a number)
@@ -623,8 +699,9 @@ def _read_json_array(path: Path) -> tuple[Packed, str]:
     form ``JSON.stringify`` and most servers send. The sizes are those of that form: a file
     pretty-printed for reading does not inflate them.
     """
+    path = source.path
     try:
-        raw = path.read_bytes()
+        raw = source.read_bytes()
     except OSError as error:
         raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
     hint = "--format json reads a file holding one JSON array, one message per element"
@@ -639,7 +716,7 @@ def _read_json_array(path: Path) -> tuple[Packed, str]:
         reason = getattr(error, "msg", str(error)).removesuffix(" at")
         more = ""
         if reason == "Extra data":  # a second value after the first: JSONL, records, or junk
-            first = _first_line(path)
+            first = _first_line(source)
             records = first is not None and _is_records_header(first[1])
             kind = "records: --format records" if records else "JSONL: --format jsonl"
             more = f" (one JSON value per line is {kind})"
@@ -714,18 +791,19 @@ def _strip_ending(raw: bytes) -> bytes:
 
 
 def _iter_lines(
-    path: Path, digest: hashlib._Hash, progress: ProgressCallback | None, sink: bytearray
+    source: Input, digest: hashlib._Hash, progress: ProgressCallback | None, sink: bytearray
 ) -> Iterator[tuple[int, bytes | _LongLine]]:
     """Yield (line number, line without its ending), hashing the file as it goes.
 
     A line longer than :data:`LINE_PIECE` is appended to ``sink`` (the corpus buffer) as it is
     read and yielded as a :class:`_LongLine`; the caller keeps it there or takes it out again.
     """
-    total = path.stat().st_size
+    path = source.path
+    total = source.size()
     done = 0
     number = 0
     try:
-        with path.open("rb") as stream:
+        with source.open() as stream:
             while piece := stream.readline(LINE_PIECE):
                 number += 1
                 digest.update(piece)
@@ -869,11 +947,12 @@ def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool 
 
 
 def _read_lines(
-    path: Path, fmt: str, progress: ProgressCallback | None, *, guessed: bool = False
+    source: Input, fmt: str, progress: ProgressCallback | None, *, guessed: bool = False
 ) -> tuple[Packed, str]:
     """Read a line format. ``guessed``: the format came from the name, so a JSONL file every
     line of which is a record (its first line too long for :func:`detect_format` to judge) is
     refused like any records file without its header."""
+    path = source.path
     digest = hashlib.sha256()
     first_record_like: int | None = None
     all_record_like = fmt == "jsonl" and guessed
@@ -884,7 +963,7 @@ def _read_lines(
     # naming the first line that breaks the pattern, rather than giving rates that mean nothing.
     timed_line: int | None = None
     untimed_line: int | None = None
-    for number, line in _iter_lines(path, digest, progress, messages.data):
+    for number, line in _iter_lines(source, digest, progress, messages.data):
         if isinstance(line, _LongLine):
             taken = _long_line(path, number, fmt, messages, line.start)
             if taken is None:
@@ -1119,10 +1198,11 @@ def _is_broken_link(entry: os.DirEntry[str]) -> bool:
 # HAR capture --------------------------------------------------------------------------------------
 
 
-def _read_har(path: Path) -> tuple[Packed, str]:
+def _read_har(source: Input) -> tuple[Packed, str]:
     """Every WebSocket entry of a HAR (Chrome's ``_webSocketMessages``) becomes a connection."""
+    path = source.path
     try:
-        raw = path.read_bytes()
+        raw = source.read_bytes()
     except OSError as error:
         raise CorpusError(path, f"cannot read: {error.strerror or error}") from None
     try:

@@ -345,7 +345,8 @@ def relevant_cells(slice_: Slice) -> dict[Key, Cell]:
     from wsztune.stacks import STACKS
 
     stack = STACKS.get(slice_.server)
-    for name in stack.alternatives if stack is not None else ():
+    version = slice_.server_version
+    for name in stack.alternatives_for(version) if stack is not None else ():
         other = STACKS.get(name)
         key = other.default_pair() if other is not None else None
         cell = slice_.cells.get(key) if key is not None else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, TypeVar
 
@@ -150,3 +150,33 @@ def run_helpers(
                 process.kill()
                 process.wait()
     return results
+
+
+@contextmanager
+def children_stopped_on_error(done: Callable[[], bool], patience: float = 30.0) -> Iterator[None]:
+    """On any exception inside (Ctrl-C, SIGTERM, a failure), kill this process's child
+    processes until ``done()`` says the work that starts them has ended, then re-raise.
+
+    For work running in another thread (``live --server ws`` measures the model in node
+    processes while the servers run): the exception stops only the main thread, and that
+    thread's helpers would otherwise run to their end, minutes on a big corpus, with their
+    temporary files (the corpus, in node's format) waiting for them. Killed, they end at once;
+    the thread then fails, and its temporary directories are removed as it unwinds.
+    ``patience`` bounds the wait for a thread that never notices.
+    """
+    import time
+
+    import psutil
+
+    try:
+        yield
+    except BaseException:
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            for child in psutil.Process().children(recursive=True):
+                with suppress(psutil.Error):
+                    child.kill()
+            if done():
+                break
+            time.sleep(0.05)
+        raise

@@ -278,6 +278,9 @@ class Decision:
     robustness: Robustness | None = None
     # Cheaper than the chosen cell and within tolerance on this corpus, but not robust.
     fragile: list[Cell] = field(default_factory=list)
+    # For the cheapest fragile cell: how many times this much traffic (of the same kind) the
+    # resampling would need to hold it within tolerance in the confidence share of resamples.
+    settle_factor: float | None = None
     costs: Fleet | None = None
     # With a stack (--server): rows worth seeing beside the decision, (role, cell): compression
     # off, and the defaults of the nearest alternatives (another uvicorn backend).
@@ -523,6 +526,28 @@ def with_interval(robustness: Robustness, totals: Any, raw_totals: Any, index: i
     )
 
 
+def settle_factor(gaps: Any, point: float, tolerance: float, confidence: float) -> float | None:
+    """How many times the corpus's traffic would let a cell whose gap to the best is ``point``
+    on the corpus (within ``tolerance``) stay within it in ``confidence`` of the resamples.
+
+    The spread of a resampled gap shrinks as one over the square root of the traffic (the
+    units are independent draws), so with ``gaps``' standard deviation ``s`` the share holds
+    once ``point + z * s / sqrt(k) <= tolerance``: ``k = (z * s / (tolerance - point))^2``,
+    ``z`` the normal quantile of ``confidence``. None when nothing would settle it (no slack).
+    """
+    import statistics
+
+    import numpy
+
+    finite = gaps[numpy.isfinite(gaps)]
+    slack = tolerance - point
+    if slack <= 0 or len(finite) < 2:
+        return None
+    spread = float(numpy.std(finite))
+    z = statistics.NormalDist().inv_cdf(confidence)
+    return max(1.0, (z * spread / slack) ** 2)
+
+
 def recommend(source: Run | Slice, constraints: Constraints | None = None) -> Decision:
     """Choose a setting from a run (its default slice) or from one slice of it.
 
@@ -711,6 +736,16 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             ),
             key=_cheapest,
         )
+        if decision.fragile:
+            import numpy
+
+            index = next(i for i, c in enumerate(feasible) if c is decision.fragile[0])
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                gaps = totals[:, index] / totals.min(axis=1) - 1
+            point = decision.fragile[0]["compressed_bytes"] / best["compressed_bytes"] - 1
+            decision.settle_factor = settle_factor(
+                gaps, point, constraints.tolerance, constraints.confidence
+            )
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
     decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
@@ -1325,7 +1360,7 @@ def _stack_lines(decision: Decision, stack: Any) -> list[str]:
         rows.append(("off", off))
     if not never and default_cell is not None and chosen is not None and default_cell is not chosen:
         lines.append(f"The default, {defaults.label}: {_versus(default_cell, chosen)}.")
-    for name in stack.alternatives:
+    for name in stack.alternatives_for(version):
         other = STACKS.get(name)
         if other is None:
             continue
@@ -1449,6 +1484,23 @@ def action_words(decision: Decision) -> str | None:
     if reference.get("compression") is False:
         return f"Turn compression on at {label(chosen)}"
     return f"Change {label(reference)} ({name}) to {label(chosen)}"
+
+
+def _settle_words(decision: Decision) -> str:
+    """The corpus is too small to separate the cheapest fragile cell from the chosen one: say
+    so, what the certainty costs, and how much more traffic would settle it."""
+    chosen, cheap = decision.chosen, decision.fragile[0]
+    assert chosen is not None and decision.settle_factor is not None
+    factor = decision.settle_factor
+    raw = decision.slice.corpus.get("raw_bytes") or chosen["raw_bytes"]
+    extra = chosen["connection_memory"] - cheap["connection_memory"]
+    return (
+        f"The corpus ({format_bytes(raw)}) is too small to separate {label(cheap)} from "
+        f"{label(chosen)}: {label(chosen)} spends {format_bytes(extra)} more per connection on "
+        f"a certainty the corpus cannot give. About {factor:.1f}x as much traffic of this kind "
+        f"(a corpus of {format_bytes(round(raw * factor))}) would settle whether "
+        f"{label(cheap)} holds."
+    )
 
 
 def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:
@@ -1575,6 +1627,8 @@ def _explain(decision: Decision, budget: str, total: int) -> list[str]:
             f"Less memory and within {tolerance} on this corpus, but not in "
             f"{_option_percent(robustness.confidence)} of resamples: {words}{more}."
         )
+        if decision.settle_factor is not None:
+            lines.append(_settle_words(decision))
     cliff = decision.cliffs.get(cell_key(chosen))
     if cliff is not None:
         # Only an explanation: the resamples decided; a neighbour is no reason to spend memory.

@@ -7,6 +7,7 @@ are re-exported here for code written before it moved.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,6 +47,20 @@ if TYPE_CHECKING:
 
     from wsztune.recommend import AxesDecision, Decision, Fleet, Verdict
     from wsztune.stats import CorpusStats
+
+# What GitHub markdown would read as markup rather than text: a table cell's end (|), HTML (< >),
+# a link or an image ([ ] !), code (`), and the backslash that escapes the rest.
+_MARKDOWN_MARKUP = re.compile(r"([\\`|<>\[\]!])")
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as plain text in GitHub-flavoured markdown: every character that could start
+    markup escaped, line breaks made spaces (a corpus name or a results file's strings never
+    end a table row, embed an image or link, or inject HTML into ``$GITHUB_STEP_SUMMARY``).
+    Every text of a markdown output that comes from a corpus or a results file goes through it."""
+    return _MARKDOWN_MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+
 
 def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
     """Warnings a reader must see before trusting the grids: partial run, hidden slices."""
@@ -228,18 +243,18 @@ def markdown_grid(table: GridTable, recommended_note: str = "") -> str:
     for wb in table.window_bits:
         cells = []
         for ml in table.mem_levels:
-            text = table.text((wb, ml))
+            text = markdown_text(table.text((wb, ml)))
             if (wb, ml) == table.recommended:
                 text = f"{text} ★"
             if (wb, ml) == table.reference:
                 text = f"**{text}**"
             cells.append(text)
         rows.append(f"| **{wb}** | " + " | ".join(cells) + " |")
-    lines = [f"**{table.caption}**", "", header, align, *rows]
+    lines = [f"**{markdown_text(table.caption)}**", "", header, align, *rows]
     extra = [legend(table, recommended_note, reference_mark="bold = "), *table.notes]
     extra = [line for line in extra if line]
     if extra:
-        lines += ["", *(f"_{line}_" for line in extra)]
+        lines += ["", *(f"_{markdown_text(line)}_" for line in extra)]
     return "\n".join(lines)
 
 
@@ -433,28 +448,29 @@ def comparison_rows(
 
 def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = None) -> str:
     """A markdown summary of a recommendation (and check), for ``$GITHUB_STEP_SUMMARY``."""
+    text = markdown_text
     lines = ["### wsztune recommend", ""]
     if verdict is not None:
         mark = "✅" if verdict.ok else "❌"
-        lines += [f"{mark} **{verdict.reason}**", ""]
+        lines += [f"{mark} **{text(verdict.reason)}**", ""]
         if verdict.advice is not None and verdict.ok:
-            lines += [f"💡 advice (not a failure): {verdict.advice}", ""]
+            lines += [f"💡 advice (not a failure): {text(verdict.advice)}", ""]
     lines += [
-        f"_{corpus_caption(run)} · {decision.slice_description}; "
+        f"_{text(corpus_caption(run))} · {text(decision.slice_description)}; "
         "memory is per connection (compressor + decompressor, observed)_",
         "",
         "| " + " | ".join(_COMPARISON_HEADERS) + " |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for name, cell in _rows(decision, verdict):
-        lines.append(f"| {name} | " + " | ".join(_comparison_cells(cell)) + " |")
-    lines += ["", *(f"- {line}" for line in decision.explanation)]
-    lines += [f"- ⚠️ {warning}" for warning in decision.warnings]
+        lines.append(f"| {text(name)} | " + " | ".join(map(text, _comparison_cells(cell))) + " |")
+    lines += ["", *(f"- {text(line)}" for line in decision.explanation)]
+    lines += [f"- ⚠️ {text(warning)}" for warning in decision.warnings]
     if decision.costs is not None:
         caption, headers, rows = cost_table(decision)
         lines += ["", "| " + " | ".join(headers) + " |", "|---|---|" + "---:|" * (len(headers) - 2)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        lines += ["", f"_{caption}_"]
+        lines += ["| " + " | ".join(map(text, row)) + " |" for row in rows]
+        lines += ["", f"_{text(caption)}_"]
     return "\n".join(lines) + "\n"
 
 
@@ -797,7 +813,8 @@ def _summary_others(slice_: Slice) -> list[tuple[str, Cell]]:
         from wsztune.stacks import STACKS
 
         stack = STACKS.get(slice_.server)
-        for name in stack.alternatives if stack is not None else ():
+        version = slice_.server_version
+        for name in stack.alternatives_for(version) if stack is not None else ():
             other = STACKS.get(name)
             cell = slice_.get(other.default_pair()) if other is not None else None
             if cell is not None and other.settable(cell) and cell is not default:
@@ -888,12 +905,12 @@ def axes_table(run: Run, chosen: Cell | None = None) -> RenderableType:
 def axes_markdown(run: Run, chosen: Cell | None = None) -> str:
     """The same table as GitHub-flavoured markdown."""
     lines = [
-        f"**{axes_title(run)}**",
+        f"**{markdown_text(axes_title(run))}**",
         "",
         "| " + " | ".join(AXES_HEADERS) + " |",
         "|---" + "|---:" * (len(AXES_HEADERS) - 1) + "|",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in axes_rows(run, chosen)]
+    lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in axes_rows(run, chosen)]
     return "\n".join(lines)
 
 

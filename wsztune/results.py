@@ -14,13 +14,17 @@ truncated results file behind.
 from __future__ import annotations
 
 import json
+import math
+import operator
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wsztune.codec import LEVEL_RANGE, MEM_LEVEL_RANGE, STRATEGIES, WINDOW_BITS_RANGE
 from wsztune.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -43,22 +47,66 @@ class FieldSpec:
     meaning: str
     # Null allowed: the time fields of a run made with ``--no-timing`` (not measured, not zero).
     nullable: bool = False
+    # The values a number may take (inclusive bounds; None: unbounded on that side) or a string
+    # one of: what loading checks, so that no figure a reader computes with is out of range.
+    low: float | None = 0
+    high: float | None = None
+    choices: tuple[str, ...] = ()
 
 
 _NUMBER = (int, float)
+# The largest size or count a results file may hold: exact in a float (2**53 B, 8 PiB), so that
+# every sum and ratio a reader computes stays exact and finite.
+MAX_QUANTITY = 1 << 53
 
 # The one table of cell fields: validation and documentation both read it.
 CELL_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("window_bits", int, "bits", "server_max_window_bits: the server's compressor window"),
-    FieldSpec("client_window_bits", int, "bits", "client_max_window_bits: window of client frames"),
-    FieldSpec("mem_level", int, "", "zlib memLevel of the compressors (1-9)"),
-    FieldSpec("level", int, "", "zlib compression level (-1 is zlib's default, 6)"),
-    FieldSpec("strategy", str, "", "zlib strategy: default, filtered, huffman, rle or fixed"),
+    FieldSpec(
+        "window_bits",
+        int,
+        "bits",
+        "server_max_window_bits: the server's compressor window",
+        low=WINDOW_BITS_RANGE.start,
+        high=WINDOW_BITS_RANGE.stop - 1,
+    ),
+    FieldSpec(
+        "client_window_bits",
+        int,
+        "bits",
+        "client_max_window_bits: window of client frames",
+        low=WINDOW_BITS_RANGE.start,
+        high=WINDOW_BITS_RANGE.stop - 1,
+    ),
+    FieldSpec(
+        "mem_level",
+        int,
+        "",
+        "zlib memLevel of the compressors (1-9; 0 in a Go run: Go's flate has none)",
+        low=0,
+        high=MEM_LEVEL_RANGE.stop - 1,
+    ),
+    FieldSpec(
+        "level",
+        int,
+        "",
+        "zlib compression level (-1 is zlib's default, 6)",
+        low=LEVEL_RANGE.start,
+        high=LEVEL_RANGE.stop - 1,
+    ),
+    FieldSpec(
+        "strategy",
+        str,
+        "",
+        "zlib strategy: default, filtered, huffman, rle or fixed",
+        choices=tuple(STRATEGIES),
+    ),
     FieldSpec("context_takeover", bool, "", "true: one compressor per stream; false: per message"),
     FieldSpec("messages", int, "", "messages compressed (every direction)"),
     FieldSpec("raw_bytes", int, "B", "sum of uncompressed payload sizes"),
     FieldSpec("compressed_bytes", int, "B", "sum of permessage-deflate payload sizes (exact)"),
-    FieldSpec("savings", _NUMBER, "ratio", "1 - compressed_bytes / raw_bytes"),
+    FieldSpec(
+        "savings", _NUMBER, "ratio", "1 - compressed_bytes / raw_bytes", low=-MAX_QUANTITY, high=1
+    ),
     FieldSpec("server_raw_bytes", int, "B", "raw bytes sent by the server"),
     FieldSpec("server_compressed_bytes", int, "B", "compressed bytes sent by the server"),
     FieldSpec("client_raw_bytes", int, "B", "raw bytes sent by clients"),
@@ -102,10 +150,7 @@ TIME_FIELD_NAMES = tuple(
     if spec.name.startswith(("compress_seconds", "decompress_seconds", "timing_"))
 )
 CELL_FIELDS = tuple(
-    FieldSpec(spec.name, spec.kind, spec.unit, spec.meaning, nullable=True)
-    if spec.name in TIME_FIELD_NAMES
-    else spec
-    for spec in CELL_FIELDS
+    replace(spec, nullable=True) if spec.name in TIME_FIELD_NAMES else spec for spec in CELL_FIELDS
 )
 # Fields added after schema 1 was published: optional, so that older files still load; a file
 # without one reads as holding its default.
@@ -124,12 +169,14 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         _NUMBER,
         "ratio",
         "share of connections whose server builds a compressor (node: ws builds it lazily)",
+        high=1,
     ),
     FieldSpec(
         "decompressor_share",
         _NUMBER,
         "ratio",
         "share of connections whose server builds a decompressor (node: ws builds it lazily)",
+        high=1,
     ),
     FieldSpec(
         "memory_resolution",
@@ -303,18 +350,164 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+# Reading and validating ---------------------------------------------------------------------------
+
+# What a results file may be. The largest grid ``run`` takes is about 100k cells (8 windows x 9
+# memLevels x 12 levels x 5 strategies x 2 takeovers x a dozen thresholds); beyond these bounds a
+# file is not a run wsztune wrote, and reading it would only take time and memory.
+MAX_FILE_BYTES = 1 << 30
+MAX_CELLS = 1_000_000
+# Nesting of any value: wsztune writes 4 levels at most (meta.grid.clients[0].windows).
+MAX_DEPTH = 16
+THRESHOLD_RULES = ("always", "ws")  # when a threshold applies; see sweep.Grid.threshold_rule
+
+_TEXT = (str,)
+# The metadata fields a reader uses, as the cell fields are declared: what each must be. Others
+# may be there (foreign tools): they are only held to finite numbers and bounded nesting.
+META_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("grid", dict, "", "the grid swept: its axes (see GRID_FIELDS)"),
+    FieldSpec("partial", bool, "", "true: interrupted, kept with --keep-partial"),
+    FieldSpec("cells", int, "", "cells measured"),
+    FieldSpec("cells_planned", int, "", "cells the grid plans"),
+    FieldSpec("corpus", dict, "", "the corpus swept: path, name, sha256, messages, raw_bytes"),
+    FieldSpec("timing", dict, "", "how times were measured"),
+    FieldSpec("units", dict, "", "the resampling units (schema 2)"),
+    FieldSpec("codec", str, "", "the codec measured"),
+    FieldSpec("codec_version", str, "", "its version"),
+    FieldSpec("server", str, "", "the stack tuned (run --server)"),
+    FieldSpec("client", str, "", "the clients modelled (run --client)"),
+    FieldSpec("started_at", str, "", "ISO time the sweep started"),
+    FieldSpec("seed", int, "", "the shuffle's seed", low=None),
+    FieldSpec("duration_seconds", _NUMBER, "s", "how long the sweep took"),
+)
+META_REQUIRED = ("grid", "partial")
+CORPUS_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("path", str, "", "where the corpus was read"),
+    FieldSpec("name", str, "", "its name (the file's stem)"),
+    FieldSpec("sha256", str, "", "its digest"),
+    FieldSpec("messages", int, "", "messages in it"),
+    FieldSpec("raw_bytes", int, "B", "their payload bytes"),
+)
+# meta.grid: each axis a list of the values swept (Grid.describe writes them).
+GRID_FIELDS: tuple[FieldSpec, ...] = (
+    CELL_FIELDS[0],  # window_bits
+    replace(CELL_FIELDS[2], name="mem_levels", low=MEM_LEVEL_RANGE.start),
+    replace(CELL_FIELDS[3], name="levels"),
+    replace(CELL_FIELDS[4], name="strategies"),
+    FieldSpec("context_takeover", bool, "", "context takeover values"),
+    FieldSpec("thresholds", int, "B", "thresholds swept (none in older files: 0)"),
+)
+
+
+def _refusal(where: str, what: str) -> ResultsError:
+    return ResultsError(
+        f"{where}: {what}; the file is damaged or was edited: use the file `wsztune run` wrote, "
+        "or run it again"
+    )
+
+
+def _shown(value: object) -> str:
+    """A value as an error line quotes it: short, whatever it is."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    if kind is dict:
+        return "an object"
+    if kind is bool:
+        return "true or false"
+    if kind is str:
+        return "a string"
+    if kind is int:
+        return "an integer"
+    return "a number"
+
+
+def _problem(spec: FieldSpec, value: object) -> str | None:
+    """What is wrong with ``value`` as a value of ``spec`` (None: nothing)."""
+    if value is None:
+        return None if spec.nullable else f"is missing or null, not {_kind_name(spec.kind)}"
+    if spec.kind is bool:
+        return None if isinstance(value, bool) else f"is {_shown(value)}, not true or false"
+    if isinstance(value, bool) or not isinstance(value, spec.kind):
+        return f"is {_shown(value)}, not {_kind_name(spec.kind)}"
+    if isinstance(value, str):
+        if spec.choices and value not in spec.choices:
+            return f"is {_shown(value)}, not one of {', '.join(spec.choices)}"
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"is {value}, not a finite number"
+    if isinstance(value, (int, float)):
+        low = -MAX_QUANTITY if spec.low is None else spec.low
+        high = MAX_QUANTITY if spec.high is None else spec.high
+        if not low <= value <= high:
+            return f"is {_shown(value)}, outside {low:,} to {high:,}"
+    return None
+
+
+def _nesting_problem(value: object) -> str | None:
+    """Nesting over :data:`MAX_DEPTH` or a number out of range anywhere in ``value``."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"holds {item}, not a finite number"
+            continue
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -MAX_QUANTITY <= item <= MAX_QUANTITY:
+                return f"holds {_shown(item)}, out of range"
+            continue
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            return f"is nested deeper than {MAX_DEPTH} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+class _NotANumber(ValueError):
+    """NaN, Infinity or -Infinity in a results file: JSON has no such numbers."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NotANumber(name)
+
+
 def load(path: str | os.PathLike[str]) -> Run:
-    """Read and validate a results file; every problem is a :class:`ResultsError`."""
+    """Read and validate a results file; every problem is a :class:`ResultsError`.
+
+    Nothing reads a run that has not passed :func:`from_document`: a damaged, edited or
+    foreign file is refused in one line, before any table, report or gate sees it.
+    """
     path = Path(path)
     try:
+        size = path.stat().st_size if path.is_file() else 0
+        if size > MAX_FILE_BYTES:
+            raise ResultsError(
+                f"{path}: {size:,} bytes, over the {MAX_FILE_BYTES:,} a results file may be; "
+                "it is not a run wsztune wrote"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file (run `wsztune run` first)") from None
     except (OSError, UnicodeDecodeError) as error:
         _refuse_corpus(path)
-        raise ResultsError(f"{path}: cannot read the results file ({error})") from None
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise ResultsError(f"{path}: cannot read the results file ({reason})") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except _NotANumber as error:
+        raise _refusal(str(path), f"holds {error}, which is not a number") from None
+    except RecursionError:
+        raise _refusal(str(path), f"is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:
         _refuse_corpus(path)
         raise ResultsError(
@@ -346,7 +539,9 @@ def _refuse_corpus(path: Path) -> None:
 
 
 def from_document(document: object, path: Path | None = None) -> Run:
-    """Validate a parsed results document against the schema and the cell field table."""
+    """Validate a parsed results document: schema, metadata, every cell against the cell field
+    table, each cell's sums and savings, one cell per setting, and the cells against the grid
+    the metadata plans (complete, or marked partial)."""
     where = str(path) if path else "results"
     schema = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY):
@@ -354,7 +549,7 @@ def from_document(document: object, path: Path | None = None) -> Run:
     try:
         version = int(schema[len(SCHEMA_FAMILY) :])
     except ValueError:
-        raise ResultsError(f"{where}: unknown schema {schema!r}") from None
+        raise ResultsError(f"{where}: unknown schema {_shown(schema)}") from None
     if version > SCHEMA_VERSION:
         raise ResultsError(
             f"{where}: written by a newer wsztune (schema {schema}); this one reads {SCHEMA}: "
@@ -365,10 +560,194 @@ def from_document(document: object, path: Path | None = None) -> Run:
         raise ResultsError(f'{where}: a results file needs a "meta" object and a "cells" list')
     if not cells:
         raise ResultsError(f"{where}: the run has no cells; run `wsztune run` again")
+    if len(cells) > MAX_CELLS:
+        raise _refusal(where, f"{len(cells):,} cells, over the {MAX_CELLS:,} a run may hold")
+    known = set(CELL_FIELD_NAMES)
     for index, cell in enumerate(cells):
-        _validate_cell(where, index, cell)
+        _validate_cell(where, index, cell, known)
+    planned = _validate_meta(where, meta)
     _validate_units(where, meta, cells)
+    _validate_grid(where, meta, cells, planned)
     return Run(meta, cells, path, schema)
+
+
+def _validate_fields(
+    where: str, prefix: str, data: dict[str, Any], specs: Sequence[FieldSpec]
+) -> None:
+    for spec in specs:
+        if spec.name in data:
+            problem = _problem(spec, data[spec.name])
+            if problem is not None:
+                raise _refusal(where, f"{prefix}{spec.name} {problem}")
+
+
+def _validate_meta(where: str, meta: dict[str, Any]) -> list[tuple]:
+    """Check the metadata against :data:`META_FIELDS`; return the grid's planned cell keys."""
+    for name in META_REQUIRED:
+        if name not in meta:
+            raise _refusal(where, f"meta.{name} is missing")
+    _validate_fields(where, "meta.", meta, META_FIELDS)
+    problem = _nesting_problem(meta)
+    if problem is not None:
+        raise _refusal(where, f"meta {problem}")
+    if isinstance(meta.get("corpus"), dict):
+        _validate_fields(where, "meta.corpus.", meta["corpus"], CORPUS_FIELDS)
+    grid = meta["grid"]
+    axes: dict[str, list[Any]] = {}
+    for spec in GRID_FIELDS:
+        values = grid.get(spec.name, [0] if spec.name == "thresholds" else None)
+        if not isinstance(values, list) or not values:
+            raise _refusal(where, f"meta.grid.{spec.name} is not a list of values")
+        for value in values:
+            problem = _problem(spec, value)
+            if problem is not None:
+                raise _refusal(where, f"meta.grid.{spec.name} holds a value that {problem}")
+        if len(set(values)) != len(values):
+            raise _refusal(where, f"meta.grid.{spec.name} lists a value twice")
+        axes[spec.name] = values
+    client_bits = grid.get("client_window_bits")
+    if client_bits is not None:
+        problem = _problem(CELL_FIELDS[1], client_bits)
+        if problem is not None:
+            raise _refusal(where, f"meta.grid.client_window_bits {problem}")
+    rule = grid.get("threshold_rule", "always")
+    if rule not in THRESHOLD_RULES:
+        raise _refusal(where, f"meta.grid.threshold_rule is {_shown(rule)}, not one of always, ws")
+    only = grid.get("only") or []
+    if not isinstance(only, list) or not all(_is_mode(mode) for mode in only):
+        raise _refusal(where, "meta.grid.only is not a list of [window bits, memLevel, takeover]")
+    keys = planned_keys(
+        axes["window_bits"],
+        axes["mem_levels"],
+        axes["levels"],
+        axes["strategies"],
+        axes["context_takeover"],
+        axes["thresholds"],
+        rule,
+        {tuple(mode) for mode in only},
+    )
+    if len(keys) > MAX_CELLS:
+        raise _refusal(where, f"meta.grid plans {len(keys):,} cells, over {MAX_CELLS:,}")
+    return keys
+
+
+def _is_mode(mode: object) -> bool:
+    """Whether ``mode`` is a ``[window bits, memLevel, context takeover]`` of meta.grid.only."""
+    return (
+        isinstance(mode, list)
+        and len(mode) == 3
+        and type(mode[0]) is int
+        and type(mode[1]) is int
+        and isinstance(mode[2], bool)
+    )
+
+
+def planned_keys(
+    window_bits: Sequence[int],
+    mem_levels: Sequence[int],
+    levels: Sequence[int],
+    strategies: Sequence[str],
+    context_takeover: Sequence[bool],
+    thresholds: Sequence[int],
+    threshold_rule: str,
+    only: Collection[tuple[int, int, bool]] = (),
+) -> list[tuple[int, int, int, str, bool, int]]:
+    """Every cell a grid plans, as (window bits, memLevel, level, strategy, context takeover,
+    threshold), in the sweep's order: the one product both the sweep and validation take.
+    ``only``, when not empty, keeps the cells whose (window bits, memLevel, takeover) it lists
+    (a stack whose modes fix the three together: Bun)."""
+    out = []
+    for takeover in context_takeover:
+        # ws ignores its threshold with context takeover (lib/sender.js): one cell, threshold 0.
+        per_takeover = (0,) if takeover and threshold_rule == "ws" else thresholds
+        out += [
+            (wb, ml, level, strategy, takeover, threshold)
+            for threshold in per_takeover
+            for strategy in strategies
+            for level in levels
+            for wb in window_bits
+            for ml in mem_levels
+            if not only or (wb, ml, takeover) in only
+        ]
+    return out
+
+
+def grid_key(cell: dict[str, Any]) -> tuple[int, int, int, str, bool, int]:
+    """The cell's place in its grid (see :func:`planned_keys`): one cell per place."""
+    return (
+        cell["window_bits"],
+        cell["mem_level"],
+        cell["level"],
+        cell["strategy"],
+        cell["context_takeover"],
+        cell.get("threshold", 0),
+    )
+
+
+def cell_setting_key(cell: dict[str, Any]) -> tuple:
+    """Everything a results cell was measured at, as a key: two cells of two runs with the same
+    key measured the same setting (server, client, level, strategy, takeover, threshold).
+    Its first six are the cell's :func:`grid_key`."""
+    return (
+        *grid_key(cell),
+        cell["client_window_bits"],
+        cell.get("client_mem_level", cell["mem_level"]),
+        cell.get("client_level", cell["level"]),
+    )
+
+
+def _validate_grid(
+    where: str, meta: dict[str, Any], cells: list[dict[str, Any]], planned: list[tuple]
+) -> None:
+    """One cell per place of the planned grid, every cell in it, and all of them unless the
+    run says it is partial: a duplicate, a cell off the grid or missing cells of a run that
+    calls itself complete would each let a table or a gate read something never measured."""
+    places = set(planned)
+    # A Go run (meta.axes: its own axes) records what the library did: no memLevel (0) and the
+    # threshold it applied (coder's default where the grid says 0). Its cells are placed on the
+    # axes that the grid and the cells share: level and context takeover.
+    go_axes = bool(meta.get("axes"))
+    if go_axes:
+        places = {(level, takeover) for _, _, level, _, takeover, _ in planned}
+    seen: dict[tuple, int] = {}
+    for index, cell in enumerate(cells):
+        key = cell_setting_key(cell) if go_axes else grid_key(cell)
+        place = (key[2], key[4]) if go_axes else key
+        if place not in places:
+            raise _refusal(
+                where,
+                f"cells[{index}] ({_describe_key(key[:6])}) is not in the grid meta.grid plans",
+            )
+        first = seen.setdefault(key, index)
+        if first != index:
+            raise _refusal(
+                where,
+                f"cells[{index}] measures the same setting as cells[{first}] "
+                f"({_describe_key(key[:6])}): a run holds one cell per setting",
+            )
+    count = meta.get("cells")
+    if count is not None and count != len(cells):
+        raise _refusal(where, f"meta.cells says {count}, but the file holds {len(cells)} cells")
+    cells_planned = meta.get("cells_planned")
+    if cells_planned is not None and cells_planned != len(planned):
+        raise _refusal(
+            where,
+            f"meta.cells_planned says {cells_planned}, but meta.grid plans {len(planned)} cells",
+        )
+    if not meta["partial"] and len(cells) != len(planned):
+        raise _refusal(
+            where,
+            f"meta.grid plans {len(planned)} cells and the file holds {len(cells)}, yet "
+            "meta.partial is false",
+        )
+
+
+def _describe_key(key: tuple) -> str:
+    wb, ml, level, strategy, takeover, threshold = key
+    return (
+        f"{wb}:{ml}, level {level}, strategy {strategy}, context takeover "
+        f"{'on' if takeover else 'off'}, threshold {threshold}"
+    )
 
 
 def _validate_units(where: str, meta: dict[str, Any], cells: list[dict[str, Any]]) -> None:
@@ -378,14 +757,18 @@ def _validate_units(where: str, meta: dict[str, Any], cells: list[dict[str, Any]
     if units is None:
         return
     raw = units.get("raw_bytes") if isinstance(units, dict) else None
-    if not isinstance(raw, list) or not raw or not all(_is_int(value) for value in raw):
-        raise ResultsError(f"{where}: meta.units.raw_bytes is missing or not a list of integers")
+    if not isinstance(raw, list) or not raw or not _are_sizes(raw):
+        raise ResultsError(
+            f"{where}: meta.units.raw_bytes is missing or not a list of integers >= 0"
+        )
     for index, cell in enumerate(cells):
         sizes = cell.get(UNIT_SIZES)
         if sizes is None:
             continue
-        if not isinstance(sizes, list) or not all(_is_int(value) for value in sizes):
-            raise ResultsError(f"{where}: cells[{index}].{UNIT_SIZES} is not a list of integers")
+        if not isinstance(sizes, list) or not (sizes == [] or _are_sizes(sizes)):
+            raise ResultsError(
+                f"{where}: cells[{index}].{UNIT_SIZES} is not a list of integers >= 0"
+            )
         if len(sizes) != len(raw) or sum(sizes) != cell["compressed_bytes"]:
             raise ResultsError(
                 f"{where}: cells[{index}].{UNIT_SIZES} does not match meta.units or "
@@ -393,31 +776,121 @@ def _validate_units(where: str, meta: dict[str, Any], cells: list[dict[str, Any]
             )
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _are_sizes(values: list[Any]) -> bool:
+    """Whether every value is an integer from 0 to :data:`MAX_QUANTITY` (at C speed: a run of
+    100k cells holds millions of unit sizes)."""
+    return set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= MAX_QUANTITY
 
 
-def _validate_cell(where: str, index: int, cell: object) -> None:
+# How far ``savings`` may stray from 1 - compressed_bytes / raw_bytes: float rounding only.
+SAVINGS_TOLERANCE = 1e-9
+
+
+def _validate_cell(where: str, index: int, cell: object, known: set[str]) -> None:
     if not isinstance(cell, dict):
         raise ResultsError(f"{where}: cells[{index}] is not an object")
-    for spec in CELL_FIELDS:
+    # The sizes and times (30 of the 40 fields) at C speed, a whole run being 100k cells; a
+    # cell that fails goes through the field-by-field check, which names what is wrong.
+    try:
+        grouped_ok = _all_sizes(_SIZES_OF(cell)) and _all_times(_TIMES_OF(cell))
+    except KeyError:
+        grouped_ok = False
+    for spec, fast, optional in _OTHER_CHECKS if grouped_ok else _CELL_CHECKS:
         value = cell.get(spec.name)
-        if value is None and spec.nullable and spec.name in cell:
+        # NaN and the infinities fail the comparison and go on to _problem, which names them.
+        if type(value) in fast[2] and fast[0] <= value <= fast[1]:
             continue
-        ok = isinstance(value, spec.kind) and (spec.kind is bool or not isinstance(value, bool))
-        if not ok:
-            raise ResultsError(
-                f"{where}: cells[{index}].{spec.name} is missing or not "
-                f"{getattr(spec.kind, '__name__', 'a number')}; the file is damaged or foreign"
-            )
-    for spec in OPTIONAL_CELL_FIELDS:
         if spec.name not in cell:
-            cell[spec.name] = _optional_default(spec.name, cell)
-        elif not isinstance(cell[spec.name], spec.kind) or isinstance(cell[spec.name], bool):
-            raise ResultsError(
-                f"{where}: cells[{index}].{spec.name} is not "
-                f"{getattr(spec.kind, '__name__', 'a number')}; the file is damaged or foreign"
-            )
+            if optional:
+                cell[spec.name] = _optional_default(spec.name, cell)
+                continue
+            problem: str | None = "is missing"
+        else:
+            problem = _problem(spec, value)
+        if problem is not None:
+            raise _refusal(where, f"cells[{index}].{spec.name} {problem}")
+    for name in cell.keys() - known:
+        if name == UNIT_SIZES:
+            continue  # checked with meta.units
+        problem = _nesting_problem(cell[name])
+        if problem is not None:
+            raise _refusal(where, f"cells[{index}].{name} {problem}")
+    problem = _inconsistency(cell)
+    if problem is not None:
+        raise _refusal(where, f"cells[{index}] ({_describe_key(grid_key(cell))}): {problem}")
+
+
+def _fast_check(spec: FieldSpec) -> tuple[Any, Any, set[type]]:
+    """(low, high, types) a value of ``spec`` passes at once; others go to :func:`_problem`."""
+    if spec.kind is bool:
+        return False, True, {bool}
+    if spec.kind is str:
+        return "", "", set()  # checked by _problem, against its choices
+    low = -MAX_QUANTITY if spec.low is None else spec.low
+    high = MAX_QUANTITY if spec.high is None else spec.high
+    return low, high, {int} if spec.kind is int else {int, float}
+
+
+def _all_sizes(values: tuple[Any, ...]) -> bool:
+    """Whether every value is an integer from 0 to :data:`MAX_QUANTITY`."""
+    return set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= MAX_QUANTITY
+
+
+def _all_times(values: tuple[Any, ...]) -> bool:
+    """Whether every value is a finite number from 0 to :data:`MAX_QUANTITY`, or null."""
+    types = set(map(type, values))
+    if not types <= {int, float}:
+        if not types <= {int, float, type(None)}:
+            return False
+        values = tuple(value for value in values if value is not None)
+        if not values:
+            return True
+    # A NaN would slip through min and max; never through the sum.
+    return min(values) >= 0 and max(values) <= MAX_QUANTITY and math.isfinite(sum(values))
+
+
+# Each field with its inline check and whether it is optional, in the order of the table: an
+# optional field's default reads the required ones (compressed_messages defaults to messages).
+_CELL_CHECKS = tuple(
+    (spec, _fast_check(spec), spec.name not in CELL_FIELD_NAMES[: len(CELL_FIELDS)])
+    for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS
+)
+_SIZE_FIELDS = tuple(
+    spec.name
+    for spec in CELL_FIELDS
+    if spec.kind is int and spec.low == 0 and spec.high is None and not spec.nullable
+)
+_TIME_FIELDS = tuple(
+    spec.name
+    for spec in CELL_FIELDS
+    if spec.kind is _NUMBER and spec.low == 0 and spec.high is None and spec.nullable
+)
+_SIZES_OF = operator.itemgetter(*_SIZE_FIELDS)
+_TIMES_OF = operator.itemgetter(*_TIME_FIELDS)
+_OTHER_CHECKS = tuple(
+    check for check in _CELL_CHECKS if check[0].name not in _SIZE_FIELDS + _TIME_FIELDS
+)
+
+
+def _inconsistency(cell: dict[str, Any]) -> str | None:
+    """Figures of one cell that contradict each other (the sums and the savings)."""
+    for total, server, client in (
+        ("raw_bytes", "server_raw_bytes", "client_raw_bytes"),
+        ("compressed_bytes", "server_compressed_bytes", "client_compressed_bytes"),
+    ):
+        parts = cell[server] + cell[client]
+        if parts != cell[total]:
+            return f"{total} {cell[total]} is not {server} + {client} ({parts})"
+    raw, compressed = cell["raw_bytes"], cell["compressed_bytes"]
+    expected = 1 - compressed / raw if raw else 0.0
+    if abs(cell["savings"] - expected) > SAVINGS_TOLERANCE:
+        return (
+            f"savings {cell['savings']:.6f} is not 1 - compressed_bytes / raw_bytes "
+            f"({expected:.6f})"
+        )
+    if cell["compressed_messages"] > cell["messages"]:
+        return "compressed_messages exceeds messages"
+    return None
 
 
 # Committed example runs (results/example-demo.json, ...) illustrate the docs. A fresh clone holds

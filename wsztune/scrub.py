@@ -1,11 +1,12 @@
 """Scrubbing a corpus: content out, compressibility kept, so that a sample can be committed.
 
 Two modes, both keyed (HMAC-SHA256 of a secret key) and consistent (the same input always gives
-the same output under one key), both keeping every message's length, connection, direction and
-time, and the JSON structure (nesting, separators, whitespace, escapes, literals) byte for byte.
+the same output under one key), both keeping every message's length, direction, time and
+connection (under a keyed pseudonym: its name may be an address or a user), and the JSON structure
+(nesting, separators, whitespace, escapes, literals) byte for byte.
 
-``tokens`` (the default) keeps object keys and replaces every string value and number, token by
-token. A token is a run of letters or a run of digits; what separates tokens (``/ . _ - :``, spaces,
+``tokens`` (the default) replaces every object key, string value and number, token by token. A
+token is a run of letters or a run of digits; what separates tokens (``/ . _ - :``, spaces,
 punctuation, emoji) stays. Each character moves to another of its class (lowercase, uppercase,
 nonzero digit, or a non-ASCII letter of the same 64-code-point block, which keeps its UTF-8 length
 and lead bytes) by a rotation keyed by HMAC(key, context), the context being what precedes the
@@ -15,9 +16,10 @@ So the same token always gets the same replacement, different tokens never get o
 for their first two letters. Rotations stay within bands of characters of about the same frequency
 in the corpus, and letters a-f of a hex-looking run stay within a-f, so the character distribution
 that deflate's Huffman codes pay for barely moves. ``0`` stays (the magnitude and roundness of
-numbers), and so do words that are also object keys (the schema's vocabulary, which small messages
-repeat between keys and values). No input string value of 4 or more characters comes out as a value
-unless it is also a key, and no token is replaced by another input token of 4 or more characters.
+numbers). A key and a value made of the same token get the same replacement, so the repeats small
+messages make between keys and values survive; no text is exempt for being a key (a map keyed by
+card number or e-mail would keep them verbatim). No input string value of 4 or more characters
+comes out as a value, and no token is replaced by another input token of 4 or more characters.
 
 ``permute`` applies one keyed rotation of the lowercase letters, of the uppercase letters and of
 the digits 1-9 to everything, keys included. Every repetition survives exactly, and rotations
@@ -26,9 +28,10 @@ headers care about. The key gives :data:`PERMUTE_CANDIDATES` sets of rotations; 
 compressed sizes move least at memLevel 1-3 (measured on the corpus) is kept. It only obscures: a
 frequency analysis undoes it.
 
-Binary frames keep their length: ASCII letter-and-digit runs of 4 bytes or more (embedded text) are
-mapped like tokens, and every other byte goes through one keyed rotation of the byte values, which
-keeps repetition and the byte distribution, and only obscures.
+Binary frames keep their length: every run of ASCII letters and digits, however short (embedded
+text, ``Bob``, ``192.168.17.42``), is mapped like a token, and every other byte goes through one
+keyed rotation of the byte values, which keeps repetition and the byte distribution, and only
+obscures.
 
 :func:`write_records` is the only function that writes a file; :func:`grid_sizes` and
 :func:`compare_sizes` compress (sizes only) to show how much compressibility moved.
@@ -75,7 +78,9 @@ _ASCII_CLASSES = (
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?')
 _WHITESPACE = " \t\r\n"
 _ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.|[^\\]", re.DOTALL)
-_BINARY_RUN = re.compile(rb"[A-Za-z0-9]{4,}")
+# Every run of ASCII letters and digits in a binary frame, however short: ``Bob``, ``pin:123``
+# and each number of ``192.168.17.42`` are text too.
+_BINARY_RUN = re.compile(rb"[A-Za-z0-9]+")
 
 
 class ScrubError(WsztuneError):
@@ -164,17 +169,9 @@ class TokenMap:
     key: bytes
     bands: dict[str, tuple[str, int]]
     avoid: frozenset[str] = frozenset()
-    kept: Iterable[str] = ()
     _tokens: dict[str, str] = field(default_factory=dict)
     _outputs: set[str] = field(default_factory=set)
     _seeds: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # The schema's own words, the tokens of object keys ("type", "channel", "url"), stay where
-        # they occur in values too: small messages repeat them between keys and values, and
-        # deflate finds those repeats (on the bundled chat corpus, 0.9 points of savings).
-        self._tokens.update((token, token) for token in self.kept)
-        self._outputs.update(self.kept)
 
     def _seed(self, context: str) -> int:
         seed = self._seeds.get(context)
@@ -373,7 +370,8 @@ _DIGITS = re.compile(r"[0-9]+")
 
 
 def scrub_binary(payload: bytes, mapper: TokenMap | CharMap, substitution: bytes) -> bytes:
-    """Map embedded ASCII text runs as tokens; substitute every other byte (keyed, one to one)."""
+    """Map every run of ASCII letters and digits as a token (one letter or digit is a run too);
+    substitute every other byte (keyed, one to one): no byte keeps its value by being short."""
     out = bytearray(payload.translate(substitution))
     for match in _BINARY_RUN.finditer(payload):
         out[match.start() : match.end()] = mapper.token(match.group().decode("ascii")).encode(
@@ -475,9 +473,9 @@ def _strings(document: object, values: set[str], keys: set[str]) -> None:
 
 
 class _ValueGuard:
-    """Makes sure no input string value of 4 characters or more, unless it is also a key, comes
-    out as a string value: a value whose replacement would be one is mapped again, whole, with
-    another key (consistently: the same value always gets the same second replacement)."""
+    """Makes sure no input string value of 4 characters or more comes out as a string value: a
+    value whose replacement would be one is mapped again, whole, with another key
+    (consistently: the same value always gets the same second replacement)."""
 
     def __init__(self, key: bytes, bands: dict[str, tuple[str, int]], protected: set[str]):
         self.key, self.bands, self.protected = key, bands, protected
@@ -586,8 +584,10 @@ def scrub_messages(
         if not message.is_text:
             if tokens_mode:
                 for match in _BINARY_RUN.finditer(message.payload):
-                    counts.update(match.group().decode("ascii"))
-                    tokens.add(match.group().decode("ascii"))
+                    run = match.group().decode("ascii")
+                    counts.update(run)
+                    if len(run) >= 4:
+                        tokens.add(run)
             continue
         text = message.payload.decode("utf-8", "surrogatepass")
         document = _parse_json(text)
@@ -602,20 +602,23 @@ def scrub_messages(
     variant = 0  # permute mode's measured choice; binary bytes in tokens mode use the first
     if tokens_mode:
         bands = _bands(counts)
-        kept = {token for key in keys for token in _TOKEN.findall(key)}
-        mapper = TokenMap(key, bands, frozenset(tokens), kept)
+        mapper = TokenMap(key, bands, frozenset(tokens))
+        # Every value, also one that is a key somewhere: a secret that appears once as a key
+        # (a map keyed by card number or e-mail) must not be kept everywhere else for it.
         protected = {
-            value
-            for value in values - keys
-            if len(value) >= 4 and any(char_class(char) for char in value)
+            value for value in values if len(value) >= 4 and any(char_class(c) for c in value)
         }
         guard = _ValueGuard(key, bands, protected)
     else:
         variant = _permute_variant(messages, is_json, key)
         mapper = CharMap(key, variant)
     substitution = _byte_substitution(key, variant)
+    names = connection_pseudonyms((message.connection for message in messages), key)
     out = [
-        _scrub_message(message, flag, mapper, substitution, guard, keys=not tokens_mode)
+        replace(
+            _scrub_message(message, flag, mapper, substitution, guard, keys=True),
+            connection=names[message.connection],
+        )
         for message, flag in _with_json_flags(messages, is_json)
     ]
     json_count = sum(is_json)
@@ -631,6 +634,25 @@ def scrub_messages(
         permutation=variant,
     )
     return out, report
+
+
+def connection_pseudonyms(connections: Iterable[str], key: bytes) -> dict[str, str]:
+    """A keyed pseudonym for every connection name (``conn-`` and 16 hexadecimal digits of
+    HMAC-SHA256): a name a capture took from a client (an address, a user, a session) never
+    reaches the output, while each connection stays one stream, apart from every other."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for connection in connections:
+        if connection in names:
+            continue
+        name = connection.encode("utf-8", "surrogatepass")
+        digest = hmac.digest(key, b"connection\0" + name, "sha256")
+        pseudonym = f"conn-{digest[:8].hex()}"
+        if pseudonym in taken:  # two names, one pseudonym (2**-64 a pair): 32 digits then
+            pseudonym = f"conn-{digest[:16].hex()}"
+        names[connection] = pseudonym
+        taken.add(pseudonym)
+    return names
 
 
 def scrub_corpus(

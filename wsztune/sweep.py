@@ -25,7 +25,7 @@ from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
-from wsztune.results import Run, utc_now
+from wsztune.results import THRESHOLD_RULES, Run, cell_setting_key, planned_keys, utc_now
 from wsztune.stats import messages_per_second
 from wsztune.units import UnitLayout
 
@@ -42,7 +42,6 @@ __all__ = [
 
 DEFAULT_WINDOW_BITS = tuple(range(9, 16))
 DEFAULT_MEM_LEVELS = tuple(range(1, 10))
-THRESHOLD_RULES = ("always", "ws")
 
 @dataclass(frozen=True)
 class ClientVariant:
@@ -130,21 +129,19 @@ class Grid:
 
     def base_settings(self) -> list[Setting]:
         """Every cell's setting as the server is configured, before any client applies."""
-        out = []
-        for takeover in self.context_takeover:
-            thresholds = self.thresholds
-            if takeover and self.threshold_rule == "ws":
-                thresholds = (0,)  # ws ignores its threshold with context takeover
-            out += [
-                Setting(wb, ml, level, strategy, takeover, self.client_window_bits, threshold)
-                for threshold in thresholds
-                for strategy in self.strategies
-                for level in self.levels
-                for wb in self.window_bits
-                for ml in self.mem_levels
-                if not self.only or (wb, ml, takeover) in self.only
-            ]
-        return out
+        return [
+            Setting(wb, ml, level, strategy, takeover, self.client_window_bits, threshold)
+            for wb, ml, level, strategy, takeover, threshold in planned_keys(
+                self.window_bits,
+                self.mem_levels,
+                self.levels,
+                self.strategies,
+                self.context_takeover,
+                self.thresholds,
+                self.threshold_rule,
+                self.only,
+            )
+        ]
 
     def describe(self) -> dict[str, object]:
         """Plain metadata for a results file."""
@@ -236,22 +233,6 @@ def _setting_key(setting: Setting) -> tuple:
         setting.nominal_client_bits,
         client.mem_level,
         client.level,
-    )
-
-
-def cell_setting_key(cell: dict[str, Any]) -> tuple:
-    """Everything a results cell was measured at, as a key: two cells of two runs with the same
-    key measured the same setting (server, client, level, strategy, takeover, threshold)."""
-    return (
-        cell["window_bits"],
-        cell["mem_level"],
-        cell["level"],
-        cell["strategy"],
-        cell["context_takeover"],
-        cell.get("threshold", 0),
-        cell["client_window_bits"],
-        cell.get("client_mem_level", cell["mem_level"]),
-        cell.get("client_level", cell["level"]),
     )
 
 

@@ -26,7 +26,12 @@ from wsztune.cli import (
     stacks,
     table,
 )
-from wsztune.cli.common import INTERRUPTED_EXIT, error_line, interrupted_exit_code
+from wsztune.cli.common import (
+    INTERRUPTED_EXIT,
+    error_line,
+    interrupted_exit_code,
+    permission_message,
+)
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
 
@@ -51,6 +56,11 @@ class WsztuneGroup(click.Group):
         except WsztuneError as error:
             error_line(str(error))
             sys.exit(error.exit_code)
+        except PermissionError as error:
+            # Wherever it comes from (a corpus, a results file, -o, a folder on the way), for
+            # every command: a user error, one line, never a traceback.
+            error_line(permission_message(error))
+            sys.exit(EXIT_USAGE)
         except (KeyboardInterrupt, click.Abort) as error:
             code = interrupted_exit_code(error)
             error_line("terminated (SIGTERM)" if code != INTERRUPTED_EXIT else "interrupted")

@@ -6,7 +6,7 @@ that ``wsztune --help`` stays instant.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,17 @@ TERMINATED_EXIT = 143  # 128 + SIGTERM
 
 def error_line(message: str) -> None:
     click.echo(f"wsztune: error: {message}", err=True)
+
+
+def permission_message(error: PermissionError) -> str:
+    """The one line a permission error becomes: the file, and what to do."""
+    place = error.filename if error.filename is not None else ""
+    if error.filename2 is not None:
+        place = f"{place} -> {error.filename2}"
+    return (
+        f"{place or 'a file'}: permission denied: this user may not read or write it, or not "
+        "enter a folder on its way; change the permissions or choose another path"
+    )
 
 
 def corpus_options(required: bool) -> Callable[[F], F]:
@@ -117,6 +128,37 @@ def first_interrupt_only() -> Iterator[None]:
         for sig, handler in previous.items():
             if signal.getsignal(sig) is on_stop:
                 signal.signal(sig, handler)
+
+
+def refuse_overwriting_inputs(
+    output: Path, inputs: Iterable[tuple[str, Path | None]], option: str = "-o"
+) -> None:
+    """Refuse an output file that is one of the command's inputs, before anything is read.
+
+    ``inputs`` are (what it is, path) pairs; a path that names the same file through another
+    spelling, a symbolic link or a hard link counts too (same device and inode). Writing there
+    would replace the corpus or the saved run with what was made from it, with exit code 0
+    (issue 29: ``run c.jsonl -o c.jsonl``, ``report --results keep.json -o keep.json``).
+    Every command that writes a file calls this one check.
+    """
+    for what, path in inputs:
+        if path is not None and same_file(output, path):
+            raise click.UsageError(
+                f"{output} is {what}: writing the output there would replace it; "
+                f"choose another file with {option}"
+            )
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name the same file: the same resolved path, or the same inode."""
+    import os
+
+    try:
+        if first.resolve() == second.resolve():
+            return True
+        return os.path.samefile(first, second)
+    except (OSError, RuntimeError):  # one does not exist (yet), or a symlink loop
+        return False
 
 
 def file_size(path: Path) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wsztune.cli.common import corpus_options
+from wsztune.cli.common import corpus_options, refuse_overwriting_inputs, same_file
 
 
 @click.group()
@@ -48,7 +48,7 @@ def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) ->
     type=click.Choice(["tokens", "permute"]),
     default="tokens",
     show_default=True,
-    help="tokens: replace values token by token (keys kept); permute: a keyed letter and "
+    help="tokens: replace keys and values token by token; permute: a keyed letter and "
     "digit permutation of everything (only obscures).",
 )
 @click.option(
@@ -91,11 +91,9 @@ def corpus_scrub(
 
     if key is not None and key_file is not None:
         raise click.UsageError("choose one of --key and --key-file")
-    if output_path.resolve() == corpus_path.resolve():
-        raise click.UsageError("-o must not be the input file: scrubbing it in place loses it")
-    if key_file is not None and key_file.resolve() in (
-        output_path.resolve(),
-        corpus_path.resolve(),
+    refuse_overwriting_inputs(output_path, [("the input corpus", corpus_path)])
+    if key_file is not None and any(
+        same_file(key_file, other) for other in (output_path, corpus_path)
     ):
         raise click.UsageError("--key-file must be a file of its own, not the input or -o")
     scrub.check_output(output_path, overwrite)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from wsztune.cli.common import client_window_bits_option, corpus_options
+from wsztune.cli.common import client_window_bits_option, corpus_options, first_interrupt_only
 
 # Per server: its defaults when no setting is given, how many connections and how much tolerance.
 # ws's memory is RSS (pages, malloc, V8), noisier than websockets' tracemalloc count, and its
@@ -103,6 +103,7 @@ SERVER_DEFAULTS = {
     is_flag=True,
     help="Say where the time went: installing ws, starting the processes, measuring, the model.",
 )
+@first_interrupt_only()  # SIGTERM stops it as Ctrl-C does: children killed, temp files gone, 143
 def live(
     corpus_path: Path | None,
     corpus_format: str | None,

@@ -12,6 +12,7 @@ from wsztune.cli.common import (
     fleet_options,
     load_run,
     prices,
+    refuse_overwriting_inputs,
     results_options,
     savings_drop_option,
     select,
@@ -137,6 +138,14 @@ def report(
         old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
     else:
         old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
+    target = output or (
+        run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
+    )
+    refuse_overwriting_inputs(
+        target,
+        [("the run read", r.path) for r in (old_run, run) if r is not None]
+        + [("the --baseline run", baseline_path)],
+    )
     if any(report.run_axes(r) for r in (old_run, run) if r is not None):
         page = _axes_page(run, old_run, budget, checked is not None, no_charts)
     else:
@@ -145,9 +154,6 @@ def report(
         page = report_html.render(
             main, old, charts=not no_charts, warnings=run_warnings(run, main.slice)
         )
-    target = output or (
-        run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
-    )
     from wsztune import results
 
     try:

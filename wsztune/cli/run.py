@@ -18,6 +18,7 @@ from wsztune.cli.common import (
     file_size,
     first_interrupt_only,
     interrupted_exit_code,
+    refuse_overwriting_inputs,
 )
 
 
@@ -250,6 +251,7 @@ def run(
     target = output or results.default_path(
         results_dir, corpus_module.corpus_name(corpus_path), started
     )
+    refuse_overwriting_inputs(target, [("the corpus", corpus_path)])
     results.check_writable(target)
 
     show_progress = progress_enabled(quiet)

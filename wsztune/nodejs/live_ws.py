@@ -70,6 +70,7 @@ from wsztune.live import (
 )
 from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.nodejs import find_node, helper
+from wsztune.programs import children_stopped_on_error
 from wsztune.stacks import STACKS
 
 WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed
@@ -568,7 +569,9 @@ def run_live_ws(
         with ThreadPoolExecutor(1) as pool:
             modelled = pool.submit(model_figures, corpus, plan, setting, threshold, model)
             try:
-                on, off = asyncio.run(both())
+                # Stopped (Ctrl-C, SIGTERM) or failed: the model's node processes stop too.
+                with children_stopped_on_error(modelled.done):
+                    on, off = asyncio.run(both())
             except TimeoutError:
                 raise LiveError(
                     f"a step took longer than --timeout {timeout:g} s; the ws server and "

@@ -126,7 +126,7 @@ def alternative_pairs(stack: Stack, version: str | None) -> list[tuple[int, int]
 
     own = stack.defaults_for(version)
     pairs = []
-    for name in stack.alternatives:
+    for name in stack.alternatives_for(version):
         other = STACKS.get(name)
         if other is None or other.codec != stack.codec_for(version):
             continue

@@ -119,6 +119,9 @@ class Version:
     defaults: Defaults
     note: str
     codec: str = ""  # when the version runs another codec than the profile's
+    # Alternatives (stack names) that do not exist in these versions: uvicorn's
+    # websockets-sansio backend came in 0.35.0, so no advice may name it before.
+    lacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,14 @@ class Stack:
                 if version_matches(version, entry.spec) and entry.codec:
                     return entry.codec
         return self.codec
+
+    def alternatives_for(self, version: str | None) -> tuple[str, ...]:
+        """The alternatives that exist in ``version`` (None: the current one)."""
+        if version is not None:
+            for entry in self.versions:
+                if version_matches(version, entry.spec):
+                    return tuple(a for a in self.alternatives if a not in entry.lacks)
+        return self.alternatives
 
     def version_note(self, version: str | None) -> str:
         """What differs for ``version``, or an empty string."""

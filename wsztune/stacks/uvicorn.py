@@ -23,6 +23,7 @@ from wsztune.stacks.profile import (
     Source,
     Stack,
     Version,
+    version_matches,
 )
 
 SANSIO = Defaults(window_bits=12, mem_level=5, client_window_bits=12)
@@ -30,6 +31,9 @@ WEBSOCKETS = Defaults(window_bits=15, mem_level=8)
 WSPROTO = Defaults(window_bits=15, mem_level=8)
 # The first uvicorn whose --ws auto picks websockets-sansio (bisected on PyPI's wheels).
 AUTO_SANSIO_SINCE = "0.50.0"
+# The first uvicorn with a websockets-sansio backend at all (websockets_sansio_impl.py is in the
+# 0.35.0 wheel, not in 0.34.3's).
+SANSIO_SINCE = "0.35.0"
 BACKENDS = {
     "websockets-sansio": ("uvicorn-sansio", SANSIO),
     "websockets": ("uvicorn-websockets", WEBSOCKETS),
@@ -52,6 +56,15 @@ def uvicorn_snippet(cell: Cell, context: SnippetContext | None = None) -> str:
     if cell.get("compression") is False:
         return "uvicorn app:app --ws-per-message-deflate false"
     backend = _backend(cell)
+    version = getattr(context.slice, "server_version", None) if context is not None else None
+    if backend == "websockets-sansio" and version and not version_matches(
+        version, f">={SANSIO_SINCE}"
+    ):
+        return (
+            f"# uvicorn {version} has no websockets-sansio backend (it came in {SANSIO_SINCE}), "
+            "so it cannot run 12:5:\n# upgrade uvicorn, or serve with python-websockets "
+            "directly (--server websockets)"
+        )
     if not backend:
         return (
             f"# uvicorn cannot run {cell['window_bits']}:{cell['mem_level']}: its backends run "
@@ -170,6 +183,14 @@ PROFILES = (
         "matched zlib 12:5 (ANCHORS.md section 6)",
         aliases=("fastapi", "starlette"),
         versions=(
+            Version(
+                f"<{SANSIO_SINCE}",
+                WEBSOCKETS,
+                f"uvicorn before {SANSIO_SINCE}: --ws auto picks the websockets backend, a bare "
+                "ServerPerMessageDeflateFactory(): 15:8; there is no websockets-sansio backend "
+                f"(it came in {SANSIO_SINCE})",
+                lacks=("uvicorn-sansio",),
+            ),
             Version(
                 f"<{AUTO_SANSIO_SINCE}",
                 WEBSOCKETS,
