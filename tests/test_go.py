@@ -89,6 +89,7 @@ def wire_report(reference: Path, directory: Path, job: go.GoJob, streams: list) 
         "level": job.level,
         "context_takeover": job.context_takeover,
         "threshold": job.threshold,
+        "prepared": job.prepared,
         "corpus": str(directory / "corpus.bin"),
         "directions": [stream.direction for stream in streams],
         "connections": [numbers.setdefault(s.connection, len(numbers)) for s in streams],

@@ -862,6 +862,7 @@ class AxesDecision:
     warnings: list[str] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
     snippet: str = ""
+    limits: str = ""  # what the stack cannot be set to (:func:`stack_limits`)
 
     def name(self, cell: Cell) -> str:
         """``level 1, threshold 0 B``, or ``off``."""
@@ -1094,6 +1095,7 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
     if default is not None and chosen is not default:
         decision.explanation.append(_against_default(default, chosen, name))
     decision.snippet = axes_snippet(run, chosen)
+    decision.limits = stack_limits(run)
     return decision
 
 
@@ -1248,6 +1250,7 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
         "costs": _costs_json(decision.costs, decision.name),
         "warnings": decision.warnings,
         "explanation": decision.explanation,
+        "cannot_set": decision.limits or None,
         "snippet": decision.snippet or None,
     }
     if verdict is not None:

@@ -747,10 +747,37 @@ def render_corpus_stats(stats: CorpusStats) -> None:
         ),
         ("size p95 / p99 / max", f"{sizes.p95:,} / {sizes.p99:,} / {sizes.maximum:,} B"),
         *_rate_rows(stats),
+        *_fanout_rows(stats),
     ]
     for name, value in rows:
         table.add_row(name, value)
     stdout_console().print(table)
+
+
+def _fanout_rows(stats: CorpusStats) -> list[tuple[str, str]]:
+    """Broadcasts (the same payload to several connections), when the corpus has times."""
+    fanout = stats.fanout
+    if fanout is None:
+        return [("broadcasts", "unknown (no times: state it with --fanout K on run/recommend)")]
+    window = f"within {fanout.window_seconds:g} s"
+    if not fanout.broadcasts:
+        return [("broadcasts", f"none ({window}): every message went to one connection")]
+    spread = ", ".join(
+        f"{size}: {count:,}" for size, count in sorted(fanout.distribution.items()) if size > 1
+    )
+    return [
+        (
+            "broadcasts",
+            f"{fanout.broadcasts:,} of {fanout.unique_messages:,} unique server messages "
+            f"({window})",
+        ),
+        ("fan-out mean / max", f"{fanout.mean:,.1f} / {fanout.max:,}"),
+        (
+            "broadcast share of deliveries",
+            f"{fanout.share:.1%} ({fanout.broadcast_deliveries:,} of {fanout.deliveries:,})",
+        ),
+        ("broadcasts by fan-out", spread if len(spread) < 120 else spread[:117] + "..."),
+    ]
 
 
 def _rate_rows(stats: CorpusStats) -> list[tuple[str, str]]:
@@ -996,6 +1023,8 @@ def axes_decision_renderable(
         for row in rows:
             costs.add_row(*row)
         parts += [Padding(costs, (1, 0, 0, 2)), Text(caption, style="dim")]
+    if decision.chosen is not None and decision.limits:
+        parts += [Text(""), Text(decision.limits)]
     if decision.snippet:
         parts += [Text(""), Text(decision.snippet, no_wrap=True, overflow="ignore")]
     if verdict is not None:

@@ -379,8 +379,17 @@ META_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("started_at", str, "", "ISO time the sweep started"),
     FieldSpec("seed", int, "", "the shuffle's seed", low=None),
     FieldSpec("duration_seconds", _NUMBER, "s", "how long the sweep took"),
+    FieldSpec("fanout", dict, "", "connections a server message goes to (see FANOUT_FIELDS)"),
 )
 META_REQUIRED = ("grid", "partial")
+# meta.fanout (wsztune.fanout.run_fanout): stated with --fanout, or found in the corpus.
+FANOUT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("source", str, "", "where it comes from", choices=("corpus", "--fanout")),
+    FieldSpec("mean", _NUMBER, "", "mean fan-out of the broadcast messages", low=1),
+    FieldSpec("max", int, "", "largest fan-out", low=1),
+    FieldSpec("share", _NUMBER, "ratio", "share of deliveries in a broadcast", high=1),
+    FieldSpec("window_seconds", _NUMBER, "s", "how close in time a broadcast's deliveries are"),
+)
 CORPUS_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("path", str, "", "where the corpus was read"),
     FieldSpec("name", str, "", "its name (the file's stem)"),
@@ -592,6 +601,8 @@ def _validate_meta(where: str, meta: dict[str, Any]) -> list[tuple]:
         raise _refusal(where, f"meta {problem}")
     if isinstance(meta.get("corpus"), dict):
         _validate_fields(where, "meta.corpus.", meta["corpus"], CORPUS_FIELDS)
+    if isinstance(meta.get("fanout"), dict):
+        _validate_fields(where, "meta.fanout.", meta["fanout"], FANOUT_FIELDS)
     grid = meta["grid"]
     axes: dict[str, list[Any]] = {}
     for spec in GRID_FIELDS:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 from wsztune.corpus import CLIENT, SERVER, Corpus
+from wsztune.fanout import DEFAULT_WINDOW_SECONDS, FanOut, detect_fanout
 
 T = TypeVar("T", int, float)
 
@@ -63,10 +64,14 @@ class CorpusStats:
     sizes: SizeDistribution
     # None when the corpus carries no timestamps (anything but records with "t").
     rates: TrafficRates | None = None
+    # Broadcasts (the same payload to many connections); None without timestamps.
+    fanout: FanOut | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict (for ``--json``)."""
-        return asdict(self)
+        data = asdict(self)
+        data["fanout"] = self.fanout.to_dict() if self.fanout is not None else None
+        return data
 
 
 def percentile(ordered: Sequence[T], fraction: float) -> T:
@@ -243,8 +248,11 @@ def _object_key(text: _Text) -> bool:
     return True
 
 
-def describe_corpus(corpus: Corpus) -> CorpusStats:
-    """Count and measure what ``corpus`` holds."""
+def describe_corpus(
+    corpus: Corpus, broadcast_window: float = DEFAULT_WINDOW_SECONDS
+) -> CorpusStats:
+    """Count and measure what ``corpus`` holds; broadcasts are grouped within
+    ``broadcast_window`` seconds (:func:`wsztune.fanout.detect_fanout`)."""
     # Straight from the packed buffer, each payload a view of it: a Message per message would
     # copy every payload out, the whole of a big one (the corpus's one copy is enough).
     packed = corpus.packed
@@ -286,6 +294,7 @@ def describe_corpus(corpus: Corpus) -> CorpusStats:
             maximum=sizes[-1],
         ),
         rates=traffic_rates(corpus),
+        fanout=detect_fanout(corpus, broadcast_window),
     )
 
 

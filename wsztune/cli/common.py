@@ -65,6 +65,14 @@ client_window_bits_option = click.option(
     help="Window bits of client-to-server traffic (default: the same as --window-bits).",
 )
 
+fanout_option = click.option(
+    "--fanout",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Each server message goes to K connections (a broadcast): states it when the corpus "
+    "cannot tell (docs/broadcast.md) [default: the fan-out the corpus shows, if timed].",
+)
+
 client_option = click.option(
     "--client",
     "client_text",

@@ -17,14 +17,26 @@ def corpus() -> None:
 @corpus.command("stats")
 @corpus_options(required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def corpus_stats(corpus_path: Path, corpus_format: str | None, as_json: bool) -> None:
-    """Messages, connections, directions, sizes and kinds (JSON, text, binary) of CORPUS."""
+@click.option(
+    "--broadcast-window",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="The same payload sent to several connections within this many seconds of its first "
+    "delivery counts as one broadcast (docs/broadcast.md).",
+)
+def corpus_stats(
+    corpus_path: Path, corpus_format: str | None, as_json: bool, broadcast_window: float
+) -> None:
+    """Messages, connections, directions, sizes, kinds (JSON, text, binary), rates and
+    broadcasts (fan-out) of CORPUS."""
     import json
 
     from wsztune import corpus as corpus_module
     from wsztune.stats import describe_corpus
 
-    stats = describe_corpus(corpus_module.load(corpus_path, corpus_format))
+    stats = describe_corpus(corpus_module.load(corpus_path, corpus_format), broadcast_window)
     if as_json:
         click.echo(json.dumps(stats.to_dict(), indent=2))
         return

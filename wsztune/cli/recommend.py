@@ -9,6 +9,7 @@ import click
 
 from wsztune.cli.common import (
     budget_option,
+    fanout_option,
     fleet_options,
     load_run,
     prices,
@@ -50,6 +51,7 @@ from wsztune.errors import WsztuneError
     help="Bootstrap resamples of the corpus for the robustness check.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
+@fanout_option
 @click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
 @click.option(
     "--cliff",
@@ -107,6 +109,7 @@ def recommend(
     objective: str,
     resamples: int,
     seed: int,
+    fanout: int | None,
     tolerance: str,
     cliff: str,
     reference_text: str | None,
@@ -174,13 +177,15 @@ def recommend(
         _refuse_on_axes(run)
         if not allow_partial and run.partial:
             recommend_module.require_complete(run, None)
-        _recommend_on_axes(run, constraints, check_text, strict, as_json)
+        broadcast = _say_fanout(run, fanout)
+        _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
         return
     reference = setting_arg(reference_text, "--relative-to")
     # The shape and the ranges here; whether the run measured it is for recommend.check.
     checked = setting_arg(check_text, "--check")
     baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
     say_read(run)
+    broadcast = _say_fanout(run, fanout)
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
     options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
@@ -226,6 +231,7 @@ def recommend(
         document["results"] = str(run.path) if run.path else None
         document["partial"] = run.partial
         document["read"] = provenance(run)
+        document["fanout"] = broadcast
         if baseline_run is not None:
             document["baseline"] = provenance(baseline_run)
         click.echo(json.dumps(document, indent=2))
@@ -267,6 +273,16 @@ _NOT_ON_AXES = {
 }
 
 
+def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
+    """The fan-out this recommendation goes by (``--fanout`` over the run's), said on stderr."""
+    from wsztune.fanout import describe, stated_over
+
+    broadcast = stated_over(run.meta.get("fanout"), stated)
+    if broadcast is not None:
+        click.echo(f"wsztune: {describe(broadcast)}", err=True)
+    return broadcast
+
+
 def _refuse_on_axes(run: Any) -> None:
     """Exit 2, one line, for an option given on a Go run that does not apply to it."""
     from click.core import ParameterSource
@@ -285,7 +301,12 @@ def _refuse_on_axes(run: Any) -> None:
 
 
 def _recommend_on_axes(
-    run: Any, constraints: Any, check_text: str | None, strict: bool, as_json: bool
+    run: Any,
+    constraints: Any,
+    check_text: str | None,
+    strict: bool,
+    as_json: bool,
+    broadcast: dict[str, Any] | None = None,
 ) -> None:
     """A Go run: :func:`wsztune.recommend.recommend_on_axes` (the zlib rule on the library's
     own axes), its table, fleet cost and snippet, and ``--check`` in Go's terms."""
@@ -315,6 +336,7 @@ def _recommend_on_axes(
         document["server"] = run.meta.get("server")
         document["results"] = str(run.path) if run.path else None
         document["partial"] = run.partial
+        document["fanout"] = broadcast
         click.echo(json.dumps(document, indent=2))
     else:
         from wsztune.console import stdout_console

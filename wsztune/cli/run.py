@@ -15,6 +15,7 @@ from wsztune.cli.common import (
     client_window_bits_option,
     corpus_options,
     error_line,
+    fanout_option,
     file_size,
     first_interrupt_only,
     interrupted_exit_code,
@@ -115,6 +116,7 @@ from wsztune.cli.common import (
     is_flag=True,
     help="On Ctrl-C or SIGTERM, save the finished cells (marked partial).",
 )
+@fanout_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option(
     "--verbose",
@@ -150,6 +152,7 @@ def run(
     output: Path | None,
     results_dir: Path,
     keep_partial: bool,
+    fanout: int | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -281,6 +284,7 @@ def run(
                 seed=seed,
                 on_cell=lambda cell, done, total: advance(done),
                 server=stack.name if stack else None,
+                fanout=fanout,
             )
         except sweep.SweepInterrupted as interrupted:
             if keep_partial and interrupted.run is not None and interrupted.cells:

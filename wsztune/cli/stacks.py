@@ -194,6 +194,11 @@ def _print_one(item: dict) -> None:
     if item.get("pitfalls"):
         lines.append("pitfalls:")
         lines += [f"  - {p}" for p in item["pitfalls"]]
+    if item.get("broadcast"):
+        fact = item["broadcast"]
+        lines.append(
+            f"broadcast: {fact['fact']} ({fact['library']} {fact['version']}, {fact['file']})"
+        )
     if item.get("instead"):
         lines.append(f"instead: {item['instead']}")
     if item.get("alternatives"):

@@ -38,6 +38,7 @@ from wsztune.codecs.base import (
     CorpusSummary,
     TimingPlan,
     cell_fields,
+    frame_header_size,
     timing_of,
 )
 from wsztune.corpus import SERVER, Stream
@@ -96,12 +97,17 @@ class GoJob:
     level: int
     context_takeover: bool
     threshold: int
+    # gorilla: the server broadcasts with PreparedMessage (compress once, the same frames to
+    # every subscriber); its frames are cut at 4096 payload bytes, not the connection's 4082.
+    prepared: bool = False
 
     @classmethod
-    def of(cls, index: int, setting: Setting, library: str) -> GoJob:
+    def of(cls, index: int, setting: Setting, library: str, prepared: bool = False) -> GoJob:
         """The job for ``setting`` (threshold 0 on coder: the library's default)."""
+        if prepared and library != GORILLA:
+            raise ValueError("only gorilla has PreparedMessage")
         return cls(index, library, setting.level, setting.context_takeover,
-                   effective_threshold(library, setting))
+                   effective_threshold(library, setting), prepared)
 
 
 def effective_threshold(library: str, setting: Setting) -> int:
@@ -426,11 +432,21 @@ class GoCodec:
             memory = measure_memory(
                 path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
             )
+            # gorilla's compress-once mode beside each cell: the same compression, framed as a
+            # PreparedMessage frames it (sizes only: its CPU is the cell's, once per message).
+            prepared: dict[int, GoCell] = {}
+            if self.library == GORILLA:
+                once = [replace(job, prepared=True) for job in jobs_for]
+                prepared = {cell.id: cell for cell in run_cells(path, directions, once, jobs=jobs)}
 
             def done(result: GoCell) -> None:
                 job = jobs_for[result.id]
-                finished(go_cell(streams, order[result.id], job, result,
-                                 memory[memory_key(job)], plan, summary))
+                cell = go_cell(streams, order[result.id], job, result,
+                               memory[memory_key(job)], plan, summary)
+                if result.id in prepared:
+                    cell["compress_once"] = compress_once(streams, cell, result,
+                                                          prepared[result.id])
+                finished(cell)
 
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
 
@@ -487,6 +503,53 @@ def go_cell(
     if job.library == CODER:
         cell["level"] = -1  # coder 1.8.7 has no level: StatelessDeflate has one way to compress
     return cell
+
+
+PREPARED_MODE = "gorilla PreparedMessage"
+
+
+def compress_once(
+    streams: Sequence[Stream], cell: dict[str, Any], own: GoCell, prepared: GoCell
+) -> dict[str, Any]:
+    """gorilla's compress-once mode for a broadcast, beside the per-connection ``cell``.
+
+    Bytes: the server's messages as ``PreparedMessage`` frames them (the same compressed
+    payload, cut at 4096 bytes instead of the connection's 4082), the clients' as in the cell.
+    Memory: per connection as the cell (gorilla keeps no compressor between messages), plus
+    what is shared: one flate.Writer while a message is prepared and the largest prepared
+    message (its plain frame and its compressed frames). CPU: one compression per unique
+    message, whatever the fan-out, where per-connection compression pays one per delivery.
+    """
+    wire = server_wire = frames = 0
+    own_server_wire = 0
+    largest = 0
+    for index, stream in enumerate(streams):
+        masked = stream.direction != SERVER
+        own_wire = sum(n + frame_header_size(n, masked) for n in own.frames[index])
+        if stream.direction != SERVER:
+            wire += own_wire
+            frames += len(own.frames[index])
+            continue
+        own_server_wire += own_wire
+        frame_bytes = sum(n + frame_header_size(n, False) for n in prepared.frames[index])
+        server_wire += frame_bytes
+        frames += len(prepared.frames[index])
+        for raw, sent in zip(stream.sizes(), prepared.sizes[index], strict=True):
+            # The plain server frame a PreparedMessage always makes, and the compressed one.
+            held = raw + frame_header_size(raw, False) + sent + frame_header_size(sent, False)
+            largest = max(largest, held)
+    wire += server_wire
+    return {
+        "mode": PREPARED_MODE,
+        "wire_compressed_bytes": wire,
+        "server_wire_compressed_bytes": server_wire,
+        "server_wire_compressed_bytes_per_connection_mode": own_server_wire,
+        "frames": frames,
+        "connection_memory": cell["connection_memory"],
+        "shared_memory": cell["compress_memory_peak"] + largest,
+        "compressions": "per unique message",
+        "compress_seconds": cell["compress_seconds"],
+    }
 
 
 @dataclass(frozen=True)

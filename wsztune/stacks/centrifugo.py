@@ -51,6 +51,13 @@ PROFILES = (
         pitfalls=(
             "compression is per message without context takeover, as in gorilla",
         ),
+        broadcast=Source(
+            "centrifuge", "PR 376 (2024-05)", "PreparedMessageCacheMaxSize",
+            "per connection by default; compress once only with the EXPERIMENTAL prepared "
+            "message cache (PreparedMessageCacheMaxSize > 0): publications to connections with "
+            "compression go out as cached gorilla PreparedMessages (modelled as gorilla's "
+            "compress-once mode, Centrifugo itself not run here)",
+        ),
         snippet=centrifugo_snippet,
         snippet_title="Centrifugo config.json",
         lexer="json",

@@ -73,6 +73,14 @@ PROFILES = (
             "little (the same JSON saves about 20% here where zlib with takeover saves 70%)",
             "flate writers are pooled: memory is paid per concurrent write, not per connection",
         ),
+        broadcast=Source(
+            "gorilla/websocket", "1.5.0", "prepared.go",
+            "compress once: PreparedMessage compresses a message once per (level) on a fake "
+            "connection (a 4110-byte write buffer: frames of 4096 payload bytes) and "
+            "WritePreparedMessage sends the same frame bytes to every subscriber; WriteMessage "
+            "in a loop compresses once per connection. A Go run's cells carry the "
+            "compress-once mode as compress_once",
+        ),
         snippet=gorilla_snippet,
         snippet_title="gorilla/websocket",
         lexer="go",

@@ -108,6 +108,12 @@ PROFILES = (
         "(tests/ws_reference.js), byte for byte; live --server ws checks memory",
         sources=WS_SOURCES,
         pitfalls=WS_PITFALLS,
+        broadcast=Source(
+            "ws", "8.23.0", "README.md (Server broadcast)",
+            "per connection: a broadcast is client.send() in a loop over wss.clients, and each "
+            "connection compresses with its own PerMessageDeflate, K compressions for K "
+            "subscribers (with or without context takeover)",
+        ),
         snippet=ws_snippet,
         snippet_title="Node ws",
         lexer="javascript",

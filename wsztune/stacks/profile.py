@@ -158,6 +158,9 @@ class Stack:
     status_note: str = ""
     sources: tuple[Source, ...] = ()
     pitfalls: tuple[str, ...] = ()
+    # How it sends one message to many connections (a broadcast), with where that is said:
+    # compressed once for all (a compress-once mode) or once per connection (docs/broadcast.md).
+    broadcast: Source | None = None
     # What it cannot do beyond its fixed axes, one sentence each: ``recommend`` says them.
     limits: tuple[str, ...] = ()
     versions: tuple[Version, ...] = ()
@@ -435,6 +438,7 @@ def stack_json(stack: Stack) -> dict[str, Any]:
         "pitfalls": list(stack.pitfalls),
         "alternatives": list(stack.alternatives),
         "sources": [source.__dict__.copy() for source in stack.sources],
+        "broadcast": stack.broadcast.__dict__.copy() if stack.broadcast else None,
         **({"instead": stack.instead} if stack.instead else {}),
     }
 

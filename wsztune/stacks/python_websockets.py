@@ -94,6 +94,12 @@ PROFILES = (
                 "serve() and connect() enable compression by default",
             ),
         ),
+        broadcast=Source(
+            "websockets", "17.4", "src/websockets/asyncio/connection.py (broadcast)",
+            "per connection: broadcast() calls each connection's protocol.send_text / "
+            "send_binary, which runs that connection's PerMessageDeflate encoder: one "
+            "compression per subscriber",
+        ),
         pitfalls=(
             "compression= must stay at its default ('deflate') for extensions= to be the only "
             "deflate offer; compression=None turns it off",

@@ -39,6 +39,13 @@ PROFILES = (
             ),
         ),
         pitfalls=WS_PITFALLS,
+        broadcast=Source(
+            "engine.io", "6.6.13", "build/transports/websocket.js; socket.io-adapter 2.5.9 "
+            "dist/in-memory-adapter.js",
+            "per connection: a room broadcast encodes the packet once, but the pre-built frame "
+            "(wsPreEncodedFrame) is used only when perMessageDeflate is off; with compression "
+            "each socket's ws compresses it again",
+        ),
         snippet=socketio_snippet,
         snippet_title="Socket.IO",
         lexer="javascript",

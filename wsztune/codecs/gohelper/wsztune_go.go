@@ -54,6 +54,10 @@ const (
 	// WriteBufferSize (4096 by default) plus the header room (conn.go newConn).
 	gorillaServerBuffer = 4096
 	gorillaClientBuffer = 4096 + gorillaHeaderRoom
+	// A PreparedMessage frames on a Conn whose writeBuf is defaultWriteBufferSize +
+	// maxFrameHeaderSize (prepared.go frame), as a client's: 4096 payload bytes per frame where a
+	// net/http server's own connection sends 4082.
+	gorillaPreparedBuffer = 4096 + gorillaHeaderRoom
 
 	// coder's windows (write.go ensureFlate, read.go resetFlate).
 	coderWriteWindow = 8192
@@ -72,6 +76,9 @@ type cellJob struct {
 	Level     int    `json:"level"`
 	Takeover  bool   `json:"context_takeover"`
 	Threshold int    `json:"threshold"`
+	// gorilla only: a server broadcasting with PreparedMessage (prepared.go), whose frames are
+	// made once on a fake connection with a write buffer of its own.
+	Prepared bool `json:"prepared"`
 }
 
 type timingPlan struct {
@@ -302,6 +309,9 @@ func newGorillaSender(job cellJob, server bool) *gorillaSender {
 	s.frames.buffer = gorillaClientBuffer
 	if server {
 		s.frames.buffer = gorillaServerBuffer
+		if job.Prepared {
+			s.frames.buffer = gorillaPreparedBuffer
+		}
 	}
 	s.hold.next = &s.frames
 	return s

@@ -49,6 +49,7 @@ type job struct {
 	Live        int      `json:"live"`        // serve, clients: live connections
 	Compression bool     `json:"compression"` // serve, clients: negotiate permessage-deflate
 	Port        int      `json:"port"`        // clients: the server's port
+	Prepared    bool     `json:"prepared"`    // replay, gorilla: the server writes PreparedMessages
 }
 
 type streamReport struct {
@@ -207,6 +208,15 @@ func replayGorilla(j job, url string, conns chan *gorilla.Conn, conn connection)
 	write := func(c *gorilla.Conn, p []byte) error {
 		// A threshold as Centrifugo applies it: compression off for short messages.
 		c.EnableWriteCompression(len(p) >= j.Threshold)
+		if j.Prepared && c == server {
+			// A broadcast as gorilla's docs advise: compressed once, the same frames to every
+			// subscriber (prepared.go).
+			pm, err := gorilla.NewPreparedMessage(gorilla.BinaryMessage, p)
+			if err != nil {
+				return err
+			}
+			return c.WritePreparedMessage(pm)
+		}
 		return c.WriteMessage(gorilla.BinaryMessage, p)
 	}
 	done := make(chan error, 1)

@@ -1,0 +1,167 @@
+"""Broadcasts found in a corpus: ``corpus stats`` fan-out, exact on a corpus of known groups."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wsztune import corpus
+from wsztune.cli import cli
+from wsztune.fanout import detect_fanout
+
+
+def broadcast_corpus(path: Path, groups: list[int], seed: int = 5) -> Path:
+    """A records corpus where broadcast ``i`` sends one payload to ``groups[i]`` of 60
+    subscribers, its deliveries spread over 0.4 s and interleaved with the other broadcasts',
+    plus client messages and per-connection replies that repeat nothing within a second."""
+    rng = random.Random(seed)
+    subscribers = [f"c{n}" for n in range(60)]
+    records: list[dict[str, object]] = []
+    for index, fanout in enumerate(groups):
+        start = index * 0.3  # broadcasts overlap in time: only the payload tells them apart
+        payload = json.dumps({"channel": "prices", "seq": index, "bid": rng.random()})
+        for connection in rng.sample(subscribers, fanout):
+            records.append(
+                {"connection": connection, "t": start + rng.uniform(0, 0.4), "text": payload}
+            )
+    for n, connection in enumerate(subscribers):
+        records.append({"connection": connection, "t": n * 0.01, "direction": "client",
+                        "text": json.dumps({"subscribe": "prices"})})
+        records.append({"connection": connection, "t": n * 0.01 + 0.005,
+                        "text": json.dumps({"ack": n})})
+    # The same heartbeat to one connection every 2 s: repeated, but never a broadcast.
+    records += [{"connection": "c0", "t": 2.0 * k, "text": '{"ping":1}'} for k in range(5)]
+    records.sort(key=lambda record: record["t"])
+    lines = ['{"wsztune":"records/1"}'] + [json.dumps(record) for record in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+GROUPS = [2, 60, 7, 7, 31, 3, 12, 45, 2, 19]
+
+
+def test_fanout_of_known_broadcast_groups_is_exact(tmp_path: Path) -> None:
+    found = detect_fanout(corpus.load(broadcast_corpus(tmp_path / "b.jsonl", GROUPS)))
+    assert found is not None
+    singles = 60 + 5  # the acks and the heartbeats
+    assert found.broadcasts == len(GROUPS)
+    assert found.max == max(GROUPS)
+    assert found.mean == pytest.approx(sum(GROUPS) / len(GROUPS))
+    assert found.broadcast_deliveries == sum(GROUPS)
+    assert found.deliveries == sum(GROUPS) + singles
+    assert found.share == pytest.approx(sum(GROUPS) / (sum(GROUPS) + singles))
+    expected = {1: singles}
+    for fanout in GROUPS:
+        expected[fanout] = expected.get(fanout, 0) + 1
+    assert found.distribution == expected
+
+
+def test_the_window_separates_repeats(tmp_path: Path) -> None:
+    # The heartbeat repeats every 2 s to one connection; with a 3 s window it is still one
+    # connection (no broadcast), and the same payload sent again to a connection opens a new
+    # group rather than widening the old one.
+    path = tmp_path / "r.jsonl"
+    lines = ['{"wsztune":"records/1"}']
+    for t, connection in [(0.0, "a"), (0.1, "b"), (0.2, "a"), (0.3, "b"), (5.0, "c")]:
+        lines.append(json.dumps({"connection": connection, "t": t, "text": "same"}))
+    path.write_text("\n".join(lines) + "\n")
+    found = detect_fanout(corpus.load(path), window=1.0)
+    assert found is not None
+    assert found.distribution == {2: 2, 1: 1}
+    wide = detect_fanout(corpus.load(path), window=10.0)
+    assert wide is not None and wide.distribution == {2: 1, 3: 1}
+
+
+def test_untimed_corpus_cannot_tell(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"wsztune":"records/1"}\n{"text":"x"}\n')
+    assert detect_fanout(corpus.load(path)) is None
+    result = CliRunner().invoke(cli, ["corpus", "stats", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["fanout"] is None
+
+
+def test_corpus_stats_reports_fanout(tmp_path: Path) -> None:
+    path = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    result = CliRunner().invoke(cli, ["corpus", "stats", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    fanout = json.loads(result.output)["fanout"]
+    assert (fanout["max"], fanout["broadcasts"]) == (60, len(GROUPS))
+    assert fanout["mean"] == pytest.approx(18.8)
+    assert fanout["share"] == pytest.approx(188 / 253)
+    text = CliRunner().invoke(cli, ["corpus", "stats", str(path)])
+    assert text.exit_code == 0, text.output
+    assert "fan-out mean / max" in text.output and "18.8 / 60" in text.output
+    # A window shorter than the deliveries' spread splits the broadcasts.
+    narrow = CliRunner().invoke(
+        cli, ["corpus", "stats", "--json", "--broadcast-window", "0.01", str(path)]
+    )
+    assert json.loads(narrow.output)["fanout"]["max"] < 60
+
+
+def test_har_corpus_has_fanout() -> None:
+    loaded = corpus.load(Path(__file__).resolve().parent.parent / "corpora" / "chat.har")
+    found = detect_fanout(loaded)
+    assert found is not None and found.deliveries == sum(
+        1 for message in loaded.messages if message.direction == "server"
+    )
+
+
+def sweep_args(corpus_path: Path, output: Path) -> list[str]:
+    """A quick run: two cells, sizes and memory only."""
+    return ["run", str(corpus_path), "--window-bits", "15", "--mem-level", "8,9", "--no-timing",
+            "-j", "1", "-q", "-o", str(output)]
+
+
+def test_run_and_recommend_carry_the_fanout(tmp_path: Path) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    runner = CliRunner()
+    result = runner.invoke(cli, sweep_args(timed, tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "r.json").read_text())["meta"]
+    assert meta["fanout"]["source"] == "corpus"
+    assert (meta["fanout"]["max"], meta["fanout"]["broadcasts"]) == (60, len(GROUPS))
+
+    # --fanout states it; the corpus's own figure stays beside it.
+    result = runner.invoke(cli, [*sweep_args(timed, tmp_path / "s.json"), "--fanout", "1000"])
+    assert result.exit_code == 0, result.output
+    stated = json.loads((tmp_path / "s.json").read_text())["meta"]["fanout"]
+    assert (stated["source"], stated["max"], stated["mean"]) == ("--fanout", 1000, 1000.0)
+    assert stated["corpus"]["max"] == 60
+
+    # recommend goes by --fanout over the run's, and says which.
+    result = runner.invoke(
+        cli, ["recommend", "--results", str(tmp_path / "r.json"), "--json", "--fanout", "40"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["fanout"]["max"], document["fanout"]["corpus"]["max"]) == (40, 60)
+    result = runner.invoke(cli, ["recommend", "--results", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "fan-out 18.8 mean, 60 max" in result.stderr
+
+
+def test_untimed_run_has_no_fanout_unless_stated(tmp_path: Path) -> None:
+    untimed = tmp_path / "u.jsonl"
+    untimed.write_text('{"wsztune":"records/1"}\n{"text":"hello"}\n{"text":"world"}\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, sweep_args(untimed, tmp_path / "r.json")).exit_code == 0
+    assert "fanout" not in json.loads((tmp_path / "r.json").read_text())["meta"]
+    bad = runner.invoke(cli, [*sweep_args(untimed, tmp_path / "x.json"), "--fanout", "0"])
+    assert bad.exit_code == 2 and not (tmp_path / "x.json").exists()
+
+
+def test_a_damaged_fanout_is_refused_on_load(tmp_path: Path) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    runner = CliRunner()
+    assert runner.invoke(cli, sweep_args(timed, tmp_path / "r.json")).exit_code == 0
+    document = json.loads((tmp_path / "r.json").read_text())
+    document["meta"]["fanout"]["share"] = 1.5
+    (tmp_path / "r.json").write_text(json.dumps(document))
+    result = runner.invoke(cli, ["recommend", "--results", str(tmp_path / "r.json")])
+    assert result.exit_code == 2
+    assert "meta.fanout.share" in result.output
