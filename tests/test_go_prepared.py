@@ -10,6 +10,7 @@ on a subset of every bundled corpus and on messages large enough for several fra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,30 @@ def test_run_cells_carry_the_compress_once_mode(
         assert once["wire_compressed_bytes"] <= cell["wire_compressed_bytes"]
         assert once["connection_memory"] == cell["connection_memory"]
         assert once["shared_memory"] > cell["compress_memory_peak"]
+
+
+def test_recommend_sets_compress_once_against_per_connection(
+    go_cache: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", str(big_messages(tmp_path / "big.jsonl")), "--server",
+                                 "gorilla", "--level", "1,9", "--no-timing", "-j", "1", "-q",
+                                 "--fanout", "500", "-o", str(tmp_path / "g.json")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["recommend", "--results", str(tmp_path / "g.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    once = document["compress_once"]
+    assert document["fanout"]["max"] == 500
+    assert (once["compressions_per_message"], once["per_connection_compressions_per_message"]) == (
+        1, 500
+    )
+    assert once["wire_compressed_bytes"] == document["chosen"]["compress_once"][
+        "wire_compressed_bytes"
+    ]
+    text = runner.invoke(cli, ["recommend", "--results", str(tmp_path / "g.json")])
+    assert "compress it 500 times" in " ".join(text.output.split())

@@ -167,3 +167,42 @@ def describe(fanout: dict[str, object]) -> str:
         f"fan-out {mean:,.1f} mean, {largest:,} max, {share:.1%} of deliveries broadcast "
         "(from the corpus)"
     )
+
+
+def compress_once_summary(
+    cell: dict[str, object], broadcast: dict[str, object] | None
+) -> dict[str, object] | None:
+    """The chosen cell's compress-once mode set against per-connection compression, for a
+    fan-out: compressions per message (1 against K), wire bytes, memory per connection plus
+    shared. ``None`` when the cell has no such mode (only gorilla runs carry ``compress_once``)."""
+    once = cell.get("compress_once")
+    if not isinstance(once, dict):
+        return None
+    fanout = int(broadcast["max"]) if broadcast else None  # type: ignore[call-overload]
+    if broadcast and broadcast.get("source") == "corpus":
+        fanout = round(float(broadcast["mean"]))  # type: ignore[arg-type]
+    return {
+        "mode": once["mode"],
+        "fanout": fanout,
+        "compressions_per_message": 1,
+        "per_connection_compressions_per_message": fanout,
+        "wire_compressed_bytes": once["wire_compressed_bytes"],
+        "per_connection_wire_compressed_bytes": cell["wire_compressed_bytes"],
+        "connection_memory": once["connection_memory"],
+        "shared_memory": once["shared_memory"],
+    }
+
+
+def describe_compress_once(summary: dict[str, object]) -> str:
+    """One line for people from :func:`compress_once_summary`."""
+    from wsztune.grid import format_bytes
+
+    fanout = summary["fanout"]
+    times = f"{fanout:,} times (once per subscriber)" if fanout else "once per subscriber"
+    return (
+        f"broadcast: {summary['mode']} compresses each message once, where per-connection "
+        f"writes compress it {times}; its frames: {summary['wire_compressed_bytes']:,} B on the "
+        f"wire (per connection: {summary['per_connection_wire_compressed_bytes']:,} B); memory "
+        f"{format_bytes(int(summary['connection_memory']))} per connection plus "  # type: ignore[call-overload]
+        f"{format_bytes(int(summary['shared_memory']))} shared per broadcast in flight"  # type: ignore[call-overload]
+    )

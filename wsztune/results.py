@@ -59,6 +59,13 @@ _NUMBER = (int, float)
 # every sum and ratio a reader computes stays exact and finite.
 MAX_QUANTITY = 1 << 53
 
+# Where a cell's memory figures came from (``memory_source``): one word when the compressor's and
+# the decompressor's agree, else both, the compressor's first.
+MEMORY_SOURCES = ("measured", "cached", "derived")
+MEMORY_SOURCE_CHOICES = MEMORY_SOURCES + tuple(
+    f"{first}+{second}" for first in MEMORY_SOURCES for second in MEMORY_SOURCES if first != second
+)
+
 # The one table of cell fields: validation and documentation both read it.
 CELL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
@@ -201,6 +208,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "run's probe of the same node, setting and traffic shape), derived (node: from a row "
         "and a column of probes of the windowBits x memLevel grid), or compressor+decompressor "
         "when they differ (derived+cached)",
+        choices=MEMORY_SOURCE_CHOICES,
     ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)

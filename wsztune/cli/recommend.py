@@ -309,12 +309,14 @@ def _recommend_on_axes(
     broadcast: dict[str, Any] | None = None,
 ) -> None:
     """A Go run: :func:`wsztune.recommend.recommend_on_axes` (the zlib rule on the library's
-    own axes), its table, fleet cost and snippet, and ``--check`` in Go's terms."""
+    own axes), its table, fleet cost and snippet, ``--check`` in Go's terms, and the chosen
+    cell's compress-once mode for a fan-out."""
     import json
 
     from wsztune import recommend as recommend_module
     from wsztune import report
     from wsztune.errors import CheckFailed
+    from wsztune.fanout import compress_once_summary, describe_compress_once
 
     warn(report.run_warnings(run))
     try:
@@ -331,18 +333,24 @@ def _recommend_on_axes(
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
+    chosen = decision.chosen
+    once = compress_once_summary(chosen, broadcast) if chosen is not None else None
     if as_json:
         document = recommend_module.axes_decision_json(decision, verdict)
         document["server"] = run.meta.get("server")
         document["results"] = str(run.path) if run.path else None
         document["partial"] = run.partial
         document["fanout"] = broadcast
+        document["compress_once"] = once
         click.echo(json.dumps(document, indent=2))
     else:
         from wsztune.console import stdout_console
 
-        stdout_console().print(report.axes_decision_renderable(run, decision, verdict))
-    if decision.chosen is None:
+        console = stdout_console()
+        console.print(report.axes_decision_renderable(run, decision, verdict))
+        if once is not None:
+            console.print(describe_compress_once(once), markup=False, highlight=False)
+    if chosen is None:
         raise CheckFailed(decision.reason)
     if verdict is not None and not verdict.ok:
         raise CheckFailed(f"check failed: {verdict.reason}")

@@ -272,7 +272,6 @@ PROBE_SENDER = {"mem_level": 8, "level": -1, "strategy": 0}
 # them, so more messages only add the pending buffer's and output buffers' touched pages (at 15:8
 # on the commits corpus, 8 messages hold 2% less than 32, in half the time).
 PROBE_MESSAGES = 8
-MEMORY_SOURCES = ("measured", "cached", "derived")
 
 
 def probe_messages(sizes: Sequence[int], threshold: int, bits: int) -> list[int]:
@@ -301,8 +300,8 @@ def probe_messages(sizes: Sequence[int], threshold: int, bits: int) -> list[int]
 class NodeMemory:
     """Resident bytes one connection's compressor and decompressor add to a node process, and
     what each figure is uncertain by (bytes: two standard errors, at least the grain), and
-    where each came from (:data:`MEMORY_SOURCES`: probed in this run, read from the probe cache,
-    or derived from other probes' figures)."""
+    where each came from (:data:`wsztune.results.MEMORY_SOURCES`: probed in this run, read
+    from the probe cache, or derived from other probes' figures)."""
 
     compressor: int
     decompressor: int
