@@ -1214,17 +1214,12 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
         if cell is None:
             return None
         robust = decision.robustness
+        # The whole cell as measured (the per-unit sizes left out: the results file has them).
         return {
             "setting": decision.name(cell),
             "compression": cell.get("compression") is not False,
-            **{axis: cell.get(axis) for axis in ("level", "context_takeover", "threshold")},
-            "compressed_bytes": cell["compressed_bytes"],
-            "wire_compressed_bytes": cell["wire_compressed_bytes"],
-            "savings": cell["savings"],
-            "compress_seconds": cell["compress_seconds"],
-            "connection_memory": cell["connection_memory"],
-            "compress_memory_peak": cell["compress_memory_peak"],
             "robust_share": None if robust is None else robust.share.get(decision.name(cell)),
+            **{name: value for name, value in cell.items() if name != UNIT_SIZES},
         }
 
     robust = decision.robustness
