@@ -165,3 +165,12 @@ def test_a_damaged_fanout_is_refused_on_load(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["recommend", "--results", str(tmp_path / "r.json")])
     assert result.exit_code == 2
     assert "meta.fanout.share" in result.output
+
+
+def test_a_sample_keeps_the_whole_corpus_fanout(tmp_path: Path) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    result = CliRunner().invoke(cli, [*sweep_args(timed, tmp_path / "r.json"), "--sample", "5"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "r.json").read_text())["meta"]
+    assert meta["corpus"]["messages"] < 313  # 5 of 60 subscribers kept
+    assert (meta["fanout"]["max"], meta["fanout"]["broadcasts"]) == (60, len(GROUPS))

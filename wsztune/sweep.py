@@ -25,7 +25,7 @@ from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
-from wsztune.fanout import detect_fanout, run_fanout
+from wsztune.fanout import FanOut, detect_fanout, run_fanout
 from wsztune.results import THRESHOLD_RULES, Run, cell_setting_key, planned_keys, utc_now
 from wsztune.stats import messages_per_second
 from wsztune.units import UnitLayout
@@ -377,12 +377,15 @@ def sweep(
     on_cell: CellCallback | None = None,
     server: str | None = None,
     fanout: int | None = None,
+    found_fanout: FanOut | None = None,
 ) -> Run:
     """Sweep ``grid`` over ``corpus`` and return the Run, metadata included (not yet saved).
 
     ``server`` names the stack tuned (``wsztune run --server``), recorded in the metadata.
     ``fanout`` (``--fanout K``) states how many connections each message goes to; without it the
-    metadata's ``fanout`` is what the corpus shows (:mod:`wsztune.fanout`), when it can tell.
+    metadata's ``fanout`` is what the corpus shows (:mod:`wsztune.fanout`), when it can tell, or
+    ``found_fanout`` when the caller found it first (on the whole corpus, before ``--sample`` kept
+    some of its connections: a sample's broadcasts reach fewer of them).
 
     On Ctrl-C this raises :class:`SweepInterrupted` whose ``run`` holds the finished cells,
     marked partial, for the caller to keep or drop.
@@ -429,7 +432,7 @@ def sweep(
     rate = messages_per_second(corpus)
     if rate is not None:  # optional: only corpora whose records carry "t" have a rate
         meta["corpus"]["messages_per_second"] = rate
-    broadcasts = run_fanout(detect_fanout(corpus), fanout)
+    broadcasts = run_fanout(found_fanout or detect_fanout(corpus), fanout)
     if broadcasts is not None:
         meta["fanout"] = broadcasts
     if server is not None:

@@ -263,7 +263,13 @@ def run(
         corpus = corpus_module.load(
             corpus_path, corpus_format, progress=lambda done, total: advance(done)
         )
+    found_fanout = None
     if sample is not None:
+        from wsztune.fanout import detect_fanout
+
+        # Broadcasts as the whole corpus shows them: a sample keeps only some of each one's
+        # subscribers.
+        found_fanout = detect_fanout(corpus) if fanout is None else None
         available = len(corpus.connections)
         corpus = corpus_module.sample_connections(corpus, sample, seed)
         if sample >= available > 1:
@@ -285,6 +291,7 @@ def run(
                 on_cell=lambda cell, done, total: advance(done),
                 server=stack.name if stack else None,
                 fanout=fanout,
+                found_fanout=found_fanout,
             )
         except sweep.SweepInterrupted as interrupted:
             if keep_partial and interrupted.run is not None and interrupted.cells:
