@@ -346,6 +346,45 @@ def test_go_check_in_go_terms_with_zlibs_exit_codes(gorilla_run: Path) -> None:
     assert decision["check"]["mode"] == "strict"
 
 
+def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
+    go_cache: Path, tmp_path: Path
+) -> None:
+    from wsztune.codec import Setting as ZlibSetting
+    from wsztune.codec import compress_stream, get_backend
+
+    small = small_chat(tmp_path / "small.records.jsonl")
+    runner = CliRunner()
+    documents = {}
+    for name, extra in (("go", []), ("chrome", ["--client", "chrome"])):
+        output = tmp_path / f"{name}.json"
+        result = runner.invoke(
+            cli,
+            ["run", str(small), "--server", "gorilla", "--level", "1", "--no-timing", "-o",
+             str(output), "--quiet", *extra],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        documents[name] = json.loads(output.read_text())["cells"][0]
+    go_cell, chrome_cell = documents["go"], documents["chrome"]
+    # The server's frames are gorilla's either way.
+    assert chrome_cell["server_compressed_bytes"] == go_cell["server_compressed_bytes"]
+    # Chrome compresses with zlib at memLevel 8, level -1 (default), a 15-bit window, without
+    # context takeover (gorilla answers client_no_context_takeover), every message.
+    chrome = ZlibSetting(15, 8, -1, context_takeover=False)
+    streams = [s for s in corpus.load(small).streams() if s.direction == corpus.CLIENT]
+    expected = sum(
+        len(frame)
+        for stream in streams
+        for frame in compress_stream(stream.payloads, chrome, 15, get_backend("zlib"))
+    )
+    assert chrome_cell["client_compressed_bytes"] == expected
+    assert chrome_cell["client_compressed_bytes"] != go_cell["client_compressed_bytes"]
+    assert (chrome_cell["client_mem_level"], chrome_cell["client_level"]) == (8, -1)
+    mix = runner.invoke(cli, ["run", str(small), "--server", "coder", "--client",
+                              "chrome=0.6,firefox=0.4", "-o", str(tmp_path / "mix.json")])
+    assert mix.exit_code == 2 and "a mix of clients is not supported" in mix.output
+    assert not (tmp_path / "mix.json").exists()
+
+
 @pytest.mark.parametrize(
     ("option", "words"),
     [
