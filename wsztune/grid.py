@@ -314,6 +314,8 @@ def off_cell(like: Cell, units: dict[str, Any] | None = None) -> Cell:
             cell[name] = None if cell[name] is None else 0.0  # nothing to time, when timed
         elif name.startswith(("compress_memory", "decompress_memory", "connection_memory")):
             cell[name] = 0
+    if "frames" in like:  # a Go cell's count of its compressed frames: one per message here
+        cell["frames"] = like["messages"]
     if "unit_compressed_bytes" in like and units and "raw_bytes" in units:
         cell["unit_compressed_bytes"] = list(units["raw_bytes"])
     return cell
@@ -513,25 +515,3 @@ def axes_cells(run: Run) -> list[Cell]:
         )
 
     return sorted(run.cells, key=key)
-
-
-def choose_on_axes(run: Run, max_memory: int | None = None) -> tuple[Cell | None, str]:
-    """The cell of an axes run with the fewest bytes on the wire (headers of every frame
-    counted) whose memory per connection fits ``max_memory``; ties go to the faster cell.
-    Returns the cell (None when none fits) and why."""
-    fitting = [
-        cell
-        for cell in run.cells
-        if max_memory is None or cell["connection_memory"] <= max_memory
-    ]
-    if not fitting:
-        return None, (
-            f"no cell keeps a connection within {format_bytes(max_memory or 0)}: the smallest "
-            f"holds {format_bytes(min(c['connection_memory'] for c in run.cells))}"
-        )
-    best = min(
-        fitting,
-        key=lambda cell: (cell["wire_compressed_bytes"], cell.get("compress_seconds") or 0.0),
-    )
-    budget = "" if max_memory is None else f" within {format_bytes(max_memory)} per connection"
-    return best, f"fewest bytes on the wire (frame headers counted){budget}"

@@ -24,18 +24,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
 from wsztune.grid import (
+    OFF,
     REFERENCE,
     Cell,
     Key,
     Slice,
+    axes_label,
     cell_key,
     format_bytes,
     label,
+    off_cell,
     plural,
     reference_name,
     select_slice,
@@ -474,6 +478,54 @@ def bootstrap(
     return within, totals, raw_totals
 
 
+def resample(
+    feasible: list[Cell],
+    raw: list[int],
+    constraints: Constraints,
+    key: Callable[[Cell], Any] = cell_key,
+) -> tuple[Robustness, list[Cell], Any, Any]:
+    """The robustness rule over ``feasible``: each cell's share of :func:`bootstrap` resamples
+    in which its output stays within the tolerance of the smallest (keyed by ``key``), and the
+    cells whose share reaches the confidence. Returns ``(robustness, candidates, totals,
+    raw_totals)``, the last two for :func:`with_interval`."""
+    within, totals, raw_totals = bootstrap(
+        feasible, raw, constraints.tolerance, constraints.resamples, constraints.seed
+    )
+    shares = within.mean(axis=0)
+    robustness = Robustness(
+        resamples=constraints.resamples,
+        units=len(raw),
+        confidence=constraints.confidence,
+        seed=constraints.seed,
+        share={key(c): float(s) for c, s in zip(feasible, shares, strict=True)},
+    )
+    # A share equal to the threshold passes: compare with a hair of slack for float noise.
+    candidates = [
+        cell
+        for cell, share in zip(feasible, shares, strict=True)
+        if share >= constraints.confidence - 1e-9
+    ]
+    return robustness, candidates, totals, raw_totals
+
+
+def with_interval(robustness: Robustness, totals: Any, raw_totals: Any, index: int) -> Robustness:
+    """``robustness`` with the savings interval (2.5th-97.5th percentile) of the cell at
+    ``index`` over the resamples, and its 95th-percentile excess over each resample's best."""
+    import numpy
+
+    with numpy.errstate(divide="ignore", invalid="ignore"):  # a corpus of empty messages
+        savings = 1 - totals[:, index] / raw_totals
+        excess = totals[:, index] / totals.min(axis=1) - 1
+    return replace(
+        robustness,
+        savings_interval=(
+            float(numpy.percentile(savings, 2.5)),
+            float(numpy.percentile(savings, 97.5)),
+        ),
+        excess_p95=float(numpy.percentile(excess, 95)),
+    )
+
+
 def settle_factor(gaps: Any, point: float, tolerance: float, confidence: float) -> float | None:
     """How many times the corpus's traffic would let a cell whose gap to the best is ``point``
     on the corpus (within ``tolerance``) stay within it in ``confidence`` of the resamples.
@@ -576,7 +628,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         feasible=feasible,
         cliffs=cliffs,
     )
-    fleet = fleet_costs(slice_, cells, constraints) if constraints.connections else None
+    fleet = fleet_costs(slice_.corpus, cells, constraints) if constraints.connections else None
     decision.costs = fleet
     if constraints.objective == "cost":
         if fleet is None:
@@ -616,23 +668,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     tolerance = _option_percent(constraints.tolerance)
     robustness = None
     if raw is not None:
-        within, totals, raw_totals = bootstrap(
-            feasible, raw, constraints.tolerance, constraints.resamples, constraints.seed
-        )
-        shares = within.mean(axis=0)
-        robustness = Robustness(
-            resamples=constraints.resamples,
-            units=len(raw),
-            confidence=constraints.confidence,
-            seed=constraints.seed,
-            share={cell_key(c): float(s) for c, s in zip(feasible, shares, strict=True)},
-        )
-        # A share equal to the threshold passes: compare with a hair of slack for float noise.
-        candidates = [
-            cell
-            for cell, share in zip(feasible, shares, strict=True)
-            if share >= constraints.confidence - 1e-9
-        ]
+        robustness, candidates, totals, raw_totals = resample(feasible, raw, constraints)
         if len(raw) < FEW_UNITS:
             decision.warnings.append(
                 f"the corpus has only {plural(len(raw), 'resampling unit')} (streams and blocks "
@@ -690,20 +726,8 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         )
         reason = f"{label(chosen)}: the most often within {tolerance} of the smallest output"
     if robustness is not None:
-        import numpy
-
         index = next(i for i, cell in enumerate(feasible) if cell is chosen)
-        with numpy.errstate(divide="ignore", invalid="ignore"):  # a corpus of empty messages
-            savings = 1 - totals[:, index] / raw_totals
-            excess = totals[:, index] / totals.min(axis=1) - 1
-        robustness = replace(
-            robustness,
-            savings_interval=(
-                float(numpy.percentile(savings, 2.5)),
-                float(numpy.percentile(savings, 97.5)),
-            ),
-            excess_p95=float(numpy.percentile(excess, 95)),
-        )
+        robustness = with_interval(robustness, totals, raw_totals, index)
         decision.fragile = sorted(
             (
                 c
@@ -713,6 +737,8 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             key=_cheapest,
         )
         if decision.fragile:
+            import numpy
+
             index = next(i for i, c in enumerate(feasible) if c is decision.fragile[0])
             with numpy.errstate(divide="ignore", invalid="ignore"):
                 gaps = totals[:, index] / totals.min(axis=1) - 1
@@ -811,6 +837,427 @@ def stack_limits(run: Run) -> str:
     if profile is None:
         return ""
     return " ".join(part for part in (cannot_set(profile), *profile.limits) if part)
+
+
+# Runs on a library's own axes (Go) --------------------------------------------------------------
+
+
+@dataclass
+class AxesDecision:
+    """:func:`recommend_on_axes`' outcome: the same rule as :func:`recommend`, on a Go run's
+    cells named by their own axes (level, takeover, threshold) instead of windowBits:memLevel."""
+
+    axes: tuple[str, ...]
+    cells: list[Cell]  # the run's cells, then the row of no compression
+    chosen: Cell | None
+    best: Cell | None
+    default: Cell | None  # the stack's default with compression on (gorilla: level 1)
+    off: Cell | None
+    reason: str
+    constraints: Constraints
+    feasible: list[Cell] = field(default_factory=list)
+    candidates: list[Cell] = field(default_factory=list)
+    robustness: Robustness | None = None  # shares keyed by :func:`axes_name`
+    costs: Fleet | None = None
+    warnings: list[str] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+    snippet: str = ""
+    limits: str = ""  # what the stack cannot be set to (:func:`stack_limits`)
+
+    def name(self, cell: Cell) -> str:
+        """``level 1, threshold 0 B``, or ``off``."""
+        return axes_name(cell, self.axes)
+
+
+def axes_name(cell: Cell, axes: tuple[str, ...]) -> str:
+    """A Go cell as users read it: ``off``, or its values on the run's axes."""
+    return OFF if cell.get("compression") is False else axes_label(cell, axes)
+
+
+# Go's idle memory per connection is a heap difference over the helper's connections: gorilla's
+# levels all keep nothing, yet read 213 B or 222 B from one sweep to the next (the helper's own
+# bookkeeping). Differences this small are a tie, decided by the stack's default.
+AXES_MEMORY_RESOLUTION = 1024
+
+# What ``--check`` takes on a Go run: the axes in the library's terms.
+_AXES_CHECK_FORM = "off, or level=N,takeover=on|off,threshold=N (any of them; e.g. level=1)"
+
+
+def parse_axes_setting(text: str) -> dict[str, Any]:
+    """``level=1,takeover=off,threshold=0`` (or ``off``) as ``{"level": 1, ...}``;
+    ``{"compression": False}`` for ``off``. Bad input: :class:`WsztuneError` naming the form."""
+    words = text.strip().lower()
+    if words in ("off", "none", "disabled"):
+        return {"compression": False}
+    wanted: dict[str, Any] = {}
+    for part in filter(None, (piece.strip() for piece in words.split(","))):
+        name, equals, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        try:
+            if not equals:
+                raise ValueError
+            if name == "level":
+                wanted["level"] = int(value)
+                if not -2 <= wanted["level"] <= 9:
+                    raise ValueError
+            elif name in ("takeover", "context_takeover"):
+                if value not in ("on", "off", "true", "false"):
+                    raise ValueError
+                wanted["context_takeover"] = value in ("on", "true")
+            elif name == "threshold":
+                wanted["threshold"] = int(value.removesuffix("b"))
+                if wanted["threshold"] < 0:
+                    raise ValueError
+            else:
+                raise ValueError
+        except ValueError:
+            raise WsztuneError(
+                f"--check {text!r}: {part!r} is not a Go setting; a Go run takes "
+                f"{_AXES_CHECK_FORM}"
+            ) from None
+    if not wanted:
+        raise WsztuneError(f"--check {text!r}: a Go run takes {_AXES_CHECK_FORM}")
+    return wanted
+
+
+def _axes_default(run: Run, cells: list[Cell]) -> Cell | None:
+    """The cell of the run's stack's default with compression on (gorilla and Centrifugo:
+    level 1, threshold 0; coder: no takeover at its default threshold, 512 B), if measured."""
+    from wsztune.codecs.go import CODER, CODER_DEFAULT_THRESHOLD, GORILLA_DEFAULT_LEVEL
+    from wsztune.stacks import STACKS
+
+    stack = STACKS.get(str(run.meta.get("server") or ""))
+    library = (run.meta.get("go") or {}).get("library")
+    if stack is None:
+        level, takeover, threshold = GORILLA_DEFAULT_LEVEL, False, 0
+    else:
+        defaults = stack.defaults
+        level, takeover, threshold = defaults.level, defaults.context_takeover, defaults.threshold
+    if library == CODER and threshold == 0:
+        threshold = CODER_DEFAULT_THRESHOLD[takeover]
+    return next(
+        (
+            cell
+            for cell in cells
+            if cell["context_takeover"] == takeover
+            and cell.get("threshold", 0) == threshold
+            and (library == CODER or cell["level"] == level)
+        ),
+        None,
+    )
+
+
+def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesDecision:
+    """:func:`recommend`'s rule on a Go run: among the cells that fit ``max_memory`` (and
+    ``max_time_ratio`` against the stack's default), and compression off, the least memory
+    whose output stays within ``tolerance`` of the smallest in ``confidence`` of the bootstrap
+    resamples; among cells needing the same memory, the stack's default (gorilla: level 1)
+    first, then the least compress time. ``objective`` cost: the cheapest for the fleet."""
+    constraints = constraints or Constraints()
+    axes = tuple(run.meta.get("axes") or ())
+    measured = [cell for cell in run.cells if cell.get("compression") is not False]
+    if not measured:
+        raise WsztuneError("this Go run holds no measured cell; sweep it with wsztune run")
+    units = run.meta.get("units")
+    off = (
+        off_cell(measured[0], units)
+        if {"raw_bytes", "server_raw_bytes", "client_raw_bytes"} <= measured[0].keys()
+        else None
+    )
+    default = _axes_default(run, measured)
+    if constraints.objective not in OBJECTIVES:
+        raise WsztuneError(
+            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
+        )
+    if constraints.max_time_ratio is not None:
+        if default is None:
+            raise WsztuneError(
+                "--max-time-ratio compares with the stack's default, which this run did not "
+                "measure; sweep it too, or drop --max-time-ratio"
+            )
+        if any(cell["compress_seconds"] is None for cell in measured):
+            raise WsztuneError(
+                "--max-time-ratio needs compress times, and this run did not measure time "
+                "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without "
+                "--no-timing"
+            )
+
+    def fits(cell: Cell) -> bool:
+        budget = constraints.max_memory
+        if budget is not None and cell["connection_memory"] > budget:
+            return False
+        if constraints.max_time_ratio is not None and default is not None and cell is not off:
+            return (_time_ratio(cell, default) or 0.0) <= constraints.max_time_ratio
+        return True
+
+    cells = measured + ([off] if off is not None else [])
+    feasible = [cell for cell in cells if fits(cell)]
+    if constraints.objective == "cost" and off in feasible:
+        feasible.remove(off)  # priced apart, as "no compression"
+    decision = AxesDecision(axes, cells, None, None, default, off, "", constraints, feasible)
+    decision.costs = (
+        fleet_costs(run.meta.get("corpus") or {}, measured, constraints)
+        if constraints.connections
+        else None
+    )
+    if constraints.objective == "cost":
+        if decision.costs is None:
+            raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
+        if decision.costs.rate is None:
+            raise WsztuneError(
+                "--objective cost needs a message rate: pass --messages-per-second, or sweep a "
+                "records corpus with timestamps"
+            )
+    if not feasible:
+        least = min(measured, key=lambda cell: cell["connection_memory"])
+        decision.reason = (
+            f"no cell fits: the least memory is {decision.name(least)}'s "
+            f"{format_bytes(least['connection_memory'])} per connection"
+        )
+        return decision
+    name = decision.name
+    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], name(c)))
+    limit = best["compressed_bytes"] * (1 + constraints.tolerance)
+    within_here = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
+    raw = list(units["raw_bytes"]) if units and all(UNIT_SIZES in c for c in feasible) else None
+    tolerance = _option_percent(constraints.tolerance)
+    totals = raw_totals = None
+    if raw is not None:
+        robustness, candidates, totals, raw_totals = resample(
+            feasible, raw, constraints, key=name
+        )
+        decision.robustness = robustness
+        if len(raw) < FEW_UNITS:
+            decision.warnings.append(
+                f"the corpus has only {plural(len(raw), 'resampling unit')}: the robustness "
+                "figures are rough; record more connections"
+            )
+    else:
+        candidates = within_here
+        decision.warnings.append(
+            "this run keeps no per-unit sizes: the choice rests on this corpus alone, with no "
+            "check that it holds on other traffic; run `wsztune run` again for one"
+        )
+    if constraints.objective == "cost":
+        assert decision.costs is not None
+        by_cell = {id(cost.cell): cost for cost in decision.costs.costs}
+        chosen = min(feasible, key=lambda c: (by_cell[id(c)].total, c["connection_memory"]))
+        reason = (
+            f"the least monthly cost for {decision.costs.connections:,} connections at "
+            f"{decision.costs.rate:,.0f} messages/s among the cells that fit"
+        )
+    elif candidates:
+        least = min(candidates, key=_cheapest)
+        tied = [
+            cell
+            for cell in candidates
+            if cell["connection_memory"] - least["connection_memory"]
+            <= max(AXES_MEMORY_RESOLUTION, _resolution(cell))
+        ]
+        within = f"whose output stays within {tolerance} of the smallest ({name(best)})"
+        if off is not None and any(cell is off for cell in candidates):
+            chosen = off
+            reason = f"compressing does not pay: no compression is {within}"
+        elif default is not None and any(cell is default for cell in tied):
+            chosen = default
+            reason = (
+                f"the stack's default: the least memory "
+                f"({format_bytes(chosen['connection_memory'])}, a tie within "
+                f"{format_bytes(AXES_MEMORY_RESOLUTION)}) {within}"
+            )
+        else:
+            chosen = min(tied, key=lambda cell: _cheapest(cell)[1:])
+            reason = (
+                f"the least memory ({format_bytes(chosen['connection_memory'])}), then the "
+                f"least compress time, {within}"
+            )
+        reason += (
+            f" in at least {_option_percent(constraints.confidence)} of "
+            f"{constraints.resamples:,} resamples of the corpus"
+            if decision.robustness is not None
+            else " on this corpus"
+        )
+    else:
+        robustness = decision.robustness
+        assert robustness is not None
+        chosen = max(feasible, key=lambda c: (robustness.share[name(c)], -c["connection_memory"]))
+        decision.warnings.append(
+            f"no cell stays within {tolerance} of the smallest output in "
+            f"{_option_percent(constraints.confidence)} of the resamples: recommending the most "
+            f"robust, {name(chosen)}; raise --tolerance or measure a larger corpus"
+        )
+        reason = f"the most often within {tolerance} of the smallest output"
+    if decision.robustness is not None:
+        index = next(i for i, cell in enumerate(feasible) if cell is chosen)
+        decision.robustness = with_interval(decision.robustness, totals, raw_totals, index)
+    decision.chosen, decision.best, decision.reason = chosen, best, f"{name(chosen)}: {reason}"
+    decision.candidates = sorted(candidates, key=_cheapest)
+    if default is not None and chosen is not default:
+        decision.explanation.append(_against_default(default, chosen, name))
+    decision.snippet = axes_snippet(run, chosen)
+    decision.limits = stack_limits(run)
+    return decision
+
+
+def _against_default(default: Cell, chosen: Cell, name: Callable[[Cell], str]) -> str:
+    """What the chosen cell trades against the stack's default: bytes and compress time."""
+    size = chosen["compressed_bytes"] / default["compressed_bytes"] - 1
+    line = (
+        f"against the default ({name(default)}): {name(chosen)} sends "
+        f"{_precise_percent(abs(size))} {'fewer' if size < 0 else 'more'} bytes"
+    )
+    times = chosen["compress_seconds"], default["compress_seconds"]
+    if chosen.get("compression") is not False and None not in times and times[1]:
+        line += f" at {times[0] / times[1] - 1:+.0%} compress time"
+    return line
+
+
+def check_on_axes(
+    decision: AxesDecision, wanted: dict[str, Any], tolerance: float, *, strict: bool = False
+) -> Verdict:
+    """:func:`gate` for a Go setting (``wanted``, from :func:`parse_axes_setting`): a failure
+    when it does not fit the budget or the time ratio; when another setting would be chosen
+    (not within ``tolerance`` of the smallest in the confidence share of the resamples),
+    advice, or a failure with ``strict``. A setting the run did not measure: WsztuneError."""
+    cell = _checked_cell(decision, wanted)
+    name = decision.name(cell)
+    constraints = decision.constraints
+    mode = "strict" if strict else "advice"
+    if constraints.max_memory is not None and cell["connection_memory"] > constraints.max_memory:
+        return Verdict(
+            False,
+            f"{name} needs {format_bytes(cell['connection_memory'])} per connection, over the "
+            f"{format_bytes(constraints.max_memory)} budget",
+            cell, "budget", mode=mode,
+        )  # fmt: skip
+    default = decision.default
+    if constraints.max_time_ratio is not None and default is not None and cell is not decision.off:
+        ratio = _time_ratio(cell, default) or 0.0
+        if ratio > constraints.max_time_ratio:
+            return Verdict(
+                False,
+                f"{name} compresses {ratio:.2f}x as slowly as the default "
+                f"({decision.name(default)}), over the {constraints.max_time_ratio:g}x limit",
+                cell, "time", mode=mode,
+            )  # fmt: skip
+    chosen, best = decision.chosen, decision.best
+    if chosen is None or best is None:
+        return Verdict(False, decision.reason, cell, "nothing", mode=mode)
+    within = _option_percent(tolerance)
+    change = cell["compressed_bytes"] / best["compressed_bytes"] - 1
+    robustness = decision.robustness
+    if robustness is not None:
+        share = robustness.share.get(name, 0.0)
+        needed = _option_percent(robustness.confidence)
+        good = share >= robustness.confidence - 1e-9
+        how = f"in {_share(share)} of {robustness.resamples:,} resamples (needs {needed})"
+        if not good:
+            how = f"in only {how.removeprefix('in ')}; {change:+.2%} on this corpus"
+    else:
+        good = change <= tolerance
+        how = f"on this corpus ({_precise_percent(change)}; no resampling data)"
+    fits_words = f"{name} fits ({format_bytes(cell['connection_memory'])} per connection)"
+    if good:
+        return Verdict(
+            True,
+            f"{fits_words} and its output is within {within} of the smallest that fits "
+            f"({decision.name(best)}) {how}",
+            cell, mode=mode,
+        )  # fmt: skip
+    better = (
+        f"{name}'s output is not within {within} of the smallest that fits "
+        f"({decision.name(best)}) {how}; {decision.name(chosen)} is recommended"
+    )
+    if strict:
+        return Verdict(False, better, cell, "better", mode=mode)
+    return Verdict(
+        True,
+        f"{fits_words}; {decision.name(chosen)} would be chosen today (advice, not a failure; "
+        "--strict fails on it)",
+        cell, "fits", advice=better, mode=mode,
+    )  # fmt: skip
+
+
+def _checked_cell(decision: AxesDecision, wanted: dict[str, Any]) -> Cell:
+    """The cell ``wanted`` names: its axes as given, the others at the stack's default."""
+    if wanted.get("compression") is False:
+        if decision.off is None:
+            raise WsztuneError("--check off: this run cannot show compression off")
+        return decision.off
+    measured = [cell for cell in decision.cells if cell is not decision.off]
+    base = decision.default or {}
+    matching = [
+        cell
+        for cell in measured
+        if all(cell.get(axis) == value for axis, value in wanted.items())
+        and all(
+            cell.get(axis) == base.get(axis)
+            for axis in decision.axes
+            if axis not in wanted and axis in base
+        )
+    ]
+    if len(matching) == 1:
+        return matching[0]
+    settings = "; ".join(decision.name(cell) for cell in measured)
+    shown = ",".join(f"{axis}={value}" for axis, value in wanted.items())
+    problem = "names several settings" if matching else "was not measured in this run"
+    raise WsztuneError(
+        f"--check {shown} {problem} (it has: {settings}, off); name its "
+        f"{', '.join(decision.axes)}"
+    )
+
+
+def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -> dict[str, Any]:
+    """The machine-readable decision on a Go run for ``--json``."""
+
+    def brief(cell: Cell | None) -> dict[str, Any] | None:
+        if cell is None:
+            return None
+        robust = decision.robustness
+        # The whole cell as measured (the per-unit sizes left out: the results file has them).
+        return {
+            "setting": decision.name(cell),
+            "compression": cell.get("compression") is not False,
+            "robust_share": None if robust is None else robust.share.get(decision.name(cell)),
+            **{name: value for name, value in cell.items() if name != UNIT_SIZES},
+        }
+
+    robust = decision.robustness
+    document: dict[str, Any] = {
+        "axes": list(decision.axes),
+        "chosen": brief(decision.chosen),
+        "smallest": brief(decision.best),
+        "default": brief(decision.default),
+        "off": brief(decision.off),
+        "candidates": [decision.name(cell) for cell in decision.candidates],
+        "reason": decision.reason,
+        "tolerance": decision.constraints.tolerance,
+        "robustness": None
+        if robust is None
+        else {
+            "resamples": robust.resamples,
+            "units": robust.units,
+            "confidence": robust.confidence,
+            "seed": robust.seed,
+            "savings_interval": robust.savings_interval,
+            "excess_p95": robust.excess_p95,
+        },
+        "costs": _costs_json(decision.costs, decision.name),
+        "warnings": decision.warnings,
+        "explanation": decision.explanation,
+        "cannot_set": decision.limits or None,
+        "snippet": decision.snippet or None,
+    }
+    if verdict is not None:
+        document["check"] = {
+            "ok": verdict.ok,
+            "kind": verdict.kind,
+            "reason": verdict.reason,
+            "advice": verdict.advice,
+            "mode": verdict.mode,
+            "setting": decision.name(verdict.cell),
+        }
+    return document
 
 
 def _settable_words(stack: Any, slice_: Slice) -> str:
@@ -1224,7 +1671,7 @@ def _money(value: float) -> str:
     return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
 
 
-def message_rate(slice_: Slice, constraints: Constraints) -> tuple[float | None, str]:
+def message_rate(corpus: dict[str, Any], constraints: Constraints) -> tuple[float | None, str]:
     """Messages per second over the fleet, and where the figure came from.
 
     ``--messages-per-second`` (the whole fleet's) first. Else the rate the corpus's timestamps
@@ -1234,7 +1681,6 @@ def message_rate(slice_: Slice, constraints: Constraints) -> tuple[float | None,
     """
     if constraints.messages_per_second is not None:
         return constraints.messages_per_second, "--messages-per-second"
-    corpus = slice_.corpus
     rate = corpus.get("messages_per_second")
     duration, messages = corpus.get("duration_seconds"), corpus.get("messages")
     if not (isinstance(rate, int | float) and rate > 0):
@@ -1279,10 +1725,11 @@ def cell_cost(
     return Cost(cell, memory, egress, cpu)
 
 
-def fleet_costs(slice_: Slice, cells: list[Cell], constraints: Constraints) -> Fleet:
-    """Every cell's monthly cost for ``constraints.connections`` connections."""
+def fleet_costs(corpus: dict[str, Any], cells: list[Cell], constraints: Constraints) -> Fleet:
+    """Every cell's monthly cost for ``constraints.connections`` connections (``corpus``: the
+    run's corpus metadata, for the message rate its timestamps give)."""
     assert constraints.connections
-    rate, source = message_rate(slice_, constraints)
+    rate, source = message_rate(corpus, constraints)
     fleet = Fleet(constraints.connections, rate, source, constraints.prices)
     fleet.costs = [cell_cost(cell, cell, fleet.connections, rate, fleet.prices) for cell in cells]
     if cells:
@@ -1356,7 +1803,7 @@ def threshold_advice(chosen: Cell, slice_: Slice, tolerance: float) -> Threshold
 # The CI gate ------------------------------------------------------------------------------------
 
 
-def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
+def require_complete(run: Run, slice_: Slice | None, role: str = "") -> None:
     """Refuse (:class:`PartialRun`, exit 4) to decide on a run that misses cells.
 
     An interrupted run kept with ``--keep-partial`` may lack the very cell that would win: a
@@ -1370,7 +1817,7 @@ def require_complete(run: Run, slice_: Slice, role: str = "") -> None:
     short = isinstance(planned, int) and planned > len(run.cells)
     if not run.partial and not short:
         return
-    missing = slice_.missing
+    missing = slice_.missing if slice_ is not None else []  # None: a Go run, no grid
     name = f"{role}{run.path}" if run.path is not None else f"{role}the run".lstrip()
     if missing:
         shown = ", ".join(label(key) for key in missing[:10])
@@ -1847,13 +2294,15 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
     return document
 
 
-def _costs_json(fleet: Fleet | None) -> dict[str, Any] | None:
+def _costs_json(
+    fleet: Fleet | None, name: Callable[[Cell], str] = label
+) -> dict[str, Any] | None:
     if fleet is None:
         return None
 
     def one(cost: Cost) -> dict[str, Any]:
         return {
-            "setting": "none" if cost.cell is None else label(cost.cell),
+            "setting": "none" if cost.cell is None else name(cost.cell),
             "memory": cost.memory,
             "egress": cost.egress,
             "cpu": cost.cpu,

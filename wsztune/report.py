@@ -19,6 +19,7 @@ from wsztune.grid import METRICS as METRICS
 from wsztune.grid import NOT_MEASURED as NOT_MEASURED
 from wsztune.grid import NOT_MEASURED_MARK as NOT_MEASURED_MARK
 from wsztune.grid import NOT_MEASURED_NOTE as NOT_MEASURED_NOTE
+from wsztune.grid import OFF as OFF
 from wsztune.grid import REFERENCE as REFERENCE
 from wsztune.grid import Cell as Cell
 from wsztune.grid import Key as Key
@@ -33,6 +34,7 @@ from wsztune.grid import corpus_caption as corpus_caption
 from wsztune.grid import describe_values as describe_values
 from wsztune.grid import format_bytes as format_bytes
 from wsztune.grid import label as label
+from wsztune.grid import off_cell as off_cell
 from wsztune.grid import plural as plural
 from wsztune.grid import reference_name as reference_name
 from wsztune.grid import run_axes as run_axes
@@ -44,7 +46,7 @@ from wsztune.results import Run
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from wsztune.recommend import Decision, Verdict
+    from wsztune.recommend import AxesDecision, Decision, Fleet, Verdict
     from wsztune.stats import CorpusStats
 
 # What GitHub markdown would read as markup rather than text: a table cell's end (|), HTML (< >),
@@ -477,6 +479,23 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
 COST_ROWS = 8  # the rows of the cost table beyond the named cells: the cheapest others
 
 
+def fleet_caption(fleet: Fleet) -> str:
+    """``Monthly cost, 40,000 connections, 5,000 messages/s (...); prices ...``."""
+    prices = fleet.prices
+    rate = (
+        f"{fleet.rate:,.0f} messages/s ({fleet.rate_source})"
+        if fleet.rate is not None
+        else "no message rate (pass --messages-per-second): memory only"
+    )
+    return (
+        f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
+        f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
+        f"{prices.cpu_month:g}/vCPU-month"
+        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
+           if prices.examples else "")  # fmt: skip
+    )
+
+
 def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
     """The fleet's monthly cost, one row per cell worth seeing: (caption, headers, rows).
 
@@ -531,18 +550,8 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         rows.append(["no compression", "-", "0 B", money(0), money(none.egress), money(0),
                      money(none.total)])  # fmt: skip
     headers = ["", "wb:ml", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
-    prices = fleet.prices
-    rate = (
-        f"{fleet.rate:,.0f} messages/s ({fleet.rate_source})"
-        if rated
-        else "no message rate (pass --messages-per-second): memory only"
-    )
     caption = (
-        f"Monthly cost, {fleet.connections:,} connections, {rate}; prices "
-        f"{prices.memory_gib_month:g}/GiB-month of RAM, {prices.egress_gb:g}/GB egress, "
-        f"{prices.cpu_month:g}/vCPU-month"
-        + (" (EXAMPLE prices: pass --price-memory/--price-egress/--price-cpu)"
-           if prices.examples else "")  # fmt: skip
+        fleet_caption(fleet)
         + "; egress is what the server sends, CPU the measured compress time of its share"
         + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
            else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
@@ -868,12 +877,21 @@ def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
     axes = tuple(
         axis for axis in run_axes(run) if len({c.get(axis) for c in run.cells}) > 1
     ) or run_axes(run)
+    cells = axes_cells(run)
+    if cells and {"raw_bytes", "server_raw_bytes", "client_raw_bytes"} <= cells[0].keys():
+        cells.append(off_cell(cells[0], run.meta.get("units")))  # every Go stack can turn it off
     rows = []
-    for cell in axes_cells(run):
-        mark = " *" if chosen is not None and cell is chosen else ""
+    for cell in cells:
+        is_off = cell.get("compression") is False
+        mark = (
+            " *"
+            if chosen is not None
+            and (cell is chosen or (is_off and chosen.get("compression") is False))
+            else ""
+        )
         rows.append(
             [
-                axes_label(cell, axes) + mark,
+                (OFF if is_off else axes_label(cell, axes)) + mark,
                 format_bytes(cell["compressed_bytes"]),
                 f"{cell['savings']:.0%}",
                 format_bytes(cell["wire_compressed_bytes"]),
@@ -926,3 +944,98 @@ def axes_markdown(run: Run, chosen: Cell | None = None) -> str:
     ]
     lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in axes_rows(run, chosen)]
     return "\n".join(lines)
+
+
+def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[str]]]:
+    """The fleet's monthly cost on a Go run: (caption, headers, rows) for the chosen, smallest
+    and default cells and no compression, priced by the same :class:`Fleet` as zlib's."""
+    fleet = decision.costs
+    assert fleet is not None
+    by_cell = {id(cost.cell): cost for cost in fleet.costs}
+    named: dict[int, list[str]] = {}
+    order: list[Cell] = []
+    for role, cell in (
+        ("recommended", decision.chosen),
+        ("smallest", decision.best),
+        ("default", decision.default),
+    ):
+        if cell is None or id(cell) not in by_cell:
+            continue
+        if id(cell) not in named:
+            order.append(cell)
+        named.setdefault(id(cell), []).append(role)
+
+    def money(value: float | None) -> str:
+        return "-" if value is None else (f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}")
+
+    rows = []
+    for cell in order:
+        cost = by_cell[id(cell)]
+        rows.append(
+            [" & ".join(named[id(cell)]), decision.name(cell),
+             format_bytes(fleet.connections * cell["connection_memory"]), money(cost.memory),
+             money(cost.egress), money(cost.cpu), money(cost.total)]
+        )  # fmt: skip
+    if fleet.uncompressed is not None:
+        none = fleet.uncompressed
+        role = "recommended" if decision.chosen is decision.off else ""
+        rows.append([role, "off (no compression)", "0 B", money(0), money(none.egress),
+                     money(0 if none.egress is not None else None), money(none.total)])  # fmt: skip
+    caption = fleet_caption(fleet) + (
+        "; memory is what connections keep between messages (Go pools the writers: the "
+        "per-write memory is not in it)"
+    )
+    headers = ["", "setting", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
+    return caption, headers, rows
+
+
+def axes_decision_renderable(
+    run: Run, decision: AxesDecision, verdict: Verdict | None = None
+) -> RenderableType:
+    """A Go run's recommendation: its table with compression off, the choice and why, the
+    robustness, the fleet's cost, the snippet and the check."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[RenderableType] = [axes_table(run, decision.chosen)]
+    for warning in decision.warnings:
+        parts.append(Text(f"warning: {warning}", style="yellow"))
+    if decision.chosen is None:
+        parts.append(Text(f"no recommendation: {decision.reason}", style="bold red"))
+    else:
+        parts.append(Text(f"recommended: {decision.reason}", style="bold"))
+    robust = decision.robustness
+    if robust is not None and robust.savings_interval is not None:
+        low, high = robust.savings_interval
+        parts.append(
+            Text(
+                f"robustness: {plural(len(decision.candidates), 'setting')} within "
+                f"{decision.constraints.tolerance * 100:g}% of the smallest in "
+                f"{decision.constraints.confidence:.0%} of {robust.resamples:,} resamples of "
+                f"{plural(robust.units, 'unit')} (seed {robust.seed}); the chosen one saves "
+                f"{low:.1%} to {high:.1%} (95% of resamples)"
+            )
+        )
+    for line in decision.explanation:
+        parts.append(Text(line))
+    if decision.costs is not None:
+        caption, headers, rows = axes_cost_rows(decision)
+        costs = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+        for index, header in enumerate(headers):
+            costs.add_column(header, justify="left" if index < 2 else "right", no_wrap=True)
+        for row in rows:
+            costs.add_row(*row)
+        parts += [Padding(costs, (1, 0, 0, 2)), Text(caption, style="dim")]
+    if decision.chosen is not None and decision.limits:
+        parts += [Text(""), Text(decision.limits)]
+    if decision.snippet:
+        parts += [Text(""), Text(decision.snippet, no_wrap=True, overflow="ignore")]
+    if verdict is not None:
+        style = "bold green" if verdict.ok else "bold red"
+        parts += [Text(""), Text(f"check: {verdict.reason}", style=style)]
+        if verdict.advice is not None and verdict.ok:
+            parts.append(Text(f"advice (not a failure): {verdict.advice}", style="yellow"))
+    return Group(*parts)
+

@@ -145,6 +145,7 @@ def recommend(
     """
     import json
     import os
+    from dataclasses import replace
 
     from wsztune import recommend as recommend_module
     from wsztune import report
@@ -156,18 +157,35 @@ def recommend(
         cliff_value = recommend_module.parse_fraction(cliff, "--cliff")
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
+    if check_text is None and (baseline_path is not None or strict):
+        raise click.UsageError("--baseline and --strict judge a --check setting; add one")
+    run = load_run(results_path, results_dir, say=False)
+    # What both kinds of run decide with; a windowBits x memLevel run adds its own below.
+    constraints = recommend_module.Constraints(
+        max_memory=budget,
+        max_time_ratio=max_time_ratio,
+        tolerance=tolerance_value,
+        connections=connections,
+        objective=objective,
+        messages_per_second=messages_per_second,
+        prices=prices(price_memory, price_egress, price_cpu),
+        resamples=resamples,
+        seed=seed,
+    )
+    if report.run_axes(run):
+        say_read(run)
+        _refuse_on_axes(run)
+        if not allow_partial and run.partial:
+            recommend_module.require_complete(run, None)
+        broadcast = _say_fanout(run, fanout)
+        _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
+        return
     reference = setting_arg(reference_text, "--relative-to")
     # The shape and the ranges here; whether the run measured it is for recommend.check.
     checked = setting_arg(check_text, "--check")
-    if checked is None and (baseline_path is not None or strict):
-        raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
-    run = load_run(results_path, results_dir, say=False)
     baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
     say_read(run)
     broadcast = _say_fanout(run, fanout)
-    if report.run_axes(run):
-        _recommend_on_axes(run, budget, as_json, checked is not None, broadcast)
-        return
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
     options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
@@ -178,18 +196,10 @@ def recommend(
         if baseline_run is not None:
             recommend_module.require_complete(baseline_run, baseline_slice, "--baseline ")
     warn(report.run_warnings(run, slice_))
-    constraints = recommend_module.Constraints(
-        max_memory=budget,
-        max_time_ratio=max_time_ratio,
-        tolerance=tolerance_value,
+    constraints = replace(
+        constraints,
         cliff=cliff_value,
         reference=reference or slice_.default,
-        connections=connections,
-        objective=objective,
-        messages_per_second=messages_per_second,
-        prices=prices(price_memory, price_egress, price_cpu),
-        resamples=resamples,
-        seed=seed,
         max_savings_drop=max_savings_drop / 100,
     )
     decision = recommend_module.recommend(slice_, constraints)
@@ -244,6 +254,23 @@ def recommend(
         raise CheckFailed(f"check failed: {verdict.reason}")
 
 
+# The options that mean nothing on a Go run, and why: refused rather than ignored.
+_NOT_ON_AXES = {
+    "reference_text": "--relative-to takes WB:ML, which a Go run does not have; its reference "
+    "is the stack's default (gorilla: level 1)",
+    "cliff": "--cliff looks one windowBits or memLevel step down, which a Go run does not have",
+    "baseline_path": "--baseline is not supported on a Go run yet; gate the shipped setting "
+    "with --check, and compare two runs with wsztune compare",
+    "max_savings_drop": "--max-savings-drop belongs to --baseline, which a Go run does not "
+    "support yet",
+    "slice_level": "--level picks a slice of a windowBits x memLevel run; a Go run is decided "
+    "over all its cells (name one with --check level=N)",
+    "slice_strategy": "--strategy does not exist in Go's flate",
+    "slice_takeover": "--context-takeover picks a slice of a windowBits x memLevel run; a Go "
+    "run is decided over all its cells (name one with --check takeover=on|off)",
+    "slice_threshold": "--threshold picks a slice of a windowBits x memLevel run; a Go run is "
+    "decided over all its cells (name one with --check threshold=N)",
+}
 
 
 def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
@@ -256,61 +283,74 @@ def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
     return broadcast
 
 
+def _refuse_on_axes(run: Any) -> None:
+    """Exit 2, one line, for an option given on a Go run that does not apply to it."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    for name, why in _NOT_ON_AXES.items():
+        if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            raise click.UsageError(f"{why}: drop it")
+    server = context.params.get("server_text")
+    if server is not None and server.split("@")[0] != run.meta.get("server"):
+        raise click.UsageError(
+            f"--server {server}: this Go run was measured for "
+            f"{run.meta.get('server') or 'no stack'} with its own library's bytes; a Go run "
+            "cannot be read as another stack's: drop --server"
+        )
+
+
 def _recommend_on_axes(
     run: Any,
-    budget: int | None,
+    constraints: Any,
+    check_text: str | None,
+    strict: bool,
     as_json: bool,
-    checking: bool,
     broadcast: dict[str, Any] | None = None,
 ) -> None:
-    """A Go run: the cell with the fewest bytes on the wire within the budget, on the
-    library's own axes, and the stack's snippet for it."""
+    """A Go run: :func:`wsztune.recommend.recommend_on_axes` (the zlib rule on the library's
+    own axes), its table, fleet cost and snippet, ``--check`` in Go's terms, and the chosen
+    cell's compress-once mode for a fan-out."""
     import json
 
     from wsztune import recommend as recommend_module
     from wsztune import report
     from wsztune.errors import CheckFailed
-    from wsztune.grid import axes_label, choose_on_axes
-
-    if checking:
-        raise click.UsageError(
-            "--check takes WB:ML, which a Go run does not have (its axes are "
-            f"{', '.join(report.run_axes(run))}): compare runs with wsztune compare"
-        )
-    warn(report.run_warnings(run))
-    chosen, reason = choose_on_axes(run, budget)
-    snippet = recommend_module.axes_snippet(run, chosen)
-    limits = recommend_module.stack_limits(run)
-    server = run.meta.get("server")
     from wsztune.fanout import compress_once_summary, describe_compress_once
 
+    warn(report.run_warnings(run))
+    try:
+        wanted = (
+            None if check_text is None else recommend_module.parse_axes_setting(check_text)
+        )
+        decision = recommend_module.recommend_on_axes(run, constraints)
+        verdict = (
+            None
+            if wanted is None
+            else recommend_module.check_on_axes(
+                decision, wanted, constraints.tolerance, strict=strict
+            )
+        )
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
+    chosen = decision.chosen
     once = compress_once_summary(chosen, broadcast) if chosen is not None else None
     if as_json:
-        document = {
-            "axes": list(report.run_axes(run)),
-            "chosen": chosen,
-            "reason": reason,
-            "server": server,
-            "cannot_set": limits or None,
-            "snippet": snippet or None,
-            "results": str(run.path) if run.path else None,
-            "partial": run.partial,
-            "fanout": broadcast,
-            "compress_once": once,
-        }
+        document = recommend_module.axes_decision_json(decision, verdict)
+        document["server"] = run.meta.get("server")
+        document["results"] = str(run.path) if run.path else None
+        document["partial"] = run.partial
+        document["fanout"] = broadcast
+        document["compress_once"] = once
         click.echo(json.dumps(document, indent=2))
     else:
         from wsztune.console import stdout_console
 
         console = stdout_console()
-        console.print(report.axes_table(run, chosen))
-        if chosen is not None:
-            console.print(f"recommended: {axes_label(chosen, report.run_axes(run))} ({reason})")
-            if limits:
-                console.print(limits, markup=False, highlight=False)
-            if snippet:
-                console.print(snippet, markup=False, highlight=False)
-            if once is not None:
-                console.print(describe_compress_once(once), markup=False, highlight=False)
+        console.print(report.axes_decision_renderable(run, decision, verdict))
+        if once is not None:
+            console.print(describe_compress_once(once), markup=False, highlight=False)
     if chosen is None:
-        raise CheckFailed(reason)
+        raise CheckFailed(decision.reason)
+    if verdict is not None and not verdict.ok:
+        raise CheckFailed(f"check failed: {verdict.reason}")

@@ -170,8 +170,6 @@ def _axes_page(run: Any, old_run: Any, budget: int | None, checking: bool, no_ch
     """The page of a Go run on its own axes, with the choice ``recommend`` makes on them."""
     from wsztune import recommend as recommend_module
     from wsztune import report, report_html
-    from wsztune.grid import choose_on_axes
-
     axes = ", ".join(report.run_axes(run if report.run_axes(run) else old_run))
     if old_run is not None:
         raise click.UsageError(
@@ -180,13 +178,16 @@ def _axes_page(run: Any, old_run: Any, budget: int | None, checking: bool, no_ch
         )
     if checking:
         raise click.UsageError(
-            f"--check takes WB:ML, which a Go run does not have (its axes are {axes}): "
-            "leave --check out"
+            f"report --check takes WB:ML, which a Go run does not have (its axes are {axes}): "
+            "leave --check out, and gate a Go setting with wsztune recommend --check "
+            "level=N,takeover=on|off,threshold=N"
         )
     warnings = report.run_warnings(run)
     warn(warnings)
-    chosen, reason = choose_on_axes(run, budget)
-    snippet = recommend_module.axes_snippet(run, chosen)
+    decision = recommend_module.recommend_on_axes(
+        run, recommend_module.Constraints(max_memory=budget)
+    )
+    chosen, reason, snippet = decision.chosen, decision.reason, decision.snippet
     return report_html.render_axes(
         run, chosen, reason, snippet, charts=not no_charts, warnings=warnings
     )

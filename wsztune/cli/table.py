@@ -70,10 +70,10 @@ def table(
         return
     if report.run_axes(run):
         # A Go run: its own axes (level, takeover, threshold), not a windowBits x memLevel grid.
-        from wsztune.grid import choose_on_axes
+        from wsztune.recommend import Constraints, recommend_on_axes
 
         warn(report.run_warnings(run))
-        chosen, _ = choose_on_axes(run, budget)
+        chosen = recommend_on_axes(run, Constraints(max_memory=budget)).chosen
         if markdown:
             click.echo(report.axes_markdown(run, chosen))
         else:

@@ -41,7 +41,7 @@ from wsztune.codecs.base import (
     frame_header_size,
     timing_of,
 )
-from wsztune.corpus import SERVER, Stream
+from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
 from wsztune.programs import Helper, find_program, run_helpers
 
@@ -441,6 +441,7 @@ class GoCodec:
 
             def done(result: GoCell) -> None:
                 job = jobs_for[result.id]
+                result = with_zlib_clients(streams, order[result.id], result)
                 cell = go_cell(streams, order[result.id], job, result,
                                memory[memory_key(job)], plan, summary)
                 if result.id in prepared:
@@ -449,6 +450,32 @@ class GoCodec:
                 finished(cell)
 
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
+
+
+def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCell) -> GoCell:
+    """``result`` with its client streams as a named client (``--client``: a browser) sends
+    them: compressed with zlib at the client's memLevel and level, its window (Go servers never
+    limit ``client_max_window_bits``), context takeover as the Go server negotiates it (gorilla
+    answers ``client_no_context_takeover``), every message compressed, one frame each. The
+    server's side stays Go's. Unchanged when no client was named."""
+    if setting.client_mem_level is None and setting.client_level is None:
+        return result
+    from wsztune.codec import compress_stream, get_backend
+
+    client = replace(setting.sender(CLIENT), threshold=0)
+    backend = get_backend("zlib")
+    sizes, frames = list(result.sizes), list(result.frames)
+    compressed, last = list(result.compressed_messages), list(result.last_compressed)
+    for index, stream in enumerate(streams):
+        if stream.direction != CLIENT:
+            continue
+        sent = [len(frame) for frame in
+                compress_stream(stream.payloads, client, client.client_bits, backend)]  # fmt: skip
+        sizes[index], frames[index] = sent, list(sent)
+        compressed[index], last[index] = len(sent), bool(sent)
+    return replace(
+        result, sizes=sizes, frames=frames, compressed_messages=compressed, last_compressed=last
+    )
 
 
 def codec(name: str = NAME) -> GoCodec:

@@ -163,7 +163,13 @@ def client_notes(clients: list[tuple[Client, float]], codec: str) -> list[str]:
     client whose model is not verified."""
     notes = []
     for client, _ in clients:
-        if client.codec != codec:
+        if codec.startswith("go-"):  # codecs/go.py with_zlib_clients
+            notes.append(
+                f"{client.title}'s direction is measured with "
+                f"{CODEC_TITLES.get(client.codec, client.codec)} at its memLevel "
+                f"{client.mem_level}; the server's side with {CODEC_TITLES.get(codec, codec)}"
+            )
+        elif client.codec != codec:
             notes.append(
                 f"{client.title} compresses with {CODEC_TITLES.get(client.codec, client.codec)}; "
                 f"its direction is measured with {CODEC_TITLES.get(codec, codec)} at its "
