@@ -466,3 +466,24 @@ def test_write_into_a_fifo_goes_through_it(tmp_path: Path) -> None:
     reader.join(timeout=10)
     assert received == [b'{"x": 1}\n']
     assert link.is_symlink() and fifo.is_fifo()
+
+
+def test_endless_device_is_refused_not_read_into_memory(tmp_path: Path) -> None:
+    # Issue 29's adversarial pass: `--results` naming /dev/zero (no size to check first) was
+    # read whole, growing without bound.
+    link = tmp_path / "run.json"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ResultsError, match="NUL bytes"):
+        results.load(link)
+
+
+def test_results_read_from_a_pipe(tmp_path: Path, small_run_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "run.json"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(small_run_path.read_bytes()))
+    writer.start()
+    run = results.load(fifo)
+    writer.join(timeout=10)
+    assert len(run.cells) == len(results.load(small_run_path).cells)

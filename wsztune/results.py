@@ -13,6 +13,7 @@ truncated results file behind.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import operator
@@ -519,6 +520,26 @@ def _refuse_constant(name: str) -> float:
     raise _NotANumber(name)
 
 
+def _read_bounded(path: Path) -> str:
+    """The text of ``path``, read a MiB at a time and never past :data:`MAX_FILE_BYTES`: a pipe
+    or a device has no size to check first, and ``--results /dev/zero`` used to fill memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts, total = [], 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:
+                raise ResultsError(
+                    f"{path}: over the {MAX_FILE_BYTES:,} bytes a results file may be; "
+                    "it is not a run wsztune wrote"
+                )
+            if b"\0" in chunk:  # json.dumps never writes one; /dev/zero is nothing else
+                raise ResultsError(f"{path}: holds NUL bytes; it is not a run wsztune wrote")
+            parts.append(decoder.decode(chunk))
+    parts.append(decoder.decode(b"", final=True))
+    return "".join(parts)
+
+
 def load(path: str | os.PathLike[str]) -> Run:
     """Read and validate a results file; every problem is a :class:`ResultsError`.
 
@@ -533,7 +554,7 @@ def load(path: str | os.PathLike[str]) -> Run:
                 f"{path}: {size:,} bytes, over the {MAX_FILE_BYTES:,} a results file may be; "
                 "it is not a run wsztune wrote"
             )
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path)
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file (run `wsztune run` first)") from None
     except (OSError, UnicodeDecodeError) as error:
