@@ -85,3 +85,15 @@ def test_a_partial_run_is_announced_by_recommend(tmp_path: Path, small_run_path:
     partial.write_text(json.dumps(document))
     result = CliRunner().invoke(cli, ["recommend", "--results", str(partial)])
     assert "partial" in result.stderr
+
+
+def test_an_error_naming_a_hostile_file_stays_one_line(tmp_path: Path) -> None:
+    # Issue 29's adversarial pass: a corpus file named with a newline forged a line of the log
+    # (GitHub reads `::error::` lines as commands); ESC sequences reached the terminal.
+    corpus = tmp_path / "evil\x1b[31m\n::error::forged.jsonl"
+    corpus.write_text("{bad\n")
+    result = CliRunner().invoke(cli, ["corpus", "stats", str(corpus)])
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("wsztune: error: ")
+    assert r"evil\x1b[31m\n::error::forged.jsonl:1: not valid JSON" in result.stderr

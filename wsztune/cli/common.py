@@ -27,7 +27,11 @@ TERMINATED_EXIT = 143  # 128 + SIGTERM
 
 
 def error_line(message: str) -> None:
-    click.echo(f"wsztune: error: {message}", err=True)
+    """``wsztune: error: ...`` on stderr, one line whatever the names in it hold (a corpus file
+    named with a newline and ``::error::`` cannot forge a line of a CI log)."""
+    from wsztune.console import terminal_text
+
+    click.echo(f"wsztune: error: {terminal_text(message)}", err=True)
 
 
 def permission_message(error: PermissionError) -> str:
@@ -300,8 +304,11 @@ def select(
 
 
 def warn(lines: list[str]) -> None:
+    """Each line as ``wsztune: warning: ...`` on stderr, control characters escaped."""
+    from wsztune.console import terminal_text
+
     for line in lines:
-        click.echo(f"wsztune: warning: {line}", err=True)
+        click.echo(f"wsztune: warning: {terminal_text(line)}", err=True)
 
 
 def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
