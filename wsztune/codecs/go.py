@@ -43,7 +43,7 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
-from wsztune.programs import Helper, find_program, run_helpers
+from wsztune.programs import Helper, find_program, run_job_files, write_corpus
 
 NAME = "go"
 GORILLA = "gorilla"
@@ -265,14 +265,6 @@ def _decode(line: str) -> GoCell:
     )
 
 
-def write_corpus(streams: Sequence[Sequence[bytes | memoryview]], path: Path) -> None:
-    """The corpus as the helper reads it (node's format: per stream a u32 count, per message a
-    u32 length and the bytes, little-endian)."""
-    from wsztune.nodejs.backend import write_corpus as write
-
-    write(streams, path)  # type: ignore[arg-type]
-
-
 def run_cells(
     corpus: Path,
     directions: Sequence[str],
@@ -284,30 +276,25 @@ def run_cells(
 ) -> list[GoCell]:
     """Measure ``jobs_for`` in ``jobs`` helper processes; results in job order."""
     binary = helper_binary()
-    jobs = max(1, min(jobs, len(jobs_for)))
-    shares = [list(jobs_for[index::jobs]) for index in range(jobs)]
-    with tempfile.TemporaryDirectory(prefix="wsztune-go-job-") as directory:
-        helpers = []
-        for index, share in enumerate(shares):
-            job_path = Path(directory) / f"job-{index}.json"
-            job_path.write_text(
-                json.dumps(
-                    {
-                        "corpus": str(corpus),
-                        "directions": list(directions),
-                        "cells": [vars(job) for job in share],
-                        "timing": timing,
-                    }
-                ),
-                encoding="utf-8",
-            )
-            helpers.append(Helper([str(binary), "cells", str(job_path)]))
-        results = run_helpers(helpers, _decode, name="Go codec", on_result=on_cell)
-    found = {cell.id: cell for cell in results}
-    missing = [job.id for job in jobs_for if job.id not in found]
-    if missing:
-        raise RuntimeError(f"Go codec returned no result for cells {missing}")
-    return [found[job.id] for job in jobs_for]
+
+    def write_job(path: Path, share: Sequence[GoJob]) -> None:
+        document = {
+            "corpus": str(corpus),
+            "directions": list(directions),
+            "cells": [vars(job) for job in share],
+            "timing": timing,
+        }
+        path.write_text(json.dumps(document), encoding="utf-8")
+
+    return run_job_files(
+        jobs_for,
+        jobs,
+        write_job,
+        lambda path, _: Helper([str(binary), "cells", str(path)]),
+        _decode,
+        name="Go codec",
+        on_result=on_cell,
+    )
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from wsztune.codecs.base import (
 from wsztune.corpus import CLIENT, Stream
 from wsztune.errors import BackendUnavailable, SettingError
 from wsztune.memory import compressor_theory
-from wsztune.programs import Helper, find_program, run_helpers
+from wsztune.programs import Helper, find_program, run_job_files, write_corpus
 
 NAME = "jzlib"
 TITLE = "JZlib"  # how results name it (a cell's ``codec``)
@@ -288,14 +288,6 @@ def _decode(line: str) -> JZlibCell:
     )
 
 
-def write_corpus(streams: Sequence[Sequence[bytes | memoryview]], path: Path) -> None:
-    """The corpus as the helper reads it (node's format: per stream a u32 count, per message a
-    u32 length and the bytes, little-endian)."""
-    from wsztune.nodejs.backend import write_corpus as write
-
-    write(streams, path)  # type: ignore[arg-type]
-
-
 def run_cells(
     corpus: Path,
     directions: Sequence[str],
@@ -315,21 +307,17 @@ def run_cells(
         if timing is None
         else f"timing {timing['repeat']} {timing['warmup']} {timing['min_sample_seconds']}"
     )
-    with tempfile.TemporaryDirectory(prefix="wsztune-jzlib-job-") as directory:
-        helpers = []
-        for index in range(jobs):
-            job_path = Path(directory) / f"job-{index}.txt"
-            lines = [f"corpus {corpus}", "directions " + " ".join(directions), timing_line]
-            lines += [job.line() for job in jobs_for[index::jobs]]
-            job_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            core = core_for(index) if jobs > 1 else None
-            helpers.append(Helper(java.command("cells", str(job_path)), core))
-        results = run_helpers(helpers, _decode, name="JZlib codec", on_result=on_cell)
-    found = {cell.id: cell for cell in results}
-    missing = [job.id for job in jobs_for if job.id not in found]
-    if missing:
-        raise RuntimeError(f"JZlib codec returned no result for cells {missing}")
-    return [found[job.id] for job in jobs_for]
+
+    def write_job(path: Path, share: Sequence[JZlibJob]) -> None:
+        lines = [f"corpus {corpus}", "directions " + " ".join(directions), timing_line]
+        path.write_text("\n".join([*lines, *(job.line() for job in share)]) + "\n", "utf-8")
+
+    def command(path: Path, index: int) -> Helper:
+        return Helper(java.command("cells", str(path)), core_for(index) if jobs > 1 else None)
+
+    return run_job_files(
+        jobs_for, jobs, write_job, command, _decode, name="JZlib codec", on_result=on_cell
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import queue
-import struct
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,14 @@ from wsztune.nodejs.memory_cache import (
     machine_fingerprint,
     probe_identity,
 )
-from wsztune.programs import Helper, core_for, on_core, pinnable_cores, run_helpers
+from wsztune.programs import (
+    Helper,
+    core_for,
+    on_core,
+    pinnable_cores,
+    run_helpers,
+    write_corpus,
+)
 
 # Each node process runs on one core of its own, where the system lets us say so (Linux). Every
 # zlib call ws makes is a hand-off from node's main thread to libuv's pool thread and back. On one
@@ -104,17 +110,6 @@ class NodeCell:
     decompress_samples: list[float] = field(default_factory=list)
     loops_compress: int = 0
     loops_decompress: int = 0
-
-
-def write_corpus(streams: Sequence[Sequence[bytes]], path: Path) -> None:
-    """Write payloads as node reads them: per stream a u32 count, per message u32 length + bytes."""
-    pack = struct.Struct("<I").pack
-    with open(path, "wb") as out:
-        for payloads in streams:
-            out.write(pack(len(payloads)))
-            for payload in payloads:
-                out.write(pack(len(payload)))
-                out.write(payload)
 
 
 @contextmanager
