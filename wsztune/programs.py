@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from wsztune.errors import WsztuneError
 
@@ -227,3 +227,33 @@ def run_job_files(
     if missing:
         raise RuntimeError(f"{name} returned no result for cells {missing}")
     return [found[job.id] for job in jobs_for]  # type: ignore[attr-defined]
+
+
+def unpack_u32(text: str) -> list[int]:
+    """A helper's base64 of little-endian u32 values (per-message sizes, frames) as a list."""
+    import base64
+    import sys
+    from array import array
+
+    values = array("I")
+    values.frombytes(base64.b64decode(text))
+    if sys.byteorder != "little":  # pragma: no cover - the helpers write little-endian
+        values.byteswap()
+    return values.tolist()
+
+
+def helper_cell_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields every helper's cell line carries (node, Go, the JVM): the job's id, each
+    stream's message sizes and compressed-message count, the sha256 of the frames, and the
+    timing samples with their loop counts."""
+    streams = data["streams"]
+    return {
+        "id": data["id"],
+        "sizes": [unpack_u32(stream["sizes"]) for stream in streams],
+        "compressed_messages": [stream["compressed_messages"] for stream in streams],
+        "sha256": data["sha256"],
+        "compress_samples": data.get("compress_samples") or [],
+        "decompress_samples": data.get("decompress_samples") or [],
+        "loops_compress": data.get("loops_compress", 0),
+        "loops_decompress": data.get("loops_decompress", 0),
+    }

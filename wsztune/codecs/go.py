@@ -17,14 +17,12 @@ cell has no windowBits and no memLevel (Go's window is always 32 KiB: ``window_b
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +41,14 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
-from wsztune.programs import Helper, find_program, run_job_files, write_corpus
+from wsztune.programs import (
+    Helper,
+    find_program,
+    helper_cell_fields,
+    run_job_files,
+    unpack_u32,
+    write_corpus,
+)
 
 NAME = "go"
 GORILLA = "gorilla"
@@ -241,27 +246,13 @@ class GoCell:
     loops_decompress: int = 0
 
 
-def _u32(text: str) -> list[int]:
-    values = array("I")
-    values.frombytes(base64.b64decode(text))
-    if sys.byteorder != "little":  # pragma: no cover - the helper writes little-endian
-        values.byteswap()
-    return values.tolist()
-
-
 def _decode(line: str) -> GoCell:
     data = json.loads(line)
+    streams = data["streams"]
     return GoCell(
-        id=data["id"],
-        sizes=[_u32(stream["sizes"]) for stream in data["streams"]],
-        frames=[_u32(stream["frames"]) for stream in data["streams"]],
-        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
-        last_compressed=[stream.get("last_compressed", False) for stream in data["streams"]],
-        sha256=data["sha256"],
-        compress_samples=data.get("compress_samples") or [],
-        decompress_samples=data.get("decompress_samples") or [],
-        loops_compress=data.get("loops_compress", 0),
-        loops_decompress=data.get("loops_decompress", 0),
+        **helper_cell_fields(data),
+        frames=[unpack_u32(stream["frames"]) for stream in streams],
+        last_compressed=[stream.get("last_compressed", False) for stream in streams],
     )
 
 

@@ -28,7 +28,6 @@ observed as zlib's (tracemalloc over CPython's zlib, the same system library).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,7 +52,14 @@ from wsztune.codecs.base import (
 from wsztune.corpus import CLIENT, Stream
 from wsztune.errors import BackendUnavailable, SettingError
 from wsztune.memory import compressor_theory
-from wsztune.programs import Helper, find_program, run_job_files, write_corpus
+from wsztune.programs import (
+    Helper,
+    core_for,
+    find_program,
+    helper_cell_fields,
+    run_job_files,
+    write_corpus,
+)
 
 NAME = "jzlib"
 TITLE = "JZlib"  # how results name it (a cell's ``codec``)
@@ -266,26 +271,8 @@ class JZlibCell:
     loops_decompress: int = 0
 
 
-def _u32(text: str) -> list[int]:
-    values = array("I")
-    values.frombytes(base64.b64decode(text))
-    if sys.byteorder != "little":  # pragma: no cover - the helper writes little-endian
-        values.byteswap()
-    return values.tolist()
-
-
 def _decode(line: str) -> JZlibCell:
-    data = json.loads(line)
-    return JZlibCell(
-        id=data["id"],
-        sizes=[_u32(stream["sizes"]) for stream in data["streams"]],
-        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
-        sha256=data["sha256"],
-        compress_samples=data.get("compress_samples") or [],
-        decompress_samples=data.get("decompress_samples") or [],
-        loops_compress=data.get("loops_compress", 0),
-        loops_decompress=data.get("loops_decompress", 0),
-    )
+    return JZlibCell(**helper_cell_fields(json.loads(line)))
 
 
 def run_cells(
@@ -298,8 +285,6 @@ def run_cells(
     on_cell: Callable[[JZlibCell], None] | None = None,
 ) -> list[JZlibCell]:
     """Measure ``jobs_for`` in ``jobs`` JVMs side by side; results in job order."""
-    from wsztune.programs import core_for
-
     java = runtime()
     jobs = max(1, min(jobs, len(jobs_for)))
     timing_line = (

@@ -11,16 +11,13 @@ This module knows nothing of the sweep's cell format: it hands back :class:`Node
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
 import queue
 import subprocess
-import sys
 import tempfile
 import threading
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +35,7 @@ from wsztune.nodejs.memory_cache import (
 from wsztune.programs import (
     Helper,
     core_for,
+    helper_cell_fields,
     on_core,
     pinnable_cores,
     run_helpers,
@@ -122,24 +120,7 @@ def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
 
 
 def _decode(line: str) -> NodeCell:
-    data = json.loads(line)
-    sizes = []
-    for stream in data["streams"]:
-        values = array("I")
-        values.frombytes(base64.b64decode(stream["sizes"]))
-        if sys.byteorder != "little":  # pragma: no cover - node wrote little-endian
-            values.byteswap()
-        sizes.append(values.tolist())
-    return NodeCell(
-        id=data["id"],
-        sizes=sizes,
-        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
-        sha256=data["sha256"],
-        compress_samples=data.get("compress_samples", []),
-        decompress_samples=data.get("decompress_samples", []),
-        loops_compress=data.get("loops_compress", 0),
-        loops_decompress=data.get("loops_decompress", 0),
-    )
+    return NodeCell(**helper_cell_fields(json.loads(line)))
 
 
 def run_cells(
