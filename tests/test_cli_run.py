@@ -496,3 +496,28 @@ def test_the_run_summary_at_80_columns_cuts_no_value_and_labels_are_true(
         assert read.exit_code in (0, 1), read.output
         assert "…" not in read.stdout, (command, read.stdout)
         assert "0:0" not in read.stdout, (command, read.stdout)
+
+
+def test_output_into_a_pipe_keeps_stdout_json_only(tmp_path: Path, chat_corpus_path: Path) -> None:
+    # `-o /dev/stdout` (issue 29's adversarial pass): the results are written into what the link
+    # names, never renamed over it, and nothing else goes to stdout, so `| jq` gets pure JSON.
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"
+    link.symlink_to(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = invoke(
+        "run", chat_corpus_path, "--window-bits", "11", "--mem-level", "4", "--no-timing",
+        "--jobs", "1", "-o", link,
+    )
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert f"results: {link}" in result.stderr
+    assert json.loads(received[0])["schema"] == "wsztune.run/2"
+    assert link.is_symlink() and fifo.is_fifo()

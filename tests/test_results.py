@@ -435,3 +435,34 @@ def test_a_crafted_strategy_never_reaches_a_snippet(small_run_path: Path, tmp_pa
     assert result.exit_code == 2
     assert "child_process" not in result.stdout
     assert "strategy is" in result.stderr and "not one of default" in result.stderr
+
+
+def test_write_keeps_a_symlink_and_replaces_its_target(tmp_path: Path) -> None:
+    # Issue 29's adversarial pass: renaming over the link replaced it with a regular file (as root,
+    # `-o /dev/stdout` put a results file in place of the /dev/stdout symlink).
+    target = tmp_path / "run-1.json"
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    results.check_writable(link)
+    assert results.write_atomic(link, b"new") == link
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_write_into_a_fifo_goes_through_it(tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"  # as /dev/stdout is: a symlink to what fd 1 is
+    link.symlink_to(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    results.check_writable(link)
+    results.write_atomic(link, b'{"x": 1}\n')
+    reader.join(timeout=10)
+    assert received == [b'{"x": 1}\n']
+    assert link.is_symlink() and fifo.is_fifo()

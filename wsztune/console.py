@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,19 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+# What a terminal (or a CI log) acts on instead of showing: C0 and C1 controls (ESC sequences,
+# BEL, newlines that forge a log line) and the bidi marks and overrides that reorder what follows.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]")
+
+
+def terminal_text(text: object) -> str:
+    """``text`` as it is safe to print: each control or bidi character shown as its escape
+    (``\\x1b``, ``\\n``, ``\\u202e``). Every name that comes from a corpus or a results file and
+    reaches the terminal goes through it (a corpus named with ESC sequences or a newline cannot
+    clear the screen or forge a line such as ``wsztune: check passed``)."""
+    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], str(text))
 
 
 def stdout_console() -> Console:

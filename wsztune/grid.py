@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsztune.console import terminal_text
 from wsztune.errors import WsztuneError
 from wsztune.results import Run
 
@@ -372,7 +373,7 @@ def stack_caption(slice_: Slice) -> str:
 def corpus_caption(run: Run) -> str:
     """``websockets-commits: 1,837 messages, 2.3 MiB``."""
     corpus = run.meta.get("corpus", {})
-    name = corpus.get("name") or "corpus"
+    name = terminal_text(corpus.get("name") or "corpus")
     messages = corpus.get("messages")
     raw = corpus.get("raw_bytes")
     if messages is None or raw is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 # Re-exported (``X as X``): callers written before the model moved to grid import them from here.
+from wsztune.console import terminal_text
 from wsztune.grid import DEFAULT_METRICS as DEFAULT_METRICS
 from wsztune.grid import METRICS as METRICS
 from wsztune.grid import NOT_MEASURED as NOT_MEASURED
@@ -288,6 +289,7 @@ def grid_width(values: dict[Key, str], mem_levels: Sequence[int], marks: _Marks)
 def rich_grid(table: GridTable, recommended_note: str = "") -> RenderableType:
     """A rich table of the grid with the reference and recommended cells highlighted."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -297,7 +299,7 @@ def rich_grid(table: GridTable, recommended_note: str = "") -> RenderableType:
     # No vertical rules, no outer edge, one space before each column and the marks glued to
     # their numbers: a full 7 x 9 grid with both marks fits 80 columns (see grid_width).
     grid = Table(
-        title=table.caption,
+        title=escape(table.caption),  # a name such as "[/]" is text, not rich markup
         caption=caption or None,
         title_justify="left",
         caption_justify="left",
@@ -621,6 +623,7 @@ def print_run_summary(run: Run) -> None:
     context-takeover values the title says which one is shown, so no row mixes them.
     """
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     from wsztune.console import stdout_console
@@ -645,7 +648,7 @@ def print_run_summary(run: Run) -> None:
     # No vertical rules and the role column free to wrap: the table fits 80 columns (CI logs)
     # without cutting a value; an untimed run drops the compress column and says so.
     table = Table(
-        title=title,
+        title=escape(title),
         caption=None if timed else "compress time not measured (--no-timing)",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -721,6 +724,7 @@ def next_hint(slice_: Slice) -> str:
 
 def render_corpus_stats(stats: CorpusStats) -> None:
     """Print ``wsztune corpus stats`` as a two-column rich table."""
+    from rich.markup import escape
     from rich.table import Table
 
     from wsztune.console import stdout_console
@@ -729,7 +733,7 @@ def render_corpus_stats(stats: CorpusStats) -> None:
         return f"{part:,} ({part / whole:.0%})" if whole else "0"
 
     sizes = stats.sizes
-    table = Table(title=f"{stats.path} ({stats.format})", show_header=False)
+    table = Table(title=escape(f"{terminal_text(stats.path)} ({stats.format})"), show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="right")
     rows = [
@@ -918,9 +922,10 @@ def axes_title(run: Run) -> str:
 
 def axes_table(run: Run, chosen: Cell | None = None) -> RenderableType:
     """A Go run as a rich table on its own axes (no windowBits x memLevel grid)."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=axes_title(run))
+    table = Table(title=escape(axes_title(run)))
     for header in AXES_HEADERS:
         table.add_column(header, justify="left" if header == "setting" else "right", no_wrap=True)
     for row in axes_rows(run, chosen):

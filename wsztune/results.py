@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsztune.codec import LEVEL_RANGE, MEM_LEVEL_RANGE, STRATEGIES, WINDOW_BITS_RANGE
+from wsztune.console import terminal_text
 from wsztune.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -295,7 +296,11 @@ def check_writable(path: Path) -> None:
         raise ResultsError(
             f"{path}: is a directory; --output takes a file name, such as {path / 'run.json'}"
         )
-    directory = path.parent
+    if writes_through(path):
+        if os.access(path, os.W_OK):
+            return
+        raise ResultsError(f"{path}: cannot write there; choose another place with --output")
+    directory = _rename_target(path).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".wsztune-probe-"):
@@ -320,6 +325,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` all at once or not at all: a temporary file beside it, fsync,
     rename over. A reader never sees half a file, even after ``kill -9``."""
     path = Path(path)
+    if writes_through(path):
+        with open(path, "wb") as stream:
+            stream.write(data)
+        return path
+    link, path = path, _rename_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
@@ -336,7 +346,18 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
-    return path
+    return link
+
+
+def writes_through(path: Path) -> bool:
+    """A FIFO, a device or a pipe (``-o /dev/stdout``) is written into, not renamed over: a
+    rename would put a regular file in place of the device node or of the link to it."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def _rename_target(path: Path) -> Path:
+    """The file a write replaces: a symlink's target (the link stays a link), else ``path``."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def _current_umask() -> int:
@@ -998,12 +1019,12 @@ def _stack_name(meta: dict[str, Any]) -> str | None:
 def provenance_line(source: dict[str, Any]) -> str:
     """``results/x.json (newest in results/): corpus chat.jsonl (300 messages, sha256 1a2b3c4d),
     codec zlib 1.2.13, stack websockets, 2026-12-04 16:20 UTC, complete (63 cells)``."""
-    where = source["results"] or "a run in memory"
+    where = terminal_text(source["results"] or "a run in memory")
     if source["chosen_by"] == "newest":
         where += " (the newest run there; name one with --results)"
     if source["example"]:
         where += " (a committed example run)"
-    corpus = source["corpus"] or source["corpus_name"] or "an unnamed corpus"
+    corpus = terminal_text(source["corpus"] or source["corpus_name"] or "an unnamed corpus")
     details = []
     if isinstance(source["messages"], int):
         details.append(f"{source['messages']:,} messages")
@@ -1012,7 +1033,7 @@ def provenance_line(source: dict[str, Any]) -> str:
     if details:
         corpus += f" ({', '.join(details)})"
     codec = " ".join(str(p) for p in (source["codec"] or "zlib", source["codec_version"]) if p)
-    stack = f"stack {source['stack']}" if source["stack"] else "no stack named"
+    stack = f"stack {terminal_text(source['stack'])}" if source["stack"] else "no stack named"
     state = (
         f"PARTIAL ({source['cells']} of {source['cells_planned']} cells)"
         if source["partial"]

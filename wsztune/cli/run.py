@@ -334,11 +334,13 @@ def run(
     path = _save_or_rescue(run_result, target)
     if verbose:
         _print_times(loaded_at - clock, swept_at - loaded_at, time.perf_counter() - swept_at)
-    if not quiet:
+    # -o /dev/stdout (or a FIFO): the JSON is all that stdout carries, so it stays parseable
+    streamed = results.writes_through(path)
+    if not quiet and not streamed:
         from wsztune.report import print_run_summary
 
         print_run_summary(run_result)
-    click.echo(f"results: {path}")
+    click.echo(f"results: {path}", err=streamed)
 
 
 def _print_times(loading: float, sweeping: float, saving: float) -> None:
