@@ -8,11 +8,13 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import IO, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 from wsztune.errors import WsztuneError
 
 T = TypeVar("T")
+J = TypeVar("J")
 
 
 def find_program(name: str, env: str, error: type[WsztuneError], install: str) -> str:
@@ -180,3 +182,78 @@ def children_stopped_on_error(done: Callable[[], bool], patience: float = 30.0) 
                 break
             time.sleep(0.05)
         raise
+
+
+def write_corpus(streams: Sequence[Sequence[bytes | memoryview]], path: Path) -> None:
+    """Write payloads as every helper (node, Go, the JVM) reads them: per stream a u32 count,
+    per message a u32 length and the bytes, little-endian."""
+    import struct
+
+    pack = struct.Struct("<I").pack
+    with open(path, "wb") as out:
+        for payloads in streams:
+            out.write(pack(len(payloads)))
+            for payload in payloads:
+                out.write(pack(len(payload)))
+                out.write(payload)
+
+
+def run_job_files(
+    jobs_for: Sequence[J],
+    workers: int,
+    write_job: Callable[[Path, Sequence[J]], None],
+    command: Callable[[Path, int], Helper],
+    decode: Callable[[str], T],
+    *,
+    name: str,
+    on_result: Callable[[T], None] | None = None,
+) -> list[T]:
+    """Measure ``jobs_for`` (each with an ``id``) in ``workers`` helpers side by side: the jobs
+    dealt out in turn, each share written to a job file (``write_job``) that the helper
+    ``command`` reads, one result (with the job's ``id``) per line of its stdout. The results
+    in job order; a job without a result raises ``RuntimeError`` naming the ``name``d program."""
+    import tempfile
+
+    workers = max(1, min(workers, len(jobs_for)))
+    with tempfile.TemporaryDirectory(prefix="wsztune-job-") as directory:
+        helpers = []
+        for index in range(workers):
+            job_path = Path(directory) / f"job-{index}"
+            write_job(job_path, jobs_for[index::workers])
+            helpers.append(command(job_path, index))
+        results = run_helpers(helpers, decode, name=name, on_result=on_result)
+    found = {result.id: result for result in results}  # type: ignore[attr-defined]
+    missing = [job.id for job in jobs_for if job.id not in found]  # type: ignore[attr-defined]
+    if missing:
+        raise RuntimeError(f"{name} returned no result for cells {missing}")
+    return [found[job.id] for job in jobs_for]  # type: ignore[attr-defined]
+
+
+def unpack_u32(text: str) -> list[int]:
+    """A helper's base64 of little-endian u32 values (per-message sizes, frames) as a list."""
+    import base64
+    import sys
+    from array import array
+
+    values = array("I")
+    values.frombytes(base64.b64decode(text))
+    if sys.byteorder != "little":  # pragma: no cover - the helpers write little-endian
+        values.byteswap()
+    return values.tolist()
+
+
+def helper_cell_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields every helper's cell line carries (node, Go, the JVM): the job's id, each
+    stream's message sizes and compressed-message count, the sha256 of the frames, and the
+    timing samples with their loop counts."""
+    streams = data["streams"]
+    return {
+        "id": data["id"],
+        "sizes": [unpack_u32(stream["sizes"]) for stream in streams],
+        "compressed_messages": [stream["compressed_messages"] for stream in streams],
+        "sha256": data["sha256"],
+        "compress_samples": data.get("compress_samples") or [],
+        "decompress_samples": data.get("decompress_samples") or [],
+        "loops_compress": data.get("loops_compress", 0),
+        "loops_decompress": data.get("loops_decompress", 0),
+    }

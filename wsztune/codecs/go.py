@@ -17,14 +17,12 @@ cell has no windowBits and no memLevel (Go's window is always 32 KiB: ``window_b
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +41,14 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
-from wsztune.programs import Helper, find_program, run_helpers
+from wsztune.programs import (
+    Helper,
+    find_program,
+    helper_cell_fields,
+    run_job_files,
+    unpack_u32,
+    write_corpus,
+)
 
 NAME = "go"
 GORILLA = "gorilla"
@@ -241,36 +246,14 @@ class GoCell:
     loops_decompress: int = 0
 
 
-def _u32(text: str) -> list[int]:
-    values = array("I")
-    values.frombytes(base64.b64decode(text))
-    if sys.byteorder != "little":  # pragma: no cover - the helper writes little-endian
-        values.byteswap()
-    return values.tolist()
-
-
 def _decode(line: str) -> GoCell:
     data = json.loads(line)
+    streams = data["streams"]
     return GoCell(
-        id=data["id"],
-        sizes=[_u32(stream["sizes"]) for stream in data["streams"]],
-        frames=[_u32(stream["frames"]) for stream in data["streams"]],
-        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
-        last_compressed=[stream.get("last_compressed", False) for stream in data["streams"]],
-        sha256=data["sha256"],
-        compress_samples=data.get("compress_samples") or [],
-        decompress_samples=data.get("decompress_samples") or [],
-        loops_compress=data.get("loops_compress", 0),
-        loops_decompress=data.get("loops_decompress", 0),
+        **helper_cell_fields(data),
+        frames=[unpack_u32(stream["frames"]) for stream in streams],
+        last_compressed=[stream.get("last_compressed", False) for stream in streams],
     )
-
-
-def write_corpus(streams: Sequence[Sequence[bytes | memoryview]], path: Path) -> None:
-    """The corpus as the helper reads it (node's format: per stream a u32 count, per message a
-    u32 length and the bytes, little-endian)."""
-    from wsztune.nodejs.backend import write_corpus as write
-
-    write(streams, path)  # type: ignore[arg-type]
 
 
 def run_cells(
@@ -284,30 +267,25 @@ def run_cells(
 ) -> list[GoCell]:
     """Measure ``jobs_for`` in ``jobs`` helper processes; results in job order."""
     binary = helper_binary()
-    jobs = max(1, min(jobs, len(jobs_for)))
-    shares = [list(jobs_for[index::jobs]) for index in range(jobs)]
-    with tempfile.TemporaryDirectory(prefix="wsztune-go-job-") as directory:
-        helpers = []
-        for index, share in enumerate(shares):
-            job_path = Path(directory) / f"job-{index}.json"
-            job_path.write_text(
-                json.dumps(
-                    {
-                        "corpus": str(corpus),
-                        "directions": list(directions),
-                        "cells": [vars(job) for job in share],
-                        "timing": timing,
-                    }
-                ),
-                encoding="utf-8",
-            )
-            helpers.append(Helper([str(binary), "cells", str(job_path)]))
-        results = run_helpers(helpers, _decode, name="Go codec", on_result=on_cell)
-    found = {cell.id: cell for cell in results}
-    missing = [job.id for job in jobs_for if job.id not in found]
-    if missing:
-        raise RuntimeError(f"Go codec returned no result for cells {missing}")
-    return [found[job.id] for job in jobs_for]
+
+    def write_job(path: Path, share: Sequence[GoJob]) -> None:
+        document = {
+            "corpus": str(corpus),
+            "directions": list(directions),
+            "cells": [vars(job) for job in share],
+            "timing": timing,
+        }
+        path.write_text(json.dumps(document), encoding="utf-8")
+
+    return run_job_files(
+        jobs_for,
+        jobs,
+        write_job,
+        lambda path, _: Helper([str(binary), "cells", str(path)]),
+        _decode,
+        name="Go codec",
+        on_result=on_cell,
+    )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ observed as zlib's (tracemalloc over CPython's zlib, the same system library).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,7 +52,14 @@ from wsztune.codecs.base import (
 from wsztune.corpus import CLIENT, Stream
 from wsztune.errors import BackendUnavailable, SettingError
 from wsztune.memory import compressor_theory
-from wsztune.programs import Helper, find_program, run_helpers
+from wsztune.programs import (
+    Helper,
+    core_for,
+    find_program,
+    helper_cell_fields,
+    run_job_files,
+    write_corpus,
+)
 
 NAME = "jzlib"
 TITLE = "JZlib"  # how results name it (a cell's ``codec``)
@@ -266,34 +271,8 @@ class JZlibCell:
     loops_decompress: int = 0
 
 
-def _u32(text: str) -> list[int]:
-    values = array("I")
-    values.frombytes(base64.b64decode(text))
-    if sys.byteorder != "little":  # pragma: no cover - the helper writes little-endian
-        values.byteswap()
-    return values.tolist()
-
-
 def _decode(line: str) -> JZlibCell:
-    data = json.loads(line)
-    return JZlibCell(
-        id=data["id"],
-        sizes=[_u32(stream["sizes"]) for stream in data["streams"]],
-        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
-        sha256=data["sha256"],
-        compress_samples=data.get("compress_samples") or [],
-        decompress_samples=data.get("decompress_samples") or [],
-        loops_compress=data.get("loops_compress", 0),
-        loops_decompress=data.get("loops_decompress", 0),
-    )
-
-
-def write_corpus(streams: Sequence[Sequence[bytes | memoryview]], path: Path) -> None:
-    """The corpus as the helper reads it (node's format: per stream a u32 count, per message a
-    u32 length and the bytes, little-endian)."""
-    from wsztune.nodejs.backend import write_corpus as write
-
-    write(streams, path)  # type: ignore[arg-type]
+    return JZlibCell(**helper_cell_fields(json.loads(line)))
 
 
 def run_cells(
@@ -306,8 +285,6 @@ def run_cells(
     on_cell: Callable[[JZlibCell], None] | None = None,
 ) -> list[JZlibCell]:
     """Measure ``jobs_for`` in ``jobs`` JVMs side by side; results in job order."""
-    from wsztune.programs import core_for
-
     java = runtime()
     jobs = max(1, min(jobs, len(jobs_for)))
     timing_line = (
@@ -315,21 +292,17 @@ def run_cells(
         if timing is None
         else f"timing {timing['repeat']} {timing['warmup']} {timing['min_sample_seconds']}"
     )
-    with tempfile.TemporaryDirectory(prefix="wsztune-jzlib-job-") as directory:
-        helpers = []
-        for index in range(jobs):
-            job_path = Path(directory) / f"job-{index}.txt"
-            lines = [f"corpus {corpus}", "directions " + " ".join(directions), timing_line]
-            lines += [job.line() for job in jobs_for[index::jobs]]
-            job_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            core = core_for(index) if jobs > 1 else None
-            helpers.append(Helper(java.command("cells", str(job_path)), core))
-        results = run_helpers(helpers, _decode, name="JZlib codec", on_result=on_cell)
-    found = {cell.id: cell for cell in results}
-    missing = [job.id for job in jobs_for if job.id not in found]
-    if missing:
-        raise RuntimeError(f"JZlib codec returned no result for cells {missing}")
-    return [found[job.id] for job in jobs_for]
+
+    def write_job(path: Path, share: Sequence[JZlibJob]) -> None:
+        lines = [f"corpus {corpus}", "directions " + " ".join(directions), timing_line]
+        path.write_text("\n".join([*lines, *(job.line() for job in share)]) + "\n", "utf-8")
+
+    def command(path: Path, index: int) -> Helper:
+        return Helper(java.command("cells", str(path)), core_for(index) if jobs > 1 else None)
+
+    return run_job_files(
+        jobs_for, jobs, write_job, command, _decode, name="JZlib codec", on_result=on_cell
+    )
 
 
 @dataclass(frozen=True)

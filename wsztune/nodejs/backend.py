@@ -11,17 +11,13 @@ This module knows nothing of the sweep's cell format: it hands back :class:`Node
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
 import queue
-import struct
 import subprocess
-import sys
 import tempfile
 import threading
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +32,15 @@ from wsztune.nodejs.memory_cache import (
     machine_fingerprint,
     probe_identity,
 )
-from wsztune.programs import Helper, core_for, on_core, pinnable_cores, run_helpers
+from wsztune.programs import (
+    Helper,
+    core_for,
+    helper_cell_fields,
+    on_core,
+    pinnable_cores,
+    run_helpers,
+    write_corpus,
+)
 
 # Each node process runs on one core of its own, where the system lets us say so (Linux). Every
 # zlib call ws makes is a hand-off from node's main thread to libuv's pool thread and back. On one
@@ -106,17 +110,6 @@ class NodeCell:
     loops_decompress: int = 0
 
 
-def write_corpus(streams: Sequence[Sequence[bytes]], path: Path) -> None:
-    """Write payloads as node reads them: per stream a u32 count, per message u32 length + bytes."""
-    pack = struct.Struct("<I").pack
-    with open(path, "wb") as out:
-        for payloads in streams:
-            out.write(pack(len(payloads)))
-            for payload in payloads:
-                out.write(pack(len(payload)))
-                out.write(payload)
-
-
 @contextmanager
 def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
     """A temporary corpus file for node, removed afterwards."""
@@ -127,24 +120,7 @@ def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
 
 
 def _decode(line: str) -> NodeCell:
-    data = json.loads(line)
-    sizes = []
-    for stream in data["streams"]:
-        values = array("I")
-        values.frombytes(base64.b64decode(stream["sizes"]))
-        if sys.byteorder != "little":  # pragma: no cover - node wrote little-endian
-            values.byteswap()
-        sizes.append(values.tolist())
-    return NodeCell(
-        id=data["id"],
-        sizes=sizes,
-        compressed_messages=[stream["compressed_messages"] for stream in data["streams"]],
-        sha256=data["sha256"],
-        compress_samples=data.get("compress_samples", []),
-        decompress_samples=data.get("decompress_samples", []),
-        loops_compress=data.get("loops_compress", 0),
-        loops_decompress=data.get("loops_decompress", 0),
-    )
+    return NodeCell(**helper_cell_fields(json.loads(line)))
 
 
 def run_cells(
