@@ -55,11 +55,11 @@ from wsztune.codecs.base import PROBE_PAYLOAD
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
+from wsztune.live.loopback import LOOPBACK
 from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.memory import rss_bytes
 
-LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
 DEFAULT_TOLERANCE = 0.10
 DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
