@@ -23,8 +23,7 @@ from typing import Any
 
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
-
-LOOPBACK = "127.0.0.1"
+from wsztune.live.loopback import LOOPBACK
 
 
 class Connection:
