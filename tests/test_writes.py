@@ -168,3 +168,25 @@ def test_concurrent_writes_refused_on_a_zlib_run(tmp_path: Path) -> None:
                                  "--concurrent-writes", "10"])  # fmt: skip
     assert result.exit_code == 2
     assert "--concurrent-writes" in result.output and "Traceback" not in result.output
+
+
+@go_marks[0]
+@go_marks[1]
+def test_coder_peak_beside_steady(tmp_path: Path) -> None:
+    runner = CliRunner()
+    output = tmp_path / "coder.json"
+    result = runner.invoke(
+        cli,
+        ["run", str(small_chat(tmp_path / "small.records.jsonl")), "--server", "coder",
+         "--no-timing", "-o", str(output), "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    code, document, text = _recommend(output, "--connections", "2000", "--fanout", "300")
+    assert code == 0, text
+    chosen = document["chosen"]
+    peak = document["write_peak"]
+    assert peak["concurrent_writes"]["writes"] == 300
+    assert peak["per_connection"]["peak"] == (
+        2000 * chosen["connection_memory"] + 300 * chosen["compress_memory_peak"]
+    )
+    assert peak["compress_once"] is None  # coder has no compress-once mode

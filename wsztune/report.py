@@ -1000,7 +1000,7 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
         loads = {cost.load.source for cost in fleet.costs if cost.load is not None}
         caption = fleet_caption(fleet) + (
             "; fleet memory: what connections keep between messages (steady); peak: plus "
-            "the writes in flight, each holding its compressor (Go pools the writers), "
+            "the writes in flight, each holding its compressor (gorilla's pooled writers), "
             + ("ESTIMATED (not measured)" if "estimate" in loads else "as stated")
             + "; memory/mo prices the peak"
         )
@@ -1028,7 +1028,7 @@ def write_peak_lines(decision: AxesDecision) -> list[str]:
         f"write-pool peak: {fleet.connections:,} connections x "
         f"{format_bytes(decision.chosen['connection_memory'])} = {format_bytes(peak.steady)} "
         f"steady, plus {peak.writes:,} concurrent writes x {format_bytes(peak.per_write)} "
-        f"(a compressor each, from the pool) = {format_bytes(peak.peak)} at the peak; "
+        f"(what each holds while it compresses) = {format_bytes(peak.peak)} at the peak; "
         f"{cost.load.how}. --max-memory is checked per connection, against the steady state.",
     ]
     once = decision.once_cost
