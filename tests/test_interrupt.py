@@ -339,3 +339,34 @@ def test_sigterm_stops_live_with_its_children_and_temporary_files(
     assert sorted(p.name for p in tmp.rglob("*")) == []  # plan.json, node's corpus: all gone
     assert_gone(children)
     assert elapsed < 10  # the model's node processes are stopped, not waited for
+
+
+# A stop signal whose exception Python swallows ---------------------------------------------------
+
+
+class _SignalsOnDelete:
+    """Sends SIGTERM from ``__del__``: the handler's exception is raised there, where Python
+    prints "Exception ignored in ..." and carries on (as in a weakref callback)."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_sigterm_still_ends_the_command_as_terminated() -> None:
+    # Issue 29's adversarial pass: `live` killed with SIGTERM once ran on to the end and exited 0,
+    # the handler's Terminated lost in a WeakSet callback.
+    from wsztune.cli.common import Terminated, first_interrupt_only, interrupted_exit_code
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    ran_on = []
+    try:
+        with pytest.raises(Terminated) as stopped, first_interrupt_only():
+            _SignalsOnDelete()  # dropped at once: its __del__ runs here
+            time.sleep(0.05)
+            ran_on.append(True)
+    finally:  # a stopped command leaves both signals ignored: this process goes on
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert ran_on == [True]  # the swallowed exception did not stop the body; leaving it does
+    assert interrupted_exit_code(stopped.value) == 143

@@ -23,6 +23,7 @@ from wsztune.cli import cli
 from wsztune.codec import Setting, get_backend
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
+from wsztune.live.loopback import LOOPBACK
 
 pytest.importorskip("websockets")
 
@@ -58,7 +59,7 @@ def assert_port_closed(port: int) -> None:
     """Nothing listens on ``port`` any more: a connection is refused."""
     with socket.socket() as probe:
         probe.settimeout(2)
-        assert probe.connect_ex((live.LOOPBACK, port)) != 0, f"port {port} still accepts"
+        assert probe.connect_ex((LOOPBACK, port)) != 0, f"port {port} still accepts"
 
 
 def listening_ports() -> set[int]:

@@ -22,6 +22,7 @@ from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
+from wsztune.live import growth as live_growth
 from wsztune.nodejs import live_ws
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,10 +85,10 @@ def test_memory_of_a_mix_of_connections_weighs_each_kind() -> None:
     # middle half over all of them would miss (it sees none of the five).
     growth = [100_000.0] * 5 + [0.0] * 20
     kinds = [(True, False)] * 5 + [(False, False)] * 20
-    assert live_ws.interquartile_mean(growth) == 0
-    assert live_ws.grouped_growth(growth, kinds) == 20_000
+    assert live_growth.interquartile_mean(growth) == 0
+    assert live_growth.grouped_growth(growth, kinds) == 20_000
     # One kind: the middle half of all, robust to one heap step as before.
-    assert live_ws.grouped_growth([90, 90, 2090, 90], [(True, True)] * 4) == 90
+    assert live_growth.grouped_growth([90, 90, 2090, 90], [(True, True)] * 4) == 90
     builds = [(True, True), (False, True), (False, False), (True, False)]
     assert live_ws.model_connection_memory(builds, 100.0, 40.0) == (140 + 40 + 0 + 100) / 4
 
@@ -123,10 +124,16 @@ def test_growth_is_paired_per_connection_and_robust_to_one_step() -> None:
     on = [0, 500, 600, 700, 800, 2900, 3000, 3100, 3200]  # one 2 MB step at connection 4
     off = [0, 300, 310, 320, 330, 340, 350, 360, 370]
     assert live_ws.warmup_connections(8) == 4
-    growth = live_ws.paired_growth(on, off, 4)
+    growth = live_growth.paired_growth(on, off, 4)
     assert growth == [2090, 90, 90, 90]
-    assert live_ws.interquartile_mean(growth) == 90
-    assert live_ws.per_connection_growth(on, 4) == 600  # the endpoints see the step
+    assert live_growth.interquartile_mean(growth) == 90
+    assert live_growth.per_connection_growth(on, 4) == 600  # the endpoints see the step
+
+
+def test_a_difference_is_relative_to_the_model_or_to_the_floor_when_the_model_is_below_it() -> None:
+    assert live_growth.relative_difference(400.0, 40_000.0, floor=4096) == 0.01
+    assert live_growth.relative_difference(-1024.0, 1000.0, floor=4096) == -0.25
+    assert live_growth.relative_difference(-500.0, 1000.0, floor=0.0) == -0.5
 
 
 # The real thing ---------------------------------------------------------------------------------

@@ -439,3 +439,21 @@ def test_connection_names_are_pseudonymised_consistently() -> None:
         assert out[0].connection == out[2].connection != out[1].connection
         assert all(m.connection.startswith("conn-") for m in out)
         assert not {m.connection for m in out} & set(names)
+
+
+def test_overwrite_through_a_symlink_replaces_its_target(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    # Issue 29's adversarial pass: `-o LINK --overwrite` renamed over the link, turning it into a
+    # file and leaving what it named as it was.
+    target = tmp_path / "scrubbed-1.jsonl"
+    target.write_text("old\n")
+    link = tmp_path / "scrubbed.jsonl"
+    link.symlink_to(target)
+    result = CliRunner().invoke(
+        cli, ["corpus", "scrub", str(chat_corpus_path), "-o", str(link), "--overwrite"]
+    )
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    written = corpus_module.load(target).messages
+    assert len(written) == len(corpus_module.load(chat_corpus_path).messages)

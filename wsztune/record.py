@@ -87,6 +87,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from wsztune.corpus import CLIENT, RECORDS_HEADER_KEY, RECORDS_HEADER_VALUE, SERVER, TEXT_BASE64
 from wsztune.errors import WsztuneError
+from wsztune.live.loopback import LOOPBACK
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -94,7 +95,6 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
 
-LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
 # The request headers an application decides on: who the client is, where the page came from,
 # its session. Host and the Sec-WebSocket-* headers belong to each hop and are made afresh;

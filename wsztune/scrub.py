@@ -815,8 +815,12 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False) -> None:
 
 
 def write_records(messages: Iterable[Message], path: str | os.PathLike[str]) -> Path:
-    """Write ``messages`` as a records file, atomically: all of it or, on any error, nothing."""
-    path = Path(path)
+    """Write ``messages`` as a records file, atomically: all of it or, on any error, nothing.
+
+    A symlink's target is replaced and the link kept (renaming over the link turned it into a
+    file and left what it named unchanged)."""
+    link = Path(path)
+    path = Path(os.path.realpath(link)) if link.is_symlink() else link
     try:
         descriptor, temporary = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
@@ -835,4 +839,4 @@ def write_records(messages: Iterable[Message], path: str | os.PathLike[str]) -> 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
+    return link

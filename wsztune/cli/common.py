@@ -136,6 +136,11 @@ def first_interrupt_only() -> Iterator[None]:
     previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+        # The handler's exception can land where Python swallows it (a weakref callback or a
+        # __del__: "Exception ignored in ..."); the command then ran on and exited 0 after a
+        # SIGTERM (issue 29's adversarial pass). The signal was received: the exit says so.
+        if _stop_signal:
+            raise Terminated if _stop_signal["name"] == "SIGTERM" else KeyboardInterrupt
     finally:
         for sig, handler in previous.items():
             if signal.getsignal(sig) is on_stop:

@@ -39,7 +39,6 @@ import gc
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -55,11 +54,12 @@ from wsztune.codecs.base import PROBE_PAYLOAD
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
+from wsztune.live.growth import mean, per_connection_growth, relative_difference, standard_error
+from wsztune.live.loopback import LOOPBACK
 from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.memory import rss_bytes
 
-LOOPBACK = "127.0.0.1"
 DEFAULT_CONNECTIONS = 10
 DEFAULT_TOLERANCE = 0.10
 DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
@@ -503,22 +503,6 @@ def client_process_main(argv: Sequence[str]) -> int:
 # The check ----------------------------------------------------------------------------------
 
 
-def _mean(values: Sequence[float]) -> float:
-    return statistics.fmean(values) if values else 0.0
-
-
-def standard_error(values: Sequence[float]) -> float:
-    """Standard error of the mean of ``values`` (0 with fewer than two)."""
-    if len(values) < 2:
-        return 0.0
-    return statistics.stdev(values) / len(values) ** 0.5
-
-
-def _slope(marks: Sequence[int]) -> float:
-    """Growth per connection from connection 1 to the last (the first one discarded)."""
-    return (marks[-1] - marks[1]) / (len(marks) - 2) if len(marks) > 2 else 0.0
-
-
 def run_live(
     corpus: Corpus,
     setting: Setting,
@@ -602,11 +586,11 @@ def run_live(
     traced_on, traced_off = on.deltas(on.traced), off.deltas(off.traced)
     compression_part = [a - b for a, b in zip(traced_on, traced_off, strict=True)]
     measured = range(1, plan.connections)
-    live_memory = _mean([compression_part[i] for i in measured])
-    difference = (live_memory - model_connection) / model_connection
+    live_memory = mean([compression_part[i] for i in measured])
+    difference = relative_difference(live_memory - model_connection, model_connection, floor=0.0)
     within = abs(difference) <= tolerance
     uncertainty = standard_error([compression_part[i] for i in measured])
-    baseline = _mean([traced_off[i] for i in measured])
+    baseline = mean([traced_off[i] for i in measured])
     verdict = judge(
         bytes_equal=bytes_equal,
         model_memory=model_connection,
@@ -615,7 +599,7 @@ def run_live(
         baseline=baseline,
         tolerance=tolerance,
     )
-    rss_on, rss_off = _slope(on.rss), _slope(off.rss)
+    rss_on, rss_off = per_connection_growth(on.rss, 1), per_connection_growth(off.rss, 1)
 
     per_connection = [
         {
@@ -703,7 +687,7 @@ def run_live(
         timings=timings,
         notes=notes,
         details={
-            "live_connection_memory_with_baseline": _mean([traced_on[i] for i in measured]),
+            "live_connection_memory_with_baseline": mean([traced_on[i] for i in measured]),
             "live_rss_per_connection": rss_on,
             "live_rss_compression_per_connection": rss_on - rss_off,
             "live_rss_baseline_per_connection": rss_off,

@@ -32,6 +32,7 @@ from wsztune.codecs import go
 from wsztune.codecs.base import CorpusSummary
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.errors import WsztuneError
+from wsztune.live.growth import relative_difference
 from wsztune.live.result import LiveResult, judge
 
 LIVE_SOURCE = Path(__file__).resolve().parent / "golive" / "wsztune_live_go.go"
@@ -214,7 +215,6 @@ def run_live_go(
         floor=MEMORY_FLOOR,
         more="more --connections",
     )
-    allowed_base = max(model_memory, MEMORY_FLOOR)
     return LiveResult.build(
         verdict,
         server=library,
@@ -247,7 +247,7 @@ def run_live_go(
         live_connection_memory=live_memory,
         live_baseline_connection_memory=off_slope,
         memory_uncertainty=uncertainty,
-        memory_difference=difference / allowed_base,
+        memory_difference=relative_difference(difference, model_memory, MEMORY_FLOOR),
         memory_difference_bytes=difference,
         memory_floor=MEMORY_FLOOR,
         tolerance=tolerance,

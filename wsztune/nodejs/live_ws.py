@@ -19,8 +19,8 @@ client-direction ones by the client. wsztune drives both processes over JSON lin
   heaps; RSS where /proc is not there). What each connection of the second half (the first half
   warms the server up: :func:`warmup_connections`) adds with compression, minus what the same
   script's connection adds in a fresh server without compression, averaged over the middle
-  half of those differences (:func:`interquartile_mean`), is what compression costs a
-  connection. It is compared within ``--tolerance`` with the
+  half of those differences (:func:`wsztune.live.growth.interquartile_mean`), is what
+  compression costs a connection. It is compared within ``--tolerance`` with the
   ``connection_memory`` of the node codec's cell for the corpus (what ``wsztune run --codec
   node`` saves and ``recommend`` budgets with). RSS, not a count of allocations: nothing here
   asks zlib or the model what it holds.
@@ -45,9 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
-import statistics
 import tempfile
 import time
 from collections import Counter
@@ -67,6 +65,13 @@ from wsztune.live import (
     build_plan,
     describe_replay,
     setting_fields,
+)
+from wsztune.live.growth import (
+    grouped_growth,
+    growth_uncertainty,
+    paired_growth,
+    per_connection_growth,
+    relative_difference,
 )
 from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.nodejs import find_node, helper
@@ -383,66 +388,6 @@ def warmup_connections(connections: int) -> int:
     return max(1, connections // 2)
 
 
-def per_connection_growth(marks: Sequence[int], warmup: int) -> float:
-    """Growth per connection after ``warmup`` connections (``marks[0]``: the empty server,
-    ``marks[i]``: after connection ``i - 1``)."""
-    measured = len(marks) - 1 - warmup
-    return (marks[-1] - marks[warmup]) / measured if measured > 0 else 0.0
-
-
-def interquartile_mean(values: Sequence[float]) -> float:
-    """The mean of the middle half of ``values`` (all of them when fewer than 4)."""
-    ordered = sorted(values)
-    quarter = len(ordered) // 4
-    middle = ordered[quarter : len(ordered) - quarter] if quarter else ordered
-    return sum(middle) / len(middle) if middle else 0.0
-
-
-def paired_growth(on: Sequence[int], off: Sequence[int], warmup: int) -> list[int]:
-    """Per measured connection, what it added with compression minus what the same script's
-    connection added without: ``(on[i+1] - on[i]) - (off[i+1] - off[i])``."""
-    return [(on[i + 1] - on[i]) - (off[i + 1] - off[i]) for i in range(warmup, len(on) - 1)]
-
-
-def grouped_growth(growth: Sequence[float], groups: Sequence[object]) -> float:
-    """Growth per connection over connections of different kinds (``groups[i]``: what
-    connection ``i`` built): each kind's middle half (:func:`interquartile_mean`), weighted by
-    its number of connections. With one kind, the interquartile mean of all: a middle half over
-    a mix would drop the minority kind (a fifth of connections compressing counts as none)."""
-    kinds: dict[object, list[float]] = {}
-    for value, kind in zip(growth, groups, strict=True):
-        kinds.setdefault(kind, []).append(value)
-    if not growth:
-        return 0.0
-    return sum(len(values) * interquartile_mean(values) for values in kinds.values()) / len(growth)
-
-
-def growth_uncertainty(growth: Sequence[float], groups: Sequence[object]) -> float:
-    """Standard error of :func:`grouped_growth`: per kind, a robust spread (1.4826 x the median
-    absolute deviation from the kind's middle-half mean; pooled over all connections for a kind
-    of fewer than 5) over the root of its count, weighed as the kinds are.
-
-    A kind of a few connections whose heap steps by hundreds of KiB now and then (a corpus
-    connection with many messages) gives a figure this uncertain, whatever the model says.
-    """
-    if not growth:
-        return 0.0
-    kinds: dict[object, list[float]] = {}
-    for value, kind in zip(growth, groups, strict=True):
-        kinds.setdefault(kind, []).append(value)
-    centre = {kind: interquartile_mean(values) for kind, values in kinds.items()}
-
-    def spread(deviations: list[float]) -> float:
-        return 1.4826 * statistics.median(deviations) if deviations else 0.0
-
-    pooled = spread([abs(v - centre[k]) for v, k in zip(growth, groups, strict=True)])
-    variance = 0.0
-    for kind, values in kinds.items():
-        sd = spread([abs(v - centre[kind]) for v in values]) if len(values) >= 5 else pooled
-        variance += (len(values) / len(growth)) ** 2 * sd**2 / len(values)
-    return math.sqrt(variance)
-
-
 def _share(flags: Sequence[bool]) -> float:
     return sum(flags) / len(flags) if flags else 0.0
 
@@ -626,7 +571,7 @@ def run_live_ws(
     rss_off = per_connection_growth(off.series("rss"), warmup)
     difference_bytes = live_memory - model_memory
     # Relative to the model, or to RSS's grain when the model expects less than that.
-    difference = difference_bytes / max(model_memory, MEMORY_FLOOR)
+    difference = relative_difference(difference_bytes, model_memory, MEMORY_FLOOR)
     baseline = per_connection_growth(resident_off, warmup)
     verdict = judge(
         bytes_equal=bytes_equal,

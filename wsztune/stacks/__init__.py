@@ -180,11 +180,6 @@ def client_notes(clients: list[tuple[Client, float]], codec: str) -> list[str]:
     return notes
 
 
-def measured_by(codec: str | None) -> list[str]:
-    """Names of the stacks a run of ``codec`` measured with their own codec."""
-    return [item.name for item in STACKS.values() if item.codec == (codec or "zlib")]
-
-
 def mismatch_note(name: str, codec: str | None) -> str | None:
     """None when a run of ``codec`` measured ``name``'s codec, else the line to print instead
     of trusting its snippet blindly."""
