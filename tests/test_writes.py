@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_go import go_cache, pytestmark, small_chat  # noqa: F401
+from test_go import _recommend, go_cache, pytestmark, small_chat  # noqa: F401
 
 from wsztune.cli import cli
 from wsztune.writes import ESTIMATED, STATED, peak_memory, write_load
@@ -73,12 +73,6 @@ def gorilla_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return output
-
-
-def _recommend(run: Path, *options: str) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["recommend", "--results", str(run), *options, "--json"])
-    document = json.loads(result.stdout) if result.exit_code in (0, 1) else {}
-    return result.exit_code, document, result.output
 
 
 @go_marks[0]
