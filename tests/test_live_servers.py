@@ -11,10 +11,12 @@ from click.testing import CliRunner
 
 from wsztune import corpus, live
 from wsztune.cli import cli
+from wsztune.cli.live import SERVER_DEFAULTS
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
 from wsztune.live.result import FAIL
 from wsztune.live.servers import SERVERS
+from wsztune.stacks import STACKS
 
 pytestmark = pytest.mark.live
 
@@ -53,6 +55,25 @@ def test_live_python_stack_matches_the_model(
     assert result.bytes_equal, (result.model_bytes, result.live_bytes)
     assert result.live_client_bytes > 0 and result.live_server_bytes > 0
     assert result.verdict != FAIL, result.reasons
+
+
+@pytest.mark.parametrize("name", sorted(SERVERS))
+def test_live_servers_run_their_stack_profiles_defaults(name: str) -> None:
+    """Unconfigured, each live server models exactly its stack profile's defaults (window,
+    memLevel, level, the client's window): one source of a stack's values, wsztune.stacks."""
+    profile = STACKS[name].defaults
+    model = SERVERS[name].model(Setting(profile.window_bits, profile.mem_level))
+    client_bits = profile.window_bits
+    if profile.client_window_bits is not None:
+        client_bits = profile.client_window_bits
+    got = (model.window_bits, model.mem_level, model.level, model.client_bits)
+    assert got == (profile.window_bits, profile.mem_level, profile.level, client_bits)
+
+
+def test_every_live_server_has_a_stack_profile() -> None:
+    """``live`` takes its default setting from the profile of the --server it is given."""
+    assert set(SERVER_DEFAULTS) <= set(STACKS)
+    assert set(SERVERS) <= set(SERVER_DEFAULTS)
 
 
 def test_live_refuses_what_a_stack_cannot_run() -> None:

@@ -10,23 +10,23 @@ import click
 
 from wsztune.cli.common import client_window_bits_option, corpus_options, first_interrupt_only
 
-# Per server: its defaults when no setting is given, how many connections and how much tolerance.
-# ws's memory is RSS (pages, malloc, V8), noisier than websockets' tracemalloc count, and its
-# growth settles only after a warm-up: more connections, and the issue's 30% goal as tolerance.
+# Per server: how many connections and how much tolerance. Without a setting, each checks its
+# stack profile's defaults (wsztune.stacks). ws's memory is RSS (pages, malloc, V8), noisier than
+# websockets' tracemalloc count, and its growth settles only after a warm-up: more connections,
+# and the issue's 30% goal as tolerance.
 SERVER_DEFAULTS = {
-    "websockets": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
-    "ws": {"setting": (15, 8), "connections": 40, "tolerance": "30%"},
+    "websockets": {"connections": 10, "tolerance": "10%"},
+    "ws": {"connections": 40, "tolerance": "30%"},
     # Python stacks run in this process like websockets, measured the same way (tracemalloc).
-    # Their setting is mostly fixed by the stack (wsztune.live.servers); these are their own.
-    "aiohttp": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
-    "tornado": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
-    "uvicorn": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
-    "uvicorn-sansio": {"setting": (12, 5), "connections": 10, "tolerance": "10%"},
-    "uvicorn-websockets": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
-    "uvicorn-wsproto": {"setting": (15, 8), "connections": 10, "tolerance": "10%"},
+    "aiohttp": {"connections": 10, "tolerance": "10%"},
+    "tornado": {"connections": 10, "tolerance": "10%"},
+    "uvicorn": {"connections": 10, "tolerance": "10%"},
+    "uvicorn-sansio": {"connections": 10, "tolerance": "10%"},
+    "uvicorn-websockets": {"connections": 10, "tolerance": "10%"},
+    "uvicorn-wsproto": {"connections": 10, "tolerance": "10%"},
     # Go: no windowBits/memLevel; the Go heap per connection, the issue's 30% (or 2 KiB).
-    "gorilla": {"setting": (15, 8), "connections": 60, "tolerance": "30%"},
-    "coder": {"setting": (15, 8), "connections": 60, "tolerance": "30%"},
+    "gorilla": {"connections": 60, "tolerance": "30%"},
+    "coder": {"connections": 60, "tolerance": "30%"},
 }
 
 
@@ -154,6 +154,7 @@ def live(
     from wsztune.codec import Setting, parse_setting
     from wsztune.errors import SettingError
     from wsztune.recommend import parse_fraction
+    from wsztune.stacks import STACKS
 
     # Validate every option before reading anything, so a typo costs nothing.
     defaults = SERVER_DEFAULTS[server]
@@ -170,10 +171,10 @@ def live(
         if window_bits is not None or mem_level is not None:
             raise click.UsageError("give --setting or --window-bits/--mem-level, not both")
         window_bits, mem_level = parse_setting(setting_text)
-    default_bits, default_level = defaults["setting"]
+    stack_defaults = STACKS[server].defaults
     setting = Setting(
-        window_bits if window_bits is not None else default_bits,
-        mem_level if mem_level is not None else default_level,
+        window_bits if window_bits is not None else stack_defaults.window_bits,
+        mem_level if mem_level is not None else stack_defaults.mem_level,
         context_takeover=context_takeover,
         client_window_bits=client_window_bits,
     )
@@ -508,6 +509,7 @@ def _live_go(
     from wsztune.codec import Setting
     from wsztune.errors import SettingError
     from wsztune.live import golang
+    from wsztune.stacks import STACKS
 
     if zlib_option:
         raise click.UsageError(
@@ -523,8 +525,10 @@ def _live_go(
             f"--connections must be at least 4 with --server {server}, not {connections} (the "
             "first half warms the server up, the growth over the second half is measured)"
         )
+    # Unasked, the stack's own level (gorilla's 1, coder's zlib default); 15:8 only fills the
+    # model's fields, Go has neither knob.
     setting = Setting(
-        15, 8, 1 if level is None and server == "gorilla" else (level or -1),
+        15, 8, STACKS[server].defaults.level if level is None else (level or -1),
         context_takeover=context_takeover, threshold=threshold or 0,
     )  # fmt: skip
     if corpus_path is None:

@@ -24,6 +24,8 @@ from typing import Any
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
 from wsztune.live.loopback import LOOPBACK
+from wsztune.stacks import STACKS
+from wsztune.stacks.profile import Defaults
 
 
 class Connection:
@@ -67,9 +69,15 @@ class Offer:
 class LiveServer:
     """A Python server stack the live check can run (see the module docstring)."""
 
-    name: str
+    name: str  # the stack profile's name (wsztune.stacks)
     title: str
     version_module: str  # whose __version__ the result reports
+
+    @property
+    def defaults(self) -> Defaults:
+        """What the stack runs unconfigured, from its profile: the values it fixes come from
+        there, not from a second copy here."""
+        return STACKS[self.name].defaults
 
     def model(self, setting: Setting) -> Setting:
         """The setting the server really runs when the check asks for ``setting``."""
@@ -234,15 +242,22 @@ class Aiohttp(LiveServer):
     """
 
     def model(self, setting: Setting) -> Setting:
-        if setting.mem_level != 8:
+        fixed = self.defaults
+        if setting.mem_level != fixed.mem_level:
             raise SettingError(
-                f"aiohttp compresses at memLevel 8 only, not {setting.mem_level}: give "
-                f"--setting {setting.window_bits}:8"
+                f"aiohttp compresses at memLevel {fixed.mem_level} only, not {setting.mem_level}: "
+                f"give --setting {setting.window_bits}:{fixed.mem_level}"
             )
-        if setting.client_window_bits not in (None, 15):
+        if setting.client_window_bits not in (None, fixed.client_window_bits):
             raise SettingError("aiohttp never caps the client's window: drop --client-window-bits")
         # The check's client compresses at memLevel 8 and zlib's default level.
-        return replace(setting, level=1, client_window_bits=15, client_mem_level=8, client_level=-1)
+        return replace(
+            setting,
+            level=fixed.level,
+            client_window_bits=fixed.client_window_bits,
+            client_mem_level=8,
+            client_level=-1,
+        )
 
     def offer(self, model: Setting) -> Offer:
         bits = model.server_bits
@@ -298,16 +313,18 @@ class Tornado(LiveServer):
     both ways (the client is not capped)."""
 
     def model(self, setting: Setting) -> Setting:
-        if setting.window_bits != 15 or setting.client_window_bits not in (None, 15):
+        bits = self.defaults.window_bits
+        if setting.window_bits != bits or setting.client_window_bits not in (None, bits):
             raise SettingError(
-                f"Tornado has no window option: it compresses at 15 bits; give --setting "
-                f"15:{setting.mem_level}"
+                f"Tornado has no window option: it compresses at {bits} bits; give --setting "
+                f"{bits}:{setting.mem_level}"
             )
-        level = 6 if setting.level == -1 else setting.level  # Tornado's own default: 6
+        # Tornado's own default level (6) unless one is asked for.
+        level = self.defaults.level if setting.level == -1 else setting.level
         return replace(
             setting,
             level=level,
-            client_window_bits=15,
+            client_window_bits=bits,
             client_mem_level=setting.mem_level,
             client_level=-1,
         )
@@ -389,10 +406,11 @@ class Uvicorn(LiveServer):
     (its PerMessageDeflate(): zlib's defaults), both leaving the client at 15 bits."""
 
     backend: str = "auto"
-    fixed: tuple[int, int, int] = (12, 5, 12)  # server bits, memLevel, client bits
 
     def model(self, setting: Setting) -> Setting:
-        server_bits, mem_level, client_bits = self.fixed
+        fixed = self.defaults
+        server_bits, mem_level = fixed.window_bits, fixed.mem_level
+        client_bits = server_bits if fixed.client_window_bits is None else fixed.client_window_bits
         asked = (setting.window_bits, setting.mem_level)
         if asked != (server_bits, mem_level) or setting.client_window_bits not in (
             None,
@@ -463,18 +481,12 @@ SERVERS: dict[str, LiveServer] = {
     "websockets": Websockets("websockets", "python-websockets", "websockets"),
     "aiohttp": Aiohttp("aiohttp", "aiohttp", "aiohttp"),
     "tornado": Tornado("tornado", "Tornado", "tornado"),
-    "uvicorn": Uvicorn("uvicorn", "uvicorn --ws auto", "uvicorn", "auto", (12, 5, 12)),
+    "uvicorn": Uvicorn("uvicorn", "uvicorn --ws auto", "uvicorn", "auto"),
     "uvicorn-sansio": Uvicorn(
-        "uvicorn-sansio",
-        "uvicorn --ws websockets-sansio",
-        "uvicorn",
-        "websockets-sansio",
-        (12, 5, 12),
-    ),  # fmt: skip
+        "uvicorn-sansio", "uvicorn --ws websockets-sansio", "uvicorn", "websockets-sansio"
+    ),
     "uvicorn-websockets": Uvicorn(
-        "uvicorn-websockets", "uvicorn --ws websockets", "uvicorn", "websockets", (15, 8, 15)
+        "uvicorn-websockets", "uvicorn --ws websockets", "uvicorn", "websockets"
     ),
-    "uvicorn-wsproto": Uvicorn(
-        "uvicorn-wsproto", "uvicorn --ws wsproto", "uvicorn", "wsproto", (15, 8, 15)
-    ),
+    "uvicorn-wsproto": Uvicorn("uvicorn-wsproto", "uvicorn --ws wsproto", "uvicorn", "wsproto"),
 }
