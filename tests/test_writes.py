@@ -142,6 +142,11 @@ def test_stated_writes_enter_the_decision(gorilla_run: Path) -> None:
     )  # fmt: skip
     assert code == 0, output
     writes = document["write_peak"]["concurrent_writes"]
+    # Without the fleet there is no peak to show: refused, not ignored.
+    alone = CliRunner().invoke(
+        cli, ["recommend", "--results", str(gorilla_run), "--concurrent-writes", "64"]
+    )
+    assert alone.exit_code == 2 and "--connections" in alone.output
     assert (writes["writes"], writes["source"], writes["estimated"]) == (
         64, "--concurrent-writes", False
     )

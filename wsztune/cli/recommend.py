@@ -186,6 +186,11 @@ def recommend(
         _refuse_on_axes(run)
         if not allow_partial and run.partial:
             recommend_module.require_complete(run, None)
+        if concurrent_writes is not None and connections is None:
+            raise click.UsageError(
+                "--concurrent-writes gives the fleet's peak memory, which needs the fleet: add "
+                "--connections N"
+            )
         broadcast = _say_fanout(run, fanout)
         constraints = replace(
             constraints,
