@@ -487,3 +487,11 @@ def test_results_read_from_a_pipe(tmp_path: Path, small_run_path: Path) -> None:
     run = results.load(fifo)
     writer.join(timeout=10)
     assert len(run.cells) == len(results.load(small_run_path).cells)
+
+
+def test_default_path_has_no_control_characters() -> None:
+    from datetime import datetime
+
+    started = datetime(2026, 11, 24, 5, 6, 7, tzinfo=UTC)
+    path = results.default_path("results", "evil\x1b[31m\n::error::x", started)
+    assert path == Path("results/evil_[31m_::error::x-20261124T050607Z.json")

@@ -46,6 +46,14 @@ from wsztune.grid import (
     settable_cells,
 )
 from wsztune.results import UNIT_SIZES, Run
+from wsztune.writes import (
+    Peak,
+    WriteLoad,
+    once_peak_memory,
+    peak_memory,
+    seconds_per_write,
+    write_load,
+)
 
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_CLIFF = 0.10
@@ -185,6 +193,10 @@ class Constraints:
     seed: int = 0
     # The baseline gate: the most the shipped setting's savings may fall, in points (0.02: 2).
     max_savings_drop: float = DEFAULT_MAX_SAVINGS_DROP
+    # Go runs: the fan-out a broadcast goes to, and the writes in flight at the peak when
+    # stated (--concurrent-writes); together they give the fleet's peak memory.
+    fanout: int | None = None
+    concurrent_writes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,10 @@ class Cost:
     memory: float
     egress: float | None
     cpu: float | None
+    # Go runs: the fleet's memory steady and at the peak of concurrent writes (``memory`` then
+    # prices the peak: RAM is provisioned for it), and how many writes that peak assumes.
+    peak: Peak | None = None
+    load: WriteLoad | None = None
 
     @property
     def total(self) -> float:
@@ -863,6 +879,8 @@ class AxesDecision:
     explanation: list[str] = field(default_factory=list)
     snippet: str = ""
     limits: str = ""  # what the stack cannot be set to (:func:`stack_limits`)
+    # The chosen cell's compress-once mode priced for the fleet (gorilla PreparedMessage).
+    once_cost: Cost | None = None
 
     def name(self, cell: Cell) -> str:
         """``level 1, threshold 0 B``, or ``off``."""
@@ -1000,6 +1018,8 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
         if constraints.connections
         else None
     )
+    if decision.costs is not None:
+        with_peaks(decision.costs, constraints)
     if constraints.objective == "cost":
         if decision.costs is None:
             raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
@@ -1055,6 +1075,14 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
             <= max(AXES_MEMORY_RESOLUTION, _resolution(cell))
         ]
         within = f"whose output stays within {tolerance} of the smallest ({name(best)})"
+        peaked = _least_peak(tied, decision.costs)
+        at_peak = ""
+        if len(peaked) < len(tied):
+            tied = peaked
+            at_peak = (
+                f", then the least at the fleet's peak of concurrent writes "
+                f"({format_bytes(_peak_of(tied[0], decision.costs))})"
+            )
         if off is not None and any(cell is off for cell in candidates):
             chosen = off
             reason = f"compressing does not pay: no compression is {within}"
@@ -1063,13 +1091,13 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
             reason = (
                 f"the stack's default: the least memory "
                 f"({format_bytes(chosen['connection_memory'])}, a tie within "
-                f"{format_bytes(AXES_MEMORY_RESOLUTION)}) {within}"
+                f"{format_bytes(AXES_MEMORY_RESOLUTION)}){at_peak} {within}"
             )
         else:
             chosen = min(tied, key=lambda cell: _cheapest(cell)[1:])
             reason = (
-                f"the least memory ({format_bytes(chosen['connection_memory'])}), then the "
-                f"least compress time, {within}"
+                f"the least memory ({format_bytes(chosen['connection_memory'])}){at_peak}, "
+                f"then the least compress time, {within}"
             )
         reason += (
             f" in at least {_option_percent(constraints.confidence)} of "
@@ -1096,7 +1124,80 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
         decision.explanation.append(_against_default(default, chosen, name))
     decision.snippet = axes_snippet(run, chosen)
     decision.limits = stack_limits(run)
+    if decision.costs is not None and chosen is not off:
+        decision.once_cost = once_cost(decision.costs, chosen, constraints)
     return decision
+
+
+def _peak_of(cell: Cell, fleet: Fleet | None) -> int:
+    cost = None if fleet is None else next((c for c in fleet.costs if c.cell is cell), None)
+    assert cost is not None and cost.peak is not None
+    return cost.peak.peak
+
+
+def _least_peak(tied: list[Cell], fleet: Fleet | None) -> list[Cell]:
+    """Among cells tied on memory per connection, those least at the fleet's peak of
+    concurrent writes (gorilla level 1's writer holds 1.1 MiB, level 9's 785 KiB): a tie when
+    within the memory resolution per write. All of ``tied`` when a cell
+    has no peak (no --connections, no fan-out, rate or --concurrent-writes)."""
+    peaks = {} if fleet is None else {id(c.cell): c for c in fleet.costs if c.peak is not None}
+    if not tied or not all(id(cell) in peaks for cell in tied):
+        return tied
+    # Their memory per connection ties already: what the writes hold decides.
+    held = {id(cell): peaks[id(cell)].peak for cell in tied}
+    least = min(peak.writes * peak.per_write for peak in held.values() if peak is not None)
+    return [
+        cell
+        for cell in tied
+        if (peak := held[id(cell)]) is not None
+        and peak.writes * peak.per_write - least <= AXES_MEMORY_RESOLUTION * peak.writes
+    ]
+
+
+def _peak_load(cell: Cell, fleet: Fleet, constraints: Constraints) -> WriteLoad | None:
+    return write_load(
+        fleet.connections,
+        constraints.fanout,
+        fleet.rate,
+        seconds_per_write(cell),
+        constraints.concurrent_writes,
+    )
+
+
+def _gib_month(memory: int, prices: Prices) -> float:
+    return memory / 1024**3 * prices.memory_gib_month
+
+
+def with_peaks(fleet: Fleet, constraints: Constraints) -> None:
+    """Give every cost of a Go run's fleet its peak memory (:mod:`wsztune.writes`) when the
+    writes in flight are stated or can be estimated, and price its memory at that peak."""
+    for index, cost in enumerate(fleet.costs):
+        if cost.cell is None:
+            continue
+        load = _peak_load(cost.cell, fleet, constraints)
+        peak = None if load is None else peak_memory(cost.cell, fleet.connections, load)
+        if peak is not None:
+            memory = _gib_month(peak.peak, fleet.prices)
+            fleet.costs[index] = replace(cost, memory=memory, peak=peak, load=load)
+
+
+def once_cost(fleet: Fleet, chosen: Cell, constraints: Constraints) -> Cost | None:
+    """The chosen cell's compress-once mode for the fleet: memory at its peak (connections
+    plus the broadcasts in flight), the same payload egress, compress CPU once per unique
+    message (the per-connection CPU over the fan-out). ``None`` without such a mode or a
+    fan-out of 2 or more."""
+    fanout = constraints.fanout
+    if not isinstance(chosen.get("compress_once"), dict) or fanout is None or fanout < 2:
+        return None
+    per_connection = next((cost for cost in fleet.costs if cost.cell is chosen), None)
+    load = _peak_load(chosen, fleet, constraints)
+    if per_connection is None or load is None:
+        return None
+    peak = once_peak_memory(chosen, fleet.connections, load)
+    assert peak is not None
+    cpu = None if per_connection.cpu is None else per_connection.cpu / fanout
+    return Cost(chosen, _gib_month(peak.peak, fleet.prices), per_connection.egress, cpu, peak,
+                load)  # fmt: skip
 
 
 def _against_default(default: Cell, chosen: Cell, name: Callable[[Cell], str]) -> str:
@@ -1243,6 +1344,7 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
             "excess_p95": robust.excess_p95,
         },
         "costs": _costs_json(decision.costs, decision.name),
+        "write_peak": write_peak_json(decision),
         "warnings": decision.warnings,
         "explanation": decision.explanation,
         "cannot_set": decision.limits or None,
@@ -1258,6 +1360,40 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
             "setting": decision.name(verdict.cell),
         }
     return document
+
+
+def chosen_cost(decision: AxesDecision) -> Cost | None:
+    """The fleet's cost of the chosen cell (per-connection compression), if priced."""
+    if decision.costs is None or decision.chosen is None:
+        return None
+    return next((cost for cost in decision.costs.costs if cost.cell is decision.chosen), None)
+
+
+def write_peak_json(decision: AxesDecision) -> dict[str, Any] | None:
+    """The chosen cell's fleet memory steady and at the peak of concurrent writes, per
+    connection and (gorilla) with compress-once, and the writes in flight that peak assumes;
+    ``None`` when no peak is known (no --connections, or neither a fan-out, a rate nor
+    --concurrent-writes)."""
+    cost = chosen_cost(decision)
+    if cost is None or cost.peak is None or cost.load is None:
+        return None
+    once = decision.once_cost
+    return {
+        "concurrent_writes": cost.load.to_dict(),
+        "per_connection": cost.peak.to_dict(),
+        "compress_once": None
+        if once is None or once.peak is None
+        else {
+            "steady": once.peak.steady,
+            "shared_per_broadcast": once.peak.per_write,
+            "broadcasts": once.peak.writes,
+            "peak": once.peak.peak,
+            "per_month": {
+                "memory": once.memory, "egress": once.egress, "cpu": once.cpu,
+                "total": once.total,
+            },
+        },
+    }  # fmt: skip
 
 
 def _settable_words(stack: Any, slice_: Slice) -> str:
@@ -2301,13 +2437,16 @@ def _costs_json(
         return None
 
     def one(cost: Cost) -> dict[str, Any]:
-        return {
+        document = {
             "setting": "none" if cost.cell is None else name(cost.cell),
             "memory": cost.memory,
             "egress": cost.egress,
             "cpu": cost.cpu,
             "total": cost.total,
         }
+        if cost.peak is not None:
+            document["fleet_memory"] = cost.peak.to_dict()
+        return document
 
     return {
         "connections": fleet.connections,

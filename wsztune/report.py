@@ -46,7 +46,7 @@ from wsztune.results import Run
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from wsztune.recommend import AxesDecision, Decision, Fleet, Verdict
+    from wsztune.recommend import AxesDecision, Cost, Decision, Fleet, Verdict
     from wsztune.stats import CorpusStats
 
 # What GitHub markdown would read as markup rather than text: a table cell's end (|), HTML (< >),
@@ -968,25 +968,90 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
     def money(value: float | None) -> str:
         return "-" if value is None else (f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}")
 
+    peaked = any(cost.peak is not None for cost in fleet.costs)
+
+    def peak(cost: Cost) -> list[str]:
+        if not peaked:
+            return []
+        return ["-" if cost.peak is None else format_bytes(cost.peak.peak)]
+
     rows = []
     for cell in order:
         cost = by_cell[id(cell)]
         rows.append(
             [" & ".join(named[id(cell)]), decision.name(cell),
-             format_bytes(fleet.connections * cell["connection_memory"]), money(cost.memory),
-             money(cost.egress), money(cost.cpu), money(cost.total)]
+             format_bytes(fleet.connections * cell["connection_memory"]), *peak(cost),
+             money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
+        )  # fmt: skip
+    once = decision.once_cost
+    if once is not None and once.peak is not None and decision.chosen is not None:
+        rows.append(
+            ["compress-once", decision.name(decision.chosen),
+             format_bytes(once.peak.steady), *peak(once), money(once.memory),
+             money(once.egress), money(once.cpu), money(once.total)]
         )  # fmt: skip
     if fleet.uncompressed is not None:
         none = fleet.uncompressed
         role = "recommended" if decision.chosen is decision.off else ""
-        rows.append([role, "off (no compression)", "0 B", money(0), money(none.egress),
-                     money(0 if none.egress is not None else None), money(none.total)])  # fmt: skip
-    caption = fleet_caption(fleet) + (
-        "; memory is what connections keep between messages (Go pools the writers: the "
-        "per-write memory is not in it)"
-    )
-    headers = ["", "setting", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
+        rows.append([role, "off (no compression)", "0 B", *(["0 B"] if peaked else []),
+                     money(0), money(none.egress), money(0 if none.egress is not None else None),
+                     money(none.total)])  # fmt: skip
+    if peaked:
+        loads = {cost.load.source for cost in fleet.costs if cost.load is not None}
+        caption = fleet_caption(fleet) + (
+            "; fleet memory: what connections keep between messages (steady); peak: plus "
+            "the writes in flight, each holding its compressor (gorilla's pooled writers), "
+            + ("ESTIMATED (not measured)" if "estimate" in loads else "as stated")
+            + "; memory/mo prices the peak"
+        )
+    else:
+        caption = fleet_caption(fleet) + (
+            "; memory is what connections keep between messages (Go pools the writers: the "
+            "per-write memory is not in it; --fanout K or --concurrent-writes N adds it)"
+        )
+    headers = ["", "setting", "fleet memory", *(["peak"] if peaked else []), "memory/mo",
+               "egress/mo", "CPU/mo", "total/mo"]  # fmt: skip
     return caption, headers, rows
+
+
+def write_peak_lines(decision: AxesDecision) -> list[str]:
+    """The chosen cell's fleet memory at the peak of concurrent writes beside the steady state,
+    and compress-once's beside it: one line each, for people."""
+    from wsztune.recommend import chosen_cost
+
+    fleet, cost = decision.costs, chosen_cost(decision)
+    if cost is None or cost.peak is None or cost.load is None or decision.chosen is None:
+        return []
+    peak = cost.peak
+    assert fleet is not None
+    lines = [
+        f"write-pool peak: {fleet.connections:,} connections x "
+        f"{format_bytes(decision.chosen['connection_memory'])} = {format_bytes(peak.steady)} "
+        f"steady, plus {peak.writes:,} concurrent writes x {format_bytes(peak.per_write)} "
+        f"(what each holds while it compresses) = {format_bytes(peak.peak)} at the peak; "
+        f"{cost.load.how}. --max-memory is checked per connection, against the steady state.",
+    ]
+    once = decision.once_cost
+    if once is not None and once.peak is not None:
+        shares = (
+            ""
+            if cost.cpu is None or once.cpu is None
+            else f", compress CPU {money_text(once.cpu)}/mo against {money_text(cost.cpu)}/mo"
+        )
+        lines.append(
+            f"compress-once ({decision.chosen['compress_once']['mode']}): "
+            f"{format_bytes(once.peak.steady)} steady, plus {plural(once.peak.writes, 'broadcast')}"
+            f" in flight x {format_bytes(once.peak.per_write)} shared = "
+            f"{format_bytes(once.peak.peak)} at the peak, against {format_bytes(peak.peak)} "
+            f"per connection{shares}; total {money_text(once.total)}/mo against "
+            f"{money_text(cost.total)}/mo"
+        )
+    return lines
+
+
+def money_text(value: float) -> str:
+    """``1,234.56`` (no decimals from 10,000 up), as the cost tables print money."""
+    return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
 
 
 def axes_decision_renderable(
@@ -1028,6 +1093,7 @@ def axes_decision_renderable(
         for row in rows:
             costs.add_row(*row)
         parts += [Padding(costs, (1, 0, 0, 2)), Text(caption, style="dim")]
+        parts += [Text(line) for line in write_peak_lines(decision)]
     if decision.chosen is not None and decision.limits:
         parts += [Text(""), Text(decision.limits)]
     if decision.snippet:

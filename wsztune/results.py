@@ -279,8 +279,10 @@ def utc_now() -> datetime:
 
 
 def default_path(results_dir: str | os.PathLike[str], corpus_stem: str, started: datetime) -> Path:
-    """``results/<corpus-stem>-<UTC timestamp>.json``."""
+    """``results/<corpus-stem>-<UTC timestamp>.json``; a control character of the stem (a corpus
+    file named with ESC or a newline) becomes ``_`` in the name."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    corpus_stem = "".join("_" if terminal_text(char) != char else char for char in corpus_stem)
     path = Path(results_dir) / f"{corpus_stem}-{stamp}.json"
     # Two corpora with the same stem (chat.har, chat.records.jsonl) swept in the same second
     # must not overwrite each other.

@@ -52,6 +52,14 @@ from wsztune.errors import WsztuneError
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
 @fanout_option
+@click.option(
+    "--concurrent-writes",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Go runs: writes in flight at your peak, each holding a compressor (gorilla's pooled "
+    "flate writers): the fleet's peak memory beside the steady state [default: ESTIMATED "
+    "from --fanout and the message rate, docs/broadcast.md].",
+)
 @click.option("--tolerance", default="1%", show_default=True, help="Size within this of the best.")
 @click.option(
     "--cliff",
@@ -110,6 +118,7 @@ def recommend(
     resamples: int,
     seed: int,
     fanout: int | None,
+    concurrent_writes: int | None,
     tolerance: str,
     cliff: str,
     reference_text: str | None,
@@ -177,9 +186,24 @@ def recommend(
         _refuse_on_axes(run)
         if not allow_partial and run.partial:
             recommend_module.require_complete(run, None)
+        if concurrent_writes is not None and connections is None:
+            raise click.UsageError(
+                "--concurrent-writes gives the fleet's peak memory, which needs the fleet: add "
+                "--connections N"
+            )
         broadcast = _say_fanout(run, fanout)
+        constraints = replace(
+            constraints,
+            fanout=_fanout_of(broadcast),
+            concurrent_writes=concurrent_writes,
+        )
         _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
         return
+    if concurrent_writes is not None:
+        raise click.UsageError(
+            "--concurrent-writes prices the compressors that Go's writes hold from a pool; a "
+            "zlib run's compressors are per connection, already in its memory: drop it"
+        )
     reference = setting_arg(reference_text, "--relative-to")
     # The shape and the ranges here; whether the run measured it is for recommend.check.
     checked = setting_arg(check_text, "--check")
@@ -281,6 +305,11 @@ def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
     if broadcast is not None:
         click.echo(f"wsztune: {describe(broadcast)}", err=True)
     return broadcast
+
+
+def _fanout_of(broadcast: dict[str, Any] | None) -> int | None:
+    """The fan-out a broadcast's peak goes by: the stated K, or the corpus's largest."""
+    return None if broadcast is None else int(broadcast["max"])
 
 
 def _refuse_on_axes(run: Any) -> None:

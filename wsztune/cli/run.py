@@ -165,7 +165,7 @@ def run(
     """
     from wsztune import codecs, results, stacks, sweep
     from wsztune import corpus as corpus_module
-    from wsztune.console import progress_bar, progress_enabled, stderr_console
+    from wsztune.console import progress_bar, progress_enabled, stderr_console, terminal_text
 
     # Validate every option before reading anything, so a typo costs nothing.
     stack, version = stacks.resolve(server_name) if server_name else (None, None)
@@ -340,7 +340,7 @@ def run(
         from wsztune.report import print_run_summary
 
         print_run_summary(run_result)
-    click.echo(f"results: {path}", err=streamed)
+    click.echo(f"results: {terminal_text(path)}", err=streamed)
 
 
 def _print_times(loading: float, sweeping: float, saving: float) -> None:
