@@ -11,8 +11,9 @@ import pytest
 
 from wsztune import corpus, recommend, report, results, sweep
 from wsztune.errors import WsztuneError
-from wsztune.recommend import Constraints, check, parse_fraction, parse_size
+from wsztune.recommend import Constraints, check
 from wsztune.results import Run
+from wsztune.sizes import parse_fraction, parse_size
 
 FAST_PLAN = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
 CLIFF_GRID = sweep.Grid(window_bits=(10, 11, 12, 13), mem_levels=(1, 4, 8))

@@ -329,7 +329,7 @@ def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
 
 
 def size_arg(text: str | None) -> int | None:
-    from wsztune.recommend import parse_size
+    from wsztune.sizes import parse_size
 
     if text is None:
         return None

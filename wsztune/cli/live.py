@@ -153,7 +153,7 @@ def live(
     from wsztune import live as live_module
     from wsztune.codec import Setting, parse_setting
     from wsztune.errors import SettingError
-    from wsztune.recommend import parse_fraction
+    from wsztune.sizes import parse_fraction
     from wsztune.stacks import STACKS
 
     # Validate every option before reading anything, so a typo costs nothing.

@@ -133,7 +133,7 @@ def probe(
         stack, version = resolve(server_text)
     budget = None
     if max_memory is not None:
-        from wsztune.recommend import parse_size
+        from wsztune.sizes import parse_size
 
         budget = parse_size(max_memory)
         if results_path is None and stack is None:

@@ -159,11 +159,12 @@ def recommend(
     from wsztune import recommend as recommend_module
     from wsztune import report
     from wsztune.errors import CheckFailed
+    from wsztune.sizes import parse_fraction
 
     budget = size_arg(max_memory)
     try:
-        tolerance_value = recommend_module.parse_fraction(tolerance, "--tolerance")
-        cliff_value = recommend_module.parse_fraction(cliff, "--cliff")
+        tolerance_value = parse_fraction(tolerance, "--tolerance")
+        cliff_value = parse_fraction(cliff, "--cliff")
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
     if check_text is None and (baseline_path is not None or strict):

@@ -125,7 +125,7 @@ def record(
     from wsztune import record as recorder
     from wsztune.console import stderr_console
     from wsztune.errors import WsztuneError
-    from wsztune.recommend import parse_fraction, parse_size
+    from wsztune.sizes import parse_fraction, parse_size
 
     host, port = recorder.parse_listen(listen)
 

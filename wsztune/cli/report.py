@@ -90,6 +90,7 @@ def report(
     from wsztune import recommend as recommend_module
     from wsztune import report, report_html
     from wsztune.report import run_warnings
+    from wsztune.sizes import parse_fraction
 
     if len(runs) > 2:
         raise click.UsageError("give one run, or two (OLD NEW) for a comparison")
@@ -97,7 +98,7 @@ def report(
         raise click.UsageError("give the run either as an argument or with --results, not both")
     budget = size_arg(max_memory)
     try:
-        tolerance_value = recommend_module.parse_fraction(tolerance, "--tolerance")
+        tolerance_value = parse_fraction(tolerance, "--tolerance")
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
     checked = setting_arg(check_text, "--check")
