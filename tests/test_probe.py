@@ -92,10 +92,12 @@ OFF_KNOBS = {
 
 def _live(name: str) -> functools.partial:
     server = SERVERS[name]
-    wb, ml, cw = getattr(server, "fixed", (15, 8, 15))
-    return functools.partial(
-        server.serve, greet_then_echo, server.model(Setting(wb, ml, client_window_bits=cw)), 10
-    )
+    profile = server.defaults  # the stack's own setting, from its profile
+    client_bits = profile.window_bits
+    if profile.client_window_bits is not None:
+        client_bits = profile.client_window_bits
+    setting = Setting(profile.window_bits, profile.mem_level, client_window_bits=client_bits)
+    return functools.partial(server.serve, greet_then_echo, server.model(setting), 10)
 
 
 @pytest.fixture(scope="module")
