@@ -127,9 +127,16 @@ def first_interrupt_only() -> Iterator[None]:
         return
 
     def on_stop(signum: int, frame: object) -> None:
+        import logging
+
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop_signal["name"] = signal.Signals(signum).name
+        # The exception lands in whatever runs now; under asyncio that can be a server's
+        # connection task, which asyncio then reports as "Task exception was never retrieved"
+        # with a traceback. The stop is reported once, as one line: the process is on its way
+        # out, so asyncio's log has nothing more to say.
+        logging.getLogger("asyncio").disabled = True
         raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
     _stop_signal.clear()
