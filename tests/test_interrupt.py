@@ -358,15 +358,20 @@ def test_a_swallowed_sigterm_still_ends_the_command_as_terminated() -> None:
     # the handler's Terminated lost in a WeakSet callback.
     from wsztune.cli.common import Terminated, first_interrupt_only, interrupted_exit_code
 
+    import logging
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log_disabled = asyncio_log.disabled
     ran_on = []
     try:
         with pytest.raises(Terminated) as stopped, first_interrupt_only():
             _SignalsOnDelete()  # dropped at once: its __del__ runs here
             time.sleep(0.05)
             ran_on.append(True)
-    finally:  # a stopped command leaves both signals ignored: this process goes on
+    finally:  # a stopped command leaves both signals ignored and asyncio quiet: pytest goes on
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        asyncio_log.disabled = asyncio_log_disabled
     assert ran_on == [True]  # the swallowed exception did not stop the body; leaving it does
     assert interrupted_exit_code(stopped.value) == 143

@@ -62,11 +62,6 @@ class WsztuneGroup(click.Group):
             error_line(permission_message(error))
             sys.exit(EXIT_USAGE)
         except (KeyboardInterrupt, click.Abort) as error:
-            # asyncio tasks the signal interrupted (live's servers) hold it as their exception;
-            # collected on the way out, each would be logged as "never retrieved", a traceback
-            import logging
-
-            logging.getLogger("asyncio").disabled = True
             code = interrupted_exit_code(error)
             error_line("terminated (SIGTERM)" if code != INTERRUPTED_EXIT else "interrupted")
             sys.exit(code)
