@@ -356,9 +356,9 @@ class _SignalsOnDelete:
 def test_a_swallowed_sigterm_still_ends_the_command_as_terminated() -> None:
     # Issue 29's adversarial pass: `live` killed with SIGTERM once ran on to the end and exited 0,
     # the handler's Terminated lost in a WeakSet callback.
-    from wsztune.cli.common import Terminated, first_interrupt_only, interrupted_exit_code
-
     import logging
+
+    from wsztune.cli.common import Terminated, first_interrupt_only, interrupted_exit_code
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     asyncio_log = logging.getLogger("asyncio")
