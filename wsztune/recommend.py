@@ -791,6 +791,13 @@ class AxesDecision:
     # The chosen cell's compress-once mode priced for the fleet (gorilla PreparedMessage).
     once_cost: Cost | None = None
 
+    @property
+    def chosen_cost(self) -> Cost | None:
+        """The fleet's cost of the chosen cell (per-connection compression), if priced."""
+        if self.costs is None or self.chosen is None:
+            return None
+        return next((cost for cost in self.costs.costs if cost.cell is self.chosen), None)
+
     def name(self, cell: Cell) -> str:
         """``level 1, threshold 0 B``, or ``off``."""
         return axes_name(cell, self.axes)
@@ -1271,19 +1278,12 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
     return document
 
 
-def chosen_cost(decision: AxesDecision) -> Cost | None:
-    """The fleet's cost of the chosen cell (per-connection compression), if priced."""
-    if decision.costs is None or decision.chosen is None:
-        return None
-    return next((cost for cost in decision.costs.costs if cost.cell is decision.chosen), None)
-
-
 def write_peak_json(decision: AxesDecision) -> dict[str, Any] | None:
     """The chosen cell's fleet memory steady and at the peak of concurrent writes, per
     connection and (gorilla) with compress-once, and the writes in flight that peak assumes;
     ``None`` when no peak is known (no --connections, or neither a fan-out, a rate nor
     --concurrent-writes)."""
-    cost = chosen_cost(decision)
+    cost = decision.chosen_cost
     if cost is None or cost.peak is None or cost.load is None:
         return None
     once = decision.once_cost

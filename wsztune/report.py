@@ -1017,9 +1017,7 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
 def write_peak_lines(decision: AxesDecision) -> list[str]:
     """The chosen cell's fleet memory at the peak of concurrent writes beside the steady state,
     and compress-once's beside it: one line each, for people."""
-    from wsztune.recommend import chosen_cost
-
-    fleet, cost = decision.costs, chosen_cost(decision)
+    fleet, cost = decision.costs, decision.chosen_cost
     if cost is None or cost.peak is None or cost.load is None or decision.chosen is None:
         return []
     peak = cost.peak
