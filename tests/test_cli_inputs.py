@@ -166,6 +166,19 @@ def test_a_piped_corpus_is_read_whole_by_every_command(tmp_path: Path, first_pad
     assert len(scrubbed.read_text().splitlines()) == 1 + 3000  # the header, then every message
 
 
+def test_a_dash_is_standard_input(tmp_path: Path) -> None:
+    """`cat corpus.jsonl | wsztune run - --format jsonl`: "-" is standard input, as for other
+    command-line tools (it was "-: no such file or directory")."""
+    data = ticks(count=500)
+    out = tmp_path / "run.json"
+    run = wsztune_process("run", "-", "--format", "jsonl", "--no-timing", "-q", "--window-bits",
+                          "12", "--mem-level", "5", "-o", str(out), stdin=data)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text())["meta"]["corpus"]["messages"] == 500
+    stats = wsztune_process("corpus", "stats", "-", "--format", "jsonl", "--json", stdin=data)
+    assert stats.returncode == 0 and json.loads(stats.stdout)["messages"] == 500
+
+
 def test_a_fifo_is_read_once_and_its_format_told_by_its_header(tmp_path: Path) -> None:
     from wsztune import corpus
 

@@ -587,3 +587,22 @@ def test_long_lines_go_straight_into_the_buffer(
     with pytest.raises(CorpusError, match=refused):
         corpus.load(big)
     assert len(corpus.load(big, "lines").messages) == 2  # the way out works
+
+
+def test_a_byte_order_mark_and_a_huge_integer_are_read_not_refused(tmp_path: Path) -> None:
+    """Issue 29's adversarial pass: a JSONL corpus saved with a BOM, and a valid JSON message
+    holding a 5,000-digit integer, were refused with messages naming Python internals
+    ("decode using utf-8-sig", "sys.set_int_max_str_digits"). The BOM is no part of the first
+    message; the integer is valid JSON, and the line is kept as written."""
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"a":1}\n{"b":2}\n')
+    assert [m.payload for m in corpus.load(jsonl).messages] == [b'{"a":1}', b'{"b":2}']
+    records = tmp_path / "bom.records.jsonl"
+    records.write_bytes(
+        b'\xef\xbb\xbf{"wsztune":"records/1"}\n{"connection":"a","direction":"server","text":"hi"}\n'
+    )
+    assert [m.payload for m in corpus.load(records).messages] == [b"hi"]
+    big = tmp_path / "big.jsonl"
+    line = b'{"n":' + b"9" * 5000 + b"}"
+    big.write_bytes(line + b"\n")
+    assert [m.payload for m in corpus.load(big).messages] == [line]

@@ -620,8 +620,9 @@ def load(
     *,
     progress: ProgressCallback | None = None,
 ) -> Corpus:
-    """Read the corpus at ``path`` (format from ``fmt`` or guessed from the path)."""
-    path = Path(path)
+    """Read the corpus at ``path`` (format from ``fmt`` or guessed from the path); ``-`` is
+    standard input, as for other command-line tools."""
+    path = Path("/dev/stdin") if os.fspath(path) == "-" else Path(path)
     if not path.exists():
         raise CorpusError(path, "no such file or directory")
     if fmt is not None and fmt not in FORMATS:
@@ -923,6 +924,17 @@ def _discard_pairs(pairs: list[tuple[str, object]]) -> dict[str, object] | None:
     return None
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+# CPython refuses to turn more digits than this into an int (sys.get_int_max_str_digits):
+# such a number is valid JSON, and a corpus line is kept as written, so it stays text here.
+_INT_DIGITS = 4300
+
+
+def _int_or_digits(digits: str) -> int | str:
+    """A JSON integer as an int, or as its digits when CPython would refuse the conversion."""
+    return int(digits) if len(digits) < _INT_DIGITS else digits
+
+
 def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool = False) -> object:
     """``json.loads(text)``, or a refusal naming the line. With ``discard`` (a long line only
     checked), objects and numbers are dropped as soon as they are parsed, so that checking
@@ -932,7 +944,7 @@ def _parse_json(path: Path, number: int, text: str, hint: str, *, discard: bool 
             return json.loads(
                 text, object_pairs_hook=_discard_pairs, parse_int=_discard, parse_float=_discard
             )
-        return json.loads(text)
+        return json.loads(text, parse_int=_int_or_digits)
     except RecursionError:
         # json's scanner recurses per nesting level: thousands of "[" exhaust the stack.
         raise CorpusError(
@@ -970,6 +982,8 @@ def _read_lines(
                 continue
             line = taken
         raw = line
+        if number == 1 and raw[:3] == UTF8_BOM:
+            raw = raw[3:]  # an editor's byte-order mark: no part of the first message
         if not raw.strip():
             continue  # blank lines separate nothing and carry no message
         text = _decode_utf8(path, number, raw)
