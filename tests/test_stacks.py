@@ -208,3 +208,14 @@ def test_default_snippets_are_marked_when_the_run_measured_another_codec() -> No
         "uWebSockets (presets only)",
     ]
     assert out["Node ws"][1].startswith("// measured with CPython's zlib")
+
+
+def test_coder_is_more_than_on_or_off() -> None:
+    """coder sets context takeover and a threshold besides the switch: recommend must not say it
+    "can only turn compression on or off" (it did, issue 25's Go-parity pass noticed)."""
+    from wsztune.recommend import cannot_set
+    from wsztune.stacks import STACKS
+
+    assert not STACKS["coder"].on_off_only
+    assert "can only turn compression on or off" not in cannot_set(STACKS["coder"])
+    assert STACKS["uvicorn"].on_off_only and STACKS["aiohttp"].on_off_only

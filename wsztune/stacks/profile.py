@@ -194,8 +194,11 @@ class Stack:
 
     @property
     def on_off_only(self) -> bool:
-        """True when the only decision is compression on or off (one settable cell)."""
-        return len(self.settable_pairs()) == 1 and self.knob("level") is None
+        """True when the only decision is compression on or off (one settable cell, and no
+        knob but the switch: coder also sets context takeover and a threshold)."""
+        return len(self.settable_pairs()) == 1 and all(
+            knob.axis in ("enabled", "backend") for knob in self.knobs
+        )
 
     def default_pair(self, version: str | None = None) -> tuple[int, int]:
         """The (windowBits, memLevel) the stack runs by default (at ``version``)."""
