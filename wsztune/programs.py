@@ -7,7 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -240,6 +240,22 @@ def unpack_u32(text: str) -> list[int]:
     if sys.byteorder != "little":  # pragma: no cover - the helpers write little-endian
         values.byteswap()
     return values.tolist()
+
+
+@dataclass
+class HelperCell:
+    """What a helper (node, Go, the JVM) measured for one cell: per stream, per message, the
+    frame payload bytes; per stream, the messages that went through the compressor; the
+    sha256 of the frames; the timing samples and their loop counts."""
+
+    id: int
+    sizes: list[list[int]]
+    compressed_messages: list[int]
+    sha256: str
+    compress_samples: list[float] = field(default_factory=list)
+    decompress_samples: list[float] = field(default_factory=list)
+    loops_compress: int = 0
+    loops_decompress: int = 0
 
 
 def helper_cell_fields(data: dict[str, Any]) -> dict[str, Any]:

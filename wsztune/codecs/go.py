@@ -43,6 +43,7 @@ from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
 from wsztune.programs import (
     Helper,
+    HelperCell,
     find_program,
     helper_cell_fields,
     run_job_files,
@@ -231,19 +232,12 @@ def helper_versions() -> dict[str, str]:
 
 
 @dataclass
-class GoCell:
-    """What the helper measured for one cell."""
+class GoCell(HelperCell):
+    """What the Go helper measured for one cell: a helper's cell, and each frame on its own
+    (a message may go out as several frames)."""
 
-    id: int
-    sizes: list[list[int]]  # per stream, per message: payload bytes sent (all its frames)
-    frames: list[list[int]]  # per stream: every frame's payload bytes, in order
-    compressed_messages: list[int]
-    last_compressed: list[bool]  # per stream: was its last message compressed?
-    sha256: str
-    compress_samples: list[float] = field(default_factory=list)
-    decompress_samples: list[float] = field(default_factory=list)
-    loops_compress: int = 0
-    loops_decompress: int = 0
+    frames: list[list[int]] = field(default_factory=list)  # per stream, in order
+    last_compressed: list[bool] = field(default_factory=list)  # per stream: its last message?
 
 
 def _decode(line: str) -> GoCell:

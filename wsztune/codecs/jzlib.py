@@ -36,7 +36,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wsztune.codec import Setting, get_backend
@@ -54,6 +54,7 @@ from wsztune.errors import BackendUnavailable, SettingError
 from wsztune.memory import compressor_theory
 from wsztune.programs import (
     Helper,
+    HelperCell,
     core_for,
     find_program,
     helper_cell_fields,
@@ -257,18 +258,8 @@ class JZlibJob:
         )
 
 
-@dataclass
-class JZlibCell:
-    """What the helper measured for one cell."""
-
-    id: int
-    sizes: list[list[int]]  # per stream, per message: frame payload bytes
-    compressed_messages: list[int]
-    sha256: str
-    compress_samples: list[float] = field(default_factory=list)
-    decompress_samples: list[float] = field(default_factory=list)
-    loops_compress: int = 0
-    loops_decompress: int = 0
+class JZlibCell(HelperCell):
+    """What the JZlib helper measured for one cell."""
 
 
 def _decode(line: str) -> JZlibCell:

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +34,7 @@ from wsztune.nodejs.memory_cache import (
 )
 from wsztune.programs import (
     Helper,
+    HelperCell,
     core_for,
     helper_cell_fields,
     on_core,
@@ -96,18 +97,8 @@ class NodeJob:
         )
 
 
-@dataclass
-class NodeCell:
+class NodeCell(HelperCell):
     """What node measured for one cell."""
-
-    id: int
-    sizes: list[list[int]]  # per stream, per message: frame payload bytes
-    compressed_messages: list[int]  # per stream: messages that went through the compressor
-    sha256: str
-    compress_samples: list[float] = field(default_factory=list)
-    decompress_samples: list[float] = field(default_factory=list)
-    loops_compress: int = 0
-    loops_decompress: int = 0
 
 
 @contextmanager
