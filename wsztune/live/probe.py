@@ -837,21 +837,9 @@ def judge(
     """What is wrong with what the server negotiated: compression off, refused bare offers,
     windows other than expected, invalid responses, frames not compressed, memory over budget.
     """
-    findings: list[Finding] = []
     connected = [probe for probe in probes if probe.status == 101]
-    refused = [probe for probe in probes if probe.status != 101]
-    if refused:
-        findings.append(
-            Finding(
-                f"the handshake was refused for {len(refused)} offer(s): "
-                + "; ".join(probe.error for probe in refused[:2]),
-                tuple(probe.client.name for probe in refused),
-                "accept every client's offer (an unknown parameter must be declined, not "
-                "answered with an HTTP error)",
-            )
-        )
     accepted = [probe for probe in connected if probe.negotiated is not None]
-    declined = [probe for probe in connected if probe.negotiated is None and probe.client.offer]
+    findings = _refusals(probes)
     if expectation is not None and expectation.off:
         if accepted:
             findings.append(
@@ -862,37 +850,72 @@ def judge(
                 )
             )
         return findings
+    findings += _declines(connected, accepted, stack)
+    findings += _response_problems(accepted)
+    if expectation is not None and expectation.window_bits is not None:
+        findings += _unexpected_windows(accepted, expectation, stack)
+    findings += _message_problems(accepted, stack)
+    if budget is not None:
+        findings += _memory_problems(accepted, budget)
+    return findings
+
+
+def _refusals(probes: Sequence[Probe]) -> list[Finding]:
+    """Offers answered with an HTTP error instead of a handshake."""
+    refused = [probe for probe in probes if probe.status != 101]
+    if not refused:
+        return []
+    return [
+        Finding(
+            f"the handshake was refused for {len(refused)} offer(s): "
+            + "; ".join(probe.error for probe in refused[:2]),
+            tuple(probe.client.name for probe in refused),
+            "accept every client's offer (an unknown parameter must be declined, not "
+            "answered with an HTTP error)",
+        )
+    ]
+
+
+def _declines(connected: list[Probe], accepted: list[Probe], stack: Any) -> list[Finding]:
+    """Connections without permessage-deflate: compression off, or some offers declined."""
+    declined = [probe for probe in connected if probe.negotiated is None and probe.client.offer]
     if connected and not accepted:
-        findings.append(
+        return [
             Finding(
                 "compression is off: the server accepted permessage-deflate for no offer",
                 tuple(probe.client.name for probe in declined),
                 _knob_fix(stack, "enabled", "on")
                 + " (and check that no proxy strips Sec-WebSocket-Extensions)",
             )
+        ]
+    findings = []
+    bare = [probe for probe in declined if not _first_offer(probe.client.offer)]
+    if bare:
+        findings.append(
+            Finding(
+                "permessage-deflate refused for bare offers (Firefox, Safari), accepted "
+                "for offers with parameters",
+                tuple(probe.client.name for probe in bare),
+                BARE_OFFER_FIX,
+            )
         )
-    elif declined:
-        bare = [probe for probe in declined if not _first_offer(probe.client.offer)]
-        if bare:
-            findings.append(
-                Finding(
-                    "permessage-deflate refused for bare offers (Firefox, Safari), accepted "
-                    "for offers with parameters",
-                    tuple(probe.client.name for probe in bare),
-                    BARE_OFFER_FIX,
-                )
+    others = [probe for probe in declined if probe not in bare]
+    if others:
+        findings.append(
+            Finding(
+                "permessage-deflate refused for these clients' offers: "
+                + "; ".join(f"{p.client.name}: {p.client.offer!r}" for p in others),
+                tuple(probe.client.name for probe in others),
+                "accept the offer, declining only the parameters the server cannot honour",
             )
-        others = [probe for probe in declined if probe not in bare]
-        if others:
-            findings.append(
-                Finding(
-                    "permessage-deflate refused for these clients' offers: "
-                    + "; ".join(f"{p.client.name}: {p.client.offer!r}" for p in others),
-                    tuple(probe.client.name for probe in others),
-                    "accept the offer, declining only the parameters the server cannot honour",
-                )
-            )
-    # What a client refuses fails; what only breaks the RFC (a client may carry on) is a note.
+        )
+    return findings
+
+
+def _response_problems(accepted: list[Probe]) -> list[Finding]:
+    """Answers a client refuses (failing), and answers that only break the RFC (a note: the
+    client may carry on)."""
+    findings = []
     for attribute, failing in (("violations", True), ("deviations", False)):
         by_kind: dict[str, list[str]] = {}
         for probe in accepted:
@@ -906,33 +929,47 @@ def judge(
                 "between messages, which the client asked it not to)"
             )
             findings.append(Finding(problem, tuple(names), _violation_fix(kind), failing))
-    if expectation is not None and expectation.window_bits is not None:
-        wrong = [
-            probe for probe in accepted
-            if probe.negotiated and probe.negotiated.server_window != expectation.window_bits
-        ]  # fmt: skip
-        if wrong:
-            seen = sorted({p.negotiated.server_window for p in wrong if p.negotiated})
+    return findings
+
+
+def _unexpected_windows(
+    accepted: list[Probe], expectation: Expectation, stack: Any
+) -> list[Finding]:
+    """A server window other than --expect's, and a memLevel the stack cannot run."""
+    findings = []
+    wrong = [
+        probe for probe in accepted
+        if probe.negotiated and probe.negotiated.server_window != expectation.window_bits
+    ]  # fmt: skip
+    if wrong:
+        seen = sorted({p.negotiated.server_window for p in wrong if p.negotiated})
+        findings.append(
+            Finding(
+                f"server window {', '.join(map(str, seen))} bits, expected "
+                f"{expectation.window_bits}",
+                tuple(probe.client.name for probe in wrong),
+                _knob_fix(stack, "window_bits", str(expectation.window_bits)),
+            )
+        )
+    if expectation.mem_level is not None and stack is not None:
+        fixed = stack.knob("mem_level") is None and stack.defaults.mem_level
+        if fixed and fixed != expectation.mem_level:
             findings.append(
                 Finding(
-                    f"server window {', '.join(map(str, seen))} bits, expected "
-                    f"{expectation.window_bits}",
-                    tuple(probe.client.name for probe in wrong),
-                    _knob_fix(stack, "window_bits", str(expectation.window_bits)),
+                    f"{stack.title} compresses at memLevel {fixed} only, expected "
+                    f"{expectation.mem_level} (the wire cannot show memLevel; this is the "
+                    "stack's fixed value)",
+                    tuple(probe.client.name for probe in accepted),
+                    f"expect {expectation.window_bits}:{fixed}, or change stack",
                 )
             )
-        if expectation.mem_level is not None and stack is not None:
-            fixed = stack.knob("mem_level") is None and stack.defaults.mem_level
-            if fixed and fixed != expectation.mem_level:
-                findings.append(
-                    Finding(
-                        f"{stack.title} compresses at memLevel {fixed} only, expected "
-                        f"{expectation.mem_level} (the wire cannot show memLevel; this is the "
-                        "stack's fixed value)",
-                        tuple(probe.client.name for probe in accepted),
-                        f"expect {expectation.window_bits}:{fixed}, or change stack",
-                    )
-                )
+    return findings
+
+
+def _message_problems(accepted: list[Probe], stack: Any) -> list[Finding]:
+    """The server's message: uncompressed although negotiated, or compressed but not
+    inflating."""
+    findings = []
     flat = [
         probe for probe in accepted
         if probe.message is not None and not probe.message.rsv1
@@ -963,30 +1000,35 @@ def judge(
                 "the server compresses with another window or protocol than it announced",
             )
         )
-    if budget is not None:
-        over = [p for p in accepted if p.memory is not None and p.memory > budget]
-        if over:
-            from wsztune.grid import format_bytes
+    return findings
 
-            worst = max(over, key=lambda probe: probe.memory or 0)
-            findings.append(
-                Finding(
-                    f"a connection costs the server up to {format_bytes(worst.memory or 0)}, over "
-                    f"the budget of {format_bytes(budget)}",
-                    tuple(probe.client.name for probe in over),
-                    "cap the windows (server_max_window_bits, and client_max_window_bits for "
-                    "clients that offer it); clients with a bare offer keep 15 bits",
-                )
+
+def _memory_problems(accepted: list[Probe], budget: int) -> list[Finding]:
+    """Clients whose connection costs the server more than the budget, or an unknown amount."""
+    from wsztune.grid import format_bytes
+
+    findings = []
+    over = [p for p in accepted if p.memory is not None and p.memory > budget]
+    if over:
+        worst = max(over, key=lambda probe: probe.memory or 0)
+        findings.append(
+            Finding(
+                f"a connection costs the server up to {format_bytes(worst.memory or 0)}, over "
+                f"the budget of {format_bytes(budget)}",
+                tuple(probe.client.name for probe in over),
+                "cap the windows (server_max_window_bits, and client_max_window_bits for "
+                "clients that offer it); clients with a bare offer keep 15 bits",
             )
-        unknown = [p for p in accepted if p.memory is None]
-        if unknown:
-            findings.append(
-                Finding(
-                    "memory unknown for these clients: " + unknown[0].memory_how,
-                    tuple(probe.client.name for probe in unknown),
-                    "give --results of a run that swept these windows",
-                )
+        )
+    unknown = [p for p in accepted if p.memory is None]
+    if unknown:
+        findings.append(
+            Finding(
+                "memory unknown for these clients: " + unknown[0].memory_how,
+                tuple(probe.client.name for probe in unknown),
+                "give --results of a run that swept these windows",
             )
+        )
     return findings
 
 
