@@ -494,22 +494,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             f", {slice_.description}); sweep it with wsztune run --server {stack.name}"
         )
     reference = slice_.get(constraints.reference)
-    if constraints.max_time_ratio is not None and any(
-        cell["compress_seconds"] is None for cell in cells
-    ):
-        raise WsztuneError(
-            "--max-time-ratio needs compress times, and this run did not measure time "
-            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
-        )
-    if constraints.max_time_ratio is not None and reference is None:
-        raise WsztuneError(
-            f"--max-time-ratio compares with {label(constraints.reference)}, which is not in "
-            f"this run ({slice_.grid_description}); pass --relative-to WB:ML from the grid"
-        )
-    if constraints.objective not in OBJECTIVES:
-        raise WsztuneError(
-            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
-        )
+    _check_constraints(constraints, cells, reference, slice_)
 
     def fits(cell: Cell) -> bool:
         budget = constraints.max_memory
@@ -531,14 +516,7 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         # Compression off is a choice of every stack that can turn it off: it wins only when no
         # compressed cell fits, or when compressing does not pay within the tolerance.
         feasible.append(off)
-    cliffs = cliff_edges(slice_, constraints.cliff)
-    if stack is not None:  # a cliff to a cell the stack cannot be set to says nothing
-        settable = {cell_key(cell) for cell in cells}
-        cliffs = {
-            key: edge
-            for key, edge in cliffs.items()
-            if key in settable and cell_key(edge.neighbour) in settable
-        }
+    cliffs = _cliffs(slice_, constraints.cliff, cells if stack is not None else None)
     decision = Decision(
         chosen=None,
         best=None,
@@ -564,25 +542,10 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
                 "records corpus with timestamps"
             )
     budget = _budget_words(constraints, reference)
-    tie_line = ""
     if constraints.max_memory is not None:
-        # A cell whose memory is within its measurement's resolution of the budget fits or not
-        # by noise: say so, rather than let a second sweep change the answer silently.
-        limit = constraints.max_memory
-        edge = [
-            cell
-            for cell in cells
-            if _resolution(cell) and abs(cell["connection_memory"] - limit) <= _resolution(cell)
-        ]
+        edge = _budget_edge(cells, constraints.max_memory)
         if edge:
-            decision.warnings.append(
-                f"{', '.join(label(cell) for cell in edge[:4])}"
-                f"{f' and {len(edge) - 4} more' if len(edge) > 4 else ''} need within the "
-                f"measurement's resolution of the {format_bytes(limit)} budget: whether "
-                f"{'they fit' if len(edge) > 1 else 'it fits'} is below what the memory figure "
-                "resolves, and another sweep may answer otherwise; a budget further from "
-                f"{format_bytes(limit)} gives a steady choice"
-            )
+            decision.warnings.append(edge)
     if not feasible:
         return _nothing_fits(decision, cells, budget)
 
@@ -590,7 +553,6 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
     within_here = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
     raw = resampling_units(slice_, feasible)
-    tolerance = _option_percent(constraints.tolerance)
     robustness = None
     if raw is not None:
         robustness, candidates, totals, raw_totals = resample(feasible, raw, constraints)
@@ -607,6 +569,41 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             f"on this corpus alone, with no check that it holds on other traffic; run "
             "`wsztune run` again for one"
         )
+    chosen, reason, tie_line = _choose(decision, candidates, robustness, best, fleet)
+    if robustness is not None:
+        index = next(i for i, cell in enumerate(feasible) if cell is chosen)
+        robustness = with_interval(robustness, totals, raw_totals, index)
+        decision.fragile = _fragile(within_here, candidates, chosen)
+        if decision.fragile:
+            decision.settle_factor = _settle_factor_of(
+                decision.fragile[0], feasible, totals, best, constraints
+            )
+    decision.robustness = robustness
+    decision.chosen, decision.best = chosen, best
+    decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
+    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
+    decision.explanation = _explain(decision, budget, counted)
+    if tie_line:
+        decision.explanation.append(tie_line)
+    if stack is not None:
+        _add_stack_notes(decision, stack, cells, off)
+    _configure(decision, stack)
+    return decision
+
+
+def _choose(
+    decision: Decision,
+    candidates: list[Cell],
+    robustness: Robustness | None,
+    best: Cell,
+    fleet: Fleet | None,
+) -> tuple[Cell, str, str]:
+    """The objective's choice among the feasible cells: ``(chosen, reason, tie_line)``; the
+    cheapest per month (``cost``), else the least memory among the robust candidates, else
+    (no candidate) the most robust cell, with a warning."""
+    feasible, constraints = decision.feasible, decision.constraints
+    tolerance = _option_percent(constraints.tolerance)
+    tie_line = ""
     if constraints.objective == "cost":
         assert fleet is not None
         by_cell = {id(cost.cell): cost for cost in fleet.costs}
@@ -650,51 +647,120 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             "or measure a larger corpus"
         )
         reason = f"{label(chosen)}: the most often within {tolerance} of the smallest output"
-    if robustness is not None:
-        index = next(i for i, cell in enumerate(feasible) if cell is chosen)
-        robustness = with_interval(robustness, totals, raw_totals, index)
-        decision.fragile = sorted(
-            (
-                c
-                for c in within_here
-                if all(c is not other for other in candidates) and _cheapest(c) < _cheapest(chosen)
-            ),
-            key=_cheapest,
+    return chosen, reason, tie_line
+
+
+def _cliffs(slice_: Slice, cliff: float, settable: list[Cell] | None) -> dict[Key, Cliff]:
+    """:func:`cliff_edges`; with a stack, only those between cells it can be set to (a cliff
+    to a cell the stack cannot be set to says nothing)."""
+    cliffs = cliff_edges(slice_, cliff)
+    if settable is None:
+        return cliffs
+    keys = {cell_key(cell) for cell in settable}
+    return {
+        key: edge
+        for key, edge in cliffs.items()
+        if key in keys and cell_key(edge.neighbour) in keys
+    }
+
+
+def _check_constraints(
+    constraints: Constraints, cells: list[Cell], reference: Cell | None, slice_: Slice
+) -> None:
+    """Refuse, in one line each, constraints this run cannot answer."""
+    if constraints.max_time_ratio is not None and any(
+        cell["compress_seconds"] is None for cell in cells
+    ):
+        raise WsztuneError(
+            "--max-time-ratio needs compress times, and this run did not measure time "
+            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
         )
-        if decision.fragile:
-            import numpy
+    if constraints.max_time_ratio is not None and reference is None:
+        raise WsztuneError(
+            f"--max-time-ratio compares with {label(constraints.reference)}, which is not in "
+            f"this run ({slice_.grid_description}); pass --relative-to WB:ML from the grid"
+        )
+    if constraints.objective not in OBJECTIVES:
+        raise WsztuneError(
+            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
+        )
 
-            index = next(i for i, c in enumerate(feasible) if c is decision.fragile[0])
-            with numpy.errstate(divide="ignore", invalid="ignore"):
-                gaps = totals[:, index] / totals.min(axis=1) - 1
-            point = decision.fragile[0]["compressed_bytes"] / best["compressed_bytes"] - 1
-            decision.settle_factor = settle_factor(
-                gaps, point, constraints.tolerance, constraints.confidence
-            )
-    decision.robustness = robustness
-    decision.chosen, decision.best = chosen, best
-    decision.candidates, decision.reason = sorted(candidates, key=_cheapest), reason
-    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
-    decision.explanation = _explain(decision, budget, counted)
-    if tie_line:
-        decision.explanation.append(tie_line)
-    if stack is not None:
-        decision.explanation += _stack_lines(decision, stack)
-        from wsztune.stacks import mismatch_note
 
-        note = mismatch_note(stack.name, slice_.codec)
-        if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
-            decision.warnings.append(note)
-        if chosen is off and stack.knob("enabled") is not None:
-            nothing_fits = all(cell is off for cell in feasible)
-            decision.warnings.append(
-                "no compressed cell fits: recommending compression off"
-                if nothing_fits
-                else "compressing does not pay here: recommending compression off"
-            )
-            nearest = _nearest_over(cells, off, constraints.max_memory) if nothing_fits else None
-            if nearest is not None:
-                decision.explanation.append(nearest)
+def _budget_edge(cells: list[Cell], limit: int) -> str:
+    """A cell whose memory is within its measurement's resolution of the budget fits or not
+    by noise: the warning that says so (empty when none), rather than let a second sweep
+    change the answer silently."""
+    edge = [
+        cell
+        for cell in cells
+        if _resolution(cell) and abs(cell["connection_memory"] - limit) <= _resolution(cell)
+    ]
+    if not edge:
+        return ""
+    return (
+        f"{', '.join(label(cell) for cell in edge[:4])}"
+        f"{f' and {len(edge) - 4} more' if len(edge) > 4 else ''} need within the "
+        f"measurement's resolution of the {format_bytes(limit)} budget: whether "
+        f"{'they fit' if len(edge) > 1 else 'it fits'} is below what the memory figure "
+        "resolves, and another sweep may answer otherwise; a budget further from "
+        f"{format_bytes(limit)} gives a steady choice"
+    )
+
+
+def _fragile(within_here: list[Cell], candidates: list[Cell], chosen: Cell) -> list[Cell]:
+    """Cells cheaper than the chosen one and within tolerance on this corpus, but not robust."""
+    return sorted(
+        (
+            c
+            for c in within_here
+            if all(c is not other for other in candidates) and _cheapest(c) < _cheapest(chosen)
+        ),
+        key=_cheapest,
+    )
+
+
+def _settle_factor_of(
+    cell: Cell, feasible: list[Cell], totals: Any, best: Cell, constraints: Constraints
+) -> float | None:
+    """:func:`settle_factor` for ``cell``, from its gaps in the resamples (``totals``)."""
+    import numpy
+
+    index = next(i for i, c in enumerate(feasible) if c is cell)
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        gaps = totals[:, index] / totals.min(axis=1) - 1
+    point = cell["compressed_bytes"] / best["compressed_bytes"] - 1
+    return settle_factor(gaps, point, constraints.tolerance, constraints.confidence)
+
+
+def _add_stack_notes(decision: Decision, stack: Any, cells: list[Cell], off: Cell | None) -> None:
+    """What the stack adds to a decision: its lines, a codec mismatch, and why compression off
+    was chosen (with the nearest cell over the budget when nothing compressed fits)."""
+    slice_, chosen, feasible = decision.slice, decision.chosen, decision.feasible
+    constraints = decision.constraints
+    decision.explanation += _stack_lines(decision, stack)
+    from wsztune.stacks import mismatch_note
+
+    note = mismatch_note(stack.name, slice_.codec)
+    if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
+        decision.warnings.append(note)
+    if chosen is off and stack.knob("enabled") is not None:
+        nothing_fits = all(cell is off for cell in feasible)
+        decision.warnings.append(
+            "no compressed cell fits: recommending compression off"
+            if nothing_fits
+            else "compressing does not pay here: recommending compression off"
+        )
+        nearest = _nearest_over(cells, off, constraints.max_memory) if nothing_fits else None
+        if nearest is not None:
+            decision.explanation.append(nearest)
+
+
+def _configure(decision: Decision, stack: Any) -> None:
+    """The chosen cell's threshold advice, the snippets to paste (with that threshold) and the
+    fleet's lines."""
+    chosen, slice_, constraints = decision.chosen, decision.slice, decision.constraints
+    reference = decision.reference
+    assert chosen is not None
     decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
     if decision.threshold is not None:
         decision.explanation += decision.threshold.lines
@@ -709,7 +775,6 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
         decision.snippets = snippets(configured, slice_, constraints.max_memory)
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, reference, constraints.connections)
-    return decision
 
 
 def _stack_of(slice_: Slice) -> Any:
