@@ -152,8 +152,6 @@ def recommend(
       2  usage error: bad option, no run, a setting outside the run's grid
       4  the run (or --baseline) is partial: no decision (see --allow-partial)
     """
-    import json
-    import os
     from dataclasses import replace
 
     from wsztune import recommend as recommend_module
@@ -183,22 +181,8 @@ def recommend(
         seed=seed,
     )
     if report.run_axes(run):
-        say_read(run)
-        _refuse_on_axes(run)
-        if not allow_partial and run.partial:
-            recommend_module.require_complete(run, None)
-        if concurrent_writes is not None and connections is None:
-            raise click.UsageError(
-                "--concurrent-writes gives the fleet's peak memory, which needs the fleet: add "
-                "--connections N"
-            )
-        broadcast = _say_fanout(run, fanout)
-        constraints = replace(
-            constraints,
-            fanout=_fanout_of(broadcast),
-            concurrent_writes=concurrent_writes,
-        )
-        _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
+        _decide_on_axes(run, constraints, fanout, concurrent_writes, check_text, strict,
+                        allow_partial, as_json)  # fmt: skip
         return
     if concurrent_writes is not None:
         raise click.UsageError(
@@ -230,24 +214,95 @@ def recommend(
     decision = recommend_module.recommend(slice_, constraints)
     verdict = None
     if checked is not None:
-        baseline = None
-        if baseline_slice is not None:
-            if baseline_slice.codec != slice_.codec:
-                warn(
-                    [
-                        f"--baseline was measured with codec {baseline_slice.codec}, this run "
-                        f"with {slice_.codec}: the comparison mixes codecs"
-                    ]
-                )
-            baseline = recommend_module.recommend(baseline_slice, constraints)
-        verdict = recommend_module.gate(
-            decision,
-            *checked,
-            tolerance_value,
-            strict=strict,
-            baseline=baseline,
-            baseline_name=str(baseline_path),
+        verdict = _gate(decision, checked, constraints, strict, baseline_slice, baseline_path)
+    _show(decision, verdict, run, baseline_run, broadcast, as_json)
+
+    if decision.chosen is None:
+        raise CheckFailed(decision.reason)
+    if verdict is not None and not verdict.ok:
+        raise CheckFailed(f"check failed: {verdict.reason}")
+
+
+def _decide_on_axes(
+    run: Any,
+    constraints: Any,
+    fanout: int | None,
+    concurrent_writes: int | None,
+    check_text: str | None,
+    strict: bool,
+    allow_partial: bool,
+    as_json: bool,
+) -> None:
+    """A Go run: its own axes, its fan-out and write concurrency, then the shared rule."""
+    from dataclasses import replace
+
+    from wsztune import recommend as recommend_module
+
+    say_read(run)
+    _refuse_on_axes(run)
+    if not allow_partial and run.partial:
+        recommend_module.require_complete(run, None)
+    if concurrent_writes is not None and constraints.connections is None:
+        raise click.UsageError(
+            "--concurrent-writes gives the fleet's peak memory, which needs the fleet: add "
+            "--connections N"
         )
+    broadcast = _say_fanout(run, fanout)
+    constraints = replace(
+        constraints,
+        fanout=_fanout_of(broadcast),
+        concurrent_writes=concurrent_writes,
+    )
+    _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
+
+
+def _gate(
+    decision: Any,
+    checked: tuple[int, int],
+    constraints: Any,
+    strict: bool,
+    baseline_slice: Any,
+    baseline_path: Path | None,
+) -> Any:
+    """recommend.gate's verdict on the --check setting, against --baseline's decision when
+    one was given (a baseline of another codec is flagged on stderr)."""
+    from wsztune import recommend as recommend_module
+
+    slice_ = decision.slice
+    baseline = None
+    if baseline_slice is not None:
+        if baseline_slice.codec != slice_.codec:
+            warn(
+                [
+                    f"--baseline was measured with codec {baseline_slice.codec}, this run "
+                    f"with {slice_.codec}: the comparison mixes codecs"
+                ]
+            )
+        baseline = recommend_module.recommend(baseline_slice, constraints)
+    return recommend_module.gate(
+        decision,
+        *checked,
+        constraints.tolerance,
+        strict=strict,
+        baseline=baseline,
+        baseline_name=str(baseline_path),
+    )
+
+
+def _show(
+    decision: Any,
+    verdict: Any,
+    run: Any,
+    baseline_run: Any,
+    broadcast: dict[str, Any] | None,
+    as_json: bool,
+) -> None:
+    """The decision as JSON or as text, and in the job summary when GitHub Actions gives one."""
+    import json
+    import os
+
+    from wsztune import recommend as recommend_module
+    from wsztune import report
 
     if as_json:
         from wsztune.results import provenance
@@ -272,11 +327,6 @@ def recommend(
                 stream.write(report.decision_markdown(decision, run, verdict) + "\n")
         except OSError as error:
             warn([f"cannot append to GITHUB_STEP_SUMMARY {summary}: {error}"])
-
-    if decision.chosen is None:
-        raise CheckFailed(decision.reason)
-    if verdict is not None and not verdict.ok:
-        raise CheckFailed(f"check failed: {verdict.reason}")
 
 
 # The options that mean nothing on a Go run, and why: refused rather than ignored.
