@@ -23,7 +23,7 @@ from wsztune.cli import cli
 from wsztune.codec import Setting, get_backend
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
-from wsztune.live.loopback import LOOPBACK
+from wsztune.loopback import LOOPBACK
 
 pytest.importorskip("websockets")
 

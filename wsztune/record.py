@@ -87,7 +87,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from wsztune.corpus import CLIENT, RECORDS_HEADER_KEY, RECORDS_HEADER_VALUE, SERVER, TEXT_BASE64
 from wsztune.errors import WsztuneError
-from wsztune.live.loopback import LOOPBACK
+from wsztune.loopback import LOOPBACK
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection

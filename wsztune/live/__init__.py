@@ -55,9 +55,9 @@ from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.growth import mean, per_connection_growth, relative_difference, standard_error
-from wsztune.live.loopback import LOOPBACK
 from wsztune.live.result import LiveResult, count_mismatch, judge
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
+from wsztune.loopback import LOOPBACK
 from wsztune.memory import rss_bytes
 
 DEFAULT_CONNECTIONS = 10

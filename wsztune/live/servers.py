@@ -23,7 +23,7 @@ from typing import Any
 
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
-from wsztune.live.loopback import LOOPBACK
+from wsztune.loopback import LOOPBACK
 from wsztune.stacks import STACKS
 from wsztune.stacks.profile import Defaults
 
