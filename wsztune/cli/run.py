@@ -321,8 +321,7 @@ def run(
 
     if stack is not None:
         # What the run was made for, so that every reading command names the stack's default.
-        run_result.meta["server_version"] = version
-        run_result.meta["stack"] = {
+        stack_meta = {
             "name": stack.name,
             "title": stack.title,
             "version": version,
@@ -330,6 +329,9 @@ def run(
             "codec": codec,
             "status": stack.status,
         }
+        results.set_meta(
+            run_result.meta, results.RUN_COMMAND, {"server_version": version, "stack": stack_meta}
+        )
     swept_at = time.perf_counter()
     path = _save_or_rescue(run_result, target)
     if verbose:
