@@ -345,7 +345,7 @@ def run(
 
 def _print_times(loading: float, sweeping: float, saving: float) -> None:
     """``--verbose``: where the time went, on stderr; node's own phases when it ran."""
-    from wsztune.nodejs import PHASES
+    from wsztune.programs.node import PHASES
 
     node = "".join(f", {name} {seconds:.2f} s" for name, seconds in PHASES.items())
     click.echo(
