@@ -17,13 +17,15 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, write_jsonl
-from wsztune import corpus, live
+from wsztune import corpus
 from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
 from wsztune.live import growth as live_growth
 from wsztune.live import ws as live_ws
+from wsztune.live.plan import PROBE
+from wsztune.live.result import LiveError
 
 REPO = Path(__file__).resolve().parent.parent
 CHAT = REPO / "corpora" / "chat.records.jsonl"
@@ -67,8 +69,8 @@ def test_a_silent_client_sends_the_models_probe_and_a_silent_server_nothing(
     )
     plan = live_ws.ws_plan(corpus.load(path), 3, threshold=1024)
     a, b, c = (plan.script_for(i) for i in range(3))
-    assert a.messages == ((SERVER, True, b"down"), live.PROBE) and a.probed
-    assert live.PROBE[2] == base.PROBE_PAYLOAD
+    assert a.messages == ((SERVER, True, b"down"), PROBE) and a.probed
+    assert PROBE[2] == base.PROBE_PAYLOAD
     assert b.messages == ((CLIENT, True, b"up"),) and not b.probed
     assert c.messages == ((SERVER, True, b"x"), (CLIENT, True, b"y")) and not c.probed
     # Under a 1024-byte threshold nothing is compressed; with none (takeover), everything.
@@ -206,7 +208,7 @@ def test_a_step_that_times_out_stops_both_node_processes(ws_dir: Path) -> None:
             "connection_memory": 1,
         }
 
-    with pytest.raises(live.LiveError, match="timeout"):
+    with pytest.raises(LiveError, match="timeout"):
         live_ws.run_live_ws(
             corpus.load(CHAT),
             Setting(12, 5),

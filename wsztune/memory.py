@@ -119,7 +119,7 @@ def observe_decompressor(
     """Memory held by a decompressor after inflating ``frames``.
 
     zlib allocates the window on the first inflate that produces output: after no frames, or
-    only empty messages, the decompressor holds no window (see :mod:`wsztune.live`).
+    only empty messages, the decompressor holds no window (see :mod:`wsztune.live.python`).
     """
     takeover = setting.context_takeover
     frames = [frame for frame in frames if type(frame) is not Raw]  # sent uncompressed

@@ -41,7 +41,7 @@ CLOCK = time.thread_time
 CLOCK_NAME = "thread CPU time (time.thread_time)"
 
 # What a client whose corpus connection records nothing from it is assumed to send: one short
-# message (``wsztune live`` replays it, as :data:`wsztune.live.PROBE`). Whether it reaches the
+# message (``wsztune live`` replays it, as :data:`wsztune.live.plan.PROBE`). Whether it reaches the
 # compressor (and the server then inflates, building its inflate stream) follows the threshold.
 PROBE_PAYLOAD = b'{"wsztune":"live probe"}'
 

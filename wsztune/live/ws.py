@@ -4,7 +4,7 @@ A Node process runs a ``ws`` WebSocketServer with permessage-deflate at the sett
 (serverMaxWindowBits, clientMaxWindowBits, zlibDeflateOptions memLevel/level/strategy,
 threshold, no-context-takeover flags) on an ephemeral 127.0.0.1 port. A second Node process
 runs ``ws`` clients with the same options, so both directions are Node's zlib and ws's framing.
-Live connection ``i`` replays the corpus connection :func:`wsztune.live.build_plan` assigns it,
+Live connection ``i`` replays the corpus connection :func:`wsztune.live.plan.build_plan` assigns it,
 as ``live --server websockets`` does: server-direction messages are sent by the server,
 client-direction ones by the client. wsztune drives both processes over JSON lines
 (``wsztune/live/ws.js``).
@@ -32,8 +32,8 @@ stream. The model counts each stream for the share of connections that build it
 by what the server built (seen on the wire: RSV1 frames sent, received), each group's growth is the
 middle half of its own connections', and the model's figure is the same mix of connections
 (:func:`model_connection_memory`). A script in which the client sends nothing gets
-:data:`wsztune.live.PROBE` at its end, as the model assumes, compressed or not by the threshold's
-rule (counted in the bytes of both the model and the live run).
+:data:`wsztune.live.plan.PROBE` at its end, as the model assumes, compressed or not by the
+threshold's rule (counted in the bytes of both the model and the live run).
 
 Everything stops by itself: every step has a timeout, both Node processes are killed in
 ``finally`` (and stop on their own when their stdin closes or nothing happens for three
@@ -58,14 +58,6 @@ from typing import Any
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
-from wsztune.live import (
-    LiveError,
-    Plan,
-    Script,
-    build_plan,
-    describe_replay,
-    setting_fields,
-)
 from wsztune.live.growth import (
     grouped_growth,
     growth_uncertainty,
@@ -73,7 +65,8 @@ from wsztune.live.growth import (
     per_connection_growth,
     relative_difference,
 )
-from wsztune.live.result import LiveResult, count_mismatch, judge
+from wsztune.live.plan import Plan, Script, build_plan, describe_replay
+from wsztune.live.result import LiveError, LiveResult, count_mismatch, judge, setting_fields
 from wsztune.nodejs import find_node
 from wsztune.programs import children_stopped_on_error
 from wsztune.stacks import STACKS
@@ -120,7 +113,7 @@ def connections_for(corpus: Corpus, setting: Setting, threshold: int, default: i
 
 
 def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
-    """:func:`wsztune.live.build_plan`: a silent client sends :data:`wsztune.live.PROBE`.
+    """:func:`wsztune.live.plan.build_plan`: a silent client sends :data:`wsztune.live.plan.PROBE`.
 
     The probe is not padded to the threshold: the node codec's model assumes a silent client
     sends that message (:data:`wsztune.codecs.base.PROBE_PAYLOAD`), and counts the server's inflate
