@@ -8,6 +8,7 @@ the ``ws_dir`` fixture); they skip with the reason only where node or npm is mis
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -93,6 +94,18 @@ def test_memory_of_a_mix_of_connections_weighs_each_kind() -> None:
     assert live_growth.grouped_growth([90, 90, 2090, 90], [(True, True)] * 4) == 90
     builds = [(True, True), (False, True), (False, False), (True, False)]
     assert live_ws.model_connection_memory(builds, 100.0, 40.0) == (140 + 40 + 0 + 100) / 4
+
+
+def test_half_slope_takes_the_second_half_over_whole_cycles() -> None:
+    # The Go check's heap slope: connections alternate between a script that costs 20 and one
+    # that costs nothing. Over whole cycles that is 10 per connection, exactly; step by step the
+    # same mean would carry a spread that is only the plan's variety.
+    marks = [0, 100, 100, 120, 120, 140, 140, 160, 160]  # the first half warms up
+    assert live_growth.half_slope(marks, cycle=2) == (10.0, 0.0)
+    mean, error = live_growth.half_slope(marks)
+    assert mean == 10.0 and error > 0
+    assert live_growth.half_slope([0, 5]) == (5.0, math.inf)  # one step: no error to give
+    assert live_growth.half_slope([7]) == (0.0, math.inf)
 
 
 def test_the_model_counts_each_script_once_per_live_connection(tmp_path: Path) -> None:

@@ -52,7 +52,13 @@ from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError
-from wsztune.live.growth import mean, per_connection_growth, relative_difference, standard_error
+from wsztune.live.growth import (
+    TRACEMALLOC_FLOOR,
+    mean,
+    per_connection_growth,
+    relative_difference,
+    standard_error,
+)
 from wsztune.live.plan import PROBE, Plan, Script, build_plan, describe_replay
 from wsztune.live.result import LiveError, LiveResult, count_mismatch, judge, setting_fields
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
@@ -470,7 +476,9 @@ def run_live(
     compression_part = [a - b for a, b in zip(traced_on, traced_off, strict=True)]
     measured = range(1, plan.connections)
     live_memory = mean([compression_part[i] for i in measured])
-    difference = relative_difference(live_memory - model_connection, model_connection, floor=0.0)
+    difference = relative_difference(
+        live_memory - model_connection, model_connection, TRACEMALLOC_FLOOR
+    )
     within = abs(difference) <= tolerance
     uncertainty = standard_error([compression_part[i] for i in measured])
     baseline = mean([traced_off[i] for i in measured])

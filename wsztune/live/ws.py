@@ -59,6 +59,7 @@ from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
 from wsztune.live.growth import (
+    RSS_FLOOR,
     grouped_growth,
     growth_uncertainty,
     paired_growth,
@@ -79,10 +80,6 @@ MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is 
 # semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
 # of a measurement is one 8 MB step in RSS that no connection causes.
 SERVER_FLAGS = ("--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16")
-# Below this many bytes a difference of memory per connection is RSS's grain, not a finding: a
-# page (4 KiB), which is what a connection without compression moves RSS by, either way. It is
-# what the check allows when the model expects (nearly) nothing, e.g. no connection compressing.
-MEMORY_FLOOR = 4096
 # A kind of connection (what the server builds: compressor, decompressor, both, none) measured on
 # fewer connections than this is at the mercy of malloc: a new compressor often lands in memory
 # freed earlier and moves RSS by nothing (the demo without context takeover, threshold 1024, 4
@@ -560,7 +557,7 @@ def run_live_ws(
     rss_off = per_connection_growth(off.series("rss"), warmup)
     difference_bytes = live_memory - model_memory
     # Relative to the model, or to RSS's grain when the model expects less than that.
-    difference = relative_difference(difference_bytes, model_memory, MEMORY_FLOOR)
+    difference = relative_difference(difference_bytes, model_memory, RSS_FLOOR)
     baseline = per_connection_growth(resident_off, warmup)
     verdict = judge(
         bytes_equal=bytes_equal,
@@ -569,7 +566,7 @@ def run_live_ws(
         uncertainty=uncertainty,
         baseline=baseline,
         tolerance=tolerance,
-        floor=MEMORY_FLOOR,
+        floor=RSS_FLOOR,
         more=(
             f"more --connections (this run measured {plan.connections - warmup} of "
             f"{plan.connections}; the standard error falls as the root of the count), or "
@@ -626,11 +623,11 @@ def run_live_ws(
             "makes such a figure noisy; more --connections (or none given: wsztune picks) "
             "narrow it"
         )
-    if model_memory < MEMORY_FLOOR:
+    if model_memory < RSS_FLOOR:
         notes.append(
             f"the model expects {model_memory / 1024:.1f} KiB per connection (of "
             f"{measured} measured, {shares[0]} build a compressor, {shares[1]} a "
-            f"decompressor): the check allows {MEMORY_FLOOR // 1024} KiB either way, RSS's grain"
+            f"decompressor): the check allows {RSS_FLOOR // 1024} KiB either way, RSS's grain"
         )
     per_connection = [
         {
@@ -679,7 +676,7 @@ def run_live_ws(
         memory_uncertainty=uncertainty,
         memory_difference=difference,
         memory_difference_bytes=difference_bytes,
-        memory_floor=MEMORY_FLOOR,
+        memory_floor=RSS_FLOOR,
         tolerance=tolerance,
         memory_within_tolerance=within,
         per_connection=per_connection,
