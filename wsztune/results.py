@@ -212,6 +212,30 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "when they differ (derived+cached)",
         choices=MEMORY_SOURCE_CHOICES,
     ),
+    # A run for a broadcast (--fanout K, or a corpus whose fan-out is known): wsztune.fanout.
+    FieldSpec(
+        "compress_seconds_per_delivery",
+        _NUMBER,
+        "s",
+        "compressing one server message for one of K subscribers, min(K, 128) per-connection "
+        "compressors interleaved round-robin: median; null without timing",
+        nullable=True,
+    ),
+    FieldSpec(
+        "decompress_seconds_per_delivery",
+        _NUMBER,
+        "s",
+        "inflating one delivered message, as many decompressors interleaved: median",
+        nullable=True,
+    ),
+    FieldSpec(
+        "compress_seconds_per_message",
+        _NUMBER,
+        "s",
+        "one hot compressor over the same messages, per message: a compress-once server's cost",
+        nullable=True,
+    ),
+    FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 
