@@ -23,7 +23,7 @@ from wsztune.codec import Setting
 from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
 from wsztune.live import growth as live_growth
-from wsztune.nodejs import live_ws
+from wsztune.live import ws as live_ws
 
 REPO = Path(__file__).resolve().parent.parent
 CHAT = REPO / "corpora" / "chat.records.jsonl"
@@ -42,7 +42,7 @@ def records(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 def runs_live_ws(process: psutil.Process) -> bool:
     """``process`` is a live --server ws node process (and still there)."""
     try:
-        return "live_ws.js" in " ".join(process.cmdline())
+        return str(live_ws.SCRIPT) in process.cmdline()
     except psutil.Error:
         return False
 

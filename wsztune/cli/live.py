@@ -357,13 +357,14 @@ def _live_ws(
     """``live --server ws``: find node and ws (installing ws on first use), run, render.
 
     ``auto_connections`` (no --connections given): as many as each kind of connection needs
-    (:func:`wsztune.nodejs.live_ws.connections_for`)."""
+    (:func:`wsztune.live.ws.connections_for`)."""
     import json
     import time
 
     from wsztune import corpus as corpus_module
     from wsztune.errors import SettingError
-    from wsztune.nodejs import find_node, install, live_ws
+    from wsztune.live import ws as live_ws
+    from wsztune.nodejs import find_node, install
 
     if connections < 4:
         raise SettingError(

@@ -1,7 +1,7 @@
 """The result of a live check, whatever the server: one type, one verdict rule.
 
 Every live check (python-websockets in :mod:`wsztune.live`, Node's ws in
-:mod:`wsztune.nodejs.live_ws`, and the others that replay a corpus through a real server)
+:mod:`wsztune.live.ws`, and the others that replay a corpus through a real server)
 compares the same things with its model: the compressed bytes each way (exact) and the
 memory one connection costs the server with compression (within a tolerance). They fill a
 :class:`LiveResult` and let :func:`judge` give the verdict, so that ``live`` prints, exits and

@@ -7,7 +7,7 @@ runs ``ws`` clients with the same options, so both directions are Node's zlib an
 Live connection ``i`` replays the corpus connection :func:`wsztune.live.build_plan` assigns it,
 as ``live --server websockets`` does: server-direction messages are sent by the server,
 client-direction ones by the client. wsztune drives both processes over JSON lines
-(``wsztune/nodejs/live_ws.js``).
+(``wsztune/live/ws.js``).
 
 * bytes: both processes count the payload bytes of data frames on their own socket, with a frame
   parser of their own (not ws's code): what the server wrote and read must equal what the client
@@ -74,12 +74,13 @@ from wsztune.live.growth import (
     relative_difference,
 )
 from wsztune.live.result import LiveResult, count_mismatch, judge
-from wsztune.nodejs import find_node, helper
+from wsztune.nodejs import find_node
 from wsztune.programs import children_stopped_on_error
 from wsztune.stacks import STACKS
 
 WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed
-SCRIPT_NAME = "live_ws.js"
+# The Node script that runs the server and the clients, shipped beside this module.
+SCRIPT = Path(__file__).resolve().parent / "ws.js"
 MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is noise (say so)
 # gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
 # semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
@@ -175,11 +176,6 @@ def resolve_ws_dir(ws_dir: Path) -> Path:
     )
 
 
-def script_path() -> Path:
-    """The Node script that runs the server and the clients (shipped in this package)."""
-    return helper(SCRIPT_NAME)
-
-
 # Running the two Node processes -----------------------------------------------------------------
 
 
@@ -270,7 +266,7 @@ async def _start(
         process = await asyncio.create_subprocess_exec(
             node,
             *args,
-            str(script_path()),
+            str(SCRIPT),
             name,
             json.dumps(config),
             stdin=asyncio.subprocess.PIPE,
