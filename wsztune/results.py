@@ -238,6 +238,11 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
+# Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
+BROADCAST_CELL_FIELDS = frozenset(
+    ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
+     "compress_seconds_per_message", "delivery_compressors")
+)  # fmt: skip
 
 
 def _optional_default(name: str, cell: dict[str, Any]) -> Any:
@@ -889,7 +894,8 @@ def _validate_cell(where: str, index: int, cell: object, known: set[str]) -> Non
             continue
         if spec.name not in cell:
             if optional:
-                cell[spec.name] = _optional_default(spec.name, cell)
+                if spec.name not in BROADCAST_CELL_FIELDS:  # those stay absent without one
+                    cell[spec.name] = _optional_default(spec.name, cell)
                 continue
             problem: str | None = "is missing"
         else:
