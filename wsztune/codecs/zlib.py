@@ -389,7 +389,6 @@ def measure_cell(
         )
         sent = [array("q", frames.sizes()) for frames in compressed]
         del compressed
-        timing.update(time_deliveries(streams, setting, backend, plan))
     else:
         # Sizes only: each message compressed and inflated back at once, no frame kept.
         sent = [
@@ -397,7 +396,6 @@ def measure_cell(
             for stream, bits, sender in work
         ]
         timing = untimed_fields()
-        timing.update(time_deliveries(streams, setting, backend, plan))
 
     # Every message's frame size: a message under the threshold is its own frame.
     sizes = [
@@ -410,7 +408,7 @@ def measure_cell(
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, backend, summary)
 
-    return cell_fields(
+    cell = cell_fields(
         streams,
         setting,
         summary,
@@ -428,3 +426,6 @@ def measure_cell(
         ),
         compressed_messages=sum(map(len, sent)),
     )
+    # A broadcast's CPU per delivery, after the rest: memory is never observed while timing.
+    cell.update(time_deliveries(streams, setting, backend, plan))
+    return cell
