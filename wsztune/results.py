@@ -212,6 +212,28 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "when they differ (derived+cached)",
         choices=MEMORY_SOURCE_CHOICES,
     ),
+    FieldSpec(
+        "compress_memory_resident",
+        int,
+        "B",
+        "resident: what the OS charges for the server's compressor per connection in the steady "
+        "state, for the corpus's own connections (mean; compressor_share included) "
+        "(docs/memory.md)",
+    ),
+    FieldSpec(
+        "decompress_memory_resident",
+        int,
+        "B",
+        "resident: the same for the server's decompressor; no inflate window on a connection "
+        "that never received a compressed message",
+    ),
+    FieldSpec(
+        "connection_memory_resident",
+        int,
+        "B",
+        "resident: compressor + decompressor per connection, steady state, no churn; "
+        "connection_memory (the allocation) is the bound once churn recycles freed chunks",
+    ),
     # A run for a broadcast (--fanout K, or a corpus whose fan-out is known): wsztune.fanout.
     FieldSpec(
         "compress_seconds_per_delivery",
@@ -258,6 +280,13 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return cell["messages"]
     if name == "memory_source":  # before the node probe cache every figure was measured
         return "measured"
+    # Before the resident model: the allocation, the bound.
+    if name == "compress_memory_resident":
+        return round(cell["compressor_share"] * cell["compress_memory_observed"])
+    if name == "decompress_memory_resident":
+        return round(cell["decompressor_share"] * cell["decompress_memory_observed"])
+    if name == "connection_memory_resident":
+        return cell["connection_memory"]
     return None
 
 

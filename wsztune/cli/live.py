@@ -150,9 +150,9 @@ def live(
     import json
 
     from wsztune import corpus as corpus_module
-    from wsztune import live as live_module
     from wsztune.codec import Setting, parse_setting
     from wsztune.errors import SettingError
+    from wsztune.live import python as live_module
     from wsztune.sizes import parse_fraction
     from wsztune.stacks import STACKS
 

@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from wsztune.codecs.base import (
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
 from wsztune.fanout import delivery_fields, delivery_schedule
+from wsztune.memory import Resident
 from wsztune.programs import (
     Helper,
     HelperCell,
@@ -499,6 +500,7 @@ def go_cell(
             connection=round(share.memory(memory)),
             compressor_share=share.compressor,
             decompressor_share=share.decompressor,
+            resident=go_resident(share, memory),
         ),
         compressed_messages=sum(result.compressed_messages),
         frames=result.frames,
@@ -610,6 +612,26 @@ def shares(cell: GoCell, streams: Sequence[Stream], live: int | None = None) -> 
     count = live or len(order)
     picked = [built[order[i % len(order)]] for i in range(count)]
     return Shares(*(sum(flags[k] for flags in picked) / count for k in range(3)))
+
+
+def gc_headroom(environ: Mapping[str, str] | None = None) -> float:
+    """What Go's heap grows to over its live bytes before a collection: 1 + GOGC/100 (the GC
+    guide, go.dev/doc/gc-guide, "GOGC"); GOGC=off or unparsable counts as the default, 100."""
+    value = (os.environ if environ is None else environ).get("GOGC", "100")
+    try:
+        percent = int(value)
+    except ValueError:
+        percent = 100
+    return 1 + max(percent, 0) / 100
+
+
+def go_resident(share: Shares, memory: GoMemory) -> Resident:
+    """Resident bytes per connection: the live heap a connection keeps, weighed by the shares,
+    times the GC's headroom (Go zeroes what it allocates, so a live byte is a resident byte)."""
+    headroom = gc_headroom()
+    reading = share.decompressor * memory.decompressor_idle
+    reading += share.reader * memory.decompressor_reader
+    return Resident(headroom * share.compressor * memory.compressor_idle, headroom * reading)
 
 
 def go_theory(job: GoJob) -> tuple[int, int]:

@@ -71,7 +71,19 @@ from wsztune.fanout import (
     delivery_schedule,
     priming_messages,
 )
-from wsztune.memory import Observation, observe_compressor, observe_decompressor
+from wsztune.memory import (
+    Observation,
+    ResidentModel,
+    connection_traffic,
+    mean_resident,
+    observe_compressor,
+    observe_decompressor,
+    zlib_ng_resident,
+    zlib_resident,
+)
+
+# How each backend's pages become resident (derived from its source: wsztune.memory).
+RESIDENT_MODELS: dict[str, ResidentModel] = {"zlib": zlib_resident, "zlib-ng": zlib_ng_resident}
 
 
 @dataclass(frozen=True)
@@ -407,6 +419,8 @@ def measure_cell(
 
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, backend, summary)
+    traffic = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
+    resident = mean_resident(RESIDENT_MODELS[backend.name], setting, traffic)
 
     cell = cell_fields(
         streams,
@@ -423,6 +437,7 @@ def measure_cell(
             # python-websockets builds both codec objects with the connection: every one pays.
             compressor_share=1.0,
             decompressor_share=1.0,
+            resident=resident,
         ),
         compressed_messages=sum(map(len, sent)),
     )
