@@ -234,8 +234,37 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "resident: compressor + decompressor per connection, steady state, no churn; "
         "connection_memory (the allocation) is the bound once churn recycles freed chunks",
     ),
+    # A run for a broadcast (--fanout K, or a corpus whose fan-out is known): wsztune.fanout.
+    FieldSpec(
+        "compress_seconds_per_delivery",
+        _NUMBER,
+        "s",
+        "compressing one server message for one of K subscribers, min(K, 128) per-connection "
+        "compressors interleaved round-robin: median; null without timing",
+        nullable=True,
+    ),
+    FieldSpec(
+        "decompress_seconds_per_delivery",
+        _NUMBER,
+        "s",
+        "inflating one delivered message, as many decompressors interleaved: median",
+        nullable=True,
+    ),
+    FieldSpec(
+        "compress_seconds_per_message",
+        _NUMBER,
+        "s",
+        "one hot compressor over the same messages, per message: a compress-once server's cost",
+        nullable=True,
+    ),
+    FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
+# Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
+BROADCAST_CELL_FIELDS = frozenset(
+    ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
+     "compress_seconds_per_message", "delivery_compressors")
+)  # fmt: skip
 
 
 def _optional_default(name: str, cell: dict[str, Any]) -> Any:
@@ -894,7 +923,8 @@ def _validate_cell(where: str, index: int, cell: object, known: set[str]) -> Non
             continue
         if spec.name not in cell:
             if optional:
-                cell[spec.name] = _optional_default(spec.name, cell)
+                if spec.name not in BROADCAST_CELL_FIELDS:  # those stay absent without one
+                    cell[spec.name] = _optional_default(spec.name, cell)
                 continue
             problem: str | None = "is missing"
         else:

@@ -25,7 +25,7 @@ from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
-from wsztune.fanout import FanOut, detect_fanout, run_fanout
+from wsztune.fanout import FanOut, detect_fanout, run_fanout, run_fanout_k
 from wsztune.results import THRESHOLD_RULES, Run, cell_setting_key, planned_keys, utc_now
 from wsztune.stats import messages_per_second
 from wsztune.units import UnitLayout
@@ -435,6 +435,7 @@ def sweep(
     broadcasts = run_fanout(found_fanout or detect_fanout(corpus), fanout)
     if broadcasts is not None:
         meta["fanout"] = broadcasts
+        plan = replace(plan, fanout=run_fanout_k(broadcasts) or 1)
     if server is not None:
         meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
     if grid.clients:
