@@ -1,6 +1,7 @@
 """The package as a user installs it: a wheel built from this checkout holds every file the code
 runs besides Python (the node helpers, the Go and Java helper sources, the lws server source, the
-ws live check's server, the demo corpus), and the code finds each one inside the installed package."""
+ws live check's server, the demo corpus), and the code finds each one inside the installed
+package."""
 
 from __future__ import annotations
 
