@@ -216,8 +216,59 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "when they differ (derived+cached)",
         choices=MEMORY_SOURCE_CHOICES,
     ),
+    FieldSpec(
+        "compress_memory_resident",
+        int,
+        "B",
+        "resident: what the OS charges for the server's compressor per connection in the steady "
+        "state, for the corpus's own connections (mean; compressor_share included) "
+        "(docs/memory.md)",
+    ),
+    FieldSpec(
+        "decompress_memory_resident",
+        int,
+        "B",
+        "resident: the same for the server's decompressor; no inflate window on a connection "
+        "that never received a compressed message",
+    ),
+    FieldSpec(
+        "connection_memory_resident",
+        int,
+        "B",
+        "resident: compressor + decompressor per connection, steady state, no churn; "
+        "connection_memory (the allocation) is the bound once churn recycles freed chunks",
+    ),
+    # A run for a broadcast (--fanout K, or a corpus whose fan-out is known): wsztune.fanout.
+    FieldSpec(
+        "compress_seconds_per_delivery",
+        _NUMBER,
+        "s",
+        "compressing one server message for one of K subscribers, min(K, 128) per-connection "
+        "compressors interleaved round-robin: median; null without timing",
+        nullable=True,
+    ),
+    FieldSpec(
+        "decompress_seconds_per_delivery",
+        _NUMBER,
+        "s",
+        "inflating one delivered message, as many decompressors interleaved: median",
+        nullable=True,
+    ),
+    FieldSpec(
+        "compress_seconds_per_message",
+        _NUMBER,
+        "s",
+        "one hot compressor over the same messages, per message: a compress-once server's cost",
+        nullable=True,
+    ),
+    FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
+# Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
+BROADCAST_CELL_FIELDS = frozenset(
+    ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
+     "compress_seconds_per_message", "delivery_compressors")
+)  # fmt: skip
 
 
 def _optional_default(name: str, cell: dict[str, Any]) -> Any:
@@ -233,6 +284,13 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
         return cell["messages"]
     if name == "memory_source":  # before the node probe cache every figure was measured
         return "measured"
+    # Before the resident model: the allocation, the bound.
+    if name == "compress_memory_resident":
+        return round(cell["compressor_share"] * cell["compress_memory_observed"])
+    if name == "decompress_memory_resident":
+        return round(cell["decompressor_share"] * cell["decompress_memory_observed"])
+    if name == "connection_memory_resident":
+        return cell["connection_memory"]
     return None
 
 
@@ -998,7 +1056,8 @@ def _validate_cell(where: str, index: int, cell: object, known: set[str]) -> Non
             continue
         if spec.name not in cell:
             if optional:
-                cell[spec.name] = _optional_default(spec.name, cell)
+                if spec.name not in BROADCAST_CELL_FIELDS:  # those stay absent without one
+                    cell[spec.name] = _optional_default(spec.name, cell)
                 continue
             problem: str | None = "is missing"
         else:

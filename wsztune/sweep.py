@@ -25,7 +25,7 @@ from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
-from wsztune.fanout import FanOut, detect_fanout, run_fanout
+from wsztune.fanout import FanOut, detect_fanout, run_fanout, run_fanout_k
 from wsztune.results import (
     CODECS,
     ENVIRONMENT,
@@ -427,6 +427,7 @@ def sweep(
     broadcasts = run_fanout(found_fanout or detect_fanout(corpus), fanout)
     if broadcasts is not None:
         set_meta(meta, SWEEP, {"fanout": broadcasts})
+        plan = replace(plan, fanout=run_fanout_k(broadcasts) or 1)
     if server is not None:
         # The stack tuned: which snippet this run may be trusted for.
         set_meta(meta, SWEEP, {"server": server})
