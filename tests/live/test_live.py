@@ -18,11 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, document_messages, write_jsonl
-from wsztune import corpus, live, sweep
+from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import Setting, get_backend
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
+from wsztune.live import plan as live_plan
+from wsztune.live import python as live
+from wsztune.live.result import LiveError
 from wsztune.loopback import LOOPBACK
 
 pytest.importorskip("websockets")
@@ -74,7 +77,7 @@ def listening_ports() -> set[int]:
 
 def test_flat_corpus_every_live_connection_replays_all_of_it(chat_corpus_path: Path) -> None:
     loaded = corpus.load(chat_corpus_path)
-    plan = live.build_plan(loaded, 3)
+    plan = live_plan.build_plan(loaded, 3)
     assert plan.assignment == (0, 0, 0)
     assert plan.script_for(2).payloads("server") == [m.payload for m in loaded.messages]
     # All of it is server-to-client: the client then sends the probe, once, at the end, so that
@@ -83,9 +86,9 @@ def test_flat_corpus_every_live_connection_replays_all_of_it(chat_corpus_path: P
     assert script.probed
     assert script.messages == (
         *((m.direction, m.is_text, m.payload) for m in loaded.messages),
-        live.PROBE,
+        live_plan.PROBE,
     )
-    assert script.payloads("client") == [live.PROBE[2]]
+    assert script.payloads("client") == [live_plan.PROBE[2]]
 
 
 def test_only_connections_without_client_messages_get_the_probe(tmp_path: Path) -> None:
@@ -94,12 +97,12 @@ def test_only_connections_without_client_messages_get_the_probe(tmp_path: Path) 
         lines.append(json.dumps({"connection": connection, "direction": direction, "text": "hi"}))
     path = tmp_path / "mixed.records.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    plan = live.build_plan(corpus.load(path), 2)
+    plan = live_plan.build_plan(corpus.load(path), 2)
     assert [script.probed for script in plan.scripts] == [False, True]
     assert plan.scripts[0].payloads("client") == [b"hi"]
-    assert plan.scripts[1].payloads("client") == [live.PROBE[2]]
-    back = live.Plan.from_json(json.loads(json.dumps(plan.to_json())))
-    assert back.scripts[1].messages[-1] == live.PROBE  # the client process sends it too
+    assert plan.scripts[1].payloads("client") == [live_plan.PROBE[2]]
+    back = live_plan.Plan.from_json(json.loads(json.dumps(plan.to_json())))
+    assert back.scripts[1].messages[-1] == live_plan.PROBE  # the client process sends it too
 
 
 ZERO_PLAN = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
@@ -128,8 +131,8 @@ def test_records_live_connections_cycle_over_corpus_connections(records_path: Pa
     loaded = corpus.load(records_path)
     names = loaded.connections
     assert len(names) == 4
-    assert live.build_plan(loaded, 6).assignment == (0, 1, 2, 3, 0, 1)
-    two = live.build_plan(loaded, 2)
+    assert live_plan.build_plan(loaded, 6).assignment == (0, 1, 2, 3, 0, 1)
+    two = live_plan.build_plan(loaded, 2)
     assert [script.connection for script in two.scripts] == names[:2]  # only what is played
     # A script keeps its connection's messages in corpus order, both directions interleaved.
     expected = [
@@ -139,15 +142,15 @@ def test_records_live_connections_cycle_over_corpus_connections(records_path: Pa
 
 
 def test_plan_survives_the_trip_to_the_client_process(records_path: Path) -> None:
-    plan = live.build_plan(corpus.load(records_path), 5)
-    back = live.Plan.from_json(json.loads(json.dumps(plan.to_json())))
+    plan = live_plan.build_plan(corpus.load(records_path), 5)
+    back = live_plan.Plan.from_json(json.loads(json.dumps(plan.to_json())))
     assert back.assignment == plan.assignment
     assert [s.messages for s in back.scripts] == [s.messages for s in plan.scripts]
 
 
 def test_fewer_than_two_connections_is_a_setting_error(chat_corpus_path: Path) -> None:
     with pytest.raises(SettingError, match="at least 2"):
-        live.build_plan(corpus.load(chat_corpus_path), 1)
+        live_plan.build_plan(corpus.load(chat_corpus_path), 1)
 
 
 # Against the real server ---------------------------------------------------------------------
@@ -217,7 +220,7 @@ def test_live_json_on_a_flat_corpus(chat_corpus_path: Path) -> None:
     assert data["live_client_bytes"] == data["model_client_bytes"] > 0
     # Each of the three connections replayed the whole corpus, then its client sent the probe.
     loaded = corpus.load(chat_corpus_path)
-    assert data["raw_bytes"] == 3 * (loaded.raw_bytes + len(live.PROBE[2]))
+    assert data["raw_bytes"] == 3 * (loaded.raw_bytes + len(live_plan.PROBE[2]))
 
 
 @pytest.mark.live
@@ -237,7 +240,7 @@ def test_memory_outside_tolerance_exits_1_with_one_line(records_path: Path) -> N
 @pytest.mark.live
 def test_a_step_that_times_out_stops_everything(records_path: Path) -> None:
     before = listening_ports()
-    with pytest.raises(live.LiveError, match="timeout"):
+    with pytest.raises(LiveError, match="timeout"):
         live.run_live(corpus.load(records_path), Setting(12, 5), connections=2, timeout=0.05)
     assert listening_ports() == before
     assert psutil.Process().children() == []
@@ -264,7 +267,7 @@ def test_window_bits_and_memlevel_default_to_websockets_defaults(
 
     def fake_run_live(loaded: corpus.Corpus, setting: Setting, **options: object) -> None:
         seen.append(setting)
-        raise live.LiveError("stopped here")
+        raise LiveError("stopped here")
 
     monkeypatch.setattr(live, "run_live", fake_run_live)
     path = write_jsonl(tmp_path / "one.jsonl", [b'{"a":1}'])

@@ -155,7 +155,7 @@ def test_to_json_has_the_shared_fields_and_the_details_flat() -> None:
 
 
 def invoke_with(monkeypatch: pytest.MonkeyPatch, result: LiveResult, *extra: str) -> Any:
-    from wsztune import live
+    from wsztune.live import python as live
 
     monkeypatch.setattr(live, "run_live", lambda *args, **kwargs: result)
     corpus = Path(__file__).resolve().parents[2] / "wsztune" / "data" / "demo.records.jsonl"

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wsztune import corpus, live
+from wsztune import corpus
 from wsztune.cli import cli
 from wsztune.cli.live import SERVER_DEFAULTS
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
+from wsztune.live import python as live
 from wsztune.live.result import FAIL
 from wsztune.live.servers import SERVERS
 from wsztune.stacks import STACKS

@@ -8,6 +8,7 @@ the ``ws_dir`` fixture); they skip with the reason only where node or npm is mis
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -17,13 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, write_jsonl
-from wsztune import corpus, live
+from wsztune import corpus
 from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
 from wsztune.live import growth as live_growth
-from wsztune.nodejs import live_ws
+from wsztune.live import ws as live_ws
+from wsztune.live.plan import PROBE
+from wsztune.live.result import LiveError
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = REPO / "corpora" / "chat.records.jsonl"
@@ -42,7 +45,7 @@ def records(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 def runs_live_ws(process: psutil.Process) -> bool:
     """``process`` is a live --server ws node process (and still there)."""
     try:
-        return "live_ws.js" in " ".join(process.cmdline())
+        return str(live_ws.SCRIPT) in process.cmdline()
     except psutil.Error:
         return False
 
@@ -67,8 +70,8 @@ def test_a_silent_client_sends_the_models_probe_and_a_silent_server_nothing(
     )
     plan = live_ws.ws_plan(corpus.load(path), 3, threshold=1024)
     a, b, c = (plan.script_for(i) for i in range(3))
-    assert a.messages == ((SERVER, True, b"down"), live.PROBE) and a.probed
-    assert live.PROBE[2] == base.PROBE_PAYLOAD
+    assert a.messages == ((SERVER, True, b"down"), PROBE) and a.probed
+    assert PROBE[2] == base.PROBE_PAYLOAD
     assert b.messages == ((CLIENT, True, b"up"),) and not b.probed
     assert c.messages == ((SERVER, True, b"x"), (CLIENT, True, b"y")) and not c.probed
     # Under a 1024-byte threshold nothing is compressed; with none (takeover), everything.
@@ -91,6 +94,18 @@ def test_memory_of_a_mix_of_connections_weighs_each_kind() -> None:
     assert live_growth.grouped_growth([90, 90, 2090, 90], [(True, True)] * 4) == 90
     builds = [(True, True), (False, True), (False, False), (True, False)]
     assert live_ws.model_connection_memory(builds, 100.0, 40.0) == (140 + 40 + 0 + 100) / 4
+
+
+def test_half_slope_takes_the_second_half_over_whole_cycles() -> None:
+    # The Go check's heap slope: connections alternate between a script that costs 20 and one
+    # that costs nothing. Over whole cycles that is 10 per connection, exactly; step by step the
+    # same mean would carry a spread that is only the plan's variety.
+    marks = [0, 100, 100, 120, 120, 140, 140, 160, 160]  # the first half warms up
+    assert live_growth.half_slope(marks, cycle=2) == (10.0, 0.0)
+    mean, error = live_growth.half_slope(marks)
+    assert mean == 10.0 and error > 0
+    assert live_growth.half_slope([0, 5]) == (5.0, math.inf)  # one step: no error to give
+    assert live_growth.half_slope([7]) == (0.0, math.inf)
 
 
 def test_the_model_counts_each_script_once_per_live_connection(tmp_path: Path) -> None:
@@ -206,7 +221,7 @@ def test_a_step_that_times_out_stops_both_node_processes(ws_dir: Path) -> None:
             "connection_memory": 1,
         }
 
-    with pytest.raises(live.LiveError, match="timeout"):
+    with pytest.raises(LiveError, match="timeout"):
         live_ws.run_live_ws(
             corpus.load(CHAT),
             Setting(12, 5),

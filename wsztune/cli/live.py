@@ -150,9 +150,9 @@ def live(
     import json
 
     from wsztune import corpus as corpus_module
-    from wsztune import live as live_module
     from wsztune.codec import Setting, parse_setting
     from wsztune.errors import SettingError
+    from wsztune.live import python as live_module
     from wsztune.sizes import parse_fraction
     from wsztune.stacks import STACKS
 
@@ -357,13 +357,16 @@ def _live_ws(
     """``live --server ws``: find node and ws (installing ws on first use), run, render.
 
     ``auto_connections`` (no --connections given): as many as each kind of connection needs
-    (:func:`wsztune.nodejs.live_ws.connections_for`)."""
+    (:func:`wsztune.live.ws.connections_for`)."""
     import json
     import time
 
     from wsztune import corpus as corpus_module
     from wsztune.errors import SettingError
-    from wsztune.nodejs import find_node, install, live_ws
+    from wsztune.live import ws as live_ws
+    from wsztune.programs import npm as install
+    from wsztune.programs.cache import default_cache_dir
+    from wsztune.programs.node import find_node
 
     if connections < 4:
         raise SettingError(
@@ -375,7 +378,7 @@ def _live_ws(
     if ws_dir is not None:
         ws_package = live_ws.resolve_ws_dir(ws_dir)
     else:
-        cache = install.default_cache_dir()
+        cache = default_cache_dir()
         if not (install.ws_package_dir(cache) / "package.json").is_file():
             click.echo(
                 f"wsztune: installing ws {install.WS_VERSION} into "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from wsztune.live import client_process_main
+from wsztune.live.python import client_process_main
 
 if __name__ == "__main__":
     sys.exit(client_process_main(sys.argv[1:]))

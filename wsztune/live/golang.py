@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import subprocess
 import tempfile
 import time
@@ -32,11 +31,10 @@ from wsztune.codecs import go
 from wsztune.codecs.base import CorpusSummary
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.errors import WsztuneError
-from wsztune.live.growth import relative_difference
+from wsztune.live.growth import GO_HEAP_FLOOR, half_slope, relative_difference
 from wsztune.live.result import LiveResult, judge
 
 LIVE_SOURCE = Path(__file__).resolve().parent / "golive" / "wsztune_live_go.go"
-MEMORY_FLOOR = 2048  # bytes per connection the heap slope cannot tell from nothing
 STEP_TIMEOUT = 300
 
 
@@ -51,28 +49,6 @@ class ServerRun:
 
     heap: list[int]
     rss: list[int]
-
-    def slope(self, values: Sequence[int], cycle: int = 1) -> tuple[float, float]:
-        """Growth per connection over the second half, and its standard error.
-
-        Live connections replay the corpus's ``cycle`` connections in turn, which may cost very
-        different amounts (one receives a compressed message, the next none): the error is
-        taken over whole cycles (the growth of one pass over the corpus's connections), so
-        that this planned variety is not read as noise, when there are at least two of them."""
-        steps = [b - a for a, b in zip(values, values[1:], strict=False)]
-        measured = steps[len(steps) // 2 :]
-        if cycle > 1 and len(measured) >= 2 * cycle:
-            # Whole cycles, from the end: drop the warm-up side's remainder.
-            whole = len(measured) // cycle * cycle
-            measured = measured[len(measured) - whole :]
-            units = [sum(measured[i : i + cycle]) / cycle for i in range(0, whole, cycle)]
-        else:
-            units = measured
-        if not units:
-            return 0.0, math.inf
-        mean = statistics.fmean(units)
-        error = statistics.stdev(units) / math.sqrt(len(units)) if len(units) > 1 else math.inf
-        return mean, error
 
 
 def job_spec(
@@ -197,12 +173,12 @@ def run_live_go(
     share = go.shares(cell, streams, connections)
     model_memory = share.memory(memory)
     cycle = len(order)
-    on_slope, on_error = on.slope(on.heap, cycle)
-    off_slope, off_error = off.slope(off.heap, cycle)
+    on_slope, on_error = half_slope(on.heap, cycle)
+    off_slope, off_error = half_slope(off.heap, cycle)
     live_memory = on_slope - off_slope
     uncertainty = math.hypot(on_error, off_error)
-    rss_on, _ = on.slope(on.rss)
-    rss_off, _ = off.slope(off.rss)
+    rss_on, _ = half_slope(on.rss)
+    rss_off, _ = half_slope(off.rss)
     bytes_equal = (wire["server_bytes"], wire["client_bytes"]) == (model_server, model_client)
     difference = live_memory - model_memory
     verdict = judge(
@@ -212,7 +188,7 @@ def run_live_go(
         uncertainty=uncertainty,
         baseline=off_slope,
         tolerance=tolerance,
-        floor=MEMORY_FLOOR,
+        floor=GO_HEAP_FLOOR,
         more="more --connections",
     )
     return LiveResult.build(
@@ -247,11 +223,11 @@ def run_live_go(
         live_connection_memory=live_memory,
         live_baseline_connection_memory=off_slope,
         memory_uncertainty=uncertainty,
-        memory_difference=relative_difference(difference, model_memory, MEMORY_FLOOR),
+        memory_difference=relative_difference(difference, model_memory, GO_HEAP_FLOOR),
         memory_difference_bytes=difference,
-        memory_floor=MEMORY_FLOOR,
+        memory_floor=GO_HEAP_FLOOR,
         tolerance=tolerance,
-        memory_within_tolerance=abs(difference) <= max(tolerance * model_memory, MEMORY_FLOOR),
+        memory_within_tolerance=abs(difference) <= max(tolerance * model_memory, GO_HEAP_FLOOR),
         versions={"go": cell_go_version(), library: go.LIBRARY_VERSIONS[library]},
         duration_seconds=time.perf_counter() - started,
         details={

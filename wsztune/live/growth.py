@@ -3,8 +3,9 @@
 Every live check reads the server's memory (tracemalloc, the Go heap, RSS) after each
 connection's replay, once with compression and once without, and turns those marks into a
 growth per connection, its standard error, and a difference from the model. The figures each
-check reads differ in grain, so each passes its own floor (the smallest difference it can
-resolve) to :func:`relative_difference`: tracemalloc none, the Go heap slope 2 KiB, RSS a page.
+check reads differ in grain, so each passes the floor of what it reads (the smallest difference
+it can resolve) to :func:`relative_difference` and the verdict: :data:`TRACEMALLOC_FLOOR`,
+:data:`GO_HEAP_FLOOR`, :data:`RSS_FLOOR`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,18 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+
+# The floors, one per kind of memory figure (not one for all: each is the grain of what is read,
+# and a shared one would loosen or tighten a check that has no reason to change).
+# tracemalloc counts every byte Python allocates: no floor.
+TRACEMALLOC_FLOOR = 0.0
+# The Go heap (HeapAlloc after two collections) is counted to the byte, but its slope over a run
+# moves by up to 2 KiB per connection between runs: below that, nothing is resolved. It is also
+# what the Go check allows where the model expects almost nothing (gorilla's pooled writers).
+GO_HEAP_FLOOR = 2048
+# Resident memory moves by pages (4 KiB), either way, even on a connection without compression:
+# a difference under a page is RSS's grain, not a finding.
+RSS_FLOOR = 4096
 
 
 def mean(values: Sequence[float]) -> float:
@@ -37,6 +50,29 @@ def per_connection_growth(marks: Sequence[int], warmup: int) -> float:
     ``marks[i]``: after connection ``i - 1``)."""
     measured = len(marks) - 1 - warmup
     return (marks[-1] - marks[warmup]) / measured if measured > 0 else 0.0
+
+
+def half_slope(marks: Sequence[int], cycle: int = 1) -> tuple[float, float]:
+    """Growth per connection over the second half of ``marks`` (one after each connection; the
+    first half warms the server up), and its standard error (infinite from fewer than two).
+
+    Live connections replay the corpus's ``cycle`` connections in turn, which may cost very
+    different amounts (one receives a compressed message, the next none): the error is taken
+    over whole cycles (the growth of one pass over the corpus's connections), so that this
+    planned variety is not read as noise, when there are at least two of them."""
+    steps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    measured = steps[len(steps) // 2 :]
+    if cycle > 1 and len(measured) >= 2 * cycle:
+        # Whole cycles, from the end: drop the warm-up side's remainder.
+        whole = len(measured) // cycle * cycle
+        measured = measured[len(measured) - whole :]
+        units = [sum(measured[i : i + cycle]) / cycle for i in range(0, whole, cycle)]
+    else:
+        units = measured
+    if not units:
+        return 0.0, math.inf
+    error = standard_error(units) if len(units) > 1 else math.inf
+    return mean(units), error
 
 
 def interquartile_mean(values: Sequence[float]) -> float:

@@ -1,7 +1,7 @@
 """The result of a live check, whatever the server: one type, one verdict rule.
 
-Every live check (python-websockets in :mod:`wsztune.live`, Node's ws in
-:mod:`wsztune.nodejs.live_ws`, and the others that replay a corpus through a real server)
+Every live check (python-websockets in :mod:`wsztune.live.python`, Node's ws in
+:mod:`wsztune.live.ws`, and the others that replay a corpus through a real server)
 compares the same things with its model: the compressed bytes each way (exact) and the
 memory one connection costs the server with compression (within a tolerance). They fill a
 :class:`LiveResult` and let :func:`judge` give the verdict, so that ``live`` prints, exits and
@@ -23,11 +23,21 @@ The verdict has three outcomes, each with its own exit code:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from wsztune.errors import WsztuneError
+
+if TYPE_CHECKING:
+    from wsztune.codec import Setting
 
 PASS = "pass"
 FAIL = "fail"
 INCONCLUSIVE = "inconclusive"
+
+
+class LiveError(WsztuneError):
+    """The live check could not run to the end (a timeout, a refused connection, a mismatch
+    between what was sent and what arrived). Exit code 2: there is no verdict to give."""
 
 
 @dataclass(frozen=True)
@@ -216,3 +226,15 @@ class LiveResult:
             advice=list(verdict.advice),
             **fields,
         )
+
+
+def setting_fields(setting: Setting) -> dict[str, Any]:
+    """The setting's fields of a :class:`wsztune.live.result.LiveResult` (every live check)."""
+    return {
+        "window_bits": setting.server_bits,
+        "client_window_bits": setting.client_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+    }

@@ -7,7 +7,7 @@ loopback port with compression on or off, handing every connection to the live c
 offer to get the setting; and the model :class:`~wsztune.codec.Setting` of what the server then
 really runs, with the values the stack fixes (aiohttp: level 1, memLevel 8, and no cap on the
 client's window; Tornado: window 15; uvicorn: per backend). The replay, the client process and
-the memory marks are the live check's own (:mod:`wsztune.live`), the same for every server.
+the memory marks are the live check's own (:mod:`wsztune.live.python`), the same for every server.
 
 Every server's framework is imported only when its check runs.
 """

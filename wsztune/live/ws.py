@@ -4,10 +4,10 @@ A Node process runs a ``ws`` WebSocketServer with permessage-deflate at the sett
 (serverMaxWindowBits, clientMaxWindowBits, zlibDeflateOptions memLevel/level/strategy,
 threshold, no-context-takeover flags) on an ephemeral 127.0.0.1 port. A second Node process
 runs ``ws`` clients with the same options, so both directions are Node's zlib and ws's framing.
-Live connection ``i`` replays the corpus connection :func:`wsztune.live.build_plan` assigns it,
+Live connection ``i`` replays the corpus connection :func:`wsztune.live.plan.build_plan` assigns it,
 as ``live --server websockets`` does: server-direction messages are sent by the server,
 client-direction ones by the client. wsztune drives both processes over JSON lines
-(``wsztune/nodejs/live_ws.js``).
+(``wsztune/live/ws.js``).
 
 * bytes: both processes count the payload bytes of data frames on their own socket, with a frame
   parser of their own (not ws's code): what the server wrote and read must equal what the client
@@ -32,8 +32,8 @@ stream. The model counts each stream for the share of connections that build it
 by what the server built (seen on the wire: RSV1 frames sent, received), each group's growth is the
 middle half of its own connections', and the model's figure is the same mix of connections
 (:func:`model_connection_memory`). A script in which the client sends nothing gets
-:data:`wsztune.live.PROBE` at its end, as the model assumes, compressed or not by the threshold's
-rule (counted in the bytes of both the model and the live run).
+:data:`wsztune.live.plan.PROBE` at its end, as the model assumes, compressed or not by the
+threshold's rule (counted in the bytes of both the model and the live run).
 
 Everything stops by itself: every step has a timeout, both Node processes are killed in
 ``finally`` (and stop on their own when their stdin closes or nothing happens for three
@@ -58,37 +58,28 @@ from typing import Any
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
-from wsztune.live import (
-    LiveError,
-    Plan,
-    Script,
-    build_plan,
-    describe_replay,
-    setting_fields,
-)
 from wsztune.live.growth import (
+    RSS_FLOOR,
     grouped_growth,
     growth_uncertainty,
     paired_growth,
     per_connection_growth,
     relative_difference,
 )
-from wsztune.live.result import LiveResult, count_mismatch, judge
-from wsztune.nodejs import find_node, helper
+from wsztune.live.plan import Plan, Script, build_plan, describe_replay
+from wsztune.live.result import LiveError, LiveResult, count_mismatch, judge, setting_fields
 from wsztune.programs import children_stopped_on_error
+from wsztune.programs.node import find_node
 from wsztune.stacks import STACKS
 
 WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed
-SCRIPT_NAME = "live_ws.js"
+# The Node script that runs the server and the clients, shipped beside this module.
+SCRIPT = Path(__file__).resolve().parent / "ws.js"
 MIN_MEASURED = 20  # fewer measured connections than this: the memory figure is noise (say so)
 # gc() before every reading; V8's young generation pinned at its usual maximum (16 MB per
 # semi-space on 64-bit), because a busy server has grown it long ago, and its growth in the middle
 # of a measurement is one 8 MB step in RSS that no connection causes.
 SERVER_FLAGS = ("--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16")
-# Below this many bytes a difference of memory per connection is RSS's grain, not a finding: a
-# page (4 KiB), which is what a connection without compression moves RSS by, either way. It is
-# what the check allows when the model expects (nearly) nothing, e.g. no connection compressing.
-MEMORY_FLOOR = 4096
 # A kind of connection (what the server builds: compressor, decompressor, both, none) measured on
 # fewer connections than this is at the mercy of malloc: a new compressor often lands in memory
 # freed earlier and moves RSS by nothing (the demo without context takeover, threshold 1024, 4
@@ -119,7 +110,7 @@ def connections_for(corpus: Corpus, setting: Setting, threshold: int, default: i
 
 
 def ws_plan(corpus: Corpus, connections: int, threshold: int) -> Plan:
-    """:func:`wsztune.live.build_plan`: a silent client sends :data:`wsztune.live.PROBE`.
+    """:func:`wsztune.live.plan.build_plan`: a silent client sends :data:`wsztune.live.plan.PROBE`.
 
     The probe is not padded to the threshold: the node codec's model assumes a silent client
     sends that message (:data:`wsztune.codecs.base.PROBE_PAYLOAD`), and counts the server's inflate
@@ -173,11 +164,6 @@ def resolve_ws_dir(ws_dir: Path) -> Path:
         "node_modules/ws/package.json); give the directory where `npm install ws` ran, or leave "
         "--ws-dir out to let wsztune install ws into its cache"
     )
-
-
-def script_path() -> Path:
-    """The Node script that runs the server and the clients (shipped in this package)."""
-    return helper(SCRIPT_NAME)
 
 
 # Running the two Node processes -----------------------------------------------------------------
@@ -270,7 +256,7 @@ async def _start(
         process = await asyncio.create_subprocess_exec(
             node,
             *args,
-            str(script_path()),
+            str(SCRIPT),
             name,
             json.dumps(config),
             stdin=asyncio.subprocess.PIPE,
@@ -571,7 +557,7 @@ def run_live_ws(
     rss_off = per_connection_growth(off.series("rss"), warmup)
     difference_bytes = live_memory - model_memory
     # Relative to the model, or to RSS's grain when the model expects less than that.
-    difference = relative_difference(difference_bytes, model_memory, MEMORY_FLOOR)
+    difference = relative_difference(difference_bytes, model_memory, RSS_FLOOR)
     baseline = per_connection_growth(resident_off, warmup)
     verdict = judge(
         bytes_equal=bytes_equal,
@@ -580,7 +566,7 @@ def run_live_ws(
         uncertainty=uncertainty,
         baseline=baseline,
         tolerance=tolerance,
-        floor=MEMORY_FLOOR,
+        floor=RSS_FLOOR,
         more=(
             f"more --connections (this run measured {plan.connections - warmup} of "
             f"{plan.connections}; the standard error falls as the root of the count), or "
@@ -637,11 +623,11 @@ def run_live_ws(
             "makes such a figure noisy; more --connections (or none given: wsztune picks) "
             "narrow it"
         )
-    if model_memory < MEMORY_FLOOR:
+    if model_memory < RSS_FLOOR:
         notes.append(
             f"the model expects {model_memory / 1024:.1f} KiB per connection (of "
             f"{measured} measured, {shares[0]} build a compressor, {shares[1]} a "
-            f"decompressor): the check allows {MEMORY_FLOOR // 1024} KiB either way, RSS's grain"
+            f"decompressor): the check allows {RSS_FLOOR // 1024} KiB either way, RSS's grain"
         )
     per_connection = [
         {
@@ -690,7 +676,7 @@ def run_live_ws(
         memory_uncertainty=uncertainty,
         memory_difference=difference,
         memory_difference_bytes=difference_bytes,
-        memory_floor=MEMORY_FLOOR,
+        memory_floor=RSS_FLOOR,
         tolerance=tolerance,
         memory_within_tolerance=within,
         per_connection=per_connection,
