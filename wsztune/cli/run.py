@@ -386,9 +386,10 @@ def _report_interruption(interrupted: Any, keep_partial: bool, target: Path) -> 
 
 def _record_stack(meta: dict[str, Any], choice: RunChoice) -> None:
     """What the run was made for, so that every reading command names the stack's default."""
+    from wsztune import results
+
     stack, version = choice.stack, choice.version
-    meta["server_version"] = version
-    meta["stack"] = {
+    stack_meta = {
         "name": stack.name,
         "title": stack.title,
         "version": version,
@@ -396,6 +397,7 @@ def _record_stack(meta: dict[str, Any], choice: RunChoice) -> None:
         "codec": choice.codec,
         "status": stack.status,
     }
+    results.set_meta(meta, results.RUN_COMMAND, {"server_version": version, "stack": stack_meta})
 
 
 def _print_outcome(run_result: Any, path: Path, quiet: bool) -> None:
