@@ -17,6 +17,7 @@ from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.memory import (
+    Traffic,
     compressor_theory,
     decompressor_theory,
     observe_compressor,
@@ -72,3 +73,67 @@ def test_the_window_is_observed_past_empty_messages() -> None:
     memory = zlib_codec.observe_connection(streams, Setting(12, 5), backend)
     assert memory.decompressor.held > decompressor_theory(12)
     assert memory.compressor.held > compressor_theory(12, 5)
+
+
+# The resident model (wsztune.memory: what the OS charges) ---------------------------------------
+
+
+def _traffic(sent: int, received: int, largest: int = 1000) -> Traffic:
+    return Traffic(
+        sent=sent,
+        largest_sent=min(largest, sent),
+        largest_frame=min(largest, sent) // 3,
+        received=received,
+        compressed_messages_sent=1 if sent else 0,
+        compressed_messages_received=1 if received else 0,
+    )
+
+
+def test_no_compressed_message_received_means_no_inflate_window() -> None:
+    from wsztune.memory import ZLIB_INFLATE_STATE, zlib_resident
+
+    push_only = zlib_resident(15, 15, 8, _traffic(50_000, 0))
+    chatty = zlib_resident(15, 15, 8, _traffic(50_000, 50_000))
+    assert push_only.decompressor < ZLIB_INFLATE_STATE + 2 * 4096
+    assert chatty.decompressor - push_only.decompressor >= 32 * 1024 - 4096
+
+
+def test_resident_grows_with_traffic_up_to_the_allocation() -> None:
+    """Light traffic touches a few pages of the window and prev; enough to slide the window
+    touches them all, and the resident figure then sits within the allocation plus one page per
+    buffer (page rounding, malloc headers) and below it by the unwritten pending buffer."""
+    from wsztune.memory import zlib_resident
+
+    light = zlib_resident(15, 15, 8, _traffic(6_000, 6_000)).compressor
+    heavy = zlib_resident(15, 15, 8, _traffic(300_000, 300_000)).compressor
+    allocation = compressor_theory(15, 8)
+    assert light < allocation / 2
+    assert allocation - (1 << 16) < heavy <= allocation + 5 * 4096
+    assert zlib_resident(15, 15, 8, _traffic(30_000, 0)).compressor < heavy
+
+
+def test_head_is_resident_before_any_message() -> None:
+    """zlib clears the hash table at init (CLEAR_HASH in lm_init): a connection that has sent
+    nothing already pays for it, with the state struct and a page per other buffer's malloc
+    header."""
+    from wsztune.memory import zlib_resident
+
+    idle = zlib_resident(15, 15, 8, _traffic(0, 0)).compressor
+    assert 2 << (8 + 7) <= idle < (2 << (8 + 7)) + 6 * 4096
+
+
+def test_cells_carry_resident_figures_for_the_corpus_connections(tmp_path) -> None:
+    """A cell's resident figures come from its corpus's connections: a server-push corpus has
+    no inflate window in them, while the allocation keeps its bound."""
+    from wsztune.codecs.base import TimingPlan
+
+    backend = get_backend("zlib")
+    streams = [Stream("c1", SERVER, SERVER_PAYLOADS), Stream("c2", SERVER, SERVER_PAYLOADS)]
+    cell = zlib_codec.measure_cell(
+        streams, Setting(15, 8), backend, TimingPlan(measure_time=False)
+    )
+    assert cell["decompress_memory_resident"] < 8 * 1024
+    assert cell["connection_memory_resident"] == (
+        cell["compress_memory_resident"] + cell["decompress_memory_resident"]
+    )
+    assert cell["connection_memory_resident"] < cell["connection_memory"]

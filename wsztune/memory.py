@@ -14,6 +14,7 @@ import tracemalloc
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from wsztune.codec import (
     EMPTY_BLOCK_TAIL,
@@ -23,6 +24,9 @@ from wsztune.codec import (
     new_compressor,
     new_decompressor,
 )
+
+if TYPE_CHECKING:
+    from wsztune.corpus import Stream
 
 
 def compressor_theory(window_bits: int, mem_level: int) -> int:
@@ -138,3 +142,275 @@ def rss_bytes() -> int:
     import psutil
 
     return int(psutil.Process().memory_info().rss)
+
+
+# Resident memory: the pages the OS charges ------------------------------------------------------
+#
+# zlib asks malloc for its buffers up front, but a page of them costs RSS only once something
+# writes it. Which bytes are written follows from the library's source and from the traffic a
+# connection carried; which pages hold them follows from how glibc's malloc lays chunks out.
+# Every fact below names its source; nothing is fitted to a corpus.
+
+PAGE = 4096  # x86-64 and arm64 Linux base pages
+# glibc malloc (malloc/malloc.c): a chunk is the request plus SIZE_SZ (8) rounded up to 16, at
+# least 32; its size field sits 8 bytes before the user pointer; requests whose chunk reaches
+# DEFAULT_MMAP_THRESHOLD_MIN (128 KiB) get a mapping of their own (page aligned, header first).
+MALLOC_ALIGN = 16
+MALLOC_HEADER = 16
+MALLOC_MIN_CHUNK = 32
+MMAP_THRESHOLD = 128 * 1024
+# zlib 1.2.13 on x86-64: sizeof(deflate_state) and sizeof(struct inflate_state) (deflate.h,
+# inflate.h, compiled); CPython's compobject around a z_stream (Modules/zlibmodule.c) is the
+# 200 B tracemalloc sees on top of them.
+ZLIB_DEFLATE_STATE = 5952
+ZLIB_INFLATE_STATE = 7160
+PYTHON_ZLIB_OBJECT = 200
+# deflate.h: MAX_MATCH (258) is WIN_INIT, the bytes past the data fill_window() zeroes;
+# MIN_LOOKAHEAD = MAX_MATCH + MIN_MATCH + 1.
+WIN_INIT = 258
+MIN_LOOKAHEAD = 262
+# zlib-ng 2.x (zlib_ng binding 0.5, zlib-ng 2.2+): the hash table has a fixed 2^16 entries of 2
+# bytes whatever memLevel (deflate.h HASH_SIZE), and deflate allocates window, prev, head, the
+# pending buffer and its state in one piece (alloc_deflate in deflate.c); inflate allocates its
+# state and a 32 KiB window together at inflateInit2 (alloc_inflate in inflate.c).
+ZLIB_NG_HASH_BYTES = 2 * 65536
+ZLIB_NG_LIT_BUFS = 5  # LIT_MEM: pending_buf is lit_bufsize * 5
+
+
+@dataclass(frozen=True)
+class Touched:
+    """One allocation and the byte ranges of it that have been written."""
+
+    size: int
+    ranges: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What one connection's server codec objects have processed, in bytes."""
+
+    sent: int  # bytes the compressor alive now has read (takeover: the stream; else a message)
+    largest_sent: int  # the largest message compressed
+    largest_frame: int  # the largest compressed frame written
+    received: int  # bytes the decompressor alive now has written (inflated)
+    compressed_messages_sent: int
+    compressed_messages_received: int  # 0: zlib never built the inflate window
+
+
+@dataclass(frozen=True)
+class Resident:
+    """Resident bytes per connection: compressor, decompressor, both."""
+
+    compressor: float
+    decompressor: float
+
+    @property
+    def connection(self) -> float:
+        """Compressor plus decompressor."""
+        return self.compressor + self.decompressor
+
+
+def _chunk(size: int) -> int:
+    return max(MALLOC_MIN_CHUNK, (size + 8 + MALLOC_ALIGN - 1) // MALLOC_ALIGN * MALLOC_ALIGN)
+
+
+def _pages(intervals: list[tuple[int, int]]) -> int:
+    """Distinct pages under byte ``intervals`` (start, end), end exclusive."""
+    spans = sorted((start // PAGE, (end - 1) // PAGE) for start, end in intervals if end > start)
+    count, last = 0, -1
+    for first, final in spans:
+        if final <= last:
+            continue
+        count += final - max(first, last + 1) + 1
+        last = final
+    return count
+
+
+def resident_pages(allocations: Sequence[Touched], neighbours: int = 16) -> float:
+    """Resident bytes per connection of ``allocations`` made in this order by each of
+    ``neighbours`` connections, one after the other, as glibc lays chunks out from the top of
+    its heap (an mmap'd chunk alone in its mapping). Pages shared by neighbouring connections
+    count once, as the OS counts them."""
+    heap: list[tuple[int, int]] = []
+    mapped = 0
+    address = 0
+    for _ in range(neighbours):
+        for allocation in allocations:
+            chunk = _chunk(allocation.size)
+            if chunk >= MMAP_THRESHOLD:
+                touched = [(0, MALLOC_HEADER)]
+                touched += [(MALLOC_HEADER + a, MALLOC_HEADER + b) for a, b in allocation.ranges]
+                mapped += _pages(touched)
+                continue
+            heap.append((address + 8, address + MALLOC_HEADER))  # the size field malloc writes
+            user = address + MALLOC_HEADER
+            heap += [(user + start, user + end) for start, end in allocation.ranges]
+            address += chunk
+    return (_pages(heap) + mapped) * PAGE / neighbours
+
+
+def zlib_deflate_touched(window_bits: int, mem_level: int, traffic: Traffic) -> list[Touched]:
+    """zlib 1.2.13's deflate buffers (deflateInit2_, deflate.c) and what the traffic wrote:
+
+    - the state struct, written whole (deflateReset, _tr_init);
+    - ``head`` (2 << (memLevel + 7) bytes), zeroed by CLEAR_HASH in lm_init: all of it;
+    - ``window`` (2 x 2^wbits): fill_window() reads input at strstart + lookahead and zeroes
+      WIN_INIT bytes past it, so the bytes read so far plus 258; once strstart reaches
+      2 wsize - MIN_LOOKAHEAD the window slides and all of it has been written;
+    - ``prev`` (2 x 2^wbits): entry ``str & w_mask`` per position inserted, so 2 bytes per byte
+      read up to the window, all of it after a slide (slide_hash);
+    - ``pending_buf`` (4 x lit_bufsize, lit_bufsize = 1 << (memLevel + 6)): the compressed
+      block at its start (flush_pending copies it out on every call) and three bytes per symbol
+      from ``sym_buf`` = pending_buf + lit_bufsize on, at most lit_bufsize - 1 symbols per
+      block; a message of n bytes makes at most n symbols.
+    """
+    wsize = 1 << window_bits
+    lit_bufsize = 1 << (mem_level + 6)
+    hash_bytes = 2 << (mem_level + 7)
+    sent = traffic.sent
+    slid = sent >= 2 * wsize - MIN_LOOKAHEAD
+    window = 2 * wsize if slid else min(2 * wsize, sent + WIN_INIT) if sent else 0
+    prev = 2 * wsize if slid else 2 * min(wsize, sent)
+    symbols = min(traffic.largest_sent, lit_bufsize - 1)
+    block = 0
+    if traffic.compressed_messages_sent:
+        block = min(traffic.largest_frame + 8, 4 * lit_bufsize)
+    return [
+        Touched(ZLIB_DEFLATE_STATE, ((0, ZLIB_DEFLATE_STATE),)),
+        Touched(2 * wsize, ((0, window),)),
+        Touched(2 * wsize, ((0, prev),)),
+        Touched(hash_bytes, ((0, hash_bytes),)),
+        Touched(4 * lit_bufsize, ((0, block), (lit_bufsize, lit_bufsize + 3 * symbols))),
+    ]
+
+
+def zlib_inflate_touched(window_bits: int, traffic: Traffic) -> tuple[Touched, Touched | None]:
+    """zlib 1.2.13's inflate state (inflateInit2_, written whole as tables are built) and its
+    window: allocated by updatewindow() (inflate.c) on the first inflate that produces output,
+    then written from its start as output is copied in, all of it after 2^wbits bytes."""
+    state = Touched(ZLIB_INFLATE_STATE, ((0, ZLIB_INFLATE_STATE),))
+    if not traffic.compressed_messages_received or not traffic.received:
+        return state, None
+    wsize = 1 << window_bits
+    return state, Touched(wsize, ((0, min(wsize, traffic.received)),))
+
+
+def zlib_resident(window_bits: int, client_bits: int, mem_level: int, traffic: Traffic) -> Resident:
+    """Resident bytes of CPython's zlib objects for a connection that carried ``traffic``.
+
+    The compressor's buffers are allocated together at the handshake, one connection after
+    another; the inflate window later, on the first compressed message received, so windows of
+    neighbouring connections sit together. Python's compobject (200 B) counts as bytes."""
+    compressor = 0.0
+    if traffic.compressed_messages_sent or traffic.sent == 0:
+        compressor = resident_pages(zlib_deflate_touched(window_bits, mem_level, traffic))
+        compressor += PYTHON_ZLIB_OBJECT
+    state, window = zlib_inflate_touched(client_bits, traffic)
+    decompressor = resident_pages([state]) + PYTHON_ZLIB_OBJECT
+    if window is not None:
+        decompressor += resident_pages([window])
+    return Resident(compressor, decompressor)
+
+
+def zlib_ng_resident(
+    window_bits: int, client_bits: int, mem_level: int, traffic: Traffic
+) -> Resident:
+    """Resident bytes of zlib-ng's objects: one mapping per compressor (its single allocation
+    is over 128 KiB: window, prev, head, pending, state in that order), the 128 KiB hash table
+    zeroed at init; the inflate state and its 32 KiB window allocated together up front."""
+    wsize = 1 << window_bits
+    lit_bufsize = 1 << (mem_level + 6)
+    deflate = zlib_deflate_touched(window_bits, mem_level, traffic)
+    window, prev = deflate[1].ranges[0][1], deflate[2].ranges[0][1]
+    block, symbols = deflate[4].ranges
+    start = 0
+    ranges: list[tuple[int, int]] = [(0, window)]
+    start += 2 * wsize
+    ranges.append((start, start + prev))
+    start += 2 * wsize
+    ranges.append((start, start + ZLIB_NG_HASH_BYTES))
+    start += ZLIB_NG_HASH_BYTES
+    ranges += [(start + a, start + b) for a, b in (block, symbols)]
+    start += ZLIB_NG_LIT_BUFS * lit_bufsize
+    ranges.append((start, start + ZLIB_DEFLATE_STATE))
+    size = start + ZLIB_DEFLATE_STATE
+    compressor = resident_pages([Touched(size, tuple(ranges))]) + PYTHON_ZLIB_OBJECT
+    received = min(1 << 15, traffic.received) if traffic.compressed_messages_received else 0
+    inflate = Touched(
+        (1 << 15) + ZLIB_INFLATE_STATE,
+        ((0, received), (1 << 15, (1 << 15) + ZLIB_INFLATE_STATE)),
+    )
+    del client_bits  # zlib-ng's inflate window is 32 KiB whatever the negotiated bits
+    return Resident(compressor, resident_pages([inflate]) + PYTHON_ZLIB_OBJECT)
+
+
+def _split(sizes: list[int], frames: list[int], per: int | None) -> list[tuple[list, list]]:
+    if not per:
+        return [(sizes, frames)]
+    return [(sizes[i : i + per], frames[i : i + per]) for i in range(0, len(sizes), per)] or [
+        ([], [])
+    ]
+
+
+def connection_traffic(
+    streams: Sequence[Stream],
+    frame_sizes: Sequence[Sequence[int]],
+    threshold: int,
+    takeover: bool,
+    messages_per_connection: int | None = None,
+) -> list[Traffic]:
+    """What each of the corpus's connections made its server's codec objects process.
+
+    ``frame_sizes``: per stream, each message's frame payload size (a cell's sizes). The
+    corpus's connections are its records', HAR's or directory's; a stream with no connection
+    of its own (JSONL, lines) is one, unless ``messages_per_connection`` cuts its streams into
+    connections of that many messages. A message shorter than ``threshold`` never reaches a
+    codec object. Without context takeover the objects alive are the last message's.
+    """
+    from wsztune.corpus import SERVER
+
+    by_connection: dict[tuple[str, int], dict[str, tuple[list[int], list[int]]]] = {}
+    for stream, frames in zip(streams, frame_sizes, strict=True):
+        pieces = _split(list(stream.sizes()), list(frames), messages_per_connection)
+        for index, piece in enumerate(pieces):
+            by_connection.setdefault((stream.connection, index), {})[stream.direction] = piece
+    traffic = []
+    for directions in by_connection.values():
+        sent_sizes, sent_frames = _compressed(directions.get(SERVER, ([], [])), threshold)
+        received_sizes, _ = _compressed(
+            next((piece for side, piece in directions.items() if side != SERVER), ([], [])),
+            threshold,
+        )
+        if not takeover:
+            sent_sizes, received_sizes = sent_sizes[-1:], received_sizes[-1:]
+        traffic.append(
+            Traffic(
+                sent=sum(sent_sizes),
+                largest_sent=max(sent_sizes, default=0),
+                largest_frame=max(sent_frames, default=0),
+                received=sum(received_sizes),
+                compressed_messages_sent=len(sent_sizes),
+                compressed_messages_received=len(received_sizes),
+            )
+        )
+    return traffic
+
+
+def _compressed(piece: tuple[list[int], list[int]], threshold: int) -> tuple[list, list]:
+    sizes, frames = piece
+    kept = [index for index, size in enumerate(sizes) if size >= threshold]
+    return [sizes[i] for i in kept], [frames[i] for i in kept]
+
+
+ResidentModel = Callable[[int, int, int, Traffic], Resident]
+
+
+def mean_resident(model: ResidentModel, setting: Setting, traffic: Sequence[Traffic]) -> Resident:
+    """The mean over the corpus's connections of ``model``'s resident bytes."""
+    figures = [
+        model(setting.server_bits, setting.client_bits, setting.mem_level, one) for one in traffic
+    ] or [Resident(0.0, 0.0)]
+    return Resident(
+        sum(figure.compressor for figure in figures) / len(figures),
+        sum(figure.decompressor for figure in figures) / len(figures),
+    )

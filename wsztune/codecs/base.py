@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import SettingError
-from wsztune.memory import compressor_theory, decompressor_theory
+from wsztune.memory import Resident, compressor_theory, decompressor_theory
 from wsztune.results import TIME_FIELD_NAMES
 from wsztune.units import UnitLayout
 
@@ -64,6 +64,9 @@ class TimingPlan:
     # False (``--probe-every-cell``): a codec that derives some cells' memory from other cells'
     # probes (node) probes every cell instead.
     derive_memory: bool = True
+    # The fan-out K the run is for (``--fanout``, or the corpus's): above 1, each cell also
+    # times a broadcast, K per-connection compressors interleaved (wsztune.fanout).
+    fanout: int = 1
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -295,6 +298,18 @@ class CellMemory:
     # Where the figures came from: "measured" in this run, "cached" from an earlier run's probe
     # (node), "cached+measured" when the compressor's and the decompressor's differ.
     source: str = "measured"
+    # What the OS charges per connection in the steady state for the corpus's traffic (the
+    # results' *_memory_resident); None: the allocation, for a runtime that touches all it
+    # allocates (the JVM zeroes arrays) or measures RSS itself.
+    resident: Resident | None = None
+
+    def resident_or_allocation(self) -> Resident:
+        """The resident figures, or the allocation weighed by the shares when none was given."""
+        if self.resident is not None:
+            return self.resident
+        return Resident(
+            self.compressor_share * self.compressor, self.decompressor_share * self.decompressor
+        )
 
 
 def cell_fields(
@@ -325,6 +340,7 @@ def cell_fields(
     total_compressed = compressed_bytes[SERVER] + compressed_bytes[CLIENT]
     compress_theory = compressor_theory(setting.server_bits, setting.mem_level)
     decompress_theory = decompressor_theory(setting.client_bits)
+    resident = memory.resident_or_allocation()
     return {
         "window_bits": setting.window_bits,
         "client_window_bits": setting.nominal_client_bits,  # as window_bits: 8 stays 8
@@ -358,6 +374,9 @@ def cell_fields(
         "memory_resolution": memory.resolution,
         "frames": frame_count,
         "memory_source": memory.source,
+        "compress_memory_resident": round(resident.compressor),
+        "decompress_memory_resident": round(resident.decompressor),
+        "connection_memory_resident": round(resident.compressor) + round(resident.decompressor),
         **_client_fields(setting),
         **_unit_sizes(summary, sizes),
     }

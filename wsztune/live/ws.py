@@ -81,8 +81,8 @@ from wsztune.live.result import (
     setting_fields,
     zlib_setting_title,
 )
-from wsztune.nodejs import find_node
 from wsztune.programs import children_stopped_on_error
+from wsztune.programs.node import find_node
 from wsztune.stacks import STACKS
 
 WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed
@@ -539,13 +539,14 @@ def run_live_ws(
 def _node_and_ws(ws_dir: Path | None) -> tuple[str, Path, float]:
     """node, the ws package (``ws_dir``'s, or wsztune's cache, installing ws there the first
     time only: it stays in the cache), and the seconds finding them took."""
-    from wsztune.nodejs import install
+    from wsztune.programs import npm as install
+    from wsztune.programs.cache import default_cache_dir
 
     started = time.perf_counter()
     node = find_node()
     if ws_dir is not None:
         return node, resolve_ws_dir(ws_dir), time.perf_counter() - started
-    cache = install.default_cache_dir()
+    cache = default_cache_dir()
     if not (install.ws_package_dir(cache) / "package.json").is_file():
         print(
             f"wsztune: installing ws {install.WS_VERSION} into "
