@@ -478,6 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a tenth of the connections")
     parser.add_argument("--churn", action="store_true", help="the churn run only")
     parser.add_argument("--setting", action="append", help="only these settings (e.g. 12:5)")
+    parser.add_argument(
+        "--malloc-arena-max", type=int, help="ws rows: MALLOC_ARENA_MAX for the node server"
+    )
+    parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     print(f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -499,16 +503,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(row)
                 print("| " + " | ".join(row.cells()) + " |", flush=True)
     if "ws" in only:
+        node = node_stack()
+        if args.malloc_arena_max:
+            arenas = str(args.malloc_arena_max)
+            node = Stack(f"{node.name} MALLOC_ARENA_MAX={arenas}", node.server, node.clients,
+                         {"MALLOC_ARENA_MAX": arenas})
         for setting in settings:
             prediction = predict(CORPORA["light"], setting, "node")
-            row = measure_row(
-                node_stack(), "light", setting, 2000 // scale, 0.20, prediction, off_cache
-            )
+            row = measure_row(node, "light", setting, 2000 // scale, 0.20, prediction, off_cache)
             print("| " + " | ".join(row.cells()) + " |", flush=True)
     if "coder" in only:
+        coder = coder_stack()
+        if args.gogc is not None:
+            os.environ["GOGC"] = str(args.gogc)  # the model reads it too (codecs.go.gc_headroom)
+            coder = Stack(f"coder GOGC={args.gogc}", coder.server, coder.clients)
         prediction = predict(CORPORA["light"], "takeover", "go-coder", push_only=True)
         row = measure_row(
-            coder_stack(), "light", "takeover", 4000 // scale, 0.20, prediction, off_cache,
+            coder, "light", "takeover", 4000 // scale, 0.20, prediction, off_cache,
             client_setting="push",
         )
         print("| " + " | ".join(row.cells()) + " |", flush=True)
