@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wsztune import corpus
+from wsztune import corpus, results
+from wsztune import fanout as broadcasts
 from wsztune.cli import cli
+from wsztune.codecs import zlib as zlib_codec
 from wsztune.fanout import detect_fanout
 
 
@@ -174,3 +176,72 @@ def test_a_sample_keeps_the_whole_corpus_fanout(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "r.json").read_text())["meta"]
     assert meta["corpus"]["messages"] < 313  # 5 of 60 subscribers kept
     assert (meta["fanout"]["max"], meta["fanout"]["broadcasts"]) == (60, len(GROUPS))
+
+
+# CPU per delivery: K compressors interleaved ------------------------------------------------------
+
+DELIVERY_FIELDS = ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
+                   "compress_seconds_per_message", "delivery_compressors")  # fmt: skip
+
+
+def test_delivery_schedule_spreads_stretches_over_the_corpus() -> None:
+    schedule = broadcasts.delivery_schedule(1000, fanout=1000, repeat=5, warmup=1)
+    assert schedule is not None and schedule.compressors == broadcasts.MAX_INTERLEAVED
+    assert schedule.deliveries_per_sample >= broadcasts.MIN_DELIVERIES_PER_SAMPLE
+    assert [start for start, _ in schedule.stretches] == [0, 166, 333, 500, 666, 833]
+    hot = schedule.hot()  # as many deliveries through one compressor
+    assert (hot.compressors, hot.deliveries_per_sample) == (1, schedule.deliveries_per_sample)
+    assert broadcasts.delivery_schedule(1000, fanout=1, repeat=5, warmup=1) is None
+    assert broadcasts.delivery_schedule(10, fanout=3, repeat=1, warmup=1).compressors == 3  # type: ignore[union-attr]
+    # Takeover: every compressor first fed twice its window, cycling over the messages.
+    assert broadcasts.priming_messages([100, 300], 1024) == 11  # 2,100 B >= 2,048
+    assert broadcasts.priming_messages([100, 300], 0) == 0
+
+
+def test_per_delivery_reads_samples_per_byte_of_mean_message() -> None:
+    schedule = broadcasts.DeliverySchedule(4, 2, 1, ((0, 2), (2, 4)))
+    # The timed stretch holds messages of 30 and 10 B (mean of all four: 25 B) x 2 compressors.
+    fields = broadcasts.delivery_fields(schedule, [40, 20, 30, 10], [0.8], [0.4], [0.2])
+    assert fields["compress_seconds_per_delivery"] == pytest.approx(0.8 / 40 * 25 / 2)
+    assert fields["decompress_seconds_per_delivery"] == pytest.approx(0.4 / 40 * 25 / 2)
+    assert fields["delivery_compressors"] == 2
+    assert broadcasts.delivery_fields(None, [1], [1.0], [1.0], [1.0]) == {}
+
+
+def test_a_broadcast_run_times_k_compressors_interleaved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    runner = CliRunner()
+    args = ["run", str(timed), "--window-bits", "15", "--mem-level", "8", "--repeat", "2",
+            "--min-sample-time", "0", "-j", "1", "-q"]  # fmt: skip
+    built: list[int] = []
+    real = zlib_codec.new_compressor
+
+    def counted(*args: object) -> object:
+        built.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zlib_codec, "new_compressor", counted)
+    result = runner.invoke(cli, [*args, "--fanout", "6", "-o", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    cell = json.loads((tmp_path / "r.json").read_text())["cells"][0]
+    assert cell["delivery_compressors"] == 6
+    for name in DELIVERY_FIELDS[:3]:
+        assert isinstance(cell[name], float) and cell[name] > 0
+    # Six compressors with their own state for the interleaved samples, one hot one, one that
+    # makes the frames the six decompressors inflate (takeover: built once per subscriber).
+    assert len(built) == 6 + 1 + 1
+    # The corpus's own fan-out (mean 18.8) when none is stated; none without timing's figures.
+    result = runner.invoke(cli, [*args, "--no-timing", "-o", str(tmp_path / "u.json")])
+    assert result.exit_code == 0, result.output
+    cell = json.loads((tmp_path / "u.json").read_text())["cells"][0]
+    assert cell["delivery_compressors"] == 19 and cell["compress_seconds_per_delivery"] is None
+    # An untimed corpus and no --fanout: no broadcast, no field (and none added on load).
+    plain = tmp_path / "p.jsonl"
+    plain.write_text('{"wsztune":"records/1"}\n{"text":"hello"}\n{"text":"world"}\n')
+    result = runner.invoke(cli, ["run", str(plain), "--window-bits", "15", "--mem-level", "8",
+                                 "--no-timing", "-q", "-o", str(tmp_path / "p.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    loaded = results.load(tmp_path / "p.json").cells[0]
+    assert not set(DELIVERY_FIELDS) & set(loaded)

@@ -189,3 +189,27 @@ def test_coder_peak_beside_steady(tmp_path: Path) -> None:
         2000 * chosen["connection_memory"] + 300 * chosen["compress_memory_peak"]
     )
     assert peak["compress_once"] is None  # coder has no compress-once mode
+
+
+@go_marks[0]
+@go_marks[1]
+def test_go_cells_time_a_broadcast_and_compress_once_divides_by_k(tmp_path: Path) -> None:
+    corpus_path = small_chat(tmp_path / "small.records.jsonl")
+    for server, library_cells in (("gorilla", 1), ("coder", 2)):
+        output = tmp_path / f"{server}.json"
+        result = CliRunner().invoke(
+            cli,
+            ["run", str(corpus_path), "--server", server, "--repeat", "2", "--fanout", "8",
+             "--min-sample-time", "0", "-o", str(output), "--quiet",
+             *(["--level", "1"] if server == "gorilla" else [])],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        cells = json.loads(output.read_text())["cells"]
+        assert len(cells) >= library_cells
+        for cell in cells:
+            assert cell["delivery_compressors"] == 8
+            assert cell["compress_seconds_per_delivery"] > 0
+            assert cell["compress_seconds_per_message"] > 0
+            if server == "gorilla":  # one compression per message, over the 8 subscribers
+                once = cell["compress_once"]["compress_seconds_per_delivery"]
+                assert once == pytest.approx(cell["compress_seconds_per_message"] / 8)

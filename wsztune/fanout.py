@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
 from wsztune.corpus import SERVER, Corpus
 
@@ -206,3 +207,151 @@ def describe_compress_once(summary: dict[str, object]) -> str:
         f"{format_bytes(int(summary['connection_memory']))} per connection plus "  # type: ignore[call-overload]
         f"{format_bytes(int(summary['shared_memory']))} shared per broadcast in flight"  # type: ignore[call-overload]
     )
+
+
+# Timing a broadcast ------------------------------------------------------------------------------
+
+# Per-connection compressors interleaved at most when a broadcast is timed: K is the fan-out, but
+# 128 compressors already hold 34 MiB of zlib state at 15:8 (more than a server core's caches),
+# so more would lengthen the measurement and its memory, not the misses it shows.
+MAX_INTERLEAVED = 128
+# Deliveries (message x compressor) per timing sample at least: about a corpus pass of a small
+# corpus, so that a sample stands well above the clock's noise.
+MIN_DELIVERIES_PER_SAMPLE = 4096
+
+
+def run_fanout_k(broadcast: dict[str, object] | None) -> int | None:
+    """The fan-out K a run or a decision is for: the stated K (``--fanout``), else the corpus's
+    mean fan-out of its broadcasts, rounded; ``None`` without either."""
+    if not broadcast:
+        return None
+    if broadcast.get("source") == "corpus":
+        return max(1, round(float(broadcast["mean"])))  # type: ignore[arg-type]
+    return int(broadcast["max"])  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class DeliverySchedule:
+    """How a codec times one server message delivered to each of K subscribers.
+
+    ``compressors`` per-connection compressors (``min(K, MAX_INTERLEAVED)``), each with its own
+    state, are built once (as a server builds them when its subscribers connect); each message
+    of a stretch is then compressed by each of them in turn, round-robin, as a server loops over
+    its subscribers. The stretches index the server messages of the corpus in order (all server
+    streams one after the other), modulo their number; they are spread over the corpus, the
+    ``warmup`` first ones untimed, one timing sample per later stretch. Each compressor's state
+    carries over from one stretch to the next. Decompression is timed the same way: as many
+    decompressors, each inflating the frames one compressor made, in turn.
+    """
+
+    fanout: int
+    compressors: int
+    warmup: int
+    stretches: tuple[tuple[int, int], ...]  # (start, stop), stop - start messages each
+
+    @property
+    def deliveries_per_sample(self) -> int:
+        """Deliveries in one timed stretch: its messages x the compressors."""
+        start, stop = self.stretches[-1]
+        return (stop - start) * self.compressors
+
+    def indices(self, stretch: int, messages: int) -> list[int]:
+        """The server-message indices of stretch number ``stretch``."""
+        start, stop = self.stretches[stretch]
+        return [index % messages for index in range(start, stop)]
+
+    def hot(self) -> DeliverySchedule:
+        """The same deliveries per sample through one compressor: stretches as many times
+        longer as there were compressors (what a compress-once server pays per message)."""
+        length = self.deliveries_per_sample
+        stretches = tuple((start, start + length) for start, _ in self.stretches)
+        return replace(self, compressors=1, stretches=stretches)
+
+    def helper_job(self) -> dict[str, object]:
+        """The schedule as a helper process (Go) reads it."""
+        return {
+            "compressors": self.compressors,
+            "warmup": self.warmup,
+            "stretches": [list(stretch) for stretch in self.stretches],
+            "hot_stretches": [list(stretch) for stretch in self.hot().stretches],
+        }
+
+
+def priming_messages(sizes: Sequence[int], window: int) -> int:
+    """How many server messages, from the first (cycling over them), fill a compressor's and a
+    decompressor's window twice (zlib's deflate slides at twice the window): fed to every one
+    untimed before the stretches, so that the timed ones find their memory touched and their
+    windows full, as a server's subscribers long after they joined; 0 without takeover."""
+    total = sum(sizes)
+    if window <= 0 or total <= 0:
+        return 0
+    wanted, count, fed = 2 * window, 0, 0
+    while fed < wanted:
+        fed += sizes[count % len(sizes)]
+        count += 1
+    return count
+
+
+def delivery_schedule(
+    messages: int, fanout: int, repeat: int, warmup: int
+) -> DeliverySchedule | None:
+    """The :class:`DeliverySchedule` for ``messages`` server messages and a fan-out of
+    ``fanout``; ``None`` when there is nothing to time (no server message, or K < 2)."""
+    if messages < 1 or fanout < 2:
+        return None
+    compressors = min(fanout, MAX_INTERLEAVED)
+    per_stretch = max(1, -(-max(messages, MIN_DELIVERIES_PER_SAMPLE) // compressors))
+    count = warmup + repeat
+    stretches = tuple(
+        (start, start + per_stretch)
+        for start in (index * messages // count for index in range(count))
+    )
+    return DeliverySchedule(fanout, compressors, warmup, stretches)
+
+
+def delivery_fields(
+    schedule: DeliverySchedule | None,
+    sizes: Sequence[int],
+    compress_samples: Sequence[float] | None,
+    decompress_samples: Sequence[float] | None,
+    hot_samples: Sequence[float] | None,
+) -> dict[str, object]:
+    """A cell's per-delivery time fields from samples in seconds per timed stretch: interleaved
+    compression and decompression, and one hot compressor (:meth:`DeliverySchedule.hot`, what
+    a compress-once server pays per unique message). ``sizes``: the server messages' sizes.
+
+    Each sample is read per byte of its stretch's messages and given per delivery of the
+    corpus's mean server message: a stretch holds a few dozen messages, whose sizes need not be
+    the corpus's. Empty without a schedule (no fan-out); null figures when the run measured no
+    time."""
+    if schedule is None:
+        return {}
+    fields: dict[str, object] = dict.fromkeys(DELIVERY_FIELD_NAMES)
+    fields["delivery_compressors"] = schedule.compressors
+    if compress_samples and decompress_samples and hot_samples:
+        fields.update(
+            compress_seconds_per_delivery=_per_delivery(schedule, sizes, compress_samples),
+            decompress_seconds_per_delivery=_per_delivery(schedule, sizes, decompress_samples),
+            compress_seconds_per_message=_per_delivery(schedule.hot(), sizes, hot_samples),
+        )
+    return fields
+
+
+def _per_delivery(
+    schedule: DeliverySchedule, sizes: Sequence[int], samples: Sequence[float]
+) -> float:
+    """Median over the timed stretches of seconds per delivery of a mean-sized message."""
+    mean = sum(sizes) / len(sizes)
+    per_delivery = []
+    for number, seconds in enumerate(samples, schedule.warmup):
+        stretch_bytes = sum(sizes[index] for index in schedule.indices(number, len(sizes)))
+        per_delivery.append(seconds / max(1, stretch_bytes) * mean / schedule.compressors)
+    return statistics.median(per_delivery)
+
+
+DELIVERY_FIELD_NAMES = (
+    "compress_seconds_per_delivery",
+    "decompress_seconds_per_delivery",
+    "compress_seconds_per_message",
+    "delivery_compressors",
+)

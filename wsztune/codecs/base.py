@@ -64,6 +64,9 @@ class TimingPlan:
     # False (``--probe-every-cell``): a codec that derives some cells' memory from other cells'
     # probes (node) probes every cell instead.
     derive_memory: bool = True
+    # The fan-out K the run is for (``--fanout``, or the corpus's): above 1, each cell also
+    # times a broadcast, K per-connection compressors interleaved (wsztune.fanout).
+    fanout: int = 1
 
     def __post_init__(self) -> None:
         if self.repeat < 1:

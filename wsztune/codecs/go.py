@@ -41,6 +41,7 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import BackendUnavailable
+from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import Resident
 from wsztune.programs import (
     Helper,
@@ -77,7 +78,9 @@ AXES = {
 WINDOW_BITS = 15
 MEM_LEVEL = 0  # no such knob in Go
 MEMORY_CONNECTIONS = 200
-CLOCK_NAME = "Go thread CPU time (getrusage RUSAGE_THREAD, goroutine locked to its thread)"
+CLOCK_NAME = (
+    "Go thread CPU time (clock_gettime CLOCK_THREAD_CPUTIME_ID, goroutine locked to its thread)"
+)
 MEMORY_METHOD = (
     "Go runtime heap (runtime.MemStats.HeapAlloc after two collections) of a fresh helper "
     "process per setting, over {n} connections, beside RSS: idle = what a connection keeps "
@@ -171,7 +174,7 @@ def _go_version(go: str) -> str:
 
 def cache_dir() -> Path:
     """Where the built helper is kept (wsztune's cache: ``$WSZTUNE_CACHE`` or XDG)."""
-    from wsztune.nodejs.install import default_cache_dir
+    from wsztune.programs.cache import default_cache_dir
 
     return default_cache_dir()
 
@@ -239,6 +242,8 @@ class GoCell(HelperCell):
 
     frames: list[list[int]] = field(default_factory=list)  # per stream, in order
     last_compressed: list[bool] = field(default_factory=list)  # per stream: its last message?
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
+    delivery: dict[str, list[float]] | None = None
 
 
 def _decode(line: str) -> GoCell:
@@ -248,6 +253,7 @@ def _decode(line: str) -> GoCell:
         **helper_cell_fields(data),
         frames=[unpack_u32(stream["frames"]) for stream in streams],
         last_compressed=[stream.get("last_compressed", False) for stream in streams],
+        delivery=data.get("delivery"),
     )
 
 
@@ -256,7 +262,7 @@ def run_cells(
     directions: Sequence[str],
     jobs_for: Sequence[GoJob],
     *,
-    timing: dict[str, float] | None = None,
+    timing: dict[str, object] | None = None,
     jobs: int = 1,
     on_cell: Callable[[GoCell], None] | None = None,
 ) -> list[GoCell]:
@@ -397,7 +403,11 @@ class GoCodec:
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
         jobs_for = [GoJob.of(index, setting, self.library) for index, setting in enumerate(order)]
-        timing = plan.helper_job()
+        timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
+        server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
+        schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup)
+        if timing is not None and schedule is not None:
+            timing = {**timing, "deliveries": schedule.helper_job()}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
             path = Path(directory) / "corpus.bin"
             write_corpus([stream.payloads for stream in streams], path)
@@ -417,9 +427,12 @@ class GoCodec:
                 result = with_zlib_clients(streams, order[result.id], result)
                 cell = go_cell(streams, order[result.id], job, result,
                                memory[memory_key(job)], plan, summary)
+                delivery = result.delivery or {}
+                cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
+                                            delivery.get("decompress"), delivery.get("hot")))
                 if result.id in prepared:
                     cell["compress_once"] = compress_once(streams, cell, result,
-                                                          prepared[result.id])
+                                                          prepared[result.id], plan.fanout)
                 finished(cell)
 
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
@@ -510,7 +523,8 @@ PREPARED_MODE = "gorilla PreparedMessage"
 
 
 def compress_once(
-    streams: Sequence[Stream], cell: dict[str, Any], own: GoCell, prepared: GoCell
+    streams: Sequence[Stream], cell: dict[str, Any], own: GoCell, prepared: GoCell,
+    fanout: int = 1,
 ) -> dict[str, Any]:
     """gorilla's compress-once mode for a broadcast, beside the per-connection ``cell``.
 
@@ -519,7 +533,8 @@ def compress_once(
     Memory: per connection as the cell (gorilla keeps no compressor between messages), plus
     what is shared: one flate.Writer while a message is prepared and the largest prepared
     message (its plain frame and its compressed frames). CPU: one compression per unique
-    message, whatever the fan-out, where per-connection compression pays one per delivery.
+    message, whatever the fan-out, where per-connection compression pays one per delivery:
+    per delivery, one hot compression (``compress_seconds_per_message``) over the fan-out.
     """
     wire = server_wire = frames = 0
     own_server_wire = 0
@@ -550,7 +565,17 @@ def compress_once(
         "shared_memory": cell["compress_memory_peak"] + largest,
         "compressions": "per unique message",
         "compress_seconds": cell["compress_seconds"],
+        **_once_per_delivery(cell, fanout),
     }
+
+
+def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
+    """A compress-once mode's compress time per delivery: one compression over K deliveries;
+    absent from a run without a fan-out, null without timing."""
+    if "compress_seconds_per_message" not in cell:
+        return {}
+    hot = cell["compress_seconds_per_message"]
+    return {"compress_seconds_per_delivery": None if hot is None else hot / fanout}
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,12 @@ memoryview slices of it, and a cell's frames are packed in one buffer per stream
 from __future__ import annotations
 
 import collections
+import gc
 import itertools
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from wsztune.codec import (
     BIG_MESSAGE,
@@ -43,6 +45,8 @@ from wsztune.codec import (
     decompress_pass,
     frame_sizes,
     get_backend,
+    new_compressor,
+    new_decompressor,
     round_trip_sizes,
     sent_payloads,
 )
@@ -60,7 +64,13 @@ from wsztune.codecs.base import (
     timing_fields,
     untimed_fields,
 )
-from wsztune.corpus import CLIENT, Stream
+from wsztune.corpus import CLIENT, SERVER, Stream
+from wsztune.fanout import (
+    DeliverySchedule,
+    delivery_fields,
+    delivery_schedule,
+    priming_messages,
+)
 from wsztune.memory import (
     Observation,
     ResidentModel,
@@ -238,6 +248,119 @@ def _time_cell(
     )
 
 
+def time_deliveries(
+    streams: Sequence[Stream], setting: Setting, backend: Backend, plan: TimingPlan
+) -> dict[str, object]:
+    """The per-delivery time fields of a cell for a broadcast to ``plan.fanout`` subscribers:
+    the server's messages compressed by that many per-connection compressors in turn (each
+    python-websockets connection has its own encoder, and ``broadcast()`` runs each one), as
+    :class:`~wsztune.fanout.DeliverySchedule` lays out; empty without a fan-out."""
+    server = [payload for stream in streams if stream.direction == SERVER
+              for payload in stream.buffers()]  # fmt: skip
+    schedule = delivery_schedule(len(server), plan.fanout, plan.repeat, plan.warmup)
+    sizes = [len(payload) for payload in server]
+    if schedule is None or not plan.measure_time:
+        return delivery_fields(schedule, sizes, None, None, None)
+    bits = setting.server_bits
+    window = 1 << bits if setting.context_takeover else 0
+    primed = [server[i % len(server)]
+              for i in range(priming_messages(sizes, window))]  # fmt: skip
+    compress = _interleaved_compress(server, primed, setting, bits, backend, schedule)
+    hot = _interleaved_compress(server, primed, setting, bits, backend, schedule.hot())
+    frames = _frames_of(server, primed, setting, bits, backend, schedule)
+    inflate = _interleaved_decompress(frames, setting, bits, backend, schedule)
+    return delivery_fields(schedule, sizes, compress, inflate, hot)
+
+
+def _deliver(
+    compressor: Any, setting: Setting, bits: int, backend: Backend, payload: bytes | memoryview
+) -> bytes | None:
+    """One message through one subscriber's compressor (a fresh one per message without
+    context takeover, as python-websockets builds it); ``None`` under the threshold."""
+    if len(payload) < setting.threshold:
+        return None
+    encoder = compressor if setting.context_takeover else new_compressor(setting, bits, backend)
+    return (encoder.compress(payload) + encoder.flush(backend.module.Z_SYNC_FLUSH))[:-4]
+
+
+def _interleaved_compress(
+    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
+    backend: Backend, schedule: DeliverySchedule,
+) -> list[float]:
+    """Seconds per timed stretch, every message compressed by each compressor in turn, after
+    the ``primed`` messages (untimed) have filled their windows."""
+    compressors = [
+        new_compressor(setting, bits, backend) if setting.context_takeover else None
+        for _ in range(schedule.compressors)
+    ]
+    for compressor in compressors:
+        for payload in primed:
+            _deliver(compressor, setting, bits, backend, payload)
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for number in range(len(schedule.stretches)):
+            payloads = [server[index] for index in schedule.indices(number, len(server))]
+            started = CLOCK()
+            for payload in payloads:
+                for compressor in compressors:
+                    _deliver(compressor, setting, bits, backend, payload)
+            if number >= schedule.warmup:
+                samples.append(CLOCK() - started)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
+def _frames_of(
+    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
+    backend: Backend, schedule: DeliverySchedule,
+) -> list[list[bytes | None]]:
+    """The frames one subscriber's compressor made, the primed messages' first, then per
+    stretch (every subscriber's are the same: the same messages in the same order)."""
+    compressor = new_compressor(setting, bits, backend)
+    primed_frames = [_deliver(compressor, setting, bits, backend, payload) for payload in primed]
+    return [primed_frames] + [
+        [_deliver(compressor, setting, bits, backend, server[index])
+         for index in schedule.indices(number, len(server))]
+        for number in range(len(schedule.stretches))
+    ]  # fmt: skip
+
+
+def _interleaved_decompress(
+    frames: list[list[bytes | None]], setting: Setting, bits: int, backend: Backend,
+    schedule: DeliverySchedule,
+) -> list[float]:
+    """Seconds per timed stretch, every frame inflated by each subscriber's decompressor in
+    turn (a fresh one per message without context takeover, as python-websockets builds it);
+    ``frames[0]``, the primed messages', untimed."""
+    takeover = setting.context_takeover
+    decompressors = [new_decompressor(bits, backend) for _ in range(schedule.compressors)]
+    tail = b"\x00\x00\xff\xff"
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for number, stretch in enumerate(frames):
+            started = CLOCK()
+            for frame in stretch:
+                if frame is None:
+                    continue
+                data = frame + tail
+                for decompressor in decompressors:
+                    if not takeover:
+                        decompressor = new_decompressor(bits, backend)
+                    decompressor.decompress(data)
+            if number > schedule.warmup:
+                samples.append(CLOCK() - started)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
 def measure_cell(
     streams: Sequence[Stream],
     setting: Setting,
@@ -299,7 +422,7 @@ def measure_cell(
     traffic = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
     resident = mean_resident(RESIDENT_MODELS[backend.name], setting, traffic)
 
-    return cell_fields(
+    cell = cell_fields(
         streams,
         setting,
         summary,
@@ -318,3 +441,6 @@ def measure_cell(
         ),
         compressed_messages=sum(map(len, sent)),
     )
+    # A broadcast's CPU per delivery, after the rest: memory is never observed while timing.
+    cell.update(time_deliveries(streams, setting, backend, plan))
+    return cell

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	kflate "github.com/klauspost/compress/flate"
 )
@@ -82,9 +83,20 @@ type cellJob struct {
 }
 
 type timingPlan struct {
-	Repeat           int     `json:"repeat"`
-	Warmup           int     `json:"warmup"`
-	MinSampleSeconds float64 `json:"min_sample_seconds"`
+	Repeat           int           `json:"repeat"`
+	Warmup           int           `json:"warmup"`
+	MinSampleSeconds float64       `json:"min_sample_seconds"`
+	Deliveries       *deliveryPlan `json:"deliveries"`
+}
+
+// deliveryPlan is wsztune.fanout.DeliverySchedule: a broadcast timed with per-connection
+// senders interleaved, over stretches of the server's messages (indices modulo their count).
+type deliveryPlan struct {
+	Compressors int      `json:"compressors"`
+	Warmup      int      `json:"warmup"`
+	Stretches   [][2]int `json:"stretches"`
+	// One sender over as many deliveries per sample: longer stretches.
+	HotStretches [][2]int `json:"hot_stretches"`
 }
 
 type cellsJob struct {
@@ -555,6 +567,15 @@ type cellResult struct {
 	DecompressSamples []float64      `json:"decompress_samples,omitempty"`
 	LoopsCompress     int            `json:"loops_compress,omitempty"`
 	LoopsDecompress   int            `json:"loops_decompress,omitempty"`
+	Delivery          *deliveryTimes `json:"delivery,omitempty"`
+}
+
+// deliveryTimes: seconds per timed stretch, interleaved senders, interleaved receivers, and one
+// hot sender over the same messages.
+type deliveryTimes struct {
+	Compress   []float64 `json:"compress"`
+	Decompress []float64 `json:"decompress"`
+	Hot        []float64 `json:"hot"`
 }
 
 func u32s(values []int) string {
@@ -620,14 +641,16 @@ func check(job cellJob, stream *sent, payloads [][]byte) error {
 	return nil
 }
 
-// threadCPU is the CPU time of the calling OS thread (the goroutine is locked to it).
+// threadCPU is the CPU time of the calling OS thread (the goroutine is locked to it), from
+// clock_gettime(CLOCK_THREAD_CPUTIME_ID): to the nanosecond, where getrusage(RUSAGE_THREAD)
+// moves in scheduler ticks (a 300 us busy loop read 0 there).
 func threadCPU() float64 {
-	var usage syscall.Rusage
-	const rusageThread = 1 // RUSAGE_THREAD (Linux)
-	if err := syscall.Getrusage(rusageThread, &usage); err != nil {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID (Linux)
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
 		return 0
 	}
-	return float64(usage.Utime.Nano()+usage.Stime.Nano()) / 1e9
+	return float64(ts.Nano()) / 1e9
 }
 
 func samples(work func() error, repeat, loops int) ([]float64, error) {
@@ -737,7 +760,135 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 	if result.DecompressSamples, err = samples(decompressAll, plan.Repeat, result.LoopsDecompress); err != nil {
 		return nil, err
 	}
+	if plan.Deliveries != nil {
+		if result.Delivery, err = timeDeliveries(job, directions, streams, plan.Deliveries); err != nil {
+			return nil, err
+		}
+	}
 	return result, nil
+}
+
+// timeDeliveries times a broadcast as a server runs it: every server message (all server
+// streams, in order) sent by each of the plan's per-connection senders in turn, then inflated by
+// as many receivers in turn. With coder's context takeover every sender is first fed messages
+// filling its window twice (untimed), as a subscriber long after it joined (wsztune.fanout
+// priming_messages); gorilla keeps nothing between messages.
+func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *deliveryPlan) (*deliveryTimes, error) {
+	var server [][]byte
+	for i, payloads := range streams {
+		if directions[i] == "server" {
+			server = append(server, payloads...)
+		}
+	}
+	if len(server) == 0 {
+		return nil, errors.New("no server message to broadcast")
+	}
+	var primed [][]byte
+	if job.Library == coder && job.Takeover {
+		for fed := 0; fed < 2*coderWriteWindow; {
+			p := server[len(primed)%len(server)]
+			primed = append(primed, p)
+			fed += len(p)
+		}
+	}
+	stretchOf := func(stretches [][2]int, n int) [][]byte {
+		var out [][]byte
+		for i := stretches[n][0]; i < stretches[n][1]; i++ {
+			out = append(out, server[i%len(server)])
+		}
+		return out
+	}
+	var msg message
+	sendAll := func(count int, stretches [][2]int) ([]float64, error) {
+		senders := make([]sender, count)
+		for k := range senders {
+			s, err := newSender(job, true)
+			if err != nil {
+				return nil, err
+			}
+			senders[k] = s
+			for _, p := range primed {
+				msg.reset()
+				if err := s.send(p, &msg); err != nil {
+					return nil, err
+				}
+			}
+		}
+		var out []float64
+		for n := range stretches {
+			payloads := stretchOf(stretches, n)
+			start := threadCPU()
+			for _, p := range payloads {
+				for _, s := range senders {
+					msg.reset()
+					if err := s.send(p, &msg); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if n >= plan.Warmup {
+				out = append(out, threadCPU()-start)
+			}
+		}
+		return out, nil
+	}
+	times := &deliveryTimes{}
+	var err error
+	if times.Compress, err = sendAll(plan.Compressors, plan.Stretches); err != nil {
+		return nil, err
+	}
+	if times.Hot, err = sendAll(1, plan.HotStretches); err != nil {
+		return nil, err
+	}
+	// One subscriber's frames (every subscriber's are the same), the primed messages' first.
+	one, err := newSender(job, true)
+	if err != nil {
+		return nil, err
+	}
+	frames := make([][]*message, len(plan.Stretches)+1)
+	record := func(into int, p []byte) error {
+		m := &message{}
+		if err := one.send(p, m); err != nil {
+			return err
+		}
+		frames[into] = append(frames[into], m)
+		return nil
+	}
+	for _, p := range primed {
+		if err := record(0, p); err != nil {
+			return nil, err
+		}
+	}
+	for n := range plan.Stretches {
+		for _, p := range stretchOf(plan.Stretches, n) {
+			if err := record(n+1, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	receivers := make([]receiver, plan.Compressors)
+	for k := range receivers {
+		receivers[k] = newReceiver(job)
+	}
+	var out bytes.Buffer
+	for n, messages := range frames {
+		start := threadCPU()
+		for _, m := range messages {
+			if !m.compressed {
+				continue
+			}
+			for _, r := range receivers {
+				out.Reset()
+				if err := r.receive(m.payload, &out); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if n > plan.Warmup {
+			times.Decompress = append(times.Decompress, threadCPU()-start)
+		}
+	}
+	return times, nil
 }
 
 func runCells(path string) error {
