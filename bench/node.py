@@ -151,7 +151,7 @@ def references(corpus: Path, sweep: Timed, zlib_wall: float, unpinned: bool) -> 
     and the ratios against them."""
     from wsztune import corpus as corpus_module
     from wsztune.codec import Setting
-    from wsztune.nodejs import backend as node
+    from wsztune.codecs import node
 
     run = sweep.run
     timing = run.meta["timing"]

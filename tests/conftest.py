@@ -96,7 +96,7 @@ def ws_dir() -> Path:
     """
     import shutil
 
-    from wsztune.nodejs import install
+    from wsztune.programs import npm as install
 
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed to install the ws package")

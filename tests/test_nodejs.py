@@ -1,4 +1,4 @@
-"""wsztune.nodejs: finding node, its versions, installing ws into a cache."""
+"""wsztune.programs.node and .npm: finding node, its versions, installing ws into a cache."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wsztune import nodejs
 from wsztune.errors import EXIT_USAGE, NodeUnavailable
-from wsztune.nodejs import install
+from wsztune.programs import node as node_program
+from wsztune.programs import npm as install
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 needs_npm = pytest.mark.skipif(
@@ -19,10 +19,10 @@ needs_npm = pytest.mark.skipif(
 
 
 def test_missing_node_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(nodejs.NODE_ENV, raising=False)
+    monkeypatch.delenv(node_program.NODE_ENV, raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(NodeUnavailable) as caught:
-        nodejs.find_node()
+        node_program.find_node()
     assert caught.value.exit_code == EXIT_USAGE
     assert "node is not installed" in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -32,7 +32,7 @@ def test_missing_npm_fails_the_install_cleanly(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     node = shutil.which("node") or "/bin/true"
-    monkeypatch.setenv(nodejs.NODE_ENV, node)
+    monkeypatch.setenv(node_program.NODE_ENV, node)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(NodeUnavailable, match="npm is not installed"):
         install.ensure_ws(tmp_path / "cache")
@@ -51,7 +51,7 @@ def test_missing_npm_fails_the_bun_install_cleanly(
 
 @needs_node
 def test_node_versions_name_node_and_its_zlib() -> None:
-    versions = nodejs.node_versions()
+    versions = node_program.node_versions()
     assert versions["node"].split(".")[0].isdigit()
     assert versions["zlib"]
 
@@ -72,16 +72,14 @@ def test_node_versions_are_asked_once_then_read_from_the_cache(
 ) -> None:
     """Start-up paid once: the second process (here: the cache in memory cleared) reads the
     versions of the same node binary from the cache instead of starting node."""
-    import wsztune.nodejs as nodejs
-
     monkeypatch.setenv("WSZTUNE_CACHE", str(tmp_path))
-    nodejs._versions.cache_clear()
-    first = nodejs.node_versions()
+    node_program._versions.cache_clear()
+    first = node_program.node_versions()
     assert (tmp_path / "node-versions.json").is_file()
-    nodejs._versions.cache_clear()
-    monkeypatch.setattr(nodejs, "_ask_versions", lambda node: pytest.fail("node asked again"))
-    assert nodejs.node_versions() == first
-    nodejs._versions.cache_clear()
+    node_program._versions.cache_clear()
+    monkeypatch.setattr(node_program, "_ask_versions", lambda node: pytest.fail("node asked again"))
+    assert node_program.node_versions() == first
+    node_program._versions.cache_clear()
 
 
 def test_run_verbose_says_where_the_time_went(tmp_path: Path) -> None:

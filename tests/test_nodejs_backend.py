@@ -1,4 +1,4 @@
-"""wsztune.nodejs.backend: Node's zlib, framed as ws frames, equal to the real ws byte for byte."""
+"""wsztune.codecs.node: Node's zlib, framed as ws frames, equal to the real ws byte for byte."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from wsztune import corpus, sweep
 from wsztune.codec import Setting
-from wsztune.nodejs import backend as node
+from wsztune.codecs import node
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -359,7 +359,7 @@ def test_memory_probes_are_cached_reused_and_measured_afresh_with_no_cache(
 def test_memory_cache_misses_on_another_key_or_a_damaged_entry(tmp_path: Path) -> None:
     """An entry is read back only under its own key: another node binary, setting or traffic
     shape is a miss; so is a damaged file; ``read=False`` (--no-cache) never reads."""
-    from wsztune.nodejs.memory_cache import MemoryCache, ProbeFigure
+    from wsztune.programs.cache import MemoryCache, ProbeFigure
 
     cache = MemoryCache(tmp_path)
     key = {"node": "/usr/bin/node:1:2", "kind": "compressor", "setting": [9, 8], "sizes": [10]}

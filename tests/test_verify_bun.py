@@ -29,9 +29,9 @@ from click.testing import CliRunner
 from tests import wire
 from wsztune.cli import cli
 from wsztune.codec import Setting
+from wsztune.codecs import node
 from wsztune.codecs.bun import BUN_ENV
 from wsztune.errors import NodeUnavailable
-from wsztune.nodejs import backend as node
 from wsztune.stacks import STACKS
 from wsztune.stacks.bun import BUN_PRESETS
 
@@ -50,7 +50,7 @@ MODES["dedicated"] = (15, 8, True)  # the same cell as "256KB"
 @pytest.fixture(scope="session")
 def bun(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The real bun, installed from npm into the test cache once."""
-    from wsztune.nodejs import install
+    from wsztune.programs import npm as install
 
     if shutil.which("npm") is None:
         pytest.skip("npm is needed to install Bun (the npm package bun ships its binary)")

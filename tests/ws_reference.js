@@ -4,10 +4,10 @@
 // Every message goes through ws's own Sender (which decides whether to compress: its threshold
 // rule) and PerMessageDeflate (which compresses), into a fake socket; the frames written are
 // parsed back (unmasked for client frames) and each message's payload size counted, and every
-// compressed payload hashed, exactly as wsztune/nodejs/codec.js reports them.
+// compressed payload hashed, exactly as wsztune/codecs/node.js reports them.
 //
 // Usage: node ws_reference.js WS_DIR JOB.json
-// JOB: {"corpus": file of length-prefixed payloads (wsztune.nodejs.backend.write_corpus),
+// JOB: {"corpus": file of length-prefixed payloads (wsztune.programs.write_corpus),
 //       "directions": ["server" | "client", ...], "cells": [{id, server_bits, client_bits,
 //       mem_level, level, strategy, context_takeover, threshold}]}
 // The threshold is ws's option as configured: ws itself decides when it applies.

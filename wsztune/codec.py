@@ -8,7 +8,7 @@ inflates with ``decompressobj(-window_bits)``. A message shorter than the settin
 (ws's option; 0 by default) is sent as is and never reaches the compressor: every function here
 leaves it out of what it compresses, inflates or checks (:func:`sent_payloads`), and
 :func:`compress_stream` returns it as a :class:`Raw` frame.
-Node's zlib, as ws calls it, lives in :mod:`wsztune.nodejs` (it runs in a node process).
+Node's zlib, as ws calls it, lives in :mod:`wsztune.codecs.node` (it runs in a node process).
 
 This module does no timing and no measuring: it only encodes and decodes.
 """

@@ -26,7 +26,17 @@ from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
 from wsztune.fanout import FanOut, detect_fanout, run_fanout, run_fanout_k
-from wsztune.results import THRESHOLD_RULES, Run, cell_setting_key, planned_keys, utc_now
+from wsztune.results import (
+    CODECS,
+    ENVIRONMENT,
+    SWEEP,
+    THRESHOLD_RULES,
+    Run,
+    cell_setting_key,
+    planned_keys,
+    set_meta,
+    utc_now,
+)
 from wsztune.stats import messages_per_second
 from wsztune.units import UnitLayout
 
@@ -396,68 +406,56 @@ def sweep(
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
     started = utc_now()
-    meta: dict[str, Any] = {
-        **describe_environment(info),
-        "started_at": started.isoformat(timespec="seconds"),
-        "corpus": corpus.describe(),
-        "grid": grid.describe(),
-        "timing": (
-            {
-                "measured": True,
-                "repeat": plan.repeat,
-                "warmup": plan.warmup,
-                "min_sample_seconds": plan.min_sample_seconds,
-                "clock": info.clock,
-                "jobs": jobs,
-                "order": f"shuffled, seed {seed}",
-                "note": (
-                    "cells were timed one at a time"
-                    if jobs == 1
-                    else f"cells were timed {jobs} at a time in parallel processes: compare "
-                    "times between cells of this run, not absolute times with other runs"
-                ),
-            }
-            if plan.measure_time
-            else {
-                "measured": False,
-                "jobs": jobs,
-                "order": f"shuffled, seed {seed}",
-                "note": "time was not measured (--no-timing): sizes and memory only, every "
-                "time field of the cells is null",
-            }
-        ),
-        "seed": seed,
-        "partial": False,
-    }
+    meta: dict[str, Any] = {}
+    set_meta(meta, ENVIRONMENT, describe_environment(info))
+    corpus_meta = corpus.describe()
     rate = messages_per_second(corpus)
     if rate is not None:  # optional: only corpora whose records carry "t" have a rate
-        meta["corpus"]["messages_per_second"] = rate
+        corpus_meta["messages_per_second"] = rate
+    set_meta(
+        meta,
+        SWEEP,
+        {
+            "started_at": started.isoformat(timespec="seconds"),
+            "corpus": corpus_meta,
+            "grid": grid.describe(),
+            "timing": _timing_meta(plan, info.clock, jobs, seed),
+            "seed": seed,
+            "partial": False,
+        },
+    )
     broadcasts = run_fanout(found_fanout or detect_fanout(corpus), fanout)
     if broadcasts is not None:
-        meta["fanout"] = broadcasts
+        set_meta(meta, SWEEP, {"fanout": broadcasts})
         plan = replace(plan, fanout=run_fanout_k(broadcasts) or 1)
     if server is not None:
-        meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
+        # The stack tuned: which snippet this run may be trusted for.
+        set_meta(meta, SWEEP, {"server": server})
     if grid.clients:
         # The clients modelled (``--client``): "firefox", or "chrome=0.7,firefox=0.3".
-        meta["client"] = (
+        client = (
             grid.clients[0].name
             if len(grid.clients) == 1
             else ",".join(f"{c.name}={c.share:g}" for c in grid.clients)
         )
-    meta.update(info.meta)  # what the codec records of itself (node's versions, its memory method)
+        set_meta(meta, SWEEP, {"client": client})
+    set_meta(meta, CODECS, info.meta)  # what the codec records of itself (node's versions, ...)
     streams = corpus.streams()
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
-    meta["units"] = UnitLayout.of(streams).describe()
+    set_meta(meta, SWEEP, {"units": UnitLayout.of(streams).describe()})
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()
-        meta.update(
-            finished_at=finished.isoformat(timespec="seconds"),
-            duration_seconds=round((finished - started).total_seconds(), 3),
-            cells=len(cells),
-            cells_planned=len(grid.base_settings()),
-            partial=partial,
+        set_meta(
+            meta,
+            SWEEP,
+            {
+                "finished_at": finished.isoformat(timespec="seconds"),
+                "duration_seconds": round((finished - started).total_seconds(), 3),
+                "cells": len(cells),
+                "cells_planned": len(grid.base_settings()),
+                "partial": partial,
+            },
         )
         return Run(meta, cells)
 
@@ -478,3 +476,30 @@ def sweep(
         interrupted.run = finish(interrupted.cells, partial=True)
         raise
     return finish(mix_cells(cells, grid) if mixed else cells, partial=False)
+
+
+def _timing_meta(plan: TimingPlan, clock: str, jobs: int, seed: int) -> dict[str, Any]:
+    """The run's ``timing`` metadata: how the cells were timed, or that they were not."""
+    if not plan.measure_time:
+        return {
+            "measured": False,
+            "jobs": jobs,
+            "order": f"shuffled, seed {seed}",
+            "note": "time was not measured (--no-timing): sizes and memory only, every "
+            "time field of the cells is null",
+        }
+    return {
+        "measured": True,
+        "repeat": plan.repeat,
+        "warmup": plan.warmup,
+        "min_sample_seconds": plan.min_sample_seconds,
+        "clock": clock,
+        "jobs": jobs,
+        "order": f"shuffled, seed {seed}",
+        "note": (
+            "cells were timed one at a time"
+            if jobs == 1
+            else f"cells were timed {jobs} at a time in parallel processes: compare "
+            "times between cells of this run, not absolute times with other runs"
+        ),
+    }

@@ -364,7 +364,9 @@ def _live_ws(
     from wsztune import corpus as corpus_module
     from wsztune.errors import SettingError
     from wsztune.live import ws as live_ws
-    from wsztune.nodejs import find_node, install
+    from wsztune.programs import npm as install
+    from wsztune.programs.cache import default_cache_dir
+    from wsztune.programs.node import find_node
 
     if connections < 4:
         raise SettingError(
@@ -376,7 +378,7 @@ def _live_ws(
     if ws_dir is not None:
         ws_package = live_ws.resolve_ws_dir(ws_dir)
     else:
-        cache = install.default_cache_dir()
+        cache = default_cache_dir()
         if not (install.ws_package_dir(cache) / "package.json").is_file():
             click.echo(
                 f"wsztune: installing ws {install.WS_VERSION} into "

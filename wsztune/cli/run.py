@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,213 +127,282 @@ from wsztune.cli.common import (
     "timing passes), on stderr.",
 )
 @first_interrupt_only()
-def run(
-    corpus_path: Path | None,
-    corpus_format: str | None,
-    window_bits: str,
-    mem_level: str,
-    level: str,
-    strategy: str,
-    context_takeover: str,
-    no_context_takeover: bool,
-    client_window_bits: int | None,
-    client_text: str | None,
-    server_name: str | None,
-    codec: str | None,
-    threshold_text: str | None,
-    no_timing: bool,
-    no_cache: bool,
-    probe_every_cell: bool,
-    repeat: int,
-    warmup: int,
-    min_sample_time: float,
-    jobs: int | None,
-    seed: int,
-    sample: int | None,
-    output: Path | None,
-    results_dir: Path,
-    keep_partial: bool,
-    fanout: int | None,
-    quiet: bool,
-    verbose: bool,
-) -> None:
+def run(**options: Any) -> None:
     """Sweep the settings over CORPUS with the real codec and save the results.
 
     CORPUS is a .jsonl file (one message per line), a .txt file (one text message per line),
     a records .jsonl (connections and directions), a .har capture or a directory (one message
     per file). Without CORPUS, the bundled demo corpus is used.
     """
-    from wsztune import codecs, results, stacks, sweep
-    from wsztune import corpus as corpus_module
-    from wsztune.console import progress_bar, progress_enabled, stderr_console, terminal_text
-
+    given = RunOptions(**options)
     # Validate every option before reading anything, so a typo costs nothing.
-    stack, version = stacks.resolve(server_name) if server_name else (None, None)
+    choice = _choose(given)
+    _print_notes(given, choice)
+    corpus_path = given.corpus_path or _demo_corpus(given.quiet)
+    target = _results_target(given, corpus_path)
+    clock = time.perf_counter()
+    corpus, found_fanout = _load(given, corpus_path)
+    loaded_at = time.perf_counter()
+    run_result = _sweep(given, choice, corpus, found_fanout, target)
+    if choice.stack is not None:
+        _record_stack(run_result.meta, choice)
+    swept_at = time.perf_counter()
+    path = _save_or_rescue(run_result, target)
+    if given.verbose:
+        _print_times(loaded_at - clock, swept_at - loaded_at, time.perf_counter() - swept_at)
+    _print_outcome(run_result, path, given.quiet)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """``wsztune run``'s options as click parsed them (one field per option)."""
+
+    corpus_path: Path | None
+    corpus_format: str | None
+    window_bits: str
+    mem_level: str
+    level: str
+    strategy: str
+    context_takeover: str
+    no_context_takeover: bool
+    client_window_bits: int | None
+    client_text: str | None
+    server_name: str | None
+    codec: str | None
+    threshold_text: str | None
+    no_timing: bool
+    no_cache: bool
+    probe_every_cell: bool
+    repeat: int
+    warmup: int
+    min_sample_time: float
+    jobs: int | None
+    seed: int
+    sample: int | None
+    output: Path | None
+    results_dir: Path
+    keep_partial: bool
+    fanout: int | None
+    quiet: bool
+    verbose: bool
+
+    @property
+    def takeover_choice(self) -> str:
+        """``--context-takeover``, with ``--no-context-takeover`` meaning off."""
+        return "off" if self.no_context_takeover else self.context_takeover
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """What a run measures, every option checked: the stack, the codec and what to sweep."""
+
+    stack: Any  # a wsztune.stacks.profile.Stack, or None
+    version: str | None
+    codec: str
+    clients: list[tuple[Any, float]]
+    thresholds: tuple[int, ...]
+    grid: Any  # a wsztune.sweep.Grid
+    cells: int  # settings to measure
+    timing: Any  # a wsztune.sweep.TimingPlan
+    jobs: int
+
+
+def _choose(given: RunOptions) -> RunChoice:
+    """Every option checked and turned into what to measure, before anything is read."""
+    from wsztune import codecs, stacks, sweep
+
+    stack, version = stacks.resolve(given.server_name) if given.server_name else (None, None)
     stack_codec = stack.codec_for(version) if stack else None
-    if stack is not None and codec is not None and codec not in (
-        stack_codec,
-        str(stack_codec).split("-")[0],  # --codec go for a Go stack's go-gorilla/go-coder
-    ):
+    codec = codecs.choose(given.codec, stack_codec)
+    if codec is None:
         raise click.UsageError(
-            f"--server {stack.name} is measured with --codec {stack_codec}, not {codec}: "
+            f"--server {stack.name} is measured with --codec {stack_codec}, not {given.codec}: "
             "drop --codec (or --server)"
         )
-    codec = (stack_codec if codec == "go" and stack else codec) or stack_codec or "zlib"
-    if codec == "go":
-        codec = "go-gorilla"  # --codec go alone: gorilla's bytes
-    clients = stacks.resolve_clients(client_text) if client_text else []
-    if threshold_text is None:
+    clients = stacks.resolve_clients(given.client_text) if given.client_text else []
+    if given.threshold_text is None:
         thresholds: tuple[int, ...] = (stack.threshold if stack else 0,)
     else:
-        thresholds = sweep.parse_thresholds(threshold_text)
-    takeover_choice = "off" if no_context_takeover else context_takeover
-    if codec.startswith("go-"):
-        grid = _go_grid(click.get_current_context(), codec, level, takeover_choice, thresholds)
-        if len(clients) > 1:
-            raise click.UsageError(
-                "--client: a mix of clients is not supported on a Go run yet (its cells are "
-                "filed on Go's axes, which the mix does not match): name one client"
-            )
-        if clients:
-            # Browsers decompress the Go server's frames and compress their own with zlib: the
-            # client direction is measured with zlib at the client's settings (codecs/go.py).
-            grid = replace(
-                grid,
-                clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
-            )
+        thresholds = sweep.parse_thresholds(given.threshold_text)
+    variants = tuple(sweep.ClientVariant.of(client, share) for client, share in clients)
+    if codec in codecs.FAMILIES["go"]:
+        grid = _go_grid(given, codec, thresholds, variants)
     else:
-        axes = {
-            "window_bits": sweep.parse_int_range(window_bits, "--window-bits", range(8, 16)),
-            "mem_levels": sweep.parse_int_range(mem_level, "--mem-level", range(1, 10)),
-            "levels": sweep.parse_int_range(level, "--level", range(-1, 10)),
-            "strategies": _parse_strategies(strategy),
-            "context_takeover": _takeover_axis(takeover_choice),
-            "client_window_bits": client_window_bits,
-            "thresholds": thresholds,
-        }
-        if stack is not None:
-            axes = _stack_axes(stack, version, axes)
-        grid = sweep.Grid(
-            **axes,
-            threshold_rule=stack.threshold_rule if stack else "always",
-            clients=tuple(sweep.ClientVariant.of(client, share) for client, share in clients),
-        )
-    settings = grid.settings()  # validates every combination
-    plan = sweep.TimingPlan(
-        repeat=repeat,
-        warmup=warmup,
-        min_sample_seconds=min_sample_time,
-        measure_time=not no_timing,
-        use_cache=not no_cache,
-        derive_memory=not probe_every_cell,
-    )
-    jobs = sweep.default_jobs() if jobs is None else jobs
+        grid = _zlib_grid(given, stack, version, thresholds, variants)
+    cells = len(grid.settings())  # validates every combination
+    jobs = sweep.default_jobs() if given.jobs is None else given.jobs
     if jobs < 1:
         raise click.BadParameter(f"must be at least 1, not {jobs}", param_hint="'--jobs'")
-    if sample is not None and sample < 1:
-        raise click.BadParameter(f"must be at least 1, not {sample}", param_hint="'--sample'")
+    if given.sample is not None and given.sample < 1:
+        raise click.BadParameter(
+            f"must be at least 1, not {given.sample}", param_hint="'--sample'"
+        )
     codecs.get_codec(codec).check()  # missing or broken: one line, exit 2, before any work
+    timing = _timing(given)
+    return RunChoice(stack, version, codec, clients, thresholds, grid, cells, timing, jobs)
 
-    @functools.cache
-    def err() -> Any:  # rich is imported only when there is something to say
-        return stderr_console()
 
-    if stack is not None and stack.threshold_rule == "ws" and any(thresholds) and (
+def _timing(given: RunOptions) -> Any:
+    """The timing plan of ``--repeat``, ``--warmup`` and the measuring switches."""
+    from wsztune import sweep
+
+    return sweep.TimingPlan(
+        repeat=given.repeat,
+        warmup=given.warmup,
+        min_sample_seconds=given.min_sample_time,
+        measure_time=not given.no_timing,
+        use_cache=not given.no_cache,
+        derive_memory=not given.probe_every_cell,
+    )
+
+
+@functools.cache
+def _err() -> Any:
+    """The stderr console (rich is imported only when there is something to say)."""
+    from wsztune.console import stderr_console
+
+    return stderr_console()
+
+
+def _print_notes(given: RunOptions, choice: RunChoice) -> None:
+    """What the user should know before the sweep: the stack's threshold rule, the clients."""
+    from wsztune import stacks
+
+    stack, grid = choice.stack, choice.grid
+    if stack is not None and stack.threshold_rule == "ws" and any(choice.thresholds) and (
         True in grid.context_takeover
     ):
-        err().print(
+        _err().print(
             f"[yellow]note:[/] {stack.title} applies its threshold only without context "
             "takeover (ws's Sender compresses every message otherwise): context-takeover cells "
             "are measured at threshold 0"
         )
-    for note in stacks.client_notes(clients, codec):
-        err().print(f"[yellow]note:[/] {note}")
-    if any(bits == 8 for bits in (*grid.window_bits, client_window_bits)):
-        err().print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
+    for note in stacks.client_notes(choice.clients, choice.codec):
+        _err().print(f"[yellow]note:[/] {note}")
+    if any(bits == 8 for bits in (*grid.window_bits, given.client_window_bits)):
+        _err().print("[yellow]warning:[/] windowBits 8 is accepted, but zlib compresses it as 9")
 
-    if corpus_path is None:
-        corpus_path = corpus_module.demo_corpus_path()
-        if not quiet:
-            err().print(f"No corpus given: using the bundled demo corpus {corpus_path.name}")
 
-    # The results place is known from the corpus path alone: check it before reading the corpus,
-    # so that a read-only results/ costs no loading time.
+def _demo_corpus(quiet: bool) -> Path:
+    """The bundled demo corpus, said so unless ``--quiet``."""
+    from wsztune import corpus as corpus_module
+
+    path = corpus_module.demo_corpus_path()
+    if not quiet:
+        _err().print(f"No corpus given: using the bundled demo corpus {path.name}")
+    return path
+
+
+def _results_target(given: RunOptions, corpus_path: Path) -> Path:
+    """Where the results go, checked writable.
+
+    The place is known from the corpus path alone: it is checked before reading the corpus, so
+    that a read-only results/ costs no loading time.
+    """
+    from wsztune import results
+    from wsztune.corpus import corpus_name
+
     started = results.utc_now()
-    target = output or results.default_path(
-        results_dir, corpus_module.corpus_name(corpus_path), started
+    target = given.output or results.default_path(
+        given.results_dir, corpus_name(corpus_path), started
     )
     refuse_overwriting_inputs(target, [("the corpus", corpus_path)])
     results.check_writable(target)
+    return target
 
-    show_progress = progress_enabled(quiet)
-    clock = time.perf_counter()
-    with progress_bar(file_size(corpus_path), "loading", show_progress) as advance:
+
+def _load(given: RunOptions, corpus_path: Path) -> tuple[Any, Any]:
+    """The corpus (sampled with ``--sample``), and its fan-out when a sample hides it."""
+    from wsztune import corpus as corpus_module
+    from wsztune.console import progress_bar, progress_enabled
+
+    with progress_bar(file_size(corpus_path), "loading", progress_enabled(given.quiet)) as advance:
         corpus = corpus_module.load(
-            corpus_path, corpus_format, progress=lambda done, total: advance(done)
+            corpus_path, given.corpus_format, progress=lambda done, total: advance(done)
         )
     found_fanout = None
-    if sample is not None:
+    if given.sample is not None:
         from wsztune.fanout import detect_fanout
 
         # Broadcasts as the whole corpus shows them: a sample keeps only some of each one's
         # subscribers.
-        found_fanout = detect_fanout(corpus) if fanout is None else None
+        found_fanout = detect_fanout(corpus) if given.fanout is None else None
         available = len(corpus.connections)
-        corpus = corpus_module.sample_connections(corpus, sample, seed)
-        if sample >= available > 1:
-            err().print(
-                f"[yellow]warning:[/] --sample {sample}: the corpus has {available} "
+        corpus = corpus_module.sample_connections(corpus, given.sample, given.seed)
+        if given.sample >= available > 1:
+            _err().print(
+                f"[yellow]warning:[/] --sample {given.sample}: the corpus has {available} "
                 "connections; all are kept"
             )
+    return corpus, found_fanout
 
-    loaded_at = time.perf_counter()
-    with progress_bar(len(settings), "sweeping", show_progress) as advance:
+
+def _sweep(
+    given: RunOptions, choice: RunChoice, corpus: Any, found_fanout: Any, target: Path
+) -> Any:
+    """The sweep with a progress bar; on interruption, what was kept and the exit."""
+    from wsztune import sweep
+    from wsztune.console import progress_bar, progress_enabled
+
+    with progress_bar(choice.cells, "sweeping", progress_enabled(given.quiet)) as advance:
         try:
-            run_result = sweep.sweep(
+            return sweep.sweep(
                 corpus,
-                grid,
-                backend_name=codec,
-                plan=plan,
-                jobs=jobs,
-                seed=seed,
+                choice.grid,
+                backend_name=choice.codec,
+                plan=choice.timing,
+                jobs=choice.jobs,
+                seed=given.seed,
                 on_cell=lambda cell, done, total: advance(done),
-                server=stack.name if stack else None,
-                fanout=fanout,
+                server=choice.stack.name if choice.stack else None,
+                fanout=given.fanout,
                 found_fanout=found_fanout,
             )
         except sweep.SweepInterrupted as interrupted:
-            if keep_partial and interrupted.run is not None and interrupted.cells:
-                path = _save_or_rescue(interrupted.run, target)
-                error_line(
-                    f"interrupted: kept {len(interrupted.cells)} of {interrupted.total} cells "
-                    f"in {path} (marked partial)"
-                )
-            elif keep_partial:
-                error_line(
-                    f"interrupted before any of {interrupted.total} cells finished; nothing written"
-                )
-            else:
-                error_line(
-                    f"interrupted after {len(interrupted.cells)} of {interrupted.total} cells; "
-                    "nothing written (--keep-partial keeps finished cells)"
-                )
+            _report_interruption(interrupted, given.keep_partial, target)
             sys.exit(interrupted_exit_code())
 
-    if stack is not None:
-        # What the run was made for, so that every reading command names the stack's default.
-        run_result.meta["server_version"] = version
-        run_result.meta["stack"] = {
-            "name": stack.name,
-            "title": stack.title,
-            "version": version,
-            "default": stack.defaults_for(version).label,
-            "codec": codec,
-            "status": stack.status,
-        }
-    swept_at = time.perf_counter()
-    path = _save_or_rescue(run_result, target)
-    if verbose:
-        _print_times(loaded_at - clock, swept_at - loaded_at, time.perf_counter() - swept_at)
+
+def _report_interruption(interrupted: Any, keep_partial: bool, target: Path) -> None:
+    """Ctrl-C or SIGTERM: the finished cells saved with ``--keep-partial``, and one line."""
+    if keep_partial and interrupted.run is not None and interrupted.cells:
+        path = _save_or_rescue(interrupted.run, target)
+        error_line(
+            f"interrupted: kept {len(interrupted.cells)} of {interrupted.total} cells "
+            f"in {path} (marked partial)"
+        )
+    elif keep_partial:
+        error_line(
+            f"interrupted before any of {interrupted.total} cells finished; nothing written"
+        )
+    else:
+        error_line(
+            f"interrupted after {len(interrupted.cells)} of {interrupted.total} cells; "
+            "nothing written (--keep-partial keeps finished cells)"
+        )
+
+
+def _record_stack(meta: dict[str, Any], choice: RunChoice) -> None:
+    """What the run was made for, so that every reading command names the stack's default."""
+    from wsztune import results
+
+    stack, version = choice.stack, choice.version
+    stack_meta = {
+        "name": stack.name,
+        "title": stack.title,
+        "version": version,
+        "default": stack.defaults_for(version).label,
+        "codec": choice.codec,
+        "status": stack.status,
+    }
+    results.set_meta(meta, results.RUN_COMMAND, {"server_version": version, "stack": stack_meta})
+
+
+def _print_outcome(run_result: Any, path: Path, quiet: bool) -> None:
+    """The summary (unless ``--quiet``) and where the results went."""
+    from wsztune import results
+    from wsztune.console import terminal_text
+
     # -o /dev/stdout (or a FIFO): the JSON is all that stdout carries, so it stays parseable
     streamed = results.writes_through(path)
     if not quiet and not streamed:
@@ -345,7 +414,7 @@ def run(
 
 def _print_times(loading: float, sweeping: float, saving: float) -> None:
     """``--verbose``: where the time went, on stderr; node's own phases when it ran."""
-    from wsztune.nodejs import PHASES
+    from wsztune.programs.node import PHASES
 
     node = "".join(f", {name} {seconds:.2f} s" for name, seconds in PHASES.items())
     click.echo(
@@ -368,25 +437,87 @@ _AXIS_PARAMETERS = {
 }
 
 
-def _stack_axes(stack: Any, version: str | None, parsed: dict[str, Any]) -> dict[str, Any]:
-    """The grid axes for ``--server``: the stack's knobs, and the values the user typed (an
-    option left at its default is the stack's to choose)."""
+def _typed(parameter: str) -> bool:
+    """Whether the user typed the option ``parameter`` (not left at its default)."""
     from click.core import ParameterSource
 
-    from wsztune.stacks._grid import sweep_axes
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
-    context = click.get_current_context()
 
-    def typed(parameter: str) -> bool:
-        source = context.get_parameter_source(parameter)
-        return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+def _typed_axes() -> set[str]:
+    """The axes whose option the user typed."""
+    return {
+        axis
+        for axis, (parameter, _) in _AXIS_PARAMETERS.items()
+        if _typed(parameter) or (axis == "context_takeover" and _typed("no_context_takeover"))
+    }
 
-    explicit: dict[str, tuple[Any, ...]] = {}
-    for axis, (parameter, key) in _AXIS_PARAMETERS.items():
-        if typed(parameter) or (axis == "context_takeover" and typed("no_context_takeover")):
-            value = parsed[key]
+
+def _zlib_grid(
+    given: RunOptions,
+    stack: Any,
+    version: str | None,
+    thresholds: tuple[int, ...],
+    clients: tuple[Any, ...],
+) -> Any:
+    """The grid of a zlib-like codec: windowBits x memLevel x the rest, cut to ``stack``'s
+    knobs with ``--server`` (an option left at its default is the stack's to choose)."""
+    from wsztune import sweep
+
+    axes = {
+        "window_bits": sweep.parse_int_range(given.window_bits, "--window-bits", range(8, 16)),
+        "mem_levels": sweep.parse_int_range(given.mem_level, "--mem-level", range(1, 10)),
+        "levels": sweep.parse_int_range(given.level, "--level", range(-1, 10)),
+        "strategies": _parse_strategies(given.strategy),
+        "context_takeover": _takeover_axis(given.takeover_choice),
+        "client_window_bits": given.client_window_bits,
+        "thresholds": thresholds,
+    }
+    if stack is not None:
+        from wsztune.stacks._grid import sweep_axes
+
+        explicit = {}
+        for axis in _typed_axes():
+            value = axes[_AXIS_PARAMETERS[axis][1]]
             explicit[axis] = value if isinstance(value, tuple) else (value,)
-    return sweep_axes(stack, version, explicit)
+        axes = sweep_axes(stack, version, explicit)
+    return sweep.Grid(
+        **axes,
+        threshold_rule=stack.threshold_rule if stack else "always",
+        clients=clients,
+    )
+
+
+def _go_grid(
+    given: RunOptions, codec: str, thresholds: tuple[int, ...], clients: tuple[Any, ...]
+) -> Any:
+    """The grid of a Go codec: the axes of the library whose framing it reproduces (Go's flate
+    has no windowBits and no memLevel: asking for them is an error, not silently ignored)."""
+    from wsztune import stacks, sweep
+    from wsztune.errors import WsztuneError
+    from wsztune.stacks._go import LIBRARY_STACKS, library_axes
+
+    typed: dict[str, Any] = dict.fromkeys(_typed_axes() - {"threshold"})
+    if "context_takeover" in typed:
+        typed["context_takeover"] = _takeover_axis(given.takeover_choice)
+    try:
+        axes = library_axes(
+            stacks.stack(LIBRARY_STACKS[codec]),
+            codec,
+            typed,
+            lambda allowed: sweep.parse_int_range(given.level, "--level", allowed),
+        )
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
+    if len(clients) > 1:
+        raise click.UsageError(
+            "--client: a mix of clients is not supported on a Go run yet (its cells are "
+            "filed on Go's axes, which the mix does not match): name one client"
+        )
+    # Browsers decompress the Go server's frames and compress their own with zlib: the client
+    # direction is measured with zlib at the client's settings (codecs/go.py).
+    return sweep.Grid(**axes, thresholds=thresholds, clients=clients)
 
 
 def _save_or_rescue(run_result: Any, target: Path) -> Path:
@@ -432,69 +563,3 @@ def _parse_strategies(text: str) -> tuple[str, ...]:
 
 def _takeover_axis(choice: str) -> tuple[bool, ...]:
     return {"on": (True,), "off": (False,), "both": (True, False)}[choice]
-
-
-def _go_grid(
-    context: click.Context,
-    codec: str,
-    level: str,
-    takeover: str,
-    thresholds: tuple[int, ...],
-) -> Any:
-    """The grid of a Go library's real axes: level (gorilla: -2 to 9, all of them unless
-    --level says otherwise), takeover mode (coder: both unless told), threshold. Go's flate has
-    no windowBits and no memLevel: asking for them is an error, not silently ignored."""
-    from click.core import ParameterSource
-
-    from wsztune import sweep
-
-    for name, option in (
-        ("window_bits", "--window-bits"),
-        ("mem_level", "--mem-level"),
-        ("strategy", "--strategy"),
-        ("client_window_bits", "--client-window-bits"),
-    ):
-        if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT):
-            raise click.UsageError(
-                f"{option} does not exist in Go's flate ({codec}): its window is always 32 KiB "
-                "and it has no memLevel or strategy; sweep --level, --context-takeover and "
-                "--threshold"
-            )
-    level_given = context.get_parameter_source("level") not in (None, ParameterSource.DEFAULT)
-    takeover_given = context.get_parameter_source("context_takeover") not in (
-        None,
-        ParameterSource.DEFAULT,
-    ) or bool(context.params.get("no_context_takeover"))
-    if codec == "go-nats":
-        # nats-server fixes everything: BestSpeed, no context takeover, its 64-byte threshold.
-        if level_given or takeover_given:
-            raise click.UsageError(
-                "nats-server has no level or takeover setting (BestSpeed, no context takeover): "
-                "drop --level and --context-takeover"
-            )
-        levels: tuple[int, ...] = (1,)
-        modes: tuple[bool, ...] = (False,)
-    elif codec == "go-gorilla":
-        levels = (
-            sweep.parse_int_range(level, "--level", range(-2, 10))
-            if level_given
-            else tuple(range(-2, 10))
-        )
-        if takeover_given and takeover != "off":
-            raise click.UsageError(
-                "gorilla compresses without context takeover only: drop --context-takeover"
-            )
-        modes = (False,)
-    else:
-        if level_given:
-            raise click.UsageError("coder 1.8.7 has no compression level: drop --level")
-        levels = (-1,)
-        modes = _takeover_axis(takeover if takeover_given else "both")
-    # One (window, memLevel) pair stands for Go's fixed ones; the cells record 15 and none.
-    return sweep.Grid(
-        window_bits=(15,),
-        mem_levels=(8,),
-        levels=levels,
-        context_takeover=modes,
-        thresholds=thresholds,
-    )

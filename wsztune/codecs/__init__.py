@@ -41,6 +41,24 @@ CODECS: dict[str, str] = {
 }
 
 
+# Names that stand for several codecs: ``--codec go`` is any Go library's, so a stack of one of
+# these keeps its own, and a run without a stack measures the first.
+FAMILIES: dict[str, tuple[str, ...]] = {"go": ("go-gorilla", "go-coder", "go-nats")}
+# Codecs a stack's codec may be replaced with on request (dotnet's zlib-ng by CPython's zlib).
+SUBSTITUTES: dict[str, tuple[str, ...]] = {"zlib": ("zlib-ng",)}
+
+
+def choose(requested: str | None, stack_codec: str | None) -> str | None:
+    """The codec a run measures with: the stack's (``requested`` may name its family or a
+    substitute), else ``requested`` (a family's first member), else CPython's zlib. None when
+    ``requested`` is neither the stack's codec, nor its family, nor a substitute for it."""
+    if stack_codec is None:
+        return FAMILIES.get(requested or "zlib", (requested or "zlib",))[0]
+    if requested in (None, stack_codec) or stack_codec in FAMILIES.get(requested, ()):
+        return stack_codec
+    return requested if stack_codec in SUBSTITUTES.get(requested, ()) else None
+
+
 def get_codec(name: str) -> Codec:
     """The codec called ``name`` (not yet checked: :meth:`Codec.check` says if it can run)."""
     if name not in CODECS:

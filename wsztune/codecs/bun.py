@@ -3,13 +3,13 @@
 Bun's server is a fork of uWebSockets (``packages/bun-uws``) linked against the zlib Bun builds
 (Cloudflare's fork), which does not give stock zlib's bytes: at 15:8, 100 of the first 250 chat
 messages come out different from CPython's zlib. Bun's ``node:zlib`` is that same zlib, so the node
-codec's helpers (``codec.js``, ``memory.js``) run by ``bun`` instead of ``node`` make Bun's own
+codec's helpers (``node.js``, ``node_memory.js``) run by ``bun`` instead of ``node`` make Bun's own
 bytes; ``tests/test_verify_bun.py`` checks them against a real ``Bun.serve`` byte for byte.
 
 How uWebSockets calls it (``packages/bun-uws/src/PerMessageDeflate.h``, ``WebSocket.h``):
 ``deflateInit2(Z_DEFAULT_COMPRESSION, windowBits, memLevel)``, ``deflate(Z_SYNC_FLUSH)``, the last
 4 bytes dropped; the shared compressor is reset after every message (no context takeover), a
-dedicated one never is. That is ws's call sequence, which ``codec.js`` makes, with one difference
+dedicated one never is. That is ws's call sequence, which ``node.js`` makes, with one difference
 that matters: uWebSockets deflates every message into a fresh 16 KiB output buffer, and Cloudflare's
 zlib makes other bytes (for the small presets, a few messages in a thousand) when its output is cut
 elsewhere, as a node stream's leftover buffer cuts it; so the job asks for a fresh buffer per
@@ -53,16 +53,17 @@ def find_bun() -> str:
     """The bun executable: ``$WSZTUNE_BUN`` when set, else the pinned Bun installed with npm into
     wsztune's cache (installed on first use). Raises a one-line error (exit 2) otherwise."""
     from wsztune.errors import NodeUnavailable
-    from wsztune.nodejs.install import ensure_bun
     from wsztune.programs import find_program
+    from wsztune.programs.npm import ensure_bun
 
     if os.environ.get(BUN_ENV):
         return find_program("bun", BUN_ENV, NodeUnavailable, "install Bun (npm install bun)")
-    from wsztune.nodejs.install import BUN_VERSION, bun_binary_path, default_cache_dir
+    from wsztune.programs.cache import default_cache_dir
+    from wsztune.programs.npm import BUN_VERSION, bun_binary_path
 
     cache = default_cache_dir()
     if not bun_binary_path(cache).is_file():
-        from wsztune.nodejs import find_npm
+        from wsztune.programs.node import find_npm
 
         find_npm()  # no npm: its one-line error, not a promise to install
         # About 100 MB from the npm registry, once: say so before the wait.
@@ -99,14 +100,14 @@ class BunCodec:
 
     def check(self) -> None:
         """Bun missing and not installable, or broken: one line, exit 2, before any work."""
-        from wsztune.nodejs import node_versions
+        from wsztune.programs.node import node_versions
 
         node_versions(find_bun())
 
     def describe(self) -> CodecInfo:
         """Bun's version and its zlib's (a commit of Cloudflare's fork), and the methods."""
-        from wsztune.nodejs import backend as node
-        from wsztune.nodejs import node_versions
+        from wsztune.codecs import node
+        from wsztune.programs.node import node_versions
 
         versions = node_versions(find_bun())
         return CodecInfo(

@@ -174,7 +174,7 @@ def _go_version(go: str) -> str:
 
 def cache_dir() -> Path:
     """Where the built helper is kept (wsztune's cache: ``$WSZTUNE_CACHE`` or XDG)."""
-    from wsztune.nodejs.install import default_cache_dir
+    from wsztune.programs.cache import default_cache_dir
 
     return default_cache_dir()
 

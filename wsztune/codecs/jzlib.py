@@ -144,7 +144,7 @@ def java_version(java: str) -> str:
 
 def cache_dir() -> Path:
     """Where the compiled helper is kept (wsztune's cache: ``$WSZTUNE_CACHE`` or XDG)."""
-    from wsztune.nodejs.install import default_cache_dir
+    from wsztune.programs.cache import default_cache_dir
 
     return default_cache_dir()
 

@@ -1,17 +1,34 @@
 """Node's zlib (ws, Socket.IO), called as ws calls it, in node processes.
 
-The node side (``codec.js``, ``memory.js``) and its Python driver stay in :mod:`wsztune.nodejs`;
-this module turns what they measure into results cells, as every codec does
-(:func:`wsztune.codecs.base.cell_fields`).
+The node side is two JavaScript files shipped beside this module: ``node.js`` measures cells
+(sizes, digests and timings), ``node_memory.js`` probes the memory one zlib stream holds. This
+module drives them and turns what they measure into results cells, as every codec does
+(:func:`wsztune.codecs.base.cell_fields`). Finding node and caching its figures is
+:mod:`wsztune.programs`'s job.
+
+The corpus goes to node once per sweep, as one temporary file of length-prefixed payloads (no JSON
+per message); the cells go one small JSON line at a time to each node process. Node answers one
+JSON line per cell: per stream the compressed bytes and every message's frame payload size (a
+message under the threshold counts its raw size), the sha256 of all frames, and, when timing is
+asked for, CPU-time samples of the calls as ws makes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import math
+import os
+import queue
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from wsztune.codec import Setting
+from wsztune.codec import STRATEGIES, Setting
 from wsztune.codecs.base import (
     PROBE_PAYLOAD,
     CellDone,
@@ -23,8 +40,29 @@ from wsztune.codecs.base import (
     timing_of,
 )
 from wsztune.corpus import SERVER, Stream
+from wsztune.programs import (
+    Helper,
+    HelperCell,
+    core_for,
+    helper_cell_fields,
+    on_core,
+    pinnable_cores,
+    run_helpers,
+    write_corpus,
+)
+from wsztune.programs.cache import (
+    MemoryCache,
+    ProbeFigure,
+    default_cache,
+    machine_fingerprint,
+    probe_identity,
+)
+from wsztune.programs.node import find_node, node_identity, node_versions, phase
 
 NAME = "node"
+# The helpers, shipped beside this module as package data.
+CODEC_SCRIPT = Path(__file__).resolve().with_name("node.js")
+MEMORY_SCRIPT = Path(__file__).resolve().with_name("node_memory.js")
 
 
 @dataclass(frozen=True)
@@ -35,23 +73,18 @@ class NodeCodec:
 
     def check(self) -> None:
         """Node missing or broken: one line, exit 2, before any work."""
-        from wsztune.nodejs import node_versions
-
         node_versions()
 
     def describe(self) -> CodecInfo:
         """Node's zlib version, node's versions and its timing and memory methods."""
-        from wsztune.nodejs import backend as node
-        from wsztune.nodejs import node_versions
-
         return CodecInfo(
             NAME,
             node_versions()["zlib"],
-            clock=node.CLOCK_NAME,
+            clock=CLOCK_NAME,
             meta={
-                "node": node.describe(),
-                "memory_method": node.MEMORY_METHOD.format(
-                    n=node.MEMORY_CONNECTIONS, probe=len(PROBE_PAYLOAD)
+                "node": describe_node(),
+                "memory_method": MEMORY_METHOD.format(
+                    n=MEMORY_CONNECTIONS, probe=len(PROBE_PAYLOAD)
                 ),
             },
         )
@@ -67,6 +100,548 @@ class NodeCodec:
         """Measure every setting with Node's zlib as ws calls it (sizes, round trip, timing),
         then the memory of a connection in fresh node processes; report cells as they complete."""
         measure_with_runtime(streams, order, plan, jobs, finished)
+
+
+# Each node process runs on one core of its own, where the system lets us say so (Linux). Every
+# zlib call ws makes is a hand-off from node's main thread to libuv's pool thread and back. On one
+# core that is a context switch; across two it wakes an idle core each time, which cost 2.5-3.5x
+# the calls' CPU time on a quiet 2-core machine, less the busier the machine (docs/node.md): a
+# figure of the machine's idleness, not of the cell. Pinned, the hand-offs cost the same whatever
+# else runs, and one process keeps its core busy. Where processes cannot be pinned, two per core
+# keep the cores busy instead (one alone keeps a core busy about half the time).
+UNPINNED_PROCESSES_PER_CORE = 2
+
+
+def processes_for(jobs: int) -> int:
+    """How many node processes keep ``jobs`` cores busy: one per core when pinned."""
+    return jobs if pinnable_cores() else jobs * UNPINNED_PROCESSES_PER_CORE
+
+
+CLOCK_NAME = (
+    "node process CPU time (process.cpuUsage: main thread and libuv pool), "
+    "async zlib stream calls as ws makes them"
+)
+
+
+@dataclass(frozen=True)
+class NodeJob:
+    """One cell for node: what ws would be configured with, bits already made effective."""
+
+    id: int
+    server_bits: int
+    client_bits: int
+    mem_level: int
+    level: int
+    strategy: int
+    context_takeover: bool
+    threshold: int
+    # A named client's compressor (--client): None compresses client streams like the server.
+    client_mem_level: int | None = None
+    client_level: int | None = None
+
+    @classmethod
+    def of(cls, index: int, setting: Setting) -> NodeJob:
+        """The job for ``setting``, numbered ``index`` (how its results are matched back)."""
+        return cls(
+            id=index,
+            server_bits=setting.server_bits,
+            client_bits=setting.client_bits,
+            mem_level=setting.mem_level,
+            level=setting.level,
+            strategy=STRATEGIES[setting.strategy],
+            context_takeover=setting.context_takeover,
+            threshold=setting.threshold,
+            client_mem_level=setting.client_mem_level,
+            client_level=setting.client_level,
+        )
+
+
+class NodeCell(HelperCell):
+    """What node measured for one cell."""
+
+
+@contextmanager
+def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
+    """A temporary corpus file for node, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="wsztune-node-") as directory:
+        path = Path(directory) / "corpus.bin"
+        write_corpus(streams, path)
+        yield path
+
+
+def _decode(line: str) -> NodeCell:
+    return NodeCell(**helper_cell_fields(json.loads(line)))
+
+
+def run_cells(
+    corpus: Path,
+    directions: Sequence[str],
+    cells: Sequence[NodeJob],
+    *,
+    timing: dict[str, float] | None = None,
+    jobs: int = 1,
+    on_cell: Callable[[NodeCell], None] | None = None,
+    pin: bool = True,
+    node: str | None = None,
+    fresh_output: bool = False,
+) -> list[NodeCell]:
+    """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
+
+    Each process measures one cell at a time and times it with its own CPU time, pinned to a core
+    (:func:`core_for`): ``jobs`` may exceed the cores without one cell's time counting another's.
+    ``pin=False`` lets them run anywhere, as before pinning (``bench/node.py``'s reference).
+
+    ``timing`` is ``{"repeat", "warmup", "min_sample_seconds"}``, or None for sizes only.
+    A node that fails is a bug or a broken node install: its message is raised. ``node``: the
+    runtime to run ``node.js`` with (Bun runs it too, with Bun's zlib), by default node.
+    ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
+    """
+    node = node or find_node()
+    jobs = max(1, min(jobs, len(cells)))
+    todo = list(reversed(cells))  # popped from the end: cell order
+    handing = threading.Lock()
+
+    def hand_next(stdin: IO[str]) -> None:
+        # The cells go one at a time on each process's stdin, the next one when it answers the
+        # last: a process that drew cheap cells takes more, and every process stays busy.
+        with handing:
+            cell = todo.pop() if todo else None
+        try:
+            if cell is None:
+                stdin.close()  # no more cells: the process ends
+            else:
+                stdin.write(json.dumps(vars(cell)) + "\n")
+                stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the process died: its stderr says why
+
+    with tempfile.TemporaryDirectory(prefix="wsztune-node-job-") as directory:
+        # One job file for all: the corpus and the plan.
+        job_path = Path(directory) / "job.json"
+        job = {
+            "corpus": str(corpus),
+            "directions": list(directions),
+            "timing": timing,
+            "fresh_output": fresh_output,
+        }
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        argv = [node, str(CODEC_SCRIPT), str(job_path)]
+        results = run_helpers(
+            [Helper(argv, core_for(index) if pin else None) for index in range(jobs)],
+            _decode,
+            name="node codec",
+            feed=hand_next,
+            on_result=on_cell,
+        )
+    found = {cell.id: cell for cell in results}
+    missing = [cell.id for cell in cells if cell.id not in found]
+    if missing:
+        raise RuntimeError(f"node codec returned no result for cells {missing}")
+    return [found[cell.id] for cell in cells]
+
+
+def describe_node() -> dict[str, object]:
+    """What a results file records of the node codec: versions, framing, threshold rule."""
+    versions = node_versions()
+    return {
+        "node_version": versions.get("node"),
+        "zlib_version": versions.get("zlib"),
+        "v8_version": versions.get("v8"),
+        "uv_version": versions.get("uv"),
+        "framing": "ws 8 PerMessageDeflate: write, flush(Z_SYNC_FLUSH), drop 4 bytes; "
+        "reset() per message without context takeover",
+    }
+
+
+# Streams per probe: at 200, two sweeps differed by up to 6% per cell; at 800, up to 3.9%. The
+# slope's error shrinks faster than the streams grow (more marks, over a longer range): six probes
+# of 9:1 on the commits corpus spread over 3.1% at 800 streams, 1.0% at 1600.
+MEMORY_CONNECTIONS = 1600
+MEMORY_METHOD = (
+    "a fresh node process per distinct compressor (window bits, memLevel, level, strategy, "
+    "takeover, threshold) and per distinct decompressor (client window bits, takeover, "
+    "threshold), UV_THREADPOOL_SIZE=1; after a warm-up, {n} streams made as ws makes them "
+    "(compressors sending the largest server stream's first messages until twice the window "
+    "went through, at most 8; decompressors inflating the other stream's, compressed by the "
+    "client's compressor: zlib's defaults unless a --client names its own), held open, 8 at a "
+    "time; every 40 streams, after gc, resident anonymous memory minus V8's committed heap plus "
+    "V8's live objects; one stream is the least-squares slope over the last three quarters of "
+    "those marks (its standard error kept). Includes each zlib stream's JS objects and 16 KiB "
+    "output buffer. These are compress/decompress_memory_observed: what one stream holds once "
+    "built. "
+    "ws builds a connection's deflate stream on the first message it compresses and its inflate "
+    "stream on the first compressed message it receives, so connection_memory = "
+    "compressor_share x compressor + decompressor_share x decompressor, the shares being the "
+    "corpus connections with at least one message that reaches the compressor (at or over the "
+    "threshold) from the server, resp. from the client (a connection with no client message "
+    "counts wsztune live's probe message, {probe} B). memory_resolution: what two sweeps of "
+    "the same corpus can differ by (cells closer than that are a tie). "
+    "A probe's figure is kept on disk (wsztune's cache directory) keyed by the probe, the node "
+    "binary and its versions, the machine's CPU and libc, the setting and the sizes of the "
+    "messages the probe sent; a later run with the same key reads it back (the cell's "
+    "memory_source says cached) unless run with --no-cache."
+)
+# The smallest difference of memory per stream the probe resolves, whatever its regression
+# says: two sweeps of the bundled corpora differ by up to this much per stream (measured: 0.3-1.5
+# KiB per stream between repeated probes, the spread a few marks cannot show).
+MEMORY_GRAIN = 2048
+
+
+# The sender of the frames a decompressor probe inflates, unless a --client names its own:
+# zlib's defaults (a browser's and ws's client compress with them). Fixed, so that a
+# decompressor's figure does not hang on which cell of the grid happened to be probed first.
+PROBE_SENDER = {"mem_level": 8, "level": -1, "strategy": 0}
+# At most this many messages per probe stream: each is a round trip to libuv's pool, and
+# Chromium's zlib zeroes (so makes resident) its window, prev and hash tables when it allocates
+# them, so more messages only add the pending buffer's and output buffers' touched pages (at 15:8
+# on the commits corpus, 8 messages hold 2% less than 32, in half the time).
+PROBE_MESSAGES = 8
+
+
+def probe_messages(sizes: Sequence[int], threshold: int, bits: int) -> list[int]:
+    """Indices of the messages a probe stream sends: the stream's first ones that reach the
+    compressor (at least ``threshold`` bytes) until twice the window went through, at most
+    :data:`PROBE_MESSAGES`. When none reaches the threshold (no connection like it builds that
+    stream: the cell's share says so), the first ones whatever their size stand in, because a
+    stream never written allocates nothing to measure."""
+
+    def first(least: int) -> list[int]:
+        chosen: list[int] = []
+        total = 0
+        for index, size in enumerate(sizes):
+            if size < least:
+                continue
+            chosen.append(index)
+            total += size
+            if total >= 2 << bits or len(chosen) >= PROBE_MESSAGES:
+                break
+        return chosen
+
+    return first(threshold) or first(0)
+
+
+@dataclass(frozen=True)
+class NodeMemory:
+    """Resident bytes one connection's compressor and decompressor add to a node process, and
+    what each figure is uncertain by (bytes: two standard errors, at least the grain), and
+    where each came from (:data:`wsztune.results.MEMORY_SOURCES`: probed in this run, read
+    from the probe cache, or derived from other probes' figures)."""
+
+    compressor: int
+    decompressor: int
+    compressor_resolution: int = 0
+    decompressor_resolution: int = 0
+    compressor_source: str = "measured"
+    decompressor_source: str = "measured"
+
+    @property
+    def connection(self) -> int:
+        """Compressor + decompressor: a connection that builds both (the cell's
+        ``connection_memory`` weighs each by the share of connections that build it)."""
+        return self.compressor + self.decompressor
+
+    @property
+    def source(self) -> str:
+        """Where the figures came from: one word when both agree, else
+        ``compressor+decompressor`` (``cached+measured``)."""
+        if self.compressor_source == self.decompressor_source:
+            return self.compressor_source
+        return f"{self.compressor_source}+{self.decompressor_source}"
+
+
+def memory_key(cell: NodeJob) -> tuple:
+    """Cells that cost the same memory share one probe (the threshold changes what is sent)."""
+    return compressor_key(cell) + decompressor_key(cell)
+
+
+def compressor_key(cell: NodeJob) -> tuple:
+    """Cells whose compressors cost the same: one compressor probe."""
+    return (
+        cell.server_bits,
+        cell.mem_level,
+        cell.level,
+        cell.strategy,
+        cell.context_takeover,
+        cell.threshold,
+    )
+
+
+def decompressor_key(cell: NodeJob) -> tuple:
+    """Cells whose decompressors cost the same (inflate has no memLevel): one probe."""
+    # The client's memLevel and level make the frames inflated (a --client's), not the inflater.
+    return (
+        cell.client_bits,
+        cell.context_takeover,
+        cell.threshold,
+        cell.client_mem_level,
+        cell.client_level,
+    )
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """One memory probe to run: its job for ``node_memory.js`` and its key in the cache."""
+
+    kind: str
+    cell: NodeJob
+    stream: int
+    messages: list[int]
+    cache_key: dict[str, Any]
+
+
+def _probes(
+    cells: Sequence[NodeJob],
+    sizes: Sequence[Sequence[int]],
+    compressor_stream: int,
+    decompressor_stream: int,
+    identity: dict[str, Any],
+) -> dict[tuple, _Probe]:
+    """The distinct probes ``cells`` need, by (kind, :func:`compressor_key` /
+    :func:`decompressor_key`), each with the cache key of what it depends on."""
+    probes: dict[tuple, _Probe] = {}
+    for cell in cells:
+        for kind, setting, stream, bits in (
+            ("compressor", compressor_key(cell), compressor_stream, cell.server_bits),
+            ("decompressor", decompressor_key(cell), decompressor_stream, cell.client_bits),
+        ):
+            if (kind, *setting) in probes:
+                continue
+            messages = probe_messages(sizes[stream], cell.threshold, bits)
+            key = {
+                **identity,
+                "kind": kind,
+                "setting": list(setting),
+                "sizes": [sizes[stream][index] for index in messages],
+            }
+            probes[(kind, *setting)] = _Probe(kind, cell, stream, messages, key)
+    return probes
+
+
+def measure_memory(
+    corpus: Path,
+    sizes: Sequence[Sequence[int]],
+    compressor_stream: int,
+    decompressor_stream: int,
+    cells: Sequence[NodeJob],
+    *,
+    connections: int | None = None,
+    jobs: int = 1,
+    cache: MemoryCache | None = None,
+    derive: bool = True,
+    node: str | None = None,
+) -> dict[tuple, NodeMemory]:
+    """One fresh node process per distinct compressor and per distinct decompressor
+    (:func:`compressor_key`, :func:`decompressor_key`) not found in ``cache``, ``jobs`` of them
+    at a time; the figures by :func:`memory_key`. ``sizes``: the corpus's payload sizes per
+    stream (which messages a probe sends, and the traffic shape its figure is cached by).
+    ``derive``: compressors of a windowBits x memLevel rectangle from one row and one column
+    of it (:func:`derivable`); False probes every one. ``node``: the runtime to probe with
+    (default: node)."""
+    connections = MEMORY_CONNECTIONS if connections is None else connections
+    node = node or find_node()
+    binary = node_identity(node)
+    if binary is None:
+        cache = None  # a binary we cannot identify: nothing to key its figures by
+    identity = _probe_identity(node, binary, connections)
+    probes = _probes(cells, sizes, compressor_stream, decompressor_stream, identity)
+    derived = derivable(list(probes)) if derive else {}
+    found = _cached_figures(probes, derived, cache)
+    todo = [(name, item) for name, item in probes.items() if name not in found | derived.keys()]
+    runner = _ProbeRunner(corpus, connections, node, cache)
+    found.update(runner.run_all(todo, processes_for(jobs)))
+    for name, (row, column, corner) in derived.items():
+        found[name] = _Figure.derived(found[row], found[column], found[corner])
+    return {memory_key(cell): _cell_memory(cell, found) for cell in cells}
+
+
+def _probe_identity(node: str, binary: str | None, connections: int) -> dict[str, Any]:
+    """What every probe's figure depends on beyond its setting and traffic: the probe, the node
+    binary (:func:`node_identity`) and its versions, the machine."""
+    versions = node_versions(node)
+    return {
+        "probe": probe_identity(MEMORY_SCRIPT, connections),
+        "node": binary,
+        "versions": {name: versions.get(name) for name in ("node", "zlib", "v8", "uv")},
+        "machine": machine_fingerprint(),
+    }
+
+
+def _cached_figures(
+    probes: dict[tuple, _Probe], derived: dict[tuple, Any], cache: MemoryCache | None
+) -> dict[tuple, _Figure]:
+    """The probes' figures found in ``cache`` (none for the ones to be derived)."""
+    found: dict[tuple, _Figure] = {}
+    if cache is None:
+        return found
+    for name, item in probes.items():
+        figure = cache.get(item.cache_key) if name not in derived else None
+        if figure is not None:
+            found[name] = _Figure.of(figure, "cached")
+    return found
+
+
+def _cell_memory(cell: NodeJob, found: dict[tuple, _Figure]) -> NodeMemory:
+    """A cell's memory from its compressor's and its decompressor's figures."""
+    compressor = found[("compressor", *compressor_key(cell))]
+    decompressor = found[("decompressor", *decompressor_key(cell))]
+    return NodeMemory(
+        compressor.held,
+        decompressor.held,
+        compressor.resolution,
+        decompressor.resolution,
+        compressor.source,
+        decompressor.source,
+    )
+
+
+class _ProbeRunner:
+    """Runs memory probes in fresh node processes, a few side by side, each pinned to a core
+    like the timing passes (it then takes a third of the CPU time); RSS is per process, so they
+    do not disturb one another's figures. Interrupted or failed: no new probe starts, and the
+    running ones are killed."""
+
+    def __init__(
+        self, corpus: Path, connections: int, node: str, cache: MemoryCache | None
+    ) -> None:
+        self.corpus = corpus
+        self.connections = connections
+        self.node = node
+        self.cache = cache
+        self.running: set[subprocess.Popen[str]] = set()
+        self.stopping = threading.Event()
+        self.slots: queue.Queue[int | None] = queue.Queue()
+        # One pool thread: every zlib allocation from one malloc arena (the figure's spread
+        # between runs halves); the probe times nothing, so it loses nothing.
+        self.env = {key: value for key, value in os.environ.items() if key != "NODE_OPTIONS"}
+        self.env["UV_THREADPOOL_SIZE"] = "1"
+
+    def run_all(
+        self, todo: Sequence[tuple[tuple, _Probe]], processes: int
+    ) -> list[tuple[tuple, _Figure]]:
+        """Every probe of ``todo``, ``processes`` at a time (as many as keep the cores busy:
+        :func:`processes_for`); their figures, stored in the cache as they come."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = max(1, min(processes, len(todo)))
+        for index in range(workers):
+            self.slots.put(core_for(index))
+        pool = ThreadPoolExecutor(workers)
+        try:
+            figures = list(pool.map(self.run, todo))
+        except BaseException:
+            self.stopping.set()
+            for process in list(self.running):
+                process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return figures
+
+    def run(self, entry: tuple[tuple, _Probe]) -> tuple[tuple, _Figure]:
+        """One probe in a node process on a free core: its figure."""
+        name, item = entry
+        if self.stopping.is_set():
+            raise RuntimeError("stopped")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
+            json.dump(self.job(item), job_file)
+        core = self.slots.get()
+        try:
+            with on_core(core):
+                process = subprocess.Popen(
+                    [self.node, "--expose-gc", str(MEMORY_SCRIPT), job_file.name],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=self.env,
+                )
+            self.running.add(process)
+            try:
+                stdout, stderr = process.communicate(timeout=600)
+            finally:
+                self.running.discard(process)
+        finally:
+            self.slots.put(core)
+            os.unlink(job_file.name)
+        if process.returncode != 0:
+            raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
+        data = json.loads(stdout)
+        figure = ProbeFigure(int(data["held"]), int(data["error"]))
+        if self.cache is not None:
+            self.cache.put(item.cache_key, figure)
+        return name, _Figure.of(figure, "measured")
+
+    def job(self, item: _Probe) -> dict[str, Any]:
+        """``node_memory.js``'s job for one probe: the stream, its messages, the sender of the
+        frames a decompressor inflates (zlib's defaults unless a --client names its own)."""
+        named = {"mem_level": item.cell.client_mem_level, "level": item.cell.client_level}
+        sender = {**PROBE_SENDER, **{k: v for k, v in named.items() if v is not None}}
+        return {
+            "corpus": str(self.corpus),
+            "stream": item.stream,
+            "messages": item.messages,
+            "sender": sender,
+            "cell": vars(item.cell),
+            "kind": item.kind,
+            "connections": self.connections,
+        }
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """One stream's figure as a cell uses it: bytes held, resolution, where it came from."""
+
+    held: int
+    resolution: int
+    source: str
+
+    @classmethod
+    def of(cls, figure: ProbeFigure, source: str) -> _Figure:
+        """A probe's figure: its resolution is two standard errors, at least the grain."""
+        return cls(figure.held, max(MEMORY_GRAIN, 2 * figure.error), source)
+
+    @classmethod
+    def derived(cls, row: _Figure, column: _Figure, corner: _Figure) -> _Figure:
+        """(window, memLevel) from (window, memLevel0) + (window0, memLevel) - (window0,
+        memLevel0); its resolution adds the three figures' in quadrature."""
+        spread = math.sqrt(row.resolution**2 + column.resolution**2 + corner.resolution**2)
+        return cls(row.held + column.held - corner.held, math.ceil(spread), "derived")
+
+
+def derivable(names: Sequence[tuple]) -> dict[tuple, tuple[tuple, tuple, tuple]]:
+    """The compressor probes that need not run, each with the three probed figures it is
+    derived from: ``(row, column, corner)`` such that figure = row + column - corner.
+
+    A Node compressor's memory is a window part (window and ``prev``, zeroed when allocated:
+    ``4 << windowBits`` bytes) plus a memLevel part (the hash table, ``2 << max(memLevel + 7,
+    15)`` bytes, and the pending buffer's touched pages) plus what every stream holds
+    (docs/node.md). So, among compressors that differ only in window bits and memLevel, one row
+    (every memLevel at one window, ``window0``) and one column (every window at one memLevel,
+    ``memLevel0``) give the rest: measured on the bundled corpora, within the probes' own
+    resolution (docs/node.md, bench/node_memory.py). Only a full rectangle of at least 3 x 3 is
+    derived (fewer saves at most one probe). ``window0`` and ``memLevel0`` are the middle ones
+    (the residuals were smallest there).
+    """
+    groups: dict[tuple, dict[tuple[int, int], tuple]] = {}
+    for name in names:
+        if name[0] != "compressor":
+            continue
+        bits, mem_level, *rest = name[1:]
+        groups.setdefault(tuple(rest), {})[(bits, mem_level)] = name
+    out: dict[tuple, tuple[tuple, tuple, tuple]] = {}
+    for cells in groups.values():
+        windows = sorted({bits for bits, _ in cells})
+        levels = sorted({mem_level for _, mem_level in cells})
+        if len(windows) < 3 or len(levels) < 3 or len(cells) != len(windows) * len(levels):
+            continue
+        window0, level0 = windows[len(windows) // 2], levels[len(levels) // 2]
+        for (bits, mem_level), name in cells.items():
+            if bits != window0 and mem_level != level0:
+                out[name] = (
+                    cells[(bits, level0)],
+                    cells[(window0, mem_level)],
+                    cells[(window0, level0)],
+                )
+    return out
 
 
 CellMaker = Callable[
@@ -85,23 +660,19 @@ def measure_with_runtime(
     make_cell: CellMaker | None = None,
     fresh_output: bool = False,
 ) -> None:
-    """Run ``codec.js`` and ``memory.js`` over every setting with ``runtime`` (node by default;
+    """Run ``node.js`` and ``node_memory.js`` over every setting with ``runtime`` (node by default;
     Bun runs them too, with its own zlib) and report each cell, built by ``make_cell`` (by
     default :func:`node_cell`: ws's lazily built streams), as it completes. ``fresh_output``:
     every message deflated into a fresh output buffer (uWebSockets' way, Bun's)."""
-    from wsztune.nodejs import backend as node
-    from wsztune.nodejs import phase
-    from wsztune.nodejs.memory_cache import default_cache
-
     make_cell = make_cell or node_cell
     summary = CorpusSummary.of(streams)
     directions = [stream.direction for stream in streams]
-    jobs_for = [node.NodeJob.of(index, setting) for index, setting in enumerate(order)]
+    jobs_for = [NodeJob.of(index, setting) for index, setting in enumerate(order)]
     timing = plan.helper_job()  # None: sizes (round trip checked) only
-    with node.corpus_file([stream.payloads for stream in streams]) as path:
+    with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
         with phase("memory probes"):
-            memory = node.measure_memory(
+            memory = measure_memory(
                 path,
                 [list(stream.sizes()) for stream in streams],
                 summary.compressor_stream,
@@ -115,14 +686,14 @@ def measure_with_runtime(
                 derive=plan.derive_memory and runtime is None,
             )
 
-        def done(result: node.NodeCell) -> None:
+        def done(result: NodeCell) -> None:
             job = jobs_for[result.id]
             finished(
                 make_cell(
                     streams,
                     order[result.id],
                     result,
-                    memory[node.memory_key(job)],
+                    memory[memory_key(job)],
                     plan,
                     summary,
                 )
@@ -130,9 +701,9 @@ def measure_with_runtime(
 
         # One process per core, pinned to it (or two per core where they cannot be pinned);
         # each times its cells with its own CPU time.
-        processes = node.processes_for(jobs)
+        processes = processes_for(jobs)
         with phase("timing passes" if timing else "sizes"):
-            node.run_cells(
+            run_cells(
                 path,
                 directions,
                 jobs_for,

@@ -42,7 +42,7 @@ def library_version() -> str:
 
 def server_binary(notice: object = None) -> Path:
     """The compiled server, building it first (once per source and libwebsockets version)."""
-    from wsztune.nodejs.install import default_cache_dir
+    from wsztune.programs.cache import default_cache_dir
 
     compiler = shutil.which(os.environ.get("CC", "cc"))
     if compiler is None:

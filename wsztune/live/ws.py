@@ -68,8 +68,8 @@ from wsztune.live.growth import (
 )
 from wsztune.live.plan import Plan, Script, build_plan, describe_replay
 from wsztune.live.result import LiveError, LiveResult, count_mismatch, judge, setting_fields
-from wsztune.nodejs import find_node
 from wsztune.programs import children_stopped_on_error
+from wsztune.programs.node import find_node
 from wsztune.stacks import STACKS
 
 WS_THRESHOLD_DEFAULT = STACKS["ws"].threshold  # ws's: shorter messages go uncompressed

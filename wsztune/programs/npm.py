@@ -19,24 +19,15 @@ import tempfile
 from pathlib import Path
 
 from wsztune.errors import NodeUnavailable
-from wsztune.nodejs import find_node, find_npm
+from wsztune.programs.cache import CACHE_ENV, default_cache_dir
+from wsztune.programs.node import find_node, find_npm
 
 # Pinned so that a byte-equality check means the same thing everywhere; ws 8 frames as the issue's
 # measurements did.
 WS_VERSION = "8.23.0"
 # Pinned for the same reason: Bun's wire bytes are its bundled zlib's, checked against this one.
 BUN_VERSION = "1.4.5"
-CACHE_ENV = "WSZTUNE_CACHE"
 INSTALL_TIMEOUT_SECONDS = 300
-
-
-def default_cache_dir() -> Path:
-    """Where wsztune caches npm packages: ``$WSZTUNE_CACHE``, else ``$XDG_CACHE_HOME/wsztune``."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "wsztune"
 
 
 def ws_package_dir(cache_dir: Path, version: str = WS_VERSION) -> Path:

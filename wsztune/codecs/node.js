@@ -9,7 +9,7 @@
 // (ws's Sender decides before calling compress) nor the decompressor (RSV1 is not set).
 // No npm dependency: only node's own modules.
 //
-// Usage: node codec.js JOB.json   (JOB names the corpus file; see wsztune/nodejs/backend.py)
+// Usage: node node.js JOB.json   (JOB names the corpus file; see wsztune/codecs/node.py)
 // The cells: JOB's "cells", or one JSON line each on stdin.
 // Corpus file: per stream, u32le message count, then per message u32le length + payload bytes.
 // Output: one JSON line per cell on stdout, in the job's order.

@@ -1,9 +1,10 @@
-"""Node.js as a codec: find ``node``, ask it its versions, run the helpers shipped in this package.
+"""The ``node`` program: where it is (and ``npm``), which binary it is, the versions it reports,
+and the seconds each phase of the node work took.
 
 Node bundles its own zlib (Chromium's fork), so a ws or Socket.IO server compresses with that zlib,
-not with CPython's. Everything that needs Node goes through this package; the helpers are plain
-JavaScript files shipped as package data and need no npm dependency (only ``wsztune live --server
-ws`` and the tests need the ``ws`` package itself: see :mod:`wsztune.nodejs.install`).
+not with CPython's. The codec that runs it is :mod:`wsztune.codecs.node`, whose helpers are plain
+JavaScript files shipped beside it and need no npm dependency (only ``wsztune live --server ws``
+and the tests need the ``ws`` package itself: see :mod:`wsztune.programs.npm`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 
 from wsztune.errors import NodeUnavailable
 from wsztune.programs import find_program
+from wsztune.programs.cache import default_cache_dir
 
-HERE = Path(__file__).resolve().parent
 NODE_ENV = "WSZTUNE_NODE"  # a node binary to use instead of the one on PATH
 
 
@@ -40,11 +41,6 @@ def find_npm() -> str:
             "npm is not installed or not on PATH: install Node.js with npm (https://nodejs.org)"
         )
     return npm
-
-
-def helper(name: str) -> Path:
-    """Path of a JavaScript helper shipped in this package (``codec.js``, ...)."""
-    return HERE / name
 
 
 # Seconds spent per phase of the node work in this process (``--verbose`` prints them):
@@ -76,8 +72,6 @@ def node_identity(node: str) -> str | None:
 def _versions_cache(node: str) -> tuple[Path, str] | None:
     """Where the versions of this node binary are cached, and the key that must match
     (:func:`node_identity`)."""
-    from wsztune.nodejs.install import default_cache_dir
-
     identity = node_identity(node)
     if identity is None:
         return None

@@ -1,13 +1,14 @@
-"""Node memory probes' results kept on disk, so that a run does not pay for them again.
+"""wsztune's cache directory (``$WSZTUNE_CACHE``), and the node memory probes' results kept in it,
+so that a run does not pay for them again.
 
-A memory probe (``memory.js``) costs a node process about a second of CPU, and a default sweep
+A memory probe (``node_memory.js``) costs a node process about a second of CPU, and a default sweep
 runs 70 of them: more than the timing passes. What a probe measures depends only on
 
-- the probe itself (``memory.js`` and the number of streams it holds),
+- the probe itself (``node_memory.js`` and the number of streams it holds),
 - the node binary (its path, size and mtime) and the versions it reports (node, zlib, V8, uv),
 - the machine's CPU features (Chromium's zlib picks its hash size by SIMD support) and libc
   (malloc),
-- the setting of the stream probed (:func:`wsztune.nodejs.backend.compressor_key` /
+- the setting of the stream probed (:func:`wsztune.codecs.node.compressor_key` /
   ``decompressor_key``),
 - and the traffic it sends through each stream: the sizes of the messages (how far zlib's
   pending buffer and node's output buffers are touched).
@@ -31,9 +32,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+CACHE_ENV = "WSZTUNE_CACHE"
 CACHE_FOLDER = "node-memory"
-# Bumped when what a cached figure means changes without memory.js changing.
+# Bumped when what a cached figure means changes without node_memory.js changing.
 CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """Where wsztune caches npm packages: ``$WSZTUNE_CACHE``, else ``$XDG_CACHE_HOME/wsztune``."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "wsztune"
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,4 @@ class MemoryCache:
 
 def default_cache(*, read: bool = True) -> MemoryCache:
     """The cache under wsztune's cache directory (``$WSZTUNE_CACHE``, else the user's)."""
-    from wsztune.nodejs.install import default_cache_dir
-
     return MemoryCache(default_cache_dir() / CACHE_FOLDER, read=read)

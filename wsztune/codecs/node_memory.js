@@ -21,7 +21,7 @@
 //      least-squares slope of the marks after the first quarter (the steady state, as a server
 //      that has served many connections is in), with its standard error.
 //
-// Usage: node --expose-gc memory.js JOB.json ; prints one JSON line.
+// Usage: node --expose-gc node_memory.js JOB.json ; prints one JSON line.
 
 const fs = require('fs');
 const zlib = require('zlib');
