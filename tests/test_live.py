@@ -23,6 +23,7 @@ from wsztune.cli import cli
 from wsztune.codec import Setting, get_backend
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
+from wsztune.live import LiveOptions
 from wsztune.live import plan as live_plan
 from wsztune.live import python as live
 from wsztune.live.result import LiveError
@@ -164,7 +165,7 @@ def test_live_agrees_with_the_model(
 ) -> None:
     loaded = corpus.load(chat_corpus_path if which == "server only" else records_path)
     setting = Setting(window_bits, mem_level)
-    result = live.run_live(loaded, setting, connections=4, timeout=20)
+    result = live.run_live(loaded, LiveOptions(setting=setting, connections=4, timeout=20))
 
     # Bytes: equal to the model exactly, in each direction and on each connection.
     assert result.bytes_equal
@@ -241,7 +242,8 @@ def test_memory_outside_tolerance_exits_1_with_one_line(records_path: Path) -> N
 def test_a_step_that_times_out_stops_everything(records_path: Path) -> None:
     before = listening_ports()
     with pytest.raises(LiveError, match="timeout"):
-        live.run_live(corpus.load(records_path), Setting(12, 5), connections=2, timeout=0.05)
+        options = LiveOptions(setting=Setting(12, 5), connections=2, timeout=0.05)
+        live.run_live(corpus.load(records_path), options)
     assert listening_ports() == before
     assert psutil.Process().children() == []
 
@@ -265,8 +267,8 @@ def test_window_bits_and_memlevel_default_to_websockets_defaults(
 ) -> None:
     seen: list[Setting] = []
 
-    def fake_run_live(loaded: corpus.Corpus, setting: Setting, **options: object) -> None:
-        seen.append(setting)
+    def fake_run_live(loaded: corpus.Corpus, options: LiveOptions) -> None:
+        seen.append(options.settled)
         raise LiveError("stopped here")
 
     monkeypatch.setattr(live, "run_live", fake_run_live)

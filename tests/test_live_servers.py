@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from wsztune import corpus
 from wsztune.cli import cli
-from wsztune.cli.live import SERVER_DEFAULTS
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
+from wsztune.live import RUNNERS, LiveOptions
 from wsztune.live import python as live
 from wsztune.live.result import FAIL
 from wsztune.live.servers import SERVERS
@@ -49,7 +49,8 @@ def test_live_python_stack_matches_the_model(
     """Bytes equal both ways, and the memory never a FAIL (the verdict is PASS here; a loaded
     machine may make it INCONCLUSIVE, which the check then says itself)."""
     pytest.importorskip(server.split("-")[0])
-    result = live.run_live(chat, asked, connections=3, server=server, timeout=60)
+    options = LiveOptions(server=server, setting=asked, connections=3, timeout=60)
+    result = live.run_live(chat, options)
     assert result.server == server
     got = (result.window_bits, result.mem_level, result.level, result.client_window_bits)
     assert got == runs
@@ -73,8 +74,8 @@ def test_live_servers_run_their_stack_profiles_defaults(name: str) -> None:
 
 def test_every_live_server_has_a_stack_profile() -> None:
     """``live`` takes its default setting from the profile of the --server it is given."""
-    assert set(SERVER_DEFAULTS) <= set(STACKS)
-    assert set(SERVERS) <= set(SERVER_DEFAULTS)
+    assert set(RUNNERS) <= set(STACKS)
+    assert set(SERVERS) <= set(RUNNERS)
 
 
 def test_live_refuses_what_a_stack_cannot_run() -> None:

@@ -23,6 +23,7 @@ from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
+from wsztune.live import LiveOptions
 from wsztune.live import growth as live_growth
 from wsztune.live import ws as live_ws
 from wsztune.live.plan import PROBE
@@ -194,15 +195,15 @@ def test_no_context_takeover_with_a_threshold_equals_the_model(
         direction = CLIENT if index % 3 == 0 else SERVER
         rows.append((f"c{index % 4}", direction, payload.decode()))
     path = records(tmp_path / "small.records.jsonl", rows)
-    result = live_ws.run_live_ws(
-        corpus.load(path),
-        Setting(11, 4, context_takeover=False),
-        ws_package=ws_dir,
+    options = LiveOptions(
+        server="ws",
+        setting=Setting(11, 4, context_takeover=False, threshold=100),
+        ws_dir=ws_dir,
         connections=4,
         tolerance=9,  # memory over 2 measured connections means nothing: bytes are the point
         timeout=30,
-        threshold=100,
     )
+    result = live_ws.run_live_ws(corpus.load(path), options)
     assert result.bytes_equal, (result.model_bytes, result.live_bytes)
     assert 0 < result.details["compressed_frames"] < result.details["data_frames"]
     assert "server_no_context_takeover" in result.details["negotiated"]
@@ -222,15 +223,10 @@ def test_a_step_that_times_out_stops_both_node_processes(ws_dir: Path) -> None:
         }
 
     with pytest.raises(LiveError, match="timeout"):
-        live_ws.run_live_ws(
-            corpus.load(CHAT),
-            Setting(12, 5),
-            ws_package=ws_dir,
-            connections=4,
-            tolerance=0.3,
-            timeout=0.01,
-            model=model,
+        options = LiveOptions(
+            server="ws", setting=Setting(12, 5), ws_dir=ws_dir, connections=4, timeout=0.01
         )
+        live_ws.run_live_ws(corpus.load(CHAT), options, model=model)
     no_node_left()
 
 

@@ -23,6 +23,7 @@ HELPER_PATHS = [
     ("wsztune.codecs.go", "HELPER_SOURCE"),
     ("wsztune.codecs.jzlib", "HELPER_SOURCE"),
     ("wsztune.live.golang", "LIVE_SOURCE"),
+    ("wsztune.live.ws", "SCRIPT"),
     ("wsztune.live.lws", "SOURCE"),
 ]
 
