@@ -24,6 +24,8 @@ GENERATED = [
     "market.records.jsonl",
     "api.jsonl",
     "chat.har",
+    "fleet-light.records.jsonl",
+    "fleet-heavy.records.jsonl",
 ]
 
 
