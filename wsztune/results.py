@@ -243,8 +243,8 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "compress_seconds_per_delivery",
         _NUMBER,
         "s",
-        "compressing one server message for one of K subscribers, min(K, 128) per-connection "
-        "compressors interleaved round-robin: median; null without timing",
+        "compressing one server message for one of K subscribers, K per-connection compressors "
+        "(up to 64 MiB of their state) interleaved round-robin: median; null without timing",
         nullable=True,
     ),
     FieldSpec(
@@ -261,7 +261,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "one hot compressor over the same messages, per message: a compress-once server's cost",
         nullable=True,
     ),
-    FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
+    FieldSpec("delivery_compressors", int, "", "compressors interleaved (K, up to 64 MiB)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 # Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
@@ -453,7 +453,13 @@ MAX_FILE_BYTES = 1 << 30
 MAX_CELLS = 1_000_000
 # Nesting of any value: wsztune writes 4 levels at most (meta.grid.clients[0].windows).
 MAX_DEPTH = 16
-THRESHOLD_RULES = ("always", "ws")  # when a threshold applies; see sweep.Grid.threshold_rule
+# When a threshold applies (meta.grid.threshold_rule), as files name the rules: always (a message
+# under it is never compressed), or only without context takeover, as ws's Sender decides
+# (lib/sender.js: with takeover on, ws compresses every message whatever its threshold option
+# says). A stack profile says which rule is its; the sweep only carries it.
+THRESHOLD_ALWAYS = "always"
+THRESHOLD_WITHOUT_TAKEOVER = "ws"
+THRESHOLD_RULES = (THRESHOLD_ALWAYS, THRESHOLD_WITHOUT_TAKEOVER)
 
 # The writers of a run's metadata: the modules that set its fields, each through set_meta.
 ENVIRONMENT = "environment.py"
@@ -912,8 +918,9 @@ def planned_keys(
     (a stack whose modes fix the three together: Bun)."""
     out = []
     for takeover in context_takeover:
-        # ws ignores its threshold with context takeover (lib/sender.js): one cell, threshold 0.
-        per_takeover = (0,) if takeover and threshold_rule == "ws" else thresholds
+        # A rule without takeover ignores its threshold with takeover: one cell, threshold 0.
+        only_zero = takeover and threshold_rule == THRESHOLD_WITHOUT_TAKEOVER
+        per_takeover = (0,) if only_zero else thresholds
         out += [
             (wb, ml, level, strategy, takeover, threshold)
             for threshold in per_takeover

@@ -30,6 +30,7 @@ from wsztune.results import (
     CODECS,
     ENVIRONMENT,
     SWEEP,
+    THRESHOLD_ALWAYS,
     THRESHOLD_RULES,
     Run,
     cell_setting_key,
@@ -112,10 +113,8 @@ class Grid:
     context_takeover: tuple[bool, ...] = (True,)
     client_window_bits: int | None = None
     thresholds: tuple[int, ...] = (0,)
-    # When a threshold applies: "always" (a message under it is never compressed), or "ws": only
-    # without context takeover, as ws's Sender decides (lib/sender.js: with takeover on, ws
-    # compresses every message whatever its threshold option says).
-    threshold_rule: str = "always"
+    # When a threshold applies: one of results.THRESHOLD_RULES, the stack's (``--server``).
+    threshold_rule: str = THRESHOLD_ALWAYS
     # The clients (``--client``): none models them as today (the client compresses like the
     # server, at the server's client window); one or more (a mix, shares adding up to 1) gives
     # each cell's client direction their windows, memLevels and levels.

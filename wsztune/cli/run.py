@@ -267,9 +267,11 @@ def _err() -> Any:
 def _print_notes(given: RunOptions, choice: RunChoice) -> None:
     """What the user should know before the sweep: the stack's threshold rule, the clients."""
     from wsztune import stacks
+    from wsztune.results import THRESHOLD_WITHOUT_TAKEOVER
 
     stack, grid = choice.stack, choice.grid
-    if stack is not None and stack.threshold_rule == "ws" and any(choice.thresholds) and (
+    rule = stack.threshold_rule if stack is not None else None
+    if rule == THRESHOLD_WITHOUT_TAKEOVER and any(choice.thresholds) and (
         True in grid.context_takeover
     ):
         _err().print(
@@ -464,6 +466,7 @@ def _zlib_grid(
     """The grid of a zlib-like codec: windowBits x memLevel x the rest, cut to ``stack``'s
     knobs with ``--server`` (an option left at its default is the stack's to choose)."""
     from wsztune import sweep
+    from wsztune.results import THRESHOLD_ALWAYS
 
     axes = {
         "window_bits": sweep.parse_int_range(given.window_bits, "--window-bits", range(8, 16)),
@@ -484,7 +487,7 @@ def _zlib_grid(
         axes = sweep_axes(stack, version, explicit)
     return sweep.Grid(
         **axes,
-        threshold_rule=stack.threshold_rule if stack else "always",
+        threshold_rule=stack.threshold_rule if stack else THRESHOLD_ALWAYS,
         clients=clients,
     )
 
