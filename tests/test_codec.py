@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import chat_messages, document_messages
-from tests.websockets_reference import websockets_frames
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import (

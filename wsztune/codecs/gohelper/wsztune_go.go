@@ -13,7 +13,7 @@
 // connection's previous messages with context takeover). The framing is the libraries' too:
 // gorilla buffers a message's bytes in its write buffer and sends a frame each time it fills;
 // coder sends a frame for every write that reaches it from the compressor and ends each message
-// with an empty final frame. tests/test_go.py proves the frames equal what the real libraries put
+// with an empty final frame. tests/codecs/test_go.py proves the frames equal what the real libraries put
 // on the wire, byte for byte.
 package main
 
