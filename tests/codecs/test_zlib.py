@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from tests.conftest import chat_messages, document_messages
+from tests.support.samples import chat_messages, document_messages
 from wsztune.codec import Setting, get_backend
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
