@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import SMALL_GRID, chat_messages, write_jsonl
+from tests.support.samples import SMALL_GRID, chat_messages, write_jsonl
 from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, results, sweep
 from wsztune.cli import cli

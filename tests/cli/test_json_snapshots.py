@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 import wsztune
-from tests.conftest import chat_messages, write_jsonl
 from tests.support import SUPPORT
 from tests.support.probe_servers import Loop, websockets_server
+from tests.support.samples import chat_messages, write_jsonl
 from wsztune.cli import cli
 
 SNAPSHOT = SUPPORT / "data" / "json_shapes.json"

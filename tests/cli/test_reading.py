@@ -298,7 +298,7 @@ def test_compare_markdown(small_run_path: Path, restricted_run: Path) -> None:
 
 
 def test_compare_two_corpora(small_run_path: Path, tmp_path: Path) -> None:
-    from tests.conftest import document_messages, write_jsonl
+    from tests.support.samples import document_messages, write_jsonl
 
     corpus = write_jsonl(tmp_path / "docs.jsonl", document_messages(20))
     out = tmp_path / "docs.json"
@@ -328,7 +328,7 @@ def test_recommend_nothing_fits_by_time_says_so_in_the_error(small_run_path: Pat
 @pytest.fixture(scope="module")
 def full_grid_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real run of the full 7 x 9 grid (63 cells) on a tiny corpus, timed once per cell."""
-    from tests.conftest import chat_messages
+    from tests.support.samples import chat_messages
     from wsztune import corpus, sweep
 
     directory = tmp_path_factory.mktemp("full")

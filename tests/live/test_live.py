@@ -17,7 +17,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import chat_messages, document_messages, write_jsonl
+from tests.support.samples import chat_messages, document_messages, write_jsonl
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import Setting, get_backend

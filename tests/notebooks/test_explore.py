@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages, write_jsonl
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages, write_jsonl
 from wsztune import corpus, results, sweep
 
 nbclient = pytest.importorskip(

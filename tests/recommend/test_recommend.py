@@ -282,7 +282,7 @@ def test_wording_of_one_cell_and_of_a_non_setting(small_run_path: Path) -> None:
 def threshold_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """A real zlib run of short chat messages and a few long documents at thresholds 0,
     120 and 4096 (context takeover off, where ws applies its threshold)."""
-    from tests.conftest import chat_messages, document_messages, write_jsonl
+    from tests.support.samples import chat_messages, document_messages, write_jsonl
 
     path = write_jsonl(
         tmp_path_factory.mktemp("threshold") / "mixed.jsonl",
