@@ -11,7 +11,11 @@ import pytest
 
 from wsztune import corpus, recommend, report, results, sweep
 from wsztune.errors import WsztuneError
-from wsztune.recommend import Constraints, check
+from wsztune.recommend import Constraints
+from wsztune.recommend.constraints import CONFIDENCE
+from wsztune.recommend.decide import Decision, cliff_edges
+from wsztune.recommend.gate import check
+from wsztune.recommend.robust import settle_factor
 from wsztune.results import Run
 from wsztune.sizes import parse_fraction, parse_size
 
@@ -60,7 +64,7 @@ def test_the_constructed_cliff_is_real(cliff_run: Run) -> None:
             slice_.get((10, ml))["compressed_bytes"]
             > 1.5 * slice_.get((11, ml))["compressed_bytes"]
         )
-    edges = recommend.cliff_edges(slice_, 0.10)
+    edges = cliff_edges(slice_, 0.10)
     assert {(11, 1), (11, 4), (11, 8)} <= set(edges)
     assert (12, 8) not in edges and (13, 8) not in edges
 
@@ -550,7 +554,7 @@ def verdict_for(
         tolerance=tolerance, max_memory=budget, max_savings_drop=max_savings_drop
     )
 
-    def decide(cells: dict) -> recommend.Decision:
+    def decide(cells: dict) -> Decision:
         run = synthetic(cells)
         if not units:
             run = Run({**run.meta, "units": None}, [
@@ -627,7 +631,7 @@ def test_the_regression_figures() -> None:
     assert "became worse" in verdict.reason and "+4.10 points" in verdict.reason
     unreliable = verdict_for(changed(GATE, (12, 5), 1.04, noisy=True), GATE).regression
     assert unreliable.change > 0.01 and not unreliable.regressed
-    assert unreliable.share < recommend.CONFIDENCE
+    assert unreliable.share < CONFIDENCE
 
 
 def test_a_baseline_must_have_measured_the_shipped_setting() -> None:
@@ -713,9 +717,9 @@ def test_settle_factor_is_the_traffic_that_would_hold_a_cell() -> None:
     import numpy
 
     gaps = numpy.random.default_rng(1).normal(0.005, 0.005, 200_000)
-    factor = recommend.settle_factor(gaps, 0.005, 0.01, 0.95)
+    factor = settle_factor(gaps, 0.005, 0.01, 0.95)
     assert factor == pytest.approx(2.706, rel=0.01)
-    assert recommend.settle_factor(gaps, 0.011, 0.01, 0.95) is None  # no slack: never settles
+    assert settle_factor(gaps, 0.011, 0.01, 0.95) is None  # no slack: never settles
 
 
 def test_a_tiny_corpus_says_it_is_too_small_and_how_much_would_settle_it(tmp_path: Path) -> None:

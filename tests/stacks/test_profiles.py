@@ -213,7 +213,7 @@ def test_default_snippets_are_marked_when_the_run_measured_another_codec() -> No
 def test_coder_is_more_than_on_or_off() -> None:
     """coder sets context takeover and a threshold besides the switch: recommend must not say it
     "can only turn compression on or off" (it did, issue 25's Go-parity pass noticed)."""
-    from wsztune.recommend import cannot_set
+    from wsztune.recommend.explain import cannot_set
     from wsztune.stacks import STACKS
 
     assert not STACKS["coder"].on_off_only
