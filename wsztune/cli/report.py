@@ -11,6 +11,7 @@ from wsztune.cli.common import (
     budget_option,
     fleet_options,
     load_run,
+    memory_figure_option,
     prices,
     refuse_overwriting_inputs,
     results_options,
@@ -51,6 +52,7 @@ from wsztune.errors import WsztuneError
 @savings_drop_option
 @click.option("--strict", is_flag=True, help="The verdict of `recommend --check --strict`.")
 @fleet_options
+@memory_figure_option
 @click.option("--no-charts", is_flag=True, help="Leave out the images (grids only).")
 @results_options
 @slice_options
@@ -68,6 +70,7 @@ def report(
     price_memory: float | None,
     price_egress: float | None,
     price_cpu: float | None,
+    memory_figure: str,
     no_charts: bool,
     results_path: Path | None,
     results_dir: Path,
@@ -106,8 +109,11 @@ def report(
         raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
     options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     baseline_run = None if baseline_path is None else load_run(baseline_path, role="--baseline")
+    if baseline_run is not None:
+        baseline_run = recommend_module.with_memory_figure(baseline_run, memory_figure)
 
     def prepare(run: Any, role: str) -> Any:
+        run = recommend_module.with_memory_figure(run, memory_figure)
         slice_ = select(run, *options)
         warn([f"{role}{line}" for line in run_warnings(run, slice_)])
         constraints = recommend_module.Constraints(

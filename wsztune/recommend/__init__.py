@@ -16,13 +16,14 @@ One job per module, none of which prints (report renders what they return):
 from __future__ import annotations
 
 from wsztune.recommend.axes import parse_axes_setting, recommend_on_axes
-from wsztune.recommend.constraints import Constraints
+from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.decide import recommend
 from wsztune.recommend.export import axes_decision_json, decision_json
 from wsztune.recommend.gate import check_on_axes, gate, require_complete
 
 __all__ = [
+    "MEMORY_FIGURES",
     "Constraints",
     "Prices",
     "axes_decision_json",
@@ -33,4 +34,5 @@ __all__ = [
     "recommend",
     "recommend_on_axes",
     "require_complete",
+    "with_memory_figure",
 ]
