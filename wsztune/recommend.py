@@ -29,22 +29,18 @@ from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
 from wsztune.grid import (
-    OFF,
     REFERENCE,
     Cell,
     Key,
     Slice,
-    axes_label,
     cell_key,
-    format_bytes,
-    label,
     off_cell,
-    plural,
     reference_name,
     select_slice,
     settable_cells,
 )
 from wsztune.results import UNIT_SIZES, Run
+from wsztune.text import OFF, axes_label, format_bytes, label, plural
 from wsztune.writes import (
     Peak,
     WriteLoad,
