@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import chat_messages, document_messages
-from tests.websockets_reference import websockets_frames
+from tests.support.samples import chat_messages, document_messages
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import (

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import Setting, compress_stream, get_backend

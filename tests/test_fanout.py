@@ -185,13 +185,19 @@ DELIVERY_FIELDS = ("compress_seconds_per_delivery", "decompress_seconds_per_deli
 
 
 def test_delivery_schedule_spreads_stretches_over_the_corpus() -> None:
-    schedule = broadcasts.delivery_schedule(1000, fanout=1000, repeat=5, warmup=1)
-    assert schedule is not None and schedule.compressors == broadcasts.MAX_INTERLEAVED
+    # 1,000 subscribers at 15:8 (256 KiB of state each): as many as 64 MiB of state holds.
+    schedule = broadcasts.delivery_schedule(1000, fanout=1000, repeat=5, warmup=1,
+                                            state_bytes=256 << 10)  # fmt: skip
+    assert schedule is not None and schedule.compressors == 256
     assert schedule.deliveries_per_sample >= broadcasts.MIN_DELIVERIES_PER_SAMPLE
     assert [start for start, _ in schedule.stretches] == [0, 166, 333, 500, 666, 833]
     hot = schedule.hot()  # as many deliveries through one compressor
     assert (hot.compressors, hot.deliveries_per_sample) == (1, schedule.deliveries_per_sample)
     assert broadcasts.delivery_schedule(1000, fanout=1, repeat=5, warmup=1) is None
+    # Small state (or none): every subscriber's compressor; never fewer than 128.
+    assert broadcasts.interleaved(1000, 37 << 10) == 1000
+    assert broadcasts.interleaved(40_000, 0) == 40_000
+    assert broadcasts.interleaved(40_000, 1 << 20) == broadcasts.MIN_INTERLEAVED
     assert broadcasts.delivery_schedule(10, fanout=3, repeat=1, warmup=1).compressors == 3  # type: ignore[union-attr]
     # Takeover: every compressor first fed twice its window, cycling over the messages.
     assert broadcasts.priming_messages([100, 300], 1024) == 11  # 2,100 B >= 2,048

@@ -15,7 +15,15 @@ PACKAGE = Path(grid.__file__).parent
 
 
 def runtime_imports(module: str) -> set[str]:
-    """wsztune modules ``module`` imports when it runs (imports under TYPE_CHECKING excluded)."""
+    """wsztune modules ``module`` imports when it runs (imports under TYPE_CHECKING excluded);
+    for a package (recommend/), what any of its modules imports from outside it."""
+    folder = PACKAGE / module
+    if folder.is_dir():
+        inside = f"wsztune.{module}"
+        found = set().union(
+            *(runtime_imports(f"{module}/{path.stem}") for path in folder.glob("*.py"))
+        )
+        return {name for name in found if name != inside and not name.startswith(inside + ".")}
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
     type_only: set[int] = set()
     for node in ast.walk(tree):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import chat_messages, document_messages
+from tests.support.samples import chat_messages, document_messages
 from wsztune import sweep
 from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.codecs import zlib as zlib_codec

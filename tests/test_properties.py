@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
-from tests.websockets_reference import websockets_frames
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus
 from wsztune.codec import Setting, check_stream, compress_stream, get_backend
 from wsztune.errors import CorpusError

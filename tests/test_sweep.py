@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages, write_jsonl
-from tests.websockets_reference import websockets_frames
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages, write_jsonl
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
 from wsztune.codec import Setting, compress_stream, get_backend
 from wsztune.codecs import base

@@ -1,9 +1,10 @@
 """Sizes and memory of every bundled corpus are what they were before issue 12, field by field.
 
-``tests/data/baseline.json`` was made with main's code before the corpus was packed into one
-buffer and before memory was observed on the first messages only (``tests/data/make_baseline.py``
-says how). Peaks (``*_memory_peak``) are not compared: they are those of the messages observed,
-which are now fewer by design; the held bytes are the figures a user reads.
+``tests/support/data/baseline.json`` was made with main's code before the corpus was packed into one
+buffer and before memory was observed on the first messages only
+(``tests/support/data/make_baseline.py`` says how). Peaks (``*_memory_peak``) are not compared: they
+are those of the messages observed, which are now fewer by design; the held bytes are the figures a
+user reads.
 
 One change is deliberate, and the same in every cell: main's observation counted 112 B per codec
 object that were the observation's own (it ran ``gc.collect()`` first, which empties Python's free
@@ -26,7 +27,7 @@ from wsztune.codec import Setting, get_backend
 from wsztune.codecs import zlib as zlib_codec
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINE = json.loads((REPO / "tests" / "data" / "baseline.json").read_text())
+BASELINE = json.loads((REPO / "tests" / "support" / "data" / "baseline.json").read_text())
 KEYS = ("window_bits", "client_window_bits", "mem_level", "level", "strategy", "context_takeover")
 SIZES_ONLY = sweep.TimingPlan(measure_time=False)
 OWN_OBJECTS = 112  # bytes of the old observation's own objects, per codec object

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAST_PLAN, SMALL_GRID
 
+from tests.support.samples import FAST_PLAN, SMALL_GRID
 from wsztune import corpus, sweep
 from wsztune.codecs import zlib as zlib_codec
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_go import _recommend, go_cache, pytestmark, small_chat  # noqa: F401
 
+from tests.codecs.test_go import _recommend, go_cache, pytestmark, small_chat  # noqa: F401
 from wsztune.cli import cli
 from wsztune.writes import ESTIMATED, STATED, peak_memory, write_load
 

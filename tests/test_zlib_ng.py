@@ -24,7 +24,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import Setting, check_stream, compress_stream, get_backend

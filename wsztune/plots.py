@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from wsztune.recommend import Decision
+    from wsztune.recommend.decide import Decision
 
 FORMATS = ("png", "svg")
 DPI = 120

@@ -44,7 +44,10 @@ from wsztune.text import (
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from wsztune.recommend import AxesDecision, Cost, Decision, Fleet, Verdict
+    from wsztune.recommend.axes import AxesDecision
+    from wsztune.recommend.cost import Cost, Fleet
+    from wsztune.recommend.decide import Decision
+    from wsztune.recommend.gate import Verdict
     from wsztune.stats import CorpusStats
 
 # What GitHub markdown would read as markup rather than text: a table cell's end (|), HTML (< >),

@@ -26,7 +26,8 @@ from wsztune.results import Run
 from wsztune.text import corpus_caption, format_bytes, label, plural
 
 if TYPE_CHECKING:
-    from wsztune.recommend import Decision, Verdict
+    from wsztune.recommend.decide import Decision
+    from wsztune.recommend.gate import Verdict
 
 # The grids a report shows, in this order (the four: savings, size, time, memory).
 GRID_METRICS = ("savings", "size", "time", "memory")
@@ -248,7 +249,7 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
     decision, verdict = item.decision, item.verdict
     out = [f'<h2 id="decision">{escape(heading)}</h2>']
     if decision.chosen is not None:
-        from wsztune.recommend import action_words
+        from wsztune.recommend.explain import action_words
 
         # The headline is the action; how sure the resampling is comes under it.
         chosen = decision.chosen

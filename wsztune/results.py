@@ -243,8 +243,8 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "compress_seconds_per_delivery",
         _NUMBER,
         "s",
-        "compressing one server message for one of K subscribers, min(K, 128) per-connection "
-        "compressors interleaved round-robin: median; null without timing",
+        "compressing one server message for one of K subscribers, K per-connection compressors "
+        "(up to 64 MiB of their state) interleaved round-robin: median; null without timing",
         nullable=True,
     ),
     FieldSpec(
@@ -261,7 +261,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "one hot compressor over the same messages, per message: a compress-once server's cost",
         nullable=True,
     ),
-    FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
+    FieldSpec("delivery_compressors", int, "", "compressors interleaved (K, up to 64 MiB)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 # Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.

@@ -405,7 +405,11 @@ class GoCodec:
         jobs_for = [GoJob.of(index, setting, self.library) for index, setting in enumerate(order)]
         timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
         server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
-        schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup)
+        # What a subscriber's sender keeps between messages: coder's 8 KiB window with
+        # takeover (go_theory), gorilla nothing (its flate writers are pooled).
+        state = max(go_theory(GoJob.of(0, setting, self.library))[0] for setting in order)
+        schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
+                                     state)  # fmt: skip
         if timing is not None and schedule is not None:
             timing = {**timing, "deliveries": schedule.helper_job()}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:

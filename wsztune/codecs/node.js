@@ -22,7 +22,7 @@ const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 // Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
 // stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
 // bytes when its output is cut at another place, so the job's "fresh_output" gives every message
-// a fresh buffer, as uWebSockets does (tests/test_verify_bun.py).
+// a fresh buffer, as uWebSockets does (tests/codecs/test_verify_bun.py).
 let freshOutput = false;
 
 function readCorpus(path, count) {

@@ -74,6 +74,7 @@ from wsztune.fanout import (
 from wsztune.memory import (
     Observation,
     ResidentModel,
+    compressor_theory,
     connection_traffic,
     mean_resident,
     observe_compressor,
@@ -257,7 +258,10 @@ def time_deliveries(
     :class:`~wsztune.fanout.DeliverySchedule` lays out; empty without a fan-out."""
     server = [payload for stream in streams if stream.direction == SERVER
               for payload in stream.buffers()]  # fmt: skip
-    schedule = delivery_schedule(len(server), plan.fanout, plan.repeat, plan.warmup)
+    state = compressor_theory(setting.server_bits, setting.mem_level)
+    if not setting.context_takeover:
+        state = 0  # python-websockets builds a compressor per message then
+    schedule = delivery_schedule(len(server), plan.fanout, plan.repeat, plan.warmup, state)
     sizes = [len(payload) for payload in server]
     if schedule is None or not plan.measure_time:
         return delivery_fields(schedule, sizes, None, None, None)
