@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,17 @@ def test_a_broadcast_run_times_k_compressors_interleaved(
     assert result.exit_code == 0, result.output
     loaded = results.load(tmp_path / "p.json").cells[0]
     assert not set(DELIVERY_FIELDS) & set(loaded)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_cells_time_a_broadcast(tmp_path: Path) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    result = CliRunner().invoke(cli, [
+        "run", str(timed), "--server", "ws", "--window-bits", "15", "--mem-level", "8",
+        "--threshold", "0", "--repeat", "1", "--min-sample-time", "0", "--fanout", "5", "-j", "1",
+        "-q", "-o", str(tmp_path / "r.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cell = json.loads((tmp_path / "r.json").read_text())["cells"][0]
+    assert cell["delivery_compressors"] == 5
+    for name in DELIVERY_FIELDS[:3]:
+        assert isinstance(cell[name], float) and cell[name] > 0

@@ -213,3 +213,19 @@ def test_go_cells_time_a_broadcast_and_compress_once_divides_by_k(tmp_path: Path
             if server == "gorilla":  # one compression per message, over the 8 subscribers
                 once = cell["compress_once"]["compress_seconds_per_delivery"]
                 assert once == pytest.approx(cell["compress_seconds_per_message"] / 8)
+        # The fleet table prices CPU per delivery as measured interleaved, and shows it.
+        result = CliRunner().invoke(cli, ["recommend", "--results", str(output), "--connections",
+                                          "40000", "--messages-per-second", "5000"],
+                                    env={"COLUMNS": "200"})  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "CPU/delivery" in result.output and " us " in result.output
+        code, document, _ = _recommend(output, "--connections", "40000",
+                                       "--messages-per-second", "5000")  # fmt: skip
+        assert code == 0
+        chosen = document["chosen"]
+        cost = next(c for c in document["costs"]["per_month"] if c["setting"] == chosen["setting"])
+        # rate x per-message CPU x what interleaving the subscribers' compressors measured
+        share = chosen["server_raw_bytes"] / chosen["raw_bytes"]
+        per_message = chosen["compress_seconds"] * share / chosen["messages"]
+        factor = chosen["compress_seconds_per_delivery"] / chosen["compress_seconds_per_message"]
+        assert cost["cpu"] == pytest.approx(5000 * per_message * factor * 29.2)

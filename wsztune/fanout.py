@@ -367,3 +367,36 @@ DELIVERY_FIELD_NAMES = (
     "compress_seconds_per_message",
     "delivery_compressors",
 )
+
+
+def interleaving(cell: dict[str, object]) -> float | None:
+    """How much a delivery costs beside one hot compressor's message: the cell's
+    ``compress_seconds_per_delivery`` over its ``compress_seconds_per_message`` (both measured on
+    the same messages and read for the same mean message, so their ratio is what interleaving
+    K subscribers' compressors changes); ``None`` when the cell has no such pair."""
+    delivery = cell.get("compress_seconds_per_delivery")
+    hot = cell.get("compress_seconds_per_message")
+    if not isinstance(delivery, int | float) or not isinstance(hot, int | float) or hot <= 0:
+        return None
+    return float(delivery) / float(hot)
+
+
+def delivery_cpu(cell: dict[str, object] | None, once: bool = False) -> str:
+    """The fleet table's ``CPU/delivery`` entry: microseconds to compress one delivery (a
+    compress-once mode's: one compression over K), ``-`` when the run did not measure it, 0
+    without compression."""
+    if cell is None:
+        return "0"
+    source = cell.get("compress_once") if once else cell
+    seconds = source.get("compress_seconds_per_delivery") if isinstance(source, dict) else None
+    if not isinstance(seconds, int | float):
+        return "-"
+    micro = seconds * 1e6
+    if micro < 1:
+        return f"{micro * 1000:.3g} ns"
+    return f"{micro:.3g} us" if micro < 100 else f"{micro:,.0f} us"
+
+
+def has_delivery_cpu(cells: Sequence[dict[str, object]]) -> bool:
+    """Whether a run's cells carry CPU per delivery (a run for a broadcast, timed)."""
+    return any(isinstance(cell.get("compress_seconds_per_delivery"), int | float) for cell in cells)

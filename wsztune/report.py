@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 # Re-exported (``X as X``): callers written before the model moved to grid import them from here.
 from wsztune.console import terminal_text
+from wsztune.fanout import delivery_cpu, has_delivery_cpu
 from wsztune.grid import DEFAULT_METRICS as DEFAULT_METRICS
 from wsztune.grid import METRICS as METRICS
 from wsztune.grid import REFERENCE as REFERENCE
@@ -542,26 +543,38 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
             return "-"
         return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
 
+    # A run for a broadcast: what one delivery costs, each subscriber's compressor in turn.
+    per_delivery = has_delivery_cpu([cost.cell for cost in fleet.costs if cost.cell])
     rows = []
     for key in keys:
         cost = by_key[key]
         memory = cost.cell["connection_memory"] if cost.cell else 0
         rows.append(
             [named.get(key, ""), label(key), format_bytes(fleet.connections * memory),
+             *([delivery_cpu(cost.cell)] if per_delivery else []),
              money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
         )  # fmt: skip
     if fleet.uncompressed is not None and rated:
         none = fleet.uncompressed
-        rows.append(["no compression", "-", "0 B", money(0), money(none.egress), money(0),
-                     money(none.total)])  # fmt: skip
-    headers = ["", "wb:ml", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
+        rows.append(["no compression", "-", "0 B", *(["0"] if per_delivery else []), money(0),
+                     money(none.egress), money(0), money(none.total)])  # fmt: skip
+    headers = ["", "wb:ml", "fleet memory", *(["CPU/delivery"] if per_delivery else []),
+               "memory/mo", "egress/mo", "CPU/mo", "total/mo"]  # fmt: skip
     caption = (
         fleet_caption(fleet)
         + "; egress is what the server sends, CPU the measured compress time of its share"
         + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
            else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
+        + (DELIVERY_NOTE if per_delivery else "")
     )
     return caption, headers, rows
+
+
+# The fleet tables' caption for their CPU/delivery column.
+DELIVERY_NOTE = (
+    "; CPU/delivery: compressing one message for one subscriber, measured with the "
+    "subscribers' own compressors in turn (the run's fan-out), and CPU/mo priced from it"
+)
 
 
 def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> RenderableType:
@@ -981,25 +994,33 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
             return []
         return ["-" if cost.peak is None else format_bytes(cost.peak.peak)]
 
+    # A run for a broadcast: what one delivery costs, each subscriber's compressor in turn.
+    per_delivery = has_delivery_cpu([cost.cell for cost in fleet.costs if cost.cell])
+
+    def delivery(cell: Cell | None, once: bool = False) -> list[str]:
+        return [delivery_cpu(cell, once)] if per_delivery else []
+
     rows = []
     for cell in order:
         cost = by_cell[id(cell)]
         rows.append(
             [" & ".join(named[id(cell)]), decision.name(cell),
              format_bytes(fleet.connections * cell["connection_memory"]), *peak(cost),
-             money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
+             *delivery(cell), money(cost.memory), money(cost.egress), money(cost.cpu),
+             money(cost.total)]
         )  # fmt: skip
     once = decision.once_cost
     if once is not None and once.peak is not None and decision.chosen is not None:
         rows.append(
             ["compress-once", decision.name(decision.chosen),
-             format_bytes(once.peak.steady), *peak(once), money(once.memory),
-             money(once.egress), money(once.cpu), money(once.total)]
+             format_bytes(once.peak.steady), *peak(once), *delivery(decision.chosen, once=True),
+             money(once.memory), money(once.egress), money(once.cpu), money(once.total)]
         )  # fmt: skip
     if fleet.uncompressed is not None:
         none = fleet.uncompressed
         role = "recommended" if decision.chosen is decision.off else ""
         rows.append([role, "off (no compression)", "0 B", *(["0 B"] if peaked else []),
+                     *delivery(None),
                      money(0), money(none.egress), money(0 if none.egress is not None else None),
                      money(none.total)])  # fmt: skip
     if peaked:
@@ -1015,8 +1036,11 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
             "; memory is what connections keep between messages (Go pools the writers: the "
             "per-write memory is not in it; --fanout K or --concurrent-writes N adds it)"
         )
-    headers = ["", "setting", "fleet memory", *(["peak"] if peaked else []), "memory/mo",
-               "egress/mo", "CPU/mo", "total/mo"]  # fmt: skip
+    if per_delivery:
+        caption += DELIVERY_NOTE
+    headers = ["", "setting", "fleet memory", *(["peak"] if peaked else []),
+               *(["CPU/delivery"] if per_delivery else []), "memory/mo", "egress/mo", "CPU/mo",
+               "total/mo"]  # fmt: skip
     return caption, headers, rows
 
 

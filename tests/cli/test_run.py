@@ -521,3 +521,36 @@ def test_output_into_a_pipe_keeps_stdout_json_only(tmp_path: Path, chat_corpus_p
     assert f"results: {link}" in result.stderr
     assert json.loads(received[0])["schema"] == "wsztune.run/2"
     assert link.is_symlink() and fifo.is_fifo()
+
+
+def test_messages_per_connection_cuts_a_jsonl_corpus_into_connections(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    """A JSONL corpus is one connection; --messages-per-connection N makes it connections of N
+    messages, each with its own compressor: fewer bytes carried per connection, so less
+    resident memory, while the allocation (the bound) stays what it was."""
+    whole, cut = tmp_path / "whole.json", tmp_path / "cut.json"
+    grid = ("--window-bits", "15", "--mem-level", "8", *FAST)
+    assert invoke("run", chat_corpus_path, *grid, "-o", whole).exit_code == 0
+    result = invoke("run", chat_corpus_path, *grid, "--messages-per-connection", "5", "-o", cut)
+    assert result.exit_code == 0, result.output
+    one, many = (json.loads(path.read_text()) for path in (whole, cut))
+    assert one["meta"]["corpus"]["connections"] == 1
+    assert many["meta"]["corpus"]["connections"] > 1
+    assert many["cells"][0]["connection_memory"] == one["cells"][0]["connection_memory"]
+    assert (
+        many["cells"][0]["connection_memory_resident"]
+        < one["cells"][0]["connection_memory_resident"]
+    )
+
+
+def test_messages_per_connection_is_refused_for_a_corpus_with_connections(
+    tmp_path: Path,
+) -> None:
+    records = tmp_path / "c.records.jsonl"
+    records.write_text(
+        '{"wsztune":"records/1"}\n{"connection":"a","direction":"server","text":"hello"}\n'
+    )
+    result = invoke("run", records, "--messages-per-connection", "5", "-o", tmp_path / "r.json")
+    assert_one_line_error(result, "--messages-per-connection", "drop the option")
+    assert not (tmp_path / "r.json").exists()

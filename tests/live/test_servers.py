@@ -3,6 +3,7 @@ to the model like python-websockets (bytes exact, memory per connection within t
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from wsztune import corpus
 from wsztune.cli import cli
 from wsztune.codec import Setting
 from wsztune.errors import SettingError
-from wsztune.live import RUNNERS, LiveOptions
+from wsztune.live import RUNNERS, LiveOptions, OptionClash
 from wsztune.live import python as live
 from wsztune.live.result import FAIL
 from wsztune.live.servers import SERVERS
@@ -75,7 +76,9 @@ def test_live_servers_run_their_stack_profiles_defaults(name: str) -> None:
 def test_every_live_server_has_a_stack_profile() -> None:
     """``live`` takes its default setting from the profile of the --server it is given."""
     assert set(RUNNERS) <= set(STACKS)
-    assert set(SERVERS) <= set(RUNNERS)
+    # Every Python stack that runs in this process, and only those, runs through one runner.
+    in_process = {name for name, runner in RUNNERS.items() if runner.module.endswith(".python")}
+    assert in_process == set(SERVERS)
 
 
 def test_live_refuses_what_a_stack_cannot_run() -> None:
@@ -103,3 +106,35 @@ def test_cli_live_server_aiohttp_json(tmp_path: Path) -> None:
     assert document["server"] == "aiohttp"
     assert (document["level"], document["mem_level"], document["client_window_bits"]) == (1, 8, 15)
     assert document["bytes_equal"] is True
+
+
+@pytest.mark.parametrize("server", sorted(RUNNERS))
+def test_every_runner_prepares_checks_and_displays(server: str) -> None:
+    """The registry's one interface: prepare(options), the check, display(result)."""
+    module = importlib.import_module(RUNNERS[server].module)
+    for name in ("prepare", RUNNERS[server].check, "display"):
+        assert callable(getattr(module, name)), (server, name)
+
+
+@pytest.mark.parametrize("server", sorted(set(RUNNERS) - {"gorilla", "coder"}))
+def test_prepare_settles_the_stack_profiles_defaults(server: str) -> None:
+    """Unasked, a zlib server's check runs its stack profile's window, memLevel and threshold
+    (wsztune.stacks, the one source of a stack's values), never a copy in live/ or cli/."""
+    if server != "ws":
+        pytest.importorskip(server.split("-")[0])
+    setting = RUNNERS[server].prepare(LiveOptions(server=server, connections=40)).settled
+    profile = STACKS[server].defaults
+    assert (setting.window_bits, setting.mem_level) == (profile.window_bits, profile.mem_level)
+    assert setting.threshold == STACKS[server].threshold
+
+
+def test_prepare_settles_go_from_its_profile() -> None:
+    """gorilla: its level 1 and no context takeover; coder: its own level, takeover asked."""
+    gorilla = RUNNERS["gorilla"].prepare(LiveOptions(server="gorilla", connections=8)).settled
+    assert (gorilla.level, gorilla.context_takeover) == (STACKS["gorilla"].defaults.level, False)
+    coder = RUNNERS["coder"].prepare(LiveOptions(server="coder", connections=8)).settled
+    assert (coder.level, coder.context_takeover) == (STACKS["coder"].defaults.level, True)
+    with pytest.raises(OptionClash, match="no compression level"):
+        RUNNERS["coder"].prepare(LiveOptions(server="coder", level=3, connections=8))
+    with pytest.raises(OptionClash, match="needs --server ws"):
+        RUNNERS["websockets"].prepare(LiveOptions(threshold=100))

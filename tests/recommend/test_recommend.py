@@ -14,7 +14,7 @@ from wsztune.errors import WsztuneError
 from wsztune.recommend import Constraints
 from wsztune.recommend.constraints import CONFIDENCE
 from wsztune.recommend.decide import Decision, cliff_edges
-from wsztune.recommend.gate import check
+from wsztune.recommend.gate import check, gate
 from wsztune.recommend.robust import settle_factor
 from wsztune.results import Run
 from wsztune.sizes import parse_fraction, parse_size
@@ -563,8 +563,8 @@ def verdict_for(
         return recommend.recommend(run, constraints)
 
     baseline = None if base_cells is None else decide(base_cells)
-    return recommend.gate(decide(now_cells), 12, 5, tolerance, strict=strict, baseline=baseline,
-                          baseline_name="base.json")  # fmt: skip
+    return gate(decide(now_cells), 12, 5, tolerance, strict=strict, baseline=baseline,
+                baseline_name="base.json")  # fmt: skip
 
 
 @pytest.mark.parametrize(

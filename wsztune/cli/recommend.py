@@ -156,7 +156,6 @@ def recommend(
 
     from wsztune import recommend as recommend_module
     from wsztune import report
-    from wsztune.errors import CheckFailed
     from wsztune.sizes import parse_fraction
 
     budget = size_arg(max_memory)
@@ -168,7 +167,7 @@ def recommend(
     if check_text is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check setting; add one")
     run = load_run(results_path, results_dir, say=False)
-    # What both kinds of run decide with; a windowBits x memLevel run adds its own below.
+    # What both kinds of run decide with; a windowBits x memLevel run adds its own.
     constraints = recommend_module.Constraints(
         max_memory=budget,
         max_time_ratio=max_time_ratio,
@@ -184,38 +183,71 @@ def recommend(
         _decide_on_axes(run, constraints, fanout, concurrent_writes, check_text, strict,
                         allow_partial, as_json)  # fmt: skip
         return
+    _decide_on_grid(
+        run,
+        replace(constraints, cliff=cliff_value, max_savings_drop=max_savings_drop / 100),
+        (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text),
+        reference_text, check_text, baseline_path, fanout, concurrent_writes, strict,
+        allow_partial, as_json,
+    )  # fmt: skip
+
+
+def _decide_on_grid(
+    run: Any,
+    constraints: Any,
+    slicing: tuple[Any, ...],
+    reference_text: str | None,
+    check_text: str | None,
+    baseline_path: Path | None,
+    fanout: int | None,
+    concurrent_writes: int | None,
+    strict: bool,
+    allow_partial: bool,
+    as_json: bool,
+) -> None:
+    """A windowBits x memLevel run: its slice and the baseline's (refused when partial), then
+    the pipeline (decision, baseline, gate), shown."""
+    from dataclasses import replace
+
+    from wsztune import recommend as recommend_module
+    from wsztune import report
+
     if concurrent_writes is not None:
         raise click.UsageError(
             "--concurrent-writes prices the compressors that Go's writes hold from a pool; a "
             "zlib run's compressors are per connection, already in its memory: drop it"
         )
     reference = setting_arg(reference_text, "--relative-to")
-    # The shape and the ranges here; whether the run measured it is for recommend.check.
+    # The shape and the ranges here; whether the run measured it is for the gate.
     checked = setting_arg(check_text, "--check")
     baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
     say_read(run)
     broadcast = _say_fanout(run, fanout)
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
-    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
-    slice_ = select(run, *options)
-    baseline_slice = None if baseline_run is None else select(baseline_run, *options)
+    slice_ = select(run, *slicing)
+    baseline_slice = None if baseline_run is None else select(baseline_run, *slicing)
     if not allow_partial:
         recommend_module.require_complete(run, slice_)
         if baseline_run is not None:
             recommend_module.require_complete(baseline_run, baseline_slice, "--baseline ")
     warn(report.run_warnings(run, slice_))
-    constraints = replace(
-        constraints,
-        cliff=cliff_value,
-        reference=reference or slice_.default,
-        max_savings_drop=max_savings_drop / 100,
+    outcome = recommend_module.decide_and_gate(
+        slice_,
+        replace(constraints, reference=reference or slice_.default),
+        checked,
+        strict=strict,
+        baseline=baseline_slice,
+        baseline_name=str(baseline_path),
     )
-    decision = recommend_module.recommend(slice_, constraints)
-    verdict = None
-    if checked is not None:
-        verdict = _gate(decision, checked, constraints, strict, baseline_slice, baseline_path)
-    _show(decision, verdict, run, baseline_run, broadcast, as_json)
+    warn(outcome.warnings)
+    _show(outcome.decision, outcome.verdict, run, baseline_run, broadcast, as_json)
+    _fail_unless_decided(outcome.decision, outcome.verdict)
+
+
+def _fail_unless_decided(decision: Any, verdict: Any) -> None:
+    """Exit 1 (:class:`CheckFailed`) when no cell fits, or the ``--check`` setting failed."""
+    from wsztune.errors import CheckFailed
 
     if decision.chosen is None:
         raise CheckFailed(decision.reason)
@@ -254,39 +286,6 @@ def _decide_on_axes(
         concurrent_writes=concurrent_writes,
     )
     _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
-
-
-def _gate(
-    decision: Any,
-    checked: tuple[int, int],
-    constraints: Any,
-    strict: bool,
-    baseline_slice: Any,
-    baseline_path: Path | None,
-) -> Any:
-    """recommend.gate's verdict on the --check setting, against --baseline's decision when
-    one was given (a baseline of another codec is flagged on stderr)."""
-    from wsztune import recommend as recommend_module
-
-    slice_ = decision.slice
-    baseline = None
-    if baseline_slice is not None:
-        if baseline_slice.codec != slice_.codec:
-            warn(
-                [
-                    f"--baseline was measured with codec {baseline_slice.codec}, this run "
-                    f"with {slice_.codec}: the comparison mixes codecs"
-                ]
-            )
-        baseline = recommend_module.recommend(baseline_slice, constraints)
-    return recommend_module.gate(
-        decision,
-        *checked,
-        constraints.tolerance,
-        strict=strict,
-        baseline=baseline,
-        baseline_name=str(baseline_path),
-    )
 
 
 def _show(
@@ -395,21 +394,12 @@ def _recommend_on_axes(
 
     from wsztune import recommend as recommend_module
     from wsztune import report
-    from wsztune.errors import CheckFailed
     from wsztune.fanout import compress_once_summary, describe_compress_once
 
     warn(report.run_warnings(run))
     try:
-        wanted = (
-            None if check_text is None else recommend_module.parse_axes_setting(check_text)
-        )
-        decision = recommend_module.recommend_on_axes(run, constraints)
-        verdict = (
-            None
-            if wanted is None
-            else recommend_module.check_on_axes(
-                decision, wanted, constraints.tolerance, strict=strict
-            )
+        decision, verdict = recommend_module.decide_and_gate_on_axes(
+            run, constraints, check_text, strict=strict
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
@@ -430,7 +420,4 @@ def _recommend_on_axes(
         console.print(report.axes_decision_renderable(run, decision, verdict))
         if once is not None:
             console.print(describe_compress_once(once), markup=False, highlight=False)
-    if chosen is None:
-        raise CheckFailed(decision.reason)
-    if verdict is not None and not verdict.ok:
-        raise CheckFailed(f"check failed: {verdict.reason}")
+    _fail_unless_decided(decision, verdict)

@@ -104,6 +104,12 @@ from wsztune.cli.common import (
     "--seed", type=int, default=0, show_default=True, help="Seed of cell order, sampling."
 )
 @click.option("--sample", type=int, help="Keep N whole connections, chosen at random (seeded).")
+@click.option(
+    "--messages-per-connection",
+    type=int,
+    help="A JSONL or lines corpus is one connection; cut it into connections of N messages "
+    "each (each its own compressor; the resident memory is their mean).",
+)
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Results file to write.")
 @click.option(
     "--results-dir",
@@ -179,6 +185,7 @@ class RunOptions:
     jobs: int | None
     seed: int
     sample: int | None
+    messages_per_connection: int | None
     output: Path | None
     results_dir: Path
     keep_partial: bool
@@ -322,6 +329,8 @@ def _load(given: RunOptions, corpus_path: Path) -> tuple[Any, Any]:
         corpus = corpus_module.load(
             corpus_path, given.corpus_format, progress=lambda done, total: advance(done)
         )
+    if given.messages_per_connection is not None:
+        corpus = corpus_module.split_connections(corpus, given.messages_per_connection)
     found_fanout = None
     if given.sample is not None:
         from wsztune.fanout import detect_fanout

@@ -60,16 +60,17 @@ class Runner:
 # this process and is measured with tracemalloc, exactly. ws's memory is RSS (pages, malloc,
 # V8), noisier, and its growth settles only after a warm-up: more connections, and 30%. Go has
 # no windowBits/memLevel; the Go heap per connection, within 30% (or 2 KiB).
-_PYTHON = ("wsztune.live.python", "run_live", 10, "10%")
+_PYTHON = Runner("wsztune.live.python", "run_live", connections=10, tolerance="10%")
+_GO = Runner("wsztune.live.golang", "run_live_go", connections=60, tolerance="30%")
 RUNNERS: dict[str, Runner] = {
-    "websockets": Runner(*_PYTHON),
-    "ws": Runner("wsztune.live.ws", "run_live_ws", 40, "30%"),
-    "aiohttp": Runner(*_PYTHON),
-    "tornado": Runner(*_PYTHON),
-    "uvicorn": Runner(*_PYTHON),
-    "uvicorn-sansio": Runner(*_PYTHON),
-    "uvicorn-websockets": Runner(*_PYTHON),
-    "uvicorn-wsproto": Runner(*_PYTHON),
-    "gorilla": Runner("wsztune.live.golang", "run_live_go", 60, "30%"),
-    "coder": Runner("wsztune.live.golang", "run_live_go", 60, "30%"),
+    "websockets": _PYTHON,
+    "ws": Runner("wsztune.live.ws", "run_live_ws", connections=40, tolerance="30%"),
+    "aiohttp": _PYTHON,
+    "tornado": _PYTHON,
+    "uvicorn": _PYTHON,
+    "uvicorn-sansio": _PYTHON,
+    "uvicorn-websockets": _PYTHON,
+    "uvicorn-wsproto": _PYTHON,
+    "gorilla": _GO,
+    "coder": _GO,
 }

@@ -33,7 +33,7 @@ from wsztune.corpus import SERVER, Corpus, Stream
 from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.growth import GO_HEAP_FLOOR, half_slope, relative_difference
 from wsztune.live.options import LiveOptions, OptionClash
-from wsztune.live.result import Display, LiveResult, Row, judge, kib, memory_rows
+from wsztune.live.result import Display, LiveResult, Row, byte_fields, judge, kib, memory_rows
 from wsztune.stacks import STACKS
 
 LIVE_SOURCE = Path(__file__).resolve().parent / "golive" / "wsztune_live_go.go"
@@ -200,10 +200,9 @@ def run_live_go(corpus: Corpus, options: LiveOptions) -> LiveResult:
     off_slope, off_error = half_slope(off.heap, cycle)
     live_memory = on_slope - off_slope
     difference = live_memory - model_memory
-    model_bytes = (model.total(connections, 0), model.total(connections, 1))
-    bytes_equal = (wire["server_bytes"], wire["client_bytes"]) == model_bytes
+    fields = _result_fields(corpus, options, model, wire)
     verdict = judge(
-        bytes_equal=bytes_equal,
+        bytes_equal=fields["bytes_equal"],
         model_memory=model_memory,
         difference_bytes=difference,
         uncertainty=math.hypot(on_error, off_error),
@@ -214,7 +213,7 @@ def run_live_go(corpus: Corpus, options: LiveOptions) -> LiveResult:
     )
     return LiveResult.build(
         verdict,
-        **_result_fields(corpus, options, model, wire, bytes_equal),
+        **fields,
         model_connection_memory=model_memory,
         live_connection_memory=live_memory,
         live_baseline_connection_memory=off_slope,
@@ -256,7 +255,7 @@ def _model(
 
 
 def _result_fields(
-    corpus: Corpus, options: LiveOptions, model: GoModel, wire: dict[str, int], equal: bool
+    corpus: Corpus, options: LiveOptions, model: GoModel, wire: dict[str, int]
 ) -> dict[str, Any]:
     """The result's fields that are not the memory figures, the verdict's or the time."""
     library, connections, setting = options.server, options.connections, options.settled
@@ -277,14 +276,8 @@ def _result_fields(
             f"{connections} connections, corpus connection i modulo {len(model.order)}: the "
             "client's messages, then the server's; server and clients in separate Go processes"
         ),
-        "model_bytes": model_server + model_client,
-        "live_bytes": wire["server_bytes"] + wire["client_bytes"],
-        "model_server_bytes": model_server,
-        "live_server_bytes": wire["server_bytes"],
-        "model_client_bytes": model_client,
-        "live_client_bytes": wire["client_bytes"],
+        **byte_fields(model_server, model_client, wire["server_bytes"], wire["client_bytes"]),
         "raw_bytes": model.raw(connections),
-        "bytes_equal": equal,
         "memory_figure": "Go heap (runtime.MemStats.HeapAlloc after GC)",
         "model_compressor_memory": model.memory.compressor_idle,
         "model_decompressor_memory": model.memory.decompressor_idle,

@@ -49,6 +49,24 @@ class LiveOptions:
     timeout: float = DEFAULT_TIMEOUT
     ws_dir: Path | None = None  # ws: an existing install of ws instead of wsztune's cache
 
+    def zlib_setting(self, threshold: int = 0) -> Setting:
+        """What a zlib server (websockets, the other Python stacks, ws) runs for these options:
+        the asked window bits and memLevel, else its stack profile's (:mod:`wsztune.stacks`,
+        the one source of a stack's values). ``--level`` is gorilla's alone."""
+        from wsztune.codec import Setting
+        from wsztune.stacks import STACKS
+
+        if self.level is not None:
+            raise OptionClash("--level needs --server gorilla")
+        defaults = STACKS[self.server].defaults
+        return Setting(
+            defaults.window_bits if self.window_bits is None else self.window_bits,
+            defaults.mem_level if self.mem_level is None else self.mem_level,
+            context_takeover=self.context_takeover,
+            client_window_bits=self.client_window_bits,
+            threshold=threshold,
+        )
+
     @property
     def settled(self) -> Setting:
         """:attr:`setting`, which a runner needs settled before it runs."""

@@ -66,6 +66,7 @@ from wsztune.live.result import (
     LiveError,
     LiveResult,
     Row,
+    byte_fields,
     count_mismatch,
     judge,
     kib,
@@ -76,7 +77,6 @@ from wsztune.live.result import (
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.loopback import LOOPBACK
 from wsztune.memory import rss_bytes
-from wsztune.stacks import STACKS
 
 # The model ----------------------------------------------------------------------------------
 
@@ -437,15 +437,7 @@ def prepare(options: LiveOptions) -> LiveOptions:
     the stack is installed. Before any corpus is read, so a typo costs nothing."""
     import importlib.util
 
-    if options.level is not None:
-        raise OptionClash("--level needs --server gorilla")
-    defaults = STACKS[options.server].defaults
-    setting = Setting(
-        defaults.window_bits if options.window_bits is None else options.window_bits,
-        defaults.mem_level if options.mem_level is None else options.mem_level,
-        context_takeover=options.context_takeover,
-        client_window_bits=options.client_window_bits,
-    )
+    setting = options.zlib_setting()
     for option, given in (
         ("--threshold", options.threshold is not None),
         ("--no-context-takeover", not options.context_takeover),
@@ -496,15 +488,15 @@ def run_live(corpus: Corpus, options: LiveOptions) -> LiveResult:
     if mismatch:  # the server's count, the client's count and the model must all agree
         raise LiveError(mismatch)
     memory = _memory(plan, on, off, model.connection)
+    fields = _result_fields(corpus, plan, setting, server, model, on, off, memory, options)
     verdict = judge(
-        bytes_equal=(model.server_bytes, model.client_bytes) == (sum(on.sent), sum(on.received)),
+        bytes_equal=fields["bytes_equal"],
         model_memory=model.connection,
         difference_bytes=memory.live - model.connection,
         uncertainty=memory.uncertainty,
         baseline=memory.baseline,
         tolerance=options.tolerance,
     )
-    fields = _result_fields(corpus, plan, setting, server, model, on, off, memory, options)
     return LiveResult.build(
         verdict, **fields, duration_seconds=round(time.perf_counter() - started, 3),
         timings=timings,
@@ -640,14 +632,8 @@ def _result_fields(
         "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
         "replay": describe_replay(corpus, plan),
         "probed_connections": _probed(plan),
-        "model_bytes": model.server_bytes + model.client_bytes,
-        "live_bytes": live_server + live_client,
-        "model_server_bytes": model.server_bytes,
-        "live_server_bytes": live_server,
-        "model_client_bytes": model.client_bytes,
-        "live_client_bytes": live_client,
+        **byte_fields(model.server_bytes, model.client_bytes, live_server, live_client),
         "raw_bytes": sum(m.server_raw_bytes + m.client_raw_bytes for m in model.per_live),
-        "bytes_equal": (model.server_bytes, model.client_bytes) == (live_server, live_client),
         "memory_figure": "tracemalloc",
         "model_connection_memory": model.connection,
         "model_compressor_memory": model.memory.compressor.held,

@@ -228,6 +228,22 @@ class LiveResult:
         )
 
 
+def byte_fields(
+    model_server: int, model_client: int, live_server: int, live_client: int
+) -> dict[str, Any]:
+    """The byte fields of a :class:`LiveResult` (every live check): compressed payload bytes
+    each way and both, the model's and the wire's, and whether they are equal."""
+    return {
+        "model_bytes": model_server + model_client,
+        "live_bytes": live_server + live_client,
+        "model_server_bytes": model_server,
+        "live_server_bytes": live_server,
+        "model_client_bytes": model_client,
+        "live_client_bytes": live_client,
+        "bytes_equal": (model_server, model_client) == (live_server, live_client),
+    }
+
+
 def setting_fields(setting: Setting) -> dict[str, Any]:
     """The setting's fields of a :class:`wsztune.live.result.LiveResult` (every live check)."""
     return {

@@ -67,13 +67,14 @@ from wsztune.live.growth import (
     per_connection_growth,
     relative_difference,
 )
-from wsztune.live.options import LiveOptions, OptionClash
+from wsztune.live.options import LiveOptions
 from wsztune.live.plan import Plan, Script, build_plan, describe_replay
 from wsztune.live.result import (
     Display,
     LiveError,
     LiveResult,
     Row,
+    byte_fields,
     count_mismatch,
     judge,
     kib,
@@ -463,15 +464,8 @@ def model_figures(
 def prepare(options: LiveOptions) -> LiveOptions:
     """``live --server ws``: refuse what only another server takes, settle the setting from
     ws's profile (:mod:`wsztune.stacks`: 15:8, threshold 1024), before any corpus is read."""
-    if options.level is not None:
-        raise OptionClash("--level needs --server gorilla")
-    defaults = STACKS["ws"].defaults
-    setting = Setting(
-        defaults.window_bits if options.window_bits is None else options.window_bits,
-        defaults.mem_level if options.mem_level is None else options.mem_level,
-        context_takeover=options.context_takeover,
-        client_window_bits=options.client_window_bits,
-        threshold=WS_THRESHOLD_DEFAULT if options.threshold is None else options.threshold,
+    setting = options.zlib_setting(
+        WS_THRESHOLD_DEFAULT if options.threshold is None else options.threshold
     )
     if options.connections < 4:
         raise SettingError(
@@ -510,8 +504,9 @@ def run_live_ws(
     if mismatch:
         raise LiveError(mismatch)
     memory = _memory(plan, setting, on, off, figures)
+    fields = _result_fields(corpus, plan, setting, on, off, figures, memory, options)
     verdict = judge(
-        bytes_equal=_bytes_equal(on, figures),
+        bytes_equal=fields["bytes_equal"],
         model_memory=memory.model,
         difference_bytes=memory.live - memory.model,
         uncertainty=memory.uncertainty,
@@ -524,7 +519,6 @@ def run_live_ws(
             "longer traffic per connection (a corpus whose connections carry more messages)"
         ),
     )
-    fields = _result_fields(corpus, plan, setting, on, off, figures, memory, options)
     return LiveResult.build(
         verdict,
         **fields,
@@ -627,11 +621,6 @@ def _measure(
     return on, off, figures, timings
 
 
-def _bytes_equal(on: NodeSide, figures: ModelFigures) -> bool:
-    live = (sum(on.server_sent), sum(on.server_received))
-    return (figures.server_bytes, figures.client_bytes) == live
-
-
 @dataclass(frozen=True)
 class Memory:
     """Memory per connection from the marks (see the module docstring), model and live."""
@@ -709,14 +698,8 @@ def _result_fields(
         "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
         "replay": describe_replay(corpus, plan),
         "probed_connections": _probed(plan),
-        "model_bytes": figures.server_bytes + figures.client_bytes,
-        "live_bytes": live_server + live_client,
-        "model_server_bytes": figures.server_bytes,
-        "live_server_bytes": live_server,
-        "model_client_bytes": figures.client_bytes,
-        "live_client_bytes": live_client,
+        **byte_fields(figures.server_bytes, figures.client_bytes, live_server, live_client),
         "raw_bytes": figures.raw_bytes,
-        "bytes_equal": _bytes_equal(on, figures),
         "memory_figure": memory.figure,
         "model_connection_memory": memory.model,
         "model_compressor_memory": memory.compressor,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from wsztune.fanout import interleaving
 from wsztune.grid import Cell
 from wsztune.text import plural
 from wsztune.writes import (
@@ -102,8 +103,9 @@ def cell_cost(
 
     Memory: ``connections`` x ``connection_memory``. Egress: what the server sends (its
     compressed payloads) for ``rate`` messages per second mixed like the corpus. Compress CPU:
-    the measured compress time, the server's share of it by raw bytes, at that rate, in vCPUs;
-    None in a ``--no-timing`` run (not measured, not free).
+    the measured compress time, the server's share of it by raw bytes, at that rate, in vCPUs
+    (in a run for a broadcast, as K subscribers' compressors interleaved cost it:
+    :func:`wsztune.fanout.interleaving`); None in a ``--no-timing`` run (not measured, not free).
     """
     cpu_per_message: float | None
     if cell is None:
@@ -114,6 +116,11 @@ def cell_cost(
         share = cell["server_raw_bytes"] / cell["raw_bytes"] if cell["raw_bytes"] else 0.0
         seconds = cell["compress_seconds"]
         cpu_per_message = None if seconds is None else seconds * share / cell["messages"]
+        # A broadcast: every subscriber's compressor in turn costs what the run measured
+        # interleaved, not one hot compressor's time (wsztune.fanout).
+        factor = interleaving(cell)
+        if cpu_per_message is not None and factor is not None:
+            cpu_per_message *= factor
     if rate is None:
         return Cost(cell, memory, None, None)
     per_month = rate * SECONDS_PER_MONTH
@@ -175,6 +182,9 @@ def once_cost(fleet: Fleet, chosen: Cell, constraints: Constraints) -> Cost | No
         return None
     peak = once_peak_memory(chosen, fleet.connections, load)
     assert peak is not None
-    cpu = None if per_connection.cpu is None else per_connection.cpu / fanout
+    # One hot compression per unique message: the per-connection CPU without its interleaving.
+    cpu = None
+    if per_connection.cpu is not None:
+        cpu = per_connection.cpu / (interleaving(chosen) or 1.0) / fanout
     return Cost(chosen, _gib_month(peak.peak, fleet.prices), per_connection.egress, cpu, peak,
                 load)  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("websockets")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 0.10
 CONNECTIONS = 160
 
