@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 def budget_words(constraints: Constraints, reference: Cell | None) -> str:
     parts = []
     if constraints.max_memory is not None:
+        # with_memory_figure keeps the allocation aside when the budget is the resident memory.
+        figure = "observed"
+        if reference is not None and "connection_memory_allocation" in reference:
+            figure = "resident"
         parts.append(
             f"{format_bytes(constraints.max_memory)} per connection "
-            "(compressor + decompressor, observed)"
+            f"(compressor + decompressor, {figure})"
         )
     if constraints.max_time_ratio is not None and reference is not None:
         parts.append(f"compress time at most {constraints.max_time_ratio:g}x {label(reference)}'s")
