@@ -369,7 +369,7 @@ def highlight(
     """The recommendation the grids mark with a star, and the words that qualify it (``partial``:
     the run is, so the star is only a choice among the cells measured)."""
     from wsztune.recommend import Constraints, recommend
-    from wsztune.report import format_bytes
+    from wsztune.text import format_bytes
 
     decision = recommend(slice_, Constraints(max_memory=max_memory, reference=reference))
     if decision.chosen is None:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from wsztune.fanout import interleaving
-from wsztune.grid import Cell, plural
+from wsztune.grid import Cell
+from wsztune.text import plural
 from wsztune.writes import (
     Peak,
     WriteLoad,

@@ -24,17 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.grid import (
-    Cell,
-    Key,
-    Slice,
-    cell_key,
-    format_bytes,
-    label,
-    plural,
-    select_slice,
-    settable_cells,
-)
+from wsztune.grid import Cell, Key, Slice, cell_key, select_slice, settable_cells
 from wsztune.recommend.constraints import OBJECTIVES, Constraints, time_ratio
 from wsztune.recommend.cost import Fleet, fleet_costs
 from wsztune.recommend.explain import (
@@ -58,6 +48,7 @@ from wsztune.recommend.robust import (
 from wsztune.recommend.threshold import ThresholdAdvice, threshold_advice
 from wsztune.recommend.words import option_percent, percent, share_percent
 from wsztune.results import Run
+from wsztune.text import format_bytes, label, plural
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wsztune.grid import Cell, Slice, cell_key, format_bytes, label, plural, reference_name
+from wsztune.grid import Cell, Slice, cell_key, reference_name
 from wsztune.recommend.constraints import Constraints, time_ratio
 from wsztune.recommend.words import money, option_percent, percent, precise_percent, share_percent
 from wsztune.results import Run
+from wsztune.text import format_bytes, label, plural
 
 if TYPE_CHECKING:
     from wsztune.recommend.decide import Decision
