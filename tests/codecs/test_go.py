@@ -174,7 +174,7 @@ def test_run_cells_count_every_frame_header_on_the_wire(
         context_takeover=(False,) if server == "gorilla" else (True, False),
     )
     run = sweep.sweep(
-        loaded, grid, backend_name=f"go-{library}", plan=sweep.TimingPlan(measure_time=False)
+        loaded, grid, codec_name=f"go-{library}", plan=sweep.TimingPlan(measure_time=False)
     )
     assert run.meta["codec"] == f"go-{library}"
     assert run.meta["axes"] == list(go.AXES[library])
@@ -350,7 +350,7 @@ def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
     go_cache: Path, tmp_path: Path
 ) -> None:
     from wsztune.codec import Setting as ZlibSetting
-    from wsztune.codec import compress_stream, get_backend
+    from wsztune.codec import compress_stream, get_zlib_module
 
     small = small_chat(tmp_path / "small.records.jsonl")
     runner = CliRunner()
@@ -374,7 +374,7 @@ def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
     expected = sum(
         len(frame)
         for stream in streams
-        for frame in compress_stream(stream.payloads, chrome, 15, get_backend("zlib"))
+        for frame in compress_stream(stream.payloads, chrome, 15, get_zlib_module("zlib"))
     )
     assert chrome_cell["client_compressed_bytes"] == expected
     assert chrome_cell["client_compressed_bytes"] != go_cell["client_compressed_bytes"]

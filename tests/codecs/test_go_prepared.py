@@ -79,7 +79,7 @@ def test_run_cells_carry_the_compress_once_mode(
     loaded = corpus.load(big_messages(tmp_path / "big.jsonl"))
     grid = sweep.Grid(window_bits=(15,), mem_levels=(8,), levels=(1, 5),
                       context_takeover=(False,))
-    run = sweep.sweep(loaded, grid, backend_name="go-gorilla",
+    run = sweep.sweep(loaded, grid, codec_name="go-gorilla",
                       plan=sweep.TimingPlan(measure_time=False))
     streams = loaded.streams()
     go.write_corpus([s.payloads for s in streams], tmp_path / "corpus.bin")

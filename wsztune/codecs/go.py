@@ -40,7 +40,7 @@ from wsztune.codecs.base import (
     timing_of,
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
-from wsztune.errors import BackendUnavailable
+from wsztune.errors import ToolUnavailable
 from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import Resident
 from wsztune.programs import (
@@ -135,7 +135,7 @@ def library_of(setting_or_name: str | None) -> str:
 # Finding go and building the helper ---------------------------------------------------------
 
 
-class GoUnavailable(BackendUnavailable):
+class GoUnavailable(ToolUnavailable):
     """go is missing or the helper does not build: one line, exit 2."""
 
 
@@ -450,17 +450,17 @@ def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCel
     server's side stays Go's. Unchanged when no client was named."""
     if setting.client_mem_level is None and setting.client_level is None:
         return result
-    from wsztune.codec import compress_stream, get_backend
+    from wsztune.codec import compress_stream, get_zlib_module
 
     client = replace(setting.sender(CLIENT), threshold=0)
-    backend = get_backend("zlib")
+    zlib_module = get_zlib_module("zlib")
     sizes, frames = list(result.sizes), list(result.frames)
     compressed, last = list(result.compressed_messages), list(result.last_compressed)
     for index, stream in enumerate(streams):
         if stream.direction != CLIENT:
             continue
-        sent = [len(frame) for frame in
-                compress_stream(stream.payloads, client, client.client_bits, backend)]  # fmt: skip
+        frames_sent = compress_stream(stream.payloads, client, client.client_bits, zlib_module)
+        sent = [len(frame) for frame in frames_sent]
         sizes[index], frames[index] = sent, list(sent)
         compressed[index], last[index] = len(sent), bool(sent)
     return replace(

@@ -26,7 +26,7 @@ connection ``i mod M`` (M connections in the corpus, in order of first appearanc
 Everything is bounded: each step runs under ``asyncio.timeout``, the server is closed and the
 client process reaped in ``finally``, and nothing listens or connects beyond 127.0.0.1.
 websockets always compresses with the interpreter's zlib, so the model here is always the
-``zlib`` backend.
+``zlib`` codec.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError
@@ -94,12 +94,12 @@ class ScriptModel:
 
 def model_script(script: Script, setting: Setting) -> ScriptModel:
     """Compressed sizes of one script, from the codec model, one compressor per direction."""
-    backend = get_backend("zlib")  # websockets compresses with the interpreter's zlib
+    zlib_module = get_zlib_module("zlib")  # websockets compresses with the interpreter's zlib
     server_payloads = script.payloads(SERVER)
     client_payloads = script.payloads(CLIENT)
-    server_frames = compress_stream(server_payloads, setting, setting.server_bits, backend)
+    server_frames = compress_stream(server_payloads, setting, setting.server_bits, zlib_module)
     client = setting.sender(CLIENT)  # the client's own memLevel and level, when it has them
-    client_frames = compress_stream(client_payloads, client, setting.client_bits, backend)
+    client_frames = compress_stream(client_payloads, client, setting.client_bits, zlib_module)
     return ScriptModel(
         server_bytes=sum(map(len, server_frames)),
         client_bytes=sum(map(len, client_frames)),
@@ -111,7 +111,7 @@ def model_script(script: Script, setting: Setting) -> ScriptModel:
 def model_memory(corpus: Corpus, setting: Setting) -> ConnectionMemory:
     """The sweep's memory per connection for ``setting`` on ``corpus``: the figure ``run`` saves
     as ``connection_memory`` and ``recommend`` budgets with, computed by the same function."""
-    return observe_connection(corpus.streams(), setting, get_backend("zlib"))
+    return observe_connection(corpus.streams(), setting, get_zlib_module("zlib"))
 
 
 # The live server (this process) -------------------------------------------------------------

@@ -139,7 +139,7 @@ Snippet = Callable[[Cell, SnippetContext], str]
 class Stack:
     """One server stack (or client) as wsztune models it.
 
-    ``codec``: the backend whose bytes and memory are this stack's. ``threshold`` and
+    ``codec``: the codec whose bytes and memory are this stack's. ``threshold`` and
     ``threshold_rule``: its default threshold in bytes and when it applies ("always", or "ws":
     only without context takeover). ``knobs``: what a user can change; every axis without a knob
     is fixed at ``defaults`` (``fixed`` says why, per axis). ``status``: how exactly wsztune
