@@ -12,6 +12,7 @@ from wsztune.cli.common import (
     fanout_option,
     fleet_options,
     load_run,
+    memory_figure_option,
     prices,
     results_options,
     savings_drop_option,
@@ -103,6 +104,7 @@ from wsztune.errors import WsztuneError
     is_flag=True,
     help="Decide even on a partial (interrupted) run or baseline; without it they exit 4.",
 )
+@memory_figure_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @results_options
 @slice_options
@@ -127,6 +129,7 @@ def recommend(
     max_savings_drop: float,
     strict: bool,
     allow_partial: bool,
+    memory_figure: str,
     as_json: bool,
     results_path: Path | None,
     results_dir: Path,
@@ -166,7 +169,9 @@ def recommend(
         raise click.UsageError(str(error)) from None
     if check_text is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check setting; add one")
-    run = load_run(results_path, results_dir, say=False)
+    run = recommend_module.with_memory_figure(
+        load_run(results_path, results_dir, say=False), memory_figure
+    )
     # What both kinds of run decide with; a windowBits x memLevel run adds its own.
     constraints = recommend_module.Constraints(
         max_memory=budget,
@@ -220,7 +225,12 @@ def _decide_on_grid(
     reference = setting_arg(reference_text, "--relative-to")
     # The shape and the ranges here; whether the run measured it is for the gate.
     checked = setting_arg(check_text, "--check")
-    baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
+    baseline_run = None
+    if baseline_path is not None:
+        # Budgeted with the same figure as the run (recommend.with_memory_figure).
+        baseline_run = recommend_module.with_memory_figure(
+            load_run(baseline_path, say=False), _memory_figure(run)
+        )
     say_read(run)
     broadcast = _say_fanout(run, fanout)
     if baseline_run is not None:
@@ -311,6 +321,7 @@ def _show(
         document["partial"] = run.partial
         document["read"] = provenance(run)
         document["fanout"] = broadcast
+        document["memory_figure"] = _memory_figure(run)
         if baseline_run is not None:
             document["baseline"] = provenance(baseline_run)
         click.echo(json.dumps(document, indent=2))
@@ -318,6 +329,18 @@ def _show(
         from wsztune.console import stdout_console
 
         stdout_console().print(report.decision_renderable(decision, verdict), soft_wrap=True)
+        chosen = decision.chosen
+        if chosen is not None and "connection_memory_allocation" in chosen:
+            from wsztune.report import format_bytes
+
+            stdout_console().print(
+                f"memory: resident, {format_bytes(chosen['connection_memory'])} per connection "
+                "(long-lived connections carrying this corpus's traffic); the allocation, "
+                f"{format_bytes(chosen['connection_memory_allocation'])}, is the bound under "
+                "churn (--memory allocation budgets with it; docs/memory.md)",
+                soft_wrap=True,
+                style="dim",
+            )
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -326,6 +349,12 @@ def _show(
                 stream.write(report.decision_markdown(decision, run, verdict) + "\n")
         except OSError as error:
             warn([f"cannot append to GITHUB_STEP_SUMMARY {summary}: {error}"])
+
+
+def _memory_figure(run: Any) -> str:
+    """Which memory the decision budgeted with (see recommend.with_memory_figure)."""
+    resident = any("connection_memory_allocation" in cell for cell in run.cells)
+    return "resident" if resident else "allocation"
 
 
 # The options that mean nothing on a Go run, and why: refused rather than ignored.

@@ -11,6 +11,7 @@ from wsztune.cli.common import (
     budget_option,
     fleet_options,
     load_run,
+    memory_figure_option,
     prices,
     refuse_overwriting_inputs,
     results_options,
@@ -51,6 +52,7 @@ from wsztune.errors import WsztuneError
 @savings_drop_option
 @click.option("--strict", is_flag=True, help="The verdict of `recommend --check --strict`.")
 @fleet_options
+@memory_figure_option
 @click.option("--no-charts", is_flag=True, help="Leave out the images (grids only).")
 @results_options
 @slice_options
@@ -68,6 +70,7 @@ def report(
     price_memory: float | None,
     price_egress: float | None,
     price_cpu: float | None,
+    memory_figure: str,
     no_charts: bool,
     results_path: Path | None,
     results_dir: Path,
@@ -106,6 +109,8 @@ def report(
         raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
     slicing = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     baseline_run = None if baseline_path is None else load_run(baseline_path, role="--baseline")
+    if baseline_run is not None:
+        baseline_run = recommend_module.with_memory_figure(baseline_run, memory_figure)
     constraints = recommend_module.Constraints(
         max_memory=budget,
         tolerance=tolerance_value,
@@ -119,6 +124,9 @@ def report(
         old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
     else:
         old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
+    run = recommend_module.with_memory_figure(run, memory_figure)
+    if old_run is not None:
+        old_run = recommend_module.with_memory_figure(old_run, memory_figure)
     target = output or (
         run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
     )

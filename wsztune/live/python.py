@@ -142,7 +142,8 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def _package_root() -> str:
+def package_root() -> str:
+    """The directory wsztune is imported from: a client process's PYTHONPATH."""
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -281,7 +282,7 @@ async def _start_client(
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            filter(None, [_package_root(), os.environ.get("PYTHONPATH")])
+            filter(None, [package_root(), os.environ.get("PYTHONPATH")])
         ),
     }
     with stderr_path.open("wb") as stderr:
@@ -337,7 +338,8 @@ async def _drive(
 # The client process -------------------------------------------------------------------------
 
 
-def _client_factory(compression: Sequence[Any]) -> Any:
+def client_factory(compression: Sequence[Any]) -> Any:
+    """The client's permessage-deflate offer (:meth:`Offer.to_json`), counting its frames."""
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     server_bits, client_bits, mem_level = compression
@@ -366,7 +368,7 @@ async def _client_main(config: dict[str, Any]) -> None:
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
     compression = config["compression"]
-    extensions = [_client_factory(compression)] if compression else []
+    extensions = [client_factory(compression)] if compression else []
     loop = asyncio.get_running_loop()
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
@@ -472,7 +474,7 @@ def run_live(corpus: Corpus, options: LiveOptions) -> LiveResult:
     fixed level, memLevel, windows). Two server runs, each with its own client process:
     compression on, then off (the baseline).
     """
-    server, setting = _server_and_setting(options)
+    server, setting = server_and_setting(options)
     plan = build_plan(corpus, options.connections)
     started = time.perf_counter()
     model = _model(corpus, plan, setting)  # before tracemalloc traces the server
@@ -503,7 +505,7 @@ def run_live(corpus: Corpus, options: LiveOptions) -> LiveResult:
     )  # fmt: skip
 
 
-def _server_and_setting(options: LiveOptions) -> tuple[LiveServer, Setting]:
+def server_and_setting(options: LiveOptions) -> tuple[LiveServer, Setting]:
     """The stack that serves, and the setting it really runs (its fixed values applied)."""
     from wsztune.live.servers import SERVERS
 
@@ -647,7 +649,7 @@ def _result_fields(
         "memory_within_tolerance": abs(relative) <= options.tolerance,
         "per_connection": _per_connection(plan, model, on, memory),
         "ports": [on.port, off.port],
-        "versions": _versions(server),
+        "versions": versions(server),
         "notes": _notes(plan, server),
         "details": _details(on, off, memory),
     }
@@ -709,7 +711,8 @@ def _notes(plan: Plan, server: LiveServer) -> list[str]:
     return notes
 
 
-def _versions(server: LiveServer) -> dict[str, str]:
+def versions(server: LiveServer) -> dict[str, str]:
+    """What ran: the stack, websockets, zlib and Python, by version."""
     import importlib
     import importlib.metadata
 

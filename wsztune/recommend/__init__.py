@@ -17,7 +17,7 @@ One job per module, none of which prints (report renders what they return):
 from __future__ import annotations
 
 from wsztune.recommend.axes import recommend_on_axes
-from wsztune.recommend.constraints import Constraints
+from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.export import axes_decision_json, decision_json
 from wsztune.recommend.gate import require_complete
@@ -29,6 +29,7 @@ from wsztune.recommend.pipeline import (
 )
 
 __all__ = [
+    "MEMORY_FIGURES",
     "Constraints",
     "Outcome",
     "Prices",
@@ -39,4 +40,5 @@ __all__ = [
     "recommend",
     "recommend_on_axes",
     "require_complete",
+    "with_memory_figure",
 ]

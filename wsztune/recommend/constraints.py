@@ -6,7 +6,8 @@ defaults are the rule's (a 1% tolerance, 95% of 1,000 resamples).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from wsztune.errors import WsztuneError
 from wsztune.grid import REFERENCE, Cell, Key
@@ -25,6 +26,27 @@ DEFAULT_MAX_SAVINGS_DROP = 0.02
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 OBJECTIVES = ("memory", "cost")
+# What a connection's memory means to a decision (docs/memory.md): "resident", what the OS
+# charges in the steady state for the corpus's traffic (a fleet of long-lived connections), or
+# "allocation", what the libraries ask for (the bound a fleet drifts to under churn).
+MEMORY_FIGURES = ("resident", "allocation")
+
+
+def with_memory_figure(run: Any, figure: str) -> Any:
+    """``run`` whose cells' ``connection_memory`` is the figure the budget is checked against:
+    the resident one (the allocation kept as ``connection_memory_allocation``, the bound under
+    churn), or the allocation itself. Every part of the decision then reads one field."""
+    if figure == "allocation":
+        return run
+    cells = [
+        {
+            **cell,
+            "connection_memory": cell["connection_memory_resident"],
+            "connection_memory_allocation": cell["connection_memory"],
+        }
+        for cell in run.cells
+    ]
+    return replace(run, cells=cells)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from wsztune.errors import WsztuneError
 from wsztune.fanout import interleaving
-from wsztune.grid import Cell, plural
+from wsztune.grid import Cell
+from wsztune.text import plural
 from wsztune.writes import (
     Peak,
     WriteLoad,

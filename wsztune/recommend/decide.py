@@ -24,15 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.grid import (
-    Cell,
-    Key,
-    Slice,
-    cell_key,
-    label,
-    select_slice,
-    settable_cells,
-)
+from wsztune.grid import Cell, Key, Slice, cell_key, select_slice, settable_cells
 from wsztune.recommend.constraints import (
     Constraints,
     require_objective,
@@ -50,6 +42,7 @@ from wsztune.recommend.robust import (
 from wsztune.recommend.threshold import ThresholdAdvice, threshold_advice
 from wsztune.recommend.words import percent
 from wsztune.results import Run
+from wsztune.text import label
 
 
 @dataclass(frozen=True)

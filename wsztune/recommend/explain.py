@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from wsztune.grid import Cell, Slice, cell_key, format_bytes, label, plural, reference_name
+from wsztune.grid import Cell, Slice, cell_key, reference_name
 from wsztune.recommend.constraints import Constraints, time_ratio
 from wsztune.recommend.decide import Decision, constraint_overs, memory_resolution
 from wsztune.recommend.robust import FEW_UNITS
 from wsztune.recommend.words import money, option_percent, percent, precise_percent, share_percent
 from wsztune.results import Run
+from wsztune.text import format_bytes, label, plural
 
 
 def explain(decision: Decision) -> None:
@@ -119,9 +120,13 @@ def budget_words(constraints: Constraints, reference: Cell | None) -> str:
     """The constraints as a phrase: ``64.0 KiB per connection (...) and compress time ...``."""
     parts = []
     if constraints.max_memory is not None:
+        # with_memory_figure keeps the allocation aside when the budget is the resident memory.
+        figure = "observed"
+        if reference is not None and "connection_memory_allocation" in reference:
+            figure = "resident"
         parts.append(
             f"{format_bytes(constraints.max_memory)} per connection "
-            "(compressor + decompressor, observed)"
+            f"(compressor + decompressor, {figure})"
         )
     if constraints.max_time_ratio is not None and reference is not None:
         parts.append(f"compress time at most {constraints.max_time_ratio:g}x {label(reference)}'s")

@@ -11,13 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
-from wsztune.grid import Cell, Key, Slice, cell_key, format_bytes, label
+from wsztune.grid import Cell, Key, Slice, cell_key
 from wsztune.recommend.axes import AxesDecision
 from wsztune.recommend.constraints import CONFIDENCE, DEFAULT_MAX_SAVINGS_DROP, time_ratio
 from wsztune.recommend.decide import Decision, smallest
 from wsztune.recommend.robust import bootstrap, resampling_units
 from wsztune.recommend.words import in_points, option_percent, precise_percent, share_percent
 from wsztune.results import Run
+from wsztune.text import format_bytes, label
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ class Knob:
         if all(isinstance(v, bool) for v in values):
             return "/".join("on" if v else "off" for v in values)
         if all(isinstance(v, int) for v in values):
-            from wsztune.grid import describe_values
+            from wsztune.text import describe_values
 
             if values[0] < 0 and values == list(range(values[0], values[-1] + 1)):
                 return f"{values[0]} to {values[-1]}"  # "-1-9" would read as a subtraction
