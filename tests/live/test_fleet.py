@@ -79,7 +79,7 @@ def test_a_fleet_out_of_bounds_is_refused(options: LiveOptions, says: str) -> No
 
 
 def test_servers_without_a_fleet_refuse_churn() -> None:
-    result = CliRunner().invoke(cli, ["live", "--server", "ws", "--churn", "1"])
+    result = CliRunner().invoke(cli, ["live", "--server", "gorilla", "--churn", "1"])
     assert result.exit_code == 2
     assert "--churn need a server with a fleet check: websockets" in result.output
 
