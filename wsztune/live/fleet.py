@@ -28,6 +28,7 @@ model says it needs is more than the machine has free.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -412,3 +413,179 @@ def check_memory_room(needed: float, what: str) -> None:
             f"{what} needs about {needed / 2**30:.1f} GiB by the model, more than 80% of the "
             f"{available / 2**30:.1f} GiB available: fewer --connections"
         )
+
+
+def measure(commands: FleetCommands, plan: FleetPlan, work: Path) -> tuple[FleetRun, FleetRun]:
+    """The fleet with compression off (the baseline), then on: ``(on, off)``."""
+    off = run_fleet(commands, plan, False, work)
+    on = run_fleet(commands, plan, True, work)
+    return on, off
+
+
+# What the model says, and the result's fields ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FleetModel:
+    """What the model says of the whole fleet: bytes each way over every live connection (one
+    fill), resident bytes per connection (the figure checked), the allocation (the bound)."""
+
+    server_bytes: int
+    client_bytes: int
+    raw_bytes: int
+    resident_compressor: float
+    resident_decompressor: float
+    allocation: float
+
+    @property
+    def resident(self) -> float:
+        """Compressor plus decompressor, resident."""
+        return self.resident_compressor + self.resident_decompressor
+
+
+def bytes_fields(model: FleetModel, on: FleetRun, churn: int) -> dict[str, Any]:
+    """The byte fields: the model's for every connection opened (the fill and each churn
+    round), the server's count (the clients' when the server counts nothing), which must agree."""
+    rounds = 1 + churn
+    model_server, model_client = model.server_bytes * rounds, model.client_bytes * rounds
+    live_server = on.client_received if on.server_sent is None else on.server_sent
+    live_client = on.client_sent if on.server_received is None else on.server_received
+    if (live_server, live_client) != (on.client_received, on.client_sent):
+        raise LiveError(
+            f"the server counted {live_server} B sent and {live_client} B received, the "
+            f"clients {on.client_received} B received and {on.client_sent} B sent"
+        )
+    return {
+        "model_bytes": model_server + model_client,
+        "live_bytes": live_server + live_client,
+        "model_server_bytes": model_server,
+        "live_server_bytes": live_server,
+        "model_client_bytes": model_client,
+        "live_client_bytes": live_client,
+        "raw_bytes": model.raw_bytes * rounds,
+        "bytes_equal": (model_server, model_client) == (live_server, live_client),
+    }
+
+
+def fleet_fields(
+    model: FleetModel, on: FleetRun, off: FleetRun, connections: int, options: LiveOptions
+) -> dict[str, Any]:
+    """The result's byte and memory fields, its notes and its ``fleet`` details: RSS growth per
+    connection (on minus off) against the resident figure."""
+    from wsztune.live.growth import RSS_FLOOR, relative_difference
+
+    live = on.slope().minus(off.slope())
+    difference = live.value - model.resident
+    relative = relative_difference(difference, model.resident, RSS_FLOOR)
+    return {
+        "connections": connections,
+        "measured_connections": connections - (on.held[0] if on.held else 0),
+        **bytes_fields(model, on, options.churn),
+        "memory_figure": "rss",
+        "model_connection_memory": model.resident,
+        "model_compressor_memory": model.resident_compressor,
+        "model_decompressor_memory": model.resident_decompressor,
+        "live_connection_memory": live.value,
+        "live_baseline_connection_memory": off.slope().value,
+        "memory_uncertainty": live.error,
+        "memory_difference": relative,
+        "memory_difference_bytes": difference,
+        "memory_floor": RSS_FLOOR,
+        "tolerance": options.tolerance,
+        "memory_within_tolerance": abs(relative) <= options.tolerance,
+        "ports": [on.port, off.port],
+        "notes": fleet_notes(options.churn),
+        "details": {"fleet": _details(model, on, off, live, connections)},
+    }
+
+
+def fleet_verdict(fields: dict[str, Any], tolerance: float) -> Any:
+    """The verdict every live check gives (:func:`wsztune.live.result.judge`), on the RSS slope
+    against the resident figure, RSS's page its floor."""
+    from wsztune.live.result import judge
+
+    return judge(
+        bytes_equal=fields["bytes_equal"],
+        model_memory=fields["model_connection_memory"],
+        difference_bytes=fields["memory_difference_bytes"],
+        uncertainty=fields["memory_uncertainty"],
+        baseline=fields["live_baseline_connection_memory"],
+        tolerance=tolerance,
+        floor=fields["memory_floor"],
+        more="more --connections or --waves, or a corpus with more traffic per connection",
+    )
+
+
+def _details(
+    model: FleetModel, on: FleetRun, off: FleetRun, live: Slope, connections: int
+) -> dict[str, Any]:
+    """The fleet's own figures (``--json``: under ``fleet``)."""
+    on_plateau, off_plateau = plateau(on, connections), plateau(off, connections)
+
+    def samples(run: FleetRun) -> list[list[float]]:
+        return [[s.seconds, s.held, s.server, s.fleet] for s in run.samples]
+
+    return {
+        "waves": len(on.waves),
+        "churn": len(on.churn),
+        "held": on.held,
+        "rss_on": [on.empty, *on.waves],
+        "rss_off": [off.empty, *off.waves],
+        "slope_on": dataclasses.asdict(on.slope()),
+        "slope_off": dataclasses.asdict(off.slope()),
+        "interval": list(live.interval),
+        "model_allocation": model.allocation,
+        "plateau": [a - b for a, b in zip(on_plateau, off_plateau, strict=True)],
+        "peak_server_rss": max(on.peak_server, off.peak_server),
+        "peak_fleet_rss": max(on.peak_fleet, off.peak_fleet),
+        "seconds": {"on": on.seconds, "off": off.seconds},
+        "samples": {"fields": ["seconds", "held", "server", "fleet"], "on": samples(on),
+                    "off": samples(off)},
+    }  # fmt: skip
+
+
+def fleet_notes(churn: int) -> list[str]:
+    """What a fleet result's figures are."""
+    notes = [
+        "bytes: compressed payloads over every connection opened, counted by the server and "
+        "by the clients",
+        "memory: the server's RSS (its own process), least-squares slope over the waves, "
+        "compression on minus off; the model is connection_memory_resident for the traffic "
+        "the live connections carried (pages written, not bytes allocated)",
+    ]
+    if churn:
+        notes.append(
+            f"churn: every connection closed and opened again {churn} times; the plateau is "
+            "RSS over the empty server per held connection, on minus off: freed chunks are "
+            "reused by new connections, so it drifts from the resident figure toward the "
+            "allocation (connection_memory), the bound"
+        )
+    return notes
+
+
+def fleet_display(result: Any, versions: str) -> Any:
+    """The rows of a fleet result: RSS against the resident figure (checked), its interval,
+    the baseline, the allocation, the plateau under churn, and the peaks."""
+    from wsztune.live.result import Display, Row, kib, zlib_setting_title
+
+    fleet = result.details["fleet"]
+    low, high = fleet["interval"]
+    rows = [
+        Row("RSS/conn, compression", kib(result.model_connection_memory),
+            kib(result.live_connection_memory), f"{result.memory_difference:+.1%}"),
+        Row("  95% interval", "", f"{low / 1024:,.1f} to {high / 1024:,.1f} KiB"),
+        Row("RSS/conn, uncompressed", "", kib(result.live_baseline_connection_memory)),
+        Row("allocation/conn (the bound)", kib(fleet["model_allocation"])),
+    ]  # fmt: skip
+    if fleet["churn"]:
+        rows.append(Row(f"plateau after {fleet['churn']} replacements",
+                        kib(fleet["model_allocation"]), kib(fleet["plateau"][-1])))  # fmt: skip
+    rows.append(Row("peak RSS, server / all", "",
+                    f"{fleet['peak_server_rss'] / 2**20:,.0f} / "
+                    f"{fleet['peak_fleet_rss'] / 2**20:,.0f} MiB"))  # fmt: skip
+    return Display(
+        setting=zlib_setting_title(result, [f"{fleet['waves']} waves"]),
+        rows=tuple(rows),
+        footnote="RSS: /proc VmRSS of the server process; model: connection_memory_resident",
+        versions=versions,
+    )

@@ -31,20 +31,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.live.fleet import (
     CONCURRENCY,
     FleetCommands,
+    FleetModel,
     FleetRun,
-    Slope,
     check_memory_room,
+    fleet_display,
+    fleet_fields,
     fleet_plan,
-    plateau,
+    fleet_verdict,
+    measure,
     raise_fd_limit,
-    run_fleet,
 )
-from wsztune.live.growth import RSS_FLOOR, relative_difference
 from wsztune.live.options import LiveOptions
 from wsztune.live.plan import Plan, build_plan, describe_replay
 from wsztune.live.python import (
@@ -55,16 +56,7 @@ from wsztune.live.python import (
     server_and_setting,
     versions,
 )
-from wsztune.live.result import (
-    Display,
-    LiveError,
-    LiveResult,
-    Row,
-    judge,
-    kib,
-    setting_fields,
-    zlib_setting_title,
-)
+from wsztune.live.result import Display, LiveError, LiveResult, setting_fields
 from wsztune.loopback import LOOPBACK
 from wsztune.memory import Resident, connection_traffic, zlib_resident
 
@@ -214,18 +206,6 @@ def process_main(argv: Sequence[str]) -> int:
 # The model ------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class FleetModel:
-    """What the model says of the whole fleet: bytes each way over every live connection (one
-    fill), resident bytes per connection (mean over the live connections), the allocation."""
-
-    server_bytes: int
-    client_bytes: int
-    raw_bytes: int
-    resident: Resident
-    allocation: int
-
-
 def fleet_model(corpus: Corpus, plan: Plan, setting: Setting) -> FleetModel:
     """Bytes from the codec model, per script times the live connections replaying it; the
     resident figure from each script's traffic (:func:`wsztune.memory.connection_traffic`)."""
@@ -238,10 +218,9 @@ def fleet_model(corpus: Corpus, plan: Plan, setting: Setting) -> FleetModel:
         client_bytes=sum(uses[i] * m.client_bytes for i, m in enumerate(scripts)),
         raw_bytes=sum(uses[i] * (m.server_raw_bytes + m.client_raw_bytes)
                       for i, m in enumerate(scripts)),
-        resident=Resident(
-            sum(uses[i] * r.compressor for i, r in enumerate(residents)) / total,
-            sum(uses[i] * r.decompressor for i, r in enumerate(residents)) / total,
-        ),
+        resident_compressor=sum(uses[i] * r.compressor for i, r in enumerate(residents)) / total,
+        resident_decompressor=sum(uses[i] * r.decompressor for i, r in enumerate(residents))
+        / total,
         allocation=model_memory(corpus, setting).held,
     )  # fmt: skip
 
@@ -250,7 +229,7 @@ def _script_resident(script: Any, setting: Setting) -> Resident:
     """Resident bytes of the server's zlib objects after one script (probe included)."""
     server = script.payloads(SERVER)
     client = script.payloads(CLIENT)
-    frames = compress_stream(server, setting, setting.server_bits, get_backend("zlib"))
+    frames = compress_stream(server, setting, setting.server_bits, get_zlib_module("zlib"))
     streams = [Stream("c", SERVER, server), Stream("c", CLIENT, client)]
     sizes = [[len(frame) for frame in frames], [0] * len(client)]
     (traffic,) = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
@@ -273,25 +252,14 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
     modelled = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="wsztune-fleet-") as tmp:
         work = Path(tmp)
-        commands = _commands(work, plan, setting, server, options.timeout)
-        off = run_fleet(commands, fleet, False, work)
-        on = run_fleet(commands, fleet, True, work)
+        on, off = measure(_commands(work, plan, setting, server, options.timeout), fleet, work)
     timings = {
         "model": round(modelled - started, 3),
         "fleet, compression off": off.seconds,
         "fleet, compression on": on.seconds,
     }
     fields = _result_fields(corpus, plan, setting, server, model, on, off, options)
-    verdict = judge(
-        bytes_equal=fields["bytes_equal"],
-        model_memory=fields["model_connection_memory"],
-        difference_bytes=fields["memory_difference_bytes"],
-        uncertainty=fields["memory_uncertainty"],
-        baseline=fields["live_baseline_connection_memory"],
-        tolerance=options.tolerance,
-        floor=RSS_FLOOR,
-        more="more --connections or --waves, or a corpus with more traffic per connection",
-    )
+    verdict = fleet_verdict(fields, options.tolerance)
     duration = round(time.perf_counter() - started, 3)
     return LiveResult.build(verdict, **fields, duration_seconds=duration, timings=timings)
 
@@ -323,30 +291,6 @@ def _commands(
     )  # fmt: skip
 
 
-def _bytes_fields(model: FleetModel, on: FleetRun, churn: int) -> dict[str, Any]:
-    """The byte fields: the model's for every connection opened (the fill and each churn
-    round), the server's count (the clients' when the server counts nothing), which must agree."""
-    rounds = 1 + churn
-    model_server, model_client = model.server_bytes * rounds, model.client_bytes * rounds
-    live_server = on.client_received if on.server_sent is None else on.server_sent
-    live_client = on.client_sent if on.server_received is None else on.server_received
-    if (live_server, live_client) != (on.client_received, on.client_sent):
-        raise LiveError(
-            f"the server counted {live_server} B sent and {live_client} B received, the "
-            f"clients {on.client_received} B received and {on.client_sent} B sent"
-        )
-    return {
-        "model_bytes": model_server + model_client,
-        "live_bytes": live_server + live_client,
-        "model_server_bytes": model_server,
-        "live_server_bytes": live_server,
-        "model_client_bytes": model_client,
-        "live_client_bytes": live_client,
-        "raw_bytes": model.raw_bytes * rounds,
-        "bytes_equal": (model_server, model_client) == (live_server, live_client),
-    }
-
-
 def _result_fields(
     corpus: Corpus,
     plan: Plan,
@@ -358,108 +302,22 @@ def _result_fields(
     options: LiveOptions,
 ) -> dict[str, Any]:
     """Every field of the result but the verdict's and the time's."""
-    live = on.slope().minus(off.slope())
-    resident = model.resident.connection
-    difference = live.value - resident
-    relative = relative_difference(difference, resident, RSS_FLOOR)
     return {
         "server": server.name,
         "codec": "zlib",
         **setting_fields(setting),
-        "connections": plan.connections,
-        "measured_connections": plan.connections - (on.held[0] if on.held else 0),
         "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
         "replay": describe_replay(corpus, plan),
         "probed_connections": sum(plan.script_for(i).probed for i in range(plan.connections)),
-        **_bytes_fields(model, on, options.churn),
-        "memory_figure": "rss",
-        "model_connection_memory": resident,
-        "model_compressor_memory": model.resident.compressor,
-        "model_decompressor_memory": model.resident.decompressor,
-        "live_connection_memory": live.value,
-        "live_baseline_connection_memory": off.slope().value,
-        "memory_uncertainty": live.error,
-        "memory_difference": relative,
-        "memory_difference_bytes": difference,
-        "memory_floor": RSS_FLOOR,
-        "tolerance": options.tolerance,
-        "memory_within_tolerance": abs(relative) <= options.tolerance,
-        "ports": [on.port, off.port],
+        **fleet_fields(model, on, off, plan.connections, options),
         "versions": versions(server),
-        "notes": _notes(plan, options),
-        "details": {"fleet": _fleet_details(model, on, off, live, plan.connections)},
     }
 
 
-def _fleet_details(
-    model: FleetModel, on: FleetRun, off: FleetRun, live: Slope, connections: int
-) -> dict[str, Any]:
-    """The fleet's own figures (``--json``: under ``fleet``)."""
-    on_plateau, off_plateau = plateau(on, connections), plateau(off, connections)
-
-    def samples(run: FleetRun) -> list[list[float]]:
-        return [[s.seconds, s.held, s.server, s.fleet] for s in run.samples]
-
-    return {
-        "waves": len(on.waves),
-        "churn": len(on.churn),
-        "held": on.held,
-        "rss_on": [on.empty, *on.waves],
-        "rss_off": [off.empty, *off.waves],
-        "slope_on": dataclasses.asdict(on.slope()),
-        "slope_off": dataclasses.asdict(off.slope()),
-        "interval": list(live.interval),
-        "model_allocation": model.allocation,
-        "plateau": [a - b for a, b in zip(on_plateau, off_plateau, strict=True)],
-        "peak_server_rss": max(on.peak_server, off.peak_server),
-        "peak_fleet_rss": max(on.peak_fleet, off.peak_fleet),
-        "samples": {"fields": ["seconds", "held", "server", "fleet"], "on": samples(on),
-                    "off": samples(off)},
-    }  # fmt: skip
-
-
-def _notes(plan: Plan, options: LiveOptions) -> list[str]:
-    notes = [
-        "bytes: compressed payloads over every connection opened, counted by the server and "
-        "by the clients",
-        "memory: the server's RSS (its own process), least-squares slope over the waves, "
-        "compression on minus off; the model is connection_memory_resident for the traffic "
-        "each live connection carried (pages written, not bytes allocated)",
-    ]
-    if options.churn:
-        notes.append(
-            f"churn: every connection closed and opened again {options.churn} times; the "
-            "plateau is RSS over the empty server per held connection, on minus off: freed "
-            "chunks are reused by new connections, so it drifts from the resident figure "
-            "toward the allocation (connection_memory), the bound"
-        )
-    return notes
-
-
 def display(result: LiveResult) -> Display:
-    """The rows of a fleet result: RSS against the resident figure (checked), its interval,
-    the baseline, the allocation, the plateau under churn, and the peaks."""
-    fleet = result.details["fleet"]
-    low, high = fleet["interval"]
-    rows = [
-        Row("RSS/conn, compression", kib(result.model_connection_memory),
-            kib(result.live_connection_memory),
-            f"{result.memory_difference:+.1%}"),
-        Row("  95% interval", "", f"{low / 1024:,.1f} to {high / 1024:,.1f} KiB"),
-        Row("RSS/conn, uncompressed", "", kib(result.live_baseline_connection_memory)),
-        Row("allocation/conn (the bound)", kib(fleet["model_allocation"])),
-    ]  # fmt: skip
-    if fleet["churn"]:
-        rows.append(Row(f"plateau after {fleet['churn']} replacements",
-                        kib(fleet["model_allocation"]), kib(fleet["plateau"][-1])))  # fmt: skip
-    rows.append(Row("peak RSS, server / all", "",
-                    f"{fleet['peak_server_rss'] / 2**20:,.0f} / "
-                    f"{fleet['peak_fleet_rss'] / 2**20:,.0f} MiB"))  # fmt: skip
-    return Display(
-        setting=zlib_setting_title(result, [f"{fleet['waves']} waves"]),
-        rows=tuple(rows),
-        footnote="RSS: /proc VmRSS of the server process; model: connection_memory_resident",
-        versions=f"websockets {result.versions['websockets']}, zlib {result.versions['zlib']}",
+    """The rows of a fleet result (:func:`wsztune.live.fleet.fleet_display`)."""
+    return fleet_display(
+        result, f"websockets {result.versions['websockets']}, zlib {result.versions['zlib']}"
     )
 
 

@@ -19,10 +19,14 @@ from __future__ import annotations
 from wsztune.recommend.axes import recommend_on_axes
 from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
-from wsztune.recommend.decide import recommend
 from wsztune.recommend.export import axes_decision_json, decision_json
 from wsztune.recommend.gate import require_complete
-from wsztune.recommend.pipeline import Outcome, decide_and_gate, decide_and_gate_on_axes
+from wsztune.recommend.pipeline import (
+    Outcome,
+    decide_and_gate,
+    decide_and_gate_on_axes,
+    recommend,
+)
 
 __all__ = [
     "MEMORY_FIGURES",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from wsztune.errors import WsztuneError
 from wsztune.grid import REFERENCE, Cell, Key
 from wsztune.recommend.cost import Prices
 
@@ -77,3 +78,20 @@ def time_ratio(cell: Cell, reference: Cell) -> float | None:
     if cell["compress_seconds"] is None or reference["compress_seconds"] is None:
         return None
     return cell["compress_seconds"] / reference["compress_seconds"]
+
+
+def require_objective(constraints: Constraints) -> None:
+    """Refuse an objective the rule does not know, in one line."""
+    if constraints.objective not in OBJECTIVES:
+        raise WsztuneError(
+            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
+        )
+
+
+def require_times(cells: list[Cell]) -> None:
+    """Refuse ``--max-time-ratio`` on a run that did not measure compress times."""
+    if any(cell["compress_seconds"] is None for cell in cells):
+        raise WsztuneError(
+            "--max-time-ratio needs compress times, and this run did not measure time "
+            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
+        )

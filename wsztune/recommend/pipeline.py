@@ -13,9 +13,19 @@ from dataclasses import dataclass, field
 from wsztune.grid import Slice
 from wsztune.recommend.axes import AxesDecision, parse_axes_setting, recommend_on_axes
 from wsztune.recommend.constraints import Constraints
-from wsztune.recommend.decide import Decision, recommend
+from wsztune.recommend.decide import Decision, decide
+from wsztune.recommend.explain import explain
 from wsztune.recommend.gate import Verdict, check_on_axes, gate
 from wsztune.results import Run
+
+
+def recommend(source: Run | Slice, constraints: Constraints | None = None) -> Decision:
+    """Choose a setting from a run (its default slice) or from one slice of it: the rule's
+    decision (:func:`~wsztune.recommend.decide.decide`), then its words
+    (:func:`~wsztune.recommend.explain.explain`)."""
+    decision = decide(source, constraints or Constraints())
+    explain(decision)
+    return decision
 
 
 @dataclass
@@ -37,7 +47,7 @@ def decide_and_gate(
     baseline: Slice | None = None,
     baseline_name: str = "the baseline",
 ) -> Outcome:
-    """:func:`~wsztune.recommend.decide.recommend` on ``slice_``; with a ``checked`` setting
+    """:func:`recommend` on ``slice_``; with a ``checked`` setting
     (windowBits, memLevel), :func:`~wsztune.recommend.gate.gate` on it, against the decision
     the same constraints make on the ``baseline`` slice when one is given."""
     decision = recommend(slice_, constraints)
