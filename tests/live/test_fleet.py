@@ -110,7 +110,7 @@ def fleet_result() -> tuple[int, dict[str, Any]]:
     pytest.importorskip("websockets")
     args = ["live", str(FLEET_LIGHT), "--setting", "12:5", "--connections", "120"]
     result = CliRunner().invoke(cli, [*args, "--waves", "4", "--churn", "1", "--json"])
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 @pytest.mark.live
@@ -156,7 +156,7 @@ def test_a_ws_fleet_checks_node_rss_against_the_node_codecs_resident_figure(
     result = CliRunner().invoke(
         cli, [*args, "--connections", "100", "--waves", "4", "--ws-dir", str(ws_dir), "--json"]
     )
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["server"] == "ws" and data["codec"] == "node"
     assert data["memory_figure"] == "rss" and data["fleet"]["held"] == [25, 50, 75, 100]
     assert data["bytes_equal"] and data["live_bytes"] > 0
@@ -175,7 +175,7 @@ def test_a_ws_fleet_checks_node_rss_against_the_node_codecs_resident_figure(
 def test_a_coder_fleet_checks_go_rss_against_the_go_codecs_resident_figure() -> None:
     args = ["live", str(FLEET_LIGHT), "--server", "coder", "--connections", "100"]
     result = CliRunner().invoke(cli, [*args, "--waves", "4", "--json"])
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["server"] == "coder" and data["memory_figure"] == "rss"
     assert data["bytes_equal"] and data["live_bytes"] > 0
     assert data["fleet"]["held"] == [25, 50, 75, 100]
