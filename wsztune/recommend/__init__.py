@@ -20,9 +20,10 @@ from wsztune.recommend.constraints import Constraints
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.decide import recommend
 from wsztune.recommend.export import axes_decision_json, decision_json
-from wsztune.recommend.gate import check_on_axes, gate, require_complete
+from wsztune.recommend.gate import AxesBaseline, check_on_axes, gate, require_complete
 
 __all__ = [
+    "AxesBaseline",
     "Constraints",
     "Prices",
     "axes_decision_json",
