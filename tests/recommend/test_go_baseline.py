@@ -8,22 +8,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.codecs.test_go import go_cache, pytestmark, small_chat  # noqa: F401
+from tests.codecs.test_go import go_cache, gorilla_run, pytestmark, small_chat  # noqa: F401
 from wsztune.cli import cli
 
 
 @pytest.fixture(scope="module")
-def gorilla_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A gorilla run at levels 1 and 9 (sizes only), and a baseline copy of it in which
+def gorilla_runs(
+    gorilla_run: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811 (the fixture)
+) -> tuple[Path, Path]:
+    """test_go's gorilla run (levels -2, -1, 1 and 9), and a baseline copy of it in which
     level 1 was 5% smaller (every unit), so that today it lost ground since the baseline."""
     directory = tmp_path_factory.mktemp("go-baseline")
-    now = directory / "now.json"
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(small_chat(directory / "small.records.jsonl")), "--server", "gorilla",
-         "--level", "1,9", "--no-timing", "-o", str(now), "--quiet"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    now = gorilla_run
     document = json.loads(now.read_text())
     for cell in document["cells"]:
         if cell["level"] == 1:
