@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wsztune import grid
+from wsztune import grid, text
 from wsztune.errors import WsztuneError
 from wsztune.results import Run
 
@@ -72,6 +72,6 @@ def test_select_slice_keeps_planned_axes_and_counts_other_slices() -> None:
 
 
 def test_labels_and_sizes() -> None:
-    assert grid.label((12, 5)) == "12:5" and grid.label(cell(13, 4)) == "13:4"
-    assert grid.format_bytes(317.7 * 1024) == "317.7 KiB"
+    assert text.label((12, 5)) == "12:5" and text.label(cell(13, 4)) == "13:4"
+    assert text.format_bytes(317.7 * 1024) == "317.7 KiB"
     assert grid.reference_name((12, 5)) == "websockets' default"

@@ -11,6 +11,7 @@ import pytest
 from wsztune import report, results
 from wsztune.errors import WsztuneError
 from wsztune.results import CELL_FIELD_NAMES, Run
+from wsztune.text import format_ms
 
 
 def parse_markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
@@ -176,7 +177,7 @@ def test_run_summary_shows_only_the_default_slice(
     assert "level -1, strategy default, context takeover on (1 of 2 slices)" in out
     smallest = min(run.cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"]))
     assert f"{smallest['compressed_bytes']:,} B" in out
-    assert report._format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
+    assert format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
 
     report.print_run_summary(run)
     assert "slices" not in capsys.readouterr().out

@@ -196,7 +196,7 @@ def compress_once_summary(
 
 def describe_compress_once(summary: dict[str, object]) -> str:
     """One line for people from :func:`compress_once_summary`."""
-    from wsztune.grid import format_bytes
+    from wsztune.text import format_bytes
 
     fanout = summary["fanout"]
     times = f"{fanout:,} times (once per subscriber)" if fanout else "once per subscriber"

@@ -17,32 +17,30 @@ from wsztune.console import terminal_text
 from wsztune.fanout import delivery_cpu, has_delivery_cpu
 from wsztune.grid import DEFAULT_METRICS as DEFAULT_METRICS
 from wsztune.grid import METRICS as METRICS
-from wsztune.grid import NOT_MEASURED as NOT_MEASURED
-from wsztune.grid import NOT_MEASURED_MARK as NOT_MEASURED_MARK
-from wsztune.grid import NOT_MEASURED_NOTE as NOT_MEASURED_NOTE
-from wsztune.grid import OFF as OFF
 from wsztune.grid import REFERENCE as REFERENCE
 from wsztune.grid import Cell as Cell
 from wsztune.grid import Key as Key
 from wsztune.grid import Metric as Metric
 from wsztune.grid import Slice as Slice
-from wsztune.grid import _format_ms as _format_ms
-from wsztune.grid import _ms_text as _ms_text
 from wsztune.grid import axes_cells as axes_cells
-from wsztune.grid import axes_label as axes_label
 from wsztune.grid import cell_key as cell_key
-from wsztune.grid import corpus_caption as corpus_caption
-from wsztune.grid import describe_values as describe_values
-from wsztune.grid import format_bytes as format_bytes
-from wsztune.grid import label as label
 from wsztune.grid import off_cell as off_cell
-from wsztune.grid import plural as plural
 from wsztune.grid import reference_name as reference_name
 from wsztune.grid import run_axes as run_axes
 from wsztune.grid import select_slice as select_slice
 from wsztune.grid import settable_cells as settable_cells
-from wsztune.grid import stack_caption as stack_caption
 from wsztune.results import Run
+from wsztune.text import (
+    NOT_MEASURED_MARK,
+    NOT_MEASURED_NOTE,
+    OFF,
+    axes_label,
+    corpus_caption,
+    format_bytes,
+    label,
+    ms_text,
+    plural,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -144,6 +142,8 @@ def grid_table(
     caption says why instead of failing. ``width`` is the terminal's, for :func:`rich_grid`:
     sizes in bytes that would not fit it are shown in KiB instead, and the caption says so.
     """
+    from wsztune.stacks import stack_caption  # stacks load on use
+
     notes: list[str] = []
     reference = slice_.default if reference is None else reference
     base = slice_.get(relative_to) if relative_to is not None else None
@@ -348,6 +348,8 @@ def compare_table(
 
     Cells measured in only one of the runs show as missing.
     """
+    from wsztune.stacks import stack_caption  # stacks load on use
+
     window_bits = tuple(sorted(set(old_slice.window_bits) | set(new_slice.window_bits)))
     mem_levels = tuple(sorted(set(old_slice.mem_levels) | set(new_slice.mem_levels)))
     values: dict[Key, str] = {}
@@ -440,7 +442,7 @@ def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
         format_bytes(cell["connection_memory"]),
         f"{cell['compressed_bytes']:,} B",
         f"{cell['savings']:.1%}",
-        _ms_text(cell["compress_seconds"]),
+        ms_text(cell["compress_seconds"]),
     )
 
 
@@ -643,6 +645,7 @@ def print_run_summary(run: Run) -> None:
     from rich.table import Table
 
     from wsztune.console import stdout_console
+    from wsztune.stacks import stack_caption  # stacks load on use
 
     if run_axes(run):
         from wsztune.console import stdout_console
@@ -675,7 +678,7 @@ def print_run_summary(run: Run) -> None:
         left = header in ("", "wb:ml")
         table.add_column(header, justify="left" if left else "right", no_wrap=index > 0)
     for name, cell in rows:
-        timing = (_ms_text(cell["compress_seconds"]),) if timed else ()
+        timing = (ms_text(cell["compress_seconds"]),) if timed else ()
         table.add_row(
             name,
             label(cell),
@@ -912,7 +915,7 @@ def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
                 f"{cell['savings']:.0%}",
                 format_bytes(cell["wire_compressed_bytes"]),
                 f"{cell.get('frames', cell['messages']):,}",
-                _ms_text(cell["compress_seconds"]),
+                ms_text(cell["compress_seconds"]),
                 format_bytes(cell["connection_memory"]),
                 format_bytes(cell["compress_memory_peak"]),
             ]

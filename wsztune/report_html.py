@@ -21,18 +21,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsztune.grid import (
-    METRICS,
-    Cell,
-    Key,
-    Slice,
-    cell_key,
-    corpus_caption,
-    format_bytes,
-    label,
-    plural,
-)
+from wsztune.grid import METRICS, Cell, Key, Slice, cell_key
 from wsztune.results import Run
+from wsztune.text import corpus_caption, format_bytes, label, plural
 
 if TYPE_CHECKING:
     from wsztune.recommend.decide import Decision
@@ -163,8 +154,9 @@ def render_axes(
     windowBits x memLevel: the choice ``recommend`` makes on them (``chosen``, None when none
     fits, and ``reason``), the table ``wsztune table`` prints, the chart ``wsztune plot``
     draws, the stack's ``snippet`` and the provenance."""
-    from wsztune.grid import axes_label, run_axes
+    from wsztune.grid import run_axes
     from wsztune.report import AXES_HEADERS, AXES_LEGEND, axes_rows, axes_title
+    from wsztune.text import axes_label
 
     title = f"wsztune report: {corpus_caption(run)}"
     axes = ", ".join(run_axes(run))

@@ -344,7 +344,7 @@ def run_sweep(
     streams: Sequence[Stream],
     settings: Sequence[Setting],
     *,
-    backend_name: str = "zlib",
+    codec_name: str = "zlib",
     plan: TimingPlan | None = None,
     jobs: int = 1,
     seed: int = 0,
@@ -367,7 +367,7 @@ def run_sweep(
         if on_cell is not None:
             on_cell(cell, len(cells), total)
 
-    codec = get_codec(backend_name)
+    codec = get_codec(codec_name)
     try:
         codec.measure(streams, order, plan, jobs, finished)
     except KeyboardInterrupt:
@@ -379,7 +379,7 @@ def sweep(
     corpus: Corpus,
     grid: Grid,
     *,
-    backend_name: str = "zlib",
+    codec_name: str = "zlib",
     plan: TimingPlan | None = None,
     jobs: int = 1,
     seed: int = 0,
@@ -400,7 +400,7 @@ def sweep(
     marked partial, for the caller to keep or drop.
     """
     plan = plan or TimingPlan()
-    info = get_codec(backend_name).describe()
+    info = get_codec(codec_name).describe()
     settings = grid.settings()
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
@@ -463,7 +463,7 @@ def sweep(
         cells = run_sweep(
             streams,
             settings,
-            backend_name=backend_name,
+            codec_name=codec_name,
             plan=plan,
             jobs=jobs,
             seed=seed,

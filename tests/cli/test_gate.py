@@ -314,3 +314,31 @@ def test_the_gate_fails_on_a_repeated_field_and_passes_fresh_samples(tmp_path: P
                                 tmp_path)  # fmt: skip
         passed += code == 0 and not check["savings_dropped"]
     assert passed == 20
+
+
+def test_the_budget_is_checked_against_resident_memory_unless_allocation_is_asked(
+    tmp_path: Path, chat_corpus_path: Path
+) -> None:
+    """15:8 allocates about 301 KiB per connection, but a connection of this corpus writes only
+    part of its window and prev: resident, it fits 200 KiB; budgeted by the allocation (the
+    bound under churn) it does not."""
+    run = tmp_path / "run.json"
+    made = invoke(
+        "run", chat_corpus_path, "--window-bits", "15", "--mem-level", "8", "--no-timing",
+        "-q", "-o", run,
+    )
+    assert made.exit_code == 0, made.output
+    cell = json.loads(run.read_text())["cells"][0]
+    assert cell["connection_memory_resident"] < 200 * 1024 < cell["connection_memory"]
+    resident = invoke("recommend", "--results", run, "--max-memory", "200KiB", "--check", "15:8")
+    assert resident.exit_code == 0, resident.output
+    assert "the bound under churn" in resident.stdout
+    allocation = invoke(
+        "recommend", "--results", run, "--max-memory", "200KiB", "--check", "15:8",
+        "--memory", "allocation",
+    )
+    assert allocation.exit_code == 1, allocation.output
+    document = json.loads(
+        invoke("recommend", "--results", run, "--max-memory", "200KiB", "--json").stdout
+    )
+    assert document["memory_figure"] == "resident"

@@ -85,7 +85,7 @@ def wire_report(reference: Path, directory: Path, job: go.GoJob, streams: list) 
     """What the real library put on the wire for ``job`` over ``streams``."""
     numbers: dict[str, int] = {}
     spec = {
-        "library": job.library,
+        "library": go.library_name(job.framing),
         "level": job.level,
         "context_takeover": job.context_takeover,
         "threshold": job.threshold,
@@ -107,7 +107,7 @@ def wire_report(reference: Path, directory: Path, job: go.GoJob, streams: list) 
 
 def grid_settings(library: str) -> list[Setting]:
     """Every cell ``run --server`` sweeps, plus thresholds that split the corpus."""
-    if library == go.GORILLA:
+    if library == go.GO_GORILLA:
         return [
             Setting(15, 8, level, "default", False, None, threshold)
             for level in go.LEVELS
@@ -149,8 +149,8 @@ def test_fragmentation_is_modelled_where_the_libraries_fragment(
     streams = loaded.streams()
     go.write_corpus([s.payloads for s in streams], tmp_path / "corpus.bin")
     jobs = [
-        go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GORILLA),
-        go.GoJob.of(1, Setting(15, 8, -1, "default", True), go.CODER),
+        go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GO_GORILLA),
+        go.GoJob.of(1, Setting(15, 8, -1, "default", True), go.GO_CODER),
     ]
     gorilla, coder = go.run_cells(tmp_path / "corpus.bin", [s.direction for s in streams], jobs)
     messages = sum(len(stream) for stream in streams)
@@ -166,7 +166,7 @@ def test_run_cells_count_every_frame_header_on_the_wire(
     loaded = corpus.sample_connections(
         corpus.load(REPO / "corpora" / "chat.records.jsonl"), 5, 3
     )
-    library = go.library_of(server)
+    library = go.framing_of(server)
     grid = sweep.Grid(
         window_bits=(15,),
         mem_levels=(8,),
@@ -174,9 +174,9 @@ def test_run_cells_count_every_frame_header_on_the_wire(
         context_takeover=(False,) if server == "gorilla" else (True, False),
     )
     run = sweep.sweep(
-        loaded, grid, backend_name=f"go-{library}", plan=sweep.TimingPlan(measure_time=False)
+        loaded, grid, codec_name=library, plan=sweep.TimingPlan(measure_time=False)
     )
-    assert run.meta["codec"] == f"go-{library}"
+    assert run.meta["codec"] == library
     assert run.meta["axes"] == list(go.AXES[library])
     streams = loaded.streams()
     go.write_corpus([s.payloads for s in streams], tmp_path / "corpus.bin")
@@ -204,8 +204,8 @@ def test_memory_per_connection_follows_the_libraries_state(go_cache: Path, tmp_p
     summary = CorpusSummary.of(streams)
     go.write_corpus([s.payloads for s in streams], tmp_path / "corpus.bin")
     jobs = [
-        go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GORILLA),
-        go.GoJob.of(1, Setting(15, 8, -1, "default", True), go.CODER),
+        go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GO_GORILLA),
+        go.GoJob.of(1, Setting(15, 8, -1, "default", True), go.GO_CODER),
     ]
     memory = go.measure_memory(
         tmp_path / "corpus.bin",
@@ -350,7 +350,7 @@ def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
     go_cache: Path, tmp_path: Path
 ) -> None:
     from wsztune.codec import Setting as ZlibSetting
-    from wsztune.codec import compress_stream, get_backend
+    from wsztune.codec import compress_stream, get_zlib_module
 
     small = small_chat(tmp_path / "small.records.jsonl")
     runner = CliRunner()
@@ -374,7 +374,7 @@ def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
     expected = sum(
         len(frame)
         for stream in streams
-        for frame in compress_stream(stream.payloads, chrome, 15, get_backend("zlib"))
+        for frame in compress_stream(stream.payloads, chrome, 15, get_zlib_module("zlib"))
     )
     assert chrome_cell["client_compressed_bytes"] == expected
     assert chrome_cell["client_compressed_bytes"] != go_cell["client_compressed_bytes"]
@@ -450,7 +450,7 @@ def test_helper_digest_matches_its_frames(go_cache: Path, tmp_path: Path) -> Non
     """The digest the helper reports is of the frames it reports (the byte check's basis)."""
     streams = [corpus.Stream("c", "server", [b"hello hello hello", b"x" * 300])]
     go.write_corpus([s.payloads for s in streams], tmp_path / "corpus.bin")
-    job = go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GORILLA)
+    job = go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GO_GORILLA)
     (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [job])
     assert len(cell.sizes[0]) == 2 and cell.compressed_messages == [2]
     assert len(cell.sha256) == len(hashlib.sha256().hexdigest())

@@ -40,7 +40,7 @@ def test_prepared_frames_equal_gorilla_prepared_message_on_the_wire(
     go.write_corpus([stream.payloads for stream in streams], tmp_path / "corpus.bin")
     settings = [Setting(15, 8, level, "default", False, None, threshold)
                 for level in (1, -1, 9, -2, 0) for threshold in (0, 200)]
-    jobs = [go.GoJob.of(i, s, go.GORILLA, prepared=True) for i, s in enumerate(settings)]
+    jobs = [go.GoJob.of(i, s, go.GO_GORILLA, prepared=True) for i, s in enumerate(settings)]
     cells = go.run_cells(tmp_path / "corpus.bin", [s.direction for s in streams], jobs)
     for job, cell in zip(jobs, cells, strict=True):
         real = wire_report(reference, tmp_path, job, streams)
@@ -61,7 +61,10 @@ def test_prepared_frames_differ_from_a_connections_own_past_4082_bytes(
     own, prepared = go.run_cells(
         tmp_path / "corpus.bin",
         [s.direction for s in streams],
-        [go.GoJob.of(0, setting, go.GORILLA), go.GoJob.of(1, setting, go.GORILLA, prepared=True)],
+        [
+            go.GoJob.of(0, setting, go.GO_GORILLA),
+            go.GoJob.of(1, setting, go.GO_GORILLA, prepared=True),
+        ],
     )
     assert own.sizes == prepared.sizes
     assert own.frames != prepared.frames
@@ -79,14 +82,15 @@ def test_run_cells_carry_the_compress_once_mode(
     loaded = corpus.load(big_messages(tmp_path / "big.jsonl"))
     grid = sweep.Grid(window_bits=(15,), mem_levels=(8,), levels=(1, 5),
                       context_takeover=(False,))
-    run = sweep.sweep(loaded, grid, backend_name="go-gorilla",
+    run = sweep.sweep(loaded, grid, codec_name="go-gorilla",
                       plan=sweep.TimingPlan(measure_time=False))
     streams = loaded.streams()
     go.write_corpus([s.payloads for s in streams], tmp_path / "corpus.bin")
     for cell in run.cells:
         once = cell["compress_once"]
         setting = Setting(15, 8, cell["level"], "default", False)
-        real = wire_report(reference, tmp_path, go.GoJob.of(0, setting, go.GORILLA, True), streams)
+        job = go.GoJob.of(0, setting, go.GO_GORILLA, True)
+        real = wire_report(reference, tmp_path, job, streams)
         server_wire = sum(
             n + frame_header_size(n, False)
             for stream, report in zip(streams, real["streams"], strict=True)

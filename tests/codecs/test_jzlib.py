@@ -63,8 +63,8 @@ def test_the_jzlib_codec_measures_cells_like_every_codec(
     streams = loaded.streams()
     settings = [Setting(12, 8, 6), Setting(9, 8, 1, context_takeover=False), Setting(15, 8, 6)]
     plan = sweep.TimingPlan(repeat=2, min_sample_seconds=0.001)
-    one = sweep.run_sweep(streams, settings, backend_name="jzlib", plan=plan, jobs=1)
-    two = sweep.run_sweep(streams, settings, backend_name="jzlib", plan=plan, jobs=2)
+    one = sweep.run_sweep(streams, settings, codec_name="jzlib", plan=plan, jobs=1)
+    two = sweep.run_sweep(streams, settings, codec_name="jzlib", plan=plan, jobs=2)
     assert [cell["compressed_bytes"] for cell in one] == [cell["compressed_bytes"] for cell in two]
     for cell in one:
         plain = tuple(

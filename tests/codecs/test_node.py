@@ -158,7 +158,7 @@ def test_sweep_with_node_fills_every_field(tmp_path: Path) -> None:
     run = sweep.sweep(
         loaded,
         grid,
-        backend_name="node",
+        codec_name="node",
         plan=sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0),
         jobs=2,
         server="ws",
@@ -201,7 +201,7 @@ def test_node_connection_memory_counts_only_connections_that_compress(tmp_path: 
         threshold_rule="ws",
     )
     run = sweep.sweep(
-        corpus.load(path), grid, backend_name="node", plan=sweep.TimingPlan(measure_time=False)
+        corpus.load(path), grid, codec_name="node", plan=sweep.TimingPlan(measure_time=False)
     )
     by_takeover = {cell["context_takeover"]: cell for cell in run.cells}
     for takeover, share in ((False, 0.25), (True, 1.0)):

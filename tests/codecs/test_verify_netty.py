@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from tests.support import SUPPORT, wire
 from wsztune.cli import cli
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 
 JARS = tuple(
     Path("/usr/share/java") / name
@@ -98,7 +98,7 @@ def run_netty(
 
 def zlib_frames(payloads: tuple[bytes, ...], setting: Setting) -> list[bytes]:
     """wsztune's zlib model of one stream (CPython's zlib, the same library as the JDK's)."""
-    return compress_stream(list(payloads), setting, setting.server_bits, get_backend("zlib"))
+    return compress_stream(list(payloads), setting, setting.server_bits, get_zlib_module("zlib"))
 
 
 def jzlib_frames(payloads: tuple[bytes, ...], setting: Setting) -> list[bytes]:

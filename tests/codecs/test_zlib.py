@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from tests.support.samples import chat_messages, document_messages
-from wsztune.codec import Setting, get_backend
+from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.codecs.zlib import measure_cell, observe_connection
@@ -53,7 +53,7 @@ def zlib_frames(payloads: list[bytes], setting: Setting, bits: int) -> list[byte
 )
 def test_sizes_equal_zlibs_own_output(setting: Setting) -> None:
     corpus = streams()
-    cell = measure_cell(corpus, setting, get_backend("zlib"), SIZES_ONLY)
+    cell = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
 
     server = zlib_frames(list(corpus[0].payloads), setting, setting.window_bits)
     client_bits = setting.client_window_bits or setting.window_bits
@@ -74,8 +74,8 @@ def test_sizes_equal_zlibs_own_output(setting: Setting) -> None:
 def test_the_timed_path_gives_the_same_sizes_and_every_timing_field() -> None:
     corpus = streams()
     setting = Setting(window_bits=11, mem_level=3)
-    untimed = measure_cell(corpus, setting, get_backend("zlib"), SIZES_ONLY)
-    timed = measure_cell(corpus, setting, get_backend("zlib"), QUICK)
+    untimed = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
+    timed = measure_cell(corpus, setting, get_zlib_module("zlib"), QUICK)
 
     for name in ("compressed_bytes", "wire_compressed_bytes", "unit_compressed_bytes"):
         assert timed[name] == untimed[name]
@@ -92,15 +92,15 @@ def test_the_timed_path_gives_the_same_sizes_and_every_timing_field() -> None:
 def test_memory_is_the_connections_compressor_and_decompressor() -> None:
     corpus = streams()
     setting = Setting(window_bits=12, mem_level=6)
-    cell = measure_cell(corpus, setting, get_backend("zlib"), SIZES_ONLY)
-    memory = observe_connection(corpus, setting, get_backend("zlib"))
+    cell = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
+    memory = observe_connection(corpus, setting, get_zlib_module("zlib"))
 
     assert cell["compress_memory_observed"] == memory.compressor.held > 0
     assert cell["decompress_memory_observed"] == memory.decompressor.held > 0
     assert cell["connection_memory"] == memory.held
     # A bigger window and memLevel cost more, as zlib's formula says.
     bigger = measure_cell(
-        corpus, Setting(window_bits=15, mem_level=9), get_backend("zlib"), SIZES_ONLY
+        corpus, Setting(window_bits=15, mem_level=9), get_zlib_module("zlib"), SIZES_ONLY
     )
     assert bigger["compress_memory_observed"] > cell["compress_memory_observed"]
     assert cell["compressor_share"] == cell["decompressor_share"] == 1.0
@@ -110,7 +110,7 @@ def test_a_threshold_sends_short_messages_as_they_are() -> None:
     short, long = b'{"ok":1}', document_messages(1)[0]
     corpus = [Stream("c1", SERVER, [short, long, short])]
     setting = Setting(threshold=64)
-    cell = measure_cell(corpus, setting, get_backend("zlib"), SIZES_ONLY)
+    cell = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
 
     (compressed,) = zlib_frames([long], setting, 15)
     assert cell["compressed_messages"] == 1

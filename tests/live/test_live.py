@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from tests.support.samples import chat_messages, document_messages, write_jsonl
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, get_backend
+from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
 from wsztune.live import LiveOptions
@@ -121,7 +121,7 @@ def test_the_model_memory_is_the_sweeps_connection_memory(
     # One definition: what live compares with is the figure run saves and recommend budgets
     # with, the inflate window included even when the corpus has no client traffic.
     loaded = corpus.load(chat_corpus_path if which == "server only" else records_path)
-    cell = zlib_codec.measure_cell(loaded.streams(), setting, get_backend(), ZERO_PLAN)
+    cell = zlib_codec.measure_cell(loaded.streams(), setting, get_zlib_module(), ZERO_PLAN)
     memory = live.model_memory(loaded, setting)
     assert memory.held == cell["connection_memory"]
     assert memory.decompressor.held == cell["decompress_memory_observed"]
@@ -182,7 +182,7 @@ def test_live_agrees_with_the_model(
     assert result.memory_within_tolerance, result.memory_difference
     assert abs(result.memory_difference) <= 0.10
     assert result.passed
-    cell = zlib_codec.measure_cell(loaded.streams(), setting, get_backend(), ZERO_PLAN)
+    cell = zlib_codec.measure_cell(loaded.streams(), setting, get_zlib_module(), ZERO_PLAN)
     assert result.model_connection_memory == cell["connection_memory"]
     assert abs(result.live_connection_memory / cell["connection_memory"] - 1) <= 0.10
     assert result.probed_connections == (4 if which == "server only" else 0)

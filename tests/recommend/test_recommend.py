@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from wsztune import corpus, recommend, report, results, sweep
+from wsztune import corpus, recommend, report, results, sweep, text
 from wsztune.errors import WsztuneError
 from wsztune.recommend import Constraints
 from wsztune.recommend.constraints import CONFIDENCE
 from wsztune.recommend.decide import Decision, cliff_edges
-from wsztune.recommend.gate import check
+from wsztune.recommend.gate import check, gate
 from wsztune.recommend.robust import settle_factor
 from wsztune.results import Run
 from wsztune.sizes import parse_fraction, parse_size
@@ -275,8 +275,8 @@ def test_wording_of_one_cell_and_of_a_non_setting(small_run_path: Path) -> None:
     message = str(error.value)
     assert message.startswith("--check 16:5 is not a setting: windowBits goes from 8 to 15")
     assert ";" not in message
-    assert report.plural(1, "cell") == "1 cell" and report.plural(2, "cell") == "2 cells"
-    assert report.plural(1, "was", "were", show=False) == "was"
+    assert text.plural(1, "cell") == "1 cell" and text.plural(2, "cell") == "2 cells"
+    assert text.plural(1, "was", "were", show=False) == "was"
 
 
 # Threshold and stacks --------------------------------------------------------------------------
@@ -563,8 +563,8 @@ def verdict_for(
         return recommend.recommend(run, constraints)
 
     baseline = None if base_cells is None else decide(base_cells)
-    return recommend.gate(decide(now_cells), 12, 5, tolerance, strict=strict, baseline=baseline,
-                          baseline_name="base.json")  # fmt: skip
+    return gate(decide(now_cells), 12, 5, tolerance, strict=strict, baseline=baseline,
+                baseline_name="base.json")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,7 @@ def msg_line(payload: bytes) -> bytes:
 def model(directory: Path, messages: list[bytes]) -> go.GoCell:
     """The go-nats codec's frames for ``messages`` (one server stream)."""
     go.write_corpus([messages], directory / "nats-corpus.bin")
-    job = go.GoJob(0, go.NATS, 1, False, NATS_THRESHOLD)
+    job = go.GoJob(0, go.GO_NATS, 1, False, NATS_THRESHOLD)
     return go.run_cells(directory / "nats-corpus.bin", ["server"], [job])[0]
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wsztune import corpus as corpus_module
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.corpus import SERVER
 
 LOOPBACK = "127.0.0.1"
@@ -88,7 +88,7 @@ def verify_corpora() -> list[str]:
 def model_sizes(payloads: Sequence[bytes], setting: Setting, bits: int | None = None) -> list[int]:
     """wsztune's frame payload sizes for one stream at ``setting`` (CPython's zlib)."""
     bits = setting.server_bits if bits is None else bits
-    frames = compress_stream(payloads, setting, bits, get_backend("zlib"))
+    frames = compress_stream(payloads, setting, bits, get_zlib_module("zlib"))
     return [len(frame) for frame in frames]
 
 

@@ -30,6 +30,12 @@ memory measurement is too uncertain for the tolerance (more --connections, longe
 
 Without a setting, websockets' defaults: 12:5.
 
+From 1,000 --connections (up to 10,000), or with --waves or --churn, a Python stack runs a
+fleet instead: the server in a process of its own, clients in waves of processes, the
+server's RSS sampled over time; RSS growth per connection (the least-squares slope over the
+waves, compression on minus off) is checked against the model's resident figure
+(connection_memory_resident) within --tolerance, and the allocation shown as the bound.
+
 With --server aiohttp, tornado, uvicorn (uvicorn-websockets, uvicorn-wsproto) that real server
 runs in this process instead, checked the same way; the model is the setting the stack really
 runs (aiohttp: level 1, memLevel 8, the client's window uncapped; Tornado: window 15;
@@ -75,6 +81,19 @@ ws's defaults: 15:8, threshold 1024.
     help="Live connections, opened one at a time and held open [default: websockets 10 (the "
     "first is discarded), ws 40 (the first half warms the server up), more (up to 200) until "
     "10 measured connections build each kind of zlib stream set].",
+)
+@click.option(
+    "--waves",
+    type=click.IntRange(min=3),
+    help="A fleet (the Python stacks): open --connections in this many waves of client "
+    "processes, the server's RSS read after each [default: 10; a fleet from 1000 connections].",
+)
+@click.option(
+    "--churn",
+    type=click.IntRange(0, 10),
+    default=0,
+    help="A fleet: once all are open, close and reopen every connection this many times; "
+    "the RSS plateau is shown against the allocation.",
 )
 @click.option(
     "--tolerance",
@@ -125,6 +144,8 @@ def live(
     mem_level: int | None,
     client_window_bits: int | None,
     connections: int | None,
+    waves: int | None,
+    churn: int,
     tolerance: str | None,
     threshold: int | None,
     context_takeover: bool,
@@ -160,6 +181,8 @@ def live(
         tolerance=parse_fraction(tolerance or runner.tolerance, "--tolerance"),
         timeout=timeout,
         ws_dir=ws_dir,
+        waves=waves,
+        churn=churn,
     )
     try:
         options = runner.prepare(asked)

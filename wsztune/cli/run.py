@@ -360,7 +360,7 @@ def _sweep(
             return sweep.sweep(
                 corpus,
                 choice.grid,
-                backend_name=choice.codec,
+                codec_name=choice.codec,
                 plan=choice.timing,
                 jobs=choice.jobs,
                 seed=given.seed,

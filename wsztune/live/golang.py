@@ -62,7 +62,7 @@ def job_spec(
         "library": library,
         "level": setting.level,
         "context_takeover": setting.context_takeover,
-        "threshold": go.effective_threshold(library, setting),
+        "threshold": go.effective_threshold(go.framing_of(library), setting),
         "corpus": str(corpus_file),
         "directions": [stream.direction for stream in streams],
         "connections": [numbers.setdefault(s.connection, len(numbers)) for s in streams],
@@ -234,7 +234,7 @@ def _model(
     """The go codec's cell and memory for ``streams`` (written to ``corpus_file`` for the live
     program too), summed per corpus connection."""
     summary = CorpusSummary.of(streams)
-    job = go.GoJob.of(0, setting, library)
+    job = go.GoJob.of(0, setting, go.framing_of(library))
     go.write_corpus([stream.payloads for stream in streams], corpus_file)
     (cell,) = go.run_cells(corpus_file, [s.direction for s in streams], [job])
     memory = go.measure_memory(
@@ -266,7 +266,7 @@ def _result_fields(
         "window_bits": go.WINDOW_BITS,
         "client_window_bits": go.WINDOW_BITS,
         "mem_level": go.MEM_LEVEL,
-        "level": setting.level if library == go.GORILLA else -1,
+        "level": setting.level if go.framing_of(library) == go.GO_GORILLA else -1,
         "context_takeover": setting.context_takeover,
         "threshold": model.threshold,
         "connections": connections,
@@ -283,7 +283,7 @@ def _result_fields(
         "model_decompressor_memory": model.memory.decompressor_idle,
         "memory_floor": GO_HEAP_FLOOR,
         "tolerance": options.tolerance,
-        "versions": {"go": cell_go_version(), library: go.LIBRARY_VERSIONS[library]},
+        "versions": {"go": cell_go_version(), library: go.LIBRARY_VERSIONS[go.framing_of(library)]},
     }
 
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from wsztune.codec import Setting
 
 DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
+# From this many --connections a server that has a fleet runner runs a fleet (waves of client
+# processes, RSS: wsztune.live.fleet); fewer are opened one at a time and measured exactly.
+FLEET_AT = 1000
 
 
 class OptionClash(WsztuneError):
@@ -48,6 +51,13 @@ class LiveOptions:
     tolerance: float = 0.1
     timeout: float = DEFAULT_TIMEOUT
     ws_dir: Path | None = None  # ws: an existing install of ws instead of wsztune's cache
+    waves: int | None = None  # a fleet in this many waves (None: the default, or no fleet)
+    churn: int = 0  # a fleet's connections replaced this many times once all are open
+
+    @property
+    def fleet(self) -> bool:
+        """A fleet run: asked with --waves or --churn, or --connections from :data:`FLEET_AT`."""
+        return self.waves is not None or self.churn > 0 or self.connections >= FLEET_AT
 
     def zlib_setting(self, threshold: int = 0) -> Setting:
         """What a zlib server (websockets, the other Python stacks, ws) runs for these options:

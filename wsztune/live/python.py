@@ -26,7 +26,7 @@ connection ``i mod M`` (M connections in the corpus, in order of first appearanc
 Everything is bounded: each step runs under ``asyncio.timeout``, the server is closed and the
 client process reaped in ``finally``, and nothing listens or connects beyond 127.0.0.1.
 websockets always compresses with the interpreter's zlib, so the model here is always the
-``zlib`` backend.
+``zlib`` codec.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError
@@ -94,12 +94,12 @@ class ScriptModel:
 
 def model_script(script: Script, setting: Setting) -> ScriptModel:
     """Compressed sizes of one script, from the codec model, one compressor per direction."""
-    backend = get_backend("zlib")  # websockets compresses with the interpreter's zlib
+    zlib_module = get_zlib_module("zlib")  # websockets compresses with the interpreter's zlib
     server_payloads = script.payloads(SERVER)
     client_payloads = script.payloads(CLIENT)
-    server_frames = compress_stream(server_payloads, setting, setting.server_bits, backend)
+    server_frames = compress_stream(server_payloads, setting, setting.server_bits, zlib_module)
     client = setting.sender(CLIENT)  # the client's own memLevel and level, when it has them
-    client_frames = compress_stream(client_payloads, client, setting.client_bits, backend)
+    client_frames = compress_stream(client_payloads, client, setting.client_bits, zlib_module)
     return ScriptModel(
         server_bytes=sum(map(len, server_frames)),
         client_bytes=sum(map(len, client_frames)),
@@ -111,7 +111,7 @@ def model_script(script: Script, setting: Setting) -> ScriptModel:
 def model_memory(corpus: Corpus, setting: Setting) -> ConnectionMemory:
     """The sweep's memory per connection for ``setting`` on ``corpus``: the figure ``run`` saves
     as ``connection_memory`` and ``recommend`` budgets with, computed by the same function."""
-    return observe_connection(corpus.streams(), setting, get_backend("zlib"))
+    return observe_connection(corpus.streams(), setting, get_zlib_module("zlib"))
 
 
 # The live server (this process) -------------------------------------------------------------
@@ -142,7 +142,8 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def _package_root() -> str:
+def package_root() -> str:
+    """The directory wsztune is imported from: a client process's PYTHONPATH."""
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -281,7 +282,7 @@ async def _start_client(
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            filter(None, [_package_root(), os.environ.get("PYTHONPATH")])
+            filter(None, [package_root(), os.environ.get("PYTHONPATH")])
         ),
     }
     with stderr_path.open("wb") as stderr:
@@ -337,7 +338,8 @@ async def _drive(
 # The client process -------------------------------------------------------------------------
 
 
-def _client_factory(compression: Sequence[Any]) -> Any:
+def client_factory(compression: Sequence[Any]) -> Any:
+    """The client's permessage-deflate offer (:meth:`Offer.to_json`), counting its frames."""
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     server_bits, client_bits, mem_level = compression
@@ -366,7 +368,7 @@ async def _client_main(config: dict[str, Any]) -> None:
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
     compression = config["compression"]
-    extensions = [_client_factory(compression)] if compression else []
+    extensions = [client_factory(compression)] if compression else []
     loop = asyncio.get_running_loop()
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
@@ -472,7 +474,7 @@ def run_live(corpus: Corpus, options: LiveOptions) -> LiveResult:
     fixed level, memLevel, windows). Two server runs, each with its own client process:
     compression on, then off (the baseline).
     """
-    server, setting = _server_and_setting(options)
+    server, setting = server_and_setting(options)
     plan = build_plan(corpus, options.connections)
     started = time.perf_counter()
     model = _model(corpus, plan, setting)  # before tracemalloc traces the server
@@ -503,7 +505,7 @@ def run_live(corpus: Corpus, options: LiveOptions) -> LiveResult:
     )  # fmt: skip
 
 
-def _server_and_setting(options: LiveOptions) -> tuple[LiveServer, Setting]:
+def server_and_setting(options: LiveOptions) -> tuple[LiveServer, Setting]:
     """The stack that serves, and the setting it really runs (its fixed values applied)."""
     from wsztune.live.servers import SERVERS
 
@@ -647,7 +649,7 @@ def _result_fields(
         "memory_within_tolerance": abs(relative) <= options.tolerance,
         "per_connection": _per_connection(plan, model, on, memory),
         "ports": [on.port, off.port],
-        "versions": _versions(server),
+        "versions": versions(server),
         "notes": _notes(plan, server),
         "details": _details(on, off, memory),
     }
@@ -709,7 +711,8 @@ def _notes(plan: Plan, server: LiveServer) -> list[str]:
     return notes
 
 
-def _versions(server: LiveServer) -> dict[str, str]:
+def versions(server: LiveServer) -> dict[str, str]:
+    """What ran: the stack, websockets, zlib and Python, by version."""
     import importlib
     import importlib.metadata
 

@@ -416,7 +416,7 @@ def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, An
     )
     # Sizes and memory are what is compared: no timing (``run --no-timing``).
     plan = TimingPlan(measure_time=False)
-    run = sweep(corpus, grid, backend_name="node", plan=plan, jobs=1)
+    run = sweep(corpus, grid, codec_name="node", plan=plan, jobs=1)
     (cell,) = run.cells
     return cell
 

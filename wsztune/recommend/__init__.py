@@ -10,28 +10,36 @@ One job per module, none of which prints (report renders what they return):
 - :mod:`~wsztune.recommend.threshold`: which message-size threshold to use;
 - :mod:`~wsztune.recommend.gate`: ``--check``, ``--baseline`` and partial runs;
 - :mod:`~wsztune.recommend.explain` and :mod:`~wsztune.recommend.words`: the prose;
-- :mod:`~wsztune.recommend.export`: the ``--json`` document.
+- :mod:`~wsztune.recommend.export`: the ``--json`` document;
+- :mod:`~wsztune.recommend.pipeline`: decision, baseline and gate in one call, for every command.
 """
 
 from __future__ import annotations
 
-from wsztune.recommend.axes import parse_axes_setting, recommend_on_axes
-from wsztune.recommend.constraints import Constraints
+from wsztune.recommend.axes import recommend_on_axes
+from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
-from wsztune.recommend.decide import recommend
 from wsztune.recommend.export import axes_decision_json, decision_json
-from wsztune.recommend.gate import AxesBaseline, check_on_axes, gate, require_complete
+from wsztune.recommend.gate import AxesBaseline, require_complete
+from wsztune.recommend.pipeline import (
+    Outcome,
+    decide_and_gate,
+    decide_and_gate_on_axes,
+    recommend,
+)
 
 __all__ = [
     "AxesBaseline",
+    "MEMORY_FIGURES",
     "Constraints",
+    "Outcome",
     "Prices",
     "axes_decision_json",
-    "check_on_axes",
+    "decide_and_gate",
+    "decide_and_gate_on_axes",
     "decision_json",
-    "gate",
-    "parse_axes_setting",
     "recommend",
     "recommend_on_axes",
     "require_complete",
+    "with_memory_figure",
 ]

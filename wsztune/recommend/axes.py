@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.grid import OFF, Cell, axes_label, format_bytes, off_cell, plural
+from wsztune.grid import Cell, off_cell
 from wsztune.recommend.constraints import OBJECTIVES, Constraints, time_ratio
 from wsztune.recommend.cost import Cost, Fleet, fleet_costs, once_cost, with_peaks
 from wsztune.recommend.decide import memory_resolution, rule_order
@@ -20,6 +20,7 @@ from wsztune.recommend.explain import against_default, stack_limits
 from wsztune.recommend.robust import FEW_UNITS, Robustness, resample, with_interval
 from wsztune.recommend.words import option_percent
 from wsztune.results import UNIT_SIZES, Run
+from wsztune.text import OFF, axes_label, format_bytes, plural
 
 
 @dataclass
@@ -113,25 +114,26 @@ def parse_axes_setting(text: str) -> dict[str, Any]:
 def _axes_default(run: Run, cells: list[Cell]) -> Cell | None:
     """The cell of the run's stack's default with compression on (gorilla and Centrifugo:
     level 1, threshold 0; coder: no takeover at its default threshold, 512 B), if measured."""
-    from wsztune.codecs.go import CODER, CODER_DEFAULT_THRESHOLD, GORILLA_DEFAULT_LEVEL
+    from wsztune.codecs.go import GO_CODER, GO_CODER_DEFAULT_THRESHOLD, library_name
     from wsztune.stacks import STACKS
 
     stack = STACKS.get(str(run.meta.get("server") or ""))
     library = (run.meta.get("go") or {}).get("library")
+    coder = library == library_name(GO_CODER)
     if stack is None:
-        level, takeover, threshold = GORILLA_DEFAULT_LEVEL, False, 0
+        level, takeover, threshold = STACKS["gorilla"].defaults.level, False, 0
     else:
         defaults = stack.defaults
         level, takeover, threshold = defaults.level, defaults.context_takeover, defaults.threshold
-    if library == CODER and threshold == 0:
-        threshold = CODER_DEFAULT_THRESHOLD[takeover]
+    if coder and threshold == 0:
+        threshold = GO_CODER_DEFAULT_THRESHOLD[takeover]
     return next(
         (
             cell
             for cell in cells
             if cell["context_takeover"] == takeover
             and cell.get("threshold", 0) == threshold
-            and (library == CODER or cell["level"] == level)
+            and (coder or cell["level"] == level)
         ),
         None,
     )

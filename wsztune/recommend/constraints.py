@@ -6,8 +6,10 @@ defaults are the rule's (a 1% tolerance, 95% of 1,000 resamples).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+from wsztune.errors import WsztuneError
 from wsztune.grid import REFERENCE, Cell, Key
 from wsztune.recommend.cost import Prices
 
@@ -24,6 +26,27 @@ DEFAULT_MAX_SAVINGS_DROP = 0.02
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 OBJECTIVES = ("memory", "cost")
+# What a connection's memory means to a decision (docs/memory.md): "resident", what the OS
+# charges in the steady state for the corpus's traffic (a fleet of long-lived connections), or
+# "allocation", what the libraries ask for (the bound a fleet drifts to under churn).
+MEMORY_FIGURES = ("resident", "allocation")
+
+
+def with_memory_figure(run: Any, figure: str) -> Any:
+    """``run`` whose cells' ``connection_memory`` is the figure the budget is checked against:
+    the resident one (the allocation kept as ``connection_memory_allocation``, the bound under
+    churn), or the allocation itself. Every part of the decision then reads one field."""
+    if figure == "allocation":
+        return run
+    cells = [
+        {
+            **cell,
+            "connection_memory": cell["connection_memory_resident"],
+            "connection_memory_allocation": cell["connection_memory"],
+        }
+        for cell in run.cells
+    ]
+    return replace(run, cells=cells)
 
 
 @dataclass(frozen=True)
@@ -55,3 +78,20 @@ def time_ratio(cell: Cell, reference: Cell) -> float | None:
     if cell["compress_seconds"] is None or reference["compress_seconds"] is None:
         return None
     return cell["compress_seconds"] / reference["compress_seconds"]
+
+
+def require_objective(constraints: Constraints) -> None:
+    """Refuse an objective the rule does not know, in one line."""
+    if constraints.objective not in OBJECTIVES:
+        raise WsztuneError(
+            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
+        )
+
+
+def require_times(cells: list[Cell]) -> None:
+    """Refuse ``--max-time-ratio`` on a run that did not measure compress times."""
+    if any(cell["compress_seconds"] is None for cell in cells):
+        raise WsztuneError(
+            "--max-time-ratio needs compress times, and this run did not measure time "
+            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
+        )

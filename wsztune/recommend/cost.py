@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from wsztune.errors import WsztuneError
 from wsztune.fanout import interleaving
-from wsztune.grid import Cell, plural
+from wsztune.grid import Cell
+from wsztune.text import plural
 from wsztune.writes import (
     Peak,
     WriteLoad,
@@ -187,3 +189,16 @@ def once_cost(fleet: Fleet, chosen: Cell, constraints: Constraints) -> Cost | No
         cpu = per_connection.cpu / (interleaving(chosen) or 1.0) / fanout
     return Cost(chosen, _gib_month(peak.peak, fleet.prices), per_connection.egress, cpu, peak,
                 load)  # fmt: skip
+
+
+def require_priced(fleet: Fleet | None, objective: str) -> None:
+    """Refuse ``--objective cost`` without a fleet to price: connections and a message rate."""
+    if objective != "cost":
+        return
+    if fleet is None:
+        raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
+    if fleet.rate is None:
+        raise WsztuneError(
+            "--objective cost needs a message rate: pass --messages-per-second, or sweep a "
+            "records corpus with timestamps"
+        )

@@ -24,31 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsztune.errors import WsztuneError
-from wsztune.grid import (
-    Cell,
-    Key,
-    Slice,
-    cell_key,
-    format_bytes,
-    label,
-    plural,
-    select_slice,
-    settable_cells,
+from wsztune.grid import Cell, Key, Slice, cell_key, select_slice, settable_cells
+from wsztune.recommend.constraints import (
+    Constraints,
+    require_objective,
+    require_times,
+    time_ratio,
 )
-from wsztune.recommend.constraints import OBJECTIVES, Constraints, time_ratio
-from wsztune.recommend.cost import Fleet, fleet_costs
-from wsztune.recommend.explain import (
-    budget_words,
-    explain_nothing_fits,
-    explanation_lines,
-    fleet_lines,
-    nearest_over,
-    schema_of,
-    settable_words,
-    stack_lines,
-)
+from wsztune.recommend.cost import Fleet, fleet_costs, require_priced
 from wsztune.recommend.robust import (
-    FEW_UNITS,
     Robustness,
     resample,
     resampling_units,
@@ -56,8 +40,9 @@ from wsztune.recommend.robust import (
     with_interval,
 )
 from wsztune.recommend.threshold import ThresholdAdvice, threshold_advice
-from wsztune.recommend.words import option_percent, percent, share_percent
+from wsztune.recommend.words import percent
 from wsztune.results import Run
+from wsztune.text import label
 
 
 @dataclass(frozen=True)
@@ -76,7 +61,9 @@ class Cliff:
 
 @dataclass
 class Decision:
-    """The outcome of :func:`recommend`: what was chosen, from what, and why."""
+    """The outcome of :func:`decide`, as data: what was chosen and from what; the words
+    (``reason``, ``warnings``, ``explanation``, ``fleet``) are filled in by
+    :func:`wsztune.recommend.explain.explain`."""
 
     chosen: Cell | None
     best: Cell | None
@@ -103,6 +90,13 @@ class Decision:
     # With a stack (--server): rows worth seeing beside the decision, (role, cell): compression
     # off, and the defaults of the nearest alternatives (another uvicorn backend).
     stack_rows: list[tuple[str, Cell]] = field(default_factory=list)
+    # The cells decided among (with a stack: those it can be set to) and the stack's profile.
+    cells: list[Cell] = field(default_factory=list)
+    stack: Any = None
+    # Cells whose memory is within its measurement's resolution of the budget: they fit or not
+    # by noise. Cells tied on memory within that resolution, decided by preference (sorted so).
+    budget_edge: list[Cell] = field(default_factory=list)
+    tied: list[Cell] = field(default_factory=list)
 
     @property
     def slice_description(self) -> str:
@@ -173,103 +167,135 @@ def least_memory(candidates: list[Cell]) -> Cell:
     return min(candidates, key=rule_order)
 
 
-def recommend(source: Run | Slice, constraints: Constraints | None = None) -> Decision:
-    """Choose a setting from a run (its default slice) or from one slice of it.
+def decide(source: Run | Slice, constraints: Constraints) -> Decision:
+    """The rule on a run (its default slice) or on one slice of it, as data: the feasible
+    cells, the smallest, the robust candidates, the choice, the fragile cells, the stack's rows
+    and the configuration; :func:`wsztune.recommend.pipeline.recommend` adds the words.
 
     With the default objective (``memory``): among the feasible cells, the least connection
     memory whose output stays within ``tolerance`` of the smallest feasible output in at least
     ``confidence`` (95%) of ``resamples`` bootstrap resamples of the corpus's units. A run with
-    no units (schema 1) falls back to the same rule on this corpus alone, and says so. With
-    ``cost``: the feasible cell of least monthly cost for the fleet.
+    no units (schema 1) falls back to the same rule on this corpus alone. With ``cost``: the
+    feasible cell of least monthly cost for the fleet. When nothing fits, ``closest`` is set and
+    ``chosen`` stays None.
     """
-    constraints = constraints or Constraints()
     slice_ = select_slice(source) if isinstance(source, Run) else source
     stack = _stack_of(slice_)
+    cells = _decidable_cells(slice_, stack)
+    reference = slice_.get(constraints.reference)
+    _check_constraints(constraints, cells, reference, slice_)
+    decision = Decision(
+        chosen=None, best=None, candidates=[], warnings=[], explanation=[], reference=reference,
+        snippets={}, reason="", constraints=constraints, slice=slice_,
+        feasible=_feasible(cells, slice_.off, stack, constraints, reference),
+        cliffs=_cliffs(slice_, constraints.cliff, cells if stack is not None else None),
+        cells=cells, stack=stack,
+    )  # fmt: skip
+    if constraints.connections:
+        decision.costs = fleet_costs(slice_.corpus, cells, constraints)
+    require_priced(decision.costs, constraints.objective)
+    if constraints.max_memory is not None:
+        decision.budget_edge = _budget_edge(cells, constraints.max_memory)
+    if not decision.feasible:
+        decision.closest = min(cells, key=lambda c: _closeness(c, constraints, reference))
+        return decision
+    _choose(decision)
+    if stack is not None:
+        decision.stack_rows = _stack_rows(slice_, stack, decision.chosen)
+    _configure(decision, stack)
+    return decision
+
+
+def _decidable_cells(slice_: Slice, stack: Any) -> list[Cell]:
+    """The cells the rule chooses among: with a stack, those it can be set to (refused when
+    there are none and the stack compresses out of the box)."""
     cells = sorted(
         (settable_cells(slice_) if stack is not None else slice_.cells).values(), key=cell_key
     )
     if stack is not None and not cells and stack.defaults.enabled:
         raise WsztuneError(
-            f"this run has no cell {stack.title} can be set to ({settable_words(stack, slice_)}"
+            f"this run has no cell {stack.title} can be set to ({_settable_words(stack, slice_)}"
             f", {slice_.description}); sweep it with wsztune run --server {stack.name}"
         )
-    reference = slice_.get(constraints.reference)
-    _check_constraints(constraints, cells, reference, slice_)
+    return cells
 
-    def fits(cell: Cell) -> bool:
-        budget = constraints.max_memory
-        if budget is not None and cell["connection_memory"] > budget:
-            return False
-        if constraints.max_time_ratio is not None and reference is not None:
-            return time_ratio(cell, reference) <= constraints.max_time_ratio
-        return True
 
-    feasible = [cell for cell in cells if fits(cell)]
-    off = slice_.off
+def _settable_words(stack: Any, slice_: Slice) -> str:
+    pairs = stack.settable_pairs(slice_.server_version)
+    shown = ", ".join(f"{wb}:{ml}" for wb, ml in pairs[:6])
+    more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
+    return f"{shown}{more} at level {stack.defaults_for(slice_.server_version).level}"
+
+
+def _fits(cell: Cell, constraints: Constraints, reference: Cell | None) -> bool:
+    """Within the memory budget and, when asked, the compress-time ratio to the reference."""
+    budget = constraints.max_memory
+    if budget is not None and cell["connection_memory"] > budget:
+        return False
+    if constraints.max_time_ratio is not None and reference is not None:
+        return time_ratio(cell, reference) <= constraints.max_time_ratio
+    return True
+
+
+def _feasible(
+    cells: list[Cell],
+    off: Cell | None,
+    stack: Any,
+    constraints: Constraints,
+    reference: Cell | None,
+) -> list[Cell]:
+    """The cells that fit; compression off too when the stack can turn it off."""
+    feasible = [cell for cell in cells if _fits(cell, constraints, reference)]
     if (
         stack is not None
         and off is not None
         and stack.settable(off)
         and constraints.objective == "memory"
-        and fits(off)
+        and _fits(off, constraints, reference)
     ):
         # Compression off is a choice of every stack that can turn it off: it wins only when no
         # compressed cell fits, or when compressing does not pay within the tolerance.
         feasible.append(off)
-    cliffs = _cliffs(slice_, constraints.cliff, cells if stack is not None else None)
-    decision = Decision(
-        chosen=None,
-        best=None,
-        candidates=[],
-        warnings=[],
-        explanation=[],
-        reference=reference,
-        snippets={},
-        reason="",
-        constraints=constraints,
-        slice=slice_,
-        feasible=feasible,
-        cliffs=cliffs,
-    )
-    fleet = fleet_costs(slice_.corpus, cells, constraints) if constraints.connections else None
-    decision.costs = fleet
-    if constraints.objective == "cost":
-        if fleet is None:
-            raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
-        if fleet.rate is None:
-            raise WsztuneError(
-                "--objective cost needs a message rate: pass --messages-per-second, or sweep a "
-                "records corpus with timestamps"
-            )
-    budget = budget_words(constraints, reference)
-    if constraints.max_memory is not None:
-        edge = _budget_edge(cells, constraints.max_memory)
-        if edge:
-            decision.warnings.append(edge)
-    if not feasible:
-        return explain_nothing_fits(decision, cells, budget)
+    return feasible
 
-    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
+
+def constraint_overs(
+    cell: Cell, constraints: Constraints, reference: Cell | None
+) -> dict[str, float]:
+    """How far over each constraint ``cell`` is, by name (``memory``, ``time``): 1.2 means
+    20% over."""
+    ratios = {}
+    if constraints.max_memory is not None:
+        ratios["memory"] = cell["connection_memory"] / constraints.max_memory
+    if constraints.max_time_ratio is not None and reference is not None:
+        ratios["time"] = time_ratio(cell, reference) / constraints.max_time_ratio
+    return ratios
+
+
+def _closeness(cell: Cell, constraints: Constraints, reference: Cell | None) -> tuple:
+    # When nothing fits: the least over its worst constraint, then the smallest output.
+    excess = max(constraint_overs(cell, constraints, reference).values(), default=0.0)
+    return excess, cell["compressed_bytes"], cell_key(cell)
+
+
+def smallest(cells: list[Cell]) -> Cell:
+    """The cell with the fewest compressed bytes (then the least memory, then its key)."""
+    return min(cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
+
+
+def _choose(decision: Decision) -> None:
+    """The smallest feasible output, the robust candidates, the objective's choice, and (with
+    resampling) the chosen cell's interval and the cheaper cells that are not robust."""
+    feasible, constraints = decision.feasible, decision.constraints
+    best = smallest(feasible)
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
     within_here = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
-    raw = resampling_units(slice_, feasible)
-    robustness = None
+    raw = resampling_units(decision.slice, feasible)
+    robustness = totals = raw_totals = None
+    candidates = within_here
     if raw is not None:
         robustness, candidates, totals, raw_totals = resample(feasible, raw, constraints)
-        if len(raw) < FEW_UNITS:
-            decision.warnings.append(
-                f"the corpus has only {plural(len(raw), 'resampling unit')} (streams and blocks "
-                "of messages): the robustness figures are rough; record more connections"
-            )
-    else:
-        candidates = within_here
-        decision.warnings.append(
-            "this run has no resampling data (results schema "
-            f"{schema_of(slice_)}, or a tool that keeps no per-unit sizes): the choice rests "
-            f"on this corpus alone, with no check that it holds on other traffic; run "
-            "`wsztune run` again for one"
-        )
-    chosen, reason, tie_line = _choose(decision, candidates, robustness, best, fleet)
+    chosen = _pick(decision, candidates, robustness)
     if robustness is not None:
         index = next(i for i, cell in enumerate(feasible) if cell is chosen)
         robustness = with_interval(robustness, totals, raw_totals, index)
@@ -280,74 +306,28 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
             )
     decision.robustness = robustness
     decision.chosen, decision.best = chosen, best
-    decision.candidates, decision.reason = sorted(candidates, key=rule_order), reason
-    counted = len(cells) + any(cell is off for cell in feasible)  # off counts as a cell
-    decision.explanation = explanation_lines(decision, budget, counted)
-    if tie_line:
-        decision.explanation.append(tie_line)
-    if stack is not None:
-        _add_stack_notes(decision, stack, cells, off)
-    _configure(decision, stack)
-    return decision
+    decision.candidates = sorted(candidates, key=rule_order)
 
 
-def _choose(
-    decision: Decision,
-    candidates: list[Cell],
-    robustness: Robustness | None,
-    best: Cell,
-    fleet: Fleet | None,
-) -> tuple[Cell, str, str]:
-    """The objective's choice among the feasible cells: ``(chosen, reason, tie_line)``; the
-    cheapest per month (``cost``), else the least memory among the robust candidates, else
-    (no candidate) the most robust cell, with a warning."""
-    feasible, constraints = decision.feasible, decision.constraints
-    tolerance = option_percent(constraints.tolerance)
-    tie_line = ""
-    if constraints.objective == "cost":
-        assert fleet is not None
-        by_cell = {id(cost.cell): cost for cost in fleet.costs}
-        chosen = min(
+def _pick(decision: Decision, candidates: list[Cell], robustness: Robustness | None) -> Cell:
+    """The objective's choice: the cheapest per month (``cost``), else the least memory among
+    the robust candidates (a tie within the memory's resolution noted in ``tied``), else (no
+    candidate) the most robust cell."""
+    feasible = decision.feasible
+    if decision.constraints.objective == "cost":
+        assert decision.costs is not None
+        by_cell = {id(cost.cell): cost for cost in decision.costs.costs}
+        return min(
             feasible,
             key=lambda c: (by_cell[id(c)].total, c["connection_memory"], cell_key(c)),
         )
-        reason = (
-            f"{label(chosen)}: the least monthly cost for {fleet.connections:,} connections at "
-            f"{fleet.rate:,.0f} messages/s among the cells that fit"
-        )
-    elif candidates:
-        chosen = least_memory(candidates)
+    if candidates:
         tied = memory_ties(candidates)
         if len(tied) > 1 and any(memory_resolution(cell) for cell in tied):
-            tie_line = (
-                f"{', '.join(label(cell) for cell in sorted(tied, key=preference_order))} need "
-                f"the same memory within what the measurement resolves (+-"
-                f"{format_bytes(max(memory_resolution(cell) for cell in tied))}): a tie, decided "
-                f"by preference (the smaller memLevel, then the smaller window): {label(chosen)}."
-            )
-        if robustness is not None:
-            reason = (
-                f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
-                f"whose output stays within {tolerance} of the smallest that fits in at least "
-                f"{option_percent(constraints.confidence)} of {constraints.resamples:,} "
-                "resamples of the corpus"
-            )
-        else:
-            reason = (
-                f"{label(chosen)}: the least memory ({format_bytes(chosen['connection_memory'])}) "
-                f"within {tolerance} of the smallest output that fits ({label(best)})"
-            )
-    else:
-        assert robustness is not None
-        chosen = max(feasible, key=lambda c: (robustness.of(c), [-v for v in rule_order(c)]))
-        decision.warnings.append(
-            f"no cell stays within {tolerance} of the smallest output in "
-            f"{option_percent(constraints.confidence)} of the resamples: recommending the most "
-            f"robust, {label(chosen)} ({share_percent(robustness.of(chosen) or 0)}); raise "
-            "--tolerance or measure a larger corpus"
-        )
-        reason = f"{label(chosen)}: the most often within {tolerance} of the smallest output"
-    return chosen, reason, tie_line
+            decision.tied = sorted(tied, key=preference_order)
+        return least_memory(candidates)
+    assert robustness is not None
+    return max(feasible, key=lambda c: (robustness.of(c), [-v for v in rule_order(c)]))
 
 
 def _cliffs(slice_: Slice, cliff: float, settable: list[Cell] | None) -> dict[Key, Cliff]:
@@ -368,44 +348,26 @@ def _check_constraints(
     constraints: Constraints, cells: list[Cell], reference: Cell | None, slice_: Slice
 ) -> None:
     """Refuse, in one line each, constraints this run cannot answer."""
-    if constraints.max_time_ratio is not None and any(
-        cell["compress_seconds"] is None for cell in cells
-    ):
-        raise WsztuneError(
-            "--max-time-ratio needs compress times, and this run did not measure time "
-            "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without --no-timing"
-        )
+    if constraints.max_time_ratio is not None:
+        require_times(cells)
     if constraints.max_time_ratio is not None and reference is None:
         raise WsztuneError(
             f"--max-time-ratio compares with {label(constraints.reference)}, which is not in "
             f"this run ({slice_.grid_description}); pass --relative-to WB:ML from the grid"
         )
-    if constraints.objective not in OBJECTIVES:
-        raise WsztuneError(
-            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
-        )
+    require_objective(constraints)
 
 
-def _budget_edge(cells: list[Cell], limit: int) -> str:
-    """A cell whose memory is within its measurement's resolution of the budget fits or not
-    by noise: the warning that says so (empty when none), rather than let a second sweep
-    change the answer silently."""
-    edge = [
+def _budget_edge(cells: list[Cell], limit: int) -> list[Cell]:
+    """The cells whose memory is within its measurement's resolution of the budget: whether
+    they fit is noise, and the decision says so rather than let a second sweep change the
+    answer silently."""
+    return [
         cell
         for cell in cells
         if memory_resolution(cell)
         and abs(cell["connection_memory"] - limit) <= memory_resolution(cell)
     ]
-    if not edge:
-        return ""
-    return (
-        f"{', '.join(label(cell) for cell in edge[:4])}"
-        f"{f' and {len(edge) - 4} more' if len(edge) > 4 else ''} need within the "
-        f"measurement's resolution of the {format_bytes(limit)} budget: whether "
-        f"{'they fit' if len(edge) > 1 else 'it fits'} is below what the memory figure "
-        "resolves, and another sweep may answer otherwise; a budget further from "
-        f"{format_bytes(limit)} gives a steady choice"
-    )
 
 
 def _fragile(within_here: list[Cell], candidates: list[Cell], chosen: Cell) -> list[Cell]:
@@ -420,38 +382,36 @@ def _fragile(within_here: list[Cell], candidates: list[Cell], chosen: Cell) -> l
     )
 
 
-def _add_stack_notes(decision: Decision, stack: Any, cells: list[Cell], off: Cell | None) -> None:
-    """What the stack adds to a decision: its lines, a codec mismatch, and why compression off
-    was chosen (with the nearest cell over the budget when nothing compressed fits)."""
-    slice_, chosen, feasible = decision.slice, decision.chosen, decision.feasible
-    constraints = decision.constraints
-    decision.explanation += stack_lines(decision, stack)
-    from wsztune.stacks import mismatch_note
+def _stack_rows(slice_: Slice, stack: Any, chosen: Cell | None) -> list[tuple[str, Cell]]:
+    """The rows worth seeing beside a stack's decision, (role, cell): compression off, and
+    the defaults of the nearest alternatives the stack's codec measures (another uvicorn
+    backend)."""
+    from wsztune.stacks import STACKS
 
-    note = mismatch_note(stack.name, slice_.codec)
-    if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
-        decision.warnings.append(note)
-    if chosen is off and stack.knob("enabled") is not None:
-        nothing_fits = all(cell is off for cell in feasible)
-        decision.warnings.append(
-            "no compressed cell fits: recommending compression off"
-            if nothing_fits
-            else "compressing does not pay here: recommending compression off"
-        )
-        nearest = nearest_over(cells, off, constraints.max_memory) if nothing_fits else None
-        if nearest is not None:
-            decision.explanation.append(nearest)
+    off = slice_.off
+    rows: list[tuple[str, Cell]] = [] if off is None else [("off", off)]
+    for name in stack.alternatives_for(slice_.server_version):
+        other = STACKS.get(name)
+        if other is None:
+            continue
+        cell = slice_.get(other.default_pair())
+        if (
+            cell is None
+            or chosen is None
+            or cell is chosen
+            or not other.settable(cell)
+            or other.codec != slice_.codec
+        ):
+            continue
+        rows.append((other.name, cell))
+    return rows
 
 
 def _configure(decision: Decision, stack: Any) -> None:
-    """The chosen cell's threshold advice, the snippets to paste (with that threshold) and the
-    fleet's lines."""
+    """The chosen cell's threshold advice, and the snippets to paste (with that threshold)."""
     chosen, slice_, constraints = decision.chosen, decision.slice, decision.constraints
-    reference = decision.reference
     assert chosen is not None
     decision.threshold = threshold_advice(chosen, slice_, constraints.tolerance)
-    if decision.threshold is not None:
-        decision.explanation += decision.threshold.lines
     configured = chosen
     if decision.threshold is not None:  # the snippets carry the advised threshold
         configured = {**chosen, "threshold": decision.threshold.threshold}
@@ -461,8 +421,6 @@ def _configure(decision: Decision, stack: Any) -> None:
         decision.snippets = snippets(configured, slice_, constraints.max_memory, (stack.name,))
     else:
         decision.snippets = snippets(configured, slice_, constraints.max_memory)
-    if constraints.connections:
-        decision.fleet = fleet_lines(chosen, reference, constraints.connections)
 
 
 def _stack_of(slice_: Slice) -> Any:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wsztune.grid import Cell, cell_key, label
+from wsztune.grid import Cell, cell_key
 from wsztune.results import UNIT_SIZES
+from wsztune.text import label
 
 if TYPE_CHECKING:
     from wsztune.recommend.axes import AxesDecision

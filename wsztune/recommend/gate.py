@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
-from wsztune.grid import Cell, Slice, cell_key, format_bytes, label
+from wsztune.grid import Cell, Slice, cell_key
 from wsztune.recommend.axes import AxesDecision
 from wsztune.recommend.constraints import CONFIDENCE, DEFAULT_MAX_SAVINGS_DROP, time_ratio
-from wsztune.recommend.decide import Decision
+from wsztune.recommend.decide import Decision, smallest
 from wsztune.recommend.robust import bootstrap, resampling_units
 from wsztune.recommend.words import in_points, option_percent, precise_percent, share_percent
 from wsztune.results import UNIT_SIZES, Run
+from wsztune.text import format_bytes, label
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ def _regression(
     now_cells, then_cells = cells
     cell, then = shipped
     raw_now, raw_then = raw
-    best_now, best_then = _smallest(now_cells), _smallest(then_cells)
+    best_now, best_then = smallest(now_cells), smallest(then_cells)
     gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
     gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
     max_drop = constraints.max_savings_drop
@@ -378,11 +379,6 @@ def _require_same_question(now: Slice, then: Slice, name: str) -> None:
             )
 
 
-def _smallest(cells: list[Cell]) -> Cell:
-    """The cell with the fewest compressed bytes (then the least memory, then its key)."""
-    return min(cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"], cell_key(c)))
-
-
 def _moved_outside(
     decision: Decision, baseline: Decision, cell: Cell, then: Cell, tolerance: float
 ) -> str | None:
@@ -394,7 +390,7 @@ def _moved_outside(
     outside = [c for c in decision.slice.cells.values() if cell_key(c) not in fits]
     if not outside:
         return None
-    best = _smallest(outside)
+    best = smallest(outside)
     best_then = baseline.slice.get(cell_key(best))
     if best_then is None:
         return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wsztune.grid import Cell, Slice, cell_key, label, plural
+from wsztune.grid import Cell, Slice, cell_key
 from wsztune.recommend.words import option_percent
+from wsztune.text import label, plural
 
 
 @dataclass(frozen=True)

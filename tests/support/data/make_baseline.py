@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from wsztune import corpus, sweep  # noqa: E402
-from wsztune.codec import get_backend  # noqa: E402
+from wsztune.codec import get_zlib_module  # noqa: E402
 from wsztune.codecs import zlib as zlib_codec  # noqa: E402
 
 CORPORA = [
@@ -52,15 +52,15 @@ KEYS = ["window_bits", "client_window_bits", "mem_level", "level", "strategy", "
 
 
 def main() -> None:
-    """Measure every corpus on GRID with the zlib backend and write baseline.json."""
-    backend = get_backend("zlib")
+    """Measure every corpus on GRID with the zlib codec and write baseline.json."""
+    zlib_module = get_zlib_module("zlib")
     plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
-    out: dict[str, object] = {"zlib": backend.version, "grid": GRID.describe(), "corpora": {}}
+    out: dict[str, object] = {"zlib": zlib_module.version, "grid": GRID.describe(), "corpora": {}}
     for name in CORPORA:
         streams = corpus.load(REPO / name).streams()
         summary = sweep.CorpusSummary.of(streams)
         cells = [
-            zlib_codec.measure_cell(streams, setting, backend, plan, summary)
+            zlib_codec.measure_cell(streams, setting, zlib_module, plan, summary)
             for setting in GRID.settings()
         ]
         out["corpora"][name] = [{k: cell[k] for k in KEYS + FIELDS} for cell in cells]
