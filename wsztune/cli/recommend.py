@@ -371,7 +371,7 @@ def _show(
         stdout_console().print(report.decision_renderable(decision, verdict), soft_wrap=True)
         chosen = decision.chosen
         if chosen is not None and "connection_memory_allocation" in chosen:
-            from wsztune.report import format_bytes
+            from wsztune.text import format_bytes
 
             stdout_console().print(
                 f"memory: resident, {format_bytes(chosen['connection_memory'])} per connection "
