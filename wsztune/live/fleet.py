@@ -540,12 +540,17 @@ def fleet_notes(churn: int) -> list[str]:
     ]
     if churn:
         notes.append(
-            f"churn: every connection closed and opened again {churn} times; the plateau is "
-            "RSS over the empty server per held connection, on minus off: freed chunks are "
-            "reused by new connections, so it drifts from the resident figure toward the "
-            "allocation (connection_memory), the bound"
+            f"churn: every connection closed and opened again {_times(churn)}; the plateau is "
+            "RSS over the empty server per held connection, on minus off: new connections "
+            "reuse chunks whose pages closed ones wrote, so it climbs from the resident "
+            "figure toward the allocation (connection_memory), and past it where freed "
+            "memory is fragmented"
         )
     return notes
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def fleet_display(result: Any, versions: str, setting: str | None = None) -> Any:
@@ -561,10 +566,10 @@ def fleet_display(result: Any, versions: str, setting: str | None = None) -> Any
             kib(result.live_connection_memory), f"{result.memory_difference:+.1%}"),
         Row("  95% interval", "", f"{low / 1024:,.1f} to {high / 1024:,.1f} KiB"),
         Row("RSS/conn, uncompressed", "", kib(result.live_baseline_connection_memory)),
-        Row("allocation/conn (the bound)", kib(fleet["model_allocation"])),
+        Row("allocation/conn", kib(fleet["model_allocation"])),
     ]  # fmt: skip
     if fleet["churn"]:
-        rows.append(Row(f"plateau after {fleet['churn']} replacements",
+        rows.append(Row(f"plateau after churn x{fleet['churn']}",
                         kib(fleet["model_allocation"]), kib(fleet["plateau"][-1])))  # fmt: skip
     rows.append(Row("peak RSS, server / all", "",
                     f"{fleet['peak_server_rss'] / 2**20:,.0f} / "
