@@ -9,6 +9,7 @@ import pandas
 import pytest
 
 from wsztune import report, results
+from wsztune.console import stdout_console
 from wsztune.errors import WsztuneError
 from wsztune.results import CELL_FIELD_NAMES, Run
 from wsztune.text import format_ms
@@ -171,7 +172,7 @@ def test_run_summary_shows_only_the_default_slice(
     # A second level whose every cell is far smaller: it must not leak into the summary.
     other = [{**cell, "level": 9, "compressed_bytes": 7} for cell in run.cells]
     both = Run(run.meta, run.cells + other)
-    report.print_run_summary(both)
+    stdout_console().print(report.run_summary(both))
     out = capsys.readouterr().out
     assert " 7 B" not in out
     assert "level -1, strategy default, context takeover on (1 of 2 slices)" in out
@@ -179,5 +180,5 @@ def test_run_summary_shows_only_the_default_slice(
     assert f"{smallest['compressed_bytes']:,} B" in out
     assert format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
 
-    report.print_run_summary(run)
+    stdout_console().print(report.run_summary(run))
     assert "slices" not in capsys.readouterr().out

@@ -634,26 +634,23 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
     return Group(*parts)
 
 
-def print_run_summary(run: Run) -> None:
-    """A compact table after ``wsztune run``: the three smallest cells and 12:5.
+def run_summary(run: Run) -> RenderableType:
+    """A compact table after ``wsztune run``: the three smallest cells and 12:5, then hints.
 
     Only the default slice (see :func:`select_slice`): with several levels, strategies or
     context-takeover values the title says which one is shown, so no row mixes them.
     """
     from rich import box
+    from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    from wsztune.console import stdout_console
     from wsztune.stacks import stack_caption  # stacks load on use
 
     if run_axes(run):
-        from wsztune.console import stdout_console
-
-        console = stdout_console()
-        console.print(axes_table(run))
-        console.print("next: wsztune table · wsztune plot · wsztune recommend", style="dim")
-        return
+        hint = "next: wsztune table · wsztune plot · wsztune recommend"
+        return Group(axes_table(run), Text.from_markup(hint, style="dim"))
     slice_ = select_slice(run)
     corpus = run.meta["corpus"]
     title = (
@@ -687,12 +684,12 @@ def print_run_summary(run: Run) -> None:
             *timing,
             format_bytes(cell["connection_memory"]),
         )
-    console = stdout_console()
-    console.print(table)
     codecs = cell_codecs(run.cells)
-    if codecs:
-        console.print(f"codec per cell: {codecs}")
-    console.print(next_hint(slice_), style="dim")
+    return Group(
+        table,
+        *([Text.from_markup(f"codec per cell: {codecs}")] if codecs else []),
+        Text.from_markup(next_hint(slice_), style="dim"),
+    )
 
 
 def cell_codecs(cells: list[dict[str, object]]) -> str:
@@ -741,12 +738,10 @@ def next_hint(slice_: Slice) -> str:
     return f"{hint} --max-memory {math.ceil(median / 1024)}KiB"
 
 
-def render_corpus_stats(stats: CorpusStats) -> None:
-    """Print ``wsztune corpus stats`` as a two-column rich table."""
+def corpus_stats_table(stats: CorpusStats) -> RenderableType:
+    """``wsztune corpus stats`` as a two-column rich table."""
     from rich.markup import escape
     from rich.table import Table
-
-    from wsztune.console import stdout_console
 
     def share(part: int, whole: int) -> str:
         return f"{part:,} ({part / whole:.0%})" if whole else "0"
@@ -774,7 +769,7 @@ def render_corpus_stats(stats: CorpusStats) -> None:
     ]
     for name, value in rows:
         table.add_row(name, value)
-    stdout_console().print(table)
+    return table
 
 
 def _fanout_rows(stats: CorpusStats) -> list[tuple[str, str]]:

@@ -87,12 +87,13 @@ def test_the_netty_summary_names_each_rows_codec(
     small_run_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run whose cells name their codec (Netty's) says which codec measured which cells."""
-    from wsztune.report import print_run_summary
+    from wsztune.console import stdout_console
+    from wsztune.report import run_summary
 
     run = results.load(small_run_path)
     for cell in run.cells:
         cell["codec"] = "zlib" if cell["window_bits"] == 13 else "JZlib"
-    print_run_summary(run)
+    stdout_console().print(run_summary(run))
     shown = capsys.readouterr().out
     assert "codec per cell: JZlib at 9:1, " in shown and "; zlib at 13:1, " in shown
 

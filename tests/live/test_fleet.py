@@ -22,6 +22,7 @@ from wsztune.codecs import get_codec
 from wsztune.codecs.base import TimingPlan
 from wsztune.errors import SettingError
 from wsztune.live import LiveOptions
+from wsztune.live import ws as live_ws
 from wsztune.live.fleet import (
     FleetRun,
     fleet_plan,
@@ -78,7 +79,7 @@ def test_a_fleet_out_of_bounds_is_refused(options: LiveOptions, says: str) -> No
 
 
 def test_servers_without_a_fleet_refuse_churn() -> None:
-    result = CliRunner().invoke(cli, ["live", "--server", "ws", "--churn", "1"])
+    result = CliRunner().invoke(cli, ["live", "--server", "gorilla", "--churn", "1"])
     assert result.exit_code == 2
     assert "--churn need a server with a fleet check: websockets" in result.output
 
@@ -142,3 +143,25 @@ def test_a_fleet_samples_over_time_and_reports_its_churn(
     assert fleet["samples"]["on"] and fleet["peak_fleet_rss"] >= fleet["peak_server_rss"] > 0
     held = [sample[1] for sample in fleet["samples"]["on"]]
     assert max(held) == 120
+
+
+@pytest.mark.live
+def test_a_ws_fleet_checks_node_rss_against_the_node_codecs_resident_figure(
+    ws_dir: Path,
+) -> None:
+    args = ["live", str(FLEET_LIGHT), "--server", "ws", "--setting", "12:5"]
+    result = CliRunner().invoke(
+        cli, [*args, "--connections", "100", "--waves", "4", "--ws-dir", str(ws_dir), "--json"]
+    )
+    data = json.loads(result.output)
+    assert data["server"] == "ws" and data["codec"] == "node"
+    assert data["memory_figure"] == "rss" and data["fleet"]["held"] == [25, 50, 75, 100]
+    assert data["bytes_equal"] and data["live_bytes"] > 0
+    # The figure checked is the node codec's resident one for this corpus and setting.
+    setting = live_ws.prepare(LiveOptions(server="ws", window_bits=12, mem_level=5)).settled
+    cell = live_ws.node_model(corpus_module.load(FLEET_LIGHT), setting, setting.threshold)
+    assert data["model_connection_memory"] == pytest.approx(
+        cell["connection_memory_resident"], abs=2
+    )
+    assert data["live_connection_memory"] > 8 * 1024  # compression costs the server pages
+    assert result.exit_code == {"pass": 0, "fail": 1, "inconclusive": 3}[data["verdict"]]

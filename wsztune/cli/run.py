@@ -417,9 +417,10 @@ def _print_outcome(run_result: Any, path: Path, quiet: bool) -> None:
     # -o /dev/stdout (or a FIFO): the JSON is all that stdout carries, so it stays parseable
     streamed = results.writes_through(path)
     if not quiet and not streamed:
-        from wsztune.report import print_run_summary
+        from wsztune.console import stdout_console
+        from wsztune.report import run_summary
 
-        print_run_summary(run_result)
+        stdout_console().print(run_summary(run_result))
     click.echo(f"results: {terminal_text(path)}", err=streamed)
 
 

@@ -88,7 +88,13 @@ _PYTHON = Runner(
 _GO = Runner("wsztune.live.golang", "run_live_go", connections=60, tolerance="30%")
 RUNNERS: dict[str, Runner] = {
     "websockets": _PYTHON,
-    "ws": Runner("wsztune.live.ws", "run_live_ws", connections=40, tolerance="30%"),
+    "ws": Runner(
+        "wsztune.live.ws",
+        "run_live_ws",
+        connections=40,
+        tolerance="30%",
+        fleet="wsztune.live.wsfleet",
+    ),
     "aiohttp": _PYTHON,
     "tornado": _PYTHON,
     "uvicorn": _PYTHON,

@@ -487,7 +487,7 @@ def run_live_ws(
     with ``compressed_bytes`` and ``connection_memory``. Two server runs, each a fresh Node
     process with its own client process: compression on, then off (the baseline).
     """
-    node, ws_package, installing = _node_and_ws(options.ws_dir)
+    node, ws_package, installing = node_and_ws(options.ws_dir)
     setting = options.settled
     _check(setting, options)
     connections = options.connections
@@ -530,7 +530,7 @@ def run_live_ws(
     )
 
 
-def _node_and_ws(ws_dir: Path | None) -> tuple[str, Path, float]:
+def node_and_ws(ws_dir: Path | None) -> tuple[str, Path, float]:
     """node, the ws package (``ws_dir``'s, or wsztune's cache, installing ws there the first
     time only: it stays in the cache), and the seconds finding them took."""
     from wsztune.programs import npm as install
