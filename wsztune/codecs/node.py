@@ -118,9 +118,13 @@ def processes_for(jobs: int) -> int:
 
 
 CLOCK_NAME = (
-    "node process CPU time (process.cpuUsage: main thread and libuv pool), "
-    "async zlib stream calls as ws makes them"
+    "node process CPU time (process.cpuUsage), ws's zlib calls on the streams ws builds, made "
+    "synchronously: the zlib work, without ws's hand-off of each call to libuv's thread pool "
+    "(docs/node.md: its cost per message, measured apart by bench/node.py)"
 )
+# How node.js makes ws's zlib calls: "sync" (the sweep's: the same calls, the same bytes, made
+# synchronously), or "ws" (asynchronously, each a hand-off to libuv's pool and back, as ws).
+CALLS = ("sync", "ws")
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def run_cells(
     pin: bool = True,
     node: str | None = None,
     fresh_output: bool = False,
+    calls: str = "sync",
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
@@ -195,6 +200,7 @@ def run_cells(
     A node that fails is a bug or a broken node install: its message is raised. ``node``: the
     runtime to run ``node.js`` with (Bun runs it too, with Bun's zlib), by default node.
     ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
+    ``calls``: how ws's zlib calls are made (:data:`CALLS`).
     """
     node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
@@ -223,6 +229,7 @@ def run_cells(
             "directions": list(directions),
             "timing": timing,
             "fresh_output": fresh_output,
+            "calls": calls,
         }
         job_path.write_text(json.dumps(job), encoding="utf-8")
         argv = [node, str(CODEC_SCRIPT), str(job_path)]
