@@ -17,12 +17,16 @@ and prints Node's wall against zlib's, cold (goal <= 2.0) and warm (goal <= 1.3)
 time against zlib's (what the wall ratios tend to on an idle machine), and checks that
 the warm run's cells hold the cold run's sizes and memory figures. For the first corpus it then
 runs the sweep's timing passes one cell after another in one node process, pinned to one core
-(the way each of the sweep's processes runs them) and, unless ``--no-unpinned``, free to run on
-any core (issue 19's reference, the way the sweep ran before), and prints
+(the way each of the sweep's processes runs them); again with ws's own asynchronous zlib calls
+(the sweep makes the same calls synchronously: the difference, per message, is what ws's
+hand-off of each call to libuv's pool costs, printed as its own figure, and the bytes must be
+the same); and, unless ``--no-unpinned``, with ws's calls free to run on any core (issue 19's
+reference, the way the sweep ran before), and prints
 
 - ``timed passes alone``: the pinned process's CPU divided by the cores, against zlib's wall:
   the least a Node sweep's timing can take here, whatever its overheads;
 - ``warm sweep CPU / pinned reference CPU``: what the sweep spends beyond the passes themselves;
+- ``ws's asynchronous calls add``: microseconds per message, compress and decompress;
 - issue 19's ratios, for continuity: ``wall / reference CPU`` (goal <= 0.60 then), ``wall /
   pinned reference CPU``, ``sweep CPU / reference CPU``, and the per-cell compress and decompress
   times of the sweep against each reference (median over cells of the ratio of medians).

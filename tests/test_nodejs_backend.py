@@ -66,6 +66,26 @@ def _answers(process: subprocess.Popen[str]) -> dict[int, dict]:
     return {answer["id"]: answer for answer in answers}
 
 
+def _beside_ws(
+    ws_dir: Path,
+    path: Path,
+    directions: list[str],
+    ws_jobs: list[node.NodeJob],
+    ours: list[node.NodeJob],
+    tmp: Path,
+) -> tuple[list[node.NodeCell], dict[int, dict]]:
+    """wsztune's node codec on ``ours`` and ws itself on ``ws_jobs``, side by side (two
+    processes on different cores): our cells, and ws's answers by job id."""
+    process = _start_ws_reference(ws_dir, path, directions, ws_jobs, tmp)
+    try:
+        measured = node.run_cells(path, directions, ours, jobs=1)
+        return measured, _answers(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -> None:
     """Every cell of 9-15 x 1-9, context takeover on and off, ws's threshold 0 and 1024, both
     directions (clients with their own window bits too), on every bundled corpus: the same
@@ -108,15 +128,7 @@ def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -
     assert len(ours) == 7 * 9 * 2 * 2 + 3 * 2 * 2 * 2
 
     with node.corpus_file(streams) as path:
-        # ws runs alongside wsztune's codec: two processes on different cores.
-        process = _start_ws_reference(ws_dir, path, directions, ws_jobs, tmp_path)
-        try:
-            measured = node.run_cells(path, directions, ours, jobs=1)
-            reference = _answers(process)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        measured, reference = _beside_ws(ws_dir, path, directions, ws_jobs, ours, tmp_path)
 
     for job, cell in zip(ours, measured, strict=True):
         expected = reference[job.id]
@@ -162,14 +174,7 @@ def test_synchronous_calls_give_ws_bytes_across_output_buffers(
     ]
     jobs = [_job(index, setting) for index, setting in enumerate(settings)]
     with node.corpus_file(streams) as path:
-        process = _start_ws_reference(ws_dir, path, directions, jobs, tmp_path)
-        try:
-            synchronous = node.run_cells(path, directions, jobs, jobs=1)
-            reference = _answers(process)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        synchronous, reference = _beside_ws(ws_dir, path, directions, jobs, jobs, tmp_path)
         ws_calls = node.run_cells(path, directions, jobs, jobs=1, calls="ws")
         fresh = [
             node.run_cells(path, directions, jobs, jobs=1, calls=calls, fresh_output=True)
