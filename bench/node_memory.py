@@ -20,7 +20,7 @@ and prints
 - warm against cold: the largest difference between 4 and 1 (goal: none beyond the resolution).
 
 The exit status is 1 when a goal is missed. Not part of the test suite (minutes:
-tests/test_nodejs_backend.py checks the 3% on a few cells of one corpus, and the cache).
+tests/codecs/test_node.py checks the 3% on a few cells of one corpus, and the cache).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))  # this checkout's wsztune, installed or not
 
 from wsztune import corpus as corpus_module  # noqa: E402
 from wsztune import recommend  # noqa: E402
-from wsztune.codec import Setting, get_backend  # noqa: E402
+from wsztune.codec import Setting, get_zlib_module  # noqa: E402
 from wsztune.codecs.base import CorpusSummary, TimingPlan  # noqa: E402
 from wsztune.codecs.zlib import measure_cell  # noqa: E402
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message, Stream  # noqa: E402
@@ -98,13 +98,13 @@ def sweep_sizes(
     ``memory`` replaces each cell's memory with the one measured before (the first half's), so
     that a budget means the same cells on both halves.
     """
-    backend = get_backend("zlib")
+    zlib_module = get_zlib_module("zlib")
     summary = CorpusSummary.of(streams)
     assert summary.units is not None
     plan = TimingPlan(measure_time=False)
     cells = []
     for wb, ml in grid:
-        cell = measure_cell(streams, Setting(wb, ml), backend, plan, summary)
+        cell = measure_cell(streams, Setting(wb, ml), zlib_module, plan, summary)
         if memory is not None:
             cell["connection_memory"] = memory[(wb, ml)]
         cells.append(cell)

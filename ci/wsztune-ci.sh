@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # wsztune in CI: sweep a committed corpus (sizes and memory, no timing), write the report and the
 # job summary, then gate the setting you ship. The GitHub Action (action.yml) and the GitLab
-# template (ci/gitlab-ci.yml) both run this script; tests/test_ci_script.py runs it locally.
+# template (ci/gitlab-ci.yml) both run this script; tests/ci/test_ci_script.py runs it locally.
 #
 # Inputs, as environment variables:
 #   WSZTUNE_CORPUS        the corpus to sweep (a scrubbed sample of your traffic), required

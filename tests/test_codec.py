@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import chat_messages, document_messages
-from tests.websockets_reference import websockets_frames
+from tests.support.samples import chat_messages, document_messages
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
 from wsztune.cli import cli
 from wsztune.codec import (
@@ -19,13 +19,13 @@ from wsztune.codec import (
     compress_pass,
     compress_stream,
     decompress_pass,
-    get_backend,
+    get_zlib_module,
     parse_setting,
 )
 from wsztune.codecs import zlib as zlib_codec
-from wsztune.errors import BackendUnavailable, RoundTripError, SettingError
+from wsztune.errors import RoundTripError, SettingError, ToolUnavailable
 
-ZLIB = get_backend("zlib")
+ZLIB = get_zlib_module("zlib")
 GRID = [(wb, ml) for wb in range(9, 16) for ml in range(1, 10)]
 CORPORA = {"chat": chat_messages(200), "documents": document_messages(25)}
 
@@ -161,12 +161,12 @@ def test_parse_setting_rejects(text: str) -> None:
         parse_setting(text)
 
 
-def test_unknown_backend_is_a_setting_error() -> None:
+def test_unknown_zlib_module_is_a_setting_error() -> None:
     with pytest.raises(SettingError, match="codec must be one of"):
-        get_backend("brotli")
+        get_zlib_module("brotli")
 
 
-def test_missing_backend_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_zlib_module_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
     real_import = importlib.import_module
@@ -177,8 +177,8 @@ def test_missing_backend_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
         return real_import(name, *args)
 
     monkeypatch.setattr(importlib, "import_module", fake_import)
-    with pytest.raises(BackendUnavailable, match="pip install"):
-        get_backend("zlib-ng")
+    with pytest.raises(ToolUnavailable, match="pip install"):
+        get_zlib_module("zlib-ng")
 
 
 @pytest.mark.parametrize("takeover", [True, False])
@@ -205,24 +205,24 @@ def test_packed_frames_and_lockstep_sizes_match_compress_stream(takeover: bool) 
 
 @pytest.mark.parametrize("takeover", [True, False])
 def test_threshold_sends_short_messages_raw_and_skips_the_compressor(takeover: bool) -> None:
-    from wsztune.codec import Raw, check_stream, compress_stream, get_backend
+    from wsztune.codec import Raw, check_stream, compress_stream, get_zlib_module
 
-    backend = get_backend("zlib")
+    zlib_module = get_zlib_module("zlib")
     payloads = chat_messages(60) + document_messages(10)
     threshold = 100
     setting = Setting(12, 5, context_takeover=takeover, threshold=threshold)
-    frames = compress_stream(payloads, setting, 12, backend)
+    frames = compress_stream(payloads, setting, 12, zlib_module)
     long_ones = [p for p in payloads if len(p) >= threshold]
     # What reaches the compressor is exactly the long messages, as if the short never existed.
     expected = iter(
-        compress_stream(long_ones, Setting(12, 5, context_takeover=takeover), 12, backend)
+        compress_stream(long_ones, Setting(12, 5, context_takeover=takeover), 12, zlib_module)
     )
     for payload, frame in zip(payloads, frames, strict=True):
         if len(payload) < threshold:
             assert type(frame) is Raw and frame == payload
         else:
             assert type(frame) is bytes and frame == next(expected)
-    check_stream(frames, payloads, setting, 12, backend, "threshold")
+    check_stream(frames, payloads, setting, 12, zlib_module, "threshold")
     assert 0 < sum(type(f) is Raw for f in frames) < len(frames)
 
 
@@ -260,14 +260,14 @@ def test_sweep_cells_record_threshold_and_compress_calls() -> None:
     assert cells[150]["compressed_bytes"] > cells[0]["compressed_bytes"]
 
 
-@pytest.mark.parametrize("backend_name", ["zlib", "zlib-ng"])
+@pytest.mark.parametrize("codec_name", ["zlib", "zlib-ng"])
 @pytest.mark.parametrize(
     ("level", "strategy", "takeover"),
     [(-1, "default", True), (-1, "default", False), (1, "filtered", True), (9, "huffman", True),
      (0, "default", True), (6, "rle", False), (1, "default", True), (4, "default", False)],
 )  # fmt: skip
 def test_big_messages_in_pieces_give_the_same_sizes_and_round_trip(
-    monkeypatch: pytest.MonkeyPatch, level: int, strategy: str, takeover: bool, backend_name: str
+    monkeypatch: pytest.MonkeyPatch, level: int, strategy: str, takeover: bool, codec_name: str
 ) -> None:
     """Messages over BIG_MESSAGE are compressed and inflated in pieces (issue 17): the frames
     must be those of one compress() call, byte for byte, and every check and pass must work on
@@ -292,18 +292,19 @@ def test_big_messages_in_pieces_give_the_same_sizes_and_round_trip(
         *chat_messages(5, seed=4),
     ]
     setting = Setting(12, 5, level=level, strategy=strategy, context_takeover=takeover)
-    backend = get_backend(backend_name)
-    whole = compress_stream(payloads, setting, 12, backend)
+    zlib_module = get_zlib_module(codec_name)
+    whole = compress_stream(payloads, setting, 12, zlib_module)
     monkeypatch.setattr(codec_module, "BIG_MESSAGE", 1000)
     monkeypatch.setattr(codec_module, "_BIG_FRAME", 0)
-    frames = compress_frames(payloads, setting, 12, backend)
+    frames = compress_frames(payloads, setting, 12, zlib_module)
     assert isinstance(frames, Frames)
     assert frames.payloads() == whole  # byte for byte
-    check_stream(frames, payloads, setting, 12, backend, "big")
-    assert list(round_trip_sizes(payloads, setting, 12, backend, "big")) == list(map(len, whole))
-    compress_pass(payloads, setting, 12, backend, big=True)
-    decompress_pass(frames, setting, 12, backend, big=True)
+    check_stream(frames, payloads, setting, 12, zlib_module, "big")
+    sizes = round_trip_sizes(payloads, setting, 12, zlib_module, "big")
+    assert list(sizes) == list(map(len, whole))
+    compress_pass(payloads, setting, 12, zlib_module, big=True)
+    decompress_pass(frames, setting, 12, zlib_module, big=True)
     # A changed message is still caught, in pieces.
     changed = [*payloads[:6], b"x" * 49_999 + b"y", *payloads[7:]]
     with pytest.raises(RoundTripError, match="message 6 changed"):
-        check_stream(frames, changed, setting, 12, backend, "big")
+        check_stream(frames, changed, setting, 12, zlib_module, "big")

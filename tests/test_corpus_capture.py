@@ -17,15 +17,15 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Message
 from wsztune.errors import CorpusError
 
-ZLIB = get_backend("zlib")
+ZLIB = get_zlib_module("zlib")
 
 
 def write_records(path: Path, records: list[dict], header: bool = True) -> Path:

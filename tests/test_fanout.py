@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -185,13 +186,19 @@ DELIVERY_FIELDS = ("compress_seconds_per_delivery", "decompress_seconds_per_deli
 
 
 def test_delivery_schedule_spreads_stretches_over_the_corpus() -> None:
-    schedule = broadcasts.delivery_schedule(1000, fanout=1000, repeat=5, warmup=1)
-    assert schedule is not None and schedule.compressors == broadcasts.MAX_INTERLEAVED
+    # 1,000 subscribers at 15:8 (256 KiB of state each): as many as 64 MiB of state holds.
+    schedule = broadcasts.delivery_schedule(1000, fanout=1000, repeat=5, warmup=1,
+                                            state_bytes=256 << 10)  # fmt: skip
+    assert schedule is not None and schedule.compressors == 256
     assert schedule.deliveries_per_sample >= broadcasts.MIN_DELIVERIES_PER_SAMPLE
     assert [start for start, _ in schedule.stretches] == [0, 166, 333, 500, 666, 833]
     hot = schedule.hot()  # as many deliveries through one compressor
     assert (hot.compressors, hot.deliveries_per_sample) == (1, schedule.deliveries_per_sample)
     assert broadcasts.delivery_schedule(1000, fanout=1, repeat=5, warmup=1) is None
+    # Small state (or none): every subscriber's compressor; never fewer than 128.
+    assert broadcasts.interleaved(1000, 37 << 10) == 1000
+    assert broadcasts.interleaved(40_000, 0) == 40_000
+    assert broadcasts.interleaved(40_000, 1 << 20) == broadcasts.MIN_INTERLEAVED
     assert broadcasts.delivery_schedule(10, fanout=3, repeat=1, warmup=1).compressors == 3  # type: ignore[union-attr]
     # Takeover: every compressor first fed twice its window, cycling over the messages.
     assert broadcasts.priming_messages([100, 300], 1024) == 11  # 2,100 B >= 2,048
@@ -245,3 +252,17 @@ def test_a_broadcast_run_times_k_compressors_interleaved(
     assert result.exit_code == 0, result.output
     loaded = results.load(tmp_path / "p.json").cells[0]
     assert not set(DELIVERY_FIELDS) & set(loaded)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_cells_time_a_broadcast(tmp_path: Path) -> None:
+    timed = broadcast_corpus(tmp_path / "b.jsonl", GROUPS)
+    result = CliRunner().invoke(cli, [
+        "run", str(timed), "--server", "ws", "--window-bits", "15", "--mem-level", "8",
+        "--threshold", "0", "--repeat", "1", "--min-sample-time", "0", "--fanout", "5", "-j", "1",
+        "-q", "-o", str(tmp_path / "r.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cell = json.loads((tmp_path / "r.json").read_text())["cells"][0]
+    assert cell["delivery_compressors"] == 5
+    for name in DELIVERY_FIELDS[:3]:
+        assert isinstance(cell[name], float) and cell[name] > 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wsztune import grid
+from wsztune import grid, text
 from wsztune.errors import WsztuneError
 from wsztune.results import Run
 
@@ -15,7 +15,15 @@ PACKAGE = Path(grid.__file__).parent
 
 
 def runtime_imports(module: str) -> set[str]:
-    """wsztune modules ``module`` imports when it runs (imports under TYPE_CHECKING excluded)."""
+    """wsztune modules ``module`` imports when it runs (imports under TYPE_CHECKING excluded);
+    for a package (recommend/), what any of its modules imports from outside it."""
+    folder = PACKAGE / module
+    if folder.is_dir():
+        inside = f"wsztune.{module}"
+        found = set().union(
+            *(runtime_imports(f"{module}/{path.stem}") for path in folder.glob("*.py"))
+        )
+        return {name for name in found if name != inside and not name.startswith(inside + ".")}
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
     type_only: set[int] = set()
     for node in ast.walk(tree):
@@ -64,6 +72,6 @@ def test_select_slice_keeps_planned_axes_and_counts_other_slices() -> None:
 
 
 def test_labels_and_sizes() -> None:
-    assert grid.label((12, 5)) == "12:5" and grid.label(cell(13, 4)) == "13:4"
-    assert grid.format_bytes(317.7 * 1024) == "317.7 KiB"
+    assert text.label((12, 5)) == "12:5" and text.label(cell(13, 4)) == "13:4"
+    assert text.format_bytes(317.7 * 1024) == "317.7 KiB"
     assert grid.reference_name((12, 5)) == "websockets' default"

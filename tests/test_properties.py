@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
-from tests.websockets_reference import websockets_frames
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus
-from wsztune.codec import Setting, check_stream, compress_stream, get_backend
+from wsztune.codec import Setting, check_stream, compress_stream, get_zlib_module
 from wsztune.errors import CorpusError
 
-BACKEND = get_backend("zlib")
+ZLIB = get_zlib_module("zlib")
 FAST = settings(
     max_examples=60,
     deadline=None,
@@ -55,8 +55,8 @@ valid_settings = st.builds(
 @FAST
 @given(payloads=st.lists(payload, max_size=12), setting=valid_settings)
 def test_codec_round_trips_and_matches_websockets(payloads: list[bytes], setting: Setting) -> None:
-    frames = compress_stream(payloads, setting, setting.server_bits, BACKEND)
-    check_stream(frames, payloads, setting, setting.server_bits, BACKEND, setting.label)
+    frames = compress_stream(payloads, setting, setting.server_bits, ZLIB)
+    check_stream(frames, payloads, setting, setting.server_bits, ZLIB, setting.label)
     reference = websockets_frames(
         payloads,
         setting.window_bits,
@@ -81,7 +81,7 @@ def test_websockets_decodes_what_wsztune_encodes(
     # The receiving side of websockets (client role, decoding server frames) must accept every
     # frame wsztune models, text or binary, and give the payload back unchanged.
     payloads = [data for data, _ in messages]
-    frames = compress_stream(payloads, setting, setting.server_bits, BACKEND)
+    frames = compress_stream(payloads, setting, setting.server_bits, ZLIB)
     receiver = PerMessageDeflate(
         not setting.context_takeover, False, setting.window_bits, setting.window_bits
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, record, sweep
 from wsztune.corpus import CLIENT, SERVER, Message
 

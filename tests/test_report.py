@@ -9,8 +9,10 @@ import pandas
 import pytest
 
 from wsztune import report, results
+from wsztune.console import stdout_console
 from wsztune.errors import WsztuneError
 from wsztune.results import CELL_FIELD_NAMES, Run
+from wsztune.text import format_ms
 
 
 def parse_markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
@@ -170,13 +172,13 @@ def test_run_summary_shows_only_the_default_slice(
     # A second level whose every cell is far smaller: it must not leak into the summary.
     other = [{**cell, "level": 9, "compressed_bytes": 7} for cell in run.cells]
     both = Run(run.meta, run.cells + other)
-    report.print_run_summary(both)
+    stdout_console().print(report.run_summary(both))
     out = capsys.readouterr().out
     assert " 7 B" not in out
     assert "level -1, strategy default, context takeover on (1 of 2 slices)" in out
     smallest = min(run.cells, key=lambda c: (c["compressed_bytes"], c["connection_memory"]))
     assert f"{smallest['compressed_bytes']:,} B" in out
-    assert report._format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
+    assert format_ms(run.find(12, 5)["compress_seconds"]) + " ms" in out
 
-    report.print_run_summary(run)
+    stdout_console().print(report.run_summary(run))
     assert "slices" not in capsys.readouterr().out

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests import chromium
-from tests.test_go import LIBRARIES_PRESENT
+from tests.codecs.test_go import LIBRARIES_PRESENT
+from tests.support import chromium
 from wsztune import report_html, results
 from wsztune.cli import cli
 from wsztune.grid import select_slice

@@ -265,6 +265,12 @@ CASES = [
     (lambda d: d["cells"][2].update(raw_bytes=10**400), r"raw_bytes is an integer of 401 digits"),
     (lambda d: d["cells"][2].update(compressed_bytes=-5), r"compressed_bytes is -5, outside 0"),
     (lambda d: d["meta"].update(grid=7), r"meta\.grid is 7, not an object"),
+    (
+        lambda d: d["meta"].update(note="mine"),
+        r"meta\.note is not a field of a run's metadata \(docs/results\.md lists them\)",
+    ),
+    (lambda d: d["meta"]["corpus"].update(sha256=5), r"meta\.corpus\.sha256 is 5, not a string"),
+    (lambda d: d["meta"]["timing"].update(jobs="2"), r'meta\.timing\.jobs is "2", not an integer'),
     (lambda d: d.update(meta={}), r"meta\.grid is missing"),
     (_deep, r"nested deeper than"),
     (
@@ -495,3 +501,106 @@ def test_default_path_has_no_control_characters() -> None:
     started = datetime(2026, 11, 24, 5, 6, 7, tzinfo=UTC)
     path = results.default_path("results", "evil\x1b[31m\n::error::x", started)
     assert path == Path("results/evil_[31m_::error::x-20261124T050607Z.json")
+
+
+# Run metadata: one table (results.META_FIELDS) ---------------------------------------------------
+
+META_BEGIN = "<!-- meta fields: begin (rendered from wsztune.results.META_FIELDS by tests) -->"
+META_END = "<!-- meta fields: end -->"
+_TYPE_WORDS = {str: "string", int: "integer", bool: "true/false", dict: "object", list: "list"}
+
+
+def _type_text(spec: results.FieldSpec) -> str:
+    text = _TYPE_WORDS.get(spec.kind, "number")  # type: ignore[arg-type]
+    if spec.choices:
+        text += ": " + " or ".join(f"`{choice}`" for choice in spec.choices)
+    return text + (" or null" if spec.nullable else "")
+
+
+def _meta_rows(specs: tuple[results.FieldSpec, ...], prefix: str = "") -> list[str]:
+    rows = []
+    for spec in specs:
+        rows.append(
+            f"| `{prefix}{spec.name}` | {_type_text(spec)} | {spec.unit} | `{spec.writer}` | "
+            f"{spec.meaning} |"
+        )
+        if spec.fields and not prefix:  # one level: fanout.corpus holds fanout's own fields
+            rows += _meta_rows(spec.fields, f"{spec.name}.")
+    return rows
+
+
+def meta_table() -> str:
+    """docs/results.md's metadata table, as META_FIELDS declares it."""
+    return "\n".join(
+        [
+            "| field | type | unit | written by (`wsztune/`) | meaning |",
+            "|---|---|---|---|---|",
+            *_meta_rows(results.META_FIELDS),
+        ]
+    )
+
+
+def test_docs_show_the_metadata_table_as_declared() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "results.md").read_text("utf-8")
+    assert META_BEGIN in page and META_END in page
+    shown = page.split(META_BEGIN, 1)[1].split(META_END, 1)[0].strip()
+    assert shown == meta_table(), "paste meta_table() (tests/test_results.py) into the page"
+
+
+def test_every_metadata_writer_is_a_module_of_the_package() -> None:
+    package = Path(results.__file__).parent
+    specs = [*results.META_FIELDS]
+    specs += [nested for spec in results.META_FIELDS for nested in spec.fields]
+    for spec in specs:
+        assert (package / spec.writer).exists(), (spec.name, spec.writer)
+        assert "|" not in spec.meaning, spec.name  # a cell of a markdown table
+    assert {spec.writer for spec in results.META_FIELDS} == set(results.META_WRITERS)
+
+
+def test_a_fresh_run_writes_only_declared_metadata(small_run_path: Path) -> None:
+    meta = json.loads(small_run_path.read_text())["meta"]
+    declared = {spec.name for spec in results.META_FIELDS}
+    assert set(meta) <= declared
+    assert {"wsztune_version", "corpus", "timing", "units", "finished_at"} <= set(meta)
+
+
+@pytest.mark.parametrize(
+    ("values", "writer", "reason"),
+    [
+        ({"extra": 1}, results.SWEEP, r"meta\.extra: not declared for sweep\.py"),
+        ({"stack": {}}, results.SWEEP, r"meta\.stack: not declared for sweep\.py"),
+        ({"seed": "0"}, results.SWEEP, r'meta\.seed is "0", not an integer \(set by sweep\.py\)'),
+        ({"corpus": {"sha": "x"}}, results.SWEEP, r"meta\.corpus\.sha is not a field"),
+        ({"server_version": None}, results.RUN_COMMAND, None),
+    ],
+)
+def test_set_meta_takes_only_what_the_table_declares_for_the_writer(
+    values: dict, writer: str, reason: str | None
+) -> None:
+    meta: dict = {}
+    if reason is None:
+        results.set_meta(meta, writer, values)
+        assert meta == values
+        return
+    with pytest.raises(results.MetaFieldError, match=reason):
+        results.set_meta(meta, writer, values)
+    assert meta == {}
+
+
+def test_a_schema_1_file_as_committed_then_still_loads(
+    small_run_path: Path, tmp_path: Path
+) -> None:
+    # What the table must allow: every file committed to this repository since the first
+    # (results/, docs/) holds only declared fields; the oldest lack units and timing.measured,
+    # and a run may hold nulls (cpu_count, corpus.sampled, server_version).
+    document = json.loads(small_run_path.read_text())
+    document["schema"] = "wsztune.run/1"
+    meta = document["meta"]
+    del meta["units"], meta["timing"]["measured"]
+    meta.update(cpu_count=None, server_version=None)
+    meta["corpus"]["sampled"] = None
+    for cell in document["cells"]:
+        del cell[results.UNIT_SIZES]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    assert results.load(old).schema == "wsztune.run/1"

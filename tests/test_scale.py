@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import chat_messages, document_messages
+
+from tests.support.samples import chat_messages, document_messages
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -44,7 +45,7 @@ loaded = corpus.load(sys.argv[1])
 after_load = peak()
 streams = loaded.streams()
 plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
-zlib_codec.measure_cell(streams, codec.Setting(12, 5), codec.get_backend(), plan)
+zlib_codec.measure_cell(streams, codec.Setting(12, 5), codec.get_zlib_module(), plan)
 after_cell = peak()
 # The whole sweep too (one cell, in this process): its metadata (rates, units) reads no payload.
 sweep.sweep(loaded, sweep.Grid(window_bits=(12,), mem_levels=(5,)), plan=plan, jobs=1)

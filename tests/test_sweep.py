@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages, write_jsonl
-from tests.websockets_reference import websockets_frames
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages, write_jsonl
+from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs import base
 from wsztune.codecs import node as node_codec
 from wsztune.codecs import zlib as zlib_codec
@@ -80,8 +80,8 @@ def test_cells_have_exactly_the_documented_fields(small_run_path: Path) -> None:
 
 def test_directions_and_wire_bytes_add_up(three_corpora: dict[str, corpus.Corpus]) -> None:
     loaded = three_corpora["bundled demo"]
-    backend = get_backend()
-    cell = zlib_codec.measure_cell(loaded.streams(), Setting(12, 5), backend, ZERO_PLAN)
+    zlib_module = get_zlib_module()
+    cell = zlib_codec.measure_cell(loaded.streams(), Setting(12, 5), zlib_module, ZERO_PLAN)
     assert cell["server_raw_bytes"] + cell["client_raw_bytes"] == cell["raw_bytes"]
     assert (
         cell["server_compressed_bytes"] + cell["client_compressed_bytes"]
@@ -116,7 +116,7 @@ def test_anchor_savings_table_of_the_commits_corpus() -> None:
     loaded = corpus.load(COMMITS)
     assert (len(loaded.messages), loaded.raw_bytes) == (1837, 2_377_298)
     payloads = loaded.streams()[0].payloads
-    backend = get_backend()
+    zlib_module = get_zlib_module()
     expected_rows = {
         9: "52.0 56.1 58.6 59.5 59.5 59.5 59.5 59.5 59.5",
         10: "63.1 65.6 67.9 68.0 68.0 68.0 68.0 68.0 68.0",
@@ -130,7 +130,7 @@ def test_anchor_savings_table_of_the_commits_corpus() -> None:
     for wb in range(9, 16):
         row = []
         for ml in range(1, 10):
-            size = sum(map(len, compress_stream(payloads, Setting(wb, ml), wb, backend)))
+            size = sum(map(len, compress_stream(payloads, Setting(wb, ml), wb, zlib_module)))
             sizes[wb, ml] = size
             row.append(f"{100 * (1 - size / loaded.raw_bytes):.1f}")
         assert " ".join(row) == expected_rows[wb], wb
@@ -207,7 +207,7 @@ def test_timing_fields_are_sane(small_run_path: Path) -> None:
 def test_calibration_repeats_a_small_corpus_inside_a_sample() -> None:
     streams = [corpus.Stream("c", "server", chat_messages(5))]
     plan = sweep.TimingPlan(repeat=2, min_sample_seconds=0.01)
-    cell = zlib_codec.measure_cell(streams, Setting(12, 5), get_backend(), plan)
+    cell = zlib_codec.measure_cell(streams, Setting(12, 5), get_zlib_module(), plan)
     assert cell["timing_loops_compress"] > 1
     assert cell["timing_loops_decompress"] > 1
 
@@ -255,9 +255,9 @@ def test_a_compressor_exists_before_its_first_message() -> None:
     # side that sends nothing still holds it.
     from wsztune.memory import compressor_theory, observe_compressor
 
-    backend = get_backend()
-    idle = observe_compressor(Setting(12, 5), 12, [], backend).held
-    busy = observe_compressor(Setting(12, 5), 12, chat_messages(20), backend).held
+    zlib_module = get_zlib_module()
+    idle = observe_compressor(Setting(12, 5), 12, [], zlib_module).held
+    busy = observe_compressor(Setting(12, 5), 12, chat_messages(20), zlib_module).held
     assert compressor_theory(12, 5) < idle <= busy < idle + 256
 
 
@@ -273,9 +273,9 @@ def test_corpus_summary_is_what_every_cell_repeats(three_corpora: dict[str, corp
     assert streams[summary.compressor_stream].raw_bytes == max(
         s.raw_bytes for s in streams if s.direction == "server"
     )
-    backend = get_backend()
-    given = zlib_codec.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN, summary)
-    computed = zlib_codec.measure_cell(streams, Setting(12, 5), backend, ZERO_PLAN)
+    zlib_module = get_zlib_module()
+    given = zlib_codec.measure_cell(streams, Setting(12, 5), zlib_module, ZERO_PLAN, summary)
+    computed = zlib_codec.measure_cell(streams, Setting(12, 5), zlib_module, ZERO_PLAN)
     untimed = [key for key in given if "seconds" not in key and "timing" not in key]
     assert {k: given[k] for k in untimed} == {k: computed[k] for k in untimed}
     assert given["wire_raw_bytes"] == summary.wire_raw_bytes
@@ -305,12 +305,12 @@ def test_a_threshold_gives_the_same_cell_timed_or_not(
     loaded = three_corpora["bundled demo"]
     streams = loaded.streams()
     summary = sweep.CorpusSummary.of(streams)
-    backend = get_backend("zlib")
+    zlib_module = get_zlib_module("zlib")
     untimed_plan = sweep.TimingPlan(measure_time=False)
     for wb, ml in ((9, 1), (12, 5), (15, 8)):
         setting = Setting(wb, ml, context_takeover=takeover, threshold=threshold)
-        timed = zlib_codec.measure_cell(streams, setting, backend, ZERO_PLAN, summary)
-        untimed = zlib_codec.measure_cell(streams, setting, backend, untimed_plan, summary)
+        timed = zlib_codec.measure_cell(streams, setting, zlib_module, ZERO_PLAN, summary)
+        untimed = zlib_codec.measure_cell(streams, setting, zlib_module, untimed_plan, summary)
         kept = {k: v for k, v in timed.items() if "seconds" not in k and "timing" not in k}
         assert kept == {k: v for k, v in untimed.items() if k in kept}
         # Under the threshold a message is its own frame and never reaches the compressor.
@@ -321,7 +321,7 @@ def test_a_threshold_gives_the_same_cell_timed_or_not(
             len(frame)
             for stream in streams
             for frame in compress_stream(
-                stream.payloads, setting, setting.bits_for(stream.direction), backend
+                stream.payloads, setting, setting.bits_for(stream.direction), zlib_module
             )
         )
         assert timed["compressed_bytes"] == expected

@@ -1,9 +1,10 @@
 """Sizes and memory of every bundled corpus are what they were before issue 12, field by field.
 
-``tests/data/baseline.json`` was made with main's code before the corpus was packed into one
-buffer and before memory was observed on the first messages only (``tests/data/make_baseline.py``
-says how). Peaks (``*_memory_peak``) are not compared: they are those of the messages observed,
-which are now fewer by design; the held bytes are the figures a user reads.
+``tests/support/data/baseline.json`` was made with main's code before the corpus was packed into one
+buffer and before memory was observed on the first messages only
+(``tests/support/data/make_baseline.py`` says how). Peaks (``*_memory_peak``) are not compared: they
+are those of the messages observed, which are now fewer by design; the held bytes are the figures a
+user reads.
 
 One change is deliberate, and the same in every cell: main's observation counted 112 B per codec
 object that were the observation's own (it ran ``gc.collect()`` first, which empties Python's free
@@ -22,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from wsztune import corpus, sweep
-from wsztune.codec import Setting, get_backend
+from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINE = json.loads((REPO / "tests" / "data" / "baseline.json").read_text())
+BASELINE = json.loads((REPO / "tests" / "support" / "data" / "baseline.json").read_text())
 KEYS = ("window_bits", "client_window_bits", "mem_level", "level", "strategy", "context_takeover")
 SIZES_ONLY = sweep.TimingPlan(measure_time=False)
 OWN_OBJECTS = 112  # bytes of the old observation's own objects, per codec object
@@ -42,10 +43,10 @@ BIG = {"corpora/api.jsonl", "corpora/websockets-commits.jsonl"}
 
 @pytest.mark.parametrize("name", sorted(BASELINE["corpora"]))
 def test_sizes_and_memory_unchanged(name: str) -> None:
-    """Every field of every baseline cell, as today's sweep measures it (zlib backend)."""
-    backend = get_backend("zlib")
-    if backend.version != BASELINE["zlib"]:
-        pytest.skip(f"baseline made with zlib {BASELINE['zlib']}, this is {backend.version}")
+    """Every field of every baseline cell, as today's sweep measures it (zlib codec)."""
+    zlib_module = get_zlib_module("zlib")
+    if zlib_module.version != BASELINE["zlib"]:
+        pytest.skip(f"baseline made with zlib {BASELINE['zlib']}, this is {zlib_module.version}")
     streams = corpus.load(REPO / name).streams()
     summary = sweep.CorpusSummary.of(streams)
     for expected in BASELINE["corpora"][name]:
@@ -60,7 +61,7 @@ def test_sizes_and_memory_unchanged(name: str) -> None:
             expected["context_takeover"],
             expected["client_window_bits"],
         )
-        cell = zlib_codec.measure_cell(streams, setting, backend, SIZES_ONLY, summary)
+        cell = zlib_codec.measure_cell(streams, setting, zlib_module, SIZES_ONLY, summary)
         for field, value in expected.items():
             if field in CORRECTED:
                 value -= CORRECTED[field]

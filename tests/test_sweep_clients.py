@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from wsztune import corpus, results, stacks, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.corpus import CLIENT
 from wsztune.errors import WsztuneError
 from wsztune.memory import decompressor_theory
@@ -41,12 +41,12 @@ def run_grid(source: corpus.Corpus, clients: tuple = (), **axes: tuple) -> resul
 def client_model_bytes(source: corpus.Corpus, setting: Setting) -> int:
     """The client direction as the codec compresses it at ``setting``'s client side."""
     sender = setting.sender(CLIENT)
-    backend = get_backend("zlib")
+    zlib_module = get_zlib_module("zlib")
     return sum(
         len(frame)
         for stream in source.streams()
         if stream.direction == CLIENT
-        for frame in compress_stream(stream.payloads, sender, setting.client_bits, backend)
+        for frame in compress_stream(stream.payloads, sender, setting.client_bits, zlib_module)
     )
 
 
@@ -139,7 +139,7 @@ def test_node_codec_compresses_the_client_direction_at_the_clients_mem_level(
 
     def node_run(mem_level: int, clients: tuple = ()) -> dict:
         grid = sweep.Grid(window_bits=(12,), mem_levels=(mem_level,), clients=clients)
-        return sweep.sweep(small, grid, backend_name="node", plan=SIZES_ONLY).cells[0]
+        return sweep.sweep(small, grid, codec_name="node", plan=SIZES_ONLY).cells[0]
 
     mixed = node_run(8, (variant("websockets"),))
     server_8, client_5 = node_run(8), node_run(5)

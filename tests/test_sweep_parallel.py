@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAST_PLAN, SMALL_GRID
 
+from tests.support.samples import FAST_PLAN, SMALL_GRID
 from wsztune import corpus, sweep
 from wsztune.codecs import zlib as zlib_codec
 
@@ -98,11 +98,11 @@ def wait_for_no_children(timeout: float) -> list[psutil.Process]:
 real_measure_cell = zlib_codec.measure_cell
 
 
-def measure_or_hang(streams, setting, backend, plan, summary=None):  # type: ignore[no-untyped-def]
+def measure_or_hang(streams, setting, zlib_module, plan, summary=None):  # type: ignore[no-untyped-def]
     """measure_cell, except that windowBits 9 cells then take a minute (a stand-in for a huge
     corpus): an interrupt must not wait for the cells in flight. Workers are forked, so they
     inherit this patch."""
-    cell = real_measure_cell(streams, setting, backend, plan, summary)
+    cell = real_measure_cell(streams, setting, zlib_module, plan, summary)
     if setting.window_bits == 9:
         time.sleep(60)
     return cell

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_go import _recommend, go_cache, pytestmark, small_chat  # noqa: F401
 
+from tests.codecs.test_go import _recommend, go_cache, pytestmark, small_chat  # noqa: F401
 from wsztune.cli import cli
 from wsztune.writes import ESTIMATED, STATED, peak_memory, write_load
 
@@ -78,13 +78,14 @@ def gorilla_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @go_marks[0]
 @go_marks[1]
 def test_gorilla_names_the_write_pool_peak_and_compress_once(gorilla_run: Path) -> None:
-    cells = {c["level"]: c for c in json.loads(gorilla_run.read_text())["cells"]}
     code, document, output = _recommend(
         gorilla_run, "--max-memory", "64KiB", "--connections", "40000", "--fanout", "1000",
         "--messages-per-second", "5000",
     )  # fmt: skip
     assert code == 0, output
-    chosen = cells[document["chosen"]["level"]]
+    # The chosen cell as decided: its connection_memory the figure the budget is checked
+    # against (resident by default), its per-write and compress-once figures as measured.
+    chosen = document["chosen"]
     peak = document["write_peak"]
     # The estimate is the fan-out (far above Little's law here), labelled as an estimate.
     assert peak["concurrent_writes"]["writes"] == 1000
@@ -213,3 +214,19 @@ def test_go_cells_time_a_broadcast_and_compress_once_divides_by_k(tmp_path: Path
             if server == "gorilla":  # one compression per message, over the 8 subscribers
                 once = cell["compress_once"]["compress_seconds_per_delivery"]
                 assert once == pytest.approx(cell["compress_seconds_per_message"] / 8)
+        # The fleet table prices CPU per delivery as measured interleaved, and shows it.
+        result = CliRunner().invoke(cli, ["recommend", "--results", str(output), "--connections",
+                                          "40000", "--messages-per-second", "5000"],
+                                    env={"COLUMNS": "200"})  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "CPU/delivery" in result.output and " us " in result.output
+        code, document, _ = _recommend(output, "--connections", "40000",
+                                       "--messages-per-second", "5000")  # fmt: skip
+        assert code == 0
+        chosen = document["chosen"]
+        cost = next(c for c in document["costs"]["per_month"] if c["setting"] == chosen["setting"])
+        # rate x per-message CPU x what interleaving the subscribers' compressors measured
+        share = chosen["server_raw_bytes"] / chosen["raw_bytes"]
+        per_message = chosen["compress_seconds"] * share / chosen["messages"]
+        factor = chosen["compress_seconds_per_delivery"] / chosen["compress_seconds_per_message"]
+        assert cost["cpu"] == pytest.approx(5000 * per_message * factor * 29.2)

@@ -1,4 +1,4 @@
-"""The zlib-ng backend, on measured values: what it allocates, and that we can see it.
+"""The zlib-ng codec, on measured values: what it allocates, and that we can see it.
 
 What these tests pin (zlib 1.2.13 and zlib-ng 2.3.3 here; see docs/live.md for the figures):
 
@@ -24,10 +24,10 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FAST_PLAN, chat_messages, document_messages
+from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, check_stream, compress_stream, get_backend
+from wsztune.codec import Setting, check_stream, compress_stream, get_zlib_module
 from wsztune.memory import compressor_theory, observe_compressor, observe_decompressor
 
 zlib_ng = pytest.importorskip("zlib_ng.zlib_ng")
@@ -38,12 +38,12 @@ KIB = 1024
 PAYLOADS = [*chat_messages(60, seed=8), *document_messages(6, seed=9)]
 
 
-def observed_grid(backend_name: str) -> dict[tuple[int, int], int]:
+def observed_grid(codec_name: str) -> dict[tuple[int, int], int]:
     """Bytes a compressor holds after compressing PAYLOADS, for every (windowBits, memLevel)."""
-    backend = get_backend(backend_name)
-    observe_compressor(Setting(9, 1), 9, PAYLOADS, backend)  # first allocations pay one-offs
+    zlib_module = get_zlib_module(codec_name)
+    observe_compressor(Setting(9, 1), 9, PAYLOADS, zlib_module)  # first allocations pay one-offs
     return {
-        (wb, ml): observe_compressor(Setting(wb, ml), wb, PAYLOADS, backend).held
+        (wb, ml): observe_compressor(Setting(wb, ml), wb, PAYLOADS, zlib_module).held
         for wb in WINDOW_BITS
         for ml in MEM_LEVELS
     }
@@ -95,7 +95,7 @@ def test_zlib_ng_is_nearly_flat_in_memlevel(zlib_grid: dict, ng_grid: dict) -> N
 
 
 def test_zlib_ng_decompressor_does_not_scale_with_the_window() -> None:
-    ng, stdlib = get_backend("zlib-ng"), get_backend("zlib")
+    ng, stdlib = get_zlib_module("zlib-ng"), get_zlib_module("zlib")
     held = {}
     for wb in (9, 15):
         setting = Setting(wb, 8)
@@ -116,9 +116,9 @@ def _trim() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS check tuned for Linux")
 def test_tracemalloc_sees_zlib_ng_allocations() -> None:
     """RSS confirms the traced figure: if tracemalloc missed zlib-ng, traced would be ~0."""
-    backend = get_backend("zlib-ng")
+    zlib_module = get_zlib_module("zlib-ng")
     setting = Setting(12, 5)
-    traced = observe_compressor(setting, 12, PAYLOADS, backend).held
+    traced = observe_compressor(setting, 12, PAYLOADS, zlib_module).held
     count = 100
     process = psutil.Process()
     _trim()
@@ -137,13 +137,13 @@ def test_tracemalloc_sees_zlib_ng_allocations() -> None:
     assert 0.8 * rss_each <= traced <= 1.3 * rss_each, (traced, rss_each)
 
 
-def test_runs_record_the_backend_and_interoperate(tmp_path: Path) -> None:
+def test_runs_record_the_codec_and_interoperate(tmp_path: Path) -> None:
     path = tmp_path / "chat.jsonl"
     path.write_bytes(b"".join(payload + b"\n" for payload in PAYLOADS))
     loaded = corpus.load(path)
     grid = sweep.Grid(window_bits=(9, 12), mem_levels=(1, 8))
-    ng_run = sweep.sweep(loaded, grid, backend_name="zlib-ng", plan=FAST_PLAN)
-    zlib_run = sweep.sweep(loaded, grid, backend_name="zlib", plan=FAST_PLAN)
+    ng_run = sweep.sweep(loaded, grid, codec_name="zlib-ng", plan=FAST_PLAN)
+    zlib_run = sweep.sweep(loaded, grid, codec_name="zlib", plan=FAST_PLAN)
     version = getattr(zlib_ng, "ZLIBNG_RUNTIME_VERSION", None) or zlib_ng.ZLIB_RUNTIME_VERSION
     assert (ng_run.meta["codec"], ng_run.meta["codec_version"]) == ("zlib-ng", str(version))
     assert zlib_run.meta["codec"] == "zlib"
@@ -155,11 +155,11 @@ def test_runs_record_the_backend_and_interoperate(tmp_path: Path) -> None:
         assert ng_cell["compress_memory_observed"] > 100 * KIB
     # A peer with stock zlib (websockets, browsers) inflates what zlib-ng deflated.
     setting = Setting(12, 5)
-    frames = compress_stream(PAYLOADS, setting, 12, get_backend("zlib-ng"))
-    check_stream(frames, PAYLOADS, setting, 12, get_backend("zlib"), "zlib-ng frames")
+    frames = compress_stream(PAYLOADS, setting, 12, get_zlib_module("zlib-ng"))
+    check_stream(frames, PAYLOADS, setting, 12, get_zlib_module("zlib"), "zlib-ng frames")
 
 
-def test_missing_backend_is_one_line_with_the_install_command(
+def test_missing_module_is_one_line_with_the_install_command(
     monkeypatch: pytest.MonkeyPatch, chat_corpus_path: Path, tmp_path: Path
 ) -> None:
     # None in sys.modules makes "import zlib_ng.zlib_ng" raise ImportError, as if not installed.

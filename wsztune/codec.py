@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from wsztune.errors import BackendUnavailable, RoundTripError, SettingError
+from wsztune.errors import RoundTripError, SettingError, ToolUnavailable
 
 EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 
@@ -34,7 +34,7 @@ MEM_LEVEL_RANGE = range(1, 10)
 # -2 is Go's Huffman-only level (gorilla); zlib's levels are -1 to 9 (``run`` checks per codec).
 LEVEL_RANGE = range(-2, 10)
 
-# zlib's strategy constants, by the names users type. Same values in every backend.
+# zlib's strategy constants, by the names users type. Same values in zlib and zlib-ng.
 STRATEGIES: dict[str, int] = {
     "default": 0,
     "filtered": 1,
@@ -153,14 +153,14 @@ def parse_setting(text: str) -> tuple[int, int]:
     return setting.window_bits, setting.mem_level
 
 
-# Backends ---------------------------------------------------------------------------------------
+# zlib modules (CPython's zlib, zlib-ng) -----------------------------------------------------------
 
-BACKEND_MODULES = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng"}
-BACKEND_INSTALL_HINT = {"zlib-ng": "pip install 'wsztune[zlib-ng]'  (or: pip install zlib-ng)"}
+ZLIB_MODULES = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng"}
+ZLIB_INSTALL_HINTS = {"zlib-ng": "pip install 'wsztune[zlib-ng]'  (or: pip install zlib-ng)"}
 
 
 @dataclass(frozen=True)
-class Backend:
+class ZlibModule:
     """A zlib-compatible module: the interpreter's zlib, or zlib-ng's Python binding."""
 
     name: str
@@ -168,34 +168,34 @@ class Backend:
     version: str
 
 
-def get_backend(name: str = "zlib") -> Backend:
-    """Return the codec backend called ``name``, or say how to install it."""
-    if name not in BACKEND_MODULES:
-        raise SettingError(f"codec must be one of {', '.join(BACKEND_MODULES)}, not {name!r}")
+def get_zlib_module(name: str = "zlib") -> ZlibModule:
+    """The zlib module called ``name`` (CPython's zlib or zlib-ng), or say how to install it."""
+    if name not in ZLIB_MODULES:
+        raise SettingError(f"codec must be one of {', '.join(ZLIB_MODULES)}, not {name!r}")
     try:
-        module = importlib.import_module(BACKEND_MODULES[name])
+        module = importlib.import_module(ZLIB_MODULES[name])
     except ImportError:
-        raise BackendUnavailable(
-            f"the {name} codec is not installed: {BACKEND_INSTALL_HINT.get(name, '')}"
+        raise ToolUnavailable(
+            f"the {name} codec is not installed: {ZLIB_INSTALL_HINTS.get(name, '')}"
         ) from None
     version = getattr(module, "ZLIBNG_RUNTIME_VERSION", None) or module.ZLIB_RUNTIME_VERSION
-    return Backend(name, module, str(version))
+    return ZlibModule(name, module, str(version))
 
 
 # Encoding and decoding ----------------------------------------------------------------------------
 
 
-def new_compressor(setting: Setting, bits: int, backend: Backend) -> Any:
+def new_compressor(setting: Setting, bits: int, zlib_module: ZlibModule) -> Any:
     """A raw-deflate compressor for one permessage-deflate sender with ``bits`` of window."""
-    zlib = backend.module
+    zlib = zlib_module.module
     return zlib.compressobj(
         setting.level, zlib.DEFLATED, -bits, setting.mem_level, STRATEGIES[setting.strategy]
     )
 
 
-def new_decompressor(bits: int, backend: Backend) -> Any:
+def new_decompressor(bits: int, zlib_module: ZlibModule) -> Any:
     """A raw-inflate decompressor for one permessage-deflate receiver."""
-    return backend.module.decompressobj(-bits)
+    return zlib_module.module.decompressobj(-bits)
 
 
 class Raw(bytes):
@@ -316,9 +316,9 @@ BIG_MESSAGE = 4 << 20
 _BIG_FRAME = BIG_MESSAGE // 1032
 
 
-def _splittable(setting: Setting, backend: Backend) -> bool:
+def _splittable(setting: Setting, zlib_module: ZlibModule) -> bool:
     """Whether a message's input may be fed in pieces without changing a byte of the frame."""
-    return backend.name == "zlib" and setting.level != 0
+    return zlib_module.name == "zlib" and setting.level != 0
 
 
 def _compress_big(
@@ -386,10 +386,10 @@ def _payload_size(start: int, end: int) -> int:
 
 
 def _deflate_outputs(
-    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, zlib_module: ZlibModule
 ) -> Iterator[bytes]:
     """What zlib emits per message, tail included: the one encoding loop of the kept frames."""
-    zlib = backend.module
+    zlib = zlib_module.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
     compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
@@ -405,7 +405,7 @@ def _deflate_outputs(
 
 
 def compress_stream(
-    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, zlib_module: ZlibModule
 ) -> list[bytes]:
     """Compress one stream's messages as permessage-deflate does; return each frame payload.
 
@@ -414,13 +414,13 @@ def compress_stream(
     """
     if setting.threshold:
         marks, sent = _split_threshold(payloads, setting.threshold)
-        frames = iter(compress_stream(sent, replace(setting, threshold=0), bits, backend))
+        frames = iter(compress_stream(sent, replace(setting, threshold=0), bits, zlib_module))
         return [next(frames) if mark is None else mark for mark in marks]
-    return [output[:-4] for output in _deflate_outputs(payloads, setting, bits, backend)]
+    return [output[:-4] for output in _deflate_outputs(payloads, setting, bits, zlib_module)]
 
 
 def compress_frames(
-    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, backend: Backend
+    payloads: Iterable[bytes | memoryview], setting: Setting, bits: int, zlib_module: ZlibModule
 ) -> Frames:
     """:func:`compress_stream`, keeping the frames packed in one buffer (:class:`Frames`).
 
@@ -428,7 +428,7 @@ def compress_frames(
     message is compressed in pieces straight into the buffer (:data:`BIG_MESSAGE`).
     """
     frames = Frames()
-    _compress_each(sent_payloads(payloads, setting.threshold), setting, bits, backend, frames)
+    _compress_each(sent_payloads(payloads, setting.threshold), setting, bits, zlib_module, frames)
     return frames
 
 
@@ -436,14 +436,14 @@ def _compress_each(
     payloads: Iterable[bytes | memoryview],
     setting: Setting,
     bits: int,
-    backend: Backend,
+    zlib_module: ZlibModule,
     frames: Frames | None,
 ) -> None:
     """Compress every message, a big one in pieces; keep the frames in ``frames``, or drop
     them as they come (``None``, a timed pass)."""
-    zlib = backend.module
+    zlib = zlib_module.module
     level, mem_level = setting.level, setting.mem_level
-    pieces = _splittable(setting, backend)
+    pieces = _splittable(setting, zlib_module)
     strategy = STRATEGIES[setting.strategy]
     compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
     encoder = compressobj(level, deflated, -bits, mem_level, strategy)
@@ -464,7 +464,7 @@ def compress_pass(
     payloads: Iterable[bytes | memoryview],
     setting: Setting,
     bits: int,
-    backend: Backend,
+    zlib_module: ZlibModule,
     big: bool = False,
 ) -> None:
     """:func:`compress_stream`, discarding the frames as a server does once they are sent.
@@ -475,9 +475,9 @@ def compress_pass(
     # The threshold decision is the sender's work too: timed with it.
     payloads = sent_payloads(payloads, setting.threshold)
     if big:
-        _compress_each(payloads, setting, bits, backend, None)
+        _compress_each(payloads, setting, bits, zlib_module, None)
         return
-    zlib = backend.module
+    zlib = zlib_module.module
     level, mem_level = setting.level, setting.mem_level
     strategy = STRATEGIES[setting.strategy]
     compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
@@ -508,7 +508,7 @@ def decompress_pass(
     frames: Iterable[bytes] | Frames,
     setting: Setting,
     bits: int,
-    backend: Backend,
+    zlib_module: ZlibModule,
     big: bool = False,
 ) -> None:
     """Inflate frame payloads made by :func:`compress_stream` or :func:`compress_frames` (same
@@ -517,7 +517,7 @@ def decompress_pass(
     ``big``: the stream holds a message over :data:`BIG_MESSAGE`; a frame that may inflate to
     more is inflated a piece of output at a time.
     """
-    decompressobj = backend.module.decompressobj
+    decompressobj = zlib_module.module.decompressobj
     inputs = _inflatable(frames)
     if big:
         decompress = decompressobj(-bits).decompress
@@ -549,7 +549,7 @@ def round_trip_sizes(
     payloads: Iterable[bytes | memoryview],
     setting: Setting,
     bits: int,
-    backend: Backend,
+    zlib_module: ZlibModule,
     what: str,
 ) -> array:
     """Compress the messages and inflate them back, checking each; return the frame sizes.
@@ -561,9 +561,9 @@ def round_trip_sizes(
     (:func:`sent_payloads`).
     """
     payloads = sent_payloads(payloads, setting.threshold)
-    zlib = backend.module
+    zlib = zlib_module.module
     level, mem_level = setting.level, setting.mem_level
-    pieces = _splittable(setting, backend)
+    pieces = _splittable(setting, zlib_module)
     strategy = STRATEGIES[setting.strategy]
     compressobj, deflated, sync = zlib.compressobj, zlib.DEFLATED, zlib.Z_SYNC_FLUSH
     decompressobj = zlib.decompressobj
@@ -626,7 +626,7 @@ def check_stream(
     expected: Iterable[bytes | memoryview],
     setting: Setting,
     bits: int,
-    backend: Backend,
+    zlib_module: ZlibModule,
     what: str,
 ) -> None:
     """Inflate ``frames`` and compare each message with ``expected`` as soon as it comes out.
@@ -642,7 +642,7 @@ def check_stream(
             frames = [frame for frame in frames if type(frame) is not Raw]
     if isinstance(expected, Sized) and len(expected) != len(frames):
         raise RoundTripError(f"{what}: {len(expected)} messages in, {len(frames)} out")
-    decompressobj = backend.module.decompressobj
+    decompressobj = zlib_module.module.decompressobj
     takeover = setting.context_takeover
     decompress = decompressobj(-bits).decompress
     # ``expected`` may be an iterator (views of the corpus buffer): counted as it goes, not listed.

@@ -1335,6 +1335,40 @@ def sample_connections(corpus: Corpus, count: int, seed: int = 0) -> Corpus:
     return Corpus(corpus.path, corpus.format, corpus.sha256, messages, sampled)
 
 
+def split_connections(corpus: Corpus, messages_per_connection: int) -> Corpus:
+    """A corpus without connections of its own (JSONL, lines, one JSON array) cut into
+    connections of ``messages_per_connection`` messages each, in order, per direction: what a
+    fleet whose connections each carry that many messages sees (each gets its own compressor,
+    and its own resident memory). The payloads are shared, not copied."""
+    if messages_per_connection < 1:
+        raise CorpusError(
+            corpus.path,
+            f"--messages-per-connection must be at least 1, not {messages_per_connection}",
+        )
+    source = corpus.packed
+    if any(connection != DEFAULT_CONNECTION for connection, _ in source.keys):
+        raise CorpusError(
+            corpus.path,
+            "--messages-per-connection is for a corpus without connections (JSONL, lines); "
+            "this one has its own (records, HAR, directory): drop the option",
+        )
+    split = Packed()
+    split.data, split.ends, split.text, split.times = (
+        source.data, source.ends, source.text, source.times
+    )
+    seen: dict[int, int] = {}
+    for stream in source.stream_of:
+        position = seen.get(stream, 0)
+        seen[stream] = position + 1
+        key = (f"m{position // messages_per_connection + 1}", source.keys[stream][1])
+        index = split._stream_index.get(key)
+        if index is None:
+            index = split._stream_index[key] = len(split.keys)
+            split.keys.append(key)
+        split.stream_of.append(index)
+    return Corpus(corpus.path, corpus.format, corpus.sha256, split, corpus.sampled)
+
+
 DEMO_CORPUS = "demo.records.jsonl"
 
 

@@ -48,8 +48,9 @@ class ResultsError(WsztuneError):
     """A results file that is missing, unreadable, foreign or of a newer schema."""
 
 
-class BackendUnavailable(WsztuneError):
-    """A codec backend that is not installed here."""
+class ToolUnavailable(WsztuneError):
+    """What a codec or a live check needs is not installed here: a Python module (zlib-ng), a
+    runtime (node, Go, a JDK) or a helper program's build tool (a C compiler for lws)."""
 
 
 class CheckFailed(WsztuneError):
@@ -72,7 +73,7 @@ class RoundTripError(Exception):
     """
 
 
-class NodeUnavailable(BackendUnavailable):
+class NodeUnavailable(ToolUnavailable):
     """``node`` or ``npm`` is missing, or installing an npm package failed (exit code 2)."""
 
 

@@ -196,7 +196,7 @@ def compress_once_summary(
 
 def describe_compress_once(summary: dict[str, object]) -> str:
     """One line for people from :func:`compress_once_summary`."""
-    from wsztune.grid import format_bytes
+    from wsztune.text import format_bytes
 
     fanout = summary["fanout"]
     times = f"{fanout:,} times (once per subscriber)" if fanout else "once per subscriber"
@@ -211,10 +211,13 @@ def describe_compress_once(summary: dict[str, object]) -> str:
 
 # Timing a broadcast ------------------------------------------------------------------------------
 
-# Per-connection compressors interleaved at most when a broadcast is timed: K is the fan-out, but
-# 128 compressors already hold 34 MiB of zlib state at 15:8 (more than a server core's caches),
-# so more would lengthen the measurement and its memory, not the misses it shows.
-MAX_INTERLEAVED = 128
+# How much per-connection compressor state a broadcast is timed over: every subscriber's own
+# compressor (K of them) up to this many bytes of their state, and never fewer than
+# MIN_INTERLEAVED of them. A server's K compressors rarely fit its caches (1,000 of
+# python-websockets' 12:5 hold 37 MiB), and timing fewer than fill the caches would leave out
+# the misses it pays; 64 MiB is past any server core's share of a last-level cache.
+INTERLEAVED_BYTES = 64 << 20
+MIN_INTERLEAVED = 128
 # Deliveries (message x compressor) per timing sample at least: about a corpus pass of a small
 # corpus, so that a sample stands well above the clock's noise.
 MIN_DELIVERIES_PER_SAMPLE = 4096
@@ -234,7 +237,8 @@ def run_fanout_k(broadcast: dict[str, object] | None) -> int | None:
 class DeliverySchedule:
     """How a codec times one server message delivered to each of K subscribers.
 
-    ``compressors`` per-connection compressors (``min(K, MAX_INTERLEAVED)``), each with its own
+    ``compressors`` per-connection compressors (:func:`interleaved`: K, or as many as 64 MiB
+    of their state holds), each with its own
     state, are built once (as a server builds them when its subscribers connect); each message
     of a stretch is then compressed by each of them in turn, round-robin, as a server loops over
     its subscribers. The stretches index the server messages of the corpus in order (all server
@@ -292,14 +296,22 @@ def priming_messages(sizes: Sequence[int], window: int) -> int:
     return count
 
 
+def interleaved(fanout: int, state_bytes: int) -> int:
+    """How many compressors holding ``state_bytes`` each a fan-out of K is timed with: K, or as
+    many as :data:`INTERLEAVED_BYTES` of their state holds (at least :data:`MIN_INTERLEAVED`)."""
+    return min(fanout, max(MIN_INTERLEAVED, INTERLEAVED_BYTES // max(1, state_bytes)))
+
+
 def delivery_schedule(
-    messages: int, fanout: int, repeat: int, warmup: int
+    messages: int, fanout: int, repeat: int, warmup: int, state_bytes: int = 0
 ) -> DeliverySchedule | None:
     """The :class:`DeliverySchedule` for ``messages`` server messages and a fan-out of
-    ``fanout``; ``None`` when there is nothing to time (no server message, or K < 2)."""
+    ``fanout``, each subscriber's compressor holding ``state_bytes`` between messages (0: none,
+    a compressor per message); ``None`` when there is nothing to time (no server message, or
+    K < 2)."""
     if messages < 1 or fanout < 2:
         return None
-    compressors = min(fanout, MAX_INTERLEAVED)
+    compressors = interleaved(fanout, state_bytes)
     per_stretch = max(1, -(-max(messages, MIN_DELIVERIES_PER_SAMPLE) // compressors))
     count = warmup + repeat
     stretches = tuple(
@@ -355,3 +367,36 @@ DELIVERY_FIELD_NAMES = (
     "compress_seconds_per_message",
     "delivery_compressors",
 )
+
+
+def interleaving(cell: dict[str, object]) -> float | None:
+    """How much a delivery costs beside one hot compressor's message: the cell's
+    ``compress_seconds_per_delivery`` over its ``compress_seconds_per_message`` (both measured on
+    the same messages and read for the same mean message, so their ratio is what interleaving
+    K subscribers' compressors changes); ``None`` when the cell has no such pair."""
+    delivery = cell.get("compress_seconds_per_delivery")
+    hot = cell.get("compress_seconds_per_message")
+    if not isinstance(delivery, int | float) or not isinstance(hot, int | float) or hot <= 0:
+        return None
+    return float(delivery) / float(hot)
+
+
+def delivery_cpu(cell: dict[str, object] | None, once: bool = False) -> str:
+    """The fleet table's ``CPU/delivery`` entry: microseconds to compress one delivery (a
+    compress-once mode's: one compression over K), ``-`` when the run did not measure it, 0
+    without compression."""
+    if cell is None:
+        return "0"
+    source = cell.get("compress_once") if once else cell
+    seconds = source.get("compress_seconds_per_delivery") if isinstance(source, dict) else None
+    if not isinstance(seconds, int | float):
+        return "-"
+    micro = seconds * 1e6
+    if micro < 1:
+        return f"{micro * 1000:.3g} ns"
+    return f"{micro:.3g} us" if micro < 100 else f"{micro:,.0f} us"
+
+
+def has_delivery_cpu(cells: Sequence[dict[str, object]]) -> bool:
+    """Whether a run's cells carry CPU per delivery (a run for a broadcast, timed)."""
+    return any(isinstance(cell.get("compress_seconds_per_delivery"), int | float) for cell in cells)

@@ -7,47 +7,18 @@ plots draw from these, recommend decides on them, and none of those three import
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsztune.console import terminal_text
 from wsztune.errors import WsztuneError
 from wsztune.results import Run
+from wsztune.text import describe_values, format_ms
 
 REFERENCE = (12, 5)  # python-websockets' serve() default: 12 window bits, memLevel 5
-OFF = "off"  # the label of the row of no compression
 
 Cell = dict[str, Any]
 Key = tuple[int, int]
-
-
-def format_bytes(value: float) -> str:
-    """Human-readable bytes with binary units: ``317.7 KiB``."""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-def label(key: Key | Cell) -> str:
-    """``WB:ML`` of a cell or a ``(wb, ml)`` pair, as users type it; ``off`` for the row of no
-    compression."""
-    if isinstance(key, dict):
-        if key.get("compression") is False:
-            return OFF
-        return f"{key['window_bits']}:{key['mem_level']}"
-    if key[0] == 0:  # the key of the row of no compression (off_cell): no window is 0
-        return OFF
-    return f"{key[0]}:{key[1]}"
-
-
-def plural(count: int, singular: str, plural_form: str | None = None, *, show: bool = True) -> str:
-    """``1 cell``, ``2 cells``; ``plural(n, "was", "were", show=False)`` for the verb alone."""
-    word = singular if count == 1 else (plural_form or f"{singular}s")
-    return f"{count:,} {word}" if show else word
 
 
 def cell_key(cell: Cell) -> Key:
@@ -70,16 +41,6 @@ def reference_name(
     if pair == default and owner:  # no owner: the stack never compresses, it has no default
         return "default" if short else f"{owner} default"
     return "reference" if short else "the reference"
-
-
-def describe_values(values: Sequence[int]) -> str:
-    """``9-13`` for a contiguous run of integers, else ``9,12,15``."""
-    values = sorted(values)
-    if not values:
-        return "none"
-    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
-        return f"{values[0]}-{values[-1]}"
-    return ",".join(str(value) for value in values)
 
 
 # Slices and grids ---------------------------------------------------------------------------------
@@ -356,56 +317,7 @@ def relevant_cells(slice_: Slice) -> dict[Key, Cell]:
     return cells or dict(slice_.cells)
 
 
-def stack_caption(slice_: Slice) -> str:
-    """``measured with CPython's zlib for aiohttp (default 15:8)``: the codec and the stack."""
-    from wsztune.stacks import CODEC_TITLES, STACKS
-
-    codec = CODEC_TITLES.get(slice_.codec, slice_.codec)
-    stack = STACKS.get(slice_.server) if slice_.server else None
-    if stack is None:
-        return f"measured with {codec}"
-    version = f" {slice_.server_version}" if slice_.server_version else ""
-    return (
-        f"measured with {codec} for {stack.title}{version} (default {label(slice_.default)})"
-    )
-
-
-def corpus_caption(run: Run) -> str:
-    """``websockets-commits: 1,837 messages, 2.3 MiB``."""
-    corpus = run.meta.get("corpus", {})
-    name = terminal_text(corpus.get("name") or "corpus")
-    messages = corpus.get("messages")
-    raw = corpus.get("raw_bytes")
-    if messages is None or raw is None:
-        return str(name)
-    return f"{name}: {messages:,} messages, {format_bytes(raw)}"
-
-
 # Metrics ------------------------------------------------------------------------------------------
-
-
-NOT_MEASURED = "not measured"
-# In a grid cell, where "not measured" would not fit 80 columns; a note under the grid says it.
-NOT_MEASURED_MARK = "n/m"
-NOT_MEASURED_NOTE = (
-    f"{NOT_MEASURED_MARK} = not measured: the run was made with --no-timing (sizes and memory only)"
-)
-
-
-def _format_ms(seconds: float | None) -> str:
-    if seconds is None:
-        return NOT_MEASURED
-    ms = seconds * 1000
-    if ms < 1:
-        return f"{ms:.2f}"
-    if ms < 100:
-        return f"{ms:.1f}"
-    return f"{ms:.0f}"
-
-
-def _ms_text(seconds: float | None) -> str:
-    """``34.0 ms``, or ``not measured``."""
-    return NOT_MEASURED if seconds is None else f"{_format_ms(seconds)} ms"
 
 
 @dataclass(frozen=True)
@@ -448,7 +360,7 @@ METRICS: dict[str, Metric] = {
             "compress_seconds",
             "compress time",
             "ms for the whole corpus, median",
-            _format_ms,
+            format_ms,
             is_timing=True,
         ),
         Metric(
@@ -456,7 +368,7 @@ METRICS: dict[str, Metric] = {
             "decompress_seconds",
             "decompress time",
             "ms for the whole corpus, median",
-            _format_ms,
+            format_ms,
             is_timing=True,
         ),
         Metric(
@@ -480,28 +392,11 @@ DEFAULT_METRICS = ("savings", "time", "memory")
 
 # Runs on a library's own axes (Go) ----------------------------------------------------------------
 
-AXIS_TITLES = {"level": "level", "context_takeover": "takeover", "threshold": "threshold"}
-
-
 def run_axes(run: Run) -> tuple[str, ...]:
     """The axes a run's cells vary on when they are not windowBits x memLevel: a Go run records
     them (``meta.axes``: gorilla's level and threshold, coder's takeover mode and threshold).
     Empty for a zlib or node run, which the windowBits x memLevel grids show."""
     return tuple(run.meta.get("axes") or ())
-
-
-def axes_label(cell: Cell, axes: Sequence[str]) -> str:
-    """``level 1, threshold 0 B`` or ``takeover on, threshold 128 B``: a cell on its axes."""
-    parts = []
-    for axis in axes:
-        value = cell.get(axis, 0)
-        if axis == "context_takeover":
-            parts.append(f"takeover {'on' if value else 'off'}")
-        elif axis == "threshold":
-            parts.append(f"threshold {value} B")
-        else:
-            parts.append(f"{AXIS_TITLES.get(axis, axis)} {value}")
-    return ", ".join(parts)
 
 
 def axes_cells(run: Run) -> list[Cell]:

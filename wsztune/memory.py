@@ -3,7 +3,7 @@
 CPython's zlib module allocates zlib's state through ``PyMem_RawMalloc``, so tracemalloc sees every
 byte zlib asks for. What it observes differs from the formula in zconf.h by zlib's own structs
 (``deflate_state``, ``inflate_state``) and the Python object around them, and the inflate window
-only exists once something has been inflated. A backend such as zlib-ng allocates differently and
+only exists once something has been inflated. A zlib such as zlib-ng allocates differently and
 the formula does not describe it at all.
 """
 
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from wsztune.codec import (
     EMPTY_BLOCK_TAIL,
-    Backend,
     Raw,
     Setting,
+    ZlibModule,
     new_compressor,
     new_decompressor,
 )
@@ -86,7 +86,7 @@ def observe(build_and_use: Callable[[], object]) -> Observation:
 
 
 def observe_compressor(
-    setting: Setting, bits: int, payloads: Sequence[bytes], backend: Backend
+    setting: Setting, bits: int, payloads: Sequence[bytes], zlib_module: ZlibModule
 ) -> Observation:
     """Memory held by a compressor after compressing ``payloads`` as permessage-deflate does.
 
@@ -94,17 +94,17 @@ def observe_compressor(
     zlib allocates all of a compressor's memory when it is built). Without context takeover a
     compressor lives for one message: the last one is observed.
     """
-    sync_flush = backend.module.Z_SYNC_FLUSH
+    sync_flush = zlib_module.module.Z_SYNC_FLUSH
     takeover = setting.context_takeover
     # Messages under the threshold never reach the compressor.
     payloads = [payload for payload in payloads if len(payload) >= setting.threshold]
 
     def work() -> object:  # allocates nothing but the codec's objects: the peak is theirs
-        encoder = new_compressor(setting, bits, backend)
+        encoder = new_compressor(setting, bits, zlib_module)
         used = False
         for payload in payloads:
             if used and not takeover:
-                encoder = new_compressor(setting, bits, backend)
+                encoder = new_compressor(setting, bits, zlib_module)
             used = True
             encoder.compress(payload)
             encoder.flush(sync_flush)
@@ -114,7 +114,7 @@ def observe_compressor(
 
 
 def observe_decompressor(
-    setting: Setting, bits: int, frames: Sequence[bytes], backend: Backend
+    setting: Setting, bits: int, frames: Sequence[bytes], zlib_module: ZlibModule
 ) -> Observation:
     """Memory held by a decompressor after inflating ``frames``.
 
@@ -125,11 +125,11 @@ def observe_decompressor(
     frames = [frame for frame in frames if type(frame) is not Raw]  # sent uncompressed
 
     def work() -> object:
-        decoder = new_decompressor(bits, backend)
+        decoder = new_decompressor(bits, zlib_module)
         used = False
         for frame in frames:
             if used and not takeover:
-                decoder = new_decompressor(bits, backend)
+                decoder = new_decompressor(bits, zlib_module)
             used = True
             decoder.decompress(frame + EMPTY_BLOCK_TAIL)
         return decoder

@@ -20,20 +20,17 @@ from wsztune.grid import (
     Metric,
     Slice,
     cell_key,
-    corpus_caption,
-    format_bytes,
-    label,
     reference_name,
     relevant_cells,
-    stack_caption,
 )
 from wsztune.results import Run
+from wsztune.text import corpus_caption, format_bytes, label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from wsztune.recommend import Decision
+    from wsztune.recommend.decide import Decision
 
 FORMATS = ("png", "svg")
 DPI = 120
@@ -96,6 +93,8 @@ def heatmap(
     """A windowBits x memLevel heatmap of ``metric``, every cell annotated; returns ``path``."""
     import numpy
     from matplotlib import colormaps, colors
+
+    from wsztune.stacks import stack_caption  # stacks load on use
 
     scale = SCALES[metric.name]
     rows, columns = slice_.window_bits, slice_.mem_levels
@@ -338,6 +337,8 @@ def pareto(
     the choice is made (the full view squeezes them into one line when small windows are bad).
     With a stack (``--server``), only the cells it or its alternatives can be set to.
     """
+    from wsztune.stacks import stack_caption  # stacks load on use
+
     cells = list(relevant_cells(slice_).values())
     frontier = pareto_frontier(cells)
     reference = slice_.default if reference is None else reference
@@ -419,7 +420,8 @@ def write_plots(
 def axes_chart(run: Run, directory: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
     """A Go run on its own axes (level, takeover mode, threshold): bars of the bytes on the wire
     (frame headers counted), of the memory a connection keeps, and of the memory per write."""
-    from wsztune.grid import axes_cells, axes_label, run_axes
+    from wsztune.grid import axes_cells, run_axes
+    from wsztune.text import axes_label
 
     directory.mkdir(parents=True, exist_ok=True)
     stem = run.path.stem if run.path is not None else "run"

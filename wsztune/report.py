@@ -14,39 +14,41 @@ from typing import TYPE_CHECKING
 
 # Re-exported (``X as X``): callers written before the model moved to grid import them from here.
 from wsztune.console import terminal_text
+from wsztune.fanout import delivery_cpu, has_delivery_cpu
 from wsztune.grid import DEFAULT_METRICS as DEFAULT_METRICS
 from wsztune.grid import METRICS as METRICS
-from wsztune.grid import NOT_MEASURED as NOT_MEASURED
-from wsztune.grid import NOT_MEASURED_MARK as NOT_MEASURED_MARK
-from wsztune.grid import NOT_MEASURED_NOTE as NOT_MEASURED_NOTE
-from wsztune.grid import OFF as OFF
 from wsztune.grid import REFERENCE as REFERENCE
 from wsztune.grid import Cell as Cell
 from wsztune.grid import Key as Key
 from wsztune.grid import Metric as Metric
 from wsztune.grid import Slice as Slice
-from wsztune.grid import _format_ms as _format_ms
-from wsztune.grid import _ms_text as _ms_text
 from wsztune.grid import axes_cells as axes_cells
-from wsztune.grid import axes_label as axes_label
 from wsztune.grid import cell_key as cell_key
-from wsztune.grid import corpus_caption as corpus_caption
-from wsztune.grid import describe_values as describe_values
-from wsztune.grid import format_bytes as format_bytes
-from wsztune.grid import label as label
 from wsztune.grid import off_cell as off_cell
-from wsztune.grid import plural as plural
 from wsztune.grid import reference_name as reference_name
 from wsztune.grid import run_axes as run_axes
 from wsztune.grid import select_slice as select_slice
 from wsztune.grid import settable_cells as settable_cells
-from wsztune.grid import stack_caption as stack_caption
 from wsztune.results import Run
+from wsztune.text import (
+    NOT_MEASURED_MARK,
+    NOT_MEASURED_NOTE,
+    OFF,
+    axes_label,
+    corpus_caption,
+    format_bytes,
+    label,
+    ms_text,
+    plural,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from wsztune.recommend import AxesDecision, Cost, Decision, Fleet, Verdict
+    from wsztune.recommend.axes import AxesDecision
+    from wsztune.recommend.cost import Cost, Fleet
+    from wsztune.recommend.decide import Decision
+    from wsztune.recommend.gate import Verdict
     from wsztune.stats import CorpusStats
 
 # What GitHub markdown would read as markup rather than text: a table cell's end (|), HTML (< >),
@@ -140,6 +142,8 @@ def grid_table(
     caption says why instead of failing. ``width`` is the terminal's, for :func:`rich_grid`:
     sizes in bytes that would not fit it are shown in KiB instead, and the caption says so.
     """
+    from wsztune.stacks import stack_caption  # stacks load on use
+
     notes: list[str] = []
     reference = slice_.default if reference is None else reference
     base = slice_.get(relative_to) if relative_to is not None else None
@@ -344,6 +348,8 @@ def compare_table(
 
     Cells measured in only one of the runs show as missing.
     """
+    from wsztune.stacks import stack_caption  # stacks load on use
+
     window_bits = tuple(sorted(set(old_slice.window_bits) | set(new_slice.window_bits)))
     mem_levels = tuple(sorted(set(old_slice.mem_levels) | set(new_slice.mem_levels)))
     values: dict[Key, str] = {}
@@ -436,7 +442,7 @@ def _comparison_cells(cell: Cell) -> tuple[str, str, str, str, str]:
         format_bytes(cell["connection_memory"]),
         f"{cell['compressed_bytes']:,} B",
         f"{cell['savings']:.1%}",
-        _ms_text(cell["compress_seconds"]),
+        ms_text(cell["compress_seconds"]),
     )
 
 
@@ -537,26 +543,38 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
             return "-"
         return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
 
+    # A run for a broadcast: what one delivery costs, each subscriber's compressor in turn.
+    per_delivery = has_delivery_cpu([cost.cell for cost in fleet.costs if cost.cell])
     rows = []
     for key in keys:
         cost = by_key[key]
         memory = cost.cell["connection_memory"] if cost.cell else 0
         rows.append(
             [named.get(key, ""), label(key), format_bytes(fleet.connections * memory),
+             *([delivery_cpu(cost.cell)] if per_delivery else []),
              money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
         )  # fmt: skip
     if fleet.uncompressed is not None and rated:
         none = fleet.uncompressed
-        rows.append(["no compression", "-", "0 B", money(0), money(none.egress), money(0),
-                     money(none.total)])  # fmt: skip
-    headers = ["", "wb:ml", "fleet memory", "memory/mo", "egress/mo", "CPU/mo", "total/mo"]
+        rows.append(["no compression", "-", "0 B", *(["0"] if per_delivery else []), money(0),
+                     money(none.egress), money(0), money(none.total)])  # fmt: skip
+    headers = ["", "wb:ml", "fleet memory", *(["CPU/delivery"] if per_delivery else []),
+               "memory/mo", "egress/mo", "CPU/mo", "total/mo"]  # fmt: skip
     caption = (
         fleet_caption(fleet)
         + "; egress is what the server sends, CPU the measured compress time of its share"
         + ("" if any(cost.cpu is not None for cost in fleet.costs) or not rated
            else " (not measured in this run: --no-timing; totals leave it out)")  # fmt: skip
+        + (DELIVERY_NOTE if per_delivery else "")
     )
     return caption, headers, rows
+
+
+# The fleet tables' caption for their CPU/delivery column.
+DELIVERY_NOTE = (
+    "; CPU/delivery: compressing one message for one subscriber, measured with the "
+    "subscribers' own compressors in turn (the run's fan-out), and CPU/mo priced from it"
+)
 
 
 def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> RenderableType:
@@ -616,25 +634,23 @@ def decision_renderable(decision: Decision, verdict: Verdict | None = None) -> R
     return Group(*parts)
 
 
-def print_run_summary(run: Run) -> None:
-    """A compact table after ``wsztune run``: the three smallest cells and 12:5.
+def run_summary(run: Run) -> RenderableType:
+    """A compact table after ``wsztune run``: the three smallest cells and 12:5, then hints.
 
     Only the default slice (see :func:`select_slice`): with several levels, strategies or
     context-takeover values the title says which one is shown, so no row mixes them.
     """
     from rich import box
+    from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    from wsztune.console import stdout_console
+    from wsztune.stacks import stack_caption  # stacks load on use
 
     if run_axes(run):
-        from wsztune.console import stdout_console
-
-        console = stdout_console()
-        console.print(axes_table(run))
-        console.print("next: wsztune table · wsztune plot · wsztune recommend", style="dim")
-        return
+        hint = "next: wsztune table · wsztune plot · wsztune recommend"
+        return Group(axes_table(run), Text.from_markup(hint, style="dim"))
     slice_ = select_slice(run)
     corpus = run.meta["corpus"]
     title = (
@@ -659,7 +675,7 @@ def print_run_summary(run: Run) -> None:
         left = header in ("", "wb:ml")
         table.add_column(header, justify="left" if left else "right", no_wrap=index > 0)
     for name, cell in rows:
-        timing = (_ms_text(cell["compress_seconds"]),) if timed else ()
+        timing = (ms_text(cell["compress_seconds"]),) if timed else ()
         table.add_row(
             name,
             label(cell),
@@ -668,12 +684,12 @@ def print_run_summary(run: Run) -> None:
             *timing,
             format_bytes(cell["connection_memory"]),
         )
-    console = stdout_console()
-    console.print(table)
     codecs = cell_codecs(run.cells)
-    if codecs:
-        console.print(f"codec per cell: {codecs}")
-    console.print(next_hint(slice_), style="dim")
+    return Group(
+        table,
+        *([Text.from_markup(f"codec per cell: {codecs}")] if codecs else []),
+        Text.from_markup(next_hint(slice_), style="dim"),
+    )
 
 
 def cell_codecs(cells: list[dict[str, object]]) -> str:
@@ -722,12 +738,10 @@ def next_hint(slice_: Slice) -> str:
     return f"{hint} --max-memory {math.ceil(median / 1024)}KiB"
 
 
-def render_corpus_stats(stats: CorpusStats) -> None:
-    """Print ``wsztune corpus stats`` as a two-column rich table."""
+def corpus_stats_table(stats: CorpusStats) -> RenderableType:
+    """``wsztune corpus stats`` as a two-column rich table."""
     from rich.markup import escape
     from rich.table import Table
-
-    from wsztune.console import stdout_console
 
     def share(part: int, whole: int) -> str:
         return f"{part:,} ({part / whole:.0%})" if whole else "0"
@@ -755,7 +769,7 @@ def render_corpus_stats(stats: CorpusStats) -> None:
     ]
     for name, value in rows:
         table.add_row(name, value)
-    stdout_console().print(table)
+    return table
 
 
 def _fanout_rows(stats: CorpusStats) -> list[tuple[str, str]]:
@@ -896,7 +910,7 @@ def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
                 f"{cell['savings']:.0%}",
                 format_bytes(cell["wire_compressed_bytes"]),
                 f"{cell.get('frames', cell['messages']):,}",
-                _ms_text(cell["compress_seconds"]),
+                ms_text(cell["compress_seconds"]),
                 format_bytes(cell["connection_memory"]),
                 format_bytes(cell["compress_memory_peak"]),
             ]
@@ -975,25 +989,33 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
             return []
         return ["-" if cost.peak is None else format_bytes(cost.peak.peak)]
 
+    # A run for a broadcast: what one delivery costs, each subscriber's compressor in turn.
+    per_delivery = has_delivery_cpu([cost.cell for cost in fleet.costs if cost.cell])
+
+    def delivery(cell: Cell | None, once: bool = False) -> list[str]:
+        return [delivery_cpu(cell, once)] if per_delivery else []
+
     rows = []
     for cell in order:
         cost = by_cell[id(cell)]
         rows.append(
             [" & ".join(named[id(cell)]), decision.name(cell),
              format_bytes(fleet.connections * cell["connection_memory"]), *peak(cost),
-             money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
+             *delivery(cell), money(cost.memory), money(cost.egress), money(cost.cpu),
+             money(cost.total)]
         )  # fmt: skip
     once = decision.once_cost
     if once is not None and once.peak is not None and decision.chosen is not None:
         rows.append(
             ["compress-once", decision.name(decision.chosen),
-             format_bytes(once.peak.steady), *peak(once), money(once.memory),
-             money(once.egress), money(once.cpu), money(once.total)]
+             format_bytes(once.peak.steady), *peak(once), *delivery(decision.chosen, once=True),
+             money(once.memory), money(once.egress), money(once.cpu), money(once.total)]
         )  # fmt: skip
     if fleet.uncompressed is not None:
         none = fleet.uncompressed
         role = "recommended" if decision.chosen is decision.off else ""
         rows.append([role, "off (no compression)", "0 B", *(["0 B"] if peaked else []),
+                     *delivery(None),
                      money(0), money(none.egress), money(0 if none.egress is not None else None),
                      money(none.total)])  # fmt: skip
     if peaked:
@@ -1009,8 +1031,11 @@ def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[st
             "; memory is what connections keep between messages (Go pools the writers: the "
             "per-write memory is not in it; --fanout K or --concurrent-writes N adds it)"
         )
-    headers = ["", "setting", "fleet memory", *(["peak"] if peaked else []), "memory/mo",
-               "egress/mo", "CPU/mo", "total/mo"]  # fmt: skip
+    if per_delivery:
+        caption += DELIVERY_NOTE
+    headers = ["", "setting", "fleet memory", *(["peak"] if peaked else []),
+               *(["CPU/delivery"] if per_delivery else []), "memory/mo", "egress/mo", "CPU/mo",
+               "total/mo"]  # fmt: skip
     return caption, headers, rows
 
 

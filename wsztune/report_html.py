@@ -21,21 +21,13 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsztune.grid import (
-    METRICS,
-    Cell,
-    Key,
-    Slice,
-    cell_key,
-    corpus_caption,
-    format_bytes,
-    label,
-    plural,
-)
+from wsztune.grid import METRICS, Cell, Key, Slice, cell_key
 from wsztune.results import Run
+from wsztune.text import corpus_caption, format_bytes, label, plural
 
 if TYPE_CHECKING:
-    from wsztune.recommend import Decision, Verdict
+    from wsztune.recommend.decide import Decision
+    from wsztune.recommend.gate import Verdict
 
 # The grids a report shows, in this order (the issue's four: savings, size, time, memory).
 GRID_METRICS = ("savings", "size", "time", "memory")
@@ -162,8 +154,9 @@ def render_axes(
     windowBits x memLevel: the choice ``recommend`` makes on them (``chosen``, None when none
     fits, and ``reason``), the table ``wsztune table`` prints, the chart ``wsztune plot``
     draws, the stack's ``snippet`` and the provenance."""
-    from wsztune.grid import axes_label, run_axes
+    from wsztune.grid import run_axes
     from wsztune.report import AXES_HEADERS, AXES_LEGEND, axes_rows, axes_title
+    from wsztune.text import axes_label
 
     title = f"wsztune report: {corpus_caption(run)}"
     axes = ", ".join(run_axes(run))
@@ -256,7 +249,7 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
     decision, verdict = item.decision, item.verdict
     out = [f'<h2 id="decision">{escape(heading)}</h2>']
     if decision.chosen is not None:
-        from wsztune.recommend import action_words
+        from wsztune.recommend.explain import action_words
 
         # The headline is the action; how sure the resampling is comes under it.
         chosen = decision.chosen

@@ -19,7 +19,7 @@ import math
 import operator
 import os
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,10 @@ class FieldSpec:
     low: float | None = 0
     high: float | None = None
     choices: tuple[str, ...] = ()
+    # Metadata only: the module that sets the field (see set_meta), and for an object whose keys
+    # are declared, their table (a key it does not declare is refused, like a field of meta).
+    writer: str = ""
+    fields: tuple[FieldSpec, ...] = ()
 
 
 _NUMBER = (int, float)
@@ -239,8 +243,8 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "compress_seconds_per_delivery",
         _NUMBER,
         "s",
-        "compressing one server message for one of K subscribers, min(K, 128) per-connection "
-        "compressors interleaved round-robin: median; null without timing",
+        "compressing one server message for one of K subscribers, K per-connection compressors "
+        "(up to 64 MiB of their state) interleaved round-robin: median; null without timing",
         nullable=True,
     ),
     FieldSpec(
@@ -257,7 +261,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "one hot compressor over the same messages, per message: a compress-once server's cost",
         nullable=True,
     ),
-    FieldSpec("delivery_compressors", int, "", "compressors interleaved: min(K, 128)", low=2),
+    FieldSpec("delivery_compressors", int, "", "compressors interleaved (K, up to 64 MiB)", low=2),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 # Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
@@ -449,44 +453,143 @@ MAX_FILE_BYTES = 1 << 30
 MAX_CELLS = 1_000_000
 # Nesting of any value: wsztune writes 4 levels at most (meta.grid.clients[0].windows).
 MAX_DEPTH = 16
-THRESHOLD_RULES = ("always", "ws")  # when a threshold applies; see sweep.Grid.threshold_rule
+# When a threshold applies (meta.grid.threshold_rule), as files name the rules: always (a message
+# under it is never compressed), or only without context takeover, as ws's Sender decides
+# (lib/sender.js: with takeover on, ws compresses every message whatever its threshold option
+# says). A stack profile says which rule is its; the sweep only carries it.
+THRESHOLD_ALWAYS = "always"
+THRESHOLD_WITHOUT_TAKEOVER = "ws"
+THRESHOLD_RULES = (THRESHOLD_ALWAYS, THRESHOLD_WITHOUT_TAKEOVER)
 
-_TEXT = (str,)
-# The metadata fields a reader uses, as the cell fields are declared: what each must be. Others
-# may be there (foreign tools): they are only held to finite numbers and bounded nesting.
-META_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("grid", dict, "", "the grid swept: its axes (see GRID_FIELDS)"),
-    FieldSpec("partial", bool, "", "true: interrupted, kept with --keep-partial"),
-    FieldSpec("cells", int, "", "cells measured"),
-    FieldSpec("cells_planned", int, "", "cells the grid plans"),
-    FieldSpec("corpus", dict, "", "the corpus swept: path, name, sha256, messages, raw_bytes"),
-    FieldSpec("timing", dict, "", "how times were measured"),
-    FieldSpec("units", dict, "", "the resampling units (schema 2)"),
-    FieldSpec("codec", str, "", "the codec measured"),
-    FieldSpec("codec_version", str, "", "its version"),
-    FieldSpec("server", str, "", "the stack tuned (run --server)"),
-    FieldSpec("client", str, "", "the clients modelled (run --client)"),
-    FieldSpec("started_at", str, "", "ISO time the sweep started"),
-    FieldSpec("seed", int, "", "the shuffle's seed", low=None),
-    FieldSpec("duration_seconds", _NUMBER, "s", "how long the sweep took"),
-    FieldSpec("fanout", dict, "", "connections a server message goes to (see FANOUT_FIELDS)"),
-)
-META_REQUIRED = ("grid", "partial")
-# meta.fanout (wsztune.fanout.run_fanout): stated with --fanout, or found in the corpus.
-FANOUT_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("source", str, "", "where it comes from", choices=("corpus", "--fanout")),
-    FieldSpec("mean", _NUMBER, "", "mean fan-out of the broadcast messages", low=1),
-    FieldSpec("max", int, "", "largest fan-out", low=1),
-    FieldSpec("share", _NUMBER, "ratio", "share of deliveries in a broadcast", high=1),
-    FieldSpec("window_seconds", _NUMBER, "s", "how close in time a broadcast's deliveries are"),
-)
+# The writers of a run's metadata: the modules that set its fields, each through set_meta.
+ENVIRONMENT = "environment.py"
+SWEEP = "sweep.py"
+CODECS = "codecs/"  # the codec that measured the run: CodecInfo.meta, merged by the sweep
+RUN_COMMAND = "cli/run.py"
+META_WRITERS = (ENVIRONMENT, SWEEP, CODECS, RUN_COMMAND)
+
+# meta.corpus: Corpus.describe, and the sweep's rate.
 CORPUS_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("path", str, "", "where the corpus was read"),
-    FieldSpec("name", str, "", "its name (the file's stem)"),
-    FieldSpec("sha256", str, "", "its digest"),
-    FieldSpec("messages", int, "", "messages in it"),
-    FieldSpec("raw_bytes", int, "B", "their payload bytes"),
-)
+    FieldSpec("path", str, "", "where the corpus was read", writer="corpus.py"),
+    FieldSpec("name", str, "", "its name (the file's stem)", writer="corpus.py"),
+    FieldSpec("format", str, "", "the format it was read as: jsonl, lines, records, dir, har "
+              "or json", writer="corpus.py"),
+    FieldSpec("sha256", str, "", "digest of the corpus file", writer="corpus.py"),
+    FieldSpec("messages", int, "", "messages in it (after --sample)", writer="corpus.py"),
+    FieldSpec("raw_bytes", int, "B", "their payload bytes", writer="corpus.py"),
+    FieldSpec("connections", int, "", "connections in it", writer="corpus.py"),
+    FieldSpec("directions", list, "", "the directions it holds: client, server",
+              writer="corpus.py"),
+    FieldSpec("sampled", dict, "", "run --sample: connections kept, of_connections, seed; "
+              "null: the whole corpus", nullable=True, writer="corpus.py"),
+    FieldSpec("messages_per_second", _NUMBER, "1/s", "overall message rate of a corpus whose "
+              "records carry t (messages / (last t - first t)); absent otherwise", writer=SWEEP),
+)  # fmt: skip
+# meta.timing: the TimingPlan the sweep timed the cells with.
+TIMING_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("measured", bool, "", "false: run --no-timing (every time field of the cells is "
+              "null)", writer=SWEEP),
+    FieldSpec("repeat", int, "", "timed samples per measurement", writer=SWEEP),
+    FieldSpec("warmup", int, "", "untimed passes before them", writer=SWEEP),
+    FieldSpec("min_sample_seconds", _NUMBER, "s", "shortest sample: passes are looped up to it",
+              writer=SWEEP),
+    FieldSpec("clock", str, "", "what a sample counts (thread CPU time, node's process CPU "
+              "time, ...)", writer=SWEEP),
+    FieldSpec("jobs", int, "", "cells timed at a time, in parallel processes", writer=SWEEP),
+    FieldSpec("order", str, "", "the order cells were visited in (shuffled, seed N)",
+              writer=SWEEP),
+    FieldSpec("note", str, "", "how to read the times, in words", writer=SWEEP),
+)  # fmt: skip
+# meta.fanout (wsztune.fanout.run_fanout): stated with --fanout, or found in the corpus.
+FANOUT_SHOWN_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("mean", _NUMBER, "", "mean fan-out of the broadcast messages", low=1,
+              writer="fanout.py"),
+    FieldSpec("max", int, "", "largest fan-out", low=1, writer="fanout.py"),
+    FieldSpec("share", _NUMBER, "ratio", "share of deliveries in a broadcast", high=1,
+              writer="fanout.py"),
+    FieldSpec("broadcasts", int, "", "broadcasts found in the corpus", writer="fanout.py"),
+    FieldSpec("window_seconds", _NUMBER, "s", "how close in time a broadcast's deliveries are",
+              writer="fanout.py"),
+)  # fmt: skip
+FANOUT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("source", str, "", "where it comes from", choices=("corpus", "--fanout"),
+              writer="fanout.py"),
+    *FANOUT_SHOWN_FIELDS,
+    FieldSpec("corpus", dict, "", "with --fanout: what the corpus showed (the fields above), "
+              "or null", nullable=True, writer="fanout.py", fields=FANOUT_SHOWN_FIELDS),
+)  # fmt: skip
+# meta.stack: the profile of the stack tuned (run --server).
+STACK_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("name", str, "", "the stack's name (wsztune stacks)", writer=RUN_COMMAND),
+    FieldSpec("title", str, "", "its title", writer=RUN_COMMAND),
+    FieldSpec("version", str, "", "the version asked, or null", nullable=True,
+              writer=RUN_COMMAND),
+    FieldSpec("default", str, "", "its default setting at that version (WB:ML)",
+              writer=RUN_COMMAND),
+    FieldSpec("codec", str, "", "the codec that runs its bytes", writer=RUN_COMMAND),
+    FieldSpec("status", str, "", "how far its profile is verified", writer=RUN_COMMAND),
+)  # fmt: skip
+
+# The one table of a run's metadata, as CELL_FIELDS is the cells': every field, who writes it
+# (set_meta refuses a field not declared here, or set by another writer), what it must be and
+# what it means. Loading refuses a field not in it; docs/results.md lists it
+# (tests/test_results.py checks that the page shows this table as rendered by meta_table).
+META_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("wsztune_version", str, "", "the wsztune that made the run", writer=ENVIRONMENT),
+    FieldSpec("python_version", str, "", "Python's version", writer=ENVIRONMENT),
+    FieldSpec("python_implementation", str, "", "CPython, PyPy, ...", writer=ENVIRONMENT),
+    FieldSpec("zlib_version", str, "", "the zlib Python was built with", writer=ENVIRONMENT),
+    FieldSpec("zlib_runtime_version", str, "", "the zlib Python runs with", writer=ENVIRONMENT),
+    FieldSpec("codec", str, "", "the codec that measured the cells (zlib, zlib-ng, node, "
+              "go-gorilla, ...)", writer=ENVIRONMENT),
+    FieldSpec("codec_version", str, "", "its version (of its zlib, or of Go, JZlib)",
+              writer=ENVIRONMENT),
+    FieldSpec("platform", str, "", "the operating system", writer=ENVIRONMENT),
+    FieldSpec("machine", str, "", "the processor architecture", writer=ENVIRONMENT),
+    FieldSpec("cpu", str, "", "the processor's model name", writer=ENVIRONMENT),
+    FieldSpec("cpu_count", int, "", "logical processors (null: unknown)", nullable=True,
+              writer=ENVIRONMENT),
+    FieldSpec("command_line", str, "", "the command that made the run", writer=ENVIRONMENT),
+    FieldSpec("started_at", str, "", "when the sweep started (ISO 8601, UTC)", writer=SWEEP),
+    FieldSpec("finished_at", str, "", "when it ended", writer=SWEEP),
+    FieldSpec("duration_seconds", _NUMBER, "s", "how long the sweep took", writer=SWEEP),
+    FieldSpec("corpus", dict, "", "the corpus swept", writer=SWEEP, fields=CORPUS_FIELDS),
+    FieldSpec("grid", dict, "", "the grid swept: each axis's values (window_bits, mem_levels, "
+              "levels, strategies, context_takeover, thresholds), threshold_rule, "
+              "client_window_bits, clients, only", writer=SWEEP),
+    FieldSpec("timing", dict, "", "how the cells were timed", writer=SWEEP, fields=TIMING_FIELDS),
+    FieldSpec("seed", int, "", "the seed of the shuffled cell order", low=None, writer=SWEEP),
+    FieldSpec("partial", bool, "", "true: interrupted, kept with --keep-partial", writer=SWEEP),
+    FieldSpec("cells", int, "", "cells measured", writer=SWEEP),
+    FieldSpec("cells_planned", int, "", "cells the grid plans", writer=SWEEP),
+    FieldSpec("units", dict, "", "the resampling units (schema 2): method, count, names, "
+              "raw_bytes, messages, directions", writer=SWEEP),
+    FieldSpec("fanout", dict, "", "connections a server message goes to; absent when neither "
+              "the corpus nor --fanout tells", writer=SWEEP, fields=FANOUT_FIELDS),
+    FieldSpec("server", str, "", "the stack tuned (run --server)", writer=SWEEP),
+    FieldSpec("client", str, "", "the clients modelled (run --client: firefox, or "
+              "chrome=0.7,firefox=0.3)", writer=SWEEP),
+    FieldSpec("axes", list, "", "Go codecs: the axes the cells vary on (absent: a window bits x "
+              "memLevel grid)", writer=CODECS),
+    FieldSpec("memory_method", str, "", "node, bun, go and jzlib codecs: how the memory fields "
+              "were measured", writer=CODECS),
+    FieldSpec("node", dict, "", "node codec: node, zlib, V8 and libuv versions, the framing",
+              writer=CODECS),
+    FieldSpec("bun", dict, "", "bun codec: Bun, zlib and uWebSockets versions, the framing",
+              writer=CODECS),
+    FieldSpec("go", dict, "", "go codecs: Go's version, the library modelled and its version, "
+              "the compressor", writer=CODECS),
+    FieldSpec("jzlib", dict, "", "jzlib and netty codecs: JZlib's and Java's versions, the jar, "
+              "how it is called", writer=CODECS),
+    FieldSpec("netty", dict, "", "netty codec: its rule (JDK zlib at 15:8, JZlib elsewhere) and "
+              "both codecs", writer=CODECS),
+    FieldSpec("server_version", str, "", "the stack's version asked (0.49 for uvicorn@0.49), "
+              "or null", nullable=True, writer=RUN_COMMAND),
+    FieldSpec("stack", dict, "", "the profile of the stack tuned", writer=RUN_COMMAND,
+              fields=STACK_FIELDS),
+)  # fmt: skip
+META_REQUIRED = ("grid", "partial")
+META_FIELD_BY_NAME = {spec.name: spec for spec in META_FIELDS}
 # meta.grid: each axis a list of the values swept (Grid.describe writes them).
 GRID_FIELDS: tuple[FieldSpec, ...] = (
     CELL_FIELDS[0],  # window_bits
@@ -520,6 +623,8 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
         return "true or false"
     if kind is str:
         return "a string"
+    if kind is list:
+        return "a list"
     if kind is int:
         return "an integer"
     return "a number"
@@ -690,14 +795,50 @@ def from_document(document: object, path: Path | None = None) -> Run:
     return Run(meta, cells, path, schema)
 
 
-def _validate_fields(
-    where: str, prefix: str, data: dict[str, Any], specs: Sequence[FieldSpec]
-) -> None:
-    for spec in specs:
-        if spec.name in data:
-            problem = _problem(spec, data[spec.name])
-            if problem is not None:
-                raise _refusal(where, f"{prefix}{spec.name} {problem}")
+class MetaFieldError(ValueError):
+    """A writer set a metadata field that :data:`META_FIELDS` does not declare for it, or a value
+    that does not fit: a bug in wsztune (the run would not load), not a user error."""
+
+
+def set_meta(meta: dict[str, Any], writer: str, values: Mapping[str, Any]) -> None:
+    """Set ``values`` in a run's metadata as ``writer`` (one of :data:`META_WRITERS`): the one
+    way metadata is written. Each field must be declared for that writer in :data:`META_FIELDS`
+    and fit its type, or :class:`MetaFieldError` is raised, so that every run saved loads."""
+    for name, value in values.items():
+        spec = META_FIELD_BY_NAME.get(name)
+        if spec is None or spec.writer != writer:
+            raise MetaFieldError(
+                f"meta.{name}: not declared for {writer} in results.META_FIELDS (declare its "
+                "writer, type and meaning there, and in docs/results.md)"
+            )
+        problem = _field_problem("meta.", spec, value)
+        if problem is not None:
+            raise MetaFieldError(f"{problem} (set by {writer})")
+    meta.update(values)
+
+
+def _field_problem(prefix: str, spec: FieldSpec, value: object) -> str | None:
+    """What is wrong with ``value`` as the field ``spec`` of an object (None: nothing), its
+    declared keys included: the line names the field by its path (``meta.corpus.sha256``)."""
+    problem = _problem(spec, value)
+    if problem is not None:
+        return f"{prefix}{spec.name} {problem}"
+    if spec.fields and isinstance(value, dict):
+        return _fields_problem(f"{prefix}{spec.name}.", value, spec.fields)
+    return None
+
+
+def _fields_problem(prefix: str, data: dict[str, Any], specs: Sequence[FieldSpec]) -> str | None:
+    """The first key of ``data`` that ``specs`` does not declare or whose value does not fit."""
+    by_name = {spec.name: spec for spec in specs}
+    for name, value in data.items():
+        spec = by_name.get(name)
+        if spec is None:
+            return f"{prefix}{name} is not a field of a run's metadata (docs/results.md lists them)"
+        problem = _field_problem(prefix, spec, value)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _validate_meta(where: str, meta: dict[str, Any]) -> list[tuple]:
@@ -705,14 +846,12 @@ def _validate_meta(where: str, meta: dict[str, Any]) -> list[tuple]:
     for name in META_REQUIRED:
         if name not in meta:
             raise _refusal(where, f"meta.{name} is missing")
-    _validate_fields(where, "meta.", meta, META_FIELDS)
     problem = _nesting_problem(meta)
     if problem is not None:
         raise _refusal(where, f"meta {problem}")
-    if isinstance(meta.get("corpus"), dict):
-        _validate_fields(where, "meta.corpus.", meta["corpus"], CORPUS_FIELDS)
-    if isinstance(meta.get("fanout"), dict):
-        _validate_fields(where, "meta.fanout.", meta["fanout"], FANOUT_FIELDS)
+    problem = _fields_problem("meta.", meta, META_FIELDS)
+    if problem is not None:
+        raise _refusal(where, problem)
     grid = meta["grid"]
     axes: dict[str, list[Any]] = {}
     for spec in GRID_FIELDS:
@@ -779,8 +918,9 @@ def planned_keys(
     (a stack whose modes fix the three together: Bun)."""
     out = []
     for takeover in context_takeover:
-        # ws ignores its threshold with context takeover (lib/sender.js): one cell, threshold 0.
-        per_takeover = (0,) if takeover and threshold_rule == "ws" else thresholds
+        # A rule without takeover ignores its threshold with takeover: one cell, threshold 0.
+        only_zero = takeover and threshold_rule == THRESHOLD_WITHOUT_TAKEOVER
+        per_takeover = (0,) if only_zero else thresholds
         out += [
             (wb, ml, level, strategy, takeover, threshold)
             for threshold in per_takeover

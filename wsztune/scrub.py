@@ -712,7 +712,7 @@ def grid_sizes(
 ) -> dict[tuple[int, int], int]:
     """Compressed bytes of ``corpus`` at every (window bits, memLevel), level -1, context takeover.
 
-    Sizes only, with the codec functions and backend (stdlib zlib) the sweep uses: exact and
+    Sizes only, with the codec functions and zlib module (stdlib zlib) the sweep uses: exact and
     deterministic.
     """
     levels = list(mem_levels)
@@ -731,7 +731,7 @@ def _corpus_cell_sizes(
 ) -> dict[tuple[int, int], int]:
     from wsztune import codec
 
-    backend = codec.get_backend("zlib")
+    zlib_module = codec.get_zlib_module("zlib")
     streams = corpus.streams()
     sizes = {}
     for bits, level in cells:
@@ -740,7 +740,7 @@ def _corpus_cell_sizes(
             len(frame)
             for stream in streams
             for frame in codec.compress_stream(
-                stream.payloads, setting, setting.bits_for(stream.direction), backend
+                stream.payloads, setting, setting.bits_for(stream.direction), zlib_module
             )
         )
     return sizes

@@ -11,7 +11,7 @@ import math
 import re
 
 from wsztune.errors import WsztuneError
-from wsztune.grid import format_bytes
+from wsztune.text import format_bytes
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {

@@ -26,7 +26,18 @@ from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
 from wsztune.fanout import FanOut, detect_fanout, run_fanout, run_fanout_k
-from wsztune.results import THRESHOLD_RULES, Run, cell_setting_key, planned_keys, utc_now
+from wsztune.results import (
+    CODECS,
+    ENVIRONMENT,
+    SWEEP,
+    THRESHOLD_ALWAYS,
+    THRESHOLD_RULES,
+    Run,
+    cell_setting_key,
+    planned_keys,
+    set_meta,
+    utc_now,
+)
 from wsztune.stats import messages_per_second
 from wsztune.units import UnitLayout
 
@@ -102,10 +113,8 @@ class Grid:
     context_takeover: tuple[bool, ...] = (True,)
     client_window_bits: int | None = None
     thresholds: tuple[int, ...] = (0,)
-    # When a threshold applies: "always" (a message under it is never compressed), or "ws": only
-    # without context takeover, as ws's Sender decides (lib/sender.js: with takeover on, ws
-    # compresses every message whatever its threshold option says).
-    threshold_rule: str = "always"
+    # When a threshold applies: one of results.THRESHOLD_RULES, the stack's (``--server``).
+    threshold_rule: str = THRESHOLD_ALWAYS
     # The clients (``--client``): none models them as today (the client compresses like the
     # server, at the server's client window); one or more (a mix, shares adding up to 1) gives
     # each cell's client direction their windows, memLevels and levels.
@@ -335,7 +344,7 @@ def run_sweep(
     streams: Sequence[Stream],
     settings: Sequence[Setting],
     *,
-    backend_name: str = "zlib",
+    codec_name: str = "zlib",
     plan: TimingPlan | None = None,
     jobs: int = 1,
     seed: int = 0,
@@ -358,7 +367,7 @@ def run_sweep(
         if on_cell is not None:
             on_cell(cell, len(cells), total)
 
-    codec = get_codec(backend_name)
+    codec = get_codec(codec_name)
     try:
         codec.measure(streams, order, plan, jobs, finished)
     except KeyboardInterrupt:
@@ -370,7 +379,7 @@ def sweep(
     corpus: Corpus,
     grid: Grid,
     *,
-    backend_name: str = "zlib",
+    codec_name: str = "zlib",
     plan: TimingPlan | None = None,
     jobs: int = 1,
     seed: int = 0,
@@ -391,73 +400,61 @@ def sweep(
     marked partial, for the caller to keep or drop.
     """
     plan = plan or TimingPlan()
-    info = get_codec(backend_name).describe()
+    info = get_codec(codec_name).describe()
     settings = grid.settings()
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
     started = utc_now()
-    meta: dict[str, Any] = {
-        **describe_environment(info),
-        "started_at": started.isoformat(timespec="seconds"),
-        "corpus": corpus.describe(),
-        "grid": grid.describe(),
-        "timing": (
-            {
-                "measured": True,
-                "repeat": plan.repeat,
-                "warmup": plan.warmup,
-                "min_sample_seconds": plan.min_sample_seconds,
-                "clock": info.clock,
-                "jobs": jobs,
-                "order": f"shuffled, seed {seed}",
-                "note": (
-                    "cells were timed one at a time"
-                    if jobs == 1
-                    else f"cells were timed {jobs} at a time in parallel processes: compare "
-                    "times between cells of this run, not absolute times with other runs"
-                ),
-            }
-            if plan.measure_time
-            else {
-                "measured": False,
-                "jobs": jobs,
-                "order": f"shuffled, seed {seed}",
-                "note": "time was not measured (--no-timing): sizes and memory only, every "
-                "time field of the cells is null",
-            }
-        ),
-        "seed": seed,
-        "partial": False,
-    }
+    meta: dict[str, Any] = {}
+    set_meta(meta, ENVIRONMENT, describe_environment(info))
+    corpus_meta = corpus.describe()
     rate = messages_per_second(corpus)
     if rate is not None:  # optional: only corpora whose records carry "t" have a rate
-        meta["corpus"]["messages_per_second"] = rate
+        corpus_meta["messages_per_second"] = rate
+    set_meta(
+        meta,
+        SWEEP,
+        {
+            "started_at": started.isoformat(timespec="seconds"),
+            "corpus": corpus_meta,
+            "grid": grid.describe(),
+            "timing": _timing_meta(plan, info.clock, jobs, seed),
+            "seed": seed,
+            "partial": False,
+        },
+    )
     broadcasts = run_fanout(found_fanout or detect_fanout(corpus), fanout)
     if broadcasts is not None:
-        meta["fanout"] = broadcasts
+        set_meta(meta, SWEEP, {"fanout": broadcasts})
         plan = replace(plan, fanout=run_fanout_k(broadcasts) or 1)
     if server is not None:
-        meta["server"] = server  # the stack tuned: which snippet this run may be trusted for
+        # The stack tuned: which snippet this run may be trusted for.
+        set_meta(meta, SWEEP, {"server": server})
     if grid.clients:
         # The clients modelled (``--client``): "firefox", or "chrome=0.7,firefox=0.3".
-        meta["client"] = (
+        client = (
             grid.clients[0].name
             if len(grid.clients) == 1
             else ",".join(f"{c.name}={c.share:g}" for c in grid.clients)
         )
-    meta.update(info.meta)  # what the codec records of itself (node's versions, its memory method)
+        set_meta(meta, SWEEP, {"client": client})
+    set_meta(meta, CODECS, info.meta)  # what the codec records of itself (node's versions, ...)
     streams = corpus.streams()
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
-    meta["units"] = UnitLayout.of(streams).describe()
+    set_meta(meta, SWEEP, {"units": UnitLayout.of(streams).describe()})
 
     def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
         finished = utc_now()
-        meta.update(
-            finished_at=finished.isoformat(timespec="seconds"),
-            duration_seconds=round((finished - started).total_seconds(), 3),
-            cells=len(cells),
-            cells_planned=len(grid.base_settings()),
-            partial=partial,
+        set_meta(
+            meta,
+            SWEEP,
+            {
+                "finished_at": finished.isoformat(timespec="seconds"),
+                "duration_seconds": round((finished - started).total_seconds(), 3),
+                "cells": len(cells),
+                "cells_planned": len(grid.base_settings()),
+                "partial": partial,
+            },
         )
         return Run(meta, cells)
 
@@ -466,7 +463,7 @@ def sweep(
         cells = run_sweep(
             streams,
             settings,
-            backend_name=backend_name,
+            codec_name=codec_name,
             plan=plan,
             jobs=jobs,
             seed=seed,
@@ -478,3 +475,30 @@ def sweep(
         interrupted.run = finish(interrupted.cells, partial=True)
         raise
     return finish(mix_cells(cells, grid) if mixed else cells, partial=False)
+
+
+def _timing_meta(plan: TimingPlan, clock: str, jobs: int, seed: int) -> dict[str, Any]:
+    """The run's ``timing`` metadata: how the cells were timed, or that they were not."""
+    if not plan.measure_time:
+        return {
+            "measured": False,
+            "jobs": jobs,
+            "order": f"shuffled, seed {seed}",
+            "note": "time was not measured (--no-timing): sizes and memory only, every "
+            "time field of the cells is null",
+        }
+    return {
+        "measured": True,
+        "repeat": plan.repeat,
+        "warmup": plan.warmup,
+        "min_sample_seconds": plan.min_sample_seconds,
+        "clock": clock,
+        "jobs": jobs,
+        "order": f"shuffled, seed {seed}",
+        "note": (
+            "cells were timed one at a time"
+            if jobs == 1
+            else f"cells were timed {jobs} at a time in parallel processes: compare "
+            "times between cells of this run, not absolute times with other runs"
+        ),
+    }

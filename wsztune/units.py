@@ -20,7 +20,7 @@ blocks than messages); smaller streams stay whole. A corpus with more streams th
 keeps one unit per stream, and above :data:`MAX_UNITS` streams, neighbouring streams share a
 unit, so that a results file stays small (at most :data:`MAX_UNITS` integers per cell).
 
-This module knows nothing of codecs: any backend that yields per-message compressed sizes per
+This module knows nothing of codecs: any codec that yields per-message compressed sizes per
 stream (:meth:`UnitLayout.sizes`) gets the same units.
 """
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from corpora.generate.api import api
 from corpora.generate.chat import chat
 from corpora.generate.common import DEFAULT_SEED, DEMO_MESSAGES, payload_lines_bytes, records_bytes
+from corpora.generate.fleet import fleet
 from corpora.generate.game import game
 from corpora.generate.har import har_bytes
 from corpora.generate.market import market
@@ -23,6 +24,8 @@ def generate_all(outdir: Path, seed: int = DEFAULT_SEED) -> list[Path]:
         "market.records.jsonl": records_bytes(market(seed)),
         "api.jsonl": payload_lines_bytes(api(seed)),
         "chat.har": har_bytes(seed),
+        "fleet-light.records.jsonl": records_bytes(fleet(seed, "light")),
+        "fleet-heavy.records.jsonl": records_bytes(fleet(seed, "heavy")),
     }
     paths = []
     for name, data in files.items():

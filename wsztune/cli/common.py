@@ -247,8 +247,23 @@ def budget_option(command: Any) -> Any:
     return click.option(
         "--max-memory",
         metavar="SIZE",
-        help="Memory budget per connection, compressor + decompressor, observed: "
+        help="Memory budget per connection, compressor + decompressor (recommend: resident "
+        "unless --memory allocation): "
         "64KiB, 64KB, 1.5MiB, 65536B (a unit is required; a bare K or M is refused as ambiguous).",
+    )(command)
+
+
+def memory_figure_option(command: Any) -> Any:
+    """``--memory resident|allocation``: the memory the budget is checked against."""
+    return click.option(
+        "--memory",
+        "memory_figure",
+        type=click.Choice(["resident", "allocation"]),
+        default="resident",
+        show_default=True,
+        help="The memory the budget is checked against: resident (what the OS charges "
+        "long-lived connections for the corpus's traffic) or allocation (the bound under "
+        "churn, docs/memory.md).",
     )(command)
 
 
@@ -354,7 +369,7 @@ def highlight(
     """The recommendation the grids mark with a star, and the words that qualify it (``partial``:
     the run is, so the star is only a choice among the cells measured)."""
     from wsztune.recommend import Constraints, recommend
-    from wsztune.report import format_bytes
+    from wsztune.text import format_bytes
 
     decision = recommend(slice_, Constraints(max_memory=max_memory, reference=reference))
     if decision.chosen is None:

@@ -40,9 +40,10 @@ def corpus_stats(
     if as_json:
         click.echo(json.dumps(stats.to_dict(), indent=2))
         return
-    from wsztune.report import render_corpus_stats
+    from wsztune.console import stdout_console
+    from wsztune.report import corpus_stats_table
 
-    render_corpus_stats(stats)
+    stdout_console().print(corpus_stats_table(stats))
 
 
 @corpus.command("scrub")

@@ -174,7 +174,7 @@ def probe(
 
 
 def _message_line(item: Any) -> str:
-    from wsztune.grid import format_bytes
+    from wsztune.text import format_bytes
 
     message = item.message
     if item.status == 101 and item.negotiated is None:
@@ -199,7 +199,7 @@ def _message_line(item: Any) -> str:
 
 def render(url: str, probes: list[Any], findings: list[Any]) -> None:
     """The per-client blocks, then the findings with their fixes."""
-    from wsztune.grid import format_bytes, plural
+    from wsztune.text import format_bytes, plural
 
     click.echo(f"probe {url}: {plural(len(probes), 'client')}, one connection each")
     for item in probes:

@@ -12,6 +12,7 @@ from wsztune.cli.common import (
     fanout_option,
     fleet_options,
     load_run,
+    memory_figure_option,
     prices,
     results_options,
     savings_drop_option,
@@ -103,6 +104,7 @@ from wsztune.errors import WsztuneError
     is_flag=True,
     help="Decide even on a partial (interrupted) run or baseline; without it they exit 4.",
 )
+@memory_figure_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @results_options
 @slice_options
@@ -127,6 +129,7 @@ def recommend(
     max_savings_drop: float,
     strict: bool,
     allow_partial: bool,
+    memory_figure: str,
     as_json: bool,
     results_path: Path | None,
     results_dir: Path,
@@ -156,7 +159,6 @@ def recommend(
 
     from wsztune import recommend as recommend_module
     from wsztune import report
-    from wsztune.errors import CheckFailed
     from wsztune.sizes import parse_fraction
 
     budget = size_arg(max_memory)
@@ -167,8 +169,10 @@ def recommend(
         raise click.UsageError(str(error)) from None
     if check_text is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check setting; add one")
-    run = load_run(results_path, results_dir, say=False)
-    # What both kinds of run decide with; a windowBits x memLevel run adds its own below.
+    run = recommend_module.with_memory_figure(
+        load_run(results_path, results_dir, say=False), memory_figure
+    )
+    # What both kinds of run decide with; a windowBits x memLevel run adds its own.
     constraints = recommend_module.Constraints(
         max_memory=budget,
         max_time_ratio=max_time_ratio,
@@ -181,41 +185,80 @@ def recommend(
         seed=seed,
     )
     if report.run_axes(run):
+        constraints = replace(constraints, max_savings_drop=max_savings_drop / 100)
         _decide_on_axes(run, constraints, fanout, concurrent_writes, check_text, strict,
-                        allow_partial, as_json)  # fmt: skip
+                        allow_partial, as_json, baseline_path)  # fmt: skip
         return
+    _decide_on_grid(
+        run,
+        replace(constraints, cliff=cliff_value, max_savings_drop=max_savings_drop / 100),
+        (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text),
+        reference_text, check_text, baseline_path, fanout, concurrent_writes, strict,
+        allow_partial, as_json,
+    )  # fmt: skip
+
+
+def _decide_on_grid(
+    run: Any,
+    constraints: Any,
+    slicing: tuple[Any, ...],
+    reference_text: str | None,
+    check_text: str | None,
+    baseline_path: Path | None,
+    fanout: int | None,
+    concurrent_writes: int | None,
+    strict: bool,
+    allow_partial: bool,
+    as_json: bool,
+) -> None:
+    """A windowBits x memLevel run: its slice and the baseline's (refused when partial), then
+    the pipeline (decision, baseline, gate), shown."""
+    from dataclasses import replace
+
+    from wsztune import recommend as recommend_module
+    from wsztune import report
+
     if concurrent_writes is not None:
         raise click.UsageError(
             "--concurrent-writes prices the compressors that Go's writes hold from a pool; a "
             "zlib run's compressors are per connection, already in its memory: drop it"
         )
     reference = setting_arg(reference_text, "--relative-to")
-    # The shape and the ranges here; whether the run measured it is for recommend.check.
+    # The shape and the ranges here; whether the run measured it is for the gate.
     checked = setting_arg(check_text, "--check")
-    baseline_run = None if baseline_path is None else load_run(baseline_path, say=False)
+    baseline_run = None
+    if baseline_path is not None:
+        # Budgeted with the same figure as the run (recommend.with_memory_figure).
+        baseline_run = recommend_module.with_memory_figure(
+            load_run(baseline_path, say=False), _memory_figure(run)
+        )
     say_read(run)
     broadcast = _say_fanout(run, fanout)
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
-    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
-    slice_ = select(run, *options)
-    baseline_slice = None if baseline_run is None else select(baseline_run, *options)
+    slice_ = select(run, *slicing)
+    baseline_slice = None if baseline_run is None else select(baseline_run, *slicing)
     if not allow_partial:
         recommend_module.require_complete(run, slice_)
         if baseline_run is not None:
             recommend_module.require_complete(baseline_run, baseline_slice, "--baseline ")
     warn(report.run_warnings(run, slice_))
-    constraints = replace(
-        constraints,
-        cliff=cliff_value,
-        reference=reference or slice_.default,
-        max_savings_drop=max_savings_drop / 100,
+    outcome = recommend_module.decide_and_gate(
+        slice_,
+        replace(constraints, reference=reference or slice_.default),
+        checked,
+        strict=strict,
+        baseline=baseline_slice,
+        baseline_name=str(baseline_path),
     )
-    decision = recommend_module.recommend(slice_, constraints)
-    verdict = None
-    if checked is not None:
-        verdict = _gate(decision, checked, constraints, strict, baseline_slice, baseline_path)
-    _show(decision, verdict, run, baseline_run, broadcast, as_json)
+    warn(outcome.warnings)
+    _show(outcome.decision, outcome.verdict, run, baseline_run, broadcast, as_json)
+    _fail_unless_decided(outcome.decision, outcome.verdict)
+
+
+def _fail_unless_decided(decision: Any, verdict: Any) -> None:
+    """Exit 1 (:class:`CheckFailed`) when no cell fits, or the ``--check`` setting failed."""
+    from wsztune.errors import CheckFailed
 
     if decision.chosen is None:
         raise CheckFailed(decision.reason)
@@ -232,6 +275,7 @@ def _decide_on_axes(
     strict: bool,
     allow_partial: bool,
     as_json: bool,
+    baseline_path: Path | None = None,
 ) -> None:
     """A Go run: its own axes, its fan-out and write concurrency, then the shared rule."""
     from dataclasses import replace
@@ -253,40 +297,45 @@ def _decide_on_axes(
         fanout=_fanout_of(broadcast),
         concurrent_writes=concurrent_writes,
     )
-    _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
+    baseline = _axes_baseline(run, baseline_path, constraints, allow_partial)
+    _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast, baseline)
 
 
-def _gate(
-    decision: Any,
-    checked: tuple[int, int],
-    constraints: Any,
-    strict: bool,
-    baseline_slice: Any,
-    baseline_path: Path | None,
+def _axes_baseline(
+    run: Any, baseline_path: Path | None, constraints: Any, allow_partial: bool
 ) -> Any:
-    """recommend.gate's verdict on the --check setting, against --baseline's decision when
-    one was given (a baseline of another codec is flagged on stderr)."""
+    """``--baseline`` on a Go run: the saved Go run of the same stack and clients, decided under
+    the same constraints (:class:`wsztune.recommend.AxesBaseline`); None without one."""
     from wsztune import recommend as recommend_module
+    from wsztune import report
 
-    slice_ = decision.slice
-    baseline = None
-    if baseline_slice is not None:
-        if baseline_slice.codec != slice_.codec:
-            warn(
-                [
-                    f"--baseline was measured with codec {baseline_slice.codec}, this run "
-                    f"with {slice_.codec}: the comparison mixes codecs"
-                ]
+    if baseline_path is None:
+        return None
+    baseline_run = load_run(baseline_path, say=False)
+    say_read(baseline_run, "--baseline")
+    if not report.run_axes(baseline_run):
+        raise click.UsageError(
+            f"--baseline {baseline_path} is a windowBits x memLevel run and this one a Go run: "
+            "they answer different questions; save a baseline with the same --server"
+        )
+    for key, option in (("server", "--server"), ("client", "--client")):
+        ours, theirs = run.meta.get(key), baseline_run.meta.get(key)
+        if ours != theirs:
+            raise click.UsageError(
+                f"--baseline {baseline_path} was made with {option} {theirs or '(none)'}, this "
+                f"run with {option} {ours or '(none)'}: re-make the baseline with the same "
+                f"{option}"
             )
-        baseline = recommend_module.recommend(baseline_slice, constraints)
-    return recommend_module.gate(
-        decision,
-        *checked,
-        constraints.tolerance,
-        strict=strict,
-        baseline=baseline,
-        baseline_name=str(baseline_path),
-    )
+    if not allow_partial and baseline_run.partial:
+        recommend_module.require_complete(baseline_run, None, "--baseline ")
+
+    def raw(of: Any) -> list[int] | None:
+        units = of.meta.get("units")
+        return list(units["raw_bytes"]) if isinstance(units, dict) else None
+
+    decision = recommend_module.recommend_on_axes(baseline_run, constraints)
+    return recommend_module.AxesBaseline(decision, raw(run), raw(baseline_run),
+                                         str(baseline_path))  # fmt: skip
 
 
 def _show(
@@ -312,6 +361,7 @@ def _show(
         document["partial"] = run.partial
         document["read"] = provenance(run)
         document["fanout"] = broadcast
+        document["memory_figure"] = _memory_figure(run)
         if baseline_run is not None:
             document["baseline"] = provenance(baseline_run)
         click.echo(json.dumps(document, indent=2))
@@ -319,6 +369,18 @@ def _show(
         from wsztune.console import stdout_console
 
         stdout_console().print(report.decision_renderable(decision, verdict), soft_wrap=True)
+        chosen = decision.chosen
+        if chosen is not None and "connection_memory_allocation" in chosen:
+            from wsztune.text import format_bytes
+
+            stdout_console().print(
+                f"memory: resident, {format_bytes(chosen['connection_memory'])} per connection "
+                "(long-lived connections carrying this corpus's traffic); the allocation, "
+                f"{format_bytes(chosen['connection_memory_allocation'])}, is the bound under "
+                "churn (--memory allocation budgets with it; docs/memory.md)",
+                soft_wrap=True,
+                style="dim",
+            )
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -329,15 +391,17 @@ def _show(
             warn([f"cannot append to GITHUB_STEP_SUMMARY {summary}: {error}"])
 
 
+def _memory_figure(run: Any) -> str:
+    """Which memory the decision budgeted with (see recommend.with_memory_figure)."""
+    resident = any("connection_memory_allocation" in cell for cell in run.cells)
+    return "resident" if resident else "allocation"
+
+
 # The options that mean nothing on a Go run, and why: refused rather than ignored.
 _NOT_ON_AXES = {
     "reference_text": "--relative-to takes WB:ML, which a Go run does not have; its reference "
     "is the stack's default (gorilla: level 1)",
     "cliff": "--cliff looks one windowBits or memLevel step down, which a Go run does not have",
-    "baseline_path": "--baseline is not supported on a Go run yet; gate the shipped setting "
-    "with --check, and compare two runs with wsztune compare",
-    "max_savings_drop": "--max-savings-drop belongs to --baseline, which a Go run does not "
-    "support yet",
     "slice_level": "--level picks a slice of a windowBits x memLevel run; a Go run is decided "
     "over all its cells (name one with --check level=N)",
     "slice_strategy": "--strategy does not exist in Go's flate",
@@ -387,6 +451,7 @@ def _recommend_on_axes(
     strict: bool,
     as_json: bool,
     broadcast: dict[str, Any] | None = None,
+    baseline: Any = None,
 ) -> None:
     """A Go run: :func:`wsztune.recommend.recommend_on_axes` (the zlib rule on the library's
     own axes), its table, fleet cost and snippet, ``--check`` in Go's terms, and the chosen
@@ -395,21 +460,12 @@ def _recommend_on_axes(
 
     from wsztune import recommend as recommend_module
     from wsztune import report
-    from wsztune.errors import CheckFailed
     from wsztune.fanout import compress_once_summary, describe_compress_once
 
     warn(report.run_warnings(run))
     try:
-        wanted = (
-            None if check_text is None else recommend_module.parse_axes_setting(check_text)
-        )
-        decision = recommend_module.recommend_on_axes(run, constraints)
-        verdict = (
-            None
-            if wanted is None
-            else recommend_module.check_on_axes(
-                decision, wanted, constraints.tolerance, strict=strict
-            )
+        decision, verdict = recommend_module.decide_and_gate_on_axes(
+            run, constraints, check_text, strict=strict, baseline=baseline
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
@@ -430,7 +486,4 @@ def _recommend_on_axes(
         console.print(report.axes_decision_renderable(run, decision, verdict))
         if once is not None:
             console.print(describe_compress_once(once), markup=False, highlight=False)
-    if chosen is None:
-        raise CheckFailed(decision.reason)
-    if verdict is not None and not verdict.ok:
-        raise CheckFailed(f"check failed: {verdict.reason}")
+    _fail_unless_decided(decision, verdict)

@@ -202,7 +202,7 @@ def plural(count: int, noun: str) -> str:
 
 def status_text(status: RecordStatus) -> str:
     """The live status line: connections, messages, bytes, time."""
-    from wsztune.report import format_bytes
+    from wsztune.text import format_bytes
 
     minutes, seconds = divmod(int(status.elapsed), 60)
     failed = f" · {status.upstream_failures:,} refused" if status.upstream_failures else ""
@@ -219,7 +219,7 @@ def status_text(status: RecordStatus) -> str:
 def summary_text(summary: RecordSummary) -> str:
     """What was recorded, why it stopped, and what to do next."""
     from wsztune.record import REQUEST_TIMEOUT
-    from wsztune.report import format_bytes
+    from wsztune.text import format_bytes
 
     stopped = {
         "max-messages": "--max-messages reached",

@@ -11,6 +11,7 @@ from wsztune.cli.common import (
     budget_option,
     fleet_options,
     load_run,
+    memory_figure_option,
     prices,
     refuse_overwriting_inputs,
     results_options,
@@ -51,6 +52,7 @@ from wsztune.errors import WsztuneError
 @savings_drop_option
 @click.option("--strict", is_flag=True, help="The verdict of `recommend --check --strict`.")
 @fleet_options
+@memory_figure_option
 @click.option("--no-charts", is_flag=True, help="Leave out the images (grids only).")
 @results_options
 @slice_options
@@ -68,6 +70,7 @@ def report(
     price_memory: float | None,
     price_egress: float | None,
     price_cpu: float | None,
+    memory_figure: str,
     no_charts: bool,
     results_path: Path | None,
     results_dir: Path,
@@ -104,41 +107,26 @@ def report(
     checked = setting_arg(check_text, "--check")
     if checked is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
-    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    slicing = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     baseline_run = None if baseline_path is None else load_run(baseline_path, role="--baseline")
-
-    def prepare(run: Any, role: str) -> Any:
-        slice_ = select(run, *options)
-        warn([f"{role}{line}" for line in run_warnings(run, slice_)])
-        constraints = recommend_module.Constraints(
-            max_memory=budget,
-            tolerance=tolerance_value,
-            reference=slice_.default,
-            connections=connections,
-            messages_per_second=messages_per_second,
-            prices=prices(price_memory, price_egress, price_cpu),
-            max_savings_drop=max_savings_drop / 100,
-        )
-        decision = recommend_module.recommend(slice_, constraints)
-        verdict = None
-        if checked is not None:
-            baseline = None
-            if baseline_run is not None:
-                baseline = recommend_module.recommend(select(baseline_run, *options), constraints)
-            verdict = recommend_module.gate(
-                decision,
-                *checked,
-                tolerance_value,
-                strict=strict,
-                baseline=baseline,
-                baseline_name=str(baseline_path),
-            )
-        return report_html.ReportRun(run, slice_, decision, verdict)
+    if baseline_run is not None:
+        baseline_run = recommend_module.with_memory_figure(baseline_run, memory_figure)
+    constraints = recommend_module.Constraints(
+        max_memory=budget,
+        tolerance=tolerance_value,
+        connections=connections,
+        messages_per_second=messages_per_second,
+        prices=prices(price_memory, price_egress, price_cpu),
+        max_savings_drop=max_savings_drop / 100,
+    )
 
     if len(runs) == 2:
         old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
     else:
         old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
+    run = recommend_module.with_memory_figure(run, memory_figure)
+    if old_run is not None:
+        old_run = recommend_module.with_memory_figure(old_run, memory_figure)
     target = output or (
         run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
     )
@@ -150,11 +138,51 @@ def report(
     if any(report.run_axes(r) for r in (old_run, run) if r is not None):
         page = _axes_page(run, old_run, budget, checked is not None, no_charts)
     else:
-        old = None if old_run is None else prepare(old_run, "OLD: ")
-        main = prepare(run, "NEW: " if old_run is not None else "")
+        asked = (slicing, constraints, checked, strict, baseline_run, baseline_path)
+        old = None if old_run is None else _prepared(old_run, "OLD: ", *asked)
+        main = _prepared(run, "NEW: " if old_run is not None else "", *asked)
         page = report_html.render(
             main, old, charts=not no_charts, warnings=run_warnings(run, main.slice)
         )
+    _write_page(target, page)
+
+
+def _prepared(
+    run: Any,
+    role: str,
+    slicing: tuple[Any, ...],
+    constraints: Any,
+    checked: tuple[int, int] | None,
+    strict: bool,
+    baseline_run: Any,
+    baseline_path: Path | None,
+) -> Any:
+    """One run's slice, warnings (prefixed with its ``role``) and the pipeline's decision and
+    verdict, as the page shows them."""
+    from dataclasses import replace
+
+    from wsztune import recommend as recommend_module
+    from wsztune import report_html
+    from wsztune.report import run_warnings
+
+    slice_ = select(run, *slicing)
+    warn([f"{role}{line}" for line in run_warnings(run, slice_)])
+    baseline = None
+    if checked is not None and baseline_run is not None:
+        baseline = select(baseline_run, *slicing)
+    outcome = recommend_module.decide_and_gate(
+        slice_,
+        replace(constraints, reference=slice_.default),
+        checked,
+        strict=strict,
+        baseline=baseline,
+        baseline_name=str(baseline_path),
+    )
+    return report_html.ReportRun(run, slice_, outcome.decision, outcome.verdict)
+
+
+def _write_page(target: Path, page: str) -> None:
+    """Write the page whole (never half a file) and print where."""
     from wsztune import results
 
     try:

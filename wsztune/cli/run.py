@@ -104,6 +104,12 @@ from wsztune.cli.common import (
     "--seed", type=int, default=0, show_default=True, help="Seed of cell order, sampling."
 )
 @click.option("--sample", type=int, help="Keep N whole connections, chosen at random (seeded).")
+@click.option(
+    "--messages-per-connection",
+    type=int,
+    help="A JSONL or lines corpus is one connection; cut it into connections of N messages "
+    "each (each its own compressor; the resident memory is their mean).",
+)
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Results file to write.")
 @click.option(
     "--results-dir",
@@ -179,6 +185,7 @@ class RunOptions:
     jobs: int | None
     seed: int
     sample: int | None
+    messages_per_connection: int | None
     output: Path | None
     results_dir: Path
     keep_partial: bool
@@ -267,9 +274,11 @@ def _err() -> Any:
 def _print_notes(given: RunOptions, choice: RunChoice) -> None:
     """What the user should know before the sweep: the stack's threshold rule, the clients."""
     from wsztune import stacks
+    from wsztune.results import THRESHOLD_WITHOUT_TAKEOVER
 
     stack, grid = choice.stack, choice.grid
-    if stack is not None and stack.threshold_rule == "ws" and any(choice.thresholds) and (
+    rule = stack.threshold_rule if stack is not None else None
+    if rule == THRESHOLD_WITHOUT_TAKEOVER and any(choice.thresholds) and (
         True in grid.context_takeover
     ):
         _err().print(
@@ -320,6 +329,8 @@ def _load(given: RunOptions, corpus_path: Path) -> tuple[Any, Any]:
         corpus = corpus_module.load(
             corpus_path, given.corpus_format, progress=lambda done, total: advance(done)
         )
+    if given.messages_per_connection is not None:
+        corpus = corpus_module.split_connections(corpus, given.messages_per_connection)
     found_fanout = None
     if given.sample is not None:
         from wsztune.fanout import detect_fanout
@@ -349,7 +360,7 @@ def _sweep(
             return sweep.sweep(
                 corpus,
                 choice.grid,
-                backend_name=choice.codec,
+                codec_name=choice.codec,
                 plan=choice.timing,
                 jobs=choice.jobs,
                 seed=given.seed,
@@ -384,9 +395,10 @@ def _report_interruption(interrupted: Any, keep_partial: bool, target: Path) -> 
 
 def _record_stack(meta: dict[str, Any], choice: RunChoice) -> None:
     """What the run was made for, so that every reading command names the stack's default."""
+    from wsztune import results
+
     stack, version = choice.stack, choice.version
-    meta["server_version"] = version
-    meta["stack"] = {
+    stack_meta = {
         "name": stack.name,
         "title": stack.title,
         "version": version,
@@ -394,6 +406,7 @@ def _record_stack(meta: dict[str, Any], choice: RunChoice) -> None:
         "codec": choice.codec,
         "status": stack.status,
     }
+    results.set_meta(meta, results.RUN_COMMAND, {"server_version": version, "stack": stack_meta})
 
 
 def _print_outcome(run_result: Any, path: Path, quiet: bool) -> None:
@@ -404,9 +417,10 @@ def _print_outcome(run_result: Any, path: Path, quiet: bool) -> None:
     # -o /dev/stdout (or a FIFO): the JSON is all that stdout carries, so it stays parseable
     streamed = results.writes_through(path)
     if not quiet and not streamed:
-        from wsztune.report import print_run_summary
+        from wsztune.console import stdout_console
+        from wsztune.report import run_summary
 
-        print_run_summary(run_result)
+        stdout_console().print(run_summary(run_result))
     click.echo(f"results: {terminal_text(path)}", err=streamed)
 
 
@@ -462,6 +476,7 @@ def _zlib_grid(
     """The grid of a zlib-like codec: windowBits x memLevel x the rest, cut to ``stack``'s
     knobs with ``--server`` (an option left at its default is the stack's to choose)."""
     from wsztune import sweep
+    from wsztune.results import THRESHOLD_ALWAYS
 
     axes = {
         "window_bits": sweep.parse_int_range(given.window_bits, "--window-bits", range(8, 16)),
@@ -482,7 +497,7 @@ def _zlib_grid(
         axes = sweep_axes(stack, version, explicit)
     return sweep.Grid(
         **axes,
-        threshold_rule=stack.threshold_rule if stack else "always",
+        threshold_rule=stack.threshold_rule if stack else THRESHOLD_ALWAYS,
         clients=clients,
     )
 

@@ -283,7 +283,7 @@ class CorpusSummary:
 
 @dataclass(frozen=True)
 class CellMemory:
-    """What a backend observed of one connection's codec objects, in bytes."""
+    """What a codec observed of one connection's codec objects, in bytes."""
 
     compressor: int
     compressor_peak: int
@@ -322,7 +322,7 @@ def cell_fields(
     compressed_messages: int,
     frames: Sequence[Sequence[int]] | None = None,
 ) -> dict[str, object]:
-    """A results cell, every field in the documented order, from what any backend measured:
+    """A results cell, every field in the documented order, from what any codec measured:
     each stream's per-message payload sizes, the time fields and the memory.
 
     ``frames``: per stream, every frame's payload size, for a library that sends a message in

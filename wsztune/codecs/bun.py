@@ -4,7 +4,8 @@ Bun's server is a fork of uWebSockets (``packages/bun-uws``) linked against the 
 (Cloudflare's fork), which does not give stock zlib's bytes: at 15:8, 100 of the first 250 chat
 messages come out different from CPython's zlib. Bun's ``node:zlib`` is that same zlib, so the node
 codec's helpers (``node.js``, ``node_memory.js``) run by ``bun`` instead of ``node`` make Bun's own
-bytes; ``tests/test_verify_bun.py`` checks them against a real ``Bun.serve`` byte for byte.
+bytes; ``tests/codecs/test_verify_bun.py`` checks them against a real ``Bun.serve``
+byte for byte.
 
 How uWebSockets calls it (``packages/bun-uws/src/PerMessageDeflate.h``, ``WebSocket.h``):
 ``deflateInit2(Z_DEFAULT_COMPRESSION, windowBits, memLevel)``, ``deflate(Z_SYNC_FLUSH)``, the last

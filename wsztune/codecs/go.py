@@ -40,7 +40,7 @@ from wsztune.codecs.base import (
     timing_of,
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
-from wsztune.errors import BackendUnavailable
+from wsztune.errors import ToolUnavailable
 from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import Resident
 from wsztune.programs import (
@@ -54,25 +54,26 @@ from wsztune.programs import (
 )
 
 NAME = "go"
-GORILLA = "gorilla"
-CODER = "coder"
-NATS = "nats"  # nats-server's WebSocket listener (server/websocket.go)
-LIBRARIES = (GORILLA, CODER)  # the Go WebSocket libraries (wsztune live runs them)
-MODELLED = (*LIBRARIES, NATS)  # everything the helper can measure
-LIBRARY_VERSIONS = {GORILLA: "1.5.0", CODER: "1.8.7", NATS: "2.9.10"}
+# The framings this codec reproduces, each called by its codec's name: the library whose bytes
+# it makes (gorilla/websocket, coder/websocket, nats-server's listener in server/websocket.go).
+GO_GORILLA = "go-gorilla"
+GO_CODER = "go-coder"
+GO_NATS = "go-nats"
+LIBRARIES = (GO_GORILLA, GO_CODER)  # the Go WebSocket libraries (wsztune live runs them)
+MODELLED = (*LIBRARIES, GO_NATS)  # everything the helper can measure
+LIBRARY_VERSIONS = {GO_GORILLA: "1.5.0", GO_CODER: "1.8.7", GO_NATS: "2.9.10"}
 GO_ENV = "WSZTUNE_GO"  # a go binary to use instead of the one on PATH
 DEBIAN_GOPATH = "/usr/share/gocode"
 HELPER_SOURCE = Path(__file__).resolve().parent / "gohelper" / "wsztune_go.go"
 LEVELS = tuple(range(-2, 10))  # Go's compress/flate: -2 Huffman only, -1 default (6), 0-9
-GORILLA_DEFAULT_LEVEL = 1  # gorilla's defaultCompressionLevel (compression.go)
 # coder's threshold when none is configured (conn_notjs.go newConn): by takeover mode.
-CODER_DEFAULT_THRESHOLD = {True: 128, False: 512}
+GO_CODER_DEFAULT_THRESHOLD = {True: 128, False: 512}
 # The axes a cell of each library has (the results' grid.axes): what table, plot and recommend
 # lay Go runs out on instead of windowBits x memLevel.
 AXES = {
-    GORILLA: ("level", "threshold"),
-    CODER: ("context_takeover", "threshold"),
-    NATS: ("level", "threshold"),  # both fixed by nats-server: one cell beside "off"
+    GO_GORILLA: ("level", "threshold"),
+    GO_CODER: ("context_takeover", "threshold"),
+    GO_NATS: ("level", "threshold"),  # both fixed by nats-server: one cell beside "off"
 }
 # Go's flate window is always 32 KiB; cells say so rather than leave the field out.
 WINDOW_BITS = 15
@@ -103,7 +104,7 @@ class GoJob:
     """One cell for the helper."""
 
     id: int
-    library: str
+    framing: str  # one of MODELLED
     level: int
     context_takeover: bool
     threshold: int
@@ -112,30 +113,44 @@ class GoJob:
     prepared: bool = False
 
     @classmethod
-    def of(cls, index: int, setting: Setting, library: str, prepared: bool = False) -> GoJob:
+    def of(cls, index: int, setting: Setting, framing: str, prepared: bool = False) -> GoJob:
         """The job for ``setting`` (threshold 0 on coder: the library's default)."""
-        if prepared and library != GORILLA:
+        if prepared and framing != GO_GORILLA:
             raise ValueError("only gorilla has PreparedMessage")
-        return cls(index, library, setting.level, setting.context_takeover,
-                   effective_threshold(library, setting), prepared)
+        return cls(index, framing, setting.level, setting.context_takeover,
+                   effective_threshold(framing, setting), prepared)
+
+    def helper_fields(self) -> dict[str, Any]:
+        """The job as the helper reads it: the library by its own name."""
+        fields = {**vars(self), "library": library_name(self.framing)}
+        del fields["framing"]
+        return fields
 
 
-def effective_threshold(library: str, setting: Setting) -> int:
+def effective_threshold(framing: str, setting: Setting) -> int:
     """The threshold the library applies: coder replaces 0 with its default by takeover mode."""
-    if library == CODER and setting.threshold == 0:
-        return CODER_DEFAULT_THRESHOLD[setting.context_takeover]
+    if framing == GO_CODER and setting.threshold == 0:
+        return GO_CODER_DEFAULT_THRESHOLD[setting.context_takeover]
     return setting.threshold
 
 
-def library_of(setting_or_name: str | None) -> str:
-    """The library a Go run models (gorilla unless named)."""
-    return setting_or_name if setting_or_name in MODELLED else GORILLA
+def library_name(framing: str) -> str:
+    """The library a framing is named after, as the helper and a run's metadata call it."""
+    return framing.removeprefix(f"{NAME}-")
+
+
+def framing_of(name: str | None) -> str:
+    """The framing a Go run models: ``name`` (a framing, or its library's name), else gorilla's."""
+    for framing in MODELLED:
+        if name in (framing, library_name(framing)):
+            return framing
+    return GO_GORILLA
 
 
 # Finding go and building the helper ---------------------------------------------------------
 
 
-class GoUnavailable(BackendUnavailable):
+class GoUnavailable(ToolUnavailable):
     """go is missing or the helper does not build: one line, exit 2."""
 
 
@@ -273,7 +288,7 @@ def run_cells(
         document = {
             "corpus": str(corpus),
             "directions": list(directions),
-            "cells": [vars(job) for job in share],
+            "cells": [job.helper_fields() for job in share],
             "timing": timing,
         }
         path.write_text(json.dumps(document), encoding="utf-8")
@@ -304,7 +319,7 @@ class GoMemory:
 
 def memory_key(job: GoJob) -> tuple:
     """Cells that cost the same memory share one probe."""
-    return (job.library, job.level, job.context_takeover, job.threshold)
+    return (job.framing, job.level, job.context_takeover, job.threshold)
 
 
 def measure_memory(
@@ -332,7 +347,7 @@ def measure_memory(
                     "corpus": str(corpus),
                     "compressor_stream": compressor_stream,
                     "decompressor_stream": decompressor_stream,
-                    "cell": vars(job),
+                    "cell": job.helper_fields(),
                     "connections": connections,
                 },
                 job_file,
@@ -359,10 +374,10 @@ def measure_memory(
 
 @dataclass(frozen=True)
 class GoCodec:
-    """Go's WebSocket libraries as the sweep's codec; ``library`` says which one's bytes."""
+    """Go's WebSocket libraries as the sweep's codec; ``framing`` says which one's bytes."""
 
     name: str = NAME
-    library: str = GORILLA
+    framing: str = GO_GORILLA
 
     def check(self) -> None:
         """go missing, or the helper not building: one line, exit 2, before any work."""
@@ -378,15 +393,15 @@ class GoCodec:
             meta={
                 "go": {
                     "go_version": versions["go"],
-                    "library": self.library,
-                    "library_version": LIBRARY_VERSIONS[self.library],
+                    "library": library_name(self.framing),
+                    "library_version": LIBRARY_VERSIONS[self.framing],
                     "compressor": "compress/flate (Go standard library)"
-                    if self.library in (GORILLA, NATS)
+                    if self.framing in (GO_GORILLA, GO_NATS)
                     else "github.com/klauspost/compress/flate StatelessDeflate",
                 },
                 # The axes this run's cells vary on: table, plot and recommend lay it out on
                 # them (a run without "axes" is a windowBits x memLevel grid).
-                "axes": list(AXES[self.library]),
+                "axes": list(AXES[self.framing]),
                 "memory_method": MEMORY_METHOD.format(n=MEMORY_CONNECTIONS),
             },
         )
@@ -402,10 +417,14 @@ class GoCodec:
         """Sizes (round trip checked in Go), timing, then memory in fresh processes."""
         summary = CorpusSummary.of(streams)
         directions = [stream.direction for stream in streams]
-        jobs_for = [GoJob.of(index, setting, self.library) for index, setting in enumerate(order)]
+        jobs_for = [GoJob.of(index, setting, self.framing) for index, setting in enumerate(order)]
         timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
         server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
-        schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup)
+        # What a subscriber's sender keeps between messages: coder's 8 KiB window with
+        # takeover (go_theory), gorilla nothing (its flate writers are pooled).
+        state = max(go_theory(GoJob.of(0, setting, self.framing))[0] for setting in order)
+        schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
+                                     state)  # fmt: skip
         if timing is not None and schedule is not None:
             timing = {**timing, "deliveries": schedule.helper_job()}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
@@ -418,7 +437,7 @@ class GoCodec:
             # gorilla's compress-once mode beside each cell: the same compression, framed as a
             # PreparedMessage frames it (sizes only: its CPU is the cell's, once per message).
             prepared: dict[int, GoCell] = {}
-            if self.library == GORILLA:
+            if self.framing == GO_GORILLA:
                 once = [replace(job, prepared=True) for job in jobs_for]
                 prepared = {cell.id: cell for cell in run_cells(path, directions, once, jobs=jobs)}
 
@@ -446,17 +465,17 @@ def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCel
     server's side stays Go's. Unchanged when no client was named."""
     if setting.client_mem_level is None and setting.client_level is None:
         return result
-    from wsztune.codec import compress_stream, get_backend
+    from wsztune.codec import compress_stream, get_zlib_module
 
     client = replace(setting.sender(CLIENT), threshold=0)
-    backend = get_backend("zlib")
+    zlib_module = get_zlib_module("zlib")
     sizes, frames = list(result.sizes), list(result.frames)
     compressed, last = list(result.compressed_messages), list(result.last_compressed)
     for index, stream in enumerate(streams):
         if stream.direction != CLIENT:
             continue
-        sent = [len(frame) for frame in
-                compress_stream(stream.payloads, client, client.client_bits, backend)]  # fmt: skip
+        frames_sent = compress_stream(stream.payloads, client, client.client_bits, zlib_module)
+        sent = [len(frame) for frame in frames_sent]
         sizes[index], frames[index] = sent, list(sent)
         compressed[index], last[index] = len(sent), bool(sent)
     return replace(
@@ -467,8 +486,8 @@ def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCel
 def codec(name: str = NAME) -> GoCodec:
     """The registry's constructor (:data:`wsztune.codecs.CODECS`): ``go`` (gorilla's bytes),
     ``go-gorilla``, ``go-coder`` or ``go-nats``."""
-    library = name.removeprefix("go-") if name.startswith("go-") else GORILLA
-    return GoCodec(f"go-{library}", library)
+    framing = name if name in MODELLED else GO_GORILLA
+    return GoCodec(framing, framing)
 
 
 def go_cell(
@@ -514,7 +533,7 @@ def go_cell(
         decompress_memory_theoretical=theory[1],
         connection_memory_theoretical=theory[0] + theory[1],
     )
-    if job.library == CODER:
+    if job.framing == GO_CODER:
         cell["level"] = -1  # coder 1.8.7 has no level: StatelessDeflate has one way to compress
     return cell
 
@@ -637,6 +656,6 @@ def go_resident(share: Shares, memory: GoMemory) -> Resident:
 def go_theory(job: GoJob) -> tuple[int, int]:
     """What the library's source says a connection keeps between messages: coder's windows
     with context takeover (8 KiB to write, 32 KiB to read), nothing otherwise (pooled)."""
-    if job.library == CODER and job.context_takeover:
+    if job.framing == GO_CODER and job.context_takeover:
         return 8192, 32768
     return 0, 0

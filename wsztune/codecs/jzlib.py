@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wsztune.codec import Setting, get_backend
+from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs.base import (
     CellDone,
     CellMemory,
@@ -50,7 +50,7 @@ from wsztune.codecs.base import (
     timing_of,
 )
 from wsztune.corpus import CLIENT, Stream
-from wsztune.errors import BackendUnavailable, SettingError
+from wsztune.errors import SettingError, ToolUnavailable
 from wsztune.memory import compressor_theory
 from wsztune.programs import (
     Helper,
@@ -88,7 +88,7 @@ MEMORY_METHOD = (
 )
 
 
-class JZlibUnavailable(BackendUnavailable):
+class JZlibUnavailable(ToolUnavailable):
     """java, javac or jzlib.jar missing, or the helper does not build: one line, exit 2."""
 
 
@@ -441,7 +441,7 @@ def decoder_memory(
     from wsztune.codecs.zlib import observe_connection
 
     netty = replace(setting, window_bits=DECODER_BITS, client_window_bits=DECODER_BITS)
-    observed = observe_connection(streams, netty, get_backend("zlib"), summary)
+    observed = observe_connection(streams, netty, get_zlib_module("zlib"), summary)
     decompressor = observed.decompressor
     return CellMemory(0, 0, decompressor.held, decompressor.peak, 0, 1.0, 1.0)
 

@@ -12,7 +12,7 @@ Netty 4.2.16 adds a server-side ``serverWindowSize`` and
 ``memLevel`` (netty#16809), with the same factory behind them.
 
 So one Netty run measures two codecs: cells at 15:8 with :mod:`wsztune.codecs.zlib` (the JDK's
-Deflater is zlib: byte for byte the same, tests/test_verify_netty.py), every other cell with
+Deflater is zlib: byte for byte the same, tests/codecs/test_verify_netty.py), every other cell with
 :mod:`wsztune.codecs.jzlib`. Each cell says which in its ``codec`` field (``zlib`` or ``JZlib``).
 Without context takeover a Netty connection holds no compressor between messages
 (:func:`idle_without_takeover`).

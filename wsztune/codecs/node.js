@@ -27,7 +27,7 @@ const EMPTY = Buffer.alloc(0);
 // Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
 // stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
 // bytes when its output is cut at another place, so the job's "fresh_output" gives every message
-// a fresh buffer, as uWebSockets does (tests/test_verify_bun.py).
+// a fresh buffer, as uWebSockets does (tests/codecs/test_verify_bun.py).
 let freshOutput = false;
 
 function readCorpus(path, count) {
@@ -327,7 +327,81 @@ async function measureCell(streams, directions, cell, timing) {
   result.decompress_samples = await timeSamples(decompress, timing.repeat, loopsD);
   result.loops_compress = loopsC;
   result.loops_decompress = loopsD;
+  // A broadcast's CPU per delivery: ws's own asynchronous calls, as ws runs a broadcast.
+  if (timing.deliveries) {
+    result.delivery = await timeDeliveries(streams, directions, cell, timing.deliveries);
+  }
   return result;
+}
+
+// ws's zlib calls in flight at once per process (PerMessageDeflate's concurrencyLimit default).
+const WS_CONCURRENCY = 10;
+
+// A broadcast timed as a ws server runs it (wsztune.fanout.DeliverySchedule): every server
+// message (all server streams, in order) compressed by each subscriber's own deflate stream,
+// WS_CONCURRENCY calls in flight, then inflated by as many receivers. With context takeover
+// every stream is first fed messages filling its window twice (untimed), as a subscriber's long
+// after it joined. Seconds of process CPU per stretch.
+async function timeDeliveries(streams, directions, cell, plan) {
+  const server = [];
+  for (let s = 0; s < streams.length; s++) if (directions[s] === 'server') server.push(...streams[s]);
+  const primed = [];
+  if (cell.context_takeover) {
+    for (let fed = 0; fed < 2 * (1 << cell.server_bits); ) {
+      const payload = server[primed.length % server.length];
+      primed.push(payload);
+      fed += payload.length;
+    }
+  }
+  const stretch = (stretches, n) => {
+    const out = [];
+    for (let i = stretches[n][0]; i < stretches[n][1]; i++) out.push(server[i % server.length]);
+    return out;
+  };
+  const inTurn = async (workers, work) => {
+    for (let i = 0; i < workers.length; i += WS_CONCURRENCY) {
+      await Promise.all(workers.slice(i, i + WS_CONCURRENCY).map(work));
+    }
+  };
+  const sendAll = async (count, stretches) => {
+    const senders = Array.from({ length: count }, () => new Sender(cell, cell.server_bits));
+    for (const payload of primed) {
+      if (payload.length >= cell.threshold) await inTurn(senders, (s) => s.compress(payload));
+    }
+    const samples = [];
+    for (let n = 0; n < stretches.length; n++) {
+      const payloads = stretch(stretches, n);
+      const start = cpuSeconds();
+      for (const payload of payloads) {
+        if (payload.length >= cell.threshold) await inTurn(senders, (s) => s.compress(payload));
+      }
+      if (n >= plan.warmup) samples.push(cpuSeconds() - start);
+    }
+    for (const sender of senders) sender.close();
+    return samples;
+  };
+  const compress = await sendAll(plan.compressors, plan.stretches);
+  const hot = await sendAll(1, plan.hot_stretches);
+  // One subscriber's frames (every subscriber's are the same), the primed messages' first.
+  const one = new Sender(cell, cell.server_bits);
+  const frames = [];
+  for (const payloads of [primed, ...plan.stretches.map((_, n) => stretch(plan.stretches, n))]) {
+    const made = [];
+    for (const payload of payloads) made.push(payload.length >= cell.threshold ? await one.compress(payload) : null);
+    frames.push(made);
+  }
+  one.close();
+  const receivers = Array.from({ length: plan.compressors }, () => new Receiver(cell, cell.server_bits));
+  const decompress = [];
+  for (let n = 0; n < frames.length; n++) {
+    const start = cpuSeconds();
+    for (const frame of frames[n]) {
+      if (frame !== null) await inTurn(receivers, (r) => r.decompress(frame));
+    }
+    if (n > plan.warmup) decompress.push(cpuSeconds() - start);
+  }
+  for (const receiver of receivers) receiver.close();
+  return { compress, decompress, hot };
 }
 
 async function main() {

@@ -40,6 +40,8 @@ from wsztune.codecs.base import (
     timing_of,
 )
 from wsztune.corpus import SERVER, Stream
+from wsztune.fanout import delivery_fields, delivery_schedule
+from wsztune.memory import compressor_theory
 from wsztune.programs import (
     Helper,
     HelperCell,
@@ -160,8 +162,12 @@ class NodeJob:
         )
 
 
+@dataclass
 class NodeCell(HelperCell):
     """What node measured for one cell."""
+
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
+    delivery: dict[str, list[float]] | None = None
 
 
 @contextmanager
@@ -174,7 +180,8 @@ def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
 
 
 def _decode(line: str) -> NodeCell:
-    return NodeCell(**helper_cell_fields(json.loads(line)))
+    data = json.loads(line)
+    return NodeCell(**helper_cell_fields(data), delivery=data.get("delivery"))
 
 
 def run_cells(
@@ -182,7 +189,7 @@ def run_cells(
     directions: Sequence[str],
     cells: Sequence[NodeJob],
     *,
-    timing: dict[str, float] | None = None,
+    timing: dict[str, object] | None = None,
     jobs: int = 1,
     on_cell: Callable[[NodeCell], None] | None = None,
     pin: bool = True,
@@ -675,7 +682,14 @@ def measure_with_runtime(
     summary = CorpusSummary.of(streams)
     directions = [stream.direction for stream in streams]
     jobs_for = [NodeJob.of(index, setting) for index, setting in enumerate(order)]
-    timing = plan.helper_job()  # None: sizes (round trip checked) only
+    timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
+    # A broadcast (a fan-out): each subscriber's deflate stream, which ws keeps (and resets
+    # without takeover) for the connection's life.
+    server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
+    state = max(compressor_theory(s.server_bits, s.mem_level) for s in order)
+    schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state)
+    if timing is not None and schedule is not None:
+        timing = {**timing, "deliveries": schedule.helper_job()}
     with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
         with phase("memory probes"):
@@ -695,16 +709,12 @@ def measure_with_runtime(
 
         def done(result: NodeCell) -> None:
             job = jobs_for[result.id]
-            finished(
-                make_cell(
-                    streams,
-                    order[result.id],
-                    result,
-                    memory[memory_key(job)],
-                    plan,
-                    summary,
-                )
-            )
+            cell = make_cell(streams, order[result.id], result, memory[memory_key(job)], plan,
+                             summary)  # fmt: skip
+            delivery = result.delivery or {}
+            cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
+                                        delivery.get("decompress"), delivery.get("hot")))
+            finished(cell)
 
         # One process per core, pinned to it (or two per core where they cannot be pinned);
         # each times its cells with its own CPU time.

@@ -159,7 +159,7 @@ async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const cell = job.cell;
   const n = job.connections;
-  // The messages each probe stream sends: chosen by wsztune (backend.py: probe_messages), whose
+  // The messages each probe stream sends: chosen by wsztune (codecs/node.py: probe_messages), whose
   // cache keys a figure by their sizes.
   const payloads = readStream(job.corpus, job.stream);
   const chosen = job.messages.map((index) => payloads[index]);

@@ -12,7 +12,7 @@ a cell with it, in three phases, in this order, in one process:
 3. memory: one compressor and one decompressor observed with tracemalloc, never while timing, on
    the first messages only: zlib allocates all of a compressor's memory when it is built and a
    decompressor's window on its first output, so what they hold then is what they hold for the
-   rest of the stream (``tests/test_memory.py`` proves it for every cell, on every backend).
+   rest of the stream (``tests/test_memory.py`` proves it for every cell, with zlib and zlib-ng).
 
 With ``TimingPlan(measure_time=False)`` (``wsztune run --no-timing``) phase 2 is skipped: the cell
 gets its exact sizes (round trip checked) and its memory, and ``None`` for every time field.
@@ -35,16 +35,16 @@ from typing import Any
 
 from wsztune.codec import (
     BIG_MESSAGE,
-    Backend,
     Frames,
     Setting,
+    ZlibModule,
     check_stream,
     compress_frames,
     compress_pass,
     compress_stream,
     decompress_pass,
     frame_sizes,
-    get_backend,
+    get_zlib_module,
     new_compressor,
     new_decompressor,
     round_trip_sizes,
@@ -74,6 +74,7 @@ from wsztune.fanout import (
 from wsztune.memory import (
     Observation,
     ResidentModel,
+    compressor_theory,
     connection_traffic,
     mean_resident,
     observe_compressor,
@@ -82,7 +83,7 @@ from wsztune.memory import (
     zlib_resident,
 )
 
-# How each backend's pages become resident (derived from its source: wsztune.memory).
+# How each zlib module's pages become resident (derived from its source: wsztune.memory).
 RESIDENT_MODELS: dict[str, ResidentModel] = {"zlib": zlib_resident, "zlib-ng": zlib_ng_resident}
 
 
@@ -92,18 +93,18 @@ class ZlibCodec:
 
     name: str = "zlib"
 
-    def backend(self) -> Backend:
+    def zlib_module(self) -> ZlibModule:
         """The module itself, or a one-line error saying how to install it."""
-        return get_backend(self.name)
+        return get_zlib_module(self.name)
 
     def check(self) -> None:
-        """Raise :class:`~wsztune.errors.BackendUnavailable` when the module is missing."""
-        self.backend()
+        """Raise :class:`~wsztune.errors.ToolUnavailable` when the module is missing."""
+        self.zlib_module()
 
     def describe(self) -> CodecInfo:
         """The module's name and runtime version."""
-        backend = self.backend()
-        return CodecInfo(backend.name, backend.version)
+        zlib_module = self.zlib_module()
+        return CodecInfo(zlib_module.name, zlib_module.version)
 
     def measure(
         self,
@@ -124,7 +125,7 @@ class ZlibCodec:
         summary: CorpusSummary,
     ) -> dict[str, object]:
         """One cell, by :func:`measure_cell` (looked up when called, so tests may patch it)."""
-        return measure_cell(streams, setting, self.backend(), plan, summary)
+        return measure_cell(streams, setting, self.zlib_module(), plan, summary)
 
 
 def codec(name: str) -> ZlibCodec:
@@ -148,7 +149,7 @@ class ConnectionMemory:
 def observe_connection(
     streams: Sequence[Stream],
     setting: Setting,
-    backend: Backend,
+    zlib_module: ZlibModule,
     summary: CorpusSummary | None = None,
 ) -> ConnectionMemory:
     """What a connection costs the server at ``setting``, as tracemalloc sees it.
@@ -170,11 +171,11 @@ def observe_connection(
     summary = summary or CorpusSummary.of(streams)
     sender = streams[summary.compressor_stream]
     first = _observed_messages(sender, setting, until_output=False)
-    compressor = observe_compressor(setting, setting.server_bits, first, backend)
+    compressor = observe_compressor(setting, setting.server_bits, first, zlib_module)
     source = streams[summary.decompressor_stream]
     first = _observed_messages(source, setting, until_output=True)
-    frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, backend)
-    decompressor = observe_decompressor(setting, setting.client_bits, frames, backend)
+    frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, zlib_module)
+    decompressor = observe_decompressor(setting, setting.client_bits, frames, zlib_module)
     return ConnectionMemory(compressor, decompressor)
 
 
@@ -215,7 +216,7 @@ def _what(setting: Setting, stream: Stream) -> str:
 def _time_cell(
     compressed: Sequence[Frames],
     work: Sequence[tuple[Stream, int, Setting]],
-    backend: Backend,
+    zlib_module: ZlibModule,
     plan: TimingPlan,
     compress_once: float,
     decompress_once: float,
@@ -227,11 +228,11 @@ def _time_cell(
 
     def compress_all() -> None:
         for (stream, bits, sender), stream_big in zip(work, big, strict=True):
-            compress_pass(stream.buffers(), sender, bits, backend, stream_big)
+            compress_pass(stream.buffers(), sender, bits, zlib_module, stream_big)
 
     def decompress_all() -> None:
         for frames, (_, bits, sender), stream_big in zip(compressed, work, big, strict=True):
-            decompress_pass(frames, sender, bits, backend, stream_big)
+            decompress_pass(frames, sender, bits, zlib_module, stream_big)
 
     for _ in range(plan.warmup - 1):
         compress_all()
@@ -249,7 +250,7 @@ def _time_cell(
 
 
 def time_deliveries(
-    streams: Sequence[Stream], setting: Setting, backend: Backend, plan: TimingPlan
+    streams: Sequence[Stream], setting: Setting, zlib_module: ZlibModule, plan: TimingPlan
 ) -> dict[str, object]:
     """The per-delivery time fields of a cell for a broadcast to ``plan.fanout`` subscribers:
     the server's messages compressed by that many per-connection compressors in turn (each
@@ -257,7 +258,10 @@ def time_deliveries(
     :class:`~wsztune.fanout.DeliverySchedule` lays out; empty without a fan-out."""
     server = [payload for stream in streams if stream.direction == SERVER
               for payload in stream.buffers()]  # fmt: skip
-    schedule = delivery_schedule(len(server), plan.fanout, plan.repeat, plan.warmup)
+    state = compressor_theory(setting.server_bits, setting.mem_level)
+    if not setting.context_takeover:
+        state = 0  # python-websockets builds a compressor per message then
+    schedule = delivery_schedule(len(server), plan.fanout, plan.repeat, plan.warmup, state)
     sizes = [len(payload) for payload in server]
     if schedule is None or not plan.measure_time:
         return delivery_fields(schedule, sizes, None, None, None)
@@ -265,37 +269,41 @@ def time_deliveries(
     window = 1 << bits if setting.context_takeover else 0
     primed = [server[i % len(server)]
               for i in range(priming_messages(sizes, window))]  # fmt: skip
-    compress = _interleaved_compress(server, primed, setting, bits, backend, schedule)
-    hot = _interleaved_compress(server, primed, setting, bits, backend, schedule.hot())
-    frames = _frames_of(server, primed, setting, bits, backend, schedule)
-    inflate = _interleaved_decompress(frames, setting, bits, backend, schedule)
+    compress = _interleaved_compress(server, primed, setting, bits, zlib_module, schedule)
+    hot = _interleaved_compress(server, primed, setting, bits, zlib_module, schedule.hot())
+    frames = _frames_of(server, primed, setting, bits, zlib_module, schedule)
+    inflate = _interleaved_decompress(frames, setting, bits, zlib_module, schedule)
     return delivery_fields(schedule, sizes, compress, inflate, hot)
 
 
 def _deliver(
-    compressor: Any, setting: Setting, bits: int, backend: Backend, payload: bytes | memoryview
+    compressor: Any,
+    setting: Setting,
+    bits: int,
+    zlib_module: ZlibModule,
+    payload: bytes | memoryview,
 ) -> bytes | None:
     """One message through one subscriber's compressor (a fresh one per message without
     context takeover, as python-websockets builds it); ``None`` under the threshold."""
     if len(payload) < setting.threshold:
         return None
-    encoder = compressor if setting.context_takeover else new_compressor(setting, bits, backend)
-    return (encoder.compress(payload) + encoder.flush(backend.module.Z_SYNC_FLUSH))[:-4]
+    encoder = compressor if setting.context_takeover else new_compressor(setting, bits, zlib_module)
+    return (encoder.compress(payload) + encoder.flush(zlib_module.module.Z_SYNC_FLUSH))[:-4]
 
 
 def _interleaved_compress(
     server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
-    backend: Backend, schedule: DeliverySchedule,
+    zlib_module: ZlibModule, schedule: DeliverySchedule,
 ) -> list[float]:
     """Seconds per timed stretch, every message compressed by each compressor in turn, after
     the ``primed`` messages (untimed) have filled their windows."""
     compressors = [
-        new_compressor(setting, bits, backend) if setting.context_takeover else None
+        new_compressor(setting, bits, zlib_module) if setting.context_takeover else None
         for _ in range(schedule.compressors)
     ]
     for compressor in compressors:
         for payload in primed:
-            _deliver(compressor, setting, bits, backend, payload)
+            _deliver(compressor, setting, bits, zlib_module, payload)
     samples = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -305,7 +313,7 @@ def _interleaved_compress(
             started = CLOCK()
             for payload in payloads:
                 for compressor in compressors:
-                    _deliver(compressor, setting, bits, backend, payload)
+                    _deliver(compressor, setting, bits, zlib_module, payload)
             if number >= schedule.warmup:
                 samples.append(CLOCK() - started)
     finally:
@@ -316,28 +324,30 @@ def _interleaved_compress(
 
 def _frames_of(
     server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
-    backend: Backend, schedule: DeliverySchedule,
+    zlib_module: ZlibModule, schedule: DeliverySchedule,
 ) -> list[list[bytes | None]]:
     """The frames one subscriber's compressor made, the primed messages' first, then per
     stretch (every subscriber's are the same: the same messages in the same order)."""
-    compressor = new_compressor(setting, bits, backend)
-    primed_frames = [_deliver(compressor, setting, bits, backend, payload) for payload in primed]
+    compressor = new_compressor(setting, bits, zlib_module)
+    primed_frames = [
+        _deliver(compressor, setting, bits, zlib_module, payload) for payload in primed
+    ]
     return [primed_frames] + [
-        [_deliver(compressor, setting, bits, backend, server[index])
+        [_deliver(compressor, setting, bits, zlib_module, server[index])
          for index in schedule.indices(number, len(server))]
         for number in range(len(schedule.stretches))
     ]  # fmt: skip
 
 
 def _interleaved_decompress(
-    frames: list[list[bytes | None]], setting: Setting, bits: int, backend: Backend,
+    frames: list[list[bytes | None]], setting: Setting, bits: int, zlib_module: ZlibModule,
     schedule: DeliverySchedule,
 ) -> list[float]:
     """Seconds per timed stretch, every frame inflated by each subscriber's decompressor in
     turn (a fresh one per message without context takeover, as python-websockets builds it);
     ``frames[0]``, the primed messages', untimed."""
     takeover = setting.context_takeover
-    decompressors = [new_decompressor(bits, backend) for _ in range(schedule.compressors)]
+    decompressors = [new_decompressor(bits, zlib_module) for _ in range(schedule.compressors)]
     tail = b"\x00\x00\xff\xff"
     samples = []
     gc_was_enabled = gc.isenabled()
@@ -351,7 +361,7 @@ def _interleaved_decompress(
                 data = frame + tail
                 for decompressor in decompressors:
                     if not takeover:
-                        decompressor = new_decompressor(bits, backend)
+                        decompressor = new_decompressor(bits, zlib_module)
                     decompressor.decompress(data)
             if number > schedule.warmup:
                 samples.append(CLOCK() - started)
@@ -364,7 +374,7 @@ def _interleaved_decompress(
 def measure_cell(
     streams: Sequence[Stream],
     setting: Setting,
-    backend: Backend,
+    zlib_module: ZlibModule,
     plan: TimingPlan,
     summary: CorpusSummary | None = None,
 ) -> dict[str, object]:
@@ -387,24 +397,25 @@ def measure_cell(
         # message outlives its call.
         started = CLOCK()
         compressed = [
-            compress_frames(stream.buffers(), sender, bits, backend)
+            compress_frames(stream.buffers(), sender, bits, zlib_module)
             for stream, bits, sender in work
         ]
         compress_once = CLOCK() - started
         started = CLOCK()
         for frames, (stream, bits, sender) in zip(compressed, work, strict=True):
-            check_stream(frames, stream.buffers(), sender, bits, backend, _what(setting, stream))
+            what = _what(setting, stream)
+            check_stream(frames, stream.buffers(), sender, bits, zlib_module, what)
         decompress_once = CLOCK() - started
         # 2. Timing.
         timing = _time_cell(
-            compressed, work, backend, plan, compress_once, decompress_once
+            compressed, work, zlib_module, plan, compress_once, decompress_once
         )
         sent = [array("q", frames.sizes()) for frames in compressed]
         del compressed
     else:
         # Sizes only: each message compressed and inflated back at once, no frame kept.
         sent = [
-            round_trip_sizes(stream.buffers(), sender, bits, backend, _what(setting, stream))
+            round_trip_sizes(stream.buffers(), sender, bits, zlib_module, _what(setting, stream))
             for stream, bits, sender in work
         ]
         timing = untimed_fields()
@@ -418,9 +429,9 @@ def measure_cell(
     ]
 
     # 3. Memory, never while timing.
-    memory = observe_connection(streams, setting, backend, summary)
+    memory = observe_connection(streams, setting, zlib_module, summary)
     traffic = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
-    resident = mean_resident(RESIDENT_MODELS[backend.name], setting, traffic)
+    resident = mean_resident(RESIDENT_MODELS[zlib_module.name], setting, traffic)
 
     cell = cell_fields(
         streams,
@@ -442,5 +453,5 @@ def measure_cell(
         compressed_messages=sum(map(len, sent)),
     )
     # A broadcast's CPU per delivery, after the rest: memory is never observed while timing.
-    cell.update(time_deliveries(streams, setting, backend, plan))
+    cell.update(time_deliveries(streams, setting, zlib_module, plan))
     return cell

@@ -16,13 +16,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from wsztune.errors import BackendUnavailable
+from wsztune.errors import ToolUnavailable
 
 SOURCE = Path(__file__).resolve().parent / "lwsserver" / "wsztune_lws.c"
 NAME = "wsztune-lws"
 
 
-class LwsUnavailable(BackendUnavailable):
+class LwsUnavailable(ToolUnavailable):
     """No C compiler, no libwebsockets, or the server does not build: one line, exit 2."""
 
 

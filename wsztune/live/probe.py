@@ -1005,7 +1005,7 @@ def _message_problems(accepted: list[Probe], stack: Any) -> list[Finding]:
 
 def _memory_problems(accepted: list[Probe], budget: int) -> list[Finding]:
     """Clients whose connection costs the server more than the budget, or an unknown amount."""
-    from wsztune.grid import format_bytes
+    from wsztune.text import format_bytes
 
     findings = []
     over = [p for p in accepted if p.memory is not None and p.memory > budget]

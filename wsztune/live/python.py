@@ -26,7 +26,7 @@ connection ``i mod M`` (M connections in the corpus, in order of first appearanc
 Everything is bounded: each step runs under ``asyncio.timeout``, the server is closed and the
 client process reaped in ``finally``, and nothing listens or connects beyond 127.0.0.1.
 websockets always compresses with the interpreter's zlib, so the model here is always the
-``zlib`` backend.
+``zlib`` codec.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting, compress_stream, get_backend
+from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError
@@ -59,16 +59,24 @@ from wsztune.live.growth import (
     relative_difference,
     standard_error,
 )
+from wsztune.live.options import LiveOptions, OptionClash
 from wsztune.live.plan import PROBE, Plan, Script, build_plan, describe_replay
-from wsztune.live.result import LiveError, LiveResult, count_mismatch, judge, setting_fields
+from wsztune.live.result import (
+    Display,
+    LiveError,
+    LiveResult,
+    Row,
+    byte_fields,
+    count_mismatch,
+    judge,
+    kib,
+    memory_rows,
+    setting_fields,
+    zlib_setting_title,
+)
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.loopback import LOOPBACK
 from wsztune.memory import rss_bytes
-
-DEFAULT_CONNECTIONS = 10
-DEFAULT_TOLERANCE = 0.10
-DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
-
 
 # The model ----------------------------------------------------------------------------------
 
@@ -86,12 +94,12 @@ class ScriptModel:
 
 def model_script(script: Script, setting: Setting) -> ScriptModel:
     """Compressed sizes of one script, from the codec model, one compressor per direction."""
-    backend = get_backend("zlib")  # websockets compresses with the interpreter's zlib
+    zlib_module = get_zlib_module("zlib")  # websockets compresses with the interpreter's zlib
     server_payloads = script.payloads(SERVER)
     client_payloads = script.payloads(CLIENT)
-    server_frames = compress_stream(server_payloads, setting, setting.server_bits, backend)
+    server_frames = compress_stream(server_payloads, setting, setting.server_bits, zlib_module)
     client = setting.sender(CLIENT)  # the client's own memLevel and level, when it has them
-    client_frames = compress_stream(client_payloads, client, setting.client_bits, backend)
+    client_frames = compress_stream(client_payloads, client, setting.client_bits, zlib_module)
     return ScriptModel(
         server_bytes=sum(map(len, server_frames)),
         client_bytes=sum(map(len, client_frames)),
@@ -103,7 +111,7 @@ def model_script(script: Script, setting: Setting) -> ScriptModel:
 def model_memory(corpus: Corpus, setting: Setting) -> ConnectionMemory:
     """The sweep's memory per connection for ``setting`` on ``corpus``: the figure ``run`` saves
     as ``connection_memory`` and ``recommend`` budgets with, computed by the same function."""
-    return observe_connection(corpus.streams(), setting, get_backend("zlib"))
+    return observe_connection(corpus.streams(), setting, get_zlib_module("zlib"))
 
 
 # The live server (this process) -------------------------------------------------------------
@@ -134,7 +142,8 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def _package_root() -> str:
+def package_root() -> str:
+    """The directory wsztune is imported from: a client process's PYTHONPATH."""
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -151,6 +160,67 @@ async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path:
     if "error" in reply:
         raise LiveError(f"client: {reply['error']}")
     return reply
+
+
+class _Session:
+    """One server run's shared state: the server's handlers replay and mark, the parent drives
+    the client process one connection at a time and waits for each mark."""
+
+    def __init__(self, plan: Plan, compression: bool, timeout: float) -> None:
+        count = plan.connections
+        self.plan = plan
+        self.timeout = timeout
+        self.run = ServerRun(compression=compression)
+        self.run.traced = [0] * (count + 1)
+        self.run.rss = [0] * (count + 1)
+        self.run.sent = [0] * count
+        self.run.received = [0] * count
+        self.counted = [False] * count
+        self.marked = [asyncio.Event() for _ in range(count)]
+        # Set by the parent once the client has read everything this connection sent: only
+        # then is nothing in flight counted at the mark, whatever the server (websockets also
+        # pings).
+        self.replayed = [asyncio.Event() for _ in range(count)]
+        self.failures: list[str] = []
+        self.stop = asyncio.Event()
+
+    def mark(self, index: int) -> None:
+        """Read the server's memory: traced and RSS, after connection ``index - 1`` (0: none)."""
+        gc.collect()
+        self.run.traced[index] = tracemalloc.get_traced_memory()[0]
+        self.run.rss[index] = rss_bytes()
+
+    async def serve(self, index: int, connection: Connection) -> None:
+        """The server's handler: replay connection ``index``'s script, count, mark, hold it
+        open until every connection has been measured."""
+        try:
+            await self._replay(index, connection)
+            counts = connection.counts()
+            if counts is not None:
+                self.run.sent[index], self.run.received[index] = counts
+                self.counted[index] = True
+            self.mark(index + 1)
+            self.marked[index].set()
+            async with asyncio.timeout(self.timeout * (self.plan.connections + 2)):
+                await self.stop.wait()
+        except Exception as error:  # reported by the parent, which then stops waiting
+            self.failures.append(f"server connection {index}: {error!r}")
+            if 0 <= index < self.plan.connections:
+                self.marked[index].set()
+
+    async def _replay(self, index: int, connection: Connection) -> None:
+        script = self.plan.script_for(index)
+        async with asyncio.timeout(self.timeout):
+            for direction, is_text, payload in script.messages:
+                if direction == SERVER:
+                    await connection.send(payload, is_text)
+                else:
+                    message = await connection.recv()
+                    if message != payload:
+                        raise LiveError(f"connection {index}: a client message changed")
+                    del message  # not held at the mark
+            await connection.flush()
+            await self.replayed[index].wait()
 
 
 async def _serve_once(
@@ -170,50 +240,7 @@ async def _serve_once(
     from wsztune.live.servers import SERVERS
 
     server = server or SERVERS["websockets"]
-    run = ServerRun(compression=setting is not None)
-    count = plan.connections
-    marked = [asyncio.Event() for _ in range(count)]
-    # Set by the parent once the client has read everything this connection sent: only then is
-    # nothing in flight counted at the mark, whatever the server (websockets also pings).
-    replayed = [asyncio.Event() for _ in range(count)]
-    failures: list[str] = []
-    run.traced = [0] * (count + 1)
-    run.rss = [0] * (count + 1)
-    run.sent = [0] * count
-    run.received = [0] * count
-    counted = [False] * count
-    stop = asyncio.Event()
-
-    async def replay(index: int, connection: Connection) -> None:
-        try:
-            script = plan.script_for(index)
-            async with asyncio.timeout(timeout):
-                for direction, is_text, payload in script.messages:
-                    if direction == SERVER:
-                        await connection.send(payload, is_text)
-                    else:
-                        message = await connection.recv()
-                        if message != payload:
-                            raise LiveError(f"connection {index}: a client message changed")
-                        del message  # not held at the mark below
-                await connection.flush()
-                await replayed[index].wait()
-            counts = connection.counts()
-            if counts is not None:
-                run.sent[index], run.received[index] = counts
-                counted[index] = True
-            gc.collect()
-            run.traced[index + 1] = tracemalloc.get_traced_memory()[0]
-            run.rss[index + 1] = rss_bytes()
-            marked[index].set()
-            # Hold the connection open until every connection has been measured.
-            async with asyncio.timeout(timeout * (count + 2)):
-                await stop.wait()
-        except Exception as error:  # reported by the parent, which then stops waiting
-            failures.append(f"server connection {index}: {error!r}")
-            if 0 <= index < count:
-                marked[index].set()
-
+    session = _Session(plan, setting is not None, timeout)
     config: dict[str, Any] = {
         "plan": str(plan_path),
         "timeout": timeout,
@@ -227,64 +254,17 @@ async def _serve_once(
         _trim_heap()
         if started_tracing:
             tracemalloc.start()
-        async with server.serve(replay, setting, timeout) as port:
+        async with server.serve(session.serve, setting, timeout) as port:
             try:
-                run.port = port
-                config["port"] = run.port
-                env = {
-                    **os.environ,
-                    "PYTHONPATH": os.pathsep.join(
-                        filter(None, [_package_root(), os.environ.get("PYTHONPATH")])
-                    ),
-                }
-                with stderr_path.open("wb") as stderr:
-                    async with asyncio.timeout(timeout):
-                        client = await asyncio.create_subprocess_exec(
-                            sys.executable,
-                            "-m",
-                            "wsztune.live",
-                            json.dumps(config),
-                            stdin=asyncio.subprocess.PIPE,
-                            stdout=asyncio.subprocess.PIPE,
-                            stderr=stderr,
-                            env=env,
-                        )
-                assert client.stdin is not None and client.stdout is not None
-                await _read_reply(client.stdout, timeout, stderr_path)  # ready
-                gc.collect()
-                run.traced[0] = tracemalloc.get_traced_memory()[0]
-                run.rss[0] = rss_bytes()
-                for index in range(count):
-                    client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
-                    async with asyncio.timeout(timeout):
-                        await client.stdin.drain()
-                    reply = await _read_reply(client.stdout, timeout, stderr_path)
-                    replayed[index].set()
-                    async with asyncio.timeout(timeout):
-                        await marked[index].wait()
-                    if failures:
-                        raise LiveError(failures[0])
-                    run.client_sent.append(int(reply["sent"]))
-                    run.client_received.append(int(reply["received"]))
-                    if not counted[index]:
-                        # No counter in this server: the client's count of the same frames is it.
-                        run.sent[index] = run.client_received[-1]
-                        run.received[index] = run.client_sent[-1]
-                # Every connection is measured: the handlers may close theirs (aiohttp answers
-                # the client's close only from its handler).
-                stop.set()
-                client.stdin.write(b'{"close": true}\n')
-                async with asyncio.timeout(timeout):
-                    await client.stdin.drain()
-                await _read_reply(client.stdout, timeout, stderr_path)
-                async with asyncio.timeout(timeout):
-                    await client.wait()
+                session.run.port = port
+                client = await _start_client({**config, "port": port}, stderr_path, timeout)
+                await _drive(session, client, stderr_path)
             finally:
                 # Handlers wait for this before closing: set it before the server stops.
-                stop.set()
-        return run
+                session.stop.set()
+        return session.run
     finally:
-        stop.set()
+        session.stop.set()
         if started_tracing:
             tracemalloc.stop()
         if client is not None and client.returncode is None:
@@ -295,10 +275,71 @@ async def _serve_once(
                     await client.wait()
 
 
+async def _start_client(
+    config: dict[str, Any], stderr_path: Path, timeout: float
+) -> asyncio.subprocess.Process:
+    """The client process (``python -m wsztune.live``), its stderr kept for the error."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [package_root(), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    with stderr_path.open("wb") as stderr:
+        async with asyncio.timeout(timeout):
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "wsztune.live",
+                json.dumps(config),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+            )
+
+
+async def _drive(
+    session: _Session, client: asyncio.subprocess.Process, stderr_path: Path
+) -> None:
+    """The server's empty mark, then each connection opened, replayed and marked in turn, then
+    the client's connections closed."""
+    assert client.stdin is not None and client.stdout is not None
+    timeout, run = session.timeout, session.run
+    await _read_reply(client.stdout, timeout, stderr_path)  # ready
+    session.mark(0)
+    for index in range(session.plan.connections):
+        client.stdin.write(json.dumps({"open": index}).encode() + b"\n")
+        async with asyncio.timeout(timeout):
+            await client.stdin.drain()
+        reply = await _read_reply(client.stdout, timeout, stderr_path)
+        session.replayed[index].set()
+        async with asyncio.timeout(timeout):
+            await session.marked[index].wait()
+        if session.failures:
+            raise LiveError(session.failures[0])
+        run.client_sent.append(int(reply["sent"]))
+        run.client_received.append(int(reply["received"]))
+        if not session.counted[index]:
+            # No counter in this server: the client's count of the same frames is it.
+            run.sent[index] = run.client_received[-1]
+            run.received[index] = run.client_sent[-1]
+    # Every connection is measured: the handlers may close theirs (aiohttp answers the
+    # client's close only from its handler).
+    session.stop.set()
+    client.stdin.write(b'{"close": true}\n')
+    async with asyncio.timeout(timeout):
+        await client.stdin.drain()
+    await _read_reply(client.stdout, timeout, stderr_path)
+    async with asyncio.timeout(timeout):
+        await client.wait()
+
+
 # The client process -------------------------------------------------------------------------
 
 
-def _client_factory(compression: Sequence[Any]) -> Any:
+def client_factory(compression: Sequence[Any]) -> Any:
+    """The client's permessage-deflate offer (:meth:`Offer.to_json`), counting its frames."""
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     server_bits, client_bits, mem_level = compression
@@ -327,7 +368,7 @@ async def _client_main(config: dict[str, Any]) -> None:
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
     compression = config["compression"]
-    extensions = [_client_factory(compression)] if compression else []
+    extensions = [client_factory(compression)] if compression else []
     loop = asyncio.get_running_loop()
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
@@ -392,49 +433,132 @@ def client_process_main(argv: Sequence[str]) -> int:
 # The check ----------------------------------------------------------------------------------
 
 
-def run_live(
-    corpus: Corpus,
-    setting: Setting,
-    *,
-    connections: int = DEFAULT_CONNECTIONS,
-    tolerance: float = DEFAULT_TOLERANCE,
-    timeout: float = DEFAULT_TIMEOUT,
-    server: str = "websockets",
-) -> LiveResult:
-    """Replay ``corpus`` through a real server at ``setting``; compare with the model.
+def prepare(options: LiveOptions) -> LiveOptions:
+    """``live --server websockets`` (and the other Python stacks): refuse what only another
+    server takes, settle the setting from the stack's profile (:mod:`wsztune.stacks`), check that
+    the stack is installed. Before any corpus is read, so a typo costs nothing."""
+    import importlib.util
 
-    ``server``: python-websockets, or another Python stack of :mod:`wsztune.live.servers`
-    (aiohttp, tornado, uvicorn and its backends), run in this process; the model is then the
-    setting that stack really runs (``LiveServer.model``: its fixed level, memLevel, windows).
-    Two server runs, each with its own client process: compression on, then off (the baseline).
+    setting = options.zlib_setting()
+    for option, given in (
+        ("--threshold", options.threshold is not None),
+        ("--no-context-takeover", not options.context_takeover),
+        ("--ws-dir", options.ws_dir is not None),
+    ):
+        if given:
+            raise OptionClash(f"{option} needs --server ws")
+    if options.connections < 2:
+        raise SettingError(
+            f"--connections must be at least 2, not {options.connections} (the first is "
+            "discarded)"
+        )
+    if importlib.util.find_spec("websockets") is None:
+        raise SettingError(
+            "wsztune live needs websockets: pip install 'wsztune[live]'  (or: pip install "
+            "websockets)"
+        )
+    framework = options.server.split("-")[0]
+    if importlib.util.find_spec(framework) is None:
+        raise SettingError(
+            f"live --server {options.server} needs {framework}: pip install {framework}"
+        )
+    return replace(options, setting=setting)
+
+
+def run_live(corpus: Corpus, options: LiveOptions) -> LiveResult:
+    """Replay ``corpus`` through a real server at ``options.setting``; compare with the model.
+
+    ``options.server``: python-websockets, or another Python stack of
+    :mod:`wsztune.live.servers` (aiohttp, tornado, uvicorn and its backends), run in this
+    process; the model is then the setting that stack really runs (``LiveServer.model``: its
+    fixed level, memLevel, windows). Two server runs, each with its own client process:
+    compression on, then off (the baseline).
     """
-    import importlib
-    import importlib.metadata
+    server, setting = server_and_setting(options)
+    plan = build_plan(corpus, options.connections)
+    started = time.perf_counter()
+    model = _model(corpus, plan, setting)  # before tracemalloc traces the server
+    modelled = time.perf_counter()
+    on, off = _measure(plan, setting, server, options.timeout)
+    timings = {
+        "model": round(modelled - started, 3),
+        "servers and clients": round(time.perf_counter() - modelled, 3),
+    }
+    mismatch = count_mismatch(
+        plan.connections, on.sent, on.received, on.client_sent, on.client_received
+    )
+    if mismatch:  # the server's count, the client's count and the model must all agree
+        raise LiveError(mismatch)
+    memory = _memory(plan, on, off, model.connection)
+    fields = _result_fields(corpus, plan, setting, server, model, on, off, memory, options)
+    verdict = judge(
+        bytes_equal=fields["bytes_equal"],
+        model_memory=model.connection,
+        difference_bytes=memory.live - model.connection,
+        uncertainty=memory.uncertainty,
+        baseline=memory.baseline,
+        tolerance=options.tolerance,
+    )
+    return LiveResult.build(
+        verdict, **fields, duration_seconds=round(time.perf_counter() - started, 3),
+        timings=timings,
+    )  # fmt: skip
 
-    from websockets.exceptions import WebSocketException
 
+def server_and_setting(options: LiveOptions) -> tuple[LiveServer, Setting]:
+    """The stack that serves, and the setting it really runs (its fixed values applied)."""
     from wsztune.live.servers import SERVERS
 
-    runner = SERVERS[server]
-    setting = runner.model(setting)
-
+    server = SERVERS[options.server]
+    setting = server.model(options.settled)
     if not setting.context_takeover:
         raise SettingError("live checks context takeover only (websockets' default)")
     if 8 in (setting.window_bits, setting.client_window_bits):
         raise SettingError("websockets cannot compress with windowBits 8; use 9 to 15")
-    if not 0 < tolerance < 10:
-        raise SettingError(f"--tolerance must be a fraction such as 0.1, not {tolerance}")
-    if timeout <= 0:
-        raise SettingError(f"--timeout must be positive, not {timeout}")
-    plan = build_plan(corpus, connections)
-    started = time.perf_counter()
+    if not 0 < options.tolerance < 10:
+        raise SettingError(
+            f"--tolerance must be a fraction such as 0.1, not {options.tolerance}"
+        )
+    if options.timeout <= 0:
+        raise SettingError(f"--timeout must be positive, not {options.timeout}")
+    return server, setting
 
-    # The model first, before tracemalloc traces the server.
+
+@dataclass(frozen=True)
+class Model:
+    """What the model predicts for the live run: bytes per live connection, memory per
+    connection (the same for every connection, as in the sweep)."""
+
+    per_live: list[ScriptModel]
+    memory: ConnectionMemory
+
+    @property
+    def connection(self) -> int:
+        """Memory per connection: the sweep's ``connection_memory``."""
+        return self.memory.held
+
+    @property
+    def server_bytes(self) -> int:
+        """Compressed bytes the server sends over every live connection."""
+        return sum(model.server_bytes for model in self.per_live)
+
+    @property
+    def client_bytes(self) -> int:
+        """Compressed bytes the clients send over every live connection."""
+        return sum(model.client_bytes for model in self.per_live)
+
+
+def _model(corpus: Corpus, plan: Plan, setting: Setting) -> Model:
     models = [model_script(script, setting) for script in plan.scripts]
     per_live = [models[plan.assignment[i]] for i in range(plan.connections)]
-    memory = model_memory(corpus, setting)
-    model_connection = memory.held  # the same for every connection, as in the sweep
-    modelled = time.perf_counter()
+    return Model(per_live, model_memory(corpus, setting))
+
+
+def _measure(
+    plan: Plan, setting: Setting, server: LiveServer, timeout: float
+) -> tuple[ServerRun, ServerRun]:
+    """Two server runs, each with its own client process: compression on, then off."""
+    from websockets.exceptions import WebSocketException
 
     with tempfile.TemporaryDirectory(prefix="wsztune-live-") as tmp:
         workdir = Path(tmp)
@@ -442,12 +566,12 @@ def run_live(
         plan_path.write_text(json.dumps(plan.to_json()))
 
         async def both() -> tuple[ServerRun, ServerRun]:
-            on = await _serve_once(plan, setting, plan_path, workdir, timeout, runner)
-            off = await _serve_once(plan, None, plan_path, workdir, timeout, runner)
+            on = await _serve_once(plan, setting, plan_path, workdir, timeout, server)
+            off = await _serve_once(plan, None, plan_path, workdir, timeout, server)
             return on, off
 
         try:
-            on, off = asyncio.run(both())
+            return asyncio.run(both())
         except TimeoutError:
             raise LiveError(
                 f"a step took longer than --timeout {timeout:g} s; the server and the client "
@@ -456,60 +580,109 @@ def run_live(
         except (OSError, WebSocketException) as error:
             raise LiveError(f"{type(error).__name__}: {error}") from None
 
-    timings = {
-        "model": round(modelled - started, 3),
-        "servers and clients": round(time.perf_counter() - modelled, 3),
-    }
-    # Bytes: the server's count, the client's count and the model must all agree.
-    mismatch = count_mismatch(
-        plan.connections, on.sent, on.received, on.client_sent, on.client_received
-    )
-    if mismatch:
-        raise LiveError(mismatch)
-    model_server = sum(model.server_bytes for model in per_live)
-    model_client = sum(model.client_bytes for model in per_live)
-    live_server, live_client = sum(on.sent), sum(on.received)
-    bytes_equal = (model_server, model_client) == (live_server, live_client)
 
-    # Memory: per connection, with compression minus without, first connection discarded.
+@dataclass(frozen=True)
+class Memory:
+    """Memory per connection from the marks: compression on minus off, connection by
+    connection, the first connection discarded (it pays one-off costs)."""
+
+    traced_on: list[int]
+    traced_off: list[int]
+    compression: list[int]  # per live connection: traced growth on minus off
+    measured: range  # the connections the figures are taken over
+    live: float
+    uncertainty: float
+    baseline: float  # growth per connection with compression off
+
+
+def _memory(plan: Plan, on: ServerRun, off: ServerRun, model: int) -> Memory:
     traced_on, traced_off = on.deltas(on.traced), off.deltas(off.traced)
-    compression_part = [a - b for a, b in zip(traced_on, traced_off, strict=True)]
+    compression = [a - b for a, b in zip(traced_on, traced_off, strict=True)]
     measured = range(1, plan.connections)
-    live_memory = mean([compression_part[i] for i in measured])
-    difference = relative_difference(
-        live_memory - model_connection, model_connection, TRACEMALLOC_FLOOR
+    return Memory(
+        traced_on,
+        traced_off,
+        compression,
+        measured,
+        live=mean([compression[i] for i in measured]),
+        uncertainty=standard_error([compression[i] for i in measured]),
+        baseline=mean([traced_off[i] for i in measured]),
     )
-    within = abs(difference) <= tolerance
-    uncertainty = standard_error([compression_part[i] for i in measured])
-    baseline = mean([traced_off[i] for i in measured])
-    verdict = judge(
-        bytes_equal=bytes_equal,
-        model_memory=model_connection,
-        difference_bytes=live_memory - model_connection,
-        uncertainty=uncertainty,
-        baseline=baseline,
-        tolerance=tolerance,
-    )
-    rss_on, rss_off = per_connection_growth(on.rss, 1), per_connection_growth(off.rss, 1)
 
-    per_connection = [
+
+def _result_fields(
+    corpus: Corpus,
+    plan: Plan,
+    setting: Setting,
+    server: LiveServer,
+    model: Model,
+    on: ServerRun,
+    off: ServerRun,
+    memory: Memory,
+    options: LiveOptions,
+) -> dict[str, Any]:
+    """Every field of the result but the verdict's and the time's."""
+    live_server, live_client = sum(on.sent), sum(on.received)
+    difference = memory.live - model.connection
+    relative = relative_difference(difference, model.connection, TRACEMALLOC_FLOOR)
+    return {
+        "server": server.name,
+        "codec": "zlib",
+        **setting_fields(setting),
+        "connections": plan.connections,
+        "measured_connections": len(memory.measured),
+        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
+        "replay": describe_replay(corpus, plan),
+        "probed_connections": _probed(plan),
+        **byte_fields(model.server_bytes, model.client_bytes, live_server, live_client),
+        "raw_bytes": sum(m.server_raw_bytes + m.client_raw_bytes for m in model.per_live),
+        "memory_figure": "tracemalloc",
+        "model_connection_memory": model.connection,
+        "model_compressor_memory": model.memory.compressor.held,
+        "model_decompressor_memory": model.memory.decompressor.held,
+        "live_connection_memory": memory.live,
+        "live_baseline_connection_memory": memory.baseline,
+        "memory_uncertainty": memory.uncertainty,
+        "memory_difference": relative,
+        "memory_difference_bytes": difference,
+        "tolerance": options.tolerance,
+        "memory_within_tolerance": abs(relative) <= options.tolerance,
+        "per_connection": _per_connection(plan, model, on, memory),
+        "ports": [on.port, off.port],
+        "versions": versions(server),
+        "notes": _notes(plan, server),
+        "details": _details(on, off, memory),
+    }
+
+
+def _probed(plan: Plan) -> int:
+    return sum(plan.script_for(i).probed for i in range(plan.connections))
+
+
+def _per_connection(
+    plan: Plan, model: Model, on: ServerRun, memory: Memory
+) -> list[dict[str, Any]]:
+    return [
         {
             "index": i,
             "corpus_connection": plan.script_for(i).connection,
             "messages": len(plan.script_for(i).messages),
-            "model_server_bytes": per_live[i].server_bytes,
+            "model_server_bytes": model.per_live[i].server_bytes,
             "live_server_bytes": on.sent[i],
-            "model_client_bytes": per_live[i].client_bytes,
+            "model_client_bytes": model.per_live[i].client_bytes,
             "live_client_bytes": on.received[i],
-            "model_connection_memory": model_connection,
-            "traced_growth": traced_on[i],
-            "traced_growth_baseline": traced_off[i],
-            "live_connection_memory": compression_part[i],
+            "model_connection_memory": model.connection,
+            "traced_growth": memory.traced_on[i],
+            "traced_growth_baseline": memory.traced_off[i],
+            "live_connection_memory": memory.compression[i],
             "probe": plan.script_for(i).probed,
             "discarded": i == 0,
         }
         for i in range(plan.connections)
     ]
+
+
+def _notes(plan: Plan, server: LiveServer) -> list[str]:
     notes = [
         "bytes: compressed payloads, counted on the frames by the server and by the client",
         "memory: tracemalloc growth per open connection, compression on minus off, "
@@ -518,7 +691,7 @@ def run_live(
         "extension object and the negotiated headers (~1.4 KB)",
         "RSS: psutil growth per connection; a page counts once touched, so it is noisy",
     ]
-    probed = sum(plan.script_for(i).probed for i in range(plan.connections))
+    probed = _probed(plan)
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection with no "
@@ -526,65 +699,64 @@ def run_live(
             "end, so that the server allocates its inflate window as the model assumes "
             "(counted in the client bytes, model and live)"
         )
-    raw = sum(model.server_raw_bytes + model.client_raw_bytes for model in per_live)
-    if runner.name != "websockets":
+    if server.name != "websockets":
         notes[0] = (
             "bytes: compressed payloads, counted on the frames by the client (before it "
-            f"inflates them); {runner.title} has no counter of its own"
+            f"inflates them); {server.title} has no counter of its own"
         )
         notes[1] = notes[1].replace(
             ", websockets also keeps its extension object and the negotiated headers (~1.4 KB)",
-            f"; {runner.title} keeps its own objects per connection beside them",
+            f"; {server.title} keeps its own objects per connection beside them",
         )
-    stack_version = importlib.metadata.version(runner.version_module)
-    return LiveResult.build(
-        verdict,
-        server=runner.name,
-        codec="zlib",
-        **setting_fields(setting),
-        connections=plan.connections,
-        measured_connections=len(measured),
-        corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        replay=describe_replay(corpus, plan),
-        probed_connections=probed,
-        model_bytes=model_server + model_client,
-        live_bytes=live_server + live_client,
-        model_server_bytes=model_server,
-        live_server_bytes=live_server,
-        model_client_bytes=model_client,
-        live_client_bytes=live_client,
-        raw_bytes=raw,
-        bytes_equal=bytes_equal,
-        memory_figure="tracemalloc",
-        model_connection_memory=model_connection,
-        model_compressor_memory=memory.compressor.held,
-        model_decompressor_memory=memory.decompressor.held,
-        live_connection_memory=live_memory,
-        live_baseline_connection_memory=baseline,
-        memory_uncertainty=uncertainty,
-        memory_difference=difference,
-        memory_difference_bytes=live_memory - model_connection,
-        tolerance=tolerance,
-        memory_within_tolerance=within,
-        per_connection=per_connection,
-        ports=[on.port, off.port],
-        versions={
-            **({runner.version_module: stack_version}),
-            "websockets": importlib.import_module("websockets").__version__,
-            "zlib": zlib.ZLIB_RUNTIME_VERSION,
-            "python": platform.python_version(),
-        },
-        duration_seconds=round(time.perf_counter() - started, 3),
-        timings=timings,
-        notes=notes,
-        details={
-            "live_connection_memory_with_baseline": mean([traced_on[i] for i in measured]),
-            "live_rss_per_connection": rss_on,
-            "live_rss_compression_per_connection": rss_on - rss_off,
-            "live_rss_baseline_per_connection": rss_off,
-            # The names --json gave these before the shared type (kept for scripts).
-            "websockets_version": importlib.import_module("websockets").__version__,
-            "zlib_version": zlib.ZLIB_RUNTIME_VERSION,
-            "python_version": platform.python_version(),
-        },
-    )
+    return notes
+
+
+def versions(server: LiveServer) -> dict[str, str]:
+    """What ran: the stack, websockets, zlib and Python, by version."""
+    import importlib
+    import importlib.metadata
+
+    return {
+        server.version_module: importlib.metadata.version(server.version_module),
+        "websockets": importlib.import_module("websockets").__version__,
+        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        "python": platform.python_version(),
+    }
+
+
+def _details(on: ServerRun, off: ServerRun, memory: Memory) -> dict[str, Any]:
+    import importlib
+
+    rss_on, rss_off = per_connection_growth(on.rss, 1), per_connection_growth(off.rss, 1)
+    return {
+        "live_connection_memory_with_baseline": mean(
+            [memory.traced_on[i] for i in memory.measured]
+        ),
+        "live_rss_per_connection": rss_on,
+        "live_rss_compression_per_connection": rss_on - rss_off,
+        "live_rss_baseline_per_connection": rss_off,
+        # The names --json gave these before the shared type (kept for scripts).
+        "websockets_version": importlib.import_module("websockets").__version__,
+        "zlib_version": zlib.ZLIB_RUNTIME_VERSION,
+        "python_version": platform.python_version(),
+    }
+
+
+def display(result: LiveResult) -> Display:
+    """The rows a Python stack's result adds: memory (tracemalloc), whole and uncompressed, and
+    RSS (shown, not checked)."""
+    details = result.details
+    return Display(
+        setting=zlib_setting_title(result, []),
+        rows=(
+            *memory_rows(result, "memory"),
+            Row("memory/conn, whole", "", kib(details["live_connection_memory_with_baseline"])),
+            Row("memory/conn, uncompressed", "", kib(result.live_baseline_connection_memory)),
+            Row(
+                "RSS/conn, compression (*)", "",
+                kib(details["live_rss_compression_per_connection"]),
+            ),
+        ),
+        footnote="(*) psutil, noisy: shown, not checked",
+        versions=f"websockets {result.versions['websockets']}, zlib {result.versions['zlib']}",
+    )  # fmt: skip

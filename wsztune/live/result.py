@@ -228,6 +228,22 @@ class LiveResult:
         )
 
 
+def byte_fields(
+    model_server: int, model_client: int, live_server: int, live_client: int
+) -> dict[str, Any]:
+    """The byte fields of a :class:`LiveResult` (every live check): compressed payload bytes
+    each way and both, the model's and the wire's, and whether they are equal."""
+    return {
+        "model_bytes": model_server + model_client,
+        "live_bytes": live_server + live_client,
+        "model_server_bytes": model_server,
+        "live_server_bytes": live_server,
+        "model_client_bytes": model_client,
+        "live_client_bytes": live_client,
+        "bytes_equal": (model_server, model_client) == (live_server, live_client),
+    }
+
+
 def setting_fields(setting: Setting) -> dict[str, Any]:
     """The setting's fields of a :class:`wsztune.live.result.LiveResult` (every live check)."""
     return {
@@ -238,3 +254,75 @@ def setting_fields(setting: Setting) -> dict[str, Any]:
         "strategy": setting.strategy,
         "context_takeover": setting.context_takeover,
     }
+
+
+# What a result shows in the terminal ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the result's table, after the byte rows every server shows."""
+
+    label: str
+    model: str = ""
+    live: str = ""
+    difference: str = ""
+
+
+@dataclass(frozen=True)
+class Display:
+    """What one server's result shows beyond what every result shows (the title's start, the
+    byte rows, the replay line, the notes and the verdict): the words a command prints, as data.
+
+    ``setting``: the title's part after the server (`` 12:5 level 1``, ``, level 1, threshold 0
+    B``); ``rows``: the table's rows after the bytes; ``footnote``: what its ``(*)`` means;
+    ``lines``: printed before the replay line; ``replay``: added to the replay line;
+    ``versions``: what the verdict line says ran.
+    """
+
+    setting: str
+    rows: tuple[Row, ...]
+    footnote: str
+    versions: str
+    lines: tuple[str, ...] = ()
+    replay: str = ""
+
+
+def kib(value: float) -> str:
+    """Bytes as KiB with one decimal, as every live table shows memory."""
+    return f"{value / 1024:,.1f} KiB"
+
+
+def memory_difference(result: LiveResult) -> str:
+    """Relative to the model; in KiB when the model expects less than the memory figure's grain
+    (``live --server ws`` on connections that compress nothing: a ratio to nearly nothing means
+    nothing)."""
+    if result.model_connection_memory < result.memory_floor:
+        return f"{result.memory_difference_bytes / 1024:+.1f} KiB"
+    return f"{result.memory_difference:+.1%}"
+
+
+def memory_rows(result: LiveResult, figure: str) -> tuple[Row, Row]:
+    """The memory per connection with compression, model against live, and its standard error
+    (``figure``: what the row calls the memory read, ``memory`` or ``Go heap``)."""
+    return (
+        Row(
+            f"{figure}/conn, compression",
+            kib(result.model_connection_memory),
+            kib(result.live_connection_memory),
+            memory_difference(result),
+        ),
+        Row("  its standard error", "", kib(result.memory_uncertainty)),
+    )
+
+
+def zlib_setting_title(result: LiveResult, details: list[str]) -> str:
+    """`` WB:ML`` of a zlib server's result, its level when not the default, and ``details``
+    (the client's window bits when they differ, and what the server adds) in brackets."""
+    if result.client_window_bits != result.window_bits:
+        details = [f"client bits {result.client_window_bits}", *details]
+    return (
+        f" {result.window_bits}:{result.mem_level}"
+        + (f" level {result.level}" if result.level != -1 else "")
+        + (f" ({', '.join(details)})" if details else "")
+    )

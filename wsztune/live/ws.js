@@ -340,6 +340,87 @@ function client() {
   reply({ ready: true, pid: process.pid });
 }
 
-if (mode === "server") server();
-else if (mode === "client") client();
-else fail(`mode must be server or client, not ${mode}`);
+// A fleet (wsztune/live/fleet.py) ---------------------------------------------------------------
+//
+// fleet-server: every connection replays its script and stays open until its client goes; a
+// {"counts": true} line answers the data bytes sent and received over every connection.
+// fleet-clients: opens connections config.start .. config.start + config.count - 1, at most
+// FLEET_CONCURRENCY handshakes at a time, replays each, says {"done", "sent", "received"} and
+// holds them until stdin closes (or wsztune kills this process: a churn round).
+// Neither stops when idle: a fleet holds its connections quietly, and wsztune kills both.
+
+const FLEET_CONCURRENCY = 64;
+
+function fleetServer() {
+  clearTimeout(idle);
+  const plan = loadPlan(config.plan);
+  const totals = { sent: 0, received: 0 };
+  const wss = new WebSocket.WebSocketServer({
+    host: LOOPBACK,
+    port: 0,
+    backlog: 4096,
+    perMessageDeflate: perMessageDeflate(config.compression, true),
+    maxPayload: 0,
+    clientTracking: false,
+  });
+  wss.on("error", fail);
+  wss.on("connection", (ws, request) => {
+    const index = Number(request.url.replace(/^\//, ""));
+    const counters = tap(request.socket);
+    ws.on("error", () => {}); // a client process killed by a churn round: its sockets reset
+    const next = inbox(ws);
+    const work = (async () => {
+      await replay(ws, plan.scripts[plan.assignment[index]], "server", next, index);
+      await new Promise((resolve) => {
+        ws.once("pong", resolve);
+        ws.ping();
+      });
+      totals.sent += counters.outgoing.dataBytes;
+      totals.received += counters.incoming.dataBytes;
+    })();
+    withTimeout(work, `server connection ${index}`).catch(fail);
+  });
+  wss.on("listening", () => reply({ port: wss.address().port, pid: process.pid }));
+  commands(async (command) => {
+    if (command.counts) reply(totals);
+  });
+}
+
+function fleetClients() {
+  clearTimeout(idle);
+  const plan = loadPlan(config.plan);
+  const totals = { sent: 0, received: 0 };
+  const last = config.start + config.count;
+  let next = config.start;
+  let done = 0;
+  const openOne = () => {
+    if (next >= last) return;
+    const index = next++;
+    const ws = new WebSocket(`ws://${LOOPBACK}:${config.port}/${index}`, {
+      perMessageDeflate: perMessageDeflate(config.compression, false),
+      maxPayload: 0,
+      handshakeTimeout: timeoutMs,
+    });
+    const messages = inbox(ws);
+    const work = (async () => {
+      const counters = await new Promise((resolve, reject) => {
+        ws.once("open", () => resolve(tap(ws._socket)));
+        ws.once("error", reject);
+      });
+      await replay(ws, plan.scripts[plan.assignment[index]], "client", messages, index);
+      totals.sent += counters.outgoing.dataBytes;
+      totals.received += counters.incoming.dataBytes;
+      done += 1;
+      if (done === config.count) reply({ done, ...totals });
+      openOne();
+    })();
+    withTimeout(work, `client connection ${index}`).catch(fail);
+  };
+  for (let i = 0; i < FLEET_CONCURRENCY; i++) openOne();
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+}
+
+const MODES = { server, client, "fleet-server": fleetServer, "fleet-clients": fleetClients };
+if (MODES[mode]) MODES[mode]();
+else fail(`mode must be one of ${Object.keys(MODES).join(", ")}, not ${mode}`);

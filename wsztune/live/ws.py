@@ -46,12 +46,13 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,21 @@ from wsztune.live.growth import (
     per_connection_growth,
     relative_difference,
 )
+from wsztune.live.options import LiveOptions
 from wsztune.live.plan import Plan, Script, build_plan, describe_replay
-from wsztune.live.result import LiveError, LiveResult, count_mismatch, judge, setting_fields
+from wsztune.live.result import (
+    Display,
+    LiveError,
+    LiveResult,
+    Row,
+    byte_fields,
+    count_mismatch,
+    judge,
+    kib,
+    memory_rows,
+    setting_fields,
+    zlib_setting_title,
+)
 from wsztune.programs import children_stopped_on_error
 from wsztune.programs.node import find_node
 from wsztune.stacks import STACKS
@@ -294,70 +308,66 @@ def _usage(reply: dict[str, Any]) -> dict[str, int]:
 
 
 async def _serve_once(
-    node: str,
-    ws_package: Path,
+    tools: Tools,
     plan: Plan,
     compression: dict[str, Any] | None,
     plan_path: Path,
     workdir: Path,
-    timeout: float,
 ) -> NodeSide:
     """One fresh server process (compression per ``compression``, or off), measured."""
-    count = plan.connections
     side = NodeSide(compression=compression is not None)
     config: dict[str, Any] = {
-        "ws": str(ws_package),
+        "ws": str(tools.ws_package),
         "plan": str(plan_path),
-        "timeout": timeout,
-        "deadline": timeout * 3,  # nothing happening this long: the node process stops
+        "timeout": tools.timeout,
+        "deadline": tools.timeout * 3,  # nothing happening this long: the node process stops
         "compression": compression,
     }
-    tag = "on" if compression else "off"
+    directory = workdir / ("on" if compression else "off")
     server: _Process | None = None
     client: _Process | None = None
     try:
         spawning = time.perf_counter()
-        server = await _start(
-            node,
-            "server",
-            ["--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16"],
-            config,
-            workdir / tag,
-        )
-        hello = await server.read(timeout)
+        server = await _start(tools.node, "server", SERVER_FLAGS, config, directory)
+        hello = await server.read(tools.timeout)
         side.port = int(hello["port"])
         side.info = {key: hello[key] for key in ("node", "zlib", "ws")}
         side.usage.append(_usage(hello))
-        client = await _start(node, "client", [], {**config, "port": side.port}, workdir / tag)
-        await client.read(timeout)  # ready
+        client_config = {**config, "port": side.port}
+        client = await _start(tools.node, "client", [], client_config, directory)
+        await client.read(tools.timeout)  # ready
         side.spawn_seconds = time.perf_counter() - spawning
         measuring = time.perf_counter()
-        for index in range(count):
-            await client.send({"open": index}, timeout)
-            from_client, from_server = await asyncio.gather(
-                client.read(timeout), server.read(timeout)
-            )
-            if from_client.get("done") != index or from_server.get("done") != index:
-                raise LiveError(f"connection {index}: replies out of order")
-            side.usage.append(_usage(from_server))
-            side.server_sent.append(int(from_server["sent"]["bytes"]))
-            side.server_received.append(int(from_server["received"]["bytes"]))
-            side.client_sent.append(int(from_client["sent"]["bytes"]))
-            side.client_received.append(int(from_client["received"]["bytes"]))
-            side.compressed_sent.append(int(from_server["sent"]["compressed"]))
-            side.compressed_received.append(int(from_server["received"]["compressed"]))
-            side.compressed_frames.append(side.compressed_sent[-1] + side.compressed_received[-1])
-            side.extensions = str(from_server.get("extensions") or "")
+        for index in range(plan.connections):
+            await _replay_one(index, server, client, side, tools.timeout)
         side.measure_seconds = time.perf_counter() - measuring
-        await client.send({"close": True}, timeout)
-        await client.read(timeout)
-        await server.send({"close": True}, timeout)
-        await server.read(timeout)
+        for process in (client, server):
+            await process.send({"close": True}, tools.timeout)
+            await process.read(tools.timeout)
         return side
     finally:
         for process in (client, server):
             if process is not None:
-                await process.stop(timeout)
+                await process.stop(tools.timeout)
+
+
+async def _replay_one(
+    index: int, server: _Process, client: _Process, side: NodeSide, timeout: float
+) -> None:
+    """Live connection ``index``: opened, replayed, and what both ends counted recorded."""
+    await client.send({"open": index}, timeout)
+    from_client, from_server = await asyncio.gather(client.read(timeout), server.read(timeout))
+    if from_client.get("done") != index or from_server.get("done") != index:
+        raise LiveError(f"connection {index}: replies out of order")
+    side.usage.append(_usage(from_server))
+    side.server_sent.append(int(from_server["sent"]["bytes"]))
+    side.server_received.append(int(from_server["received"]["bytes"]))
+    side.client_sent.append(int(from_client["sent"]["bytes"]))
+    side.client_received.append(int(from_client["received"]["bytes"]))
+    side.compressed_sent.append(int(from_server["sent"]["compressed"]))
+    side.compressed_received.append(int(from_server["received"]["compressed"]))
+    side.compressed_frames.append(side.compressed_sent[-1] + side.compressed_received[-1])
+    side.extensions = str(from_server.get("extensions") or "")
 
 
 # The check ----------------------------------------------------------------------------------
@@ -406,7 +416,7 @@ def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, An
     )
     # Sizes and memory are what is compared: no timing (``run --no-timing``).
     plan = TimingPlan(measure_time=False)
-    run = sweep(corpus, grid, backend_name="node", plan=plan, jobs=1)
+    run = sweep(corpus, grid, codec_name="node", plan=plan, jobs=1)
     (cell,) = run.cells
     return cell
 
@@ -451,54 +461,143 @@ def model_figures(
     return ModelFigures(server, client, raw, cells[-1])
 
 
+def prepare(options: LiveOptions) -> LiveOptions:
+    """``live --server ws``: refuse what only another server takes, settle the setting from
+    ws's profile (:mod:`wsztune.stacks`: 15:8, threshold 1024), before any corpus is read."""
+    setting = options.zlib_setting(
+        WS_THRESHOLD_DEFAULT if options.threshold is None else options.threshold
+    )
+    if options.connections < 4:
+        raise SettingError(
+            f"--connections must be at least 4 with --server ws, not {options.connections} (the "
+            "first half warms the server up, the growth over the second half is measured)"
+        )
+    return replace(options, setting=setting)
+
+
 def run_live_ws(
     corpus: Corpus,
-    setting: Setting,
+    options: LiveOptions,
     *,
-    ws_package: Path,
-    connections: int,
-    tolerance: float,
-    timeout: float,
-    threshold: int = WS_THRESHOLD_DEFAULT,
     model: Callable[[Corpus, Setting, int], dict[str, Any]] = node_model,
-    node: str | None = None,
 ) -> LiveResult:
-    """Replay ``corpus`` through a real ws server at ``setting``; compare with the model.
+    """Replay ``corpus`` through a real ws server at ``options.setting``; compare with the model.
 
     ``model(corpus, setting, threshold)`` is the node codec's cell (:func:`node_model`): a dict
     with ``compressed_bytes`` and ``connection_memory``. Two server runs, each a fresh Node
     process with its own client process: compression on, then off (the baseline).
     """
-    node = node or find_node()
+    node, ws_package, installing = node_and_ws(options.ws_dir)
+    setting = options.settled
+    _check(setting, options)
+    connections = options.connections
+    if options.auto_connections:
+        connections = connections_for(corpus, setting, setting.threshold, connections)
+    plan = ws_plan(corpus, connections, setting.threshold)
+    started = time.perf_counter()
+    on, off, figures, timings = _measure(
+        corpus, plan, setting, Tools(node, ws_package, options.timeout), model
+    )
+    mismatch = count_mismatch(
+        plan.connections, on.server_sent, on.server_received, on.client_sent, on.client_received
+    )
+    if mismatch:
+        raise LiveError(mismatch)
+    memory = _memory(plan, setting, on, off, figures)
+    fields = _result_fields(corpus, plan, setting, on, off, figures, memory, options)
+    verdict = judge(
+        bytes_equal=fields["bytes_equal"],
+        model_memory=memory.model,
+        difference_bytes=memory.live - memory.model,
+        uncertainty=memory.uncertainty,
+        baseline=memory.baseline,
+        tolerance=options.tolerance,
+        floor=RSS_FLOOR,
+        more=(
+            f"more --connections (this run measured {plan.connections - memory.warmup} of "
+            f"{plan.connections}; the standard error falls as the root of the count), or "
+            "longer traffic per connection (a corpus whose connections carry more messages)"
+        ),
+    )
+    return LiveResult.build(
+        verdict,
+        **fields,
+        memory_within_tolerance=abs(memory.live - memory.model) <= verdict.allowed,
+        notes=_notes(plan, on, memory, ws_package),
+        details=_details(plan, on, off, figures, memory, ws_package),
+        duration_seconds=round(time.perf_counter() - started, 3),
+        timings={"install": round(installing, 3), **timings},
+    )
+
+
+def node_and_ws(ws_dir: Path | None) -> tuple[str, Path, float]:
+    """node, the ws package (``ws_dir``'s, or wsztune's cache, installing ws there the first
+    time only: it stays in the cache), and the seconds finding them took."""
+    from wsztune.programs import npm as install
+    from wsztune.programs.cache import default_cache_dir
+
+    started = time.perf_counter()
+    node = find_node()
+    if ws_dir is not None:
+        return node, resolve_ws_dir(ws_dir), time.perf_counter() - started
+    cache = default_cache_dir()
+    if not (install.ws_package_dir(cache) / "package.json").is_file():
+        print(
+            f"wsztune: installing ws {install.WS_VERSION} into "
+            f"{install.ws_package_dir(cache).parent.parent} with npm (first use only; "
+            "--ws-dir DIR uses an existing install)",
+            file=sys.stderr,
+        )
+    return node, install.ensure_ws(cache), time.perf_counter() - started
+
+
+def _check(setting: Setting, options: LiveOptions) -> None:
     if 8 in (setting.window_bits, setting.nominal_client_bits):
         raise SettingError("live --server ws checks windowBits 9 to 15 (zlib deflates 8 as 9)")
-    if not 0 < tolerance < 10:
-        raise SettingError(f"--tolerance must be a fraction such as 0.3, not {tolerance}")
-    if timeout <= 0:
-        raise SettingError(f"--timeout must be positive, not {timeout}")
-    if threshold < 0:
-        raise SettingError(f"--threshold must be 0 or more bytes, not {threshold}")
-    plan = ws_plan(corpus, connections, threshold)
-    started = time.perf_counter()
+    if not 0 < options.tolerance < 10:
+        raise SettingError(
+            f"--tolerance must be a fraction such as 0.3, not {options.tolerance}"
+        )
+    if options.timeout <= 0:
+        raise SettingError(f"--timeout must be positive, not {options.timeout}")
 
+
+@dataclass(frozen=True)
+class Tools:
+    """What runs the servers and the clients: node, the ws package, the step timeout."""
+
+    node: str
+    ws_package: Path
+    timeout: float
+
+
+def _measure(
+    corpus: Corpus,
+    plan: Plan,
+    setting: Setting,
+    tools: Tools,
+    model: Callable[[Corpus, Setting, int], dict[str, Any]],
+) -> tuple[NodeSide, NodeSide, ModelFigures, dict[str, float]]:
+    """The two server runs (compression on, then off), with the model's sweep meanwhile."""
+    timeout = tools.timeout
     with tempfile.TemporaryDirectory(prefix="wsztune-live-ws-") as tmp:
         workdir = Path(tmp)
         for tag in ("on", "off"):
             (workdir / tag).mkdir()
         plan_path = workdir / "plan.json"
         plan_path.write_text(json.dumps(plan.to_json()))
-        options = compression_options(setting, threshold)
+        options = compression_options(setting, setting.threshold)
 
         async def both() -> tuple[NodeSide, NodeSide]:
-            on = await _serve_once(node, ws_package, plan, options, plan_path, workdir, timeout)
-            off = await _serve_once(node, ws_package, plan, None, plan_path, workdir, timeout)
+            on = await _serve_once(tools, plan, options, plan_path, workdir)
+            off = await _serve_once(tools, plan, None, plan_path, workdir)
             return on, off
 
         # The model runs meanwhile, in its own node processes: it only needs sizes and the
         # memory probe's RSS, neither of which another process's load changes (its timings,
         # which are, are not used), and the check takes half as long.
         with ThreadPoolExecutor(1) as pool:
-            modelled = pool.submit(model_figures, corpus, plan, setting, threshold, model)
+            modelled = pool.submit(model_figures, corpus, plan, setting, setting.threshold, model)
             try:
                 # Stopped (Ctrl-C, SIGTERM) or failed: the model's node processes stop too.
                 with children_stopped_on_error(modelled.done):
@@ -519,19 +618,37 @@ def run_live_ws(
         # The model's sweep runs meanwhile; only what the check still waited for it is here.
         "model (after the servers)": round(model_wait, 3),
     }
+    return on, off, figures, timings
 
-    mismatch = count_mismatch(
-        plan.connections, on.server_sent, on.server_received, on.client_sent, on.client_received
-    )
-    if mismatch:
-        raise LiveError(mismatch)
-    live_server, live_client = sum(on.server_sent), sum(on.server_received)
-    model_server, model_client = figures.server_bytes, figures.client_bytes
-    model_total = model_server + model_client
-    bytes_equal = (model_server, model_client) == (live_server, live_client)
 
-    # Memory: resident anonymous memory (the heaps: malloc's, V8's; not the node binary's pages
-    # mapped in as code runs the first time), RSS where /proc is not there.
+@dataclass(frozen=True)
+class Memory:
+    """Memory per connection from the marks (see the module docstring), model and live."""
+
+    figure: str  # RssAnon, or rss where /proc is not there
+    warmup: int  # the first connections, which warm the server up
+    resident_on: list[int]
+    resident_off: list[int]
+    built: list[tuple[bool, bool]]  # per measured connection: compressor, decompressor (wire)
+    predicted: list[tuple[bool, bool]]  # ... as the model's threshold rule says
+    live: float
+    uncertainty: float
+    baseline: float
+    model: float
+    compressor: float  # the model's, one stream
+    decompressor: float
+
+    @property
+    def measured(self) -> int:
+        """How many connections the figures are taken over."""
+        return len(self.built)
+
+
+def _memory(
+    plan: Plan, setting: Setting, on: NodeSide, off: NodeSide, figures: ModelFigures
+) -> Memory:
+    # Resident anonymous memory (the heaps: malloc's, V8's; not the node binary's pages mapped
+    # in as code runs the first time), RSS where /proc is not there.
     figure = "RssAnon" if all("RssAnon" in mark for mark in on.usage + off.usage) else "rss"
     warmup = warmup_connections(plan.connections)
     resident_on, resident_off = on.series(figure), off.series(figure)
@@ -540,57 +657,111 @@ def run_live_ws(
     # (malloc's top, a V8 page) puts one connection's step up to 1.4 MB off, in either run.
     # ws builds its zlib streams lazily: connections of each kind (what the server built, seen
     # on the wire) are their own population; the model is weighed over the same connections.
-    measured_range = range(warmup, plan.connections)
-    built = [(on.compressed_sent[i] > 0, on.compressed_received[i] > 0) for i in measured_range]
+    measured = range(warmup, plan.connections)
+    built = [(on.compressed_sent[i] > 0, on.compressed_received[i] > 0) for i in measured]
     growth = paired_growth(resident_on, resident_off, warmup)
-    live_memory = grouped_growth(growth, built)
-    uncertainty = growth_uncertainty(growth, built)
-    effective = 0 if setting.context_takeover else threshold  # ws ignores it under takeover
-    predicted = [script_builds(plan.script_for(i), effective) for i in measured_range]
+    effective = 0 if setting.context_takeover else setting.threshold  # ws ignores it then
+    predicted = [script_builds(plan.script_for(i), effective) for i in measured]
     compressor = float(figures.cell["compress_memory_observed"])
     decompressor = float(figures.cell["decompress_memory_observed"])
-    model_memory = model_connection_memory(predicted, compressor, decompressor)
-    endpoints = per_connection_growth(resident_on, warmup) - per_connection_growth(
-        resident_off, warmup
-    )
-    rss_on = per_connection_growth(on.series("rss"), warmup)
-    rss_off = per_connection_growth(off.series("rss"), warmup)
-    difference_bytes = live_memory - model_memory
-    # Relative to the model, or to RSS's grain when the model expects less than that.
-    difference = relative_difference(difference_bytes, model_memory, RSS_FLOOR)
-    baseline = per_connection_growth(resident_off, warmup)
-    verdict = judge(
-        bytes_equal=bytes_equal,
-        model_memory=model_memory,
-        difference_bytes=difference_bytes,
-        uncertainty=uncertainty,
-        baseline=baseline,
-        tolerance=tolerance,
-        floor=RSS_FLOOR,
-        more=(
-            f"more --connections (this run measured {plan.connections - warmup} of "
-            f"{plan.connections}; the standard error falls as the root of the count), or "
-            "longer traffic per connection (a corpus whose connections carry more messages)"
-        ),
-    )
-    within = abs(difference_bytes) <= verdict.allowed
-    messages = sum(len(plan.script_for(i).messages) for i in range(plan.connections))
+    return Memory(
+        figure, warmup, resident_on, resident_off, built, predicted,
+        live=grouped_growth(growth, built),
+        uncertainty=growth_uncertainty(growth, built),
+        baseline=per_connection_growth(resident_off, warmup),
+        model=model_connection_memory(predicted, compressor, decompressor),
+        compressor=compressor,
+        decompressor=decompressor,
+    )  # fmt: skip
 
-    probed = sum(plan.script_for(i).probed for i in range(plan.connections))
+
+def _result_fields(
+    corpus: Corpus,
+    plan: Plan,
+    setting: Setting,
+    on: NodeSide,
+    off: NodeSide,
+    figures: ModelFigures,
+    memory: Memory,
+    options: LiveOptions,
+) -> dict[str, Any]:
+    """The result's shared fields but the verdict's, the notes, the details and the time."""
+    live_server, live_client = sum(on.server_sent), sum(on.server_received)
+    difference = memory.live - memory.model
+    return {
+        "server": "ws",
+        "codec": "node",
+        **setting_fields(setting),
+        "threshold": setting.threshold,
+        "connections": plan.connections,
+        "measured_connections": memory.measured,
+        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
+        "replay": describe_replay(corpus, plan),
+        "probed_connections": _probed(plan),
+        **byte_fields(figures.server_bytes, figures.client_bytes, live_server, live_client),
+        "raw_bytes": figures.raw_bytes,
+        "memory_figure": memory.figure,
+        "model_connection_memory": memory.model,
+        "model_compressor_memory": memory.compressor,
+        "model_decompressor_memory": memory.decompressor,
+        "live_connection_memory": memory.live,
+        "live_baseline_connection_memory": memory.baseline,
+        "memory_uncertainty": memory.uncertainty,
+        # Relative to the model, or to RSS's grain when the model expects less than that.
+        "memory_difference": relative_difference(difference, memory.model, RSS_FLOOR),
+        "memory_difference_bytes": difference,
+        "memory_floor": RSS_FLOOR,
+        "tolerance": options.tolerance,
+        "per_connection": _per_connection(plan, on, memory),
+        "ports": [on.port, off.port],
+        "versions": _versions(on),
+    }
+
+
+def _probed(plan: Plan) -> int:
+    return sum(plan.script_for(i).probed for i in range(plan.connections))
+
+
+def _versions(on: NodeSide) -> dict[str, str]:
+    return {
+        "node": str(on.info.get("node", "")),
+        "zlib": str(on.info.get("zlib", "")),
+        "ws": str(on.info.get("ws", "")),
+    }
+
+
+def _per_connection(plan: Plan, on: NodeSide, memory: Memory) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": i,
+            "corpus_connection": plan.script_for(i).connection,
+            "messages": len(plan.script_for(i).messages),
+            "live_server_bytes": on.server_sent[i],
+            "live_client_bytes": on.server_received[i],
+            "resident_after": memory.resident_on[i + 1],
+            "resident_after_baseline": memory.resident_off[i + 1],
+            "probe": plan.script_for(i).probed,
+            "warmup": i < memory.warmup,
+        }
+        for i in range(plan.connections)
+    ]
+
+
+def _notes(plan: Plan, on: NodeSide, memory: Memory, ws_package: Path) -> list[str]:
+    measured, warmup = memory.measured, memory.warmup
     notes = [
         "bytes: payload bytes of data frames, counted on the sockets by the server and by the "
         "clients (a frame parser of wsztune's, not ws's code); the model is the node codec "
         "swept over the same messages",
-        f"memory: resident memory of the server process ({figure}) after each connection, "
-        f"after gc, every connection held open; compression on minus off (two fresh servers), "
-        f"connection by connection, over the last {plan.connections - warmup} connections (the "
+        f"memory: resident memory of the server process ({memory.figure}) after each "
+        f"connection, after gc, every connection held open; compression on minus off (two "
+        f"fresh servers), connection by connection, over the last {measured} connections (the "
         f"first {warmup} warm the server up), mean of the middle half of each kind of "
         "connection (what the server built: compressor, decompressor, both, none) weighed by "
         "its count; the model: the node codec's compressor and decompressor memory, counted for "
         "the measured connections that build them (ws builds each on first use)",
         "external: V8's external memory per connection, on minus off (shown, not checked)",
     ]
-    measured = plan.connections - warmup
     if measured < MIN_MEASURED:
         notes.append(
             f"only {measured} connections measured: a heap's steps make RSS noisy at this count "
@@ -603,19 +774,25 @@ def run_live_ws(
             f"ws {ws_version} from {ws_package}: the node codec models ws 8's PerMessageDeflate "
             "and Sender; another major version may frame or apply the threshold differently"
         )
+    return notes + _mix_notes(plan, memory)
+
+
+def _mix_notes(plan: Plan, memory: Memory) -> list[str]:
+    """What to know about the connections replayed: probes, and the kinds of connection."""
+    notes = []
+    probed, measured = _probed(plan), memory.measured
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection in which "
             "the client sends nothing: it sent one probe message at the end, as the model "
             "assumes (counted in the bytes, model and live)"
         )
-    if built != predicted:
+    if memory.built != memory.predicted:
         notes.append(
             "the server built zlib streams on other connections than the model predicts "
             "(RSV1 frames): ws's threshold rule differs from the model's"
         )
-    shares = (sum(c for c, _ in built), sum(d for _, d in built))
-    kinds = Counter(built)
+    kinds = Counter(memory.built)
     if len(kinds) > 1 and min(kinds.values()) < MIN_PER_KIND:
         notes.append(
             f"of {measured} measured connections, {min(kinds.values())} are of one kind (what "
@@ -623,90 +800,91 @@ def run_live_ws(
             "makes such a figure noisy; more --connections (or none given: wsztune picks) "
             "narrow it"
         )
-    if model_memory < RSS_FLOOR:
+    if memory.model < RSS_FLOOR:
+        compressors = sum(c for c, _ in memory.built)
+        decompressors = sum(d for _, d in memory.built)
         notes.append(
-            f"the model expects {model_memory / 1024:.1f} KiB per connection (of "
-            f"{measured} measured, {shares[0]} build a compressor, {shares[1]} a "
+            f"the model expects {memory.model / 1024:.1f} KiB per connection (of "
+            f"{measured} measured, {compressors} build a compressor, {decompressors} a "
             f"decompressor): the check allows {RSS_FLOOR // 1024} KiB either way, RSS's grain"
         )
-    per_connection = [
-        {
-            "index": i,
-            "corpus_connection": plan.script_for(i).connection,
-            "messages": len(plan.script_for(i).messages),
-            "live_server_bytes": on.server_sent[i],
-            "live_client_bytes": on.server_received[i],
-            "resident_after": resident_on[i + 1],
-            "resident_after_baseline": resident_off[i + 1],
-            "probe": plan.script_for(i).probed,
-            "warmup": i < warmup,
-        }
-        for i in range(plan.connections)
-    ]
-    versions = {
-        "node": str(on.info.get("node", "")),
-        "zlib": str(on.info.get("zlib", "")),
-        "ws": ws_version,
+    return notes
+
+
+def _details(
+    plan: Plan,
+    on: NodeSide,
+    off: NodeSide,
+    figures: ModelFigures,
+    memory: Memory,
+    ws_package: Path,
+) -> dict[str, Any]:
+    warmup = memory.warmup
+    versions = _versions(on)
+    return {
+        "compressed_frames": sum(on.compressed_frames),
+        "data_frames": sum(len(plan.script_for(i).messages) for i in range(plan.connections)),
+        "model_corpus_connection_memory": float(figures.cell["connection_memory"]),
+        "model_compressor_share": float(figures.cell.get("compressor_share", 1.0)),
+        "model_decompressor_share": float(figures.cell.get("decompressor_share", 1.0)),
+        "model_measured_compressor_share": _share([c for c, _ in memory.predicted]),
+        "model_measured_decompressor_share": _share([d for _, d in memory.predicted]),
+        "live_compressor_share": _share([c for c, _ in memory.built]),
+        "live_decompressor_share": _share([d for _, d in memory.built]),
+        "live_connection_memory_endpoints": per_connection_growth(memory.resident_on, warmup)
+        - per_connection_growth(memory.resident_off, warmup),
+        "live_rss_per_connection": per_connection_growth(on.series("rss"), warmup),
+        "live_rss_baseline_per_connection": per_connection_growth(off.series("rss"), warmup),
+        "live_external_per_connection": per_connection_growth(on.series("external"), warmup)
+        - per_connection_growth(off.series("external"), warmup),
+        "warmup_connections": warmup,
+        "memory_marks": {"on": on.usage, "off": off.usage},
+        "negotiated": on.extensions,
+        # The names --json gave these before the shared type (kept for scripts).
+        "node_version": versions["node"],
+        "node_zlib_version": versions["zlib"],
+        "ws_version": versions["ws"],
+        "ws_path": str(ws_package),
     }
-    return LiveResult.build(
-        verdict,
-        server="ws",
-        codec="node",
-        **setting_fields(setting),
-        threshold=threshold,
-        connections=plan.connections,
-        measured_connections=measured,
-        corpus={**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        replay=describe_replay(corpus, plan),
-        probed_connections=probed,
-        model_bytes=model_total,
-        live_bytes=live_server + live_client,
-        model_server_bytes=model_server,
-        live_server_bytes=live_server,
-        model_client_bytes=model_client,
-        live_client_bytes=live_client,
-        raw_bytes=figures.raw_bytes,
-        bytes_equal=bytes_equal,
-        memory_figure=figure,
-        model_connection_memory=model_memory,
-        model_compressor_memory=compressor,
-        model_decompressor_memory=decompressor,
-        live_connection_memory=live_memory,
-        live_baseline_connection_memory=baseline,
-        memory_uncertainty=uncertainty,
-        memory_difference=difference,
-        memory_difference_bytes=difference_bytes,
-        memory_floor=RSS_FLOOR,
-        tolerance=tolerance,
-        memory_within_tolerance=within,
-        per_connection=per_connection,
-        ports=[on.port, off.port],
-        versions=versions,
-        duration_seconds=round(time.perf_counter() - started, 3),
-        timings=timings,
-        notes=notes,
-        details={
-            "compressed_frames": sum(on.compressed_frames),
-            "data_frames": messages,
-            "model_corpus_connection_memory": float(figures.cell["connection_memory"]),
-            "model_compressor_share": float(figures.cell.get("compressor_share", 1.0)),
-            "model_decompressor_share": float(figures.cell.get("decompressor_share", 1.0)),
-            "model_measured_compressor_share": _share([c for c, _ in predicted]),
-            "model_measured_decompressor_share": _share([d for _, d in predicted]),
-            "live_compressor_share": shares[0] / measured if measured > 0 else 0.0,
-            "live_decompressor_share": shares[1] / measured if measured > 0 else 0.0,
-            "live_connection_memory_endpoints": endpoints,
-            "live_rss_per_connection": rss_on,
-            "live_rss_baseline_per_connection": rss_off,
-            "live_external_per_connection": per_connection_growth(on.series("external"), warmup)
-            - per_connection_growth(off.series("external"), warmup),
-            "warmup_connections": warmup,
-            "memory_marks": {"on": on.usage, "off": off.usage},
-            "negotiated": on.extensions,
-            # The names --json gave these before the shared type (kept for scripts).
-            "node_version": versions["node"],
-            "node_zlib_version": versions["zlib"],
-            "ws_version": ws_version,
-            "ws_path": str(ws_package),
-        },
+
+
+def display(result: LiveResult) -> Display:
+    """The rows ws's result adds: memory (RssAnon), the connections that built each zlib
+    stream, the baseline, RSS and V8's external memory (shown, not checked), and the model's
+    parts."""
+    details = result.details
+    rows = [*memory_rows(result, "memory")]
+    # ws builds a zlib stream on first use: how many of the measured connections did.
+    for label, stream in (("conns with a compressor", "compressor"),
+                          ("conns with a decompressor", "decompressor")):  # fmt: skip
+        model_share = details[f"model_measured_{stream}_share"]
+        rows.append(Row(label, f"{model_share:.0%}", f"{details[f'live_{stream}_share']:.0%}"))
+    rows += [
+        Row(f"{result.memory_figure}/conn, compression off", "",
+            kib(result.live_baseline_connection_memory)),
+        Row("RSS/conn, compression on (*)", "", kib(details["live_rss_per_connection"])),
+        Row("RSS/conn, compression off (*)", "",
+            kib(details["live_rss_baseline_per_connection"])),
+        Row("V8 external/conn, on - off", "", kib(details["live_external_per_connection"])),
+    ]  # fmt: skip
+    return Display(
+        setting=zlib_setting_title(
+            result,
+            [] if result.context_takeover
+            else [f"no context takeover, threshold {result.threshold}"],
+        ),
+        rows=tuple(rows),
+        footnote="(*) the process's whole RSS, first and last measured marks: shown, not checked",
+        lines=(
+            f"model: one compressor {kib(result.model_compressor_memory)}, one decompressor "
+            f"{kib(result.model_decompressor_memory)}; over the whole corpus (run --codec node's "
+            f"cell) {kib(details['model_corpus_connection_memory'])} per connection, "
+            f"{details['model_compressor_share']:.0%} of connections building a compressor, "
+            f"{details['model_decompressor_share']:.0%} a decompressor",
+        ),
+        replay=(
+            f"; {details['compressed_frames']:,} of {details['data_frames']:,} messages compressed"
+        ),
+        versions=f"ws {result.versions['ws']}, Node {result.versions['node']}, "
+        f"zlib {result.versions['zlib']}",
     )

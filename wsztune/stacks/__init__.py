@@ -180,6 +180,20 @@ def client_notes(clients: list[tuple[Client, float]], codec: str) -> list[str]:
     return notes
 
 
+def stack_caption(slice_: Any) -> str:
+    """``measured with CPython's zlib for aiohttp (default 15:8)``: the codec and the stack."""
+    from wsztune.text import label
+
+    codec = CODEC_TITLES.get(slice_.codec, slice_.codec)
+    stack = STACKS.get(slice_.server) if slice_.server else None
+    if stack is None:
+        return f"measured with {codec}"
+    version = f" {slice_.server_version}" if slice_.server_version else ""
+    return (
+        f"measured with {codec} for {stack.title}{version} (default {label(slice_.default)})"
+    )
+
+
 def mismatch_note(name: str, codec: str | None) -> str | None:
     """None when a run of ``codec`` measured ``name``'s codec, else the line to print instead
     of trusting its snippet blindly."""

@@ -118,7 +118,8 @@ PROFILES = (
         cells=BUN_CELLS,
         status=VERIFIED,
         status_note="measured by the real bun (its node:zlib is the zlib Bun.serve links, fed "
-        "as uWebSockets feeds it); tests/test_verify_bun.py compares Bun.serve's frames on the "
+        "as uWebSockets feeds it); tests/codecs/test_verify_bun.py compares Bun.serve's frames "
+        "on the "
         "wire byte for byte in every mode (shared, dedicated, 3KB..128KB), 400 messages of each "
         "of five bundled corpora",
         sources=(
@@ -187,7 +188,7 @@ PROFILES = (
             "ws sync-flush and are not affected, clients using deflateRawSync-style output are",
             "Bun's source has a libdeflate fast path for the shared compressor "
             "(PerMessageDeflate.h); Bun 1.4.5's frames show none (each equals its zlib's, "
-            "tests/test_verify_bun.py): re-run that test before trusting another version",
+            "tests/codecs/test_verify_bun.py): re-run that test before trusting another version",
         ),
         snippet=bun_snippet,
         snippet_title="Bun (Bun.serve)",

@@ -22,7 +22,7 @@ CLIENTS = (
         status_note="Chrome bundles Chromium's zlib fork (third_party/zlib), not available here: "
         "stock zlib at memLevel 8 is the model, within 0.1%. Debian's Chromium 156 links the "
         "system zlib and matched it exactly: 12,000 of 12,000 frames, 5 corpora, every grant "
-        "8-15 (tests/test_verify_browsers.py)",
+        "8-15 (tests/stacks/test_verify_browsers.py)",
         sources=(
             Source(
                 "Chromium",
@@ -49,7 +49,7 @@ CLIENTS = (
         offer="permessage-deflate",
         status=VERIFIED,
         status_note="Firefox 153.8 ESR's frames equal stock zlib 15:8 level -1 byte for byte, "
-        "whatever the server grants (tests/test_verify_browsers.py, 5 corpora)",
+        "whatever the server grants (tests/stacks/test_verify_browsers.py, 5 corpora)",
         sources=(
             Source(
                 "ANCHORS.md section 6",

@@ -72,7 +72,7 @@ PROFILES = (
             "level": "StatelessDeflate has one level",
         },
         status=VERIFIED,
-        status_note="tests/test_go.py compares the go codec with real coder servers and "
+        status_note="tests/codecs/test_go.py compares the go codec with real coder servers and "
         "clients on 127.0.0.1, frame by frame, byte for byte",
         sources=CODER_SOURCES,
         pitfalls=(

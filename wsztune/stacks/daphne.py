@@ -28,7 +28,8 @@ PROFILES = (
         },
         status=VERIFIED,
         status_note="daphne 4.2 refused every permessage-deflate offer on the wire, frames "
-        "uncompressed (tests/test_verify_python_stacks.py): compression off is the only row; "
+        "uncompressed (tests/stacks/test_verify_python_stacks.py): compression off is the only "
+        "row; "
         "autobahn's "
         "PerMessageDeflate (if a subclass enabled it) calls CPython's zlib at level -1, "
         "memLevel 8",

@@ -65,7 +65,7 @@ PROFILES = (
         },
         takeover="off",
         status=VERIFIED,
-        status_note="tests/test_go.py compares the go codec with real gorilla servers and "
+        status_note="tests/codecs/test_go.py compares the go codec with real gorilla servers and "
         "clients on 127.0.0.1, frame by frame, byte for byte",
         sources=GORILLA_SOURCES,
         pitfalls=(

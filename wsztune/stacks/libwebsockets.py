@@ -72,7 +72,7 @@ PROFILES = (
             "threshold": "none: every data message is compressed",
         },
         status=VERIFIED,
-        status_note="tests/test_verify_lws.py: a C server on Debian's libwebsockets 4.1.6, "
+        status_note="tests/stacks/test_verify_lws.py: a C server on Debian's libwebsockets 4.1.6, "
         "compiled on first use, sends the five bundled corpora; every frame's payload equals "
         "CPython's zlib byte for byte (levels 1-9, memLevels, windows, takeover); wsztune counts "
         "one frame header a message, lws sends one per 1 KiB of output (see pitfalls)",

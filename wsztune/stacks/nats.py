@@ -41,7 +41,7 @@ PROFILES = (
         },
         takeover="off",
         status=VERIFIED,
-        status_note="tests/test_verify_nats.py: Debian's nats-server 2.9.10 with websocket "
+        status_note="tests/stacks/test_verify_nats.py: Debian's nats-server 2.9.10 with websocket "
         "compression on relays the five bundled corpora as PUB payloads; every MSG frame's "
         "compressed payload equals the go-nats codec byte for byte",
         sources=(

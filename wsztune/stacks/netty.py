@@ -96,7 +96,7 @@ PROFILES = (
         status=VERIFIED,
         status_note="15:8 runs the JDK's Deflater (zlib), any other window JZlib 1.1.3, a Java "
         "port of zlib; each cell's codec field says which; both checked byte for byte against "
-        "Netty 4.1.48 from Debian (tests/test_verify_netty.py)",
+        "Netty 4.1.48 from Debian (tests/codecs/test_verify_netty.py)",
         sources=(
             Source(
                 "netty",

@@ -104,8 +104,8 @@ PROFILES = (
         knobs=WS_KNOBS,
         threshold_rule="ws",
         status=VERIFIED,
-        status_note="tests/test_nodejs_backend.py compares the node codec with ws itself "
-        "(tests/ws_reference.js), byte for byte; live --server ws checks memory",
+        status_note="tests/codecs/test_node.py compares the node codec with ws itself "
+        "(tests/support/ws_reference.js), byte for byte; live --server ws checks memory",
         sources=WS_SOURCES,
         pitfalls=WS_PITFALLS,
         broadcast=Source(

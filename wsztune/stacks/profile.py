@@ -68,7 +68,7 @@ class Knob:
         if all(isinstance(v, bool) for v in values):
             return "/".join("on" if v else "off" for v in values)
         if all(isinstance(v, int) for v in values):
-            from wsztune.grid import describe_values
+            from wsztune.text import describe_values
 
             if values[0] < 0 and values == list(range(values[0], values[-1] + 1)):
                 return f"{values[0]} to {values[-1]}"  # "-1-9" would read as a subtraction
@@ -139,7 +139,7 @@ Snippet = Callable[[Cell, SnippetContext], str]
 class Stack:
     """One server stack (or client) as wsztune models it.
 
-    ``codec``: the backend whose bytes and memory are this stack's. ``threshold`` and
+    ``codec``: the codec whose bytes and memory are this stack's. ``threshold`` and
     ``threshold_rule``: its default threshold in bytes and when it applies ("always", or "ws":
     only without context takeover). ``knobs``: what a user can change; every axis without a knob
     is fixed at ``defaults`` (``fixed`` says why, per axis). ``status``: how exactly wsztune

@@ -223,6 +223,6 @@ PROFILES = (
         WSPROTO,
         "wsproto calls CPython's zlib as python-websockets does (compress + Z_SYNC_FLUSH, "
         "trailer dropped); uvicorn 0.55 with wsproto 1.3 matched zlib 15:8 on the wire, byte "
-        "for byte, capped windows and no takeover too (tests/test_verify_python_stacks.py)",
+        "for byte, capped windows and no takeover too (tests/stacks/test_verify_python_stacks.py)",
     ),
 )

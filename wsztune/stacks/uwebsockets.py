@@ -44,8 +44,8 @@ def uws_preset(slice_: Any, chosen: Cell, max_memory: int | None) -> tuple[str, 
     measured in this run when the run has that cell, else zlib's formula. Returns the name, its
     windowBits and memLevel, and a note of how it compares.
     """
-    from wsztune.grid import format_bytes, label
     from wsztune.memory import compressor_theory, decompressor_theory
+    from wsztune.text import format_bytes, label
 
     limit = max_memory if max_memory is not None else chosen["connection_memory"]
     fitting = []

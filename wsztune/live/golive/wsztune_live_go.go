@@ -4,7 +4,7 @@
 // each message was compressed, and a digest of the payload bytes.
 //
 //	wsztune-live-go replay JOB.json   one server and its clients in this process, one connection
-//	                                  per corpus connection: the frames (tests/test_go.py)
+//	                                  per corpus connection: the frames (tests/codecs/test_go.py)
 //	wsztune-live-go serve JOB.json    a server only: prints its port, serves the live
 //	                                  connections, holds them open, and prints its Go heap and
 //	                                  RSS (one JSON line) before and after each one's replay

@@ -1,0 +1,267 @@
+// Command broadcast_go is bench/broadcast.py's Go side: a gorilla/websocket or coder/websocket
+// server that broadcasts corpus messages at a fixed rate to every connection, and the clients
+// that hold those connections (for every server of the bench, Python and Node ones included).
+//
+//	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -rate R -corpus F
+//	    listens on 127.0.0.1, prints "port N", then every 0.5 s one JSON line
+//	    {"connections": c, "deliveries": d}: the messages written so far, all connections.
+//	broadcast_go clients -port P -n N -compress
+//	    opens N connections (offering a plain "permessage-deflate" when -compress), reads and
+//	    discards what arrives (no inflating: only the server is measured), prints "open N" once
+//	    all are open, and holds them until stdin ends.
+//
+// Built by bench/broadcast.py against Debian's packages (GOPATH=/usr/share/gocode,
+// GO111MODULE=off). The server writes each subscriber from its own goroutine, through a
+// buffered channel, as gorilla's chat example and Centrifugo do.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gorilla "github.com/gorilla/websocket"
+	coder "nhooyr.io/websocket"
+)
+
+// readMessages reads the bench's corpus file: per message a u32 length and the payload.
+func readMessages(path string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for offset := 0; offset < len(data); {
+		size := int(binary.LittleEndian.Uint32(data[offset:]))
+		offset += 4
+		out = append(out, data[offset:offset+size])
+		offset += size
+	}
+	return out, nil
+}
+
+// item is what a subscriber's writer receives: a payload, or a gorilla PreparedMessage.
+type item struct {
+	payload  []byte
+	prepared *gorilla.PreparedMessage
+}
+
+type hub struct {
+	mu         sync.Mutex
+	queues     map[chan item]struct{}
+	deliveries int64
+}
+
+func (h *hub) add(q chan item) {
+	h.mu.Lock()
+	h.queues[q] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *hub) remove(q chan item) {
+	h.mu.Lock()
+	delete(h.queues, q)
+	h.mu.Unlock()
+}
+
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.queues)
+}
+
+func (h *hub) broadcast(it item) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for q := range h.queues {
+		select {
+		case q <- it:
+		default: // a subscriber 256 messages behind misses this one, as in gorilla's chat hub
+		}
+	}
+}
+
+func serve(lib string, compress, prepared bool, level int, takeover bool, rate float64, corpus string) error {
+	messages, err := readMessages(corpus)
+	if err != nil {
+		return err
+	}
+	h := &hub{queues: map[chan item]struct{}{}}
+	upgrader := gorilla.Upgrader{EnableCompression: compress, WriteBufferSize: 4096}
+	mode := coder.CompressionDisabled
+	if compress {
+		mode = coder.CompressionNoContextTakeover
+		if takeover {
+			mode = coder.CompressionContextTakeover
+		}
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := make(chan item, 256)
+		if lib == "gorilla" {
+			c, err := upgrader.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			if compress {
+				c.EnableWriteCompression(true)
+				if err := c.SetCompressionLevel(level); err != nil {
+					return
+				}
+			}
+			go func() { // control frames; the clients send nothing else
+				for {
+					if _, _, err := c.NextReader(); err != nil {
+						return
+					}
+				}
+			}()
+			h.add(q)
+			defer h.remove(q)
+			for it := range q {
+				if it.prepared != nil {
+					err = c.WritePreparedMessage(it.prepared)
+				} else {
+					err = c.WriteMessage(gorilla.TextMessage, it.payload)
+				}
+				if err != nil {
+					return
+				}
+				atomic.AddInt64(&h.deliveries, 1)
+			}
+			return
+		}
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: mode})
+		if err != nil {
+			return
+		}
+		ctx := c.CloseRead(context.Background())
+		h.add(q)
+		defer h.remove(q)
+		for it := range q {
+			if err := c.Write(ctx, coder.MessageText, it.payload); err != nil {
+				return
+			}
+			atomic.AddInt64(&h.deliveries, 1)
+		}
+	})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("port %d\n", listener.Addr().(*net.TCPAddr).Port)
+	go http.Serve(listener, handler)
+	go func() {
+		interval := time.Duration(float64(time.Second) / rate)
+		ticker := time.NewTicker(interval)
+		for n := 0; ; n++ {
+			<-ticker.C
+			p := messages[n%len(messages)]
+			it := item{payload: p}
+			if prepared {
+				pm, err := gorilla.NewPreparedMessage(gorilla.TextMessage, p)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				it = item{prepared: pm}
+			}
+			h.broadcast(it)
+		}
+	}()
+	encoder := json.NewEncoder(os.Stdout)
+	for range time.Tick(500 * time.Millisecond) {
+		encoder.Encode(map[string]int64{
+			"connections": int64(h.count()), "deliveries": atomic.LoadInt64(&h.deliveries),
+		})
+	}
+	return nil
+}
+
+// clients opens n raw WebSocket connections and drains them.
+func clients(port, n int, compress bool) error {
+	extension := ""
+	if compress {
+		extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+	}
+	request := fmt.Sprintf("GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"+
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"Sec-WebSocket-Version: 13\r\n%s\r\n", port, extension)
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
+		var c net.Conn
+		var err error
+		for attempt := 0; attempt < 50; attempt++ {
+			if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(c, request); err != nil {
+			return err
+		}
+		reader := bufio.NewReader(c)
+		status, err := reader.ReadString('\n')
+		if err != nil || !strings.Contains(status, " 101 ") {
+			return fmt.Errorf("connection %d: handshake refused: %q %v", i, status, err)
+		}
+		for {
+			line, err := reader.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		conns = append(conns, c)
+		go io.Copy(io.Discard, reader)
+	}
+	fmt.Printf("open %d\n", len(conns))
+	io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: broadcast_go serve|clients [flags]")
+		os.Exit(2)
+	}
+	flags := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	lib := flags.String("lib", "gorilla", "gorilla or coder")
+	compress := flags.Bool("compress", false, "permessage-deflate")
+	prepared := flags.Bool("prepared", false, "gorilla: broadcast PreparedMessages")
+	level := flags.Int("level", 1, "gorilla's compression level")
+	takeover := flags.Bool("takeover", false, "coder: context takeover")
+	rate := flags.Float64("rate", 10, "broadcasts per second")
+	corpus := flags.String("corpus", "", "messages file")
+	port := flags.Int("port", 0, "clients: the server's port")
+	n := flags.Int("n", 1, "clients: connections")
+	flags.Parse(os.Args[2:])
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(*lib, *compress, *prepared, *level, *takeover, *rate, *corpus)
+	case "clients":
+		err = clients(*port, *n, *compress)
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

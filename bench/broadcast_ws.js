@@ -1,0 +1,46 @@
+'use strict';
+// bench/broadcast.py's ws server: broadcasts the messages file at a fixed rate to every client,
+// `for (const client of wss.clients) client.send(message)` as ws's README broadcasts, with
+// ws's default permessage-deflate except threshold 0 (every message compressed, as the model
+// run with --threshold 0), or without compression. Prints "port N", then every 0.5 s one JSON
+// line {"connections", "deliveries"}: the sends whose callback reported them written.
+//
+// Usage: node broadcast_ws.js WS_DIR COMPRESS(1|0) RATE MESSAGES_FILE
+const fs = require('fs');
+const path = require('path');
+
+const [wsDir, compress, rate, messagesPath] = process.argv.slice(2);
+const { WebSocketServer } = require(path.resolve(wsDir));
+
+const data = fs.readFileSync(messagesPath);
+const messages = [];
+for (let at = 0; at < data.length; ) {
+  const size = data.readUInt32LE(at);
+  messages.push(data.subarray(at + 4, at + 4 + size).toString('utf8'));
+  at += 4 + size;
+}
+
+const wss = new WebSocketServer({
+  host: '127.0.0.1',
+  port: 0,
+  perMessageDeflate: compress === '1' ? { threshold: 0 } : false,
+});
+let deliveries = 0;
+const written = (error) => {
+  if (!error) deliveries += 1;
+};
+wss.on('listening', () => {
+  process.stdout.write(`port ${wss.address().port}\n`);
+  const start = Date.now();
+  let count = 0;
+  const tick = () => {
+    const message = messages[count % messages.length];
+    for (const client of wss.clients) client.send(message, written);
+    count += 1;
+    setTimeout(tick, Math.max(0, start + (count * 1000) / Number(rate) - Date.now()));
+  };
+  tick();
+  setInterval(() => {
+    process.stdout.write(JSON.stringify({ connections: wss.clients.size, deliveries }) + '\n');
+  }, 500);
+});

@@ -1,0 +1,546 @@
+"""What a fleet really pays per connection: the resident model against real servers' RSS.
+
+    python bench/fleet.py                      # every row below (about 30 minutes, 2 cores)
+    python bench/fleet.py --only websockets    # one server's rows
+    python bench/fleet.py --quick              # a tenth of the connections
+    python bench/fleet.py --churn              # the churn run only
+
+Each row runs a real server on 127.0.0.1 in a process of its own, twice: compression off, then
+on, same library. Clients run in other processes (python-websockets clients for the Python
+server, ws clients in node for ws and coder), one process per wave of connections; each wave
+opens its connections, replays its corpus connections (live connection i replays corpus
+connection i mod their number: the client's messages to the server, the server's to the client,
+both at once), holds them open and reports done. After each wave the server's RSS
+(/proc/PID/status VmRSS) is sampled. RSS growth per connection is the least-squares slope of
+RSS over the connections held, from the first wave to the last (the first wave pays the
+process's one-off growth, so the baseline before it is not a point), compression on minus off:
+what the OS charges for compression alone, in the steady state. It is printed beside
+wsztune's figures for the same corpus and setting: the resident prediction
+(``connection_memory_resident``) and the allocation (``connection_memory``).
+
+The churn run holds N connections, then replaces them K times (a wave's client process is
+killed, its connections close, a new wave opens), sampling RSS after each replacement: the
+plateau it reaches, per connection, against the allocation (the bound when freed chunks are
+reused) and the resident figure.
+
+Bounds: every wait has a timeout, every process is killed at the end, clients run at most
+``CONCURRENCY`` handshakes at a time; the largest row holds 4,000 connections (about 1.5 GiB over
+server and clients at 15:8). RSS is robust to CPU load (a loaded machine slows a run, it does
+not change what pages are written), but a run says the load it ran under (os.getloadavg).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wsztune.codec import Setting  # noqa: E402
+from wsztune.codecs.base import TimingPlan  # noqa: E402
+from wsztune.corpus import SERVER, load  # noqa: E402
+
+CORPORA = {
+    "light": ROOT / "corpora" / "fleet-light.records.jsonl",
+    "heavy": ROOT / "corpora" / "fleet-heavy.records.jsonl",
+}
+WAVES = 8
+CONCURRENCY = 64
+STEP_TIMEOUT = 900.0  # seconds one wave may take (the heavy corpus at 4,000 on a loaded machine)
+SETTLE = 1.0  # seconds after a wave before RSS is read: the server's last frees and writes
+
+
+# The corpus as the processes replay it ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Script:
+    """One corpus connection: what the server sends and what the client sends."""
+
+    server: list[bytes]
+    client: list[bytes]
+
+
+def scripts(corpus: Path, push_only: bool = False) -> list[Script]:
+    """The corpus's connections in order; ``push_only``: the clients send nothing."""
+    by_connection: dict[str, Script] = {}
+    for stream in load(corpus).streams():
+        script = by_connection.setdefault(stream.connection, Script([], []))
+        payloads = [bytes(payload) for payload in stream.payloads]
+        if stream.direction == SERVER:
+            script.server.extend(payloads)
+        elif not push_only:
+            script.client.extend(payloads)
+    return list(by_connection.values())
+
+
+def parse_setting(text: str) -> tuple[int, int] | None:
+    """``12:5`` -> (12, 5); ``off`` -> None."""
+    if text == "off":
+        return None
+    bits, level = text.split(":")
+    return int(bits), int(level)
+
+
+# python-websockets: server and clients -----------------------------------------------------------
+
+
+async def python_server(corpus: Path, setting: str) -> None:
+    """Serve the corpus to every connection; print the port; run until killed."""
+    from websockets.asyncio.server import serve
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
+    plan = scripts(corpus)
+    compression = parse_setting(setting)
+    extensions = []
+    if compression is not None:
+        bits, level = compression
+        extensions = [
+            ServerPerMessageDeflateFactory(
+                server_max_window_bits=bits,
+                client_max_window_bits=bits,
+                compress_settings={"memLevel": level},
+            )
+        ]
+
+    async def handler(connection: Any) -> None:
+        script = plan[int(connection.request.path.strip("/")) % len(plan)]
+
+        async def send() -> None:
+            for payload in script.server:
+                await connection.send(payload)
+
+        async def receive() -> None:
+            for _ in script.client:
+                await connection.recv()
+
+        await asyncio.gather(send(), receive())
+        await connection.wait_closed()
+
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        compression=None,
+        extensions=extensions,
+        ping_interval=None,
+        max_size=None,
+        backlog=4096,
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(json.dumps({"port": port}), flush=True)
+        await asyncio.Event().wait()
+
+
+async def python_clients(corpus: Path, setting: str, port: int, start: int, count: int) -> None:
+    """Open ``count`` connections from index ``start``, replay, print done, hold until EOF."""
+    from websockets.asyncio.client import connect
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+    plan = scripts(corpus)
+    compression = parse_setting(setting)
+    extensions = []
+    if compression is not None:
+        bits, level = compression
+        extensions = [
+            ClientPerMessageDeflateFactory(
+                server_max_window_bits=bits,
+                client_max_window_bits=bits,
+                compress_settings={"memLevel": level},
+            )
+        ]
+    gate = asyncio.Semaphore(CONCURRENCY)
+    held = []
+
+    async def one(index: int) -> None:
+        script = plan[index % len(plan)]
+        async with gate:
+            connection = await connect(
+                f"ws://127.0.0.1:{port}/{index}",
+                compression=None,
+                extensions=extensions,
+                ping_interval=None,
+                max_size=None,
+                open_timeout=STEP_TIMEOUT,
+            )
+        held.append(connection)
+
+        async def send() -> None:
+            for payload in script.client:
+                await connection.send(payload)
+
+        async def receive() -> None:
+            for _ in script.server:
+                await connection.recv()
+
+        await asyncio.gather(send(), receive())
+
+    await asyncio.gather(*(one(index) for index in range(start, start + count)))
+    print(json.dumps({"done": len(held)}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+# The driver --------------------------------------------------------------------------------------
+
+
+def rss(pid: int) -> int:
+    """Resident set size of ``pid`` in bytes (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def spawn(command: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A child process speaking JSON lines on stdout, stdin kept open (it holds until EOF)."""
+    return subprocess.Popen(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def read_reply(process: subprocess.Popen, timeout: float) -> dict[str, Any]:
+    """The next JSON line ``process`` prints, within ``timeout`` seconds."""
+    import selectors
+
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=1.0):
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{process.args[:3]} exited ({process.poll()})")
+            if line.startswith("{"):
+                return json.loads(line)
+    raise TimeoutError(f"{process.args[:3]} said nothing in {timeout:.0f} s")
+
+
+def stop(processes: Sequence[subprocess.Popen]) -> None:
+    """Kill the processes this run started (their own sessions: their children too)."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """How to start a server and a wave of clients for one library."""
+
+    name: str
+    server: list[str]  # + [corpus, setting]
+    clients: list[str]  # + [corpus, setting, port, start, count]
+    env: dict[str, str] | None = None
+
+
+HERE = Path(__file__).resolve()
+PYTHON = Stack(
+    "python-websockets",
+    [sys.executable, str(HERE), "_py-server"],
+    [sys.executable, str(HERE), "_py-clients"],
+)
+
+
+def node_stack() -> Stack:
+    """ws in node: server and clients from bench/fleet_ws.js."""
+    script = str(HERE.with_name("fleet_ws.js"))
+    return Stack("node ws", ["node", script, "server"], ["node", script, "clients"])
+
+
+def coder_stack() -> Stack:
+    """coder/websocket (takeover) in Go: bench/fleet_coder.go, ws clients in node."""
+    binary = build_coder()
+    script = str(HERE.with_name("fleet_ws.js"))
+    return Stack("coder", [str(binary)], ["node", script, "clients"])
+
+
+def build_coder() -> Path:
+    """Build bench/fleet_coder.go against Debian's GOPATH (cached beside the source)."""
+    source = HERE.with_name("fleet_coder.go")
+    binary = Path(os.environ.get("TMPDIR", "/tmp")) / "wsztune-fleet-coder"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        env = {**os.environ, "GOPATH": "/usr/share/gocode", "GO111MODULE": "off"}
+        subprocess.run(["go", "build", "-o", str(binary), str(source)], check=True, env=env)
+    return binary
+
+
+@dataclass
+class Curve:
+    """RSS after each wave: connections held and bytes."""
+
+    connections: list[int]
+    rss: list[int]
+
+    def slope(self) -> tuple[float, float]:
+        """Least-squares bytes per connection over the waves, and its standard error."""
+        xs, ys = self.connections, self.rss
+        n = len(xs)
+        mean_x, mean_y = sum(xs) / n, sum(ys) / n
+        sxx = sum((x - mean_x) ** 2 for x in xs)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+        pairs = list(zip(xs, ys, strict=True))
+        residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in pairs)
+        error = (residual / max(n - 2, 1) / sxx) ** 0.5
+        return slope, error
+
+
+def run_fleet(
+    stack: Stack,
+    corpus: Path,
+    setting: str,
+    connections: int,
+    waves: int = WAVES,
+    client_setting: str | None = None,
+) -> Curve:
+    """Hold ``connections`` in ``waves``, RSS after each; kill everything after.
+    ``client_setting``: what the clients are told instead of ``setting`` (coder's push)."""
+    server = spawn([*stack.server, str(corpus), setting], stack.env)
+    processes = [server]
+    try:
+        port = read_reply(server, 60)["port"]
+        per_wave = connections // waves
+        curve = Curve([], [])
+        for wave in range(waves):
+            clients = spawn(
+                [*stack.clients, str(corpus), client_setting or setting, str(port),
+                 str(wave * per_wave), str(per_wave)]
+            )
+            processes.append(clients)
+            read_reply(clients, STEP_TIMEOUT)
+            time.sleep(SETTLE)
+            curve.connections.append((wave + 1) * per_wave)
+            curve.rss.append(rss(server.pid))
+        return curve
+    finally:
+        stop(processes)
+
+
+def run_churn(
+    stack: Stack, corpus: Path, setting: str, connections: int, rounds: int, waves: int = 4
+) -> list[float]:
+    """Hold ``connections``, then replace them ``rounds`` times, wave by wave; RSS per
+    connection held after the first fill and after each replacement round."""
+    server = spawn([*stack.server, str(corpus), setting], stack.env)
+    processes = [server]
+    try:
+        port = read_reply(server, 60)["port"]
+        baseline = rss(server.pid)
+        per_wave = connections // waves
+        live: list[subprocess.Popen] = []
+        plateau = []
+        index = 0
+        for round_ in range(rounds + 1):
+            for _ in range(waves):
+                if round_:
+                    stop([live.pop(0)])
+                clients = spawn(
+                    [*stack.clients, str(corpus), setting, str(port), str(index), str(per_wave)]
+                )
+                index += per_wave
+                processes.append(clients)
+                live.append(clients)
+                read_reply(clients, STEP_TIMEOUT)
+            time.sleep(SETTLE)
+            plateau.append((rss(server.pid) - baseline) / connections)
+        return plateau
+    finally:
+        stop(processes)
+
+
+def predict(
+    corpus: Path, setting: str, codec: str = "zlib", push_only: bool = False
+) -> tuple[float, float]:
+    """wsztune's (resident, allocation) per connection: ``codec``'s cell for ``setting`` on
+    the corpus (``push_only``: its server streams alone, as a push fleet carries)."""
+    from wsztune.codecs import get_codec
+    from wsztune.corpus import Stream
+
+    if setting == "takeover":  # coder: its one knob, the library's default threshold
+        model = Setting(15, 8, context_takeover=True)
+    else:
+        bits, level = parse_setting(setting) or (15, 8)
+        model = Setting(bits, level)
+    streams = load(corpus).streams()
+    if push_only:
+        streams = [
+            Stream(stream.connection, stream.direction, stream.payloads)
+            for stream in streams
+            if stream.direction == SERVER
+        ]
+    cells: list[dict[str, Any]] = []
+    get_codec(codec).measure(streams, [model], TimingPlan(measure_time=False), 1, cells.append)
+    return cells[0]["connection_memory_resident"], cells[0]["connection_memory"]
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    server: str
+    corpus: str
+    setting: str
+    connections: int
+    measured: float
+    error: float
+    resident: float
+    allocation: float
+    goal: float
+    seconds: float
+
+    def cells(self) -> list[str]:
+        """The row as text cells."""
+        off = self.resident / self.measured - 1 if self.measured else float("nan")
+        return [
+            self.server,
+            self.corpus,
+            self.setting,
+            f"{self.connections:,}",
+            f"{self.measured / 1024:.1f} ± {2 * self.error / 1024:.1f}",
+            f"{self.resident / 1024:.1f}",
+            f"{off:+.0%}",
+            "yes" if abs(off) <= self.goal else "NO",
+            f"{self.allocation / 1024:.1f}",
+            f"{self.seconds:.0f}",
+        ]
+
+
+HEADER = [
+    "server", "corpus", "setting", "connections", "RSS/conn KiB (on-off, ±2se)",
+    "resident KiB", "resident vs RSS", "within goal", "allocation KiB", "seconds",
+]
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    """Markdown table of the rows."""
+    print("| " + " | ".join(HEADER) + " |")
+    print("|" + "---|" * len(HEADER))
+    for row in rows:
+        print("| " + " | ".join(row.cells()) + " |", flush=True)
+
+
+def measure_row(
+    stack: Stack,
+    corpus_name: str,
+    setting: str,
+    connections: int,
+    goal: float,
+    prediction: tuple[float, float],
+    off_cache: dict[tuple[str, str, int], tuple[float, float]],
+    client_setting: str | None = None,
+) -> Row:
+    """One row: off (cached per server, corpus, connections) and on, slopes subtracted."""
+    started = time.monotonic()
+    corpus = CORPORA[corpus_name]
+    key = (stack.name, corpus_name, connections)
+    if key not in off_cache:
+        off = run_fleet(stack, corpus, "off", connections, client_setting=client_setting and "off")
+        off_cache[key] = off.slope()
+    off_slope, off_error = off_cache[key]
+    on = run_fleet(stack, corpus, setting, connections, client_setting=client_setting)
+    on_slope, on_error = on.slope()
+    return Row(
+        stack.name, corpus_name, setting, connections, on_slope - off_slope,
+        (on_error**2 + off_error**2) ** 0.5, prediction[0], prediction[1], goal,
+        time.monotonic() - started,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the rows (or one helper process, for the internal commands)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "_py-server":
+        asyncio.run(python_server(Path(argv[1]), argv[2]))
+        return 0
+    if argv and argv[0] == "_py-clients":
+        corpus, setting, port, start, count = argv[1:6]
+        asyncio.run(python_clients(Path(corpus), setting, int(port), int(start), int(count)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["websockets", "ws", "coder"], action="append")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the connections")
+    parser.add_argument("--churn", action="store_true", help="the churn run only")
+    parser.add_argument("--setting", action="append", help="only these settings (e.g. 12:5)")
+    parser.add_argument(
+        "--malloc-arena-max", type=int, help="ws rows: MALLOC_ARENA_MAX for the node server"
+    )
+    parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
+    args = parser.parse_args(argv)
+    scale = 10 if args.quick else 1
+    print(f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.churn:
+        churn(scale)
+        return 0
+    only = set(args.only or ["websockets", "ws", "coder"])
+    settings = args.setting or ["12:5", "15:8"]
+    off_cache: dict[tuple[str, str, int], tuple[float, float]] = {}
+    rows = []
+    print_table([])
+    if "websockets" in only:
+        for corpus_name in ("light", "heavy"):
+            for setting in settings:
+                prediction = predict(CORPORA[corpus_name], setting)
+                row = measure_row(
+                    PYTHON, corpus_name, setting, 4000 // scale, 0.10, prediction, off_cache
+                )
+                rows.append(row)
+                print("| " + " | ".join(row.cells()) + " |", flush=True)
+    if "ws" in only:
+        node = node_stack()
+        if args.malloc_arena_max:
+            arenas = str(args.malloc_arena_max)
+            node = Stack(f"{node.name} MALLOC_ARENA_MAX={arenas}", node.server, node.clients,
+                         {"MALLOC_ARENA_MAX": arenas})
+        for setting in settings:
+            prediction = predict(CORPORA["light"], setting, "node")
+            row = measure_row(node, "light", setting, 2000 // scale, 0.20, prediction, off_cache)
+            print("| " + " | ".join(row.cells()) + " |", flush=True)
+    if "coder" in only:
+        coder = coder_stack()
+        if args.gogc is not None:
+            os.environ["GOGC"] = str(args.gogc)  # the model reads it too (codecs.go.gc_headroom)
+            coder = Stack(f"coder GOGC={args.gogc}", coder.server, coder.clients)
+        prediction = predict(CORPORA["light"], "takeover", "go-coder", push_only=True)
+        row = measure_row(
+            coder, "light", "takeover", 4000 // scale, 0.20, prediction, off_cache,
+            client_setting="push",
+        )
+        print("| " + " | ".join(row.cells()) + " |", flush=True)
+    return 0
+
+
+def churn(scale: int) -> None:
+    """2,000 python-websockets connections at 15:8 (light corpus) replaced three times."""
+    corpus, setting = CORPORA["light"], "15:8"
+    resident, allocation = predict(corpus, setting)
+    off = run_churn(PYTHON, corpus, "off", 2000 // scale, 3)
+    on = run_churn(PYTHON, corpus, setting, 2000 // scale, 3)
+    print("| after | RSS/conn on-off KiB | resident KiB | allocation KiB |")
+    print("|---|---|---|---|")
+    for round_, (with_, without) in enumerate(zip(on, off, strict=True)):
+        label = "first fill" if not round_ else f"replacement {round_}"
+        print(
+            f"| {label} | {(with_ - without) / 1024:.1f} | {resident / 1024:.1f} "
+            f"| {allocation / 1024:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+// Command fleet_coder is bench/fleet.py's coder/websocket (nhooyr.io/websocket 1.8.7) server:
+// it serves a records corpus to every connection (connection i gets corpus connection i mod
+// their number's server messages), holds the connections open, and prints its port.
+//
+//	fleet_coder CORPUS SETTING    SETTING: off, or takeover (CompressionContextTakeover with the
+//	                              library's default threshold)
+//
+// Built by bench/fleet.py against the libraries in GOPATH (Debian: /usr/share/gocode).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	coder "nhooyr.io/websocket"
+)
+
+type record struct {
+	Connection string  `json:"connection"`
+	Direction  string  `json:"direction"`
+	Text       *string `json:"text"`
+	Base64     *string `json:"base64"`
+}
+
+func scripts(path string) [][][]byte {
+	file, err := os.Open(path)
+	if err != nil {
+		panic(err)
+	}
+	defer file.Close()
+	order := []string{}
+	byConnection := map[string][][]byte{}
+	scanner := bufio.NewScanner(file)
+	scanner.Buffer(make([]byte, 1<<20), 1<<26)
+	for scanner.Scan() {
+		line := scanner.Bytes()
+		if !strings.HasPrefix(string(line), `{"connection"`) {
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(line, &r); err != nil {
+			panic(err)
+		}
+		if _, seen := byConnection[r.Connection]; !seen {
+			order = append(order, r.Connection)
+			byConnection[r.Connection] = [][]byte{}
+		}
+		if r.Direction != "server" {
+			continue
+		}
+		var payload []byte
+		if r.Text != nil {
+			payload = []byte(*r.Text)
+		} else {
+			payload, _ = base64.StdEncoding.DecodeString(*r.Base64)
+		}
+		byConnection[r.Connection] = append(byConnection[r.Connection], payload)
+	}
+	plan := make([][][]byte, len(order))
+	for i, name := range order {
+		plan[i] = byConnection[name]
+	}
+	return plan
+}
+
+func main() {
+	plan := scripts(os.Args[1])
+	mode := coder.CompressionDisabled
+	if os.Args[2] == "takeover" {
+		mode = coder.CompressionContextTakeover
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		index, _ := strconv.Atoi(strings.Trim(r.URL.Path, "/"))
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: mode})
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		for _, payload := range plan[index%len(plan)] {
+			if err := c.Write(ctx, coder.MessageBinary, payload); err != nil {
+				return
+			}
+		}
+		// Hold the connection: read until the client goes (it sends nothing).
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	})
+	fmt.Printf("{\"port\": %d}\n", listener.Addr().(*net.TCPAddr).Port)
+	_ = http.Serve(listener, handler)
+}

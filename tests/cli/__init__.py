@@ -1,0 +1,1 @@
+"""Tests of wsztune/cli/: the commands through click's CliRunner and as processes."""

@@ -1,0 +1,1 @@
+"""Tests of wsztune/codecs/: each codec against its real library."""

@@ -1,0 +1,130 @@
+"""codecs/zlib.py: a cell measured in this process, held to CPython's zlib called directly."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from tests.support.samples import chat_messages, document_messages
+from wsztune.codec import Setting, get_zlib_module
+from wsztune.codecs import get_codec
+from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
+from wsztune.codecs.zlib import measure_cell, observe_connection
+from wsztune.corpus import CLIENT, SERVER, Stream
+from wsztune.results import TIME_FIELD_NAMES
+
+TAIL = b"\x00\x00\xff\xff"
+QUICK = TimingPlan(repeat=3, warmup=1, min_sample_seconds=0.0)
+SIZES_ONLY = TimingPlan(measure_time=False)
+
+
+def streams() -> list[Stream]:
+    """One connection: chat from the server, documents from the client."""
+    return [
+        Stream("c1", SERVER, chat_messages(120)),
+        Stream("c1", CLIENT, document_messages(12)),
+    ]
+
+
+def zlib_frames(payloads: list[bytes], setting: Setting, bits: int) -> list[bytes]:
+    """What permessage-deflate sends, from zlib itself: raw deflate, a sync flush, the empty
+    block's 4 bytes dropped (RFC 7692 7.2.1); one compressor per message without takeover."""
+    frames = []
+    compressor = None
+    for payload in payloads:
+        if compressor is None or not setting.context_takeover:
+            compressor = zlib.compressobj(setting.level, zlib.DEFLATED, -bits, setting.mem_level)
+        output = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        assert output.endswith(TAIL)
+        frames.append(output[:-4])
+    return frames
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        Setting(window_bits=15, mem_level=8),
+        Setting(window_bits=10, mem_level=4, level=6),
+        Setting(window_bits=12, mem_level=5, level=1, context_takeover=False),
+        Setting(window_bits=13, mem_level=9, client_window_bits=9),
+    ],
+    ids=lambda setting: setting.label,
+)
+def test_sizes_equal_zlibs_own_output(setting: Setting) -> None:
+    corpus = streams()
+    cell = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
+
+    server = zlib_frames(list(corpus[0].payloads), setting, setting.window_bits)
+    client_bits = setting.client_window_bits or setting.window_bits
+    client = zlib_frames(list(corpus[1].payloads), setting, client_bits)
+    assert cell["server_compressed_bytes"] == sum(map(len, server))
+    assert cell["client_compressed_bytes"] == sum(map(len, client))
+    assert cell["compressed_bytes"] == sum(map(len, server)) + sum(map(len, client))
+    raw = corpus[0].raw_bytes + corpus[1].raw_bytes
+    assert cell["raw_bytes"] == raw
+    assert cell["savings"] == pytest.approx(1 - cell["compressed_bytes"] / raw)
+    # On the wire every frame has its header; the client's are masked.
+    assert cell["wire_compressed_bytes"] == sum(
+        len(frame) + frame_header_size(len(frame), masked=False) for frame in server
+    ) + sum(len(frame) + frame_header_size(len(frame), masked=True) for frame in client)
+    assert cell["frames"] == cell["messages"] == cell["compressed_messages"] == 132
+
+
+def test_the_timed_path_gives_the_same_sizes_and_every_timing_field() -> None:
+    corpus = streams()
+    setting = Setting(window_bits=11, mem_level=3)
+    untimed = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
+    timed = measure_cell(corpus, setting, get_zlib_module("zlib"), QUICK)
+
+    for name in ("compressed_bytes", "wire_compressed_bytes", "unit_compressed_bytes"):
+        assert timed[name] == untimed[name]
+    assert all(untimed[name] is None for name in TIME_FIELD_NAMES)
+    for side in ("compress", "decompress"):
+        low, median, high = (timed[f"{side}_seconds{end}"] for end in ("_min", "", "_max"))
+        assert 0 < low <= median <= high
+        assert 0 <= timed[f"{side}_seconds_iqr"] <= high - low
+        assert timed[f"timing_loops_{side}"] >= 1
+    assert timed["timing_repeat"] == 3
+    assert isinstance(timed["timing_unstable"], bool)
+
+
+def test_memory_is_the_connections_compressor_and_decompressor() -> None:
+    corpus = streams()
+    setting = Setting(window_bits=12, mem_level=6)
+    cell = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
+    memory = observe_connection(corpus, setting, get_zlib_module("zlib"))
+
+    assert cell["compress_memory_observed"] == memory.compressor.held > 0
+    assert cell["decompress_memory_observed"] == memory.decompressor.held > 0
+    assert cell["connection_memory"] == memory.held
+    # A bigger window and memLevel cost more, as zlib's formula says.
+    bigger = measure_cell(
+        corpus, Setting(window_bits=15, mem_level=9), get_zlib_module("zlib"), SIZES_ONLY
+    )
+    assert bigger["compress_memory_observed"] > cell["compress_memory_observed"]
+    assert cell["compressor_share"] == cell["decompressor_share"] == 1.0
+
+
+def test_a_threshold_sends_short_messages_as_they_are() -> None:
+    short, long = b'{"ok":1}', document_messages(1)[0]
+    corpus = [Stream("c1", SERVER, [short, long, short])]
+    setting = Setting(threshold=64)
+    cell = measure_cell(corpus, setting, get_zlib_module("zlib"), SIZES_ONLY)
+
+    (compressed,) = zlib_frames([long], setting, 15)
+    assert cell["compressed_messages"] == 1
+    assert cell["server_compressed_bytes"] == 2 * len(short) + len(compressed)
+
+
+def test_the_registry_builds_it_and_it_describes_its_runtime() -> None:
+    codec = get_codec("zlib")
+    codec.check()
+    info = codec.describe()
+    assert (info.name, info.version) == ("zlib", zlib.ZLIB_RUNTIME_VERSION)
+    cells: list[dict[str, object]] = []
+    order = [Setting(window_bits=9, mem_level=1), Setting(window_bits=14, mem_level=7)]
+    codec.measure(streams(), order, SIZES_ONLY, 1, cells.append)
+    assert [(cell["window_bits"], cell["mem_level"]) for cell in cells] == [(9, 1), (14, 7)]
+    summary = CorpusSummary.of(streams())
+    assert all(cell["messages"] == summary.messages for cell in cells)

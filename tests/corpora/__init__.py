@@ -1,0 +1,1 @@
+"""Tests of corpora/: the seeded generator and the committed corpora."""

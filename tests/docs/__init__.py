@@ -1,0 +1,1 @@
+"""Tests of docs/ and the README: the site builds, every command shown exists."""

@@ -1,0 +1,1 @@
+"""Tests of wsztune/live/: live checks and probes against real servers."""

@@ -1,0 +1,48 @@
+"""The resident model against a real python-websockets server's RSS, at small N.
+
+bench/fleet.py's own server and client processes (a server on 127.0.0.1 in a process of its
+own, clients in another per wave), 160 connections of the bundled light fleet corpus in 4
+waves, compression off then on: RSS growth per connection, on minus off, must be within
+``TOLERANCE`` of the cell's ``connection_memory_resident``, and well below the allocation at
+15:8 (what the model is for). Measured (a loaded 2-core machine): at 4,000 connections 12:5
+41.1 KiB live vs 43.5 predicted, 15:8 100.1 vs 101.7; at 160 connections four repeats gave
+42.8-44.5 (12:5) and 101.1-103.8 KiB (15:8), two standard errors of each slope 0.4-1.7 KiB: the
+noise is under 4%, the model within 2% of every repeat, so the issue's 10% goal is the
+tolerance, with room for the noise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("websockets")
+ROOT = Path(__file__).resolve().parents[2]
+TOLERANCE = 0.10
+CONNECTIONS = 160
+
+
+def _bench() -> object:
+    spec = importlib.util.spec_from_file_location("fleet_bench", ROOT / "bench" / "fleet.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fleet_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc for RSS")
+@pytest.mark.parametrize("setting", ["12:5", "15:8"])
+def test_resident_model_matches_live_rss(setting: str) -> None:
+    fleet = _bench()
+    corpus = fleet.CORPORA["light"]
+    resident, allocation = fleet.predict(corpus, setting)
+    off, _ = fleet.run_fleet(fleet.PYTHON, corpus, "off", CONNECTIONS, waves=4).slope()
+    on, _ = fleet.run_fleet(fleet.PYTHON, corpus, setting, CONNECTIONS, waves=4).slope()
+    live = on - off
+    assert abs(resident - live) <= TOLERANCE * live, (setting, resident, live)
+    if setting == "15:8":
+        assert live < allocation / 2  # the allocation would overstate it threefold

@@ -1,0 +1,1 @@
+"""Tests of notebooks/: the notebooks run top to bottom."""

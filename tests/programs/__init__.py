@@ -1,0 +1,1 @@
+"""Tests of wsztune/programs: finding and installing the external programs the codecs run."""

@@ -1,0 +1,116 @@
+"""programs.py: an external program from its environment variable, else PATH, else one line;
+the cores helpers are pinned to; helpers run side by side."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wsztune import programs
+from wsztune.errors import EXIT_USAGE, ToolUnavailable
+from wsztune.programs import find_program
+
+ENV = "WSZTUNE_TEST_PROGRAM"
+
+
+def test_the_variable_wins_when_it_names_an_executable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, sys.executable)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert find_program("python", ENV, ToolUnavailable, "install it") == sys.executable
+
+
+def test_a_variable_naming_no_executable_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-program"
+    monkeypatch.setenv(ENV, str(missing))
+    with pytest.raises(ToolUnavailable) as caught:
+        find_program("tool", ENV, ToolUnavailable, "install it")
+    assert str(caught.value) == f"{ENV}={missing} is not an executable tool"
+    assert caught.value.exit_code == EXIT_USAGE
+
+
+def test_path_is_searched_and_a_missing_program_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    found = find_program(Path(sys.executable).name, ENV, ToolUnavailable, "install it")
+    assert Path(found).name == Path(sys.executable).name
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolUnavailable) as caught:
+        find_program("tool", ENV, ToolUnavailable, "install Tool 2 or newer")
+    assert str(caught.value) == (
+        "tool is not installed or not on PATH: install Tool 2 or newer "
+        f"or set {ENV} to its path"
+    )
+
+
+pinning = pytest.mark.skipif(
+    not programs.pinnable_cores(), reason="this system cannot pin a process to a core"
+)
+
+
+@pinning
+def test_a_process_started_on_a_core_runs_there_and_the_caller_is_restored() -> None:
+    """``on_core`` pins what starts inside it (node's pool threads inherit it) and nothing else:
+    the calling thread runs where it ran before."""
+    before = os.sched_getaffinity(0)
+    core = programs.pinnable_cores()[-1]
+    for pin, expected in ((core, {core}), (None, before)):
+        with programs.on_core(pin):
+            child = subprocess.Popen(["sleep", "5"])
+        try:
+            assert os.sched_getaffinity(child.pid) == expected
+        finally:
+            child.kill()
+            child.wait()
+        assert os.sched_getaffinity(0) == before
+
+
+@pinning
+def test_helpers_take_the_cores_in_turn() -> None:
+    cores = programs.pinnable_cores()
+    assert [programs.core_for(i) for i in range(len(cores))] == cores
+    assert programs.core_for(len(cores)) == cores[0]
+
+
+def _echo(lines: int, code: int = 0) -> programs.Helper:
+    script = f"import sys\nfor i in range({lines}): print(i)\nsys.stderr.write('bad input')\n"
+    return programs.Helper([sys.executable, "-c", script + f"sys.exit({code})"])
+
+
+def test_every_line_of_every_helper_is_a_result() -> None:
+    seen: list[int] = []
+    results = programs.run_helpers(
+        [_echo(3), _echo(2)], lambda line: int(line), name="echo", on_result=seen.append
+    )
+    assert sorted(results) == [0, 0, 1, 1, 2] and seen == results
+
+
+def test_a_failing_helper_raises_with_its_stderr() -> None:
+    with pytest.raises(RuntimeError, match="^echo failed: bad input$"):
+        programs.run_helpers([_echo(1), _echo(1, code=3)], int, name="echo")
+
+
+def test_fed_helpers_get_the_next_piece_of_work_after_each_answer() -> None:
+    """Work handed out one piece at a time: every piece is answered once, whichever helper
+    takes it, and closing stdin ends a helper."""
+    todo = list(range(10))
+    script = "import sys\nfor line in sys.stdin: print(int(line) * 2, flush=True)\n"
+
+    def feed(stdin) -> None:
+        piece = todo.pop() if todo else None
+        if piece is None:
+            stdin.close()
+        else:
+            stdin.write(f"{piece}\n")
+            stdin.flush()
+
+    helper = programs.Helper([sys.executable, "-c", script])
+    results = programs.run_helpers([helper, helper], int, name="double", feed=feed)
+    assert sorted(results) == [2 * i for i in range(10)]

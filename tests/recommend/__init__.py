@@ -1,0 +1,1 @@
+"""Tests of wsztune/recommend: the decision, its robustness, cost and gate."""

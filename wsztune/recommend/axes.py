@@ -1,0 +1,342 @@
+"""The rule on a Go run: cells named by the library's own axes (level, takeover, threshold).
+
+The same rule as :mod:`wsztune.recommend.decide` (feasible, robust within the tolerance, the
+least memory), with Go's facts: idle memory read as a heap difference (ties within
+:data:`AXES_MEMORY_RESOLUTION`), the stack's default first among ties, the fleet's peak of
+concurrent writes (pooled compressors) as the next tie-break.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsztune.errors import WsztuneError
+from wsztune.grid import Cell, off_cell
+from wsztune.recommend.constraints import OBJECTIVES, Constraints, time_ratio
+from wsztune.recommend.cost import Cost, Fleet, fleet_costs, once_cost, with_peaks
+from wsztune.recommend.decide import memory_resolution, rule_order
+from wsztune.recommend.explain import against_default, stack_limits
+from wsztune.recommend.robust import FEW_UNITS, Robustness, resample, with_interval
+from wsztune.recommend.words import option_percent
+from wsztune.results import UNIT_SIZES, Run
+from wsztune.text import OFF, axes_label, format_bytes, plural
+
+
+@dataclass
+class AxesDecision:
+    """:func:`recommend_on_axes`' outcome: the same rule as :func:`recommend`, on a Go run's
+    cells named by their own axes (level, takeover, threshold) instead of windowBits:memLevel."""
+
+    axes: tuple[str, ...]
+    cells: list[Cell]  # the run's cells, then the row of no compression
+    chosen: Cell | None
+    best: Cell | None
+    default: Cell | None  # the stack's default with compression on (gorilla: level 1)
+    off: Cell | None
+    reason: str
+    constraints: Constraints
+    feasible: list[Cell] = field(default_factory=list)
+    candidates: list[Cell] = field(default_factory=list)
+    robustness: Robustness | None = None  # shares keyed by :func:`axes_name`
+    costs: Fleet | None = None
+    warnings: list[str] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+    snippet: str = ""
+    limits: str = ""  # what the stack cannot be set to (:func:`stack_limits`)
+    # The chosen cell's compress-once mode priced for the fleet (gorilla PreparedMessage).
+    once_cost: Cost | None = None
+
+    @property
+    def chosen_cost(self) -> Cost | None:
+        """The fleet's cost of the chosen cell (per-connection compression), if priced."""
+        if self.costs is None or self.chosen is None:
+            return None
+        return next((cost for cost in self.costs.costs if cost.cell is self.chosen), None)
+
+    def name(self, cell: Cell) -> str:
+        """``level 1, threshold 0 B``, or ``off``."""
+        return axes_name(cell, self.axes)
+
+
+def axes_name(cell: Cell, axes: tuple[str, ...]) -> str:
+    """A Go cell as users read it: ``off``, or its values on the run's axes."""
+    return OFF if cell.get("compression") is False else axes_label(cell, axes)
+
+
+# Go's idle memory per connection is a heap difference over the helper's connections: gorilla's
+# levels all keep nothing, yet read 213 B or 222 B from one sweep to the next (the helper's own
+# bookkeeping). Differences this small are a tie, decided by the stack's default.
+AXES_MEMORY_RESOLUTION = 1024
+
+
+# What ``--check`` takes on a Go run: the axes in the library's terms.
+_AXES_CHECK_FORM = "off, or level=N,takeover=on|off,threshold=N (any of them; e.g. level=1)"
+
+
+def parse_axes_setting(text: str) -> dict[str, Any]:
+    """``level=1,takeover=off,threshold=0`` (or ``off``) as ``{"level": 1, ...}``;
+    ``{"compression": False}`` for ``off``. Bad input: :class:`WsztuneError` naming the form."""
+    words = text.strip().lower()
+    if words in ("off", "none", "disabled"):
+        return {"compression": False}
+    wanted: dict[str, Any] = {}
+    for part in filter(None, (piece.strip() for piece in words.split(","))):
+        name, equals, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        try:
+            if not equals:
+                raise ValueError
+            if name == "level":
+                wanted["level"] = int(value)
+                if not -2 <= wanted["level"] <= 9:
+                    raise ValueError
+            elif name in ("takeover", "context_takeover"):
+                if value not in ("on", "off", "true", "false"):
+                    raise ValueError
+                wanted["context_takeover"] = value in ("on", "true")
+            elif name == "threshold":
+                wanted["threshold"] = int(value.removesuffix("b"))
+                if wanted["threshold"] < 0:
+                    raise ValueError
+            else:
+                raise ValueError
+        except ValueError:
+            raise WsztuneError(
+                f"--check {text!r}: {part!r} is not a Go setting; a Go run takes "
+                f"{_AXES_CHECK_FORM}"
+            ) from None
+    if not wanted:
+        raise WsztuneError(f"--check {text!r}: a Go run takes {_AXES_CHECK_FORM}")
+    return wanted
+
+
+def _axes_default(run: Run, cells: list[Cell]) -> Cell | None:
+    """The cell of the run's stack's default with compression on (gorilla and Centrifugo:
+    level 1, threshold 0; coder: no takeover at its default threshold, 512 B), if measured."""
+    from wsztune.codecs.go import GO_CODER, GO_CODER_DEFAULT_THRESHOLD, library_name
+    from wsztune.stacks import STACKS
+
+    stack = STACKS.get(str(run.meta.get("server") or ""))
+    library = (run.meta.get("go") or {}).get("library")
+    coder = library == library_name(GO_CODER)
+    if stack is None:
+        level, takeover, threshold = STACKS["gorilla"].defaults.level, False, 0
+    else:
+        defaults = stack.defaults
+        level, takeover, threshold = defaults.level, defaults.context_takeover, defaults.threshold
+    if coder and threshold == 0:
+        threshold = GO_CODER_DEFAULT_THRESHOLD[takeover]
+    return next(
+        (
+            cell
+            for cell in cells
+            if cell["context_takeover"] == takeover
+            and cell.get("threshold", 0) == threshold
+            and (coder or cell["level"] == level)
+        ),
+        None,
+    )
+
+
+def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesDecision:
+    """:func:`recommend`'s rule on a Go run: among the cells that fit ``max_memory`` (and
+    ``max_time_ratio`` against the stack's default), and compression off, the least memory
+    whose output stays within ``tolerance`` of the smallest in ``confidence`` of the bootstrap
+    resamples; among cells needing the same memory, the stack's default (gorilla: level 1)
+    first, then the least compress time. ``objective`` cost: the cheapest for the fleet."""
+    constraints = constraints or Constraints()
+    axes = tuple(run.meta.get("axes") or ())
+    measured = [cell for cell in run.cells if cell.get("compression") is not False]
+    if not measured:
+        raise WsztuneError("this Go run holds no measured cell; sweep it with wsztune run")
+    units = run.meta.get("units")
+    off = (
+        off_cell(measured[0], units)
+        if {"raw_bytes", "server_raw_bytes", "client_raw_bytes"} <= measured[0].keys()
+        else None
+    )
+    default = _axes_default(run, measured)
+    if constraints.objective not in OBJECTIVES:
+        raise WsztuneError(
+            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
+        )
+    if constraints.max_time_ratio is not None:
+        if default is None:
+            raise WsztuneError(
+                "--max-time-ratio compares with the stack's default, which this run did not "
+                "measure; sweep it too, or drop --max-time-ratio"
+            )
+        if any(cell["compress_seconds"] is None for cell in measured):
+            raise WsztuneError(
+                "--max-time-ratio needs compress times, and this run did not measure time "
+                "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without "
+                "--no-timing"
+            )
+
+    def fits(cell: Cell) -> bool:
+        budget = constraints.max_memory
+        if budget is not None and cell["connection_memory"] > budget:
+            return False
+        if constraints.max_time_ratio is not None and default is not None and cell is not off:
+            return (time_ratio(cell, default) or 0.0) <= constraints.max_time_ratio
+        return True
+
+    cells = measured + ([off] if off is not None else [])
+    feasible = [cell for cell in cells if fits(cell)]
+    if constraints.objective == "cost" and off in feasible:
+        feasible.remove(off)  # priced apart, as "no compression"
+    decision = AxesDecision(axes, cells, None, None, default, off, "", constraints, feasible)
+    decision.costs = (
+        fleet_costs(run.meta.get("corpus") or {}, measured, constraints)
+        if constraints.connections
+        else None
+    )
+    if decision.costs is not None:
+        with_peaks(decision.costs, constraints)
+    if constraints.objective == "cost":
+        if decision.costs is None:
+            raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
+        if decision.costs.rate is None:
+            raise WsztuneError(
+                "--objective cost needs a message rate: pass --messages-per-second, or sweep a "
+                "records corpus with timestamps"
+            )
+    if not feasible:
+        least = min(measured, key=lambda cell: cell["connection_memory"])
+        decision.reason = (
+            f"no cell fits: the least memory is {decision.name(least)}'s "
+            f"{format_bytes(least['connection_memory'])} per connection"
+        )
+        return decision
+    name = decision.name
+    best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], name(c)))
+    limit = best["compressed_bytes"] * (1 + constraints.tolerance)
+    within_here = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
+    raw = list(units["raw_bytes"]) if units and all(UNIT_SIZES in c for c in feasible) else None
+    tolerance = option_percent(constraints.tolerance)
+    totals = raw_totals = None
+    if raw is not None:
+        robustness, candidates, totals, raw_totals = resample(
+            feasible, raw, constraints, key=name
+        )
+        decision.robustness = robustness
+        if len(raw) < FEW_UNITS:
+            decision.warnings.append(
+                f"the corpus has only {plural(len(raw), 'resampling unit')}: the robustness "
+                "figures are rough; record more connections"
+            )
+    else:
+        candidates = within_here
+        decision.warnings.append(
+            "this run keeps no per-unit sizes: the choice rests on this corpus alone, with no "
+            "check that it holds on other traffic; run `wsztune run` again for one"
+        )
+    if constraints.objective == "cost":
+        assert decision.costs is not None
+        by_cell = {id(cost.cell): cost for cost in decision.costs.costs}
+        chosen = min(feasible, key=lambda c: (by_cell[id(c)].total, c["connection_memory"]))
+        reason = (
+            f"the least monthly cost for {decision.costs.connections:,} connections at "
+            f"{decision.costs.rate:,.0f} messages/s among the cells that fit"
+        )
+    elif candidates:
+        least = min(candidates, key=rule_order)
+        tied = [
+            cell
+            for cell in candidates
+            if cell["connection_memory"] - least["connection_memory"]
+            <= max(AXES_MEMORY_RESOLUTION, memory_resolution(cell))
+        ]
+        within = f"whose output stays within {tolerance} of the smallest ({name(best)})"
+        peaked = _least_peak(tied, decision.costs)
+        at_peak = ""
+        if len(peaked) < len(tied):
+            tied = peaked
+            at_peak = (
+                f", then the least at the fleet's peak of concurrent writes "
+                f"({format_bytes(_peak_of(tied[0], decision.costs))})"
+            )
+        if off is not None and any(cell is off for cell in candidates):
+            chosen = off
+            reason = f"compressing does not pay: no compression is {within}"
+        elif default is not None and any(cell is default for cell in tied):
+            chosen = default
+            reason = (
+                f"the stack's default: the least memory "
+                f"({format_bytes(chosen['connection_memory'])}, a tie within "
+                f"{format_bytes(AXES_MEMORY_RESOLUTION)}){at_peak} {within}"
+            )
+        else:
+            chosen = min(tied, key=lambda cell: rule_order(cell)[1:])
+            reason = (
+                f"the least memory ({format_bytes(chosen['connection_memory'])}){at_peak}, "
+                f"then the least compress time, {within}"
+            )
+        reason += (
+            f" in at least {option_percent(constraints.confidence)} of "
+            f"{constraints.resamples:,} resamples of the corpus"
+            if decision.robustness is not None
+            else " on this corpus"
+        )
+    else:
+        robustness = decision.robustness
+        assert robustness is not None
+        chosen = max(feasible, key=lambda c: (robustness.share[name(c)], -c["connection_memory"]))
+        decision.warnings.append(
+            f"no cell stays within {tolerance} of the smallest output in "
+            f"{option_percent(constraints.confidence)} of the resamples: recommending the most "
+            f"robust, {name(chosen)}; raise --tolerance or measure a larger corpus"
+        )
+        reason = f"the most often within {tolerance} of the smallest output"
+    if decision.robustness is not None:
+        index = next(i for i, cell in enumerate(feasible) if cell is chosen)
+        decision.robustness = with_interval(decision.robustness, totals, raw_totals, index)
+    decision.chosen, decision.best, decision.reason = chosen, best, f"{name(chosen)}: {reason}"
+    decision.candidates = sorted(candidates, key=rule_order)
+    if default is not None and chosen is not default:
+        decision.explanation.append(against_default(default, chosen, name))
+    decision.snippet = axes_snippet(run, chosen)
+    decision.limits = stack_limits(run)
+    if decision.costs is not None and chosen is not off:
+        decision.once_cost = once_cost(decision.costs, chosen, constraints)
+    return decision
+
+
+def _peak_of(cell: Cell, fleet: Fleet | None) -> int:
+    cost = None if fleet is None else next((c for c in fleet.costs if c.cell is cell), None)
+    assert cost is not None and cost.peak is not None
+    return cost.peak.peak
+
+
+def _least_peak(tied: list[Cell], fleet: Fleet | None) -> list[Cell]:
+    """Among cells tied on memory per connection, those least at the fleet's peak of
+    concurrent writes (gorilla level 1's writer holds 1.1 MiB, level 9's 785 KiB): a tie when
+    within the memory resolution per write. All of ``tied`` when a cell
+    has no peak (no --connections, no fan-out, rate or --concurrent-writes)."""
+    peaks = {} if fleet is None else {id(c.cell): c for c in fleet.costs if c.peak is not None}
+    if not tied or not all(id(cell) in peaks for cell in tied):
+        return tied
+    # Their memory per connection ties already: what the writes hold decides.
+    held = {id(cell): peaks[id(cell)].peak for cell in tied}
+    least = min(peak.writes * peak.per_write for peak in held.values() if peak is not None)
+    return [
+        cell
+        for cell in tied
+        if (peak := held[id(cell)]) is not None
+        and peak.writes * peak.per_write - least <= AXES_MEMORY_RESOLUTION * peak.writes
+    ]
+
+
+def axes_snippet(run: Run, chosen: Cell | None) -> str:
+    """The run's stack's configuration for ``chosen``, a cell of a Go run on its own axes
+    (what ``recommend`` and ``report`` print); empty when there is no choice or no snippet."""
+    server = run.meta.get("server")
+    if chosen is None or not server:
+        return ""
+    from wsztune.stacks import STACKS
+
+    profile = STACKS.get(server)
+    if profile is None or profile.snippet is None:
+        return ""
+    return profile.snippet(chosen, None)
