@@ -10,7 +10,7 @@ The corpus goes to node once per sweep, as one temporary file of length-prefixed
 per message); the cells go one small JSON line at a time to each node process. Node answers one
 JSON line per cell: per stream the compressed bytes and every message's frame payload size (a
 message under the threshold counts its raw size), the sha256 of all frames, and, when timing is
-asked for, CPU-time samples of the calls as ws makes them.
+asked for, CPU-time samples of ws's zlib calls made synchronously (the zlib work: see CLOCK_NAME).
 """
 
 from __future__ import annotations
