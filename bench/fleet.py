@@ -96,23 +96,29 @@ def parse_setting(text: str) -> tuple[int, int] | None:
 # python-websockets: server and clients -----------------------------------------------------------
 
 
+def deflate_extensions(factory: type, setting: str) -> list[Any]:
+    """The permessage-deflate offer or answer for ``setting`` (both windows, the memLevel),
+    none for ``off``."""
+    compression = parse_setting(setting)
+    if compression is None:
+        return []
+    bits, level = compression
+    return [
+        factory(
+            server_max_window_bits=bits,
+            client_max_window_bits=bits,
+            compress_settings={"memLevel": level},
+        )
+    ]
+
+
 async def python_server(corpus: Path, setting: str) -> None:
     """Serve the corpus to every connection; print the port; run until killed."""
     from websockets.asyncio.server import serve
     from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
     plan = scripts(corpus)
-    compression = parse_setting(setting)
-    extensions = []
-    if compression is not None:
-        bits, level = compression
-        extensions = [
-            ServerPerMessageDeflateFactory(
-                server_max_window_bits=bits,
-                client_max_window_bits=bits,
-                compress_settings={"memLevel": level},
-            )
-        ]
+    extensions = deflate_extensions(ServerPerMessageDeflateFactory, setting)
 
     async def handler(connection: Any) -> None:
         script = plan[int(connection.request.path.strip("/")) % len(plan)]
@@ -149,17 +155,7 @@ async def python_clients(corpus: Path, setting: str, port: int, start: int, coun
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     plan = scripts(corpus)
-    compression = parse_setting(setting)
-    extensions = []
-    if compression is not None:
-        bits, level = compression
-        extensions = [
-            ClientPerMessageDeflateFactory(
-                server_max_window_bits=bits,
-                client_max_window_bits=bits,
-                compress_settings={"memLevel": level},
-            )
-        ]
+    extensions = deflate_extensions(ClientPerMessageDeflateFactory, setting)
     gate = asyncio.Semaphore(CONCURRENCY)
     held = []
 
