@@ -394,7 +394,6 @@ def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
         (["--context-takeover", "on"], "--context-takeover"),
         (["--threshold", "0"], "--threshold"),
         (["--server", "websockets"], "--server"),
-        (["--check", "level=1", "--baseline", "x.json"], "--baseline"),
     ],
 )
 def test_go_recommend_refuses_what_does_not_apply(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,10 @@ from click.testing import CliRunner
 from wsztune import corpus as corpus_module
 from wsztune.cli import cli
 from wsztune.codec import Setting
-from wsztune.codecs import get_codec
+from wsztune.codecs import get_codec, go
 from wsztune.codecs.base import TimingPlan
 from wsztune.errors import SettingError
-from wsztune.live import LiveOptions
+from wsztune.live import RUNNERS, LiveOptions, OptionClash, Runner
 from wsztune.live import ws as live_ws
 from wsztune.live.fleet import (
     FleetRun,
@@ -30,6 +32,7 @@ from wsztune.live.fleet import (
     plateau,
     wave_sizes,
 )
+from wsztune.live.golang import go_model
 from wsztune.live.options import FLEET_AT
 from wsztune.live.plan import build_plan
 from wsztune.live.pyfleet import fleet_model
@@ -78,10 +81,10 @@ def test_a_fleet_out_of_bounds_is_refused(options: LiveOptions, says: str) -> No
         fleet_plan(options)
 
 
-def test_servers_without_a_fleet_refuse_churn() -> None:
-    result = CliRunner().invoke(cli, ["live", "--server", "ws", "--churn", "1"])
-    assert result.exit_code == 2
-    assert "--churn need a server with a fleet check: websockets" in result.output
+def test_a_runner_without_a_fleet_refuses_churn() -> None:
+    runner = Runner("wsztune.live.python", "run_live", connections=10, tolerance="10%")
+    with pytest.raises(OptionClash, match="--churn need a server with a fleet check"):
+        runner.prepare(LiveOptions(churn=1))
 
 
 def test_the_model_is_the_sweeps_resident_figure() -> None:
@@ -107,7 +110,7 @@ def fleet_result() -> tuple[int, dict[str, Any]]:
     pytest.importorskip("websockets")
     args = ["live", str(FLEET_LIGHT), "--setting", "12:5", "--connections", "120"]
     result = CliRunner().invoke(cli, [*args, "--waves", "4", "--churn", "1", "--json"])
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 @pytest.mark.live
@@ -153,7 +156,7 @@ def test_a_ws_fleet_checks_node_rss_against_the_node_codecs_resident_figure(
     result = CliRunner().invoke(
         cli, [*args, "--connections", "100", "--waves", "4", "--ws-dir", str(ws_dir), "--json"]
     )
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["server"] == "ws" and data["codec"] == "node"
     assert data["memory_figure"] == "rss" and data["fleet"]["held"] == [25, 50, 75, 100]
     assert data["bytes_equal"] and data["live_bytes"] > 0
@@ -164,4 +167,25 @@ def test_a_ws_fleet_checks_node_rss_against_the_node_codecs_resident_figure(
         cell["connection_memory_resident"], abs=2
     )
     assert data["live_connection_memory"] > 8 * 1024  # compression costs the server pages
+    assert result.exit_code == {"pass": 0, "fail": 1, "inconclusive": 3}[data["verdict"]]
+
+
+@pytest.mark.live
+@pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+def test_a_coder_fleet_checks_go_rss_against_the_go_codecs_resident_figure() -> None:
+    args = ["live", str(FLEET_LIGHT), "--server", "coder", "--connections", "100"]
+    result = CliRunner().invoke(cli, [*args, "--waves", "4", "--json"])
+    data = json.loads(result.stdout)
+    assert data["server"] == "coder" and data["memory_figure"] == "rss"
+    assert data["bytes_equal"] and data["live_bytes"] > 0
+    assert data["fleet"]["held"] == [25, 50, 75, 100]
+    # The figure checked: the go codec's live heap per connection times the GC's headroom.
+    corpus = corpus_module.load(FLEET_LIGHT)
+    options = RUNNERS["coder"].prepare(LiveOptions(server="coder", connections=100, waves=4))
+    with tempfile.TemporaryDirectory() as work:
+        model = go_model(corpus.streams(), options.settled, "coder", Path(work) / "corpus.bin")
+    share = go.shares(model.cell, corpus.streams(), 100)
+    expected = go.go_resident(share, model.memory).connection
+    assert data["model_connection_memory"] == pytest.approx(expected)
+    assert data["live_connection_memory"] > 0
     assert result.exit_code == {"pass": 0, "fail": 1, "inconclusive": 3}[data["verdict"]]

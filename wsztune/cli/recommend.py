@@ -185,8 +185,9 @@ def recommend(
         seed=seed,
     )
     if report.run_axes(run):
+        constraints = replace(constraints, max_savings_drop=max_savings_drop / 100)
         _decide_on_axes(run, constraints, fanout, concurrent_writes, check_text, strict,
-                        allow_partial, as_json)  # fmt: skip
+                        allow_partial, as_json, baseline_path)  # fmt: skip
         return
     _decide_on_grid(
         run,
@@ -274,6 +275,7 @@ def _decide_on_axes(
     strict: bool,
     allow_partial: bool,
     as_json: bool,
+    baseline_path: Path | None = None,
 ) -> None:
     """A Go run: its own axes, its fan-out and write concurrency, then the shared rule."""
     from dataclasses import replace
@@ -295,7 +297,45 @@ def _decide_on_axes(
         fanout=_fanout_of(broadcast),
         concurrent_writes=concurrent_writes,
     )
-    _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast)
+    baseline = _axes_baseline(run, baseline_path, constraints, allow_partial)
+    _recommend_on_axes(run, constraints, check_text, strict, as_json, broadcast, baseline)
+
+
+def _axes_baseline(
+    run: Any, baseline_path: Path | None, constraints: Any, allow_partial: bool
+) -> Any:
+    """``--baseline`` on a Go run: the saved Go run of the same stack and clients, decided under
+    the same constraints (:class:`wsztune.recommend.AxesBaseline`); None without one."""
+    from wsztune import recommend as recommend_module
+    from wsztune import report
+
+    if baseline_path is None:
+        return None
+    baseline_run = load_run(baseline_path, say=False)
+    say_read(baseline_run, "--baseline")
+    if not report.run_axes(baseline_run):
+        raise click.UsageError(
+            f"--baseline {baseline_path} is a windowBits x memLevel run and this one a Go run: "
+            "they answer different questions; save a baseline with the same --server"
+        )
+    for key, option in (("server", "--server"), ("client", "--client")):
+        ours, theirs = run.meta.get(key), baseline_run.meta.get(key)
+        if ours != theirs:
+            raise click.UsageError(
+                f"--baseline {baseline_path} was made with {option} {theirs or '(none)'}, this "
+                f"run with {option} {ours or '(none)'}: re-make the baseline with the same "
+                f"{option}"
+            )
+    if not allow_partial and baseline_run.partial:
+        recommend_module.require_complete(baseline_run, None, "--baseline ")
+
+    def raw(of: Any) -> list[int] | None:
+        units = of.meta.get("units")
+        return list(units["raw_bytes"]) if isinstance(units, dict) else None
+
+    decision = recommend_module.recommend_on_axes(baseline_run, constraints)
+    return recommend_module.AxesBaseline(decision, raw(run), raw(baseline_run),
+                                         str(baseline_path))  # fmt: skip
 
 
 def _show(
@@ -362,10 +402,6 @@ _NOT_ON_AXES = {
     "reference_text": "--relative-to takes WB:ML, which a Go run does not have; its reference "
     "is the stack's default (gorilla: level 1)",
     "cliff": "--cliff looks one windowBits or memLevel step down, which a Go run does not have",
-    "baseline_path": "--baseline is not supported on a Go run yet; gate the shipped setting "
-    "with --check, and compare two runs with wsztune compare",
-    "max_savings_drop": "--max-savings-drop belongs to --baseline, which a Go run does not "
-    "support yet",
     "slice_level": "--level picks a slice of a windowBits x memLevel run; a Go run is decided "
     "over all its cells (name one with --check level=N)",
     "slice_strategy": "--strategy does not exist in Go's flate",
@@ -415,6 +451,7 @@ def _recommend_on_axes(
     strict: bool,
     as_json: bool,
     broadcast: dict[str, Any] | None = None,
+    baseline: Any = None,
 ) -> None:
     """A Go run: :func:`wsztune.recommend.recommend_on_axes` (the zlib rule on the library's
     own axes), its table, fleet cost and snippet, ``--check`` in Go's terms, and the chosen
@@ -428,7 +465,7 @@ def _recommend_on_axes(
     warn(report.run_warnings(run))
     try:
         decision, verdict = recommend_module.decide_and_gate_on_axes(
-            run, constraints, check_text, strict=strict
+            run, constraints, check_text, strict=strict, baseline=baseline
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None

@@ -85,7 +85,13 @@ _PYTHON = Runner(
     tolerance="10%",
     fleet="wsztune.live.pyfleet",
 )
-_GO = Runner("wsztune.live.golang", "run_live_go", connections=60, tolerance="30%")
+_GO = Runner(
+    "wsztune.live.golang",
+    "run_live_go",
+    connections=60,
+    tolerance="30%",
+    fleet="wsztune.live.gofleet",
+)
 RUNNERS: dict[str, Runner] = {
     "websockets": _PYTHON,
     "ws": Runner(

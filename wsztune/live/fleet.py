@@ -547,8 +547,8 @@ def _details(
 def fleet_notes(churn: int) -> list[str]:
     """What a fleet result's figures are."""
     notes = [
-        "bytes: compressed payloads over every connection opened, counted by the server and "
-        "by the clients",
+        "bytes: compressed payloads over every connection opened, counted on the wire by the "
+        "clients, and by the server where it counts them",
         "memory: the server's RSS (its own process), least-squares slope over the waves, "
         "compression on minus off; the model is connection_memory_resident for the traffic "
         "the live connections carried (pages written, not bytes allocated)",
@@ -563,9 +563,10 @@ def fleet_notes(churn: int) -> list[str]:
     return notes
 
 
-def fleet_display(result: Any, versions: str) -> Any:
+def fleet_display(result: Any, versions: str, setting: str | None = None) -> Any:
     """The rows of a fleet result: RSS against the resident figure (checked), its interval,
-    the baseline, the allocation, the plateau under churn, and the peaks."""
+    the baseline, the allocation, the plateau under churn, and the peaks. ``setting``: the
+    title's words for the setting (a zlib server's ``WB:ML`` unless given)."""
     from wsztune.live.result import Display, Row, kib, zlib_setting_title
 
     fleet = result.details["fleet"]
@@ -584,7 +585,11 @@ def fleet_display(result: Any, versions: str) -> Any:
                     f"{fleet['peak_server_rss'] / 2**20:,.0f} / "
                     f"{fleet['peak_fleet_rss'] / 2**20:,.0f} MiB"))  # fmt: skip
     return Display(
-        setting=zlib_setting_title(result, [f"{fleet['waves']} waves"]),
+        setting=(
+            zlib_setting_title(result, [f"{fleet['waves']} waves"])
+            if setting is None
+            else f"{setting} ({fleet['waves']} waves)"
+        ),
         rows=tuple(rows),
         footnote="RSS: /proc VmRSS of the server process; model: connection_memory_resident",
         versions=versions,

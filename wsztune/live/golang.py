@@ -187,7 +187,7 @@ def run_live_go(corpus: Corpus, options: LiveOptions) -> LiveResult:
     streams = corpus.streams()
     with tempfile.TemporaryDirectory(prefix="wsztune-live-go-") as name:
         directory = Path(name)
-        model = _model(streams, setting, library, directory / "corpus.bin")
+        model = go_model(streams, setting, library, directory / "corpus.bin")
         spec = dict(
             job_spec(library, setting, directory / "corpus.bin", streams), live=connections
         )
@@ -228,7 +228,7 @@ def run_live_go(corpus: Corpus, options: LiveOptions) -> LiveResult:
     )  # fmt: skip
 
 
-def _model(
+def go_model(
     streams: Sequence[Stream], setting: Setting, library: str, corpus_file: Path
 ) -> GoModel:
     """The go codec's cell and memory for ``streams`` (written to ``corpus_file`` for the live

@@ -20,7 +20,7 @@ from wsztune.recommend.axes import recommend_on_axes
 from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.export import axes_decision_json, decision_json
-from wsztune.recommend.gate import require_complete
+from wsztune.recommend.gate import AxesBaseline, require_complete
 from wsztune.recommend.pipeline import (
     Outcome,
     decide_and_gate,
@@ -29,6 +29,7 @@ from wsztune.recommend.pipeline import (
 )
 
 __all__ = [
+    "AxesBaseline",
     "MEMORY_FIGURES",
     "Constraints",
     "Outcome",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from wsztune.recommend.axes import AxesDecision
     from wsztune.recommend.cost import Cost, Fleet
     from wsztune.recommend.decide import Decision
-    from wsztune.recommend.gate import Verdict
+    from wsztune.recommend.gate import Regression, Verdict
 
 
 def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -98,29 +98,7 @@ def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[st
             "kind": verdict.kind,
             "mode": verdict.mode,
             "advice": verdict.advice,
-            "baseline": None
-            if regression is None
-            else {
-                "results": regression.baseline,
-                "gap_now": regression.gap_now,
-                "gap_baseline": regression.gap_baseline,
-                "change": regression.change,
-                "best_now": label(regression.best_now),
-                "best_baseline": label(regression.best_baseline),
-                "savings_now": regression.savings_now,
-                "savings_baseline": regression.savings_baseline,
-                "memory_now": regression.memory_now,
-                "memory_baseline": regression.memory_baseline,
-                "share": regression.share,
-                "resamples": regression.resamples,
-                "paired": regression.paired,
-                "regressed": regression.regressed,
-                "gap_regressed": regression.gap_regressed,
-                "max_savings_drop": regression.max_savings_drop,
-                "drop_share": regression.drop_share,
-                "savings_dropped": regression.savings_dropped,
-                "moved": regression.moved,
-            },
+            "baseline": regression_json(regression),
         }
     return document
 
@@ -175,8 +153,36 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
             "advice": verdict.advice,
             "mode": verdict.mode,
             "setting": decision.name(verdict.cell),
+            "baseline": regression_json(verdict.regression),
         }
     return document
+
+
+def regression_json(regression: Regression | None) -> dict[str, Any] | None:
+    """A ``--check`` verdict's comparison with ``--baseline`` (None without one)."""
+    if regression is None:
+        return None
+    return {
+        "results": regression.baseline,
+        "gap_now": regression.gap_now,
+        "gap_baseline": regression.gap_baseline,
+        "change": regression.change,
+        "best_now": regression.best_now,
+        "best_baseline": regression.best_baseline,
+        "savings_now": regression.savings_now,
+        "savings_baseline": regression.savings_baseline,
+        "memory_now": regression.memory_now,
+        "memory_baseline": regression.memory_baseline,
+        "share": regression.share,
+        "resamples": regression.resamples,
+        "paired": regression.paired,
+        "regressed": regression.regressed,
+        "gap_regressed": regression.gap_regressed,
+        "max_savings_drop": regression.max_savings_drop,
+        "drop_share": regression.drop_share,
+        "savings_dropped": regression.savings_dropped,
+        "moved": regression.moved,
+    }
 
 
 def write_peak_json(decision: AxesDecision) -> dict[str, Any] | None:

@@ -7,17 +7,18 @@ strict mode, :func:`check_on_axes` is the same gate on a Go run's own axes, and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
-from wsztune.grid import Cell, Key, Slice, cell_key
+from wsztune.grid import Cell, Slice, cell_key
 from wsztune.recommend.axes import AxesDecision
 from wsztune.recommend.constraints import CONFIDENCE, DEFAULT_MAX_SAVINGS_DROP, time_ratio
 from wsztune.recommend.decide import Decision, smallest
 from wsztune.recommend.robust import bootstrap, resampling_units
 from wsztune.recommend.words import in_points, option_percent, precise_percent, share_percent
-from wsztune.results import Run
+from wsztune.results import UNIT_SIZES, Run
 from wsztune.text import format_bytes, label
 
 
@@ -50,8 +51,8 @@ class Regression:
     baseline: str  # the baseline run's file
     gap_now: float
     gap_baseline: float
-    best_now: Key
-    best_baseline: Key
+    best_now: str  # the smallest that fits now, as users read it (15:8, level 1)
+    best_baseline: str
     savings_now: float
     savings_baseline: float
     memory_now: int
@@ -279,15 +280,36 @@ def compare_with_baseline(
     order = {cell_key(c): i for i, c in enumerate(now_cells)}
     then_cells.sort(key=lambda c: order[cell_key(c)])
 
+    return _regression(
+        (now_cells, then_cells), (cell, then),
+        (resampling_units(decision.slice, now_cells), resampling_units(baseline.slice, then_cells)),
+        decision.constraints, tolerance, name, label,
+        moved=_moved_outside(decision, baseline, cell, then, tolerance),
+    )  # fmt: skip
+
+
+def _regression(
+    cells: tuple[list[Cell], list[Cell]],
+    shipped: tuple[Cell, Cell],
+    raw: tuple[list[int] | None, list[int] | None],
+    constraints: Any,
+    tolerance: float,
+    name: str,
+    name_of: Callable[[Any], str],
+    moved: str | None = None,
+) -> Regression:
+    """:class:`Regression` of the shipped cell (now, then) among the cells both runs measured
+    and that fit in both (now's, then's, in the same order), resampled over each run's units
+    (``raw``: raw bytes per unit, None without) when both have them, else on the corpus."""
+    now_cells, then_cells = cells
+    cell, then = shipped
+    raw_now, raw_then = raw
     best_now, best_then = smallest(now_cells), smallest(then_cells)
     gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
     gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
-    constraints = decision.constraints
     max_drop = constraints.max_savings_drop
     share = drop_share = resamples = None
     paired = False
-    raw_now = resampling_units(decision.slice, now_cells)
-    raw_then = resampling_units(baseline.slice, then_cells)
     if raw_now is not None and raw_then is not None:
         import numpy
 
@@ -296,14 +318,14 @@ def compare_with_baseline(
         paired = raw_now == raw_then
         seed = constraints.seed
         gaps, savings = [], []
-        for cells, shipped, raw, draw_seed in (
+        for run_cells, run_shipped, run_raw, draw_seed in (
             (now_cells, cell, raw_now, seed),
             (then_cells, then, raw_then, seed if paired else seed + 1),
         ):
             _, totals, raw_totals = bootstrap(
-                cells, raw, constraints.tolerance, constraints.resamples, draw_seed
+                run_cells, run_raw, constraints.tolerance, constraints.resamples, draw_seed
             )
-            index = next(i for i, c in enumerate(cells) if c is shipped)
+            index = next(i for i, c in enumerate(run_cells) if c is run_shipped)
             with numpy.errstate(divide="ignore", invalid="ignore"):
                 gaps.append(totals[:, index] / totals.min(axis=1) - 1)
                 savings.append(1 - totals[:, index] / raw_totals)
@@ -319,8 +341,8 @@ def compare_with_baseline(
         baseline=name,
         gap_now=gap_now,
         gap_baseline=gap_then,
-        best_now=cell_key(best_now),
-        best_baseline=cell_key(best_then),
+        best_now=name_of(best_now),
+        best_baseline=name_of(best_then),
         savings_now=cell["savings"],
         savings_baseline=then["savings"],
         memory_now=cell["connection_memory"],
@@ -334,7 +356,7 @@ def compare_with_baseline(
         drop_share=drop_share,
         savings_dropped=savings_dropped,
         gap_regressed=gap_regressed,
-        moved=_moved_outside(decision, baseline, cell, then, tolerance),
+        moved=moved,
     )
 
 
@@ -398,9 +420,9 @@ def _role_title(role: str) -> str:
 
 def _regression_words(name: str, r: Regression) -> str:
     points = r.change * 100
-    now = f"{precise_percent(r.gap_now)} larger than the smallest that fits ({label(r.best_now)})"
+    now = f"{precise_percent(r.gap_now)} larger than the smallest that fits ({r.best_now})"
     then = (
-        f"{precise_percent(r.gap_baseline)} ({label(r.best_baseline)}) at the baseline "
+        f"{precise_percent(r.gap_baseline)} ({r.best_baseline}) at the baseline "
         f"{r.baseline}"
     )
     if r.share is not None:
@@ -452,13 +474,93 @@ def _savings_words(r: Regression) -> str:
     )
 
 
+@dataclass(frozen=True)
+class AxesBaseline:
+    """A saved Go run to gate ``--check`` against: its decision under the same constraints,
+    the raw bytes of each run's resampling units (None without), and its file's name."""
+
+    decision: AxesDecision
+    raw_now: list[int] | None
+    raw_then: list[int] | None
+    name: str
+
+
 def check_on_axes(
-    decision: AxesDecision, wanted: dict[str, Any], tolerance: float, *, strict: bool = False
+    decision: AxesDecision,
+    wanted: dict[str, Any],
+    tolerance: float,
+    *,
+    strict: bool = False,
+    baseline: AxesBaseline | None = None,
 ) -> Verdict:
     """:func:`gate` for a Go setting (``wanted``, from :func:`parse_axes_setting`): a failure
     when it does not fit the budget or the time ratio; when another setting would be chosen
     (not within ``tolerance`` of the smallest in the confidence share of the resamples),
-    advice, or a failure with ``strict``. A setting the run did not measure: WsztuneError."""
+    advice, or a failure with ``strict``; with a ``baseline``, a failure when the setting
+    became worse than there (:func:`compare_on_axes`). A setting the run did not measure:
+    WsztuneError."""
+    verdict = _check_on_axes(decision, wanted, tolerance, strict=strict)
+    if baseline is None or (not verdict.ok and verdict.kind != "better") or (
+        strict and verdict.kind == "better"
+    ):
+        return verdict
+    cell = verdict.cell
+    regression = compare_on_axes(decision, baseline, cell, tolerance)
+    return replace(
+        verdict,
+        ok=not regression.regressed,
+        reason=_regression_words(decision.name(cell), regression),
+        kind="regression" if regression.regressed else "fits",
+        mode="baseline",
+        regression=regression,
+    )
+
+
+def compare_on_axes(
+    decision: AxesDecision, baseline: AxesBaseline, cell: Cell, tolerance: float
+) -> Regression:
+    """:func:`compare_with_baseline` on a Go run's own axes: the shipped ``cell`` against the
+    smallest that fits, now and in the baseline run, among the settings both measured and that
+    fit in both."""
+    then_decision, name = baseline.decision, baseline.name
+
+    def key(c: Cell) -> tuple:
+        if c.get("compression") is False:
+            return ("off",)
+        return tuple(c.get(axis) for axis in decision.axes)
+
+    then = next((c for c in then_decision.cells if key(c) == key(cell)), None)
+    shown = decision.name(cell)
+    if then is None:
+        raise WsztuneError(
+            f"--baseline {name} did not measure {shown}; save a baseline run that includes it"
+        )
+    if decision.best is None or all(c is not then for c in then_decision.feasible):
+        raise WsztuneError(
+            f"--baseline {name}: {shown} does not fit the same constraints at the baseline, so "
+            "it cannot say how good it was; check the budget, or save a new baseline"
+        )
+    measured = [c for c in decision.feasible if c is not decision.off]
+    keys_then = {key(c) for c in then_decision.feasible if c is not then_decision.off}
+    now_cells = [c for c in measured if key(c) in keys_then]
+    order = {key(c): i for i, c in enumerate(now_cells)}
+    then_cells = sorted(
+        (c for c in then_decision.feasible if key(c) in order), key=lambda c: order[key(c)]
+    )
+    if cell is decision.off:  # off against off: nothing to lose ground to, savings 0 both
+        now_cells, then_cells = [cell, *now_cells], [then, *then_cells]
+    units = baseline.raw_now, baseline.raw_then
+    resampled = all(UNIT_SIZES in c for c in (*now_cells, *then_cells))
+    return _regression(
+        (now_cells, then_cells), (cell, then), units if resampled else (None, None),
+        decision.constraints, tolerance, name, decision.name,
+    )  # fmt: skip
+
+
+def _check_on_axes(
+    decision: AxesDecision, wanted: dict[str, Any], tolerance: float, *, strict: bool = False
+) -> Verdict:
+    """:func:`check_on_axes` without a baseline."""
     cell = _checked_cell(decision, wanted)
     name = decision.name(cell)
     constraints = decision.constraints

@@ -15,7 +15,7 @@ from wsztune.recommend.axes import AxesDecision, parse_axes_setting, recommend_o
 from wsztune.recommend.constraints import Constraints
 from wsztune.recommend.decide import Decision, decide
 from wsztune.recommend.explain import explain
-from wsztune.recommend.gate import Verdict, check_on_axes, gate
+from wsztune.recommend.gate import AxesBaseline, Verdict, check_on_axes, gate
 from wsztune.results import Run
 
 
@@ -74,13 +74,20 @@ def decide_and_gate(
 
 
 def decide_and_gate_on_axes(
-    run: Run, constraints: Constraints, check_text: str | None = None, *, strict: bool = False
+    run: Run,
+    constraints: Constraints,
+    check_text: str | None = None,
+    *,
+    strict: bool = False,
+    baseline: AxesBaseline | None = None,
 ) -> tuple[AxesDecision, Verdict | None]:
     """The same pipeline on a Go run's own axes: the ``--check`` setting read in Go's terms
     (``level=1,takeover=off``, refused before any work when malformed), the decision, the gate
-    (a Go run has no ``--baseline`` yet)."""
+    (against a saved Go run's decision under the same constraints, with ``baseline``)."""
     wanted = None if check_text is None else parse_axes_setting(check_text)
     decision = recommend_on_axes(run, constraints)
     if wanted is None:
         return decision, None
-    return decision, check_on_axes(decision, wanted, constraints.tolerance, strict=strict)
+    return decision, check_on_axes(
+        decision, wanted, constraints.tolerance, strict=strict, baseline=baseline
+    )

@@ -50,6 +50,8 @@ type job struct {
 	Compression bool     `json:"compression"` // serve, clients: negotiate permessage-deflate
 	Port        int      `json:"port"`        // clients: the server's port
 	Prepared    bool     `json:"prepared"`    // replay, gorilla: the server writes PreparedMessages
+	Start       int      `json:"start"`       // fleet-clients: the first live connection's index
+	Count       int      `json:"count"`       // fleet-clients: how many connections this wave opens
 }
 
 type streamReport struct {
@@ -414,7 +416,7 @@ func run(j job) (*report, error) {
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: wsztune-live-go replay|serve|clients JOB.json")
+		fmt.Fprintln(os.Stderr, "usage: wsztune-live-go replay|serve|clients|fleet-serve|fleet-clients JOB.json")
 		os.Exit(2)
 	}
 	data, err := os.ReadFile(os.Args[2])
@@ -431,6 +433,10 @@ func main() {
 				err = serve(j)
 			case "clients":
 				err = clients(j)
+			case "fleet-serve":
+				err = fleetServe(j)
+			case "fleet-clients":
+				err = fleetClients(j)
 			default:
 				err = fmt.Errorf("unknown command %q", os.Args[1])
 			}
@@ -711,4 +717,148 @@ func dialAndReplay(j job, url string, conn connection) (*recorder, interface{}, 
 		}
 	}
 	return rec, c, nil
+}
+
+// A fleet (wsztune/live/fleet.py) ---------------------------------------------------------------
+
+// fleetServe serves every connection its corpus connection (live connection i, from the URL
+// path: corpus connection i modulo their number) and holds it until the client goes, its memory
+// then free for the next one (a churn round). It prints {"port": P}, and answers each line on
+// stdin with {"sent": null, "received": null}: the clients count the bytes on the wire.
+func fleetServe(j job) error {
+	conns, err := plan(j)
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	failures := make(chan error, 1)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var index int
+		fmt.Sscanf(r.URL.Path, "/%d", &index)
+		held, err := serveOne(j, w, r, conns[index%len(conns)])
+		if err != nil {
+			select {
+			case failures <- fmt.Errorf("live connection %d: %v", index, err):
+			default:
+			}
+			return
+		}
+		holdUntilClosed(held)
+	})
+	go http.Serve(listener, handler)
+	encoder := json.NewEncoder(os.Stdout)
+	if err := encoder.Encode(map[string]int{"port": listener.Addr().(*net.TCPAddr).Port}); err != nil {
+		return err
+	}
+	input := bufio.NewReader(os.Stdin)
+	for {
+		if _, err := input.ReadString('\n'); err != nil {
+			return nil // wsztune closed the pipe: stop
+		}
+		select {
+		case err := <-failures:
+			return err
+		default:
+		}
+		if err := encoder.Encode(map[string]interface{}{"sent": nil, "received": nil}); err != nil {
+			return err
+		}
+	}
+}
+
+// holdUntilClosed reads from a replayed connection until the client closes it (or dies).
+func holdUntilClosed(held interface{}) {
+	switch c := held.(type) {
+	case *gorilla.Conn:
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				c.Close()
+				return
+			}
+		}
+	case *coder.Conn:
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				c.Close(coder.StatusNormalClosure, "")
+				return
+			}
+		}
+	}
+}
+
+// fleetClients opens connections j.Start .. j.Start+j.Count-1 (at most 64 handshakes at a
+// time), replays each, prints {"done", "sent", "received"} (data frames' payload bytes seen on
+// the wire) and holds every connection until stdin closes.
+func fleetClients(j job) error {
+	conns, err := plan(j)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var sent, received int
+	var keep []interface{}
+	var failure error
+	gate := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := j.Start; i < j.Start+j.Count; i++ {
+		wg.Add(1)
+		gate <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-gate }()
+			url := fmt.Sprintf("ws://127.0.0.1:%d/%d", j.Port, i)
+			rec, held, err := dialAndReplay(j, url, conns[i%len(conns)])
+			var out, in int
+			if err == nil {
+				out, in, err = countFrames(rec)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && failure == nil {
+				failure = fmt.Errorf("live connection %d: %v", i, err)
+			}
+			sent, received = sent+out, received+in
+			keep = append(keep, held)
+		}(i)
+	}
+	wg.Wait()
+	if failure != nil {
+		return failure
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(map[string]int{
+		"done": len(keep), "sent": sent, "received": received,
+	}); err != nil {
+		return err
+	}
+	io.Copy(io.Discard, os.Stdin) // hold every connection until told to go
+	return nil
+}
+
+// countFrames adds up the data frames' payload bytes a recorder saw each way, then forgets the
+// bytes (a fleet holds thousands of connections).
+func countFrames(rec *recorder) (int, int, error) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	out, err1 := parseFrames(rec.written.Bytes())
+	in, err2 := parseFrames(rec.read.Bytes())
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("cannot read the frames")
+	}
+	var sent, received int
+	for _, f := range out {
+		if f.opcode < 8 {
+			sent += len(f.payload)
+		}
+	}
+	for _, f := range in {
+		if f.opcode < 8 {
+			received += len(f.payload)
+		}
+	}
+	rec.written = bytes.Buffer{}
+	rec.read = bytes.Buffer{}
+	return sent, received, nil
 }

@@ -1,0 +1,80 @@
+"""``recommend --check ... --baseline`` on Go runs: the zlib gate's regression rule on Go's axes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.codecs.test_go import go_cache, gorilla_run, pytestmark, small_chat  # noqa: F401
+from wsztune.cli import cli
+
+
+@pytest.fixture(scope="module")
+def gorilla_runs(
+    gorilla_run: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811 (the fixture)
+) -> tuple[Path, Path]:
+    """test_go's gorilla run (levels -2, -1, 1 and 9), and a baseline copy of it in which
+    level 1 was 5% smaller (every unit), so that today it lost ground since the baseline."""
+    directory = tmp_path_factory.mktemp("go-baseline")
+    now = gorilla_run
+    document = json.loads(now.read_text())
+    for cell in document["cells"]:
+        if cell["level"] == 1:
+            cell["unit_compressed_bytes"] = [
+                round(size * 0.95) for size in cell["unit_compressed_bytes"]
+            ]
+            cell["compressed_bytes"] = sum(cell["unit_compressed_bytes"])
+            cell["client_compressed_bytes"] = (
+                cell["compressed_bytes"] - cell["server_compressed_bytes"]
+            )
+            cell["savings"] = 1 - cell["compressed_bytes"] / cell["raw_bytes"]
+    baseline = directory / "baseline.json"
+    baseline.write_text(json.dumps(document))
+    return now, baseline
+
+
+def _check(now: Path, *options: str) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(cli, ["recommend", "--results", str(now), *options, "--json"])
+    document = json.loads(result.stdout) if result.exit_code in (0, 1) else {}
+    return result.exit_code, document, result.output
+
+
+def test_go_check_against_itself_passes(gorilla_runs: tuple[Path, Path]) -> None:
+    now, _ = gorilla_runs
+    code, document, output = _check(now, "--check", "level=9", "--baseline", str(now))
+    assert code == 0, output
+    verdict = document["check"]
+    assert (verdict["ok"], verdict["kind"], verdict["mode"]) == (True, "fits", "baseline")
+    assert verdict["baseline"]["change"] == 0 and verdict["baseline"]["paired"] is True
+    assert verdict["baseline"]["best_now"].startswith("level ")
+
+
+def test_go_check_fails_when_the_setting_lost_ground(gorilla_runs: tuple[Path, Path]) -> None:
+    now, baseline = gorilla_runs
+    code, document, output = _check(now, "--check", "level=1", "--baseline", str(baseline))
+    assert code == 1, output
+    verdict = document["check"]
+    assert (verdict["ok"], verdict["kind"]) == (False, "regression")
+    assert verdict["baseline"]["share"] == 1.0  # in every resample
+    # The savings fell by 5% of the output too, but not by 30 points: only the gap fails.
+    code, document, _ = _check(now, "--check", "level=1", "--baseline", str(baseline),
+                               "--max-savings-drop", "30", "--tolerance", "50%")  # fmt: skip
+    assert code == 0 and document["check"]["kind"] == "fits"
+
+
+def test_go_baseline_of_another_kind_is_refused(
+    gorilla_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    now, _ = gorilla_runs
+    zlib = tmp_path / "zlib.json"
+    result = CliRunner().invoke(cli, ["run", str(small_chat(tmp_path / "s.records.jsonl")),
+                                      "--window-bits", "15", "--mem-level", "8", "--no-timing",
+                                      "-q", "-o", str(zlib)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    code, _, output = _check(now, "--check", "level=1", "--baseline", str(zlib))
+    assert code == 2 and "windowBits x memLevel run" in output
+    code, _, output = _check(now, "--check", "level=5", "--baseline", str(now))
+    assert code == 2 and "was not measured" in output

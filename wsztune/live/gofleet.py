@@ -1,0 +1,124 @@
+"""``wsztune live --server gorilla`` (or ``coder``) at fleet scale: a Go server, Go clients.
+
+The runner :mod:`wsztune.live.fleet` drives the live Go program (``golive/``, built on first
+use): ``wsztune-live-go fleet-serve JOB`` (every connection replays its corpus connection,
+then is held until its client goes) and one ``fleet-clients JOB`` per wave (goroutines: Go is
+the cheapest client per connection here, and speaks the same library). The clients count the
+payload bytes of data frames on the TCP connection, below the library.
+
+What is checked: the bytes both ways over every connection opened against the go codec's
+model, exactly (:func:`wsztune.live.golang.go_model`); the server's RSS growth per
+connection, compression on minus off, against the go codec's resident figure for the live
+connections' mix (:func:`wsztune.codecs.go.go_resident`: the live heap they keep, times the
+GC's headroom 1 + GOGC/100), within ``--tolerance``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from wsztune.codecs import go
+from wsztune.corpus import Corpus
+from wsztune.live.fleet import (
+    FleetCommands,
+    FleetModel,
+    check_memory_room,
+    fleet_display,
+    fleet_fields,
+    fleet_plan,
+    fleet_verdict,
+    measure,
+)
+from wsztune.live.golang import cell_go_version, go_model, job_spec, live_binary
+from wsztune.live.options import LiveOptions
+from wsztune.live.result import Display, LiveResult
+
+
+def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
+    """Replay ``corpus`` over a fleet of Go connections, compression off then on: the bytes
+    exact, the server's RSS growth per connection against the resident figure."""
+    started = time.perf_counter()
+    library, setting, connections = options.server, options.settled, options.connections
+    binary = live_binary()
+    streams = corpus.streams()
+    fleet = fleet_plan(options)
+    with tempfile.TemporaryDirectory(prefix="wsztune-fleet-go-") as name:
+        work = Path(name)
+        model = go_model(streams, setting, library, work / "corpus.bin")
+        share = go.shares(model.cell, streams, connections)
+        resident = go.go_resident(share, model.memory)
+        figures = FleetModel(
+            model.total(connections, 0), model.total(connections, 1), model.raw(connections),
+            resident.compressor, resident.decompressor, share.memory(model.memory),
+        )  # fmt: skip
+        # Server and clients each hold about the allocation per connection, and Go's own.
+        check_memory_room(connections * 2 * (figures.allocation + 32 * 1024), "this fleet")
+        modelled = time.perf_counter()
+        spec = job_spec(library, setting, work / "corpus.bin", streams)
+        on, off = measure(_commands(binary, spec, work), fleet, work)
+    fields = {
+        **_setting_fields(options, model.threshold),
+        "corpus": corpus.describe(),
+        "replay": f"live connection i replays corpus connection i mod {len(model.order)}",
+        **fleet_fields(figures, on, off, connections, options),
+        "versions": {"go": cell_go_version(), library: go.LIBRARY_VERSIONS[go.framing_of(library)]},
+    }  # fmt: skip
+    timings = {
+        "model": round(modelled - started, 3),
+        "fleet, compression off": off.seconds,
+        "fleet, compression on": on.seconds,
+    }
+    return LiveResult.build(
+        fleet_verdict(fields, options.tolerance), **fields,
+        duration_seconds=round(time.perf_counter() - started, 3), timings=timings,
+    )  # fmt: skip
+
+
+def _setting_fields(options: LiveOptions, threshold: int) -> dict[str, Any]:
+    library, setting = options.server, options.settled
+    return {
+        "server": library,
+        "codec": f"go-{library}",
+        "window_bits": go.WINDOW_BITS,
+        "client_window_bits": go.WINDOW_BITS,
+        "mem_level": go.MEM_LEVEL,
+        "level": setting.level if go.framing_of(library) == go.GO_GORILLA else -1,
+        "context_takeover": setting.context_takeover,
+        "threshold": threshold,
+    }
+
+
+def _commands(binary: Path, spec: dict[str, Any], work: Path) -> FleetCommands:
+    """The program's jobs, one file per process (its command line names the file)."""
+
+    def job(name: str, **fields: Any) -> str:
+        path = work / f"{name}.json"
+        path.write_text(json.dumps({**spec, **fields}), encoding="utf-8")
+        return str(path)
+
+    def server(on: bool) -> list[str]:
+        return [str(binary), "fleet-serve", job(f"serve-{on}", compression=on)]
+
+    def clients(on: bool, port: int, start: int, count: int) -> list[str]:
+        wave = job(f"clients-{on}-{start}", compression=on, port=port, start=start, count=count)
+        return [str(binary), "fleet-clients", wave]
+
+    return FleetCommands(server=server, clients=clients)
+
+
+def display(result: LiveResult) -> Display:
+    """The rows of a fleet result (:func:`wsztune.live.fleet.fleet_display`)."""
+    words = (
+        f"level {result.level}"
+        if result.server == "gorilla"
+        else f"context takeover {'on' if result.context_takeover else 'off'}"
+    )
+    return fleet_display(
+        result,
+        f"{result.server} {result.versions[result.server]}, {result.versions['go']}",
+        f", {words}, threshold {result.threshold} B",
+    )
