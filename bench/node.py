@@ -17,12 +17,16 @@ and prints Node's wall against zlib's, cold (goal <= 2.0) and warm (goal <= 1.3)
 time against zlib's (what the wall ratios tend to on an idle machine), and checks that
 the warm run's cells hold the cold run's sizes and memory figures. For the first corpus it then
 runs the sweep's timing passes one cell after another in one node process, pinned to one core
-(the way each of the sweep's processes runs them) and, unless ``--no-unpinned``, free to run on
-any core (issue 19's reference, the way the sweep ran before), and prints
+(the way each of the sweep's processes runs them); again with ws's own asynchronous zlib calls
+(the sweep makes the same calls synchronously: the difference, per message, is what ws's
+hand-off of each call to libuv's pool costs, printed as its own figure, and the bytes must be
+the same); and, unless ``--no-unpinned``, with ws's calls free to run on any core (issue 19's
+reference, the way the sweep ran before), and prints
 
 - ``timed passes alone``: the pinned process's CPU divided by the cores, against zlib's wall:
   the least a Node sweep's timing can take here, whatever its overheads;
 - ``warm sweep CPU / pinned reference CPU``: what the sweep spends beyond the passes themselves;
+- ``ws's asynchronous calls add``: microseconds per message, compress and decompress;
 - issue 19's ratios, for continuity: ``wall / reference CPU`` (goal <= 0.60 then), ``wall /
   pinned reference CPU``, ``sweep CPU / reference CPU``, and the per-cell compress and decompress
   times of the sweep against each reference (median over cells of the ratio of medians).
@@ -147,8 +151,10 @@ def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[bool, Time
 
 
 def references(corpus: Path, sweep: Timed, zlib_wall: float, unpinned: bool) -> None:
-    """The sweep's timing passes in one node process (pinned; unpinned unless told not to),
-    and the ratios against them."""
+    """The sweep's timing passes in one node process, one cell after another: pinned, as the
+    sweep makes them (ws's zlib calls made synchronously); pinned with ws's own asynchronous
+    calls (what ws's hand-off to libuv's pool costs beyond them: its own figure); and unless
+    told not to, unpinned with ws's calls (issue 19's reference). The ratios against them."""
     from wsztune import corpus as corpus_module
     from wsztune.codec import Setting
     from wsztune.codecs import node
@@ -173,11 +179,15 @@ def references(corpus: Path, sweep: Timed, zlib_wall: float, unpinned: bool) -> 
     ]
     directions = [s.direction for s in streams]
     measured: dict[str, tuple[list[Any], float, float]] = {}
-    kinds = [("pinned reference", True)] + ([("reference", False)] if unpinned else [])
+    kinds = [("pinned reference", True, "sync"), ("pinned ws calls", True, "ws")]
+    if unpinned:
+        kinds.append(("issue 19 reference (unpinned, ws calls)", False, "ws"))
     with node.corpus_file([stream.payloads for stream in streams]) as path:
-        for name, pin in kinds:
+        for name, pin, calls in kinds:
             cpu, started = children_cpu(), time.perf_counter()
-            alone = node.run_cells(path, directions, cells, timing=plan, jobs=1, pin=pin)
+            alone = node.run_cells(
+                path, directions, cells, timing=plan, jobs=1, pin=pin, calls=calls
+            )
             measured[name] = (alone, time.perf_counter() - started, children_cpu() - cpu)
     cores = len(os.sched_getaffinity(0))
     pinned_cpu = measured["pinned reference"][2]
@@ -190,8 +200,10 @@ def references(corpus: Path, sweep: Timed, zlib_wall: float, unpinned: bool) -> 
     )
     print(f"  warm sweep CPU / pinned reference CPU: {sweep.cpu / pinned_cpu:.3f}")
     print(f"  warm sweep wall / pinned reference CPU: {sweep.wall / pinned_cpu:.3f}")
-    if "reference" in measured:
-        reference_cpu = measured["reference"][2]
+    ws_overhead(measured["pinned reference"][0], measured["pinned ws calls"][0])
+    issue19 = "issue 19 reference (unpinned, ws calls)"
+    if issue19 in measured:
+        reference_cpu = measured[issue19][2]
         ratio = sweep.wall / reference_cpu
         verdict = "met" if ratio <= GOAL_WALL_ISSUE19 else "NOT met"
         print(
@@ -210,6 +222,27 @@ def references(corpus: Path, sweep: Timed, zlib_wall: float, unpinned: bool) -> 
                 f"  {kind} time per cell, sweep / {name}: median {statistics.median(values):.3f}"
                 f" (quartiles {quartiles[0]:.3f} to {quartiles[2]:.3f})"
             )
+
+
+def ws_overhead(sync_cells: list[Any], ws_cells: list[Any]) -> None:
+    """What ws's hand-off of each zlib call to libuv's pool adds, per message through the
+    compressor (resp. decompressor): the same cells' passes timed with ws's asynchronous calls
+    less the sweep's synchronous ones, in one pinned process; median over cells and quartiles.
+    Sizes must agree: the same calls give the same bytes."""
+    assert [c.sha256 for c in sync_cells] == [c.sha256 for c in ws_cells], "other bytes"
+    for kind in ("compress", "decompress"):
+        per_message = []
+        for sync, ws in zip(sync_cells, ws_cells, strict=True):
+            messages = sum(sync.compressed_messages)
+            extra = statistics.median(getattr(ws, f"{kind}_samples")) - statistics.median(
+                getattr(sync, f"{kind}_samples")
+            )
+            per_message.append(extra / max(1, messages) * 1e6)
+        quartiles = statistics.quantiles(per_message, n=4)
+        print(
+            f"  ws's asynchronous calls add to {kind}: median {statistics.median(per_message):.1f}"
+            f" us per message (quartiles {quartiles[0]:.1f} to {quartiles[2]:.1f}); same bytes"
+        )
 
 
 def main() -> int:

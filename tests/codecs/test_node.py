@@ -67,6 +67,26 @@ def _answers(process: subprocess.Popen[str]) -> dict[int, dict]:
     return {answer["id"]: answer for answer in answers}
 
 
+def _beside_ws(
+    ws_dir: Path,
+    path: Path,
+    directions: list[str],
+    ws_jobs: list[node.NodeJob],
+    ours: list[node.NodeJob],
+    tmp: Path,
+) -> tuple[list[node.NodeCell], dict[int, dict]]:
+    """wsztune's node codec on ``ours`` and ws itself on ``ws_jobs``, side by side (two
+    processes on different cores): our cells, and ws's answers by job id."""
+    process = _start_ws_reference(ws_dir, path, directions, ws_jobs, tmp)
+    try:
+        measured = node.run_cells(path, directions, ours, jobs=1)
+        return measured, _answers(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -> None:
     """Every cell of 9-15 x 1-9, context takeover on and off, ws's threshold 0 and 1024, both
     directions (clients with their own window bits too), on every bundled corpus: the same
@@ -77,13 +97,13 @@ def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -
     lengths = [len(p) for payloads in streams for p in payloads]
     assert min(lengths) < 1024 < max(lengths)  # the threshold matters on this sample
 
-    # ws's threshold option as configured; wsztune's grid applies ws's rule (Grid "ws").
+    # ws's threshold option as configured; wsztune's grid applies ws's rule (SweepPlan "ws").
     configured: list[Setting] = []
     for threshold in (0, 1024):
-        grid = sweep.Grid(context_takeover=(True, False), thresholds=(threshold,))
+        grid = sweep.SweepPlan(context_takeover=(True, False), thresholds=(threshold,))
         configured += grid.settings()
         for server_bits, client_bits in ((15, 9), (9, 15), (12, 10)):
-            configured += sweep.Grid(
+            configured += sweep.SweepPlan(
                 window_bits=(server_bits,),
                 mem_levels=(1, 8),
                 context_takeover=(True, False),
@@ -109,15 +129,7 @@ def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -
     assert len(ours) == 7 * 9 * 2 * 2 + 3 * 2 * 2 * 2
 
     with node.corpus_file(streams) as path:
-        # ws runs alongside wsztune's codec: two processes on different cores.
-        process = _start_ws_reference(ws_dir, path, directions, ws_jobs, tmp_path)
-        try:
-            measured = node.run_cells(path, directions, ours, jobs=1)
-            reference = _answers(process)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        measured, reference = _beside_ws(ws_dir, path, directions, ws_jobs, ours, tmp_path)
 
     for job, cell in zip(ours, measured, strict=True):
         expected = reference[job.id]
@@ -131,6 +143,49 @@ def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -
         sum(len(sizes) for sizes in cell.sizes) - sum(cell.compressed_messages) for cell in measured
     ]
     assert max(skipped) > 0 and min(skipped) == 0
+
+
+def _big_streams() -> list[list[bytes]]:
+    """Messages whose output crosses node's 16 KiB output buffer: incompressible ones of 20 to
+    70 KB (zlib fills the buffer and is called again), and runs of medium ones that leave the
+    buffer part-filled for the next message."""
+    import random
+
+    rng = random.Random(30)
+    lines = (b"%d: the quick brown fox, %d\n" % (i, rng.randrange(10**6)) for i in range(4000))
+    text = b"".join(lines)
+    noisy = [rng.randbytes(rng.choice((20_000, 40_000, 70_000))) for _ in range(6)]
+    medium = [text[i : i + rng.randrange(3000, 9000)] for i in range(0, 60_000, 5000)]
+    return [noisy + medium, medium[::-1] + noisy[:2], [text[:90_000], text[1000:2000]]]
+
+
+def test_synchronous_calls_give_ws_bytes_across_output_buffers(
+    ws_dir: Path, tmp_path: Path
+) -> None:
+    """The sweep makes ws's zlib calls synchronously (node.js: writeSync into the stream's own
+    output buffer); on messages whose output fills and renews that buffer, the bytes are ws's
+    own (its Sender and PerMessageDeflate), and the same as with ws's asynchronous calls, with
+    a fresh output buffer per message too (Bun's way)."""
+    streams = _big_streams()
+    directions = ["server", "client", "server"]
+    settings = [
+        Setting(wb, ml, context_takeover=takeover)
+        for wb, ml in ((9, 1), (12, 5), (15, 8))
+        for takeover in (True, False)
+    ]
+    jobs = [_job(index, setting) for index, setting in enumerate(settings)]
+    with node.corpus_file(streams) as path:
+        synchronous, reference = _beside_ws(ws_dir, path, directions, jobs, jobs, tmp_path)
+        ws_calls = node.run_cells(path, directions, jobs, jobs=1, calls="ws")
+        fresh = [
+            node.run_cells(path, directions, jobs, jobs=1, calls=calls, fresh_output=True)
+            for calls in node.CALLS
+        ]
+    for job, cell, asynchronous in zip(jobs, synchronous, ws_calls, strict=True):
+        assert cell.sizes == [stream["sizes"] for stream in reference[job.id]["streams"]], job
+        assert cell.sha256 == reference[job.id]["sha256"] == asynchronous.sha256, job
+    assert [c.sha256 for c in fresh[0]] == [c.sha256 for c in fresh[1]]
+    assert max(max(sizes) for sizes in synchronous[0].sizes) > 16 * 1024
 
 
 def test_issue_figures_on_the_commits_corpus() -> None:
@@ -154,7 +209,7 @@ def test_sweep_with_node_fills_every_field(tmp_path: Path) -> None:
     from wsztune import results
 
     loaded = corpus.load(corpus.demo_corpus_path())
-    grid = sweep.Grid(window_bits=(9, 15), mem_levels=(1,), thresholds=(0, 1024))
+    grid = sweep.SweepPlan(window_bits=(9, 15), mem_levels=(1,), thresholds=(0, 1024))
     run = sweep.sweep(
         loaded,
         grid,
@@ -193,7 +248,7 @@ def test_node_connection_memory_counts_only_connections_that_compress(tmp_path: 
             lines.append({"connection": name, "direction": direction, "text": text})
     path = tmp_path / "four.records.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(12,),
         mem_levels=(5,),
         context_takeover=(False, True),

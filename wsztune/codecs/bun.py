@@ -44,6 +44,12 @@ from wsztune.corpus import Stream
 NAME = "bun"
 BUN_ENV = "WSZTUNE_BUN"  # a bun binary to use instead of the pinned one in wsztune's cache
 
+# uWebSockets deflates on its event loop's thread, in the call that sends (PerMessageDeflate.h):
+# synchronous calls, as the codec makes them.
+CLOCK_NAME = (
+    "bun process CPU time (process.cpuUsage), Bun.serve's zlib calls made synchronously on the "
+    "streams it builds, as uWebSockets makes them"
+)
 # Bun without context takeover is its SHARED_COMPRESSOR (and SHARED_DECOMPRESSOR): one per loop.
 SHARED = ZlibShares(0.0, 0.0)
 # A dedicated compressor and decompressor are built with every connection.
@@ -114,9 +120,7 @@ class BunCodec:
         return CodecInfo(
             NAME,
             versions.get("zlib", "unknown"),
-            clock=node.CLOCK_NAME.replace("node process", "bun process").replace(
-                "libuv pool", "Bun's zlib threads"
-            ),
+            clock=CLOCK_NAME,
             meta={
                 "bun": {
                     "bun_version": versions.get("bun"),

@@ -7,6 +7,10 @@
 //               without context takeover inflate.reset() after the message.
 // A message shorter than the cell's threshold is sent as is: it never reaches the compressor
 // (ws's Sender decides before calling compress) nor the decompressor (RSV1 is not set).
+// The calls are made synchronously (handle.writeSync, as zlib's *Sync functions make them), on
+// the streams ws builds, into the streams' own output buffers: the same zlib calls with the same
+// arguments, so the same bytes, without ws's hand-off to libuv's pool and back for each call,
+// which the job's "calls": "ws" keeps (bench/node.py times both: docs/node.md).
 // No npm dependency: only node's own modules.
 //
 // Usage: node node.js JOB.json   (JOB names the corpus file; see wsztune/codecs/node.py)
@@ -19,6 +23,7 @@ const zlib = require('zlib');
 const crypto = require('crypto');
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const EMPTY = Buffer.alloc(0);
 // Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
 // stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
 // bytes when its output is cut at another place, so the job's "fresh_output" gives every message
@@ -43,6 +48,40 @@ function readCorpus(path, count) {
   }
   if (at !== data.length) throw new Error(`corpus file ${path}: ${data.length - at} bytes left over`);
   return streams;
+}
+
+// One zlib call on a stream, made synchronously: what its asynchronous write makes on libuv's pool
+// (lib/zlib.js: processChunk, processCallback), into the stream's own output buffer, which it
+// advances and renews the same way (so the output is cut where ws's is), the output pushed to
+// ``parts``. zlib's *Sync functions make the same native call (processChunkSync) on a stream
+// they then close; this one stays open for the next message.
+function writeSync(stream, chunk, flushFlag, parts) {
+  const handle = stream._handle;
+  const state = stream._writeState;
+  let inOff = 0;
+  let availIn = chunk.byteLength;
+  let availOutBefore = stream._chunkSize - stream._outOffset;
+  for (;;) {
+    handle.writeSync(
+      flushFlag, chunk, inOff, availIn, stream._outBuffer, stream._outOffset, availOutBefore,
+    );
+    if (stream.destroyed) throw new Error('zlib failed in a synchronous call');
+    const availOutAfter = state[0];
+    const availInAfter = state[1];
+    const have = availOutBefore - availOutAfter;
+    if (have > 0) {
+      parts.push(stream._outBuffer.slice(stream._outOffset, stream._outOffset + have));
+      stream._outOffset += have;
+    }
+    if (availOutAfter === 0 || stream._outOffset >= stream._chunkSize) {
+      availOutBefore = stream._chunkSize;
+      stream._outOffset = 0;
+      stream._outBuffer = Buffer.allocUnsafe(stream._chunkSize);
+    }
+    if (availOutAfter !== 0) return;
+    inOff += availIn - availInAfter; // output buffer full: more of this chunk to go
+    availIn = availInAfter;
+  }
 }
 
 // One sender as ws builds it: a DeflateRaw stream with ws's zlibDeflateOptions and windowBits.
@@ -81,6 +120,23 @@ class Sender {
     });
   }
 
+  // ws's zlib calls on the same stream, made synchronously (writeSync): deflate(payload,
+  // Z_NO_FLUSH), deflate(empty, Z_SYNC_FLUSH), reset() without takeover. Only the hand-off to
+  // libuv's pool and back is left out.
+  compressSync(payload) {
+    if (freshOutput) {
+      this.deflate._outOffset = 0;
+      this.deflate._outBuffer = Buffer.allocUnsafe(this.deflate._chunkSize);
+    }
+    const parts = [];
+    writeSync(this.deflate, payload, zlib.constants.Z_NO_FLUSH, parts);
+    writeSync(this.deflate, EMPTY, zlib.constants.Z_SYNC_FLUSH, parts);
+    if (!this.takeover) this.deflate.reset();
+    const data = Buffer.concat(parts);
+    if (data.length < 4) throw new Error('deflate flush gave under 4 bytes');
+    return data.subarray(0, data.length - 4);
+  }
+
   close() {
     this.deflate.close();
   }
@@ -117,6 +173,17 @@ class Receiver {
     });
   }
 
+  // ws's calls made synchronously (see Sender.compressSync): inflate(frame), inflate(trailer),
+  // inflate(empty, Z_FULL_FLUSH: flush()'s default), reset() without takeover.
+  decompressSync(frame) {
+    const parts = [];
+    writeSync(this.inflate, frame, zlib.constants.Z_NO_FLUSH, parts);
+    writeSync(this.inflate, TRAILER, zlib.constants.Z_NO_FLUSH, parts);
+    writeSync(this.inflate, EMPTY, zlib.constants.Z_FULL_FLUSH, parts);
+    if (!this.takeover) this.inflate.reset();
+    return Buffer.concat(parts);
+  }
+
   close() {
     this.inflate.close();
   }
@@ -137,6 +204,12 @@ function senderCell(cell, direction) {
   };
 }
 
+// How the passes call zlib: "sync" (the sweep's) makes ws's calls synchronously on the streams ws
+// builds, the same native calls with the same output buffers, so the same bytes (the tests check
+// them against ws itself); "ws" makes them as ws does, asynchronously, each a hand-off to libuv's
+// pool and back (bench/node.py's reference: what that hand-off costs beyond the zlib work).
+let syncCalls = true;
+
 // Compress every stream once; frames[s][i] is null for a message sent uncompressed.
 async function compressAll(streams, directions, cell, keep) {
   const out = [];
@@ -150,7 +223,7 @@ async function compressAll(streams, directions, cell, keep) {
         if (keep) frames[i] = null;
         continue;
       }
-      const frame = await sender.compress(payload);
+      const frame = syncCalls ? sender.compressSync(payload) : await sender.compress(payload);
       if (keep) frames[i] = frame;
     }
     sender.close();
@@ -165,7 +238,9 @@ async function decompressAll(compressed, streams, directions, cell, check) {
     const frames = compressed[s];
     for (let i = 0; i < frames.length; i++) {
       if (frames[i] === null) continue;
-      const message = await receiver.decompress(frames[i]);
+      const message = syncCalls
+        ? receiver.decompressSync(frames[i])
+        : await receiver.decompress(frames[i]);
       if (check && !message.equals(streams[s][i])) {
         throw new Error(
           `stream ${s} message ${i} changed in a compress/decompress round trip ` +
@@ -199,16 +274,11 @@ function loopsFor(onePass, minSample) {
   return Math.max(1, Math.ceil(minSample / onePass));
 }
 
-async function measureCell(streams, directions, cell, timing) {
-  let started = cpuSeconds();
-  const compressed = await compressAll(streams, directions, cell, true);
-  const compressOnce = cpuSeconds() - started;
-  started = cpuSeconds();
-  await decompressAll(compressed, streams, directions, cell, true);
-  const decompressOnce = cpuSeconds() - started;
-
+// Sizes and digest of the frames: per stream the compressed bytes, the messages compressed and
+// every message's frame size (a message under the threshold counts its raw size).
+function describeFrames(streams, compressed, id) {
   const digest = crypto.createHash('sha256');
-  const result = { id: cell.id, streams: [] };
+  const result = { id, streams: [] };
   for (let s = 0; s < streams.length; s++) {
     const sizes = new Uint32Array(streams[s].length);
     let compressedBytes = 0;
@@ -231,27 +301,35 @@ async function measureCell(streams, directions, cell, timing) {
     });
   }
   result.sha256 = digest.digest('hex');
+  return result;
+}
 
-  if (timing) {
-    for (let w = 1; w < timing.warmup; w++) {
-      await compressAll(streams, directions, cell, false);
-      await decompressAll(compressed, streams, directions, cell, false);
-    }
-    const loopsC = loopsFor(compressOnce, timing.min_sample_seconds);
-    const loopsD = loopsFor(decompressOnce, timing.min_sample_seconds);
-    result.compress_samples = await timeSamples(
-      () => compressAll(streams, directions, cell, false),
-      timing.repeat,
-      loopsC,
-    );
-    result.decompress_samples = await timeSamples(
-      () => decompressAll(compressed, streams, directions, cell, false),
-      timing.repeat,
-      loopsD,
-    );
-    result.loops_compress = loopsC;
-    result.loops_decompress = loopsD;
-    if (timing.deliveries) result.delivery = await timeDeliveries(streams, directions, cell, timing.deliveries);
+async function measureCell(streams, directions, cell, timing) {
+  // The first pass: the sizes, the digest and the round-trip check.
+  let started = cpuSeconds();
+  const compressed = await compressAll(streams, directions, cell, true);
+  const compressOnce = cpuSeconds() - started;
+  started = cpuSeconds();
+  await decompressAll(compressed, streams, directions, cell, true);
+  const decompressOnce = cpuSeconds() - started;
+  const result = describeFrames(streams, compressed, cell.id);
+  if (!timing) return result;
+
+  const compress = () => compressAll(streams, directions, cell, false);
+  const decompress = () => decompressAll(compressed, streams, directions, cell, false);
+  for (let w = 1; w < timing.warmup; w++) {
+    await compress();
+    await decompress();
+  }
+  const loopsC = loopsFor(compressOnce, timing.min_sample_seconds);
+  const loopsD = loopsFor(decompressOnce, timing.min_sample_seconds);
+  result.compress_samples = await timeSamples(compress, timing.repeat, loopsC);
+  result.decompress_samples = await timeSamples(decompress, timing.repeat, loopsD);
+  result.loops_compress = loopsC;
+  result.loops_decompress = loopsD;
+  // A broadcast's CPU per delivery: ws's own asynchronous calls, as ws runs a broadcast.
+  if (timing.deliveries) {
+    result.delivery = await timeDeliveries(streams, directions, cell, timing.deliveries);
   }
   return result;
 }
@@ -329,6 +407,7 @@ async function timeDeliveries(streams, directions, cell, plan) {
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   freshOutput = Boolean(job.fresh_output);
+  syncCalls = (job.calls || 'sync') === 'sync';
   const streams = readCorpus(job.corpus, job.directions.length);
   const cells = job.cells || readCells();
   for await (const cell of cells) {

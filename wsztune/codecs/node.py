@@ -10,7 +10,7 @@ The corpus goes to node once per sweep, as one temporary file of length-prefixed
 per message); the cells go one small JSON line at a time to each node process. Node answers one
 JSON line per cell: per stream the compressed bytes and every message's frame payload size (a
 message under the threshold counts its raw size), the sha256 of all frames, and, when timing is
-asked for, CPU-time samples of the calls as ws makes them.
+asked for, CPU-time samples of ws's zlib calls made synchronously (the zlib work: see CLOCK_NAME).
 """
 
 from __future__ import annotations
@@ -120,9 +120,13 @@ def processes_for(jobs: int) -> int:
 
 
 CLOCK_NAME = (
-    "node process CPU time (process.cpuUsage: main thread and libuv pool), "
-    "async zlib stream calls as ws makes them"
+    "node process CPU time (process.cpuUsage), ws's zlib calls on the streams ws builds, made "
+    "synchronously: the zlib work, without ws's hand-off of each call to libuv's thread pool "
+    "(docs/node.md: its cost per message, measured apart by bench/node.py)"
 )
+# How node.js makes ws's zlib calls: "sync" (the sweep's: the same calls, the same bytes, made
+# synchronously), or "ws" (asynchronously, each a hand-off to libuv's pool and back, as ws).
+CALLS = ("sync", "ws")
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ def run_cells(
     pin: bool = True,
     node: str | None = None,
     fresh_output: bool = False,
+    calls: str = "sync",
 ) -> list[NodeCell]:
     """Measure ``cells`` in ``jobs`` node processes over the corpus file; results in cell order.
 
@@ -202,6 +207,7 @@ def run_cells(
     A node that fails is a bug or a broken node install: its message is raised. ``node``: the
     runtime to run ``node.js`` with (Bun runs it too, with Bun's zlib), by default node.
     ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
+    ``calls``: how ws's zlib calls are made (:data:`CALLS`).
     """
     node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
@@ -230,6 +236,7 @@ def run_cells(
             "directions": list(directions),
             "timing": timing,
             "fresh_output": fresh_output,
+            "calls": calls,
         }
         job_path.write_text(json.dumps(job), encoding="utf-8")
         argv = [node, str(CODEC_SCRIPT), str(job_path)]
