@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -51,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from wsztune.codec import Setting  # noqa: E402
 from wsztune.codecs.base import TimingPlan  # noqa: E402
 from wsztune.corpus import SERVER, load  # noqa: E402
+from wsztune.live import fleet  # noqa: E402
 
 CORPORA = {
     "light": ROOT / "corpora" / "fleet-light.records.jsonl",
@@ -97,23 +96,29 @@ def parse_setting(text: str) -> tuple[int, int] | None:
 # python-websockets: server and clients -----------------------------------------------------------
 
 
+def deflate_extensions(factory: type, setting: str) -> list[Any]:
+    """The permessage-deflate offer or answer for ``setting`` (both windows, the memLevel),
+    none for ``off``."""
+    compression = parse_setting(setting)
+    if compression is None:
+        return []
+    bits, level = compression
+    return [
+        factory(
+            server_max_window_bits=bits,
+            client_max_window_bits=bits,
+            compress_settings={"memLevel": level},
+        )
+    ]
+
+
 async def python_server(corpus: Path, setting: str) -> None:
     """Serve the corpus to every connection; print the port; run until killed."""
     from websockets.asyncio.server import serve
     from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
     plan = scripts(corpus)
-    compression = parse_setting(setting)
-    extensions = []
-    if compression is not None:
-        bits, level = compression
-        extensions = [
-            ServerPerMessageDeflateFactory(
-                server_max_window_bits=bits,
-                client_max_window_bits=bits,
-                compress_settings={"memLevel": level},
-            )
-        ]
+    extensions = deflate_extensions(ServerPerMessageDeflateFactory, setting)
 
     async def handler(connection: Any) -> None:
         script = plan[int(connection.request.path.strip("/")) % len(plan)]
@@ -150,17 +155,7 @@ async def python_clients(corpus: Path, setting: str, port: int, start: int, coun
     from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
     plan = scripts(corpus)
-    compression = parse_setting(setting)
-    extensions = []
-    if compression is not None:
-        bits, level = compression
-        extensions = [
-            ClientPerMessageDeflateFactory(
-                server_max_window_bits=bits,
-                client_max_window_bits=bits,
-                compress_settings={"memLevel": level},
-            )
-        ]
+    extensions = deflate_extensions(ClientPerMessageDeflateFactory, setting)
     gate = asyncio.Semaphore(CONCURRENCY)
     held = []
 
@@ -195,50 +190,19 @@ async def python_clients(corpus: Path, setting: str, port: int, start: int, coun
 # The driver --------------------------------------------------------------------------------------
 
 
-def rss(pid: int) -> int:
-    """Resident set size of ``pid`` in bytes (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+# The processes' plumbing is wsztune live's own (wsztune.live.fleet); each child's stderr goes to
+# one file per run.
+ERRORS = Path(os.environ.get("TMPDIR", "/tmp")) / "wsztune-fleet-bench.stderr"
 
 
-def spawn(command: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A child process speaking JSON lines on stdout, stdin kept open (it holds until EOF)."""
-    return subprocess.Popen(
-        list(command),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
+def spawn(command: Sequence[str], env: dict[str, str] | None = None) -> Any:
+    """A child speaking JSON lines (wsztune.live.fleet.spawn), its stderr in :data:`ERRORS`."""
+    return fleet.spawn(command, ERRORS, env)
 
 
-def read_reply(process: subprocess.Popen, timeout: float) -> dict[str, Any]:
+def read_reply(process: Any, timeout: float) -> dict[str, Any]:
     """The next JSON line ``process`` prints, within ``timeout`` seconds."""
-    import selectors
-
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if selector.select(timeout=1.0):
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{process.args[:3]} exited ({process.poll()})")
-            if line.startswith("{"):
-                return json.loads(line)
-    raise TimeoutError(f"{process.args[:3]} said nothing in {timeout:.0f} s")
-
-
-def stop(processes: Sequence[subprocess.Popen]) -> None:
-    """Kill the processes this run started (their own sessions: their children too)."""
-    for process in processes:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    return fleet.read_reply(process, timeout, ERRORS)
 
 
 @dataclass(frozen=True)
@@ -291,15 +255,8 @@ class Curve:
 
     def slope(self) -> tuple[float, float]:
         """Least-squares bytes per connection over the waves, and its standard error."""
-        xs, ys = self.connections, self.rss
-        n = len(xs)
-        mean_x, mean_y = sum(xs) / n, sum(ys) / n
-        sxx = sum((x - mean_x) ** 2 for x in xs)
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-        pairs = list(zip(xs, ys, strict=True))
-        residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in pairs)
-        error = (residual / max(n - 2, 1) / sxx) ** 0.5
-        return slope, error
+        fitted = fleet.least_squares(self.connections, self.rss)
+        return fitted.value, fitted.error
 
 
 def run_fleet(
@@ -327,10 +284,10 @@ def run_fleet(
             read_reply(clients, STEP_TIMEOUT)
             time.sleep(SETTLE)
             curve.connections.append((wave + 1) * per_wave)
-            curve.rss.append(rss(server.pid))
+            curve.rss.append(fleet.rss(server.pid))
         return curve
     finally:
-        stop(processes)
+        fleet.stop(processes)
 
 
 def run_churn(
@@ -342,7 +299,7 @@ def run_churn(
     processes = [server]
     try:
         port = read_reply(server, 60)["port"]
-        baseline = rss(server.pid)
+        baseline = fleet.rss(server.pid)
         per_wave = connections // waves
         live: list[subprocess.Popen] = []
         plateau = []
@@ -350,7 +307,7 @@ def run_churn(
         for round_ in range(rounds + 1):
             for _ in range(waves):
                 if round_:
-                    stop([live.pop(0)])
+                    fleet.stop([live.pop(0)])
                 clients = spawn(
                     [*stack.clients, str(corpus), setting, str(port), str(index), str(per_wave)]
                 )
@@ -359,10 +316,10 @@ def run_churn(
                 live.append(clients)
                 read_reply(clients, STEP_TIMEOUT)
             time.sleep(SETTLE)
-            plateau.append((rss(server.pid) - baseline) / connections)
+            plateau.append((fleet.rss(server.pid) - baseline) / connections)
         return plateau
     finally:
-        stop(processes)
+        fleet.stop(processes)
 
 
 def predict(

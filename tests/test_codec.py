@@ -235,13 +235,13 @@ def test_threshold_must_be_a_byte_count() -> None:
 
 
 def test_ws_rule_measures_takeover_cells_at_threshold_zero() -> None:
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(12,), mem_levels=(5,), context_takeover=(True, False),
         thresholds=(0, 1024), threshold_rule="ws",
     )  # fmt: skip
     cells = {(s.context_takeover, s.threshold) for s in grid.settings()}
     assert cells == {(True, 0), (False, 0), (False, 1024)}
-    always = sweep.Grid(window_bits=(12,), mem_levels=(5,), thresholds=(0, 1024))
+    always = sweep.SweepPlan(window_bits=(12,), mem_levels=(5,), thresholds=(0, 1024))
     assert {s.threshold for s in always.settings()} == {0, 1024}
 
 
@@ -251,7 +251,7 @@ def test_sweep_cells_record_threshold_and_compress_calls() -> None:
         "mem", "jsonl", "0" * 64,
         [corpus.Message(p, True, "c1", "server") for p in payloads],
     )  # fmt: skip
-    grid = sweep.Grid(window_bits=(12,), mem_levels=(5,), thresholds=(0, 150))
+    grid = sweep.SweepPlan(window_bits=(12,), mem_levels=(5,), thresholds=(0, 150))
     plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
     cells = {c["threshold"]: c for c in sweep.sweep(loaded, grid, plan=plan).cells}
     short = sum(len(p) < 150 for p in payloads)

@@ -236,7 +236,7 @@ def test_every_message_of_every_connection_both_ways_in_order(tmp_path: Path) ->
         for payload in payloads
     ]
     sent_corpus = corpus.Corpus("sent", "records", "-", sent_messages)
-    grid = sweep.Grid(window_bits=(9, 12), mem_levels=(8,))
+    grid = sweep.SweepPlan(window_bits=(9, 12), mem_levels=(8,))
     size_fields = (
         "messages",
         "raw_bytes",

@@ -48,7 +48,7 @@ plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
 zlib_codec.measure_cell(streams, codec.Setting(12, 5), codec.get_zlib_module(), plan)
 after_cell = peak()
 # The whole sweep too (one cell, in this process): its metadata (rates, units) reads no payload.
-sweep.sweep(loaded, sweep.Grid(window_bits=(12,), mem_levels=(5,)), plan=plan, jobs=1)
+sweep.sweep(loaded, sweep.SweepPlan(window_bits=(12,), mem_levels=(5,)), plan=plan, jobs=1)
 after_sweep = peak()
 print(json.dumps({
     "baseline": baseline, "after_load": after_load, "after_cell": after_cell,

@@ -55,7 +55,7 @@ def test_every_cell_equals_websockets_wire_bytes(
     three_corpora: dict[str, corpus.Corpus], name: str, takeover: bool
 ) -> None:
     loaded = three_corpora[name]
-    grid = sweep.Grid(context_takeover=(takeover,))
+    grid = sweep.SweepPlan(context_takeover=(takeover,))
     cells = sweep.run_sweep(loaded.streams(), grid.settings(), plan=ZERO_PLAN, jobs=2)
     assert len(cells) == 63
     for cell in cells:
@@ -147,7 +147,7 @@ def test_anchor_savings_table_of_the_commits_corpus() -> None:
     ]
     # And the sweep itself gives the same bytes for the 12:x row.
     cells = sweep.run_sweep(
-        loaded.streams(), sweep.Grid(window_bits=(12,)).settings(), plan=ZERO_PLAN, jobs=2
+        loaded.streams(), sweep.SweepPlan(window_bits=(12,)).settings(), plan=ZERO_PLAN, jobs=2
     )
     assert [c["compressed_bytes"] for c in cells] == [sizes[12, ml] for ml in range(1, 10)]
 
@@ -242,7 +242,7 @@ def test_timing_plan_rejects(kwargs: dict) -> None:
 
 
 def test_grid_settings_cover_the_product() -> None:
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(9, 15), mem_levels=(1, 9), levels=(1, 9), context_takeover=(True, False)
     )
     settings = grid.settings()
@@ -282,7 +282,7 @@ def test_corpus_summary_is_what_every_cell_repeats(three_corpora: dict[str, corp
 
 
 def test_run_meta_carries_the_message_rate_of_a_timed_corpus(tmp_path: Path) -> None:
-    grid = sweep.Grid(window_bits=(12,), mem_levels=(5,))
+    grid = sweep.SweepPlan(window_bits=(12,), mem_levels=(5,))
     timed = tmp_path / "t.jsonl"
     timed.write_text(
         '{"wsztune":"records/1"}\n'

@@ -34,7 +34,7 @@ def variant(name: str, share: float = 1.0) -> sweep.ClientVariant:
 
 
 def run_grid(source: corpus.Corpus, clients: tuple = (), **axes: tuple) -> results.Run:
-    grid = sweep.Grid(**{"window_bits": (9, 12), "mem_levels": (3,), **axes}, clients=clients)
+    grid = sweep.SweepPlan(**{"window_bits": (9, 12), "mem_levels": (3,), **axes}, clients=clients)
     return sweep.sweep(source, grid, plan=SIZES_ONLY)
 
 
@@ -118,7 +118,7 @@ def test_a_mix_weights_memory_and_client_bytes_by_its_shares(
 
 def test_same_client_numbers_are_measured_once(chat: corpus.Corpus) -> None:
     """Firefox and Safari are modelled alike: a mix of both measures each setting once."""
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(12,),
         mem_levels=(5,),
         clients=(variant("firefox", 0.5), variant("safari", 0.5)),
@@ -138,7 +138,7 @@ def test_node_codec_compresses_the_client_direction_at_the_clients_mem_level(
     small = corpus.Corpus(chat.path, chat.format, chat.sha256, chat.messages[:150])
 
     def node_run(mem_level: int, clients: tuple = ()) -> dict:
-        grid = sweep.Grid(window_bits=(12,), mem_levels=(mem_level,), clients=clients)
+        grid = sweep.SweepPlan(window_bits=(12,), mem_levels=(mem_level,), clients=clients)
         return sweep.sweep(small, grid, codec_name="node", plan=SIZES_ONLY).cells[0]
 
     mixed = node_run(8, (variant("websockets"),))

@@ -39,7 +39,7 @@ def test_many_streams_share_units_up_to_the_cap() -> None:
 
 def test_sweep_keeps_exact_sizes_per_unit(chat_corpus_path) -> None:
     loaded = corpus.load(chat_corpus_path)
-    grid = sweep.Grid(window_bits=(9, 15), mem_levels=(1, 8))
+    grid = sweep.SweepPlan(window_bits=(9, 15), mem_levels=(1, 8))
     plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
     run = sweep.sweep(loaded, grid, plan=plan)
     units = run.meta["units"]

@@ -141,7 +141,7 @@ def test_runs_record_the_codec_and_interoperate(tmp_path: Path) -> None:
     path = tmp_path / "chat.jsonl"
     path.write_bytes(b"".join(payload + b"\n" for payload in PAYLOADS))
     loaded = corpus.load(path)
-    grid = sweep.Grid(window_bits=(9, 12), mem_levels=(1, 8))
+    grid = sweep.SweepPlan(window_bits=(9, 12), mem_levels=(1, 8))
     ng_run = sweep.sweep(loaded, grid, codec_name="zlib-ng", plan=FAST_PLAN)
     zlib_run = sweep.sweep(loaded, grid, codec_name="zlib", plan=FAST_PLAN)
     version = getattr(zlib_ng, "ZLIBNG_RUNTIME_VERSION", None) or zlib_ng.ZLIB_RUNTIME_VERSION

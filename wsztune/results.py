@@ -590,7 +590,7 @@ META_FIELDS: tuple[FieldSpec, ...] = (
 )  # fmt: skip
 META_REQUIRED = ("grid", "partial")
 META_FIELD_BY_NAME = {spec.name: spec for spec in META_FIELDS}
-# meta.grid: each axis a list of the values swept (Grid.describe writes them).
+# meta.grid: each axis a list of the values swept (SweepPlan.describe writes them).
 GRID_FIELDS: tuple[FieldSpec, ...] = (
     CELL_FIELDS[0],  # window_bits
     replace(CELL_FIELDS[2], name="mem_levels", low=MEM_LEVEL_RANGE.start),

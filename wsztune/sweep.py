@@ -44,7 +44,7 @@ from wsztune.units import UnitLayout
 # Kept importable from here: the CLI and the tests build plans, summaries and header counts.
 __all__ = [
     "CorpusSummary",
-    "Grid",
+    "SweepPlan",
     "SweepInterrupted",
     "TimingPlan",
     "frame_header_size",
@@ -103,8 +103,9 @@ class ClientVariant:
 
 
 @dataclass(frozen=True)
-class Grid:
-    """The settings to sweep: the product of every axis."""
+class SweepPlan:
+    """What a sweep measures: the settings, the product of every axis (its cells), and the
+    clients and threshold rule that shape them. Built from the run options or a stack's knobs."""
 
     window_bits: tuple[int, ...] = DEFAULT_WINDOW_BITS
     mem_levels: tuple[int, ...] = DEFAULT_MEM_LEVELS
@@ -246,7 +247,7 @@ def _setting_key(setting: Setting) -> tuple:
     )
 
 
-def mix_cells(cells: Sequence[dict[str, Any]], grid: Grid) -> list[dict[str, Any]]:
+def mix_cells(cells: Sequence[dict[str, Any]], grid: SweepPlan) -> list[dict[str, Any]]:
     """One cell per server setting from the cells of each of ``grid.clients``, weighted by their
     shares (``--client chrome=0.7,firefox=0.3``): per-connection memory, the client direction's
     bytes and the server's decompression time are the mix's; what the server sends is the same
@@ -377,7 +378,7 @@ def run_sweep(
 
 def sweep(
     corpus: Corpus,
-    grid: Grid,
+    grid: SweepPlan,
     *,
     codec_name: str = "zlib",
     plan: TimingPlan | None = None,

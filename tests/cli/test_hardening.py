@@ -438,7 +438,7 @@ DETERMINISTIC_FIELDS = (
 def test_sizes_and_memory_do_not_depend_on_jobs_or_repetition(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "chat.jsonl", chat_messages(120))
     loaded = corpus.load(path)
-    grid = sweep.Grid(window_bits=SMALL_GRID.window_bits[:3], mem_levels=(1, 8))
+    grid = sweep.SweepPlan(window_bits=SMALL_GRID.window_bits[:3], mem_levels=(1, 8))
     plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
 
     def measured(jobs: int, seed: int) -> list[dict[str, object]]:

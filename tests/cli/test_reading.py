@@ -334,7 +334,7 @@ def full_grid_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("full")
     path = directory / "tiny.jsonl"
     path.write_bytes(b"".join(payload + b"\n" for payload in chat_messages(40)))
-    grid = sweep.Grid(window_bits=tuple(range(9, 16)), mem_levels=tuple(range(1, 10)))
+    grid = sweep.SweepPlan(window_bits=tuple(range(9, 16)), mem_levels=tuple(range(1, 10)))
     plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
     run = sweep.sweep(corpus.load(path), grid, plan=plan)
     assert len(run.cells) == 63

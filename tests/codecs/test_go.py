@@ -167,7 +167,7 @@ def test_run_cells_count_every_frame_header_on_the_wire(
         corpus.load(REPO / "corpora" / "chat.records.jsonl"), 5, 3
     )
     library = go.framing_of(server)
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(15,),
         mem_levels=(8,),
         levels=(1,) if server == "gorilla" else (-1,),

@@ -80,7 +80,7 @@ def test_run_cells_carry_the_compress_once_mode(
     from wsztune.codecs.base import frame_header_size
 
     loaded = corpus.load(big_messages(tmp_path / "big.jsonl"))
-    grid = sweep.Grid(window_bits=(15,), mem_levels=(8,), levels=(1, 5),
+    grid = sweep.SweepPlan(window_bits=(15,), mem_levels=(8,), levels=(1, 5),
                       context_takeover=(False,))
     run = sweep.sweep(loaded, grid, codec_name="go-gorilla",
                       plan=sweep.TimingPlan(measure_time=False))

@@ -97,13 +97,13 @@ def test_node_codec_equals_real_ws_byte_for_byte(ws_dir: Path, tmp_path: Path) -
     lengths = [len(p) for payloads in streams for p in payloads]
     assert min(lengths) < 1024 < max(lengths)  # the threshold matters on this sample
 
-    # ws's threshold option as configured; wsztune's grid applies ws's rule (Grid "ws").
+    # ws's threshold option as configured; wsztune's grid applies ws's rule (SweepPlan "ws").
     configured: list[Setting] = []
     for threshold in (0, 1024):
-        grid = sweep.Grid(context_takeover=(True, False), thresholds=(threshold,))
+        grid = sweep.SweepPlan(context_takeover=(True, False), thresholds=(threshold,))
         configured += grid.settings()
         for server_bits, client_bits in ((15, 9), (9, 15), (12, 10)):
-            configured += sweep.Grid(
+            configured += sweep.SweepPlan(
                 window_bits=(server_bits,),
                 mem_levels=(1, 8),
                 context_takeover=(True, False),
@@ -209,7 +209,7 @@ def test_sweep_with_node_fills_every_field(tmp_path: Path) -> None:
     from wsztune import results
 
     loaded = corpus.load(corpus.demo_corpus_path())
-    grid = sweep.Grid(window_bits=(9, 15), mem_levels=(1,), thresholds=(0, 1024))
+    grid = sweep.SweepPlan(window_bits=(9, 15), mem_levels=(1,), thresholds=(0, 1024))
     run = sweep.sweep(
         loaded,
         grid,
@@ -248,7 +248,7 @@ def test_node_connection_memory_counts_only_connections_that_compress(tmp_path: 
             lines.append({"connection": name, "direction": direction, "text": text})
     path = tmp_path / "four.records.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(12,),
         mem_levels=(5,),
         context_takeover=(False, True),

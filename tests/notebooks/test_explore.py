@@ -25,11 +25,13 @@ pytest.importorskip("ipykernel", reason="ipykernel is a test dependency: pip ins
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "explore.ipynb"
 
 # 12:5 (websockets' default) with neighbours on both axes; B on another, smaller grid.
-GRID_A = sweep.Grid(window_bits=(10, 11, 12, 13), mem_levels=(4, 5, 8))
-GRID_B = sweep.Grid(window_bits=(11, 12, 15), mem_levels=(5, 8))
+GRID_A = sweep.SweepPlan(window_bits=(10, 11, 12, 13), mem_levels=(4, 5, 8))
+GRID_B = sweep.SweepPlan(window_bits=(11, 12, 15), mem_levels=(5, 8))
 
 
-def make_run(directory: Path, name: str, payloads: list[bytes], grid: sweep.Grid) -> results.Run:
+def make_run(
+    directory: Path, name: str, payloads: list[bytes], grid: sweep.SweepPlan
+) -> results.Run:
     path = write_jsonl(directory / f"{name}.jsonl", payloads)
     return sweep.sweep(corpus.load(path), grid, plan=FAST_PLAN)
 

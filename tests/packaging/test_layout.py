@@ -23,9 +23,10 @@ from wsztune.stacks import STACKS
 
 PACKAGE = Path(wsztune.__file__).resolve().parent
 
-# Strings that name a library a codec reports on, not a stack: Bun's process.versions key for
-# the uWebSockets it embeds, written into a bun run's metadata (meta.codec.bun).
-LIBRARY_STRINGS = {("bun.py", "uwebsockets")}
+# Strings that name the library whose framing or calls a codec reproduces, not a stack: Bun's
+# process.versions key for the uWebSockets it embeds (a bun run's metadata), and the node
+# helper's call mode "ws" (zlib called asynchronously, as the ws library calls it).
+LIBRARY_STRINGS = {("bun.py", "uwebsockets"), ("node.py", "ws")}
 
 
 def _module_name(path: Path) -> str:

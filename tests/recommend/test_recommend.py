@@ -20,7 +20,7 @@ from wsztune.results import Run
 from wsztune.sizes import parse_fraction, parse_size
 
 FAST_PLAN = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
-CLIFF_GRID = sweep.Grid(window_bits=(10, 11, 12, 13), mem_levels=(1, 4, 8))
+CLIFF_GRID = sweep.SweepPlan(window_bits=(10, 11, 12, 13), mem_levels=(1, 4, 8))
 
 
 def cliff_corpus(path: Path) -> Path:
@@ -292,7 +292,7 @@ def threshold_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         tmp_path_factory.mktemp("threshold") / "mixed.jsonl",
         chat_messages(120) + document_messages(8),
     )
-    grid = sweep.Grid(
+    grid = sweep.SweepPlan(
         window_bits=(11, 12), mem_levels=(4, 8), context_takeover=(False,),
         thresholds=(0, 120, 4096),
     )  # fmt: skip

@@ -68,5 +68,5 @@ def write_jsonl(path: Path, payloads: list[bytes]) -> Path:
     return path
 
 
-SMALL_GRID = sweep.Grid(window_bits=(9, 10, 11, 12, 13), mem_levels=(1, 3, 5, 8))
+SMALL_GRID = sweep.SweepPlan(window_bits=(9, 10, 11, 12, 13), mem_levels=(1, 3, 5, 8))
 FAST_PLAN = sweep.TimingPlan(repeat=3, warmup=1, min_sample_seconds=0.0)

@@ -208,7 +208,7 @@ class RunChoice:
     codec: str
     clients: list[tuple[Any, float]]
     thresholds: tuple[int, ...]
-    grid: Any  # a wsztune.sweep.Grid
+    grid: Any  # a wsztune.sweep.SweepPlan
     cells: int  # settings to measure
     timing: Any  # a wsztune.sweep.TimingPlan
     jobs: int
@@ -495,7 +495,7 @@ def _zlib_grid(
             value = axes[_AXIS_PARAMETERS[axis][1]]
             explicit[axis] = value if isinstance(value, tuple) else (value,)
         axes = sweep_axes(stack, version, explicit)
-    return sweep.Grid(
+    return sweep.SweepPlan(
         **axes,
         threshold_rule=stack.threshold_rule if stack else THRESHOLD_ALWAYS,
         clients=clients,
@@ -530,7 +530,7 @@ def _go_grid(
         )
     # Browsers decompress the Go server's frames and compress their own with zlib: the client
     # direction is measured with zlib at the client's settings (codecs/go.py).
-    return sweep.Grid(**axes, thresholds=thresholds, clients=clients)
+    return sweep.SweepPlan(**axes, thresholds=thresholds, clients=clients)
 
 
 def _save_or_rescue(run_result: Any, target: Path) -> Path:

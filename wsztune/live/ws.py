@@ -402,9 +402,9 @@ def node_model(corpus: Corpus, setting: Setting, threshold: int) -> dict[str, An
     """The node codec's cell for ``setting`` on ``corpus``: a sweep of that one cell, the same
     function ``wsztune run --codec node`` measures every cell with (ws's threshold rule: ws
     ignores its threshold under context takeover)."""
-    from wsztune.sweep import Grid, TimingPlan, sweep
+    from wsztune.sweep import SweepPlan, TimingPlan, sweep
 
-    grid = Grid(
+    grid = SweepPlan(
         window_bits=(setting.window_bits,),
         mem_levels=(setting.mem_level,),
         levels=(setting.level,),

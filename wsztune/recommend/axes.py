@@ -13,8 +13,20 @@ from typing import Any
 
 from wsztune.errors import WsztuneError
 from wsztune.grid import Cell, off_cell
-from wsztune.recommend.constraints import OBJECTIVES, Constraints, time_ratio
-from wsztune.recommend.cost import Cost, Fleet, fleet_costs, once_cost, with_peaks
+from wsztune.recommend.constraints import (
+    Constraints,
+    require_objective,
+    require_times,
+    time_ratio,
+)
+from wsztune.recommend.cost import (
+    Cost,
+    Fleet,
+    fleet_costs,
+    once_cost,
+    require_priced,
+    with_peaks,
+)
 from wsztune.recommend.decide import memory_resolution, rule_order
 from wsztune.recommend.explain import against_default, stack_limits
 from wsztune.recommend.robust import FEW_UNITS, Robustness, resample, with_interval
@@ -140,13 +152,13 @@ def _axes_default(run: Run, cells: list[Cell]) -> Cell | None:
 
 
 def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesDecision:
-    """:func:`recommend`'s rule on a Go run: among the cells that fit ``max_memory`` (and
-    ``max_time_ratio`` against the stack's default), and compression off, the least memory
-    whose output stays within ``tolerance`` of the smallest in ``confidence`` of the bootstrap
-    resamples; among cells needing the same memory, the stack's default (gorilla: level 1)
-    first, then the least compress time. ``objective`` cost: the cheapest for the fleet."""
+    """:func:`~wsztune.recommend.pipeline.recommend`'s rule on a Go run: among the cells that
+    fit ``max_memory`` (and ``max_time_ratio`` against the stack's default), and compression
+    off, the least memory whose output stays within ``tolerance`` of the smallest in
+    ``confidence`` of the bootstrap resamples; among cells needing the same memory, the stack's
+    default (gorilla: level 1) first, then the least compress time. ``objective`` cost: the
+    cheapest for the fleet."""
     constraints = constraints or Constraints()
-    axes = tuple(run.meta.get("axes") or ())
     measured = [cell for cell in run.cells if cell.get("compression") is not False]
     if not measured:
         raise WsztuneError("this Go run holds no measured cell; sweep it with wsztune run")
@@ -157,51 +169,17 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
         else None
     )
     default = _axes_default(run, measured)
-    if constraints.objective not in OBJECTIVES:
-        raise WsztuneError(
-            f"--objective takes {' or '.join(OBJECTIVES)}, not {constraints.objective!r}"
-        )
-    if constraints.max_time_ratio is not None:
-        if default is None:
-            raise WsztuneError(
-                "--max-time-ratio compares with the stack's default, which this run did not "
-                "measure; sweep it too, or drop --max-time-ratio"
-            )
-        if any(cell["compress_seconds"] is None for cell in measured):
-            raise WsztuneError(
-                "--max-time-ratio needs compress times, and this run did not measure time "
-                "(wsztune run --no-timing); drop --max-time-ratio, or sweep again without "
-                "--no-timing"
-            )
-
-    def fits(cell: Cell) -> bool:
-        budget = constraints.max_memory
-        if budget is not None and cell["connection_memory"] > budget:
-            return False
-        if constraints.max_time_ratio is not None and default is not None and cell is not off:
-            return (time_ratio(cell, default) or 0.0) <= constraints.max_time_ratio
-        return True
-
+    _check_axes_constraints(constraints, measured, default)
     cells = measured + ([off] if off is not None else [])
-    feasible = [cell for cell in cells if fits(cell)]
+    feasible = [cell for cell in cells if _fits_axes(cell, constraints, default, off)]
     if constraints.objective == "cost" and off in feasible:
         feasible.remove(off)  # priced apart, as "no compression"
+    axes = tuple(run.meta.get("axes") or ())
     decision = AxesDecision(axes, cells, None, None, default, off, "", constraints, feasible)
-    decision.costs = (
-        fleet_costs(run.meta.get("corpus") or {}, measured, constraints)
-        if constraints.connections
-        else None
-    )
-    if decision.costs is not None:
+    if constraints.connections:
+        decision.costs = fleet_costs(run.meta.get("corpus") or {}, measured, constraints)
         with_peaks(decision.costs, constraints)
-    if constraints.objective == "cost":
-        if decision.costs is None:
-            raise WsztuneError("--objective cost needs --connections N (the fleet to price)")
-        if decision.costs.rate is None:
-            raise WsztuneError(
-                "--objective cost needs a message rate: pass --messages-per-second, or sweep a "
-                "records corpus with timestamps"
-            )
+    require_priced(decision.costs, constraints.objective)
     if not feasible:
         least = min(measured, key=lambda cell: cell["connection_memory"])
         decision.reason = (
@@ -209,98 +187,148 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
             f"{format_bytes(least['connection_memory'])} per connection"
         )
         return decision
-    name = decision.name
+    _choose_on_axes(decision, units)
+    chosen = decision.chosen
+    if default is not None and chosen is not default:
+        decision.explanation.append(against_default(default, chosen, decision.name))
+    decision.snippet = axes_snippet(run, chosen)
+    decision.limits = stack_limits(run)
+    if decision.costs is not None and chosen is not off:
+        decision.once_cost = once_cost(decision.costs, chosen, constraints)
+    return decision
+
+
+def _check_axes_constraints(
+    constraints: Constraints, measured: list[Cell], default: Cell | None
+) -> None:
+    """Refuse, in one line each, what this Go run cannot answer."""
+    require_objective(constraints)
+    if constraints.max_time_ratio is not None:
+        if default is None:
+            raise WsztuneError(
+                "--max-time-ratio compares with the stack's default, which this run did not "
+                "measure; sweep it too, or drop --max-time-ratio"
+            )
+        require_times(measured)
+
+
+def _fits_axes(
+    cell: Cell, constraints: Constraints, default: Cell | None, off: Cell | None
+) -> bool:
+    """Within the budget and, when asked, the time ratio to the stack's default (compression
+    off takes no time)."""
+    budget = constraints.max_memory
+    if budget is not None and cell["connection_memory"] > budget:
+        return False
+    if constraints.max_time_ratio is not None and default is not None and cell is not off:
+        return (time_ratio(cell, default) or 0.0) <= constraints.max_time_ratio
+    return True
+
+
+def _choose_on_axes(decision: AxesDecision, units: dict[str, Any] | None) -> None:
+    """The smallest feasible output, the robust candidates (warned about when the resampling
+    is rough or missing), the objective's choice and why, and the chosen cell's interval."""
+    feasible, constraints, name = decision.feasible, decision.constraints, decision.name
     best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], name(c)))
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
-    within_here = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
+    candidates = [cell for cell in feasible if cell["compressed_bytes"] <= limit]
     raw = list(units["raw_bytes"]) if units and all(UNIT_SIZES in c for c in feasible) else None
-    tolerance = option_percent(constraints.tolerance)
     totals = raw_totals = None
     if raw is not None:
-        robustness, candidates, totals, raw_totals = resample(
+        decision.robustness, candidates, totals, raw_totals = resample(
             feasible, raw, constraints, key=name
         )
-        decision.robustness = robustness
         if len(raw) < FEW_UNITS:
             decision.warnings.append(
                 f"the corpus has only {plural(len(raw), 'resampling unit')}: the robustness "
                 "figures are rough; record more connections"
             )
     else:
-        candidates = within_here
         decision.warnings.append(
             "this run keeps no per-unit sizes: the choice rests on this corpus alone, with no "
             "check that it holds on other traffic; run `wsztune run` again for one"
         )
-    if constraints.objective == "cost":
-        assert decision.costs is not None
-        by_cell = {id(cost.cell): cost for cost in decision.costs.costs}
-        chosen = min(feasible, key=lambda c: (by_cell[id(c)].total, c["connection_memory"]))
-        reason = (
-            f"the least monthly cost for {decision.costs.connections:,} connections at "
-            f"{decision.costs.rate:,.0f} messages/s among the cells that fit"
-        )
-    elif candidates:
-        least = min(candidates, key=rule_order)
-        tied = [
-            cell
-            for cell in candidates
-            if cell["connection_memory"] - least["connection_memory"]
-            <= max(AXES_MEMORY_RESOLUTION, memory_resolution(cell))
-        ]
-        within = f"whose output stays within {tolerance} of the smallest ({name(best)})"
-        peaked = _least_peak(tied, decision.costs)
-        at_peak = ""
-        if len(peaked) < len(tied):
-            tied = peaked
-            at_peak = (
-                f", then the least at the fleet's peak of concurrent writes "
-                f"({format_bytes(_peak_of(tied[0], decision.costs))})"
-            )
-        if off is not None and any(cell is off for cell in candidates):
-            chosen = off
-            reason = f"compressing does not pay: no compression is {within}"
-        elif default is not None and any(cell is default for cell in tied):
-            chosen = default
-            reason = (
-                f"the stack's default: the least memory "
-                f"({format_bytes(chosen['connection_memory'])}, a tie within "
-                f"{format_bytes(AXES_MEMORY_RESOLUTION)}){at_peak} {within}"
-            )
-        else:
-            chosen = min(tied, key=lambda cell: rule_order(cell)[1:])
-            reason = (
-                f"the least memory ({format_bytes(chosen['connection_memory'])}){at_peak}, "
-                f"then the least compress time, {within}"
-            )
-        reason += (
-            f" in at least {option_percent(constraints.confidence)} of "
-            f"{constraints.resamples:,} resamples of the corpus"
-            if decision.robustness is not None
-            else " on this corpus"
-        )
-    else:
-        robustness = decision.robustness
-        assert robustness is not None
-        chosen = max(feasible, key=lambda c: (robustness.share[name(c)], -c["connection_memory"]))
-        decision.warnings.append(
-            f"no cell stays within {tolerance} of the smallest output in "
-            f"{option_percent(constraints.confidence)} of the resamples: recommending the most "
-            f"robust, {name(chosen)}; raise --tolerance or measure a larger corpus"
-        )
-        reason = f"the most often within {tolerance} of the smallest output"
+    chosen, reason = _pick_on_axes(decision, candidates, best)
     if decision.robustness is not None:
         index = next(i for i, cell in enumerate(feasible) if cell is chosen)
         decision.robustness = with_interval(decision.robustness, totals, raw_totals, index)
     decision.chosen, decision.best, decision.reason = chosen, best, f"{name(chosen)}: {reason}"
     decision.candidates = sorted(candidates, key=rule_order)
-    if default is not None and chosen is not default:
-        decision.explanation.append(against_default(default, chosen, name))
-    decision.snippet = axes_snippet(run, chosen)
-    decision.limits = stack_limits(run)
-    if decision.costs is not None and chosen is not off:
-        decision.once_cost = once_cost(decision.costs, chosen, constraints)
-    return decision
+
+
+def _pick_on_axes(
+    decision: AxesDecision, candidates: list[Cell], best: Cell
+) -> tuple[Cell, str]:
+    """The objective's choice and why: the cheapest per month (``cost``), else the least
+    memory among the robust candidates (:func:`_least_on_axes`), else the most robust, with a
+    warning."""
+    feasible, constraints, name = decision.feasible, decision.constraints, decision.name
+    tolerance = option_percent(constraints.tolerance)
+    if constraints.objective == "cost":
+        fleet = decision.costs
+        assert fleet is not None and fleet.rate is not None
+        by_cell = {id(cost.cell): cost for cost in fleet.costs}
+        chosen = min(feasible, key=lambda c: (by_cell[id(c)].total, c["connection_memory"]))
+        return chosen, (
+            f"the least monthly cost for {fleet.connections:,} connections at "
+            f"{fleet.rate:,.0f} messages/s among the cells that fit"
+        )
+    if candidates:
+        chosen, reason = _least_on_axes(decision, candidates, best)
+        return chosen, reason + (
+            f" in at least {option_percent(constraints.confidence)} of "
+            f"{constraints.resamples:,} resamples of the corpus"
+            if decision.robustness is not None
+            else " on this corpus"
+        )
+    robustness = decision.robustness
+    assert robustness is not None
+    chosen = max(feasible, key=lambda c: (robustness.share[name(c)], -c["connection_memory"]))
+    decision.warnings.append(
+        f"no cell stays within {tolerance} of the smallest output in "
+        f"{option_percent(constraints.confidence)} of the resamples: recommending the most "
+        f"robust, {name(chosen)}; raise --tolerance or measure a larger corpus"
+    )
+    return chosen, f"the most often within {tolerance} of the smallest output"
+
+
+def _least_on_axes(
+    decision: AxesDecision, candidates: list[Cell], best: Cell
+) -> tuple[Cell, str]:
+    """The least memory among the robust candidates: compression off when it is one; among
+    cells tied within :data:`AXES_MEMORY_RESOLUTION`, the least at the fleet's peak of
+    concurrent writes, then the stack's default, then the least compress time."""
+    tolerance = option_percent(decision.constraints.tolerance)
+    least = min(candidates, key=rule_order)
+    tied = [
+        cell
+        for cell in candidates
+        if cell["connection_memory"] - least["connection_memory"]
+        <= max(AXES_MEMORY_RESOLUTION, memory_resolution(cell))
+    ]
+    within = f"whose output stays within {tolerance} of the smallest ({decision.name(best)})"
+    peaked = _least_peak(tied, decision.costs)
+    at_peak = ""
+    if len(peaked) < len(tied):
+        tied = peaked
+        at_peak = (
+            f", then the least at the fleet's peak of concurrent writes "
+            f"({format_bytes(_peak_of(tied[0], decision.costs))})"
+        )
+    off, default = decision.off, decision.default
+    if off is not None and any(cell is off for cell in candidates):
+        return off, f"compressing does not pay: no compression is {within}"
+    if default is not None and any(cell is default for cell in tied):
+        return default, (
+            f"the stack's default: the least memory "
+            f"({format_bytes(default['connection_memory'])}, a tie within "
+            f"{format_bytes(AXES_MEMORY_RESOLUTION)}){at_peak} {within}"
+        )
+    chosen = min(tied, key=lambda cell: rule_order(cell)[1:])
+    return chosen, (
+        f"the least memory ({format_bytes(chosen['connection_memory'])}){at_peak}, "
+        f"then the least compress time, {within}"
+    )
 
 
 def _peak_of(cell: Cell, fleet: Fleet | None) -> int:

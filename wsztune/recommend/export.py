@@ -11,96 +11,110 @@ from wsztune.text import label
 
 if TYPE_CHECKING:
     from wsztune.recommend.axes import AxesDecision
+    from wsztune.recommend.constraints import Constraints
     from wsztune.recommend.cost import Cost, Fleet
     from wsztune.recommend.decide import Decision
     from wsztune.recommend.gate import Regression, Verdict
 
 
+# A cell in the zlib decision's JSON: its setting and the figures the rule read.
+_BRIEF_FIELDS = (
+    "window_bits",
+    "client_window_bits",
+    "mem_level",
+    "connection_memory",
+    "compressed_bytes",
+    "savings",
+    "compress_seconds",
+)
+
+
 def decision_json(decision: Decision, verdict: Verdict | None = None) -> dict[str, Any]:
     """The machine-readable decision for ``--json``."""
-
-    def brief(cell: Cell | None) -> dict[str, Any] | None:
-        if cell is None:
-            return None
-        return {
-            "setting": label(cell),  # "12:5", or "off" for the row of no compression
-            "window_bits": cell["window_bits"],
-            "client_window_bits": cell["client_window_bits"],
-            "mem_level": cell["mem_level"],
-            "connection_memory": cell["connection_memory"],
-            "compressed_bytes": cell["compressed_bytes"],
-            "savings": cell["savings"],
-            "compress_seconds": cell["compress_seconds"],
-        }
-
-    chosen = brief(decision.chosen) or dict.fromkeys(
-        ("setting", "window_bits", "client_window_bits", "mem_level", "connection_memory")
-        + ("compressed_bytes", "savings", "compress_seconds")
-    )
-    constraints = decision.constraints
-    robustness = decision.robustness
+    slice_ = decision.slice
     document: dict[str, Any] = {
-        **chosen,
-        "level": decision.slice.level,
-        "strategy": decision.slice.strategy,
-        "context_takeover": decision.slice.context_takeover,
+        **(_brief(decision.chosen) or dict.fromkeys(("setting", *_BRIEF_FIELDS))),
+        "level": slice_.level,
+        "strategy": slice_.strategy,
+        "context_takeover": slice_.context_takeover,
         "reason": decision.reason,
         "explanation": decision.explanation,
         "warnings": decision.warnings,
-        "best": brief(decision.best),
-        "reference": brief(decision.reference),
-        "closest": brief(decision.closest),
+        "best": _brief(decision.best),
+        "reference": _brief(decision.reference),
+        "closest": _brief(decision.closest),
         "candidates": [label(cell) for cell in decision.candidates],
         "fragile": [label(cell) for cell in decision.fragile],
         "cliffs": [
             {"setting": label(c.cell), "neighbour": label(c.neighbour), "worse_by": c.worse_by}
             for c in sorted(decision.cliffs.values(), key=lambda c: cell_key(c.cell))
         ],
-        "robustness": None
-        if robustness is None
-        else {
-            "resamples": robustness.resamples,
-            "units": robustness.units,
-            "confidence": robustness.confidence,
-            "seed": robustness.seed,
-            "chosen_share": None if decision.chosen is None else robustness.of(decision.chosen),
-            "savings_interval": robustness.savings_interval,
-            "excess_p95": robustness.excess_p95,
-            "share": {label(key): share for key, share in sorted(robustness.share.items())},
-        },
-        "constraints": {
-            "max_memory": constraints.max_memory,
-            "max_time_ratio": constraints.max_time_ratio,
-            "tolerance": constraints.tolerance,
-            "cliff": constraints.cliff,
-            "reference": label(constraints.reference),
-            "connections": constraints.connections,
-            "objective": constraints.objective,
-            "messages_per_second": constraints.messages_per_second,
-        },
+        "robustness": _robustness_json(decision),
+        "constraints": _constraints_json(decision.constraints),
         "fleet": decision.fleet,
         "threshold": None if decision.threshold is None else decision.threshold.threshold,
         "costs": _costs_json(decision.costs),
         "snippets": {title: code for title, (_, code) in decision.snippets.items()},
-        "server": decision.slice.server,
-        "server_version": decision.slice.server_version,
-        "server_default": label(decision.slice.default) if decision.slice.server else None,
+        "server": slice_.server,
+        "server_version": slice_.server_version,
+        "server_default": label(slice_.default) if slice_.server else None,
         "stack_rows": [
-            {"role": role, **(brief(cell) or {})} for role, cell in decision.stack_rows
+            {"role": role, **(_brief(cell) or {})} for role, cell in decision.stack_rows
         ],
     }
     if verdict is not None:
-        regression = verdict.regression
-        document["check"] = {
-            "setting": label(verdict.cell),
-            "ok": verdict.ok,
-            "reason": verdict.reason,
-            "kind": verdict.kind,
-            "mode": verdict.mode,
-            "advice": verdict.advice,
-            "baseline": regression_json(regression),
-        }
+        document["check"] = _check_json(verdict)
     return document
+
+
+def _brief(cell: Cell | None) -> dict[str, Any] | None:
+    if cell is None:
+        return None
+    # "12:5", or "off" for the row of no compression.
+    return {"setting": label(cell), **{name: cell[name] for name in _BRIEF_FIELDS}}
+
+
+def _robustness_json(decision: Decision) -> dict[str, Any] | None:
+    robustness = decision.robustness
+    if robustness is None:
+        return None
+    return {
+        "resamples": robustness.resamples,
+        "units": robustness.units,
+        "confidence": robustness.confidence,
+        "seed": robustness.seed,
+        "chosen_share": None if decision.chosen is None else robustness.of(decision.chosen),
+        "savings_interval": robustness.savings_interval,
+        "excess_p95": robustness.excess_p95,
+        "share": {label(key): share for key, share in sorted(robustness.share.items())},
+    }
+
+
+def _constraints_json(constraints: Constraints) -> dict[str, Any]:
+    return {
+        "max_memory": constraints.max_memory,
+        "max_time_ratio": constraints.max_time_ratio,
+        "tolerance": constraints.tolerance,
+        "cliff": constraints.cliff,
+        "reference": label(constraints.reference),
+        "connections": constraints.connections,
+        "objective": constraints.objective,
+        "messages_per_second": constraints.messages_per_second,
+    }
+
+
+def _check_json(verdict: Verdict) -> dict[str, Any]:
+    """The gate's verdict on the ``--check`` setting, and its baseline comparison."""
+    regression = verdict.regression
+    return {
+        "setting": label(verdict.cell),
+        "ok": verdict.ok,
+        "reason": verdict.reason,
+        "kind": verdict.kind,
+        "mode": verdict.mode,
+        "advice": verdict.advice,
+        "baseline": regression_json(regression),
+    }
 
 
 def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -> dict[str, Any]:

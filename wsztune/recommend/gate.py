@@ -118,33 +118,12 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
     share (95%) of the resamples; without resampling data, within ``tolerance`` on this corpus.
     A setting outside the run's grid is a usage error (:class:`WsztuneError`), not a failure.
     """
-    slice_ = decision.slice
-    cell = slice_.get((window_bits, mem_level))
-    if cell is None:
-        hint = "; sweep it with wsztune run --window-bits/--mem-level"
-        if window_bits in slice_.window_bits and mem_level in slice_.mem_levels:
-            problem = "was not measured in this (partial) run"
-        elif 8 <= window_bits <= 15 and 1 <= mem_level <= 9:
-            problem = "is outside this run's grid"
-        else:
-            raise WsztuneError(
-                f"--check {window_bits}:{mem_level} is not a setting: windowBits goes from 8 to "
-                f"15 and memLevel from 1 to 9 (this run measured {slice_.grid_description})"
-            )
-        raise WsztuneError(
-            f"--check {window_bits}:{mem_level} {problem} ({slice_.grid_description}){hint}"
-        )
+    cell = _grid_cell(decision.slice, window_bits, mem_level)
     name = label(cell)
-    constraints = decision.constraints
-    if constraints.max_memory is not None and cell["connection_memory"] > constraints.max_memory:
-        return Verdict(
-            False,
-            f"{name} needs {format_bytes(cell['connection_memory'])} per connection, over the "
-            f"{format_bytes(constraints.max_memory)} budget",
-            cell,
-            "budget",
-        )
-    reference = decision.reference
+    constraints, reference = decision.constraints, decision.reference
+    over = _over_budget(cell, name, constraints)
+    if over is not None:
+        return over
     if constraints.max_time_ratio is not None and reference is not None:
         ratio = time_ratio(cell, reference)
         if ratio > constraints.max_time_ratio:
@@ -155,13 +134,55 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 cell,
                 "time",
             )
-    chosen, best = decision.chosen, decision.best
-    if chosen is None or best is None:
+    if decision.chosen is None or decision.best is None:
         return Verdict(False, decision.reason, cell, "nothing")
-    within = option_percent(tolerance)
+    return _judged(decision, cell, tolerance)
+
+
+def _grid_cell(slice_: Slice, window_bits: int, mem_level: int) -> Cell:
+    """The measured cell ``--check`` names; a setting the run did not measure, or no setting
+    at all, is a usage error that says which."""
+    cell = slice_.get((window_bits, mem_level))
+    if cell is not None:
+        return cell
+    hint = "; sweep it with wsztune run --window-bits/--mem-level"
+    if window_bits in slice_.window_bits and mem_level in slice_.mem_levels:
+        problem = "was not measured in this (partial) run"
+    elif 8 <= window_bits <= 15 and 1 <= mem_level <= 9:
+        problem = "is outside this run's grid"
+    else:
+        raise WsztuneError(
+            f"--check {window_bits}:{mem_level} is not a setting: windowBits goes from 8 to "
+            f"15 and memLevel from 1 to 9 (this run measured {slice_.grid_description})"
+        )
+    raise WsztuneError(
+        f"--check {window_bits}:{mem_level} {problem} ({slice_.grid_description}){hint}"
+    )
+
+
+def _over_budget(cell: Cell, name: str, constraints: Any, mode: str = "strict") -> Verdict | None:
+    """The failure of a setting over the memory budget, or None when it fits."""
+    budget = constraints.max_memory
+    if budget is None or cell["connection_memory"] <= budget:
+        return None
+    return Verdict(
+        False,
+        f"{name} needs {format_bytes(cell['connection_memory'])} per connection, over the "
+        f"{format_bytes(budget)} budget",
+        cell,
+        "budget",
+        mode=mode,
+    )
+
+
+def _judged(decision: Decision, cell: Cell, tolerance: float) -> Verdict:
+    """A setting that fits, against the smallest output that fits: within ``tolerance`` in the
+    confidence share of the resamples (or on this corpus without them), or a better setting."""
+    chosen, best, robustness = decision.chosen, decision.best, decision.robustness
+    assert chosen is not None and best is not None
+    name, within = label(cell), option_percent(tolerance)
     change = cell["compressed_bytes"] / best["compressed_bytes"] - 1
-    robustness = decision.robustness
-    if robustness is not None and tolerance == constraints.tolerance:
+    if robustness is not None and tolerance == decision.constraints.tolerance:
         share = robustness.of(cell) or 0.0
         needed = option_percent(robustness.confidence)
         if share < robustness.confidence - 1e-9:
@@ -174,15 +195,15 @@ def check(decision: Decision, window_bits: int, mem_level: int, tolerance: float
                 "better",
             )
         how = f"in {share_percent(share)} of {robustness.resamples:,} resamples (needs {needed})"
+    elif change > tolerance:
+        return Verdict(
+            False,
+            f"{name}'s output is {precise_percent(change)} larger than the smallest that "
+            f"fits, {label(best)}'s (tolerance {within}); {label(chosen)} is recommended",
+            cell,
+            "better",
+        )
     else:
-        if change > tolerance:
-            return Verdict(
-                False,
-                f"{name}'s output is {precise_percent(change)} larger than the smallest that "
-                f"fits, {label(best)}'s (tolerance {within}); {label(chosen)} is recommended",
-                cell,
-                "better",
-            )
         how = f"on this corpus ({change:+.2%}; no resampling data)"
     cliff = decision.cliffs.get(cell_key(cell))
     tail = f"; note: it sits on a cliff edge ({cliff.reason})" if cliff is not None else ""
@@ -303,40 +324,21 @@ def _regression(
     (``raw``: raw bytes per unit, None without) when both have them, else on the corpus."""
     now_cells, then_cells = cells
     cell, then = shipped
-    raw_now, raw_then = raw
     best_now, best_then = smallest(now_cells), smallest(then_cells)
     gap_now = cell["compressed_bytes"] / best_now["compressed_bytes"] - 1
     gap_then = then["compressed_bytes"] / best_then["compressed_bytes"] - 1
     max_drop = constraints.max_savings_drop
-    share = drop_share = resamples = None
-    paired = False
-    if raw_now is not None and raw_then is not None:
-        import numpy
-
-        # The same units (the same corpus, cut alike): the same draws for both, so that only
-        # the runs differ, not the luck of the draw. Otherwise independent draws.
-        paired = raw_now == raw_then
-        seed = constraints.seed
-        gaps, savings = [], []
-        for run_cells, run_shipped, run_raw, draw_seed in (
-            (now_cells, cell, raw_now, seed),
-            (then_cells, then, raw_then, seed if paired else seed + 1),
-        ):
-            _, totals, raw_totals = bootstrap(
-                run_cells, run_raw, constraints.tolerance, constraints.resamples, draw_seed
-            )
-            index = next(i for i, c in enumerate(run_cells) if c is run_shipped)
-            with numpy.errstate(divide="ignore", invalid="ignore"):
-                gaps.append(totals[:, index] / totals.min(axis=1) - 1)
-                savings.append(1 - totals[:, index] / raw_totals)
-        share = float(numpy.mean(gaps[0] - gaps[1] > tolerance + 1e-12))
-        drop_share = float(numpy.mean(savings[1] - savings[0] > max_drop + 1e-12))
+    judged = _resampled_change(cells, shipped, raw, constraints, tolerance)
+    if judged is None:
+        share = drop_share = resamples = None
+        paired = False
+        gap_regressed = gap_now - gap_then > tolerance + 1e-12
+        savings_dropped = then["savings"] - cell["savings"] > max_drop + 1e-12
+    else:
+        share, drop_share, paired = judged
         resamples = constraints.resamples
         gap_regressed = share >= constraints.confidence - 1e-9
         savings_dropped = drop_share >= constraints.confidence - 1e-9
-    else:
-        gap_regressed = gap_now - gap_then > tolerance + 1e-12
-        savings_dropped = then["savings"] - cell["savings"] > max_drop + 1e-12
     return Regression(
         baseline=name,
         gap_now=gap_now,
@@ -358,6 +360,43 @@ def _regression(
         gap_regressed=gap_regressed,
         moved=moved,
     )
+
+
+def _resampled_change(
+    cells: tuple[list[Cell], list[Cell]],
+    shipped: tuple[Cell, Cell],
+    raw: tuple[list[int] | None, list[int] | None],
+    constraints: Any,
+    tolerance: float,
+) -> tuple[float, float, bool] | None:
+    """With resampling units in both runs: the share of resamples in which the shipped
+    setting's gap grew by more than ``tolerance``, the share in which its savings fell by more
+    than ``max_savings_drop``, and whether the draws were paired. None without the units."""
+    raw_now, raw_then = raw
+    if raw_now is None or raw_then is None:
+        return None
+    import numpy
+
+    # The same units (the same corpus, cut alike): the same draws for both, so that only
+    # the runs differ, not the luck of the draw. Otherwise independent draws.
+    paired = raw_now == raw_then
+    seed = constraints.seed
+    gaps, savings = [], []
+    for run_cells, run_shipped, run_raw, draw_seed in (
+        (cells[0], shipped[0], raw_now, seed),
+        (cells[1], shipped[1], raw_then, seed if paired else seed + 1),
+    ):
+        _, totals, raw_totals = bootstrap(
+            run_cells, run_raw, constraints.tolerance, constraints.resamples, draw_seed
+        )
+        index = next(i for i, c in enumerate(run_cells) if c is run_shipped)
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            gaps.append(totals[:, index] / totals.min(axis=1) - 1)
+            savings.append(1 - totals[:, index] / raw_totals)
+    share = float(numpy.mean(gaps[0] - gaps[1] > tolerance + 1e-12))
+    drop = constraints.max_savings_drop
+    drop_share = float(numpy.mean(savings[1] - savings[0] > drop + 1e-12))
+    return share, drop_share, paired
 
 
 def _require_same_question(now: Slice, then: Slice, name: str) -> None:
@@ -565,13 +604,9 @@ def _check_on_axes(
     name = decision.name(cell)
     constraints = decision.constraints
     mode = "strict" if strict else "advice"
-    if constraints.max_memory is not None and cell["connection_memory"] > constraints.max_memory:
-        return Verdict(
-            False,
-            f"{name} needs {format_bytes(cell['connection_memory'])} per connection, over the "
-            f"{format_bytes(constraints.max_memory)} budget",
-            cell, "budget", mode=mode,
-        )  # fmt: skip
+    over = _over_budget(cell, name, constraints, mode)
+    if over is not None:
+        return over
     default = decision.default
     if constraints.max_time_ratio is not None and default is not None and cell is not decision.off:
         ratio = time_ratio(cell, default) or 0.0
@@ -582,12 +617,19 @@ def _check_on_axes(
                 f"({decision.name(default)}), over the {constraints.max_time_ratio:g}x limit",
                 cell, "time", mode=mode,
             )  # fmt: skip
-    chosen, best = decision.chosen, decision.best
-    if chosen is None or best is None:
+    if decision.chosen is None or decision.best is None:
         return Verdict(False, decision.reason, cell, "nothing", mode=mode)
+    return _judged_on_axes(decision, cell, tolerance, mode)
+
+
+def _judged_on_axes(decision: AxesDecision, cell: Cell, tolerance: float, mode: str) -> Verdict:
+    """A Go setting that fits, against the smallest output that fits; another setting would
+    be chosen: a failure in strict mode, else advice."""
+    chosen, best, robustness = decision.chosen, decision.best, decision.robustness
+    assert chosen is not None and best is not None
+    name = decision.name(cell)
     within = option_percent(tolerance)
     change = cell["compressed_bytes"] / best["compressed_bytes"] - 1
-    robustness = decision.robustness
     if robustness is not None:
         share = robustness.share.get(name, 0.0)
         needed = option_percent(robustness.confidence)
@@ -610,7 +652,7 @@ def _check_on_axes(
         f"{name}'s output is not within {within} of the smallest that fits "
         f"({decision.name(best)}) {how}; {decision.name(chosen)} is recommended"
     )
-    if strict:
+    if mode == "strict":
         return Verdict(False, better, cell, "better", mode=mode)
     return Verdict(
         True,

@@ -18,7 +18,7 @@ APPROXIMATE = "approximate"  # a codec close to the stack's own (a port or a for
 CANNOT_COMPRESS = "cannot compress"  # no permessage-deflate at all: --server refuses it
 STATUSES = (VERIFIED, SAME_CODEC, APPROXIMATE, CANNOT_COMPRESS)
 
-# The wsztune axes a knob can move (the sweep's Grid axes, plus compression on/off).
+# The wsztune axes a knob can move (the axes of the sweep's SweepPlan, plus compression on/off).
 AXES = (
     "enabled",
     "backend",  # a choice of implementation that fixes the other axes (uvicorn's --ws)

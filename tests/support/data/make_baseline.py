@@ -29,7 +29,9 @@ CORPORA = [
     "corpora/market.records.jsonl",
     "corpora/websockets-commits.jsonl",
 ]
-GRID = sweep.Grid(window_bits=(9, 12, 15), mem_levels=(1, 5, 9), context_takeover=(True, False))
+GRID = sweep.SweepPlan(
+    window_bits=(9, 12, 15), mem_levels=(1, 5, 9), context_takeover=(True, False)
+)
 FIELDS = [
     "messages",
     "raw_bytes",
