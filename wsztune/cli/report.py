@@ -120,21 +120,8 @@ def report(
         max_savings_drop=max_savings_drop / 100,
     )
 
-    if len(runs) == 2:
-        old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
-    else:
-        old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
-    run = recommend_module.with_memory_figure(run, memory_figure)
-    if old_run is not None:
-        old_run = recommend_module.with_memory_figure(old_run, memory_figure)
-    target = output or (
-        run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
-    )
-    refuse_overwriting_inputs(
-        target,
-        [("the run read", r.path) for r in (old_run, run) if r is not None]
-        + [("the --baseline run", baseline_path)],
-    )
+    old_run, run = _runs(runs, results_path, results_dir, memory_figure)
+    target = _target(output, run, old_run, baseline_path)
     if any(report.run_axes(r) for r in (old_run, run) if r is not None):
         page = _axes_page(run, old_run, budget, checked is not None, no_charts)
     else:
@@ -145,6 +132,36 @@ def report(
             main, old, charts=not no_charts, warnings=run_warnings(run, main.slice)
         )
     _write_page(target, page)
+
+
+def _runs(
+    runs: tuple[Path, ...], results_path: Path | None, results_dir: Path, memory_figure: Any
+) -> tuple[Any, Any]:
+    """(OLD, NEW) for a comparison, else (None, the run), read with the memory figure asked."""
+    from wsztune import recommend as recommend_module
+
+    if len(runs) == 2:
+        old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
+    else:
+        old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
+    run = recommend_module.with_memory_figure(run, memory_figure)
+    if old_run is not None:
+        old_run = recommend_module.with_memory_figure(old_run, memory_figure)
+    return old_run, run
+
+
+def _target(output: Path | None, run: Any, old_run: Any, baseline_path: Path | None) -> Path:
+    """The page's path (--output, else the run's results file with .html), never one of the
+    files read."""
+    target = output or (
+        run.path.with_suffix(".html") if run.path is not None else Path("wsztune-report.html")
+    )
+    refuse_overwriting_inputs(
+        target,
+        [("the run read", r.path) for r in (old_run, run) if r is not None]
+        + [("the --baseline run", baseline_path)],
+    )
+    return target
 
 
 def _prepared(
