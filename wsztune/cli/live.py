@@ -158,8 +158,8 @@ def live(
 ) -> None:
     """``wsztune live``: the help text is :data:`LIVE_HELP`."""
     from wsztune import corpus as corpus_module
-    from wsztune.codec import parse_setting
     from wsztune.live import LiveOptions, OptionClash
+    from wsztune.permessage_deflate import parse_setting
     from wsztune.sizes import parse_fraction
 
     # Validate every option before reading anything, so a typo costs nothing.
