@@ -46,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wsztune.codec import Setting  # noqa: E402
 from wsztune.codecs.base import TimingPlan  # noqa: E402
 from wsztune.corpus import SERVER, load  # noqa: E402
 from wsztune.live import fleet  # noqa: E402
+from wsztune.permessage_deflate import Setting  # noqa: E402
 
 CORPORA = {
     "light": ROOT / "corpora" / "fleet-light.records.jsonl",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wsztune.codec import (
+from wsztune.permessage_deflate import (
     EMPTY_BLOCK_TAIL,
     Raw,
     Setting,

@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
 from wsztune.fanout import FanOut, detect_fanout, run_fanout, run_fanout_k
+from wsztune.permessage_deflate import Setting
 from wsztune.results import (
     CODECS,
     ENVIRONMENT,

@@ -562,8 +562,8 @@ def _save_or_rescue(run_result: Any, target: Path) -> Path:
 
 
 def _parse_strategies(text: str) -> tuple[str, ...]:
-    from wsztune.codec import STRATEGIES
     from wsztune.errors import SettingError
+    from wsztune.permessage_deflate import STRATEGIES
 
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [name for name in names if name not in STRATEGIES]

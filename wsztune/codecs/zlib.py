@@ -1,7 +1,7 @@
 """CPython's zlib and zlib-ng, measured in this process, framed as python-websockets frames.
 
-The model itself (encoding, decoding, the threshold) is :mod:`wsztune.codec`; this module measures
-a cell with it, in three phases, in this order, in one process:
+The model itself (encoding, decoding, the threshold) is :mod:`wsztune.permessage_deflate`; this
+module measures a cell with it, in three phases, in this order, in one process:
 
 1. warm-up: compress and decompress the whole corpus once; this pass also gives the exact sizes
    and the round-trip check (every message must come back unchanged);
@@ -20,7 +20,7 @@ gets its exact sizes (round trip checked) and its memory, and ``None`` for every
 The corpus is never copied per worker nor held as one object per message: streams are views of
 the corpus's one buffer (inherited by forked workers page for page), payloads reach the codec as
 memoryview slices of it, and a cell's frames are packed in one buffer per stream
-(:class:`wsztune.codec.Frames`).
+(:class:`wsztune.permessage_deflate.Frames`).
 """
 
 from __future__ import annotations
@@ -33,23 +33,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wsztune.codec import (
-    BIG_MESSAGE,
-    Frames,
-    Setting,
-    ZlibModule,
-    check_stream,
-    compress_frames,
-    compress_pass,
-    compress_stream,
-    decompress_pass,
-    frame_sizes,
-    get_zlib_module,
-    new_compressor,
-    new_decompressor,
-    round_trip_sizes,
-    sent_payloads,
-)
 from wsztune.codecs.base import (
     CLOCK,
     CellDone,
@@ -81,6 +64,23 @@ from wsztune.memory import (
     observe_decompressor,
     zlib_ng_resident,
     zlib_resident,
+)
+from wsztune.permessage_deflate import (
+    BIG_MESSAGE,
+    Frames,
+    Setting,
+    ZlibModule,
+    check_stream,
+    compress_frames,
+    compress_pass,
+    compress_stream,
+    decompress_pass,
+    frame_sizes,
+    get_zlib_module,
+    new_compressor,
+    new_decompressor,
+    round_trip_sizes,
+    sent_payloads,
 )
 
 # How each zlib module's pages become resident (derived from its source: wsztune.memory).

@@ -45,7 +45,7 @@ from typing import Any
 
 from wsztune.errors import SettingError
 from wsztune.live.options import LiveOptions
-from wsztune.live.result import LiveError
+from wsztune.live.result import LiveError, byte_fields
 
 MAX_CONNECTIONS = 10_000
 DEFAULT_WAVES = 10
@@ -320,8 +320,7 @@ def fleet_plan(options: LiveOptions) -> FleetPlan:
 
 def run_fleet(commands: FleetCommands, plan: FleetPlan, compression: bool, work: Path) -> FleetRun:
     """One run: the server, then the waves, then the churn rounds; every process killed after."""
-    tag = "on" if compression else "off"
-    stderr = work / f"fleet-{tag}.stderr"
+    stderr = work / f"fleet-{'on' if compression else 'off'}.stderr"
     run = FleetRun(compression)
     started = time.monotonic()
     server = spawn(commands.server(compression), stderr, commands.env)
@@ -331,8 +330,9 @@ def run_fleet(commands: FleetCommands, plan: FleetPlan, compression: bool, work:
         time.sleep(SETTLE_SECONDS)
         run.empty = rss(server.pid)
         with Sampler(run, lambda: (server.pid, [c.pid for c in clients])) as sampler:
-            _fill(commands, plan, run, clients, sampler, stderr)
-            _churn(commands, plan, run, clients, sampler, stderr)
+            driver = _Driver(commands, plan, run, clients, sampler, stderr)
+            driver.fill()
+            driver.churn()
         server.stdin.write(b'{"counts": true}\n')
         server.stdin.flush()
         counts = read_reply(server, plan.timeout, stderr)
@@ -343,64 +343,55 @@ def run_fleet(commands: FleetCommands, plan: FleetPlan, compression: bool, work:
     return run
 
 
-def _wave(
-    commands: FleetCommands, plan: FleetPlan, run: FleetRun, wave: tuple[int, int], stderr: Path
-) -> Any:
-    """Start one wave's client process and wait for it to be done; its counts added to ``run``."""
-    start, count = wave
-    process = spawn(commands.clients(run.compression, run.port, start, count), stderr, commands.env)
-    try:
-        reply = read_reply(process, plan.wave_timeout(count), stderr)
-    except BaseException:
-        stop([process])
-        raise
-    if int(reply["done"]) != count:
-        stop([process])
-        raise LiveError(f"a wave opened {reply['done']} of its {count} connections")
-    run.client_sent += int(reply["sent"])
-    run.client_received += int(reply["received"])
-    return process
+@dataclass
+class _Driver:
+    """One run's waves and churn rounds: the client processes it holds, what it records."""
 
+    commands: FleetCommands
+    plan: FleetPlan
+    run: FleetRun
+    clients: list[Any]  # one process per wave, in wave order
+    sampler: Sampler
+    stderr: Path
 
-def _fill(
-    commands: FleetCommands,
-    plan: FleetPlan,
-    run: FleetRun,
-    clients: list[Any],
-    sampler: Sampler,
-    stderr: Path,
-) -> None:
-    """The waves, RSS read after each once the server has settled."""
-    for wave in wave_sizes(plan.connections, plan.waves):
-        clients.append(_wave(commands, plan, run, wave, stderr))
-        sampler.held += wave[1]
+    def wave(self, start: int, count: int) -> Any:
+        """Start one wave's client process and wait until it is done; its counts recorded."""
+        command = self.commands.clients(self.run.compression, self.run.port, start, count)
+        process = spawn(command, self.stderr, self.commands.env)
+        try:
+            reply = read_reply(process, self.plan.wave_timeout(count), self.stderr)
+            if int(reply["done"]) != count:
+                raise LiveError(f"a wave opened {reply['done']} of its {count} connections")
+        except BaseException:
+            stop([process])
+            raise
+        self.run.client_sent += int(reply["sent"])
+        self.run.client_received += int(reply["received"])
+        self.sampler.held += count
+        return process
+
+    def server_rss(self) -> int:
+        """The server's RSS once it has settled."""
         time.sleep(SETTLE_SECONDS)
-        run.held.append(sampler.held)
-        run.waves.append(_server_rss(sampler))
+        return rss(self.sampler.pids()[0])
 
+    def fill(self) -> None:
+        """The waves, RSS read after each."""
+        for start, count in wave_sizes(self.plan.connections, self.plan.waves):
+            self.clients.append(self.wave(start, count))
+            self.run.held.append(self.sampler.held)
+            self.run.waves.append(self.server_rss())
 
-def _server_rss(sampler: Sampler) -> int:
-    return rss(sampler.pids()[0])
-
-
-def _churn(
-    commands: FleetCommands,
-    plan: FleetPlan,
-    run: FleetRun,
-    clients: list[Any],
-    sampler: Sampler,
-    stderr: Path,
-) -> None:
-    """``plan.churn`` rounds: each wave's process killed (its connections close) and the same
-    connections opened again by a new one; RSS read after each round."""
-    for _ in range(plan.churn):
-        for index, wave in enumerate(wave_sizes(plan.connections, plan.waves)):
-            stop([clients[index]])
-            sampler.held -= wave[1]
-            clients[index] = _wave(commands, plan, run, wave, stderr)
-            sampler.held += wave[1]
-        time.sleep(SETTLE_SECONDS)
-        run.churn.append(_server_rss(sampler))
+    def churn(self) -> None:
+        """``plan.churn`` rounds: each wave's process killed (its connections close) and the
+        same connections opened again by a new one; RSS read after each round."""
+        for _ in range(self.plan.churn):
+            for index, (start, count) in enumerate(wave_sizes(self.plan.connections,
+                                                              self.plan.waves)):  # fmt: skip
+                stop([self.clients[index]])
+                self.sampler.held -= count
+                self.clients[index] = self.wave(start, count)
+            self.run.churn.append(self.server_rss())
 
 
 def check_memory_room(needed: float, what: str) -> None:
@@ -456,14 +447,8 @@ def bytes_fields(model: FleetModel, on: FleetRun, churn: int) -> dict[str, Any]:
             f"clients {on.client_received} B received and {on.client_sent} B sent"
         )
     return {
-        "model_bytes": model_server + model_client,
-        "live_bytes": live_server + live_client,
-        "model_server_bytes": model_server,
-        "live_server_bytes": live_server,
-        "model_client_bytes": model_client,
-        "live_client_bytes": live_client,
+        **byte_fields(model_server, model_client, live_server, live_client),
         "raw_bytes": model.raw_bytes * rounds,
-        "bytes_equal": (model_server, model_client) == (live_server, live_client),
     }
 
 
@@ -555,12 +540,17 @@ def fleet_notes(churn: int) -> list[str]:
     ]
     if churn:
         notes.append(
-            f"churn: every connection closed and opened again {churn} times; the plateau is "
-            "RSS over the empty server per held connection, on minus off: freed chunks are "
-            "reused by new connections, so it drifts from the resident figure toward the "
-            "allocation (connection_memory), the bound"
+            f"churn: every connection closed and opened again {_times(churn)}; the plateau is "
+            "RSS over the empty server per held connection, on minus off: new connections "
+            "reuse chunks whose pages closed ones wrote, so it climbs from the resident "
+            "figure toward the allocation (connection_memory), and past it where freed "
+            "memory is fragmented"
         )
     return notes
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def fleet_display(result: Any, versions: str, setting: str | None = None) -> Any:
@@ -576,10 +566,10 @@ def fleet_display(result: Any, versions: str, setting: str | None = None) -> Any
             kib(result.live_connection_memory), f"{result.memory_difference:+.1%}"),
         Row("  95% interval", "", f"{low / 1024:,.1f} to {high / 1024:,.1f} KiB"),
         Row("RSS/conn, uncompressed", "", kib(result.live_baseline_connection_memory)),
-        Row("allocation/conn (the bound)", kib(fleet["model_allocation"])),
+        Row("allocation/conn", kib(fleet["model_allocation"])),
     ]  # fmt: skip
     if fleet["churn"]:
-        rows.append(Row(f"plateau after {fleet['churn']} replacements",
+        rows.append(Row(f"plateau after churn x{fleet['churn']}",
                         kib(fleet["model_allocation"]), kib(fleet["plateau"][-1])))  # fmt: skip
     rows.append(Row("peak RSS, server / all", "",
                     f"{fleet['peak_server_rss'] / 2**20:,.0f} / "

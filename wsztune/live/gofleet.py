@@ -33,7 +33,13 @@ from wsztune.live.fleet import (
     fleet_verdict,
     measure,
 )
-from wsztune.live.golang import cell_go_version, go_model, job_spec, live_binary
+from wsztune.live.golang import (
+    cell_go_version,
+    go_model,
+    go_setting_fields,
+    job_spec,
+    live_binary,
+)
 from wsztune.live.options import LiveOptions
 from wsztune.live.result import Display, LiveResult
 
@@ -61,7 +67,7 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         spec = job_spec(library, setting, work / "corpus.bin", streams)
         on, off = measure(_commands(binary, spec, work), fleet, work)
     fields = {
-        **_setting_fields(options, model.threshold),
+        **go_setting_fields(options, model.threshold),
         "corpus": corpus.describe(),
         "replay": f"live connection i replays corpus connection i mod {len(model.order)}",
         **fleet_fields(figures, on, off, connections, options),
@@ -76,20 +82,6 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         fleet_verdict(fields, options.tolerance), **fields,
         duration_seconds=round(time.perf_counter() - started, 3), timings=timings,
     )  # fmt: skip
-
-
-def _setting_fields(options: LiveOptions, threshold: int) -> dict[str, Any]:
-    library, setting = options.server, options.settled
-    return {
-        "server": library,
-        "codec": f"go-{library}",
-        "window_bits": go.WINDOW_BITS,
-        "client_window_bits": go.WINDOW_BITS,
-        "mem_level": go.MEM_LEVEL,
-        "level": setting.level if go.framing_of(library) == go.GO_GORILLA else -1,
-        "context_takeover": setting.context_takeover,
-        "threshold": threshold,
-    }
 
 
 def _commands(binary: Path, spec: dict[str, Any], work: Path) -> FleetCommands:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.codecs import go
 from wsztune.codecs.base import CorpusSummary
 from wsztune.corpus import SERVER, Corpus, Stream
@@ -34,6 +33,7 @@ from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.growth import GO_HEAP_FLOOR, half_slope, relative_difference
 from wsztune.live.options import LiveOptions, OptionClash
 from wsztune.live.result import Display, LiveResult, Row, byte_fields, judge, kib, memory_rows
+from wsztune.permessage_deflate import Setting
 from wsztune.stacks import STACKS
 
 LIVE_SOURCE = Path(__file__).resolve().parent / "golive" / "wsztune_live_go.go"
@@ -254,12 +254,10 @@ def go_model(
     )
 
 
-def _result_fields(
-    corpus: Corpus, options: LiveOptions, model: GoModel, wire: dict[str, int]
-) -> dict[str, Any]:
-    """The result's fields that are not the memory figures, the verdict's or the time."""
-    library, connections, setting = options.server, options.connections, options.settled
-    model_server, model_client = model.total(connections, 0), model.total(connections, 1)
+def go_setting_fields(options: LiveOptions, threshold: int) -> dict[str, Any]:
+    """The server, codec and setting fields of a Go server's result (Go's flate has no
+    windowBits or memLevel: zlib's 15 and Go's fixed memory stand in for them)."""
+    library, setting = options.server, options.settled
     return {
         "server": library,
         "codec": f"go-{library}",
@@ -268,7 +266,18 @@ def _result_fields(
         "mem_level": go.MEM_LEVEL,
         "level": setting.level if go.framing_of(library) == go.GO_GORILLA else -1,
         "context_takeover": setting.context_takeover,
-        "threshold": model.threshold,
+        "threshold": threshold,
+    }
+
+
+def _result_fields(
+    corpus: Corpus, options: LiveOptions, model: GoModel, wire: dict[str, int]
+) -> dict[str, Any]:
+    """The result's fields that are not the memory figures, the verdict's or the time."""
+    library, connections = options.server, options.connections
+    model_server, model_client = model.total(connections, 0), model.total(connections, 1)
+    return {
+        **go_setting_fields(options, model.threshold),
         "connections": connections,
         "measured_connections": connections - connections // 2,
         "corpus": corpus.describe(),

@@ -16,7 +16,6 @@ One job per module, none of which prints (report renders what they return):
 
 from __future__ import annotations
 
-from wsztune.recommend.axes import recommend_on_axes
 from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.export import axes_decision_json, decision_json
@@ -26,6 +25,7 @@ from wsztune.recommend.pipeline import (
     decide_and_gate,
     decide_and_gate_on_axes,
     recommend,
+    recommend_on_axes,
 )
 
 __all__ = [
