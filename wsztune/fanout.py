@@ -189,7 +189,9 @@ def compress_once_summary(
         "per_connection_compressions_per_message": fanout,
         "wire_compressed_bytes": once["wire_compressed_bytes"],
         "per_connection_wire_compressed_bytes": cell["wire_compressed_bytes"],
-        "connection_memory": once["connection_memory"],
+        # What the cell's connections keep, as the decision reads it (resident or allocated):
+        # PreparedMessage changes nothing per connection.
+        "connection_memory": cell["connection_memory"],
         "shared_memory": once["shared_memory"],
     }
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from wsztune.axes import AXES
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
@@ -155,15 +156,10 @@ class SweepPlan:
         ]
 
     def describe(self) -> dict[str, object]:
-        """Plain metadata for a results file."""
+        """Plain metadata for a results file: each axis's values under its swept name."""
+        values = {axis.swept: getattr(self, axis.swept) for axis in AXES.values()}
         return {
-            "window_bits": list(self.window_bits),
-            "mem_levels": list(self.mem_levels),
-            "levels": list(self.levels),
-            "strategies": list(self.strategies),
-            "context_takeover": list(self.context_takeover),
-            "client_window_bits": self.client_window_bits,
-            "thresholds": list(self.thresholds),
+            **{name: list(v) if isinstance(v, tuple) else v for name, v in values.items()},
             "threshold_rule": self.threshold_rule,
             **({"clients": [c.describe() for c in self.clients]} if self.clients else {}),
             **({"only": [list(cell) for cell in self.only]} if self.only else {}),
