@@ -19,9 +19,10 @@ from __future__ import annotations
 from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.export import axes_decision_json, decision_json
-from wsztune.recommend.gate import AxesBaseline, require_complete
+from wsztune.recommend.gate import require_complete
 from wsztune.recommend.pipeline import (
     Outcome,
+    baseline_on_axes,
     decide_and_gate,
     decide_and_gate_on_axes,
     recommend,
@@ -29,12 +30,12 @@ from wsztune.recommend.pipeline import (
 )
 
 __all__ = [
-    "AxesBaseline",
     "MEMORY_FIGURES",
     "Constraints",
     "Outcome",
     "Prices",
     "axes_decision_json",
+    "baseline_on_axes",
     "decide_and_gate",
     "decide_and_gate_on_axes",
     "decision_json",

@@ -82,6 +82,18 @@ def decide_and_gate(
     return Outcome(decision, verdict, warnings)
 
 
+def baseline_on_axes(run: Run, baseline: Run, constraints: Constraints, name: str) -> AxesBaseline:
+    """A saved Go run to gate ``run``'s ``--check`` against: its decision under the same
+    constraints, and both runs' resampling units (raw bytes per unit, None without)."""
+
+    def raw(of: Run) -> list[int] | None:
+        units = of.meta.get("units")
+        return list(units["raw_bytes"]) if isinstance(units, dict) else None
+
+    decision = recommend_on_axes(baseline, constraints)
+    return AxesBaseline(decision, raw(run), raw(baseline), name)
+
+
 def decide_and_gate_on_axes(
     run: Run,
     constraints: Constraints,
