@@ -29,7 +29,8 @@ import collections
 import gc
 import itertools
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,9 +306,7 @@ def _interleaved_compress(
         for payload in primed:
             _deliver(compressor, setting, bits, zlib_module, payload)
     samples = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_off():
         for number in range(len(schedule.stretches)):
             payloads = [server[index] for index in schedule.indices(number, len(server))]
             started = CLOCK()
@@ -316,10 +315,20 @@ def _interleaved_compress(
                     _deliver(compressor, setting, bits, zlib_module, payload)
             if number >= schedule.warmup:
                 samples.append(CLOCK() - started)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return samples
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """The garbage collector off while a broadcast is timed (as every timing sample has it),
+    back as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _frames_of(
@@ -350,9 +359,7 @@ def _interleaved_decompress(
     decompressors = [new_decompressor(bits, zlib_module) for _ in range(schedule.compressors)]
     tail = b"\x00\x00\xff\xff"
     samples = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_off():
         for number, stretch in enumerate(frames):
             started = CLOCK()
             for frame in stretch:
@@ -365,9 +372,6 @@ def _interleaved_decompress(
                     decompressor.decompress(data)
             if number > schedule.warmup:
                 samples.append(CLOCK() - started)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return samples
 
 
