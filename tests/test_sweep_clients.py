@@ -16,6 +16,7 @@ from wsztune.corpus import CLIENT
 from wsztune.errors import WsztuneError
 from wsztune.memory import decompressor_theory
 from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
+from wsztune.text import format_bytes
 
 CHAT = Path(__file__).resolve().parent.parent / "corpora" / "chat.records.jsonl"
 SIZES_ONLY = sweep.TimingPlan(measure_time=False)
@@ -104,8 +105,16 @@ def test_a_mix_weights_memory_and_client_bytes_by_its_shares(
     assert mixed.meta["client"] == "chrome=0.7,firefox=0.3"
     assert mixed.meta["cells_planned"] == len(mixed.cells) == 2
     for cell, one, other in zip(mixed.cells, chrome.cells, firefox.cells, strict=True):
-        for field in ("connection_memory", "decompress_memory_observed"):
+        for field in (
+            "connection_memory",
+            "decompress_memory_observed",
+            "connection_memory_resident",
+            "decompress_memory_resident",
+        ):
             assert cell[field] == round(0.7 * one[field] + 0.3 * other[field])
+        for part, own in zip(cell["clients"], (one, other), strict=True):
+            assert part["connection_memory_resident"] == own["connection_memory_resident"]
+            assert part["decompress_memory_resident"] == own["decompress_memory_resident"]
         assert cell["server_compressed_bytes"] == one["server_compressed_bytes"]
         expected = 0.7 * one["client_compressed_bytes"] + 0.3 * other["client_compressed_bytes"]
         assert abs(cell["client_compressed_bytes"] - expected) <= len(cell["unit_compressed_bytes"])
@@ -179,11 +188,36 @@ def test_cli_run_client_mix_and_errors(tmp_path: Path) -> None:
     assert advice.exit_code == 0, advice.output
     assert "Clients: chrome=0.7,firefox=0.3" in advice.stdout
     text = " ".join(advice.stdout.split())
-    assert "chrome 12 bits, 49.2 KiB; firefox 15 bits, 77.2 KiB per connection" in text
-    # The worst client's memory is in the text beside the mean, over the budget it is.
+    # Each client's memory as the budget reads it (resident), its allocation beside it.
+    chrome, firefox = document["cells"][0]["clients"]
+    each = [
+        f"{part['name']} {part['client_window_bits']} bits, "
+        f"{format_bytes(part['connection_memory_resident'])} resident "
+        f"({format_bytes(part['connection_memory'])} allocated)"
+        for part in (chrome, firefox)
+    ]
+    assert f"{each[0]}; {each[1]} per connection" in text
+    # A light corpus: Firefox's 15-bit inflate window is allocated (77.2 KiB in all, over a
+    # 64 KiB budget) but barely touched (resident within the budget).
+    assert firefox["connection_memory"] > 64 * 1024 >= firefox["connection_memory_resident"]
+    # Resident fits 64 KiB: the worst client's allocation over it is said, not warned.
     tight = runner.invoke(cli, ["recommend", "--results", str(out), "--max-memory", "64KiB"])
-    worst = "The worst client, firefox, needs 77.2 KiB per connection, over the 64.0 KiB"
-    assert worst in " ".join(tight.stdout.split())
+    tight_text = " ".join(tight.stdout.split())
+    firefox_memory = each[1].split(", ", 1)[1]
+    assert (
+        f"The worst client, firefox, needs {firefox_memory} per connection: its allocation is "
+        "over the 64.0 KiB budget" in tight_text
+    )
+    assert "warning: the worst client" not in tight_text
+    # Budgeted with the allocation: the worst client is over the budget the mean fits, warned.
+    bound = runner.invoke(
+        cli, ["recommend", "--results", str(out), "--max-memory", "64KiB", "--memory", "allocation"]
+    )
+    worst = (
+        "warning: the worst client, firefox, needs 77.2 KiB per connection, over the 64.0 KiB "
+        "budget the mix's mean (57.6 KiB) fits"
+    )
+    assert worst in " ".join(bound.stdout.split())
     result = runner.invoke(cli, [*args, "--client", "opera", "-o", str(tmp_path / "x.json")])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("wsztune: error: --client 'opera'")

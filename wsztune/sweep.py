@@ -221,11 +221,17 @@ _MIXED_NUMBERS = (
     "decompress_memory_theoretical",
     "decompress_memory_observed",
     "decompress_memory_peak",
+    "decompress_memory_resident",
     "connection_memory_theoretical",
     "connection_memory",
+    "connection_memory_resident",
     "decompressor_share",
     "wire_compressed_bytes",
 )
+
+
+# Each client's own resident figures, kept beside its allocation in a mixed cell's ``clients``.
+_CLIENT_RESIDENT = ("decompress_memory_resident", "connection_memory_resident")
 
 
 def _setting_key(setting: Setting) -> tuple:
@@ -298,6 +304,8 @@ def _mixed_cell(
             "client_compressed_bytes": part["client_compressed_bytes"],
             "decompress_memory_observed": part["decompress_memory_observed"],
             "connection_memory": part["connection_memory"],
+            # What the OS charges for this client's connection (the budget's default figure).
+            **{name: part[name] for name in _CLIENT_RESIDENT if name in part},
         }
         for v, part in parts
     ]

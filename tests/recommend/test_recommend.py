@@ -744,3 +744,26 @@ def test_a_tiny_corpus_says_it_is_too_small_and_how_much_would_settle_it(tmp_pat
     text = " ".join(result.stdout.split())
     assert "is too small to separate 11:2 from 12:2" in text, text
     assert "as much traffic of this kind" in text
+
+
+def test_worst_client_over_the_budget_by_its_resident_memory_is_warned() -> None:
+    """A mix whose mean fits the budget but whose worst client's resident memory does not (a
+    heavy Firefox connection touches its whole 15-bit window): the line names both figures and
+    the warning says the mean hides it."""
+    from wsztune.recommend.explain import _clients_line
+
+    clients = [
+        {"name": "chrome", "client_window_bits": 12, "connection_memory": 50_000,
+         "connection_memory_resident": 45_000},
+        {"name": "firefox", "client_window_bits": 15, "connection_memory": 80_000,
+         "connection_memory_resident": 75_000},
+    ]  # fmt: skip
+    chosen = {"window_bits": 12, "mem_level": 5, "connection_memory": 54_000,
+              "connection_memory_allocation": 59_000, "clients": clients}  # fmt: skip
+    line, warning = _clients_line(chosen, "chrome=0.7,firefox=0.3", 64 * 1024)
+    assert "firefox 15 bits, 73.2 KiB resident (78.1 KiB allocated)" in line
+    assert warning is not None and warning.startswith(
+        "the worst client, firefox, needs 73.2 KiB resident (78.1 KiB allocated) per connection, "
+        "over the 64.0 KiB budget the mix's mean (52.7 KiB) fits"
+    )
+    assert _clients_line(chosen, "chrome=0.7,firefox=0.3", 80 * 1024)[1] is None

@@ -229,7 +229,10 @@ def explanation_lines(decision: Decision, budget: str, total: int) -> list[str]:
     lines = _fit_lines(decision, budget, total)
     client = getattr(decision.slice, "client", None)
     if client and chosen.get("compression") is not False:
-        lines.append(_clients_line(chosen, client, constraints.max_memory))
+        line, warning = _clients_line(chosen, client, constraints.max_memory)
+        lines.append(line)
+        if warning is not None:
+            decision.warnings.append(warning)
     lines += _choice_lines(decision)
     if decision.fragile:
         lines += _fragile_lines(decision)
@@ -384,33 +387,62 @@ def _reference_lines(decision: Decision) -> list[str]:
     return lines
 
 
-def _clients_line(chosen: Cell, client: str, budget: int | None) -> str:
+def _clients_line(chosen: Cell, client: str, budget: int | None) -> tuple[str, str | None]:
     """What the client mix means for the chosen cell: each client's window and memory per
     connection, the worst beside the mixed mean (a Firefox connection over the budget must be
-    visible in the text, not only in the JSON)."""
+    visible in the text, not only in the JSON), and a warning when the worst client is over the
+    budget the mean fits. Memory is the figure the budget is checked against (resident, the
+    allocation beside it; or the allocation alone with --memory allocation)."""
     parts = chosen.get("clients") or [{"name": client, **chosen}]
     each = "; ".join(
-        f"{part['name']} {part['client_window_bits']} bits, "
-        f"{format_bytes(part['connection_memory'])}"
+        f"{part['name']} {part['client_window_bits']} bits, {_client_memory(chosen, part)}"
         for part in parts
     )
-    worst = max(parts, key=lambda part: part["connection_memory"])
-    worst_words = ""
-    if len(parts) > 1:
-        over = budget is not None and worst["connection_memory"] > budget
-        worst_words = (
-            f" The worst client, {worst['name']}, needs "
-            f"{format_bytes(worst['connection_memory'])} per connection"
-            + (f", over the {format_bytes(budget)} budget the mean fits" if over else "")
-            + "."
-        )
-    return (
+    line = (
         f"Clients: {client} (run --client): the client direction is compressed as they "
         "compress it, and the server's decompressor holds the window they really use (at "
         f"{label(chosen)}: {each} per connection; "
         f"{format_bytes(chosen['connection_memory'])} on the mix's mean), in the memory above."
-        + worst_words
     )
+    if len(parts) < 2:
+        return line, None
+    worst = max(parts, key=lambda part: (_budgeted(chosen, part), part["connection_memory"]))
+    needs = (
+        f"the worst client, {worst['name']}, needs {_client_memory(chosen, worst)} per connection"
+    )
+    if budget is None or _budgeted(chosen, worst) <= budget:
+        if budget is not None and worst["connection_memory"] > budget:
+            # Resident fits, the allocation does not: fine for long-lived connections only.
+            needs += (
+                f": its allocation is over the {format_bytes(budget)} budget, the bound a fleet "
+                "drifts to under churn"
+            )
+        return f"{line} {needs[0].upper()}{needs[1:]}.", None
+    warning = (
+        f"{needs}, over the {format_bytes(budget)} budget the mix's mean "
+        f"({format_bytes(chosen['connection_memory'])}) fits: a fleet of {worst['name']} "
+        "connections would not fit"
+    )
+    return f"{line} {warning[0].upper()}{warning[1:]}.", warning
+
+
+def _budgeted(chosen: Cell, part: Cell) -> int:
+    # A client's memory as the budget reads it: resident when the decision is (its cells keep
+    # the allocation aside), else the allocation; a run from before the resident model has
+    # no client resident figure: its allocation, the bound.
+    if "connection_memory_allocation" in chosen and "connection_memory_resident" in part:
+        return int(part["connection_memory_resident"])
+    return int(part["connection_memory"])
+
+
+def _client_memory(chosen: Cell, part: Cell) -> str:
+    """``43.1 KiB resident (77.2 KiB allocated)``, or the allocation alone when the budget is
+    checked against it."""
+    budgeted = _budgeted(chosen, part)
+    if "connection_memory_allocation" not in chosen or "connection_memory_resident" not in part:
+        return format_bytes(budgeted)
+    allocated = format_bytes(part["connection_memory"])
+    return f"{format_bytes(budgeted)} resident ({allocated} allocated)"
 
 
 def _settle_words(decision: Decision) -> str:
