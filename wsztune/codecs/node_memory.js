@@ -108,9 +108,10 @@ function deflateOptions(cell) {
 // sweep's timing passes make them): the same zlib calls, the same pages touched, without a
 // hand-off to libuv's pool and back per call. Measured on the chat records: the same figure
 // (15:8: 224,488 B per stream asynchronous, 223,949 synchronous; 12:4: 100,582 and 100,221),
-// for 1.19 s of CPU against 1.35 s at 15:8 (a loaded machine). A decompressor's calls stay asynchronous: made
-// synchronously, its figure moved beyond the grain (15 bits: 20,646 B against 17,368), the
-// malloc arena its window comes from (inflate allocates it on its first call) being another.
+// for 1.19 s of CPU against 1.35 s at 15:8 (a loaded machine). A decompressor's calls stay
+// asynchronous: made synchronously, its figure moved beyond the grain (15 bits: 20,646 B against
+// 17,368), the malloc arena its window comes from (inflate allocates it on its first call)
+// being another.
 function compressor(cell, messages, keep) {
   const deflate = zlib.createDeflateRaw(deflateOptions(cell));
   const frames = [];
