@@ -46,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wsztune.codec import Setting  # noqa: E402
 from wsztune.codecs.base import TimingPlan  # noqa: E402
 from wsztune.corpus import SERVER, load  # noqa: E402
 from wsztune.live import fleet  # noqa: E402
+from wsztune.permessage_deflate import Setting  # noqa: E402
 
 CORPORA = {
     "light": ROOT / "corpora" / "fleet-light.records.jsonl",
@@ -439,6 +439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--malloc-arena-max", type=int, help="ws rows: MALLOC_ARENA_MAX for the node server"
     )
     parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
+    parser.add_argument(
+        "--corpus", type=Path, action="append",
+        help="websockets rows on this records corpus instead of the bundled light and heavy "
+        "ones (a held-out check of the model)",
+    )  # fmt: skip
+    parser.add_argument("--connections", type=int, help="websockets rows: connections (4,000)")
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     print(f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -450,13 +456,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     off_cache: dict[tuple[str, str, int], tuple[float, float]] = {}
     rows = []
     print_table([])
+    for path in args.corpus or []:
+        CORPORA[path.name.split(".")[0]] = path.resolve()
+    names = [path.name.split(".")[0] for path in args.corpus or []] or ["light", "heavy"]
     if "websockets" in only:
-        for corpus_name in ("light", "heavy"):
+        for corpus_name in names:
             for setting in settings:
                 prediction = predict(CORPORA[corpus_name], setting)
                 row = measure_row(
-                    PYTHON, corpus_name, setting, 4000 // scale, 0.10, prediction, off_cache
-                )
+                    PYTHON, corpus_name, setting, (args.connections or 4000) // scale, 0.10,
+                    prediction, off_cache,
+                )  # fmt: skip
                 rows.append(row)
                 print("| " + " | ".join(row.cells()) + " |", flush=True)
     if "ws" in only:

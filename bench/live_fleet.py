@@ -2,6 +2,7 @@
 
     python bench/live_fleet.py                       # 10,000 connections, websockets, 12:5
     python bench/live_fleet.py --connections 2000 --setting 15:8 --churn 3
+    python bench/live_fleet.py --server coder --setting none
 
 Runs ``wsztune live --connections N --setting S --json`` on the bundled light fleet corpus
 (corpora/fleet-light.records.jsonl: 6 messages each way per connection) as a user would, and
@@ -34,16 +35,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the check once and print its time and memory against the goal."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
-    parser.add_argument("--setting", default="12:5")
+    parser.add_argument("--setting", default="12:5", help="WB:ML, or none (Go servers)")
     parser.add_argument("--server", default="websockets")
     parser.add_argument("--churn", type=int, default=0)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args(argv)
     command = [
         sys.executable, "-m", "wsztune", "live", str(args.corpus), "--server", args.server,
-        "--setting", args.setting, "--connections", str(args.connections),
-        "--churn", str(args.churn), "--json",
+        "--connections", str(args.connections), "--churn", str(args.churn), "--json",
     ]  # fmt: skip
+    if args.setting != "none":  # Go's flate has no windowBits or memLevel
+        command += ["--setting", args.setting]
     print(f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

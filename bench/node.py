@@ -156,8 +156,8 @@ def references(corpus: Path, sweep: Timed, zlib_wall: float, unpinned: bool) -> 
     calls (what ws's hand-off to libuv's pool costs beyond them: its own figure); and unless
     told not to, unpinned with ws's calls (issue 19's reference). The ratios against them."""
     from wsztune import corpus as corpus_module
-    from wsztune.codec import Setting
     from wsztune.codecs import node
+    from wsztune.permessage_deflate import Setting
 
     run = sweep.run
     timing = run.meta["timing"]

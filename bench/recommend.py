@@ -41,10 +41,10 @@ sys.path.insert(0, str(REPO))  # this checkout's wsztune, installed or not
 
 from wsztune import corpus as corpus_module  # noqa: E402
 from wsztune import recommend  # noqa: E402
-from wsztune.codec import Setting, get_zlib_module  # noqa: E402
 from wsztune.codecs.base import CorpusSummary, TimingPlan  # noqa: E402
 from wsztune.codecs.zlib import measure_cell  # noqa: E402
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message, Stream  # noqa: E402
+from wsztune.permessage_deflate import Setting, get_zlib_module  # noqa: E402
 from wsztune.results import Run  # noqa: E402
 
 KIB = 1024

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Message
 from wsztune.errors import CorpusError
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 ZLIB = get_zlib_module("zlib")
 

@@ -13,7 +13,6 @@ import pytest
 
 from tests.support.samples import chat_messages, document_messages
 from wsztune import sweep
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.memory import (
@@ -23,6 +22,7 @@ from wsztune.memory import (
     observe_compressor,
     observe_decompressor,
 )
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 ZLIB_CODECS = ["zlib", "zlib-ng"]
 # Empty messages first: a decompressor allocates its window only on its first output, so the

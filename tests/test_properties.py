@@ -25,8 +25,8 @@ from websockets.frames import Frame, Opcode
 
 from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus
-from wsztune.codec import Setting, check_stream, compress_stream, get_zlib_module
 from wsztune.errors import CorpusError
+from wsztune.permessage_deflate import Setting, check_stream, compress_stream, get_zlib_module
 
 ZLIB = get_zlib_module("zlib")
 FAST = settings(

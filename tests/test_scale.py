@@ -24,7 +24,7 @@ SIZE = 20 << 20
 # Runs in the child: prints the RSS after imports, and its peak after loading and after one cell.
 PROBE = """
 import json, resource, sys
-from wsztune import codec, corpus, sweep
+from wsztune import corpus, permessage_deflate, sweep
 from wsztune.codecs import zlib as zlib_codec
 
 def peak():
@@ -45,7 +45,8 @@ loaded = corpus.load(sys.argv[1])
 after_load = peak()
 streams = loaded.streams()
 plan = sweep.TimingPlan(repeat=1, warmup=1, min_sample_seconds=0.0)
-zlib_codec.measure_cell(streams, codec.Setting(12, 5), codec.get_zlib_module(), plan)
+setting, zlib_module = permessage_deflate.Setting(12, 5), permessage_deflate.get_zlib_module()
+zlib_codec.measure_cell(streams, setting, zlib_module, plan)
 after_cell = peak()
 # The whole sweep too (one cell, in this process): its metadata (rates, units) reads no payload.
 sweep.sweep(loaded, sweep.SweepPlan(window_bits=(12,), mem_levels=(5,)), plan=plan, jobs=1)

@@ -9,11 +9,11 @@ import pytest
 from tests.support.samples import FAST_PLAN, chat_messages, document_messages, write_jsonl
 from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs import base
 from wsztune.codecs import node as node_codec
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 from wsztune.results import CELL_FIELD_NAMES
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from wsztune import corpus, sweep
-from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
+from wsztune.permessage_deflate import Setting, get_zlib_module
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = json.loads((REPO / "tests" / "support" / "data" / "baseline.json").read_text())

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from wsztune import corpus, results, stacks, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.corpus import CLIENT
 from wsztune.errors import WsztuneError
 from wsztune.memory import decompressor_theory
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 CHAT = Path(__file__).resolve().parent.parent / "corpora" / "chat.records.jsonl"
 SIZES_ONLY = sweep.TimingPlan(measure_time=False)

@@ -99,6 +99,7 @@ def test_gorilla_names_the_write_pool_peak_and_compress_once(gorilla_run: Path) 
     once = peak["compress_once"]
     shared = chosen["compress_once"]["shared_memory"]
     assert once["broadcasts"] == 1 and once["peak"] == once["steady"] + shared
+    assert once["steady"] == per_connection["steady"]  # PreparedMessage changes nothing there
     assert once["peak"] < per_connection["peak"] / 10
     # The fleet cost prices the peak, and compress-once's CPU is the per-connection's over K.
     costs = {cost["setting"]: cost for cost in document["costs"]["per_month"]}

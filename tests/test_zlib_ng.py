@@ -27,8 +27,8 @@ from click.testing import CliRunner
 from tests.support.samples import FAST_PLAN, chat_messages, document_messages
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, check_stream, compress_stream, get_zlib_module
 from wsztune.memory import compressor_theory, observe_compressor, observe_decompressor
+from wsztune.permessage_deflate import Setting, check_stream, compress_stream, get_zlib_module
 
 zlib_ng = pytest.importorskip("zlib_ng.zlib_ng")
 

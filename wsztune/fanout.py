@@ -19,8 +19,10 @@ import hashlib
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
-from wsztune.corpus import SERVER, Corpus
+if TYPE_CHECKING:
+    from wsztune.corpus import Corpus
 
 # One second: long enough for a server's loop over thousands of connections (uWebSockets
 # publishes to 40,000 in well under it), short enough that a ticker repeating itself every
@@ -57,6 +59,10 @@ class FanOut:
 
 def detect_fanout(corpus: Corpus, window: float = DEFAULT_WINDOW_SECONDS) -> FanOut | None:
     """The corpus's broadcasts, or ``None`` when its messages carry no times (it cannot tell)."""
+    # Here, not at the top: the fleet tables (report, recommend) read this module's per-delivery
+    # helpers without loading the corpus reader.
+    from wsztune.corpus import SERVER
+
     if window < 0:
         raise ValueError(f"the broadcast window must be >= 0 seconds, not {window!r}")
     packed = corpus.packed
@@ -189,7 +195,9 @@ def compress_once_summary(
         "per_connection_compressions_per_message": fanout,
         "wire_compressed_bytes": once["wire_compressed_bytes"],
         "per_connection_wire_compressed_bytes": cell["wire_compressed_bytes"],
-        "connection_memory": once["connection_memory"],
+        # What the cell's connections keep, as the decision reads it (resident or allocated):
+        # PreparedMessage changes nothing per connection.
+        "connection_memory": cell["connection_memory"],
         "shared_memory": once["shared_memory"],
     }
 

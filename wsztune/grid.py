@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsztune.axes import AXES
 from wsztune.errors import WsztuneError
 from wsztune.results import Run
 from wsztune.text import describe_values, format_ms
@@ -155,37 +156,17 @@ def select_slice(
         and cell["strategy"] == strategy
         and cell["context_takeover"] == context_takeover
     ]
-    thresholds = sorted({cell.get("threshold", 0) for cell in matching})
-    if threshold is None and thresholds:
-        preferred = _server_threshold(stack_name)
-        threshold = preferred if preferred in thresholds else thresholds[0]
-    if threshold is not None and matching and threshold not in thresholds:
-        raise WsztuneError(
-            f"the run has no cells with threshold {threshold} B in this slice; it has "
-            f"{', '.join(map(str, thresholds))}"
-        )
+    threshold = _slice_threshold(matching, threshold, stack_name)
     chosen = [cell for cell in matching if cell.get("threshold", 0) == threshold]
     if not chosen:
-        available = sorted(
-            {
-                f"level {c['level']}, strategy {c['strategy']}, "
-                f"context takeover {'on' if c['context_takeover'] else 'off'}"
-                for c in cells
-            }
-        )
-        raise WsztuneError(
-            f"the run has no cells with level {level}, strategy {strategy}, context takeover "
-            f"{'on' if context_takeover else 'off'}; it has: {'; '.join(available)}"
-        )
-    by_key: dict[Key, Cell] = {}
-    for cell in chosen:
-        by_key.setdefault(cell_key(cell), cell)
+        raise _no_such_slice(cells, level, strategy, context_takeover)
     by_threshold: dict[int, dict[Key, Cell]] = {}
     for cell in matching:
         by_threshold.setdefault(cell.get("threshold", 0), {}).setdefault(cell_key(cell), cell)
+    by_key = by_threshold[threshold or 0]
     planned = run.meta.get("grid") or {}
-    window_bits = set(planned.get("window_bits") or ()) | {key[0] for key in by_key}
-    mem_levels = set(planned.get("mem_levels") or ()) | {key[1] for key in by_key}
+    window_bits = set(planned.get(AXES["window_bits"].swept) or ()) | {k[0] for k in by_key}
+    mem_levels = set(planned.get(AXES["mem_level"].swept) or ()) | {k[1] for k in by_key}
     slices = {
         (c["level"], c["strategy"], c["context_takeover"], c.get("threshold", 0)) for c in cells
     }
@@ -211,6 +192,38 @@ def select_slice(
         codec=str(run.meta.get("codec") or "zlib"),
         units=run.meta.get("units"),
         corpus=run.meta.get("corpus") or {},
+    )
+
+
+def _slice_threshold(
+    matching: list[Cell], threshold: int | None, stack_name: str | None
+) -> int | None:
+    """The threshold of a slice: the one asked for (which the cells must have), else the
+    stack's default when the cells have it, else the smallest."""
+    thresholds = sorted({cell.get("threshold", 0) for cell in matching})
+    if threshold is None and thresholds:
+        preferred = _server_threshold(stack_name)
+        threshold = preferred if preferred in thresholds else thresholds[0]
+    if threshold is not None and matching and threshold not in thresholds:
+        raise WsztuneError(
+            f"the run has no cells with threshold {threshold} B in this slice; it has "
+            f"{', '.join(map(str, thresholds))}"
+        )
+    return threshold
+
+
+def _no_such_slice(cells: list[Cell], level: int, strategy: str, takeover: bool) -> WsztuneError:
+    """The error for a slice the run lacks, listing the slices it has."""
+    available = sorted(
+        {
+            f"level {c['level']}, strategy {c['strategy']}, "
+            f"context takeover {'on' if c['context_takeover'] else 'off'}"
+            for c in cells
+        }
+    )
+    return WsztuneError(
+        f"the run has no cells with level {level}, strategy {strategy}, context takeover "
+        f"{'on' if takeover else 'off'}; it has: {'; '.join(available)}"
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wsztune.codec import (
+from wsztune.permessage_deflate import (
     EMPTY_BLOCK_TAIL,
     Raw,
     Setting,
@@ -344,11 +344,16 @@ def zlib_ng_resident(
     return Resident(compressor, resident_pages([inflate]) + PYTHON_ZLIB_OBJECT)
 
 
-def _split(sizes: list[int], frames: list[int], per: int | None) -> list[tuple[list, list]]:
+# Sizes are kept as packed arrays: a corpus of millions of messages must not cost a Python int
+# per message here (tests/test_scale.py bounds what measuring a cell adds).
+Sizes = array
+
+
+def _split(sizes: Sizes, frames: Sizes, per: int | None) -> list[tuple[Sizes, Sizes]]:
     if not per:
         return [(sizes, frames)]
     return [(sizes[i : i + per], frames[i : i + per]) for i in range(0, len(sizes), per)] or [
-        ([], [])
+        (array("q"), array("q"))
     ]
 
 
@@ -371,14 +376,15 @@ def connection_traffic(
 
     by_connection: dict[tuple[str, int], dict[str, tuple[list[int], list[int]]]] = {}
     for stream, frames in zip(streams, frame_sizes, strict=True):
-        pieces = _split(list(stream.sizes()), list(frames), messages_per_connection)
+        pieces = _split(array("q", stream.sizes()), array("q", frames), messages_per_connection)
         for index, piece in enumerate(pieces):
             by_connection.setdefault((stream.connection, index), {})[stream.direction] = piece
     traffic = []
     for directions in by_connection.values():
-        sent_sizes, sent_frames = _compressed(directions.get(SERVER, ([], [])), threshold)
+        nothing = (array("q"), array("q"))
+        sent_sizes, sent_frames = _compressed(directions.get(SERVER, nothing), threshold)
         received_sizes, _ = _compressed(
-            next((piece for side, piece in directions.items() if side != SERVER), ([], [])),
+            next((piece for side, piece in directions.items() if side != SERVER), nothing),
             threshold,
         )
         if not takeover:
@@ -396,10 +402,14 @@ def connection_traffic(
     return traffic
 
 
-def _compressed(piece: tuple[list[int], list[int]], threshold: int) -> tuple[list, list]:
+def _compressed(piece: tuple[Sizes, Sizes], threshold: int) -> tuple[Sizes, Sizes]:
     sizes, frames = piece
-    kept = [index for index, size in enumerate(sizes) if size >= threshold]
-    return [sizes[i] for i in kept], [frames[i] for i in kept]
+    if not threshold:
+        return sizes, frames
+    kept_sizes = array("q", (size for size in sizes if size >= threshold))
+    pairs = zip(sizes, frames, strict=True)
+    kept_frames = array("q", (frame for size, frame in pairs if size >= threshold))
+    return kept_sizes, kept_frames
 
 
 ResidentModel = Callable[[int, int, int, Traffic], Resident]

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsztune.codec import LEVEL_RANGE, MEM_LEVEL_RANGE, STRATEGIES, WINDOW_BITS_RANGE
 from wsztune.console import terminal_text
 from wsztune.errors import ResultsError
+from wsztune.permessage_deflate import LEVEL_RANGE, MEM_LEVEL_RANGE, STRATEGIES, WINDOW_BITS_RANGE
 
 if TYPE_CHECKING:
     import pandas

@@ -729,17 +729,17 @@ def _cell_sizes(
 def _corpus_cell_sizes(
     corpus: Corpus, cells: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], int]:
-    from wsztune import codec
+    from wsztune import permessage_deflate
 
-    zlib_module = codec.get_zlib_module("zlib")
+    zlib_module = permessage_deflate.get_zlib_module("zlib")
     streams = corpus.streams()
     sizes = {}
     for bits, level in cells:
-        setting = codec.Setting(bits, level)
+        setting = permessage_deflate.Setting(bits, level)
         sizes[bits, level] = sum(
             len(frame)
             for stream in streams
-            for frame in codec.compress_stream(
+            for frame in permessage_deflate.compress_stream(
                 stream.payloads, setting, setting.bits_for(stream.direction), zlib_module
             )
         )

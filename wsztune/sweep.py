@@ -19,13 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wsztune.codec import Setting
+from wsztune.axes import AXES
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
 from wsztune.fanout import FanOut, detect_fanout, run_fanout, run_fanout_k
+from wsztune.permessage_deflate import Setting
 from wsztune.results import (
     CODECS,
     ENVIRONMENT,
@@ -155,15 +156,10 @@ class SweepPlan:
         ]
 
     def describe(self) -> dict[str, object]:
-        """Plain metadata for a results file."""
+        """Plain metadata for a results file: each axis's values under its swept name."""
+        values = {axis.swept: getattr(self, axis.swept) for axis in AXES.values()}
         return {
-            "window_bits": list(self.window_bits),
-            "mem_levels": list(self.mem_levels),
-            "levels": list(self.levels),
-            "strategies": list(self.strategies),
-            "context_takeover": list(self.context_takeover),
-            "client_window_bits": self.client_window_bits,
-            "thresholds": list(self.thresholds),
+            **{name: list(v) if isinstance(v, tuple) else v for name, v in values.items()},
             "threshold_rule": self.threshold_rule,
             **({"clients": [c.describe() for c in self.clients]} if self.clients else {}),
             **({"only": [list(cell) for cell in self.only]} if self.only else {}),
@@ -406,6 +402,43 @@ def sweep(
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
     started = utc_now()
+    meta, plan = _run_meta(corpus, grid, info, plan, jobs, seed, started, server, fanout,
+                           found_fanout)  # fmt: skip
+    streams = corpus.streams()
+    # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
+    set_meta(meta, SWEEP, {"units": UnitLayout.of(streams).describe()})
+    mixed = len(grid.clients) > 1
+    try:
+        cells = run_sweep(
+            streams,
+            settings,
+            codec_name=codec_name,
+            plan=plan,
+            jobs=jobs,
+            seed=seed,
+            on_cell=on_cell,
+        )
+    except SweepInterrupted as interrupted:
+        if mixed:
+            interrupted.cells = mix_cells(interrupted.cells, grid)
+        interrupted.run = _finish(meta, started, interrupted.cells, grid, partial=True)
+        raise
+    return _finish(meta, started, mix_cells(cells, grid) if mixed else cells, grid, partial=False)
+
+
+def _run_meta(
+    corpus: Corpus,
+    grid: SweepPlan,
+    info: Any,
+    plan: TimingPlan,
+    jobs: int,
+    seed: int,
+    started: Any,
+    server: str | None,
+    fanout: int | None,
+    found_fanout: FanOut | None,
+) -> tuple[dict[str, Any], TimingPlan]:
+    """The run's metadata before its cells, and the plan with the broadcasts' fan-out."""
     meta: dict[str, Any] = {}
     set_meta(meta, ENVIRONMENT, describe_environment(info))
     corpus_meta = corpus.describe()
@@ -440,42 +473,27 @@ def sweep(
         )
         set_meta(meta, SWEEP, {"client": client})
     set_meta(meta, CODECS, info.meta)  # what the codec records of itself (node's versions, ...)
-    streams = corpus.streams()
-    # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
-    set_meta(meta, SWEEP, {"units": UnitLayout.of(streams).describe()})
+    return meta, plan
 
-    def finish(cells: list[dict[str, Any]], partial: bool) -> Run:
-        finished = utc_now()
-        set_meta(
-            meta,
-            SWEEP,
-            {
-                "finished_at": finished.isoformat(timespec="seconds"),
-                "duration_seconds": round((finished - started).total_seconds(), 3),
-                "cells": len(cells),
-                "cells_planned": len(grid.base_settings()),
-                "partial": partial,
-            },
-        )
-        return Run(meta, cells)
 
-    mixed = len(grid.clients) > 1
-    try:
-        cells = run_sweep(
-            streams,
-            settings,
-            codec_name=codec_name,
-            plan=plan,
-            jobs=jobs,
-            seed=seed,
-            on_cell=on_cell,
-        )
-    except SweepInterrupted as interrupted:
-        if mixed:
-            interrupted.cells = mix_cells(interrupted.cells, grid)
-        interrupted.run = finish(interrupted.cells, partial=True)
-        raise
-    return finish(mix_cells(cells, grid) if mixed else cells, partial=False)
+def _finish(
+    meta: dict[str, Any], started: Any, cells: list[dict[str, Any]], grid: SweepPlan,
+    partial: bool,
+) -> Run:
+    """The Run of ``cells``, its metadata closed: when it finished, how many cells, partial."""
+    finished = utc_now()
+    set_meta(
+        meta,
+        SWEEP,
+        {
+            "finished_at": finished.isoformat(timespec="seconds"),
+            "duration_seconds": round((finished - started).total_seconds(), 3),
+            "cells": len(cells),
+            "cells_planned": len(grid.base_settings()),
+            "partial": partial,
+        },
+    )
+    return Run(meta, cells)
 
 
 def _timing_meta(plan: TimingPlan, clock: str, jobs: int, seed: int) -> dict[str, Any]:

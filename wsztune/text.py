@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from wsztune.axes import AXES
 from wsztune.console import terminal_text
 
 OFF = "off"  # the label of the row of no compression
@@ -90,7 +91,6 @@ def ms_text(seconds: float | None) -> str:
     return NOT_MEASURED if seconds is None else f"{format_ms(seconds)} ms"
 
 
-AXIS_TITLES = {"level": "level", "context_takeover": "takeover", "threshold": "threshold"}
 
 
 
@@ -104,5 +104,5 @@ def axes_label(cell: dict[str, Any], axes: Sequence[str]) -> str:
         elif axis == "threshold":
             parts.append(f"threshold {value} B")
         else:
-            parts.append(f"{AXIS_TITLES.get(axis, axis)} {value}")
+            parts.append(f"{AXES[axis].title if axis in AXES else axis} {value}")
     return ", ".join(parts)

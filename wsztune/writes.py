@@ -137,12 +137,15 @@ def peak_memory(cell: dict[str, Any], connections: int, load: WriteLoad) -> Peak
 
 
 def once_peak_memory(cell: dict[str, Any], connections: int, load: WriteLoad) -> Peak | None:
-    """The cell's compress-once mode: ``connections`` keep ``compress_once.connection_memory``,
-    each broadcast in flight holds ``shared_memory`` once (``writes`` here counts broadcasts);
-    ``None`` when the cell has no compress-once mode."""
+    """The cell's compress-once mode: ``connections`` keep what the cell's connections keep
+    (gorilla's ``PreparedMessage`` changes nothing per connection: ``compress_once`` records the
+    same allocation), read as the decision reads the cell's ``connection_memory`` (resident or
+    allocated), so that both modes' steady states are one figure; each broadcast in flight holds
+    ``shared_memory`` once (``writes`` here counts broadcasts); ``None`` when the cell has no
+    compress-once mode."""
     once = cell.get("compress_once")
     if not isinstance(once, dict):
         return None
-    steady = connections * int(once["connection_memory"])
+    steady = connections * int(cell["connection_memory"])
     shared = int(once["shared_memory"])
     return Peak(steady, shared, load.broadcasts, steady + load.broadcasts * shared)

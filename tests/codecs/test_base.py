@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from wsztune.codec import Setting
 from wsztune.codecs.base import (
     CellMemory,
     CorpusSummary,
@@ -27,6 +26,7 @@ from wsztune.codecs.base import (
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import SettingError
 from wsztune.memory import compressor_theory, decompressor_theory
+from wsztune.permessage_deflate import Setting
 from wsztune.results import TIME_FIELD_NAMES
 
 MEMORY = CellMemory(

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.codecs import go
 from wsztune.codecs.base import CorpusSummary, frame_header_size
+from wsztune.permessage_deflate import Setting
 
 REPO = Path(__file__).resolve().parents[2]
 GOPATH = Path("/usr/share/gocode")
@@ -349,8 +349,8 @@ def test_go_check_in_go_terms_with_zlibs_exit_codes(gorilla_run: Path) -> None:
 def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
     go_cache: Path, tmp_path: Path
 ) -> None:
-    from wsztune.codec import Setting as ZlibSetting
-    from wsztune.codec import compress_stream, get_zlib_module
+    from wsztune.permessage_deflate import Setting as ZlibSetting
+    from wsztune.permessage_deflate import compress_stream, get_zlib_module
 
     small = small_chat(tmp_path / "small.records.jsonl")
     runner = CliRunner()

@@ -17,8 +17,8 @@ import pytest
 
 from tests.codecs.test_go import REPO, big_messages, go_cache, pytestmark, reference, wire_report  # noqa: F401
 from wsztune import corpus
-from wsztune.codec import Setting
 from wsztune.codecs import go
+from wsztune.permessage_deflate import Setting
 
 BUNDLED = ("chat.records.jsonl", "game.records.jsonl", "market.records.jsonl", "api.jsonl",
            "websockets-commits.jsonl", "chat.har")

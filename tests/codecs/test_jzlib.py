@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from wsztune import corpus, results, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.codecs import jzlib
 from wsztune.codecs.netty import runs_jdk_zlib
+from wsztune.permessage_deflate import Setting
 
 
 def test_netty_runs_the_jdks_zlib_only_at_15_8() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from tests.support import SUPPORT
 from wsztune import corpus, sweep
-from wsztune.codec import Setting
 from wsztune.codecs import node
+from wsztune.permessage_deflate import Setting
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 

@@ -29,10 +29,10 @@ from click.testing import CliRunner
 
 from tests.support import SUPPORT, wire
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.codecs import node
 from wsztune.codecs.bun import BUN_ENV
 from wsztune.errors import NodeUnavailable
+from wsztune.permessage_deflate import Setting
 from wsztune.stacks import STACKS
 from wsztune.stacks.bun import BUN_PRESETS
 

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from tests.support import SUPPORT, wire
 from wsztune.cli import cli
-from wsztune.codec import Setting, compress_stream, get_zlib_module
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 JARS = tuple(
     Path("/usr/share/java") / name

@@ -7,11 +7,11 @@ import zlib
 import pytest
 
 from tests.support.samples import chat_messages, document_messages
-from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs import get_codec
 from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
 from wsztune.codecs.zlib import measure_cell, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Stream
+from wsztune.permessage_deflate import Setting, get_zlib_module
 from wsztune.results import TIME_FIELD_NAMES
 
 TAIL = b"\x00\x00\xff\xff"

@@ -19,7 +19,6 @@ from click.testing import CliRunner
 
 from wsztune import corpus as corpus_module
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.codecs import get_codec, go
 from wsztune.codecs.base import TimingPlan
 from wsztune.errors import SettingError
@@ -36,6 +35,7 @@ from wsztune.live.golang import go_model
 from wsztune.live.options import FLEET_AT
 from wsztune.live.plan import build_plan
 from wsztune.live.pyfleet import fleet_model
+from wsztune.permessage_deflate import Setting
 
 FLEET_LIGHT = Path(__file__).resolve().parents[2] / "corpora" / "fleet-light.records.jsonl"
 

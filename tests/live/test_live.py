@@ -20,7 +20,6 @@ from click.testing import CliRunner
 from tests.support.samples import chat_messages, document_messages, write_jsonl
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.errors import SettingError
 from wsztune.live import LiveOptions
@@ -28,6 +27,7 @@ from wsztune.live import plan as live_plan
 from wsztune.live import python as live
 from wsztune.live.result import LiveError
 from wsztune.loopback import LOOPBACK
+from wsztune.permessage_deflate import Setting, get_zlib_module
 
 pytest.importorskip("websockets")
 

@@ -25,9 +25,9 @@ from tests.support.probe_servers import (
     websockets_server,
 )
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.live import probe as probing
 from wsztune.live.servers import SERVERS
+from wsztune.permessage_deflate import Setting
 
 CLIENTS = ("chrome", "firefox", "safari", "python-websockets", "ws", "gorilla", "coder")
 GO_OFFER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"

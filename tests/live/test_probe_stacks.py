@@ -251,8 +251,8 @@ def python_ports() -> Iterator[dict[str, int]]:
     """python-websockets as serve() ships, aiohttp and Tornado: for the Go clients' verdicts."""
     import functools
 
-    from wsztune.codec import Setting
     from wsztune.live.servers import SERVERS
+    from wsztune.permessage_deflate import Setting
 
     loop = Loop()
     try:

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from wsztune import corpus
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.errors import SettingError
 from wsztune.live import RUNNERS, LiveOptions, OptionClash
 from wsztune.live import python as live
 from wsztune.live.result import FAIL
 from wsztune.live.servers import SERVERS
+from wsztune.permessage_deflate import Setting
 from wsztune.stacks import STACKS
 
 pytestmark = pytest.mark.live

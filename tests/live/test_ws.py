@@ -20,7 +20,6 @@ from click.testing import CliRunner
 from tests.support.samples import chat_messages, write_jsonl
 from wsztune import corpus
 from wsztune.cli import cli
-from wsztune.codec import Setting
 from wsztune.codecs import base
 from wsztune.corpus import CLIENT, SERVER
 from wsztune.live import LiveOptions
@@ -28,6 +27,7 @@ from wsztune.live import growth as live_growth
 from wsztune.live import ws as live_ws
 from wsztune.live.plan import PROBE
 from wsztune.live.result import LiveError
+from wsztune.permessage_deflate import Setting
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = REPO / "corpora" / "chat.records.jsonl"

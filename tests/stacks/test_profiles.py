@@ -9,8 +9,8 @@ from wsztune.codecs import CODECS
 from wsztune.errors import WsztuneError
 from wsztune.stacks import CLIENTS, STACKS, resolve, snippets
 from wsztune.stacks.profile import (
-    AXES,
     CANNOT_COMPRESS,
+    KNOB_AXES,
     STATUSES,
     SnippetContext,
     version_matches,
@@ -75,7 +75,7 @@ def test_every_profile_is_complete(name: str) -> None:
     for source in profile.sources:
         assert source.library and source.version and source.file and source.fact
     for knob in profile.knobs:
-        assert knob.axis in AXES and knob.values and knob.name
+        assert knob.axis in KNOB_AXES and knob.values and knob.name
     # Every axis is either a knob or fixed at the stack's value.
     assert profile.settable_pairs(), "a stack can be set to at least one cell"
     assert profile.default_pair() in profile.settable_pairs() or not profile.defaults.enabled

@@ -21,8 +21,8 @@ import pytest
 
 from tests.support import browsers, wire
 from wsztune import stacks
-from wsztune.codec import Setting
 from wsztune.corpus import CLIENT
+from wsztune.permessage_deflate import Setting
 from wsztune.sweep import ClientVariant
 
 pytestmark = pytest.mark.live

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import wire
-from wsztune.codec import Setting, compress_stream, get_zlib_module
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 pytestmark = [
     pytest.mark.live,

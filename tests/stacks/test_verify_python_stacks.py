@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.support import wire
-from wsztune.codec import Setting
+from wsztune.permessage_deflate import Setting
 
 pytest.importorskip("aiohttp", reason="pip install -e '.[test]' installs aiohttp")
 pytest.importorskip("tornado", reason="pip install -e '.[test]' installs tornado")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import SUPPORT, wire
-from wsztune.codec import Setting
+from wsztune.permessage_deflate import Setting
 
 JAR_DIRS = (Path("/usr/share/tomcat10/lib"), Path("/usr/share/java"))
 JARS = (

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wsztune import corpus as corpus_module
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.corpus import SERVER
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 LOOPBACK = "127.0.0.1"
 TIMEOUT = 30.0

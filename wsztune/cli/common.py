@@ -339,8 +339,8 @@ def warn(lines: list[str]) -> None:
 
 
 def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
-    from wsztune.codec import parse_setting
     from wsztune.errors import SettingError
+    from wsztune.permessage_deflate import parse_setting
 
     if text is None:
         return None

@@ -30,11 +30,11 @@ memory measurement is too uncertain for the tolerance (more --connections, longe
 
 Without a setting, websockets' defaults: 12:5.
 
-From 1,000 --connections (up to 10,000), or with --waves or --churn, a Python stack runs a
+From 1,000 --connections (up to 10,000), or with --waves or --churn, every server runs a
 fleet instead: the server in a process of its own, clients in waves of processes, the
 server's RSS sampled over time; RSS growth per connection (the least-squares slope over the
 waves, compression on minus off) is checked against the model's resident figure
-(connection_memory_resident) within --tolerance, and the allocation shown as the bound.
+(connection_memory_resident) within --tolerance, the allocation shown beside it.
 
 With --server aiohttp, tornado, uvicorn (uvicorn-websockets, uvicorn-wsproto) that real server
 runs in this process instead, checked the same way; the model is the setting the stack really
@@ -78,14 +78,15 @@ ws's defaults: 15:8, threshold 1024.
     "--connections",
     "-n",
     type=int,
-    help="Live connections, opened one at a time and held open [default: websockets 10 (the "
+    help="Live connections, opened one at a time and held open (from 1000, up to 10,000: a "
+    "fleet, opened in waves) [default: websockets 10 (the "
     "first is discarded), ws 40 (the first half warms the server up), more (up to 200) until "
     "10 measured connections build each kind of zlib stream set].",
 )
 @click.option(
     "--waves",
     type=click.IntRange(min=3),
-    help="A fleet (the Python stacks): open --connections in this many waves of client "
+    help="A fleet: open --connections in this many waves of client "
     "processes, the server's RSS read after each [default: 10; a fleet from 1000 connections].",
 )
 @click.option(
@@ -158,8 +159,8 @@ def live(
 ) -> None:
     """``wsztune live``: the help text is :data:`LIVE_HELP`."""
     from wsztune import corpus as corpus_module
-    from wsztune.codec import parse_setting
     from wsztune.live import LiveOptions, OptionClash
+    from wsztune.permessage_deflate import parse_setting
     from wsztune.sizes import parse_fraction
 
     # Validate every option before reading anything, so a typo costs nothing.

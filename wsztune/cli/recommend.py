@@ -305,7 +305,7 @@ def _axes_baseline(
     run: Any, baseline_path: Path | None, constraints: Any, allow_partial: bool
 ) -> Any:
     """``--baseline`` on a Go run: the saved Go run of the same stack and clients, decided under
-    the same constraints (:class:`wsztune.recommend.AxesBaseline`); None without one."""
+    the same constraints (:func:`wsztune.recommend.baseline_on_axes`); None without one."""
     from wsztune import recommend as recommend_module
     from wsztune import report
 
@@ -328,14 +328,7 @@ def _axes_baseline(
             )
     if not allow_partial and baseline_run.partial:
         recommend_module.require_complete(baseline_run, None, "--baseline ")
-
-    def raw(of: Any) -> list[int] | None:
-        units = of.meta.get("units")
-        return list(units["raw_bytes"]) if isinstance(units, dict) else None
-
-    decision = recommend_module.recommend_on_axes(baseline_run, constraints)
-    return recommend_module.AxesBaseline(decision, raw(run), raw(baseline_run),
-                                         str(baseline_path))  # fmt: skip
+    return recommend_module.baseline_on_axes(run, baseline_run, constraints, str(baseline_path))
 
 
 def _show(

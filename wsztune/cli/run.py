@@ -437,16 +437,8 @@ def _print_times(loading: float, sweeping: float, saving: float) -> None:
     )
 
 
-# The run options behind each axis a stack may fix, and the axis names of sweep_axes.
-_AXIS_PARAMETERS = {
-    "window_bits": ("window_bits", "window_bits"),
-    "mem_level": ("mem_level", "mem_levels"),
-    "level": ("level", "levels"),
-    "strategy": ("strategy", "strategies"),
-    "context_takeover": ("context_takeover", "context_takeover"),
-    "client_window_bits": ("client_window_bits", "client_window_bits"),
-    "threshold": ("threshold_text", "thresholds"),
-}
+# The click parameter of an axis's option, where it is not the axis's own name.
+_PARAMETERS = {"threshold": "threshold_text"}
 
 
 def _typed(parameter: str) -> bool:
@@ -459,10 +451,13 @@ def _typed(parameter: str) -> bool:
 
 def _typed_axes() -> set[str]:
     """The axes whose option the user typed."""
+    from wsztune.axes import AXES
+
     return {
         axis
-        for axis, (parameter, _) in _AXIS_PARAMETERS.items()
-        if _typed(parameter) or (axis == "context_takeover" and _typed("no_context_takeover"))
+        for axis in AXES
+        if _typed(_PARAMETERS.get(axis, axis))
+        or (axis == "context_takeover" and _typed("no_context_takeover"))
     }
 
 
@@ -476,6 +471,7 @@ def _zlib_grid(
     """The grid of a zlib-like codec: windowBits x memLevel x the rest, cut to ``stack``'s
     knobs with ``--server`` (an option left at its default is the stack's to choose)."""
     from wsztune import sweep
+    from wsztune.axes import AXES
     from wsztune.results import THRESHOLD_ALWAYS
 
     axes = {
@@ -492,7 +488,7 @@ def _zlib_grid(
 
         explicit = {}
         for axis in _typed_axes():
-            value = axes[_AXIS_PARAMETERS[axis][1]]
+            value = axes[AXES[axis].swept]
             explicit[axis] = value if isinstance(value, tuple) else (value,)
         axes = sweep_axes(stack, version, explicit)
     return sweep.SweepPlan(
@@ -562,8 +558,8 @@ def _save_or_rescue(run_result: Any, target: Path) -> Path:
 
 
 def _parse_strategies(text: str) -> tuple[str, ...]:
-    from wsztune.codec import STRATEGIES
     from wsztune.errors import SettingError
+    from wsztune.permessage_deflate import STRATEGIES
 
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [name for name in names if name not in STRATEGIES]

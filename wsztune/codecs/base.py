@@ -23,10 +23,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import SettingError
 from wsztune.memory import Resident, compressor_theory, decompressor_theory
+from wsztune.permessage_deflate import Setting
 from wsztune.results import TIME_FIELD_NAMES
 from wsztune.units import UnitLayout
 

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.codecs.base import (
     PROBE_PAYLOAD,
     CellDone,
@@ -40,6 +39,7 @@ from wsztune.codecs.base import (
 )
 from wsztune.codecs.node import ZlibShares, measure_with_runtime, node_cell
 from wsztune.corpus import Stream
+from wsztune.permessage_deflate import Setting
 
 NAME = "bun"
 BUN_ENV = "WSZTUNE_BUN"  # a bun binary to use instead of the pinned one in wsztune's cache

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.codecs.base import (
     CellDone,
     CellMemory,
@@ -43,6 +42,7 @@ from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import ToolUnavailable
 from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import Resident
+from wsztune.permessage_deflate import Setting
 from wsztune.programs import (
     Helper,
     HelperCell,
@@ -465,7 +465,7 @@ def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCel
     server's side stays Go's. Unchanged when no client was named."""
     if setting.client_mem_level is None and setting.client_level is None:
         return result
-    from wsztune.codec import compress_stream, get_zlib_module
+    from wsztune.permessage_deflate import compress_stream, get_zlib_module
 
     client = replace(setting.sender(CLIENT), threshold=0)
     zlib_module = get_zlib_module("zlib")

@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wsztune.codec import Setting, get_zlib_module
 from wsztune.codecs.base import (
     CellDone,
     CellMemory,
@@ -52,6 +51,7 @@ from wsztune.codecs.base import (
 from wsztune.corpus import CLIENT, Stream
 from wsztune.errors import SettingError, ToolUnavailable
 from wsztune.memory import compressor_theory
+from wsztune.permessage_deflate import Setting, get_zlib_module
 from wsztune.programs import (
     Helper,
     HelperCell,

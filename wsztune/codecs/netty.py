@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wsztune.codec import Setting
 from wsztune.codecs.base import CellDone, CodecInfo, TimingPlan
 from wsztune.corpus import Stream
+from wsztune.permessage_deflate import Setting
 
 NAME = "netty"
 JDK_WINDOW_BITS = 15  # ZlibCodecFactory.DEFAULT_JDK_WINDOW_SIZE

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from wsztune.codec import STRATEGIES, Setting
 from wsztune.codecs.base import (
     PROBE_PAYLOAD,
     CellDone,
@@ -42,6 +41,7 @@ from wsztune.codecs.base import (
 from wsztune.corpus import SERVER, Stream
 from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import compressor_theory
+from wsztune.permessage_deflate import STRATEGIES, Setting
 from wsztune.programs import (
     Helper,
     HelperCell,

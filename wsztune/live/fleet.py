@@ -321,6 +321,7 @@ def fleet_plan(options: LiveOptions) -> FleetPlan:
 def run_fleet(commands: FleetCommands, plan: FleetPlan, compression: bool, work: Path) -> FleetRun:
     """One run: the server, then the waves, then the churn rounds; every process killed after."""
     stderr = work / f"fleet-{'on' if compression else 'off'}.stderr"
+    raise_fd_limit()  # inherited by every process started here (node does not raise its own)
     run = FleetRun(compression)
     started = time.monotonic()
     server = spawn(commands.server(compression), stderr, commands.env)

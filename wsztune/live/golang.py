@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.codecs import go
 from wsztune.codecs.base import CorpusSummary
 from wsztune.corpus import SERVER, Corpus, Stream
@@ -34,6 +33,7 @@ from wsztune.errors import SettingError, WsztuneError
 from wsztune.live.growth import GO_HEAP_FLOOR, half_slope, relative_difference
 from wsztune.live.options import LiveOptions, OptionClash
 from wsztune.live.result import Display, LiveResult, Row, byte_fields, judge, kib, memory_rows
+from wsztune.permessage_deflate import Setting
 from wsztune.stacks import STACKS
 
 LIVE_SOURCE = Path(__file__).resolve().parent / "golive" / "wsztune_live_go.go"

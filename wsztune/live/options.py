@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from wsztune.errors import WsztuneError
 
 if TYPE_CHECKING:
-    from wsztune.codec import Setting
+    from wsztune.permessage_deflate import Setting
 
 DEFAULT_TIMEOUT = 30.0  # seconds for any single step: a handshake plus one connection's replay
 # From this many --connections a server that has a fleet runner runs a fleet (waves of client
@@ -63,7 +63,7 @@ class LiveOptions:
         """What a zlib server (websockets, the other Python stacks, ws) runs for these options:
         the asked window bits and memLevel, else its stack profile's (:mod:`wsztune.stacks`,
         the one source of a stack's values). ``--level`` is gorilla's alone."""
-        from wsztune.codec import Setting
+        from wsztune.permessage_deflate import Setting
         from wsztune.stacks import STACKS
 
         if self.level is not None:

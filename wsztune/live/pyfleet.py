@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.corpus import CLIENT, SERVER, Corpus, Stream
 from wsztune.live.fleet import (
     CONCURRENCY,
@@ -59,6 +58,7 @@ from wsztune.live.python import (
 from wsztune.live.result import Display, LiveError, LiveResult, setting_fields
 from wsztune.loopback import LOOPBACK
 from wsztune.memory import Resident, connection_traffic, zlib_resident
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 # The server process ---------------------------------------------------------------------------
 

@@ -7,8 +7,8 @@ sent by the server, client-direction ones by the client. Then:
 
 * bytes: the payloads the server actually sent and received, counted on the frames by the
   permessage-deflate extension itself (after compression, before inflation), and counted again
-  independently by the client; they must equal the model (:func:`wsztune.codec.compress_stream`
-  per connection and direction) byte for byte;
+  independently by the client; they must equal the model
+  (:func:`wsztune.permessage_deflate.compress_stream` per connection and direction) byte for byte;
 * memory: after each connection's exchange, traced memory and RSS are read; the growth from one
   connection to the next is what a connection costs. The first connection is discarded (it pays
   one-off costs), as in websockets' own experiments/compression/server.py. The same run with
@@ -48,7 +48,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting, compress_stream, get_zlib_module
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError
@@ -77,6 +76,7 @@ from wsztune.live.result import (
 from wsztune.live.servers import Connection, LiveServer, counting_extension_class
 from wsztune.loopback import LOOPBACK
 from wsztune.memory import rss_bytes
+from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
 
 # The model ----------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from wsztune.errors import WsztuneError
 
 if TYPE_CHECKING:
-    from wsztune.codec import Setting
+    from wsztune.permessage_deflate import Setting
 
 PASS = "pass"
 FAIL = "fail"

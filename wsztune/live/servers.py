@@ -4,10 +4,11 @@ and uvicorn (each ``--ws`` backend), behind one small interface.
 Each :class:`LiveServer` knows three things: how to start its real server on an ephemeral
 loopback port with compression on or off, handing every connection to the live check's replay
 (:class:`Connection`: send, receive, flush); what the check's client (python-websockets) must
-offer to get the setting; and the model :class:`~wsztune.codec.Setting` of what the server then
-really runs, with the values the stack fixes (aiohttp: level 1, memLevel 8, and no cap on the
-client's window; Tornado: window 15; uvicorn: per backend). The replay, the client process and
-the memory marks are the live check's own (:mod:`wsztune.live.python`), the same for every server.
+offer to get the setting; and the model :class:`~wsztune.permessage_deflate.Setting` of what the
+server then really runs, with the values the stack fixes (aiohttp: level 1, memLevel 8, and no
+cap on the client's window; Tornado: window 15; uvicorn: per backend). The replay, the client
+process and the memory marks are the live check's own (:mod:`wsztune.live.python`), the same for
+every server.
 
 Every server's framework is imported only when its check runs.
 """
@@ -21,9 +22,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.errors import SettingError
 from wsztune.loopback import LOOPBACK
+from wsztune.permessage_deflate import Setting
 from wsztune.stacks import STACKS
 from wsztune.stacks.profile import Defaults
 

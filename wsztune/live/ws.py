@@ -56,7 +56,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wsztune.codec import Setting
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
 from wsztune.live.growth import (
@@ -82,6 +81,7 @@ from wsztune.live.result import (
     setting_fields,
     zlib_setting_title,
 )
+from wsztune.permessage_deflate import Setting
 from wsztune.programs import children_stopped_on_error
 from wsztune.programs.node import find_node
 from wsztune.stacks import STACKS
@@ -286,7 +286,7 @@ async def _start(
 
 def compression_options(setting: Setting, threshold: int) -> dict[str, Any]:
     """ws's perMessageDeflate options for ``setting`` (the server's; the clients offer the same)."""
-    from wsztune.codec import STRATEGIES
+    from wsztune.permessage_deflate import STRATEGIES
 
     return {
         "serverMaxWindowBits": setting.server_bits,

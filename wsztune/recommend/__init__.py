@@ -16,25 +16,26 @@ One job per module, none of which prints (report renders what they return):
 
 from __future__ import annotations
 
-from wsztune.recommend.axes import recommend_on_axes
 from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.export import axes_decision_json, decision_json
-from wsztune.recommend.gate import AxesBaseline, require_complete
+from wsztune.recommend.gate import require_complete
 from wsztune.recommend.pipeline import (
     Outcome,
+    baseline_on_axes,
     decide_and_gate,
     decide_and_gate_on_axes,
     recommend,
+    recommend_on_axes,
 )
 
 __all__ = [
-    "AxesBaseline",
     "MEMORY_FIGURES",
     "Constraints",
     "Outcome",
     "Prices",
     "axes_decision_json",
+    "baseline_on_axes",
     "decide_and_gate",
     "decide_and_gate_on_axes",
     "decision_json",

@@ -28,17 +28,17 @@ from wsztune.recommend.cost import (
     with_peaks,
 )
 from wsztune.recommend.decide import memory_resolution, rule_order
-from wsztune.recommend.explain import against_default, stack_limits
-from wsztune.recommend.robust import FEW_UNITS, Robustness, resample, with_interval
-from wsztune.recommend.words import option_percent
+from wsztune.recommend.robust import Robustness, resample, with_interval
 from wsztune.results import UNIT_SIZES, Run
-from wsztune.text import OFF, axes_label, format_bytes, plural
+from wsztune.text import OFF, axes_label
 
 
 @dataclass
 class AxesDecision:
-    """:func:`recommend_on_axes`' outcome: the same rule as :func:`recommend`, on a Go run's
-    cells named by their own axes (level, takeover, threshold) instead of windowBits:memLevel."""
+    """:func:`decide_on_axes`' outcome: the same rule as the zlib one, on a Go run's cells
+    named by their own axes (level, takeover, threshold) instead of windowBits:memLevel. The
+    words (``reason``, ``warnings``, ``explanation``, ``limits``) are filled in by
+    :func:`wsztune.recommend.explain.explain_on_axes`."""
 
     axes: tuple[str, ...]
     cells: list[Cell]  # the run's cells, then the row of no compression
@@ -58,6 +58,12 @@ class AxesDecision:
     limits: str = ""  # what the stack cannot be set to (:func:`stack_limits`)
     # The chosen cell's compress-once mode priced for the fleet (gorilla PreparedMessage).
     once_cost: Cost | None = None
+    # How the cell was chosen: cost, off, default, least (memory, then compress time) or
+    # robust (none stayed within the tolerance: the most robust); the cell whose peak of
+    # concurrent writes broke a tie on memory, if one did; the least memory when none fits.
+    rule: str = ""
+    peak_tie: Cell | None = None
+    least: Cell | None = None
 
     @property
     def chosen_cost(self) -> Cost | None:
@@ -151,14 +157,13 @@ def _axes_default(run: Run, cells: list[Cell]) -> Cell | None:
     )
 
 
-def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesDecision:
-    """:func:`~wsztune.recommend.pipeline.recommend`'s rule on a Go run: among the cells that
+def decide_on_axes(run: Run, constraints: Constraints) -> AxesDecision:
+    """:func:`~wsztune.recommend.decide.decide`'s rule on a Go run, as data: among the cells that
     fit ``max_memory`` (and ``max_time_ratio`` against the stack's default), and compression
     off, the least memory whose output stays within ``tolerance`` of the smallest in
     ``confidence`` of the bootstrap resamples; among cells needing the same memory, the stack's
     default (gorilla: level 1) first, then the least compress time. ``objective`` cost: the
     cheapest for the fleet."""
-    constraints = constraints or Constraints()
     measured = [cell for cell in run.cells if cell.get("compression") is not False]
     if not measured:
         raise WsztuneError("this Go run holds no measured cell; sweep it with wsztune run")
@@ -181,18 +186,11 @@ def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesD
         with_peaks(decision.costs, constraints)
     require_priced(decision.costs, constraints.objective)
     if not feasible:
-        least = min(measured, key=lambda cell: cell["connection_memory"])
-        decision.reason = (
-            f"no cell fits: the least memory is {decision.name(least)}'s "
-            f"{format_bytes(least['connection_memory'])} per connection"
-        )
+        decision.least = min(measured, key=lambda cell: cell["connection_memory"])
         return decision
     _choose_on_axes(decision, units)
     chosen = decision.chosen
-    if default is not None and chosen is not default:
-        decision.explanation.append(against_default(default, chosen, decision.name))
     decision.snippet = axes_snippet(run, chosen)
-    decision.limits = stack_limits(run)
     if decision.costs is not None and chosen is not off:
         decision.once_cost = once_cost(decision.costs, chosen, constraints)
     return decision
@@ -226,8 +224,8 @@ def _fits_axes(
 
 
 def _choose_on_axes(decision: AxesDecision, units: dict[str, Any] | None) -> None:
-    """The smallest feasible output, the robust candidates (warned about when the resampling
-    is rough or missing), the objective's choice and why, and the chosen cell's interval."""
+    """The smallest feasible output, the robust candidates, the objective's choice and the
+    chosen cell's interval."""
     feasible, constraints, name = decision.feasible, decision.constraints, decision.name
     best = min(feasible, key=lambda c: (c["compressed_bytes"], c["connection_memory"], name(c)))
     limit = best["compressed_bytes"] * (1 + constraints.tolerance)
@@ -238,67 +236,36 @@ def _choose_on_axes(decision: AxesDecision, units: dict[str, Any] | None) -> Non
         decision.robustness, candidates, totals, raw_totals = resample(
             feasible, raw, constraints, key=name
         )
-        if len(raw) < FEW_UNITS:
-            decision.warnings.append(
-                f"the corpus has only {plural(len(raw), 'resampling unit')}: the robustness "
-                "figures are rough; record more connections"
-            )
-    else:
-        decision.warnings.append(
-            "this run keeps no per-unit sizes: the choice rests on this corpus alone, with no "
-            "check that it holds on other traffic; run `wsztune run` again for one"
-        )
-    chosen, reason = _pick_on_axes(decision, candidates, best)
+    chosen = _pick_on_axes(decision, candidates)
     if decision.robustness is not None:
         index = next(i for i, cell in enumerate(feasible) if cell is chosen)
         decision.robustness = with_interval(decision.robustness, totals, raw_totals, index)
-    decision.chosen, decision.best, decision.reason = chosen, best, f"{name(chosen)}: {reason}"
+    decision.chosen, decision.best = chosen, best
     decision.candidates = sorted(candidates, key=rule_order)
 
 
-def _pick_on_axes(
-    decision: AxesDecision, candidates: list[Cell], best: Cell
-) -> tuple[Cell, str]:
-    """The objective's choice and why: the cheapest per month (``cost``), else the least
-    memory among the robust candidates (:func:`_least_on_axes`), else the most robust, with a
-    warning."""
-    feasible, constraints, name = decision.feasible, decision.constraints, decision.name
-    tolerance = option_percent(constraints.tolerance)
-    if constraints.objective == "cost":
+def _pick_on_axes(decision: AxesDecision, candidates: list[Cell]) -> Cell:
+    """The objective's choice (its ``rule`` noted): the cheapest per month (``cost``), else the
+    least memory among the robust candidates (:func:`_least_on_axes`), else the most robust."""
+    feasible, name = decision.feasible, decision.name
+    if decision.constraints.objective == "cost":
         fleet = decision.costs
-        assert fleet is not None and fleet.rate is not None
+        assert fleet is not None
         by_cell = {id(cost.cell): cost for cost in fleet.costs}
-        chosen = min(feasible, key=lambda c: (by_cell[id(c)].total, c["connection_memory"]))
-        return chosen, (
-            f"the least monthly cost for {fleet.connections:,} connections at "
-            f"{fleet.rate:,.0f} messages/s among the cells that fit"
-        )
+        decision.rule = "cost"
+        return min(feasible, key=lambda c: (by_cell[id(c)].total, c["connection_memory"]))
     if candidates:
-        chosen, reason = _least_on_axes(decision, candidates, best)
-        return chosen, reason + (
-            f" in at least {option_percent(constraints.confidence)} of "
-            f"{constraints.resamples:,} resamples of the corpus"
-            if decision.robustness is not None
-            else " on this corpus"
-        )
+        return _least_on_axes(decision, candidates)
     robustness = decision.robustness
     assert robustness is not None
-    chosen = max(feasible, key=lambda c: (robustness.share[name(c)], -c["connection_memory"]))
-    decision.warnings.append(
-        f"no cell stays within {tolerance} of the smallest output in "
-        f"{option_percent(constraints.confidence)} of the resamples: recommending the most "
-        f"robust, {name(chosen)}; raise --tolerance or measure a larger corpus"
-    )
-    return chosen, f"the most often within {tolerance} of the smallest output"
+    decision.rule = "robust"
+    return max(feasible, key=lambda c: (robustness.share[name(c)], -c["connection_memory"]))
 
 
-def _least_on_axes(
-    decision: AxesDecision, candidates: list[Cell], best: Cell
-) -> tuple[Cell, str]:
+def _least_on_axes(decision: AxesDecision, candidates: list[Cell]) -> Cell:
     """The least memory among the robust candidates: compression off when it is one; among
     cells tied within :data:`AXES_MEMORY_RESOLUTION`, the least at the fleet's peak of
     concurrent writes, then the stack's default, then the least compress time."""
-    tolerance = option_percent(decision.constraints.tolerance)
     least = min(candidates, key=rule_order)
     tied = [
         cell
@@ -306,32 +273,23 @@ def _least_on_axes(
         if cell["connection_memory"] - least["connection_memory"]
         <= max(AXES_MEMORY_RESOLUTION, memory_resolution(cell))
     ]
-    within = f"whose output stays within {tolerance} of the smallest ({decision.name(best)})"
     peaked = _least_peak(tied, decision.costs)
-    at_peak = ""
     if len(peaked) < len(tied):
         tied = peaked
-        at_peak = (
-            f", then the least at the fleet's peak of concurrent writes "
-            f"({format_bytes(_peak_of(tied[0], decision.costs))})"
-        )
+        decision.peak_tie = tied[0]
     off, default = decision.off, decision.default
     if off is not None and any(cell is off for cell in candidates):
-        return off, f"compressing does not pay: no compression is {within}"
+        decision.rule = "off"
+        return off
     if default is not None and any(cell is default for cell in tied):
-        return default, (
-            f"the stack's default: the least memory "
-            f"({format_bytes(default['connection_memory'])}, a tie within "
-            f"{format_bytes(AXES_MEMORY_RESOLUTION)}){at_peak} {within}"
-        )
-    chosen = min(tied, key=lambda cell: rule_order(cell)[1:])
-    return chosen, (
-        f"the least memory ({format_bytes(chosen['connection_memory'])}){at_peak}, "
-        f"then the least compress time, {within}"
-    )
+        decision.rule = "default"
+        return default
+    decision.rule = "least"
+    return min(tied, key=lambda cell: rule_order(cell)[1:])
 
 
-def _peak_of(cell: Cell, fleet: Fleet | None) -> int:
+def peak_of(cell: Cell, fleet: Fleet | None) -> int:
+    """The fleet's memory at its peak of concurrent writes with ``cell``."""
     cost = None if fleet is None else next((c for c in fleet.costs if c.cell is cell), None)
     assert cost is not None and cost.peak is not None
     return cost.peak.peak

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wsztune.grid import Cell, Slice, cell_key, reference_name
+from wsztune.recommend.axes import AXES_MEMORY_RESOLUTION, AxesDecision, peak_of
 from wsztune.recommend.constraints import Constraints, time_ratio
 from wsztune.recommend.decide import Decision, constraint_overs, memory_resolution
 from wsztune.recommend.robust import FEW_UNITS
@@ -43,6 +44,86 @@ def explain(decision: Decision) -> None:
         decision.explanation += decision.threshold.lines
     if constraints.connections:
         decision.fleet = fleet_lines(chosen, decision.reference, constraints.connections)
+
+
+def explain_on_axes(decision: AxesDecision, run: Run) -> None:
+    """:func:`explain` for a Go run's decision: its ``warnings``, ``reason``, what it trades
+    against the stack's default, and what the stack cannot be set to."""
+    chosen, name = decision.chosen, decision.name
+    if chosen is None:
+        least = decision.least
+        assert least is not None
+        decision.reason = (
+            f"no cell fits: the least memory is {name(least)}'s "
+            f"{format_bytes(least['connection_memory'])} per connection"
+        )
+        return
+    robustness = decision.robustness
+    if robustness is None:
+        decision.warnings.append(
+            "this run keeps no per-unit sizes: the choice rests on this corpus alone, with no "
+            "check that it holds on other traffic; run `wsztune run` again for one"
+        )
+    elif robustness.units < FEW_UNITS:
+        decision.warnings.append(
+            f"the corpus has only {plural(robustness.units, 'resampling unit')}: the "
+            "robustness figures are rough; record more connections"
+        )
+    decision.reason = f"{name(chosen)}: {_reason_on_axes(decision)}"
+    default = decision.default
+    if default is not None and chosen is not default:
+        decision.explanation.append(against_default(default, chosen, name))
+    decision.limits = stack_limits(run)
+
+
+def _reason_on_axes(decision: AxesDecision) -> str:
+    """Why the chosen Go cell, by the rule that chose it; with no robust candidate, a warning
+    too."""
+    chosen, best, constraints, name = (
+        decision.chosen, decision.best, decision.constraints, decision.name,
+    )  # fmt: skip
+    assert chosen is not None and best is not None
+    tolerance = option_percent(constraints.tolerance)
+    if decision.rule == "cost":
+        fleet = decision.costs
+        assert fleet is not None and fleet.rate is not None
+        return (
+            f"the least monthly cost for {fleet.connections:,} connections at "
+            f"{fleet.rate:,.0f} messages/s among the cells that fit"
+        )
+    if decision.rule == "robust":
+        decision.warnings.append(
+            f"no cell stays within {tolerance} of the smallest output in "
+            f"{option_percent(constraints.confidence)} of the resamples: recommending the most "
+            f"robust, {name(chosen)}; raise --tolerance or measure a larger corpus"
+        )
+        return f"the most often within {tolerance} of the smallest output"
+    within = f"whose output stays within {tolerance} of the smallest ({name(best)})"
+    at_peak = ""
+    if decision.peak_tie is not None:
+        at_peak = (
+            f", then the least at the fleet's peak of concurrent writes "
+            f"({format_bytes(peak_of(decision.peak_tie, decision.costs))})"
+        )
+    if decision.rule == "off":
+        reason = f"compressing does not pay: no compression is {within}"
+    elif decision.rule == "default":
+        reason = (
+            f"the stack's default: the least memory "
+            f"({format_bytes(chosen['connection_memory'])}, a tie within "
+            f"{format_bytes(AXES_MEMORY_RESOLUTION)}){at_peak} {within}"
+        )
+    else:
+        reason = (
+            f"the least memory ({format_bytes(chosen['connection_memory'])}){at_peak}, "
+            f"then the least compress time, {within}"
+        )
+    return reason + (
+        f" in at least {option_percent(constraints.confidence)} of "
+        f"{constraints.resamples:,} resamples of the corpus"
+        if decision.robustness is not None
+        else " on this corpus"
+    )
 
 
 def _budget_edge_words(edge: list[Cell], limit: int) -> str:

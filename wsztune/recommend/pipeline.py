@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wsztune.grid import Slice
-from wsztune.recommend.axes import AxesDecision, parse_axes_setting, recommend_on_axes
+from wsztune.recommend.axes import AxesDecision, decide_on_axes, parse_axes_setting
 from wsztune.recommend.constraints import Constraints
 from wsztune.recommend.decide import Decision, decide
-from wsztune.recommend.explain import explain
+from wsztune.recommend.explain import explain, explain_on_axes
 from wsztune.recommend.gate import AxesBaseline, Verdict, check_on_axes, gate
 from wsztune.results import Run
 
@@ -25,6 +25,15 @@ def recommend(source: Run | Slice, constraints: Constraints | None = None) -> De
     (:func:`~wsztune.recommend.explain.explain`)."""
     decision = decide(source, constraints or Constraints())
     explain(decision)
+    return decision
+
+
+def recommend_on_axes(run: Run, constraints: Constraints | None = None) -> AxesDecision:
+    """The same for a Go run on its own axes: the rule's decision
+    (:func:`~wsztune.recommend.axes.decide_on_axes`), then its words
+    (:func:`~wsztune.recommend.explain.explain_on_axes`)."""
+    decision = decide_on_axes(run, constraints or Constraints())
+    explain_on_axes(decision, run)
     return decision
 
 
@@ -71,6 +80,18 @@ def decide_and_gate(
         baseline_name=baseline_name,
     )
     return Outcome(decision, verdict, warnings)
+
+
+def baseline_on_axes(run: Run, baseline: Run, constraints: Constraints, name: str) -> AxesBaseline:
+    """A saved Go run to gate ``run``'s ``--check`` against: its decision under the same
+    constraints, and both runs' resampling units (raw bytes per unit, None without)."""
+
+    def raw(of: Run) -> list[int] | None:
+        units = of.meta.get("units")
+        return list(units["raw_bytes"]) if isinstance(units, dict) else None
+
+    decision = recommend_on_axes(baseline, constraints)
+    return AxesBaseline(decision, raw(run), raw(baseline), name)
 
 
 def decide_and_gate_on_axes(

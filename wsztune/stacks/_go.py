@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from wsztune.axes import AXES
 from wsztune.errors import WsztuneError
 from wsztune.stacks.profile import Stack
 
@@ -21,13 +22,8 @@ LEVELS = range(-2, 10)
 # One (window, memLevel) pair stands for Go's fixed ones; the cells record 15 and none.
 GRID_WINDOW_BITS = 15
 GRID_MEM_LEVEL = 8
-# The run options that do not exist in Go's flate, by the axis they would set.
-NO_SUCH_AXIS = {
-    "window_bits": "--window-bits",
-    "mem_level": "--mem-level",
-    "strategy": "--strategy",
-    "client_window_bits": "--client-window-bits",
-}
+# The axes that do not exist in Go's flate.
+NO_SUCH_AXIS = ("window_bits", "mem_level", "strategy", "client_window_bits")
 _NATS_FIXED = (
     "nats-server has no level or takeover setting (BestSpeed, no context takeover): "
     "drop --level and --context-takeover"
@@ -56,12 +52,12 @@ def library_axes(
     Go's flate does not have, or one the library fixes, is an error that says what to drop.
     Returns ``window_bits``, ``mem_levels``, ``levels`` and ``context_takeover``.
     """
-    for axis, option in NO_SUCH_AXIS.items():
+    for axis in NO_SUCH_AXIS:
         if axis in typed:
             raise WsztuneError(
-                f"{option} does not exist in Go's flate ({codec}): its window is always 32 KiB "
-                "and it has no memLevel or strategy; sweep --level, --context-takeover and "
-                "--threshold"
+                f"{AXES[axis].option} does not exist in Go's flate ({codec}): its window is "
+                "always 32 KiB and it has no memLevel or strategy; sweep --level, "
+                "--context-takeover and --threshold"
             )
     defaults = library.defaults
     level_knob, takeover_knob = library.knob("level"), library.knob("context_takeover")

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsztune.axes import AXES as SWEPT_AXES
+
 # How exactly wsztune measures a stack.
 VERIFIED = "verified"  # exact, and checked byte for byte against the real library
 SAME_CODEC = "same codec"  # the codec it runs (same library, same calls), not checked here
@@ -18,18 +20,9 @@ APPROXIMATE = "approximate"  # a codec close to the stack's own (a port or a for
 CANNOT_COMPRESS = "cannot compress"  # no permessage-deflate at all: --server refuses it
 STATUSES = (VERIFIED, SAME_CODEC, APPROXIMATE, CANNOT_COMPRESS)
 
-# The wsztune axes a knob can move (the axes of the sweep's SweepPlan, plus compression on/off).
-AXES = (
-    "enabled",
-    "backend",  # a choice of implementation that fixes the other axes (uvicorn's --ws)
-    "window_bits",
-    "client_window_bits",
-    "mem_level",
-    "level",
-    "strategy",
-    "context_takeover",
-    "threshold",
-)
+# The wsztune axes a knob can move: the sweep's (wsztune.axes), compression on/off, and a
+# choice of implementation that fixes the other axes (uvicorn's --ws).
+KNOB_AXES = ("enabled", "backend", *SWEPT_AXES)
 
 Cell = dict[str, Any]
 
@@ -57,7 +50,7 @@ class Knob:
     """One setting a stack exposes, as the stack spells it, and the wsztune axis it moves."""
 
     name: str  # the stack's own spelling: "serverMaxWindowBits", "--ws-per-message-deflate"
-    axis: str  # one of AXES
+    axis: str  # one of KNOB_AXES
     values: tuple[Any, ...]  # what the stack accepts
     default: Any
     note: str = ""

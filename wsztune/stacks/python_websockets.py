@@ -77,7 +77,7 @@ PROFILES = (
             Knob("compression=None", "enabled", (True, False), True),
         ),
         status=VERIFIED,
-        status_note="tests/test_codec.py compares every cell with websockets' own "
+        status_note="tests/test_permessage_deflate.py compares every cell with websockets' own "
         "PerMessageDeflate.encode, byte for byte",
         sources=(
             Source(

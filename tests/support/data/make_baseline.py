@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from wsztune import corpus, sweep  # noqa: E402
-from wsztune.codec import get_zlib_module  # noqa: E402
 from wsztune.codecs import zlib as zlib_codec  # noqa: E402
+from wsztune.permessage_deflate import get_zlib_module  # noqa: E402
 
 CORPORA = [
     "wsztune/data/demo.records.jsonl",

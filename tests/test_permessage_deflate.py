@@ -13,7 +13,9 @@ from tests.support.samples import chat_messages, document_messages
 from tests.support.websockets_reference import websockets_frames
 from wsztune import corpus, sweep
 from wsztune.cli import cli
-from wsztune.codec import (
+from wsztune.codecs import zlib as zlib_codec
+from wsztune.errors import RoundTripError, SettingError, ToolUnavailable
+from wsztune.permessage_deflate import (
     Setting,
     check_stream,
     compress_pass,
@@ -22,8 +24,6 @@ from wsztune.codec import (
     get_zlib_module,
     parse_setting,
 )
-from wsztune.codecs import zlib as zlib_codec
-from wsztune.errors import RoundTripError, SettingError, ToolUnavailable
 
 ZLIB = get_zlib_module("zlib")
 GRID = [(wb, ml) for wb in range(9, 16) for ml in range(1, 10)]
@@ -184,7 +184,7 @@ def test_missing_zlib_module_says_how_to_install(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("takeover", [True, False])
 def test_packed_frames_and_lockstep_sizes_match_compress_stream(takeover: bool) -> None:
     """The sweep's packed frames and --no-timing's lockstep round trip give the same frames."""
-    from wsztune.codec import compress_frames, round_trip_sizes
+    from wsztune.permessage_deflate import compress_frames, round_trip_sizes
 
     payloads = [b"", *chat_messages(40, seed=11), b""]
     setting = Setting(11, 4, context_takeover=takeover)
@@ -205,7 +205,7 @@ def test_packed_frames_and_lockstep_sizes_match_compress_stream(takeover: bool) 
 
 @pytest.mark.parametrize("takeover", [True, False])
 def test_threshold_sends_short_messages_raw_and_skips_the_compressor(takeover: bool) -> None:
-    from wsztune.codec import Raw, check_stream, compress_stream, get_zlib_module
+    from wsztune.permessage_deflate import Raw, check_stream, compress_stream, get_zlib_module
 
     zlib_module = get_zlib_module("zlib")
     payloads = chat_messages(60) + document_messages(10)
@@ -274,8 +274,8 @@ def test_big_messages_in_pieces_give_the_same_sizes_and_round_trip(
     them. A tiny BIG_MESSAGE makes ordinary messages "big" here."""
     import os
 
-    from wsztune import codec as codec_module
-    from wsztune.codec import (
+    from wsztune import permessage_deflate as model
+    from wsztune.permessage_deflate import (
         Frames,
         check_stream,
         compress_frames,
@@ -294,8 +294,8 @@ def test_big_messages_in_pieces_give_the_same_sizes_and_round_trip(
     setting = Setting(12, 5, level=level, strategy=strategy, context_takeover=takeover)
     zlib_module = get_zlib_module(codec_name)
     whole = compress_stream(payloads, setting, 12, zlib_module)
-    monkeypatch.setattr(codec_module, "BIG_MESSAGE", 1000)
-    monkeypatch.setattr(codec_module, "_BIG_FRAME", 0)
+    monkeypatch.setattr(model, "BIG_MESSAGE", 1000)
+    monkeypatch.setattr(model, "_BIG_FRAME", 0)
     frames = compress_frames(payloads, setting, 12, zlib_module)
     assert isinstance(frames, Frames)
     assert frames.payloads() == whole  # byte for byte
