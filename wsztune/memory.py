@@ -165,6 +165,10 @@ MMAP_THRESHOLD = 128 * 1024
 ZLIB_DEFLATE_STATE = 5952
 ZLIB_INFLATE_STATE = 7160
 PYTHON_ZLIB_OBJECT = 200
+# Tornado's IOStream._read_to_buffer (tornado/iostream.py) reads every time into a fresh
+# bytearray(read_chunk_size), 64 KiB by default, which CPython zero-fills (its n + 1 bytes
+# are written) and frees once the bytes are copied out.
+TORNADO_READ_BUFFER = 65536 + 1
 # deflate.h: MAX_MATCH (258) is WIN_INIT, the bytes past the data fill_window() zeroes;
 # MIN_LOOKAHEAD = MAX_MATCH + MIN_MATCH + 1.
 WIN_INIT = 258
@@ -226,15 +230,23 @@ def _pages(intervals: list[tuple[int, int]]) -> int:
     return count
 
 
-def resident_pages(allocations: Sequence[Touched], neighbours: int = 16) -> float:
+def resident_pages(
+    allocations: Sequence[Touched], neighbours: int = 16, written_before: int = 0
+) -> float:
     """Resident bytes per connection of ``allocations`` made in this order by each of
     ``neighbours`` connections, one after the other, as glibc lays chunks out from the top of
     its heap (an mmap'd chunk alone in its mapping). Pages shared by neighbouring connections
-    count once, as the OS counts them."""
+    count once, as the OS counts them.
+
+    ``written_before``: the heap chunk of a buffer the server wrote whole and freed just
+    before each connection's allocations (a read buffer); freed at the top, it merges back
+    into the top chunk, so the allocations that follow are carved from its written pages."""
     heap: list[tuple[int, int]] = []
     mapped = 0
     address = 0
     for _ in range(neighbours):
+        if written_before:
+            heap.append((address, address + _chunk(written_before)))
         for allocation in allocations:
             chunk = _chunk(allocation.size)
             if chunk >= MMAP_THRESHOLD:
@@ -295,20 +307,27 @@ def zlib_inflate_touched(window_bits: int, traffic: Traffic) -> tuple[Touched, T
     return state, Touched(wsize, ((0, min(wsize, traffic.received)),))
 
 
-def zlib_resident(window_bits: int, client_bits: int, mem_level: int, traffic: Traffic) -> Resident:
+def zlib_resident(
+    window_bits: int, client_bits: int, mem_level: int, traffic: Traffic, read_buffer: int = 0
+) -> Resident:
     """Resident bytes of CPython's zlib objects for a connection that carried ``traffic``.
 
     The compressor's buffers are allocated together at the handshake, one connection after
     another; the inflate window later, on the first compressed message received, so windows of
-    neighbouring connections sit together. Python's compobject (200 B) counts as bytes."""
+    neighbouring connections sit together. Python's compobject (200 B) counts as bytes.
+
+    ``read_buffer``: bytes of a buffer the server stack writes whole and frees on every socket
+    read (Tornado: :data:`TORNADO_READ_BUFFER`; 0 for a stack that reads into fresh bytes).
+    Both the compressor (built right after the handshake's read) and the inflate window (built
+    inflating a message just read) are then carved from that buffer's written pages."""
     compressor = 0.0
     if traffic.compressed_messages_sent or traffic.sent == 0:
-        compressor = resident_pages(zlib_deflate_touched(window_bits, mem_level, traffic))
-        compressor += PYTHON_ZLIB_OBJECT
+        touched = zlib_deflate_touched(window_bits, mem_level, traffic)
+        compressor = resident_pages(touched, written_before=read_buffer) + PYTHON_ZLIB_OBJECT
     state, window = zlib_inflate_touched(client_bits, traffic)
     decompressor = resident_pages([state]) + PYTHON_ZLIB_OBJECT
     if window is not None:
-        decompressor += resident_pages([window])
+        decompressor += resident_pages([window], written_before=read_buffer)
     return Resident(compressor, decompressor)
 
 

@@ -206,12 +206,15 @@ def process_main(argv: Sequence[str]) -> int:
 # The model ------------------------------------------------------------------------------------
 
 
-def fleet_model(corpus: Corpus, plan: Plan, setting: Setting) -> FleetModel:
+def fleet_model(
+    corpus: Corpus, plan: Plan, setting: Setting, read_buffer: int = 0
+) -> FleetModel:
     """Bytes from the codec model, per script times the live connections replaying it; the
-    resident figure from each script's traffic (:func:`wsztune.memory.connection_traffic`)."""
+    resident figure from each script's traffic (:func:`wsztune.memory.connection_traffic`),
+    with the server stack's ``read_buffer`` (:attr:`LiveServer.read_buffer`)."""
     uses = Counter(plan.assignment)
     scripts = [model_script(script, setting) for script in plan.scripts]
-    residents = [_script_resident(script, setting) for script in plan.scripts]
+    residents = [_script_resident(script, setting, read_buffer) for script in plan.scripts]
     total = sum(uses.values())
     return FleetModel(
         server_bytes=sum(uses[i] * m.server_bytes for i, m in enumerate(scripts)),
@@ -225,7 +228,7 @@ def fleet_model(corpus: Corpus, plan: Plan, setting: Setting) -> FleetModel:
     )  # fmt: skip
 
 
-def _script_resident(script: Any, setting: Setting) -> Resident:
+def _script_resident(script: Any, setting: Setting, read_buffer: int) -> Resident:
     """Resident bytes of the server's zlib objects after one script (probe included)."""
     server = script.payloads(SERVER)
     client = script.payloads(CLIENT)
@@ -233,7 +236,8 @@ def _script_resident(script: Any, setting: Setting) -> Resident:
     streams = [Stream("c", SERVER, server), Stream("c", CLIENT, client)]
     sizes = [[len(frame) for frame in frames], [0] * len(client)]
     (traffic,) = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
-    return zlib_resident(setting.server_bits, setting.client_bits, setting.mem_level, traffic)
+    bits = setting.server_bits, setting.client_bits, setting.mem_level
+    return zlib_resident(*bits, traffic, read_buffer)
 
 
 # The check ------------------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
     server, setting = server_and_setting(options)
     plan = build_plan(corpus, options.connections)
     started = time.perf_counter()
-    model = fleet_model(corpus, plan, setting)
+    model = fleet_model(corpus, plan, setting, server.read_buffer)
     fleet = fleet_plan(options)
     # Server and clients each hold about the allocation per connection, and Python's own.
     check_memory_room(fleet.connections * 2 * (model.allocation + 32 * 1024), "this fleet")

@@ -36,6 +36,9 @@ UWS_DECOMPRESSORS = {
 }
 
 
+# Still a decision in a stack module (issue 28): choosing under a budget is recommend's. The
+# presets are data (UWS_COMPRESSORS); the move is recommend choosing with them and handing the
+# preset to the snippet (SnippetContext), for uWebSockets and Bun alike.
 def uws_preset(slice_: Any, chosen: Cell, max_memory: int | None) -> tuple[str, int, int, str]:
     """The uWebSockets preset nearest to ``chosen`` at or below the budget.
 
