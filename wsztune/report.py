@@ -518,6 +518,9 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
         default=None,
     )
     named: dict[Key, str] = {}
+    # Compression off has no cell of its own in the fleet: it is the "no compression" row, which
+    # carries its roles (a stack that can only turn compression on or off may recommend it).
+    off_roles: list[str] = []
     for role, cell in (
         ("recommended", decision.chosen),
         ("smallest", decision.best),
@@ -527,14 +530,16 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
             decision.reference,
         ),
     ):
-        if cell is not None:
+        if cell is not None and cell.get("compression") is False:
+            off_roles.append(role)
+        elif cell is not None:
             key = cell_key(cell)
             named[key] = f"{named[key]} & {role}" if key in named else role
     keys = list(named)
     for cell in decision.candidates:
         if len(keys) >= COST_ROWS:
             break
-        if cell_key(cell) not in keys:
+        if cell.get("compression") is not False and cell_key(cell) not in keys:
             keys.append(cell_key(cell))
     rated = fleet.rate is not None
 
@@ -554,10 +559,12 @@ def cost_table(decision: Decision) -> tuple[str, list[str], list[list[str]]]:
              *([delivery_cpu(cost.cell)] if per_delivery else []),
              money(cost.memory), money(cost.egress), money(cost.cpu), money(cost.total)]
         )  # fmt: skip
-    if fleet.uncompressed is not None and rated:
+    if fleet.uncompressed is not None and (rated or off_roles):
         none = fleet.uncompressed
-        rows.append(["no compression", "-", "0 B", *(["0"] if per_delivery else []), money(0),
-                     money(none.egress), money(0), money(none.total)])  # fmt: skip
+        name, setting = (" & ".join(off_roles), OFF) if off_roles else ("no compression", "-")
+        rows.append([name, setting, "0 B", *(["0"] if per_delivery else []), money(0),
+                     money(none.egress), money(0 if rated else None),
+                     money(none.total)])  # fmt: skip
     headers = ["", "wb:ml", "fleet memory", *(["CPU/delivery"] if per_delivery else []),
                "memory/mo", "egress/mo", "CPU/mo", "total/mo"]  # fmt: skip
     caption = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas
@@ -500,3 +501,34 @@ def test_recommend_prices_the_rate_of_a_timestamped_corpus(tmp_path: Path) -> No
     assert costs["messages_per_second"] == pytest.approx(60 / 29.5 / 3 * 300, rel=0.02)
     assert "the corpus's timestamps" in costs["rate_source"]
     assert all(entry["egress"] is not None for entry in costs["per_month"])
+
+
+@pytest.fixture(scope="module")
+def aiohttp_run(tmp_path_factory: pytest.TempPathFactory, chat_corpus_path: Path) -> Path:
+    """A real run for aiohttp, which can only turn compression on (15:8) or off."""
+    out = tmp_path_factory.mktemp("aiohttp") / "chat-aiohttp.json"
+    made = invoke(
+        "run", chat_corpus_path, "--server", "aiohttp", "--no-timing", "-q", "-j", "1", "-o", out
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    return out
+
+
+@pytest.mark.parametrize("rate", [(), ("--messages-per-second", "2000")])
+def test_fleet_cost_when_compression_off_is_recommended(
+    aiohttp_run: Path, rate: tuple[str, ...], tmp_path: Path
+) -> None:
+    # aiohttp's one compressed cell (15:8) is over 8 KiB: the decision is compression off, which
+    # has no cell of its own in the fleet's costs; it is the "no compression" row, named.
+    fleet = ("--connections", "50000", "--max-memory", "8KiB", *rate)
+    result = invoke("recommend", "--results", aiohttp_run, *fleet)
+    assert result.exit_code == 0, result.output + result.stderr
+    rows = result.stdout.split("wb:ml  fleet memory", 1)[1].splitlines()
+    [off] = [" ".join(row.split()) for row in rows if " off " in row]
+    assert off.startswith("recommended & off 0 B 0.00")
+    assert ("- - 0.00" in off) == (not rate)  # no rate: no egress or CPU to price
+    assert not any(row.split()[:1] == ["no", "compression"] for row in rows)
+    page = tmp_path / "report.html"
+    reported = invoke("report", aiohttp_run, *fleet, "-o", page)
+    assert reported.exit_code == 0, reported.output + reported.stderr
+    assert re.search(r'>recommended[^<]*</td><td class="name">off</td><td>0 B<', page.read_text())
