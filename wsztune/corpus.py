@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wsztune.errors import CorpusError
+from wsztune.schema import looks_like_results
 
 SERVER = "server"  # sent by the server: server-to-client
 CLIENT = "client"  # sent by the client: client-to-server
@@ -500,7 +501,6 @@ def detect_format(path: Path | Input) -> str:
 _SNIFF_BYTES = 1 << 20
 _HEADER_PREFIX = re.compile(rb'^\s*\{\s*"' + RECORDS_HEADER_KEY.encode() + rb'"\s*:')
 _RECORD_PREFIX = re.compile(rb'^\s*\{\s*"(?:connection|direction)"\s*:')
-_RESULTS_SIGNATURE = re.compile(rb'"schema"\s*:\s*"wsztune\.run/')
 
 
 def _first_line(source: Input) -> tuple[int, bytes] | None:
@@ -562,11 +562,6 @@ def is_record_shaped(value: object) -> bool:
     )
 
 
-def is_results_head(head: bytes) -> bool:
-    """Whether the first bytes of a file are those of a wsztune results file (a saved run)."""
-    return head.lstrip()[:1] == b"{" and bool(_RESULTS_SIGNATURE.search(head))
-
-
 def corpus_kind(path: str | os.PathLike[str]) -> str | None:
     """What kind of corpus ``path`` looks like (``"a records corpus"``), or None.
 
@@ -579,7 +574,7 @@ def corpus_kind(path: str | os.PathLike[str]) -> str | None:
     if not _rereadable(path):
         return None  # a pipe the caller has read already: nothing left to look at
     source = Input(path)
-    if is_results_head(_read_head(source)):
+    if looks_like_results(_read_head(source)):
         return None
     fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
     first = _first_line(source)
@@ -598,7 +593,7 @@ def corpus_kind(path: str | os.PathLike[str]) -> str | None:
 
 
 def _refuse_results(path: Path, head: bytes) -> None:
-    if is_results_head(head):
+    if looks_like_results(head):
         raise CorpusError(
             path,
             "is a wsztune results file (a saved run), not a corpus: read it with "
@@ -1184,7 +1179,7 @@ def _read_directory(path: Path, progress: ProgressCallback | None) -> tuple[Pack
             payload = Path(entry.path).read_bytes()
         except OSError as error:
             raise CorpusError(entry.path, f"cannot read: {error.strerror or error}") from None
-        if is_results_head(payload[:4096]):
+        if looks_like_results(payload[:4096]):
             # results/ read as a corpus: its runs (and any image beside them) are not messages.
             raise CorpusError(
                 path,

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from wsztune.console import terminal_text
 from wsztune.errors import ResultsError
 from wsztune.permessage_deflate import LEVEL_RANGE, MEM_LEVEL_RANGE, STRATEGIES, WINDOW_BITS_RANGE
+from wsztune.schema import SCHEMA_FAMILY
 
 if TYPE_CHECKING:
     import pandas
 
-SCHEMA_FAMILY = "wsztune.run/"
 SCHEMA_VERSION = 2
 SCHEMA = f"{SCHEMA_FAMILY}{SCHEMA_VERSION}"
 UNIT_SIZES = "unit_compressed_bytes"  # per-cell list, aligned with meta["units"]

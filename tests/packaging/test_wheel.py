@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 HELPER_PATHS = [
     ("wsztune.codecs.node", "CODEC_SCRIPT"),
     ("wsztune.codecs.node", "MEMORY_SCRIPT"),
+    ("wsztune.codecs.node", "SYNC_CALLS_SCRIPT"),
     ("wsztune.codecs.go", "HELPER_SOURCE"),
     ("wsztune.codecs.jzlib", "HELPER_SOURCE"),
     ("wsztune.live.golang", "LIVE_SOURCE"),

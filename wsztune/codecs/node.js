@@ -21,9 +21,9 @@
 const fs = require('fs');
 const zlib = require('zlib');
 const crypto = require('crypto');
+const { EMPTY, writeSync } = require('./node_zlib_sync.js');
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const EMPTY = Buffer.alloc(0);
 // Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
 // stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
 // bytes when its output is cut at another place, so the job's "fresh_output" gives every message
@@ -48,40 +48,6 @@ function readCorpus(path, count) {
   }
   if (at !== data.length) throw new Error(`corpus file ${path}: ${data.length - at} bytes left over`);
   return streams;
-}
-
-// One zlib call on a stream, made synchronously: what its asynchronous write makes on libuv's pool
-// (lib/zlib.js: processChunk, processCallback), into the stream's own output buffer, which it
-// advances and renews the same way (so the output is cut where ws's is), the output pushed to
-// ``parts``. zlib's *Sync functions make the same native call (processChunkSync) on a stream
-// they then close; this one stays open for the next message.
-function writeSync(stream, chunk, flushFlag, parts) {
-  const handle = stream._handle;
-  const state = stream._writeState;
-  let inOff = 0;
-  let availIn = chunk.byteLength;
-  let availOutBefore = stream._chunkSize - stream._outOffset;
-  for (;;) {
-    handle.writeSync(
-      flushFlag, chunk, inOff, availIn, stream._outBuffer, stream._outOffset, availOutBefore,
-    );
-    if (stream.destroyed) throw new Error('zlib failed in a synchronous call');
-    const availOutAfter = state[0];
-    const availInAfter = state[1];
-    const have = availOutBefore - availOutAfter;
-    if (have > 0) {
-      parts.push(stream._outBuffer.slice(stream._outOffset, stream._outOffset + have));
-      stream._outOffset += have;
-    }
-    if (availOutAfter === 0 || stream._outOffset >= stream._chunkSize) {
-      availOutBefore = stream._chunkSize;
-      stream._outOffset = 0;
-      stream._outBuffer = Buffer.allocUnsafe(stream._chunkSize);
-    }
-    if (availOutAfter !== 0) return;
-    inOff += availIn - availInAfter; // output buffer full: more of this chunk to go
-    availIn = availInAfter;
-  }
 }
 
 // One sender as ws builds it: a DeflateRaw stream with ws's zlibDeflateOptions and windowBits.

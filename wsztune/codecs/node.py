@@ -65,6 +65,8 @@ NAME = "node"
 # The helpers, shipped beside this module as package data.
 CODEC_SCRIPT = Path(__file__).resolve().with_name("node.js")
 MEMORY_SCRIPT = Path(__file__).resolve().with_name("node_memory.js")
+# ws's zlib calls made synchronously: used by both (a probe's figure is keyed by it too).
+SYNC_CALLS_SCRIPT = Path(__file__).resolve().with_name("node_zlib_sync.js")
 
 
 @dataclass(frozen=True)
@@ -275,12 +277,13 @@ MEMORY_METHOD = (
     "a fresh node process per distinct compressor (window bits, memLevel, level, strategy, "
     "takeover, threshold) and per distinct decompressor (client window bits, takeover, "
     "threshold), UV_THREADPOOL_SIZE=1; after a warm-up, {n} streams made as ws makes them "
-    "(compressors sending the largest server stream's first messages until twice the window "
-    "went through, at most 8; decompressors inflating the other stream's, compressed by the "
-    "client's compressor: zlib's defaults unless a --client names its own), held open, 8 at a "
-    "time; every 40 streams, after gc, resident anonymous memory minus V8's committed heap plus "
-    "V8's live objects; one stream is the least-squares slope over the last three quarters of "
-    "those marks (its standard error kept). Includes each zlib stream's JS objects and 16 KiB "
+    "(compressors, their zlib calls made synchronously, sending the largest server stream's "
+    "first messages until twice the window went through, at most 8; decompressors inflating "
+    "the other stream's, compressed by the client's compressor: zlib's defaults unless a "
+    "--client names its own), held open, 8 at a time; every 40 streams past the first quarter, "
+    "after gc, resident anonymous memory minus V8's committed heap plus V8's live objects; one "
+    "stream is the least-squares slope over those marks (its standard error kept). Includes "
+    "each zlib stream's JS objects and 16 KiB "
     "output buffer. These are compress/decompress_memory_observed: what one stream holds once "
     "built. "
     "ws builds a connection's deflate stream on the first message it compresses and its inflate "
@@ -473,7 +476,7 @@ def _probe_identity(node: str, binary: str | None, connections: int) -> dict[str
     binary (:func:`node_identity`) and its versions, the machine."""
     versions = node_versions(node)
     return {
-        "probe": probe_identity(MEMORY_SCRIPT, connections),
+        "probe": probe_identity((MEMORY_SCRIPT, SYNC_CALLS_SCRIPT), connections),
         "node": binary,
         "versions": {name: versions.get(name) for name in ("node", "zlib", "v8", "uv")},
         "machine": machine_fingerprint(),

@@ -4,7 +4,8 @@ so that a run does not pay for them again.
 A memory probe (``node_memory.js``) costs a node process about a second of CPU, and a default sweep
 runs 70 of them: more than the timing passes. What a probe measures depends only on
 
-- the probe itself (``node_memory.js`` and the number of streams it holds),
+- the probe itself (``node_memory.js``, the helper it shares with the codec, ``node_zlib_sync.js``,
+  and the number of streams it holds),
 - the node binary (its path, size and mtime) and the versions it reports (node, zlib, V8, uv),
 - the machine's CPU features (Chromium's zlib picks its hash size by SIMD support) and libc
   (malloc),
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,9 +72,12 @@ def machine_fingerprint() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def probe_identity(script: Path, connections: int) -> str:
-    """The probe's own part of the key: its script's hash and its stream count."""
-    digest = hashlib.sha256(script.read_bytes()).hexdigest()[:16]
+def probe_identity(scripts: Sequence[Path], connections: int) -> str:
+    """The probe's own part of the key: its scripts' hash and its stream count."""
+    hasher = hashlib.sha256()
+    for script in scripts:
+        hasher.update(script.read_bytes())
+    digest = hasher.hexdigest()[:16]
     return f"{CACHE_FORMAT}:{digest}:{connections}"
 
 

@@ -1,0 +1,41 @@
+'use strict';
+// ws's zlib calls made synchronously, shared by wsztune's node helpers: node.js (the sweep's
+// timing passes) and node_memory.js (the compressor memory probes).
+
+const EMPTY = Buffer.alloc(0);
+
+// One zlib call on a stream, made synchronously: what its asynchronous write makes on libuv's pool
+// (lib/zlib.js: processChunk, processCallback), into the stream's own output buffer, which it
+// advances and renews the same way (so the output is cut where ws's is), the output pushed to
+// ``parts``. zlib's *Sync functions make the same native call (processChunkSync) on a stream
+// they then close; this one stays open for the next message.
+function writeSync(stream, chunk, flushFlag, parts) {
+  const handle = stream._handle;
+  const state = stream._writeState;
+  let inOff = 0;
+  let availIn = chunk.byteLength;
+  let availOutBefore = stream._chunkSize - stream._outOffset;
+  for (;;) {
+    handle.writeSync(
+      flushFlag, chunk, inOff, availIn, stream._outBuffer, stream._outOffset, availOutBefore,
+    );
+    if (stream.destroyed) throw new Error('zlib failed in a synchronous call');
+    const availOutAfter = state[0];
+    const availInAfter = state[1];
+    const have = availOutBefore - availOutAfter;
+    if (have > 0) {
+      parts.push(stream._outBuffer.slice(stream._outOffset, stream._outOffset + have));
+      stream._outOffset += have;
+    }
+    if (availOutAfter === 0 || stream._outOffset >= stream._chunkSize) {
+      availOutBefore = stream._chunkSize;
+      stream._outOffset = 0;
+      stream._outBuffer = Buffer.allocUnsafe(stream._chunkSize);
+    }
+    if (availOutAfter !== 0) return;
+    inOff += availIn - availInAfter; // output buffer full: more of this chunk to go
+    availIn = availInAfter;
+  }
+}
+
+module.exports = { EMPTY, writeSync };
