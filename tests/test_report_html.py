@@ -254,3 +254,20 @@ def test_a_one_cell_stack_page_reads_right(tmp_path: Path, browser: chromium.Bro
     assert "★ = 12:5, recommended and uvicorn --ws auto&#x27;s default" in page
     assert "1 connection (" in page and "1 connections" not in page
     assert browser.view(out).problems(expect_text=("Recommended: keep 12:5",), min_images=4) == []
+
+
+@pytest.mark.parametrize("figure", ["resident", "allocation"])
+def test_captions_name_the_memory_figure_the_budget_used(
+    tmp_path: Path, small_run_path: Path, figure: str
+) -> None:
+    """The decision table's and the memory grid's captions say which memory the cells show:
+    resident by default, the allocation with --memory allocation; never the old "observed"."""
+    page = tmp_path / f"{figure}.html"
+    args = ["report", small_run_path, "-o", page, "--no-charts", "--max-memory", "64KiB"]
+    result = invoke(*args, *(["--memory", "allocation"] if figure == "allocation" else []))
+    assert result.exit_code == 0, result.output
+    captions = re.findall(r'<p class="caption">([^<]*)</p>', page.read_text())
+    memory = [caption for caption in captions if caption.startswith("memory per connection")]
+    assert memory[0].startswith(f"memory per connection: compressor + decompressor, {figure} (")
+    assert f"(KiB, compressor + decompressor, {figure})" in memory[1]
+    assert not any("observed" in caption for caption in memory)

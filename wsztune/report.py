@@ -456,6 +456,8 @@ def comparison_rows(
 
 def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = None) -> str:
     """A markdown summary of a recommendation (and check), for ``$GITHUB_STEP_SUMMARY``."""
+    from wsztune.recommend.constraints import memory_figure
+
     text = markdown_text
     lines = ["### wsztune recommend", ""]
     if verdict is not None:
@@ -465,7 +467,8 @@ def decision_markdown(decision: Decision, run: Run, verdict: Verdict | None = No
             lines += [f"💡 advice (not a failure): {text(verdict.advice)}", ""]
     lines += [
         f"_{text(corpus_caption(run))} · {text(decision.slice_description)}; "
-        "memory is per connection (compressor + decompressor, observed)_",
+        "memory is per connection (compressor + decompressor, "
+        f"{memory_figure(decision.cells)})_",
         "",
         "| " + " | ".join(_COMPARISON_HEADERS) + " |",
         "|---|---|---:|---:|---:|---:|",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -280,7 +280,11 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
         if verdict.advice:
             out.append(f'<p><span class="pill">advice</span> {escape(verdict.advice)}</p>')
     headers, rows = comparison_rows(decision, verdict)
-    out.append('<p class="caption">memory per connection: compressor + decompressor, observed</p>')
+    from wsztune.recommend.constraints import MEMORY_FIGURE_WORDS
+
+    figure = MEMORY_FIGURE_WORDS[_figure(item)]
+    caption = f"memory per connection: compressor + decompressor, {figure}"
+    out.append(f'<p class="caption">{escape(caption)}</p>')
     out.append('<div class="scroll"><table>')
     out.append("<tr>" + "".join(_th(h, i < 2) for i, h in enumerate(headers)) + "</tr>")
     for row in rows:
@@ -291,6 +295,13 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
     out += [f"<li><strong>warning:</strong> {escape(line)}</li>" for line in decision.warnings]
     out.append("</ul>")
     return out
+
+
+def _figure(item: ReportRun) -> str:
+    """``resident`` or ``allocation``: the memory the run's cells were budgeted with."""
+    from wsztune.recommend.constraints import memory_figure
+
+    return memory_figure(item.run.cells)
 
 
 def _th(text: str, name: bool = False) -> str:
@@ -317,10 +328,13 @@ def _grids(item: ReportRun) -> list[str]:
     out = ['<h2 id="grids">Grids</h2>']
     recommended = _recommended(item)
     for name in GRID_METRICS:
+        metric = METRICS[name]
+        if name == "memory":  # the figure the run was budgeted with, not the metric's default
+            metric = replace(metric, unit=f"KiB, compressor + decompressor, {_figure(item)}")
         table = grid_table(
             item.run,
             item.slice,
-            METRICS[name],
+            metric,
             reference=item.decision.constraints.reference,
             recommended=recommended,
         )

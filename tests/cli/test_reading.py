@@ -256,6 +256,7 @@ def test_recommend_appends_a_job_summary(small_run_path: Path, tmp_path: Path) -
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "### wsztune recommend" in text
     assert "❌" in text
+    assert "memory is per connection (compressor + decompressor, resident)" in text
     [(header, rows)] = markdown_tables(text)
     assert header[1:] == ["wb:ml", "memory", "compressed", "savings", "compress"]
     assert any(row[0].startswith("checked") and row[1] == "9:1" for row in rows)

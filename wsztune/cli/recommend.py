@@ -386,8 +386,9 @@ def _show(
 
 def _memory_figure(run: Any) -> str:
     """Which memory the decision budgeted with (see recommend.with_memory_figure)."""
-    resident = any("connection_memory_allocation" in cell for cell in run.cells)
-    return "resident" if resident else "allocation"
+    from wsztune.recommend.constraints import memory_figure
+
+    return memory_figure(run.cells)
 
 
 # The options that mean nothing on a Go run, and why: refused rather than ignored.

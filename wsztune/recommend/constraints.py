@@ -6,6 +6,7 @@ defaults are the rule's (a 1% tolerance, 95% of 1,000 resamples).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,6 +48,22 @@ def with_memory_figure(run: Any, figure: str) -> Any:
         for cell in run.cells
     ]
     return replace(run, cells=cells)
+
+
+def memory_figure(cells: Iterable[Cell]) -> str:
+    """Which memory ``cells`` were budgeted with: ``resident`` when :func:`with_memory_figure`
+    kept their allocation aside, else ``allocation``."""
+    resident = any("connection_memory_allocation" in cell for cell in cells)
+    return "resident" if resident else "allocation"
+
+
+# A table's caption for each figure: what it is, and the flag for the other one.
+MEMORY_FIGURE_WORDS = {
+    "resident": "resident (what the OS charges in the steady state for this corpus's traffic; "
+    "--memory allocation for the bound under churn)",
+    "allocation": "allocation (what the libraries ask for: the bound under churn; --memory "
+    "allocation)",
+}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from wsztune.grid import Cell, Slice, cell_key, reference_name
 from wsztune.recommend.axes import AXES_MEMORY_RESOLUTION, AxesDecision, peak_of
-from wsztune.recommend.constraints import Constraints, time_ratio
+from wsztune.recommend.constraints import Constraints, memory_figure, time_ratio
 from wsztune.recommend.decide import Decision, constraint_overs, memory_resolution
 from wsztune.recommend.robust import FEW_UNITS
 from wsztune.recommend.words import money, option_percent, percent, precise_percent, share_percent
@@ -25,7 +25,7 @@ def explain(decision: Decision) -> None:
     ``reason``, ``explanation`` (the rule's lines, a tie, the stack's lines, the threshold) and
     the ``fleet``'s lines."""
     constraints = decision.constraints
-    budget = budget_words(constraints, decision.reference)
+    budget = budget_words(constraints, decision.reference, decision.cells)
     if decision.budget_edge and constraints.max_memory is not None:
         decision.warnings.append(_budget_edge_words(decision.budget_edge, constraints.max_memory))
     chosen = decision.chosen
@@ -197,14 +197,12 @@ def _tie_line(tied: list[Cell], chosen: Cell) -> str:
     )
 
 
-def budget_words(constraints: Constraints, reference: Cell | None) -> str:
-    """The constraints as a phrase: ``64.0 KiB per connection (...) and compress time ...``."""
+def budget_words(constraints: Constraints, reference: Cell | None, cells: list[Cell]) -> str:
+    """The constraints as a phrase: ``64.0 KiB per connection (...) and compress time ...``
+    (the memory named as the figure ``cells`` were budgeted with: resident or allocation)."""
     parts = []
     if constraints.max_memory is not None:
-        # with_memory_figure keeps the allocation aside when the budget is the resident memory.
-        figure = "observed"
-        if reference is not None and "connection_memory_allocation" in reference:
-            figure = "resident"
+        figure = memory_figure(cells)
         parts.append(
             f"{format_bytes(constraints.max_memory)} per connection "
             f"(compressor + decompressor, {figure})"
