@@ -148,14 +148,18 @@ def test_snippets_carry_the_setting(small_run_path: Path) -> None:
 
 
 def test_uws_preset_is_at_or_below_the_budget(cliff_run: Run) -> None:
-    from wsztune.stacks.uwebsockets import uws_preset
+    from wsztune.recommend.decide import nearest_preset
+    from wsztune.stacks import STACKS
+    from wsztune.stacks.uwebsockets import uws_preset_name
 
+    presets = STACKS["uwebsockets"].memory_presets
     slice_ = report.select_slice(cliff_run)
     chosen = slice_.get((13, 8))
-    name, wb, ml, _ = uws_preset(slice_, chosen, 64 * 1024)
-    assert (name, wb, ml) == ("DEDICATED_COMPRESSOR_32KB", 12, 5)  # 13/6 needs more than 64 KiB
-    name, *_ = uws_preset(slice_, chosen, 1000)
-    assert name == "DEDICATED_COMPRESSOR_3KB"
+    preset = nearest_preset(presets, slice_, chosen, 64 * 1024)
+    assert (preset.window_bits, preset.mem_level) == (12, 5)  # 13/6 needs more than 64 KiB
+    assert uws_preset_name(12, 5) == "DEDICATED_COMPRESSOR_32KB"
+    preset = nearest_preset(presets, slice_, chosen, 1000)
+    assert uws_preset_name(preset.window_bits, preset.mem_level) == "DEDICATED_COMPRESSOR_3KB"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from wsztune.stacks.profile import (
     CANNOT_COMPRESS,
     KNOB_AXES,
     STATUSES,
+    Preset,
     SnippetContext,
     version_matches,
 )
@@ -87,7 +88,8 @@ def test_every_snippet_renders_for_a_cell_the_stack_can_be_set_to(name: str) -> 
     assert profile.snippet is not None
     pair = profile.settable_pairs()[-1]
     cell = cell_for(profile, pair)
-    code = profile.snippet(cell, SnippetContext(slice=_FakeSlice({pair: cell}), max_memory=None))
+    preset = Preset(*profile.memory_presets[-1], "a note") if profile.memory_presets else None
+    code = profile.snippet(cell, SnippetContext(slice=_FakeSlice({pair: cell}), preset=preset))
     assert code.strip()
     off = profile.snippet({**cell, "compression": False}, SnippetContext())
     assert off.strip()
@@ -200,7 +202,7 @@ def test_firefox_cannot_be_capped_chrome_can() -> None:
 def test_default_snippets_are_marked_when_the_run_measured_another_codec() -> None:
     ws = STACKS["ws"]
     cell = cell_for(ws)
-    out = snippets(cell, _FakeSlice({(15, 8): cell}), None)
+    out = snippets(cell, _FakeSlice({(15, 8): cell}), {"uwebsockets": Preset(15, 8, "a note")})
     assert list(out) == [
         "python-websockets (serve)",
         "Node ws",

@@ -42,7 +42,8 @@ from wsztune.recommend.robust import (
 from wsztune.recommend.threshold import ThresholdAdvice, threshold_advice
 from wsztune.recommend.words import percent
 from wsztune.results import Run
-from wsztune.text import label
+from wsztune.stacks.profile import Preset
+from wsztune.text import format_bytes, label
 
 
 @dataclass(frozen=True)
@@ -415,12 +416,53 @@ def _configure(decision: Decision, stack: Any) -> None:
     configured = chosen
     if decision.threshold is not None:  # the snippets carry the advised threshold
         configured = {**chosen, "threshold": decision.threshold.threshold}
-    from wsztune.stacks import snippets
+    from wsztune.stacks import DEFAULT_SNIPPETS, STACKS, snippets
 
-    if stack is not None:
-        decision.snippets = snippets(configured, slice_, constraints.max_memory, (stack.name,))
+    names = (stack.name,) if stack is not None else DEFAULT_SNIPPETS
+    presets = {
+        name: nearest_preset(
+            STACKS[name].memory_presets, slice_, configured, constraints.max_memory
+        )
+        for name in names
+        if STACKS[name].memory_presets and configured.get("compression") is not False
+    }
+    decision.snippets = snippets(configured, slice_, presets, names)
+
+
+def nearest_preset(
+    presets: tuple[tuple[int, int], ...], slice_: Any, chosen: Cell, max_memory: int | None
+) -> Preset:
+    """The largest of a stack's fixed (windowBits, memLevel) ``presets`` (smallest first) whose
+    per-connection memory fits the budget (or, with no budget, the chosen cell's memory):
+    measured in this run when the run has that cell, else zlib's formula; the smallest when
+    none fits. Its note says how it compares with ``chosen``.
+    """
+    from wsztune.memory import compressor_theory, decompressor_theory
+
+    limit = max_memory if max_memory is not None else chosen["connection_memory"]
+    fitting = []
+    for wb, ml in presets:
+        cell = slice_.get((wb, ml)) if slice_ is not None else None
+        memory = (
+            cell["connection_memory"]
+            if cell is not None
+            else compressor_theory(wb, ml) + decompressor_theory(wb)
+        )
+        if memory <= limit:
+            fitting.append((wb, ml, cell, memory))
+    if not fitting:
+        wb, ml = presets[0]
+        return Preset(wb, ml, f"no preset fits {format_bytes(limit)}; this is the smallest")
+    wb, ml, cell, memory = fitting[-1]
+    if cell is None:
+        note = f"{wb}/{ml}, about {format_bytes(memory)} by zlib's formula (not in this run)"
     else:
-        decision.snippets = snippets(configured, slice_, constraints.max_memory)
+        change = cell["compressed_bytes"] / chosen["compressed_bytes"] - 1
+        note = (
+            f"{wb}/{ml}: {format_bytes(memory)} per connection, output {change:+.1%} against "
+            f"{label(chosen)}"
+        )
+    return Preset(wb, ml, note)
 
 
 def _stack_of(slice_: Slice) -> Any:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from typing import Any
 
-from wsztune.stacks.profile import CANNOT_COMPRESS, Cell, Client, SnippetContext, Stack
+from wsztune.stacks.profile import CANNOT_COMPRESS, Cell, Client, Preset, SnippetContext, Stack
 
 # Modules of this package that hold no profile.
 _NOT_STACKS = frozenset({"profile"})
@@ -212,18 +213,22 @@ _COMMENT = {"python": "#", "javascript": "//", "cpp": "//", "java": "//", "cshar
 
 
 def snippets(
-    chosen: Cell, slice_: Any, max_memory: int | None, names: tuple[str, ...] = DEFAULT_SNIPPETS
+    chosen: Cell,
+    slice_: Any,
+    presets: Mapping[str, Preset] | None = None,
+    names: tuple[str, ...] = DEFAULT_SNIPPETS,
 ) -> dict[str, tuple[str, str]]:
     """Configuration to paste for ``chosen``: title -> (pygments lexer name, code).
 
+    ``presets``: stack name -> the preset recommend chose for a stack with memory presets.
     A snippet for a stack whose codec this run did not measure says so on its first line.
     """
-    context = SnippetContext(slice=slice_, max_memory=max_memory)
     out: dict[str, tuple[str, str]] = {}
     for name in names:
         profile = STACKS[name]
         if profile.snippet is None:
             continue
+        context = SnippetContext(slice=slice_, preset=(presets or {}).get(name))
         code = profile.snippet(chosen, context)
         # uWebSockets' presets are approximate whatever the run measured: not marked, as before.
         if profile.name != "uwebsockets":

@@ -18,7 +18,7 @@ from wsztune.stacks.profile import (
     Source,
     Stack,
 )
-from wsztune.stacks.uwebsockets import UWS_COMPRESSORS, uws_preset
+from wsztune.stacks.uwebsockets import UWS_COMPRESSORS
 
 # Bun's ``compress`` strings for uWebSockets' presets (WebSocketServerContext.zig CompressTable):
 # "3KB" is DEDICATED_COMPRESSOR_3KB, ... "256KB" (= "dedicated") is 15:8.
@@ -45,7 +45,7 @@ def bun_mode(cell: Cell) -> str:
 
 def bun_snippet(cell: Cell, context: SnippetContext) -> str:
     """``Bun.serve``'s websocket options for ``cell``: the shared mode, or the dedicated preset
-    nearest to it within the budget."""
+    recommend chose within the budget."""
     if cell.get("compression") is False:
         return "websocket: {\n  perMessageDeflate: false, // the default\n}"
     if not cell["context_takeover"]:
@@ -59,12 +59,16 @@ def bun_snippet(cell: Cell, context: SnippetContext) -> str:
             "  },\n"
             "}"
         )
-    name, _, _, note = uws_preset(context.slice, cell, context.max_memory)
-    preset = name.rsplit("_", 1)[1]
+    preset = context.preset
+    if preset is None:
+        raise ValueError("Bun's snippet needs the preset recommend chose (context.preset)")
+    mode = next(
+        name for name, wb, ml in BUN_PRESETS if (wb, ml) == (preset.window_bits, preset.mem_level)
+    )
     return (
         "websocket: {\n"
-        f"  // nearest preset within budget: {note}\n"
-        f'  perMessageDeflate: {{ compress: "{preset}", decompress: "dedicated" }},\n'
+        f"  // nearest preset within budget: {preset.note}\n"
+        f'  perMessageDeflate: {{ compress: "{mode}", decompress: "dedicated" }},\n'
         "  message(ws, message) {\n"
         "    ws.send(reply, true); // without true, send() never compresses\n"
         "  },\n"
@@ -194,5 +198,6 @@ PROFILES = (
         snippet_title="Bun (Bun.serve)",
         lexer="javascript",
         family="uwebsockets",
+        memory_presets=tuple((wb, ml) for _, wb, ml in BUN_PRESETS),
     ),
 )

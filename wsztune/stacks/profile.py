@@ -118,11 +118,22 @@ class Version:
 
 
 @dataclass(frozen=True)
+class Preset:
+    """One of a stack's fixed (windowBits, memLevel) presets, as recommend chose it for the
+    budget, and a note of how it compares with the chosen cell."""
+
+    window_bits: int
+    mem_level: int
+    note: str
+
+
+@dataclass(frozen=True)
 class SnippetContext:
-    """What a snippet may need beyond the cell: the run's slice and the memory budget."""
+    """What a snippet may need beyond the cell: the run's slice, and the preset recommend chose
+    for a stack with :attr:`Stack.memory_presets` (None for the others)."""
 
     slice: Any = None  # a wsztune.grid.Slice, or None
-    max_memory: int | None = None
+    preset: Preset | None = None
 
 
 Snippet = Callable[[Cell, SnippetContext], str]
@@ -175,6 +186,10 @@ class Stack:
     # presets keep it); empty: every combination of ``pairs`` (or of its knobs) and takeover.
     # A sweep of the stack measures these cells only.
     cells: tuple[tuple[int, int, bool], ...] = ()
+    # Fixed (windowBits, memLevel) presets, smallest first, that its snippet names one of
+    # (uWebSockets' CompressOptions): recommend picks the one for the budget and hands it over
+    # as SnippetContext.preset.
+    memory_presets: tuple[tuple[int, int], ...] = ()
 
     @property
     def threshold(self) -> int:

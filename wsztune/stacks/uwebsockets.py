@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from wsztune.stacks.profile import (
     APPROXIMATE,
     Cell,
@@ -36,58 +34,29 @@ UWS_DECOMPRESSORS = {
 }
 
 
-# Still a decision in a stack module (issue 28): choosing under a budget is recommend's. The
-# presets are data (UWS_COMPRESSORS); the move is recommend choosing with them and handing the
-# preset to the snippet (SnippetContext), for uWebSockets and Bun alike.
-def uws_preset(slice_: Any, chosen: Cell, max_memory: int | None) -> tuple[str, int, int, str]:
-    """The uWebSockets preset nearest to ``chosen`` at or below the budget.
-
-    uWebSockets only offers fixed (windowBits, memLevel) pairs. Take the largest preset whose
-    per-connection memory fits the budget (or, with no budget, the chosen cell's memory):
-    measured in this run when the run has that cell, else zlib's formula. Returns the name, its
-    windowBits and memLevel, and a note of how it compares.
-    """
-    from wsztune.memory import compressor_theory, decompressor_theory
-    from wsztune.text import format_bytes, label
-
-    limit = max_memory if max_memory is not None else chosen["connection_memory"]
-    fitting = []
-    for name, wb, ml in UWS_COMPRESSORS:
-        cell = slice_.get((wb, ml)) if slice_ is not None else None
-        memory = (
-            cell["connection_memory"]
-            if cell is not None
-            else compressor_theory(wb, ml) + decompressor_theory(wb)
-        )
-        if memory <= limit:
-            fitting.append((name, wb, ml, cell, memory))
-    if not fitting:
-        name, wb, ml = UWS_COMPRESSORS[0]
-        return name, wb, ml, f"no preset fits {format_bytes(limit)}; this is the smallest"
-    name, wb, ml, cell, memory = fitting[-1]
-    if cell is None:
-        note = f"{wb}/{ml}, about {format_bytes(memory)} by zlib's formula (not in this run)"
-    else:
-        change = cell["compressed_bytes"] / chosen["compressed_bytes"] - 1
-        note = (
-            f"{wb}/{ml}: {format_bytes(memory)} per connection, output {change:+.1%} against "
-            f"{label(chosen)}"
-        )
-    return name, wb, ml, note
+def uws_preset_name(window_bits: int, mem_level: int) -> str:
+    """The ``DEDICATED_COMPRESSOR_*`` name of the preset at (windowBits, memLevel)."""
+    return next(
+        name for name, wb, ml in UWS_COMPRESSORS if (wb, ml) == (window_bits, mem_level)
+    )
 
 
 def uws_snippet(cell: Cell, context: SnippetContext) -> str:
-    """The preset nearest to ``cell`` within the budget, for uWebSockets and uWS.js."""
+    """The preset recommend chose for ``cell`` within the budget, for uWebSockets and uWS.js."""
     if cell.get("compression") is False:
         return (
             ".compression = uWS::DISABLED,  // the default\n"
             "// uWebSockets.js: compression: uWS.DISABLED"
         )
-    name, wb, _, note = uws_preset(context.slice, cell, context.max_memory)
+    preset = context.preset
+    if preset is None:
+        raise ValueError("uWebSockets' snippet needs the preset recommend chose (context.preset)")
+    name = uws_preset_name(preset.window_bits, preset.mem_level)
+    decompressor = UWS_DECOMPRESSORS[preset.window_bits]
     return (
-        f"// nearest preset within budget: {note}\n"
-        f".compression = uWS::CompressOptions(uWS::{name} | uWS::{UWS_DECOMPRESSORS[wb]}),\n"
-        f"// uWebSockets.js: compression: uWS.{name} | uWS.{UWS_DECOMPRESSORS[wb]}"
+        f"// nearest preset within budget: {preset.note}\n"
+        f".compression = uWS::CompressOptions(uWS::{name} | uWS::{decompressor}),\n"
+        f"// uWebSockets.js: compression: uWS.{name} | uWS.{decompressor}"
     )
 
 
@@ -145,6 +114,7 @@ PROFILES = (
         lexer="cpp",
         family="uwebsockets",
         pairs=tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS),
+        memory_presets=tuple((wb, ml) for _, wb, ml in UWS_COMPRESSORS),
     ),
 )
 
