@@ -163,8 +163,10 @@ def test_a_ws_fleet_checks_node_rss_against_the_node_codecs_resident_figure(
     # The figure checked is the node codec's resident one for this corpus and setting.
     setting = live_ws.prepare(LiveOptions(server="ws", window_bits=12, mem_level=5)).settled
     cell = live_ws.node_model(corpus_module.load(FLEET_LIGHT), setting, setting.threshold)
+    # Node's figures are RSS probes: two measurements agree within the cell's stated resolution
+    # (equal when the second reads the first back from the probe cache).
     assert data["model_connection_memory"] == pytest.approx(
-        cell["connection_memory_resident"], abs=2
+        cell["connection_memory_resident"], abs=max(2, cell["memory_resolution"])
     )
     assert data["live_connection_memory"] > 8 * 1024  # compression costs the server pages
     assert result.exit_code == {"pass": 0, "fail": 1, "inconclusive": 3}[data["verdict"]]
