@@ -257,16 +257,17 @@ def time_deliveries(
     the server's messages compressed by that many per-connection compressors in turn (each
     python-websockets connection has its own encoder, and ``broadcast()`` runs each one), as
     :class:`~wsztune.fanout.DeliverySchedule` lays out; empty without a fan-out."""
-    if plan.fanout <= 1:
-        return {}  # before any per-message list: a big corpus must not pay for it (test_scale)
-    server = [payload for stream in streams if stream.direction == SERVER
-              for payload in stream.buffers()]  # fmt: skip
     state = compressor_theory(setting.server_bits, setting.mem_level)
     if not setting.context_takeover:
         state = 0  # python-websockets builds a compressor per message then
-    schedule = delivery_schedule(len(server), plan.fanout, plan.repeat, plan.warmup, state)
+    messages = sum(len(stream) for stream in streams if stream.direction == SERVER)
+    schedule = delivery_schedule(messages, plan.fanout, plan.repeat, plan.warmup, state)
+    if schedule is None:
+        return {}  # no per-message list: without a fan-out a big corpus pays nothing here
+    server = [payload for stream in streams if stream.direction == SERVER
+              for payload in stream.buffers()]  # fmt: skip
     sizes = [len(payload) for payload in server]
-    if schedule is None or not plan.measure_time:
+    if not plan.measure_time:
         return delivery_fields(schedule, sizes, None, None, None)
     bits = setting.server_bits
     window = 1 << bits if setting.context_takeover else 0
