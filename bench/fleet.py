@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from wsztune.codecs.base import TimingPlan  # noqa: E402
 from wsztune.corpus import SERVER, load  # noqa: E402
-from wsztune.live import fleet  # noqa: E402
+from wsztune.live import fleet, growth  # noqa: E402
 from wsztune.permessage_deflate import Setting  # noqa: E402
 
 CORPORA = {
@@ -255,7 +255,7 @@ class Curve:
 
     def slope(self) -> tuple[float, float]:
         """Least-squares bytes per connection over the waves, and its standard error."""
-        fitted = fleet.least_squares(self.connections, self.rss)
+        fitted = growth.least_squares(self.connections, self.rss)
         return fitted.value, fitted.error
 
 

@@ -27,11 +27,11 @@ from wsztune.live import ws as live_ws
 from wsztune.live.fleet import (
     FleetRun,
     fleet_plan,
-    least_squares,
     plateau,
     wave_sizes,
 )
 from wsztune.live.golang import go_model
+from wsztune.live.growth import least_squares
 from wsztune.live.options import FLEET_AT
 from wsztune.live.plan import build_plan
 from wsztune.live.pyfleet import fleet_model

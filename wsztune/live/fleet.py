@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from wsztune.errors import SettingError
+from wsztune.live.growth import Slope, least_squares
 from wsztune.live.options import LiveOptions
 from wsztune.live.result import LiveError, byte_fields
 
@@ -174,39 +175,6 @@ class FleetRun:
     def slope(self) -> Slope:
         """The server's RSS growth per connection over the waves."""
         return least_squares(self.held, self.waves)
-
-
-@dataclass(frozen=True)
-class Slope:
-    """Bytes per connection and its standard error (infinite from fewer than three points)."""
-
-    value: float
-    error: float
-
-    def minus(self, other: Slope) -> Slope:
-        """This slope less ``other`` (independent runs: the errors add in quadrature)."""
-        return Slope(self.value - other.value, math.hypot(self.error, other.error))
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """About 95%: two standard errors either side."""
-        return self.value - 2 * self.error, self.value + 2 * self.error
-
-
-def least_squares(xs: Sequence[float], ys: Sequence[float]) -> Slope:
-    """The least-squares slope of ``ys`` over ``xs`` and its standard error."""
-    n = len(xs)
-    if n < 2:
-        return Slope(0.0, math.inf)
-    mean_x, mean_y = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    if not sxx:
-        return Slope(0.0, math.inf)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    if n < 3:
-        return Slope(slope, math.inf)
-    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True))
-    return Slope(slope, math.sqrt(residual / (n - 2) / sxx))
 
 
 def plateau(run: FleetRun, connections: int) -> list[float]:

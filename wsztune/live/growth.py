@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 # The floors, one per kind of memory figure (not one for all: each is the grain of what is read,
 # and a shared one would loosen or tighten a check that has no reason to change).
@@ -126,3 +127,36 @@ def growth_uncertainty(growth: Sequence[float], groups: Sequence[object]) -> flo
         sd = spread([abs(v - centre[kind]) for v in values]) if len(values) >= 5 else pooled
         variance += (len(values) / len(growth)) ** 2 * sd**2 / len(values)
     return math.sqrt(variance)
+
+
+@dataclass(frozen=True)
+class Slope:
+    """Bytes per connection and its standard error (infinite from fewer than three points)."""
+
+    value: float
+    error: float
+
+    def minus(self, other: Slope) -> Slope:
+        """This slope less ``other`` (independent runs: the errors add in quadrature)."""
+        return Slope(self.value - other.value, math.hypot(self.error, other.error))
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """About 95%: two standard errors either side."""
+        return self.value - 2 * self.error, self.value + 2 * self.error
+
+
+def least_squares(xs: Sequence[float], ys: Sequence[float]) -> Slope:
+    """The least-squares slope of ``ys`` over ``xs`` and its standard error."""
+    n = len(xs)
+    if n < 2:
+        return Slope(0.0, math.inf)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if not sxx:
+        return Slope(0.0, math.inf)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    if n < 3:
+        return Slope(slope, math.inf)
+    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    return Slope(slope, math.sqrt(residual / (n - 2) / sxx))
