@@ -26,6 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wsztune.live.fleet import status_bytes  # noqa: E402
+
 CORPUS = ROOT / "corpora" / "fleet-light.records.jsonl"
 GOAL_SECONDS = 300
 GOAL_BYTES = 8 * 2**30
@@ -85,13 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _peak(pid: int) -> int:
     """VmHWM of ``pid``: its peak RSS so far, in bytes (0 once it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return status_bytes(pid, "VmHWM")
 
 
 def _met(ok: bool) -> str:

@@ -68,12 +68,17 @@ def raise_fd_limit() -> int:
 
 def rss(pid: int) -> int:
     """Resident set size of process ``pid`` in bytes (/proc/PID/status VmRSS); 0 once gone."""
+    return status_bytes(pid, "VmRSS")
+
+
+def status_bytes(pid: int, field_name: str) -> int:
+    """A kB field of /proc/PID/status (VmRSS, VmHWM: the peak) in bytes; 0 once it is gone."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     for line in text.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field_name}:"):
             return int(line.split()[1]) * 1024
     return 0
 
