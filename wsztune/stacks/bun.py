@@ -37,8 +37,13 @@ def bun_mode(cell: Cell) -> str:
     """The ``perMessageDeflate`` mode a cell stands for: ``shared``, or a preset (``16KB``)."""
     if not cell["context_takeover"]:
         return "shared"
+    return preset_mode(cell["window_bits"], cell["mem_level"])
+
+
+def preset_mode(window_bits: int, mem_level: int) -> str:
+    """Bun's ``compress`` string for a dedicated compressor at ``window_bits:mem_level``."""
     for name, wb, ml in BUN_PRESETS:
-        if (wb, ml) == (cell["window_bits"], cell["mem_level"]):
+        if (wb, ml) == (window_bits, mem_level):
             return name
     return "dedicated"
 
@@ -62,9 +67,7 @@ def bun_snippet(cell: Cell, context: SnippetContext) -> str:
     preset = context.preset
     if preset is None:
         raise ValueError("Bun's snippet needs the preset recommend chose (context.preset)")
-    mode = next(
-        name for name, wb, ml in BUN_PRESETS if (wb, ml) == (preset.window_bits, preset.mem_level)
-    )
+    mode = preset_mode(preset.window_bits, preset.mem_level)
     return (
         "websocket: {\n"
         f"  // nearest preset within budget: {preset.note}\n"
