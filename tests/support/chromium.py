@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -98,11 +100,16 @@ class Browser:
         self._endpoint = ""
 
     def __enter__(self) -> Browser:
-        self._profile = tempfile.TemporaryDirectory(prefix="wsztune-chromium-")
+        # Chromium's helper processes may still write into the profile after the browser has
+        # gone: they are stopped with it (one session), and a late write must not fail the test.
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="wsztune-chromium-", ignore_cleanup_errors=True
+        )
         self._process = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             self._endpoint = _endpoint(Path(self._profile.name), self._process, self.timeout)
@@ -113,11 +120,13 @@ class Browser:
 
     def __exit__(self, *_: object) -> None:
         if self._process is not None:
-            self._process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGTERM)
             try:
                 self._process.wait(10)
             except subprocess.TimeoutExpired:
-                self._process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
             self._process = None
         if self._profile is not None:
