@@ -519,13 +519,9 @@ def _go_grid(
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
-    if len(clients) > 1:
-        raise click.UsageError(
-            "--client: a mix of clients is not supported on a Go run yet (its cells are "
-            "filed on Go's axes, which the mix does not match): name one client"
-        )
     # Browsers decompress the Go server's frames and compress their own with zlib: the client
-    # direction is measured with zlib at the client's settings (codecs/go.py).
+    # direction is measured with zlib at the client's settings (codecs/go.py), a mix of them
+    # as for a zlib run (sweep.mix_cells).
     return sweep.SweepPlan(**axes, thresholds=thresholds, clients=clients)
 
 

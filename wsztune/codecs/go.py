@@ -406,6 +406,20 @@ class GoCodec:
             },
         )
 
+    def filed_fields(self, setting: Setting) -> dict[str, Any]:
+        """The fields :func:`go_cell` records other than ``setting`` says them: Go's window, no
+        memLevel, the threshold the library applies (coder: its default by mode), coder's one
+        way to compress (``level`` -1)."""
+        fields = {
+            "window_bits": WINDOW_BITS,
+            "mem_level": MEM_LEVEL,
+            "threshold": effective_threshold(self.framing, setting),
+            "client_window_bits": WINDOW_BITS,
+        }
+        if self.framing == GO_CODER:
+            fields["level"] = -1
+        return fields
+
     def measure(
         self,
         streams: Sequence[Stream],
