@@ -473,28 +473,33 @@ class GoCodec:
 
 def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCell) -> GoCell:
     """``result`` with its client streams as a named client (``--client``: a browser) sends
-    them: compressed with zlib at the client's memLevel and level, its window (Go servers never
-    limit ``client_max_window_bits``), context takeover as the Go server negotiates it (gorilla
-    answers ``client_no_context_takeover``), every message compressed, one frame each. The
-    server's side stays Go's. Unchanged when no client was named."""
+    them (:func:`zlib_client_frames`). The server's side stays Go's. Unchanged when no client
+    was named."""
     if setting.client_mem_level is None and setting.client_level is None:
         return result
-    from wsztune.permessage_deflate import compress_stream, get_zlib_module
-
-    client = replace(setting.sender(CLIENT), threshold=0)
-    zlib_module = get_zlib_module("zlib")
     sizes, frames = list(result.sizes), list(result.frames)
     compressed, last = list(result.compressed_messages), list(result.last_compressed)
     for index, stream in enumerate(streams):
         if stream.direction != CLIENT:
             continue
-        frames_sent = compress_stream(stream.payloads, client, client.client_bits, zlib_module)
-        sent = [len(frame) for frame in frames_sent]
+        sent = [len(frame) for frame in zlib_client_frames(stream.payloads, setting)]
         sizes[index], frames[index] = sent, list(sent)
         compressed[index], last[index] = len(sent), bool(sent)
     return replace(
         result, sizes=sizes, frames=frames, compressed_messages=compressed, last_compressed=last
     )
+
+
+def zlib_client_frames(payloads: Sequence[bytes], setting: Setting) -> list[bytes]:
+    """The frame payloads a named client (a browser) sends a Go server, one per message:
+    compressed with zlib at the client's memLevel and level, its window (Go servers never limit
+    ``client_max_window_bits``: 15 bits), context takeover as the Go server negotiates it
+    (gorilla answers ``client_no_context_takeover``, coder does with takeover off), every
+    message compressed. ``tests/codecs/test_go_clients.py`` sends them to the real libraries."""
+    from wsztune.permessage_deflate import compress_stream, get_zlib_module
+
+    client = replace(setting.sender(CLIENT), threshold=0)
+    return compress_stream(payloads, client, client.client_bits, get_zlib_module("zlib"))
 
 
 def codec(name: str = NAME) -> GoCodec:
