@@ -507,6 +507,13 @@ def _go_grid(
     from wsztune.errors import WsztuneError
     from wsztune.stacks._go import LIBRARY_STACKS, library_axes
 
+    for option, given_it in (("--no-cache", given.no_cache),
+                             ("--probe-every-cell", given.probe_every_cell)):  # fmt: skip
+        if given_it:
+            raise click.UsageError(
+                f"{option} is about node's memory probes; a Go run measures its memory in "
+                "fresh Go processes every time: drop it"
+            )
     typed: dict[str, Any] = dict.fromkeys(_typed_axes() - {"threshold"})
     if "context_takeover" in typed:
         typed["context_takeover"] = _takeover_axis(given.takeover_choice)
