@@ -506,6 +506,10 @@ def _run_meta(
     if server is not None:
         # The stack tuned: which snippet this run may be trusted for.
         set_meta(meta, SWEEP, {"server": server})
+    if plan.read_buffer:
+        # The resident figures include the stack's read buffer: reading the run as another
+        # stack's (recommend --server) must know it.
+        set_meta(meta, SWEEP, {"read_buffer": plan.read_buffer})
     if grid.clients:
         # The clients modelled (``--client``): "firefox", or "chrome=0.7,firefox=0.3".
         client = (

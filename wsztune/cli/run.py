@@ -245,12 +245,13 @@ def _choose(given: RunOptions) -> RunChoice:
             f"must be at least 1, not {given.sample}", param_hint="'--sample'"
         )
     codecs.get_codec(codec).check()  # missing or broken: one line, exit 2, before any work
-    timing = _timing(given)
+    timing = _timing(given, stack.read_buffer if stack else 0)
     return RunChoice(stack, version, codec, clients, thresholds, grid, cells, timing, jobs)
 
 
-def _timing(given: RunOptions) -> Any:
-    """The timing plan of ``--repeat``, ``--warmup`` and the measuring switches."""
+def _timing(given: RunOptions, read_buffer: int = 0) -> Any:
+    """The timing plan of ``--repeat``, ``--warmup`` and the measuring switches, with the
+    ``--server`` stack's read buffer for the resident model."""
     from wsztune import sweep
 
     return sweep.TimingPlan(
@@ -260,6 +261,7 @@ def _timing(given: RunOptions) -> Any:
         measure_time=not given.no_timing,
         use_cache=not given.no_cache,
         derive_memory=not given.probe_every_cell,
+        read_buffer=read_buffer,
     )
 
 

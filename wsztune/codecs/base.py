@@ -67,6 +67,10 @@ class TimingPlan:
     # The fan-out K the run is for (``--fanout``, or the corpus's): above 1, each cell also
     # times a broadcast, K per-connection compressors interleaved (wsztune.fanout).
     fanout: int = 1
+    # Bytes of a buffer the server stack writes whole and frees on every socket read (its
+    # profile's ``read_buffer``, given by ``wsztune run --server``): the resident model of a
+    # codec whose objects are built on it lays it under them (wsztune.memory.zlib_resident).
+    read_buffer: int = 0
 
     def __post_init__(self) -> None:
         if self.repeat < 1:

@@ -554,6 +554,8 @@ def _stack_notes(decision: Decision, stack: Any) -> None:
     note = mismatch_note(stack.name, slice_.codec)
     if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
         decision.warnings.append(note)
+    if slice_.read_buffer_note:
+        decision.warnings.append(slice_.read_buffer_note)
     off = slice_.off
     if chosen is off and stack.knob("enabled") is not None:
         nothing_fits = all(cell is off for cell in decision.feasible)
