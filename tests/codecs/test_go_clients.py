@@ -222,3 +222,49 @@ def test_real_go_server_inflates_the_frames_a_browser_sends_as_counted(
             connection.close()
     finally:
         server.stop()
+
+
+def _helper_cell(tmp_path: Path, framing: str, takeover: bool, frames: list[list[bytes]],
+                 streams: list) -> go.GoCell:  # fmt: skip
+    """The Go helper's cell for ``streams`` whose client streams a named client sent as
+    ``frames`` (timed once)."""
+    path, named = tmp_path / "corpus.bin", tmp_path / "client.bin"
+    go.write_corpus([stream.payloads for stream in streams], path)
+    go.write_corpus(frames, named)
+    setting = Setting(15, 8, 1 if framing == go.GO_GORILLA else -1, "default", takeover)
+    job = go.GoJob.of(0, setting, framing)
+    job = go.GoJob(**{**vars(job), "client_frames": str(named)})
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0, "deliveries": None}
+    directions = [stream.direction for stream in streams]
+    return go.run_cells(path, directions, [job], timing=timing)[0]
+
+
+@pytest.mark.parametrize(("framing", "takeover"), [(go.GO_GORILLA, False), (go.GO_CODER, True)])
+def test_the_go_helper_inflates_a_named_clients_frames_as_the_server_does(
+    tmp_path: Path, framing: str, takeover: bool
+) -> None:
+    go.helper_binary(notice=lambda text: None)
+    loaded = corpus.sample_connections(corpus.load(REPO / "corpora" / "chat.records.jsonl"), 3, 5)
+    streams = loaded.streams()
+    chrome = sweep.ClientVariant.of(stacks.resolve_clients("chrome")[0][0])
+    base = Setting(15, 8, 1 if framing == go.GO_GORILLA else -1, "default", takeover)
+    setting = chrome.apply(base)
+    frames = [go.zlib_client_frames(s.payloads, setting) if s.direction == corpus.CLIENT else []
+              for s in streams]  # fmt: skip
+    cell = _helper_cell(tmp_path, framing, takeover, frames, streams)
+    for index, stream in enumerate(streams):
+        if stream.direction == corpus.CLIENT:
+            # The client's frames as sent, one per message, every one compressed.
+            assert cell.sizes[index] == [len(frame) for frame in frames[index]]
+            assert cell.frames[index] == cell.sizes[index]
+            assert cell.compressed_messages[index] == len(stream.payloads)
+    # The server inflated them (the round trip is checked in Go) in the timed pass too.
+    assert cell.decompress_samples and cell.decompress_samples[0] > 0
+    # One flipped byte in a takeover stream's frames no longer inflates to the message.
+    client = next(i for i, s in enumerate(streams) if s.direction == corpus.CLIENT and frames[i])
+    broken = [list(stream) for stream in frames]
+    first = bytearray(broken[client][0])
+    first[len(first) // 2] ^= 0x55
+    broken[client][0] = bytes(first)
+    with pytest.raises(RuntimeError):
+        _helper_cell(tmp_path, framing, takeover, broken, streams)

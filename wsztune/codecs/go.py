@@ -111,6 +111,8 @@ class GoJob:
     # gorilla: the server broadcasts with PreparedMessage (compress once, the same frames to
     # every subscriber); its frames are cut at 4096 payload bytes, not the connection's 4082.
     prepared: bool = False
+    # A named client (``--client``): the file of the frames it sends (:func:`write_client_frames`)
+    client_frames: str = ""
 
     @classmethod
     def of(cls, index: int, setting: Setting, framing: str, prepared: bool = False) -> GoJob:
@@ -444,6 +446,8 @@ class GoCodec:
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
             path = Path(directory) / "corpus.bin"
             write_corpus([stream.payloads for stream in streams], path)
+            named = write_client_frames(streams, order, Path(directory))
+            jobs_for = [replace(job, client_frames=named.get(job.id, "")) for job in jobs_for]
             # Memory first, in its own processes, never while timing.
             memory = measure_memory(
                 path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
@@ -457,7 +461,6 @@ class GoCodec:
 
             def done(result: GoCell) -> None:
                 job = jobs_for[result.id]
-                result = with_zlib_clients(streams, order[result.id], result)
                 cell = go_cell(streams, order[result.id], job, result,
                                memory[memory_key(job)], plan, summary)
                 delivery = result.delivery or {}
@@ -471,23 +474,30 @@ class GoCodec:
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
 
 
-def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCell) -> GoCell:
-    """``result`` with its client streams as a named client (``--client``: a browser) sends
-    them (:func:`zlib_client_frames`). The server's side stays Go's. Unchanged when no client
-    was named."""
-    if setting.client_mem_level is None and setting.client_level is None:
-        return result
-    sizes, frames = list(result.sizes), list(result.frames)
-    compressed, last = list(result.compressed_messages), list(result.last_compressed)
-    for index, stream in enumerate(streams):
-        if stream.direction != CLIENT:
+def write_client_frames(
+    streams: Sequence[Stream], order: Sequence[Setting], directory: Path
+) -> dict[int, str]:
+    """For the settings with a named client (``--client``), a file of the frames it sends (the
+    client streams as :func:`zlib_client_frames` compresses them, the server's empty), one per
+    distinct client compressor: job id -> path. The Go helper has the server inflate them (the
+    round trip checked, the time measured) and compresses none of them itself."""
+    paths: dict[tuple, str] = {}
+    named: dict[int, str] = {}
+    for index, setting in enumerate(order):
+        if setting.client_mem_level is None and setting.client_level is None:
             continue
-        sent = [len(frame) for frame in zlib_client_frames(stream.payloads, setting)]
-        sizes[index], frames[index] = sent, list(sent)
-        compressed[index], last[index] = len(sent), bool(sent)
-    return replace(
-        result, sizes=sizes, frames=frames, compressed_messages=compressed, last_compressed=last
-    )
+        client = setting.sender(CLIENT)
+        key = (client.mem_level, client.level, client.client_bits, client.context_takeover)
+        if key not in paths:
+            path = directory / f"client-{len(paths)}.bin"
+            write_corpus(
+                [zlib_client_frames(s.payloads, setting) if s.direction == CLIENT else []
+                 for s in streams],
+                path,
+            )  # fmt: skip
+            paths[key] = str(path)
+        named[index] = paths[key]
+    return named
 
 
 def zlib_client_frames(payloads: Sequence[bytes], setting: Setting) -> list[bytes]:
