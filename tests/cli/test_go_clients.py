@@ -137,7 +137,7 @@ def test_recommend_on_a_go_client_mix_names_the_worst_client(gorilla_mix: Path) 
     text = " ".join(result.output.split())
     assert "recommended: level" in text
     assert "Clients: chrome=0.6,websockets=0.4 (run --client)" in text
-    assert "Go's flate, whose window is 32 KiB" in text
+    assert "its library's flate reader, whose window is 32 KiB" in text
     assert "The worst client, " in text and "per connection" in text
     decision = json.loads(
         CliRunner().invoke(cli, ["recommend", "--results", str(gorilla_mix), "--json"]).stdout

@@ -74,8 +74,8 @@ def explain_on_axes(decision: AxesDecision, run: Run) -> None:
     if client and chosen.get("compression") is not False:
         line, warning = _clients_line(
             chosen, client, decision.constraints.max_memory, name,
-            "the Go server inflates them with Go's flate, whose window is 32 KiB whatever "
-            "they use",
+            "the Go server inflates them with its library's flate reader, whose window is "
+            "32 KiB whatever they use",
         )  # fmt: skip
         decision.explanation.append(line)
         if warning is not None:
