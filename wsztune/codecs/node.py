@@ -307,6 +307,12 @@ MEMORY_METHOD = (
 MEMORY_GRAIN = 2048
 
 
+# V8's flags for a node probe: its gcs done whole on the main thread before gc() returns (the
+# probe makes one per mark: node_memory.js), ArrayBuffers' memory freed with them, so a mark
+# reads the same heap however busy the machine is (background gc threads on a probe's one core
+# finish when the scheduler lets them). Not Bun's (it is not V8).
+NODE_PROBE_FLAGS = ("--single-threaded-gc", "--no-concurrent-array-buffer-sweeping")
+
 # The sender of the frames a decompressor probe inflates, unless a --client names its own:
 # zlib's defaults (a browser's and ws's client compress with them). Fixed, so that a
 # decompressor's figure does not hang on which cell of the grid happened to be probed first.
@@ -458,28 +464,32 @@ def measure_memory(
     windows of one column (:func:`derivable`); False probes every one. ``node``: the runtime
     to probe with (default: node)."""
     connections = MEMORY_CONNECTIONS if connections is None else connections
+    flags = NODE_PROBE_FLAGS if node is None else ()
     node = node or find_node()
     binary = node_identity(node)
     if binary is None:
         cache = None  # a binary we cannot identify: nothing to key its figures by
-    identity = _probe_identity(node, binary, connections)
+    identity = _probe_identity(node, binary, connections, flags)
     probes = _probes(cells, sizes, compressor_stream, decompressor_stream, identity)
     derived = derivable(list(probes)) if derive else {}
     found = _cached_figures(probes, derived, cache)
     todo = [(name, item) for name, item in probes.items() if name not in found | derived.keys()]
-    runner = _ProbeRunner(corpus, connections, node, cache)
+    runner = _ProbeRunner(corpus, connections, node, cache, flags)
     found.update(runner.run_all(todo, processes_for(jobs)))
     for name, terms in derived.items():
         found[name] = _Figure.derived([(found[probed], weight) for probed, weight in terms])
     return {memory_key(cell): _cell_memory(cell, found) for cell in cells}
 
 
-def _probe_identity(node: str, binary: str | None, connections: int) -> dict[str, Any]:
-    """What every probe's figure depends on beyond its setting and traffic: the probe, the node
-    binary (:func:`node_identity`) and its versions, the machine."""
+def _probe_identity(
+    node: str, binary: str | None, connections: int, flags: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What every probe's figure depends on beyond its setting and traffic: the probe and the
+    flags it runs with, the node binary (:func:`node_identity`) and its versions, the machine."""
     versions = node_versions(node)
     return {
         "probe": probe_identity((MEMORY_SCRIPT, SYNC_CALLS_SCRIPT), connections),
+        "flags": list(flags),
         "node": binary,
         "versions": {name: versions.get(name) for name in ("node", "zlib", "v8", "uv")},
         "machine": machine_fingerprint(),
@@ -521,9 +531,15 @@ class _ProbeRunner:
     running ones are killed."""
 
     def __init__(
-        self, corpus: Path, connections: int, node: str, cache: MemoryCache | None
+        self,
+        corpus: Path,
+        connections: int,
+        node: str,
+        cache: MemoryCache | None,
+        flags: Sequence[str] = (),
     ) -> None:
         self.corpus = corpus
+        self.flags = list(flags)
         self.connections = connections
         self.node = node
         self.cache = cache
@@ -568,7 +584,7 @@ class _ProbeRunner:
         try:
             with on_core(core):
                 process = subprocess.Popen(
-                    [self.node, "--expose-gc", str(MEMORY_SCRIPT), job_file.name],
+                    [self.node, "--expose-gc", *self.flags, str(MEMORY_SCRIPT), job_file.name],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
