@@ -71,19 +71,6 @@ def nats_server(directory: Path, compression: bool = True) -> Iterator[int]:
         process.wait(timeout=10)
 
 
-def _masked(payload: bytes) -> bytes:
-    """A masked, final binary frame from the client."""
-    mask = os.urandom(4)
-    length = len(payload)
-    if length < 126:
-        head = bytes([0x82, 0x80 | length])
-    elif length < 65536:
-        head = bytes([0x82, 0x80 | 126]) + length.to_bytes(2, "big")
-    else:
-        head = bytes([0x82, 0x80 | 127]) + length.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 async def relay(port: int, payloads: list[bytes], offer: str | None) -> tuple[str | None, list]:
     """Connect, subscribe, publish each payload and read the frame that carries it back.
     Returns the extensions answer and, per payload, the frames of its MSG."""
@@ -111,12 +98,12 @@ async def relay(port: int, payloads: list[bytes], offer: str | None) -> tuple[st
         return frames
 
     await read_message()  # INFO
-    writer.write(_masked(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB ' + SUBJECT
+    writer.write(wire.masked_frame(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB ' + SUBJECT
                          + b" 1\r\nPING\r\n"))
     await read_message()  # PONG
     out = []
     for payload in payloads:
-        writer.write(_masked(b"PUB %s %d\r\n%s\r\n" % (SUBJECT, len(payload), payload)))
+        writer.write(wire.masked_frame(b"PUB %s %d\r\n%s\r\n" % (SUBJECT, len(payload), payload)))
         out.append(await read_message())
     writer.close()
     return extensions, out
