@@ -99,7 +99,7 @@ def _commands(binary: Path, spec: dict[str, Any], work: Path) -> FleetCommands:
         wave = job(f"clients-{on}-{start}", compression=on, port=port, start=start, count=count)
         return [str(binary), "fleet-clients", wave]
 
-    return FleetCommands(server=server, clients=clients)
+    return FleetCommands(server=server, clients=clients, settles=True)
 
 
 def display(result: LiveResult) -> Display:
