@@ -14,7 +14,8 @@
 // gorilla buffers a message's bytes in its write buffer and sends a frame each time it fills;
 // coder sends a frame for every write that reaches it from the compressor and ends each message
 // with an empty final frame. tests/codecs/test_go.py proves the frames equal what the real libraries put
-// on the wire, byte for byte.
+// on the wire, byte for byte. A coder broadcast's CPU per delivery is timed through coder's own
+// server connections (coderDeliveries): what its frame writes cost a server is coder's code.
 package main
 
 import (
