@@ -85,6 +85,28 @@ def scripts(corpus: Path, push_only: bool = False) -> list[Script]:
     return list(by_connection.values())
 
 
+def as_records(corpus: Path) -> Path:
+    """``corpus`` as a records JSONL file (itself if it is one already): one record per
+    message, its connection, direction and payload, in each stream's order."""
+    import base64
+
+    if corpus.name.endswith(".records.jsonl"):
+        return corpus
+    name = f"wsztune-fleet-{os.getpid()}-{corpus.stem}.records.jsonl"
+    target = Path(os.environ.get("TMPDIR", "/tmp")) / name
+    with target.open("w") as out:
+        out.write(json.dumps({"wsztune": "records/1"}) + "\n")
+        for stream in load(corpus).streams():
+            for payload in stream.payloads:
+                record = {
+                    "connection": stream.connection,
+                    "direction": stream.direction,
+                    "base64": base64.b64encode(bytes(payload)).decode(),
+                }
+                out.write(json.dumps(record) + "\n")
+    return target
+
+
 def parse_setting(text: str) -> tuple[int, int] | None:
     """``12:5`` -> (12, 5); ``off`` -> None."""
     if text == "off":
@@ -402,10 +424,13 @@ def measure_row(
     prediction: tuple[float, float],
     off_cache: dict[tuple[str, str, int], tuple[float, float]],
     client_setting: str | None = None,
+    records: bool = False,
 ) -> Row:
-    """One row: off (cached per server, corpus, connections) and on, slopes subtracted."""
+    """One row: off (cached per server, corpus, connections) and on, slopes subtracted.
+    ``records``: the stack's processes read records JSONL only (fleet_ws.js): another corpus
+    format is handed to them rewritten as records (:func:`as_records`)."""
     started = time.monotonic()
-    corpus = CORPORA[corpus_name]
+    corpus = as_records(CORPORA[corpus_name]) if records else CORPORA[corpus_name]
     key = (stack.name, corpus_name, connections)
     if key not in off_cache:
         off = run_fleet(stack, corpus, "off", connections, client_setting=client_setting and "off")
@@ -441,10 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
     parser.add_argument(
         "--corpus", type=Path, action="append",
-        help="websockets rows on this records corpus instead of the bundled light and heavy "
-        "ones (a held-out check of the model)",
+        help="websockets and ws rows on this corpus (records or HAR) instead of the bundled "
+        "light and heavy ones (a held-out check of the model)",
     )  # fmt: skip
-    parser.add_argument("--connections", type=int, help="websockets rows: connections (4,000)")
+    parser.add_argument(
+        "--connections", type=int, help="websockets and ws rows: connections (4,000; ws 2,000)"
+    )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     print(f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -475,10 +502,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             arenas = str(args.malloc_arena_max)
             node = Stack(f"{node.name} MALLOC_ARENA_MAX={arenas}", node.server, node.clients,
                          {"MALLOC_ARENA_MAX": arenas})
-        for setting in settings:
-            prediction = predict(CORPORA["light"], setting, "node")
-            row = measure_row(node, "light", setting, 2000 // scale, 0.20, prediction, off_cache)
-            print("| " + " | ".join(row.cells()) + " |", flush=True)
+        for corpus_name in names if args.corpus else ["light"]:
+            for setting in settings:
+                prediction = predict(CORPORA[corpus_name], setting, "node")
+                row = measure_row(
+                    node, corpus_name, setting, (args.connections or 2000) // scale, 0.20,
+                    prediction, off_cache, records=True,
+                )  # fmt: skip
+                print("| " + " | ".join(row.cells()) + " |", flush=True)
     if "coder" in only:
         coder = coder_stack()
         if args.gogc is not None:

@@ -23,6 +23,7 @@ from wsztune.memory import (
     observe_decompressor,
 )
 from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
+from wsztune.stacks import STACKS
 
 ZLIB_CODECS = ["zlib", "zlib-ng"]
 # Empty messages first: a decompressor allocates its window only on its first output, so the
@@ -139,12 +140,15 @@ def test_cells_carry_resident_figures_for_the_corpus_connections(tmp_path) -> No
     assert cell["connection_memory_resident"] < cell["connection_memory"]
 
 
+TORNADO_READ_BUFFER = STACKS["tornado"].read_buffer
+
+
 def test_a_freed_read_buffer_makes_the_windows_it_precedes_resident() -> None:
     """Tornado frees a written 64 KiB read buffer before the compressor is built (the
     handshake's read) and before the inflate window is (a message's read): both are carved
     from its written pages, so light traffic pays nearly all of the deflate window and all of
     the inflate window, and nothing else changes."""
-    from wsztune.memory import TORNADO_READ_BUFFER, zlib_resident
+    from wsztune.memory import zlib_resident
 
     light = _traffic(6_000, 6_000)
     asyncio_read = zlib_resident(15, 15, 8, light)
@@ -166,7 +170,10 @@ TORNADO_RSS_PROBE = """
 import json, zlib
 import psutil
 from tornado import websocket
-from wsztune.memory import TORNADO_READ_BUFFER, Traffic, zlib_resident
+from wsztune.memory import Traffic, zlib_resident
+from wsztune.stacks import STACKS
+
+TORNADO_READ_BUFFER = STACKS["tornado"].read_buffer
 
 sent = [bytes(f'{{"n": {i}, "text": "message {i % 7} of the light chat"}}' * 8, "ascii")
         for i in range(6)]

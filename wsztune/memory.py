@@ -165,10 +165,6 @@ MMAP_THRESHOLD = 128 * 1024
 ZLIB_DEFLATE_STATE = 5952
 ZLIB_INFLATE_STATE = 7160
 PYTHON_ZLIB_OBJECT = 200
-# Tornado's IOStream._read_to_buffer (tornado/iostream.py) reads every time into a fresh
-# bytearray(read_chunk_size), 64 KiB by default, which CPython zero-fills (its n + 1 bytes
-# are written) and frees once the bytes are copied out.
-TORNADO_READ_BUFFER = 65536 + 1
 # deflate.h: MAX_MATCH (258) is WIN_INIT, the bytes past the data fill_window() zeroes;
 # MIN_LOOKAHEAD = MAX_MATCH + MIN_MATCH + 1.
 WIN_INIT = 258
@@ -317,7 +313,8 @@ def zlib_resident(
     neighbouring connections sit together. Python's compobject (200 B) counts as bytes.
 
     ``read_buffer``: bytes of a buffer the server stack writes whole and frees on every socket
-    read (Tornado: :data:`TORNADO_READ_BUFFER`; 0 for a stack that reads into fresh bytes).
+    read (the stack profile's ``read_buffer``: Tornado's IOStream read chunk; 0 for a stack
+    that reads into fresh bytes).
     Both the compressor (built right after the handshake's read) and the inflate window (built
     inflating a message just read) are then carved from that buffer's written pages."""
     compressor = 0.0
@@ -332,11 +329,13 @@ def zlib_resident(
 
 
 def zlib_ng_resident(
-    window_bits: int, client_bits: int, mem_level: int, traffic: Traffic
+    window_bits: int, client_bits: int, mem_level: int, traffic: Traffic, read_buffer: int = 0
 ) -> Resident:
     """Resident bytes of zlib-ng's objects: one mapping per compressor (its single allocation
     is over 128 KiB: window, prev, head, pending, state in that order), the 128 KiB hash table
-    zeroed at init; the inflate state and its 32 KiB window allocated together up front."""
+    zeroed at init; the inflate state and its 32 KiB window allocated together up front, on
+    the heap: built after the handshake's read, carved from a freed ``read_buffer``'s written
+    pages (:func:`zlib_resident`); the compressor's fresh mapping is not."""
     wsize = 1 << window_bits
     lit_bufsize = 1 << (mem_level + 6)
     deflate = zlib_deflate_touched(window_bits, mem_level, traffic)
@@ -360,7 +359,8 @@ def zlib_ng_resident(
         ((0, received), (1 << 15, (1 << 15) + ZLIB_INFLATE_STATE)),
     )
     del client_bits  # zlib-ng's inflate window is 32 KiB whatever the negotiated bits
-    return Resident(compressor, resident_pages([inflate]) + PYTHON_ZLIB_OBJECT)
+    decompressor = resident_pages([inflate], written_before=read_buffer) + PYTHON_ZLIB_OBJECT
+    return Resident(compressor, decompressor)
 
 
 # Sizes are kept as packed arrays: a corpus of millions of messages must not cost a Python int
@@ -431,14 +431,16 @@ def _compressed(piece: tuple[Sizes, Sizes], threshold: int) -> tuple[Sizes, Size
     return kept_sizes, kept_frames
 
 
-ResidentModel = Callable[[int, int, int, Traffic], Resident]
+ResidentModel = Callable[[int, int, int, Traffic, int], Resident]
 
 
-def mean_resident(model: ResidentModel, setting: Setting, traffic: Sequence[Traffic]) -> Resident:
-    """The mean over the corpus's connections of ``model``'s resident bytes."""
-    figures = [
-        model(setting.server_bits, setting.client_bits, setting.mem_level, one) for one in traffic
-    ] or [Resident(0.0, 0.0)]
+def mean_resident(
+    model: ResidentModel, setting: Setting, traffic: Sequence[Traffic], read_buffer: int = 0
+) -> Resident:
+    """The mean over the corpus's connections of ``model``'s resident bytes, with the server
+    stack's ``read_buffer`` (:func:`zlib_resident`)."""
+    bits = setting.server_bits, setting.client_bits, setting.mem_level
+    figures = [model(*bits, one, read_buffer) for one in traffic] or [Resident(0.0, 0.0)]
     return Resident(
         sum(figure.compressor for figure in figures) / len(figures),
         sum(figure.decompressor for figure in figures) / len(figures),
