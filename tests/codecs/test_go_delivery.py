@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from wsztune import corpus, fanout
+from wsztune import fanout
 from wsztune.codecs import go
 from wsztune.codecs.base import frame_header_size
 from wsztune.permessage_deflate import Setting
@@ -69,8 +69,8 @@ def test_coder_broadcast_is_timed_through_coders_own_connections(
     primed: list[bytes] = []
     while takeover and sum(map(len, primed)) < 2 * 8192:  # coderDeliveries' priming
         primed.append(messages[len(primed) % len(messages)])
-    sent = primed + [messages[index % len(messages)]
-                     for start, end in schedule.stretches for index in range(start, end)]  # fmt: skip
+    stretches = [range(start, end) for start, end in schedule.stretches]
+    sent = primed + [messages[index % len(messages)] for span in stretches for index in span]
     assert cell.delivery["sent_bytes"] == modelled_wire_bytes(sent, takeover, tmp_path)
 
 
