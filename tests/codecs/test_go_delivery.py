@@ -80,6 +80,6 @@ def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
     writers are pooled, with all 1,000."""
     coder = go.GoJob.of(0, Setting(15, 8, 1, "default", True), go.GO_CODER)
     gorilla = go.GoJob.of(0, Setting(15, 8, 1, "default", False), go.GO_GORILLA)
-    assert go.delivery_state(coder) == 8192 + go.CODER_WRITER_STACK
+    assert go.delivery_state(coder) == 8192 + go.GO_CODER_WRITER_STACK
     assert fanout.interleaved(1000, go.delivery_state(coder)) == fanout.MIN_INTERLEAVED
     assert fanout.interleaved(1000, go.delivery_state(gorilla)) == 1000

@@ -686,14 +686,14 @@ def go_resident(share: Shares, memory: GoMemory) -> Resident:
 # flate/stateless.go `var dst tokens`; token.go: 65,536 tokens of 4 bytes). The helper times a
 # coder broadcast through coder's own connections, a goroutine each (coderDeliveries), whose
 # stacks are touched once per delivery as a compressor's state is.
-CODER_WRITER_STACK = 512 << 10
+GO_CODER_WRITER_STACK = 512 << 10
 
 
 def delivery_state(job: GoJob) -> int:
     """The bytes one subscriber's sender touches per delivery, for fanout's cap on how many are
     interleaved: what it keeps between messages (go_theory: coder's 8 KiB window with takeover,
     gorilla nothing, its flate writers are pooled) and, for coder, its writer's stack."""
-    stack = CODER_WRITER_STACK if job.framing == GO_CODER else 0
+    stack = GO_CODER_WRITER_STACK if job.framing == GO_CODER else 0
     return go_theory(job)[0] + stack
 
 
