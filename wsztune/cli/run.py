@@ -509,6 +509,13 @@ def _go_grid(
     from wsztune.errors import WsztuneError
     from wsztune.stacks._go import LIBRARY_STACKS, library_axes
 
+    for option, given_it in (("--no-cache", given.no_cache),
+                             ("--probe-every-cell", given.probe_every_cell)):  # fmt: skip
+        if given_it:
+            raise click.UsageError(
+                f"{option} is about node's memory probes; a Go run measures its memory in "
+                "fresh Go processes every time: drop it"
+            )
     typed: dict[str, Any] = dict.fromkeys(_typed_axes() - {"threshold"})
     if "context_takeover" in typed:
         typed["context_takeover"] = _takeover_axis(given.takeover_choice)
@@ -521,13 +528,9 @@ def _go_grid(
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
-    if len(clients) > 1:
-        raise click.UsageError(
-            "--client: a mix of clients is not supported on a Go run yet (its cells are "
-            "filed on Go's axes, which the mix does not match): name one client"
-        )
     # Browsers decompress the Go server's frames and compress their own with zlib: the client
-    # direction is measured with zlib at the client's settings (codecs/go.py).
+    # direction is measured with zlib at the client's settings (codecs/go.py), a mix of them
+    # as for a zlib run (sweep.mix_cells).
     return sweep.SweepPlan(**axes, thresholds=thresholds, clients=clients)
 
 

@@ -127,6 +127,14 @@ class Codec(Protocol):
         ``finished`` with each cell as it completes (any order; the sweep sorts them)."""
 
 
+def filed_fields(codec: Codec, setting: Setting) -> dict[str, Any]:
+    """The cell fields ``codec`` records other than ``setting`` says them: the codec's own
+    ``filed_fields`` when it has one (a Go cell has Go's fixed window, no memLevel and the
+    threshold its library applied), else none. A sweep finds the cells of a client mix by it."""
+    filed = getattr(codec, "filed_fields", None)
+    return {} if filed is None else filed(setting)
+
+
 # Frames on the wire ------------------------------------------------------------------------------
 
 

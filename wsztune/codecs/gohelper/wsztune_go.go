@@ -80,6 +80,10 @@ type cellJob struct {
 	// gorilla only: a server broadcasting with PreparedMessage (prepared.go), whose frames are
 	// made once on a fake connection with a write buffer of its own.
 	Prepared bool `json:"prepared"`
+	// A named client (--client: a browser) sends the client streams: what it sent, per stream
+	// (a corpus file, server streams empty). The server inflates them; it compresses nothing
+	// of theirs.
+	ClientFrames string `json:"client_frames"`
 }
 
 type timingPlan struct {
@@ -618,6 +622,29 @@ func sendStream(job cellJob, direction string, payloads [][]byte) (*sent, error)
 	return out, nil
 }
 
+// namedClient is what a named client sent, every message compressed in one frame.
+func namedClient(frames [][]byte) *sent {
+	out := &sent{payloads: frames, count: len(frames)}
+	for _, frame := range frames {
+		out.sizes = append(out.sizes, len(frame))
+		out.frames = append(out.frames, len(frame))
+		out.compressed = append(out.compressed, true)
+	}
+	return out
+}
+
+// clientFrames is the job's named client's frames (nil without one).
+func clientFrames(job cellJob, streams int) ([][][]byte, error) {
+	if job.ClientFrames == "" {
+		return nil, nil
+	}
+	frames, err := readCorpus(job.ClientFrames)
+	if err == nil && len(frames) != streams {
+		err = fmt.Errorf("%d streams of client frames for %d streams", len(frames), streams)
+	}
+	return frames, err
+}
+
 // check inflates every compressed message as the receiving library does and compares it with
 // the original.
 func check(job cellJob, stream *sent, payloads [][]byte) error {
@@ -693,8 +720,19 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 	result := &cellResult{ID: job.ID}
 	digest := sha256.New()
 	all := make([]*sent, len(streams))
+	named, err := clientFrames(job, len(streams))
+	if err != nil {
+		return nil, err
+	}
+	// A named client's streams are its own: the server inflates them (checked below, timed)
+	// but compresses nothing of theirs.
+	ours := func(i int) bool { return named == nil || directions[i] == "server" }
 	compressOnce := threadCPU()
 	for i, payloads := range streams {
+		if !ours(i) {
+			all[i] = namedClient(named[i])
+			continue
+		}
 		stream, err := sendStream(job, directions[i], payloads)
 		if err != nil {
 			return nil, err
@@ -725,6 +763,9 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 	var msg message
 	compressAll := func() error {
 		for i, payloads := range streams {
+			if !ours(i) {
+				continue
+			}
 			s, err := newSender(job, directions[i] == "server")
 			if err != nil {
 				return err
@@ -764,7 +805,6 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 	}
 	result.LoopsCompress = loopsFor(compressOnce, plan.MinSampleSeconds)
 	result.LoopsDecompress = loopsFor(decompressOnce, plan.MinSampleSeconds)
-	var err error
 	if result.CompressSamples, err = samples(compressAll, plan.Repeat, result.LoopsCompress); err != nil {
 		return nil, err
 	}
