@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,28 @@ def scripts(corpus: Path, push_only: bool = False) -> list[Script]:
         elif not push_only:
             script.client.extend(payloads)
     return list(by_connection.values())
+
+
+def as_records(corpus: Path) -> Path:
+    """``corpus`` as a records JSONL file (itself if it is one already): one record per
+    message, its connection, direction and payload, in each stream's order."""
+    import base64
+
+    if corpus.name.endswith(".records.jsonl"):
+        return corpus
+    name = f"wsztune-fleet-{os.getpid()}-{corpus.stem}.records.jsonl"
+    target = Path(os.environ.get("TMPDIR", "/tmp")) / name
+    with target.open("w") as out:
+        out.write(json.dumps({"wsztune": "records/1"}) + "\n")
+        for stream in load(corpus).streams():
+            for payload in stream.payloads:
+                record = {
+                    "connection": stream.connection,
+                    "direction": stream.direction,
+                    "base64": base64.b64encode(bytes(payload)).decode(),
+                }
+                out.write(json.dumps(record) + "\n")
+    return target
 
 
 def parse_setting(text: str) -> tuple[int, int] | None:
@@ -418,12 +440,15 @@ def measure_row(
     prediction: tuple[float, float],
     off_cache: dict[tuple[str, str, int], Curve],
     client_setting: str | None = None,
+    records: bool = False,
 ) -> list[Row]:
     """One row: off (cached per server, corpus, connections) and on, slopes subtracted. A
     stack that settles (Go) gives two: the settled slope, checked, and the slope before the
-    collection (its writers' stacks still grown), shown."""
+    collections (its writers' stacks still grown), shown. ``records``: the stack's processes
+    read records JSONL only (fleet_ws.js): another corpus format is handed to them rewritten
+    as records (:func:`as_records`)."""
     started = time.monotonic()
-    corpus = CORPORA[corpus_name]
+    corpus = as_records(CORPORA[corpus_name]) if records else CORPORA[corpus_name]
     key = (stack.name, corpus_name, connections)
     if key not in off_cache:
         off_cache[key] = run_fleet(
@@ -466,11 +491,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
     parser.add_argument(
         "--corpus", type=Path, action="append",
-        help="websockets and coder rows on this records corpus instead of the bundled ones "
-        "(a held-out check of the model)",
+        help="websockets, ws and coder rows on this corpus (records or HAR) instead of the "
+        "bundled light and heavy ones (a held-out check of the model)",
     )  # fmt: skip
     parser.add_argument(
-        "--connections", type=int, help="websockets and coder rows: connections (4,000)"
+        "--connections", type=int,
+        help="websockets, ws and coder rows: connections (4,000; ws 2,000)",
     )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
@@ -499,21 +525,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             arenas = str(args.malloc_arena_max)
             node = Stack(f"{node.name} MALLOC_ARENA_MAX={arenas}", node.server, node.clients,
                          {"MALLOC_ARENA_MAX": arenas})
-        for setting in settings:
-            prediction = predict(CORPORA["light"], setting, "node")
-            print_rows(
-                measure_row(node, "light", setting, 2000 // scale, 0.20, prediction, off_cache)
-            )
+        for corpus_name in names if args.corpus else ["light"]:
+            for setting in settings:
+                prediction = predict(CORPORA[corpus_name], setting, "node")
+                print_rows(measure_row(
+                    node, corpus_name, setting, (args.connections or 2000) // scale, 0.20,
+                    prediction, off_cache, records=True,
+                ))  # fmt: skip
     if "coder" in only:
         coder = coder_stack()
         if args.gogc is not None:
-            os.environ["GOGC"] = str(args.gogc)  # the model reads it too (codecs.go.gc_headroom)
-            coder = Stack(f"coder GOGC={args.gogc}", coder.server, coder.clients)
+            os.environ["GOGC"] = str(args.gogc)  # the server's processes inherit it
+            coder = replace(coder, name=f"coder GOGC={args.gogc}")
         for corpus_name in names if args.corpus else ["light"]:
             prediction = predict(CORPORA[corpus_name], "takeover", "go-coder", push_only=True)
             print_rows(measure_row(
                 coder, corpus_name, "takeover", (args.connections or 4000) // scale, 0.20,
-                prediction, off_cache, client_setting="push",
+                prediction, off_cache, client_setting="push", records=True,
             ))  # fmt: skip
     return 0
 

@@ -83,6 +83,8 @@ class Slice:
     off: Cell | None = None
     # The clients the run modelled (``run --client``): "firefox" or "chrome=0.7,firefox=0.3".
     client: str | None = None
+    # The server stack's read buffer its resident figures include (meta.read_buffer; 0: none).
+    read_buffer: int = 0
 
     def get(self, key: Key) -> Cell | None:
         """The cell at ``(window_bits, mem_level)``, or None when the run lacks it."""
@@ -103,6 +105,21 @@ class Slice:
         return (
             f"windowBits {describe_values(self.window_bits)} x "
             f"memLevel {describe_values(self.mem_levels)}"
+        )
+
+    @property
+    def read_buffer_note(self) -> str | None:
+        """A warning when the stack the slice is read as frees a read buffer on every read
+        (Tornado) that its resident figures lack: a run swept without ``--server`` for it."""
+        from wsztune.stacks import STACKS
+
+        stack = STACKS.get(self.server) if self.server else None
+        if stack is None or not stack.read_buffer or self.read_buffer == stack.read_buffer:
+            return None
+        return (
+            f"the resident memory figures lack {stack.title}'s {stack.read_buffer:,} B read "
+            "buffer, on whose written pages its zlib objects are built (up to 96 KiB more per "
+            f"connection): sweep with wsztune run --server {stack.name}"
         )
 
     @property
@@ -192,6 +209,7 @@ def select_slice(
         codec=str(run.meta.get("codec") or "zlib"),
         units=run.meta.get("units"),
         corpus=run.meta.get("corpus") or {},
+        read_buffer=int(run.meta.get("read_buffer") or 0),
     )
 
 

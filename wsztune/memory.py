@@ -9,6 +9,7 @@ the formula does not describe it at all.
 
 from __future__ import annotations
 
+import functools
 import gc
 import tracemalloc
 from array import array
@@ -165,10 +166,6 @@ MMAP_THRESHOLD = 128 * 1024
 ZLIB_DEFLATE_STATE = 5952
 ZLIB_INFLATE_STATE = 7160
 PYTHON_ZLIB_OBJECT = 200
-# Tornado's IOStream._read_to_buffer (tornado/iostream.py) reads every time into a fresh
-# bytearray(read_chunk_size), 64 KiB by default, which CPython zero-fills (its n + 1 bytes
-# are written) and frees once the bytes are copied out.
-TORNADO_READ_BUFFER = 65536 + 1
 # deflate.h: MAX_MATCH (258) is WIN_INIT, the bytes past the data fill_window() zeroes;
 # MIN_LOOKAHEAD = MAX_MATCH + MIN_MATCH + 1.
 WIN_INIT = 258
@@ -241,24 +238,46 @@ def resident_pages(
     ``written_before``: the heap chunk of a buffer the server wrote whole and freed just
     before each connection's allocations (a read buffer); freed at the top, it merges back
     into the top chunk, so the allocations that follow are carved from its written pages."""
-    heap: list[tuple[int, int]] = []
+    return _resident_pages(tuple(allocations), neighbours, written_before)
+
+
+# Connections of one cell often share a traffic shape (a corpus's connections replay the same
+# script; every one that has slid its window touches the same): their layout is counted once.
+@functools.lru_cache(maxsize=4096)
+def _resident_pages(
+    allocations: tuple[Touched, ...], neighbours: int, written_before: int
+) -> float:
+    # One connection's written byte ranges, relative to where its allocations start; every
+    # neighbour repeats them one stride (its heap chunks) further on.
+    relative: list[tuple[int, int]] = []
+    if written_before:
+        relative.append((0, _chunk(written_before)))
     mapped = 0
-    address = 0
-    for _ in range(neighbours):
-        if written_before:
-            heap.append((address, address + _chunk(written_before)))
-        for allocation in allocations:
-            chunk = _chunk(allocation.size)
-            if chunk >= MMAP_THRESHOLD:
-                touched = [(0, MALLOC_HEADER)]
-                touched += [(MALLOC_HEADER + a, MALLOC_HEADER + b) for a, b in allocation.ranges]
-                mapped += _pages(touched)
-                continue
-            heap.append((address + 8, address + MALLOC_HEADER))  # the size field malloc writes
-            user = address + MALLOC_HEADER
-            heap += [(user + start, user + end) for start, end in allocation.ranges]
-            address += chunk
-    return (_pages(heap) + mapped) * PAGE / neighbours
+    stride = 0
+    for allocation in allocations:
+        chunk = _chunk(allocation.size)
+        if chunk >= MMAP_THRESHOLD:
+            touched = [(0, MALLOC_HEADER)]
+            touched += [(MALLOC_HEADER + a, MALLOC_HEADER + b) for a, b in allocation.ranges]
+            mapped += _pages(touched)
+            continue
+        relative.append((stride + 8, stride + MALLOC_HEADER))  # the size field malloc writes
+        user = stride + MALLOC_HEADER
+        relative += [(user + start, user + end) for start, end in allocation.ranges]
+        stride += chunk
+    # In address order (each range starts inside its own chunk, the chunks follow one another,
+    # the freed buffer starts where the connection does), so the union of their pages is counted
+    # in one pass, without sorting: a range adds the pages past the last one counted.
+    relative = [(start, end - 1) for start, end in relative if end > start]
+    count, last = 0, -1
+    for base in range(0, stride * neighbours, stride) if stride else (0,):  # all at one place
+        for start, final_byte in relative:
+            final = (base + final_byte) // PAGE
+            if final > last:
+                first = (base + start) // PAGE
+                count += final - (first if first > last else last + 1) + 1
+                last = final
+    return (count + mapped * neighbours) * PAGE / neighbours
 
 
 def zlib_deflate_touched(window_bits: int, mem_level: int, traffic: Traffic) -> list[Touched]:
@@ -317,7 +336,8 @@ def zlib_resident(
     neighbouring connections sit together. Python's compobject (200 B) counts as bytes.
 
     ``read_buffer``: bytes of a buffer the server stack writes whole and frees on every socket
-    read (Tornado: :data:`TORNADO_READ_BUFFER`; 0 for a stack that reads into fresh bytes).
+    read (the stack profile's ``read_buffer``: Tornado's IOStream read chunk; 0 for a stack
+    that reads into fresh bytes).
     Both the compressor (built right after the handshake's read) and the inflate window (built
     inflating a message just read) are then carved from that buffer's written pages."""
     compressor = 0.0
@@ -332,11 +352,13 @@ def zlib_resident(
 
 
 def zlib_ng_resident(
-    window_bits: int, client_bits: int, mem_level: int, traffic: Traffic
+    window_bits: int, client_bits: int, mem_level: int, traffic: Traffic, read_buffer: int = 0
 ) -> Resident:
     """Resident bytes of zlib-ng's objects: one mapping per compressor (its single allocation
     is over 128 KiB: window, prev, head, pending, state in that order), the 128 KiB hash table
-    zeroed at init; the inflate state and its 32 KiB window allocated together up front."""
+    zeroed at init; the inflate state and its 32 KiB window allocated together up front, on
+    the heap: built after the handshake's read, carved from a freed ``read_buffer``'s written
+    pages (:func:`zlib_resident`); the compressor's fresh mapping is not."""
     wsize = 1 << window_bits
     lit_bufsize = 1 << (mem_level + 6)
     deflate = zlib_deflate_touched(window_bits, mem_level, traffic)
@@ -360,7 +382,8 @@ def zlib_ng_resident(
         ((0, received), (1 << 15, (1 << 15) + ZLIB_INFLATE_STATE)),
     )
     del client_bits  # zlib-ng's inflate window is 32 KiB whatever the negotiated bits
-    return Resident(compressor, resident_pages([inflate]) + PYTHON_ZLIB_OBJECT)
+    decompressor = resident_pages([inflate], written_before=read_buffer) + PYTHON_ZLIB_OBJECT
+    return Resident(compressor, decompressor)
 
 
 # Sizes are kept as packed arrays: a corpus of millions of messages must not cost a Python int
@@ -431,14 +454,16 @@ def _compressed(piece: tuple[Sizes, Sizes], threshold: int) -> tuple[Sizes, Size
     return kept_sizes, kept_frames
 
 
-ResidentModel = Callable[[int, int, int, Traffic], Resident]
+ResidentModel = Callable[[int, int, int, Traffic, int], Resident]
 
 
-def mean_resident(model: ResidentModel, setting: Setting, traffic: Sequence[Traffic]) -> Resident:
-    """The mean over the corpus's connections of ``model``'s resident bytes."""
-    figures = [
-        model(setting.server_bits, setting.client_bits, setting.mem_level, one) for one in traffic
-    ] or [Resident(0.0, 0.0)]
+def mean_resident(
+    model: ResidentModel, setting: Setting, traffic: Sequence[Traffic], read_buffer: int = 0
+) -> Resident:
+    """The mean over the corpus's connections of ``model``'s resident bytes, with the server
+    stack's ``read_buffer`` (:func:`zlib_resident`)."""
+    bits = setting.server_bits, setting.client_bits, setting.mem_level
+    figures = [model(*bits, one, read_buffer) for one in traffic] or [Resident(0.0, 0.0)]
     return Resident(
         sum(figure.compressor for figure in figures) / len(figures),
         sum(figure.decompressor for figure in figures) / len(figures),

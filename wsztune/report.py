@@ -75,6 +75,8 @@ def run_warnings(run: Run, slice_: Slice | None = None) -> list[str]:
             f"partial run: only {done} of {planned} cells {verb} measured (interrupted); "
             "missing cells show as '·'"
         )
+    if slice_ is not None and slice_.read_buffer_note:
+        warnings.append(slice_.read_buffer_note)
     if slice_ is not None and slice_.other_slices:
         warnings.append(
             f"the run has {slice_.other_slices + 1} level/strategy/context-takeover/threshold "

@@ -567,6 +567,8 @@ META_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("fanout", dict, "", "connections a server message goes to; absent when neither "
               "the corpus nor --fanout tells", writer=SWEEP, fields=FANOUT_FIELDS),
     FieldSpec("server", str, "", "the stack tuned (run --server)", writer=SWEEP),
+    FieldSpec("read_buffer", int, "B", "the read buffer of the stack tuned (run --server "
+              "tornado: 65,537) its resident figures include; absent: none", writer=SWEEP),
     FieldSpec("client", str, "", "the clients modelled (run --client: firefox, or "
               "chrome=0.7,firefox=0.3)", writer=SWEEP),
     FieldSpec("axes", list, "", "Go codecs: the axes the cells vary on (absent: a window bits x "

@@ -21,7 +21,7 @@ from typing import Any
 
 from wsztune.axes import AXES
 from wsztune.codecs import get_codec
-from wsztune.codecs.base import CorpusSummary, TimingPlan, frame_header_size
+from wsztune.codecs.base import CorpusSummary, TimingPlan, filed_fields, frame_header_size
 from wsztune.corpus import CLIENT, Corpus, Stream
 from wsztune.environment import describe_environment
 from wsztune.errors import SettingError
@@ -234,31 +234,44 @@ _MIXED_NUMBERS = (
 _CLIENT_RESIDENT = ("decompress_memory_resident", "connection_memory_resident")
 
 
-def _setting_key(setting: Setting) -> tuple:
+def _setting_key(setting: Setting, filed: dict[str, Any] | None = None) -> tuple:
+    """The :func:`cell_setting_key` of the cell measured at ``setting``, the codec recording
+    ``filed`` (:func:`wsztune.codecs.base.filed_fields`) where the setting says otherwise."""
     client = setting.sender(CLIENT)
-    return (
-        setting.window_bits,
-        setting.mem_level,
-        setting.level,
-        setting.strategy,
-        setting.context_takeover,
-        setting.threshold,
-        setting.nominal_client_bits,
-        client.mem_level,
-        client.level,
-    )
+    fields = {
+        "window_bits": setting.window_bits,
+        "mem_level": setting.mem_level,
+        "level": setting.level,
+        "strategy": setting.strategy,
+        "context_takeover": setting.context_takeover,
+        "threshold": setting.threshold,
+        "client_window_bits": setting.nominal_client_bits,
+        **(filed or {}),
+    }
+    return (*fields.values(), client.mem_level, client.level)
 
 
-def mix_cells(cells: Sequence[dict[str, Any]], grid: SweepPlan) -> list[dict[str, Any]]:
+def mix_cells(
+    cells: Sequence[dict[str, Any]],
+    grid: SweepPlan,
+    filed: Callable[[Setting], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """One cell per server setting from the cells of each of ``grid.clients``, weighted by their
     shares (``--client chrome=0.7,firefox=0.3``): per-connection memory, the client direction's
     bytes and the server's decompression time are the mix's; what the server sends is the same
     for every client. A setting some client's cell is missing for (an interrupted sweep) is left
-    out. Each mixed cell lists its clients' own figures under ``clients``."""
+    out. Each mixed cell lists its clients' own figures under ``clients``. ``filed`` gives the
+    fields the codec's cells record other than the setting says them
+    (:func:`wsztune.codecs.base.filed_fields`: a Go cell has no memLevel, and the threshold its
+    library applied)."""
     by_key = {cell_setting_key(cell): cell for cell in cells}
     mixed = []
     for base in grid.base_settings():
-        parts = [(v, by_key.get(_setting_key(v.apply(base)))) for v in grid.clients]
+        parts = []
+        for variant in grid.clients:
+            setting = variant.apply(base)
+            key = _setting_key(setting, filed(setting) if filed else None)
+            parts.append((variant, by_key.get(key)))
         if all(cell is not None for _, cell in parts):
             mixed.append(_mixed_cell(base, parts))  # type: ignore[arg-type]
     return sorted(mixed, key=sort_key)
@@ -294,6 +307,8 @@ def _mixed_cell(
     cell["client_compressed_bytes"] = cell["compressed_bytes"] - cell["server_compressed_bytes"]
     raw = cell["raw_bytes"]
     cell["savings"] = 1 - cell["compressed_bytes"] / raw if raw else 0.0
+    if "compress_once" in first:
+        cell["compress_once"] = _mixed_once(first, cell)
     cell["clients"] = [
         {
             "name": v.name,
@@ -310,6 +325,19 @@ def _mixed_cell(
         for v, part in parts
     ]
     return cell
+
+
+def _mixed_once(first: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    """A compress-once mode beside a mixed cell: the server's frames are the same for every
+    client; the clients' bytes on the wire and the memory per connection are the mix's."""
+    once = dict(first["compress_once"])
+    clients_wire = cell["wire_compressed_bytes"] - (
+        first["wire_compressed_bytes"] - (once["wire_compressed_bytes"]
+                                          - once["server_wire_compressed_bytes"])
+    )  # fmt: skip
+    once["wire_compressed_bytes"] = once["server_wire_compressed_bytes"] + clients_wire
+    once["connection_memory"] = cell["connection_memory"]
+    return once
 
 
 class SweepInterrupted(Exception):
@@ -416,6 +444,11 @@ def sweep(
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
     set_meta(meta, SWEEP, {"units": UnitLayout.of(streams).describe()})
     mixed = len(grid.clients) > 1
+    codec = get_codec(codec_name)
+
+    def filed(setting: Setting) -> dict[str, Any]:
+        return filed_fields(codec, setting)
+
     try:
         cells = run_sweep(
             streams,
@@ -428,10 +461,11 @@ def sweep(
         )
     except SweepInterrupted as interrupted:
         if mixed:
-            interrupted.cells = mix_cells(interrupted.cells, grid)
+            interrupted.cells = mix_cells(interrupted.cells, grid, filed)
         interrupted.run = _finish(meta, started, interrupted.cells, grid, partial=True)
         raise
-    return _finish(meta, started, mix_cells(cells, grid) if mixed else cells, grid, partial=False)
+    return _finish(meta, started, mix_cells(cells, grid, filed) if mixed else cells, grid,
+                   partial=False)  # fmt: skip
 
 
 def _run_meta(
@@ -472,6 +506,10 @@ def _run_meta(
     if server is not None:
         # The stack tuned: which snippet this run may be trusted for.
         set_meta(meta, SWEEP, {"server": server})
+    if plan.read_buffer:
+        # The resident figures include the stack's read buffer: reading the run as another
+        # stack's (recommend --server) must know it.
+        set_meta(meta, SWEEP, {"read_buffer": plan.read_buffer})
     if grid.clients:
         # The clients modelled (``--client``): "firefox", or "chrome=0.7,firefox=0.3".
         client = (

@@ -554,3 +554,47 @@ def test_messages_per_connection_is_refused_for_a_corpus_with_connections(
     result = invoke("run", records, "--messages-per-connection", "5", "-o", tmp_path / "r.json")
     assert_one_line_error(result, "--messages-per-connection", "drop the option")
     assert not (tmp_path / "r.json").exists()
+
+
+LIGHT_FLEET = Path(__file__).resolve().parents[2] / "corpora" / "fleet-light.records.jsonl"
+
+
+def test_a_tornado_sweep_carries_its_read_buffer_as_the_live_check_does(tmp_path: Path) -> None:
+    """``run --server tornado``'s resident figure lays Tornado's freed 64 KiB read buffer under
+    its zlib objects, the same figure ``wsztune live --server tornado`` checks RSS against (one
+    model: memory.zlib_resident's read_buffer, from the stack profile); the metadata says so; a
+    plain zlib run of the same cell has no read buffer, and reading it as Tornado's warns."""
+    from wsztune.corpus import load
+    from wsztune.live.plan import build_plan
+    from wsztune.live.pyfleet import fleet_model
+    from wsztune.live.servers import SERVERS
+    from wsztune.permessage_deflate import Setting
+    from wsztune.stacks import STACKS
+
+    tornado, plain = tmp_path / "tornado.json", tmp_path / "plain.json"
+    cell = ["--mem-level", "8", "--no-timing", "--quiet"]
+    assert invoke("run", LIGHT_FLEET, "--server", "tornado", *cell, "-o", tornado).exit_code == 0
+    assert invoke(
+        "run", LIGHT_FLEET, "--window-bits", "15", "--level", "6", *cell, "-o", plain
+    ).exit_code == 0
+    swept = json.loads(tornado.read_text())
+    (tornado_cell,) = swept["cells"]
+    (plain_cell,) = json.loads(plain.read_text())["cells"]
+    assert swept["meta"]["read_buffer"] == STACKS["tornado"].read_buffer == 65537
+
+    corpus = load(LIGHT_FLEET)
+    live = fleet_model(
+        corpus, build_plan(corpus, 16), Setting(15, 8, 6), SERVERS["tornado"].read_buffer
+    )
+    assert tornado_cell["connection_memory_resident"] == round(
+        live.resident_compressor
+    ) + round(live.resident_decompressor)
+    # Light connections: nearly all of the 64 KiB deflate window and the 32 KiB inflate window.
+    extra = tornado_cell["connection_memory_resident"] - plain_cell["connection_memory_resident"]
+    assert 80 * 1024 < extra < 96 * 1024
+    assert tornado_cell["connection_memory"] == plain_cell["connection_memory"]
+
+    read_as_tornado = invoke("recommend", "--results", plain, "--server", "tornado")
+    assert read_as_tornado.exit_code == 0, read_as_tornado.output
+    assert "lack Tornado's 65,537 B read buffer" in read_as_tornado.output
+    assert "read buffer" not in invoke("recommend", "--results", tornado).output

@@ -379,10 +379,6 @@ def test_go_run_with_a_browser_client_measures_its_direction_with_zlib(
     assert chrome_cell["client_compressed_bytes"] == expected
     assert chrome_cell["client_compressed_bytes"] != go_cell["client_compressed_bytes"]
     assert (chrome_cell["client_mem_level"], chrome_cell["client_level"]) == (8, -1)
-    mix = runner.invoke(cli, ["run", str(small), "--server", "coder", "--client",
-                              "chrome=0.6,firefox=0.4", "-o", str(tmp_path / "mix.json")])
-    assert mix.exit_code == 2 and "a mix of clients is not supported" in mix.output
-    assert not (tmp_path / "mix.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -417,3 +417,36 @@ def prices(memory: float | None, egress: float | None, cpu: float | None) -> Any
         cpu_month=example.cpu_month if cpu is None else cpu,
         examples=None in (memory, egress, cpu),
     )
+
+
+# The options that mean nothing on a Go run, and why: refused rather than ignored.
+NOT_ON_AXES = {
+    "reference_text": "--relative-to takes WB:ML, which a Go run does not have; its reference "
+    "is the stack's default (gorilla: level 1)",
+    "cliff": "--cliff looks one windowBits or memLevel step down, which a Go run does not have",
+    "slice_level": "--level picks a slice of a windowBits x memLevel run; a Go run is decided "
+    "over all its cells (name one with --check level=N)",
+    "slice_strategy": "--strategy does not exist in Go's flate",
+    "slice_takeover": "--context-takeover picks a slice of a windowBits x memLevel run; a Go "
+    "run is decided over all its cells (name one with --check takeover=on|off)",
+    "slice_threshold": "--threshold picks a slice of a windowBits x memLevel run; a Go run is "
+    "decided over all its cells (name one with --check threshold=N)",
+}
+
+
+def refuse_on_axes(run: Any, more: dict[str, str] | None = None) -> None:
+    """Exit 2, one line, for an option given on a Go run that does not apply to it (those of
+    :data:`NOT_ON_AXES`, and the command's own ``more``: parameter -> why)."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    for name, why in {**NOT_ON_AXES, **(more or {})}.items():
+        if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            raise click.UsageError(f"{why}: drop it")
+    server = context.params.get("server_text")
+    if server is not None and server.split("@")[0] != run.meta.get("server"):
+        raise click.UsageError(
+            f"--server {server}: this Go run was measured for "
+            f"{run.meta.get('server') or 'no stack'} with its own library's bytes; a Go run "
+            "cannot be read as another stack's: drop --server"
+        )

@@ -14,6 +14,7 @@ from wsztune.cli.common import (
     load_run,
     memory_figure_option,
     prices,
+    refuse_on_axes,
     results_options,
     savings_drop_option,
     say_read,
@@ -283,7 +284,7 @@ def _decide_on_axes(
     from wsztune import recommend as recommend_module
 
     say_read(run)
-    _refuse_on_axes(run)
+    refuse_on_axes(run)
     if not allow_partial and run.partial:
         recommend_module.require_complete(run, None)
     if concurrent_writes is not None and constraints.connections is None:
@@ -391,21 +392,6 @@ def _memory_figure(run: Any) -> str:
     return memory_figure(run.cells)
 
 
-# The options that mean nothing on a Go run, and why: refused rather than ignored.
-_NOT_ON_AXES = {
-    "reference_text": "--relative-to takes WB:ML, which a Go run does not have; its reference "
-    "is the stack's default (gorilla: level 1)",
-    "cliff": "--cliff looks one windowBits or memLevel step down, which a Go run does not have",
-    "slice_level": "--level picks a slice of a windowBits x memLevel run; a Go run is decided "
-    "over all its cells (name one with --check level=N)",
-    "slice_strategy": "--strategy does not exist in Go's flate",
-    "slice_takeover": "--context-takeover picks a slice of a windowBits x memLevel run; a Go "
-    "run is decided over all its cells (name one with --check takeover=on|off)",
-    "slice_threshold": "--threshold picks a slice of a windowBits x memLevel run; a Go run is "
-    "decided over all its cells (name one with --check threshold=N)",
-}
-
-
 def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
     """The fan-out this recommendation goes by (``--fanout`` over the run's), said on stderr."""
     from wsztune.fanout import describe, stated_over
@@ -419,23 +405,6 @@ def _say_fanout(run: Any, stated: int | None) -> dict[str, Any] | None:
 def _fanout_of(broadcast: dict[str, Any] | None) -> int | None:
     """The fan-out a broadcast's peak goes by: the stated K, or the corpus's largest."""
     return None if broadcast is None else int(broadcast["max"])
-
-
-def _refuse_on_axes(run: Any) -> None:
-    """Exit 2, one line, for an option given on a Go run that does not apply to it."""
-    from click.core import ParameterSource
-
-    context = click.get_current_context()
-    for name, why in _NOT_ON_AXES.items():
-        if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
-            raise click.UsageError(f"{why}: drop it")
-    server = context.params.get("server_text")
-    if server is not None and server.split("@")[0] != run.meta.get("server"):
-        raise click.UsageError(
-            f"--server {server}: this Go run was measured for "
-            f"{run.meta.get('server') or 'no stack'} with its own library's bytes; a Go run "
-            "cannot be read as another stack's: drop --server"
-        )
 
 
 def _recommend_on_axes(

@@ -13,6 +13,7 @@ from wsztune.cli.common import (
     load_run,
     memory_figure_option,
     prices,
+    refuse_on_axes,
     refuse_overwriting_inputs,
     results_options,
     savings_drop_option,
@@ -123,7 +124,7 @@ def report(
     old_run, run = _runs(runs, results_path, results_dir, memory_figure)
     target = _target(output, run, old_run, baseline_path)
     if any(report.run_axes(r) for r in (old_run, run) if r is not None):
-        page = _axes_page(run, old_run, budget, checked is not None, no_charts)
+        page = _axes_page(run, old_run, constraints, checked is not None, no_charts)
     else:
         asked = (slicing, constraints, checked, strict, baseline_run, baseline_path)
         old = None if old_run is None else _prepared(old_run, "OLD: ", *asked)
@@ -212,10 +213,28 @@ def _write_page(target: Path, page: str) -> None:
     click.echo(str(target))
 
 
-def _axes_page(run: Any, old_run: Any, budget: int | None, checking: bool, no_charts: bool) -> str:
-    """The page of a Go run on its own axes, with the choice ``recommend`` makes on them."""
+# What the page of a Go run does not show: refused on one, rather than ignored.
+_NOT_ON_GO_PAGE = {
+    name: f"{option}: the page of a Go run shows no fleet cost (wsztune recommend "
+    "--connections N shows it)"
+    for name, option in (
+        ("connections", "--connections"),
+        ("messages_per_second", "--messages-per-second"),
+        ("price_memory", "--price-memory"),
+        ("price_egress", "--price-egress"),
+        ("price_cpu", "--price-cpu"),
+    )
+}
+
+
+def _axes_page(
+    run: Any, old_run: Any, constraints: Any, checking: bool, no_charts: bool
+) -> str:
+    """The page of a Go run on its own axes, with the choice ``recommend`` makes on them under
+    the budget and the tolerance asked."""
     from wsztune import recommend as recommend_module
     from wsztune import report, report_html
+
     axes = ", ".join(report.run_axes(run if report.run_axes(run) else old_run))
     if old_run is not None:
         raise click.UsageError(
@@ -228,12 +247,12 @@ def _axes_page(run: Any, old_run: Any, budget: int | None, checking: bool, no_ch
             "leave --check out, and gate a Go setting with wsztune recommend --check "
             "level=N,takeover=on|off,threshold=N"
         )
+    refuse_on_axes(run, _NOT_ON_GO_PAGE)
     warnings = report.run_warnings(run)
     warn(warnings)
-    decision = recommend_module.recommend_on_axes(
-        run, recommend_module.Constraints(max_memory=budget)
-    )
+    decision = recommend_module.recommend_on_axes(run, constraints)
     chosen, reason, snippet = decision.chosen, decision.reason, decision.snippet
     return report_html.render_axes(
-        run, chosen, reason, snippet, charts=not no_charts, warnings=warnings
-    )
+        run, chosen, reason, snippet, charts=not no_charts,
+        warnings=[*warnings, *decision.warnings], explanation=decision.explanation,
+    )  # fmt: skip

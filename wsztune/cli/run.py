@@ -245,12 +245,13 @@ def _choose(given: RunOptions) -> RunChoice:
             f"must be at least 1, not {given.sample}", param_hint="'--sample'"
         )
     codecs.get_codec(codec).check()  # missing or broken: one line, exit 2, before any work
-    timing = _timing(given)
+    timing = _timing(given, stack.read_buffer if stack else 0)
     return RunChoice(stack, version, codec, clients, thresholds, grid, cells, timing, jobs)
 
 
-def _timing(given: RunOptions) -> Any:
-    """The timing plan of ``--repeat``, ``--warmup`` and the measuring switches."""
+def _timing(given: RunOptions, read_buffer: int = 0) -> Any:
+    """The timing plan of ``--repeat``, ``--warmup`` and the measuring switches, with the
+    ``--server`` stack's read buffer for the resident model."""
     from wsztune import sweep
 
     return sweep.TimingPlan(
@@ -260,6 +261,7 @@ def _timing(given: RunOptions) -> Any:
         measure_time=not given.no_timing,
         use_cache=not given.no_cache,
         derive_memory=not given.probe_every_cell,
+        read_buffer=read_buffer,
     )
 
 
@@ -507,6 +509,13 @@ def _go_grid(
     from wsztune.errors import WsztuneError
     from wsztune.stacks._go import LIBRARY_STACKS, library_axes
 
+    for option, given_it in (("--no-cache", given.no_cache),
+                             ("--probe-every-cell", given.probe_every_cell)):  # fmt: skip
+        if given_it:
+            raise click.UsageError(
+                f"{option} is about node's memory probes; a Go run measures its memory in "
+                "fresh Go processes every time: drop it"
+            )
     typed: dict[str, Any] = dict.fromkeys(_typed_axes() - {"threshold"})
     if "context_takeover" in typed:
         typed["context_takeover"] = _takeover_axis(given.takeover_choice)
@@ -519,13 +528,9 @@ def _go_grid(
         )
     except WsztuneError as error:
         raise click.UsageError(str(error)) from None
-    if len(clients) > 1:
-        raise click.UsageError(
-            "--client: a mix of clients is not supported on a Go run yet (its cells are "
-            "filed on Go's axes, which the mix does not match): name one client"
-        )
     # Browsers decompress the Go server's frames and compress their own with zlib: the client
-    # direction is measured with zlib at the client's settings (codecs/go.py).
+    # direction is measured with zlib at the client's settings (codecs/go.py), a mix of them
+    # as for a zlib run (sweep.mix_cells).
     return sweep.SweepPlan(**axes, thresholds=thresholds, clients=clients)
 
 

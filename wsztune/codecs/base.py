@@ -67,6 +67,10 @@ class TimingPlan:
     # The fan-out K the run is for (``--fanout``, or the corpus's): above 1, each cell also
     # times a broadcast, K per-connection compressors interleaved (wsztune.fanout).
     fanout: int = 1
+    # Bytes of a buffer the server stack writes whole and frees on every socket read (its
+    # profile's ``read_buffer``, given by ``wsztune run --server``): the resident model of a
+    # codec whose objects are built on it lays it under them (wsztune.memory.zlib_resident).
+    read_buffer: int = 0
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -121,6 +125,14 @@ class Codec(Protocol):
     ) -> None:
         """Measure every setting of ``order`` on ``streams`` with ``jobs`` workers, calling
         ``finished`` with each cell as it completes (any order; the sweep sorts them)."""
+
+
+def filed_fields(codec: Codec, setting: Setting) -> dict[str, Any]:
+    """The cell fields ``codec`` records other than ``setting`` says them: the codec's own
+    ``filed_fields`` when it has one (a Go cell has Go's fixed window, no memLevel and the
+    threshold its library applied), else none. A sweep finds the cells of a client mix by it."""
+    filed = getattr(codec, "filed_fields", None)
+    return {} if filed is None else filed(setting)
 
 
 # Frames on the wire ------------------------------------------------------------------------------

@@ -111,6 +111,8 @@ class GoJob:
     # gorilla: the server broadcasts with PreparedMessage (compress once, the same frames to
     # every subscriber); its frames are cut at 4096 payload bytes, not the connection's 4082.
     prepared: bool = False
+    # A named client (``--client``): the file of the frames it sends (:func:`write_client_frames`)
+    client_frames: str = ""
 
     @classmethod
     def of(cls, index: int, setting: Setting, framing: str, prepared: bool = False) -> GoJob:
@@ -257,8 +259,9 @@ class GoCell(HelperCell):
 
     frames: list[list[int]] = field(default_factory=list)  # per stream, in order
     last_compressed: list[bool] = field(default_factory=list)  # per stream: its last message?
-    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
-    delivery: dict[str, list[float]] | None = None
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot";
+    # coder: "sent_bytes", what its own connection sent one subscriber (coderDeliveries).
+    delivery: dict[str, Any] | None = None
 
 
 def _decode(line: str) -> GoCell:
@@ -406,6 +409,20 @@ class GoCodec:
             },
         )
 
+    def filed_fields(self, setting: Setting) -> dict[str, Any]:
+        """The fields :func:`go_cell` records other than ``setting`` says them: Go's window, no
+        memLevel, the threshold the library applies (coder: its default by mode), coder's one
+        way to compress (``level`` -1)."""
+        fields = {
+            "window_bits": WINDOW_BITS,
+            "mem_level": MEM_LEVEL,
+            "threshold": effective_threshold(self.framing, setting),
+            "client_window_bits": WINDOW_BITS,
+        }
+        if self.framing == GO_CODER:
+            fields["level"] = -1
+        return fields
+
     def measure(
         self,
         streams: Sequence[Stream],
@@ -420,9 +437,7 @@ class GoCodec:
         jobs_for = [GoJob.of(index, setting, self.framing) for index, setting in enumerate(order)]
         timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
         server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
-        # What a subscriber's sender keeps between messages: coder's 8 KiB window with
-        # takeover (go_theory), gorilla nothing (its flate writers are pooled).
-        state = max(go_theory(GoJob.of(0, setting, self.framing))[0] for setting in order)
+        state = max(delivery_state(GoJob.of(0, setting, self.framing)) for setting in order)
         schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
                                      state)  # fmt: skip
         if timing is not None and schedule is not None:
@@ -430,6 +445,8 @@ class GoCodec:
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
             path = Path(directory) / "corpus.bin"
             write_corpus([stream.payloads for stream in streams], path)
+            named = write_client_frames(streams, order, Path(directory))
+            jobs_for = [replace(job, client_frames=named.get(job.id, "")) for job in jobs_for]
             # Memory first, in its own processes, never while timing.
             memory = measure_memory(
                 path, summary.compressor_stream, summary.decompressor_stream, jobs_for, jobs=jobs
@@ -443,7 +460,6 @@ class GoCodec:
 
             def done(result: GoCell) -> None:
                 job = jobs_for[result.id]
-                result = with_zlib_clients(streams, order[result.id], result)
                 cell = go_cell(streams, order[result.id], job, result,
                                memory[memory_key(job)], plan, summary)
                 delivery = result.delivery or {}
@@ -457,30 +473,42 @@ class GoCodec:
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
 
 
-def with_zlib_clients(streams: Sequence[Stream], setting: Setting, result: GoCell) -> GoCell:
-    """``result`` with its client streams as a named client (``--client``: a browser) sends
-    them: compressed with zlib at the client's memLevel and level, its window (Go servers never
-    limit ``client_max_window_bits``), context takeover as the Go server negotiates it (gorilla
-    answers ``client_no_context_takeover``), every message compressed, one frame each. The
-    server's side stays Go's. Unchanged when no client was named."""
-    if setting.client_mem_level is None and setting.client_level is None:
-        return result
+def write_client_frames(
+    streams: Sequence[Stream], order: Sequence[Setting], directory: Path
+) -> dict[int, str]:
+    """For the settings with a named client (``--client``), a file of the frames it sends (the
+    client streams as :func:`zlib_client_frames` compresses them, the server's empty), one per
+    distinct client compressor: job id -> path. The Go helper has the server inflate them (the
+    round trip checked, the time measured) and compresses none of them itself."""
+    paths: dict[tuple, str] = {}
+    named: dict[int, str] = {}
+    for index, setting in enumerate(order):
+        if setting.client_mem_level is None and setting.client_level is None:
+            continue
+        client = setting.sender(CLIENT)
+        key = (client.mem_level, client.level, client.client_bits, client.context_takeover)
+        if key not in paths:
+            path = directory / f"client-{len(paths)}.bin"
+            write_corpus(
+                [zlib_client_frames(s.payloads, setting) if s.direction == CLIENT else []
+                 for s in streams],
+                path,
+            )  # fmt: skip
+            paths[key] = str(path)
+        named[index] = paths[key]
+    return named
+
+
+def zlib_client_frames(payloads: Sequence[bytes], setting: Setting) -> list[bytes]:
+    """The frame payloads a named client (a browser) sends a Go server, one per message:
+    compressed with zlib at the client's memLevel and level, its window (Go servers never limit
+    ``client_max_window_bits``: 15 bits), context takeover as the Go server negotiates it
+    (gorilla answers ``client_no_context_takeover``, coder does with takeover off), every
+    message compressed. ``tests/codecs/test_go_clients.py`` sends them to the real libraries."""
     from wsztune.permessage_deflate import compress_stream, get_zlib_module
 
     client = replace(setting.sender(CLIENT), threshold=0)
-    zlib_module = get_zlib_module("zlib")
-    sizes, frames = list(result.sizes), list(result.frames)
-    compressed, last = list(result.compressed_messages), list(result.last_compressed)
-    for index, stream in enumerate(streams):
-        if stream.direction != CLIENT:
-            continue
-        frames_sent = compress_stream(stream.payloads, client, client.client_bits, zlib_module)
-        sent = [len(frame) for frame in frames_sent]
-        sizes[index], frames[index] = sent, list(sent)
-        compressed[index], last[index] = len(sent), bool(sent)
-    return replace(
-        result, sizes=sizes, frames=frames, compressed_messages=compressed, last_compressed=last
-    )
+    return compress_stream(payloads, client, client.client_bits, get_zlib_module("zlib"))
 
 
 def codec(name: str = NAME) -> GoCodec:
@@ -651,6 +679,22 @@ def go_resident(share: Shares, memory: GoMemory) -> Resident:
     reading = share.decompressor * memory.decompressor_idle
     reading += share.reader * memory.decompressor_reader
     return Resident(headroom * share.compressor * memory.compressor_idle, headroom * reading)
+
+
+# A coder subscriber's writer goroutine, while it writes: its stack, grown to 512 KiB for the
+# 256 KiB token array StatelessDeflate declares on it (klauspost/compress 1.15.12,
+# flate/stateless.go `var dst tokens`; token.go: 65,536 tokens of 4 bytes). The helper times a
+# coder broadcast through coder's own connections, a goroutine each (coderDeliveries), whose
+# stacks are touched once per delivery as a compressor's state is.
+GO_CODER_WRITER_STACK = 512 << 10
+
+
+def delivery_state(job: GoJob) -> int:
+    """The bytes one subscriber's sender touches per delivery, for fanout's cap on how many are
+    interleaved: what it keeps between messages (go_theory: coder's 8 KiB window with takeover,
+    gorilla nothing, its flate writers are pooled) and, for coder, its writer's stack."""
+    stack = GO_CODER_WRITER_STACK if job.framing == GO_CODER else 0
+    return go_theory(job)[0] + stack
 
 
 def go_theory(job: GoJob) -> tuple[int, int]:

@@ -438,7 +438,8 @@ def measure_cell(
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, zlib_module, summary)
     traffic = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
-    resident = mean_resident(RESIDENT_MODELS[zlib_module.name], setting, traffic)
+    model = RESIDENT_MODELS[zlib_module.name]
+    resident = mean_resident(model, setting, traffic, plan.read_buffer)
 
     cell = cell_fields(
         streams,

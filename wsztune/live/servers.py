@@ -20,11 +20,10 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
 from wsztune.errors import SettingError
 from wsztune.loopback import LOOPBACK
-from wsztune.memory import TORNADO_READ_BUFFER
 from wsztune.permessage_deflate import Setting
 from wsztune.stacks import STACKS
 from wsztune.stacks.profile import Defaults
@@ -74,10 +73,11 @@ class LiveServer:
     name: str  # the stack profile's name (wsztune.stacks)
     title: str
     version_module: str  # whose __version__ the result reports
-    # Bytes of a buffer the stack writes whole and frees on every socket read, whose pages
-    # the zlib objects built next reuse (wsztune.memory.zlib_resident); 0: it reads into
-    # fresh bytes (asyncio's transports).
-    read_buffer: ClassVar[int] = 0
+    @property
+    def read_buffer(self) -> int:
+        """Bytes of a buffer the stack writes whole and frees on every socket read, whose
+        pages the zlib objects built next reuse (its profile's, as a sweep for it uses)."""
+        return STACKS[self.name].read_buffer
 
     @property
     def defaults(self) -> Defaults:
@@ -317,8 +317,6 @@ class Tornado(LiveServer):
     """A ``tornado.websocket.WebSocketHandler`` whose ``get_compression_options`` returns the
     setting's ``compression_level`` and ``mem_level``. Tornado has no window option: 15 bits
     both ways (the client is not capped)."""
-
-    read_buffer: ClassVar[int] = TORNADO_READ_BUFFER  # IOStream._read_to_buffer
 
     def model(self, setting: Setting) -> Setting:
         bits = self.defaults.window_bits

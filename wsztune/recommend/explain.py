@@ -70,6 +70,16 @@ def explain_on_axes(decision: AxesDecision, run: Run) -> None:
             "robustness figures are rough; record more connections"
         )
     decision.reason = f"{name(chosen)}: {_reason_on_axes(decision)}"
+    client = run.meta.get("client")
+    if client and chosen.get("compression") is not False:
+        line, warning = _clients_line(
+            chosen, client, decision.constraints.max_memory, name,
+            "the Go server inflates them with its library's flate reader, whose window is "
+            "32 KiB whatever they use",
+        )  # fmt: skip
+        decision.explanation.append(line)
+        if warning is not None:
+            decision.warnings.append(warning)
     default = decision.default
     if default is not None and chosen is not default:
         decision.explanation.append(against_default(default, chosen, name))
@@ -106,7 +116,15 @@ def _reason_on_axes(decision: AxesDecision) -> str:
             f"({format_bytes(peak_of(decision.peak_tie, decision.costs))})"
         )
     if decision.rule == "off":
-        reason = f"compressing does not pay: no compression is {within}"
+        if not any(cell.get("compression") is not False for cell in decision.feasible):
+            return "no compressed cell fits the budget"
+        elif best is chosen:
+            reason = "compressing does not pay: no compression is the smallest output that fits"
+        else:
+            reason = (
+                f"compressing does not pay: no compression's output stays within {tolerance} "
+                f"of the smallest ({name(best)})"
+            )
     elif decision.rule == "default":
         reason = (
             f"the stack's default: the least memory "
@@ -385,12 +403,23 @@ def _reference_lines(decision: Decision) -> list[str]:
     return lines
 
 
-def _clients_line(chosen: Cell, client: str, budget: int | None) -> tuple[str, str | None]:
+# What the server's decompressor holds for a client's direction: zlib's the client's window.
+_ZLIB_INFLATER = "the server's decompressor holds the window they really use"
+
+
+def _clients_line(
+    chosen: Cell,
+    client: str,
+    budget: int | None,
+    name: Callable[[Cell], str] = label,
+    inflater: str = _ZLIB_INFLATER,
+) -> tuple[str, str | None]:
     """What the client mix means for the chosen cell: each client's window and memory per
     connection, the worst beside the mixed mean (a Firefox connection over the budget must be
     visible in the text, not only in the JSON), and a warning when the worst client is over the
     budget the mean fits. Memory is the figure the budget is checked against (resident, the
-    allocation beside it; or the allocation alone with --memory allocation)."""
+    allocation beside it; or the allocation alone with --memory allocation). ``name`` names
+    the cell, ``inflater`` says what the server inflates the clients' messages with."""
     parts = chosen.get("clients") or [{"name": client, **chosen}]
     each = "; ".join(
         f"{part['name']} {part['client_window_bits']} bits, {_client_memory(chosen, part)}"
@@ -398,8 +427,8 @@ def _clients_line(chosen: Cell, client: str, budget: int | None) -> tuple[str, s
     )
     line = (
         f"Clients: {client} (run --client): the client direction is compressed as they "
-        "compress it, and the server's decompressor holds the window they really use (at "
-        f"{label(chosen)}: {each} per connection; "
+        f"compress it, and {inflater} (at "
+        f"{name(chosen)}: {each} per connection; "
         f"{format_bytes(chosen['connection_memory'])} on the mix's mean), in the memory above."
     )
     if len(parts) < 2:
@@ -533,6 +562,8 @@ def _stack_notes(decision: Decision, stack: Any) -> None:
     note = mismatch_note(stack.name, slice_.codec)
     if note is not None and stack.codec_for(slice_.server_version) != slice_.codec:
         decision.warnings.append(note)
+    if slice_.read_buffer_note:
+        decision.warnings.append(slice_.read_buffer_note)
     off = slice_.off
     if chosen is off and stack.knob("enabled") is not None:
         nothing_fits = all(cell is off for cell in decision.feasible)

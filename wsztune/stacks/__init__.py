@@ -164,7 +164,7 @@ def client_notes(clients: list[tuple[Client, float]], codec: str) -> list[str]:
     client whose model is not verified."""
     notes = []
     for client, _ in clients:
-        if codec.startswith("go-"):  # codecs/go.py with_zlib_clients
+        if codec.startswith("go-"):  # codecs/go.py write_client_frames
             notes.append(
                 f"{client.title}'s direction is measured with "
                 f"{CODEC_TITLES.get(client.codec, client.codec)} at its memLevel "

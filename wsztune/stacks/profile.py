@@ -190,6 +190,11 @@ class Stack:
     # (uWebSockets' CompressOptions): recommend picks the one for the budget and hands it over
     # as SnippetContext.preset.
     memory_presets: tuple[tuple[int, int], ...] = ()
+    # Bytes of a buffer the stack writes whole and frees on every socket read (Tornado's
+    # IOStream read chunk): the zlib objects built next are carved from its written pages, so
+    # the resident model lays it under them (wsztune.memory.zlib_resident's ``read_buffer``),
+    # in a sweep for the stack and in its live check alike; 0: it reads into fresh bytes.
+    read_buffer: int = 0
 
     @property
     def threshold(self) -> int:

@@ -65,7 +65,17 @@ PROFILES = (
                 "get_compression_options() returns None by default: compression off; "
                 "'TODO: Add wbits option'",
             ),
+            Source(
+                "tornado",
+                "6.6.1",
+                "tornado/iostream.py",
+                "_read_to_buffer reads every time into a fresh bytearray(read_chunk_size), "
+                "64 KiB by default (BaseIOStream.__init__), and frees it once the bytes are "
+                "copied out: the read_buffer the resident model lays under the zlib objects",
+            ),
         ),
+        # bytearray(65536) zero-fills its 65,536 bytes and CPython's trailing NUL: all written.
+        read_buffer=65536 + 1,
         pitfalls=(
             "compression is off until get_compression_options() returns a dict (even {})",
             "no window option: the window is 15 bits unless the client asks for less",

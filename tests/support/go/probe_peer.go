@@ -1,9 +1,11 @@
 // Command probe_peer: real gorilla/websocket and coder/websocket (nhooyr.io/websocket) peers for
 // tests/live/test_probe_stacks.py.
 //
-//	probe_peer serve LIBRARY on|off   a server on 127.0.0.1: prints its port, greets each
+//	probe_peer serve LIBRARY on|off|takeover
+//	                                  a server on 127.0.0.1: prints its port, greets each
 //	                                  connection with MESSAGE (stdin's first line), then echoes;
-//	                                  exits when stdin closes
+//	                                  exits when stdin closes (takeover: coder with context
+//	                                  takeover; on: coder without, gorilla's only mode)
 //	probe_peer dial LIBRARY URL       the library's client with compression on, as a user dials:
 //	                                  prints "ok EXTENSIONS" or "error: ..." (one line)
 package main
@@ -21,7 +23,7 @@ import (
 	coder "nhooyr.io/websocket"
 )
 
-func serve(library string, compress bool, greeting []byte) {
+func serve(library string, compress, takeover bool, greeting []byte) {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Println("error:", err)
@@ -46,7 +48,9 @@ func serve(library string, compress bool, greeting []byte) {
 			}
 		}
 		mode := coder.CompressionDisabled
-		if compress {
+		if takeover {
+			mode = coder.CompressionContextTakeover
+		} else if compress {
 			mode = coder.CompressionNoContextTakeover
 		}
 		conn, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: mode})
@@ -101,13 +105,14 @@ func dial(library string, url string) {
 
 func main() {
 	if len(os.Args) != 4 {
-		fmt.Println("usage: probe_peer serve LIBRARY on|off | dial LIBRARY URL")
+		fmt.Println("usage: probe_peer serve LIBRARY on|off|takeover | dial LIBRARY URL")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "serve":
 		greeting, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-		serve(os.Args[2], os.Args[3] == "on", []byte(greeting[:len(greeting)-1]))
+		mode := os.Args[3]
+		serve(os.Args[2], mode != "off", mode == "takeover", []byte(greeting[:len(greeting)-1]))
 	case "dial":
 		dial(os.Args[2], os.Args[3])
 	}
