@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	coder "nhooyr.io/websocket"
 )
@@ -124,9 +125,10 @@ func collectOnRequest() {
 }
 
 // collectUntilStacksShrunk runs collections until goroutine stacks stop shrinking (at most 12,
-// at least two): what an idle server's periodic collections do over its idle minutes. Each
-// halves a stack using under a quarter of it (shrinkstack, runtime/stack.go); the second
-// also empties sync.Pool's victim cache (sync/pool.go). It returns the collections run so far.
+// at least two), then waits for the scavenger: what an idle server's periodic collections do
+// over its idle minutes. Each halves a stack using under a quarter of it (shrinkstack,
+// runtime/stack.go); the second also empties sync.Pool's victim cache (sync/pool.go). It
+// returns the collections run so far.
 func collectUntilStacksShrunk() uint32 {
 	var stats runtime.MemStats
 	runtime.ReadMemStats(&stats)
@@ -137,6 +139,18 @@ func collectUntilStacksShrunk() uint32 {
 		if i >= 1 && stats.StackInuse >= before {
 			break
 		}
+	}
+	// The background scavenger returns free pages, at about 1% of a CPU, until the heap
+	// retains at most 10% over what was in use at the last collection (gcPaceScavenger,
+	// retainExtraPercent in runtime/mgcscavenge.go): wait for that, at most a minute (a loaded
+	// machine slows it), with a page per span class of slack.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		free := stats.HeapIdle - stats.HeapReleased
+		if free <= stats.HeapInuse/10+256<<10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		runtime.ReadMemStats(&stats)
 	}
 	return stats.NumGC
 }

@@ -376,7 +376,7 @@ class _Driver:
 
 # A Go server's settled state: what a held connection costs once it is idle.
 SETTLED_POLL = 0.25  # seconds between RSS reads while the scavenger returns pages
-SETTLED_QUIET = 2.0  # RSS that fell less than SETTLED_FLOOR over this long has settled
+SETTLED_QUIET = 1.0  # RSS that fell less than SETTLED_FLOOR over this long has settled
 SETTLED_FLOOR = 0.002  # a fraction of RSS
 SETTLED_LIMIT = 120.0  # seconds at most
 

@@ -776,11 +776,12 @@ func fleetServe(j job) error {
 }
 
 // collectUntilStacksShrunk runs collections until goroutine stacks stop shrinking (at most 12,
-// at least two): what an idle server's periodic collections do over its idle minutes (the
-// runtime forces one every two, forcegcperiod in runtime/proc.go). Each halves a stack using
-// under a quarter of it (shrinkstack, runtime/stack.go): coder's writers, grown to 512 KiB by
-// StatelessDeflate, come back to what they use; the second also frees what sync.Pool's victim
-// cache held (sync/pool.go). wsztune then waits for the scavenger (live/fleet.py settled_rss).
+// at least two), then waits for the scavenger: what an idle server's periodic collections do
+// over its idle minutes (the runtime forces one every two, forcegcperiod in runtime/proc.go).
+// Each halves a stack using under a quarter of it (shrinkstack, runtime/stack.go): coder's
+// writers, grown to 512 KiB by StatelessDeflate, come back to what they use; the second also
+// frees what sync.Pool's victim cache held (sync/pool.go). wsztune then reads RSS
+// (wsztune/live/fleet.py settled_rss).
 func collectUntilStacksShrunk() uint32 {
 	var stats runtime.MemStats
 	runtime.ReadMemStats(&stats)
@@ -791,6 +792,18 @@ func collectUntilStacksShrunk() uint32 {
 		if i >= 1 && stats.StackInuse >= before {
 			break
 		}
+	}
+	// The background scavenger returns free pages, at about 1% of a CPU, until the heap
+	// retains at most 10% over what was in use at the last collection (gcPaceScavenger,
+	// retainExtraPercent in runtime/mgcscavenge.go): wait for that, at most a minute (a loaded
+	// machine slows it), with a page per span class of slack.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		free := stats.HeapIdle - stats.HeapReleased
+		if free <= stats.HeapInuse/10+256<<10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		runtime.ReadMemStats(&stats)
 	}
 	return stats.NumGC
 }
