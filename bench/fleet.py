@@ -14,7 +14,11 @@ both at once), holds them open and reports done. After each wave the server's RS
 (/proc/PID/status VmRSS) is sampled. RSS growth per connection is the least-squares slope of
 RSS over the connections held, from the first wave to the last (the first wave pays the
 process's one-off growth, so the baseline before it is not a point), compression on minus off:
-what the OS charges for compression alone, in the steady state. It is printed beside
+what the OS charges for compression alone, in the steady state. For the Go server (coder) that
+is the settled state: after each wave the server runs collections until its goroutine stacks
+stop shrinking, then waits for the scavenger (wsztune.live.fleet.settled_rss); its row is
+checked on that, and the slope of the RSS read before the collections is printed beside it,
+not checked. It is printed beside
 wsztune's figures for the same corpus and setting: the resident prediction
 (``connection_memory_resident``) and the allocation (``connection_memory``).
 
