@@ -259,8 +259,9 @@ class GoCell(HelperCell):
 
     frames: list[list[int]] = field(default_factory=list)  # per stream, in order
     last_compressed: list[bool] = field(default_factory=list)  # per stream: its last message?
-    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
-    delivery: dict[str, list[float]] | None = None
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot";
+    # coder: "sent_bytes", what its own connection sent one subscriber (coderDeliveries).
+    delivery: dict[str, Any] | None = None
 
 
 def _decode(line: str) -> GoCell:
@@ -436,9 +437,7 @@ class GoCodec:
         jobs_for = [GoJob.of(index, setting, self.framing) for index, setting in enumerate(order)]
         timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
         server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
-        # What a subscriber's sender keeps between messages: coder's 8 KiB window with
-        # takeover (go_theory), gorilla nothing (its flate writers are pooled).
-        state = max(go_theory(GoJob.of(0, setting, self.framing))[0] for setting in order)
+        state = max(delivery_state(GoJob.of(0, setting, self.framing)) for setting in order)
         schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
                                      state)  # fmt: skip
         if timing is not None and schedule is not None:
@@ -680,6 +679,22 @@ def go_resident(share: Shares, memory: GoMemory) -> Resident:
     reading = share.decompressor * memory.decompressor_idle
     reading += share.reader * memory.decompressor_reader
     return Resident(headroom * share.compressor * memory.compressor_idle, headroom * reading)
+
+
+# A coder subscriber's writer goroutine, while it writes: its stack, grown to 512 KiB for the
+# 256 KiB token array StatelessDeflate declares on it (klauspost/compress 1.15.12,
+# flate/stateless.go `var dst tokens`; token.go: 65,536 tokens of 4 bytes). The helper times a
+# coder broadcast through coder's own connections, a goroutine each (coderDeliveries), whose
+# stacks are touched once per delivery as a compressor's state is.
+GO_CODER_WRITER_STACK = 512 << 10
+
+
+def delivery_state(job: GoJob) -> int:
+    """The bytes one subscriber's sender touches per delivery, for fanout's cap on how many are
+    interleaved: what it keeps between messages (go_theory: coder's 8 KiB window with takeover,
+    gorilla nothing, its flate writers are pooled) and, for coder, its writer's stack."""
+    stack = GO_CODER_WRITER_STACK if job.framing == GO_CODER else 0
+    return go_theory(job)[0] + stack
 
 
 def go_theory(job: GoJob) -> tuple[int, int]:
