@@ -410,18 +410,9 @@ class GoCodec:
         )
 
     def filed_fields(self, setting: Setting) -> dict[str, Any]:
-        """The fields :func:`go_cell` records other than ``setting`` says them: Go's window, no
-        memLevel, the threshold the library applies (coder: its default by mode), coder's one
-        way to compress (``level`` -1)."""
-        fields = {
-            "window_bits": WINDOW_BITS,
-            "mem_level": MEM_LEVEL,
-            "threshold": effective_threshold(self.framing, setting),
-            "client_window_bits": WINDOW_BITS,
-        }
-        if self.framing == GO_CODER:
-            fields["level"] = -1
-        return fields
+        """The fields its cells record other than ``setting`` says them (:func:`recorded_fields`):
+        how a sweep finds the cells of a client mix."""
+        return recorded_fields(self.framing, setting)
 
     def measure(
         self,
@@ -554,16 +545,27 @@ def go_cell(
     )
     theory = go_theory(job)
     cell.update(
-        window_bits=WINDOW_BITS,
-        client_window_bits=WINDOW_BITS,
-        mem_level=MEM_LEVEL,
+        recorded_fields(job.framing, setting),
         compress_memory_theoretical=theory[0],
         decompress_memory_theoretical=theory[1],
         connection_memory_theoretical=theory[0] + theory[1],
     )
-    if job.framing == GO_CODER:
-        cell["level"] = -1  # coder 1.8.7 has no level: StatelessDeflate has one way to compress
     return cell
+
+
+def recorded_fields(framing: str, setting: Setting) -> dict[str, Any]:
+    """The fields a Go cell records other than ``setting`` says them: Go's window (32 KiB both
+    ways), no memLevel, the threshold the library applies (coder: its default by mode), and
+    coder's one way to compress (1.8.7 has no level: ``level`` -1)."""
+    fields = {
+        "window_bits": WINDOW_BITS,
+        "mem_level": MEM_LEVEL,
+        "threshold": effective_threshold(framing, setting),
+        "client_window_bits": WINDOW_BITS,
+    }
+    if framing == GO_CODER:
+        fields["level"] = -1
+    return fields
 
 
 PREPARED_MODE = "gorilla PreparedMessage"
