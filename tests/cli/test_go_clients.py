@@ -216,6 +216,10 @@ def test_report_on_a_go_client_run_takes_the_tolerance(gorilla_mix: Path, tmp_pa
     # Within 50% of the smallest, compressing does not pay against no compression at all.
     assert "Recommended: off" in pages["50%"] or "compressing does not pay" in pages["50%"]
     assert pages["0.01%"] != pages["50%"]
+    # The page says what recommend says of the clients: each one's memory, and the worst's.
+    page = " ".join(pages["0.01%"].split())
+    assert "Clients: chrome=0.6,websockets=0.4 (run --client)" in page
+    assert "The worst client, " in page
 
 
 def test_recommend_off_on_a_go_run_says_why_in_words(gorilla_mix: Path) -> None:
