@@ -492,7 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--malloc-arena-max", type=int, help="ws rows: MALLOC_ARENA_MAX for the node server"
     )
-    parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
+    parser.add_argument(
+        "--gogc", type=int, help="coder rows: GOGC for the Go server (the model has no GOGC term)"
+    )
     parser.add_argument(
         "--corpus", type=Path, action="append",
         help="websockets, ws and coder rows on this corpus (records or HAR) instead of the "

@@ -379,6 +379,7 @@ SETTLED_POLL = 0.25  # seconds between RSS reads while the scavenger returns pag
 SETTLED_QUIET = 1.0  # RSS that fell less than SETTLED_FLOOR over this long has settled
 SETTLED_FLOOR = 0.002  # a fraction of RSS
 SETTLED_LIMIT = 120.0  # seconds at most
+SCAVENGER_WAIT = 60.0  # seconds the Go server waits at most for the scavenger (golive)
 
 
 def settled_rss(server: Any, timeout: float, stderr: Path) -> int:
@@ -396,7 +397,7 @@ def settled_rss(server: Any, timeout: float, stderr: Path) -> int:
     read once it stopped falling (bounded by ``SETTLED_LIMIT``)."""
     server.stdin.write(b'{"gc": true}\n')
     server.stdin.flush()
-    read_reply(server, timeout, stderr)
+    read_reply(server, timeout + SCAVENGER_WAIT, stderr)
     readings = [(time.monotonic(), rss(server.pid))]
     while readings[-1][0] - readings[0][0] < SETTLED_LIMIT:
         time.sleep(SETTLED_POLL)

@@ -86,9 +86,10 @@ PROFILES = (
             "which grows to 512 KiB until collections (at least one every 2 minutes) halve it "
             "and the scavenger returns the pages. connection_memory_resident is the settled "
             "state (live heap x 1.1, plus 8 KiB of stack per connection that compressed); "
-            "before the collections a connection costs far more (docs/memory.md, 4,000 push "
-            "connections: 58 KiB per connection at GOGC=100 right after the waves, 75-154 "
-            "KiB at GOGC 50-400 in an earlier run, against 13 settled)",
+            "before the collections a connection costs more, by timing not traffic "
+            "(docs/memory.md, push fleets at GOGC=100: 22.2 +- 13.6 KiB per connection on the "
+            "light corpus at 4,000, 59.4 and 81.8 on game and market at 1,600, against 11.7, "
+            "17.1 and 18.6 settled; 75-154 KiB at GOGC 50-400 in an earlier run)",
             "GOGC does not change the settled figure (the scavenger keeps 10% over the live "
             "heap whatever GOGC is); it changes how long garbage and grown stacks stay "
             "before a collection: budget the burst, not GOGC",

@@ -797,13 +797,21 @@ func collectUntilStacksShrunk() uint32 {
 	// retains at most 10% over what was in use at the last collection (gcPaceScavenger,
 	// retainExtraPercent in runtime/mgcscavenge.go): wait for that, at most a minute (a loaded
 	// machine slows it), with a page per span class of slack.
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+	// When its goal, fixed at the last collection, leaves more free, it stops earlier: so wait
+	// also until it has returned nothing for two seconds.
+	released, still := stats.HeapReleased, 0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 20; {
 		free := stats.HeapIdle - stats.HeapReleased
 		if free <= stats.HeapInuse/10+256<<10 {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 		runtime.ReadMemStats(&stats)
+		if stats.HeapReleased > released {
+			released, still = stats.HeapReleased, 0
+		} else {
+			still++
+		}
 	}
 	return stats.NumGC
 }
