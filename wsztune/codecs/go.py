@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -543,7 +543,7 @@ def go_cell(
             connection=round(share.memory(memory)),
             compressor_share=share.compressor,
             decompressor_share=share.decompressor,
-            resident=go_resident(share, memory),
+            resident=go_resident(share, memory, job.framing),
         ),
         compressed_messages=sum(result.compressed_messages),
         frames=result.frames,
@@ -668,24 +668,44 @@ def shares(cell: GoCell, streams: Sequence[Stream], live: int | None = None) -> 
     return Shares(*(sum(flags[k] for flags in picked) / count for k in range(3)))
 
 
-def gc_headroom(environ: Mapping[str, str] | None = None) -> float:
-    """What Go's heap grows to over its live bytes before a collection: 1 + GOGC/100 (the GC
-    guide, go.dev/doc/gc-guide, "GOGC"); GOGC=off or unparsable counts as the default, 100."""
-    value = (os.environ if environ is None else environ).get("GOGC", "100")
-    try:
-        percent = int(value)
-    except ValueError:
-        percent = 100
-    return 1 + max(percent, 0) / 100
+# What an idle Go server's heap settles to over its live bytes: the background scavenger returns
+# free pages until the heap retains at most 10% over what was in use at the last collection
+# (retainExtraPercent and gcPaceScavenger, runtime/mgcscavenge.go, Go 1.19). After idle
+# collections that is the live heap, whatever GOGC (GOGC sets how far the heap grows between
+# collections while the server allocates, not what an idle one keeps).
+SCAVENGER_RETAIN = 1.10
+# The stack of the goroutine that writes a coder connection, parked in coder's Read between
+# messages, when it never compressed: 8 KiB. Measured in bench/fleet.py's uncompressed coder
+# server (runtime.MemStats.StackInuse, 12 KiB per connection: net/http's connection goroutine,
+# which runs the handler, 8 KiB, and coder's timeoutLoop goroutine 4 KiB).
+HANDLER_STACK = 8192
 
 
-def go_resident(share: Shares, memory: GoMemory) -> Resident:
-    """Resident bytes per connection: the live heap a connection keeps, weighed by the shares,
-    times the GC's headroom (Go zeroes what it allocates, so a live byte is a resident byte)."""
-    headroom = gc_headroom()
+def writer_stack(framing: str) -> int:
+    """Stack bytes a connection's writing goroutine keeps, once settled, for having compressed.
+
+    coder 1.8.7 compresses with klauspost's ``StatelessDeflate``, whose ``var dst tokens`` is a
+    256 KiB array on the stack (flate/stateless.go, flate/token.go): the writing goroutine's
+    stack doubles to 512 KiB (``newstack``, runtime/stack.go). Collections then halve it while
+    the goroutine uses under a quarter of it (``shrinkstack``), so it settles at the largest
+    power of two at most four times its use, where a goroutine that never grew has the
+    smallest power of two over it: twice the stack, one more :data:`HANDLER_STACK`. gorilla
+    compresses with compress/flate's heap-allocated compressor: nothing on the stack."""
+    return HANDLER_STACK if framing == GO_CODER else 0
+
+
+def go_resident(share: Shares, memory: GoMemory, framing: str = GO_GORILLA) -> Resident:
+    """Resident bytes per connection in the settled state (held connections idle across the
+    runtime's periodic collections, free pages scavenged): the live heap a connection keeps,
+    weighed by the shares, times :data:`SCAVENGER_RETAIN` (Go zeroes what it allocates, so a
+    live byte is a resident byte), and for a connection that compressed, the stack its writing
+    goroutine keeps for it (:func:`writer_stack`)."""
     reading = share.decompressor * memory.decompressor_idle
     reading += share.reader * memory.decompressor_reader
-    return Resident(headroom * share.compressor * memory.compressor_idle, headroom * reading)
+    compressor = share.compressor * (
+        SCAVENGER_RETAIN * memory.compressor_idle + writer_stack(framing)
+    )
+    return Resident(compressor, SCAVENGER_RETAIN * reading)
 
 
 # A coder subscriber's writer goroutine, while it writes: its stack, grown to 512 KiB for the

@@ -56,10 +56,12 @@ from wsztune.programs.cache import (
     MemoryCache,
     ProbeFigure,
     default_cache,
+    default_cache_dir,
     machine_fingerprint,
     probe_identity,
 )
 from wsztune.programs.node import find_node, node_identity, node_versions, phase
+from wsztune.programs.npm import ws_package_dir
 
 NAME = "node"
 # The helpers, shipped beside this module as package data.
@@ -670,6 +672,15 @@ def derivable(names: Sequence[tuple]) -> dict[tuple, tuple[tuple, tuple, tuple]]
     return out
 
 
+def installed_ws() -> str | None:
+    """The directory of the ws package wsztune installed for its live checks (``wsztune live
+    --server ws``), whose Sender and PerMessageDeflate time a broadcast's deliveries as ws sends
+    them; ``None`` when it is not there (never installed during a run: the deliveries are then
+    ws's zlib calls alone, as ws makes them on libuv's pool)."""
+    package = ws_package_dir(default_cache_dir())
+    return str(package) if (package / "package.json").is_file() else None
+
+
 CellMaker = Callable[
     [Sequence[Stream], Setting, Any, Any, TimingPlan, CorpusSummary], dict[str, object]
 ]
@@ -701,7 +712,10 @@ def measure_with_runtime(
     state = max(compressor_theory(s.server_bits, s.mem_level) for s in order)
     schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state)
     if timing is not None and schedule is not None:
-        timing = {**timing, "deliveries": schedule.helper_job()}
+        deliveries = schedule.helper_job()
+        if runtime is None:
+            deliveries["ws"] = installed_ws()  # ws's own broadcast path, when wsztune has ws
+        timing = {**timing, "deliveries": deliveries}
     with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
         with phase("memory probes"):
