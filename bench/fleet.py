@@ -14,7 +14,11 @@ both at once), holds them open and reports done. After each wave the server's RS
 (/proc/PID/status VmRSS) is sampled. RSS growth per connection is the least-squares slope of
 RSS over the connections held, from the first wave to the last (the first wave pays the
 process's one-off growth, so the baseline before it is not a point), compression on minus off:
-what the OS charges for compression alone, in the steady state. It is printed beside
+what the OS charges for compression alone, in the steady state. For the Go server (coder) that
+is the settled state: after each wave the server runs collections until its goroutine stacks
+stop shrinking, then waits for the scavenger (wsztune.live.fleet.settled_rss); its row is
+checked on that, and the slope of the RSS read before the collections is printed beside it,
+not checked. It is printed beside
 wsztune's figures for the same corpus and setting: the resident prediction
 (``connection_memory_resident``) and the allocation (``connection_memory``).
 
@@ -39,7 +43,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +239,7 @@ class Stack:
     server: list[str]  # + [corpus, setting]
     clients: list[str]  # + [corpus, setting, port, start, count]
     env: dict[str, str] | None = None
+    settles: bool = False  # Go: a collection, then the scavenger's plateau, after each wave
 
 
 HERE = Path(__file__).resolve()
@@ -255,7 +260,7 @@ def coder_stack() -> Stack:
     """coder/websocket (takeover) in Go: bench/fleet_coder.go, ws clients in node."""
     binary = build_coder()
     script = str(HERE.with_name("fleet_ws.js"))
-    return Stack("coder", [str(binary)], ["node", script, "clients"])
+    return Stack("coder", [str(binary)], ["node", script, "clients"], settles=True)
 
 
 def build_coder() -> Path:
@@ -270,15 +275,23 @@ def build_coder() -> Path:
 
 @dataclass
 class Curve:
-    """RSS after each wave: connections held and bytes."""
+    """RSS after each wave: connections held and bytes; for a Go server also the RSS it
+    settled to after a collection (:func:`settle`), the figure its row is checked on."""
 
     connections: list[int]
     rss: list[int]
+    settled: list[int] = field(default_factory=list)
 
-    def slope(self) -> tuple[float, float]:
+    def slope(self, settled: bool = False) -> tuple[float, float]:
         """Least-squares bytes per connection over the waves, and its standard error."""
-        fitted = growth.least_squares(self.connections, self.rss)
+        fitted = growth.least_squares(self.connections, self.settled if settled else self.rss)
         return fitted.value, fitted.error
+
+
+def settle(server: Any) -> int:
+    """A Go server's settled RSS (:func:`wsztune.live.fleet.settled_rss`: two collections,
+    then the scavenger's plateau)."""
+    return fleet.settled_rss(server, 60, ERRORS)
 
 
 def run_fleet(
@@ -307,6 +320,8 @@ def run_fleet(
             time.sleep(SETTLE)
             curve.connections.append((wave + 1) * per_wave)
             curve.rss.append(fleet.rss(server.pid))
+            if stack.settles:
+                curve.settled.append(settle(server))
         return curve
     finally:
         fleet.stop(processes)
@@ -381,7 +396,7 @@ class Row:
     error: float
     resident: float
     allocation: float
-    goal: float
+    goal: float | None  # None: shown, not checked
     seconds: float
 
     def cells(self) -> list[str]:
@@ -395,7 +410,7 @@ class Row:
             f"{self.measured / 1024:.1f} ± {2 * self.error / 1024:.1f}",
             f"{self.resident / 1024:.1f}",
             f"{off:+.0%}",
-            "yes" if abs(off) <= self.goal else "NO",
+            "-" if self.goal is None else "yes" if abs(off) <= self.goal else "NO",
             f"{self.allocation / 1024:.1f}",
             f"{self.seconds:.0f}",
         ]
@@ -411,6 +426,11 @@ def print_table(rows: Sequence[Row]) -> None:
     """Markdown table of the rows."""
     print("| " + " | ".join(HEADER) + " |")
     print("|" + "---|" * len(HEADER))
+    print_rows(rows)
+
+
+def print_rows(rows: Sequence[Row]) -> None:
+    """The rows as Markdown table lines, flushed (a long run shows them as they come)."""
     for row in rows:
         print("| " + " | ".join(row.cells()) + " |", flush=True)
 
@@ -422,27 +442,36 @@ def measure_row(
     connections: int,
     goal: float,
     prediction: tuple[float, float],
-    off_cache: dict[tuple[str, str, int], tuple[float, float]],
+    off_cache: dict[tuple[str, str, int], Curve],
     client_setting: str | None = None,
     records: bool = False,
-) -> Row:
-    """One row: off (cached per server, corpus, connections) and on, slopes subtracted.
-    ``records``: the stack's processes read records JSONL only (fleet_ws.js): another corpus
-    format is handed to them rewritten as records (:func:`as_records`)."""
+) -> list[Row]:
+    """One row: off (cached per server, corpus, connections) and on, slopes subtracted. A
+    stack that settles (Go) gives two: the settled slope, checked, and the slope before the
+    collections (its writers' stacks still grown), shown. ``records``: the stack's processes
+    read records JSONL only (fleet_ws.js): another corpus format is handed to them rewritten
+    as records (:func:`as_records`)."""
     started = time.monotonic()
     corpus = as_records(CORPORA[corpus_name]) if records else CORPORA[corpus_name]
     key = (stack.name, corpus_name, connections)
     if key not in off_cache:
-        off = run_fleet(stack, corpus, "off", connections, client_setting=client_setting and "off")
-        off_cache[key] = off.slope()
-    off_slope, off_error = off_cache[key]
+        off_cache[key] = run_fleet(
+            stack, corpus, "off", connections, client_setting=client_setting and "off"
+        )
     on = run_fleet(stack, corpus, setting, connections, client_setting=client_setting)
-    on_slope, on_error = on.slope()
-    return Row(
-        stack.name, corpus_name, setting, connections, on_slope - off_slope,
-        (on_error**2 + off_error**2) ** 0.5, prediction[0], prediction[1], goal,
-        time.monotonic() - started,
-    )
+    seconds = time.monotonic() - started
+
+    def row(name: str, settled: bool, checked: float | None) -> Row:
+        off_slope, off_error = off_cache[key].slope(settled)
+        on_slope, on_error = on.slope(settled)
+        return Row(
+            name, corpus_name, setting, connections, on_slope - off_slope,
+            (on_error**2 + off_error**2) ** 0.5, prediction[0], prediction[1], checked, seconds,
+        )  # fmt: skip
+
+    if not stack.settles:
+        return [row(stack.name, False, goal)]
+    return [row(f"{stack.name}, settled", True, goal), row(f"{stack.name}, before GC", False, None)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -463,14 +492,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--malloc-arena-max", type=int, help="ws rows: MALLOC_ARENA_MAX for the node server"
     )
-    parser.add_argument("--gogc", type=int, help="coder row: GOGC for the Go server (and model)")
+    parser.add_argument(
+        "--gogc", type=int, help="coder rows: GOGC for the Go server (the model has no GOGC term)"
+    )
     parser.add_argument(
         "--corpus", type=Path, action="append",
-        help="websockets and ws rows on this corpus (records or HAR) instead of the bundled "
-        "light and heavy ones (a held-out check of the model)",
+        help="websockets, ws and coder rows on this corpus (records or HAR) instead of the "
+        "bundled light and heavy ones (a held-out check of the model)",
     )  # fmt: skip
     parser.add_argument(
-        "--connections", type=int, help="websockets and ws rows: connections (4,000; ws 2,000)"
+        "--connections", type=int,
+        help="websockets, ws and coder rows: connections (4,000; ws 2,000)",
     )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
@@ -480,8 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     only = set(args.only or ["websockets", "ws", "coder"])
     settings = args.setting or ["12:5", "15:8"]
-    off_cache: dict[tuple[str, str, int], tuple[float, float]] = {}
-    rows = []
+    off_cache: dict[tuple[str, str, int], Curve] = {}
     print_table([])
     for path in args.corpus or []:
         CORPORA[path.name.split(".")[0]] = path.resolve()
@@ -490,12 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for corpus_name in names:
             for setting in settings:
                 prediction = predict(CORPORA[corpus_name], setting)
-                row = measure_row(
+                print_rows(measure_row(
                     PYTHON, corpus_name, setting, (args.connections or 4000) // scale, 0.10,
                     prediction, off_cache,
-                )  # fmt: skip
-                rows.append(row)
-                print("| " + " | ".join(row.cells()) + " |", flush=True)
+                ))  # fmt: skip
     if "ws" in only:
         node = node_stack()
         if args.malloc_arena_max:
@@ -505,22 +534,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for corpus_name in names if args.corpus else ["light"]:
             for setting in settings:
                 prediction = predict(CORPORA[corpus_name], setting, "node")
-                row = measure_row(
+                print_rows(measure_row(
                     node, corpus_name, setting, (args.connections or 2000) // scale, 0.20,
                     prediction, off_cache, records=True,
-                )  # fmt: skip
-                print("| " + " | ".join(row.cells()) + " |", flush=True)
+                ))  # fmt: skip
     if "coder" in only:
         coder = coder_stack()
         if args.gogc is not None:
-            os.environ["GOGC"] = str(args.gogc)  # the model reads it too (codecs.go.gc_headroom)
-            coder = Stack(f"coder GOGC={args.gogc}", coder.server, coder.clients)
-        prediction = predict(CORPORA["light"], "takeover", "go-coder", push_only=True)
-        row = measure_row(
-            coder, "light", "takeover", 4000 // scale, 0.20, prediction, off_cache,
-            client_setting="push",
-        )
-        print("| " + " | ".join(row.cells()) + " |", flush=True)
+            os.environ["GOGC"] = str(args.gogc)  # the server's processes inherit it
+            coder = replace(coder, name=f"coder GOGC={args.gogc}")
+        for corpus_name in names if args.corpus else ["light"]:
+            prediction = predict(CORPORA[corpus_name], "takeover", "go-coder", push_only=True)
+            print_rows(measure_row(
+                coder, corpus_name, "takeover", (args.connections or 4000) // scale, 0.20,
+                prediction, off_cache, client_setting="push", records=True,
+            ))  # fmt: skip
     return 0
 
 

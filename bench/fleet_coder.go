@@ -5,6 +5,11 @@
 //	fleet_coder CORPUS SETTING    SETTING: off, or takeover (CompressionContextTakeover with the
 //	                              library's default threshold)
 //
+// On stdin it takes one command, a line with "gc": two collections now (runtime.GC), standing in
+// for the ones the runtime forces when none ran for two minutes (forcegcperiod,
+// runtime/proc.go), so that bench/fleet.py can measure the settled state without waiting minutes
+// per wave (wsztune/live/fleet.py settled_rss); it answers {"gc": NumGC}.
+//
 // Built by bench/fleet.py against the libraries in GOPATH (Debian: /usr/share/gocode).
 package main
 
@@ -17,8 +22,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	coder "nhooyr.io/websocket"
 )
@@ -101,5 +108,57 @@ func main() {
 		}
 	})
 	fmt.Printf("{\"port\": %d}\n", listener.Addr().(*net.TCPAddr).Port)
+	go collectOnRequest()
 	_ = http.Serve(listener, handler)
+}
+
+// collectOnRequest runs two collections for every "gc" line on stdin and exits with stdin's EOF
+// (bench/fleet.py holds stdin open for the server's life).
+func collectOnRequest() {
+	lines := bufio.NewScanner(os.Stdin)
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), "gc") {
+			fmt.Printf("{\"gc\": %d}\n", collectUntilStacksShrunk())
+		}
+	}
+	os.Exit(0)
+}
+
+// collectUntilStacksShrunk runs collections until goroutine stacks stop shrinking (at most 12,
+// at least two), then waits for the scavenger: what an idle server's periodic collections do
+// over its idle minutes. Each halves a stack using under a quarter of it (shrinkstack,
+// runtime/stack.go); the second also empties sync.Pool's victim cache (sync/pool.go). It
+// returns the collections run so far.
+func collectUntilStacksShrunk() uint32 {
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	for i := 0; i < 12; i++ {
+		before := stats.StackInuse
+		runtime.GC()
+		runtime.ReadMemStats(&stats)
+		if i >= 1 && stats.StackInuse >= before {
+			break
+		}
+	}
+	// The background scavenger returns free pages, at about 1% of a CPU, until the heap
+	// retains at most 10% over what was in use at the last collection (gcPaceScavenger,
+	// retainExtraPercent in runtime/mgcscavenge.go): wait for that, at most a minute (a loaded
+	// machine slows it), with a page per span class of slack.
+	// When its goal, fixed at the last collection, leaves more free, it stops earlier: so wait
+	// also until it has returned nothing for two seconds.
+	released, still := stats.HeapReleased, 0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 20; {
+		free := stats.HeapIdle - stats.HeapReleased
+		if free <= stats.HeapInuse/10+256<<10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		runtime.ReadMemStats(&stats)
+		if stats.HeapReleased > released {
+			released, still = stats.HeapReleased, 0
+		} else {
+			still++
+		}
+	}
+	return stats.NumGC
 }

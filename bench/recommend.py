@@ -275,10 +275,19 @@ HELD_OUT = {
 }
 
 
+# Bundled corpora that are load shapes for bench/fleet.py, not traffic to recommend on: each
+# replays a few connections of one synthetic shape (fleet-light: 16 connections of 6 messages each
+# way, 96 messages a half), so a half-split judges sampling noise, not the recommender.
+LOAD_SHAPES = ("fleet-light.records.jsonl", "fleet-heavy.records.jsonl")
+
+
 def bundled() -> list[tuple[str, Path]]:
-    """Every bundled corpus, the demo included unless it is a byte copy of one of them."""
+    """Every bundled corpus but the fleet bench's load shapes (:data:`LOAD_SHAPES`), the demo
+    included unless it is a byte copy of one of them."""
     paths = sorted(
-        p for p in (REPO / "corpora").iterdir() if p.suffix in (".jsonl", ".har") and p.is_file()
+        p
+        for p in (REPO / "corpora").iterdir()
+        if p.suffix in (".jsonl", ".har") and p.is_file() and p.name not in LOAD_SHAPES
     )
     demo = REPO / "wsztune" / "data" / "demo.records.jsonl"
     if not any(p.read_bytes() == demo.read_bytes() for p in paths):
@@ -312,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources = [(p.name, p) for p in args.corpora]
     else:
         sources = [*bundled(), *HELD_OUT.items()]
+        print(f"not judged (load shapes for bench/fleet.py): {', '.join(LOAD_SHAPES)}")
     groups: dict[str, list[Choice]] = {"bundled": [], "held-out": []}
     started = time.perf_counter()
     for name, source in sources:

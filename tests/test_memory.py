@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.samples import chat_messages, document_messages
-from wsztune import sweep
+from wsztune import memory, sweep
 from wsztune.codecs import zlib as zlib_codec
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.memory import (
@@ -88,6 +88,70 @@ def _traffic(sent: int, received: int, largest: int = 1000) -> Traffic:
         compressed_messages_sent=1 if sent else 0,
         compressed_messages_received=1 if received else 0,
     )
+
+
+def _pages_by_layout(
+    allocations: list[memory.Touched], neighbours: int, written_before: int
+) -> float:
+    """The layout spelled out, as the model first counted it: every neighbour's chunks one
+    after the other, every written byte range as a set of pages (the reference for the fast
+    count)."""
+    from wsztune.memory import MALLOC_HEADER, MMAP_THRESHOLD, PAGE, _chunk
+
+    pages: set[int] = set()
+    mapped = 0
+    address = 0
+    for _ in range(neighbours):
+        if written_before:
+            pages |= set(range(address // PAGE, (address + _chunk(written_before) - 1) // PAGE + 1))
+        for allocation in allocations:
+            chunk = _chunk(allocation.size)
+            ranges = [(-MALLOC_HEADER + 8, 0), *allocation.ranges]
+            if chunk >= MMAP_THRESHOLD:
+                mapped += len({
+                    page
+                    for start, end in ranges
+                    if end > start
+                    for page in range((start + MALLOC_HEADER) // PAGE,
+                                      (end + MALLOC_HEADER - 1) // PAGE + 1)
+                } | {0})
+                continue
+            user = address + MALLOC_HEADER
+            for start, end in ranges:
+                if end > start:
+                    pages |= set(range((user + start) // PAGE, (user + end - 1) // PAGE + 1))
+            address += chunk
+    return (len(pages) + mapped) * PAGE / neighbours
+
+
+def test_the_page_count_is_the_layouts_cached_or_not() -> None:
+    """The resident model counts pages in one pass and caches per distinct layout (a sweep's
+    connections repeat traffic shapes): every figure equals the layout spelled out page by
+    page, for zlib and zlib-ng, with and without a read buffer, first call and cached call."""
+    import random
+
+    from wsztune.memory import zlib_deflate_touched, zlib_inflate_touched
+
+    rng = random.Random(24)
+    memory._resident_pages.cache_clear()
+    for _ in range(300):
+        bits, mem_level = rng.randint(9, 15), rng.randint(1, 9)
+        sent = rng.choice([0, rng.randint(1, 400), rng.randint(1, 6000), rng.randint(1, 90000)])
+        traffic = _traffic(sent, rng.choice([0, rng.randint(1, 70000)]), rng.randint(1, 3000))
+        read_buffer = rng.choice([0, 65537, rng.randint(1, 100000)])
+        state, window = zlib_inflate_touched(bits, traffic)
+        for allocations in (
+            zlib_deflate_touched(bits, mem_level, traffic), [state], [window] if window else []
+        ):
+            expected = _pages_by_layout(allocations, 16, read_buffer)
+            assert memory.resident_pages(allocations, 16, read_buffer) == expected
+            assert memory.resident_pages(allocations, 16, read_buffer) == expected  # cached
+        # zlib-ng's compressor: one mapping.
+        mapped = [memory.Touched(1 << 18, ((0, sent), (1 << 17, (1 << 17) + 5952)))]
+        assert memory.resident_pages(mapped, 16, read_buffer) == _pages_by_layout(
+            mapped, 16, read_buffer
+        )
+    assert memory._resident_pages.cache_info().hits >= 300
 
 
 def test_no_compressed_message_received_means_no_inflate_window() -> None:

@@ -9,6 +9,7 @@ the formula does not describe it at all.
 
 from __future__ import annotations
 
+import functools
 import gc
 import tracemalloc
 from array import array
@@ -237,24 +238,46 @@ def resident_pages(
     ``written_before``: the heap chunk of a buffer the server wrote whole and freed just
     before each connection's allocations (a read buffer); freed at the top, it merges back
     into the top chunk, so the allocations that follow are carved from its written pages."""
-    heap: list[tuple[int, int]] = []
+    return _resident_pages(tuple(allocations), neighbours, written_before)
+
+
+# Connections of one cell often share a traffic shape (a corpus's connections replay the same
+# script; every one that has slid its window touches the same): their layout is counted once.
+@functools.lru_cache(maxsize=4096)
+def _resident_pages(
+    allocations: tuple[Touched, ...], neighbours: int, written_before: int
+) -> float:
+    # One connection's written byte ranges, relative to where its allocations start; every
+    # neighbour repeats them one stride (its heap chunks) further on.
+    relative: list[tuple[int, int]] = []
+    if written_before:
+        relative.append((0, _chunk(written_before)))
     mapped = 0
-    address = 0
-    for _ in range(neighbours):
-        if written_before:
-            heap.append((address, address + _chunk(written_before)))
-        for allocation in allocations:
-            chunk = _chunk(allocation.size)
-            if chunk >= MMAP_THRESHOLD:
-                touched = [(0, MALLOC_HEADER)]
-                touched += [(MALLOC_HEADER + a, MALLOC_HEADER + b) for a, b in allocation.ranges]
-                mapped += _pages(touched)
-                continue
-            heap.append((address + 8, address + MALLOC_HEADER))  # the size field malloc writes
-            user = address + MALLOC_HEADER
-            heap += [(user + start, user + end) for start, end in allocation.ranges]
-            address += chunk
-    return (_pages(heap) + mapped) * PAGE / neighbours
+    stride = 0
+    for allocation in allocations:
+        chunk = _chunk(allocation.size)
+        if chunk >= MMAP_THRESHOLD:
+            touched = [(0, MALLOC_HEADER)]
+            touched += [(MALLOC_HEADER + a, MALLOC_HEADER + b) for a, b in allocation.ranges]
+            mapped += _pages(touched)
+            continue
+        relative.append((stride + 8, stride + MALLOC_HEADER))  # the size field malloc writes
+        user = stride + MALLOC_HEADER
+        relative += [(user + start, user + end) for start, end in allocation.ranges]
+        stride += chunk
+    # In address order (each range starts inside its own chunk, the chunks follow one another,
+    # the freed buffer starts where the connection does), so the union of their pages is counted
+    # in one pass, without sorting: a range adds the pages past the last one counted.
+    relative = [(start, end - 1) for start, end in relative if end > start]
+    count, last = 0, -1
+    for base in range(0, stride * neighbours, stride) if stride else (0,):  # all at one place
+        for start, final_byte in relative:
+            final = (base + final_byte) // PAGE
+            if final > last:
+                first = (base + start) // PAGE
+                count += final - (first if first > last else last + 1) + 1
+                last = final
+    return (count + mapped * neighbours) * PAGE / neighbours
 
 
 def zlib_deflate_touched(window_bits: int, mem_level: int, traffic: Traffic) -> list[Touched]:
@@ -382,6 +405,7 @@ def connection_traffic(
     threshold: int,
     takeover: bool,
     messages_per_connection: int | None = None,
+    client_threshold: int | None = None,
 ) -> list[Traffic]:
     """What each of the corpus's connections made its server's codec objects process.
 
@@ -389,7 +413,8 @@ def connection_traffic(
     corpus's connections are its records', HAR's or directory's; a stream with no connection
     of its own (JSONL, lines) is one, unless ``messages_per_connection`` cuts its streams into
     connections of that many messages. A message shorter than ``threshold`` never reaches a
-    codec object. Without context takeover the objects alive are the last message's.
+    codec object (``client_threshold``, when given, for what the client sends: a named client's
+    own). Without context takeover the objects alive are the last message's.
     """
     from wsztune.corpus import SERVER
 
@@ -404,7 +429,7 @@ def connection_traffic(
         sent_sizes, sent_frames = _compressed(directions.get(SERVER, nothing), threshold)
         received_sizes, _ = _compressed(
             next((piece for side, piece in directions.items() if side != SERVER), nothing),
-            threshold,
+            threshold if client_threshold is None else client_threshold,
         )
         if not takeover:
             sent_sizes, received_sizes = sent_sizes[-1:], received_sizes[-1:]

@@ -149,11 +149,13 @@ def render_axes(
     *,
     charts: bool = True,
     warnings: Sequence[str] = (),
+    explanation: Sequence[str] = (),
 ) -> str:
     """The page of a Go run, on the library's own axes (level, takeover mode, threshold), not
     windowBits x memLevel: the choice ``recommend`` makes on them (``chosen``, None when none
-    fits, and ``reason``), the table ``wsztune table`` prints, the chart ``wsztune plot``
-    draws, the stack's ``snippet`` and the provenance."""
+    fits, ``reason`` and its ``explanation``: the clients, what it trades against the default),
+    the table ``wsztune table`` prints, the chart ``wsztune plot`` draws, the stack's
+    ``snippet`` and the provenance."""
     from wsztune.grid import run_axes
     from wsztune.report import AXES_HEADERS, AXES_LEGEND, axes_rows, axes_title
     from wsztune.text import axes_label
@@ -167,9 +169,11 @@ def render_axes(
         parts.append(f'<p class="verdict" id="recommended">{escape(text)}</p>')
     else:
         parts.append(f'<p class="verdict bad" id="recommended">{escape(reason)}</p>')
+    parts += [f"<p>{escape(line)}</p>" for line in explanation]
     parts.append(
         '<p class="muted">This codec is swept on its own axes, not windowBits x memLevel: '
-        "no robustness resampling, fleet cost or --check verdict is made for them yet.</p>"
+        "its fleet cost and a --check verdict are wsztune recommend's (--connections N, "
+        "--check level=N,takeover=on|off,threshold=N).</p>"
     )
     parts.append('<h2 id="grids">Cells</h2>')
     parts.append(f'<p class="caption">{escape(axes_title(run))}</p>')

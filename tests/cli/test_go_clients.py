@@ -216,3 +216,23 @@ def test_report_on_a_go_client_run_takes_the_tolerance(gorilla_mix: Path, tmp_pa
     # Within 50% of the smallest, compressing does not pay against no compression at all.
     assert "Recommended: off" in pages["50%"] or "compressing does not pay" in pages["50%"]
     assert pages["0.01%"] != pages["50%"]
+    # The page says what recommend says of the clients: each one's memory, and the worst's.
+    page = " ".join(pages["0.01%"].split())
+    assert "Clients: chrome=0.6,websockets=0.4 (run --client)" in page
+    assert "The worst client, " in page
+
+
+def test_recommend_off_on_a_go_run_says_why_in_words(gorilla_mix: Path) -> None:
+    def reason(*options: str) -> str:
+        result = CliRunner().invoke(cli, ["recommend", "--results", str(gorilla_mix), *options])
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        return text[text.index("recommended: ") :].split(" robustness:")[0]
+
+    # Every compressed cell needs more than 1 B per connection.
+    assert reason("--max-memory", "1B") == "recommended: off: no compressed cell fits the budget"
+    loose = reason("--tolerance", "50%")
+    assert loose.startswith(
+        "recommended: off: compressing does not pay: no compression's output stays within 50% "
+        "of the smallest (level 9, threshold 0 B)"
+    ), loose

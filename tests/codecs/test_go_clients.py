@@ -16,20 +16,19 @@ import os
 import random
 import shutil
 import socket
-import subprocess
-import threading
 import zlib
 from pathlib import Path
 
 import pytest
 
+from tests.support.probe_servers import GREETING, Peer
+from tests.support.wire import masked_frame
 from wsztune import corpus, stacks, sweep
 from wsztune.codecs import go
 from wsztune.permessage_deflate import Setting
 
 REPO = Path(__file__).resolve().parents[2]
 PEER = REPO / "tests" / "support" / "go" / "probe_peer.go"
-GREETING = "hello"
 # coder/websocket 1.8.7 reads at most 32 KiB per message by default (conn.go SetReadLimit).
 LARGEST = 30_000
 
@@ -64,36 +63,6 @@ def messages() -> list[bytes]:
     chosen.append(rng.randbytes(LARGEST))
     assert all(len(message) <= LARGEST for message in chosen)
     return chosen
-
-
-class Server:
-    """A probe_peer echo server of one library and mode, stopped with its stdin."""
-
-    def __init__(self, binary: Path, library: str, mode: str) -> None:
-        self.process = subprocess.Popen(
-            [str(binary), "serve", library, mode],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(GREETING + "\n")
-        self.process.stdin.flush()
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()))
-        reader.start()
-        reader.join(timeout=60)
-        if not line or not line[0].strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"{library} {mode}: no port printed")
-        self.port = int(line[0])
-
-    def stop(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 class Connection:
@@ -133,16 +102,7 @@ class Connection:
 
     def send_compressed(self, payload: bytes) -> None:
         """One binary message, compressed (RSV1), in one masked frame, as a browser sends it."""
-        mask = os.urandom(4)
-        length = len(payload)
-        if length < 126:
-            head = bytes([0xC2, 0x80 | length])
-        elif length < 65536:
-            head = bytes([0xC2, 0x80 | 126]) + length.to_bytes(2, "big")
-        else:
-            head = bytes([0xC2, 0x80 | 127]) + length.to_bytes(8, "big")
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + masked)
+        self.sock.sendall(masked_frame(payload, 0xC2))
 
     def receive(self) -> tuple[bool, bytes]:
         """The next data message: (compressed, payload of all its frames)."""
@@ -193,7 +153,7 @@ def test_real_go_server_inflates_the_frames_a_browser_sends_as_counted(
     payloads = messages()
     frames = go.zlib_client_frames(payloads, setting)
     assert len(frames) == len(payloads)
-    server = Server(peer, library, mode)
+    server = Peer([str(peer), "serve", library, mode])
     try:
         connection = Connection(server.port, client.offer_header)
         try:

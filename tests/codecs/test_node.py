@@ -13,7 +13,9 @@ import pytest
 from tests.support import SUPPORT
 from wsztune import corpus, sweep
 from wsztune.codecs import node
+from wsztune.fanout import delivery_schedule
 from wsztune.permessage_deflate import Setting
+from wsztune.programs import write_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -471,3 +473,23 @@ def test_derived_compressors_are_a_row_and_three_windows_of_a_column() -> None:
         [(node._Figure(100, 2048, "measured"), 0.5), (node._Figure(200, 2048, "measured"), 0.5)]
     )
     assert (halfway.held, halfway.resolution) == (150, node.MEMORY_GRAIN)
+
+
+def test_broadcast_deliveries_go_through_ws_itself(ws_dir: Path, tmp_path: Path) -> None:
+    """With ws at hand, a broadcast's deliveries are timed through ws's own Sender and
+    PerMessageDeflate (the plan names the package: a wrong directory fails on ws's files), and
+    the figure is what compression adds, 0 or more per stretch; the sweep finds wsztune's ws."""
+    streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
+    schedule = delivery_schedule(60, fanout=4, repeat=2, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0,
+              "deliveries": {**schedule.helper_job(), "ws": str(ws_dir)}}  # fmt: skip
+    jobs = [_job(0, Setting(window_bits=15, mem_level=8, threshold=0))]
+    path = tmp_path / "corpus.bin"
+    write_corpus(streams, path)
+    [cell] = node.run_cells(path, ["server"], jobs, timing=timing, jobs=1)
+    assert cell.delivery is not None
+    assert len(cell.delivery["compress"]) == 2 and min(cell.delivery["compress"]) >= 0
+    timing["deliveries"]["ws"] = str(tmp_path / "no-ws-here")  # type: ignore[index]
+    with pytest.raises(RuntimeError, match="sender.js"):
+        node.run_cells(path, ["server"], jobs, timing=timing, jobs=1)

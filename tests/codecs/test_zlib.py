@@ -128,3 +128,78 @@ def test_the_registry_builds_it_and_it_describes_its_runtime() -> None:
     assert [(cell["window_bits"], cell["mem_level"]) for cell in cells] == [(9, 1), (14, 7)]
     summary = CorpusSummary.of(streams())
     assert all(cell["messages"] == summary.messages for cell in cells)
+
+
+# A broadcast's deliveries: python-websockets' own per-message path --------------------------------
+
+
+def _payload_of(data: bytes) -> bytes:
+    """The payload of one unmasked server frame."""
+    length = data[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(data[2:4], "big")
+    return data[frame_header_size(length, masked=False):]
+
+
+@pytest.mark.parametrize("module", ["zlib", "zlib-ng"])
+@pytest.mark.parametrize("takeover", [True, False])
+def test_broadcast_senders_are_websockets_own_and_make_the_cell_bytes(
+    module: str, takeover: bool
+) -> None:
+    """Each subscriber of a timed broadcast is websockets' ServerProtocol with its
+    PerMessageDeflate: its frames carry exactly what the run's compressor makes (RSV1 set), and
+    without compression the message as is."""
+    pytest.importorskip("websockets")
+    if module == "zlib-ng":
+        pytest.importorskip("zlib_ng")
+    from wsztune.codecs import zlib as zlib_codec
+
+    zlib_module = get_zlib_module(module)
+    setting = Setting(window_bits=12, mem_level=5, context_takeover=takeover)
+    payloads = chat_messages(30)
+    [on] = zlib_codec._websockets_senders(1, setting, 12, zlib_module, compress=True) or []
+    [off] = zlib_codec._websockets_senders(1, setting, 12, zlib_module, compress=False) or []
+    compressor = zlib_codec.new_compressor(setting, 12, zlib_module)
+    expected = []
+    for payload in payloads:  # the run's own compressor, as the cell's frames are made
+        if not takeover:
+            compressor = zlib_codec.new_compressor(setting, 12, zlib_module)
+        flushed = compressor.compress(payload) + compressor.flush(zlib_module.module.Z_SYNC_FLUSH)
+        expected.append(flushed[:-4])
+    for payload, frame in zip(payloads, expected, strict=True):
+        [sent] = on(payload)  # type: ignore[misc]
+        assert sent[0] == 0x82 | 0x40 and _payload_of(sent) == frame
+        [plain] = off(payload)  # type: ignore[misc]
+        assert plain[0] == 0x82 and _payload_of(plain) == payload
+
+
+def test_broadcast_time_is_websockets_encode_less_the_uncompressed_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With websockets installed, a delivery is timed through its extension's encode, once per
+    subscriber and message; without it, through the zlib calls alone."""
+    pytest.importorskip("websockets")
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    from wsztune.codecs import zlib as zlib_codec
+
+    encoded: list[int] = []
+    real = PerMessageDeflate.encode
+
+    def counted(self: PerMessageDeflate, frame: object) -> object:
+        encoded.append(1)
+        return real(self, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PerMessageDeflate, "encode", counted)
+    setting = Setting(window_bits=12, mem_level=5)
+    plan = TimingPlan(repeat=2, warmup=1, min_sample_seconds=0.0, fanout=3)
+    fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
+    assert fields["delivery_compressors"] == 3
+    assert isinstance(fields["compress_seconds_per_delivery"], float)
+    assert fields["compress_seconds_per_delivery"] >= 0
+    # Three subscribers x (the primed messages + every timed and warm-up stretch's).
+    assert len(encoded) > 0 and len(encoded) % 3 == 0
+    encoded.clear()
+    monkeypatch.setattr(zlib_codec, "_websockets_protocol", lambda: None)
+    fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
+    assert not encoded and isinstance(fields["compress_seconds_per_delivery"], float)

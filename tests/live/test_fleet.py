@@ -181,13 +181,13 @@ def test_a_coder_fleet_checks_go_rss_against_the_go_codecs_resident_figure() -> 
     assert data["server"] == "coder" and data["memory_figure"] == "rss"
     assert data["bytes_equal"] and data["live_bytes"] > 0
     assert data["fleet"]["held"] == [25, 50, 75, 100]
-    # The figure checked: the go codec's live heap per connection times the GC's headroom.
+    # The figure checked: the go codec's settled resident figure (live heap, writer stack).
     corpus = corpus_module.load(FLEET_LIGHT)
     options = RUNNERS["coder"].prepare(LiveOptions(server="coder", connections=100, waves=4))
     with tempfile.TemporaryDirectory() as work:
         model = go_model(corpus.streams(), options.settled, "coder", Path(work) / "corpus.bin")
     share = go.shares(model.cell, corpus.streams(), 100)
-    expected = go.go_resident(share, model.memory).connection
+    expected = go.go_resident(share, model.memory, go.GO_CODER).connection
     # The go codec measures the live heap it models (runtime.MemStats): a few bytes apart.
     assert data["model_connection_memory"] == pytest.approx(expected, rel=0.01)
     assert data["live_connection_memory"] > 0

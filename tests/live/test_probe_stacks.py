@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support import SUPPORT
-from tests.support.probe_servers import GREETING, Loop, greet_then_echo, websockets_server
+from tests.support.probe_servers import GREETING, Loop, Peer, greet_then_echo, websockets_server
 from wsztune.cli import cli
 
 SOCKETIO_VERSION = "4.8.1"
@@ -47,44 +46,6 @@ def probe_json(port: int, *args: str, path: str = "/") -> tuple[int, dict[str, d
 def probe_text(port: int, *args: str, path: str = "/") -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["probe", f"ws://127.0.0.1:{port}{path}", *args])
     return result.exit_code, result.stdout + result.stderr
-
-
-class Peer:
-    """A server process that prints its port, gets the greeting on stdin and stops when stdin
-    closes."""
-
-    def __init__(self, command: list[str]) -> None:
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdin is not None
-        self.process.stdin.write(GREETING + "\n")
-        self.process.stdin.flush()
-
-    @property
-    def port(self) -> int:
-        assert self.process.stdout is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()))
-        reader.start()
-        reader.join(timeout=60)
-        if not line or not line[0].strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"{self.process.args}: no port printed")
-        return int(line[0])
-
-    def stop(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="module")

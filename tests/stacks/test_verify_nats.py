@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,22 +71,21 @@ def nats_server(directory: Path, compression: bool = True) -> Iterator[int]:
         process.wait(timeout=10)
 
 
-def _masked(payload: bytes) -> bytes:
-    """A masked, final binary frame from the client."""
-    mask = os.urandom(4)
-    length = len(payload)
-    if length < 126:
-        head = bytes([0x82, 0x80 | length])
-    elif length < 65536:
-        head = bytes([0x82, 0x80 | 126]) + length.to_bytes(2, "big")
-    else:
-        head = bytes([0x82, 0x80 | 127]) + length.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-async def relay(port: int, payloads: list[bytes], offer: str | None) -> tuple[str | None, list]:
+async def relay(
+    port: int,
+    payloads: list[bytes],
+    offer: str | None,
+    compress: Callable[[bytes], bytes] | None = None,
+) -> tuple[str | None, list]:
     """Connect, subscribe, publish each payload and read the frame that carries it back.
-    Returns the extensions answer and, per payload, the frames of its MSG."""
+    Returns the extensions answer and, per payload, the frames of its MSG. With ``compress``
+    every client message goes out compressed by it (RSV1), as a browser sends it."""
+
+    def frame(data: bytes) -> bytes:
+        return wire.masked_frame(data) if compress is None else wire.masked_frame(
+            compress(data), 0xC2
+        )
+
     reader, writer = await asyncio.open_connection(wire.LOOPBACK, port, limit=1 << 24)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
@@ -111,12 +110,12 @@ async def relay(port: int, payloads: list[bytes], offer: str | None) -> tuple[st
         return frames
 
     await read_message()  # INFO
-    writer.write(_masked(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB ' + SUBJECT
-                         + b" 1\r\nPING\r\n"))
+    writer.write(frame(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB ' + SUBJECT
+                       + b" 1\r\nPING\r\n"))  # fmt: skip
     await read_message()  # PONG
     out = []
     for payload in payloads:
-        writer.write(_masked(b"PUB %s %d\r\n%s\r\n" % (SUBJECT, len(payload), payload)))
+        writer.write(frame(b"PUB %s %d\r\n%s\r\n" % (SUBJECT, len(payload), payload)))
         out.append(await read_message())
     writer.close()
     return extensions, out
@@ -178,3 +177,28 @@ def test_nats_without_compression_or_offer_sends_plain_frames(tmp_path: Path) ->
     with nats_server(tmp_path) as port:
         extensions, relayed = asyncio.run(relay(port, payloads, None))
     assert extensions is None and not any(frames[0].rsv1 for frames in relayed)
+
+
+def test_nats_inflates_what_a_browser_sends_as_the_go_codec_counts(tmp_path: Path) -> None:
+    """``run --server nats --client chrome``: Chrome's offer is answered without a window limit
+    and with client_no_context_takeover, and nats-server inflates every PUB compressed as the
+    go codec counts Chrome's frames (go.zlib_client_frames): each comes back as its MSG."""
+    from wsztune import stacks, sweep
+    from wsztune.permessage_deflate import Setting
+
+    chrome = stacks.resolve_clients("chrome")[0][0]
+    setting = sweep.ClientVariant.of(chrome).apply(Setting(15, 8, 1, "default", False))
+    payloads = [payload for _, payload in wire.corpus_messages("chat.records.jsonl", 40)]
+    with nats_server(tmp_path) as port:
+        extensions, relayed = asyncio.run(relay(
+            port, payloads, chrome.offer_header,
+            lambda data: go.zlib_client_frames([data], setting)[0],
+        ))  # fmt: skip
+    assert extensions == (
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+    )
+    for frames, payload in zip(relayed, payloads, strict=True):
+        data = frames[0].payload
+        if frames[0].rsv1:
+            data = zlib.decompressobj(-15).decompress(data + b"\x00\x00\xff\xff")
+        assert data == msg_line(payload)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -126,3 +127,41 @@ async def guarded_server(origin: str, token: str) -> AsyncIterator[int]:
 
     async with serve(handler, HOST, 0, origins=[origin], process_request=check) as server:
         yield server.sockets[0].getsockname()[1]
+
+
+class Peer:
+    """A server process that prints its port, gets the greeting on stdin and stops when stdin
+    closes."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write(GREETING + "\n")
+        self.process.stdin.flush()
+
+    @property
+    def port(self) -> int:
+        assert self.process.stdout is not None
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()))
+        reader.start()
+        reader.join(timeout=60)
+        if not line or not line[0].strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"{self.process.args}: no port printed")
+        return int(line[0])
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -171,6 +171,20 @@ async def _read_frame(reader: asyncio.StreamReader) -> WireFrame:
     return WireFrame(bool(head[0] & 0x80), bool(head[0] & 0x40), head[0] & 0x0F, payload)
 
 
+def masked_frame(payload: bytes, first: int = 0x82) -> bytes:
+    """A masked client frame of any length: ``first`` is its first byte (0x82: a final binary
+    frame; 0xC2: the same, compressed, RSV1 set)."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        head = bytes([first, 0x80 | length])
+    elif length < 65536:
+        head = bytes([first, 0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        head = bytes([first, 0x80 | 127]) + length.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 def _client_frame(opcode: int, payload: bytes) -> bytes:
     """A masked client frame (control frames only: short payloads)."""
     mask = os.urandom(4)

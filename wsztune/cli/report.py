@@ -253,5 +253,6 @@ def _axes_page(
     decision = recommend_module.recommend_on_axes(run, constraints)
     chosen, reason, snippet = decision.chosen, decision.reason, decision.snippet
     return report_html.render_axes(
-        run, chosen, reason, snippet, charts=not no_charts, warnings=warnings
-    )
+        run, chosen, reason, snippet, charts=not no_charts,
+        warnings=[*warnings, *decision.warnings], explanation=decision.explanation,
+    )  # fmt: skip

@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,8 @@ class GoJob:
     prepared: bool = False
     # A named client (``--client``): the file of the frames it sends (:func:`write_client_frames`)
     client_frames: str = ""
+    # Its threshold: its messages under it are sent (and in that file) uncompressed.
+    client_threshold: int = 0
 
     @classmethod
     def of(cls, index: int, setting: Setting, framing: str, prepared: bool = False) -> GoJob:
@@ -120,7 +122,8 @@ class GoJob:
         if prepared and framing != GO_GORILLA:
             raise ValueError("only gorilla has PreparedMessage")
         return cls(index, framing, setting.level, setting.context_takeover,
-                   effective_threshold(framing, setting), prepared)
+                   effective_threshold(framing, setting), prepared,
+                   client_threshold=setting.client_threshold or 0)
 
     def helper_fields(self) -> dict[str, Any]:
         """The job as the helper reads it: the library by its own name."""
@@ -259,8 +262,9 @@ class GoCell(HelperCell):
 
     frames: list[list[int]] = field(default_factory=list)  # per stream, in order
     last_compressed: list[bool] = field(default_factory=list)  # per stream: its last message?
-    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
-    delivery: dict[str, list[float]] | None = None
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot";
+    # coder: "sent_bytes", what its own connection sent one subscriber (coderDeliveries).
+    delivery: dict[str, Any] | None = None
 
 
 def _decode(line: str) -> GoCell:
@@ -409,18 +413,9 @@ class GoCodec:
         )
 
     def filed_fields(self, setting: Setting) -> dict[str, Any]:
-        """The fields :func:`go_cell` records other than ``setting`` says them: Go's window, no
-        memLevel, the threshold the library applies (coder: its default by mode), coder's one
-        way to compress (``level`` -1)."""
-        fields = {
-            "window_bits": WINDOW_BITS,
-            "mem_level": MEM_LEVEL,
-            "threshold": effective_threshold(self.framing, setting),
-            "client_window_bits": WINDOW_BITS,
-        }
-        if self.framing == GO_CODER:
-            fields["level"] = -1
-        return fields
+        """The fields its cells record other than ``setting`` says them (:func:`recorded_fields`):
+        how a sweep finds the cells of a client mix."""
+        return recorded_fields(self.framing, setting)
 
     def measure(
         self,
@@ -436,9 +431,7 @@ class GoCodec:
         jobs_for = [GoJob.of(index, setting, self.framing) for index, setting in enumerate(order)]
         timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
         server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
-        # What a subscriber's sender keeps between messages: coder's 8 KiB window with
-        # takeover (go_theory), gorilla nothing (its flate writers are pooled).
-        state = max(go_theory(GoJob.of(0, setting, self.framing))[0] for setting in order)
+        state = max(delivery_state(GoJob.of(0, setting, self.framing)) for setting in order)
         schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
                                      state)  # fmt: skip
         if timing is not None and schedule is not None:
@@ -487,7 +480,8 @@ def write_client_frames(
         if setting.client_mem_level is None and setting.client_level is None:
             continue
         client = setting.sender(CLIENT)
-        key = (client.mem_level, client.level, client.client_bits, client.context_takeover)
+        key = (client.mem_level, client.level, client.client_bits, client.context_takeover,
+               client.threshold)  # fmt: skip
         if key not in paths:
             path = directory / f"client-{len(paths)}.bin"
             write_corpus(
@@ -504,11 +498,12 @@ def zlib_client_frames(payloads: Sequence[bytes], setting: Setting) -> list[byte
     """The frame payloads a named client (a browser) sends a Go server, one per message:
     compressed with zlib at the client's memLevel and level, its window (Go servers never limit
     ``client_max_window_bits``: 15 bits), context takeover as the Go server negotiates it
-    (gorilla answers ``client_no_context_takeover``, coder does with takeover off), every
-    message compressed. ``tests/codecs/test_go_clients.py`` sends them to the real libraries."""
+    (gorilla answers ``client_no_context_takeover``, coder does with takeover off), a message
+    under the client's own threshold (Node ws's client) as it is, the others compressed.
+    ``tests/codecs/test_go_clients.py`` sends them to the real libraries."""
     from wsztune.permessage_deflate import compress_stream, get_zlib_module
 
-    client = replace(setting.sender(CLIENT), threshold=0)
+    client = replace(setting.sender(CLIENT), threshold=setting.client_threshold or 0)
     return compress_stream(payloads, client, client.client_bits, get_zlib_module("zlib"))
 
 
@@ -548,23 +543,34 @@ def go_cell(
             connection=round(share.memory(memory)),
             compressor_share=share.compressor,
             decompressor_share=share.decompressor,
-            resident=go_resident(share, memory),
+            resident=go_resident(share, memory, job.framing),
         ),
         compressed_messages=sum(result.compressed_messages),
         frames=result.frames,
     )
     theory = go_theory(job)
     cell.update(
-        window_bits=WINDOW_BITS,
-        client_window_bits=WINDOW_BITS,
-        mem_level=MEM_LEVEL,
+        recorded_fields(job.framing, setting),
         compress_memory_theoretical=theory[0],
         decompress_memory_theoretical=theory[1],
         connection_memory_theoretical=theory[0] + theory[1],
     )
-    if job.framing == GO_CODER:
-        cell["level"] = -1  # coder 1.8.7 has no level: StatelessDeflate has one way to compress
     return cell
+
+
+def recorded_fields(framing: str, setting: Setting) -> dict[str, Any]:
+    """The fields a Go cell records other than ``setting`` says them: Go's window (32 KiB both
+    ways), no memLevel, the threshold the library applies (coder: its default by mode), and
+    coder's one way to compress (1.8.7 has no level: ``level`` -1)."""
+    fields = {
+        "window_bits": WINDOW_BITS,
+        "mem_level": MEM_LEVEL,
+        "threshold": effective_threshold(framing, setting),
+        "client_window_bits": WINDOW_BITS,
+    }
+    if framing == GO_CODER:
+        fields["level"] = -1
+    return fields
 
 
 PREPARED_MODE = "gorilla PreparedMessage"
@@ -662,24 +668,60 @@ def shares(cell: GoCell, streams: Sequence[Stream], live: int | None = None) -> 
     return Shares(*(sum(flags[k] for flags in picked) / count for k in range(3)))
 
 
-def gc_headroom(environ: Mapping[str, str] | None = None) -> float:
-    """What Go's heap grows to over its live bytes before a collection: 1 + GOGC/100 (the GC
-    guide, go.dev/doc/gc-guide, "GOGC"); GOGC=off or unparsable counts as the default, 100."""
-    value = (os.environ if environ is None else environ).get("GOGC", "100")
-    try:
-        percent = int(value)
-    except ValueError:
-        percent = 100
-    return 1 + max(percent, 0) / 100
+# What an idle Go server's heap settles to over its live bytes: the background scavenger returns
+# free pages until the heap retains at most 10% over what was in use at the last collection
+# (retainExtraPercent and gcPaceScavenger, runtime/mgcscavenge.go, Go 1.19). After idle
+# collections that is the live heap, whatever GOGC (GOGC sets how far the heap grows between
+# collections while the server allocates, not what an idle one keeps).
+SCAVENGER_RETAIN = 1.10
+# The stack of the goroutine that writes a coder connection, parked in coder's Read between
+# messages, when it never compressed: 8 KiB. Measured in bench/fleet.py's uncompressed coder
+# server (runtime.MemStats.StackInuse, 12 KiB per connection: net/http's connection goroutine,
+# which runs the handler, 8 KiB, and coder's timeoutLoop goroutine 4 KiB).
+HANDLER_STACK = 8192
 
 
-def go_resident(share: Shares, memory: GoMemory) -> Resident:
-    """Resident bytes per connection: the live heap a connection keeps, weighed by the shares,
-    times the GC's headroom (Go zeroes what it allocates, so a live byte is a resident byte)."""
-    headroom = gc_headroom()
+def writer_stack(framing: str) -> int:
+    """Stack bytes a connection's writing goroutine keeps, once settled, for having compressed.
+
+    coder 1.8.7 compresses with klauspost's ``StatelessDeflate``, whose ``var dst tokens`` is a
+    256 KiB array on the stack (flate/stateless.go, flate/token.go): the writing goroutine's
+    stack doubles to 512 KiB (``newstack``, runtime/stack.go). Collections then halve it while
+    the goroutine uses under a quarter of it (``shrinkstack``), so it settles at the largest
+    power of two at most four times its use, where a goroutine that never grew has the
+    smallest power of two over it: twice the stack, one more :data:`HANDLER_STACK`. gorilla
+    compresses with compress/flate's heap-allocated compressor: nothing on the stack."""
+    return HANDLER_STACK if framing == GO_CODER else 0
+
+
+def go_resident(share: Shares, memory: GoMemory, framing: str = GO_GORILLA) -> Resident:
+    """Resident bytes per connection in the settled state (held connections idle across the
+    runtime's periodic collections, free pages scavenged): the live heap a connection keeps,
+    weighed by the shares, times :data:`SCAVENGER_RETAIN` (Go zeroes what it allocates, so a
+    live byte is a resident byte), and for a connection that compressed, the stack its writing
+    goroutine keeps for it (:func:`writer_stack`)."""
     reading = share.decompressor * memory.decompressor_idle
     reading += share.reader * memory.decompressor_reader
-    return Resident(headroom * share.compressor * memory.compressor_idle, headroom * reading)
+    compressor = share.compressor * (
+        SCAVENGER_RETAIN * memory.compressor_idle + writer_stack(framing)
+    )
+    return Resident(compressor, SCAVENGER_RETAIN * reading)
+
+
+# A coder subscriber's writer goroutine, while it writes: its stack, grown to 512 KiB for the
+# 256 KiB token array StatelessDeflate declares on it (klauspost/compress 1.15.12,
+# flate/stateless.go `var dst tokens`; token.go: 65,536 tokens of 4 bytes). The helper times a
+# coder broadcast through coder's own connections, a goroutine each (coderDeliveries), whose
+# stacks are touched once per delivery as a compressor's state is.
+GO_CODER_WRITER_STACK = 512 << 10
+
+
+def delivery_state(job: GoJob) -> int:
+    """The bytes one subscriber's sender touches per delivery, for fanout's cap on how many are
+    interleaved: what it keeps between messages (go_theory: coder's 8 KiB window with takeover,
+    gorilla nothing, its flate writers are pooled) and, for coder, its writer's stack."""
+    stack = GO_CODER_WRITER_STACK if job.framing == GO_CODER else 0
+    return go_theory(job)[0] + stack
 
 
 def go_theory(job: GoJob) -> tuple[int, int]:

@@ -160,13 +160,14 @@ function bitsFor(cell, direction) {
 }
 
 // The cell as the sender of ``direction`` builds its compressor: a named client (--client)
-// compresses at its own memLevel and level.
+// compresses at its own memLevel and level, and sends uncompressed what is under its threshold.
 function senderCell(cell, direction) {
   if (direction === 'server') return cell;
   return {
     ...cell,
     mem_level: cell.client_mem_level ?? cell.mem_level,
     level: cell.client_level ?? cell.level,
+    threshold: cell.client_threshold ?? cell.threshold,
   };
 }
 
@@ -180,12 +181,13 @@ let syncCalls = true;
 async function compressAll(streams, directions, cell, keep) {
   const out = [];
   for (let s = 0; s < streams.length; s++) {
-    const sender = new Sender(senderCell(cell, directions[s]), bitsFor(cell, directions[s]));
+    const made = senderCell(cell, directions[s]);
+    const sender = new Sender(made, bitsFor(cell, directions[s]));
     const frames = keep ? new Array(streams[s].length) : null;
     const payloads = streams[s];
     for (let i = 0; i < payloads.length; i++) {
       const payload = payloads[i];
-      if (payload.length < cell.threshold) {
+      if (payload.length < made.threshold) {
         if (keep) frames[i] = null;
         continue;
       }
@@ -346,7 +348,9 @@ async function timeDeliveries(streams, directions, cell, plan) {
     for (const sender of senders) sender.close();
     return samples;
   };
-  const compress = await sendAll(plan.compressors, plan.stretches);
+  const compress = plan.ws
+    ? await wsBroadcast(plan, cell, primed, (n) => stretch(plan.stretches, n))
+    : await sendAll(plan.compressors, plan.stretches);
   const hot = await sendAll(1, plan.hot_stretches);
   // One subscriber's frames (every subscriber's are the same), the primed messages' first.
   const one = new Sender(cell, cell.server_bits);
@@ -368,6 +372,54 @@ async function timeDeliveries(streams, directions, cell, plan) {
   }
   for (const receiver of receivers) receiver.close();
   return { compress, decompress, hot };
+}
+
+// A broadcast through ws itself (plan.ws: the directory of the ws package, when wsztune has it):
+// what compression adds to `for (const client of wss.clients) client.send(message)`, each
+// client's own ws Sender with its PerMessageDeflate at the cell's setting (ws's Limiter, its
+// calls on libuv's pool, its frame and queue), less the same sends through Senders without it.
+// The socket takes the bytes and calls back on the next tick, as a socket whose write went
+// through. Seconds of process CPU per stretch, every broadcast awaited before the next.
+async function wsBroadcast(plan, cell, primed, stretchAt) {
+  const Sender = require(require('path').join(plan.ws, 'lib', 'sender.js'));
+  const PerMessageDeflate = require(require('path').join(plan.ws, 'lib', 'permessage-deflate.js'));
+  const socket = { cork() {}, uncork() {}, write(data, cb) { if (cb) process.nextTick(cb); return true; } };
+  const senders = (compress) => Array.from({ length: plan.compressors }, () => {
+    if (!compress) return new Sender(socket, {});
+    const deflate = new PerMessageDeflate({
+      threshold: cell.threshold,
+      serverMaxWindowBits: cell.server_bits,
+      serverNoContextTakeover: !cell.context_takeover,
+      zlibDeflateOptions: { level: cell.level, memLevel: cell.mem_level, strategy: cell.strategy },
+    }, true);
+    deflate.accept([{}]);
+    return new Sender(socket, { [PerMessageDeflate.extensionName]: deflate });
+  });
+  const on = senders(true);
+  const off = senders(false);
+  const broadcast = (group, compress, payload) => new Promise((resolve, reject) => {
+    let left = group.length;
+    const written = (error) => {
+      if (error) reject(error);
+      else if (--left === 0) resolve();
+    };
+    const options = { binary: true, compress, fin: true, mask: false, readOnly: true };
+    for (const sender of group) sender.send(payload, options, written);
+  });
+  for (const payload of primed) await broadcast(on, true, payload);
+  const samples = [];
+  for (let n = 0; n < plan.stretches.length; n++) {
+    const payloads = stretchAt(n);
+    const seconds = [];
+    for (const [group, compress] of [[on, true], [off, false]]) {
+      const start = cpuSeconds();
+      for (const payload of payloads) await broadcast(group, compress, payload);
+      seconds.push(cpuSeconds() - start);
+    }
+    if (n >= plan.warmup) samples.push(Math.max(0, seconds[0] - seconds[1]));
+  }
+  for (const sender of on) sender._extensions[PerMessageDeflate.extensionName].cleanup();
+  return samples;
 }
 
 async function main() {

@@ -38,7 +38,7 @@ from wsztune.codecs.base import (
     cell_fields,
     timing_of,
 )
-from wsztune.corpus import SERVER, Stream
+from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import compressor_theory
 from wsztune.permessage_deflate import STRATEGIES, Setting
@@ -56,10 +56,12 @@ from wsztune.programs.cache import (
     MemoryCache,
     ProbeFigure,
     default_cache,
+    default_cache_dir,
     machine_fingerprint,
     probe_identity,
 )
 from wsztune.programs.node import find_node, node_identity, node_versions, phase
+from wsztune.programs.npm import ws_package_dir
 
 NAME = "node"
 # The helpers, shipped beside this module as package data.
@@ -146,6 +148,12 @@ class NodeJob:
     # A named client's compressor (--client): None compresses client streams like the server.
     client_mem_level: int | None = None
     client_level: int | None = None
+    client_threshold: int | None = None  # None: client streams follow ``threshold``
+
+    @property
+    def client_sends_threshold(self) -> int:
+        """The threshold of what the client sends (a named client's own, else the cell's)."""
+        return self.threshold if self.client_threshold is None else self.client_threshold
 
     @classmethod
     def of(cls, index: int, setting: Setting) -> NodeJob:
@@ -161,6 +169,7 @@ class NodeJob:
             threshold=setting.threshold,
             client_mem_level=setting.client_mem_level,
             client_level=setting.client_level,
+            client_threshold=setting.client_threshold,
         )
 
 
@@ -399,7 +408,7 @@ def decompressor_key(cell: NodeJob) -> tuple:
     return (
         cell.client_bits,
         cell.context_takeover,
-        cell.threshold,
+        cell.client_sends_threshold,
         cell.client_mem_level,
         cell.client_level,
     )
@@ -427,13 +436,15 @@ def _probes(
     :func:`decompressor_key`), each with the cache key of what it depends on."""
     probes: dict[tuple, _Probe] = {}
     for cell in cells:
-        for kind, setting, stream, bits in (
-            ("compressor", compressor_key(cell), compressor_stream, cell.server_bits),
-            ("decompressor", decompressor_key(cell), decompressor_stream, cell.client_bits),
-        ):
+        for kind, setting, stream, bits, threshold in (
+            ("compressor", compressor_key(cell), compressor_stream, cell.server_bits,
+             cell.threshold),
+            ("decompressor", decompressor_key(cell), decompressor_stream, cell.client_bits,
+             cell.client_sends_threshold),
+        ):  # fmt: skip
             if (kind, *setting) in probes:
                 continue
-            messages = probe_messages(sizes[stream], cell.threshold, bits)
+            messages = probe_messages(sizes[stream], threshold, bits)
             key = {
                 **identity,
                 "kind": kind,
@@ -713,6 +724,15 @@ def _interpolated(
     return ((cells[(below, level)], 1.0 - share), (cells[(above, level)], share))
 
 
+def installed_ws() -> str | None:
+    """The directory of the ws package wsztune installed for its live checks (``wsztune live
+    --server ws``), whose Sender and PerMessageDeflate time a broadcast's deliveries as ws sends
+    them; ``None`` when it is not there (never installed during a run: the deliveries are then
+    ws's zlib calls alone, as ws makes them on libuv's pool)."""
+    package = ws_package_dir(default_cache_dir())
+    return str(package) if (package / "package.json").is_file() else None
+
+
 CellMaker = Callable[
     [Sequence[Stream], Setting, Any, Any, TimingPlan, CorpusSummary], dict[str, object]
 ]
@@ -744,7 +764,10 @@ def measure_with_runtime(
     state = max(compressor_theory(s.server_bits, s.mem_level) for s in order)
     schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state)
     if timing is not None and schedule is not None:
-        timing = {**timing, "deliveries": schedule.helper_job()}
+        deliveries = schedule.helper_job()
+        if runtime is None:
+            deliveries["ws"] = installed_ws()  # ws's own broadcast path, when wsztune has ws
+        timing = {**timing, "deliveries": deliveries}
     with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
         with phase("memory probes"):
@@ -853,7 +876,7 @@ def node_cell(
     # the *_observed fields stay what one built stream holds. RSS never shrinks back within
     # the probe: what it holds after the work covers the peak.
     if shares is None:
-        shares = node_shares(streams, result.compressed_messages, setting.threshold)
+        shares = node_shares(streams, result.compressed_messages, setting.sender(CLIENT).threshold)
     expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
     # Two RSS-based figures closer than this are a tie (recommend breaks it by preference).
     resolution = (

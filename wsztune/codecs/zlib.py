@@ -29,7 +29,7 @@ import collections
 import gc
 import itertools
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +68,7 @@ from wsztune.memory import (
 )
 from wsztune.permessage_deflate import (
     BIG_MESSAGE,
+    STRATEGIES,
     Frames,
     Setting,
     ZlibModule,
@@ -174,7 +175,7 @@ def observe_connection(
     first = _observed_messages(sender, setting, until_output=False)
     compressor = observe_compressor(setting, setting.server_bits, first, zlib_module)
     source = streams[summary.decompressor_stream]
-    first = _observed_messages(source, setting, until_output=True)
+    first = _observed_messages(source, setting.sender(CLIENT), until_output=True)
     frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, zlib_module)
     decompressor = observe_decompressor(setting, setting.client_bits, frames, zlib_module)
     return ConnectionMemory(compressor, decompressor)
@@ -273,7 +274,7 @@ def time_deliveries(
     window = 1 << bits if setting.context_takeover else 0
     primed = [server[i % len(server)]
               for i in range(priming_messages(sizes, window))]  # fmt: skip
-    compress = _interleaved_compress(server, primed, setting, bits, zlib_module, schedule)
+    compress = _broadcast_compress(server, primed, setting, bits, zlib_module, schedule)
     hot = _interleaved_compress(server, primed, setting, bits, zlib_module, schedule.hot())
     frames = _frames_of(server, primed, setting, bits, zlib_module, schedule)
     inflate = _interleaved_decompress(frames, setting, bits, zlib_module, schedule)
@@ -318,6 +319,125 @@ def _interleaved_compress(
                     _deliver(compressor, setting, bits, zlib_module, payload)
             if number >= schedule.warmup:
                 samples.append(CLOCK() - started)
+    return samples
+
+
+def _broadcast_compress(
+    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
+    zlib_module: ZlibModule, schedule: DeliverySchedule,
+) -> list[float]:
+    """Seconds per timed stretch of a ``broadcast()``: python-websockets' own per-message path
+    when websockets is installed (:func:`_websockets_broadcast`), else the zlib calls alone."""
+    if _websockets_protocol() is None:
+        return _interleaved_compress(server, primed, setting, bits, zlib_module, schedule)
+    return _websockets_broadcast(server, primed, setting, bits, zlib_module, schedule)
+
+
+def _websockets_protocol() -> tuple[Any, Any, Any] | None:
+    """websockets' ``ServerProtocol``, ``PerMessageDeflate`` and ``State``, or ``None`` when
+    websockets is not installed (it is an optional dependency: ``wsztune[live]``)."""
+    try:
+        from websockets.extensions.permessage_deflate import PerMessageDeflate
+        from websockets.protocol import State
+        from websockets.server import ServerProtocol
+    except ImportError:
+        return None
+    return ServerProtocol, PerMessageDeflate, State
+
+
+def _websockets_senders(
+    count: int, setting: Setting, bits: int, zlib_module: ZlibModule, compress: bool
+) -> list[Callable[[bytes | memoryview], object]] | None:
+    """``count`` python-websockets server connections' sending sides, as ``broadcast()`` drives
+    each one (``protocol.send_binary(message)``, then ``protocol.data_to_send()``, the bytes its
+    connection hands to the transport): websockets' sans-I/O ``ServerProtocol``, open, with its
+    ``PerMessageDeflate`` extension at the cell's setting, or none (compression off). ``None``
+    when websockets is not installed.
+
+    The extension's ``encode`` is the stack's whole per-message compression: compress + flush,
+    the tail stripped (a copy under 2 KiB), a new ``Frame``; the protocol then serialises it.
+    With zlib-ng, whose compressors websockets does not build, each extension is given the run's
+    own compressor (a fresh one per message without context takeover, as ``encode`` does)."""
+    classes = _websockets_protocol()
+    if classes is None:
+        return None
+    ServerProtocol, PerMessageDeflate, State = classes  # noqa: N806 - websockets' class names
+    own_zlib = zlib_module.module.__name__ == "zlib"
+    settings = {"level": setting.level, "memLevel": setting.mem_level,
+                "strategy": STRATEGIES[setting.strategy]}  # fmt: skip
+    senders: list[Callable[[bytes | memoryview], object]] = []
+    for _ in range(count):
+        protocol = ServerProtocol()
+        protocol.state = State.OPEN
+        if compress:
+            fresh = not setting.context_takeover and own_zlib
+            extension = PerMessageDeflate(False, fresh, 15, bits, settings)
+            if not own_zlib:
+                extension.encoder = new_compressor(setting, bits, zlib_module)
+            protocol.extensions = [extension]
+            if not setting.context_takeover and not own_zlib:
+                senders.append(_fresh_encoder_sender(protocol, extension, setting, bits,
+                                                     zlib_module))  # fmt: skip
+                continue
+        senders.append(_sender(protocol))
+    return senders
+
+
+def _sender(protocol: Any) -> Callable[[bytes | memoryview], object]:
+    """One connection's send as ``broadcast()`` makes it."""
+
+    def send(payload: bytes | memoryview) -> object:
+        protocol.send_binary(payload)
+        return protocol.data_to_send()
+
+    return send
+
+
+def _fresh_encoder_sender(
+    protocol: Any, extension: Any, setting: Setting, bits: int, zlib_module: ZlibModule
+) -> Callable[[bytes | memoryview], object]:
+    """One connection's send without context takeover when the run's zlib is not the one
+    websockets builds its per-message compressor with: that compressor, built as ``encode``
+    builds it, before each message."""
+
+    def send(payload: bytes | memoryview) -> object:
+        extension.encoder = new_compressor(setting, bits, zlib_module)
+        protocol.send_binary(payload)
+        return protocol.data_to_send()
+
+    return send
+
+
+def _websockets_broadcast(
+    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
+    zlib_module: ZlibModule, schedule: DeliverySchedule,
+) -> list[float]:
+    """Seconds per timed stretch that compression adds to python-websockets' ``broadcast()``:
+    every message sent through each connection's protocol in turn with its extension, less the
+    same sends through protocols without one (what ``bench/broadcast.py`` sets against the real
+    server's CPU with compression on, less off). Messages under the threshold cost nothing more
+    compressed: they are not sent. The ``primed`` messages (untimed) fill the windows first."""
+    count = schedule.compressors
+    on = _websockets_senders(count, setting, bits, zlib_module, compress=True) or []
+    off = _websockets_senders(count, setting, bits, zlib_module, compress=False) or []
+    for payload in primed:
+        if len(payload) >= setting.threshold:
+            for send in on:
+                send(payload)
+    samples = []
+    with _collector_off():
+        for number in range(len(schedule.stretches)):
+            payloads = [server[index] for index in schedule.indices(number, len(server))
+                        if len(server[index]) >= setting.threshold]  # fmt: skip
+            seconds = []
+            for senders in (on, off):
+                started = CLOCK()
+                for payload in payloads:
+                    for send in senders:
+                        send(payload)
+                seconds.append(CLOCK() - started)
+            if number >= schedule.warmup:
+                samples.append(max(0.0, seconds[0] - seconds[1]))
     return samples
 
 
@@ -427,17 +547,20 @@ def measure_cell(
         ]
         timing = untimed_fields()
 
-    # Every message's frame size: a message under the threshold is its own frame.
+    # Every message's frame size: a message under its sender's threshold is its own frame.
     sizes = [
         sent_sizes
-        if not setting.threshold
-        else array("q", frame_sizes(stream.sizes(), sent_sizes, setting.threshold))
-        for stream, sent_sizes in zip(streams, sent, strict=True)
+        if not sender.threshold
+        else array("q", frame_sizes(stream.sizes(), sent_sizes, sender.threshold))
+        for (stream, _, sender), sent_sizes in zip(work, sent, strict=True)
     ]
 
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, zlib_module, summary)
-    traffic = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
+    traffic = connection_traffic(
+        streams, sizes, setting.threshold, setting.context_takeover,
+        client_threshold=setting.sender(CLIENT).threshold,
+    )  # fmt: skip
     model = RESIDENT_MODELS[zlib_module.name]
     resident = mean_resident(model, setting, traffic, plan.read_buffer)
 

@@ -253,11 +253,14 @@ class FleetCommands:
     ``clients(compression, port, start, count)``: a wave's command; it opens connections
     ``start`` to ``start + count - 1``, replays them, prints ``{"done": count, "sent": S,
     "received": R}`` (payload bytes it counted) and holds them open until stdin closes.
+    ``settles`` (Go): the server also answers a ``gc`` line (``{"gc": N}``) after collecting,
+    and RSS is read once settled (:func:`settled_rss`).
     """
 
     server: Callable[[bool], list[str]]
     clients: Callable[[bool, int, int, int], list[str]]
     env: dict[str, str] = field(default_factory=dict)
+    settles: bool = False
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,7 @@ def run_fleet(commands: FleetCommands, plan: FleetPlan, compression: bool, work:
         time.sleep(SETTLE_SECONDS)
         run.empty = rss(server.pid)
         with Sampler(run, lambda: (server.pid, [c.pid for c in clients])) as sampler:
-            driver = _Driver(commands, plan, run, clients, sampler, stderr)
+            driver = _Driver(commands, plan, run, clients, sampler, stderr, server)
             driver.fill()
             driver.churn()
         server.stdin.write(b'{"counts": true}\n')
@@ -327,6 +330,7 @@ class _Driver:
     clients: list[Any]  # one process per wave, in wave order
     sampler: Sampler
     stderr: Path
+    server: Any
 
     def wave(self, start: int, count: int) -> Any:
         """Start one wave's client process and wait until it is done; its counts recorded."""
@@ -345,7 +349,9 @@ class _Driver:
         return process
 
     def server_rss(self) -> int:
-        """The server's RSS once it has settled."""
+        """The server's RSS once it has settled (a Go server: :func:`settled_rss`)."""
+        if self.commands.settles:
+            return settled_rss(self.server, self.plan.timeout, self.stderr)
         time.sleep(SETTLE_SECONDS)
         return rss(self.sampler.pids()[0])
 
@@ -366,6 +372,42 @@ class _Driver:
                 self.sampler.held -= count
                 self.clients[index] = self.wave(start, count)
             self.run.churn.append(self.server_rss())
+
+
+# A Go server's settled state: what a held connection costs once it is idle.
+SETTLED_POLL = 0.25  # seconds between RSS reads while the scavenger returns pages
+SETTLED_QUIET = 1.0  # RSS that fell less than SETTLED_FLOOR over this long has settled
+SETTLED_FLOOR = 0.002  # a fraction of RSS
+SETTLED_LIMIT = 120.0  # seconds at most
+SCAVENGER_WAIT = 60.0  # seconds the Go server waits at most for the scavenger (golive)
+
+
+def settled_rss(server: Any, timeout: float, stderr: Path) -> int:
+    """A Go server's RSS in the settled state: after two collections and the scavenger.
+
+    An idle Go server collects at least every two minutes (``forcegcperiod``,
+    runtime/proc.go); the server's ``gc`` command runs two collections now, in their place.
+    Each halves the stack of a goroutine using under a quarter of it (``shrinkstack``,
+    runtime/stack.go): coder's writers, grown to 512 KiB by StatelessDeflate, are copied to
+    stacks where only the frames in use are written, and their old stacks become free heap
+    pages. The second empties ``sync.Pool``s (objects survive one collection in the victim
+    cache, sync/pool.go): gorilla's pooled flate writers become free pages too. Free pages stay
+    resident until the background scavenger returns them, down to 10% over the heap the pacer
+    plans for (``retainExtraPercent``, runtime/mgcscavenge.go), at about 1% of a CPU: RSS is
+    read once it stopped falling (bounded by ``SETTLED_LIMIT``)."""
+    server.stdin.write(b'{"gc": true}\n')
+    server.stdin.flush()
+    read_reply(server, timeout + SCAVENGER_WAIT, stderr)
+    readings = [(time.monotonic(), rss(server.pid))]
+    while readings[-1][0] - readings[0][0] < SETTLED_LIMIT:
+        time.sleep(SETTLED_POLL)
+        now = time.monotonic()
+        readings.append((now, rss(server.pid)))
+        quiet = [value for at, value in readings if at >= now - SETTLED_QUIET]
+        fell = quiet[0] - quiet[-1]
+        if now - readings[0][0] >= SETTLED_QUIET and fell <= SETTLED_FLOOR * quiet[0]:
+            break
+    return readings[-1][1]
 
 
 def check_memory_room(needed: float, what: str) -> None:

@@ -8,9 +8,10 @@ payload bytes of data frames on the TCP connection, below the library.
 
 What is checked: the bytes both ways over every connection opened against the go codec's
 model, exactly (:func:`wsztune.live.golang.go_model`); the server's RSS growth per
-connection, compression on minus off, against the go codec's resident figure for the live
-connections' mix (:func:`wsztune.codecs.go.go_resident`: the live heap they keep, times the
-GC's headroom 1 + GOGC/100), within ``--tolerance``.
+connection, compression on minus off, in the settled state (after each wave, collections
+until stacks stop shrinking, then the scavenger: :func:`wsztune.live.fleet.settled_rss`),
+against the go codec's resident figure for the live connections' mix
+(:func:`wsztune.codecs.go.go_resident`), within ``--tolerance``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         work = Path(name)
         model = go_model(streams, setting, library, work / "corpus.bin")
         share = go.shares(model.cell, streams, connections)
-        resident = go.go_resident(share, model.memory)
+        resident = go.go_resident(share, model.memory, go.framing_of(library))
         figures = FleetModel(
             model.total(connections, 0), model.total(connections, 1), model.raw(connections),
             resident.compressor, resident.decompressor, share.memory(model.memory),
@@ -99,7 +100,7 @@ def _commands(binary: Path, spec: dict[str, Any], work: Path) -> FleetCommands:
         wave = job(f"clients-{on}-{start}", compression=on, port=port, start=start, count=count)
         return [str(binary), "fleet-clients", wave]
 
-    return FleetCommands(server=server, clients=clients)
+    return FleetCommands(server=server, clients=clients, settles=True)
 
 
 def display(result: LiveResult) -> Display:

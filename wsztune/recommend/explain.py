@@ -116,7 +116,15 @@ def _reason_on_axes(decision: AxesDecision) -> str:
             f"({format_bytes(peak_of(decision.peak_tie, decision.costs))})"
         )
     if decision.rule == "off":
-        reason = f"compressing does not pay: no compression is {within}"
+        if not any(cell.get("compression") is not False for cell in decision.feasible):
+            return "no compressed cell fits the budget"
+        elif best is chosen:
+            reason = "compressing does not pay: no compression is the smallest output that fits"
+        else:
+            reason = (
+                f"compressing does not pay: no compression's output stays within {tolerance} "
+                f"of the smallest ({name(best)})"
+            )
     elif decision.rule == "default":
         reason = (
             f"the stack's default: the least memory "

@@ -81,11 +81,25 @@ PROFILES = (
             "without context takeover the default threshold is 512 B: short messages are "
             "never compressed",
             "later versions (1.8.8+) changed the compressor: these figures are 1.8.7's",
-            "RSS is far above the Go heap figure: StatelessDeflate keeps a 256 KiB token array "
-            "on the writing goroutine's stack (klauspost flate/stateless.go), which grows to "
-            "512 KiB and shrinks only at collections; measured at 4,000 push connections "
-            "(docs/memory.md): 74.7, 104.5 and 154.2 KiB RSS per connection at GOGC 50, 100 "
-            "and 400, the heap model 9.9-33 KiB",
+            "RSS depends on when a connection last wrote: StatelessDeflate keeps a 256 KiB "
+            "token array on the writing goroutine's stack (klauspost flate/stateless.go), "
+            "which grows to 512 KiB until collections (at least one every 2 minutes) halve it "
+            "and the scavenger returns the pages. connection_memory_resident is the settled "
+            "state (live heap x 1.1, plus 8 KiB of stack per connection that compressed); "
+            "before the collections a connection costs more, by timing not traffic "
+            "(docs/memory.md, push fleets at GOGC=100: 22.2 +- 13.6 KiB per connection on the "
+            "light corpus at 4,000, 59.4 and 81.8 on game and market at 1,600, against 11.7, "
+            "17.1 and 18.6 settled; 75-154 KiB at GOGC 50-400 in an earlier run)",
+            "GOGC does not change the settled figure (the scavenger keeps 10% over the live "
+            "heap whatever GOGC is); it changes how long garbage and grown stacks stay "
+            "before a collection: budget the burst, not GOGC",
+        ),
+        limits=(
+            "coder grows the writing goroutine's stack to 512 KiB for every compressed message "
+            "(StatelessDeflate's 256 KiB token array, klauspost flate/stateless.go) and keeps "
+            "it until collections shrink it: the resident figure is the settled state of "
+            "idle connections; a broadcast that makes every connection write at once costs up "
+            "to 512 KiB more per connection (about 256 KiB written) until the next collections.",
         ),
         snippet=coder_snippet,
         snippet_title="coder/websocket",

@@ -14,13 +14,15 @@
 // gorilla buffers a message's bytes in its write buffer and sends a frame each time it fills;
 // coder sends a frame for every write that reaches it from the compressor and ends each message
 // with an empty final frame. tests/codecs/test_go.py proves the frames equal what the real libraries put
-// on the wire, byte for byte.
+// on the wire, byte for byte. A coder broadcast's CPU per delivery is timed through coder's own
+// server connections (coderDeliveries): what its frame writes cost a server is coder's code.
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -29,6 +31,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -36,9 +40,11 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	kflate "github.com/klauspost/compress/flate"
+	coderws "nhooyr.io/websocket"
 )
 
 const (
@@ -84,6 +90,9 @@ type cellJob struct {
 	// (a corpus file, server streams empty). The server inflates them; it compresses nothing
 	// of theirs.
 	ClientFrames string `json:"client_frames"`
+	// The named client's threshold: its messages shorter than this are in the file as they
+	// are (sent uncompressed, rsv1 clear), and the server does not inflate them.
+	ClientThreshold int `json:"client_threshold"`
 }
 
 type timingPlan struct {
@@ -580,6 +589,9 @@ type deliveryTimes struct {
 	Compress   []float64 `json:"compress"`
 	Decompress []float64 `json:"decompress"`
 	Hot        []float64 `json:"hot"`
+	// coder: the bytes its own connection sent one subscriber over the whole broadcast (the
+	// primed messages, then every stretch), equal to the modelled frames (checked here).
+	SentBytes int64 `json:"sent_bytes,omitempty"`
 }
 
 func u32s(values []int) string {
@@ -622,13 +634,18 @@ func sendStream(job cellJob, direction string, payloads [][]byte) (*sent, error)
 	return out, nil
 }
 
-// namedClient is what a named client sent, every message compressed in one frame.
-func namedClient(frames [][]byte) *sent {
-	out := &sent{payloads: frames, count: len(frames)}
-	for _, frame := range frames {
+// namedClient is what a named client sent, one frame per message: compressed when the message
+// reaches the client's threshold, else the message itself.
+func namedClient(frames [][]byte, payloads [][]byte, threshold int) *sent {
+	out := &sent{payloads: frames}
+	for i, frame := range frames {
+		compressed := len(payloads[i]) >= threshold
 		out.sizes = append(out.sizes, len(frame))
 		out.frames = append(out.frames, len(frame))
-		out.compressed = append(out.compressed, true)
+		out.compressed = append(out.compressed, compressed)
+		if compressed {
+			out.count++
+		}
 	}
 	return out
 }
@@ -730,7 +747,7 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 	compressOnce := threadCPU()
 	for i, payloads := range streams {
 		if !ours(i) {
-			all[i] = namedClient(named[i])
+			all[i] = namedClient(named[i], payloads, job.ClientThreshold)
 			continue
 		}
 		stream, err := sendStream(job, directions[i], payloads)
@@ -885,7 +902,15 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 	}
 	times := &deliveryTimes{}
 	var err error
-	if times.Compress, err = sendAll(plan.Compressors, plan.Stretches); err != nil {
+	wrote := int64(-1) // what coder's own connection sent one subscriber
+	if job.Library == coder {
+		// coder's own Conn.Write, each subscriber on its goroutine: see coderDeliveries.
+		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
+		times.Compress, wrote, err = coderDeliveries(job, plan, primed, stretch)
+	} else {
+		times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if times.Hot, err = sendAll(1, plan.HotStretches); err != nil {
@@ -917,6 +942,12 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 			}
 		}
 	}
+	if wrote >= 0 {
+		if modelled := wireBytes(frames); wrote != modelled {
+			return nil, fmt.Errorf("coder's connection sent %d bytes where the model frames %d", wrote, modelled)
+		}
+		times.SentBytes = wrote
+	}
 	receivers := make([]receiver, plan.Compressors)
 	for k := range receivers {
 		receivers[k] = newReceiver(job)
@@ -940,6 +971,196 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 		}
 	}
 	return times, nil
+}
+
+// coder deliveries -------------------------------------------------------------------------
+
+// A coder server pays far more per compressed delivery than StatelessDeflate into memory (bench/
+// broadcast.py measured 1.6 to 2.0 times): Conn.Write sends every write of the compressor as a
+// frame of its own plus an empty final one, each through writeFrame's lock and two hand-offs to
+// the connection's timeoutLoop goroutine (write.go, conn_notjs.go), and each subscriber's
+// goroutine grows its stack for the 256 KiB token array StatelessDeflate keeps on it. So a
+// coder broadcast is timed through coder itself: real connections whose bytes go nowhere.
+
+// wireBytes is what messages' frames take on a server's connection, headers included (RFC
+// 6455 5.2: 2 bytes, plus 2 past 125 payload bytes or 8 past 65,535; a server does not mask).
+func wireBytes(messages [][]*message) int64 {
+	var total int64
+	for _, stretch := range messages {
+		for _, m := range stretch {
+			for _, size := range m.frames {
+				total += int64(size) + 2
+				if size > 65535 {
+					total += 8
+				} else if size > 125 {
+					total += 2
+				}
+			}
+		}
+	}
+	return total
+}
+
+// discardConn is the network side of such a connection: writes cost nothing, reads wait until
+// it is closed (where CloseRead's reader waits on a quiet socket).
+type discardConn struct {
+	closed  chan struct{}
+	once    sync.Once
+	written int64 // bytes written, read once the writer has finished
+}
+
+func (c *discardConn) Read([]byte) (int, error)         { <-c.closed; return 0, io.EOF }
+func (c *discardConn) Write(p []byte) (int, error)      { c.written += int64(len(p)); return len(p), nil }
+func (c *discardConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
+func (c *discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *discardConn) SetDeadline(time.Time) error      { return nil }
+func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a discardConn
+// with the 4 KiB bufio.Writer net/http's Hijack gives (net/http server.go hijackLocked).
+type hijackable struct {
+	header http.Header
+	conn   *discardConn
+}
+
+func (h *hijackable) Header() http.Header         { return h.header }
+func (h *hijackable) Write(p []byte) (int, error) { return len(p), nil }
+func (h *hijackable) WriteHeader(int)             {}
+func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
+}
+
+// coderFleet is count coder server connections at the cell's setting (or with compression
+// off), each written by a goroutine of its own from a queue, as a coder server broadcasts
+// (a writer goroutine per subscriber, as in coder's chat example and bench/broadcast_go).
+type coderFleet struct {
+	queues  []chan []byte
+	conns   []*discardConn
+	pending sync.WaitGroup
+	failed  error
+	failMu  sync.Mutex
+}
+
+func newCoderFleet(job cellJob, count int, compress bool) (*coderFleet, error) {
+	mode := coderws.CompressionDisabled
+	if compress && job.Takeover {
+		mode = coderws.CompressionContextTakeover
+	} else if compress {
+		mode = coderws.CompressionNoContextTakeover
+	}
+	request, err := http.NewRequest("GET", "http://127.0.0.1/", nil)
+	if err != nil {
+		return nil, err
+	}
+	for key, value := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
+		"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="} {
+		request.Header.Set(key, value)
+	}
+	if compress {
+		request.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate")
+	}
+	options := &coderws.AcceptOptions{CompressionMode: mode, CompressionThreshold: job.Threshold}
+	fleet := &coderFleet{}
+	for i := 0; i < count; i++ {
+		conn := &discardConn{closed: make(chan struct{})}
+		c, err := coderws.Accept(&hijackable{header: http.Header{}, conn: conn}, request, options)
+		if err != nil {
+			fleet.close()
+			return nil, err
+		}
+		ctx := c.CloseRead(context.Background())
+		queue := make(chan []byte, 1)
+		fleet.queues, fleet.conns = append(fleet.queues, queue), append(fleet.conns, conn)
+		go fleet.writer(ctx, c, queue)
+	}
+	return fleet, nil
+}
+
+func (f *coderFleet) writer(ctx context.Context, c *coderws.Conn, queue chan []byte) {
+	for p := range queue {
+		if err := c.Write(ctx, coderws.MessageText, p); err != nil {
+			f.failMu.Lock()
+			f.failed = err
+			f.failMu.Unlock()
+		}
+		f.pending.Done()
+	}
+}
+
+// broadcast hands p to every subscriber's writer and waits until all have written it.
+func (f *coderFleet) broadcast(p []byte) error {
+	f.pending.Add(len(f.queues))
+	for _, queue := range f.queues {
+		queue <- p
+	}
+	f.pending.Wait()
+	f.failMu.Lock()
+	defer f.failMu.Unlock()
+	return f.failed
+}
+
+func (f *coderFleet) close() {
+	for i, queue := range f.queues {
+		close(queue)
+		f.conns[i].Close()
+	}
+}
+
+// coderDeliveries times each stretch of a broadcast through plan.Compressors coder connections
+// at the cell's setting and as many with compression off, in turn (on first on even stretches,
+// off first on odd ones, so that drift cancels), and keeps on - off: what compressing costs
+// the server, as bench/broadcast.py measures a real one. Process CPU, so that the timeoutLoop
+// goroutines, the scheduler and the garbage collector count as they do in a server. Also
+// returns the bytes one subscriber's connection was sent, for the caller to hold against the
+// modelled frames.
+func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, int64, error) {
+	on, err := newCoderFleet(job, plan.Compressors, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer on.close()
+	off, err := newCoderFleet(job, plan.Compressors, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer off.close()
+	for _, p := range primed {
+		if err := on.broadcast(p); err != nil {
+			return nil, 0, err
+		}
+	}
+	timed := func(fleet *coderFleet, payloads [][]byte) (float64, error) {
+		start := processCPU()
+		for _, p := range payloads {
+			if err := fleet.broadcast(p); err != nil {
+				return 0, err
+			}
+		}
+		return processCPU() - start, nil
+	}
+	var out []float64
+	for n := range plan.Stretches {
+		payloads := stretch(n)
+		order := []*coderFleet{on, off}
+		if n%2 == 1 {
+			order = []*coderFleet{off, on}
+		}
+		var seconds [2]float64
+		for i, fleet := range order {
+			if seconds[i], err = timed(fleet, payloads); err != nil {
+				return nil, 0, err
+			}
+		}
+		if n%2 == 1 {
+			seconds[0], seconds[1] = seconds[1], seconds[0]
+		}
+		if n >= plan.Warmup {
+			out = append(out, seconds[0]-seconds[1])
+		}
+	}
+	return out, on.conns[0].written, nil
 }
 
 func runCells(path string) error {

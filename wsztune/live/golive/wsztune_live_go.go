@@ -755,7 +755,8 @@ func fleetServe(j job) error {
 	}
 	input := bufio.NewReader(os.Stdin)
 	for {
-		if _, err := input.ReadString('\n'); err != nil {
+		line, err := input.ReadString('\n')
+		if err != nil {
 			return nil // wsztune closed the pipe: stop
 		}
 		select {
@@ -763,10 +764,56 @@ func fleetServe(j job) error {
 			return err
 		default:
 		}
-		if err := encoder.Encode(map[string]interface{}{"sent": nil, "received": nil}); err != nil {
+		if bytes.Contains([]byte(line), []byte(`"gc"`)) {
+			err = encoder.Encode(map[string]uint32{"gc": collectUntilStacksShrunk()})
+		} else {
+			err = encoder.Encode(map[string]interface{}{"sent": nil, "received": nil})
+		}
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// collectUntilStacksShrunk runs collections until goroutine stacks stop shrinking (at most 12,
+// at least two), then waits for the scavenger: what an idle server's periodic collections do
+// over its idle minutes (the runtime forces one every two, forcegcperiod in runtime/proc.go).
+// Each halves a stack using under a quarter of it (shrinkstack, runtime/stack.go): coder's
+// writers, grown to 512 KiB by StatelessDeflate, come back to what they use; the second also
+// frees what sync.Pool's victim cache held (sync/pool.go). wsztune then reads RSS
+// (wsztune/live/fleet.py settled_rss).
+func collectUntilStacksShrunk() uint32 {
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	for i := 0; i < 12; i++ {
+		before := stats.StackInuse
+		runtime.GC()
+		runtime.ReadMemStats(&stats)
+		if i >= 1 && stats.StackInuse >= before {
+			break
+		}
+	}
+	// The background scavenger returns free pages, at about 1% of a CPU, until the heap
+	// retains at most 10% over what was in use at the last collection (gcPaceScavenger,
+	// retainExtraPercent in runtime/mgcscavenge.go): wait for that, at most a minute (a loaded
+	// machine slows it), with a page per span class of slack.
+	// When its goal, fixed at the last collection, leaves more free, it stops earlier: so wait
+	// also until it has returned nothing for two seconds.
+	released, still := stats.HeapReleased, 0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 20; {
+		free := stats.HeapIdle - stats.HeapReleased
+		if free <= stats.HeapInuse/10+256<<10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		runtime.ReadMemStats(&stats)
+		if stats.HeapReleased > released {
+			released, still = stats.HeapReleased, 0
+		} else {
+			still++
+		}
+	}
+	return stats.NumGC
 }
 
 // holdUntilClosed reads from a replayed connection until the client closes it (or dies).
