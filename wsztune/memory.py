@@ -405,6 +405,7 @@ def connection_traffic(
     threshold: int,
     takeover: bool,
     messages_per_connection: int | None = None,
+    client_threshold: int | None = None,
 ) -> list[Traffic]:
     """What each of the corpus's connections made its server's codec objects process.
 
@@ -412,7 +413,8 @@ def connection_traffic(
     corpus's connections are its records', HAR's or directory's; a stream with no connection
     of its own (JSONL, lines) is one, unless ``messages_per_connection`` cuts its streams into
     connections of that many messages. A message shorter than ``threshold`` never reaches a
-    codec object. Without context takeover the objects alive are the last message's.
+    codec object (``client_threshold``, when given, for what the client sends: a named client's
+    own). Without context takeover the objects alive are the last message's.
     """
     from wsztune.corpus import SERVER
 
@@ -427,7 +429,7 @@ def connection_traffic(
         sent_sizes, sent_frames = _compressed(directions.get(SERVER, nothing), threshold)
         received_sizes, _ = _compressed(
             next((piece for side, piece in directions.items() if side != SERVER), nothing),
-            threshold,
+            threshold if client_threshold is None else client_threshold,
         )
         if not takeover:
             sent_sizes, received_sizes = sent_sizes[-1:], received_sizes[-1:]

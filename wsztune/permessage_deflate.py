@@ -66,10 +66,14 @@ class Setting:
     # at its memLevel and level, not the server's. None: the server's values, as before.
     client_mem_level: int | None = None
     client_level: int | None = None
+    # The named client's own threshold for what it sends (Node ws's client: 1024 B without
+    # context takeover). None: the client direction follows ``threshold``, as before.
+    client_threshold: int | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.threshold, int) or self.threshold < 0:
-            raise SettingError(f"threshold must be a number of bytes >= 0, not {self.threshold!r}")
+        for threshold in (self.threshold, self.client_threshold):
+            if threshold is not None and (not isinstance(threshold, int) or threshold < 0):
+                raise SettingError(f"threshold must be a number of bytes >= 0, not {threshold!r}")
         _check_window_bits("window bits", self.window_bits)
         if self.client_window_bits is not None:
             _check_window_bits("client window bits", self.client_window_bits)
@@ -112,14 +116,17 @@ class Setting:
 
     def sender(self, direction: str) -> Setting:
         """The setting of the compressor that sends in ``direction``: the server's for "server",
-        and for "client" the client's memLevel and level when a client was named (this setting
-        otherwise). Its ``mem_level`` and ``level`` are what that compressor is built with."""
-        if direction == "server" or (self.client_mem_level is None and self.client_level is None):
+        and for "client" the client's memLevel, level and threshold when a client was named (this
+        setting otherwise). Its ``mem_level``, ``level`` and ``threshold`` are that sender's: every
+        codec applies ``threshold`` per message to the stream this setting compresses."""
+        named = (self.client_mem_level, self.client_level, self.client_threshold)
+        if direction == "server" or named == (None, None, None):
             return self
         return replace(
             self,
             mem_level=self.mem_level if self.client_mem_level is None else self.client_mem_level,
             level=self.level if self.client_level is None else self.client_level,
+            threshold=self.threshold if self.client_threshold is None else self.client_threshold,
         )
 
 

@@ -949,13 +949,14 @@ def grid_key(cell: dict[str, Any]) -> tuple[int, int, int, str, bool, int]:
 
 def cell_setting_key(cell: dict[str, Any]) -> tuple:
     """Everything a results cell was measured at, as a key: two cells of two runs with the same
-    key measured the same setting (server, client, level, strategy, takeover, threshold).
-    Its first six are the cell's :func:`grid_key`."""
+    key measured the same setting (server, client, level, strategy, takeover, threshold, and the
+    client's memLevel, level and threshold). Its first six are the cell's :func:`grid_key`."""
     return (
         *grid_key(cell),
         cell["client_window_bits"],
         cell.get("client_mem_level", cell["mem_level"]),
         cell.get("client_level", cell["level"]),
+        cell.get("client_threshold", cell.get("threshold", 0)),
     )
 
 

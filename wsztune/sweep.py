@@ -33,6 +33,7 @@ from wsztune.results import (
     SWEEP,
     THRESHOLD_ALWAYS,
     THRESHOLD_RULES,
+    THRESHOLD_WITHOUT_TAKEOVER,
     Run,
     cell_setting_key,
     planned_keys,
@@ -63,8 +64,10 @@ class ClientVariant:
     What its compressor is built with (``mem_level``, ``level``), and the window it really uses
     for each ``client_max_window_bits`` a server can grant (``windows``): a browser that offers
     no ``client_max_window_bits`` (Firefox) compresses at 15 bits whatever the server wants, so
-    the server's decompressor needs the 15-bit window; Chromium uses at least 9. ``share``: its
-    part of the connections in a mix. Made from a client profile by :meth:`of`.
+    the server's decompressor needs the 15-bit window; Chromium uses at least 9. ``threshold``
+    and ``threshold_rule``: the messages it sends uncompressed (Node ws: under 1024 B, only
+    without context takeover). ``share``: its part of the connections in a mix. Made from a
+    client profile by :meth:`of`.
     """
 
     name: str
@@ -72,24 +75,37 @@ class ClientVariant:
     mem_level: int = 8
     level: int = -1
     windows: tuple[tuple[int, int], ...] = ()  # (granted, used); a window not listed is used as is
+    threshold: int = 0
+    threshold_rule: str = THRESHOLD_ALWAYS
 
     @classmethod
     def of(cls, client: Any, share: float = 1.0) -> ClientVariant:
         """The variant of a client profile (a ``wsztune.stacks.profile.Client``)."""
         windows = tuple((granted, client.window_for(granted)) for granted in range(8, 16))
-        return cls(client.name, share, client.mem_level, client.level, windows)
+        return cls(
+            client.name, share, client.mem_level, client.level, windows,
+            client.threshold, client.threshold_rule,
+        )  # fmt: skip
+
+    def threshold_for(self, context_takeover: bool) -> int:
+        """The threshold this client applies to what it sends (ws's rule: none with takeover)."""
+        if context_takeover and self.threshold_rule == THRESHOLD_WITHOUT_TAKEOVER:
+            return 0
+        return self.threshold
 
     def window_for(self, granted: int) -> int:
         """The window bits this client compresses with when the server grants ``granted``."""
         return dict(self.windows).get(granted, granted)
 
     def apply(self, setting: Setting) -> Setting:
-        """``setting`` as this client makes it: its window, memLevel and level client-side."""
+        """``setting`` as this client makes it: its window, memLevel, level and threshold
+        client-side."""
         return replace(
             setting,
             client_window_bits=self.window_for(setting.nominal_client_bits),
             client_mem_level=self.mem_level,
             client_level=self.level,
+            client_threshold=self.threshold_for(setting.context_takeover),
         )
 
     def describe(self) -> dict[str, object]:
@@ -100,6 +116,8 @@ class ClientVariant:
             "mem_level": self.mem_level,
             "level": self.level,
             "windows": {str(granted): used for granted, used in self.windows},
+            "threshold": self.threshold,
+            "threshold_rule": self.threshold_rule,
         }
 
 
@@ -230,6 +248,10 @@ _MIXED_NUMBERS = (
 )
 
 
+# A cell's fields that are its one client's own: a mixed cell lists them per client instead.
+_CLIENT_OWN = ("client_mem_level", "client_level", "client_threshold")
+
+
 # Each client's own resident figures, kept beside its allocation in a mixed cell's ``clients``.
 _CLIENT_RESIDENT = ("decompress_memory_resident", "connection_memory_resident")
 
@@ -248,7 +270,7 @@ def _setting_key(setting: Setting, filed: dict[str, Any] | None = None) -> tuple
         "client_window_bits": setting.nominal_client_bits,
         **(filed or {}),
     }
-    return (*fields.values(), client.mem_level, client.level)
+    return (*fields.values(), client.mem_level, client.level, client.threshold)
 
 
 def mix_cells(
@@ -281,7 +303,7 @@ def _mixed_cell(
     base: Setting, parts: Sequence[tuple[ClientVariant, dict[str, Any]]]
 ) -> dict[str, Any]:
     first = parts[0][1]
-    cell = {k: v for k, v in first.items() if k not in ("client_mem_level", "client_level")}
+    cell = {k: v for k, v in first.items() if k not in _CLIENT_OWN}
     cell["client_window_bits"] = base.nominal_client_bits  # what the server grants
     for name in _MIXED_NUMBERS:
         values = [part.get(name) for _, part in parts]
@@ -316,6 +338,7 @@ def _mixed_cell(
             "client_window_bits": part["client_window_bits"],
             "client_mem_level": part.get("client_mem_level", part["mem_level"]),
             "client_level": part.get("client_level", part["level"]),
+            "client_threshold": part.get("client_threshold", part.get("threshold", 0)),
             "client_compressed_bytes": part["client_compressed_bytes"],
             "decompress_memory_observed": part["decompress_memory_observed"],
             "connection_memory": part["connection_memory"],

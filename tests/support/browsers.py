@@ -130,7 +130,12 @@ class ClientFrames:
         return out
 
 
-def _recording_factory(record: ClientFrames, client_bits: int | None, server_bits: int | None):  # type: ignore[no-untyped-def]
+def _recording_factory(  # type: ignore[no-untyped-def]
+    record: ClientFrames,
+    client_bits: int | None,
+    server_bits: int | None,
+    client_no_context_takeover: bool = False,
+):
     from websockets.extensions.permessage_deflate import (
         PerMessageDeflate,
         ServerPerMessageDeflateFactory,
@@ -149,7 +154,11 @@ def _recording_factory(record: ClientFrames, client_bits: int | None, server_bit
             extension.__class__ = Recording
             return response, extension
 
-    return Factory(server_max_window_bits=server_bits, client_max_window_bits=client_bits)
+    return Factory(
+        server_max_window_bits=server_bits,
+        client_max_window_bits=client_bits,
+        client_no_context_takeover=client_no_context_takeover,
+    )
 
 
 def _env() -> dict[str, str]:

@@ -396,11 +396,17 @@ def cell_fields(
 
 def _client_fields(setting: Setting) -> dict[str, object]:
     """``client_mem_level`` and ``client_level``: what the client's compressor was built with,
-    when a client was named (``--client``); absent otherwise (the server's values)."""
-    if setting.client_mem_level is None and setting.client_level is None:
+    when a client was named (``--client``); absent otherwise (the server's values). And
+    ``client_threshold`` when the named client's threshold is not the cell's ``threshold``."""
+    if (setting.client_mem_level, setting.client_level, setting.client_threshold) == (
+        None, None, None
+    ):  # fmt: skip
         return {}
     client = setting.sender(CLIENT)
-    return {"client_mem_level": client.mem_level, "client_level": client.level}
+    fields: dict[str, object] = {"client_mem_level": client.mem_level, "client_level": client.level}
+    if client.threshold != setting.threshold:
+        fields["client_threshold"] = client.threshold
+    return fields
 
 
 def _unit_sizes(summary: CorpusSummary, sizes: Sequence[Iterable[int]]) -> dict[str, object]:

@@ -113,6 +113,8 @@ class GoJob:
     prepared: bool = False
     # A named client (``--client``): the file of the frames it sends (:func:`write_client_frames`)
     client_frames: str = ""
+    # Its threshold: its messages under it are sent (and in that file) uncompressed.
+    client_threshold: int = 0
 
     @classmethod
     def of(cls, index: int, setting: Setting, framing: str, prepared: bool = False) -> GoJob:
@@ -120,7 +122,8 @@ class GoJob:
         if prepared and framing != GO_GORILLA:
             raise ValueError("only gorilla has PreparedMessage")
         return cls(index, framing, setting.level, setting.context_takeover,
-                   effective_threshold(framing, setting), prepared)
+                   effective_threshold(framing, setting), prepared,
+                   client_threshold=setting.client_threshold or 0)
 
     def helper_fields(self) -> dict[str, Any]:
         """The job as the helper reads it: the library by its own name."""
@@ -477,7 +480,8 @@ def write_client_frames(
         if setting.client_mem_level is None and setting.client_level is None:
             continue
         client = setting.sender(CLIENT)
-        key = (client.mem_level, client.level, client.client_bits, client.context_takeover)
+        key = (client.mem_level, client.level, client.client_bits, client.context_takeover,
+               client.threshold)  # fmt: skip
         if key not in paths:
             path = directory / f"client-{len(paths)}.bin"
             write_corpus(
@@ -494,11 +498,12 @@ def zlib_client_frames(payloads: Sequence[bytes], setting: Setting) -> list[byte
     """The frame payloads a named client (a browser) sends a Go server, one per message:
     compressed with zlib at the client's memLevel and level, its window (Go servers never limit
     ``client_max_window_bits``: 15 bits), context takeover as the Go server negotiates it
-    (gorilla answers ``client_no_context_takeover``, coder does with takeover off), every
-    message compressed. ``tests/codecs/test_go_clients.py`` sends them to the real libraries."""
+    (gorilla answers ``client_no_context_takeover``, coder does with takeover off), a message
+    under the client's own threshold (Node ws's client) as it is, the others compressed.
+    ``tests/codecs/test_go_clients.py`` sends them to the real libraries."""
     from wsztune.permessage_deflate import compress_stream, get_zlib_module
 
-    client = replace(setting.sender(CLIENT), threshold=0)
+    client = replace(setting.sender(CLIENT), threshold=setting.client_threshold or 0)
     return compress_stream(payloads, client, client.client_bits, get_zlib_module("zlib"))
 
 

@@ -160,13 +160,14 @@ function bitsFor(cell, direction) {
 }
 
 // The cell as the sender of ``direction`` builds its compressor: a named client (--client)
-// compresses at its own memLevel and level.
+// compresses at its own memLevel and level, and sends uncompressed what is under its threshold.
 function senderCell(cell, direction) {
   if (direction === 'server') return cell;
   return {
     ...cell,
     mem_level: cell.client_mem_level ?? cell.mem_level,
     level: cell.client_level ?? cell.level,
+    threshold: cell.client_threshold ?? cell.threshold,
   };
 }
 
@@ -180,12 +181,13 @@ let syncCalls = true;
 async function compressAll(streams, directions, cell, keep) {
   const out = [];
   for (let s = 0; s < streams.length; s++) {
-    const sender = new Sender(senderCell(cell, directions[s]), bitsFor(cell, directions[s]));
+    const made = senderCell(cell, directions[s]);
+    const sender = new Sender(made, bitsFor(cell, directions[s]));
     const frames = keep ? new Array(streams[s].length) : null;
     const payloads = streams[s];
     for (let i = 0; i < payloads.length; i++) {
       const payload = payloads[i];
-      if (payload.length < cell.threshold) {
+      if (payload.length < made.threshold) {
         if (keep) frames[i] = null;
         continue;
       }

@@ -38,7 +38,7 @@ from wsztune.codecs.base import (
     cell_fields,
     timing_of,
 )
-from wsztune.corpus import SERVER, Stream
+from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.fanout import delivery_fields, delivery_schedule
 from wsztune.memory import compressor_theory
 from wsztune.permessage_deflate import STRATEGIES, Setting
@@ -148,6 +148,12 @@ class NodeJob:
     # A named client's compressor (--client): None compresses client streams like the server.
     client_mem_level: int | None = None
     client_level: int | None = None
+    client_threshold: int | None = None  # None: client streams follow ``threshold``
+
+    @property
+    def client_sends_threshold(self) -> int:
+        """The threshold of what the client sends (a named client's own, else the cell's)."""
+        return self.threshold if self.client_threshold is None else self.client_threshold
 
     @classmethod
     def of(cls, index: int, setting: Setting) -> NodeJob:
@@ -163,6 +169,7 @@ class NodeJob:
             threshold=setting.threshold,
             client_mem_level=setting.client_mem_level,
             client_level=setting.client_level,
+            client_threshold=setting.client_threshold,
         )
 
 
@@ -391,7 +398,7 @@ def decompressor_key(cell: NodeJob) -> tuple:
     return (
         cell.client_bits,
         cell.context_takeover,
-        cell.threshold,
+        cell.client_sends_threshold,
         cell.client_mem_level,
         cell.client_level,
     )
@@ -419,13 +426,15 @@ def _probes(
     :func:`decompressor_key`), each with the cache key of what it depends on."""
     probes: dict[tuple, _Probe] = {}
     for cell in cells:
-        for kind, setting, stream, bits in (
-            ("compressor", compressor_key(cell), compressor_stream, cell.server_bits),
-            ("decompressor", decompressor_key(cell), decompressor_stream, cell.client_bits),
-        ):
+        for kind, setting, stream, bits, threshold in (
+            ("compressor", compressor_key(cell), compressor_stream, cell.server_bits,
+             cell.threshold),
+            ("decompressor", decompressor_key(cell), decompressor_stream, cell.client_bits,
+             cell.client_sends_threshold),
+        ):  # fmt: skip
             if (kind, *setting) in probes:
                 continue
-            messages = probe_messages(sizes[stream], cell.threshold, bits)
+            messages = probe_messages(sizes[stream], threshold, bits)
             key = {
                 **identity,
                 "kind": kind,
@@ -815,7 +824,7 @@ def node_cell(
     # the *_observed fields stay what one built stream holds. RSS never shrinks back within
     # the probe: what it holds after the work covers the peak.
     if shares is None:
-        shares = node_shares(streams, result.compressed_messages, setting.threshold)
+        shares = node_shares(streams, result.compressed_messages, setting.sender(CLIENT).threshold)
     expected = shares.compressor * memory.compressor + shares.decompressor * memory.decompressor
     # Two RSS-based figures closer than this are a tie (recommend breaks it by preference).
     resolution = (

@@ -175,7 +175,7 @@ def observe_connection(
     first = _observed_messages(sender, setting, until_output=False)
     compressor = observe_compressor(setting, setting.server_bits, first, zlib_module)
     source = streams[summary.decompressor_stream]
-    first = _observed_messages(source, setting, until_output=True)
+    first = _observed_messages(source, setting.sender(CLIENT), until_output=True)
     frames = compress_stream(first, setting.sender(CLIENT), setting.client_bits, zlib_module)
     decompressor = observe_decompressor(setting, setting.client_bits, frames, zlib_module)
     return ConnectionMemory(compressor, decompressor)
@@ -547,17 +547,20 @@ def measure_cell(
         ]
         timing = untimed_fields()
 
-    # Every message's frame size: a message under the threshold is its own frame.
+    # Every message's frame size: a message under its sender's threshold is its own frame.
     sizes = [
         sent_sizes
-        if not setting.threshold
-        else array("q", frame_sizes(stream.sizes(), sent_sizes, setting.threshold))
-        for stream, sent_sizes in zip(streams, sent, strict=True)
+        if not sender.threshold
+        else array("q", frame_sizes(stream.sizes(), sent_sizes, sender.threshold))
+        for (stream, _, sender), sent_sizes in zip(work, sent, strict=True)
     ]
 
     # 3. Memory, never while timing.
     memory = observe_connection(streams, setting, zlib_module, summary)
-    traffic = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
+    traffic = connection_traffic(
+        streams, sizes, setting.threshold, setting.context_takeover,
+        client_threshold=setting.sender(CLIENT).threshold,
+    )  # fmt: skip
     model = RESIDENT_MODELS[zlib_module.name]
     resident = mean_resident(model, setting, traffic, plan.read_buffer)
 

@@ -145,6 +145,7 @@ CLIENTS = (
         window=15,
         min_window=8,
         threshold=1024,
+        threshold_rule="ws",
         offer="permessage-deflate; client_max_window_bits",
         status=VERIFIED,
         status_note="the same PerMessageDeflate as ws's server, verified byte for byte",
@@ -155,6 +156,14 @@ CLIENTS = (
                 "lib/websocket.js",
                 "perMessageDeflate defaults to true on the client, offering "
                 "client_max_window_bits; zlib's defaults (15, memLevel 8); threshold 1024",
+            ),
+            Source(
+                "ws",
+                "8.23",
+                "lib/sender.js (Sender.send), lib/permessage-deflate.js",
+                "rsv1 = byteLength >= perMessageDeflate._threshold (the UTF-8 byte length), "
+                "decided only when client_no_context_takeover was negotiated: with takeover "
+                "every message is compressed",
             ),
         ),
     ),

@@ -362,7 +362,10 @@ class Client:
     window: int = 15
     min_window: int = 9
     chunk: int = 0  # output chunk size in bytes, 0: one piece per message
+    # Messages shorter than ``threshold`` bytes go out uncompressed; ``threshold_rule`` says when
+    # it applies, as a stack's does ("ws": only without context takeover).
     threshold: int = 0
+    threshold_rule: str = "always"
     # The Sec-WebSocket-Extensions header it sends, exactly (``wsztune probe`` sends it);
     # empty: derived from ``caps_window``.
     offer: str = ""
@@ -473,6 +476,7 @@ def client_json(client: Client) -> dict[str, Any]:
         "min_window": client.min_window,
         "chunk": client.chunk,
         "threshold": client.threshold,
+        "threshold_rule": client.threshold_rule,
         "offer": client.offer_header,
         "status": client.status,
         "status_note": client.status_note,

@@ -90,6 +90,9 @@ type cellJob struct {
 	// (a corpus file, server streams empty). The server inflates them; it compresses nothing
 	// of theirs.
 	ClientFrames string `json:"client_frames"`
+	// The named client's threshold: its messages shorter than this are in the file as they
+	// are (sent uncompressed, rsv1 clear), and the server does not inflate them.
+	ClientThreshold int `json:"client_threshold"`
 }
 
 type timingPlan struct {
@@ -631,13 +634,18 @@ func sendStream(job cellJob, direction string, payloads [][]byte) (*sent, error)
 	return out, nil
 }
 
-// namedClient is what a named client sent, every message compressed in one frame.
-func namedClient(frames [][]byte) *sent {
-	out := &sent{payloads: frames, count: len(frames)}
-	for _, frame := range frames {
+// namedClient is what a named client sent, one frame per message: compressed when the message
+// reaches the client's threshold, else the message itself.
+func namedClient(frames [][]byte, payloads [][]byte, threshold int) *sent {
+	out := &sent{payloads: frames}
+	for i, frame := range frames {
+		compressed := len(payloads[i]) >= threshold
 		out.sizes = append(out.sizes, len(frame))
 		out.frames = append(out.frames, len(frame))
-		out.compressed = append(out.compressed, true)
+		out.compressed = append(out.compressed, compressed)
+		if compressed {
+			out.count++
+		}
 	}
 	return out
 }
@@ -739,7 +747,7 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 	compressOnce := threadCPU()
 	for i, payloads := range streams {
 		if !ours(i) {
-			all[i] = namedClient(named[i])
+			all[i] = namedClient(named[i], payloads, job.ClientThreshold)
 			continue
 		}
 		stream, err := sendStream(job, directions[i], payloads)
