@@ -681,20 +681,27 @@ def run_summary(run: Run) -> RenderableType:
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
+        padding=(0, 0, 0, 1),  # with the box's blank rule, two spaces between columns
     )
-    headers = ("", "wb:ml", "compressed", "savings", *(("compress",) if timed else ()), "mem/conn")
+    # The budget figure first (recommend checks --max-memory against the resident one), the
+    # allocation beside it as the bound under churn (docs/memory.md); a file without resident
+    # figures shows the allocation alone, under its old name.
+    resident = all(cell.get("connection_memory_resident") is not None for _, cell in rows)
+    memory = ("resident", "alloc") if resident else ("mem/conn",)
+    headers = ("", "wb:ml", "compressed", "savings", *(("compress",) if timed else ()), *memory)
     for index, header in enumerate(headers):
         left = header in ("", "wb:ml")
         table.add_column(header, justify="left" if left else "right", no_wrap=index > 0)
     for name, cell in rows:
         timing = (ms_text(cell["compress_seconds"]),) if timed else ()
+        figures = (cell["connection_memory_resident"],) if resident else ()
         table.add_row(
             name,
             label(cell),
             f"{cell['compressed_bytes']:,} B",
             f"{cell['savings']:.1%}",
             *timing,
-            format_bytes(cell["connection_memory"]),
+            *(format_bytes(figure) for figure in (*figures, cell["connection_memory"])),
         )
     codecs = cell_codecs(run.cells)
     return Group(
