@@ -231,7 +231,7 @@ def test_a_broadcast_run_times_k_compressors_interleaved(
 
     monkeypatch.setattr(zlib_codec, "new_compressor", counted)
     # The zlib calls alone (websockets' own path builds its compressors itself: test_zlib.py).
-    monkeypatch.setattr(zlib_codec, "_websockets_protocol", lambda: None)
+    monkeypatch.setattr(zlib_codec, "_server_protocol_classes", lambda: None)
     result = runner.invoke(cli, [*args, "--fanout", "6", "-o", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
     cell = json.loads((tmp_path / "r.json").read_text())["cells"][0]

@@ -157,8 +157,8 @@ def test_broadcast_senders_are_websockets_own_and_make_the_cell_bytes(
     zlib_module = get_zlib_module(module)
     setting = Setting(window_bits=12, mem_level=5, context_takeover=takeover)
     payloads = chat_messages(30)
-    [on] = zlib_codec._websockets_senders(1, setting, 12, zlib_module, compress=True) or []
-    [off] = zlib_codec._websockets_senders(1, setting, 12, zlib_module, compress=False) or []
+    [on] = zlib_codec._server_senders(1, setting, 12, zlib_module, compress=True) or []
+    [off] = zlib_codec._server_senders(1, setting, 12, zlib_module, compress=False) or []
     compressor = zlib_codec.new_compressor(setting, 12, zlib_module)
     expected = []
     for payload in payloads:  # the run's own compressor, as the cell's frames are made
@@ -200,6 +200,6 @@ def test_broadcast_time_is_websockets_encode_less_the_uncompressed_send(
     # Three subscribers x (the primed messages + every timed and warm-up stretch's).
     assert len(encoded) > 0 and len(encoded) % 3 == 0
     encoded.clear()
-    monkeypatch.setattr(zlib_codec, "_websockets_protocol", lambda: None)
+    monkeypatch.setattr(zlib_codec, "_server_protocol_classes", lambda: None)
     fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
     assert not encoded and isinstance(fields["compress_seconds_per_delivery"], float)

@@ -114,3 +114,18 @@ def test_fed_helpers_get_the_next_piece_of_work_after_each_answer() -> None:
     helper = programs.Helper([sys.executable, "-c", script])
     results = programs.run_helpers([helper, helper], int, name="double", feed=feed)
     assert sorted(results) == [2 * i for i in range(10)]
+
+
+def test_installed_ws_is_found_in_the_cache_and_never_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node codec times a broadcast through ws itself only when wsztune's cache holds it."""
+    from wsztune.programs import npm
+
+    monkeypatch.setenv("WSZTUNE_CACHE", str(tmp_path))
+    assert npm.installed_ws() is None
+    package = npm.ws_package_dir(tmp_path)
+    package.mkdir(parents=True)
+    assert npm.installed_ws() is None  # an install under way: no package.json yet
+    (package / "package.json").write_text('{"name": "ws"}')
+    assert npm.installed_ws() == str(package)

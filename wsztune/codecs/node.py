@@ -56,12 +56,11 @@ from wsztune.programs.cache import (
     MemoryCache,
     ProbeFigure,
     default_cache,
-    default_cache_dir,
     machine_fingerprint,
     probe_identity,
 )
 from wsztune.programs.node import find_node, node_identity, node_versions, phase
-from wsztune.programs.npm import ws_package_dir
+from wsztune.programs.npm import installed_ws as installed_sender_library
 
 NAME = "node"
 # The helpers, shipped beside this module as package data.
@@ -672,15 +671,6 @@ def derivable(names: Sequence[tuple]) -> dict[tuple, tuple[tuple, tuple, tuple]]
     return out
 
 
-def installed_ws() -> str | None:
-    """The directory of the ws package wsztune installed for its live checks (``wsztune live
-    --server ws``), whose Sender and PerMessageDeflate time a broadcast's deliveries as ws sends
-    them; ``None`` when it is not there (never installed during a run: the deliveries are then
-    ws's zlib calls alone, as ws makes them on libuv's pool)."""
-    package = ws_package_dir(default_cache_dir())
-    return str(package) if (package / "package.json").is_file() else None
-
-
 CellMaker = Callable[
     [Sequence[Stream], Setting, Any, Any, TimingPlan, CorpusSummary], dict[str, object]
 ]
@@ -714,7 +704,7 @@ def measure_with_runtime(
     if timing is not None and schedule is not None:
         deliveries = schedule.helper_job()
         if runtime is None:
-            deliveries["ws"] = installed_ws()  # ws's own broadcast path, when wsztune has ws
+            deliveries["ws"] = installed_sender_library()  # ws's own broadcast path, if here
         timing = {**timing, "deliveries": deliveries}
     with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.

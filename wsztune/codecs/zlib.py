@@ -327,13 +327,13 @@ def _broadcast_compress(
     zlib_module: ZlibModule, schedule: DeliverySchedule,
 ) -> list[float]:
     """Seconds per timed stretch of a ``broadcast()``: python-websockets' own per-message path
-    when websockets is installed (:func:`_websockets_broadcast`), else the zlib calls alone."""
-    if _websockets_protocol() is None:
+    when websockets is installed (:func:`_server_path_broadcast`), else the zlib calls alone."""
+    if _server_protocol_classes() is None:
         return _interleaved_compress(server, primed, setting, bits, zlib_module, schedule)
-    return _websockets_broadcast(server, primed, setting, bits, zlib_module, schedule)
+    return _server_path_broadcast(server, primed, setting, bits, zlib_module, schedule)
 
 
-def _websockets_protocol() -> tuple[Any, Any, Any] | None:
+def _server_protocol_classes() -> tuple[Any, Any, Any] | None:
     """websockets' ``ServerProtocol``, ``PerMessageDeflate`` and ``State``, or ``None`` when
     websockets is not installed (it is an optional dependency: ``wsztune[live]``)."""
     try:
@@ -345,7 +345,7 @@ def _websockets_protocol() -> tuple[Any, Any, Any] | None:
     return ServerProtocol, PerMessageDeflate, State
 
 
-def _websockets_senders(
+def _server_senders(
     count: int, setting: Setting, bits: int, zlib_module: ZlibModule, compress: bool
 ) -> list[Callable[[bytes | memoryview], object]] | None:
     """``count`` python-websockets server connections' sending sides, as ``broadcast()`` drives
@@ -358,7 +358,7 @@ def _websockets_senders(
     the tail stripped (a copy under 2 KiB), a new ``Frame``; the protocol then serialises it.
     With zlib-ng, whose compressors websockets does not build, each extension is given the run's
     own compressor (a fresh one per message without context takeover, as ``encode`` does)."""
-    classes = _websockets_protocol()
+    classes = _server_protocol_classes()
     if classes is None:
         return None
     ServerProtocol, PerMessageDeflate, State = classes  # noqa: N806 - websockets' class names
@@ -408,7 +408,7 @@ def _fresh_encoder_sender(
     return send
 
 
-def _websockets_broadcast(
+def _server_path_broadcast(
     server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
     zlib_module: ZlibModule, schedule: DeliverySchedule,
 ) -> list[float]:
@@ -418,8 +418,8 @@ def _websockets_broadcast(
     server's CPU with compression on, less off). Messages under the threshold cost nothing more
     compressed: they are not sent. The ``primed`` messages (untimed) fill the windows first."""
     count = schedule.compressors
-    on = _websockets_senders(count, setting, bits, zlib_module, compress=True) or []
-    off = _websockets_senders(count, setting, bits, zlib_module, compress=False) or []
+    on = _server_senders(count, setting, bits, zlib_module, compress=True) or []
+    off = _server_senders(count, setting, bits, zlib_module, compress=False) or []
     for payload in primed:
         if len(payload) >= setting.threshold:
             for send in on:

@@ -35,6 +35,15 @@ def ws_package_dir(cache_dir: Path, version: str = WS_VERSION) -> Path:
     return Path(cache_dir) / f"ws-{version}" / "node_modules" / "ws"
 
 
+def installed_ws() -> str | None:
+    """The directory of the ws package wsztune installed for its live checks (``wsztune live
+    --server ws``), whose Sender and PerMessageDeflate time a broadcast's deliveries as ws sends
+    them (the node codec); ``None`` when it is not there: never installed during a run, the
+    deliveries are then ws's zlib calls alone, as ws makes them on libuv's pool."""
+    package = ws_package_dir(default_cache_dir())
+    return str(package) if (package / "package.json").is_file() else None
+
+
 def ensure_ws(cache_dir: Path | None = None, version: str = WS_VERSION) -> Path:
     """Return the directory of the ``ws`` package (``require(dir)`` loads it), installing it first
     with npm if this cache does not hold it yet.
