@@ -432,31 +432,47 @@ def test_memory_cache_misses_on_another_key_or_a_damaged_entry(tmp_path: Path) -
     assert cache.get(key) is None
 
 
-def test_derived_compressors_are_a_row_and_a_column_of_probes() -> None:
-    """A windowBits x memLevel rectangle of compressors: one row and one column of probes give
-    the rest (the middle window and memLevel); smaller than 3 x 3, every cell is probed;
-    decompressors are always probed."""
-    names = [
-        ("compressor", bits, mem_level, -1, 0, True, 0)
-        for bits in (9, 12, 15)
-        for mem_level in (1, 5, 8, 9)
-    ]
+def test_derived_compressors_are_a_row_and_three_windows_of_a_column() -> None:
+    """A windowBits x memLevel rectangle of compressors: one row of probes (the middle window),
+    and the middle memLevel's column probed at its ends and the middle window, interpolated
+    linearly in 2 ** windowBits between them; the other cells are row + column - corner.
+    Smaller than 3 x 3, every cell is probed; decompressors are always probed."""
+
+    def name(bits: int, mem_level: int) -> tuple:
+        return ("compressor", bits, mem_level, -1, 0, True, 0)
+
+    names = [name(bits, mem_level) for bits in range(9, 16) for mem_level in (1, 5, 8, 9)]
     names += [("decompressor", 9, True, 0, None, None)]
     derived = node.derivable(names)
-    assert len(derived) == 12 - (3 + 4 - 1)
-    assert derived[("compressor", 9, 1, -1, 0, True, 0)] == (
-        ("compressor", 9, 8, -1, 0, True, 0),
-        ("compressor", 12, 1, -1, 0, True, 0),
-        ("compressor", 12, 8, -1, 0, True, 0),
+    probed = set(names) - set(derived)
+    assert probed == {name(12, level) for level in (1, 5, 8, 9)} | {
+        name(9, 8), name(15, 8), ("decompressor", 9, True, 0, None, None)
+    }
+    # 12:8 is the corner; 10:8 lies between the probed 9:8 and 12:8, by 2 ** windowBits.
+    share = (1024 - 512) / (4096 - 512)
+    assert derived[name(10, 8)] == ((name(9, 8), 1.0 - share), (name(12, 8), share))
+    assert derived[name(14, 1)] == (
+        (name(12, 8), 1.0 - (16384 - 4096) / (32768 - 4096)),
+        (name(15, 8), (16384 - 4096) / (32768 - 4096)),
+        (name(12, 1), 1.0),
+        (name(12, 8), -1.0),
     )
-    assert node.derivable([n for n in names if n[1] != 15]) == {}
+    assert derived[name(9, 1)] == ((name(9, 8), 1.0), (name(12, 1), 1.0), (name(12, 8), -1.0))
+    assert node.derivable([n for n in names if n[1] in (9, 12)]) == {}
     figure = node._Figure.derived(
-        node._Figure(100, 2048, "measured"),
-        node._Figure(50, 2048, "cached"),
-        node._Figure(40, 2048, "measured"),
+        [
+            (node._Figure(100, 2048, "measured"), 1.0),
+            (node._Figure(50, 2048, "cached"), 1.0),
+            (node._Figure(40, 2048, "measured"), -1.0),
+        ]
     )
     assert (figure.held, figure.source) == (110, "derived")
     assert 2048 < figure.resolution < 3 * 2048
+    # An interpolated figure: the weighted sum; its resolution never below the grain.
+    halfway = node._Figure.derived(
+        [(node._Figure(100, 2048, "measured"), 0.5), (node._Figure(200, 2048, "measured"), 0.5)]
+    )
+    assert (halfway.held, halfway.resolution) == (150, node.MEMORY_GRAIN)
 
 
 def test_broadcast_deliveries_go_through_ws_itself(ws_dir: Path, tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ from wsztune.cli.common import (
     "--probe-every-cell",
     is_flag=True,
     help="Give every cell its own node memory probe, instead of deriving a windowBits x "
-    "memLevel grid's compressors from one row and one column of probes (slower; checks the "
+    "memLevel grid's compressors from one row of probes and three windows of one column "
+    "(slower; checks the "
     "derivation).",
 )
 @click.option("--repeat", type=int, default=5, show_default=True, help="Timed samples per cell.")

@@ -288,9 +288,13 @@ MEMORY_METHOD = (
     "(compressors, their zlib calls made synchronously, sending the largest server stream's "
     "first messages until twice the window went through, at most 8; decompressors inflating "
     "the other stream's, compressed by the client's compressor: zlib's defaults unless a "
-    "--client names its own), held open, 8 at a time; every 40 streams past the first quarter, "
-    "after gc, resident anonymous memory minus V8's committed heap plus V8's live objects; one "
-    "stream is the least-squares slope over those marks (its standard error kept). Includes "
+    "--client names its own), held open, 8 at a time; every 80 streams past the first quarter "
+    "(Bun: 40), after a full gc done on the main thread (Bun: three gcs), resident anonymous "
+    "memory minus V8's committed "
+    "heap plus V8's live objects; one stream is the least-squares slope over those marks (its "
+    "standard error kept). With node, the compressors of a windowBits x memLevel grid are "
+    "derived from one row and three windows of one column of probes (the cell's "
+    "memory_source says derived; Bun probes every one). Includes "
     "each zlib stream's JS objects and 16 KiB "
     "output buffer. These are compress/decompress_memory_observed: what one stream holds once "
     "built. "
@@ -311,6 +315,12 @@ MEMORY_METHOD = (
 # KiB per stream between repeated probes, the spread a few marks cannot show).
 MEMORY_GRAIN = 2048
 
+
+# V8's flags for a node probe: its gcs done whole on the main thread before gc() returns (the
+# probe makes one per mark: node_memory.js), ArrayBuffers' memory freed with them, so a mark
+# reads the same heap however busy the machine is (background gc threads on a probe's one core
+# finish when the scheduler lets them). Not Bun's (it is not V8).
+NODE_PROBE_FLAGS = ("--single-threaded-gc", "--no-concurrent-array-buffer-sweeping")
 
 # The sender of the frames a decompressor probe inflates, unless a --client names its own:
 # zlib's defaults (a browser's and ws's client compress with them). Fixed, so that a
@@ -461,32 +471,36 @@ def measure_memory(
     (:func:`compressor_key`, :func:`decompressor_key`) not found in ``cache``, ``jobs`` of them
     at a time; the figures by :func:`memory_key`. ``sizes``: the corpus's payload sizes per
     stream (which messages a probe sends, and the traffic shape its figure is cached by).
-    ``derive``: compressors of a windowBits x memLevel rectangle from one row and one column
-    of it (:func:`derivable`); False probes every one. ``node``: the runtime to probe with
-    (default: node)."""
+    ``derive``: compressors of a windowBits x memLevel rectangle from one row of it and three
+    windows of one column (:func:`derivable`); False probes every one. ``node``: the runtime
+    to probe with (default: node)."""
     connections = MEMORY_CONNECTIONS if connections is None else connections
+    flags = NODE_PROBE_FLAGS if node is None else ()
     node = node or find_node()
     binary = node_identity(node)
     if binary is None:
         cache = None  # a binary we cannot identify: nothing to key its figures by
-    identity = _probe_identity(node, binary, connections)
+    identity = _probe_identity(node, binary, connections, flags)
     probes = _probes(cells, sizes, compressor_stream, decompressor_stream, identity)
     derived = derivable(list(probes)) if derive else {}
     found = _cached_figures(probes, derived, cache)
     todo = [(name, item) for name, item in probes.items() if name not in found | derived.keys()]
-    runner = _ProbeRunner(corpus, connections, node, cache)
+    runner = _ProbeRunner(corpus, connections, node, cache, flags)
     found.update(runner.run_all(todo, processes_for(jobs)))
-    for name, (row, column, corner) in derived.items():
-        found[name] = _Figure.derived(found[row], found[column], found[corner])
+    for name, terms in derived.items():
+        found[name] = _Figure.derived([(found[probed], weight) for probed, weight in terms])
     return {memory_key(cell): _cell_memory(cell, found) for cell in cells}
 
 
-def _probe_identity(node: str, binary: str | None, connections: int) -> dict[str, Any]:
-    """What every probe's figure depends on beyond its setting and traffic: the probe, the node
-    binary (:func:`node_identity`) and its versions, the machine."""
+def _probe_identity(
+    node: str, binary: str | None, connections: int, flags: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What every probe's figure depends on beyond its setting and traffic: the probe and the
+    flags it runs with, the node binary (:func:`node_identity`) and its versions, the machine."""
     versions = node_versions(node)
     return {
         "probe": probe_identity((MEMORY_SCRIPT, SYNC_CALLS_SCRIPT), connections),
+        "flags": list(flags),
         "node": binary,
         "versions": {name: versions.get(name) for name in ("node", "zlib", "v8", "uv")},
         "machine": machine_fingerprint(),
@@ -528,9 +542,15 @@ class _ProbeRunner:
     running ones are killed."""
 
     def __init__(
-        self, corpus: Path, connections: int, node: str, cache: MemoryCache | None
+        self,
+        corpus: Path,
+        connections: int,
+        node: str,
+        cache: MemoryCache | None,
+        flags: Sequence[str] = (),
     ) -> None:
         self.corpus = corpus
+        self.flags = list(flags)
         self.connections = connections
         self.node = node
         self.cache = cache
@@ -575,7 +595,7 @@ class _ProbeRunner:
         try:
             with on_core(core):
                 process = subprocess.Popen(
-                    [self.node, "--expose-gc", str(MEMORY_SCRIPT), job_file.name],
+                    [self.node, "--expose-gc", *self.flags, str(MEMORY_SCRIPT), job_file.name],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -627,26 +647,42 @@ class _Figure:
         return cls(figure.held, max(MEMORY_GRAIN, 2 * figure.error), source)
 
     @classmethod
-    def derived(cls, row: _Figure, column: _Figure, corner: _Figure) -> _Figure:
-        """(window, memLevel) from (window, memLevel0) + (window0, memLevel) - (window0,
-        memLevel0); its resolution adds the three figures' in quadrature."""
-        spread = math.sqrt(row.resolution**2 + column.resolution**2 + corner.resolution**2)
-        return cls(row.held + column.held - corner.held, math.ceil(spread), "derived")
+    def derived(cls, terms: Sequence[tuple[_Figure, float]]) -> _Figure:
+        """The figure ``sum(weight x figure)`` over ``terms`` (:func:`derivable`); its resolution
+        adds the terms' weighted resolutions in quadrature, at least the grain."""
+        held = sum(weight * figure.held for figure, weight in terms)
+        spread = math.sqrt(sum((weight * figure.resolution) ** 2 for figure, weight in terms))
+        return cls(round(held), max(MEMORY_GRAIN, math.ceil(spread)), "derived")
 
 
-def derivable(names: Sequence[tuple]) -> dict[tuple, tuple[tuple, tuple, tuple]]:
-    """The compressor probes that need not run, each with the three probed figures it is
-    derived from: ``(row, column, corner)`` such that figure = row + column - corner.
+# A derived figure: the probed figures it is made of, each with its weight.
+Derivation = tuple[tuple[tuple, float], ...]
 
-    A Node compressor's memory is a window part (window and ``prev``, zeroed when allocated:
-    ``4 << windowBits`` bytes) plus a memLevel part (the hash table, ``2 << max(memLevel + 7,
-    15)`` bytes, and the pending buffer's touched pages) plus what every stream holds
-    (docs/node.md). So, among compressors that differ only in window bits and memLevel, one row
-    (every memLevel at one window, ``window0``) and one column (every window at one memLevel,
-    ``memLevel0``) give the rest: measured on the bundled corpora, within the probes' own
-    resolution (docs/node.md, bench/node_memory.py). Only a full rectangle of at least 3 x 3 is
-    derived (fewer saves at most one probe). ``window0`` and ``memLevel0`` are the middle ones
-    (the residuals were smallest there).
+
+def derivable(names: Sequence[tuple]) -> dict[tuple, Derivation]:
+    """The compressor probes that need not run, each with the probed figures it is derived
+    from and their weights (figure = the weighted sum).
+
+    A Node compressor's memory is a window part plus a memLevel part plus what every stream
+    holds (docs/node.md). The window part is Chromium's zlib's window and ``prev``, zeroed when
+    allocated (``4 << windowBits`` bytes, resident whatever the traffic), with what the traffic
+    touches of the rest varying little with the window. The memLevel part is the hash table
+    (``2 << max(memLevel + 7, 15)`` bytes) and the pages of the pending buffer the traffic
+    touches, which no formula gives. So, among compressors that differ only in window bits and
+    memLevel:
+
+    - one row is probed: every memLevel at one window, ``window0``;
+    - one column is probed at its ends and at ``window0`` (memLevel ``level0``); its other
+      windows are interpolated linearly in ``2 ** windowBits`` between the probed windows
+      either side (measured on the commits corpus and the chat records: within 0.7 KiB of
+      their probes);
+    - every other cell is row + column - corner: ``(window, memLevel)`` from ``(window,
+      level0)`` + ``(window0, memLevel)`` - ``(window0, level0)``.
+
+    Measured on the bundled corpora and held-out ones within the probes' resolution
+    (docs/node.md, bench/node_memory.py). Only a full rectangle of at least 3 x 3 is derived
+    (fewer saves at most one probe). ``window0`` and ``level0`` are the middle ones (the
+    residuals were smallest there).
     """
     groups: dict[tuple, dict[tuple[int, int], tuple]] = {}
     for name in names:
@@ -654,21 +690,37 @@ def derivable(names: Sequence[tuple]) -> dict[tuple, tuple[tuple, tuple, tuple]]
             continue
         bits, mem_level, *rest = name[1:]
         groups.setdefault(tuple(rest), {})[(bits, mem_level)] = name
-    out: dict[tuple, tuple[tuple, tuple, tuple]] = {}
+    out: dict[tuple, Derivation] = {}
     for cells in groups.values():
         windows = sorted({bits for bits, _ in cells})
         levels = sorted({mem_level for _, mem_level in cells})
         if len(windows) < 3 or len(levels) < 3 or len(cells) != len(windows) * len(levels):
             continue
         window0, level0 = windows[len(windows) // 2], levels[len(levels) // 2]
+        probed = sorted({windows[0], window0, windows[-1]})
+        column = {bits: _interpolated(bits, probed, cells, level0) for bits in windows}
+        corner = cells[(window0, level0)]
         for (bits, mem_level), name in cells.items():
-            if bits != window0 and mem_level != level0:
-                out[name] = (
-                    cells[(bits, level0)],
-                    cells[(window0, mem_level)],
-                    cells[(window0, level0)],
-                )
+            if bits == window0 or (mem_level == level0 and bits in probed):
+                continue  # probed
+            if mem_level == level0:
+                out[name] = column[bits]
+            else:
+                out[name] = (*column[bits], (cells[(window0, mem_level)], 1.0), (corner, -1.0))
     return out
+
+
+def _interpolated(
+    bits: int, probed: Sequence[int], cells: dict[tuple[int, int], tuple], level: int
+) -> Derivation:
+    """The column's figure at ``bits``: probed, or linear in ``2 ** bits`` between the probed
+    windows either side."""
+    if bits in probed:
+        return ((cells[(bits, level)], 1.0),)
+    below = max(window for window in probed if window < bits)
+    above = min(window for window in probed if window > bits)
+    share = ((1 << bits) - (1 << below)) / ((1 << above) - (1 << below))
+    return ((cells[(below, level)], 1.0 - share), (cells[(above, level)], share))
 
 
 CellMaker = Callable[

@@ -29,9 +29,10 @@ const { EMPTY, writeSync } = require('./node_zlib_sync.js');
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const WARMUP = 16;
-// The two savings below (synchronous compressor calls, one gc at the marks left out) were
-// measured to keep node's figures (bench/node_memory.py), not Bun's: Bun (bun.py runs this file
-// too) probes as before, asynchronous calls and three gcs at every mark.
+// The savings below (synchronous compressor calls, a decompressor's calls after its first made
+// synchronously, one gc per mark, a mark every 80 streams) were measured to keep node's figures
+// (bench/node_memory.py), not Bun's: Bun (bun.py runs this file too) probes as before,
+// asynchronous calls, three gcs at every mark, a mark every 40 streams.
 const CHEAP = !process.versions.bun;
 
 function readStream(path, wanted) {
@@ -67,13 +68,17 @@ function rssAnon() {
   return process.memoryUsage.rss();
 }
 
-// The figure at a mark (see the top of this file).
-// Three full gcs. One would save a third of the probe's time, but four probes of the 9:1
-// compressor (commits corpus) then spread over 1.2% against 0.5% with three, and derived cells
-// (backend.py: derivable) add three probes' noise: with one gc, two sweeps of the chat records
-// differed by up to 2.6% in a cell (goal 3%).
+// The figure at a mark (see the top of this file), after full gcs. A full gc costs about the same
+// whatever the setting (it marks V8's heap: node's own objects and the streams' JS objects), and
+// the gcs were most of a probe's CPU time (0.6 of 1.0 s). Node: one gc (issue 30's fourth round:
+// with one, the figures stay within the grain of three's, measured on the commits corpus and the
+// chat records at 9:1 and 15:8, both kinds: e.g. the chat records' 15:8 compressor 223.2-223.8 KiB
+// against 223.7-224.1, its decompressor 20.1-20.8 against 20.6-21.0; with the asynchronous
+// compressor calls of before, one gc had spread more, 1.2% against 0.5%). Bun: three, as before.
+const GCS_PER_MARK = CHEAP ? 1 : 3;
+
 async function heldAfterGc() {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < GCS_PER_MARK; i++) {
     global.gc();
     await settle();
   }
@@ -151,10 +156,26 @@ async function sender(cell, messages, keep) {
   return frames;
 }
 
+// A decompressor made and called as ws's. Its first message goes through ws's asynchronous calls:
+// inflate allocates its window on its first call, on libuv's pool thread, from that thread's
+// malloc arena, as in a ws server (made on the main thread, the figure moved beyond the grain:
+// see compressor()). Later calls allocate nothing in zlib and are made synchronously (node only):
+// the same calls, ws's three per message, for about a quarter less CPU per probe on the chat
+// records, the figures within the grain of the all-asynchronous probe's (9 and 15 bits: chat
+// records 15.1-15.2 and 19.4-20.1 KiB against 16.3-16.6 and 20.5-21.0, commits corpus 18.9-19.4
+// and 38.5-38.6 against 18.1-18.5 and 36.9-37.2).
 async function decompressor(cell, frames, keep) {
   const inflate = zlib.createInflateRaw({ windowBits: cell.client_bits });
   inflate.on('data', () => {});
-  for (const frame of frames) {
+  for (const [index, frame] of frames.entries()) {
+    if (CHEAP && index > 0) {
+      const parts = [];
+      writeSync(inflate, frame, zlib.constants.Z_NO_FLUSH, parts);
+      writeSync(inflate, TRAILER, zlib.constants.Z_NO_FLUSH, parts);
+      writeSync(inflate, EMPTY, zlib.constants.Z_FULL_FLUSH, parts);
+      if (!cell.context_takeover) inflate.reset();
+      continue;
+    }
     inflate.write(frame);
     inflate.write(TRAILER);
     await new Promise((resolve) => inflate.flush(resolve));
@@ -166,12 +187,17 @@ async function decompressor(cell, frames, keep) {
 // n streams, CONCURRENT at a time, as a server serves many at once (ws's zlib concurrency
 // limit is 10): the probe is quicker.
 const CONCURRENT = 8;
-const STEP = 40;
+// Streams between marks. Node: 80, half the gcs of 40, figures within the grain of 40's (9:1 and
+// 15:8 on the commits corpus and the chat records, both kinds: at most 1.9 KiB apart, the commits
+// corpus's 15-bit decompressor). Fewer streams in all (800 to 1,200) would be cheaper still, but
+// their figures came out lower, by up to 4 KiB: the probe's first few hundred streams are not yet
+// the steady state, and the slope needs the range after them.
+const STEP = CHEAP ? 80 : 40;
 
 // The first quarter of the marks settles the heap and is left out of the slope: there, one gc
-// and no reading instead of a mark's three gcs (a probe's gcs are most of its CPU time: 0.7 of
-// 1.3 s on the chat records). One gc still, because without it the decompressors' figures came
-// out 10% lower and four times less steady (15 bits: 18,143-18,472 B per stream against 20,646).
+// and no reading (Bun: a mark's three gcs). One gc still, because without it the decompressors'
+// figures came out 10% lower and four times less steady (15 bits: 18,143-18,472 B per stream
+// against 20,646).
 async function measure(n, connect) {
   const marks = Math.ceil(n / STEP);
   const skip = Math.floor(marks / 4);
