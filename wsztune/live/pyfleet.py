@@ -58,7 +58,7 @@ from wsztune.live.python import (
 from wsztune.live.result import Display, LiveError, LiveResult, setting_fields
 from wsztune.loopback import LOOPBACK
 from wsztune.memory import Resident, connection_traffic, zlib_resident
-from wsztune.permessage_deflate import Setting, compress_stream, get_zlib_module
+from wsztune.permessage_deflate import Setting
 
 # The server process ---------------------------------------------------------------------------
 
@@ -214,7 +214,10 @@ def fleet_model(
     with the server stack's ``read_buffer`` (:attr:`LiveServer.read_buffer`)."""
     uses = Counter(plan.assignment)
     scripts = [model_script(script, setting) for script in plan.scripts]
-    residents = [_script_resident(script, setting, read_buffer) for script in plan.scripts]
+    residents = [
+        _script_resident(script, model.server_frame_sizes, setting, read_buffer)
+        for script, model in zip(plan.scripts, scripts, strict=True)
+    ]
     total = sum(uses.values())
     return FleetModel(
         server_bytes=sum(uses[i] * m.server_bytes for i, m in enumerate(scripts)),
@@ -228,13 +231,16 @@ def fleet_model(
     )  # fmt: skip
 
 
-def _script_resident(script: Any, setting: Setting, read_buffer: int) -> Resident:
-    """Resident bytes of the server's zlib objects after one script (probe included)."""
+def _script_resident(
+    script: Any, frame_sizes: Sequence[int], setting: Setting, read_buffer: int
+) -> Resident:
+    """Resident bytes of the server's zlib objects after one script (probe included), whose
+    server messages the model compressed to ``frame_sizes`` (``ScriptModel.server_frame_sizes``:
+    compressed once, for the bytes and for this)."""
     server = script.payloads(SERVER)
     client = script.payloads(CLIENT)
-    frames = compress_stream(server, setting, setting.server_bits, get_zlib_module("zlib"))
     streams = [Stream("c", SERVER, server), Stream("c", CLIENT, client)]
-    sizes = [[len(frame) for frame in frames], [0] * len(client)]
+    sizes = [list(frame_sizes), [0] * len(client)]
     (traffic,) = connection_traffic(streams, sizes, setting.threshold, setting.context_takeover)
     bits = setting.server_bits, setting.client_bits, setting.mem_level
     return zlib_resident(*bits, traffic, read_buffer)

@@ -90,6 +90,7 @@ class ScriptModel:
     client_bytes: int  # compressed payload bytes the client sends (the server receives)
     server_raw_bytes: int
     client_raw_bytes: int
+    server_frame_sizes: tuple[int, ...] = ()  # per server message, as the client receives it
 
 
 def model_script(script: Script, setting: Setting) -> ScriptModel:
@@ -105,6 +106,7 @@ def model_script(script: Script, setting: Setting) -> ScriptModel:
         client_bytes=sum(map(len, client_frames)),
         server_raw_bytes=sum(map(len, server_payloads)),
         client_raw_bytes=sum(map(len, client_payloads)),
+        server_frame_sizes=tuple(map(len, server_frames)),
     )
 
 
