@@ -50,6 +50,9 @@ def test_go_check_against_itself_passes(gorilla_runs: tuple[Path, Path]) -> None
     assert (verdict["ok"], verdict["kind"], verdict["mode"]) == (True, "fits", "baseline")
     assert verdict["baseline"]["change"] == 0 and verdict["baseline"]["paired"] is True
     assert verdict["baseline"]["best_now"].startswith("level ")
+    # The baseline is budgeted with the run's memory figure (resident by default), not its own
+    # allocation: the same run reads the same memory at both ends.
+    assert verdict["baseline"]["memory_now"] == verdict["baseline"]["memory_baseline"]
 
 
 def test_go_check_fails_when_the_setting_lost_ground(gorilla_runs: tuple[Path, Path]) -> None:

@@ -184,15 +184,15 @@ def recommend(
         prices=prices(price_memory, price_egress, price_cpu),
         resamples=resamples,
         seed=seed,
+        max_savings_drop=max_savings_drop / 100,
     )
     if report.run_axes(run):
-        constraints = replace(constraints, max_savings_drop=max_savings_drop / 100)
         _decide_on_axes(run, constraints, fanout, concurrent_writes, check_text, strict,
                         allow_partial, as_json, baseline_path)  # fmt: skip
         return
     _decide_on_grid(
         run,
-        replace(constraints, cliff=cliff_value, max_savings_drop=max_savings_drop / 100),
+        replace(constraints, cliff=cliff_value),
         (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text),
         reference_text, check_text, baseline_path, fanout, concurrent_writes, strict,
         allow_partial, as_json,
@@ -312,7 +312,10 @@ def _axes_baseline(
 
     if baseline_path is None:
         return None
-    baseline_run = load_run(baseline_path, say=False)
+    # Budgeted with the same figure as the run (recommend.with_memory_figure), as on the grid.
+    baseline_run = recommend_module.with_memory_figure(
+        load_run(baseline_path, say=False), _memory_figure(run)
+    )
     say_read(baseline_run, "--baseline")
     if not report.run_axes(baseline_run):
         raise click.UsageError(
