@@ -18,8 +18,9 @@ import multiprocessing
 import signal
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -161,21 +162,29 @@ def wire_bytes(payload_sizes: Iterable[int], masked: bool) -> int:
 # Timing ------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """The garbage collector off while something is timed (every timing sample has it off),
+    back as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def time_samples(work: Callable[[], object], repeat: int, loops: int) -> list[float]:
     """``repeat`` samples of ``work`` run ``loops`` times, in seconds per single run."""
     clock = CLOCK
     samples = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         for _ in range(repeat):
             start = clock()
             for _ in range(loops):
                 work()
             samples.append((clock() - start) / loops)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return samples
 
 

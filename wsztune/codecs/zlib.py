@@ -26,11 +26,9 @@ memoryview slices of it, and a cell's frames are packed in one buffer per stream
 from __future__ import annotations
 
 import collections
-import gc
 import itertools
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +40,7 @@ from wsztune.codecs.base import (
     CorpusSummary,
     TimingPlan,
     cell_fields,
+    collector_off,
     loops_for,
     measure_in_processes,
     time_samples,
@@ -310,7 +309,7 @@ def _interleaved_compress(
         for payload in primed:
             _deliver(compressor, setting, bits, zlib_module, payload)
     samples = []
-    with _collector_off():
+    with collector_off():
         for number in range(len(schedule.stretches)):
             payloads = [server[index] for index in schedule.indices(number, len(server))]
             started = CLOCK()
@@ -425,7 +424,7 @@ def _server_path_broadcast(
             for send in on:
                 send(payload)
     samples = []
-    with _collector_off():
+    with collector_off():
         for number in range(len(schedule.stretches)):
             payloads = [server[index] for index in schedule.indices(number, len(server))
                         if len(server[index]) >= setting.threshold]  # fmt: skip
@@ -441,17 +440,6 @@ def _server_path_broadcast(
     return samples
 
 
-@contextmanager
-def _collector_off() -> Iterator[None]:
-    """The garbage collector off while a broadcast is timed (as every timing sample has it),
-    back as it was afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _frames_of(
@@ -482,7 +470,7 @@ def _interleaved_decompress(
     decompressors = [new_decompressor(bits, zlib_module) for _ in range(schedule.compressors)]
     tail = b"\x00\x00\xff\xff"
     samples = []
-    with _collector_off():
+    with collector_off():
         for number, stretch in enumerate(frames):
             started = CLOCK()
             for frame in stretch:
