@@ -2,7 +2,8 @@
 
 Every renderer (table, report, plots, recommend's prose, the CLI) and the stacks' snippets share
 these, so that a size or a cell reads the same everywhere. A leaf: it imports nothing of wsztune's
-but the console's escaping, so that the grid model and the stacks can both use it.
+but the console's escaping and the axis-name table, so that the grid model and the stacks can both
+use it.
 """
 
 from __future__ import annotations
@@ -89,9 +90,6 @@ def format_ms(seconds: float | None) -> str:
 def ms_text(seconds: float | None) -> str:
     """``34.0 ms``, or ``not measured``."""
     return NOT_MEASURED if seconds is None else f"{format_ms(seconds)} ms"
-
-
-
 
 
 def axes_label(cell: dict[str, Any], axes: Sequence[str]) -> str:

@@ -16,7 +16,7 @@ One job per module, none of which prints (report renders what they return):
 
 from __future__ import annotations
 
-from wsztune.recommend.constraints import MEMORY_FIGURES, Constraints, with_memory_figure
+from wsztune.recommend.constraints import Constraints, with_memory_figure
 from wsztune.recommend.cost import Prices
 from wsztune.recommend.export import axes_decision_json, decision_json
 from wsztune.recommend.gate import require_complete
@@ -30,7 +30,6 @@ from wsztune.recommend.pipeline import (
 )
 
 __all__ = [
-    "MEMORY_FIGURES",
     "Constraints",
     "Outcome",
     "Prices",

@@ -27,12 +27,11 @@ DEFAULT_MAX_SAVINGS_DROP = 0.02
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 OBJECTIVES = ("memory", "cost")
+
+
 # What a connection's memory means to a decision (docs/memory.md): "resident", what the OS
 # charges in the steady state for the corpus's traffic (a fleet of long-lived connections), or
 # "allocation", what the libraries ask for (the bound a fleet drifts to under churn).
-MEMORY_FIGURES = ("resident", "allocation")
-
-
 def with_memory_figure(run: Any, figure: str) -> Any:
     """``run`` whose cells' ``connection_memory`` is the figure the budget is checked against:
     the resident one (the allocation kept as ``connection_memory_allocation``, the bound under
