@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -89,6 +90,7 @@ def scripts(corpus: Path, push_only: bool = False) -> list[Script]:
     return list(by_connection.values())
 
 
+@functools.cache  # one file per corpus for the whole bench, not one per row
 def as_records(corpus: Path) -> Path:
     """``corpus`` as a records JSONL file (itself if it is one already): one record per
     message, its connection, direction and payload, in each stream's order."""
@@ -282,15 +284,14 @@ class Curve:
     rss: list[int]
     settled: list[int] = field(default_factory=list)
 
-    def slope(self, settled: bool = False) -> tuple[float, float]:
-        """Least-squares bytes per connection over the waves, and its standard error."""
-        fitted = growth.least_squares(self.connections, self.settled if settled else self.rss)
-        return fitted.value, fitted.error
+    def slope(self, settled: bool = False) -> growth.Slope:
+        """Least-squares bytes per connection over the waves, with its standard error."""
+        return growth.least_squares(self.connections, self.settled if settled else self.rss)
 
 
 def settle(server: Any) -> int:
-    """A Go server's settled RSS (:func:`wsztune.live.fleet.settled_rss`: two collections,
-    then the scavenger's plateau)."""
+    """A Go server's settled RSS (:func:`wsztune.live.fleet.settled_rss`: collections until
+    goroutine stacks stop shrinking, then the scavenger's plateau)."""
     return fleet.settled_rss(server, 60, ERRORS)
 
 
@@ -462,11 +463,10 @@ def measure_row(
     seconds = time.monotonic() - started
 
     def row(name: str, settled: bool, checked: float | None) -> Row:
-        off_slope, off_error = off_cache[key].slope(settled)
-        on_slope, on_error = on.slope(settled)
+        growth_per_connection = on.slope(settled).minus(off_cache[key].slope(settled))
         return Row(
-            name, corpus_name, setting, connections, on_slope - off_slope,
-            (on_error**2 + off_error**2) ** 0.5, prediction[0], prediction[1], checked, seconds,
+            name, corpus_name, setting, connections, growth_per_connection.value,
+            growth_per_connection.error, prediction[0], prediction[1], checked, seconds,
         )  # fmt: skip
 
     if not stack.settles:
