@@ -5,7 +5,8 @@
 //	fleet_coder CORPUS SETTING    SETTING: off, or takeover (CompressionContextTakeover with the
 //	                              library's default threshold)
 //
-// On stdin it takes one command, a line with "gc": two collections now (runtime.GC), standing in
+// On stdin it takes one command, a line with "gc": collections now (runtime.GC, 2 to 12, until
+// goroutine stacks stop shrinking; collectUntilStacksShrunk), standing in
 // for the ones the runtime forces when none ran for two minutes (forcegcperiod,
 // runtime/proc.go), so that bench/fleet.py can measure the settled state without waiting minutes
 // per wave (wsztune/live/fleet.py settled_rss); it answers {"gc": NumGC}.
@@ -112,7 +113,7 @@ func main() {
 	_ = http.Serve(listener, handler)
 }
 
-// collectOnRequest runs two collections for every "gc" line on stdin and exits with stdin's EOF
+// collectOnRequest runs collections (collectUntilStacksShrunk) for every "gc" line on stdin and exits with stdin's EOF
 // (bench/fleet.py holds stdin open for the server's life).
 func collectOnRequest() {
 	lines := bufio.NewScanner(os.Stdin)

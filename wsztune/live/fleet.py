@@ -353,7 +353,7 @@ class _Driver:
         if self.commands.settles:
             return settled_rss(self.server, self.plan.timeout, self.stderr)
         time.sleep(SETTLE_SECONDS)
-        return rss(self.sampler.pids()[0])
+        return rss(self.server.pid)
 
     def fill(self) -> None:
         """The waves, RSS read after each."""
@@ -383,10 +383,11 @@ SCAVENGER_WAIT = 60.0  # seconds the Go server waits at most for the scavenger (
 
 
 def settled_rss(server: Any, timeout: float, stderr: Path) -> int:
-    """A Go server's RSS in the settled state: after two collections and the scavenger.
+    """A Go server's RSS in the settled state: after collections and the scavenger.
 
     An idle Go server collects at least every two minutes (``forcegcperiod``,
-    runtime/proc.go); the server's ``gc`` command runs two collections now, in their place.
+    runtime/proc.go); the server's ``gc`` command runs them now, in their place:
+    two to twelve, until goroutine stacks stop shrinking.
     Each halves the stack of a goroutine using under a quarter of it (``shrinkstack``,
     runtime/stack.go): coder's writers, grown to 512 KiB by StatelessDeflate, are copied to
     stacks where only the frames in use are written, and their old stacks become free heap
