@@ -269,8 +269,11 @@ def _setting_key(setting: Setting, filed: dict[str, Any] | None = None) -> tuple
         "threshold": setting.threshold,
         "client_window_bits": setting.nominal_client_bits,
         **(filed or {}),
+        "client_mem_level": client.mem_level,
+        "client_level": client.level,
+        "client_threshold": client.threshold,
     }
-    return (*fields.values(), client.mem_level, client.level, client.threshold)
+    return cell_setting_key(fields)
 
 
 def mix_cells(
@@ -354,11 +357,8 @@ def _mixed_once(first: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
     """A compress-once mode beside a mixed cell: the server's frames are the same for every
     client; the clients' bytes on the wire and the memory per connection are the mix's."""
     once = dict(first["compress_once"])
-    clients_wire = cell["wire_compressed_bytes"] - (
-        first["wire_compressed_bytes"] - (once["wire_compressed_bytes"]
-                                          - once["server_wire_compressed_bytes"])
-    )  # fmt: skip
-    once["wire_compressed_bytes"] = once["server_wire_compressed_bytes"] + clients_wire
+    # The server's frames are the first client's; the clients' part moves to the mix's.
+    once["wire_compressed_bytes"] += cell["wire_compressed_bytes"] - first["wire_compressed_bytes"]
     once["connection_memory"] = cell["connection_memory"]
     return once
 
@@ -456,7 +456,8 @@ def sweep(
     marked partial, for the caller to keep or drop.
     """
     plan = plan or TimingPlan()
-    info = get_codec(codec_name).describe()
+    codec = get_codec(codec_name)
+    info = codec.describe()
     settings = grid.settings()
     # No more workers than cells: the metadata must say how the cells were really timed.
     jobs = max(1, min(jobs, len(settings)))
@@ -467,7 +468,6 @@ def sweep(
     # The same layout CorpusSummary.of gives every cell: the units its sizes are aligned with.
     set_meta(meta, SWEEP, {"units": UnitLayout.of(streams).describe()})
     mixed = len(grid.clients) > 1
-    codec = get_codec(codec_name)
 
     def filed(setting: Setting) -> dict[str, Any]:
         return filed_fields(codec, setting)

@@ -11,7 +11,7 @@ needs, at its peak::
 and, with compress-once (gorilla's ``PreparedMessage``, where subscribers' writes send ready
 frames and hold no compressor)::
 
-    connections x compress_once.connection_memory + broadcasts in flight x shared_memory
+    connections x connection_memory + broadcasts in flight x shared_memory
 
 How many writes are in flight is stated with ``--concurrent-writes N`` (measured on your
 server, e.g. the size of gorilla's pool at peak) or, failing that, ESTIMATED (never measured):
