@@ -103,11 +103,12 @@ def _constraints_json(constraints: Constraints) -> dict[str, Any]:
     }
 
 
-def _check_json(verdict: Verdict) -> dict[str, Any]:
-    """The gate's verdict on the ``--check`` setting, and its baseline comparison."""
+def _check_json(verdict: Verdict, name: Callable[[Cell], str] = label) -> dict[str, Any]:
+    """The gate's verdict on the ``--check`` setting (named by ``name``: ``12:5`` on a grid, a
+    Go run's axes on its own), and its baseline comparison."""
     regression = verdict.regression
     return {
-        "setting": label(verdict.cell),
+        "setting": name(verdict.cell),
         "ok": verdict.ok,
         "reason": verdict.reason,
         "kind": verdict.kind,
@@ -160,15 +161,7 @@ def axes_decision_json(decision: AxesDecision, verdict: Verdict | None = None) -
         "snippet": decision.snippet or None,
     }
     if verdict is not None:
-        document["check"] = {
-            "ok": verdict.ok,
-            "kind": verdict.kind,
-            "reason": verdict.reason,
-            "advice": verdict.advice,
-            "mode": verdict.mode,
-            "setting": decision.name(verdict.cell),
-            "baseline": regression_json(verdict.regression),
-        }
+        document["check"] = _check_json(verdict, decision.name)
     return document
 
 
