@@ -21,9 +21,8 @@
 const fs = require('fs');
 const zlib = require('zlib');
 const crypto = require('crypto');
-const { EMPTY, writeSync } = require('./node_zlib_sync.js');
+const { TRAILER, deflateMessageSync, inflateMessageSync } = require('./node_zlib_sync.js');
 
-const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 // Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
 // stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
 // bytes when its output is cut at another place, so the job's "fresh_output" gives every message
@@ -94,13 +93,7 @@ class Sender {
       this.deflate._outOffset = 0;
       this.deflate._outBuffer = Buffer.allocUnsafe(this.deflate._chunkSize);
     }
-    const parts = [];
-    writeSync(this.deflate, payload, zlib.constants.Z_NO_FLUSH, parts);
-    writeSync(this.deflate, EMPTY, zlib.constants.Z_SYNC_FLUSH, parts);
-    if (!this.takeover) this.deflate.reset();
-    const data = Buffer.concat(parts);
-    if (data.length < 4) throw new Error('deflate flush gave under 4 bytes');
-    return data.subarray(0, data.length - 4);
+    return deflateMessageSync(this.deflate, payload, this.takeover);
   }
 
   close() {
@@ -142,12 +135,7 @@ class Receiver {
   // ws's calls made synchronously (see Sender.compressSync): inflate(frame), inflate(trailer),
   // inflate(empty, Z_FULL_FLUSH: flush()'s default), reset() without takeover.
   decompressSync(frame) {
-    const parts = [];
-    writeSync(this.inflate, frame, zlib.constants.Z_NO_FLUSH, parts);
-    writeSync(this.inflate, TRAILER, zlib.constants.Z_NO_FLUSH, parts);
-    writeSync(this.inflate, EMPTY, zlib.constants.Z_FULL_FLUSH, parts);
-    if (!this.takeover) this.inflate.reset();
-    return Buffer.concat(parts);
+    return Buffer.concat(inflateMessageSync(this.inflate, frame, this.takeover));
   }
 
   close() {

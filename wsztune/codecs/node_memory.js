@@ -25,9 +25,8 @@
 
 const fs = require('fs');
 const zlib = require('zlib');
-const { EMPTY, writeSync } = require('./node_zlib_sync.js');
+const { TRAILER, deflateMessageSync, inflateMessageSync } = require('./node_zlib_sync.js');
 
-const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const WARMUP = 16;
 // The savings below (synchronous compressor calls, a decompressor's calls after its first made
 // synchronously, one gc per mark, a mark every 80 streams) were measured to keep node's figures
@@ -124,14 +123,7 @@ function deflateOptions(cell) {
 function compressor(cell, messages, keep) {
   const deflate = zlib.createDeflateRaw(deflateOptions(cell));
   const frames = [];
-  for (const message of messages) {
-    const parts = [];
-    writeSync(deflate, message, zlib.constants.Z_NO_FLUSH, parts);
-    writeSync(deflate, EMPTY, zlib.constants.Z_SYNC_FLUSH, parts);
-    const data = Buffer.concat(parts);
-    frames.push(data.subarray(0, data.length - 4));
-    if (!cell.context_takeover) deflate.reset();
-  }
+  for (const message of messages) frames.push(deflateMessageSync(deflate, message, cell.context_takeover));
   keep.push(deflate);
   return frames;
 }
@@ -169,11 +161,7 @@ async function decompressor(cell, frames, keep) {
   inflate.on('data', () => {});
   for (const [index, frame] of frames.entries()) {
     if (CHEAP && index > 0) {
-      const parts = [];
-      writeSync(inflate, frame, zlib.constants.Z_NO_FLUSH, parts);
-      writeSync(inflate, TRAILER, zlib.constants.Z_NO_FLUSH, parts);
-      writeSync(inflate, EMPTY, zlib.constants.Z_FULL_FLUSH, parts);
-      if (!cell.context_takeover) inflate.reset();
+      inflateMessageSync(inflate, frame, cell.context_takeover);
       continue;
     }
     inflate.write(frame);

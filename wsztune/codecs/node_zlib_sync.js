@@ -2,7 +2,11 @@
 // ws's zlib calls made synchronously, shared by wsztune's node helpers: node.js (the sweep's
 // timing passes) and node_memory.js (the compressor memory probes).
 
+const zlib = require('zlib');
+
 const EMPTY = Buffer.alloc(0);
+// What permessage-deflate strips from each message and a receiver appends again (RFC 7692).
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 // One zlib call on a stream, made synchronously: what its asynchronous write makes on libuv's pool
 // (lib/zlib.js: processChunk, processCallback), into the stream's own output buffer, which it
@@ -38,4 +42,28 @@ function writeSync(stream, chunk, flushFlag, parts) {
   }
 }
 
-module.exports = { EMPTY, writeSync };
+// ws's calls for one message on a compressor, made synchronously: deflate(payload, Z_NO_FLUSH),
+// deflate(empty, Z_SYNC_FLUSH), reset() without takeover. The frame: the output less its tail.
+function deflateMessageSync(deflate, payload, takeover) {
+  const parts = [];
+  writeSync(deflate, payload, zlib.constants.Z_NO_FLUSH, parts);
+  writeSync(deflate, EMPTY, zlib.constants.Z_SYNC_FLUSH, parts);
+  if (!takeover) deflate.reset();
+  const data = Buffer.concat(parts);
+  if (data.length < 4) throw new Error('deflate flush gave under 4 bytes');
+  return data.subarray(0, data.length - 4);
+}
+
+// ws's calls for one frame on a decompressor, made synchronously: inflate(frame),
+// inflate(trailer), inflate(empty, Z_FULL_FLUSH: flush()'s default), reset() without takeover.
+// The output's parts, left for the caller to join (a memory probe does not).
+function inflateMessageSync(inflate, frame, takeover) {
+  const parts = [];
+  writeSync(inflate, frame, zlib.constants.Z_NO_FLUSH, parts);
+  writeSync(inflate, TRAILER, zlib.constants.Z_NO_FLUSH, parts);
+  writeSync(inflate, EMPTY, zlib.constants.Z_FULL_FLUSH, parts);
+  if (!takeover) inflate.reset();
+  return parts;
+}
+
+module.exports = { EMPTY, TRAILER, writeSync, deflateMessageSync, inflateMessageSync };
