@@ -40,9 +40,9 @@ def test_resident_model_matches_live_rss(setting: str) -> None:
     fleet = _bench()
     corpus = fleet.CORPORA["light"]
     resident, allocation = fleet.predict(corpus, setting)
-    off, _ = fleet.run_fleet(fleet.PYTHON, corpus, "off", CONNECTIONS, waves=4).slope()
-    on, _ = fleet.run_fleet(fleet.PYTHON, corpus, setting, CONNECTIONS, waves=4).slope()
-    live = on - off
+    off = fleet.run_fleet(fleet.PYTHON, corpus, "off", CONNECTIONS, waves=4).slope()
+    on = fleet.run_fleet(fleet.PYTHON, corpus, setting, CONNECTIONS, waves=4).slope()
+    live = on.minus(off).value
     assert abs(resident - live) <= TOLERANCE * live, (setting, resident, live)
     if setting == "15:8":
         assert live < allocation / 2  # the allocation would overstate it threefold
