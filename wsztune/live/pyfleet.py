@@ -41,7 +41,7 @@ from wsztune.live.fleet import (
     fleet_display,
     fleet_fields,
     fleet_plan,
-    fleet_verdict,
+    fleet_result,
     measure,
     raise_fd_limit,
 )
@@ -263,15 +263,8 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
     with tempfile.TemporaryDirectory(prefix="wsztune-fleet-") as tmp:
         work = Path(tmp)
         on, off = measure(_commands(work, plan, setting, server, options.timeout), fleet, work)
-    timings = {
-        "model": round(modelled - started, 3),
-        "fleet, compression off": off.seconds,
-        "fleet, compression on": on.seconds,
-    }
     fields = _result_fields(corpus, plan, setting, server, model, on, off, options)
-    verdict = fleet_verdict(fields, options.tolerance)
-    duration = round(time.perf_counter() - started, 3)
-    return LiveResult.build(verdict, **fields, duration_seconds=duration, timings=timings)
+    return fleet_result(fields, on, off, options.tolerance, started, modelled)
 
 
 def _commands(

@@ -11,7 +11,7 @@ What is checked: the compressed bytes both ways over every connection opened aga
 node codec's model, exactly (:func:`wsztune.live.ws.model_figures`); the server's RSS growth
 per connection, compression on minus off, against the node codec's
 ``connection_memory_resident`` for the corpus, within ``--tolerance``
-(:func:`wsztune.live.fleet.fleet_verdict`).
+(:func:`wsztune.live.fleet.fleet_result`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from wsztune.live.fleet import (
     fleet_display,
     fleet_fields,
     fleet_plan,
-    fleet_verdict,
+    fleet_result,
     measure,
 )
 from wsztune.live.options import LiveOptions
@@ -79,17 +79,9 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         **fleet_fields(model, on, off, plan.connections, options),
         "versions": _versions(node, ws_package),
     }
-    timings = {
-        "install": round(installing, 3),
-        "model": round(modelled - started, 3),
-        "fleet, compression off": off.seconds,
-        "fleet, compression on": on.seconds,
-    }
-    duration = round(time.perf_counter() - started, 3)
-    return LiveResult.build(
-        fleet_verdict(fields, options.tolerance), **fields, duration_seconds=duration,
-        timings=timings,
-    )  # fmt: skip
+    return fleet_result(
+        fields, on, off, options.tolerance, started, modelled, {"install": round(installing, 3)}
+    )
 
 
 def _config(
