@@ -602,7 +602,7 @@ func clients(j job) error {
 		return err
 	}
 	url := fmt.Sprintf("ws://127.0.0.1:%d/", j.Port)
-	var sent, received, sentFrames, receivedFrames, compressedSent, compressedReceived int
+	var sent, received wire
 	var keep []interface{}
 	input := bufio.NewReader(os.Stdin)
 	for i := 0; i < j.Live; i++ {
@@ -616,36 +616,16 @@ func clients(j job) error {
 			return fmt.Errorf("live connection %d: %v", i, err)
 		}
 		keep = append(keep, held)
-		rec.mu.Lock()
-		out, err1 := parseFrames(rec.written.Bytes())
-		in, err2 := parseFrames(rec.read.Bytes())
-		rec.mu.Unlock()
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("live connection %d: cannot read the frames", i)
+		out, in, err := countFrames(rec)
+		if err != nil {
+			return fmt.Errorf("live connection %d: %v", i, err)
 		}
-		for _, f := range out {
-			if f.opcode < 8 {
-				sent += len(f.payload)
-				sentFrames++
-				if f.rsv1 {
-					compressedSent++
-				}
-			}
-		}
-		for _, f := range in {
-			if f.opcode < 8 {
-				received += len(f.payload)
-				receivedFrames++
-				if f.rsv1 {
-					compressedReceived++
-				}
-			}
-		}
+		sent, received = sent.plus(out), received.plus(in)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(map[string]int{
-		"client_bytes": sent, "server_bytes": received,
-		"client_frames": sentFrames, "server_frames": receivedFrames,
-		"client_compressed": compressedSent, "server_compressed": compressedReceived,
+		"client_bytes": sent.bytes, "server_bytes": received.bytes,
+		"client_frames": sent.frames, "server_frames": received.frames,
+		"client_compressed": sent.compressed, "server_compressed": received.compressed,
 	}); err != nil {
 		return err
 	}
@@ -845,7 +825,7 @@ func fleetClients(j job) error {
 		return err
 	}
 	var mu sync.Mutex
-	var sent, received int
+	var sent, received wire
 	var keep []interface{}
 	var failure error
 	gate := make(chan struct{}, 64)
@@ -858,7 +838,7 @@ func fleetClients(j job) error {
 			defer func() { <-gate }()
 			url := fmt.Sprintf("ws://127.0.0.1:%d/%d", j.Port, i)
 			rec, held, err := dialAndReplay(j, url, conns[i%len(conns)])
-			var out, in int
+			var out, in wire
 			if err == nil {
 				out, in, err = countFrames(rec)
 			}
@@ -867,7 +847,7 @@ func fleetClients(j job) error {
 			if err != nil && failure == nil {
 				failure = fmt.Errorf("live connection %d: %v", i, err)
 			}
-			sent, received = sent+out, received+in
+			sent, received = sent.plus(out), received.plus(in)
 			keep = append(keep, held)
 		}(i)
 	}
@@ -876,7 +856,7 @@ func fleetClients(j job) error {
 		return failure
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(map[string]int{
-		"done": len(keep), "sent": sent, "received": received,
+		"done": len(keep), "sent": sent.bytes, "received": received.bytes,
 	}); err != nil {
 		return err
 	}
@@ -884,28 +864,42 @@ func fleetClients(j job) error {
 	return nil
 }
 
-// countFrames adds up the data frames' payload bytes a recorder saw each way, then forgets the
-// bytes (a fleet holds thousands of connections).
-func countFrames(rec *recorder) (int, int, error) {
+// wire is what data frames carried one way over the connections counted: payload bytes, frames,
+// and frames with RSV1 (a compressed message's first frame).
+type wire struct {
+	bytes, frames, compressed int
+}
+
+func tally(frames []frame) wire {
+	var w wire
+	for _, f := range frames {
+		if f.opcode >= 8 {
+			continue // control frames (close, ping) are no part of the corpus
+		}
+		w.bytes += len(f.payload)
+		w.frames++
+		if f.rsv1 {
+			w.compressed++
+		}
+	}
+	return w
+}
+
+func (w wire) plus(other wire) wire {
+	return wire{w.bytes + other.bytes, w.frames + other.frames, w.compressed + other.compressed}
+}
+
+// countFrames tallies the data frames a recorder saw each way (sent, received), then forgets
+// the bytes (a fleet holds thousands of connections).
+func countFrames(rec *recorder) (wire, wire, error) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	out, err1 := parseFrames(rec.written.Bytes())
 	in, err2 := parseFrames(rec.read.Bytes())
 	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("cannot read the frames")
-	}
-	var sent, received int
-	for _, f := range out {
-		if f.opcode < 8 {
-			sent += len(f.payload)
-		}
-	}
-	for _, f := range in {
-		if f.opcode < 8 {
-			received += len(f.payload)
-		}
+		return wire{}, wire{}, fmt.Errorf("cannot read the frames")
 	}
 	rec.written = bytes.Buffer{}
 	rec.read = bytes.Buffer{}
-	return sent, received, nil
+	return tally(out), tally(in), nil
 }
