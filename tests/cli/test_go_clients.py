@@ -131,6 +131,36 @@ def test_coder_run_with_a_client_mix(small: Path, tmp_path: Path) -> None:
         assert cell["client_compressed_bytes"] == expected
 
 
+@pytest.mark.parametrize(
+    ("server", "client", "said"),
+    [
+        # ws compresses with Node's zlib, but a Go run makes its frames with CPython's zlib
+        # (codecs/go.py, zlib_client_frames): the note says both, never "measured with Node's".
+        ("gorilla", "ws", "Node ws (client) compresses with Node's zlib; its direction is "
+         "measured with CPython's zlib at its memLevel 8; the server's side with Go's "
+         "compress/flate as gorilla calls it"),
+        ("coder", "ws", "Node ws (client) compresses with Node's zlib; its direction is "
+         "measured with CPython's zlib at its memLevel 8; the server's side with klauspost's"),
+        ("gorilla", "firefox", "Firefox's direction is measured with CPython's zlib at its "
+         "memLevel 8; the server's side with Go's compress/flate"),
+        ("gorilla", "websockets", "python-websockets connect()'s direction is measured with "
+         "CPython's zlib at its memLevel 5"),
+    ],
+)  # fmt: skip
+def test_a_go_runs_client_note_names_the_zlib_its_frames_are_made_with(
+    small: Path, tmp_path: Path, server: str, client: str, said: str
+) -> None:
+    level = ["--level", "1"] if server == "gorilla" else []  # coder has no level
+    result = CliRunner().invoke(
+        cli, ["run", str(small), "--no-timing", "--quiet", "-o", str(tmp_path / "run.json"),
+              "--server", server, *level, "--client", client],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = " ".join(result.stderr.split())
+    assert f"note: {said}" in notes
+    assert "measured with Node's zlib" not in notes
+
+
 def test_recommend_on_a_go_client_mix_names_the_worst_client(gorilla_mix: Path) -> None:
     result = CliRunner().invoke(cli, ["recommend", "--results", str(gorilla_mix)])
     assert result.exit_code == 0, result.output
