@@ -268,3 +268,19 @@ def test_recommend_off_on_a_go_run_says_why_in_words(gorilla_mix: Path) -> None:
         "recommended: off: compressing does not pay: no compression's output stays within 50% "
         "of the smallest (level 9, threshold 0 B)"
     ), loose
+
+
+def test_compare_refuses_go_runs_made_for_other_clients(
+    small: Path, gorilla_mix: Path, tmp_path: Path
+) -> None:
+    # The same levels and corpus; the clients differ, and with them every cell's client bytes
+    # and memory: compare says so in one line instead of showing the differences as changes.
+    chrome = tmp_path / "chrome.json"
+    _run(small, chrome, "--server", "gorilla", "--level", "1,9", "--client", "chrome")
+    result = CliRunner().invoke(cli, ["compare", str(chrome), str(gorilla_mix)])
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if "error" in line]
+    assert "--client chrome, NEW" in error and "--client chrome=0.6,websockets=0.4" in error
+    assert result.stdout == ""
+    same = CliRunner().invoke(cli, ["compare", str(gorilla_mix), str(gorilla_mix)])
+    assert same.exit_code == 0, same.output
