@@ -46,7 +46,7 @@ from wsztune.live.fleet import (
     raise_fd_limit,
 )
 from wsztune.live.options import LiveOptions
-from wsztune.live.plan import Plan, build_plan, describe_replay
+from wsztune.live.plan import Plan, build_plan, replay_fields
 from wsztune.live.python import (
     client_factory,
     model_memory,
@@ -309,9 +309,7 @@ def _result_fields(
         "server": server.name,
         "codec": "zlib",
         **setting_fields(setting),
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": sum(plan.script_for(i).probed for i in range(plan.connections)),
+        **replay_fields(corpus, plan),
         **fleet_fields(model, on, off, plan.connections, options),
         "versions": versions(server),
     }

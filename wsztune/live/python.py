@@ -59,7 +59,7 @@ from wsztune.live.growth import (
     standard_error,
 )
 from wsztune.live.options import LiveOptions, OptionClash
-from wsztune.live.plan import PROBE, Plan, Script, build_plan, describe_replay
+from wsztune.live.plan import PROBE, Plan, Script, build_plan, replay_fields
 from wsztune.live.result import (
     Display,
     LiveError,
@@ -633,9 +633,7 @@ def _result_fields(
         **setting_fields(setting),
         "connections": plan.connections,
         "measured_connections": len(memory.measured),
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": _probed(plan),
+        **replay_fields(corpus, plan),
         **byte_fields(model.server_bytes, model.client_bytes, live_server, live_client),
         "raw_bytes": sum(m.server_raw_bytes + m.client_raw_bytes for m in model.per_live),
         "memory_figure": "tracemalloc",
@@ -655,10 +653,6 @@ def _result_fields(
         "notes": _notes(plan, server),
         "details": _details(on, off, memory),
     }
-
-
-def _probed(plan: Plan) -> int:
-    return sum(plan.script_for(i).probed for i in range(plan.connections))
 
 
 def _per_connection(
@@ -693,7 +687,7 @@ def _notes(plan: Plan, server: LiveServer) -> list[str]:
         "extension object and the negotiated headers (~1.4 KB)",
         "RSS: psutil growth per connection; a page counts once touched, so it is noisy",
     ]
-    probed = _probed(plan)
+    probed = plan.probed
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection with no "
