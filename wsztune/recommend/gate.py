@@ -292,21 +292,27 @@ def compare_with_baseline(
             "same constraints at the baseline, so it cannot say how good it was; check the "
             "budget, or save a new baseline"
         )
-    # Only the cells both runs measured and that fit in both compete: a cell added to today's
-    # grid (or dropped from it) would otherwise move the bar and read as the setting's change.
-    keys_then = {cell_key(c) for c in baseline.feasible}
-    now_cells = [c for c in decision.feasible if cell_key(c) in keys_then]
-    keys_now = {cell_key(c) for c in now_cells}
-    then_cells = [c for c in baseline.feasible if cell_key(c) in keys_now]
-    order = {cell_key(c): i for i, c in enumerate(now_cells)}
-    then_cells.sort(key=lambda c: order[cell_key(c)])
-
+    now_cells, then_cells = _common_cells(decision.feasible, baseline.feasible, cell_key)
     return _regression(
         (now_cells, then_cells), (cell, then),
         (resampling_units(decision.slice, now_cells), resampling_units(baseline.slice, then_cells)),
         decision.constraints, tolerance, name, label,
         moved=_moved_outside(decision, baseline, cell, then, tolerance),
     )  # fmt: skip
+
+
+def _common_cells(
+    now: list[Cell], then: list[Cell], key: Callable[[Cell], Any]
+) -> tuple[list[Cell], list[Cell]]:
+    """The cells of ``now`` and of ``then`` whose ``key`` both runs have, now's in their order
+    and then's in the same order (cell for cell). Only the cells both runs measured and that fit
+    in both compete: a cell added to today's grid (or dropped from it) would otherwise move the
+    bar and read as the shipped setting's change."""
+    keys_then = {key(c) for c in then}
+    now_cells = [c for c in now if key(c) in keys_then]
+    order = {key(c): i for i, c in enumerate(now_cells)}
+    then_cells = sorted((c for c in then if key(c) in order), key=lambda c: order[key(c)])
+    return now_cells, then_cells
 
 
 def _regression(
@@ -579,12 +585,10 @@ def compare_on_axes(
             f"--baseline {name}: {shown} does not fit the same constraints at the baseline, so "
             "it cannot say how good it was; check the budget, or save a new baseline"
         )
-    measured = [c for c in decision.feasible if c is not decision.off]
-    keys_then = {key(c) for c in then_decision.feasible if c is not then_decision.off}
-    now_cells = [c for c in measured if key(c) in keys_then]
-    order = {key(c): i for i, c in enumerate(now_cells)}
-    then_cells = sorted(
-        (c for c in then_decision.feasible if key(c) in order), key=lambda c: order[key(c)]
+    now_cells, then_cells = _common_cells(
+        [c for c in decision.feasible if c is not decision.off],
+        [c for c in then_decision.feasible if c is not then_decision.off],
+        key,
     )
     if cell is decision.off:  # off against off: nothing to lose ground to, savings 0 both
         now_cells, then_cells = [cell, *now_cells], [then, *then_cells]
