@@ -34,7 +34,7 @@ from wsztune.live.fleet import (
     measure,
 )
 from wsztune.live.options import LiveOptions
-from wsztune.live.plan import describe_replay
+from wsztune.live.plan import replay_fields
 from wsztune.live.result import Display, LiveResult, setting_fields
 from wsztune.live.ws import (
     SCRIPT,
@@ -73,9 +73,7 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         "codec": "node",
         **setting_fields(setting),
         "threshold": setting.threshold,
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": sum(plan.script_for(i).probed for i in range(plan.connections)),
+        **replay_fields(corpus, plan),
         **fleet_fields(model, on, off, plan.connections, options),
         "versions": _versions(node, ws_package),
     }
