@@ -362,6 +362,24 @@ def say_read(run: Any, role: str = "") -> None:
     click.echo(f"wsztune: read {prefix}{provenance_line(provenance(run))}", err=True)
 
 
+def require_same_clients(old: Any, new: Any) -> None:
+    """Refuse (exit 2) to compare two runs made for different clients (``run --client``), as
+    ``recommend --baseline`` refuses such a baseline: their cells measured other frames (each
+    client's own compressor) and other memory (the server's inflater for each client's window),
+    so every difference would read as a change of traffic or library, what a comparison shows."""
+    from wsztune.grid import client_mix, made_with
+
+    ours, theirs = old.meta.get("client"), new.meta.get("client")
+    if client_mix(ours) == client_mix(theirs):
+        return
+    raise WsztuneError(
+        f"OLD {old.path} was made with {made_with('--client', ours)}, NEW {new.path} with "
+        f"{made_with('--client', theirs)}: their cells measure different clients' frames and "
+        "memory, so their differences are no change of traffic or library; compare runs made "
+        "with the same --client"
+    )
+
+
 def select(
     run: Any,
     level: int | None,

@@ -15,6 +15,7 @@ from wsztune.cli.common import (
     prices,
     refuse_on_axes,
     refuse_overwriting_inputs,
+    require_same_clients,
     results_options,
     savings_drop_option,
     select,
@@ -143,6 +144,7 @@ def _runs(
 
     if len(runs) == 2:
         old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
+        require_same_clients(old_run, run)
     else:
         old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
     run = recommend_module.with_memory_figure(run, memory_figure)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
-from wsztune.grid import Cell, Slice, cell_key
+from wsztune.grid import Cell, Slice, cell_key, client_mix, made_with
 from wsztune.recommend.axes import AxesDecision
 from wsztune.recommend.constraints import CONFIDENCE, DEFAULT_MAX_SAVINGS_DROP, time_ratio
 from wsztune.recommend.decide import Decision, smallest
@@ -409,18 +409,15 @@ def _require_same_question(now: Slice, then: Slice, name: str) -> None:
     """Refuse a baseline made for another stack or another client mix: its figures answer
     another question (other knobs, other frames on the wire), so any change would be read as
     the traffic's. A different codec is the caller's to flag: it may be the change to watch."""
-    for option, ours, theirs in (
-        ("--server", now.server, then.server),
-        ("--client", now.client, then.client),
+    for option, ours, theirs, same in (
+        ("--server", now.server, then.server, now.server == then.server),
+        ("--client", now.client, then.client, client_mix(now.client) == client_mix(then.client)),
     ):
-        if ours != theirs:
-
-            def words(value: str | None, option: str = option) -> str:
-                return f"{option} {value}" if value else f"no {option}"
-
+        if not same:
             raise WsztuneError(
-                f"--baseline {name} was made with {words(theirs)}, this run with {words(ours)}: "
-                f"they answer different questions; re-make the baseline with the same {option}"
+                f"--baseline {name} was made with {made_with(option, theirs)}, this run with "
+                f"{made_with(option, ours)}: they answer different questions; re-make the "
+                f"baseline with the same {option}"
             )
 
 
