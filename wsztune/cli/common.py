@@ -416,6 +416,16 @@ def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
         raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
 
 
+def fraction_arg(text: str, option: str) -> float:
+    """``1%`` or ``0.01`` for ``option``, as a fraction; a bad value is a usage error naming it."""
+    from wsztune.sizes import parse_fraction
+
+    try:
+        return parse_fraction(text, option)
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
+
+
 def size_arg(text: str | None) -> int | None:
     from wsztune.sizes import parse_size
 
