@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    Slicing,
     load_run,
     metric_option,
     refuse_on_axes,
@@ -32,11 +33,7 @@ def compare(
     new_path: Path,
     metrics: tuple[str, ...],
     markdown: bool,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
     """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib).
 
@@ -52,8 +49,7 @@ def compare(
     if report.run_axes(old) or report.run_axes(new):
         _compare_on_axes(old, new, metrics, markdown)
         return
-    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
-    old_slice, new_slice = select(old, *options), select(new, *options)
+    old_slice, new_slice = select(old, slicing), select(new, slicing)
     warn([f"OLD: {w}" for w in report.run_warnings(old, old_slice)])
     warn([f"NEW: {w}" for w in report.run_warnings(new, new_slice)])
     tables = [
