@@ -229,9 +229,16 @@ INTERLEAVED_BYTES = 64 << 20
 MIN_INTERLEAVED = 128
 # Deliveries (message x compressor) per timing sample at most: about a corpus pass of a small
 # corpus. A codec that calibrates its samples (DeliverySchedule.sample_seconds) holds each one to
-# the CPU time the run's other samples last (--min-sample-time), which a cheap delivery reaches
-# in fewer; one that does not (Go) times this many, as before.
+# DELIVERY_SAMPLE_FACTOR times the CPU the run's other samples last at least (--min-sample-time),
+# which a costly delivery reaches in fewer; one that does not (Go) times this many, as before.
 MIN_DELIVERIES_PER_SAMPLE = 4096
+# A delivery sample lasts this many times --min-sample-time (0.1 s of CPU by default): a
+# delivery goes through a server's own path, for ws a hand-off of every zlib call to libuv's
+# pool and back, whose cost moves more from one moment to the next than a loop of zlib calls.
+# Measured on chat.har through ws's path, alternating lengths in one process on a loaded
+# machine: samples of 0.02-0.05 s moved cells' figures by up to 2.5 times, 0.1 s within about
+# 20% of the full 4,096 deliveries (docs/broadcast.md).
+DELIVERY_SAMPLE_FACTOR = 5
 # Messages per timed stretch at least (all of them, in a smaller corpus), however quickly their
 # deliveries reach the sample's CPU time: a sample is read per byte of its own messages, so a
 # stretch of two or three would stand for their sizes and contents, not the corpus's. 16 is the
@@ -275,7 +282,8 @@ class DeliverySchedule:
     compressors: int
     warmup: int
     stretches: tuple[tuple[int, int], ...]  # (start, stop), stop - start messages each
-    # CPU seconds a calibrated sample lasts (the plan's min_sample_seconds); None: full stretches.
+    # CPU seconds a calibrated sample lasts (DELIVERY_SAMPLE_FACTOR x the plan's
+    # min_sample_seconds); None: full stretches.
     sample_seconds: float | None = None
 
     @property
@@ -381,12 +389,13 @@ def delivery_schedule(
     repeat: int,
     warmup: int,
     state_bytes: int = 0,
-    sample_seconds: float | None = None,
+    min_sample_seconds: float | None = None,
 ) -> DeliverySchedule | None:
     """The :class:`DeliverySchedule` for ``messages`` server messages and a fan-out of
     ``fanout``, each subscriber's compressor holding ``state_bytes`` between messages (0: none,
     a compressor per message); ``None`` when there is nothing to time (no server message, or
-    K < 2). ``sample_seconds``: the CPU a calibrated sample lasts (None: full stretches)."""
+    K < 2). ``min_sample_seconds``: the run's (``--min-sample-time``), of which a calibrated
+    sample lasts :data:`DELIVERY_SAMPLE_FACTOR` times (None: full stretches)."""
     if messages < 1 or fanout < 2:
         return None
     compressors = interleaved(fanout, state_bytes)
@@ -396,6 +405,9 @@ def delivery_schedule(
         (start, start + per_stretch)
         for start in (index * messages // count for index in range(count))
     )
+    sample_seconds = None
+    if min_sample_seconds is not None:
+        sample_seconds = DELIVERY_SAMPLE_FACTOR * min_sample_seconds
     return DeliverySchedule(fanout, compressors, warmup, stretches, sample_seconds)
 
 

@@ -409,7 +409,7 @@ function lengthFor(plan, full, count, seconds) {
 // calls on libuv's pool, its frame and queue), less the same sends through Senders without it.
 // The socket takes the bytes and calls back on the next tick, as a socket whose write went
 // through. Every broadcast awaited before the next. The calibration times the sends with
-// compression (the ones without, on the same messages, untimed). The primed messages: the first
+// compression (the ones without follow on the same messages, untimed). The primed messages: the first
 // through ws (which builds each subscriber's deflate stream), the rest as ws's zlib calls made
 // synchronously on those streams (untimed: the same state for less).
 async function wsBroadcast(plan, cell, primed, server) {
@@ -446,13 +446,15 @@ async function wsBroadcast(plan, cell, primed, server) {
   for (const payload of primed.slice(1)) {
     for (const sender of on) deflateMessageSync(extension(sender)._deflate, payload, true);
   }
+  let calibrated = [];
   const series = await timedSeries(plan, plan.stretches, server.length,
-    async (index) => {
-      const seconds = await cpuTimed(() => send(on, true, [server[index]]));
-      await send(off, false, [server[index]]);
-      return seconds;
+    (index) => {
+      calibrated.push(server[index]);
+      return cpuTimed(() => send(on, true, [server[index]]));
     },
     async (indices) => {
+      if (calibrated) await send(off, false, calibrated); // the warm-up's sends without compression
+      calibrated = null;
       const payloads = indices.map((index) => server[index]);
       const seconds = await cpuTimed(() => send(on, true, payloads));
       return Math.max(0, seconds - (await cpuTimed(() => send(off, false, payloads))));

@@ -446,12 +446,16 @@ def _server_path_broadcast(
                 for send in senders:
                     send(payload)
 
+    calibrated: list[int] = []
+
     def step(index: int) -> float:
-        seconds = _clocked(lambda: broadcast(on, (index,)))
-        broadcast(off, (index,))  # warms the senders without compression too
-        return seconds
+        calibrated.append(index)
+        return _clocked(lambda: broadcast(on, (index,)))
 
     def run(indices: Sequence[int]) -> float:
+        if calibrated:  # the warm-up's sends without compression, untimed
+            broadcast(off, calibrated)
+            calibrated.clear()
         seconds = _clocked(lambda: broadcast(on, indices)) - _clocked(
             lambda: broadcast(off, indices)
         )
