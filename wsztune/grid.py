@@ -245,6 +245,28 @@ def _no_such_slice(cells: list[Cell], level: int, strategy: str, takeover: bool)
     )
 
 
+def client_mix(client: str | None) -> frozenset[tuple[str, str]]:
+    """A run's clients (its ``client``: ``firefox``, ``chrome=0.7,firefox=0.3``) as a set of
+    (name, share), so that one mix written in two orders is one mix; empty without ``--client``.
+    Two runs of different mixes measured different frames (the clients' own compressors) and
+    different memory (the server's inflater for each client's window): not the same question."""
+    mix = set()
+    for part in (client or "").split(","):
+        name, _, share = (piece.strip() for piece in part.partition("="))
+        if not name:
+            continue
+        try:
+            mix.add((name.lower(), f"{float(share or 1):g}"))
+        except ValueError:  # a file edited by hand: compared as written
+            mix.add((name.lower(), share))
+    return frozenset(mix)
+
+
+def made_with(option: str, value: str | None) -> str:
+    """How a run was made, in the option's words: ``--client chrome``, or ``no --client``."""
+    return f"{option} {value}" if value else f"no {option}"
+
+
 def _run_server(run: Run, server: str | None) -> tuple[str | None, str | None]:
     """The stack (name, version) to read ``run`` as: ``server`` if given, else the run's own."""
     if server is None:

@@ -24,6 +24,54 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT
 TERMINATED_EXIT = 143  # 128 + SIGTERM
+# 128 + SIGPIPE: what a shell reports for cat, grep or git when head(1) stops reading. Not 0: a
+# truncated `recommend --check` never finished its verdict and must not read as a pass; not 1
+# (Python's and click's default on EPIPE): that is a check that ran and failed.
+OUTPUT_CLOSED_EXIT = 141
+
+
+class OutputClosed(Exception):
+    """The reader of our output went away (``wsztune table | head -1``): not an error to report,
+    the end of the command. Deliberately not an OSError, so that click's own EPIPE handling (exit
+    1) does not take it."""
+
+
+def closed_outputs() -> list[int]:
+    """The descriptors of stdout and stderr that are pipes (or sockets) whose reader has gone.
+
+    A BrokenPipeError can also come from a helper process's pipe; only when our own output is
+    the broken one is it the reader's choice (``| head -1``) rather than a failure. Linux's poll
+    reports POLLERR on a pipe without readers. Without poll (Windows), a pipe error is taken to
+    be the output's. Streams that are not files (click's CliRunner) are never closed outputs.
+    """
+    import select
+    import sys
+
+    descriptors = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            descriptors.append(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            continue
+    if not hasattr(select, "poll"):
+        return descriptors
+    poller = select.poll()
+    for descriptor in descriptors:
+        poller.register(descriptor, select.POLLOUT)
+    gone = select.POLLERR | select.POLLHUP
+    return [descriptor for descriptor, mask in poller.poll(0) if mask & gone]
+
+
+def silence_outputs(descriptors: list[int]) -> None:
+    """Point ``descriptors`` (:func:`closed_outputs`) at /dev/null, so that the flush Python
+    makes at exit does not raise the broken pipe again ("Exception ignored ... Broken pipe",
+    exit 120): the pattern of Python's docs (signal module, "Note on SIGPIPE")."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for descriptor in descriptors:
+        os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def error_line(message: str) -> None:
@@ -314,6 +362,24 @@ def say_read(run: Any, role: str = "") -> None:
     click.echo(f"wsztune: read {prefix}{provenance_line(provenance(run))}", err=True)
 
 
+def require_same_clients(old: Any, new: Any) -> None:
+    """Refuse (exit 2) to compare two runs made for different clients (``run --client``), as
+    ``recommend --baseline`` refuses such a baseline: their cells measured other frames (each
+    client's own compressor) and other memory (the server's inflater for each client's window),
+    so every difference would read as a change of traffic or library, what a comparison shows."""
+    from wsztune.grid import client_mix, made_with
+
+    ours, theirs = old.meta.get("client"), new.meta.get("client")
+    if client_mix(ours) == client_mix(theirs):
+        return
+    raise WsztuneError(
+        f"OLD {old.path} was made with {made_with('--client', ours)}, NEW {new.path} with "
+        f"{made_with('--client', theirs)}: their cells measure different clients' frames and "
+        "memory, so their differences are no change of traffic or library; compare runs made "
+        "with the same --client"
+    )
+
+
 def select(
     run: Any,
     level: int | None,
@@ -348,6 +414,16 @@ def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
         return parse_setting(text)
     except SettingError as error:
         raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
+
+
+def fraction_arg(text: str, option: str) -> float:
+    """``1%`` or ``0.01`` for ``option``, as a fraction; a bad value is a usage error naming it."""
+    from wsztune.sizes import parse_fraction
+
+    try:
+        return parse_fraction(text, option)
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def size_arg(text: str | None) -> int | None:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from wsztune.cli.common import load_run, metric_option, say_read, select, slice_options, warn
+from wsztune.cli.common import (
+    load_run,
+    metric_option,
+    require_same_clients,
+    say_read,
+    select,
+    slice_options,
+    warn,
+)
 from wsztune.report import DEFAULT_METRICS
 
 
@@ -27,13 +35,17 @@ def compare(
     slice_threshold: int | None,
     server_text: str | None,
 ) -> None:
-    """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib)."""
+    """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib).
+
+    Runs made for different clients (run --client) are refused: their cells answer another
+    question."""
     from wsztune import report
 
     # Both read before either is named: a bad NEW is one error line, as for any user error.
     old, new = load_run(old_path, say=False), load_run(new_path, say=False)
     say_read(old, "OLD")
     say_read(new, "NEW")
+    require_same_clients(old, new)
     options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     old_slice, new_slice = select(old, *options), select(new, *options)
     warn([f"OLD: {w}" for w in report.run_warnings(old, old_slice)])
@@ -52,3 +64,4 @@ def compare(
         if index:
             console.print()
         console.print(report.rich_grid(grid))
+

@@ -11,6 +11,7 @@ from wsztune.cli.common import (
     budget_option,
     fanout_option,
     fleet_options,
+    fraction_arg,
     load_run,
     memory_figure_option,
     prices,
@@ -160,14 +161,10 @@ def recommend(
 
     from wsztune import recommend as recommend_module
     from wsztune import report
-    from wsztune.sizes import parse_fraction
 
     budget = size_arg(max_memory)
-    try:
-        tolerance_value = parse_fraction(tolerance, "--tolerance")
-        cliff_value = parse_fraction(cliff, "--cliff")
-    except WsztuneError as error:
-        raise click.UsageError(str(error)) from None
+    tolerance_value = fraction_arg(tolerance, "--tolerance")
+    cliff_value = fraction_arg(cliff, "--cliff")
     if check_text is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check setting; add one")
     run = recommend_module.with_memory_figure(

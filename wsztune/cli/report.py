@@ -10,11 +10,13 @@ import click
 from wsztune.cli.common import (
     budget_option,
     fleet_options,
+    fraction_arg,
     load_run,
     memory_figure_option,
     prices,
     refuse_on_axes,
     refuse_overwriting_inputs,
+    require_same_clients,
     results_options,
     savings_drop_option,
     select,
@@ -94,17 +96,13 @@ def report(
     from wsztune import recommend as recommend_module
     from wsztune import report, report_html
     from wsztune.report import run_warnings
-    from wsztune.sizes import parse_fraction
 
     if len(runs) > 2:
         raise click.UsageError("give one run, or two (OLD NEW) for a comparison")
     if runs and results_path is not None:
         raise click.UsageError("give the run either as an argument or with --results, not both")
     budget = size_arg(max_memory)
-    try:
-        tolerance_value = parse_fraction(tolerance, "--tolerance")
-    except WsztuneError as error:
-        raise click.UsageError(str(error)) from None
+    tolerance_value = fraction_arg(tolerance, "--tolerance")
     checked = setting_arg(check_text, "--check")
     if checked is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
@@ -143,6 +141,7 @@ def _runs(
 
     if len(runs) == 2:
         old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
+        require_same_clients(old_run, run)
     else:
         old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
     run = recommend_module.with_memory_figure(run, memory_figure)

@@ -67,7 +67,7 @@ from wsztune.live.growth import (
     relative_difference,
 )
 from wsztune.live.options import LiveOptions
-from wsztune.live.plan import Plan, Script, build_plan, describe_replay
+from wsztune.live.plan import Plan, Script, build_plan, replay_fields
 from wsztune.live.result import (
     Display,
     LiveError,
@@ -695,9 +695,7 @@ def _result_fields(
         "threshold": setting.threshold,
         "connections": plan.connections,
         "measured_connections": memory.measured,
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": _probed(plan),
+        **replay_fields(corpus, plan),
         **byte_fields(figures.server_bytes, figures.client_bytes, live_server, live_client),
         "raw_bytes": figures.raw_bytes,
         "memory_figure": memory.figure,
@@ -716,10 +714,6 @@ def _result_fields(
         "ports": [on.port, off.port],
         "versions": _versions(on),
     }
-
-
-def _probed(plan: Plan) -> int:
-    return sum(plan.script_for(i).probed for i in range(plan.connections))
 
 
 def _versions(on: NodeSide) -> dict[str, str]:
@@ -780,7 +774,7 @@ def _notes(plan: Plan, on: NodeSide, memory: Memory, ws_package: Path) -> list[s
 def _mix_notes(plan: Plan, memory: Memory) -> list[str]:
     """What to know about the connections replayed: probes, and the kinds of connection."""
     notes = []
-    probed, measured = _probed(plan), memory.measured
+    probed, measured = plan.probed, memory.measured
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection in which "
