@@ -52,3 +52,30 @@ def test_a_clients_window_reads_the_same_in_both_stack_lists() -> None:
         assert output.count("15, cannot be capped") == 2  # Firefox, Safari
         assert "15: cannot be capped" not in output
     assert "the server's cap (at least 9)" in markdown.stdout  # Chrome (the table folds it)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["table", "--results", EXAMPLE],
+        ["plot", "--results", EXAMPLE],
+        ["recommend", "--results", EXAMPLE],
+        ["report", "--results", EXAMPLE],
+        ["compare", EXAMPLE, EXAMPLE],
+    ],
+    ids=lambda command: command[0],
+)
+def test_every_reading_command_takes_the_slice_options_alike(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # --level, --strategy, --context-takeover, --threshold and --server reach every command as
+    # one Slicing, read by one select: the same slice, the same words when the run lacks it.
+    extra = ["-o", str(tmp_path / "out")] if command[0] in ("plot", "report") else []
+    asked = ["--level", "5", "--strategy", "default", "--context-takeover", "off"]
+    result = CliRunner().invoke(cli, [*command, *asked, *extra])
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if "error" in line]
+    assert error == (
+        "wsztune: error: the run has no cells with level 5, strategy default, context takeover "
+        "off; it has: level -1, strategy default, context takeover on"
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    Slicing,
     budget_option,
     fleet_options,
     fraction_arg,
@@ -77,11 +78,7 @@ def report(
     no_charts: bool,
     results_path: Path | None,
     results_dir: Path,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
     """One self-contained HTML page: decision, grids, charts, cost, configuration, provenance.
 
@@ -106,7 +103,6 @@ def report(
     checked = setting_arg(check_text, "--check")
     if checked is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
-    slicing = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     baseline_run = None if baseline_path is None else load_run(baseline_path, role="--baseline")
     if baseline_run is not None:
         baseline_run = recommend_module.with_memory_figure(baseline_run, memory_figure)
@@ -167,7 +163,7 @@ def _target(output: Path | None, run: Any, old_run: Any, baseline_path: Path | N
 def _prepared(
     run: Any,
     role: str,
-    slicing: tuple[Any, ...],
+    slicing: Slicing,
     constraints: Any,
     checked: tuple[int, int] | None,
     strict: bool,
@@ -182,11 +178,11 @@ def _prepared(
     from wsztune import report_html
     from wsztune.report import run_warnings
 
-    slice_ = select(run, *slicing)
+    slice_ = select(run, slicing)
     warn([f"{role}{line}" for line in run_warnings(run, slice_)])
     baseline = None
     if checked is not None and baseline_run is not None:
-        baseline = select(baseline_run, *slicing)
+        baseline = select(baseline_run, slicing)
     outcome = recommend_module.decide_and_gate(
         slice_,
         replace(constraints, reference=slice_.default),
