@@ -452,6 +452,14 @@ def run_axes(run: Run) -> tuple[str, ...]:
     return tuple(run.meta.get("axes") or ())
 
 
+def axes_key(cell: Cell, axes: tuple[str, ...]) -> tuple:
+    """A Go cell's setting, to find the same setting in another run: ``("off",)`` for
+    compression off, else its values on ``axes``."""
+    if cell.get("compression") is False:
+        return ("off",)
+    return tuple(cell.get(axis) for axis in axes)
+
+
 def axes_cells(run: Run) -> list[Cell]:
     """A run's cells in the order of its axes (takeover on first)."""
     axes = run_axes(run)

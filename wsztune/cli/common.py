@@ -6,8 +6,10 @@ that ``wsztune --help`` stays instant.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +62,18 @@ def closed_outputs() -> list[int]:
         poller.register(descriptor, select.POLLOUT)
     gone = select.POLLERR | select.POLLHUP
     return [descriptor for descriptor, mask in poller.poll(0) if mask & gone]
+
+
+@contextmanager
+def reader_gone_is_output_closed() -> Iterator[None]:
+    """A BrokenPipeError on our own output (:func:`closed_outputs`) raised as
+    :class:`OutputClosed`; one from elsewhere (a helper process's pipe) as it is."""
+    try:
+        yield
+    except BrokenPipeError:
+        if not closed_outputs():
+            raise  # a helper process's pipe, not the reader's choice
+        raise OutputClosed from None
 
 
 def silence_outputs(descriptors: list[int]) -> None:
@@ -263,32 +277,62 @@ SERVER_HELP = (
 )
 
 
+@dataclass(frozen=True)
+class Slicing:
+    """The slice options of a reading command (:func:`slice_options`), as given (None: the
+    default): which level/strategy/takeover/threshold slice, and ``--server``, the stack to
+    read the run as."""
+
+    level: int | None = None
+    strategy: str | None = None
+    takeover: str | None = None
+    threshold: int | None = None
+    server: str | None = None
+
+
 def slice_options(command: Any) -> Any:
     """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several),
-    and ``--server``: the stack to read it as."""
-    command = click.option("--server", "server_text", metavar="NAME[@VERSION]", help=SERVER_HELP)(
-        command
+    and ``--server``: the stack to read it as. The command receives them as one ``slicing``
+    (:class:`Slicing`); their parameter names stay click's (``slice_level``, ``server_text``),
+    which :func:`refuse_on_axes` asks about."""
+
+    @functools.wraps(command)
+    def packed(
+        *args: Any,
+        slice_level: int | None,
+        slice_strategy: str | None,
+        slice_takeover: str | None,
+        slice_threshold: int | None,
+        server_text: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        slicing = Slicing(slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+        return command(*args, slicing=slicing, **kwargs)
+
+    wrapped: Any = packed
+    wrapped = click.option("--server", "server_text", metavar="NAME[@VERSION]", help=SERVER_HELP)(
+        wrapped
     )
-    command = click.option(
+    wrapped = click.option(
         "--threshold",
         "slice_threshold",
         type=click.IntRange(min=0),
         metavar="BYTES",
         help="Slice to show when the run swept several thresholds [default: the --server's, "
         "else the smallest].",
-    )(command)
-    command = click.option(
+    )(wrapped)
+    wrapped = click.option(
         "--context-takeover",
         "slice_takeover",
         type=click.Choice(["on", "off"]),
         help="Slice to show when the run swept both [default: on].",
-    )(command)
-    command = click.option(
+    )(wrapped)
+    wrapped = click.option(
         "--strategy", "slice_strategy", help="Slice to show [default: the run's first]."
-    )(command)
+    )(wrapped)
     return click.option(
         "--level", "slice_level", type=int, help="Slice to show [default: the run's first]."
-    )(command)
+    )(wrapped)
 
 
 def budget_option(command: Any) -> Any:
@@ -380,19 +424,13 @@ def require_same_clients(old: Any, new: Any) -> None:
     )
 
 
-def select(
-    run: Any,
-    level: int | None,
-    strategy: str | None,
-    takeover: str | None,
-    threshold: int | None = None,
-    server: str | None = None,
-) -> Any:
-    """The slice of ``run`` the options ask for, read as ``server``'s (or the run's stack)."""
+def select(run: Any, slicing: Slicing) -> Any:
+    """The slice of ``run`` the options ask for, read as ``--server``'s (or the run's stack)."""
     from wsztune.report import select_slice
 
+    takeover = None if slicing.takeover is None else slicing.takeover == "on"
     return select_slice(
-        run, level, strategy, None if takeover is None else takeover == "on", threshold, server
+        run, slicing.level, slicing.strategy, takeover, slicing.threshold, slicing.server
     )
 
 
@@ -414,6 +452,16 @@ def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
         return parse_setting(text)
     except SettingError as error:
         raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
+
+
+def fraction_arg(text: str, option: str) -> float:
+    """``1%`` or ``0.01`` for ``option``, as a fraction; a bad value is a usage error naming it."""
+    from wsztune.sizes import parse_fraction
+
+    try:
+        return parse_fraction(text, option)
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def size_arg(text: str | None) -> int | None:

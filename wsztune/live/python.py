@@ -70,6 +70,7 @@ from wsztune.live.result import (
     judge,
     kib,
     memory_rows,
+    process_reply,
     setting_fields,
     zlib_setting_title,
 )
@@ -152,16 +153,7 @@ def package_root() -> str:
 async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path: Path) -> dict:
     async with asyncio.timeout(timeout):
         line = await stream.readline()
-    if not line:
-        detail = stderr_path.read_text(errors="replace").strip().splitlines()
-        raise LiveError("the client process ended early" + (f": {detail[-1]}" if detail else ""))
-    try:
-        reply = json.loads(line)
-    except ValueError:
-        raise LiveError(f"the client process said something unexpected: {line[:80]!r}") from None
-    if "error" in reply:
-        raise LiveError(f"client: {reply['error']}")
-    return reply
+    return process_reply(line, "the client process", stderr_path)
 
 
 class _Session:

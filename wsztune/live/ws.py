@@ -78,6 +78,7 @@ from wsztune.live.result import (
     judge,
     kib,
     memory_rows,
+    process_reply,
     setting_fields,
     zlib_setting_title,
 )
@@ -228,24 +229,13 @@ class _Process:
         assert self.process.stdout is not None
         async with asyncio.timeout(timeout):
             line = await self.process.stdout.readline()
-        if not line:
+        if not line:  # it ended: wait for its exit code, to name it
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2):
                     await self.process.wait()
-            detail = self.stderr.read_text(errors="replace").strip().splitlines()
-            raise LiveError(
-                f"the ws {self.name} process ended early"
-                + (f": {detail[-1]}" if detail else f" (exit code {self.process.returncode})")
-            )
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            raise LiveError(
-                f"the ws {self.name} said something unexpected: {line[:80]!r}"
-            ) from None
-        if "error" in reply:
-            raise LiveError(f"ws {self.name}: {reply['error']}")
-        return reply
+        return process_reply(
+            line, f"the ws {self.name} process", self.stderr, self.process.returncode
+        )
 
     async def stop(self, timeout: float) -> None:
         """Let it exit, else kill it: no node process outlives the check."""

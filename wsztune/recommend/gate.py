@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
-from wsztune.grid import Cell, Slice, cell_key, client_mix, made_with
+from wsztune.grid import Cell, Slice, axes_key, cell_key, client_mix, made_with
 from wsztune.recommend.axes import AxesDecision
 from wsztune.recommend.constraints import CONFIDENCE, DEFAULT_MAX_SAVINGS_DROP, time_ratio
 from wsztune.recommend.decide import Decision, smallest
@@ -567,9 +567,7 @@ def compare_on_axes(
     then_decision, name = baseline.decision, baseline.name
 
     def key(c: Cell) -> tuple:
-        if c.get("compression") is False:
-            return ("off",)
-        return tuple(c.get(axis) for axis in decision.axes)
+        return axes_key(c, decision.axes)
 
     then = next((c for c in then_decision.cells if key(c) == key(cell)), None)
     shown = decision.name(cell)

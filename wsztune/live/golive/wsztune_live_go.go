@@ -26,9 +26,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -198,11 +198,7 @@ type served struct {
 // server side as serve runs it (serveOne), its client side as clients does (dialAndReplay); and
 // reports the frames each stream's sender put on the wire, read by the client's recorder.
 func run(j job) (*report, error) {
-	conns, err := plan(j)
-	if err != nil {
-		return nil, err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	conns, listener, err := listen(j)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +321,17 @@ func plan(j job) ([]connection, error) {
 	return out, nil
 }
 
+// listen is what every server mode starts with: the job's plan, and a listener on a free port
+// of the loopback interface.
+func listen(j job) ([]connection, net.Listener, error) {
+	conns, err := plan(j)
+	if err != nil {
+		return nil, nil, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	return conns, listener, err
+}
+
 type sample struct {
 	Heap int64 `json:"heap"`
 	RSS  int64 `json:"rss"`
@@ -347,11 +354,7 @@ func measure() sample {
 // serve answers j.Live connections, each replaying its corpus connection, and holds them open;
 // after each replay it samples its own heap and RSS. Compression as j.Compression says.
 func serve(j job) error {
-	conns, err := plan(j)
-	if err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	conns, listener, err := listen(j)
 	if err != nil {
 		return err
 	}
@@ -566,11 +569,7 @@ func dialAndReplay(j job, url string, conn connection) (*recorder, interface{}, 
 // then free for the next one (a churn round). It prints {"port": P}, and answers each line on
 // stdin with {"sent": null, "received": null}: the clients count the bytes on the wire.
 func fleetServe(j job) error {
-	conns, err := plan(j)
-	if err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	conns, listener, err := listen(j)
 	if err != nil {
 		return err
 	}
