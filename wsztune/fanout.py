@@ -237,7 +237,7 @@ MIN_DELIVERIES_PER_SAMPLE = 4096
 # pool and back, whose cost moves more from one moment to the next than a loop of zlib calls.
 # Measured on chat.har through ws's path, alternating lengths in one process on a loaded
 # machine: samples of 0.02-0.05 s moved cells' figures by up to 2.5 times, 0.1 s within about
-# 20% of the full 4,096 deliveries (docs/broadcast.md).
+# 20% of the full 4,096 deliveries (docs/node.md, "A broadcast's deliveries").
 DELIVERY_SAMPLE_FACTOR = 5
 # Messages per timed stretch at least (all of them, in a smaller corpus), however quickly their
 # deliveries reach the sample's CPU time: a sample is read per byte of its own messages, so a
