@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,20 @@ def test_installed_ws_is_found_in_the_cache_and_never_installed(
     assert npm.installed_ws() is None  # an install under way: no package.json yet
     (package / "package.json").write_text('{"name": "ws"}')
     assert npm.installed_ws() == str(package)
+
+
+def test_a_helper_that_stops_working_is_an_error_not_a_hang() -> None:
+    """A helper that takes its work and then waits forever (no answer, no CPU) is stopped with
+    one line (exit code 2), instead of the command waiting for it forever."""
+    script = "import sys, time\nsys.stdin.readline()\ntime.sleep(600)\n"
+    stuck = programs.Helper([sys.executable, "-c", script])
+
+    def feed(stdin) -> None:
+        stdin.write("work\n")
+        stdin.flush()
+
+    started = time.monotonic()
+    with pytest.raises(programs.HelperStalled, match="^stuck stopped working: its process "):
+        programs.run_helpers([stuck], str, name="stuck", feed=feed, stall_seconds=2)
+    assert time.monotonic() - started < 30
+    assert programs.HelperStalled.exit_code == EXIT_USAGE

@@ -45,6 +45,7 @@ from wsztune.permessage_deflate import STRATEGIES, Setting
 from wsztune.programs import (
     Helper,
     HelperCell,
+    HelperStalled,
     core_for,
     helper_cell_fields,
     on_core,
@@ -176,8 +177,9 @@ class NodeJob:
 class NodeCell(HelperCell):
     """What node measured for one cell."""
 
-    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
-    delivery: dict[str, list[float]] | None = None
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot",
+    # and "lengths": the messages per timed stretch of each series.
+    delivery: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -321,6 +323,9 @@ MEMORY_GRAIN = 2048
 # reads the same heap however busy the machine is (background gc threads on a probe's one core
 # finish when the scheduler lets them). Not Bun's (it is not V8).
 NODE_PROBE_FLAGS = ("--single-threaded-gc", "--no-concurrent-array-buffer-sweeping")
+
+# A memory probe still running after this long has hung (one takes 0.5-1.4 s of CPU).
+PROBE_TIMEOUT_SECONDS = 600
 
 # The sender of the frames a decompressor probe inflates, unless a --client names its own:
 # zlib's defaults (a browser's and ws's client compress with them). Fixed, so that a
@@ -603,7 +608,15 @@ class _ProbeRunner:
                 )
             self.running.add(process)
             try:
-                stdout, stderr = process.communicate(timeout=600)
+                stdout, stderr = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise HelperStalled(
+                    f"a node memory probe (process {process.pid}) did not finish in "
+                    f"{PROBE_TIMEOUT_SECONDS} s (one takes a second or two), so it was stopped; "
+                    "run the command again (and please report it if it recurs)"
+                ) from None
             finally:
                 self.running.discard(process)
         finally:
@@ -752,7 +765,8 @@ def measure_with_runtime(
     # without takeover) for the connection's life.
     server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
     state = max(compressor_theory(s.server_bits, s.mem_level) for s in order)
-    schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state)
+    schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state,
+                                 plan.min_sample_seconds)  # fmt: skip
     if timing is not None and schedule is not None:
         deliveries = schedule.helper_job()
         if runtime is None:
@@ -781,7 +795,8 @@ def measure_with_runtime(
                              summary)  # fmt: skip
             delivery = result.delivery or {}
             cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
-                                        delivery.get("decompress"), delivery.get("hot")))
+                                        delivery.get("decompress"), delivery.get("hot"),
+                                        delivery.get("lengths")))  # fmt: skip
             finished(cell)
 
         # One process per core, pinned to it (or two per core where they cannot be pinned);
