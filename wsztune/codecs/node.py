@@ -133,6 +133,15 @@ CLOCK_NAME = (
 CALLS = ("sync", "ws")
 
 
+# V8's flags for node's timing processes: every function compiled by Sparkplug, V8's baseline
+# compiler, on its first call rather than interpreted until it is found hot. A process's first cells
+# otherwise run their passes partly in V8's interpreter: measured on the market records (the same
+# 12:5 cell four times in a fresh process, six processes), the first cell's compress median
+# 20.5-27.8 ms against 16.5-18.7 for the third and fourth; with the flag 16.9-19.3 against
+# 16.0-17.7, the later cells the same (docs/node.md). The same bytes; not Bun's (not V8).
+NODE_CODEC_FLAGS = ("--always-sparkplug",)
+
+
 @dataclass(frozen=True)
 class NodeJob:
     """One cell for node: what ws would be configured with, bits already made effective."""
@@ -221,6 +230,7 @@ def run_cells(
     ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
     ``calls``: how ws's zlib calls are made (:data:`CALLS`).
     """
+    flags = NODE_CODEC_FLAGS if node is None else ()
     node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
     todo = list(reversed(cells))  # popped from the end: cell order
@@ -251,7 +261,7 @@ def run_cells(
             "calls": calls,
         }
         job_path.write_text(json.dumps(job), encoding="utf-8")
-        argv = [node, str(CODEC_SCRIPT), str(job_path)]
+        argv = [node, *flags, str(CODEC_SCRIPT), str(job_path)]
         results = run_helpers(
             [Helper(argv, core_for(index) if pin else None) for index in range(jobs)],
             _decode,
