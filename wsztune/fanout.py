@@ -349,18 +349,20 @@ def delivery_fields(
     fields: dict[str, object] = dict.fromkeys(DELIVERY_FIELD_NAMES)
     fields["delivery_compressors"] = schedule.compressors
     if compress_samples and decompress_samples and hot_samples:
+        per_delivery = seconds_per_delivery
         fields.update(
-            compress_seconds_per_delivery=_per_delivery(schedule, sizes, compress_samples),
-            decompress_seconds_per_delivery=_per_delivery(schedule, sizes, decompress_samples),
-            compress_seconds_per_message=_per_delivery(schedule.hot(), sizes, hot_samples),
+            compress_seconds_per_delivery=per_delivery(schedule, sizes, compress_samples),
+            decompress_seconds_per_delivery=per_delivery(schedule, sizes, decompress_samples),
+            compress_seconds_per_message=per_delivery(schedule.hot(), sizes, hot_samples),
         )
     return fields
 
 
-def _per_delivery(
+def seconds_per_delivery(
     schedule: DeliverySchedule, sizes: Sequence[int], samples: Sequence[float]
 ) -> float:
-    """Median over the timed stretches of seconds per delivery of a mean-sized message."""
+    """Median over the timed stretches of seconds per delivery of a mean-sized message: each
+    sample (seconds per stretch) read per byte of its stretch's messages, over the compressors."""
     mean = sum(sizes) / len(sizes)
     per_delivery = []
     for number, seconds in enumerate(samples, schedule.warmup):
