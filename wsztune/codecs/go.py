@@ -474,7 +474,6 @@ class GoCodec:
                 deliveries["prepared"] = {
                     "connections": min(schedule.compressors, PREPARED_CONNECTIONS),
                     "stretches": [list(stretch) for stretch in prepared_schedule.stretches],
-                    "pause_seconds": PREPARED_PAUSE_SECONDS,
                 }
             timing = {**timing, "deliveries": deliveries}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
@@ -685,19 +684,18 @@ HOT_TIMING = "hot compressor over K"
 # A PreparedMessage broadcast is timed through at most this many subscribers' connections (and as
 # many with compression off): what is paid per message is one compression and the writers'
 # waits on it, which grow with the subscribers only up to what a compression's time lets pile
-# up. Each stretch holds PREPARED_MESSAGES messages, each after a pause of
-# PREPARED_PAUSE_SECONDS: a server between two broadcasts idles (its writers park, the runtime's
-# processors sleep, other work takes the caches), so its one compression per message starts cold,
-# where back to back it ran at the hot compressor's speed and read the real server 0.6 to 0.8.
+# up; the time is still read per delivery of K. A stretch holds at least PREPARED_MESSAGES
+# messages: one compression per message over K deliveries stands above the noise of the writes
+# only over many messages.
 PREPARED_CONNECTIONS = 256
-PREPARED_MESSAGES = 128
-PREPARED_PAUSE_SECONDS = 0.001
+PREPARED_MESSAGES = 64
 
 
 def prepared_plan(schedule: DeliverySchedule) -> DeliverySchedule:
-    """The schedule a PreparedMessage broadcast is timed and read with: stretches of
-    :data:`PREPARED_MESSAGES` from the same starts; still read per delivery of K."""
-    stretches = tuple((start, start + PREPARED_MESSAGES) for start, _ in schedule.stretches)
+    """The schedule a PreparedMessage broadcast is timed and read with: the same stretches'
+    starts, each at least :data:`PREPARED_MESSAGES` long; still read per delivery of K."""
+    stretches = tuple((start, start + max(PREPARED_MESSAGES, stop - start))
+                      for start, stop in schedule.stretches)  # fmt: skip
     return replace(schedule, stretches=stretches)
 
 

@@ -6,8 +6,6 @@
 
 package main
 
-import "time"
-
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
 	return nil, 0, nil
 }

@@ -115,12 +115,11 @@ type deliveryPlan struct {
 }
 
 // preparedPlan is how a gorilla PreparedMessage broadcast is timed (wsztune.codecs.go
-// prepared_plan): through so many subscribers' connections, over these stretches, with a pause
-// before every message (a server idles between broadcasts).
+// prepared_plan): through so many subscribers' connections, over these stretches (each long
+// enough in messages for the one compression per message to stand above the writes' noise).
 type preparedPlan struct {
-	Connections  int      `json:"connections"`
-	Stretches    [][2]int `json:"stretches"`
-	PauseSeconds float64  `json:"pause_seconds"`
+	Connections int      `json:"connections"`
+	Stretches   [][2]int `json:"stretches"`
 }
 
 type cellsJob struct {
@@ -1233,8 +1232,7 @@ func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch f
 func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int) [][]byte) ([]float64, int64, error) {
 	stretches := plan.Prepared.Stretches
 	stretch := func(n int) [][]byte { return stretchOf(stretches, n) }
-	pause := time.Duration(plan.Prepared.PauseSeconds * float64(time.Second))
-	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, pause, stretch)
+	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, stretch)
 	if err != nil || samples == nil {
 		return nil, 0, err
 	}
