@@ -72,8 +72,8 @@ DEBIAN_GOPATH = "/usr/share/gocode"
 HELPER_SOURCE = Path(__file__).resolve().parent / "gohelper" / "wsztune_go.go"
 # gorilla/websocket's import path: the helper times a PreparedMessage broadcast through it where
 # it is found (gohelper/gorilla_prepared.go), and is built with the tag below where it is not.
-GORILLA_PACKAGE = "github.com/gorilla/websocket"
-NO_GORILLA_TAG = "nogorilla"
+GO_GORILLA_PACKAGE = "github.com/gorilla/websocket"
+GO_GORILLA_MISSING_TAG = "nogorilla"
 LEVELS = tuple(range(-2, 10))  # Go's compress/flate: -2 Huffman only, -1 default (6), 0-9
 # coder's threshold when none is configured (conn_notjs.go newConn): by takeover mode.
 GO_CODER_DEFAULT_THRESHOLD = {True: 128, False: 512}
@@ -212,15 +212,15 @@ def helper_binary(notice: Callable[[str], None] | None = None) -> Path:
     """The built codec helper (every file of ``gohelper/``), building it first (once per source,
     Go version and whether gorilla/websocket is found: without it, gorilla's PreparedMessage
     broadcast is not timed through gorilla, and the cells say so)."""
-    tags = () if gorilla_found() else (NO_GORILLA_TAG,)
+    tags = () if go_gorilla_found() else (GO_GORILLA_MISSING_TAG,)
     return build_go(HELPER_SOURCE.parent, "wsztune-go", "wsztune's Go helper", notice, tags)
 
 
-def gorilla_found() -> bool:
+def go_gorilla_found() -> bool:
     """Whether GOPATH (the Debian packages' included: :func:`go_environment`) holds
     gorilla/websocket's source, for the helper to build against."""
     paths = go_environment("go")["GOPATH"].split(os.pathsep)
-    return any((Path(path) / "src" / GORILLA_PACKAGE).is_dir() for path in paths)
+    return any((Path(path) / "src" / GO_GORILLA_PACKAGE).is_dir() for path in paths)
 
 
 def build_go(
@@ -679,7 +679,7 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
 # gorilla/websocket 1.5.0's own connections, or, from a helper built where gorilla/websocket was
 # not found, one hot flate.Writer's compression over K.
-GORILLA_TIMING = "gorilla connections, on - off"
+GO_GORILLA_TIMING = "gorilla connections, on - off"
 HOT_TIMING = "hot compressor over K"
 # A PreparedMessage broadcast is timed through at most this many subscribers' connections (and as
 # many with compression off): what is paid per message is one compression and the writers'
@@ -712,7 +712,7 @@ def prepared_timing(
     if schedule is None or not samples or cell.get("compress_seconds_per_message") is None:
         return {}
     return {"compress_seconds_per_delivery": seconds_per_delivery(schedule, server_sizes, samples),
-            "delivery_timing": GORILLA_TIMING}  # fmt: skip
+            "delivery_timing": GO_GORILLA_TIMING}  # fmt: skip
 
 
 @dataclass(frozen=True)
