@@ -12,11 +12,16 @@ const path = require('path');
 const [wsDir, compress, rate, messagesPath] = process.argv.slice(2);
 const { WebSocketServer } = require(path.resolve(wsDir));
 
+const { isUtf8 } = require('buffer');
+
+// A payload that is not UTF-8 (the game corpus's binary messages) is sent as a Buffer, a binary
+// message of the same bytes: as text it would be re-encoded with replacement characters.
 const data = fs.readFileSync(messagesPath);
 const messages = [];
 for (let at = 0; at < data.length; ) {
   const size = data.readUInt32LE(at);
-  messages.push(data.subarray(at + 4, at + 4 + size).toString('utf8'));
+  const payload = data.subarray(at + 4, at + 4 + size);
+  messages.push(isUtf8(payload) ? payload.toString('utf8') : Buffer.from(payload));
   at += 4 + size;
 }
 

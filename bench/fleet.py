@@ -14,11 +14,12 @@ both at once), holds them open and reports done. After each wave the server's RS
 (/proc/PID/status VmRSS) is sampled. RSS growth per connection is the least-squares slope of
 RSS over the connections held, from the first wave to the last (the first wave pays the
 process's one-off growth, so the baseline before it is not a point), compression on minus off:
-what the OS charges for compression alone, in the steady state. For the Go server (coder) that
-is the settled state: after each wave the server runs collections until its goroutine stacks
-stop shrinking, then waits for the scavenger (wsztune.live.fleet.settled_rss); its row is
-checked on that, and the slope of the RSS read before the collections is printed beside it,
-not checked. It is printed beside
+what the OS charges for compression alone, in the steady state. For the Go server (coder:
+wsztune live's own Go program, ``fleet-serve``, the server ``wsztune live --server coder`` runs
+at fleet scale) that is the settled state: after each wave the server runs collections until
+its goroutine stacks stop shrinking, then waits for the scavenger
+(wsztune.live.fleet.settled_rss); its row is checked on that, and the slope of the RSS read
+before the collections is printed beside it, not checked. It is printed beside
 wsztune's figures for the same corpus and setting: the resident prediction
 (``connection_memory_resident``) and the allocation (``connection_memory``).
 
@@ -43,7 +44,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -233,12 +234,20 @@ def read_reply(process: Any, timeout: float) -> dict[str, Any]:
     return fleet.read_reply(process, timeout, ERRORS)
 
 
+ServerCommand = Callable[[Path, str], list[str]]  # (corpus, setting) -> the command line
+
+
+def with_arguments(*prefix: str) -> ServerCommand:
+    """A server command: ``prefix`` followed by the corpus and the setting."""
+    return lambda corpus, setting: [*prefix, str(corpus), setting]
+
+
 @dataclass(frozen=True)
 class Stack:
     """How to start a server and a wave of clients for one library."""
 
     name: str
-    server: list[str]  # + [corpus, setting]
+    server: ServerCommand
     clients: list[str]  # + [corpus, setting, port, start, count]
     env: dict[str, str] | None = None
     settles: bool = False  # Go: a collection, then the scavenger's plateau, after each wave
@@ -247,7 +256,7 @@ class Stack:
 HERE = Path(__file__).resolve()
 PYTHON = Stack(
     "python-websockets",
-    [sys.executable, str(HERE), "_py-server"],
+    with_arguments(sys.executable, str(HERE), "_py-server"),
     [sys.executable, str(HERE), "_py-clients"],
 )
 
@@ -255,24 +264,50 @@ PYTHON = Stack(
 def node_stack() -> Stack:
     """ws in node: server and clients from bench/fleet_ws.js."""
     script = str(HERE.with_name("fleet_ws.js"))
-    return Stack("node ws", ["node", script, "server"], ["node", script, "clients"])
+    return Stack("node ws", with_arguments("node", script, "server"), ["node", script, "clients"])
+
+
+# coder's one knob: context takeover at the library's default threshold (128 B, conn.go).
+CODER_TAKEOVER = Setting(15, 8, context_takeover=True)
 
 
 def coder_stack() -> Stack:
-    """coder/websocket (takeover) in Go: bench/fleet_coder.go, ws clients in node."""
-    binary = build_coder()
+    """coder/websocket (takeover) in Go: wsztune live's Go program as the server
+    (:func:`coder_server`), ws clients in node that send nothing (fleet_ws.js's ``push``)."""
     script = str(HERE.with_name("fleet_ws.js"))
-    return Stack("coder", [str(binary)], ["node", script, "clients"], settles=True)
+    return Stack("coder", coder_server, ["node", script, "clients"], settles=True)
 
 
-def build_coder() -> Path:
-    """Build bench/fleet_coder.go against Debian's GOPATH (cached beside the source)."""
-    source = HERE.with_name("fleet_coder.go")
-    binary = Path(os.environ.get("TMPDIR", "/tmp")) / "wsztune-fleet-coder"
-    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
-        env = {**os.environ, "GOPATH": "/usr/share/gocode", "GO111MODULE": "off"}
-        subprocess.run(["go", "build", "-o", str(binary), str(source)], check=True, env=env)
-    return binary
+def coder_server(corpus: Path, setting: str) -> list[str]:
+    """``wsztune-live-go fleet-serve JOB`` (wsztune/live/golive, the program ``wsztune live
+    --server coder`` runs): live connection i gets corpus connection i mod their number's
+    server messages, then is held; it prints its port and answers ``gc`` (collections until
+    stacks stop shrinking). ``setting``: ``takeover`` (:data:`CODER_TAKEOVER`) or ``off``."""
+    from wsztune.live.golang import live_binary
+
+    return [str(live_binary()), "fleet-serve", str(coder_job(corpus, setting == "takeover"))]
+
+
+@functools.cache  # one corpus file per corpus and one job per setting for the whole bench
+def coder_job(corpus: Path, compression: bool) -> Path:
+    """The Go program's job for ``corpus``: one server stream per corpus connection (empty
+    for a connection whose server sends nothing), in :func:`scripts`'s order, which is
+    fleet_ws.js's, so that server and clients agree on what connection i replays."""
+    from wsztune.corpus import Stream
+    from wsztune.live.golang import job_spec
+    from wsztune.programs import write_corpus
+
+    base = Path(os.environ.get("TMPDIR", "/tmp")) / f"wsztune-fleet-{os.getpid()}-{corpus.stem}"
+    streams = [
+        Stream(str(number), SERVER, script.server)
+        for number, script in enumerate(scripts(corpus, push_only=True))
+    ]
+    corpus_file = base.with_name(base.name + ".corpus.bin")
+    write_corpus([stream.payloads for stream in streams], corpus_file)
+    job = {**job_spec("coder", CODER_TAKEOVER, corpus_file, streams), "compression": compression}
+    path = base.with_name(f"{base.name}-coder-{'on' if compression else 'off'}.json")
+    path.write_text(json.dumps(job), encoding="utf-8")
+    return path
 
 
 @dataclass
@@ -305,7 +340,7 @@ def run_fleet(
 ) -> Curve:
     """Hold ``connections`` in ``waves``, RSS after each; kill everything after.
     ``client_setting``: what the clients are told instead of ``setting`` (coder's push)."""
-    server = spawn([*stack.server, str(corpus), setting], stack.env)
+    server = spawn(stack.server(corpus, setting), stack.env)
     processes = [server]
     try:
         port = read_reply(server, 60)["port"]
@@ -333,7 +368,7 @@ def run_churn(
 ) -> list[float]:
     """Hold ``connections``, then replace them ``rounds`` times, wave by wave; RSS per
     connection held after the first fill and after each replacement round."""
-    server = spawn([*stack.server, str(corpus), setting], stack.env)
+    server = spawn(stack.server(corpus, setting), stack.env)
     processes = [server]
     try:
         port = read_reply(server, 60)["port"]
@@ -368,8 +403,8 @@ def predict(
     from wsztune.codecs import get_codec
     from wsztune.corpus import Stream
 
-    if setting == "takeover":  # coder: its one knob, the library's default threshold
-        model = Setting(15, 8, context_takeover=True)
+    if setting == "takeover":
+        model = CODER_TAKEOVER
     else:
         bits, level = parse_setting(setting) or (15, 8)
         model = Setting(bits, level)
@@ -529,8 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         node = node_stack()
         if args.malloc_arena_max:
             arenas = str(args.malloc_arena_max)
-            node = Stack(f"{node.name} MALLOC_ARENA_MAX={arenas}", node.server, node.clients,
-                         {"MALLOC_ARENA_MAX": arenas})
+            node = replace(node, name=f"{node.name} MALLOC_ARENA_MAX={arenas}",
+                           env={"MALLOC_ARENA_MAX": arenas})
         for corpus_name in names if args.corpus else ["light"]:
             for setting in settings:
                 prediction = predict(CORPORA[corpus_name], setting, "node")

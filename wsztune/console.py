@@ -6,6 +6,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,16 +28,30 @@ def terminal_text(text: object) -> str:
 
 def stdout_console() -> Console:
     """A rich console on stdout (tables and reports)."""
-    from rich.console import Console
-
-    return Console(highlight=False)
+    return _console_class()(highlight=False)
 
 
 def stderr_console() -> Console:
     """A rich console on stderr (progress, warnings), so stdout stays clean for pipes."""
+    return _console_class()(stderr=True, highlight=False)
+
+
+@cache
+def _console_class() -> type[Console]:
+    """rich's Console, but a reader that stops reading (``| head -1``) raises BrokenPipeError
+    as for click.echo, where rich would exit 1 on its own (rich/console.py, on_broken_pipe):
+    the command line's entry point decides what a closed output means, once for every writer."""
+    import errno
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    class PipedConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # nothing more reaches the reader
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return PipedConsole
 
 
 def progress_enabled(quiet: bool) -> bool:

@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 a check that ran and failed (``recommend --check``, ``live``),
 2 a user error (bad input file, bad option, missing run), 3 a check that ran but whose
 measurement was too uncertain to judge (``live``: inconclusive, never a pass), 4 a decision
-refused because the run it would rest on is partial (``recommend`` without ``--allow-partial``).
+refused because the run it would rest on is partial (``recommend`` without ``--allow-partial``);
+130 and 143 interrupted (Ctrl-C, SIGTERM), 141 the reader of the output went away (``| head``).
 Anything else is a bug.
 """
 

@@ -245,6 +245,28 @@ def _no_such_slice(cells: list[Cell], level: int, strategy: str, takeover: bool)
     )
 
 
+def client_mix(client: str | None) -> frozenset[tuple[str, str]]:
+    """A run's clients (its ``client``: ``firefox``, ``chrome=0.7,firefox=0.3``) as a set of
+    (name, share), so that one mix written in two orders is one mix; empty without ``--client``.
+    Two runs of different mixes measured different frames (the clients' own compressors) and
+    different memory (the server's inflater for each client's window): not the same question."""
+    mix = set()
+    for part in (client or "").split(","):
+        name, _, share = (piece.strip() for piece in part.partition("="))
+        if not name:
+            continue
+        try:
+            mix.add((name.lower(), f"{float(share or 1):g}"))
+        except ValueError:  # a file edited by hand: compared as written
+            mix.add((name.lower(), share))
+    return frozenset(mix)
+
+
+def made_with(option: str, value: str | None) -> str:
+    """How a run was made, in the option's words: ``--client chrome``, or ``no --client``."""
+    return f"{option} {value}" if value else f"no {option}"
+
+
 def _run_server(run: Run, server: str | None) -> tuple[str | None, str | None]:
     """The stack (name, version) to read ``run`` as: ``server`` if given, else the run's own."""
     if server is None:
@@ -428,6 +450,14 @@ def run_axes(run: Run) -> tuple[str, ...]:
     them (``meta.axes``: gorilla's level and threshold, coder's takeover mode and threshold).
     Empty for a zlib or node run, which the windowBits x memLevel grids show."""
     return tuple(run.meta.get("axes") or ())
+
+
+def axes_key(cell: Cell, axes: tuple[str, ...]) -> tuple:
+    """A Go cell's setting, to find the same setting in another run: ``("off",)`` for
+    compression off, else its values on ``axes``."""
+    if cell.get("compression") is False:
+        return ("off",)
+    return tuple(cell.get(axis) for axis in axes)
 
 
 def axes_cells(run: Run) -> list[Cell]:

@@ -23,6 +23,7 @@ from wsztune.grid import Key as Key
 from wsztune.grid import Metric as Metric
 from wsztune.grid import Slice as Slice
 from wsztune.grid import axes_cells as axes_cells
+from wsztune.grid import axes_key as axes_key
 from wsztune.grid import cell_key as cell_key
 from wsztune.grid import off_cell as off_cell
 from wsztune.grid import reference_name as reference_name
@@ -906,15 +907,9 @@ AXES_LEGEND = (
 
 def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
     """One row per cell of an axes run (:data:`AXES_HEADERS`), the chosen one marked."""
-    # Only the axes this run varies: a constant one says nothing per row (the title has it).
-    axes = tuple(
-        axis for axis in run_axes(run) if len({c.get(axis) for c in run.cells}) > 1
-    ) or run_axes(run)
-    cells = axes_cells(run)
-    if cells and {"raw_bytes", "server_raw_bytes", "client_raw_bytes"} <= cells[0].keys():
-        cells.append(off_cell(cells[0], run.meta.get("units")))  # every Go stack can turn it off
+    axes = _varying_axes(run)
     rows = []
-    for cell in cells:
+    for cell in _axes_rows_cells(run):
         is_off = cell.get("compression") is False
         mark = (
             " *"
@@ -935,6 +930,95 @@ def axes_rows(run: Run, chosen: Cell | None = None) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _varying_axes(run: Run) -> tuple[str, ...]:
+    """Only the axes a run varies: a constant one says nothing per row (the title has it)."""
+    return tuple(
+        axis for axis in run_axes(run) if len({c.get(axis) for c in run.cells}) > 1
+    ) or run_axes(run)
+
+
+def _axes_rows_cells(run: Run) -> list[Cell]:
+    """A Go run's cells in the order of its axes, and compression off last (every Go stack can
+    turn it off)."""
+    cells = axes_cells(run)
+    if cells and {"raw_bytes", "server_raw_bytes", "client_raw_bytes"} <= cells[0].keys():
+        cells.append(off_cell(cells[0], run.meta.get("units")))
+    return cells
+
+
+@dataclass(frozen=True)
+class AxesComparison:
+    """Two Go runs of the same axes, setting by setting: each metric's change (``rows``: the
+    setting, then one text per metric), a caption and the notes under it."""
+
+    caption: str
+    headers: list[str]
+    rows: list[list[str]]
+    notes: list[str]
+
+
+def axes_compare(old: Run, new: Run, metrics: Sequence[Metric]) -> AxesComparison:
+    """The change of each of ``metrics`` from ``old`` to ``new`` for every setting either run
+    measured (compression off included), on the runs' own axes; ``·`` where only one run has
+    the setting. Both runs must have the same axes (the caller checks)."""
+    axes = run_axes(new)
+    before = {axes_key(cell, axes): cell for cell in _axes_rows_cells(old)}
+    after = {axes_key(cell, axes): cell for cell in _axes_rows_cells(new)}
+    shown = tuple(dict.fromkeys((*_varying_axes(new), *_varying_axes(old))))
+    rows = []
+    for key in dict.fromkeys((*after, *before)):
+        cell = after.get(key, before.get(key))
+        assert cell is not None
+        row = [OFF if key == ("off",) else axes_label(cell, shown)]
+        for metric in metrics:
+            if key not in after or key not in before:
+                row.append(MISSING)
+                continue
+            value, old_value = metric.value(after[key]), metric.value(before[key])
+            measured = value is not None and old_value is not None
+            row.append(relative_text(metric, value, old_value) if measured else NOT_MEASURED_MARK)
+        rows.append(row)
+    notes = compare_notes(old, new)
+    if any(NOT_MEASURED_MARK in row for row in rows):
+        notes.append(NOT_MEASURED_NOTE.replace("the run was", "a run was"))
+    if any(MISSING in row for row in rows):
+        notes.append(f"'{MISSING}' = a setting only one of the runs measured")
+    caption = (
+        f"change, new against old (savings in percentage points) · old {corpus_caption(old)}, "
+        f"{old.meta.get('codec')} · new {corpus_caption(new)}, {new.meta.get('codec')}"
+    )
+    headers = ["setting", *(metric.title for metric in metrics)]
+    return AxesComparison(caption, headers, rows, notes)
+
+
+def axes_compare_table(comparison: AxesComparison) -> RenderableType:
+    """:func:`axes_compare` as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(comparison.caption))
+    for header in comparison.headers:
+        table.add_column(header, justify="left" if header == "setting" else "right")
+    for row in comparison.rows:
+        table.add_row(*row)
+    table.caption = escape(" · ".join(comparison.notes)) if comparison.notes else None
+    return table
+
+
+def axes_compare_markdown(comparison: AxesComparison) -> str:
+    """:func:`axes_compare` as GitHub-flavoured markdown."""
+    lines = [
+        f"**{markdown_text(comparison.caption)}**",
+        "",
+        "| " + " | ".join(comparison.headers) + " |",
+        "|---" + "|---:" * (len(comparison.headers) - 1) + "|",
+    ]
+    lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in comparison.rows]
+    if comparison.notes:
+        lines += ["", f"_{markdown_text(' · '.join(comparison.notes))}_"]
+    return "\n".join(lines)
 
 
 def axes_title(run: Run) -> str:

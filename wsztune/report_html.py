@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
@@ -178,11 +178,10 @@ def render_axes(
     parts.append('<h2 id="grids">Cells</h2>')
     parts.append(f'<p class="caption">{escape(axes_title(run))}</p>')
     parts.append('<div class="scroll" id="grid-axes"><table>')
-    parts.append("<tr>" + "".join(_th(h, i == 0) for i, h in enumerate(AXES_HEADERS)) + "</tr>")
-    for row in axes_rows(run, chosen):
-        css = "choice" if row[0].endswith(" *") else ""
-        cells = [_td(v, i == 0, css) for i, v in enumerate(row)]
-        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts += _table_rows(
+        AXES_HEADERS, axes_rows(run, chosen), names=1,
+        css=lambda row: "choice" if row[0].endswith(" *") else "",
+    )  # fmt: skip
     parts.append("</table></div>")
     parts.append(
         '<p class="legend">'
@@ -290,9 +289,7 @@ def _decision(item: ReportRun, heading: str) -> list[str]:
     caption = f"memory per connection: compressor + decompressor, {figure}"
     out.append(f'<p class="caption">{escape(caption)}</p>')
     out.append('<div class="scroll"><table>')
-    out.append("<tr>" + "".join(_th(h, i < 2) for i, h in enumerate(headers)) + "</tr>")
-    for row in rows:
-        out.append("<tr>" + "".join(_td(v, i < 2) for i, v in enumerate(row)) + "</tr>")
+    out += _table_rows(headers, rows, names=2)
     out.append("</table></div>")
     out.append("<ul>")
     out += [f"<li>{escape(line)}</li>" for line in decision.explanation]
@@ -306,6 +303,22 @@ def _figure(item: ReportRun) -> str:
     from wsztune.recommend.constraints import memory_figure
 
     return memory_figure(item.run.cells)
+
+
+def _table_rows(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    names: int,
+    css: Callable[[Sequence[str]], str] = lambda row: "",
+) -> list[str]:
+    """A table's header row and its rows, the first ``names`` columns styled as names, each
+    row's cells with the class ``css(row)`` gives (the recommended row stands out)."""
+    out = ["<tr>" + "".join(_th(h, i < names) for i, h in enumerate(headers)) + "</tr>"]
+    for row in rows:
+        out.append(
+            "<tr>" + "".join(_td(v, i < names, css(row)) for i, v in enumerate(row)) + "</tr>"
+        )
+    return out
 
 
 def _th(text: str, name: bool = False) -> str:
@@ -447,9 +460,7 @@ def _costs(decision: Decision) -> list[str]:
     out += [f"<li>{escape(line)}</li>" for line in decision.fleet]
     out.append("</ul>")
     out.append(f'<p class="caption">{escape(caption)}</p><div class="scroll"><table>')
-    out.append("<tr>" + "".join(_th(h, i < 2) for i, h in enumerate(headers)) + "</tr>")
-    for row in rows:
-        out.append("<tr>" + "".join(_td(v, i < 2) for i, v in enumerate(row)) + "</tr>")
+    out += _table_rows(headers, rows, names=2)
     out.append("</table></div>")
     return out
 
@@ -485,9 +496,7 @@ def _comparison(old: ReportRun, new: ReportRun) -> list[str]:
         )
     out.append('<div class="scroll"><table>')
     headers = ["", "corpus", "recommended", "savings", "results"]
-    out.append("<tr>" + "".join(_th(h, True) for h in headers) + "</tr>")
-    for row in rows:
-        out.append("<tr>" + "".join(_td(v, True) for v in row) + "</tr>")
+    out += _table_rows(headers, rows, names=len(headers))
     out.append("</table></div>")
     if notes:
         out.append(f'<p class="legend">{escape(" · ".join(notes))}</p>')

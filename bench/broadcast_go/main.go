@@ -30,6 +30,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	gorilla "github.com/gorilla/websocket"
 	coder "nhooyr.io/websocket"
@@ -51,10 +52,28 @@ func readMessages(path string) ([][]byte, error) {
 	return out, nil
 }
 
-// item is what a subscriber's writer receives: a payload, or a gorilla PreparedMessage.
+// item is what a subscriber's writer receives: a payload, or a gorilla PreparedMessage. A
+// payload that is not UTF-8 (the game corpus's binary messages) goes out as a binary message,
+// as the corpus recorded it, never as text a client would have to reject.
 type item struct {
 	payload  []byte
+	binary   bool
 	prepared *gorilla.PreparedMessage
+}
+
+// gorillaKind and coderKind are the message's type in each library's terms.
+func (it item) gorillaKind() int {
+	if it.binary {
+		return gorilla.BinaryMessage
+	}
+	return gorilla.TextMessage
+}
+
+func (it item) coderKind() coder.MessageType {
+	if it.binary {
+		return coder.MessageBinary
+	}
+	return coder.MessageText
 }
 
 type hub struct {
@@ -132,7 +151,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 				if it.prepared != nil {
 					err = c.WritePreparedMessage(it.prepared)
 				} else {
-					err = c.WriteMessage(gorilla.TextMessage, it.payload)
+					err = c.WriteMessage(it.gorillaKind(), it.payload)
 				}
 				if err != nil {
 					return
@@ -149,7 +168,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 		h.add(q)
 		defer h.remove(q)
 		for it := range q {
-			if err := c.Write(ctx, coder.MessageText, it.payload); err != nil {
+			if err := c.Write(ctx, it.coderKind(), it.payload); err != nil {
 				return
 			}
 			atomic.AddInt64(&h.deliveries, 1)
@@ -167,9 +186,9 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 		for n := 0; ; n++ {
 			<-ticker.C
 			p := messages[n%len(messages)]
-			it := item{payload: p}
+			it := item{payload: p, binary: !utf8.Valid(p)}
 			if prepared {
-				pm, err := gorilla.NewPreparedMessage(gorilla.TextMessage, p)
+				pm, err := gorilla.NewPreparedMessage(it.gorillaKind(), p)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)

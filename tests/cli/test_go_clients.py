@@ -131,6 +131,36 @@ def test_coder_run_with_a_client_mix(small: Path, tmp_path: Path) -> None:
         assert cell["client_compressed_bytes"] == expected
 
 
+@pytest.mark.parametrize(
+    ("server", "client", "said"),
+    [
+        # ws compresses with Node's zlib, but a Go run makes its frames with CPython's zlib
+        # (codecs/go.py, zlib_client_frames): the note says both, never "measured with Node's".
+        ("gorilla", "ws", "Node ws (client) compresses with Node's zlib; its direction is "
+         "measured with CPython's zlib at its memLevel 8; the server's side with Go's "
+         "compress/flate as gorilla calls it"),
+        ("coder", "ws", "Node ws (client) compresses with Node's zlib; its direction is "
+         "measured with CPython's zlib at its memLevel 8; the server's side with klauspost's"),
+        ("gorilla", "firefox", "Firefox's direction is measured with CPython's zlib at its "
+         "memLevel 8; the server's side with Go's compress/flate"),
+        ("gorilla", "websockets", "python-websockets connect()'s direction is measured with "
+         "CPython's zlib at its memLevel 5"),
+    ],
+)  # fmt: skip
+def test_a_go_runs_client_note_names_the_zlib_its_frames_are_made_with(
+    small: Path, tmp_path: Path, server: str, client: str, said: str
+) -> None:
+    level = ["--level", "1"] if server == "gorilla" else []  # coder has no level
+    result = CliRunner().invoke(
+        cli, ["run", str(small), "--no-timing", "--quiet", "-o", str(tmp_path / "run.json"),
+              "--server", server, *level, "--client", client],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = " ".join(result.stderr.split())
+    assert f"note: {said}" in notes
+    assert "measured with Node's zlib" not in notes
+
+
 def test_recommend_on_a_go_client_mix_names_the_worst_client(gorilla_mix: Path) -> None:
     result = CliRunner().invoke(cli, ["recommend", "--results", str(gorilla_mix)])
     assert result.exit_code == 0, result.output
@@ -138,7 +168,9 @@ def test_recommend_on_a_go_client_mix_names_the_worst_client(gorilla_mix: Path) 
     assert "recommended: level" in text
     assert "Clients: chrome=0.6,websockets=0.4 (run --client)" in text
     assert "its library's flate reader, whose window is 32 KiB" in text
-    assert "The worst client, " in text and "per connection" in text
+    # A Go server inflates every client with its 32 KiB flate reader: chrome and websockets
+    # need the same memory, and both are named.
+    assert "The worst clients, chrome and websockets (a tie), each need " in text
     decision = json.loads(
         CliRunner().invoke(cli, ["recommend", "--results", str(gorilla_mix), "--json"]).stdout
     )
@@ -219,7 +251,7 @@ def test_report_on_a_go_client_run_takes_the_tolerance(gorilla_mix: Path, tmp_pa
     # The page says what recommend says of the clients: each one's memory, and the worst's.
     page = " ".join(pages["0.01%"].split())
     assert "Clients: chrome=0.6,websockets=0.4 (run --client)" in page
-    assert "The worst client, " in page
+    assert "The worst clients, chrome and websockets (a tie)" in page
 
 
 def test_recommend_off_on_a_go_run_says_why_in_words(gorilla_mix: Path) -> None:
@@ -236,3 +268,19 @@ def test_recommend_off_on_a_go_run_says_why_in_words(gorilla_mix: Path) -> None:
         "recommended: off: compressing does not pay: no compression's output stays within 50% "
         "of the smallest (level 9, threshold 0 B)"
     ), loose
+
+
+def test_compare_refuses_go_runs_made_for_other_clients(
+    small: Path, gorilla_mix: Path, tmp_path: Path
+) -> None:
+    # The same levels and corpus; the clients differ, and with them every cell's client bytes
+    # and memory: compare says so in one line instead of showing the differences as changes.
+    chrome = tmp_path / "chrome.json"
+    _run(small, chrome, "--server", "gorilla", "--level", "1,9", "--client", "chrome")
+    result = CliRunner().invoke(cli, ["compare", str(chrome), str(gorilla_mix)])
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if "error" in line]
+    assert "--client chrome, NEW" in error and "--client chrome=0.6,websockets=0.4" in error
+    assert result.stdout == ""
+    same = CliRunner().invoke(cli, ["compare", str(gorilla_mix), str(gorilla_mix)])
+    assert same.exit_code == 0, same.output

@@ -207,3 +207,22 @@ def test_count_mismatch_names_the_first_connection_whose_counts_disagree() -> No
     )
     # Only the first ``connections`` are compared.
     assert live_result.count_mismatch(1, [10, 20], [3, 4], [3, 9], [10, 20]) is None
+
+
+def test_a_helper_process_reply_is_its_json_or_one_line_naming_the_process(
+    tmp_path: Path,
+) -> None:
+    stderr = tmp_path / "client.stderr"
+    stderr.write_text("")
+    reply = live_result.process_reply
+    assert reply(b'{"port": 8080}\n', "the client process", stderr) == {"port": 8080}
+    ended = r"^the client process ended early \(exit code 3\)$"
+    with pytest.raises(live_result.LiveError, match=ended):
+        reply(b"", "the client process", stderr, 3)
+    stderr.write_text("Traceback ...\nOSError: too many open files\n")
+    with pytest.raises(live_result.LiveError, match=r"ended early: OSError: too many open files$"):
+        reply(b"", "the client process", stderr, 1)
+    with pytest.raises(live_result.LiveError, match=r"^a fleet process said something unexpected"):
+        reply(b"Segmentation fault\n", "a fleet process", stderr)
+    with pytest.raises(live_result.LiveError, match=r"^a fleet process: connection 4: refused$"):
+        reply(b'{"error": "connection 4: refused"}\n', "a fleet process", stderr)

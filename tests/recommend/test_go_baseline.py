@@ -81,3 +81,32 @@ def test_go_baseline_of_another_kind_is_refused(
     assert code == 2 and "windowBits x memLevel run" in output
     code, _, output = _check(now, "--check", "level=5", "--baseline", str(now))
     assert code == 2 and "was not measured" in output
+
+
+@pytest.mark.parametrize("trimmed", ["baseline", "now"])
+def test_go_check_compares_only_the_settings_both_runs_measured(
+    gorilla_runs: tuple[Path, Path], tmp_path: Path, trimmed: str
+) -> None:
+    # The smallest setting measured in one run only (the grid grew or shrank since the
+    # baseline) must not move the bar: the shipped setting is judged among the settings both
+    # runs hold, as on a zlib grid (test_recommend's grid-grew, grid-shrank).
+    now, _ = gorilla_runs
+    document = json.loads(now.read_text())
+    measured = [cell for cell in document["cells"] if cell.get("compression") is not False]
+    smallest = min(measured, key=lambda cell: cell["compressed_bytes"])
+    document["cells"] = [cell for cell in document["cells"] if cell is not smallest]
+    # A run that planned one level fewer.
+    document["meta"]["grid"]["levels"].remove(smallest["level"])
+    for count in ("cells", "cells_planned"):
+        document["meta"][count] -= 1
+    other = tmp_path / "trimmed.json"
+    other.write_text(json.dumps(document))
+    runs = (now, other) if trimmed == "baseline" else (other, now)
+    shipped = next(c for c in measured if c is not smallest and c["level"] != -2)
+    code, result, output = _check(
+        runs[0], "--check", f"level={shipped['level']}", "--baseline", str(runs[1])
+    )
+    assert code == 0, output
+    regression = result["check"]["baseline"]
+    assert regression["change"] == 0 and regression["best_now"] == regression["best_baseline"]
+    assert regression["best_now"] != f"level {smallest['level']}"

@@ -28,9 +28,13 @@ from wsztune.cli import (
 )
 from wsztune.cli.common import (
     INTERRUPTED_EXIT,
+    OUTPUT_CLOSED_EXIT,
+    OutputClosed,
+    closed_outputs,
     error_line,
     interrupted_exit_code,
     permission_message,
+    silence_outputs,
 )
 from wsztune.errors import EXIT_USAGE, WsztuneError
 
@@ -39,14 +43,33 @@ class WsztuneGroup(click.Group):
     """A click group whose every error is one line on stderr with the right exit code.
 
     Overriding ``main`` (rather than wrapping it) means click's CliRunner sees exactly what a
-    user sees.
+    user sees. A reader that stops reading (``wsztune table | head -1``) ends the command
+    quietly with exit code 141, as it ends cat or git.
     """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a broken pipe on our own output becomes :class:`OutputClosed`
+        (click would take it as an OSError and exit 1)."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            if not closed_outputs():
+                raise  # a helper process's pipe, not the reader's choice
+            raise OutputClosed from None
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
         """Run the command; errors become one line and an exit code, never a traceback."""
         extra.pop("standalone_mode", None)
         try:
             result = super().main(args, prog_name or "wsztune", standalone_mode=False, **extra)
+            sys.stdout.flush()  # what is still buffered breaks here, not at exit
+        except OutputClosed:
+            silence_outputs(closed_outputs())
+            sys.exit(OUTPUT_CLOSED_EXIT)
+        except BrokenPipeError:
+            # The flush above: the command ended, its last lines found no reader.
+            silence_outputs(closed_outputs())
+            sys.exit(OUTPUT_CLOSED_EXIT)
         except click.ClickException as error:
             hint = ""
             if isinstance(error, click.UsageError) and error.ctx is not None:

@@ -6,8 +6,10 @@ that ``wsztune --help`` stays instant.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +26,54 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT
 TERMINATED_EXIT = 143  # 128 + SIGTERM
+# 128 + SIGPIPE: what a shell reports for cat, grep or git when head(1) stops reading. Not 0: a
+# truncated `recommend --check` never finished its verdict and must not read as a pass; not 1
+# (Python's and click's default on EPIPE): that is a check that ran and failed.
+OUTPUT_CLOSED_EXIT = 141
+
+
+class OutputClosed(Exception):
+    """The reader of our output went away (``wsztune table | head -1``): not an error to report,
+    the end of the command. Deliberately not an OSError, so that click's own EPIPE handling (exit
+    1) does not take it."""
+
+
+def closed_outputs() -> list[int]:
+    """The descriptors of stdout and stderr that are pipes (or sockets) whose reader has gone.
+
+    A BrokenPipeError can also come from a helper process's pipe; only when our own output is
+    the broken one is it the reader's choice (``| head -1``) rather than a failure. Linux's poll
+    reports POLLERR on a pipe without readers. Without poll (Windows), a pipe error is taken to
+    be the output's. Streams that are not files (click's CliRunner) are never closed outputs.
+    """
+    import select
+    import sys
+
+    descriptors = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            descriptors.append(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            continue
+    if not hasattr(select, "poll"):
+        return descriptors
+    poller = select.poll()
+    for descriptor in descriptors:
+        poller.register(descriptor, select.POLLOUT)
+    gone = select.POLLERR | select.POLLHUP
+    return [descriptor for descriptor, mask in poller.poll(0) if mask & gone]
+
+
+def silence_outputs(descriptors: list[int]) -> None:
+    """Point ``descriptors`` (:func:`closed_outputs`) at /dev/null, so that the flush Python
+    makes at exit does not raise the broken pipe again ("Exception ignored ... Broken pipe",
+    exit 120): the pattern of Python's docs (signal module, "Note on SIGPIPE")."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for descriptor in descriptors:
+        os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def error_line(message: str) -> None:
@@ -215,32 +265,62 @@ SERVER_HELP = (
 )
 
 
+@dataclass(frozen=True)
+class Slicing:
+    """The slice options of a reading command (:func:`slice_options`), as given (None: the
+    default): which level/strategy/takeover/threshold slice, and ``--server``, the stack to
+    read the run as."""
+
+    level: int | None = None
+    strategy: str | None = None
+    takeover: str | None = None
+    threshold: int | None = None
+    server: str | None = None
+
+
 def slice_options(command: Any) -> Any:
     """Which level/strategy/takeover/threshold slice of a run the grids show (if it has several),
-    and ``--server``: the stack to read it as."""
-    command = click.option("--server", "server_text", metavar="NAME[@VERSION]", help=SERVER_HELP)(
-        command
+    and ``--server``: the stack to read it as. The command receives them as one ``slicing``
+    (:class:`Slicing`); their parameter names stay click's (``slice_level``, ``server_text``),
+    which :func:`refuse_on_axes` asks about."""
+
+    @functools.wraps(command)
+    def packed(
+        *args: Any,
+        slice_level: int | None,
+        slice_strategy: str | None,
+        slice_takeover: str | None,
+        slice_threshold: int | None,
+        server_text: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        slicing = Slicing(slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+        return command(*args, slicing=slicing, **kwargs)
+
+    wrapped: Any = packed
+    wrapped = click.option("--server", "server_text", metavar="NAME[@VERSION]", help=SERVER_HELP)(
+        wrapped
     )
-    command = click.option(
+    wrapped = click.option(
         "--threshold",
         "slice_threshold",
         type=click.IntRange(min=0),
         metavar="BYTES",
         help="Slice to show when the run swept several thresholds [default: the --server's, "
         "else the smallest].",
-    )(command)
-    command = click.option(
+    )(wrapped)
+    wrapped = click.option(
         "--context-takeover",
         "slice_takeover",
         type=click.Choice(["on", "off"]),
         help="Slice to show when the run swept both [default: on].",
-    )(command)
-    command = click.option(
+    )(wrapped)
+    wrapped = click.option(
         "--strategy", "slice_strategy", help="Slice to show [default: the run's first]."
-    )(command)
+    )(wrapped)
     return click.option(
         "--level", "slice_level", type=int, help="Slice to show [default: the run's first]."
-    )(command)
+    )(wrapped)
 
 
 def budget_option(command: Any) -> Any:
@@ -314,19 +394,31 @@ def say_read(run: Any, role: str = "") -> None:
     click.echo(f"wsztune: read {prefix}{provenance_line(provenance(run))}", err=True)
 
 
-def select(
-    run: Any,
-    level: int | None,
-    strategy: str | None,
-    takeover: str | None,
-    threshold: int | None = None,
-    server: str | None = None,
-) -> Any:
-    """The slice of ``run`` the options ask for, read as ``server``'s (or the run's stack)."""
+def require_same_clients(old: Any, new: Any) -> None:
+    """Refuse (exit 2) to compare two runs made for different clients (``run --client``), as
+    ``recommend --baseline`` refuses such a baseline: their cells measured other frames (each
+    client's own compressor) and other memory (the server's inflater for each client's window),
+    so every difference would read as a change of traffic or library, what a comparison shows."""
+    from wsztune.grid import client_mix, made_with
+
+    ours, theirs = old.meta.get("client"), new.meta.get("client")
+    if client_mix(ours) == client_mix(theirs):
+        return
+    raise WsztuneError(
+        f"OLD {old.path} was made with {made_with('--client', ours)}, NEW {new.path} with "
+        f"{made_with('--client', theirs)}: their cells measure different clients' frames and "
+        "memory, so their differences are no change of traffic or library; compare runs made "
+        "with the same --client"
+    )
+
+
+def select(run: Any, slicing: Slicing) -> Any:
+    """The slice of ``run`` the options ask for, read as ``--server``'s (or the run's stack)."""
     from wsztune.report import select_slice
 
+    takeover = None if slicing.takeover is None else slicing.takeover == "on"
     return select_slice(
-        run, level, strategy, None if takeover is None else takeover == "on", threshold, server
+        run, slicing.level, slicing.strategy, takeover, slicing.threshold, slicing.server
     )
 
 
@@ -348,6 +440,16 @@ def setting_arg(text: str | None, option: str) -> tuple[int, int] | None:
         return parse_setting(text)
     except SettingError as error:
         raise click.BadParameter(str(error), param_hint=f"'{option}'") from None
+
+
+def fraction_arg(text: str, option: str) -> float:
+    """``1%`` or ``0.01`` for ``option``, as a fraction; a bad value is a usage error naming it."""
+    from wsztune.sizes import parse_fraction
+
+    try:
+        return parse_fraction(text, option)
+    except WsztuneError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def size_arg(text: str | None) -> int | None:

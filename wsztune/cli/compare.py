@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from wsztune.cli.common import load_run, metric_option, say_read, select, slice_options, warn
+from wsztune.cli.common import (
+    Slicing,
+    load_run,
+    metric_option,
+    refuse_on_axes,
+    require_same_clients,
+    say_read,
+    select,
+    slice_options,
+    warn,
+)
+from wsztune.errors import WsztuneError
 from wsztune.report import DEFAULT_METRICS
 
 
@@ -21,21 +33,23 @@ def compare(
     new_path: Path,
     metrics: tuple[str, ...],
     markdown: bool,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
-    """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib)."""
+    """The change from run OLD to run NEW, cell by cell (a drifted corpus, a new zlib).
+
+    Runs made for different clients (run --client) are refused: their cells answer another
+    question."""
     from wsztune import report
 
     # Both read before either is named: a bad NEW is one error line, as for any user error.
     old, new = load_run(old_path, say=False), load_run(new_path, say=False)
     say_read(old, "OLD")
     say_read(new, "NEW")
-    options = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
-    old_slice, new_slice = select(old, *options), select(new, *options)
+    require_same_clients(old, new)
+    if report.run_axes(old) or report.run_axes(new):
+        _compare_on_axes(old, new, metrics, markdown)
+        return
+    old_slice, new_slice = select(old, slicing), select(new, slicing)
     warn([f"OLD: {w}" for w in report.run_warnings(old, old_slice)])
     warn([f"NEW: {w}" for w in report.run_warnings(new, new_slice)])
     tables = [
@@ -52,3 +66,36 @@ def compare(
         if index:
             console.print()
         console.print(report.rich_grid(grid))
+
+
+
+def _compare_on_axes(old: Any, new: Any, metrics: tuple[str, ...], markdown: bool) -> None:
+    """Two Go runs on their own axes, setting by setting (a Go run has no windowBits x memLevel
+    grid to slice); a Go run against a run of other axes is refused, one line, exit 2."""
+    from wsztune import report
+    from wsztune.axes import AXES
+
+    old_axes, new_axes = report.run_axes(old), report.run_axes(new)
+    if old_axes != new_axes:
+
+        def kind(run: Any, axes: tuple[str, ...]) -> str:
+            if not axes:
+                return "a windowBits x memLevel run"
+            words = (AXES[axis].title if axis in AXES else axis for axis in axes)
+            return f"a {run.meta.get('codec')} run on {', '.join(words)}"
+
+        raise WsztuneError(
+            f"OLD {old.path} is {kind(old, old_axes)}, NEW {new.path} {kind(new, new_axes)}: "
+            "they have no settings in common to compare; compare two runs of the same library"
+        )
+    refuse_on_axes(new)
+    warn([f"OLD: {w}" for w in report.run_warnings(old)])
+    warn([f"NEW: {w}" for w in report.run_warnings(new)])
+    chosen = [report.METRICS[name] for name in (metrics or report.DEFAULT_METRICS)]
+    comparison = report.axes_compare(old, new, chosen)
+    if markdown:
+        click.echo(report.axes_compare_markdown(comparison))
+        return
+    from wsztune.console import stdout_console
+
+    stdout_console().print(report.axes_compare_table(comparison))

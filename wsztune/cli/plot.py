@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from wsztune.cli.common import (
+    Slicing,
     budget_option,
     highlight,
     load_run,
@@ -47,11 +48,7 @@ def plot(
     max_memory: str | None,
     results_path: Path | None,
     results_dir: Path,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
     """Heatmaps (one per metric) and a Pareto chart of memory against size, as images.
 
@@ -70,7 +67,7 @@ def plot(
         _write_images(directory, lambda: plots.axes_chart(run, directory, formats or ("png",)))
         return
 
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    slice_ = select(run, slicing)
     warn(report.run_warnings(run, slice_))
     skipped = [m for m in metrics or tuple(METRICS) if METRICS[m].is_timing]
     if skipped and not run.timing_measured:

@@ -8,9 +8,11 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    Slicing,
     budget_option,
     fanout_option,
     fleet_options,
+    fraction_arg,
     load_run,
     memory_figure_option,
     prices,
@@ -134,11 +136,7 @@ def recommend(
     as_json: bool,
     results_path: Path | None,
     results_dir: Path,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
     """Recommend (windowBits, memLevel) for a memory budget, and gate it in CI with --check.
 
@@ -160,14 +158,10 @@ def recommend(
 
     from wsztune import recommend as recommend_module
     from wsztune import report
-    from wsztune.sizes import parse_fraction
 
     budget = size_arg(max_memory)
-    try:
-        tolerance_value = parse_fraction(tolerance, "--tolerance")
-        cliff_value = parse_fraction(cliff, "--cliff")
-    except WsztuneError as error:
-        raise click.UsageError(str(error)) from None
+    tolerance_value = fraction_arg(tolerance, "--tolerance")
+    cliff_value = fraction_arg(cliff, "--cliff")
     if check_text is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check setting; add one")
     run = recommend_module.with_memory_figure(
@@ -193,7 +187,7 @@ def recommend(
     _decide_on_grid(
         run,
         replace(constraints, cliff=cliff_value),
-        (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text),
+        slicing,
         reference_text, check_text, baseline_path, fanout, concurrent_writes, strict,
         allow_partial, as_json,
     )  # fmt: skip
@@ -202,7 +196,7 @@ def recommend(
 def _decide_on_grid(
     run: Any,
     constraints: Any,
-    slicing: tuple[Any, ...],
+    slicing: Slicing,
     reference_text: str | None,
     check_text: str | None,
     baseline_path: Path | None,
@@ -237,8 +231,8 @@ def _decide_on_grid(
     broadcast = _say_fanout(run, fanout)
     if baseline_run is not None:
         say_read(baseline_run, "--baseline")
-    slice_ = select(run, *slicing)
-    baseline_slice = None if baseline_run is None else select(baseline_run, *slicing)
+    slice_ = select(run, slicing)
+    baseline_slice = None if baseline_run is None else select(baseline_run, slicing)
     if not allow_partial:
         recommend_module.require_complete(run, slice_)
         if baseline_run is not None:

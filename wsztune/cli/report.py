@@ -8,13 +8,16 @@ from typing import Any
 import click
 
 from wsztune.cli.common import (
+    Slicing,
     budget_option,
     fleet_options,
+    fraction_arg,
     load_run,
     memory_figure_option,
     prices,
     refuse_on_axes,
     refuse_overwriting_inputs,
+    require_same_clients,
     results_options,
     savings_drop_option,
     select,
@@ -75,11 +78,7 @@ def report(
     no_charts: bool,
     results_path: Path | None,
     results_dir: Path,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
     """One self-contained HTML page: decision, grids, charts, cost, configuration, provenance.
 
@@ -94,21 +93,16 @@ def report(
     from wsztune import recommend as recommend_module
     from wsztune import report, report_html
     from wsztune.report import run_warnings
-    from wsztune.sizes import parse_fraction
 
     if len(runs) > 2:
         raise click.UsageError("give one run, or two (OLD NEW) for a comparison")
     if runs and results_path is not None:
         raise click.UsageError("give the run either as an argument or with --results, not both")
     budget = size_arg(max_memory)
-    try:
-        tolerance_value = parse_fraction(tolerance, "--tolerance")
-    except WsztuneError as error:
-        raise click.UsageError(str(error)) from None
+    tolerance_value = fraction_arg(tolerance, "--tolerance")
     checked = setting_arg(check_text, "--check")
     if checked is None and (baseline_path is not None or strict):
         raise click.UsageError("--baseline and --strict judge a --check WB:ML setting; add one")
-    slicing = (slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
     baseline_run = None if baseline_path is None else load_run(baseline_path, role="--baseline")
     if baseline_run is not None:
         baseline_run = recommend_module.with_memory_figure(baseline_run, memory_figure)
@@ -143,6 +137,7 @@ def _runs(
 
     if len(runs) == 2:
         old_run, run = load_run(runs[0], role="OLD"), load_run(runs[1], role="NEW")
+        require_same_clients(old_run, run)
     else:
         old_run, run = None, load_run(runs[0] if runs else results_path, results_dir)
     run = recommend_module.with_memory_figure(run, memory_figure)
@@ -168,7 +163,7 @@ def _target(output: Path | None, run: Any, old_run: Any, baseline_path: Path | N
 def _prepared(
     run: Any,
     role: str,
-    slicing: tuple[Any, ...],
+    slicing: Slicing,
     constraints: Any,
     checked: tuple[int, int] | None,
     strict: bool,
@@ -183,11 +178,11 @@ def _prepared(
     from wsztune import report_html
     from wsztune.report import run_warnings
 
-    slice_ = select(run, *slicing)
+    slice_ = select(run, slicing)
     warn([f"{role}{line}" for line in run_warnings(run, slice_)])
     baseline = None
     if checked is not None and baseline_run is not None:
-        baseline = select(baseline_run, *slicing)
+        baseline = select(baseline_run, slicing)
     outcome = recommend_module.decide_and_gate(
         slice_,
         replace(constraints, reference=slice_.default),

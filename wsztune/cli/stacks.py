@@ -74,16 +74,19 @@ def _markdown(servers: list[dict], clients: list[dict]) -> str:
         "|---|---|---|---|---|",
     ]
     for item in clients:
-        window = (
-            f"the server's cap (at least {item['min_window']})"
-            if item["caps_window"]
-            else f"{item['window']}, cannot be capped"
-        )
         lines.append(
             f"| `{item['name']}` ({item['title']}) | {item['codec']} | {item['status']} | "
-            f"{item['mem_level']} | {window} |"
+            f"{item['mem_level']} | {_client_window(item)} |"
         )
     return "\n".join(lines)
+
+
+def _client_window(item: dict) -> str:
+    """The window a client compresses with: the server's cap, or its own when it cannot be
+    capped (Firefox offers bare permessage-deflate)."""
+    if item["caps_window"]:
+        return f"the server's cap (at least {item['min_window']})"
+    return f"{item['window']}, cannot be capped"
 
 
 def _ordered(profiles: object) -> list:
@@ -115,17 +118,12 @@ def _print_all(servers: list[dict], clients: list[dict]) -> None:
     for header in ("client", "codec", "status", "memLevel", "window"):
         clients_table.add_column(header, overflow="fold")
     for item in clients:
-        window = (
-            f"the server's cap (at least {item['min_window']})"
-            if item["caps_window"]
-            else f"{item['window']}: cannot be capped"
-        )
         clients_table.add_row(
             f"{item['name']}\n[dim]{item['title']}[/]",
             item["codec"],
             item["status"],
             str(item["mem_level"]),
-            window,
+            _client_window(item),
         )
     console.print(clients_table)
     console.print(

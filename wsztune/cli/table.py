@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from wsztune.cli.common import (
+    Slicing,
     budget_option,
     highlight,
     load_run,
@@ -46,11 +47,7 @@ def table(
     max_memory: str | None,
     results_path: Path | None,
     results_dir: Path,
-    slice_level: int | None,
-    slice_strategy: str | None,
-    slice_takeover: str | None,
-    slice_threshold: int | None,
-    server_text: str | None,
+    slicing: Slicing,
 ) -> None:
     """Grids of a saved run: windowBits down, memLevel across, one grid per metric.
 
@@ -81,7 +78,7 @@ def table(
 
             stdout_console().print(report.axes_table(run, chosen))
         return
-    slice_ = select(run, slice_level, slice_strategy, slice_takeover, slice_threshold, server_text)
+    slice_ = select(run, slicing)
     warn(report.run_warnings(run, slice_))
     decision, note = highlight(slice_, budget, reference or slice_.default, run.partial)
     recommended = None if decision.chosen is None else report.cell_key(decision.chosen)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import resource
@@ -46,7 +45,7 @@ from typing import Any
 from wsztune.errors import SettingError
 from wsztune.live.growth import Slope, least_squares
 from wsztune.live.options import LiveOptions
-from wsztune.live.result import LiveError, byte_fields
+from wsztune.live.result import LiveError, LiveResult, byte_fields, process_reply
 
 MAX_CONNECTIONS = 10_000
 DEFAULT_WAVES = 10
@@ -110,14 +109,7 @@ def read_reply(process: Any, timeout: float, stderr: Path) -> dict[str, Any]:
         while time.monotonic() < deadline:
             if not selector.select(timeout=min(1.0, max(deadline - time.monotonic(), 0.01))):
                 continue
-            line = process.stdout.readline()
-            if not line:
-                detail = stderr.read_text(errors="replace").strip().splitlines()[-1:]
-                raise LiveError("a fleet process ended early" + "".join(f": {d}" for d in detail))
-            reply = json.loads(line)
-            if "error" in reply:
-                raise LiveError(f"fleet process: {reply['error']}")
-            return reply
+            return process_reply(process.stdout.readline(), "a fleet process", stderr)
     finally:
         selector.close()
     raise LiveError(f"a fleet process said nothing for {timeout:g} s (--timeout); stopped")
@@ -516,6 +508,31 @@ def fleet_verdict(fields: dict[str, Any], tolerance: float) -> Any:
         floor=fields["memory_floor"],
         more="more --connections or --waves, or a corpus with more traffic per connection",
     )
+
+
+def fleet_result(
+    fields: dict[str, Any],
+    on: FleetRun,
+    off: FleetRun,
+    tolerance: float,
+    started: float,
+    modelled: float,
+    earlier: dict[str, float] | None = None,
+) -> LiveResult:
+    """A fleet check's result (the one every live check gives): ``fields`` judged by
+    :func:`fleet_verdict`, the seconds since ``started`` (``time.perf_counter``), and the
+    timings: ``earlier`` steps (an install), the model (``started`` to ``modelled``), then the
+    runs off and on."""
+    timings = {
+        **(earlier or {}),
+        "model": round(modelled - started, 3),
+        "fleet, compression off": off.seconds,
+        "fleet, compression on": on.seconds,
+    }
+    return LiveResult.build(
+        fleet_verdict(fields, tolerance), **fields,
+        duration_seconds=round(time.perf_counter() - started, 3), timings=timings,
+    )  # fmt: skip
 
 
 def _details(

@@ -31,7 +31,7 @@ from wsztune.live.fleet import (
     fleet_display,
     fleet_fields,
     fleet_plan,
-    fleet_verdict,
+    fleet_result,
     measure,
 )
 from wsztune.live.golang import (
@@ -74,15 +74,7 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         **fleet_fields(figures, on, off, connections, options),
         "versions": {"go": cell_go_version(), library: go.LIBRARY_VERSIONS[go.framing_of(library)]},
     }  # fmt: skip
-    timings = {
-        "model": round(modelled - started, 3),
-        "fleet, compression off": off.seconds,
-        "fleet, compression on": on.seconds,
-    }
-    return LiveResult.build(
-        fleet_verdict(fields, options.tolerance), **fields,
-        duration_seconds=round(time.perf_counter() - started, 3), timings=timings,
-    )  # fmt: skip
+    return fleet_result(fields, on, off, options.tolerance, started, modelled)
 
 
 def _commands(binary: Path, spec: dict[str, Any], work: Path) -> FleetCommands:

@@ -56,6 +56,11 @@ class Plan:
         """The script live connection ``index`` replays."""
         return self.scripts[self.assignment[index]]
 
+    @property
+    def probed(self) -> int:
+        """How many live connections replay a script that ends with :data:`PROBE`."""
+        return sum(self.script_for(i).probed for i in range(self.connections))
+
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON for the client process (payloads in base64)."""
         return {
@@ -108,6 +113,17 @@ def describe_replay(corpus: Corpus, plan: Plan) -> str:
             f"of {corpus_connections}"
         )
     return f"live connection i replays corpus connection i mod {corpus_connections}"
+
+
+def replay_fields(corpus: Corpus, plan: Plan) -> dict[str, Any]:
+    """A live result's fields for what was replayed (every check that replays a
+    :class:`Plan`): the corpus and how many of its connections the plan ships, the replay in
+    words, and how many live connections sent the probe."""
+    return {
+        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
+        "replay": describe_replay(corpus, plan),
+        "probed_connections": plan.probed,
+    }
 
 
 def _script(name: str, messages: list[tuple[str, bool, bytes]]) -> Script:

@@ -41,22 +41,26 @@ from wsztune.live.fleet import (
     fleet_display,
     fleet_fields,
     fleet_plan,
-    fleet_verdict,
+    fleet_result,
     measure,
     raise_fd_limit,
 )
 from wsztune.live.options import LiveOptions
-from wsztune.live.plan import Plan, build_plan, describe_replay
+from wsztune.live.plan import Plan, build_plan, replay_fields
 from wsztune.live.python import (
+    client_counts,
     client_factory,
+    connect_client,
     model_memory,
     model_script,
     package_root,
+    replay_client,
+    replay_server,
+    say,
     server_and_setting,
     versions,
 )
-from wsztune.live.result import Display, LiveError, LiveResult, setting_fields
-from wsztune.loopback import LOOPBACK
+from wsztune.live.result import Display, LiveResult, setting_fields
 from wsztune.memory import Resident, connection_traffic, zlib_resident
 from wsztune.permessage_deflate import Setting
 
@@ -87,7 +91,7 @@ async def _server_main(config: dict[str, Any]) -> None:
     async def replay(index: int, connection: Any) -> None:
         try:
             async with asyncio.timeout(timeout):
-                await _replay_server(plan, index, connection)
+                await replay_server(plan, index, connection)
         except Exception as error:
             served.failures.append(f"server connection {index}: {error!r}")
             return
@@ -100,17 +104,8 @@ async def _server_main(config: dict[str, Any]) -> None:
             await connection.recv()
 
     async with SERVERS[config["server"]].serve(replay, model, timeout) as port:
-        _say({"port": port})
+        say({"port": port})
         await _answer_counts(served)
-
-
-async def _replay_server(plan: Plan, index: int, connection: Any) -> None:
-    for direction, is_text, payload in plan.script_for(index).messages:
-        if direction == SERVER:
-            await connection.send(payload, is_text)
-        elif await connection.recv() != payload:
-            raise LiveError(f"connection {index}: a client message changed")
-    await connection.flush()
 
 
 async def _answer_counts(served: _Served) -> None:
@@ -119,17 +114,12 @@ async def _answer_counts(served: _Served) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
     while line := await commands.readline():
         if served.failures:
-            _say({"error": served.failures[0]})
+            say({"error": served.failures[0]})
         elif served.counted:
-            _say({"sent": served.sent, "received": served.received})
+            say({"sent": served.sent, "received": served.received})
         else:
-            _say({"sent": None, "received": None})
+            say({"sent": None, "received": None})
         del line
-
-
-def _say(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
 
 
 # A wave's client process ----------------------------------------------------------------------
@@ -141,51 +131,26 @@ async def _clients_main(config: dict[str, Any], start: int, count: int) -> None:
     raise_fd_limit()
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
-    offer = config["offer"] if config["compression"] else None
+    extensions = [client_factory(config["offer"])] if config["compression"] else []
     gate = asyncio.Semaphore(CONCURRENCY)
     held: list[Any] = []
     totals = [0, 0]
 
     async def one(index: int) -> None:
         async with gate, asyncio.timeout(timeout):
-            ws = await _connect(config["port"], index, offer, timeout)
+            ws = await connect_client(config["port"], index, extensions, timeout)
             held.append(ws)
-            await _replay_client(plan, index, ws)
-        counters = [e for e in ws.protocol.extensions if hasattr(e, "sent_bytes")]
-        if counters:
-            totals[0] += counters[0].sent_bytes
-            totals[1] += counters[0].received_bytes
+            await replay_client(plan, index, ws)
+        sent, received = client_counts(ws)
+        totals[0], totals[1] = totals[0] + sent, totals[1] + received
 
     try:
         await asyncio.gather(*(one(index) for index in range(start, start + count)))
-        _say({"done": len(held), "sent": totals[0], "received": totals[1]})
+        say({"done": len(held), "sent": totals[0], "received": totals[1]})
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     finally:
         for ws in held:
             ws.transport.abort()
-
-
-async def _connect(port: int, index: int, offer: Sequence[Any] | None, timeout: float) -> Any:
-    from websockets.asyncio.client import connect
-
-    return await connect(
-        f"ws://{LOOPBACK}:{port}/{index}",
-        compression=None,
-        extensions=[client_factory(offer)] if offer else [],
-        proxy=None,  # loopback only, never through a proxy from the environment
-        max_size=None,
-        ping_interval=None,
-        close_timeout=timeout,
-        open_timeout=timeout,
-    )
-
-
-async def _replay_client(plan: Plan, index: int, ws: Any) -> None:
-    for direction, is_text, payload in plan.script_for(index).messages:
-        if direction == CLIENT:
-            await ws.send(payload, text=is_text)
-        elif await ws.recv(decode=False) != payload:
-            raise LiveError(f"connection {index}: a server message changed")
 
 
 def process_main(argv: Sequence[str]) -> int:
@@ -198,7 +163,7 @@ def process_main(argv: Sequence[str]) -> int:
             config = {**config, "port": int(argv[2])}
             asyncio.run(_clients_main(config, int(argv[3]), int(argv[4])))
     except Exception as error:  # the parent shows it as one line
-        _say({"error": f"{type(error).__name__}: {error}"})
+        say({"error": f"{type(error).__name__}: {error}"})
         return 1
     return 0
 
@@ -263,15 +228,8 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
     with tempfile.TemporaryDirectory(prefix="wsztune-fleet-") as tmp:
         work = Path(tmp)
         on, off = measure(_commands(work, plan, setting, server, options.timeout), fleet, work)
-    timings = {
-        "model": round(modelled - started, 3),
-        "fleet, compression off": off.seconds,
-        "fleet, compression on": on.seconds,
-    }
     fields = _result_fields(corpus, plan, setting, server, model, on, off, options)
-    verdict = fleet_verdict(fields, options.tolerance)
-    duration = round(time.perf_counter() - started, 3)
-    return LiveResult.build(verdict, **fields, duration_seconds=duration, timings=timings)
+    return fleet_result(fields, on, off, options.tolerance, started, modelled)
 
 
 def _commands(
@@ -316,9 +274,7 @@ def _result_fields(
         "server": server.name,
         "codec": "zlib",
         **setting_fields(setting),
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": sum(plan.script_for(i).probed for i in range(plan.connections)),
+        **replay_fields(corpus, plan),
         **fleet_fields(model, on, off, plan.connections, options),
         "versions": versions(server),
     }

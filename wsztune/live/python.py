@@ -59,7 +59,7 @@ from wsztune.live.growth import (
     standard_error,
 )
 from wsztune.live.options import LiveOptions, OptionClash
-from wsztune.live.plan import PROBE, Plan, Script, build_plan, describe_replay
+from wsztune.live.plan import PROBE, Plan, Script, build_plan, replay_fields
 from wsztune.live.result import (
     Display,
     LiveError,
@@ -70,6 +70,7 @@ from wsztune.live.result import (
     judge,
     kib,
     memory_rows,
+    process_reply,
     setting_fields,
     zlib_setting_title,
 )
@@ -152,16 +153,7 @@ def package_root() -> str:
 async def _read_reply(stream: asyncio.StreamReader, timeout: float, stderr_path: Path) -> dict:
     async with asyncio.timeout(timeout):
         line = await stream.readline()
-    if not line:
-        detail = stderr_path.read_text(errors="replace").strip().splitlines()
-        raise LiveError("the client process ended early" + (f": {detail[-1]}" if detail else ""))
-    try:
-        reply = json.loads(line)
-    except ValueError:
-        raise LiveError(f"the client process said something unexpected: {line[:80]!r}") from None
-    if "error" in reply:
-        raise LiveError(f"client: {reply['error']}")
-    return reply
+    return process_reply(line, "the client process", stderr_path)
 
 
 class _Session:
@@ -211,18 +203,20 @@ class _Session:
                 self.marked[index].set()
 
     async def _replay(self, index: int, connection: Connection) -> None:
-        script = self.plan.script_for(index)
         async with asyncio.timeout(self.timeout):
-            for direction, is_text, payload in script.messages:
-                if direction == SERVER:
-                    await connection.send(payload, is_text)
-                else:
-                    message = await connection.recv()
-                    if message != payload:
-                        raise LiveError(f"connection {index}: a client message changed")
-                    del message  # not held at the mark
-            await connection.flush()
+            await replay_server(self.plan, index, connection)
             await self.replayed[index].wait()
+
+
+async def replay_server(plan: Plan, index: int, connection: Connection) -> None:
+    """The server's side of live connection ``index``: send its script's server messages,
+    check the client's as they come (none is held after), then flush (every frame read)."""
+    for direction, is_text, payload in plan.script_for(index).messages:
+        if direction == SERVER:
+            await connection.send(payload, is_text)
+        elif await connection.recv() != payload:
+            raise LiveError(f"connection {index}: a client message changed")
+    await connection.flush()
 
 
 async def _serve_once(
@@ -363,10 +357,48 @@ def client_factory(compression: Sequence[Any]) -> Any:
     )
 
 
-async def _client_main(config: dict[str, Any]) -> None:
-    """Open connections when told to on stdin, replay their scripts, report on stdout."""
+async def connect_client(port: int, index: int, extensions: list[Any], timeout: float) -> Any:
+    """A python-websockets client of live connection ``index`` (the path says which) to the
+    server on the loopback ``port``, with ``extensions`` (:func:`client_factory`'s, or none)."""
     from websockets.asyncio.client import connect
 
+    return await connect(
+        f"ws://{LOOPBACK}:{port}/{index}",
+        compression=None,
+        extensions=extensions,
+        proxy=None,  # loopback only, never through a proxy from the environment
+        max_size=None,
+        ping_interval=None,
+        close_timeout=timeout,
+        open_timeout=timeout,
+    )
+
+
+async def replay_client(plan: Plan, index: int, ws: Any) -> None:
+    """The client's side of live connection ``index``: send its script's client messages,
+    check the server's as they come."""
+    for direction, is_text, payload in plan.script_for(index).messages:
+        if direction == CLIENT:
+            await ws.send(payload, text=is_text)
+        elif await ws.recv(decode=False) != payload:
+            raise LiveError(f"connection {index}: a server message changed")
+
+
+def client_counts(ws: Any) -> tuple[int, int]:
+    """The compressed payload bytes a client sent and received (its counting extension's);
+    ``(0, 0)`` with no compression."""
+    counters = [e for e in ws.protocol.extensions if hasattr(e, "sent_bytes")]
+    return (counters[0].sent_bytes, counters[0].received_bytes) if counters else (0, 0)
+
+
+def say(message: dict[str, Any]) -> None:
+    """One JSON line to the parent process (a live check's helper processes speak so)."""
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+async def _client_main(config: dict[str, Any]) -> None:
+    """Open connections when told to on stdin, replay their scripts, report on stdout."""
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
     compression = config["compression"]
@@ -375,12 +407,7 @@ async def _client_main(config: dict[str, Any]) -> None:
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
     open_connections: list[Any] = []
-
-    def reply(message: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
-
-    reply({"ready": True})
+    say({"ready": True})
     try:
         while True:
             # The parent answers within its own timeouts; waiting longer means it is gone.
@@ -392,30 +419,15 @@ async def _client_main(config: dict[str, Any]) -> None:
             if command.get("close"):
                 async with asyncio.timeout(timeout):
                     await asyncio.gather(*(ws.close() for ws in open_connections))
-                reply({"closed": True})
+                say({"closed": True})
                 return
             index = int(command["open"])
             async with asyncio.timeout(timeout):
-                ws = await connect(
-                    f"ws://{LOOPBACK}:{config['port']}/{index}",
-                    compression=None,
-                    extensions=extensions,
-                    proxy=None,  # never through a proxy from the environment: loopback only
-                    max_size=None,
-                    ping_interval=None,
-                    close_timeout=timeout,
-                    open_timeout=timeout,
-                )
+                ws = await connect_client(config["port"], index, extensions, timeout)
                 open_connections.append(ws)
-                for direction, is_text, payload in plan.script_for(index).messages:
-                    if direction == CLIENT:
-                        await ws.send(payload, text=is_text)
-                    elif await ws.recv(decode=False) != payload:
-                        raise LiveError(f"connection {index}: a server message changed")
-            counters = [e for e in ws.protocol.extensions if hasattr(e, "sent_bytes")]
-            sent = counters[0].sent_bytes if counters else 0
-            received = counters[0].received_bytes if counters else 0
-            reply({"done": index, "sent": sent, "received": received})
+                await replay_client(plan, index, ws)
+            sent, received = client_counts(ws)
+            say({"done": index, "sent": sent, "received": received})
     finally:
         for ws in open_connections:
             ws.transport.abort()  # no-op on connections already closed cleanly
@@ -426,8 +438,7 @@ def client_process_main(argv: Sequence[str]) -> int:
     try:
         asyncio.run(_client_main(json.loads(argv[0])))
     except Exception as error:  # the parent shows it as one line
-        sys.stdout.write(json.dumps({"error": f"{type(error).__name__}: {error}"}) + "\n")
-        sys.stdout.flush()
+        say({"error": f"{type(error).__name__}: {error}"})
         return 1
     return 0
 
@@ -633,9 +644,7 @@ def _result_fields(
         **setting_fields(setting),
         "connections": plan.connections,
         "measured_connections": len(memory.measured),
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": _probed(plan),
+        **replay_fields(corpus, plan),
         **byte_fields(model.server_bytes, model.client_bytes, live_server, live_client),
         "raw_bytes": sum(m.server_raw_bytes + m.client_raw_bytes for m in model.per_live),
         "memory_figure": "tracemalloc",
@@ -655,10 +664,6 @@ def _result_fields(
         "notes": _notes(plan, server),
         "details": _details(on, off, memory),
     }
-
-
-def _probed(plan: Plan) -> int:
-    return sum(plan.script_for(i).probed for i in range(plan.connections))
 
 
 def _per_connection(
@@ -693,7 +698,7 @@ def _notes(plan: Plan, server: LiveServer) -> list[str]:
         "extension object and the negotiated headers (~1.4 KB)",
         "RSS: psutil growth per connection; a page counts once touched, so it is noisy",
     ]
-    probed = _probed(plan)
+    probed = plan.probed
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection with no "

@@ -22,7 +22,9 @@ The verdict has three outcomes, each with its own exit code:
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsztune.errors import WsztuneError
@@ -38,6 +40,26 @@ INCONCLUSIVE = "inconclusive"
 class LiveError(WsztuneError):
     """The live check could not run to the end (a timeout, a refused connection, a mismatch
     between what was sent and what arrived). Exit code 2: there is no verdict to give."""
+
+
+def process_reply(
+    line: bytes, process: str, stderr: Path, exit_code: int | None = None
+) -> dict[str, Any]:
+    """One JSON line a live check's helper process printed, as a dict. Its end (no line), a
+    line that is not JSON, or an ``error`` it reports is one :class:`LiveError` that names
+    ``process`` ("the client process"), with the last line of its ``stderr`` file (else its
+    ``exit_code``) when it ended."""
+    if not line:
+        detail = stderr.read_text(errors="replace").strip().splitlines()
+        known = f" (exit code {exit_code})" if exit_code is not None else ""
+        raise LiveError(f"{process} ended early" + (f": {detail[-1]}" if detail else known))
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        raise LiveError(f"{process} said something unexpected: {line[:80]!r}") from None
+    if "error" in reply:
+        raise LiveError(f"{process}: {reply['error']}")
+    return reply
 
 
 @dataclass(frozen=True)

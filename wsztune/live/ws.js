@@ -163,6 +163,15 @@ async function replay(ws, script, me, next, index) {
   await Promise.all(sending);
 }
 
+// flushed resolves once the peer answers a ping, which it does only after reading every frame
+// before it: nothing sent is still in flight.
+function flushed(ws) {
+  return new Promise((resolve) => {
+    ws.once("pong", resolve);
+    ws.ping();
+  });
+}
+
 function withTimeout(promise, what) {
   let timer;
   const limit = new Promise((_, reject) => {
@@ -267,12 +276,7 @@ function server() {
     const work = (async () => {
       const started = process.hrtime.bigint();
       await replay(ws, script, "server", next, index);
-      // The client answers the ping only after reading every frame before it: nothing the
-      // server sent is still in flight when it is measured.
-      await new Promise((resolve) => {
-        ws.once("pong", resolve);
-        ws.ping();
-      });
+      await flushed(ws); // nothing the server sent is still in flight when it is measured
       alive();
       const replayed = process.hrtime.bigint();
       const usage = memory();
@@ -320,24 +324,34 @@ function client() {
       process.exit(0);
     }
     const index = command.open;
-    const ws = new WebSocket(`ws://${LOOPBACK}:${config.port}/${index}`, {
-      perMessageDeflate: perMessageDeflate(config.compression, false),
-      maxPayload: 0,
-      handshakeTimeout: timeoutMs,
-    });
+    const { ws, replayed } = openClient(plan, index);
     open.push(ws);
-    const next = inbox(ws);
-    const work = (async () => {
-      const counters = await new Promise((resolve, reject) => {
-        ws.once("open", () => resolve(tap(ws._socket)));
-        ws.once("error", reject);
-      });
-      await replay(ws, plan.scripts[plan.assignment[index]], "client", next, index);
+    const work = replayed.then((counters) => {
       reply({ done: index, sent: counters.outgoing.toJSON(), received: counters.incoming.toJSON(), extensions: ws.extensions });
-    })();
+    });
     await withTimeout(work, `client connection ${index}`);
   });
   reply({ ready: true, pid: process.pid });
+}
+
+// openClient opens live connection `index` and replays its script as the client: the socket, and
+// a promise of the socket's byte counters (tap) once the replay is done.
+function openClient(plan, index) {
+  const ws = new WebSocket(`ws://${LOOPBACK}:${config.port}/${index}`, {
+    perMessageDeflate: perMessageDeflate(config.compression, false),
+    maxPayload: 0,
+    handshakeTimeout: timeoutMs,
+  });
+  const next = inbox(ws);
+  const replayed = (async () => {
+    const counters = await new Promise((resolve, reject) => {
+      ws.once("open", () => resolve(tap(ws._socket)));
+      ws.once("error", reject);
+    });
+    await replay(ws, plan.scripts[plan.assignment[index]], "client", next, index);
+    return counters;
+  })();
+  return { ws, replayed };
 }
 
 // A fleet (wsztune/live/fleet.py) ---------------------------------------------------------------
@@ -371,10 +385,7 @@ function fleetServer() {
     const next = inbox(ws);
     const work = (async () => {
       await replay(ws, plan.scripts[plan.assignment[index]], "server", next, index);
-      await new Promise((resolve) => {
-        ws.once("pong", resolve);
-        ws.ping();
-      });
+      await flushed(ws);
       totals.sent += counters.outgoing.dataBytes;
       totals.received += counters.incoming.dataBytes;
     })();
@@ -396,24 +407,13 @@ function fleetClients() {
   const openOne = () => {
     if (next >= last) return;
     const index = next++;
-    const ws = new WebSocket(`ws://${LOOPBACK}:${config.port}/${index}`, {
-      perMessageDeflate: perMessageDeflate(config.compression, false),
-      maxPayload: 0,
-      handshakeTimeout: timeoutMs,
-    });
-    const messages = inbox(ws);
-    const work = (async () => {
-      const counters = await new Promise((resolve, reject) => {
-        ws.once("open", () => resolve(tap(ws._socket)));
-        ws.once("error", reject);
-      });
-      await replay(ws, plan.scripts[plan.assignment[index]], "client", messages, index);
+    const work = openClient(plan, index).replayed.then((counters) => {
       totals.sent += counters.outgoing.dataBytes;
       totals.received += counters.incoming.dataBytes;
       done += 1;
       if (done === config.count) reply({ done, ...totals });
       openOne();
-    })();
+    });
     withTimeout(work, `client connection ${index}`).catch(fail);
   };
   for (let i = 0; i < FLEET_CONCURRENCY; i++) openOne();

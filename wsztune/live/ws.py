@@ -67,7 +67,7 @@ from wsztune.live.growth import (
     relative_difference,
 )
 from wsztune.live.options import LiveOptions
-from wsztune.live.plan import Plan, Script, build_plan, describe_replay
+from wsztune.live.plan import Plan, Script, build_plan, replay_fields
 from wsztune.live.result import (
     Display,
     LiveError,
@@ -78,6 +78,7 @@ from wsztune.live.result import (
     judge,
     kib,
     memory_rows,
+    process_reply,
     setting_fields,
     zlib_setting_title,
 )
@@ -228,24 +229,13 @@ class _Process:
         assert self.process.stdout is not None
         async with asyncio.timeout(timeout):
             line = await self.process.stdout.readline()
-        if not line:
+        if not line:  # it ended: wait for its exit code, to name it
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2):
                     await self.process.wait()
-            detail = self.stderr.read_text(errors="replace").strip().splitlines()
-            raise LiveError(
-                f"the ws {self.name} process ended early"
-                + (f": {detail[-1]}" if detail else f" (exit code {self.process.returncode})")
-            )
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            raise LiveError(
-                f"the ws {self.name} said something unexpected: {line[:80]!r}"
-            ) from None
-        if "error" in reply:
-            raise LiveError(f"ws {self.name}: {reply['error']}")
-        return reply
+        return process_reply(
+            line, f"the ws {self.name} process", self.stderr, self.process.returncode
+        )
 
     async def stop(self, timeout: float) -> None:
         """Let it exit, else kill it: no node process outlives the check."""
@@ -695,9 +685,7 @@ def _result_fields(
         "threshold": setting.threshold,
         "connections": plan.connections,
         "measured_connections": memory.measured,
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": _probed(plan),
+        **replay_fields(corpus, plan),
         **byte_fields(figures.server_bytes, figures.client_bytes, live_server, live_client),
         "raw_bytes": figures.raw_bytes,
         "memory_figure": memory.figure,
@@ -716,10 +704,6 @@ def _result_fields(
         "ports": [on.port, off.port],
         "versions": _versions(on),
     }
-
-
-def _probed(plan: Plan) -> int:
-    return sum(plan.script_for(i).probed for i in range(plan.connections))
 
 
 def _versions(on: NodeSide) -> dict[str, str]:
@@ -780,7 +764,7 @@ def _notes(plan: Plan, on: NodeSide, memory: Memory, ws_package: Path) -> list[s
 def _mix_notes(plan: Plan, memory: Memory) -> list[str]:
     """What to know about the connections replayed: probes, and the kinds of connection."""
     notes = []
-    probed, measured = _probed(plan), memory.measured
+    probed, measured = plan.probed, memory.measured
     if probed:
         notes.append(
             f"{probed} of {plan.connections} connections replay a corpus connection in which "

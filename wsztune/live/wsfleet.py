@@ -11,7 +11,7 @@ What is checked: the compressed bytes both ways over every connection opened aga
 node codec's model, exactly (:func:`wsztune.live.ws.model_figures`); the server's RSS growth
 per connection, compression on minus off, against the node codec's
 ``connection_memory_resident`` for the corpus, within ``--tolerance``
-(:func:`wsztune.live.fleet.fleet_verdict`).
+(:func:`wsztune.live.fleet.fleet_result`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from wsztune.live.fleet import (
     fleet_display,
     fleet_fields,
     fleet_plan,
-    fleet_verdict,
+    fleet_result,
     measure,
 )
 from wsztune.live.options import LiveOptions
-from wsztune.live.plan import describe_replay
+from wsztune.live.plan import replay_fields
 from wsztune.live.result import Display, LiveResult, setting_fields
 from wsztune.live.ws import (
     SCRIPT,
@@ -73,23 +73,13 @@ def check(corpus: Corpus, options: LiveOptions) -> LiveResult:
         "codec": "node",
         **setting_fields(setting),
         "threshold": setting.threshold,
-        "corpus": {**corpus.describe(), "replayed_connections": len(plan.scripts)},
-        "replay": describe_replay(corpus, plan),
-        "probed_connections": sum(plan.script_for(i).probed for i in range(plan.connections)),
+        **replay_fields(corpus, plan),
         **fleet_fields(model, on, off, plan.connections, options),
         "versions": _versions(node, ws_package),
     }
-    timings = {
-        "install": round(installing, 3),
-        "model": round(modelled - started, 3),
-        "fleet, compression off": off.seconds,
-        "fleet, compression on": on.seconds,
-    }
-    duration = round(time.perf_counter() - started, 3)
-    return LiveResult.build(
-        fleet_verdict(fields, options.tolerance), **fields, duration_seconds=duration,
-        timings=timings,
-    )  # fmt: skip
+    return fleet_result(
+        fields, on, off, options.tolerance, started, modelled, {"install": round(installing, 3)}
+    )
 
 
 def _config(

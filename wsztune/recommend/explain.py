@@ -15,7 +15,14 @@ from wsztune.recommend.axes import AXES_MEMORY_RESOLUTION, AxesDecision, peak_of
 from wsztune.recommend.constraints import Constraints, memory_figure, time_ratio
 from wsztune.recommend.decide import Decision, constraint_overs, memory_resolution
 from wsztune.recommend.robust import FEW_UNITS
-from wsztune.recommend.words import money, option_percent, percent, precise_percent, share_percent
+from wsztune.recommend.words import (
+    listed,
+    money,
+    option_percent,
+    percent,
+    precise_percent,
+    share_percent,
+)
 from wsztune.results import Run
 from wsztune.text import format_bytes, label, plural
 
@@ -433,21 +440,33 @@ def _clients_line(
     )
     if len(parts) < 2:
         return line, None
-    worst = max(parts, key=lambda part: (_budgeted(chosen, part), part["connection_memory"]))
+
+    def need(part: Cell) -> tuple[int, int]:
+        return _budgeted(chosen, part), part["connection_memory"]
+
+    # Clients that need the same memory are all the worst (Firefox and Safari both make the
+    # server inflate with 15 bits): naming only the first would clear the others.
+    most = max(map(need, parts))
+    worst = [part for part in parts if need(part) == most]
+    names = [part["name"] for part in worst]
+    memory = _client_memory(chosen, worst[0])
     needs = (
-        f"the worst client, {worst['name']}, needs {_client_memory(chosen, worst)} per connection"
+        f"the worst client, {names[0]}, needs {memory} per connection"
+        if len(worst) == 1
+        else f"the worst clients, {listed(names)} (a tie), each need {memory} per connection"
     )
-    if budget is None or _budgeted(chosen, worst) <= budget:
-        if budget is not None and worst["connection_memory"] > budget:
+    if budget is None or _budgeted(chosen, worst[0]) <= budget:
+        if budget is not None and worst[0]["connection_memory"] > budget:
             # Resident fits, the allocation does not: fine for long-lived connections only.
+            whose = "its" if len(worst) == 1 else "their"
             needs += (
-                f": its allocation is over the {format_bytes(budget)} budget, the bound a fleet "
-                "drifts to under churn"
+                f": {whose} allocation is over the {format_bytes(budget)} budget, the bound a "
+                "fleet drifts to under churn"
             )
         return f"{line} {needs[0].upper()}{needs[1:]}.", None
     warning = (
         f"{needs}, over the {format_bytes(budget)} budget the mix's mean "
-        f"({format_bytes(chosen['connection_memory'])}) fits: a fleet of {worst['name']} "
+        f"({format_bytes(chosen['connection_memory'])}) fits: a fleet of {listed(names, 'or')} "
         "connections would not fit"
     )
     return f"{line} {warning[0].upper()}{warning[1:]}.", warning

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wsztune.errors import PartialRun, WsztuneError
-from wsztune.grid import Cell, Slice, cell_key
+from wsztune.grid import Cell, Slice, axes_key, cell_key, client_mix, made_with
 from wsztune.recommend.axes import AxesDecision
 from wsztune.recommend.constraints import CONFIDENCE, DEFAULT_MAX_SAVINGS_DROP, time_ratio
 from wsztune.recommend.decide import Decision, smallest
@@ -292,21 +292,27 @@ def compare_with_baseline(
             "same constraints at the baseline, so it cannot say how good it was; check the "
             "budget, or save a new baseline"
         )
-    # Only the cells both runs measured and that fit in both compete: a cell added to today's
-    # grid (or dropped from it) would otherwise move the bar and read as the setting's change.
-    keys_then = {cell_key(c) for c in baseline.feasible}
-    now_cells = [c for c in decision.feasible if cell_key(c) in keys_then]
-    keys_now = {cell_key(c) for c in now_cells}
-    then_cells = [c for c in baseline.feasible if cell_key(c) in keys_now]
-    order = {cell_key(c): i for i, c in enumerate(now_cells)}
-    then_cells.sort(key=lambda c: order[cell_key(c)])
-
+    now_cells, then_cells = _common_cells(decision.feasible, baseline.feasible, cell_key)
     return _regression(
         (now_cells, then_cells), (cell, then),
         (resampling_units(decision.slice, now_cells), resampling_units(baseline.slice, then_cells)),
         decision.constraints, tolerance, name, label,
         moved=_moved_outside(decision, baseline, cell, then, tolerance),
     )  # fmt: skip
+
+
+def _common_cells(
+    now: list[Cell], then: list[Cell], key: Callable[[Cell], Any]
+) -> tuple[list[Cell], list[Cell]]:
+    """The cells of ``now`` and of ``then`` whose ``key`` both runs have, now's in their order
+    and then's in the same order (cell for cell). Only the cells both runs measured and that fit
+    in both compete: a cell added to today's grid (or dropped from it) would otherwise move the
+    bar and read as the shipped setting's change."""
+    keys_then = {key(c) for c in then}
+    now_cells = [c for c in now if key(c) in keys_then]
+    order = {key(c): i for i, c in enumerate(now_cells)}
+    then_cells = sorted((c for c in then if key(c) in order), key=lambda c: order[key(c)])
+    return now_cells, then_cells
 
 
 def _regression(
@@ -403,18 +409,15 @@ def _require_same_question(now: Slice, then: Slice, name: str) -> None:
     """Refuse a baseline made for another stack or another client mix: its figures answer
     another question (other knobs, other frames on the wire), so any change would be read as
     the traffic's. A different codec is the caller's to flag: it may be the change to watch."""
-    for option, ours, theirs in (
-        ("--server", now.server, then.server),
-        ("--client", now.client, then.client),
+    for option, ours, theirs, same in (
+        ("--server", now.server, then.server, now.server == then.server),
+        ("--client", now.client, then.client, client_mix(now.client) == client_mix(then.client)),
     ):
-        if ours != theirs:
-
-            def words(value: str | None, option: str = option) -> str:
-                return f"{option} {value}" if value else f"no {option}"
-
+        if not same:
             raise WsztuneError(
-                f"--baseline {name} was made with {words(theirs)}, this run with {words(ours)}: "
-                f"they answer different questions; re-make the baseline with the same {option}"
+                f"--baseline {name} was made with {made_with(option, theirs)}, this run with "
+                f"{made_with(option, ours)}: they answer different questions; re-make the "
+                f"baseline with the same {option}"
             )
 
 
@@ -564,9 +567,7 @@ def compare_on_axes(
     then_decision, name = baseline.decision, baseline.name
 
     def key(c: Cell) -> tuple:
-        if c.get("compression") is False:
-            return ("off",)
-        return tuple(c.get(axis) for axis in decision.axes)
+        return axes_key(c, decision.axes)
 
     then = next((c for c in then_decision.cells if key(c) == key(cell)), None)
     shown = decision.name(cell)
@@ -579,12 +580,10 @@ def compare_on_axes(
             f"--baseline {name}: {shown} does not fit the same constraints at the baseline, so "
             "it cannot say how good it was; check the budget, or save a new baseline"
         )
-    measured = [c for c in decision.feasible if c is not decision.off]
-    keys_then = {key(c) for c in then_decision.feasible if c is not then_decision.off}
-    now_cells = [c for c in measured if key(c) in keys_then]
-    order = {key(c): i for i, c in enumerate(now_cells)}
-    then_cells = sorted(
-        (c for c in then_decision.feasible if key(c) in order), key=lambda c: order[key(c)]
+    now_cells, then_cells = _common_cells(
+        [c for c in decision.feasible if c is not decision.off],
+        [c for c in then_decision.feasible if c is not then_decision.off],
+        key,
     )
     if cell is decision.off:  # off against off: nothing to lose ground to, savings 0 both
         now_cells, then_cells = [cell, *now_cells], [then, *then_cells]

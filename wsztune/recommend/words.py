@@ -42,3 +42,10 @@ def in_points(fraction: float) -> str:
 def money(value: float) -> str:
     """A monthly cost: cents below 10,000, whole units above."""
     return f"{value:,.2f}" if value < 10_000 else f"{value:,.0f}"
+
+
+def listed(names: list[str], last: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (``last``: the word before the last name)."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"

@@ -160,22 +160,24 @@ def resolve_clients(text: str) -> list[tuple[Client, float]]:
 
 def client_notes(clients: list[tuple[Client, float]], codec: str) -> list[str]:
     """What a run of ``codec`` for these clients should say: a client whose own codec is not the
-    run's (its direction is measured with the run's at the client's memLevel and level), and a
-    client whose model is not verified."""
+    one its direction is measured with (at the client's memLevel and level), and a client whose
+    model is not verified."""
+    # A Go run makes every client's frames with CPython's zlib, whatever the client compresses
+    # with (codecs/go.py, zlib_client_frames); the other runs with the run's own codec.
+    go = codec.startswith("go-")
+    measuring = "zlib" if go else codec
+    server_side = f"; the server's side with {CODEC_TITLES.get(codec, codec)}" if go else ""
     notes = []
     for client, _ in clients:
-        if codec.startswith("go-"):  # codecs/go.py write_client_frames
-            notes.append(
-                f"{client.title}'s direction is measured with "
-                f"{CODEC_TITLES.get(client.codec, client.codec)} at its memLevel "
-                f"{client.mem_level}; the server's side with {CODEC_TITLES.get(codec, codec)}"
-            )
-        elif client.codec != codec:
-            notes.append(
-                f"{client.title} compresses with {CODEC_TITLES.get(client.codec, client.codec)}; "
-                f"its direction is measured with {CODEC_TITLES.get(codec, codec)} at its "
-                f"memLevel {client.mem_level}"
-            )
+        measured = (
+            f"measured with {CODEC_TITLES.get(measuring, measuring)} at its memLevel "
+            f"{client.mem_level}{server_side}"
+        )
+        if client.codec != measuring:
+            own = CODEC_TITLES.get(client.codec, client.codec)
+            notes.append(f"{client.title} compresses with {own}; its direction is {measured}")
+        elif go:
+            notes.append(f"{client.title}'s direction is {measured}")
         if client.status not in ("verified",):
             notes.append(f"{client.title}: {client.status} ({client.status_note})")
     return notes

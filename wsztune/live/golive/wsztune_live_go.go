@@ -26,9 +26,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -174,85 +174,11 @@ func messagesOf(frames []frame, into *streamReport, digest *bytes.Buffer) {
 }
 
 // connection replays one connection's streams: the client sends its messages, then the server
-// sends its own, each side reading what the other sends.
+// sends its own, each side reading what the other sends. streams: the job's stream indexes of
+// its server and client sides (-1: that side sends nothing).
 type connection struct {
 	server, client [][]byte
-}
-
-func serveGorilla(j job, conns chan *gorilla.Conn) http.Handler {
-	upgrader := gorilla.Upgrader{EnableCompression: true}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		c.SetCompressionLevel(j.Level)
-		conns <- c
-	})
-}
-
-func replayGorilla(j job, url string, conns chan *gorilla.Conn, conn connection) (*recorder, error) {
-	var rec *recorder
-	dialer := gorilla.Dialer{
-		EnableCompression: true,
-		NetDial: func(network, addr string) (net.Conn, error) {
-			c, err := net.Dial(network, addr)
-			rec = &recorder{Conn: c}
-			return rec, err
-		},
-	}
-	client, _, err := dialer.Dial(url, nil)
-	if err != nil {
-		return nil, err
-	}
-	client.SetCompressionLevel(j.Level)
-	server := <-conns
-	write := func(c *gorilla.Conn, p []byte) error {
-		// A threshold as Centrifugo applies it: compression off for short messages.
-		c.EnableWriteCompression(len(p) >= j.Threshold)
-		if j.Prepared && c == server {
-			// A broadcast as gorilla's docs advise: compressed once, the same frames to every
-			// subscriber (prepared.go).
-			pm, err := gorilla.NewPreparedMessage(gorilla.BinaryMessage, p)
-			if err != nil {
-				return err
-			}
-			return c.WritePreparedMessage(pm)
-		}
-		return c.WriteMessage(gorilla.BinaryMessage, p)
-	}
-	done := make(chan error, 1)
-	go func() {
-		for range conn.client {
-			if _, _, err := server.ReadMessage(); err != nil {
-				done <- err
-				return
-			}
-		}
-		for _, p := range conn.server {
-			if err := write(server, p); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	for _, p := range conn.client {
-		if err := write(client, p); err != nil {
-			return nil, err
-		}
-	}
-	for range conn.server {
-		if _, _, err := client.ReadMessage(); err != nil {
-			return nil, err
-		}
-	}
-	if err := <-done; err != nil {
-		return nil, err
-	}
-	client.Close()
-	server.Close()
-	return rec, nil
+	streams        [2]int
 }
 
 func coderMode(j job) coder.CompressionMode {
@@ -262,148 +188,64 @@ func coderMode(j job) coder.CompressionMode {
 	return coder.CompressionNoContextTakeover
 }
 
-func serveCoder(j job, conns chan *coder.Conn) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := coder.Accept(w, r, &coder.AcceptOptions{
-			CompressionMode:      coderMode(j),
-			CompressionThreshold: j.Threshold,
-		})
-		if err != nil {
-			return
-		}
-		c.SetReadLimit(1 << 30)
-		conns <- c
-		<-r.Context().Done()
-	})
+// served is what the server side of one replay kept, and how it ended.
+type served struct {
+	held interface{}
+	err  error
 }
 
-func replayCoder(j job, url string, conns chan *coder.Conn, conn connection) (*recorder, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var rec *recorder
-	transport := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			rec = &recorder{Conn: c}
-			return rec, err
-		},
-	}
-	client, _, err := coder.Dial(ctx, url, &coder.DialOptions{
-		HTTPClient:           &http.Client{Transport: transport},
-		CompressionMode:      coderMode(j),
-		CompressionThreshold: j.Threshold,
-	})
-	if err != nil {
-		return nil, err
-	}
-	client.SetReadLimit(1 << 30)
-	server := <-conns
-	done := make(chan error, 1)
-	go func() {
-		for range conn.client {
-			if _, _, err := server.Read(ctx); err != nil {
-				done <- err
-				return
-			}
-		}
-		for _, p := range conn.server {
-			if err := server.Write(ctx, coder.MessageBinary, p); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	for _, p := range conn.client {
-		if err := client.Write(ctx, coder.MessageBinary, p); err != nil {
-			return nil, err
-		}
-	}
-	for range conn.server {
-		if _, _, err := client.Read(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := <-done; err != nil {
-		return nil, err
-	}
-	// No close handshake: every data frame has been read, and closing would wait for the peer.
-	_ = client
-	return rec, nil
-}
-
+// run replays every corpus connection in turn, in this process, compression negotiated: its
+// server side as serve runs it (serveOne), its client side as clients does (dialAndReplay); and
+// reports the frames each stream's sender put on the wire, read by the client's recorder.
 func run(j job) (*report, error) {
-	streams, err := readCorpus(j.Corpus)
-	if err != nil {
-		return nil, err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	conns, listener, err := listen(j)
 	if err != nil {
 		return nil, err
 	}
 	defer listener.Close()
 	url := "ws://" + listener.Addr().String() + "/"
-	gorillaConns := make(chan *gorilla.Conn, 1)
-	coderConns := make(chan *coder.Conn, 1)
-	var handler http.Handler
-	switch j.Library {
-	case "gorilla":
-		handler = serveGorilla(j, gorillaConns)
-	case "coder":
-		handler = serveCoder(j, coderConns)
-	default:
+	if j.Library != "gorilla" && j.Library != "coder" {
 		return nil, fmt.Errorf("unknown library %q", j.Library)
 	}
-	go http.Serve(listener, handler)
-
-	// Streams grouped by connection, in order of first appearance.
-	var order []int
-	byConn := map[int]*connection{}
-	indexes := map[int][2]int{}
-	for i, number := range j.Connections {
-		if _, ok := byConn[number]; !ok {
-			byConn[number] = &connection{}
-			indexes[number] = [2]int{-1, -1}
-			order = append(order, number)
-		}
-		pair := indexes[number]
-		if j.Directions[i] == "server" {
-			byConn[number].server = streams[i]
-			pair[0] = i
-		} else {
-			byConn[number].client = streams[i]
-			pair[1] = i
-		}
-		indexes[number] = pair
-	}
-	out := &report{Streams: make([]streamReport, len(streams))}
-	payloads := make([]bytes.Buffer, len(streams))
-	for _, number := range order {
-		var rec *recorder
-		if j.Library == "gorilla" {
-			rec, err = replayGorilla(j, url, gorillaConns, *byConn[number])
-		} else {
-			rec, err = replayCoder(j, url, coderConns, *byConn[number])
+	j.Compression = true
+	scripts, done := make(chan connection, 1), make(chan served, 1)
+	go http.Serve(listener, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held, err := serveOne(j, w, r, <-scripts)
+		done <- served{held, err}
+		<-r.Context().Done() // keep the handler, and what it holds, until the process ends
+	}))
+	out := &report{Streams: make([]streamReport, len(j.Connections))}
+	payloads := make([]bytes.Buffer, len(j.Connections))
+	for number, conn := range conns {
+		scripts <- conn
+		rec, client, err := dialAndReplay(j, url, conn)
+		if err == nil {
+			server := <-done
+			err = server.err
+			if c, ok := client.(*gorilla.Conn); ok && err == nil {
+				// coder's connections stay open: its close handshake would wait for the peer.
+				c.Close()
+				server.held.(*gorilla.Conn).Close()
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("connection %d: %v", number, err)
 		}
 		rec.mu.Lock()
 		sentFrames, err := parseFrames(rec.written.Bytes())
-		if err != nil {
-			return nil, err
+		var receivedFrames []frame
+		if err == nil {
+			receivedFrames, err = parseFrames(rec.read.Bytes())
 		}
-		receivedFrames, err := parseFrames(rec.read.Bytes())
 		rec.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
-		pair := indexes[number]
-		if pair[0] >= 0 {
-			messagesOf(receivedFrames, &out.Streams[pair[0]], &payloads[pair[0]])
+		if i := conn.streams[0]; i >= 0 {
+			messagesOf(receivedFrames, &out.Streams[i], &payloads[i])
 		}
-		if pair[1] >= 0 {
-			messagesOf(sentFrames, &out.Streams[pair[1]], &payloads[pair[1]])
+		if i := conn.streams[1]; i >= 0 {
+			messagesOf(sentFrames, &out.Streams[i], &payloads[i])
 		}
 	}
 	digest := sha256.New()
@@ -450,7 +292,8 @@ func main() {
 
 // Live: a server process and a clients process ---------------------------------------------
 
-// plan is the replay of live connection i: corpus connection i modulo their number.
+// plan is the job's corpus connections, in order of first appearance: live connection i replays
+// corpus connection i modulo their number.
 func plan(j job) ([]connection, error) {
 	streams, err := readCorpus(j.Corpus)
 	if err != nil {
@@ -461,14 +304,14 @@ func plan(j job) ([]connection, error) {
 	for i, number := range j.Connections {
 		c, ok := byConn[number]
 		if !ok {
-			c = &connection{}
+			c = &connection{streams: [2]int{-1, -1}}
 			byConn[number] = c
 			order = append(order, number)
 		}
 		if j.Directions[i] == "server" {
-			c.server = streams[i]
+			c.server, c.streams[0] = streams[i], i
 		} else {
-			c.client = streams[i]
+			c.client, c.streams[1] = streams[i], i
 		}
 	}
 	out := make([]connection, len(order))
@@ -476,6 +319,17 @@ func plan(j job) ([]connection, error) {
 		out[i] = *byConn[number]
 	}
 	return out, nil
+}
+
+// listen is what every server mode starts with: the job's plan, and a listener on a free port
+// of the loopback interface.
+func listen(j job) ([]connection, net.Listener, error) {
+	conns, err := plan(j)
+	if err != nil {
+		return nil, nil, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	return conns, listener, err
 }
 
 type sample struct {
@@ -500,11 +354,7 @@ func measure() sample {
 // serve answers j.Live connections, each replaying its corpus connection, and holds them open;
 // after each replay it samples its own heap and RSS. Compression as j.Compression says.
 func serve(j job) error {
-	conns, err := plan(j)
-	if err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	conns, listener, err := listen(j)
 	if err != nil {
 		return err
 	}
@@ -564,7 +414,7 @@ func serveOne(j job, w http.ResponseWriter, r *http.Request, conn connection) (i
 		}
 		for _, p := range conn.server {
 			c.EnableWriteCompression(j.Compression && len(p) >= j.Threshold)
-			if err := c.WriteMessage(gorilla.BinaryMessage, p); err != nil {
+			if err := writeGorilla(j, c, p); err != nil {
 				return c, err
 			}
 		}
@@ -594,6 +444,19 @@ func serveOne(j job, w http.ResponseWriter, r *http.Request, conn connection) (i
 	return c, nil
 }
 
+// writeGorilla sends one server message; with j.Prepared (replay), as a broadcast as gorilla's
+// docs advise: compressed once, the same frames to every subscriber (prepared.go).
+func writeGorilla(j job, c *gorilla.Conn, p []byte) error {
+	if !j.Prepared {
+		return c.WriteMessage(gorilla.BinaryMessage, p)
+	}
+	pm, err := gorilla.NewPreparedMessage(gorilla.BinaryMessage, p)
+	if err != nil {
+		return err
+	}
+	return c.WritePreparedMessage(pm)
+}
+
 // clients opens j.Live connections to j.Port one after the other, replays each, and reports
 // the payload bytes seen on the wire each way; then holds the connections until stdin closes.
 func clients(j job) error {
@@ -602,7 +465,7 @@ func clients(j job) error {
 		return err
 	}
 	url := fmt.Sprintf("ws://127.0.0.1:%d/", j.Port)
-	var sent, received, sentFrames, receivedFrames, compressedSent, compressedReceived int
+	var sent, received wire
 	var keep []interface{}
 	input := bufio.NewReader(os.Stdin)
 	for i := 0; i < j.Live; i++ {
@@ -616,36 +479,16 @@ func clients(j job) error {
 			return fmt.Errorf("live connection %d: %v", i, err)
 		}
 		keep = append(keep, held)
-		rec.mu.Lock()
-		out, err1 := parseFrames(rec.written.Bytes())
-		in, err2 := parseFrames(rec.read.Bytes())
-		rec.mu.Unlock()
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("live connection %d: cannot read the frames", i)
+		out, in, err := countFrames(rec)
+		if err != nil {
+			return fmt.Errorf("live connection %d: %v", i, err)
 		}
-		for _, f := range out {
-			if f.opcode < 8 {
-				sent += len(f.payload)
-				sentFrames++
-				if f.rsv1 {
-					compressedSent++
-				}
-			}
-		}
-		for _, f := range in {
-			if f.opcode < 8 {
-				received += len(f.payload)
-				receivedFrames++
-				if f.rsv1 {
-					compressedReceived++
-				}
-			}
-		}
+		sent, received = sent.plus(out), received.plus(in)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(map[string]int{
-		"client_bytes": sent, "server_bytes": received,
-		"client_frames": sentFrames, "server_frames": receivedFrames,
-		"client_compressed": compressedSent, "server_compressed": compressedReceived,
+		"client_bytes": sent.bytes, "server_bytes": received.bytes,
+		"client_frames": sent.frames, "server_frames": received.frames,
+		"client_compressed": sent.compressed, "server_compressed": received.compressed,
 	}); err != nil {
 		return err
 	}
@@ -726,11 +569,7 @@ func dialAndReplay(j job, url string, conn connection) (*recorder, interface{}, 
 // then free for the next one (a churn round). It prints {"port": P}, and answers each line on
 // stdin with {"sent": null, "received": null}: the clients count the bytes on the wire.
 func fleetServe(j job) error {
-	conns, err := plan(j)
-	if err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	conns, listener, err := listen(j)
 	if err != nil {
 		return err
 	}
@@ -845,7 +684,7 @@ func fleetClients(j job) error {
 		return err
 	}
 	var mu sync.Mutex
-	var sent, received int
+	var sent, received wire
 	var keep []interface{}
 	var failure error
 	gate := make(chan struct{}, 64)
@@ -858,7 +697,7 @@ func fleetClients(j job) error {
 			defer func() { <-gate }()
 			url := fmt.Sprintf("ws://127.0.0.1:%d/%d", j.Port, i)
 			rec, held, err := dialAndReplay(j, url, conns[i%len(conns)])
-			var out, in int
+			var out, in wire
 			if err == nil {
 				out, in, err = countFrames(rec)
 			}
@@ -867,7 +706,7 @@ func fleetClients(j job) error {
 			if err != nil && failure == nil {
 				failure = fmt.Errorf("live connection %d: %v", i, err)
 			}
-			sent, received = sent+out, received+in
+			sent, received = sent.plus(out), received.plus(in)
 			keep = append(keep, held)
 		}(i)
 	}
@@ -876,7 +715,7 @@ func fleetClients(j job) error {
 		return failure
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(map[string]int{
-		"done": len(keep), "sent": sent, "received": received,
+		"done": len(keep), "sent": sent.bytes, "received": received.bytes,
 	}); err != nil {
 		return err
 	}
@@ -884,28 +723,42 @@ func fleetClients(j job) error {
 	return nil
 }
 
-// countFrames adds up the data frames' payload bytes a recorder saw each way, then forgets the
-// bytes (a fleet holds thousands of connections).
-func countFrames(rec *recorder) (int, int, error) {
+// wire is what data frames carried one way over the connections counted: payload bytes, frames,
+// and frames with RSV1 (a compressed message's first frame).
+type wire struct {
+	bytes, frames, compressed int
+}
+
+func tally(frames []frame) wire {
+	var w wire
+	for _, f := range frames {
+		if f.opcode >= 8 {
+			continue // control frames (close, ping) are no part of the corpus
+		}
+		w.bytes += len(f.payload)
+		w.frames++
+		if f.rsv1 {
+			w.compressed++
+		}
+	}
+	return w
+}
+
+func (w wire) plus(other wire) wire {
+	return wire{w.bytes + other.bytes, w.frames + other.frames, w.compressed + other.compressed}
+}
+
+// countFrames tallies the data frames a recorder saw each way (sent, received), then forgets
+// the bytes (a fleet holds thousands of connections).
+func countFrames(rec *recorder) (wire, wire, error) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	out, err1 := parseFrames(rec.written.Bytes())
 	in, err2 := parseFrames(rec.read.Bytes())
 	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("cannot read the frames")
-	}
-	var sent, received int
-	for _, f := range out {
-		if f.opcode < 8 {
-			sent += len(f.payload)
-		}
-	}
-	for _, f := range in {
-		if f.opcode < 8 {
-			received += len(f.payload)
-		}
+		return wire{}, wire{}, fmt.Errorf("cannot read the frames")
 	}
 	rec.written = bytes.Buffer{}
 	rec.read = bytes.Buffer{}
-	return sent, received, nil
+	return tally(out), tally(in), nil
 }
