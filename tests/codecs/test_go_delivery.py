@@ -109,7 +109,8 @@ def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, lis
     prepared = go.prepared_plan(schedule)
     deliveries = {**schedule.helper_job(), "prepared": {
         "connections": min(fanout_k, go.PREPARED_CONNECTIONS),
-        "stretches": [list(stretch) for stretch in prepared.stretches]}}  # fmt: skip
+        "stretches": [list(stretch) for stretch in prepared.stretches],
+        "pause_seconds": go.PREPARED_PAUSE_SECONDS}}  # fmt: skip
     timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
     return timing, [range(start, end) for start, end in prepared.stretches]
 
@@ -125,7 +126,7 @@ def test_gorilla_prepared_broadcast_is_timed_through_gorillas_own_connections(
     messages = server_messages()
     go.write_corpus([messages], tmp_path / "corpus.bin")
     timing, stretches = prepared_timing_job(messages, 3)
-    assert all(len(span) >= go.PREPARED_MESSAGES for span in stretches)
+    assert all(len(span) == go.PREPARED_MESSAGES for span in stretches)
     (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold)],
                            timing=timing)  # fmt: skip
     assert cell.delivery is not None and len(cell.delivery["prepared"]) == 2
@@ -199,15 +200,16 @@ def test_without_gorilla_the_helper_builds_and_compress_once_is_the_hot_compress
 
 
 def test_prepared_plan_reads_each_stretch_per_delivery_of_k() -> None:
-    """The PreparedMessage stretches are at least PREPARED_MESSAGES long from the schedule's
-    starts, and a sample reads per delivery of K (not of the connections timed)."""
+    """The PreparedMessage stretches are PREPARED_MESSAGES long from the schedule's starts, and a
+    sample reads per delivery of K (not of the connections timed)."""
     schedule = fanout.delivery_schedule(100, 1000, repeat=3, warmup=1)
     assert schedule is not None and schedule.compressors == 1000
     prepared = go.prepared_plan(schedule)
     assert [start for start, _ in prepared.stretches] == [s for s, _ in schedule.stretches]
     assert all(stop - start == go.PREPARED_MESSAGES for start, stop in prepared.stretches)
     sizes = [100] * 100
-    samples = [0.002, 0.004, 0.003]  # seconds per stretch of 64 messages of 100 B
+    samples = [0.002, 0.004, 0.003]  # seconds per stretch of messages of 100 B
     timing = go.prepared_timing({"compress_seconds_per_message": 4e-5}, prepared, sizes, samples)
     assert timing["delivery_timing"] == go.GO_GORILLA_TIMING
-    assert timing["compress_seconds_per_delivery"] == pytest.approx(0.003 / 64 / 1000)
+    per_message = 0.003 / go.PREPARED_MESSAGES
+    assert timing["compress_seconds_per_delivery"] == pytest.approx(per_message / 1000)

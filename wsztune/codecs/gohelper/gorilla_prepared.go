@@ -8,6 +8,7 @@ package main
 
 import (
 	"net/http"
+	"time"
 
 	gorillaws "github.com/gorilla/websocket"
 )
@@ -58,9 +59,9 @@ func newGorillaFleet(job cellJob, count int, compress bool) (*fleet, error) {
 
 // preparedDeliveries times a PreparedMessage broadcast to connections subscribers with
 // compression at the cell's level and as many with compression off (fleetDeliveries): per
-// message, NewPreparedMessage, then WritePreparedMessage by every subscriber's writer, as
-// bench/broadcast_go's server does. Also returns the bytes one subscriber's connection was sent.
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
+// message, a pause, NewPreparedMessage, then WritePreparedMessage by every subscriber's writer,
+// as bench/broadcast_go's server does. Also returns the bytes one subscriber's connection was sent.
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
 	on, err := newGorillaFleet(job, connections, true)
 	if err != nil {
 		return nil, 0, err
@@ -72,6 +73,7 @@ func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch
 	}
 	defer off.close()
 	send := func(f *fleet, p []byte) error {
+		time.Sleep(pause) // the server idles between broadcasts: see timePrepared
 		pm, err := gorillaws.NewPreparedMessage(gorillaws.TextMessage, p)
 		if err != nil {
 			return err

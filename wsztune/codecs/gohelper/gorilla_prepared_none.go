@@ -6,6 +6,8 @@
 
 package main
 
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
+import "time"
+
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
 	return nil, 0, nil
 }
