@@ -673,8 +673,9 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
     if "compress_seconds_per_message" not in cell:
         return {}
     hot = cell["compress_seconds_per_message"]
-    return {"compress_seconds_per_delivery": None if hot is None else hot / fanout,
-            "delivery_timing": HOT_TIMING}  # fmt: skip
+    if hot is None:
+        return {"compress_seconds_per_delivery": None}
+    return {"compress_seconds_per_delivery": hot / fanout, "delivery_timing": HOT_TIMING}
 
 
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
