@@ -20,23 +20,15 @@ import (
 // (EnableWriteCompression off for it: the PreparedMessage's plain frame).
 func newGorillaFleet(job cellJob, count int, compress bool) (*fleet, error) {
 	upgrader := gorillaws.Upgrader{EnableCompression: compress, WriteBufferSize: 4096}
-	request, err := upgradeRequest(compress)
-	if err != nil {
-		return nil, err
-	}
-	f := &fleet{}
-	for i := 0; i < count; i++ {
-		conn := &discardConn{closed: make(chan struct{})}
-		c, err := upgrader.Upgrade(&hijackable{header: http.Header{}, conn: conn}, request, nil)
+	return newFleet(count, compress, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
+		c, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
-			f.close()
 			return nil, err
 		}
-		conn.written = 0 // gorilla writes its handshake response to the connection itself
+		w.conn.written = 0 // gorilla writes its handshake response to the connection itself
 		if compress {
 			c.EnableWriteCompression(true)
 			if err := c.SetCompressionLevel(job.Level); err != nil {
-				f.close()
 				return nil, err
 			}
 		}
@@ -47,14 +39,13 @@ func newGorillaFleet(job cellJob, count int, compress bool) (*fleet, error) {
 				}
 			}
 		}()
-		f.add(conn, func(d delivery) error {
+		return func(d delivery) error {
 			if compress {
 				c.EnableWriteCompression(len(d.payload) >= job.Threshold)
 			}
 			return c.WritePreparedMessage(d.prepared.(*gorillaws.PreparedMessage))
-		})
-	}
-	return f, nil
+		}, nil
+	})
 }
 
 // preparedDeliveries times a PreparedMessage broadcast to connections subscribers with
@@ -62,15 +53,13 @@ func newGorillaFleet(job cellJob, count int, compress bool) (*fleet, error) {
 // message, a pause, NewPreparedMessage, then WritePreparedMessage by every subscriber's writer,
 // as bench/broadcast_go's server does. Also returns the bytes one subscriber's connection was sent.
 func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
-	on, err := newGorillaFleet(job, connections, true)
+	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
+		return newGorillaFleet(job, connections, compress)
+	})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer on.close()
-	off, err := newGorillaFleet(job, connections, false)
-	if err != nil {
-		return nil, 0, err
-	}
 	defer off.close()
 	send := func(f *fleet, p []byte) error {
 		time.Sleep(pause) // the server idles between broadcasts: see timePrepared

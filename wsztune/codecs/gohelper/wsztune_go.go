@@ -1124,6 +1124,42 @@ func upgradeRequest(compress bool) (*http.Request, error) {
 	return request, nil
 }
 
+// newFleet is count server connections over sockets whose writes go nowhere, each opened by
+// open (the library's upgrade of a request offering permessage-deflate when compress is set),
+// which returns how that subscriber's writer writes a delivery.
+func newFleet(count int, compress bool, open func(*hijackable, *http.Request) (func(delivery) error, error)) (*fleet, error) {
+	request, err := upgradeRequest(compress)
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{}
+	for i := 0; i < count; i++ {
+		conn := &discardConn{closed: make(chan struct{})}
+		write, err := open(&hijackable{header: http.Header{}, conn: conn}, request)
+		if err != nil {
+			conn.Close()
+			f.close()
+			return nil, err
+		}
+		f.add(conn, write)
+	}
+	return f, nil
+}
+
+// fleetPair is a broadcast timing's two fleets: built with compression on, and off.
+func fleetPair(build func(compress bool) (*fleet, error)) (*fleet, *fleet, error) {
+	on, err := build(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	off, err := build(false)
+	if err != nil {
+		on.close()
+		return nil, nil, err
+	}
+	return on, off, nil
+}
+
 // newCoderFleet is count coder server connections at the cell's setting (or with compression
 // off).
 func newCoderFleet(job cellJob, count int, compress bool) (*fleet, error) {
@@ -1133,23 +1169,15 @@ func newCoderFleet(job cellJob, count int, compress bool) (*fleet, error) {
 	} else if compress {
 		mode = coderws.CompressionNoContextTakeover
 	}
-	request, err := upgradeRequest(compress)
-	if err != nil {
-		return nil, err
-	}
 	options := &coderws.AcceptOptions{CompressionMode: mode, CompressionThreshold: job.Threshold}
-	f := &fleet{}
-	for i := 0; i < count; i++ {
-		conn := &discardConn{closed: make(chan struct{})}
-		c, err := coderws.Accept(&hijackable{header: http.Header{}, conn: conn}, request, options)
+	return newFleet(count, compress, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
+		c, err := coderws.Accept(w, r, options)
 		if err != nil {
-			f.close()
 			return nil, err
 		}
 		ctx := c.CloseRead(context.Background())
-		f.add(conn, func(d delivery) error { return c.Write(ctx, coderws.MessageText, d.payload) })
-	}
-	return f, nil
+		return func(d delivery) error { return c.Write(ctx, coderws.MessageText, d.payload) }, nil
+	})
 }
 
 // fleetDeliveries times each stretch of a broadcast through the on fleet (compression at the
@@ -1197,15 +1225,13 @@ func fleetDeliveries(on, off *fleet, stretches, warmup int, stretch func(int) []
 // written by its own goroutine with Conn.Write. Also returns the bytes one subscriber's
 // connection was sent, for the caller to hold against the modelled frames.
 func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, int64, error) {
-	on, err := newCoderFleet(job, plan.Compressors, true)
+	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
+		return newCoderFleet(job, plan.Compressors, compress)
+	})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer on.close()
-	off, err := newCoderFleet(job, plan.Compressors, false)
-	if err != nil {
-		return nil, 0, err
-	}
 	defer off.close()
 	send := func(f *fleet, p []byte) error { return f.broadcast(delivery{payload: p}) }
 	for _, p := range primed {
