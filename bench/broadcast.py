@@ -13,6 +13,12 @@ server; it is set against the model's ``compress_seconds_per_delivery`` x 1,000 
 run CORPUS --fanout N`` at the server's own setting (and, for gorilla's PreparedMessage, its
 ``compress_once.compress_seconds_per_delivery``), restricted to that one cell.
 
+The model's figure is given for a message of the corpus's mean server size (each of its samples
+is read per byte of its messages), while a window covers the hundred-odd messages the server
+broadcast in it, from the corpus's start: on the market corpus those average 161 B against 118 B
+for the whole. Each server reports the payload bytes it delivered beside the deliveries, and the
+model is read per byte for the windows' mean message (``B/msg``), as it reads its own samples.
+
 The model is measured in every repeat, between that repeat's two windows (on, model, off; then
 off, model, on), so that it runs under the same load as the server it is set against: on a
 shared machine whose load moves from 10 to 30 in minutes, a model measured once before the
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import statistics
@@ -91,8 +98,9 @@ class Repeat:
 
     on: float
     off: float
-    model: float
+    model: float  # read for the windows' mean message
     busy: list[float]  # the machine's CPU busy share in each window
+    sizes: list[float]  # the mean payload bytes of the messages delivered in each window
     loads: list[float]  # the 1-minute load average after each window and after the model run
 
     @property
@@ -117,6 +125,7 @@ class Row:
     off: float
     busy: float
     load: tuple[float, float]
+    size: float  # the windows' mean message, bytes (median)
 
     @property
     def ok(self) -> bool:
@@ -139,7 +148,8 @@ def summarize(repeats: list[Repeat]) -> Row:
                on=statistics.median(repeat.on for repeat in repeats),
                off=statistics.median(repeat.off for repeat in repeats),
                busy=statistics.median(b for repeat in repeats for b in repeat.busy),
-               load=(min(loads), max(loads)))  # fmt: skip
+               load=(min(loads), max(loads)),
+               size=statistics.median(s for repeat in repeats for s in repeat.sizes))  # fmt: skip
 
 
 @dataclass
@@ -156,8 +166,11 @@ class Server:
 
 
 def go_binary(cache: Path) -> Path:
-    """bench/broadcast_go built against Debian's gorilla and coder packages."""
-    binary = cache / "broadcast_go"
+    """bench/broadcast_go built against Debian's gorilla and coder packages, named by its
+    source's hash: worktrees run the bench side by side, and one's build must not replace the
+    binary another is running (an older server would print no ``bytes``)."""
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(GO_SOURCE.glob("*.go"))))
+    binary = cache / f"broadcast_go-{digest.hexdigest()[:16]}"
     environment = {**os.environ, "GOPATH": DEBIAN_GOPATH, "GO111MODULE": "off",
                    "GOCACHE": str(cache / "gocache")}  # fmt: skip
     subprocess.run(["go", "build", "-o", str(binary), "."], cwd=GO_SOURCE, check=True,
@@ -229,11 +242,12 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
 
 
 class Status:
-    """The server's last status line ({"connections", "deliveries"}), read in a thread."""
+    """The server's last status line ({"connections", "deliveries", "bytes"}), read in a
+    thread."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.port: int | None = None
-        self.last: dict[str, int] = {"connections": 0, "deliveries": 0}
+        self.last: dict[str, int] = {"connections": 0, "deliveries": 0, "bytes": 0}
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
         self.thread.start()
@@ -249,9 +263,9 @@ class Status:
 
 
 def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float) -> tuple[float, float]:
-    """One window: the server's CPU seconds per 1,000 deliveries, and the machine's busy share
-    over it."""
+            rate: float, warmup: float, seconds: float) -> tuple[float, float, float]:
+    """One window: the server's CPU seconds per 1,000 deliveries, the machine's busy share over
+    it and the mean payload bytes of the messages the server delivered in it."""
     import psutil
 
     process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
@@ -289,7 +303,8 @@ def measure(server: Server, compress: bool, messages: Path, go: Path, connection
         deliveries = after["deliveries"] - before["deliveries"]
         if deliveries <= 0:
             raise RuntimeError(f"{server.name}: nothing delivered")
-        return cpu / deliveries * 1000, busy
+        size = (after["bytes"] - before["bytes"]) / deliveries
+        return cpu / deliveries * 1000, busy, size
     finally:
         for child in [*clients, process]:
             child.kill()
@@ -306,6 +321,7 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path) -> 
 
     data = messages_path.read_bytes()
     messages: list[str | bytes] = []
+    sizes: list[int] = []
     offset = 0
     while offset < len(data):
         size = int.from_bytes(data[offset:offset + 4], "little")
@@ -314,9 +330,10 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path) -> 
             messages.append(payload.decode())
         except UnicodeDecodeError:  # the game corpus's binary messages: sent as binary
             messages.append(payload)
+        sizes.append(size)
         offset += 4 + size
     connections: set[Any] = set()
-    delivered = 0
+    delivered = delivered_bytes = 0
 
     async def handler(connection: Any) -> None:
         connections.add(connection)
@@ -334,12 +351,13 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path) -> 
         while True:
             broadcast(connections, messages[count % len(messages)])
             delivered += len(connections)
+            delivered_bytes += len(connections) * sizes[count % len(messages)]
             count += 1
             now = loop.time()
             if now - reported >= 0.5:
                 reported = now
-                print(json.dumps({"connections": len(connections), "deliveries": delivered}),
-                      flush=True)  # fmt: skip
+                print(json.dumps({"connections": len(connections), "deliveries": delivered,
+                                  "bytes": delivered_bytes}), flush=True)  # fmt: skip
             await asyncio.sleep(max(0.0, start + count / rate - loop.time()))
 
 
@@ -372,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(directory)
         go = go_binary(Path.home() / ".cache" / "wsztune-bench")
         messages = work / "messages.bin"
-        write_messages(server_messages(options.corpus), messages)
+        payloads = server_messages(options.corpus)
+        write_messages(payloads, messages)
+        corpus_mean = statistics.fmean(len(payload) for payload in payloads)
         try:
             ws_dir: Path | None = ws_module()
         except Exception as error:  # noqa: BLE001 - reported, the others still run
@@ -383,24 +403,30 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         for repeat in range(options.repeats):
             for server in chosen:
-                server.repeats.append(one_repeat(server, repeat, options, messages, go, work))
+                server.repeats.append(one_repeat(server, repeat, options, messages, go, work,
+                                                 corpus_mean))  # fmt: skip
         load_after = os.getloadavg()
-    return report(chosen, options, load_before, load_after)
+    return report(chosen, options, load_before, load_after, corpus_mean)
 
 
 def one_repeat(server: Server, number: int, options: argparse.Namespace, messages: Path,
-               go: Path, work: Path) -> Repeat:
+               go: Path, work: Path, corpus_mean: float) -> Repeat:
     """A server's two windows with the model measured between them: on, model, off in even
-    repeats, off, model, on in odd ones (drift over a pair cancels out over two)."""
+    repeats, off, model, on in odd ones (drift over a pair cancels out over two). The model,
+    given for the corpus's mean server message (``corpus_mean`` bytes), is read per byte for
+    the windows' mean message."""
     figures: dict[bool, float] = {}
     busy: list[float] = []
     loads: list[float] = []
+    sizes: list[float] = []
 
     def window(compress: bool) -> None:
-        per_thousand, share = measure(server, compress, messages, go, options.connections,
-                                      options.rate, options.warmup, options.seconds)  # fmt: skip
+        per_thousand, share, size = measure(
+            server, compress, messages, go, options.connections, options.rate, options.warmup,
+            options.seconds)  # fmt: skip
         figures[compress] = per_thousand * 1000  # CPU seconds -> ms per 1,000 deliveries
         busy.append(share)
+        sizes.append(size)
         loads.append(os.getloadavg()[0])
 
     first = number % 2 == 0
@@ -409,21 +435,24 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     figure = server.figure(next(cell for cell in cells if server.pick(cell)))
     loads.append(os.getloadavg()[0])
     window(not first)
-    model = (figure or 0.0) * 1000 * 1000  # seconds per delivery -> ms per 1,000 deliveries
-    return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, loads=loads)
+    per_delivery = (figure or 0.0) * 1000 * 1000  # seconds per delivery -> ms per 1,000
+    model = per_delivery * statistics.fmean(sizes) / corpus_mean
+    return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, sizes=sizes,
+                  loads=loads)  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
-           load_after: tuple[float, ...]) -> int:
+           load_after: tuple[float, ...], corpus_mean: float) -> int:
     """Print the table; 1 when a server misses the goal."""
     print(f"corpus {options.corpus.name}, {options.connections:,} connections, "
           f"{options.rate:g} broadcasts/s, {options.repeats} repeats of {options.seconds:g} s "
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs")  # fmt: skip
     print("CPU ms per 1,000 deliveries: medians over the repeats (smallest..largest); ratio: "
-          "the median of each repeat's measured / model")
+          "the median of each repeat's measured / model; the model read per byte for the "
+          f"windows' mean message (B/msg; the corpus's {corpus_mean:.0f} B)")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
-          f"{'busy':>5} {'load':>9}")  # fmt: skip
+          f"{'B/msg':>6} {'busy':>5} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]
     for name, row in rows:
         print(format_row(name, row))
@@ -439,7 +468,8 @@ def format_row(name: str, row: Row) -> str:
         return f"{text:>{width}}"
 
     return (f"{name:24} {figure(row.model, 20, 2)} {figure(row.measured, 22, 2)} "
-            f"{figure(row.ratio, 18, 2)} {row.on:7.2f} {row.off:7.2f} {row.busy:5.0%} "
+            f"{figure(row.ratio, 18, 2)} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} "
+            f"{row.busy:5.0%} "
             f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {'ok' if row.ok else 'MISSED'}")  # fmt: skip
 
 

@@ -3,7 +3,8 @@
 // `for (const client of wss.clients) client.send(message)` as ws's README broadcasts, with
 // ws's default permessage-deflate except threshold 0 (every message compressed, as the model
 // run with --threshold 0), or without compression. Prints "port N", then every 0.5 s one JSON
-// line {"connections", "deliveries"}: the sends whose callback reported them written.
+// line {"connections", "deliveries", "bytes"}: the sends whose callback reported them written,
+// and their payload bytes.
 //
 // Usage: node broadcast_ws.js WS_DIR COMPRESS(1|0) RATE MESSAGES_FILE
 const fs = require('fs');
@@ -18,10 +19,12 @@ const { isUtf8 } = require('buffer');
 // message of the same bytes: as text it would be re-encoded with replacement characters.
 const data = fs.readFileSync(messagesPath);
 const messages = [];
+const sizes = [];
 for (let at = 0; at < data.length; ) {
   const size = data.readUInt32LE(at);
   const payload = data.subarray(at + 4, at + 4 + size);
   messages.push(isUtf8(payload) ? payload.toString('utf8') : Buffer.from(payload));
+  sizes.push(size);
   at += 4 + size;
 }
 
@@ -31,21 +34,26 @@ const wss = new WebSocketServer({
   perMessageDeflate: compress === '1' ? { threshold: 0 } : false,
 });
 let deliveries = 0;
-const written = (error) => {
-  if (!error) deliveries += 1;
-};
+let bytes = 0;
 wss.on('listening', () => {
   process.stdout.write(`port ${wss.address().port}\n`);
   const start = Date.now();
   let count = 0;
   const tick = () => {
     const message = messages[count % messages.length];
+    const size = sizes[count % messages.length];
+    const written = (error) => {
+      if (!error) {
+        deliveries += 1;
+        bytes += size;
+      }
+    };
     for (const client of wss.clients) client.send(message, written);
     count += 1;
     setTimeout(tick, Math.max(0, start + (count * 1000) / Number(rate) - Date.now()));
   };
   tick();
   setInterval(() => {
-    process.stdout.write(JSON.stringify({ connections: wss.clients.size, deliveries }) + '\n');
+    process.stdout.write(JSON.stringify({ connections: wss.clients.size, deliveries, bytes }) + '\n');
   }, 500);
 });

@@ -18,9 +18,14 @@ starts):
 
 and prints Node's wall against zlib's, cold (goal <= 2.0) and warm (goal <= 1.3), their CPU
 time against zlib's (what the wall ratios tend to on an idle machine), and checks that
-the warm run's cells hold the cold run's sizes and memory figures. For the first corpus it then
-runs the sweep's timing passes one cell after another in one node process, pinned to one core
-(the way each of the sweep's processes runs them); again with ws's own asynchronous zlib calls
+the warm run's cells hold the cold run's sizes and memory figures. It prints where the zlib
+sweep's and the warm sweep's CPU went, read from their cells: one pass of every cell (the sum of
+the cells' medians: each codec's own work, node / zlib), the timed samples (``repeat`` x
+``loops`` x median: ``loops`` is the same rule in both, the fewest passes that make a sample last
+``min_sample_seconds`` judging by the cell's first pass, so a codec whose passes fall just under
+it times twice as many), and the rest (the first pass, start-up, Python). For the first corpus
+it then runs the sweep's timing passes one cell after another in one node process, pinned to one
+core (the way each of the sweep's processes runs them); again with ws's own asynchronous zlib calls
 (the sweep makes the same calls synchronously: the difference, per message, is what ws's
 hand-off of each call to libuv's pool costs, printed as its own figure, and the bytes must be
 the same); and, unless ``--no-unpinned``, with ws's calls free to run on any core (issue 19's
@@ -173,6 +178,7 @@ def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[Ratios, Ti
             + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
             + "): the wall ratios say little, the CPU ratios more"
         )
+    where_cpu_went(zlib, warm)
     print(
         f"  memory sources (cells): cold {dict(sorted(sources.items()))}, warm "
         f"{dict(sorted(warm_sources.items()))}; warm cells hold the cold sizes: {same_sizes}, "
@@ -188,6 +194,59 @@ def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[Ratios, Ti
         same_sizes and same_memory,
     )
     return ratios, zlib, warm
+
+
+@dataclass
+class PassCost:
+    """One sweep's timing passes, read from its cells: one pass of every cell (the sum of the
+    cells' median seconds per pass) and the timed samples (repeat x loops x median)."""
+
+    compress: float
+    decompress: float
+    sampled: float
+    loops_compress: float
+    loops_decompress: float
+
+    @classmethod
+    def of(cls, cells: list[dict[str, Any]]) -> PassCost:
+        """The sums over ``cells`` (a timed run's); loops are the mean over cells."""
+        compress = sum(cell["compress_seconds"] for cell in cells)
+        decompress = sum(cell["decompress_seconds"] for cell in cells)
+        sampled = sum(
+            cell["timing_repeat"]
+            * (
+                cell["timing_loops_compress"] * cell["compress_seconds"]
+                + cell["timing_loops_decompress"] * cell["decompress_seconds"]
+            )
+            for cell in cells
+        )
+        loops_compress = statistics.mean(cell["timing_loops_compress"] for cell in cells)
+        loops_decompress = statistics.mean(cell["timing_loops_decompress"] for cell in cells)
+        return cls(compress, decompress, sampled, loops_compress, loops_decompress)
+
+
+def where_cpu_went(zlib: Timed, warm: Timed) -> None:
+    """Where each sweep's CPU went, read from its cells (both sweeps time with the same plan:
+    the first pass, the sizes and round-trip check, is the warm-up; then ``repeat`` samples of
+    ``loops`` passes, ``loops`` the fewest that make a sample last ``min_sample_seconds``
+    according to the first pass): the codec's work per pass, the timed samples, and the rest
+    (the first pass, start-up, Python's and node's bookkeeping)."""
+    costs = {"zlib": PassCost.of(zlib.run.cells), "node": PassCost.of(warm.run.cells)}
+    work = {name: cost.compress + cost.decompress for name, cost in costs.items()}
+    print(
+        "  one pass of every cell (sum of the cells' medians): zlib "
+        f"{costs['zlib'].compress:.2f} + {costs['zlib'].decompress:.2f} s, node "
+        f"{costs['node'].compress:.2f} + {costs['node'].decompress:.2f} s (compress + "
+        f"decompress; node / zlib {work['node'] / work['zlib']:.2f})"
+    )
+    for name, timed in (("zlib", zlib), ("node warm", warm)):
+        cost = costs[name.split()[0]]
+        print(
+            f"  {name}: timed samples about {cost.sampled:.1f} s of its {timed.cpu:.1f} s CPU "
+            f"({cost.sampled / work[name.split()[0]]:.1f} passes' worth; loops per sample, mean "
+            f"over cells: compress {cost.loops_compress:.2f}, decompress "
+            f"{cost.loops_decompress:.2f}); the rest {timed.cpu - cost.sampled:.1f} s"
+        )
 
 
 def summary(rows: list[Ratios]) -> None:

@@ -29,7 +29,8 @@ def bench() -> ModuleType:
 
 
 def _repeat(bench: ModuleType, on: float, off: float, model: float, load: float = 10.0) -> object:
-    return bench.Repeat(on=on, off=off, model=model, busy=[1.0, 1.0], loads=[load, load, load])
+    return bench.Repeat(on=on, off=off, model=model, busy=[1.0, 1.0], sizes=[100.0, 120.0],
+                        loads=[load, load, load])  # fmt: skip
 
 
 def test_a_repeat_sets_its_own_difference_against_its_own_model(bench: ModuleType) -> None:
@@ -58,7 +59,7 @@ def test_the_ratio_is_the_median_of_paired_ratios_not_the_ratio_of_medians(
     assert row.model == pytest.approx((11.0, 10.0, 20.0))
     assert row.measured[0] / row.model[0] == pytest.approx(19.0 / 11.0)
     assert (row.on, row.off) == pytest.approx((31.0, 12.0))
-    assert row.load == (5.0, 30.0)
+    assert row.load == (5.0, 30.0) and row.size == 110.0
     assert row.ok
 
 
@@ -82,9 +83,10 @@ def test_the_model_runs_between_the_repeats_two_windows(
 ) -> None:
     happened: list[str] = []
 
-    def measure(server: object, compress: bool, *rest: object) -> tuple[float, float]:
+    def measure(server: object, compress: bool, *rest: object) -> tuple[float, float, float]:
         happened.append("on" if compress else "off")
-        return (0.030 if compress else 0.012), 0.5  # CPU seconds per 1,000 deliveries
+        # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes)
+        return (0.030 if compress else 0.012), 0.5, (150.0 if compress else 170.0)
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         happened.append("model")
@@ -98,8 +100,12 @@ def test_the_model_runs_between_the_repeats_two_windows(
                           lambda cell: cell["window_bits"] == 12)  # fmt: skip
     options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
                                  warmup=0.0, seconds=0.0)  # fmt: skip
-    repeat = bench.one_repeat(server, number, options, tmp_path / "m.bin", tmp_path, tmp_path)
+    repeat = bench.one_repeat(server, number, options, tmp_path / "m.bin", tmp_path, tmp_path,
+                              corpus_mean=120.0)  # fmt: skip
     assert happened == order
-    assert (repeat.on, repeat.off, repeat.model) == pytest.approx((30.0, 12.0, 15.0))
-    assert repeat.ratio == pytest.approx(1.2)
+    # The model's 15 ms per 1,000 deliveries of a 120-byte message, read per byte for the
+    # windows' 160-byte mean: 20.
+    assert (repeat.on, repeat.off, repeat.model) == pytest.approx((30.0, 12.0, 20.0))
+    assert repeat.ratio == pytest.approx(0.9)
     assert len(repeat.loads) == 3 and repeat.busy == [0.5, 0.5]
+    assert sorted(repeat.sizes) == [150.0, 170.0]

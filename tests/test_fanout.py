@@ -215,6 +215,49 @@ def test_per_delivery_reads_samples_per_byte_of_mean_message() -> None:
     assert broadcasts.delivery_fields(None, [1], [1.0], [1.0], [1.0]) == {}
 
 
+def test_a_calibrated_sample_lasts_the_target_cpu_between_its_bounds() -> None:
+    """A sample holds as many messages as DELIVERY_SAMPLE_FACTOR x --min-sample-time of CPU asks
+    for, found on the warm-up stretch run a message at a time: at least 16 messages, at most the
+    fixed 4,096 deliveries; without a target (the Go codec) the full stretches, as before."""
+    plain = broadcasts.delivery_schedule(1000, fanout=2, repeat=2, warmup=1)
+    assert plain is not None and plain.sample_seconds is None
+    assert "sample_seconds" not in plain.helper_job()
+    schedule = broadcasts.delivery_schedule(1000, fanout=2, repeat=2, warmup=1,
+                                            min_sample_seconds=0.02)  # fmt: skip
+    assert schedule is not None
+    assert schedule.sample_seconds == pytest.approx(broadcasts.DELIVERY_SAMPLE_FACTOR * 0.02)
+    assert schedule.helper_job()["min_messages"] == broadcasts.MIN_MESSAGES_PER_STRETCH
+    full = broadcasts.MIN_DELIVERIES_PER_SAMPLE // 2
+    assert schedule.stretches[0] == (0, full)
+    # 1 ms per message: the warm-up runs 100 messages (0.1 s) and the samples hold 100.
+    stepped: list[int] = []
+
+    def step(index: int) -> float:
+        stepped.append(index)
+        return 0.001
+
+    ran: list[list[int]] = []
+
+    def run(indices: list[int]) -> float:
+        ran.append(indices)
+        return 0.1
+
+    samples, length = schedule.timed(1000, step, run)
+    assert (stepped, length, samples) == (list(range(100)), 100, [0.1, 0.1])
+    assert ran == [list(range(333, 433)), list(range(666, 766))]
+    assert plain.timed(1000, step, run)[1] == full  # no target: the whole stretch
+    # The bounds: never fewer than 16 messages, never more than the full stretch.
+    assert schedule.length_for(10, 1.0) == broadcasts.MIN_MESSAGES_PER_STRETCH
+    assert schedule.length_for(10, 1e-6) == full
+    assert schedule.length_for(full, 0.0) == full  # nothing timed (every message raw)
+    # Samples read per byte of the messages their stretch really held.
+    cut = broadcasts.DeliverySchedule(4, 2, 1, ((0, 2), (2, 4)), 0.1)
+    fields = broadcasts.delivery_fields(cut, [40, 20, 30, 10], [0.8], [0.4], [0.2],
+                                        {"compress": 1, "decompress": 2, "hot": 2})  # fmt: skip
+    assert fields["compress_seconds_per_delivery"] == pytest.approx(0.8 / 30 * 25 / 2)
+    assert fields["decompress_seconds_per_delivery"] == pytest.approx(0.4 / 40 * 25 / 2)
+
+
 def test_a_broadcast_run_times_k_compressors_interleaved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

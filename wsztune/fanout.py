@@ -16,8 +16,9 @@ broadcast); otherwise it opens a new group.
 from __future__ import annotations
 
 import hashlib
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -226,9 +227,24 @@ def describe_compress_once(summary: dict[str, object]) -> str:
 # the misses it pays; 64 MiB is past any server core's share of a last-level cache.
 INTERLEAVED_BYTES = 64 << 20
 MIN_INTERLEAVED = 128
-# Deliveries (message x compressor) per timing sample at least: about a corpus pass of a small
-# corpus, so that a sample stands well above the clock's noise.
+# Deliveries (message x compressor) per timing sample at most: about a corpus pass of a small
+# corpus. A codec that calibrates its samples (DeliverySchedule.sample_seconds) holds each one to
+# DELIVERY_SAMPLE_FACTOR times the CPU the run's other samples last at least (--min-sample-time),
+# which a costly delivery reaches in fewer; one that does not (Go) times this many, as before.
 MIN_DELIVERIES_PER_SAMPLE = 4096
+# A delivery sample lasts this many times --min-sample-time (0.1 s of CPU by default): a
+# delivery goes through a server's own path, for ws a hand-off of every zlib call to libuv's
+# pool and back, whose cost moves more from one moment to the next than a loop of zlib calls.
+# Measured on chat.har through ws's path, alternating lengths in one process on a loaded
+# machine: samples of 0.02-0.05 s moved cells' figures by up to 2.5 times, 0.1 s within about
+# 20% of the full 4,096 deliveries (docs/node.md, "A broadcast's deliveries").
+DELIVERY_SAMPLE_FACTOR = 5
+# Messages per timed stretch at least (all of them, in a smaller corpus), however quickly their
+# deliveries reach the sample's CPU time: a sample is read per byte of its own messages, so a
+# stretch of two or three would stand for their sizes and contents, not the corpus's. 16 is the
+# fewest a stretch held under the fixed count at the widest usual interleave (4,096 deliveries
+# over 256 compressors, 15:8).
+MIN_MESSAGES_PER_STRETCH = 16
 
 
 def run_fanout_k(broadcast: dict[str, object] | None) -> int | None:
@@ -254,12 +270,21 @@ class DeliverySchedule:
     ``warmup`` first ones untimed, one timing sample per later stretch. Each compressor's state
     carries over from one stretch to the next. Decompression is timed the same way: as many
     decompressors, each inflating the frames one compressor made, in turn.
+
+    ``stretches`` hold :data:`MIN_DELIVERIES_PER_SAMPLE` deliveries each. With
+    ``sample_seconds``, a codec times fewer (:meth:`calibrate`): the first warm-up stretch is
+    run a message at a time until that much CPU went by, and every later stretch of the series
+    holds as many messages as the sample's CPU time asks for (:meth:`length_for`), at least
+    :data:`MIN_MESSAGES_PER_STRETCH`, at most the full stretch; the codec says how many.
     """
 
     fanout: int
     compressors: int
     warmup: int
     stretches: tuple[tuple[int, int], ...]  # (start, stop), stop - start messages each
+    # CPU seconds a calibrated sample lasts (DELIVERY_SAMPLE_FACTOR x the plan's
+    # min_sample_seconds); None: full stretches.
+    sample_seconds: float | None = None
 
     @property
     def deliveries_per_sample(self) -> int:
@@ -267,10 +292,55 @@ class DeliverySchedule:
         start, stop = self.stretches[-1]
         return (stop - start) * self.compressors
 
-    def indices(self, stretch: int, messages: int) -> list[int]:
-        """The server-message indices of stretch number ``stretch``."""
+    def indices(self, stretch: int, messages: int, length: int | None = None) -> list[int]:
+        """The server-message indices of stretch number ``stretch``: its first ``length`` (a
+        calibrated series' length), by default all."""
         start, stop = self.stretches[stretch]
+        if length is not None:
+            stop = start + length
         return [index % messages for index in range(start, stop)]
+
+    def length_for(self, messages: int, seconds: float) -> int:
+        """How many messages each timed stretch holds when ``messages`` of them took ``seconds``
+        of CPU: as many as :attr:`sample_seconds` asks for, at least
+        :data:`MIN_MESSAGES_PER_STRETCH` (or the full stretch, if shorter), at most the full
+        stretch. The full stretch without a target or when nothing was timed."""
+        start, stop = self.stretches[0]
+        full = stop - start
+        target = self.sample_seconds
+        if target is None or (target > 0 and seconds <= 0):
+            return full
+        least = min(full, MIN_MESSAGES_PER_STRETCH)
+        if target <= 0:
+            return least
+        return max(least, min(full, math.ceil(messages * target / seconds)))
+
+    def calibrate(self, messages: int, step: Callable[[int], float]) -> int:
+        """Run the first (warm-up, untimed) stretch a message at a time, ``step(index)`` sending
+        server message ``index`` to every subscriber and returning the CPU seconds that took,
+        until :attr:`sample_seconds` went by (the whole stretch without a target); the length
+        of the later stretches (:meth:`length_for`)."""
+        start, stop = self.stretches[0]
+        target = math.inf if self.sample_seconds is None else self.sample_seconds
+        count, seconds = 0, 0.0
+        while start + count < stop and seconds < target:
+            seconds += step((start + count) % messages)
+            count += 1
+        return self.length_for(count, seconds)
+
+    def timed(
+        self, messages: int, step: Callable[[int], float], run: Callable[[list[int]], float]
+    ) -> tuple[list[float], int]:
+        """One series of samples: :meth:`calibrate` on the first stretch (``step``), then every
+        later stretch at that length through ``run(indices)``, which returns its CPU seconds;
+        the samples of the stretches past the warm-up, and the length."""
+        length = self.calibrate(messages, step)
+        samples = []
+        for number in range(1, len(self.stretches)):
+            seconds = run(self.indices(number, messages, length))
+            if number >= self.warmup:
+                samples.append(seconds)
+        return samples, length
 
     def hot(self) -> DeliverySchedule:
         """The same deliveries per sample through one compressor: stretches as many times
@@ -280,13 +350,16 @@ class DeliverySchedule:
         return replace(self, compressors=1, stretches=stretches)
 
     def helper_job(self) -> dict[str, object]:
-        """The schedule as a helper process (Go) reads it."""
-        return {
+        """The schedule as a helper process (node, Go) reads it."""
+        job: dict[str, object] = {
             "compressors": self.compressors,
             "warmup": self.warmup,
             "stretches": [list(stretch) for stretch in self.stretches],
             "hot_stretches": [list(stretch) for stretch in self.hot().stretches],
         }
+        if self.sample_seconds is not None:
+            job.update(sample_seconds=self.sample_seconds, min_messages=MIN_MESSAGES_PER_STRETCH)
+        return job
 
 
 def priming_messages(sizes: Sequence[int], window: int) -> int:
@@ -311,12 +384,18 @@ def interleaved(fanout: int, state_bytes: int) -> int:
 
 
 def delivery_schedule(
-    messages: int, fanout: int, repeat: int, warmup: int, state_bytes: int = 0
+    messages: int,
+    fanout: int,
+    repeat: int,
+    warmup: int,
+    state_bytes: int = 0,
+    min_sample_seconds: float | None = None,
 ) -> DeliverySchedule | None:
     """The :class:`DeliverySchedule` for ``messages`` server messages and a fan-out of
     ``fanout``, each subscriber's compressor holding ``state_bytes`` between messages (0: none,
     a compressor per message); ``None`` when there is nothing to time (no server message, or
-    K < 2)."""
+    K < 2). ``min_sample_seconds``: the run's (``--min-sample-time``), of which a calibrated
+    sample lasts :data:`DELIVERY_SAMPLE_FACTOR` times (None: full stretches)."""
     if messages < 1 or fanout < 2:
         return None
     compressors = interleaved(fanout, state_bytes)
@@ -326,7 +405,10 @@ def delivery_schedule(
         (start, start + per_stretch)
         for start in (index * messages // count for index in range(count))
     )
-    return DeliverySchedule(fanout, compressors, warmup, stretches)
+    sample_seconds = None
+    if min_sample_seconds is not None:
+        sample_seconds = DELIVERY_SAMPLE_FACTOR * min_sample_seconds
+    return DeliverySchedule(fanout, compressors, warmup, stretches, sample_seconds)
 
 
 def delivery_fields(
@@ -335,10 +417,13 @@ def delivery_fields(
     compress_samples: Sequence[float] | None,
     decompress_samples: Sequence[float] | None,
     hot_samples: Sequence[float] | None,
+    lengths: dict[str, int] | None = None,
 ) -> dict[str, object]:
     """A cell's per-delivery time fields from samples in seconds per timed stretch: interleaved
     compression and decompression, and one hot compressor (:meth:`DeliverySchedule.hot`, what
     a compress-once server pays per unique message). ``sizes``: the server messages' sizes.
+    ``lengths``: the messages per timed stretch of each calibrated series ("compress",
+    "decompress", "hot"; :meth:`DeliverySchedule.calibrate`), full stretches for the others.
 
     Each sample is read per byte of its stretch's messages and given per delivery of the
     corpus's mean server message: a stretch holds a few dozen messages, whose sizes need not be
@@ -348,25 +433,35 @@ def delivery_fields(
         return {}
     fields: dict[str, object] = dict.fromkeys(DELIVERY_FIELD_NAMES)
     fields["delivery_compressors"] = schedule.compressors
+    lengths = lengths or {}
     if compress_samples and decompress_samples and hot_samples:
-        per_delivery = seconds_per_delivery
         fields.update(
-            compress_seconds_per_delivery=per_delivery(schedule, sizes, compress_samples),
-            decompress_seconds_per_delivery=per_delivery(schedule, sizes, decompress_samples),
-            compress_seconds_per_message=per_delivery(schedule.hot(), sizes, hot_samples),
+            compress_seconds_per_delivery=seconds_per_delivery(
+                schedule, sizes, compress_samples, lengths.get("compress")
+            ),
+            decompress_seconds_per_delivery=seconds_per_delivery(
+                schedule, sizes, decompress_samples, lengths.get("decompress")
+            ),
+            compress_seconds_per_message=seconds_per_delivery(
+                schedule.hot(), sizes, hot_samples, lengths.get("hot")
+            ),
         )
     return fields
 
 
 def seconds_per_delivery(
-    schedule: DeliverySchedule, sizes: Sequence[int], samples: Sequence[float]
+    schedule: DeliverySchedule,
+    sizes: Sequence[int],
+    samples: Sequence[float],
+    length: int | None = None,
 ) -> float:
     """Median over the timed stretches of seconds per delivery of a mean-sized message: each
     sample (seconds per stretch) read per byte of its stretch's messages, over the compressors."""
     mean = sum(sizes) / len(sizes)
     per_delivery = []
     for number, seconds in enumerate(samples, schedule.warmup):
-        stretch_bytes = sum(sizes[index] for index in schedule.indices(number, len(sizes)))
+        indices = schedule.indices(number, len(sizes), length)
+        stretch_bytes = sum(sizes[index] for index in indices)
         per_delivery.append(seconds / max(1, stretch_bytes) * mean / schedule.compressors)
     return statistics.median(per_delivery)
 

@@ -4,7 +4,8 @@
 //
 //	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -rate R -corpus F
 //	    listens on 127.0.0.1, prints "port N", then every 0.5 s one JSON line
-//	    {"connections": c, "deliveries": d}: the messages written so far, all connections.
+//	    {"connections": c, "deliveries": d, "bytes": b}: the messages written so far, all
+//	    connections, and their payload bytes.
 //	broadcast_go clients -port P -n N -compress
 //	    opens N connections (offering a plain "permessage-deflate" when -compress), reads and
 //	    discards what arrives (no inflating: only the server is measured), prints "open N" once
@@ -80,6 +81,13 @@ type hub struct {
 	mu         sync.Mutex
 	queues     map[chan item]struct{}
 	deliveries int64
+	bytes      int64 // payload bytes of the deliveries
+}
+
+// delivered counts one message written to one subscriber.
+func (h *hub) delivered(it item) {
+	atomic.AddInt64(&h.deliveries, 1)
+	atomic.AddInt64(&h.bytes, int64(len(it.payload)))
 }
 
 func (h *hub) add(q chan item) {
@@ -156,7 +164,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 				if err != nil {
 					return
 				}
-				atomic.AddInt64(&h.deliveries, 1)
+				h.delivered(it)
 			}
 			return
 		}
@@ -171,7 +179,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 			if err := c.Write(ctx, it.coderKind(), it.payload); err != nil {
 				return
 			}
-			atomic.AddInt64(&h.deliveries, 1)
+			h.delivered(it)
 		}
 	})
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -193,7 +201,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
 				}
-				it = item{prepared: pm}
+				it.prepared = pm
 			}
 			h.broadcast(it)
 		}
@@ -202,6 +210,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 	for range time.Tick(500 * time.Millisecond) {
 		encoder.Encode(map[string]int64{
 			"connections": int64(h.count()), "deliveries": atomic.LoadInt64(&h.deliveries),
+			"bytes": atomic.LoadInt64(&h.bytes),
 		})
 	}
 	return nil

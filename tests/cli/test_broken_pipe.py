@@ -59,6 +59,10 @@ def run_into_closed_pipe(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tu
         ["recommend", "--results", EXAMPLE],
         ["recommend", "--results", EXAMPLE, "--json"],
         ["stacks"],
+        # Printed while click parses the arguments, before any command runs.
+        ["--help"],
+        ["--version"],
+        ["table", "--help"],
     ],
     ids=" ".join,
 )

@@ -190,6 +190,32 @@ def test_synchronous_calls_give_ws_bytes_across_output_buffers(
     assert max(max(sizes) for sizes in synchronous[0].sizes) > 16 * 1024
 
 
+def test_timing_processes_start_with_v8_flags_and_give_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """node's timing processes start with NODE_CODEC_FLAGS, which node accepts, and measure the
+    bytes a node started without them measures (the flags change when V8 compiles the script,
+    not the zlib calls); another runtime (``node=``: Bun's way) gets no flags."""
+    streams, directions = _sample_streams()
+    jobs = [_job(index, Setting(wb, ml)) for index, (wb, ml) in enumerate(((9, 1), (15, 8)))]
+    started: list[list[str]] = []
+    real_run_helpers = node.run_helpers
+
+    def spy(helpers, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started.extend(helper.argv for helper in helpers)
+        return real_run_helpers(helpers, *args, **kwargs)
+
+    monkeypatch.setattr(node, "run_helpers", spy)
+    with node.corpus_file(streams) as path:
+        flagged = node.run_cells(path, directions, jobs, jobs=1)
+        plain = node.run_cells(path, directions, jobs, jobs=1, node=node.find_node())
+    flags = list(node.NODE_CODEC_FLAGS)
+    assert started[0][1 : 1 + len(flags)] == flags
+    assert not set(flags) & set(started[1])
+    assert [cell.sha256 for cell in flagged] == [cell.sha256 for cell in plain]
+    assert [cell.sizes for cell in flagged] == [cell.sizes for cell in plain]
+
+
 def test_issue_figures_on_the_commits_corpus() -> None:
     """Issue 10's figures, ws 8.23 + Node 20's zlib on websockets-commits.jsonl (one stream)."""
     loaded = corpus.load(CORPORA / "websockets-commits.jsonl")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,41 @@ def test_installed_ws_is_found_in_the_cache_and_never_installed(
     assert npm.installed_ws() is None  # an install under way: no package.json yet
     (package / "package.json").write_text('{"name": "ws"}')
     assert npm.installed_ws() == str(package)
+
+
+def test_a_helper_that_stops_working_is_an_error_not_a_hang() -> None:
+    """A helper that takes its work and then waits forever (no answer, no CPU) is stopped with
+    one line (exit code 2), instead of the command waiting for it forever."""
+    script = "import sys, time\nsys.stdin.readline()\ntime.sleep(600)\n"
+    stuck = programs.Helper([sys.executable, "-c", script])
+
+    def feed(stdin) -> None:
+        stdin.write("work\n")
+        stdin.flush()
+
+    started = time.monotonic()
+    with pytest.raises(programs.HelperStalled, match="^stuck stopped working: its process "):
+        programs.run_helpers([stuck], str, name="stuck", feed=feed, stall_seconds=2)
+    assert time.monotonic() - started < 30
+    assert programs.HelperStalled.exit_code == EXIT_USAGE
+
+
+def test_a_helper_that_answered_everything_but_does_not_end_is_only_stopped() -> None:
+    """A fed helper whose stdin is closed owes nothing more: if it stands still instead of
+    ending, it is killed and its answers stand."""
+    script = (
+        "import sys, time\nfor line in sys.stdin: print(line.strip(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    todo = ["1", "2"]
+
+    def feed(stdin) -> None:
+        if todo:
+            stdin.write(todo.pop() + "\n")
+            stdin.flush()
+        else:
+            stdin.close()
+
+    helper = programs.Helper([sys.executable, "-c", script])
+    results = programs.run_helpers([helper], int, name="lingering", feed=feed, stall_seconds=2)
+    assert sorted(results) == [1, 2]

@@ -34,6 +34,7 @@ from wsztune.cli.common import (
     error_line,
     interrupted_exit_code,
     permission_message,
+    reader_gone_is_output_closed,
     silence_outputs,
 )
 from wsztune.errors import EXIT_USAGE, WsztuneError
@@ -47,15 +48,17 @@ class WsztuneGroup(click.Group):
     quietly with exit code 141, as it ends cat or git.
     """
 
+    def make_context(self, *args: Any, **extra: Any) -> click.Context:
+        """Parse the arguments (``--help`` and ``--version`` print here), a closed output
+        taken as in :meth:`invoke`."""
+        with reader_gone_is_output_closed():
+            return super().make_context(*args, **extra)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a broken pipe on our own output becomes :class:`OutputClosed`
         (click would take it as an OSError and exit 1)."""
-        try:
+        with reader_gone_is_output_closed():
             return super().invoke(ctx)
-        except BrokenPipeError:
-            if not closed_outputs():
-                raise  # a helper process's pipe, not the reader's choice
-            raise OutputClosed from None
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
         """Run the command; errors become one line and an exit code, never a traceback."""

@@ -64,6 +64,18 @@ def closed_outputs() -> list[int]:
     return [descriptor for descriptor, mask in poller.poll(0) if mask & gone]
 
 
+@contextmanager
+def reader_gone_is_output_closed() -> Iterator[None]:
+    """A BrokenPipeError on our own output (:func:`closed_outputs`) raised as
+    :class:`OutputClosed`; one from elsewhere (a helper process's pipe) as it is."""
+    try:
+        yield
+    except BrokenPipeError:
+        if not closed_outputs():
+            raise  # a helper process's pipe, not the reader's choice
+        raise OutputClosed from None
+
+
 def silence_outputs(descriptors: list[int]) -> None:
     """Point ``descriptors`` (:func:`closed_outputs`) at /dev/null, so that the flush Python
     makes at exit does not raise the broken pipe again ("Exception ignored ... Broken pipe",

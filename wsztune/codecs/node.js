@@ -296,8 +296,10 @@ const WS_CONCURRENCY = 10;
 // A broadcast timed as a ws server runs it (wsztune.fanout.DeliverySchedule): every server
 // message (all server streams, in order) compressed by each subscriber's own deflate stream,
 // WS_CONCURRENCY calls in flight, then inflated by as many receivers. With context takeover
-// every stream is first fed messages filling its window twice (untimed), as a subscriber's long
-// after it joined. Seconds of process CPU per stretch.
+// every stream is first fed messages filling its window twice (untimed, its zlib calls made
+// synchronously: the same state for less), as a subscriber's long after it joined. Each series
+// (compress, hot, decompress) is calibrated (timedSeries): seconds of process CPU per timed
+// stretch, and the messages each one held.
 async function timeDeliveries(streams, directions, cell, plan) {
   const server = [];
   for (let s = 0; s < streams.length; s++) if (directions[s] === 'server') server.push(...streams[s]);
@@ -309,11 +311,7 @@ async function timeDeliveries(streams, directions, cell, plan) {
       fed += payload.length;
     }
   }
-  const stretch = (stretches, n) => {
-    const out = [];
-    for (let i = stretches[n][0]; i < stretches[n][1]; i++) out.push(server[i % server.length]);
-    return out;
-  };
+  const payloadsOf = (indices) => indices.map((index) => server[index]);
   const inTurn = async (workers, work) => {
     for (let i = 0; i < workers.length; i += WS_CONCURRENCY) {
       await Promise.all(workers.slice(i, i + WS_CONCURRENCY).map(work));
@@ -322,44 +320,97 @@ async function timeDeliveries(streams, directions, cell, plan) {
   const sendAll = async (count, stretches) => {
     const senders = Array.from({ length: count }, () => new Sender(cell, cell.server_bits));
     for (const payload of primed) {
-      if (payload.length >= cell.threshold) await inTurn(senders, (s) => s.compress(payload));
+      if (payload.length >= cell.threshold) for (const sender of senders) sender.compressSync(payload);
     }
-    const samples = [];
-    for (let n = 0; n < stretches.length; n++) {
-      const payloads = stretch(stretches, n);
-      const start = cpuSeconds();
+    const send = async (payloads) => {
       for (const payload of payloads) {
         if (payload.length >= cell.threshold) await inTurn(senders, (s) => s.compress(payload));
       }
-      if (n >= plan.warmup) samples.push(cpuSeconds() - start);
-    }
+    };
+    const series = await timedSeries(plan, stretches, server.length,
+      (index) => cpuTimed(() => send([server[index]])),
+      (indices) => cpuTimed(() => send(payloadsOf(indices))));
     for (const sender of senders) sender.close();
-    return samples;
+    return series;
   };
   const compress = plan.ws
-    ? await wsBroadcast(plan, cell, primed, (n) => stretch(plan.stretches, n))
+    ? await wsBroadcast(plan, cell, primed, server)
     : await sendAll(plan.compressors, plan.stretches);
   const hot = await sendAll(1, plan.hot_stretches);
-  // One subscriber's frames (every subscriber's are the same), the primed messages' first.
+  // One subscriber's frames (every subscriber's are the same), made synchronously (the same
+  // bytes) just before the stretch that inflates them, so that they follow the messages the
+  // receivers inflate; the primed messages' first, inflated untimed.
   const one = new Sender(cell, cell.server_bits);
-  const frames = [];
-  for (const payloads of [primed, ...plan.stretches.map((_, n) => stretch(plan.stretches, n))]) {
-    const made = [];
-    for (const payload of payloads) made.push(payload.length >= cell.threshold ? await one.compress(payload) : null);
-    frames.push(made);
-  }
-  one.close();
+  const framesOf = (payloads) => payloads
+    .filter((payload) => payload.length >= cell.threshold)
+    .map((payload) => one.compressSync(payload));
   const receivers = Array.from({ length: plan.compressors }, () => new Receiver(cell, cell.server_bits));
-  const decompress = [];
-  for (let n = 0; n < frames.length; n++) {
-    const start = cpuSeconds();
-    for (const frame of frames[n]) {
-      if (frame !== null) await inTurn(receivers, (r) => r.decompress(frame));
-    }
-    if (n > plan.warmup) decompress.push(cpuSeconds() - start);
-  }
+  for (const frame of framesOf(primed)) for (const receiver of receivers) receiver.decompressSync(frame);
+  const inflate = async (frames) => {
+    for (const frame of frames) await inTurn(receivers, (r) => r.decompress(frame));
+  };
+  // The timed stretches' frames are all made before the first is timed (as many buffers made
+  // just before each sample would leave their garbage collection inside it: 22% more per
+  // delivery on the chat records).
+  let framed = [];
+  const decompress = await timedSeries(plan, plan.stretches, server.length,
+    (index) => { const frames = framesOf([server[index]]); return cpuTimed(() => inflate(frames)); },
+    (indices, n) => cpuTimed(() => inflate(framed[n - 1])),
+    (later) => { framed = later.map((indices) => framesOf(payloadsOf(indices))); });
+  one.close();
   for (const receiver of receivers) receiver.close();
-  return { compress, decompress, hot };
+  return {
+    compress: compress.samples,
+    decompress: decompress.samples,
+    hot: hot.samples,
+    lengths: { compress: compress.length, decompress: decompress.length, hot: hot.length },
+  };
+}
+
+// Process CPU seconds an asynchronous piece of work took.
+async function cpuTimed(work) {
+  const start = cpuSeconds();
+  await work();
+  return cpuSeconds() - start;
+}
+
+// One calibrated series of samples (wsztune.fanout.DeliverySchedule.timed): the first, warm-up
+// stretch run a message at a time (step(index): its CPU seconds) until plan.sample_seconds of
+// CPU went by (all of it without a target), then every later stretch at the length that asks
+// for (lengthFor) through run(indices, n); the samples past the warm-up and the length.
+// ready(later), when given, sees every later stretch's indices before the first is run.
+async function timedSeries(plan, stretches, messages, step, run, ready) {
+  const [start, stop] = stretches[0];
+  const target = plan.sample_seconds ?? Infinity;
+  let count = 0;
+  let seconds = 0;
+  while (start + count < stop && seconds < target) {
+    seconds += await step((start + count) % messages);
+    count += 1;
+  }
+  const length = lengthFor(plan, stop - start, count, seconds);
+  const later = stretches.slice(1).map(([first]) => {
+    const indices = [];
+    for (let i = first; i < first + length; i++) indices.push(i % messages);
+    return indices;
+  });
+  if (ready) await ready(later);
+  const samples = [];
+  for (let n = 1; n < stretches.length; n++) {
+    const sample = await run(later[n - 1], n);
+    if (n >= plan.warmup) samples.push(sample);
+  }
+  return { samples, length };
+}
+
+// wsztune.fanout.DeliverySchedule.length_for: as many messages as plan.sample_seconds asks for
+// when `count` took `seconds`, at least plan.min_messages (or the full stretch), at most it.
+function lengthFor(plan, full, count, seconds) {
+  const target = plan.sample_seconds;
+  if (target === undefined || target === null || (target > 0 && seconds <= 0)) return full;
+  const least = Math.min(full, plan.min_messages);
+  if (target <= 0) return least;
+  return Math.max(least, Math.min(full, Math.ceil((count * target) / seconds)));
 }
 
 // A broadcast through ws itself (plan.ws: the directory of the ws package, when wsztune has it):
@@ -367,8 +418,11 @@ async function timeDeliveries(streams, directions, cell, plan) {
 // client's own ws Sender with its PerMessageDeflate at the cell's setting (ws's Limiter, its
 // calls on libuv's pool, its frame and queue), less the same sends through Senders without it.
 // The socket takes the bytes and calls back on the next tick, as a socket whose write went
-// through. Seconds of process CPU per stretch, every broadcast awaited before the next.
-async function wsBroadcast(plan, cell, primed, stretchAt) {
+// through. Every broadcast awaited before the next. The calibration times the sends with
+// compression (the ones without follow on the same messages, untimed). The primed messages: the first
+// through ws (which builds each subscriber's deflate stream), the rest as ws's zlib calls made
+// synchronously on those streams (untimed: the same state for less).
+async function wsBroadcast(plan, cell, primed, server) {
   const Sender = require(require('path').join(plan.ws, 'lib', 'sender.js'));
   const PerMessageDeflate = require(require('path').join(plan.ws, 'lib', 'permessage-deflate.js'));
   const socket = { cork() {}, uncork() {}, write(data, cb) { if (cb) process.nextTick(cb); return true; } };
@@ -385,6 +439,7 @@ async function wsBroadcast(plan, cell, primed, stretchAt) {
   });
   const on = senders(true);
   const off = senders(false);
+  const extension = (sender) => sender._extensions[PerMessageDeflate.extensionName];
   const broadcast = (group, compress, payload) => new Promise((resolve, reject) => {
     let left = group.length;
     const written = (error) => {
@@ -394,20 +449,28 @@ async function wsBroadcast(plan, cell, primed, stretchAt) {
     const options = { binary: true, compress, fin: true, mask: false, readOnly: true };
     for (const sender of group) sender.send(payload, options, written);
   });
-  for (const payload of primed) await broadcast(on, true, payload);
-  const samples = [];
-  for (let n = 0; n < plan.stretches.length; n++) {
-    const payloads = stretchAt(n);
-    const seconds = [];
-    for (const [group, compress] of [[on, true], [off, false]]) {
-      const start = cpuSeconds();
-      for (const payload of payloads) await broadcast(group, compress, payload);
-      seconds.push(cpuSeconds() - start);
-    }
-    if (n >= plan.warmup) samples.push(Math.max(0, seconds[0] - seconds[1]));
+  const send = async (group, compress, payloads) => {
+    for (const payload of payloads) await broadcast(group, compress, payload);
+  };
+  if (primed.length) await broadcast(on, true, primed[0]);
+  for (const payload of primed.slice(1)) {
+    for (const sender of on) deflateMessageSync(extension(sender)._deflate, payload, true);
   }
-  for (const sender of on) sender._extensions[PerMessageDeflate.extensionName].cleanup();
-  return samples;
+  let calibrated = [];
+  const series = await timedSeries(plan, plan.stretches, server.length,
+    (index) => {
+      calibrated.push(server[index]);
+      return cpuTimed(() => send(on, true, [server[index]]));
+    },
+    async (indices) => {
+      if (calibrated) await send(off, false, calibrated); // the warm-up's sends without compression
+      calibrated = null;
+      const payloads = indices.map((index) => server[index]);
+      const seconds = await cpuTimed(() => send(on, true, payloads));
+      return Math.max(0, seconds - (await cpuTimed(() => send(off, false, payloads))));
+    });
+  for (const sender of on) extension(sender).cleanup();
+  return series;
 }
 
 async function main() {

@@ -45,6 +45,7 @@ from wsztune.permessage_deflate import STRATEGIES, Setting
 from wsztune.programs import (
     Helper,
     HelperCell,
+    HelperStalled,
     core_for,
     helper_cell_fields,
     on_core,
@@ -132,6 +133,15 @@ CLOCK_NAME = (
 CALLS = ("sync", "ws")
 
 
+# V8's flags for node's timing processes: every function compiled by Sparkplug, V8's baseline
+# compiler, on its first call rather than interpreted until it is found hot. A process's first cells
+# otherwise run their passes partly in V8's interpreter: measured on the market records (the same
+# 12:5 cell four times in a fresh process, six processes), the first cell's compress median
+# 20.5-27.8 ms against 16.5-18.7 for the third and fourth; with the flag 16.9-19.3 against
+# 16.0-17.7, the later cells the same (docs/node.md). The same bytes; not Bun's (not V8).
+NODE_CODEC_FLAGS = ("--always-sparkplug",)
+
+
 @dataclass(frozen=True)
 class NodeJob:
     """One cell for node: what ws would be configured with, bits already made effective."""
@@ -176,8 +186,9 @@ class NodeJob:
 class NodeCell(HelperCell):
     """What node measured for one cell."""
 
-    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot".
-    delivery: dict[str, list[float]] | None = None
+    # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot",
+    # and "lengths": the messages per timed stretch of each series.
+    delivery: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -219,6 +230,7 @@ def run_cells(
     ``fresh_output``: deflate every message into a fresh output buffer, as uWebSockets does.
     ``calls``: how ws's zlib calls are made (:data:`CALLS`).
     """
+    flags = NODE_CODEC_FLAGS if node is None else ()
     node = node or find_node()
     jobs = max(1, min(jobs, len(cells)))
     todo = list(reversed(cells))  # popped from the end: cell order
@@ -249,7 +261,7 @@ def run_cells(
             "calls": calls,
         }
         job_path.write_text(json.dumps(job), encoding="utf-8")
-        argv = [node, str(CODEC_SCRIPT), str(job_path)]
+        argv = [node, *flags, str(CODEC_SCRIPT), str(job_path)]
         results = run_helpers(
             [Helper(argv, core_for(index) if pin else None) for index in range(jobs)],
             _decode,
@@ -321,6 +333,9 @@ MEMORY_GRAIN = 2048
 # reads the same heap however busy the machine is (background gc threads on a probe's one core
 # finish when the scheduler lets them). Not Bun's (it is not V8).
 NODE_PROBE_FLAGS = ("--single-threaded-gc", "--no-concurrent-array-buffer-sweeping")
+
+# A memory probe still running after this long has hung (one takes 0.5-1.4 s of CPU).
+PROBE_TIMEOUT_SECONDS = 600
 
 # The sender of the frames a decompressor probe inflates, unless a --client names its own:
 # zlib's defaults (a browser's and ws's client compress with them). Fixed, so that a
@@ -603,7 +618,15 @@ class _ProbeRunner:
                 )
             self.running.add(process)
             try:
-                stdout, stderr = process.communicate(timeout=600)
+                stdout, stderr = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise HelperStalled(
+                    f"a node memory probe (process {process.pid}) did not finish in "
+                    f"{PROBE_TIMEOUT_SECONDS} s (one takes a second or two), so it was stopped; "
+                    "run the command again (and please report it if it recurs)"
+                ) from None
             finally:
                 self.running.discard(process)
         finally:
@@ -752,7 +775,8 @@ def measure_with_runtime(
     # without takeover) for the connection's life.
     server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
     state = max(compressor_theory(s.server_bits, s.mem_level) for s in order)
-    schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state)
+    schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup, state,
+                                 plan.min_sample_seconds)  # fmt: skip
     if timing is not None and schedule is not None:
         deliveries = schedule.helper_job()
         if runtime is None:
@@ -781,7 +805,8 @@ def measure_with_runtime(
                              summary)  # fmt: skip
             delivery = result.delivery or {}
             cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
-                                        delivery.get("decompress"), delivery.get("hot")))
+                                        delivery.get("decompress"), delivery.get("hot"),
+                                        delivery.get("lengths")))  # fmt: skip
             finished(cell)
 
         # One process per core, pinned to it (or two per core where they cannot be pinned);

@@ -30,6 +30,7 @@ import itertools
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from wsztune.codecs.base import (
@@ -256,12 +257,14 @@ def time_deliveries(
     """The per-delivery time fields of a cell for a broadcast to ``plan.fanout`` subscribers:
     the server's messages compressed by that many per-connection compressors in turn (each
     python-websockets connection has its own encoder, and ``broadcast()`` runs each one), as
-    :class:`~wsztune.fanout.DeliverySchedule` lays out; empty without a fan-out."""
+    :class:`~wsztune.fanout.DeliverySchedule` lays out, each sample calibrated to the plan's
+    ``min_sample_seconds``; empty without a fan-out."""
     state = compressor_theory(setting.server_bits, setting.mem_level)
     if not setting.context_takeover:
         state = 0  # python-websockets builds a compressor per message then
     messages = sum(len(stream) for stream in streams if stream.direction == SERVER)
-    schedule = delivery_schedule(messages, plan.fanout, plan.repeat, plan.warmup, state)
+    schedule = delivery_schedule(messages, plan.fanout, plan.repeat, plan.warmup, state,
+                                 plan.min_sample_seconds)  # fmt: skip
     if schedule is None:
         return {}  # no per-message list: without a fan-out a big corpus pays nothing here
     server = [payload for stream in streams if stream.direction == SERVER
@@ -273,11 +276,14 @@ def time_deliveries(
     window = 1 << bits if setting.context_takeover else 0
     primed = [server[i % len(server)]
               for i in range(priming_messages(sizes, window))]  # fmt: skip
-    compress = _broadcast_compress(server, primed, setting, bits, zlib_module, schedule)
-    hot = _interleaved_compress(server, primed, setting, bits, zlib_module, schedule.hot())
-    frames = _frames_of(server, primed, setting, bits, zlib_module, schedule)
-    inflate = _interleaved_decompress(frames, setting, bits, zlib_module, schedule)
-    return delivery_fields(schedule, sizes, compress, inflate, hot)
+    compress, compress_length = _broadcast_compress(server, primed, setting, bits, zlib_module,
+                                                    schedule)  # fmt: skip
+    hot, hot_length = _interleaved_compress(server, primed, setting, bits, zlib_module,
+                                            schedule.hot())  # fmt: skip
+    inflate, inflate_length = _interleaved_decompress(server, primed, setting, bits, zlib_module,
+                                                      schedule)  # fmt: skip
+    lengths = {"compress": compress_length, "decompress": inflate_length, "hot": hot_length}
+    return delivery_fields(schedule, sizes, compress, inflate, hot, lengths)
 
 
 def _deliver(
@@ -295,12 +301,19 @@ def _deliver(
     return (encoder.compress(payload) + encoder.flush(zlib_module.module.Z_SYNC_FLUSH))[:-4]
 
 
+def _clocked(work: Callable[[], object]) -> float:
+    """CPU seconds ``work()`` took (:data:`CLOCK`)."""
+    started = CLOCK()
+    work()
+    return CLOCK() - started
+
+
 def _interleaved_compress(
     server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
     zlib_module: ZlibModule, schedule: DeliverySchedule,
-) -> list[float]:
+) -> tuple[list[float], int]:
     """Seconds per timed stretch, every message compressed by each compressor in turn, after
-    the ``primed`` messages (untimed) have filled their windows."""
+    the ``primed`` messages (untimed) have filled their windows; and the stretches' length."""
     compressors = [
         new_compressor(setting, bits, zlib_module) if setting.context_takeover else None
         for _ in range(schedule.compressors)
@@ -308,25 +321,25 @@ def _interleaved_compress(
     for compressor in compressors:
         for payload in primed:
             _deliver(compressor, setting, bits, zlib_module, payload)
-    samples = []
+
+    def send(indices: Sequence[int]) -> None:
+        for index in indices:
+            payload = server[index]
+            for compressor in compressors:
+                _deliver(compressor, setting, bits, zlib_module, payload)
+
     with collector_off():
-        for number in range(len(schedule.stretches)):
-            payloads = [server[index] for index in schedule.indices(number, len(server))]
-            started = CLOCK()
-            for payload in payloads:
-                for compressor in compressors:
-                    _deliver(compressor, setting, bits, zlib_module, payload)
-            if number >= schedule.warmup:
-                samples.append(CLOCK() - started)
-    return samples
+        return schedule.timed(len(server), lambda index: _clocked(lambda: send((index,))),
+                              lambda indices: _clocked(lambda: send(indices)))  # fmt: skip
 
 
 def _broadcast_compress(
     server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
     zlib_module: ZlibModule, schedule: DeliverySchedule,
-) -> list[float]:
+) -> tuple[list[float], int]:
     """Seconds per timed stretch of a ``broadcast()``: python-websockets' own per-message path
-    when websockets is installed (:func:`_server_path_broadcast`), else the zlib calls alone."""
+    when websockets is installed (:func:`_server_path_broadcast`), else the zlib calls alone;
+    and the stretches' length."""
     if _server_protocol_classes() is None:
         return _interleaved_compress(server, primed, setting, bits, zlib_module, schedule)
     return _server_path_broadcast(server, primed, setting, bits, zlib_module, schedule)
@@ -410,12 +423,13 @@ def _fresh_encoder_sender(
 def _server_path_broadcast(
     server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
     zlib_module: ZlibModule, schedule: DeliverySchedule,
-) -> list[float]:
+) -> tuple[list[float], int]:
     """Seconds per timed stretch that compression adds to python-websockets' ``broadcast()``:
     every message sent through each connection's protocol in turn with its extension, less the
     same sends through protocols without one (what ``bench/broadcast.py`` sets against the real
-    server's CPU with compression on, less off). Messages under the threshold cost nothing more
-    compressed: they are not sent. The ``primed`` messages (untimed) fill the windows first."""
+    server's CPU with compression on, less off); and the stretches' length. Messages under the
+    threshold cost nothing more compressed: they are not sent. The ``primed`` messages
+    (untimed) fill the windows first; the calibration times the sends with compression."""
     count = schedule.compressors
     on = _server_senders(count, setting, bits, zlib_module, compress=True) or []
     off = _server_senders(count, setting, bits, zlib_module, compress=False) or []
@@ -423,67 +437,67 @@ def _server_path_broadcast(
         if len(payload) >= setting.threshold:
             for send in on:
                 send(payload)
-    samples = []
+
+    def broadcast(senders: Sequence[Callable[[memoryview], object]],
+                  indices: Sequence[int]) -> None:  # fmt: skip
+        for index in indices:
+            payload = server[index]
+            if len(payload) >= setting.threshold:
+                for send in senders:
+                    send(payload)
+
+    calibrated: list[int] = []
+
+    def step(index: int) -> float:
+        calibrated.append(index)
+        return _clocked(lambda: broadcast(on, (index,)))
+
+    def run(indices: Sequence[int]) -> float:
+        if calibrated:  # the warm-up's sends without compression, untimed
+            broadcast(off, calibrated)
+            calibrated.clear()
+        seconds = _clocked(lambda: broadcast(on, indices)) - _clocked(
+            lambda: broadcast(off, indices)
+        )
+        return max(0.0, seconds)
+
     with collector_off():
-        for number in range(len(schedule.stretches)):
-            payloads = [server[index] for index in schedule.indices(number, len(server))
-                        if len(server[index]) >= setting.threshold]  # fmt: skip
-            seconds = []
-            for senders in (on, off):
-                started = CLOCK()
-                for payload in payloads:
-                    for send in senders:
-                        send(payload)
-                seconds.append(CLOCK() - started)
-            if number >= schedule.warmup:
-                samples.append(max(0.0, seconds[0] - seconds[1]))
-    return samples
-
-
-
-
-def _frames_of(
-    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
-    zlib_module: ZlibModule, schedule: DeliverySchedule,
-) -> list[list[bytes | None]]:
-    """The frames one subscriber's compressor made, the primed messages' first, then per
-    stretch (every subscriber's are the same: the same messages in the same order)."""
-    compressor = new_compressor(setting, bits, zlib_module)
-    primed_frames = [
-        _deliver(compressor, setting, bits, zlib_module, payload) for payload in primed
-    ]
-    return [primed_frames] + [
-        [_deliver(compressor, setting, bits, zlib_module, server[index])
-         for index in schedule.indices(number, len(server))]
-        for number in range(len(schedule.stretches))
-    ]  # fmt: skip
+        return schedule.timed(len(server), step, run)
 
 
 def _interleaved_decompress(
-    frames: list[list[bytes | None]], setting: Setting, bits: int, zlib_module: ZlibModule,
-    schedule: DeliverySchedule,
-) -> list[float]:
+    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
+    zlib_module: ZlibModule, schedule: DeliverySchedule,
+) -> tuple[list[float], int]:
     """Seconds per timed stretch, every frame inflated by each subscriber's decompressor in
-    turn (a fresh one per message without context takeover, as python-websockets builds it);
-    ``frames[0]``, the primed messages', untimed."""
+    turn (a fresh one per message without context takeover, as python-websockets builds it),
+    and the stretches' length. The frames are one subscriber's compressor's (every
+    subscriber's are the same: the same messages in the same order), made untimed just before
+    their stretch, so that they follow the messages the decompressors inflate; the primed
+    messages' first, inflated untimed."""
     takeover = setting.context_takeover
+    compressor = new_compressor(setting, bits, zlib_module)
     decompressors = [new_decompressor(bits, zlib_module) for _ in range(schedule.compressors)]
     tail = b"\x00\x00\xff\xff"
-    samples = []
+
+    def frames(payloads: Sequence[memoryview]) -> list[bytes]:
+        made = (_deliver(compressor, setting, bits, zlib_module, payload) for payload in payloads)
+        return [frame + tail for frame in made if frame is not None]
+
+    def inflate(data: Sequence[bytes]) -> None:
+        for frame in data:
+            for decompressor in decompressors:
+                if not takeover:
+                    decompressor = new_decompressor(bits, zlib_module)
+                decompressor.decompress(frame)
+
+    inflate(frames(primed))
     with collector_off():
-        for number, stretch in enumerate(frames):
-            started = CLOCK()
-            for frame in stretch:
-                if frame is None:
-                    continue
-                data = frame + tail
-                for decompressor in decompressors:
-                    if not takeover:
-                        decompressor = new_decompressor(bits, zlib_module)
-                    decompressor.decompress(data)
-            if number > schedule.warmup:
-                samples.append(CLOCK() - started)
-    return samples
+        return schedule.timed(
+            len(server),
+            lambda index: _clocked(partial(inflate, frames((server[index],)))),
+            lambda indices: _clocked(partial(inflate, frames([server[i] for i in indices]))),
+        )
 
 
 def measure_cell(

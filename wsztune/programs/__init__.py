@@ -64,6 +64,73 @@ def on_core(core: int | None) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
+# A helper that has used no CPU for this long while it owes answers has hung: every helper
+# computes without pause until it has answered all it was given (a fed one is handed its next
+# piece the moment it answers), so even on a machine loaded many times over, its CPU time moves
+# every second. Counted in checks about a second apart, so that a suspended session (Ctrl-Z, a
+# laptop asleep) resumed later does not read as a helper that stood still all that time.
+STALL_SECONDS = 60
+
+
+class HelperStalled(WsztuneError):
+    """A helper process stopped working without ending (exit code 2): it is killed and the
+    command stops with one line rather than waiting forever."""
+
+
+@dataclass
+class _StallWatch:
+    """The helpers' CPU time, read about once a second: :class:`HelperStalled` when one has not
+    moved for ``limit`` checks in a row (an answer from it counts as moving). A fed helper
+    whose stdin is closed has given every answer it owed: if it stands still instead of
+    ending, it is only killed (``ended``), and its answers stand."""
+
+    processes: Sequence[Any]
+    name: str
+    limit: float
+    last_check: float = 0.0
+    cpu: dict[int, float] = field(default_factory=dict)
+    still: dict[int, int] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)
+
+    def answered(self, index: int) -> None:
+        """Helper number ``index`` answered: it is working."""
+        self.still[index] = 0
+
+    def check(self) -> None:
+        """Raise :class:`HelperStalled` for a helper that has stood still too long."""
+        import time
+
+        import psutil
+
+        now = time.monotonic()
+        if now - self.last_check < 1.0:
+            return
+        self.last_check = now
+        for index, process in enumerate(self.processes):
+            if process.poll() is not None:
+                continue
+            try:
+                times = psutil.Process(process.pid).cpu_times()
+            except psutil.Error:
+                continue
+            used = times.user + times.system
+            if used != self.cpu.get(index):
+                self.cpu[index], self.still[index] = used, 0
+                continue
+            self.still[index] = self.still.get(index, 0) + 1
+            if self.still[index] < self.limit:
+                continue
+            if process.stdin is not None and process.stdin.closed:
+                self.ended.add(index)  # nothing owed: it only failed to exit
+                process.kill()
+            else:
+                raise HelperStalled(
+                    f"{self.name} stopped working: its process {process.pid} used no CPU for "
+                    f"{self.still[index]} s with answers still to give, so it was stopped; run "
+                    "the command again (and please report it if it recurs)"
+                )
+
+
 @dataclass(frozen=True)
 class Helper:
     """One helper process to start: its command line, and the core it runs on (None: any)."""
@@ -79,6 +146,7 @@ def run_helpers(
     name: str,
     feed: Callable[[IO[str]], None] | None = None,
     on_result: Callable[[T], None] | None = None,
+    stall_seconds: float = STALL_SECONDS,
 ) -> list[T]:
     """Start ``helpers`` side by side and read one result per line of their stdout
     (``decode``); the results in the order they arrived.
@@ -87,15 +155,16 @@ def run_helpers(
     at the start and again after every line the helper answers, so that a helper that drew cheap
     work takes more and none idles while another has a queue. ``decode`` and ``on_result`` run
     in the calling thread, one result at a time. A helper that fails raises ``RuntimeError``
-    with its stderr (``name`` says which program); every helper still running when this returns
-    or raises (Ctrl-C) is killed.
+    with its stderr (``name`` says which program); one that uses no CPU for ``stall_seconds``
+    without ending raises :class:`HelperStalled` (it hung: never wait for it forever); every
+    helper still running when this returns or raises (Ctrl-C) is killed.
     """
     import queue
     import subprocess
     import threading
 
     results: list[T] = []
-    lines: queue.Queue[str | None] = queue.Queue()
+    lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
     processes: list[subprocess.Popen[str]] = []
     try:
         for helper in helpers:
@@ -110,27 +179,30 @@ def run_helpers(
                     )
                 )
 
-        def pump(process: subprocess.Popen[str]) -> None:
+        def pump(index: int, process: subprocess.Popen[str]) -> None:
             # One reader per helper: a helper never waits on a full pipe for another's.
             assert process.stdout is not None
             if feed is not None:
                 assert process.stdin is not None
                 feed(process.stdin)
             for line in process.stdout:
-                lines.put(line)
+                lines.put((index, line))
                 if feed is not None:
                     feed(process.stdin)  # type: ignore[arg-type]
-            lines.put(None)
+            lines.put((index, None))
 
-        for process in processes:
-            threading.Thread(target=pump, args=(process,), daemon=True).start()
+        for index, process in enumerate(processes):
+            threading.Thread(target=pump, args=(index, process), daemon=True).start()
+        watch = _StallWatch(processes, name, stall_seconds)
         running = len(processes)
         while running:
+            watch.check()
             try:
                 # With a timeout, so that Ctrl-C reaches this thread promptly.
-                line = lines.get(timeout=0.1)
+                index, line = lines.get(timeout=0.1)
             except queue.Empty:
                 continue
+            watch.answered(index)
             if line is None:
                 running -= 1
                 continue
@@ -139,10 +211,10 @@ def run_helpers(
             if on_result is not None:
                 on_result(result)
         errors = []
-        for process in processes:
+        for index, process in enumerate(processes):
             assert process.stderr is not None
             stderr = process.stderr.read()
-            if process.wait() != 0:
+            if process.wait() != 0 and index not in watch.ended:
                 errors.append(stderr.strip())
         if errors:
             raise RuntimeError(f"{name} failed: {errors[0]}")
