@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import statistics
@@ -165,8 +166,11 @@ class Server:
 
 
 def go_binary(cache: Path) -> Path:
-    """bench/broadcast_go built against Debian's gorilla and coder packages."""
-    binary = cache / "broadcast_go"
+    """bench/broadcast_go built against Debian's gorilla and coder packages, named by its
+    source's hash: worktrees run the bench side by side, and one's build must not replace the
+    binary another is running (an older server would print no ``bytes``)."""
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(GO_SOURCE.glob("*.go"))))
+    binary = cache / f"broadcast_go-{digest.hexdigest()[:16]}"
     environment = {**os.environ, "GOPATH": DEBIAN_GOPATH, "GO111MODULE": "off",
                    "GOCACHE": str(cache / "gocache")}  # fmt: skip
     subprocess.run(["go", "build", "-o", str(binary), "."], cwd=GO_SOURCE, check=True,

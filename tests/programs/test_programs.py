@@ -147,3 +147,24 @@ def test_a_helper_that_stops_working_is_an_error_not_a_hang() -> None:
         programs.run_helpers([stuck], str, name="stuck", feed=feed, stall_seconds=2)
     assert time.monotonic() - started < 30
     assert programs.HelperStalled.exit_code == EXIT_USAGE
+
+
+def test_a_helper_that_answered_everything_but_does_not_end_is_only_stopped() -> None:
+    """A fed helper whose stdin is closed owes nothing more: if it stands still instead of
+    ending, it is killed and its answers stand."""
+    script = (
+        "import sys, time\nfor line in sys.stdin: print(line.strip(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    todo = ["1", "2"]
+
+    def feed(stdin) -> None:
+        if todo:
+            stdin.write(todo.pop() + "\n")
+            stdin.flush()
+        else:
+            stdin.close()
+
+    helper = programs.Helper([sys.executable, "-c", script])
+    results = programs.run_helpers([helper], int, name="lingering", feed=feed, stall_seconds=2)
+    assert sorted(results) == [1, 2]

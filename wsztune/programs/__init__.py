@@ -80,7 +80,9 @@ class HelperStalled(WsztuneError):
 @dataclass
 class _StallWatch:
     """The helpers' CPU time, read about once a second: :class:`HelperStalled` when one has not
-    moved for ``limit`` checks in a row (an answer from it counts as moving)."""
+    moved for ``limit`` checks in a row (an answer from it counts as moving). A fed helper
+    whose stdin is closed has given every answer it owed: if it stands still instead of
+    ending, it is only killed (``ended``), and its answers stand."""
 
     processes: Sequence[Any]
     name: str
@@ -88,6 +90,7 @@ class _StallWatch:
     last_check: float = 0.0
     cpu: dict[int, float] = field(default_factory=dict)
     still: dict[int, int] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)
 
     def answered(self, index: int) -> None:
         """Helper number ``index`` answered: it is working."""
@@ -115,7 +118,12 @@ class _StallWatch:
                 self.cpu[index], self.still[index] = used, 0
                 continue
             self.still[index] = self.still.get(index, 0) + 1
-            if self.still[index] >= self.limit:
+            if self.still[index] < self.limit:
+                continue
+            if process.stdin is not None and process.stdin.closed:
+                self.ended.add(index)  # nothing owed: it only failed to exit
+                process.kill()
+            else:
                 raise HelperStalled(
                     f"{self.name} stopped working: its process {process.pid} used no CPU for "
                     f"{self.still[index]} s with answers still to give, so it was stopped; run "
@@ -203,10 +211,10 @@ def run_helpers(
             if on_result is not None:
                 on_result(result)
         errors = []
-        for process in processes:
+        for index, process in enumerate(processes):
             assert process.stderr is not None
             stderr = process.stderr.read()
-            if process.wait() != 0:
+            if process.wait() != 0 and index not in watch.ended:
                 errors.append(stderr.strip())
         if errors:
             raise RuntimeError(f"{name} failed: {errors[0]}")
