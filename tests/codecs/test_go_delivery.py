@@ -1,17 +1,24 @@
-"""coder's CPU per delivery is timed through coder/websocket 1.8.7 itself (issue 25).
+"""coder's CPU per delivery, and gorilla's PreparedMessage broadcast's, are timed through the
+libraries themselves (issue 25): coder/websocket 1.8.7 and gorilla/websocket 1.5.0.
 
 The helper's ``coderDeliveries`` runs K real coder server connections over sockets that discard
-what they are sent, each written by a goroutine of its own, as a coder server broadcasts. These
-tests check that the timing really goes through those connections: the bytes one subscriber's
-connection was sent over the whole broadcast equal the model's frames for the same messages,
-headers included, with and without context takeover, and the schedule interleaves as many
-writers as 64 MiB of their stacks hold.
+what they are sent, each written by a goroutine of its own, as a coder server broadcasts;
+``preparedDeliveries`` does the same with gorilla's connections, ``NewPreparedMessage`` per
+message and ``WritePreparedMessage`` per subscriber. These tests check that the timing really
+goes through those connections: the bytes one subscriber's connection was sent over the whole
+broadcast equal the model's frames for the same messages, headers included (coder with and
+without context takeover; gorilla's PreparedMessage frames, with and without a threshold), the
+schedule interleaves as many writers as 64 MiB of their stacks hold, and a helper built without
+gorilla/websocket still runs and says the compress-once figure is the hot compressor's.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +33,10 @@ GOPATH = Path("/usr/share/gocode")
 needs_go = pytest.mark.skipif(
     shutil.which("go") is None or not (GOPATH / "src" / "nhooyr.io" / "websocket").is_dir(),
     reason="go or Debian's golang-nhooyr-websocket-dev is not installed",
+)
+needs_gorilla = pytest.mark.skipif(
+    shutil.which("go") is None or not go.go_gorilla_found(),
+    reason="go or gorilla/websocket (Debian: golang-github-gorilla-websocket-dev) is not installed",
 )
 
 
@@ -83,3 +94,122 @@ def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
     assert go.delivery_state(coder) == 8192 + go.GO_CODER_WRITER_STACK
     assert fanout.interleaved(1000, go.delivery_state(coder)) == fanout.MIN_INTERLEAVED
     assert fanout.interleaved(1000, go.delivery_state(gorilla)) == 1000
+
+
+def gorilla_job(threshold: int) -> go.GoJob:
+    """gorilla's cell at level 1, compressing messages of ``threshold`` bytes and more."""
+    return go.GoJob.of(0, Setting(15, 8, 1, "default", False, None, threshold), go.GO_GORILLA)
+
+
+def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, list[range]]:
+    """The helper's timing job for a broadcast of ``messages`` to ``fanout_k`` subscribers, with
+    gorilla's PreparedMessage plan (as GoCodec.measure writes it), and its prepared stretches."""
+    schedule = fanout.delivery_schedule(len(messages), fanout_k, repeat=2, warmup=1)
+    assert schedule is not None
+    prepared = go.prepared_plan(schedule)
+    deliveries = {**schedule.helper_job(), "prepared": {
+        "connections": min(fanout_k, go.PREPARED_CONNECTIONS),
+        "stretches": [list(stretch) for stretch in prepared.stretches],
+        "pause_seconds": go.PREPARED_PAUSE_SECONDS}}  # fmt: skip
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
+    return timing, [range(start, end) for start, end in prepared.stretches]
+
+
+@needs_gorilla
+@pytest.mark.parametrize("threshold", [0, 200])
+def test_gorilla_prepared_broadcast_is_timed_through_gorillas_own_connections(
+    threshold: int, tmp_path: Path
+) -> None:
+    """The PreparedMessage timing's connection sent one subscriber exactly the modelled
+    PreparedMessage frames of every stretch's messages (under the threshold: the plain frame),
+    and every timed stretch gave a sample."""
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    timing, stretches = prepared_timing_job(messages, 3)
+    assert all(len(span) == go.PREPARED_MESSAGES for span in stretches)
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold)],
+                           timing=timing)  # fmt: skip
+    assert cell.delivery is not None and len(cell.delivery["prepared"]) == 2
+    sent = [messages[index % len(messages)] for span in stretches for index in span]
+    go.write_corpus([sent], tmp_path / "sent.bin")
+    job = replace(gorilla_job(threshold), prepared=True)
+    (model,) = go.run_cells(tmp_path / "sent.bin", ["server"], [job])
+    modelled = sum(size + frame_header_size(size, masked=False) for size in model.frames[0])
+    assert cell.delivery["prepared_sent_bytes"] == modelled
+    # Under the threshold a message goes out as the plain frame: fewer bytes compressed.
+    assert (sum(model.compressed_messages) < len(sent)) == (threshold > 0)
+
+
+@needs_gorilla
+def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
+    tmp_path: Path,
+) -> None:
+    """``wsztune run --server gorilla --fanout K``: each cell's compress_once time per delivery
+    is the one timed through gorilla's own PreparedMessage broadcast, and says so."""
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
+        "--threshold", "0", "--fanout", "4", "-j", "1", "-q", "--repeat", "2",
+        "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "run.json").read_text())["cells"]
+    compressing = [cell for cell in cells if "compress_once" in cell]
+    assert compressing
+    for cell in compressing:
+        once = cell["compress_once"]
+        assert once["delivery_timing"] == go.GO_GORILLA_TIMING
+        assert isinstance(once["compress_seconds_per_delivery"], float)
+
+
+def write_records(messages: list[bytes], path: Path) -> None:
+    """A records corpus of ``messages`` sent by the server on one connection."""
+    lines = [json.dumps({"wsztune": "records/1"})]
+    lines += [json.dumps({"connection": "c", "direction": "server", "text": m.decode()})
+              for m in messages]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@needs_go
+def test_without_gorilla_the_helper_builds_and_compress_once_is_the_hot_compressors(
+    tmp_path: Path,
+) -> None:
+    """Built where gorilla/websocket is not found (the nogorilla tag), the helper still
+    measures a gorilla cell, times no PreparedMessage broadcast, and the cell's compress_once
+    falls back to one hot compressor over K, saying so."""
+    binary = go.build_go(go.HELPER_SOURCE.parent, "wsztune-go", "wsztune's Go helper",
+                         lambda text: None, (go.GO_GORILLA_MISSING_TAG,))  # fmt: skip
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    timing, _ = prepared_timing_job(messages, 3)
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [gorilla_job(0).helper_fields()]}))  # fmt: skip
+    completed = subprocess.run([str(binary), "cells", str(job_file)], capture_output=True,
+                               text=True, timeout=300, check=True)  # fmt: skip
+    delivery = json.loads(completed.stdout)["delivery"]
+    assert len(delivery["compress"]) == 2 and "prepared" not in delivery
+    cell = {"compress_seconds_per_message": 4e-5}
+    assert go.prepared_timing(cell, None, [100], None) == {}
+    assert go._once_per_delivery(cell, 4) == {
+        "compress_seconds_per_delivery": 1e-5, "delivery_timing": go.HOT_TIMING}
+
+
+def test_prepared_plan_reads_each_stretch_per_delivery_of_k() -> None:
+    """The PreparedMessage stretches are PREPARED_MESSAGES long from the schedule's starts, and a
+    sample reads per delivery of K (not of the connections timed)."""
+    schedule = fanout.delivery_schedule(100, 1000, repeat=3, warmup=1)
+    assert schedule is not None and schedule.compressors == 1000
+    prepared = go.prepared_plan(schedule)
+    assert [start for start, _ in prepared.stretches] == [s for s, _ in schedule.stretches]
+    assert all(stop - start == go.PREPARED_MESSAGES for start, stop in prepared.stretches)
+    sizes = [100] * 100
+    samples = [0.002, 0.004, 0.003]  # seconds per stretch of messages of 100 B
+    timing = go.prepared_timing({"compress_seconds_per_message": 4e-5}, prepared, sizes, samples)
+    assert timing["delivery_timing"] == go.GO_GORILLA_TIMING
+    per_message = 0.003 / go.PREPARED_MESSAGES
+    assert timing["compress_seconds_per_delivery"] == pytest.approx(per_message / 1000)

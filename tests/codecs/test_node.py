@@ -519,3 +519,43 @@ def test_broadcast_deliveries_go_through_ws_itself(ws_dir: Path, tmp_path: Path)
     timing["deliveries"]["ws"] = str(tmp_path / "no-ws-here")  # type: ignore[index]
     with pytest.raises(RuntimeError, match="sender.js"):
         node.run_cells(path, ["server"], jobs, timing=timing, jobs=1)
+
+
+def test_broadcast_hot_and_inflating_series_are_ws_zlib_calls_made_synchronously(
+    ws_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broadcast's hot compressor and its subscribers' decompressors are timed on ws's zlib
+    calls made synchronously (the zlib codec's definition: the zlib calls alone), only the
+    compress series through ws's own asynchronous path: with every asynchronous deflate or
+    inflate flush outside ws's permessage-deflate.js made to fail, the cell still measures;
+    with the passes' calls made as ws makes them ("ws"), the guard trips."""
+    guard = tmp_path / "guard.js"
+    guard.write_text(
+        "const zlib = require('zlib');\n"
+        "for (const name of ['DeflateRaw', 'InflateRaw']) {\n"
+        "  const flush = zlib[name].prototype.flush;\n"
+        "  zlib[name].prototype.flush = function (...args) {\n"
+        "    if (!new Error().stack.includes('permessage-deflate.js')) {\n"
+        "      throw new Error(`asynchronous ${name} flush outside ws`);\n"
+        "    }\n"
+        "    return flush.apply(this, args);\n"
+        "  };\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NODE_OPTIONS", f"--require {guard}")
+    streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
+    schedule = delivery_schedule(60, fanout=3, repeat=2, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0,
+              "deliveries": {**schedule.helper_job(), "ws": str(ws_dir)}}  # fmt: skip
+    path = tmp_path / "corpus.bin"
+    write_corpus(streams, path)
+    for takeover in (True, False):
+        setting = Setting(window_bits=12, mem_level=5, threshold=0, context_takeover=takeover)
+        [cell] = node.run_cells(path, ["server"], [_job(0, setting)], timing=timing, jobs=1)
+        assert cell.delivery is not None
+        for series in ("compress", "hot", "decompress"):
+            assert len(cell.delivery[series]) == 2 and min(cell.delivery[series]) >= 0
+    with pytest.raises(RuntimeError, match="asynchronous DeflateRaw flush outside ws"):
+        node.run_cells(path, ["server"], [_job(0, setting)], timing=timing, jobs=1, calls="ws")

@@ -40,7 +40,12 @@ from wsztune.codecs.base import (
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import ToolUnavailable
-from wsztune.fanout import delivery_fields, delivery_schedule
+from wsztune.fanout import (
+    DeliverySchedule,
+    delivery_fields,
+    delivery_schedule,
+    seconds_per_delivery,
+)
 from wsztune.memory import Resident
 from wsztune.permessage_deflate import Setting
 from wsztune.programs import (
@@ -65,6 +70,10 @@ LIBRARY_VERSIONS = {GO_GORILLA: "1.5.0", GO_CODER: "1.8.7", GO_NATS: "2.9.10"}
 GO_ENV = "WSZTUNE_GO"  # a go binary to use instead of the one on PATH
 DEBIAN_GOPATH = "/usr/share/gocode"
 HELPER_SOURCE = Path(__file__).resolve().parent / "gohelper" / "wsztune_go.go"
+# gorilla/websocket's import path: the helper times a PreparedMessage broadcast through it where
+# it is found (gohelper/gorilla_prepared.go), and is built with the tag below where it is not.
+GO_GORILLA_PACKAGE = "github.com/gorilla/websocket"
+GO_GORILLA_MISSING_TAG = "nogorilla"
 LEVELS = tuple(range(-2, 10))  # Go's compress/flate: -2 Huffman only, -1 default (6), 0-9
 # coder's threshold when none is configured (conn_notjs.go newConn): by takeover mode.
 GO_CODER_DEFAULT_THRESHOLD = {True: 128, False: 512}
@@ -200,18 +209,39 @@ def cache_dir() -> Path:
 
 
 def helper_binary(notice: Callable[[str], None] | None = None) -> Path:
-    """The built codec helper, building it first (once per source and Go version)."""
-    return build_go(HELPER_SOURCE, "wsztune-go", "wsztune's Go helper", notice)
+    """The built codec helper (every file of ``gohelper/``), building it first (once per source,
+    Go version and whether gorilla/websocket is found: without it, gorilla's PreparedMessage
+    broadcast is not timed through gorilla, and the cells say so)."""
+    tags = () if go_gorilla_found() else (GO_GORILLA_MISSING_TAG,)
+    return build_go(HELPER_SOURCE.parent, "wsztune-go", "wsztune's Go helper", notice, tags)
+
+
+def go_gorilla_found() -> bool:
+    """Whether GOPATH (the Debian packages' included: :func:`go_environment`) holds
+    gorilla/websocket's source, for the helper to build against."""
+    paths = go_environment("go")["GOPATH"].split(os.pathsep)
+    return any((Path(path) / "src" / GO_GORILLA_PACKAGE).is_dir() for path in paths)
 
 
 def build_go(
-    source: Path, name: str, what: str, notice: Callable[[str], None] | None = None
+    source: Path,
+    name: str,
+    what: str,
+    notice: Callable[[str], None] | None = None,
+    tags: Sequence[str] = (),
 ) -> Path:
-    """``source`` built with the user's go into wsztune's cache, once per source and Go version,
-    with a notice the first time; a missing go or a failed build is one line (exit 2)."""
+    """``source`` (a file, or a directory's package) built with the user's go into wsztune's
+    cache, with build ``tags``, once per source, tags and Go version, with a notice the first
+    time; a missing go or a failed build is one line (exit 2)."""
     go = find_go()
     version = _go_version(go)
-    digest = hashlib.sha256(source.read_bytes() + version.encode()).hexdigest()[:16]
+    if source.is_dir():
+        files = sorted(source.glob("*.go"))
+        content = b"".join(path.name.encode() + path.read_bytes() for path in files)
+    else:
+        content = source.read_bytes()
+    digest = hashlib.sha256(content + ",".join(tags).encode() + version.encode()).hexdigest()
+    digest = digest[:16]
     target = cache_dir() / f"{name}-{digest}" / name
     if target.is_file():
         return target
@@ -221,13 +251,15 @@ def build_go(
     partial = target.with_name(f".{name}-{os.getpid()}")
     try:
         completed = subprocess.run(
-            [go, "build", "-o", str(partial), str(source)],
+            # A directory is built as its package ("."): go applies build tags only there.
+            [go, "build", "-tags", ",".join(tags), "-o", str(partial),
+             "." if source.is_dir() else str(source)],
             capture_output=True,
             text=True,
             timeout=600,
             env=go_environment(go),
-            cwd=target.parent,
-        )
+            cwd=source if source.is_dir() else target.parent,
+        )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as error:
         raise GoUnavailable(f"building {what} failed: {error}") from None
     if completed.returncode != 0:
@@ -434,8 +466,17 @@ class GoCodec:
         state = max(delivery_state(GoJob.of(0, setting, self.framing)) for setting in order)
         schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
                                      state)  # fmt: skip
+        prepared_schedule = None
         if timing is not None and schedule is not None:
-            timing = {**timing, "deliveries": schedule.helper_job()}
+            deliveries = schedule.helper_job()
+            if self.framing == GO_GORILLA:
+                prepared_schedule = prepared_plan(schedule)
+                deliveries["prepared"] = {
+                    "connections": min(schedule.compressors, PREPARED_CONNECTIONS),
+                    "stretches": [list(stretch) for stretch in prepared_schedule.stretches],
+                    "pause_seconds": PREPARED_PAUSE_SECONDS,
+                }
+            timing = {**timing, "deliveries": deliveries}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
             path = Path(directory) / "corpus.bin"
             write_corpus([stream.payloads for stream in streams], path)
@@ -462,6 +503,8 @@ class GoCodec:
                 if result.id in prepared:
                     cell["compress_once"] = compress_once(streams, cell, result,
                                                           prepared[result.id], plan.fanout)
+                    cell["compress_once"].update(prepared_timing(
+                        cell, prepared_schedule, server_sizes, delivery.get("prepared")))
                 finished(cell)
 
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
@@ -624,12 +667,56 @@ def compress_once(
 
 
 def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
-    """A compress-once mode's compress time per delivery: one compression over K deliveries;
-    absent from a run without a fan-out, null without timing."""
+    """A compress-once mode's compress time per delivery from one hot compressor: one
+    compression over K deliveries; absent from a run without a fan-out, null without timing.
+    :func:`prepared_timing` replaces it with gorilla's own path's where the helper timed it."""
     if "compress_seconds_per_message" not in cell:
         return {}
     hot = cell["compress_seconds_per_message"]
-    return {"compress_seconds_per_delivery": None if hot is None else hot / fanout}
+    if hot is None:
+        return {"compress_seconds_per_delivery": None}
+    return {"compress_seconds_per_delivery": hot / fanout, "delivery_timing": HOT_TIMING}
+
+
+# How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
+# gorilla/websocket 1.5.0's own connections, or, from a helper built where gorilla/websocket was
+# not found, one hot flate.Writer's compression over K.
+GO_GORILLA_TIMING = "gorilla connections, on - off"
+HOT_TIMING = "hot compressor over K"
+# A PreparedMessage broadcast is timed through at most this many subscribers' connections (and as
+# many with compression off): what is paid per message is one compression and the writers'
+# waits on it, which grow with the subscribers only up to what a compression's time lets pile
+# up; the time is still read per delivery of K. A stretch holds PREPARED_MESSAGES messages, each
+# sent after a pause of PREPARED_PAUSE_SECONDS: a server idles between two broadcasts (its
+# writers park, the runtime's processors sleep, other work takes the caches), so its one
+# compression per message starts cold; timed back to back the model read the real server low,
+# 1.46 to 1.9 times (docs/broadcast.md). The pause costs wall time, not CPU.
+PREPARED_CONNECTIONS = 256
+PREPARED_MESSAGES = 256
+PREPARED_PAUSE_SECONDS = 0.0002
+
+
+def prepared_plan(schedule: DeliverySchedule) -> DeliverySchedule:
+    """The schedule a PreparedMessage broadcast is timed and read with: stretches of
+    :data:`PREPARED_MESSAGES` from the same starts; still read per delivery of K."""
+    stretches = tuple((start, start + PREPARED_MESSAGES) for start, _ in schedule.stretches)
+    return replace(schedule, stretches=stretches)
+
+
+def prepared_timing(
+    cell: dict[str, Any],
+    schedule: DeliverySchedule | None,
+    server_sizes: Sequence[int],
+    samples: Sequence[float] | None,
+) -> dict[str, Any]:
+    """compress_once's time per delivery from gorilla's own PreparedMessage broadcast (the
+    helper's on - off seconds per stretch of :func:`prepared_plan`, read per delivery of a
+    mean-sized message to K subscribers), and which way it was timed; nothing to change where
+    the helper did not time it (no fan-out, no timing, or built without gorilla/websocket)."""
+    if schedule is None or not samples or cell.get("compress_seconds_per_message") is None:
+        return {}
+    return {"compress_seconds_per_delivery": seconds_per_delivery(schedule, server_sizes, samples),
+            "delivery_timing": GO_GORILLA_TIMING}  # fmt: skip
 
 
 @dataclass(frozen=True)

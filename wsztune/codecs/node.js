@@ -283,7 +283,7 @@ async function measureCell(streams, directions, cell, timing) {
   result.decompress_samples = await timeSamples(decompress, timing.repeat, loopsD);
   result.loops_compress = loopsC;
   result.loops_decompress = loopsD;
-  // A broadcast's CPU per delivery: ws's own asynchronous calls, as ws runs a broadcast.
+  // A broadcast's CPU per delivery (timeDeliveries: which series go through ws's own path).
   if (timing.deliveries) {
     result.delivery = await timeDeliveries(streams, directions, cell, timing.deliveries);
   }
@@ -295,11 +295,16 @@ const WS_CONCURRENCY = 10;
 
 // A broadcast timed as a ws server runs it (wsztune.fanout.DeliverySchedule): every server
 // message (all server streams, in order) compressed by each subscriber's own deflate stream,
-// WS_CONCURRENCY calls in flight, then inflated by as many receivers. With context takeover
-// every stream is first fed messages filling its window twice (untimed, its zlib calls made
-// synchronously: the same state for less), as a subscriber's long after it joined. Each series
-// (compress, hot, decompress) is calibrated (timedSeries): seconds of process CPU per timed
-// stretch, and the messages each one held.
+// then inflated by as many receivers, each in turn. With context takeover every stream is first
+// fed messages filling its window twice (untimed, its zlib calls made synchronously: the same
+// state for less), as a subscriber's long after it joined. Each series is calibrated
+// (timedSeries): seconds of process CPU per timed stretch, and the messages each one held.
+// - compress: through ws's own Sender (wsBroadcast, on less off) when the plan names ws; else
+//   ws's zlib calls on each subscriber's stream, asynchronously, WS_CONCURRENCY in flight.
+// - hot (one compressor) and decompress (the receivers in turn): ws's zlib calls alone, made
+//   synchronously as the sweep's passes make them (syncCalls), the zlib codec's definition of
+//   the same figures (its zlib calls alone): the zlib work, not each call's hand-off to libuv's
+//   pool and back. With "calls": "ws" they are made asynchronously, as ws makes them.
 async function timeDeliveries(streams, directions, cell, plan) {
   const server = [];
   for (let s = 0; s < streams.length; s++) if (directions[s] === 'server') server.push(...streams[s]);
@@ -317,16 +322,22 @@ async function timeDeliveries(streams, directions, cell, plan) {
       await Promise.all(workers.slice(i, i + WS_CONCURRENCY).map(work));
     }
   };
-  const sendAll = async (count, stretches) => {
+  const sendAll = async (count, stretches, sync) => {
     const senders = Array.from({ length: count }, () => new Sender(cell, cell.server_bits));
     for (const payload of primed) {
       if (payload.length >= cell.threshold) for (const sender of senders) sender.compressSync(payload);
     }
-    const send = async (payloads) => {
-      for (const payload of payloads) {
-        if (payload.length >= cell.threshold) await inTurn(senders, (s) => s.compress(payload));
+    const send = sync
+      ? (payloads) => {
+        for (const payload of payloads) {
+          if (payload.length >= cell.threshold) for (const s of senders) s.compressSync(payload);
+        }
       }
-    };
+      : async (payloads) => {
+        for (const payload of payloads) {
+          if (payload.length >= cell.threshold) await inTurn(senders, (s) => s.compress(payload));
+        }
+      };
     const series = await timedSeries(plan, stretches, server.length,
       (index) => cpuTimed(() => send([server[index]])),
       (indices) => cpuTimed(() => send(payloadsOf(indices))));
@@ -335,8 +346,8 @@ async function timeDeliveries(streams, directions, cell, plan) {
   };
   const compress = plan.ws
     ? await wsBroadcast(plan, cell, primed, server)
-    : await sendAll(plan.compressors, plan.stretches);
-  const hot = await sendAll(1, plan.hot_stretches);
+    : await sendAll(plan.compressors, plan.stretches, false);
+  const hot = await sendAll(1, plan.hot_stretches, syncCalls);
   // One subscriber's frames (every subscriber's are the same), made synchronously (the same
   // bytes) just before the stretch that inflates them, so that they follow the messages the
   // receivers inflate; the primed messages' first, inflated untimed.
@@ -346,9 +357,13 @@ async function timeDeliveries(streams, directions, cell, plan) {
     .map((payload) => one.compressSync(payload));
   const receivers = Array.from({ length: plan.compressors }, () => new Receiver(cell, cell.server_bits));
   for (const frame of framesOf(primed)) for (const receiver of receivers) receiver.decompressSync(frame);
-  const inflate = async (frames) => {
-    for (const frame of frames) await inTurn(receivers, (r) => r.decompress(frame));
-  };
+  const inflate = syncCalls
+    ? (frames) => {
+      for (const frame of frames) for (const receiver of receivers) receiver.decompressSync(frame);
+    }
+    : async (frames) => {
+      for (const frame of frames) await inTurn(receivers, (r) => r.decompress(frame));
+    };
   // The timed stretches' frames are all made before the first is timed (as many buffers made
   // just before each sample would leave their garbage collection inside it: 22% more per
   // delivery on the chat records).
@@ -367,10 +382,11 @@ async function timeDeliveries(streams, directions, cell, plan) {
   };
 }
 
-// Process CPU seconds an asynchronous piece of work took.
+// Process CPU seconds a piece of work took: synchronous, or asynchronous (a promise, awaited).
 async function cpuTimed(work) {
   const start = cpuSeconds();
-  await work();
+  const pending = work();
+  if (pending !== undefined) await pending;
   return cpuSeconds() - start;
 }
 

@@ -110,6 +110,17 @@ type deliveryPlan struct {
 	Stretches   [][2]int `json:"stretches"`
 	// One sender over as many deliveries per sample: longer stretches.
 	HotStretches [][2]int `json:"hot_stretches"`
+	// gorilla: a PreparedMessage broadcast, timed through gorilla's own connections.
+	Prepared *preparedPlan `json:"prepared"`
+}
+
+// preparedPlan is how a gorilla PreparedMessage broadcast is timed (wsztune.codecs.go
+// prepared_plan): through so many subscribers' connections, over these stretches, each message
+// after a pause (a server idles between broadcasts).
+type preparedPlan struct {
+	Connections  int      `json:"connections"`
+	Stretches    [][2]int `json:"stretches"`
+	PauseSeconds float64  `json:"pause_seconds"`
 }
 
 type cellsJob struct {
@@ -592,6 +603,12 @@ type deliveryTimes struct {
 	// coder: the bytes its own connection sent one subscriber over the whole broadcast (the
 	// primed messages, then every stretch), equal to the modelled frames (checked here).
 	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// gorilla: a PreparedMessage broadcast through gorilla's own connections, on - off per
+	// stretch of the prepared plan, and the bytes one subscriber's connection was sent (equal to
+	// the modelled PreparedMessage frames: checked here). Absent from a helper built without
+	// gorilla/websocket.
+	Prepared          []float64 `json:"prepared,omitempty"`
+	PreparedSentBytes int64     `json:"prepared_sent_bytes,omitempty"`
 }
 
 func u32s(values []int) string {
@@ -948,6 +965,11 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 		}
 		times.SentBytes = wrote
 	}
+	if job.Library == gorilla && plan.Prepared != nil {
+		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, stretchOf); err != nil {
+			return nil, err
+		}
+	}
 	receivers := make([]receiver, plan.Compressors)
 	for k := range receivers {
 		receivers[k] = newReceiver(job)
@@ -1032,24 +1054,62 @@ func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
 }
 
-// coderFleet is count coder server connections at the cell's setting (or with compression
-// off), each written by a goroutine of its own from a queue, as a coder server broadcasts
-// (a writer goroutine per subscriber, as in coder's chat example and bench/broadcast_go).
-type coderFleet struct {
-	queues  []chan []byte
+// fleet is count server connections of one library, each written by a goroutine of its own
+// from a queue, as a server broadcasts (a writer goroutine per subscriber, as in coder's and
+// gorilla's chat examples and bench/broadcast_go).
+type fleet struct {
+	queues  []chan delivery
 	conns   []*discardConn
 	pending sync.WaitGroup
 	failed  error
 	failMu  sync.Mutex
 }
 
-func newCoderFleet(job cellJob, count int, compress bool) (*coderFleet, error) {
-	mode := coderws.CompressionDisabled
-	if compress && job.Takeover {
-		mode = coderws.CompressionContextTakeover
-	} else if compress {
-		mode = coderws.CompressionNoContextTakeover
+// delivery is what a subscriber's writer is handed: the message and, for gorilla's
+// PreparedMessage, the message prepared once for every subscriber.
+type delivery struct {
+	payload  []byte
+	prepared interface{}
+}
+
+// add starts the writer goroutine of one more subscriber, whose connection writes to conn.
+func (f *fleet) add(conn *discardConn, write func(delivery) error) {
+	queue := make(chan delivery, 1)
+	f.queues, f.conns = append(f.queues, queue), append(f.conns, conn)
+	go func() {
+		for d := range queue {
+			if err := write(d); err != nil {
+				f.failMu.Lock()
+				f.failed = err
+				f.failMu.Unlock()
+			}
+			f.pending.Done()
+		}
+	}()
+}
+
+// broadcast hands d to every subscriber's writer and waits until all have written it.
+func (f *fleet) broadcast(d delivery) error {
+	f.pending.Add(len(f.queues))
+	for _, queue := range f.queues {
+		queue <- d
 	}
+	f.pending.Wait()
+	f.failMu.Lock()
+	defer f.failMu.Unlock()
+	return f.failed
+}
+
+func (f *fleet) close() {
+	for i, queue := range f.queues {
+		close(queue)
+		f.conns[i].Close()
+	}
+}
+
+// upgradeRequest is a client's opening handshake, offering a plain permessage-deflate when
+// compress is set.
+func upgradeRequest(compress bool) (*http.Request, error) {
 	request, err := http.NewRequest("GET", "http://127.0.0.1/", nil)
 	if err != nil {
 		return nil, err
@@ -1061,106 +1121,173 @@ func newCoderFleet(job cellJob, count int, compress bool) (*coderFleet, error) {
 	if compress {
 		request.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate")
 	}
-	options := &coderws.AcceptOptions{CompressionMode: mode, CompressionThreshold: job.Threshold}
-	fleet := &coderFleet{}
+	return request, nil
+}
+
+// newFleet is count server connections over sockets whose writes go nowhere, each opened by
+// open (the library's upgrade of a request offering permessage-deflate when compress is set),
+// which returns how that subscriber's writer writes a delivery.
+func newFleet(count int, compress bool, open func(*hijackable, *http.Request) (func(delivery) error, error)) (*fleet, error) {
+	request, err := upgradeRequest(compress)
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{}
 	for i := 0; i < count; i++ {
 		conn := &discardConn{closed: make(chan struct{})}
-		c, err := coderws.Accept(&hijackable{header: http.Header{}, conn: conn}, request, options)
+		write, err := open(&hijackable{header: http.Header{}, conn: conn}, request)
 		if err != nil {
-			fleet.close()
+			conn.Close()
+			f.close()
+			return nil, err
+		}
+		f.add(conn, write)
+	}
+	return f, nil
+}
+
+// fleetPair is a broadcast timing's two fleets: built with compression on, and off.
+func fleetPair(build func(compress bool) (*fleet, error)) (*fleet, *fleet, error) {
+	on, err := build(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	off, err := build(false)
+	if err != nil {
+		on.close()
+		return nil, nil, err
+	}
+	return on, off, nil
+}
+
+// newCoderFleet is count coder server connections at the cell's setting (or with compression
+// off).
+func newCoderFleet(job cellJob, count int, compress bool) (*fleet, error) {
+	mode := coderws.CompressionDisabled
+	if compress && job.Takeover {
+		mode = coderws.CompressionContextTakeover
+	} else if compress {
+		mode = coderws.CompressionNoContextTakeover
+	}
+	options := &coderws.AcceptOptions{CompressionMode: mode, CompressionThreshold: job.Threshold}
+	return newFleet(count, compress, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
+		c, err := coderws.Accept(w, r, options)
+		if err != nil {
 			return nil, err
 		}
 		ctx := c.CloseRead(context.Background())
-		queue := make(chan []byte, 1)
-		fleet.queues, fleet.conns = append(fleet.queues, queue), append(fleet.conns, conn)
-		go fleet.writer(ctx, c, queue)
-	}
-	return fleet, nil
+		return func(d delivery) error { return c.Write(ctx, coderws.MessageText, d.payload) }, nil
+	})
 }
 
-func (f *coderFleet) writer(ctx context.Context, c *coderws.Conn, queue chan []byte) {
-	for p := range queue {
-		if err := c.Write(ctx, coderws.MessageText, p); err != nil {
-			f.failMu.Lock()
-			f.failed = err
-			f.failMu.Unlock()
-		}
-		f.pending.Done()
-	}
-}
-
-// broadcast hands p to every subscriber's writer and waits until all have written it.
-func (f *coderFleet) broadcast(p []byte) error {
-	f.pending.Add(len(f.queues))
-	for _, queue := range f.queues {
-		queue <- p
-	}
-	f.pending.Wait()
-	f.failMu.Lock()
-	defer f.failMu.Unlock()
-	return f.failed
-}
-
-func (f *coderFleet) close() {
-	for i, queue := range f.queues {
-		close(queue)
-		f.conns[i].Close()
-	}
-}
-
-// coderDeliveries times each stretch of a broadcast through plan.Compressors coder connections
-// at the cell's setting and as many with compression off, in turn (on first on even stretches,
-// off first on odd ones, so that drift cancels), and keeps on - off: what compressing costs
-// the server, as bench/broadcast.py measures a real one. Process CPU, so that the timeoutLoop
-// goroutines, the scheduler and the garbage collector count as they do in a server. Also
-// returns the bytes one subscriber's connection was sent, for the caller to hold against the
-// modelled frames.
-func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, int64, error) {
-	on, err := newCoderFleet(job, plan.Compressors, true)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer on.close()
-	off, err := newCoderFleet(job, plan.Compressors, false)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer off.close()
-	for _, p := range primed {
-		if err := on.broadcast(p); err != nil {
-			return nil, 0, err
-		}
-	}
-	timed := func(fleet *coderFleet, payloads [][]byte) (float64, error) {
+// fleetDeliveries times each stretch of a broadcast through the on fleet (compression at the
+// cell's setting) and the off fleet (compression off) in turn, on first on even stretches and
+// off first on odd ones so that drift cancels, and keeps on - off: what compressing costs the
+// server, as bench/broadcast.py measures a real one. send broadcasts one message to a fleet.
+// Process CPU, so that the libraries' other goroutines, the scheduler and the garbage
+// collector count as they do in a server.
+func fleetDeliveries(on, off *fleet, stretches, warmup int, stretch func(int) [][]byte, send func(*fleet, []byte) error) ([]float64, error) {
+	timed := func(f *fleet, payloads [][]byte) (float64, error) {
 		start := processCPU()
 		for _, p := range payloads {
-			if err := fleet.broadcast(p); err != nil {
+			if err := send(f, p); err != nil {
 				return 0, err
 			}
 		}
 		return processCPU() - start, nil
 	}
 	var out []float64
-	for n := range plan.Stretches {
+	for n := 0; n < stretches; n++ {
 		payloads := stretch(n)
-		order := []*coderFleet{on, off}
+		order := []*fleet{on, off}
 		if n%2 == 1 {
-			order = []*coderFleet{off, on}
+			order = []*fleet{off, on}
 		}
 		var seconds [2]float64
-		for i, fleet := range order {
-			if seconds[i], err = timed(fleet, payloads); err != nil {
-				return nil, 0, err
+		for i, f := range order {
+			var err error
+			if seconds[i], err = timed(f, payloads); err != nil {
+				return nil, err
 			}
 		}
 		if n%2 == 1 {
 			seconds[0], seconds[1] = seconds[1], seconds[0]
 		}
-		if n >= plan.Warmup {
+		if n >= warmup {
 			out = append(out, seconds[0]-seconds[1])
 		}
 	}
-	return out, on.conns[0].written, nil
+	return out, nil
+}
+
+// coderDeliveries times a broadcast through plan.Compressors coder connections at the cell's
+// setting and as many with compression off (fleetDeliveries), each subscriber's message
+// written by its own goroutine with Conn.Write. Also returns the bytes one subscriber's
+// connection was sent, for the caller to hold against the modelled frames.
+func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, int64, error) {
+	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
+		return newCoderFleet(job, plan.Compressors, compress)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer on.close()
+	defer off.close()
+	send := func(f *fleet, p []byte) error { return f.broadcast(delivery{payload: p}) }
+	for _, p := range primed {
+		if err := send(on, p); err != nil {
+			return nil, 0, err
+		}
+	}
+	out, err := fleetDeliveries(on, off, len(plan.Stretches), plan.Warmup, stretch, send)
+	return out, on.conns[0].written, err
+}
+
+// gorilla's PreparedMessage ------------------------------------------------------------------
+
+// A PreparedMessage server pays more per compression than one hot flate.Writer does (bench/
+// broadcast.py: 1.56 to 2.30 times the hot compressor's model): NewPreparedMessage makes the
+// plain frame on a fake Conn, and the first subscriber's WritePreparedMessage makes the
+// compressed one on another (a fresh 4 KiB write buffer, a bytes.Buffer grown to the frame, a
+// pooled flate.Writer), while the other subscribers' writers wait on its sync.Once; all of it
+// garbage for the collector (prepared.go). So it is timed through gorilla itself
+// (preparedDeliveries, in gorilla_prepared.go: built only where gorilla/websocket is found). And
+// as a server runs it: between two broadcasts a server idles (its writers park, the runtime's
+// processors sleep, other work takes the caches), so each message comes after a pause, which
+// costs no CPU; back to back, the one compression per message ran warm and the model read the
+// real server low (docs/broadcast.md).
+
+// timePrepared times the plan's PreparedMessage broadcast through gorilla's own connections and
+// checks that one subscriber's connection was sent the modelled PreparedMessage frames, byte for
+// byte; nil samples from a helper built without gorilla/websocket.
+func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int) [][]byte) ([]float64, int64, error) {
+	stretches := plan.Prepared.Stretches
+	stretch := func(n int) [][]byte { return stretchOf(stretches, n) }
+	pause := time.Duration(plan.Prepared.PauseSeconds * float64(time.Second))
+	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, pause, stretch)
+	if err != nil || samples == nil {
+		return nil, 0, err
+	}
+	prepared := job
+	prepared.Prepared = true
+	one, err := newSender(prepared, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	var sent []*message
+	for n := range stretches {
+		for _, p := range stretch(n) {
+			m := &message{}
+			if err := one.send(p, m); err != nil {
+				return nil, 0, err
+			}
+			sent = append(sent, m)
+		}
+	}
+	if modelled := wireBytes([][]*message{sent}); wrote != modelled {
+		return nil, 0, fmt.Errorf("gorilla's connection sent %d bytes of PreparedMessage frames where the model frames %d", wrote, modelled)
+	}
+	return samples, wrote, nil
 }
 
 func runCells(path string) error {

@@ -1,0 +1,13 @@
+//go:build nogorilla
+
+// The helper built without gorilla/websocket (wsztune sets the tag nogorilla where it is not
+// found): gorilla's PreparedMessage broadcast is not timed through gorilla, and wsztune says so
+// in the cell (compress_once.delivery_timing).
+
+package main
+
+import "time"
+
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
+	return nil, 0, nil
+}
