@@ -168,3 +168,13 @@ def test_a_helper_that_answered_everything_but_does_not_end_is_only_stopped() ->
     helper = programs.Helper([sys.executable, "-c", script])
     results = programs.run_helpers([helper], int, name="lingering", feed=feed, stall_seconds=2)
     assert sorted(results) == [1, 2]
+
+
+def test_a_helper_working_in_a_child_of_its_launcher_is_not_taken_for_stalled() -> None:
+    """A helper started through a launcher (a shell here; Volta's node shim in the wild) uses
+    its CPU in a child: the guard counts the child's, so a busy helper is not stopped."""
+    child = "import time\nend = time.process_time() + 4\nwhile time.process_time() < end: pass\n"
+    script = (f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])\n"
+              "print(1)\n")  # fmt: skip
+    launcher = programs.Helper([sys.executable, "-c", script])
+    assert programs.run_helpers([launcher], int, name="launched", stall_seconds=2) == [1]

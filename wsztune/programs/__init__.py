@@ -110,10 +110,9 @@ class _StallWatch:
             if process.poll() is not None:
                 continue
             try:
-                times = psutil.Process(process.pid).cpu_times()
+                used = _cpu_seconds(psutil.Process(process.pid))
             except psutil.Error:
                 continue
-            used = times.user + times.system
             if used != self.cpu.get(index):
                 self.cpu[index], self.still[index] = used, 0
                 continue
@@ -129,6 +128,21 @@ class _StallWatch:
                     f"{self.still[index]} s with answers still to give, so it was stopped; run "
                     "the command again (and please report it if it recurs)"
                 )
+
+
+def _cpu_seconds(process: Any) -> float:
+    """CPU seconds of a helper and of its live children: a ``node`` found on PATH can be a
+    launcher (Volta's shims) that runs the real program as its child and uses no CPU itself."""
+    import psutil
+
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue  # a child that ended between the listing and the reading
+        total += times.user + times.system
+    return total
 
 
 @dataclass(frozen=True)
