@@ -76,16 +76,20 @@ def test_a_closed_output_ends_the_command_quietly(
 
 
 def test_a_broken_pipe_that_is_not_the_output_is_not_taken_for_a_reader_gone(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A helper process's pipe breaking is a failure, not `| head`: never the quiet 141.
+    # A helper process's pipe breaking is a failure, not `| head`: never the quiet 141, nor
+    # click's silent exit 1 (which reads as a failed check), but one line and exit code 2.
     def helper_died() -> None:
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setitem(cli.commands, "helper", click.Command("helper", callback=helper_died))
     with pytest.raises(SystemExit) as ended:
         cli.main(["helper"])
-    assert ended.value.code != OUTPUT_CLOSED_EXIT and ended.value.code != 0
+    assert ended.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("wsztune: error: a helper process ")
+    assert "run the command again" in error
 
 
 def test_the_entry_point_exits_141_without_a_word_at_interpreter_exit() -> None:

@@ -67,12 +67,17 @@ def closed_outputs() -> list[int]:
 @contextmanager
 def reader_gone_is_output_closed() -> Iterator[None]:
     """A BrokenPipeError on our own output (:func:`closed_outputs`) raised as
-    :class:`OutputClosed`; one from elsewhere (a helper process's pipe) as it is."""
+    :class:`OutputClosed`; one from elsewhere (a helper process's pipe) as a
+    :class:`~wsztune.errors.WsztuneError`, one line and exit code 2: click would take it for
+    the reader gone too, and exit 1 without a word, which reads as a failed check."""
     try:
         yield
-    except BrokenPipeError:
+    except BrokenPipeError as error:
         if not closed_outputs():
-            raise  # a helper process's pipe, not the reader's choice
+            raise WsztuneError(
+                f"a helper process stopped reading what wsztune sent it ({error.strerror}): "
+                "it ended early; run the command again, and report it if it recurs"
+            ) from None
         raise OutputClosed from None
 
 
