@@ -8,7 +8,7 @@ are re-exported here for code written before it moved.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,7 @@ from wsztune.text import (
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.table import Table
 
     from wsztune.recommend.axes import AxesDecision
     from wsztune.recommend.cost import Cost, Fleet
@@ -993,29 +994,47 @@ def axes_compare(old: Run, new: Run, metrics: Sequence[Metric]) -> AxesCompariso
     return AxesComparison(caption, headers, rows, notes)
 
 
-def axes_compare_table(comparison: AxesComparison) -> RenderableType:
-    """:func:`axes_compare` as a rich table."""
+def _settings_table(
+    title: str, headers: Sequence[str], rows: Iterable[Sequence[str]], no_wrap: bool = False
+) -> Table:
+    """A rich table of a Go run's settings, one a row: the setting left, the figures right."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(comparison.caption))
-    for header in comparison.headers:
-        table.add_column(header, justify="left" if header == "setting" else "right")
-    for row in comparison.rows:
+    table = Table(title=escape(title))
+    for header in headers:
+        table.add_column(header, justify="left" if header == "setting" else "right",
+                         no_wrap=no_wrap)  # fmt: skip
+    for row in rows:
         table.add_row(*row)
+    return table
+
+
+def _settings_markdown(
+    title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]
+) -> list[str]:
+    """The lines of :func:`_settings_table` as GitHub-flavoured markdown."""
+    lines = [
+        f"**{markdown_text(title)}**",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|---" + "|---:" * (len(headers) - 1) + "|",
+    ]
+    return lines + ["| " + " | ".join(map(markdown_text, row)) + " |" for row in rows]
+
+
+def axes_compare_table(comparison: AxesComparison) -> RenderableType:
+    """:func:`axes_compare` as a rich table."""
+    from rich.markup import escape
+
+    table = _settings_table(comparison.caption, comparison.headers, comparison.rows)
     table.caption = escape(" · ".join(comparison.notes)) if comparison.notes else None
     return table
 
 
 def axes_compare_markdown(comparison: AxesComparison) -> str:
     """:func:`axes_compare` as GitHub-flavoured markdown."""
-    lines = [
-        f"**{markdown_text(comparison.caption)}**",
-        "",
-        "| " + " | ".join(comparison.headers) + " |",
-        "|---" + "|---:" * (len(comparison.headers) - 1) + "|",
-    ]
-    lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in comparison.rows]
+    lines = _settings_markdown(comparison.caption, comparison.headers, comparison.rows)
     if comparison.notes:
         lines += ["", f"_{markdown_text(' · '.join(comparison.notes))}_"]
     return "\n".join(lines)
@@ -1039,28 +1058,14 @@ def axes_title(run: Run) -> str:
 
 def axes_table(run: Run, chosen: Cell | None = None) -> RenderableType:
     """A Go run as a rich table on its own axes (no windowBits x memLevel grid)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(axes_title(run)))
-    for header in AXES_HEADERS:
-        table.add_column(header, justify="left" if header == "setting" else "right", no_wrap=True)
-    for row in axes_rows(run, chosen):
-        table.add_row(*row)
+    table = _settings_table(axes_title(run), AXES_HEADERS, axes_rows(run, chosen), no_wrap=True)
     table.caption = ("* recommended. " if chosen is not None else "") + AXES_LEGEND
     return table
 
 
 def axes_markdown(run: Run, chosen: Cell | None = None) -> str:
     """The same table as GitHub-flavoured markdown."""
-    lines = [
-        f"**{markdown_text(axes_title(run))}**",
-        "",
-        "| " + " | ".join(AXES_HEADERS) + " |",
-        "|---" + "|---:" * (len(AXES_HEADERS) - 1) + "|",
-    ]
-    lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in axes_rows(run, chosen)]
-    return "\n".join(lines)
+    return "\n".join(_settings_markdown(axes_title(run), AXES_HEADERS, axes_rows(run, chosen)))
 
 
 def axes_cost_rows(decision: AxesDecision) -> tuple[str, list[str], list[list[str]]]:
