@@ -114,13 +114,20 @@ class Setting:
         """Window bits of the compressor that sends in ``direction`` ("server" or "client")."""
         return self.server_bits if direction == "server" else self.client_bits
 
+    @property
+    def client_named(self) -> bool:
+        """Whether a client was named (``--client``): its memLevel, level or threshold set
+        apart from the server's."""
+        return (self.client_mem_level, self.client_level, self.client_threshold) != (
+            None, None, None
+        )  # fmt: skip
+
     def sender(self, direction: str) -> Setting:
         """The setting of the compressor that sends in ``direction``: the server's for "server",
         and for "client" the client's memLevel, level and threshold when a client was named (this
         setting otherwise). Its ``mem_level``, ``level`` and ``threshold`` are that sender's: every
         codec applies ``threshold`` per message to the stream this setting compresses."""
-        named = (self.client_mem_level, self.client_level, self.client_threshold)
-        if direction == "server" or named == (None, None, None):
+        if direction == "server" or not self.client_named:
             return self
         return replace(
             self,

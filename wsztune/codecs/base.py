@@ -407,9 +407,7 @@ def _client_fields(setting: Setting) -> dict[str, object]:
     """``client_mem_level`` and ``client_level``: what the client's compressor was built with,
     when a client was named (``--client``); absent otherwise (the server's values). And
     ``client_threshold`` when the named client's threshold is not the cell's ``threshold``."""
-    if (setting.client_mem_level, setting.client_level, setting.client_threshold) == (
-        None, None, None
-    ):  # fmt: skip
+    if not setting.client_named:
         return {}
     client = setting.sender(CLIENT)
     fields: dict[str, object] = {"client_mem_level": client.mem_level, "client_level": client.level}

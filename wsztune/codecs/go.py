@@ -520,7 +520,7 @@ def write_client_frames(
     paths: dict[tuple, str] = {}
     named: dict[int, str] = {}
     for index, setting in enumerate(order):
-        if setting.client_mem_level is None and setting.client_level is None:
+        if not setting.client_named:
             continue
         client = setting.sender(CLIENT)
         key = (client.mem_level, client.level, client.client_bits, client.context_takeover,
