@@ -157,8 +157,10 @@ def test_broadcast_senders_are_websockets_own_and_make_the_cell_bytes(
     zlib_module = get_zlib_module(module)
     setting = Setting(window_bits=12, mem_level=5, context_takeover=takeover)
     payloads = chat_messages(30)
-    [on] = zlib_codec._server_senders(1, setting, 12, zlib_module, compress=True) or []
-    [off] = zlib_codec._server_senders(1, setting, 12, zlib_module, compress=False) or []
+    classes = zlib_codec._server_protocol_classes()
+    assert classes is not None
+    [on] = zlib_codec._server_senders(classes, 1, setting, 12, zlib_module, compress=True)
+    [off] = zlib_codec._server_senders(classes, 1, setting, 12, zlib_module, compress=False)
     compressor = zlib_codec.new_compressor(setting, 12, zlib_module)
     expected = []
     for payload in payloads:  # the run's own compressor, as the cell's frames are made

@@ -340,9 +340,10 @@ def _broadcast_compress(
     """Seconds per timed stretch of a ``broadcast()``: python-websockets' own per-message path
     when websockets is installed (:func:`_server_path_broadcast`), else the zlib calls alone;
     and the stretches' length."""
-    if _server_protocol_classes() is None:
+    classes = _server_protocol_classes()
+    if classes is None:
         return _interleaved_compress(server, primed, setting, bits, zlib_module, schedule)
-    return _server_path_broadcast(server, primed, setting, bits, zlib_module, schedule)
+    return _server_path_broadcast(classes, server, primed, setting, bits, zlib_module, schedule)
 
 
 def _server_protocol_classes() -> tuple[Any, Any, Any] | None:
@@ -358,21 +359,19 @@ def _server_protocol_classes() -> tuple[Any, Any, Any] | None:
 
 
 def _server_senders(
-    count: int, setting: Setting, bits: int, zlib_module: ZlibModule, compress: bool
-) -> list[Callable[[bytes | memoryview], object]] | None:
+    classes: tuple[Any, Any, Any], count: int, setting: Setting, bits: int,
+    zlib_module: ZlibModule, compress: bool,
+) -> list[Callable[[bytes | memoryview], object]]:
     """``count`` python-websockets server connections' sending sides, as ``broadcast()`` drives
     each one (``protocol.send_binary(message)``, then ``protocol.data_to_send()``, the bytes its
     connection hands to the transport): websockets' sans-I/O ``ServerProtocol``, open, with its
-    ``PerMessageDeflate`` extension at the cell's setting, or none (compression off). ``None``
-    when websockets is not installed.
+    ``PerMessageDeflate`` extension at the cell's setting, or none (compression off);
+    ``classes``: :func:`_server_protocol_classes`.
 
     The extension's ``encode`` is the stack's whole per-message compression: compress + flush,
     the tail stripped (a copy under 2 KiB), a new ``Frame``; the protocol then serialises it.
     With zlib-ng, whose compressors websockets does not build, each extension is given the run's
     own compressor (a fresh one per message without context takeover, as ``encode`` does)."""
-    classes = _server_protocol_classes()
-    if classes is None:
-        return None
     ServerProtocol, PerMessageDeflate, State = classes  # noqa: N806 - websockets' class names
     own_zlib = zlib_module.module.__name__ == "zlib"
     settings = {"level": setting.level, "memLevel": setting.mem_level,
@@ -421,8 +420,8 @@ def _fresh_encoder_sender(
 
 
 def _server_path_broadcast(
-    server: Sequence[memoryview], primed: Sequence[memoryview], setting: Setting, bits: int,
-    zlib_module: ZlibModule, schedule: DeliverySchedule,
+    classes: tuple[Any, Any, Any], server: Sequence[memoryview], primed: Sequence[memoryview],
+    setting: Setting, bits: int, zlib_module: ZlibModule, schedule: DeliverySchedule,
 ) -> tuple[list[float], int]:
     """Seconds per timed stretch that compression adds to python-websockets' ``broadcast()``:
     every message sent through each connection's protocol in turn with its extension, less the
@@ -431,8 +430,8 @@ def _server_path_broadcast(
     threshold cost nothing more compressed: they are not sent. The ``primed`` messages
     (untimed) fill the windows first; the calibration times the sends with compression."""
     count = schedule.compressors
-    on = _server_senders(count, setting, bits, zlib_module, compress=True) or []
-    off = _server_senders(count, setting, bits, zlib_module, compress=False) or []
+    on = _server_senders(classes, count, setting, bits, zlib_module, compress=True)
+    off = _server_senders(classes, count, setting, bits, zlib_module, compress=False)
     for payload in primed:
         if len(payload) >= setting.threshold:
             for send in on:
