@@ -66,11 +66,9 @@ class WsztuneGroup(click.Group):
         try:
             result = super().main(args, prog_name or "wsztune", standalone_mode=False, **extra)
             sys.stdout.flush()  # what is still buffered breaks here, not at exit
-        except OutputClosed:
-            silence_outputs(closed_outputs())
-            sys.exit(OUTPUT_CLOSED_EXIT)
-        except BrokenPipeError:
-            # The flush above: the command ended, its last lines found no reader.
+        except (OutputClosed, BrokenPipeError):
+            # BrokenPipeError: the flush above, the command ended and its last lines found no
+            # reader.
             silence_outputs(closed_outputs())
             sys.exit(OUTPUT_CLOSED_EXIT)
         except click.ClickException as error:
