@@ -131,7 +131,15 @@ class Ratios:
     @property
     def met(self) -> bool:
         """The goals a user feels (wall), and the warm run's cells equal to the cold run's."""
-        return self.cold_wall <= GOAL_COLD and self.warm_wall <= GOAL_WARM and self.same_figures
+        return self._meets(self.cold_wall, self.warm_wall)
+
+    @property
+    def met_by_cpu(self) -> bool:
+        """The same goals on CPU time (what the wall ratios tend to on an idle machine)."""
+        return self._meets(self.cold_cpu, self.warm_cpu)
+
+    def _meets(self, cold: float, warm: float) -> bool:
+        return cold <= GOAL_COLD and warm <= GOAL_WARM and self.same_figures
 
 
 def compare_corpus(corpus: Path, grid: list[str], tmp: Path) -> tuple[Ratios, Timed, Timed]:
@@ -258,12 +266,11 @@ def summary(rows: list[Ratios]) -> None:
     print(f"  {'corpus':<26} {'':<9} {'cold wall':>9} {'warm wall':>9} {'cold CPU':>9} "
           f"{'warm CPU':>9}  {'by wall':<8} by CPU")  # fmt: skip
     for row in rows:
-        by_cpu = row.cold_cpu <= GOAL_COLD and row.warm_cpu <= GOAL_WARM and row.same_figures
         print(
             f"  {row.corpus:<26} {'held-out' if row.held_out else 'named':<9} "
             f"{row.cold_wall:>9.2f} {row.warm_wall:>9.2f} {row.cold_cpu:>9.2f} "
             f"{row.warm_cpu:>9.2f}  {'met' if row.met else 'NOT met':<8} "
-            f"{'met' if by_cpu else 'NOT met'}"
+            f"{'met' if row.met_by_cpu else 'NOT met'}"
         )
 
 
