@@ -223,10 +223,7 @@ def _decide_on_grid(
     checked = setting_arg(check_text, "--check")
     baseline_run = None
     if baseline_path is not None:
-        # Budgeted with the same figure as the run (recommend.with_memory_figure).
-        baseline_run = recommend_module.with_memory_figure(
-            load_run(baseline_path, say=False), _memory_figure(run)
-        )
+        baseline_run = _load_baseline(baseline_path, run)
     say_read(run)
     broadcast = _say_fanout(run, fanout)
     if baseline_run is not None:
@@ -306,10 +303,7 @@ def _axes_baseline(
 
     if baseline_path is None:
         return None
-    # Budgeted with the same figure as the run (recommend.with_memory_figure), as on the grid.
-    baseline_run = recommend_module.with_memory_figure(
-        load_run(baseline_path, say=False), _memory_figure(run)
-    )
+    baseline_run = _load_baseline(baseline_path, run)
     say_read(baseline_run, "--baseline")
     if not report.run_axes(baseline_run):
         raise click.UsageError(
@@ -380,6 +374,14 @@ def _show(
                 stream.write(report.decision_markdown(decision, run, verdict) + "\n")
         except OSError as error:
             warn([f"cannot append to GITHUB_STEP_SUMMARY {summary}: {error}"])
+
+
+def _load_baseline(path: Path, run: Any) -> Any:
+    """The ``--baseline`` run, budgeted with the same memory figure as ``run`` (a grid's or a
+    Go run's: recommend.with_memory_figure)."""
+    from wsztune.recommend import with_memory_figure
+
+    return with_memory_figure(load_run(path, say=False), _memory_figure(run))
 
 
 def _memory_figure(run: Any) -> str:
