@@ -288,26 +288,40 @@ def coder_server(corpus: Path, setting: str) -> list[str]:
     return [str(live_binary()), "fleet-serve", str(coder_job(corpus, setting == "takeover"))]
 
 
-@functools.cache  # one corpus file per corpus and one job per setting for the whole bench
-def coder_job(corpus: Path, compression: bool) -> Path:
-    """The Go program's job for ``corpus``: one server stream per corpus connection (empty
-    for a connection whose server sends nothing), in :func:`scripts`'s order, which is
-    fleet_ws.js's, so that server and clients agree on what connection i replays."""
+@functools.cache  # one corpus file per corpus for the whole bench
+def coder_corpus(corpus: Path) -> tuple[Path, list[Any]]:
+    """The Go program's corpus file for ``corpus`` and its streams: one server stream per
+    corpus connection (empty for a connection whose server sends nothing), in
+    :func:`scripts`'s order, which is fleet_ws.js's, so that server and clients agree on what
+    connection i replays."""
     from wsztune.corpus import Stream
-    from wsztune.live.golang import job_spec
     from wsztune.programs import write_corpus
 
-    base = Path(os.environ.get("TMPDIR", "/tmp")) / f"wsztune-fleet-{os.getpid()}-{corpus.stem}"
     streams = [
         Stream(str(number), SERVER, script.server)
         for number, script in enumerate(scripts(corpus, push_only=True))
     ]
-    corpus_file = base.with_name(base.name + ".corpus.bin")
+    corpus_file = _coder_base(corpus).with_name(_coder_base(corpus).name + ".corpus.bin")
     write_corpus([stream.payloads for stream in streams], corpus_file)
+    return corpus_file, streams
+
+
+@functools.cache  # one job per corpus and setting for the whole bench
+def coder_job(corpus: Path, compression: bool) -> Path:
+    """The Go program's job for ``corpus`` (:func:`coder_corpus`), compression on or off."""
+    from wsztune.live.golang import job_spec
+
+    corpus_file, streams = coder_corpus(corpus)
     job = {**job_spec("coder", CODER_TAKEOVER, corpus_file, streams), "compression": compression}
+    base = _coder_base(corpus)
     path = base.with_name(f"{base.name}-coder-{'on' if compression else 'off'}.json")
     path.write_text(json.dumps(job), encoding="utf-8")
     return path
+
+
+def _coder_base(corpus: Path) -> Path:
+    """Where this bench process writes ``corpus``'s Go files (their names' common start)."""
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"wsztune-fleet-{os.getpid()}-{corpus.stem}"
 
 
 @dataclass
