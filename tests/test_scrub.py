@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -457,3 +458,17 @@ def test_overwrite_through_a_symlink_replaces_its_target(
     assert link.is_symlink()
     written = corpus_module.load(target).messages
     assert len(written) == len(corpus_module.load(chat_corpus_path).messages)
+
+
+def test_a_class_whose_last_band_holds_one_character_is_banded_once() -> None:
+    """Hypothesis found it: a character class whose alphabet leaves one character for its last
+    band (here Sinhala's) must fold it into the band before, every character in one band."""
+    document = '{"\u0dc0": null}'
+    (out,), _ = scrub.scrub_messages([Message(document.encode(), True)], "tokens", KEY)
+    assert len(out.payload.decode()) == len(document)
+    assert json.loads(out.payload) is not None
+    bands = scrub._bands(Counter(document))
+    members: dict[str, list[str]] = {}
+    for char, (band, _index) in bands.items():
+        members.setdefault(band, []).append(char)
+    assert all(sorted(chars) == sorted(band) for band, chars in members.items())

@@ -150,7 +150,11 @@ def _bands(counts: Counter[str]) -> dict[str, tuple[str, int]]:
     for ranked in by_class.values():
         bands = [ranked[i : i + BAND_SIZE] for i in range(0, len(ranked), BAND_SIZE)]
         if len(bands) > 1 and len(bands[-1]) < 2:
-            bands[-2] += bands.pop()  # a band of one could not move its character
+            # A band of one could not move its character: it joins the band before. Popped
+            # first: `bands[-2] += bands.pop()` stored into the shortened list's [-2], which
+            # raised IndexError with two bands and, with more, put one band in two places.
+            last = bands.pop()
+            bands[-1] += last
         for band in bands:
             text = "".join(band)
             for index, char in enumerate(band):
