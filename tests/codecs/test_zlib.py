@@ -205,3 +205,50 @@ def test_broadcast_time_is_websockets_encode_less_the_uncompressed_send(
     monkeypatch.setattr(zlib_codec, "_server_protocol_classes", lambda: None)
     fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
     assert not encoded and isinstance(fields["compress_seconds_per_delivery"], float)
+
+
+def test_each_delivery_is_written_to_its_subscriber_socket_on_and_off_in_turns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timed broadcast writes every subscriber's frame to that subscriber's own socket (a
+    real server's ``transport.write``), compressed and plain alike, on and off taking turns
+    message by message."""
+    pytest.importorskip("websockets")
+    from wsztune.codecs import zlib as zlib_codec
+
+    class Recorder:
+        def __init__(self, number: int) -> None:
+            self.number = number
+
+        def sendall(self, data: bytes) -> None:
+            written.append((self.number, data[0] & 0x40 == 0x40, bytes(data)))
+
+    class FakeSink:
+        sockets = [Recorder(0), Recorder(1), Recorder(2)]
+
+        def socket_for(self, number: int) -> Recorder:
+            return self.sockets[number]
+
+    written: list[tuple[int, bool, bytes]] = []
+    monkeypatch.setattr(zlib_codec, "sink_for", lambda count: FakeSink())
+    setting = Setting(window_bits=12, mem_level=5)
+    plan = TimingPlan(repeat=2, warmup=1, min_sample_seconds=0.0, fanout=3)
+    fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
+    assert isinstance(fields["compress_seconds_per_delivery"], float)
+    # Every broadcast reached the three subscribers' sockets in order, one frame each.
+    assert written and len(written) % 3 == 0
+    for first in range(0, len(written), 3):
+        group = written[first:first + 3]
+        assert [number for number, _, _ in group] == [0, 1, 2]
+        assert len({compressed for _, compressed, _ in group}) == 1
+    # The plain frames carry the messages as they are; compressed and plain alternate in
+    # the timed stretches (on first, then off first), so runs of one kind stay short.
+    kinds = [compressed for _, compressed, _ in written[::3]]
+    plain = [data for _, compressed, data in written if not compressed]
+    server = {bytes(payload) for stream in streams() if stream.direction == SERVER
+              for payload in stream.buffers()}  # fmt: skip
+    assert plain and all(_payload_of(data) in server for data in plain)
+    tail = kinds[-8:]
+    assert tail.count(False) == 4 and all(
+        tail[i:i + 3].count(tail[i]) < 3 for i in range(len(tail) - 2)
+    )

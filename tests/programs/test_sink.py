@@ -1,0 +1,77 @@
+"""programs/sink.py: loopback sockets a separate process drains, kept per process."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from wsztune.programs import sink
+
+
+def test_the_child_drains_every_socket_and_exits_when_they_close() -> None:
+    opened = sink.open_sink(3)
+    try:
+        assert len(opened.sockets) == 3 and opened.room == 3
+        assert opened.process.pid != os.getpid() and opened.process.poll() is None
+        # Far more than a loopback socket's buffers hold: the writes end only if the other
+        # process reads every socket.
+        chunk = b"x" * (1 << 20)
+        for sock in opened.sockets:
+            for _ in range(16):
+                sock.sendall(chunk)
+    finally:
+        opened.close()
+    assert opened.process.returncode == 0
+
+
+def test_a_process_keeps_one_sink_and_opens_a_larger_one_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sink, "_sink", None)
+    first = sink.sink_for(2)
+    try:
+        assert sink.sink_for(1) is first and sink.sink_for(2) is first
+        larger = sink.sink_for(4)
+        assert larger is not first and len(larger.sockets) == 4
+        assert first.process.returncode == 0  # the smaller one was closed
+    finally:
+        sink._close_at_exit()
+        monkeypatch.setattr(sink, "_sink", None)
+
+
+def test_subscribers_share_sockets_when_the_descriptor_limit_holds_fewer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sink, "usable_sockets", lambda wanted: 2)
+    opened = sink.open_sink(5)
+    try:
+        assert opened.room == 5 and len(opened.sockets) == 2
+        assert [opened.socket_for(n) for n in range(5)] == [
+            opened.sockets[0], opened.sockets[1], opened.sockets[0], opened.sockets[1],
+            opened.sockets[0],
+        ]
+    finally:
+        opened.close()
+
+
+def test_the_descriptor_limit_is_raised_or_leaves_room_for_the_process_own_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    resource = pytest.importorskip("resource")
+    limits = {"now": (200, 200)}
+    monkeypatch.setattr(resource, "getrlimit", lambda _: limits["now"])
+
+    def setrlimit(_: int, wanted: tuple[int, int]) -> None:
+        if wanted[0] > limits["now"][1]:
+            raise ValueError("above the hard limit")
+        limits["now"] = wanted
+
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+    # The hard limit holds no more: 200 less the spare descriptors.
+    assert sink.usable_sockets(1000) == 200 - sink.SPARE_DESCRIPTORS
+    assert sink.usable_sockets(10) == 10
+    # A hard limit above: the soft one is raised to what the sockets and the spare need.
+    limits["now"] = (200, 5000)
+    assert sink.usable_sockets(1000) == 1000
+    assert limits["now"] == (1000 + sink.SPARE_DESCRIPTORS, 5000)

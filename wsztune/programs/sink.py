@@ -1,0 +1,145 @@
+"""Loopback TCP connections whose far ends another process reads and discards.
+
+A server broadcasting per connection hands each subscriber's frame to the kernel (asyncio's
+``transport.write``: a ``send`` on a TCP socket) before it compresses the next one, and its
+clients read those sockets on another core meanwhile. Each send and the reading between two
+compressions cost them cache, so a subscriber's compression costs a real server more than the
+same compressions back to back with their bytes going nowhere. :class:`SocketSink` gives a
+timed broadcast those sends: ``count`` connected sockets in this process, whose other ends a
+child Python process (:func:`drain`) reads, so that the reading costs this process no CPU.
+
+One sink is kept per process and reused by later broadcasts (:func:`sink_for`); it closes when
+the process exits, and the child exits when its sockets do.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import selectors
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+# File descriptors kept free beside the sink's sockets (the process's own files, pipes, the
+# corpus); when the limit leaves fewer than one per subscriber, subscribers share sockets.
+SPARE_DESCRIPTORS = 128
+READY = "ready"
+
+
+@dataclass
+class SocketSink:
+    """``sockets`` connected loopback TCP sockets (blocking, Nagle off as asyncio sets it) and
+    the child process that drains them."""
+
+    sockets: list[socket.socket]
+    process: subprocess.Popen[str]
+    room: int  # subscribers it was opened for (more than its sockets when they share)
+    pid: int = field(default_factory=os.getpid)
+
+    def socket_for(self, subscriber: int) -> socket.socket:
+        """The socket subscriber number ``subscriber`` writes to (shared round-robin when the
+        descriptor limit held fewer sockets than subscribers)."""
+        return self.sockets[subscriber % len(self.sockets)]
+
+    def close(self) -> None:
+        """Close the sockets; the child, reading their end, exits."""
+        for sock in self.sockets:
+            sock.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def drain(port: int, count: int) -> None:
+    """The child's loop: open ``count`` connections to ``port``, say :data:`READY`, read and
+    discard whatever arrives until one of them ends."""
+    selector = selectors.DefaultSelector()
+    for _ in range(count):
+        connection = socket.create_connection(("127.0.0.1", port))
+        connection.setblocking(False)
+        selector.register(connection, selectors.EVENT_READ)
+    print(READY, flush=True)
+    while True:
+        for key, _ in selector.select():
+            try:
+                if not key.fileobj.recv(1 << 20):  # type: ignore[union-attr]
+                    return
+            except BlockingIOError:
+                continue
+
+
+def usable_sockets(wanted: int) -> int:
+    """How many sockets a sink of ``wanted`` may open: the soft descriptor limit raised to the
+    hard one if that is needed (the child inherits it), less :data:`SPARE_DESCRIPTORS`; at
+    least 1."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: keep the count
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - SPARE_DESCRIPTORS))
+
+
+def open_sink(count: int) -> SocketSink:
+    """A new :class:`SocketSink` of ``count`` sockets (fewer if the descriptor limit says so)."""
+    room, count = count, usable_sockets(count)
+    with socket.create_server(("127.0.0.1", 0), backlog=min(count, 4096)) as listener:
+        port = listener.getsockname()[1]
+        code = f"from wsztune.programs.sink import drain; drain({port}, {count})"
+        process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+        sockets = []
+        try:
+            listener.settimeout(30)
+            for _ in range(count):
+                connection, _ = listener.accept()
+                connection.setblocking(True)
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sockets.append(connection)
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != READY:
+                raise OSError("the sink's reading process did not start")
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            process.kill()
+            process.wait()
+            raise
+    return SocketSink(sockets, process, room)
+
+
+_sink: SocketSink | None = None
+
+
+def sink_for(count: int) -> SocketSink:
+    """This process's sink with room for ``count`` subscribers, built (or rebuilt larger) on
+    first use and closed when the process exits. A forked worker builds its own."""
+    global _sink
+    if _sink is not None and (_sink.pid != os.getpid() or _sink.room < count):
+        if _sink.pid == os.getpid():
+            _sink.close()
+        _sink = None  # a forked worker's copy of its parent's is left to the parent
+    if _sink is None:
+        _sink = open_sink(count)
+        atexit.unregister(_close_at_exit)  # once, however many sinks this process opened
+        atexit.register(_close_at_exit)
+    return _sink
+
+
+def _close_at_exit() -> None:
+    if _sink is not None and _sink.pid == os.getpid():
+        _sink.close()
