@@ -6,6 +6,7 @@
 //	wsztune-go cells JOB.json    one JSON line per cell: frame sizes, digests, timing samples
 //	wsztune-go memory JOB.json   one JSON object: heap and RSS per connection, idle and writing
 //	wsztune-go version           Go's version and the libraries modelled
+//	wsztune-go drain ADDR N      (its own child) N connections to ADDR, read and discarded
 //
 // The compressors are the libraries' own: Go's compress/flate as gorilla calls it (a flate.Writer
 // per message at the connection's level, Write then Flush, the last four bytes held back), and
@@ -14,8 +15,9 @@
 // gorilla buffers a message's bytes in its write buffer and sends a frame each time it fills;
 // coder sends a frame for every write that reaches it from the compressor and ends each message
 // with an empty final frame. tests/codecs/test_go.py proves the frames equal what the real libraries put
-// on the wire, byte for byte. A coder broadcast's CPU per delivery is timed through coder's own
-// server connections (coderDeliveries): what its frame writes cost a server is coder's code.
+// on the wire, byte for byte. A coder or gorilla broadcast's CPU per delivery is timed through
+// the library's own server connections (coderDeliveries, gorillaDeliveries) over loopback TCP
+// sockets a drain process reads: what its frame writes and socket writes cost a server.
 package main
 
 import (
@@ -1666,7 +1668,7 @@ func readJSON(path string, into interface{}) error {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: wsztune-go cells|memory JOB.json | version")
+		fmt.Fprintln(os.Stderr, "usage: wsztune-go cells|memory JOB.json | version | drain ADDR N")
 		os.Exit(2)
 	}
 	var err error
@@ -1683,9 +1685,14 @@ func main() {
 	case "memory":
 		err = runMemory(os.Args[2])
 	case "drain":
-		var count int
-		if count, err = strconv.Atoi(os.Args[3]); err == nil {
+		count := 0
+		if len(os.Args) == 4 {
+			count, err = strconv.Atoi(os.Args[3])
+		}
+		if err == nil && count > 0 {
 			err = drain(os.Args[2], count)
+		} else {
+			err = fmt.Errorf("usage: wsztune-go drain ADDR N")
 		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
