@@ -491,8 +491,8 @@ TIMING_FIELDS: tuple[FieldSpec, ...] = (
               "null)", writer=SWEEP),
     FieldSpec("repeat", int, "", "timed samples per measurement", writer=SWEEP),
     FieldSpec("warmup", int, "", "untimed passes before them", writer=SWEEP),
-    FieldSpec("min_sample_seconds", _NUMBER, "s", "shortest sample: passes are looped up to it",
-              writer=SWEEP),
+    FieldSpec("min_sample_seconds", _NUMBER, "s", "a sample's target: passes are looped to the "
+              "whole number nearest it", writer=SWEEP),
     FieldSpec("clock", str, "", "what a sample counts (thread CPU time, node's process CPU "
               "time, ...)", writer=SWEEP),
     FieldSpec("jobs", int, "", "cells timed at a time, in parallel processes", writer=SWEEP),
