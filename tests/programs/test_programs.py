@@ -227,3 +227,17 @@ def test_a_helper_that_writes_much_to_stderr_before_its_answer_is_read() -> None
         lambda: programs.run_helpers([helper], int, name="loud", stall_seconds=2), 30
     )
     assert isinstance(outcome, RuntimeError) and str(outcome).endswith("bad input"), outcome
+
+
+def test_a_helper_answering_once_is_waited_for_while_it_works_however_long() -> None:
+    """``communicate``: no wall clock. A helper that works past the guard's span (a slow probe
+    on a loaded machine) gives its output; one that stands still is stopped."""
+    busy = "import time\nend = time.process_time() + 4\nwhile time.process_time() < end: pass\n"
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    working = subprocess.Popen([sys.executable, "-c", busy + "print('done')\n"], **pipes)
+    assert programs.communicate(working, "probe", stall_seconds=2) == ("done\n", "")
+    hung = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(600)\n"], **pipes)
+    outcome = _bounded(lambda: programs.communicate(hung, "probe", stall_seconds=2), 30)
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert str(outcome).startswith(f"probe stopped working: its process {hung.pid} ")
+    assert hung.poll() is not None  # killed, not left behind

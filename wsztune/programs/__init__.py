@@ -166,6 +166,38 @@ def _cpu_seconds(process: Any) -> float:
     return total
 
 
+def communicate(
+    process: Any, name: str, stall_seconds: float = STALL_SECONDS
+) -> tuple[str, str]:
+    """``process.communicate()`` for a helper that answers once, as it ends (a node memory
+    probe): its stdout and stderr, bounded as :func:`run_helpers` bounds its helpers, by the
+    stall guard rather than a wall clock. A helper slowed by a loaded machine is waited for;
+    one that uses no CPU (children included) for ``stall_seconds`` before it ends has hung:
+    it is killed and :class:`HelperStalled` raised."""
+    import threading
+
+    outputs: dict[str, str] = {}
+
+    def read(stream: str) -> None:
+        outputs[stream] = getattr(process, stream).read()
+
+    readers = [
+        threading.Thread(target=read, args=(stream,), daemon=True)
+        for stream in ("stdout", "stderr")
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        _StallWatch([process], name, stall_seconds).wait_for_ends()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    for reader in readers:
+        reader.join(timeout=2.0)  # a child it left behind may still hold its pipes
+    return outputs.get("stdout", ""), outputs.get("stderr", "")
+
+
 @dataclass(frozen=True)
 class Helper:
     """One helper process to start: its command line, and the core it runs on (None: any)."""
