@@ -109,9 +109,9 @@ class Repeat:
         return self.on - self.off
 
     @property
-    def ratio(self) -> float:
-        """Measured over model, both from this repeat (nan without a model figure)."""
-        return self.measured / self.model if self.model else float("nan")
+    def ratio(self) -> float | None:
+        """Measured over model, both from this repeat (None without a model figure)."""
+        return self.measured / self.model if self.model else None
 
 
 @dataclass
@@ -120,17 +120,19 @@ class Row:
 
     model: tuple[float, float, float]
     measured: tuple[float, float, float]
-    ratio: tuple[float, float, float]  # the median of the repeats' ratios, and their range
+    # The median of the repeats' ratios and their range; None when a repeat had no model figure.
+    ratio: tuple[float, float, float] | None
     on: float
     off: float
     busy: float
     load: tuple[float, float]
     size: float  # the windows' mean message, bytes (median)
+    why: str = ""  # why there is no ratio
 
     @property
     def ok(self) -> bool:
-        """Whether the median ratio is within the goal."""
-        return abs(self.ratio[0] - 1) <= GOAL
+        """Whether the median ratio is within the goal (never without a ratio)."""
+        return self.ratio is not None and abs(self.ratio[0] - 1) <= GOAL
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -142,9 +144,14 @@ def summarize(repeats: list[Repeat]) -> Row:
     """The row of a server: each figure's median and range over the repeats, and the ratio as
     the median of the repeats' own ratios (the docstring above says why)."""
     loads = [load for repeat in repeats for load in repeat.loads]
+    ratios = [repeat.ratio for repeat in repeats]
+    missing = ratios.count(None)
+    why = (f"no model figure in {missing} of {len(repeats)} repeats (the model run's cell gave "
+           "no CPU per delivery)") if missing else ""  # fmt: skip
     return Row(model=spread([repeat.model for repeat in repeats]),
                measured=spread([repeat.measured for repeat in repeats]),
-               ratio=spread([repeat.ratio for repeat in repeats]),
+               ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
+               why=why,
                on=statistics.median(repeat.on for repeat in repeats),
                off=statistics.median(repeat.off for repeat in repeats),
                busy=statistics.median(b for repeat in repeats for b in repeat.busy),
@@ -467,10 +474,11 @@ def format_row(name: str, row: Row) -> str:
         text = f"{median:.{digits}f} ({low:.{digits}f}..{high:.{digits}f})"
         return f"{text:>{width}}"
 
+    ratio = f"{'n/a':>18}" if row.ratio is None else figure(row.ratio, 18, 2)
+    verdict = "ok" if row.ok else "MISSED" if row.ratio is not None else f"n/a: {row.why}"
     return (f"{name:24} {figure(row.model, 20, 2)} {figure(row.measured, 22, 2)} "
-            f"{figure(row.ratio, 18, 2)} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} "
-            f"{row.busy:5.0%} "
-            f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {'ok' if row.ok else 'MISSED'}")  # fmt: skip
+            f"{ratio} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} {row.busy:5.0%} "
+            f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

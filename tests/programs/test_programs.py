@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,65 @@ def test_a_helper_working_in_a_child_of_its_launcher_is_not_taken_for_stalled() 
               "print(1)\n")  # fmt: skip
     launcher = programs.Helper([sys.executable, "-c", script])
     assert programs.run_helpers([launcher], int, name="launched", stall_seconds=2) == [1]
+
+
+def _bounded(call: Callable[[], object], seconds: float) -> BaseException | object:
+    """``call()``'s result or exception, failing the test if it takes longer than ``seconds``
+    (it would hang forever: the thread is left behind, a daemon)."""
+    import threading
+
+    outcome: list[BaseException | object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as error:  # noqa: BLE001 - handed to the test to assert on
+            outcome.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s"
+    return outcome[0]
+
+
+def test_a_helper_that_closed_its_output_but_does_not_end_is_an_error_not_a_hang() -> None:
+    """A helper that gave its answers and closed stdout, then stands still instead of ending,
+    may have failed (its exit status and stderr are still to come): it is stopped under the
+    same guard as a helper that stopped answering, with one line (exit code 2)."""
+    script = "import os, time\nprint(1, flush=True)\nos.close(1)\ntime.sleep(600)\n"
+    helper = programs.Helper([sys.executable, "-c", script])
+    outcome = _bounded(
+        lambda: programs.run_helpers([helper], int, name="silent", stall_seconds=2), 30
+    )
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert str(outcome).startswith("silent closed its output but did not end: its process ")
+
+
+def test_a_helper_that_writes_much_to_stderr_before_its_answer_is_read() -> None:
+    """Its stderr is read while it runs: a helper that writes more than a pipe holds there (a
+    Go panic's stack dump) would otherwise wait on the pipe while wsztune waits on its stdout,
+    and the guard would stop it with its error unread."""
+    script = (
+        "import sys\nsys.stderr.write('x' * 1_000_000 + '\\nbad input\\n')\nsys.stderr.flush()\n"
+        "sys.exit(3)\n"
+    )
+    helper = programs.Helper([sys.executable, "-c", script])
+    outcome = _bounded(
+        lambda: programs.run_helpers([helper], int, name="loud", stall_seconds=2), 30
+    )
+    assert isinstance(outcome, RuntimeError) and str(outcome).endswith("bad input"), outcome
+
+
+def test_a_helper_answering_once_is_waited_for_while_it_works_however_long() -> None:
+    """``communicate``: no wall clock. A helper that works past the guard's span (a slow probe
+    on a loaded machine) gives its output; one that stands still is stopped."""
+    busy = "import time\nend = time.process_time() + 4\nwhile time.process_time() < end: pass\n"
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    working = subprocess.Popen([sys.executable, "-c", busy + "print('done')\n"], **pipes)
+    assert programs.communicate(working, "probe", stall_seconds=2) == ("done\n", "")
+    hung = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(600)\n"], **pipes)
+    outcome = _bounded(lambda: programs.communicate(hung, "probe", stall_seconds=2), 30)
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert str(outcome).startswith(f"probe stopped working: its process {hung.pid} ")
+    assert hung.poll() is not None  # killed, not left behind
