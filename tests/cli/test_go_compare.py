@@ -90,3 +90,21 @@ def test_go_runs_of_other_axes_are_refused(gorilla_run: Path, tmp_path: Path) ->
     # A slice option means nothing on a Go run: refused, as recommend and report refuse it.
     code, _, _, errors = _compare(gorilla_run, gorilla_run, "--level", "1")
     assert code == 2 and "--level picks a slice of a windowBits x memLevel run" in errors
+
+
+def test_server_is_checked_against_both_runs_naming_the_file(
+    gorilla_run: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    # Centrifugo frames as gorilla does: its Go run has gorilla's axes, so only --server can
+    # tell the two apart, and it must hold for OLD as much as for NEW.
+    document = json.loads(gorilla_run.read_text())
+    document["meta"]["server"] = "centrifugo"
+    centrifugo = tmp_path / "centrifugo.json"
+    centrifugo.write_text(json.dumps(document))
+    for old, new, role in ((gorilla_run, centrifugo, "OLD"), (centrifugo, gorilla_run, "NEW")):
+        code, rows, _, errors = _compare(old, new, "--server", "centrifugo")
+        assert code == 2 and rows == [], errors
+        [error] = [line for line in errors.splitlines() if "error" in line]
+        assert f"--server centrifugo: {role} {gorilla_run} was measured for gorilla" in error
+    code, _, _, errors = _compare(gorilla_run, gorilla_run, "--server", "gorilla")
+    assert code == 0, errors

@@ -88,7 +88,8 @@ def _compare_on_axes(old: Any, new: Any, metrics: tuple[str, ...], markdown: boo
             f"OLD {old.path} is {kind(old, old_axes)}, NEW {new.path} {kind(new, new_axes)}: "
             "they have no settings in common to compare; compare two runs of the same library"
         )
-    refuse_on_axes(new)
+    for role, run in (("OLD", old), ("NEW", new)):
+        refuse_on_axes(run, which=f"{role} {run.path}")
     warn([f"OLD: {w}" for w in report.run_warnings(old)])
     warn([f"NEW: {w}" for w in report.run_warnings(new)])
     chosen = [report.METRICS[name] for name in (metrics or report.DEFAULT_METRICS)]
