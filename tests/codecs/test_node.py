@@ -589,3 +589,23 @@ def test_a_memory_probe_is_bounded_by_the_stall_guard_not_a_wall_clock(
     else:
         name, figure = runner.run(("probe", None))  # type: ignore[arg-type]
         assert (name, figure.held, figure.source) == ("probe", 4096, "measured")
+
+
+def test_a_memory_probe_failing_with_bytes_that_are_not_utf8_says_why(tmp_path: Path) -> None:
+    """A probe whose stderr holds a byte that is not UTF-8 fails with its whole message (the
+    byte read as a replacement character), not with a reader thread's traceback."""
+    import stat
+    import sys
+
+    fake_node = tmp_path / "node"
+    fake_node.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        "sys.stderr.buffer.write(b'\\xff garbled\\nout of memory\\n')\nsys.exit(1)\n"
+    )
+    fake_node.chmod(fake_node.stat().st_mode | stat.S_IEXEC)
+    runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
+    runner.job = lambda item: {}  # type: ignore[method-assign]
+    runner.slots.put(None)
+    with pytest.raises(RuntimeError) as failure:
+        runner.run(("probe", None))  # type: ignore[arg-type]
+    assert str(failure.value) == "node memory probe failed: \ufffd garbled\nout of memory"

@@ -229,6 +229,23 @@ def test_a_helper_that_writes_much_to_stderr_before_its_answer_is_read() -> None
     assert isinstance(outcome, RuntimeError) and str(outcome).endswith("bad input"), outcome
 
 
+def test_a_helper_writing_bytes_that_are_not_utf8_fails_with_its_whole_message() -> None:
+    """A stray byte that is not UTF-8 on a helper's stderr (or stdout) is read as a replacement
+    character: it must not kill the thread reading that pipe, which would lose the rest of
+    the helper's message (and, with the pipe unread, let it fill until the guard stops it)."""
+    script = (
+        "import sys\nsys.stderr.buffer.write(b'\\xff\\xfe garbled\\n' * 5000 + b'bad input\\n')\n"
+        "sys.stderr.flush()\nsys.exit(3)\n"
+    )
+    helper = programs.Helper([sys.executable, "-c", script])
+    outcome = _bounded(
+        lambda: programs.run_helpers([helper], int, name="garbled", stall_seconds=2), 30
+    )
+    assert isinstance(outcome, RuntimeError), outcome
+    assert str(outcome).startswith("garbled failed: \ufffd\ufffd garbled"), outcome
+    assert str(outcome).endswith("bad input"), outcome
+
+
 def test_a_helper_answering_once_is_waited_for_while_it_works_however_long() -> None:
     """``communicate``: no wall clock. A helper that works past the guard's span (a slow probe
     on a loaded machine) gives its output; one that stands still is stopped."""

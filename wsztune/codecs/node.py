@@ -613,6 +613,7 @@ class _ProbeRunner:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
+                    errors="replace",  # a stray byte must not kill communicate's readers
                     env=self.env,
                 )
             self.running.add(process)

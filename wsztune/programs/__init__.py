@@ -243,6 +243,7 @@ def run_helpers(
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                         text=True,
+                        errors="replace",  # a stray byte must not kill a reader thread
                     )
                 )
 
