@@ -181,6 +181,48 @@ def test_a_helper_working_in_a_child_of_its_launcher_is_not_taken_for_stalled() 
     assert programs.run_helpers([launcher], int, name="launched", stall_seconds=2) == [1]
 
 
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie left for init to reap counts), waiting up
+    to a few seconds for a kill to land."""
+    import psutil
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _launched_sleeper(pid_file: Path) -> list[str]:
+    """A launcher (Volta's node shim in the wild) whose child, the real program, hangs; the
+    child writes its pid to ``pid_file``."""
+    child = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+    child += "time.sleep(600)\n"
+    script = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])\n"
+    return [sys.executable, "-c", script]
+
+
+def test_a_stalled_helper_is_stopped_with_the_child_of_its_launcher(tmp_path: Path) -> None:
+    """A stall kills the launcher's child too: left behind, it would hold the helper's pipes
+    and live on after wsztune stopped."""
+    pid_file = tmp_path / "child.pid"
+    helper = programs.Helper(_launched_sleeper(pid_file))
+    outcome = _bounded(
+        lambda: programs.run_helpers([helper], int, name="launched", stall_seconds=2), 30
+    )
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert _ended(int(pid_file.read_text()))
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    probe = subprocess.Popen(_launched_sleeper(pid_file), **pipes)
+    outcome = _bounded(lambda: programs.communicate(probe, "probe", stall_seconds=2), 30)
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert _ended(int(pid_file.read_text()))
+
+
 def _bounded(call: Callable[[], object], seconds: float) -> BaseException | object:
     """``call()``'s result or exception, failing the test if it takes longer than ``seconds``
     (it would hang forever: the thread is left behind, a daemon)."""

@@ -135,7 +135,7 @@ class _StallWatch:
                 continue
             if process.stdin is not None and process.stdin.closed:
                 self.ended.add(index)  # nothing owed: it only failed to exit
-                process.kill()
+                kill_tree(process)
             elif index in self.silent:
                 # Its exit status and stderr, which say whether it failed, never came.
                 raise HelperStalled(
@@ -166,6 +166,19 @@ def _cpu_seconds(process: Any) -> float:
     return total
 
 
+def kill_tree(process: Any) -> None:
+    """Kill a helper and its children: a ``node`` found on PATH can be a launcher (Volta's
+    shims) whose child, the real program, would outlive it holding the helper's pipes (and its
+    core). The children are listed first: once the launcher is gone they no longer are its."""
+    import psutil
+
+    with suppress(psutil.Error):
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with suppress(psutil.Error):
+                child.kill()
+    process.kill()
+
+
 def communicate(
     process: Any, name: str, stall_seconds: float = STALL_SECONDS
 ) -> tuple[str, str]:
@@ -191,7 +204,7 @@ def communicate(
         _StallWatch([process], name, stall_seconds).wait_for_ends()
     finally:
         if process.poll() is None:
-            process.kill()
+            kill_tree(process)
             process.wait()
     for reader in readers:
         reader.join(timeout=2.0)  # a child it left behind may still hold its pipes
@@ -301,7 +314,7 @@ def run_helpers(
     finally:
         for process in processes:
             if process.poll() is None:
-                process.kill()
+                kill_tree(process)
                 process.wait()
     return results
 
