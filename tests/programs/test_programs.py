@@ -181,6 +181,28 @@ def test_a_helper_working_in_a_child_of_its_launcher_is_not_taken_for_stalled() 
     assert programs.run_helpers([launcher], int, name="launched", stall_seconds=2) == [1]
 
 
+def test_a_busy_helper_is_watched_without_listing_its_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Listing a process's children scans every process on the machine: the guard does it only
+    for a helper whose own CPU time stood still (a launcher), never once a second for each of a
+    pool of busy helpers."""
+    import psutil
+
+    listed: list[int] = []
+    children = psutil.Process.children
+
+    def counted(self: psutil.Process, recursive: bool = False) -> list[psutil.Process]:
+        listed.append(self.pid)
+        return children(self, recursive=recursive)
+
+    monkeypatch.setattr(psutil.Process, "children", counted)
+    busy = "import time\nend = time.process_time() + 3\nwhile time.process_time() < end: pass\n"
+    helper = programs.Helper([sys.executable, "-c", busy + "print(1)\n"])
+    assert programs.run_helpers([helper], int, name="busy", stall_seconds=2) == [1]
+    assert listed == []
+
+
 def _ended(pid: int) -> bool:
     """Whether process ``pid`` has ended (a zombie left for init to reap counts), waiting up
     to a few seconds for a kill to land."""

@@ -90,6 +90,7 @@ class _StallWatch:
     limit: float
     last_check: float = 0.0
     cpu: dict[int, float] = field(default_factory=dict)
+    family_cpu: dict[int, float] = field(default_factory=dict)
     still: dict[int, int] = field(default_factory=dict)
     ended: set[int] = field(default_factory=set)
     silent: set[int] = field(default_factory=set)
@@ -124,11 +125,11 @@ class _StallWatch:
             if process.poll() is not None:
                 continue
             try:
-                used = _cpu_seconds(psutil.Process(process.pid))
+                moved = self._moved(index, psutil.Process(process.pid))
             except psutil.Error:
                 continue
-            if used != self.cpu.get(index):
-                self.cpu[index], self.still[index] = used, 0
+            if moved:
+                self.still[index] = 0
                 continue
             self.still[index] = self.still.get(index, 0) + 1
             if self.still[index] < self.limit:
@@ -150,14 +151,30 @@ class _StallWatch:
                     "the command again (and please report it if it recurs)"
                 )
 
+    def _moved(self, index: int, process: Any) -> bool:
+        """Whether helper number ``index`` used CPU since the last check: its own CPU time,
+        else its children's. A ``node`` found on PATH can be a launcher (Volta's shims) that
+        runs the real program as its child and uses no CPU itself; but listing children scans
+        every process on the machine, so it is done only for a helper that did not move (a
+        pool of busy helpers would otherwise make one scan each a second)."""
+        times = process.cpu_times()
+        own = times.user + times.system
+        if own != self.cpu.get(index):
+            self.cpu[index] = own
+            return True
+        family = own + _children_cpu_seconds(process)
+        if family != self.family_cpu.get(index):
+            self.family_cpu[index] = family
+            return True
+        return False
 
-def _cpu_seconds(process: Any) -> float:
-    """CPU seconds of a helper and of its live children: a ``node`` found on PATH can be a
-    launcher (Volta's shims) that runs the real program as its child and uses no CPU itself."""
+
+def _children_cpu_seconds(process: Any) -> float:
+    """CPU seconds of a helper's live children (a launcher's real program)."""
     import psutil
 
     total = 0.0
-    for member in (process, *process.children(recursive=True)):
+    for member in process.children(recursive=True):
         try:
             times = member.cpu_times()
         except psutil.Error:
