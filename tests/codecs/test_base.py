@@ -79,6 +79,19 @@ def test_a_sample_lasts_the_whole_passes_nearest_the_minimum() -> None:
     assert loops_for(0.0, 0.02) == 1000  # too fast for the clock to see one pass
 
 
+def test_a_sample_of_passes_shorter_than_the_mark_lies_in_two_thirds_to_four_thirds() -> None:
+    """What the docs say of the rule: once a pass is shorter than the mark, a sample lies in
+    (2/3, 4/3] of it (4/3: two passes of 2/3 of the mark, the halves rounding up; near 2/3:
+    one pass just over 2/3 of it)."""
+    mark = 0.02
+    ratios = []
+    for step in range(1, 4000):
+        one_pass = mark * step / 4000  # from 1/4000 of the mark up to just under it
+        ratios.append(loops_for(one_pass, mark) * one_pass / mark)
+    assert min(ratios) > 2 / 3 and max(ratios) <= 4 / 3 + 1e-9
+    assert max(ratios) > 1.33 and min(ratios) < 0.67  # the bounds are reached, not loose
+
+
 def test_time_samples_runs_the_work_repeat_times_loops_and_restores_gc() -> None:
     calls = []
     samples = time_samples(lambda: calls.append(sum(range(2000))), repeat=4, loops=3)
