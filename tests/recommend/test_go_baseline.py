@@ -134,3 +134,25 @@ def test_go_baseline_of_the_same_client_mix_in_another_order_is_accepted(
     assert document["check"]["mode"] == "baseline"
     code, _, output = _check(paths["now"], "--check", "level=9", "--baseline", str(paths["other"]))
     assert code == 2 and "--client chrome=0.5,websockets=0.5" in output, output
+
+
+def test_go_baseline_of_another_stack_is_refused_as_such_even_when_partial(
+    gorilla_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Another stack's baseline is the first thing to fix (exit 2, 'wrong --server'): saying it
+    # is partial (exit 4) would send the user to complete a baseline that cannot serve.
+    now, _ = gorilla_runs
+    document = json.loads(now.read_text())
+    document["meta"]["server"] = "coder"
+    document["meta"]["partial"] = True
+    document["cells"] = document["cells"][:-1]
+    document["meta"]["cells"] -= 1
+    other = tmp_path / "coder-partial.json"
+    other.write_text(json.dumps(document))
+    code, _, output = _check(now, "--check", "level=9", "--baseline", str(other))
+    assert code == 2 and "was made with --server coder" in output, output
+    assert "re-make the baseline with the same --server" in output
+    document["meta"]["server"] = json.loads(now.read_text())["meta"]["server"]
+    other.write_text(json.dumps(document))
+    code, _, output = _check(now, "--check", "level=9", "--baseline", str(other))
+    assert code == 4 and "--baseline " in output, output  # the same stack's: partial
