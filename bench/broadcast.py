@@ -31,7 +31,8 @@ the median over repeats keeps one spoiled repeat from moving the verdict.
 Printed per server, in CPU ms per 1,000 deliveries: the model's median and range over the
 repeats, the measured differences' median and range, the ratio (goal: within 25%) with its
 range, the medians of on and off, the machine's CPU busy share in the windows and its 1-minute
-load average over the row's windows and model runs. Exit status 1 when a server misses the goal.
+load average over the row's windows and model runs. Exit status 1 when a server misses the goal
+or reads n/a (a repeat's model run gave no CPU per delivery).
 Not part of the test suite (minutes); its arithmetic is (tests/test_broadcast_bench.py).
 """
 
@@ -118,7 +119,8 @@ class Repeat:
 class Row:
     """A server's verdict over its repeats: medians, with (smallest, largest) beside each."""
 
-    model: tuple[float, float, float]
+    # Over the repeats with a model figure; None when none had one.
+    model: tuple[float, float, float] | None
     measured: tuple[float, float, float]
     # The median of the repeats' ratios and their range; None when a repeat had no model figure.
     ratio: tuple[float, float, float] | None
@@ -148,7 +150,8 @@ def summarize(repeats: list[Repeat]) -> Row:
     missing = ratios.count(None)
     why = (f"no model figure in {missing} of {len(repeats)} repeats (the model run's cell gave "
            "no CPU per delivery)") if missing else ""  # fmt: skip
-    return Row(model=spread([repeat.model for repeat in repeats]),
+    models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
+    return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
                ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
                why=why,
@@ -450,7 +453,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
            load_after: tuple[float, ...], corpus_mean: float) -> int:
-    """Print the table; 1 when a server misses the goal."""
+    """Print the table; 1 when a server misses the goal or reads n/a."""
     print(f"corpus {options.corpus.name}, {options.connections:,} connections, "
           f"{options.rate:g} broadcasts/s, {options.repeats} repeats of {options.seconds:g} s "
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
@@ -475,8 +478,9 @@ def format_row(name: str, row: Row) -> str:
         return f"{text:>{width}}"
 
     ratio = f"{'n/a':>18}" if row.ratio is None else figure(row.ratio, 18, 2)
+    model = f"{'n/a':>20}" if row.model is None else figure(row.model, 20, 2)
     verdict = "ok" if row.ok else "MISSED" if row.ratio is not None else f"n/a: {row.why}"
-    return (f"{name:24} {figure(row.model, 20, 2)} {figure(row.measured, 22, 2)} "
+    return (f"{name:24} {model} {figure(row.measured, 22, 2)} "
             f"{ratio} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} {row.busy:5.0%} "
             f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {verdict}")  # fmt: skip
 

@@ -84,6 +84,17 @@ def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: Module
     assert "nan" not in line and f"{'n/a':>18}" in line
     assert line.endswith("n/a: no model figure in 1 of 2 repeats (the model run's cell gave no "
                          "CPU per delivery)")  # fmt: skip
+    # The model's range is over the repeats that have a figure: the one without is no 0.00.
+    assert row.model == pytest.approx((10.0, 10.0, 10.0)) and "10.00 (10.00..10.00)" in line
+    none = bench.summarize([_repeat(bench, 20.0, 10.0, 0.0)])
+    assert none.model is None and bench.format_row("ws", none).startswith(f"{'ws':24} {'n/a':>20} ")
+    # And the bench exits 1 for it, as for a missed goal.
+    options = argparse.Namespace(corpus=Path("market.jsonl"), connections=100, rate=10.0,
+                                 repeats=2, seconds=5.0)  # fmt: skip
+    server = bench.Server("ws", lambda *_: [], [], lambda cell: True, repeats=repeats)
+    assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 1
+    server.repeats = [repeats[0]]
+    assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 0
 
 
 @pytest.mark.parametrize(("number", "order"), [(0, ["on", "model", "off"]),
