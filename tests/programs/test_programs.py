@@ -282,29 +282,24 @@ def test_a_helper_that_writes_much_to_stderr_before_its_answer_is_read() -> None
     """Its stderr is read while it runs: a helper that writes more than a pipe holds there (a
     Go panic's stack dump) would otherwise wait on the pipe while wsztune waits on its stdout,
     and the guard would stop it with its error unread."""
-    script = (
-        "import sys\nsys.stderr.write('x' * 1_000_000 + '\\nbad input\\n')\nsys.stderr.flush()\n"
-        "sys.exit(3)\n"
-    )
-    helper = programs.Helper([sys.executable, "-c", script])
-    outcome = _bounded(
-        lambda: programs.run_helpers([helper], int, name="loud", stall_seconds=2), 30
-    )
+    outcome = _failing_after("sys.stderr.write('x' * 1_000_000 + '\\nbad input\\n')", "loud")
     assert isinstance(outcome, RuntimeError) and str(outcome).endswith("bad input"), outcome
+
+
+def _failing_after(write: str, name: str) -> BaseException | object:
+    """What run_helpers gives for a helper ``name`` that runs ``write`` (Python, ``sys``
+    imported) and exits 3 without an answer."""
+    script = f"import sys\n{write}\nsys.stderr.flush()\nsys.exit(3)\n"
+    helper = programs.Helper([sys.executable, "-c", script])
+    return _bounded(lambda: programs.run_helpers([helper], int, name=name, stall_seconds=2), 30)
 
 
 def test_a_helper_writing_bytes_that_are_not_utf8_fails_with_its_whole_message() -> None:
     """A stray byte that is not UTF-8 on a helper's stderr (or stdout) is read as a replacement
     character: it must not kill the thread reading that pipe, which would lose the rest of
     the helper's message (and, with the pipe unread, let it fill until the guard stops it)."""
-    script = (
-        "import sys\nsys.stderr.buffer.write(b'\\xff\\xfe garbled\\n' * 5000 + b'bad input\\n')\n"
-        "sys.stderr.flush()\nsys.exit(3)\n"
-    )
-    helper = programs.Helper([sys.executable, "-c", script])
-    outcome = _bounded(
-        lambda: programs.run_helpers([helper], int, name="garbled", stall_seconds=2), 30
-    )
+    write = "sys.stderr.buffer.write(b'\\xff\\xfe garbled\\n' * 5000 + b'bad input\\n')"
+    outcome = _failing_after(write, "garbled")
     assert isinstance(outcome, RuntimeError), outcome
     assert str(outcome).startswith("garbled failed: \ufffd\ufffd garbled"), outcome
     assert str(outcome).endswith("bad input"), outcome
