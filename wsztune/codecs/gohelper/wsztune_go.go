@@ -746,7 +746,8 @@ func loopsFor(once, minSample float64) int {
 	if once <= 0 {
 		return 1000
 	}
-	loops := int(minSample/once + 0.999999)
+	// wsztune.codecs.base.loops_for: the whole number of passes whose time comes nearest.
+	loops := int(minSample/once + 0.5) // truncation: the floor of a positive number
 	if loops < 1 {
 		loops = 1
 	}
