@@ -31,7 +31,8 @@ the median over repeats keeps one spoiled repeat from moving the verdict.
 Printed per server, in CPU ms per 1,000 deliveries: the model's median and range over the
 repeats, the measured differences' median and range, the ratio (goal: within 25%) with its
 range, the medians of on and off, the machine's CPU busy share in the windows and its 1-minute
-load average over the row's windows and model runs. Exit status 1 when a server misses the goal.
+load average over the row's windows and model runs. Exit status 1 when a server misses the goal
+or reads n/a (a repeat's model run gave no CPU per delivery).
 Not part of the test suite (minutes); its arithmetic is (tests/test_broadcast_bench.py).
 """
 
@@ -109,28 +110,31 @@ class Repeat:
         return self.on - self.off
 
     @property
-    def ratio(self) -> float:
-        """Measured over model, both from this repeat (nan without a model figure)."""
-        return self.measured / self.model if self.model else float("nan")
+    def ratio(self) -> float | None:
+        """Measured over model, both from this repeat (None without a model figure)."""
+        return self.measured / self.model if self.model else None
 
 
 @dataclass
 class Row:
     """A server's verdict over its repeats: medians, with (smallest, largest) beside each."""
 
-    model: tuple[float, float, float]
+    # Over the repeats with a model figure; None when none had one.
+    model: tuple[float, float, float] | None
     measured: tuple[float, float, float]
-    ratio: tuple[float, float, float]  # the median of the repeats' ratios, and their range
+    # The median of the repeats' ratios and their range; None when a repeat had no model figure.
+    ratio: tuple[float, float, float] | None
     on: float
     off: float
     busy: float
     load: tuple[float, float]
     size: float  # the windows' mean message, bytes (median)
+    why: str = ""  # why there is no ratio
 
     @property
     def ok(self) -> bool:
-        """Whether the median ratio is within the goal."""
-        return abs(self.ratio[0] - 1) <= GOAL
+        """Whether the median ratio is within the goal (never without a ratio)."""
+        return self.ratio is not None and abs(self.ratio[0] - 1) <= GOAL
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -142,9 +146,15 @@ def summarize(repeats: list[Repeat]) -> Row:
     """The row of a server: each figure's median and range over the repeats, and the ratio as
     the median of the repeats' own ratios (the docstring above says why)."""
     loads = [load for repeat in repeats for load in repeat.loads]
-    return Row(model=spread([repeat.model for repeat in repeats]),
+    ratios = [repeat.ratio for repeat in repeats]
+    missing = ratios.count(None)
+    why = (f"no model figure in {missing} of {len(repeats)} repeats (the model run's cell gave "
+           "no CPU per delivery)") if missing else ""  # fmt: skip
+    models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
+    return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
-               ratio=spread([repeat.ratio for repeat in repeats]),
+               ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
+               why=why,
                on=statistics.median(repeat.on for repeat in repeats),
                off=statistics.median(repeat.off for repeat in repeats),
                busy=statistics.median(b for repeat in repeats for b in repeat.busy),
@@ -443,7 +453,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
            load_after: tuple[float, ...], corpus_mean: float) -> int:
-    """Print the table; 1 when a server misses the goal."""
+    """Print the table; 1 when a server misses the goal or reads n/a."""
     print(f"corpus {options.corpus.name}, {options.connections:,} connections, "
           f"{options.rate:g} broadcasts/s, {options.repeats} repeats of {options.seconds:g} s "
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
@@ -467,10 +477,12 @@ def format_row(name: str, row: Row) -> str:
         text = f"{median:.{digits}f} ({low:.{digits}f}..{high:.{digits}f})"
         return f"{text:>{width}}"
 
-    return (f"{name:24} {figure(row.model, 20, 2)} {figure(row.measured, 22, 2)} "
-            f"{figure(row.ratio, 18, 2)} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} "
-            f"{row.busy:5.0%} "
-            f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {'ok' if row.ok else 'MISSED'}")  # fmt: skip
+    ratio = f"{'n/a':>18}" if row.ratio is None else figure(row.ratio, 18, 2)
+    model = f"{'n/a':>20}" if row.model is None else figure(row.model, 20, 2)
+    verdict = "ok" if row.ok else "MISSED" if row.ratio is not None else f"n/a: {row.why}"
+    return (f"{name:24} {model} {figure(row.measured, 22, 2)} "
+            f"{ratio} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} {row.busy:5.0%} "
+            f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +36,7 @@ def test_a_repeat_sets_its_own_difference_against_its_own_model(bench: ModuleTyp
     repeat = _repeat(bench, on=30.0, off=12.0, model=15.0)
     assert repeat.measured == pytest.approx(18.0)
     assert repeat.ratio == pytest.approx(1.2)
-    assert math.isnan(_repeat(bench, on=30.0, off=12.0, model=0.0).ratio)
+    assert _repeat(bench, on=30.0, off=12.0, model=0.0).ratio is None
 
 
 def test_the_ratio_is_the_median_of_paired_ratios_not_the_ratio_of_medians(
@@ -73,6 +72,29 @@ def test_the_goal_is_25_percent_either_way(bench: ModuleType) -> None:
     line = bench.format_row("gorilla WriteMessage", row_at(1.5))
     assert line.startswith("gorilla WriteMessage") and line.endswith("MISSED")
     assert "1.50 (1.50..1.50)" in line
+
+
+def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: ModuleType) -> None:
+    # A model run whose cell gave no CPU per delivery (0 or missing) in any repeat: no ratio to
+    # print (not "nan"), and no goal met; the line says why.
+    repeats = [_repeat(bench, on=20.0, off=10.0, model=10.0), _repeat(bench, 20.0, 10.0, 0.0)]
+    row = bench.summarize(repeats)
+    assert row.ratio is None and not row.ok
+    line = bench.format_row("ws", row)
+    assert "nan" not in line and f"{'n/a':>18}" in line
+    assert line.endswith("n/a: no model figure in 1 of 2 repeats (the model run's cell gave no "
+                         "CPU per delivery)")  # fmt: skip
+    # The model's range is over the repeats that have a figure: the one without is no 0.00.
+    assert row.model == pytest.approx((10.0, 10.0, 10.0)) and "10.00 (10.00..10.00)" in line
+    none = bench.summarize([_repeat(bench, 20.0, 10.0, 0.0)])
+    assert none.model is None and bench.format_row("ws", none).startswith(f"{'ws':24} {'n/a':>20} ")
+    # And the bench exits 1 for it, as for a missed goal.
+    options = argparse.Namespace(corpus=Path("market.jsonl"), connections=100, rate=10.0,
+                                 repeats=2, seconds=5.0)  # fmt: skip
+    server = bench.Server("ws", lambda *_: [], [], lambda cell: True, repeats=repeats)
+    assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 1
+    server.repeats = [repeats[0]]
+    assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 0
 
 
 @pytest.mark.parametrize(("number", "order"), [(0, ["on", "model", "off"]),

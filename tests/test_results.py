@@ -604,3 +604,21 @@ def test_a_schema_1_file_as_committed_then_still_loads(
     old = tmp_path / "old.json"
     old.write_text(json.dumps(document))
     assert results.load(old).schema == "wsztune.run/1"
+
+
+def test_a_cells_client_compressed_as_it_records_else_as_the_server() -> None:
+    """One rule for what a client did, read the same by a run's keys and a mix's parts."""
+    server = {"window_bits": 15, "mem_level": 8, "level": 6, "strategy": "default",
+              "context_takeover": True, "threshold": 32, "client_window_bits": 15}  # fmt: skip
+    own = {**server, "client_mem_level": 5, "client_level": -1, "client_threshold": 0}
+    assert results.client_compression(server) == {
+        "client_mem_level": 8, "client_level": 6, "client_threshold": 32
+    }
+    assert results.client_compression(own) == {
+        "client_mem_level": 5, "client_level": -1, "client_threshold": 0
+    }
+    no_threshold = {k: v for k, v in server.items() if k != "threshold"}
+    assert results.client_compression(no_threshold)["client_threshold"] == 0
+    for cell in (server, own):
+        client = tuple(results.client_compression(cell).values())
+        assert results.cell_setting_key(cell)[7:] == client

@@ -229,7 +229,7 @@ INTERLEAVED_BYTES = 64 << 20
 MIN_INTERLEAVED = 128
 # Deliveries (message x compressor) per timing sample at most: about a corpus pass of a small
 # corpus. A codec that calibrates its samples (DeliverySchedule.sample_seconds) holds each one to
-# DELIVERY_SAMPLE_FACTOR times the CPU the run's other samples last at least (--min-sample-time),
+# DELIVERY_SAMPLE_FACTOR times the CPU the run's other samples last (--min-sample-time),
 # which a costly delivery reaches in fewer; one that does not (Go) times this many, as before.
 MIN_DELIVERIES_PER_SAMPLE = 4096
 # A delivery sample lasts this many times --min-sample-time (0.1 s of CPU by default): a

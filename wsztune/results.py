@@ -491,8 +491,8 @@ TIMING_FIELDS: tuple[FieldSpec, ...] = (
               "null)", writer=SWEEP),
     FieldSpec("repeat", int, "", "timed samples per measurement", writer=SWEEP),
     FieldSpec("warmup", int, "", "untimed passes before them", writer=SWEEP),
-    FieldSpec("min_sample_seconds", _NUMBER, "s", "shortest sample: passes are looped up to it",
-              writer=SWEEP),
+    FieldSpec("min_sample_seconds", _NUMBER, "s", "a sample's target: passes are looped to the "
+              "whole number nearest it", writer=SWEEP),
     FieldSpec("clock", str, "", "what a sample counts (thread CPU time, node's process CPU "
               "time, ...)", writer=SWEEP),
     FieldSpec("jobs", int, "", "cells timed at a time, in parallel processes", writer=SWEEP),
@@ -947,17 +947,23 @@ def grid_key(cell: dict[str, Any]) -> tuple[int, int, int, str, bool, int]:
     )
 
 
+def client_compression(cell: dict[str, Any]) -> dict[str, int]:
+    """How the client compressed in a results cell: its memLevel, level and threshold as the
+    cell records them (``client_mem_level``, ...), else the server's, which a cell without
+    them was measured with. The one reading of that rule: a run's keys (:func:`cell_setting_key`)
+    and a client mix's parts (the sweep) must not disagree on what a client did."""
+    return {
+        "client_mem_level": cell.get("client_mem_level", cell["mem_level"]),
+        "client_level": cell.get("client_level", cell["level"]),
+        "client_threshold": cell.get("client_threshold", cell.get("threshold", 0)),
+    }
+
+
 def cell_setting_key(cell: dict[str, Any]) -> tuple:
     """Everything a results cell was measured at, as a key: two cells of two runs with the same
     key measured the same setting (server, client, level, strategy, takeover, threshold, and the
     client's memLevel, level and threshold). Its first six are the cell's :func:`grid_key`."""
-    return (
-        *grid_key(cell),
-        cell["client_window_bits"],
-        cell.get("client_mem_level", cell["mem_level"]),
-        cell.get("client_level", cell["level"]),
-        cell.get("client_threshold", cell.get("threshold", 0)),
-    )
+    return (*grid_key(cell), cell["client_window_bits"], *client_compression(cell).values())
 
 
 def _validate_grid(

@@ -90,3 +90,36 @@ def test_go_runs_of_other_axes_are_refused(gorilla_run: Path, tmp_path: Path) ->
     # A slice option means nothing on a Go run: refused, as recommend and report refuse it.
     code, _, _, errors = _compare(gorilla_run, gorilla_run, "--level", "1")
     assert code == 2 and "--level picks a slice of a windowBits x memLevel run" in errors
+
+
+def test_go_runs_of_two_stacks_are_refused_even_on_the_same_axes(
+    gorilla_run: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    # Centrifugo frames as gorilla does: its Go run has gorilla's axes, but each run holds its
+    # own stack's bytes. Refused in both orders, with or without --server (which the error for
+    # a --server of neither run would otherwise tell the user to drop, comparing silently).
+    document = json.loads(gorilla_run.read_text())
+    document["meta"]["server"] = "centrifugo"
+    centrifugo = tmp_path / "centrifugo.json"
+    centrifugo.write_text(json.dumps(document))
+    for old, new in ((gorilla_run, centrifugo), (centrifugo, gorilla_run)):
+        servers = {gorilla_run: "gorilla", centrifugo: "centrifugo"}
+        for options in ((), ("--server", "centrifugo")):
+            code, rows, _, errors = _compare(old, new, *options)
+            assert code == 2 and rows == [], errors
+            [error] = [line for line in errors.splitlines() if "error" in line]
+            assert (f"OLD {old} was measured for {servers[old]}, NEW {new} for "
+                    f"{servers[new]}") in error  # fmt: skip
+            assert error.endswith("compare two runs of one stack")
+
+
+def test_server_is_checked_against_the_runs_naming_the_file(
+    gorilla_run: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    # A --server other than the runs' own stack is refused, naming the run it was checked on.
+    code, rows, _, errors = _compare(gorilla_run, gorilla_run, "--server", "centrifugo")
+    assert code == 2 and rows == [], errors
+    [error] = [line for line in errors.splitlines() if "error" in line]
+    assert f"--server centrifugo: OLD {gorilla_run} was measured for gorilla" in error
+    code, _, _, errors = _compare(gorilla_run, gorilla_run, "--server", "gorilla")
+    assert code == 0, errors

@@ -1,15 +1,17 @@
-"""coder's CPU per delivery, and gorilla's PreparedMessage broadcast's, are timed through the
-libraries themselves (issue 25): coder/websocket 1.8.7 and gorilla/websocket 1.5.0.
+"""coder's and gorilla's CPU per delivery, and gorilla's PreparedMessage broadcast's, are timed
+through the libraries themselves (issue 25): coder/websocket 1.8.7 and gorilla/websocket 1.5.0.
 
-The helper's ``coderDeliveries`` runs K real coder server connections over sockets that discard
-what they are sent, each written by a goroutine of its own, as a coder server broadcasts;
-``preparedDeliveries`` does the same with gorilla's connections, ``NewPreparedMessage`` per
-message and ``WritePreparedMessage`` per subscriber. These tests check that the timing really
-goes through those connections: the bytes one subscriber's connection was sent over the whole
-broadcast equal the model's frames for the same messages, headers included (coder with and
-without context takeover; gorilla's PreparedMessage frames, with and without a threshold), the
-schedule interleaves as many writers as 64 MiB of their stacks hold, and a helper built without
-gorilla/websocket still runs and says the compress-once figure is the hot compressor's.
+The helper's ``coderDeliveries`` runs K real coder server connections over loopback TCP
+sockets that a separate process drains, each written by a goroutine of its own, as a coder
+server broadcasts; ``gorillaDeliveries`` does the same with gorilla's connections and
+``WriteMessage``, ``preparedDeliveries`` with ``NewPreparedMessage`` per message and
+``WritePreparedMessage`` per subscriber. These tests check that the timing really goes through
+those connections: the bytes one subscriber's connection was sent over the whole broadcast
+equal the model's frames for the same messages, headers included (coder with and without
+context takeover; gorilla's WriteMessage and PreparedMessage frames, with and without a
+threshold), the cells say how they were timed, the schedule interleaves as many writers as
+64 MiB of their stacks hold, and a helper built without gorilla/websocket still runs and says
+its figures are the compressor's alone.
 """
 
 from __future__ import annotations
@@ -96,6 +98,39 @@ def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
     assert fanout.interleaved(1000, go.delivery_state(gorilla)) == 1000
 
 
+@needs_gorilla
+@pytest.mark.parametrize("threshold", [0, 200])
+def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
+    threshold: int, tmp_path: Path
+) -> None:
+    """The WriteMessage timing's connection sent one subscriber exactly the model's frames for
+    every stretch's messages (under the threshold uncompressed), and every timed stretch gave a
+    sample; the PreparedMessage timing, on the same shared connections, counts its own bytes."""
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    timing, prepared_stretches = prepared_timing_job(messages, 3)
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold)],
+                           timing=timing)  # fmt: skip
+    assert cell.delivery is not None and len(cell.delivery["compress"]) == 2
+    stretches = [range(start, end) for start, end in timing["deliveries"]["stretches"]]
+    sent = [messages[index % len(messages)] for span in stretches for index in span]
+    go.write_corpus([sent], tmp_path / "sent.bin")
+    (model,) = go.run_cells(tmp_path / "sent.bin", ["server"], [gorilla_job(threshold)])
+    modelled = sum(size + frame_header_size(size, masked=False) for size in model.frames[0])
+    assert cell.delivery["sent_bytes"] == modelled
+    assert go.delivery_timing(go.GO_GORILLA, cell.delivery) == go.GO_CONNECTIONS_TIMING.format(
+        library="gorilla")
+    assert len(cell.delivery["prepared"]) == 2 and cell.delivery["prepared_sent_bytes"] > 0
+
+
+def test_delivery_timing_says_which_path_timed_a_cell() -> None:
+    """Through the library's connections where the helper reports what one was sent; the
+    compressor and frame writer alone otherwise (gorilla without gorilla/websocket, NATS)."""
+    assert go.delivery_timing(go.GO_CODER, {"compress": [1.0], "sent_bytes": 10}) == (
+        "coder connections over loopback sockets, on - off")
+    assert go.delivery_timing(go.GO_GORILLA, {"compress": [1.0]}) == go.GO_WRITER_TIMING
+
+
 def gorilla_job(threshold: int) -> go.GoJob:
     """gorilla's cell at level 1, compressing messages of ``threshold`` bytes and more."""
     return go.GoJob.of(0, Setting(15, 8, 1, "default", False, None, threshold), go.GO_GORILLA)
@@ -144,8 +179,9 @@ def test_gorilla_prepared_broadcast_is_timed_through_gorillas_own_connections(
 def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
     tmp_path: Path,
 ) -> None:
-    """``wsztune run --server gorilla --fanout K``: each cell's compress_once time per delivery
-    is the one timed through gorilla's own PreparedMessage broadcast, and says so."""
+    """``wsztune run --server gorilla --fanout K``: each cell's time per delivery is timed
+    through gorilla's own connections, and its compress_once time per delivery through gorilla's
+    own PreparedMessage broadcast, and both say so."""
     from click.testing import CliRunner
 
     from wsztune.cli import cli
@@ -160,6 +196,7 @@ def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
     compressing = [cell for cell in cells if "compress_once" in cell]
     assert compressing
     for cell in compressing:
+        assert cell["delivery_timing"] == go.GO_CONNECTIONS_TIMING.format(library="gorilla")
         once = cell["compress_once"]
         assert once["delivery_timing"] == go.GO_GORILLA_TIMING
         assert isinstance(once["compress_seconds_per_delivery"], float)
@@ -178,8 +215,9 @@ def test_without_gorilla_the_helper_builds_and_compress_once_is_the_hot_compress
     tmp_path: Path,
 ) -> None:
     """Built where gorilla/websocket is not found (the nogorilla tag), the helper still
-    measures a gorilla cell, times no PreparedMessage broadcast, and the cell's compress_once
-    falls back to one hot compressor over K, saying so."""
+    measures a gorilla cell, times its deliveries with the pooled writer and frame writer and no
+    PreparedMessage broadcast, and the cell's compress_once falls back to one hot compressor
+    over K, each saying so."""
     binary = go.build_go(go.HELPER_SOURCE.parent, "wsztune-go", "wsztune's Go helper",
                          lambda text: None, (go.GO_GORILLA_MISSING_TAG,))  # fmt: skip
     messages = server_messages()
@@ -193,6 +231,8 @@ def test_without_gorilla_the_helper_builds_and_compress_once_is_the_hot_compress
                                text=True, timeout=300, check=True)  # fmt: skip
     delivery = json.loads(completed.stdout)["delivery"]
     assert len(delivery["compress"]) == 2 and "prepared" not in delivery
+    assert "sent_bytes" not in delivery
+    assert go.delivery_timing(go.GO_GORILLA, delivery) == go.GO_WRITER_TIMING
     cell = {"compress_seconds_per_message": 4e-5}
     assert go.prepared_timing(cell, None, [100], None) == {}
     assert go._once_per_delivery(cell, 4) == {

@@ -559,3 +559,53 @@ def test_broadcast_hot_and_inflating_series_are_ws_zlib_calls_made_synchronously
             assert len(cell.delivery[series]) == 2 and min(cell.delivery[series]) >= 0
     with pytest.raises(RuntimeError, match="asynchronous DeflateRaw flush outside ws"):
         node.run_cells(path, ["server"], [_job(0, setting)], timing=timing, jobs=1, calls="ws")
+
+
+@pytest.mark.parametrize("hangs", [False, True])
+def test_a_memory_probe_is_bounded_by_the_stall_guard_not_a_wall_clock(
+    tmp_path: Path, hangs: bool
+) -> None:
+    """A probe that works, however long, gives its figure; one that uses no CPU for the
+    guard's span is stopped with one line (HelperStalled, exit 2) instead of waited for."""
+    import stat
+    import sys
+
+    from wsztune.programs import HelperStalled
+
+    work = "import time\ntime.sleep(600)\n" if hangs else (
+        "import time\nend = time.process_time() + 3\nwhile time.process_time() < end: pass\n"
+        "print('{\"held\": 4096, \"error\": 10}')\n"
+    )
+    fake_node = tmp_path / "node"
+    fake_node.write_text(f"#!{sys.executable}\n{work}")
+    fake_node.chmod(fake_node.stat().st_mode | stat.S_IEXEC)
+    runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
+    runner.stall_seconds = 2
+    runner.job = lambda item: {}  # type: ignore[method-assign]
+    runner.slots.put(None)
+    if hangs:
+        with pytest.raises(HelperStalled, match="^node memory probe stopped working"):
+            runner.run(("probe", None))  # type: ignore[arg-type]
+    else:
+        name, figure = runner.run(("probe", None))  # type: ignore[arg-type]
+        assert (name, figure.held, figure.source) == ("probe", 4096, "measured")
+
+
+def test_a_memory_probe_failing_with_bytes_that_are_not_utf8_says_why(tmp_path: Path) -> None:
+    """A probe whose stderr holds a byte that is not UTF-8 fails with its whole message (the
+    byte read as a replacement character), not with a reader thread's traceback."""
+    import stat
+    import sys
+
+    fake_node = tmp_path / "node"
+    fake_node.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        "sys.stderr.buffer.write(b'\\xff garbled\\nout of memory\\n')\nsys.exit(1)\n"
+    )
+    fake_node.chmod(fake_node.stat().st_mode | stat.S_IEXEC)
+    runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
+    runner.job = lambda item: {}  # type: ignore[method-assign]
+    runner.slots.put(None)
+    with pytest.raises(RuntimeError) as failure:
+        runner.run(("probe", None))  # type: ignore[arg-type]
+    assert str(failure.value) == "node memory probe failed: \ufffd garbled\nout of memory"

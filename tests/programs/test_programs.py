@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,141 @@ def test_a_helper_working_in_a_child_of_its_launcher_is_not_taken_for_stalled() 
               "print(1)\n")  # fmt: skip
     launcher = programs.Helper([sys.executable, "-c", script])
     assert programs.run_helpers([launcher], int, name="launched", stall_seconds=2) == [1]
+
+
+def test_a_busy_helper_is_watched_without_listing_its_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Listing a process's children scans every process on the machine: the guard does it only
+    for a helper whose own CPU time stood still (a launcher), never once a second for each of a
+    pool of busy helpers."""
+    import psutil
+
+    listed: list[int] = []
+    children = psutil.Process.children
+
+    def counted(self: psutil.Process, recursive: bool = False) -> list[psutil.Process]:
+        listed.append(self.pid)
+        return children(self, recursive=recursive)
+
+    monkeypatch.setattr(psutil.Process, "children", counted)
+    busy = "import time\nend = time.process_time() + 3\nwhile time.process_time() < end: pass\n"
+    helper = programs.Helper([sys.executable, "-c", busy + "print(1)\n"])
+    assert programs.run_helpers([helper], int, name="busy", stall_seconds=2) == [1]
+    assert listed == []
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie left for init to reap counts), waiting up
+    to a few seconds for a kill to land."""
+    import psutil
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _launched_sleeper(pid_file: Path) -> list[str]:
+    """A launcher (Volta's node shim in the wild) whose child, the real program, hangs; the
+    child writes its pid to ``pid_file``."""
+    child = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+    child += "time.sleep(600)\n"
+    script = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])\n"
+    return [sys.executable, "-c", script]
+
+
+def test_a_stalled_helper_is_stopped_with_the_child_of_its_launcher(tmp_path: Path) -> None:
+    """A stall kills the launcher's child too: left behind, it would hold the helper's pipes
+    and live on after wsztune stopped."""
+    pid_file = tmp_path / "child.pid"
+    helper = programs.Helper(_launched_sleeper(pid_file))
+    outcome = _bounded(
+        lambda: programs.run_helpers([helper], int, name="launched", stall_seconds=2), 30
+    )
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert _ended(int(pid_file.read_text()))
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    probe = subprocess.Popen(_launched_sleeper(pid_file), **pipes)
+    outcome = _bounded(lambda: programs.communicate(probe, "probe", stall_seconds=2), 30)
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert _ended(int(pid_file.read_text()))
+
+
+def _bounded(call: Callable[[], object], seconds: float) -> BaseException | object:
+    """``call()``'s result or exception, failing the test if it takes longer than ``seconds``
+    (it would hang forever: the thread is left behind, a daemon)."""
+    import threading
+
+    outcome: list[BaseException | object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as error:  # noqa: BLE001 - handed to the test to assert on
+            outcome.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s"
+    return outcome[0]
+
+
+def test_a_helper_that_closed_its_output_but_does_not_end_is_an_error_not_a_hang() -> None:
+    """A helper that gave its answers and closed stdout, then stands still instead of ending,
+    may have failed (its exit status and stderr are still to come): it is stopped under the
+    same guard as a helper that stopped answering, with one line (exit code 2)."""
+    script = "import os, time\nprint(1, flush=True)\nos.close(1)\ntime.sleep(600)\n"
+    helper = programs.Helper([sys.executable, "-c", script])
+    outcome = _bounded(
+        lambda: programs.run_helpers([helper], int, name="silent", stall_seconds=2), 30
+    )
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert str(outcome).startswith("silent closed its output but did not end: its process ")
+
+
+def test_a_helper_that_writes_much_to_stderr_before_its_answer_is_read() -> None:
+    """Its stderr is read while it runs: a helper that writes more than a pipe holds there (a
+    Go panic's stack dump) would otherwise wait on the pipe while wsztune waits on its stdout,
+    and the guard would stop it with its error unread."""
+    outcome = _failing_after("sys.stderr.write('x' * 1_000_000 + '\\nbad input\\n')", "loud")
+    assert isinstance(outcome, RuntimeError) and str(outcome).endswith("bad input"), outcome
+
+
+def _failing_after(write: str, name: str) -> BaseException | object:
+    """What run_helpers gives for a helper ``name`` that runs ``write`` (Python, ``sys``
+    imported) and exits 3 without an answer."""
+    script = f"import sys\n{write}\nsys.stderr.flush()\nsys.exit(3)\n"
+    helper = programs.Helper([sys.executable, "-c", script])
+    return _bounded(lambda: programs.run_helpers([helper], int, name=name, stall_seconds=2), 30)
+
+
+def test_a_helper_writing_bytes_that_are_not_utf8_fails_with_its_whole_message() -> None:
+    """A stray byte that is not UTF-8 on a helper's stderr (or stdout) is read as a replacement
+    character: it must not kill the thread reading that pipe, which would lose the rest of
+    the helper's message (and, with the pipe unread, let it fill until the guard stops it)."""
+    write = "sys.stderr.buffer.write(b'\\xff\\xfe garbled\\n' * 5000 + b'bad input\\n')"
+    outcome = _failing_after(write, "garbled")
+    assert isinstance(outcome, RuntimeError), outcome
+    assert str(outcome).startswith("garbled failed: \ufffd\ufffd garbled"), outcome
+    assert str(outcome).endswith("bad input"), outcome
+
+
+def test_a_helper_answering_once_is_waited_for_while_it_works_however_long() -> None:
+    """``communicate``: no wall clock. A helper that works past the guard's span (a slow probe
+    on a loaded machine) gives its output; one that stands still is stopped."""
+    busy = "import time\nend = time.process_time() + 4\nwhile time.process_time() < end: pass\n"
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    working = subprocess.Popen([sys.executable, "-c", busy + "print('done')\n"], **pipes)
+    assert programs.communicate(working, "probe", stall_seconds=2) == ("done\n", "")
+    hung = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(600)\n"], **pipes)
+    outcome = _bounded(lambda: programs.communicate(hung, "probe", stall_seconds=2), 30)
+    assert isinstance(outcome, programs.HelperStalled), outcome
+    assert str(outcome).startswith(f"probe stopped working: its process {hung.pid} ")
+    assert hung.poll() is not None  # killed, not left behind

@@ -110,3 +110,49 @@ def test_go_check_compares_only_the_settings_both_runs_measured(
     regression = result["check"]["baseline"]
     assert regression["change"] == 0 and regression["best_now"] == regression["best_baseline"]
     assert regression["best_now"] != f"level {smallest['level']}"
+
+
+def test_go_baseline_of_the_same_client_mix_in_another_order_is_accepted(
+    gorilla_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # A mix is a mapping of client to share: "chrome=0.6,websockets=0.4" saved by one run and
+    # "websockets=0.4,chrome=0.6" by another are one mix, as the grid's --baseline reads them;
+    # a mix with other shares is another question and stays refused.
+    now, _ = gorilla_runs
+    paths = {}
+    for name, client in (("now", "chrome=0.6,websockets=0.4"),
+                         ("reordered", "websockets=0.4, chrome=0.60"),
+                         ("other", "chrome=0.5,websockets=0.5")):  # fmt: skip
+        document = json.loads(now.read_text())
+        document["meta"]["client"] = client
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(document))
+    code, document, output = _check(
+        paths["now"], "--check", "level=9", "--baseline", str(paths["reordered"])
+    )
+    assert code == 0, output
+    assert document["check"]["mode"] == "baseline"
+    code, _, output = _check(paths["now"], "--check", "level=9", "--baseline", str(paths["other"]))
+    assert code == 2 and "--client chrome=0.5,websockets=0.5" in output, output
+
+
+def test_go_baseline_of_another_stack_is_refused_as_such_even_when_partial(
+    gorilla_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Another stack's baseline is the first thing to fix (exit 2, 'wrong --server'): saying it
+    # is partial (exit 4) would send the user to complete a baseline that cannot serve.
+    now, _ = gorilla_runs
+    document = json.loads(now.read_text())
+    document["meta"]["server"] = "coder"
+    document["meta"]["partial"] = True
+    document["cells"] = document["cells"][:-1]
+    document["meta"]["cells"] -= 1
+    other = tmp_path / "coder-partial.json"
+    other.write_text(json.dumps(document))
+    code, _, output = _check(now, "--check", "level=9", "--baseline", str(other))
+    assert code == 2 and "was made with --server coder" in output, output
+    assert "re-make the baseline with the same --server" in output
+    document["meta"]["server"] = json.loads(now.read_text())["meta"]["server"]
+    other.write_text(json.dumps(document))
+    code, _, output = _check(now, "--check", "level=9", "--baseline", str(other))
+    assert code == 4 and "--baseline " in output, output  # the same stack's: partial

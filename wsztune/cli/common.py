@@ -553,9 +553,12 @@ NOT_ON_AXES = {
 }
 
 
-def refuse_on_axes(run: Any, more: dict[str, str] | None = None) -> None:
+def refuse_on_axes(
+    run: Any, more: dict[str, str] | None = None, which: str = "this Go run"
+) -> None:
     """Exit 2, one line, for an option given on a Go run that does not apply to it (those of
-    :data:`NOT_ON_AXES`, and the command's own ``more``: parameter -> why)."""
+    :data:`NOT_ON_AXES`, and the command's own ``more``: parameter -> why), or a ``--server``
+    other than the run's own; ``which`` says which run (``OLD FILE`` where there are two)."""
     from click.core import ParameterSource
 
     context = click.get_current_context()
@@ -565,7 +568,7 @@ def refuse_on_axes(run: Any, more: dict[str, str] | None = None) -> None:
     server = context.params.get("server_text")
     if server is not None and server.split("@")[0] != run.meta.get("server"):
         raise click.UsageError(
-            f"--server {server}: this Go run was measured for "
+            f"--server {server}: {which} was measured for "
             f"{run.meta.get('server') or 'no stack'} with its own library's bytes; a Go run "
             "cannot be read as another stack's: drop --server"
         )

@@ -71,7 +71,8 @@ def compare(
 
 def _compare_on_axes(old: Any, new: Any, metrics: tuple[str, ...], markdown: bool) -> None:
     """Two Go runs on their own axes, setting by setting (a Go run has no windowBits x memLevel
-    grid to slice); a Go run against a run of other axes is refused, one line, exit 2."""
+    grid to slice); a Go run against a run of other axes or of another stack is refused, one
+    line, exit 2."""
     from wsztune import report
     from wsztune.axes import AXES
 
@@ -88,7 +89,17 @@ def _compare_on_axes(old: Any, new: Any, metrics: tuple[str, ...], markdown: boo
             f"OLD {old.path} is {kind(old, old_axes)}, NEW {new.path} {kind(new, new_axes)}: "
             "they have no settings in common to compare; compare two runs of the same library"
         )
-    refuse_on_axes(new)
+    old_server, new_server = old.meta.get("server"), new.meta.get("server")
+    if old_server != new_server:
+        # Same axes, other stack (centrifugo frames as gorilla does): each run holds its own
+        # library's bytes, so the differences would read as the traffic's or the library's.
+        raise WsztuneError(
+            f"OLD {old.path} was measured for {old_server}, NEW {new.path} for {new_server}: "
+            "a Go run holds its own stack's bytes, so their differences are no change of "
+            "traffic or library; compare two runs of one stack"
+        )
+    for role, run in (("OLD", old), ("NEW", new)):
+        refuse_on_axes(run, which=f"{role} {run.path}")
     warn([f"OLD: {w}" for w in report.run_warnings(old)])
     warn([f"NEW: {w}" for w in report.run_warnings(new)])
     chosen = [report.METRICS[name] for name in (metrics or report.DEFAULT_METRICS)]

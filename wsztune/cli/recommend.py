@@ -310,17 +310,9 @@ def _axes_baseline(
             f"--baseline {baseline_path} is a windowBits x memLevel run and this one a Go run: "
             "they answer different questions; save a baseline with the same --server"
         )
-    for key, option in (("server", "--server"), ("client", "--client")):
-        ours, theirs = run.meta.get(key), baseline_run.meta.get(key)
-        if ours != theirs:
-            raise click.UsageError(
-                f"--baseline {baseline_path} was made with {option} {theirs or '(none)'}, this "
-                f"run with {option} {ours or '(none)'}: re-make the baseline with the same "
-                f"{option}"
-            )
-    if not allow_partial and baseline_run.partial:
-        recommend_module.require_complete(baseline_run, None, "--baseline ")
-    return recommend_module.baseline_on_axes(run, baseline_run, constraints, str(baseline_path))
+    return recommend_module.baseline_on_axes(
+        run, baseline_run, constraints, str(baseline_path), allow_partial=allow_partial
+    )
 
 
 def _show(

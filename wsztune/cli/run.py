@@ -98,7 +98,8 @@ from wsztune.cli.common import (
     type=float,
     default=0.02,
     show_default=True,
-    help="Seconds a timed sample lasts at least (the corpus is repeated inside it).",
+    help="Seconds a timed sample lasts, about (the corpus is repeated inside it the whole "
+    "number of times nearest this).",
 )
 @click.option("--jobs", "-j", type=int, help="Worker processes [default: all cores].")
 @click.option(

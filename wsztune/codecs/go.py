@@ -295,7 +295,8 @@ class GoCell(HelperCell):
     frames: list[list[int]] = field(default_factory=list)  # per stream, in order
     last_compressed: list[bool] = field(default_factory=list)  # per stream: its last message?
     # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot";
-    # coder: "sent_bytes", what its own connection sent one subscriber (coderDeliveries).
+    # "sent_bytes", what the library's own connection sent one subscriber (coderDeliveries,
+    # gorillaDeliveries), absent where gorilla/websocket was not found (delivery_timing).
     delivery: dict[str, Any] | None = None
 
 
@@ -500,6 +501,8 @@ class GoCodec:
                 delivery = result.delivery or {}
                 cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
                                             delivery.get("decompress"), delivery.get("hot")))
+                if schedule is not None:
+                    cell["delivery_timing"] = delivery_timing(self.framing, delivery)
                 if result.id in prepared:
                     cell["compress_once"] = compress_once(streams, cell, result,
                                                           prepared[result.id], plan.fanout)
@@ -678,11 +681,31 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
     return {"compress_seconds_per_delivery": hot / fanout, "delivery_timing": HOT_TIMING}
 
 
+# How a Go cell's broadcast is timed (delivery_timing, beside compress_seconds_per_delivery):
+# through the library's own server connections, a writer goroutine per subscriber, over
+# loopback TCP sockets that a separate process drains (the helper's CPU excludes the reading,
+# as a real server's excludes its clients'), with compression on minus off; or, for gorilla
+# from a helper built where gorilla/websocket was not found, its pooled flate.Writer and frame
+# writer back to back on one goroutine (NATS's too: its server is not in the helper). Over
+# sockets that cost nothing to write, the model read real servers low (docs/broadcast.md).
+GO_CONNECTIONS_TIMING = "{library} connections over loopback sockets, on - off"
+GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
-# gorilla/websocket 1.5.0's own connections, or, from a helper built where gorilla/websocket was
-# not found, one hot flate.Writer's compression over K.
+# gorilla/websocket 1.5.0's own connections, over sockets whose writes cost nothing, or, from
+# a helper built where gorilla/websocket was not found, one hot flate.Writer's compression
+# over K.
 GO_GORILLA_TIMING = "gorilla connections, on - off"
 HOT_TIMING = "hot compressor over K"
+
+
+def delivery_timing(framing: str, delivery: dict[str, Any]) -> str:
+    """How the helper timed a cell's ``compress_seconds_per_delivery``: through the library's
+    connections where it reports the bytes one subscriber's connection was sent (``sent_bytes``,
+    checked against the model's frames), else the compressor and frame writer alone (gorilla
+    without gorilla/websocket, NATS)."""
+    if "sent_bytes" in delivery:
+        return GO_CONNECTIONS_TIMING.format(library=library_name(framing))
+    return GO_WRITER_TIMING
 # A PreparedMessage broadcast is timed through at most this many subscribers' connections (and as
 # many with compression off): what is paid per message is one compression and the writers'
 # waits on it, which grow with the subscribers only up to what a compression's time lets pile

@@ -225,9 +225,10 @@ async function timeSamples(work, repeat, loops) {
   return samples;
 }
 
+// wsztune.codecs.base.loops_for: the whole number of passes whose time comes nearest minSample.
 function loopsFor(onePass, minSample) {
   if (onePass <= 0) return 1000;
-  return Math.max(1, Math.ceil(minSample / onePass));
+  return Math.max(1, Math.floor(minSample / onePass + 0.5));
 }
 
 // Sizes and digest of the frames: per stream the compressed bytes, the messages compressed and

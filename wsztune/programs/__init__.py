@@ -82,19 +82,34 @@ class _StallWatch:
     """The helpers' CPU time, read about once a second: :class:`HelperStalled` when one has not
     moved for ``limit`` checks in a row (an answer from it counts as moving). A fed helper
     whose stdin is closed has given every answer it owed: if it stands still instead of
-    ending, it is only killed (``ended``), and its answers stand."""
+    ending, it is only killed (``ended``), and its answers stand. Any other helper that closed
+    its stdout (``silent``) and stands still is stalled too: whether it failed is unknown."""
 
     processes: Sequence[Any]
     name: str
     limit: float
     last_check: float = 0.0
     cpu: dict[int, float] = field(default_factory=dict)
+    family_cpu: dict[int, float] = field(default_factory=dict)
     still: dict[int, int] = field(default_factory=dict)
     ended: set[int] = field(default_factory=set)
+    silent: set[int] = field(default_factory=set)
 
-    def answered(self, index: int) -> None:
-        """Helper number ``index`` answered: it is working."""
+    def answered(self, index: int, last: bool = False) -> None:
+        """Helper number ``index`` answered (``last``: it closed its stdout): it is working."""
         self.still[index] = 0
+        if last:
+            self.silent.add(index)
+
+    def wait_for_ends(self) -> None:
+        """Wait for every helper to end once it has closed its stdout, under the same guard:
+        one that stands still instead of ending is stopped (see :meth:`check`), never waited
+        for forever."""
+        import time
+
+        while any(process.poll() is None for process in self.processes):
+            self.check()
+            time.sleep(0.05)
 
     def check(self) -> None:
         """Raise :class:`HelperStalled` for a helper that has stood still too long."""
@@ -110,18 +125,25 @@ class _StallWatch:
             if process.poll() is not None:
                 continue
             try:
-                used = _cpu_seconds(psutil.Process(process.pid))
+                moved = self._moved(index, psutil.Process(process.pid))
             except psutil.Error:
                 continue
-            if used != self.cpu.get(index):
-                self.cpu[index], self.still[index] = used, 0
+            if moved:
+                self.still[index] = 0
                 continue
             self.still[index] = self.still.get(index, 0) + 1
             if self.still[index] < self.limit:
                 continue
             if process.stdin is not None and process.stdin.closed:
                 self.ended.add(index)  # nothing owed: it only failed to exit
-                process.kill()
+                kill_tree(process)
+            elif index in self.silent:
+                # Its exit status and stderr, which say whether it failed, never came.
+                raise HelperStalled(
+                    f"{self.name} closed its output but did not end: its process "
+                    f"{process.pid} used no CPU for {self.still[index]} s since, so it was "
+                    "stopped; run the command again (and please report it if it recurs)"
+                )
             else:
                 raise HelperStalled(
                     f"{self.name} stopped working: its process {process.pid} used no CPU for "
@@ -129,20 +151,81 @@ class _StallWatch:
                     "the command again (and please report it if it recurs)"
                 )
 
+    def _moved(self, index: int, process: Any) -> bool:
+        """Whether helper number ``index`` used CPU since the last check: its own CPU time,
+        else its children's. A ``node`` found on PATH can be a launcher (Volta's shims) that
+        runs the real program as its child and uses no CPU itself; but listing children scans
+        every process on the machine, so it is done only for a helper that did not move (a
+        pool of busy helpers would otherwise make one scan each a second)."""
+        times = process.cpu_times()
+        own = times.user + times.system
+        if own != self.cpu.get(index):
+            self.cpu[index] = own
+            return True
+        family = own + _children_cpu_seconds(process)
+        if family != self.family_cpu.get(index):
+            self.family_cpu[index] = family
+            return True
+        return False
 
-def _cpu_seconds(process: Any) -> float:
-    """CPU seconds of a helper and of its live children: a ``node`` found on PATH can be a
-    launcher (Volta's shims) that runs the real program as its child and uses no CPU itself."""
+
+def _children_cpu_seconds(process: Any) -> float:
+    """CPU seconds of a helper's live children (a launcher's real program)."""
     import psutil
 
     total = 0.0
-    for member in (process, *process.children(recursive=True)):
+    for member in process.children(recursive=True):
         try:
             times = member.cpu_times()
         except psutil.Error:
             continue  # a child that ended between the listing and the reading
         total += times.user + times.system
     return total
+
+
+def kill_tree(process: Any) -> None:
+    """Kill a helper and its children: a ``node`` found on PATH can be a launcher (Volta's
+    shims) whose child, the real program, would outlive it holding the helper's pipes (and its
+    core). The children are listed first: once the launcher is gone they no longer are its."""
+    import psutil
+
+    with suppress(psutil.Error):
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with suppress(psutil.Error):
+                child.kill()
+    process.kill()
+
+
+def communicate(
+    process: Any, name: str, stall_seconds: float = STALL_SECONDS
+) -> tuple[str, str]:
+    """``process.communicate()`` for a helper that answers once, as it ends (a node memory
+    probe): its stdout and stderr, bounded as :func:`run_helpers` bounds its helpers, by the
+    stall guard rather than a wall clock. A helper slowed by a loaded machine is waited for;
+    one that uses no CPU (children included) for ``stall_seconds`` before it ends has hung:
+    it is killed and :class:`HelperStalled` raised."""
+    import threading
+
+    outputs: dict[str, str] = {}
+
+    def read(stream: str) -> None:
+        outputs[stream] = getattr(process, stream).read()
+
+    readers = [
+        threading.Thread(target=read, args=(stream,), daemon=True)
+        for stream in ("stdout", "stderr")
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        _StallWatch([process], name, stall_seconds).wait_for_ends()
+    finally:
+        if process.poll() is None:
+            kill_tree(process)
+            process.wait()
+    for reader in readers:
+        reader.join(timeout=2.0)  # a child it left behind may still hold its pipes
+    return outputs.get("stdout", ""), outputs.get("stderr", "")
 
 
 @dataclass(frozen=True)
@@ -190,6 +273,7 @@ def run_helpers(
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                         text=True,
+                        errors="replace",  # a stray byte must not kill a reader thread
                     )
                 )
 
@@ -205,8 +289,19 @@ def run_helpers(
                     feed(process.stdin)  # type: ignore[arg-type]
             lines.put((index, None))
 
+        stderrs: list[list[str]] = [[] for _ in processes]
+
+        def drain(index: int, process: subprocess.Popen[str]) -> None:
+            # Read while it runs: a helper writing more than a pipe holds (a Go panic's stack
+            # dump) would otherwise wait on its stderr while we wait on its stdout.
+            assert process.stderr is not None
+            stderrs[index].extend(process.stderr)
+
+        drains = []
         for index, process in enumerate(processes):
             threading.Thread(target=pump, args=(index, process), daemon=True).start()
+            drains.append(threading.Thread(target=drain, args=(index, process), daemon=True))
+            drains[-1].start()
         watch = _StallWatch(processes, name, stall_seconds)
         running = len(processes)
         while running:
@@ -216,7 +311,7 @@ def run_helpers(
                 index, line = lines.get(timeout=0.1)
             except queue.Empty:
                 continue
-            watch.answered(index)
+            watch.answered(index, last=line is None)
             if line is None:
                 running -= 1
                 continue
@@ -224,18 +319,19 @@ def run_helpers(
             results.append(result)
             if on_result is not None:
                 on_result(result)
+        watch.wait_for_ends()
         errors = []
         for index, process in enumerate(processes):
-            assert process.stderr is not None
-            stderr = process.stderr.read()
-            if process.wait() != 0 and index not in watch.ended:
-                errors.append(stderr.strip())
+            # Bounded: a child it left behind (a launcher's) may still hold its stderr open.
+            drains[index].join(timeout=2.0)
+            if process.returncode != 0 and index not in watch.ended:
+                errors.append("".join(stderrs[index]).strip())
         if errors:
             raise RuntimeError(f"{name} failed: {errors[0]}")
     finally:
         for process in processes:
             if process.poll() is None:
-                process.kill()
+                kill_tree(process)
                 process.wait()
     return results
 

@@ -277,7 +277,8 @@ def compare_with_baseline(
     (its gap grew), and did the traffic itself become less compressible for it (its savings
     fell by more than ``max_savings_drop``)? The first fails a setting that a better one has
     overtaken; the second fails a change of traffic even when the setting is its own best."""
-    _require_same_question(decision.slice, baseline.slice, name)
+    ours, theirs = decision.slice, baseline.slice
+    require_same_question(name, (ours.server, ours.client), (theirs.server, theirs.client))
     key = cell_key(cell)
     then = baseline.slice.get(key)
     if then is None:
@@ -405,13 +406,18 @@ def _resampled_change(
     return share, drop_share, paired
 
 
-def _require_same_question(now: Slice, then: Slice, name: str) -> None:
-    """Refuse a baseline made for another stack or another client mix: its figures answer
-    another question (other knobs, other frames on the wire), so any change would be read as
-    the traffic's. A different codec is the caller's to flag: it may be the change to watch."""
+def require_same_question(
+    name: str, now: tuple[str | None, str | None], then: tuple[str | None, str | None]
+) -> None:
+    """Refuse a baseline (``name``) made for another stack or another client mix: ``now`` and
+    ``then`` are each run's (server, client). Its figures answer another question (other knobs,
+    other frames on the wire), so any change would be read as the traffic's. The clients are
+    compared as a mix (:func:`~wsztune.grid.client_mix`): one mix saved in another order is the
+    same question. A different codec is the caller's to flag: it may be the change to watch."""
+    (server, client), (server_then, client_then) = now, then
     for option, ours, theirs, same in (
-        ("--server", now.server, then.server, now.server == then.server),
-        ("--client", now.client, then.client, client_mix(now.client) == client_mix(then.client)),
+        ("--server", server, server_then, server == server_then),
+        ("--client", client, client_then, client_mix(client) == client_mix(client_then)),
     ):
         if not same:
             raise WsztuneError(

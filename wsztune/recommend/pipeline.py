@@ -15,7 +15,14 @@ from wsztune.recommend.axes import AxesDecision, decide_on_axes, parse_axes_sett
 from wsztune.recommend.constraints import Constraints
 from wsztune.recommend.decide import Decision, decide
 from wsztune.recommend.explain import explain, explain_on_axes
-from wsztune.recommend.gate import AxesBaseline, Verdict, check_on_axes, gate
+from wsztune.recommend.gate import (
+    AxesBaseline,
+    Verdict,
+    check_on_axes,
+    gate,
+    require_complete,
+    require_same_question,
+)
 from wsztune.results import Run
 
 
@@ -82,9 +89,21 @@ def decide_and_gate(
     return Outcome(decision, verdict, warnings)
 
 
-def baseline_on_axes(run: Run, baseline: Run, constraints: Constraints, name: str) -> AxesBaseline:
+def baseline_on_axes(
+    run: Run, baseline: Run, constraints: Constraints, name: str, *, allow_partial: bool = False
+) -> AxesBaseline:
     """A saved Go run to gate ``run``'s ``--check`` against: its decision under the same
-    constraints, and both runs' resampling units (raw bytes per unit, None without)."""
+    constraints, and both runs' resampling units (raw bytes per unit, None without). A
+    baseline of another stack or client mix is refused, as on a grid; then a partial one
+    (:class:`~wsztune.errors.PartialRun`) unless ``allow_partial``: the wrong stack is the
+    first thing to fix, and completing a baseline of it would not help."""
+    require_same_question(
+        name,
+        (run.meta.get("server"), run.meta.get("client")),
+        (baseline.meta.get("server"), baseline.meta.get("client")),
+    )
+    if not allow_partial and baseline.partial:
+        require_complete(baseline, None, "--baseline ")
 
     def raw(of: Run) -> list[int] | None:
         units = of.meta.get("units")

@@ -1,7 +1,8 @@
 //go:build !nogorilla
 
-// gorilla/websocket 1.5.0's own PreparedMessage broadcast, for timing it (timePrepared). Built
-// unless the tag nogorilla is set: wsztune sets it where gorilla/websocket is not found
+// gorilla/websocket 1.5.0's own broadcast, for timing it: WriteMessage per subscriber
+// (gorillaDeliveries) and PreparedMessage (preparedDeliveries, timePrepared). Built unless the
+// tag nogorilla is set: wsztune sets it where gorilla/websocket is not found
 // (wsztune.codecs.go), and gorilla_prepared_none.go stands in.
 
 package main
@@ -13,25 +14,52 @@ import (
 	gorillaws "github.com/gorilla/websocket"
 )
 
-// newGorillaFleet is count gorilla server connections upgraded as bench/broadcast_go's server
-// upgrades them (a 4 KiB write buffer, compression negotiated when compress is set, at the
-// cell's level), each read by a goroutine for control frames and written by a goroutine of its
-// own with WritePreparedMessage. A message under the cell's threshold goes out uncompressed
-// (EnableWriteCompression off for it: the PreparedMessage's plain frame).
-func newGorillaFleet(job cellJob, count int, compress bool) (*fleet, error) {
-	upgrader := gorillaws.Upgrader{EnableCompression: compress, WriteBufferSize: 4096}
-	return newFleet(count, compress, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
+// gorillaFleets are the helper process's gorilla connections, built once and shared by its
+// cells (a cell's level and threshold travel with each delivery). Building 1,000 connections
+// over loopback sockets takes seconds; the cells of a run would otherwise each pay it twice.
+// The process ends with the helper, and with its sockets closed, so does each fleet's drain
+// process.
+var gorillaFleets = map[fleetKey]*fleet{}
+
+// fleetKey is what a shared fleet was built for: compression on or off, over real sockets or
+// not, and how many connections.
+type fleetKey struct {
+	compress, sockets bool
+	count             int
+}
+
+// sharedGorillaFleet is at least count gorilla connections (compression on or off, over real
+// sockets or not), built on first use.
+func sharedGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
+	for key, f := range gorillaFleets {
+		if key.compress == compress && key.sockets == sockets && key.count >= count {
+			return f, nil
+		}
+	}
+	f, err := newGorillaFleet(count, compress, sockets)
+	if err != nil {
+		return nil, err
+	}
+	gorillaFleets[fleetKey{compress, sockets, count}] = f
+	return f, nil
+}
+
+// newGorillaFleet is count gorilla server connections upgraded as a net/http server with
+// gorilla's defaults upgrades them (the hijacked 4 KiB buffer as the write buffer, as the
+// model frames: gorillaServerBuffer), compression negotiated when compress is set, each read by
+// a goroutine for control frames and written by a goroutine of its own: WriteMessage, or
+// WritePreparedMessage for a delivery carrying a PreparedMessage, at the delivery's level. A
+// message under the delivery's threshold goes out uncompressed (EnableWriteCompression off for
+// it), as a PreparedMessage's plain frame.
+func newGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
+	upgrader := gorillaws.Upgrader{EnableCompression: compress}
+	return newFleet(count, compress, sockets, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
 		c, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return nil, err
 		}
 		w.conn.written = 0 // gorilla writes its handshake response to the connection itself
-		if compress {
-			c.EnableWriteCompression(true)
-			if err := c.SetCompressionLevel(job.Level); err != nil {
-				return nil, err
-			}
-		}
+		level := 0
 		go func() {
 			for {
 				if _, _, err := c.NextReader(); err != nil {
@@ -41,33 +69,72 @@ func newGorillaFleet(job cellJob, count int, compress bool) (*fleet, error) {
 		}()
 		return func(d delivery) error {
 			if compress {
-				c.EnableWriteCompression(len(d.payload) >= job.Threshold)
+				c.EnableWriteCompression(len(d.payload) >= d.threshold)
+				if d.level != level {
+					if err := c.SetCompressionLevel(d.level); err != nil {
+						return err
+					}
+					level = d.level
+				}
 			}
-			return c.WritePreparedMessage(d.prepared.(*gorillaws.PreparedMessage))
+			if d.prepared != nil {
+				return c.WritePreparedMessage(d.prepared.(*gorillaws.PreparedMessage))
+			}
+			return c.WriteMessage(gorillaws.TextMessage, d.payload)
 		}, nil
 	})
+}
+
+// gorillaFleetPair is count connections with compression at the cell's setting and as many
+// with it off, the bytes each has written so far forgotten (the cell's check counts its own).
+func gorillaFleetPair(count int, sockets bool) (*fleet, *fleet, error) {
+	on, err := sharedGorillaFleet(count, true, sockets)
+	if err != nil {
+		return nil, nil, err
+	}
+	off, err := sharedGorillaFleet(count, false, sockets)
+	if err != nil {
+		return nil, nil, err
+	}
+	on.conns[0].written = 0 // its writer is idle: every broadcast was waited for
+	return on, off, nil
+}
+
+// gorillaDeliveries times a broadcast with WriteMessage through connections gorilla
+// connections at the cell's level and as many with compression off (fleetDeliveries), as
+// bench/broadcast_go's server writes each subscriber, over loopback sockets. Also returns the
+// bytes one subscriber's connection was sent, for the caller to hold against the modelled frames.
+func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
+	on, off, err := gorillaFleetPair(connections, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	send := func(f *fleet, p []byte) error {
+		return f.broadcastTo(connections, delivery{payload: p, level: job.Level, threshold: job.Threshold})
+	}
+	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
+	return out, on.conns[0].written, err
 }
 
 // preparedDeliveries times a PreparedMessage broadcast to connections subscribers with
 // compression at the cell's level and as many with compression off (fleetDeliveries): per
 // message, a pause, NewPreparedMessage, then WritePreparedMessage by every subscriber's writer,
-// as bench/broadcast_go's server does. Also returns the bytes one subscriber's connection was sent.
+// as bench/broadcast_go's server does, over sockets whose writes cost nothing (its pause was
+// set against the real server that way; over loopback sockets its 256 connections' writes made
+// a run twice as long). Also returns the bytes one subscriber's connection was sent.
 func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
-	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
-		return newGorillaFleet(job, connections, compress)
-	})
+	on, off, err := gorillaFleetPair(connections, false)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer on.close()
-	defer off.close()
 	send := func(f *fleet, p []byte) error {
 		time.Sleep(pause) // the server idles between broadcasts: see timePrepared
 		pm, err := gorillaws.NewPreparedMessage(gorillaws.TextMessage, p)
 		if err != nil {
 			return err
 		}
-		return f.broadcast(delivery{payload: p, prepared: pm})
+		d := delivery{payload: p, prepared: pm, level: job.Level, threshold: job.Threshold}
+		return f.broadcastTo(connections, d)
 	}
 	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
 	return out, on.conns[0].written, err

@@ -11,3 +11,7 @@ import "time"
 func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
 	return nil, 0, nil
 }
+
+func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
+	return nil, 0, nil
+}

@@ -6,6 +6,7 @@
 //	wsztune-go cells JOB.json    one JSON line per cell: frame sizes, digests, timing samples
 //	wsztune-go memory JOB.json   one JSON object: heap and RSS per connection, idle and writing
 //	wsztune-go version           Go's version and the libraries modelled
+//	wsztune-go drain ADDR N      (its own child) N connections to ADDR, read and discarded
 //
 // The compressors are the libraries' own: Go's compress/flate as gorilla calls it (a flate.Writer
 // per message at the connection's level, Write then Flush, the last four bytes held back), and
@@ -14,8 +15,9 @@
 // gorilla buffers a message's bytes in its write buffer and sends a frame each time it fills;
 // coder sends a frame for every write that reaches it from the compressor and ends each message
 // with an empty final frame. tests/codecs/test_go.py proves the frames equal what the real libraries put
-// on the wire, byte for byte. A coder broadcast's CPU per delivery is timed through coder's own
-// server connections (coderDeliveries): what its frame writes cost a server is coder's code.
+// on the wire, byte for byte. A coder or gorilla broadcast's CPU per delivery is timed through
+// the library's own server connections (coderDeliveries, gorillaDeliveries) over loopback TCP
+// sockets a drain process reads: what its frame writes and socket writes cost a server.
 package main
 
 import (
@@ -34,6 +36,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -743,7 +746,8 @@ func loopsFor(once, minSample float64) int {
 	if once <= 0 {
 		return 1000
 	}
-	loops := int(minSample/once + 0.999999)
+	// wsztune.codecs.base.loops_for: the whole number of passes whose time comes nearest.
+	loops := int(minSample/once + 0.5) // truncation: the floor of a positive number
 	if loops < 1 {
 		loops = 1
 	}
@@ -924,6 +928,15 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 		// coder's own Conn.Write, each subscriber on its goroutine: see coderDeliveries.
 		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
 		times.Compress, wrote, err = coderDeliveries(job, plan, primed, stretch)
+	} else if job.Library == gorilla {
+		// gorilla's own WriteMessage, each subscriber on its goroutine: see gorillaDeliveries;
+		// a helper built without gorilla/websocket times the pooled writer and frame writer.
+		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
+		times.Compress, wrote, err = gorillaDeliveries(job, plan.Compressors, len(plan.Stretches), plan.Warmup, stretch)
+		if times.Compress == nil && err == nil {
+			times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
+			wrote = -1
+		}
 	} else {
 		times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
 	}
@@ -961,7 +974,7 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 	}
 	if wrote >= 0 {
 		if modelled := wireBytes(frames); wrote != modelled {
-			return nil, fmt.Errorf("coder's connection sent %d bytes where the model frames %d", wrote, modelled)
+			return nil, fmt.Errorf("%s's connection sent %d bytes where the model frames %d", job.Library, wrote, modelled)
 		}
 		times.SentBytes = wrote
 	}
@@ -1024,21 +1037,102 @@ func wireBytes(messages [][]*message) int64 {
 }
 
 // discardConn is the network side of such a connection: writes cost nothing, reads wait until
-// it is closed (where CloseRead's reader waits on a quiet socket).
+// it is closed (where CloseRead's reader waits on a quiet socket). With socket set, it is a
+// real loopback TCP socket instead, whose other end a drain process reads (drainedSockets).
 type discardConn struct {
 	closed  chan struct{}
 	once    sync.Once
 	written int64 // bytes written, read once the writer has finished
+	socket  net.Conn
 }
 
-func (c *discardConn) Read([]byte) (int, error)         { <-c.closed; return 0, io.EOF }
-func (c *discardConn) Write(p []byte) (int, error)      { c.written += int64(len(p)); return len(p), nil }
-func (c *discardConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
+func (c *discardConn) Read(p []byte) (int, error) {
+	if c.socket != nil {
+		return c.socket.Read(p)
+	}
+	<-c.closed
+	return 0, io.EOF
+}
+
+func (c *discardConn) Write(p []byte) (int, error) {
+	c.written += int64(len(p))
+	if c.socket != nil {
+		return c.socket.Write(p)
+	}
+	return len(p), nil
+}
+
+func (c *discardConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		if c.socket != nil {
+			c.socket.Close()
+		}
+	})
+	return nil
+}
+
 func (c *discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c *discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 func (c *discardConn) SetDeadline(time.Time) error      { return nil }
 func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// drainedSockets is count loopback TCP connections whose other ends a drain process (this
+// helper, "drain ADDR COUNT") holds and reads until they close: a subscriber's bytes go through
+// the kernel as a server's do, and the reading is another process's CPU, as the clients of
+// bench/broadcast.py are.
+func drainedSockets(count int) ([]net.Conn, *exec.Cmd, error) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer listener.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(self, "drain", listener.Addr().String(), strconv.Itoa(count))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	listener.(*net.TCPListener).SetDeadline(time.Now().Add(60 * time.Second))
+	conns := make([]net.Conn, 0, count)
+	for len(conns) < count {
+		c, err := listener.Accept()
+		if err != nil {
+			for _, open := range conns {
+				open.Close()
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, nil, fmt.Errorf("drain process: %d of %d connections: %v", len(conns), count, err)
+		}
+		conns = append(conns, c)
+	}
+	return conns, cmd, nil
+}
+
+// drain is the drain process: count connections to addr, each read and discarded until the
+// helper closes it.
+func drain(addr string, count int) error {
+	var done sync.WaitGroup
+	for i := 0; i < count; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			io.Copy(io.Discard, c)
+			c.Close()
+		}()
+	}
+	done.Wait()
+	return nil
+}
 
 // hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a discardConn
 // with the 4 KiB bufio.Writer net/http's Hijack gives (net/http server.go hijackLocked).
@@ -1060,6 +1154,7 @@ func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type fleet struct {
 	queues  []chan delivery
 	conns   []*discardConn
+	drain   *exec.Cmd // the process reading the connections' sockets, if real
 	pending sync.WaitGroup
 	failed  error
 	failMu  sync.Mutex
@@ -1070,6 +1165,8 @@ type fleet struct {
 type delivery struct {
 	payload  []byte
 	prepared interface{}
+	// gorilla: the cell's level and threshold (its connections are shared by the cells).
+	level, threshold int
 }
 
 // add starts the writer goroutine of one more subscriber, whose connection writes to conn.
@@ -1089,9 +1186,13 @@ func (f *fleet) add(conn *discardConn, write func(delivery) error) {
 }
 
 // broadcast hands d to every subscriber's writer and waits until all have written it.
-func (f *fleet) broadcast(d delivery) error {
-	f.pending.Add(len(f.queues))
-	for _, queue := range f.queues {
+func (f *fleet) broadcast(d delivery) error { return f.broadcastTo(len(f.queues), d) }
+
+// broadcastTo hands d to the first count subscribers' writers and waits until all have
+// written it.
+func (f *fleet) broadcastTo(count int, d delivery) error {
+	f.pending.Add(count)
+	for _, queue := range f.queues[:count] {
 		queue <- d
 	}
 	f.pending.Wait()
@@ -1104,6 +1205,9 @@ func (f *fleet) close() {
 	for i, queue := range f.queues {
 		close(queue)
 		f.conns[i].Close()
+	}
+	if f.drain != nil {
+		f.drain.Wait() // it ends once every socket is closed
 	}
 }
 
@@ -1124,20 +1228,33 @@ func upgradeRequest(compress bool) (*http.Request, error) {
 	return request, nil
 }
 
-// newFleet is count server connections over sockets whose writes go nowhere, each opened by
-// open (the library's upgrade of a request offering permessage-deflate when compress is set),
-// which returns how that subscriber's writer writes a delivery.
-func newFleet(count int, compress bool, open func(*hijackable, *http.Request) (func(delivery) error, error)) (*fleet, error) {
+// newFleet is count server connections, each opened by open (the library's upgrade of a
+// request offering permessage-deflate when compress is set), which returns how that
+// subscriber's writer writes a delivery. With sockets set, each connection writes to a loopback
+// TCP socket that a drain process reads (drainedSockets), as a server's writes go through the
+// kernel to its clients; otherwise its writes go nowhere and cost nothing.
+func newFleet(count int, compress, sockets bool, open func(*hijackable, *http.Request) (func(delivery) error, error)) (*fleet, error) {
 	request, err := upgradeRequest(compress)
 	if err != nil {
 		return nil, err
 	}
 	f := &fleet{}
+	real := make([]net.Conn, count)
+	if sockets {
+		if real, f.drain, err = drainedSockets(count); err != nil {
+			return nil, err
+		}
+	}
 	for i := 0; i < count; i++ {
-		conn := &discardConn{closed: make(chan struct{})}
+		conn := &discardConn{closed: make(chan struct{}), socket: real[i]}
 		write, err := open(&hijackable{header: http.Header{}, conn: conn}, request)
 		if err != nil {
 			conn.Close()
+			for _, s := range real[i+1:] {
+				if s != nil {
+					s.Close()
+				}
+			}
 			f.close()
 			return nil, err
 		}
@@ -1170,7 +1287,7 @@ func newCoderFleet(job cellJob, count int, compress bool) (*fleet, error) {
 		mode = coderws.CompressionNoContextTakeover
 	}
 	options := &coderws.AcceptOptions{CompressionMode: mode, CompressionThreshold: job.Threshold}
-	return newFleet(count, compress, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
+	return newFleet(count, compress, true, func(w *hijackable, r *http.Request) (func(delivery) error, error) {
 		c, err := coderws.Accept(w, r, options)
 		if err != nil {
 			return nil, err
@@ -1552,7 +1669,7 @@ func readJSON(path string, into interface{}) error {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: wsztune-go cells|memory JOB.json | version")
+		fmt.Fprintln(os.Stderr, "usage: wsztune-go cells|memory JOB.json | version | drain ADDR N")
 		os.Exit(2)
 	}
 	var err error
@@ -1568,6 +1685,16 @@ func main() {
 		err = runCells(os.Args[2])
 	case "memory":
 		err = runMemory(os.Args[2])
+	case "drain":
+		count := 0
+		if len(os.Args) == 4 {
+			count, err = strconv.Atoi(os.Args[3])
+		}
+		if err == nil && count > 0 {
+			err = drain(os.Args[2], count)
+		} else {
+			err = fmt.Errorf("usage: wsztune-go drain ADDR N")
+		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

@@ -422,7 +422,8 @@ public final class WsztuneJZlib {
         if (onceNanos <= 0) {
             return 1000;
         }
-        return Math.max(1, (int) Math.ceil(minSampleSeconds * 1e9 / onceNanos));
+        // wsztune.codecs.base.loops_for: the whole number of passes whose time comes nearest.
+        return Math.max(1, (int) Math.floor(minSampleSeconds * 1e9 / onceNanos + 0.5));
     }
 
     private static String samples(Runnable work, int repeat, int loops) {

@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,13 +232,7 @@ func run(j job) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connection %d: %v", number, err)
 		}
-		rec.mu.Lock()
-		sentFrames, err := parseFrames(rec.written.Bytes())
-		var receivedFrames []frame
-		if err == nil {
-			receivedFrames, err = parseFrames(rec.read.Bytes())
-		}
-		rec.mu.Unlock()
+		sentFrames, receivedFrames, err := takeFrames(rec)
 		if err != nil {
 			return nil, err
 		}
@@ -603,7 +598,7 @@ func fleetServe(j job) error {
 			return err
 		default:
 		}
-		if bytes.Contains([]byte(line), []byte(`"gc"`)) {
+		if strings.Contains(line, `"gc"`) {
 			err = encoder.Encode(map[string]uint32{"gc": collectUntilStacksShrunk()})
 		} else {
 			err = encoder.Encode(map[string]interface{}{"sent": nil, "received": nil})
@@ -748,17 +743,23 @@ func (w wire) plus(other wire) wire {
 	return wire{w.bytes + other.bytes, w.frames + other.frames, w.compressed + other.compressed}
 }
 
-// countFrames tallies the data frames a recorder saw each way (sent, received), then forgets
-// the bytes (a fleet holds thousands of connections).
-func countFrames(rec *recorder) (wire, wire, error) {
+// takeFrames parses the frames a recorder saw each way (sent, received), then forgets the
+// bytes (a fleet holds thousands of connections; the frames keep what they point into).
+func takeFrames(rec *recorder) (sent, received []frame, err error) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	out, err1 := parseFrames(rec.written.Bytes())
-	in, err2 := parseFrames(rec.read.Bytes())
-	if err1 != nil || err2 != nil {
-		return wire{}, wire{}, fmt.Errorf("cannot read the frames")
+	if sent, err = parseFrames(rec.written.Bytes()); err == nil {
+		received, err = parseFrames(rec.read.Bytes())
 	}
-	rec.written = bytes.Buffer{}
-	rec.read = bytes.Buffer{}
+	rec.written, rec.read = bytes.Buffer{}, bytes.Buffer{}
+	return sent, received, err
+}
+
+// countFrames tallies the data frames a recorder saw each way (sent, received).
+func countFrames(rec *recorder) (wire, wire, error) {
+	out, in, err := takeFrames(rec)
+	if err != nil {
+		return wire{}, wire{}, fmt.Errorf("cannot read the frames: %v", err)
+	}
 	return tally(out), tally(in), nil
 }
