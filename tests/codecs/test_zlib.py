@@ -252,3 +252,21 @@ def test_each_delivery_is_written_to_its_subscriber_socket_on_and_off_in_turns(
     assert tail.count(False) == 4 and all(
         tail[i:i + 3].count(tail[i]) < 3 for i in range(len(tail) - 2)
     )
+
+
+def test_without_loopback_sockets_a_broadcast_is_still_timed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where no loopback socket can be opened (a sandbox), the deliveries are timed with their
+    bytes going nowhere instead of the run failing."""
+    pytest.importorskip("websockets")
+    from wsztune.codecs import zlib as zlib_codec
+
+    def no_sockets(count: int) -> object:
+        raise PermissionError("socket: operation not permitted")
+
+    monkeypatch.setattr(zlib_codec, "sink_for", no_sockets)
+    plan = TimingPlan(repeat=2, warmup=1, min_sample_seconds=0.0, fanout=3)
+    setting = Setting(window_bits=12, mem_level=5)
+    fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
+    assert isinstance(fields["compress_seconds_per_delivery"], float)
