@@ -270,3 +270,25 @@ def test_without_loopback_sockets_a_broadcast_is_still_timed(
     setting = Setting(window_bits=12, mem_level=5)
     fields = zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
     assert isinstance(fields["compress_seconds_per_delivery"], float)
+
+
+def test_a_sink_whose_reader_died_stops_the_cell_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("websockets")
+    from wsztune.codecs import zlib as zlib_codec
+    from wsztune.programs.sink import SinkLost
+
+    class Broken:
+        def sendall(self, data: bytes) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    class DeadSink:
+        def socket_for(self, number: int) -> Broken:
+            return Broken()
+
+    monkeypatch.setattr(zlib_codec, "sink_for", lambda count: DeadSink())
+    plan = TimingPlan(repeat=2, warmup=1, min_sample_seconds=0.0, fanout=3)
+    setting = Setting(window_bits=12, mem_level=5)
+    with pytest.raises(SinkLost, match="run the command again"):
+        zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)

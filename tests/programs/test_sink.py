@@ -75,3 +75,11 @@ def test_the_descriptor_limit_is_raised_or_leaves_room_for_the_process_own_files
     limits["now"] = (200, 5000)
     assert sink.usable_sockets(1000) == 1000
     assert limits["now"] == (1000 + sink.SPARE_DESCRIPTORS, 5000)
+
+
+def test_a_lost_reader_is_one_line_for_the_user_not_a_broken_pipe() -> None:
+    from wsztune.errors import WsztuneError
+
+    lost = sink.SinkLost(BrokenPipeError(32, "Broken pipe"))
+    assert isinstance(lost, WsztuneError) and not isinstance(lost, OSError)
+    assert "run the command again" in str(lost) and "\n" not in str(lost)

@@ -85,7 +85,7 @@ from wsztune.permessage_deflate import (
     round_trip_sizes,
     sent_payloads,
 )
-from wsztune.programs.sink import SocketSink, sink_for
+from wsztune.programs.sink import SinkLost, SocketSink, sink_for
 
 # How each zlib module's pages become resident (derived from its source: wsztune.memory).
 RESIDENT_MODELS: dict[str, ResidentModel] = {"zlib": zlib_resident, "zlib-ng": zlib_ng_resident}
@@ -498,7 +498,10 @@ def _written(
                ) -> Callable[[bytes | memoryview], object]:  # fmt: skip
         def deliver(payload: bytes | memoryview) -> object:
             for data in send(payload):  # type: ignore[attr-defined]
-                sock.sendall(data)
+                try:
+                    sock.sendall(data)
+                except OSError as error:  # not BrokenPipeError: that reads as a closed output
+                    raise SinkLost(error) from None
             return None
 
         return deliver

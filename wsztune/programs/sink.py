@@ -22,10 +22,22 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from wsztune.errors import WsztuneError
+
 # File descriptors kept free beside the sink's sockets (the process's own files, pipes, the
 # corpus); when the limit leaves fewer than one per subscriber, subscribers share sockets.
 SPARE_DESCRIPTORS = 128
 READY = "ready"
+
+
+class SinkLost(WsztuneError):
+    """The process reading a sink's sockets ended while a broadcast was being timed."""
+
+    def __init__(self, reason: object = "") -> None:
+        super().__init__(
+            "the process reading the timed broadcast's sockets ended early "
+            f"({reason}): run the command again"
+        )
 
 
 @dataclass
