@@ -99,23 +99,25 @@ def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
 
 
 @needs_gorilla
-@pytest.mark.parametrize("threshold", [0, 200])
+@pytest.mark.parametrize(("threshold", "level"), [(0, 1), (200, 1), (0, 0)])
 def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
-    threshold: int, tmp_path: Path
+    threshold: int, level: int, tmp_path: Path
 ) -> None:
     """The WriteMessage timing's connection sent one subscriber exactly the model's frames for
     every stretch's messages (under the threshold uncompressed), and every timed stretch gave a
-    sample; the PreparedMessage timing, on the same shared connections, counts its own bytes."""
+    sample; the PreparedMessage timing, on the same shared connections, counts its own bytes.
+    A level-0 cell alone (its connections fresh, which gorilla starts at level 1) is sent
+    level 0's frames."""
     messages = server_messages()
     go.write_corpus([messages], tmp_path / "corpus.bin")
     timing, prepared_stretches = prepared_timing_job(messages, 3)
-    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold)],
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold, level)],
                            timing=timing)  # fmt: skip
     assert cell.delivery is not None and len(cell.delivery["compress"]) == 2
     stretches = [range(start, end) for start, end in timing["deliveries"]["stretches"]]
     sent = [messages[index % len(messages)] for span in stretches for index in span]
     go.write_corpus([sent], tmp_path / "sent.bin")
-    (model,) = go.run_cells(tmp_path / "sent.bin", ["server"], [gorilla_job(threshold)])
+    (model,) = go.run_cells(tmp_path / "sent.bin", ["server"], [gorilla_job(threshold, level)])
     modelled = sum(size + frame_header_size(size, masked=False) for size in model.frames[0])
     assert cell.delivery["sent_bytes"] == modelled
     assert go.delivery_timing(go.GO_GORILLA, cell.delivery) == go.GO_CONNECTIONS_TIMING.format(
@@ -131,9 +133,10 @@ def test_delivery_timing_says_which_path_timed_a_cell() -> None:
     assert go.delivery_timing(go.GO_GORILLA, {"compress": [1.0]}) == go.GO_WRITER_TIMING
 
 
-def gorilla_job(threshold: int) -> go.GoJob:
-    """gorilla's cell at level 1, compressing messages of ``threshold`` bytes and more."""
-    return go.GoJob.of(0, Setting(15, 8, 1, "default", False, None, threshold), go.GO_GORILLA)
+def gorilla_job(threshold: int, level: int = 1) -> go.GoJob:
+    """gorilla's cell at ``level``, compressing messages of ``threshold`` bytes and more."""
+    return go.GoJob.of(0, Setting(15, 8, level, "default", False, None, threshold),
+                       go.GO_GORILLA)  # fmt: skip
 
 
 def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, list[range]]:
