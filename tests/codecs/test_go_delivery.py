@@ -205,6 +205,63 @@ def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
         assert isinstance(once["compress_seconds_per_delivery"], float)
 
 
+@needs_gorilla
+def test_a_fanout_past_the_socket_cap_times_that_many_connections(tmp_path: Path) -> None:
+    """``--fanout 5000`` times gorilla's broadcast through SOCKET_CONNECTIONS subscribers'
+    sockets (and as many with compression off), not 10,000 sockets and 5,000 more in the drain,
+    and the cell says how many it timed."""
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
+        "--threshold", "0", "--fanout", "5000", "-j", "1", "-q", "--repeat", "2",
+        "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (cell,) = json.loads((tmp_path / "run.json").read_text())["cells"]
+    assert cell["delivery_compressors"] == go.SOCKET_CONNECTIONS
+    assert cell["delivery_timing"] == go.GO_CONNECTIONS_TIMING.format(library="gorilla")
+    assert cell["compress_seconds_per_delivery"] >= 0
+
+
+def test_socket_cap_bounds_the_schedule() -> None:
+    """The cap bounds how many compressors a schedule interleaves, its stretches lengthened so
+    that a sample still holds MIN_DELIVERIES_PER_SAMPLE deliveries."""
+    schedule = fanout.delivery_schedule(30, 5000, repeat=2, warmup=1,
+                                        most_compressors=go.SOCKET_CONNECTIONS)  # fmt: skip
+    assert schedule is not None and schedule.compressors == go.SOCKET_CONNECTIONS
+    assert schedule.deliveries_per_sample >= fanout.MIN_DELIVERIES_PER_SAMPLE
+
+
+@needs_go
+def test_too_few_open_files_for_the_sockets_is_one_line_naming_ulimit(tmp_path: Path) -> None:
+    """Where the open-file limit cannot hold a broadcast's sockets, the helper fails before
+    opening any, saying how many it needs and how to raise the limit."""
+    import resource
+
+    binary = go.helper_binary()
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    schedule = fanout.delivery_schedule(len(messages), 4, repeat=2, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
+              "deliveries": schedule.helper_job()}  # fmt: skip
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [coder_job(False).helper_fields()]}))  # fmt: skip
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    completed = subprocess.run([str(binary), "cells", str(job_file)], capture_output=True,
+                               text=True, timeout=120, preexec_fn=few_files)  # fmt: skip
+    assert completed.returncode != 0
+    assert "ulimit -n" in completed.stderr and "4 more loopback sockets" in completed.stderr
+
+
 def write_records(messages: list[bytes], path: Path) -> None:
     """A records corpus of ``messages`` sent by the server on one connection."""
     lines = [json.dumps({"wsztune": "records/1"})]

@@ -1083,6 +1083,9 @@ func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
 // the kernel as a server's do, and the reading is another process's CPU, as the clients of
 // bench/broadcast.py are.
 func drainedSockets(count int) ([]net.Conn, *exec.Cmd, error) {
+	if err := descriptorsFor(count); err != nil {
+		return nil, nil, err
+	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
@@ -1112,6 +1115,29 @@ func drainedSockets(count int) ([]net.Conn, *exec.Cmd, error) {
 		conns = append(conns, c)
 	}
 	return conns, cmd, nil
+}
+
+// spareDescriptors are the files a helper keeps open besides its sockets (the listener, the
+// drain's pipes, Go's own), with room to spare.
+const spareDescriptors = 64
+
+// descriptorsFor fails, saying what to raise, where count more sockets (and the drain
+// process's count) would pass the open-file limit; Go raised the soft limit to the hard one at
+// start (os/rlimit.go), so a failure needs the hard limit raised.
+func descriptorsFor(count int) error {
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		return nil // unknown: opening the sockets says what failed
+	}
+	open := 0
+	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = len(entries)
+	}
+	need := uint64(open + count + spareDescriptors)
+	if need > limit.Cur {
+		return fmt.Errorf("timing the broadcast needs %d more loopback sockets, %d open files in all, where this process may open %d: raise the limit (ulimit -n %d) or lower --fanout", count, need, limit.Cur, need)
+	}
+	return nil
 }
 
 // drain is the drain process: count connections to addr, each read and discarded until the
