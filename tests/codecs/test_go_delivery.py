@@ -262,6 +262,45 @@ def test_too_few_open_files_for_the_sockets_is_one_line_naming_ulimit(tmp_path: 
     assert "ulimit -n" in completed.stderr and "4 more loopback sockets" in completed.stderr
 
 
+@needs_go
+@pytest.mark.parametrize("after", [0.0, 0.3])
+def test_a_drain_that_ends_early_stops_the_helper_at_once_saying_so(
+    after: float, tmp_path: Path
+) -> None:
+    """The drain process killed as it starts (the helper accepting its connections) or later
+    (the helper writing to them): the helper stops within seconds (not at its 60 s accept
+    deadline, which the caller's stall guard would race) and names the drain's ending."""
+    import os
+    import signal
+    import time
+
+    binary = go.helper_binary()
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    schedule = fanout.delivery_schedule(len(messages), 200, repeat=500, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
+              "deliveries": schedule.helper_job()}  # fmt: skip
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [coder_job(False).helper_fields()]}))  # fmt: skip
+    helper = subprocess.Popen([str(binary), "cells", str(job_file)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    started = time.monotonic()
+    children = Path(f"/proc/{helper.pid}/task/{helper.pid}/children")
+    killed = False
+    while not killed and helper.poll() is None and time.monotonic() - started < 30:
+        for child in children.read_text().split() if children.exists() else []:
+            time.sleep(after)
+            os.kill(int(child), signal.SIGKILL)
+            killed = True
+    _, stderr = helper.communicate(timeout=30)
+    assert killed and helper.returncode != 0
+    assert "drain process" in stderr and "killed" in stderr, stderr
+    assert time.monotonic() - started < 30
+
+
 def write_records(messages: list[bytes], path: Path) -> None:
     """A records corpus of ``messages`` sent by the server on one connection."""
     lines = [json.dumps({"wsztune": "records/1"})]
