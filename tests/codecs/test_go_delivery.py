@@ -301,6 +301,38 @@ def test_a_drain_that_ends_early_stops_the_helper_at_once_saying_so(
     assert time.monotonic() - started < 30
 
 
+# Runs the helper as a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a drain process the
+# helper left behind would become this process's child; prints how many it has once the
+# helper has exited.
+ORPHANS_LEFT = """
+import ctypes, subprocess, sys, time
+from pathlib import Path
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+subprocess.run(sys.argv[1:], check=True, capture_output=True)
+time.sleep(0.5)
+print(len(Path("/proc/self/task/%d/children" % __import__("os").getpid()).read_text().split()))
+"""
+
+
+@needs_gorilla
+def test_the_helper_closes_its_shared_fleets_and_reaps_their_drains(tmp_path: Path) -> None:
+    """Once its cells are done, the helper closes its shared gorilla fleets and waits for their
+    drain processes: none is left for init (or whoever adopts orphans) to reap."""
+    import sys
+
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    timing, _ = prepared_timing_job(messages, 3)
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [gorilla_job(0).helper_fields()]}))  # fmt: skip
+    completed = subprocess.run([sys.executable, "-c", ORPHANS_LEFT, str(go.helper_binary()),
+                                "cells", str(job_file)], capture_output=True, text=True,
+                               timeout=120, check=True)  # fmt: skip
+    assert completed.stdout.split() == ["0"]
+
+
 def write_records(messages: list[bytes], path: Path) -> None:
     """A records corpus of ``messages`` sent by the server on one connection."""
     lines = [json.dumps({"wsztune": "records/1"})]

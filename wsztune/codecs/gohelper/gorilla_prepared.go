@@ -17,9 +17,17 @@ import (
 // gorillaFleets are the helper process's gorilla connections, built once and shared by its
 // cells (a cell's level and threshold travel with each delivery). Building 1,000 connections
 // over loopback sockets takes seconds; the cells of a run would otherwise each pay it twice.
-// The process ends with the helper, and with its sockets closed, so does each fleet's drain
-// process.
+// closeGorillaFleets closes them once the cells are done.
 var gorillaFleets = map[fleetKey]*fleet{}
+
+// closeGorillaFleets closes every shared fleet and waits for its drain process to end, so that
+// none is left for init to reap (where the helper's parent is PID 1, it never would be).
+func closeGorillaFleets() {
+	for key, f := range gorillaFleets {
+		f.close()
+		delete(gorillaFleets, key)
+	}
+}
 
 // fleetKey is what a shared fleet was built for: compression on or off, over real sockets or
 // not, and how many connections.

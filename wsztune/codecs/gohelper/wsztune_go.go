@@ -1486,6 +1486,7 @@ func runCells(path string) error {
 	}
 	// Timing samples are CPU time of this thread: keep the measuring goroutine on it.
 	runtime.LockOSThread()
+	defer closeGorillaFleets()
 	encoder := json.NewEncoder(os.Stdout)
 	for _, cell := range job.Cells {
 		result, err := measureCell(cell, job.Directions, streams, job.Timing)
