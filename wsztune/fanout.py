@@ -377,10 +377,12 @@ def priming_messages(sizes: Sequence[int], window: int) -> int:
     return count
 
 
-def interleaved(fanout: int, state_bytes: int) -> int:
+def interleaved(fanout: int, state_bytes: int, most: int | None = None) -> int:
     """How many compressors holding ``state_bytes`` each a fan-out of K is timed with: K, or as
-    many as :data:`INTERLEAVED_BYTES` of their state holds (at least :data:`MIN_INTERLEAVED`)."""
-    return min(fanout, max(MIN_INTERLEAVED, INTERLEAVED_BYTES // max(1, state_bytes)))
+    many as :data:`INTERLEAVED_BYTES` of their state holds (at least :data:`MIN_INTERLEAVED`),
+    and no more than ``most`` (a codec's own bound, e.g. the sockets it opens per subscriber)."""
+    count = min(fanout, max(MIN_INTERLEAVED, INTERLEAVED_BYTES // max(1, state_bytes)))
+    return count if most is None else min(count, most)
 
 
 def delivery_schedule(
@@ -390,15 +392,17 @@ def delivery_schedule(
     warmup: int,
     state_bytes: int = 0,
     min_sample_seconds: float | None = None,
+    most_compressors: int | None = None,
 ) -> DeliverySchedule | None:
     """The :class:`DeliverySchedule` for ``messages`` server messages and a fan-out of
     ``fanout``, each subscriber's compressor holding ``state_bytes`` between messages (0: none,
     a compressor per message); ``None`` when there is nothing to time (no server message, or
     K < 2). ``min_sample_seconds``: the run's (``--min-sample-time``), of which a calibrated
-    sample lasts :data:`DELIVERY_SAMPLE_FACTOR` times (None: full stretches)."""
+    sample lasts :data:`DELIVERY_SAMPLE_FACTOR` times (None: full stretches).
+    ``most_compressors``: the codec times at most so many (:func:`interleaved`)."""
     if messages < 1 or fanout < 2:
         return None
-    compressors = interleaved(fanout, state_bytes)
+    compressors = interleaved(fanout, state_bytes, most_compressors)
     per_stretch = max(1, -(-max(messages, MIN_DELIVERIES_PER_SAMPLE) // compressors))
     count = warmup + repeat
     stretches = tuple(

@@ -99,23 +99,25 @@ def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
 
 
 @needs_gorilla
-@pytest.mark.parametrize("threshold", [0, 200])
+@pytest.mark.parametrize(("threshold", "level"), [(0, 1), (200, 1), (0, 0)])
 def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
-    threshold: int, tmp_path: Path
+    threshold: int, level: int, tmp_path: Path
 ) -> None:
     """The WriteMessage timing's connection sent one subscriber exactly the model's frames for
     every stretch's messages (under the threshold uncompressed), and every timed stretch gave a
-    sample; the PreparedMessage timing, on the same shared connections, counts its own bytes."""
+    sample; the PreparedMessage timing, on the same shared connections, counts its own bytes.
+    A level-0 cell alone (its connections fresh, which gorilla starts at level 1) is sent
+    level 0's frames."""
     messages = server_messages()
     go.write_corpus([messages], tmp_path / "corpus.bin")
     timing, prepared_stretches = prepared_timing_job(messages, 3)
-    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold)],
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold, level)],
                            timing=timing)  # fmt: skip
     assert cell.delivery is not None and len(cell.delivery["compress"]) == 2
     stretches = [range(start, end) for start, end in timing["deliveries"]["stretches"]]
     sent = [messages[index % len(messages)] for span in stretches for index in span]
     go.write_corpus([sent], tmp_path / "sent.bin")
-    (model,) = go.run_cells(tmp_path / "sent.bin", ["server"], [gorilla_job(threshold)])
+    (model,) = go.run_cells(tmp_path / "sent.bin", ["server"], [gorilla_job(threshold, level)])
     modelled = sum(size + frame_header_size(size, masked=False) for size in model.frames[0])
     assert cell.delivery["sent_bytes"] == modelled
     assert go.delivery_timing(go.GO_GORILLA, cell.delivery) == go.GO_CONNECTIONS_TIMING.format(
@@ -131,9 +133,10 @@ def test_delivery_timing_says_which_path_timed_a_cell() -> None:
     assert go.delivery_timing(go.GO_GORILLA, {"compress": [1.0]}) == go.GO_WRITER_TIMING
 
 
-def gorilla_job(threshold: int) -> go.GoJob:
-    """gorilla's cell at level 1, compressing messages of ``threshold`` bytes and more."""
-    return go.GoJob.of(0, Setting(15, 8, 1, "default", False, None, threshold), go.GO_GORILLA)
+def gorilla_job(threshold: int, level: int = 1) -> go.GoJob:
+    """gorilla's cell at ``level``, compressing messages of ``threshold`` bytes and more."""
+    return go.GoJob.of(0, Setting(15, 8, level, "default", False, None, threshold),
+                       go.GO_GORILLA)  # fmt: skip
 
 
 def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, list[range]]:
@@ -200,6 +203,102 @@ def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
         once = cell["compress_once"]
         assert once["delivery_timing"] == go.GO_GORILLA_TIMING
         assert isinstance(once["compress_seconds_per_delivery"], float)
+
+
+@needs_gorilla
+def test_a_fanout_past_the_socket_cap_times_that_many_connections(tmp_path: Path) -> None:
+    """``--fanout 5000`` times gorilla's broadcast through SOCKET_CONNECTIONS subscribers'
+    sockets (and as many with compression off), not 10,000 sockets and 5,000 more in the drain,
+    and the cell says how many it timed."""
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
+        "--threshold", "0", "--fanout", "5000", "-j", "1", "-q", "--repeat", "2",
+        "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (cell,) = json.loads((tmp_path / "run.json").read_text())["cells"]
+    assert cell["delivery_compressors"] == go.SOCKET_CONNECTIONS
+    assert cell["delivery_timing"] == go.GO_CONNECTIONS_TIMING.format(library="gorilla")
+    assert cell["compress_seconds_per_delivery"] >= 0
+
+
+def test_socket_cap_bounds_the_schedule() -> None:
+    """The cap bounds how many compressors a schedule interleaves, its stretches lengthened so
+    that a sample still holds MIN_DELIVERIES_PER_SAMPLE deliveries."""
+    schedule = fanout.delivery_schedule(30, 5000, repeat=2, warmup=1,
+                                        most_compressors=go.SOCKET_CONNECTIONS)  # fmt: skip
+    assert schedule is not None and schedule.compressors == go.SOCKET_CONNECTIONS
+    assert schedule.deliveries_per_sample >= fanout.MIN_DELIVERIES_PER_SAMPLE
+
+
+@needs_go
+def test_too_few_open_files_for_the_sockets_is_one_line_naming_ulimit(tmp_path: Path) -> None:
+    """Where the open-file limit cannot hold a broadcast's sockets, the helper fails before
+    opening any, saying how many it needs and how to raise the limit."""
+    import resource
+
+    binary = go.helper_binary()
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    schedule = fanout.delivery_schedule(len(messages), 4, repeat=2, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
+              "deliveries": schedule.helper_job()}  # fmt: skip
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [coder_job(False).helper_fields()]}))  # fmt: skip
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    completed = subprocess.run([str(binary), "cells", str(job_file)], capture_output=True,
+                               text=True, timeout=120, preexec_fn=few_files)  # fmt: skip
+    assert completed.returncode != 0
+    assert "ulimit -n" in completed.stderr and "4 more loopback sockets" in completed.stderr
+
+
+@needs_go
+@pytest.mark.parametrize("after", [0.0, 0.3])
+def test_a_drain_that_ends_early_stops_the_helper_at_once_saying_so(
+    after: float, tmp_path: Path
+) -> None:
+    """The drain process killed as it starts (the helper accepting its connections) or later
+    (the helper writing to them): the helper stops within seconds (not at its 60 s accept
+    deadline, which the caller's stall guard would race) and names the drain's ending."""
+    import os
+    import signal
+    import time
+
+    binary = go.helper_binary()
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    schedule = fanout.delivery_schedule(len(messages), 200, repeat=500, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
+              "deliveries": schedule.helper_job()}  # fmt: skip
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [coder_job(False).helper_fields()]}))  # fmt: skip
+    helper = subprocess.Popen([str(binary), "cells", str(job_file)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    started = time.monotonic()
+    children = Path(f"/proc/{helper.pid}/task/{helper.pid}/children")
+    killed = False
+    while not killed and helper.poll() is None and time.monotonic() - started < 30:
+        for child in children.read_text().split() if children.exists() else []:
+            time.sleep(after)
+            os.kill(int(child), signal.SIGKILL)
+            killed = True
+    _, stderr = helper.communicate(timeout=30)
+    assert killed and helper.returncode != 0
+    assert "drain process" in stderr and "killed" in stderr, stderr
+    assert time.monotonic() - started < 30
 
 
 def write_records(messages: list[bytes], path: Path) -> None:

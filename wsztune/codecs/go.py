@@ -465,8 +465,9 @@ class GoCodec:
         timing: dict[str, object] | None = plan.helper_job()  # type: ignore[assignment]
         server_sizes = [size for s in streams if s.direction == SERVER for size in s.sizes()]
         state = max(delivery_state(GoJob.of(0, setting, self.framing)) for setting in order)
+        most = None if self.framing == GO_NATS else SOCKET_CONNECTIONS
         schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
-                                     state)  # fmt: skip
+                                     state, most_compressors=most)  # fmt: skip
         prepared_schedule = None
         if timing is not None and schedule is not None:
             deliveries = schedule.helper_job()
@@ -689,6 +690,13 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
 # writer back to back on one goroutine (NATS's too: its server is not in the helper). Over
 # sockets that cost nothing to write, the model read real servers low (docs/broadcast.md).
 GO_CONNECTIONS_TIMING = "{library} connections over loopback sockets, on - off"
+# Through at most this many subscribers' connections (delivery_compressors says how many), and
+# as many with compression off: each is a loopback socket in the helper and another in its
+# drain process, so a fan-out of 12,000 ran out of open files and one past about 28,000 would
+# run out of local ports. The time is read per delivery either way (on - off over the
+# deliveries made). 1,000 is the fan-out bench/broadcast.py checks the models against
+# (docs/broadcast.md), so those runs time every subscriber.
+SOCKET_CONNECTIONS = 1000
 GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
 # gorilla/websocket 1.5.0's own connections, over sockets whose writes cost nothing, or, from

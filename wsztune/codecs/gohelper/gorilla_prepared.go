@@ -59,7 +59,10 @@ func newGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
 			return nil, err
 		}
 		w.conn.written = 0 // gorilla writes its handshake response to the connection itself
-		level := 0
+		// The level this connection compresses at, unknown until the first delivery sets it:
+		// gorilla starts a connection at level 1 (compression.go defaultCompressionLevel), so a
+		// level-0 cell on a fresh connection would otherwise compress at 1.
+		level, levelSet := 0, false
 		go func() {
 			for {
 				if _, _, err := c.NextReader(); err != nil {
@@ -70,11 +73,11 @@ func newGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
 		return func(d delivery) error {
 			if compress {
 				c.EnableWriteCompression(len(d.payload) >= d.threshold)
-				if d.level != level {
+				if !levelSet || d.level != level {
 					if err := c.SetCompressionLevel(d.level); err != nil {
 						return err
 					}
-					level = d.level
+					level, levelSet = d.level, true
 				}
 			}
 			if d.prepared != nil {

@@ -1078,11 +1078,38 @@ func (c *discardConn) SetDeadline(time.Time) error      { return nil }
 func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
 
+// drainProcess is the process reading a fleet's sockets: ended is closed once it has exited,
+// with err its exit status.
+type drainProcess struct {
+	ended chan struct{}
+	err   error
+}
+
+// failed is a subscriber's write error, said as the drain's ending where the drain has ended: a
+// write fails then because nothing reads the other end (or the library saw its reader end), and
+// the kernel closes a process's sockets as it exits, just before its parent can reap it, hence
+// the short wait.
+func (d *drainProcess) failed(err error) error {
+	if d == nil || err == nil {
+		return err
+	}
+	select {
+	case <-d.ended:
+		return fmt.Errorf("drain process ended (%v): %w", d.err, err)
+	case <-time.After(time.Second):
+		return err
+	}
+}
+
 // drainedSockets is count loopback TCP connections whose other ends a drain process (this
 // helper, "drain ADDR COUNT") holds and reads until they close: a subscriber's bytes go through
-// the kernel as a server's do, and the reading is another process's CPU, as the clients of
-// bench/broadcast.py are.
-func drainedSockets(count int) ([]net.Conn, *exec.Cmd, error) {
+// the kernel as a server's do, and the reading (recv) is another process's CPU, as the clients
+// of bench/broadcast.py are. A drain that ends before it has connected them all stops the
+// accepting at once, with its exit status.
+func drainedSockets(count int) ([]net.Conn, *drainProcess, error) {
+	if err := descriptorsFor(count); err != nil {
+		return nil, nil, err
+	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
@@ -1097,6 +1124,20 @@ func drainedSockets(count int) ([]net.Conn, *exec.Cmd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
+	drain := &drainProcess{ended: make(chan struct{})}
+	accepted := make(chan struct{})
+	defer close(accepted)
+	go func() {
+		drain.err = cmd.Wait()
+		close(drain.ended)
+	}()
+	go func() {
+		select {
+		case <-drain.ended:
+			listener.Close() // no more connections will come
+		case <-accepted:
+		}
+	}()
 	listener.(*net.TCPListener).SetDeadline(time.Now().Add(60 * time.Second))
 	conns := make([]net.Conn, 0, count)
 	for len(conns) < count {
@@ -1106,12 +1147,35 @@ func drainedSockets(count int) ([]net.Conn, *exec.Cmd, error) {
 				open.Close()
 			}
 			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, nil, fmt.Errorf("drain process: %d of %d connections: %v", len(conns), count, err)
+			<-drain.ended
+			return nil, nil, fmt.Errorf("drain process (%v): %d of %d connections: %v", drain.err, len(conns), count, err)
 		}
 		conns = append(conns, c)
 	}
-	return conns, cmd, nil
+	return conns, drain, nil
+}
+
+// spareDescriptors are the files a helper keeps open besides its sockets (the listener, the
+// drain's pipes, Go's own), with room to spare.
+const spareDescriptors = 64
+
+// descriptorsFor fails, saying what to raise, where count more sockets (and the drain
+// process's count) would pass the open-file limit; Go raised the soft limit to the hard one at
+// start (os/rlimit.go), so a failure needs the hard limit raised.
+func descriptorsFor(count int) error {
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		return nil // unknown: opening the sockets says what failed
+	}
+	open := 0
+	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = len(entries)
+	}
+	need := uint64(open + count + spareDescriptors)
+	if need > limit.Cur {
+		return fmt.Errorf("timing the broadcast needs %d more loopback sockets, %d open files in all, where this process may open %d: raise the limit (ulimit -n %d) or lower --fanout", count, need, limit.Cur, need)
+	}
+	return nil
 }
 
 // drain is the drain process: count connections to addr, each read and discarded until the
@@ -1154,7 +1218,7 @@ func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type fleet struct {
 	queues  []chan delivery
 	conns   []*discardConn
-	drain   *exec.Cmd // the process reading the connections' sockets, if real
+	drain   *drainProcess // the process reading the connections' sockets, if real
 	pending sync.WaitGroup
 	failed  error
 	failMu  sync.Mutex
@@ -1176,6 +1240,7 @@ func (f *fleet) add(conn *discardConn, write func(delivery) error) {
 	go func() {
 		for d := range queue {
 			if err := write(d); err != nil {
+				err = f.drain.failed(err)
 				f.failMu.Lock()
 				f.failed = err
 				f.failMu.Unlock()
@@ -1207,7 +1272,7 @@ func (f *fleet) close() {
 		f.conns[i].Close()
 	}
 	if f.drain != nil {
-		f.drain.Wait() // it ends once every socket is closed
+		<-f.drain.ended // it ends once every socket is closed
 	}
 }
 
