@@ -521,6 +521,29 @@ def test_broadcast_deliveries_go_through_ws_itself(ws_dir: Path, tmp_path: Path)
         node.run_cells(path, ["server"], jobs, timing=timing, jobs=1)
 
 
+def test_broadcast_through_ws_sends_every_frame_through_loopback_sockets(
+    ws_dir: Path, tmp_path: Path
+) -> None:
+    """ws's Senders write to real loopback TCP sockets that another process drains: the drain
+    reads exactly the bytes the sockets wrote (every frame, compressed and plain, of every
+    subscriber), one socket per subscriber, and the draining process is gone after the cell."""
+    streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
+    schedule = delivery_schedule(60, fanout=5, repeat=2, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0,
+              "deliveries": {**schedule.helper_job(), "ws": str(ws_dir)}}  # fmt: skip
+    path = tmp_path / "corpus.bin"
+    write_corpus(streams, path)
+    [cell] = node.run_cells(path, ["server"], [_job(0, Setting(window_bits=15, mem_level=8))],
+                            timing=timing, jobs=1)  # fmt: skip
+    assert cell.delivery is not None
+    sends = cell.delivery["sends"]
+    assert sends["to"] == "loopback" and sends["sockets"] == schedule.compressors
+    # At least every timed message went to every subscriber twice (with and without compression).
+    assert sends["written"] == sends["read"] > 2 * schedule.compressors * 16
+    assert not Path(f"/proc/{sends['pid']}").exists()
+
+
 def test_broadcast_hot_and_inflating_series_are_ws_zlib_calls_made_synchronously(
     ws_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
