@@ -526,7 +526,8 @@ def test_broadcast_through_ws_sends_every_frame_through_loopback_sockets(
 ) -> None:
     """ws's Senders write to real loopback TCP sockets that another process drains: the drain
     reads exactly the bytes the sockets wrote (every frame, compressed and plain, of every
-    subscriber), one socket per subscriber, and the draining process is gone after the cell."""
+    subscriber), one socket per subscriber, and the draining process is gone after the cell;
+    without loopback sockets, the fake socket of before, labelled so."""
     streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
     schedule = delivery_schedule(60, fanout=5, repeat=2, warmup=1)
     assert schedule is not None
@@ -542,6 +543,16 @@ def test_broadcast_through_ws_sends_every_frame_through_loopback_sockets(
     # At least every timed message went to every subscriber twice (with and without compression).
     assert sends["written"] == sends["read"] > 2 * schedule.compressors * 16
     assert not Path(f"/proc/{sends['pid']}").exists()
+    # Where no loopback socket opens (a sandbox), the sends go nowhere, and the cell says so.
+    guard = tmp_path / "no-sockets.js"
+    guard.write_text("require('net').Server.prototype.listen = function () {\n"
+                     "  throw new Error('no sockets here');\n};\n", encoding="utf-8")  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NODE_OPTIONS", f"--require {guard}")
+        [cell] = node.run_cells(path, ["server"], [_job(0, Setting(window_bits=15, mem_level=8))],
+                                timing=timing, jobs=1)  # fmt: skip
+    assert cell.delivery is not None and cell.delivery["sends"] == {"to": "none"}
+    assert len(cell.delivery["compress"]) == 2 and min(cell.delivery["compress"]) >= 0
 
 
 def test_broadcast_hot_and_inflating_series_are_ws_zlib_calls_made_synchronously(
