@@ -125,6 +125,22 @@ def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
     assert len(cell.delivery["prepared"]) == 2 and cell.delivery["prepared_sent_bytes"] > 0
 
 
+@needs_gorilla
+def test_a_gorilla_cell_with_no_timed_stretch_still_goes_through_gorilla(tmp_path: Path) -> None:
+    """A schedule of warm-up stretches only gives no sample: still timed through gorilla's
+    connections (their bytes checked), not mistaken for a helper built without gorilla."""
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    schedule = fanout.delivery_schedule(len(messages), 3, repeat=0, warmup=1)
+    assert schedule is not None
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
+              "deliveries": schedule.helper_job()}  # fmt: skip
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(0)],
+                           timing=timing)  # fmt: skip
+    assert cell.delivery is not None and not cell.delivery.get("compress")
+    assert cell.delivery["sent_bytes"] > 0
+
+
 def test_delivery_timing_says_which_path_timed_a_cell() -> None:
     """Through the library's connections where the helper reports what one was sent; the
     compressor and frame writer alone otherwise (gorilla without gorilla/websocket, NATS)."""

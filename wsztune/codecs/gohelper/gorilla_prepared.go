@@ -14,6 +14,9 @@ import (
 	gorillaws "github.com/gorilla/websocket"
 )
 
+// gorillaBuilt says this helper times gorilla through gorilla/websocket's own connections.
+const gorillaBuilt = true
+
 // gorillaFleets are the helper process's gorilla connections, built once and shared by its
 // cells (a cell's level and threshold travel with each delivery). Building 1,000 connections
 // over loopback sockets takes seconds; the cells of a run would otherwise each pay it twice.

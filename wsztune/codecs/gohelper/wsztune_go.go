@@ -928,15 +928,11 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 		// coder's own Conn.Write, each subscriber on its goroutine: see coderDeliveries.
 		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
 		times.Compress, wrote, err = coderDeliveries(job, plan, primed, stretch)
-	} else if job.Library == gorilla {
+	} else if job.Library == gorilla && gorillaBuilt {
 		// gorilla's own WriteMessage, each subscriber on its goroutine: see gorillaDeliveries;
 		// a helper built without gorilla/websocket times the pooled writer and frame writer.
 		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
 		times.Compress, wrote, err = gorillaDeliveries(job, plan.Compressors, len(plan.Stretches), plan.Warmup, stretch)
-		if times.Compress == nil && err == nil {
-			times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
-			wrote = -1
-		}
 	} else {
 		times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
 	}
@@ -978,7 +974,7 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 		}
 		times.SentBytes = wrote
 	}
-	if job.Library == gorilla && plan.Prepared != nil {
+	if job.Library == gorilla && gorillaBuilt && plan.Prepared != nil {
 		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, stretchOf); err != nil {
 			return nil, err
 		}
@@ -1441,13 +1437,13 @@ func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch f
 
 // timePrepared times the plan's PreparedMessage broadcast through gorilla's own connections and
 // checks that one subscriber's connection was sent the modelled PreparedMessage frames, byte for
-// byte; nil samples from a helper built without gorilla/websocket.
+// byte (only where gorillaBuilt).
 func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int) [][]byte) ([]float64, int64, error) {
 	stretches := plan.Prepared.Stretches
 	stretch := func(n int) [][]byte { return stretchOf(stretches, n) }
 	pause := time.Duration(plan.Prepared.PauseSeconds * float64(time.Second))
 	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, pause, stretch)
-	if err != nil || samples == nil {
+	if err != nil {
 		return nil, 0, err
 	}
 	prepared := job
