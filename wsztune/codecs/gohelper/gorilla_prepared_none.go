@@ -13,12 +13,12 @@ import "time"
 const gorillaBuilt = false
 
 // preparedDeliveries and gorillaDeliveries are never called here (gorillaBuilt is false).
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
-	return nil, 0, nil
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, wire, error) {
+	return nil, wire{}, nil
 }
 
-func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
-	return nil, 0, nil
+func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, wire, error) {
+	return nil, wire{}, nil
 }
 
 func closeGorillaFleets() {}

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -923,16 +924,20 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 	}
 	times := &deliveryTimes{}
 	var err error
-	wrote := int64(-1) // what coder's own connection sent one subscriber
+	var wrote *wire // what the library's own connection sent one subscriber
 	if job.Library == coder {
 		// coder's own Conn.Write, each subscriber on its goroutine: see coderDeliveries.
 		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
-		times.Compress, wrote, err = coderDeliveries(job, plan, primed, stretch)
+		var sent wire
+		times.Compress, sent, err = coderDeliveries(job, plan, primed, stretch)
+		wrote = &sent
 	} else if job.Library == gorilla && gorillaBuilt {
 		// gorilla's own WriteMessage, each subscriber on its goroutine: see gorillaDeliveries;
 		// a helper built without gorilla/websocket times the pooled writer and frame writer.
 		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
-		times.Compress, wrote, err = gorillaDeliveries(job, plan.Compressors, len(plan.Stretches), plan.Warmup, stretch)
+		var sent wire
+		times.Compress, sent, err = gorillaDeliveries(job, plan.Compressors, len(plan.Stretches), plan.Warmup, stretch)
+		wrote = &sent
 	} else {
 		times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
 	}
@@ -968,11 +973,11 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 			}
 		}
 	}
-	if wrote >= 0 {
-		if modelled := wireBytes(frames); wrote != modelled {
-			return nil, fmt.Errorf("%s's connection sent %d bytes where the model frames %d", job.Library, wrote, modelled)
+	if wrote != nil {
+		if err := wrote.check(modelWire(frames), job.Library+"'s connection"); err != nil {
+			return nil, err
 		}
-		times.SentBytes = wrote
+		times.SentBytes = wrote.bytes
 	}
 	if job.Library == gorilla && gorillaBuilt && plan.Prepared != nil {
 		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, stretchOf); err != nil {
@@ -1013,33 +1018,79 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 // goroutine grows its stack for the 256 KiB token array StatelessDeflate keeps on it. So a
 // coder broadcast is timed through coder itself: real connections whose bytes go nowhere.
 
-// wireBytes is what messages' frames take on a server's connection, headers included (RFC
-// 6455 5.2: 2 bytes, plus 2 past 125 payload bytes or 8 past 65,535; a server does not mask).
-func wireBytes(messages [][]*message) int64 {
-	var total int64
+// wire is the bytes a connection sent: how many, and, where summed, their CRC-32, so that a
+// check against the model's frames holds byte for byte.
+type wire struct {
+	bytes int64
+	crc   uint32
+	sum   bool // only a fleet's first connection, whose bytes are checked
+}
+
+func (w *wire) add(p []byte) {
+	w.bytes += int64(len(p))
+	if w.sum {
+		w.crc = crc32.Update(w.crc, crc32.IEEETable, p)
+	}
+}
+
+// check fails, naming what, where a connection sent other bytes than the model frames.
+func (w wire) check(modelled wire, what string) error {
+	if w != modelled {
+		return fmt.Errorf("%s sent %d bytes (CRC-32 %08x) where the model frames %d (%08x)", what, w.bytes, w.crc, modelled.bytes, modelled.crc)
+	}
+	return nil
+}
+
+// modelWire is what messages' frames put on a server's connection, headers included (RFC 6455
+// 5.2: FIN on a message's last frame, RSV1 on a compressed message's first, a text opcode then
+// continuations; 2 bytes, plus 2 past 125 payload bytes or 8 past 65,535; a server does not
+// mask), as the helper's connections write text messages.
+func modelWire(messages [][]*message) wire {
+	out := wire{sum: true}
 	for _, stretch := range messages {
 		for _, m := range stretch {
-			for _, size := range m.frames {
-				total += int64(size) + 2
-				if size > 65535 {
-					total += 8
-				} else if size > 125 {
-					total += 2
+			payload := m.payload
+			for i, size := range m.frames {
+				var header [10]byte
+				if i == len(m.frames)-1 {
+					header[0] |= 0x80
 				}
+				if i == 0 {
+					header[0] |= 0x1 // text
+					if m.compressed {
+						header[0] |= 0x40
+					}
+				}
+				n := 2
+				switch {
+				case size > 65535:
+					header[1] = 127
+					binary.BigEndian.PutUint64(header[2:], uint64(size))
+					n = 10
+				case size > 125:
+					header[1] = 126
+					binary.BigEndian.PutUint16(header[2:], uint16(size))
+					n = 4
+				default:
+					header[1] = byte(size)
+				}
+				out.add(header[:n])
+				out.add(payload[:size])
+				payload = payload[size:]
 			}
 		}
 	}
-	return total
+	return out
 }
 
 // discardConn is the network side of such a connection: writes cost nothing, reads wait until
 // it is closed (where CloseRead's reader waits on a quiet socket). With socket set, it is a
 // real loopback TCP socket instead, whose other end a drain process reads (drainedSockets).
 type discardConn struct {
-	closed  chan struct{}
-	once    sync.Once
-	written int64 // bytes written, read once the writer has finished
-	socket  net.Conn
+	closed chan struct{}
+	once   sync.Once
+	sent   wire // bytes written, read once the writer has finished
+	socket net.Conn
 }
 
 func (c *discardConn) Read(p []byte) (int, error) {
@@ -1051,11 +1102,13 @@ func (c *discardConn) Read(p []byte) (int, error) {
 }
 
 func (c *discardConn) Write(p []byte) (int, error) {
-	c.written += int64(len(p))
+	n := len(p)
+	var err error
 	if c.socket != nil {
-		return c.socket.Write(p)
+		n, err = c.socket.Write(p)
 	}
-	return len(p), nil
+	c.sent.add(p[:n]) // what reached the socket: a failed write's rest did not
+	return n, err
 }
 
 func (c *discardConn) Close() error {
@@ -1307,7 +1360,7 @@ func newFleet(count int, compress, sockets bool, open func(*hijackable, *http.Re
 		}
 	}
 	for i := 0; i < count; i++ {
-		conn := &discardConn{closed: make(chan struct{}), socket: real[i]}
+		conn := &discardConn{closed: make(chan struct{}), socket: real[i], sent: wire{sum: i == 0}}
 		write, err := open(&hijackable{header: http.Header{}, conn: conn}, request)
 		if err != nil {
 			conn.Close()
@@ -1402,23 +1455,23 @@ func fleetDeliveries(on, off *fleet, stretches, warmup int, stretch func(int) []
 // setting and as many with compression off (fleetDeliveries), each subscriber's message
 // written by its own goroutine with Conn.Write. Also returns the bytes one subscriber's
 // connection was sent, for the caller to hold against the modelled frames.
-func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, int64, error) {
+func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, wire, error) {
 	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
 		return newCoderFleet(job, plan.Compressors, compress)
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, wire{}, err
 	}
 	defer on.close()
 	defer off.close()
 	send := func(f *fleet, p []byte) error { return f.broadcast(delivery{payload: p}) }
 	for _, p := range primed {
 		if err := send(on, p); err != nil {
-			return nil, 0, err
+			return nil, wire{}, err
 		}
 	}
 	out, err := fleetDeliveries(on, off, len(plan.Stretches), plan.Warmup, stretch, send)
-	return out, on.conns[0].written, err
+	return out, on.conns[0].sent, err
 }
 
 // gorilla's PreparedMessage ------------------------------------------------------------------
@@ -1462,10 +1515,10 @@ func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int)
 			sent = append(sent, m)
 		}
 	}
-	if modelled := wireBytes([][]*message{sent}); wrote != modelled {
-		return nil, 0, fmt.Errorf("gorilla's connection sent %d bytes of PreparedMessage frames where the model frames %d", wrote, modelled)
+	if err := wrote.check(modelWire([][]*message{sent}), "gorilla's connection, PreparedMessage frames,"); err != nil {
+		return nil, 0, err
 	}
-	return samples, wrote, nil
+	return samples, wrote.bytes, nil
 }
 
 func runCells(path string) error {
