@@ -101,6 +101,8 @@ func newGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
 
 // gorillaFleetPair is count connections with compression at the cell's setting and as many
 // with it off, the bytes each has written so far forgotten (the cell's check counts its own).
+// Not fleetPair: these fleets are shared, so a failure leaves them open (closeGorillaFleets
+// closes them) where fleetPair closes the first.
 func gorillaFleetPair(count int, sockets bool) (*fleet, *fleet, error) {
 	on, err := sharedGorillaFleet(count, true, sockets)
 	if err != nil {
@@ -114,7 +116,7 @@ func gorillaFleetPair(count int, sockets bool) (*fleet, *fleet, error) {
 	return on, off, nil
 }
 
-// gorillaDeliveries times a broadcast with WriteMessage through connections gorilla
+// gorillaDeliveries times a broadcast with WriteMessage through `connections` gorilla
 // connections at the cell's level and as many with compression off (fleetDeliveries), as
 // bench/broadcast_go's server writes each subscriber, over loopback sockets. Also returns the
 // bytes one subscriber's connection was sent, for the caller to hold against the modelled frames.

@@ -873,105 +873,25 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 	if len(server) == 0 {
 		return nil, errors.New("no server message to broadcast")
 	}
-	var primed [][]byte
+	b := &broadcastRun{job: job, plan: plan, server: server}
 	if job.Library == coder && job.Takeover {
 		for fed := 0; fed < 2*coderWriteWindow; {
-			p := server[len(primed)%len(server)]
-			primed = append(primed, p)
+			p := server[len(b.primed)%len(server)]
+			b.primed = append(b.primed, p)
 			fed += len(p)
 		}
 	}
-	stretchOf := func(stretches [][2]int, n int) [][]byte {
-		var out [][]byte
-		for i := stretches[n][0]; i < stretches[n][1]; i++ {
-			out = append(out, server[i%len(server)])
-		}
-		return out
-	}
-	var msg message
-	sendAll := func(count int, stretches [][2]int) ([]float64, error) {
-		senders := make([]sender, count)
-		for k := range senders {
-			s, err := newSender(job, true)
-			if err != nil {
-				return nil, err
-			}
-			senders[k] = s
-			for _, p := range primed {
-				msg.reset()
-				if err := s.send(p, &msg); err != nil {
-					return nil, err
-				}
-			}
-		}
-		var out []float64
-		for n := range stretches {
-			payloads := stretchOf(stretches, n)
-			start := processCPU()
-			for _, p := range payloads {
-				for _, s := range senders {
-					msg.reset()
-					if err := s.send(p, &msg); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if n >= plan.Warmup {
-				out = append(out, processCPU()-start)
-			}
-		}
-		return out, nil
-	}
 	times := &deliveryTimes{}
-	var err error
-	var wrote *wire // what the library's own connection sent one subscriber
-	if job.Library == coder {
-		// coder's own Conn.Write, each subscriber on its goroutine: see coderDeliveries.
-		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
-		var sent wire
-		times.Compress, sent, err = coderDeliveries(job, plan, primed, stretch)
-		wrote = &sent
-	} else if job.Library == gorilla && gorillaBuilt {
-		// gorilla's own WriteMessage, each subscriber on its goroutine: see gorillaDeliveries;
-		// a helper built without gorilla/websocket times the pooled writer and frame writer.
-		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
-		var sent wire
-		times.Compress, sent, err = gorillaDeliveries(job, plan.Compressors, len(plan.Stretches), plan.Warmup, stretch)
-		wrote = &sent
-	} else {
-		times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
-	}
+	wrote, err := b.compress(times)
 	if err != nil {
 		return nil, err
 	}
-	if times.Hot, err = sendAll(1, plan.HotStretches); err != nil {
+	if times.Hot, err = b.sendAll(1, plan.HotStretches); err != nil {
 		return nil, err
 	}
-	// One subscriber's frames (every subscriber's are the same), the primed messages' first.
-	one, err := newSender(job, true)
+	frames, err := b.frames()
 	if err != nil {
 		return nil, err
-	}
-	frames := make([][]*message, len(plan.Stretches)+1)
-	record := func(into int, p []byte) error {
-		m := &message{}
-		if err := one.send(p, m); err != nil {
-			return err
-		}
-		frames[into] = append(frames[into], m)
-		return nil
-	}
-	for _, p := range primed {
-		if err := record(0, p); err != nil {
-			return nil, err
-		}
-	}
-	for n := range plan.Stretches {
-		for _, p := range stretchOf(plan.Stretches, n) {
-			if err := record(n+1, p); err != nil {
-				return nil, err
-			}
-		}
 	}
 	if wrote != nil {
 		if err := wrote.check(modelWire(frames), job.Library+"'s connection"); err != nil {
@@ -980,15 +900,126 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 		times.SentBytes = wrote.bytes
 	}
 	if job.Library == gorilla && gorillaBuilt && plan.Prepared != nil {
-		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, stretchOf); err != nil {
+		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, b.stretchOf); err != nil {
 			return nil, err
 		}
 	}
-	receivers := make([]receiver, plan.Compressors)
+	times.Decompress, err = b.decompress(frames)
+	if err != nil {
+		return nil, err
+	}
+	return times, nil
+}
+
+// broadcastRun is one cell's broadcast timing (timeDeliveries): the server's messages, and the
+// ones that first fill each subscriber's window (coder with context takeover).
+type broadcastRun struct {
+	job    cellJob
+	plan   *deliveryPlan
+	server [][]byte
+	primed [][]byte
+}
+
+// stretchOf is the messages of stretch n of stretches (indices modulo the server's messages).
+func (b *broadcastRun) stretchOf(stretches [][2]int, n int) [][]byte {
+	var out [][]byte
+	for i := stretches[n][0]; i < stretches[n][1]; i++ {
+		out = append(out, b.server[i%len(b.server)])
+	}
+	return out
+}
+
+// compress times the plan's stretches into times.Compress: through the library's own
+// connections (coder's Conn.Write, gorilla's WriteMessage, each subscriber on its goroutine:
+// coderDeliveries, gorillaDeliveries), returning what one subscriber's connection sent; else
+// (NATS, or gorilla from a helper built without gorilla/websocket) the senders back to back,
+// returning nil.
+func (b *broadcastRun) compress(times *deliveryTimes) (*wire, error) {
+	stretch := func(n int) [][]byte { return b.stretchOf(b.plan.Stretches, n) }
+	var sent wire
+	var err error
+	switch {
+	case b.job.Library == coder:
+		times.Compress, sent, err = coderDeliveries(b.job, b.plan, b.primed, stretch)
+	case b.job.Library == gorilla && gorillaBuilt:
+		times.Compress, sent, err = gorillaDeliveries(b.job, b.plan.Compressors, len(b.plan.Stretches), b.plan.Warmup, stretch)
+	default:
+		times.Compress, err = b.sendAll(b.plan.Compressors, b.plan.Stretches)
+		return nil, err
+	}
+	return &sent, err
+}
+
+// sendAll times stretches sent by count of the model's senders in turn, each first fed the
+// primed messages (untimed): seconds per stretch after the warm-up ones.
+func (b *broadcastRun) sendAll(count int, stretches [][2]int) ([]float64, error) {
+	var msg message
+	senders := make([]sender, count)
+	for k := range senders {
+		s, err := newSender(b.job, true)
+		if err != nil {
+			return nil, err
+		}
+		senders[k] = s
+		for _, p := range b.primed {
+			msg.reset()
+			if err := s.send(p, &msg); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []float64
+	for n := range stretches {
+		payloads := b.stretchOf(stretches, n)
+		start := processCPU()
+		for _, p := range payloads {
+			for _, s := range senders {
+				msg.reset()
+				if err := s.send(p, &msg); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if n >= b.plan.Warmup {
+			out = append(out, processCPU()-start)
+		}
+	}
+	return out, nil
+}
+
+// frames is one subscriber's messages as the model frames them (every subscriber's are the
+// same): the primed ones, then each stretch's.
+func (b *broadcastRun) frames() ([][]*message, error) {
+	one, err := newSender(b.job, true)
+	if err != nil {
+		return nil, err
+	}
+	frames := make([][]*message, len(b.plan.Stretches)+1)
+	for n := range frames {
+		payloads := b.primed
+		if n > 0 {
+			payloads = b.stretchOf(b.plan.Stretches, n-1)
+		}
+		for _, p := range payloads {
+			m := &message{}
+			if err := one.send(p, m); err != nil {
+				return nil, err
+			}
+			frames[n] = append(frames[n], m)
+		}
+	}
+	return frames, nil
+}
+
+// decompress times frames inflated by as many receivers as the plan's compressors, in turn:
+// seconds per stretch after the primed messages and the warm-up stretches.
+func (b *broadcastRun) decompress(frames [][]*message) ([]float64, error) {
+	receivers := make([]receiver, b.plan.Compressors)
 	for k := range receivers {
-		receivers[k] = newReceiver(job)
+		receivers[k] = newReceiver(b.job)
 	}
 	var out bytes.Buffer
+	var seconds []float64
 	for n, messages := range frames {
 		start := processCPU()
 		for _, m := range messages {
@@ -1002,11 +1033,11 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 				}
 			}
 		}
-		if n > plan.Warmup {
-			times.Decompress = append(times.Decompress, processCPU()-start)
+		if n > b.plan.Warmup {
+			seconds = append(seconds, processCPU()-start)
 		}
 	}
-	return times, nil
+	return seconds, nil
 }
 
 // coder deliveries -------------------------------------------------------------------------
@@ -1083,17 +1114,18 @@ func modelWire(messages [][]*message) wire {
 	return out
 }
 
-// discardConn is the network side of such a connection: writes cost nothing, reads wait until
-// it is closed (where CloseRead's reader waits on a quiet socket). With socket set, it is a
-// real loopback TCP socket instead, whose other end a drain process reads (drainedSockets).
-type discardConn struct {
+// countingConn is the network side of such a connection, counting what it is sent (sent):
+// without socket, writes cost nothing and reads wait until it is closed (where CloseRead's
+// reader waits on a quiet socket); with socket set, both go to a real loopback TCP socket,
+// whose other end a drain process reads (drainedSockets).
+type countingConn struct {
 	closed chan struct{}
 	once   sync.Once
 	sent   wire // bytes written, read once the writer has finished
 	socket net.Conn
 }
 
-func (c *discardConn) Read(p []byte) (int, error) {
+func (c *countingConn) Read(p []byte) (int, error) {
 	if c.socket != nil {
 		return c.socket.Read(p)
 	}
@@ -1101,7 +1133,7 @@ func (c *discardConn) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-func (c *discardConn) Write(p []byte) (int, error) {
+func (c *countingConn) Write(p []byte) (int, error) {
 	n := len(p)
 	var err error
 	if c.socket != nil {
@@ -1111,7 +1143,7 @@ func (c *discardConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *discardConn) Close() error {
+func (c *countingConn) Close() error {
 	c.once.Do(func() {
 		close(c.closed)
 		if c.socket != nil {
@@ -1121,11 +1153,11 @@ func (c *discardConn) Close() error {
 	return nil
 }
 
-func (c *discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *discardConn) SetDeadline(time.Time) error      { return nil }
-func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *countingConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *countingConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *countingConn) SetDeadline(time.Time) error      { return nil }
+func (c *countingConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
 
 // drainProcess is the process reading a fleet's sockets: ended is closed once it has exited,
 // with err its exit status.
@@ -1247,11 +1279,11 @@ func drain(addr string, count int) error {
 	return nil
 }
 
-// hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a discardConn
+// hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a countingConn
 // with the 4 KiB bufio.Writer net/http's Hijack gives (net/http server.go hijackLocked).
 type hijackable struct {
 	header http.Header
-	conn   *discardConn
+	conn   *countingConn
 }
 
 func (h *hijackable) Header() http.Header         { return h.header }
@@ -1266,7 +1298,7 @@ func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // gorilla's chat examples and bench/broadcast_go).
 type fleet struct {
 	queues  []chan delivery
-	conns   []*discardConn
+	conns   []*countingConn
 	drain   *drainProcess // the process reading the connections' sockets, if real
 	pending sync.WaitGroup
 	failed  error
@@ -1283,7 +1315,7 @@ type delivery struct {
 }
 
 // add starts the writer goroutine of one more subscriber, whose connection writes to conn.
-func (f *fleet) add(conn *discardConn, write func(delivery) error) {
+func (f *fleet) add(conn *countingConn, write func(delivery) error) {
 	queue := make(chan delivery, 1)
 	f.queues, f.conns = append(f.queues, queue), append(f.conns, conn)
 	go func() {
@@ -1360,7 +1392,7 @@ func newFleet(count int, compress, sockets bool, open func(*hijackable, *http.Re
 		}
 	}
 	for i := 0; i < count; i++ {
-		conn := &discardConn{closed: make(chan struct{}), socket: real[i], sent: wire{sum: i == 0}}
+		conn := &countingConn{closed: make(chan struct{}), socket: real[i], sent: wire{sum: i == 0}}
 		write, err := open(&hijackable{header: http.Header{}, conn: conn}, request)
 		if err != nil {
 			conn.Close()
