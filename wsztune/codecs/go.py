@@ -684,8 +684,9 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
 
 # How a Go cell's broadcast is timed (delivery_timing, beside compress_seconds_per_delivery):
 # through the library's own server connections, a writer goroutine per subscriber, over
-# loopback TCP sockets that a separate process drains (the helper's CPU excludes the reading,
-# as a real server's excludes its clients'), with compression on minus off; or, for gorilla
+# loopback TCP sockets that a separate process drains (the client's reading, recv, is that
+# process's CPU, as a real server's clients' is theirs; loopback's receive processing may still
+# be charged to the sender, in its softirq), with compression on minus off; or, for gorilla
 # from a helper built where gorilla/websocket was not found, its pooled flate.Writer and frame
 # writer back to back on one goroutine (NATS's too: its server is not in the helper). Over
 # sockets that cost nothing to write, the model read real servers low (docs/broadcast.md).

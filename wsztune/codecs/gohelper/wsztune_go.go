@@ -1184,8 +1184,9 @@ func (d *drainProcess) failed(err error) error {
 
 // drainedSockets is count loopback TCP connections whose other ends a drain process (this
 // helper, "drain ADDR COUNT") holds and reads until they close: a subscriber's bytes go through
-// the kernel as a server's do, and the reading (recv) is another process's CPU, as the clients
-// of bench/broadcast.py are. A drain that ends before it has connected them all stops the
+// the kernel as a server's do, and the client's reading (recv) is another process's CPU, as the
+// clients of bench/broadcast.py are (loopback's receive processing may still be charged to the
+// sender, in its softirq). A drain that ends before it has connected them all stops the
 // accepting at once, with its exit status.
 func drainedSockets(count int) ([]net.Conn, *drainProcess, error) {
 	if err := descriptorsFor(count); err != nil {
