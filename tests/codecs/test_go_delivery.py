@@ -245,6 +245,28 @@ def test_too_few_open_files_for_the_sockets_is_one_line_naming_ulimit(tmp_path: 
 
 
 @needs_go
+def test_a_run_whose_sockets_pass_the_open_file_limit_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wsztune run --server gorilla --fanout 200`` where the hard open-file limit is 100:
+    one line naming ``ulimit -n`` and exit 2, before any helper starts, not a traceback."""
+    import resource
+
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (100, 100))
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
+        "--fanout", "200", "-j", "1", "-q", "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "ulimit -n 464" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run.json").exists()
+
+
+@needs_go
 @pytest.mark.parametrize("after", [0.0, 0.3])
 def test_a_drain_that_ends_early_stops_the_helper_at_once_saying_so(
     after: float, tmp_path: Path

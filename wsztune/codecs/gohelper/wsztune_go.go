@@ -1238,7 +1238,8 @@ func drainedSockets(count int) ([]net.Conn, *drainProcess, error) {
 }
 
 // spareDescriptors are the files a helper keeps open besides its sockets (the listener, the
-// drain's pipes, Go's own), with room to spare.
+// drain's pipes, Go's own), with room to spare (wsztune.codecs.go SPARE_DESCRIPTORS, checked
+// before any helper starts).
 const spareDescriptors = 64
 
 // descriptorsFor fails, saying what to raise, where count more sockets (and the drain
