@@ -125,6 +125,17 @@ def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
     assert len(cell.delivery["prepared"]) == 2 and cell.delivery["prepared_sent_bytes"] > 0
 
 
+@needs_gorilla
+def test_a_gorilla_cell_with_no_timed_stretch_still_goes_through_gorilla(tmp_path: Path) -> None:
+    """A schedule of warm-up stretches only gives no sample: still timed through gorilla's
+    connections (their bytes checked), not mistaken for a helper built without gorilla."""
+    go.write_corpus([server_messages()], tmp_path / "corpus.bin")
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(0)],
+                           timing=schedule_timing(3, repeat=0))  # fmt: skip
+    assert cell.delivery is not None and not cell.delivery.get("compress")
+    assert cell.delivery["sent_bytes"] > 0
+
+
 def test_delivery_timing_says_which_path_timed_a_cell() -> None:
     """Through the library's connections where the helper reports what one was sent; the
     compressor and frame writer alone otherwise (gorilla without gorilla/websocket, NATS)."""
@@ -185,17 +196,7 @@ def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
     """``wsztune run --server gorilla --fanout K``: each cell's time per delivery is timed
     through gorilla's own connections, and its compress_once time per delivery through gorilla's
     own PreparedMessage broadcast, and both say so."""
-    from click.testing import CliRunner
-
-    from wsztune.cli import cli
-
-    write_records(server_messages(), tmp_path / "corpus.jsonl")
-    result = CliRunner().invoke(cli, [
-        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
-        "--threshold", "0", "--fanout", "4", "-j", "1", "-q", "--repeat", "2",
-        "-o", str(tmp_path / "run.json")])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    cells = json.loads((tmp_path / "run.json").read_text())["cells"]
+    cells = gorilla_run(tmp_path, 4)
     compressing = [cell for cell in cells if "compress_once" in cell]
     assert compressing
     for cell in compressing:
@@ -210,17 +211,7 @@ def test_a_fanout_past_the_socket_cap_times_that_many_connections(tmp_path: Path
     """``--fanout 5000`` times gorilla's broadcast through SOCKET_CONNECTIONS subscribers'
     sockets (and as many with compression off), not 10,000 sockets and 5,000 more in the drain,
     and the cell says how many it timed."""
-    from click.testing import CliRunner
-
-    from wsztune.cli import cli
-
-    write_records(server_messages(), tmp_path / "corpus.jsonl")
-    result = CliRunner().invoke(cli, [
-        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
-        "--threshold", "0", "--fanout", "5000", "-j", "1", "-q", "--repeat", "2",
-        "-o", str(tmp_path / "run.json")])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    (cell,) = json.loads((tmp_path / "run.json").read_text())["cells"]
+    (cell,) = gorilla_run(tmp_path, 5000)
     assert cell["delivery_compressors"] == go.SOCKET_CONNECTIONS
     assert cell["delivery_timing"] == go.GO_CONNECTIONS_TIMING.format(library="gorilla")
     assert cell["compress_seconds_per_delivery"] >= 0
@@ -242,16 +233,7 @@ def test_too_few_open_files_for_the_sockets_is_one_line_naming_ulimit(tmp_path: 
     import resource
 
     binary = go.helper_binary()
-    messages = server_messages()
-    go.write_corpus([messages], tmp_path / "corpus.bin")
-    schedule = fanout.delivery_schedule(len(messages), 4, repeat=2, warmup=1)
-    assert schedule is not None
-    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
-              "deliveries": schedule.helper_job()}  # fmt: skip
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
-                                    "directions": ["server"], "timing": timing,
-                                    "cells": [coder_job(False).helper_fields()]}))  # fmt: skip
+    job_file = helper_job_file(tmp_path, coder_job(False), schedule_timing(4, repeat=2))
 
     def few_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
@@ -260,6 +242,28 @@ def test_too_few_open_files_for_the_sockets_is_one_line_naming_ulimit(tmp_path: 
                                text=True, timeout=120, preexec_fn=few_files)  # fmt: skip
     assert completed.returncode != 0
     assert "ulimit -n" in completed.stderr and "4 more loopback sockets" in completed.stderr
+
+
+@needs_go
+def test_a_run_whose_sockets_pass_the_open_file_limit_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wsztune run --server gorilla --fanout 200`` where the hard open-file limit is 100:
+    one line naming ``ulimit -n`` and exit 2, before any helper starts, not a traceback."""
+    import resource
+
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (100, 100))
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
+        "--fanout", "200", "-j", "1", "-q", "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "ulimit -n 464" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run.json").exists()
 
 
 @needs_go
@@ -275,16 +279,7 @@ def test_a_drain_that_ends_early_stops_the_helper_at_once_saying_so(
     import time
 
     binary = go.helper_binary()
-    messages = server_messages()
-    go.write_corpus([messages], tmp_path / "corpus.bin")
-    schedule = fanout.delivery_schedule(len(messages), 200, repeat=500, warmup=1)
-    assert schedule is not None
-    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
-              "deliveries": schedule.helper_job()}  # fmt: skip
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
-                                    "directions": ["server"], "timing": timing,
-                                    "cells": [coder_job(False).helper_fields()]}))  # fmt: skip
+    job_file = helper_job_file(tmp_path, coder_job(False), schedule_timing(200, repeat=500))
     helper = subprocess.Popen([str(binary), "cells", str(job_file)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     started = time.monotonic()
@@ -320,17 +315,48 @@ def test_the_helper_closes_its_shared_fleets_and_reaps_their_drains(tmp_path: Pa
     drain processes: none is left for init (or whoever adopts orphans) to reap."""
     import sys
 
-    messages = server_messages()
-    go.write_corpus([messages], tmp_path / "corpus.bin")
-    timing, _ = prepared_timing_job(messages, 3)
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
-                                    "directions": ["server"], "timing": timing,
-                                    "cells": [gorilla_job(0).helper_fields()]}))  # fmt: skip
+    timing, _ = prepared_timing_job(server_messages(), 3)
+    job_file = helper_job_file(tmp_path, gorilla_job(0), timing)
     completed = subprocess.run([sys.executable, "-c", ORPHANS_LEFT, str(go.helper_binary()),
                                 "cells", str(job_file)], capture_output=True, text=True,
                                timeout=120, check=True)  # fmt: skip
     assert completed.stdout.split() == ["0"]
+
+
+def schedule_timing(fanout_k: int, repeat: int) -> dict:
+    """The helper's timing job for a broadcast of server_messages() to ``fanout_k``
+    subscribers over ``repeat`` timed stretches (no PreparedMessage plan)."""
+    schedule = fanout.delivery_schedule(len(server_messages()), fanout_k, repeat=repeat, warmup=1)
+    assert schedule is not None
+    return {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
+            "deliveries": schedule.helper_job()}  # fmt: skip
+
+
+def helper_job_file(tmp_path: Path, job: go.GoJob, timing: dict) -> Path:
+    """A ``wsztune-go cells`` job file: server_messages() as one server stream, ``job`` timed
+    with ``timing``."""
+    go.write_corpus([server_messages()], tmp_path / "corpus.bin")
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
+                                    "directions": ["server"], "timing": timing,
+                                    "cells": [job.helper_fields()]}))  # fmt: skip
+    return job_file
+
+
+def gorilla_run(tmp_path: Path, fanout_k: int) -> list[dict]:
+    """The cells of ``wsztune run --server gorilla --level 1 --threshold 0 --fanout K`` over
+    server_messages()."""
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "gorilla", "--level", "1",
+        "--threshold", "0", "--fanout", str(fanout_k), "-j", "1", "-q", "--repeat", "2",
+        "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads((tmp_path / "run.json").read_text())["cells"]
 
 
 def write_records(messages: list[bytes], path: Path) -> None:
@@ -351,13 +377,8 @@ def test_without_gorilla_the_helper_builds_and_compress_once_is_the_hot_compress
     over K, each saying so."""
     binary = go.build_go(go.HELPER_SOURCE.parent, "wsztune-go", "wsztune's Go helper",
                          lambda text: None, (go.GO_GORILLA_MISSING_TAG,))  # fmt: skip
-    messages = server_messages()
-    go.write_corpus([messages], tmp_path / "corpus.bin")
-    timing, _ = prepared_timing_job(messages, 3)
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps({"corpus": str(tmp_path / "corpus.bin"),
-                                    "directions": ["server"], "timing": timing,
-                                    "cells": [gorilla_job(0).helper_fields()]}))  # fmt: skip
+    timing, _ = prepared_timing_job(server_messages(), 3)
+    job_file = helper_job_file(tmp_path, gorilla_job(0), timing)
     completed = subprocess.run([str(binary), "cells", str(job_file)], capture_output=True,
                                text=True, timeout=300, check=True)  # fmt: skip
     delivery = json.loads(completed.stdout)["delivery"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ from wsztune.codecs.base import (
     timing_of,
 )
 from wsztune.corpus import CLIENT, SERVER, Stream
-from wsztune.errors import ToolUnavailable
+from wsztune.errors import ToolUnavailable, WsztuneError
 from wsztune.fanout import (
     DeliverySchedule,
     delivery_fields,
@@ -468,6 +469,8 @@ class GoCodec:
         most = None if self.framing == GO_NATS else SOCKET_CONNECTIONS
         schedule = delivery_schedule(len(server_sizes), plan.fanout, plan.repeat, plan.warmup,
                                      state, most_compressors=most)  # fmt: skip
+        if timing is not None and schedule is not None and most is not None:
+            check_open_files(2 * schedule.compressors)
         prepared_schedule = None
         if timing is not None and schedule is not None:
             deliveries = schedule.helper_job()
@@ -684,8 +687,9 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
 
 # How a Go cell's broadcast is timed (delivery_timing, beside compress_seconds_per_delivery):
 # through the library's own server connections, a writer goroutine per subscriber, over
-# loopback TCP sockets that a separate process drains (the helper's CPU excludes the reading,
-# as a real server's excludes its clients'), with compression on minus off; or, for gorilla
+# loopback TCP sockets that a separate process drains (the client's reading, recv, is that
+# process's CPU, as a real server's clients' is theirs; loopback's receive processing may still
+# be charged to the sender, in its softirq), with compression on minus off; or, for gorilla
 # from a helper built where gorilla/websocket was not found, its pooled flate.Writer and frame
 # writer back to back on one goroutine (NATS's too: its server is not in the helper). Over
 # sockets that cost nothing to write, the model read real servers low (docs/broadcast.md).
@@ -697,6 +701,24 @@ GO_CONNECTIONS_TIMING = "{library} connections over loopback sockets, on - off"
 # deliveries made). 1,000 is the fan-out bench/broadcast.py checks the models against
 # (docs/broadcast.md), so those runs time every subscriber.
 SOCKET_CONNECTIONS = 1000
+# Files a helper holds besides its sockets (Go's own, the job, the drain's pipes), with room:
+# the helper's spareDescriptors.
+SPARE_DESCRIPTORS = 64
+
+
+def check_open_files(sockets: int) -> None:
+    """One line (exit 2) before any helper starts where the open-file limit cannot hold a
+    broadcast's ``sockets`` (on and off) in one helper: the helper raises its soft limit to the
+    hard one (Go does at start), so the hard limit is what counts; the helper checks again,
+    with what it has open."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = sockets + SPARE_DESCRIPTORS
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise WsztuneError(
+            f"timing the Go broadcast needs {need} open files ({sockets} loopback sockets) "
+            f"where this process may open {hard}: raise the limit (ulimit -n {need}) or lower "
+            "--fanout"
+        )
 GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
 # gorilla/websocket 1.5.0's own connections, over sockets whose writes cost nothing, or, from

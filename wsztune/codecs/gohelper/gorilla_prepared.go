@@ -14,6 +14,9 @@ import (
 	gorillaws "github.com/gorilla/websocket"
 )
 
+// gorillaBuilt says this helper times gorilla through gorilla/websocket's own connections.
+const gorillaBuilt = true
+
 // gorillaFleets are the helper process's gorilla connections, built once and shared by its
 // cells (a cell's level and threshold travel with each delivery). Building 1,000 connections
 // over loopback sockets takes seconds; the cells of a run would otherwise each pay it twice.
@@ -66,7 +69,7 @@ func newGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.conn.written = 0 // gorilla writes its handshake response to the connection itself
+		w.conn.sent = wire{sum: w.conn.sent.sum} // gorilla writes its handshake response to the connection itself
 		// The level this connection compresses at, unknown until the first delivery sets it:
 		// gorilla starts a connection at level 1 (compression.go defaultCompressionLevel), so a
 		// level-0 cell on a fresh connection would otherwise compress at 1.
@@ -98,6 +101,8 @@ func newGorillaFleet(count int, compress, sockets bool) (*fleet, error) {
 
 // gorillaFleetPair is count connections with compression at the cell's setting and as many
 // with it off, the bytes each has written so far forgotten (the cell's check counts its own).
+// Not fleetPair: these fleets are shared, so a failure leaves them open (closeGorillaFleets
+// closes them) where fleetPair closes the first.
 func gorillaFleetPair(count int, sockets bool) (*fleet, *fleet, error) {
 	on, err := sharedGorillaFleet(count, true, sockets)
 	if err != nil {
@@ -107,24 +112,24 @@ func gorillaFleetPair(count int, sockets bool) (*fleet, *fleet, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	on.conns[0].written = 0 // its writer is idle: every broadcast was waited for
+	on.conns[0].sent = wire{sum: true} // its writer is idle: every broadcast was waited for
 	return on, off, nil
 }
 
-// gorillaDeliveries times a broadcast with WriteMessage through connections gorilla
+// gorillaDeliveries times a broadcast with WriteMessage through `connections` gorilla
 // connections at the cell's level and as many with compression off (fleetDeliveries), as
 // bench/broadcast_go's server writes each subscriber, over loopback sockets. Also returns the
 // bytes one subscriber's connection was sent, for the caller to hold against the modelled frames.
-func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, int64, error) {
+func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, wire, error) {
 	on, off, err := gorillaFleetPair(connections, true)
 	if err != nil {
-		return nil, 0, err
+		return nil, wire{}, err
 	}
 	send := func(f *fleet, p []byte) error {
 		return f.broadcastTo(connections, delivery{payload: p, level: job.Level, threshold: job.Threshold})
 	}
 	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
-	return out, on.conns[0].written, err
+	return out, on.conns[0].sent, err
 }
 
 // preparedDeliveries times a PreparedMessage broadcast to connections subscribers with
@@ -133,10 +138,10 @@ func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch 
 // as bench/broadcast_go's server does, over sockets whose writes cost nothing (its pause was
 // set against the real server that way; over loopback sockets its 256 connections' writes made
 // a run twice as long). Also returns the bytes one subscriber's connection was sent.
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, int64, error) {
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, wire, error) {
 	on, off, err := gorillaFleetPair(connections, false)
 	if err != nil {
-		return nil, 0, err
+		return nil, wire{}, err
 	}
 	send := func(f *fleet, p []byte) error {
 		time.Sleep(pause) // the server idles between broadcasts: see timePrepared
@@ -148,5 +153,5 @@ func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause t
 		return f.broadcastTo(connections, d)
 	}
 	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
-	return out, on.conns[0].written, err
+	return out, on.conns[0].sent, err
 }

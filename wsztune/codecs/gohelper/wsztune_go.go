@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -872,122 +873,153 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 	if len(server) == 0 {
 		return nil, errors.New("no server message to broadcast")
 	}
-	var primed [][]byte
+	b := &broadcastRun{job: job, plan: plan, server: server}
 	if job.Library == coder && job.Takeover {
 		for fed := 0; fed < 2*coderWriteWindow; {
-			p := server[len(primed)%len(server)]
-			primed = append(primed, p)
+			p := server[len(b.primed)%len(server)]
+			b.primed = append(b.primed, p)
 			fed += len(p)
 		}
 	}
-	stretchOf := func(stretches [][2]int, n int) [][]byte {
-		var out [][]byte
-		for i := stretches[n][0]; i < stretches[n][1]; i++ {
-			out = append(out, server[i%len(server)])
-		}
-		return out
+	times := &deliveryTimes{}
+	wrote, err := b.compress(times)
+	if err != nil {
+		return nil, err
 	}
+	if times.Hot, err = b.sendAll(1, plan.HotStretches); err != nil {
+		return nil, err
+	}
+	frames, err := b.frames()
+	if err != nil {
+		return nil, err
+	}
+	if wrote != nil {
+		if err := wrote.check(modelWire(frames), job.Library+"'s connection"); err != nil {
+			return nil, err
+		}
+		times.SentBytes = wrote.bytes
+	}
+	if job.Library == gorilla && gorillaBuilt && plan.Prepared != nil {
+		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, b.stretchOf); err != nil {
+			return nil, err
+		}
+	}
+	times.Decompress, err = b.decompress(frames)
+	if err != nil {
+		return nil, err
+	}
+	return times, nil
+}
+
+// broadcastRun is one cell's broadcast timing (timeDeliveries): the server's messages, and the
+// ones that first fill each subscriber's window (coder with context takeover).
+type broadcastRun struct {
+	job    cellJob
+	plan   *deliveryPlan
+	server [][]byte
+	primed [][]byte
+}
+
+// stretchOf is the messages of stretch n of stretches (indices modulo the server's messages).
+func (b *broadcastRun) stretchOf(stretches [][2]int, n int) [][]byte {
+	var out [][]byte
+	for i := stretches[n][0]; i < stretches[n][1]; i++ {
+		out = append(out, b.server[i%len(b.server)])
+	}
+	return out
+}
+
+// compress times the plan's stretches into times.Compress: through the library's own
+// connections (coder's Conn.Write, gorilla's WriteMessage, each subscriber on its goroutine:
+// coderDeliveries, gorillaDeliveries), returning what one subscriber's connection sent; else
+// (NATS, or gorilla from a helper built without gorilla/websocket) the senders back to back,
+// returning nil.
+func (b *broadcastRun) compress(times *deliveryTimes) (*wire, error) {
+	stretch := func(n int) [][]byte { return b.stretchOf(b.plan.Stretches, n) }
+	var sent wire
+	var err error
+	switch {
+	case b.job.Library == coder:
+		times.Compress, sent, err = coderDeliveries(b.job, b.plan, b.primed, stretch)
+	case b.job.Library == gorilla && gorillaBuilt:
+		times.Compress, sent, err = gorillaDeliveries(b.job, b.plan.Compressors, len(b.plan.Stretches), b.plan.Warmup, stretch)
+	default:
+		times.Compress, err = b.sendAll(b.plan.Compressors, b.plan.Stretches)
+		return nil, err
+	}
+	return &sent, err
+}
+
+// sendAll times stretches sent by count of the model's senders in turn, each first fed the
+// primed messages (untimed): seconds per stretch after the warm-up ones.
+func (b *broadcastRun) sendAll(count int, stretches [][2]int) ([]float64, error) {
 	var msg message
-	sendAll := func(count int, stretches [][2]int) ([]float64, error) {
-		senders := make([]sender, count)
-		for k := range senders {
-			s, err := newSender(job, true)
-			if err != nil {
+	senders := make([]sender, count)
+	for k := range senders {
+		s, err := newSender(b.job, true)
+		if err != nil {
+			return nil, err
+		}
+		senders[k] = s
+		for _, p := range b.primed {
+			msg.reset()
+			if err := s.send(p, &msg); err != nil {
 				return nil, err
 			}
-			senders[k] = s
-			for _, p := range primed {
+		}
+	}
+	var out []float64
+	for n := range stretches {
+		payloads := b.stretchOf(stretches, n)
+		start := processCPU()
+		for _, p := range payloads {
+			for _, s := range senders {
 				msg.reset()
 				if err := s.send(p, &msg); err != nil {
 					return nil, err
 				}
 			}
 		}
-		var out []float64
-		for n := range stretches {
-			payloads := stretchOf(stretches, n)
-			start := processCPU()
-			for _, p := range payloads {
-				for _, s := range senders {
-					msg.reset()
-					if err := s.send(p, &msg); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if n >= plan.Warmup {
-				out = append(out, processCPU()-start)
-			}
+		if n >= b.plan.Warmup {
+			out = append(out, processCPU()-start)
 		}
-		return out, nil
 	}
-	times := &deliveryTimes{}
-	var err error
-	wrote := int64(-1) // what coder's own connection sent one subscriber
-	if job.Library == coder {
-		// coder's own Conn.Write, each subscriber on its goroutine: see coderDeliveries.
-		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
-		times.Compress, wrote, err = coderDeliveries(job, plan, primed, stretch)
-	} else if job.Library == gorilla {
-		// gorilla's own WriteMessage, each subscriber on its goroutine: see gorillaDeliveries;
-		// a helper built without gorilla/websocket times the pooled writer and frame writer.
-		stretch := func(n int) [][]byte { return stretchOf(plan.Stretches, n) }
-		times.Compress, wrote, err = gorillaDeliveries(job, plan.Compressors, len(plan.Stretches), plan.Warmup, stretch)
-		if times.Compress == nil && err == nil {
-			times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
-			wrote = -1
-		}
-	} else {
-		times.Compress, err = sendAll(plan.Compressors, plan.Stretches)
-	}
+	return out, nil
+}
+
+// frames is one subscriber's messages as the model frames them (every subscriber's are the
+// same): the primed ones, then each stretch's.
+func (b *broadcastRun) frames() ([][]*message, error) {
+	one, err := newSender(b.job, true)
 	if err != nil {
 		return nil, err
 	}
-	if times.Hot, err = sendAll(1, plan.HotStretches); err != nil {
-		return nil, err
-	}
-	// One subscriber's frames (every subscriber's are the same), the primed messages' first.
-	one, err := newSender(job, true)
-	if err != nil {
-		return nil, err
-	}
-	frames := make([][]*message, len(plan.Stretches)+1)
-	record := func(into int, p []byte) error {
-		m := &message{}
-		if err := one.send(p, m); err != nil {
-			return err
+	frames := make([][]*message, len(b.plan.Stretches)+1)
+	for n := range frames {
+		payloads := b.primed
+		if n > 0 {
+			payloads = b.stretchOf(b.plan.Stretches, n-1)
 		}
-		frames[into] = append(frames[into], m)
-		return nil
-	}
-	for _, p := range primed {
-		if err := record(0, p); err != nil {
-			return nil, err
-		}
-	}
-	for n := range plan.Stretches {
-		for _, p := range stretchOf(plan.Stretches, n) {
-			if err := record(n+1, p); err != nil {
+		for _, p := range payloads {
+			m := &message{}
+			if err := one.send(p, m); err != nil {
 				return nil, err
 			}
+			frames[n] = append(frames[n], m)
 		}
 	}
-	if wrote >= 0 {
-		if modelled := wireBytes(frames); wrote != modelled {
-			return nil, fmt.Errorf("%s's connection sent %d bytes where the model frames %d", job.Library, wrote, modelled)
-		}
-		times.SentBytes = wrote
-	}
-	if job.Library == gorilla && plan.Prepared != nil {
-		if times.Prepared, times.PreparedSentBytes, err = timePrepared(job, plan, stretchOf); err != nil {
-			return nil, err
-		}
-	}
-	receivers := make([]receiver, plan.Compressors)
+	return frames, nil
+}
+
+// decompress times frames inflated by as many receivers as the plan's compressors, in turn:
+// seconds per stretch after the primed messages and the warm-up stretches.
+func (b *broadcastRun) decompress(frames [][]*message) ([]float64, error) {
+	receivers := make([]receiver, b.plan.Compressors)
 	for k := range receivers {
-		receivers[k] = newReceiver(job)
+		receivers[k] = newReceiver(b.job)
 	}
 	var out bytes.Buffer
+	var seconds []float64
 	for n, messages := range frames {
 		start := processCPU()
 		for _, m := range messages {
@@ -1001,11 +1033,11 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 				}
 			}
 		}
-		if n > plan.Warmup {
-			times.Decompress = append(times.Decompress, processCPU()-start)
+		if n > b.plan.Warmup {
+			seconds = append(seconds, processCPU()-start)
 		}
 	}
-	return times, nil
+	return seconds, nil
 }
 
 // coder deliveries -------------------------------------------------------------------------
@@ -1017,36 +1049,83 @@ func timeDeliveries(job cellJob, directions []string, streams [][][]byte, plan *
 // goroutine grows its stack for the 256 KiB token array StatelessDeflate keeps on it. So a
 // coder broadcast is timed through coder itself: real connections whose bytes go nowhere.
 
-// wireBytes is what messages' frames take on a server's connection, headers included (RFC
-// 6455 5.2: 2 bytes, plus 2 past 125 payload bytes or 8 past 65,535; a server does not mask).
-func wireBytes(messages [][]*message) int64 {
-	var total int64
+// wire is the bytes a connection sent: how many, and, where summed, their CRC-32, so that a
+// check against the model's frames holds byte for byte.
+type wire struct {
+	bytes int64
+	crc   uint32
+	sum   bool // only a fleet's first connection, whose bytes are checked
+}
+
+func (w *wire) add(p []byte) {
+	w.bytes += int64(len(p))
+	if w.sum {
+		w.crc = crc32.Update(w.crc, crc32.IEEETable, p)
+	}
+}
+
+// check fails, naming what, where a connection sent other bytes than the model frames.
+func (w wire) check(modelled wire, what string) error {
+	if w != modelled {
+		return fmt.Errorf("%s sent %d bytes (CRC-32 %08x) where the model frames %d (%08x)", what, w.bytes, w.crc, modelled.bytes, modelled.crc)
+	}
+	return nil
+}
+
+// modelWire is what messages' frames put on a server's connection, headers included (RFC 6455
+// 5.2: FIN on a message's last frame, RSV1 on a compressed message's first, a text opcode then
+// continuations; 2 bytes, plus 2 past 125 payload bytes or 8 past 65,535; a server does not
+// mask), as the helper's connections write text messages.
+func modelWire(messages [][]*message) wire {
+	out := wire{sum: true}
 	for _, stretch := range messages {
 		for _, m := range stretch {
-			for _, size := range m.frames {
-				total += int64(size) + 2
-				if size > 65535 {
-					total += 8
-				} else if size > 125 {
-					total += 2
+			payload := m.payload
+			for i, size := range m.frames {
+				var header [10]byte
+				if i == len(m.frames)-1 {
+					header[0] |= 0x80
 				}
+				if i == 0 {
+					header[0] |= 0x1 // text
+					if m.compressed {
+						header[0] |= 0x40
+					}
+				}
+				n := 2
+				switch {
+				case size > 65535:
+					header[1] = 127
+					binary.BigEndian.PutUint64(header[2:], uint64(size))
+					n = 10
+				case size > 125:
+					header[1] = 126
+					binary.BigEndian.PutUint16(header[2:], uint16(size))
+					n = 4
+				default:
+					header[1] = byte(size)
+				}
+				out.add(header[:n])
+				out.add(payload[:size])
+				payload = payload[size:]
 			}
 		}
 	}
-	return total
+	return out
 }
 
-// discardConn is the network side of such a connection: writes cost nothing, reads wait until
-// it is closed (where CloseRead's reader waits on a quiet socket). With socket set, it is a
-// real loopback TCP socket instead, whose other end a drain process reads (drainedSockets).
-type discardConn struct {
-	closed  chan struct{}
-	once    sync.Once
-	written int64 // bytes written, read once the writer has finished
-	socket  net.Conn
+// countingConn is the network side of such a connection, counting what it is sent (sent):
+// without socket, writes cost nothing and reads wait until it is closed (where CloseRead's
+// reader waits on a quiet socket); with socket set, both go to a real loopback TCP socket,
+// whose other end a drain process reads (drainedSockets).
+type countingConn struct {
+	closed chan struct{}
+	once   sync.Once
+	sent   wire // bytes written, read once the writer has finished
+	socket net.Conn
 }
 
-func (c *discardConn) Read(p []byte) (int, error) {
+func (c *countingConn) Read(p []byte) (int, error) {
 	if c.socket != nil {
 		return c.socket.Read(p)
 	}
@@ -1054,15 +1133,17 @@ func (c *discardConn) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-func (c *discardConn) Write(p []byte) (int, error) {
-	c.written += int64(len(p))
+func (c *countingConn) Write(p []byte) (int, error) {
+	n := len(p)
+	var err error
 	if c.socket != nil {
-		return c.socket.Write(p)
+		n, err = c.socket.Write(p)
 	}
-	return len(p), nil
+	c.sent.add(p[:n]) // what reached the socket: a failed write's rest did not
+	return n, err
 }
 
-func (c *discardConn) Close() error {
+func (c *countingConn) Close() error {
 	c.once.Do(func() {
 		close(c.closed)
 		if c.socket != nil {
@@ -1072,11 +1153,11 @@ func (c *discardConn) Close() error {
 	return nil
 }
 
-func (c *discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *discardConn) SetDeadline(time.Time) error      { return nil }
-func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *countingConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *countingConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *countingConn) SetDeadline(time.Time) error      { return nil }
+func (c *countingConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
 
 // drainProcess is the process reading a fleet's sockets: ended is closed once it has exited,
 // with err its exit status.
@@ -1103,8 +1184,9 @@ func (d *drainProcess) failed(err error) error {
 
 // drainedSockets is count loopback TCP connections whose other ends a drain process (this
 // helper, "drain ADDR COUNT") holds and reads until they close: a subscriber's bytes go through
-// the kernel as a server's do, and the reading (recv) is another process's CPU, as the clients
-// of bench/broadcast.py are. A drain that ends before it has connected them all stops the
+// the kernel as a server's do, and the client's reading (recv) is another process's CPU, as the
+// clients of bench/broadcast.py are (loopback's receive processing may still be charged to the
+// sender, in its softirq). A drain that ends before it has connected them all stops the
 // accepting at once, with its exit status.
 func drainedSockets(count int) ([]net.Conn, *drainProcess, error) {
 	if err := descriptorsFor(count); err != nil {
@@ -1156,7 +1238,8 @@ func drainedSockets(count int) ([]net.Conn, *drainProcess, error) {
 }
 
 // spareDescriptors are the files a helper keeps open besides its sockets (the listener, the
-// drain's pipes, Go's own), with room to spare.
+// drain's pipes, Go's own), with room to spare (wsztune.codecs.go SPARE_DESCRIPTORS, checked
+// before any helper starts).
 const spareDescriptors = 64
 
 // descriptorsFor fails, saying what to raise, where count more sockets (and the drain
@@ -1198,11 +1281,11 @@ func drain(addr string, count int) error {
 	return nil
 }
 
-// hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a discardConn
+// hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a countingConn
 // with the 4 KiB bufio.Writer net/http's Hijack gives (net/http server.go hijackLocked).
 type hijackable struct {
 	header http.Header
-	conn   *discardConn
+	conn   *countingConn
 }
 
 func (h *hijackable) Header() http.Header         { return h.header }
@@ -1217,7 +1300,7 @@ func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // gorilla's chat examples and bench/broadcast_go).
 type fleet struct {
 	queues  []chan delivery
-	conns   []*discardConn
+	conns   []*countingConn
 	drain   *drainProcess // the process reading the connections' sockets, if real
 	pending sync.WaitGroup
 	failed  error
@@ -1234,7 +1317,7 @@ type delivery struct {
 }
 
 // add starts the writer goroutine of one more subscriber, whose connection writes to conn.
-func (f *fleet) add(conn *discardConn, write func(delivery) error) {
+func (f *fleet) add(conn *countingConn, write func(delivery) error) {
 	queue := make(chan delivery, 1)
 	f.queues, f.conns = append(f.queues, queue), append(f.conns, conn)
 	go func() {
@@ -1311,7 +1394,7 @@ func newFleet(count int, compress, sockets bool, open func(*hijackable, *http.Re
 		}
 	}
 	for i := 0; i < count; i++ {
-		conn := &discardConn{closed: make(chan struct{}), socket: real[i]}
+		conn := &countingConn{closed: make(chan struct{}), socket: real[i], sent: wire{sum: i == 0}}
 		write, err := open(&hijackable{header: http.Header{}, conn: conn}, request)
 		if err != nil {
 			conn.Close()
@@ -1406,23 +1489,23 @@ func fleetDeliveries(on, off *fleet, stretches, warmup int, stretch func(int) []
 // setting and as many with compression off (fleetDeliveries), each subscriber's message
 // written by its own goroutine with Conn.Write. Also returns the bytes one subscriber's
 // connection was sent, for the caller to hold against the modelled frames.
-func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, int64, error) {
+func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, wire, error) {
 	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
 		return newCoderFleet(job, plan.Compressors, compress)
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, wire{}, err
 	}
 	defer on.close()
 	defer off.close()
 	send := func(f *fleet, p []byte) error { return f.broadcast(delivery{payload: p}) }
 	for _, p := range primed {
 		if err := send(on, p); err != nil {
-			return nil, 0, err
+			return nil, wire{}, err
 		}
 	}
 	out, err := fleetDeliveries(on, off, len(plan.Stretches), plan.Warmup, stretch, send)
-	return out, on.conns[0].written, err
+	return out, on.conns[0].sent, err
 }
 
 // gorilla's PreparedMessage ------------------------------------------------------------------
@@ -1441,13 +1524,13 @@ func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch f
 
 // timePrepared times the plan's PreparedMessage broadcast through gorilla's own connections and
 // checks that one subscriber's connection was sent the modelled PreparedMessage frames, byte for
-// byte; nil samples from a helper built without gorilla/websocket.
+// byte (only where gorillaBuilt).
 func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int) [][]byte) ([]float64, int64, error) {
 	stretches := plan.Prepared.Stretches
 	stretch := func(n int) [][]byte { return stretchOf(stretches, n) }
 	pause := time.Duration(plan.Prepared.PauseSeconds * float64(time.Second))
 	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, pause, stretch)
-	if err != nil || samples == nil {
+	if err != nil {
 		return nil, 0, err
 	}
 	prepared := job
@@ -1466,10 +1549,10 @@ func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int)
 			sent = append(sent, m)
 		}
 	}
-	if modelled := wireBytes([][]*message{sent}); wrote != modelled {
-		return nil, 0, fmt.Errorf("gorilla's connection sent %d bytes of PreparedMessage frames where the model frames %d", wrote, modelled)
+	if err := wrote.check(modelWire([][]*message{sent}), "gorilla's connection, PreparedMessage frames,"); err != nil {
+		return nil, 0, err
 	}
-	return samples, wrote, nil
+	return samples, wrote.bytes, nil
 }
 
 func runCells(path string) error {
