@@ -14,6 +14,16 @@ from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.permessage_deflate import Setting, get_zlib_module
 from wsztune.results import TIME_FIELD_NAMES
 
+
+@pytest.fixture(autouse=True)
+def _no_sink_left() -> object:
+    """Tests here time broadcasts outside a sweep (which closes its sink itself): close the
+    sink they open, so that no reading process outlives its test (later tests count children)."""
+    from wsztune.programs.sink import close_sink
+
+    yield
+    close_sink()
+
 TAIL = b"\x00\x00\xff\xff"
 QUICK = TimingPlan(repeat=3, warmup=1, min_sample_seconds=0.0)
 SIZES_ONLY = TimingPlan(measure_time=False)
@@ -292,3 +302,22 @@ def test_a_sink_whose_reader_died_stops_the_cell_with_one_line(
     setting = Setting(window_bits=12, mem_level=5)
     with pytest.raises(SinkLost, match="run the command again"):
         zlib_codec.time_deliveries(streams(), setting, get_zlib_module("zlib"), plan)
+
+
+def test_a_sweep_with_a_fanout_leaves_no_reading_process_behind() -> None:
+    """The broadcast timings' sink (its sockets and the process reading them) ends with the
+    sweep that opened it: a process that goes on after a sweep (a notebook, a test run) keeps
+    no child from it."""
+    pytest.importorskip("websockets")
+    import psutil
+
+    from wsztune import sweep
+    from wsztune.programs import sink
+
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    plan = TimingPlan(repeat=2, warmup=1, min_sample_seconds=0.0, fanout=3)
+    cells = sweep.run_sweep(streams(), [Setting(window_bits=12, mem_level=5)], plan=plan)
+    assert isinstance(cells[0]["compress_seconds_per_delivery"], float)
+    assert sink._sink is None
+    after = {child.pid for child in psutil.Process().children(recursive=True)}
+    assert after <= before

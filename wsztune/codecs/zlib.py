@@ -85,7 +85,7 @@ from wsztune.permessage_deflate import (
     round_trip_sizes,
     sent_payloads,
 )
-from wsztune.programs.sink import SinkLost, SocketSink, sink_for
+from wsztune.programs.sink import SinkLost, SocketSink, close_sink, sink_for
 
 # How each zlib module's pages become resident (derived from its source: wsztune.memory).
 RESIDENT_MODELS: dict[str, ResidentModel] = {"zlib": zlib_resident, "zlib-ng": zlib_ng_resident}
@@ -119,7 +119,10 @@ class ZlibCodec:
         finished: CellDone,
     ) -> None:
         """Measure every setting in this process, or in ``jobs`` forked workers."""
-        measure_in_processes(self, streams, order, plan, jobs, finished)
+        try:
+            measure_in_processes(self, streams, order, plan, jobs, finished)
+        finally:
+            close_sink()  # the broadcast timings' sockets and their reader end with the sweep
 
     def measure_cell(
         self,

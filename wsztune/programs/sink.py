@@ -152,6 +152,15 @@ def sink_for(count: int) -> SocketSink:
     return _sink
 
 
-def _close_at_exit() -> None:
+def close_sink() -> None:
+    """Close this process's sink, if it has one, and forget it: its reading process ends.
+    A sweep closes it when its cells are done, so that nothing outlives the sweep in a process
+    that goes on (a notebook, a test run); a forked worker's copy is its parent's to close."""
+    global _sink
     if _sink is not None and _sink.pid == os.getpid():
         _sink.close()
+    _sink = None
+
+
+def _close_at_exit() -> None:
+    close_sink()
