@@ -204,28 +204,46 @@ def communicate(
     stall guard rather than a wall clock. A helper slowed by a loaded machine is waited for;
     one that uses no CPU (children included) for ``stall_seconds`` before it ends has hung:
     it is killed and :class:`HelperStalled` raised."""
-    import threading
-
-    outputs: dict[str, str] = {}
-
-    def read(stream: str) -> None:
-        outputs[stream] = getattr(process, stream).read()
-
-    readers = [
-        threading.Thread(target=read, args=(stream,), daemon=True)
-        for stream in ("stdout", "stderr")
-    ]
-    for reader in readers:
-        reader.start()
+    stdout, stderr = _PipeReader.start(process.stdout), _PipeReader.start(process.stderr)
     try:
         _StallWatch([process], name, stall_seconds).wait_for_ends()
     finally:
-        if process.poll() is None:
-            kill_tree(process)
-            process.wait()
-    for reader in readers:
-        reader.join(timeout=2.0)  # a child it left behind may still hold its pipes
-    return outputs.get("stdout", ""), outputs.get("stderr", "")
+        _stop(process)
+    return stdout.text(), stderr.text()
+
+
+@dataclass
+class _PipeReader:
+    """A helper's pipe read to its end by a thread of its own while the helper runs: one that
+    writes more than a pipe holds (a Go panic's stack dump) would otherwise wait on it while we
+    wait on its other pipe or its exit."""
+
+    thread: Any
+    chunks: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, stream: IO[str] | None) -> _PipeReader:
+        """Start reading ``stream``."""
+        import threading
+
+        assert stream is not None
+        reader = cls(None)
+        reader.thread = threading.Thread(target=reader.chunks.extend, args=(stream,), daemon=True)
+        reader.thread.start()
+        return reader
+
+    def text(self) -> str:
+        """What was read, once the helper has ended. Bounded: a child it left behind (a
+        launcher's) may still hold the pipe open."""
+        self.thread.join(timeout=2.0)
+        return "".join(self.chunks)
+
+
+def _stop(process: Any) -> None:
+    """Kill a helper that is still running, its children too, and reap it."""
+    if process.poll() is None:
+        kill_tree(process)
+        process.wait()
 
 
 @dataclass(frozen=True)
@@ -289,19 +307,10 @@ def run_helpers(
                     feed(process.stdin)  # type: ignore[arg-type]
             lines.put((index, None))
 
-        stderrs: list[list[str]] = [[] for _ in processes]
-
-        def drain(index: int, process: subprocess.Popen[str]) -> None:
-            # Read while it runs: a helper writing more than a pipe holds (a Go panic's stack
-            # dump) would otherwise wait on its stderr while we wait on its stdout.
-            assert process.stderr is not None
-            stderrs[index].extend(process.stderr)
-
-        drains = []
+        stderrs = []
         for index, process in enumerate(processes):
             threading.Thread(target=pump, args=(index, process), daemon=True).start()
-            drains.append(threading.Thread(target=drain, args=(index, process), daemon=True))
-            drains[-1].start()
+            stderrs.append(_PipeReader.start(process.stderr))
         watch = _StallWatch(processes, name, stall_seconds)
         running = len(processes)
         while running:
@@ -322,17 +331,13 @@ def run_helpers(
         watch.wait_for_ends()
         errors = []
         for index, process in enumerate(processes):
-            # Bounded: a child it left behind (a launcher's) may still hold its stderr open.
-            drains[index].join(timeout=2.0)
             if process.returncode != 0 and index not in watch.ended:
-                errors.append("".join(stderrs[index]).strip())
+                errors.append(stderrs[index].text().strip())
         if errors:
             raise RuntimeError(f"{name} failed: {errors[0]}")
     finally:
         for process in processes:
-            if process.poll() is None:
-                kill_tree(process)
-                process.wait()
+            _stop(process)
     return results
 
 
