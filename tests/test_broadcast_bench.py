@@ -112,6 +112,7 @@ def test_the_model_runs_between_the_repeats_two_windows(
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         happened.append("model")
+        assert corpus == tmp_path / "w.jsonl"  # the messages the server broadcasts
         assert args == ["--window-bits", "12"] and fanout == 1000
         return [{"window_bits": 9, "compress_seconds_per_delivery": 1.0},
                 {"window_bits": 12, "compress_seconds_per_delivery": 15e-6}]  # fmt: skip
@@ -121,7 +122,7 @@ def test_the_model_runs_between_the_repeats_two_windows(
     server = bench.Server("a server", lambda *_: [], ["--window-bits", "12"],
                           lambda cell: cell["window_bits"] == 12)  # fmt: skip
     options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
-                                 warmup=0.0, seconds=0.0)  # fmt: skip
+                                 warmup=0.0, seconds=0.0, model_corpus=tmp_path / "w.jsonl")
     repeat = bench.one_repeat(server, number, options, tmp_path / "m.bin", tmp_path, tmp_path,
                               corpus_mean=120.0)  # fmt: skip
     assert happened == order
@@ -131,3 +132,28 @@ def test_the_model_runs_between_the_repeats_two_windows(
     assert repeat.ratio == pytest.approx(0.9)
     assert len(repeat.loads) == 3 and repeat.busy == [0.5, 0.5]
     assert sorted(repeat.sizes) == [150.0, 170.0]
+
+
+def test_a_server_cycles_through_what_one_window_holds_spread_over_the_corpus(
+    bench: ModuleType,
+) -> None:
+    # 10 broadcasts/s over 10 s: 100 messages, in 10 runs of 10 consecutive ones starting at
+    # every tenth of the corpus, so that each window delivers each of them once.
+    messages = [str(index).encode() for index in range(1000)]
+    cycle = bench.window_messages(messages, rate=10.0, seconds=10.0)
+    assert [int(m) for m in cycle] == [s + i for s in range(0, 1000, 100) for i in range(10)]
+    assert bench.window_messages(messages[:7], rate=10.0, seconds=10.0) == messages[:7]
+    assert len(bench.window_messages(messages, rate=2.0, seconds=2.5)) == 5
+
+
+def test_the_model_reads_the_messages_the_server_broadcasts(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    from wsztune import corpus
+
+    messages = [b'{"t":"tick"}', bytes([0x81, 0xFF, 0x00]), "caf\u00e9".encode()]
+    path = tmp_path / "cycle.jsonl"
+    bench.write_corpus(messages, path)
+    loaded = corpus.load(path)
+    assert [m.payload for m in loaded.messages if m.direction == "server"] == messages
+    assert bench.server_messages(path) == messages
