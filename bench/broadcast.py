@@ -13,16 +13,16 @@ server; it is set against the model's ``compress_seconds_per_delivery`` x 1,000 
 run CORPUS --fanout N`` at the server's own setting (and, for gorilla's PreparedMessage, its
 ``compress_once.compress_seconds_per_delivery``), restricted to that one cell.
 
-Both are given the same messages: the server cycles through as many as a window delivers (R x
-``--seconds``, :func:`window_messages`: runs of consecutive messages spread over the corpus),
-and the model is run on a corpus of exactly those (:func:`write_corpus`). A window of a server
-that broadcast the whole corpus from its start held its hundred-odd first messages, whose mix
-was not the corpus's: on the market records, 32% of them reached coder's 128-byte compression
-threshold against 20% of the corpus, and the model run on those very messages cost 1.4 times
-the whole corpus's figure read per byte for their mean size (docs/broadcast.md, "Which
-messages a window holds"). ``--whole-corpus`` does it the old way. Each server reports the
-payload bytes it delivered beside the deliveries, and the model is still read per byte for the
-windows' mean message (``B/msg``), a correction that is now about 1.
+Both are given the messages in the same order (:func:`spread_order`): runs of ten consecutive
+messages from ten parts of the corpus in turn, so that the hundred-odd messages of a window come
+from all over the corpus, as the model's stretches do; the model is run on a corpus of them in
+that order (:func:`write_corpus`). Broadcast in corpus order, a window held the corpus's
+hundred-odd first messages, whose mix was not the corpus's: on the market records, 32% of them
+reached coder's 128-byte compression threshold against 20% of the corpus, and the model run on
+those very messages cost 1.4 times the whole corpus's figure read per byte for their mean size
+(docs/broadcast.md, "Which messages a window holds"). ``--whole-corpus`` keeps the corpus's
+order. Each server reports the payload bytes it delivered beside the deliveries, and the model
+is read per byte for the windows' mean message (``B/msg``), as it reads its own samples.
 
 The model is measured in every repeat, between that repeat's two windows (on, model, off; then
 off, model, on), so that it runs under the same load as the server it is set against: on a
@@ -66,7 +66,8 @@ WS_SERVER = REPO / "bench" / "broadcast_ws.js"
 DEBIAN_GOPATH = "/usr/share/gocode"
 GOAL = 0.25  # |measured / model - 1|
 CLIENT_PROCESSES = 2
-WINDOW_RUNS = 10  # stretches of consecutive messages a server's cycle is made of
+SPREAD_PARTS = 10  # parts of the corpus a server's broadcasts go through in turn
+SPREAD_RUN = 10  # consecutive messages of a part broadcast one after the other
 
 
 # The corpus and the model ------------------------------------------------------------------------
@@ -103,19 +104,22 @@ def write_corpus(messages: list[bytes], path: Path) -> None:
             out.write(json.dumps(record) + "\n")
 
 
-def window_messages(messages: list[bytes], rate: float, seconds: float) -> list[bytes]:
-    """The messages a server cycles through, as many as one window delivers (rate x seconds),
-    so that every window delivers each of them once and the model, run on the same ones, is
-    read for the traffic the server sent: :data:`WINDOW_RUNS` runs of consecutive corpus
-    messages, from starts spread evenly over the corpus, as the model spreads its stretches.
-    Broadcasting the whole corpus from its start, a window held its hundred-odd first messages,
-    whose mix of sizes is not the corpus's (docs/broadcast.md, "Which messages a window
-    holds")."""
-    wanted = max(1, min(len(messages), round(rate * seconds)))
-    runs = min(WINDOW_RUNS, wanted)
-    length = wanted // runs
-    starts = [number * len(messages) // runs for number in range(runs)]
-    return [message for start in starts for message in messages[start : start + length]]
+def spread_order(messages: list[bytes]) -> list[bytes]:
+    """The corpus's server messages in the order a server broadcasts them: the corpus cut into
+    :data:`SPREAD_PARTS` parts, then a run of :data:`SPREAD_RUN` consecutive messages from each
+    part in turn, the next run of each part after them, and so on, every message once. A window
+    of a hundred broadcasts then holds runs from every part of the corpus, as the model's
+    stretches do, where broadcast in corpus order it held the corpus's hundred-odd first
+    messages, whose mix was not the corpus's (docs/broadcast.md, "Which messages a window
+    holds"); and no message comes back within any window a compressor keeps, as no message
+    does in the corpus."""
+    bounds = [part * len(messages) // SPREAD_PARTS for part in range(SPREAD_PARTS + 1)]
+    parts = [messages[start:stop] for start, stop in zip(bounds, bounds[1:], strict=False)]
+    order = []
+    for offset in range(0, max(len(part) for part in parts), SPREAD_RUN):
+        for part in parts:
+            order.extend(part[offset : offset + SPREAD_RUN])
+    return order
 
 
 def model_run(corpus_path: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
@@ -430,8 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--whole-corpus", action="store_true",
-                        help="broadcast the whole corpus from its start and run the model on all "
-                             "of it (by default: the messages one window holds, cycled)")
+                        help="broadcast the corpus in its own order (by default: runs from "
+                             "parts spread over it in turn, the model run on that order)")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -443,8 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         payloads = server_messages(options.corpus)
         options.model_corpus = options.corpus
         if not options.whole_corpus:
-            payloads = window_messages(payloads, options.rate, options.seconds)
-            options.cycle = len(payloads)
+            payloads = spread_order(payloads)
             options.model_corpus = work / options.corpus.name
             write_corpus(payloads, options.model_corpus)
         write_messages(payloads, messages)
@@ -506,16 +509,14 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs")  # fmt: skip
     if getattr(options, "whole_corpus", True):
-        what = "the whole corpus from its start; the model run on all of it"
-        mean = f"the corpus's {corpus_mean:.0f} B"
+        what = "the corpus's server messages in order; the model run on the corpus"
     else:
-        what = (f"{options.cycle} of the corpus's server messages ({WINDOW_RUNS} runs spread "
-                "over it) over and over; the model run on the same ones")  # fmt: skip
-        mean = f"those messages' {corpus_mean:.0f} B"
+        what = (f"the corpus's server messages in runs of {SPREAD_RUN} from {SPREAD_PARTS} parts "
+                "of it in turn; the model run on them in that order")  # fmt: skip
     print(f"the servers broadcast {what}")
     print("CPU ms per 1,000 deliveries: medians over the repeats (smallest..largest); ratio: "
           "the median of each repeat's measured / model; the model read per byte for the "
-          f"windows' mean message (B/msg; {mean})")  # fmt: skip
+          f"windows' mean message (B/msg; the corpus's {corpus_mean:.0f} B)")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
           f"{'B/msg':>6} {'busy':>5} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]

@@ -134,16 +134,20 @@ def test_the_model_runs_between_the_repeats_two_windows(
     assert sorted(repeat.sizes) == [150.0, 170.0]
 
 
-def test_a_server_cycles_through_what_one_window_holds_spread_over_the_corpus(
+def test_a_server_broadcasts_runs_from_every_part_of_the_corpus_in_turn(
     bench: ModuleType,
 ) -> None:
-    # 10 broadcasts/s over 10 s: 100 messages, in 10 runs of 10 consecutive ones starting at
-    # every tenth of the corpus, so that each window delivers each of them once.
+    # 1,000 messages: ten parts of 100; runs of 10, one from each part in turn, so that 100
+    # broadcasts in a row hold 10 runs from all ten parts; every message exactly once.
     messages = [str(index).encode() for index in range(1000)]
-    cycle = bench.window_messages(messages, rate=10.0, seconds=10.0)
-    assert [int(m) for m in cycle] == [s + i for s in range(0, 1000, 100) for i in range(10)]
-    assert bench.window_messages(messages[:7], rate=10.0, seconds=10.0) == messages[:7]
-    assert len(bench.window_messages(messages, rate=2.0, seconds=2.5)) == 5
+    order = [int(m) for m in bench.spread_order(messages)]
+    assert order[:100] == [part * 100 + i for part in range(10) for i in range(10)]
+    assert order[100:110] == list(range(10, 20))
+    assert sorted(order) == list(range(1000))
+    # Parts of unequal length (1,003 messages) and a corpus shorter than a run: all, once.
+    uneven = [str(index).encode() for index in range(1003)]
+    assert sorted(bench.spread_order(uneven)) == sorted(uneven)
+    assert bench.spread_order(messages[:7]) == messages[:7]
 
 
 def test_the_model_reads_the_messages_the_server_broadcasts(
