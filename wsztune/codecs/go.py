@@ -694,6 +694,7 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
 # writer back to back on one goroutine (NATS's too: its server is not in the helper). Over
 # sockets that cost nothing to write, the model read real servers low (docs/broadcast.md).
 GO_CONNECTIONS_TIMING = "{library} connections over loopback sockets, on - off"
+GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
 # Through at most this many subscribers' connections (delivery_compressors says how many), and
 # as many with compression off: each is a loopback socket in the helper and another in its
 # drain process, so a fan-out of 12,000 ran out of open files and one past about 28,000 would
@@ -719,7 +720,8 @@ def check_open_files(sockets: int) -> None:
             f"where this process may open {hard}: raise the limit (ulimit -n {need}) or lower "
             "--fanout"
         )
-GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
+
+
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
 # gorilla/websocket 1.5.0's own connections, over sockets whose writes cost nothing, or, from
 # a helper built where gorilla/websocket was not found, one hot flate.Writer's compression
