@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from wsztune.programs import (
     unpack_u32,
     write_corpus,
 )
+from wsztune.programs.descriptors import SPARE_DESCRIPTORS, most_open_files
 
 NAME = "go"
 # The framings this codec reproduces, each called by its codec's name: the library whose bytes
@@ -702,22 +702,19 @@ GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
 # deliveries made). 1,000 is the fan-out bench/broadcast.py checks the models against
 # (docs/broadcast.md), so those runs time every subscriber.
 SOCKET_CONNECTIONS = 1000
-# Files a helper holds besides its sockets (Go's own, the job, the drain's pipes), with room:
-# the helper's spareDescriptors.
-SPARE_DESCRIPTORS = 64
 
 
 def check_open_files(sockets: int) -> None:
     """One line (exit 2) before any helper starts where the open-file limit cannot hold a
     broadcast's ``sockets`` (on and off) in one helper: the helper raises its soft limit to the
     hard one (Go does at start), so the hard limit is what counts; the helper checks again,
-    with what it has open."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with what it has open (its spareDescriptors)."""
     need = sockets + SPARE_DESCRIPTORS
-    if hard != resource.RLIM_INFINITY and hard < need:
+    most = most_open_files()
+    if most is not None and most < need:
         raise WsztuneError(
             f"timing the Go broadcast needs {need} open files ({sockets} loopback sockets) "
-            f"where this process may open {hard}: raise the limit (ulimit -n {need}) or lower "
+            f"where this process may open {most}: raise the limit (ulimit -n {need}) or lower "
             "--fanout"
         )
 
