@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import launcher_script, process_ended
 from wsztune import programs
 from wsztune.errors import EXIT_USAGE, ToolUnavailable
 from wsztune.programs import find_program
@@ -203,29 +204,9 @@ def test_a_busy_helper_is_watched_without_listing_its_children(
     assert listed == []
 
 
-def _ended(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie left for init to reap counts), waiting up
-    to a few seconds for a kill to land."""
-    import psutil
-
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _launched_sleeper(pid_file: Path) -> list[str]:
-    """A launcher (Volta's node shim in the wild) whose child, the real program, hangs; the
-    child writes its pid to ``pid_file``."""
-    child = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-    child += "time.sleep(600)\n"
-    script = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])\n"
-    return [sys.executable, "-c", script]
+    """A launcher whose child hangs, writing its pid to ``pid_file``, as a command line."""
+    return [sys.executable, "-c", launcher_script(pid_file)]
 
 
 def test_a_stalled_helper_is_stopped_with_the_child_of_its_launcher(tmp_path: Path) -> None:
@@ -237,12 +218,12 @@ def test_a_stalled_helper_is_stopped_with_the_child_of_its_launcher(tmp_path: Pa
         lambda: programs.run_helpers([helper], int, name="launched", stall_seconds=2), 30
     )
     assert isinstance(outcome, programs.HelperStalled), outcome
-    assert _ended(int(pid_file.read_text()))
+    assert process_ended(int(pid_file.read_text()))
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     probe = subprocess.Popen(_launched_sleeper(pid_file), **pipes)
     outcome = _bounded(lambda: programs.communicate(probe, "probe", stall_seconds=2), 30)
     assert isinstance(outcome, programs.HelperStalled), outcome
-    assert _ended(int(pid_file.read_text()))
+    assert process_ended(int(pid_file.read_text()))
 
 
 def _bounded(call: Callable[[], object], seconds: float) -> BaseException | object:
