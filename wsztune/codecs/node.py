@@ -49,6 +49,7 @@ from wsztune.programs import (
     communicate,
     core_for,
     helper_cell_fields,
+    kill_tree,
     on_core,
     pinnable_cores,
     run_helpers,
@@ -592,7 +593,7 @@ class _ProbeRunner:
         except BaseException:
             self.stopping.set()
             for process in list(self.running):
-                process.kill()
+                kill_tree(process)  # a launcher's child (Volta's node) would outlive it
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
