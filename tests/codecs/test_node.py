@@ -16,7 +16,7 @@ from wsztune import corpus, sweep
 from wsztune.codecs import node
 from wsztune.fanout import delivery_schedule
 from wsztune.permessage_deflate import Setting
-from wsztune.programs import write_corpus
+from wsztune.programs import HelperFailed, write_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -626,8 +626,9 @@ def test_an_interrupted_probe_run_leaves_no_child_of_a_launcher_behind(tmp_path:
 
 
 def test_a_memory_probe_failing_with_bytes_that_are_not_utf8_says_why(tmp_path: Path) -> None:
-    """A probe whose stderr holds a byte that is not UTF-8 fails with its whole message (the
-    byte read as a replacement character), not with a reader thread's traceback."""
+    """A probe whose stderr holds a byte that is not UTF-8 fails with its last line, its whole
+    message saved (the byte read as a replacement character), not with a reader thread's
+    traceback."""
     import stat
     import sys
 
@@ -640,6 +641,10 @@ def test_a_memory_probe_failing_with_bytes_that_are_not_utf8_says_why(tmp_path: 
     runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
     runner.job = lambda item: {}  # type: ignore[method-assign]
     runner.slots.put(None)
-    with pytest.raises(RuntimeError) as failure:
+    with pytest.raises(HelperFailed) as failure:
         runner.run(("probe", None))  # type: ignore[arg-type]
-    assert str(failure.value) == "node memory probe failed: \ufffd garbled\nout of memory"
+    message = str(failure.value)
+    assert message.startswith("node memory probe failed (exit code 1): out of memory (its whole ")
+    saved = Path(message.split("its whole error output: ")[1].split(")")[0])
+    assert saved.read_text(encoding="utf-8") == "\ufffd garbled\nout of memory\n"
+    saved.unlink()

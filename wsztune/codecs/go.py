@@ -53,6 +53,7 @@ from wsztune.programs import (
     HelperCell,
     find_program,
     helper_cell_fields,
+    helper_failed,
     run_job_files,
     unpack_u32,
     write_corpus,
@@ -402,7 +403,7 @@ def measure_memory(
         finally:
             os.unlink(job_file.name)
         if completed.returncode != 0:
-            raise RuntimeError(f"Go memory probe failed: {completed.stderr.strip()}")
+            raise helper_failed("Go memory probe", completed.returncode, completed.stderr)
         return key, GoMemory(**json.loads(completed.stdout))
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:

@@ -49,6 +49,7 @@ from wsztune.programs import (
     communicate,
     core_for,
     helper_cell_fields,
+    helper_failed,
     kill_tree,
     on_core,
     pinnable_cores,
@@ -628,7 +629,7 @@ class _ProbeRunner:
             self.slots.put(core)
             os.unlink(job_file.name)
         if process.returncode != 0:
-            raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
+            raise helper_failed("node memory probe", process.returncode, stderr)
         data = json.loads(stdout)
         figure = ProbeFigure(int(data["held"]), int(data["error"]))
         if self.cache is not None:
