@@ -156,6 +156,9 @@ def test_a_helper_killed_or_silent_says_so() -> None:
         "node codec was killed by SIGKILL (the system may have run out of memory) without a "
         "word on its error output: run the command again"
     )
+    killed = programs.helper_failed("node codec", -15, "a warning\nanother\n")
+    assert str(killed).startswith("node codec was killed by SIGTERM: another; unless")
+    assert "its whole error output" not in str(killed)  # no file left by an interrupted run
     one_line = programs.helper_failed("Go codec", 1, "raise the limit (ulimit -n 1064)\n")
     assert str(one_line).startswith("Go codec failed (exit code 1): raise the limit (ulimit -n "
                                     "1064); unless that says what to change")  # fmt: skip

@@ -99,8 +99,8 @@ _LONGEST_LINE = 300
 def helper_failed(name: str, returncode: int, stderr: str) -> HelperFailed:
     """The one-line error for helper ``name`` that ended with ``returncode`` (negative: killed by
     that signal) saying ``stderr``: the line of it that says what went wrong (:data:`_HEADLINE`,
-    else its last), its whole text saved to a file named in the line when there is more, and
-    what to do."""
+    else its last), its whole text saved to a file named in the line when there is more (and it
+    exited rather than being killed), and what to do."""
     import tempfile
 
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
@@ -114,7 +114,9 @@ def helper_failed(name: str, returncode: int, stderr: str) -> HelperFailed:
     if len(said) > _LONGEST_LINE:
         said = said[: _LONGEST_LINE - 3] + "..."
     where, evidence = "", "this line"
-    if len(lines) > 1 or said != lines[0]:
+    # Not for a kill (ours on Ctrl-C among them): what it wrote is not what ended it, and a file
+    # left behind by an interrupted run would be litter.
+    if returncode > 0 and (len(lines) > 1 or said != lines[0]):
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         handle, path = tempfile.mkstemp(prefix=f"wsztune-{slug}-", suffix=".txt")
         with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as out:
