@@ -3,7 +3,9 @@
 Exit codes: 0 success, 1 a check that ran and failed (``recommend --check``, ``live``),
 2 a user error (bad input file, bad option, missing run), 3 a check that ran but whose
 measurement was too uncertain to judge (``live``: inconclusive, never a pass), 4 a decision
-refused because the run it would rest on is partial (``recommend`` without ``--allow-partial``);
+refused because the run it would rest on is partial (``recommend`` without ``--allow-partial``),
+5 a helper program wsztune runs (node, Go, the JVM) failed (it crashed, or said why it could not
+go on): one line naming it, its exit code and what it said;
 130 and 143 interrupted (Ctrl-C, SIGTERM), 141 the reader of the output went away (``| head``).
 Anything else is a bug.
 """
@@ -15,6 +17,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_PARTIAL = 4
+EXIT_HELPER_FAILED = 5
 
 
 class WsztuneError(Exception):

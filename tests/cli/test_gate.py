@@ -83,6 +83,23 @@ def test_a_partial_baseline_never_decides(partial_path: Path, small_run_path: Pa
     assert invoke(*args, partial_path, "--allow-partial").exit_code in (0, 1)
 
 
+def test_a_baseline_of_another_stack_is_refused_as_such_even_when_partial(
+    partial_path: Path, small_run_path: Path
+) -> None:
+    # As on a Go run: another stack's baseline is the first thing to fix (exit 2, 'made with
+    # --server'); saying it is partial (exit 4) would send the user to complete a baseline
+    # that cannot serve.
+    document = json.loads(partial_path.read_text())
+    document["meta"]["server"] = "uvicorn"
+    partial_path.write_text(json.dumps(document))
+    args = ("recommend", "--results", small_run_path, "--check", "11:5", "--baseline")
+    result = invoke(*args, partial_path)
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("wsztune: error")]
+    assert "was made with --server uvicorn" in error and "partial run" not in error
+    assert invoke(*args, partial_path, "--allow-partial").exit_code == 2  # never past it
+
+
 @pytest.mark.parametrize("command", [["table"], ["table", "--markdown"], ["plot"]])
 def test_table_and_plot_show_the_gap(partial_path: Path, tmp_path: Path, command: list) -> None:
     out = ["-o", tmp_path / "plots"] if command[0] == "plot" else []

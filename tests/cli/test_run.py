@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from wsztune.cli import cli
+from wsztune.errors import EXIT_HELPER_FAILED
 
 FAST = ["--repeat", "1", "--min-sample-time", "0", "--jobs", "1", "--quiet"]
 
@@ -448,6 +449,37 @@ def test_run_codec_node_without_node_is_one_line(
     result = invoke("run", chat_corpus_path, "--codec", "node", "-o", tmp_path / "x.json", *FAST)
     assert_one_line_error(result, "node is not installed")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_helper_that_crashes_is_one_line_exit_5_with_what_it_said(
+    tmp_path: Path, chat_corpus_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that fails (as a helper crashes: an uncaught error and its stack): one line
+    naming the helper, its exit code and its error, exit 5 (not 2, not a traceback), its whole
+    error output kept in a file for a report, and no results file."""
+    import stat
+
+    fake_node = tmp_path / "node"
+    fake_node.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        "if sys.argv[1] == '-e':\n"
+        "    print(json.dumps({'node': '18.19.0', 'zlib': '1.2.13', 'v8': '10', 'uv': '1'}))\n"
+        "    sys.exit(0)\n"
+        "sys.stderr.write('wsztune node codec: Error: boom from a fake node\\n'\n"
+        "                 '    at main (node.js:1:1)\\n')\n"
+        "sys.exit(1)\n"
+    )
+    fake_node.chmod(fake_node.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("WSZTUNE_NODE", str(fake_node))
+    monkeypatch.setenv("WSZTUNE_CACHE", str(tmp_path / "cache"))
+    result = invoke("run", chat_corpus_path, "--codec", "node", "-o", tmp_path / "x.json", *FAST)
+    assert result.exit_code == EXIT_HELPER_FAILED, (result.exit_code, result.output)
+    [line] = result.stderr.splitlines()
+    assert line.startswith("wsztune: error: node ") and "failed (exit code 1): " in line
+    assert "wsztune node codec: Error: boom from a fake node (its whole error output: " in line
+    assert line.endswith("please report it with that file")
+    assert "Traceback" not in result.output and not (tmp_path / "x.json").exists()
+    Path(line.split("its whole error output: ")[1].split(")")[0]).unlink()
 
 
 # What a person reads at 80 columns (issue 26) ------------------------------------------------

@@ -94,11 +94,29 @@ def test_a_sample_of_passes_shorter_than_the_mark_lies_in_two_thirds_to_four_thi
 
 def test_time_samples_runs_the_work_repeat_times_loops_and_restores_gc() -> None:
     calls = []
-    samples = time_samples(lambda: calls.append(sum(range(2000))), repeat=4, loops=3)
+    samples, loops = time_samples(lambda: calls.append(sum(range(2000))), repeat=4, loops=3)
     assert len(samples) == 4
     assert len(calls) == 12
+    assert loops == 3  # without a mark, every sample keeps the loops it was given
     assert all(sample > 0 for sample in samples)
     assert gc.isenabled()
+
+
+def test_the_first_sample_sets_the_loops_of_the_later_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loops judged by a cell's first pass (cold, checking the round trip) were too few for the
+    # steady passes: the samples after the first are judged by the first sample's passes.
+    now = [0.0]
+    monkeypatch.setattr("wsztune.codecs.base.CLOCK", lambda: now[0])
+    passes = []
+
+    def one_pass() -> None:  # 2 ms of "CPU" a pass
+        now[0] += 0.002
+        passes.append(1)
+
+    samples, loops = time_samples(one_pass, repeat=3, loops=4, min_sample_seconds=0.02)
+    assert loops == 10  # 0.02 / 0.002
+    assert len(passes) == 4 + 10 + 10
+    assert samples == pytest.approx([0.002] * 3)
 
 
 def test_timing_fields_summarize_each_side() -> None:

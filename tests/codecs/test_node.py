@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.support import SUPPORT
+from tests.support.processes import launcher_script, process_ended
 from wsztune import corpus, sweep
 from wsztune.codecs import node
 from wsztune.fanout import delivery_schedule
 from wsztune.permessage_deflate import Setting
-from wsztune.programs import write_corpus
+from wsztune.programs import HelperFailed, write_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -591,9 +592,43 @@ def test_a_memory_probe_is_bounded_by_the_stall_guard_not_a_wall_clock(
         assert (name, figure.held, figure.source) == ("probe", 4096, "measured")
 
 
+def test_an_interrupted_probe_run_leaves_no_child_of_a_launcher_behind(tmp_path: Path) -> None:
+    """Ctrl-C while a probe runs under a launcher (a ``node`` that runs the real one as its
+    child, as Volta's shim does): the launcher and its child are both killed; the child alone
+    would live on, holding the probe's pipes and its core."""
+    import os
+    import signal
+    import stat
+    import sys
+    import threading
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    fake_node = tmp_path / "node"
+    fake_node.write_text(f"#!{sys.executable}\n{launcher_script(pid_file)}")
+    fake_node.chmod(fake_node.stat().st_mode | stat.S_IEXEC)
+    runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
+    runner.job = lambda item: {}  # type: ignore[method-assign]
+
+    def interrupt_once_the_child_runs() -> None:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_the_child_runs, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_all([(("probe",), None)], 1)  # type: ignore[list-item]
+    pid = int(pid_file.read_text())
+    if not process_ended(pid):
+        os.kill(pid, signal.SIGKILL)  # leave nothing behind, then fail
+        pytest.fail(f"the launcher's child {pid} survived the interrupt")
+
+
 def test_a_memory_probe_failing_with_bytes_that_are_not_utf8_says_why(tmp_path: Path) -> None:
-    """A probe whose stderr holds a byte that is not UTF-8 fails with its whole message (the
-    byte read as a replacement character), not with a reader thread's traceback."""
+    """A probe whose stderr holds a byte that is not UTF-8 fails with its last line, its whole
+    message saved (the byte read as a replacement character), not with a reader thread's
+    traceback."""
     import stat
     import sys
 
@@ -606,6 +641,10 @@ def test_a_memory_probe_failing_with_bytes_that_are_not_utf8_says_why(tmp_path: 
     runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
     runner.job = lambda item: {}  # type: ignore[method-assign]
     runner.slots.put(None)
-    with pytest.raises(RuntimeError) as failure:
+    with pytest.raises(HelperFailed) as failure:
         runner.run(("probe", None))  # type: ignore[arg-type]
-    assert str(failure.value) == "node memory probe failed: \ufffd garbled\nout of memory"
+    message = str(failure.value)
+    assert message.startswith("node memory probe failed (exit code 1): out of memory (its whole ")
+    saved = Path(message.split("its whole error output: ")[1].split(")")[0])
+    assert saved.read_text(encoding="utf-8") == "\ufffd garbled\nout of memory\n"
+    saved.unlink()

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import launcher_script, process_ended
 from wsztune import programs
-from wsztune.errors import EXIT_USAGE, ToolUnavailable
+from wsztune.errors import EXIT_HELPER_FAILED, EXIT_USAGE, ToolUnavailable
 from wsztune.programs import find_program
 
 ENV = "WSZTUNE_TEST_PROGRAM"
@@ -95,8 +96,72 @@ def test_every_line_of_every_helper_is_a_result() -> None:
 
 
 def test_a_failing_helper_raises_with_its_stderr() -> None:
-    with pytest.raises(RuntimeError, match="^echo failed: bad input$"):
+    first = r"^echo failed \(exit code 3\): bad input; "
+    with pytest.raises(programs.HelperFailed, match=first) as failed:
         programs.run_helpers([_echo(1), _echo(1, code=3)], int, name="echo")
+    assert failed.value.exit_code == EXIT_HELPER_FAILED
+    assert str(failed.value).endswith("please report it with this line")
+
+
+GO_PANIC = """panic: runtime error: index out of range [3] with length 3
+
+goroutine 1 [running]:
+main.frames(...)
+\t/root/.cache/wsztune/gohelper/wsztune_go.go:412
+main.main()
+\t/root/.cache/wsztune/gohelper/wsztune_go.go:1850 +0x1d
+"""
+NODE_UNCAUGHT = """/usr/lib/wsztune/codecs/node.js:88
+    throw new TypeError('frames is not iterable');
+    ^
+
+TypeError [ERR_INVALID_ARG_TYPE]: frames is not iterable
+    at main (/usr/lib/wsztune/codecs/node.js:88:11)
+
+Node.js v18.19.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [
+        (GO_PANIC, "panic: runtime error: index out of range [3] with length 3"),
+        (NODE_UNCAUGHT, "TypeError [ERR_INVALID_ARG_TYPE]: frames is not iterable"),
+        ("wsztune node codec: Error: boom\n    at main (node.js:1:1)\n",
+         "wsztune node codec: Error: boom"),
+        ("compiling\nlinking\nno space left on device\n", "no space left on device"),
+    ],
+)
+def test_a_crashed_helper_is_one_line_naming_what_went_wrong_its_whole_stderr_in_a_file(
+    stderr: str, said: str
+) -> None:
+    """A Go panic, node's uncaught error, an error a helper reported with its stack: the line
+    that says what went wrong (not the last of a goroutine dump or a stack), on one line with
+    the helper's name and exit code; the rest saved to a file the line names."""
+    failed = programs.helper_failed("Go codec", 2, stderr)
+    message = str(failed)
+    assert "\n" not in message and failed.exit_code == EXIT_HELPER_FAILED
+    assert message.startswith(f"Go codec failed (exit code 2): {said} (its whole error output: ")
+    path = Path(message.split("its whole error output: ")[1].split(")")[0])
+    try:
+        assert path.read_text() == stderr
+    finally:
+        path.unlink()
+    assert message.endswith("run the command again, and if it fails again please report it "
+                            "with that file")  # fmt: skip
+
+
+def test_a_helper_killed_or_silent_says_so() -> None:
+    assert str(programs.helper_failed("node codec", -9, "")).startswith(
+        "node codec was killed by SIGKILL (the system may have run out of memory) without a "
+        "word on its error output: run the command again"
+    )
+    killed = programs.helper_failed("node codec", -15, "a warning\nanother\n")
+    assert str(killed).startswith("node codec was killed by SIGTERM: another; unless")
+    assert "its whole error output" not in str(killed)  # no file left by an interrupted run
+    one_line = programs.helper_failed("Go codec", 1, "raise the limit (ulimit -n 1064)\n")
+    assert str(one_line).startswith("Go codec failed (exit code 1): raise the limit (ulimit -n "
+                                    "1064); unless that says what to change")  # fmt: skip
 
 
 def test_fed_helpers_get_the_next_piece_of_work_after_each_answer() -> None:
@@ -203,29 +268,9 @@ def test_a_busy_helper_is_watched_without_listing_its_children(
     assert listed == []
 
 
-def _ended(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie left for init to reap counts), waiting up
-    to a few seconds for a kill to land."""
-    import psutil
-
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _launched_sleeper(pid_file: Path) -> list[str]:
-    """A launcher (Volta's node shim in the wild) whose child, the real program, hangs; the
-    child writes its pid to ``pid_file``."""
-    child = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-    child += "time.sleep(600)\n"
-    script = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])\n"
-    return [sys.executable, "-c", script]
+    """A launcher whose child hangs, writing its pid to ``pid_file``, as a command line."""
+    return [sys.executable, "-c", launcher_script(pid_file)]
 
 
 def test_a_stalled_helper_is_stopped_with_the_child_of_its_launcher(tmp_path: Path) -> None:
@@ -237,12 +282,12 @@ def test_a_stalled_helper_is_stopped_with_the_child_of_its_launcher(tmp_path: Pa
         lambda: programs.run_helpers([helper], int, name="launched", stall_seconds=2), 30
     )
     assert isinstance(outcome, programs.HelperStalled), outcome
-    assert _ended(int(pid_file.read_text()))
+    assert process_ended(int(pid_file.read_text()))
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     probe = subprocess.Popen(_launched_sleeper(pid_file), **pipes)
     outcome = _bounded(lambda: programs.communicate(probe, "probe", stall_seconds=2), 30)
     assert isinstance(outcome, programs.HelperStalled), outcome
-    assert _ended(int(pid_file.read_text()))
+    assert process_ended(int(pid_file.read_text()))
 
 
 def _bounded(call: Callable[[], object], seconds: float) -> BaseException | object:
@@ -283,7 +328,9 @@ def test_a_helper_that_writes_much_to_stderr_before_its_answer_is_read() -> None
     Go panic's stack dump) would otherwise wait on the pipe while wsztune waits on its stdout,
     and the guard would stop it with its error unread."""
     outcome = _failing_after("sys.stderr.write('x' * 1_000_000 + '\\nbad input\\n')", "loud")
-    assert isinstance(outcome, RuntimeError) and str(outcome).endswith("bad input"), outcome
+    assert isinstance(outcome, programs.HelperFailed), outcome
+    assert str(outcome).startswith("loud failed (exit code 3): bad input (its whole "), outcome
+    assert len(_saved_stderr(outcome)) == 1_000_000 + len("\nbad input\n")
 
 
 def _failing_after(write: str, name: str) -> BaseException | object:
@@ -300,9 +347,20 @@ def test_a_helper_writing_bytes_that_are_not_utf8_fails_with_its_whole_message()
     the helper's message (and, with the pipe unread, let it fill until the guard stops it)."""
     write = "sys.stderr.buffer.write(b'\\xff\\xfe garbled\\n' * 5000 + b'bad input\\n')"
     outcome = _failing_after(write, "garbled")
-    assert isinstance(outcome, RuntimeError), outcome
-    assert str(outcome).startswith("garbled failed: \ufffd\ufffd garbled"), outcome
-    assert str(outcome).endswith("bad input"), outcome
+    assert isinstance(outcome, programs.HelperFailed), outcome
+    assert str(outcome).startswith("garbled failed (exit code 3): bad input (its "), outcome
+    saved = _saved_stderr(outcome)
+    assert saved.startswith("\ufffd\ufffd garbled\n") and saved.endswith("bad input\n")
+    assert saved.count("garbled") == 5000
+
+
+def _saved_stderr(failed: BaseException | object) -> str:
+    """The whole stderr a :class:`HelperFailed` line names as saved (the file is removed)."""
+    path = Path(str(failed).split("its whole error output: ")[1].split(")")[0])
+    try:
+        return path.read_text(encoding="utf-8")
+    finally:
+        path.unlink()
 
 
 def test_a_helper_answering_once_is_waited_for_while_it_works_however_long() -> None:

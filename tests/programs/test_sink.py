@@ -55,28 +55,6 @@ def test_subscribers_share_sockets_when_the_descriptor_limit_holds_fewer(
         opened.close()
 
 
-def test_the_descriptor_limit_is_raised_or_leaves_room_for_the_process_own_files(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    resource = pytest.importorskip("resource")
-    limits = {"now": (200, 200)}
-    monkeypatch.setattr(resource, "getrlimit", lambda _: limits["now"])
-
-    def setrlimit(_: int, wanted: tuple[int, int]) -> None:
-        if wanted[0] > limits["now"][1]:
-            raise ValueError("above the hard limit")
-        limits["now"] = wanted
-
-    monkeypatch.setattr(resource, "setrlimit", setrlimit)
-    # The hard limit holds no more: 200 less the spare descriptors.
-    assert sink.usable_sockets(1000) == 200 - sink.SPARE_DESCRIPTORS
-    assert sink.usable_sockets(10) == 10
-    # A hard limit above: the soft one is raised to what the sockets and the spare need.
-    limits["now"] = (200, 5000)
-    assert sink.usable_sockets(1000) == 1000
-    assert limits["now"] == (1000 + sink.SPARE_DESCRIPTORS, 5000)
-
-
 def test_a_lost_reader_is_one_line_for_the_user_not_a_broken_pipe() -> None:
     from wsztune.errors import WsztuneError
 

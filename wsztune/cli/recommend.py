@@ -206,8 +206,9 @@ def _decide_on_grid(
     allow_partial: bool,
     as_json: bool,
 ) -> None:
-    """A windowBits x memLevel run: its slice and the baseline's (refused when partial), then
-    the pipeline (decision, baseline, gate), shown."""
+    """A windowBits x memLevel run: its slice and the baseline's (refused when partial; a
+    baseline first when made for another stack or client mix), then the pipeline (decision,
+    baseline, gate), shown."""
     from dataclasses import replace
 
     from wsztune import recommend as recommend_module
@@ -232,8 +233,10 @@ def _decide_on_grid(
     baseline_slice = None if baseline_run is None else select(baseline_run, slicing)
     if not allow_partial:
         recommend_module.require_complete(run, slice_)
-        if baseline_run is not None:
-            recommend_module.require_complete(baseline_run, baseline_slice, "--baseline ")
+    if baseline_run is not None:
+        recommend_module.require_usable_baseline(
+            slice_, baseline_run, baseline_slice, str(baseline_path), allow_partial=allow_partial
+        )
     warn(report.run_warnings(run, slice_))
     outcome = recommend_module.decide_and_gate(
         slice_,

@@ -175,17 +175,30 @@ def collector_off() -> Iterator[None]:
             gc.enable()
 
 
-def time_samples(work: Callable[[], object], repeat: int, loops: int) -> list[float]:
-    """``repeat`` samples of ``work`` run ``loops`` times, in seconds per single run."""
+# A cell's first pass is no steady pass: it makes the sizes, checks the round trip and finds caches
+# and allocators cold, so loops judged by it alone can miss the mark far (CPython's first pass of a
+# small corpus took up to 2.5 times a later one: half its samples ran under two thirds of the mark,
+# 15 ms against 20 over the sweep of the fleet-light records, where Node's ran 22). So the first
+# sample, whose passes are warm, sets the loops of the samples after it. Every codec applies this
+# rule (node.js for node and Bun, the Go and JVM helpers: each its own copy of these lines).
+def time_samples(
+    work: Callable[[], object], repeat: int, loops: int, min_sample_seconds: float | None = None
+) -> tuple[list[float], int]:
+    """``repeat`` samples of ``work``, in seconds per single run, and the passes the later
+    samples ran. The first sample runs ``loops`` times (:func:`loops_for` of a cell's first
+    pass); given ``min_sample_seconds``, the later ones run :func:`loops_for` of the first
+    sample's time per pass."""
     clock = CLOCK
     samples = []
     with collector_off():
-        for _ in range(repeat):
+        for number in range(repeat):
             start = clock()
             for _ in range(loops):
                 work()
             samples.append((clock() - start) / loops)
-    return samples
+            if number == 0 and min_sample_seconds is not None:
+                loops = loops_for(samples[0], min_sample_seconds)
+    return samples, loops
 
 
 def _summary(samples: Sequence[float], prefix: str) -> dict[str, float]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,10 +53,12 @@ from wsztune.programs import (
     HelperCell,
     find_program,
     helper_cell_fields,
+    helper_failed,
     run_job_files,
     unpack_u32,
     write_corpus,
 )
+from wsztune.programs.descriptors import SPARE_DESCRIPTORS, most_open_files
 
 NAME = "go"
 # The framings this codec reproduces, each called by its codec's name: the library whose bytes
@@ -402,7 +403,7 @@ def measure_memory(
         finally:
             os.unlink(job_file.name)
         if completed.returncode != 0:
-            raise RuntimeError(f"Go memory probe failed: {completed.stderr.strip()}")
+            raise helper_failed("Go memory probe", completed.returncode, completed.stderr)
         return key, GoMemory(**json.loads(completed.stdout))
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
@@ -694,6 +695,7 @@ def _once_per_delivery(cell: dict[str, Any], fanout: int) -> dict[str, Any]:
 # writer back to back on one goroutine (NATS's too: its server is not in the helper). Over
 # sockets that cost nothing to write, the model read real servers low (docs/broadcast.md).
 GO_CONNECTIONS_TIMING = "{library} connections over loopback sockets, on - off"
+GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
 # Through at most this many subscribers' connections (delivery_compressors says how many), and
 # as many with compression off: each is a loopback socket in the helper and another in its
 # drain process, so a fan-out of 12,000 ran out of open files and one past about 28,000 would
@@ -701,25 +703,23 @@ GO_CONNECTIONS_TIMING = "{library} connections over loopback sockets, on - off"
 # deliveries made). 1,000 is the fan-out bench/broadcast.py checks the models against
 # (docs/broadcast.md), so those runs time every subscriber.
 SOCKET_CONNECTIONS = 1000
-# Files a helper holds besides its sockets (Go's own, the job, the drain's pipes), with room:
-# the helper's spareDescriptors.
-SPARE_DESCRIPTORS = 64
 
 
 def check_open_files(sockets: int) -> None:
     """One line (exit 2) before any helper starts where the open-file limit cannot hold a
     broadcast's ``sockets`` (on and off) in one helper: the helper raises its soft limit to the
     hard one (Go does at start), so the hard limit is what counts; the helper checks again,
-    with what it has open."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with what it has open (its spareDescriptors)."""
     need = sockets + SPARE_DESCRIPTORS
-    if hard != resource.RLIM_INFINITY and hard < need:
+    most = most_open_files()
+    if most is not None and most < need:
         raise WsztuneError(
             f"timing the Go broadcast needs {need} open files ({sockets} loopback sockets) "
-            f"where this process may open {hard}: raise the limit (ulimit -n {need}) or lower "
+            f"where this process may open {most}: raise the limit (ulimit -n {need}) or lower "
             "--fanout"
         )
-GO_WRITER_TIMING = "flate.Writer and frame writer, back to back"
+
+
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
 # gorilla/websocket 1.5.0's own connections, over sockets whose writes cost nothing, or, from
 # a helper built where gorilla/websocket was not found, one hot flate.Writer's compression

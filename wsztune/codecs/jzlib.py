@@ -58,6 +58,7 @@ from wsztune.programs import (
     core_for,
     find_program,
     helper_cell_fields,
+    helper_failed,
     run_job_files,
     write_corpus,
 )
@@ -319,7 +320,7 @@ def measure_memory(
         timeout=600,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"JZlib memory probe failed: {completed.stderr.strip()}")
+        raise helper_failed("JZlib memory probe", completed.returncode, completed.stderr)
     lines = completed.stdout.splitlines()
     return {
         key: CompressorMemory(**json.loads(line)) for key, line in zip(distinct, lines, strict=True)
@@ -354,7 +355,7 @@ def frames(payloads: Sequence[bytes], setting: Setting, bits: int | None = None)
             timeout=600,
         )
     if completed.returncode != 0:
-        raise RuntimeError(f"JZlib helper failed: {completed.stderr.strip()}")
+        raise helper_failed("JZlib helper", completed.returncode, completed.stderr)
     return [bytes.fromhex(line) for line in completed.stdout.splitlines()]
 
 

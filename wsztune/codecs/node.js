@@ -215,14 +215,18 @@ function cpuSeconds() {
   return (usage.user + usage.system) / 1e6;
 }
 
-async function timeSamples(work, repeat, loops) {
+// wsztune.codecs.base.time_samples: repeat samples in seconds per pass, the first of `loops`
+// passes (judged by the cell's first pass), the later ones of loopsFor(the first sample's time
+// per pass), whose passes are warm where the cell's first is not; and the later ones' loops.
+async function timeSamples(work, repeat, loops, minSample) {
   const samples = [];
   for (let r = 0; r < repeat; r++) {
     const start = cpuSeconds();
     for (let l = 0; l < loops; l++) await work();
     samples.push((cpuSeconds() - start) / loops);
+    if (r === 0) loops = loopsFor(samples[0], minSample);
   }
-  return samples;
+  return { samples, loops };
 }
 
 // wsztune.codecs.base.loops_for: the whole number of passes whose time comes nearest minSample.
@@ -278,12 +282,15 @@ async function measureCell(streams, directions, cell, timing) {
     await compress();
     await decompress();
   }
-  const loopsC = loopsFor(compressOnce, timing.min_sample_seconds);
-  const loopsD = loopsFor(decompressOnce, timing.min_sample_seconds);
-  result.compress_samples = await timeSamples(compress, timing.repeat, loopsC);
-  result.decompress_samples = await timeSamples(decompress, timing.repeat, loopsD);
-  result.loops_compress = loopsC;
-  result.loops_decompress = loopsD;
+  const mark = timing.min_sample_seconds;
+  const compressTimed = await timeSamples(compress, timing.repeat,
+    loopsFor(compressOnce, mark), mark);
+  const decompressTimed = await timeSamples(decompress, timing.repeat,
+    loopsFor(decompressOnce, mark), mark);
+  result.compress_samples = compressTimed.samples;
+  result.decompress_samples = decompressTimed.samples;
+  result.loops_compress = compressTimed.loops;
+  result.loops_decompress = decompressTimed.loops;
   // A broadcast's CPU per delivery (timeDeliveries: which series go through ws's own path).
   if (timing.deliveries) {
     result.delivery = await timeDeliveries(streams, directions, cell, timing.deliveries);

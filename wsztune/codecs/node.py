@@ -49,6 +49,8 @@ from wsztune.programs import (
     communicate,
     core_for,
     helper_cell_fields,
+    helper_failed,
+    kill_tree,
     on_core,
     pinnable_cores,
     run_helpers,
@@ -592,7 +594,7 @@ class _ProbeRunner:
         except BaseException:
             self.stopping.set()
             for process in list(self.running):
-                process.kill()
+                kill_tree(process)  # a launcher's child (Volta's node) would outlive it
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
@@ -627,7 +629,7 @@ class _ProbeRunner:
             self.slots.put(core)
             os.unlink(job_file.name)
         if process.returncode != 0:
-            raise RuntimeError(f"node memory probe failed: {stderr.strip()}")
+            raise helper_failed("node memory probe", process.returncode, stderr)
         data = json.loads(stdout)
         figure = ProbeFigure(int(data["held"]), int(data["error"]))
         if self.cache is not None:

@@ -7,7 +7,8 @@ module measures a cell with it, in three phases, in this order, in one process:
    and the round-trip check (every message must come back unchanged);
 2. timing: ``repeat`` samples of compressing, then of decompressing, the whole corpus with the
    garbage collector off; a sample repeats the corpus ``loops`` times when one pass is shorter
-   than ``min_sample_seconds``, so that every sample stands well above timer noise. Samples are
+   than ``min_sample_seconds``, so that every sample stands well above timer noise (the first
+   sample's loops judged by the warm-up pass, the later ones' by the first sample). Samples are
    CPU time of the measuring thread (:data:`wsztune.codecs.base.CLOCK`), not wall time;
 3. memory: one compressor and one decompressor observed with tracemalloc, never while timing, on
    the first messages only: zlib allocates all of a compressor's memory when it is built and a
@@ -245,14 +246,15 @@ def _time_cell(
         compress_all()
         decompress_all()
 
-    loops_compress = loops_for(compress_once, plan.min_sample_seconds)
-    loops_decompress = loops_for(decompress_once, plan.min_sample_seconds)
+    mark = plan.min_sample_seconds
+    compress_samples, loops_compress = time_samples(
+        compress_all, plan.repeat, loops_for(compress_once, mark), mark
+    )
+    decompress_samples, loops_decompress = time_samples(
+        decompress_all, plan.repeat, loops_for(decompress_once, mark), mark
+    )
     return timing_fields(
-        time_samples(compress_all, plan.repeat, loops_compress),
-        time_samples(decompress_all, plan.repeat, loops_decompress),
-        plan.repeat,
-        loops_compress,
-        loops_decompress,
+        compress_samples, decompress_samples, plan.repeat, loops_compress, loops_decompress
     )
 
 

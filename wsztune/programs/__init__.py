@@ -4,6 +4,7 @@ the cores they run on; and the helper processes that measure cells, run side by 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from wsztune.errors import WsztuneError
+from wsztune.errors import EXIT_HELPER_FAILED, WsztuneError
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -75,6 +76,71 @@ STALL_SECONDS = 60
 class HelperStalled(WsztuneError):
     """A helper process stopped working without ending (exit code 2): it is killed and the
     command stops with one line rather than waiting forever."""
+
+
+class HelperFailed(WsztuneError, RuntimeError):
+    """A helper process (node, Go, the JVM) that ended with an error (exit code 5): a crash (a
+    Go panic, an uncaught node error) or a failure it explained (an open-file limit). One line,
+    from :func:`helper_failed`, never a traceback: which helper, how it ended, what it said."""
+
+    exit_code = EXIT_HELPER_FAILED
+
+
+# The line of a helper's stderr that says what went wrong, where the last one does not: a Go
+# panic or fatal error (a goroutine dump follows), an error the helper reported itself ("wsztune
+# node codec: Error: ...", a stack follows), node's uncaught error or a JVM's exception.
+_HEADLINE = re.compile(
+    r"^(panic: |fatal error: |wsztune |Exception in thread |(Uncaught )?[\w.$]*(Error|Exception)"
+    r"\w*( \[\w+\])?: )"
+)
+_LONGEST_LINE = 300
+
+
+def helper_failed(name: str, returncode: int, stderr: str) -> HelperFailed:
+    """The one-line error for helper ``name`` that ended with ``returncode`` (negative: killed by
+    that signal) saying ``stderr``: the line of it that says what went wrong (:data:`_HEADLINE`,
+    else its last), its whole text saved to a file named in the line when there is more (and it
+    exited rather than being killed), and what to do."""
+    import tempfile
+
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    ended = _how_it_ended(returncode)
+    if not lines:
+        return HelperFailed(
+            f"{name} {ended} without a word on its error output: run the command again, and if "
+            "it fails again please report it"
+        )
+    said = next((line for line in lines if _HEADLINE.match(line)), lines[-1])
+    if len(said) > _LONGEST_LINE:
+        said = said[: _LONGEST_LINE - 3] + "..."
+    where, evidence = "", "this line"
+    # Not for a kill (ours on Ctrl-C among them): what it wrote is not what ended it, and a file
+    # left behind by an interrupted run would be litter.
+    if returncode > 0 and (len(lines) > 1 or said != lines[0]):
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        handle, path = tempfile.mkstemp(prefix=f"wsztune-{slug}-", suffix=".txt")
+        with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as out:
+            out.write(stderr)
+        where, evidence = f" (its whole error output: {path})", "that file"
+    return HelperFailed(
+        f"{name} {ended}: {said}{where}; unless that says what to change, run the command "
+        f"again, and if it fails again please report it with {evidence}"
+    )
+
+
+def _how_it_ended(returncode: int) -> str:
+    """A helper's end in words: its exit code, or the signal that killed it (negative)."""
+    import signal
+
+    if returncode >= 0:
+        return f"failed (exit code {returncode})"
+    try:
+        ended = f"was killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        ended = f"was killed by signal {-returncode}"
+    if -returncode == signal.SIGKILL:
+        ended += " (the system may have run out of memory)"
+    return ended
 
 
 @dataclass
@@ -269,10 +335,11 @@ def run_helpers(
     ``feed``, when given, writes a helper's next piece of work to its stdin (or closes it): once
     at the start and again after every line the helper answers, so that a helper that drew cheap
     work takes more and none idles while another has a queue. ``decode`` and ``on_result`` run
-    in the calling thread, one result at a time. A helper that fails raises ``RuntimeError``
-    with its stderr (``name`` says which program); one that uses no CPU for ``stall_seconds``
-    without ending raises :class:`HelperStalled` (it hung: never wait for it forever); every
-    helper still running when this returns or raises (Ctrl-C) is killed.
+    in the calling thread, one result at a time. A helper that fails raises
+    :class:`HelperFailed` (:func:`helper_failed`; ``name`` says which program); one that uses
+    no CPU for ``stall_seconds`` without ending raises :class:`HelperStalled` (it hung: never
+    wait for it forever); every helper still running when this returns or raises (Ctrl-C) is
+    killed.
     """
     import queue
     import subprocess
@@ -329,12 +396,9 @@ def run_helpers(
             if on_result is not None:
                 on_result(result)
         watch.wait_for_ends()
-        errors = []
         for index, process in enumerate(processes):
             if process.returncode != 0 and index not in watch.ended:
-                errors.append(stderrs[index].text().strip())
-        if errors:
-            raise RuntimeError(f"{name} failed: {errors[0]}")
+                raise helper_failed(name, process.returncode, stderrs[index].text())
     finally:
         for process in processes:
             _stop(process)

@@ -23,10 +23,8 @@ import sys
 from dataclasses import dataclass, field
 
 from wsztune.errors import WsztuneError
+from wsztune.programs.descriptors import usable_sockets
 
-# File descriptors kept free beside the sink's sockets (the process's own files, pipes, the
-# corpus); when the limit leaves fewer than one per subscriber, subscribers share sockets.
-SPARE_DESCRIPTORS = 128
 READY = "ready"
 
 
@@ -84,30 +82,9 @@ def drain(port: int, count: int) -> None:
                 continue
 
 
-def usable_sockets(wanted: int) -> int:
-    """How many sockets a sink of ``wanted`` may open: the soft descriptor limit raised to the
-    hard one if that is needed (the child inherits it), less :data:`SPARE_DESCRIPTORS`; at
-    least 1."""
-    try:
-        import resource
-    except ImportError:  # not on POSIX: keep the count
-        return wanted
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = wanted + SPARE_DESCRIPTORS
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
-            soft = raised
-        except (ValueError, OSError):
-            pass
-    if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, soft - SPARE_DESCRIPTORS))
-
-
 def open_sink(count: int) -> SocketSink:
-    """A new :class:`SocketSink` of ``count`` sockets (fewer if the descriptor limit says so)."""
+    """A new :class:`SocketSink` of ``count`` sockets, fewer where the open-file limit holds
+    fewer (:func:`~wsztune.programs.descriptors.usable_sockets`): subscribers then share them."""
     room, count = count, usable_sockets(count)
     with socket.create_server(("127.0.0.1", 0), backlog=min(count, 4096)) as listener:
         port = listener.getsockname()[1]

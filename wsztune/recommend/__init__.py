@@ -27,6 +27,7 @@ from wsztune.recommend.pipeline import (
     decide_and_gate_on_axes,
     recommend,
     recommend_on_axes,
+    require_usable_baseline,
 )
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "recommend",
     "recommend_on_axes",
     "require_complete",
+    "require_usable_baseline",
     "with_memory_figure",
 ]

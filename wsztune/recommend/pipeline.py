@@ -89,6 +89,22 @@ def decide_and_gate(
     return Outcome(decision, verdict, warnings)
 
 
+def require_usable_baseline(
+    slice_: Slice, baseline: Run, baseline_slice: Slice, name: str, *, allow_partial: bool = False
+) -> None:
+    """Refuse a windowBits x memLevel run's ``--baseline`` (``name``) made for another stack or
+    client mix (exit 2), then a partial one (:class:`~wsztune.errors.PartialRun`, exit 4)
+    unless ``allow_partial``: in that order, as on a Go run (:func:`baseline_on_axes`), since
+    completing a baseline of the wrong stack would not help."""
+    require_same_question(
+        name,
+        (slice_.server, slice_.client),
+        (baseline_slice.server, baseline_slice.client),
+    )
+    if not allow_partial:
+        require_complete(baseline, baseline_slice, "--baseline ")
+
+
 def baseline_on_axes(
     run: Run, baseline: Run, constraints: Constraints, name: str, *, allow_partial: bool = False
 ) -> AxesBaseline:

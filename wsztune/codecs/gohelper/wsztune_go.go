@@ -729,18 +729,24 @@ func processCPU() float64 {
 	return float64(ts.Nano()) / 1e9
 }
 
-func samples(work func() error, repeat, loops int) ([]float64, error) {
+// samples is wsztune.codecs.base.time_samples: repeat samples in seconds per pass, the first of
+// loops passes (judged by the cell's first pass), the later ones of loopsFor(the first sample's
+// time per pass), whose passes are warm where the cell's first is not; and the later ones' loops.
+func samples(work func() error, repeat, loops int, minSample float64) ([]float64, int, error) {
 	out := make([]float64, 0, repeat)
 	for i := 0; i < repeat; i++ {
 		start := threadCPU()
 		for j := 0; j < loops; j++ {
 			if err := work(); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		out = append(out, (threadCPU()-start)/float64(loops))
+		if i == 0 {
+			loops = loopsFor(out[0], minSample)
+		}
 	}
-	return out, nil
+	return out, loops, nil
 }
 
 func loopsFor(once, minSample float64) int {
@@ -842,12 +848,15 @@ func measureCell(job cellJob, directions []string, streams [][][]byte, plan *tim
 			return nil, err
 		}
 	}
-	result.LoopsCompress = loopsFor(compressOnce, plan.MinSampleSeconds)
-	result.LoopsDecompress = loopsFor(decompressOnce, plan.MinSampleSeconds)
-	if result.CompressSamples, err = samples(compressAll, plan.Repeat, result.LoopsCompress); err != nil {
+	mark := plan.MinSampleSeconds
+	result.CompressSamples, result.LoopsCompress, err = samples(compressAll, plan.Repeat,
+		loopsFor(compressOnce, mark), mark)
+	if err != nil {
 		return nil, err
 	}
-	if result.DecompressSamples, err = samples(decompressAll, plan.Repeat, result.LoopsDecompress); err != nil {
+	result.DecompressSamples, result.LoopsDecompress, err = samples(decompressAll, plan.Repeat,
+		loopsFor(decompressOnce, mark), mark)
+	if err != nil {
 		return nil, err
 	}
 	if plan.Deliveries != nil {

@@ -408,12 +408,9 @@ public final class WsztuneJZlib {
                 compressAll.run();
                 decompressAll.run();
             }
-            int loopsCompress = loops(compressOnce, minSample);
-            int loopsDecompress = loops(decompressOnce, minSample);
-            json.append(",\"compress_samples\":").append(samples(compressAll, repeat, loopsCompress))
-                .append(",\"decompress_samples\":").append(samples(decompressAll, repeat, loopsDecompress))
-                .append(",\"loops_compress\":").append(loopsCompress)
-                .append(",\"loops_decompress\":").append(loopsDecompress);
+            samples(json, "compress", compressAll, repeat, loops(compressOnce, minSample), minSample);
+            samples(json, "decompress", decompressAll, repeat, loops(decompressOnce, minSample),
+                minSample);
         }
         return json.append('}').toString();
     }
@@ -426,16 +423,25 @@ public final class WsztuneJZlib {
         return Math.max(1, (int) Math.floor(minSampleSeconds * 1e9 / onceNanos + 0.5));
     }
 
-    private static String samples(Runnable work, int repeat, int loops) {
-        StringBuilder out = new StringBuilder("[");
+    // wsztune.codecs.base.time_samples: repeat samples in seconds per pass, the first of `loops`
+    // passes (judged by the cell's first pass), the later ones of loops(the first sample's time per
+    // pass), whose passes are warm where the cell's first is not; appended to the cell's JSON as
+    // "<name>_samples" and "loops_<name>" (the later ones' loops).
+    private static void samples(StringBuilder json, String name, Runnable work, int repeat, int loops,
+                                double minSample) {
+        json.append(",\"").append(name).append("_samples\":[");
         for (int r = 0; r < repeat; r++) {
             long started = cpu();
             for (int i = 0; i < loops; i++) {
                 work.run();
             }
-            out.append(r == 0 ? "" : ",").append((cpu() - started) / 1e9 / loops);
+            long perPass = (cpu() - started) / loops;
+            json.append(r == 0 ? "" : ",").append(perPass / 1e9);
+            if (r == 0) {
+                loops = loops(perPass, minSample);
+            }
         }
-        return out.append(']').toString();
+        json.append("],\"loops_").append(name).append("\":").append(loops);
     }
 
     private static String hex(byte[] bytes) {
