@@ -50,6 +50,7 @@ from wsztune.programs import (
     core_for,
     helper_cell_fields,
     helper_failed,
+    in_job_order,
     kill_tree,
     on_core,
     pinnable_cores,
@@ -272,11 +273,7 @@ def run_cells(
             feed=hand_next,
             on_result=on_cell,
         )
-    found = {cell.id: cell for cell in results}
-    missing = [cell.id for cell in cells if cell.id not in found]
-    if missing:
-        raise RuntimeError(f"node codec returned no result for cells {missing}")
-    return [found[cell.id] for cell in cells]
+    return in_job_order("node codec", cells, results)
 
 
 def describe_node() -> dict[str, object]:

@@ -473,11 +473,17 @@ def run_job_files(
             write_job(job_path, jobs_for[index::workers])
             helpers.append(command(job_path, index))
         results = run_helpers(helpers, decode, name=name, on_result=on_result)
+    return in_job_order(name, jobs_for, results)
+
+
+def in_job_order(name: str, jobs: Sequence[Any], results: Sequence[T]) -> list[T]:
+    """``results`` (each with the ``id`` of its job) in the order of ``jobs``; a job without
+    one raises ``RuntimeError`` naming the ``name``d program."""
     found = {result.id: result for result in results}  # type: ignore[attr-defined]
-    missing = [job.id for job in jobs_for if job.id not in found]  # type: ignore[attr-defined]
+    missing = [job.id for job in jobs if job.id not in found]
     if missing:
         raise RuntimeError(f"{name} returned no result for cells {missing}")
-    return [found[job.id] for job in jobs_for]  # type: ignore[attr-defined]
+    return [found[job.id] for job in jobs]
 
 
 def unpack_u32(text: str) -> list[int]:
