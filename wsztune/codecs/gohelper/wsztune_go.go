@@ -1247,8 +1247,9 @@ func drainedSockets(count int) ([]net.Conn, *drainProcess, error) {
 }
 
 // spareDescriptors are the files a helper keeps open besides its sockets (the listener, the
-// drain's pipes, Go's own), with room to spare (wsztune.codecs.go SPARE_DESCRIPTORS, checked
-// before any helper starts).
+// drain's pipes, Go's own), with room to spare. wsztune checks the hard limit before any helper
+// starts with more to spare (wsztune.programs.descriptors SPARE_DESCRIPTORS, for its own files
+// too); this check counts what the helper has open.
 const spareDescriptors = 64
 
 // descriptorsFor fails, saying what to raise, where count more sockets (and the drain
