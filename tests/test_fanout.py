@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -213,6 +214,39 @@ def test_per_delivery_reads_samples_per_byte_of_mean_message() -> None:
     assert fields["decompress_seconds_per_delivery"] == pytest.approx(0.4 / 40 * 25 / 2)
     assert fields["delivery_compressors"] == 2
     assert broadcasts.delivery_fields(None, [1], [1.0], [1.0], [1.0]) == {}
+
+
+@pytest.mark.parametrize(
+    ("sizes", "threshold", "expected"),
+    [
+        # Every message reaches the compressor: per byte of the stretch (40 B of its 30 + 10),
+        # for the corpus's mean message (25 B), over the 2 compressors.
+        ([40, 20, 30, 10], 0, 0.8 / 40 * 25 / 2),
+        # Under a 25 B threshold only the 30 B message of the stretch is compressed: per byte of
+        # it, for the corpus's mean compressed bytes per message ((40 + 30) / 4).
+        ([40, 20, 30, 10], 25, 0.8 / 30 * (70 / 4) / 2),
+        # Nothing reaches the compressor anywhere: every byte counts, as without a threshold.
+        ([40, 20, 30, 10], 100, 0.8 / 40 * 25 / 2),
+    ],
+)
+def test_samples_are_read_per_byte_that_reaches_the_compressor(
+    sizes: list[int], threshold: int, expected: float
+) -> None:
+    """Messages under the threshold are sent raw, at the cost of compression off, which the
+    samples (on - off) leave out: only the bytes that go through the compressor scale them."""
+    schedule = broadcasts.DeliverySchedule(4, 2, 1, ((0, 2), (2, 4)))
+    assert broadcasts.seconds_per_delivery(schedule, sizes, [0.8], None, threshold) == (
+        pytest.approx(expected)
+    )
+
+
+def test_a_stretch_with_nothing_compressed_says_nothing_of_the_cost() -> None:
+    """Its sample (on - off, about nothing) is left out of the median, where read per byte of
+    all its messages it would pull the figure towards zero."""
+    schedule = broadcasts.DeliverySchedule(4, 1, 1, ((0, 1), (1, 2), (2, 3), (3, 4)))
+    sizes = [10, 200, 10, 300]  # the second and fourth are compressed at 100 B
+    per_delivery = broadcasts.seconds_per_delivery(schedule, sizes, [2e-3, 0.0, 3e-3], None, 100)
+    assert per_delivery == pytest.approx(statistics.median([2e-3 / 200 * 125, 3e-3 / 300 * 125]))
 
 
 def test_a_calibrated_sample_lasts_the_target_cpu_between_its_bounds() -> None:

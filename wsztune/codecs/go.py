@@ -505,14 +505,16 @@ class GoCodec:
                                memory[memory_key(job)], plan, summary)
                 delivery = result.delivery or {}
                 cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
-                                            delivery.get("decompress"), delivery.get("hot")))
+                                            delivery.get("decompress"), delivery.get("hot"),
+                                            threshold=job.threshold))  # fmt: skip
                 if schedule is not None:
                     cell["delivery_timing"] = delivery_timing(self.framing, delivery)
                 if result.id in prepared:
                     cell["compress_once"] = compress_once(streams, cell, result,
                                                           prepared[result.id], plan.fanout)
                     cell["compress_once"].update(prepared_timing(
-                        cell, prepared_schedule, server_sizes, delivery.get("prepared")))
+                        cell, prepared_schedule, server_sizes, delivery.get("prepared"),
+                        job.threshold))  # fmt: skip
                 finished(cell)
 
             run_cells(path, directions, jobs_for, timing=timing, jobs=jobs, on_cell=done)
@@ -761,16 +763,18 @@ def prepared_timing(
     schedule: DeliverySchedule | None,
     server_sizes: Sequence[int],
     samples: Sequence[float] | None,
+    threshold: int = 0,
 ) -> dict[str, Any]:
     """compress_once's time per delivery from gorilla's own PreparedMessage broadcast (the
     helper's on - off seconds per stretch of :func:`prepared_plan`, read per delivery of a
-    mean-sized message to K subscribers), and which way it was timed; nothing to change where
-    the helper did not time it (no fan-out, no timing, or built without gorilla/websocket)."""
+    mean-sized message to K subscribers, messages under ``threshold`` sent raw), and which way
+    it was timed; nothing to change where the helper did not time it (no fan-out, no timing, or
+    built without gorilla/websocket)."""
     if schedule is None or not samples or cell.get("compress_seconds_per_message") is None:
         return {}
     # On - off, whose median a loaded machine can read below zero where the compression is a
     # sliver of each delivery (large K): no negative CPU, as the zlib and node codecs clamp it.
-    per_delivery = max(0.0, seconds_per_delivery(schedule, server_sizes, samples))
+    per_delivery = max(0.0, seconds_per_delivery(schedule, server_sizes, samples, None, threshold))
     return {"compress_seconds_per_delivery": per_delivery, "delivery_timing": GO_GORILLA_TIMING}
 
 

@@ -799,7 +799,7 @@ def measure_with_runtime(
             delivery = result.delivery or {}
             cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
                                         delivery.get("decompress"), delivery.get("hot"),
-                                        delivery.get("lengths")))  # fmt: skip
+                                        delivery.get("lengths"), job.threshold))  # fmt: skip
             finished(cell)
 
         # One process per core, pinned to it (or two per core where they cannot be pinned);

@@ -290,7 +290,7 @@ def time_deliveries(
     inflate, inflate_length = _interleaved_decompress(server, primed, setting, bits, zlib_module,
                                                       schedule)  # fmt: skip
     lengths = {"compress": compress_length, "decompress": inflate_length, "hot": hot_length}
-    return delivery_fields(schedule, sizes, compress, inflate, hot, lengths)
+    return delivery_fields(schedule, sizes, compress, inflate, hot, lengths, setting.threshold)
 
 
 def _deliver(
