@@ -14,12 +14,14 @@ run CORPUS --fanout N`` at the server's own setting (and, for gorilla's Prepared
 ``compress_once.compress_seconds_per_delivery``), restricted to that one cell.
 
 The model's figure is given for a message of the corpus's mean server size (each of its samples
-is read per byte of its messages), while a window covers the hundred-odd messages the server
-broadcast in it, from the corpus's start: on the market corpus those average 150 B against 118 B
-for the whole. Each server reports the payload bytes it delivered beside the deliveries, and the
-model is read per byte for the windows' mean message (``B/msg``), as it reads its own samples.
-Where a message's cost is not per byte, that reading is off: coder with takeover compresses only
-messages of 128 B or more, 32% of a market window's against 20% of the corpus's, and the model
+is read per byte of its messages that reach the compressor), while a window covers the
+hundred-odd messages the server broadcast in it, from the corpus's start: on the market corpus
+those average 150 B against 118 B for the whole. Each server reports the payload bytes it
+delivered beside the deliveries, and the model is read per byte for the windows' mean message
+(``B/msg``), as it reads its own samples: for coder, whose threshold sends messages under 128 B
+(with takeover; 512 B without) raw, per byte of the windows' messages at or over it (its server
+counts those bytes apart). Before that, the threshold made the reading off: coder with takeover
+compresses 32% of a market window's messages against 20% of the corpus's, and the model
 run on a window's very messages cost 1.4 times the corpus's figure read per byte for them
 (docs/broadcast.md, "Which messages a window holds"). ``--spread`` broadcasts the corpus in
 another order (:func:`spread_order`: runs of ten from ten parts of it in turn, so that a window
@@ -145,6 +147,8 @@ class Repeat:
     busy: list[float]  # the machine's CPU busy share in each window
     sizes: list[float]  # the mean payload bytes of the messages delivered in each window
     loads: list[float]  # the 1-minute load average after each window and after the model run
+    # Per delivery in each window, the payload bytes of messages at or over the threshold
+    compressible: list[float] = field(default_factory=list)
 
     @property
     def measured(self) -> float:
@@ -191,7 +195,8 @@ def summarize(repeats: list[Repeat]) -> Row:
     ratios = [repeat.ratio for repeat in repeats]
     missing = ratios.count(None)
     why = (f"no model figure in {missing} of {len(repeats)} repeats (the model run's cell gave "
-           "no CPU per delivery)") if missing else ""  # fmt: skip
+           "no CPU per delivery, or the windows held no message at or over the threshold)"
+           ) if missing else ""  # fmt: skip
     models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
     return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
@@ -214,6 +219,9 @@ class Server:
     model_args: list[str]
     pick: Callable[[dict], bool]  # the cell of the model run at the server's setting
     figure: Callable[[dict], float | None] = lambda cell: cell.get("compress_seconds_per_delivery")
+    # The library's threshold: messages under it are sent raw, and the model's figure is read
+    # per byte of the ones at or over it (wsztune.fanout.seconds_per_delivery).
+    threshold: int = 0
     repeats: list[Repeat] = field(default_factory=list)
 
 
@@ -255,6 +263,8 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
                 "--compress" if compress else "--no-compress", "--rate", str(rate),
                 "--messages", str(messages)]  # fmt: skip
 
+    from wsztune.codecs.go import GO_CODER_DEFAULT_THRESHOLD as coder
+
     def level_1(cell: dict) -> bool:
         return cell["level"] == 1 and cell["threshold"] == 0
 
@@ -268,12 +278,13 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
                                                      "-prepared"),
                ["--server", "gorilla", "--level", "1", "--threshold", "0"], level_1,
                figure=lambda cell: cell["compress_once"]["compress_seconds_per_delivery"]),
-        Server("coder (no takeover)", go_command("-lib", "coder"),
+        Server("coder (no takeover)", go_command("-lib", "coder", "-threshold", str(coder[False])),
                ["--server", "coder", "--context-takeover", "off"],
-               lambda cell: not cell["context_takeover"]),
-        Server("coder (takeover)", go_command("-lib", "coder", "-takeover"),
+               lambda cell: not cell["context_takeover"], threshold=coder[False]),
+        Server("coder (takeover)",
+               go_command("-lib", "coder", "-takeover", "-threshold", str(coder[True])),
                ["--server", "coder", "--context-takeover", "on"],
-               lambda cell: cell["context_takeover"]),
+               lambda cell: cell["context_takeover"], threshold=coder[True]),
     ]  # fmt: skip
     if ws_dir is not None:
 
@@ -315,9 +326,11 @@ class Status:
 
 
 def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float) -> tuple[float, float, float]:
+            rate: float, warmup: float, seconds: float) -> tuple[float, float, float, float]:
     """One window: the server's CPU seconds per 1,000 deliveries, the machine's busy share over
-    it and the mean payload bytes of the messages the server delivered in it."""
+    it, the mean payload bytes of the messages the server delivered in it, and of those bytes
+    the ones of messages at or over its threshold (all of them from a server that does not count
+    them apart: one without a threshold)."""
     import psutil
 
     process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
@@ -356,7 +369,9 @@ def measure(server: Server, compress: bool, messages: Path, go: Path, connection
         if deliveries <= 0:
             raise RuntimeError(f"{server.name}: nothing delivered")
         size = (after["bytes"] - before["bytes"]) / deliveries
-        return cpu / deliveries * 1000, busy, size
+        key = "compressible_bytes" if "compressible_bytes" in after else "bytes"
+        compressible = (after[key] - before.get(key, 0)) / deliveries
+        return cpu / deliveries * 1000, busy, size, compressible
     finally:
         for child in [*clients, process]:
             child.kill()
@@ -452,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             options.model_corpus = work / options.corpus.name
             write_corpus(payloads, options.model_corpus)
         write_messages(payloads, messages)
-        corpus_mean = statistics.fmean(len(payload) for payload in payloads)
+        corpus_sizes = [len(payload) for payload in payloads]
         try:
             ws_dir: Path | None = ws_module()
         except Exception as error:  # noqa: BLE001 - reported, the others still run
@@ -460,33 +475,54 @@ def main(argv: list[str] | None = None) -> int:
             ws_dir = None
         wanted = options.only.split(",")
         chosen = [s for s in servers(go, ws_dir) if any(w in s.name for w in wanted)]
+        for server in [s for s in chosen if not compresses_any(corpus_sizes, s.threshold)]:
+            # Its on - off and the model's are both noise about nothing: no ratio to take.
+            print(f"{server.name}: left out, no message of the corpus reaches its threshold "
+                  f"({server.threshold} B): nothing compressed")
+            chosen.remove(server)
         load_before = os.getloadavg()
         for repeat in range(options.repeats):
             for server in chosen:
                 server.repeats.append(one_repeat(server, repeat, options, messages, go, work,
-                                                 corpus_mean))  # fmt: skip
+                                                 corpus_sizes))  # fmt: skip
         load_after = os.getloadavg()
-    return report(chosen, options, load_before, load_after, corpus_mean)
+    return report(chosen, options, load_before, load_after, statistics.fmean(corpus_sizes))
+
+
+def compresses_any(sizes: list[int], threshold: int) -> bool:
+    """Whether a message of ``sizes`` reaches ``threshold``: one the server compresses."""
+    return any(size >= threshold for size in sizes)
+
+
+def compressible_mean(sizes: list[int], threshold: int) -> float:
+    """Per message of ``sizes``, the mean bytes of those at or over ``threshold``: what the
+    model's figure is given for (wsztune.fanout.seconds_per_delivery); every byte where none
+    reaches it, as the model then reads its samples."""
+    reaching = [size for size in sizes if size >= threshold]
+    return sum(reaching or sizes) / len(sizes)
 
 
 def one_repeat(server: Server, number: int, options: argparse.Namespace, messages: Path,
-               go: Path, work: Path, corpus_mean: float) -> Repeat:
+               go: Path, work: Path, corpus_sizes: list[int]) -> Repeat:
     """A server's two windows with the model measured between them: on, model, off in even
     repeats, off, model, on in odd ones (drift over a pair cancels out over two). The model,
-    given for the corpus's mean server message (``corpus_mean`` bytes), is read per byte for
-    the windows' mean message."""
+    given for the corpus's mean server message (``corpus_sizes``: its server messages' sizes),
+    is read per byte for the windows' mean message, only the bytes of messages at or over the
+    server's threshold counting, as the model reads its own samples."""
     figures: dict[bool, float] = {}
     busy: list[float] = []
     loads: list[float] = []
     sizes: list[float] = []
+    compressible: list[float] = []
 
     def window(compress: bool) -> None:
-        per_thousand, share, size = measure(
+        per_thousand, share, size, reaching = measure(
             server, compress, messages, go, options.connections, options.rate, options.warmup,
             options.seconds)  # fmt: skip
         figures[compress] = per_thousand * 1000  # CPU seconds -> ms per 1,000 deliveries
         busy.append(share)
         sizes.append(size)
+        compressible.append(reaching)
         loads.append(os.getloadavg()[0])
 
     first = number % 2 == 0
@@ -497,9 +533,12 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     loads.append(os.getloadavg()[0])
     window(not first)
     per_delivery = (figure or 0.0) * 1000 * 1000  # seconds per delivery -> ms per 1,000
-    model = per_delivery * statistics.fmean(sizes) / corpus_mean
+    # Windows that held no message at or over the threshold compressed nothing: a model of 0
+    # for them (no ratio), however the corpus's other messages cost.
+    model = per_delivery * statistics.fmean(compressible) / compressible_mean(corpus_sizes,
+                                                                              server.threshold)
     return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, sizes=sizes,
-                  loads=loads)  # fmt: skip
+                  loads=loads, compressible=compressible)  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
@@ -514,7 +553,8 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
               f"{SPREAD_PARTS} parts of it in turn; the model run on them in that order")
     print("CPU ms per 1,000 deliveries: medians over the repeats (smallest..largest); ratio: "
           "the median of each repeat's measured / model; the model read per byte for the "
-          f"windows' mean message (B/msg; the corpus's {corpus_mean:.0f} B)")  # fmt: skip
+          f"windows' mean message (B/msg; the corpus's {corpus_mean:.0f} B), counting only "
+          "the bytes of messages at or over the server's threshold (coder's)")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
           f"{'B/msg':>6} {'busy':>5} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]

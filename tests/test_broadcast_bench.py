@@ -83,7 +83,8 @@ def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: Module
     line = bench.format_row("ws", row)
     assert "nan" not in line and f"{'n/a':>18}" in line
     assert line.endswith("n/a: no model figure in 1 of 2 repeats (the model run's cell gave no "
-                         "CPU per delivery)")  # fmt: skip
+                         "CPU per delivery, or the windows held no message at or over the "
+                         "threshold)")  # fmt: skip
     # The model's range is over the repeats that have a figure: the one without is no 0.00.
     assert row.model == pytest.approx((10.0, 10.0, 10.0)) and "10.00 (10.00..10.00)" in line
     none = bench.summarize([_repeat(bench, 20.0, 10.0, 0.0)])
@@ -105,10 +106,12 @@ def test_the_model_runs_between_the_repeats_two_windows(
 ) -> None:
     happened: list[str] = []
 
-    def measure(server: object, compress: bool, *rest: object) -> tuple[float, float, float]:
+    def measure(server: object, compress: bool, *rest: object) -> tuple[float, ...]:
         happened.append("on" if compress else "off")
-        # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes)
-        return (0.030 if compress else 0.012), 0.5, (150.0 if compress else 170.0)
+        # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes) and of
+        # it the bytes at or over the threshold (none here: all of them)
+        size = 150.0 if compress else 170.0
+        return (0.030 if compress else 0.012), 0.5, size, size
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         happened.append("model")
@@ -124,7 +127,7 @@ def test_the_model_runs_between_the_repeats_two_windows(
     options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
                                  warmup=0.0, seconds=0.0, model_corpus=tmp_path / "w.jsonl")
     repeat = bench.one_repeat(server, number, options, tmp_path / "m.bin", tmp_path, tmp_path,
-                              corpus_mean=120.0)  # fmt: skip
+                              corpus_sizes=[100, 140])  # fmt: skip
     assert happened == order
     # The model's 15 ms per 1,000 deliveries of a 120-byte message, read per byte for the
     # windows' 160-byte mean: 20.
@@ -132,6 +135,37 @@ def test_the_model_runs_between_the_repeats_two_windows(
     assert repeat.ratio == pytest.approx(0.9)
     assert len(repeat.loads) == 3 and repeat.busy == [0.5, 0.5]
     assert sorted(repeat.sizes) == [150.0, 170.0]
+
+
+def test_a_threshold_reads_the_model_per_byte_the_server_compressed(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """coder sends messages under its threshold raw: the model's figure, given for the corpus's
+    mean bytes per message at or over it, is read for the windows' such bytes per delivery,
+    which its server counts apart."""
+
+    def measure(server: object, compress: bool, *rest: object) -> tuple[float, ...]:
+        # Windows of 150 B per delivery, of which 90 B in messages of 128 B or more.
+        return (0.030 if compress else 0.012), 0.5, 150.0, 90.0
+
+    def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
+        return [{"compress_seconds_per_delivery": 15e-6}]
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "model_run", model_run)
+    server = bench.Server("coder", lambda *_: [], [], lambda cell: True, threshold=128)
+    options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
+                                 warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl")
+    # The corpus: (140 + 130) / 4 = 67.5 B per message in messages of 128 B or more.
+    repeat = bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path, tmp_path,
+                              corpus_sizes=[100, 140, 10, 130])  # fmt: skip
+    assert bench.compressible_mean([100, 140, 10, 130], 128) == pytest.approx(67.5)
+    assert repeat.model == pytest.approx(15.0 * 90.0 / 67.5)
+    assert repeat.compressible == [90.0, 90.0]
+    # Nothing at or over the threshold: every byte, as the model reads its samples then.
+    assert bench.compressible_mean([10, 20], 128) == pytest.approx(15.0)
+    # Such a corpus is left out of the bench for that server: nothing to compare.
+    assert not bench.compresses_any([10, 20], 128) and bench.compresses_any([10, 130], 128)
 
 
 def test_a_server_broadcasts_runs_from_every_part_of_the_corpus_in_turn(

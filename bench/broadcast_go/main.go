@@ -2,10 +2,11 @@
 // server that broadcasts corpus messages at a fixed rate to every connection, and the clients
 // that hold those connections (for every server of the bench, Python and Node ones included).
 //
-//	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -rate R -corpus F
+//	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -threshold T -rate R -corpus F
 //	    listens on 127.0.0.1, prints "port N", then every 0.5 s one JSON line
-//	    {"connections": c, "deliveries": d, "bytes": b}: the messages written so far, all
-//	    connections, and their payload bytes.
+//	    {"connections": c, "deliveries": d, "bytes": b, "compressible_bytes": t}: the messages
+//	    written so far, all connections, their payload bytes, and the payload bytes of those of
+//	    T bytes or more (the library's threshold: what it compresses; counted, not applied).
 //	broadcast_go clients -port P -n N -compress
 //	    opens N connections (offering a plain "permessage-deflate" when -compress), reads and
 //	    discards what arrives (no inflating: only the server is measured), prints "open N" once
@@ -82,12 +83,18 @@ type hub struct {
 	queues     map[chan item]struct{}
 	deliveries int64
 	bytes      int64 // payload bytes of the deliveries
+	// payload bytes of the deliveries of threshold bytes or more: what the library compresses
+	compressible int64
+	threshold    int
 }
 
 // delivered counts one message written to one subscriber.
 func (h *hub) delivered(it item) {
 	atomic.AddInt64(&h.deliveries, 1)
 	atomic.AddInt64(&h.bytes, int64(len(it.payload)))
+	if len(it.payload) >= h.threshold {
+		atomic.AddInt64(&h.compressible, int64(len(it.payload)))
+	}
 }
 
 func (h *hub) add(q chan item) {
@@ -119,12 +126,12 @@ func (h *hub) broadcast(it item) {
 	}
 }
 
-func serve(lib string, compress, prepared bool, level int, takeover bool, rate float64, corpus string) error {
+func serve(lib string, compress, prepared bool, level int, takeover bool, threshold int, rate float64, corpus string) error {
 	messages, err := readMessages(corpus)
 	if err != nil {
 		return err
 	}
-	h := &hub{queues: map[chan item]struct{}{}}
+	h := &hub{queues: map[chan item]struct{}{}, threshold: threshold}
 	upgrader := gorilla.Upgrader{EnableCompression: compress, WriteBufferSize: 4096}
 	mode := coder.CompressionDisabled
 	if compress {
@@ -217,7 +224,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, rate f
 	for range time.Tick(500 * time.Millisecond) {
 		encoder.Encode(map[string]int64{
 			"connections": int64(h.count()), "deliveries": atomic.LoadInt64(&h.deliveries),
-			"bytes": atomic.LoadInt64(&h.bytes),
+			"bytes": atomic.LoadInt64(&h.bytes), "compressible_bytes": atomic.LoadInt64(&h.compressible),
 		})
 	}
 	return nil
@@ -281,6 +288,7 @@ func main() {
 	prepared := flags.Bool("prepared", false, "gorilla: broadcast PreparedMessages")
 	level := flags.Int("level", 1, "gorilla's compression level")
 	takeover := flags.Bool("takeover", false, "coder: context takeover")
+	threshold := flags.Int("threshold", 0, "the library's threshold, for compressible_bytes")
 	rate := flags.Float64("rate", 10, "broadcasts per second")
 	corpus := flags.String("corpus", "", "messages file")
 	port := flags.Int("port", 0, "clients: the server's port")
@@ -289,7 +297,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		err = serve(*lib, *compress, *prepared, *level, *takeover, *rate, *corpus)
+		err = serve(*lib, *compress, *prepared, *level, *takeover, *threshold, *rate, *corpus)
 	case "clients":
 		err = clients(*port, *n, *compress)
 	default:
