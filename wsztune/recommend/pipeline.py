@@ -96,11 +96,28 @@ def require_usable_baseline(
     client mix (exit 2), then a partial one (:class:`~wsztune.errors.PartialRun`, exit 4)
     unless ``allow_partial``: in that order, as on a Go run (:func:`baseline_on_axes`), since
     completing a baseline of the wrong stack would not help."""
-    require_same_question(
+    _require_baseline_of_same_run(
         name,
         (slice_.server, slice_.client),
         (baseline_slice.server, baseline_slice.client),
+        baseline,
+        baseline_slice,
+        allow_partial,
     )
+
+
+def _require_baseline_of_same_run(
+    name: str,
+    question: tuple[object, object],
+    baseline_question: tuple[object, object],
+    baseline: Run,
+    baseline_slice: Slice | None,
+    allow_partial: bool,
+) -> None:
+    """The one rule of both kinds of run: another stack or client mix first (exit 2), then a
+    partial baseline (exit 4, :func:`~wsztune.recommend.gate.require_complete`: its flag, or
+    fewer cells than it planned) unless ``allow_partial``."""
+    require_same_question(name, question, baseline_question)
     if not allow_partial:
         require_complete(baseline, baseline_slice, "--baseline ")
 
@@ -113,13 +130,14 @@ def baseline_on_axes(
     baseline of another stack or client mix is refused, as on a grid; then a partial one
     (:class:`~wsztune.errors.PartialRun`) unless ``allow_partial``: the wrong stack is the
     first thing to fix, and completing a baseline of it would not help."""
-    require_same_question(
+    _require_baseline_of_same_run(
         name,
         (run.meta.get("server"), run.meta.get("client")),
         (baseline.meta.get("server"), baseline.meta.get("client")),
+        baseline,
+        None,
+        allow_partial,
     )
-    if not allow_partial and baseline.partial:
-        require_complete(baseline, None, "--baseline ")
 
     def raw(of: Run) -> list[int] | None:
         units = of.meta.get("units")
