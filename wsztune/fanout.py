@@ -462,7 +462,7 @@ def delivery_fields(
 # reading: coder with takeover (threshold 128 B) on the market records, whose timed stretches held
 # 23 messages of 128 B or more in 160 where the corpus holds 20%, read 8 to 10 us per delivery
 # over all bytes and 12 to 15 over the compressed ones, and a server broadcasting the whole
-# corpus paid 12.6 (docs/broadcast.md).
+# corpus paid 11.4 to 14.8 (docs/broadcast.md).
 def seconds_per_delivery(
     schedule: DeliverySchedule,
     sizes: Sequence[int],
