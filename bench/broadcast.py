@@ -498,8 +498,10 @@ def compressible_mean(sizes: list[int], threshold: int) -> float:
     """Per message of ``sizes``, the mean bytes of those at or over ``threshold``: what the
     model's figure is given for (wsztune.fanout.seconds_per_delivery); every byte where none
     reaches it, as the model then reads its samples."""
-    reaching = [size for size in sizes if size >= threshold]
-    return sum(reaching or sizes) / len(sizes)
+    from wsztune.fanout import compressor_bytes
+
+    through = compressor_bytes(sizes, threshold) if compresses_any(sizes, threshold) else sizes
+    return sum(through) / len(sizes)
 
 
 def one_repeat(server: Server, number: int, options: argparse.Namespace, messages: Path,

@@ -475,11 +475,16 @@ def seconds_per_delivery(
     compressor (``threshold`` bytes or more), over the compressors, and given for the corpus's
     mean such bytes per message. A stretch with no such message says nothing of their cost and
     is left out; where none has one, every byte counts."""
-    compressed = [size if size >= threshold else 0 for size in sizes]
-    readings = _per_byte_readings(schedule, compressed, samples, length)
+    readings = _per_byte_readings(schedule, compressor_bytes(sizes, threshold), samples, length)
     if not readings:
         readings = _per_byte_readings(schedule, sizes, samples, length, keep_empty=True)
     return statistics.median(readings)
+
+
+def compressor_bytes(sizes: Sequence[int], threshold: int) -> list[int]:
+    """Per message of ``sizes``, the bytes it puts through the compressor: its size at or over
+    ``threshold``, 0 under it (sent raw)."""
+    return [size if size >= threshold else 0 for size in sizes]
 
 
 def _per_byte_readings(
