@@ -249,6 +249,82 @@ def test_a_stretch_with_nothing_compressed_says_nothing_of_the_cost() -> None:
     assert per_delivery == pytest.approx(statistics.median([2e-3 / 200 * 125, 3e-3 / 300 * 125]))
 
 
+@pytest.mark.parametrize(
+    ("samples", "longer", "expected"),
+    [
+        # Each 1 KiB more cost nothing: 0 per byte. Stretch 1 holds 2 compressed messages
+        # (2 compressors), stretch 2 one.
+        ([0.8, 0.4], [0.8, 0.4], 0.0),
+        # 1 KiB more cost 0.2 s per compressed message over the 2 compressors.
+        ([0.8, 0.4], [1.2, 0.6], 0.2 / 2 / 1024),
+        # Longer messages that read cheaper (noise about nothing): no negative cost.
+        ([0.8, 0.4], [0.7, 0.3], 0.0),
+    ],
+)
+def test_the_cost_per_byte_is_the_longer_messages_over_their_bytes(
+    samples: list[float], longer: list[float], expected: float
+) -> None:
+    """What a compressed delivery costs per byte more: each stretch's compressed messages,
+    timed LONGER_BY bytes longer, less its own sample, per message, byte and compressor."""
+    schedule = broadcasts.DeliverySchedule(6, 2, 1, ((0, 2), (2, 4), (4, 6)))
+    sizes = [9, 9, 200, 300, 5, 400]  # threshold 100: stretches of 2 and of 1 compressed
+    assert broadcasts.byte_cost(schedule, sizes, samples, longer, 100) == pytest.approx(expected)
+    assert broadcasts.byte_cost(schedule, [1] * 6, samples, longer, 100) is None  # none compressed
+
+
+@pytest.mark.parametrize(
+    ("per_byte", "expected"),
+    [
+        # Nothing per byte: the stretches' cost per compressed message (0.8 s over 2 messages
+        # and 2 compressors; 0.4 over 1 and 2: 0.2 either way), for the corpus's share (3 of 6).
+        (0.0, 0.2 * 3 / 6),
+        # 1 ms per byte: stretch 1's messages (mean 250 B) move to the corpus's mean compressed
+        # message (300 B) by 50 ms, stretch 2's (400 B) by -100 ms; the median of the two.
+        (1e-3, statistics.median([(0.2 + 0.05) / 2, (0.2 - 0.1) / 2])),
+    ],
+)
+def test_with_a_cost_per_byte_samples_are_read_per_compressed_message(
+    per_byte: float, expected: float
+) -> None:
+    """A library that pays mostly per compressed message (coder's dictionary, refilled on every
+    call): each stretch per compressed message, moved by the cost per byte to the corpus's mean
+    compressed message, for the corpus's share of compressed messages."""
+    schedule = broadcasts.DeliverySchedule(6, 2, 1, ((0, 2), (2, 4), (4, 6)))
+    sizes = [9, 9, 200, 300, 5, 400]
+    reading = broadcasts.seconds_per_delivery(schedule, sizes, [0.8, 0.4], None, 100, per_byte)
+    assert reading == pytest.approx(expected)
+    # Without a cost per byte (the codec did not time longer messages): per byte, as before.
+    assert broadcasts.seconds_per_delivery(schedule, sizes, [0.8, 0.4], None, 100) == (
+        pytest.approx(statistics.median([0.8 / 500 * 150 / 2, 0.4 / 400 * 150 / 2]))
+    )
+
+
+def test_a_figure_is_read_for_other_messages_per_compressed_message() -> None:
+    """As bench/broadcast.py reads the model for its windows: per compressed message, moved
+    by the cost per byte between the two mean compressed messages, for the other's share."""
+    corpus = broadcasts.compressed_mix([9, 9, 200, 300, 5, 400], 100)
+    assert corpus == broadcasts.CompressedMix(0.5, 300.0)
+    window = broadcasts.CompressedMix(0.25, 100.0)
+    assert broadcasts.reading_for(1e-5, 0.0, corpus, window) == pytest.approx(0.5e-5)
+    assert broadcasts.reading_for(1e-5, 1e-8, corpus, window) == pytest.approx(
+        0.25 * (2e-5 - 200 * 1e-8)
+    )
+    assert broadcasts.reading_for(1e-5, 0.0, broadcasts.CompressedMix(0.0, 0.0), window) == 0.0
+    # Empty messages are never compressed, whatever the threshold.
+    assert broadcasts.compressed_flags([0, 1, 5], 0) == [0, 1, 1]
+
+
+def test_delivery_fields_carry_the_cost_per_byte_they_were_read_with() -> None:
+    schedule = broadcasts.DeliverySchedule(6, 2, 1, ((0, 2), (2, 4), (4, 6)))
+    sizes = [9, 9, 200, 300, 5, 400]
+    fields = broadcasts.delivery_fields(schedule, sizes, [0.8, 0.4], [0.1, 0.1], [0.1, 0.1],
+                                        threshold=100, longer_samples=[0.8, 0.4])  # fmt: skip
+    assert fields[broadcasts.BYTE_COST_FIELD] == 0.0
+    assert fields["compress_seconds_per_delivery"] == pytest.approx(0.2 * 3 / 6)
+    plain = broadcasts.delivery_fields(schedule, sizes, [0.8, 0.4], [0.1, 0.1], [0.1, 0.1])
+    assert broadcasts.BYTE_COST_FIELD not in plain  # a codec that timed no longer messages
+
+
 def test_a_calibrated_sample_lasts_the_target_cpu_between_its_bounds() -> None:
     """A sample holds as many messages as DELIVERY_SAMPLE_FACTOR x --min-sample-time of CPU asks
     for, found on the warm-up stretch run a message at a time: at least 16 messages, at most the

@@ -423,6 +423,7 @@ def delivery_fields(
     hot_samples: Sequence[float] | None,
     lengths: dict[str, int] | None = None,
     threshold: int = 0,
+    longer_samples: Sequence[float] | None = None,
 ) -> dict[str, object]:
     """A cell's per-delivery time fields from samples in seconds per timed stretch: interleaved
     compression and decompression, and one hot compressor (:meth:`DeliverySchedule.hot`, what
@@ -430,19 +431,26 @@ def delivery_fields(
     ``lengths``: the messages per timed stretch of each calibrated series ("compress",
     "decompress", "hot"; :meth:`DeliverySchedule.calibrate`), full stretches for the others.
     ``threshold``: the cell's, as its library applies it (messages under it are sent raw).
+    ``longer_samples``: where the codec timed them (full stretches), the same stretches'
+    compressed messages, each :data:`LONGER_BY` bytes longer (:func:`byte_cost`).
 
     Each sample is read per byte of its stretch's messages that reach the compressor and given
-    per delivery of the corpus's mean server message (:func:`seconds_per_delivery`). Empty
-    without a schedule (no fan-out); null figures when the run measured no time."""
+    per delivery of the corpus's mean server message (:func:`seconds_per_delivery`); with the
+    longer messages' samples, per compressed message and its bytes apart. Empty without a
+    schedule (no fan-out); null figures when the run measured no time."""
     if schedule is None:
         return {}
     fields: dict[str, object] = dict.fromkeys(DELIVERY_FIELD_NAMES)
     fields["delivery_compressors"] = schedule.compressors
     lengths = lengths or {}
     if compress_samples and decompress_samples and hot_samples:
+        per_byte = None
+        if longer_samples:
+            per_byte = byte_cost(schedule, sizes, compress_samples, longer_samples, threshold)
+            fields[BYTE_COST_FIELD] = per_byte
         fields.update(
             compress_seconds_per_delivery=seconds_per_delivery(
-                schedule, sizes, compress_samples, lengths.get("compress"), threshold
+                schedule, sizes, compress_samples, lengths.get("compress"), threshold, per_byte
             ),
             decompress_seconds_per_delivery=seconds_per_delivery(
                 schedule, sizes, decompress_samples, lengths.get("decompress"), threshold
@@ -463,22 +471,126 @@ def delivery_fields(
 # 23 messages of 128 B or more in 160 where the corpus holds 20%, read 8 to 10 us per delivery
 # over all bytes and 12 to 15 over the compressed ones, and a server broadcasting the whole
 # corpus paid 11.4 to 14.8 (docs/broadcast.md).
+#
+# Per byte is not the whole of it: a library pays per compressed message whatever its size (coder
+# fills its table from its whole 8 KiB dictionary on every call), and for messages of a few
+# hundred bytes that fixed cost is most of it: servers broadcasting windows of the market records
+# paid 52 and 56 ms per 1,000 compressed deliveries whose compressed bytes differed 2.45 times.
+# Where a codec also timed each stretch's compressed messages lengthened by LONGER_BY bytes
+# (byte_cost: what a compressed delivery costs per byte more), a stretch is read per compressed
+# message, moved by that cost per byte from its compressed messages' mean size to the corpus's.
 def seconds_per_delivery(
     schedule: DeliverySchedule,
     sizes: Sequence[int],
     samples: Sequence[float],
     length: int | None = None,
     threshold: int = 0,
+    per_byte: float | None = None,
 ) -> float:
     """Median over the timed stretches of seconds per delivery of a mean-sized message: each
     sample (seconds per stretch) read per byte of its stretch's messages that reach the
     compressor (``threshold`` bytes or more), over the compressors, and given for the corpus's
     mean such bytes per message. A stretch with no such message says nothing of their cost and
-    is left out; where none has one, every byte counts."""
+    is left out; where none has one, every byte counts.
+
+    With ``per_byte`` (:func:`byte_cost`: seconds per delivery per byte more of a compressed
+    message), each sample is read per compressed message of its stretch instead, that cost per
+    byte moving it from the stretch's mean compressed message to the corpus's, and given for
+    the corpus's share of compressed messages."""
+    if per_byte is not None:
+        readings = _per_message_readings(schedule, sizes, samples, length, threshold, per_byte)
+        if readings:
+            return statistics.median(readings)
     readings = _per_byte_readings(schedule, compressor_bytes(sizes, threshold), samples, length)
     if not readings:
         readings = _per_byte_readings(schedule, sizes, samples, length, keep_empty=True)
     return statistics.median(readings)
+
+
+# How many bytes the Go helper's longerOf adds to each compressed message for byte_cost: enough
+# that the difference is the cost of those bytes, not the noise of two series of samples.
+LONGER_BY = 1024
+# The cell field holding byte_cost: what bench/broadcast.py reads windows of other sizes by.
+BYTE_COST_FIELD = "compress_seconds_per_byte"
+
+
+def compressed_flags(sizes: Sequence[int], threshold: int) -> list[int]:
+    """Per message of ``sizes``: 1 if the library compresses it (``threshold`` bytes or more,
+    and not empty: the Go helper's longerOf takes the same ones), else 0."""
+    return [1 if size >= threshold and size else 0 for size in sizes]
+
+
+def byte_cost(
+    schedule: DeliverySchedule,
+    sizes: Sequence[int],
+    samples: Sequence[float],
+    longer_samples: Sequence[float],
+    threshold: int,
+) -> float | None:
+    """Seconds a compressed delivery costs per byte more: over full stretches, each stretch's
+    sample of its compressed messages :data:`LONGER_BY` bytes longer less its own sample, over
+    those bytes, its compressed messages and the compressors; the median, at least 0 (``None``
+    where no stretch compressed any)."""
+    flags = compressed_flags(sizes, threshold)
+    readings = []
+    pairs = zip(samples, longer_samples, strict=True)
+    for number, (seconds, longer) in enumerate(pairs, schedule.warmup):
+        messages = sum(flags[index] for index in schedule.indices(number, len(sizes)))
+        if messages:
+            readings.append((longer - seconds) / (messages * LONGER_BY * schedule.compressors))
+    return max(0.0, statistics.median(readings)) if readings else None
+
+
+@dataclass(frozen=True)
+class CompressedMix:
+    """What a library's compressor sees of some messages: the share of them it compresses and
+    their mean size (bytes; 0 where it compresses none)."""
+
+    share: float
+    size: float
+
+
+def compressed_mix(sizes: Sequence[int], threshold: int) -> CompressedMix:
+    """The :class:`CompressedMix` of messages of ``sizes`` under ``threshold``."""
+    flags = compressed_flags(sizes, threshold)
+    count = sum(flags)
+    size = sum(s for s, flag in zip(sizes, flags, strict=True) if flag) / count if count else 0.0
+    return CompressedMix(count / len(sizes), size)
+
+
+def reading_for(
+    per_delivery: float, per_byte: float, mix: CompressedMix, other: CompressedMix
+) -> float:
+    """A figure per delivery of the mean message of ``mix`` (:func:`seconds_per_delivery`,
+    read with ``per_byte``) given instead for the mean message of ``other``: per compressed
+    message, moved by ``per_byte`` from one's mean compressed size to the other's (as
+    bench/broadcast.py reads the model for its windows)."""
+    if not mix.share:
+        return 0.0
+    per_message = per_delivery / mix.share + per_byte * (other.size - mix.size)
+    return other.share * per_message
+
+
+def _per_message_readings(
+    schedule: DeliverySchedule,
+    sizes: Sequence[int],
+    samples: Sequence[float],
+    length: int | None,
+    threshold: int,
+    per_byte: float,
+) -> list[float]:
+    """Each sample per compressed message of its stretch and per compressor, moved by
+    ``per_byte`` to the corpus's mean compressed message, given for its share of them;
+    stretches with no compressed message left out."""
+    corpus = compressed_mix(sizes, threshold)
+    readings = []
+    for number, seconds in enumerate(samples, schedule.warmup):
+        indices = schedule.indices(number, len(sizes), length)
+        stretch = compressed_mix([sizes[index] for index in indices], threshold)
+        if stretch.share:
+            per_message = seconds / schedule.compressors / (stretch.share * len(indices))
+            readings.append(reading_for(per_message * stretch.share, per_byte, stretch, corpus))
+    return readings
 
 
 def compressor_bytes(sizes: Sequence[int], threshold: int) -> list[int]:

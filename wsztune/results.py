@@ -262,12 +262,22 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         nullable=True,
     ),
     FieldSpec("delivery_compressors", int, "", "compressors interleaved (K, up to 64 MiB)", low=2),
+    FieldSpec(
+        "compress_seconds_per_byte",
+        _NUMBER,
+        "s",
+        "what a compressed delivery costs per payload byte more (its messages 1 KiB longer, "
+        "timed as compress_seconds_per_delivery), which that figure was read with: per "
+        "compressed message, moved by this to the corpus's mean; Go's coder and gorilla only",
+        nullable=True,
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 # Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
 BROADCAST_CELL_FIELDS = frozenset(
     ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
-     "compress_seconds_per_message", "delivery_compressors")
+     "compress_seconds_per_message", "delivery_compressors",
+     "compress_seconds_per_byte")
 )  # fmt: skip
 
 

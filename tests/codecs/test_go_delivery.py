@@ -86,6 +86,9 @@ def test_coder_broadcast_is_timed_through_coders_own_connections(
     stretches = [range(start, end) for start, end in schedule.stretches]
     sent = primed + [messages[index % len(messages)] for span in stretches for index in span]
     assert cell.delivery["sent_bytes"] == modelled_wire_bytes(sent, takeover, tmp_path)
+    # Then each stretch's compressed messages 1 KiB longer, through the same connections (not in
+    # sent_bytes: the model does not frame them), a sample per timed stretch.
+    assert len(cell.delivery["longer"]) == 2
 
 
 def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
@@ -124,6 +127,7 @@ def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
     assert go.delivery_timing(go.GO_GORILLA, cell.delivery) == go.GO_CONNECTIONS_TIMING.format(
         library="gorilla")
     assert len(cell.delivery["prepared"]) == 2 and cell.delivery["prepared_sent_bytes"] > 0
+    assert len(cell.delivery["longer"]) == 2
 
 
 @needs_gorilla
@@ -195,8 +199,8 @@ def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
     tmp_path: Path,
 ) -> None:
     """``wsztune run --server gorilla --fanout K``: each cell's time per delivery is timed
-    through gorilla's own connections, and its compress_once time per delivery through gorilla's
-    own PreparedMessage broadcast, and both say so."""
+    through gorilla's own connections (with its cost per byte), and its compress_once time per
+    delivery through gorilla's own PreparedMessage broadcast, and both say so."""
     cells = gorilla_run(tmp_path, 4)
     compressing = [cell for cell in cells if "compress_once" in cell]
     assert compressing
@@ -205,6 +209,8 @@ def test_a_gorilla_runs_compress_once_cpu_comes_from_gorillas_connections(
         once = cell["compress_once"]
         assert once["delivery_timing"] == go.GO_GORILLA_TIMING
         assert isinstance(once["compress_seconds_per_delivery"], float)
+        # Read per compressed message, with the cost per byte it was read by beside it.
+        assert cell[fanout.BYTE_COST_FIELD] >= 0
 
 
 @needs_gorilla

@@ -506,7 +506,8 @@ class GoCodec:
                 delivery = result.delivery or {}
                 cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
                                             delivery.get("decompress"), delivery.get("hot"),
-                                            threshold=job.threshold))  # fmt: skip
+                                            threshold=job.threshold,
+                                            longer_samples=delivery.get("longer")))  # fmt: skip
                 if schedule is not None:
                     cell["delivery_timing"] = delivery_timing(self.framing, delivery)
                 if result.id in prepared:

@@ -17,8 +17,8 @@ func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause t
 	return nil, wire{}, nil
 }
 
-func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, wire, error) {
-	return nil, wire{}, nil
+func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, []float64, wire, error) {
+	return nil, nil, wire{}, nil
 }
 
 func closeGorillaFleets() {}

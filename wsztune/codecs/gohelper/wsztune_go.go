@@ -604,6 +604,9 @@ type deliveryTimes struct {
 	Compress   []float64 `json:"compress"`
 	Decompress []float64 `json:"decompress"`
 	Hot        []float64 `json:"hot"`
+	// coder and gorilla through their own connections: on - off per stretch of the stretch's
+	// messages that the library compresses, each longerBy bytes longer (longerOf).
+	Longer []float64 `json:"longer,omitempty"`
 	// coder: the bytes its own connection sent one subscriber over the whole broadcast (the
 	// primed messages, then every stretch), equal to the modelled frames (checked here).
 	SentBytes int64 `json:"sent_bytes,omitempty"`
@@ -949,9 +952,9 @@ func (b *broadcastRun) compress(times *deliveryTimes) (*wire, error) {
 	var err error
 	switch {
 	case b.job.Library == coder:
-		times.Compress, sent, err = coderDeliveries(b.job, b.plan, b.primed, stretch)
+		times.Compress, times.Longer, sent, err = coderDeliveries(b.job, b.plan, b.primed, stretch)
 	case b.job.Library == gorilla && gorillaBuilt:
-		times.Compress, sent, err = gorillaDeliveries(b.job, b.plan.Compressors, len(b.plan.Stretches), b.plan.Warmup, stretch)
+		times.Compress, times.Longer, sent, err = gorillaDeliveries(b.job, b.plan.Compressors, len(b.plan.Stretches), b.plan.Warmup, stretch)
 	default:
 		times.Compress, err = b.sendAll(b.plan.Compressors, b.plan.Stretches)
 		return nil, err
@@ -1496,27 +1499,66 @@ func fleetDeliveries(on, off *fleet, stretches, warmup int, stretch func(int) []
 }
 
 // coderDeliveries times a broadcast through plan.Compressors coder connections at the cell's
-// setting and as many with compression off (fleetDeliveries), each subscriber's message
-// written by its own goroutine with Conn.Write. Also returns the bytes one subscriber's
-// connection was sent, for the caller to hold against the modelled frames.
-func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, wire, error) {
+// setting and as many with compression off (fleetTimes: its longer messages too), each
+// subscriber's message written by its own goroutine with Conn.Write. Also returns the bytes one
+// subscriber's connection was sent, for the caller to hold against the modelled frames.
+func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, []float64, wire, error) {
 	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
 		return newCoderFleet(job, plan.Compressors, compress)
 	})
 	if err != nil {
-		return nil, wire{}, err
+		return nil, nil, wire{}, err
 	}
 	defer on.close()
 	defer off.close()
 	send := func(f *fleet, p []byte) error { return f.broadcast(delivery{payload: p}) }
 	for _, p := range primed {
 		if err := send(on, p); err != nil {
-			return nil, wire{}, err
+			return nil, nil, wire{}, err
 		}
 	}
-	out, err := fleetDeliveries(on, off, len(plan.Stretches), plan.Warmup, stretch, send)
-	return out, on.conns[0].sent, err
+	return fleetTimes(on, off, len(plan.Stretches), plan.Warmup, stretch, send, job.Threshold)
 }
+
+// fleetTimes times the stretches through the on and off fleets (fleetDeliveries), then the same
+// stretches' longerOf: both series, and what on's first connection was sent for the stretches
+// (not the longer messages, which the model does not frame).
+func fleetTimes(on, off *fleet, stretches, warmup int, stretch func(int) [][]byte, send func(*fleet, []byte) error, threshold int) ([]float64, []float64, wire, error) {
+	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
+	if err != nil {
+		return nil, nil, wire{}, err
+	}
+	sent := on.conns[0].sent
+	longer, err := fleetDeliveries(on, off, stretches, warmup, longerOf(stretch, threshold), send)
+	return out, longer, sent, err
+}
+
+// longerOf is each stretch's messages that the library compresses (threshold bytes or more,
+// at least 1), each lengthened by exactly longerBy bytes of the stretch's messages that follow
+// it (round again if need be). Timed through the same fleets after the stretches, the
+// difference from the stretches is what a compressed delivery costs per byte, over a span of
+// sizes wide enough to read it (wsztune.fanout.byte_cost); the stretches' own messages span
+// too few where they sit at the threshold (the market records': 128 to 150 B).
+func longerOf(stretch func(int) [][]byte, threshold int) func(int) [][]byte {
+	return func(n int) [][]byte {
+		payloads := stretch(n)
+		var out [][]byte
+		for i, p := range payloads {
+			if len(p) < threshold || len(p) == 0 {
+				continue
+			}
+			q := append([]byte{}, p...)
+			for next := i + 1; len(q) < len(p)+longerBy; next++ {
+				q = append(q, payloads[next%len(payloads)]...)
+			}
+			out = append(out, q[:len(p)+longerBy])
+		}
+		return out
+	}
+}
+
+// longerBy is how many bytes longerOf adds to each message (wsztune.fanout.LONGER_BY).
+const longerBy = 1024
 
 // gorilla's PreparedMessage ------------------------------------------------------------------
 
