@@ -23,10 +23,14 @@ delivered beside the deliveries, and the model is read per byte for the windows'
 counts those bytes apart). Before that, the threshold made the reading off: coder with takeover
 compresses 32% of a market window's messages against 20% of the corpus's, and the model
 run on a window's very messages cost 1.4 times the corpus's figure read per byte for them
-(docs/broadcast.md, "Which messages a window holds"). ``--spread`` broadcasts the corpus in
-another order (:func:`spread_order`: runs of ten from ten parts of it in turn, so that a window
-holds messages from all over it) and runs the model on that order; it is not the default, for
-it moved other rows out of the goal (the same page says which).
+(docs/broadcast.md, "Which messages a window holds"). Where the model read its samples per
+compressed message (the Go models: the cell carries ``compress_seconds_per_byte``), the windows
+are read so too: the Go server counts its compressed deliveries beside their bytes, and the
+model's cost per compressed message, moved by its cost per byte to the windows' mean compressed
+message, is given for the windows' share of compressed deliveries. ``--spread`` broadcasts the
+corpus in another order (:func:`spread_order`: runs of ten from ten parts of it in turn, so that
+a window holds messages from all over it) and runs the model on that order; it is not the
+default, for it moved other rows out of the goal (the same page says which).
 
 The model is measured in every repeat, between that repeat's two windows (on, model, off; then
 off, model, on), so that it runs under the same load as the server it is set against: on a
@@ -63,6 +67,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from wsztune.fanout import (
+    BYTE_COST_FIELD,
+    CompressedMix,
+    compressed_mix,
+    compressor_bytes,
+    reading_for,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GO_SOURCE = REPO / "bench" / "broadcast_go"
@@ -209,6 +221,11 @@ def summarize(repeats: list[Repeat]) -> Row:
                size=statistics.median(s for repeat in repeats for s in repeat.sizes))  # fmt: skip
 
 
+def compress_per_delivery(cell: dict) -> float | None:
+    """A per-connection server's figure: the cell's CPU per delivery."""
+    return cell.get("compress_seconds_per_delivery")
+
+
 @dataclass
 class Server:
     """One server of the bench: how to start it with compression on or off, the model run that
@@ -218,7 +235,8 @@ class Server:
     command: Callable[[bool, Path, float], list[str]]
     model_args: list[str]
     pick: Callable[[dict], bool]  # the cell of the model run at the server's setting
-    figure: Callable[[dict], float | None] = lambda cell: cell.get("compress_seconds_per_delivery")
+    # (a compress-once server's is another; only this one's is read with its cost per byte)
+    figure: Callable[[dict], float | None] = compress_per_delivery
     # The library's threshold: messages under it are sent raw, and the model's figure is read
     # per byte of the ones at or over it (wsztune.fanout.seconds_per_delivery).
     threshold: int = 0
@@ -326,11 +344,13 @@ class Status:
 
 
 def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float) -> tuple[float, float, float, float]:
+            rate: float, warmup: float, seconds: float
+            ) -> tuple[float, float, float, float, CompressedMix | None]:
     """One window: the server's CPU seconds per 1,000 deliveries, the machine's busy share over
     it, the mean payload bytes of the messages the server delivered in it, and of those bytes
     the ones of messages at or over its threshold (all of them from a server that does not count
-    them apart: one without a threshold)."""
+    them apart: one without a threshold); and, from a server that counts its compressed
+    deliveries (the Go ones), what its compressor saw of them (None from the others)."""
     import psutil
 
     process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
@@ -371,7 +391,12 @@ def measure(server: Server, compress: bool, messages: Path, go: Path, connection
         size = (after["bytes"] - before["bytes"]) / deliveries
         key = "compressible_bytes" if "compressible_bytes" in after else "bytes"
         compressible = (after[key] - before.get(key, 0)) / deliveries
-        return cpu / deliveries * 1000, busy, size, compressible
+        mix = None
+        if "compressible_deliveries" in after:
+            counted = after["compressible_deliveries"] - before["compressible_deliveries"]
+            mix = CompressedMix(counted / deliveries,
+                                compressible * deliveries / counted if counted else 0.0)
+        return cpu / deliveries * 1000, busy, size, compressible, mix
     finally:
         for child in [*clients, process]:
             child.kill()
@@ -498,8 +523,6 @@ def compressible_mean(sizes: list[int], threshold: int) -> float:
     """Per message of ``sizes``, the mean bytes of those at or over ``threshold``: what the
     model's figure is given for (wsztune.fanout.seconds_per_delivery); every byte where none
     reaches it, as the model then reads its samples."""
-    from wsztune.fanout import compressor_bytes
-
     through = compressor_bytes(sizes, threshold) if compresses_any(sizes, threshold) else sizes
     return sum(through) / len(sizes)
 
@@ -516,29 +539,39 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     loads: list[float] = []
     sizes: list[float] = []
     compressible: list[float] = []
+    mixes: list[CompressedMix | None] = []
 
     def window(compress: bool) -> None:
-        per_thousand, share, size, reaching = measure(
+        per_thousand, share, size, reaching, mix = measure(
             server, compress, messages, go, options.connections, options.rate, options.warmup,
             options.seconds)  # fmt: skip
         figures[compress] = per_thousand * 1000  # CPU seconds -> ms per 1,000 deliveries
         busy.append(share)
         sizes.append(size)
         compressible.append(reaching)
+        mixes.append(mix)
         loads.append(os.getloadavg()[0])
 
     first = number % 2 == 0
     window(first)
     cells = model_run(options.model_corpus, server.model_args, options.connections,
                       work / "model.json")  # fmt: skip
-    figure = server.figure(next(cell for cell in cells if server.pick(cell)))
+    cell = next(cell for cell in cells if server.pick(cell))
+    figure = server.figure(cell)
     loads.append(os.getloadavg()[0])
     window(not first)
-    per_delivery = (figure or 0.0) * 1000 * 1000  # seconds per delivery -> ms per 1,000
-    # Windows that held no message at or over the threshold compressed nothing: a model of 0
-    # for them (no ratio), however the corpus's other messages cost.
-    model = per_delivery * statistics.fmean(compressible) / compressible_mean(corpus_sizes,
-                                                                              server.threshold)
+    per_byte = cell.get(BYTE_COST_FIELD) if server.figure is compress_per_delivery else None
+    if figure is not None and per_byte is not None and None not in mixes:
+        # The model read its samples per compressed message: the windows are read so too.
+        corpus = compressed_mix(corpus_sizes, server.threshold)
+        model = 1e6 * statistics.fmean(reading_for(figure, per_byte, corpus, mix)
+                                       for mix in mixes if mix is not None)  # fmt: skip
+    else:
+        per_delivery = (figure or 0.0) * 1000 * 1000  # seconds per delivery -> ms per 1,000
+        # Windows that held no message at or over the threshold compressed nothing: a model of
+        # 0 for them (no ratio), however the corpus's other messages cost.
+        model = per_delivery * statistics.fmean(compressible) / compressible_mean(
+            corpus_sizes, server.threshold)
     return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, sizes=sizes,
                   loads=loads, compressible=compressible)  # fmt: skip
 
@@ -556,7 +589,9 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     print("CPU ms per 1,000 deliveries: medians over the repeats (smallest..largest); ratio: "
           "the median of each repeat's measured / model; the model read per byte for the "
           f"windows' mean message (B/msg; the corpus's {corpus_mean:.0f} B), counting only "
-          "the bytes of messages at or over the server's threshold (coder's)")  # fmt: skip
+          "the bytes of messages at or over the server's threshold (coder's); the Go "
+          "WriteMessage and coder rows per compressed message, moved by the model's cost per "
+          "byte to the windows' mean compressed message")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
           f"{'B/msg':>6} {'busy':>5} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]

@@ -108,10 +108,11 @@ def test_the_model_runs_between_the_repeats_two_windows(
 
     def measure(server: object, compress: bool, *rest: object) -> tuple[float, ...]:
         happened.append("on" if compress else "off")
-        # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes) and of
-        # it the bytes at or over the threshold (none here: all of them)
+        # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes), of
+        # it the bytes at or over the threshold (none here: all of them), and no count of the
+        # compressed deliveries (a server that does not count them: the Python and Node ones)
         size = 150.0 if compress else 170.0
-        return (0.030 if compress else 0.012), 0.5, size, size
+        return (0.030 if compress else 0.012), 0.5, size, size, None
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         happened.append("model")
@@ -146,7 +147,7 @@ def test_a_threshold_reads_the_model_per_byte_the_server_compressed(
 
     def measure(server: object, compress: bool, *rest: object) -> tuple[float, ...]:
         # Windows of 150 B per delivery, of which 90 B in messages of 128 B or more.
-        return (0.030 if compress else 0.012), 0.5, 150.0, 90.0
+        return (0.030 if compress else 0.012), 0.5, 150.0, 90.0, None
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         return [{"compress_seconds_per_delivery": 15e-6}]
@@ -195,3 +196,29 @@ def test_the_model_reads_the_messages_the_server_broadcasts(
     loaded = corpus.load(path)
     assert [m.payload for m in loaded.messages if m.direction == "server"] == messages
     assert bench.server_messages(path) == messages
+
+
+def test_a_model_read_per_compressed_message_reads_the_windows_so_too(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A cell that timed its compressed messages 1 KiB longer carries their cost per byte and
+    was read per compressed message: the windows are read so too, from the Go server's counts
+    of its compressed deliveries and their bytes, moved by that cost per byte."""
+    windows = iter([bench.CompressedMix(0.5, 235.0), bench.CompressedMix(0.25, 135.0)])
+
+    def measure(server: object, compress: bool, *rest: object) -> tuple[object, ...]:
+        return (0.030 if compress else 0.012), 0.5, 150.0, 90.0, next(windows)
+
+    def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
+        return [{"compress_seconds_per_delivery": 10e-6, "compress_seconds_per_byte": 1e-8}]
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "model_run", model_run)
+    server = bench.Server("coder", lambda *_: [], [], lambda cell: True, threshold=128)
+    options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
+                                 warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl")
+    # The corpus: two of four messages compressed (140 and 130 B: share 0.5, 135 B), 20 us
+    # each. Windows: 0.5 x (20 us + 100 B x 10 ns) and 0.25 x 20 us, in ms per 1,000.
+    repeat = bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path, tmp_path,
+                              corpus_sizes=[100, 140, 10, 130])  # fmt: skip
+    assert repeat.model == pytest.approx((10.5 + 5.0) / 2)

@@ -4,9 +4,10 @@
 //
 //	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -threshold T -rate R -corpus F
 //	    listens on 127.0.0.1, prints "port N", then every 0.5 s one JSON line
-//	    {"connections": c, "deliveries": d, "bytes": b, "compressible_bytes": t}: the messages
-//	    written so far, all connections, their payload bytes, and the payload bytes of those of
-//	    T bytes or more (the library's threshold: what it compresses; counted, not applied).
+//	    {"connections": c, "deliveries": d, "bytes": b, "compressible_bytes": t,
+//	    "compressible_deliveries": n}: the messages written so far, all connections, their
+//	    payload bytes, and the payload bytes and the count of those of T bytes or more, at least
+//	    1 (the library's threshold: what it compresses; counted, not applied).
 //	broadcast_go clients -port P -n N -compress
 //	    opens N connections (offering a plain "permessage-deflate" when -compress), reads and
 //	    discards what arrives (no inflating: only the server is measured), prints "open N" once
@@ -83,17 +84,20 @@ type hub struct {
 	queues     map[chan item]struct{}
 	deliveries int64
 	bytes      int64 // payload bytes of the deliveries
-	// payload bytes of the deliveries of threshold bytes or more: what the library compresses
-	compressible int64
-	threshold    int
+	// payload bytes and count of the deliveries of threshold bytes or more (at least 1): what
+	// the library compresses
+	compressible           int64
+	compressibleDeliveries int64
+	threshold              int
 }
 
 // delivered counts one message written to one subscriber.
 func (h *hub) delivered(it item) {
 	atomic.AddInt64(&h.deliveries, 1)
 	atomic.AddInt64(&h.bytes, int64(len(it.payload)))
-	if len(it.payload) >= h.threshold {
+	if len(it.payload) >= h.threshold && len(it.payload) > 0 {
 		atomic.AddInt64(&h.compressible, int64(len(it.payload)))
+		atomic.AddInt64(&h.compressibleDeliveries, 1)
 	}
 }
 
@@ -225,6 +229,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, thresh
 		encoder.Encode(map[string]int64{
 			"connections": int64(h.count()), "deliveries": atomic.LoadInt64(&h.deliveries),
 			"bytes": atomic.LoadInt64(&h.bytes), "compressible_bytes": atomic.LoadInt64(&h.compressible),
+			"compressible_deliveries": atomic.LoadInt64(&h.compressibleDeliveries),
 		})
 	}
 	return nil
