@@ -74,6 +74,29 @@ def test_the_goal_is_25_percent_either_way(bench: ModuleType) -> None:
     assert "1.50 (1.50..1.50)" in line
 
 
+def test_a_cost_not_told_from_nothing_is_unresolved_not_missed(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gorilla's PreparedMessage at 1,000 connections: one compression per message, its on -
+    off -0.5 to 1.0 ms per 1,000 deliveries over the repeats against a model of 0.06. The
+    ratio (17) says nothing: the row reads unresolved, the bench does not fail on it, and it
+    says where the check can be made."""
+    repeats = [_repeat(bench, on=9.7, off=9.1, model=0.06), _repeat(bench, 9.3, 9.8, 0.06),
+               _repeat(bench, 10.3, 9.3, 0.06)]  # fmt: skip
+    row = bench.summarize(repeats)
+    assert row.unresolved and not row.ok
+    assert bench.format_row("gorilla PreparedMessage", row).endswith("unresolved")
+    options = argparse.Namespace(corpus=Path("market.jsonl"), connections=1000, rate=10.0,
+                                 repeats=3, seconds=10.0)  # fmt: skip
+    server = bench.Server("gorilla PreparedMessage", lambda *_: [], [], lambda cell: True,
+                          repeats=repeats)  # fmt: skip
+    assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 0
+    assert '--only "gorilla PreparedMessage" --connections 10' in capsys.readouterr().out
+    # A cost told from nothing is judged by its ratio, however wide its spread.
+    wide = bench.summarize([_repeat(bench, 12.0, 10.0, 1.0), _repeat(bench, 30.0, 10.0, 1.0)])
+    assert not wide.unresolved and not wide.ok
+
+
 def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: ModuleType) -> None:
     # A model run whose cell gave no CPU per delivery (0 or missing) in any repeat: no ratio to
     # print (not "nan"), and no goal met; the line says why.
