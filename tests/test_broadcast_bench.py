@@ -92,6 +92,11 @@ def test_a_cost_not_told_from_nothing_is_unresolved_not_missed(
                           repeats=repeats)  # fmt: skip
     assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 0
     assert '--only "gorilla PreparedMessage" --connections 10' in capsys.readouterr().out
+    # On - off of 0.6 to 0.9 where the server without compression moved by 1.0 between the
+    # repeats: no more told from nothing.
+    moved = bench.summarize([_repeat(bench, 10.5, 9.9, 0.05), _repeat(bench, 11.6, 10.9, 0.05),
+                             _repeat(bench, 10.8, 9.9, 0.05)])  # fmt: skip
+    assert moved.off_spread == pytest.approx(1.0) and moved.unresolved
     # A cost told from nothing is judged by its ratio, however wide its spread.
     wide = bench.summarize([_repeat(bench, 12.0, 10.0, 1.0), _repeat(bench, 30.0, 10.0, 1.0)])
     assert not wide.unresolved and not wide.ok

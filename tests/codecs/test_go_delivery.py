@@ -162,7 +162,7 @@ def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, lis
     assert schedule is not None
     prepared = go.prepared_plan(schedule)
     deliveries = {**schedule.helper_job(), "prepared": {
-        "connections": min(fanout_k, go.PREPARED_CONNECTIONS),
+        "connections": schedule.compressors,
         "stretches": [list(stretch) for stretch in prepared.stretches],
         "pause_seconds": go.PREPARED_PAUSE_SECONDS}}  # fmt: skip
     timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
