@@ -48,7 +48,7 @@ load average over the row's windows and model runs. Exit status 1 when a server 
 or reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off spans 0 over
 its repeats, or is no more than its off windows moved between them, reads "unresolved" (its
 compression is under the server's noise: a compress-once server at 1,000 connections), neither
-met nor missed, and says where to check it instead.
+met nor missed, and says so.
 Not part of the test suite (minutes); its arithmetic is (tests/test_broadcast_bench.py).
 """
 
@@ -615,9 +615,9 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     for name, row in rows:
         if row.unresolved and not row.ok:
             print(f"{name}: unresolved, its on - off spans 0 over the repeats or is no more "
-                  f"than its off windows moved between them ({row.off_spread:.2f}); the model is "
-                  "checked where the server's compression can be measured: fewer connections "
-                  f"(--only \"{name}\" --connections 10 --rate 500)")  # fmt: skip
+                  f"than its off windows moved between them ({row.off_spread:.2f}): what "
+                  "compression costs it is under its noise here; longer windows and more "
+                  f"repeats (--only \"{name}\" --seconds 60 --repeats 9) narrow that")  # fmt: skip
     return 0 if all(row.ok or row.unresolved for _, row in rows) else 1
 
 

@@ -80,7 +80,7 @@ def test_a_cost_not_told_from_nothing_is_unresolved_not_missed(
     """gorilla's PreparedMessage at 1,000 connections: one compression per message, its on -
     off -0.5 to 1.0 ms per 1,000 deliveries over the repeats against a model of 0.06. The
     ratio (17) says nothing: the row reads unresolved, the bench does not fail on it, and it
-    says where the check can be made."""
+    says what would narrow the noise."""
     repeats = [_repeat(bench, on=9.7, off=9.1, model=0.06), _repeat(bench, 9.3, 9.8, 0.06),
                _repeat(bench, 10.3, 9.3, 0.06)]  # fmt: skip
     row = bench.summarize(repeats)
@@ -91,7 +91,7 @@ def test_a_cost_not_told_from_nothing_is_unresolved_not_missed(
     server = bench.Server("gorilla PreparedMessage", lambda *_: [], [], lambda cell: True,
                           repeats=repeats)  # fmt: skip
     assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 0
-    assert '--only "gorilla PreparedMessage" --connections 10' in capsys.readouterr().out
+    assert '--only "gorilla PreparedMessage" --seconds 60' in capsys.readouterr().out
     # On - off of 0.6 to 0.9 where the server without compression moved by 1.0 between the
     # repeats: no more told from nothing.
     moved = bench.summarize([_repeat(bench, 10.5, 9.9, 0.05), _repeat(bench, 11.6, 10.9, 0.05),
