@@ -177,17 +177,9 @@ def test_a_threshold_reads_the_model_per_byte_the_server_compressed(
         # Windows of 150 B per delivery, of which 90 B in messages of 128 B or more.
         return (0.030 if compress else 0.012), 0.5, 150.0, 90.0, None
 
-    def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
-        return [{"compress_seconds_per_delivery": 15e-6}]
-
-    monkeypatch.setattr(bench, "measure", measure)
-    monkeypatch.setattr(bench, "model_run", model_run)
-    server = bench.Server("coder", lambda *_: [], [], lambda cell: True, threshold=128)
-    options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
-                                 warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl")
     # The corpus: (140 + 130) / 4 = 67.5 B per message in messages of 128 B or more.
-    repeat = bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path, tmp_path,
-                              corpus_sizes=[100, 140, 10, 130])  # fmt: skip
+    cell = {"compress_seconds_per_delivery": 15e-6}
+    repeat = coder_repeat(bench, monkeypatch, tmp_path, measure, cell)
     assert bench.compressible_mean([100, 140, 10, 130], 128) == pytest.approx(67.5)
     assert repeat.model == pytest.approx(15.0 * 90.0 / 67.5)
     assert repeat.compressible == [90.0, 90.0]
@@ -237,16 +229,21 @@ def test_a_model_read_per_compressed_message_reads_the_windows_so_too(
     def measure(server: object, compress: bool, *rest: object) -> tuple[object, ...]:
         return (0.030 if compress else 0.012), 0.5, 150.0, 90.0, next(windows)
 
-    def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
-        return [{"compress_seconds_per_delivery": 10e-6, "compress_seconds_per_byte": 1e-8}]
+    # The corpus: two of four messages compressed (140 and 130 B: share 0.5, 135 B), 20 us
+    # each. Windows: 0.5 x (20 us + 100 B x 10 ns) and 0.25 x 20 us, in ms per 1,000.
+    cell = {"compress_seconds_per_delivery": 10e-6, "compress_seconds_per_byte": 1e-8}
+    repeat = coder_repeat(bench, monkeypatch, tmp_path, measure, cell)
+    assert repeat.model == pytest.approx((10.5 + 5.0) / 2)
 
+
+def coder_repeat(bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                 measure: object, cell: dict) -> object:
+    """One repeat of a coder server (threshold 128) whose windows ``measure`` gives and whose
+    model run gives ``cell``, over a corpus of messages of 100, 140, 10 and 130 B."""
     monkeypatch.setattr(bench, "measure", measure)
-    monkeypatch.setattr(bench, "model_run", model_run)
+    monkeypatch.setattr(bench, "model_run", lambda *_: [cell])
     server = bench.Server("coder", lambda *_: [], [], lambda cell: True, threshold=128)
     options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
                                  warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl")
-    # The corpus: two of four messages compressed (140 and 130 B: share 0.5, 135 B), 20 us
-    # each. Windows: 0.5 x (20 us + 100 B x 10 ns) and 0.25 x 20 us, in ms per 1,000.
-    repeat = bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path, tmp_path,
-                              corpus_sizes=[100, 140, 10, 130])  # fmt: skip
-    assert repeat.model == pytest.approx((10.5 + 5.0) / 2)
+    return bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path, tmp_path,
+                            corpus_sizes=[100, 140, 10, 130])  # fmt: skip

@@ -610,15 +610,26 @@ def test_an_interrupted_probe_run_leaves_no_child_of_a_launcher_behind(tmp_path:
     runner = node._ProbeRunner(tmp_path / "corpus.bin", 1, str(fake_node), None)
     runner.job = lambda item: {}  # type: ignore[method-assign]
 
+    main = threading.main_thread().ident
+    assert main is not None
+
     def interrupt_once_the_child_runs() -> None:
         deadline = time.monotonic() + 30
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
+        # To the main thread, where Python raises it: sent to the process, one full run of two
+        # here waited out the probe's 60 s stall instead, the interrupt never raised.
+        signal.pthread_kill(main, signal.SIGINT)
 
+    # Ctrl-C as a terminal's: an earlier in-process command that was stopped leaves SIGINT
+    # ignored (first_interrupt_only: the process is on its way out).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt_once_the_child_runs, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        runner.run_all([(("probe",), None)], 1)  # type: ignore[list-item]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.run_all([(("probe",), None)], 1)  # type: ignore[list-item]
+    finally:
+        signal.signal(signal.SIGINT, previous)
     pid = int(pid_file.read_text())
     if not process_ended(pid):
         os.kill(pid, signal.SIGKILL)  # leave nothing behind, then fail
