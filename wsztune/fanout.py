@@ -588,8 +588,8 @@ def _per_message_readings(
         indices = schedule.indices(number, len(sizes), length)
         stretch = compressed_mix([sizes[index] for index in indices], threshold)
         if stretch.share:
-            per_message = seconds / schedule.compressors / (stretch.share * len(indices))
-            readings.append(reading_for(per_message * stretch.share, per_byte, stretch, corpus))
+            per_delivery = seconds / schedule.compressors / len(indices)
+            readings.append(reading_for(per_delivery, per_byte, stretch, corpus))
     return readings
 
 
