@@ -552,9 +552,8 @@ class CompressedMix:
 
 def compressed_mix(sizes: Sequence[int], threshold: int) -> CompressedMix:
     """The :class:`CompressedMix` of messages of ``sizes`` under ``threshold``."""
-    flags = compressed_flags(sizes, threshold)
-    count = sum(flags)
-    size = sum(s for s, flag in zip(sizes, flags, strict=True) if flag) / count if count else 0.0
+    count = sum(compressed_flags(sizes, threshold))
+    size = sum(compressor_bytes(sizes, threshold)) / count if count else 0.0
     return CompressedMix(count / len(sizes), size)
 
 
@@ -594,9 +593,10 @@ def _per_message_readings(
 
 
 def compressor_bytes(sizes: Sequence[int], threshold: int) -> list[int]:
-    """Per message of ``sizes``, the bytes it puts through the compressor: its size at or over
-    ``threshold``, 0 under it (sent raw)."""
-    return [size if size >= threshold else 0 for size in sizes]
+    """Per message of ``sizes``, the bytes it puts through the compressor: its size where the
+    library compresses it (:func:`compressed_flags`), 0 where it is sent raw."""
+    flags = compressed_flags(sizes, threshold)
+    return [size * flag for size, flag in zip(sizes, flags, strict=True)]
 
 
 def _per_byte_readings(
