@@ -43,11 +43,15 @@ the median over repeats keeps one spoiled repeat from moving the verdict.
 
 Printed per server, in CPU ms per 1,000 deliveries: the model's median and range over the
 repeats, the measured differences' median and range, the ratio (goal: within 25%) with its
-range, the medians of on and off, the machine's CPU busy share in the windows and its 1-minute
-load average over the row's windows and model runs. Exit status 1 when a server misses the goal
-or reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off spans 0 over
-its repeats, or is no more than its off windows moved between them, reads "unresolved" (its
-compression is under the server's noise: a compress-once server at 1,000 connections), neither
+range, the medians of on and off, the machine's CPU busy share in the windows, the server's own
+load with compression on (``core``: its CPU seconds per second of the window) and the 1-minute
+load average over the row's windows and model runs. A server that idles most of its window
+paid more per delivery on this machine than one kept busy, which the model, timing its sends
+back to back, does not pay (docs/broadcast.md, "A server that idles"); a row that misses with its
+server under half a core says so. Exit status 1 when a server misses the goal or reads n/a (a
+repeat's model run gave no CPU per delivery); a row whose on - off spans 0 over its repeats, or
+is no more than its off windows moved between them, reads "unresolved" (its compression is under
+the server's noise: a compress-once server at 1,000 connections), neither
 met nor missed, and says so.
 Not part of the test suite (minutes); its arithmetic is (tests/test_broadcast_bench.py).
 """
@@ -85,6 +89,9 @@ WS_SERVER = REPO / "bench" / "broadcast_ws.js"
 DEBIAN_GOPATH = "/usr/share/gocode"
 GOAL = 0.25  # |measured / model - 1|
 CLIENT_PROCESSES = 2
+# A server busy less than this share of a core with compression on idles most of its window:
+# the report says what that does to its reading (docs/broadcast.md, "A server that idles")
+LOADED_CORE = 0.5
 SPREAD_PARTS = 10  # parts of the corpus a server's broadcasts go through in turn
 SPREAD_RUN = 10  # consecutive messages of a part broadcast one after the other
 
@@ -164,6 +171,8 @@ class Repeat:
     loads: list[float]  # the 1-minute load average after each window and after the model run
     # Per delivery in each window, the payload bytes of messages at or over the threshold
     compressible: list[float] = field(default_factory=list)
+    # The server's CPU seconds per second of its window with compression on: how busy it was
+    core: list[float] = field(default_factory=list)
 
     @property
     def measured(self) -> float:
@@ -192,6 +201,7 @@ class Row:
     size: float  # the windows' mean message, bytes (median)
     why: str = ""  # why there is no ratio
     off_spread: float = 0.0  # the off windows' largest less smallest over the repeats
+    core: float | None = None  # the server's load with compression on (median), in cores
 
     @property
     def ok(self) -> bool:
@@ -224,6 +234,7 @@ def summarize(repeats: list[Repeat]) -> Row:
            "no CPU per delivery, or the windows held no message at or over the threshold)"
            ) if missing else ""  # fmt: skip
     models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
+    cores = [core for repeat in repeats for core in repeat.core]
     return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
                ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
@@ -233,7 +244,8 @@ def summarize(repeats: list[Repeat]) -> Row:
                off_spread=max(r.off for r in repeats) - min(r.off for r in repeats),
                busy=statistics.median(b for repeat in repeats for b in repeat.busy),
                load=(min(loads), max(loads)),
-               size=statistics.median(s for repeat in repeats for s in repeat.sizes))  # fmt: skip
+               size=statistics.median(s for repeat in repeats for s in repeat.sizes),
+               core=statistics.median(cores) if cores else None)  # fmt: skip
 
 
 def compress_per_delivery(cell: dict) -> float | None:
@@ -358,14 +370,25 @@ class Status:
                 self.last = json.loads(line)
 
 
+@dataclass
+class Window:
+    """What one window of one server measured."""
+
+    per_thousand: float  # the server's CPU seconds per 1,000 deliveries
+    busy: float  # the machine's CPU busy share over the window
+    size: float  # the mean payload bytes of the messages the server delivered
+    # Of those bytes, the ones of messages at or over its threshold (all of them from a server
+    # that does not count them apart: one without a threshold)
+    compressible: float
+    # From a server that counts its compressed deliveries (the Go ones), what its compressor
+    # saw of them; None from the others
+    mix: CompressedMix | None
+    core: float = 0.0  # the server's CPU seconds per second of the window: its load
+
+
 def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float
-            ) -> tuple[float, float, float, float, CompressedMix | None]:
-    """One window: the server's CPU seconds per 1,000 deliveries, the machine's busy share over
-    it, the mean payload bytes of the messages the server delivered in it, and of those bytes
-    the ones of messages at or over its threshold (all of them from a server that does not count
-    them apart: one without a threshold); and, from a server that counts its compressed
-    deliveries (the Go ones), what its compressor saw of them (None from the others)."""
+            rate: float, warmup: float, seconds: float) -> Window:
+    """One window of ``server``, compression on or off (:class:`Window`)."""
     import psutil
 
     process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
@@ -411,7 +434,7 @@ def measure(server: Server, compress: bool, messages: Path, go: Path, connection
             counted = after["compressible_deliveries"] - before["compressible_deliveries"]
             mix = CompressedMix(counted / deliveries,
                                 compressible * deliveries / counted if counted else 0.0)
-        return cpu / deliveries * 1000, busy, size, compressible, mix
+        return Window(cpu / deliveries * 1000, busy, size, compressible, mix, cpu / seconds)
     finally:
         for child in [*clients, process]:
             child.kill()
@@ -555,17 +578,19 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     sizes: list[float] = []
     compressible: list[float] = []
     mixes: list[CompressedMix | None] = []
+    core: list[float] = []
 
     def window(compress: bool) -> None:
-        per_thousand, share, size, reaching, mix = measure(
-            server, compress, messages, go, options.connections, options.rate, options.warmup,
-            options.seconds)  # fmt: skip
-        figures[compress] = per_thousand * 1000  # CPU seconds -> ms per 1,000 deliveries
-        busy.append(share)
-        sizes.append(size)
-        compressible.append(reaching)
-        mixes.append(mix)
+        measured = measure(server, compress, messages, go, options.connections, options.rate,
+                           options.warmup, options.seconds)  # fmt: skip
+        figures[compress] = measured.per_thousand * 1000  # CPU seconds -> ms per 1,000
+        busy.append(measured.busy)
+        sizes.append(measured.size)
+        compressible.append(measured.compressible)
+        mixes.append(measured.mix)
         loads.append(os.getloadavg()[0])
+        if compress:
+            core.append(measured.core)
 
     first = number % 2 == 0
     window(first)
@@ -588,7 +613,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
         model = per_delivery * statistics.fmean(compressible) / compressible_mean(
             corpus_sizes, server.threshold)
     return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, sizes=sizes,
-                  loads=loads, compressible=compressible)  # fmt: skip
+                  loads=loads, compressible=compressible, core=core)  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
@@ -608,7 +633,7 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
           "WriteMessage and coder rows per compressed message, moved by the model's cost per "
           "byte to the windows' mean compressed message")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
-          f"{'B/msg':>6} {'busy':>5} {'load':>9}")  # fmt: skip
+          f"{'B/msg':>6} {'busy':>5} {'core':>4} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]
     for name, row in rows:
         print(format_row(name, row))
@@ -618,6 +643,13 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
                   f"than its off windows moved between them ({row.off_spread:.2f}): what "
                   "compression costs it is under its noise here; longer windows and more "
                   f"repeats (--only \"{name}\" --seconds 60 --repeats 9) narrow that")  # fmt: skip
+    for name, row in rows:
+        if row.core is not None and row.core < LOADED_CORE and not row.ok:
+            print(f"{name}: its server was busy {row.core:.0%} of a core with compression on "
+                  "and idle the rest; a server that idles paid more per delivery here than one "
+                  "kept busy, which the model, timing its sends back to back, does not pay "
+                  "(docs/broadcast.md, \"A server that idles\"); a higher --rate measures it "
+                  "at load")  # fmt: skip
     return 0 if all(row.ok or row.unresolved for _, row in rows) else 1
 
 
@@ -635,6 +667,7 @@ def format_row(name: str, row: Row) -> str:
                else "MISSED" if row.ratio is not None else f"n/a: {row.why}")  # fmt: skip
     return (f"{name:24} {model} {figure(row.measured, 22, 2)} "
             f"{ratio} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} {row.busy:5.0%} "
+            f"{'-' if row.core is None else f'{row.core:.2f}':>4} "
             f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {verdict}")  # fmt: skip
 
 

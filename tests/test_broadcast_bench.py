@@ -102,6 +102,32 @@ def test_a_cost_not_told_from_nothing_is_unresolved_not_missed(
     assert not wide.unresolved and not wide.ok
 
 
+def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """python-websockets at 10 broadcasts/s to 1,000 connections is busy about a third of a core:
+    its row shows that load, and a miss there points at what idling does to its reading."""
+    options = argparse.Namespace(corpus=Path("game.jsonl"), connections=1000, rate=10.0,
+                                 repeats=1, seconds=10.0)  # fmt: skip
+
+    def server_at(core: float, on: float) -> object:
+        repeat = _repeat(bench, on=on, off=10.0, model=10.0)
+        repeat.core = [core]
+        return bench.Server("websockets broadcast()", lambda *_: [], [], lambda cell: True,
+                            repeats=[repeat])  # fmt: skip
+
+    idle = server_at(0.31, on=25.0)
+    assert bench.report([idle], options, (1.0,), (1.0,), 100.0) == 1
+    out = capsys.readouterr().out
+    assert " 0.31 " in out and "busy 31% of a core" in out and "A server that idles" in out
+    # At load, or within the goal, nothing more is said.
+    for server in (server_at(0.8, on=25.0), server_at(0.31, on=21.0)):
+        bench.report([server], options, (1.0,), (1.0,), 100.0)
+        assert "of a core" not in capsys.readouterr().out
+    # A row from repeats that measured no load prints "-" in its place.
+    assert " - " in bench.format_row("ws", bench.summarize([_repeat(bench, 20.0, 10.0, 10.0)]))
+
+
 def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: ModuleType) -> None:
     # A model run whose cell gave no CPU per delivery (0 or missing) in any repeat: no ratio to
     # print (not "nan"), and no goal met; the line says why.
@@ -134,13 +160,15 @@ def test_the_model_runs_between_the_repeats_two_windows(
 ) -> None:
     happened: list[str] = []
 
-    def measure(server: object, compress: bool, *rest: object) -> tuple[float, ...]:
+    def measure(server: object, compress: bool, *rest: object) -> object:
         happened.append("on" if compress else "off")
         # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes), of
-        # it the bytes at or over the threshold (none here: all of them), and no count of the
-        # compressed deliveries (a server that does not count them: the Python and Node ones)
+        # it the bytes at or over the threshold (none here: all of them), no count of the
+        # compressed deliveries (a server that does not count them: the Python and Node ones),
+        # and the server's load in cores
         size = 150.0 if compress else 170.0
-        return (0.030 if compress else 0.012), 0.5, size, size, None
+        return bench.Window((0.030 if compress else 0.012), 0.5, size, size, None,
+                            0.3 if compress else 0.1)  # fmt: skip
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         happened.append("model")
@@ -163,6 +191,7 @@ def test_the_model_runs_between_the_repeats_two_windows(
     assert (repeat.on, repeat.off, repeat.model) == pytest.approx((30.0, 12.0, 20.0))
     assert repeat.ratio == pytest.approx(0.9)
     assert len(repeat.loads) == 3 and repeat.busy == [0.5, 0.5]
+    assert repeat.core == [0.3]  # the window with compression on only: the server at work
     assert sorted(repeat.sizes) == [150.0, 170.0]
 
 
@@ -173,9 +202,9 @@ def test_a_threshold_reads_the_model_per_byte_the_server_compressed(
     mean bytes per message at or over it, is read for the windows' such bytes per delivery,
     which its server counts apart."""
 
-    def measure(server: object, compress: bool, *rest: object) -> tuple[float, ...]:
+    def measure(server: object, compress: bool, *rest: object) -> object:
         # Windows of 150 B per delivery, of which 90 B in messages of 128 B or more.
-        return (0.030 if compress else 0.012), 0.5, 150.0, 90.0, None
+        return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 90.0, None)
 
     # The corpus: (140 + 130) / 4 = 67.5 B per message in messages of 128 B or more.
     cell = {"compress_seconds_per_delivery": 15e-6}
@@ -226,8 +255,8 @@ def test_a_model_read_per_compressed_message_reads_the_windows_so_too(
     of its compressed deliveries and their bytes, moved by that cost per byte."""
     windows = iter([bench.CompressedMix(0.5, 235.0), bench.CompressedMix(0.25, 135.0)])
 
-    def measure(server: object, compress: bool, *rest: object) -> tuple[object, ...]:
-        return (0.030 if compress else 0.012), 0.5, 150.0, 90.0, next(windows)
+    def measure(server: object, compress: bool, *rest: object) -> object:
+        return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 90.0, next(windows))
 
     # The corpus: two of four messages compressed (140 and 130 B: share 0.5, 135 B), 20 us
     # each. Windows: 0.5 x (20 us + 100 B x 10 ns) and 0.25 x 20 us, in ms per 1,000.
