@@ -120,9 +120,9 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     assert bench.report([idle], options, (1.0,), (1.0,), 100.0) == 1
     out = capsys.readouterr().out
     assert " 0.31 " in out and "busy 31% of a core" in out and "A server that idles" in out
-    # At load, within the goal, or missing low (idling makes a server pay more, not less),
+    # Saturated, within the goal, or missing low (idling makes a server pay more, not less),
     # nothing more is said.
-    for server in (server_at(0.8, on=25.0), server_at(0.31, on=21.0), server_at(0.31, on=15.0)):
+    for server in (server_at(0.95, on=25.0), server_at(0.31, on=21.0), server_at(0.31, on=15.0)):
         bench.report([server], options, (1.0,), (1.0,), 100.0)
         assert "of a core" not in capsys.readouterr().out
     # A row from repeats that measured no load prints "-" in its place.
