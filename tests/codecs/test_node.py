@@ -191,6 +191,32 @@ def test_synchronous_calls_give_ws_bytes_across_output_buffers(
     assert max(max(sizes) for sizes in synchronous[0].sizes) > 16 * 1024
 
 
+def test_synchronous_passes_build_bare_zlib_streams_with_node_streams_bytes() -> None:
+    """The sweep's passes make their synchronous calls on zlib's native streams alone (node.js:
+    BareStream, a new one per corpus stream), ws's asynchronous calls on node's whole streams;
+    on many short streams (a new one for each) and every kind of cell the bytes are the same."""
+    streams, directions = _sample_streams()
+    short = [stream[i : i + 2] for stream in streams for i in range(0, len(stream), 2)]
+    short_directions = [
+        direction
+        for stream, direction in zip(streams, directions, strict=True)
+        for _ in range(0, len(stream), 2)
+    ]
+    settings = [
+        Setting(9, 1, context_takeover=False, threshold=1024),
+        Setting(12, 5, level=1, strategy="filtered"),
+        Setting(15, 9, context_takeover=False),
+    ]
+    jobs = [_job(index, setting) for index, setting in enumerate(settings)]
+    with node.corpus_file(short) as path:
+        bare = node.run_cells(path, short_directions, jobs, jobs=1)
+        whole = node.run_cells(path, short_directions, jobs, jobs=1, calls="ws")
+    assert [cell.zlib_streams for cell in bare] == ["bare"] * len(jobs)
+    assert [cell.zlib_streams for cell in whole] == ["node"] * len(jobs)
+    assert [(c.sizes, c.sha256) for c in bare] == [(c.sizes, c.sha256) for c in whole]
+    assert len(short) > 2 * len(streams)
+
+
 def test_timing_processes_start_with_v8_flags_and_give_the_same_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -49,16 +49,81 @@ function readCorpus(path, count) {
   return streams;
 }
 
-// One sender as ws builds it: a DeflateRaw stream with ws's zlibDeflateOptions and windowBits.
+// zlib's native stream as node's zlib.js builds one inside a DeflateRaw or InflateRaw (the Zlib
+// constructor: new binding.Zlib(mode), then init(windowBits, level, memLevel, strategy, its
+// write state, a callback, no dictionary)) with the output buffer its ZlibBase gives it, and
+// without the Transform stream around it. The timing passes' synchronous calls (writeSync) use
+// only these, so they make the same zlib calls with the same arguments into the same buffers:
+// the same bytes (the tests check them against ws). Built for every corpus stream of every pass,
+// a whole node stream (its Transform, its listeners, its close on the next tick) cost 13 to 16 us
+// and its garbage where this costs 3 to 4: on a corpus of many short connections, most of a pass
+// beyond the zlib work (docs/node.md). ws builds the whole stream once per connection: a
+// connection's cost, not a message's. Node only (process.binding, still in node 22; not Bun, whose
+// zlib is its own): elsewhere, and for ws's asynchronous calls, the stream itself.
+const nativeZlib = (() => {
+  if (process.versions.bun || typeof process.binding !== 'function') return null;
+  try {
+    const binding = process.binding('zlib');
+    return typeof binding.Zlib === 'function' ? binding : null;
+  } catch {
+    return null;
+  }
+})();
+
+class BareStream {
+  constructor(mode, options) {
+    const { constants } = zlib;
+    this._handle = new nativeZlib.Zlib(mode);
+    this._writeState = new Uint32Array(2);
+    this.destroyed = false;
+    this._handle.onerror = (message) => {
+      this.destroyed = true; // writeSync's check: zlib failed
+      this.error = new Error(message);
+    };
+    this._handle.init(
+      options.windowBits,
+      options.level ?? constants.Z_DEFAULT_COMPRESSION,
+      options.memLevel ?? constants.Z_DEFAULT_MEMLEVEL,
+      options.strategy ?? constants.Z_DEFAULT_STRATEGY,
+      this._writeState,
+      () => {},
+      undefined,
+    );
+    this._chunkSize = constants.Z_DEFAULT_CHUNK;
+    this._outBuffer = Buffer.allocUnsafe(this._chunkSize);
+    this._outOffset = 0;
+  }
+
+  reset() {
+    this._handle.reset();
+  }
+
+  close() {
+    this._handle.close();
+  }
+}
+
+// A deflate (or inflate) stream for `options`: bare when the calls are made synchronously and
+// node's binding is there (BareStream), else the whole node stream ws builds.
+function openStream(inflate, options, bare) {
+  if (bare && nativeZlib) {
+    return new BareStream(inflate ? zlib.constants.INFLATERAW : zlib.constants.DEFLATERAW, options);
+  }
+  return inflate ? zlib.createInflateRaw(options) : zlib.createDeflateRaw(options);
+}
+
+// One sender as ws builds it: a DeflateRaw stream with ws's zlibDeflateOptions and windowBits
+// (bare: only what its synchronous calls use, BareStream; compressSync only).
 class Sender {
-  constructor(cell, bits) {
+  constructor(cell, bits, bare = false) {
     this.takeover = cell.context_takeover;
-    this.deflate = zlib.createDeflateRaw({
+    this.deflate = openStream(false, {
       level: cell.level,
       memLevel: cell.mem_level,
       strategy: cell.strategy,
       windowBits: bits,
-    });
+    }, bare);
+    if (this.deflate instanceof BareStream) return;
     this.chunks = [];
     this.length = 0;
     this.deflate.on('data', (chunk) => {
@@ -102,9 +167,10 @@ class Sender {
 }
 
 class Receiver {
-  constructor(cell, bits) {
+  constructor(cell, bits, bare = false) {
     this.takeover = cell.context_takeover;
-    this.inflate = zlib.createInflateRaw({ windowBits: bits });
+    this.inflate = openStream(true, { windowBits: bits }, bare);
+    if (this.inflate instanceof BareStream) return;
     this.chunks = [];
     this.length = 0;
     this.error = null;
@@ -170,7 +236,7 @@ async function compressAll(streams, directions, cell, keep) {
   const out = [];
   for (let s = 0; s < streams.length; s++) {
     const made = senderCell(cell, directions[s]);
-    const sender = new Sender(made, bitsFor(cell, directions[s]));
+    const sender = new Sender(made, bitsFor(cell, directions[s]), syncCalls);
     const frames = keep ? new Array(streams[s].length) : null;
     const payloads = streams[s];
     for (let i = 0; i < payloads.length; i++) {
@@ -190,7 +256,7 @@ async function compressAll(streams, directions, cell, keep) {
 
 async function decompressAll(compressed, streams, directions, cell, check) {
   for (let s = 0; s < compressed.length; s++) {
-    const receiver = new Receiver(cell, bitsFor(cell, directions[s]));
+    const receiver = new Receiver(cell, bitsFor(cell, directions[s]), syncCalls);
     const frames = compressed[s];
     for (let i = 0; i < frames.length; i++) {
       if (frames[i] === null) continue;
@@ -285,6 +351,8 @@ async function measureCell(streams, directions, cell, timing) {
   await decompressAll(compressed, streams, directions, cell, true);
   const decompressOnce = cpuSeconds() - started;
   const result = describeFrames(streams, compressed, cell.id);
+  // What the passes' zlib calls went through: bare native streams, or node's whole streams.
+  result.zlib_streams = syncCalls && nativeZlib ? 'bare' : 'node';
   if (!timing) return result;
   await settled();
 

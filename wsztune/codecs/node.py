@@ -128,9 +128,11 @@ def processes_for(jobs: int) -> int:
 
 
 CLOCK_NAME = (
-    "node process CPU time (process.cpuUsage), ws's zlib calls on the streams ws builds, made "
-    "synchronously: the zlib work, without ws's hand-off of each call to libuv's thread pool "
-    "(docs/node.md: its cost per message, measured apart by bench/node.py)"
+    "node process CPU time (process.cpuUsage), ws's zlib calls made synchronously on zlib's "
+    "native streams as node builds them for ws (a new one per stream of the corpus), without "
+    "the Transform stream around each: the zlib work, without ws's hand-off of each call to "
+    "libuv's thread pool nor a connection's JavaScript objects (docs/node.md: the hand-off's "
+    "cost per message, measured apart by bench/node.py)"
 )
 # How node.js makes ws's zlib calls: "sync" (the sweep's: the same calls, the same bytes, made
 # synchronously), or "ws" (asynchronously, each a hand-off to libuv's pool and back, as ws).
@@ -193,6 +195,9 @@ class NodeCell(HelperCell):
     # A broadcast's timing (wsztune.fanout): seconds per stretch, "compress", "decompress", "hot",
     # and "lengths": the messages per timed stretch of each series.
     delivery: dict[str, Any] | None = None
+    # What the passes' zlib calls went through (node.js): "bare", zlib's native streams as node
+    # builds them inside its own; "node", node's whole streams (ws's asynchronous calls, Bun).
+    zlib_streams: str | None = None
 
 
 @contextmanager
@@ -206,7 +211,11 @@ def corpus_file(streams: Sequence[Sequence[bytes]]) -> Iterator[Path]:
 
 def _decode(line: str) -> NodeCell:
     data = json.loads(line)
-    return NodeCell(**helper_cell_fields(data), delivery=data.get("delivery"))
+    return NodeCell(
+        **helper_cell_fields(data),
+        delivery=data.get("delivery"),
+        zlib_streams=data.get("zlib_streams"),
+    )
 
 
 def run_cells(
