@@ -39,6 +39,13 @@ reference, the way the sweep ran before), and prints
   pinned reference CPU``, ``sweep CPU / reference CPU``, and the per-cell compress and decompress
   times of the sweep against each reference (median over cells of the ratio of medians).
 
+``--connections-of N`` benches each corpus regrouped instead: its messages, in order, in
+connections of N messages each (a records corpus written to a temporary file, named
+``<stem>-by-N.records.jsonl``). Each connection is two streams (one per direction), and each
+stream in each timing pass is a new zlib stream, as ws builds one per connection: a corpus of
+many short connections is where a Node sweep pays most beyond the zlib work (a held-out shape:
+many clients that say hello and little else).
+
 The load average is printed before and after: on a shared machine wall time says little on its
 own, and only ratios measured in the same run mean anything. At the end, one table: every
 corpus's cold and warm ratios, wall and CPU, named or held-out, and whether the goals are met
@@ -49,6 +56,7 @@ missed on any corpus, held-out ones included. Not part of the test suite (minute
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -257,17 +265,40 @@ def where_cpu_went(zlib: Timed, warm: Timed) -> None:
         )
 
 
+def regrouped(corpus: Path, per_connection: int, tmp: Path) -> Path:
+    """``corpus``'s messages in order, in connections of ``per_connection`` messages each (same
+    payloads and directions), written as a records corpus under ``tmp``."""
+    from wsztune import corpus as corpora
+
+    loaded = corpora.load(corpus)
+    path = tmp / f"{corpus.name.split('.')[0]}-by-{per_connection}.records.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"wsztune": "records/1"}) + "\n")
+        for index, message in enumerate(loaded.messages):
+            record: dict[str, str] = {
+                "connection": f"r{index // per_connection:06d}",
+                "direction": message.direction,
+            }
+            if message.is_text:
+                record["text"] = message.payload.decode("utf-8")
+            else:
+                record["base64"] = base64.b64encode(message.payload).decode("ascii")
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
 def summary(rows: list[Ratios]) -> None:
     """Every corpus's ratios side by side, and the goals' verdicts."""
     print(
         f"node sweep / zlib sweep (goals: cold <= {GOAL_COLD}, warm <= {GOAL_WARM}; by wall, "
         "and by CPU: what the wall ratios tend to on an idle machine)"
     )
-    print(f"  {'corpus':<26} {'':<9} {'cold wall':>9} {'warm wall':>9} {'cold CPU':>9} "
+    width = max([26, *(len(row.corpus) for row in rows)])
+    print(f"  {'corpus':<{width}} {'':<9} {'cold wall':>9} {'warm wall':>9} {'cold CPU':>9} "
           f"{'warm CPU':>9}  {'by wall':<8} by CPU")  # fmt: skip
     for row in rows:
         print(
-            f"  {row.corpus:<26} {'held-out' if row.held_out else 'named':<9} "
+            f"  {row.corpus:<{width}} {'held-out' if row.held_out else 'named':<9} "
             f"{row.cold_wall:>9.2f} {row.warm_wall:>9.2f} {row.cold_cpu:>9.2f} "
             f"{row.warm_cpu:>9.2f}  {'met' if row.met else 'NOT met':<8} "
             f"{'met' if row.met_by_cpu else 'NOT met'}"
@@ -383,7 +414,15 @@ def main() -> int:
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the one-process references"
     )
+    parser.add_argument(
+        "--connections-of",
+        type=int,
+        metavar="N",
+        help="bench each corpus regrouped in connections of N messages (many short streams)",
+    )
     args = parser.parse_args()
+    if args.connections_of is not None and args.connections_of < 1:
+        parser.error(f"--connections-of must be at least 1, not {args.connections_of}")
     grid = ["--window-bits", args.window_bits, "--mem-level", args.mem_level]
 
     print(f"cores {len(os.sched_getaffinity(0))}, load average before {os.getloadavg()}")
@@ -391,6 +430,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wsztune-bench-node-") as directory:
         tmp = Path(directory)
         for index, corpus in enumerate(args.corpora):
+            if args.connections_of:
+                corpus = regrouped(corpus, args.connections_of, tmp)
             ratios, zlib, warm = compare_corpus(corpus, grid, tmp)
             rows.append(ratios)
             if index == 0 and not args.no_reference:
