@@ -172,7 +172,7 @@ class Repeat:
     # Per delivery in each window, the payload bytes of messages at or over the threshold
     compressible: list[float] = field(default_factory=list)
     # The server's CPU seconds per second of its window with compression on: how busy it was
-    core: list[float] = field(default_factory=list)
+    core: float | None = None
 
     @property
     def measured(self) -> float:
@@ -234,7 +234,7 @@ def summarize(repeats: list[Repeat]) -> Row:
            "no CPU per delivery, or the windows held no message at or over the threshold)"
            ) if missing else ""  # fmt: skip
     models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
-    cores = [core for repeat in repeats for core in repeat.core]
+    cores = [repeat.core for repeat in repeats if repeat.core is not None]
     return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
                ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
@@ -578,7 +578,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     sizes: list[float] = []
     compressible: list[float] = []
     mixes: list[CompressedMix | None] = []
-    core: list[float] = []
+    cores: dict[bool, float] = {}
 
     def window(compress: bool) -> None:
         measured = measure(server, compress, messages, go, options.connections, options.rate,
@@ -589,8 +589,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
         compressible.append(measured.compressible)
         mixes.append(measured.mix)
         loads.append(os.getloadavg()[0])
-        if compress:
-            core.append(measured.core)
+        cores[compress] = measured.core
 
     first = number % 2 == 0
     window(first)
@@ -613,7 +612,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
         model = per_delivery * statistics.fmean(compressible) / compressible_mean(
             corpus_sizes, server.threshold)
     return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, sizes=sizes,
-                  loads=loads, compressible=compressible, core=core)  # fmt: skip
+                  loads=loads, compressible=compressible, core=cores[True])  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
@@ -638,21 +637,30 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     for name, row in rows:
         print(format_row(name, row))
     for name, row in rows:
-        if row.unresolved and not row.ok:
-            print(f"{name}: unresolved, its on - off spans 0 over the repeats or is no more "
-                  f"than its off windows moved between them ({row.off_spread:.2f}): what "
-                  "compression costs it is under its noise here; longer windows and more "
-                  f"repeats (--only \"{name}\" --seconds 60 --repeats 9) narrow that")  # fmt: skip
-    for name, row in rows:
-        if (row.core is not None and row.core < LOADED_CORE and row.ratio is not None
-                and row.ratio[0] > 1 + GOAL):  # the server paid more, as idling makes it
-            print(f"{name}: its server was busy {row.core:.0%} of a core with compression on "
-                  "and idle the rest; a server that sleeps between broadcasts paid more per "
-                  "delivery here than one that never did, which the model, timing its sends "
-                  "back to back, does not pay "
-                  "(docs/broadcast.md, \"A server that idles\"); a higher --rate measures it "
-                  "at load")  # fmt: skip
+        for note in row_notes(name, row):
+            print(note)
     return 0 if all(row.ok or row.unresolved for _, row in rows) else 1
+
+
+def row_notes(name: str, row: Row) -> list[str]:
+    """What a row's figures need said under the table: why it is unresolved, or that its
+    server idled most of its window where it missed high."""
+    notes = []
+    if row.unresolved and not row.ok:
+        notes.append(f"{name}: unresolved, its on - off spans 0 over the repeats or is no "
+                     f"more than its off windows moved between them ({row.off_spread:.2f}): "
+                     "what compression costs it is under its noise here; longer windows and "
+                     f"more repeats (--only \"{name}\" --seconds 60 --repeats 9) narrow "
+                     "that")  # fmt: skip
+    if (row.core is not None and row.core < LOADED_CORE and row.ratio is not None
+            and row.ratio[0] > 1 + GOAL):  # the server paid more, as idling makes it
+        notes.append(f"{name}: its server was busy {row.core:.0%} of a core with compression "
+                     "on and idle the rest; a server that sleeps between broadcasts paid more "
+                     "per delivery here than one that never did, which the model, timing its "
+                     "sends back to back, does not pay "
+                     "(docs/broadcast.md, \"A server that idles\"); a higher --rate measures "
+                     "it at load")  # fmt: skip
+    return notes
 
 
 def format_row(name: str, row: Row) -> str:

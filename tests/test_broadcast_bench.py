@@ -112,7 +112,7 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
 
     def server_at(core: float, on: float) -> object:
         repeat = _repeat(bench, on=on, off=10.0, model=10.0)
-        repeat.core = [core]
+        repeat.core = core
         return bench.Server("websockets broadcast()", lambda *_: [], [], lambda cell: True,
                             repeats=[repeat])  # fmt: skip
 
@@ -192,7 +192,7 @@ def test_the_model_runs_between_the_repeats_two_windows(
     assert (repeat.on, repeat.off, repeat.model) == pytest.approx((30.0, 12.0, 20.0))
     assert repeat.ratio == pytest.approx(0.9)
     assert len(repeat.loads) == 3 and repeat.busy == [0.5, 0.5]
-    assert repeat.core == [0.3]  # the window with compression on only: the server at work
+    assert repeat.core == 0.3  # the window with compression on only: the server at work
     assert sorted(repeat.sizes) == [150.0, 170.0]
 
 
