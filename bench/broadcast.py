@@ -78,6 +78,7 @@ from typing import Any
 from wsztune.fanout import (
     BYTE_COST_FIELD,
     CompressedMix,
+    compressed_flags,
     compressed_mix,
     compressor_bytes,
     reading_for,
@@ -553,8 +554,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compresses_any(sizes: list[int], threshold: int) -> bool:
-    """Whether a message of ``sizes`` reaches ``threshold``: one the server compresses."""
-    return any(size >= threshold for size in sizes)
+    """Whether the server compresses a message of ``sizes`` (wsztune.fanout's rule: one at or
+    over ``threshold``, not empty)."""
+    return any(compressed_flags(sizes, threshold))
 
 
 def compressible_mean(sizes: list[int], threshold: int) -> float:

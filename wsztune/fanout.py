@@ -552,8 +552,9 @@ class CompressedMix:
 
 def compressed_mix(sizes: Sequence[int], threshold: int) -> CompressedMix:
     """The :class:`CompressedMix` of messages of ``sizes`` under ``threshold``."""
-    count = sum(compressed_flags(sizes, threshold))
-    size = sum(compressor_bytes(sizes, threshold)) / count if count else 0.0
+    through = compressor_bytes(sizes, threshold)
+    count = sum(1 for size in through if size)  # compressor_bytes: 0 only where sent raw
+    size = sum(through) / count if count else 0.0
     return CompressedMix(count / len(sizes), size)
 
 
