@@ -217,6 +217,38 @@ def test_synchronous_passes_build_bare_zlib_streams_with_node_streams_bytes() ->
     assert len(short) > 2 * len(streams)
 
 
+# A preload that hands node.js a zlib binding whose streams compress at level 1 whatever they
+# are asked: a node whose internals moved, as far as node.js can tell.
+SKEWED_BINDING = """
+const real = process.binding.bind(process);
+process.binding = (name) => {
+  const binding = real(name);
+  if (name !== 'zlib') return binding;
+  class Zlib extends binding.Zlib {
+    init(bits, level, ...rest) { return super.init(bits, 1, ...rest); }
+  }
+  return { ...binding, Zlib };
+};
+"""
+
+
+def test_a_binding_that_makes_other_bytes_falls_back_to_whole_streams(tmp_path: Path) -> None:
+    """node.js checks a bare stream against a whole one when it starts; where they disagree it
+    uses node's whole streams: the same bytes as ever, never other ones."""
+    preload = tmp_path / "skew.js"
+    preload.write_text(SKEWED_BINDING)
+    wrapper = tmp_path / "node"
+    wrapper.write_text(f'#!/bin/sh\nexec "{node.find_node()}" --require "{preload}" "$@"\n')
+    wrapper.chmod(0o755)
+    streams, directions = _sample_streams()
+    jobs = [_job(0, Setting(15, 8))]
+    with node.corpus_file(streams) as path:
+        skewed = node.run_cells(path, directions, jobs, jobs=1, node=str(wrapper))
+        plain = node.run_cells(path, directions, jobs, jobs=1)
+    assert skewed[0].zlib_streams == "node" and plain[0].zlib_streams == "bare"
+    assert (skewed[0].sizes, skewed[0].sha256) == (plain[0].sizes, plain[0].sha256)
+
+
 def test_timing_processes_start_with_v8_flags_and_give_the_same_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -59,8 +59,9 @@ function readCorpus(path, count) {
 // and its garbage where this costs 3 to 4: on a corpus of many short connections, most of a pass
 // beyond the zlib work (docs/node.md). ws builds the whole stream once per connection: a
 // connection's cost, not a message's. Node only (process.binding, still in node 22; not Bun, whose
-// zlib is its own): elsewhere, and for ws's asynchronous calls, the stream itself.
-const nativeZlib = (() => {
+// zlib is its own), and only once a bare stream has made a whole one's bytes (checkedBinding):
+// elsewhere, and for ws's asynchronous calls, the stream itself.
+function zlibBinding() {
   if (process.versions.bun || typeof process.binding !== 'function') return null;
   try {
     const binding = process.binding('zlib');
@@ -68,12 +69,12 @@ const nativeZlib = (() => {
   } catch {
     return null;
   }
-})();
+}
 
 class BareStream {
-  constructor(mode, options) {
+  constructor(mode, options, binding = nativeZlib) {
     const { constants } = zlib;
-    this._handle = new nativeZlib.Zlib(mode);
+    this._handle = new binding.Zlib(mode);
     this._writeState = new Uint32Array(2);
     this.destroyed = false;
     this._handle.onerror = (message) => {
@@ -102,6 +103,30 @@ class BareStream {
     this._handle.close();
   }
 }
+
+// `binding` once a bare stream has made the bytes of a whole node stream and inflated them back,
+// else null: a node whose internals moved gets whole streams, not other bytes.
+function checkedBinding(binding) {
+  if (!binding) return null;
+  try {
+    const payload = Buffer.from(`${'wsztune bare stream check, '.repeat(40)}done`);
+    const options = { level: 6, memLevel: 8, strategy: 0, windowBits: 15 };
+    const whole = zlib.createDeflateRaw(options);
+    const bare = new BareStream(zlib.constants.DEFLATERAW, options, binding);
+    const expected = deflateMessageSync(whole, payload, true);
+    const frame = deflateMessageSync(bare, payload, true);
+    whole.close();
+    bare.close();
+    const inflate = new BareStream(zlib.constants.INFLATERAW, { windowBits: 15 }, binding);
+    const back = Buffer.concat(inflateMessageSync(inflate, frame, true));
+    inflate.close();
+    return frame.equals(expected) && back.equals(payload) ? binding : null;
+  } catch {
+    return null;
+  }
+}
+
+const nativeZlib = checkedBinding(zlibBinding());
 
 // A deflate (or inflate) stream for `options`: bare when the calls are made synchronously and
 // node's binding is there (BareStream), else the whole node stream ws builds.
