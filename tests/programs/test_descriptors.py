@@ -53,3 +53,21 @@ def test_what_a_process_may_open_is_its_hard_limit_whatever_its_soft_one(
     # No hard limit: the soft one is raised to what is needed, no further.
     assert descriptors.open_files_for(1000) == 1000 + descriptors.SPARE_DESCRIPTORS
     assert limits["now"] == (1000 + descriptors.SPARE_DESCRIPTORS, resource.RLIM_INFINITY)
+
+
+def test_a_live_fleet_raises_its_soft_limit_to_the_hard_one_and_never_lowers_it(
+    limits: dict[str, tuple[int, int]],
+) -> None:
+    """A live server holding thousands of connections takes all the hard limit allows (its
+    children inherit it); a soft limit already there, or unlimited, stays as it is."""
+    import resource
+
+    limits["now"] = (1024, 65536)
+    assert descriptors.raise_to_hard_limit() == 65536
+    assert limits["now"] == (65536, 65536)
+    limits["now"] = (1024, resource.RLIM_INFINITY)
+    assert descriptors.raise_to_hard_limit() is None
+    assert limits["now"] == (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    # Asked for less than it holds, the soft limit stays.
+    limits["now"] = (4096, 8192)
+    assert descriptors.open_files_for(10) == 4096

@@ -31,7 +31,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import resource
 import selectors
 import signal
 import subprocess
@@ -46,6 +45,7 @@ from wsztune.errors import SettingError
 from wsztune.live.growth import Slope, least_squares
 from wsztune.live.options import LiveOptions
 from wsztune.live.result import LiveError, LiveResult, byte_fields, process_reply
+from wsztune.programs.descriptors import raise_to_hard_limit
 
 MAX_CONNECTIONS = 10_000
 DEFAULT_WAVES = 10
@@ -53,16 +53,6 @@ CONCURRENCY = 64  # handshakes in flight per client process: a loopback backlog 
 SETTLE_SECONDS = 0.5  # after a wave, before RSS is read: the server's last frees and writes
 SAMPLE_SECONDS = 0.25
 MAX_SAMPLES = 2000
-
-
-def raise_fd_limit() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to its hard limit (a server holding thousands of
-    connections needs a descriptor each); the limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def rss(pid: int) -> int:
@@ -289,7 +279,7 @@ def fleet_plan(options: LiveOptions) -> FleetPlan:
 def run_fleet(commands: FleetCommands, plan: FleetPlan, compression: bool, work: Path) -> FleetRun:
     """One run: the server, then the waves, then the churn rounds; every process killed after."""
     stderr = work / f"fleet-{'on' if compression else 'off'}.stderr"
-    raise_fd_limit()  # inherited by every process started here (node does not raise its own)
+    raise_to_hard_limit()  # inherited by every process started here (node does not raise its own)
     run = FleetRun(compression)
     started = time.monotonic()
     server = spawn(commands.server(compression), stderr, commands.env)

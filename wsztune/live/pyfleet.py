@@ -43,7 +43,6 @@ from wsztune.live.fleet import (
     fleet_plan,
     fleet_result,
     measure,
-    raise_fd_limit,
 )
 from wsztune.live.options import LiveOptions
 from wsztune.live.plan import Plan, build_plan, replay_fields
@@ -63,6 +62,7 @@ from wsztune.live.python import (
 from wsztune.live.result import Display, LiveResult, setting_fields
 from wsztune.memory import Resident, connection_traffic, zlib_resident
 from wsztune.permessage_deflate import Setting
+from wsztune.programs.descriptors import raise_to_hard_limit
 
 # The server process ---------------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ async def _server_main(config: dict[str, Any]) -> None:
     answer ``counts`` on stdin; stop when stdin closes."""
     from wsztune.live.servers import SERVERS
 
-    raise_fd_limit()
+    raise_to_hard_limit()
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
     model = Setting(**config["setting"]) if config["compression"] else None
@@ -128,7 +128,7 @@ async def _answer_counts(served: _Served) -> None:
 async def _clients_main(config: dict[str, Any], start: int, count: int) -> None:
     """Open connections ``start`` .. ``start + count - 1``, replay each, print done with the
     bytes counted, hold them until stdin closes."""
-    raise_fd_limit()
+    raise_to_hard_limit()
     plan = Plan.from_json(json.loads(Path(config["plan"]).read_text()))
     timeout = float(config["timeout"])
     extensions = [client_factory(config["offer"])] if config["compression"] else []

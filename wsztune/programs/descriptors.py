@@ -30,14 +30,27 @@ def open_files_for(sockets: int) -> int | None:
     """Raise this process's soft limit (its children inherit it) so that ``sockets`` more
     files and :data:`SPARE_DESCRIPTORS` fit, as far as the hard limit allows; the soft limit
     then in force (None: no limit, or not a POSIX system)."""
+    return _raise_soft_limit(sockets + SPARE_DESCRIPTORS)
+
+
+def raise_to_hard_limit() -> int | None:
+    """Raise this process's soft limit to its hard one (a server holding thousands of
+    connections needs a descriptor each; its children inherit the limit); the soft limit then
+    in force (None: no limit, or not a POSIX system)."""
+    return _raise_soft_limit(None)
+
+
+def _raise_soft_limit(needed: int | None) -> int | None:
+    """The soft limit raised to ``needed`` files (None: as far as it goes), never past the hard
+    one nor lowered; the limit then in force."""
     try:
         import resource
     except ImportError:
         return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = sockets + SPARE_DESCRIPTORS
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    target = hard if needed is None else needed
+    if soft != resource.RLIM_INFINITY and (target == resource.RLIM_INFINITY or soft < target):
+        raised = target if hard == resource.RLIM_INFINITY else min(target, hard)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
             soft = raised
