@@ -130,9 +130,10 @@ def processes_for(jobs: int) -> int:
 CLOCK_NAME = (
     "node process CPU time (process.cpuUsage), ws's zlib calls made synchronously on zlib's "
     "native streams as node builds them for ws (a new one per stream of the corpus), without "
-    "the Transform stream around each: the zlib work, without ws's hand-off of each call to "
-    "libuv's thread pool nor a connection's JavaScript objects (docs/node.md: the hand-off's "
-    "cost per message, measured apart by bench/node.py)"
+    "the Transform stream around each (node's whole streams instead where, checked as each "
+    "process starts, a bare one does not make a whole one's bytes): the zlib work, without ws's "
+    "hand-off of each call to libuv's thread pool nor a connection's JavaScript objects "
+    "(docs/node.md: the hand-off's cost per message, measured apart by bench/node.py)"
 )
 # How node.js makes ws's zlib calls: "sync" (the sweep's: the same calls, the same bytes, made
 # synchronously), or "ws" (asynchronously, each a hand-off to libuv's pool and back, as ws).
