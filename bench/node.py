@@ -279,10 +279,14 @@ def regrouped(corpus: Path, per_connection: int, tmp: Path) -> Path:
                 "connection": f"r{index // per_connection:06d}",
                 "direction": message.direction,
             }
-            if message.is_text:
-                record["text"] = message.payload.decode("utf-8")
+            encoded = base64.b64encode(message.payload).decode("ascii")
+            if not message.is_text:
+                record["base64"] = encoded
             else:
-                record["base64"] = base64.b64encode(message.payload).decode("ascii")
+                try:
+                    record["text"] = message.payload.decode("utf-8")
+                except UnicodeDecodeError:  # a text frame as captured, its bytes kept
+                    record[corpora.TEXT_BASE64] = encoded
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
 

@@ -81,8 +81,11 @@ class BareStream {
       this.destroyed = true; // writeSync's check: zlib failed
       this.error = new Error(message);
     };
+    // DeflateRaw's own constructor asks zlib for 9 bits when given 8 (zlib's raw deflate has no
+    // 8-bit window); InflateRaw passes 8 through.
+    const deflate8 = mode === constants.DEFLATERAW && options.windowBits === 8;
     this._handle.init(
-      options.windowBits,
+      deflate8 ? 9 : options.windowBits,
       options.level ?? constants.Z_DEFAULT_COMPRESSION,
       options.memLevel ?? constants.Z_DEFAULT_MEMLEVEL,
       options.strategy ?? constants.Z_DEFAULT_STRATEGY,
@@ -104,25 +107,40 @@ class BareStream {
   }
 }
 
-// `binding` once a bare stream has made the bytes of a whole node stream and inflated them back,
-// else null: a node whose internals moved gets whole streams, not other bytes.
+// `binding` once bare streams have made the bytes of whole node streams and inflated them back,
+// else null: a node whose internals moved gets whole streams, not other bytes. Three messages, one
+// over the 16 KiB output buffer, with and without context takeover (reset() after each).
 function checkedBinding(binding) {
   if (!binding) return null;
+  const opened = [];
+  const open = (inflate, options, bare) => {
+    const stream = bare
+      ? new BareStream(inflate ? zlib.constants.INFLATERAW : zlib.constants.DEFLATERAW, options, binding)
+      : (inflate ? zlib.createInflateRaw(options) : zlib.createDeflateRaw(options));
+    opened.push(stream);
+    return stream;
+  };
   try {
-    const payload = Buffer.from(`${'wsztune bare stream check, '.repeat(40)}done`);
-    const options = { level: 6, memLevel: 8, strategy: 0, windowBits: 15 };
-    const whole = zlib.createDeflateRaw(options);
-    const bare = new BareStream(zlib.constants.DEFLATERAW, options, binding);
-    const expected = deflateMessageSync(whole, payload, true);
-    const frame = deflateMessageSync(bare, payload, true);
-    whole.close();
-    bare.close();
-    const inflate = new BareStream(zlib.constants.INFLATERAW, { windowBits: 15 }, binding);
-    const back = Buffer.concat(inflateMessageSync(inflate, frame, true));
-    inflate.close();
-    return frame.equals(expected) && back.equals(payload) ? binding : null;
+    const text = Buffer.from(`${'wsztune bare stream check, '.repeat(40)}done`);
+    const noise = crypto.createHash('sha256');
+    const big = Buffer.concat(Array.from({ length: 700 }, (_, i) => noise.update(`${i}`).copy().digest()));
+    const messages = [text, big, text];
+    for (const takeover of [true, false]) {
+      const options = { level: 6, memLevel: 8, strategy: 0, windowBits: 15 };
+      const whole = open(false, options, false);
+      const bare = open(false, options, true);
+      const inflate = open(true, { windowBits: 15 }, true);
+      for (const message of messages) {
+        const frame = deflateMessageSync(bare, message, takeover);
+        if (!frame.equals(deflateMessageSync(whole, message, takeover))) return null;
+        if (!Buffer.concat(inflateMessageSync(inflate, frame, takeover)).equals(message)) return null;
+      }
+    }
+    return binding;
   } catch {
     return null;
+  } finally {
+    for (const stream of opened) stream.close();
   }
 }
 
