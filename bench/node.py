@@ -56,7 +56,6 @@ missed on any corpus, held-out ones included. Not part of the test suite (minute
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import resource
@@ -268,27 +267,17 @@ def where_cpu_went(zlib: Timed, warm: Timed) -> None:
 def regrouped(corpus: Path, per_connection: int, tmp: Path) -> Path:
     """``corpus``'s messages in order, in connections of ``per_connection`` messages each (same
     payloads and directions), written as a records corpus under ``tmp``."""
-    from wsztune import corpus as corpora
+    from dataclasses import replace
 
-    loaded = corpora.load(corpus)
+    from wsztune import corpus as corpora
+    from wsztune.scrub import write_records
+
+    messages = (
+        replace(message, connection=f"r{index // per_connection:06d}")
+        for index, message in enumerate(corpora.load(corpus).messages)
+    )
     path = tmp / f"{corpus.name.split('.')[0]}-by-{per_connection}.records.jsonl"
-    with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"wsztune": "records/1"}) + "\n")
-        for index, message in enumerate(loaded.messages):
-            record: dict[str, str] = {
-                "connection": f"r{index // per_connection:06d}",
-                "direction": message.direction,
-            }
-            encoded = base64.b64encode(message.payload).decode("ascii")
-            if not message.is_text:
-                record["base64"] = encoded
-            else:
-                try:
-                    record["text"] = message.payload.decode("utf-8")
-                except UnicodeDecodeError:  # a text frame as captured, its bytes kept
-                    record[corpora.TEXT_BASE64] = encoded
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+    return write_records(messages, path)
 
 
 def summary(rows: list[Ratios]) -> None:
