@@ -574,24 +574,13 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     given for the corpus's mean server message (``corpus_sizes``: its server messages' sizes),
     is read per byte for the windows' mean message, only the bytes of messages at or over the
     server's threshold counting, as the model reads its own samples."""
-    figures: dict[bool, float] = {}
-    busy: list[float] = []
+    windows: dict[bool, Window] = {}  # by compression on or off, in the order measured
     loads: list[float] = []
-    sizes: list[float] = []
-    compressible: list[float] = []
-    mixes: list[CompressedMix | None] = []
-    cores: dict[bool, float] = {}
 
     def window(compress: bool) -> None:
-        measured = measure(server, compress, messages, go, options.connections, options.rate,
-                           options.warmup, options.seconds)  # fmt: skip
-        figures[compress] = measured.per_thousand * 1000  # CPU seconds -> ms per 1,000
-        busy.append(measured.busy)
-        sizes.append(measured.size)
-        compressible.append(measured.compressible)
-        mixes.append(measured.mix)
+        windows[compress] = measure(server, compress, messages, go, options.connections,
+                                    options.rate, options.warmup, options.seconds)  # fmt: skip
         loads.append(os.getloadavg()[0])
-        cores[compress] = measured.core
 
     first = number % 2 == 0
     window(first)
@@ -601,6 +590,9 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     figure = server.figure(cell)
     loads.append(os.getloadavg()[0])
     window(not first)
+    measured = list(windows.values())
+    mixes = [w.mix for w in measured]
+    compressible = [w.compressible for w in measured]
     per_byte = cell.get(BYTE_COST_FIELD) if server.figure is compress_per_delivery else None
     if figure is not None and per_byte is not None and None not in mixes:
         # The model read its samples per compressed message: the windows are read so too.
@@ -613,8 +605,10 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
         # 0 for them (no ratio), however the corpus's other messages cost.
         model = per_delivery * statistics.fmean(compressible) / compressible_mean(
             corpus_sizes, server.threshold)
-    return Repeat(on=figures[True], off=figures[False], model=model, busy=busy, sizes=sizes,
-                  loads=loads, compressible=compressible, core=cores[True])  # fmt: skip
+    # CPU seconds -> ms per 1,000 deliveries; the server's load: its window with compression on
+    return Repeat(on=windows[True].per_thousand * 1000, off=windows[False].per_thousand * 1000,
+                  model=model, busy=[w.busy for w in measured], sizes=[w.size for w in measured],
+                  loads=loads, compressible=compressible, core=windows[True].core)  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
