@@ -144,12 +144,20 @@ function checkedBinding(binding) {
   }
 }
 
-const nativeZlib = checkedBinding(zlibBinding());
+// The checked binding (checkedBinding), found on first use: a process that never builds a bare
+// stream (ws's asynchronous calls, Bun) never checks one.
+let nativeZlib;
+
+// Whether streams asked for `bare` are built bare: the binding is there and passed its check.
+function bareStreams(bare) {
+  if (bare && nativeZlib === undefined) nativeZlib = checkedBinding(zlibBinding());
+  return Boolean(bare && nativeZlib);
+}
 
 // A deflate (or inflate) stream for `options`: bare when the calls are made synchronously and
 // node's binding is there (BareStream), else the whole node stream ws builds.
 function openStream(inflate, options, bare) {
-  if (bare && nativeZlib) {
+  if (bareStreams(bare)) {
     return new BareStream(inflate ? zlib.constants.INFLATERAW : zlib.constants.DEFLATERAW, options);
   }
   return inflate ? zlib.createInflateRaw(options) : zlib.createDeflateRaw(options);
@@ -395,7 +403,7 @@ async function measureCell(streams, directions, cell, timing) {
   const decompressOnce = cpuSeconds() - started;
   const result = describeFrames(streams, compressed, cell.id);
   // What the passes' zlib calls went through: bare native streams, or node's whole streams.
-  result.zlib_streams = syncCalls && nativeZlib ? 'bare' : 'node';
+  result.zlib_streams = bareStreams(syncCalls) ? 'bare' : 'node';
   if (!timing) return result;
   await settled();
 
