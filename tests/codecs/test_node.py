@@ -233,7 +233,7 @@ process.binding = (name) => {
 
 
 def test_a_binding_that_makes_other_bytes_falls_back_to_whole_streams(tmp_path: Path) -> None:
-    """node.js checks a bare stream against a whole one when it starts; where they disagree it
+    """node.js checks a bare stream against a whole one before it builds any; where they disagree it
     uses node's whole streams: the same bytes as ever, never other ones."""
     preload = tmp_path / "skew.js"
     preload.write_text(SKEWED_BINDING)

@@ -130,8 +130,8 @@ def processes_for(jobs: int) -> int:
 CLOCK_NAME = (
     "node process CPU time (process.cpuUsage), ws's zlib calls made synchronously on zlib's "
     "native streams as node builds them for ws (a new one per stream of the corpus), without "
-    "the Transform stream around each (node's whole streams instead where, checked as each "
-    "process starts, a bare one does not make a whole one's bytes): the zlib work, without ws's "
+    "the Transform stream around each (node's whole streams instead where, checked before the "
+    "first is built, a bare one does not make a whole one's bytes): the zlib work, without ws's "
     "hand-off of each call to libuv's thread pool nor a connection's JavaScript objects "
     "(docs/node.md: the hand-off's cost per message, measured apart by bench/node.py)"
 )
