@@ -299,6 +299,25 @@ def test_with_a_cost_per_byte_samples_are_read_per_compressed_message(
     )
 
 
+@pytest.mark.parametrize(
+    ("samples", "per_byte"),
+    [
+        # On - off samples (the Go helper's connections) that a loaded machine read below zero.
+        ([-0.8, -0.4], None),
+        # A stretch of larger messages moved down by the cost per byte past its own reading
+        # (stretch 2: 0.2 per message less 100 B at 5 ms each), the other stretch as low.
+        ([0.0, 0.4], 5e-3),
+    ],
+)
+def test_a_figure_per_delivery_is_never_below_zero(
+    samples: list[float], per_byte: float | None
+) -> None:
+    """No negative CPU: the figure a results file holds, which its reader bounds at 0."""
+    schedule = broadcasts.DeliverySchedule(6, 2, 1, ((0, 2), (2, 4), (4, 6)))
+    sizes = [9, 9, 200, 300, 5, 400]
+    assert broadcasts.seconds_per_delivery(schedule, sizes, samples, None, 100, per_byte) == 0.0
+
+
 def test_a_figure_is_read_for_other_messages_per_compressed_message() -> None:
     """As bench/broadcast.py reads the model for its windows: per compressed message, moved
     by the cost per byte between the two mean compressed messages, for the other's share."""

@@ -496,15 +496,19 @@ def seconds_per_delivery(
     With ``per_byte`` (:func:`byte_cost`: seconds per delivery per byte more of a compressed
     message), each sample is read per compressed message of its stretch instead, that cost per
     byte moving it from the stretch's mean compressed message to the corpus's, and given for
-    the corpus's share of compressed messages."""
+    the corpus's share of compressed messages.
+
+    At least 0: samples that are on - off (the Go helper's connections), or a stretch of larger
+    messages moved down by the cost per byte, can read below zero where compression is a sliver
+    of each delivery and the machine is loaded; no negative CPU (a results file holds none)."""
+    readings = []
     if per_byte is not None:
         readings = _per_message_readings(schedule, sizes, samples, length, threshold, per_byte)
-        if readings:
-            return statistics.median(readings)
-    readings = _per_byte_readings(schedule, compressor_bytes(sizes, threshold), samples, length)
+    if not readings:
+        readings = _per_byte_readings(schedule, compressor_bytes(sizes, threshold), samples, length)
     if not readings:
         readings = _per_byte_readings(schedule, sizes, samples, length, keep_empty=True)
-    return statistics.median(readings)
+    return max(0.0, statistics.median(readings))
 
 
 # How many bytes the Go helper's longerOf adds to each compressed message for byte_cost: enough
