@@ -377,3 +377,73 @@ def test_a_swallowed_sigterm_still_ends_the_command_as_terminated() -> None:
     assert ran_on == []  # the swallowed stop was sent again and stopped the body at once
     assert sys.unraisablehook is hook  # given back
     assert interrupted_exit_code(stopped.value) == 143
+
+
+# A stop signal while an asyncio loop runs ------------------------------------------------------
+
+
+def test_a_sigterm_under_asyncio_is_raised_between_callbacks_and_every_task_finishes() -> None:
+    # CI: `live --server websockets` stopped by SIGTERM printed "coroutine
+    # 'BaseSelectorEventLoop._accept_connection2' was never awaited" after its one line; the
+    # handler's exception had landed inside the loop's accept, between making the coroutine and
+    # scheduling it. The stop must wait for the callback in flight to finish, and asyncio.run
+    # must then finish every task (their `finally` blocks run) before Terminated comes out.
+    import asyncio
+    import logging
+
+    from wsztune.cli.common import Terminated, first_interrupt_only, interrupted_exit_code
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log_disabled = asyncio_log.disabled
+    seen: list[str] = []
+
+    async def served() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("server task cancelled")
+            raise
+
+    async def main() -> None:
+        background = asyncio.create_task(served())
+        await asyncio.sleep(0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        # One callback's synchronous work, long after the signal arrived: it is not cut short.
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            pass
+        seen.append("callback finished")
+        try:
+            await asyncio.sleep(30)
+        finally:
+            seen.append("main's finally ran")
+            await asyncio.sleep(0)  # cleanup that awaits still runs
+            background.cancel()
+
+    try:
+        with pytest.raises(Terminated) as stopped, first_interrupt_only():
+            asyncio.run(main())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        asyncio_log.disabled = asyncio_log_disabled
+    assert seen[:2] == ["callback finished", "main's finally ran"]
+    assert "server task cancelled" in seen
+    assert interrupted_exit_code(stopped.value) == 143
+
+
+def test_a_sigterm_without_a_loop_is_raised_where_it_lands() -> None:
+    from wsztune.cli.common import Terminated, first_interrupt_only
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    ran_on = []
+    try:
+        with pytest.raises(Terminated), first_interrupt_only():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+            ran_on.append(True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert ran_on == []
