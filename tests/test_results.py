@@ -45,15 +45,55 @@ def test_save_is_atomic_and_leaves_no_temporary(tmp_path: Path, small_run_path: 
     assert sorted(p.name for p in target.parent.iterdir()) == ["run.json"]
 
 
-def test_a_failed_write_keeps_the_old_file(tmp_path: Path, small_run_path: Path) -> None:
+def test_a_failed_write_keeps_the_old_file(
+    tmp_path: Path, small_run_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = results.load(small_run_path)
     target = results.save(run, tmp_path / "run.json")
     before = target.read_bytes()
-    run.meta["unserializable"] = object()
-    with pytest.raises(TypeError):
+
+    def disk_full(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results.os, "fsync", disk_full)  # the new file half written
+    with pytest.raises(OSError, match="No space left"):
         results.save(run, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda cell: cell.update(compressed_bytes=-1), "compressed_bytes"),
+        (lambda cell: cell.update(compress_seconds=float("nan")), "compress_seconds"),
+        (lambda cell: cell.pop("messages"), "messages is missing"),
+    ],
+)
+def test_a_run_its_own_reader_would_refuse_is_never_written(
+    tmp_path: Path, small_run_path: Path, damage, reason: str
+) -> None:
+    """A producer bug (a figure per delivery once went negative, and ``run`` wrote a file
+    ``recommend`` refused) stops at the save, loudly, and leaves the old file as it was."""
+    run = results.load(small_run_path)
+    target = results.save(run, tmp_path / "run.json")
+    before = target.read_bytes()
+    damage(run.cells[0])
+    with pytest.raises(results.UnreadableRun, match=reason):
+        results.save(run, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_save_writes_what_the_run_holds_not_the_readers_defaults(
+    tmp_path: Path, small_run_path: Path
+) -> None:
+    run = results.load(small_run_path)
+    for cell in run.cells:
+        del cell["memory_source"]  # optional: the reader fills it in
+    target = results.save(run, tmp_path / "run.json")
+    assert all("memory_source" not in cell for cell in json.loads(target.read_text())["cells"])
+    assert all("memory_source" not in cell for cell in run.cells)
 
 
 def test_newest_run(tmp_path: Path, small_run_path: Path) -> None:

@@ -304,6 +304,14 @@ def _optional_default(name: str, cell: dict[str, Any]) -> Any:
     return None
 
 
+class UnreadableRun(Exception):
+    """A run :func:`save` was given that :func:`load` would refuse: a bug in what made it.
+
+    Deliberately not a WsztuneError (as RoundTripError): it surfaces with a traceback, to be
+    reported, and nothing is written.
+    """
+
+
 @dataclass
 class Run:
     """A sweep's results: metadata, cells, and the file they came from (if any)."""
@@ -388,9 +396,23 @@ def check_writable(path: Path) -> None:
 
 
 def save(run: Run, path: str | os.PathLike[str]) -> Path:
-    """Write ``run`` to ``path`` atomically: a temporary file, fsync, then rename over."""
+    """Write ``run`` to ``path`` atomically: a temporary file, fsync, then rename over.
+
+    The document passes :func:`from_document` first, the checks every reader applies: a run
+    that ``table`` or ``recommend`` would refuse is never written (a figure per delivery went
+    negative once, and ``run`` wrote a file ``recommend`` refused). Such a run is a bug in
+    wsztune, raised as :class:`UnreadableRun` with what the reader said.
+    """
     Path(path).parent.mkdir(parents=True, exist_ok=True)  # before the (slow) dumps, as always
-    data = json.dumps(run.to_document(), indent=1, sort_keys=False).encode("utf-8") + b"\n"
+    document = run.to_document()
+    try:
+        # The reader fills absent optional fields in; the file keeps what the run holds.
+        from_document({**document, "cells": [dict(cell) for cell in run.cells]}, Path(path))
+    except ResultsError as error:
+        raise UnreadableRun(
+            f"wsztune made a run its own reader refuses, and did not write it: {error}"
+        ) from None
+    data = json.dumps(document, indent=1, sort_keys=False).encode("utf-8") + b"\n"
     path = write_atomic(path, data)
     run.path = path
     return path
