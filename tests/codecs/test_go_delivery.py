@@ -163,8 +163,7 @@ def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, lis
     prepared = go.prepared_plan(schedule)
     deliveries = {**schedule.helper_job(), "prepared": {
         "connections": schedule.compressors,
-        "stretches": [list(stretch) for stretch in prepared.stretches],
-        "pause_seconds": go.PREPARED_PAUSE_SECONDS}}  # fmt: skip
+        "stretches": [list(stretch) for stretch in prepared.stretches]}}  # fmt: skip
     timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
     return timing, [range(start, end) for start, end in prepared.stretches]
 

@@ -480,7 +480,6 @@ class GoCodec:
                 deliveries["prepared"] = {
                     "connections": schedule.compressors,
                     "stretches": [list(stretch) for stretch in prepared_schedule.stretches],
-                    "pause_seconds": PREPARED_PAUSE_SECONDS,
                 }
             timing = {**timing, "deliveries": deliveries}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
@@ -744,12 +743,10 @@ def delivery_timing(framing: str, delivery: dict[str, Any]) -> str:
 # off: what is paid per message is one compression and the writers' waits on it, and those waits
 # grow with the subscribers that pile up behind it (through 256 of 1,000 subscribers, the game
 # records' model read 0.05 ms per 1,000 deliveries; through all 1,000, 0.16). A stretch holds
-# PREPARED_MESSAGES messages, each sent after a pause of PREPARED_PAUSE_SECONDS: a server idles
-# between two broadcasts (its writers park, the runtime's processors sleep, other work takes the
-# caches), so its one compression per message starts cold; timed back to back the model read
-# the real server low, 1.46 to 1.9 times (docs/broadcast.md). The pause costs wall time, not CPU.
+# PREPARED_MESSAGES messages, sent back to back as by a server at load, as every other model
+# times them. (A pause before each message, which fitted a loaded machine shared with other
+# work, read a quiet machine's server 1.5 to 2.4 times high: docs/broadcast.md.)
 PREPARED_MESSAGES = 256
-PREPARED_PAUSE_SECONDS = 0.0002
 
 
 def prepared_plan(schedule: DeliverySchedule) -> DeliverySchedule:

@@ -9,7 +9,6 @@ package main
 
 import (
 	"net/http"
-	"time"
 
 	gorillaws "github.com/gorilla/websocket"
 )
@@ -134,17 +133,16 @@ func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch 
 
 // preparedDeliveries times a PreparedMessage broadcast to connections subscribers with
 // compression at the cell's level and as many with compression off (fleetDeliveries): per
-// message, a pause, NewPreparedMessage, then WritePreparedMessage by every subscriber's writer,
-// as bench/broadcast_go's server does, over sockets whose writes cost nothing (its pause was
-// set against the real server that way; over loopback sockets its 256 connections' writes made
-// a run twice as long). Also returns the bytes one subscriber's connection was sent.
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, wire, error) {
+// message, NewPreparedMessage, then WritePreparedMessage by every subscriber's writer, as
+// bench/broadcast_go's server does, over sockets whose writes cost nothing (over loopback
+// sockets its 256 connections' writes made a run twice as long). Also returns the bytes one
+// subscriber's connection was sent.
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, wire, error) {
 	on, off, err := gorillaFleetPair(connections, false)
 	if err != nil {
 		return nil, wire{}, err
 	}
 	send := func(f *fleet, p []byte) error {
-		time.Sleep(pause) // the server idles between broadcasts: see timePrepared
 		pm, err := gorillaws.NewPreparedMessage(gorillaws.TextMessage, p)
 		if err != nil {
 			return err

@@ -6,14 +6,12 @@
 
 package main
 
-import "time"
-
 // gorillaBuilt says this helper cannot time gorilla through its own connections: its
 // deliveries are timed with the pooled writer and frame writer, its PreparedMessage not at all.
 const gorillaBuilt = false
 
 // preparedDeliveries and gorillaDeliveries are never called here (gorillaBuilt is false).
-func preparedDeliveries(job cellJob, connections, stretches, warmup int, pause time.Duration, stretch func(int) [][]byte) ([]float64, wire, error) {
+func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, wire, error) {
 	return nil, wire{}, nil
 }
 

@@ -120,11 +120,10 @@ type deliveryPlan struct {
 
 // preparedPlan is how a gorilla PreparedMessage broadcast is timed (wsztune.codecs.go
 // prepared_plan): through so many subscribers' connections, over these stretches, each message
-// after a pause (a server idles between broadcasts).
+// right after the last one's writes.
 type preparedPlan struct {
-	Connections  int      `json:"connections"`
-	Stretches    [][2]int `json:"stretches"`
-	PauseSeconds float64  `json:"pause_seconds"`
+	Connections int      `json:"connections"`
+	Stretches   [][2]int `json:"stretches"`
 }
 
 type cellsJob struct {
@@ -1568,11 +1567,8 @@ const longerBy = 1024
 // compressed one on another (a fresh 4 KiB write buffer, a bytes.Buffer grown to the frame, a
 // pooled flate.Writer), while the other subscribers' writers wait on its sync.Once; all of it
 // garbage for the collector (prepared.go). So it is timed through gorilla itself
-// (preparedDeliveries, in gorilla_prepared.go: built only where gorilla/websocket is found). And
-// as a server runs it: between two broadcasts a server idles (its writers park, the runtime's
-// processors sleep, other work takes the caches), so each message comes after a pause, which
-// costs no CPU; back to back, the one compression per message ran warm and the model read the
-// real server low (docs/broadcast.md).
+// (preparedDeliveries, in gorilla_prepared.go: built only where gorilla/websocket is found),
+// messages back to back, as a server at load sends them (docs/broadcast.md).
 
 // timePrepared times the plan's PreparedMessage broadcast through gorilla's own connections and
 // checks that one subscriber's connection was sent the modelled PreparedMessage frames, byte for
@@ -1580,8 +1576,7 @@ const longerBy = 1024
 func timePrepared(job cellJob, plan *deliveryPlan, stretchOf func([][2]int, int) [][]byte) ([]float64, int64, error) {
 	stretches := plan.Prepared.Stretches
 	stretch := func(n int) [][]byte { return stretchOf(stretches, n) }
-	pause := time.Duration(plan.Prepared.PauseSeconds * float64(time.Second))
-	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, pause, stretch)
+	samples, wrote, err := preparedDeliveries(job, plan.Prepared.Connections, len(stretches), plan.Warmup, stretch)
 	if err != nil {
 		return nil, 0, err
 	}
