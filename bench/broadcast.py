@@ -93,6 +93,9 @@ CLIENT_PROCESSES = 2
 # A server busy less than this share of a core with compression on sleeps between broadcasts:
 # the report says what that did to its reading (docs/broadcast.md, "A server that idles")
 LOADED_CORE = 0.9
+# --load-to raises a server's rate at most so many times over --rate: the clients (the other
+# core) must keep up with what the server sends
+MAX_RATE_FACTOR = 20
 SPREAD_PARTS = 10  # parts of the corpus a server's broadcasts go through in turn
 SPREAD_RUN = 10  # consecutive messages of a part broadcast one after the other
 
@@ -174,6 +177,7 @@ class Repeat:
     compressible: list[float] = field(default_factory=list)
     # The server's CPU seconds per second of its window with compression on: how busy it was
     core: float | None = None
+    rate: float | None = None  # the broadcasts per second of both windows
 
     @property
     def measured(self) -> float:
@@ -203,6 +207,7 @@ class Row:
     why: str = ""  # why there is no ratio
     off_spread: float = 0.0  # the off windows' largest less smallest over the repeats
     core: float | None = None  # the server's load with compression on (median), in cores
+    rate: float | None = None  # its broadcasts per second (median)
 
     @property
     def ok(self) -> bool:
@@ -236,6 +241,7 @@ def summarize(repeats: list[Repeat]) -> Row:
            ) if missing else ""  # fmt: skip
     models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
     cores = [repeat.core for repeat in repeats if repeat.core is not None]
+    rates = [repeat.rate for repeat in repeats if repeat.rate is not None]
     return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
                ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
@@ -246,7 +252,8 @@ def summarize(repeats: list[Repeat]) -> Row:
                busy=statistics.median(b for repeat in repeats for b in repeat.busy),
                load=(min(loads), max(loads)),
                size=statistics.median(s for repeat in repeats for s in repeat.sizes),
-               core=statistics.median(cores) if cores else None)  # fmt: skip
+               core=statistics.median(cores) if cores else None,
+               rate=statistics.median(rates) if rates else None)  # fmt: skip
 
 
 def compress_per_delivery(cell: dict) -> float | None:
@@ -269,6 +276,7 @@ class Server:
     # per byte of the ones at or over it (wsztune.fanout.seconds_per_delivery).
     threshold: int = 0
     repeats: list[Repeat] = field(default_factory=list)
+    rate: float | None = None  # broadcasts per second, when --load-to chose it (else --rate)
 
 
 def go_binary(cache: Path) -> Path:
@@ -516,6 +524,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread", action="store_true",
                         help="broadcast runs of ten from ten parts of the corpus in turn, and run "
                              "the model on that order (by default: the corpus in its order)")
+    parser.add_argument("--load-to", type=float, default=None, metavar="CORES",
+                        help="give each server the rate that keeps it about this busy with "
+                        "compression on (e.g. 0.8 of a core), from one window at --rate: a "
+                        "server that idles between broadcasts pays more per delivery on some "
+                        "machines (docs/broadcast.md, \"A server that idles\"), and a fleet "
+                        "is sized by servers at load")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -545,12 +559,36 @@ def main(argv: list[str] | None = None) -> int:
                   f"({server.threshold} B): nothing compressed")
             chosen.remove(server)
         load_before = os.getloadavg()
+        if options.load_to:
+            for server in chosen:
+                server.rate = loaded_rate(server, options, messages, go)
         for repeat in range(options.repeats):
             for server in chosen:
                 server.repeats.append(one_repeat(server, repeat, options, messages, go, work,
                                                  corpus_sizes))  # fmt: skip
         load_after = os.getloadavg()
     return report(chosen, options, load_before, load_after, statistics.fmean(corpus_sizes))
+
+
+def rate_for_load(rate: float, core: float, target: float) -> float:
+    """The rate that would keep a server ``target`` cores busy, from its ``core`` at ``rate``:
+    in proportion, never below ``rate``, at most :data:`MAX_RATE_FACTOR` times it. (A server
+    that idled pays more per delivery than at load, so the proportion undershoots: it errs
+    towards a server less busy than asked, never saturated by the estimate alone.)"""
+    if core <= 0:
+        return rate * MAX_RATE_FACTOR
+    return min(max(rate, rate * target / core), rate * MAX_RATE_FACTOR)
+
+
+def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go: Path) -> float:
+    """The rate --load-to gives ``server``: one window at --rate with compression on, its
+    load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
+    window = measure(server, True, messages, go, options.connections, options.rate,
+                     options.warmup, options.seconds)  # fmt: skip
+    rate = round(rate_for_load(options.rate, window.core, options.load_to))
+    print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
+          f"{rate}/s", flush=True)
+    return float(rate)
 
 
 def compresses_any(sizes: list[int], threshold: int) -> bool:
@@ -576,10 +614,11 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     server's threshold counting, as the model reads its own samples."""
     windows: dict[bool, Window] = {}  # by compression on or off, in the order measured
     loads: list[float] = []
+    rate = server.rate or options.rate
 
     def window(compress: bool) -> None:
         windows[compress] = measure(server, compress, messages, go, options.connections,
-                                    options.rate, options.warmup, options.seconds)  # fmt: skip
+                                    rate, options.warmup, options.seconds)  # fmt: skip
         loads.append(os.getloadavg()[0])
 
     first = number % 2 == 0
@@ -608,14 +647,18 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     # CPU seconds -> ms per 1,000 deliveries; the server's load: its window with compression on
     return Repeat(on=windows[True].per_thousand * 1000, off=windows[False].per_thousand * 1000,
                   model=model, busy=[w.busy for w in measured], sizes=[w.size for w in measured],
-                  loads=loads, compressible=compressible, core=windows[True].core)  # fmt: skip
+                  loads=loads, compressible=compressible, core=windows[True].core,
+                  rate=rate)  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
            load_after: tuple[float, ...], corpus_mean: float) -> int:
     """Print the table; 1 when a server misses the goal or reads n/a."""
+    rates = (f"{options.rate:g} broadcasts/s" if not getattr(options, "load_to", None) else
+             f"each server at the rate that keeps it about {options.load_to:g} of a core busy "
+             "(column rate)")  # fmt: skip
     print(f"corpus {options.corpus.name}, {options.connections:,} connections, "
-          f"{options.rate:g} broadcasts/s, {options.repeats} repeats of {options.seconds:g} s "
+          f"{rates}, {options.repeats} repeats of {options.seconds:g} s "
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs")  # fmt: skip
     if getattr(options, "spread", False):
@@ -628,7 +671,7 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
           "WriteMessage and coder rows per compressed message, moved by the model's cost per "
           "byte to the windows' mean compressed message")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
-          f"{'B/msg':>6} {'busy':>5} {'core':>4} {'load':>9}")  # fmt: skip
+          f"{'B/msg':>6} {'busy':>5} {'core':>4} {'rate':>5} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]
     for name, row in rows:
         print(format_row(name, row))
@@ -654,8 +697,8 @@ def row_notes(name: str, row: Row) -> list[str]:
                      "on and idle the rest; a server that sleeps between broadcasts paid more "
                      "per delivery here than one that never did, which the model, timing its "
                      "sends back to back, does not pay "
-                     "(docs/broadcast.md, \"A server that idles\"); a higher --rate measures "
-                     "it at load")  # fmt: skip
+                     "(docs/broadcast.md, \"A server that idles\"); --load-to 0.8 (or a "
+                     "higher --rate) measures it at load")  # fmt: skip
     return notes
 
 
@@ -674,6 +717,7 @@ def format_row(name: str, row: Row) -> str:
     return (f"{name:24} {model} {figure(row.measured, 22, 2)} "
             f"{ratio} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} {row.busy:5.0%} "
             f"{'-' if row.core is None else f'{row.core:.2f}':>4} "
+            f"{'-' if row.rate is None else f'{row.rate:g}':>5} "
             f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {verdict}")  # fmt: skip
 
 

@@ -277,3 +277,54 @@ def coder_repeat(bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: P
                                  warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl")
     return bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path, tmp_path,
                             corpus_sizes=[100, 140, 10, 130])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rate", "core", "target", "chosen"),
+    [
+        (10.0, 0.30, 0.8, 80.0 / 3),  # in proportion
+        (10.0, 0.95, 0.8, 10.0),  # busier already: never below --rate
+        (10.0, 0.01, 0.8, 200.0),  # at most MAX_RATE_FACTOR times over: the clients keep up
+        (10.0, 0.0, 0.8, 200.0),  # no CPU read at all
+    ],
+)
+def test_load_to_scales_the_rate_by_the_servers_load(
+    bench: ModuleType, rate: float, core: float, target: float, chosen: float
+) -> None:
+    assert bench.MAX_RATE_FACTOR == 20
+    assert bench.rate_for_load(rate, core, target) == pytest.approx(chosen)
+
+
+def test_load_to_measures_each_server_at_its_own_rate(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One window at --rate with compression on gives the server its rate; both windows of
+    every repeat run at it, and the row prints it."""
+    rates: list[tuple[bool, float]] = []
+
+    def measure(server: object, compress: bool, messages: Path, go: Path, connections: int,
+                rate: float, warmup: float, seconds: float) -> object:
+        rates.append((compress, rate))
+        core = 0.2 * rate / 10.0
+        return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 150.0, None, core)
+
+    def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
+        return [{"compress_seconds_per_delivery": 18e-6}]
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "model_run", model_run)
+    server = bench.Server("a server", lambda *_: [], [], lambda cell: True)
+    options = argparse.Namespace(corpus=tmp_path / "c.jsonl", connections=1000, rate=10.0,
+                                 warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl",
+                                 load_to=0.8, repeats=1)  # fmt: skip
+    server.rate = bench.loaded_rate(server, options, tmp_path / "m.bin", tmp_path)
+    assert server.rate == 40.0 and rates == [(True, 10.0)]
+    server.repeats.append(bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path,
+                                           tmp_path, corpus_sizes=[150]))  # fmt: skip
+    assert rates[1:] == [(True, 40.0), (False, 40.0)]
+    bench.report([server], options, (1.0,), (1.0,), 150.0)
+    out = capsys.readouterr().out
+    assert "0.20 of a core at 10/s; measured at 40/s" in out
+    assert "about 0.8 of a core busy" in out
+    assert " 0.80    40 " in out  # core, then rate
