@@ -48,7 +48,9 @@ load with compression on (``core``: its CPU seconds per second of the window) an
 load average over the row's windows and model runs. A server that sleeps between broadcasts
 paid more per delivery on this machine than one that never did, which the model, timing its
 sends back to back, does not pay (docs/broadcast.md, "A server that idles"); a row that misses
-high with its server under 0.9 of a core says so. Exit status 1 when a server misses the goal or
+high with its server under 0.9 of a core says so. ``--load-to CORES`` gives each server the rate
+that keeps it about that busy with compression on (one window at ``--rate`` first), printed in
+the ``rate`` column, instead of one rate for all. Exit status 1 when a server misses the goal or
 reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off spans 0 over its
 repeats, or is no more than its off windows moved between them, reads "unresolved" (its
 compression is under the server's noise: a compress-once server at 1,000 connections), neither
