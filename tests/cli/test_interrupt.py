@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -19,7 +20,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -382,20 +385,37 @@ def test_a_swallowed_sigterm_still_ends_the_command_as_terminated() -> None:
 # A stop signal while an asyncio loop runs ------------------------------------------------------
 
 
-def test_a_sigterm_under_asyncio_is_raised_between_callbacks_and_every_task_finishes() -> None:
-    # CI: `live --server websockets` stopped by SIGTERM printed "coroutine
-    # 'BaseSelectorEventLoop._accept_connection2' was never awaited" after its one line; the
-    # handler's exception had landed inside the loop's accept, between making the coroutine and
-    # scheduling it. The stop must wait for the callback in flight to finish, and asyncio.run
-    # must then finish every task (their `finally` blocks run) before Terminated comes out.
-    import asyncio
+@contextlib.contextmanager
+def _handlers_given_back() -> Iterator[None]:
+    """A stopped command leaves both signals ignored and asyncio's log off: pytest goes on."""
     import logging
-
-    from wsztune.cli.common import Terminated, first_interrupt_only, interrupted_exit_code
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     asyncio_log = logging.getLogger("asyncio")
-    asyncio_log_disabled = asyncio_log.disabled
+    disabled = asyncio_log.disabled
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        asyncio_log.disabled = disabled
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_under_asyncio_cancels_the_main_coroutine_and_every_task_finishes(
+    signum: int, code: int
+) -> None:
+    # CI: `live --server websockets` stopped by SIGTERM printed "coroutine
+    # 'BaseSelectorEventLoop._accept_connection2' was never awaited" after its one line; the
+    # handler's exception had landed inside the loop's accept, between making the coroutine and
+    # scheduling it. Under stopping.run the callback in flight finishes, the main coroutine is
+    # cancelled at its next await, its cleanup (which awaits) runs, asyncio.run finishes every
+    # other task, and only then does the stop come out.
+    import asyncio
+
+    from wsztune import stopping
+    from wsztune.cli.common import first_interrupt_only, interrupted_exit_code
+
     seen: list[str] = []
 
     async def served() -> None:
@@ -408,7 +428,7 @@ def test_a_sigterm_under_asyncio_is_raised_between_callbacks_and_every_task_fini
     async def main() -> None:
         background = asyncio.create_task(served())
         await asyncio.sleep(0)
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         # One callback's synchronous work, long after the signal arrived: it is not cut short.
         deadline = time.monotonic() + 0.2
         while time.monotonic() < deadline:
@@ -417,20 +437,76 @@ def test_a_sigterm_under_asyncio_is_raised_between_callbacks_and_every_task_fini
         try:
             await asyncio.sleep(30)
         finally:
-            seen.append("main's finally ran")
             await asyncio.sleep(0)  # cleanup that awaits still runs
-            background.cancel()
+            seen.append("main's cleanup ran")
+            del background
 
-    try:
-        with pytest.raises(Terminated) as stopped, first_interrupt_only():
-            asyncio.run(main())
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        asyncio_log.disabled = asyncio_log_disabled
-    assert seen[:2] == ["callback finished", "main's finally ran"]
+    with _handlers_given_back(), pytest.raises(KeyboardInterrupt) as stop, first_interrupt_only():
+        stopping.run(main())
+    # The order of the other tasks' cancellation is asyncio's (a set): only what is ours.
+    assert seen[0] == "callback finished"
+    assert seen.index("callback finished") < seen.index("main's cleanup ran")
     assert "server task cancelled" in seen
-    assert interrupted_exit_code(stopped.value) == 143
+    assert interrupted_exit_code(stop.value) == code
+
+
+def test_a_stop_during_asyncios_shutdown_waits_for_it() -> None:
+    # The main coroutine done, asyncio.run still closing the loop: the stop is recorded and
+    # raised once it has closed, not inside shutdown_asyncgens (a "never awaited" warning).
+    import asyncio
+    import warnings
+
+    from wsztune import stopping
+    from wsztune.cli.common import Terminated, first_interrupt_only
+
+    seen: list[str] = []
+
+    async def lingering() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # lands during the shutdown's cancellation
+            await asyncio.sleep(0)
+            seen.append("shutdown went on")
+
+    async def main() -> str:
+        asyncio.create_task(lingering())
+        await asyncio.sleep(0)
+        return "done"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine never awaited would be raised, not lost
+        with _handlers_given_back(), pytest.raises(Terminated), first_interrupt_only():
+            stopping.run(main())
+    assert seen == ["shutdown went on"]
+
+
+def test_a_stop_asked_before_the_loop_runs_never_starts_the_coroutine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import warnings
+
+    from wsztune import stopping
+
+    assert stopping.request_stop(KeyboardInterrupt) is False  # no run: the handler raises
+    started: list[bool] = []
+
+    async def main() -> None:
+        started.append(True)
+
+    real_run = asyncio.run
+
+    def run_after_a_stop(coroutine: Any) -> Any:
+        assert stopping.request_stop(KeyboardInterrupt)  # the signal lands just before
+        return real_run(coroutine)
+
+    monkeypatch.setattr(stopping.asyncio, "run", run_after_a_stop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # closed, not left never awaited
+        with pytest.raises(KeyboardInterrupt):
+            stopping.run(main())
+    assert started == [] and stopping._running == []
 
 
 def test_a_sigterm_without_a_loop_is_raised_where_it_lands() -> None:

@@ -199,13 +199,18 @@ def first_interrupt_only() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop_signal["name"] = signal.Signals(signum).name
-        # The exception lands in whatever runs now; under asyncio that can be a server's
-        # connection task, which asyncio then reports as "Task exception was never retrieved"
-        # with a traceback. The stop is reported once, as one line: the process is on its way
-        # out, so asyncio's log has nothing more to say.
+        # Outside wsztune.stopping.run, the exception lands in whatever runs now; under a bare
+        # asyncio.run that can be a server's connection task, which asyncio then reports as
+        # "Task exception was never retrieved" with a traceback. The stop is reported once, as
+        # one line: the process is on its way out, so asyncio's log has nothing more to say.
         logging.getLogger("asyncio").disabled = True
         stop = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-        if _raise_between_callbacks(stop):
+        # Under wsztune.stopping.run, asyncio's main coroutine is cancelled from the loop and
+        # the stop raised once the loop is closed: raised here, it could land inside the loop's
+        # own machinery. Looked up, not imported: a handler must not import (a command without
+        # asyncio never loads it, and the signal may land inside another import).
+        stopping = sys.modules.get("wsztune.stopping")
+        if stopping is not None and stopping.request_stop(stop):
             return
         raise stop
 
@@ -247,34 +252,6 @@ def first_interrupt_only() -> Iterator[None]:
         for sig, handler in previous.items():
             if signal.getsignal(sig) is on_stop:
                 signal.signal(sig, handler)
-
-
-def _raise_between_callbacks(stop: type[KeyboardInterrupt]) -> bool:
-    """Have a running asyncio loop of this thread raise ``stop`` from its next callback.
-
-    Raised from the signal handler, the stop lands in whatever bytecode runs, possibly inside
-    the loop's own machinery: between ``_accept_connection2(...)`` and ``create_task()``, it
-    left a coroutine never awaited, and Python printed a RuntimeWarning after the one line
-    (CI, ``live`` stopped by SIGTERM while clients connect). Raised between callbacks, where
-    asyncio lets KeyboardInterrupt through on purpose, the loop stops consistent and
-    ``asyncio.run`` cancels and finishes every task (servers closed, clients reaped) before the
-    stop reaches the command. False when no loop runs here: the caller raises at once.
-    """
-    import asyncio
-
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-
-    def raise_stop() -> None:
-        raise stop
-
-    try:
-        loop.call_soon_threadsafe(raise_stop)
-    except RuntimeError:  # closed on the way out: nothing left to run the callback
-        return False
-    return True
 
 
 def refuse_overwriting_inputs(

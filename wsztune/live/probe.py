@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from wsztune import stopping
 from wsztune.errors import CheckFailed, WsztuneError
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -662,7 +663,7 @@ def probe_all(target: Target, clients: Sequence[ProbeClient], options: Options) 
                 raise ProbeError(found[0].error)
         return found
 
-    return asyncio.run(run())
+    return stopping.run(run())
 
 
 # Memory ---------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from wsztune import stopping
 from wsztune.codecs.zlib import ConnectionMemory, observe_connection
 from wsztune.corpus import CLIENT, SERVER, Corpus
 from wsztune.errors import SettingError
@@ -584,7 +585,7 @@ def _measure(
             return on, off
 
         try:
-            return asyncio.run(both())
+            return stopping.run(both())
         except TimeoutError:
             raise LiveError(
                 f"a step took longer than --timeout {timeout:g} s; the server and the client "

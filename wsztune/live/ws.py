@@ -56,6 +56,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from wsztune import stopping
 from wsztune.corpus import CLIENT, SERVER, Corpus, Message
 from wsztune.errors import SettingError
 from wsztune.live.growth import (
@@ -591,7 +592,7 @@ def _measure(
             try:
                 # Stopped (Ctrl-C, SIGTERM) or failed: the model's node processes stop too.
                 with children_stopped_on_error(modelled.done):
-                    on, off = asyncio.run(both())
+                    on, off = stopping.run(both())
             except TimeoutError:
                 raise LiveError(
                     f"a step took longer than --timeout {timeout:g} s; the ws server and "

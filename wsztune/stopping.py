@@ -1,0 +1,77 @@
+"""Running an asyncio coroutine that Ctrl-C or SIGTERM stops cleanly.
+
+The command's signal handler (``wsztune.cli.common.first_interrupt_only``) raises the stop in
+whatever bytecode runs when the signal lands. Under asyncio that can be the loop's own machinery:
+between ``_accept_connection2(...)`` and ``create_task()`` it left a coroutine never awaited, and
+Python printed a RuntimeWarning after the command's one line (CI, ``live`` stopped by SIGTERM);
+during ``asyncio.run``'s shutdown, ``shutdown_asyncgens()`` never awaited. :func:`run` is
+``asyncio.run`` with the standard library's own answer for SIGINT (``asyncio.Runner``): the
+handler asks :func:`request_stop`, which cancels the main coroutine from the loop, between two
+callbacks; the coroutine's cleanup runs (servers closed, clients reaped), ``asyncio.run`` finishes
+every task, and only then is the stop raised, by :func:`run`. A stop that comes once the
+coroutine is done, during that shutdown, is only recorded and raised after it.
+
+Synchronous work inside one callback delays the stop until it returns (no coroutine here holds
+the loop for long); after the first stop the handler ignores further signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Running:
+    """One :func:`run` in progress: its main task once started, and the stop it was asked for."""
+
+    task: asyncio.Task[Any] | None = None
+    stop: type[BaseException] | None = None
+
+
+_running: list[_Running] = []
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coroutine)``, stopped by :func:`request_stop` through cancellation: the
+    stop's exception is raised here once the loop has finished and closed."""
+    running = _Running()
+
+    async def main() -> T:
+        running.task = asyncio.current_task()
+        if running.stop is not None:  # asked before the loop ran: the coroutine never starts
+            coroutine.close()
+            raise asyncio.CancelledError
+        return await coroutine
+
+    _running.append(running)
+    try:
+        result = asyncio.run(main())
+    except BaseException:
+        if running.stop is None:
+            raise
+        # Cancelled, or whatever the cancelled coroutine's cleanup raised: the stop says why.
+    finally:
+        _running.remove(running)
+    if running.stop is not None:
+        raise running.stop
+    return result
+
+
+def request_stop(stop: type[BaseException]) -> bool:
+    """From a signal handler: have the innermost :func:`run` stop with ``stop``. False when no
+    :func:`run` is in progress (the handler raises the stop itself)."""
+    if not _running:
+        return False
+    running = _running[-1]
+    running.stop = stop
+    task = running.task
+    if task is not None and not task.done():
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: run() raises it
+            task.get_loop().call_soon_threadsafe(task.cancel)
+    return True
