@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,7 +73,7 @@ def test_a_failed_write_keeps_the_old_file(
     ],
 )
 def test_a_run_its_own_reader_would_refuse_is_never_written(
-    tmp_path: Path, small_run_path: Path, damage, reason: str
+    tmp_path: Path, small_run_path: Path, damage: Callable[[dict[str, Any]], object], reason: str
 ) -> None:
     """A producer bug (a figure per delivery once went negative, and ``run`` wrote a file
     ``recommend`` refused) stops at the save, loudly, and leaves the old file as it was."""
@@ -662,3 +664,23 @@ def test_a_cells_client_compressed_as_it_records_else_as_the_server() -> None:
     for cell in (server, own):
         client = tuple(results.client_compression(cell).values())
         assert results.cell_setting_key(cell)[7:] == client
+
+
+def test_run_keeps_a_run_its_reader_refuses_and_says_where(
+    tmp_path: Path, small_run_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer bug after minutes of sweeping: nothing at -o, the run kept unchecked in the
+    temporary directory for the report, and the error (a bug: a traceback) says where."""
+    from wsztune.cli.run import _save_or_rescue
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(results.tempfile, "tempdir", None)  # TMPDIR read again
+    run = results.load(small_run_path)
+    run.cells[0]["compressed_bytes"] = -1
+    target = tmp_path / "out.json"
+    with pytest.raises(results.UnreadableRun, match="kept, unchecked, in ") as refused:
+        _save_or_rescue(run, target)
+    kept = tmp_path / "tmp" / "wsztune-unreadable-out.json"
+    assert str(kept) in str(refused.value) and not target.exists()
+    assert json.loads(kept.read_text())["cells"][0]["compressed_bytes"] == -1

@@ -395,23 +395,30 @@ def check_writable(path: Path) -> None:
         ) from None
 
 
-def save(run: Run, path: str | os.PathLike[str]) -> Path:
+def save(run: Run, path: str | os.PathLike[str], *, validate: bool = True) -> Path:
     """Write ``run`` to ``path`` atomically: a temporary file, fsync, then rename over.
 
     The document passes :func:`from_document` first, the checks every reader applies: a run
     that ``table`` or ``recommend`` would refuse is never written (a figure per delivery went
     negative once, and ``run`` wrote a file ``recommend`` refused). Such a run is a bug in
-    wsztune, raised as :class:`UnreadableRun` with what the reader said.
+    wsztune, raised as :class:`UnreadableRun` with what the reader said; ``validate=False``
+    writes it anyway, for the bug report (``wsztune run`` keeps it in the temporary directory).
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)  # before the (slow) dumps, as always
     document = run.to_document()
-    try:
-        # The reader fills absent optional fields in; the file keeps what the run holds.
-        from_document({**document, "cells": [dict(cell) for cell in run.cells]}, Path(path))
-    except ResultsError as error:
-        raise UnreadableRun(
-            f"wsztune made a run its own reader refuses, and did not write it: {error}"
-        ) from None
+    if validate:
+        filled: list[tuple[dict, str]] = []
+        try:
+            from_document(document, Path(path), filled)
+        except ResultsError as error:
+            raise UnreadableRun(
+                f"wsztune made a run its own reader refuses ({error}); it was not written to "
+                f"{path}"
+            ) from None
+        finally:
+            # The reader's defaults stay out of the file, which keeps what the run holds.
+            for cell, name in filled:
+                del cell[name]
     data = json.dumps(document, indent=1, sort_keys=False).encode("utf-8") + b"\n"
     path = write_atomic(path, data)
     run.path = path
@@ -796,10 +803,13 @@ def _refuse_corpus(path: Path) -> None:
         )
 
 
-def from_document(document: object, path: Path | None = None) -> Run:
+def from_document(
+    document: object, path: Path | None = None, filled: list[tuple[dict, str]] | None = None
+) -> Run:
     """Validate a parsed results document: schema, metadata, every cell against the cell field
     table, each cell's sums and savings, one cell per setting, and the cells against the grid
-    the metadata plans (complete, or marked partial)."""
+    the metadata plans (complete, or marked partial). A cell's absent optional fields get their
+    defaults, each (cell, name) appended to ``filled`` when given."""
     where = str(path) if path else "results"
     schema = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY):
@@ -822,7 +832,7 @@ def from_document(document: object, path: Path | None = None) -> Run:
         raise _refusal(where, f"{len(cells):,} cells, over the {MAX_CELLS:,} a run may hold")
     known = set(CELL_FIELD_NAMES)
     for index, cell in enumerate(cells):
-        _validate_cell(where, index, cell, known)
+        _validate_cell(where, index, cell, known, filled)
     planned = _validate_meta(where, meta)
     _validate_units(where, meta, cells)
     _validate_grid(where, meta, cells, planned)
@@ -1088,7 +1098,13 @@ def _are_sizes(values: list[Any]) -> bool:
 SAVINGS_TOLERANCE = 1e-9
 
 
-def _validate_cell(where: str, index: int, cell: object, known: set[str]) -> None:
+def _validate_cell(
+    where: str,
+    index: int,
+    cell: object,
+    known: set[str],
+    filled: list[tuple[dict, str]] | None = None,
+) -> None:
     if not isinstance(cell, dict):
         raise ResultsError(f"{where}: cells[{index}] is not an object")
     # The sizes and times (30 of the 40 fields) at C speed, a whole run being 100k cells; a
@@ -1106,6 +1122,8 @@ def _validate_cell(where: str, index: int, cell: object, known: set[str]) -> Non
             if optional:
                 if spec.name not in BROADCAST_CELL_FIELDS:  # those stay absent without one
                     cell[spec.name] = _optional_default(spec.name, cell)
+                    if filled is not None:
+                        filled.append((cell, spec.name))
                 continue
             problem: str | None = "is missing"
         else:

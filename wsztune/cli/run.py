@@ -538,6 +538,7 @@ def _go_grid(
 
 def _save_or_rescue(run_result: Any, target: Path) -> Path:
     """Save the run to ``target``; if that fails now (disk full, directory gone), keep it anyway.
+    A run the readers would refuse (a bug) is kept, unchecked, in the temporary directory.
 
     ``check_writable`` passed before the sweep, so a failure here comes after minutes of work:
     the run is written to the temporary directory instead and the error says where.
@@ -551,6 +552,11 @@ def _save_or_rescue(run_result: Any, target: Path) -> Path:
         return results.save(run_result, target)
     except OSError as error:
         reason = error.strerror or str(error)
+    except results.UnreadableRun as error:
+        # A bug in wsztune, not the user's: raised as one (a traceback), with the run kept.
+        kept = Path(tempfile.gettempdir()) / f"wsztune-unreadable-{target.name}"
+        results.save(run_result, kept, validate=False)
+        raise results.UnreadableRun(f"{error}; kept, unchecked, in {kept}") from None
     rescue = Path(tempfile.gettempdir()) / f"wsztune-rescued-{target.name}"
     try:
         kept = results.save(run_result, rescue)
