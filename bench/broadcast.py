@@ -535,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
+    if options.load_to is not None and not 0 < options.load_to <= 1:
+        parser.error(f"--load-to takes a share of one core, over 0 and at most 1, not "
+                     f"{options.load_to:g}")
 
     with tempfile.TemporaryDirectory(prefix="wsztune-broadcast-") as directory:
         work = Path(directory)
@@ -587,9 +590,9 @@ def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go:
     load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
     window = measure(server, True, messages, go, options.connections, options.rate,
                      options.warmup, options.seconds)  # fmt: skip
-    rate = round(rate_for_load(options.rate, window.core, options.load_to))
+    rate = max(options.rate, round(rate_for_load(options.rate, window.core, options.load_to)))
     print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
-          f"{rate}/s", flush=True)
+          f"{rate:g}/s", flush=True)
     return float(rate)
 
 

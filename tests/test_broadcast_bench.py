@@ -328,3 +328,22 @@ def test_load_to_measures_each_server_at_its_own_rate(
     assert "0.20 of a core at 10/s; measured at 40/s" in out
     assert "about 0.8 of a core busy" in out
     assert " 0.80    40 " in out  # core, then rate
+
+
+def test_load_to_never_rounds_below_the_rate(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # --rate 0.4 with a server already at the target: 0.4, not round(0.4) == 0 broadcasts/s.
+    monkeypatch.setattr(bench, "measure", lambda *_: bench.Window(0.03, 0.5, 150.0, 150.0,
+                                                                   None, 0.9))  # fmt: skip
+    server = bench.Server("a server", lambda *_: [], [], lambda cell: True)
+    options = argparse.Namespace(connections=10, rate=0.4, warmup=0.0, seconds=0.0,
+                                 load_to=0.8)  # fmt: skip
+    assert bench.loaded_rate(server, options, tmp_path / "m.bin", tmp_path) == 0.4
+
+
+def test_load_to_takes_a_share_of_one_core(bench: ModuleType) -> None:
+    for wrong in ("0", "-0.5", "1.5"):
+        with pytest.raises(SystemExit) as stopped:
+            bench.main(["--load-to", wrong])
+        assert stopped.value.code == 2
