@@ -725,8 +725,9 @@ def check_open_files(sockets: int) -> None:
 # How a gorilla PreparedMessage broadcast is timed (compress_once.delivery_timing): through
 # gorilla/websocket 1.5.0's own connections, over sockets whose writes cost nothing, or, from
 # a helper built where gorilla/websocket was not found, one hot flate.Writer's compression
-# over K.
-GO_GORILLA_TIMING = "gorilla connections, on - off"
+# over K. (Runs made while each message came after a pause say "gorilla connections, on - off":
+# the label tells their figures apart from these.)
+GO_GORILLA_TIMING = "gorilla connections back to back, on - off"
 HOT_TIMING = "hot compressor over K"
 
 
