@@ -4,12 +4,14 @@ The command's signal handler (``wsztune.cli.common.first_interrupt_only``) raise
 whatever bytecode runs when the signal lands. Under asyncio that can be the loop's own machinery:
 between ``_accept_connection2(...)`` and ``create_task()`` it left a coroutine never awaited, and
 Python printed a RuntimeWarning after the command's one line (CI, ``live`` stopped by SIGTERM);
-during ``asyncio.run``'s shutdown, ``shutdown_asyncgens()`` never awaited. :func:`run` is
-``asyncio.run`` with the standard library's own answer for SIGINT (``asyncio.Runner``): the
-handler asks :func:`request_stop`, which cancels the main coroutine from the loop, between two
-callbacks; the coroutine's cleanup runs (servers closed, clients reaped), ``asyncio.run`` finishes
-every task, and only then is the stop raised, by :func:`run`. A stop that comes once the
-coroutine is done, during that shutdown, is only recorded and raised after it.
+during ``asyncio.run``'s shutdown, ``shutdown_asyncgens()`` never awaited. Under :func:`run`,
+the handler asks :func:`request_stop` instead, which has the loop raise the stop from a callback
+of its own, between two callbacks, where asyncio lets KeyboardInterrupt through on purpose:
+``asyncio.run`` then cancels every task and runs their cleanup (servers closed, clients reaped)
+before the stop comes out. (Cancelling the main coroutine alone, as ``asyncio.Runner`` does for
+SIGINT, left a live server's handlers waiting for a step the main coroutine would never take, and
+the stop took over 15 s.) A stop that comes once the main coroutine is done, while
+``asyncio.run`` shuts down, is only recorded, and raised by :func:`run` after it.
 
 Synchronous work inside one callback delays the stop until it returns (no coroutine here holds
 the loop for long); after the first stop the handler ignores further signals.
@@ -38,8 +40,8 @@ _running: list[_Running] = []
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coroutine)``, stopped by :func:`request_stop` through cancellation: the
-    stop's exception is raised here once the loop has finished and closed."""
+    """``asyncio.run(coroutine)``, stopped by :func:`request_stop`: the stop's exception comes
+    out of here once every task has finished and the loop has closed."""
     running = _Running()
 
     async def main() -> T:
@@ -55,7 +57,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     except BaseException:
         if running.stop is None:
             raise
-        # Cancelled, or whatever the cancelled coroutine's cleanup raised: the stop says why.
+        # The stop itself, or whatever the cancelled tasks' cleanup raised: the stop says why.
     finally:
         _running.remove(running)
     if running.stop is not None:
@@ -72,6 +74,11 @@ def request_stop(stop: type[BaseException]) -> bool:
     running.stop = stop
     task = running.task
     if task is not None and not task.done():
+
+        def raise_stop() -> None:
+            if not task.done():  # else asyncio.run is shutting down: run() raises it after
+                raise stop
+
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: run() raises it
-            task.get_loop().call_soon_threadsafe(task.cancel)
+            task.get_loop().call_soon_threadsafe(raise_stop)
     return True
