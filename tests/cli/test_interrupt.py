@@ -402,7 +402,7 @@ def _handlers_given_back() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_stop_under_asyncio_cancels_the_main_coroutine_and_every_task_finishes(
+def test_a_stop_under_asyncio_is_raised_between_callbacks_and_every_task_finishes(
     signum: int, code: int
 ) -> None:
     # CI: `live --server websockets` stopped by SIGTERM printed "coroutine

@@ -205,9 +205,9 @@ def first_interrupt_only() -> Iterator[None]:
         # one line: the process is on its way out, so asyncio's log has nothing more to say.
         logging.getLogger("asyncio").disabled = True
         stop = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-        # Under wsztune.stopping.run, asyncio's main coroutine is cancelled from the loop and
-        # the stop raised once the loop is closed: raised here, it could land inside the loop's
-        # own machinery. Looked up, not imported: a handler must not import (a command without
+        # Under wsztune.stopping.run the loop raises the stop from a callback of its own (or
+        # run() after the loop closed): raised here, it could land inside the loop's own
+        # machinery. Looked up, not imported: a handler must not import (a command without
         # asyncio never loads it, and the signal may land inside another import).
         stopping = sys.modules.get("wsztune.stopping")
         if stopping is not None and stopping.request_stop(stop):
