@@ -14,7 +14,8 @@ the stop took over 15 s.) A stop that comes once the main coroutine is done, whi
 ``asyncio.run`` shuts down, is only recorded, and raised by :func:`run` after it.
 
 Synchronous work inside one callback delays the stop until it returns (no coroutine here holds
-the loop for long); after the first stop the handler ignores further signals.
+the loop for long); after the first stop the handler ignores further signals. Child processes are
+started with :func:`spawn`, whose creation a stop waits for.
 """
 
 from __future__ import annotations
@@ -74,11 +75,38 @@ def request_stop(stop: type[BaseException]) -> bool:
     running.stop = stop
     task = running.task
     if task is not None and not task.done():
+        loop = task.get_loop()
 
         def raise_stop() -> None:
-            if not task.done():  # else asyncio.run is shutting down: run() raises it after
-                raise stop
+            if task.done():  # asyncio.run is shutting down: run() raises it after
+                return
+            if _spawning:  # cancelled now, a child's creation would never end: see spawn()
+                loop.call_later(SPAWN_POLL_SECONDS, raise_stop)
+                return
+            raise stop
 
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: run() raises it
-            task.get_loop().call_soon_threadsafe(raise_stop)
+            loop.call_soon_threadsafe(raise_stop)
     return True
+
+
+# Children being started (spawn): a stop waits for them, polling this often
+SPAWN_POLL_SECONDS = 0.01
+_spawning = 0
+
+
+async def spawn(program: str, *args: str, **options: Any) -> asyncio.subprocess.Process:
+    """``asyncio.create_subprocess_exec(program, *args, **options)``, which a stop waits for.
+
+    Cancelled while the child's pipes connect, CPython 3.11's creation kills the child and then
+    waits for its exit on pipes that never connected: for ever (``live --server ws`` stopped by
+    Ctrl-C as it started a node process, under load: ``asyncio.run`` cancelled every task and its
+    shutdown never ended). A stop requested meanwhile is raised once no creation is under way;
+    that takes milliseconds, and the child is then stopped as any other.
+    """
+    global _spawning
+    _spawning += 1
+    try:
+        return await asyncio.create_subprocess_exec(program, *args, **options)
+    finally:
+        _spawning -= 1

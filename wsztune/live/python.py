@@ -284,7 +284,7 @@ async def _start_client(
     }
     with stderr_path.open("wb") as stderr:
         async with asyncio.timeout(timeout):
-            return await asyncio.create_subprocess_exec(
+            return await stopping.spawn(
                 sys.executable,
                 "-m",
                 "wsztune.live",

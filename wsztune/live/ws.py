@@ -212,6 +212,10 @@ class NodeSide:
     measure_seconds: float = 0.0  # the connections, opened, replayed and measured
 
 
+# How long a killed node process's exit is waited for (SIGKILL cannot be ignored)
+KILLED_EXIT_SECONDS = 3.0
+
+
 class _Process:
     """One Node process spoken to in JSON lines, its stderr kept for the error message."""
 
@@ -248,8 +252,10 @@ class _Process:
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
+        # SIGKILL is final: a few seconds, not the step's timeout (two node processes of 30 s
+        # each would keep a stopped `live` for a minute).
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(min(timeout, KILLED_EXIT_SECONDS)):
                 await self.process.wait()
 
 
@@ -258,7 +264,7 @@ async def _start(
 ) -> _Process:
     stderr_path = workdir / f"{name}.stderr"
     with stderr_path.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
+        process = await stopping.spawn(
             node,
             *args,
             str(SCRIPT),
