@@ -90,6 +90,22 @@ def request_stop(stop: type[BaseException]) -> bool:
     return True
 
 
+# How long a killed child's exit is waited for (kill): SIGKILL cannot be ignored
+KILLED_EXIT_SECONDS = 3.0
+
+
+async def kill(process: asyncio.subprocess.Process, timeout: float) -> None:
+    """Kill ``process`` if it still runs, and wait for its exit: at most ``timeout``, and at
+    most :data:`KILLED_EXIT_SECONDS`, SIGKILL being final (two node processes waited for a
+    step's 30 s each would keep a stopped ``live`` for a minute)."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(min(timeout, KILLED_EXIT_SECONDS)):
+            await process.wait()
+
+
 # Children being started (spawn): a stop waits for them, polling this often
 SPAWN_POLL_SECONDS = 0.01
 _spawning = 0

@@ -264,12 +264,8 @@ async def _serve_once(
         session.stop.set()
         if started_tracing:
             tracemalloc.stop()
-        if client is not None and client.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                client.kill()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await client.wait()
+        if client is not None:
+            await stopping.kill(client, timeout)
 
 
 async def _start_client(

@@ -212,10 +212,6 @@ class NodeSide:
     measure_seconds: float = 0.0  # the connections, opened, replayed and measured
 
 
-# How long a killed node process's exit is waited for (SIGKILL cannot be ignored)
-KILLED_EXIT_SECONDS = 3.0
-
-
 class _Process:
     """One Node process spoken to in JSON lines, its stderr kept for the error message."""
 
@@ -249,14 +245,7 @@ class _Process:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1):
                 await self.process.wait()
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-        # SIGKILL is final: a few seconds, not the step's timeout (two node processes of 30 s
-        # each would keep a stopped `live` for a minute).
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(timeout, KILLED_EXIT_SECONDS)):
-                await self.process.wait()
+        await stopping.kill(self.process, timeout)
 
 
 async def _start(
