@@ -92,6 +92,12 @@ WS_SERVER = REPO / "bench" / "broadcast_ws.js"
 DEBIAN_GOPATH = "/usr/share/gocode"
 GOAL = 0.25  # |measured / model - 1|
 CLIENT_PROCESSES = 2
+# With --polling-clients the clients read their sockets this often, as raw sockets no reader
+# waits on (broadcast_go's -poll), as clients on other machines: a server's send then wakes
+# none. By default they wait on their sockets and every send wakes one, which costs a sender
+# more with compression on than off, the model's as the server's: its sink's reader waits too
+# (docs/broadcast.md, "Clients that wait on their sockets").
+CLIENT_POLL = "20ms"
 # A server busy less than this share of a core with compression on sleeps between broadcasts:
 # the report says what that did to its reading (docs/broadcast.md, "A server that idles")
 LOADED_CORE = 0.9
@@ -398,8 +404,9 @@ class Window:
 
 
 def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float) -> Window:
-    """One window of ``server``, compression on or off (:class:`Window`)."""
+            rate: float, warmup: float, seconds: float, poll: str | None = None) -> Window:
+    """One window of ``server``, compression on or off (:class:`Window`); its clients wait on
+    their sockets, or read them every ``poll`` (e.g. :data:`CLIENT_POLL`)."""
     import psutil
 
     process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
@@ -413,6 +420,8 @@ def measure(server: Server, compress: bool, messages: Path, go: Path, connection
         for index in range(CLIENT_PROCESSES):
             count = min(share, connections - index * share)
             flags = ["-compress"] if compress else []
+            if poll:
+                flags += ["-poll", poll]
             clients.append(subprocess.Popen(
                 [str(go), "clients", "-port", str(status.port), "-n", str(count), *flags],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))  # fmt: skip
@@ -532,6 +541,10 @@ def main(argv: list[str] | None = None) -> int:
                         "server that idles between broadcasts pays more per delivery on some "
                         "machines (docs/broadcast.md, \"A server that idles\"), and a fleet "
                         "is sized by servers at load")
+    parser.add_argument("--polling-clients", action="store_true",
+                        help=f"clients that read their sockets every {CLIENT_POLL}, as clients "
+                        "on other machines, whom no send wakes (by default they wait on them, "
+                        "as the reader of the model's sockets does)")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -575,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     return report(chosen, options, load_before, load_after, statistics.fmean(corpus_sizes))
 
 
+def client_poll(options: argparse.Namespace) -> str | None:
+    """How often the clients read: :data:`CLIENT_POLL` with --polling-clients, else None
+    (they wait on their sockets)."""
+    return CLIENT_POLL if getattr(options, "polling_clients", False) else None
+
+
 def rate_for_load(rate: float, core: float, target: float) -> float:
     """The rate that would keep a server ``target`` cores busy, from its ``core`` at ``rate``:
     in proportion, never below ``rate``, at most :data:`MAX_RATE_FACTOR` times it. (A server
@@ -589,7 +608,7 @@ def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go:
     """The rate --load-to gives ``server``: one window at --rate with compression on, its
     load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
     window = measure(server, True, messages, go, options.connections, options.rate,
-                     options.warmup, options.seconds)  # fmt: skip
+                     options.warmup, options.seconds, client_poll(options))  # fmt: skip
     rate = max(options.rate, round(rate_for_load(options.rate, window.core, options.load_to)))
     print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
           f"{rate:g}/s", flush=True)
@@ -623,7 +642,8 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
 
     def window(compress: bool) -> None:
         windows[compress] = measure(server, compress, messages, go, options.connections,
-                                    rate, options.warmup, options.seconds)  # fmt: skip
+                                    rate, options.warmup, options.seconds,
+                                    client_poll(options))  # fmt: skip
         loads.append(os.getloadavg()[0])
 
     first = number % 2 == 0
@@ -666,6 +686,10 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
           f"{rates}, {options.repeats} repeats of {options.seconds:g} s "
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs")  # fmt: skip
+    poll = client_poll(options)
+    if poll:
+        print(f"the clients read their sockets every {poll}, as clients on other machines: no "
+              "send wakes them (the model's reader still waits on its sockets)")
     if getattr(options, "spread", False):
         print(f"the servers broadcast the corpus's server messages in runs of {SPREAD_RUN} from "
               f"{SPREAD_PARTS} parts of it in turn; the model run on them in that order")

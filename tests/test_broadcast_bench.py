@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -304,8 +308,9 @@ def test_load_to_measures_each_server_at_its_own_rate(
     rates: list[tuple[bool, float]] = []
 
     def measure(server: object, compress: bool, messages: Path, go: Path, connections: int,
-                rate: float, warmup: float, seconds: float) -> object:
+                rate: float, warmup: float, seconds: float, poll: str | None) -> object:
         rates.append((compress, rate))
+        assert poll is None  # clients that wait on their sockets, as the model's reader does
         core = 0.2 * rate / 10.0
         return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 150.0, None, core)
 
@@ -330,6 +335,19 @@ def test_load_to_measures_each_server_at_its_own_rate(
     assert " 0.80    40 " in out  # core, then rate
 
 
+@pytest.mark.parametrize(("flags", "poll"), [([], None), (["--polling-clients"], "20ms")])
+def test_clients_wait_on_their_sockets_unless_told_to_poll(
+    bench: ModuleType, flags: list[str], poll: str | None
+) -> None:
+    """By default the clients wait on their sockets, as the model's reader does; with
+    --polling-clients they read every CLIENT_POLL, no reader waiting on a socket (a server's
+    send wakes none, as with clients on other machines)."""
+    options = argparse.Namespace(polling_clients="--polling-clients" in flags)
+    assert bench.client_poll(options) == poll
+    go = bench.GO_SOURCE / "main.go"
+    assert 'flags.Duration("poll"' in go.read_text()  # the clients' flag the bench passes
+
+
 def test_load_to_never_rounds_below_the_rate(
     bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -347,3 +365,49 @@ def test_load_to_takes_a_share_of_one_core(bench: ModuleType) -> None:
         with pytest.raises(SystemExit) as stopped:
             bench.main(["--load-to", wrong])
         assert stopped.value.code == 2
+
+
+needs_go_servers = pytest.mark.skipif(
+    shutil.which("go") is None
+    or not (Path("/usr/share/gocode") / "src" / "nhooyr.io" / "websocket").is_dir()
+    or not (Path("/usr/share/gocode") / "src" / "github.com" / "gorilla" / "websocket").is_dir(),
+    reason="go, or Debian's gorilla/coder websocket packages, are not installed",
+)
+
+
+@needs_go_servers
+def test_polling_clients_hold_their_connections_and_are_delivered_to(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """The real bench/broadcast_go: polling clients (raw sockets read every 20 ms) open their
+    connections with permessage-deflate, and a gorilla server broadcasting to them counts
+    deliveries to every one, the clients reading all along (a client that stopped reading
+    would stall the server's writes)."""
+    go = bench.go_binary(Path.home() / ".cache" / "wsztune-bench")
+    messages = tmp_path / "messages.bin"
+    bench.write_messages([b"x" * 300, b'{"tick": 1}'], messages)
+    command = [str(go), "serve", "-lib", "gorilla", "-compress", "-rate", "200", "-corpus",
+               str(messages)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    clients = None
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline().split()[1])
+        clients = subprocess.Popen([str(go), "clients", "-port", str(port), "-n", "3", "-compress",
+                                    "-poll", bench.CLIENT_POLL], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert clients.stdout is not None
+        assert clients.stdout.readline().strip() == "open 3"
+        deadline = time.monotonic() + 20
+        status = {"connections": 0, "deliveries": 0}
+        while status["connections"] < 3 or status["deliveries"] < 3 * 200:
+            assert time.monotonic() < deadline, status
+            line = server.stdout.readline()
+            if line.startswith("{"):
+                status = json.loads(line)
+        assert clients.poll() is None  # still reading
+    finally:
+        for process in (clients, server):
+            if process is not None:
+                process.kill()
+                process.wait()

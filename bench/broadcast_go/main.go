@@ -8,10 +8,12 @@
 //	    "compressible_deliveries": n}: the messages written so far, all connections, their
 //	    payload bytes, and the payload bytes and the count of those of T bytes or more, at least
 //	    1 (the library's threshold: what it compresses; counted, not applied).
-//	broadcast_go clients -port P -n N -compress
+//	broadcast_go clients -port P -n N -compress -poll D
 //	    opens N connections (offering a plain "permessage-deflate" when -compress), reads and
 //	    discards what arrives (no inflating: only the server is measured), prints "open N" once
-//	    all are open, and holds them until stdin ends.
+//	    all are open, and holds them until stdin ends. With -poll, raw sockets outside Go's
+//	    netpoller, each read every D until it would block: no reader waits on a socket, so no
+//	    send wakes one, as with clients on other machines.
 //
 // Built by bench/broadcast.py against Debian's packages (GOPATH=/usr/share/gocode,
 // GO111MODULE=off). The server writes each subscriber from its own goroutine, through a
@@ -32,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -236,7 +239,10 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, thresh
 }
 
 // clients opens n raw WebSocket connections and drains them.
-func clients(port, n int, compress bool) error {
+func clients(port, n int, compress bool, poll time.Duration) error {
+	if poll > 0 {
+		return pollingClients(port, n, compress, poll)
+	}
 	extension := ""
 	if compress {
 		extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
@@ -282,6 +288,67 @@ func clients(port, n int, compress bool) error {
 	return nil
 }
 
+// pollingClients holds n connections as raw sockets outside Go's netpoller and reads each one
+// every poll, until it would block: no reader ever waits on a socket, so a server's send never
+// wakes one, as with clients on other machines.
+func pollingClients(port, n int, compress bool, poll time.Duration) error {
+	extension := ""
+	if compress {
+		extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+	}
+	request := []byte(fmt.Sprintf("GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"+
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"Sec-WebSocket-Version: 13\r\n%s\r\n", port, extension))
+	buffer := make([]byte, 1<<16)
+	var fds []int
+	for i := 0; i < n; i++ {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return err
+		}
+		address := &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+		if err := syscall.Connect(fd, address); err != nil {
+			return err
+		}
+		if _, err := syscall.Write(fd, request); err != nil {
+			return err
+		}
+		var head []byte
+		for !strings.Contains(string(head), "\r\n\r\n") {
+			got, err := syscall.Read(fd, buffer)
+			if err != nil || got <= 0 {
+				return fmt.Errorf("connection %d: handshake: %v", i, err)
+			}
+			head = append(head, buffer[:got]...)
+		}
+		if !strings.Contains(string(head), " 101 ") {
+			return fmt.Errorf("connection %d: handshake refused: %q", i, head)
+		}
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			return err
+		}
+		fds = append(fds, fd)
+	}
+	fmt.Printf("open %d\n", len(fds))
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(done) }()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-time.After(poll):
+		}
+		for _, fd := range fds {
+			for {
+				got, err := syscall.Read(fd, buffer)
+				if got <= 0 || err != nil {
+					break
+				}
+			}
+		}
+	}
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: broadcast_go serve|clients [flags]")
@@ -298,13 +365,14 @@ func main() {
 	corpus := flags.String("corpus", "", "messages file")
 	port := flags.Int("port", 0, "clients: the server's port")
 	n := flags.Int("n", 1, "clients: connections")
+	poll := flags.Duration("poll", 0, "clients: read raw sockets every poll instead of waiting on them")
 	flags.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
 	case "serve":
 		err = serve(*lib, *compress, *prepared, *level, *takeover, *threshold, *rate, *corpus)
 	case "clients":
-		err = clients(*port, *n, *compress)
+		err = clients(*port, *n, *compress, *poll)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
