@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,25 @@ def test_the_child_drains_every_socket_and_exits_when_they_close() -> None:
     finally:
         opened.close()
     assert opened.process.returncode == 0
+
+
+def test_the_child_polls_its_sockets_and_never_waits_on_them() -> None:
+    """No reader waits on a socket, so no send wakes one (a server's clients are on other
+    machines): the child sleeps between reads, as the kernel's wait channel shows."""
+    opened = sink.open_sink(3)
+    try:
+        channel = Path(f"/proc/{opened.process.pid}/wchan")
+        if not channel.exists():
+            pytest.skip("no /proc/PID/wchan here (not Linux)")
+        seen = set()
+        for _ in range(100):
+            opened.sockets[0].sendall(b"x" * 100)
+            seen.add(channel.read_text())
+            time.sleep(0.003)
+    finally:
+        opened.close()
+    assert "hrtimer_nanosleep" in seen
+    assert not seen & {"do_epoll_wait", "ep_poll", "do_select", "do_sys_poll", "sk_wait_data"}
 
 
 def test_a_process_keeps_one_sink_and_opens_a_larger_one_when_asked(

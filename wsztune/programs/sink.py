@@ -8,6 +8,13 @@ same compressions back to back with their bytes going nowhere. :class:`SocketSin
 timed broadcast those sends: ``count`` connected sockets in this process, whose other ends a
 child Python process (:func:`drain`) reads, so that the reading costs this process no CPU.
 
+The child reads every :data:`POLL_SECONDS` rather than waiting on its sockets: a server's
+clients are on other machines, and its sends wake no reader on its own. A reader waiting here
+is woken by every send, and on a VM waking an idle CPU costs the sender more with compression
+on, whose sends come further apart, than off: 1.9 us per delivery of python-websockets' on -
+off in the kernel's wake-up path under a waiting reader, on the game records (perf), where a
+polling one leaves none (docs/broadcast.md, "Readers that wait on their sockets").
+
 One sink is kept per process and reused by later broadcasts (:func:`sink_for`); it closes when
 the process exits, and the child exits when its sockets do.
 """
@@ -16,16 +23,19 @@ from __future__ import annotations
 
 import atexit
 import os
-import selectors
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
 from wsztune.errors import WsztuneError
 from wsztune.programs.descriptors import usable_sockets
 
 READY = "ready"
+# How often the child reads its sockets: a socket then holds a broadcast's message or two
+# between reads, far under its buffer.
+POLL_SECONDS = 0.02
 
 
 class SinkLost(WsztuneError):
@@ -65,21 +75,27 @@ class SocketSink:
 
 
 def drain(port: int, count: int) -> None:
-    """The child's loop: open ``count`` connections to ``port``, say :data:`READY`, read and
-    discard whatever arrives until one of them ends."""
-    selector = selectors.DefaultSelector()
+    """The child's loop: open ``count`` connections to ``port``, say :data:`READY`, then read
+    and discard whatever arrived, every :data:`POLL_SECONDS`, until one of them ends. No reader
+    waits on a socket, so no send wakes one (the module docstring says why)."""
+    connections = []
     for _ in range(count):
         connection = socket.create_connection(("127.0.0.1", port))
         connection.setblocking(False)
-        selector.register(connection, selectors.EVENT_READ)
+        connections.append(connection)
     print(READY, flush=True)
+    buffer = bytearray(1 << 16)
     while True:
-        for key, _ in selector.select():
+        time.sleep(POLL_SECONDS)
+        for connection in connections:
             try:
-                if not key.fileobj.recv(1 << 20):  # type: ignore[union-attr]
-                    return
+                while connection.recv_into(buffer):
+                    pass
+                return  # read 0 bytes: the sink's end closed
             except BlockingIOError:
                 continue
+            except OSError:
+                return
 
 
 def open_sink(count: int) -> SocketSink:
