@@ -1273,24 +1273,67 @@ func descriptorsFor(count int) error {
 	return nil
 }
 
-// drain is the drain process: count connections to addr, each read and discarded until the
-// helper closes it.
+// drainPoll is how often the drain process reads its sockets. It reads them as raw sockets
+// outside Go's netpoller, every drainPoll until each would block, so that no reader waits on
+// a socket and no send wakes one: a server's clients are on other machines. A reader waiting
+// here is woken by every send, and on a VM waking an idle CPU for it costs the sender more
+// with compression on, whose sends come further apart, than off (docs/broadcast.md, "Readers
+// that wait on their sockets"). Between two reads a socket holds one broadcast's message.
+const drainPoll = 20 * time.Millisecond
+
+// drain is the drain process: count connections to addr, each read and discarded every
+// drainPoll until the helper closes it.
 func drain(addr string, count int) error {
-	var done sync.WaitGroup
+	_, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	fds := make([]int, 0, count)
 	for i := 0; i < count; i++ {
-		c, err := net.Dial("tcp", addr)
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			io.Copy(io.Discard, c)
-			c.Close()
-		}()
+		if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			return err
+		}
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			return err
+		}
+		fds = append(fds, fd)
 	}
-	done.Wait()
+	buffer := make([]byte, 1<<16)
+	for len(fds) > 0 {
+		time.Sleep(drainPoll)
+		open := fds[:0]
+		for _, fd := range fds {
+			if drained(fd, buffer) {
+				open = append(open, fd)
+			} else {
+				syscall.Close(fd)
+			}
+		}
+		fds = open
+	}
 	return nil
+}
+
+// drained reads fd until it would block: true, or false once the helper has closed it.
+func drained(fd int, buffer []byte) bool {
+	for {
+		n, err := syscall.Read(fd, buffer)
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil || n == 0:
+			return false
+		}
+	}
 }
 
 // hijackable is the http.ResponseWriter coder.Accept upgrades: it hands over a countingConn
