@@ -92,11 +92,11 @@ WS_SERVER = REPO / "bench" / "broadcast_ws.js"
 DEBIAN_GOPATH = "/usr/share/gocode"
 GOAL = 0.25  # |measured / model - 1|
 CLIENT_PROCESSES = 2
-# With --polling-clients the clients read their sockets this often, as raw sockets no reader
-# waits on (broadcast_go's -poll), as clients on other machines: a server's send then wakes
-# none. By default they wait on their sockets and every send wakes one, which costs a sender
-# more with compression on than off, the model's as the server's: its sink's reader waits too
-# (docs/broadcast.md, "Clients that wait on their sockets").
+# The clients read their sockets this often, as raw sockets no reader waits on (broadcast_go's
+# -poll): a server's clients are on other machines, and its sends wake none of them, nor do
+# the model's (its readers poll too). Clients waiting on their sockets are woken by every send,
+# which on a VM costs the sender more with compression on than off (docs/broadcast.md,
+# "Readers that wait on their sockets"); --waiting-clients brings them back.
 CLIENT_POLL = "20ms"
 # A server busy less than this share of a core with compression on sleeps between broadcasts:
 # the report says what that did to its reading (docs/broadcast.md, "A server that idles")
@@ -404,9 +404,9 @@ class Window:
 
 
 def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float, poll: str | None = None) -> Window:
-    """One window of ``server``, compression on or off (:class:`Window`); its clients wait on
-    their sockets, or read them every ``poll`` (e.g. :data:`CLIENT_POLL`)."""
+            rate: float, warmup: float, seconds: float, poll: str | None = CLIENT_POLL) -> Window:
+    """One window of ``server``, compression on or off (:class:`Window`); its clients read
+    their sockets every ``poll`` (:data:`CLIENT_POLL`), or wait on them when it is None."""
     import psutil
 
     process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
@@ -541,10 +541,10 @@ def main(argv: list[str] | None = None) -> int:
                         "server that idles between broadcasts pays more per delivery on some "
                         "machines (docs/broadcast.md, \"A server that idles\"), and a fleet "
                         "is sized by servers at load")
-    parser.add_argument("--polling-clients", action="store_true",
-                        help=f"clients that read their sockets every {CLIENT_POLL}, as clients "
-                        "on other machines, whom no send wakes (by default they wait on them, "
-                        "as the reader of the model's sockets does)")
+    parser.add_argument("--waiting-clients", action="store_true",
+                        help="clients that wait on their sockets, woken by every send (by "
+                        f"default they read them every {CLIENT_POLL}, as clients on other "
+                        "machines cost a server no wake-up, and as the model's readers do)")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -589,9 +589,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def client_poll(options: argparse.Namespace) -> str | None:
-    """How often the clients read: :data:`CLIENT_POLL` with --polling-clients, else None
-    (they wait on their sockets)."""
-    return CLIENT_POLL if getattr(options, "polling_clients", False) else None
+    """How often the clients read: :data:`CLIENT_POLL`, or None with --waiting-clients (they
+    wait on their sockets)."""
+    return None if getattr(options, "waiting_clients", False) else CLIENT_POLL
 
 
 def rate_for_load(rate: float, core: float, target: float) -> float:
@@ -687,9 +687,9 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
           f"on and off with the model between; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs")  # fmt: skip
     poll = client_poll(options)
-    if poll:
-        print(f"the clients read their sockets every {poll}, as clients on other machines: no "
-              "send wakes them (the model's reader still waits on its sockets)")
+    print(f"the clients read their sockets every {poll}, as clients on other machines: no send "
+          "wakes them, nor the model's" if poll else "the clients wait on their sockets, woken "
+          "by every send (the model's readers do not)")
     if getattr(options, "spread", False):
         print(f"the servers broadcast the corpus's server messages in runs of {SPREAD_RUN} from "
               f"{SPREAD_PARTS} parts of it in turn; the model run on them in that order")

@@ -310,7 +310,7 @@ def test_load_to_measures_each_server_at_its_own_rate(
     def measure(server: object, compress: bool, messages: Path, go: Path, connections: int,
                 rate: float, warmup: float, seconds: float, poll: str | None) -> object:
         rates.append((compress, rate))
-        assert poll is None  # clients that wait on their sockets, as the model's reader does
+        assert poll == bench.CLIENT_POLL  # clients that read as remote ones, by default
         core = 0.2 * rate / 10.0
         return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 150.0, None, core)
 
@@ -335,14 +335,14 @@ def test_load_to_measures_each_server_at_its_own_rate(
     assert " 0.80    40 " in out  # core, then rate
 
 
-@pytest.mark.parametrize(("flags", "poll"), [([], None), (["--polling-clients"], "20ms")])
-def test_clients_wait_on_their_sockets_unless_told_to_poll(
+@pytest.mark.parametrize(("flags", "poll"), [([], "20ms"), (["--waiting-clients"], None)])
+def test_clients_read_as_remote_ones_unless_told_to_wait(
     bench: ModuleType, flags: list[str], poll: str | None
 ) -> None:
-    """By default the clients wait on their sockets, as the model's reader does; with
-    --polling-clients they read every CLIENT_POLL, no reader waiting on a socket (a server's
-    send wakes none, as with clients on other machines)."""
-    options = argparse.Namespace(polling_clients="--polling-clients" in flags)
+    """By default the clients read every CLIENT_POLL, no reader waiting on a socket (a server's
+    send wakes none, as with clients on other machines, and as the model's readers); with
+    --waiting-clients they wait on their sockets, woken by every send."""
+    options = argparse.Namespace(waiting_clients="--waiting-clients" in flags)
     assert bench.client_poll(options) == poll
     go = bench.GO_SOURCE / "main.go"
     assert 'flags.Duration("poll"' in go.read_text()  # the clients' flag the bench passes
