@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -77,19 +78,22 @@ class SocketSink:
 def drain(port: int, count: int) -> None:
     """The child's loop: open ``count`` connections to ``port``, say :data:`READY`, then read
     and discard whatever arrived, every :data:`POLL_SECONDS`, until one of them ends. No reader
-    waits on a socket, so no send wakes one (the module docstring says why)."""
-    connections = []
+    waits on a socket, so no send wakes one (the module docstring says why): each round asks
+    which sockets hold data without waiting (``poll`` with a timeout of 0), and reads those."""
+    connections: dict[int, socket.socket] = {}
+    ready = select.poll()
     for _ in range(count):
         connection = socket.create_connection(("127.0.0.1", port))
         connection.setblocking(False)
-        connections.append(connection)
+        connections[connection.fileno()] = connection
+        ready.register(connection, select.POLLIN)
     print(READY, flush=True)
     buffer = bytearray(1 << 16)
     while True:
         time.sleep(POLL_SECONDS)
-        for connection in connections:
+        for descriptor, _ in ready.poll(0):
             try:
-                while connection.recv_into(buffer):
+                while connections[descriptor].recv_into(buffer):
                     pass
                 return  # read 0 bytes: the sink's end closed
             except BlockingIOError:
