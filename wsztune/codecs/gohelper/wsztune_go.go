@@ -1306,21 +1306,44 @@ func drain(addr string, count int) error {
 		}
 		fds = append(fds, fd)
 	}
+	if len(fds) == 0 {
+		return nil
+	}
 	buffer := make([]byte, 1<<16)
-	for len(fds) > 0 {
+	var now syscall.Timespec // ppoll's timeout: 0, no wait (poll(2) itself is not on arm64)
+	polled := make([]pollFd, len(fds))
+	for i, fd := range fds {
+		polled[i] = pollFd{fd: int32(fd), events: pollIn}
+	}
+	for open := len(polled); open > 0; {
 		time.Sleep(drainPoll)
-		open := fds[:0]
-		for _, fd := range fds {
-			if drained(fd, buffer) {
-				open = append(open, fd)
-			} else {
-				syscall.Close(fd)
+		// Which sockets hold data (or were closed), asked without waiting: a timeout of 0.
+		_, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&polled[0])), uintptr(len(polled)), uintptr(unsafe.Pointer(&now)), 0, 0, 0)
+		if errno != 0 && errno != syscall.EINTR {
+			return errno
+		}
+		for i := range polled {
+			if polled[i].fd < 0 || polled[i].revents == 0 {
+				continue
+			}
+			if !drained(int(polled[i].fd), buffer) {
+				syscall.Close(int(polled[i].fd))
+				polled[i].fd = -1 // poll skips a negative descriptor
+				open--
 			}
 		}
-		fds = open
 	}
 	return nil
 }
+
+// pollFd is struct pollfd (ppoll(2)), and pollIn its POLLIN.
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+const pollIn = 0x1
 
 // drained reads fd until it would block: true, or false once the helper has closed it.
 func drained(fd int, buffer []byte) bool {
