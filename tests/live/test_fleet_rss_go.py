@@ -26,6 +26,7 @@ from wsztune.cli import cli
 from wsztune.codecs import go
 
 FLEET_LIGHT = Path(__file__).resolve().parents[2] / "corpora" / "fleet-light.records.jsonl"
+INCONCLUSIVE_ATTEMPTS = 3
 
 
 def _memory(compressor: int, decompressor: int) -> go.GoMemory:
@@ -62,8 +63,14 @@ def test_coder_settled_rss_matches_the_resident_model() -> None:
         "live", str(FLEET_LIGHT), "--server", "coder", "--context-takeover",
         "--connections", "240", "--waves", "3", "--tolerance", "30%", "--json",
     ]  # fmt: skip
-    result = CliRunner().invoke(cli, args)
-    data = json.loads(result.stdout)
+    # A run whose own verdict is "inconclusive" (its waves' spread too wide to tell: on a
+    # shared 2-CPU machine, 2 runs in 6 at times, with the code of earlier stops too) is run
+    # again, as the command's message says to; a run that decides is what is checked.
+    for _attempt in range(INCONCLUSIVE_ATTEMPTS):
+        result = CliRunner().invoke(cli, args)
+        data = json.loads(result.stdout)
+        if data["verdict"] != "inconclusive":
+            break
     live, model = data["live_connection_memory"], data["model_connection_memory"]
     # 30%, not the issue's 20%: on this light corpus the model reads high by 12-25% at a few
     # hundred connections (CI: 47.6 KiB modelled against 38.8 live at 150; quiet: 46.1 against
