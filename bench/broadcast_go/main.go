@@ -238,18 +238,24 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, thresh
 	return nil
 }
 
+// handshakeRequest is a client's opening handshake, offering a plain "permessage-deflate"
+// when compress.
+func handshakeRequest(port int, compress bool) string {
+	extension := ""
+	if compress {
+		extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+	}
+	return fmt.Sprintf("GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"+
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"Sec-WebSocket-Version: 13\r\n%s\r\n", port, extension)
+}
+
 // clients opens n raw WebSocket connections and drains them.
 func clients(port, n int, compress bool, poll time.Duration) error {
 	if poll > 0 {
 		return pollingClients(port, n, compress, poll)
 	}
-	extension := ""
-	if compress {
-		extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-	}
-	request := fmt.Sprintf("GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"+
-		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
-		"Sec-WebSocket-Version: 13\r\n%s\r\n", port, extension)
+	request := handshakeRequest(port, compress)
 	var conns []net.Conn
 	for i := 0; i < n; i++ {
 		var c net.Conn
@@ -292,13 +298,7 @@ func clients(port, n int, compress bool, poll time.Duration) error {
 // every poll, until it would block: no reader ever waits on a socket, so a server's send never
 // wakes one, as with clients on other machines.
 func pollingClients(port, n int, compress bool, poll time.Duration) error {
-	extension := ""
-	if compress {
-		extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-	}
-	request := []byte(fmt.Sprintf("GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"+
-		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
-		"Sec-WebSocket-Version: 13\r\n%s\r\n", port, extension))
+	request := []byte(handshakeRequest(port, compress))
 	buffer := make([]byte, 1<<16)
 	var fds []int
 	for i := 0; i < n; i++ {
