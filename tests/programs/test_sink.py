@@ -27,6 +27,30 @@ def test_the_child_drains_every_socket_and_exits_when_they_close() -> None:
     assert opened.process.returncode == 0
 
 
+def test_another_runtime_runs_the_same_reader_and_hears_how_much_it_read() -> None:
+    """A helper in another runtime (ws's model in Node) opens its own sockets and runs the
+    reader from :func:`sink.helper_job`: the reader reads every socket to its end, however
+    late its data came, and then says how many bytes it read."""
+    import socket
+    import subprocess
+
+    job = sink.helper_job(3)
+    assert job["sockets"] == 3
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        command = [*job["command"], str(listener.getsockname()[1]), "3"]
+        reader = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        sockets = [listener.accept()[0] for _ in range(3)]
+    assert reader.stdout is not None and reader.stdout.readline() == "ready\n"
+    for n, sock in enumerate(sockets):
+        sock.sendall(b"x" * (1000 * (n + 1)))
+    sockets[0].close()  # the others still write after the first one ended
+    sockets[1].sendall(b"y" * 500)
+    for sock in sockets[1:]:
+        sock.close()
+    assert reader.stdout.read() == "read 6500\n"
+    assert reader.wait(timeout=5) == 0
+
+
 def test_the_child_polls_its_sockets_and_never_waits_on_them() -> None:
     """No reader waits on a socket, so no send wakes one (a server's clients are on other
     machines): the child sleeps between reads, as the kernel's wait channel shows."""

@@ -17,7 +17,8 @@ reader halved the system time of on - off, 1.5 to 1.9 against 3.6 to 3.8 us
 (docs/broadcast.md, "Readers that wait on their sockets").
 
 One sink is kept per process and reused by later broadcasts (:func:`sink_for`); it closes when
-the process exits, and the child exits when its sockets do.
+the process exits, and the child exits when its sockets do. ws's broadcast model
+(``wsztune/codecs/node_sink.js``) runs the same child (:func:`drain_command`).
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ class SocketSink:
 
 def drain(port: int, count: int) -> None:
     """The child's loop: open ``count`` connections to ``port``, say :data:`READY`, then read
-    and discard whatever arrived, every :data:`POLL_SECONDS`, until one of them ends. No reader
-    waits on a socket, so no send wakes one (the module docstring says why): each round asks
-    which sockets hold data without waiting (``poll`` with a timeout of 0), and reads those."""
+    and discard whatever arrived, every :data:`POLL_SECONDS`, until every connection has ended;
+    then say how many bytes it read (``read N``). No reader waits on a socket, so no send wakes
+    one (the module docstring says why): each round asks which sockets hold data without
+    waiting (``poll`` with a timeout of 0), and reads those."""
     connections: dict[int, socket.socket] = {}
     ready = select.poll()
     for _ in range(count):
@@ -90,17 +92,36 @@ def drain(port: int, count: int) -> None:
         ready.register(connection, select.POLLIN)
     print(READY, flush=True)
     buffer = bytearray(1 << 16)
-    while True:
+    read = 0
+    while connections:
         time.sleep(POLL_SECONDS)
         for descriptor, _ in ready.poll(0):
+            connection = connections[descriptor]
             try:
-                while connections[descriptor].recv_into(buffer):
-                    pass
-                return  # read 0 bytes: the sink's end closed
+                while received := connection.recv_into(buffer):
+                    read += received
             except BlockingIOError:
                 continue
             except OSError:
-                return
+                pass  # reset: ended all the same
+            ready.unregister(descriptor)
+            connection.close()
+            del connections[descriptor]
+    print(f"read {read}", flush=True)
+
+
+def drain_command() -> list[str]:
+    """The command line of a process that runs :func:`drain`, but for its two last arguments
+    (the port and the count): the reader of every runtime's sink, Node's included."""
+    return [sys.executable, "-m", "wsztune.programs.sink"]
+
+
+def helper_job(count: int) -> dict[str, object]:
+    """What a helper in another runtime needs to open a sink of its own for ``count``
+    subscribers (ws's broadcast model: ``wsztune/codecs/node_sink.js``): the reader's command
+    line (:func:`drain_command`) and how many sockets the open-file limit holds. The soft limit
+    is raised for them here, and the helper, started after, inherits it."""
+    return {"command": drain_command(), "sockets": usable_sockets(count)}
 
 
 def open_sink(count: int) -> SocketSink:
@@ -109,9 +130,9 @@ def open_sink(count: int) -> SocketSink:
     room, count = count, usable_sockets(count)
     with socket.create_server(("127.0.0.1", 0), backlog=min(count, 4096)) as listener:
         port = listener.getsockname()[1]
-        code = f"from wsztune.programs.sink import drain; drain({port}, {count})"
-        process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+        process = subprocess.Popen([*drain_command(), str(port), str(count)],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   text=True)  # fmt: skip
         sockets = []
         try:
             listener.settimeout(30)
@@ -162,3 +183,7 @@ def close_sink() -> None:
 
 def _close_at_exit() -> None:
     close_sink()
+
+
+if __name__ == "__main__":
+    drain(int(sys.argv[1]), int(sys.argv[2]))
