@@ -7,6 +7,7 @@ import resource
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,9 @@ from tests.support import SUPPORT
 from tests.support.processes import launcher_script, process_ended
 from wsztune import corpus, sweep
 from wsztune.codecs import node
-from wsztune.fanout import delivery_schedule
+from wsztune.fanout import DeliverySchedule, delivery_schedule
 from wsztune.permessage_deflate import Setting
-from wsztune.programs import HelperFailed, write_corpus
+from wsztune.programs import HelperFailed, sink, write_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -560,24 +561,67 @@ def test_derived_compressors_are_a_row_and_three_windows_of_a_column() -> None:
     assert (halfway.held, halfway.resolution) == (150, node.MEMORY_GRAIN)
 
 
+def _ws_broadcast(
+    ws_dir: Path, tmp_path: Path, fanout: int
+) -> tuple[Path, dict[str, Any], DeliverySchedule]:
+    """A 60-message corpus written to ``tmp_path``, and the timing job of a broadcast of it
+    to ``fanout`` subscribers through the ws in ``ws_dir``."""
+    streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
+    schedule = delivery_schedule(60, fanout=fanout, repeat=2, warmup=1)
+    assert schedule is not None
+    deliveries = {**schedule.helper_job(), "ws": str(ws_dir),
+                  "sink": sink.helper_job(schedule.compressors)}  # fmt: skip
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0, "deliveries": deliveries}
+    path = tmp_path / "corpus.bin"
+    write_corpus(streams, path)
+    return path, timing, schedule
+
+
 def test_broadcast_deliveries_go_through_ws_itself(ws_dir: Path, tmp_path: Path) -> None:
     """With ws at hand, a broadcast's deliveries are timed through ws's own Sender and
     PerMessageDeflate (the plan names the package: a wrong directory fails on ws's files), and
     the figure is what compression adds, 0 or more per stretch; the sweep finds wsztune's ws."""
-    streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
-    schedule = delivery_schedule(60, fanout=4, repeat=2, warmup=1)
-    assert schedule is not None
-    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0,
-              "deliveries": {**schedule.helper_job(), "ws": str(ws_dir)}}  # fmt: skip
+    path, timing, _ = _ws_broadcast(ws_dir, tmp_path, 4)
     jobs = [_job(0, Setting(window_bits=15, mem_level=8, threshold=0))]
-    path = tmp_path / "corpus.bin"
-    write_corpus(streams, path)
     [cell] = node.run_cells(path, ["server"], jobs, timing=timing, jobs=1)
     assert cell.delivery is not None
     assert len(cell.delivery["compress"]) == 2 and min(cell.delivery["compress"]) >= 0
     timing["deliveries"]["ws"] = str(tmp_path / "no-ws-here")  # type: ignore[index]
     with pytest.raises(RuntimeError, match="sender.js"):
         node.run_cells(path, ["server"], jobs, timing=timing, jobs=1)
+
+
+def test_broadcast_through_ws_sends_every_frame_through_loopback_sockets(
+    ws_dir: Path, tmp_path: Path
+) -> None:
+    """ws's Senders write to real loopback TCP sockets that wsztune's own reader drains
+    (programs/sink.py, as the other models'): it reads exactly the bytes the sockets wrote
+    (every frame, compressed and plain, of every subscriber), one socket per subscriber, and
+    is gone after the cell; without loopback sockets, or without a reader in the plan, a fake
+    socket, labelled so."""
+    path, timing, schedule = _ws_broadcast(ws_dir, tmp_path, 5)
+    [cell] = node.run_cells(path, ["server"], [_job(0, Setting(window_bits=15, mem_level=8))],
+                            timing=timing, jobs=1)  # fmt: skip
+    assert cell.delivery is not None
+    sends = cell.delivery["sends"]
+    assert sends["to"] == "loopback" and sends["sockets"] == schedule.compressors
+    # At least every timed message went to every subscriber twice (with and without compression).
+    assert sends["written"] == sends["read"] > 2 * schedule.compressors * 16
+    assert not Path(f"/proc/{sends['pid']}").exists()
+    # Where no loopback socket opens (a sandbox), the sends go nowhere, and the cell says so.
+    guard = tmp_path / "no-sockets.js"
+    guard.write_text("require('net').Server.prototype.listen = function () {\n"
+                     "  throw new Error('no sockets here');\n};\n", encoding="utf-8")  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NODE_OPTIONS", f"--require {guard}")
+        [cell] = node.run_cells(path, ["server"], [_job(0, Setting(window_bits=15, mem_level=8))],
+                                timing=timing, jobs=1)  # fmt: skip
+    assert cell.delivery is not None and cell.delivery["sends"] == {"to": "none"}
+    assert len(cell.delivery["compress"]) == 2 and min(cell.delivery["compress"]) >= 0
+    del timing["deliveries"]["sink"]
+    [cell] = node.run_cells(path, ["server"], [_job(0, Setting(window_bits=15, mem_level=8))],
+                            timing=timing, jobs=1)  # fmt: skip
+    assert cell.delivery is not None and cell.delivery["sends"] == {"to": "none"}
 
 
 def test_broadcast_hot_and_inflating_series_are_ws_zlib_calls_made_synchronously(
@@ -603,13 +647,7 @@ def test_broadcast_hot_and_inflating_series_are_ws_zlib_calls_made_synchronously
         encoding="utf-8",
     )
     monkeypatch.setenv("NODE_OPTIONS", f"--require {guard}")
-    streams = [[f'{{"n": {n}, "text": "{"hello " * (n % 40)}"}}'.encode() for n in range(60)]]
-    schedule = delivery_schedule(60, fanout=3, repeat=2, warmup=1)
-    assert schedule is not None
-    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.0,
-              "deliveries": {**schedule.helper_job(), "ws": str(ws_dir)}}  # fmt: skip
-    path = tmp_path / "corpus.bin"
-    write_corpus(streams, path)
+    path, timing, _ = _ws_broadcast(ws_dir, tmp_path, 3)
     for takeover in (True, False):
         setting = Setting(window_bits=12, mem_level=5, threshold=0, context_takeover=takeover)
         [cell] = node.run_cells(path, ["server"], [_job(0, setting)], timing=timing, jobs=1)

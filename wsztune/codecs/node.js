@@ -22,6 +22,7 @@ const fs = require('fs');
 const zlib = require('zlib');
 const crypto = require('crypto');
 const { TRAILER, deflateMessageSync, inflateMessageSync } = require('./node_zlib_sync.js');
+const { openSink } = require('./node_sink.js');
 
 // Bun.serve (uWebSockets) deflates every message into a fresh 16 KiB output buffer, where a node
 // stream goes on filling what is left of its last one. Bun's zlib (Cloudflare's fork) makes other
@@ -518,6 +519,7 @@ async function timeDeliveries(streams, directions, cell, plan) {
     decompress: decompress.samples,
     hot: hot.samples,
     lengths: { compress: compress.length, decompress: decompress.length, hot: hot.length },
+    ...(compress.sends ? { sends: compress.sends } : {}),
   };
 }
 
@@ -572,16 +574,23 @@ function lengthFor(plan, full, count, seconds) {
 // what compression adds to `for (const client of wss.clients) client.send(message)`, each
 // client's own ws Sender with its PerMessageDeflate at the cell's setting (ws's Limiter, its
 // calls on libuv's pool, its frame and queue), less the same sends through Senders without it.
-// The socket takes the bytes and calls back on the next tick, as a socket whose write went
-// through. Every broadcast awaited before the next. The calibration times the sends with
+// Each subscriber's Senders (with and without compression) write to its own loopback TCP socket,
+// which a reading process drains every 20 ms without waiting on it (plan.sink: node_sink.js, one
+// per cell; the kernel's sends, as a server's clients on other machines read), and ws's write
+// callback fires when the socket's write is done. Without plan.sink, or where no loopback socket
+// opens (a sandbox), a socket that takes the bytes and calls back on the next tick ("sends":
+// "none"). Every broadcast awaited before the next. The calibration times the sends with
 // compression (the ones without follow on the same messages, untimed). The primed messages: the first
 // through ws (which builds each subscriber's deflate stream), the rest as ws's zlib calls made
 // synchronously on those streams (untimed: the same state for less).
 async function wsBroadcast(plan, cell, primed, server) {
   const Sender = require(require('path').join(plan.ws, 'lib', 'sender.js'));
   const PerMessageDeflate = require(require('path').join(plan.ws, 'lib', 'permessage-deflate.js'));
-  const socket = { cork() {}, uncork() {}, write(data, cb) { if (cb) process.nextTick(cb); return true; } };
-  const senders = (compress) => Array.from({ length: plan.compressors }, () => {
+  const sink = plan.sink ? await openSink(plan.sink).catch(() => null) : null;
+  const nowhere = { cork() {}, uncork() {}, write(data, cb) { if (cb) process.nextTick(cb); return true; } };
+  const socketFor = sink ? sink.socketFor : () => nowhere;
+  const senders = (compress) => Array.from({ length: plan.compressors }, (_, subscriber) => {
+    const socket = socketFor(subscriber);
     if (!compress) return new Sender(socket, {});
     const deflate = new PerMessageDeflate({
       threshold: cell.threshold,
@@ -625,7 +634,10 @@ async function wsBroadcast(plan, cell, primed, server) {
       return Math.max(0, seconds - (await cpuTimed(() => send(off, false, payloads))));
     });
   for (const sender of on) extension(sender).cleanup();
-  return series;
+  if (!sink) return { ...series, sends: { to: 'none' } };
+  const written = sink.written();
+  const read = await sink.close();
+  return { ...series, sends: { to: 'loopback', sockets: sink.sockets.length, written, read, pid: sink.pid } };
 }
 
 async function main() {

@@ -66,6 +66,7 @@ from wsztune.programs.cache import (
 )
 from wsztune.programs.node import find_node, node_identity, node_versions, phase
 from wsztune.programs.npm import installed_ws as installed_sender_library
+from wsztune.programs.sink import helper_job as sink_helper_job
 
 NAME = "node"
 # The helpers, shipped beside this module as package data.
@@ -784,6 +785,7 @@ def measure_with_runtime(
         deliveries = schedule.helper_job()
         if runtime is None:
             deliveries["ws"] = installed_sender_library()  # ws's own broadcast path, if here
+            deliveries["sink"] = sink_helper_job(schedule.compressors)  # its sends' reader
         timing = {**timing, "deliveries": deliveries}
     with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
