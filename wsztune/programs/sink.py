@@ -112,7 +112,8 @@ def drain(port: int, count: int) -> None:
 
 def drain_command() -> list[str]:
     """The command line of a process that runs :func:`drain`, but for its two last arguments
-    (the port and the count): the reader of every runtime's sink, Node's included."""
+    (the port and the count): Python's sink's reader and Node's (the Go helper has its own,
+    ``drain`` in wsztune_go.go, which reads the same way)."""
     return [sys.executable, "-m", "wsztune.programs.sink"]
 
 
