@@ -5,8 +5,8 @@
 // machines, read; a broadcast timed with sends that go nowhere leaves that cost out
 // (docs/broadcast.md, "ws: the same sends"). openSink(sink) gives a timed broadcast those sends:
 // sink.sockets sockets in this process (Nagle off, as ws's server sets it), connected to the
-// reading process wsztune runs for every runtime (sink.command: programs/sink.py's drain, which
-// reads every 20 ms without waiting on its sockets, so that no send wakes a reader). The reader
+// reader of python-websockets' model (sink.command: programs/sink.py's drain, which reads every
+// 20 ms without waiting on its sockets, so that no send wakes a reader). The reader
 // exits when every socket has ended (this process gone, however it died, or close()), first
 // saying how many bytes it read. How many sockets the open-file limit holds is the Python
 // side's to say (programs/descriptors.py); past it, subscribers share sockets.
@@ -29,35 +29,41 @@ async function openSink(sink) {
   const child = spawn(program, [...args, String(server.address().port), String(count)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   let said = '';
+  let saidReady;
+  const ready = new Promise((resolve) => { saidReady = resolve; });
   child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (text) => { said += text; });
+  child.stdout.on('data', (text) => {
+    said += text;
+    if (/^ready$/m.test(said)) saidReady();
+  });
   const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
   const sockets = [];
+  let timer;
   try {
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the sink did not connect')), CONNECT_SECONDS * 1000);
-      child.once('error', reject);
-      exited.then((code) => reject(new Error(`the sink's reading process ended (${code})`)));
-      // Ready once every socket is accepted and the reader said so (it has connected them all).
-      const readyWhenSaid = () => {
-        if (/^ready$/m.test(said)) {
-          clearTimeout(timer);
-          resolve();
-        } else setTimeout(readyWhenSaid, 5);
-      };
+    const accepted = new Promise((resolve) => {
       server.on('connection', (socket) => {
         socket.setNoDelay(true);
         // A reader that died shows in close() (its exit code), not as an unhandled reset here.
         socket.on('error', () => {});
         sockets.push(socket);
-        if (sockets.length === count) readyWhenSaid();
+        if (sockets.length === count) resolve();
       });
     });
+    // Ready once every socket is accepted and the reader said so (it has connected them all).
+    await Promise.race([
+      Promise.all([accepted, ready]),
+      new Promise((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('the sink did not connect')), CONNECT_SECONDS * 1000);
+        child.once('error', reject);
+        exited.then((code) => reject(new Error(`the sink's reading process ended (${code})`)));
+      }),
+    ]);
   } catch (error) {
     for (const socket of sockets) socket.destroy();
     child.kill('SIGKILL');
     throw error;
   } finally {
+    clearTimeout(timer);
     server.close();
   }
   return {
