@@ -785,7 +785,8 @@ def measure_with_runtime(
         deliveries = schedule.helper_job()
         if runtime is None:
             deliveries["ws"] = installed_sender_library()  # ws's own broadcast path, if here
-            deliveries["sink"] = sink_helper_job(schedule.compressors)  # its sends' reader
+            if deliveries["ws"] is not None:  # only ws's path sends: no reader to hand without it
+                deliveries["sink"] = sink_helper_job(schedule.compressors)
         timing = {**timing, "deliveries": deliveries}
     with corpus_file([stream.payloads for stream in streams]) as path:
         # Memory first, in its own processes, never while timing.
