@@ -7,10 +7,11 @@ broadcasts corpus server messages at R messages per second to N connections
 held by clients in their own processes (``bench/broadcast_go``: raw connections that read and
 discard, so that only the server does WebSocket work). The server's CPU seconds (user + system,
 every thread: ``psutil``) over a window of ``--seconds`` are divided by the messages it wrote in
-that window, compression on and compression off, started one after the other, in alternating
-order, ``--repeats`` times. The difference, per 1,000 deliveries, is what compression costs the
-server; it is set against the model's ``compress_seconds_per_delivery`` x 1,000 from ``wsztune
-run CORPUS --fanout N`` at the server's own setting (and, for gorilla's PreparedMessage, its
+that window, compression on and compression off, two servers side by side over the same window
+(each with its own clients), ``--repeats`` times. The difference, per 1,000 deliveries, is
+what compression costs the server; it is set against the model's
+``compress_seconds_per_delivery`` x 1,000 from ``wsztune run CORPUS --fanout N`` at the
+server's own setting (and, for gorilla's PreparedMessage, its
 ``compress_once.compress_seconds_per_delivery``), restricted to that one cell.
 
 The model's figure is given for a message of the corpus's mean server size (each of its samples
@@ -32,11 +33,18 @@ corpus in another order (:func:`spread_order`: runs of ten from ten parts of it 
 a window holds messages from all over it) and runs the model on that order; it is not the
 default, for it moved other rows out of the goal (the same page says which).
 
-The model is measured in every repeat, between that repeat's two windows (on, model, off; then
-off, model, on), so that it runs under the same load as the server it is set against: on a
-shared machine whose load moves from 10 to 30 in minutes, a model measured once before the
-servers drifted 30% away from them. The ratio is the median of the repeats' own ratios (a
-repeat's on - off over the model measured between them), not the ratio of the two medians: the
+On and off run side by side because this machine's speed moves by half, and at times doubles,
+from one minute to the next (a fixed zlib loop read 7, 11 and 19 us per call within ten
+minutes): windows measured one after the other, 25 s apart, took that move into on - off,
+whose repeats then spread from 0.6 to 1.3 times the model where side by side they spread by a
+tenth either way (docs/broadcast.md, "On and off side by side").
+
+The model is measured in every repeat, just after that repeat's windows (and just before them
+in odd repeats, so that drift between the two cancels out over a pair), so that it runs under
+the same load as the server it is set against: on a shared machine whose load moves from 10 to
+30 in minutes, a model measured once before the servers drifted 30% away from them. The ratio
+is the median of the repeats' own ratios (a repeat's on - off over its own model run), not the
+ratio of the two medians: the
 medians may come from different repeats, a quiet one for the model and a loaded one for the
 server, which brings the drift back; a repeat's two figures saw the same minute of load, and
 the median over repeats keeps one spoiled repeat from moving the verdict.
@@ -172,15 +180,15 @@ def model_run(corpus_path: Path, args: list[str], fanout: int, output: Path) -> 
 
 @dataclass
 class Repeat:
-    """One repeat of one server: its two windows and the model measured between them, in CPU
-    ms per 1,000 deliveries."""
+    """One repeat of one server: its two windows, side by side, and the model measured beside
+    them, in CPU ms per 1,000 deliveries."""
 
     on: float
     off: float
     model: float  # read for the windows' mean message
     busy: list[float]  # the machine's CPU busy share in each window
     sizes: list[float]  # the mean payload bytes of the messages delivered in each window
-    loads: list[float]  # the 1-minute load average after each window and after the model run
+    loads: list[float]  # the 1-minute load average after the windows and after the model run
     # Per delivery in each window, the payload bytes of messages at or over the threshold
     compressible: list[float] = field(default_factory=list)
     # The server's CPU seconds per second of its window with compression on: how busy it was
@@ -403,62 +411,100 @@ class Window:
     core: float = 0.0  # the server's CPU seconds per second of the window: its load
 
 
-def measure(server: Server, compress: bool, messages: Path, go: Path, connections: int,
-            rate: float, warmup: float, seconds: float, poll: str | None = CLIENT_POLL) -> Window:
-    """One window of ``server``, compression on or off (:class:`Window`); its clients read
-    their sockets every ``poll`` (:data:`CLIENT_POLL`), or wait on them when it is None."""
+def measure(server: Server, messages: Path, go: Path, connections: int, rate: float,
+            warmup: float, seconds: float, poll: str | None = CLIENT_POLL) -> dict[bool, Window]:
+    """One window of ``server`` with compression on and one with it off, by key, measured over
+    the same seconds: both servers run side by side, each broadcasting to its own
+    ``connections`` clients, which read their sockets every ``poll`` (:data:`CLIENT_POLL`), or
+    wait on them when it is None. Side by side, both windows see the same moment of the
+    machine, whose speed moves by half from one minute to the next: measured one after the
+    other, on - off took that move as compression's cost (docs/broadcast.md, "On and off side
+    by side")."""
     import psutil
 
-    process = subprocess.Popen(server.command(compress, messages, rate), stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
+    processes: dict[bool, subprocess.Popen[str]] = {}
     clients: list[subprocess.Popen[str]] = []
     try:
-        status = Status(process)
-        if not status.ready.wait(30):
-            raise RuntimeError(f"{server.name}: no port")
-        share = -(-connections // CLIENT_PROCESSES)
-        for index in range(CLIENT_PROCESSES):
-            count = min(share, connections - index * share)
-            flags = ["-compress"] if compress else []
-            if poll:
-                flags += ["-poll", poll]
-            clients.append(subprocess.Popen(
-                [str(go), "clients", "-port", str(status.port), "-n", str(count), *flags],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))  # fmt: skip
-        for client in clients:
-            assert client.stdout is not None
-            line = client.stdout.readline()
-            if not line.startswith("open"):
-                raise RuntimeError(f"{server.name}: clients failed ({line.strip()!r})")
+        statuses: dict[bool, Status] = {}
+        for compress in (True, False):
+            processes[compress] = subprocess.Popen(server.command(compress, messages, rate),
+                                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+            statuses[compress] = Status(processes[compress])
+        for compress, status in statuses.items():
+            if not status.ready.wait(30):
+                raise RuntimeError(f"{server.name}: no port")
+            clients += start_clients(server, go, status.port, connections, compress, poll)
         deadline = time.monotonic() + 60
-        while status.last["connections"] < connections:
+        while min(status.last["connections"] for status in statuses.values()) < connections:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{server.name}: {status.last} of {connections} connections")
+                raise RuntimeError(f"{server.name}: {[s.last for s in statuses.values()]} of "
+                                   f"{connections} connections")  # fmt: skip
             time.sleep(0.1)
         time.sleep(warmup)
-        watched = psutil.Process(process.pid)
+        watched = {compress: psutil.Process(process.pid)
+                   for compress, process in processes.items()}  # fmt: skip
         psutil.cpu_percent()
-        before, cpu_before = dict(status.last), watched.cpu_times()
+        before = {compress: (dict(statuses[compress].last), cpu_seconds(process))
+                  for compress, process in watched.items()}  # fmt: skip
         time.sleep(seconds)
-        after, cpu_after = dict(status.last), watched.cpu_times()
+        after = {compress: (dict(statuses[compress].last), cpu_seconds(process))
+                 for compress, process in watched.items()}  # fmt: skip
         busy = psutil.cpu_percent() / 100
-        cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
-        deliveries = after["deliveries"] - before["deliveries"]
-        if deliveries <= 0:
-            raise RuntimeError(f"{server.name}: nothing delivered")
-        size = (after["bytes"] - before["bytes"]) / deliveries
-        key = "compressible_bytes" if "compressible_bytes" in after else "bytes"
-        compressible = (after[key] - before.get(key, 0)) / deliveries
-        mix = None
-        if "compressible_deliveries" in after:
-            counted = after["compressible_deliveries"] - before["compressible_deliveries"]
-            mix = CompressedMix(counted / deliveries,
-                                compressible * deliveries / counted if counted else 0.0)
-        return Window(cpu / deliveries * 1000, busy, size, compressible, mix, cpu / seconds)
+        return {compress: window_of(server, before[compress], after[compress], busy, seconds)
+                for compress in watched}  # fmt: skip
     finally:
-        for child in [*clients, process]:
+        for child in [*clients, *processes.values()]:
             child.kill()
             child.wait()
+
+
+def start_clients(server: Server, go: Path, port: int | None, connections: int, compress: bool,
+                  poll: str | None) -> list[subprocess.Popen[str]]:
+    """The :data:`CLIENT_PROCESSES` processes holding ``connections`` to the server on
+    ``port``, started and each past opening its connections."""
+    share = -(-connections // CLIENT_PROCESSES)
+    clients = []
+    for index in range(CLIENT_PROCESSES):
+        count = min(share, connections - index * share)
+        flags = ["-compress"] if compress else []
+        if poll:
+            flags += ["-poll", poll]
+        clients.append(subprocess.Popen(
+            [str(go), "clients", "-port", str(port), "-n", str(count), *flags],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))  # fmt: skip
+    for client in clients:
+        assert client.stdout is not None
+        line = client.stdout.readline()
+        if not line.startswith("open"):
+            for started in clients:
+                started.kill()
+            raise RuntimeError(f"{server.name}: clients failed ({line.strip()!r})")
+    return clients
+
+
+def cpu_seconds(process: Any) -> float:
+    """A ``psutil.Process``'s CPU seconds so far, user + system, every thread."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def window_of(server: Server, before: tuple[dict[str, int], float],
+              after: tuple[dict[str, int], float], busy: float, seconds: float) -> Window:
+    """A :class:`Window` from the server's status line and CPU seconds at its start and end."""
+    (status_before, cpu_before), (status_after, cpu_after) = before, after
+    cpu = cpu_after - cpu_before
+    deliveries = status_after["deliveries"] - status_before["deliveries"]
+    if deliveries <= 0:
+        raise RuntimeError(f"{server.name}: nothing delivered")
+    size = (status_after["bytes"] - status_before["bytes"]) / deliveries
+    key = "compressible_bytes" if "compressible_bytes" in status_after else "bytes"
+    compressible = (status_after[key] - status_before.get(key, 0)) / deliveries
+    mix = None
+    if "compressible_deliveries" in status_after:
+        counted = status_after["compressible_deliveries"] - status_before["compressible_deliveries"]
+        mix = CompressedMix(counted / deliveries,
+                            compressible * deliveries / counted if counted else 0.0)
+    return Window(cpu / deliveries * 1000, busy, size, compressible, mix, cpu / seconds)
 
 
 # The python-websockets server --------------------------------------------------------------------
@@ -607,8 +653,8 @@ def rate_for_load(rate: float, core: float, target: float) -> float:
 def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go: Path) -> float:
     """The rate --load-to gives ``server``: one window at --rate with compression on, its
     load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
-    window = measure(server, True, messages, go, options.connections, options.rate,
-                     options.warmup, options.seconds, client_poll(options))  # fmt: skip
+    window = measure(server, messages, go, options.connections, options.rate, options.warmup,
+                     options.seconds, client_poll(options))[True]  # fmt: skip
     rate = max(options.rate, round(rate_for_load(options.rate, window.core, options.load_to)))
     print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
           f"{rate:g}/s", flush=True)
@@ -631,29 +677,34 @@ def compressible_mean(sizes: list[int], threshold: int) -> float:
 
 def one_repeat(server: Server, number: int, options: argparse.Namespace, messages: Path,
                go: Path, work: Path, corpus_sizes: list[int]) -> Repeat:
-    """A server's two windows with the model measured between them: on, model, off in even
-    repeats, off, model, on in odd ones (drift over a pair cancels out over two). The model,
-    given for the corpus's mean server message (``corpus_sizes``: its server messages' sizes),
-    is read per byte for the windows' mean message, only the bytes of messages at or over the
-    server's threshold counting, as the model reads its own samples."""
-    windows: dict[bool, Window] = {}  # by compression on or off, in the order measured
+    """A server's two windows, on and off side by side (:func:`measure`), and the model run
+    just after them in even repeats, just before them in odd ones (drift between the two
+    cancels out over a pair of repeats). The model, given for the corpus's mean server message
+    (``corpus_sizes``: its server messages' sizes), is read per byte for the windows' mean
+    message, only the bytes of messages at or over the server's threshold counting, as the
+    model reads its own samples."""
     loads: list[float] = []
     rate = server.rate or options.rate
+    windows: dict[bool, Window] = {}
 
-    def window(compress: bool) -> None:
-        windows[compress] = measure(server, compress, messages, go, options.connections,
-                                    rate, options.warmup, options.seconds,
-                                    client_poll(options))  # fmt: skip
+    def window() -> None:
+        windows.update(measure(server, messages, go, options.connections, rate, options.warmup,
+                               options.seconds, client_poll(options)))  # fmt: skip
         loads.append(os.getloadavg()[0])
 
-    first = number % 2 == 0
-    window(first)
-    cells = model_run(options.model_corpus, server.model_args, options.connections,
-                      work / "model.json")  # fmt: skip
-    cell = next(cell for cell in cells if server.pick(cell))
+    def model() -> dict:
+        cells = model_run(options.model_corpus, server.model_args, options.connections,
+                          work / "model.json")  # fmt: skip
+        loads.append(os.getloadavg()[0])
+        return next(cell for cell in cells if server.pick(cell))
+
+    if number % 2 == 0:
+        window()
+        cell = model()
+    else:
+        cell = model()
+        window()
     figure = server.figure(cell)
-    loads.append(os.getloadavg()[0])
-    window(not first)
     measured = list(windows.values())
     mixes = [w.mix for w in measured]
     compressible = [w.compressible for w in measured]
@@ -683,8 +734,8 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
              f"each server at the rate that keeps it about {options.load_to:g} of a core busy "
              "(column rate)")  # fmt: skip
     print(f"corpus {options.corpus.name}, {options.connections:,} connections, "
-          f"{rates}, {options.repeats} repeats of {options.seconds:g} s "
-          f"on and off with the model between; load average {load_before[0]:.2f} before, "
+          f"{rates}, {options.repeats} repeats of {options.seconds:g} s on and off side by "
+          f"side, the model beside them; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs")  # fmt: skip
     poll = client_poll(options)
     print(f"the clients read their sockets every {poll}, as clients on other machines: no send "

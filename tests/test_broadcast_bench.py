@@ -1,6 +1,6 @@
-"""bench/broadcast.py's pairing of the model with the server, without servers: the model is
-measured inside every repeat, between that repeat's on and off windows, and the verdict is the
-median of the repeats' own ratios (the bench's docstring says why)."""
+"""bench/broadcast.py's pairing of the model with the server, without servers: the on and off
+windows are measured side by side, the model inside every repeat beside them, and the verdict
+is the median of the repeats' own ratios (the bench's docstring says why)."""
 
 from __future__ import annotations
 
@@ -157,23 +157,23 @@ def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: Module
     assert bench.report([server], options, (1.0,), (1.0,), 100.0) == 0
 
 
-@pytest.mark.parametrize(("number", "order"), [(0, ["on", "model", "off"]),
-                                               (1, ["off", "model", "on"])])  # fmt: skip
-def test_the_model_runs_between_the_repeats_two_windows(
+@pytest.mark.parametrize(("number", "order"), [(0, ["on and off", "model"]),
+                                               (1, ["model", "on and off"])])  # fmt: skip
+def test_the_model_runs_beside_the_repeats_windows_measured_side_by_side(
     bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, number: int,
     order: list[str],
 ) -> None:
     happened: list[str] = []
 
-    def measure(server: object, compress: bool, *rest: object) -> object:
-        happened.append("on" if compress else "off")
+    def measure(server: object, *rest: object) -> dict[bool, object]:
+        happened.append("on and off")
         # CPU seconds per 1,000 deliveries, busy share, the window's mean message (bytes), of
         # it the bytes at or over the threshold (none here: all of them), no count of the
         # compressed deliveries (a server that does not count them: the Python and Node ones),
         # and the server's load in cores
-        size = 150.0 if compress else 170.0
-        return bench.Window((0.030 if compress else 0.012), 0.5, size, size, None,
-                            0.3 if compress else 0.1)  # fmt: skip
+        return {compress: bench.Window((0.030 if compress else 0.012), 0.5, size, size, None,
+                                       0.3 if compress else 0.1)
+                for compress, size in ((True, 150.0), (False, 170.0))}  # fmt: skip
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         happened.append("model")
@@ -195,7 +195,7 @@ def test_the_model_runs_between_the_repeats_two_windows(
     # windows' 160-byte mean: 20.
     assert (repeat.on, repeat.off, repeat.model) == pytest.approx((30.0, 12.0, 20.0))
     assert repeat.ratio == pytest.approx(0.9)
-    assert len(repeat.loads) == 3 and repeat.busy == [0.5, 0.5]
+    assert len(repeat.loads) == 2 and repeat.busy == [0.5, 0.5]
     assert repeat.core == 0.3  # the window with compression on only: the server at work
     assert sorted(repeat.sizes) == [150.0, 170.0]
 
@@ -207,9 +207,10 @@ def test_a_threshold_reads_the_model_per_byte_the_server_compressed(
     mean bytes per message at or over it, is read for the windows' such bytes per delivery,
     which its server counts apart."""
 
-    def measure(server: object, compress: bool, *rest: object) -> object:
+    def measure(server: object, *rest: object) -> dict[bool, object]:
         # Windows of 150 B per delivery, of which 90 B in messages of 128 B or more.
-        return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 90.0, None)
+        return {compress: bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 90.0, None)
+                for compress in (True, False)}  # fmt: skip
 
     # The corpus: (140 + 130) / 4 = 67.5 B per message in messages of 128 B or more.
     cell = {"compress_seconds_per_delivery": 15e-6}
@@ -260,8 +261,10 @@ def test_a_model_read_per_compressed_message_reads_the_windows_so_too(
     of its compressed deliveries and their bytes, moved by that cost per byte."""
     windows = iter([bench.CompressedMix(0.5, 235.0), bench.CompressedMix(0.25, 135.0)])
 
-    def measure(server: object, compress: bool, *rest: object) -> object:
-        return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 90.0, next(windows))
+    def measure(server: object, *rest: object) -> dict[bool, object]:
+        return {compress: bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 90.0,
+                                       next(windows))
+                for compress in (True, False)}  # fmt: skip
 
     # The corpus: two of four messages compressed (140 and 130 B: share 0.5, 135 B), 20 us
     # each. Windows: 0.5 x (20 us + 100 B x 10 ns) and 0.25 x 20 us, in ms per 1,000.
@@ -303,16 +306,18 @@ def test_load_to_measures_each_server_at_its_own_rate(
     bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """One window at --rate with compression on gives the server its rate; both windows of
-    every repeat run at it, and the row prints it."""
+    """One pair of windows at --rate gives the server its rate from its load with compression
+    on; both windows of every repeat run at it, and the row prints it."""
     rates: list[tuple[bool, float]] = []
 
-    def measure(server: object, compress: bool, messages: Path, go: Path, connections: int,
-                rate: float, warmup: float, seconds: float, poll: str | None) -> object:
-        rates.append((compress, rate))
+    def measure(server: object, messages: Path, go: Path, connections: int, rate: float,
+                warmup: float, seconds: float, poll: str | None) -> dict[bool, object]:
+        rates.append(rate)
         assert poll == bench.CLIENT_POLL  # clients that read as remote ones, by default
         core = 0.2 * rate / 10.0
-        return bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 150.0, None, core)
+        return {compress: bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 150.0, None,
+                                       core if compress else core / 2)
+                for compress in (True, False)}  # fmt: skip
 
     def model_run(corpus: Path, args: list[str], fanout: int, output: Path) -> list[dict]:
         return [{"compress_seconds_per_delivery": 18e-6}]
@@ -324,10 +329,10 @@ def test_load_to_measures_each_server_at_its_own_rate(
                                  warmup=0.0, seconds=0.0, model_corpus=tmp_path / "c.jsonl",
                                  load_to=0.8, repeats=1)  # fmt: skip
     server.rate = bench.loaded_rate(server, options, tmp_path / "m.bin", tmp_path)
-    assert server.rate == 40.0 and rates == [(True, 10.0)]
+    assert server.rate == 40.0 and rates == [10.0]
     server.repeats.append(bench.one_repeat(server, 0, options, tmp_path / "m.bin", tmp_path,
                                            tmp_path, corpus_sizes=[150]))  # fmt: skip
-    assert rates[1:] == [(True, 40.0), (False, 40.0)]
+    assert rates[1:] == [40.0]
     bench.report([server], options, (1.0,), (1.0,), 150.0)
     out = capsys.readouterr().out
     assert "0.20 of a core at 10/s; measured at 40/s" in out
@@ -352,8 +357,8 @@ def test_load_to_never_rounds_below_the_rate(
     bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # --rate 0.4 with a server already at the target: 0.4, not round(0.4) == 0 broadcasts/s.
-    monkeypatch.setattr(bench, "measure", lambda *_: bench.Window(0.03, 0.5, 150.0, 150.0,
-                                                                   None, 0.9))  # fmt: skip
+    window = bench.Window(0.03, 0.5, 150.0, 150.0, None, 0.9)
+    monkeypatch.setattr(bench, "measure", lambda *_: {True: window, False: window})
     server = bench.Server("a server", lambda *_: [], [], lambda cell: True)
     options = argparse.Namespace(connections=10, rate=0.4, warmup=0.0, seconds=0.0,
                                  load_to=0.8)  # fmt: skip
