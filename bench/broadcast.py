@@ -283,7 +283,9 @@ class Server:
     stands for it, and which figure of that run's cell is its CPU per delivery."""
 
     name: str
-    command: Callable[[bool, Path, float], list[str]]
+    # The command line of the server, with compression on or off, for the messages file, rate
+    # and phase (:func:`measure`)
+    command: Callable[[bool, Path, float, float], list[str]]
     model_args: list[str]
     pick: Callable[[dict], bool]  # the cell of the model run at the server's setting
     # (a compress-once server's is another; only this one's is read with its cost per byte)
@@ -322,16 +324,17 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
     """Every server of the bench, at its library's default compression setting."""
 
     def go_command(*flags: str) -> Callable[[bool, Path, float], list[str]]:
-        def command(compress: bool, messages: Path, rate: float) -> list[str]:
+        def command(compress: bool, messages: Path, rate: float, phase: float) -> list[str]:
             on = ["-compress"] if compress else []
-            return [str(go), "serve", *flags, *on, "-rate", str(rate), "-corpus", str(messages)]
+            return [str(go), "serve", *flags, *on, "-rate", str(rate), "-phase", str(phase),
+                    "-corpus", str(messages)]  # fmt: skip
 
         return command
 
-    def websockets_command(compress: bool, messages: Path, rate: float) -> list[str]:
+    def websockets_command(compress: bool, messages: Path, rate: float, phase: float) -> list[str]:
         return [sys.executable, str(Path(__file__).resolve()), "_serve-websockets",
                 "--compress" if compress else "--no-compress", "--rate", str(rate),
-                "--messages", str(messages)]  # fmt: skip
+                "--messages", str(messages), "--phase", str(phase)]  # fmt: skip
 
     from wsztune.codecs.go import GO_CODER_DEFAULT_THRESHOLD as coder
 
@@ -358,9 +361,9 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
     ]  # fmt: skip
     if ws_dir is not None:
 
-        def ws_command(compress: bool, messages: Path, rate: float) -> list[str]:
+        def ws_command(compress: bool, messages: Path, rate: float, phase: float) -> list[str]:
             return ["node", str(WS_SERVER), str(ws_dir), "1" if compress else "0", str(rate),
-                    str(messages)]  # fmt: skip
+                    str(messages), str(phase)]  # fmt: skip
 
         def at_15_8(cell: dict) -> bool:
             return (cell["window_bits"], cell["mem_level"]) == (15, 8)
@@ -427,7 +430,10 @@ def measure(server: Server, messages: Path, go: Path, connections: int, rate: fl
     try:
         statuses: dict[bool, Status] = {}
         for compress in (True, False):
-            processes[compress] = subprocess.Popen(server.command(compress, messages, rate),
+            # Half an interval apart: the two take turns, neither broadcasting while the other
+            # does, as each server runs alone on its machine.
+            phase = 0.0 if compress else 0.5
+            processes[compress] = subprocess.Popen(server.command(compress, messages, rate, phase),
                                                    stdout=subprocess.PIPE, text=True)  # fmt: skip
             statuses[compress] = Status(processes[compress])
         for compress, status in statuses.items():
@@ -510,8 +516,10 @@ def window_of(server: Server, before: tuple[dict[str, int], float],
 # The python-websockets server --------------------------------------------------------------------
 
 
-async def serve_websockets(compress: bool, rate: float, messages_path: Path) -> None:
-    """python-websockets' server, broadcasting with ``broadcast()`` at ``rate`` per second; its
+async def serve_websockets(compress: bool, rate: float, messages_path: Path,
+                           phase: float = 0.0) -> None:
+    """python-websockets' server, broadcasting with ``broadcast()`` at ``rate`` per second, the
+    first at ``phase`` x the interval past a whole interval of the clock (:func:`measure`); its
     default compression (12:5) or none; no keepalive pings (the clients answer nothing)."""
     from websockets.asyncio.server import broadcast, serve
 
@@ -543,6 +551,8 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path) -> 
         port = next(iter(server.sockets)).getsockname()[1]
         print(f"port {port}", flush=True)
         loop = asyncio.get_running_loop()
+        interval = 1 / rate
+        await asyncio.sleep(interval - time.time() % interval + phase * interval)
         start, count, reported = loop.time(), 0, 0.0
         while True:
             broadcast(connections, messages[count % len(messages)])
@@ -568,8 +578,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--compress", action=argparse.BooleanOptionalAction)
         parser.add_argument("--rate", type=float)
         parser.add_argument("--messages", type=Path)
+        parser.add_argument("--phase", type=float, default=0.0)
         options = parser.parse_args(argv[1:])
-        asyncio.run(serve_websockets(options.compress, options.rate, options.messages))
+        asyncio.run(serve_websockets(options.compress, options.rate, options.messages,
+                                     options.phase))  # fmt: skip
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=REPO / "corpora" / "api.jsonl")

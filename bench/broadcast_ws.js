@@ -6,11 +6,11 @@
 // line {"connections", "deliveries", "bytes"}: the sends whose callback reported them written,
 // and their payload bytes.
 //
-// Usage: node broadcast_ws.js WS_DIR COMPRESS(1|0) RATE MESSAGES_FILE
+// Usage: node broadcast_ws.js WS_DIR COMPRESS(1|0) RATE MESSAGES_FILE [PHASE]
 const fs = require('fs');
 const path = require('path');
 
-const [wsDir, compress, rate, messagesPath] = process.argv.slice(2);
+const [wsDir, compress, rate, messagesPath, phase = '0'] = process.argv.slice(2);
 const { WebSocketServer } = require(path.resolve(wsDir));
 
 const { isUtf8 } = require('buffer');
@@ -37,7 +37,7 @@ let deliveries = 0;
 let bytes = 0;
 wss.on('listening', () => {
   process.stdout.write(`port ${wss.address().port}\n`);
-  const start = Date.now();
+  let start = 0;
   let count = 0;
   const tick = () => {
     const message = messages[count % messages.length];
@@ -52,7 +52,14 @@ wss.on('listening', () => {
     count += 1;
     setTimeout(tick, Math.max(0, start + (count * 1000) / Number(rate) - Date.now()));
   };
-  tick();
+  // The first broadcast at PHASE x interval past a whole interval of the clock: two servers
+  // measured side by side (on and off) given phases 0 and 0.5 take turns.
+  const interval = 1000 / Number(rate);
+  const first = interval - (Date.now() % interval) + Number(phase) * interval;
+  setTimeout(() => {
+    start = Date.now();
+    tick();
+  }, first);
   setInterval(() => {
     process.stdout.write(JSON.stringify({ connections: wss.clients.size, deliveries, bytes }) + '\n');
   }, 500);

@@ -133,7 +133,7 @@ func (h *hub) broadcast(it item) {
 	}
 }
 
-func serve(lib string, compress, prepared bool, level int, takeover bool, threshold int, rate float64, corpus string) error {
+func serve(lib string, compress, prepared bool, level int, takeover bool, threshold int, rate, phase float64, corpus string) error {
 	messages, err := readMessages(corpus)
 	if err != nil {
 		return err
@@ -210,6 +210,10 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, thresh
 	}
 	go func() {
 		interval := time.Duration(float64(time.Second) / rate)
+		// The first broadcast at phase x interval past a whole interval of the wall clock:
+		// two servers measured side by side (on and off) given phases 0 and 0.5 take turns
+		// instead of broadcasting at once.
+		time.Sleep(time.Until(time.Now().Truncate(interval).Add(time.Duration((1 + phase) * float64(interval)))))
 		ticker := time.NewTicker(interval)
 		for n := 0; ; n++ {
 			<-ticker.C
@@ -362,6 +366,7 @@ func main() {
 	takeover := flags.Bool("takeover", false, "coder: context takeover")
 	threshold := flags.Int("threshold", 0, "the library's threshold, for compressible_bytes")
 	rate := flags.Float64("rate", 10, "broadcasts per second")
+	phase := flags.Float64("phase", 0, "broadcast at this share of an interval past whole intervals of the clock")
 	corpus := flags.String("corpus", "", "messages file")
 	port := flags.Int("port", 0, "clients: the server's port")
 	n := flags.Int("n", 1, "clients: connections")
@@ -370,7 +375,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		err = serve(*lib, *compress, *prepared, *level, *takeover, *threshold, *rate, *corpus)
+		err = serve(*lib, *compress, *prepared, *level, *takeover, *threshold, *rate, *phase, *corpus)
 	case "clients":
 		err = clients(*port, *n, *compress, *poll)
 	default:
