@@ -53,16 +53,22 @@ Printed per server, in CPU ms per 1,000 deliveries: the model's median and range
 repeats, the measured differences' median and range, the ratio (goal: within 25%) with its
 range, the medians of on and off, the machine's CPU busy share in the windows, the server's own
 load with compression on (``core``: its CPU seconds per second of the window) and the 1-minute
-load average over the row's windows and model runs. A server that sleeps between broadcasts
-paid more per delivery on this machine than one that never did, which the model, timing its
-sends back to back, does not pay (docs/broadcast.md, "A server that idles"); a row that misses
-high with its server under 0.9 of a core says so. ``--load-to CORES`` gives each server the rate
-that keeps it about that busy with compression on (one window at ``--rate`` first), printed in
-the ``rate`` column, instead of one rate for all. Exit status 1 when a server misses the goal or
-reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off spans 0 over its
-repeats, or is no more than its off windows moved between them, reads "unresolved" (its
-compression is under the server's noise: a compress-once server at 1,000 connections), neither
-met nor missed, and says so.
+load average over the row's windows and model runs.
+
+A server that sleeps between broadcasts paid more per delivery on this machine than one that
+never did, which the model, timing its sends back to back, does not pay (docs/broadcast.md, "A
+server that idles"): a VM's CPU with nothing to run halts, and a broadcast that woke it ran a
+fifth to a third slower. So the bench keeps every CPU from halting with a spinner of the
+lowest priority there is (:func:`spin`, SCHED_IDLE: any other runnable thread preempts it), as
+a loaded host's CPUs never halt; the busy share leaves the spinners out (docs/broadcast.md,
+"CPUs that never halt"). ``--let-cpus-idle`` leaves them free to halt, and then a row that
+misses high with its server under 0.9 of a core says so. ``--load-to CORES`` gives each server
+the rate that keeps it about that busy with compression on (one window at ``--rate`` first),
+printed in the ``rate`` column, instead of one rate for all. Exit status 1 when a server misses
+the goal or reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off
+spans 0 over its repeats, or is no more than its off windows moved between them, reads
+"unresolved" (its compression is under the server's noise: a compress-once server at 1,000
+connections), neither met nor missed, and says so.
 Not part of the test suite (minutes); its arithmetic is (tests/test_broadcast_bench.py).
 """
 
@@ -71,6 +77,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -107,7 +114,8 @@ CLIENT_PROCESSES = 2
 # "Readers that wait on their sockets"); --waiting-clients brings them back.
 CLIENT_POLL = "20ms"
 # A server busy less than this share of a core with compression on sleeps between broadcasts:
-# the report says what that did to its reading (docs/broadcast.md, "A server that idles")
+# with the CPUs left to idle (--let-cpus-idle), the report says what that did to its reading
+# (docs/broadcast.md, "A server that idles")
 LOADED_CORE = 0.9
 # --load-to raises a server's rate at most so many times over --rate: the clients (the other
 # core) must keep up with what the server sends
@@ -415,14 +423,15 @@ class Window:
 
 
 def measure(server: Server, messages: Path, go: Path, connections: int, rate: float,
-            warmup: float, seconds: float, poll: str | None = CLIENT_POLL) -> dict[bool, Window]:
+            warmup: float, seconds: float, poll: str | None = CLIENT_POLL,
+            spinners: tuple[int, ...] = ()) -> dict[bool, Window]:
     """One window of ``server`` with compression on and one with it off, by key, measured over
     the same seconds: both servers run side by side, each broadcasting to its own
     ``connections`` clients, which read their sockets every ``poll`` (:data:`CLIENT_POLL`), or
     wait on them when it is None. Side by side, both windows see the same moment of the
     machine, whose speed moves by half from one minute to the next: measured one after the
     other, on - off took that move as compression's cost (docs/broadcast.md, "On and off side
-    by side")."""
+    by side"). The machine's busy share leaves out ``spinners`` (:func:`spin`)."""
     import psutil
 
     processes: dict[bool, subprocess.Popen[str]] = {}
@@ -449,13 +458,14 @@ def measure(server: Server, messages: Path, go: Path, connections: int, rate: fl
         time.sleep(warmup)
         watched = {compress: psutil.Process(process.pid)
                    for compress, process in processes.items()}  # fmt: skip
-        psutil.cpu_percent()
+        busy_before = machine_busy(spinners)
         before = {compress: (dict(statuses[compress].last), cpu_seconds(process))
                   for compress, process in watched.items()}  # fmt: skip
         time.sleep(seconds)
         after = {compress: (dict(statuses[compress].last), cpu_seconds(process))
                  for compress, process in watched.items()}  # fmt: skip
-        busy = psutil.cpu_percent() / 100
+        busy_after = machine_busy(spinners)
+        busy = (busy_after[0] - busy_before[0]) / max(1e-9, busy_after[1] - busy_before[1])
         return {compress: window_of(server, before[compress], after[compress], busy, seconds)
                 for compress in watched}  # fmt: skip
     finally:
@@ -486,6 +496,21 @@ def start_clients(server: Server, go: Path, port: int | None, connections: int, 
                 started.kill()
             raise RuntimeError(f"{server.name}: clients failed ({line.strip()!r})")
     return clients
+
+
+def machine_busy(spinners: tuple[int, ...]) -> tuple[float, float]:
+    """The machine's busy CPU seconds so far, but the ``spinners``' (process IDs), and its CPU
+    seconds in all: a window's busy share is the first's difference over the second's."""
+    import psutil
+
+    times = psutil.cpu_times()._asdict()
+    # guest time is counted in user time already
+    total = sum(value for name, value in times.items() if not name.startswith("guest"))
+    busy = total - times["idle"] - times.get("iowait", 0.0)
+    for pid in spinners:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a spinner that ended: none of its time
+            busy -= cpu_seconds(psutil.Process(pid))
+    return busy, total
 
 
 def cpu_seconds(process: Any) -> float:
@@ -573,6 +598,9 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path,
 def main(argv: list[str] | None = None) -> int:
     """Measure every server, print the table, exit 1 when a server misses the goal."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_spin"]:
+        spin(int(argv[1]))
+        return 0
     if argv[:1] == ["_serve-websockets"]:
         parser = argparse.ArgumentParser()
         parser.add_argument("--compress", action=argparse.BooleanOptionalAction)
@@ -603,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="clients that wait on their sockets, woken by every send (by "
                         f"default they read them every {CLIENT_POLL}, as clients on other "
                         "machines cost a server no wake-up, and as the model's readers do)")
+    parser.add_argument("--let-cpus-idle", action="store_true",
+                        help="leave the CPUs free to halt between broadcasts (by default a "
+                        "lowest-priority spinner keeps each one from halting, as a loaded "
+                        "host's CPUs do not: on a VM, a server woken from a halted CPU paid "
+                        "a fifth to a third more per delivery; docs/broadcast.md, \"CPUs that "
+                        "never halt\")")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -634,16 +668,51 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{server.name}: left out, no message of the corpus reaches its threshold "
                   f"({server.threshold} B): nothing compressed")
             chosen.remove(server)
-        load_before = os.getloadavg()
-        if options.load_to:
-            for server in chosen:
-                server.rate = loaded_rate(server, options, messages, go)
-        for repeat in range(options.repeats):
-            for server in chosen:
-                server.repeats.append(one_repeat(server, repeat, options, messages, go, work,
-                                                 corpus_sizes))  # fmt: skip
-        load_after = os.getloadavg()
+        spinners = [] if options.let_cpus_idle else start_spinners()
+        options.spinners = tuple(spinner.pid for spinner in spinners)
+        try:
+            load_before, load_after = measure_rows(chosen, options, messages, go, work,
+                                                   corpus_sizes)  # fmt: skip
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
     return report(chosen, options, load_before, load_after, statistics.fmean(corpus_sizes))
+
+
+def measure_rows(chosen: list[Server], options: argparse.Namespace, messages: Path, go: Path,
+                 work: Path, corpus_sizes: list[int]) -> tuple[tuple[float, ...], ...]:
+    """Every repeat of every chosen server, each server's repeats spread over the run (after
+    --load-to's rate, where asked); the load averages before and after."""
+    load_before = os.getloadavg()
+    if options.load_to:
+        for server in chosen:
+            server.rate = loaded_rate(server, options, messages, go)
+    for repeat in range(options.repeats):
+        for server in chosen:
+            server.repeats.append(one_repeat(server, repeat, options, messages, go, work,
+                                             corpus_sizes))  # fmt: skip
+    return load_before, os.getloadavg()
+
+
+def start_spinners() -> list[subprocess.Popen[bytes]]:
+    """A :func:`spin` process on every CPU this process may run on."""
+    return [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_spin", str(cpu)])
+            for cpu in sorted(os.sched_getaffinity(0))]  # fmt: skip
+
+
+def spin(cpu: int) -> None:
+    """Keep ``cpu`` from halting, taking none of its time from anything else: a loop pinned to
+    it at the lowest priority there is (SCHED_IDLE, which any other runnable thread preempts at
+    once). A halted CPU of a VM woke more slowly into a server's broadcast than a busy one, and
+    made the server pay more per delivery than the model, which times a server at load
+    (docs/broadcast.md, "CPUs that never halt"). Ends once its parent has."""
+    os.sched_setaffinity(0, {cpu})
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    parent = os.getppid()
+    while os.getppid() == parent:
+        for _ in range(100_000):
+            pass
 
 
 def client_poll(options: argparse.Namespace) -> str | None:
@@ -666,7 +735,8 @@ def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go:
     """The rate --load-to gives ``server``: one window at --rate with compression on, its
     load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
     window = measure(server, messages, go, options.connections, options.rate, options.warmup,
-                     options.seconds, client_poll(options))[True]  # fmt: skip
+                     options.seconds, client_poll(options),
+                     getattr(options, "spinners", ()))[True]  # fmt: skip
     rate = max(options.rate, round(rate_for_load(options.rate, window.core, options.load_to)))
     print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
           f"{rate:g}/s", flush=True)
@@ -701,7 +771,8 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
 
     def window() -> None:
         windows.update(measure(server, messages, go, options.connections, rate, options.warmup,
-                               options.seconds, client_poll(options)))  # fmt: skip
+                               options.seconds, client_poll(options),
+                               getattr(options, "spinners", ())))  # fmt: skip
         loads.append(os.getloadavg()[0])
 
     def model() -> dict:
@@ -753,6 +824,11 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     print(f"the clients read their sockets every {poll}, as clients on other machines: no send "
           "wakes them, nor the model's" if poll else "the clients wait on their sockets, woken "
           "by every send (the model's readers do not)")
+    if getattr(options, "let_cpus_idle", False):
+        print("the CPUs were free to halt between broadcasts (--let-cpus-idle)")
+    else:
+        print("a lowest-priority spinner kept each CPU from halting, as a loaded host's CPUs do "
+              "not (busy leaves it out; --let-cpus-idle leaves the CPUs free to halt)")
     if getattr(options, "spread", False):
         print(f"the servers broadcast the corpus's server messages in runs of {SPREAD_RUN} from "
               f"{SPREAD_PARTS} parts of it in turn; the model run on them in that order")
@@ -768,14 +844,15 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     for name, row in rows:
         print(format_row(name, row))
     for name, row in rows:
-        for note in row_notes(name, row):
+        for note in row_notes(name, row, getattr(options, "let_cpus_idle", False)):
             print(note)
     return 0 if all(row.ok or row.unresolved for _, row in rows) else 1
 
 
-def row_notes(name: str, row: Row) -> list[str]:
-    """What a row's figures need said under the table: why it is unresolved, or that its
-    server idled most of its window where it missed high."""
+def row_notes(name: str, row: Row, cpus_idle: bool = False) -> list[str]:
+    """What a row's figures need said under the table: why it is unresolved, or, with the
+    CPUs left free to halt (``cpus_idle``), that its server idled most of its window where it
+    missed high."""
     notes = []
     if row.unresolved and not row.ok:
         notes.append(f"{name}: unresolved, its on - off spans 0 over the repeats or is no "
@@ -783,14 +860,15 @@ def row_notes(name: str, row: Row) -> list[str]:
                      "what compression costs it is under its noise here; longer windows and "
                      f"more repeats (--only \"{name}\" --seconds 60 --repeats 9) narrow "
                      "that")  # fmt: skip
-    if (row.core is not None and row.core < LOADED_CORE and row.ratio is not None
+    if (cpus_idle and row.core is not None and row.core < LOADED_CORE and row.ratio is not None
             and row.ratio[0] > 1 + GOAL):  # the server paid more, as idling makes it
         notes.append(f"{name}: its server was busy {row.core:.0%} of a core with compression "
                      "on and idle the rest; a server that sleeps between broadcasts paid more "
                      "per delivery here than one that never did, which the model, timing its "
                      "sends back to back, does not pay "
-                     "(docs/broadcast.md, \"A server that idles\"); --load-to 0.8 (or a "
-                     "higher --rate) measures it at load")  # fmt: skip
+                     "(docs/broadcast.md, \"A server that idles\"); without --let-cpus-idle "
+                     "no CPU halts between broadcasts, and --load-to 0.8 (or a higher --rate) "
+                     "measures it at load")  # fmt: skip
     return notes
 
 

@@ -110,9 +110,10 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """python-websockets at 10 broadcasts/s to 1,000 connections is busy about a third of a core:
-    its row shows that load, and a miss there points at what idling does to its reading."""
+    its row shows that load, and a miss there, with the CPUs left free to halt, points at what
+    idling does to its reading."""
     options = argparse.Namespace(corpus=Path("game.jsonl"), connections=1000, rate=10.0,
-                                 repeats=1, seconds=10.0)  # fmt: skip
+                                 repeats=1, seconds=10.0, let_cpus_idle=True)  # fmt: skip
 
     def server_at(core: float, on: float) -> object:
         repeat = _repeat(bench, on=on, off=10.0, model=10.0)
@@ -129,6 +130,12 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     for server in (server_at(0.95, on=25.0), server_at(0.31, on=21.0), server_at(0.31, on=15.0)):
         bench.report([server], options, (1.0,), (1.0,), 100.0)
         assert "of a core" not in capsys.readouterr().out
+    # With every CPU kept from halting (the bench's default), a sleeping server wakes no halted
+    # CPU: the miss is said, and nothing about idling.
+    options.let_cpus_idle = False
+    assert bench.report([server_at(0.31, on=25.0)], options, (1.0,), (1.0,), 100.0) == 1
+    out = capsys.readouterr().out
+    assert "MISSED" in out and "of a core" not in out and "kept each CPU from halting" in out
     # A row from repeats that measured no load prints "-" in its place.
     assert " - " in bench.format_row("ws", bench.summarize([_repeat(bench, 20.0, 10.0, 10.0)]))
 
@@ -311,7 +318,8 @@ def test_load_to_measures_each_server_at_its_own_rate(
     rates: list[tuple[bool, float]] = []
 
     def measure(server: object, messages: Path, go: Path, connections: int, rate: float,
-                warmup: float, seconds: float, poll: str | None) -> dict[bool, object]:
+                warmup: float, seconds: float, poll: str | None,
+                spinners: tuple[int, ...]) -> dict[bool, object]:
         rates.append(rate)
         assert poll == bench.CLIENT_POLL  # clients that read as remote ones, by default
         core = 0.2 * rate / 10.0
@@ -416,3 +424,22 @@ def test_polling_clients_hold_their_connections_and_are_delivered_to(
             if process is not None:
                 process.kill()
                 process.wait()
+
+
+def test_every_server_is_started_at_the_phase_it_is_given(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """The on and off servers run side by side and take turns (phases 0 and 0.5 of each
+    interval): every server's command line carries its phase, in its own program's terms."""
+    go, messages = tmp_path / "broadcast_go", tmp_path / "messages.bin"
+    for server in bench.servers(go, tmp_path / "ws"):
+        command = server.command(False, messages, 10.0, 0.5)
+        assert "0.5" in command, (server.name, command)
+        flag = command[command.index("0.5") - 1]
+        if server.name.startswith("ws"):  # node broadcast_ws.js WS_DIR 0|1 RATE MESSAGES PHASE
+            assert command[-1] == "0.5"
+        else:
+            assert flag in ("-phase", "--phase"), (server.name, command)
+    # the programs read it: the Go server's flag, ws's fifth argument
+    assert 'flags.Float64("phase"' in (bench.GO_SOURCE / "main.go").read_text()
+    assert "phase = '0'" in bench.WS_SERVER.read_text()
