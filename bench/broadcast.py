@@ -35,9 +35,10 @@ default, for it moved other rows out of the goal (the same page says which).
 
 On and off run side by side because this machine's speed moves by half, and at times doubles,
 from one minute to the next (a fixed zlib loop read 7, 11 and 19 us per call within ten
-minutes): windows measured one after the other, 25 s apart, took that move into on - off,
-whose repeats then spread from 0.6 to 1.3 times the model where side by side they spread by a
-tenth either way (docs/broadcast.md, "On and off side by side").
+minutes): windows measured one after the other, 25 s apart, took that move into on - off
+(gorilla's repeats read 0.58 to 1.29 times the model in one run), where side by side on and
+off move together (over eight windows on read 21.5 to 30.2 us per delivery, on - off 11.4 to
+14.7; docs/broadcast.md, "On and off side by side").
 
 The model is measured in every repeat, just after that repeat's windows (and just before them
 in odd repeats, so that drift between the two cancels out over a pair), so that it runs under
@@ -57,11 +58,12 @@ load average over the row's windows and model runs.
 
 A server that sleeps between broadcasts paid more per delivery on this machine than one that
 never did, which the model, timing its sends back to back, does not pay (docs/broadcast.md, "A
-server that idles"): a VM's CPU with nothing to run halts, and a broadcast that woke it ran a
-fifth to a third slower. So the bench keeps every CPU from halting with a spinner of the
-lowest priority there is (:func:`spin`, SCHED_IDLE: any other runnable thread preempts it), as
-a loaded host's CPUs never halt; the busy share leaves the spinners out (docs/broadcast.md,
-"CPUs that never halt"). ``--let-cpus-idle`` leaves them free to halt, and then a row that
+server that idles"): a VM's CPU with nothing to run halts, and servers whose broadcasts woke
+halted CPUs read up to 0.17 more against their model than with the CPUs kept busy. So the
+bench keeps every CPU from halting with a spinner of the lowest priority there is
+(:func:`spin`, SCHED_IDLE: any other runnable thread preempts it), as a loaded host's CPUs
+never halt; the busy share leaves the spinners out (docs/broadcast.md, "CPUs that never
+halt"). ``--let-cpus-idle`` leaves them free to halt, and then a row that
 misses high with its server under 0.9 of a core says so. ``--load-to CORES`` gives each server
 the rate that keeps it about that busy with compression on (one window at ``--rate`` first),
 printed in the ``rate`` column, instead of one rate for all. Exit status 1 when a server misses
@@ -599,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     """Measure every server, print the table, exit 1 when a server misses the goal."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_spin"]:
-        spin(int(argv[1]))
+        spin(int(argv[1]), int(argv[2]))
         return 0
     if argv[:1] == ["_serve-websockets"]:
         parser = argparse.ArgumentParser()
@@ -634,9 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--let-cpus-idle", action="store_true",
                         help="leave the CPUs free to halt between broadcasts (by default a "
                         "lowest-priority spinner keeps each one from halting, as a loaded "
-                        "host's CPUs do not: on a VM, a server woken from a halted CPU paid "
-                        "a fifth to a third more per delivery; docs/broadcast.md, \"CPUs that "
-                        "never halt\")")
+                        "host's CPUs do not: on a VM, a server whose broadcasts woke halted "
+                        "CPUs read up to a sixth higher against its model; docs/broadcast.md, "
+                        "\"CPUs that never halt\")")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -697,19 +699,20 @@ def measure_rows(chosen: list[Server], options: argparse.Namespace, messages: Pa
 
 def start_spinners() -> list[subprocess.Popen[bytes]]:
     """A :func:`spin` process on every CPU this process may run on."""
-    return [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_spin", str(cpu)])
+    return [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_spin", str(cpu),
+                              str(os.getpid())])
             for cpu in sorted(os.sched_getaffinity(0))]  # fmt: skip
 
 
-def spin(cpu: int) -> None:
+def spin(cpu: int, parent: int) -> None:
     """Keep ``cpu`` from halting, taking none of its time from anything else: a loop pinned to
     it at the lowest priority there is (SCHED_IDLE, which any other runnable thread preempts at
     once). A halted CPU of a VM woke more slowly into a server's broadcast than a busy one, and
     made the server pay more per delivery than the model, which times a server at load
-    (docs/broadcast.md, "CPUs that never halt"). Ends once its parent has."""
+    (docs/broadcast.md, "CPUs that never halt"). Ends once its parent (the process ID
+    ``parent``, given: one that ended before the spinner started is not its parent) has."""
     os.sched_setaffinity(0, {cpu})
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    parent = os.getppid()
     while os.getppid() == parent:
         for _ in range(100_000):
             pass

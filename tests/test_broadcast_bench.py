@@ -443,3 +443,21 @@ def test_every_server_is_started_at_the_phase_it_is_given(
     # the programs read it: the Go server's flag, ws's fifth argument
     assert 'flags.Float64("phase"' in (bench.GO_SOURCE / "main.go").read_text()
     assert "phase = '0'" in bench.WS_SERVER.read_text()
+
+
+def test_a_spinner_keeps_no_cpu_busy_once_its_parent_is_gone() -> None:
+    """The bench's spinners (one per CPU, SCHED_IDLE) end with the bench, even one killed
+    before it could stop them: none is left spinning."""
+    import psutil
+
+    # The spinner writes nothing, and holds none of its parent's pipes open
+    start = (f"import os, subprocess, sys; spinner = subprocess.Popen([sys.executable, "
+             f"{str(ROOT / 'bench' / 'broadcast.py')!r}, '_spin', '0', str(os.getpid())], "
+             "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(spinner.pid)")
+    parent = subprocess.run([sys.executable, "-c", start], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    spinner = psutil.Process(int(parent.stdout))
+    deadline = time.monotonic() + 20
+    while spinner.is_running() and spinner.status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the spinner outlived its parent"
+        time.sleep(0.05)
