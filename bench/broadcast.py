@@ -831,7 +831,8 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
         print("the CPUs were free to halt between broadcasts (--let-cpus-idle)")
     else:
         print("a lowest-priority spinner kept each CPU from halting, as a loaded host's CPUs do "
-              "not (busy leaves it out; --let-cpus-idle leaves the CPUs free to halt)")
+              "not (busy leaves the spinners out, the load average counts them: one per CPU; "
+              "--let-cpus-idle leaves the CPUs free to halt)")
     if getattr(options, "spread", False):
         print(f"the servers broadcast the corpus's server messages in runs of {SPREAD_RUN} from "
               f"{SPREAD_PARTS} parts of it in turn; the model run on them in that order")
