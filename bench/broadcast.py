@@ -59,14 +59,15 @@ load average over the row's windows and model runs.
 A server that sleeps between broadcasts paid more per delivery on this machine than one that
 never did, which the model, timing its sends back to back, does not pay (docs/broadcast.md, "A
 server that idles"): a VM's CPU with nothing to run halts, and servers whose broadcasts woke
-halted CPUs read up to 0.17 more against their model than with the CPUs kept busy. So the
-bench keeps every CPU from halting with a spinner of the lowest priority there is
+halted CPUs read up to 0.17 more against their model than with the CPUs kept busy.
+``--busy-cpus`` keeps every CPU from halting with a spinner of the lowest priority there is
 (:func:`spin`, SCHED_IDLE: any other runnable thread preempts it), as a loaded host's CPUs
-never halt; the busy share leaves the spinners out (docs/broadcast.md, "CPUs that never
-halt"). ``--let-cpus-idle`` leaves them free to halt, and then a row that
-misses high with its server under 0.9 of a core says so. ``--load-to CORES`` gives each server
-the rate that keeps it about that busy with compression on (one window at ``--rate`` first),
-printed in the ``rate`` column, instead of one rate for all. Exit status 1 when a server misses
+never halt; the busy share leaves the spinners out. It is not the default: with it ws's model
+read faster and its server did not, so ws read further from its model (docs/broadcast.md,
+"CPUs that never halt"). Without it, a row that misses high with its server under 0.9 of a
+core says so. ``--load-to CORES`` gives each server the rate that keeps it about that busy
+with compression on (one window at ``--rate`` first), printed in the ``rate`` column, instead
+of one rate for all. Exit status 1 when a server misses
 the goal or reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off
 spans 0 over its repeats, or is no more than its off windows moved between them, reads
 "unresolved" (its compression is under the server's noise: a compress-once server at 1,000
@@ -116,7 +117,7 @@ CLIENT_PROCESSES = 2
 # "Readers that wait on their sockets"); --waiting-clients brings them back.
 CLIENT_POLL = "20ms"
 # A server busy less than this share of a core with compression on sleeps between broadcasts:
-# with the CPUs left to idle (--let-cpus-idle), the report says what that did to its reading
+# with the CPUs free to halt (without --busy-cpus), the report says what that did to its reading
 # (docs/broadcast.md, "A server that idles")
 LOADED_CORE = 0.9
 # --load-to raises a server's rate at most so many times over --rate: the clients (the other
@@ -633,12 +634,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="clients that wait on their sockets, woken by every send (by "
                         f"default they read them every {CLIENT_POLL}, as clients on other "
                         "machines cost a server no wake-up, and as the model's readers do)")
-    parser.add_argument("--let-cpus-idle", action="store_true",
-                        help="leave the CPUs free to halt between broadcasts (by default a "
-                        "lowest-priority spinner keeps each one from halting, as a loaded "
-                        "host's CPUs do not: on a VM, a server whose broadcasts woke halted "
-                        "CPUs read up to a sixth higher against its model; docs/broadcast.md, "
-                        "\"CPUs that never halt\")")
+    parser.add_argument("--busy-cpus", action="store_true",
+                        help="keep each CPU from halting between broadcasts with a "
+                        "lowest-priority spinner, as a loaded host's CPUs do not halt: on this "
+                        "VM python-websockets and gorilla then read closer to their model, ws "
+                        "further from it (docs/broadcast.md, \"CPUs that never halt\"); by "
+                        "default the CPUs are free to halt")
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
@@ -670,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{server.name}: left out, no message of the corpus reaches its threshold "
                   f"({server.threshold} B): nothing compressed")
             chosen.remove(server)
-        spinners = [] if options.let_cpus_idle else start_spinners()
+        spinners = start_spinners() if options.busy_cpus else []
         options.spinners = tuple(spinner.pid for spinner in spinners)
         try:
             load_before, load_after = measure_rows(chosen, options, messages, go, work,
@@ -827,12 +828,10 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     print(f"the clients read their sockets every {poll}, as clients on other machines: no send "
           "wakes them, nor the model's" if poll else "the clients wait on their sockets, woken "
           "by every send (the model's readers do not)")
-    if getattr(options, "let_cpus_idle", False):
-        print("the CPUs were free to halt between broadcasts (--let-cpus-idle)")
-    else:
+    if getattr(options, "busy_cpus", False):
         print("a lowest-priority spinner kept each CPU from halting, as a loaded host's CPUs do "
-              "not (busy leaves the spinners out, the load average counts them: one per CPU; "
-              "--let-cpus-idle leaves the CPUs free to halt)")
+              "not (--busy-cpus; busy leaves the spinners out, the load average counts them: "
+              "one per CPU)")
     if getattr(options, "spread", False):
         print(f"the servers broadcast the corpus's server messages in runs of {SPREAD_RUN} from "
               f"{SPREAD_PARTS} parts of it in turn; the model run on them in that order")
@@ -848,15 +847,15 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
     for name, row in rows:
         print(format_row(name, row))
     for name, row in rows:
-        for note in row_notes(name, row, getattr(options, "let_cpus_idle", False)):
+        for note in row_notes(name, row, not getattr(options, "busy_cpus", False)):
             print(note)
     return 0 if all(row.ok or row.unresolved for _, row in rows) else 1
 
 
-def row_notes(name: str, row: Row, cpus_idle: bool = False) -> list[str]:
+def row_notes(name: str, row: Row, cpus_idle: bool = True) -> list[str]:
     """What a row's figures need said under the table: why it is unresolved, or, with the
-    CPUs left free to halt (``cpus_idle``), that its server idled most of its window where it
-    missed high."""
+    CPUs free to halt (``cpus_idle``, without --busy-cpus), that its server idled most of its
+    window where it missed high."""
     notes = []
     if row.unresolved and not row.ok:
         notes.append(f"{name}: unresolved, its on - off spans 0 over the repeats or is no "
@@ -870,9 +869,9 @@ def row_notes(name: str, row: Row, cpus_idle: bool = False) -> list[str]:
                      "on and idle the rest; a server that sleeps between broadcasts paid more "
                      "per delivery here than one that never did, which the model, timing its "
                      "sends back to back, does not pay "
-                     "(docs/broadcast.md, \"A server that idles\"); without --let-cpus-idle "
-                     "no CPU halts between broadcasts, and --load-to 0.8 (or a higher --rate) "
-                     "measures it at load")  # fmt: skip
+                     "(docs/broadcast.md, \"A server that idles\"); --busy-cpus keeps the "
+                     "CPUs from halting between broadcasts, and --load-to 0.8 (or a higher "
+                     "--rate) measures it at load")  # fmt: skip
     return notes
 
 

@@ -110,10 +110,10 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """python-websockets at 10 broadcasts/s to 1,000 connections is busy about a third of a core:
-    its row shows that load, and a miss there, with the CPUs left free to halt, points at what
-    idling does to its reading."""
+    its row shows that load, and a miss there, with the CPUs free to halt (the default), points
+    at what idling does to its reading."""
     options = argparse.Namespace(corpus=Path("game.jsonl"), connections=1000, rate=10.0,
-                                 repeats=1, seconds=10.0, let_cpus_idle=True)  # fmt: skip
+                                 repeats=1, seconds=10.0)  # fmt: skip
 
     def server_at(core: float, on: float) -> object:
         repeat = _repeat(bench, on=on, off=10.0, model=10.0)
@@ -130,9 +130,9 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     for server in (server_at(0.95, on=25.0), server_at(0.31, on=21.0), server_at(0.31, on=15.0)):
         bench.report([server], options, (1.0,), (1.0,), 100.0)
         assert "of a core" not in capsys.readouterr().out
-    # With every CPU kept from halting (the bench's default), a sleeping server wakes no halted
-    # CPU: the miss is said, and nothing about idling.
-    options.let_cpus_idle = False
+    # With every CPU kept from halting (--busy-cpus), a sleeping server wakes no halted CPU: the
+    # miss is said, and nothing about idling.
+    options.busy_cpus = True
     assert bench.report([server_at(0.31, on=25.0)], options, (1.0,), (1.0,), 100.0) == 1
     out = capsys.readouterr().out
     assert "MISSED" in out and "of a core" not in out and "kept each CPU from halting" in out
