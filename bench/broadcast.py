@@ -61,7 +61,7 @@ never did, which the model, timing its sends back to back, does not pay (docs/br
 server that idles"): a VM's CPU with nothing to run halts, and servers whose broadcasts woke
 halted CPUs read up to 0.17 more against their model than with the CPUs kept busy.
 ``--busy-cpus`` keeps every CPU from halting with a spinner of the lowest priority there is
-(:func:`spin`, SCHED_IDLE: any other runnable thread preempts it), as a loaded host's CPUs
+(:func:`spin`, SCHED_IDLE: a thread that wakes preempts it), as a loaded host's CPUs
 never halt; the busy share leaves the spinners out. It is not the default: with it ws's model
 read faster and its server did not, so ws read further from its model (docs/broadcast.md,
 "CPUs that never halt"). Without it, a row that misses high with its server under 0.9 of a
@@ -706,9 +706,10 @@ def start_spinners() -> list[subprocess.Popen[bytes]]:
 
 
 def spin(cpu: int, parent: int) -> None:
-    """Keep ``cpu`` from halting, taking none of its time from anything else: a loop pinned to
-    it at the lowest priority there is (SCHED_IDLE, which any other runnable thread preempts at
-    once). A halted CPU of a VM woke more slowly into a server's broadcast than a busy one, and
+    """Keep ``cpu`` from halting, taking next to none of its time from anything else: a loop
+    pinned to it at the lowest priority there is (SCHED_IDLE: a thread that wakes preempts it,
+    and where both could run the scheduler weighs it 3 against a normal thread's 1,024). A
+    halted CPU of a VM woke more slowly into a server's broadcast than a busy one, and
     made the server pay more per delivery than the model, which times a server at load
     (docs/broadcast.md, "CPUs that never halt"). Ends once its parent (the process ID
     ``parent``, given: one that ended before the spinner started is not its parent) has."""
