@@ -294,9 +294,9 @@ class Server:
     stands for it, and which figure of that run's cell is its CPU per delivery."""
 
     name: str
-    # The command line of the server, with compression on or off, for the messages file, rate
-    # and phase (:func:`measure`)
-    command: Callable[[bool, Path, float, float], list[str]]
+    # The command line of the server, with compression on or off, for the messages file, rate,
+    # phase and fan-out (0: every connection) (:func:`measure`)
+    command: Callable[[bool, Path, float, float, int], list[str]]
     model_args: list[str]
     pick: Callable[[dict], bool]  # the cell of the model run at the server's setting
     # (a compress-once server's is another; only this one's is read with its cost per byte)
@@ -334,18 +334,21 @@ def ws_module() -> Path:
 def servers(go: Path, ws_dir: Path | None) -> list[Server]:
     """Every server of the bench, at its library's default compression setting."""
 
-    def go_command(*flags: str) -> Callable[[bool, Path, float], list[str]]:
-        def command(compress: bool, messages: Path, rate: float, phase: float) -> list[str]:
+    def go_command(*flags: str) -> Callable[[bool, Path, float, float, int], list[str]]:
+        def command(compress: bool, messages: Path, rate: float, phase: float,
+                    fanout: int) -> list[str]:
             on = ["-compress"] if compress else []
             return [str(go), "serve", *flags, *on, "-rate", str(rate), "-phase", str(phase),
-                    "-corpus", str(messages)]  # fmt: skip
+                    "-fanout", str(fanout), "-corpus", str(messages)]  # fmt: skip
 
         return command
 
-    def websockets_command(compress: bool, messages: Path, rate: float, phase: float) -> list[str]:
+    def websockets_command(compress: bool, messages: Path, rate: float, phase: float,
+                           fanout: int) -> list[str]:
         return [sys.executable, str(Path(__file__).resolve()), "_serve-websockets",
                 "--compress" if compress else "--no-compress", "--rate", str(rate),
-                "--messages", str(messages), "--phase", str(phase)]  # fmt: skip
+                "--messages", str(messages), "--phase", str(phase),
+                "--fanout", str(fanout)]  # fmt: skip
 
     from wsztune.codecs.go import GO_CODER_DEFAULT_THRESHOLD as coder
 
@@ -372,9 +375,10 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
     ]  # fmt: skip
     if ws_dir is not None:
 
-        def ws_command(compress: bool, messages: Path, rate: float, phase: float) -> list[str]:
+        def ws_command(compress: bool, messages: Path, rate: float, phase: float,
+                       fanout: int) -> list[str]:
             return ["node", str(WS_SERVER), str(ws_dir), "1" if compress else "0", str(rate),
-                    str(messages), str(phase)]  # fmt: skip
+                    str(messages), str(phase), str(fanout)]  # fmt: skip
 
         def at_15_8(cell: dict) -> bool:
             return (cell["window_bits"], cell["mem_level"]) == (15, 8)
@@ -427,14 +431,16 @@ class Window:
 
 def measure(server: Server, messages: Path, go: Path, connections: int, rate: float,
             warmup: float, seconds: float, poll: str | None = CLIENT_POLL,
-            spinners: tuple[int, ...] = ()) -> dict[bool, Window]:
+            spinners: tuple[int, ...] = (), fanout: int = 0) -> dict[bool, Window]:
     """One window of ``server`` with compression on and one with it off, by key, measured over
     the same seconds: both servers run side by side, each broadcasting to its own
-    ``connections`` clients, which read their sockets every ``poll`` (:data:`CLIENT_POLL`), or
-    wait on them when it is None. Side by side, both windows see the same moment of the
-    machine, whose speed moves by half from one minute to the next: measured one after the
-    other, on - off took that move as compression's cost (docs/broadcast.md, "On and off side
-    by side"). The machine's busy share leaves out ``spinners`` (:func:`spin`)."""
+    ``connections`` clients (every broadcast to all of them, or with ``fanout`` to a group of
+    that many, the groups in turn), which read their sockets every ``poll``
+    (:data:`CLIENT_POLL`), or wait on them when it is None. Side by side, both windows see
+    the same moment of the machine, whose speed moves by half from one minute to the next:
+    measured one after the other, on - off took that move as compression's cost
+    (docs/broadcast.md, "On and off side by side"). The machine's busy share leaves out
+    ``spinners`` (:func:`spin`)."""
     import psutil
 
     processes: dict[bool, subprocess.Popen[str]] = {}
@@ -445,8 +451,8 @@ def measure(server: Server, messages: Path, go: Path, connections: int, rate: fl
             # Half an interval apart: the two take turns, neither broadcasting while the other
             # does, as each server runs alone on its machine.
             phase = 0.0 if compress else 0.5
-            processes[compress] = subprocess.Popen(server.command(compress, messages, rate, phase),
-                                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+            command = server.command(compress, messages, rate, phase, fanout)
+            processes[compress] = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
             statuses[compress] = Status(processes[compress])
         for compress, status in statuses.items():
             if not status.ready.wait(30):
@@ -544,11 +550,22 @@ def window_of(server: Server, before: tuple[dict[str, int], float],
 # The python-websockets server --------------------------------------------------------------------
 
 
+def group(count: int, number: int, fanout: int) -> slice:
+    """Which of ``count`` subscribers, in the order they came, broadcast ``number`` goes to:
+    all of them, or with ``fanout`` the group of that many whose turn it is (subscribers past
+    the last whole group get nothing), as the Go and ws servers pick them."""
+    if not 0 < fanout <= count:
+        return slice(0, count)
+    first = number % (count // fanout) * fanout
+    return slice(first, first + fanout)
+
+
 async def serve_websockets(compress: bool, rate: float, messages_path: Path,
-                           phase: float = 0.0) -> None:
+                           phase: float = 0.0, fanout: int = 0) -> None:
     """python-websockets' server, broadcasting with ``broadcast()`` at ``rate`` per second, the
-    first at ``phase`` x the interval past a whole interval of the clock (:func:`measure`); its
-    default compression (12:5) or none; no keepalive pings (the clients answer nothing)."""
+    first at ``phase`` x the interval past a whole interval of the clock (:func:`measure`), to
+    every connection or to a :func:`group` of ``fanout``; its default compression (12:5) or
+    none; no keepalive pings (the clients answer nothing)."""
     from websockets.asyncio.server import broadcast, serve
 
     data = messages_path.read_bytes()
@@ -564,15 +581,15 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path,
             messages.append(payload)
         sizes.append(size)
         offset += 4 + size
-    connections: set[Any] = set()
+    connections: dict[Any, None] = {}  # in the order they came, for the groups of a fan-out
     delivered = delivered_bytes = 0
 
     async def handler(connection: Any) -> None:
-        connections.add(connection)
+        connections[connection] = None
         try:
             await connection.wait_closed()
         finally:
-            connections.discard(connection)
+            connections.pop(connection, None)
 
     async with serve(handler, "127.0.0.1", 0, compression="deflate" if compress else None,
                      ping_interval=None, max_size=None) as server:  # fmt: skip
@@ -583,9 +600,10 @@ async def serve_websockets(compress: bool, rate: float, messages_path: Path,
         await asyncio.sleep(interval - time.time() % interval + phase * interval)
         start, count, reported = loop.time(), 0, 0.0
         while True:
-            broadcast(connections, messages[count % len(messages)])
-            delivered += len(connections)
-            delivered_bytes += len(connections) * sizes[count % len(messages)]
+            subscribers = list(connections)[group(len(connections), count, fanout)]
+            broadcast(subscribers, messages[count % len(messages)])
+            delivered += len(subscribers)
+            delivered_bytes += len(subscribers) * sizes[count % len(messages)]
             count += 1
             now = loop.time()
             if now - reported >= 0.5:
@@ -610,14 +628,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--rate", type=float)
         parser.add_argument("--messages", type=Path)
         parser.add_argument("--phase", type=float, default=0.0)
+        parser.add_argument("--fanout", type=int, default=0)
         options = parser.parse_args(argv[1:])
         asyncio.run(serve_websockets(options.compress, options.rate, options.messages,
-                                     options.phase))  # fmt: skip
+                                     options.phase, options.fanout))  # fmt: skip
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=REPO / "corpora" / "api.jsonl")
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=10.0, help="broadcasts per second")
+    parser.add_argument("--fanout", type=int, default=0, metavar="K",
+                        help="send each broadcast to K of the connections, the connections in "
+                        "groups of K taking turns, and run the model at --fanout K (by default "
+                        "every broadcast goes to every connection): few subscribers at a high "
+                        "rate resolve a compress-once server's one compression per broadcast, "
+                        "which among 1,000 subscribers is below the windows' noise")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -643,6 +668,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
+    if not 0 <= options.fanout <= options.connections:
+        parser.error(f"--fanout takes a number of subscribers from 1 to --connections "
+                     f"({options.connections}), not {options.fanout}")
     if options.load_to is not None and not 0 < options.load_to <= 1:
         parser.error(f"--load-to takes a share of one core, over 0 and at most 1, not "
                      f"{options.load_to:g}")
@@ -720,6 +748,19 @@ def spin(cpu: int, parent: int) -> None:
             pass
 
 
+def measure_at(server: Server, options: argparse.Namespace, messages: Path, go: Path,
+               rate: float) -> dict[bool, Window]:
+    """:func:`measure` at ``rate``, everything else as the options ask."""
+    return measure(server, messages, go, options.connections, rate, options.warmup,
+                   options.seconds, client_poll(options), getattr(options, "spinners", ()),
+                   getattr(options, "fanout", 0))  # fmt: skip
+
+
+def model_fanout(options: argparse.Namespace) -> int:
+    """The fan-out the model is run at: --fanout, or every connection."""
+    return getattr(options, "fanout", 0) or options.connections
+
+
 def client_poll(options: argparse.Namespace) -> str | None:
     """How often the clients read: :data:`CLIENT_POLL`, or None with --waiting-clients (they
     wait on their sockets)."""
@@ -739,9 +780,7 @@ def rate_for_load(rate: float, core: float, target: float) -> float:
 def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go: Path) -> float:
     """The rate --load-to gives ``server``: one window at --rate with compression on, its
     load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
-    window = measure(server, messages, go, options.connections, options.rate, options.warmup,
-                     options.seconds, client_poll(options),
-                     getattr(options, "spinners", ()))[True]  # fmt: skip
+    window = measure_at(server, options, messages, go, options.rate)[True]
     rate = max(options.rate, round(rate_for_load(options.rate, window.core, options.load_to)))
     print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
           f"{rate:g}/s", flush=True)
@@ -775,13 +814,11 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     windows: dict[bool, Window] = {}
 
     def window() -> None:
-        windows.update(measure(server, messages, go, options.connections, rate, options.warmup,
-                               options.seconds, client_poll(options),
-                               getattr(options, "spinners", ())))  # fmt: skip
+        windows.update(measure_at(server, options, messages, go, rate))
         loads.append(os.getloadavg()[0])
 
     def model() -> dict:
-        cells = model_run(options.model_corpus, server.model_args, options.connections,
+        cells = model_run(options.model_corpus, server.model_args, model_fanout(options),
                           work / "model.json")  # fmt: skip
         loads.append(os.getloadavg()[0])
         return next(cell for cell in cells if server.pick(cell))

@@ -6,11 +6,14 @@
 // line {"connections", "deliveries", "bytes"}: the sends whose callback reported them written,
 // and their payload bytes.
 //
-// Usage: node broadcast_ws.js WS_DIR COMPRESS(1|0) RATE MESSAGES_FILE [PHASE]
+// Usage: node broadcast_ws.js WS_DIR COMPRESS(1|0) RATE MESSAGES_FILE [PHASE] [FANOUT]
+// With FANOUT K over 0, each broadcast goes to K clients: the clients in the order they came, in
+// groups of K, the groups in turn (clients past the last whole group get nothing).
 const fs = require('fs');
 const path = require('path');
 
-const [wsDir, compress, rate, messagesPath, phase = '0'] = process.argv.slice(2);
+const [wsDir, compress, rate, messagesPath, phase = '0', fanoutArgument = '0'] = process.argv.slice(2);
+const fanout = Number(fanoutArgument);
 const { WebSocketServer } = require(path.resolve(wsDir));
 
 const { isUtf8 } = require('buffer');
@@ -48,7 +51,12 @@ wss.on('listening', () => {
         bytes += size;
       }
     };
-    for (const client of wss.clients) client.send(message, written);
+    let subscribers = wss.clients; // a Set: in the order the clients came
+    if (fanout > 0 && wss.clients.size >= fanout) {
+      const first = (count % Math.floor(wss.clients.size / fanout)) * fanout;
+      subscribers = Array.from(wss.clients).slice(first, first + fanout);
+    }
+    for (const client of subscribers) client.send(message, written);
     count += 1;
     setTimeout(tick, Math.max(0, start + (count * 1000) / Number(rate) - Date.now()));
   };

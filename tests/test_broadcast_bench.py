@@ -5,6 +5,7 @@ is the median of the repeats' own ratios (the bench's docstring says why)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -319,8 +320,9 @@ def test_load_to_measures_each_server_at_its_own_rate(
 
     def measure(server: object, messages: Path, go: Path, connections: int, rate: float,
                 warmup: float, seconds: float, poll: str | None,
-                spinners: tuple[int, ...]) -> dict[bool, object]:
+                spinners: tuple[int, ...], fanout: int) -> dict[bool, object]:
         rates.append(rate)
+        assert fanout == 0  # every broadcast to every connection, by default
         assert poll == bench.CLIENT_POLL  # clients that read as remote ones, by default
         core = 0.2 * rate / 10.0
         return {compress: bench.Window((0.030 if compress else 0.012), 0.5, 150.0, 150.0, None,
@@ -433,16 +435,53 @@ def test_every_server_is_started_at_the_phase_it_is_given(
     interval): every server's command line carries its phase, in its own program's terms."""
     go, messages = tmp_path / "broadcast_go", tmp_path / "messages.bin"
     for server in bench.servers(go, tmp_path / "ws"):
-        command = server.command(False, messages, 10.0, 0.5)
+        command = server.command(False, messages, 10.0, 0.5, 7)
         assert "0.5" in command, (server.name, command)
         flag = command[command.index("0.5") - 1]
-        if server.name.startswith("ws"):  # node broadcast_ws.js WS_DIR 0|1 RATE MESSAGES PHASE
-            assert command[-1] == "0.5"
+        if server.name.startswith("ws"):  # node broadcast_ws.js WS_DIR 0|1 RATE MESSAGES PHASE K
+            assert command[-2:] == ["0.5", "7"]
         else:
             assert flag in ("-phase", "--phase"), (server.name, command)
+            assert command[command.index("7") - 1] in ("-fanout", "--fanout")
     # the programs read it: the Go server's flag, ws's fifth argument
     assert 'flags.Float64("phase"' in (bench.GO_SOURCE / "main.go").read_text()
     assert "phase = '0'" in bench.WS_SERVER.read_text()
+
+
+@pytest.mark.parametrize(
+    ("count", "number", "fanout", "subscribers"),
+    [
+        (6, 0, 0, range(0, 6)),  # no fan-out: everyone
+        (6, 5, 6, range(0, 6)),  # one group of all
+        (6, 0, 2, range(0, 2)),
+        (6, 1, 2, range(2, 4)),
+        (6, 2, 2, range(4, 6)),
+        (6, 3, 2, range(0, 2)),  # the groups in turn
+        (7, 1, 3, range(3, 6)),  # the seventh is in no whole group
+        (7, 2, 3, range(0, 3)),
+        (2, 0, 3, range(0, 2)),  # fewer than a group (still connecting): everyone
+        (0, 4, 3, range(0, 0)),
+    ],
+)
+def test_a_fanout_broadcast_goes_to_one_group_in_turn(
+    bench: ModuleType, count: int, number: int, fanout: int, subscribers: range
+) -> None:
+    """With --fanout K a broadcast goes to K subscribers: the connections in the order they
+    came, in groups of K, the groups in turn."""
+    assert range(count)[bench.group(count, number, fanout)] == subscribers
+
+
+def test_fanout_is_refused_over_the_connections(bench: ModuleType) -> None:
+    """--fanout K of more subscribers than connections is refused, with what it takes."""
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--connections", "10", "--fanout", "11"])
+    assert stopped.value.code == 2
+
+
+def test_the_model_runs_at_the_fanout_or_at_every_connection(bench: ModuleType) -> None:
+    """The model's fan-out is --fanout where given, else every connection."""
+    assert bench.model_fanout(argparse.Namespace(connections=1000, fanout=10)) == 10
+    assert bench.model_fanout(argparse.Namespace(connections=1000, fanout=0)) == 1000
 
 
 def test_a_spinner_keeps_no_cpu_busy_once_its_parent_is_gone() -> None:
@@ -461,3 +500,57 @@ def test_a_spinner_keeps_no_cpu_busy_once_its_parent_is_gone() -> None:
     while spinner.is_running() and spinner.status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the spinner outlived its parent"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("name", ["gorilla WriteMessage", "websockets broadcast()", "ws ("])
+def test_a_real_server_sends_a_fanout_broadcast_to_its_group_only(
+    bench: ModuleType, tmp_path: Path, request: pytest.FixtureRequest, name: str
+) -> None:
+    """Each server program of the bench, run with compression on at fan-out 2 with four
+    connections: the first two (in the order they came) get the even broadcasts and the last
+    two the odd ones, each message once, whole."""
+    from websockets.sync.client import connect
+
+    ws_dir = request.getfixturevalue("ws_dir") if name.startswith("ws") else None
+    go = tmp_path / "not-built"
+    if name.startswith("gorilla"):
+        if shutil.which("go") is None or not Path("/usr/share/gocode/src/github.com").is_dir():
+            pytest.skip("go, or Debian's gorilla/coder websocket packages, are not installed")
+        go = bench.go_binary(Path.home() / ".cache" / "wsztune-bench")
+    server = next(s for s in bench.servers(go, ws_dir) if s.name.startswith(name))
+    messages = tmp_path / "messages.bin"
+    payloads = [f"message {n} ".encode() * 20 for n in range(20)]  # an even count: parity holds
+    bench.write_messages(payloads, messages)
+    process = subprocess.Popen(server.command(True, messages, 100.0, 0.0, 2),
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    received: list[list[int]] = []
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[1])
+        with contextlib.ExitStack() as stack:
+            connections = []
+            for _ in range(4):  # one after the other: their order is the server's
+                connections.append(stack.enter_context(
+                    connect(f"ws://127.0.0.1:{port}/", max_queue=None)))
+                time.sleep(0.2)
+            time.sleep(1.0)  # a hundred broadcasts with all four connected
+            for connection in connections:
+                numbers = []
+                while True:
+                    try:
+                        message = connection.recv(timeout=0)
+                    except TimeoutError:
+                        break
+                    payload = message.encode() if isinstance(message, str) else message
+                    numbers.append(int(payload.split()[1]))
+                    assert payload == payloads[numbers[-1]]
+                # the last ones: those before the fourth came went to a group of all three
+                received.append(numbers[-10:])
+            process.kill()  # first: gorilla's server would not end the closing handshake
+    finally:
+        process.kill()
+        process.wait()
+    assert all(len(numbers) == 10 for numbers in received), received
+    assert received[0] == received[1] and received[2] == received[3], received
+    parities = [{n % 2 for n in numbers} for numbers in received]
+    assert parities[0] in ({0}, {1}) and parities[2] == {0, 1} - parities[0], received

@@ -2,8 +2,11 @@
 // server that broadcasts corpus messages at a fixed rate to every connection, and the clients
 // that hold those connections (for every server of the bench, Python and Node ones included).
 //
-//	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -threshold T -rate R -corpus F
-//	    listens on 127.0.0.1, prints "port N", then every 0.5 s one JSON line
+//	broadcast_go serve -lib gorilla|coder -compress -prepared -level N -takeover -threshold T -rate R -fanout K -corpus F
+//	    listens on 127.0.0.1 and broadcasts R messages per second, each to every connection or,
+//	    with -fanout K, to one group of K (the connections in the order they came, in groups of
+//	    K, the groups in turn; connections past the last whole group get nothing). It prints
+//	    "port N", then every 0.5 s one JSON line
 //	    {"connections": c, "deliveries": d, "bytes": b, "compressible_bytes": t,
 //	    "compressible_deliveries": n}: the messages written so far, all connections, their
 //	    payload bytes, and the payload bytes and the count of those of T bytes or more, at least
@@ -83,8 +86,11 @@ func (it item) coderKind() coder.MessageType {
 }
 
 type hub struct {
-	mu         sync.Mutex
-	queues     map[chan item]struct{}
+	mu sync.Mutex
+	// the subscribers' queues, in the order they came: a group of a -fanout broadcast is a run
+	// of them, the same connections every time its turn comes
+	queues     []chan item
+	fanout     int // subscribers per broadcast; 0: all of them
 	deliveries int64
 	bytes      int64 // payload bytes of the deliveries
 	// payload bytes and count of the deliveries of threshold bytes or more (at least 1): what
@@ -106,13 +112,18 @@ func (h *hub) delivered(it item) {
 
 func (h *hub) add(q chan item) {
 	h.mu.Lock()
-	h.queues[q] = struct{}{}
+	h.queues = append(h.queues, q)
 	h.mu.Unlock()
 }
 
 func (h *hub) remove(q chan item) {
 	h.mu.Lock()
-	delete(h.queues, q)
+	for i, other := range h.queues {
+		if other == q {
+			h.queues = append(h.queues[:i], h.queues[i+1:]...)
+			break
+		}
+	}
 	h.mu.Unlock()
 }
 
@@ -122,10 +133,17 @@ func (h *hub) count() int {
 	return len(h.queues)
 }
 
-func (h *hub) broadcast(it item) {
+// broadcast sends the n-th broadcast's item to its subscribers: all of them, or the group of
+// -fanout whose turn it is.
+func (h *hub) broadcast(n int, it item) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for q := range h.queues {
+	subscribers := h.queues
+	if h.fanout > 0 && len(h.queues) >= h.fanout {
+		group := n % (len(h.queues) / h.fanout)
+		subscribers = h.queues[group*h.fanout : (group+1)*h.fanout]
+	}
+	for _, q := range subscribers {
 		select {
 		case q <- it:
 		default: // a subscriber 256 messages behind misses this one, as in gorilla's chat hub
@@ -133,12 +151,12 @@ func (h *hub) broadcast(it item) {
 	}
 }
 
-func serve(lib string, compress, prepared bool, level int, takeover bool, threshold int, rate, phase float64, corpus string) error {
+func serve(lib string, compress, prepared bool, level int, takeover bool, threshold int, rate, phase float64, fanout int, corpus string) error {
 	messages, err := readMessages(corpus)
 	if err != nil {
 		return err
 	}
-	h := &hub{queues: map[chan item]struct{}{}, threshold: threshold}
+	h := &hub{threshold: threshold, fanout: fanout}
 	upgrader := gorilla.Upgrader{EnableCompression: compress, WriteBufferSize: 4096}
 	mode := coder.CompressionDisabled
 	if compress {
@@ -228,7 +246,7 @@ func serve(lib string, compress, prepared bool, level int, takeover bool, thresh
 				}
 				it.prepared = pm
 			}
-			h.broadcast(it)
+			h.broadcast(n, it)
 		}
 	}()
 	encoder := json.NewEncoder(os.Stdout)
@@ -367,6 +385,7 @@ func main() {
 	threshold := flags.Int("threshold", 0, "the library's threshold, for compressible_bytes")
 	rate := flags.Float64("rate", 10, "broadcasts per second")
 	phase := flags.Float64("phase", 0, "broadcast at this share of an interval past whole intervals of the clock")
+	fanout := flags.Int("fanout", 0, "subscribers per broadcast, groups of the connections in turn (0: all)")
 	corpus := flags.String("corpus", "", "messages file")
 	port := flags.Int("port", 0, "clients: the server's port")
 	n := flags.Int("n", 1, "clients: connections")
@@ -375,7 +394,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		err = serve(*lib, *compress, *prepared, *level, *takeover, *threshold, *rate, *phase, *corpus)
+		err = serve(*lib, *compress, *prepared, *level, *takeover, *threshold, *rate, *phase, *fanout, *corpus)
 	case "clients":
 		err = clients(*port, *n, *compress, *poll)
 	default:
