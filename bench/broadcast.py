@@ -123,6 +123,14 @@ LOADED_CORE = 0.9
 # --load-to raises a server's rate at most so many times over --rate: the clients (the other
 # core) must keep up with what the server sends
 MAX_RATE_FACTOR = 20
+# A compress-once server pays one compression per broadcast: among 1,000 subscribers a
+# thousandth of a delivery's writes, under the windows' noise (its row read "unresolved"). Without
+# --fanout it broadcasts to groups of this many of its connections at this rate, which resolves
+# it: on every bundled corpus at 1,000 connections, every repeat's on - off well above 0. At
+# 500/s (a seventh of a core) it read 1.57 times its model, as a server that idles does
+# (docs/broadcast.md, "PreparedMessage among 1,000 connections").
+COMPRESS_ONCE_FANOUT = 10
+COMPRESS_ONCE_RATE = 2000.0
 SPREAD_PARTS = 10  # parts of the corpus a server's broadcasts go through in turn
 SPREAD_RUN = 10  # consecutive messages of a part broadcast one after the other
 
@@ -205,6 +213,7 @@ class Repeat:
     # The server's CPU seconds per second of its window with compression on: how busy it was
     core: float | None = None
     rate: float | None = None  # the broadcasts per second of both windows
+    fanout: int | None = None  # the subscribers of a broadcast
 
     @property
     def measured(self) -> float:
@@ -235,6 +244,7 @@ class Row:
     off_spread: float = 0.0  # the off windows' largest less smallest over the repeats
     core: float | None = None  # the server's load with compression on (median), in cores
     rate: float | None = None  # its broadcasts per second (median)
+    fanout: int | None = None  # the subscribers of a broadcast
 
     @property
     def ok(self) -> bool:
@@ -269,6 +279,7 @@ def summarize(repeats: list[Repeat]) -> Row:
     models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
     cores = [repeat.core for repeat in repeats if repeat.core is not None]
     rates = [repeat.rate for repeat in repeats if repeat.rate is not None]
+    fanouts = [repeat.fanout for repeat in repeats if repeat.fanout is not None]
     return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
                ratio=None if missing else spread(ratios),  # type: ignore[arg-type]
@@ -280,7 +291,8 @@ def summarize(repeats: list[Repeat]) -> Row:
                load=(min(loads), max(loads)),
                size=statistics.median(s for repeat in repeats for s in repeat.sizes),
                core=statistics.median(cores) if cores else None,
-               rate=statistics.median(rates) if rates else None)  # fmt: skip
+               rate=statistics.median(rates) if rates else None,
+               fanout=max(fanouts) if fanouts else None)  # fmt: skip
 
 
 def compress_per_delivery(cell: dict) -> float | None:
@@ -306,6 +318,9 @@ class Server:
     threshold: int = 0
     repeats: list[Repeat] = field(default_factory=list)
     rate: float | None = None  # broadcasts per second, when --load-to chose it (else --rate)
+    # Without --fanout: the subscribers per broadcast and the broadcasts per second the server
+    # is measured at, where not every connection at --rate (a compress-once server)
+    resolved_at: tuple[int, float] | None = None
 
 
 def go_binary(cache: Path) -> Path:
@@ -364,7 +379,8 @@ def servers(go: Path, ws_dir: Path | None) -> list[Server]:
         Server("gorilla PreparedMessage", go_command("-lib", "gorilla", "-level", "1",
                                                      "-prepared"),
                ["--server", "gorilla", "--level", "1", "--threshold", "0"], level_1,
-               figure=lambda cell: cell["compress_once"]["compress_seconds_per_delivery"]),
+               figure=lambda cell: cell["compress_once"]["compress_seconds_per_delivery"],
+               resolved_at=(COMPRESS_ONCE_FANOUT, COMPRESS_ONCE_RATE)),
         Server("coder (no takeover)", go_command("-lib", "coder", "-threshold", str(coder[False])),
                ["--server", "coder", "--context-takeover", "off"],
                lambda cell: not cell["context_takeover"], threshold=coder[False]),
@@ -637,12 +653,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=REPO / "corpora" / "api.jsonl")
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=10.0, help="broadcasts per second")
-    parser.add_argument("--fanout", type=int, default=0, metavar="K",
-                        help="send each broadcast to K of the connections, the connections in "
-                        "groups of K taking turns, and run the model at --fanout K (by default "
-                        "every broadcast goes to every connection): few subscribers at a high "
-                        "rate resolve a compress-once server's one compression per broadcast, "
-                        "which among 1,000 subscribers is below the windows' noise")
+    parser.add_argument("--fanout", type=int, default=None, metavar="K",
+                        help="send each broadcast of every server to K of its connections, the "
+                        "connections in groups of K taking turns, and run the model at "
+                        "--fanout K. By default a per-connection server broadcasts to every "
+                        "connection at --rate, and gorilla's PreparedMessage to groups of "
+                        f"{COMPRESS_ONCE_FANOUT} at {COMPRESS_ONCE_RATE:g}/s: its one "
+                        "compression per broadcast among 1,000 subscribers is below the "
+                        "windows' noise")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -668,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="",
                         help="comma-separated: servers whose name contains one of these")
     options = parser.parse_args(argv)
-    if not 0 <= options.fanout <= options.connections:
+    if options.fanout is not None and not 0 < options.fanout <= options.connections:
         parser.error(f"--fanout takes a number of subscribers from 1 to --connections "
                      f"({options.connections}), not {options.fanout}")
     if options.load_to is not None and not 0 < options.load_to <= 1:
@@ -750,15 +768,35 @@ def spin(cpu: int, parent: int) -> None:
 
 def measure_at(server: Server, options: argparse.Namespace, messages: Path, go: Path,
                rate: float) -> dict[bool, Window]:
-    """:func:`measure` at ``rate``, everything else as the options ask."""
+    """:func:`measure` at ``rate``, everything else as the options and the server ask."""
     return measure(server, messages, go, options.connections, rate, options.warmup,
                    options.seconds, client_poll(options), getattr(options, "spinners", ()),
-                   getattr(options, "fanout", 0))  # fmt: skip
+                   fanout_of(server, options))  # fmt: skip
 
 
-def model_fanout(options: argparse.Namespace) -> int:
-    """The fan-out the model is run at: --fanout, or every connection."""
-    return getattr(options, "fanout", 0) or options.connections
+def fanout_of(server: Server, options: argparse.Namespace) -> int:
+    """The subscribers of each of ``server``'s broadcasts, 0 for every connection: --fanout,
+    else the server's own (:attr:`Server.resolved_at`), else 0."""
+    given = getattr(options, "fanout", None)
+    if given is not None:
+        return given
+    return server.resolved_at[0] if server.resolved_at else 0
+
+
+def rate_of(server: Server, options: argparse.Namespace) -> float:
+    """``server``'s broadcasts per second: what --load-to chose, else its own rate where
+    --fanout is not given (:attr:`Server.resolved_at`), else --rate."""
+    if server.rate:
+        return server.rate
+    if getattr(options, "fanout", None) is None and server.resolved_at:
+        return server.resolved_at[1]
+    return options.rate
+
+
+def model_fanout(server: Server, options: argparse.Namespace) -> int:
+    """The fan-out the model is run at: the server's (:func:`fanout_of`), or every
+    connection."""
+    return fanout_of(server, options) or options.connections
 
 
 def client_poll(options: argparse.Namespace) -> str | None:
@@ -780,9 +818,10 @@ def rate_for_load(rate: float, core: float, target: float) -> float:
 def loaded_rate(server: Server, options: argparse.Namespace, messages: Path, go: Path) -> float:
     """The rate --load-to gives ``server``: one window at --rate with compression on, its
     load read, the rate scaled (:func:`rate_for_load`) and rounded to a whole number."""
-    window = measure_at(server, options, messages, go, options.rate)[True]
-    rate = max(options.rate, round(rate_for_load(options.rate, window.core, options.load_to)))
-    print(f"{server.name}: {window.core:.2f} of a core at {options.rate:g}/s; measured at "
+    start = rate_of(server, options)
+    window = measure_at(server, options, messages, go, start)[True]
+    rate = max(start, round(rate_for_load(start, window.core, options.load_to)))
+    print(f"{server.name}: {window.core:.2f} of a core at {start:g}/s; measured at "
           f"{rate:g}/s", flush=True)
     return float(rate)
 
@@ -810,7 +849,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     message, only the bytes of messages at or over the server's threshold counting, as the
     model reads its own samples."""
     loads: list[float] = []
-    rate = server.rate or options.rate
+    rate = rate_of(server, options)
     windows: dict[bool, Window] = {}
 
     def window() -> None:
@@ -818,7 +857,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
         loads.append(os.getloadavg()[0])
 
     def model() -> dict:
-        cells = model_run(options.model_corpus, server.model_args, model_fanout(options),
+        cells = model_run(options.model_corpus, server.model_args, model_fanout(server, options),
                           work / "model.json")  # fmt: skip
         loads.append(os.getloadavg()[0])
         return next(cell for cell in cells if server.pick(cell))
@@ -849,15 +888,18 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     return Repeat(on=windows[True].per_thousand * 1000, off=windows[False].per_thousand * 1000,
                   model=model, busy=[w.busy for w in measured], sizes=[w.size for w in measured],
                   loads=loads, compressible=compressible, core=windows[True].core,
-                  rate=rate)  # fmt: skip
+                  rate=rate, fanout=model_fanout(server, options))  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
            load_after: tuple[float, ...], corpus_mean: float) -> int:
     """Print the table; 1 when a server misses the goal or reads n/a."""
     rates = (f"{options.rate:g} broadcasts/s" if not getattr(options, "load_to", None) else
-             f"each server at the rate that keeps it about {options.load_to:g} of a core busy "
-             "(column rate)")  # fmt: skip
+             f"each server at the rate that keeps it about {options.load_to:g} of a core busy")
+    rates += (", each to every connection" if getattr(options, "fanout", None) is None else
+              f", each to {options.fanout} of them in turn")
+    rates += " (each server's in columns rate and K; a compress-once server's own unless --fanout)"
+
     print(f"corpus {options.corpus.name}, {options.connections:,} connections, "
           f"{rates}, {options.repeats} repeats of {options.seconds:g} s on and off side by "
           f"side, the model beside them; load average {load_before[0]:.2f} before, "
@@ -880,7 +922,7 @@ def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple
           "WriteMessage and coder rows per compressed message, moved by the model's cost per "
           "byte to the windows' mean compressed message")  # fmt: skip
     print(f"{'server':24} {'model':>20} {'measured':>22} {'ratio':>18} {'on':>7} {'off':>7} "
-          f"{'B/msg':>6} {'busy':>5} {'core':>4} {'rate':>5} {'load':>9}")  # fmt: skip
+          f"{'B/msg':>6} {'busy':>5} {'core':>4} {'rate':>5} {'K':>5} {'load':>9}")  # fmt: skip
     rows = [(server.name, summarize(server.repeats)) for server in chosen]
     for name, row in rows:
         print(format_row(name, row))
@@ -929,6 +971,7 @@ def format_row(name: str, row: Row) -> str:
             f"{ratio} {row.on:7.2f} {row.off:7.2f} {row.size:6.0f} {row.busy:5.0%} "
             f"{'-' if row.core is None else f'{row.core:.2f}':>4} "
             f"{'-' if row.rate is None else f'{row.rate:g}':>5} "
+            f"{'-' if row.fanout is None else row.fanout:>5} "
             f"{row.load[0]:4.1f}-{row.load[1]:<4.1f}  {verdict}")  # fmt: skip
 
 

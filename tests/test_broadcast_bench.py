@@ -141,6 +141,14 @@ def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     assert " - " in bench.format_row("ws", bench.summarize([_repeat(bench, 20.0, 10.0, 10.0)]))
 
 
+def test_a_row_prints_its_rate_and_fanout(bench: ModuleType) -> None:
+    """The rate and K columns: the broadcasts per second and the subscribers of each."""
+    repeat = _repeat(bench, 20.0, 10.0, 10.0)
+    repeat.rate, repeat.fanout = 2000.0, 10
+    line = bench.format_row("gorilla PreparedMessage", bench.summarize([repeat, repeat]))
+    assert f" {'2000':>5} {'10':>5} " in line
+
+
 def test_a_server_without_a_model_figure_reads_n_a_with_the_reason(bench: ModuleType) -> None:
     # A model run whose cell gave no CPU per delivery (0 or missing) in any repeat: no ratio to
     # print (not "nan"), and no goal met; the line says why.
@@ -478,28 +486,31 @@ def test_fanout_is_refused_over_the_connections(bench: ModuleType) -> None:
     assert stopped.value.code == 2
 
 
-def test_the_model_runs_at_the_fanout_or_at_every_connection(bench: ModuleType) -> None:
-    """The model's fan-out is --fanout where given, else every connection."""
-    assert bench.model_fanout(argparse.Namespace(connections=1000, fanout=10)) == 10
-    assert bench.model_fanout(argparse.Namespace(connections=1000, fanout=0)) == 1000
-
-
-def test_a_spinner_keeps_no_cpu_busy_once_its_parent_is_gone() -> None:
-    """The bench's spinners (one per CPU, SCHED_IDLE) end with the bench, even one killed
-    before it could stop them: none is left spinning."""
-    import psutil
-
-    # The spinner writes nothing, and holds none of its parent's pipes open
-    start = (f"import os, subprocess, sys; spinner = subprocess.Popen([sys.executable, "
-             f"{str(ROOT / 'bench' / 'broadcast.py')!r}, '_spin', '0', str(os.getpid())], "
-             "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(spinner.pid)")
-    parent = subprocess.run([sys.executable, "-c", start], capture_output=True, text=True,
-                            check=True)  # fmt: skip
-    spinner = psutil.Process(int(parent.stdout))
-    deadline = time.monotonic() + 20
-    while spinner.is_running() and spinner.status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the spinner outlived its parent"
-        time.sleep(0.05)
+def test_each_server_runs_at_its_fanout_and_rate_and_the_model_at_its_fanout(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """Without --fanout, a per-connection server broadcasts to every connection at --rate and
+    PreparedMessage to groups of its own at its own rate; --fanout K sets every server's
+    fan-out (at --rate); the model runs at the fan-out, or at every connection; a rate that
+    --load-to chose wins."""
+    by_name = {server.name: server for server in bench.servers(tmp_path / "go", None)}
+    plain, prepared = by_name["gorilla WriteMessage"], by_name["gorilla PreparedMessage"]
+    default = argparse.Namespace(connections=1000, rate=10.0, fanout=None)
+    given = argparse.Namespace(connections=1000, rate=10.0, fanout=50)
+    expected = [
+        (plain, default, (0, 10.0, 1000)),
+        (prepared, default, (bench.COMPRESS_ONCE_FANOUT, bench.COMPRESS_ONCE_RATE,
+                             bench.COMPRESS_ONCE_FANOUT)),
+        (plain, given, (50, 10.0, 50)),
+        (prepared, given, (50, 10.0, 50)),
+    ]  # fmt: skip
+    for server, options, figures in expected:
+        found = (bench.fanout_of(server, options), bench.rate_of(server, options),
+                 bench.model_fanout(server, options))  # fmt: skip
+        assert found == figures, (server.name, options)
+    prepared.rate = 40.0  # --load-to's
+    assert bench.rate_of(prepared, default) == 40.0
+    assert bench.fanout_of(plain, argparse.Namespace(connections=10, rate=1.0)) == 0
 
 
 @pytest.mark.parametrize("name", ["gorilla WriteMessage", "websockets broadcast()", "ws ("])
