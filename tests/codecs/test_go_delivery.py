@@ -126,7 +126,9 @@ def test_gorilla_broadcast_is_timed_through_gorillas_own_connections(
     assert cell.delivery["sent_bytes"] == modelled
     assert go.delivery_timing(go.GO_GORILLA, cell.delivery) == go.GO_CONNECTIONS_TIMING.format(
         library="gorilla")
-    assert len(cell.delivery["prepared"]) == 2 and cell.delivery["prepared_sent_bytes"] > 0
+    # a sample per timed stretch (the warm-up's untimed): at K = 3, more than the schedule's
+    assert len(cell.delivery["prepared"]) == len(prepared_stretches) - 1
+    assert cell.delivery["prepared_sent_bytes"] > 0
     assert len(cell.delivery["longer"]) == 2
 
 
@@ -160,7 +162,7 @@ def prepared_timing_job(messages: list[bytes], fanout_k: int) -> tuple[dict, lis
     gorilla's PreparedMessage plan (as GoCodec.measure writes it), and its prepared stretches."""
     schedule = fanout.delivery_schedule(len(messages), fanout_k, repeat=2, warmup=1)
     assert schedule is not None
-    prepared = go.prepared_plan(schedule)
+    prepared = go.prepared_plan(schedule, len(messages))
     deliveries = {**schedule.helper_job(), "prepared": {
         "connections": schedule.compressors,
         "stretches": [list(stretch) for stretch in prepared.stretches]}}  # fmt: skip
@@ -182,7 +184,8 @@ def test_gorilla_prepared_broadcast_is_timed_through_gorillas_own_connections(
     assert all(len(span) == go.PREPARED_MESSAGES for span in stretches)
     (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [gorilla_job(threshold)],
                            timing=timing)  # fmt: skip
-    assert cell.delivery is not None and len(cell.delivery["prepared"]) == 2
+    assert cell.delivery is not None
+    assert len(cell.delivery["prepared"]) == len(stretches) - 1  # the warm-up untimed
     sent = [messages[index % len(messages)] for span in stretches for index in span]
     go.write_corpus([sent], tmp_path / "sent.bin")
     job = replace(gorilla_job(threshold), prepared=True)
@@ -398,12 +401,38 @@ def test_without_gorilla_the_helper_builds_and_compress_once_is_the_hot_compress
         "compress_seconds_per_delivery": 1e-5, "delivery_timing": go.HOT_TIMING}
 
 
+@pytest.mark.parametrize(
+    ("fanout_k", "repeat", "timed"),
+    [
+        (1000, 3, 3),  # the schedule's own: 3 x 256 x 1,000 deliveries
+        (100, 5, 5),  # 5 x 25,600 is over PREPARED_SAMPLE_DELIVERIES
+        (10, 5, 26),  # 2,560 a stretch: 26 of them for 65,536
+        (2, 5, 40),  # 128 would do that: at most 8 x --repeat
+        (3, 2, 16),
+    ],
+)
+def test_prepared_plan_times_enough_deliveries_at_any_fanout(
+    fanout_k: int, repeat: int, timed: int
+) -> None:
+    """At small K a PreparedMessage sample's on - off is a sliver of it: the plan times more
+    stretches there (at least PREPARED_SAMPLE_DELIVERIES deliveries a series, at most
+    PREPARED_MOST_SAMPLES times the schedule's), spread over the corpus as the schedule's are,
+    after the schedule's warm-up."""
+    schedule = fanout.delivery_schedule(1000, fanout_k, repeat=repeat, warmup=2)
+    assert schedule is not None
+    prepared = go.prepared_plan(schedule, 1000)
+    assert prepared.warmup == 2 and len(prepared.stretches) == 2 + timed
+    starts = [start for start, _ in prepared.stretches]
+    assert starts == sorted(starts) and starts[0] == 0 and starts[-1] < 1000
+    assert all(stop - start == go.PREPARED_MESSAGES for start, stop in prepared.stretches)
+
+
 def test_prepared_plan_reads_each_stretch_per_delivery_of_k() -> None:
     """The PreparedMessage stretches are PREPARED_MESSAGES long from the schedule's starts, and a
     sample reads per delivery of K (not of the connections timed)."""
     schedule = fanout.delivery_schedule(100, 1000, repeat=3, warmup=1)
     assert schedule is not None and schedule.compressors == 1000
-    prepared = go.prepared_plan(schedule)
+    prepared = go.prepared_plan(schedule, 100)
     assert [start for start, _ in prepared.stretches] == [s for s, _ in schedule.stretches]
     assert all(stop - start == go.PREPARED_MESSAGES for start, stop in prepared.stretches)
     sizes = [100] * 100

@@ -476,7 +476,7 @@ class GoCodec:
         if timing is not None and schedule is not None:
             deliveries = schedule.helper_job()
             if self.framing == GO_GORILLA:
-                prepared_schedule = prepared_plan(schedule)
+                prepared_schedule = prepared_plan(schedule, len(server_sizes))
                 deliveries["prepared"] = {
                     "connections": schedule.compressors,
                     "stretches": [list(stretch) for stretch in prepared_schedule.stretches],
@@ -748,12 +748,27 @@ def delivery_timing(framing: str, delivery: dict[str, Any]) -> str:
 # times them. (A pause before each message, which fitted a loaded machine shared with other
 # work, read a quiet machine's server 1.5 to 2.4 times high: docs/broadcast.md.)
 PREPARED_MESSAGES = 256
+# A sample's on - off is one compression per message against K writes of it: at small K a
+# sliver of the stretch, so a few samples read it loosely (K = 10, market records: 1.2 to 3.5 us
+# per delivery over four runs of 5 samples; 1.1 to 1.7 with 26). At least this many deliveries
+# are timed per series, in more stretches where K is small (the median of more samples), but
+# never more than PREPARED_MOST_SAMPLES times the run's --repeat stretches.
+PREPARED_SAMPLE_DELIVERIES = 1 << 16
+PREPARED_MOST_SAMPLES = 8
 
 
-def prepared_plan(schedule: DeliverySchedule) -> DeliverySchedule:
-    """The schedule a PreparedMessage broadcast is timed and read with: stretches of
-    :data:`PREPARED_MESSAGES` from the same starts; still read per delivery of K."""
-    stretches = tuple((start, start + PREPARED_MESSAGES) for start, _ in schedule.stretches)
+def prepared_plan(schedule: DeliverySchedule, messages: int) -> DeliverySchedule:
+    """The schedule a PreparedMessage broadcast of ``messages`` server messages is timed and
+    read with: stretches of :data:`PREPARED_MESSAGES` spread over the corpus as the schedule's
+    are, as many timed as the schedule's or enough for :data:`PREPARED_SAMPLE_DELIVERIES`
+    deliveries of K, whichever is more, up to :data:`PREPARED_MOST_SAMPLES` times the
+    schedule's; still read per delivery of K."""
+    repeat = len(schedule.stretches) - schedule.warmup
+    needed = -(-PREPARED_SAMPLE_DELIVERIES // (PREPARED_MESSAGES * schedule.fanout))
+    timed = max(repeat, min(needed, PREPARED_MOST_SAMPLES * repeat))
+    count = schedule.warmup + timed
+    stretches = tuple((start, start + PREPARED_MESSAGES)
+                      for start in (index * messages // count for index in range(count)))
     return replace(schedule, stretches=stretches)
 
 
