@@ -14,6 +14,13 @@ what compression costs the server; it is set against the model's
 server's own setting (and, for gorilla's PreparedMessage, its
 ``compress_once.compress_seconds_per_delivery``), restricted to that one cell.
 
+``--fanout K`` sends each broadcast to K of the N connections instead of all of them: the
+connections in the order they came, in groups of K, the groups in turn; the model is then run at
+``--fanout K``. Without it, gorilla's PreparedMessage broadcasts to groups of
+:data:`COMPRESS_ONCE_FANOUT` at :data:`COMPRESS_ONCE_RATE` per second (its one compression per
+broadcast among all N is under the windows' noise), every other server to all N at R; the
+``rate`` and ``K`` columns say which.
+
 The model's figure is given for a message of the corpus's mean server size (each of its samples
 is read per byte of its messages that reach the compressor), while a window covers the
 hundred-odd messages the server broadcast in it, from the corpus's start: on the market corpus
@@ -70,8 +77,8 @@ with compression on (one window at ``--rate`` first), printed in the ``rate`` co
 of one rate for all. Exit status 1 when a server misses
 the goal or reads n/a (a repeat's model run gave no CPU per delivery); a row whose on - off
 spans 0 over its repeats, or is no more than its off windows moved between them, reads
-"unresolved" (its compression is under the server's noise: a compress-once server at 1,000
-connections), neither met nor missed, and says so.
+"unresolved" (its compression is under the server's noise: a compress-once server broadcasting
+to 1,000 subscribers), neither met nor missed, and says so.
 Not part of the test suite (minutes); its arithmetic is (tests/test_broadcast_bench.py).
 """
 
