@@ -344,13 +344,14 @@ def go_binary(cache: Path) -> Path:
 
 
 def ws_module() -> Path:
-    """The ws package wsztune installs for its Node checks (``wsztune live --server ws`` puts
-    it under ~/.cache/wsztune/ws-VERSION/node_modules/ws)."""
-    cache = Path(os.environ.get("WSZTUNE_CACHE", Path.home() / ".cache" / "wsztune"))
-    found = sorted(cache.glob("ws-*/node_modules/ws"))
-    if not found:
-        raise FileNotFoundError(f"no ws under {cache}: run `wsztune live --server ws` once")
-    return found[-1]
+    """The ws package wsztune installs for its Node checks, under its cache
+    (~/.cache/wsztune/ws-VERSION/node_modules/ws), installed there first with npm where it is
+    missing: the ws server needs it, and ws's model times its deliveries through it only where
+    it is there (wsztune.programs.npm.installed_ws), so a fresh machine's first round would
+    otherwise leave ws out."""
+    from wsztune.programs.npm import ensure_ws
+
+    return ensure_ws()
 
 
 def servers(go: Path, ws_dir: Path | None) -> list[Server]:
@@ -700,11 +701,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--load-to takes a share of one core, over 0 and at most 1, not "
                      f"{options.load_to:g}")
 
+    from wsztune.errors import CorpusError
+
+    try:
+        payloads = server_messages(options.corpus)
+    except CorpusError as error:  # one line, as wsztune says it, not a traceback
+        print(f"bench/broadcast.py: {error}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="wsztune-broadcast-") as directory:
         work = Path(directory)
         go = go_binary(Path.home() / ".cache" / "wsztune-bench")
         messages = work / "messages.bin"
-        payloads = server_messages(options.corpus)
         options.model_corpus = options.corpus
         if options.spread:
             payloads = spread_order(payloads)

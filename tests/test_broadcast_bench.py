@@ -479,6 +479,18 @@ def test_a_fanout_broadcast_goes_to_one_group_in_turn(
     assert range(count)[bench.group(count, number, fanout)] == subscribers
 
 
+@pytest.mark.parametrize("name", ["missing.jsonl", "bad.jsonl"])
+def test_a_corpus_it_cannot_read_is_one_line_and_exit_2(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A corpus that is not there, or not a corpus: one line naming it, exit 2, no traceback
+    (and no server built or started)."""
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    assert bench.main(["--corpus", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and name in err and "Traceback" not in err
+
+
 def test_fanout_is_refused_over_the_connections(bench: ModuleType) -> None:
     """--fanout K of more subscribers than connections is refused, with what it takes."""
     with pytest.raises(SystemExit) as stopped:
