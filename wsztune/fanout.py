@@ -385,6 +385,12 @@ def interleaved(fanout: int, state_bytes: int, most: int | None = None) -> int:
     return count if most is None else min(count, most)
 
 
+def stretch_starts(messages: int, count: int) -> list[int]:
+    """The first message of each of ``count`` stretches spread evenly over ``messages`` server
+    messages (a stretch runs on from there, modulo their number)."""
+    return [index * messages // count for index in range(count)]
+
+
 def delivery_schedule(
     messages: int,
     fanout: int,
@@ -404,10 +410,8 @@ def delivery_schedule(
         return None
     compressors = interleaved(fanout, state_bytes, most_compressors)
     per_stretch = max(1, -(-max(messages, MIN_DELIVERIES_PER_SAMPLE) // compressors))
-    count = warmup + repeat
     stretches = tuple(
-        (start, start + per_stretch)
-        for start in (index * messages // count for index in range(count))
+        (start, start + per_stretch) for start in stretch_starts(messages, warmup + repeat)
     )
     sample_seconds = None
     if min_sample_seconds is not None:

@@ -45,6 +45,7 @@ from wsztune.fanout import (
     delivery_fields,
     delivery_schedule,
     seconds_per_delivery,
+    stretch_starts,
 )
 from wsztune.memory import Resident
 from wsztune.permessage_deflate import Setting
@@ -766,9 +767,8 @@ def prepared_plan(schedule: DeliverySchedule, messages: int) -> DeliverySchedule
     repeat = len(schedule.stretches) - schedule.warmup
     needed = -(-PREPARED_SAMPLE_DELIVERIES // (PREPARED_MESSAGES * schedule.fanout))
     timed = max(repeat, min(needed, PREPARED_MOST_SAMPLES * repeat))
-    count = schedule.warmup + timed
     stretches = tuple((start, start + PREPARED_MESSAGES)
-                      for start in (index * messages // count for index in range(count)))
+                      for start in stretch_starts(messages, schedule.warmup + timed))
     return replace(schedule, stretches=stretches)
 
 
