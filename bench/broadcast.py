@@ -35,7 +35,10 @@ run on a window's very messages cost 1.4 times the corpus's figure read per byte
 compressed message (the Go models: the cell carries ``compress_seconds_per_byte``), the windows
 are read so too: the Go server counts its compressed deliveries beside their bytes, and the
 model's cost per compressed message, moved by its cost per byte to the windows' mean compressed
-message, is given for the windows' share of compressed deliveries. ``--spread`` broadcasts the
+message, is given for the windows' share of compressed deliveries; where the model timed its raw
+deliveries apart (the cell's ``compress_seconds_per_raw_delivery``: coder on a corpus with
+messages on both sides of its threshold), the windows' raw deliveries are given that cost.
+``--spread`` broadcasts the
 corpus in another order (:func:`spread_order`: runs of ten from ten parts of it in turn, so that
 a window holds messages from all over it) and runs the model on that order; it is not the
 default, for it moved other rows out of the goal (the same page says which).
@@ -104,6 +107,7 @@ from typing import Any
 
 from wsztune.fanout import (
     BYTE_COST_FIELD,
+    RAW_COST_FIELD,
     CompressedMix,
     compressed_flags,
     compressed_mix,
@@ -894,7 +898,8 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     if figure is not None and per_byte is not None and None not in mixes:
         # The model read its samples per compressed message: the windows are read so too.
         corpus = compressed_mix(corpus_sizes, server.threshold)
-        model = 1e6 * statistics.fmean(reading_for(figure, per_byte, corpus, mix)
+        raw = cell.get(RAW_COST_FIELD) or 0.0  # where the model timed raw deliveries apart
+        model = 1e6 * statistics.fmean(reading_for(figure, per_byte, corpus, mix, raw)
                                        for mix in mixes if mix is not None)  # fmt: skip
     else:
         per_delivery = (figure or 0.0) * 1000 * 1000  # seconds per delivery -> ms per 1,000

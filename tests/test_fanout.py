@@ -440,3 +440,80 @@ def test_node_cells_time_a_broadcast(tmp_path: Path) -> None:
     assert cell["delivery_compressors"] == 5
     for name in DELIVERY_FIELDS[:3]:
         assert isinstance(cell[name], float) and cell[name] > 0
+
+
+# A threshold library's compressed and raw deliveries timed apart --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sizes", "compressors", "compressed", "raw"),
+    [
+        # Stretches of 2 from messages 0 and 2; at 4,096 / 2,048 compressors at least 2
+        # compressed messages, at 16,384 / 2,048 at least 8 raw ones: each kind from the
+        # stretch's first message on, in corpus order, round again.
+        ([9, 200, 9, 300], 2048, ((1, 3), (3, 1)), ((0, 2) * 4, (2, 0) * 4)),
+        # One compressed message in the corpus: every stretch samples it.
+        ([9, 9, 9, 300], 4096, ((3,), (3,)), ((0, 1, 2, 0), (2, 0, 1, 2))),
+    ],
+)
+def test_split_series_sample_both_kinds_however_rare_one_is(
+    sizes: list[int], compressors: int, compressed: tuple, raw: tuple
+) -> None:
+    """Each stretch gives a sample of each kind, as many of its messages as the stretch holds
+    of that kind and at least enough for a sample's deliveries."""
+    schedule = broadcasts.DeliverySchedule(compressors, compressors, 1, ((0, 2), (2, 4)))
+    split = broadcasts.split_series(schedule, sizes, 100)
+    assert split == broadcasts.SplitSeries(compressed, raw)
+    assert split.helper_job() == {"compressed": [list(s) for s in compressed],
+                                  "raw": [list(s) for s in raw]}  # fmt: skip
+
+
+def test_a_corpus_of_one_kind_is_not_split() -> None:
+    schedule = broadcasts.DeliverySchedule(2, 2, 1, ((0, 2), (2, 4)))
+    assert broadcasts.split_series(schedule, [200, 300, 400, 500], 100) is None
+    assert broadcasts.split_series(schedule, [1, 2, 3, 4], 100) is None
+
+
+def test_split_samples_give_each_kind_its_own_cost_and_the_corpus_its_mix() -> None:
+    """A raw delivery's cost from the raw series, a compressed one's from the compressed series
+    (moved by the cost per byte to the corpus's mean compressed message), and the figure per
+    delivery for the corpus's share of each: the raw deliveries no longer charged to the few
+    compressed ones beside them."""
+    schedule = broadcasts.DeliverySchedule(2, 2, 1, ((0, 2), (2, 4), (4, 6)))
+    sizes = [9, 200, 9, 9, 9, 400]  # threshold 100: 2 of 6 compressed, mean 300 B
+    series = broadcasts.SplitSeries(
+        compressed=((1,), (5,), (5, 1)),  # the warm-up's, then one sample each
+        raw=((0, 2), (2, 3, 4), (4, 0)),
+    )
+    # Compressed: 40 us per delivery for the 400 B message, 50 us for 400 B and 200 B;
+    # 1 KiB more: +1.024 us per delivery (1 ns per byte). Raw: 2 us and 3 us per delivery.
+    samples = broadcasts.SplitSamples(
+        series,
+        compressed=[40e-6 * 2, 50e-6 * 4],
+        longer=[(40e-6 + 1024e-9) * 2, (50e-6 + 1024e-9) * 4],
+        raw=[2e-6 * 6, 3e-6 * 4],
+    )
+    fields = broadcasts.split_fields(schedule, sizes, 100, samples)
+    raw = statistics.median([2e-6, 3e-6])
+    per_message = statistics.median([40e-6 - 100 * 1e-9, 50e-6])
+    assert fields[broadcasts.RAW_COST_FIELD] == pytest.approx(raw)
+    assert fields[broadcasts.BYTE_COST_FIELD] == pytest.approx(1e-9)
+    assert fields["compress_seconds_per_delivery"] == pytest.approx(
+        4 / 6 * raw + 2 / 6 * per_message)
+    # delivery_fields takes them over the reading of the mixed stretches
+    whole = broadcasts.delivery_fields(schedule, sizes, [1.0, 1.0], [0.1, 0.1], [0.1, 0.1],
+                                       threshold=100, split=samples)  # fmt: skip
+    assert whole["compress_seconds_per_delivery"] == fields["compress_seconds_per_delivery"]
+    assert whole[broadcasts.RAW_COST_FIELD] == fields[broadcasts.RAW_COST_FIELD]
+
+
+def test_raw_deliveries_are_read_for_another_mix_too() -> None:
+    """bench/broadcast.py reads the model for a window of another share of compressed messages:
+    the raw cost for its raw ones, the compressed cost for the rest."""
+    corpus = broadcasts.CompressedMix(0.5, 300.0)
+    window = broadcasts.CompressedMix(0.1, 300.0)
+    # 2 us raw, 18 us compressed: 10 us per delivery over the corpus's even mix.
+    assert broadcasts.reading_for(10e-6, 0.0, corpus, window, 2e-6) == pytest.approx(
+        0.9 * 2e-6 + 0.1 * 18e-6)
+    nothing = broadcasts.CompressedMix(0.0, 0.0)
+    assert broadcasts.reading_for(10e-6, 0.0, corpus, nothing, 2e-6) == pytest.approx(2e-6)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import statistics
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
@@ -428,6 +429,7 @@ def delivery_fields(
     lengths: dict[str, int] | None = None,
     threshold: int = 0,
     longer_samples: Sequence[float] | None = None,
+    split: SplitSamples | None = None,
 ) -> dict[str, object]:
     """A cell's per-delivery time fields from samples in seconds per timed stretch: interleaved
     compression and decompression, and one hot compressor (:meth:`DeliverySchedule.hot`, what
@@ -436,7 +438,9 @@ def delivery_fields(
     "decompress", "hot"; :meth:`DeliverySchedule.calibrate`), full stretches for the others.
     ``threshold``: the cell's, as its library applies it (messages under it are sent raw).
     ``longer_samples``: where the codec timed them (full stretches), the same stretches'
-    compressed messages, each :data:`LONGER_BY` bytes longer (:func:`byte_cost`).
+    compressed messages, each :data:`LONGER_BY` bytes longer (:func:`byte_cost`). ``split``:
+    where the codec timed a threshold library's compressed and raw deliveries apart
+    (:func:`split_series`), which then give the compression figures (:func:`split_fields`).
 
     Each sample is read per byte of its stretch's messages that reach the compressor and given
     per delivery of the corpus's mean server message (:func:`seconds_per_delivery`); with the
@@ -463,6 +467,8 @@ def delivery_fields(
                 schedule.hot(), sizes, hot_samples, lengths.get("hot"), threshold
             ),
         )
+        if split is not None:
+            fields.update(split_fields(schedule, sizes, threshold, split))
     return fields
 
 
@@ -549,6 +555,108 @@ def byte_cost(
     return max(0.0, statistics.median(readings)) if readings else None
 
 
+# A library with a threshold (coder) sends a message under it raw, but still pays for having
+# negotiated compression: coder writes it as a data frame and an empty final one (write.go), two
+# trips through writeFrame's lock and its timeout goroutine where compression off makes one. A
+# server broadcasting the chat records, 1% of whose messages reach coder's 512 B, paid 1.5 to 1.8
+# us per delivery on - off for that alone (bench/broadcast.py, docs/broadcast.md). Read from
+# stretches that mix both kinds, that cost went to the stretch's few compressed messages, and from
+# there to a window's share of them: the model read twice its server. So a threshold library's
+# compressed and raw deliveries are timed apart (split_series) and each read per delivery of its
+# own kind, the figure given for the corpus's mix of the two.
+#
+# Raw deliveries per split sample at least: the raw on - off is a tenth of a delivery's cost, and
+# samples of 4,096 read 0.4 to 3.3 us per delivery where a server paid 1.5 to 1.8 (25 of them:
+# 1.3 to 1.6).
+RAW_MIN_DELIVERIES = 16384
+# The cell field holding a raw delivery's cost (on - off), where the compressed and raw ones were
+# timed apart: what bench/broadcast.py reads windows of another mix by.
+RAW_COST_FIELD = "compress_seconds_per_raw_delivery"
+
+
+@dataclass(frozen=True)
+class SplitSeries:
+    """A threshold library's broadcast timed in two series beside the stretches, each of the
+    schedule's stretches giving one sample of each: ``compressed``, the server-message indices
+    of the messages it compresses, and ``raw``, of those it sends raw (:func:`split_series`)."""
+
+    compressed: tuple[tuple[int, ...], ...]
+    raw: tuple[tuple[int, ...], ...]
+
+    def helper_job(self) -> dict[str, list[list[int]]]:
+        """The series as the Go helper reads them."""
+        return {"compressed": [list(s) for s in self.compressed],
+                "raw": [list(s) for s in self.raw]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SplitSamples:
+    """The samples of a :class:`SplitSeries` (seconds per stretch past the warm-up, on - off):
+    its compressed messages, the same each :data:`LONGER_BY` bytes longer, and its raw ones."""
+
+    series: SplitSeries
+    compressed: Sequence[float]
+    longer: Sequence[float]
+    raw: Sequence[float]
+
+
+def split_series(
+    schedule: DeliverySchedule, sizes: Sequence[int], threshold: int
+) -> SplitSeries | None:
+    """Per stretch of ``schedule``, the messages of each kind (compressed at ``threshold``, or
+    raw) from the stretch's first on, in corpus order (round again if need be): as many as the
+    stretch holds of that kind, and at least enough for :data:`MIN_DELIVERIES_PER_SAMPLE`
+    deliveries (compressed) or :data:`RAW_MIN_DELIVERIES` (raw) over the compressors. So every
+    stretch samples both kinds, however rare one is. ``None`` where every message is of one
+    kind: the stretches are then the series."""
+    flags = compressed_flags(sizes, threshold)
+    kinds = {flag: [index for index, each in enumerate(flags) if each == flag] for flag in (0, 1)}
+    if not kinds[0] or not kinds[1]:
+        return None
+
+    def series(flag: int, deliveries: int) -> tuple[tuple[int, ...], ...]:
+        kind, least = kinds[flag], math.ceil(deliveries / schedule.compressors)
+        out = []
+        for number, (start, _) in enumerate(schedule.stretches):
+            held = sum(flags[index] == flag for index in schedule.indices(number, len(sizes)))
+            first = bisect_left(kind, start % len(sizes))
+            out.append(tuple(kind[(first + n) % len(kind)] for n in range(max(held, least))))
+        return tuple(out)
+
+    return SplitSeries(series(1, MIN_DELIVERIES_PER_SAMPLE), series(0, RAW_MIN_DELIVERIES))
+
+
+def split_fields(
+    schedule: DeliverySchedule, sizes: Sequence[int], threshold: int, split: SplitSamples
+) -> dict[str, float]:
+    """A threshold library's compression figures from its :class:`SplitSamples`: a raw
+    delivery's cost (:data:`RAW_COST_FIELD`, the median over its samples), a compressed one's
+    cost per byte more (:data:`BYTE_COST_FIELD`, as :func:`byte_cost` reads it) and per
+    compressed message (each sample moved by that cost per byte from its messages' mean size to
+    the corpus's), and ``compress_seconds_per_delivery``: the two given for the corpus's mix of
+    compressed and raw messages. Each at least 0 (on - off reads below it in noise)."""
+
+    def per_delivery(samples: Sequence[float], series: tuple[tuple[int, ...], ...]) -> list[float]:
+        timed = series[schedule.warmup :]
+        return [seconds / (schedule.compressors * len(indices))
+                for seconds, indices in zip(samples, timed, strict=True)]  # fmt: skip
+
+    raw = max(0.0, statistics.median(per_delivery(split.raw, split.series.raw)))
+    compressed = per_delivery(split.compressed, split.series.compressed)
+    longer = per_delivery(split.longer, split.series.compressed)
+    per_byte = max(0.0, statistics.median(
+        (more - seconds) / LONGER_BY for seconds, more in zip(compressed, longer, strict=True)))
+    corpus = compressed_mix(sizes, threshold)
+    timed = split.series.compressed[schedule.warmup :]
+    per_message = statistics.median(
+        seconds + per_byte * (corpus.size - statistics.fmean(sizes[index] for index in indices))
+        for seconds, indices in zip(compressed, timed, strict=True))  # fmt: skip
+    return {"compress_seconds_per_delivery": max(0.0, reading_for(per_message, per_byte,
+                                                                  CompressedMix(1.0, corpus.size),
+                                                                  corpus, raw)),
+            BYTE_COST_FIELD: per_byte, RAW_COST_FIELD: raw}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CompressedMix:
     """What a library's compressor sees of some messages: the share of them it compresses and
@@ -567,16 +675,23 @@ def compressed_mix(sizes: Sequence[int], threshold: int) -> CompressedMix:
 
 
 def reading_for(
-    per_delivery: float, per_byte: float, mix: CompressedMix, other: CompressedMix
+    per_delivery: float,
+    per_byte: float,
+    mix: CompressedMix,
+    other: CompressedMix,
+    raw: float = 0.0,
 ) -> float:
     """A figure per delivery of the mean message of ``mix`` (:func:`seconds_per_delivery`,
     read with ``per_byte``) given instead for the mean message of ``other``: per compressed
     message, moved by ``per_byte`` from one's mean compressed size to the other's (as
-    bench/broadcast.py reads the model for its windows)."""
+    bench/broadcast.py reads the model for its windows). ``raw``: what a delivery sent raw
+    costs (:data:`RAW_COST_FIELD`; 0 where it was not timed apart), part of the figure in
+    ``mix``'s share of raw messages and given for ``other``'s."""
     if not mix.share:
-        return 0.0
-    per_message = per_delivery / mix.share + per_byte * (other.size - mix.size)
-    return other.share * per_message
+        return (1 - other.share) * raw if not other.share else 0.0
+    per_message = (per_delivery - (1 - mix.share) * raw) / mix.share
+    per_message += per_byte * (other.size - mix.size)
+    return (1 - other.share) * raw + other.share * per_message
 
 
 def _per_message_readings(

@@ -271,13 +271,23 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "compressed message, moved by this to the corpus's mean; Go's coder and gorilla only",
         nullable=True,
     ),
+    FieldSpec(
+        "compress_seconds_per_raw_delivery",
+        _NUMBER,
+        "s",
+        "what a delivery under the threshold, sent raw, costs with compression negotiated over "
+        "compression off (coder: two frames for one), timed apart from the compressed ones; "
+        "compress_seconds_per_delivery holds both for the corpus's mix; Go's coder and "
+        "gorilla with a threshold only",
+        nullable=True,
+    ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
 # Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
 BROADCAST_CELL_FIELDS = frozenset(
     ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
      "compress_seconds_per_message", "delivery_compressors",
-     "compress_seconds_per_byte")
+     "compress_seconds_per_byte", "compress_seconds_per_raw_delivery")
 )  # fmt: skip
 
 

@@ -91,6 +91,57 @@ def test_coder_broadcast_is_timed_through_coders_own_connections(
     assert len(cell.delivery["longer"]) == 2
 
 
+@needs_go
+@pytest.mark.parametrize("takeover", [False, True])
+def test_coder_times_its_compressed_and_raw_deliveries_apart(
+    takeover: bool, tmp_path: Path
+) -> None:
+    """Where some messages are under coder's threshold: beside the stretches (whose bytes are
+    still the model's frames), a sample per timed stretch of its compressed messages, of the
+    same 1 KiB longer, and of its raw ones (wsztune.fanout.split_series)."""
+    messages = server_messages()
+    go.write_corpus([messages], tmp_path / "corpus.bin")
+    schedule = fanout.delivery_schedule(len(messages), 4, repeat=2, warmup=1)
+    assert schedule is not None
+    job = coder_job(takeover)
+    split = fanout.split_series(schedule, list(map(len, messages)), job.threshold)
+    assert split is not None  # the messages hold both kinds at either threshold
+    deliveries = {**schedule.helper_job(), "split": {str(job.threshold): split.helper_job()}}
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [job], timing=timing)
+    assert cell.delivery is not None
+    for series in ("compress", "split_compressed", "split_raw", "longer"):
+        assert len(cell.delivery[series]) == 2, series
+    primed: list[bytes] = []
+    while takeover and sum(map(len, primed)) < 2 * 8192:  # coderDeliveries' priming
+        primed.append(messages[len(primed) % len(messages)])
+    stretches = [range(start, end) for start, end in schedule.stretches]
+    sent = primed + [messages[index % len(messages)] for span in stretches for index in span]
+    assert cell.delivery["sent_bytes"] == modelled_wire_bytes(sent, takeover, tmp_path)
+
+
+@needs_go
+def test_a_coder_run_for_a_broadcast_carries_the_raw_deliveries_cost(tmp_path: Path) -> None:
+    """``wsztune run --server coder --fanout K`` over messages of both kinds: each cell carries
+    what a raw delivery costs beside its cost per byte, and its figure per delivery."""
+    from click.testing import CliRunner
+
+    from wsztune.cli import cli
+
+    write_records(server_messages(), tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(cli, [
+        "run", str(tmp_path / "corpus.jsonl"), "--server", "coder", "--fanout", "4", "-j", "1",
+        "-q", "--repeat", "2", "-o", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "run.json").read_text())["cells"]
+    compressing = [cell for cell in cells if cell["compressed_bytes"] != cell["raw_bytes"]]
+    assert compressing
+    for cell in compressing:
+        assert cell[fanout.RAW_COST_FIELD] >= 0
+        assert cell[fanout.BYTE_COST_FIELD] >= 0
+        assert cell["compress_seconds_per_delivery"] >= 0
+
+
 def test_coder_writers_stacks_bound_how_many_are_interleaved() -> None:
     """A coder subscriber's writer touches its 512 KiB stack per delivery, so a fan-out of
     1,000 is timed with as many writers as 64 MiB holds (the floor of 128); gorilla, whose

@@ -42,9 +42,12 @@ from wsztune.corpus import CLIENT, SERVER, Stream
 from wsztune.errors import ToolUnavailable, WsztuneError
 from wsztune.fanout import (
     DeliverySchedule,
+    SplitSamples,
+    SplitSeries,
     delivery_fields,
     delivery_schedule,
     seconds_per_delivery,
+    split_series,
     stretch_starts,
 )
 from wsztune.memory import Resident
@@ -474,6 +477,7 @@ class GoCodec:
         if timing is not None and schedule is not None and most is not None:
             check_open_files(2 * schedule.compressors)
         prepared_schedule = None
+        splits: dict[int, SplitSeries] = {}
         if timing is not None and schedule is not None:
             deliveries = schedule.helper_job()
             if self.framing == GO_GORILLA:
@@ -482,6 +486,9 @@ class GoCodec:
                     "connections": schedule.compressors,
                     "stretches": [list(stretch) for stretch in prepared_schedule.stretches],
                 }
+            splits = threshold_splits(schedule, server_sizes, jobs_for)
+            deliveries["split"] = {str(threshold): split.helper_job()
+                                   for threshold, split in splits.items()}  # fmt: skip
             timing = {**timing, "deliveries": deliveries}
         with tempfile.TemporaryDirectory(prefix="wsztune-go-") as directory:
             path = Path(directory) / "corpus.bin"
@@ -504,10 +511,13 @@ class GoCodec:
                 cell = go_cell(streams, order[result.id], job, result,
                                memory[memory_key(job)], plan, summary)
                 delivery = result.delivery or {}
+                split = split_samples(splits.get(job.threshold), delivery)
+                # Split, the longer messages are the split's compressed ones: read with it.
+                longer = None if split else delivery.get("longer")
                 cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
                                             delivery.get("decompress"), delivery.get("hot"),
-                                            threshold=job.threshold,
-                                            longer_samples=delivery.get("longer")))  # fmt: skip
+                                            threshold=job.threshold, longer_samples=longer,
+                                            split=split))  # fmt: skip
                 if schedule is not None:
                     cell["delivery_timing"] = delivery_timing(self.framing, delivery)
                 if result.id in prepared:
@@ -756,6 +766,29 @@ PREPARED_MESSAGES = 256
 # never more than PREPARED_MOST_SAMPLES times the run's --repeat stretches.
 PREPARED_SAMPLE_DELIVERIES = 1 << 16
 PREPARED_MOST_SAMPLES = 8
+
+
+def threshold_splits(
+    schedule: DeliverySchedule, sizes: Sequence[int], jobs: Sequence[GoJob]
+) -> dict[int, SplitSeries]:
+    """By threshold, the split series (wsztune.fanout.split_series) of the jobs whose library
+    sends messages under a threshold raw and times its deliveries through its own connections
+    (coder, gorilla; not NATS), where the corpus has messages of both kinds."""
+    splits = {}
+    for threshold in {job.threshold for job in jobs if job.framing != GO_NATS and job.threshold}:
+        split = split_series(schedule, sizes, threshold)
+        if split is not None:
+            splits[threshold] = split
+    return splits
+
+
+def split_samples(series: SplitSeries | None, delivery: dict) -> SplitSamples | None:
+    """The helper's samples of ``series`` (None where it was not split, or timed nothing)."""
+    compressed, raw = delivery.get("split_compressed"), delivery.get("split_raw")
+    longer = delivery.get("longer")
+    if series is None or not compressed or not raw or not longer:
+        return None
+    return SplitSamples(series, compressed, longer, raw)
 
 
 def prepared_plan(schedule: DeliverySchedule, messages: int) -> DeliverySchedule:

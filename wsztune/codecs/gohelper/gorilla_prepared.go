@@ -117,18 +117,18 @@ func gorillaFleetPair(count int, sockets bool) (*fleet, *fleet, error) {
 
 // gorillaDeliveries times a broadcast with WriteMessage through `connections` gorilla
 // connections at the cell's level and as many with compression off (fleetTimes: its longer
-// messages too), as bench/broadcast_go's server writes each subscriber, over loopback sockets.
-// Also returns the bytes one subscriber's connection was sent, for the caller to hold against
-// the modelled frames.
-func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, []float64, wire, error) {
+// messages too), as bench/broadcast_go's server writes each subscriber, over loopback sockets,
+// into times. Also returns the bytes one subscriber's connection was sent, for the caller to
+// hold against the modelled frames.
+func gorillaDeliveries(job cellJob, connections int, series broadcastSeries, times *deliveryTimes) (wire, error) {
 	on, off, err := gorillaFleetPair(connections, true)
 	if err != nil {
-		return nil, nil, wire{}, err
+		return wire{}, err
 	}
 	send := func(f *fleet, p []byte) error {
 		return f.broadcastTo(connections, delivery{payload: p, level: job.Level, threshold: job.Threshold})
 	}
-	return fleetTimes(on, off, stretches, warmup, stretch, send, job.Threshold)
+	return fleetTimes(times, on, off, series, send, job.Threshold)
 }
 
 // preparedDeliveries times a PreparedMessage broadcast to connections subscribers with

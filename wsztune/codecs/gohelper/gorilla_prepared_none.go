@@ -15,8 +15,8 @@ func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch
 	return nil, wire{}, nil
 }
 
-func gorillaDeliveries(job cellJob, connections, stretches, warmup int, stretch func(int) [][]byte) ([]float64, []float64, wire, error) {
-	return nil, nil, wire{}, nil
+func gorillaDeliveries(job cellJob, connections int, series broadcastSeries, times *deliveryTimes) (wire, error) {
+	return wire{}, nil
 }
 
 func closeGorillaFleets() {}

@@ -116,6 +116,15 @@ type deliveryPlan struct {
 	HotStretches [][2]int `json:"hot_stretches"`
 	// gorilla: a PreparedMessage broadcast, timed through gorilla's own connections.
 	Prepared *preparedPlan `json:"prepared"`
+	// By threshold: a threshold library's compressed and raw messages, timed apart.
+	Split map[string]*splitPlan `json:"split"`
+}
+
+// splitPlan is wsztune.fanout.SplitSeries: per stretch, the server-message indices of the
+// messages a library at some threshold compresses, and of those it sends raw.
+type splitPlan struct {
+	Compressed [][]int `json:"compressed"`
+	Raw        [][]int `json:"raw"`
 }
 
 // preparedPlan is how a gorilla PreparedMessage broadcast is timed (wsztune.codecs.go
@@ -604,8 +613,13 @@ type deliveryTimes struct {
 	Decompress []float64 `json:"decompress"`
 	Hot        []float64 `json:"hot"`
 	// coder and gorilla through their own connections: on - off per stretch of the stretch's
-	// messages that the library compresses, each longerBy bytes longer (longerOf).
+	// messages that the library compresses (the split's compressed ones, where split), each
+	// longerBy bytes longer (longerOf).
 	Longer []float64 `json:"longer,omitempty"`
+	// A threshold library's split (deliveryPlan.Split): on - off per stretch of its compressed
+	// messages, and of its raw ones.
+	SplitCompressed []float64 `json:"split_compressed,omitempty"`
+	SplitRaw        []float64 `json:"split_raw,omitempty"`
 	// coder: the bytes its own connection sent one subscriber over the whole broadcast (the
 	// primed messages, then every stretch), equal to the modelled frames (checked here).
 	SentBytes int64 `json:"sent_bytes,omitempty"`
@@ -946,19 +960,49 @@ func (b *broadcastRun) stretchOf(stretches [][2]int, n int) [][]byte {
 // (NATS, or gorilla from a helper built without gorilla/websocket) the senders back to back,
 // returning nil.
 func (b *broadcastRun) compress(times *deliveryTimes) (*wire, error) {
-	stretch := func(n int) [][]byte { return b.stretchOf(b.plan.Stretches, n) }
+	series := b.series()
 	var sent wire
 	var err error
 	switch {
 	case b.job.Library == coder:
-		times.Compress, times.Longer, sent, err = coderDeliveries(b.job, b.plan, b.primed, stretch)
+		sent, err = coderDeliveries(b.job, b.plan, b.primed, series, times)
 	case b.job.Library == gorilla && gorillaBuilt:
-		times.Compress, times.Longer, sent, err = gorillaDeliveries(b.job, b.plan.Compressors, len(b.plan.Stretches), b.plan.Warmup, stretch)
+		sent, err = gorillaDeliveries(b.job, b.plan.Compressors, series, times)
 	default:
 		times.Compress, err = b.sendAll(b.plan.Compressors, b.plan.Stretches)
 		return nil, err
 	}
 	return &sent, err
+}
+
+// broadcastSeries is what a broadcast through a library's own connections is timed over: count
+// stretches (the first warmup untimed), and where the plan splits the cell's threshold, the
+// stretches' compressed and raw messages apart (nil otherwise).
+type broadcastSeries struct {
+	count, warmup   int
+	stretch         func(int) [][]byte
+	compressed, raw func(int) [][]byte
+}
+
+// series is the cell's broadcastSeries.
+func (b *broadcastRun) series() broadcastSeries {
+	s := broadcastSeries{count: len(b.plan.Stretches), warmup: b.plan.Warmup,
+		stretch: func(n int) [][]byte { return b.stretchOf(b.plan.Stretches, n) }}
+	if split := b.plan.Split[strconv.Itoa(b.job.Threshold)]; split != nil {
+		s.compressed, s.raw = b.indexed(split.Compressed), b.indexed(split.Raw)
+	}
+	return s
+}
+
+// indexed is stretch n of series: the server messages at its indices.
+func (b *broadcastRun) indexed(series [][]int) func(int) [][]byte {
+	return func(n int) [][]byte {
+		out := make([][]byte, len(series[n]))
+		for i, index := range series[n] {
+			out[i] = b.server[index]
+		}
+		return out
+	}
 }
 
 // sendAll times stretches sent by count of the model's senders in turn, each first fed the
@@ -1564,38 +1608,53 @@ func fleetDeliveries(on, off *fleet, stretches, warmup int, stretch func(int) []
 }
 
 // coderDeliveries times a broadcast through plan.Compressors coder connections at the cell's
-// setting and as many with compression off (fleetTimes: its longer messages too), each
-// subscriber's message written by its own goroutine with Conn.Write. Also returns the bytes one
-// subscriber's connection was sent, for the caller to hold against the modelled frames.
-func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, stretch func(int) [][]byte) ([]float64, []float64, wire, error) {
+// setting and as many with compression off (fleetTimes: its longer messages too, and its split),
+// each subscriber's message written by its own goroutine with Conn.Write, into times. Also
+// returns the bytes one subscriber's connection was sent, for the caller to hold against the
+// modelled frames.
+func coderDeliveries(job cellJob, plan *deliveryPlan, primed [][]byte, series broadcastSeries, times *deliveryTimes) (wire, error) {
 	on, off, err := fleetPair(func(compress bool) (*fleet, error) {
 		return newCoderFleet(job, plan.Compressors, compress)
 	})
 	if err != nil {
-		return nil, nil, wire{}, err
+		return wire{}, err
 	}
 	defer on.close()
 	defer off.close()
 	send := func(f *fleet, p []byte) error { return f.broadcast(delivery{payload: p}) }
 	for _, p := range primed {
 		if err := send(on, p); err != nil {
-			return nil, nil, wire{}, err
+			return wire{}, err
 		}
 	}
-	return fleetTimes(on, off, len(plan.Stretches), plan.Warmup, stretch, send, job.Threshold)
+	return fleetTimes(times, on, off, series, send, job.Threshold)
 }
 
-// fleetTimes times the stretches through the on and off fleets (fleetDeliveries), then the same
-// stretches' longerOf: both series, and what on's first connection was sent for the stretches
-// (not the longer messages, which the model does not frame).
-func fleetTimes(on, off *fleet, stretches, warmup int, stretch func(int) [][]byte, send func(*fleet, []byte) error, threshold int) ([]float64, []float64, wire, error) {
-	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
-	if err != nil {
-		return nil, nil, wire{}, err
+// fleetTimes times the stretches through the on and off fleets (fleetDeliveries) into
+// times.Compress; where the series are split, its compressed and raw messages apart; then the
+// compressed messages (the split's, else the stretches') longerOf. Returns what on's first
+// connection was sent for the stretches (not the other series, which the model does not frame).
+func fleetTimes(times *deliveryTimes, on, off *fleet, series broadcastSeries, send func(*fleet, []byte) error, threshold int) (wire, error) {
+	timed := func(stretch func(int) [][]byte) ([]float64, error) {
+		return fleetDeliveries(on, off, series.count, series.warmup, stretch, send)
+	}
+	var err error
+	if times.Compress, err = timed(series.stretch); err != nil {
+		return wire{}, err
 	}
 	sent := on.conns[0].sent
-	longer, err := fleetDeliveries(on, off, stretches, warmup, longerOf(stretch, threshold), send)
-	return out, longer, sent, err
+	compressed := series.stretch
+	if series.compressed != nil {
+		compressed = series.compressed
+		if times.SplitCompressed, err = timed(series.compressed); err != nil {
+			return wire{}, err
+		}
+		if times.SplitRaw, err = timed(series.raw); err != nil {
+			return wire{}, err
+		}
+	}
+	times.Longer, err = timed(longerOf(compressed, threshold))
+	return sent, err
 }
 
 // longerOf is each stretch's messages that the library compresses (threshold bytes or more,
