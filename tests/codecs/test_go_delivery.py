@@ -65,21 +65,30 @@ def modelled_wire_bytes(messages: list[bytes], takeover: bool, tmp_path: Path) -
 
 
 @needs_go
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("takeover", [False, True])
 def test_coder_broadcast_is_timed_through_coders_own_connections(
-    takeover: bool, tmp_path: Path
+    takeover: bool, split: bool, tmp_path: Path
 ) -> None:
     """The delivery timing's connection sent one subscriber exactly the model's frames for the
-    primed messages and every stretch, and every timed stretch gave a sample."""
+    primed messages and every stretch, and every timed stretch gave a sample; split (some
+    messages under coder's threshold: wsztune.fanout.split_series), also a sample per timed
+    stretch of its compressed messages and of its raw ones, beside the stretches."""
     messages = server_messages()
     go.write_corpus([messages], tmp_path / "corpus.bin")
     schedule = fanout.delivery_schedule(len(messages), 4, repeat=2, warmup=1)
     assert schedule is not None
-    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001,
-              "deliveries": schedule.helper_job()}  # fmt: skip
-    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [coder_job(takeover)],
-                           timing=timing)  # fmt: skip
+    job = coder_job(takeover)
+    deliveries = schedule.helper_job()
+    if split:
+        series = fanout.split_series(schedule, list(map(len, messages)), job.threshold)
+        assert series is not None  # the messages hold both kinds at either threshold
+        deliveries["split"] = {str(job.threshold): series.helper_job()}
+    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
+    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [job], timing=timing)
     assert cell.delivery is not None and len(cell.delivery["compress"]) == 2
+    for series_name in ("split_compressed", "split_raw"):
+        assert len(cell.delivery.get(series_name, [])) == (2 if split else 0), series_name
     primed: list[bytes] = []
     while takeover and sum(map(len, primed)) < 2 * 8192:  # coderDeliveries' priming
         primed.append(messages[len(primed) % len(messages)])
@@ -89,35 +98,6 @@ def test_coder_broadcast_is_timed_through_coders_own_connections(
     # Then each stretch's compressed messages 1 KiB longer, through the same connections (not in
     # sent_bytes: the model does not frame them), a sample per timed stretch.
     assert len(cell.delivery["longer"]) == 2
-
-
-@needs_go
-@pytest.mark.parametrize("takeover", [False, True])
-def test_coder_times_its_compressed_and_raw_deliveries_apart(
-    takeover: bool, tmp_path: Path
-) -> None:
-    """Where some messages are under coder's threshold: beside the stretches (whose bytes are
-    still the model's frames), a sample per timed stretch of its compressed messages, of the
-    same 1 KiB longer, and of its raw ones (wsztune.fanout.split_series)."""
-    messages = server_messages()
-    go.write_corpus([messages], tmp_path / "corpus.bin")
-    schedule = fanout.delivery_schedule(len(messages), 4, repeat=2, warmup=1)
-    assert schedule is not None
-    job = coder_job(takeover)
-    split = fanout.split_series(schedule, list(map(len, messages)), job.threshold)
-    assert split is not None  # the messages hold both kinds at either threshold
-    deliveries = {**schedule.helper_job(), "split": {str(job.threshold): split.helper_job()}}
-    timing = {"repeat": 1, "warmup": 1, "min_sample_seconds": 0.001, "deliveries": deliveries}
-    (cell,) = go.run_cells(tmp_path / "corpus.bin", ["server"], [job], timing=timing)
-    assert cell.delivery is not None
-    for series in ("compress", "split_compressed", "split_raw", "longer"):
-        assert len(cell.delivery[series]) == 2, series
-    primed: list[bytes] = []
-    while takeover and sum(map(len, primed)) < 2 * 8192:  # coderDeliveries' priming
-        primed.append(messages[len(primed) % len(messages)])
-    stretches = [range(start, end) for start, end in schedule.stretches]
-    sent = primed + [messages[index % len(messages)] for span in stretches for index in span]
-    assert cell.delivery["sent_bytes"] == modelled_wire_bytes(sent, takeover, tmp_path)
 
 
 @needs_go

@@ -150,6 +150,6 @@ func preparedDeliveries(job cellJob, connections, stretches, warmup int, stretch
 		d := delivery{payload: p, prepared: pm, level: job.Level, threshold: job.Threshold}
 		return f.broadcastTo(connections, d)
 	}
-	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send)
+	out, err := fleetDeliveries(on, off, stretches, warmup, stretch, send, 0)
 	return out, on.conns[0].sent, err
 }
