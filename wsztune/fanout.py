@@ -440,7 +440,8 @@ def delivery_fields(
     ``longer_samples``: where the codec timed them (full stretches), the same stretches'
     compressed messages, each :data:`LONGER_BY` bytes longer (:func:`byte_cost`). ``split``:
     where the codec timed a threshold library's compressed and raw deliveries apart
-    (:func:`split_series`), which then give the compression figures (:func:`split_fields`).
+    (:func:`split_series`), which then give the compression figures (:func:`split_fields`)
+    instead of the stretches and ``longer_samples``.
 
     Each sample is read per byte of its stretch's messages that reach the compressor and given
     per delivery of the corpus's mean server message (:func:`seconds_per_delivery`); with the
@@ -452,14 +453,17 @@ def delivery_fields(
     fields["delivery_compressors"] = schedule.compressors
     lengths = lengths or {}
     if compress_samples and decompress_samples and hot_samples:
-        per_byte = None
-        if longer_samples:
-            per_byte = byte_cost(schedule, sizes, compress_samples, longer_samples, threshold)
-            fields[BYTE_COST_FIELD] = per_byte
-        fields.update(
-            compress_seconds_per_delivery=seconds_per_delivery(
+        if split is not None:
+            fields.update(split_fields(schedule, sizes, threshold, split))
+        else:
+            per_byte = None
+            if longer_samples:
+                per_byte = byte_cost(schedule, sizes, compress_samples, longer_samples, threshold)
+                fields[BYTE_COST_FIELD] = per_byte
+            fields["compress_seconds_per_delivery"] = seconds_per_delivery(
                 schedule, sizes, compress_samples, lengths.get("compress"), threshold, per_byte
-            ),
+            )
+        fields.update(
             decompress_seconds_per_delivery=seconds_per_delivery(
                 schedule, sizes, decompress_samples, lengths.get("decompress"), threshold
             ),
@@ -467,8 +471,6 @@ def delivery_fields(
                 schedule.hot(), sizes, hot_samples, lengths.get("hot"), threshold
             ),
         )
-        if split is not None:
-            fields.update(split_fields(schedule, sizes, threshold, split))
     return fields
 
 

@@ -511,13 +511,12 @@ class GoCodec:
                 cell = go_cell(streams, order[result.id], job, result,
                                memory[memory_key(job)], plan, summary)
                 delivery = result.delivery or {}
-                split = split_samples(splits.get(job.threshold), delivery)
-                # Split, the longer messages are the split's compressed ones: read with it.
-                longer = None if split else delivery.get("longer")
                 cell.update(delivery_fields(schedule, server_sizes, delivery.get("compress"),
                                             delivery.get("decompress"), delivery.get("hot"),
-                                            threshold=job.threshold, longer_samples=longer,
-                                            split=split))  # fmt: skip
+                                            threshold=job.threshold,
+                                            longer_samples=delivery.get("longer"),
+                                            split=split_samples(splits.get(job.threshold),
+                                                                delivery)))  # fmt: skip
                 if schedule is not None:
                     cell["delivery_timing"] = delivery_timing(self.framing, delivery)
                 if result.id in prepared:
