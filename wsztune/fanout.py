@@ -569,7 +569,7 @@ def byte_cost(
 #
 # Raw deliveries per split sample at least: the raw on - off is a tenth of a delivery's cost, and
 # five samples of 4,096 read 0.4 to 3.3 us per delivery where a server paid 1.5 to 1.8 (25 of
-# them: 1.3 to 1.6). With on and off timed in turn per message, five of 16,384 read 1.36 to 1.89.
+# them: 1.3 to 1.6). With on and off timed in turn per message, five of 16,384 read 1.02 to 1.32.
 RAW_MIN_DELIVERIES = 16384
 # The cell field holding a raw delivery's cost (on - off), where the compressed and raw ones were
 # timed apart: what bench/broadcast.py reads windows of another mix by.
