@@ -344,6 +344,17 @@ def test_delivery_fields_carry_the_cost_per_byte_they_were_read_with() -> None:
     assert broadcasts.BYTE_COST_FIELD not in plain  # a codec that timed no longer messages
 
 
+def test_the_results_schema_holds_every_field_a_broadcast_cell_gets_as_broadcast_only() -> None:
+    """What delivery_fields may write is what loading leaves absent from a run without a fan-out:
+    the schema's broadcast flag and fanout's names are one list."""
+    written = {
+        *broadcasts.DELIVERY_FIELD_NAMES,
+        broadcasts.BYTE_COST_FIELD,
+        broadcasts.RAW_COST_FIELD,
+    }
+    assert written == results.BROADCAST_CELL_FIELDS
+
+
 def test_a_calibrated_sample_lasts_the_target_cpu_between_its_bounds() -> None:
     """A sample holds as many messages as DELIVERY_SAMPLE_FACTOR x --min-sample-time of CPU asks
     for, found on the warm-up stretch run a message at a time: at least 16 messages, at most the

@@ -58,6 +58,8 @@ class FieldSpec:
     # are declared, their table (a key it does not declare is refused, like a field of meta).
     writer: str = ""
     fields: tuple[FieldSpec, ...] = ()
+    # Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
+    broadcast: bool = False
 
 
 _NUMBER = (int, float)
@@ -246,6 +248,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "compressing one server message for one of K subscribers, K per-connection compressors "
         "(up to 64 MiB of their state) interleaved round-robin: median; null without timing",
         nullable=True,
+        broadcast=True,
     ),
     FieldSpec(
         "decompress_seconds_per_delivery",
@@ -253,6 +256,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "s",
         "inflating one delivered message, as many decompressors interleaved: median",
         nullable=True,
+        broadcast=True,
     ),
     FieldSpec(
         "compress_seconds_per_message",
@@ -260,8 +264,16 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "s",
         "one hot compressor over the same messages, per message: a compress-once server's cost",
         nullable=True,
+        broadcast=True,
     ),
-    FieldSpec("delivery_compressors", int, "", "compressors interleaved (K, up to 64 MiB)", low=2),
+    FieldSpec(
+        "delivery_compressors",
+        int,
+        "",
+        "compressors interleaved (K, up to 64 MiB)",
+        low=2,
+        broadcast=True,
+    ),
     FieldSpec(
         "compress_seconds_per_byte",
         _NUMBER,
@@ -270,6 +282,7 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "timed as compress_seconds_per_delivery), which that figure was read with: per "
         "compressed message, moved by this to the corpus's mean; Go's coder and gorilla only",
         nullable=True,
+        broadcast=True,
     ),
     FieldSpec(
         "compress_seconds_per_raw_delivery",
@@ -280,15 +293,11 @@ OPTIONAL_CELL_FIELDS: tuple[FieldSpec, ...] = (
         "compress_seconds_per_delivery holds both for the corpus's mix; Go's coder and "
         "gorilla with a threshold only",
         nullable=True,
+        broadcast=True,
     ),
 )
 CELL_FIELD_NAMES = tuple(spec.name for spec in CELL_FIELDS + OPTIONAL_CELL_FIELDS)
-# Only in a run for a broadcast (a fan-out): absent otherwise, and left absent when loading.
-BROADCAST_CELL_FIELDS = frozenset(
-    ("compress_seconds_per_delivery", "decompress_seconds_per_delivery",
-     "compress_seconds_per_message", "delivery_compressors",
-     "compress_seconds_per_byte", "compress_seconds_per_raw_delivery")
-)  # fmt: skip
+BROADCAST_CELL_FIELDS = frozenset(spec.name for spec in OPTIONAL_CELL_FIELDS if spec.broadcast)
 
 
 def _optional_default(name: str, cell: dict[str, Any]) -> Any:
