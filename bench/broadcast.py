@@ -64,7 +64,9 @@ Printed per server, in CPU ms per 1,000 deliveries: the model's median and range
 repeats, the measured differences' median and range, the ratio (goal: within 25%) with its
 range, the medians of on and off, the machine's CPU busy share in the windows, the server's own
 load with compression on (``core``: its CPU seconds per second of the window) and the 1-minute
-load average over the row's windows and model runs.
+load average over the row's windows and model runs. A server that made fewer than
+:data:`KEPT_RATE` of the broadcasts its rate asks for (its deliveries over its subscribers per
+broadcast) is said so under the table.
 
 A server that sleeps between broadcasts paid more per delivery on this machine than one that
 never did, which the model, timing its sends back to back, does not pay (docs/broadcast.md, "A
@@ -131,6 +133,8 @@ CLIENT_POLL = "20ms"
 # with the CPUs free to halt (without --busy-cpus), the report says what that did to its reading
 # (docs/broadcast.md, "A server that idles")
 LOADED_CORE = 0.9
+# A server that makes fewer than this share of its rate's broadcasts is said to have fallen behind.
+KEPT_RATE = 0.9
 # --load-to raises a server's rate at most so many times over --rate: the clients (the other
 # core) must keep up with what the server sends
 MAX_RATE_FACTOR = 20
@@ -225,6 +229,9 @@ class Repeat:
     core: float | None = None
     rate: float | None = None  # the broadcasts per second of both windows
     fanout: int | None = None  # the subscribers of a broadcast
+    # The broadcasts per second the server with compression on made (its deliveries over its
+    # subscribers per broadcast): under ``rate`` where it fell behind
+    made: float | None = None
 
     @property
     def measured(self) -> float:
@@ -256,6 +263,7 @@ class Row:
     core: float | None = None  # the server's load with compression on (median), in cores
     rate: float | None = None  # its broadcasts per second (median)
     fanout: int | None = None  # the subscribers of a broadcast
+    made: float | None = None  # the broadcasts per second it made with compression on (median)
 
     @property
     def ok(self) -> bool:
@@ -290,6 +298,7 @@ def summarize(repeats: list[Repeat]) -> Row:
     models = [repeat.model for repeat in repeats if repeat.model]  # 0.0: no figure, not zero
     cores = [repeat.core for repeat in repeats if repeat.core is not None]
     rates = [repeat.rate for repeat in repeats if repeat.rate is not None]
+    made = [repeat.made for repeat in repeats if repeat.made is not None]
     fanouts = [repeat.fanout for repeat in repeats if repeat.fanout is not None]
     return Row(model=spread(models) if models else None,
                measured=spread([repeat.measured for repeat in repeats]),
@@ -303,6 +312,7 @@ def summarize(repeats: list[Repeat]) -> Row:
                size=statistics.median(s for repeat in repeats for s in repeat.sizes),
                core=statistics.median(cores) if cores else None,
                rate=statistics.median(rates) if rates else None,
+               made=statistics.median(made) if made else None,
                fanout=max(fanouts) if fanouts else None)  # fmt: skip
 
 
@@ -455,6 +465,7 @@ class Window:
     # saw of them; None from the others
     mix: CompressedMix | None
     core: float = 0.0  # the server's CPU seconds per second of the window: its load
+    delivered: float = 0.0  # its deliveries per second of the window
 
 
 def measure(server: Server, messages: Path, go: Path, connections: int, rate: float,
@@ -572,7 +583,8 @@ def window_of(server: Server, before: tuple[dict[str, int], float],
         counted = status_after["compressible_deliveries"] - status_before["compressible_deliveries"]
         mix = CompressedMix(counted / deliveries,
                             compressible * deliveries / counted if counted else 0.0)
-    return Window(cpu / deliveries * 1000, busy, size, compressible, mix, cpu / seconds)
+    return Window(cpu / deliveries * 1000, busy, size, compressible, mix, cpu / seconds,
+                  deliveries / seconds)
 
 
 # The python-websockets server --------------------------------------------------------------------
@@ -911,7 +923,8 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     return Repeat(on=windows[True].per_thousand * 1000, off=windows[False].per_thousand * 1000,
                   model=model, busy=[w.busy for w in measured], sizes=[w.size for w in measured],
                   loads=loads, compressible=compressible, core=windows[True].core,
-                  rate=rate, fanout=model_fanout(server, options))  # fmt: skip
+                  rate=rate, fanout=model_fanout(server, options),
+                  made=windows[True].delivered / model_fanout(server, options))  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
@@ -975,6 +988,10 @@ def row_notes(name: str, row: Row, cpus_idle: bool = True) -> list[str]:
                      "(docs/broadcast.md, \"A server that idles\"); --busy-cpus keeps the "
                      "CPUs from halting between broadcasts, and --load-to 0.8 (or a higher "
                      "--rate) measures it at load")  # fmt: skip
+    if row.made is not None and row.rate and row.made < KEPT_RATE * row.rate:
+        notes.append(f"{name}: its server with compression on made {row.made:,.0f} broadcasts "
+                     f"a second, not the {row.rate:g} of its rate: it, or its clients, fell "
+                     "behind (its CPU is read per delivery it made)")  # fmt: skip
     return notes
 
 

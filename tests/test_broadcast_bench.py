@@ -108,6 +108,27 @@ def test_a_cost_not_told_from_nothing_is_unresolved_not_missed(
     assert not wide.unresolved and not wide.ok
 
 
+def test_a_server_that_made_fewer_broadcasts_than_its_rate_says_so(bench: ModuleType) -> None:
+    """The rate column is what the server was asked for; where its windows held fewer
+    deliveries than that rate gives its subscribers, a note says how many it made."""
+
+    def row_at(made: float) -> object:
+        repeat = _repeat(bench, on=20.0, off=10.0, model=10.0)
+        repeat.rate, repeat.made = 2000.0, made
+        return bench.summarize([repeat])
+
+    (note,) = bench.row_notes("gorilla PreparedMessage", row_at(1260.0))
+    assert "made 1,260 broadcasts a second, not the 2000 of its rate" in note
+    assert bench.row_notes("gorilla PreparedMessage", row_at(1990.0)) == []
+
+
+def test_a_window_counts_its_deliveries_per_second(bench: ModuleType) -> None:
+    server = bench.Server("ws", lambda *_: [], [], lambda cell: True)
+    before = ({"connections": 1000, "deliveries": 0, "bytes": 0}, 1.0)
+    after = ({"connections": 1000, "deliveries": 20_000, "bytes": 2_000_000}, 3.0)
+    assert bench.window_of(server, before, after, 0.5, 10.0).delivered == pytest.approx(2000.0)
+
+
 def test_a_miss_by_a_server_that_idled_most_of_its_window_says_so(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
