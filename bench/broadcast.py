@@ -884,6 +884,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     model reads its own samples."""
     loads: list[float] = []
     rate = rate_of(server, options)
+    fanout = model_fanout(server, options)
     windows: dict[bool, Window] = {}
 
     def window() -> None:
@@ -891,7 +892,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
         loads.append(os.getloadavg()[0])
 
     def model() -> dict:
-        cells = model_run(options.model_corpus, server.model_args, model_fanout(server, options),
+        cells = model_run(options.model_corpus, server.model_args, fanout,
                           work / "model.json")  # fmt: skip
         loads.append(os.getloadavg()[0])
         return next(cell for cell in cells if server.pick(cell))
@@ -923,8 +924,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
     return Repeat(on=windows[True].per_thousand * 1000, off=windows[False].per_thousand * 1000,
                   model=model, busy=[w.busy for w in measured], sizes=[w.size for w in measured],
                   loads=loads, compressible=compressible, core=windows[True].core,
-                  rate=rate, fanout=model_fanout(server, options),
-                  made=windows[True].delivered / model_fanout(server, options))  # fmt: skip
+                  rate=rate, fanout=fanout, made=windows[True].delivered / fanout)  # fmt: skip
 
 
 def report(chosen: list[Server], options: argparse.Namespace, load_before: tuple[float, ...],
