@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support.bench import load_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,13 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
     """bench/broadcast.py, imported from its file (bench/ is not a package)."""
-    path = ROOT / "bench" / "broadcast.py"
-    spec = importlib.util.spec_from_file_location("broadcast_bench", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("broadcast")
 
 
 def _repeat(bench: ModuleType, on: float, off: float, model: float, load: float = 10.0) -> object:

@@ -17,33 +17,23 @@ that the server settles (its writers' stacks shrink) when asked.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.bench import load_bench
+
 pytest.importorskip("websockets")
-ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 0.10
 CONNECTIONS = 160
-
-
-def _bench() -> object:
-    spec = importlib.util.spec_from_file_location("fleet_bench", ROOT / "bench" / "fleet.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fleet_bench"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc for RSS")
 @pytest.mark.parametrize("setting", ["12:5", "15:8"])
 def test_resident_model_matches_live_rss(setting: str) -> None:
-    fleet = _bench()
+    fleet = load_bench("fleet")
     corpus = fleet.CORPORA["light"]
     resident, allocation = fleet.predict(corpus, setting)
     off = fleet.run_fleet(fleet.PYTHON, corpus, "off", CONNECTIONS, waves=4).slope()
@@ -61,7 +51,7 @@ def test_the_bench_serves_coder_with_the_live_go_program(
 ) -> None:
     monkeypatch.setenv("WS_PACKAGE", str(ws_dir))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    fleet = _bench()
+    fleet = load_bench("fleet")
     corpus = fleet.CORPORA["light"]
     # One server stream per corpus connection, in the records' order (fleet_ws.js's): live
     # connection i replays the same corpus connection on both sides.

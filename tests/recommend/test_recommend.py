@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.bench import load_bench
 from wsztune import corpus, recommend, report, results, sweep, text
 from wsztune.errors import WsztuneError
 from wsztune.recommend import Constraints
@@ -487,16 +487,7 @@ def test_fleet_cost_and_the_cost_objective() -> None:
 
 def test_the_half_split_check_meets_its_goals_on_a_small_held_out_corpus() -> None:
     """bench/recommend.py's evaluation, on a small corpus and grid (the bench runs them all)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "recommend.py"
-    spec = importlib.util.spec_from_file_location("bench_recommend", path)
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(bench)
-    finally:
-        del sys.modules[spec.name]
+    bench = load_bench("recommend")
     grid = [(wb, ml) for wb in range(9, 16) for ml in (1, 3, 5, 8)]
     choices, how = bench.evaluate(bench.rotating_snapshots(messages=240), "snapshots", grid)
     assert "by message" in how and len(choices) == len(bench.BUDGETS)
