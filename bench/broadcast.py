@@ -220,7 +220,8 @@ class Repeat:
     on: float
     off: float
     model: float  # read for the windows' mean message
-    busy: list[float]  # the machine's CPU busy share in each window
+    # The machine's CPU busy share over the windows (side by side: one interval for both)
+    busy: float
     sizes: list[float]  # the mean payload bytes of the messages delivered in each window
     loads: list[float]  # the 1-minute load average after the windows and after the model run
     # Per delivery in each window, the payload bytes of messages at or over the threshold
@@ -307,7 +308,7 @@ def summarize(repeats: list[Repeat]) -> Row:
                on=statistics.median(repeat.on for repeat in repeats),
                off=statistics.median(repeat.off for repeat in repeats),
                off_spread=max(r.off for r in repeats) - min(r.off for r in repeats),
-               busy=statistics.median(b for repeat in repeats for b in repeat.busy),
+               busy=statistics.median(repeat.busy for repeat in repeats),
                load=(min(loads), max(loads)),
                size=statistics.median(s for repeat in repeats for s in repeat.sizes),
                core=statistics.median(cores) if cores else None,
@@ -922,7 +923,7 @@ def one_repeat(server: Server, number: int, options: argparse.Namespace, message
             corpus_sizes, server.threshold)
     # CPU seconds -> ms per 1,000 deliveries; the server's load: its window with compression on
     return Repeat(on=windows[True].per_thousand * 1000, off=windows[False].per_thousand * 1000,
-                  model=model, busy=[w.busy for w in measured], sizes=[w.size for w in measured],
+                  model=model, busy=windows[True].busy, sizes=[w.size for w in measured],
                   loads=loads, compressible=compressible, core=windows[True].core,
                   rate=rate, fanout=fanout, made=windows[True].delivered / fanout)  # fmt: skip
 

@@ -28,7 +28,7 @@ def bench() -> ModuleType:
 
 
 def _repeat(bench: ModuleType, on: float, off: float, model: float, load: float = 10.0) -> object:
-    return bench.Repeat(on=on, off=off, model=model, busy=[1.0, 1.0], sizes=[100.0, 120.0],
+    return bench.Repeat(on=on, off=off, model=model, busy=1.0, sizes=[100.0, 120.0],
                         loads=[load, load, load])  # fmt: skip
 
 
@@ -227,7 +227,7 @@ def test_the_model_runs_beside_the_repeats_windows_measured_side_by_side(
     # windows' 160-byte mean: 20.
     assert (repeat.on, repeat.off, repeat.model) == pytest.approx((30.0, 12.0, 20.0))
     assert repeat.ratio == pytest.approx(0.9)
-    assert len(repeat.loads) == 2 and repeat.busy == [0.5, 0.5]
+    assert len(repeat.loads) == 2 and repeat.busy == 0.5
     assert repeat.core == 0.3  # the window with compression on only: the server at work
     assert sorted(repeat.sizes) == [150.0, 170.0]
 
