@@ -72,6 +72,7 @@ A server that sleeps between broadcasts paid more per delivery on this machine t
 never did, which the model, timing its sends back to back, does not pay (docs/broadcast.md, "A
 server that idles"): a VM's CPU with nothing to run halts, and servers whose broadcasts woke
 halted CPUs read up to 0.17 more against their model than with the CPUs kept busy.
+``bench/idle_cost.py`` measures what a sleep costs the same zlib work on the machine at hand.
 ``--busy-cpus`` keeps every CPU from halting with a spinner of the lowest priority there is
 (:func:`spin`, SCHED_IDLE: a thread that wakes preempts it), as a loaded host's CPUs
 never halt; the busy share leaves the spinners out. It is not the default: with it ws's model
