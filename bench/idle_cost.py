@@ -104,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sleep", type=float, default=0.1,
                         help="seconds before each burst of the second kind (0.1: 10/s)")
     options = parser.parse_args(argv)
+    for name in ("compressors", "rounds", "units"):
+        if getattr(options, name) < 1:
+            parser.error(f"--{name} takes a whole number of at least 1, not "
+                         f"{getattr(options, name)}")  # fmt: skip
+    if options.sleep < 0:
+        parser.error(f"--sleep takes seconds, 0 or more, not {options.sleep:g}")
     from wsztune.errors import CorpusError
 
     try:

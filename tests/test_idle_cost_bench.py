@@ -67,3 +67,20 @@ def test_a_corpus_that_cannot_be_read_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("bench/idle_cost.py: ") and len(err.strip().splitlines()) == 1
     assert "bad.jsonl" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("--rounds", "0", "--rounds takes a whole number of at least 1, not 0"),
+     ("--units", "-1", "--units takes a whole number of at least 1, not -1"),
+     ("--compressors", "0", "--compressors takes a whole number of at least 1, not 0"),
+     ("--sleep", "-0.5", "--sleep takes seconds, 0 or more, not -0.5")],
+)
+def test_a_bad_count_is_one_line_and_exit_2(
+    flag: str, value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    idle = load_bench("idle_cost")
+    with pytest.raises(SystemExit) as stopped:
+        idle.main([flag, value])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(says)
